@@ -1,0 +1,3 @@
+def main() -> int:
+    """Entry point of the `lotusx` command."""
+    raise SystemExit("lotusx: no commands yet")

@@ -1,0 +1,90 @@
+"""Turning error responses into typed errors, once, at the bottom of the stack.
+
+A *classifier* looks at a response and returns the error it means, or ``None`` for
+success. ``MapErrors(classify)`` sits just above the transport, so every outer layer
+(Retry, RateLimit, ClockSync) decides on error *types*, never on venue status codes or
+bodies. Connectors chain their venue map in front of :func:`http_errors`.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from lotusx.kernel import errors as e
+from lotusx.kernel.message import Request, Response
+from lotusx.kernel.service import Service
+
+Classifier = Callable[[Request, Response], "e.LotusXError | None"]
+
+
+def retry_after(response: Response, now: Callable[[], float] = time.time) -> float | None:
+    """Seconds from a ``Retry-After`` header (delta-seconds or HTTP date), or ``None``."""
+    value = response.header("Retry-After")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - now())
+
+
+def http_errors(request: Request, response: Response) -> e.LotusXError | None:
+    """The generic HTTP meaning of a status: 2xx/3xx ok, 418 ban, 429 throttle, 5xx, 4xx."""
+    status = response.status
+    if status < 400:
+        return None
+    where = f"{request.method} {request.path}"
+    if status == 418:
+        return e.IpBanned(f"{where}: IP banned", retry_after=retry_after(response), response=response)
+    if status == 429:
+        return e.RateLimited(f"{where}: rate limited", retry_after=retry_after(response), response=response)
+    if status >= 500:
+        return e.ServerError(f"{where}: server error", response=response)
+    if status in (401, 403):
+        return e.AuthenticationError(f"{where}: not authorised", response=response)
+    if status == 404:
+        return e.NotFound(f"{where}: not found", response=response)
+    return e.InvalidRequest(f"{where}: rejected", response=response)
+
+
+def chain(*classifiers: Classifier) -> Classifier:
+    """The first non-``None`` answer of ``classifiers``, in order (venue map before HTTP)."""
+
+    def classify(request: Request, response: Response) -> e.LotusXError | None:
+        for classifier in classifiers:
+            error = classifier(request, response)
+            if error is not None:
+                return error
+        return None
+
+    return classify
+
+
+@dataclass(frozen=True)
+class MapErrors:
+    """Raise the typed error a response means; pass successes through unchanged."""
+
+    classify: Classifier = http_errors
+
+    def __call__(self, inner: Service) -> Service:
+        classify = self.classify
+
+        async def service(request: Request) -> Response:
+            response = await inner(request)
+            error = classify(request, response)
+            if error is not None:
+                raise error
+            return response
+
+        return service
+
+    def __repr__(self) -> str:
+        return f"MapErrors({getattr(self.classify, '__qualname__', self.classify)})"

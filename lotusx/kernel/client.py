@@ -1,0 +1,131 @@
+"""``RestClient``: the typed façade over a transport and its layer stack."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from typing import Any, TypeVar
+
+import msgspec
+
+from lotusx.kernel.classify import Classifier, http_errors
+from lotusx.kernel.message import ANONYMOUS, Endpoint, Request, Response, encode_query
+from lotusx.kernel.service import Layer, Service, stack
+
+T = TypeVar("T")
+Params = Sequence[tuple[str, Any]] | Mapping[str, Any]
+
+_JSON = (("Content-Type", "application/json"),)
+_FORM = (("Content-Type", "application/x-www-form-urlencoded"),)
+
+
+def param_value(value: Any) -> str:
+    """Render a parameter for the wire: exact decimals without exponent, booleans lower-case."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, Decimal):
+        text = format(value, "f")
+        return text.rstrip("0").rstrip(".") if "." in text else text
+    if isinstance(value, float):
+        raise TypeError("floats are not sent as parameters: use Decimal for exact values")
+    return str(value)
+
+
+def pairs(params: Params | None) -> tuple[tuple[str, str], ...]:
+    """Ordered ``(name, value)`` pairs; ``None`` values are left out."""
+    if not params:
+        return ()
+    items = params.items() if isinstance(params, Mapping) else params
+    return tuple((name, param_value(value)) for name, value in items if value is not None)
+
+
+def _enc_hook(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return param_value(value)
+    raise NotImplementedError(f"cannot encode {type(value).__name__}")
+
+
+_encoder = msgspec.json.Encoder(enc_hook=_enc_hook, decimal_format="string")
+
+
+class RestClient:
+    """Calls a service stack and decodes responses into typed models.
+
+    ``RestClient(AiohttpRest(url), stack(Retry(...), RateLimit(...), Sign(...), Trace(...)))``.
+    Any error response that reached here (no ``MapErrors`` in the stack) is still raised as a
+    typed error by ``classify``, never decoded as if it were data.
+    """
+
+    def __init__(self, transport: Service, layers: Layer | None = None, *,
+                 classify: Classifier = http_errors) -> None:
+        self.transport = transport
+        self.layers = layers if layers is not None else stack()
+        self.classify = classify
+        self.service: Service = self.layers(transport)
+
+    async def send(self, request: Request) -> Response:
+        """Send ``request`` through the stack; raise the typed error of a failed response."""
+        response = await self.service(request)
+        error = self.classify(request, response)
+        if error is not None:
+            raise error
+        return response
+
+    async def call(self, request: Request, type: type[T] = Any) -> T:  # type: ignore[assignment]
+        """Send ``request`` and decode the body into ``type``."""
+        return (await self.send(request)).decode(type)
+
+    async def get(self, path: str, params: Params | None = None, *, type: type[T] = Any,  # type: ignore[assignment]
+                  endpoint: Endpoint = ANONYMOUS, headers: tuple[tuple[str, str], ...] = ()) -> T:
+        """GET ``path`` with query ``params``."""
+        return await self.call(Request(method="GET", path=path, query=pairs(params), headers=headers,
+                                       endpoint=endpoint), type)
+
+    async def delete(self, path: str, params: Params | None = None, *, type: type[T] = Any,  # type: ignore[assignment]
+                     endpoint: Endpoint = ANONYMOUS, headers: tuple[tuple[str, str], ...] = ()) -> T:
+        """DELETE ``path`` with query ``params``."""
+        return await self.call(Request(method="DELETE", path=path, query=pairs(params), headers=headers,
+                                       endpoint=endpoint), type)
+
+    async def post(self, path: str, body: Any = None, *, form: Params | None = None,
+                   params: Params | None = None, type: type[T] = Any,  # type: ignore[assignment]
+                   endpoint: Endpoint = ANONYMOUS, headers: tuple[tuple[str, str], ...] = ()) -> T:
+        """POST a JSON ``body`` (or a urlencoded ``form``) to ``path``."""
+        return await self.call(self._with_body("POST", path, body, form, params, endpoint, headers), type)
+
+    async def put(self, path: str, body: Any = None, *, form: Params | None = None,
+                  params: Params | None = None, type: type[T] = Any,  # type: ignore[assignment]
+                  endpoint: Endpoint = ANONYMOUS, headers: tuple[tuple[str, str], ...] = ()) -> T:
+        """PUT a JSON ``body`` (or a urlencoded ``form``) to ``path``."""
+        return await self.call(self._with_body("PUT", path, body, form, params, endpoint, headers), type)
+
+    @staticmethod
+    def _with_body(method: str, path: str, body: Any, form: Params | None, params: Params | None,
+                   endpoint: Endpoint, headers: tuple[tuple[str, str], ...]) -> Request:
+        if form is not None:
+            data: bytes | None = encode_query(pairs(form)).encode()
+            headers = _FORM + headers
+        elif body is not None:
+            data = _encoder.encode(body)
+            headers = _JSON + headers
+        else:
+            data = None
+        return Request(method=method, path=path, query=pairs(params), body=data, headers=headers,
+                       endpoint=endpoint)
+
+    async def aclose(self) -> None:
+        """Close the transport, if it owns resources."""
+        aclose = getattr(self.transport, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
+    async def __aenter__(self) -> RestClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    def __repr__(self) -> str:
+        return f"RestClient({self.transport!r}, {self.layers!r})"

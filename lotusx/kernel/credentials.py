@@ -1,0 +1,38 @@
+"""API credentials whose secrets never show in reprs, logs or errors."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+_SECRETS: set[str] = set()
+
+
+def known_secrets() -> frozenset[str]:
+    """Every secret value a ``Credentials`` has held; the log redactor scrubs them anywhere."""
+    return frozenset(_SECRETS)
+
+
+def register_secret(value: str) -> None:
+    """Add a value (a listen key, a JWT) that the log redactor must scrub wherever it appears."""
+    if len(value) >= 8:  # shorter values would redact ordinary words and numbers
+        _SECRETS.add(value)
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """An API key and its secret (HMAC secret, or Ed25519 private key as PEM or raw bytes).
+
+    ``repr`` shows only the first four characters of the key.
+    """
+
+    api_key: str
+    secret: str = field(repr=False)
+    passphrase: str | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        for value in (self.api_key, self.secret, self.passphrase):
+            if value:
+                register_secret(value)
+
+    def __repr__(self) -> str:
+        return f"Credentials(api_key='{self.api_key[:4]}…')"

@@ -1,0 +1,194 @@
+"""The LotusX error tree.
+
+Every error LotusX raises is a :class:`LotusXError`; catch that to catch them all::
+
+    LotusXError
+    ├── ConfigError                 bad arguments or declarations (a programming error)
+    ├── TransportError              the wire failed
+    │   ├── ConnectError            never reached the server: always safe to retry
+    │   ├── Timeout                 no answer in time (ambiguous for writes)
+    │   │   └── DeadlineExceeded    the overall deadline of a call ran out
+    │   ├── Disconnected            connection lost (``sent`` tells if the request left)
+    │   └── ProtocolError           malformed HTTP / WebSocket traffic
+    ├── VenueError                  the venue answered with an error
+    │   ├── RateLimited             429 / venue throttle code (``retry_after`` seconds)
+    │   │   └── IpBanned            418: every pool of the key cools off (``retry_after``)
+    │   ├── ServerError             5xx or venue "internal error" (ambiguous for writes)
+    │   ├── AuthenticationError     bad API key or permissions
+    │   │   └── InvalidSignature
+    │   ├── TimestampOutOfWindow    recvWindow / expiry check failed: resync the clock
+    │   ├── InvalidRequest          4xx the caller must fix
+    │   │   └── NotFound
+    │   └── OrderRejected
+    │       ├── InsufficientBalance
+    │       └── DuplicateClientOrderId
+    ├── AmbiguousOrderState         cannot tell whether an order exists (``client_order_id``)
+    ├── DecodeError                 a payload does not match its schema
+    └── StreamError                 a WebSocket stream problem
+        ├── FrameTooLarge           decompressed / reassembled frame over its cap
+        ├── SubscriptionRejected
+        └── QueueOverflow           consumer too slow under the ``fail`` overflow policy
+
+Error texts never contain secrets: transports put method and path in them, never the query
+string (which carries signatures) or headers (which carry keys).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from lotusx.kernel.message import Response
+
+
+class LotusXError(Exception):
+    """Root of every LotusX error; carries the venue's code and message when there is one."""
+
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        code: int | str | None = None,
+        venue_message: str | None = None,
+        status: int | None = None,
+        response: Response | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.venue_message = venue_message
+        self.status = status if status is not None else (response.status if response else None)
+        self.response = response
+
+    def __str__(self) -> str:
+        parts = [self.message] if self.message else []
+        if self.status is not None:
+            parts.append(f"status={self.status}")
+        if self.code is not None:
+            parts.append(f"code={self.code}")
+        if self.venue_message:
+            parts.append(f"venue_message={self.venue_message!r}")
+        return " ".join(parts) or type(self).__name__
+
+
+class ConfigError(LotusXError):
+    """Invalid configuration or declaration."""
+
+
+class TransportError(LotusXError):
+    """The request or stream failed on the wire."""
+
+
+class ConnectError(TransportError):
+    """Connecting failed, so the request provably never reached the server."""
+
+
+class Timeout(TransportError):
+    """No answer in time; the server may or may not have acted on the request."""
+
+
+class DeadlineExceeded(Timeout):
+    """The overall deadline of a logical call (all attempts together) ran out."""
+
+
+class Disconnected(TransportError):
+    """The connection was lost; ``sent`` says whether the request had left the client."""
+
+    def __init__(self, message: str = "", *, sent: bool = True, close_code: int | None = None,
+                 code: int | str | None = None, venue_message: str | None = None,
+                 status: int | None = None, response: Response | None = None) -> None:
+        super().__init__(message, code=code, venue_message=venue_message, status=status, response=response)
+        self.sent = sent
+        self.close_code = close_code
+
+
+class ProtocolError(TransportError):
+    """Malformed HTTP or WebSocket traffic."""
+
+
+class VenueError(LotusXError):
+    """The venue answered, with an error."""
+
+
+class RateLimited(VenueError):
+    """The venue throttled us; ``retry_after`` is the cool-off in seconds when known."""
+
+    def __init__(self, message: str = "", *, retry_after: float | None = None, pool: str | None = None,
+                 code: int | str | None = None, venue_message: str | None = None,
+                 status: int | None = None, response: Response | None = None) -> None:
+        super().__init__(message, code=code, venue_message=venue_message, status=status, response=response)
+        self.retry_after = retry_after
+        self.pool = pool
+
+
+class IpBanned(RateLimited):
+    """The venue banned the IP (Binance 418); every pool of the key must cool off."""
+
+
+class ServerError(VenueError):
+    """5xx or a venue-declared internal error; the outcome of a write is unknown."""
+
+
+class AuthenticationError(VenueError):
+    """API key rejected, missing or lacking permission."""
+
+
+class InvalidSignature(AuthenticationError):
+    """The venue rejected the request signature."""
+
+
+class TimestampOutOfWindow(VenueError):
+    """The request timestamp is outside the venue's window: the clock needs a resync."""
+
+
+class InvalidRequest(VenueError):
+    """The venue rejected the request as malformed; retrying will not help."""
+
+
+class NotFound(InvalidRequest):
+    """The requested object (order, symbol) does not exist."""
+
+
+class OrderRejected(VenueError):
+    """The venue rejected an order."""
+
+
+class InsufficientBalance(OrderRejected):
+    """Not enough balance for the order or withdrawal."""
+
+
+class DuplicateClientOrderId(OrderRejected):
+    """An order with this client order id already exists: reconcile, never re-send."""
+
+
+class AmbiguousOrderState(LotusXError):
+    """Whether the order exists could not be determined; query it by ``client_order_id``."""
+
+    def __init__(self, message: str = "", *, client_order_id: str,
+                 code: int | str | None = None, venue_message: str | None = None,
+                 status: int | None = None, response: Response | None = None) -> None:
+        super().__init__(message, code=code, venue_message=venue_message, status=status, response=response)
+        self.client_order_id = client_order_id
+
+    def __str__(self) -> str:
+        return f"{super().__str__()} client_order_id={self.client_order_id}"
+
+
+class DecodeError(LotusXError):
+    """A payload does not match its schema."""
+
+
+class StreamError(LotusXError):
+    """A WebSocket stream problem."""
+
+
+class FrameTooLarge(StreamError):
+    """A frame exceeded its size cap after decompression or reassembly."""
+
+
+class SubscriptionRejected(StreamError):
+    """The venue refused a subscription."""
+
+
+class QueueOverflow(StreamError):
+    """The consumer fell behind under the ``fail`` overflow policy."""

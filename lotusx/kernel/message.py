@@ -1,0 +1,145 @@
+"""Immutable requests and responses, and the endpoint metadata layers key off."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+import msgspec
+
+from lotusx.kernel.errors import DecodeError
+
+T = TypeVar("T")
+
+EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+
+class Idempotency(enum.Enum):
+    """What a retry of this endpoint may do (see ``lotusx.layers.retry``)."""
+
+    SAFE = "safe"  # reads, cancels by id: retry freely
+    UNSAFE = "unsafe"  # retry only when the request provably never reached the server
+    SAFE_WITH_CLIENT_ID = "safe_with_client_id"  # order placement: reconcile by client id first
+
+
+class Endpoint(msgspec.Struct, frozen=True):
+    """Static metadata of one venue endpoint, declared once in the connector's table.
+
+    ``costs`` maps rate-limit pool names to what one call charges each pool, e.g.
+    ``{"REQUEST_WEIGHT": 1, "ORDERS": 1, "RAW_REQUESTS": 1}``.
+    """
+
+    name: str
+    method: str = "GET"
+    path: str = ""
+    costs: Mapping[str, int] = EMPTY
+    signed: bool = False
+    idempotency: Idempotency = Idempotency.SAFE
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.costs, MappingProxyType):
+            msgspec.structs.force_setattr(self, "costs", MappingProxyType(dict(self.costs)))
+
+
+ANONYMOUS = Endpoint("anonymous")
+
+
+def encode_query(pairs: tuple[tuple[str, str], ...]) -> str:
+    """Percent-encode ordered pairs (RFC 3986 unreserved set kept), exactly as sent and signed."""
+    return "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in pairs)
+
+
+class Request(msgspec.Struct, frozen=True, kw_only=True):
+    """One REST call. Frozen: a layer that changes it builds a new one (``replace``/``with_*``).
+
+    ``query`` and ``headers`` are ordered pairs so signing sees exactly what is sent.
+    ``ext`` carries values for user layers; it is read-only.
+    """
+
+    method: str
+    path: str
+    query: tuple[tuple[str, str], ...] = ()
+    body: bytes | None = None
+    headers: tuple[tuple[str, str], ...] = ()
+    endpoint: Endpoint = ANONYMOUS
+    ext: Mapping[str, Any] = EMPTY
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.ext, MappingProxyType):
+            msgspec.structs.force_setattr(self, "ext", MappingProxyType(dict(self.ext)))
+
+    def replace(self, **changes: Any) -> Request:
+        """A copy with ``changes`` applied."""
+        return msgspec.structs.replace(self, **changes)
+
+    def with_query(self, *pairs: tuple[str, str]) -> Request:
+        """A copy with ``pairs`` appended to the query."""
+        return msgspec.structs.replace(self, query=self.query + pairs)
+
+    def with_headers(self, *pairs: tuple[str, str]) -> Request:
+        """A copy with ``pairs`` appended to the headers."""
+        return msgspec.structs.replace(self, headers=self.headers + pairs)
+
+    def with_ext(self, **values: Any) -> Request:
+        """A copy whose ``ext`` also holds ``values``."""
+        return msgspec.structs.replace(self, ext={**self.ext, **values})
+
+    @property
+    def query_string(self) -> str:
+        """The encoded query, byte for byte what the transport sends."""
+        return encode_query(self.query)
+
+    def header(self, name: str) -> str | None:
+        """The first header called ``name`` (case-insensitive), or ``None``."""
+        lname = name.lower()
+        for key, value in self.headers:
+            if key.lower() == lname:
+                return value
+        return None
+
+    def __repr__(self) -> str:
+        # Only method, path and endpoint name: query and headers carry signatures and keys.
+        return f"Request({self.method} {self.path} endpoint={self.endpoint.name!r})"
+
+
+class Response(msgspec.Struct, frozen=True, kw_only=True):
+    """What came back: status, headers, raw body bytes and the wire time in seconds.
+
+    Decoding happens once, at the edge, with :meth:`decode`; layers read only status and
+    headers (a classifier may peek at the body of an error).
+    """
+
+    status: int
+    body: bytes = b""
+    headers: Mapping[str, str] = EMPTY
+    elapsed: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        """True for a 2xx status."""
+        return 200 <= self.status < 300
+
+    def header(self, name: str) -> str | None:
+        """Header ``name``, case-insensitive whatever mapping the transport gave."""
+        value = self.headers.get(name)
+        if value is not None:
+            return value
+        lname = name.lower()
+        for key, val in self.headers.items():
+            if key.lower() == lname:
+                return val
+        return None
+
+    def decode(self, type: type[T] = Any) -> T:  # type: ignore[assignment]
+        """Decode the JSON body into ``type`` (a msgspec Struct, builtin or ``Any``)."""
+        try:
+            return msgspec.json.decode(self.body, type=type)
+        except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+            raise DecodeError(f"cannot decode response as {getattr(type, '__name__', type)}: {exc}",
+                              response=self) from None
+
+    def __repr__(self) -> str:
+        return f"Response(status={self.status}, {len(self.body)} bytes, elapsed={self.elapsed:.6f})"

@@ -1,0 +1,88 @@
+"""Service, Layer, Middleware and their composition.
+
+A ``Service`` is one REST call; a ``Layer`` wraps a service (tower's ``Layer``); a
+``Middleware`` is aiohttp's ``async def mw(request, call_next)`` shape, adapted with
+:func:`around`. In ``stack(a, b, c)`` the first listed is outermost: a request flows
+``a -> b -> c -> inner`` and the response flows back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from typing import TypeAlias
+
+from lotusx.kernel.message import Request, Response
+
+Service: TypeAlias = Callable[[Request], Awaitable[Response]]
+Layer: TypeAlias = Callable[[Service], Service]
+Middleware: TypeAlias = Callable[[Request, Service], Awaitable[Response]]
+
+
+@dataclass(frozen=True, repr=False)
+class Stack:
+    """An ordered composition of layers; itself a layer, so stacks nest."""
+
+    layers: tuple[Layer, ...] = ()
+
+    def __call__(self, inner: Service) -> Service:
+        for layer in reversed(self.layers):
+            inner = layer(inner)
+        return inner
+
+    def __iter__(self) -> Iterator[Layer]:
+        return iter(self.layers)
+
+    def __len__(self) -> int:
+        return len(self.layers)
+
+    def __repr__(self) -> str:
+        return f"stack({', '.join(map(repr, self.layers))})"
+
+
+def stack(*layers: Layer | None) -> Stack:
+    """Compose ``layers``, first listed outermost; ``None`` entries are skipped.
+
+    Nested stacks are flattened, so ``repr`` shows the flat list a request passes through.
+    ``stack()`` is the identity layer.
+    """
+    flat: list[Layer] = []
+    for layer in layers:
+        if layer is None:
+            continue
+        if isinstance(layer, Stack):
+            flat.extend(layer.layers)
+        else:
+            flat.append(layer)
+    return Stack(tuple(flat))
+
+
+@dataclass(frozen=True)
+class Around:
+    """A layer built from a middleware; see :func:`around`."""
+
+    middleware: Middleware
+
+    def __call__(self, inner: Service) -> Service:
+        middleware = self.middleware
+
+        async def service(request: Request) -> Response:
+            return await middleware(request, inner)
+
+        return service
+
+    def __repr__(self) -> str:
+        name = getattr(self.middleware, "__qualname__", None) or repr(self.middleware)
+        return f"around({name})"
+
+
+def around(middleware: Middleware) -> Layer:
+    """Adapt ``async def mw(request, call_next) -> Response`` into a layer.
+
+    Code before ``await call_next(request)`` runs on the way in, code after it on the way
+    out. A middleware may call ``call_next`` with a new request (add a header), return its
+    own response without calling it (short-circuit), or raise (the error propagates to the
+    outer layers exactly as raised). It must not call ``call_next`` more than once unless it
+    means to retry.
+    """
+    return Around(middleware)

@@ -1,0 +1,106 @@
+"""Structured logging with secret redaction.
+
+Every LotusX log event goes through :func:`redact`, which removes API keys, secrets,
+signatures, listen keys and JWTs: by field name (``signature``, ``X-MBX-APIKEY``, ...) and
+by value (any secret a :class:`~lotusx.Credentials` holds or :func:`~lotusx.register_secret`
+was given, wherever it appears inside a string).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import MutableMapping
+from typing import Any
+
+import structlog
+
+from lotusx.kernel.credentials import known_secrets
+
+REDACTED = "[REDACTED]"
+_SECRET_KEYS = re.compile(
+    r"(api[-_]?key|secret|signature|sign|passphrase|password|token|jwt|listen[-_]?key|authorization|"
+    r"x-mbx-apikey|x-bapi-api-key|x-bapi-sign|private[-_]?key)",
+    re.IGNORECASE,
+)
+_JWT = re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}")
+_QUERY_SECRET = re.compile(r"((?:signature|apiKey|listenKey|api_key|sign)=)[^&\s\"']+", re.IGNORECASE)
+
+
+def scrub(value: Any) -> Any:
+    """``value`` with every known secret, JWT and signature parameter masked (recursively)."""
+    if isinstance(value, str):
+        for secret in known_secrets():
+            if secret in value:
+                value = value.replace(secret, REDACTED)
+        value = _JWT.sub(REDACTED, value)
+        return _QUERY_SECRET.sub(lambda m: m.group(1) + REDACTED, value)
+    if isinstance(value, bytes):
+        return scrub(value.decode("utf-8", "replace"))
+    if isinstance(value, dict):
+        return {k: REDACTED if isinstance(k, str) and _SECRET_KEYS.search(k) else scrub(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        if len(value) == 2 and isinstance(value[0], str) and _SECRET_KEYS.search(value[0]):
+            return (value[0], REDACTED)
+        return type(value)(scrub(v) for v in value)
+    if isinstance(value, BaseException):
+        return scrub(f"{type(value).__name__}: {value}")
+    return value
+
+
+def redact(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """structlog processor: mask secrets in every field of the event."""
+    for key, value in list(event_dict.items()):
+        if _SECRET_KEYS.search(key) and key != "event":
+            event_dict[key] = REDACTED
+        else:
+            event_dict[key] = scrub(value)
+    return event_dict
+
+
+class RedactingLogger:
+    """A structlog-style logger whose events are redacted before the app's pipeline sees them.
+
+    It forwards each cleaned event to ``structlog.get_logger(name)``, so whatever processors
+    and renderer the application configured (now or later) apply, and none of them ever
+    sees a secret.
+    """
+
+    def __init__(self, name: str = "lotusx", context: dict[str, Any] | None = None) -> None:
+        self._name = name
+        self._context = context or {}
+        self._target = structlog.get_logger(name)
+
+    def bind(self, **values: Any) -> RedactingLogger:
+        """A logger with ``values`` added to every event."""
+        return RedactingLogger(self._name, {**self._context, **values})
+
+    def _log(self, method: str, event: str, values: dict[str, Any]) -> None:
+        clean = redact(None, method, {**self._context, **values, "event": event})
+        getattr(self._target, method)(clean.pop("event"), **clean)
+
+    def debug(self, event: str, **values: Any) -> None:
+        """Log at debug level."""
+        self._log("debug", event, values)
+
+    def info(self, event: str, **values: Any) -> None:
+        """Log at info level."""
+        self._log("info", event, values)
+
+    def warning(self, event: str, **values: Any) -> None:
+        """Log at warning level."""
+        self._log("warning", event, values)
+
+    def error(self, event: str, **values: Any) -> None:
+        """Log at error level."""
+        self._log("error", event, values)
+
+    def __repr__(self) -> str:
+        return f"RedactingLogger({self._name!r})"
+
+
+def get_logger(name: str = "lotusx", **initial: Any) -> RedactingLogger:
+    """The logger every LotusX module uses: redacted whatever the app configured."""
+    return RedactingLogger(name, initial)
+
+
+__all__ = ["REDACTED", "RedactingLogger", "get_logger", "redact", "scrub"]

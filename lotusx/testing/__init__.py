@@ -1,0 +1,28 @@
+"""Test doubles for LotusX layers and connectors, shipped with the library.
+
+Use them to test your own layers and middleware without a network or real time::
+
+    from lotusx.testing import FakeClock, ScriptedService
+    from lotusx import Request, Response
+
+    inner = ScriptedService([Response(status=503), Response(status=200, body=b"{}")])
+    clock = FakeClock()
+    service = MyRetry(sleep=clock.sleep)(inner)
+    assert (await service(Request(method="GET", path="/x"))).status == 200
+    assert len(inner.requests) == 2 and clock.slept == [0.5]
+
+- :class:`FakeTransport` answers every request with ``handler(request)`` (sync or async),
+  like httpx's ``MockTransport``; route on ``request.path`` in a plain function.
+- :class:`ScriptedService` answers with a fixed script of responses and exceptions, in
+  order, and records every request it saw (tower-test's mock handle).
+- :class:`FakeClock` is an injectable clock: ``time()``, ``monotonic()``, ``sleep()``;
+  ``advance(seconds)`` moves virtual time and wakes the sleepers that are due.
+- :class:`FakeWs` is a scripted :class:`~lotusx.WsSession`: inbound frames you queue,
+  sends it records.
+"""
+
+from lotusx.testing.clock import FakeClock
+from lotusx.testing.rest import FakeTransport, ScriptedService
+from lotusx.testing.ws import FakeWs
+
+__all__ = ["FakeClock", "FakeTransport", "FakeWs", "ScriptedService"]
