@@ -1,0 +1,1 @@
+"""Composable REST and WebSocket layers: retry, rate limit, sign, clock sync, trace, timeout, frames."""
