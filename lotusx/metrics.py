@@ -42,7 +42,8 @@ class Metrics:
             "clock_offset_seconds", "Venue server time minus local time.", ("exchange",), namespace=ns, registry=r)
         # WebSocket
         self.ws_messages = Counter(
-            "ws_messages", "Messages delivered from WebSocket streams.", ("exchange", "stream"), namespace=ns, registry=r)
+            "ws_messages", "Messages delivered from WebSocket streams.", ("exchange", "stream"),
+            namespace=ns, registry=r)
         self.ws_bytes = Counter(
             "ws_received_bytes", "Bytes received on WebSocket streams.", ("exchange",), namespace=ns, registry=r)
         self.ws_malformed = Counter(
@@ -63,7 +64,8 @@ class Metrics:
             "ws_last_message_timestamp_seconds", "Unix time of the last message received (age = now - value).",
             ("exchange",), namespace=ns, registry=r)
         self.book_resyncs = Counter(
-            "book_resyncs", "Order book resynchronisations.", ("exchange", "symbol", "reason"), namespace=ns, registry=r)
+            "book_resyncs", "Order book resynchronisations.", ("exchange", "symbol", "reason"),
+            namespace=ns, registry=r)
 
     def __repr__(self) -> str:
         return f"Metrics(registry=<{type(self.registry).__name__}>)"

@@ -1,0 +1,113 @@
+"""``AiohttpRest``: the REST transport, a ``Service`` over one pooled aiohttp session."""
+
+from __future__ import annotations
+
+import ssl
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+from yarl import URL
+
+from lotusx.kernel.errors import ConfigError, ConnectError, Disconnected, ProtocolError, Timeout
+from lotusx.kernel.message import Request, Response
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Connection pool limits: total sockets, sockets per host, idle keep-alive seconds."""
+
+    total: int = 100
+    per_host: int = 0
+    keepalive: float = 30.0
+
+
+class AiohttpRest:
+    """Sends kernel ``Request`` objects with aiohttp; one keep-alive pool per instance.
+
+    ``AiohttpRest("https://api.binance.com")`` is a :data:`~lotusx.Service`: stack layers on
+    it. The query is sent exactly as ``request.query_string`` encodes it, because that is
+    what signers sign. TLS verification is on unless ``ssl=False`` is passed explicitly.
+
+    Failures become typed errors: :class:`~lotusx.ConnectError` when the request provably
+    never left (refused, DNS, TLS handshake), :class:`~lotusx.Timeout`,
+    :class:`~lotusx.Disconnected` (``sent=True``: the server may have acted) and
+    :class:`~lotusx.ProtocolError`. Error texts carry method and path, never query or headers.
+    """
+
+    def __init__(self, base_url: str, *, limits: Limits = Limits(), timeout: float = 10.0,
+                 connect_timeout: float = 5.0, ssl: ssl.SSLContext | bool = True,
+                 user_agent: str = "lotusx/0.1") -> None:
+        url = URL(base_url)
+        if not url.is_absolute() or url.scheme not in ("http", "https"):
+            raise ConfigError(f"base_url must be an absolute http(s) URL, got {base_url!r}")
+        self.base_url = str(url).rstrip("/")
+        self.limits = limits
+        self.timeout = timeout
+        self.connect_timeout = connect_timeout
+        self._ssl = ssl
+        self._user_agent = user_agent
+        self._session: aiohttp.ClientSession | None = None
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        """The pooled session, created on first use (inside the running loop)."""
+        if self._session is None or self._session.closed:
+            connector = aiohttp.TCPConnector(
+                limit=self.limits.total, limit_per_host=self.limits.per_host,
+                keepalive_timeout=self.limits.keepalive, ssl=self._ssl,
+            )
+            self._session = aiohttp.ClientSession(
+                connector=connector,
+                timeout=aiohttp.ClientTimeout(total=self.timeout, sock_connect=self.connect_timeout),
+                headers={"User-Agent": self._user_agent},
+                skip_auto_headers=("Content-Type",),
+                auto_decompress=True,
+            )
+        return self._session
+
+    async def __call__(self, request: Request) -> Response:
+        target = self.base_url + request.path
+        query = request.query_string
+        url = URL(f"{target}?{query}" if query else target, encoded=True)
+        where = f"{request.method} {request.path}"
+        started = time.perf_counter()
+        try:
+            async with self.session.request(request.method, url, data=request.body,
+                                            headers=request.headers or None) as resp:
+                body = await resp.read()
+                return Response(status=resp.status, body=body, headers=resp.headers,
+                                elapsed=time.perf_counter() - started)
+        except aiohttp.ClientConnectorError as exc:
+            raise ConnectError(f"{where}: cannot connect: {_reason(exc)}") from None
+        except (TimeoutError, aiohttp.ServerTimeoutError):
+            raise Timeout(f"{where}: no response within {self.timeout}s") from None
+        except aiohttp.ServerDisconnectedError:
+            raise Disconnected(f"{where}: server disconnected", sent=True) from None
+        except aiohttp.ClientPayloadError as exc:
+            raise Disconnected(f"{where}: response cut short: {_reason(exc)}", sent=True) from None
+        except (aiohttp.ClientResponseError, aiohttp.ClientConnectionError) as exc:
+            raise ProtocolError(f"{where}: {type(exc).__name__}: {_reason(exc)}") from None
+
+    async def aclose(self) -> None:
+        """Close the pool; the transport can be used again (a new pool is made)."""
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def __aenter__(self) -> AiohttpRest:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    def __repr__(self) -> str:
+        return f"AiohttpRest({self.base_url!r}, timeout={self.timeout}, limits={self.limits})"
+
+
+def _reason(exc: BaseException) -> str:
+    # aiohttp messages may embed the full URL (with its signed query): keep only the error kind.
+    inner: Any = getattr(exc, "os_error", None) or exc.__cause__ or exc
+    text = getattr(inner, "strerror", None) or getattr(exc, "message", None) or type(inner).__name__
+    return str(text).split("?", 1)[0]

@@ -1,0 +1,135 @@
+"""``AiohttpWs``: one WebSocket connection over aiohttp, as a kernel ``WsSession``."""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+
+import aiohttp
+
+from lotusx.kernel.errors import ConfigError, ConnectError, Disconnected, ProtocolError, Timeout
+from lotusx.kernel.ws import WsFrame, WsKind
+
+
+class AiohttpWs:
+    """A WebSocket session: ``connect`` / ``send`` / ``next`` / ``close``.
+
+    Protocol pings and pongs are *visible*: ``next()`` returns them as PING/PONG frames so
+    heartbeat layers can see them. With ``auto_pong=True`` (default) a PING is also answered
+    right away, before it is returned, so a slow consumer cannot miss the venue's deadline.
+    A peer close is reported once as a CLOSE frame with the close code; later calls to
+    ``next()`` raise :class:`~lotusx.Disconnected`. ``compress=15`` asks for
+    permessage-deflate.
+    """
+
+    def __init__(self, url: str, *, auto_pong: bool = True, compress: int = 0, connect_timeout: float = 10.0,
+                 max_msg_size: int = 16 * 1024 * 1024, ssl: ssl.SSLContext | bool = True,
+                 headers: tuple[tuple[str, str], ...] = (),
+                 session: aiohttp.ClientSession | None = None) -> None:
+        if not url.startswith(("ws://", "wss://")):
+            raise ConfigError(f"WebSocket url must start with ws:// or wss://, got {url!r}")
+        self.url = url
+        self.auto_pong = auto_pong
+        self.compress = compress
+        self.connect_timeout = connect_timeout
+        self.max_msg_size = max_msg_size
+        self._ssl = ssl
+        self._headers = headers
+        self._shared_session = session
+        self._session: aiohttp.ClientSession | None = None
+        self._ws: aiohttp.ClientWebSocketResponse | None = None
+        self._closed = False
+
+    async def connect(self) -> None:
+        """Open the connection; failures raise :class:`~lotusx.ConnectError`."""
+        session = self._shared_session
+        if session is None:
+            self._session = session = aiohttp.ClientSession()
+        try:
+            self._ws = await session.ws_connect(
+                self.url, autoping=False, autoclose=False, compress=self.compress, ssl=self._ssl,
+                max_msg_size=self.max_msg_size, headers=self._headers or None,
+                timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=self.connect_timeout),
+            )
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            await self._close_session()
+            raise ConnectError(f"cannot open WebSocket {self._where()}: {type(exc).__name__}") from None
+        self._closed = False
+
+    def _live(self) -> aiohttp.ClientWebSocketResponse:
+        if self._ws is None or self._closed:
+            raise Disconnected(f"WebSocket {self._where()} is not open", sent=False)
+        return self._ws
+
+    async def send(self, data: str | bytes) -> None:
+        """Send a text (``str``) or binary (``bytes``) message."""
+        ws = self._live()
+        try:
+            if isinstance(data, str):
+                await ws.send_str(data)
+            else:
+                await ws.send_bytes(data)
+        except (ConnectionError, aiohttp.ClientError, RuntimeError) as exc:
+            raise Disconnected(f"send on {self._where()} failed: {type(exc).__name__}", sent=False) from None
+
+    async def ping(self, data: bytes = b"") -> None:
+        """Send a protocol ping."""
+        try:
+            await self._live().ping(data)
+        except (ConnectionError, aiohttp.ClientError, RuntimeError) as exc:
+            raise Disconnected(f"ping on {self._where()} failed: {type(exc).__name__}", sent=False) from None
+
+    async def pong(self, data: bytes = b"") -> None:
+        """Send a protocol pong."""
+        try:
+            await self._live().pong(data)
+        except (ConnectionError, aiohttp.ClientError, RuntimeError) as exc:
+            raise Disconnected(f"pong on {self._where()} failed: {type(exc).__name__}", sent=False) from None
+
+    async def next(self) -> WsFrame:
+        """The next frame from the peer, control frames included."""
+        ws = self._live()
+        msg = await ws.receive()
+        kind = msg.type
+        if kind is aiohttp.WSMsgType.TEXT:
+            return WsFrame(WsKind.TEXT, msg.data)
+        if kind is aiohttp.WSMsgType.BINARY:
+            return WsFrame(WsKind.BINARY, msg.data)
+        if kind is aiohttp.WSMsgType.PING:
+            if self.auto_pong:
+                await ws.pong(msg.data)
+            return WsFrame(WsKind.PING, msg.data)
+        if kind is aiohttp.WSMsgType.PONG:
+            return WsFrame(WsKind.PONG, msg.data)
+        if kind is aiohttp.WSMsgType.CLOSE:
+            code = ws.close_code if ws.close_code is not None else msg.data
+            self._closed = True
+            await ws.close()  # complete the closing handshake
+            await self._close_session()
+            return WsFrame(WsKind.CLOSE, msg.extra or "", close_code=code)
+        self._closed = True
+        await self._close_session()
+        if kind is aiohttp.WSMsgType.ERROR:
+            if isinstance(msg.data, asyncio.TimeoutError):
+                raise Timeout(f"WebSocket {self._where()} timed out")
+            if isinstance(msg.data, aiohttp.WebSocketError):
+                raise ProtocolError(f"WebSocket {self._where()} protocol error: {msg.data.code}")
+        raise Disconnected(f"WebSocket {self._where()} lost ({kind.name})", close_code=ws.close_code)
+
+    async def close(self, code: int = 1000) -> None:
+        """Close with ``code`` (idempotent)."""
+        if self._ws is not None and not self._ws.closed:
+            await self._ws.close(code=code)
+        self._closed = True
+        await self._close_session()
+
+    async def _close_session(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    def _where(self) -> str:
+        return self.url.split("?", 1)[0]  # the query may carry a listen key
+
+    def __repr__(self) -> str:
+        return f"AiohttpWs({self._where()!r}, compress={self.compress}, auto_pong={self.auto_pong})"
