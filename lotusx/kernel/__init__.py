@@ -1,7 +1,7 @@
 """The LotusX kernel: shapes, composition, protocols and errors. No I/O library imports."""
 
 from lotusx.kernel.classify import Classifier, MapErrors, chain, http_errors, retry_after
-from lotusx.kernel.client import RestClient, pairs, param_value
+from lotusx.kernel.client import RestClient, json_body, pairs, param_value
 from lotusx.kernel.credentials import Credentials, known_secrets, register_secret
 from lotusx.kernel.errors import (
     AmbiguousOrderState,
@@ -45,6 +45,6 @@ __all__ = [
     "RateLimited", "Request", "Response", "RestApi", "RestClient", "ServerError", "Service", "Signer",
     "Stack", "StreamError", "SubscriptionRejected", "SystemClock", "Timeout", "TimestampOutOfWindow",
     "TransportError", "VenueError", "WsFrame", "WsKind", "WsSession", "around", "chain",
-    "encode_query", "http_errors", "known_secrets", "pairs", "param_value", "register_secret",
+    "encode_query", "http_errors", "json_body", "known_secrets", "pairs", "param_value", "register_secret",
     "retry_after", "stack",
 ]

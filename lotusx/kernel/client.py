@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 import msgspec
+import orjson
 
 from lotusx.kernel.classify import Classifier, http_errors
 from lotusx.kernel.message import ANONYMOUS, Endpoint, Request, Response, encode_query
@@ -41,13 +42,18 @@ def pairs(params: Params | None) -> tuple[tuple[str, str], ...]:
     return tuple((name, param_value(value)) for name, value in items if value is not None)
 
 
-def _enc_hook(value: Any) -> Any:
+def _json_default(value: Any) -> Any:
+    # orjson asks here for Decimal (msgspec would write 1E-8): render it exactly, no exponent.
     if isinstance(value, Decimal):
         return param_value(value)
-    raise NotImplementedError(f"cannot encode {type(value).__name__}")
+    if isinstance(value, msgspec.Struct):
+        return msgspec.to_builtins(value, builtin_types=(Decimal,))
+    raise TypeError(f"cannot encode {type(value).__name__} as JSON")
 
 
-_encoder = msgspec.json.Encoder(enc_hook=_enc_hook, decimal_format="string")
+def json_body(value: Any) -> bytes:
+    """``value`` as compact JSON; Decimals become exact strings without exponent."""
+    return orjson.dumps(value, default=_json_default)
 
 
 class RestClient:
@@ -108,7 +114,7 @@ class RestClient:
             data: bytes | None = encode_query(pairs(form)).encode()
             headers = _FORM + headers
         elif body is not None:
-            data = _encoder.encode(body)
+            data = json_body(body)
             headers = _JSON + headers
         else:
             data = None

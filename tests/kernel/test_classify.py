@@ -1,0 +1,72 @@
+"""The generic HTTP classifier and chaining."""
+
+from __future__ import annotations
+
+import email.utils
+
+import pytest
+
+from lotusx import (
+    AuthenticationError,
+    IpBanned,
+    LotusXError,
+    NotFound,
+    RateLimited,
+    Request,
+    Response,
+    ServerError,
+    TimestampOutOfWindow,
+    chain,
+    http_errors,
+    retry_after,
+)
+
+REQ = Request(method="GET", path="/x", query=(("signature", "s3cr3tsig"),))
+
+
+@pytest.mark.parametrize(("status", "error"), [
+    (418, IpBanned), (429, RateLimited), (500, ServerError), (503, ServerError),
+    (401, AuthenticationError), (403, AuthenticationError), (404, NotFound),
+])
+def test_statuses_map_to_typed_errors(status: int, error: type[LotusXError]) -> None:
+    """Each error status maps to its error type."""
+    assert type(http_errors(REQ, Response(status=status))) is error
+
+
+def test_success_is_not_an_error() -> None:
+    """2xx and 3xx are not errors."""
+    assert http_errors(REQ, Response(status=200)) is None
+    assert http_errors(REQ, Response(status=304)) is None
+
+
+def test_error_text_has_path_but_not_query() -> None:
+    """Error texts name the method and path, never the signed query."""
+    text = str(http_errors(REQ, Response(status=500)))
+    assert "GET /x" in text and "s3cr3tsig" not in text
+
+
+def test_retry_after_as_seconds_and_http_date() -> None:
+    """Retry-After is read both as delta-seconds and as an HTTP date."""
+    assert retry_after(Response(status=429, headers={"Retry-After": "120"})) == 120.0
+    date = email.utils.formatdate(1_000_060, usegmt=True)
+    assert retry_after(Response(status=429, headers={"Retry-After": date}), now=lambda: 1_000_000) == 60.0
+    assert retry_after(Response(status=429, headers={"Retry-After": "soon"})) is None
+    assert retry_after(Response(status=429)) is None
+
+
+def test_chain_takes_the_first_answer() -> None:
+    """A venue classifier in front of http_errors wins for the codes it knows."""
+
+    def venue(request: Request, response: Response) -> LotusXError | None:
+        return TimestampOutOfWindow(code=-1021, response=response) if b"-1021" in response.body else None
+
+    classify = chain(venue, http_errors)
+    assert isinstance(classify(REQ, Response(status=400, body=b'{"code":-1021}')), TimestampOutOfWindow)
+    assert isinstance(classify(REQ, Response(status=400, body=b'{"code":-1100}')), LotusXError)
+    assert classify(REQ, Response(status=200)) is None
+
+
+def test_error_str_carries_venue_code_and_message() -> None:
+    """str(error) shows status, venue code and venue message."""
+    error = TimestampOutOfWindow("ts", code=-1021, venue_message="outside recvWindow", status=400)
+    assert str(error) == "ts status=400 code=-1021 venue_message='outside recvWindow'"

@@ -1,0 +1,104 @@
+"""Request, Endpoint and Response values."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import msgspec
+import pytest
+
+from lotusx import DecodeError, Endpoint, Idempotency, Request, Response, encode_query
+from lotusx.testing import ScriptedService
+
+
+class Price(msgspec.Struct):
+    price: Decimal
+
+
+def test_request_fields_cannot_be_assigned() -> None:
+    """Request is frozen: assigning a field raises."""
+    request = Request(method="GET", path="/a")
+    with pytest.raises(AttributeError):
+        request.path = "/b"  # type: ignore[misc]
+
+
+def test_request_ext_is_read_only() -> None:
+    """ext cannot be mutated in place, even when built from a dict."""
+    source = {"k": 1}
+    request = Request(method="GET", path="/a", ext=source)
+    source["k"] = 2
+    assert request.ext["k"] == 1
+    with pytest.raises(TypeError):
+        request.ext["k"] = 3  # type: ignore[index]
+
+
+def test_endpoint_costs_are_read_only() -> None:
+    """An endpoint's pool costs cannot be changed after declaration."""
+    endpoint = Endpoint("order", costs={"ORDERS": 1})
+    with pytest.raises(TypeError):
+        endpoint.costs["ORDERS"] = 0  # type: ignore[index]
+
+
+def test_with_helpers_return_new_requests() -> None:
+    """with_query/with_headers/with_ext leave the original untouched."""
+    original = Request(method="GET", path="/a", query=(("x", "1"),))
+    changed = original.with_query(("y", "2")).with_headers(("H", "v")).with_ext(attempt=2)
+    assert original.query == (("x", "1"),) and original.headers == () and dict(original.ext) == {}
+    assert changed.query == (("x", "1"), ("y", "2"))
+    assert changed.header("h") == "v" and changed.ext["attempt"] == 2
+
+
+async def test_a_layer_cannot_change_what_another_attempt_sees() -> None:
+    """Two attempts through a header-adding layer each start from the unchanged original."""
+
+    def stamp(inner):  # type: ignore[no-untyped-def]
+        async def service(request: Request) -> Response:
+            return await inner(request.with_headers(("X-Stamp", str(len(request.headers)))))
+
+        return service
+
+    inner = ScriptedService([Response(status=200), Response(status=200)])
+    service = stamp(inner)
+    original = Request(method="GET", path="/a")
+    await service(original)
+    await service(original)
+    assert [r.headers for r in inner.requests] == [(("X-Stamp", "0"),), (("X-Stamp", "0"),)]
+    assert original.headers == ()
+
+
+def test_query_encoding_keeps_order_and_percent_encodes() -> None:
+    """encode_query keeps pair order and percent-encodes reserved and non-ASCII characters."""
+    pairs = (("symbol", "BTC/USDT"), ("note", "a b&c=d"), ("name", "ü~-_."))
+    assert encode_query(pairs) == "symbol=BTC%2FUSDT&note=a%20b%26c%3Dd&name=%C3%BC~-_."
+
+
+def test_endpoint_defaults_are_safe_unsigned() -> None:
+    """An endpoint is SAFE and unsigned unless declared otherwise."""
+    endpoint = Endpoint("depth", path="/api/v3/depth", costs={"REQUEST_WEIGHT": 5})
+    assert (endpoint.signed, endpoint.idempotency) == (False, Idempotency.SAFE)
+
+
+def test_request_repr_hides_query_and_headers() -> None:
+    """repr(Request) shows method, path and endpoint but no query or header values."""
+    request = Request(method="GET", path="/a", query=(("signature", "deadbeef"),), headers=(("K", "key123"),))
+    assert "deadbeef" not in repr(request) and "key123" not in repr(request)
+
+
+def test_response_header_lookup_is_case_insensitive() -> None:
+    """Response.header finds a header whatever its case."""
+    response = Response(status=200, headers={"X-MBX-USED-WEIGHT-1M": "12"})
+    assert response.header("x-mbx-used-weight-1m") == "12"
+    assert response.header("missing") is None
+
+
+def test_response_decodes_exact_decimals() -> None:
+    """decode() turns JSON into the requested type with exact Decimal prices."""
+    response = Response(status=200, body=b'{"price":"0.10000001"}')
+    assert response.decode(Price).price == Decimal("0.10000001")
+    assert response.ok
+
+
+def test_response_decode_error_is_typed() -> None:
+    """A body that does not match the type raises DecodeError."""
+    with pytest.raises(DecodeError, match="Price"):
+        Response(status=200, body=b'{"px":1}').decode(Price)

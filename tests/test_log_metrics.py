@@ -1,0 +1,68 @@
+"""Secret redaction in logs and reprs; metric definitions."""
+
+from __future__ import annotations
+
+import structlog
+from prometheus_client import CollectorRegistry
+
+from lotusx import Credentials, register_secret
+from lotusx.log import REDACTED, get_logger, scrub
+from lotusx.metrics import Metrics, status_class
+
+KEY = "vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zv"
+SECRET = "NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP"
+
+
+def test_credentials_repr_never_shows_secrets() -> None:
+    """repr/str of Credentials show only a key prefix."""
+    creds = Credentials(api_key=KEY, secret=SECRET, passphrase="pass-phrase-1")
+    for text in (repr(creds), str(creds), f"{creds!r}"):
+        assert SECRET not in text and KEY not in text and "pass-phrase-1" not in text
+
+
+def test_log_events_are_redacted_by_field_name_and_by_value() -> None:
+    """Secret-named fields and known secret values anywhere in strings are masked."""
+    Credentials(api_key=KEY, secret=SECRET)
+    with structlog.testing.capture_logs() as logs:
+        get_logger(exchange="binance").bind(endpoint="order").info(
+            "rest.request", signature="abcdef0123", url=f"/api?x=1&signature=ff00&key={KEY}",
+            note=f"error mentioning {SECRET}", headers=(("X-MBX-APIKEY", KEY), ("Accept", "json")))
+    text = repr(logs)
+    assert KEY not in text and SECRET not in text and "ff00" not in text and "abcdef0123" not in text
+    event = logs[0]
+    assert event["signature"] == REDACTED and event["exchange"] == "binance" and event["endpoint"] == "order"
+    assert ("Accept", "json") in event["headers"]
+
+
+def test_scrub_masks_jwts_nested_values_and_registered_secrets() -> None:
+    """JWTs, registered listen keys and nested containers are scrubbed."""
+    register_secret("listenKey0123456789")
+    jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U"
+    cleaned = scrub({"nested": [f"bearer {jwt}", b"listenKey0123456789"], "apiKey": "x"})
+    assert jwt not in repr(cleaned) and "listenKey0123456789" not in repr(cleaned)
+    assert cleaned["apiKey"] == REDACTED
+    assert scrub(ValueError("bad listenKey0123456789")) == f"ValueError: bad {REDACTED}"
+    assert scrub(7) == 7
+
+
+def test_short_values_are_not_registered_as_secrets() -> None:
+    """Values under 8 characters are not scrubbed globally (they would mask ordinary words)."""
+    register_secret("abc")
+    assert scrub("abc def") == "abc def"
+
+
+def test_metrics_use_an_isolated_registry_by_default() -> None:
+    """Two Metrics objects do not collide; names follow Prometheus conventions."""
+    first, second = Metrics(), Metrics()
+    first.requests.labels("binance", "depth", "2xx").inc()
+    assert first.registry.get_sample_value(
+        "lotusx_requests_total", {"exchange": "binance", "endpoint": "depth", "status_class": "2xx"}) == 1.0
+    assert second.registry.get_sample_value(
+        "lotusx_requests_total", {"exchange": "binance", "endpoint": "depth", "status_class": "2xx"}) is None
+    shared = CollectorRegistry()
+    assert Metrics(shared).registry is shared
+
+
+def test_status_class() -> None:
+    """Status classes are 2xx..5xx, or error when no response came."""
+    assert [status_class(s) for s in (200, 429, 503, None)] == ["2xx", "4xx", "5xx", "error"]

@@ -1,0 +1,121 @@
+"""The shipped test doubles behave as documented."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from lotusx import ConnectError, Disconnected, Request, Response, WsFrame, WsKind
+from lotusx.testing import FakeClock, FakeTransport, FakeWs, ScriptedService
+
+REQ = Request(method="GET", path="/x")
+
+
+async def test_scripted_service_replays_responses_and_errors_in_order() -> None:
+    """Steps are used in order: responses returned, exceptions raised, callables called."""
+    error = ConnectError("down")
+
+    async def third(request: Request) -> Response:
+        return Response(status=204)
+
+    service = ScriptedService([Response(status=200), error, third])
+    assert (await service(REQ)).status == 200
+    with pytest.raises(ConnectError):
+        await service(REQ)
+    assert (await service(REQ)).status == 204
+    assert service.remaining == 0 and len(service.requests) == 3
+
+
+async def test_scripted_service_fails_loudly_past_the_script() -> None:
+    """A request beyond the script is an AssertionError, not a silent default."""
+    service = ScriptedService([])
+    with pytest.raises(AssertionError, match="unexpected request #1"):
+        await service(REQ)
+
+
+async def test_fake_transport_accepts_sync_and_async_handlers() -> None:
+    """Handlers may be plain functions or coroutines; requests are recorded."""
+
+    async def handler(request: Request) -> Response:
+        return Response(status=201)
+
+    assert (await FakeTransport(lambda r: Response(status=200))(REQ)).status == 200
+    transport = FakeTransport(handler)
+    assert (await transport(REQ)).status == 201
+    assert transport.requests == [REQ]
+
+
+async def test_fake_clock_auto_advance_moves_time_on_sleep() -> None:
+    """With auto_advance, sleep moves virtual time forward at once and records the delay."""
+    clock = FakeClock(start=100.0)
+    await clock.sleep(2.5)
+    await clock.sleep(-1)
+    assert (clock.time(), clock.monotonic(), clock.slept) == (102.5, 2.5, [2.5, 0.0])
+
+
+async def test_fake_clock_manual_wakes_sleepers_in_deadline_order() -> None:
+    """advance() wakes only due sleepers, earliest first."""
+    clock = FakeClock(auto_advance=False)
+    woke: list[str] = []
+
+    async def sleeper(name: str, seconds: float) -> None:
+        await clock.sleep(seconds)
+        woke.append(name)
+
+    tasks = [asyncio.create_task(sleeper("late", 10)), asyncio.create_task(sleeper("early", 3))]
+    await asyncio.sleep(0)
+    assert clock.sleepers == 2
+    await clock.advance(5)
+    assert woke == ["early"] and clock.monotonic() == 5
+    await clock.advance(5)
+    assert woke == ["early", "late"]
+    await asyncio.gather(*tasks)
+
+
+async def test_fake_ws_replays_frames_and_records_sends() -> None:
+    """Queued str/bytes/frames come out in order; sends and control frames are recorded."""
+    ws = FakeWs(["a", b"b", WsFrame.ping(b"p")])
+    await ws.connect()
+    frames = [await ws.next() for _ in range(3)]
+    assert [f.kind for f in frames] == [WsKind.TEXT, WsKind.BINARY, WsKind.PING]
+    await ws.send("sub")
+    await ws.pong(b"p")
+    await ws.ping(b"q")
+    assert (ws.sent, ws.pongs, ws.pings) == (["sub"], [b"p"], [b"q"])
+
+
+async def test_fake_ws_close_frame_then_disconnected() -> None:
+    """A scripted CLOSE is returned once; later next() raises Disconnected with the code."""
+    ws = FakeWs([WsFrame.close(1001)])
+    await ws.connect()
+    assert (await ws.next()).close_code == 1001
+    with pytest.raises(Disconnected) as info:
+        await ws.next()
+    assert info.value.close_code == 1001
+
+
+async def test_fake_ws_scripted_errors_and_connect_failures() -> None:
+    """fail_connect refuses connects; a queued exception is raised by next()."""
+    ws = FakeWs([Disconnected("lost")], fail_connect=1)
+    with pytest.raises(ConnectError):
+        await ws.connect()
+    await ws.connect()
+    with pytest.raises(Disconnected, match="lost"):
+        await ws.next()
+    with pytest.raises(Disconnected):
+        await ws.send("x")
+    assert ws.connects == 2
+
+
+async def test_fake_ws_waits_when_quiet_until_fed() -> None:
+    """An exhausted script waits instead of ending, until feed() adds a frame."""
+    ws = FakeWs()
+    await ws.connect()
+    pending = asyncio.create_task(ws.next())
+    await asyncio.sleep(0)
+    assert not pending.done()
+    ws.feed("late")
+    assert (await pending).data == "late"
+    await ws.close()
+    assert ws.closed_with == 1000 and "FakeWs" in repr(ws)

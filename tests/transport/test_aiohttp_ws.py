@@ -1,0 +1,114 @@
+"""AiohttpWs against a real aiohttp WebSocket server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+from aiohttp import WSMsgType, web
+
+from lotusx import ConfigError, ConnectError, Disconnected, WsKind
+from lotusx.transport import AiohttpWs
+from tests.conftest import ServeApp
+
+
+async def scripted(request: web.Request) -> web.WebSocketResponse:
+    """Echo text and binary; on 'ping-me' send a ping; on 'close' close with 4001."""
+    ws = web.WebSocketResponse(autoping=False)
+    await ws.prepare(request)
+    async for msg in ws:
+        if msg.type is WSMsgType.TEXT and msg.data == "ping-me":
+            await ws.ping(b"hb")
+        elif msg.type is WSMsgType.TEXT and msg.data == "close":
+            await ws.close(code=4001, message=b"bye")
+        elif msg.type is WSMsgType.TEXT:
+            await ws.send_str("echo:" + msg.data)
+        elif msg.type is WSMsgType.BINARY:
+            await ws.send_bytes(msg.data[::-1])
+        elif msg.type is WSMsgType.PING:
+            await ws.send_str("got-ping:" + msg.data.decode())
+        elif msg.type is WSMsgType.PONG:
+            await ws.send_str("got-pong:" + msg.data.decode())
+    return ws
+
+
+@pytest.fixture
+async def ws_url(serve_app: ServeApp) -> str:
+    app = web.Application()
+    app.router.add_get("/ws", scripted)
+    server = await serve_app(app)
+    return str(server.make_url("/ws")).replace("http://", "ws://")
+
+
+async def test_text_and_binary_round_trip(ws_url: str) -> None:
+    """Text frames arrive as str, binary frames as bytes."""
+    ws = AiohttpWs(ws_url)
+    await ws.connect()
+    await ws.send("hello")
+    await ws.send(b"\x01\x02\x03")
+    text, binary = await ws.next(), await ws.next()
+    await ws.close()
+    assert (text.kind, text.data) == (WsKind.TEXT, "echo:hello")
+    assert (binary.kind, binary.data) == (WsKind.BINARY, b"\x03\x02\x01")
+
+
+async def test_server_ping_is_visible_and_answered(ws_url: str) -> None:
+    """A server ping is returned as a PING frame and answered with a pong automatically."""
+    ws = AiohttpWs(ws_url)
+    await ws.connect()
+    await ws.send("ping-me")
+    frame = await ws.next()
+    answer = await ws.next()
+    await ws.close()
+    assert (frame.kind, frame.data) == (WsKind.PING, b"hb")
+    assert answer.data == "got-pong:hb"
+
+
+async def test_client_ping_and_pong_reach_the_server(ws_url: str) -> None:
+    """ping() and pong() send protocol control frames."""
+    ws = AiohttpWs(ws_url, auto_pong=False)
+    await ws.connect()
+    await ws.ping(b"p1")
+    await ws.pong(b"p2")
+    got = [(await ws.next()).data, (await ws.next()).data]
+    await ws.close()
+    assert got == ["got-ping:p1", "got-pong:p2"]
+
+
+async def test_server_close_reports_the_code_then_disconnected(ws_url: str) -> None:
+    """A server close arrives once as a CLOSE frame with its code; next() then raises."""
+    ws = AiohttpWs(ws_url)
+    await ws.connect()
+    await ws.send("close")
+    frame = await ws.next()
+    assert (frame.kind, frame.close_code) == (WsKind.CLOSE, 4001)
+    with pytest.raises(Disconnected):
+        await ws.next()
+    with pytest.raises(Disconnected):
+        await ws.send("late")
+
+
+async def test_connect_refused_is_connect_error() -> None:
+    """Connecting to a closed port raises ConnectError."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with pytest.raises(ConnectError):
+        await AiohttpWs(f"ws://127.0.0.1:{port}/ws?listenKey=secretkey").connect()
+
+
+async def test_close_is_idempotent(ws_url: str) -> None:
+    """close() twice is fine and later sends raise Disconnected."""
+    ws = AiohttpWs(ws_url)
+    await ws.connect()
+    await ws.close()
+    await ws.close()
+    with pytest.raises(Disconnected):
+        await ws.ping()
+
+
+def test_url_must_be_websocket() -> None:
+    """A non-ws URL is a ConfigError; repr hides the query (listen keys)."""
+    with pytest.raises(ConfigError):
+        AiohttpWs("http://x")
+    assert "secret" not in repr(AiohttpWs("wss://h/ws?listenKey=secret"))
