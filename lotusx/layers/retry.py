@@ -1,0 +1,206 @@
+"""``Retry``: re-send failed calls, without ever sending an order twice.
+
+The layer owns *safety*, the policy owns *persistence*:
+
+- The policy (``decide(request, outcome, attempt, elapsed) -> delay | None``) says whether an
+  outcome is worth another try and how long to wait first. :class:`RetryPolicy` is the default;
+  any object with that method works.
+- The layer decides whether a re-send could duplicate an effect, from
+  ``request.endpoint.idempotency``, before it asks the policy:
+
+  ``SAFE``
+      re-send freely.
+  ``UNSAFE``
+      re-send only when the outcome proves the request was not executed (see
+      :func:`may_have_executed`): ``ConnectError``, ``Disconnected(sent=False)``, or a definite
+      venue rejection such as ``RateLimited`` (a Binance 429/418 means the request was refused,
+      not executed) or a raw 4xx response.
+  ``SAFE_WITH_CLIENT_ID`` (order placement, client id in ``request.ext["client_order_id"]``)
+      after an outcome that may have executed (``Timeout``, ``ServerError``/5xx,
+      ``Disconnected(sent=True)``, ``ProtocolError``) or a ``DuplicateClientOrderId``, ask the
+      ``reconcile(request)`` hook: a ``Response`` means the order exists and becomes the result;
+      ``None`` means provably absent, so re-sending the *same* client id is safe (if it landed
+      late after all, the venue answers ``DuplicateClientOrderId`` and we reconcile again); a
+      raising hook, or no hook, ends in ``AmbiguousOrderState``.
+
+Every attempt re-enters the inner stack with the original, unsigned request (plus
+``ext["request_id"]``, shared by all attempts, and ``ext["attempt"]``), so ``Sign`` below
+signs each attempt afresh. When the policy stops, the last error is raised as it was, or the
+last response returned.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from lotusx.kernel import errors as e
+from lotusx.kernel.classify import retry_after
+from lotusx.kernel.message import Idempotency, Request, Response
+from lotusx.kernel.protocols import SYSTEM_CLOCK, Clock
+from lotusx.kernel.service import Service
+from lotusx.layers.trace import ATTEMPT, REQUEST_ID, new_request_id
+from lotusx.log import get_logger
+from lotusx.metrics import Metrics
+
+Outcome = Response | e.LotusXError
+Reconcile = Callable[[Request], Awaitable[Response | None]]
+
+RETRYABLE: tuple[type[e.LotusXError], ...] = (e.ConnectError, e.Timeout, e.Disconnected, e.ServerError, e.RateLimited)
+NEVER_RETRIED: tuple[type[e.LotusXError], ...] = (
+    e.InvalidRequest, e.AuthenticationError, e.OrderRejected, e.DeadlineExceeded)
+RETRYABLE_STATUSES = frozenset({418, 429})
+
+_log = get_logger("lotusx.retry")
+
+
+class Policy(Protocol):
+    """Decides whether to try again: the delay in seconds, or ``None`` to stop."""
+
+    def decide(self, request: Request, outcome: Outcome, attempt: int, elapsed: float) -> float | None: ...
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Capped exponential back-off with full jitter, a total deadline and ``Retry-After``.
+
+    The wait before attempt ``n + 1`` is ``jitter(0, min(cap, base * 2 ** (n - 1)))``, at least
+    the ``retry_after`` of a ``RateLimited``/``IpBanned``; it gives up when that wait would
+    overrun ``deadline`` (seconds across all attempts and sleeps). ``retry_on`` adds
+    venue-declared retryable error types.
+    """
+
+    max_attempts: int = 3
+    base: float = 0.2
+    cap: float = 5.0
+    deadline: float = 30.0
+    retry_on: tuple[type[e.LotusXError], ...] = ()
+    jitter: Callable[[float, float], float] = field(default=random.uniform, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.max_attempts < 1 or self.base < 0 or self.cap < 0 or self.deadline <= 0:
+            raise e.ConfigError(f"invalid {self!r}")
+        if any(issubclass(kind, NEVER_RETRIED) for kind in self.retry_on):
+            raise e.ConfigError(f"retry_on holds an error type that is never retried: {self.retry_on}")
+
+    def retryable(self, outcome: Outcome) -> bool:
+        """Whether ``outcome`` is worth another attempt at all."""
+        if isinstance(outcome, Response):
+            return outcome.status in RETRYABLE_STATUSES or outcome.status >= 500
+        if isinstance(outcome, NEVER_RETRIED):
+            return False
+        return isinstance(outcome, RETRYABLE + self.retry_on)
+
+    def decide(self, request: Request, outcome: Outcome, attempt: int, elapsed: float) -> float | None:
+        """The wait before the next attempt, or ``None`` to stop."""
+        if attempt >= self.max_attempts or not self.retryable(outcome):
+            return None
+        delay = self.jitter(0.0, min(self.cap, self.base * 2 ** min(attempt - 1, 62)))
+        floor = cool_off(outcome)
+        if floor is not None:
+            delay = max(delay, floor)
+        return None if elapsed + delay > self.deadline else delay
+
+
+def cool_off(outcome: Outcome) -> float | None:
+    """The venue's ``retry_after`` for a throttle, in seconds, when it gave one."""
+    if isinstance(outcome, e.RateLimited):
+        return outcome.retry_after
+    if isinstance(outcome, Response) and outcome.status in RETRYABLE_STATUSES:
+        return retry_after(outcome)
+    return None
+
+
+def may_have_executed(outcome: Outcome) -> bool:
+    """False only when ``outcome`` proves the venue did not act on the request."""
+    if isinstance(outcome, Response):
+        return outcome.status >= 500
+    if isinstance(outcome, e.ServerError):
+        return True
+    if isinstance(outcome, e.Disconnected):
+        return outcome.sent
+    # A connect failure never left; any other venue answer is a definite refusal.
+    return not isinstance(outcome, e.ConnectError | e.VenueError)
+
+
+def reason(outcome: Outcome) -> str:
+    """A bounded label for ``outcome``: the error type, or ``http_<status>``."""
+    return f"http_{outcome.status}" if isinstance(outcome, Response) else type(outcome).__name__
+
+
+@dataclass(frozen=True)
+class Retry:
+    """Loop over attempts as the policy decides, within what idempotency allows."""
+
+    policy: Policy = RetryPolicy()
+    reconcile: Reconcile | None = None
+    clock: Clock = SYSTEM_CLOCK
+    metrics: Metrics | None = None
+    exchange: str = ""
+
+    def __call__(self, inner: Service) -> Service:
+        policy, clock = self.policy, self.clock
+
+        async def service(request: Request) -> Response:
+            idempotency = request.endpoint.idempotency
+            if idempotency is Idempotency.SAFE_WITH_CLIENT_ID and not request.ext.get("client_order_id"):
+                raise e.ConfigError(f"{request.method} {request.path}: no ext['client_order_id'] to reconcile by")
+            request_id = request.ext.get(REQUEST_ID) or new_request_id()
+            start = clock.monotonic()
+            attempt = 1
+            while True:
+                try:
+                    outcome: Outcome = await inner(request.with_ext(**{REQUEST_ID: request_id, ATTEMPT: attempt}))
+                except e.LotusXError as exc:
+                    outcome = exc
+                if idempotency is Idempotency.SAFE_WITH_CLIENT_ID and (
+                        isinstance(outcome, e.DuplicateClientOrderId) or may_have_executed(outcome)):
+                    found = await self._reconcile(request, outcome)
+                    if found is not None:
+                        return found
+                elif idempotency is Idempotency.UNSAFE and may_have_executed(outcome):
+                    return _settle(outcome)
+                delay = policy.decide(request, outcome, attempt, clock.monotonic() - start)
+                if delay is None:
+                    return _settle(outcome)
+                self._count(request, outcome, attempt, delay, request_id)
+                await clock.sleep(delay)
+                attempt += 1
+
+        return service
+
+    async def _reconcile(self, request: Request, outcome: Outcome) -> Response | None:
+        """The existing order's response, ``None`` if provably absent; else raise."""
+        client_order_id = str(request.ext["client_order_id"])
+        where = f"{request.method} {request.path}: order state unknown after {reason(outcome)}"
+        cause = outcome if isinstance(outcome, e.LotusXError) else None
+        if self.reconcile is None:
+            if isinstance(outcome, e.DuplicateClientOrderId):
+                raise outcome
+            raise e.AmbiguousOrderState(f"{where}, no reconcile hook", client_order_id=client_order_id) from cause
+        try:
+            found = await self.reconcile(request)
+        except Exception as exc:  # whatever went wrong, the order state is still unknown
+            raise e.AmbiguousOrderState(f"{where}, reconcile failed: {type(exc).__name__}",
+                                        client_order_id=client_order_id) from exc
+        if found is None and isinstance(outcome, e.DuplicateClientOrderId):
+            raise e.AmbiguousOrderState(f"{where}, venue reports it but reconcile finds none",
+                                        client_order_id=client_order_id) from cause
+        _log.info("rest.reconcile", exchange=self.exchange, endpoint=request.endpoint.name,
+                  client_order_id=client_order_id, found=found is not None, after=reason(outcome))
+        return found
+
+    def _count(self, request: Request, outcome: Outcome, attempt: int, delay: float, request_id: str) -> None:
+        why = reason(outcome)
+        _log.info("rest.retry", exchange=self.exchange, endpoint=request.endpoint.name, attempt=attempt,
+                  reason=why, delay=delay, request_id=request_id)
+        if self.metrics is not None:
+            self.metrics.retries.labels(self.exchange, request.endpoint.name, why).inc()
+
+
+def _settle(outcome: Outcome) -> Response:
+    if isinstance(outcome, Response):
+        return outcome
+    raise outcome

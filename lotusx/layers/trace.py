@@ -1,0 +1,92 @@
+"""``Trace``: one log event and one metric sample per REST attempt.
+
+Place it just above the transport (``Retry ∘ RateLimit ∘ Sign ∘ Trace ∘ Transport``) so every
+wire attempt is traced, signed as sent. It logs the path but never the query string or the
+headers: those carry signatures and API keys.
+
+``Retry`` and ``Trace`` share two ``request.ext`` keys: :data:`REQUEST_ID` (one id per logical
+call, set once by ``Retry`` so all its attempts share it) and :data:`ATTEMPT` (1, 2, ...).
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+
+from structlog.contextvars import bound_contextvars
+
+from lotusx.kernel.errors import LotusXError
+from lotusx.kernel.message import Request, Response
+from lotusx.kernel.protocols import SYSTEM_CLOCK, Clock
+from lotusx.kernel.service import Service
+from lotusx.log import RedactingLogger, get_logger
+from lotusx.metrics import Metrics, status_class
+
+REQUEST_ID = "request_id"
+ATTEMPT = "attempt"
+
+# Venue usage headers worth seeing next to each call: Binance weight / order counters, Bybit limits.
+USAGE_HEADER_PREFIXES = ("x-mbx-used-weight", "x-mbx-order-count", "x-bapi-limit")
+
+
+def new_request_id() -> str:
+    """A short random id for one logical call."""
+    return secrets.token_hex(4)
+
+
+def usage_headers(response: Response | None) -> dict[str, str]:
+    """The rate-limit usage headers of ``response`` (names lower-cased)."""
+    if response is None:
+        return {}
+    return {k.lower(): v for k, v in response.headers.items() if k.lower().startswith(USAGE_HEADER_PREFIXES)}
+
+
+@dataclass(frozen=True)
+class Trace:
+    """Log ``rest.request`` and record duration / count metrics for every attempt."""
+
+    exchange: str
+    metrics: Metrics | None = None
+    logger: RedactingLogger | None = None
+    clock: Clock = SYSTEM_CLOCK
+
+    def __call__(self, inner: Service) -> Service:
+        log = (self.logger or get_logger("lotusx.rest")).bind(exchange=self.exchange)
+        metrics, clock, exchange = self.metrics, self.clock, self.exchange
+
+        def record(request: Request, latency: float, response: Response | None, error: BaseException | None) -> None:
+            if response is None and isinstance(error, LotusXError):
+                response = error.response
+            status = response.status if response is not None else getattr(error, "status", None)
+            endpoint = request.endpoint.name
+            fields: dict[str, object] = {
+                "endpoint": endpoint, "method": request.method, "path": request.path.split("?", 1)[0],
+                "status": status, "attempt": request.ext.get(ATTEMPT, 1), "latency": latency,
+                "request_id": request.ext.get(REQUEST_ID),
+            }
+            usage = usage_headers(response)
+            if usage:
+                fields["rate_limit"] = usage
+            if error is None:
+                log.info("rest.request", **fields)
+            else:
+                log.warning("rest.request", error=type(error).__name__, **fields)
+            if metrics is not None:
+                labels = (exchange, endpoint, status_class(status))
+                metrics.request_duration.labels(*labels).observe(latency)
+                metrics.requests.labels(*labels).inc()
+
+        async def service(request: Request) -> Response:
+            if not request.ext.get(REQUEST_ID):
+                request = request.with_ext(request_id=new_request_id())
+            with bound_contextvars(request_id=request.ext[REQUEST_ID]):
+                start = clock.monotonic()
+                try:
+                    response = await inner(request)
+                except BaseException as exc:  # cancellation too: a timed-out attempt is still an attempt
+                    record(request, clock.monotonic() - start, None, exc)
+                    raise
+                record(request, clock.monotonic() - start, response, None)
+                return response
+
+        return service
