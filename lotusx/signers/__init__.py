@@ -1,0 +1,26 @@
+"""Reusable signing schemes: HMAC-SHA256 (query / header families) and Ed25519 (pynacl).
+
+Every signer implements :class:`lotusx.kernel.protocols.Signer`: a pure ``sign(request,
+timestamp_ms)`` that returns a new request. Venue names are configurations of a family.
+"""
+
+from lotusx.kernel.credentials import Credentials
+from lotusx.signers.ed25519 import BinanceEd25519, QueryEd25519, is_pem, load_ed25519_seed
+from lotusx.signers.hmac import BinanceHmac, BybitHmac, HeaderHmac, QueryHmac, hmac_sha256_hex
+
+
+def binance_signer(credentials: Credentials, *, recv_window: int | None = None) -> QueryHmac | QueryEd25519:
+    """The Binance signer for ``credentials``: Ed25519 when the secret is a PEM key, else HMAC.
+
+    Binance HMAC secrets are plain strings; Ed25519 keys are PKCS#8 PEM. For a raw or hex
+    Ed25519 seed, call :func:`BinanceEd25519` directly (a hex string is also a valid secret).
+    """
+    if is_pem(credentials.secret):
+        return BinanceEd25519(credentials.api_key, credentials.secret, recv_window=recv_window)
+    return BinanceHmac(credentials.api_key, credentials.secret, recv_window=recv_window)
+
+
+__all__ = [
+    "BinanceEd25519", "BinanceHmac", "BybitHmac", "HeaderHmac", "QueryEd25519", "QueryHmac",
+    "binance_signer", "hmac_sha256_hex", "is_pem", "load_ed25519_seed",
+]
