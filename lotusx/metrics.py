@@ -9,6 +9,8 @@ paths with ids, or anything secret.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -71,10 +73,17 @@ class Metrics:
         return f"Metrics(registry=<{type(self.registry).__name__}>)"
 
 
-def serve(port: int, metrics: Metrics | CollectorRegistry, addr: str = "127.0.0.1") -> None:
-    """Expose ``metrics`` for scraping on ``http://addr:port/metrics`` (a daemon thread)."""
+def serve(port: int, metrics: Metrics | CollectorRegistry, addr: str = "127.0.0.1") -> Callable[[], None]:
+    """Expose ``metrics`` on ``http://addr:port/metrics`` from a daemon thread; returns ``stop``."""
     registry = metrics.registry if isinstance(metrics, Metrics) else metrics
-    start_http_server(port, addr=addr, registry=registry)
+    server, thread = start_http_server(port, addr=addr, registry=registry)
+
+    def stop() -> None:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+    return stop
 
 
 def status_class(status: int | None) -> str:
