@@ -1,0 +1,164 @@
+"""Venue clock sync: ``ServerClock`` (a corrected :class:`Clock`) and the ``ClockSync`` layer.
+
+``ServerClock.time()`` is local time plus the measured offset to the venue. Give it to
+``Sign(signer, clock=server_clock)`` so timestamps are in the venue's time, and put
+``ClockSync(server_clock)`` just outside ``Sign``: it keeps the offset fresh and, when the
+venue still says the timestamp is outside its window, resyncs and re-sends once (re-signed
+by ``Sign`` on the way down). It never widens recvWindow: a wider window only hides skew.
+
+Canonical order: ``Retry ∘ RateLimit ∘ ClockSync ∘ Sign ∘ Trace ∘ MapErrors ∘ Transport``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from lotusx.kernel.errors import ConfigError, LotusXError, TimestampOutOfWindow
+from lotusx.kernel.message import Request, Response
+from lotusx.kernel.protocols import SYSTEM_CLOCK, Clock
+from lotusx.kernel.service import Service
+from lotusx.log import get_logger
+from lotusx.metrics import Metrics
+
+FetchServerMs = Callable[[], Awaitable[int]]
+
+_log = get_logger("lotusx.clock")
+
+
+class ServerClock:
+    """A :class:`Clock` whose ``time()`` is the venue's: local time plus the measured offset.
+
+    ``fetch_server_ms`` returns the venue's server time in milliseconds; the connector builds
+    it on an unlayered call, so a sync can never recurse through ``ClockSync``. A sync takes
+    ``samples`` round trips; each sample's offset is ``server - midpoint(send, receive)`` and
+    the median is kept, so one slow round trip cannot skew it. Until the first sync the
+    offset is 0.
+    """
+
+    def __init__(self, fetch_server_ms: FetchServerMs, clock: Clock = SYSTEM_CLOCK, *, samples: int = 5,
+                 refresh: float = 60.0, retry: float = 5.0, metrics: Metrics | None = None,
+                 exchange: str = "") -> None:
+        if samples < 1 or refresh <= 0 or retry <= 0:
+            raise ConfigError("ServerClock: samples must be >= 1, refresh and retry > 0")
+        self.fetch_server_ms = fetch_server_ms
+        self.clock = clock
+        self.samples = samples
+        self.refresh = refresh
+        self.retry = retry  # after a failed refresh, keep the old offset and try again this soon
+        self.metrics = metrics
+        self.exchange = exchange
+        self.offset = 0.0  # seconds, venue minus local
+        self.rtt: float | None = None  # median round trip of the last sync, seconds
+        self.generation = 0  # bumped by every successful sync
+        self._due: float | None = None  # monotonic time of the next refresh; None = never synced
+        self._lock = asyncio.Lock()
+
+    def time(self) -> float:
+        """Venue wall-clock seconds: local time plus the offset."""
+        return self.clock.time() + self.offset
+
+    def monotonic(self) -> float:
+        """Local monotonic seconds (offsets do not apply to intervals)."""
+        return self.clock.monotonic()
+
+    async def sleep(self, seconds: float) -> None:
+        """Sleep on the underlying clock."""
+        await self.clock.sleep(seconds)
+
+    @property
+    def stale(self) -> bool:
+        """True before the first sync and once the refresh interval has passed."""
+        return self._due is None or self.clock.monotonic() >= self._due
+
+    async def ensure_fresh(self) -> None:
+        """Sync if stale; concurrent callers share one sync."""
+        if not self.stale:
+            return
+        async with self._lock:
+            if self.stale:
+                await self._refresh()
+
+    async def resync(self, seen: int | None = None) -> None:
+        """Sync now, unless a sync finished after generation ``seen`` was observed."""
+        async with self._lock:
+            if seen is None or self.generation == seen:
+                await self._refresh()
+
+    async def sync(self) -> None:
+        """Sync now; errors from ``fetch_server_ms`` propagate."""
+        async with self._lock:
+            await self._sync()
+
+    async def run(self) -> None:
+        """Keep the offset fresh forever; start it as a task you own and cancel it when done."""
+        while True:
+            try:
+                await self.ensure_fresh()
+            except (LotusXError, OSError) as exc:
+                _log.warning("first clock sync failed, retrying", exchange=self.exchange, error=exc)
+                await self.clock.sleep(self.retry)
+                continue
+            await self.clock.sleep(max(0.0, (self._due or 0.0) - self.clock.monotonic()))
+
+    async def _refresh(self) -> None:
+        if self._due is None:
+            await self._sync()  # nothing to fall back on: the first sync must succeed
+            return
+        try:
+            await self._sync()
+        except (LotusXError, OSError) as exc:
+            # Keep signing with the last good offset: it drifts by milliseconds per minute.
+            _log.warning("clock sync failed, keeping last offset", exchange=self.exchange, error=exc,
+                         offset_ms=round(self.offset * 1000, 3))
+            self._due = self.clock.monotonic() + self.retry
+
+    async def _sync(self) -> None:
+        offsets: list[float] = []
+        rtts: list[float] = []
+        for _ in range(self.samples):
+            sent, sent_mono = self.clock.time(), self.clock.monotonic()
+            server_ms = await self.fetch_server_ms()
+            received, received_mono = self.clock.time(), self.clock.monotonic()
+            offsets.append(server_ms / 1000 - (sent + received) / 2)
+            rtts.append(received_mono - sent_mono)
+        self.offset = statistics.median(offsets)
+        self.rtt = statistics.median(rtts)
+        self.generation += 1
+        self._due = self.clock.monotonic() + self.refresh
+        if self.metrics is not None:
+            self.metrics.clock_offset.labels(exchange=self.exchange).set(self.offset)
+        _log.info("clock synced", exchange=self.exchange, offset_ms=round(self.offset * 1000, 3),
+                  rtt_ms=round(self.rtt * 1000, 3), samples=self.samples)
+
+    def __repr__(self) -> str:
+        return (f"ServerClock(samples={self.samples}, refresh={self.refresh}, "
+                f"offset={self.offset:.3f}, clock={self.clock!r})")
+
+
+@dataclass(frozen=True)
+class ClockSync:
+    """Keep ``clock`` fresh before signed calls; on ``TimestampOutOfWindow`` resync and re-send once."""
+
+    clock: ServerClock
+
+    def __call__(self, inner: Service) -> Service:
+        clock = self.clock
+
+        async def service(request: Request) -> Response:
+            if not request.endpoint.signed:
+                return await inner(request)
+            await clock.ensure_fresh()
+            seen = clock.generation
+            try:
+                return await inner(request)
+            except TimestampOutOfWindow as exc:
+                # The venue rejected the request before acting on it, so one re-send is safe.
+                _log.warning("timestamp outside the venue window, resyncing", exchange=clock.exchange,
+                             endpoint=request.endpoint.name, code=exc.code)
+            await clock.resync(seen)
+            return await inner(request)
+
+        return service

@@ -1,0 +1,33 @@
+"""``Sign``: sign every attempt of a signed endpoint, afresh, at the current time.
+
+Sits inside ``Retry``/``RateLimit``/``ClockSync``, so each attempt that re-enters the stack
+with the unsigned original gets a new timestamp and a new signature. The timestamp comes
+from the injected clock: pass a :class:`~lotusx.layers.clock.ServerClock` to sign with
+venue-corrected time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from lotusx.kernel.message import Request, Response
+from lotusx.kernel.protocols import SYSTEM_CLOCK, Clock, Signer
+from lotusx.kernel.service import Service
+
+
+@dataclass(frozen=True)
+class Sign:
+    """Sign requests whose ``endpoint.signed`` is true with ``signer``; pass others through."""
+
+    signer: Signer
+    clock: Clock = SYSTEM_CLOCK
+
+    def __call__(self, inner: Service) -> Service:
+        signer, clock = self.signer, self.clock
+
+        async def service(request: Request) -> Response:
+            if request.endpoint.signed:
+                request = signer.sign(request, int(clock.time() * 1000))
+            return await inner(request)
+
+        return service
