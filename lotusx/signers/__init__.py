@@ -1,4 +1,4 @@
-"""Reusable signing schemes: HMAC-SHA256 (query / header families) and Ed25519 (pynacl).
+"""Reusable signing schemes: HMAC-SHA256 (query / header / base64 prehash) and Ed25519 (pynacl).
 
 Every signer implements :class:`lotusx.kernel.protocols.Signer`: a pure ``sign(request,
 timestamp_ms)`` that returns a new request. Venue names are configurations of a family.
@@ -6,7 +6,16 @@ timestamp_ms)`` that returns a new request. Venue names are configurations of a 
 
 from lotusx.kernel.credentials import Credentials
 from lotusx.signers.ed25519 import BinanceEd25519, QueryEd25519, is_pem, load_ed25519_seed
-from lotusx.signers.hmac import BinanceHmac, BybitHmac, HeaderHmac, QueryHmac, hmac_sha256_hex
+from lotusx.signers.hmac import (
+    BinanceHmac,
+    BybitHmac,
+    CoinbaseExchangeHmac,
+    HeaderHmac,
+    OkxHmac,
+    PrehashHmac,
+    QueryHmac,
+    hmac_sha256_hex,
+)
 
 
 def binance_signer(credentials: Credentials, *, recv_window: int | None = None) -> QueryHmac | QueryEd25519:
@@ -21,6 +30,7 @@ def binance_signer(credentials: Credentials, *, recv_window: int | None = None) 
 
 
 __all__ = [
-    "BinanceEd25519", "BinanceHmac", "BybitHmac", "HeaderHmac", "QueryEd25519", "QueryHmac",
+    "BinanceEd25519", "BinanceHmac", "BybitHmac", "CoinbaseExchangeHmac", "HeaderHmac", "OkxHmac",
+    "PrehashHmac", "QueryEd25519", "QueryHmac",
     "binance_signer", "hmac_sha256_hex", "is_pem", "load_ed25519_seed",
 ]

@@ -6,12 +6,16 @@ constructors :func:`BinanceHmac` and :func:`BybitHmac` are just such configurati
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, Literal
 
 from lotusx.kernel.credentials import register_secret
+from lotusx.kernel.errors import ConfigError
 from lotusx.kernel.message import Request
 from lotusx.signers.query import query_payload, stamp
 
@@ -94,6 +98,71 @@ class HeaderHmac:
         return {"op": "auth", "args": [self.api_key, expires_ms, signature]}
 
 
+def iso_ms(timestamp_ms: int) -> str:
+    """ISO 8601 UTC with milliseconds, e.g. ``2020-12-08T09:08:57.715Z`` (OKX)."""
+    moment = datetime.fromtimestamp(timestamp_ms // 1000, UTC)
+    return f"{moment:%Y-%m-%dT%H:%M:%S}.{timestamp_ms % 1000:03d}Z"
+
+
+def decimal_seconds(timestamp_ms: int) -> str:
+    """Seconds since the epoch with millisecond decimals, e.g. ``1700000000.123`` (Coinbase Exchange)."""
+    return f"{timestamp_ms // 1000}.{timestamp_ms % 1000:03d}"
+
+
+_TIMESTAMP_FORMATS = {"iso": iso_ms, "seconds": decimal_seconds}
+
+
+@dataclass(frozen=True)
+class PrehashHmac:
+    """Base64 HMAC over ``timestamp + METHOD + path[?query] + body``, sent in headers.
+
+    The OKX / Coinbase Exchange family: they differ only in the timestamp format, whether
+    the secret is base64 to decode first, and header names. Sources:
+    https://www.okx.com/docs-v5/en/#overview-rest-authentication ,
+    https://docs.cdp.coinbase.com/exchange/rest-api/authentication .
+    """
+
+    api_key: str = field(repr=False)
+    secret: str = field(repr=False)
+    passphrase: str | None = field(default=None, repr=False)
+    timestamp_format: Literal["iso", "seconds"] = "iso"
+    secret_is_base64: bool = False
+    key_header: str = "OK-ACCESS-KEY"
+    sign_header: str = "OK-ACCESS-SIGN"
+    timestamp_header: str = "OK-ACCESS-TIMESTAMP"
+    passphrase_header: str = "OK-ACCESS-PASSPHRASE"  # noqa: S105 (a header name, not a secret)
+
+    def __post_init__(self) -> None:
+        for value in (self.api_key, self.secret, self.passphrase):
+            if value:
+                register_secret(value)
+        if self.secret_is_base64:
+            self._key()  # fail at construction, not on the first order
+
+    def _key(self) -> bytes:
+        if not self.secret_is_base64:
+            return self.secret.encode()
+        try:
+            return base64.b64decode(self.secret, validate=True)
+        except binascii.Error:
+            raise ConfigError("PrehashHmac: secret is not valid base64") from None
+
+    def payload(self, request: Request, timestamp: str) -> bytes:
+        """The exact bytes signed: timestamp, upper-case method, path with query, raw body."""
+        target = f"{request.path}?{request.query_string}" if request.query else request.path
+        return f"{timestamp}{request.method.upper()}{target}".encode() + (request.body or b"")
+
+    def sign(self, request: Request, timestamp_ms: int) -> Request:
+        """A new request carrying key, timestamp, base64 signature and (when set) passphrase headers."""
+        timestamp = _TIMESTAMP_FORMATS[self.timestamp_format](timestamp_ms)
+        digest = hmac.new(self._key(), self.payload(request, timestamp), hashlib.sha256).digest()
+        headers = [(self.key_header, self.api_key), (self.sign_header, base64.b64encode(digest).decode("ascii")),
+                   (self.timestamp_header, timestamp)]
+        if self.passphrase is not None:
+            headers.append((self.passphrase_header, self.passphrase))
+        return request.with_headers(*headers)
+
+
 def BinanceHmac(api_key: str, secret: str, *, recv_window: int | None = None) -> QueryHmac:
     """Binance spot HMAC-SHA256 keys: the query family with Binance's names."""
     return QueryHmac(api_key, secret, recv_window=recv_window)
@@ -102,3 +171,16 @@ def BinanceHmac(api_key: str, secret: str, *, recv_window: int | None = None) ->
 def BybitHmac(api_key: str, secret: str, *, recv_window: int = 5000) -> HeaderHmac:
     """Bybit v5 system-generated (HMAC) keys: the header family with Bybit's names."""
     return HeaderHmac(api_key, secret, recv_window=recv_window)
+
+
+def OkxHmac(api_key: str, secret: str, passphrase: str) -> PrehashHmac:
+    """OKX v5 keys: ISO timestamps, raw secret, OK-ACCESS-* headers."""
+    return PrehashHmac(api_key, secret, passphrase)
+
+
+def CoinbaseExchangeHmac(api_key: str, secret: str, passphrase: str) -> PrehashHmac:
+    """Coinbase Exchange keys: decimal-second timestamps, base64 secret, CB-ACCESS-* headers."""
+    return PrehashHmac(api_key, secret, passphrase, timestamp_format="seconds", secret_is_base64=True,
+                       key_header="CB-ACCESS-KEY", sign_header="CB-ACCESS-SIGN",
+                       timestamp_header="CB-ACCESS-TIMESTAMP",
+                       passphrase_header="CB-ACCESS-PASSPHRASE")  # noqa: S106 (a header name)
