@@ -14,7 +14,7 @@ from structlog.testing import capture_logs
 from lotusx.kernel import errors as e
 from lotusx.kernel.message import Endpoint, Idempotency, Request, Response
 from lotusx.kernel.service import Service, stack
-from lotusx.layers.retry import Outcome, Retry, RetryPolicy, may_have_executed
+from lotusx.layers.retry import Outcome, Reconcile, Retry, RetryPolicy, may_have_executed
 from lotusx.metrics import Metrics
 from lotusx.testing import FakeClock, ScriptedService
 
@@ -57,7 +57,7 @@ class Reconciler:
         return answer
 
 
-def retry(inner: Service, clock: FakeClock, reconcile: Reconciler | None = None, **overrides: object) -> Service:
+def retry(inner: Service, clock: FakeClock, reconcile: Reconcile | None = None, **overrides: object) -> Service:
     return Retry(policy(**overrides), reconcile=reconcile, clock=clock, exchange="binance")(inner)
 
 
@@ -207,6 +207,25 @@ async def test_non_lotusx_errors_are_not_retried() -> None:
     with pytest.raises(ValueError, match="bug"):
         await retry(inner, FakeClock())(READ)
     assert len(inner.requests) == 1
+
+
+class OnlyOnce:
+    """A user-written policy: one immediate retry of anything."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[Outcome, int]] = []
+
+    def decide(self, request: Request, outcome: Outcome, attempt: int, elapsed: float) -> float | None:
+        self.seen.append((outcome, attempt))
+        return 0.0 if attempt == 1 else None
+
+
+async def test_any_object_with_decide_is_a_policy() -> None:
+    """The layer loops as a custom policy says, passing it each outcome and attempt."""
+    custom, refused = OnlyOnce(), e.InvalidRequest()
+    inner = ScriptedService([refused, OK])
+    assert await Retry(custom, clock=FakeClock())(inner)(READ) is OK
+    assert custom.seen == [(refused, 1), (OK, 2)]
 
 
 def fake_sign() -> Callable[[Service], Service]:
@@ -439,7 +458,7 @@ class Venue:
 def test_no_fault_sequence_creates_two_orders(faults: list[str], reconcile_fails: list[bool], hooked: bool) -> None:
     """For any faults, at most one order exists; success means one does, a plain error means none."""
     venue = Venue(faults, reconcile_fails)
-    service = retry(venue.place, FakeClock(), venue.query if hooked else None, max_attempts=5)  # type: ignore[arg-type]
+    service = retry(venue.place, FakeClock(), venue.query if hooked else None, max_attempts=5)
 
     async def run() -> Response | BaseException:
         try:

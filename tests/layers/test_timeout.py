@@ -7,6 +7,7 @@ the assertions are about behaviour (which error, what got cancelled), never abou
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 
 import pytest
 
@@ -85,7 +86,7 @@ async def test_someone_elses_timeout_error_is_not_renamed() -> None:
 async def test_outer_cancellation_stays_a_cancellation() -> None:
     """Cancelling the caller cancels the call; it does not turn into a Timeout."""
     hang = Hang()
-    task = asyncio.create_task(Timeout(5)(hang)(REQUEST))
+    task = asyncio.ensure_future(Timeout(5)(hang)(REQUEST))
     for _ in range(3):
         await asyncio.sleep(0)
     task.cancel()
@@ -107,7 +108,7 @@ async def test_timed_out_attempt_inside_retry_is_retried() -> None:
     """Retry ∘ Timeout: a hung first attempt times out and the second one answers."""
     hang = Hang()
     answers = ScriptedService([OK])
-    calls = iter([hang, answers])
+    calls: Iterator[Service] = iter([hang, answers])
 
     async def inner(request: Request) -> Response:
         return await next(calls)(request)
