@@ -1,0 +1,380 @@
+"""Rate-limit pools and the :class:`Limiter` that charges them, in memory or in Redis.
+
+Window choice: **fixed windows aligned to the (injected) clock**, i.e. window ``k`` of a
+pool is ``[k * per, (k + 1) * per)`` in epoch seconds. That is exactly how Binance counts
+REQUEST_WEIGHT and ORDERS ("a 1 MINUTE interval starts every minute; a request submitted at
+00:01:23.456 counts towards the 00:01:00 minute's limit",
+https://developers.binance.com/docs/binance-spot-api-docs/websocket-api/rate-limits), so we
+can use the whole budget and never be looser than the venue. Clock skew and latency can put
+a request into the venue's neighbouring window, so a request sent within ``guard`` seconds
+of a boundary is charged to *both* windows: stricter, never looser.
+
+We drive ``limits``' storage (``incr``/``get``, memory or Redis) with our own window keys
+instead of its strategies on purpose: ``MovingWindow``/``SlidingWindowCounter`` read
+``time.time()`` inside the library (no injectable clock, so tests could not be
+deterministic), and ``FixedWindow`` anchors each window at its first hit rather than at the
+venue's clock boundaries (which can be looser than the venue by up to 2x).
+
+A venue that counts a *rolling* window of ``L`` per ``W`` is safely enforced by a pool of
+``L // 2`` per ``W``: any rolling interval overlaps at most two fixed windows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Awaitable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Protocol
+from urllib.parse import urlsplit
+
+import limits
+from limits.aio.storage import MemoryStorage, Storage
+from limits.errors import ConfigurationError
+from limits.storage import storage_from_string
+
+from lotusx.kernel import errors as e
+from lotusx.kernel.protocols import SYSTEM_CLOCK, Clock
+from lotusx.log import get_logger
+from lotusx.metrics import Metrics
+
+_log = get_logger("lotusx.ratelimit")
+_EPSILON = 1e-6  # wake just after a boundary, not a float hair before it
+_RACE_BACKOFF = 0.001  # another process took the last units between our check and our hit
+
+
+@dataclass(frozen=True)
+class Pool:
+    """A venue budget: at most ``limit`` units per ``per_seconds`` window.
+
+    Pools may share a ``name`` with different windows (Binance ORDERS per 10 s and per day);
+    a request's cost for that name charges every one of them.
+    """
+
+    name: str
+    limit: int
+    per_seconds: int
+
+    @staticmethod
+    def parse(name: str, text: str) -> Pool:
+        """A pool from ``limits`` notation, e.g. ``Pool.parse("REQUEST_WEIGHT", "6000/minute")``."""
+        item = limits.parse(text)
+        return Pool(name, item.amount, item.get_expiry())
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.limit}/{self.per_seconds}s"
+
+
+@dataclass(frozen=True)
+class Usage:
+    """What a venue said it counted: ``used`` units in the current window of pool ``name``.
+
+    ``per_seconds`` picks the window (``None``: every pool called ``name``); ``until`` is an
+    epoch time the pool is exhausted until (the venue's reset time), if it said so.
+    """
+
+    name: str
+    used: int
+    per_seconds: int | None = None
+    until: float | None = None
+
+
+class _Window:
+    """Storage keys and limits of one pool; caches the current window's key string."""
+
+    __slots__ = ("_idx", "_key", "base", "expiry", "limit", "per", "pool")
+
+    def __init__(self, pool: Pool, prefix: str, guard: float) -> None:
+        self.pool = pool
+        self.limit = pool.limit
+        self.per = float(pool.per_seconds)
+        self.base = f"{prefix}/w/{pool.name}/{pool.per_seconds}"
+        # A key must outlive its window plus both guard bands; the extra second covers
+        # Redis' whole-second TTLs.
+        self.expiry = math.ceil(pool.per_seconds + 2 * guard) + 1
+        self._idx = -1
+        self._key = ""
+
+    def key(self, idx: int) -> str:
+        if idx != self._idx:
+            self._idx, self._key = idx, f"{self.base}/{idx}"
+        return self._key
+
+
+class Counters(Protocol):
+    """The part of a ``limits`` async storage the limiter uses (any of them fits)."""
+
+    async def incr(self, key: str, expiry: int, amount: int = 1) -> int: ...
+
+    async def get(self, key: str) -> int: ...
+
+    async def get_expiry(self, key: str) -> float: ...
+
+    async def clear(self, key: str) -> None: ...
+
+
+def _redacted(uri: str) -> str:
+    parts = urlsplit(uri)
+    if parts.password is None:
+        return uri
+    user, _, host = parts.netloc.rpartition("@")
+    name = user.partition(":")[0]
+    return parts._replace(netloc=f"{name}:***@{host}").geturl()
+
+
+def _open(uri: str | Counters) -> Counters:
+    if not isinstance(uri, str):
+        return uri
+    try:
+        storage = storage_from_string(uri if uri.startswith("async+") else f"async+{uri}")
+    except ConfigurationError as exc:
+        raise e.ConfigError(f"rate-limit storage {_redacted(uri)!r}: {exc}") from None
+    if not isinstance(storage, Storage):  # pragma: no cover - the async+ prefix guarantees it
+        raise e.ConfigError(f"rate-limit storage {_redacted(uri)!r} is not asynchronous")
+    return storage
+
+
+class Limiter:
+    """Charges requests' costs to pools in shared storage, waiting for capacity.
+
+    ``storage`` is a ``limits`` URI: ``memory://`` (this process) or ``redis://host:port``
+    (every process and machine using the same ``key`` shares the budget and the cool-offs),
+    or an already open ``limits`` async storage.
+    ``acquire`` waits at most ``max_wait`` seconds in total, then raises ``RateLimited``.
+    """
+
+    def __init__(self, pools: Iterable[Pool], storage: str | Counters = "memory://", key: str = "default", *,
+                 clock: Clock = SYSTEM_CLOCK, max_wait: float = 30.0, guard: float = 0.25,
+                 metrics: Metrics | None = None, exchange: str = "") -> None:
+        self.pools = tuple(pools)
+        self.uri = storage if isinstance(storage, str) else f"<{type(storage).__name__}>"
+        self.key = key
+        self.clock = clock
+        self.max_wait = max_wait
+        self.guard = guard
+        self.metrics = metrics
+        self.exchange = exchange
+        self._validate()
+        self.storage = _open(storage)
+        # Memory storage lives in this process: cool-offs can stay local timestamps.
+        self._shared = not isinstance(self.storage, MemoryStorage)
+        prefix = f"lotusx/{key}"
+        self._ban_key = f"{prefix}/ban"
+        self._cool_keys = {pool.name: f"{prefix}/cool/{pool.name}" for pool in self.pools}
+        self._windows: dict[str, tuple[_Window, ...]] = {}
+        for pool in self.pools:
+            self._windows[pool.name] = (*self._windows.get(pool.name, ()), _Window(pool, prefix, guard))
+        self._ban_until = 0.0
+        self._cool_until: dict[str, float] = {}
+
+    def _validate(self) -> None:
+        if not self.pools:
+            raise e.ConfigError("a Limiter needs at least one Pool")
+        if self.max_wait < 0 or self.guard < 0:
+            raise e.ConfigError("max_wait and guard must be >= 0")
+        seen: set[tuple[str, int]] = set()
+        for pool in self.pools:
+            if pool.limit <= 0 or pool.per_seconds <= 0:
+                raise e.ConfigError(f"pool {pool}: limit and per_seconds must be positive")
+            if 2 * self.guard >= pool.per_seconds:
+                raise e.ConfigError(f"pool {pool}: guard {self.guard}s must be under half the window")
+            if (pool.name, pool.per_seconds) in seen:
+                raise e.ConfigError(f"pool {pool} declared twice")
+            seen.add((pool.name, pool.per_seconds))
+
+    # ===== acquire =====
+
+    async def acquire(self, costs: Mapping[str, int]) -> None:
+        """Charge ``costs`` (pool name -> units) to every pool, waiting for room.
+
+        Raises ``RateLimited(pool=...)`` (``IpBanned`` during a ban) when the wait would
+        exceed ``max_wait``; ``ConfigError`` for a pool name that was never declared.
+        """
+        charges = self._charges(costs)
+        if not charges:
+            return
+        clock = self.clock
+        started = clock.monotonic()
+        waited_on = ""
+        while True:
+            block = await self._attempt(charges, clock.time())
+            if block is None:
+                break
+            name, wait, banned = block
+            waited = clock.monotonic() - started
+            if waited + wait > self.max_wait:
+                self._count_local(name)
+                raise self._refusal(name, wait, banned)
+            waited_on = waited_on or name
+            await clock.sleep(wait)
+        if waited_on and self.metrics is not None:
+            self._count_local(waited_on)
+            self.metrics.rate_limit_wait.labels(self.exchange, waited_on).observe(clock.monotonic() - started)
+
+    def _charges(self, costs: Mapping[str, int]) -> list[tuple[_Window, int]]:
+        charges: list[tuple[_Window, int]] = []
+        for name, cost in costs.items():
+            windows = self._windows.get(name)
+            if windows is None:
+                raise e.ConfigError(f"cost for undeclared rate-limit pool {name!r}")
+            for window in windows:
+                if cost > window.limit:
+                    raise e.ConfigError(f"cost {cost} exceeds pool {window.pool}: it could never be sent")
+                if cost > 0:
+                    charges.append((window, cost))
+        return charges
+
+    async def _attempt(self, charges: list[tuple[_Window, int]], now: float) -> tuple[str, float, bool] | None:
+        """Charge every window or none; else (pool, seconds to wait, banned?)."""
+        cooling = self._cooling_locally(charges, now)
+        if cooling is not None:
+            return cooling
+        guard = self.guard
+        plan: list[tuple[_Window, int, str, int]] = []
+        for window, cost in charges:
+            low, high = int((now - guard) // window.per), int((now + guard) // window.per)
+            plan.append((window, cost, window.key(low), low))
+            if high != low:
+                plan.append((window, cost, window.key(high), high))
+        keys = [key for _, _, key, _ in plan]
+        cools = self._cool_pairs(charges) if self._shared else []
+        counts = await self._get_all(keys + [key for _, key in cools])
+        if cools:
+            cooling = await self._cooling_shared(cools, counts[len(keys):], now)
+            if cooling is not None:
+                return cooling
+        for (window, cost, _, idx), used in zip(plan, counts[:len(keys)], strict=True):
+            if used + cost > window.limit:
+                return window.pool.name, (idx + 1) * window.per + guard - now + _EPSILON, False
+        return await self._hit_all(plan)
+
+    async def _hit_all(self, plan: list[tuple[_Window, int, str, int]]) -> tuple[str, float, bool] | None:
+        # Each incr is atomic, so a window's committed total never passes its limit. Between
+        # our check and our hits another process may take the last units: then our incr
+        # comes back over the limit and we give back every unit we took. Until the give-back
+        # lands the counters over-state usage, so others may wait needlessly (stricter,
+        # never looser); a process dying in between leaks at most one window's charge.
+        storage = self.storage
+        counts = await self._run([storage.incr(key, window.expiry, cost) for window, cost, key, _ in plan])
+        for (window, _, _, _), count in zip(plan, counts, strict=True):
+            if count > window.limit:
+                await self._run([storage.incr(key, w.expiry, -cost) for w, cost, key, _ in plan])
+                return window.pool.name, _RACE_BACKOFF, False
+        if self.metrics is not None:
+            for (window, _, _, _), count in zip(plan, counts, strict=True):
+                self.metrics.pool_usage.labels(self.exchange, window.pool.name).set(count / window.limit)
+        return None
+
+    async def _get_all(self, keys: list[str]) -> list[int]:
+        return await self._run([self.storage.get(key) for key in keys])
+
+    async def _run(self, calls: list[Awaitable[int]]) -> list[int]:
+        if self._shared:  # one round trip for the lot instead of one per key
+            return list(await asyncio.gather(*calls))
+        return [await call for call in calls]
+
+    async def used(self, pool: Pool) -> int:
+        """Units charged to ``pool`` in its current window."""
+        for window in self._windows.get(pool.name, ()):
+            if window.pool == pool:
+                return await self.storage.get(window.key(int(self.clock.time() // window.per)))
+        raise e.ConfigError(f"pool {pool} is not declared on this limiter")
+
+    # ===== cool-offs =====
+
+    def _cooling_locally(self, charges: list[tuple[_Window, int]], now: float) -> tuple[str, float, bool] | None:
+        if self._ban_until > now:
+            return "*", self._ban_until - now, True
+        for window, _ in charges:
+            until = self._cool_until.get(window.pool.name, 0.0)
+            if until > now:
+                return window.pool.name, until - now, False
+        return None
+
+    def _cool_pairs(self, charges: list[tuple[_Window, int]]) -> list[tuple[str, str]]:
+        names = dict.fromkeys(window.pool.name for window, _ in charges)
+        return [("*", self._ban_key), *((name, self._cool_keys[name]) for name in names)]
+
+    async def _cooling_shared(self, cools: list[tuple[str, str]], flags: list[int],
+                              now: float) -> tuple[str, float, bool] | None:
+        for (name, key), flag in zip(cools, flags, strict=True):
+            if flag > 0:
+                # A key that still exists is a cool-off still running, whatever its rounded
+                # TTL says, so we wait at least a little and look again.
+                until = await self.storage.get_expiry(key)
+                return name, max(until - now, 0.05), key == self._ban_key
+        return None
+
+    async def cool_off(self, names: Iterable[str] | None, seconds: float | None) -> None:
+        """Stop charging pools ``names`` (``None``: every pool, an IP ban) for ``seconds``.
+
+        ``seconds=None`` (the venue gave no Retry-After) cools off until the end of the
+        shortest current window among ``names``, when the venue's counter resets.
+        """
+        now = self.clock.time()
+        chosen = list(self._cool_keys) if names is None else [n for n in names if n in self._cool_keys]
+        if not chosen:
+            return
+        if seconds is None:
+            seconds = min(
+                (now // w.per + 1) * w.per + self.guard - now for name in chosen for w in self._windows[name])
+        until = now + seconds
+        if names is None:
+            self._ban_until = max(self._ban_until, until)
+            await self._mark(self._ban_key, until, now)
+            _log.warning("rate_limit.ip_ban", exchange=self.exchange, seconds=round(seconds, 3))
+        else:
+            for name in chosen:
+                self._cool_until[name] = max(self._cool_until.get(name, 0.0), until)
+                await self._mark(self._cool_keys[name], until, now)
+            _log.warning("rate_limit.cool_off", exchange=self.exchange, pools=chosen, seconds=round(seconds, 3))
+        if self.metrics is not None:
+            for name in ["ip"] if names is None else chosen:
+                self.metrics.rate_limited.labels(self.exchange, name, "venue").inc()
+
+    async def _mark(self, key: str, until: float, now: float) -> None:
+        """Record a cool-off in shared storage as a key that expires when it ends."""
+        if not self._shared:
+            return
+        storage = self.storage
+        if await storage.get(key) > 0 and await storage.get_expiry(key) >= until:
+            return  # a longer cool-off is already running: never shorten it
+        # Clear and re-create so the new (longer) expiry applies; a concurrent writer can at
+        # worst replace ours with its own, equally venue-given, cool-off.
+        await storage.clear(key)
+        await storage.incr(key, math.ceil(until - now), 1)
+
+    # ===== learning from the venue =====
+
+    async def sync(self, usage: Usage) -> None:
+        """Pull local counts up to what the venue says it counted; never down."""
+        now = self.clock.time()
+        for window in self._windows.get(usage.name, ()):
+            if usage.per_seconds is not None and window.pool.per_seconds != usage.per_seconds:
+                continue
+            key = window.key(int(now // window.per))
+            # The venue's count includes other processes and tools on our IP. Two processes
+            # pulling up at once both add the difference: an over-count, the safe side.
+            missing = usage.used - await self.storage.get(key)
+            if missing > 0:
+                await self.storage.incr(key, window.expiry, missing)
+        if usage.until is not None and usage.until > now:
+            await self.cool_off([usage.name], usage.until - now)
+
+    # ===== helpers =====
+
+    def _count_local(self, name: str) -> None:
+        if self.metrics is not None:
+            self.metrics.rate_limited.labels(self.exchange, name, "local").inc()
+
+    def _refusal(self, name: str, wait: float, banned: bool) -> e.RateLimited:
+        if banned:
+            return e.IpBanned(f"IP ban in effect for {wait:.3f}s more (max_wait {self.max_wait}s)",
+                              retry_after=wait, pool=None)
+        return e.RateLimited(f"rate-limit pool {name} needs {wait:.3f}s (max_wait {self.max_wait}s)",
+                             retry_after=wait, pool=name)
+
+    def __repr__(self) -> str:
+        pools = ", ".join(map(str, self.pools))
+        return (f"Limiter(pools=[{pools}], storage={_redacted(self.uri)!r}, key={self.key!r}, "
+                f"max_wait={self.max_wait}, guard={self.guard})")

@@ -1,0 +1,131 @@
+"""``RateLimit``: charge every attempt to the venue's pools before it goes out.
+
+The layer is the loop around a :class:`~lotusx.layers.limiter.Limiter` (the mechanism):
+acquire the request's ``endpoint.costs``, call inner, then learn from the venue. Usage
+headers are read by declarative parsers the connector supplies as data
+(:class:`UsedHeader`, :class:`RemainingHeader`), so the layer knows no venue. Pushback is
+typed by the classifier below it: ``RateLimited`` (429) cools off the request's pools,
+``IpBanned`` (418) every pool of the key; both are re-raised for ``Retry`` to decide.
+
+It sits inside ``Retry`` so every attempt is charged: ``stack(Retry(...), RateLimit(...),
+Sign(...), Trace(...), MapErrors(...))``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+from lotusx.kernel import errors as e
+from lotusx.kernel.message import Request, Response
+from lotusx.kernel.service import Service
+from lotusx.layers.limiter import Limiter, Pool, Usage
+
+__all__ = ["Limiter", "Pool", "RateLimit", "RemainingHeader", "Usage", "UsageParser", "UsedHeader"]
+
+# Interval letters of Binance's X-MBX-USED-WEIGHT-(intervalNum)(intervalLetter) and
+# X-MBX-ORDER-COUNT-... headers, https://developers.binance.com/docs/binance-spot-api-docs/rest-api/limits
+_UNIT = {"S": 1, "M": 60, "H": 3600, "D": 86400}
+_INTERVAL = re.compile(r"(\d+)([SMHD])", re.IGNORECASE)
+
+
+class UsageParser(Protocol):
+    """Turns a response's headers into what the venue says it counted."""
+
+    def read(self, response: Response) -> Iterator[Usage]: ...
+
+
+def _int(value: str | None) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None  # a venue's odd header is no reason to fail a good response
+
+
+@dataclass(frozen=True)
+class UsedHeader:
+    """A family of "used so far" headers, one per window: ``<prefix><num><S|M|H|D>``.
+
+    ``UsedHeader("X-MBX-USED-WEIGHT-", "REQUEST_WEIGHT")`` reads ``X-MBX-USED-WEIGHT-1M: 42``
+    as 42 units used in the 60 s window of pool REQUEST_WEIGHT.
+    """
+
+    prefix: str
+    pool: str
+
+    def read(self, response: Response) -> Iterator[Usage]:
+        """Every header of the family, as a :class:`Usage` of the matching window."""
+        prefix = self.prefix.lower()
+        for name, value in response.headers.items():
+            if not name.lower().startswith(prefix):
+                continue
+            interval = _INTERVAL.fullmatch(name[len(prefix):])
+            used = _int(value)
+            if interval is not None and used is not None:
+                per = int(interval.group(1)) * _UNIT[interval.group(2).upper()]
+                yield Usage(self.pool, used, per_seconds=per)
+
+
+@dataclass(frozen=True)
+class RemainingHeader:
+    """Headers giving what is left, the limit and when the window resets (ms epoch).
+
+    Bybit v5: ``X-Bapi-Limit-Status`` (remaining), ``X-Bapi-Limit`` and
+    ``X-Bapi-Limit-Reset-Timestamp``, which is the reset time once the limit is exhausted
+    (https://bybit-exchange.github.io/docs/v5/rate-limit).
+    """
+
+    remaining: str
+    limit: str
+    reset_ms: str
+    pool: str
+
+    def read(self, response: Response) -> Iterator[Usage]:
+        """One :class:`Usage` when both counts are present."""
+        remaining, limit = _int(response.header(self.remaining)), _int(response.header(self.limit))
+        if remaining is None or limit is None:
+            return
+        reset = _int(response.header(self.reset_ms))
+        until = reset / 1000 if remaining <= 0 and reset is not None else None
+        yield Usage(self.pool, limit - remaining, until=until)
+
+
+def _pushed_back(error: e.RateLimited, costs: Mapping[str, int]) -> list[str]:
+    """The pools a 429 cools off: the one the venue named, else all the request charged."""
+    return [error.pool] if error.pool is not None else list(costs)
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """Wait for room in the request's pools, then call inner; learn from the venue's answer.
+
+    ``ban_seconds`` is the IP-ban cool-off when a 418 carries no Retry-After (Binance bans
+    last "from 2 minutes to 3 days", https://developers.binance.com/docs/binance-spot-api-docs/rest-api/limits).
+    """
+
+    limiter: Limiter
+    usage: tuple[UsageParser, ...] = ()
+    ban_seconds: float = 120.0
+
+    def __call__(self, inner: Service) -> Service:
+        limiter, usage, ban_seconds = self.limiter, self.usage, self.ban_seconds
+
+        async def service(request: Request) -> Response:
+            costs = request.endpoint.costs
+            await limiter.acquire(costs)
+            try:
+                response = await inner(request)
+            except e.IpBanned as exc:
+                await limiter.cool_off(None, exc.retry_after if exc.retry_after is not None else ban_seconds)
+                raise
+            except e.RateLimited as exc:
+                await limiter.cool_off(_pushed_back(exc, costs), exc.retry_after)
+                raise
+            for parser in usage:
+                for reading in parser.read(response):
+                    await limiter.sync(reading)
+            return response
+
+        return service
