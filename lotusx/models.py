@@ -1,0 +1,123 @@
+"""Unified models every connector returns. Money is ``Decimal``; symbols are the venue's own."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Literal
+
+import msgspec
+
+Side = Literal["BUY", "SELL"]
+OrderType = Literal["LIMIT", "MARKET", "LIMIT_MAKER"]
+TimeInForce = Literal["GTC", "IOC", "FOK"]
+Level = tuple[Decimal, Decimal]
+
+
+class NewOrder(msgspec.Struct, frozen=True, kw_only=True):
+    """An order to place. ``quote_quantity`` is for MARKET orders sized in the quote asset.
+
+    ``client_order_id`` is generated when ``None``; it is what makes placement retry-safe.
+    """
+
+    symbol: str
+    side: Side
+    type: OrderType
+    quantity: Decimal | None = None
+    price: Decimal | None = None
+    time_in_force: TimeInForce | None = None
+    quote_quantity: Decimal | None = None
+    client_order_id: str | None = None
+
+
+class Order(msgspec.Struct, frozen=True, kw_only=True):
+    """An order as the venue reports it."""
+
+    order_id: str
+    client_order_id: str
+    symbol: str
+    side: Side
+    type: str
+    status: str
+    price: Decimal
+    quantity: Decimal
+    filled_quantity: Decimal
+    time_in_force: str | None = None
+    timestamp: int | None = None
+
+
+class OrderBook(msgspec.Struct, frozen=True, kw_only=True):
+    """A book, best levels first; ``sequence`` is the venue's update id."""
+
+    symbol: str
+    bids: list[Level]
+    asks: list[Level]
+    sequence: int
+    timestamp: int | None = None
+
+    @property
+    def best_bid(self) -> Level | None:
+        """The highest bid, or ``None`` on an empty side."""
+        return self.bids[0] if self.bids else None
+
+    @property
+    def best_ask(self) -> Level | None:
+        """The lowest ask, or ``None`` on an empty side."""
+        return self.asks[0] if self.asks else None
+
+
+class Ticker(msgspec.Struct, frozen=True, kw_only=True):
+    """Best bid and ask."""
+
+    symbol: str
+    bid: Decimal
+    bid_quantity: Decimal
+    ask: Decimal
+    ask_quantity: Decimal
+    timestamp: int | None = None
+
+
+class Trade(msgspec.Struct, frozen=True, kw_only=True):
+    """One public trade; ``side`` is the taker's side."""
+
+    symbol: str
+    trade_id: str
+    price: Decimal
+    quantity: Decimal
+    side: Side
+    timestamp: int
+
+
+class Balance(msgspec.Struct, frozen=True, kw_only=True):
+    """One asset's balance."""
+
+    asset: str
+    free: Decimal
+    locked: Decimal
+
+    @property
+    def total(self) -> Decimal:
+        """Free plus locked."""
+        return self.free + self.locked
+
+
+class Withdrawal(msgspec.Struct, frozen=True, kw_only=True):
+    """A withdrawal request."""
+
+    asset: str
+    address: str
+    amount: Decimal
+    network: str | None = None
+    tag: str | None = None
+    client_id: str | None = None
+
+
+class WithdrawalStatus(msgspec.Struct, frozen=True, kw_only=True):
+    """A withdrawal as the venue reports it."""
+
+    withdrawal_id: str
+    asset: str
+    amount: Decimal
+    status: str
+    address: str
+    network: str | None = None
+    tx_id: str | None = None
