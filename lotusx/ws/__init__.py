@@ -1,0 +1,19 @@
+"""The WebSocket kernel: frame stages, outbound sends and the reconnecting, sharded stream."""
+
+from lotusx.ws.backoff import Backoff
+from lotusx.ws.dechunk import Dechunk
+from lotusx.ws.deflate import Deflate, Inflate
+from lotusx.ws.delivery import Delivery, Gap, Overflow
+from lotusx.ws.dialect import WsDialect
+from lotusx.ws.exact import Levels
+from lotusx.ws.frames import Drop, Frames, Many, frames
+from lotusx.ws.heartbeat import Heartbeat
+from lotusx.ws.outbound import WS_SEND, sender, session_service
+from lotusx.ws.parse import Malformed, Parse
+from lotusx.ws.reconnect import ReconnectWs, WsStats
+
+__all__ = [
+    "WS_SEND", "Backoff", "Dechunk", "Deflate", "Delivery", "Drop", "Frames", "Gap", "Heartbeat",
+    "Inflate", "Levels", "Malformed", "Many", "Overflow", "Parse", "ReconnectWs", "WsDialect", "WsStats",
+    "frames", "sender", "session_service",
+]

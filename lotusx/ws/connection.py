@@ -1,0 +1,391 @@
+"""One supervised connection (a shard): connect, log in, subscribe, read, watch, rotate, reconnect.
+
+A :class:`Shard` runs one supervisor task. Each live socket is a :class:`Link` with two
+tasks: the reader (frames -> pipeline -> control matchers -> delivery) and the watch
+(pings, pong deadline, idle watchdog). A link ends with a *reason*; the supervisor then puts
+a :class:`~lotusx.ws.delivery.Gap` in the stream, backs off and reconnects, logging in again
+before resubscribing. Before the venue's connection lifetime ends, or when it announces a
+shutdown, the shard *rotates*: it opens and subscribes a new link while the old one still
+delivers, then closes the old one; the hub's dedup drops what both delivered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import deque
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
+from typing import Any
+
+from prometheus_client import Counter
+
+from lotusx.kernel.errors import AuthenticationError, Disconnected, LotusXError, Timeout
+from lotusx.kernel.protocols import Clock, WsSession
+from lotusx.kernel.service import Layer
+from lotusx.kernel.ws import WsKind
+from lotusx.log import get_logger
+from lotusx.metrics import Metrics
+from lotusx.ws.backoff import Backoff
+from lotusx.ws.delivery import Delivery, Gap
+from lotusx.ws.dialect import WsDialect
+from lotusx.ws.frames import Frames
+from lotusx.ws.heartbeat import Heartbeat, Liveness
+from lotusx.ws.outbound import Send, sender
+from lotusx.ws.subscriptions import Registry
+
+_log = get_logger("lotusx.ws")
+
+
+class Dedup:
+    """Remembers the last ``size`` message identities; ``fresh(msg)`` is False for a repeat."""
+
+    def __init__(self, key: Callable[[Any], Hashable | None], size: int = 8192) -> None:
+        self.key = key
+        self.size = size
+        self._order: deque[Hashable] = deque()
+        self._seen: set[Hashable] = set()
+
+    def fresh(self, message: Any) -> bool:
+        """Whether ``message`` was not seen recently (messages without identity always are)."""
+        key = self.key(message)
+        if key is None:
+            return True
+        if key in self._seen:
+            return False
+        self._seen.add(key)
+        self._order.append(key)
+        if len(self._order) > self.size:
+            self._seen.discard(self._order.popleft())
+        return True
+
+
+@dataclass
+class Hub:
+    """What every shard of one ``ReconnectWs`` shares."""
+
+    factory: Callable[[], WsSession]
+    dialect: WsDialect
+    frames: Frames
+    heartbeat: Heartbeat
+    backoff: Backoff
+    delivery: Delivery
+    registry: Registry
+    outbound: Layer
+    clock: Clock
+    metrics: Metrics
+    ack_timeout: float
+    rotate_before: float
+    dedup: Dedup | None
+    counts: dict[str, int] = field(default_factory=dict)
+    _per_type: dict[type, Counter] = field(default_factory=dict)
+
+    @property
+    def exchange(self) -> str:
+        """The metrics ``exchange`` label."""
+        return self.dialect.name
+
+    def count(self, name: str, amount: int = 1) -> None:
+        """Bump a ``stats`` counter."""
+        self.counts[name] = self.counts.get(name, 0) + amount
+
+    def delivered(self, message: Any) -> None:
+        """Count a delivered message under its type (a bounded label set)."""
+        kind = type(message)
+        child = self._per_type.get(kind)
+        if child is None:
+            child = self._per_type[kind] = self.metrics.ws_messages.labels(self.exchange, kind.__name__)
+        child.inc()
+
+
+class Link:
+    """One live socket and its reader and watch tasks."""
+
+    def __init__(self, session: WsSession, send: Send, live: Liveness) -> None:
+        self.session = session
+        self.send = send
+        self.live = live
+        loop = asyncio.get_running_loop()
+        self.ended: asyncio.Future[str] = loop.create_future()
+        self.shutdown: asyncio.Future[None] = loop.create_future()
+        self.login: asyncio.Future[tuple[bool, str | None]] | None = None
+        self.tasks: list[asyncio.Task[None]] = []
+
+    def end(self, reason: str) -> None:
+        """Mark the link dead for ``reason`` (the first reason wins)."""
+        if not self.ended.done():
+            self.ended.set_result(reason)
+
+
+async def settle(futures: list[asyncio.Future[Any]], seconds: float, clock: Clock,
+                 abort: asyncio.Future[Any] | None = None) -> None:
+    """Wait until every future is done, at most ``seconds`` (``Timeout``) or until ``abort`` is."""
+    pending: set[asyncio.Future[Any]] = {f for f in futures if not f.done()}
+    if not pending:
+        return
+    timer = asyncio.ensure_future(clock.sleep(seconds))
+    stops: set[asyncio.Future[Any]] = {timer} if abort is None else {timer, abort}
+    try:
+        while pending:
+            done, _ = await asyncio.wait(pending | stops, return_when=asyncio.FIRST_COMPLETED)
+            pending -= done
+            if abort is not None and abort.done():
+                raise Disconnected("connection lost while waiting for the venue", sent=True)
+            if pending and timer.done():
+                raise Timeout(f"no answer from the venue within {seconds} s")
+    finally:
+        timer.cancel()
+
+
+class Shard:
+    """One supervised connection carrying the streams placed on shard ``index``."""
+
+    def __init__(self, hub: Hub, index: int) -> None:
+        self.hub = hub
+        self.index = index
+        self.link: Link | None = None  # the link that takes new subscriptions
+        self.task: asyncio.Task[None] | None = None
+        self._links: set[Link] = set()
+        self._opened_before = False
+
+    def start(self) -> None:
+        """Start the supervisor."""
+        self.task = asyncio.create_task(self._supervise(), name=f"lotusx-ws-{self.hub.exchange}-{self.index}")
+
+    async def stop(self) -> None:
+        """Stop the supervisor and close every socket it holds."""
+        if self.task is not None:
+            self.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.task
+
+    async def subscribe(self, streams: list[str]) -> None:
+        """Send a subscribe for ``streams`` now, or leave them for the link being opened."""
+        if self.link is not None and streams:
+            await self._send_subscribe(self.link, streams)
+
+    async def unsubscribe(self, streams: list[str]) -> None:
+        """Send an unsubscribe for ``streams`` if connected (a new link will not subscribe them)."""
+        dialect = self.hub.dialect
+        if self.link is not None and streams and dialect.unsubscribe is not None:
+            await self.link.send(dialect.unsubscribe(streams, self.hub.registry.new_id()))
+
+    # -- supervision ---------------------------------------------------------------------
+
+    async def _supervise(self) -> None:
+        hub = self.hub
+        failures = 0
+        try:
+            while True:
+                try:
+                    link = await self._open()
+                except AuthenticationError as exc:
+                    hub.delivery.fail(exc)
+                    return
+                except LotusXError as exc:
+                    failures += 1
+                    _log.warning("ws connect failed", exchange=hub.exchange, shard=self.index,
+                                 failures=failures, error=str(exc))
+                    await hub.clock.sleep(hub.backoff.delay(failures))
+                    continue
+                reason, opened = await self._serve(link)
+                healthy = hub.clock.monotonic() - opened >= hub.backoff.healthy_after
+                failures = 1 if healthy else failures + 1
+                await self._reconnecting(reason)
+                await hub.clock.sleep(hub.backoff.delay(failures))
+        finally:
+            self.link = None
+            for link in list(self._links):
+                await self._close(link)
+
+    async def _reconnecting(self, reason: str) -> None:
+        hub = self.hub
+        _log.warning("ws reconnecting", exchange=hub.exchange, shard=self.index, reason=reason)
+        hub.metrics.ws_reconnects.labels(hub.exchange, reason).inc()
+        hub.count("reconnects")
+        hub.registry.reset(self.index)
+        await hub.delivery.put(Gap(reason, hub.clock.time(), self.index))
+
+    async def _serve(self, link: Link) -> tuple[str, float]:
+        """Run ``link`` (and its successors after rotations) until one dies: (reason, opened)."""
+        hub = self.hub
+        lifetime = hub.dialect.lifetime
+        opened = hub.clock.monotonic()
+        while True:
+            waits: set[asyncio.Future[Any]] = {link.ended, link.shutdown}
+            timer = None
+            if lifetime is not None:
+                due = opened + max(0.0, lifetime - hub.rotate_before) - hub.clock.monotonic()
+                timer = asyncio.ensure_future(hub.clock.sleep(due))
+                waits.add(timer)
+            try:
+                await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                if timer is not None:
+                    timer.cancel()
+            if link.ended.done():
+                await self._close(link)
+                return link.ended.result(), opened
+            successor = await self._rotate(link)
+            if successor is None:
+                return "rotation_failed", opened
+            link, opened = successor, hub.clock.monotonic()
+
+    async def _rotate(self, old: Link) -> Link | None:
+        hub = self.hub
+        _log.info("ws rotating connection", exchange=hub.exchange, shard=self.index)
+        self.link = None
+        hub.registry.reset(self.index)
+        try:
+            new = await self._open()
+        except LotusXError as exc:
+            _log.warning("ws rotation failed", exchange=hub.exchange, shard=self.index, error=str(exc))
+            await self._close(old)
+            return None
+        died = old.ended.done()
+        await self._close(old)
+        hub.count("rotations")
+        if died:  # the old socket failed before the new one took over: messages may be missing
+            await hub.delivery.put(Gap(old.ended.result(), hub.clock.time(), self.index))
+        return new
+
+    # -- one link ------------------------------------------------------------------------
+
+    async def _open(self) -> Link:
+        hub = self.hub
+        session = hub.factory()
+        await session.connect()
+        link = Link(session, sender(session, hub.outbound), Liveness(hub.heartbeat, hub.clock.monotonic()))
+        self._links.add(link)
+        link.tasks = [asyncio.create_task(self._read(link)), asyncio.create_task(self._watch(link))]
+        try:
+            await self._login(link)
+            await self._subscribe_all(link)
+        except BaseException:
+            await self._close(link)
+            raise
+        self.link = link
+        self._opened_before = True
+        return link
+
+    async def _login(self, link: Link) -> None:
+        hub = self.hub
+        if hub.dialect.login is None:
+            return
+        if hub.dialect.login_ack is not None:
+            link.login = asyncio.get_running_loop().create_future()
+        await link.send(await hub.dialect.login())
+        if link.login is None:
+            return
+        await settle([link.login], hub.ack_timeout, hub.clock, link.ended)
+        ok, error = link.login.result()
+        if not ok:
+            raise AuthenticationError("WebSocket login rejected", venue_message=error)
+
+    async def _subscribe_all(self, link: Link) -> None:
+        hub = self.hub
+        # Loop until nothing is left unsent: subscribe() calls made while we awaited are
+        # picked up here, since self.link is set only after the last (synchronous) check.
+        while streams := hub.registry.unsent(self.index):
+            if self._opened_before:
+                hub.metrics.ws_resubscriptions.labels(hub.exchange).inc(len(streams))
+                hub.count("resubscriptions", len(streams))
+            waiters = await self._send_subscribe(link, streams)
+            await settle(waiters, hub.ack_timeout, hub.clock, link.ended)
+
+    async def _send_subscribe(self, link: Link, streams: list[str]) -> list[asyncio.Future[None]]:
+        hub = self.hub
+        request_id = hub.registry.request(streams)
+        if hub.dialect.subscribe is not None:
+            await link.send(hub.dialect.subscribe(streams, request_id))
+        if hub.dialect.ack is None:  # nothing to wait for: sent is as good as confirmed
+            hub.registry.resolve(request_id, True)
+        return hub.registry.waiters(streams)
+
+    async def _close(self, link: Link) -> None:
+        link.end("closed")
+        self._links.discard(link)
+        for task in link.tasks:
+            task.cancel()
+        for task in link.tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        with contextlib.suppress(LotusXError):
+            await link.session.close()
+
+    async def _read(self, link: Link) -> None:
+        hub, session, live = self.hub, link.session, link.live
+        received = hub.metrics.ws_bytes.labels(hub.exchange)
+        last = hub.metrics.ws_last_message.labels(hub.exchange)
+        try:
+            while True:
+                frame = await session.next()
+                live.last_rx = hub.clock.monotonic()
+                kind = frame.kind
+                if kind is WsKind.TEXT or kind is WsKind.BINARY:
+                    received.inc(len(frame.data))
+                    last.set(hub.clock.time())
+                    for message in hub.frames(frame.data):
+                        await self._dispatch(link, message)
+                elif kind is WsKind.PING:
+                    if hub.heartbeat.answer_pings:
+                        await session.pong(frame.data if isinstance(frame.data, bytes) else frame.data.encode())
+                elif kind is WsKind.PONG:
+                    live.ponged()
+                else:
+                    link.end("server_close")
+                    return
+        except Disconnected:
+            link.end("disconnected")
+        except Exception as exc:  # a bug in a stage must end the link, never hang the stream
+            _log.error("ws read failed", exchange=hub.exchange, shard=self.index, error=exc)
+            link.end("error")
+
+    async def _dispatch(self, link: Link, message: Any) -> None:
+        hub = self.hub
+        dialect = hub.dialect
+        if dialect.pong is not None and dialect.pong(message):
+            link.live.ponged()
+            return
+        if dialect.server_ping is not None and (reply := dialect.server_ping(message)) is not None:
+            await link.send(reply)
+            return
+        if dialect.ack is not None and (ack := dialect.ack(message)) is not None:
+            for stream in hub.registry.resolve(*ack):
+                _log.warning("ws subscription rejected", exchange=hub.exchange, stream=stream, error=ack[2])
+            return
+        if dialect.login_ack is not None and (result := dialect.login_ack(message)) is not None:
+            if link.login is not None and not link.login.done():
+                link.login.set_result(result)
+            return
+        if dialect.shutdown is not None and dialect.shutdown(message):
+            if not link.shutdown.done():
+                link.shutdown.set_result(None)
+            return
+        if hub.dedup is not None and not hub.dedup.fresh(message):
+            return
+        hub.delivered(message)
+        hub.count("messages")
+        await hub.delivery.put(message)
+
+    async def _watch(self, link: Link) -> None:
+        hub, live = self.hub, link.live
+        clock = hub.clock
+        try:
+            while True:
+                await clock.sleep(live.next_check(clock.monotonic()))
+                now = clock.monotonic()
+                verdict = live.verdict(now)
+                if verdict is not None:
+                    if verdict == "pong_timeout":
+                        hub.metrics.ws_pong_timeouts.labels(hub.exchange).inc()
+                    link.end(verdict)
+                    return
+                if live.ping_due(now):
+                    live.pinged(now)
+                    if hub.dialect.ping is not None:
+                        await link.send(hub.dialect.ping())
+                    else:
+                        await link.session.ping()
+        except Disconnected:
+            link.end("disconnected")

@@ -1,0 +1,129 @@
+"""Bounded delivery from the socket readers to the consumer, with a declared overflow policy.
+
+- ``BLOCK``: a full queue makes the reader wait (back-pressure reaches the socket);
+- ``DROP_OLDEST``: the oldest messages go, counted in ``ws_dropped{reason="overflow"}``, and
+  a :class:`Gap` takes their place so a consumer (an order book) knows to resync;
+- ``FAIL``: the consumer's next read raises :class:`~lotusx.QueueOverflow`.
+
+Either way the queue never holds more than ``maxsize`` items.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+from collections import deque
+from typing import Any
+
+import msgspec
+
+from lotusx.kernel.errors import ConfigError, LotusXError, QueueOverflow
+from lotusx.kernel.protocols import SYSTEM_CLOCK, Clock
+from lotusx.metrics import Metrics
+
+
+class Overflow(enum.Enum):
+    """What a full delivery queue does with one more message."""
+
+    BLOCK = "block"
+    DROP_OLDEST = "drop_oldest"
+    FAIL = "fail"
+
+
+class Gap(msgspec.Struct, frozen=True):
+    """Messages may be missing before this point (a reconnect or an overflow): resync."""
+
+    reason: str
+    time: float
+    shard: int = 0
+
+
+class Delivery:
+    """An async bounded queue of messages and :class:`Gap` markers; see the module docstring."""
+
+    def __init__(self, maxsize: int = 10_000, overflow: Overflow = Overflow.BLOCK, *,
+                 metrics: Metrics | None = None, exchange: str = "", clock: Clock = SYSTEM_CLOCK) -> None:
+        if maxsize < 2:
+            raise ConfigError("a delivery queue needs room for at least 2 items (a Gap and a message)")
+        self.maxsize = maxsize
+        self.overflow = overflow
+        self.clock = clock
+        self.dropped = 0
+        self._items: deque[Any] = deque()
+        self._readable = asyncio.Event()
+        self._writable = asyncio.Event()
+        self._error: LotusXError | None = None
+        self._closed = False
+        self._depth = metrics.ws_queue_depth.labels(exchange) if metrics else None
+        self._drops = metrics.ws_dropped.labels(exchange, "overflow") if metrics else None
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    async def put(self, item: Any) -> None:
+        """Add ``item``, applying the overflow policy when the queue is full."""
+        items = self._items
+        while len(items) >= self.maxsize and not self._closed:
+            if self.overflow is Overflow.BLOCK:
+                self._writable.clear()
+                await self._writable.wait()
+            elif self.overflow is Overflow.DROP_OLDEST:
+                self._drop_oldest()
+            else:
+                self._count_drop(1)
+                self.fail(QueueOverflow(f"consumer fell behind: {self.maxsize} messages waiting"))
+                return
+        if self._closed:
+            return
+        items.append(item)
+        self._readable.set()
+        if self._depth is not None:
+            self._depth.set(len(items))
+
+    def _drop_oldest(self) -> None:
+        items = self._items
+        if isinstance(items[0], Gap):
+            del items[1]  # the head already tells the consumer it missed something
+            self._count_drop(1)
+            return
+        items.popleft()
+        dropped = 1
+        if items and not isinstance(items[0], Gap):
+            items.popleft()
+            dropped += 1
+        items.appendleft(Gap("overflow", self.clock.time()))
+        self._count_drop(dropped)
+
+    def _count_drop(self, count: int) -> None:
+        self.dropped += count
+        if self._drops is not None:
+            self._drops.inc(count)
+
+    async def get(self) -> Any:
+        """The next item; raises the failure if there is one, ``StopAsyncIteration`` once closed."""
+        while not self._items:
+            if self._error is not None:
+                raise self._error
+            if self._closed:
+                raise StopAsyncIteration
+            self._readable.clear()
+            await self._readable.wait()
+        if self._error is not None and self.overflow is Overflow.FAIL:
+            raise self._error
+        item = self._items.popleft()
+        self._writable.set()
+        if self._depth is not None:
+            self._depth.set(len(self._items))
+        return item
+
+    def fail(self, error: LotusXError) -> None:
+        """End the stream with ``error``: the consumer raises it once the queue is drained."""
+        if self._error is None:
+            self._error = error
+        self._readable.set()
+
+    def close(self) -> None:
+        """End the stream: waiting consumers and producers return."""
+        self._closed = True
+        self._readable.set()
+        self._writable.set()

@@ -1,0 +1,40 @@
+"""``WsDialect``: the venue-specific bits of a WebSocket stream, as data and tiny functions.
+
+Matchers receive messages as the frame pipeline produced them (dicts with ``Parse()``, or the
+venue's msgspec Structs), so one decode serves both routing and delivery. Control messages
+(acks, pongs, pings, notices) must therefore survive the pipeline's user stage.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Hashable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+Outgoing = str | bytes
+Ack = tuple[int, bool, "str | None"]  # (request id, accepted?, venue error text)
+LoginAck = tuple[bool, "str | None"]  # (accepted?, venue error text)
+
+
+@dataclass(frozen=True)
+class WsDialect:
+    """How one venue subscribes, acknowledges, pings, logs in and announces shutdowns.
+
+    Every field is optional; leave out what the venue does not do. ``lifetime`` is the
+    venue's maximum connection age in seconds (Binance: 24 h); ``max_streams`` its cap of
+    streams per connection (further connections are opened for more).
+    """
+
+    name: str = ""
+    subscribe: Callable[[Sequence[str], int], Outgoing] | None = None
+    unsubscribe: Callable[[Sequence[str], int], Outgoing] | None = None
+    ack: Callable[[Any], Ack | None] | None = None
+    ping: Callable[[], Outgoing] | None = None  # app-level ping; None: protocol pings
+    pong: Callable[[Any], bool] | None = None  # is this the answer to our app-level ping?
+    server_ping: Callable[[Any], Outgoing | None] | None = None  # reply to a venue's app-level ping
+    login: Callable[[], Awaitable[Outgoing]] | None = None  # fresh, signed login message
+    login_ack: Callable[[Any], LoginAck | None] | None = None
+    shutdown: Callable[[Any], bool] | None = None  # venue notice that this connection will close
+    identity: Callable[[Any], Hashable | None] | None = None  # dedup key, e.g. (stream, update id)
+    max_streams: int | None = None
+    lifetime: float | None = None

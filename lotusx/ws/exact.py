@@ -1,0 +1,54 @@
+"""Exact prices without eager ``Decimal``\\s: decode levels as strings, convert on access.
+
+msgspec decodes a 20+20-level update into ``str`` about four times faster than into
+``Decimal`` (DESIGN §1). A decimal string is already exact, so :class:`Levels` keeps the
+strings and builds ``(Decimal, Decimal)`` pairs only for the levels a consumer reads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from decimal import Decimal
+from typing import overload
+
+Level = tuple[Decimal, Decimal]
+
+
+class Levels(Sequence[Level]):
+    """A read-only sequence of ``(price, quantity)`` Decimals over the venue's raw strings."""
+
+    __slots__ = ("raw",)
+
+    def __init__(self, raw: Sequence[Sequence[str]]) -> None:
+        self.raw = raw
+
+    @overload
+    def __getitem__(self, index: int) -> Level: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Levels: ...
+
+    def __getitem__(self, index: int | slice) -> Level | Levels:
+        if isinstance(index, slice):
+            return Levels(self.raw[index])
+        price, quantity = self.raw[index][:2]
+        return Decimal(price), Decimal(quantity)
+
+    def __len__(self) -> int:
+        return len(self.raw)
+
+    def __iter__(self) -> Iterator[Level]:
+        for level in self.raw:
+            yield Decimal(level[0]), Decimal(level[1])
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Levels):
+            return list(self) == list(other)
+        if isinstance(other, Sequence):
+            return list(self) == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Levels({len(self.raw)} levels)"

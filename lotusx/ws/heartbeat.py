@@ -1,0 +1,68 @@
+"""Heartbeat and idle watchdog: when is a connection dead?
+
+The policy (:class:`Heartbeat`) is config; :class:`Liveness` is one connection's state; the
+connection's watch task sleeps until :meth:`Liveness.next_check` and acts on
+:meth:`Liveness.verdict`. Pings are protocol pings, or the venue's app-level ping message
+when the dialect has one (Bybit ``{"op":"ping"}``); either must be answered within
+``pong_timeout``. Any inbound data counts as life for the idle watchdog.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Heartbeat:
+    """``interval``: seconds between our pings (``None``: never ping); ``idle_timeout``:
+    seconds without any inbound frame before the connection is declared dead."""
+
+    interval: float | None = 20.0
+    pong_timeout: float = 10.0
+    idle_timeout: float = 60.0
+    answer_pings: bool = True  # off when the session already answers (AiohttpWs(auto_pong=True))
+
+
+class Liveness:
+    """When this connection last received anything, last pinged, and whether a pong is due."""
+
+    __slots__ = ("awaiting_pong", "heartbeat", "last_ping", "last_rx")
+
+    def __init__(self, heartbeat: Heartbeat, now: float) -> None:
+        self.heartbeat = heartbeat
+        self.last_rx = now
+        self.last_ping = now
+        self.awaiting_pong = False
+
+    def pinged(self, now: float) -> None:
+        """We sent a ping at ``now``."""
+        self.last_ping = now
+        self.awaiting_pong = True
+
+    def ponged(self) -> None:
+        """The pong arrived."""
+        self.awaiting_pong = False
+
+    def verdict(self, now: float) -> str | None:
+        """``"idle"`` or ``"pong_timeout"`` if the connection is dead at ``now``, else ``None``."""
+        hb = self.heartbeat
+        if self.awaiting_pong and now - self.last_ping >= hb.pong_timeout:
+            return "pong_timeout"
+        if now - self.last_rx >= hb.idle_timeout:
+            return "idle"
+        return None
+
+    def ping_due(self, now: float) -> bool:
+        """Whether it is time to send a ping."""
+        interval = self.heartbeat.interval
+        return interval is not None and not self.awaiting_pong and now - self.last_ping >= interval
+
+    def next_check(self, now: float) -> float:
+        """Seconds from ``now`` until a ping or a deadline is due."""
+        hb = self.heartbeat
+        due = [self.last_rx + hb.idle_timeout]
+        if self.awaiting_pong:
+            due.append(self.last_ping + hb.pong_timeout)
+        elif hb.interval is not None:
+            due.append(self.last_ping + hb.interval)
+        return max(0.0, min(due) - now)

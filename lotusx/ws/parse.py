@@ -1,0 +1,75 @@
+"""``Parse``: typed decoding with msgspec; a bad message is counted and reported, never fatal.
+
+The decoder is built once. With a tagged union (``Struct``\\s sharing ``tag_field``, e.g. the
+venue's event-type key) msgspec picks the class from the tag, so one decode both routes and
+validates. Reasons counted in ``ws_malformed{reason}``: ``json`` (not JSON), ``unknown`` (a
+tag outside the union) and ``schema`` (any other mismatch).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+
+from lotusx.log import get_logger
+from lotusx.metrics import Metrics
+from lotusx.ws.frames import Drop
+
+_log = get_logger("lotusx.ws.parse")
+
+
+class Malformed(msgspec.Struct, frozen=True):
+    """Emitted in place of a message that failed to parse, when ``Parse(errors=True)``."""
+
+    reason: str
+    error: str
+    size: int
+
+
+def _tag_field(type_: Any) -> str | None:
+    info = msgspec.inspect.type_info(type_)
+    members = info.types if isinstance(info, msgspec.inspect.UnionType) else (info,)
+    for member in members:
+        if isinstance(member, msgspec.inspect.StructType) and member.tag_field:
+            return member.tag_field
+    return None
+
+
+@dataclass(frozen=True)
+class Parse:
+    """Frame stage: JSON ``str``/``bytes`` in, an instance of ``type`` out."""
+
+    type: Any = Any
+    errors: bool = False
+    metrics: Metrics | None = None
+    exchange: str = ""
+    _decoder: msgspec.json.Decoder[Any] = field(init=False, repr=False, compare=False)
+    _tag: str | None = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_decoder", msgspec.json.Decoder(self.type))
+        object.__setattr__(self, "_tag", _tag_field(self.type))
+
+    def __call__(self, data: str | bytes) -> Any:
+        try:
+            return self._decoder.decode(data)
+        except msgspec.ValidationError as exc:
+            return self._malformed(self._reason(str(exc)), str(exc), len(data))
+        except msgspec.DecodeError as exc:
+            return self._malformed("json", str(exc), len(data))
+
+    def _reason(self, error: str) -> str:
+        tag = self._tag
+        if tag and (error.endswith(f"- at `$.{tag}`") or error == f"Object missing required field `{tag}`"):
+            return "unknown"
+        return "schema"
+
+    def _malformed(self, reason: str, error: str, size: int) -> Malformed:
+        if self.metrics is not None:
+            self.metrics.ws_malformed.labels(self.exchange, reason).inc()
+        _log.warning("ws message malformed", exchange=self.exchange, reason=reason, error=error, size=size)
+        if self.errors:
+            return Malformed(reason, error, size)
+        raise Drop

@@ -1,0 +1,181 @@
+"""``ReconnectWs``: a WebSocket stream that stays up, resubscribes and says when it had a gap.
+
+::
+
+    async with ReconnectWs(lambda: AiohttpWs(url), frames=frames(Parse(Event)), dialect=BYBIT) as ws:
+        await ws.subscribe(["orderbook.50.BTCUSDT"])
+        async for message in ws:          # venue messages, and Gap markers after reconnects
+            ...
+
+Streams are spread over as many connections (shards) as the dialect's ``max_streams``
+requires, each supervised on its own (see :mod:`lotusx.ws.connection`), all delivering into
+one bounded queue with a declared overflow policy. Closing cancels every task it started.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from lotusx.kernel.errors import ConfigError
+from lotusx.kernel.protocols import SYSTEM_CLOCK, Clock, WsSession
+from lotusx.kernel.service import Layer, stack
+from lotusx.metrics import Metrics
+from lotusx.ws.backoff import Backoff
+from lotusx.ws.connection import Dedup, Hub, Shard, settle
+from lotusx.ws.delivery import Delivery, Overflow
+from lotusx.ws.dialect import WsDialect
+from lotusx.ws.frames import Frames, frames
+from lotusx.ws.heartbeat import Heartbeat
+from lotusx.ws.parse import Parse
+from lotusx.ws.shard import place
+from lotusx.ws.subscriptions import Registry
+
+
+@dataclass(frozen=True)
+class WsStats:
+    """A snapshot of one ``ReconnectWs``."""
+
+    connections: int
+    streams: int
+    messages: int
+    reconnects: int
+    rotations: int
+    resubscriptions: int
+    dropped: int
+    queued: int
+
+
+class ReconnectWs:
+    """A supervised, resubscribing, sharded WebSocket stream; see the module docstring.
+
+    ``factory()`` returns a fresh, unconnected :class:`~lotusx.WsSession` per connection.
+    ``outbound`` layers wrap every message sent (subscribe, login, app pings), e.g.
+    ``stack(RateLimit(...), Trace(...))``. ``subscribe`` waits up to ``subscribe_timeout``
+    for the venue's acks; ``ack_timeout`` bounds each ack a new connection waits for.
+    """
+
+    def __init__(self, factory: Callable[[], WsSession], *, frames: Frames | None = None,
+                 dialect: WsDialect | None = None, heartbeat: Heartbeat | None = None,
+                 backoff: Backoff | None = None, outbound: Layer | None = None, queue_size: int = 10_000,
+                 overflow: Overflow = Overflow.BLOCK, ack_timeout: float = 10.0, subscribe_timeout: float = 30.0,
+                 rotate_before: float = 300.0, dedup_size: int = 8192, metrics: Metrics | None = None,
+                 clock: Clock = SYSTEM_CLOCK) -> None:
+        self.factory = factory
+        self.frames = frames if frames is not None else _default_frames()
+        self.dialect = dialect if dialect is not None else WsDialect()
+        self.heartbeat = heartbeat if heartbeat is not None else Heartbeat()
+        self.backoff = backoff if backoff is not None else Backoff()
+        self.outbound = outbound if outbound is not None else stack()
+        self.queue_size = queue_size
+        self.overflow = overflow
+        self.ack_timeout = ack_timeout
+        self.subscribe_timeout = subscribe_timeout
+        self.rotate_before = rotate_before
+        self.dedup_size = dedup_size
+        self.metrics = metrics if metrics is not None else Metrics()
+        self.clock = clock
+        self._hub: Hub | None = None
+        self._shards: list[Shard] = []
+
+    async def __aenter__(self) -> ReconnectWs:
+        self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    def start(self) -> None:
+        """Open the first connection (it logs in, if the dialect does, with no streams yet)."""
+        if self._hub is not None:
+            raise ConfigError("ReconnectWs already started")
+        dialect = self.dialect
+        self._hub = Hub(
+            factory=self.factory, dialect=dialect, frames=self.frames, heartbeat=self.heartbeat,
+            backoff=self.backoff, outbound=self.outbound, clock=self.clock, metrics=self.metrics,
+            delivery=Delivery(self.queue_size, self.overflow, metrics=self.metrics, exchange=dialect.name,
+                              clock=self.clock),
+            registry=Registry(), ack_timeout=self.ack_timeout, rotate_before=self.rotate_before,
+            dedup=Dedup(dialect.identity, self.dedup_size) if dialect.identity is not None else None,
+        )
+        self._shard(0)
+
+    def _running(self) -> Hub:
+        if self._hub is None:
+            raise ConfigError("ReconnectWs not started: use `async with ReconnectWs(...) as ws`")
+        return self._hub
+
+    def _shard(self, index: int) -> Shard:
+        while len(self._shards) <= index:
+            shard = Shard(self._running(), len(self._shards))
+            self._shards.append(shard)
+            shard.start()
+        return self._shards[index]
+
+    async def subscribe(self, streams: Sequence[str]) -> None:
+        """Subscribe to ``streams`` and wait until the venue confirms them.
+
+        Raises :class:`~lotusx.SubscriptionRejected` if the venue refuses one (the others
+        stay subscribed) and :class:`~lotusx.Timeout` if no confirmation arrives within
+        ``subscribe_timeout`` (the subscription stays registered and is retried on reconnect).
+        """
+        hub = self._running()
+        registry = hub.registry
+        new = registry.acquire(streams)
+        loads = [len(registry.on_shard(shard.index)) for shard in self._shards]
+        for index, group in place(new, loads, self.dialect.max_streams).items():
+            for stream in group:
+                sub = registry.get(stream)
+                if sub is not None:
+                    sub.shard = index
+            await self._shard(index).subscribe(group)
+        waiters = registry.waiters(streams)
+        await settle(waiters, self.subscribe_timeout, self.clock)
+        for waiter in waiters:
+            waiter.result()
+
+    async def unsubscribe(self, streams: Sequence[str]) -> None:
+        """Drop this subscriber's hold on ``streams``; the venue is told when nobody holds one."""
+        hub = self._running()
+        by_shard: dict[int, list[str]] = {}
+        for sub in hub.registry.release(streams):
+            by_shard.setdefault(sub.shard, []).append(sub.stream)
+        for index, group in by_shard.items():
+            if 0 <= index < len(self._shards):
+                await self._shards[index].unsubscribe(group)
+
+    def __aiter__(self) -> ReconnectWs:
+        return self
+
+    async def __anext__(self) -> Any:
+        return await self._running().delivery.get()
+
+    @property
+    def stats(self) -> WsStats:
+        """Counters and sizes right now."""
+        hub = self._running()
+        counts = hub.counts
+        return WsStats(
+            connections=sum(1 for shard in self._shards if shard.link is not None),
+            streams=len(hub.registry), messages=counts.get("messages", 0),
+            reconnects=counts.get("reconnects", 0), rotations=counts.get("rotations", 0),
+            resubscriptions=counts.get("resubscriptions", 0), dropped=hub.delivery.dropped,
+            queued=len(hub.delivery),
+        )
+
+    async def close(self) -> None:
+        """Stop every shard, close every socket and end the stream."""
+        for shard in self._shards:
+            await shard.stop()
+        if self._hub is not None:
+            self._hub.delivery.close()
+
+    def __repr__(self) -> str:
+        return (f"ReconnectWs({self.frames!r}, dialect={self.dialect.name!r}, {self.heartbeat!r}, "
+                f"{self.backoff!r}, outbound={self.outbound!r}, queue_size={self.queue_size}, "
+                f"overflow={self.overflow.name})")
+
+
+def _default_frames() -> Frames:
+    return frames(Parse())

@@ -1,0 +1,151 @@
+"""The registry of active subscriptions: reference counts, states, acks by request id.
+
+Two subscribers to one stream share one venue subscription; it is unsubscribed only when
+the last leaves. Each stream lives on one shard (connection) and is ``PENDING`` until the
+venue acknowledges it, ``CONFIRMED`` after. A reconnect puts a shard's streams back to
+``PENDING`` so they are sent again. A rejection removes the stream and fails its waiters
+with :class:`~lotusx.SubscriptionRejected`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import itertools
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from lotusx.kernel.errors import SubscriptionRejected
+
+
+class State(enum.Enum):
+    """Where one subscription stands with the venue."""
+
+    PENDING = "pending"
+    CONFIRMED = "confirmed"
+
+
+def _observe(future: asyncio.Future[None]) -> None:
+    # A rejection nobody awaits (a resubscription) is logged by the connection, not by asyncio.
+    if not future.cancelled():
+        future.exception()
+
+
+def _future() -> asyncio.Future[None]:
+    future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    future.add_done_callback(_observe)
+    return future
+
+
+@dataclass
+class Subscription:
+    """One venue stream and who holds it."""
+
+    stream: str
+    refs: int = 1
+    shard: int = -1
+    state: State = State.PENDING
+    sent: bool = False
+    ready: asyncio.Future[None] = field(default_factory=_future, repr=False)
+
+
+class Registry:
+    """Active subscriptions by stream name; see the module docstring."""
+
+    def __init__(self) -> None:
+        self._subs: dict[str, Subscription] = {}
+        self._requests: dict[int, list[str]] = {}
+        self._ids = itertools.count(1)
+
+    def __contains__(self, stream: object) -> bool:
+        return stream in self._subs
+
+    def __len__(self) -> int:
+        return len(self._subs)
+
+    def get(self, stream: str) -> Subscription | None:
+        """The subscription of ``stream``, if any."""
+        return self._subs.get(stream)
+
+    def acquire(self, streams: Iterable[str]) -> list[str]:
+        """Add a reference to each stream; return those that are new (need subscribing)."""
+        new = []
+        for stream in dict.fromkeys(streams):
+            sub = self._subs.get(stream)
+            if sub is None:
+                self._subs[stream] = Subscription(stream)
+                new.append(stream)
+            else:
+                sub.refs += 1
+        return new
+
+    def release(self, streams: Iterable[str]) -> list[Subscription]:
+        """Drop a reference to each stream; return those nobody holds any more (removed)."""
+        gone = []
+        for stream in dict.fromkeys(streams):
+            sub = self._subs.get(stream)
+            if sub is None:
+                continue
+            sub.refs -= 1
+            if sub.refs <= 0:
+                gone.append(self._subs.pop(stream))
+                if not sub.ready.done():
+                    sub.ready.cancel()
+        return gone
+
+    def on_shard(self, shard: int) -> list[str]:
+        """Streams placed on ``shard``."""
+        return [s.stream for s in self._subs.values() if s.shard == shard]
+
+    def unsent(self, shard: int) -> list[str]:
+        """Streams on ``shard`` not yet sent on its current connection."""
+        return [s.stream for s in self._subs.values() if s.shard == shard and not s.sent]
+
+    def reset(self, shard: int) -> None:
+        """``shard`` lost its connection: its streams must be subscribed again."""
+        for sub in self._subs.values():
+            if sub.shard == shard:
+                sub.state, sub.sent = State.PENDING, False
+                if sub.ready.done():
+                    sub.ready = _future()
+
+    def new_id(self) -> int:
+        """A request id for a message whose ack nobody waits for (an unsubscribe)."""
+        return next(self._ids)
+
+    def request(self, streams: list[str]) -> int:
+        """A new request id for subscribing ``streams``; marks them sent."""
+        request_id = next(self._ids)
+        self._requests[request_id] = streams
+        for stream in streams:
+            sub = self._subs.get(stream)
+            if sub is not None:
+                sub.sent = True
+        return request_id
+
+    def resolve(self, request_id: int, ok: bool, error: str | None = None) -> list[str]:
+        """Apply the venue's ack of ``request_id``; return the streams it rejected."""
+        rejected = []
+        for stream in self._requests.pop(request_id, ()):
+            sub = self._subs.get(stream)
+            if sub is None:
+                continue
+            if ok:
+                sub.state = State.CONFIRMED
+                if not sub.ready.done():
+                    sub.ready.set_result(None)
+            else:
+                del self._subs[stream]
+                rejected.append(stream)
+                if not sub.ready.done():
+                    sub.ready.set_exception(SubscriptionRejected(
+                        f"subscription to {stream!r} rejected", venue_message=error))
+        return rejected
+
+    def waiters(self, streams: Iterable[str]) -> list[asyncio.Future[None]]:
+        """Futures that complete when each of ``streams`` is confirmed (or fail if rejected)."""
+        return [sub.ready for stream in streams if (sub := self._subs.get(stream)) is not None]
+
+    def __repr__(self) -> str:
+        confirmed = sum(1 for s in self._subs.values() if s.state is State.CONFIRMED)
+        return f"Registry({len(self._subs)} streams, {confirmed} confirmed)"
