@@ -128,7 +128,9 @@ def _open(uri: str | Counters) -> Counters:
     try:
         storage = storage_from_string(uri if uri.startswith("async+") else f"async+{uri}")
     except ConfigurationError as exc:
-        raise e.ConfigError(f"rate-limit storage {_redacted(uri)!r}: {exc}") from None
+        password = urlsplit(uri).password
+        reason = str(exc).replace(password, "***") if password else str(exc)
+        raise e.ConfigError(f"rate-limit storage {_redacted(uri)!r}: {reason}") from None
     if not isinstance(storage, Storage):  # pragma: no cover - the async+ prefix guarantees it
         raise e.ConfigError(f"rate-limit storage {_redacted(uri)!r} is not asynchronous")
     return storage

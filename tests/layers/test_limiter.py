@@ -1,0 +1,318 @@
+"""The Limiter: clock-aligned fixed windows over ``limits`` storage, cool-offs, venue sync."""
+
+from __future__ import annotations
+
+import pytest
+from limits.aio.storage import MemoryStorage
+
+from lotusx.kernel.errors import ConfigError, IpBanned, RateLimited
+from lotusx.layers.limiter import Limiter, Pool, Usage
+from lotusx.metrics import Metrics
+from lotusx.testing import FakeClock
+
+T0 = 1_700_000_040.0  # a whole minute, and a whole 10 s, since the epoch
+WEIGHT = Pool("REQUEST_WEIGHT", 10, 60)
+ORDERS_10S = Pool("ORDERS", 3, 10)
+ORDERS_1D = Pool("ORDERS", 5, 86_400)
+
+
+def limiter(clock: FakeClock, *pools: Pool, max_wait: float = 120.0, guard: float = 0.0,
+            storage: str | RacingStorage = "memory://", metrics: Metrics | None = None) -> Limiter:
+    return Limiter(pools or (WEIGHT, ORDERS_10S, ORDERS_1D), storage, key="test", clock=clock,
+                   max_wait=max_wait, guard=guard, metrics=metrics, exchange="demo")
+
+
+async def test_within_budget_charges_without_waiting() -> None:
+    """Calls that fit the window are charged at once and never sleep."""
+    clock = FakeClock(T0)
+    lim = limiter(clock)
+    for _ in range(5):
+        await lim.acquire({"REQUEST_WEIGHT": 2})
+    assert await lim.used(WEIGHT) == 10
+    assert clock.slept == []
+
+
+async def test_full_pool_waits_for_the_next_window_then_proceeds() -> None:
+    """A full pool sleeps (on the injected clock) until its window resets, then charges the new one."""
+    clock = FakeClock(T0 + 45)
+    lim = limiter(clock)
+    await lim.acquire({"REQUEST_WEIGHT": 10})
+    await lim.acquire({"REQUEST_WEIGHT": 4})
+    assert clock.slept == [pytest.approx(15.0)]
+    assert clock.time() >= T0 + 60
+    assert await lim.used(WEIGHT) == 4
+
+
+async def test_wait_beyond_max_wait_raises_rate_limited_without_charging() -> None:
+    """When the reset is further away than max_wait the call fails at once, naming the pool."""
+    clock = FakeClock(T0 + 10)
+    lim = limiter(clock, max_wait=5.0)
+    await lim.acquire({"REQUEST_WEIGHT": 9})
+    with pytest.raises(RateLimited) as caught:
+        await lim.acquire({"REQUEST_WEIGHT": 2})
+    assert caught.value.pool == "REQUEST_WEIGHT"
+    assert caught.value.retry_after == pytest.approx(50.0)
+    assert clock.slept == []
+    assert await lim.used(WEIGHT) == 9
+
+
+async def test_one_request_charges_several_pools_and_every_window_of_a_name() -> None:
+    """Costs charge each named pool; a name with two windows (ORDERS 10 s and 1 day) charges both."""
+    clock = FakeClock(T0)
+    lim = limiter(clock)
+    await lim.acquire({"REQUEST_WEIGHT": 1, "ORDERS": 1})
+    assert [await lim.used(p) for p in (WEIGHT, ORDERS_10S, ORDERS_1D)] == [1, 1, 1]
+
+
+async def test_the_tightest_window_of_a_name_decides_the_wait() -> None:
+    """ORDERS 3 per 10 s blocks the fourth order until the 10 s window ends, though the day has room."""
+    clock = FakeClock(T0 + 2)
+    lim = limiter(clock)
+    for _ in range(4):
+        await lim.acquire({"ORDERS": 1})
+    assert clock.slept == [pytest.approx(8.0)]
+    assert await lim.used(ORDERS_1D) == 4
+
+
+async def test_a_full_pool_leaves_the_other_pools_uncharged() -> None:
+    """All or nothing: when ORDERS is full the refused call charges no REQUEST_WEIGHT either."""
+    clock = FakeClock(T0 + 1)
+    lim = limiter(clock, max_wait=1.0)
+    for _ in range(3):
+        await lim.acquire({"ORDERS": 1})
+    with pytest.raises(RateLimited, match="ORDERS"):
+        await lim.acquire({"REQUEST_WEIGHT": 1, "ORDERS": 1})
+    assert await lim.used(WEIGHT) == 0
+
+
+async def test_a_hit_lost_to_another_process_is_given_back_on_every_pool() -> None:
+    """If another process takes the last unit between check and hit, our partial charges are undone."""
+    clock = FakeClock(T0 + 1)
+    racing = RacingStorage(steal=WEIGHT.limit)
+    lim = limiter(clock, storage=racing, max_wait=1.0)
+    with pytest.raises(RateLimited, match="REQUEST_WEIGHT"):
+        await lim.acquire({"REQUEST_WEIGHT": 1, "ORDERS": 1})
+    assert await lim.used(WEIGHT) == WEIGHT.limit  # only the other process's units
+    assert await lim.used(ORDERS_10S) == 0
+    assert clock.slept == [pytest.approx(0.001)]  # one quick look again, then the real verdict
+
+
+async def test_guard_band_charges_both_windows_near_a_boundary() -> None:
+    """Within ``guard`` of a boundary the request may land in either venue window, so both pay."""
+    clock = FakeClock(T0 + 59.9)
+    lim = limiter(clock, guard=0.25)
+    await lim.acquire({"REQUEST_WEIGHT": 3})
+    assert await lim.used(WEIGHT) == 3
+    await clock.sleep(0.2)
+    assert await lim.used(WEIGHT) == 3  # the new minute already carries the charge
+
+
+async def test_guard_band_waits_until_the_boundary_is_safely_past() -> None:
+    """A full window blocks until ``guard`` after its end, when no skew can put us in it."""
+    clock = FakeClock(T0 + 50)
+    lim = limiter(clock, guard=0.25)
+    await lim.acquire({"REQUEST_WEIGHT": 10})
+    await lim.acquire({"REQUEST_WEIGHT": 1})
+    assert clock.slept == [pytest.approx(10.25)]
+
+
+async def test_sync_pulls_the_local_count_up_to_the_venue_count() -> None:
+    """When the venue counted more (other tools on our IP) the local window is raised to match."""
+    clock = FakeClock(T0)
+    lim = limiter(clock)
+    await lim.acquire({"REQUEST_WEIGHT": 2})
+    await lim.sync(Usage("REQUEST_WEIGHT", 7, per_seconds=60))
+    assert await lim.used(WEIGHT) == 7
+
+
+async def test_sync_never_lowers_the_local_count() -> None:
+    """A venue count below ours (requests still in flight) leaves our stricter count alone."""
+    clock = FakeClock(T0)
+    lim = limiter(clock)
+    await lim.acquire({"REQUEST_WEIGHT": 6})
+    await lim.sync(Usage("REQUEST_WEIGHT", 1, per_seconds=60))
+    assert await lim.used(WEIGHT) == 6
+
+
+async def test_sync_touches_only_the_window_named_by_the_venue() -> None:
+    """A 10 s ORDERS count updates the 10 s pool, not the daily one; unknown pools are ignored."""
+    clock = FakeClock(T0)
+    lim = limiter(clock)
+    await lim.sync(Usage("ORDERS", 2, per_seconds=10))
+    await lim.sync(Usage("RAW_REQUESTS", 50, per_seconds=300))
+    assert [await lim.used(ORDERS_10S), await lim.used(ORDERS_1D)] == [2, 0]
+
+
+async def test_sync_with_a_reset_time_cools_the_pool_off_until_then() -> None:
+    """An exhausted pool with a venue reset time blocks until that time."""
+    clock = FakeClock(T0)
+    lim = limiter(clock)
+    await lim.sync(Usage("REQUEST_WEIGHT", 10, until=T0 + 3.5))
+    await lim.acquire({"REQUEST_WEIGHT": 1})
+    assert clock.slept[0] == pytest.approx(3.5)
+
+
+async def test_cool_off_blocks_only_the_named_pools() -> None:
+    """A 429 cool-off on ORDERS delays orders but not weight-only calls."""
+    clock = FakeClock(T0)
+    lim = limiter(clock)
+    await lim.cool_off(["ORDERS"], 4.0)
+    await lim.acquire({"REQUEST_WEIGHT": 1})
+    assert clock.slept == []
+    await lim.acquire({"ORDERS": 1})
+    assert clock.slept == [pytest.approx(4.0)]
+
+
+async def test_cool_off_without_retry_after_lasts_until_the_window_resets() -> None:
+    """No Retry-After: wait for the end of the shortest current window, when the venue resets."""
+    clock = FakeClock(T0 + 7)
+    lim = limiter(clock)
+    await lim.cool_off(["ORDERS"], None)
+    await lim.acquire({"ORDERS": 1})
+    assert clock.slept == [pytest.approx(3.0)]
+
+
+async def test_ip_ban_blocks_every_pool() -> None:
+    """A ban (names=None) holds back calls on pools the banned request never touched."""
+    clock = FakeClock(T0)
+    lim = limiter(clock)
+    await lim.cool_off(None, 30.0)
+    await lim.acquire({"ORDERS": 1})
+    assert clock.slept == [pytest.approx(30.0)]
+
+
+async def test_ip_ban_longer_than_max_wait_raises_ip_banned_at_once() -> None:
+    """A ban we cannot sit out within max_wait is refused immediately as IpBanned."""
+    clock = FakeClock(T0)
+    lim = limiter(clock, max_wait=10.0)
+    await lim.cool_off(None, 120.0)
+    with pytest.raises(IpBanned) as caught:
+        await lim.acquire({"REQUEST_WEIGHT": 1})
+    assert caught.value.retry_after == pytest.approx(120.0)
+    assert clock.slept == []
+
+
+async def test_cool_off_of_undeclared_pools_is_ignored() -> None:
+    """A venue naming a pool we do not track changes nothing."""
+    clock = FakeClock(T0)
+    lim = limiter(clock)
+    await lim.cool_off(["SOMETHING_ELSE"], 10.0)
+    await lim.acquire({"REQUEST_WEIGHT": 1, "ORDERS": 1})
+    assert clock.slept == []
+
+
+async def test_undeclared_pool_in_costs_is_a_config_error() -> None:
+    """A cost for a pool that was never declared fails on first use, before anything is charged."""
+    lim = limiter(FakeClock(T0))
+    with pytest.raises(ConfigError, match="UNKNOWN"):
+        await lim.acquire({"REQUEST_WEIGHT": 1, "UNKNOWN": 1})
+    assert await lim.used(WEIGHT) == 0
+
+
+async def test_cost_above_the_pool_limit_is_a_config_error() -> None:
+    """A request that could never fit its pool is refused instead of waiting forever."""
+    lim = limiter(FakeClock(T0))
+    with pytest.raises(ConfigError, match="exceeds"):
+        await lim.acquire({"REQUEST_WEIGHT": 11})
+
+
+async def test_zero_and_empty_costs_charge_nothing() -> None:
+    """Endpoints without costs pass straight through."""
+    clock = FakeClock(T0)
+    lim = limiter(clock)
+    await lim.acquire({})
+    await lim.acquire({"REQUEST_WEIGHT": 0})
+    assert await lim.used(WEIGHT) == 0
+
+
+@pytest.mark.parametrize(
+    ("pools", "guard", "match"),
+    [
+        ((), 0.0, "at least one"),
+        ((Pool("W", 0, 60),), 0.0, "positive"),
+        ((Pool("W", 5, 60), Pool("W", 9, 60)), 0.0, "twice"),
+        ((Pool("W", 5, 1),), 0.5, "half the window"),
+        ((Pool("W", 5, 60),), -1.0, ">= 0"),
+    ],
+)
+def test_bad_declarations_fail_at_construction(pools: tuple[Pool, ...], guard: float, match: str) -> None:
+    """Impossible pools and guards are ConfigErrors when the limiter is built."""
+    with pytest.raises(ConfigError, match=match):
+        Limiter(pools, guard=guard)
+
+
+def test_unknown_storage_scheme_is_a_config_error_without_the_password() -> None:
+    """A bad storage URI is reported, its password masked."""
+    with pytest.raises(ConfigError) as caught:
+        Limiter([WEIGHT], "nosuch://user:hunter2@host:1")
+    assert "hunter2" not in str(caught.value)
+
+
+async def test_used_of_an_undeclared_pool_is_a_config_error() -> None:
+    """Asking for a pool the limiter does not hold is a programming error."""
+    with pytest.raises(ConfigError):
+        await limiter(FakeClock(T0)).used(Pool("OTHER", 1, 1))
+
+
+def test_repr_shows_pools_and_storage_but_never_the_redis_password() -> None:
+    """repr names every pool and the storage URI with its password masked."""
+    text = repr(Limiter([WEIGHT, ORDERS_10S], "redis://:s3cret@127.0.0.1:6399/0", key="acct"))
+    assert "REQUEST_WEIGHT 10/60s" in text
+    assert "ORDERS 3/10s" in text
+    assert "redis://:***@127.0.0.1:6399/0" in text
+    assert "s3cret" not in text
+
+
+def test_repr_of_an_injected_storage_names_its_type() -> None:
+    """A storage object passed in is shown by type."""
+    assert "storage='<MemoryStorage>'" in repr(Limiter([WEIGHT], MemoryStorage()))
+
+
+def test_pool_parses_limits_notation() -> None:
+    """``limits`` strings declare pools: "6000/minute" is 6000 per 60 s."""
+    assert Pool.parse("REQUEST_WEIGHT", "6000/minute") == Pool("REQUEST_WEIGHT", 6000, 60)
+    assert Pool.parse("ORDERS", "100 per 10 seconds") == Pool("ORDERS", 100, 10)
+
+
+async def test_metrics_count_local_waits_and_refusals_and_pool_usage() -> None:
+    """Waiting and refusing count as local throttles; waits are timed; usage is a ratio."""
+    clock = FakeClock(T0 + 50)
+    metrics = Metrics()
+    lim = limiter(clock, metrics=metrics, max_wait=20.0)
+    await lim.acquire({"REQUEST_WEIGHT": 5})
+    assert sample(metrics, "lotusx_rate_limit_pool_usage_ratio", pool="REQUEST_WEIGHT") == 0.5
+    await lim.acquire({"REQUEST_WEIGHT": 6})  # waits 10 s for the next minute
+    assert sample(metrics, "lotusx_rate_limited_total", pool="REQUEST_WEIGHT", source="local") == 1
+    assert sample(metrics, "lotusx_rate_limit_wait_seconds_sum", pool="REQUEST_WEIGHT") == pytest.approx(10.0)
+    await lim.cool_off(None, 60.0)
+    with pytest.raises(IpBanned):
+        await lim.acquire({"REQUEST_WEIGHT": 1})
+    assert sample(metrics, "lotusx_rate_limited_total", pool="*", source="local") == 1
+    assert sample(metrics, "lotusx_rate_limited_total", pool="ip", source="venue") == 1
+
+
+def sample(metrics: Metrics, name: str, **labels: str) -> float | None:
+    return metrics.registry.get_sample_value(name, {"exchange": "demo", **labels})
+
+
+class RacingStorage:
+    """Memory counters where another process takes ``steal`` units just before our first hit."""
+
+    def __init__(self, steal: int) -> None:
+        self.inner = MemoryStorage()
+        self.steal = steal
+
+    async def incr(self, key: str, expiry: int, amount: int = 1) -> int:
+        if self.steal and amount > 0:
+            stolen, self.steal = self.steal, 0
+            await self.inner.incr(key, expiry, stolen)
+        return await self.inner.incr(key, expiry, amount)
+
+    async def get(self, key: str) -> int:
+        return await self.inner.get(key)
+
+    async def get_expiry(self, key: str) -> float:
+        return await self.inner.get_expiry(key)
+
+    async def clear(self, key: str) -> None:
+        await self.inner.clear(key)
