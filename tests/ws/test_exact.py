@@ -1,0 +1,34 @@
+"""Levels: exact Decimal prices built lazily from the venue's strings."""
+
+from decimal import Decimal
+
+from lotusx.ws.exact import Levels
+
+RAW = [["50000.10", "1.00000001"], ["49999.9", "0.5"]]
+
+
+class TestLevels:
+    def test_index_gives_exact_decimals(self) -> None:
+        """A level reads as a (Decimal, Decimal) pair with every digit kept."""
+        assert Levels(RAW)[0] == (Decimal("50000.10"), Decimal("1.00000001"))
+
+    def test_iterates_in_order(self) -> None:
+        """Iteration yields every level best first, as given."""
+        assert list(Levels(RAW)) == [(Decimal("50000.10"), Decimal("1.00000001")), (Decimal("49999.9"), Decimal("0.5"))]
+
+    def test_slice_and_len(self) -> None:
+        """Slices stay lazy Levels; len counts levels."""
+        top = Levels(RAW)[:1]
+        assert isinstance(top, Levels)
+        assert len(top) == 1
+
+    def test_equality(self) -> None:
+        """Levels equal other Levels or a list of the same Decimal pairs."""
+        assert Levels(RAW) == Levels([list(level) for level in RAW])
+        assert Levels(RAW)[:1] == [(Decimal("50000.1"), Decimal("1.00000001"))]
+        assert Levels(RAW) != 5
+
+    def test_keeps_raw_strings(self) -> None:
+        """The raw strings are still there for code that wants no conversion at all."""
+        assert Levels(RAW).raw is RAW
+        assert repr(Levels(RAW)) == "Levels(2 levels)"

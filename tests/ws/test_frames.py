@@ -1,0 +1,73 @@
+"""Frame stage composition: order, fan-out, drops, nesting, repr."""
+
+from typing import Any
+
+import pytest
+
+from lotusx.ws.frames import Drop, Frames, Many, frames
+
+
+def upper(text: str) -> str:
+    return text.upper()
+
+
+def split(text: str) -> Many:
+    return Many(text.split(","))
+
+
+def drop_empty(text: str) -> str:
+    if not text:
+        raise Drop
+    return text
+
+
+class TestFrames:
+    def test_stages_run_in_listed_order(self) -> None:
+        """The first listed stage sees the input first."""
+        assert frames(lambda s: s + "a", lambda s: s + "b")("") == ["ab"]
+
+    def test_no_stages_is_identity(self) -> None:
+        """An empty pipeline passes the item through as a one-element list."""
+        assert frames()("x") == ["x"]
+
+    def test_many_fans_out_through_later_stages(self) -> None:
+        """Each element of a Many continues through the remaining stages."""
+        assert frames(split, upper)("a,b,c") == ["A", "B", "C"]
+
+    def test_drop_emits_nothing(self) -> None:
+        """A stage raising Drop consumes the item."""
+        assert frames(drop_empty, upper)("") == []
+
+    def test_drop_inside_fan_out_skips_only_that_part(self) -> None:
+        """Dropping one fanned-out part keeps its siblings."""
+        assert frames(split, drop_empty, upper)("a,,b") == ["A", "B"]
+
+    def test_nested_fan_out(self) -> None:
+        """A fan-out after a fan-out multiplies the outputs."""
+        def twice(text: str) -> Many:
+            return Many((text, text))
+
+        assert frames(split, twice)("a,b") == ["a", "a", "b", "b"]
+
+    def test_pipelines_nest_flat_and_skip_none(self) -> None:
+        """A pipeline inside frames() contributes its stages; None entries vanish."""
+        inner = frames(upper)
+        outer = frames(None, inner, split)
+        assert outer.stages == (upper, split)
+        assert outer("a,b") == ["A", "B"]
+
+    def test_repr_lists_stages(self) -> None:
+        """repr shows the stages in order."""
+        assert repr(frames(upper, split)).startswith("frames(<function upper")
+
+    def test_drop_is_not_an_exception(self) -> None:
+        """Drop is a control signal that `except Exception` does not swallow."""
+        assert not issubclass(Drop, Exception)
+
+    def test_errors_propagate(self) -> None:
+        """An ordinary exception in a stage reaches the caller."""
+        def boom(_: Any) -> Any:
+            raise ValueError("bad")
+
+        with pytest.raises(ValueError, match="bad"):
+            Frames((boom,))("x")
