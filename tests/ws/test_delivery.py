@@ -1,0 +1,97 @@
+"""Delivery: a bounded queue whose overflow policy is declared, counted and bounded."""
+
+import asyncio
+
+import pytest
+
+from lotusx.kernel.errors import AuthenticationError, ConfigError, QueueOverflow
+from lotusx.metrics import Metrics
+from lotusx.testing import FakeClock
+from lotusx.ws.delivery import Delivery, Gap, Overflow
+
+
+async def drain(delivery: Delivery) -> list[object]:
+    items = []
+    while len(delivery):
+        items.append(await delivery.get())
+    return items
+
+
+class TestDelivery:
+    async def test_fifo(self) -> None:
+        """Items come out in the order they went in."""
+        delivery = Delivery(4)
+        for n in range(3):
+            await delivery.put(n)
+        assert await drain(delivery) == [0, 1, 2]
+
+    async def test_block_back_pressures_the_producer(self) -> None:
+        """Under BLOCK a put into a full queue waits until the consumer takes one."""
+        delivery = Delivery(2, Overflow.BLOCK)
+        await delivery.put(1)
+        await delivery.put(2)
+        producer = asyncio.create_task(delivery.put(3))
+        await asyncio.sleep(0)
+        assert not producer.done()
+        assert await delivery.get() == 1
+        await asyncio.wait_for(producer, 1)
+        assert await drain(delivery) == [2, 3]
+
+    async def test_drop_oldest_stays_bounded_under_a_stalled_consumer(self) -> None:
+        """10k messages into a 100-slot DROP_OLDEST queue nobody reads: size stays 100, drops counted."""
+        metrics = Metrics()
+        delivery = Delivery(100, Overflow.DROP_OLDEST, metrics=metrics, exchange="x", clock=FakeClock())
+        for n in range(10_000):
+            await delivery.put(n)
+            assert len(delivery) <= 100
+        items = await drain(delivery)
+        assert len(items) == 100
+        assert isinstance(items[0], Gap)
+        assert items[0].reason == "overflow"
+        assert items[1:] == list(range(9_901, 10_000))
+        assert delivery.dropped == 9_901
+        assert metrics.registry.get_sample_value(
+            "lotusx_ws_dropped_messages_total", {"exchange": "x", "reason": "overflow"}) == 9_901
+        assert metrics.registry.get_sample_value("lotusx_ws_queue_depth", {"exchange": "x"}) == 0
+
+    async def test_gap_marks_where_messages_went_missing(self) -> None:
+        """After an overflow the consumer reads a Gap, then the newest messages."""
+        clock = FakeClock()
+        delivery = Delivery(3, Overflow.DROP_OLDEST, clock=clock)
+        for n in range(4):
+            await delivery.put(n)
+        assert await drain(delivery) == [Gap("overflow", clock.time()), 2, 3]
+
+    async def test_fail_raises_queue_overflow_to_the_consumer(self) -> None:
+        """Under FAIL the consumer's next read raises QueueOverflow."""
+        delivery = Delivery(2, Overflow.FAIL)
+        for n in range(3):
+            await delivery.put(n)
+        assert len(delivery) == 2
+        with pytest.raises(QueueOverflow):
+            await delivery.get()
+
+    async def test_fail_with_an_error_after_draining(self) -> None:
+        """A fatal error reaches the consumer after the messages already queued."""
+        delivery = Delivery(4)
+        await delivery.put(1)
+        delivery.fail(AuthenticationError("login rejected"))
+        assert await delivery.get() == 1
+        with pytest.raises(AuthenticationError):
+            await delivery.get()
+
+    async def test_close_ends_iteration_and_releases_producers(self) -> None:
+        """Closing wakes a waiting consumer with StopAsyncIteration and a blocked producer."""
+        delivery = Delivery(2)
+        consumer = asyncio.create_task(delivery.get())
+        await asyncio.sleep(0)
+        delivery.close()
+        with pytest.raises(StopAsyncIteration):
+            await asyncio.wait_for(consumer, 1)
+        await asyncio.wait_for(delivery.put(1), 1)
+        assert len(delivery) == 0
+
+    def test_needs_room_for_a_gap(self) -> None:
+        """A queue smaller than 2 cannot hold a Gap and a message."""
+        with pytest.raises(ConfigError):
+            Delivery(1)

@@ -1,0 +1,69 @@
+"""Registry: reference counts, pending/confirmed states and acks by request id."""
+
+import pytest
+
+from lotusx.kernel.errors import SubscriptionRejected
+from lotusx.ws.subscriptions import Registry, State
+
+
+class TestRegistry:
+    async def test_second_subscriber_shares_the_subscription(self) -> None:
+        """Only the first acquire of a stream needs a subscribe message."""
+        registry = Registry()
+        assert registry.acquire(["a", "b"]) == ["a", "b"]
+        assert registry.acquire(["a"]) == []
+
+    async def test_last_release_removes(self) -> None:
+        """A stream is gone only when its last holder releases it."""
+        registry = Registry()
+        registry.acquire(["a"])
+        registry.acquire(["a"])
+        assert registry.release(["a"]) == []
+        assert [sub.stream for sub in registry.release(["a"])] == ["a"]
+        assert "a" not in registry
+        assert registry.release(["a"]) == []
+
+    async def test_ack_confirms(self) -> None:
+        """An accepted ack confirms the request's streams and completes their waiters."""
+        registry = Registry()
+        registry.acquire(["a"])
+        request_id = registry.request(["a"])
+        assert registry.resolve(request_id, True) == []
+        sub = registry.get("a")
+        assert sub is not None
+        assert sub.state is State.CONFIRMED
+        await registry.waiters(["a"])[0]
+
+    async def test_rejection_removes_and_fails_waiters(self) -> None:
+        """A rejected ack removes the stream and fails its waiters with SubscriptionRejected."""
+        registry = Registry()
+        registry.acquire(["bad"])
+        waiter = registry.waiters(["bad"])[0]
+        assert registry.resolve(registry.request(["bad"]), False, "Invalid symbol") == ["bad"]
+        assert "bad" not in registry
+        with pytest.raises(SubscriptionRejected, match="Invalid symbol"):
+            await waiter
+
+    async def test_reset_makes_streams_pending_and_unsent(self) -> None:
+        """After a reconnect a shard's streams are pending and must be sent again."""
+        registry = Registry()
+        registry.acquire(["a", "b"])
+        for stream in ("a", "b"):
+            sub = registry.get(stream)
+            assert sub is not None
+            sub.shard = 0 if stream == "a" else 1
+        registry.resolve(registry.request(["a"]), True)
+        assert registry.unsent(0) == []
+        registry.reset(0)
+        assert registry.unsent(0) == ["a"]
+        sub = registry.get("a")
+        assert sub is not None
+        assert sub.state is State.PENDING
+        assert not sub.ready.done()
+        assert registry.on_shard(1) == ["b"]
+
+    async def test_ids_are_unique(self) -> None:
+        """Every request gets a fresh id."""
+        registry = Registry()
+        assert len({registry.request([]), registry.request([]), registry.new_id()}) == 3
+        assert repr(registry) == "Registry(0 streams, 0 confirmed)"
