@@ -1,0 +1,378 @@
+"""Binance spot REST dialect (binance/binance-spot-api-docs rest-api.md, errors.md).
+
+Handlers translate between the wire and the shared engine; admission (keys, signatures,
+weights) lives in :mod:`lotusx.sim.binance_guard`.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from aiohttp import web
+
+from lotusx.kernel.errors import (
+    DuplicateClientOrderId,
+    InsufficientBalance,
+    InvalidRequest,
+    LotusXError,
+    NotFound,
+    OrderRejected,
+)
+from lotusx.sim.binance_guard import Signed, Throttle, mandatory, verify
+from lotusx.sim.common import answer
+from lotusx.sim.engine import Engine, Fill, Order
+from lotusx.sim.venue import Venue
+
+SIDES = ("BUY", "SELL")
+DEPTH_LIMITS = range(1, 5001)
+SYMBOL = re.compile(r"^[A-Z0-9-_.]{1,20}$")
+CLIENT_ID = re.compile(r"^[.A-Z:/a-z0-9_-]{1,36}$")
+NUMBER = re.compile(r"^([0-9]{1,20})(\.[0-9]{1,20})?$")
+ENUM_ERRORS = {"symbol": (-1121, "Invalid symbol."), "side": (-1117, "Invalid side."),
+               "type": (-1116, "Invalid orderType."), "tif": (-1115, "Invalid timeInForce.")}
+SignedHandler = Callable[[web.Request, Signed], Awaitable[web.Response]]
+
+
+def f8(value: Decimal) -> str:
+    """Binance prints amounts with eight decimals."""
+    return f"{value:.8f}"
+
+
+@dataclass
+class Withdrawal:
+    """One withdrawal and when it was applied (its status follows from its age)."""
+
+    id: str
+    account: str
+    coin: str
+    network: str
+    address: str
+    amount: Decimal
+    apply_ms: int
+    withdraw_order_id: str
+    done: bool = False
+
+
+class BinanceRest:
+    """The REST routes of the Binance dialect."""
+
+    def __init__(self, venue: Venue, throttle: Throttle) -> None:
+        self.venue = venue
+        self.throttle = throttle
+        self.engine: Engine = venue.engines["spot"]
+        self.withdrawals: list[Withdrawal] = []
+        self.listen_keys: dict[str, str] = {}
+
+    def routes(self) -> list[web.RouteDef]:
+        """The aiohttp routes."""
+        signed = self._signed
+        return [
+            web.get("/api/v3/ping", self.ping), web.get("/api/v3/time", self.time),
+            web.get("/api/v3/exchangeInfo", self.exchange_info), web.get("/api/v3/depth", self.depth),
+            web.get("/api/v3/trades", self.trades), web.get("/api/v3/ticker/bookTicker", self.book_ticker),
+            web.post("/api/v3/order", signed(self.new_order)), web.delete("/api/v3/order", signed(self.cancel)),
+            web.get("/api/v3/order", signed(self.query)), web.get("/api/v3/openOrders", signed(self.open_orders)),
+            web.get("/api/v3/account", signed(self.account)),
+            web.post("/sapi/v1/capital/withdraw/apply", signed(self.withdraw)),
+            web.get("/sapi/v1/capital/withdraw/history", signed(self.withdraw_history)),
+            web.post("/api/v3/userDataStream", self.listen_key), web.put("/api/v3/userDataStream", self.listen_key),
+            web.delete("/api/v3/userDataStream", self.listen_key),
+        ]
+
+    def _signed(self, handler: SignedHandler) -> Callable[[web.Request], Awaitable[web.Response]]:
+        async def route(request: web.Request) -> web.Response:
+            try:
+                signed = verify(self.venue, request.headers.get("X-MBX-APIKEY"),
+                                request.rel_url.raw_query_string, await request.text())
+                return await handler(request, signed)
+            except LotusXError as exc:
+                return error(exc)
+        return route
+
+    # ===== public =====
+
+    async def ping(self, request: web.Request) -> web.Response:
+        """GET /api/v3/ping."""
+        return answer({})
+
+    async def time(self, request: web.Request) -> web.Response:
+        """GET /api/v3/time."""
+        return answer({"serverTime": self.venue.now_ms()})
+
+    async def exchange_info(self, request: web.Request) -> web.Response:
+        """GET /api/v3/exchangeInfo: rate limits and symbols with their filters."""
+        lim = self.venue.config.limits
+        return answer({"timezone": "UTC", "serverTime": self.venue.now_ms(), "rateLimits": [
+            {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": lim.request_weight},
+            {"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10, "limit": lim.orders_10s},
+            {"rateLimitType": "ORDERS", "interval": "DAY", "intervalNum": 1, "limit": lim.orders_1d},
+        ], "exchangeFilters": [], "symbols": [{
+            "symbol": m.symbol, "status": "TRADING", "baseAsset": m.base, "quoteAsset": m.quote,
+            "baseAssetPrecision": 8, "quoteAssetPrecision": 8,
+            "orderTypes": ["LIMIT", "LIMIT_MAKER", "MARKET"], "quoteOrderQtyMarketAllowed": True,
+            "isSpotTradingAllowed": True, "permissions": ["SPOT"],
+            "filters": [
+                {"filterType": "PRICE_FILTER", "minPrice": f8(m.tick), "maxPrice": "1000000.00000000",
+                 "tickSize": f8(m.tick)},
+                {"filterType": "LOT_SIZE", "minQty": f8(m.step), "maxQty": "9000.00000000", "stepSize": f8(m.step)},
+            ]} for m in self.engine.markets.values()]})
+
+    async def depth(self, request: web.Request) -> web.Response:
+        """GET /api/v3/depth: ``lastUpdateId`` continues into the diff stream's ``U``."""
+        try:
+            book = self.engine.books[self.engine.market(symbol_of(request.query)).symbol]
+            limit = int(request.query.get("limit", "100"))
+            if limit not in DEPTH_LIMITS:
+                raise InvalidRequest("Illegal characters found in parameter 'limit'; legal range is '1-5000'.",
+                                     code=-1100)
+        except ValueError:
+            return error(InvalidRequest(mandatory("limit"), code=-1102))
+        except LotusXError as exc:
+            return error(exc)
+        return answer({"lastUpdateId": book.update_id,
+                       "bids": [[f8(p), f8(q)] for p, q in book.levels("BUY", limit)],
+                       "asks": [[f8(p), f8(q)] for p, q in book.levels("SELL", limit)]})
+
+    async def trades(self, request: web.Request) -> web.Response:
+        """GET /api/v3/trades: the most recent trades, oldest first (limit default 500, max 1000)."""
+        try:
+            symbol = self.engine.market(symbol_of(request.query)).symbol
+        except LotusXError as exc:
+            return error(exc)
+        limit = min(int(request.query.get("limit", "500")), 1000)
+        return answer([trade_json(f) for f in self.engine.trades[symbol][-limit:]])
+
+    async def book_ticker(self, request: web.Request) -> web.Response:
+        """GET /api/v3/ticker/bookTicker for one symbol or all."""
+        symbols = [request.query["symbol"]] if "symbol" in request.query else list(self.engine.books)
+        try:
+            tickers = [self._book_ticker(self.engine.market(s).symbol) for s in symbols]
+        except LotusXError as exc:
+            return error(exc)
+        return answer(tickers[0] if "symbol" in request.query else tickers)
+
+    def _book_ticker(self, symbol: str) -> dict[str, str]:
+        book = self.engine.books[symbol]
+        (bid, bid_qty), (ask, ask_qty) = (book.levels("BUY", 1) or [(Decimal(0), Decimal(0))])[0], (
+            book.levels("SELL", 1) or [(Decimal(0), Decimal(0))])[0]
+        return {"symbol": symbol, "bidPrice": f8(bid), "bidQty": f8(bid_qty), "askPrice": f8(ask),
+                "askQty": f8(ask_qty)}
+
+    # ===== signed =====
+
+    async def new_order(self, request: web.Request, signed: Signed) -> web.Response:
+        """POST /api/v3/order with newOrderRespType ACK, RESULT or FULL."""
+        p = signed.params
+        headers, exceeded = self.throttle.count_order(signed.account)
+        if exceeded:
+            limit = {"10S": (self.venue.config.limits.orders_10s, "10 SECOND"),
+                     "1D": (self.venue.config.limits.orders_1d, "1 DAY")}[exceeded]
+            return answer({"code": -1015, "msg": f"Too many new orders; current limit is {limit[0]} orders per "
+                                                 f"{limit[1]}."}, 429, headers)
+        try:
+            symbol = self.engine.market(symbol_of(p)).symbol
+            side, type_ = required(p, "side"), required(p, "type")
+            client_id = p.get("newClientOrderId")
+            if client_id is not None and not CLIENT_ID.match(client_id):
+                raise InvalidRequest(illegal("newClientOrderId", CLIENT_ID.pattern), code=-1100)
+            tif = p.get("timeInForce", "GTC")
+            if type_ == "LIMIT" and "timeInForce" not in p:
+                raise InvalidRequest(mandatory("timeInForce"), code=-1102)
+            order = self.engine.place(signed.account, symbol, side, type_, quantity=decimal(p, "quantity"),
+                                      price=decimal(p, "price"), tif=tif, client_id=client_id,
+                                      quote_qty=decimal(p, "quoteOrderQty"))
+        except LotusXError as exc:
+            return error(exc, headers)
+        resp_type = p.get("newOrderRespType", "FULL" if type_ in ("LIMIT", "MARKET") else "ACK")
+        return answer(order_json(order, resp_type), headers=headers)
+
+    async def cancel(self, request: web.Request, signed: Signed) -> web.Response:
+        """DELETE /api/v3/order by orderId or origClientOrderId."""
+        try:
+            order = self.engine.cancel(signed.account, self.engine.market(symbol_of(signed.params)).symbol,
+                                       *order_ref(signed.params))
+        except NotFound:
+            return error(OrderRejected("Unknown order sent.", code=-2011))
+        except LotusXError as exc:
+            return error(exc)
+        body = order_json(order, "RESULT")
+        body.pop("transactTime")
+        body.pop("workingTime")
+        body.pop("fills", None)
+        return answer({**body, "origClientOrderId": order.client_id, "clientOrderId": secrets.token_hex(11),
+                       "transactTime": self.venue.now_ms()})
+
+    async def query(self, request: web.Request, signed: Signed) -> web.Response:
+        """GET /api/v3/order by orderId or origClientOrderId."""
+        try:
+            order = self.engine.find(signed.account, self.engine.market(symbol_of(signed.params)).symbol,
+                                     *order_ref(signed.params))
+        except LotusXError as exc:
+            return error(exc)
+        return answer(query_json(order))
+
+    async def open_orders(self, request: web.Request, signed: Signed) -> web.Response:
+        """GET /api/v3/openOrders, for one symbol or all."""
+        try:
+            symbol = self.engine.market(signed.params["symbol"]).symbol if "symbol" in signed.params else None
+        except LotusXError as exc:
+            return error(exc)
+        return answer([query_json(o) for o in self.engine.open_orders(signed.account, symbol)])
+
+    async def account(self, request: web.Request, signed: Signed) -> web.Response:
+        """GET /api/v3/account."""
+        balances = self.engine.accounts.get(signed.account, {})
+        return answer({"makerCommission": 0, "takerCommission": 0, "canTrade": True, "canWithdraw": True,
+                       "canDeposit": True, "updateTime": self.venue.now_ms(), "accountType": "SPOT",
+                       "balances": [{"asset": a, "free": f8(b.free), "locked": f8(b.locked)}
+                                    for a, b in sorted(balances.items())], "permissions": ["SPOT"]})
+
+    async def withdraw(self, request: web.Request, signed: Signed) -> web.Response:
+        """POST /sapi/v1/capital/withdraw/apply: locks the amount until the withdrawal completes."""
+        p = signed.params
+        try:
+            coin, address = required(p, "coin"), required(p, "address")
+            amount = decimal(p, "amount")
+            if amount is None or amount <= 0:
+                raise InvalidRequest(mandatory("amount"), code=-1102)
+            self.engine.lock(signed.account, coin, amount)
+        except InsufficientBalance:
+            return answer({"code": -4026, "msg": "User has insufficient balance"}, 400)
+        except LotusXError as exc:
+            return error(exc)
+        item = Withdrawal(secrets.token_hex(16), signed.account, coin, p.get("network", coin), address, amount,
+                          self.venue.now_ms(), p.get("withdrawOrderId", ""))
+        self.withdrawals.append(item)
+        return answer({"id": item.id})
+
+    async def withdraw_history(self, request: web.Request, signed: Signed) -> web.Response:
+        """GET /sapi/v1/capital/withdraw/history: status 4 (Processing) then 6 (Completed)."""
+        delay_ms = self.venue.config.withdraw_delay * 1000
+        out = []
+        for w in reversed(self.withdrawals):
+            if w.account != signed.account or signed.params.get("coin", w.coin) != w.coin:
+                continue
+            if not w.done and self.venue.now_ms() - w.apply_ms >= delay_ms:
+                w.done = True
+                self.engine.balance(w.account, w.coin).locked -= w.amount
+            out.append({"id": w.id, "amount": f8(w.amount), "transactionFee": "0", "coin": w.coin,
+                        "status": 6 if w.done else 4, "address": w.address, "network": w.network,
+                        "txId": f"0x{w.id}" if w.done else "", "applyTime": w.apply_ms, "transferType": 0,
+                        "withdrawOrderId": w.withdraw_order_id, "info": "", "confirmNo": 1 if w.done else 0,
+                        "walletType": 0})
+        return answer(out)
+
+    async def listen_key(self, request: web.Request) -> web.Response:
+        """POST/PUT/DELETE /api/v3/userDataStream (USER_STREAM: API key, no signature)."""
+        key = self.venue.keys.get(request.headers.get("X-MBX-APIKEY", ""))
+        if key is None:
+            return error(LotusXError("Invalid API-key, IP, or permissions for action.", code=-2015, status=401))
+        if request.method == "POST":
+            listen_key = secrets.token_urlsafe(45)[:60]
+            self.listen_keys[listen_key] = key.account
+            return answer({"listenKey": listen_key})
+        params = dict(request.query) | dict(await request.post())
+        if self.listen_keys.get(str(params.get("listenKey", ""))) != key.account:
+            return answer({"code": -1125, "msg": "This listenKey does not exist."}, 400)
+        if request.method == "DELETE":
+            del self.listen_keys[str(params["listenKey"])]
+        return answer({})
+
+
+# ===== translation =====
+
+def error(exc: LotusXError, headers: dict[str, str] | None = None) -> web.Response:
+    """The Binance ``{"code", "msg"}`` answer of an engine or admission error."""
+    if isinstance(exc, DuplicateClientOrderId | InsufficientBalance):
+        code, msg = -2010, ("Duplicate order sent." if isinstance(exc, DuplicateClientOrderId)
+                            else "Account has insufficient balance for requested action.")
+    elif isinstance(exc, NotFound):
+        code, msg = -2013, "Order does not exist."
+    elif isinstance(exc, OrderRejected) and exc.code is None:
+        code, msg = (-1013 if str(exc).startswith("Filter failure") else -2010), str(exc)
+    elif isinstance(exc, InvalidRequest) and not isinstance(exc.code, int):
+        code, msg = ENUM_ERRORS.get(str(exc.code), (-1102, str(exc)))
+    else:
+        code, msg = int(exc.code or -1000), str(exc)
+    return answer({"code": code, "msg": msg}, exc.status or 400, headers)
+
+
+def symbol_of(params: Any) -> str:
+    """The ``symbol`` parameter, checked against the documented character set."""
+    symbol = required(params, "symbol")
+    if not SYMBOL.match(symbol):
+        raise InvalidRequest(illegal("symbol", SYMBOL.pattern), code=-1100)
+    return symbol
+
+
+def required(params: Any, name: str) -> str:
+    """A mandatory parameter or -1102."""
+    value = params.get(name)
+    if not value:
+        raise InvalidRequest(mandatory(name), code=-1102)
+    return str(value)
+
+
+def illegal(name: str, legal: str) -> str:
+    """The -1100 message."""
+    return f"Illegal characters found in parameter '{name}'; legal range is '{legal}'."
+
+
+def decimal(params: dict[str, str], name: str) -> Decimal | None:
+    """An optional decimal parameter; malformed numbers are -1100."""
+    if name not in params:
+        return None
+    if not NUMBER.match(params[name]):
+        raise InvalidRequest(illegal(name, NUMBER.pattern), code=-1100)
+    try:
+        return Decimal(params[name])
+    except InvalidOperation:  # pragma: no cover - NUMBER already admits only valid decimals
+        raise InvalidRequest(illegal(name, NUMBER.pattern), code=-1100) from None
+
+
+def order_ref(params: dict[str, str]) -> tuple[int | None, str | None]:
+    """(orderId, origClientOrderId); one of them is mandatory."""
+    if "orderId" in params:
+        if not params["orderId"].isdigit():
+            raise InvalidRequest(illegal("orderId", "^[0-9]{1,20}$"), code=-1100)
+        return int(params["orderId"]), None
+    if "origClientOrderId" in params:
+        return None, params["origClientOrderId"]
+    raise InvalidRequest("Param 'origClientOrderId' or 'orderId' must be sent, but both were empty/null!",
+                         code=-1102)
+
+
+def trade_json(fill: Fill) -> dict[str, Any]:
+    """One entry of GET /api/v3/trades."""
+    return {"id": fill.trade_id, "price": f8(fill.price), "qty": f8(fill.qty), "quoteQty": f8(fill.price * fill.qty),
+            "time": fill.time_ms, "isBuyerMaker": fill.maker.side == "BUY", "isBestMatch": True}
+
+
+def order_json(order: Order, resp_type: str) -> dict[str, Any]:
+    """The POST /api/v3/order answer in the ACK, RESULT or FULL shape."""
+    body: dict[str, Any] = {"symbol": order.symbol, "orderId": order.order_id, "orderListId": -1,
+                            "clientOrderId": order.client_id, "transactTime": order.time_ms}
+    if resp_type == "ACK":
+        return body
+    body |= {"price": f8(order.price or Decimal(0)), "origQty": f8(order.quantity),
+             "executedQty": f8(order.filled), "origQuoteOrderQty": f8(order.quote_qty or Decimal(0)),
+             "cummulativeQuoteQty": f8(order.quote_filled), "status": order.status, "timeInForce": order.tif,
+             "type": order.type, "side": order.side, "workingTime": order.time_ms, "selfTradePreventionMode": "NONE"}
+    if resp_type == "FULL":
+        body["fills"] = [{"price": f8(f.price), "qty": f8(f.qty), "commission": "0.00000000",
+                          "commissionAsset": order.market.base if order.side == "BUY" else order.market.quote,
+                          "tradeId": f.trade_id} for f in order.fills if f.taker is order]
+    return body
+
+
+def query_json(order: Order) -> dict[str, Any]:
+    """The GET /api/v3/order (and openOrders entry) shape."""
+    body = order_json(order, "RESULT")
+    del body["transactTime"]
+    return body | {"stopPrice": "0.00000000", "icebergQty": "0.00000000", "time": order.time_ms,
+                   "updateTime": order.update_ms, "isWorking": order.status in ("NEW", "PARTIALLY_FILLED")}

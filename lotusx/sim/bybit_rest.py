@@ -1,0 +1,348 @@
+"""Bybit v5 REST dialect (bybit-exchange.github.io/docs/v5: guide "Authentication", "Rate Limit",
+market/*, order/*, account/wallet-balance, asset/withdraw; error codes from docs/v5/error).
+
+Every answer is HTTP 200 with ``{"retCode", "retMsg", "result", "retExtInfo", "time"}``. A signed
+request carries X-BAPI-API-KEY, X-BAPI-TIMESTAMP, X-BAPI-RECV-WINDOW (default 5000) and
+X-BAPI-SIGN = hex HMAC-SHA256(secret, timestamp + apiKey + recvWindow + (queryString | body)),
+and is accepted when ``server - recvWindow <= timestamp < server + 1000``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import orjson
+from aiohttp import web
+from limits import RateLimitItemPerSecond
+from limits.storage import MemoryStorage
+from limits.strategies import FixedWindowRateLimiter
+
+from lotusx.kernel.errors import DuplicateClientOrderId, InsufficientBalance, LotusXError, NotFound, OrderRejected
+from lotusx.sim.common import answer, plain
+from lotusx.sim.engine import Engine, Order
+from lotusx.sim.venue import Venue
+
+ZERO = Decimal(0)
+SIDES = {"Buy": "BUY", "Sell": "SELL"}
+TYPES = {"Limit": "LIMIT", "Market": "MARKET"}
+BOOK_LIMITS = {"spot": (1, 200, 1), "linear": (1, 500, 25)}
+"""(min, max, default) of /v5/market/orderbook ``limit`` per category."""
+TRADE_LIMITS = {"spot": (60, 60), "linear": (1000, 500)}
+"""(max, default) of /v5/market/recent-trade ``limit`` per category."""
+STATUS = {"NEW": "New", "PARTIALLY_FILLED": "PartiallyFilled", "FILLED": "Filled", "CANCELED": "Cancelled",
+          "EXPIRED": "Cancelled"}
+
+
+class Reject(Exception):
+    """Answer with ``ret_code``/``ret_msg`` instead of a result."""
+
+    def __init__(self, ret_code: int, ret_msg: str) -> None:
+        super().__init__(ret_msg)
+        self.ret_code = ret_code
+        self.ret_msg = ret_msg
+
+
+@dataclass(frozen=True)
+class Call:
+    """A verified private call."""
+
+    account: str
+    params: Mapping[str, Any]
+    headers: dict[str, str]
+
+
+PrivateHandler = Callable[[Call], Awaitable[Any]]
+
+
+def bybit_forced(status: int) -> web.Response:
+    """Forced throttling: 429 is Bybit's system-level protection, 418 maps to its 403 IP ban."""
+    if status == 429:
+        return web.Response(status=429, text="System level frequency protection")
+    return web.Response(status=403, text="access too frequent")
+
+
+def sign_valid(secret: str, payload: str, signature: str) -> bool:
+    """Whether ``signature`` is the hex HMAC-SHA256 of ``payload``."""
+    return hmac.compare_digest(hmac.new(secret.encode(), payload.encode(), hashlib.sha256).hexdigest(),
+                               signature.lower())
+
+
+class BybitRest:
+    """The REST routes of the Bybit dialect."""
+
+    def __init__(self, venue: Venue) -> None:
+        self.venue = venue
+        self.limiter = FixedWindowRateLimiter(MemoryStorage())
+        self.limit = RateLimitItemPerSecond(venue.config.limits.bybit_per_second)
+        self.withdrawals: list[tuple[str, str, Decimal]] = []
+
+    def routes(self) -> list[web.RouteDef]:
+        """The aiohttp routes."""
+        private = self._private
+        return [
+            web.get("/v5/market/time", self._public(self.time)),
+            web.get("/v5/market/instruments-info", self._public(self.instruments)),
+            web.get("/v5/market/orderbook", self._public(self.orderbook)),
+            web.get("/v5/market/recent-trade", self._public(self.recent_trades)),
+            web.get("/v5/market/tickers", self._public(self.tickers)),
+            web.post("/v5/order/create", private(self.create)), web.post("/v5/order/cancel", private(self.cancel)),
+            web.get("/v5/order/realtime", private(self.realtime)),
+            web.get("/v5/account/wallet-balance", private(self.wallet)),
+            web.post("/v5/asset/withdraw/create", private(self.withdraw)),
+        ]
+
+    def envelope(self, result: Any, ret_code: int = 0, ret_msg: str = "OK",
+                 headers: Mapping[str, str] | None = None) -> web.Response:
+        """The v5 answer envelope."""
+        return answer({"retCode": ret_code, "retMsg": ret_msg, "result": result, "retExtInfo": {},
+                       "time": self.venue.now_ms()}, headers=headers)
+
+    def _public(self, handler: Callable[[Mapping[str, str]], Any]) -> Callable[[web.Request], Awaitable[web.Response]]:
+        async def route(request: web.Request) -> web.Response:
+            try:
+                return self.envelope(handler(request.query))
+            except Reject as exc:
+                return self.envelope({}, exc.ret_code, exc.ret_msg)
+        return route
+
+    def _private(self, handler: PrivateHandler) -> Callable[[web.Request], Awaitable[web.Response]]:
+        async def route(request: web.Request) -> web.Response:
+            headers: dict[str, str] = {}
+            try:
+                call = await self._verify(request)
+                headers = call.headers
+                if headers["X-Bapi-Limit-Status"] == "-1":
+                    raise Reject(10006, "Too many visits!")
+                return self.envelope(await handler(call), headers=headers)
+            except Reject as exc:
+                return self.envelope({}, exc.ret_code, exc.ret_msg, headers)
+        return route
+
+    async def _verify(self, request: web.Request) -> Call:
+        api_key = request.headers.get("X-BAPI-API-KEY", "")
+        key = self.venue.keys.get(api_key)
+        if key is None or key.secret is None:
+            raise Reject(10003, "API key is invalid.")
+        try:
+            timestamp = int(request.headers["X-BAPI-TIMESTAMP"])
+            window = int(request.headers.get("X-BAPI-RECV-WINDOW", "5000"))
+        except (KeyError, ValueError):
+            raise Reject(10002, "invalid request, please check your timestamp and recv_window param") from None
+        server = self.venue.now_ms()
+        if not server - window <= timestamp < server + 1000:
+            raise Reject(10002, "invalid request, please check your server timestamp or recv_window param. "
+                                f"req_timestamp[{timestamp}],server_timestamp[{server}],recv_window[{window}]")
+        body = await request.text()
+        payload = request.rel_url.raw_query_string if request.method == "GET" else body
+        if not sign_valid(key.secret, f"{timestamp}{api_key}{window}{payload}", request.headers.get("X-BAPI-SIGN", "")):
+            raise Reject(10004, "Error sign, please check your signature generation algorithm.")
+        try:
+            params = dict(request.query) if request.method == "GET" else orjson.loads(body or "{}")
+        except orjson.JSONDecodeError:
+            raise Reject(10001, "params error: body is not JSON") from None
+        allowed = self.limiter.hit(self.limit, api_key, request.path)
+        reset, remaining = self.limiter.get_window_stats(self.limit, api_key, request.path)
+        headers = {"X-Bapi-Limit": str(self.limit.amount), "X-Bapi-Limit-Status": str(remaining if allowed else -1),
+                   "X-Bapi-Limit-Reset-Timestamp": str(int(reset * 1000))}
+        return Call(key.account, params, headers)
+
+    # ===== public =====
+
+    def engine(self, params: Mapping[str, Any]) -> tuple[str, Engine]:
+        """The category's engine, or 10001."""
+        category = str(params.get("category", ""))
+        if category not in self.venue.engines:
+            raise Reject(10001, f"params error: category {category or 'missing'} is not supported")
+        return category, self.venue.engines[category]
+
+    def symbol(self, engine: Engine, params: Mapping[str, Any]) -> str:
+        """A listed symbol, or 10001."""
+        symbol = str(params.get("symbol", ""))
+        if symbol not in engine.markets:
+            raise Reject(10001, "params error: symbol invalid")
+        return symbol
+
+    def time(self, params: Mapping[str, str]) -> Any:
+        """GET /v5/market/time."""
+        now = self.venue.now_ms()
+        return {"timeSecond": str(now // 1000), "timeNano": str(now * 1_000_000)}
+
+    def instruments(self, params: Mapping[str, str]) -> Any:
+        """GET /v5/market/instruments-info."""
+        category, engine = self.engine(params)
+        return {"category": category, "list": [
+            {"symbol": m.symbol, "baseCoin": m.base, "quoteCoin": m.quote, "status": "Trading",
+             "lotSizeFilter": {"basePrecision": plain(m.step), "qtyStep": plain(m.step), "minOrderQty": plain(m.step),
+                               "maxOrderQty": "9000"},
+             "priceFilter": {"tickSize": plain(m.tick)}}
+            for m in engine.markets.values() if params.get("symbol", m.symbol) == m.symbol]}
+
+    def orderbook(self, params: Mapping[str, str]) -> Any:
+        """GET /v5/market/orderbook: ``u`` and ``seq`` match the WS orderbook stream."""
+        category, engine = self.engine(params)
+        book = engine.books[self.symbol(engine, params)]
+        low, high, default = BOOK_LIMITS[category]
+        limit = int(params["limit"]) if params.get("limit", "").isdigit() else default
+        if not low <= limit <= high:
+            raise Reject(10001, f"params error: limit must be in [{low}, {high}]")
+        now = self.venue.now_ms()
+        return {"s": book.market.symbol, "b": [[plain(p), plain(q)] for p, q in book.levels("BUY", limit)],
+                "a": [[plain(p), plain(q)] for p, q in book.levels("SELL", limit)], "ts": now, "u": book.flushes,
+                "seq": book.update_id, "cts": now}
+
+    def recent_trades(self, params: Mapping[str, str]) -> Any:
+        """GET /v5/market/recent-trade, newest first."""
+        category, engine = self.engine(params)
+        symbol = self.symbol(engine, params)
+        top, default = TRADE_LIMITS[category]
+        limit = min(int(params["limit"]) if params.get("limit", "").isdigit() else default, top)
+        return {"category": category, "list": [
+            {"execId": str(f.trade_id), "symbol": symbol, "price": plain(f.price), "size": plain(f.qty),
+             "side": "Buy" if f.taker.side == "BUY" else "Sell", "time": str(f.time_ms), "isBlockTrade": False}
+            for f in reversed(engine.trades[symbol][-limit:])]}
+
+    def tickers(self, params: Mapping[str, str]) -> Any:
+        """GET /v5/market/tickers (best levels and last price; 24h figures are the sim's whole history)."""
+        category, engine = self.engine(params)
+        symbols = [self.symbol(engine, params)] if "symbol" in params else list(engine.books)
+        return {"category": category, "list": [ticker(engine, s) for s in symbols]}
+
+    # ===== private =====
+
+    async def create(self, call: Call) -> Any:
+        """POST /v5/order/create."""
+        category, engine = self.engine(call.params)
+        p = call.params
+        symbol = self.symbol(engine, p)
+        side, type_ = SIDES.get(p.get("side", "")), TYPES.get(p.get("orderType", ""))
+        if side is None or type_ is None:
+            raise Reject(10001, "params error: side or orderType invalid")
+        qty, price = number(p, "qty"), number(p, "price")
+        tif = str(p.get("timeInForce", "GTC" if type_ == "LIMIT" else "IOC"))
+        if tif == "PostOnly":
+            type_, tif = "LIMIT_MAKER", "GTC"
+        by_quote = category == "spot" and type_ == "MARKET" and p.get(
+            "marketUnit", "quoteCoin" if side == "BUY" else "baseCoin") == "quoteCoin"
+        try:
+            order = engine.place(call.account, symbol, side, type_, quantity=None if by_quote else qty,
+                                 price=price if type_ != "MARKET" else None, tif=tif,
+                                 client_id=p.get("orderLinkId") or None, quote_qty=qty if by_quote else None)
+        except InsufficientBalance:
+            raise (Reject(170131, "Insufficient balance.") if category == "spot"
+                   else Reject(110007, "Insufficient available balance")) from None
+        except DuplicateClientOrderId:
+            raise Reject(110072, "OrderLinkedID is duplicate") from None
+        except OrderRejected as exc:
+            raise Reject(10001, f"params error: {exc}") from None
+        except LotusXError as exc:
+            raise Reject(10001, f"params error: {exc}") from None
+        return {"orderId": str(order.order_id), "orderLinkId": order.client_id}
+
+    async def cancel(self, call: Call) -> Any:
+        """POST /v5/order/cancel by orderId or orderLinkId."""
+        _, engine = self.engine(call.params)
+        try:
+            order = engine.cancel(call.account, self.symbol(engine, call.params), *ref(call.params))
+        except NotFound:
+            raise Reject(110001, "Order does not exist.") from None
+        return {"orderId": str(order.order_id), "orderLinkId": order.client_id}
+
+    async def realtime(self, call: Call) -> Any:
+        """GET /v5/order/realtime: open orders, or one order by id whatever its state."""
+        category, engine = self.engine(call.params)
+        symbol = call.params.get("symbol")
+        order_id, link_id = ref(call.params, required=False)
+        if order_id is not None or link_id is not None:
+            try:
+                orders = [engine.find(call.account, self.symbol(engine, call.params), order_id, link_id)]
+            except NotFound:
+                orders = []
+        else:
+            orders = engine.open_orders(call.account, symbol)
+        return {"category": category, "nextPageCursor": "", "list": [order_json(o, category) for o in orders]}
+
+    async def wallet(self, call: Call) -> Any:
+        """GET /v5/account/wallet-balance (accountType UNIFIED; the spot engine holds the coins)."""
+        if call.params.get("accountType") != "UNIFIED":
+            raise Reject(10001, "params error: accountType only support UNIFIED")
+        balances = self.venue.engines["spot"].accounts.get(call.account, {})
+        return {"list": [{"accountType": "UNIFIED", "coin": [
+            {"coin": c, "walletBalance": plain(b.free + b.locked), "equity": plain(b.free + b.locked),
+             "locked": plain(b.locked), "free": plain(b.free)} for c, b in sorted(balances.items())]}]}
+
+    async def withdraw(self, call: Call) -> Any:
+        """POST /v5/asset/withdraw/create: the amount leaves the account."""
+        p = call.params
+        coin, amount = str(p.get("coin", "")), number(p, "amount")
+        if not coin or amount is None or amount <= 0 or not p.get("address"):
+            raise Reject(10001, "params error: coin, address and amount are required")
+        try:
+            self.venue.engines["spot"].lock(call.account, coin, amount)
+        except InsufficientBalance:
+            raise Reject(131001, "Insufficient balance") from None
+        self.venue.engines["spot"].balance(call.account, coin).locked -= amount
+        self.withdrawals.append((str(10_000 + len(self.withdrawals)), coin, amount))
+        return {"id": self.withdrawals[-1][0]}
+
+
+def number(params: Mapping[str, Any], name: str) -> Decimal | None:
+    """An optional decimal string parameter, or 10001."""
+    if params.get(name) in (None, ""):
+        return None
+    try:
+        value = Decimal(str(params[name]))
+    except InvalidOperation:
+        raise Reject(10001, f"params error: {name} invalid") from None
+    if not value.is_finite():
+        raise Reject(10001, f"params error: {name} invalid")
+    return value
+
+
+def ref(params: Mapping[str, Any], *, required: bool = True) -> tuple[int | None, str | None]:
+    """(orderId, orderLinkId) from the parameters."""
+    if str(params.get("orderId", "")).isdigit():
+        return int(params["orderId"]), None
+    if params.get("orderLinkId"):
+        return None, str(params["orderLinkId"])
+    if required:
+        raise Reject(10001, "params error: orderId or orderLinkId is required")
+    return None, None
+
+
+def ticker(engine: Engine, symbol: str) -> dict[str, str]:
+    """One /v5/market/tickers entry (also the tickers stream's data)."""
+    book, trades = engine.books[symbol], engine.trades[symbol]
+    (bid, bid_qty), = book.levels("BUY", 1) or [(ZERO, ZERO)]
+    (ask, ask_qty), = book.levels("SELL", 1) or [(ZERO, ZERO)]
+    last = trades[-1].price if trades else book.market.mid
+    first = trades[0].price if trades else last
+    prices = [f.price for f in trades] or [last]
+    return {"symbol": symbol, "bid1Price": plain(bid), "bid1Size": plain(bid_qty), "ask1Price": plain(ask),
+            "ask1Size": plain(ask_qty), "lastPrice": plain(last), "prevPrice24h": plain(first),
+            "price24hPcnt": plain(((last - first) / first).quantize(Decimal("0.0001"))),
+            "highPrice24h": plain(max(prices)), "lowPrice24h": plain(min(prices)),
+            "turnover24h": plain(sum((f.qty * f.price for f in trades), ZERO)),
+            "volume24h": plain(sum((f.qty for f in trades), ZERO))}
+
+
+def order_json(order: Order, category: str) -> dict[str, Any]:
+    """An order as /v5/order/realtime and the ``order`` stream show it."""
+    status = STATUS[order.status]
+    if status == "Cancelled" and order.filled > 0:
+        status = "PartiallyFilledCanceled"
+    avg = order.quote_filled / order.filled if order.filled else ZERO
+    return {"category": category, "orderId": str(order.order_id), "orderLinkId": order.client_id,
+            "symbol": order.symbol, "price": plain(order.price or ZERO), "qty": plain(order.quantity),
+            "side": "Buy" if order.side == "BUY" else "Sell", "orderStatus": status,
+            "orderType": "Market" if order.type == "MARKET" else "Limit",
+            "timeInForce": "PostOnly" if order.type == "LIMIT_MAKER" else order.tif,
+            "avgPrice": plain(avg),
+            "leavesQty": plain(order.remaining if status in ("New", "PartiallyFilled") else ZERO),
+            "cumExecQty": plain(order.filled), "cumExecValue": plain(order.quote_filled), "cumExecFee": "0",
+            "createdTime": str(order.time_ms), "updatedTime": str(order.update_ms), "positionIdx": 0,
+            "reduceOnly": False, "rejectReason": "EC_NoError"}

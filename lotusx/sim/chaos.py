@@ -1,0 +1,73 @@
+"""Live fault-injection knobs of one simulated venue.
+
+Mutable on purpose: tests, the CLI and the admin endpoint (``/_sim/chaos``) change them while
+the sim runs, and every request or frame reads the current values.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass
+class Chaos:
+    """What goes wrong, and how often. All off by default."""
+
+    latency_ms: float = 0.0
+    """Added to every REST answer."""
+    jitter_ms: float = 0.0
+    """Uniform +/- spread around ``latency_ms``."""
+    error_rate: float = 0.0
+    """Share of REST requests answered with HTTP 503."""
+    drop_ws_after: int | None = None
+    """Close each WS connection after it sent this many messages."""
+    drop_ws_rate: float = 0.0
+    """Chance of closing a WS connection after any message."""
+    mute_pings: bool = False
+    """Stop answering client pings (protocol and app level) and stop sending server pings."""
+    sequence_gap: int = 0
+    """Burn this many update ids before the next depth event (one shot)."""
+    clock_skew_ms: int = 0
+    """Added to the server clock (``serverTime``, timestamp checks, event times)."""
+    force_429: int = 0
+    """Answer the next N REST requests as rate limited."""
+    force_418: int = 0
+    """Answer the next N REST requests as IP banned."""
+    ws_deflate: bool = False
+    """Negotiate permessage-deflate on new WS connections when the client offers it."""
+    ws_gzip: bool = False
+    """Send WS messages as gzip-compressed binary frames."""
+
+    def update(self, changes: Mapping[str, Any]) -> None:
+        """Apply ``changes`` (field name -> value), rejecting unknown names and wrong types."""
+        fields = {f.name: f for f in dataclasses.fields(self)}
+        for name, value in changes.items():
+            if name not in fields:
+                raise ValueError(f"unknown chaos knob {name!r}")
+            if not _fits(value, str(fields[name].type)):
+                raise ValueError(f"chaos knob {name!r} cannot be {value!r}")
+        for name, value in changes.items():
+            setattr(self, name, value)
+
+    def take_forced(self) -> int | None:
+        """418 or 429 when a forced answer is pending (consuming one), else None."""
+        if self.force_418 > 0:
+            self.force_418 -= 1
+            return 418
+        if self.force_429 > 0:
+            self.force_429 -= 1
+            return 429
+        return None
+
+
+def _fits(value: Any, annotation: str) -> bool:
+    if value is None:
+        return "None" in annotation
+    if isinstance(value, bool):
+        return annotation == "bool"
+    if isinstance(value, int):
+        return annotation.startswith(("int", "float"))
+    return isinstance(value, float) and annotation == "float"

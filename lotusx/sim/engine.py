@@ -1,0 +1,395 @@
+"""A price-time priority matching engine with locked balances, shared by every sim dialect.
+
+Venue-neutral: sides are ``BUY``/``SELL``, types ``LIMIT``/``MARKET``/``LIMIT_MAKER``, time in
+force ``GTC``/``IOC``/``FOK``. Dialects translate their own spelling at the edge. All money is
+``Decimal`` and there are no fees, so every asset is conserved exactly across accounts.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import ROUND_DOWN, Decimal
+
+from lotusx.kernel.errors import DuplicateClientOrderId, InsufficientBalance, InvalidRequest, NotFound, OrderRejected
+
+ZERO = Decimal(0)
+OPEN = ("NEW", "PARTIALLY_FILLED")
+
+
+@dataclass(frozen=True)
+class Market:
+    """One listed symbol and its filters."""
+
+    symbol: str
+    base: str
+    quote: str
+    tick: Decimal
+    step: Decimal
+    mid: Decimal  # where the market driver starts quoting
+
+
+@dataclass
+class Balance:
+    """One asset of one account; ``locked`` backs open orders and pending withdrawals."""
+
+    free: Decimal = ZERO
+    locked: Decimal = ZERO
+
+
+@dataclass(frozen=True)
+class Fill:
+    """One trade between a resting (maker) and an incoming (taker) order."""
+
+    trade_id: int
+    symbol: str
+    price: Decimal
+    qty: Decimal
+    maker: Order
+    taker: Order
+    time_ms: int
+
+
+@dataclass(eq=False)
+class Order:
+    """An order and its live state. Mutable: the engine updates it as it fills."""
+
+    order_id: int
+    client_id: str
+    account: str
+    market: Market
+    side: str
+    type: str
+    tif: str
+    price: Decimal | None
+    quantity: Decimal
+    quote_qty: Decimal | None
+    time_ms: int
+    status: str = "NEW"
+    filled: Decimal = ZERO
+    quote_filled: Decimal = ZERO
+    locked: Decimal = ZERO
+    update_ms: int = 0
+    fills: list[Fill] = field(default_factory=list)
+
+    @property
+    def symbol(self) -> str:
+        """The market's symbol."""
+        return self.market.symbol
+
+    @property
+    def remaining(self) -> Decimal:
+        """Base quantity still to fill."""
+        return self.quantity - self.filled
+
+    @property
+    def lock_asset(self) -> str:
+        """What this order spends: quote to buy, base to sell."""
+        return self.market.quote if self.side == "BUY" else self.market.base
+
+
+@dataclass
+class DepthChange:
+    """Levels touched since the last flush and the update ids they span."""
+
+    first_id: int
+    last_id: int
+    number: int
+    """How many depth events this book published, this one included (Bybit's ``u``)."""
+    bids: dict[Decimal, Decimal]
+    asks: dict[Decimal, Decimal]
+
+
+@dataclass
+class Book:
+    """Resting orders of one symbol, each price level in time priority."""
+
+    market: Market
+    bids: dict[Decimal, list[Order]] = field(default_factory=dict)
+    asks: dict[Decimal, list[Order]] = field(default_factory=dict)
+    update_id: int = 1000
+    changed_bids: set[Decimal] = field(default_factory=set)
+    changed_asks: set[Decimal] = field(default_factory=set)
+    pending_from: int | None = None
+    flushes: int = 100
+
+    def side(self, side: str) -> dict[Decimal, list[Order]]:
+        """The resting orders of ``side`` (BUY = bids)."""
+        return self.bids if side == "BUY" else self.asks
+
+    def prices(self, side: str) -> list[Decimal]:
+        """Price levels of ``side``, best first."""
+        return sorted(self.side(side), reverse=side == "BUY")
+
+    def level_qty(self, side: str, price: Decimal) -> Decimal:
+        """Total resting quantity at one level (0 when empty)."""
+        return sum((o.remaining for o in self.side(side).get(price, [])), ZERO)
+
+    def levels(self, side: str, limit: int) -> list[tuple[Decimal, Decimal]]:
+        """The best ``limit`` aggregated ``(price, quantity)`` levels of ``side``."""
+        return [(p, self.level_qty(side, p)) for p in self.prices(side)[:limit]]
+
+    def touch(self, side: str, price: Decimal) -> None:
+        """Record a level change as one new update id."""
+        self.update_id += 1
+        if self.pending_from is None:
+            self.pending_from = self.update_id
+        (self.changed_bids if side == "BUY" else self.changed_asks).add(price)
+
+    def skip(self, count: int) -> None:
+        """Burn ``count`` update ids (the sequence-gap chaos knob)."""
+        self.update_id += count
+        self.flushes += count
+        if self.pending_from is not None:
+            self.pending_from += count
+
+    def flush(self) -> DepthChange | None:
+        """The levels changed since the last flush, or None when nothing changed."""
+        if self.pending_from is None:
+            return None
+        self.flushes += 1
+        change = DepthChange(self.pending_from, self.update_id, self.flushes,
+                             {p: self.level_qty("BUY", p) for p in sorted(self.changed_bids, reverse=True)},
+                             {p: self.level_qty("SELL", p) for p in sorted(self.changed_asks)})
+        self.changed_bids.clear()
+        self.changed_asks.clear()
+        self.pending_from = None
+        return change
+
+
+def _crosses(order: Order, price: Decimal) -> bool:
+    if order.price is None:
+        return True
+    return price <= order.price if order.side == "BUY" else price >= order.price
+
+
+Listener = Callable[[str, Order, list[Fill]], None]
+"""Called with ("place" | "fill" | "cancel", order, the fills this notice reports)."""
+
+
+class Engine:
+    """Books, orders and balances of one venue. Single-threaded: call it from the event loop only."""
+
+    def __init__(self, markets: list[Market], clock_ms: Callable[[], int]) -> None:
+        self.markets = {m.symbol: m for m in markets}
+        self.books = {m.symbol: Book(m) for m in markets}
+        self.accounts: dict[str, dict[str, Balance]] = {}
+        self.orders: dict[int, Order] = {}
+        self.trades: dict[str, list[Fill]] = {m.symbol: [] for m in markets}
+        self.listeners: list[Listener] = []
+        self._clock_ms = clock_ms
+        self._ids = itertools.count(1)
+        self._trade_ids = itertools.count(1)
+        self._client_ids: dict[tuple[str, str], Order] = {}
+
+    def __repr__(self) -> str:
+        return f"Engine(markets={list(self.markets)}, orders={len(self.orders)})"
+
+    # ===== balances =====
+
+    def balance(self, account: str, asset: str) -> Balance:
+        """The (created on first use) balance of ``asset`` in ``account``."""
+        return self.accounts.setdefault(account, {}).setdefault(asset, Balance())
+
+    def deposit(self, account: str, asset: str, amount: Decimal) -> None:
+        """Credit ``amount`` of ``asset`` to ``account``."""
+        self.balance(account, asset).free += amount
+
+    def lock(self, account: str, asset: str, amount: Decimal) -> None:
+        """Move ``amount`` from free to locked, or raise InsufficientBalance."""
+        bal = self.balance(account, asset)
+        if amount > bal.free:
+            raise InsufficientBalance(f"{asset} free {bal.free} < {amount}")
+        bal.free -= amount
+        bal.locked += amount
+
+    def totals(self) -> dict[str, Decimal]:
+        """Free plus locked per asset over all accounts (conserved by matching)."""
+        out: dict[str, Decimal] = {}
+        for assets in self.accounts.values():
+            for asset, bal in assets.items():
+                out[asset] = out.get(asset, ZERO) + bal.free + bal.locked
+        return out
+
+    # ===== orders =====
+
+    def market(self, symbol: str) -> Market:
+        """The listed market ``symbol`` or InvalidRequest."""
+        if symbol not in self.markets:
+            raise InvalidRequest("Invalid symbol.", code="symbol")
+        return self.markets[symbol]
+
+    def find(self, account: str, symbol: str, order_id: int | None = None, client_id: str | None = None) -> Order:
+        """One order of ``account`` by id or client id, or NotFound."""
+        order = self.orders.get(order_id) if order_id is not None else self._client_ids.get((account, client_id or ""))
+        if order is None or order.account != account or order.symbol != symbol:
+            raise NotFound("Order does not exist.")
+        return order
+
+    def open_orders(self, account: str, symbol: str | None = None) -> list[Order]:
+        """Open orders of ``account`` (optionally of one symbol), oldest first."""
+        return [o for o in self.orders.values()
+                if o.account == account and o.status in OPEN and symbol in (None, o.symbol)]
+
+    def place(self, account: str, symbol: str, side: str, type: str, *, quantity: Decimal | None = None,
+              price: Decimal | None = None, tif: str = "GTC", client_id: str | None = None,
+              quote_qty: Decimal | None = None) -> Order:
+        """Validate, lock, match and (GTC limit remainder) rest a new order."""
+        market = self.market(symbol)
+        order_id = next(self._ids)
+        client_id = client_id or f"sim-{order_id}"
+        dup = self._client_ids.get((account, client_id))
+        if dup is not None and dup.status in OPEN:
+            raise DuplicateClientOrderId("Duplicate order sent.")
+        self._validate(market, side, type, quantity, price, quote_qty)
+        if tif not in ("GTC", "IOC", "FOK"):
+            raise InvalidRequest("Invalid time in force.", code="tif")
+        now = self._clock_ms()
+        order = Order(order_id, client_id, account, market, side, type, "GTC" if type == "LIMIT_MAKER" else tif,
+                      None if type == "MARKET" else price, quantity or ZERO, quote_qty, now, update_ms=now)
+        book = self.books[symbol]
+        if type == "LIMIT_MAKER" and self._takeable(order, book) > 0:
+            raise OrderRejected("Order would immediately match and take.")
+        self._lock_for(order, book)
+        self.orders[order_id] = order
+        self._client_ids[(account, client_id)] = order
+        if order.quantity == 0 or (order.tif == "FOK" and self._takeable(order, book) < order.quantity):
+            self._finish(order, "EXPIRED")
+        else:
+            self._match(order, book)
+            if order.remaining > 0 and order.type != "MARKET" and order.tif == "GTC":
+                self._rest(order, book)
+            elif order.status in OPEN:
+                self._finish(order, "EXPIRED")
+        self._notify("place", order, order.fills)
+        return order
+
+    def cancel(self, account: str, symbol: str, order_id: int | None = None, client_id: str | None = None) -> Order:
+        """Cancel an open order and release its lock, or NotFound."""
+        order = self.find(account, symbol, order_id, client_id)
+        if order.status not in OPEN:
+            raise NotFound("Unknown order sent.")
+        book = self.books[symbol]
+        level = book.side(order.side)[order.price]  # type: ignore[index]  # open orders always rest at a price
+        level.remove(order)
+        if not level:
+            del book.side(order.side)[order.price]  # type: ignore[arg-type]
+        book.touch(order.side, order.price)  # type: ignore[arg-type]
+        self._finish(order, "CANCELED")
+        self._notify("cancel", order, [])
+        return order
+
+    # ===== mechanism =====
+
+    def _validate(self, market: Market, side: str, type: str, quantity: Decimal | None, price: Decimal | None,
+                  quote_qty: Decimal | None) -> None:
+        if side not in ("BUY", "SELL"):
+            raise InvalidRequest("Invalid side.", code="side")
+        if type not in ("LIMIT", "MARKET", "LIMIT_MAKER"):
+            raise InvalidRequest("Invalid order type.", code="type")
+        if type != "MARKET" and (price is None or price <= 0 or price % market.tick != 0):
+            raise OrderRejected("Filter failure: PRICE_FILTER")
+        if type == "MARKET" and quote_qty is not None:
+            if quote_qty <= 0 or quantity is not None:
+                raise InvalidRequest("quoteOrderQty must be positive and alone.", code="quoteOrderQty")
+            return
+        if quantity is None or quantity <= 0 or quantity % market.step != 0:
+            raise OrderRejected("Filter failure: LOT_SIZE")
+
+    def _takeable(self, order: Order, book: Book) -> Decimal:
+        """Base quantity the opposite side could fill right now within the order's price."""
+        total = ZERO
+        for price in book.prices("SELL" if order.side == "BUY" else "BUY"):
+            if not _crosses(order, price):
+                break
+            total += book.level_qty("SELL" if order.side == "BUY" else "BUY", price)
+        return total
+
+    def _walk(self, order: Order, book: Book) -> tuple[Decimal, Decimal]:
+        """(base, quote) a market order would trade against the book now."""
+        base = quote = ZERO
+        opposite = "SELL" if order.side == "BUY" else "BUY"
+        for price in book.prices(opposite):
+            avail = book.level_qty(opposite, price)
+            if order.quote_qty is not None:
+                take = min(avail, ((order.quote_qty - quote) / price).quantize(order.market.step, ROUND_DOWN))
+            else:
+                take = min(avail, order.quantity - base)
+            if take <= 0:
+                break
+            base += take
+            quote += take * price
+        return base, quote
+
+    def _lock_for(self, order: Order, book: Book) -> None:
+        if order.type != "MARKET":
+            amount = order.quantity * order.price if order.side == "BUY" else order.quantity  # type: ignore[operator]
+        else:
+            base, quote = self._walk(order, book)
+            if order.quote_qty is not None:
+                order.quantity = base  # a quote-sized market order fills exactly what the walk found
+            amount = quote if order.side == "BUY" else base
+        self.lock(order.account, order.lock_asset, amount)
+        order.locked = amount
+
+    def _match(self, taker: Order, book: Book) -> None:
+        opposite = "SELL" if taker.side == "BUY" else "BUY"
+        for price in book.prices(opposite):
+            if taker.remaining <= 0 or not _crosses(taker, price):
+                break
+            level = book.side(opposite)[price]
+            while level and taker.remaining > 0:
+                maker = level[0]
+                qty = min(maker.remaining, taker.remaining)
+                self._trade(maker, taker, price, qty)
+                if maker.remaining == 0:
+                    level.pop(0)
+                    self._finish(maker, "FILLED")
+                self._notify("fill", maker, maker.fills[-1:])
+            if not level:
+                del book.side(opposite)[price]
+            book.touch(opposite, price)
+        if taker.remaining == 0:
+            self._finish(taker, "FILLED")
+        elif taker.filled > 0:
+            taker.status = "PARTIALLY_FILLED"
+
+    def _trade(self, maker: Order, taker: Order, price: Decimal, qty: Decimal) -> None:
+        fill = Fill(next(self._trade_ids), maker.symbol, price, qty, maker, taker, self._clock_ms())
+        buyer, seller = (maker, taker) if maker.side == "BUY" else (taker, maker)
+        cost = qty * price
+        buyer_spent = qty * buyer.price if buyer.type != "MARKET" else cost  # type: ignore[operator]
+        self.balance(buyer.account, buyer.market.quote).locked -= buyer_spent
+        self.balance(buyer.account, buyer.market.quote).free += buyer_spent - cost
+        buyer.locked -= buyer_spent
+        self.balance(buyer.account, buyer.market.base).free += qty
+        self.balance(seller.account, seller.market.base).locked -= qty
+        seller.locked -= qty
+        self.balance(seller.account, seller.market.quote).free += cost
+        for order in (maker, taker):
+            order.filled += qty
+            order.quote_filled += cost
+            order.update_ms = fill.time_ms
+            order.fills.append(fill)
+            if order is maker:
+                order.status = "PARTIALLY_FILLED"
+        self.trades[maker.symbol].append(fill)
+        del self.trades[maker.symbol][:-1000]  # bounded history: the venues serve at most 1000 recent trades
+
+    def _rest(self, order: Order, book: Book) -> None:
+        book.side(order.side).setdefault(order.price, []).append(order)  # type: ignore[arg-type]
+        book.touch(order.side, order.price)  # type: ignore[arg-type]
+
+    def _finish(self, order: Order, status: str) -> None:
+        order.status = status
+        order.update_ms = self._clock_ms()
+        if order.locked:
+            bal = self.balance(order.account, order.lock_asset)
+            bal.locked -= order.locked
+            bal.free += order.locked
+            order.locked = ZERO
+
+    def _notify(self, reason: str, order: Order, fills: list[Fill]) -> None:
+        for listener in self.listeners:
+            listener(reason, order, fills)

@@ -1,0 +1,173 @@
+"""The state of one simulated venue: engines, keys, chaos, clock, limits and the event hub."""
+
+from __future__ import annotations
+
+import random
+import string
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from lotusx.kernel.protocols import SYSTEM_CLOCK, Clock
+from lotusx.sim.chaos import Chaos
+from lotusx.sim.engine import Engine, Fill, Market, Order
+
+D = Decimal
+USER = "user"
+MAKER = "market-maker"
+USER_FUNDS = {"USDT": D(1_000_000), "BTC": D(10), "ETH": D(100)}
+MAKER_FUNDS = {"USDT": D(100_000_000), "BTC": D(10_000), "ETH": D(100_000)}
+MARKETS = (Market("BTCUSDT", "BTC", "USDT", D("0.01"), D("0.00001"), D(50_000)),
+           Market("ETHUSDT", "ETH", "USDT", D("0.01"), D("0.0001"), D(3_000)))
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Rate limits; the defaults are the venues' documented ones, tests shrink them."""
+
+    request_weight: int = 6000
+    """Binance REQUEST_WEIGHT per minute per IP."""
+    orders_10s: int = 100
+    """Binance ORDERS per 10 s per account."""
+    orders_1d: int = 200_000
+    """Binance ORDERS per day per account."""
+    ban_after: int = 10
+    """429 answers in one window after which the IP is banned (HTTP 418)."""
+    ban_seconds: int = 120
+    """First ban length; the docs say bans scale from 2 minutes to 3 days."""
+    bybit_per_second: int = 20
+    """Bybit requests per second per key and endpoint."""
+
+
+@dataclass(frozen=True)
+class SimConfig:
+    """Timing and limits of a sim; every interval in seconds."""
+
+    limits: Limits = Limits()
+    ping_interval: float = 20.0
+    """Binance sends a ping frame every 20 s (web-socket-streams.md)."""
+    pong_timeout: float = 60.0
+    """Binance closes a connection whose pong is a minute late."""
+    ws_lifetime: float = 24 * 3600.0
+    """Binance and Bybit connections are closed after 24 h."""
+    idle_timeout: float = 600.0
+    """Bybit closes a connection that sent no ping (or anything) for this long."""
+    depth_interval: float = 0.1
+    """How often book changes are published as depth events."""
+    driver_rate: float = 20.0
+    """Random market-maker orders per second per symbol (0 stops the driver)."""
+    withdraw_delay: float = 1.0
+    """Seconds from a withdrawal's apply to its completion."""
+    max_args: int = 10
+    """Bybit: args per subscribe request."""
+
+
+@dataclass(frozen=True)
+class ApiKeys:
+    """The keys a venue accepts (fake, generated from the seed; fine to print)."""
+
+    hmac_key: str
+    hmac_secret: str = field(repr=False)
+    ed25519_key: str | None = None
+    ed25519_private_key: str | None = field(default=None, repr=False)
+    """Base64 of the 32-byte Ed25519 seed (what pynacl's SigningKey takes)."""
+    ed25519_public_key: str | None = None
+    """Base64 of the 32-byte Ed25519 public key."""
+
+
+@dataclass(frozen=True)
+class Key:
+    """One accepted API key: an HMAC secret or an Ed25519 public key, and its account."""
+
+    account: str
+    secret: str | None = field(default=None, repr=False)
+    ed25519_public: bytes | None = None
+
+
+@dataclass(frozen=True)
+class Event:
+    """Something a stream may report. ``data`` is a DepthChange, a Fill or (reason, Order, fills)."""
+
+    kind: str  # "depth" | "trade" | "order"
+    category: str
+    symbol: str
+    data: Any
+    account: str | None = None
+
+
+class Hub:
+    """Fan-out of venue events to the WS connections (each filters what it subscribed)."""
+
+    def __init__(self) -> None:
+        self._subscribers: set[Callable[[Event], None]] = set()
+
+    def subscribe(self, callback: Callable[[Event], None]) -> Callable[[], None]:
+        """Deliver every event to ``callback`` until the returned function is called."""
+        self._subscribers.add(callback)
+        return lambda: self._subscribers.discard(callback)
+
+    def publish(self, event: Event) -> None:
+        """Hand ``event`` to every subscriber."""
+        for callback in list(self._subscribers):
+            callback(event)
+
+
+def random_key(rng: random.Random, length: int = 64) -> str:
+    """A venue-looking random alphanumeric key."""
+    return "".join(rng.choice(string.ascii_letters + string.digits) for _ in range(length))
+
+
+class Venue:
+    """Everything one simulated venue knows; the dialect apps read and change it."""
+
+    def __init__(self, name: str, categories: tuple[str, ...], *, seed: int, config: SimConfig,
+                 clock: Clock = SYSTEM_CLOCK) -> None:
+        self.name = name
+        self.config = config
+        self.clock = clock
+        self.chaos = Chaos()
+        self.rng = random.Random(f"{name}:{seed}")
+        self.hub = Hub()
+        self.keys: dict[str, Key] = {}
+        self.engines = {c: self._engine(c) for c in categories}
+
+    def __repr__(self) -> str:
+        return f"Venue({self.name!r}, categories={list(self.engines)}, chaos={self.chaos!r})"
+
+    def now_ms(self) -> int:
+        """Server time in ms, skew included."""
+        return int(self.clock.time() * 1000) + self.chaos.clock_skew_ms
+
+    def add_hmac_key(self, key: str, secret: str, account: str = USER) -> None:
+        """Accept ``key`` signed with HMAC ``secret``."""
+        self.keys[key] = Key(account, secret=secret)
+
+    def add_ed25519_key(self, key: str, public_key: bytes, account: str = USER) -> None:
+        """Accept ``key`` signed with the Ed25519 private half of ``public_key``."""
+        self.keys[key] = Key(account, ed25519_public=public_key)
+
+    def _engine(self, category: str) -> Engine:
+        engine = Engine(list(MARKETS), self.now_ms)
+        for account, funds in ((USER, USER_FUNDS), (MAKER, MAKER_FUNDS)):
+            for asset, amount in funds.items():
+                engine.deposit(account, asset, amount)
+        engine.listeners.append(lambda reason, order, fills: self._on_order(category, reason, order, fills))
+        return engine
+
+    def _on_order(self, category: str, reason: str, order: Order, fills: list[Fill]) -> None:
+        if reason == "place":
+            for fill in fills:
+                self.hub.publish(Event("trade", category, order.symbol, fill))
+        self.hub.publish(Event("order", category, order.symbol, (reason, order, fills), account=order.account))
+
+    def publish_depth(self) -> None:
+        """Publish every book's changes since the last call (applying a pending sequence gap)."""
+        gap, self.chaos.sequence_gap = self.chaos.sequence_gap, 0
+        for category, engine in self.engines.items():
+            for symbol, book in engine.books.items():
+                if gap:
+                    book.skip(gap)
+                change = book.flush()
+                if change is not None:
+                    self.hub.publish(Event("depth", category, symbol, change))
