@@ -1,0 +1,94 @@
+"""A throwaway redis-server on a free loopback port, in a temporary directory."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now (on 127.0.0.1)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class RedisServer:
+    """``with RedisServer() as redis: redis.url`` runs a private, persistence-free server.
+
+    ``binary`` is None when redis-server is not installed; :meth:`start` then raises
+    ``FileNotFoundError`` so callers can skip or fail as they see fit.
+    """
+
+    def __init__(self, binary: str | None = None, start_timeout: float = 10.0) -> None:
+        self.binary = binary or shutil.which("redis-server") or _existing("/usr/bin/redis-server")
+        self.start_timeout = start_timeout
+        self.port = 0
+        self._dir: tempfile.TemporaryDirectory[str] | None = None
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        """``redis://127.0.0.1:<port>``."""
+        return f"redis://127.0.0.1:{self.port}"
+
+    def start(self) -> RedisServer:
+        """Start the server and wait until it accepts connections."""
+        if self.binary is None:
+            raise FileNotFoundError("redis-server is not installed")
+        self._dir = tempfile.TemporaryDirectory(prefix="lotusx-redis-")
+        self.port = free_port()
+        args = [self.binary, "--bind", "127.0.0.1", "--port", str(self.port), "--dir", self._dir.name,
+                "--save", "", "--appendonly", "no", "--protected-mode", "yes", "--loglevel", "warning"]
+        self._process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + self.start_timeout
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                stderr = self._process.stderr.read().decode() if self._process.stderr else ""
+                self.stop()
+                raise RuntimeError(f"redis-server exited at start: {stderr.strip()}")
+            if _answers_ping(self.port):
+                return self
+            time.sleep(0.02)
+        self.stop()
+        raise TimeoutError(f"redis-server did not answer within {self.start_timeout}s")
+
+    def stop(self) -> None:
+        """Stop the server (SIGTERM, then SIGKILL) and remove its directory."""
+        if self._process is not None:
+            self._process.terminate()
+            try:
+                self._process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait(timeout=5)
+            if self._process.stderr is not None:
+                self._process.stderr.close()
+            self._process = None
+        if self._dir is not None:
+            self._dir.cleanup()
+            self._dir = None
+
+    def __enter__(self) -> RedisServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _existing(path: str) -> str | None:
+    return path if Path(path).exists() else None
+
+
+def _answers_ping(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock:
+            sock.sendall(b"PING\r\n")
+            return sock.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
