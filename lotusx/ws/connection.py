@@ -144,9 +144,15 @@ class Shard:
         self.hub = hub
         self.index = index
         self.link: Link | None = None  # the link that takes new subscriptions
+        self._opening: Link | None = None  # a link logging in and subscribing
         self.task: asyncio.Task[None] | None = None
         self._links: set[Link] = set()
         self._opened_before = False
+
+    @property
+    def connected(self) -> bool:
+        """Whether a connection is up (possibly still subscribing)."""
+        return self.link is not None or self._opening is not None
 
     def start(self) -> None:
         """Start the supervisor."""
@@ -167,8 +173,9 @@ class Shard:
     async def unsubscribe(self, streams: list[str]) -> None:
         """Send an unsubscribe for ``streams`` if connected (a new link will not subscribe them)."""
         dialect = self.hub.dialect
-        if self.link is not None and streams and dialect.unsubscribe is not None:
-            await self.link.send(dialect.unsubscribe(streams, self.hub.registry.new_id()))
+        link = self.link or self._opening  # a link still subscribing may already carry them
+        if link is not None and streams and dialect.unsubscribe is not None:
+            await link.send(dialect.unsubscribe(streams, self.hub.registry.new_id()))
 
     # -- supervision ---------------------------------------------------------------------
 
@@ -258,12 +265,15 @@ class Shard:
         link = Link(session, sender(session, hub.outbound), Liveness(hub.heartbeat, hub.clock.monotonic()))
         self._links.add(link)
         link.tasks = [asyncio.create_task(self._read(link)), asyncio.create_task(self._watch(link))]
+        self._opening = link
         try:
             await self._login(link)
             await self._subscribe_all(link)
         except BaseException:
             await self._close(link)
             raise
+        finally:
+            self._opening = None
         self.link = link
         self._opened_before = True
         return link

@@ -157,7 +157,7 @@ class ReconnectWs:
         hub = self._running()
         counts = hub.counts
         return WsStats(
-            connections=sum(1 for shard in self._shards if shard.link is not None),
+            connections=sum(1 for shard in self._shards if shard.connected),
             streams=len(hub.registry), messages=counts.get("messages", 0),
             reconnects=counts.get("reconnects", 0), rotations=counts.get("rotations", 0),
             resubscriptions=counts.get("resubscriptions", 0), dropped=hub.delivery.dropped,

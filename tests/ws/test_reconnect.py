@@ -1,0 +1,413 @@
+"""ReconnectWs against scripted sessions and a virtual clock: the stream stays up and says when it had a gap."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Hashable, Sequence
+from typing import Any
+
+import orjson
+import pytest
+
+from lotusx.kernel.errors import AuthenticationError, SubscriptionRejected, Timeout
+from lotusx.kernel.ws import WsFrame
+from lotusx.metrics import Metrics
+from lotusx.testing import FakeClock, FakeWs
+from lotusx.ws import Backoff, Gap, Heartbeat, Overflow, ReconnectWs, WsDialect
+
+
+class TestSubscriptions:
+    async def test_subscribe_waits_for_the_ack_and_messages_flow(self) -> None:
+        """subscribe() sends one message, returns once acked, and the stream's messages arrive."""
+        venue = VenueWs()
+        async with make(venue) as ws:
+            await ws.subscribe(["btcusdt@trade"])
+            assert subscribes(venue) == [["btcusdt@trade"]]
+            venue.feed(data("btcusdt@trade", 1))
+            assert await next_of(ws) == {"stream": "btcusdt@trade", "u": 1}
+
+    async def test_shared_stream_is_subscribed_once_and_released_last(self) -> None:
+        """Two subscribers to one stream send one subscribe; the unsubscribe goes when the last leaves."""
+        venue = VenueWs()
+        async with make(venue) as ws:
+            await ws.subscribe(["a"])
+            await ws.subscribe(["a"])
+            assert subscribes(venue) == [["a"]]
+            await ws.unsubscribe(["a"])
+            assert unsubscribes(venue) == []
+            await ws.unsubscribe(["a"])
+            assert unsubscribes(venue) == [["a"]]
+
+    async def test_rejection_reaches_the_subscriber(self) -> None:
+        """A stream the venue refuses raises SubscriptionRejected with the venue's text."""
+        venue = VenueWs(reject={"nope"})
+        async with make(venue) as ws:
+            with pytest.raises(SubscriptionRejected, match="Invalid request"):
+                await ws.subscribe(["nope"])
+            assert ws.stats.streams == 0
+
+    async def test_unanswered_subscribe_times_out(self) -> None:
+        """No ack within subscribe_timeout raises Timeout instead of hanging."""
+        clock = FakeClock(auto_advance=False)
+        venue = VenueWs(silent=True)
+        async with make(venue, clock=clock, subscribe_timeout=5, ack_timeout=600) as ws:
+            task = asyncio.create_task(ws.subscribe(["a"]))
+            await until(lambda: clock.sleepers >= 2)
+            await clock.advance(5)
+            await clock.advance(5)
+            with pytest.raises(Timeout):
+                await asyncio.wait_for(task, 1)
+
+    async def test_streams_beyond_the_cap_open_more_connections(self) -> None:
+        """With max_streams=2, five streams use three connections, merged into one stream."""
+        venues = [VenueWs(), VenueWs(), VenueWs()]
+        async with make(*venues, dialect=dialect(max_streams=2)) as ws:
+            await ws.subscribe(["a", "b", "c", "d", "e"])
+            assert [subscribes(v) for v in venues] == [[["a", "b"]], [["c", "d"]], [["e"]]]
+            assert ws.stats.connections == 3
+            venues[2].feed(data("e", 1))
+            venues[0].feed(data("a", 1))
+            assert {(await next_of(ws))["stream"] for _ in range(2)} == {"a", "e"}
+
+
+class TestReconnect:
+    async def test_server_close_gives_gap_then_resubscribes(self) -> None:
+        """A close frame ends the connection: a Gap goes into the stream, and the next connection resubscribes."""
+        clock, metrics = FakeClock(auto_advance=False), Metrics()
+        first, second = VenueWs(), VenueWs()
+        async with make(first, second, clock=clock, metrics=metrics) as ws:
+            await ws.subscribe(["a"])
+            first.feed(WsFrame.close(1001))
+            gap = await next_of(ws)
+            assert isinstance(gap, Gap)
+            assert gap.reason == "server_close"
+            await clock.advance(1)
+            await until(lambda: subscribes(second) == [["a"]])
+            second.feed(data("a", 7))
+            assert await next_of(ws) == {"stream": "a", "u": 7}
+            assert sample(metrics, "lotusx_ws_reconnects_total", reason="server_close") == 1
+            assert sample(metrics, "lotusx_ws_resubscriptions_total") == 1
+            assert ws.stats.reconnects == 1
+
+    async def test_lost_connection_reconnects(self) -> None:
+        """A dropped socket (Disconnected) is a reconnect with reason disconnected."""
+        clock = FakeClock(auto_advance=False)
+        first, second = VenueWs(), VenueWs()
+        async with make(first, second, clock=clock) as ws:
+            first.feed(ConnectionResetLike())
+            assert (await next_of(ws)).reason == "disconnected"
+            await clock.advance(1)
+            await until(lambda: second.connected)
+
+    async def test_repeated_connect_failures_back_off_growing_and_capped(self) -> None:
+        """Failing connects sleep 0.5, 1, 2, 4, 8, 8 (full jitter pinned at 1, cap 8): no reconnect storm."""
+        clock = FakeClock(auto_advance=False)
+        venue = VenueWs(fail_connect=6)
+        async with make(venue, venue, venue, venue, venue, venue, venue, clock=clock,
+                        backoff=Backoff(base=0.5, cap=8, random=lambda: 1.0)):
+            for _ in range(6):
+                await until(lambda: clock.sleepers > 0)
+                await clock.advance(8)
+            await until(lambda: venue.connected)
+            assert clock.slept[:6] == [0.5, 1.0, 2.0, 4.0, 8.0, 8.0]
+            assert venue.connects == 7
+
+    async def test_backoff_resets_after_a_healthy_period(self) -> None:
+        """A connection that stayed up past healthy_after starts the back-off over."""
+        clock = FakeClock(auto_advance=False)
+        venues = [VenueWs(fail_connect=3), VenueWs()]
+        factory_order = [venues[0]] * 4 + [venues[1]]
+        async with make(*factory_order, clock=clock, heartbeat=Heartbeat(interval=None, idle_timeout=10_000),
+                        backoff=Backoff(base=1, cap=64, healthy_after=60, random=lambda: 1.0)):
+            for _ in range(3):
+                await until(lambda: clock.sleepers > 0)
+                await clock.advance(64)
+            await until(lambda: venues[0].connected)
+            await clock.advance(100)
+            venues[0].feed(WsFrame.close(1000))
+            await until(lambda: len(clock.slept) >= 5 and clock.slept[-1] == 1.0)
+            assert [s for s in clock.slept if s in (1.0, 2.0, 4.0)][:4] == [1.0, 2.0, 4.0, 1.0]
+
+    async def test_login_comes_before_resubscribe(self) -> None:
+        """A private stream logs in first on every connection, then resubscribes."""
+        clock = FakeClock(auto_advance=False)
+        first, second = VenueWs(), VenueWs()
+        async with make(first, second, clock=clock, dialect=dialect(private=True)) as ws:
+            await ws.subscribe(["orders"])
+            first.feed(WsFrame.close(1011))
+            await next_of(ws)
+            await clock.advance(1)
+            await until(lambda: len(second.sent) == 2)
+            assert [orjson.loads(m)["method"] for m in first.sent] == ["LOGIN", "SUBSCRIBE"]
+            assert [orjson.loads(m)["method"] for m in second.sent] == ["LOGIN", "SUBSCRIBE"]
+
+    async def test_rejected_login_fails_the_stream(self) -> None:
+        """A refused login is an AuthenticationError for the consumer, not a reconnect loop."""
+        venue = VenueWs(reject_login=True)
+        async with make(venue, dialect=dialect(private=True)) as ws:
+            with pytest.raises(AuthenticationError):
+                await next_of(ws)
+            assert venue.connects == 1
+
+    async def test_close_leaves_no_tasks(self) -> None:
+        """Leaving `async with` cancels every task ReconnectWs started and closes its sockets."""
+        before = asyncio.all_tasks()
+        venues = [VenueWs(), VenueWs()]
+        async with make(*venues, dialect=dialect(max_streams=1)) as ws:
+            await ws.subscribe(["a", "b"])
+            assert len(asyncio.all_tasks() - before) > 0
+        await asyncio.sleep(0)
+        assert asyncio.all_tasks() - before == set()
+        assert not any(v.connected for v in venues)
+        with pytest.raises(StopAsyncIteration):
+            await next_of(ws)
+
+
+class TestHeartbeat:
+    async def test_server_ping_is_answered(self) -> None:
+        """A protocol PING from the venue is answered with a PONG carrying the same data."""
+        venue = VenueWs()
+        async with make(venue):
+            venue.feed(WsFrame.ping(b"hb"))
+            await until(lambda: venue.pongs == [b"hb"])
+
+    async def test_missed_pong_reconnects(self) -> None:
+        """Our protocol ping unanswered within pong_timeout kills the connection (ws_pong_timeouts)."""
+        clock, metrics = FakeClock(auto_advance=False), Metrics()
+        first, second = VenueWs(), VenueWs()
+        async with make(first, second, clock=clock, metrics=metrics,
+                        heartbeat=Heartbeat(interval=20, pong_timeout=5, idle_timeout=600)) as ws:
+            await until(lambda: clock.sleepers == 1)
+            await clock.advance(20)
+            assert first.pings == [b""]
+            await clock.advance(5)
+            assert (await next_of(ws)).reason == "pong_timeout"
+            assert sample(metrics, "lotusx_ws_pong_timeouts_total") == 1
+
+    async def test_answered_ping_keeps_the_connection(self) -> None:
+        """A pong in time keeps the connection; pings go on every interval."""
+        clock = FakeClock(auto_advance=False)
+        venue = VenueWs(answer_pings=True)
+        async with make(venue, clock=clock, heartbeat=Heartbeat(interval=20, pong_timeout=5, idle_timeout=600)) as ws:
+            await until(lambda: clock.sleepers == 1)
+            for _ in range(3):
+                await clock.advance(20)
+            assert len(venue.pings) == 3
+            assert ws.stats.reconnects == 0
+
+    async def test_app_level_ping_and_pong(self) -> None:
+        """With a dialect ping, {"op":"ping"} is sent and the venue's pong message is consumed, not delivered."""
+        clock = FakeClock(auto_advance=False)
+        venue = VenueWs(answer_app_pings=True)
+        hb = Heartbeat(interval=20, pong_timeout=5, idle_timeout=600)
+        async with make(venue, clock=clock, heartbeat=hb, dialect=dialect(app_ping=True)) as ws:
+            await until(lambda: clock.sleepers == 1)
+            await clock.advance(20)
+            await clock.advance(10)
+            assert venue.sent[0] == '{"op":"ping"}'
+            assert venue.pings == []
+            assert ws.stats.reconnects == 0
+            assert ws.stats.queued == 0
+
+    async def test_venue_app_ping_gets_its_reply(self) -> None:
+        """An HTX-style {"ping": ts} is answered with {"pong": ts} and not delivered."""
+        venue = VenueWs()
+        async with make(venue, dialect=dialect(htx_ping=True)) as ws:
+            venue.feed('{"ping":1700000000000}')
+            await until(lambda: venue.sent == ['{"pong":1700000000000}'])
+            assert ws.stats.queued == 0
+
+    async def test_idle_watchdog_reconnects(self) -> None:
+        """No data for idle_timeout seconds means the connection is dead."""
+        clock = FakeClock(auto_advance=False)
+        async with make(VenueWs(), VenueWs(), clock=clock, heartbeat=Heartbeat(interval=None, idle_timeout=30)) as ws:
+            await until(lambda: clock.sleepers == 1)
+            await clock.advance(29)
+            assert ws.stats.reconnects == 0
+            await clock.advance(1)
+            assert (await next_of(ws)).reason == "idle"
+
+
+class TestRotation:
+    async def test_rotation_before_lifetime_loses_nothing_and_repeats_nothing(self) -> None:
+        """Near the lifetime a new connection is subscribed before the old one closes; the overlap is deduplicated."""
+        clock = FakeClock(auto_advance=False)
+        old, new = VenueWs(), VenueWs()
+        hb = Heartbeat(interval=None, idle_timeout=10_000)
+        async with make(old, new, clock=clock, heartbeat=hb, rotate_before=10,
+                        dialect=dialect(lifetime=100)) as ws:
+            await ws.subscribe(["a"])
+            old.feed(data("a", 1), data("a", 2), data("a", 3))
+            await until(lambda: ws.stats.queued == 3 and clock.sleepers == 2)  # idle watch, rotation timer
+            await clock.advance(90)
+            await until(lambda: subscribes(new) == [["a"]])
+            old.feed(data("a", 4))
+            new.feed(data("a", 3), data("a", 4), data("a", 5))
+            await until(lambda: ws.stats.queued == 5)
+            got = [(await next_of(ws))["u"] for _ in range(5)]
+            assert got == [1, 2, 3, 4, 5]
+            assert not old.connected
+            assert ws.stats.rotations == 1
+            assert ws.stats.reconnects == 0
+
+    async def test_shutdown_notice_rotates_without_a_gap(self) -> None:
+        """A venue shutdown notice triggers an orderly switch to a new connection, with no Gap."""
+        old, new = VenueWs(), VenueWs()
+        async with make(old, new, dialect=dialect()) as ws:
+            await ws.subscribe(["a"])
+            old.feed('{"e":"serverShutdown"}')
+            await until(lambda: subscribes(new) == [["a"]] and not old.connected)
+            new.feed(data("a", 1))
+            assert await next_of(ws) == {"stream": "a", "u": 1}
+            assert ws.stats.rotations == 1
+
+
+class TestDelivery:
+    async def test_stalled_consumer_keeps_memory_bounded(self) -> None:
+        """10k frames against a consumer that never reads: the queue holds 100, the rest are counted drops."""
+        metrics = Metrics()
+        venue = VenueWs()
+        async with make(venue, metrics=metrics, queue_size=100, overflow=Overflow.DROP_OLDEST) as ws:
+            venue.feed(*(data("a", n) for n in range(10_000)))
+            await until(lambda: ws.stats.messages == 10_000, turns=20_000)
+            assert ws.stats.queued == 100
+            assert ws.stats.dropped == 9_901
+            assert sample(metrics, "lotusx_ws_dropped_messages_total", reason="overflow") == 9_901
+            assert isinstance(await next_of(ws), Gap)
+
+    async def test_metrics_count_messages_and_bytes(self) -> None:
+        """Delivered messages are counted per message type, bytes per exchange, and the last-message time set."""
+        clock, metrics = FakeClock(auto_advance=False), Metrics()
+        venue = VenueWs()
+        async with make(venue, clock=clock, metrics=metrics) as ws:
+            venue.feed(data("a", 1))
+            await next_of(ws)
+            assert sample(metrics, "lotusx_ws_messages_total", stream="dict") == 1
+            assert sample(metrics, "lotusx_ws_received_bytes_total") == len(data("a", 1))
+            assert sample(metrics, "lotusx_ws_last_message_timestamp_seconds") == clock.time()
+
+    def test_repr_shows_config(self) -> None:
+        """repr shows the pipeline, dialect, heartbeat and queue policy."""
+        text = repr(ReconnectWs(FakeWs, dialect=dialect()))
+        assert "frames(Parse(" in text
+        assert "dialect='test'" in text
+        assert "overflow=BLOCK" in text
+
+
+# -- a tiny test venue ------------------------------------------------------------------
+
+
+def data(stream: str, u: int) -> str:
+    return orjson.dumps({"stream": stream, "u": u}).decode()
+
+
+class ConnectionResetLike(Exception):
+    """Stands in for the transport noticing a dead socket."""
+
+
+class VenueWs(FakeWs):
+    """A FakeWs that answers like a Binance-style venue: acks subscribes, optionally pongs."""
+
+    def __init__(self, *, reject: set[str] | None = None, silent: bool = False, answer_pings: bool = False,
+                 answer_app_pings: bool = False, reject_login: bool = False, fail_connect: int = 0) -> None:
+        super().__init__(fail_connect=fail_connect)
+        self.reject = reject or set()
+        self.silent = silent
+        self.answer_pings = answer_pings
+        self.answer_app_pings = answer_app_pings
+        self.reject_login = reject_login
+
+    def feed(self, *items: Any) -> None:
+        from lotusx.kernel.errors import Disconnected
+
+        super().feed(*(Disconnected("reset") if isinstance(i, ConnectionResetLike) else i for i in items))
+
+    async def send(self, data: str | bytes) -> None:
+        await super().send(data)
+        message = orjson.loads(data)
+        if message.get("op") == "ping" and self.answer_app_pings:
+            self.feed('{"op":"pong"}')
+        method, request_id = message.get("method"), message.get("id")
+        if self.silent or method not in ("SUBSCRIBE", "UNSUBSCRIBE", "LOGIN"):
+            return
+        if (method == "LOGIN" and self.reject_login) or self.reject & set(message.get("params", ())):
+            self.feed(orjson.dumps({"error": {"code": 2, "msg": "Invalid request"}, "id": request_id}).decode())
+        else:
+            self.feed(orjson.dumps({"result": None, "id": request_id}).decode())
+
+    async def ping(self, data: bytes = b"") -> None:
+        await super().ping(data)
+        if self.answer_pings:
+            self.feed(WsFrame.pong(data))
+
+
+def dialect(*, max_streams: int | None = None, private: bool = False, app_ping: bool = False,
+            htx_ping: bool = False, lifetime: float | None = None) -> WsDialect:
+    def request(method: str) -> Callable[[Sequence[str], int], str]:
+        return lambda streams, rid: orjson.dumps({"method": method, "params": list(streams), "id": rid}).decode()
+
+    def ack(message: Any) -> tuple[int, bool, str | None] | None:
+        if isinstance(message, dict) and "id" in message and message["id"] != 0:
+            error = message.get("error")
+            return message["id"], error is None, error and error["msg"]
+        return None
+
+    async def login() -> str:
+        return '{"method":"LOGIN","params":[],"id":0}'
+
+    def login_ack(message: Any) -> tuple[bool, str | None] | None:
+        if isinstance(message, dict) and message.get("id") == 0:
+            return message.get("error") is None, None
+        return None
+
+    def identity(message: Any) -> Hashable | None:
+        return (message["stream"], message["u"]) if "u" in message else None
+
+    return WsDialect(
+        name="test", subscribe=request("SUBSCRIBE"), unsubscribe=request("UNSUBSCRIBE"), ack=ack,
+        login=login if private else None, login_ack=login_ack if private else None,
+        ping=(lambda: '{"op":"ping"}') if app_ping else None,
+        pong=(lambda m: m == {"op": "pong"}) if app_ping else None,
+        server_ping=(lambda m: orjson.dumps({"pong": m["ping"]}).decode() if "ping" in m else None)
+        if htx_ping else None,
+        shutdown=lambda m: m.get("e") == "serverShutdown", identity=identity,
+        max_streams=max_streams, lifetime=lifetime,
+    )
+
+
+def make(*sessions: FakeWs, dialect: WsDialect | None = None, clock: FakeClock | None = None,
+         **options: Any) -> ReconnectWs:
+    queue = list(sessions)
+
+    def factory() -> FakeWs:
+        assert queue, "test venue: no more sessions scripted"
+        return queue.pop(0)
+
+    options.setdefault("backoff", Backoff(random=lambda: 1.0))
+    return ReconnectWs(factory, dialect=dialect or globals()["dialect"](), clock=clock or FakeClock(auto_advance=False),
+                       **options)
+
+
+def subscribes(venue: FakeWs, method: str = "SUBSCRIBE") -> list[list[str]]:
+    sent = [orjson.loads(m) for m in venue.sent]
+    return [m["params"] for m in sent if m.get("method") == method]
+
+
+def unsubscribes(venue: FakeWs) -> list[list[str]]:
+    return subscribes(venue, "UNSUBSCRIBE")
+
+
+async def next_of(ws: ReconnectWs) -> Any:
+    return await asyncio.wait_for(ws.__anext__(), 2)
+
+
+async def until(condition: Callable[[], bool], turns: int = 500, msg: Callable[[], object] = str) -> None:
+    for _ in range(turns):
+        if condition():
+            return
+        await asyncio.sleep(0)
+    raise AssertionError(f"condition not reached {msg()}")
+
+
+def sample(metrics: Metrics, name: str, **labels: str) -> float:
+    return metrics.registry.get_sample_value(name, {"exchange": "test", **labels}) or 0.0
