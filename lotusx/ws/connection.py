@@ -129,9 +129,11 @@ async def settle(futures: list[asyncio.Future[Any]], seconds: float, clock: Cloc
         while pending:
             done, _ = await asyncio.wait(pending | stops, return_when=asyncio.FIRST_COMPLETED)
             pending -= done
+            if not pending:
+                return
             if abort is not None and abort.done():
                 raise Disconnected("connection lost while waiting for the venue", sent=True)
-            if pending and timer.done():
+            if timer.done():
                 raise Timeout(f"no answer from the venue within {seconds} s")
     finally:
         timer.cancel()
@@ -244,7 +246,7 @@ class Shard:
         self.link = None
         hub.registry.reset(self.index)
         try:
-            new = await self._open()
+            new = await self._open(rotating=True)
         except LotusXError as exc:
             _log.warning("ws rotation failed", exchange=hub.exchange, shard=self.index, error=str(exc))
             await self._close(old)
@@ -258,7 +260,7 @@ class Shard:
 
     # -- one link ------------------------------------------------------------------------
 
-    async def _open(self) -> Link:
+    async def _open(self, *, rotating: bool = False) -> Link:
         hub = self.hub
         session = hub.factory()
         await session.connect()
@@ -269,8 +271,11 @@ class Shard:
         try:
             await self._login(link)
             await self._subscribe_all(link)
-        except BaseException:
+        except BaseException as exc:
+            reason = link.ended.result() if link.ended.done() else "setup_failed"
             await self._close(link)
+            if isinstance(exc, LotusXError) and not rotating:  # it may have delivered before failing
+                await self._reconnecting(reason)
             raise
         finally:
             self._opening = None
