@@ -274,7 +274,8 @@ class Shard:
         except BaseException as exc:
             reason = link.ended.result() if link.ended.done() else "setup_failed"
             await self._close(link)
-            if isinstance(exc, LotusXError) and not rotating:  # it may have delivered before failing
+            if isinstance(exc, LotusXError) and not isinstance(exc, AuthenticationError) and not rotating:
+                # the link may have delivered messages before it failed: tell the consumer
                 await self._reconnecting(reason)
             raise
         finally:
