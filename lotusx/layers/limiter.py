@@ -23,8 +23,9 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Awaitable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Protocol
 from urllib.parse import urlsplit
 
@@ -168,6 +169,7 @@ class Limiter:
             self._windows[pool.name] = (*self._windows.get(pool.name, ()), _Window(pool, prefix, guard))
         self._ban_until = 0.0
         self._cool_until: dict[str, float] = {}
+        self._resolved: dict[int, tuple[Mapping[str, int], list[tuple[_Window, int]]]] = {}
 
     def _validate(self) -> None:
         if not self.pools:
@@ -214,6 +216,19 @@ class Limiter:
             self.metrics.rate_limit_wait.labels(self.exchange, waited_on).observe(clock.monotonic() - started)
 
     def _charges(self, costs: Mapping[str, int]) -> list[tuple[_Window, int]]:
+        # Endpoints hand us the same read-only costs mapping every call: resolve it once.
+        cached = self._resolved.get(id(costs))
+        if cached is not None and cached[0] is costs:
+            return cached[1]
+        charges = self._resolve(costs)
+        if not isinstance(costs, MappingProxyType):
+            return charges  # a caller's dict may change under us
+        if len(self._resolved) >= 1024:  # ad-hoc endpoints must not grow it without bound
+            self._resolved.clear()
+        self._resolved[id(costs)] = (costs, charges)
+        return charges
+
+    def _resolve(self, costs: Mapping[str, int]) -> list[tuple[_Window, int]]:
         charges: list[tuple[_Window, int]] = []
         for name, cost in costs.items():
             windows = self._windows.get(name)
@@ -238,42 +253,49 @@ class Limiter:
             plan.append((window, cost, window.key(low), low))
             if high != low:
                 plan.append((window, cost, window.key(high), high))
-        keys = [key for _, _, key, _ in plan]
-        cools = self._cool_pairs(charges) if self._shared else []
-        counts = await self._get_all(keys + [key for _, key in cools])
-        if cools:
-            cooling = await self._cooling_shared(cools, counts[len(keys):], now)
-            if cooling is not None:
-                return cooling
-        for (window, cost, _, idx), used in zip(plan, counts[:len(keys)], strict=True):
-            if used + cost > window.limit:
-                return window.pool.name, (idx + 1) * window.per + guard - now + _EPSILON, False
-        return await self._hit_all(plan)
+        if self._shared:
+            return await self._attempt_shared(charges, plan, now)
+        storage = self.storage  # memory: plain awaits, no tasks, this is the hot path
+        for window, cost, key, idx in plan:
+            if await storage.get(key) + cost > window.limit:
+                return self._full(window, idx, now)
+        return await self._hit_all(plan, [await storage.incr(key, w.expiry, cost) for w, cost, key, _ in plan])
 
-    async def _hit_all(self, plan: list[tuple[_Window, int, str, int]]) -> tuple[str, float, bool] | None:
+    async def _attempt_shared(self, charges: list[tuple[_Window, int]], plan: list[tuple[_Window, int, str, int]],
+                              now: float) -> tuple[str, float, bool] | None:
+        storage = self.storage
+        cools = self._cool_pairs(charges)
+        # One round trip for all reads, one for all hits, instead of one per key.
+        counts = await asyncio.gather(*(storage.get(key) for _, _, key, _ in plan),
+                                      *(storage.get(key) for _, key in cools))
+        cooling = await self._cooling_shared(cools, counts[len(plan):], now)
+        if cooling is not None:
+            return cooling
+        for (window, cost, _, idx), used in zip(plan, counts, strict=False):
+            if used + cost > window.limit:
+                return self._full(window, idx, now)
+        return await self._hit_all(plan, await asyncio.gather(*(
+            storage.incr(key, window.expiry, cost) for window, cost, key, _ in plan)))
+
+    def _full(self, window: _Window, idx: int, now: float) -> tuple[str, float, bool]:
+        return window.pool.name, (idx + 1) * window.per + self.guard - now + _EPSILON, False
+
+    async def _hit_all(self, plan: list[tuple[_Window, int, str, int]],
+                       counts: list[int]) -> tuple[str, float, bool] | None:
         # Each incr is atomic, so a window's committed total never passes its limit. Between
         # our check and our hits another process may take the last units: then our incr
         # comes back over the limit and we give back every unit we took. Until the give-back
         # lands the counters over-state usage, so others may wait needlessly (stricter,
         # never looser); a process dying in between leaks at most one window's charge.
-        storage = self.storage
-        counts = await self._run([storage.incr(key, window.expiry, cost) for window, cost, key, _ in plan])
         for (window, _, _, _), count in zip(plan, counts, strict=True):
             if count > window.limit:
-                await self._run([storage.incr(key, w.expiry, -cost) for w, cost, key, _ in plan])
+                for w, cost, key, _ in plan:
+                    await self.storage.incr(key, w.expiry, -cost)
                 return window.pool.name, _RACE_BACKOFF, False
         if self.metrics is not None:
             for (window, _, _, _), count in zip(plan, counts, strict=True):
                 self.metrics.pool_usage.labels(self.exchange, window.pool.name).set(count / window.limit)
         return None
-
-    async def _get_all(self, keys: list[str]) -> list[int]:
-        return await self._run([self.storage.get(key) for key in keys])
-
-    async def _run(self, calls: list[Awaitable[int]]) -> list[int]:
-        if self._shared:  # one round trip for the lot instead of one per key
-            return list(await asyncio.gather(*calls))
-        return [await call for call in calls]
 
     async def used(self, pool: Pool) -> int:
         """Units charged to ``pool`` in its current window."""
@@ -287,6 +309,8 @@ class Limiter:
     def _cooling_locally(self, charges: list[tuple[_Window, int]], now: float) -> tuple[str, float, bool] | None:
         if self._ban_until > now:
             return "*", self._ban_until - now, True
+        if not self._cool_until:
+            return None
         for window, _ in charges:
             until = self._cool_until.get(window.pool.name, 0.0)
             if until > now:
