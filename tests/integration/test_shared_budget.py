@@ -12,12 +12,14 @@ import math
 import multiprocessing
 import time
 from collections import Counter
+from collections.abc import Awaitable, Callable
 
 import pytest
 from aiohttp import web
+from aiohttp.test_utils import TestServer
 
 from lotusx.kernel.classify import MapErrors
-from lotusx.kernel.errors import IpBanned
+from lotusx.kernel.errors import IpBanned, RateLimited
 from lotusx.kernel.message import Endpoint, Request
 from lotusx.kernel.service import stack
 from lotusx.layers.ratelimit import Limiter, Pool, RateLimit
@@ -32,9 +34,12 @@ HIT = Endpoint("hit", "GET", "/hit", costs={"REQUEST_WEIGHT": 1})
 BAN = Endpoint("ban", "GET", "/ban", costs={"REQUEST_WEIGHT": 1})
 
 pytestmark = [pytest.mark.redis, pytest.mark.timeout(30)]
+ServeApp = Callable[[web.Application], Awaitable[TestServer]]
 
 
-async def test_processes_together_never_exceed_the_budget_and_use_most_of_it(redis_url: str, serve_app) -> None:  # type: ignore[no-untyped-def]
+async def test_processes_together_never_exceed_the_budget_and_use_most_of_it(
+    redis_url: str, serve_app: ServeApp,
+) -> None:
     """No server window ever sees more than 200, and the workers use >= 80 % of the budget."""
     seen: Counter[int] = Counter()
 
@@ -58,7 +63,7 @@ async def test_processes_together_never_exceed_the_budget_and_use_most_of_it(red
     assert used >= 0.8 * BUDGET.limit * WINDOWS, dict(seen)
 
 
-async def test_a_ban_recorded_by_one_process_blocks_another(redis_url: str, serve_app) -> None:  # type: ignore[no-untyped-def]
+async def test_a_ban_recorded_by_one_process_blocks_another(redis_url: str, serve_app: ServeApp) -> None:
     """After a worker process gets a 418, this process's own limiter refuses, then waits it out."""
 
     async def ban(_: web.Request) -> web.Response:
@@ -79,6 +84,19 @@ async def test_a_ban_recorded_by_one_process_blocks_another(redis_url: str, serv
     patient = Limiter([BUDGET], redis_url, key="shared", max_wait=10.0, guard=GUARD)
     await patient.acquire(HIT.costs)
     assert await patient.used(BUDGET) >= 1
+
+
+async def test_a_cool_off_is_shared_and_never_shortened(redis_url: str) -> None:
+    """A 429 cool-off written by one limiter holds back another; a shorter one cannot cut it."""
+    writer = Limiter([BUDGET], redis_url, key="cool", guard=GUARD)
+    reader = Limiter([BUDGET], redis_url, key="cool", max_wait=0.1, guard=GUARD)
+    await writer.cool_off(["REQUEST_WEIGHT"], 30.0)
+    await writer.cool_off(["REQUEST_WEIGHT"], 1.0)
+    with pytest.raises(RateLimited) as caught:
+        await reader.acquire(HIT.costs)
+    assert caught.value.pool == "REQUEST_WEIGHT"
+    assert caught.value.retry_after is not None
+    assert caught.value.retry_after > 25
 
 
 # ===== worker processes =====
