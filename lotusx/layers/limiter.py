@@ -164,6 +164,7 @@ class Limiter:
         prefix = f"lotusx/{key}"
         self._ban_key = f"{prefix}/ban"
         self._cool_keys = {pool.name: f"{prefix}/cool/{pool.name}" for pool in self.pools}
+        self.pool_names = frozenset(self._cool_keys)
         self._windows: dict[str, tuple[_Window, ...]] = {}
         for pool in self.pools:
             self._windows[pool.name] = (*self._windows.get(pool.name, ()), _Window(pool, prefix, guard))
@@ -210,6 +211,7 @@ class Limiter:
                 self._count_local(name)
                 raise self._refusal(name, wait, banned)
             waited_on = waited_on or name
+            _log.debug("rate_limit.wait", exchange=self.exchange, pool=name, seconds=round(wait, 6))
             await clock.sleep(wait)
         if waited_on and self.metrics is not None:
             self._count_local(waited_on)
@@ -355,7 +357,7 @@ class Limiter:
                 await self._mark(self._cool_keys[name], until, now)
             _log.warning("rate_limit.cool_off", exchange=self.exchange, pools=chosen, seconds=round(seconds, 3))
         if self.metrics is not None:
-            for name in ["ip"] if names is None else chosen:
+            for name in ["*"] if names is None else chosen:
                 self.metrics.rate_limited.labels(self.exchange, name, "venue").inc()
 
     async def _mark(self, key: str, until: float, now: float) -> None:

@@ -14,7 +14,7 @@ Sign(...), Trace(...), MapErrors(...))``.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -92,9 +92,21 @@ class RemainingHeader:
         yield Usage(self.pool, limit - remaining, until=until)
 
 
-def _pushed_back(error: e.RateLimited, costs: Mapping[str, int]) -> list[str]:
-    """The pools a 429 cools off: the one the venue named, else all the request charged."""
-    return [error.pool] if error.pool is not None else list(costs)
+def _pushed_back(error: e.RateLimited, costs: Mapping[str, int], declared: Collection[str]) -> list[str]:
+    """The pools a 429 cools off: the one the venue named, else those the request charged.
+
+    A request that charged nothing we know cools off every pool: the venue throttled us
+    for something, and guessing too wide is the safe side.
+    """
+    if error.pool is not None and error.pool in declared:
+        return [error.pool]
+    return [name for name in costs if name in declared] or list(declared)
+
+
+async def _learn(limiter: Limiter, usage: tuple[UsageParser, ...], response: Response) -> None:
+    for parser in usage:
+        for reading in parser.read(response):
+            await limiter.sync(reading)
 
 
 @dataclass(frozen=True)
@@ -117,15 +129,15 @@ class RateLimit:
             await limiter.acquire(costs)
             try:
                 response = await inner(request)
-            except e.IpBanned as exc:
-                await limiter.cool_off(None, exc.retry_after if exc.retry_after is not None else ban_seconds)
+            except e.LotusXError as exc:
+                if exc.response is not None:  # error responses carry usage headers too
+                    await _learn(limiter, usage, exc.response)
+                if isinstance(exc, e.IpBanned):
+                    await limiter.cool_off(None, exc.retry_after if exc.retry_after is not None else ban_seconds)
+                elif isinstance(exc, e.RateLimited):
+                    await limiter.cool_off(_pushed_back(exc, costs, limiter.pool_names), exc.retry_after)
                 raise
-            except e.RateLimited as exc:
-                await limiter.cool_off(_pushed_back(exc, costs), exc.retry_after)
-                raise
-            for parser in usage:
-                for reading in parser.read(response):
-                    await limiter.sync(reading)
+            await _learn(limiter, usage, response)
             return response
 
         return service

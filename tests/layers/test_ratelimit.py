@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lotusx.kernel.errors import ConfigError, IpBanned, RateLimited
+from lotusx.kernel.errors import ConfigError, InvalidRequest, IpBanned, RateLimited
 from lotusx.kernel.message import Endpoint, Request, Response
 from lotusx.kernel.service import stack
 from lotusx.layers.ratelimit import Limiter, Pool, RateLimit, RemainingHeader, UsedHeader
@@ -172,6 +172,52 @@ async def test_429_naming_a_pool_cools_off_just_that_pool() -> None:
     await service(request(DEPTH))
     await service(request(ORDER))
     assert clock.slept == [pytest.approx(3.0)]
+
+
+async def test_429_naming_an_undeclared_pool_cools_off_the_requests_pools() -> None:
+    """A pool name we do not track falls back to the pools the request charged."""
+    clock = FakeClock(T0)
+    inner = ScriptedService([RateLimited("429", retry_after=3.0, pool="RAW_REQUESTS"), OK, OK])
+    service = RateLimit(limiter(clock))(inner)
+    with pytest.raises(RateLimited):
+        await service(request(DEPTH))
+    await service(request(Endpoint("o", costs={"ORDERS": 1})))
+    assert clock.slept == []
+    await service(request(DEPTH))
+    assert clock.slept == [pytest.approx(3.0)]
+
+
+async def test_429_on_a_free_endpoint_cools_off_every_pool() -> None:
+    """Throttled on a call that charges nothing, we hold back everything rather than guess."""
+    clock = FakeClock(T0)
+    inner = ScriptedService([RateLimited("429", retry_after=2.0), OK])
+    service = RateLimit(limiter(clock))(inner)
+    with pytest.raises(RateLimited):
+        await service(request(Endpoint("ping")))
+    await service(request(Endpoint("o", costs={"ORDERS": 1})))
+    assert clock.slept == [pytest.approx(2.0)]
+
+
+async def test_usage_headers_on_an_error_response_are_learned_too() -> None:
+    """A 429 response's X-MBX-USED-WEIGHT-1M still pulls the local count up."""
+    clock = FakeClock(T0)
+    lim = limiter(clock)
+    throttled = Response(status=429, headers={"X-MBX-USED-WEIGHT-1M": "19", "Retry-After": "1"})
+    inner = ScriptedService([RateLimited("429", retry_after=1.0, response=throttled)])
+    with pytest.raises(RateLimited):
+        await RateLimit(lim, usage=BINANCE_USAGE)(inner)(request(DEPTH))
+    assert await lim.used(WEIGHT) == 19
+
+
+async def test_other_errors_pass_through_without_cool_off() -> None:
+    """A non-throttle error is re-raised and leaves every pool open."""
+    clock = FakeClock(T0)
+    inner = ScriptedService([InvalidRequest("400"), OK])
+    service = RateLimit(limiter(clock))(inner)
+    with pytest.raises(InvalidRequest):
+        await service(request(DEPTH))
+    await service(request(DEPTH))
+    assert clock.slept == []
 
 
 async def test_418_cools_off_every_pool_until_the_ban_ends() -> None:
