@@ -294,11 +294,11 @@ def error(exc: LotusXError, headers: dict[str, str] | None = None) -> web.Respon
     elif isinstance(exc, NotFound):
         code, msg = -2013, "Order does not exist."
     elif isinstance(exc, OrderRejected) and exc.code is None:
-        code, msg = (-1013 if str(exc).startswith("Filter failure") else -2010), str(exc)
+        code, msg = (-1013 if exc.message.startswith("Filter failure") else -2010), exc.message
     elif isinstance(exc, InvalidRequest) and not isinstance(exc.code, int):
-        code, msg = ENUM_ERRORS.get(str(exc.code), (-1102, str(exc)))
+        code, msg = ENUM_ERRORS.get(str(exc.code), (-1102, exc.message))
     else:
-        code, msg = int(exc.code or -1000), str(exc)
+        code, msg = int(exc.code or -1000), exc.message
     return answer({"code": code, "msg": msg}, exc.status or 400, headers)
 
 

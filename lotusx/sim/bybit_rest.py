@@ -238,9 +238,9 @@ class BybitRest:
         except DuplicateClientOrderId:
             raise Reject(110072, "OrderLinkedID is duplicate") from None
         except OrderRejected as exc:
-            raise Reject(10001, f"params error: {exc}") from None
+            raise Reject(10001, f"params error: {exc.message}") from None
         except LotusXError as exc:
-            raise Reject(10001, f"params error: {exc}") from None
+            raise Reject(10001, f"params error: {exc.message}") from None
         return {"orderId": str(order.order_id), "orderLinkId": order.client_id}
 
     async def cancel(self, call: Call) -> Any:

@@ -19,6 +19,7 @@ log = get_logger("lotusx.sim")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Middleware = typedefs.Middleware
 QUEUE_SIZE = 10_000
+VENUE = web.AppKey("venue", Venue)
 
 
 def answer(data: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> web.Response:
@@ -56,7 +57,7 @@ def chaos_middleware(venue: Venue, forced: Callable[[int], web.Response]) -> Mid
 
 async def admin_chaos(request: web.Request) -> web.Response:
     """GET shows the venue's chaos knobs; POST a JSON object to change some of them."""
-    venue: Venue = request.app["venue"]
+    venue = request.app[VENUE]
     if request.method == "POST":
         try:
             venue.chaos.update(orjson.loads(await request.read()))

@@ -20,7 +20,7 @@ from lotusx.sim.binance_ws import BinanceWs
 from lotusx.sim.bybit_rest import BybitRest, bybit_forced
 from lotusx.sim.bybit_ws import BybitWs
 from lotusx.sim.chaos import Chaos
-from lotusx.sim.common import admin_chaos, answer, chaos_middleware
+from lotusx.sim.common import VENUE, admin_chaos, answer, chaos_middleware
 from lotusx.sim.driver import Driver, publish_depth
 from lotusx.sim.engine import Engine
 from lotusx.sim.venue import ApiKeys, SimConfig, Venue, random_key
@@ -113,7 +113,7 @@ def build_app(venue: Venue) -> web.Application:
         bybit = BybitRest(venue)
         app = web.Application(middlewares=[chaos_middleware(venue, bybit_forced)])
         app.add_routes(bybit.routes() + BybitWs(venue).routes())
-    app["venue"] = venue
+    app[VENUE] = venue
     app.add_routes([web.get("/_sim/chaos", admin_chaos), web.post("/_sim/chaos", admin_chaos)])
     return app
 
