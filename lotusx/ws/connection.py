@@ -13,130 +13,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections import deque
-from collections.abc import Callable, Hashable
-from dataclasses import dataclass, field
 from typing import Any
 
-from prometheus_client import Counter
-
-from lotusx.kernel.errors import AuthenticationError, Disconnected, LotusXError, Timeout
-from lotusx.kernel.protocols import Clock, WsSession
-from lotusx.kernel.service import Layer
+from lotusx.kernel.errors import AuthenticationError, Disconnected, LotusXError
 from lotusx.kernel.ws import WsKind
 from lotusx.log import get_logger
-from lotusx.metrics import Metrics
-from lotusx.ws.backoff import Backoff
-from lotusx.ws.delivery import Delivery, Gap
-from lotusx.ws.dialect import WsDialect
-from lotusx.ws.frames import Frames
-from lotusx.ws.heartbeat import Heartbeat, Liveness
-from lotusx.ws.outbound import Send, sender
-from lotusx.ws.subscriptions import Registry
+from lotusx.ws.delivery import Gap
+from lotusx.ws.heartbeat import Liveness
+from lotusx.ws.hub import Hub, Link, settle
+from lotusx.ws.outbound import sender
 
 _log = get_logger("lotusx.ws")
-
-
-class Dedup:
-    """Remembers the last ``size`` message identities; ``fresh(msg)`` is False for a repeat."""
-
-    def __init__(self, key: Callable[[Any], Hashable | None], size: int = 8192) -> None:
-        self.key = key
-        self.size = size
-        self._order: deque[Hashable] = deque()
-        self._seen: set[Hashable] = set()
-
-    def fresh(self, message: Any) -> bool:
-        """Whether ``message`` was not seen recently (messages without identity always are)."""
-        key = self.key(message)
-        if key is None:
-            return True
-        if key in self._seen:
-            return False
-        self._seen.add(key)
-        self._order.append(key)
-        if len(self._order) > self.size:
-            self._seen.discard(self._order.popleft())
-        return True
-
-
-@dataclass
-class Hub:
-    """What every shard of one ``ReconnectWs`` shares."""
-
-    factory: Callable[[], WsSession]
-    dialect: WsDialect
-    frames: Frames
-    heartbeat: Heartbeat
-    backoff: Backoff
-    delivery: Delivery
-    registry: Registry
-    outbound: Layer
-    clock: Clock
-    metrics: Metrics
-    ack_timeout: float
-    rotate_before: float
-    dedup: Dedup | None
-    counts: dict[str, int] = field(default_factory=dict)
-    _per_type: dict[type, Counter] = field(default_factory=dict)
-
-    @property
-    def exchange(self) -> str:
-        """The metrics ``exchange`` label."""
-        return self.dialect.name
-
-    def count(self, name: str, amount: int = 1) -> None:
-        """Bump a ``stats`` counter."""
-        self.counts[name] = self.counts.get(name, 0) + amount
-
-    def delivered(self, message: Any) -> None:
-        """Count a delivered message under its type (a bounded label set)."""
-        kind = type(message)
-        child = self._per_type.get(kind)
-        if child is None:
-            child = self._per_type[kind] = self.metrics.ws_messages.labels(self.exchange, kind.__name__)
-        child.inc()
-
-
-class Link:
-    """One live socket and its reader and watch tasks."""
-
-    def __init__(self, session: WsSession, send: Send, live: Liveness) -> None:
-        self.session = session
-        self.send = send
-        self.live = live
-        loop = asyncio.get_running_loop()
-        self.ended: asyncio.Future[str] = loop.create_future()
-        self.shutdown: asyncio.Future[None] = loop.create_future()
-        self.login: asyncio.Future[tuple[bool, str | None]] | None = None
-        self.tasks: list[asyncio.Task[None]] = []
-
-    def end(self, reason: str) -> None:
-        """Mark the link dead for ``reason`` (the first reason wins)."""
-        if not self.ended.done():
-            self.ended.set_result(reason)
-
-
-async def settle(futures: list[asyncio.Future[Any]], seconds: float, clock: Clock,
-                 abort: asyncio.Future[Any] | None = None) -> None:
-    """Wait until every future is done, at most ``seconds`` (``Timeout``) or until ``abort`` is."""
-    pending: set[asyncio.Future[Any]] = {f for f in futures if not f.done()}
-    if not pending:
-        return
-    timer = asyncio.ensure_future(clock.sleep(seconds))
-    stops: set[asyncio.Future[Any]] = {timer} if abort is None else {timer, abort}
-    try:
-        while pending:
-            done, _ = await asyncio.wait(pending | stops, return_when=asyncio.FIRST_COMPLETED)
-            pending -= done
-            if not pending:
-                return
-            if abort is not None and abort.done():
-                raise Disconnected("connection lost while waiting for the venue", sent=True)
-            if timer.done():
-                raise Timeout(f"no answer from the venue within {seconds} s")
-    finally:
-        timer.cancel()
 
 
 class Shard:

@@ -23,11 +23,12 @@ from lotusx.kernel.protocols import SYSTEM_CLOCK, Clock, WsSession
 from lotusx.kernel.service import Layer, stack
 from lotusx.metrics import Metrics
 from lotusx.ws.backoff import Backoff
-from lotusx.ws.connection import Dedup, Hub, Shard, settle
+from lotusx.ws.connection import Shard
 from lotusx.ws.delivery import Delivery, Overflow
 from lotusx.ws.dialect import WsDialect
 from lotusx.ws.frames import Frames, frames
 from lotusx.ws.heartbeat import Heartbeat
+from lotusx.ws.hub import Dedup, Hub, settle
 from lotusx.ws.parse import Parse
 from lotusx.ws.shard import place
 from lotusx.ws.subscriptions import Registry

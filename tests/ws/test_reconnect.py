@@ -13,7 +13,7 @@ from lotusx.kernel.errors import AuthenticationError, SubscriptionRejected, Time
 from lotusx.kernel.ws import WsFrame
 from lotusx.metrics import Metrics
 from lotusx.testing import FakeClock, FakeWs
-from lotusx.ws import Backoff, Gap, Heartbeat, Overflow, ReconnectWs, WsDialect
+from lotusx.ws import Backoff, Gap, Heartbeat, Overflow, ReconnectWs, WsDialect, frames
 
 
 class TestSubscriptions:
@@ -262,6 +262,62 @@ class TestRotation:
             assert ws.stats.rotations == 1
 
 
+class TestFailures:
+    async def test_failed_rotation_falls_back_to_a_reconnect(self) -> None:
+        """If the new connection cannot open at rotation time, the old one closes with a Gap and reconnects."""
+        clock = FakeClock(auto_advance=False)
+        old, broken, fresh = VenueWs(), VenueWs(fail_connect=1), VenueWs()
+        hb = Heartbeat(interval=None, idle_timeout=10_000)
+        async with make(old, broken, fresh, clock=clock, heartbeat=hb, rotate_before=10,
+                        dialect=dialect(lifetime=100)) as ws:
+            await ws.subscribe(["a"])
+            await quiesce()
+            await until(lambda: clock.sleepers == 2)  # idle watch, rotation timer
+            await clock.advance(90)
+            assert (await next_of(ws)).reason == "rotation_failed"
+            assert not old.connected
+            await clock.advance(1)
+            await until(lambda: subscribes(fresh) == [["a"]])
+
+    async def test_unacked_resubscribe_is_a_gap_and_a_retry(self) -> None:
+        """A new connection whose subscribe is never acked is abandoned after ack_timeout, with a Gap."""
+        clock = FakeClock(auto_advance=False)
+        first, mute, third = VenueWs(), VenueWs(silent=True), VenueWs()
+        hb = Heartbeat(interval=None, idle_timeout=10_000)
+        async with make(first, mute, third, clock=clock, heartbeat=hb, ack_timeout=5) as ws:
+            await ws.subscribe(["a"])
+            first.feed(WsFrame.close(1001))
+            assert (await next_of(ws)).reason == "server_close"
+            await clock.advance(1)
+            await until(lambda: subscribes(mute) == [["a"]] and clock.sleepers == 2)
+            await clock.advance(5)
+            assert (await next_of(ws)).reason == "setup_failed"
+            await clock.advance(2)
+            await until(lambda: subscribes(third) == [["a"]])
+
+    async def test_a_failing_stage_ends_the_connection_not_the_stream(self) -> None:
+        """A bug in a frame stage is logged and treated as a dead connection, so the stream never hangs."""
+        def explode(message: Any) -> Any:
+            if message == "boom":
+                raise ValueError("stage bug")
+            return message
+
+        clock = FakeClock(auto_advance=False)
+        first, second = VenueWs(), VenueWs()
+        async with make(first, second, clock=clock, frames=frames(explode)) as ws:
+            first.feed("boom")
+            assert (await next_of(ws)).reason == "error"
+            await clock.advance(1)
+            await until(lambda: second.connected)
+
+    async def test_without_acks_sent_means_subscribed(self) -> None:
+        """A venue that never acks: subscribe returns once the message is sent."""
+        venue = VenueWs(silent=True)
+        async with make(venue, dialect=WsDialect(name="test", subscribe=dialect().subscribe)) as ws:
+            await ws.subscribe(["a"])
+            assert subscribes(venue) == [["a"]]
+
+
 class TestDelivery:
     async def test_stalled_consumer_keeps_memory_bounded(self) -> None:
         """10k frames against a consumer that never reads: the queue holds 100, the rest are counted drops."""
@@ -407,6 +463,12 @@ async def until(condition: Callable[[], bool], turns: int = 500, msg: Callable[[
             return
         await asyncio.sleep(0)
     raise AssertionError(f"condition not reached {msg()}")
+
+
+async def quiesce(turns: int = 20) -> None:
+    """Let every runnable task reach its next wait."""
+    for _ in range(turns):
+        await asyncio.sleep(0)
 
 
 def sample(metrics: Metrics, name: str, **labels: str) -> float:
