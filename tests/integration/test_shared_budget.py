@@ -13,6 +13,7 @@ import multiprocessing
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
+from multiprocessing.queues import Queue
 
 import pytest
 from aiohttp import web
@@ -50,11 +51,16 @@ async def test_processes_together_never_exceed_the_budget_and_use_most_of_it(
     app = web.Application()
     app.router.add_get("/hit", hit)
     server = await serve_app(app)
+    context = multiprocessing.get_context("spawn")
+    ready, go = context.Queue(), context.Queue()
+    processes = [spawn(hammer, redis_url, str(server.make_url("/")), ready, go) for _ in range(WORKERS)]
+    for _ in range(WORKERS):  # start together, whatever the machine's load did to boot times
+        await asyncio.to_thread(ready.get, timeout=20)
     per = BUDGET.per_seconds
-    start = math.ceil((time.time() + 4.0) / per) * per  # time for the workers to boot
+    start = math.ceil((time.time() + 0.5) / per) * per
     stop = start + WINDOWS * per
-    base_url = str(server.make_url("/"))
-    processes = [spawn(hammer, redis_url, base_url, start, stop) for _ in range(WORKERS)]
+    for _ in range(WORKERS):
+        go.put((start, stop))
     exit_codes = [await finished(p, deadline=stop + 8) for p in processes]
 
     assert exit_codes == [0] * WORKERS
@@ -117,22 +123,24 @@ async def finished(process: multiprocessing.process.BaseProcess, deadline: float
     return process.exitcode
 
 
-def hammer(redis_url: str, base_url: str, start: float, stop: float) -> None:
-    asyncio.run(_hammer(redis_url, base_url, start, stop))
+def hammer(redis_url: str, base_url: str, ready: Queue[int], go: Queue[tuple[float, float]]) -> None:
+    asyncio.run(_hammer(redis_url, base_url, ready, go))
 
 
-async def _hammer(redis_url: str, base_url: str, start: float, stop: float) -> None:
+async def _hammer(redis_url: str, base_url: str, ready: Queue[int], go: Queue[tuple[float, float]]) -> None:
     limiter = Limiter([BUDGET], redis_url, key="shared", max_wait=5.0, guard=GUARD)
     transport = AiohttpRest(base_url)
     service = stack(RateLimit(limiter), MapErrors())(transport)
 
-    async def loop() -> None:
+    async def loop(stop: float) -> None:
         while time.time() < stop:
             await service(Request(method="GET", path="/hit", endpoint=HIT))
 
+    ready.put(1)
+    start, stop = go.get(timeout=20)
     await asyncio.sleep(max(0.0, start - time.time()))
     try:
-        await asyncio.gather(*(loop() for _ in range(TASKS_PER_WORKER)))
+        await asyncio.gather(*(loop(stop) for _ in range(TASKS_PER_WORKER)))
     finally:
         await transport.aclose()
 
