@@ -6,6 +6,18 @@ The public API: composition (``stack``, ``around``), the request/response shapes
 
 from lotusx.kernel import *  # noqa: F403
 from lotusx.kernel import __all__ as _kernel_all
+from lotusx.models import (
+    Balance,
+    NewOrder,
+    Order,
+    OrderBook,
+    Ticker,
+    Trade,
+    Withdrawal,
+    WithdrawalStatus,
+)
+from lotusx.venue import Venue, connect
 
-__all__ = list(_kernel_all)
+__all__ = [*_kernel_all, "Balance", "NewOrder", "Order", "OrderBook", "Ticker", "Trade", "Venue", "Withdrawal",
+           "WithdrawalStatus", "connect"]
 __version__ = "0.1.0"

@@ -1,0 +1,52 @@
+"""Binance spot, declared: URLs, pools, usage headers, error map, signer choice, reconcile query.
+
+``lotusx.connect("binance", ...)`` builds it; ``VENUE`` is the declaration and ``Binance`` the
+public API. Facts from https://developers.binance.com/docs/binance-spot-api-docs.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+from lotusx.exchanges.binance import endpoints as ep
+from lotusx.exchanges.binance.connector import Binance, client_order_id
+from lotusx.exchanges.binance.endpoints import LIMITS, USAGE
+from lotusx.exchanges.binance.errors import classify
+from lotusx.exchanges.binance.schemas import ServerTime
+from lotusx.kernel.errors import NotFound
+from lotusx.kernel.message import Request, Response
+from lotusx.kernel.service import Service
+from lotusx.signers import BinanceEd25519, BinanceHmac, binance_signer
+from lotusx.venue import Venue
+
+
+async def server_time(call: Service) -> int:
+    """GET /api/v3/time on an unlayered service: the clock sync's sample."""
+    response = await call(Request(method="GET", path=ep.TIME.path, endpoint=ep.TIME))
+    return msgspec.json.decode(response.body, type=ServerTime).serverTime
+
+
+async def reconcile(signed: Service, placed: Request) -> Response | None:
+    """After an ambiguous placement: the order queried by its client id, or ``None`` if absent."""
+    symbol = dict(placed.query)["symbol"]
+    query = (("symbol", symbol), ("origClientOrderId", str(placed.ext["client_order_id"])))
+    try:
+        return await signed(Request(method="GET", path=ep.GET_ORDER.path, query=query, endpoint=ep.GET_ORDER))
+    except NotFound:
+        return None
+
+
+VENUE = Venue(
+    name="binance",
+    rest_url="https://api.binance.com",
+    ws_url="wss://stream.binance.com:9443",
+    pools=LIMITS,
+    usage=USAGE,
+    classify=classify,
+    signer=binance_signer,
+    server_time=server_time,
+    reconcile=reconcile,
+    connector=Binance,
+)
+
+__all__ = ["LIMITS", "VENUE", "Binance", "BinanceEd25519", "BinanceHmac", "binance_signer", "client_order_id"]

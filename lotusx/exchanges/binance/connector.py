@@ -1,0 +1,296 @@
+"""``Binance``: the public API over the built stacks. Requests and field mapping only."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from decimal import Decimal
+from typing import Any
+
+from lotusx.book import BookEvent, DiffSync, Gap
+from lotusx.exchanges.binance import endpoints as ep
+from lotusx.exchanges.binance import schemas as s
+from lotusx.exchanges.binance.streams import DIALECT, USER_DIALECT, market_frames, user_frames
+from lotusx.kernel.client import pairs
+from lotusx.kernel.credentials import register_secret
+from lotusx.kernel.errors import ConfigError
+from lotusx.kernel.message import Request
+from lotusx.models import Balance, NewOrder, Order, OrderBook, Ticker, Trade, Withdrawal, WithdrawalStatus
+from lotusx.transport import AiohttpWs
+from lotusx.venue import Parts
+from lotusx.ws import Gap as Reconnected
+from lotusx.ws import Heartbeat, ReconnectWs
+
+_WITHDRAW_STATUS = {0: "EMAIL_SENT", 1: "CANCELLED", 2: "AWAITING_APPROVAL", 3: "REJECTED", 4: "PROCESSING",
+                    5: "FAILURE", 6: "COMPLETED"}
+
+
+# The venue pings every 20 s; AiohttpWs answers at once. No data for 60 s means a dead link.
+_HEARTBEAT = Heartbeat(answer_pings=False, idle_timeout=60.0)
+
+
+def client_order_id() -> str:
+    """A fresh client order id (Binance allows ``^[.A-Z:/a-z0-9_-]{1,36}$``)."""
+    return "lx-" + secrets.token_hex(12)
+
+
+class Binance:
+    """Binance spot. Build with :func:`lotusx.connect` ("binance") or from :class:`Parts`."""
+
+    def __init__(self, parts: Parts) -> None:
+        self.parts = parts
+        self.rest = parts.rest
+        self.metrics = parts.metrics
+        self._raw: ReconnectWs | None = None
+
+    # ----- market data -----
+
+    async def get_server_time(self) -> int:
+        """Venue time in milliseconds."""
+        return (await self.rest.get(ep.TIME.path, endpoint=ep.TIME, type=s.ServerTime)).serverTime
+
+    async def get_order_book(self, symbol: str, depth: int = 100) -> OrderBook:
+        """A REST snapshot of ``depth`` levels per side."""
+        raw = await self._depth(symbol, depth)
+        return _book(symbol, raw)
+
+    async def _depth(self, symbol: str, limit: int) -> s.Depth:
+        endpoint = ep.depth(limit)
+        return await self.rest.get(endpoint.path, {"symbol": symbol, "limit": limit}, endpoint=endpoint, type=s.Depth)
+
+    async def get_ticker(self, symbol: str) -> Ticker:
+        """Best bid and ask."""
+        t = await self.rest.get(ep.BOOK_TICKER.path, {"symbol": symbol}, endpoint=ep.BOOK_TICKER, type=s.BookTicker)
+        return Ticker(symbol=t.symbol, bid=t.bidPrice, bid_quantity=t.bidQty, ask=t.askPrice, ask_quantity=t.askQty)
+
+    async def get_trades(self, symbol: str, limit: int = 500) -> list[Trade]:
+        """Recent public trades, oldest first."""
+        rows = await self.rest.get(ep.TRADES.path, {"symbol": symbol, "limit": limit}, endpoint=ep.TRADES,
+                                   type=list[s.RestTrade])
+        return [Trade(symbol=symbol, trade_id=str(r.id), price=r.price, quantity=r.qty, timestamp=r.time,
+                      side="SELL" if r.isBuyerMaker else "BUY") for r in rows]
+
+    # ----- trading -----
+
+    async def place_order(self, order: NewOrder) -> Order:
+        """Place ``order``; retry-safe through its client order id (generated when missing)."""
+        cid = order.client_order_id or client_order_id()
+        if order.type == "MARKET" and (order.quantity is None) == (order.quote_quantity is None):
+            raise ConfigError("a MARKET order needs exactly one of quantity and quote_quantity")
+        tif = order.time_in_force or ("GTC" if order.type == "LIMIT" else None)
+        query = pairs([("symbol", order.symbol), ("side", order.side), ("type", order.type), ("timeInForce", tif),
+                       ("quantity", order.quantity), ("quoteOrderQty", order.quote_quantity),
+                       ("price", order.price), ("newClientOrderId", cid), ("newOrderRespType", "RESULT")])
+        request = Request(method="POST", path=ep.PLACE_ORDER.path, query=query, endpoint=ep.PLACE_ORDER,
+                          ext={"client_order_id": cid})
+        return _order(await self.rest.call(request, s.OrderResult))
+
+    async def cancel_order(self, symbol: str, *, order_id: str | int | None = None,
+                           client_order_id: str | None = None) -> Order:
+        """Cancel by venue order id or client order id."""
+        return _order(await self.rest.delete(ep.CANCEL_ORDER.path, _ids(symbol, order_id, client_order_id),
+                                             endpoint=ep.CANCEL_ORDER, type=s.OrderResult))
+
+    async def get_order(self, symbol: str, *, order_id: str | int | None = None,
+                        client_order_id: str | None = None) -> Order:
+        """One order, by venue order id or client order id."""
+        return _order(await self.rest.get(ep.GET_ORDER.path, _ids(symbol, order_id, client_order_id),
+                                          endpoint=ep.GET_ORDER, type=s.OrderResult))
+
+    async def get_open_orders(self, symbol: str | None = None) -> list[Order]:
+        """Open orders of one symbol, or of all (a much heavier call)."""
+        endpoint = ep.OPEN_ORDERS if symbol else ep.ALL_OPEN_ORDERS
+        rows = await self.rest.get(endpoint.path, {"symbol": symbol}, endpoint=endpoint, type=list[s.OrderResult])
+        return [_order(r) for r in rows]
+
+    async def get_balances(self) -> dict[str, Balance]:
+        """Non-zero balances by asset."""
+        account = await self.rest.get(ep.ACCOUNT.path, {"omitZeroBalances": True}, endpoint=ep.ACCOUNT,
+                                      type=s.Account)
+        return {b.asset: Balance(asset=b.asset, free=b.free, locked=b.locked) for b in account.balances}
+
+    async def withdraw(self, withdrawal: Withdrawal) -> str:
+        """Request a withdrawal; returns the venue's withdrawal id. Never retried once sent."""
+        params = [("coin", withdrawal.asset), ("address", withdrawal.address), ("amount", withdrawal.amount),
+                  ("network", withdrawal.network), ("addressTag", withdrawal.tag),
+                  ("withdrawOrderId", withdrawal.client_id)]
+        return (await self.rest.post(ep.WITHDRAW.path, params=params, endpoint=ep.WITHDRAW, type=s.WithdrawId)).id
+
+    async def get_withdrawals(self, asset: str | None = None) -> list[WithdrawalStatus]:
+        """Withdrawal history, newest first."""
+        rows = await self.rest.get(ep.WITHDRAW_HISTORY.path, {"coin": asset}, endpoint=ep.WITHDRAW_HISTORY,
+                                   type=list[s.WithdrawRecord])
+        return [WithdrawalStatus(withdrawal_id=r.id, asset=r.coin, amount=r.amount, address=r.address,
+                                 network=r.network, tx_id=r.txId, status=_WITHDRAW_STATUS.get(r.status, str(r.status)))
+                for r in rows]
+
+    # ----- streams -----
+
+    def _ws(self) -> ReconnectWs:
+        url = self.parts.ws_url + "/stream"
+        return ReconnectWs(lambda: AiohttpWs(url), frames=market_frames(self.metrics), dialect=DIALECT,
+                           heartbeat=_HEARTBEAT, metrics=self.metrics)
+
+    @asynccontextmanager
+    async def _subscribed(self, streams: Sequence[str]) -> AsyncIterator[ReconnectWs]:
+        ws = self._ws()
+        async with ws:
+            await ws.subscribe(list(streams))
+            yield ws
+
+    async def watch_order_book(self, symbol: str, depth: int | None = 20) -> AsyncIterator[OrderBook]:
+        """The maintained book of ``symbol`` after every update, resynced on gaps and reconnects."""
+        async with self._subscribed([f"{symbol.lower()}@depth@100ms"]) as ws:
+            async for book in self._maintain(symbol, ws, depth):
+                yield book
+
+    async def _maintain(self, symbol: str, ws: ReconnectWs, depth: int | None) -> AsyncIterator[OrderBook]:
+        sync = DiffSync(symbol)
+        messages = aiter(ws)
+        incoming: asyncio.Future[Any] = asyncio.ensure_future(anext(messages))
+        snapshot: asyncio.Future[s.Depth] | None = None
+        try:
+            while True:
+                waiting = {incoming} if snapshot is None else {incoming, snapshot}
+                done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+                if snapshot is not None and snapshot in done:
+                    raw, snapshot = snapshot.result(), None
+                    outcome = sync.on_snapshot(raw.bids, raw.asks, raw.lastUpdateId)
+                    if outcome == "snapshot":
+                        yield sync.book.view(depth)
+                    elif isinstance(outcome, Gap):
+                        self._resynced(symbol, outcome.reason)
+                if incoming in done:
+                    message = incoming.result()
+                    incoming = asyncio.ensure_future(anext(messages))
+                    if isinstance(message, Reconnected):
+                        sync.reset()
+                        self._resynced(symbol, "reconnect")
+                    elif isinstance(message, s.DepthUpdate) and message.s == symbol.upper():
+                        outcome = sync.on_event(BookEvent(message.U, message.u, message.b, message.a, message.E))
+                        if outcome == "applied":
+                            yield sync.book.view(depth)
+                        elif isinstance(outcome, Gap):
+                            self._resynced(symbol, outcome.reason)
+                if not sync.synced and snapshot is None and not incoming.done():
+                    snapshot = asyncio.ensure_future(self._depth(symbol, 1000))
+        finally:
+            for task in (incoming, snapshot):
+                if task is not None:
+                    task.cancel()
+
+    def _resynced(self, symbol: str, reason: str) -> None:
+        self.metrics.book_resyncs.labels("binance", symbol, reason).inc()
+
+    async def watch_trades(self, symbol: str) -> AsyncIterator[Trade]:
+        """Public trades of ``symbol`` as they happen."""
+        async with self._subscribed([f"{symbol.lower()}@trade"]) as ws:
+            async for m in ws:
+                if isinstance(m, s.TradeEvent):
+                    yield Trade(symbol=m.s, trade_id=str(m.t), price=m.p, quantity=m.q, timestamp=m.T,
+                                side="SELL" if m.m else "BUY")
+
+    async def watch_ticker(self, symbol: str) -> AsyncIterator[Ticker]:
+        """Best bid/ask of ``symbol`` on every change."""
+        async with self._subscribed([f"{symbol.lower()}@bookTicker"]) as ws:
+            async for m in ws:
+                if isinstance(m, s.BookTickerEvent):
+                    yield Ticker(symbol=m.s, bid=m.b, bid_quantity=m.B, ask=m.a, ask_quantity=m.A)
+
+    async def watch_orders(self) -> AsyncIterator[Order]:
+        """Order updates of this account (user data stream), kept alive across reconnects."""
+        async for event in self._user_events():
+            if isinstance(event, s.ExecutionReport):
+                yield Order(order_id=str(event.i), client_order_id=event.C or event.c, symbol=event.s,
+                            side="BUY" if event.S == "BUY" else "SELL", type=event.o, status=event.X,
+                            price=event.p, quantity=event.q, filled_quantity=event.z, time_in_force=event.f,
+                            timestamp=event.E)
+
+    async def watch_balances(self) -> AsyncIterator[dict[str, Balance]]:
+        """Balance changes of this account (user data stream)."""
+        async for event in self._user_events():
+            if isinstance(event, s.AccountPosition):
+                yield {b.a: Balance(asset=b.a, free=b.f, locked=b.l) for b in event.B}
+
+    async def _user_events(self) -> AsyncIterator[Any]:
+        credentials = self.parts.credentials
+        if credentials is None:
+            raise ConfigError("the user data stream needs credentials")
+        key_header = (("X-MBX-APIKEY", credentials.api_key),)
+        listen_key = [await self._listen_key(key_header)]
+
+        def connect() -> AiohttpWs:
+            return AiohttpWs(f"{self.parts.ws_url}/ws/{listen_key[0]}")
+
+        async def keep_alive() -> None:
+            while True:  # the docs: a listen key expires after 60 min without a keepalive; send one every 30
+                await asyncio.sleep(30 * 60)
+                await self.rest.put(ep.KEEP_ALIVE.path, form={"listenKey": listen_key[0]}, endpoint=ep.KEEP_ALIVE,
+                                    headers=key_header)
+
+        upkeep = asyncio.create_task(keep_alive())
+        try:
+            async with ReconnectWs(connect, frames=user_frames(self.metrics), dialect=USER_DIALECT,
+                                   heartbeat=_HEARTBEAT, metrics=self.metrics) as ws:
+                async for event in ws:
+                    if isinstance(event, s.ListenKeyExpired):
+                        listen_key[0] = await self._listen_key(key_header)  # the next connection uses it
+                    yield event
+        finally:
+            upkeep.cancel()
+
+    async def _listen_key(self, headers: tuple[tuple[str, str], ...]) -> str:
+        created = await self.rest.post(ep.LISTEN_KEY.path, endpoint=ep.LISTEN_KEY, headers=headers, type=s.ListenKey)
+        register_secret(created.listenKey)
+        return created.listenKey
+
+    async def subscribe(self, streams: Sequence[str]) -> None:
+        """Raw escape hatch: subscribe the shared raw stream to venue stream names."""
+        if self._raw is None:
+            self._raw = self._ws()
+            await self._raw.__aenter__()
+        await self._raw.subscribe(list(streams))
+
+    async def stream(self) -> AsyncIterator[Any]:
+        """Raw escape hatch: every decoded message (and reconnect markers) of :meth:`subscribe`."""
+        if self._raw is None:
+            raise ConfigError("call subscribe() before stream()")
+        async for message in self._raw:
+            yield message
+
+    async def aclose(self) -> None:
+        """Close streams and the REST pool."""
+        if self._raw is not None:
+            await self._raw.__aexit__(None, None, None)
+            self._raw = None
+        await self.rest.aclose()
+
+    async def __aenter__(self) -> Binance:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    def __repr__(self) -> str:
+        return f"Binance({self.rest!r})"
+
+
+def _ids(symbol: str, order_id: str | int | None, client_order_id: str | None) -> list[tuple[str, Any]]:
+    if (order_id is None) == (client_order_id is None):
+        raise ConfigError("give exactly one of order_id and client_order_id")
+    return [("symbol", symbol), ("orderId", order_id), ("origClientOrderId", client_order_id)]
+
+
+def _order(r: s.OrderResult) -> Order:
+    return Order(order_id=str(r.orderId), client_order_id=r.origClientOrderId or r.clientOrderId, symbol=r.symbol,
+                 side="BUY" if r.side == "BUY" else "SELL", type=r.type, status=r.status, price=r.price,
+                 quantity=r.origQty, filled_quantity=r.executedQty, time_in_force=r.timeInForce,
+                 timestamp=r.updateTime or r.transactTime)
+
+
+def _book(symbol: str, raw: s.Depth) -> OrderBook:
+    return OrderBook(symbol=symbol, sequence=raw.lastUpdateId,
+                     bids=[(Decimal(p), Decimal(q)) for p, q in raw.bids],
+                     asks=[(Decimal(p), Decimal(q)) for p, q in raw.asks])

@@ -1,0 +1,61 @@
+"""Binance spot endpoints, weights and limit pools.
+
+Facts from the official binance-spot-api-docs (rest-api.md "LIMITS", each endpoint's
+"Weight"; https://developers.binance.com/docs/binance-spot-api-docs/rest-api).
+"""
+
+from __future__ import annotations
+
+from lotusx.kernel.message import Endpoint, Idempotency
+from lotusx.layers.limiter import Pool
+from lotusx.layers.ratelimit import UsedHeader
+
+W = "REQUEST_WEIGHT"
+ORDERS = "ORDERS"
+RAW = "RAW_REQUESTS"
+SAPI = "SAPI_UID_WEIGHT"
+
+# GET /api/v3/exchangeInfo rateLimits: REQUEST_WEIGHT 6000/min, ORDERS 100/10 s and 200000/day,
+# RAW_REQUESTS 61000/5 min. SAPI (wallet) endpoints count per UID: 180000/min.
+LIMITS = (
+    Pool(W, 6000, 60), Pool(ORDERS, 100, 10), Pool(ORDERS, 200_000, 86_400), Pool(RAW, 61_000, 300),
+    Pool(SAPI, 180_000, 60),
+)
+USAGE = (UsedHeader(prefix="X-MBX-USED-WEIGHT-", pool=W), UsedHeader(prefix="X-MBX-ORDER-COUNT-", pool=ORDERS))
+
+
+def _ep(name: str, method: str, path: str, weight: int, *, signed: bool = False, orders: int = 0,
+        idempotency: Idempotency = Idempotency.SAFE, pool: str = W) -> Endpoint:
+    costs = {pool: weight, RAW: 1} if pool == W else {pool: weight}
+    if orders:
+        costs[ORDERS] = orders
+    return Endpoint(name, method, path, costs=costs, signed=signed, idempotency=idempotency)
+
+
+TIME = _ep("time", "GET", "/api/v3/time", 1)
+EXCHANGE_INFO = _ep("exchange_info", "GET", "/api/v3/exchangeInfo", 20)
+TRADES = _ep("trades", "GET", "/api/v3/trades", 25)
+BOOK_TICKER = _ep("book_ticker", "GET", "/api/v3/ticker/bookTicker", 2)
+PLACE_ORDER = _ep("place_order", "POST", "/api/v3/order", 1, signed=True, orders=1,
+                  idempotency=Idempotency.SAFE_WITH_CLIENT_ID)
+CANCEL_ORDER = _ep("cancel_order", "DELETE", "/api/v3/order", 1, signed=True)
+GET_ORDER = _ep("get_order", "GET", "/api/v3/order", 4, signed=True)
+OPEN_ORDERS = _ep("open_orders", "GET", "/api/v3/openOrders", 6, signed=True)
+ALL_OPEN_ORDERS = _ep("open_orders_all", "GET", "/api/v3/openOrders", 80, signed=True)
+ACCOUNT = _ep("account", "GET", "/api/v3/account", 20, signed=True)
+WITHDRAW = _ep("withdraw", "POST", "/sapi/v1/capital/withdraw/apply", 900, signed=True,
+               idempotency=Idempotency.UNSAFE, pool=SAPI)
+WITHDRAW_HISTORY = _ep("withdraw_history", "GET", "/sapi/v1/capital/withdraw/history", 18_000, signed=True,
+                       pool=SAPI)
+LISTEN_KEY = _ep("listen_key", "POST", "/api/v3/userDataStream", 2, idempotency=Idempotency.UNSAFE)
+KEEP_ALIVE = _ep("listen_key_keepalive", "PUT", "/api/v3/userDataStream", 2)
+
+# GET /api/v3/depth weight by limit: 1-100 -> 5, 101-500 -> 25, 501-1000 -> 50, 1001-5000 -> 250.
+_DEPTH = {5: _ep("depth", "GET", "/api/v3/depth", 5), 25: _ep("depth", "GET", "/api/v3/depth", 25),
+          50: _ep("depth", "GET", "/api/v3/depth", 50), 250: _ep("depth", "GET", "/api/v3/depth", 250)}
+
+
+def depth(limit: int) -> Endpoint:
+    """The depth endpoint with the weight its ``limit`` costs."""
+    weight = 5 if limit <= 100 else 25 if limit <= 500 else 50 if limit <= 1000 else 250
+    return _DEPTH[weight]

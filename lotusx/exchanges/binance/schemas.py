@@ -1,0 +1,152 @@
+"""Binance spot payloads as msgspec types (field names as the official docs give them)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import msgspec
+
+
+class ServerTime(msgspec.Struct):
+    serverTime: int
+
+
+class Depth(msgspec.Struct):
+    lastUpdateId: int
+    bids: list[tuple[str, str]]
+    asks: list[tuple[str, str]]
+
+
+class BookTicker(msgspec.Struct):
+    symbol: str
+    bidPrice: Decimal
+    bidQty: Decimal
+    askPrice: Decimal
+    askQty: Decimal
+
+
+class RestTrade(msgspec.Struct):
+    id: int
+    price: Decimal
+    qty: Decimal
+    time: int
+    isBuyerMaker: bool
+
+
+class OrderResult(msgspec.Struct):
+    """POST /api/v3/order (RESULT/FULL), GET /api/v3/order, DELETE /api/v3/order, openOrders."""
+
+    symbol: str
+    orderId: int
+    clientOrderId: str
+    price: Decimal
+    origQty: Decimal
+    executedQty: Decimal
+    status: str
+    type: str
+    side: str
+    timeInForce: str | None = None
+    transactTime: int | None = None
+    updateTime: int | None = None
+    origClientOrderId: str | None = None
+
+
+class AssetBalance(msgspec.Struct):
+    asset: str
+    free: Decimal
+    locked: Decimal
+
+
+class Account(msgspec.Struct):
+    balances: list[AssetBalance]
+
+
+class WithdrawId(msgspec.Struct):
+    id: str
+
+
+class WithdrawRecord(msgspec.Struct):
+    id: str
+    amount: Decimal
+    coin: str
+    status: int
+    address: str
+    network: str | None = None
+    txId: str | None = None
+
+
+class ListenKey(msgspec.Struct):
+    listenKey: str
+
+
+# ----- WebSocket payloads (web-socket-streams.md, user-data-stream.md) -----
+
+class DepthUpdate(msgspec.Struct, tag_field="e", tag="depthUpdate"):
+    E: int
+    s: str
+    U: int
+    u: int
+    b: list[tuple[str, str]]
+    a: list[tuple[str, str]]
+
+
+class TradeEvent(msgspec.Struct, tag_field="e", tag="trade"):
+    E: int
+    s: str
+    t: int
+    p: Decimal
+    q: Decimal
+    T: int
+    m: bool
+
+
+class BookTickerEvent(msgspec.Struct):
+    u: int
+    s: str
+    b: Decimal
+    B: Decimal
+    a: Decimal
+    A: Decimal
+
+
+class ExecutionReport(msgspec.Struct, tag_field="e", tag="executionReport"):
+    E: int
+    s: str
+    c: str  # client order id
+    S: str  # side
+    o: str  # order type
+    f: str  # time in force
+    q: Decimal
+    p: Decimal
+    X: str  # order status
+    i: int  # order id
+    z: Decimal  # cumulative filled quantity
+    C: str = ""  # original client order id (cancels)
+
+
+class BalanceDelta(msgspec.Struct):
+    a: str
+    f: Decimal
+    l: Decimal  # noqa: E741 - the venue's name
+
+
+class AccountPosition(msgspec.Struct, tag_field="e", tag="outboundAccountPosition"):
+    E: int
+    B: list[BalanceDelta]
+
+
+class ListenKeyExpired(msgspec.Struct, tag_field="e", tag="listenKeyExpired"):
+    E: int
+
+
+UserEvent = ExecutionReport | AccountPosition | ListenKeyExpired
+
+
+class Envelope(msgspec.Struct):
+    """A combined-stream frame ``{"stream", "data"}``, or a request ack ``{"result", "id"}``."""
+
+    stream: str | None = None
+    data: msgspec.Raw = msgspec.Raw(b"")
+    id: int | None = None
+    error: dict[str, object] | None = None
+    e: str | None = None  # a bare event (serverShutdown)

@@ -1,0 +1,168 @@
+"""A venue declaration, and the one place that turns a declaration into running stacks.
+
+A connector package declares a :class:`Venue` (URLs, limit pools, usage headers, error map,
+signer choice, reconcile query, WebSocket dialect) and a connector class that takes the
+built pieces. :func:`open_venue` wires the canonical REST stack
+
+    outer… ∘ Retry ∘ RateLimit ∘ ClockSync ∘ Sign ∘ Trace ∘ inner… ∘ MapErrors ∘ AiohttpRest
+
+exactly once per connector, so no venue package holds transport, retry or throttle code.
+``outer`` layers see one logical call; ``inner`` layers see every signed wire attempt.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from lotusx.kernel.classify import Classifier, MapErrors
+from lotusx.kernel.client import RestClient
+from lotusx.kernel.credentials import Credentials
+from lotusx.kernel.errors import ConfigError, LotusXError
+from lotusx.kernel.message import Request, Response
+from lotusx.kernel.protocols import SYSTEM_CLOCK, Clock, Signer
+from lotusx.kernel.service import Layer, Service, stack
+from lotusx.layers.clock import ClockSync, ServerClock
+from lotusx.layers.limiter import Limiter, Pool
+from lotusx.layers.ratelimit import RateLimit, UsageParser
+from lotusx.layers.retry import Retry, RetryPolicy
+from lotusx.layers.sign import Sign
+from lotusx.layers.trace import Trace
+from lotusx.metrics import Metrics
+from lotusx.transport import AiohttpRest
+
+Reconcile = Callable[[Service, Request], Awaitable[Response | None]]
+
+
+class Connector(Protocol):
+    """What :func:`lotusx.connect` yields: a venue's public API, closable."""
+
+    async def aclose(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class Parts:
+    """What a connector is built from; tests and users may build these by hand."""
+
+    venue: Venue
+    rest: RestClient
+    clock: ServerClock
+    credentials: Credentials | None
+    ws_url: str
+    metrics: Metrics
+    signed: Service  # signed but not retried: for reconcile queries and listen-key upkeep
+
+
+@dataclass(frozen=True)
+class Venue:
+    """Everything venue-specific that the kernel needs, as data and small functions."""
+
+    name: str
+    rest_url: str
+    ws_url: str
+    pools: tuple[Pool, ...]
+    classify: Classifier
+    signer: Callable[[Credentials], Signer]
+    server_time: Callable[[Service], Awaitable[int]]  # unlayered call -> server time in ms
+    connector: Callable[[Parts], Any]
+    usage: tuple[UsageParser, ...] = ()
+    reconcile: Reconcile | None = None
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+
+
+def open_venue(venue: Venue, *, credentials: Credentials | None = None, rest_url: str | None = None,
+               ws_url: str | None = None, outer: Sequence[Layer] = (), inner: Sequence[Layer] = (),
+               rate_limit_storage: str = "memory://", rate_limits: Mapping[str, Sequence[Pool]] | None = None,
+               metrics: Metrics | None = None, clock: Clock = SYSTEM_CLOCK, max_wait: float = 30.0) -> Any:
+    """Build ``venue``'s connector over its canonical stack (see the module docstring)."""
+    metrics = metrics if metrics is not None else Metrics()
+    transport = AiohttpRest(rest_url or venue.rest_url)
+    unlayered = MapErrors(venue.classify)(transport)
+
+    async def fetch_server_ms() -> int:
+        return await venue.server_time(unlayered)
+
+    server_clock = ServerClock(fetch_server_ms, clock, metrics=metrics, exchange=venue.name)
+    pools = _pools(venue.pools, rate_limits)
+    limiter = Limiter(pools, rate_limit_storage, key=venue.name, clock=clock, max_wait=max_wait,
+                      metrics=metrics, exchange=venue.name)
+    signing: Sequence[Layer | None] = ()
+    if credentials is not None:
+        signing = (ClockSync(server_clock), Sign(venue.signer(credentials), clock=server_clock))
+    signed = stack(*signing, MapErrors(venue.classify))(transport)
+    reconcile = venue.reconcile
+    retry_reconcile = None if reconcile is None else _bind(reconcile, signed)
+    layers = stack(
+        *outer,
+        Retry(venue.retry, reconcile=retry_reconcile, clock=clock, metrics=metrics, exchange=venue.name),
+        RateLimit(limiter, usage=venue.usage),
+        *signing,
+        Trace(venue.name, metrics=metrics),
+        *inner,
+        MapErrors(venue.classify),
+    )
+    rest = RestClient(transport, layers, classify=venue.classify)
+    parts = Parts(venue, rest, server_clock, credentials, (ws_url or venue.ws_url).rstrip("/"), metrics, signed)
+    return venue.connector(parts)
+
+
+def _bind(reconcile: Reconcile, signed: Service) -> Callable[[Request], Awaitable[Response | None]]:
+    async def bound(request: Request) -> Response | None:
+        return await reconcile(signed, request)
+
+    return bound
+
+
+def _pools(defaults: tuple[Pool, ...], overrides: Mapping[str, Sequence[Pool]] | None) -> tuple[Pool, ...]:
+    if not overrides:
+        return defaults
+    unknown = set(overrides) - {pool.name for pool in defaults}
+    if unknown:
+        raise ConfigError(f"rate_limits names unknown pools: {sorted(unknown)}")
+    kept = [pool for pool in defaults if pool.name not in overrides]
+    return (*kept, *(pool for pools in overrides.values() for pool in pools))
+
+
+class connect:
+    """Open a venue by name (or :class:`Venue`) and close it on exit; options as :func:`open_venue`.
+
+    Venue names are found through the ``lotusx.exchanges`` entry-point group, so a
+    third-party package can add a venue without touching LotusX.
+    """
+
+    def __init__(self, venue: str | Venue, *, credentials: Credentials | None = None, rest_url: str | None = None,
+                 ws_url: str | None = None, outer: Sequence[Layer] = (), inner: Sequence[Layer] = (),
+                 rate_limit_storage: str = "memory://", rate_limits: Mapping[str, Sequence[Pool]] | None = None,
+                 metrics: Metrics | None = None, clock: Clock = SYSTEM_CLOCK, max_wait: float = 30.0) -> None:
+        self.venue = venue if isinstance(venue, Venue) else find_venue(venue)
+        self._open = functools.partial(
+            open_venue, self.venue, credentials=credentials, rest_url=rest_url, ws_url=ws_url, outer=outer, inner=inner,
+            rate_limit_storage=rate_limit_storage, rate_limits=rate_limits, metrics=metrics, clock=clock,
+            max_wait=max_wait)
+        self._connector: Any = None
+
+    async def __aenter__(self) -> Any:
+        self._connector = self._open()
+        return self._connector
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._connector.aclose()
+
+
+def find_venue(name: str) -> Venue:
+    """The :class:`Venue` registered under ``name`` in the ``lotusx.exchanges`` entry points."""
+    from importlib.metadata import entry_points
+
+    for point in entry_points(group="lotusx.exchanges"):
+        if point.name == name:
+            venue = point.load()
+            if not isinstance(venue, Venue):
+                raise ConfigError(f"entry point {name!r} is not a lotusx Venue")
+            return venue
+    known = sorted(point.name for point in entry_points(group="lotusx.exchanges"))
+    raise ConfigError(f"unknown venue {name!r}; installed: {known}")
+
+
+__all__ = ["Connector", "LotusXError", "Parts", "Venue", "connect", "find_venue", "open_venue"]
