@@ -75,10 +75,15 @@ class Venue:
 def open_venue(venue: Venue, *, credentials: Credentials | None = None, rest_url: str | None = None,
                ws_url: str | None = None, outer: Sequence[Layer] = (), inner: Sequence[Layer] = (),
                rate_limit_storage: str = "memory://", rate_limits: Mapping[str, Sequence[Pool]] | None = None,
-               metrics: Metrics | None = None, clock: Clock = SYSTEM_CLOCK, max_wait: float = 30.0) -> Any:
-    """Build ``venue``'s connector over its canonical stack (see the module docstring)."""
+               metrics: Metrics | None = None, clock: Clock = SYSTEM_CLOCK, max_wait: float = 30.0,
+               transport: Service | None = None) -> Any:
+    """Build ``venue``'s connector over its canonical stack (see the module docstring).
+
+    ``transport`` replaces the aiohttp transport, e.g. with ``lotusx.testing.FakeTransport``.
+    """
     metrics = metrics if metrics is not None else Metrics()
-    transport = AiohttpRest(rest_url or venue.rest_url)
+    if transport is None:
+        transport = AiohttpRest(rest_url or venue.rest_url)
     unlayered = MapErrors(venue.classify)(transport)
 
     async def fetch_server_ms() -> int:
@@ -135,12 +140,13 @@ class connect:
     def __init__(self, venue: str | Venue, *, credentials: Credentials | None = None, rest_url: str | None = None,
                  ws_url: str | None = None, outer: Sequence[Layer] = (), inner: Sequence[Layer] = (),
                  rate_limit_storage: str = "memory://", rate_limits: Mapping[str, Sequence[Pool]] | None = None,
-                 metrics: Metrics | None = None, clock: Clock = SYSTEM_CLOCK, max_wait: float = 30.0) -> None:
+                 metrics: Metrics | None = None, clock: Clock = SYSTEM_CLOCK, max_wait: float = 30.0,
+                 transport: Service | None = None) -> None:
         self.venue = venue if isinstance(venue, Venue) else find_venue(venue)
         self._open = functools.partial(
             open_venue, self.venue, credentials=credentials, rest_url=rest_url, ws_url=ws_url, outer=outer, inner=inner,
             rate_limit_storage=rate_limit_storage, rate_limits=rate_limits, metrics=metrics, clock=clock,
-            max_wait=max_wait)
+            max_wait=max_wait, transport=transport)
         self._connector: Any = None
 
     async def __aenter__(self) -> Any:
