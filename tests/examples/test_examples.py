@@ -1,0 +1,45 @@
+"""examples/custom_stack.py runs by itself and shows the stack and the decoded response."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "custom_stack.py"
+
+
+def test_custom_stack_example_runs_and_exits() -> None:
+    """The example prints the flat stack, the timing line and the typed response, then exits 0."""
+    done = subprocess.run([sys.executable, str(EXAMPLE)], capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert "stack: stack(around(add_client_tag), Timed(label='timing'), MapErrors(http_errors))" in out
+    assert "[timing] GET /ticker -> 200" in out
+    assert "decoded: Ticker(symbol='BTCUSDT', bid=Decimal('64999.99'), ask=Decimal('65000.01')" in out
+    assert "'X-Client'" in out
+    assert "spread: 0.02" in out
+
+
+def run_example(name: str, *args: str) -> str:
+    done = subprocess.run([sys.executable, str(EXAMPLE.parent / name), *args], capture_output=True, text=True,
+                          timeout=90, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout
+
+
+def test_quickstart_runs_against_the_simulator() -> None:
+    """make demo's job: book, order placed and cancelled, streamed book, metrics summary; exits 0."""
+    out = run_example("quickstart.py", "--seconds", "2")
+    assert "simulator: REST http://127.0.0.1:" in out
+    assert "placed  BUY 0.01" in out and "status=NEW" in out
+    assert "status=CANCELED" in out
+    assert "book updates applied" in out
+    assert "requests  place_order 2xx" in out and "retries 0" in out
+
+
+def test_order_book_example_resyncs_after_an_injected_gap() -> None:
+    """The order book example sees the injected gap, resyncs and keeps every symbol streaming."""
+    out = run_example("order_book.py")
+    assert "(sequence gap)" in out.split("resynced:")[1]
+    assert "every symbol kept streaming: True" in out
