@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from lotusx.kernel import errors as e
@@ -23,7 +23,11 @@ from lotusx.kernel.message import Request, Response
 from lotusx.kernel.service import Service
 from lotusx.layers.limiter import Limiter, Pool, Usage
 
-__all__ = ["Limiter", "Pool", "RateLimit", "RemainingHeader", "Usage", "UsageParser", "UsedHeader"]
+__all__ = ["ENDPOINT_POOL", "Limiter", "Pool", "RateLimit", "RemainingHeader", "Usage", "UsageParser", "UsedHeader"]
+
+ENDPOINT_POOL = "<endpoint>"
+"""A parser's pool name meaning "the pool named like the request's endpoint": for venues that
+count each endpoint on its own (Bybit v5), the headers say nothing about which one."""
 
 # Interval letters of Binance's X-MBX-USED-WEIGHT-(intervalNum)(intervalLetter) and
 # X-MBX-ORDER-COUNT-... headers, https://developers.binance.com/docs/binance-spot-api-docs/rest-api/limits
@@ -103,9 +107,13 @@ def _pushed_back(error: e.RateLimited, costs: Mapping[str, int], declared: Colle
     return [name for name in costs if name in declared] or list(declared)
 
 
-async def _learn(limiter: Limiter, usage: tuple[UsageParser, ...], response: Response) -> None:
+async def _learn(limiter: Limiter, usage: tuple[UsageParser, ...], response: Response, endpoint: str) -> None:
     for parser in usage:
         for reading in parser.read(response):
+            if reading.name == ENDPOINT_POOL:
+                if endpoint not in limiter.pool_names:
+                    continue  # an endpoint without a pool of its own: nothing to pull up
+                reading = replace(reading, name=endpoint)
             await limiter.sync(reading)
 
 
@@ -131,13 +139,13 @@ class RateLimit:
                 response = await inner(request)
             except e.LotusXError as exc:
                 if exc.response is not None:  # error responses carry usage headers too
-                    await _learn(limiter, usage, exc.response)
+                    await _learn(limiter, usage, exc.response, request.endpoint.name)
                 if isinstance(exc, e.IpBanned):
                     await limiter.cool_off(None, exc.retry_after if exc.retry_after is not None else ban_seconds)
                 elif isinstance(exc, e.RateLimited):
                     await limiter.cool_off(_pushed_back(exc, costs, limiter.pool_names), exc.retry_after)
                 raise
-            await _learn(limiter, usage, response)
+            await _learn(limiter, usage, response, request.endpoint.name)
             return response
 
         return service
