@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
+from collections.abc import Awaitable, Callable
 
 import pytest
 from aiohttp import WSMsgType, web
@@ -112,3 +114,90 @@ def test_url_must_be_websocket() -> None:
     with pytest.raises(ConfigError):
         AiohttpWs("http://x")
     assert "secret" not in repr(AiohttpWs("wss://h/ws?listenKey=secret"))
+
+
+async def test_abrupt_connection_loss_is_disconnected(serve_app: ServeApp) -> None:
+    """A peer that drops the TCP connection without a close frame raises Disconnected."""
+
+    async def vanish(request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        assert request.transport is not None
+        request.transport.abort()
+        return ws
+
+    app = web.Application()
+    app.router.add_get("/gone", vanish)
+    server = await serve_app(app)
+    ws = AiohttpWs(str(server.make_url("/gone")).replace("http://", "ws://"))
+    await ws.connect()
+    with pytest.raises(Disconnected):
+        await ws.next()
+    with pytest.raises(Disconnected):
+        await ws.send("after")
+
+
+async def test_shared_session_is_not_closed_by_the_transport(ws_url: str) -> None:
+    """A session passed in stays open after close(); the caller owns it."""
+    import aiohttp
+
+    async with aiohttp.ClientSession() as session:
+        ws = AiohttpWs(ws_url, session=session, compress=15)
+        await ws.connect()
+        await ws.send("hi")
+        assert (await ws.next()).data == "echo:hi"
+        await ws.close()
+        assert not session.closed
+
+
+async def test_malformed_frame_is_protocol_error(serve_app: ServeApp) -> None:
+    """Bytes that are not a valid WebSocket frame raise ProtocolError."""
+    from lotusx import ProtocolError
+
+    async def garbage(request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        assert request.transport is not None
+        request.transport.write(b"\x8f\x05abcde")  # reserved opcode 0xF
+        await asyncio.sleep(0.5)
+        return ws
+
+    app = web.Application()
+    app.router.add_get("/garbage", garbage)
+    server = await serve_app(app)
+    ws = AiohttpWs(str(server.make_url("/garbage")).replace("http://", "ws://"))
+    await ws.connect()
+    with pytest.raises(ProtocolError):
+        await ws.next()
+
+
+async def test_writes_after_the_peer_vanished_are_disconnected(serve_app: ServeApp) -> None:
+    """send/ping/pong on a connection whose socket is gone raise Disconnected(sent=False)."""
+    gone = asyncio.Event()
+
+    async def vanish(request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        assert request.transport is not None
+        request.transport.abort()
+        gone.set()
+        return ws
+
+    app = web.Application()
+    app.router.add_get("/gone", vanish)
+    server = await serve_app(app)
+    ws = AiohttpWs(str(server.make_url("/gone")).replace("http://", "ws://"))
+    await ws.connect()
+    await gone.wait()
+    await asyncio.sleep(0.1)
+
+    async def keep_writing(write: Callable[[], Awaitable[None]]) -> None:
+        for _ in range(50):  # the first write may still be buffered by the kernel
+            await write()
+            await asyncio.sleep(0.01)
+
+    for write in (lambda: ws.send("x"), lambda: ws.send(b"x"), ws.ping, ws.pong):
+        with pytest.raises(Disconnected) as info:
+            await keep_writing(write)
+        assert info.value.sent is False
+    await ws.close()
