@@ -1,0 +1,90 @@
+"""lotusx.connect: venue lookup, the canonical stack, outer/inner user layers, pool overrides."""
+
+from __future__ import annotations
+
+import pytest
+
+import lotusx
+from lotusx import ConfigError, Credentials, Request, Response, Service, around
+from lotusx.layers.limiter import Pool
+from lotusx.testing import FakeClock, FakeTransport
+from lotusx.venue import find_venue
+
+CREDS = Credentials(api_key="venue-test-key-0001", secret="venue-test-secret-0001")
+
+
+def venue_app(statuses: list[int]):  # type: ignore[no-untyped-def]
+    """A fake Binance: server time, and depth answers scripted by ``statuses``."""
+
+    def handler(request: Request) -> Response:
+        if request.path == "/api/v3/time":
+            return Response(status=200, body=b'{"serverTime": 1700000000000}')
+        status = statuses.pop(0) if statuses else 200
+        body = b'{"lastUpdateId":7,"bids":[["1.5","2"]],"asks":[["1.6","3"]]}' if status == 200 else b"{}"
+        return Response(status=status, body=body)
+
+    return handler
+
+
+def counting(seen: list[str], name: str):  # type: ignore[no-untyped-def]
+    async def middleware(request: Request, call_next: Service) -> Response:
+        seen.append(name)
+        return await call_next(request)
+
+    middleware.__qualname__ = name
+    return around(middleware)
+
+
+async def test_connect_finds_the_venue_by_entry_point_name() -> None:
+    """connect("binance") builds the connector over an injected transport."""
+    transport = FakeTransport(venue_app([]))
+    async with lotusx.connect("binance", transport=transport, clock=FakeClock()) as ex:
+        book = await ex.get_order_book("BTCUSDT", depth=5)
+    assert book.sequence == 7 and str(book.bids[0][0]) == "1.5"
+    assert transport.requests[0].query == (("symbol", "BTCUSDT"), ("limit", "5"))
+    assert transport.closed
+
+
+async def test_outer_layers_see_one_call_and_inner_layers_every_attempt() -> None:
+    """A 503 then a 200: the outer layer runs once, the inner layer twice."""
+    seen: list[str] = []
+    async with lotusx.connect("binance", transport=FakeTransport(venue_app([503])), clock=FakeClock(),
+                              outer=[counting(seen, "outer")], inner=[counting(seen, "inner")]) as ex:
+        await ex.get_order_book("BTCUSDT", depth=5)
+        layers = repr(ex.rest.layers)
+    assert seen == ["outer", "inner", "inner"]
+    assert layers.startswith("stack(around(outer), Retry(") and "Trace(exchange='binance'" in layers
+    assert layers.index("around(inner)") < layers.index("MapErrors(")
+
+
+async def test_rate_limit_overrides_replace_a_pool() -> None:
+    """rate_limits replaces a named pool; an unknown pool name is a ConfigError."""
+    async with lotusx.connect("binance", transport=FakeTransport(venue_app([])), clock=FakeClock(),
+                              rate_limits={"REQUEST_WEIGHT": [Pool("REQUEST_WEIGHT", 10, 60)]}, max_wait=1.0) as ex:
+        assert "REQUEST_WEIGHT 10/60s" in repr(ex.rest.layers)
+        assert "REQUEST_WEIGHT 6000/60s" not in repr(ex.rest.layers)
+        await ex.get_order_book("BTCUSDT", depth=5)  # weight 5 + 5 fits in 10
+        await ex.get_order_book("BTCUSDT", depth=5)
+        with pytest.raises(lotusx.RateLimited):
+            await ex.get_order_book("BTCUSDT", depth=5)  # the window is full and max_wait is exceeded
+    with pytest.raises(ConfigError, match="unknown pools"):
+        async with lotusx.connect("binance", transport=FakeTransport(venue_app([])),
+                                  rate_limits={"NOPE": [Pool("NOPE", 1, 1)]}):
+            pass
+
+
+async def test_signed_calls_carry_the_key_and_a_signature() -> None:
+    """With credentials, signed endpoints are signed at the synced venue time."""
+    transport = FakeTransport(lambda r: Response(status=200, body=b'{"serverTime": 1700000000000}')
+                              if r.path == "/api/v3/time" else Response(status=200, body=b'{"balances": []}'))
+    async with lotusx.connect("binance", credentials=CREDS, transport=transport, clock=FakeClock()) as ex:
+        assert await ex.get_balances() == {}
+    sent = transport.requests[-1]
+    assert sent.header("X-MBX-APIKEY") == CREDS.api_key
+    assert sent.query[-1][0] == "signature" and ("timestamp", "1700000000000") in sent.query
+
+
+def test_unknown_venue_is_a_config_error() -> None:
+    """An unknown venue name lists the installed ones."""
+    with pytest.raises(ConfigError, match="binance"):
+        find_venue("no-such-venue")
