@@ -13,11 +13,21 @@ from lotusx.exchanges.binance.connector import Binance, client_order_id
 from lotusx.exchanges.binance.endpoints import LIMITS, USAGE
 from lotusx.exchanges.binance.errors import classify
 from lotusx.exchanges.binance.schemas import ServerTime
+from lotusx.kernel.credentials import Credentials
 from lotusx.kernel.errors import NotFound
 from lotusx.kernel.message import Request, Response
 from lotusx.kernel.service import Service
-from lotusx.signers import BinanceEd25519, BinanceHmac, binance_signer
+from lotusx.signers import BinanceEd25519, BinanceHmac, QueryEd25519, QueryHmac, binance_signer
 from lotusx.venue import Venue
+
+# Sent explicitly so the window is visible on the wire and in tests; 5000 ms is the venue's default
+# and its advice ("It is recommended to use a small recvWindow of 5000 or less", rest-api.md "Timing security").
+RECV_WINDOW = 5000
+
+
+def signer(credentials: Credentials) -> QueryHmac | QueryEd25519:
+    """The signer for ``credentials`` (Ed25519 for a PEM secret, else HMAC) with ``RECV_WINDOW``."""
+    return binance_signer(credentials, recv_window=RECV_WINDOW)
 
 
 async def server_time(call: Service) -> int:
@@ -43,7 +53,7 @@ VENUE = Venue(
     pools=LIMITS,
     usage=USAGE,
     classify=classify,
-    signer=binance_signer,
+    signer=signer,
     server_time=server_time,
     reconcile=reconcile,
     connector=Binance,
