@@ -79,7 +79,8 @@ class Binance:
         cid = order.client_order_id or client_order_id()
         if order.type == "MARKET" and (order.quantity is None) == (order.quote_quantity is None):
             raise ConfigError("a MARKET order needs exactly one of quantity and quote_quantity")
-        tif = order.time_in_force or ("GTC" if order.type == "LIMIT" else None)
+        # timeInForce belongs to LIMIT only; MARKET and LIMIT_MAKER reject it (-1106 PARAM_NOT_REQUIRED).
+        tif = (order.time_in_force or "GTC") if order.type == "LIMIT" else None
         query = pairs([("symbol", order.symbol), ("side", order.side), ("type", order.type), ("timeInForce", tif),
                        ("quantity", order.quantity), ("quoteOrderQty", order.quote_quantity),
                        ("price", order.price), ("newClientOrderId", cid), ("newOrderRespType", "RESULT")])
