@@ -81,3 +81,19 @@ class Bybit:
 async def body(resp: aiohttp.ClientResponse) -> Any:
     """The decoded JSON body of a response."""
     return orjson.loads(await resp.read())
+
+
+async def next_json(ws: aiohttp.ClientWebSocketResponse, wait: float = 2.0) -> Any:
+    """The next text message, decoded (fails the test after ``wait`` seconds)."""
+    msg = await ws.receive(timeout=wait)
+    assert msg.type == aiohttp.WSMsgType.TEXT, msg
+    return orjson.loads(msg.data)
+
+
+async def until(ws: aiohttp.ClientWebSocketResponse, predicate: Any, limit: int = 200) -> Any:
+    """The first message matching ``predicate`` among the next ``limit``."""
+    for _ in range(limit):
+        message = await next_json(ws)
+        if predicate(message):
+            return message
+    raise AssertionError("no matching message")
