@@ -1,0 +1,70 @@
+"""Bybit v5, declared: URLs, pools, usage headers, error map, signer choice, reconcile query.
+
+``lotusx.connect("bybit", ...)`` trades spot; ``lotusx.connect(VENUE_LINEAR, ...)`` USDT
+perpetuals. Both share the IP pool's storage key (``name="bybit"``), as Bybit counts one IP
+budget for every category. Facts from https://bybit-exchange.github.io/docs/v5.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+
+import msgspec
+import orjson
+
+from lotusx.exchanges.bybit import endpoints as ep
+from lotusx.exchanges.bybit.connector import Bybit, client_order_id
+from lotusx.exchanges.bybit.endpoints import LIMITS, LINEAR, SPOT, USAGE, Category
+from lotusx.exchanges.bybit.errors import classify
+from lotusx.exchanges.bybit.schemas import Envelope, OrderRow, Rows, ServerTime
+from lotusx.kernel.credentials import Credentials
+from lotusx.kernel.message import Request, Response
+from lotusx.kernel.service import Service
+from lotusx.signers import BybitHmac, HeaderHmac
+from lotusx.venue import Venue
+
+_time = msgspec.json.Decoder(Envelope[ServerTime]).decode
+_orders = msgspec.json.Decoder(Envelope[Rows[OrderRow]]).decode
+
+
+async def server_time(call: Service) -> int:
+    """GET /v5/market/time on an unlayered service, in ms: the clock sync's sample."""
+    response = await call(Request(method="GET", path=ep.TIME.path, endpoint=ep.TIME))
+    return int(_time(response.body).result.timeNano) // 1_000_000
+
+
+async def reconcile(signed: Service, placed: Request) -> Response | None:
+    """After an ambiguous placement: the order found by its orderLinkId, or ``None`` if absent.
+
+    GET /v5/order/realtime by ``orderLinkId`` also finds recently closed orders.
+    """
+    body = orjson.loads(placed.body or b"{}")
+    query = (("category", str(body["category"])), ("symbol", str(body["symbol"])),
+             ("orderLinkId", str(placed.ext["client_order_id"])))
+    request = Request(method="GET", path=ep.ORDER_REALTIME.path, query=query, endpoint=ep.ORDER_REALTIME)
+    response = await signed(request)
+    return response if _orders(response.body).result.list else None
+
+
+def signer(credentials: Credentials) -> HeaderHmac:
+    """The v5 header signer for system-generated (HMAC) keys."""
+    return BybitHmac(credentials.api_key, credentials.secret)
+
+
+VENUE = Venue(
+    name="bybit",
+    rest_url="https://api.bybit.com",
+    ws_url="wss://stream.bybit.com",
+    pools=LIMITS["spot"],
+    usage=USAGE,
+    classify=classify,
+    signer=signer,
+    server_time=server_time,
+    reconcile=reconcile,
+    connector=Bybit,
+)
+VENUE_LINEAR = dataclasses.replace(VENUE, pools=LIMITS["linear"], connector=functools.partial(Bybit, category=LINEAR))
+
+__all__ = ["LIMITS", "LINEAR", "SPOT", "VENUE", "VENUE_LINEAR", "Bybit", "BybitHmac", "Category", "client_order_id",
+           "reconcile", "server_time", "signer"]

@@ -1,0 +1,327 @@
+"""``Bybit``: the public API over the built stacks. Requests and field mapping only."""
+
+from __future__ import annotations
+
+import dataclasses
+import secrets
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
+from decimal import Decimal
+from typing import Any, Literal, TypeVar
+
+import orjson
+
+from lotusx.book import Gap, SnapshotDeltaSync
+from lotusx.exchanges.bybit import endpoints as ep
+from lotusx.exchanges.bybit import schemas as s
+from lotusx.exchanges.bybit.endpoints import SPOT, Category
+from lotusx.exchanges.bybit.streams import (
+    HEARTBEAT,
+    PRIVATE,
+    BookMessage,
+    OrderMessage,
+    TradeMessage,
+    WalletMessage,
+    bybit_frames,
+    public_dialect,
+)
+from lotusx.kernel.client import json_body
+from lotusx.kernel.errors import ConfigError, NotFound
+from lotusx.kernel.message import Endpoint, Request
+from lotusx.models import Balance, NewOrder, Order, OrderBook, Side, Ticker, Trade, Withdrawal
+from lotusx.signers import BybitHmac
+from lotusx.transport import AiohttpWs
+from lotusx.venue import Parts
+from lotusx.ws import Gap as Reconnected
+from lotusx.ws import ReconnectWs
+
+# docs/v5/enum "orderStatus", mapped onto the unified (Binance-style) vocabulary.
+_STATUS = {"New": "NEW", "PartiallyFilled": "PARTIALLY_FILLED", "Filled": "FILLED", "Cancelled": "CANCELED",
+           "PartiallyFilledCanceled": "CANCELED", "Rejected": "REJECTED", "Untriggered": "NEW",
+           "Triggered": "NEW", "Deactivated": "CANCELED"}
+_SIDE: dict[str, Side] = {"BUY": "BUY", "SELL": "SELL", "Buy": "BUY", "Sell": "SELL"}
+_BOOK_DEPTH = 50  # orderbook.50 exists for spot and linear alike
+_AUTH_VALID_MS = 10_000  # the auth message's ``expires``: this far past the venue's now
+_ENVELOPE: Any = s.Envelope  # parametrised at run time with each call's result type
+T = TypeVar("T")
+
+
+def client_order_id() -> str:
+    """A fresh orderLinkId (Bybit: up to 36 of letters, digits, ``-`` and ``_``)."""
+    return "lx-" + secrets.token_hex(12)
+
+
+class Bybit:
+    """Bybit v5 for one category. Build with :func:`lotusx.connect` ("bybit", or ``VENUE_LINEAR``)."""
+
+    def __init__(self, parts: Parts, category: Category = SPOT) -> None:
+        self.parts = parts
+        self.category = category
+        self.rest = parts.rest
+        self.metrics = parts.metrics
+        self._raw: ReconnectWs | None = None
+
+    async def _get(self, endpoint: Endpoint, params: Sequence[tuple[str, Any]], result: type[T]) -> T:
+        query = [("category", self.category.name), *params]
+        answer: s.Envelope[T] = await self.rest.get(endpoint.path, query, endpoint=endpoint, type=_ENVELOPE[result])
+        return answer.result
+
+    async def _post(self, endpoint: Endpoint, body: dict[str, Any], result: type[T], **ext: Any) -> T:
+        payload = {k: v for k, v in body.items() if v is not None}
+        request = Request(method="POST", path=endpoint.path, body=json_body(payload),
+                          headers=(("Content-Type", "application/json"),), endpoint=endpoint, ext=ext)
+        answer: s.Envelope[T] = await self.rest.call(request, _ENVELOPE[result])
+        return answer.result
+
+    # ----- market data -----
+
+    async def get_server_time(self) -> int:
+        """Venue time in milliseconds."""
+        result = await self.rest.get(ep.TIME.path, endpoint=ep.TIME, type=s.Envelope[s.ServerTime])
+        return int(result.result.timeNano) // 1_000_000
+
+    async def get_order_book(self, symbol: str, depth: int = 50) -> OrderBook:
+        """A REST snapshot of ``depth`` levels per side (spot: up to 200, linear: up to 500)."""
+        raw: s.Book = await self._get(ep.ORDERBOOK, [("symbol", symbol), ("limit", depth)], s.Book)
+        return OrderBook(symbol=raw.s, sequence=raw.u, timestamp=raw.ts,
+                         bids=[(Decimal(p), Decimal(q)) for p, q in raw.b],
+                         asks=[(Decimal(p), Decimal(q)) for p, q in raw.a])
+
+    async def get_ticker(self, symbol: str) -> Ticker:
+        """Best bid and ask."""
+        rows: s.Rows[s.TickerRow] = await self._get(ep.TICKERS, [("symbol", symbol)], s.Rows[s.TickerRow])
+        if not rows.list:
+            raise NotFound(f"no ticker for {symbol}")
+        t = rows.list[0]
+        return Ticker(symbol=t.symbol, bid=t.bid1Price, bid_quantity=t.bid1Size, ask=t.ask1Price,
+                      ask_quantity=t.ask1Size)
+
+    async def get_trades(self, symbol: str, limit: int = 60) -> list[Trade]:
+        """Recent public trades, oldest first (spot keeps the last 60)."""
+        rows: s.Rows[s.TradeRow] = await self._get(ep.RECENT_TRADE, [("symbol", symbol), ("limit", limit)],
+                                                   s.Rows[s.TradeRow])
+        trades = [Trade(symbol=r.symbol, trade_id=r.execId, price=r.price, quantity=r.size, timestamp=int(r.time),
+                        side=_SIDE[r.side]) for r in rows.list]
+        return sorted(trades, key=lambda t: t.timestamp)
+
+    # ----- trading -----
+
+    async def place_order(self, order: NewOrder) -> Order:
+        """Place ``order``; retry-safe through its orderLinkId (generated when missing).
+
+        Bybit answers with the ids only, so the order comes back as submitted (status NEW,
+        nothing filled) unless a retry found it on the venue; :meth:`get_order` has its state.
+        """
+        cid = order.client_order_id or client_order_id()
+        if order.type == "MARKET" and (order.quantity is None) == (order.quote_quantity is None):
+            raise ConfigError("a MARKET order needs exactly one of quantity and quote_quantity")
+        if order.quote_quantity is not None and self.category.name != "spot":
+            raise ConfigError("quote_quantity is for spot MARKET orders only")
+        maker = order.type == "LIMIT_MAKER"
+        tif = "PostOnly" if maker else order.time_in_force or ("GTC" if order.type == "LIMIT" else None)
+        unit = None
+        if self.category.name == "spot" and order.type == "MARKET":
+            unit = "quoteCoin" if order.quote_quantity is not None else "baseCoin"
+        body = {"category": self.category.name, "symbol": order.symbol, "side": order.side.capitalize(),
+                "orderType": "Market" if order.type == "MARKET" else "Limit",
+                "qty": order.quantity if order.quantity is not None else order.quote_quantity,
+                "marketUnit": unit, "price": order.price,
+                "timeInForce": tif,
+                "orderLinkId": cid}
+        placed: s.Placed = await self._post(ep.ORDER_CREATE, body, s.Placed, client_order_id=cid)
+        if placed.list:  # a retry reconciled: the realtime query's answer
+            return _order(placed.list[0])
+        return Order(order_id=placed.orderId or "", client_order_id=placed.orderLinkId or cid, symbol=order.symbol,
+                     side=order.side, type=order.type, status="NEW", price=order.price or Decimal(0),
+                     quantity=order.quantity if order.quantity is not None else order.quote_quantity or Decimal(0),
+                     filled_quantity=Decimal(0), time_in_force="GTC" if maker else tif)
+
+    async def cancel_order(self, symbol: str, *, order_id: str | int | None = None,
+                           client_order_id: str | None = None) -> Order:
+        """Cancel by venue order id or client order id; returns the order as the venue now has it."""
+        ids = _ids(order_id, client_order_id)
+        done: s.OrderIds = await self._post(ep.ORDER_CANCEL, {"category": self.category.name, "symbol": symbol,
+                                                              **dict(ids)}, s.OrderIds)
+        return await self.get_order(symbol, order_id=done.orderId)
+
+    async def get_order(self, symbol: str, *, order_id: str | int | None = None,
+                        client_order_id: str | None = None) -> Order:
+        """One order (open or recently closed), by venue order id or client order id."""
+        rows: s.Rows[s.OrderRow] = await self._get(ep.ORDER_REALTIME,
+                                                   [("symbol", symbol), *_ids(order_id, client_order_id)],
+                                                   s.Rows[s.OrderRow])
+        if not rows.list:
+            raise NotFound(f"GET {ep.ORDER_REALTIME.path}: no such order", code=110001)
+        return _order(rows.list[0])
+
+    async def get_open_orders(self, symbol: str | None = None) -> list[Order]:
+        """Open orders of one symbol, or of all (linear: all USDT-settled). First 50 only."""
+        scope = ("symbol", symbol) if symbol else ("settleCoin", "USDT" if self.category.name == "linear" else None)
+        rows: s.Rows[s.OrderRow] = await self._get(ep.ORDER_REALTIME, [scope, ("limit", 50)], s.Rows[s.OrderRow])
+        return [_order(r) for r in rows.list]
+
+    async def get_balances(self) -> dict[str, Balance]:
+        """Non-zero balances of the unified account, by coin (free = wallet balance - locked)."""
+        wallet: s.Wallet = (await self.rest.get(ep.WALLET_BALANCE.path, {"accountType": "UNIFIED"},
+                                                endpoint=ep.WALLET_BALANCE, type=s.Envelope[s.Wallet])).result
+        return _balances(wallet.list)
+
+    async def withdraw(self, withdrawal: Withdrawal) -> str:
+        """Request a withdrawal from the funding wallet; returns its id. Never retried once sent."""
+        body = {"coin": withdrawal.asset, "chain": withdrawal.network, "address": withdrawal.address,
+                "tag": withdrawal.tag, "amount": withdrawal.amount, "accountType": "FUND",
+                "timestamp": int(self.parts.clock.time() * 1000), "requestId": withdrawal.client_id}
+        done: s.WithdrawId = await self._post(ep.WITHDRAW, body, s.WithdrawId)
+        return done.id
+
+    # ----- streams -----
+
+    def _public(self) -> ReconnectWs:
+        url = self.parts.ws_url + self.category.public_path
+        return ReconnectWs(lambda: AiohttpWs(url), frames=bybit_frames(self.metrics),
+                           dialect=public_dialect(self.category), heartbeat=HEARTBEAT, metrics=self.metrics)
+
+    @asynccontextmanager
+    async def _subscribed(self, topics: Sequence[str]) -> AsyncIterator[ReconnectWs]:
+        async with self._public() as ws:
+            await ws.subscribe(list(topics))
+            yield ws
+
+    async def watch_order_book(self, symbol: str, depth: int | None = 20) -> AsyncIterator[OrderBook]:
+        """The maintained book of ``symbol`` after every update, resynced on gaps and reconnects."""
+        async for book in self.watch_order_books([symbol], depth):
+            yield book
+
+    async def watch_order_books(self, symbols: Iterable[str], depth: int | None = 20) -> AsyncIterator[OrderBook]:
+        """Maintained books of ``symbols`` on one connection; a gap resyncs only its own symbol."""
+        syncs = {symbol: SnapshotDeltaSync(symbol) for symbol in symbols}
+        async with self._subscribed([_book_topic(symbol) for symbol in syncs]) as ws:
+            async for message in ws:
+                if isinstance(message, Reconnected):  # resubscribed: the venue sends snapshots again
+                    for sync in syncs.values():
+                        sync.reset()
+                        self._resynced(sync.symbol, "reconnect")
+                    continue
+                if not isinstance(message, BookMessage) or message.data.s not in syncs:
+                    continue
+                sync, data = syncs[message.data.s], message.data
+                outcome = sync.on_message(message.kind, data.u, data.b, data.a, message.ts)
+                if outcome == "snapshot" or outcome == "applied":
+                    yield sync.book.view(depth)
+                elif isinstance(outcome, Gap):
+                    self._resynced(sync.symbol, outcome.reason)
+                    # A fresh subscription starts with a snapshot; the other topics keep streaming.
+                    await ws.unsubscribe([message.topic])
+                    await ws.subscribe([message.topic])
+
+    def _resynced(self, symbol: str, reason: str) -> None:
+        self.metrics.book_resyncs.labels("bybit", symbol, reason).inc()
+
+    async def watch_trades(self, symbol: str) -> AsyncIterator[Trade]:
+        """Public trades of ``symbol`` as they happen."""
+        async with self._subscribed([f"publicTrade.{symbol}"]) as ws:
+            async for m in ws:
+                if isinstance(m, TradeMessage):
+                    for t in m.trades:
+                        yield Trade(symbol=t.s, trade_id=t.i, price=Decimal(t.p), quantity=Decimal(t.v),
+                                    timestamp=t.T, side=_SIDE[t.S])
+
+    async def watch_ticker(self, symbol: str) -> AsyncIterator[Ticker]:
+        """Best bid/ask of ``symbol`` on every change, from the maintained book.
+
+        The spot ``tickers`` topic carries no bid/ask, so the book is the one source that
+        works for every category.
+        """
+        last: tuple[Any, Any] | None = None
+        async for book in self.watch_order_book(symbol, depth=1):
+            if book.best_bid is None or book.best_ask is None or (book.best_bid, book.best_ask) == last:
+                continue
+            last = (book.best_bid, book.best_ask)
+            yield Ticker(symbol=symbol, bid=book.best_bid[0], bid_quantity=book.best_bid[1], ask=book.best_ask[0],
+                         ask_quantity=book.best_ask[1], timestamp=book.timestamp)
+
+    async def watch_orders(self) -> AsyncIterator[Order]:
+        """Order updates of this account in this category (private stream, re-authenticated on reconnect)."""
+        async for message in self._private("order"):
+            if isinstance(message, OrderMessage):
+                for row in message.orders:
+                    if row.category in (None, self.category.name):
+                        yield _order(row)
+
+    async def watch_balances(self) -> AsyncIterator[dict[str, Balance]]:
+        """Balance changes of the unified account (private stream)."""
+        async for message in self._private("wallet"):
+            if isinstance(message, WalletMessage):
+                yield _balances(message.accounts)
+
+    async def _private(self, topic: Literal["order", "wallet"]) -> AsyncIterator[Any]:
+        credentials = self.parts.credentials
+        if credentials is None:
+            raise ConfigError("private streams need credentials")
+        signer, clock = BybitHmac(credentials.api_key, credentials.secret), self.parts.clock
+
+        async def login() -> str:
+            await clock.ensure_fresh()
+            return orjson.dumps(signer.ws_auth(int(clock.time() * 1000) + _AUTH_VALID_MS)).decode()
+
+        url = self.parts.ws_url + ep.PRIVATE_PATH
+        dialect = dataclasses.replace(PRIVATE, login=login)
+        async with ReconnectWs(lambda: AiohttpWs(url), frames=bybit_frames(self.metrics), dialect=dialect,
+                               heartbeat=HEARTBEAT, metrics=self.metrics) as ws:
+            await ws.subscribe([topic])
+            async for message in ws:
+                yield message
+
+    async def subscribe(self, topics: Sequence[str]) -> None:
+        """Raw escape hatch: subscribe the shared public stream to venue topics."""
+        if self._raw is None:
+            self._raw = self._public()
+            await self._raw.__aenter__()
+        await self._raw.subscribe(list(topics))
+
+    async def stream(self) -> AsyncIterator[Any]:
+        """Raw escape hatch: every decoded message (and reconnect markers) of :meth:`subscribe`."""
+        if self._raw is None:
+            raise ConfigError("call subscribe() before stream()")
+        async for message in self._raw:
+            yield message
+
+    async def aclose(self) -> None:
+        """Close streams and the REST pool."""
+        if self._raw is not None:
+            await self._raw.__aexit__(None, None, None)
+            self._raw = None
+        await self.rest.aclose()
+
+    async def __aenter__(self) -> Bybit:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    def __repr__(self) -> str:
+        return f"Bybit({self.category.name!r}, {self.rest!r})"
+
+
+def _book_topic(symbol: str) -> str:
+    return f"orderbook.{_BOOK_DEPTH}.{symbol}"
+
+
+def _ids(order_id: str | int | None, client_order_id: str | None) -> list[tuple[str, str]]:
+    if (order_id is None) == (client_order_id is None):
+        raise ConfigError("give exactly one of order_id and client_order_id")
+    return [("orderId", str(order_id))] if order_id is not None else [("orderLinkId", str(client_order_id))]
+
+
+def _order(r: s.OrderRow) -> Order:
+    maker = r.timeInForce == "PostOnly"
+    kind = "MARKET" if r.orderType == "Market" else "LIMIT_MAKER" if maker else "LIMIT"
+    return Order(order_id=r.orderId, client_order_id=r.orderLinkId, symbol=r.symbol, side=_SIDE[r.side], type=kind,
+                 status=_STATUS.get(r.orderStatus, r.orderStatus.upper()), price=r.price, quantity=r.qty,
+                 filled_quantity=r.cumExecQty, time_in_force="GTC" if maker else r.timeInForce,
+                 timestamp=int(r.updatedTime) if r.updatedTime else None)
+
+
+def _balances(accounts: Iterable[s.WalletAccount]) -> dict[str, Balance]:
+    return {c.coin: Balance(asset=c.coin, free=c.walletBalance - c.locked, locked=c.locked)
+            for account in accounts for c in account.coin if c.walletBalance or c.locked}

@@ -1,0 +1,78 @@
+"""Bybit v5 endpoints and limit pools, per category (spot, linear).
+
+Facts from https://bybit-exchange.github.io/docs/v5/rate-limit:
+
+- HTTP IP limit: 600 requests per 5 s per IP; breaching it answers HTTP 403 "access too
+  frequent" and the IP must stay away for at least 10 minutes.
+- API limits are per UID *per endpoint*, counted in a rolling one-second window
+  (UTA 2.0 Pro table): ``/v5/order/create`` and ``/v5/order/cancel`` 20/s spot, 10/s linear;
+  ``/v5/order/realtime`` and ``/v5/account/wallet-balance`` 50/s; ``/v5/asset/withdraw/create`` 5/s.
+- Every private answer carries ``X-Bapi-Limit-Status`` (remaining), ``X-Bapi-Limit`` and
+  ``X-Bapi-Limit-Reset-Timestamp`` for *that endpoint's* limit.
+
+Our limiter counts fixed windows; a rolling limit of ``L`` per ``W`` is enforced safely by
+``L // 2`` per ``W`` (see ``lotusx.layers.limiter``). Each per-endpoint pool is named like the
+endpoint that charges it, so the usage headers can be read into the right pool.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from lotusx.kernel.errors import ConfigError
+from lotusx.kernel.message import Endpoint, Idempotency
+from lotusx.layers.limiter import Pool
+from lotusx.layers.ratelimit import ENDPOINT_POOL, RemainingHeader
+
+IP = "IP"
+CATEGORIES = ("spot", "linear")
+
+
+def _ep(name: str, method: str, path: str, *, signed: bool = False, own_pool: bool = False,
+        idempotency: Idempotency = Idempotency.SAFE) -> Endpoint:
+    costs = {IP: 1, name: 1} if own_pool else {IP: 1}
+    return Endpoint(name, method, path, costs=costs, signed=signed, idempotency=idempotency)
+
+
+TIME = _ep("time", "GET", "/v5/market/time")
+ORDERBOOK = _ep("orderbook", "GET", "/v5/market/orderbook")
+TICKERS = _ep("tickers", "GET", "/v5/market/tickers")
+RECENT_TRADE = _ep("recent_trade", "GET", "/v5/market/recent-trade")
+ORDER_CREATE = _ep("order_create", "POST", "/v5/order/create", signed=True, own_pool=True,
+                   idempotency=Idempotency.SAFE_WITH_CLIENT_ID)
+ORDER_CANCEL = _ep("order_cancel", "POST", "/v5/order/cancel", signed=True, own_pool=True)
+ORDER_REALTIME = _ep("order_realtime", "GET", "/v5/order/realtime", signed=True, own_pool=True)
+WALLET_BALANCE = _ep("wallet_balance", "GET", "/v5/account/wallet-balance", signed=True, own_pool=True)
+WITHDRAW = _ep("withdraw_create", "POST", "/v5/asset/withdraw/create", signed=True, own_pool=True,
+               idempotency=Idempotency.UNSAFE)
+
+# Rolling limits halved for fixed windows (module docstring). The IP window's kind is not
+# documented, so it is halved too: a breach costs a ten-minute ban.
+_SHARED = (Pool(IP, 300, 5), Pool(ORDER_REALTIME.name, 25, 1), Pool(WALLET_BALANCE.name, 25, 1),
+           Pool(WITHDRAW.name, 2, 1))
+LIMITS = {
+    "spot": (*_SHARED, Pool(ORDER_CREATE.name, 10, 1), Pool(ORDER_CANCEL.name, 10, 1)),
+    "linear": (*_SHARED, Pool(ORDER_CREATE.name, 5, 1), Pool(ORDER_CANCEL.name, 5, 1)),
+}
+USAGE = (RemainingHeader(remaining="X-Bapi-Limit-Status", limit="X-Bapi-Limit",
+                         reset_ms="X-Bapi-Limit-Reset-Timestamp", pool=ENDPOINT_POOL),)
+
+
+@dataclass(frozen=True)
+class Category:
+    """What differs between Bybit categories: the ``category`` parameter and the public WS path."""
+
+    name: str
+    public_path: str
+    max_streams: int
+
+    def __post_init__(self) -> None:
+        if self.name not in CATEGORIES:
+            raise ConfigError(f"unsupported Bybit category {self.name!r}")
+
+
+# docs/v5/ws/connect "Args limits": spot takes up to 10 args per subscription request; linear
+# has no count limit, only 21,000 characters of args per connection (~500 topics).
+SPOT = Category("spot", "/v5/public/spot", max_streams=10)
+LINEAR = Category("linear", "/v5/public/linear", max_streams=500)
+PRIVATE_PATH = "/v5/private"

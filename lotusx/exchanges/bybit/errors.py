@@ -1,0 +1,91 @@
+"""Bybit v5 ``retCode`` -> LotusX errors (https://bybit-exchange.github.io/docs/v5/error).
+
+Bybit answers HTTP 200 with ``{"retCode", "retMsg", "result", "retExtInfo", "time"}``; any
+``retCode`` other than 0 is an error. HTTP 403 means the IP limit was breached ("access too
+frequent": stay away at least 10 minutes, docs/v5/rate-limit); 429 is "system level frequency
+protection", to retry.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+from lotusx.kernel import errors as e
+from lotusx.kernel.classify import chain, http_errors
+from lotusx.kernel.message import Request, Response
+
+IP_BAN_SECONDS = 600.0
+
+
+class _Body(msgspec.Struct):
+    retCode: int
+    retMsg: str = ""
+    time: int | None = None
+
+
+_decode = msgspec.json.Decoder(_Body).decode
+_OK = b'{"retCode":0,'  # how Bybit (and the sim) start every success: no decode on the hot path
+
+_KINDS: dict[int, type[e.LotusXError]] = {
+    10000: e.ServerError,  # Server Timeout
+    10016: e.ServerError,  # Server error / service restarting
+    10001: e.InvalidRequest,  # Request parameter error
+    10002: e.TimestampOutOfWindow,  # The request time exceeds the time window range.
+    10003: e.AuthenticationError,  # API key is invalid.
+    10004: e.InvalidSignature,  # Error sign
+    10005: e.AuthenticationError,  # Permission denied
+    10007: e.AuthenticationError,  # User authentication failed.
+    10010: e.AuthenticationError,  # Unmatched IP
+    33004: e.AuthenticationError,  # (Derivatives) api key has expired
+    -2015: e.AuthenticationError,  # (Spot) api key has expired
+    110001: e.NotFound,  # Order does not exist
+    170213: e.NotFound,  # (Spot) Order does not exist.
+    110007: e.InsufficientBalance,  # Available balance is insufficient
+    170131: e.InsufficientBalance,  # (Spot) Balance insufficient
+    131212: e.InsufficientBalance,  # (Asset) Insufficient balance
+    110072: e.DuplicateClientOrderId,  # OrderLinkedID is duplicate
+    170141: e.DuplicateClientOrderId,  # (Spot) Duplicate clientOrderId
+}
+_IP_BANNED = {10009, 10018}  # IP has been banned / Exceeded the IP Rate Limit
+
+
+def _reset_in(response: Response, server_ms: int | None) -> float | None:
+    """Seconds until ``X-Bapi-Limit-Reset-Timestamp``, measured on the venue's own clock."""
+    reset = response.header("X-Bapi-Limit-Reset-Timestamp")
+    if reset is None or server_ms is None:
+        return None
+    try:
+        return max(0.0, (int(reset) - server_ms) / 1000)
+    except ValueError:
+        return None
+
+
+def venue_errors(request: Request, response: Response) -> e.LotusXError | None:
+    """The error a Bybit answer means; ``None`` for success and for what HTTP alone explains."""
+    where = f"{request.method} {request.path}"
+    if response.status == 403:
+        return e.IpBanned(f"{where}: IP rate limit breached", retry_after=IP_BAN_SECONDS, response=response)
+    body = response.body
+    if response.status != 200 or body.startswith(_OK) or not body.startswith(b"{"):
+        return None
+    try:
+        parsed = _decode(body)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return None
+    code, msg = parsed.retCode, parsed.retMsg
+    if code == 0:
+        return None
+    if code == 10006:  # Too many visits: this endpoint's per-UID limit
+        return e.RateLimited(where, retry_after=_reset_in(response, parsed.time), pool=request.endpoint.name,
+                             code=code, venue_message=msg, response=response)
+    if code in _IP_BANNED:
+        return e.IpBanned(where, retry_after=IP_BAN_SECONDS, code=code, venue_message=msg, response=response)
+    kind = _KINDS.get(code)
+    if kind is None:
+        # 11xxxx / 17xxxx are order-validation codes; elsewhere an unknown code is the caller's to fix.
+        placing = request.endpoint.name == "order_create" and code >= 100_000
+        kind = e.OrderRejected if placing else e.InvalidRequest
+    return kind(where, code=code, venue_message=msg, response=response)
+
+
+classify = chain(venue_errors, http_errors)

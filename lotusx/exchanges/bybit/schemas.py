@@ -1,0 +1,140 @@
+"""Bybit v5 payloads as msgspec types (field names as the official docs give them).
+
+Prices and sizes stay strings where a book or a hot stream carries many of them (converted to
+``Decimal`` on access), and are ``Decimal`` elsewhere.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Generic, TypeVar
+
+import msgspec
+
+T = TypeVar("T")
+
+
+class Envelope(msgspec.Struct, Generic[T]):
+    """Every REST answer: ``{"retCode", "retMsg", "result", "retExtInfo", "time"}``."""
+
+    retCode: int
+    result: T
+    retMsg: str = ""
+    time: int | None = None
+
+
+class ServerTime(msgspec.Struct):
+    timeSecond: str
+    timeNano: str
+
+
+class Book(msgspec.Struct):
+    """GET /v5/market/orderbook result, and the ``data`` of an orderbook stream message."""
+
+    s: str
+    b: list[tuple[str, str]]
+    a: list[tuple[str, str]]
+    u: int
+    ts: int | None = None
+    seq: int | None = None
+
+
+class TickerRow(msgspec.Struct):
+    symbol: str
+    bid1Price: Decimal
+    bid1Size: Decimal
+    ask1Price: Decimal
+    ask1Size: Decimal
+    lastPrice: Decimal | None = None
+
+
+class TradeRow(msgspec.Struct):
+    execId: str
+    symbol: str
+    price: Decimal
+    size: Decimal
+    side: str
+    time: str
+
+
+class Rows(msgspec.Struct, Generic[T]):
+    """A ``{"category", "list"}`` result (tickers, recent trades)."""
+
+    list: list[T]
+    category: str | None = None
+    nextPageCursor: str | None = None
+
+
+class OrderRow(msgspec.Struct):
+    """One order of GET /v5/order/realtime and of the private ``order`` stream."""
+
+    orderId: str
+    orderLinkId: str
+    symbol: str
+    side: str
+    orderType: str
+    orderStatus: str
+    price: Decimal
+    qty: Decimal
+    cumExecQty: Decimal
+    timeInForce: str | None = None
+    updatedTime: str | None = None
+    category: str | None = None
+
+
+class OrderIds(msgspec.Struct):
+    """POST /v5/order/create and /v5/order/cancel result."""
+
+    orderId: str
+    orderLinkId: str = ""
+
+
+class Placed(msgspec.Struct):
+    """A placement's result: the create answer, or (after a reconcile) the realtime query's."""
+
+    orderId: str | None = None
+    orderLinkId: str | None = None
+    list: list[OrderRow] | None = None
+
+
+class CoinBalance(msgspec.Struct):
+    coin: str
+    walletBalance: Decimal
+    locked: Decimal = Decimal(0)
+
+
+class WalletAccount(msgspec.Struct):
+    coin: list[CoinBalance]
+    accountType: str = ""
+
+
+class Wallet(msgspec.Struct):
+    list: list[WalletAccount]
+
+
+class WithdrawId(msgspec.Struct):
+    id: str
+
+
+# ----- WebSocket (docs/v5/ws/connect, ws/public/*, ws/private/*) -----
+
+class WsFrame(msgspec.Struct):
+    """Any frame: a topic push (``topic``/``data``) or an op answer (``op``/``success``)."""
+
+    topic: str | None = None
+    type: str | None = None
+    ts: int | None = None
+    data: msgspec.Raw = msgspec.Raw(b"")
+    op: str | None = None
+    success: bool | None = None
+    ret_msg: str = ""
+    req_id: str | None = None
+
+
+class PublicTrade(msgspec.Struct):
+    T: int
+    s: str
+    S: str
+    v: str
+    p: str
+    i: str

@@ -1,0 +1,134 @@
+"""Bybit v5 WebSocket dialects and frame decoding (https://bybit-exchange.github.io/docs/v5/ws/connect).
+
+Ops are ``{"op": "subscribe"|"unsubscribe", "args": [...], "req_id": "..."}``, answered with
+``{"success", "ret_msg", "op", "req_id", "conn_id"}``. The heartbeat is ``{"op": "ping"}``
+every 20 s; public spot answers ``{"op": "ping", "success": true, "ret_msg": "pong"}``, the
+private stream ``{"op": "pong", ...}``. Private streams log in with ``{"op": "auth", "args":
+[key, expires, signature]}``, answered with ``{"op": "auth", "success": ...}``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+import orjson
+
+from lotusx.exchanges.bybit.endpoints import Category
+from lotusx.exchanges.bybit.schemas import Book, OrderRow, PublicTrade, WalletAccount, WsFrame
+from lotusx.metrics import Metrics
+from lotusx.ws import Frames, Heartbeat, Parse, WsDialect, frames
+
+
+class Control(msgspec.Struct, frozen=True):
+    """An op answer: subscribe/unsubscribe/auth ack or pong."""
+
+    op: str
+    success: bool
+    message: str
+    req_id: str | None
+
+
+class BookMessage(msgspec.Struct, frozen=True):
+    """``orderbook.{depth}.{symbol}``: ``kind`` is ``snapshot`` or ``delta``."""
+
+    topic: str
+    kind: str
+    data: Book
+    ts: int | None = None
+
+
+class TradeMessage(msgspec.Struct, frozen=True):
+    """``publicTrade.{symbol}``."""
+
+    topic: str
+    trades: list[PublicTrade]
+
+
+class OrderMessage(msgspec.Struct, frozen=True):
+    """Private ``order``."""
+
+    orders: list[OrderRow]
+
+
+class WalletMessage(msgspec.Struct, frozen=True):
+    """Private ``wallet``."""
+
+    accounts: list[WalletAccount]
+
+
+_book = msgspec.json.Decoder(Book).decode
+_trades = msgspec.json.Decoder(list[PublicTrade]).decode
+_orders = msgspec.json.Decoder(list[OrderRow]).decode
+_wallet = msgspec.json.Decoder(list[WalletAccount]).decode
+
+
+@dataclass(frozen=True)
+class Route:
+    """Frame stage: a frame to its typed message; unknown topics pass through as :class:`WsFrame`."""
+
+    metrics: Metrics = field(repr=False)
+
+    def __call__(self, frame: WsFrame) -> Any:
+        topic = frame.topic
+        if topic is None:
+            return Control(frame.op or "", bool(frame.success), frame.ret_msg, frame.req_id)
+        try:
+            if topic.startswith("orderbook."):
+                return BookMessage(topic, frame.type or "", _book(frame.data), frame.ts)
+            if topic.startswith("publicTrade."):
+                return TradeMessage(topic, _trades(frame.data))
+            if topic.startswith("order"):
+                return OrderMessage(_orders(frame.data))
+            if topic == "wallet":
+                return WalletMessage(_wallet(frame.data))
+        except msgspec.ValidationError:
+            self.metrics.ws_malformed.labels("bybit", "schema").inc()
+            return frame
+        return frame
+
+
+def bybit_frames(metrics: Metrics) -> Frames:
+    """Every Bybit stream's frames: one envelope decode, then the topic's payload."""
+    return frames(Parse(WsFrame, metrics=metrics, exchange="bybit"), Route(metrics))
+
+
+def _op(op: str, streams: Sequence[str], request_id: int) -> str:
+    return orjson.dumps({"op": op, "args": list(streams), "req_id": str(request_id)}).decode()
+
+
+def _ack(message: Any) -> tuple[int, bool, str | None] | None:
+    if not isinstance(message, Control) or message.op not in ("subscribe", "unsubscribe"):
+        return None
+    if message.req_id is None or not message.req_id.isdigit():
+        return None
+    return int(message.req_id), message.success, None if message.success else message.message
+
+
+def _pong(message: Any) -> bool:
+    return isinstance(message, Control) and (message.op == "pong" or (message.op == "ping" and message.success))
+
+
+def _login_ack(message: Any) -> tuple[bool, str | None] | None:
+    if isinstance(message, Control) and message.op == "auth":
+        return message.success, None if message.success else message.message
+    return None
+
+
+def public_dialect(category: Category) -> WsDialect:
+    """The public stream of ``category``; ``max_streams`` is its args limit."""
+    return WsDialect(name="bybit", subscribe=lambda s, rid: _op("subscribe", s, rid),
+                     unsubscribe=lambda s, rid: _op("unsubscribe", s, rid), ack=_ack,
+                     ping=lambda: '{"op":"ping"}', pong=_pong, max_streams=category.max_streams)
+
+
+# The private dialect; the connector adds the ``login`` hook (it needs the keys and the clock).
+PRIVATE = WsDialect(name="bybit", subscribe=lambda s, rid: _op("subscribe", s, rid),
+                    unsubscribe=lambda s, rid: _op("unsubscribe", s, rid), ack=_ack,
+                    ping=lambda: '{"op":"ping"}', pong=_pong, login_ack=_login_ack)
+
+# "we recommend that you send the ping heartbeat packet every 20 seconds"; AiohttpWs answers
+# protocol pings itself.
+HEARTBEAT = Heartbeat(interval=20.0, pong_timeout=10.0, idle_timeout=60.0, answer_pings=False)
