@@ -1,0 +1,168 @@
+"""``python -m bench [--quick]``: every benchmark, its ratio to the floor, JSON and a chart.
+
+Servers run in their own processes (``bench.server``), pinned to core 1 while this client
+runs on core 0 (when there are two). Log events are filtered at WARNING, as a latency-
+sensitive deployment configures structlog; Trace still builds and redacts every event.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import platform
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import structlog
+
+from bench import stream
+from bench.measure import CLIENT_CORE, Result, pin, server, summarize, timed_calls, two_cores
+from bench.report import add_ratios, chart, save, table
+from bench.rest import Client, check, open_client
+
+CLIENTS = ("floor", "lotusx", "ccxt")
+SIZES = {  # quick, full
+    "rest_calls": (300, 1000), "rest_concurrent": (800, 3000), "rounds": (2, 3), "ws_frames": (20_000, 100_000),
+    "rss_frames": (200_000, 1_000_000), "book_updates": (20_000, 100_000), "limit_memory": (5_000, 20_000),
+    "limit_redis": (1_000, 3_000),
+}
+WORKERS = 16
+
+
+async def rest_suite(info: dict[str, Any], cancel: Any, size: dict[str, int]) -> list[Result]:
+    """Sequential and 16-way depth and order calls; clients interleaved round by round."""
+    clients: dict[str, Client] = {}
+    try:
+        for name in CLIENTS:
+            clients[name] = await open_client(name, info)
+            await check(clients[name])
+            for i in range(50):  # warm pools, caches and the clock sync
+                await clients[name].depth(i)
+                await clients[name].order(i)
+        cancel()
+        pooled: dict[tuple[str, str], tuple[list[float], float, float, int]] = {}
+        for _ in range(size["rounds"]):
+            for op in ("depth", "order"):
+                for workers, count in ((1, size["rest_calls"]), (WORKERS, size["rest_concurrent"])):
+                    for name, client in clients.items():
+                        samples, wall, cpu = await timed_calls(getattr(client, op), count, workers)
+                        key = (f"{op} x{workers}", name)
+                        old = pooled.get(key, ([], 0.0, 0.0, 0))
+                        pooled[key] = (old[0] + samples, old[1] + wall, old[2] + cpu, old[3] + len(samples))
+                        if op == "order":
+                            cancel()  # outside the timed section
+        return [summarize(case, name, s, wall, cpu, n) for (case, name), (s, wall, cpu, n) in pooled.items()]
+    finally:
+        for client in clients.values():
+            await client.close()
+
+
+async def ratelimit_suite(size: dict[str, int]) -> list[Result]:
+    """The RateLimit layer around a no-op service (memory and Redis) vs the no-op service alone."""
+    from bench.bench_ratelimit import POOLS, REQUEST, inner, local_redis
+    from lotusx.layers.ratelimit import Limiter, RateLimit
+
+    async def bare(i: int) -> object:
+        return await inner(REQUEST)
+
+    out: list[Result] = []
+    with local_redis() as redis_url:
+        storages = [("memory", "memory://", size["limit_memory"])]
+        if redis_url is None:
+            print("note: RateLimit on Redis skipped (no redis-server binary, no $REDIS_URL)")
+        else:
+            storages.append(("redis", redis_url, size["limit_redis"]))
+        for label, storage, count in storages:
+            service = RateLimit(Limiter(POOLS, storage, key=f"bench-{os.getpid()}"))(inner)
+
+            async def layered(i: int, service: Any = service) -> object:
+                return await service(REQUEST)
+
+            await timed_calls(layered, 200)  # connect / warm
+            for name, call in (("floor", bare), ("lotusx", layered)):
+                samples, wall, cpu = await timed_calls(call, count)
+                out.append(summarize(f"ratelimit {label}", name, samples, wall, cpu, count))
+    return out
+
+
+def targets(results: Sequence[Result]) -> list[dict[str, Any]]:
+    """The issue's targets, each with its measured value and verdict."""
+    by = {(r.case, r.client): r for r in results}
+    checks: list[tuple[str, float, str, float]] = []
+    for op in ("depth", "order"):
+        floor, ours, peer = by[(f"{op} x1", "floor")], by[(f"{op} x1", "lotusx")], by[(f"{op} x1", "ccxt")]
+        checks += [(f"REST {op} median / floor", ours.median_us / floor.median_us, "<=", 1.10),
+                   (f"REST {op} p99 / floor", ours.p99_us / floor.p99_us, "<=", 1.20),
+                   (f"REST {op} ccxt median / ours", peer.median_us / ours.median_us, ">=", 1.6),
+                   (f"REST {op} x{WORKERS} throughput / floor", by[(f"{op} x{WORKERS}", "lotusx")].ratio or 0,
+                    ">=", 0.9)]
+    for mode in ("plain", "gzip", "deflate"):
+        checks.append((f"WS {mode} msgs/s / floor", by[(f"ws {mode}", "lotusx")].ratio or 0, ">=", 0.8))
+    checks.append(("book updates/s (20+20 levels)", by[("book", "lotusx")].rate, ">=", 100_000))
+    rss = by[("ws plain rss", "lotusx")].extra
+    checks.append(("RSS last / first sample", rss["rss_last"] / rss["rss_first"], "<=", 1.10))
+    memory = by[("ratelimit memory", "lotusx")]
+    checks.append(("RateLimit memory µs/call", memory.extra["layer_us"], "<=", 10.0))
+    return [{"target": name, "value": value, "op": op, "bound": bound,
+             "met": value <= bound if op == "<=" else value >= bound} for name, value, op, bound in checks]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench")
+    parser.add_argument("--quick", action="store_true", help="smaller counts: under two minutes")
+    args = parser.parse_args(argv)
+    size = {key: value[0 if args.quick else 1] for key, value in SIZES.items()}
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING),
+                        cache_logger_on_first_use=True)
+    pinned = two_cores()
+    if pinned:
+        pin(CLIENT_CORE)
+    started = time.perf_counter()
+    results: list[Result] = []
+
+    print("REST: floor, lotusx, ccxt against the sim ...", flush=True)
+    with server("sim") as sim:
+        results += asyncio.run(rest_suite(sim.info, lambda: sim.command("cancel"), size))
+
+    print("WS: frame pipeline vs bare msgspec, and RSS ...", flush=True)
+    with server("replay") as replay:
+        base = replay.info["ws_url"]
+        for mode in ("plain", "gzip", "deflate"):
+            results += stream.run_ws(base, mode, size["ws_frames"])
+        frames = size["rss_frames"]
+        rss_result, rss = asyncio.run(stream.ours(base, "plain", frames, rss_every=frames // 10))
+        rss_result.case = "ws plain rss"
+        rss_result.extra = {"rss_samples": rss, "rss_first": rss[0], "rss_last": rss[-1]}
+        results.append(rss_result)
+
+    print("Book and RateLimit ...", flush=True)
+    events = stream.book_events(size["book_updates"])
+    results += [stream.book_floor(events), stream.book_ours(events)]
+    limit_results = asyncio.run(ratelimit_suite(size))
+    for label in {r.case for r in limit_results}:
+        pair = {r.client: r for r in limit_results if r.case == label}
+        pair["lotusx"].extra["layer_us"] = pair["lotusx"].cpu_us - pair["floor"].cpu_us
+    results += limit_results
+
+    add_ratios(results)
+    checks = targets(results)
+    elapsed = time.perf_counter() - started
+    run = {"quick": args.quick, "seconds": elapsed, "pinned": pinned, "python": sys.version.split()[0],
+           "platform": platform.platform(), "cpus": os.cpu_count(), "targets": checks}
+    path = save(run, results)
+    png = chart(results)
+    print(table(results))
+    print()
+    for c in checks:
+        print(f"{'MET ' if c['met'] else 'MISS'} {c['target']}: {c['value']:,.3f} (target {c['op']} {c['bound']})")
+    print(f"\nRSS every {frames // 10:,} frames (MiB): {[round(x / 2**20, 1) for x in rss]}")
+    print(f"{len(results)} rows in {elapsed:.0f} s; wrote {path.name}, latest.json and {png.name}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

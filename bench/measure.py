@@ -1,0 +1,142 @@
+"""Measuring: CPU pinning, the server subprocess, per-call samples and their summary."""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+MARK = "BENCH> "
+CLIENT_CORE = 0
+SERVER_CORE = 1
+
+
+def two_cores() -> bool:
+    """Whether client and server can each have a core of their own."""
+    return hasattr(os, "sched_setaffinity") and len(os.sched_getaffinity(0)) >= 2
+
+
+def pin(core: int | None) -> None:
+    """Pin this process to ``core`` (no-op when ``None`` or unsupported)."""
+    if core is not None and hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {core})
+
+
+def rss_bytes() -> int:
+    """Resident set size of this process right now (Linux /proc; 0 elsewhere)."""
+    try:
+        pages = int(Path("/proc/self/statm").read_text().split()[1])
+    except (OSError, IndexError, ValueError):
+        return 0
+    return pages * os.sysconf("SC_PAGE_SIZE")
+
+
+class Server:
+    """``python -m bench.server <kind>`` in its own process (own core); ``info`` is its JSON line."""
+
+    def __init__(self, kind: str) -> None:
+        core = [str(SERVER_CORE)] if two_cores() else []
+        root = Path(__file__).resolve().parent.parent
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "bench.server", kind, *(["--core", *core] if core else [])],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=root,
+            env={**os.environ, "PYTHONPATH": str(root)})
+        assert self.process.stdout is not None
+        self.info: dict[str, Any] = orjson.loads(self._answer())
+
+    def command(self, text: str) -> str:
+        """Send one command line and return the server's one-line answer."""
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.process.stdin.write(text + "\n")
+        self.process.stdin.flush()
+        return self._answer()
+
+    def _answer(self) -> str:
+        # The sim logs to stdout too; answers are the lines that carry MARK.
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            if line.startswith(MARK):
+                return line[len(MARK):].strip()
+        self.close()
+        raise RuntimeError("bench server exited without answering")
+
+    def close(self) -> None:
+        """Close its stdin (it exits on EOF) and wait; kill it if it hangs."""
+        if self.process.stdin is not None:
+            self.process.stdin.close()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=5)
+
+
+@contextmanager
+def server(kind: str) -> Iterator[Server]:
+    """A :class:`Server` for the duration of a ``with`` block."""
+    running = Server(kind)
+    try:
+        yield running
+    finally:
+        running.close()
+
+
+@dataclass
+class Result:
+    """One benchmark row: a client's figures for one case."""
+
+    case: str
+    client: str
+    count: int
+    median_us: float
+    p99_us: float
+    rate: float
+    """Calls or messages per second (wall clock)."""
+    cpu_us: float
+    """Client CPU (process time) per call or message."""
+    ratio: float | None = None
+    """This client's rate over the floor's rate in the same run (>1: faster than the floor)."""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def row(self) -> dict[str, Any]:
+        """The JSON form."""
+        return {"case": self.case, "client": self.client, "count": self.count, "median_us": self.median_us,
+                "p99_us": self.p99_us, "rate": self.rate, "cpu_us": self.cpu_us, "ratio": self.ratio,
+                **self.extra}
+
+
+def summarize(case: str, client: str, samples: list[float], wall: float, cpu: float, count: int) -> Result:
+    """A :class:`Result` from per-call seconds, total wall and CPU seconds, and the call count."""
+    ordered = sorted(samples)
+    p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+    return Result(case, client, count, statistics.median(ordered) * 1e6, p99 * 1e6, count / wall,
+                  cpu / count * 1e6)
+
+
+async def timed_calls(call: Callable[[int], Awaitable[object]], count: int, workers: int = 1
+                      ) -> tuple[list[float], float, float]:
+    """Run ``call(i)`` ``count`` times over ``workers`` concurrent loops: (per-call s, wall s, CPU s)."""
+    import asyncio
+
+    samples: list[float] = []
+    per_worker = count // workers
+
+    async def worker(offset: int) -> None:
+        clock = time.perf_counter
+        for i in range(offset, offset + per_worker):
+            started = clock()
+            await call(i)
+            samples.append(clock() - started)
+
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    await asyncio.gather(*(worker(w * per_worker) for w in range(workers)))
+    return samples, time.perf_counter() - wall0, time.process_time() - cpu0

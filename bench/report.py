@@ -1,0 +1,67 @@
+"""Results out: the JSON files, the table printed and pasted into README, and the PNG chart."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from bench.measure import Result
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def add_ratios(results: Sequence[Result]) -> None:
+    """Each result's rate over its case's floor rate (the floor itself gets 1.0)."""
+    floors = {r.case: r.rate for r in results if r.client == "floor"}
+    for result in results:
+        if result.case in floors:
+            result.ratio = result.rate / floors[result.case]
+
+
+def table(results: Sequence[Result]) -> str:
+    """A Markdown table of every result."""
+    lines = ["| case | client | n | median µs | p99 µs | calls or msgs/s | CPU µs/call | vs floor |",
+             "|---|---|---:|---:|---:|---:|---:|---:|"]
+    for r in results:
+        ratio = f"{r.ratio:.2f}x" if r.ratio is not None else "-"
+        lines.append(f"| {r.case} | {r.client} | {r.count} | {r.median_us:.1f} | {r.p99_us:.1f} | {r.rate:,.0f} "
+                     f"| {r.cpu_us:.1f} | {ratio} |")
+    return "\n".join(lines)
+
+
+def save(run: dict[str, Any], results: Sequence[Result]) -> Path:
+    """Write ``results/<stamp>.json`` and ``results/latest.json``; returns the dated file."""
+    RESULTS.mkdir(exist_ok=True)
+    body = orjson.dumps({**run, "results": [r.row() for r in results]}, option=orjson.OPT_INDENT_2)
+    dated = RESULTS / f"{time.strftime('%Y%m%d-%H%M%S')}{'-quick' if run.get('quick') else ''}.json"
+    dated.write_bytes(body)
+    (RESULTS / "latest.json").write_bytes(body)
+    return dated
+
+
+def chart(results: Sequence[Result], path: Path | None = None) -> Path:
+    """Bar chart of every non-floor client's throughput relative to the floor (1.0 = floor)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    path = path or RESULTS / "latest.png"
+    rows = [r for r in results if r.client != "floor" and r.ratio is not None]
+    labels = [f"{r.case}\n{r.client}" for r in rows]
+    colours = ["tab:blue" if r.client == "lotusx" else "tab:orange" for r in rows]
+    fig, ax = plt.subplots(figsize=(max(8, len(rows) * 0.9), 4.5))
+    ax.bar(labels, [r.ratio or 0 for r in rows], color=colours)
+    ax.axhline(1.0, color="black", linewidth=1, label="floor (hand-written, same run)")
+    ax.set_ylabel("throughput / floor throughput")
+    ax.set_title("LotusX (blue) and ccxt (orange) vs the floor, higher is better")
+    ax.legend(loc="upper right")
+    plt.xticks(rotation=60, ha="right", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

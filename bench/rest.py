@@ -1,0 +1,177 @@
+"""REST clients under test, all against the same sim process: the floor, lotusx and ccxt.
+
+The floor is what a careful engineer writes by hand: one ``aiohttp.ClientSession``, URLs
+pre-encoded (no yarl re-quoting), ``orjson.loads`` of the body, HMAC-SHA256 signing with
+``hmac`` (the payload rule of binance-spot-api-docs rest-api.md "SIGNED Endpoint security":
+hex HMAC over the query string, ``signature`` appended last). It returns string prices:
+it does the least work any client can do, so every ratio is against the cheapest path.
+
+Orders rest far from the market (buys at half the mid, sells at 1.5x, alternating) and never
+fill; the runner cancels them in bulk outside the timed sections.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import time
+from decimal import Decimal
+from typing import Any, Protocol
+
+import aiohttp
+import orjson
+from yarl import URL
+
+import lotusx
+from lotusx.layers.limiter import Pool
+from lotusx.metrics import Metrics
+
+SYMBOL = "BTCUSDT"
+DEPTH = 100
+QUANTITY = Decimal("0.001")
+BUY_PRICE, SELL_PRICE = Decimal("25000.00"), Decimal("75000.00")
+HUGE = 10**12
+# Same pool names as the Binance declaration, with budgets the bench never reaches: the layer
+# still runs (and charges every pool), it just never waits.
+POOLS = {name: [Pool(name, HUGE, 60)] for name in ("REQUEST_WEIGHT", "ORDERS", "RAW_REQUESTS")}
+
+
+def side_of(i: int) -> tuple[str, Decimal]:
+    """Alternate far-away buys and sells so neither balance drains."""
+    return ("BUY", BUY_PRICE) if i % 2 == 0 else ("SELL", SELL_PRICE)
+
+
+class Client(Protocol):
+    name: str
+
+    async def depth(self, i: int) -> Any: ...
+    async def order(self, i: int) -> Any: ...
+    async def close(self) -> None: ...
+
+
+class Floor:
+    """Hand-written aiohttp + orjson + hmac client (see the module docstring)."""
+
+    name = "floor"
+
+    def __init__(self, info: dict[str, Any]) -> None:
+        self.base = info["rest_url"]
+        self.secret = info["secret"].encode()
+        self.headers = {"X-MBX-APIKEY": info["api_key"]}
+        self.session = aiohttp.ClientSession()
+        self.depth_url = URL(f"{self.base}/api/v3/depth?symbol={SYMBOL}&limit={DEPTH}", encoded=True)
+        self.prefix = f"symbol={SYMBOL}&type=LIMIT&timeInForce=GTC&quantity={QUANTITY}&newOrderRespType=RESULT"
+
+    async def depth(self, i: int) -> Any:
+        async with self.session.get(self.depth_url) as response:
+            body = await response.read()
+            if response.status != 200:
+                raise RuntimeError(f"floor depth: HTTP {response.status}")
+        return orjson.loads(body)
+
+    async def order(self, i: int) -> Any:
+        side, price = side_of(i)
+        query = (f"{self.prefix}&side={side}&price={price}&newClientOrderId=floor-{i}-{time.time_ns()}"
+                 f"&timestamp={time.time_ns() // 1_000_000}")
+        signature = hmac.new(self.secret, query.encode(), hashlib.sha256).hexdigest()
+        url = URL(f"{self.base}/api/v3/order?{query}&signature={signature}", encoded=True)
+        async with self.session.post(url, headers=self.headers) as response:
+            body = await response.read()
+            if response.status != 200:
+                raise RuntimeError(f"floor order: HTTP {response.status} {body[:200]!r}")
+        return orjson.loads(body)
+
+    async def close(self) -> None:
+        await self.session.close()
+
+
+class Lotusx:
+    """``lotusx.connect("binance")``: Retry, RateLimit (memory), ClockSync, Sign, Trace with metrics."""
+
+    name = "lotusx"
+
+    def __init__(self, info: dict[str, Any]) -> None:
+        credentials = lotusx.Credentials(api_key=info["api_key"], secret=info["secret"])
+        self.connecting = lotusx.connect("binance", credentials=credentials, rest_url=info["rest_url"],
+                                         rate_limits=POOLS, metrics=Metrics())
+        self.ex: Any = None
+
+    async def open(self) -> None:
+        self.ex = await self.connecting.__aenter__()
+
+    async def depth(self, i: int) -> Any:
+        book = await self.ex.get_order_book(SYMBOL, DEPTH)
+        return book
+
+    async def order(self, i: int) -> Any:
+        side, price = side_of(i)
+        return await self.ex.place_order(lotusx.NewOrder(symbol=SYMBOL, side=side, type="LIMIT",
+                                                         time_in_force="GTC", quantity=QUANTITY, price=price))
+
+    async def close(self) -> None:
+        await self.connecting.__aexit__(None, None, None)
+
+
+class Ccxt:
+    """ccxt's async Binance client with its URLs pointed at the sim.
+
+    ccxt's own throttle (``enableRateLimit``) is switched off: it would sleep 50 ms between
+    calls and measure nothing but the sleep. Markets are loaded before any timing.
+    """
+
+    name = "ccxt"
+
+    def __init__(self, info: dict[str, Any]) -> None:
+        import ccxt.async_support as ccxt_async
+
+        self.ex = ccxt_async.binance({
+            "apiKey": info["api_key"], "secret": info["secret"], "enableRateLimit": False,
+            "options": {"fetchMarkets": ["spot"], "fetchMargins": False, "fetchCurrencies": False,
+                        "adjustForTimeDifference": False}})
+        pattern = re.compile(r"^https://api[a-z0-9-]*\.binance\.com")
+        api = self.ex.urls["api"]
+        for key, value in list(api.items()):
+            if isinstance(value, str):
+                api[key] = pattern.sub(info["rest_url"], value)
+
+    async def open(self) -> None:
+        await self.ex.load_markets()
+
+    async def depth(self, i: int) -> Any:
+        return await self.ex.fetch_order_book("BTC/USDT", DEPTH)
+
+    async def order(self, i: int) -> Any:
+        side, price = side_of(i)
+        return await self.ex.create_order("BTC/USDT", "limit", side.lower(), float(QUANTITY), float(price),
+                                          {"newOrderRespType": "RESULT"})
+
+    async def close(self) -> None:
+        await self.ex.close()
+
+
+async def open_client(name: str, info: dict[str, Any]) -> Client:
+    """A ready client by name (markets loaded, sessions open)."""
+    if name == "floor":
+        return Floor(info)
+    client: Lotusx | Ccxt = Lotusx(info) if name == "lotusx" else Ccxt(info)
+    try:
+        await client.open()
+    except BaseException:
+        await client.close()
+        raise
+    return client
+
+
+async def check(client: Client) -> None:
+    """Each client really did the work: a full 100-level book and an accepted resting order."""
+    book = await client.depth(0)
+    bids = book["bids"] if isinstance(book, dict) else book.bids
+    if len(bids) != DEPTH:
+        raise RuntimeError(f"{client.name}: expected {DEPTH} bid levels, got {len(bids)}")
+    if client.name == "lotusx":
+        assert isinstance(bids[0][0], Decimal), "lotusx prices are exact"
+    order = await client.order(0)
+    status = order["status"] if isinstance(order, dict) else order.status
+    if status not in ("NEW", "open"):
+        raise RuntimeError(f"{client.name}: order not resting: {status}")

@@ -1,0 +1,192 @@
+"""Streams: the WebSocket frame pipeline vs a bare aiohttp + msgspec loop, and the maintained book.
+
+Both WS clients read the same replay server process (``bench.server replay``): after the
+SUBSCRIBE ack it sends ``count`` Binance combined-stream depth frames (20+20 levels) as
+fast as the socket takes them, as text, gzip binary frames or over permessage-deflate.
+
+- ours: ``ReconnectWs(AiohttpWs)`` with the Binance connector's own frame stages
+  (``market_frames``: envelope, then the event its stream names), ``Inflate`` first for
+  gzip, and a last stage that hands out exact levels (:class:`lotusx.ws.Levels`, Decimal
+  on access). Heartbeat watchdog, bounded delivery queue and dedup all run.
+- floor: one ``ws_connect``, ``await ws.receive()``, ``zlib.decompress`` for gzip, one
+  msgspec decode into a Struct with ``str`` prices. Nothing else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import zlib
+from decimal import Decimal
+from typing import Any
+
+import aiohttp
+import msgspec
+import orjson
+
+from bench.measure import Result, rss_bytes, summarize
+from lotusx.book import BookEvent, DiffSync
+from lotusx.exchanges.binance.schemas import DepthUpdate
+from lotusx.exchanges.binance.streams import DIALECT, market_frames
+from lotusx.metrics import Metrics
+from lotusx.transport import AiohttpWs
+from lotusx.ws import Heartbeat, Inflate, Levels, ReconnectWs, frames
+
+STREAM = "btcusdt@depth@100ms"
+SUBSCRIBE = orjson.dumps({"method": "SUBSCRIBE", "params": [STREAM], "id": 1}).decode()
+
+
+class ExactDepth(msgspec.Struct, frozen=True, gc=False):
+    """What our pipeline hands the user: a typed update whose levels are exact decimals."""
+
+    symbol: str
+    first: int
+    last: int
+    bids: Levels
+    asks: Levels
+
+
+def exact(message: Any) -> Any:
+    """Last frame stage: a depth update with exact (lazily Decimal) levels."""
+    if type(message) is DepthUpdate:
+        return ExactDepth(message.s, message.U, message.u, Levels(message.b), Levels(message.a))
+    return message
+
+
+class FloorDepth(msgspec.Struct, gc=False):
+    e: str
+    E: int
+    s: str
+    U: int
+    u: int
+    b: list[tuple[str, str]]
+    a: list[tuple[str, str]]
+
+
+class FloorFrame(msgspec.Struct, gc=False):
+    stream: str
+    data: FloorDepth
+
+
+def url(base: str, mode: str, count: int) -> str:
+    """The replay URL for ``count`` frames in ``mode``."""
+    return f"{base}/stream?mode={mode}&count={count}"
+
+
+async def ours(base: str, mode: str, count: int, rss_every: int = 0) -> tuple[Result, list[int]]:
+    """Our pipeline over ``count`` frames; also RSS samples every ``rss_every`` messages."""
+    metrics = Metrics()
+    pipeline = frames(Inflate(metrics=metrics) if mode == "gzip" else None, market_frames(metrics), exact)
+    address = url(base, mode, count)
+    ws = ReconnectWs(lambda: AiohttpWs(address, compress=15 if mode == "deflate" else 0), frames=pipeline,
+                     dialect=DIALECT, heartbeat=Heartbeat(interval=None, answer_pings=False, idle_timeout=60.0),
+                     metrics=metrics)
+    samples: list[float] = []
+    rss: list[int] = []
+    async with ws:
+        await ws.subscribe([STREAM])
+        clock = time.perf_counter
+        cpu0 = time.process_time()
+        start = last = clock()
+        received = 0
+        async for message in ws:
+            now = clock()
+            samples.append(now - last)
+            last = now
+            if type(message) is not ExactDepth:
+                raise RuntimeError(f"unexpected message {type(message).__name__}")
+            received += 1
+            if rss_every and received % rss_every == 0:
+                rss.append(rss_bytes())
+            if received == count:
+                break
+        wall, cpu = clock() - start, time.process_time() - cpu0
+        assert message.bids[0][0] == Decimal(message.bids.raw[0][0]), "exact levels"
+    return summarize(f"ws {mode}", "lotusx", samples, wall, cpu, count), rss
+
+
+async def floor(base: str, mode: str, count: int) -> Result:
+    """The bare aiohttp + msgspec receive loop over ``count`` frames."""
+    decode = msgspec.json.Decoder(FloorFrame).decode
+    samples: list[float] = []
+    async with aiohttp.ClientSession() as session, session.ws_connect(
+            url(base, mode, count), compress=15 if mode == "deflate" else 0, max_msg_size=0) as ws:
+        await ws.send_str(SUBSCRIBE)
+        await ws.receive()  # the ack
+        clock = time.perf_counter
+        cpu0 = time.process_time()
+        start = last = clock()
+        for _ in range(count):
+            message = await ws.receive()
+            data = message.data
+            frame = decode(zlib.decompress(data, 31) if mode == "gzip" else data)
+            now = clock()
+            samples.append(now - last)
+            last = now
+        wall, cpu = clock() - start, time.process_time() - cpu0
+        assert frame.data.s == "BTCUSDT"
+    return summarize(f"ws {mode}", "floor", samples, wall, cpu, count)
+
+
+# ===== the maintained book =====
+
+def book_events(count: int) -> list[BookEvent]:
+    """``count`` Binance-style 20+20-level diffs near the top of the book, some levels removed."""
+    events = []
+    for n in range(count):
+        bids = [(f"{49990 + (n + i) % 40 * 0.25:.2f}", "0" if (n + i) % 11 == 0 else f"{1 + i % 5}.{n % 1000:03d}")
+                for i in range(20)]
+        asks = [(f"{50010 + (n + i) % 40 * 0.25:.2f}", "0" if (n + i) % 13 == 0 else f"0.{(n + i) % 9 + 1}5")
+                for i in range(20)]
+        events.append(BookEvent(n + 1, n + 1, bids, asks, 1_700_000_000_000 + n))
+    return events
+
+
+def snapshot() -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """A 1000-level snapshot (strings, as REST returns them)."""
+    return ([(f"{49999.75 - i * 0.25:.2f}", "1.00000000") for i in range(1000)],
+            [(f"{50000.25 + i * 0.25:.2f}", "1.00000000") for i in range(1000)])
+
+
+def book_ours(events: list[BookEvent]) -> Result:
+    """DiffSync + LocalBook: sequence checks and exact levels, per update."""
+    sync = DiffSync("BTCUSDT")
+    bids, asks = snapshot()
+    sync.on_snapshot(bids, asks, 0)
+    return _time_book("book", "lotusx", sync.on_event, events, lambda outcome: outcome == "applied")
+
+
+def book_floor(events: list[BookEvent]) -> Result:
+    """The least an exact book can do: Decimal-keyed dicts, no sequence checks."""
+    bids, asks = ({Decimal(p): Decimal(q) for p, q in side} for side in snapshot())
+    zero = Decimal(0)
+
+    def apply(event: BookEvent) -> None:
+        for side, levels in ((bids, event.bids), (asks, event.asks)):
+            for price, quantity in levels:
+                qty = Decimal(quantity)
+                if qty == zero:
+                    side.pop(Decimal(price), None)
+                else:
+                    side[Decimal(price)] = qty
+
+    return _time_book("book", "floor", apply, events, lambda outcome: True)
+
+
+def _time_book(case: str, client: str, apply: Any, events: list[BookEvent], ok: Any) -> Result:
+    samples: list[float] = []
+    clock = time.perf_counter
+    cpu0, start = time.process_time(), clock()
+    for event in events:
+        began = clock()
+        outcome = apply(event)
+        samples.append(clock() - began)
+        if not ok(outcome):
+            raise RuntimeError(f"{client} book: {outcome!r}")
+    wall, cpu = clock() - start, time.process_time() - cpu0
+    return summarize(case, client, samples, wall, cpu, len(events))
+
+
+def run_ws(base: str, mode: str, count: int) -> list[Result]:
+    """Floor then ours, each on a fresh connection."""
+    return [asyncio.run(floor(base, mode, count)), asyncio.run(ours(base, mode, count))[0]]
