@@ -64,10 +64,10 @@ class Venue:
             answer = self.order_answers.pop(0) if self.order_answers else None
             return answer or ok(ORDER_BODY | {"clientOrderId": cid})
         if path == "/api/v3/order" and request.method == "GET":
-            cid = dict(request.query).get("origClientOrderId")
-            if cid is not None and cid not in self.placed:
+            wanted = dict(request.query).get("origClientOrderId")
+            if wanted is not None and wanted not in self.placed:
                 return ok({"code": -2013, "msg": "Order does not exist."}, 400)
-            return ok(ORDER_BODY | {"clientOrderId": cid or "cid-1"})
+            return ok(ORDER_BODY | {"clientOrderId": wanted or "cid-1"})
         if path == "/api/v3/order":
             return ok(ORDER_BODY | {"status": "CANCELED", "origClientOrderId": "cid-1", "clientOrderId": "x"})
         if path == "/api/v3/depth":
