@@ -10,7 +10,7 @@ from sim_helpers import Binance, Bybit
 
 from lotusx.sim import Sim, SimConfig, serve
 
-FAST = SimConfig(driver_rate=0, depth_interval=0.02, ping_interval=0.05, pong_timeout=0.5, idle_timeout=0.3)
+FAST = SimConfig(driver_rate=0, depth_interval=0.02, ping_interval=0.05, pong_timeout=0.5, idle_timeout=1.0)
 """No random flow (books move only when a test trades), quick depth events and heartbeats."""
 
 
