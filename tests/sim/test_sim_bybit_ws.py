@@ -72,7 +72,8 @@ async def test_public_trade_and_tickers(sim: Sim, bybit: Bybit, http: aiohttp.Cl
         trade = await until(ws, lambda m: m.get("topic") == "publicTrade.BTCUSDT")
         ticker = await until(ws, lambda m: m.get("topic") == "tickers.BTCUSDT")
     assert trade["data"][0]["S"] == "Buy" and trade["data"][0]["s"] == "BTCUSDT"
-    assert (ticker["data"]["symbol"], ticker["data"]["lastPrice"]) == ("BTCUSDT", trade["data"][0]["p"])
+    newest = (await bybit.public("/v5/market/recent-trade", category="spot", symbol="BTCUSDT"))["result"]["list"][0]
+    assert (ticker["data"]["symbol"], ticker["data"]["lastPrice"]) == ("BTCUSDT", newest["price"])
 
 
 async def test_unsubscribe_stops_messages(sim: Sim, bybit: Bybit, http: aiohttp.ClientSession) -> None:
