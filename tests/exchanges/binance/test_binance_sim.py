@@ -1,0 +1,408 @@
+"""The Binance connector against the embedded simulator, over real loopback sockets.
+
+One quiet simulator serves the whole module (no random order flow: the books move only when a
+test trades, through the connector or through the sim's engine as the market maker), so every
+answer can be checked against the engine's own state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import random
+from collections.abc import AsyncIterator, Callable
+from decimal import Decimal
+from typing import Any, TypeVar
+
+import pytest
+import pytest_asyncio
+
+import lotusx
+from lotusx.exchanges.binance import Binance
+from lotusx.kernel.credentials import Credentials
+from lotusx.kernel.errors import NotFound, OrderRejected
+from lotusx.metrics import Metrics
+from lotusx.models import Balance, NewOrder, Order, OrderBook, Withdrawal
+from lotusx.sim import Sim, SimConfig, serve
+from lotusx.sim.engine import Engine
+from lotusx.sim.venue import MAKER, USER
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+T = TypeVar("T")
+SYMBOL = "BTCUSDT"
+TICK = Decimal("0.01")
+QUIET = SimConfig(driver_rate=0, depth_interval=0.05, withdraw_delay=0.3)
+PKCS8_ED25519 = bytes.fromhex("302e020100300506032b657004220420")  # RFC 8410 §7 prefix of a 32-byte seed
+
+
+@pytest_asyncio.fixture(loop_scope="module", scope="module")
+async def sim() -> AsyncIterator[Sim]:
+    """One quiet Binance simulator for the module."""
+    async with serve(("binance",), seed=1, config=QUIET) as running:
+        yield running
+
+
+@pytest.fixture
+def engine(sim: Sim) -> Engine:
+    """The simulator's spot matching engine."""
+    return sim.engine("binance")
+
+
+@pytest.fixture
+def metrics() -> Metrics:
+    """A private metrics registry per test."""
+    return Metrics()
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def ex(sim: Sim, metrics: Metrics) -> AsyncIterator[Binance]:
+    """A connector holding the sim's HMAC key."""
+    keys = sim.api_keys("binance")
+    async with lotusx.connect("binance", credentials=Credentials(keys.hmac_key, keys.hmac_secret),
+                              rest_url=sim.rest_url("binance"), ws_url=sim.ws_url("binance"),
+                              metrics=metrics) as connector:
+        yield connector
+
+
+async def eventually(probe: Callable[[], T | None], timeout: float = 10.0, what: str = "condition") -> T:
+    """Poll ``probe`` every 20 ms until it returns something truthy; fail after ``timeout`` seconds."""
+    for _ in range(int(timeout / 0.02)):
+        result = probe()
+        if result:
+            return result
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+class Watch:
+    """Drains an async iterator in a task into ``items``; closed at the end of the test."""
+
+    def __init__(self, source: AsyncIterator[Any]) -> None:
+        self.items: list[Any] = []
+        self.task = asyncio.create_task(self._drain(source))
+
+    async def _drain(self, source: AsyncIterator[Any]) -> None:
+        async for item in source:
+            self.items.append(item)
+
+    async def close(self) -> None:
+        self.task.cancel()
+        await asyncio.gather(self.task, return_exceptions=True)
+
+
+def inside_spread(engine: Engine) -> Decimal:
+    """A price strictly between the best bid and the best ask (the seeded spread is 20 ticks)."""
+    book = engine.books[SYMBOL]
+    bid, ask = book.prices("BUY")[0], book.prices("SELL")[0]
+    price = bid + TICK
+    assert price < ask, "the test needs a spread of at least two ticks"
+    return price
+
+
+def far_bid(engine: Engine) -> Decimal:
+    """A bid price far below the market, where nothing will trade."""
+    return engine.books[SYMBOL].prices("BUY")[0] - Decimal(1000)
+
+
+# ----- market data -----
+
+async def test_server_time_is_the_venues(ex: Binance, sim: Sim) -> None:
+    """get_server_time returns the venue's clock in milliseconds."""
+    before = sim.venue("binance").now_ms()
+    server = await ex.get_server_time()
+    assert before <= server <= sim.venue("binance").now_ms()
+
+
+async def test_order_book_equals_engine(ex: Binance, engine: Engine) -> None:
+    """get_order_book returns the engine's top levels and update id, exactly."""
+    book = await ex.get_order_book(SYMBOL, depth=5)
+    live = engine.books[SYMBOL]
+    assert book.sequence == live.update_id
+    assert book.bids == live.levels("BUY", 5) and book.asks == live.levels("SELL", 5)
+    assert all(isinstance(p, Decimal) and isinstance(q, Decimal) for p, q in book.bids + book.asks)
+
+
+async def test_ticker_equals_best_levels(ex: Binance, engine: Engine) -> None:
+    """get_ticker returns the best bid and ask with their quantities."""
+    ticker = await ex.get_ticker(SYMBOL)
+    live = engine.books[SYMBOL]
+    assert (ticker.bid, ticker.bid_quantity) == live.levels("BUY", 1)[0]
+    assert (ticker.ask, ticker.ask_quantity) == live.levels("SELL", 1)[0]
+
+
+async def test_trades_report_a_fresh_trade(ex: Binance, engine: Engine) -> None:
+    """get_trades includes a trade just made, taker side and exact price and quantity."""
+    best_ask = engine.books[SYMBOL].prices("SELL")[0]
+    await ex.place_order(NewOrder(symbol=SYMBOL, side="BUY", type="MARKET", quantity=Decimal("0.00042")))
+    trades = await ex.get_trades(SYMBOL, limit=5)
+    assert trades[-1].side == "BUY" and trades[-1].price == best_ask
+    assert trades[-1].quantity == Decimal("0.00042")
+    assert trades[-1].trade_id == str(engine.trades[SYMBOL][-1].trade_id)
+
+
+# ----- order types -----
+
+async def test_limit_gtc_rests_and_cancels(ex: Binance, engine: Engine) -> None:
+    """A LIMIT GTC order below the market rests as NEW and cancels by order id."""
+    order = await ex.place_order(NewOrder(symbol=SYMBOL, side="BUY", type="LIMIT", time_in_force="GTC",
+                                          quantity=Decimal("0.001"), price=far_bid(engine)))
+    assert (order.status, order.filled_quantity, order.time_in_force) == ("NEW", 0, "GTC")
+    cancelled = await ex.cancel_order(SYMBOL, order_id=order.order_id)
+    assert cancelled.status == "CANCELED" and cancelled.client_order_id == order.client_order_id
+
+
+async def test_limit_ioc_without_match_expires(ex: Binance, engine: Engine) -> None:
+    """A LIMIT IOC order that cannot trade expires unfilled."""
+    order = await ex.place_order(NewOrder(symbol=SYMBOL, side="BUY", type="LIMIT", time_in_force="IOC",
+                                          quantity=Decimal("0.001"), price=far_bid(engine)))
+    assert (order.status, order.filled_quantity) == ("EXPIRED", 0)
+
+
+async def test_limit_ioc_crossing_fills(ex: Binance, engine: Engine) -> None:
+    """A LIMIT IOC order at the best ask fills what is there."""
+    ask, quantity = engine.books[SYMBOL].levels("SELL", 1)[0]
+    size = min(quantity, Decimal("0.001"))
+    order = await ex.place_order(NewOrder(symbol=SYMBOL, side="BUY", type="LIMIT", time_in_force="IOC",
+                                          quantity=size, price=ask))
+    assert (order.status, order.filled_quantity) == ("FILLED", size)
+
+
+async def test_limit_fok_too_large_expires_whole(ex: Binance, engine: Engine) -> None:
+    """A LIMIT FOK order larger than the best level expires without any fill."""
+    ask, quantity = engine.books[SYMBOL].levels("SELL", 1)[0]
+    order = await ex.place_order(NewOrder(symbol=SYMBOL, side="BUY", type="LIMIT", time_in_force="FOK",
+                                          quantity=quantity + Decimal("0.00001"), price=ask))
+    assert (order.status, order.filled_quantity) == ("EXPIRED", 0)
+    assert engine.books[SYMBOL].levels("SELL", 1)[0] == (ask, quantity)
+
+
+async def test_market_by_quantity_fills(ex: Binance) -> None:
+    """A MARKET order by base quantity fills it entirely."""
+    order = await ex.place_order(NewOrder(symbol=SYMBOL, side="SELL", type="MARKET", quantity=Decimal("0.002")))
+    assert (order.status, order.type, order.filled_quantity) == ("FILLED", "MARKET", Decimal("0.002"))
+
+
+async def test_market_by_quote_quantity_fills(ex: Binance, engine: Engine) -> None:
+    """A MARKET order by quote quantity buys at most that much quote, in whole lot steps."""
+    order = await ex.place_order(NewOrder(symbol=SYMBOL, side="BUY", type="MARKET", quote_quantity=Decimal(100)))
+    placed = engine.orders[int(order.order_id)]
+    assert order.status == "FILLED" and order.filled_quantity > 0
+    assert placed.quote_filled <= 100 and order.filled_quantity % Decimal("0.00001") == 0
+
+
+async def test_limit_maker_rests(ex: Binance, engine: Engine) -> None:
+    """A LIMIT_MAKER order that would not trade rests as NEW."""
+    order = await ex.place_order(NewOrder(symbol=SYMBOL, side="BUY", type="LIMIT_MAKER",
+                                          quantity=Decimal("0.001"), price=far_bid(engine)))
+    assert (order.status, order.type) == ("NEW", "LIMIT_MAKER")
+    await ex.cancel_order(SYMBOL, client_order_id=order.client_order_id)
+
+
+async def test_limit_maker_that_would_take_is_rejected(ex: Binance, engine: Engine) -> None:
+    """A LIMIT_MAKER order at the best ask is rejected (-2010), as an OrderRejected."""
+    ask = engine.books[SYMBOL].prices("SELL")[0]
+    with pytest.raises(OrderRejected) as caught:
+        await ex.place_order(NewOrder(symbol=SYMBOL, side="BUY", type="LIMIT_MAKER", quantity=Decimal("0.001"),
+                                      price=ask))
+    assert caught.value.code == -2010
+
+
+async def test_unknown_order_is_not_found(ex: Binance) -> None:
+    """Querying an order that never existed raises NotFound (-2013)."""
+    with pytest.raises(NotFound) as caught:
+        await ex.get_order(SYMBOL, client_order_id="never-placed")
+    assert caught.value.code == -2013
+
+
+# ----- an order's life, and the user stream -----
+
+async def await_user_stream(ex: Binance, engine: Engine, watch: Watch) -> None:
+    """Place probe orders until one shows up on the user stream: then the stream is live."""
+    for _ in range(20):
+        probe = await ex.place_order(NewOrder(symbol=SYMBOL, side="BUY", type="LIMIT",
+                                              quantity=Decimal("0.001"), price=far_bid(engine)))
+        await ex.cancel_order(SYMBOL, order_id=probe.order_id)
+        for _ in range(25):
+            if any(isinstance(i, Order) and i.client_order_id == probe.client_order_id for i in watch.items) or (
+                    watch.items and not isinstance(watch.items[0], Order)):
+                return
+            await asyncio.sleep(0.02)
+    raise AssertionError("the user stream never delivered a probe order")
+
+
+async def test_order_life_on_rest_and_user_stream(ex: Binance, engine: Engine) -> None:
+    """Place, partial fill by the market maker, query by client id, cancel: REST and stream agree."""
+    orders = Watch(ex.watch_orders())
+    try:
+        await await_user_stream(ex, engine, orders)
+        price = inside_spread(engine)
+        placed = await ex.place_order(NewOrder(symbol=SYMBOL, side="BUY", type="LIMIT", time_in_force="GTC",
+                                               quantity=Decimal("0.005"), price=price, client_order_id="life-1"))
+        assert (placed.status, placed.client_order_id) == ("NEW", "life-1")
+        engine.place(MAKER, SYMBOL, "SELL", "LIMIT", quantity=Decimal("0.002"), price=price, tif="IOC")
+
+        queried = await ex.get_order(SYMBOL, client_order_id="life-1")
+        assert (queried.order_id, queried.status, queried.filled_quantity) == (
+            placed.order_id, "PARTIALLY_FILLED", Decimal("0.002"))
+        assert "life-1" in [o.client_order_id for o in await ex.get_open_orders(SYMBOL)]
+        assert "life-1" in [o.client_order_id for o in await ex.get_open_orders()]
+
+        cancelled = await ex.cancel_order(SYMBOL, client_order_id="life-1")
+        assert (cancelled.status, cancelled.filled_quantity) == ("CANCELED", Decimal("0.002"))
+        assert "life-1" not in [o.client_order_id for o in await ex.get_open_orders(SYMBOL)]
+
+        def life() -> list[tuple[str, Decimal]] | None:
+            seen = [(o.status, o.filled_quantity) for o in orders.items if o.client_order_id == "life-1"]
+            return seen if seen and seen[-1][0] == "CANCELED" else None
+
+        assert await eventually(life, what="the order's stream events") == [
+            ("NEW", Decimal(0)), ("PARTIALLY_FILLED", Decimal("0.002")), ("CANCELED", Decimal("0.002"))]
+        (streamed,) = {(o.order_id, o.side, o.type, o.price, o.quantity) for o in orders.items
+                       if o.client_order_id == "life-1"}
+        assert streamed == (placed.order_id, "BUY", "LIMIT", price, Decimal("0.005"))
+    finally:
+        await orders.close()
+
+
+async def test_balances_stream_follows_an_order(ex: Binance, engine: Engine) -> None:
+    """watch_balances reports the quote locked by a resting order, and its release on cancel."""
+    balances = Watch(ex.watch_balances())
+    try:
+        await await_user_stream(ex, engine, balances)
+        locked_before = engine.balance(USER, "USDT").locked
+        price = far_bid(engine)
+        order = await ex.place_order(NewOrder(symbol=SYMBOL, side="BUY", type="LIMIT", quantity=Decimal("0.003"),
+                                              price=price))
+        expected = locked_before + Decimal("0.003") * price
+
+        def usdt_locked(amount: Decimal, after: int) -> Callable[[], int | None]:
+            def probe() -> int | None:
+                return next((i for i, u in enumerate(balances.items) if i > after and u["USDT"].locked == amount),
+                            None)
+            return probe
+
+        start = len(balances.items) - 1
+        placed_at = await eventually(usdt_locked(expected, start), what="the locked balance")
+        await ex.cancel_order(SYMBOL, order_id=order.order_id)
+        released_at = await eventually(usdt_locked(locked_before, placed_at), what="the released balance")
+        update: dict[str, Balance] = balances.items[released_at]
+        assert update["USDT"].free == engine.balance(USER, "USDT").free
+    finally:
+        await balances.close()
+
+
+async def test_balances_equal_engine(ex: Binance, engine: Engine) -> None:
+    """get_balances returns every non-zero asset of the account, exactly."""
+    balances = await ex.get_balances()
+    account = engine.accounts[USER]
+    assert {a: (b.free, b.locked) for a, b in balances.items()} == {
+        a: (b.free, b.locked) for a, b in account.items() if b.free or b.locked}
+
+
+async def test_withdrawal_progresses_to_completed(ex: Binance, engine: Engine) -> None:
+    """withdraw returns an id; get_withdrawals shows it PROCESSING, then COMPLETED with a tx id."""
+    free_before = engine.balance(USER, "USDT").free
+    withdrawal_id = await ex.withdraw(Withdrawal(asset="USDT", address="TXYZ1234", amount=Decimal("12.5"),
+                                                 network="TRX", client_id="wd-1"))
+    (first,) = [w for w in await ex.get_withdrawals("USDT") if w.withdrawal_id == withdrawal_id]
+    assert (first.status, first.amount, first.address, first.network) == (
+        "PROCESSING", Decimal("12.5"), "TXYZ1234", "TRX")
+    assert engine.balance(USER, "USDT").free == free_before - Decimal("12.5")
+    done = None
+    for _ in range(100):
+        await asyncio.sleep(0.05)
+        (done,) = [w for w in await ex.get_withdrawals() if w.withdrawal_id == withdrawal_id]
+        if done.status == "COMPLETED":
+            break
+    assert done is not None and done.status == "COMPLETED" and done.tx_id
+
+
+async def test_ed25519_key_trades(sim: Sim, engine: Engine) -> None:
+    """An Ed25519 (PEM) key is signed and accepted end to end."""
+    keys = sim.api_keys("binance")
+    assert keys.ed25519_key and keys.ed25519_private_key
+    seed = base64.b64decode(keys.ed25519_private_key)
+    pem = ("-----BEGIN PRIVATE KEY-----\n" + base64.b64encode(PKCS8_ED25519 + seed).decode()
+           + "\n-----END PRIVATE KEY-----\n")
+    async with lotusx.connect("binance", credentials=Credentials(keys.ed25519_key, pem),
+                              rest_url=sim.rest_url("binance"), ws_url=sim.ws_url("binance")) as ex:
+        order = await ex.place_order(NewOrder(symbol=SYMBOL, side="BUY", type="LIMIT",
+                                              quantity=Decimal("0.001"), price=far_bid(engine)))
+        assert (await ex.get_order(SYMBOL, order_id=order.order_id)).status == "NEW"
+        assert (await ex.cancel_order(SYMBOL, order_id=order.order_id)).status == "CANCELED"
+
+
+# ----- the maintained book -----
+
+class Flow:
+    """Deterministic market-maker order flow through the engine: rests, trades and cancels."""
+
+    def __init__(self, engine: Engine, seed: int = 7) -> None:
+        self.engine = engine
+        self.rng = random.Random(seed)
+
+    def step(self) -> None:
+        book = self.engine.books[SYMBOL]
+        mid = (book.prices("BUY")[0] + book.prices("SELL")[0]) / 2
+        mid = mid.quantize(TICK)
+        side = self.rng.choice(("BUY", "SELL"))
+        sign = -1 if side == "BUY" else 1
+        quantity = Decimal("0.00001") * self.rng.randint(10, 500)
+        if self.rng.random() < 0.2:  # cross the spread: trades against resting orders
+            self.engine.place(MAKER, SYMBOL, side, "LIMIT", quantity=quantity, price=mid - sign * 5 * TICK,
+                              tif="IOC")
+        else:
+            self.engine.place(MAKER, SYMBOL, side, "LIMIT", quantity=quantity,
+                              price=mid + sign * self.rng.randint(1, 30) * TICK)
+        resting = self.engine.open_orders(MAKER, SYMBOL)
+        if len(resting) > 60:
+            self.engine.cancel(MAKER, SYMBOL, resting[0].order_id)
+
+    async def run(self, seconds: float) -> None:
+        """Step every 10 ms for ``seconds`` (so several depth events, 50 ms apart)."""
+        for _ in range(int(seconds / 0.01)):
+            self.step()
+            await asyncio.sleep(0.01)
+
+
+def resyncs(metrics: Metrics, reason: str) -> float:
+    value = metrics.registry.get_sample_value(
+        "lotusx_book_resyncs_total", {"exchange": "binance", "symbol": SYMBOL, "reason": reason})
+    return value or 0.0
+
+
+async def test_book_survives_gap_and_disconnect_and_equals_engine(ex: Binance, sim: Sim, engine: Engine,
+                                                                  metrics: Metrics) -> None:
+    """After an injected sequence gap and a forced disconnect the maintained book equals the engine's."""
+    chaos, flow = sim.chaos("binance"), Flow(engine)
+    books = Watch(ex.watch_order_book(SYMBOL, depth=20))
+    try:
+        await eventually(lambda: books.items, what="the first synced book")
+        await flow.run(0.3)
+
+        chaos.sequence_gap = 3
+        await flow.run(0.3)
+        await eventually(lambda: resyncs(metrics, "sequence gap") >= 1, what="a gap resync")
+
+        chaos.drop_ws_after = 1
+        try:
+            await flow.run(0.2)
+            await eventually(lambda: resyncs(metrics, "reconnect") >= 1, what="a reconnect resync")
+        finally:
+            chaos.drop_ws_after = None
+        await flow.run(0.5)
+
+        live = engine.books[SYMBOL]
+
+        def caught_up() -> OrderBook | None:
+            latest: OrderBook = books.items[-1]
+            return latest if latest.sequence == live.update_id else None
+
+        final = await eventually(caught_up, what="the book to reach the engine's update id")
+        assert final.bids == live.levels("BUY", 20) and final.asks == live.levels("SELL", 20)
+        assert final.bids[0][0] < final.asks[0][0]
+        sequences = [b.sequence for b in books.items]
+        assert sequences == sorted(sequences) or resyncs(metrics, "reconnect") >= 1
+    finally:
+        await books.close()
