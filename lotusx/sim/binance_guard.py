@@ -36,7 +36,7 @@ MAX_RECV_WINDOW = 60_000
 def hmac_valid(secret: str, payload: str, signature: str) -> bool:
     """Whether ``signature`` is the hex HMAC-SHA256 of ``payload`` (case-insensitive, as the docs allow)."""
     expected = hmac.new(secret.encode(), payload.encode(), hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected, signature.lower())
+    return hmac.compare_digest(expected.encode(), signature.lower().encode())
 
 
 def ed25519_valid(public_key: bytes, payload: str, signature: str) -> bool:
@@ -81,13 +81,14 @@ def verify(venue: Venue, api_key: str | None, query: str, body: str) -> Signed:
                                                                                       keep_blank_values=True))
     if not signature:
         raise InvalidRequest(mandatory("signature"), code=-1102)
-    if not _signature_ok(key, query_payload + body_payload, signature):
+    if not signature_ok(key, query_payload + body_payload, signature):
         raise InvalidSignature("Signature for this request is not valid.", code=-1022)
     check_timestamp(venue.now_ms(), params)
     return Signed(key.account, params)
 
 
-def _signature_ok(key: Key, payload: str, signature: str) -> bool:
+def signature_ok(key: Key, payload: str, signature: str) -> bool:
+    """Whether ``signature`` signs ``payload`` with ``key`` (HMAC or Ed25519, by key type)."""
     if key.ed25519_public is not None:
         return ed25519_valid(key.ed25519_public, payload, signature)
     return key.secret is not None and hmac_valid(key.secret, payload, signature)

@@ -142,10 +142,12 @@ class BinanceRest:
         """GET /api/v3/trades: the most recent trades, oldest first (limit default 500, max 1000)."""
         try:
             symbol = self.engine.market(symbol_of(request.query)).symbol
+            text = request.query.get("limit", "500")
+            if not text.isdigit() or not 1 <= int(text) <= 1000:
+                raise InvalidRequest(illegal("limit", "1-1000"), code=-1100)
         except LotusXError as exc:
             return error(exc)
-        limit = min(int(request.query.get("limit", "500")), 1000)
-        return answer([trade_json(f) for f in self.engine.trades[symbol][-limit:]])
+        return answer([trade_json(f) for f in self.engine.trades[symbol][-int(text):]])
 
     async def book_ticker(self, request: web.Request) -> web.Response:
         """GET /api/v3/ticker/bookTicker for one symbol or all."""

@@ -90,7 +90,7 @@ class BinanceWs:
         match = STREAM.match(name)
         if match is None:
             if event.kind == "order" and self.rest.listen_keys.get(name) == event.account:
-                yield from self._user_events(*event.data)
+                yield from user_events(self.venue, *event.data)
             return
         symbol, kind = match.group(1).upper(), match.group(2)
         if symbol != event.symbol:
@@ -107,22 +107,23 @@ class BinanceWs:
         elif event.kind == "depth" and kind == "bookTicker":
             yield book_ticker(book)
 
-    def _user_events(self, reason: str, order: Order, fills: list[Fill]) -> Iterator[Any]:
-        now = self.venue.now_ms()
-        if reason == "place":
-            yield execution_report(order, "NEW", "NEW", Decimal(0), Decimal(0), None, now)
-        cum, quote = order.filled - sum(f.qty for f in fills), order.quote_filled - sum(f.qty * f.price for f in fills)
-        for fill in fills:
-            cum, quote = cum + fill.qty, quote + fill.qty * fill.price
-            status = "FILLED" if cum == order.quantity else "PARTIALLY_FILLED"
-            yield execution_report(order, "TRADE", status, cum, quote, fill, now)
-        if reason == "cancel" or order.status == "EXPIRED":
-            yield execution_report(order, order.status if reason != "cancel" else "CANCELED", order.status,
-                                   order.filled, order.quote_filled, None, now)
-        balances = self.venue.engines["spot"].accounts[order.account]
-        yield {"e": "outboundAccountPosition", "E": now, "u": now, "B": [
-            {"a": a, "f": f8(balances[a].free), "l": f8(balances[a].locked)}
-            for a in (order.market.base, order.market.quote)]}
+def user_events(venue: Venue, reason: str, order: Order, fills: list[Fill]) -> Iterator[Any]:
+    """The ``executionReport`` events of one order notice, then the account position they leave."""
+    now = venue.now_ms()
+    if reason == "place":
+        yield execution_report(order, "NEW", "NEW", Decimal(0), Decimal(0), None, now)
+    cum, quote = order.filled - sum(f.qty for f in fills), order.quote_filled - sum(f.qty * f.price for f in fills)
+    for fill in fills:
+        cum, quote = cum + fill.qty, quote + fill.qty * fill.price
+        status = "FILLED" if cum == order.quantity else "PARTIALLY_FILLED"
+        yield execution_report(order, "TRADE", status, cum, quote, fill, now)
+    if reason == "cancel" or order.status == "EXPIRED":
+        yield execution_report(order, order.status if reason != "cancel" else "CANCELED", order.status,
+                               order.filled, order.quote_filled, None, now)
+    balances = venue.engines["spot"].accounts[order.account]
+    yield {"e": "outboundAccountPosition", "E": now, "u": now, "B": [
+        {"a": a, "f": f8(balances[a].free), "l": f8(balances[a].locked)}
+        for a in (order.market.base, order.market.quote)]}
 
 
 def pairs(levels: list[tuple[Decimal, Decimal]]) -> list[list[str]]:

@@ -68,8 +68,8 @@ def bybit_forced(status: int) -> web.Response:
 
 def sign_valid(secret: str, payload: str, signature: str) -> bool:
     """Whether ``signature`` is the hex HMAC-SHA256 of ``payload``."""
-    return hmac.compare_digest(hmac.new(secret.encode(), payload.encode(), hashlib.sha256).hexdigest(),
-                               signature.lower())
+    expected = hmac.new(secret.encode(), payload.encode(), hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected.encode(), signature.lower().encode())
 
 
 class BybitRest:

@@ -17,6 +17,7 @@ from lotusx.log import get_logger
 from lotusx.sim.binance_guard import Throttle, guard_middleware
 from lotusx.sim.binance_rest import BinanceRest
 from lotusx.sim.binance_ws import BinanceWs
+from lotusx.sim.binance_wsapi import BinanceWsApi
 from lotusx.sim.bybit_rest import BybitRest, bybit_forced
 from lotusx.sim.bybit_ws import BybitWs
 from lotusx.sim.chaos import Chaos
@@ -108,7 +109,7 @@ def build_app(venue: Venue) -> web.Application:
         throttle = Throttle(venue)
         rest = BinanceRest(venue, throttle)
         app = web.Application(middlewares=[chaos_middleware(venue, binance_forced), guard_middleware(throttle)])
-        app.add_routes(rest.routes() + BinanceWs(venue, rest).routes())
+        app.add_routes(rest.routes() + BinanceWs(venue, rest).routes() + BinanceWsApi(venue, throttle).routes())
     else:
         bybit = BybitRest(venue)
         app = web.Application(middlewares=[chaos_middleware(venue, bybit_forced)])

@@ -254,3 +254,16 @@ async def test_concurrent_orders_get_distinct_ids(binance: Binance) -> None:
     answers = await asyncio.gather(*(place(binance, price=str(40000 + i)) for i in range(5)))
     ids = {(await body(a))["orderId"] for a in answers}
     assert len(ids) == 5
+
+
+async def test_trades_limit_is_validated(binance: Binance) -> None:
+    """/trades limit must be 1..1000."""
+    for limit in ("0", "1001", "x"):
+        assert (await body(await binance.public("/api/v3/trades", symbol="BTCUSDT", limit=limit)))["code"] == -1100
+
+
+async def test_non_ascii_signature_is_invalid_not_a_crash(binance: Binance) -> None:
+    """A signature with non-ASCII characters is -1022."""
+    resp = await binance.http.get(f"{binance.base}/api/v3/account?timestamp=1&signature=%C3%A9",
+                                  headers={"X-MBX-APIKEY": binance.key})
+    assert (resp.status, (await body(resp))["code"]) == (400, -1022)

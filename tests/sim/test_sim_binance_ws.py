@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
 
 import aiohttp
 import pytest
-from sim_helpers import Binance, body, next_json, until
+from sim_helpers import Binance, body, next_json, now_ms, until
 
 from lotusx.sim import Sim, SimConfig, serve
 
@@ -186,3 +188,55 @@ async def test_user_data_stream_reports_cancel(sim: Sim, binance: Binance, http:
         cancelled = await until(ws, lambda m: m["data"].get("x") == "CANCELED")
     assert expired["data"]["i"] == order["orderId"]
     assert cancelled["stream"] == listen_key and cancelled["data"]["c"] == "c-1"
+
+
+def ws_api_signature(secret: str, params: dict[str, Any]) -> str:
+    """HMAC hex over the params sorted by name, as the WS API docs prescribe."""
+    payload = "&".join(f"{k}={v}" for k, v in sorted(params.items()))
+    return hmac.new(secret.encode(), payload.encode(), hashlib.sha256).hexdigest()
+
+
+async def test_ws_api_user_data_subscription(sim: Sim, binance: Binance, http: aiohttp.ClientSession) -> None:
+    """userDataStream.subscribe.signature delivers the account's events wrapped with the subscription id."""
+    params: dict[str, Any] = {"apiKey": binance.key, "timestamp": now_ms()}
+    params["signature"] = ws_api_signature(binance.secret, params)
+    async with http.ws_connect(sim.ws_url("binance") + "/ws-api/v3") as ws:
+        await ws.send_json({"id": "s1", "method": "userDataStream.subscribe.signature", "params": params})
+        reply = await next_json(ws)
+        assert (reply["id"], reply["status"], reply["result"]) == ("s1", 200, {"subscriptionId": 0})
+        assert reply["rateLimits"][0]["rateLimitType"] == "REQUEST_WEIGHT"
+        await binance.signed("POST", "/api/v3/order", symbol="BTCUSDT", side="BUY", type="LIMIT",
+                             timeInForce="GTC", quantity="0.01", price="40000", newClientOrderId="wsapi-1")
+        event = await until(ws, lambda m: "event" in m)
+        await ws.send_json({"id": 2, "method": "userDataStream.unsubscribe", "params": {"subscriptionId": 0}})
+        assert (await until(ws, lambda m: m.get("id") == 2))["result"] == {}
+    assert event["subscriptionId"] == 0
+    assert (event["event"]["e"], event["event"]["c"]) == ("executionReport", "wsapi-1")
+
+
+@pytest.mark.parametrize(("change", "code"), [
+    ({"signature": "00"}, -1022), ({"apiKey": "nobody"}, -2015), ({"timestamp": 1}, -1021), ({}, -1102)])
+async def test_ws_api_subscription_errors(sim: Sim, binance: Binance, http: aiohttp.ClientSession,
+                                          change: dict[str, Any], code: int) -> None:
+    """Bad signatures, keys and timestamps, or no signature at all, are answered with the REST codes."""
+    params: dict[str, Any] = {"apiKey": binance.key, "timestamp": now_ms()} | change
+    if change and "signature" not in change:
+        params["signature"] = ws_api_signature(binance.secret, params)
+    async with http.ws_connect(sim.ws_url("binance") + "/ws-api/v3") as ws:
+        await ws.send_json({"id": 1, "method": "userDataStream.subscribe.signature", "params": params})
+        reply = await next_json(ws)
+    assert reply["error"]["code"] == code and reply["status"] in (400, 401)
+
+
+async def test_ws_api_ping_time_and_bad_requests(sim: Sim, http: aiohttp.ClientSession) -> None:
+    """ping and time answer; unknown methods and non-JSON are errors; unsubscribe-all is accepted."""
+    async with http.ws_connect(sim.ws_url("binance") + "/ws-api/v3") as ws:
+        for request in ({"id": 1, "method": "ping"}, {"id": 2, "method": "time"}, {"id": 3, "method": "nope"},
+                        {"id": 4, "method": "userDataStream.unsubscribe"}):
+            await ws.send_json(request)
+        replies = [await next_json(ws) for _ in range(4)]
+        await ws.send_str("not json")
+        broken = await next_json(ws)
+    assert replies[0]["result"] == {} and "serverTime" in replies[1]["result"]
+    assert replies[2]["status"] == 400 and replies[3]["result"] == {}
+    assert broken["error"]["code"] == -1102

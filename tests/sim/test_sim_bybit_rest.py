@@ -196,3 +196,10 @@ async def test_rate_limit_exceeded_is_10006(tight: Sim, http: aiohttp.ClientSess
     assert codes == [0, 0, 10006]
     assert (await body(answers[2]))["retMsg"] == "Too many visits!"
     assert answers[2].headers["X-Bapi-Limit-Status"] == "-1"
+
+
+async def test_non_ascii_signature_is_sign_error(bybit: Bybit, http: aiohttp.ClientSession) -> None:
+    """A signature header with non-ASCII characters is retCode 10004, not a crash."""
+    answer = await body(await http.get(bybit.base + "/v5/order/realtime?category=spot", headers={
+        "X-BAPI-API-KEY": bybit.key, "X-BAPI-TIMESTAMP": str(now_ms()), "X-BAPI-SIGN": "\u00e9"}))
+    assert answer["retCode"] == 10004
