@@ -15,8 +15,8 @@ from lotusx.kernel.message import Request, Response
 from lotusx.sim import Sim, SimConfig, serve
 
 PAYLOADS = Path(__file__).parent / "payloads"
-FAST = SimConfig(depth_interval=0.02, driver_rate=20.0)
-"""Quick depth events; the market driver keeps books and trades moving."""
+FAST = SimConfig(depth_interval=0.02, driver_rate=0)
+"""Quick depth events and no random flow: books move only when a test trades, so they compare exactly."""
 
 
 def payload(name: str) -> bytes:
