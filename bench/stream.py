@@ -157,18 +157,21 @@ def book_ours(events: list[BookEvent]) -> Result:
 
 
 def book_floor(events: list[BookEvent]) -> Result:
-    """The least an exact book can do: Decimal-keyed dicts, no sequence checks."""
+    """The least an exact book can do: Decimal-keyed dicts, price keys reused, no sequence checks."""
     bids, asks = ({Decimal(p): Decimal(q) for p, q in side} for side in snapshot())
-    zero = Decimal(0)
+    keys: dict[str, Decimal] = {}
 
     def apply(event: BookEvent) -> None:
         for side, levels in ((bids, event.bids), (asks, event.asks)):
             for price, quantity in levels:
+                key = keys.get(price)
+                if key is None:
+                    key = keys[price] = Decimal(price)
                 qty = Decimal(quantity)
-                if qty == zero:
-                    side.pop(Decimal(price), None)
+                if qty:
+                    side[key] = qty
                 else:
-                    side[Decimal(price)] = qty
+                    side.pop(key, None)
 
     return _time_book("book", "floor", apply, events, lambda outcome: True)
 
