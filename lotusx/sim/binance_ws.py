@@ -15,7 +15,8 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from lotusx.sim.binance_rest import BinanceRest, f8
+from lotusx.sim.binance_rest import BinanceRest
+from lotusx.sim.binance_wire import f8
 from lotusx.sim.common import Connection, open_ws
 from lotusx.sim.engine import Book, DepthChange, Fill, Order
 from lotusx.sim.venue import Event, Venue

@@ -18,7 +18,8 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from lotusx.sim.bybit_rest import order_json, sign_valid, ticker
+from lotusx.sim.bybit_rest import sign_valid
+from lotusx.sim.bybit_wire import order_json, ticker
 from lotusx.sim.common import Connection, open_ws, plain
 from lotusx.sim.engine import Book, Fill, Order
 from lotusx.sim.venue import Event, Venue
