@@ -1,0 +1,178 @@
+"""Streams against the sim over loopback: books through gaps and disconnects, trades, tickers,
+private order and wallet streams (re-authenticated after a reconnect), raw subscribe/stream.
+
+The sim is quiet (no random flow): the book changes only when a test places an order, so the
+maintained book can be compared with the engine's exactly. Every wait is bounded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from decimal import Decimal
+from typing import TypeVar
+
+import pytest
+
+import lotusx
+from lotusx.exchanges.bybit import Bybit
+from lotusx.exchanges.bybit.endpoints import LINEAR, SPOT
+from lotusx.exchanges.bybit.streams import BookMessage, Control, TradeMessage, public_dialect
+from lotusx.kernel.errors import ConfigError
+from lotusx.models import OrderBook
+from lotusx.sim import Sim
+
+BTC, ETH = "BTCUSDT", "ETHUSDT"
+T = TypeVar("T")
+LIMIT = 10.0  # seconds any one wait may take
+
+
+async def first(stream: AsyncIterator[T], accept: Callable[[T], bool], limit: float = LIMIT) -> T:
+    """The first item of ``stream`` that ``accept``s, within ``limit`` seconds."""
+
+    async def scan() -> T:
+        async for item in stream:
+            if accept(item):
+                return item
+        raise AssertionError("stream ended")
+
+    return await asyncio.wait_for(scan(), limit)
+
+
+def rest(sim: Sim, book: OrderBook) -> bool:
+    """Whether ``book`` equals the engine's book (the snapshot depth, 50 levels a side)."""
+    engine = sim.engine("bybit").books[book.symbol]
+    return (book.bids, book.asks) == (engine.levels("BUY", 50), engine.levels("SELL", 50))
+
+
+def resyncs(ex: Bybit, symbol: str, reason: str) -> float:
+    return ex.metrics.book_resyncs.labels("bybit", symbol, reason)._value.get()  # type: ignore[no-any-return]
+
+
+def bid(price: str) -> lotusx.NewOrder:
+    return lotusx.NewOrder(symbol=BTC, side="BUY", type="LIMIT", quantity=Decimal("0.01"), price=Decimal(price))
+
+
+def has(price: str) -> Callable[[OrderBook], bool]:
+    return lambda book: book.symbol == BTC and Decimal(price) in {p for p, _ in book.bids}
+
+
+async def test_book_resyncs_only_the_gapped_symbol(bybit: Bybit, sim: Sim) -> None:
+    """An injected sequence gap resubscribes that symbol; the result equals the engine's book."""
+    books = aiter(bybit.watch_order_books([BTC, ETH], depth=None))
+    await first(books, lambda b: b.symbol == BTC)
+    sim.chaos("bybit").sequence_gap = 3
+    await bybit.place_order(bid("49000"))
+    synced = await first(books, has("49000"))
+    assert resyncs(bybit, BTC, "sequence gap") == 1 and resyncs(bybit, ETH, "sequence gap") == 0
+    assert bybit.metrics.ws_reconnects.labels("bybit", "disconnected")._value.get() == 0
+    assert rest(sim, synced)
+    await bybit.place_order(bid("48000"))  # deltas flow again after the resync
+    assert rest(sim, await first(books, has("48000")))
+    await books.aclose()
+
+
+async def test_book_survives_a_forced_disconnect(bybit: Bybit, sim: Sim) -> None:
+    """A dropped connection reconnects, the book restarts from a snapshot and equals the engine's."""
+    books = aiter(bybit.watch_order_book(BTC, depth=None))
+    await first(books, lambda b: True)
+    sim.chaos("bybit").drop_ws_after = 3  # ack, snapshot, then the next delta closes the socket
+    await bybit.place_order(bid("49100"))
+    for _ in range(200):
+        if resyncs(bybit, BTC, "reconnect"):
+            break
+        await asyncio.sleep(0.02)
+    sim.chaos("bybit").drop_ws_after = None
+    await bybit.place_order(bid("48100"))
+    book = await first(books, has("48100"))
+    assert resyncs(bybit, BTC, "reconnect") >= 1 and has("49100")(book) and rest(sim, book)
+    await books.aclose()
+
+
+async def test_trades_stream(bybit: Bybit) -> None:
+    """watch_trades yields the taker trades the engine makes."""
+    trades = aiter(bybit.watch_trades(BTC))
+    task = asyncio.ensure_future(first(trades, lambda t: True))
+    await asyncio.sleep(0.2)  # subscribed before the trade happens
+    await bybit.place_order(lotusx.NewOrder(symbol=BTC, side="SELL", type="MARKET", quantity=Decimal("0.001")))
+    trade = await task
+    assert (trade.symbol, trade.side) == (BTC, "SELL") and trade.quantity > 0
+    await trades.aclose()
+
+
+async def test_ticker_stream_follows_the_best_bid(bybit: Bybit) -> None:
+    """watch_ticker yields the top of the book, again when the best bid improves."""
+    tickers = aiter(bybit.watch_ticker(BTC))
+    start = await first(tickers, lambda t: True)
+    better = start.bid + Decimal("0.01")
+    await bybit.place_order(bid(str(better)))
+    moved = await first(tickers, lambda t: t.bid == better)
+    assert moved.ask == start.ask and moved.bid_quantity == Decimal("0.01")
+    await tickers.aclose()
+
+
+async def test_private_streams_reauthenticate_after_a_reconnect(bybit: Bybit, sim: Sim) -> None:
+    """watch_orders logs in; after the socket is dropped it logs in again and keeps delivering."""
+    orders = aiter(bybit.watch_orders())
+    pending = asyncio.ensure_future(first(orders, lambda o: o.client_order_id == "ws-1"))
+    await asyncio.sleep(0.3)  # authenticated and subscribed
+    sim.chaos("bybit").drop_ws_after = 3  # auth ack, subscribe ack, then the order event closes it
+    await bybit.place_order(lotusx.NewOrder(symbol=BTC, side="BUY", type="LIMIT", quantity=Decimal("0.01"),
+                                            price=Decimal("30000"), client_order_id="ws-1"))
+    assert (await pending).status == "NEW"
+    closed = bybit.metrics.ws_reconnects.labels("bybit", "server_close")
+    for _ in range(200):
+        if closed._value.get():
+            break
+        await asyncio.sleep(0.02)
+    sim.chaos("bybit").drop_ws_after = None
+    assert closed._value.get() == 1
+    await asyncio.sleep(1.5)  # back-off, new socket, auth, resubscribe
+    await bybit.cancel_order(BTC, client_order_id="ws-1")
+    cancelled = await first(orders, lambda o: o.client_order_id == "ws-1" and o.status == "CANCELED")
+    assert cancelled.order_id
+    await orders.aclose()
+
+
+async def test_balance_stream(bybit: Bybit) -> None:
+    """watch_balances yields the wallet after an order locks funds."""
+    wallets = aiter(bybit.watch_balances())
+    pending = asyncio.ensure_future(first(wallets, lambda w: "USDT" in w and w["USDT"].locked > 0))
+    await asyncio.sleep(0.3)
+    await bybit.place_order(bid("30000"))
+    wallet = await pending
+    assert wallet["USDT"].locked == Decimal("300")
+    await wallets.aclose()
+
+
+async def test_raw_subscribe_and_stream(bybit: Bybit) -> None:
+    """subscribe/stream deliver the venue's typed messages for raw topics."""
+    with pytest.raises(ConfigError):
+        await anext(aiter(bybit.stream()))
+    await bybit.subscribe([f"orderbook.1.{BTC}", f"publicTrade.{BTC}"])
+    messages = aiter(bybit.stream())
+    snapshot = await first(messages, lambda m: isinstance(m, BookMessage))
+    assert isinstance(snapshot, BookMessage) and snapshot.kind == "snapshot" and snapshot.topic == f"orderbook.1.{BTC}"
+    await bybit.place_order(lotusx.NewOrder(symbol=BTC, side="BUY", type="MARKET", quantity=Decimal("0.001")))
+    assert isinstance(await first(messages, lambda m: isinstance(m, TradeMessage)), TradeMessage)
+
+
+async def test_private_stream_needs_credentials(sim: Sim) -> None:
+    """Without credentials a private stream is a configuration error."""
+    async with lotusx.connect("bybit", rest_url=sim.rest_url("bybit"), ws_url=sim.ws_url("bybit")) as ex:
+        with pytest.raises(ConfigError):
+            await anext(aiter(ex.watch_orders()))
+
+
+def test_dialect_ops_acks_and_pongs() -> None:
+    """Subscribe carries req_id; acks, pongs and auth answers are recognised; args limits per category."""
+    dialect = public_dialect(SPOT)
+    assert dialect.subscribe is not None and dialect.ack is not None and dialect.pong is not None
+    sent = '{"op":"subscribe","args":["publicTrade.BTCUSDT"],"req_id":"7"}'
+    assert dialect.subscribe(["publicTrade.BTCUSDT"], 7) == sent
+    refused = Control("subscribe", False, "error:handler not found", "7")
+    assert dialect.ack(refused) == (7, False, "error:handler not found")
+    assert dialect.ack(Control("subscribe", True, "", None)) is None
+    assert dialect.pong(Control("pong", False, "", None)) and not dialect.pong(Control("auth", True, "", None))
+    assert (SPOT.max_streams, LINEAR.max_streams) == (10, 500)
+
