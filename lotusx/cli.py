@@ -8,6 +8,7 @@ import signal
 import sys
 from collections.abc import Sequence
 
+from lotusx.kernel.errors import ConfigError
 from lotusx.sim import Sim, serve
 
 
@@ -22,7 +23,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     sim.add_argument("--host", default="127.0.0.1", help="interface to listen on (default: 127.0.0.1)")
     args = parser.parse_args(argv)
     venues = tuple(v.strip() for v in args.venues.split(",") if v.strip())
-    return asyncio.run(run_sim(venues, args.seed, args.port, args.host))
+    try:
+        return asyncio.run(run_sim(venues, args.seed, args.port, args.host))
+    except (ConfigError, OSError) as exc:  # unknown venue, port in use: a usage problem, not a crash
+        print(f"lotusx sim: {exc}", file=sys.stderr)
+        return 2
 
 
 async def run_sim(venues: tuple[str, ...], seed: int, port: int, host: str) -> int:

@@ -30,7 +30,6 @@ from lotusx.sim.venue import Venue
 
 __all__ = ["BybitRest", "bybit_forced", "sign_valid"]
 
-ZERO = Decimal(0)
 SIDES = {"Buy": "BUY", "Sell": "SELL"}
 TYPES = {"Limit": "LIMIT", "Market": "MARKET"}
 BOOK_LIMITS = {"spot": (1, 200, 1), "linear": (1, 500, 25)}

@@ -6,6 +6,9 @@ snapshot then sends deltas (``u`` counts messages, ``seq`` is the cross sequence
 deletes a level), ``publicTrade.{symbol}``, ``tickers.{symbol}``. ``{"op":"ping"}`` is answered;
 a connection that sends nothing for ``idle_timeout`` is closed. ``/v5/private`` needs
 ``{"op":"auth","args":[apiKey, expires, hex HMAC-SHA256(secret, "GET/realtime" + expires)]}``.
+
+Simplification: deltas carry every changed level, also those deeper than the topic's depth,
+so a client book may hold more levels than the depth (all of them correct).
 """
 
 from __future__ import annotations

@@ -54,7 +54,8 @@ class SimConfig:
     idle_timeout: float = 600.0
     """Bybit closes a connection that sent no ping (or anything) for this long."""
     depth_interval: float = 0.1
-    """How often book changes are published as depth events."""
+    """How often book changes are published as depth events. Every depth stream uses this one
+    cadence (Binance's @depth, @depth@100ms and @depth@1000ms alike; Bybit's orderbook topics)."""
     driver_rate: float = 20.0
     """Random market-maker orders per second per symbol (0 stops the driver)."""
     withdraw_delay: float = 1.0

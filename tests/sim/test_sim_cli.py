@@ -48,3 +48,9 @@ def test_usage_errors_exit_2() -> None:
         with pytest.raises(SystemExit) as exit_info:
             main(argv)
         assert exit_info.value.code == 2
+
+
+def test_unknown_venue_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    """An unknown venue is reported on stderr with exit status 2, not a traceback."""
+    assert main(["sim", "--venues", "kraken"]) == 2
+    assert "unknown sim venue 'kraken'" in capsys.readouterr().err
