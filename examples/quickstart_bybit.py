@@ -1,0 +1,62 @@
+"""Bybit quickstart: the embedded simulator, a book, an order placed and cancelled, a streamed book.
+
+Runs offline against ``lotusx.sim`` on 127.0.0.1 and exits by itself (a few seconds):
+
+    python examples/quickstart_bybit.py [--seconds 3]
+
+Against the real venue, drop the sim and pass your own ``lotusx.Credentials``; for USDT
+perpetuals use ``lotusx.connect(lotusx.exchanges.bybit.VENUE_LINEAR, ...)``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from decimal import Decimal
+
+import lotusx
+from lotusx.exchanges.bybit import Bybit
+from lotusx.sim import serve
+
+
+async def stream_book(ex: Bybit, seconds: float) -> int:
+    """Count maintained-book updates for ``seconds``."""
+    updates = 0
+
+    async def consume() -> None:
+        nonlocal updates
+        async for book in ex.watch_order_book("BTCUSDT", depth=5):
+            updates += 1
+            if updates == 1:
+                print(f"streamed book: best bid {book.best_bid} best ask {book.best_ask}")
+
+    try:
+        await asyncio.wait_for(consume(), seconds)
+    except TimeoutError:
+        pass
+    return updates
+
+
+async def main(seconds: float) -> None:
+    async with serve(venues=("bybit",), seed=1) as sim:
+        print(f"simulator: REST {sim.rest_url('bybit')}  WS {sim.ws_url('bybit')}")
+        keys = sim.api_keys("bybit")
+        credentials = lotusx.Credentials(api_key=keys.hmac_key, secret=keys.hmac_secret)
+        async with lotusx.connect("bybit", credentials=credentials, rest_url=sim.rest_url("bybit"),
+                                  ws_url=sim.ws_url("bybit")) as ex:
+            book = await ex.get_order_book("BTCUSDT", depth=5)
+            best_bid = book.bids[0][0]
+            print(f"book: {len(book.bids)} bids, {len(book.asks)} asks, best bid {best_bid}")
+            price = (best_bid * Decimal("0.95")).quantize(Decimal("0.01"))
+            order = await ex.place_order(lotusx.NewOrder(symbol="BTCUSDT", side="BUY", type="LIMIT",
+                                                         quantity=Decimal("0.01"), price=price))
+            print(f"placed  BUY 0.01 @ {price} id={order.order_id} link={order.client_order_id} status={order.status}")
+            cancelled = await ex.cancel_order("BTCUSDT", order_id=order.order_id)
+            print(f"cancelled id={cancelled.order_id} status={cancelled.status}")
+            print(f"book updates applied: {await stream_book(ex, seconds)}")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=3.0, help="how long to stream the book")
+    asyncio.run(main(parser.parse_args().seconds))
