@@ -154,6 +154,10 @@ class Binance:
         snapshot: asyncio.Future[s.Depth] | None = None
         try:
             while True:
+                # Fetch before waiting: a quiet symbol may send no diff for minutes, and the
+                # snapshot alone is a correct book (diffs that raced it are buffered and replayed).
+                if not sync.synced and snapshot is None:
+                    snapshot = asyncio.ensure_future(self._depth(symbol, 1000))
                 waiting = {incoming} if snapshot is None else {incoming, snapshot}
                 done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
                 if snapshot is not None and snapshot in done:
@@ -175,8 +179,6 @@ class Binance:
                             yield sync.book.view(depth)
                         elif isinstance(outcome, Gap):
                             self._resynced(symbol, outcome.reason)
-                if not sync.synced and snapshot is None and not incoming.done():
-                    snapshot = asyncio.ensure_future(self._depth(symbol, 1000))
         finally:
             for task in (incoming, snapshot):
                 if task is not None:
