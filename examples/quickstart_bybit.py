@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 from decimal import Decimal
 
 import lotusx
@@ -30,10 +31,8 @@ async def stream_book(ex: Bybit, seconds: float) -> int:
             if updates == 1:
                 print(f"streamed book: best bid {book.best_bid} best ask {book.best_ask}")
 
-    try:
+    with contextlib.suppress(TimeoutError):  # streaming for ``seconds`` is the point
         await asyncio.wait_for(consume(), seconds)
-    except TimeoutError:
-        pass
     return updates
 
 
