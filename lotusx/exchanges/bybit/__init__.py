@@ -44,7 +44,7 @@ async def reconcile(signed: Service, placed: Request) -> Response | None:
              ("orderLinkId", str(placed.ext["client_order_id"])))
     request = Request(method="GET", path=ep.ORDER_REALTIME.path, query=query, endpoint=ep.ORDER_REALTIME)
     response = await signed(request)
-    return response if _orders(response.body).result.list else None
+    return response if _orders(response.body).result.rows else None
 
 
 def signer(credentials: Credentials) -> HeaderHmac:

@@ -90,9 +90,9 @@ class Bybit:
     async def get_ticker(self, symbol: str) -> Ticker:
         """Best bid and ask."""
         rows: s.Rows[s.TickerRow] = await self._get(ep.TICKERS, [("symbol", symbol)], s.Rows[s.TickerRow])
-        if not rows.list:
+        if not rows.rows:
             raise NotFound(f"no ticker for {symbol}")
-        t = rows.list[0]
+        t = rows.rows[0]
         return Ticker(symbol=t.symbol, bid=t.bid1Price, bid_quantity=t.bid1Size, ask=t.ask1Price,
                       ask_quantity=t.ask1Size)
 
@@ -101,7 +101,7 @@ class Bybit:
         rows: s.Rows[s.TradeRow] = await self._get(ep.RECENT_TRADE, [("symbol", symbol), ("limit", limit)],
                                                    s.Rows[s.TradeRow])
         trades = [Trade(symbol=r.symbol, trade_id=r.execId, price=r.price, quantity=r.size, timestamp=int(r.time),
-                        side=_SIDE[r.side]) for r in rows.list]
+                        side=_SIDE[r.side]) for r in rows.rows]
         return sorted(trades, key=lambda t: t.timestamp)
 
     # ----- trading -----
@@ -129,8 +129,8 @@ class Bybit:
                 "timeInForce": tif,
                 "orderLinkId": cid}
         placed: s.Placed = await self._post(ep.ORDER_CREATE, body, s.Placed, client_order_id=cid)
-        if placed.list:  # a retry reconciled: the realtime query's answer
-            return _order(placed.list[0])
+        if placed.rows:  # a retry reconciled: the realtime query's answer
+            return _order(placed.rows[0])
         return Order(order_id=placed.orderId or "", client_order_id=placed.orderLinkId or cid, symbol=order.symbol,
                      side=order.side, type=order.type, status="NEW", price=order.price or Decimal(0),
                      quantity=order.quantity if order.quantity is not None else order.quote_quantity or Decimal(0),
@@ -150,21 +150,21 @@ class Bybit:
         rows: s.Rows[s.OrderRow] = await self._get(ep.ORDER_REALTIME,
                                                    [("symbol", symbol), *_ids(order_id, client_order_id)],
                                                    s.Rows[s.OrderRow])
-        if not rows.list:
+        if not rows.rows:
             raise NotFound(f"GET {ep.ORDER_REALTIME.path}: no such order", code=110001)
-        return _order(rows.list[0])
+        return _order(rows.rows[0])
 
     async def get_open_orders(self, symbol: str | None = None) -> list[Order]:
         """Open orders of one symbol, or of all (linear: all USDT-settled). First 50 only."""
         scope = ("symbol", symbol) if symbol else ("settleCoin", "USDT" if self.category.name == "linear" else None)
         rows: s.Rows[s.OrderRow] = await self._get(ep.ORDER_REALTIME, [scope, ("limit", 50)], s.Rows[s.OrderRow])
-        return [_order(r) for r in rows.list]
+        return [_order(r) for r in rows.rows]
 
     async def get_balances(self) -> dict[str, Balance]:
         """Non-zero balances of the unified account, by coin (free = wallet balance - locked)."""
         wallet: s.Wallet = (await self.rest.get(ep.WALLET_BALANCE.path, {"accountType": "UNIFIED"},
                                                 endpoint=ep.WALLET_BALANCE, type=s.Envelope[s.Wallet])).result
-        return _balances(wallet.list)
+        return _balances(wallet.accounts)
 
     async def withdraw(self, withdrawal: Withdrawal) -> str:
         """Request a withdrawal from the funding wallet; returns its id. Never retried once sent."""

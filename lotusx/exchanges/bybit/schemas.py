@@ -60,7 +60,7 @@ class TradeRow(msgspec.Struct):
 class Rows(msgspec.Struct, Generic[T]):
     """A ``{"category", "list"}`` result (tickers, recent trades)."""
 
-    list: list[T]
+    rows: list[T] = msgspec.field(name="list")
     category: str | None = None
     nextPageCursor: str | None = None
 
@@ -94,7 +94,7 @@ class Placed(msgspec.Struct):
 
     orderId: str | None = None
     orderLinkId: str | None = None
-    list: list[OrderRow] | None = None
+    rows: list[OrderRow] | None = msgspec.field(default=None, name="list")
 
 
 class CoinBalance(msgspec.Struct):
@@ -109,7 +109,7 @@ class WalletAccount(msgspec.Struct):
 
 
 class Wallet(msgspec.Struct):
-    list: list[WalletAccount]
+    accounts: list[WalletAccount] = msgspec.field(name="list")
 
 
 class WithdrawId(msgspec.Struct):
