@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from decimal import Decimal
+from typing import Any
 
 import aiohttp
 import pytest
@@ -79,10 +80,10 @@ async def test_trades_and_book_ticker_follow_a_fill(binance: Binance, sim: Sim) 
     assert (await body(await binance.public("/api/v3/ticker/bookTicker", symbol="X")))["code"] == -1121
 
 
-async def place(binance: Binance, **params: object) -> aiohttp.ClientResponse:
+async def place(binance: Binance, **params: Any) -> aiohttp.ClientResponse:
     """POST /api/v3/order with LIMIT GTC defaults far from the market."""
-    order = {"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "timeInForce": "GTC", "quantity": "0.01",
-             "price": "40000"} | params
+    order: dict[str, Any] = {"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "timeInForce": "GTC",
+                             "quantity": "0.01", "price": "40000"} | params
     return await binance.signed("POST", "/api/v3/order", **{k: v for k, v in order.items() if v is not None})
 
 
@@ -141,10 +142,10 @@ async def test_limit_maker_that_would_take_is_rejected(binance: Binance) -> None
     ({"newClientOrderId": "bad id!"}, -1100), ({"side": None}, -1102), ({"timeInForce": None}, -1102),
     ({"side": "UP"}, -1117), ({"type": "STOP"}, -1116), ({"timeInForce": "GTX"}, -1115), ({"symbol": "XYZ"}, -1121),
 ])
-async def test_order_parameter_errors(binance: Binance, params: dict[str, object], code: int) -> None:
+async def test_order_parameter_errors(binance: Binance, params: dict[str, Any], code: int) -> None:
     """Malformed, missing and out-of-filter parameters get their documented codes."""
-    order = {"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "timeInForce": "GTC", "quantity": "0.01",
-             "price": "40000"} | params
+    order: dict[str, Any] = {"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "timeInForce": "GTC",
+                             "quantity": "0.01", "price": "40000"} | params
     resp = await binance.signed("POST", "/api/v3/order", **{k: v for k, v in order.items() if v is not None})
     assert (resp.status, (await body(resp))["code"]) == (400, code)
 

@@ -79,7 +79,7 @@ def test_fok_expires_without_trading_when_not_fully_fillable() -> None:
     e = engine()
     e.place("bob", "BTCUSDT", "SELL", "LIMIT", quantity=D(1), price=D(100))
     taker = e.place("alice", "BTCUSDT", "BUY", "LIMIT", quantity=D(2), price=D(100), tif="FOK")
-    assert (taker.status, taker.filled) == ("EXPIRED", 0)
+    assert (taker.status, taker.filled) == ("EXPIRED", D(0))
     assert e.books["BTCUSDT"].levels("SELL", 1) == [(D(100), D(1))]
 
 
