@@ -15,7 +15,7 @@ from typing import TypeVar
 import pytest
 
 import lotusx
-from lotusx.exchanges.bybit import Bybit
+from lotusx.exchanges.bybit import VENUE_LINEAR, Bybit
 from lotusx.exchanges.bybit.endpoints import LINEAR, SPOT
 from lotusx.exchanges.bybit.streams import BookMessage, Control, TradeMessage, public_dialect
 from lotusx.kernel.errors import ConfigError
@@ -176,3 +176,14 @@ def test_dialect_ops_acks_and_pongs() -> None:
     assert dialect.pong(Control("pong", False, "", None)) and not dialect.pong(Control("auth", True, "", None))
     assert (SPOT.max_streams, LINEAR.max_streams) == (10, 500)
 
+
+
+async def test_linear_book_streams_from_the_linear_endpoint(sim: Sim, credentials: lotusx.Credentials) -> None:
+    """VENUE_LINEAR maintains its book from /v5/public/linear, equal to the linear engine's."""
+    async with lotusx.connect(VENUE_LINEAR, credentials=credentials, rest_url=sim.rest_url("bybit"),
+                              ws_url=sim.ws_url("bybit")) as ex:
+        books = aiter(ex.watch_order_book(BTC, depth=None))
+        book = await first(books, lambda b: True)
+        engine = sim.engine("bybit", "linear").books[BTC]
+        assert (book.bids, book.asks) == (engine.levels("BUY", 50), engine.levels("SELL", 50))
+        await books.aclose()
