@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import time
 import zlib
+from array import array
 from decimal import Decimal
 from typing import Any
 
@@ -81,7 +82,8 @@ async def ours(base: str, mode: str, count: int, rss_every: int = 0) -> tuple[Re
     ws = ReconnectWs(lambda: AiohttpWs(address, compress=15 if mode == "deflate" else 0), frames=pipeline,
                      dialect=DIALECT, heartbeat=Heartbeat(interval=None, answer_pings=False, idle_timeout=60.0),
                      metrics=metrics)
-    samples: list[float] = []
+    # Preallocated raw doubles: a growing list of floats would itself show up as RSS growth.
+    samples = array("d", bytes(8 * count))
     rss: list[int] = []
     async with ws:
         await ws.subscribe([STREAM])
@@ -91,7 +93,7 @@ async def ours(base: str, mode: str, count: int, rss_every: int = 0) -> tuple[Re
         received = 0
         async for message in ws:
             now = clock()
-            samples.append(now - last)
+            samples[received] = now - last
             last = now
             if type(message) is not ExactDepth:
                 raise RuntimeError(f"unexpected message {type(message).__name__}")
@@ -102,7 +104,7 @@ async def ours(base: str, mode: str, count: int, rss_every: int = 0) -> tuple[Re
                 break
         wall, cpu = clock() - start, time.process_time() - cpu0
         assert message.bids[0][0] == Decimal(message.bids.raw[0][0]), "exact levels"
-    return summarize(f"ws {mode}", "lotusx", samples, wall, cpu, count), rss
+    return summarize(f"ws {mode}", "lotusx", samples.tolist(), wall, cpu, count), rss
 
 
 async def floor(base: str, mode: str, count: int) -> Result:
