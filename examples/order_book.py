@@ -1,7 +1,7 @@
 """Maintained order books for several symbols; the simulator injects a sequence gap.
 
-Watches BTCUSDT and ETHUSDT, then tells the simulator to skip update ids on its next depth
-event. The affected symbol detects the gap, discards its book and resyncs from a fresh REST
+Watches BTCUSDT and ETHUSDT, then tells the simulator to skip update ids on ETHUSDT's next
+depth event. The affected symbol detects the gap, discards its book and resyncs from a fresh REST
 snapshot; the other symbol keeps streaming throughout. Ends by itself.
 
     python examples/order_book.py
@@ -49,8 +49,8 @@ async def main() -> None:
         watchers = [asyncio.create_task(watch(ex, symbol, updates, until)) for symbol in SYMBOLS]
         await asyncio.sleep(2)
         before = dict(updates)
-        print(f"after 2 s: {before}; injecting a sequence gap into the next depth event")
-        sim.chaos("binance").update({"sequence_gap": 5})
+        print(f"after 2 s: {before}; injecting a sequence gap into ETHUSDT's next depth event")
+        sim.chaos("binance").update({"sequence_gap": 5, "sequence_gap_symbol": "ETHUSDT"})
         for _ in range(8):
             await asyncio.sleep(0.5)
             print(f"  updates {dict(updates)}   resyncs {dict(resyncs(metrics)) or '-'}")

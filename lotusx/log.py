@@ -8,6 +8,7 @@ was given, wherever it appears inside a string).
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import MutableMapping
 from typing import Any
@@ -17,6 +18,7 @@ import structlog
 from lotusx.kernel.credentials import known_secrets
 
 REDACTED = "[REDACTED]"
+_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
 _SECRET_KEYS = re.compile(
     r"(api[-_]?key|secret|signature|sign|passphrase|password|token|jwt|listen[-_]?key|authorization|"
     r"x-mbx-apikey|x-bapi-api-key|x-bapi-sign|private[-_]?key)",
@@ -75,6 +77,10 @@ class RedactingLogger:
         return RedactingLogger(self._name, {**self._context, **values})
 
     def _log(self, method: str, event: str, values: dict[str, Any]) -> None:
+        # Filtered events cost nothing more: redaction walks every field, so check the level first.
+        enabled = getattr(self._target, "is_enabled_for", None)
+        if enabled is not None and not enabled(_LEVELS[method]):
+            return
         clean = redact(None, method, {**self._context, **values, "event": event})
         getattr(self._target, method)(clean.pop("event"), **clean)
 

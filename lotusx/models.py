@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Literal
 
@@ -46,11 +47,16 @@ class Order(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class OrderBook(msgspec.Struct, frozen=True, kw_only=True):
-    """A book, best levels first; ``sequence`` is the venue's update id."""
+    """A book, best levels first; ``sequence`` is the venue's update id.
+
+    ``bids`` and ``asks`` are sequences of exact ``(Decimal, Decimal)`` pairs. A connector may
+    fill them with :class:`lotusx.ws.Levels`, which keeps the venue's decimal strings and
+    builds the ``Decimal`` pair only for the levels you read (a 100-level book is mostly unread).
+    """
 
     symbol: str
-    bids: list[Level]
-    asks: list[Level]
+    bids: Sequence[Level]
+    asks: Sequence[Level]
     sequence: int
     timestamp: int | None = None
 

@@ -88,3 +88,21 @@ async def test_metrics_serve_exposes_the_registry_on_loopback() -> None:
     finally:
         stop()
     assert 'lotusx_retries_total{endpoint="order",exchange="binance",reason="Timeout"} 3.0' in text
+
+
+def test_events_below_the_configured_level_are_not_processed() -> None:
+    """A logger filtered at WARNING drops info events before redaction, and still logs warnings."""
+    import logging
+
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
+    try:
+        with structlog.testing.capture_logs() as logs:
+            log = get_logger()
+            log.info("dropped", secret=SECRET)
+            log.debug("dropped too")
+            log.warning("kept", secret=SECRET)
+            log.error("kept too")
+    finally:
+        structlog.reset_defaults()
+    assert [e["event"] for e in logs] == ["kept", "kept too"]
+    assert logs[0]["secret"] == REDACTED

@@ -30,6 +30,8 @@ class Chaos:
     """Stop answering client pings (protocol and app level) and stop sending server pings."""
     sequence_gap: int = 0
     """Burn this many update ids before the next depth event (one shot)."""
+    sequence_gap_symbol: str | None = None
+    """Only burn them in this symbol's book (None: every book)."""
     clock_skew_ms: int = 0
     """Added to the server clock (``serverTime``, timestamp checks, event times)."""
     force_429: int = 0
@@ -68,6 +70,8 @@ def _fits(value: Any, annotation: str) -> bool:
         return "None" in annotation
     if isinstance(value, bool):
         return annotation == "bool"
+    if isinstance(value, str):
+        return annotation.startswith("str")
     if isinstance(value, int):
         return annotation.startswith(("int", "float"))
     return isinstance(value, float) and annotation == "float"

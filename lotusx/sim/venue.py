@@ -165,9 +165,10 @@ class Venue:
     def publish_depth(self) -> None:
         """Publish every book's changes since the last call (applying a pending sequence gap)."""
         gap, self.chaos.sequence_gap = self.chaos.sequence_gap, 0
+        only = self.chaos.sequence_gap_symbol
         for category, engine in self.engines.items():
             for symbol, book in engine.books.items():
-                if gap:
+                if gap and only in (None, symbol):
                     book.skip(gap)
                 change = book.flush()
                 if change is not None:

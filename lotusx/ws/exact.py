@@ -41,6 +41,13 @@ class Levels(Sequence[Level]):
         for level in self.raw:
             yield Decimal(level[0]), Decimal(level[1])
 
+    def __add__(self, other: Sequence[Level]) -> list[Level]:
+        """Concatenation gives a plain list, as it would for the list this stands in for."""
+        return [*self, *other]
+
+    def __radd__(self, other: Sequence[Level]) -> list[Level]:
+        return [*other, *self]
+
     def __eq__(self, other: object) -> bool:
         if isinstance(other, Levels):
             return list(self) == list(other)

@@ -41,5 +41,6 @@ def test_quickstart_runs_against_the_simulator() -> None:
 def test_order_book_example_resyncs_after_an_injected_gap() -> None:
     """The order book example sees the injected gap, resyncs and keeps every symbol streaming."""
     out = run_example("order_book.py")
-    assert "(sequence gap)" in out.split("resynced:")[1]
+    resynced = out.split("resynced:")[1]
+    assert "ETHUSDT (sequence gap)" in resynced and "BTCUSDT" not in resynced
     assert "every symbol kept streaming: True" in out

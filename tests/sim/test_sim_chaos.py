@@ -238,3 +238,17 @@ async def test_admin_endpoint_is_never_throttled(sim: Sim, http: aiohttp.ClientS
     resp = await http.post(sim.rest_url("binance") + "/_sim/chaos", data=orjson.dumps({"error_rate": 0.0}))
     assert resp.status == 200
     assert (await http.get(sim.rest_url("binance") + "/api/v3/ping")).status == 200
+
+
+async def test_sequence_gap_can_target_one_symbol() -> None:
+    """sequence_gap_symbol burns update ids in that book only."""
+    from lotusx.sim import serve
+
+    async with serve(venues=("binance",), seed=5) as sim:
+        engine = sim.engine("binance")
+        before = {symbol: book.update_id for symbol, book in engine.books.items()}
+        sim.chaos("binance").update({"sequence_gap": 50, "sequence_gap_symbol": "ETHUSDT"})
+        sim.venue("binance").publish_depth()
+        after = {symbol: book.update_id for symbol, book in engine.books.items()}
+    assert after["ETHUSDT"] - before["ETHUSDT"] >= 50
+    assert after["BTCUSDT"] - before["BTCUSDT"] < 50

@@ -32,3 +32,14 @@ class TestLevels:
         """The raw strings are still there for code that wants no conversion at all."""
         assert Levels(RAW).raw is RAW
         assert repr(Levels(RAW)) == "Levels(2 levels)"
+
+
+def test_levels_concatenate_like_lists() -> None:
+    """Levels + Levels (or a list) is a plain list of Decimal pairs."""
+    from decimal import Decimal
+
+    from lotusx.ws import Levels
+
+    bids, asks = Levels([["1.5", "2"]]), Levels([["1.6", "3"]])
+    assert bids + asks == [(Decimal("1.5"), Decimal("2")), (Decimal("1.6"), Decimal("3"))]
+    assert [(Decimal(1), Decimal(1))] + bids == [(Decimal(1), Decimal(1)), (Decimal("1.5"), Decimal("2"))]  # noqa: RUF005

@@ -6,7 +6,6 @@ import asyncio
 import secrets
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from decimal import Decimal
 from typing import Any
 
 from lotusx.book import BookEvent, DiffSync, Gap
@@ -21,7 +20,7 @@ from lotusx.models import Balance, NewOrder, Order, OrderBook, Ticker, Trade, Wi
 from lotusx.transport import AiohttpWs
 from lotusx.venue import Parts
 from lotusx.ws import Gap as Reconnected
-from lotusx.ws import Heartbeat, ReconnectWs
+from lotusx.ws import Heartbeat, Levels, ReconnectWs
 
 _WITHDRAW_STATUS = {0: "EMAIL_SENT", 1: "CANCELLED", 2: "AWAITING_APPROVAL", 3: "REJECTED", 4: "PROCESSING",
                     5: "FAILURE", 6: "COMPLETED"}
@@ -294,6 +293,4 @@ def _order(r: s.OrderResult) -> Order:
 
 
 def _book(symbol: str, raw: s.Depth) -> OrderBook:
-    return OrderBook(symbol=symbol, sequence=raw.lastUpdateId,
-                     bids=[(Decimal(p), Decimal(q)) for p, q in raw.bids],
-                     asks=[(Decimal(p), Decimal(q)) for p, q in raw.asks])
+    return OrderBook(symbol=symbol, sequence=raw.lastUpdateId, bids=Levels(raw.bids), asks=Levels(raw.asks))
