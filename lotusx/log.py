@@ -77,9 +77,10 @@ class RedactingLogger:
         return RedactingLogger(self._name, {**self._context, **values})
 
     def _log(self, method: str, event: str, values: dict[str, Any]) -> None:
-        # Filtered events cost nothing more: redaction walks every field, so check the level first.
-        enabled = getattr(self._target, "is_enabled_for", None)
-        if enabled is not None and not enabled(_LEVELS[method]):
+        # Filtered events cost nothing more: redaction walks every field, so check the level first,
+        # on the configured wrapper class (asking the lazy proxy would build a logger each time).
+        enabled = getattr(structlog.get_config()["wrapper_class"], "is_enabled_for", None)
+        if enabled is not None and not enabled(None, _LEVELS[method]):
             return
         clean = redact(None, method, {**self._context, **values, "event": event})
         getattr(self._target, method)(clean.pop("event"), **clean)

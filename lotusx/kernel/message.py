@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any, TypeVar
@@ -47,9 +48,17 @@ class Endpoint(msgspec.Struct, frozen=True):
 ANONYMOUS = Endpoint("anonymous")
 
 
+_NEEDS_QUOTING = re.compile(r"[^A-Za-z0-9_.~-]")
+
+
+def _quote(text: str) -> str:
+    # Most parameters (symbols, sides, decimals, ids) are already unreserved: skip urllib for them.
+    return quote(text, safe="") if _NEEDS_QUOTING.search(text) else text
+
+
 def encode_query(pairs: tuple[tuple[str, str], ...]) -> str:
     """Percent-encode ordered pairs (RFC 3986 unreserved set kept), exactly as sent and signed."""
-    return "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in pairs)
+    return "&".join(f"{_quote(k)}={_quote(v)}" for k, v in pairs)
 
 
 class Request(msgspec.Struct, frozen=True, kw_only=True):

@@ -26,7 +26,7 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Protocol
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import limits
@@ -83,7 +83,7 @@ class Usage:
 class _Window:
     """Storage keys and limits of one pool; caches the current window's key string."""
 
-    __slots__ = ("_idx", "_key", "base", "expiry", "limit", "per", "pool")
+    __slots__ = ("_idx", "_key", "base", "expiry", "limit", "per", "pool", "seen", "seen_key")
 
     def __init__(self, pool: Pool, prefix: str, guard: float) -> None:
         self.pool = pool
@@ -95,6 +95,10 @@ class _Window:
         self.expiry = math.ceil(pool.per_seconds + 2 * guard) + 1
         self._idx = -1
         self._key = ""
+        # The highest count storage returned to us for ``seen_key``: counts only grow within a
+        # window, so a venue report at or below it needs no storage round trip to reconcile.
+        self.seen_key = ""
+        self.seen = 0
 
     def key(self, idx: int) -> str:
         if idx != self._idx:
@@ -168,6 +172,7 @@ class Limiter:
         self._windows: dict[str, tuple[_Window, ...]] = {}
         for pool in self.pools:
             self._windows[pool.name] = (*self._windows.get(pool.name, ()), _Window(pool, prefix, guard))
+        self._gauges: dict[str, Any] = {}
         self._ban_until = 0.0
         self._cool_until: dict[str, float] = {}
         self._resolved: dict[int, tuple[Mapping[str, int], list[tuple[_Window, int]]]] = {}
@@ -294,9 +299,18 @@ class Limiter:
                 for w, cost, key, _ in plan:
                     await self.storage.incr(key, w.expiry, -cost)
                 return window.pool.name, _RACE_BACKOFF, False
+        for (window, _, key, _), count in zip(plan, counts, strict=True):
+            if key != window.seen_key:
+                window.seen_key, window.seen = key, count
+            elif count > window.seen:
+                window.seen = count
         if self.metrics is not None:
             for (window, _, _, _), count in zip(plan, counts, strict=True):
-                self.metrics.pool_usage.labels(self.exchange, window.pool.name).set(count / window.limit)
+                gauge = self._gauges.get(window.pool.name)
+                if gauge is None:  # .labels() locks and hashes: resolve each child once
+                    gauge = self._gauges[window.pool.name] = self.metrics.pool_usage.labels(
+                        self.exchange, window.pool.name)
+                gauge.set(count / window.limit)
         return None
 
     async def used(self, pool: Pool) -> int:
@@ -381,6 +395,8 @@ class Limiter:
             if usage.per_seconds is not None and window.pool.per_seconds != usage.per_seconds:
                 continue
             key = window.key(int(now // window.per))
+            if key == window.seen_key and usage.used <= window.seen:
+                continue  # we already counted at least as much as the venue did
             # The venue's count includes other processes and tools on our IP. Two processes
             # pulling up at once both add the difference: an over-count, the safe side.
             missing = usage.used - await self.storage.get(key)

@@ -11,6 +11,7 @@ call, set once by ``Retry`` so all its attempts share it) and :data:`ATTEMPT` (1
 from __future__ import annotations
 
 import secrets
+from typing import Any
 from dataclasses import dataclass
 
 from structlog.contextvars import bound_contextvars
@@ -53,6 +54,7 @@ class Trace:
     def __call__(self, inner: Service) -> Service:
         log = (self.logger or get_logger("lotusx.rest")).bind(exchange=self.exchange)
         metrics, clock, exchange = self.metrics, self.clock, self.exchange
+        children: dict[tuple[str, str], tuple[Any, Any]] = {}
 
         def record(request: Request, latency: float, response: Response | None, error: BaseException | None) -> None:
             if response is None and isinstance(error, LotusXError):
@@ -72,9 +74,13 @@ class Trace:
             else:
                 log.warning("rest.request", error=type(error).__name__, **fields)
             if metrics is not None:
-                labels = (exchange, endpoint, status_class(status))
-                metrics.request_duration.labels(*labels).observe(latency)
-                metrics.requests.labels(*labels).inc()
+                labels = (endpoint, status_class(status))
+                pair = children.get(labels)
+                if pair is None:  # .labels() takes a lock and hashes: resolve each child once
+                    pair = children[labels] = (metrics.request_duration.labels(exchange, *labels),
+                                               metrics.requests.labels(exchange, *labels))
+                pair[0].observe(latency)
+                pair[1].inc()
 
         async def service(request: Request) -> Response:
             if not request.ext.get(REQUEST_ID):
