@@ -65,9 +65,9 @@ async def ex(sim: Sim, metrics: Metrics) -> AsyncIterator[Binance]:
         yield connector
 
 
-async def eventually(probe: Callable[[], T | None], timeout: float = 10.0, what: str = "condition") -> T:
-    """Poll ``probe`` every 20 ms until it returns something truthy; fail after ``timeout`` seconds."""
-    for _ in range(int(timeout / 0.02)):
+async def eventually(probe: Callable[[], T | None], seconds: float = 10.0, what: str = "condition") -> T:
+    """Poll ``probe`` every 20 ms until it returns something truthy; fail after ``seconds``."""
+    for _ in range(int(seconds / 0.02)):
         result = probe()
         if result:
             return result
@@ -147,7 +147,7 @@ async def test_limit_gtc_rests_and_cancels(ex: Binance, engine: Engine) -> None:
     """A LIMIT GTC order below the market rests as NEW and cancels by order id."""
     order = await ex.place_order(NewOrder(symbol=SYMBOL, side="BUY", type="LIMIT", time_in_force="GTC",
                                           quantity=Decimal("0.001"), price=far_bid(engine)))
-    assert (order.status, order.filled_quantity, order.time_in_force) == ("NEW", 0, "GTC")
+    assert (order.status, order.filled_quantity, order.time_in_force) == ("NEW", Decimal(0), "GTC")
     cancelled = await ex.cancel_order(SYMBOL, order_id=order.order_id)
     assert cancelled.status == "CANCELED" and cancelled.client_order_id == order.client_order_id
 
@@ -156,7 +156,7 @@ async def test_limit_ioc_without_match_expires(ex: Binance, engine: Engine) -> N
     """A LIMIT IOC order that cannot trade expires unfilled."""
     order = await ex.place_order(NewOrder(symbol=SYMBOL, side="BUY", type="LIMIT", time_in_force="IOC",
                                           quantity=Decimal("0.001"), price=far_bid(engine)))
-    assert (order.status, order.filled_quantity) == ("EXPIRED", 0)
+    assert (order.status, order.filled_quantity) == ("EXPIRED", Decimal(0))
 
 
 async def test_limit_ioc_crossing_fills(ex: Binance, engine: Engine) -> None:
@@ -173,7 +173,7 @@ async def test_limit_fok_too_large_expires_whole(ex: Binance, engine: Engine) ->
     ask, quantity = engine.books[SYMBOL].levels("SELL", 1)[0]
     order = await ex.place_order(NewOrder(symbol=SYMBOL, side="BUY", type="LIMIT", time_in_force="FOK",
                                           quantity=quantity + Decimal("0.00001"), price=ask))
-    assert (order.status, order.filled_quantity) == ("EXPIRED", 0)
+    assert (order.status, order.filled_quantity) == ("EXPIRED", Decimal(0))
     assert engine.books[SYMBOL].levels("SELL", 1)[0] == (ask, quantity)
 
 
