@@ -11,8 +11,8 @@ call, set once by ``Retry`` so all its attempts share it) and :data:`ATTEMPT` (1
 from __future__ import annotations
 
 import secrets
-from typing import Any
 from dataclasses import dataclass
+from typing import Any
 
 from structlog.contextvars import bound_contextvars
 
