@@ -234,12 +234,16 @@ class Binance:
 
         upkeep = asyncio.create_task(keep_alive())
         try:
-            async with ReconnectWs(connect, frames=user_frames(self.metrics), dialect=USER_DIALECT,
-                                   heartbeat=_HEARTBEAT, metrics=self.metrics) as ws:
-                async for event in ws:
-                    if isinstance(event, s.ListenKeyExpired):
-                        listen_key[0] = await self._listen_key(key_header)  # the next connection uses it
-                    yield event
+            while True:
+                async with ReconnectWs(connect, frames=user_frames(self.metrics), dialect=USER_DIALECT,
+                                       heartbeat=_HEARTBEAT, metrics=self.metrics) as ws:
+                    async for event in ws:
+                        yield event
+                        if isinstance(event, s.ListenKeyExpired):
+                            break
+                # "No more events will be sent after this until a new listenKey is created" (user-data-stream.md),
+                # and the socket may stay open: reconnect on a new key, or the stream stays silent for good.
+                listen_key[0] = await self._listen_key(key_header)
         finally:
             upkeep.cancel()
 
