@@ -1,0 +1,198 @@
+"""Binance streams against a scripted venue on 127.0.0.1: bad frames, raw streams, listen keys.
+
+The venue here is a few lines of aiohttp: it acknowledges SUBSCRIBE requests and then sends
+exactly the frames a test scripts, which the simulator cannot be made to send (garbage, schema
+mismatches, ``listenKeyExpired``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from aiohttp import WSMsgType, web
+from aiohttp.test_utils import TestServer
+
+import lotusx
+from lotusx.exchanges.binance import Binance
+from lotusx.exchanges.binance import schemas as s
+from lotusx.kernel.credentials import Credentials
+from lotusx.kernel.errors import ConfigError
+from lotusx.metrics import Metrics
+from lotusx.models import Order, Ticker, Trade
+
+PAYLOADS = Path(__file__).parent / "payloads"
+ServeApp = Callable[[web.Application], Awaitable[TestServer]]
+
+
+def recorded(name: str, **changes: Any) -> dict[str, Any]:
+    data: dict[str, Any] = orjson.loads((PAYLOADS / name).read_bytes())
+    return data | changes
+
+
+TRADE = recorded("ws_trade.json", s="BTCUSDT")
+GARBAGE: list[str | dict[str, Any]] = [
+    "this is not JSON {",  # Parse: json
+    {"stream": "btcusdt@trade", "data": {"e": "trade", "E": 1}},  # Route: schema (fields missing)
+    {"stream": "btcusdt@kline_1m", "data": {"e": "kline"}},  # a stream kind we never decode
+    {"e": "somethingNew"},  # neither envelope nor ack
+]
+
+
+class Venue:
+    """Scripted Binance: ``market`` frames after each SUBSCRIBE; ``user[key]`` on ``/ws/<key>``."""
+
+    def __init__(self) -> None:
+        self.market: list[str | dict[str, Any]] = []
+        self.user: dict[str, list[dict[str, Any]]] = {}
+        self.listen_keys = 0
+        self.user_connections: list[str] = []
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.add_routes([web.get("/api/v3/time", self.time), web.post("/api/v3/userDataStream", self.listen_key),
+                        web.get("/stream", self.stream), web.get("/ws/{key}", self.user_stream)])
+        return app
+
+    async def time(self, request: web.Request) -> web.Response:
+        return web.json_response({"serverTime": 1_700_000_000_000})
+
+    async def listen_key(self, request: web.Request) -> web.Response:
+        self.listen_keys += 1
+        return web.json_response({"listenKey": f"listen-key-{self.listen_keys:04d}"})
+
+    async def stream(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        async for msg in ws:
+            if msg.type == WSMsgType.TEXT:
+                await ws.send_str(orjson.dumps({"result": None, "id": orjson.loads(msg.data)["id"]}).decode())
+                for frame in self.market:
+                    await ws.send_str(frame if isinstance(frame, str) else orjson.dumps(frame).decode())
+        return ws
+
+    async def user_stream(self, request: web.Request) -> web.WebSocketResponse:
+        key = request.match_info["key"]
+        self.user_connections.append(key)
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        for event in self.user.get(key, []):
+            await ws.send_str(orjson.dumps(event).decode())
+        async for _ in ws:  # stay open and silent, as Binance does after listenKeyExpired
+            pass
+        return ws
+
+
+@pytest.fixture
+def venue() -> Venue:
+    """The scripted venue."""
+    return Venue()
+
+
+@pytest.fixture
+def metrics() -> Metrics:
+    """A private metrics registry."""
+    return Metrics()
+
+
+@pytest.fixture
+async def ex(venue: Venue, serve_app: ServeApp, metrics: Metrics) -> AsyncIterator[Binance]:
+    """A connector pointed at the scripted venue over loopback."""
+    server = await serve_app(venue.app())
+    base = f"http://127.0.0.1:{server.port}"
+    async with lotusx.connect("binance", credentials=Credentials("k" * 64, "s" * 64), rest_url=base,
+                              ws_url=base.replace("http", "ws"), metrics=metrics) as connector:
+        yield connector
+
+
+async def first(source: AsyncIterator[Any]) -> Any:
+    """The first item of ``source`` within five seconds; the iterator is closed afterwards."""
+    try:
+        return await asyncio.wait_for(anext(source), 5.0)
+    finally:
+        await source.aclose()  # type: ignore[attr-defined]
+
+
+def malformed(metrics: Metrics, reason: str) -> float:
+    value = metrics.registry.get_sample_value("lotusx_ws_malformed_frames_total",
+                                              {"exchange": "binance", "reason": reason})
+    return value or 0.0
+
+
+async def test_bad_frames_do_not_kill_the_trade_stream(ex: Binance, venue: Venue, metrics: Metrics) -> None:
+    """Garbage, a schema mismatch and unknown kinds are counted and skipped; the next trade arrives."""
+    venue.market = [*GARBAGE, {"stream": "btcusdt@trade", "data": TRADE}]
+    trade: Trade = await first(ex.watch_trades("BTCUSDT"))
+    assert (trade.symbol, trade.trade_id, trade.price, trade.quantity, trade.side) == (
+        "BTCUSDT", "12345", Decimal("0.001"), Decimal("100"), "SELL")
+    assert (malformed(metrics, "json"), malformed(metrics, "schema")) == (1.0, 1.0)
+
+
+async def test_ticker_stream_after_bad_frames(ex: Binance, venue: Venue) -> None:
+    """watch_ticker skips what it cannot read and yields the book ticker, exactly."""
+    venue.market = [*GARBAGE, {"stream": "btcusdt@bookTicker", "data": recorded("ws_book_ticker.json")}]
+    ticker: Ticker = await first(ex.watch_ticker("BTCUSDT"))
+    assert (ticker.bid, ticker.bid_quantity, ticker.ask, ticker.ask_quantity) == (
+        Decimal("25.35190000"), Decimal("31.21000000"), Decimal("25.36520000"), Decimal("40.66000000"))
+
+
+async def test_raw_stream_needs_subscribe(ex: Binance) -> None:
+    """stream() before subscribe() is a ConfigError."""
+    with pytest.raises(ConfigError):
+        await anext(ex.stream())
+
+
+async def test_raw_stream_yields_decoded_events(ex: Binance, venue: Venue) -> None:
+    """subscribe() + stream(): the raw escape hatch yields the typed venue events."""
+    venue.market = [{"stream": "btcusdt@trade", "data": TRADE}]
+    await ex.subscribe(["btcusdt@trade"])
+    event = await asyncio.wait_for(anext(ex.stream()), 5.0)
+    assert isinstance(event, s.TradeEvent) and event.t == 12345
+
+
+async def test_user_stream_needs_credentials(venue: Venue, serve_app: ServeApp) -> None:
+    """watch_orders without credentials is a ConfigError, before any request."""
+    server = await serve_app(venue.app())
+    async with lotusx.connect("binance", rest_url=f"http://127.0.0.1:{server.port}") as ex:
+        with pytest.raises(ConfigError):
+            await anext(ex.watch_orders())
+    assert venue.listen_keys == 0
+
+
+async def test_order_update_from_user_stream(ex: Binance, venue: Venue) -> None:
+    """An executionReport on /ws/<listenKey> becomes an Order with exact amounts."""
+    venue.user["listen-key-0001"] = [recorded("ws_execution_report.json")]
+    order: Order = await first(ex.watch_orders())
+    assert (order.order_id, order.client_order_id, order.status, order.price, order.quantity) == (
+        "4293153", "mUvoqJxFIILMdfAW5iGSOW", "NEW", Decimal("0.10264410"), Decimal("1.00000000"))
+    assert venue.user_connections == ["listen-key-0001"]
+
+
+async def test_cancel_report_carries_original_client_id(ex: Binance, venue: Venue) -> None:
+    """A cancel's executionReport maps to the order's original client id (``C``), not the cancel's."""
+    venue.user["listen-key-0001"] = [recorded("ws_execution_report.json", c="cancel-req", C="my-order", X="CANCELED",
+                                              x="CANCELED")]
+    order: Order = await first(ex.watch_orders())
+    assert (order.client_order_id, order.status) == ("my-order", "CANCELED")
+
+
+async def test_balance_update_from_user_stream(ex: Binance, venue: Venue) -> None:
+    """An outboundAccountPosition becomes a balance mapping with exact free and locked."""
+    venue.user["listen-key-0001"] = [recorded("ws_account_position.json")]
+    balances = await first(ex.watch_balances())
+    assert (balances["ETH"].free, balances["ETH"].locked) == (Decimal("10000.000000"), Decimal("0.000000"))
+
+
+async def test_expired_listen_key_moves_to_a_new_one(ex: Binance, venue: Venue) -> None:
+    """After listenKeyExpired the stream goes silent; the connector opens a new key and reconnects."""
+    venue.user["listen-key-0001"] = [{"e": "listenKeyExpired", "E": 1576653824250,
+                                      "listenKey": "listen-key-0001"}]
+    venue.user["listen-key-0002"] = [recorded("ws_execution_report.json")]
+    order: Order = await first(ex.watch_orders())
+    assert order.order_id == "4293153"
+    assert venue.user_connections == ["listen-key-0001", "listen-key-0002"]
