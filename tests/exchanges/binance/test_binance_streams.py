@@ -25,6 +25,7 @@ from lotusx.kernel.credentials import Credentials
 from lotusx.kernel.errors import ConfigError
 from lotusx.metrics import Metrics
 from lotusx.models import Order, Ticker, Trade
+from lotusx.testing import FakeClock
 
 PAYLOADS = Path(__file__).parent / "payloads"
 ServeApp = Callable[[web.Application], Awaitable[TestServer]]
@@ -49,6 +50,10 @@ class Venue:
 
     def __init__(self) -> None:
         self.market: list[str | dict[str, Any]] = []
+        self.first_connection: list[dict[str, Any]] = []  # sent before ``market`` on the first /stream only
+        self.stream_connections = 0
+        self.keepalives: list[tuple[str, str | None]] = []
+        self.keepalive_failures = 0  # answer this many keepalives with -1125
         self.user: dict[str, list[dict[str, Any]]] = {}
         self.listen_keys = 0
         self.user_connections: list[str] = []
@@ -56,6 +61,7 @@ class Venue:
     def app(self) -> web.Application:
         app = web.Application()
         app.add_routes([web.get("/api/v3/time", self.time), web.post("/api/v3/userDataStream", self.listen_key),
+                        web.put("/api/v3/userDataStream", self.keepalive),
                         web.get("/stream", self.stream), web.get("/ws/{key}", self.user_stream)])
         return app
 
@@ -66,13 +72,23 @@ class Venue:
         self.listen_keys += 1
         return web.json_response({"listenKey": f"listen-key-{self.listen_keys:04d}"})
 
+    async def keepalive(self, request: web.Request) -> web.Response:
+        form = await request.post()
+        self.keepalives.append((str(form["listenKey"]), request.headers.get("X-MBX-APIKEY")))
+        if self.keepalive_failures:
+            self.keepalive_failures -= 1
+            return web.json_response({"code": -1125, "msg": "This listenKey does not exist."}, status=400)
+        return web.json_response({})
+
     async def stream(self, request: web.Request) -> web.WebSocketResponse:
+        self.stream_connections += 1
+        extra = self.first_connection if self.stream_connections == 1 else []
         ws = web.WebSocketResponse()
         await ws.prepare(request)
         async for msg in ws:
             if msg.type == WSMsgType.TEXT:
                 await ws.send_str(orjson.dumps({"result": None, "id": orjson.loads(msg.data)["id"]}).decode())
-                for frame in self.market:
+                for frame in [*extra, *self.market]:
                     await ws.send_str(frame if isinstance(frame, str) else orjson.dumps(frame).decode())
         return ws
 
@@ -196,3 +212,55 @@ async def test_expired_listen_key_moves_to_a_new_one(ex: Binance, venue: Venue) 
     order: Order = await first(ex.watch_orders())
     assert order.order_id == "4293153"
     assert venue.user_connections == ["listen-key-0001", "listen-key-0002"]
+
+
+async def test_server_shutdown_notice_rotates_without_loss(ex: Binance, venue: Venue) -> None:
+    """serverShutdown makes the stream open a second connection; its trades still arrive."""
+    venue.first_connection = [{"e": "serverShutdown", "E": 1}]
+    venue.market = [{"stream": "btcusdt@trade", "data": TRADE}]
+    trades = ex.watch_trades("BTCUSDT")
+    try:
+        await asyncio.wait_for(anext(trades), 5.0)
+        for _ in range(250):  # the rotation opens connection 2, which subscribes and gets the script again
+            if venue.stream_connections >= 2:
+                break
+            await asyncio.sleep(0.02)
+        assert venue.stream_connections == 2
+        assert (await asyncio.wait_for(anext(trades), 5.0)).trade_id == "12345"
+    finally:
+        await trades.aclose()  # type: ignore[attr-defined]
+
+
+async def test_listen_key_kept_alive_every_30_minutes(venue: Venue, serve_app: ServeApp) -> None:
+    """Every 30 minutes (injected clock) a PUT keeps the listen key alive; a failed one does not stop them."""
+    server = await serve_app(venue.app())
+    base = f"http://127.0.0.1:{server.port}"
+    clock = FakeClock(auto_advance=False)
+    venue.keepalive_failures = 1
+
+    async def keepalives(count: int) -> None:
+        for _ in range(250):
+            if len(venue.keepalives) >= count:
+                return
+            await asyncio.sleep(0.02)
+
+    async with lotusx.connect("binance", credentials=Credentials("k" * 64, "s" * 64), rest_url=base,
+                              ws_url=base.replace("http", "ws"), clock=clock) as ex:
+        orders = ex.watch_orders()
+        pending = asyncio.ensure_future(anext(orders))
+        try:
+            for _ in range(250):
+                if venue.user_connections:
+                    break
+                await asyncio.sleep(0.02)
+            await clock.advance(29 * 60)
+            assert venue.keepalives == []
+            await clock.advance(60)
+            await keepalives(1)  # answered -1125: logged, and the upkeep goes on
+            await clock.advance(30 * 60)
+            await keepalives(2)
+            assert venue.keepalives == [("listen-key-0001", "k" * 64)] * 2
+        finally:
+            pending.cancel()
+            await asyncio.gather(pending, return_exceptions=True)
+            await orders.aclose()
