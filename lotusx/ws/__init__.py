@@ -10,10 +10,11 @@ from lotusx.ws.frames import Drop, Frames, Many, frames
 from lotusx.ws.heartbeat import Heartbeat
 from lotusx.ws.outbound import WS_SEND, sender, session_service
 from lotusx.ws.parse import Malformed, Parse
+from lotusx.ws.raw import RawStream
 from lotusx.ws.reconnect import ReconnectWs, WsStats
 
 __all__ = [
     "WS_SEND", "Backoff", "Dechunk", "Deflate", "Delivery", "Drop", "Frames", "Gap", "Heartbeat",
-    "Inflate", "Levels", "Malformed", "Many", "Overflow", "Parse", "ReconnectWs", "WsDialect", "WsStats",
+    "Inflate", "Levels", "Malformed", "Many", "Overflow", "Parse", "RawStream", "ReconnectWs", "WsDialect", "WsStats",
     "frames", "sender", "session_service",
 ]

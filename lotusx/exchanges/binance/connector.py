@@ -21,7 +21,7 @@ from lotusx.models import Balance, NewOrder, Order, OrderBook, Ticker, Trade, Wi
 from lotusx.transport import AiohttpWs
 from lotusx.venue import Parts
 from lotusx.ws import Gap as Reconnected
-from lotusx.ws import Heartbeat, Levels, ReconnectWs
+from lotusx.ws import Heartbeat, Levels, RawStream, ReconnectWs
 
 _log = get_logger("lotusx.binance")
 _WITHDRAW_STATUS = {0: "EMAIL_SENT", 1: "CANCELLED", 2: "AWAITING_APPROVAL", 3: "REJECTED", 4: "PROCESSING",
@@ -44,7 +44,7 @@ class Binance:
         self.parts = parts
         self.rest = parts.rest
         self.metrics = parts.metrics
-        self._raw: ReconnectWs | None = None
+        self._raw = RawStream(self._ws)
 
     # ----- market data -----
 
@@ -259,23 +259,15 @@ class Binance:
 
     async def subscribe(self, streams: Sequence[str]) -> None:
         """Raw escape hatch: subscribe the shared raw stream to venue stream names."""
-        if self._raw is None:
-            self._raw = self._ws()
-            await self._raw.__aenter__()
-        await self._raw.subscribe(list(streams))
+        await self._raw.subscribe(streams)
 
-    async def stream(self) -> AsyncIterator[Any]:
+    def stream(self) -> AsyncIterator[Any]:
         """Raw escape hatch: every decoded message (and reconnect markers) of :meth:`subscribe`."""
-        if self._raw is None:
-            raise ConfigError("call subscribe() before stream()")
-        async for message in self._raw:
-            yield message
+        return self._raw.stream()
 
     async def aclose(self) -> None:
         """Close streams and the REST pool."""
-        if self._raw is not None:
-            await self._raw.__aexit__(None, None, None)
-            self._raw = None
+        await self._raw.aclose()
         await self.rest.aclose()
 
     async def __aenter__(self) -> Binance:

@@ -33,7 +33,7 @@ from lotusx.signers import BybitHmac
 from lotusx.transport import AiohttpWs
 from lotusx.venue import Parts
 from lotusx.ws import Gap as Reconnected
-from lotusx.ws import ReconnectWs
+from lotusx.ws import RawStream, ReconnectWs
 
 # docs/v5/enum "orderStatus", mapped onto the unified (Binance-style) vocabulary.
 _STATUS = {"New": "NEW", "PartiallyFilled": "PARTIALLY_FILLED", "Filled": "FILLED", "Cancelled": "CANCELED",
@@ -59,7 +59,7 @@ class Bybit:
         self.category = category
         self.rest = parts.rest
         self.metrics = parts.metrics
-        self._raw: ReconnectWs | None = None
+        self._raw = RawStream(self._public)
 
     async def _get(self, endpoint: Endpoint, params: Sequence[tuple[str, Any]], result: type[T]) -> T:
         query = [("category", self.category.name), *params]
@@ -274,23 +274,15 @@ class Bybit:
 
     async def subscribe(self, topics: Sequence[str]) -> None:
         """Raw escape hatch: subscribe the shared public stream to venue topics."""
-        if self._raw is None:
-            self._raw = self._public()
-            await self._raw.__aenter__()
-        await self._raw.subscribe(list(topics))
+        await self._raw.subscribe(topics)
 
-    async def stream(self) -> AsyncIterator[Any]:
+    def stream(self) -> AsyncIterator[Any]:
         """Raw escape hatch: every decoded message (and reconnect markers) of :meth:`subscribe`."""
-        if self._raw is None:
-            raise ConfigError("call subscribe() before stream()")
-        async for message in self._raw:
-            yield message
+        return self._raw.stream()
 
     async def aclose(self) -> None:
         """Close streams and the REST pool."""
-        if self._raw is not None:
-            await self._raw.__aexit__(None, None, None)
-            self._raw = None
+        await self._raw.aclose()
         await self.rest.aclose()
 
     async def __aenter__(self) -> Bybit:
