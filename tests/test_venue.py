@@ -88,3 +88,10 @@ def test_unknown_venue_is_a_config_error() -> None:
     """An unknown venue name lists the installed ones."""
     with pytest.raises(ConfigError, match="binance"):
         find_venue("no-such-venue")
+
+
+def test_bybit_linear_is_found_by_name() -> None:
+    """"bybit-linear" resolves to the linear declaration of the Bybit venue."""
+    from lotusx.exchanges.bybit import VENUE_LINEAR
+
+    assert find_venue("bybit-linear") is VENUE_LINEAR

@@ -1,6 +1,6 @@
 """Bybit v5, declared: URLs, pools, usage headers, error map, signer choice, reconcile query.
 
-``lotusx.connect("bybit", ...)`` trades spot; ``lotusx.connect(VENUE_LINEAR, ...)`` USDT
+``lotusx.connect("bybit", ...)`` trades spot; ``lotusx.connect("bybit-linear", ...)`` USDT
 perpetuals. Both share the IP pool's storage key (``name="bybit"``), as Bybit counts one IP
 budget for every category. Facts from https://bybit-exchange.github.io/docs/v5.
 """
