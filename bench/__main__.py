@@ -2,7 +2,8 @@
 
 Servers run in their own processes (``bench.server``), pinned to core 1 while this client
 runs on core 0 (when there are two). Log events are filtered at WARNING, as a latency-
-sensitive deployment configures structlog; Trace still builds and redacts every event.
+sensitive deployment configures structlog; Trace still builds each event's fields (redaction
+is skipped for filtered levels).
 """
 
 from __future__ import annotations
