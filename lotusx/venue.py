@@ -104,7 +104,7 @@ def open_venue(venue: Venue, *, credentials: Credentials | None = None, rest_url
         Retry(venue.retry, reconcile=retry_reconcile, clock=clock, metrics=metrics, exchange=venue.name),
         RateLimit(limiter, usage=venue.usage),
         *signing,
-        Trace(venue.name, metrics=metrics),
+        Trace(venue.name, metrics=metrics, usage_headers=tuple(n for p in venue.usage for n in p.names)),
         *inner,
         MapErrors(venue.classify),
     )

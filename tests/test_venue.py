@@ -95,3 +95,18 @@ def test_bybit_linear_is_found_by_name() -> None:
     from lotusx.exchanges.bybit import VENUE_LINEAR
 
     assert find_venue("bybit-linear") is VENUE_LINEAR
+
+
+async def test_trace_logs_the_usage_headers_the_venue_declares() -> None:
+    """The venue's usage-header names reach Trace, so each attempt logs the venue's counters."""
+    from structlog.testing import capture_logs
+
+    def handler(request: Request) -> Response:
+        return Response(status=200, body=b'{"lastUpdateId":7,"bids":[],"asks":[]}',
+                        headers={"X-MBX-USED-WEIGHT-1M": "5", "Server": "sim"})
+
+    with capture_logs() as logs:
+        async with lotusx.connect("binance", transport=FakeTransport(handler), clock=FakeClock()) as ex:
+            await ex.get_order_book("BTCUSDT", depth=5)
+    traced = [entry for entry in logs if entry["event"] == "rest.request"]
+    assert traced[0]["rate_limit"] == {"x-mbx-used-weight-1m": "5"}

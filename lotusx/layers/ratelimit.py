@@ -38,6 +38,11 @@ _INTERVAL = re.compile(r"(\d+)([SMHD])", re.IGNORECASE)
 class UsageParser(Protocol):
     """Turns a response's headers into what the venue says it counted."""
 
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The header names (or name prefixes) it reads; ``Trace`` logs them."""
+        ...
+
     def read(self, response: Response) -> Iterator[Usage]: ...
 
 
@@ -58,6 +63,11 @@ class UsedHeader:
 
     prefix: str
     pool: str
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The family's name prefix."""
+        return (self.prefix,)
 
     def read(self, response: Response) -> Iterator[Usage]:
         """Every header of the family, as a :class:`Usage` of the matching window."""
@@ -85,6 +95,11 @@ class RemainingHeader:
     limit: str
     reset_ms: str
     pool: str
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The three header names."""
+        return (self.remaining, self.limit, self.reset_ms)
 
     def read(self, response: Response) -> Iterator[Usage]:
         """One :class:`Usage` when both counts are present."""

@@ -26,20 +26,17 @@ from lotusx.metrics import Metrics, status_class
 REQUEST_ID = "request_id"
 ATTEMPT = "attempt"
 
-# Venue usage headers worth seeing next to each call: Binance weight / order counters, Bybit limits.
-USAGE_HEADER_PREFIXES = ("x-mbx-used-weight", "x-mbx-order-count", "x-bapi-limit")
-
 
 def new_request_id() -> str:
     """A short random id for one logical call."""
     return secrets.token_hex(4)
 
 
-def usage_headers(response: Response | None) -> dict[str, str]:
-    """The rate-limit usage headers of ``response`` (names lower-cased)."""
-    if response is None:
+def usage_headers(response: Response | None, prefixes: tuple[str, ...]) -> dict[str, str]:
+    """The headers of ``response`` whose lower-cased names start with one of ``prefixes``."""
+    if response is None or not prefixes:
         return {}
-    return {k.lower(): v for k, v in response.headers.items() if k.lower().startswith(USAGE_HEADER_PREFIXES)}
+    return {k.lower(): v for k, v in response.headers.items() if k.lower().startswith(prefixes)}
 
 
 @dataclass(frozen=True)
@@ -48,6 +45,7 @@ class Trace:
 
     exchange: str
     metrics: Metrics | None = None
+    usage_headers: tuple[str, ...] = ()  # the venue's rate-limit header names (prefixes), to log
     logger: RedactingLogger | None = None
     clock: Clock = SYSTEM_CLOCK
 
@@ -55,6 +53,7 @@ class Trace:
         log = (self.logger or get_logger("lotusx.rest")).bind(exchange=self.exchange)
         metrics, clock, exchange = self.metrics, self.clock, self.exchange
         children: dict[tuple[str, str], tuple[Any, Any]] = {}
+        prefixes = tuple(name.lower() for name in self.usage_headers)
 
         def record(request: Request, latency: float, response: Response | None, error: BaseException | None) -> None:
             if response is None and isinstance(error, LotusXError):
@@ -66,7 +65,7 @@ class Trace:
                 "status": status, "attempt": request.ext.get(ATTEMPT, 1), "latency": latency,
                 "request_id": request.ext.get(REQUEST_ID),
             }
-            usage = usage_headers(response)
+            usage = usage_headers(response, prefixes)
             if usage:
                 fields["rate_limit"] = usage
             if error is None:

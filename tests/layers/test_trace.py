@@ -86,12 +86,15 @@ async def test_attempt_number_comes_from_ext() -> None:
     assert events(logs)[0]["attempt"] == 3
 
 
+USAGE = ("X-MBX-USED-WEIGHT-", "x-mbx-order-count-", "X-Bapi-Limit-Status")
+
+
 async def test_rate_limit_usage_headers_are_logged() -> None:
-    """Binance weight/order-count and Bybit limit headers are logged; other headers are not."""
+    """The declared usage headers are logged, whatever their case; other headers are not."""
     headers = {"X-MBX-USED-WEIGHT-1M": "12", "x-mbx-order-count-10s": "1", "X-Bapi-Limit-Status": "99",
                "Content-Type": "application/json"}
     with capture_logs() as logs:
-        await traced(ScriptedService([Response(status=200, headers=headers)]))(REQUEST)
+        await traced(ScriptedService([Response(status=200, headers=headers)]), usage_headers=USAGE)(REQUEST)
     assert events(logs)[0]["rate_limit"] == {
         "x-mbx-used-weight-1m": "12", "x-mbx-order-count-10s": "1", "x-bapi-limit-status": "99"}
 
@@ -100,8 +103,16 @@ async def test_usage_headers_of_an_error_response_are_logged() -> None:
     """A typed error keeps its response, so its usage headers are logged too."""
     throttled = Response(status=429, headers={"x-mbx-used-weight-1m": "6000"})
     with capture_logs() as logs, pytest.raises(e.RateLimited):
-        await traced(ScriptedService([e.RateLimited(response=throttled)]))(REQUEST)
+        await traced(ScriptedService([e.RateLimited(response=throttled)]), usage_headers=USAGE)(REQUEST)
     assert events(logs)[0]["rate_limit"] == {"x-mbx-used-weight-1m": "6000"}
+
+
+async def test_no_usage_headers_are_logged_unless_declared() -> None:
+    """Without declared usage headers, Trace logs none (the layer knows no venue)."""
+    response = Response(status=200, headers={"X-MBX-USED-WEIGHT-1M": "12"})
+    with capture_logs() as logs:
+        await traced(ScriptedService([response]))(REQUEST)
+    assert "rate_limit" not in events(logs)[0]
 
 
 async def test_request_id_is_bound_in_contextvars_during_the_call() -> None:
