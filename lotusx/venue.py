@@ -108,7 +108,9 @@ def open_venue(venue: Venue, *, credentials: Credentials | None = None, rest_url
         *inner,
         MapErrors(venue.classify),
     )
-    rest = RestClient(transport, layers, classify=venue.classify)
+    # MapErrors(venue.classify) already raised inside the stack; the façade keeps only the
+    # status check (re-running the venue map would decode every successful body twice).
+    rest = RestClient(transport, layers)
     parts = Parts(venue, rest, server_clock, credentials, (ws_url or venue.ws_url).rstrip("/"), metrics, signed)
     return venue.connector(parts)
 
