@@ -17,12 +17,14 @@ Use them to test your own layers and middleware without a network or real time::
   order, and records every request it saw (tower-test's mock handle).
 - :class:`FakeClock` is an injectable clock: ``time()``, ``monotonic()``, ``sleep()``;
   ``advance(seconds)`` moves virtual time and wakes the sleepers that are due.
+- :class:`RecordingClock` is real time that records (and can shorten) every sleep, for
+  integration tests over real sockets.
 - :class:`FakeWs` is a scripted :class:`~lotusx.WsSession`: inbound frames you queue,
   sends it records.
 """
 
-from lotusx.testing.clock import FakeClock
+from lotusx.testing.clock import FakeClock, RecordingClock
 from lotusx.testing.rest import FakeTransport, ScriptedService
 from lotusx.testing.ws import FakeWs
 
-__all__ = ["FakeClock", "FakeTransport", "FakeWs", "ScriptedService"]
+__all__ = ["FakeClock", "FakeTransport", "FakeWs", "RecordingClock", "ScriptedService"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
+import time
 
 
 class FakeClock:
@@ -75,3 +76,31 @@ class FakeClock:
 
     def __repr__(self) -> str:
         return f"FakeClock(t={self._now:.3f})"
+
+
+class RecordingClock:
+    """Real time that remembers every sleep asked of it; ``speedup`` shortens the real sleeps.
+
+    For integration tests over real sockets: ``RecordingClock(speedup=100)`` lets a layer honour
+    a ``Retry-After: 1`` in 10 ms while ``slept`` still shows the 1 s it asked for.
+    """
+
+    def __init__(self, speedup: float = 1.0) -> None:
+        self.speedup = speedup
+        self.slept: list[float] = []
+
+    def time(self) -> float:
+        """Wall-clock seconds since the epoch."""
+        return time.time()
+
+    def monotonic(self) -> float:
+        """Monotonic seconds."""
+        return time.monotonic()
+
+    async def sleep(self, seconds: float) -> None:
+        """Record ``seconds``, then really sleep ``seconds / speedup``."""
+        self.slept.append(seconds)
+        await asyncio.sleep(seconds / self.speedup)
+
+    def __repr__(self) -> str:
+        return f"RecordingClock(speedup={self.speedup})"

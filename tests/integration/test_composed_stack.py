@@ -49,6 +49,7 @@ from lotusx.layers.timeout import Timeout
 from lotusx.layers.trace import Trace
 from lotusx.metrics import Metrics
 from lotusx.signers import BinanceHmac
+from lotusx.testing import RecordingClock
 from lotusx.transport import AiohttpRest
 from tests.conftest import ServeApp
 
@@ -183,29 +184,12 @@ def venue_errors(request: Request, response: Response) -> LotusXError | None:
     return None
 
 
-class ScaledClock:
-    """Real time, but sleeps 100x shorter and records what was asked (Retry-After = 1 s -> 10 ms)."""
-
-    def __init__(self) -> None:
-        self.slept: list[float] = []
-
-    def time(self) -> float:
-        return time.time()
-
-    def monotonic(self) -> float:
-        return time.monotonic()
-
-    async def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        await asyncio.sleep(seconds / 100)
-
-
 @dataclass
 class Harness:
     venue: FaultVenue
     url: str
     metrics: Metrics
-    clock: ScaledClock
+    clock: RecordingClock
     server_clock: ServerClock
     transport: AiohttpRest
     limiter: Limiter
@@ -248,7 +232,7 @@ async def harness(serve_app: ServeApp) -> AsyncIterator[Harness]:
         return int(orjson.loads(response.body)["serverTime"])
 
     server_clock = ServerClock(fetch_server_ms, SYSTEM_CLOCK, samples=3, refresh=300)
-    metrics, clock = Metrics(), ScaledClock()
+    metrics, clock = Metrics(), RecordingClock(speedup=100)
     limiter = Limiter(POOLS, clock=clock, max_wait=5.0, metrics=metrics, exchange="fault")
     yield Harness(venue, url, metrics, clock, server_clock, transport, limiter)
     venue.release.set()

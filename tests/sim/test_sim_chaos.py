@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import gzip
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -14,27 +13,7 @@ import pytest
 from sim_helpers import Binance, Bybit, body, next_json, until
 
 from lotusx.sim import Chaos, Sim, SimConfig, serve
-from lotusx.testing import FakeClock
-
-
-class RecordingClock:
-    """The real clock, remembering every sleep it was asked for."""
-
-    def __init__(self) -> None:
-        self.slept: list[float] = []
-
-    def time(self) -> float:
-        """Wall-clock seconds."""
-        return time.time()
-
-    def monotonic(self) -> float:
-        """Monotonic seconds."""
-        return time.monotonic()
-
-    async def sleep(self, seconds: float) -> None:
-        """Record, then really sleep."""
-        self.slept.append(seconds)
-        await asyncio.sleep(seconds)
+from lotusx.testing import FakeClock, RecordingClock
 
 
 async def trade(binance: Binance, price: str = "49000") -> None:

@@ -119,3 +119,17 @@ async def test_fake_ws_waits_when_quiet_until_fed() -> None:
     assert (await pending).data == "late"
     await ws.close()
     assert ws.closed_with == 1000 and "FakeWs" in repr(ws)
+
+
+async def test_recording_clock_records_requested_sleeps_and_shortens_real_ones() -> None:
+    """RecordingClock keeps real time, records what was asked and sleeps speedup times less."""
+    import time
+
+    from lotusx.testing import RecordingClock
+
+    clock = RecordingClock(speedup=1000)
+    started = time.monotonic()
+    await clock.sleep(2.0)
+    assert clock.slept == [2.0]
+    assert time.monotonic() - started < 1.0  # 2 ms really slept, not 2 s
+    assert abs(clock.time() - time.time()) < 1.0 and "speedup=1000" in repr(clock)
