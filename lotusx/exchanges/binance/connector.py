@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
-from lotusx.book import BookEvent, DiffSync, Gap
+from lotusx.book import BookEvent, DiffSync, follow_diffs
 from lotusx.exchanges.binance import endpoints as ep
 from lotusx.exchanges.binance import schemas as s
 from lotusx.exchanges.binance.streams import DIALECT, USER_DIALECT, market_frames, user_frames
@@ -149,41 +149,21 @@ class Binance:
                 yield book
 
     async def _maintain(self, symbol: str, ws: ReconnectWs, depth: int | None) -> AsyncIterator[OrderBook]:
-        sync = DiffSync(symbol)
-        messages = aiter(ws)
-        incoming: asyncio.Future[Any] = asyncio.ensure_future(anext(messages))
-        snapshot: asyncio.Future[s.Depth] | None = None
-        try:
-            while True:
-                # Fetch before waiting: a quiet symbol may send no diff for minutes, and the
-                # snapshot alone is a correct book (diffs that raced it are buffered and replayed).
-                if not sync.synced and snapshot is None:
-                    snapshot = asyncio.ensure_future(self._depth(symbol, 1000))
-                waiting = {incoming} if snapshot is None else {incoming, snapshot}
-                done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
-                if snapshot is not None and snapshot in done:
-                    raw, snapshot = snapshot.result(), None
-                    outcome = sync.on_snapshot(raw.bids, raw.asks, raw.lastUpdateId)
-                    if outcome == "snapshot":
-                        yield sync.book.view(depth)
-                    elif isinstance(outcome, Gap):
-                        self._resynced(symbol, outcome.reason)
-                if incoming in done:
-                    message = incoming.result()
-                    incoming = asyncio.ensure_future(anext(messages))
-                    if isinstance(message, Reconnected):
-                        sync.reset()
-                        self._resynced(symbol, "reconnect")
-                    elif isinstance(message, s.DepthUpdate) and message.s == symbol.upper():
-                        outcome = sync.on_event(BookEvent(message.U, message.u, message.b, message.a, message.E))
-                        if outcome == "applied":
-                            yield sync.book.view(depth)
-                        elif isinstance(outcome, Gap):
-                            self._resynced(symbol, outcome.reason)
-        finally:
-            for task in (incoming, snapshot):
-                if task is not None:
-                    task.cancel()
+        name = symbol.upper()
+
+        def event(message: Any) -> BookEvent | None:
+            if isinstance(message, s.DepthUpdate) and message.s == name:
+                return BookEvent(message.U, message.u, message.b, message.a, message.E)
+            return None
+
+        async def snapshot() -> tuple[list[tuple[str, str]], list[tuple[str, str]], int]:
+            raw = await self._depth(symbol, 1000)
+            return raw.bids, raw.asks, raw.lastUpdateId
+
+        async for book in follow_diffs(DiffSync(symbol), aiter(ws), event=event, snapshot=snapshot,
+                                       reconnected=lambda message: isinstance(message, Reconnected),
+                                       resynced=lambda reason: self._resynced(symbol, reason), depth=depth):
+            yield book
 
     def _resynced(self, symbol: str, reason: str) -> None:
         self.metrics.book_resyncs.labels("binance", symbol, reason).inc()

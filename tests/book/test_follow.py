@@ -1,0 +1,104 @@
+"""follow_diffs: the stream/snapshot driver of a DiffSync, without a network."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from decimal import Decimal
+from typing import Any
+
+from lotusx.book import BookEvent, DiffSync, follow_diffs
+from lotusx.book.follow import Snapshot
+
+RECONNECT = object()
+
+
+class Feed:
+    """Messages pushed by the test; an async iterator that waits when empty."""
+
+    def __init__(self) -> None:
+        self.queue: asyncio.Queue[Any] = asyncio.Queue()
+
+    def __aiter__(self) -> AsyncIterator[Any]:
+        return self
+
+    async def __anext__(self) -> Any:
+        return await self.queue.get()
+
+
+def diff(first: int, last: int, price: str) -> BookEvent:
+    return BookEvent(first, last, [(price, "1")], [])
+
+
+def follow(feed: Feed, snapshots: list[Snapshot], resyncs: list[str]) -> AsyncIterator[Any]:
+    async def snapshot() -> Snapshot:
+        return snapshots.pop(0)
+
+    return follow_diffs(DiffSync("X"), aiter(feed), event=lambda m: m if isinstance(m, BookEvent) else None,
+                        reconnected=lambda m: m is RECONNECT, snapshot=snapshot, resynced=resyncs.append)
+
+
+async def test_a_quiet_symbol_still_gets_its_snapshot_book() -> None:
+    """With no diff at all, the snapshot alone is yielded as the book."""
+    books = follow(Feed(), [([("10", "1")], [], 5)], [])
+    book = await asyncio.wait_for(anext(books), 1)
+    assert (book.sequence, book.bids) == (5, [(Decimal(10), Decimal(1))])
+    await books.aclose()
+
+
+async def test_diffs_apply_in_order_and_unrelated_messages_are_ignored() -> None:
+    """After the snapshot, each continuing diff yields a book; other messages change nothing."""
+    feed = Feed()
+    books = follow(feed, [([], [], 5)], [])
+    assert (await anext(books)).sequence == 5
+    feed.queue.put_nowait("a trade, not a diff")
+    feed.queue.put_nowait(diff(6, 7, "11"))
+    book = await asyncio.wait_for(anext(books), 1)
+    assert (book.sequence, book.bids) == (7, [(Decimal(11), Decimal(1))])
+    await books.aclose()
+
+
+async def test_a_gap_resyncs_from_a_new_snapshot() -> None:
+    """A skipped update id reports a resync and the next snapshot rebuilds the book."""
+    feed, resyncs = Feed(), []
+    books = follow(feed, [([], [], 5), ([("20", "2")], [], 12)], resyncs)
+    await anext(books)
+    feed.queue.put_nowait(diff(9, 10, "13"))  # 6..8 lost
+    book = await asyncio.wait_for(anext(books), 1)
+    assert resyncs == ["sequence gap"]
+    assert (book.sequence, book.bids) == (12, [(Decimal(20), Decimal(2))])
+    await books.aclose()
+
+
+async def test_a_reconnect_discards_the_book_and_resyncs() -> None:
+    """A reconnect marker resets the book; the fresh snapshot becomes the book."""
+    feed, resyncs = Feed(), []
+    books = follow(feed, [([("1", "1")], [], 5), ([("2", "1")], [], 30)], resyncs)
+    await anext(books)
+    feed.queue.put_nowait(RECONNECT)
+    book = await asyncio.wait_for(anext(books), 1)
+    assert resyncs == ["reconnect"]
+    assert (book.sequence, book.bids) == (30, [(Decimal(2), Decimal(1))])
+    await books.aclose()
+
+
+async def test_a_gap_among_buffered_diffs_is_found_on_replay() -> None:
+    """Diffs buffered while the snapshot was in flight are replayed; a gap among them resyncs."""
+    feed, resyncs, gate = Feed(), [], asyncio.Event()
+    answers: list[Snapshot] = [([], [], 5), ([("7", "1")], [], 10)]
+
+    async def snapshot() -> Snapshot:
+        await gate.wait()
+        return answers.pop(0)
+
+    books = follow_diffs(DiffSync("X"), aiter(feed), event=lambda m: m if isinstance(m, BookEvent) else None,
+                         reconnected=lambda m: False, snapshot=snapshot, resynced=resyncs.append)
+    first = asyncio.ensure_future(anext(books))
+    feed.queue.put_nowait(diff(6, 7, "3"))
+    feed.queue.put_nowait(diff(9, 10, "4"))  # 8 lost
+    await asyncio.sleep(0.01)
+    gate.set()
+    book = await asyncio.wait_for(first, 1)
+    assert resyncs == ["sequence gap"]
+    assert (book.sequence, book.bids) == (10, [(Decimal(7), Decimal(1))])
+    await books.aclose()
