@@ -9,11 +9,12 @@ can use the whole budget and never be looser than the venue. Clock skew and late
 a request into the venue's neighbouring window, so a request sent within ``guard`` seconds
 of a boundary is charged to *both* windows: stricter, never looser.
 
-We drive ``limits``' storage (``incr``/``get``, memory or Redis) with our own window keys
+We drive ``limits``' storage (``incr``/``get``, Redis) with our own window keys
 instead of its strategies on purpose: ``MovingWindow``/``SlidingWindowCounter`` read
 ``time.time()`` inside the library (no injectable clock, so tests could not be
 deterministic), and ``FixedWindow`` anchors each window at its first hit rather than at the
-venue's clock boundaries (which can be looser than the venue by up to 2x).
+venue's clock boundaries (which can be looser than the venue by up to 2x). ``memory://``
+gets :class:`~lotusx.layers.counters.LocalCounters` (why: see that module).
 
 A venue that counts a *rolling* window of ``L`` per ``W`` is safely enforced by a pool of
 ``L // 2`` per ``W``: any rolling interval overlaps at most two fixed windows.
@@ -36,6 +37,7 @@ from limits.storage import storage_from_string
 
 from lotusx.kernel import errors as e
 from lotusx.kernel.protocols import SYSTEM_CLOCK, Clock
+from lotusx.layers.counters import LocalCounters
 from lotusx.log import get_logger
 from lotusx.metrics import Metrics
 
@@ -127,9 +129,14 @@ def _redacted(uri: str) -> str:
     return parts._replace(netloc=f"{name}:***@{host}").geturl()
 
 
-def _open(uri: str | Counters) -> Counters:
+_MEMORY = frozenset({"memory://", "async+memory://"})
+
+
+def _open(uri: str | Counters, clock: Clock) -> Counters:
     if not isinstance(uri, str):
         return uri
+    if uri in _MEMORY:
+        return LocalCounters(clock)
     try:
         storage = storage_from_string(uri if uri.startswith("async+") else f"async+{uri}")
     except ConfigurationError as exc:
@@ -162,9 +169,11 @@ class Limiter:
         self.metrics = metrics
         self.exchange = exchange
         self._validate()
-        self.storage = _open(storage)
+        self.storage = _open(storage, clock)
+        # In-process counters: plain calls on the hot path, no awaits.
+        self._local = self.storage if isinstance(self.storage, LocalCounters) else None
         # Memory storage lives in this process: cool-offs can stay local timestamps.
-        self._shared = not isinstance(self.storage, MemoryStorage)
+        self._shared = not isinstance(self.storage, MemoryStorage | LocalCounters)
         prefix = f"lotusx/{key}"
         self._ban_key = f"{prefix}/ban"
         self._cool_keys = {pool.name: f"{prefix}/cool/{pool.name}" for pool in self.pools}
@@ -262,7 +271,13 @@ class Limiter:
                 plan.append((window, cost, window.key(high), high))
         if self._shared:
             return await self._attempt_shared(charges, plan, now)
-        storage = self.storage  # memory: plain awaits, no tasks, this is the hot path
+        local = self._local
+        if local is not None:  # memory://, the hot path: no awaits at all
+            for window, cost, key, idx in plan:
+                if local.count(key) + cost > window.limit:
+                    return self._full(window, idx, now)
+            return await self._hit_all(plan, [local.add(key, w.expiry, cost) for w, cost, key, _ in plan])
+        storage = self.storage  # a caller's in-process limits storage
         for window, cost, key, idx in plan:
             if await storage.get(key) + cost > window.limit:
                 return self._full(window, idx, now)

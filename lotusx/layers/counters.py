@@ -1,0 +1,73 @@
+"""``LocalCounters``: the limiter's in-process counters for ``memory://``.
+
+``limits``' async ``MemoryStorage`` starts an expiry ``Task`` on nearly every ``incr`` (its
+previous sweep has always finished by the next hit) and takes an ``asyncio.Lock`` per key:
+a task, a lock and a full sweep of its keys per rate-limited request, measured at about a
+quarter of the RateLimit layer's cost. The limiter's keys already name their window, so a
+stale key is simply never read again; it only has to be dropped eventually, which happens
+here when a new key is created. Counts live in one dict; expiry follows the injected clock.
+"""
+
+from __future__ import annotations
+
+from lotusx.kernel.protocols import SYSTEM_CLOCK, Clock
+
+
+class LocalCounters:
+    """Expiring integer counters in this process; the ``Counters`` protocol plus sync fast paths."""
+
+    def __init__(self, clock: Clock = SYSTEM_CLOCK) -> None:
+        self.clock = clock
+        self._counts: dict[str, int] = {}
+        self._expires: dict[str, float] = {}
+
+    def count(self, key: str) -> int:
+        """The live count of ``key`` (0 when absent or expired)."""
+        value = self._counts.get(key)
+        if value is None:
+            return 0
+        if self._expires[key] <= self.clock.monotonic():
+            self._drop(key)
+            return 0
+        return value
+
+    def add(self, key: str, expiry: float, amount: int = 1) -> int:
+        """Add ``amount`` to ``key``; a new key expires ``expiry`` seconds from now. The new count."""
+        value = self.count(key) + amount
+        if key not in self._counts:
+            now = self.clock.monotonic()
+            self._sweep(now)
+            self._expires[key] = now + expiry
+        self._counts[key] = value
+        return value
+
+    def _sweep(self, now: float) -> None:
+        for key in [k for k, until in self._expires.items() if until <= now]:
+            self._drop(key)
+
+    def _drop(self, key: str) -> None:
+        del self._counts[key], self._expires[key]
+
+    # The async ``Counters`` protocol, for callers that treat every storage alike.
+
+    async def incr(self, key: str, expiry: int, amount: int = 1) -> int:
+        """Async form of :meth:`add`."""
+        return self.add(key, expiry, amount)
+
+    async def get(self, key: str) -> int:
+        """Async form of :meth:`count`."""
+        return self.count(key)
+
+    async def get_expiry(self, key: str) -> float:
+        """Epoch time at which ``key`` expires (now, when it is absent)."""
+        clock = self.clock
+        remaining = self._expires[key] - clock.monotonic() if self.count(key) else 0.0
+        return clock.time() + remaining
+
+    async def clear(self, key: str) -> None:
+        """Forget ``key``."""
+        if key in self._counts:
+            self._drop(key)
+
+    def __repr__(self) -> str:
+        return f"LocalCounters({len(self._counts)} keys)"
