@@ -2,25 +2,30 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from decimal import Decimal
-from heapq import nlargest, nsmallest
 
+from lotusx.book.ladder import Ladder
 from lotusx.models import OrderBook
 
 RawLevels = Iterable[tuple[str, str]] | Iterable[list[str]] | Iterable[tuple[Decimal, Decimal]]
+DiffLevels = Sequence[tuple[str, str]] | Sequence[list[str]] | Sequence[tuple[Decimal, Decimal]]
 
 _PRICE_CACHE_SIZE = 10_000
+# Past this many unread updates, re-sorting a side on the next read is cheaper than patching it.
+_MAX_PENDING = 32
 
 
 class LocalBook:
     """Bids and asks as ``{price: quantity}`` with ``Decimal`` keys.
 
     Updates set absolute quantities (zero removes the level), as Binance and Bybit send
-    them. Sorting happens only when a view is taken (:meth:`view`), never per update.
+    them. Price order is settled only when read (:meth:`view`, :attr:`crossed`), never per
+    update. ``bids`` and ``asks`` are for reading: change them through :meth:`update`.
     """
 
-    __slots__ = ("_prices", "asks", "bids", "sequence", "symbol", "timestamp")
+    __slots__ = ("_asks_order", "_bids_order", "_pending", "_prices", "_resort", "asks", "bids", "sequence",
+                 "symbol", "timestamp")
 
     def __init__(self, symbol: str) -> None:
         self.symbol = symbol
@@ -31,15 +36,29 @@ class LocalBook:
         # Price strings recur update after update; reusing their Decimal keys skips both the
         # parse and the Decimal hash (cached per object), about 3x faster per update.
         self._prices: dict[str | Decimal, Decimal] = {}
+        self._bids_order = Ladder()
+        self._asks_order = Ladder()
+        # The level lists applied since the last read: the read re-sorts only their prices.
+        self._pending: list[tuple[DiffLevels, DiffLevels]] = []
+        self._resort = False
 
     def reset(self, bids: RawLevels, asks: RawLevels, sequence: int, timestamp: int | None = None) -> None:
         """Replace everything with a snapshot."""
         self.bids.clear()
         self.asks.clear()
-        self.update(bids, asks, sequence, timestamp)
+        _apply(self.bids, bids, self._prices)
+        _apply(self.asks, asks, self._prices)
+        self.sequence = sequence
+        if timestamp is not None:
+            self.timestamp = timestamp
+        self._pending.clear()
+        self._resort = True
 
-    def update(self, bids: RawLevels, asks: RawLevels, sequence: int, timestamp: int | None = None) -> None:
-        """Apply absolute level quantities; a zero quantity deletes the level."""
+    def update(self, bids: DiffLevels, asks: DiffLevels, sequence: int, timestamp: int | None = None) -> None:
+        """Apply absolute level quantities; a zero quantity deletes the level.
+
+        The level lists are read again at the next view: do not change them afterwards.
+        """
         if len(self._prices) > _PRICE_CACHE_SIZE:
             self._prices.clear()
         _apply(self.bids, bids, self._prices)
@@ -47,18 +66,35 @@ class LocalBook:
         self.sequence = sequence
         if timestamp is not None:
             self.timestamp = timestamp
+        self._pending.append((bids, asks))
+        if len(self._pending) > _MAX_PENDING:
+            self._pending.clear()
+            self._resort = True
 
     @property
     def crossed(self) -> bool:
         """True when the best bid is at or above the best ask (the book is wrong)."""
-        return bool(self.bids and self.asks and max(self.bids) >= min(self.asks))
+        self._settle()
+        bids, asks = self._bids_order.prices, self._asks_order.prices
+        return bool(bids and asks and bids[-1] >= asks[0])
 
     def view(self, depth: int | None = None) -> OrderBook:
         """An immutable, best-first snapshot of the top ``depth`` levels (all when ``None``)."""
-        bids = nlargest(depth, self.bids.items()) if depth else sorted(self.bids.items(), reverse=True)
-        asks = nsmallest(depth, self.asks.items()) if depth else sorted(self.asks.items())
+        self._settle()
+        bid_prices, ask_prices = self._bids_order.prices, self._asks_order.prices
+        bids = [(price, self.bids[price]) for price in reversed(bid_prices[-depth:] if depth else bid_prices)]
+        asks = [(price, self.asks[price]) for price in (ask_prices[:depth] if depth else ask_prices)]
         return OrderBook(symbol=self.symbol, bids=bids, asks=asks, sequence=self.sequence,
                          timestamp=self.timestamp)
+
+    def _settle(self) -> None:
+        for order, side, index in ((self._bids_order, self.bids, 0), (self._asks_order, self.asks, 1)):
+            if not self._resort:
+                order.patch(side, (level for pending in self._pending for level in pending[index]), self._prices)
+            if self._resort or len(order.prices) != len(side):  # the side was changed behind our back
+                order.rebuild(side)
+        self._pending.clear()
+        self._resort = False
 
     def __repr__(self) -> str:
         return f"LocalBook({self.symbol!r}, {len(self.bids)} bids, {len(self.asks)} asks, seq={self.sequence})"
