@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -43,11 +44,6 @@ class Metrics:
         self.clock_offset = Gauge(
             "clock_offset_seconds", "Venue server time minus local time.", ("exchange",), namespace=ns, registry=r)
         # WebSocket
-        self.ws_messages = Counter(
-            "ws_messages", "Messages delivered from WebSocket streams.", ("exchange", "stream"),
-            namespace=ns, registry=r)
-        self.ws_bytes = Counter(
-            "ws_received_bytes", "Bytes received on WebSocket streams.", ("exchange",), namespace=ns, registry=r)
         self.ws_malformed = Counter(
             "ws_malformed_frames", "Frames that failed to decode or parse.", ("exchange", "reason"),
             namespace=ns, registry=r)
@@ -62,15 +58,75 @@ class Metrics:
             "ws_pong_timeouts", "Heartbeats not answered in time.", ("exchange",), namespace=ns, registry=r)
         self.ws_queue_depth = Gauge(
             "ws_queue_depth", "Messages waiting for the consumer.", ("exchange",), namespace=ns, registry=r)
-        self.ws_last_message = Gauge(
-            "ws_last_message_timestamp_seconds", "Unix time of the last message received (age = now - value).",
-            ("exchange",), namespace=ns, registry=r)
         self.book_resyncs = Counter(
             "book_resyncs", "Order book resynchronisations.", ("exchange", "symbol", "reason"),
             namespace=ns, registry=r)
+        # Per-frame WebSocket counts are plain numbers read at scrape time: three locked
+        # prometheus updates per frame cost more than the rest of the frame's bookkeeping.
+        self._ws_tallies: dict[str, WsTally] = {}
+        self.registry.register(_WsCollector(ns, self._ws_tallies))
+
+    def ws_tally(self, exchange: str) -> WsTally:
+        """The plain counters WebSocket readers of ``exchange`` bump for every frame."""
+        tally = self._ws_tallies.get(exchange)
+        if tally is None:
+            tally = self._ws_tallies[exchange] = WsTally()
+        return tally
 
     def __repr__(self) -> str:
         return f"Metrics(registry=<{type(self.registry).__name__}>)"
+
+
+class WsTally:
+    """One exchange's WebSocket counts, bumped by the event loop and read by the scrape.
+
+    Only the event loop writes them; the scrape thread only reads (an ``int`` read is atomic
+    under the GIL), so no lock is needed as long as one ``Metrics`` serves one event loop.
+    """
+
+    __slots__ = ("bytes", "last_message", "messages")
+
+    def __init__(self) -> None:
+        self.bytes = 0
+        self.last_message = 0.0  # Unix time of the last frame received
+        self.messages: dict[type, int] = {}  # delivered messages per message type
+
+    def delivered(self, kind: type) -> None:
+        """Count one delivered message of type ``kind``."""
+        messages = self.messages
+        messages[kind] = messages.get(kind, 0) + 1
+
+
+class _WsCollector:
+    """Exposes every :class:`WsTally` under the names the counters always had."""
+
+    def __init__(self, namespace: str, tallies: dict[str, WsTally]) -> None:
+        self.namespace = namespace
+        self.tallies = tallies
+
+    def describe(self) -> list[Metric]:
+        return list(self._families())
+
+    def collect(self) -> list[Metric]:
+        messages, received, last = self._families()
+        for exchange, tally in list(self.tallies.items()):
+            for kind, count in list(tally.messages.items()):
+                messages.add_metric([exchange, kind.__name__], count)
+            received.add_metric([exchange], tally.bytes)
+            if tally.last_message:
+                last.add_metric([exchange], tally.last_message)
+        return [messages, received, last]
+
+    def _families(self) -> tuple[CounterMetricFamily, CounterMetricFamily, GaugeMetricFamily]:
+        ns = self.namespace
+        return (
+            CounterMetricFamily(f"{ns}_ws_messages", "Messages delivered from WebSocket streams.",
+                                labels=("exchange", "stream")),
+            CounterMetricFamily(f"{ns}_ws_received_bytes", "Bytes received on WebSocket streams.",
+                                labels=("exchange",)),
+            GaugeMetricFamily(f"{ns}_ws_last_message_timestamp_seconds",
+                              "Unix time of the last message received (age = now - value).", labels=("exchange",)),
+        )
 
 
 def serve(port: int, metrics: Metrics | CollectorRegistry, addr: str = "127.0.0.1") -> Callable[[], None]:

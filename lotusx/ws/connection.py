@@ -25,6 +25,12 @@ from lotusx.ws.outbound import sender
 
 _log = get_logger("lotusx.ws")
 
+# A reader left alone decodes a whole socket buffer (hundreds of frames) before the consumer
+# runs. The queued messages then live long enough for the cyclic GC to scan them again and
+# again (measured: 6 us of GC per message), and the first of them waits for the last to be
+# decoded. Yielding once this many are waiting keeps them young and the latency flat.
+_HANDOFF = 16
+
 
 class Shard:
     """One supervised connection carrying the streams placed on shard ``index``."""
@@ -128,6 +134,16 @@ class Shard:
             link, opened = successor, hub.clock.monotonic()
 
     async def _rotate(self, old: Link) -> Link | None:
+        dedup = self.hub.dedup
+        if dedup is None:
+            return await self._replace(old)
+        dedup.overlap_started()
+        try:
+            return await self._replace(old)
+        finally:
+            dedup.overlap_ended()
+
+    async def _replace(self, old: Link) -> Link | None:
         hub = self.hub
         _log.info("ws rotating connection", exchange=hub.exchange, shard=self.index)
         self.link = None
@@ -218,18 +234,27 @@ class Shard:
 
     async def _read(self, link: Link) -> None:
         hub, session, live = self.hub, link.session, link.live
-        received = hub.metrics.ws_bytes.labels(hub.exchange)
-        last = hub.metrics.ws_last_message.labels(hub.exchange)
+        clock, tally, run, dedup = hub.clock, hub.tally, hub.frames, hub.dedup
+        control, delivery, offer = hub.dialect.control_types, hub.delivery, hub.delivery.offer
         try:
             while True:
                 frame = await session.next()
-                live.last_rx = hub.clock.monotonic()
+                live.last_rx = clock.monotonic()
                 kind = frame.kind
                 if kind is WsKind.TEXT or kind is WsKind.BINARY:
-                    received.inc(len(frame.data))
-                    last.set(hub.clock.time())
-                    for message in hub.frames(frame.data):
-                        await self._dispatch(link, message)
+                    tally.bytes += len(frame.data)
+                    tally.last_message = clock.time()
+                    for message in run(frame.data):
+                        if (control is None or type(message) in control) and await self._control(link, message):
+                            continue
+                        if dedup is not None and dedup.active and not dedup.fresh(message):
+                            continue
+                        hub.messages += 1
+                        tally.delivered(type(message))
+                        if not offer(message):  # full or closed: the overflow policy decides
+                            await hub.delivery.put(message)
+                        elif len(delivery) >= _HANDOFF:
+                            await asyncio.sleep(0)  # let the consumer catch up: see _HANDOFF
                 elif kind is WsKind.PING:
                     if hub.heartbeat.answer_pings:
                         await session.pong(frame.data if isinstance(frame.data, bytes) else frame.data.encode())
@@ -244,32 +269,29 @@ class Shard:
             _log.error("ws read failed", exchange=hub.exchange, shard=self.index, error=exc)
             link.end("error")
 
-    async def _dispatch(self, link: Link, message: Any) -> None:
+    async def _control(self, link: Link, message: Any) -> bool:
+        """Act on ``message`` if it is a control message (pong, ping, ack, login, shutdown)."""
         hub = self.hub
         dialect = hub.dialect
         if dialect.pong is not None and dialect.pong(message):
             link.live.ponged()
-            return
+            return True
         if dialect.server_ping is not None and (reply := dialect.server_ping(message)) is not None:
             await link.send(reply)
-            return
+            return True
         if dialect.ack is not None and (ack := dialect.ack(message)) is not None:
             for stream in hub.registry.resolve(*ack):
                 _log.warning("ws subscription rejected", exchange=hub.exchange, stream=stream, error=ack[2])
-            return
+            return True
         if dialect.login_ack is not None and (result := dialect.login_ack(message)) is not None:
             if link.login is not None and not link.login.done():
                 link.login.set_result(result)
-            return
+            return True
         if dialect.shutdown is not None and dialect.shutdown(message):
             if not link.shutdown.done():
                 link.shutdown.set_result(None)
-            return
-        if hub.dedup is not None and not hub.dedup.fresh(message):
-            return
-        hub.delivered(message)
-        hub.count("messages")
-        await hub.delivery.put(message)
+            return True
+        return False
 
     async def _watch(self, link: Link) -> None:
         hub, live = self.hub, link.live

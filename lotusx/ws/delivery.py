@@ -62,6 +62,15 @@ class Delivery:
     def __len__(self) -> int:
         return len(self._items)
 
+    def offer(self, item: Any) -> bool:
+        """Add ``item`` if there is room now; ``False`` leaves it to :meth:`put` and its policy."""
+        items = self._items
+        if len(items) < self.maxsize and not self._closed:
+            items.append(item)
+            self._readable.set()
+            return True
+        return False
+
     async def put(self, item: Any) -> None:
         """Add ``item``, applying the overflow policy when the queue is full."""
         items = self._items

@@ -36,5 +36,8 @@ class WsDialect:
     login_ack: Callable[[Any], LoginAck | None] | None = None
     shutdown: Callable[[Any], bool] | None = None  # venue notice that this connection will close
     identity: Callable[[Any], Hashable | None] | None = None  # dedup key, e.g. (stream, update id)
+    # The types control messages decode to (acks, pongs, notices). Declared, only these meet
+    # the matchers above, instead of every market data message; None: all messages do.
+    control_types: frozenset[type] | None = None
     max_streams: int | None = None
     lifetime: float | None = None

@@ -8,12 +8,10 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any
 
-from prometheus_client import Counter
-
 from lotusx.kernel.errors import Disconnected, Timeout
 from lotusx.kernel.protocols import Clock, WsSession
 from lotusx.kernel.service import Layer
-from lotusx.metrics import Metrics
+from lotusx.metrics import Metrics, WsTally
 from lotusx.ws.backoff import Backoff
 from lotusx.ws.delivery import Delivery
 from lotusx.ws.dialect import WsDialect
@@ -24,16 +22,41 @@ from lotusx.ws.subscriptions import Registry
 
 
 class Dedup:
-    """Remembers the last ``size`` message identities; ``fresh(msg)`` is False for a repeat."""
+    """Drops repeated messages while two links overlap (a rotation) and for ``size`` after.
+
+    Only an overlap can deliver a message twice, so outside one nothing is checked or
+    remembered and ``active`` is False: the reader skips the check (a tuple, a set and a
+    deque operation per message otherwise). ``size`` bounds the memory of identities.
+    """
 
     def __init__(self, key: Callable[[Any], Hashable | None], size: int = 8192) -> None:
         self.key = key
         self.size = size
+        self.active = False
+        self._overlaps = 0
+        self._tail = 0  # messages still checked after the last overlap ended
         self._order: deque[Hashable] = deque()
         self._seen: set[Hashable] = set()
 
+    def overlap_started(self) -> None:
+        """A second link is about to deliver the same streams."""
+        self._overlaps += 1
+        self.active = True
+
+    def overlap_ended(self) -> None:
+        """One link is gone; the survivor may still repeat what the other delivered ahead of it."""
+        self._overlaps -= 1
+        self._tail = self.size
+
     def fresh(self, message: Any) -> bool:
         """Whether ``message`` was not seen recently (messages without identity always are)."""
+        if not self._overlaps:
+            self._tail -= 1
+            if self._tail < 0:
+                self.active = False
+                self._order.clear()
+                self._seen.clear()
+                return True
         key = self.key(message)
         if key is None:
             return True
@@ -64,7 +87,11 @@ class Hub:
     rotate_before: float
     dedup: Dedup | None
     counts: dict[str, int] = field(default_factory=dict)
-    _per_type: dict[type, Counter] = field(default_factory=dict)
+    messages: int = 0  # delivered; a plain attribute because it is bumped for every message
+    tally: WsTally = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.tally = self.metrics.ws_tally(self.dialect.name)
 
     @property
     def exchange(self) -> str:
@@ -74,14 +101,6 @@ class Hub:
     def count(self, name: str, amount: int = 1) -> None:
         """Bump a ``stats`` counter."""
         self.counts[name] = self.counts.get(name, 0) + amount
-
-    def delivered(self, message: Any) -> None:
-        """Count a delivered message under its type (a bounded label set)."""
-        kind = type(message)
-        child = self._per_type.get(kind)
-        if child is None:
-            child = self._per_type[kind] = self.metrics.ws_messages.labels(self.exchange, kind.__name__)
-        child.inc()
 
 
 class Link:

@@ -14,7 +14,7 @@ one bounded queue with a declared overflow policy. Closing cancels every task it
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -149,8 +149,9 @@ class ReconnectWs:
     def __aiter__(self) -> ReconnectWs:
         return self
 
-    async def __anext__(self) -> Any:
-        return await self._running().delivery.get()
+    def __anext__(self) -> Awaitable[Any]:
+        # A plain method handing out get()'s coroutine: one coroutine per message, not two.
+        return self._running().delivery.get()
 
     @property
     def stats(self) -> WsStats:
@@ -159,7 +160,7 @@ class ReconnectWs:
         counts = hub.counts
         return WsStats(
             connections=sum(1 for shard in self._shards if shard.connected),
-            streams=len(hub.registry), messages=counts.get("messages", 0),
+            streams=len(hub.registry), messages=hub.messages,
             reconnects=counts.get("reconnects", 0), rotations=counts.get("rotations", 0),
             resubscriptions=counts.get("resubscriptions", 0), dropped=hub.delivery.dropped,
             queued=len(hub.delivery),

@@ -237,11 +237,11 @@ class TestRotation:
         async with make(old, new, clock=clock, heartbeat=hb, rotate_before=10,
                         dialect=dialect(lifetime=100)) as ws:
             await ws.subscribe(["a"])
-            old.feed(data("a", 1), data("a", 2), data("a", 3))
-            await until(lambda: ws.stats.queued == 3 and clock.sleepers == 2)  # idle watch, rotation timer
+            old.feed(data("a", 1), data("a", 2))
+            await until(lambda: ws.stats.queued == 2 and clock.sleepers == 2)  # idle watch, rotation timer
             await clock.advance(90)
             await until(lambda: subscribes(new) == [["a"]])
-            old.feed(data("a", 4))
+            old.feed(data("a", 3), data("a", 4))
             new.feed(data("a", 3), data("a", 4), data("a", 5))
             await until(lambda: ws.stats.queued == 5)
             got = [(await next_of(ws))["u"] for _ in range(5)]
@@ -249,6 +249,30 @@ class TestRotation:
             assert not old.connected
             assert ws.stats.rotations == 1
             assert ws.stats.reconnects == 0
+
+    async def test_survivor_repeating_what_the_old_link_delivered_ahead_is_dropped(self) -> None:
+        """After the old link closes, the new one's late copies of what the old one delivered are still dropped."""
+        old, new = VenueWs(), VenueWs()
+        async with make(old, new, dialect=dialect()) as ws:
+            await ws.subscribe(["a"])
+            old.feed(data("a", 1))
+            assert (await next_of(ws))["u"] == 1
+            old.feed('{"e":"serverShutdown"}')
+            await until(lambda: subscribes(new) == [["a"]])
+            old.feed(data("a", 2), data("a", 3))
+            await until(lambda: ws.stats.queued == 2)
+            await until(lambda: not old.connected)
+            new.feed(data("a", 2), data("a", 3), data("a", 4))
+            assert [(await next_of(ws))["u"] for _ in range(3)] == [2, 3, 4]
+            assert ws.stats.queued == 0
+
+    async def test_outside_an_overlap_repeats_are_delivered(self) -> None:
+        """With one link nothing is deduplicated (or remembered): the venue's own repeats reach the consumer."""
+        venue = VenueWs()
+        async with make(venue, dialect=dialect()) as ws:
+            await ws.subscribe(["a"])
+            venue.feed(data("a", 1), data("a", 1))
+            assert [(await next_of(ws))["u"] for _ in range(2)] == [1, 1]
 
     async def test_shutdown_notice_rotates_without_a_gap(self) -> None:
         """A venue shutdown notice triggers an orderly switch to a new connection, with no Gap."""

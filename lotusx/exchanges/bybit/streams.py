@@ -121,13 +121,15 @@ def public_dialect(category: Category) -> WsDialect:
     """The public stream of ``category``; ``max_streams`` is its args limit."""
     return WsDialect(name="bybit", subscribe=lambda s, rid: _op("subscribe", s, rid),
                      unsubscribe=lambda s, rid: _op("unsubscribe", s, rid), ack=_ack,
-                     ping=lambda: '{"op":"ping"}', pong=_pong, max_streams=category.max_streams)
+                     ping=lambda: '{"op":"ping"}', pong=_pong, max_streams=category.max_streams,
+                     control_types=frozenset({Control}))
 
 
 # The private dialect; the connector adds the ``login`` hook (it needs the keys and the clock).
 PRIVATE = WsDialect(name="bybit", subscribe=lambda s, rid: _op("subscribe", s, rid),
                     unsubscribe=lambda s, rid: _op("unsubscribe", s, rid), ack=_ack,
-                    ping=lambda: '{"op":"ping"}', pong=_pong, login_ack=_login_ack)
+                    ping=lambda: '{"op":"ping"}', pong=_pong, login_ack=_login_ack,
+                    control_types=frozenset({Control}))
 
 # "we recommend that you send the ping heartbeat packet every 20 seconds"; AiohttpWs answers
 # protocol pings itself.
