@@ -23,11 +23,12 @@ A venue that counts a *rolling* window of ``L`` per ``W`` is safely enforced by 
 from __future__ import annotations
 
 import asyncio
+import functools
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, Protocol
+from typing import Protocol
 from urllib.parse import urlsplit
 
 import limits
@@ -181,7 +182,10 @@ class Limiter:
         self._windows: dict[str, tuple[_Window, ...]] = {}
         for pool in self.pools:
             self._windows[pool.name] = (*self._windows.get(pool.name, ()), _Window(pool, prefix, guard))
-        self._gauges: dict[str, Any] = {}
+        if metrics is not None:
+            # Computed when scraped, not set on every hit (a locked write per pool per request).
+            for name in self._windows:
+                metrics.pool_usage.labels(exchange, name).set_function(functools.partial(self._usage, name))
         self._ban_until = 0.0
         self._cool_until: dict[str, float] = {}
         self._resolved: dict[int, tuple[Mapping[str, int], list[tuple[_Window, int]]]] = {}
@@ -276,7 +280,9 @@ class Limiter:
             for window, cost, key, idx in plan:
                 if local.count(key) + cost > window.limit:
                     return self._full(window, idx, now)
-            return await self._hit_all(plan, [local.add(key, w.expiry, cost) for w, cost, key, _ in plan])
+            # One process, no awaits between check and hit: nothing can race us to the last units.
+            self._record(plan, [local.add(key, w.expiry, cost) for w, cost, key, _ in plan])
+            return None
         storage = self.storage  # a caller's in-process limits storage
         for window, cost, key, idx in plan:
             if await storage.get(key) + cost > window.limit:
@@ -314,19 +320,23 @@ class Limiter:
                 for w, cost, key, _ in plan:
                     await self.storage.incr(key, w.expiry, -cost)
                 return window.pool.name, _RACE_BACKOFF, False
+        self._record(plan, counts)
+        return None
+
+    @staticmethod
+    def _record(plan: list[tuple[_Window, int, str, int]], counts: list[int]) -> None:
         for (window, _, key, _), count in zip(plan, counts, strict=True):
             if key != window.seen_key:
                 window.seen_key, window.seen = key, count
             elif count > window.seen:
                 window.seen = count
-        if self.metrics is not None:
-            for (window, _, _, _), count in zip(plan, counts, strict=True):
-                gauge = self._gauges.get(window.pool.name)
-                if gauge is None:  # .labels() locks and hashes: resolve each child once
-                    gauge = self._gauges[window.pool.name] = self.metrics.pool_usage.labels(
-                        self.exchange, window.pool.name)
-                gauge.set(count / window.limit)
-        return None
+
+    def _usage(self, name: str) -> float:
+        """Used fraction of pool ``name``'s fullest current window; read by the gauge at scrape time."""
+        now = self.clock.time()
+        # Built without _Window.key's cache: a scrape may run on the exporter's thread.
+        return max((w.seen / w.limit if w.seen_key == f"{w.base}/{int(now // w.per)}" else 0.0)
+                   for w in self._windows[name])
 
     async def used(self, pool: Pool) -> int:
         """Units charged to ``pool`` in its current window."""

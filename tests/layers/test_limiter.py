@@ -316,3 +316,15 @@ class RacingStorage:
 
     async def clear(self, key: str) -> None:
         await self.inner.clear(key)
+
+
+async def test_pool_usage_gauge_reads_the_fullest_current_window_at_scrape_time() -> None:
+    """The gauge is computed when scraped: the fullest window of the name, 0 once its window is over."""
+    clock = FakeClock(T0)
+    metrics = Metrics()
+    lim = limiter(clock, metrics=metrics)
+    assert sample(metrics, "lotusx_rate_limit_pool_usage_ratio", pool="ORDERS") == 0.0
+    await lim.acquire({"ORDERS": 2})  # 2 of 3 per 10 s, 2 of 5 per day
+    assert sample(metrics, "lotusx_rate_limit_pool_usage_ratio", pool="ORDERS") == pytest.approx(2 / 3)
+    await clock.advance(10)  # the 10 s window is over; the day window still holds 2 of 5
+    assert sample(metrics, "lotusx_rate_limit_pool_usage_ratio", pool="ORDERS") == pytest.approx(2 / 5)
