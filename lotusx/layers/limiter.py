@@ -32,6 +32,7 @@ from typing import Protocol
 from urllib.parse import urlsplit
 
 import limits
+import msgspec
 from limits.aio.storage import MemoryStorage, Storage
 from limits.errors import ConfigurationError
 from limits.storage import storage_from_string
@@ -69,12 +70,12 @@ class Pool:
         return f"{self.name} {self.limit}/{self.per_seconds}s"
 
 
-@dataclass(frozen=True)
-class Usage:
+class Usage(msgspec.Struct, frozen=True):
     """What a venue said it counted: ``used`` units in the current window of pool ``name``.
 
     ``per_seconds`` picks the window (``None``: every pool called ``name``); ``until`` is an
-    epoch time the pool is exhausted until (the venue's reset time), if it said so.
+    epoch time the pool is exhausted until (the venue's reset time), if it said so. A msgspec
+    Struct, not a dataclass: parsers build one per usage header of every response.
     """
 
     name: str

@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Iterator, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field
 from typing import Protocol
+
+import msgspec
 
 from lotusx.kernel import errors as e
 from lotusx.kernel.message import Request, Response
@@ -63,23 +65,38 @@ class UsedHeader:
 
     prefix: str
     pool: str
+    # Header name -> window seconds (None: not of this family). Venues send the same few names
+    # on every response, so each name is matched once, not once per response.
+    _windows: dict[str, int | None] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def names(self) -> tuple[str, ...]:
         """The family's name prefix."""
         return (self.prefix,)
 
+    def window(self, name: str) -> int | None:
+        """The window in seconds that header ``name`` reports on, or ``None`` if not of this family."""
+        windows = self._windows
+        if name in windows:
+            return windows[name]
+        per = None
+        if name.lower().startswith(self.prefix.lower()):
+            interval = _INTERVAL.fullmatch(name[len(self.prefix):])
+            if interval is not None:
+                per = int(interval.group(1)) * _UNIT[interval.group(2).upper()]
+        if len(windows) < 256:  # a venue that invents header names must not grow it without bound
+            windows[name] = per
+        return per
+
     def read(self, response: Response) -> Iterator[Usage]:
         """Every header of the family, as a :class:`Usage` of the matching window."""
-        prefix = self.prefix.lower()
+        window = self.window
         for name, value in response.headers.items():
-            if not name.lower().startswith(prefix):
-                continue
-            interval = _INTERVAL.fullmatch(name[len(prefix):])
-            used = _int(value)
-            if interval is not None and used is not None:
-                per = int(interval.group(1)) * _UNIT[interval.group(2).upper()]
-                yield Usage(self.pool, used, per_seconds=per)
+            per = window(name)
+            if per is not None:
+                used = _int(value)
+                if used is not None:
+                    yield Usage(self.pool, used, per_seconds=per)
 
 
 @dataclass(frozen=True)
@@ -128,7 +145,7 @@ async def _learn(limiter: Limiter, usage: tuple[UsageParser, ...], response: Res
             if reading.name == ENDPOINT_POOL:
                 if endpoint not in limiter.pool_names:
                     continue  # an endpoint without a pool of its own: nothing to pull up
-                reading = replace(reading, name=endpoint)
+                reading = msgspec.structs.replace(reading, name=endpoint)
             await limiter.sync(reading)
 
 

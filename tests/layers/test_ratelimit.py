@@ -263,3 +263,15 @@ def test_repr_shows_pools_and_storage_without_the_password() -> None:
     assert "redis://user:***@10.0.0.1:6379/2" in text
     assert "UsedHeader(prefix='X-MBX-USED-WEIGHT-', pool='REQUEST_WEIGHT')" in text
     assert "pa55word" not in text
+
+
+def test_used_header_matches_names_case_insensitively_and_remembers_each_name() -> None:
+    """Any case of the family's names maps to its window; other names to None; the memo stays bounded."""
+    parser = UsedHeader("X-MBX-USED-WEIGHT-", "REQUEST_WEIGHT")
+    assert [parser.window(n) for n in ("x-mbx-used-weight-1m", "X-MBX-USED-WEIGHT-1M", "X-MBX-USED-WEIGHT-2h",
+                                       "X-MBX-USED-WEIGHT-", "X-MBX-USED-WEIGHT-1W", "Date")] == [
+        60, 60, 7200, None, None, None]
+    for i in range(1000):
+        assert parser.window(f"X-Invented-{i}") is None
+    assert parser.window("X-MBX-USED-WEIGHT-10S") == 10
+    assert parser == UsedHeader("X-MBX-USED-WEIGHT-", "REQUEST_WEIGHT")  # the memo is not part of equality
