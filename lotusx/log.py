@@ -76,11 +76,19 @@ class RedactingLogger:
         """A logger with ``values`` added to every event."""
         return RedactingLogger(self._name, {**self._context, **values})
 
+    @staticmethod
+    def enabled(method: str) -> bool:
+        """Whether events of level ``method`` ("info", ...) pass the configured level filter.
+
+        Callers building costly fields for an event check this first; ``_log`` checks it too.
+        """
+        # Asked of the configured wrapper class: asking the lazy proxy would build a logger each time.
+        is_enabled_for = getattr(structlog.get_config()["wrapper_class"], "is_enabled_for", None)
+        return is_enabled_for is None or bool(is_enabled_for(None, _LEVELS[method]))
+
     def _log(self, method: str, event: str, values: dict[str, Any]) -> None:
-        # Filtered events cost nothing more: redaction walks every field, so check the level first,
-        # on the configured wrapper class (asking the lazy proxy would build a logger each time).
-        enabled = getattr(structlog.get_config()["wrapper_class"], "is_enabled_for", None)
-        if enabled is not None and not enabled(None, _LEVELS[method]):
+        # Filtered events cost nothing more: redaction walks every field, so check the level first.
+        if not self.enabled(method):
             return
         clean = redact(None, method, {**self._context, **values, "event": event})
         getattr(self._target, method)(clean.pop("event"), **clean)

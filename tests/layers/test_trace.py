@@ -279,3 +279,58 @@ async def test_no_secret_reaches_a_log_event_or_an_exception_text() -> None:
         for secret in (API_KEY, SECRET, *signatures):
             assert secret not in text
 
+
+
+@pytest.fixture
+def warnings_only() -> Iterator[None]:
+    """structlog filtering below WARNING, as a latency-sensitive deployment configures it."""
+    import logging
+
+    import structlog
+
+    saved = structlog.get_config()
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
+    try:
+        yield
+    finally:
+        structlog.configure(**saved)
+
+
+async def test_filtered_info_level_logs_nothing_but_still_counts(warnings_only: None) -> None:
+    """With info filtered, a success emits no event (its fields are never built); metrics still count."""
+    metrics, read = Metrics(), []
+
+    class Headers(dict[str, str]):
+        def items(self) -> Any:
+            read.append(True)
+            return super().items()
+
+    log = get_logger("lotusx.rest")
+    assert not log.enabled("info") and log.enabled("warning")
+    response = Response(status=200, headers=Headers({"X-MBX-USED-WEIGHT-1M": "5"}))
+    with capture_logs() as logs:
+        await traced(ScriptedService([response]), metrics=metrics, usage_headers=("X-MBX-",))(REQUEST)
+    assert events(logs) == [] and read == []
+    labels = {"exchange": "binance", "endpoint": "depth", "status_class": "2xx"}
+    assert metrics.registry.get_sample_value("lotusx_requests_total", labels) == 1
+
+
+async def test_filtered_info_level_still_logs_failed_attempts(warnings_only: None) -> None:
+    """Failures log at warning, which the filter lets through."""
+    with capture_logs() as logs, pytest.raises(e.ConnectError):
+        await traced(ScriptedService([e.ConnectError()]))(REQUEST)
+    assert events(logs)[0]["error"] == "ConnectError"
+
+
+async def test_an_outer_request_id_in_contextvars_is_restored_after_the_call() -> None:
+    """Trace binds its id for the attempt and puts back whatever id was bound before, even on error."""
+    from structlog.contextvars import bind_contextvars, reset_contextvars
+
+    tokens = bind_contextvars(request_id="app-1")
+    try:
+        await traced(ScriptedService([OK]))(REQUEST.with_ext(request_id="call-2"))
+        with pytest.raises(e.ConnectError):
+            await traced(ScriptedService([e.ConnectError()]))(REQUEST.with_ext(request_id="call-3"))
+        assert get_contextvars()["request_id"] == "app-1"
+    finally:
+        reset_contextvars(**tokens)
