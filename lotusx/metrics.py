@@ -91,11 +91,6 @@ class WsTally:
         self.last_message = 0.0  # Unix time of the last frame received
         self.messages: dict[type, int] = {}  # delivered messages per message type
 
-    def delivered(self, kind: type) -> None:
-        """Count one delivered message of type ``kind``."""
-        messages = self.messages
-        messages[kind] = messages.get(kind, 0) + 1
-
 
 class _WsCollector:
     """Exposes every :class:`WsTally` under the names the counters always had."""

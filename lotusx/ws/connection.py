@@ -233,9 +233,10 @@ class Shard:
             await link.session.close()
 
     async def _read(self, link: Link) -> None:
+        # The hot loop: everything it touches per message is bound to a local first.
         hub, session, live = self.hub, link.session, link.live
-        clock, tally, run, dedup = hub.clock, hub.tally, hub.frames, hub.dedup
-        control, delivery, offer = hub.dialect.control_types, hub.delivery, hub.delivery.offer
+        clock, tally, dedup, control = hub.clock, hub.tally, hub.dedup, hub.dialect.control_types
+        run, offer, counts = hub.frames.run, hub.delivery.offer, tally.messages
         try:
             while True:
                 frame = await session.next()
@@ -250,10 +251,11 @@ class Shard:
                         if dedup is not None and dedup.active and not dedup.fresh(message):
                             continue
                         hub.messages += 1
-                        tally.delivered(type(message))
-                        if not offer(message):  # full or closed: the overflow policy decides
+                        counts[type(message)] = counts.get(type(message), 0) + 1
+                        waiting = offer(message)
+                        if not waiting:  # full or closed: the overflow policy decides
                             await hub.delivery.put(message)
-                        elif len(delivery) >= _HANDOFF:
+                        elif waiting >= _HANDOFF:
                             await asyncio.sleep(0)  # let the consumer catch up: see _HANDOFF
                 elif kind is WsKind.PING:
                     if hub.heartbeat.answer_pings:

@@ -22,6 +22,10 @@ from lotusx.ws.frames import Drop
 Mode = Literal["auto", "gzip", "zlib", "raw"]
 _WBITS = {"gzip": 16 + zlib.MAX_WBITS, "zlib": zlib.MAX_WBITS, "raw": -zlib.MAX_WBITS}
 _log = get_logger("lotusx.ws.deflate")
+# Deflate cannot expand input more than 1032:1 (zlib technical details, "Maximum compression
+# factor"), so a frame under max_size / 1032 bytes cannot reach the cap and is inflated in one
+# call; only larger frames pay for a capped decompressor object (~1 us and a 32 KiB window).
+_MAX_RATIO = 1032
 
 
 def detect(data: bytes) -> Mode:
@@ -50,6 +54,11 @@ class Inflate:
     def inflate(self, data: bytes) -> bytes:
         """Decompress ``data``; raise ``FrameTooLarge`` past the cap, ``ProtocolError`` if corrupt."""
         mode = detect(data) if self.mode == "auto" else self.mode
+        if len(data) * _MAX_RATIO <= self.max_size:
+            try:
+                return zlib.decompress(data, _WBITS[mode])
+            except zlib.error as exc:
+                raise ProtocolError(f"cannot inflate {mode} frame of {len(data)} bytes: {exc}") from None
         decompressor = zlib.decompressobj(_WBITS[mode])
         try:
             out = decompressor.decompress(data, self.max_size + 1)

@@ -52,6 +52,9 @@ class Delivery:
         self._items: deque[Any] = deque()
         self._readable = asyncio.Event()
         self._writable = asyncio.Event()
+        # Waiters counted so the per-message path sets an Event only when someone waits.
+        self._getters = 0
+        self._putters = 0
         self._error: LotusXError | None = None
         self._closed = False
         if metrics is not None:
@@ -62,14 +65,15 @@ class Delivery:
     def __len__(self) -> int:
         return len(self._items)
 
-    def offer(self, item: Any) -> bool:
-        """Add ``item`` if there is room now; ``False`` leaves it to :meth:`put` and its policy."""
+    def offer(self, item: Any) -> int:
+        """Add ``item`` if there is room now and return the new length; 0 leaves it to :meth:`put`."""
         items = self._items
         if len(items) < self.maxsize and not self._closed:
             items.append(item)
-            self._readable.set()
-            return True
-        return False
+            if self._getters:
+                self._readable.set()
+            return len(items)
+        return 0
 
     async def put(self, item: Any) -> None:
         """Add ``item``, applying the overflow policy when the queue is full."""
@@ -77,7 +81,11 @@ class Delivery:
         while len(items) >= self.maxsize and not self._closed:
             if self.overflow is Overflow.BLOCK:
                 self._writable.clear()
-                await self._writable.wait()
+                self._putters += 1
+                try:
+                    await self._writable.wait()
+                finally:
+                    self._putters -= 1
             elif self.overflow is Overflow.DROP_OLDEST:
                 self._drop_oldest()
             else:
@@ -110,17 +118,23 @@ class Delivery:
 
     async def get(self) -> Any:
         """The next item; raises the failure if there is one, ``StopAsyncIteration`` once closed."""
-        while not self._items:
+        items = self._items
+        while not items:
             if self._error is not None:
                 raise self._error
             if self._closed:
                 raise StopAsyncIteration
             self._readable.clear()
-            await self._readable.wait()
+            self._getters += 1
+            try:
+                await self._readable.wait()
+            finally:
+                self._getters -= 1
         if self._error is not None and self.overflow is Overflow.FAIL:
             raise self._error
-        item = self._items.popleft()
-        self._writable.set()
+        item = items.popleft()
+        if self._putters:
+            self._writable.set()
         return item
 
     def fail(self, error: LotusXError) -> None:

@@ -31,13 +31,13 @@ class Frames:
     """Stages composed once; calling it maps one inbound payload to a list of outputs."""
 
     stages: tuple[Stage, ...] = ()
-    _run: Callable[[Any], list[Any]] = field(init=False, compare=False)
+    run: Callable[[Any], list[Any]] = field(init=False, compare=False)  # __call__ minus one call
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "_run", _compose(self.stages))
+        object.__setattr__(self, "run", _compose(self.stages))
 
     def __call__(self, item: Any) -> list[Any]:
-        return self._run(item)
+        return self.run(item)
 
     def __repr__(self) -> str:
         return f"frames({', '.join(map(repr, self.stages))})"

@@ -53,6 +53,18 @@ class TestInflate:
             stage(zlib.compress(b"0" * 1_000_000))
         assert sample(metrics, "lotusx_ws_dropped_messages_total", "too_large") == 1
 
+    @pytest.mark.parametrize("mode", ["gzip", "zlib", "raw"])
+    def test_small_frames_inflated_in_one_call_never_pass_the_cap(self, mode: str) -> None:
+        """Frames small enough for the one-call path cannot inflate past the cap, even the most compressible."""
+        compress = {"gzip": gzip.compress, "zlib": zlib.compress, "raw": raw_deflate}[mode]
+        for size in (10_000, 100_000, 1_000_000):
+            frame = compress(b"\0" * size, 9) if mode != "raw" else compress(b"\0" * size)
+            cap = len(frame) * 1032  # the largest cap under which this frame takes the one-call path
+            out = Inflate(max_size=cap)(frame)
+            assert len(out) == size <= cap
+        with pytest.raises(FrameTooLarge):  # and one byte over that ratio it is capped
+            Inflate(max_size=len(frame) * 1032 - 1).inflate(compress(b"\0" * (len(frame) * 1032)))
+
     def test_exactly_at_cap_is_fine(self) -> None:
         """A frame inflating to exactly the cap is delivered."""
         assert Inflate(max_size=len(PAYLOAD))(gzip.compress(PAYLOAD)) == PAYLOAD

@@ -355,6 +355,37 @@ class TestDelivery:
             assert sample(metrics, "lotusx_ws_dropped_messages_total", reason="overflow") == 9_901
             assert isinstance(await next_of(ws), Gap)
 
+    async def test_a_burst_reaches_the_consumer_in_small_batches(self) -> None:
+        """200 frames buffered at once are handed over 16 at a time, not decoded all before the first is read."""
+        venue = VenueWs()
+        async with make(venue) as ws:
+            await ws.subscribe(["a"])
+            venue.feed(*(data("a", n) for n in range(200)))
+            waiting = []
+            async for _ in ws:  # awaited directly (through wait_for it takes a few more loop turns)
+                waiting.append(ws.stats.queued)
+                if len(waiting) == 200:
+                    break
+            assert max(waiting) < 16
+            assert ws.stats.messages == 200
+
+    async def test_only_declared_control_types_meet_the_matchers(self) -> None:
+        """With control_types declared, data messages of other types skip the dialect's matchers."""
+        seen: list[Any] = []
+
+        def shutdown(message: Any) -> bool:
+            seen.append(message)
+            return False
+
+        plain = dialect()
+        venue = VenueWs()
+        custom = WsDialect(name="test", subscribe=plain.subscribe, ack=plain.ack, shutdown=shutdown,
+                           control_types=frozenset({list}))
+        async with make(venue, dialect=custom, subscribe_timeout=1) as ws:
+            venue.feed(data("a", 1))
+            assert await next_of(ws) == {"stream": "a", "u": 1}
+            assert seen == []
+
     async def test_metrics_count_messages_and_bytes(self) -> None:
         """Delivered messages are counted per message type, bytes per exchange, and the last-message time set."""
         clock, metrics = FakeClock(auto_advance=False), Metrics()

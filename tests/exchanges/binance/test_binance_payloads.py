@@ -188,6 +188,27 @@ def test_book_ticker_stream() -> None:
     assert exact(event.b, "25.35190000") and exact(event.A, "40.66000000")
 
 
+@pytest.mark.parametrize("form", ["text", "bytes", "data first"])
+def test_every_form_of_a_stream_frame_decodes_alike(form: str) -> None:
+    """Text, bytes (inflated gzip) and an envelope with its keys in another order give the same event."""
+    frame = combined("bnbbtc@depth@100ms", "ws_depth_update.json")
+    expected = market_frames(Metrics())(frame)
+    if form == "text":
+        frame = frame.decode()  # type: ignore[assignment]
+    elif form == "data first":
+        frame = orjson.dumps({"data": orjson.loads(payload("ws_depth_update.json")), "stream": "bnbbtc@depth@100ms"})
+    assert market_frames(Metrics())(frame) == expected
+
+
+def test_a_stream_frame_that_fails_its_schema_is_counted_once() -> None:
+    """A depth frame missing fields is dropped and counted as one schema failure."""
+    metrics = Metrics()
+    bad = b'{"stream":"btcusdt@depth@100ms","data":{"e":"depthUpdate","E":1}}'
+    assert market_frames(metrics)(bad) == []
+    labels = {"exchange": "binance", "reason": "schema"}
+    assert metrics.registry.get_sample_value("lotusx_ws_malformed_frames_total", labels) == 1
+
+
 def test_execution_report() -> None:
     """ws_execution_report.json -> ExecutionReport with ids, status and exact amounts."""
     (event,) = user_frames(Metrics())(payload("ws_execution_report.json"))
