@@ -49,16 +49,24 @@ ANONYMOUS = Endpoint("anonymous")
 
 
 _NEEDS_QUOTING = re.compile(r"[^A-Za-z0-9_.~-]")
+_PLAIN_QUERY = re.compile(r"[A-Za-z0-9_.~=&-]*")
 
 
 def _quote(text: str) -> str:
-    # Most parameters (symbols, sides, decimals, ids) are already unreserved: skip urllib for them.
     return quote(text, safe="") if _NEEDS_QUOTING.search(text) else text
 
 
 def encode_query(pairs: tuple[tuple[str, str], ...]) -> str:
     """Percent-encode ordered pairs (RFC 3986 unreserved set kept), exactly as sent and signed."""
-    return "&".join(f"{_quote(k)}={_quote(v)}" for k, v in pairs)
+    if not pairs:
+        return ""
+    # Most queries (symbols, sides, decimals, ids) need no quoting at all: join once and check
+    # the whole text once. Exactly one '=' per pair and one '&' between pairs proves no name or
+    # value holds either, so the joined text is already the encoding.
+    text = "&".join([f"{k}={v}" for k, v in pairs])
+    if text.count("=") == len(pairs) and text.count("&") == len(pairs) - 1 and _PLAIN_QUERY.fullmatch(text):
+        return text
+    return "&".join([f"{_quote(k)}={_quote(v)}" for k, v in pairs])
 
 
 class Request(msgspec.Struct, frozen=True, kw_only=True):
@@ -77,7 +85,7 @@ class Request(msgspec.Struct, frozen=True, kw_only=True):
     ext: Mapping[str, Any] = EMPTY
 
     def __post_init__(self) -> None:
-        if not isinstance(self.ext, MappingProxyType):
+        if type(self.ext) is not MappingProxyType:
             msgspec.structs.force_setattr(self, "ext", MappingProxyType(dict(self.ext)))
 
     def replace(self, **changes: Any) -> Request:
@@ -94,7 +102,8 @@ class Request(msgspec.Struct, frozen=True, kw_only=True):
 
     def with_ext(self, **values: Any) -> Request:
         """A copy whose ``ext`` also holds ``values``."""
-        return msgspec.structs.replace(self, ext={**self.ext, **values})
+        # Already read-only and private to the copy: __post_init__ need not copy it again.
+        return msgspec.structs.replace(self, ext=MappingProxyType({**self.ext, **values}))
 
     @property
     def query_string(self) -> str:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from urllib.parse import quote
 
 import msgspec
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from lotusx import DecodeError, Endpoint, Idempotency, Request, Response, encode_query
 from lotusx.testing import ScriptedService
@@ -102,3 +105,22 @@ def test_response_decode_error_is_typed() -> None:
     """A body that does not match the type raises DecodeError."""
     with pytest.raises(DecodeError, match="Price"):
         Response(status=200, body=b'{"px":1}').decode(Price)
+
+
+_TEXT = st.text(alphabet=st.sampled_from("aZ09_.~-=&/ %+ü?#"), max_size=6)
+
+
+@given(st.lists(st.tuples(_TEXT, _TEXT), max_size=6))
+def test_query_fast_path_equals_quoting_every_name_and_value(pairs: list[tuple[str, str]]) -> None:
+    """The join-once fast path yields exactly what percent-encoding each name and value would."""
+    expected = "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in pairs)
+    assert encode_query(tuple(pairs)) == expected
+
+
+def test_with_ext_keeps_ext_read_only_and_the_original_unchanged() -> None:
+    """with_ext returns a copy whose ext is a new read-only mapping; the original keeps its own."""
+    request = Request(method="GET", path="/x", ext={"a": 1})
+    copy = request.with_ext(b=2)
+    assert dict(copy.ext) == {"a": 1, "b": 2} and dict(request.ext) == {"a": 1}
+    with pytest.raises(TypeError):
+        copy.ext["c"] = 3  # type: ignore[index]
