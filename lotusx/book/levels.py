@@ -6,6 +6,7 @@ from collections.abc import Iterable, Sequence
 from decimal import Decimal
 
 from lotusx.book.ladder import Ladder
+from lotusx.kernel.errors import ConfigError
 from lotusx.models import OrderBook
 
 RawLevels = Iterable[tuple[str, str]] | Iterable[list[str]] | Iterable[tuple[Decimal, Decimal]]
@@ -80,10 +81,14 @@ class LocalBook:
 
     def view(self, depth: int | None = None) -> OrderBook:
         """An immutable, best-first snapshot of the top ``depth`` levels (all when ``None``)."""
+        if depth is not None and depth < 0:
+            raise ConfigError(f"view depth must be >= 0, got {depth}")
         self._settle()
         bid_prices, ask_prices = self._bids_order.prices, self._asks_order.prices
-        bids = [(price, self.bids[price]) for price in reversed(bid_prices[-depth:] if depth else bid_prices)]
-        asks = [(price, self.asks[price]) for price in (ask_prices[:depth] if depth else ask_prices)]
+        if depth is not None:
+            bid_prices, ask_prices = bid_prices[len(bid_prices) - min(depth, len(bid_prices)):], ask_prices[:depth]
+        bids = [(price, self.bids[price]) for price in reversed(bid_prices)]
+        asks = [(price, self.asks[price]) for price in ask_prices]
         return OrderBook(symbol=self.symbol, bids=bids, asks=asks, sequence=self.sequence,
                          timestamp=self.timestamp)
 

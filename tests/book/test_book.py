@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lotusx.book import BookEvent, DiffSync, Gap, LocalBook, SnapshotDeltaSync
+from lotusx.kernel.errors import ConfigError
 from lotusx.models import Balance, OrderBook
 
 D = Decimal
@@ -133,3 +135,15 @@ def test_reprs_and_models() -> None:
     assert Balance(asset="BTC", free=D("1.5"), locked=D("0.25")).total == D("1.75")
     empty = OrderBook(symbol="X", bids=[], asks=[], sequence=0)
     assert empty.best_bid is None and empty.best_ask is None
+
+
+def test_view_of_depth_zero_is_empty_and_negative_depth_is_refused() -> None:
+    """view(0) has no levels (not all of them); a negative depth is a ConfigError."""
+    book = LocalBook("BTCUSDT")
+    book.reset([("100", "1"), ("99", "2")], [("101", "1")], 1)
+    empty = book.view(0)
+    assert (list(empty.bids), list(empty.asks)) == ([], [])
+    assert [price for price, _ in book.view(1).bids] == [Decimal("100")]
+    assert len(book.view(5).bids) == 2
+    with pytest.raises(ConfigError):
+        book.view(-1)

@@ -35,7 +35,7 @@ def naive(side: dict[Decimal, Decimal], given_levels: list[tuple[str | Decimal, 
 
 def expected(bids: dict[Decimal, Decimal], asks: dict[Decimal, Decimal], depth: int | None) -> OrderBook:
     best_bids, best_asks = sorted(bids.items(), reverse=True), sorted(asks.items())
-    return OrderBook(symbol="X", bids=best_bids[:depth or None], asks=best_asks[:depth or None], sequence=0)
+    return OrderBook(symbol="X", bids=best_bids[:depth], asks=best_asks[:depth], sequence=0)
 
 
 @settings(max_examples=150, deadline=None)
