@@ -5,7 +5,9 @@ previous sweep has always finished by the next hit) and takes an ``asyncio.Lock`
 a task, a lock and a full sweep of its keys per rate-limited request, measured at about a
 quarter of the RateLimit layer's cost. The limiter's keys already name their window, so a
 stale key is simply never read again; it only has to be dropped eventually, which happens
-here when a new key is created. Counts live in one dict; expiry follows the injected clock.
+here when a new key is created. Counts live in one dict; expiry is wall-clock time, as in
+``limits``: the sync calls take the caller's ``now`` (the limiter has just read its clock),
+the async protocol reads the injected clock.
 """
 
 from __future__ import annotations
@@ -21,21 +23,20 @@ class LocalCounters:
         self._counts: dict[str, int] = {}
         self._expires: dict[str, float] = {}
 
-    def count(self, key: str) -> int:
-        """The live count of ``key`` (0 when absent or expired)."""
+    def count(self, key: str, now: float) -> int:
+        """The count of ``key`` at wall-clock time ``now`` (0 when absent or expired)."""
         value = self._counts.get(key)
         if value is None:
             return 0
-        if self._expires[key] <= self.clock.monotonic():
+        if self._expires[key] <= now:
             self._drop(key)
             return 0
         return value
 
-    def add(self, key: str, expiry: float, amount: int = 1) -> int:
-        """Add ``amount`` to ``key``; a new key expires ``expiry`` seconds from now. The new count."""
-        value = self.count(key) + amount
+    def add(self, key: str, expiry: float, amount: int, now: float) -> int:
+        """Add ``amount`` to ``key`` at ``now``; a new key expires ``expiry`` seconds later. The new count."""
+        value = self.count(key, now) + amount
         if key not in self._counts:
-            now = self.clock.monotonic()
             self._sweep(now)
             self._expires[key] = now + expiry
         self._counts[key] = value
@@ -51,18 +52,17 @@ class LocalCounters:
     # The async ``Counters`` protocol, for callers that treat every storage alike.
 
     async def incr(self, key: str, expiry: int, amount: int = 1) -> int:
-        """Async form of :meth:`add`."""
-        return self.add(key, expiry, amount)
+        """Async form of :meth:`add`, at the clock's time."""
+        return self.add(key, expiry, amount, self.clock.time())
 
     async def get(self, key: str) -> int:
-        """Async form of :meth:`count`."""
-        return self.count(key)
+        """Async form of :meth:`count`, at the clock's time."""
+        return self.count(key, self.clock.time())
 
     async def get_expiry(self, key: str) -> float:
         """Epoch time at which ``key`` expires (now, when it is absent)."""
-        clock = self.clock
-        remaining = self._expires[key] - clock.monotonic() if self.count(key) else 0.0
-        return clock.time() + remaining
+        now = self.clock.time()
+        return self._expires[key] if self.count(key, now) else now
 
     async def clear(self, key: str) -> None:
         """Forget ``key``."""

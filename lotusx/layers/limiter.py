@@ -279,10 +279,10 @@ class Limiter:
         local = self._local
         if local is not None:  # memory://, the hot path: no awaits at all
             for window, cost, key, idx in plan:
-                if local.count(key) + cost > window.limit:
+                if local.count(key, now) + cost > window.limit:
                     return self._full(window, idx, now)
             # One process, no awaits between check and hit: nothing can race us to the last units.
-            self._record(plan, [local.add(key, w.expiry, cost) for w, cost, key, _ in plan])
+            self._record(plan, [local.add(key, w.expiry, cost, now) for w, cost, key, _ in plan])
             return None
         storage = self.storage  # a caller's in-process limits storage
         for window, cost, key, idx in plan:
