@@ -13,6 +13,8 @@ from yarl import URL
 from lotusx.kernel.errors import ConfigError, ConnectError, Disconnected, ProtocolError, Timeout
 from lotusx.kernel.message import Request, Response
 
+_NO_CONTENT_TYPE = ("Content-Type",)
+
 
 @dataclass(frozen=True)
 class Limits:
@@ -62,7 +64,6 @@ class AiohttpRest:
                 connector=connector,
                 timeout=aiohttp.ClientTimeout(total=self.timeout, sock_connect=self.connect_timeout),
                 headers={"User-Agent": self._user_agent},
-                skip_auto_headers=("Content-Type",),
                 auto_decompress=True,
             )
         return self._session
@@ -74,8 +75,12 @@ class AiohttpRest:
         where = f"{request.method} {request.path}"
         started = time.perf_counter()
         try:
+            # Never a Content-Type of aiohttp's choosing for a body. Only bodies need the skip:
+            # a session-wide skip list sends every request down aiohttp's slow header path.
             async with self.session.request(request.method, url, data=request.body,
-                                            headers=request.headers or None) as resp:
+                                            headers=request.headers or None,
+                                            skip_auto_headers=None if request.body is None else _NO_CONTENT_TYPE
+                                            ) as resp:
                 body = await resp.read()
                 return Response(status=resp.status, body=body, headers=resp.headers,
                                 elapsed=time.perf_counter() - started)

@@ -69,6 +69,13 @@ async def test_no_content_type_unless_given(echo_url: str) -> None:
     assert data["content_type"] is None
 
 
+async def test_a_body_without_content_type_gets_none_of_aiohttps_choosing(echo_url: str) -> None:
+    """A raw body sent without a Content-Type header arrives without one (no octet-stream guess)."""
+    async with AiohttpRest(echo_url) as transport:
+        data = (await transport(Request(method="POST", path="/echo", body=b"a=1"))).decode()
+    assert (data["body"], data["content_type"]) == ("a=1", None)
+
+
 async def test_sequential_calls_reuse_one_connection(serve_app: ServeApp) -> None:
     """Ten sequential calls arrive over a single keep-alive TCP connection."""
     peers: set[tuple[str, int]] = set()
