@@ -23,7 +23,7 @@ from limits.storage import MemoryStorage
 from limits.strategies import FixedWindowRateLimiter
 
 from lotusx.kernel.errors import DuplicateClientOrderId, InsufficientBalance, LotusXError, NotFound, OrderRejected
-from lotusx.sim.bybit_wire import Reject, number, order_json, ref, ticker
+from lotusx.sim.bybit_wire import Reject, number, order_json, page, ref, ticker
 from lotusx.sim.common import answer, plain
 from lotusx.sim.engine import Engine
 from lotusx.sim.venue import Venue
@@ -242,18 +242,19 @@ class BybitRest:
         return {"orderId": str(order.order_id), "orderLinkId": order.client_id}
 
     async def realtime(self, call: Call) -> Any:
-        """GET /v5/order/realtime: open orders, or one order by id whatever its state."""
+        """GET /v5/order/realtime: open orders a page at a time, or one order by id whatever its state."""
         category, engine = self.engine(call.params)
         symbol = call.params.get("symbol")
         order_id, link_id = ref(call.params, required=False)
+        cursor = ""
         if order_id is not None or link_id is not None:
             try:
                 orders = [engine.find(call.account, self.symbol(engine, call.params), order_id, link_id)]
             except NotFound:
                 orders = []
         else:
-            orders = engine.open_orders(call.account, symbol)
-        return {"category": category, "nextPageCursor": "", "list": [order_json(o, category) for o in orders]}
+            orders, cursor = page(engine.open_orders(call.account, symbol), call.params)
+        return {"category": category, "nextPageCursor": cursor, "list": [order_json(o, category) for o in orders]}
 
     async def wallet(self, call: Call) -> Any:
         """GET /v5/account/wallet-balance (accountType UNIFIED; the spot engine holds the coins)."""

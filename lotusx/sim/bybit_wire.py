@@ -1,8 +1,9 @@
-"""Bybit v5 wire formats: parameter parsing, the retCode signal and order/ticker JSON shapes."""
+"""Bybit v5 wire formats: parameter parsing, paging, the retCode signal and order/ticker JSON shapes."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Iterable, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -10,6 +11,10 @@ from lotusx.sim.common import plain
 from lotusx.sim.engine import Engine, Order
 
 ZERO = Decimal(0)
+PAGE_LIMITS = (1, 50, 20)
+"""(min, max, default) of /v5/order/realtime ``limit``; the answer's ``nextPageCursor`` goes back as
+``cursor`` and is empty on the last page (https://bybit-exchange.github.io/docs/v5/order/open-order)."""
+_CURSOR = re.compile(r"([0-9]+)%3A\1")
 STATUS = {"NEW": "New", "PARTIALLY_FILLED": "PartiallyFilled", "FILLED": "Filled", "CANCELED": "Cancelled",
           "EXPIRED": "Cancelled"}
 
@@ -45,6 +50,37 @@ def ref(params: Mapping[str, Any], *, required: bool = True) -> tuple[int | None
     if required:
         raise Reject(10001, "params error: orderId or orderLinkId is required")
     return None, None
+
+
+def page(orders: Iterable[Order], params: Mapping[str, Any]) -> tuple[list[Order], str]:
+    """The page of ``orders`` the request's ``limit`` and ``cursor`` ask for, newest first, and the next cursor.
+
+    Keyset paging on the order id (ids grow with creation time, and Bybit sorts newest first):
+    an order placed during a walk is newer than any cursor, so it waits for the next listing; a
+    cancelled one shifts nothing, so a walk never repeats an order nor skips one that stayed open.
+    """
+    low, high, default = PAGE_LIMITS
+    text = str(params.get("limit", default))
+    if not text.isdigit() or not low <= int(text) <= high:
+        raise Reject(10001, f"params error: limit must be in [{low}, {high}]")
+    limit = int(text)
+    cursor = str(params.get("cursor", ""))
+    found = _CURSOR.fullmatch(cursor)
+    if cursor and found is None:
+        raise Reject(10001, "params error: cursor invalid")
+    before = int(found.group(1)) if found else None
+    newest = sorted((o for o in orders if before is None or o.order_id < before), key=lambda o: -o.order_id)
+    rows = newest[:limit]
+    return rows, next_cursor(rows[-1]) if len(newest) > limit else ""
+
+
+def next_cursor(last: Order) -> str:
+    """The cursor of the page after ``last``.
+
+    Bybit's cursors come already percent-encoded (``621%3A1%2C621%3A1`` in ccxt/ccxt#18174), so
+    this one holds a ``%`` too: a client must send it back as given, encoded once more as a value.
+    """
+    return f"{last.order_id}%3A{last.order_id}"
 
 
 def ticker(engine: Engine, symbol: str) -> dict[str, str]:
