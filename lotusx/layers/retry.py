@@ -142,6 +142,9 @@ class Retry:
 
     def __call__(self, inner: Service) -> Service:
         policy, clock = self.policy, self.clock
+        # The default policy never retries a response below 418, and no idempotency rule acts on
+        # one (nothing below 500 may have executed ambiguously): such a response goes straight back.
+        settled_below = 418 if type(policy) is RetryPolicy else 0
 
         async def service(request: Request) -> Response:
             idempotency = request.endpoint.idempotency
@@ -151,10 +154,15 @@ class Retry:
             start = clock.monotonic()
             attempt = 1
             while True:
+                outcome: Outcome
                 try:
-                    outcome: Outcome = await inner(request.with_ext(**{REQUEST_ID: request_id, ATTEMPT: attempt}))
+                    response = await inner(request.with_ext(**{REQUEST_ID: request_id, ATTEMPT: attempt}))
                 except e.LotusXError as exc:
                     outcome = exc
+                else:
+                    if response.status < settled_below:
+                        return response
+                    outcome = response
                 if idempotency is Idempotency.SAFE_WITH_CLIENT_ID and (
                         isinstance(outcome, e.DuplicateClientOrderId) or may_have_executed(outcome)):
                     found = await self._reconcile(request, outcome)

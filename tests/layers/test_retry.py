@@ -228,6 +228,20 @@ async def test_any_object_with_decide_is_a_policy() -> None:
     assert custom.seen == [(refused, 1), (OK, 2)]
 
 
+async def test_a_retrypolicy_subclass_is_still_asked_about_successes() -> None:
+    """Only the stock RetryPolicy lets a 2xx skip decide(); a subclass may retry what it likes."""
+    from dataclasses import dataclass
+
+    @dataclass(frozen=True)
+    class RetryEmpty(RetryPolicy):
+        def retryable(self, outcome: Outcome) -> bool:
+            return isinstance(outcome, Response) and outcome.body == b""
+
+    inner = ScriptedService([Response(status=200), OK])
+    assert await Retry(RetryEmpty(jitter=lambda a, b: 0.0), clock=FakeClock())(inner)(READ) is OK
+    assert len(inner.requests) == 2
+
+
 def fake_sign() -> Callable[[Service], Service]:
     """A signer layer stamping a fresh counter as timestamp and signature on every call."""
     counter = iter(range(1, 100))
