@@ -218,6 +218,8 @@ class Limiter:
         if not charges:
             return
         clock = self.clock
+        if self._local is not None and self._attempt_local(self._local, charges, clock.time()) is None:
+            return  # room at once, the common case: charged without a single await
         started = clock.monotonic()
         waited_on = ""
         while True:
@@ -264,9 +266,22 @@ class Limiter:
 
     async def _attempt(self, charges: list[tuple[_Window, int]], now: float) -> tuple[str, float, bool] | None:
         """Charge every window or none; else (pool, seconds to wait, banned?)."""
+        if self._local is not None:
+            return self._attempt_local(self._local, charges, now)
         cooling = self._cooling_locally(charges, now)
         if cooling is not None:
             return cooling
+        plan = self._plan(charges, now)
+        if self._shared:
+            return await self._attempt_shared(charges, plan, now)
+        storage = self.storage  # a caller's in-process limits storage
+        for window, cost, key, idx in plan:
+            if await storage.get(key) + cost > window.limit:
+                return self._full(window, idx, now)
+        return await self._hit_all(plan, [await storage.incr(key, w.expiry, cost) for w, cost, key, _ in plan])
+
+    def _plan(self, charges: list[tuple[_Window, int]], now: float) -> list[tuple[_Window, int, str, int]]:
+        """(window, cost, key, index) of every window a request sent at ``now`` is charged to."""
         guard = self.guard
         plan: list[tuple[_Window, int, str, int]] = []
         for window, cost in charges:
@@ -274,21 +289,20 @@ class Limiter:
             plan.append((window, cost, window.key(low), low))
             if high != low:
                 plan.append((window, cost, window.key(high), high))
-        if self._shared:
-            return await self._attempt_shared(charges, plan, now)
-        local = self._local
-        if local is not None:  # memory://, the hot path: no awaits at all
-            for window, cost, key, idx in plan:
-                if local.count(key, now) + cost > window.limit:
-                    return self._full(window, idx, now)
-            # One process, no awaits between check and hit: nothing can race us to the last units.
-            self._record(plan, [local.add(key, w.expiry, cost, now) for w, cost, key, _ in plan])
-            return None
-        storage = self.storage  # a caller's in-process limits storage
+        return plan
+
+    def _attempt_local(self, local: LocalCounters, charges: list[tuple[_Window, int]],
+                       now: float) -> tuple[str, float, bool] | None:
+        # memory://, the hot path: plain calls, no awaits, so nothing can race us to the last units.
+        cooling = self._cooling_locally(charges, now)
+        if cooling is not None:
+            return cooling
+        plan = self._plan(charges, now)
         for window, cost, key, idx in plan:
-            if await storage.get(key) + cost > window.limit:
+            if local.count(key, now) + cost > window.limit:
                 return self._full(window, idx, now)
-        return await self._hit_all(plan, [await storage.incr(key, w.expiry, cost) for w, cost, key, _ in plan])
+        self._record(plan, [local.add(key, w.expiry, cost, now) for w, cost, key, _ in plan])
+        return None
 
     async def _attempt_shared(self, charges: list[tuple[_Window, int]], plan: list[tuple[_Window, int, str, int]],
                               now: float) -> tuple[str, float, bool] | None:
