@@ -26,7 +26,7 @@ from lotusx.exchanges.bybit.streams import (
     public_dialect,
 )
 from lotusx.kernel.client import json_body
-from lotusx.kernel.errors import ConfigError, NotFound
+from lotusx.kernel.errors import ConfigError, NotFound, ProtocolError
 from lotusx.kernel.message import Endpoint, Request
 from lotusx.models import Balance, NewOrder, Order, OrderBook, Side, Ticker, Trade, Withdrawal
 from lotusx.signers import BybitHmac
@@ -41,6 +41,9 @@ _STATUS = {"New": "NEW", "PartiallyFilled": "PARTIALLY_FILLED", "Filled": "FILLE
            "Triggered": "NEW", "Deactivated": "CANCELED"}
 _SIDE: dict[str, Side] = {"BUY": "BUY", "SELL": "SELL", "Buy": "BUY", "Sell": "SELL"}
 _BOOK_DEPTH = 50  # orderbook.50 exists for spot and linear alike
+# /v5/order/realtime pages hold 1..50 orders (https://bybit-exchange.github.io/docs/v5/order/open-order).
+# Past 100 pages (5000 orders) a walk is far likelier a venue handing out cursors forever than a real book.
+_PAGE, _MAX_PAGES = 50, 100
 _AUTH_VALID_MS = 10_000  # the auth message's ``expires``: this far past the venue's now
 _ENVELOPE: Any = s.Envelope  # parametrised at run time with each call's result type
 T = TypeVar("T")
@@ -155,10 +158,29 @@ class Bybit:
         return _order(rows.rows[0])
 
     async def get_open_orders(self, symbol: str | None = None) -> list[Order]:
-        """Open orders of one symbol, or of all (linear: all USDT-settled). First 50 only."""
+        """Every open order of one symbol, or of all (linear: all USDT-settled), newest first.
+
+        Follows ``nextPageCursor`` page by page (each page one call through the stack, so it is
+        rate limited and retried like any other), at most ``_MAX_PAGES`` of them. Pages are not
+        one snapshot: an order placed or cancelled during the walk may or may not be listed, but
+        none is listed twice.
+        """
         scope = ("symbol", symbol) if symbol else ("settleCoin", "USDT" if self.category.name == "linear" else None)
-        rows: s.Rows[s.OrderRow] = await self._get(ep.ORDER_REALTIME, [scope, ("limit", 50)], s.Rows[s.OrderRow])
-        return [_order(r) for r in rows.rows]
+        orders: dict[str, Order] = {}
+        cursor: str | None = None
+        cursors: set[str] = set()
+        for _ in range(_MAX_PAGES):
+            rows: s.Rows[s.OrderRow] = await self._get(ep.ORDER_REALTIME, [scope, ("limit", _PAGE), ("cursor", cursor)],
+                                                       s.Rows[s.OrderRow])
+            for row in rows.rows:  # a venue paging by offset repeats an order when a newer one arrives
+                orders.setdefault(row.orderId, _order(row))
+            cursor = rows.nextPageCursor
+            if not cursor:
+                return list(orders.values())
+            if cursor in cursors:
+                raise ProtocolError(f"GET {ep.ORDER_REALTIME.path}: the venue sent the same page cursor twice")
+            cursors.add(cursor)
+        raise ProtocolError(f"GET {ep.ORDER_REALTIME.path}: still more open orders after {_MAX_PAGES} pages")
 
     async def get_balances(self) -> dict[str, Balance]:
         """Non-zero balances of the unified account, by coin (free = wallet balance - locked)."""

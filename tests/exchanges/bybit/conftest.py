@@ -2,44 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from pathlib import Path
-from typing import Any
+from collections.abc import AsyncIterator
 
-import orjson
 import pytest
 
 import lotusx
 from lotusx.exchanges.bybit import Bybit
-from lotusx.kernel.message import Request, Response
 from lotusx.sim import Sim, SimConfig, serve
 
-PAYLOADS = Path(__file__).parent / "payloads"
 FAST = SimConfig(depth_interval=0.02, driver_rate=0)
 """Quick depth events and no random flow: books move only when a test trades, so they compare exactly."""
-
-
-def payload(name: str) -> bytes:
-    """A recorded official example (see payloads/README.md)."""
-    return (PAYLOADS / name).read_bytes()
-
-
-def answer(result: Any, *, ret_code: int = 0, ret_msg: str = "OK", time: int = 1_700_000_000_000,
-           headers: dict[str, str] | None = None) -> Response:
-    """A Bybit envelope as the venue would send it."""
-    body = orjson.dumps({"retCode": ret_code, "retMsg": ret_msg, "result": result, "retExtInfo": {}, "time": time})
-    return Response(status=200, body=body, headers=headers or {})
-
-
-def routes(table: dict[str, Callable[[Request], Response]]) -> Callable[[Request], Response]:
-    """A FakeTransport handler answering by path; server time is always there."""
-
-    def handle(request: Request) -> Response:
-        if request.path == "/v5/market/time":
-            return Response(status=200, body=payload("server_time.json"))
-        return table[request.path](request)
-
-    return handle
 
 
 @pytest.fixture

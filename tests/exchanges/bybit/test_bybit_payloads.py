@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import msgspec
-from conftest import payload
+from bybit_helpers import payload
 
 from lotusx.exchanges.bybit import schemas as s
 from lotusx.exchanges.bybit.streams import BookMessage, Control, OrderMessage, TradeMessage, WalletMessage, bybit_frames

@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 import pytest
-from conftest import answer, payload
+from bybit_helpers import answer, payload
 
 import lotusx
 from lotusx.exchanges.bybit import VENUE_LINEAR

@@ -1,0 +1,40 @@
+"""Helpers for the Bybit connector tests: recorded payloads and scripted venue answers.
+
+They live here, not in conftest.py, so ``from bybit_helpers import ...`` finds them even when
+another directory's conftest is also collected (every conftest module is named ``conftest``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from lotusx.kernel.message import Request, Response
+
+PAYLOADS = Path(__file__).parent / "payloads"
+
+
+def payload(name: str) -> bytes:
+    """A recorded official example (see payloads/README.md)."""
+    return (PAYLOADS / name).read_bytes()
+
+
+def answer(result: Any, *, ret_code: int = 0, ret_msg: str = "OK", time: int = 1_700_000_000_000,
+           headers: dict[str, str] | None = None) -> Response:
+    """A Bybit envelope as the venue would send it."""
+    body = orjson.dumps({"retCode": ret_code, "retMsg": ret_msg, "result": result, "retExtInfo": {}, "time": time})
+    return Response(status=200, body=body, headers=headers or {})
+
+
+def routes(table: dict[str, Callable[[Request], Response]]) -> Callable[[Request], Response]:
+    """A FakeTransport handler answering by path; server time is always there."""
+
+    def handle(request: Request) -> Response:
+        if request.path == "/v5/market/time":
+            return Response(status=200, body=payload("server_time.json"))
+        return table[request.path](request)
+
+    return handle

@@ -1,0 +1,93 @@
+"""get_open_orders follows GET /v5/order/realtime's ``nextPageCursor`` to the end, and never forever.
+
+Paging as documented at https://bybit-exchange.github.io/docs/v5/order/open-order: ``limit`` 1..50,
+``cursor`` = the previous answer's ``nextPageCursor``, which is empty on the last page.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from bybit_helpers import answer
+from test_bybit_requests import ORDER, Venue, connect, wire
+
+import lotusx
+from lotusx.exchanges.bybit import Bybit
+from lotusx.kernel import errors as e
+from lotusx.kernel.message import Request, Response
+from lotusx.sim import Sim
+
+REALTIME = "/v5/order/realtime"
+
+
+def row(order_id: int) -> dict[str, str]:
+    """An open order row with ``order_id``."""
+    return ORDER | {"orderId": str(order_id), "orderLinkId": f"cid-{order_id}"}
+
+
+def page(ids: range | list[int], cursor: str) -> Response:
+    """One realtime answer listing ``ids``, pointing at ``cursor``."""
+    return answer({"category": "spot", "nextPageCursor": cursor, "list": [row(i) for i in ids]})
+
+
+async def test_sim_with_120_open_orders_returns_all_120_once(bybit: Bybit, sim: Sim,
+                                                              credentials: lotusx.Credentials) -> None:
+    """120 resting orders on the sim (three pages of up to 50) come back complete, each once, newest first."""
+    account = sim.venue("bybit").keys[credentials.api_key].account
+    placed = [sim.engine("bybit").place(account, "BTCUSDT", "BUY", "LIMIT", quantity=Decimal("0.01"),
+                                        price=Decimal(30_000 + n)) for n in range(120)]
+    listed = await bybit.get_open_orders("BTCUSDT")
+    assert [o.order_id for o in listed] == [str(o.order_id) for o in reversed(placed)]
+    assert len({o.client_order_id for o in listed}) == 120
+
+
+async def test_a_single_page_is_one_request() -> None:
+    """An answer with an empty nextPageCursor ends the walk after one request, which carries no cursor."""
+    conn, transport, _ = connect(lambda c: Venue(c, order_realtime=[page(range(1, 4), "")]))
+    async with conn as ex:
+        listed = await ex.get_open_orders("BTCUSDT")
+    [request] = wire(transport, REALTIME)
+    assert request.query_string == "category=spot&symbol=BTCUSDT&limit=50"
+    assert [o.order_id for o in listed] == ["1", "2", "3"]
+
+
+async def test_each_cursor_goes_back_as_given() -> None:
+    """Every next request sends the previous nextPageCursor as ``cursor`` (its ``%`` encoded once more)."""
+    conn, transport, _ = connect(lambda c: Venue(c, order_realtime=[
+        page(range(1, 51), "50%3A50"), page(range(51, 101), "100%3A100"), page(range(101, 121), "")]))
+    async with conn as ex:
+        listed = await ex.get_open_orders()
+    queries = [r.query_string for r in wire(transport, REALTIME)]
+    assert queries == ["category=spot&limit=50", "category=spot&limit=50&cursor=50%253A50",
+                       "category=spot&limit=50&cursor=100%253A100"]
+    assert [o.order_id for o in listed] == [str(i) for i in range(1, 121)]
+
+
+async def test_an_order_on_two_pages_is_listed_once() -> None:
+    """An order a venue repeats on the next page (offset paging shifted by a new order) is listed once."""
+    conn, _, _ = connect(lambda c: Venue(c, order_realtime=[page([1, 2], "c1"), page([2, 3], "")]))
+    async with conn as ex:
+        listed = await ex.get_open_orders()
+    assert [o.order_id for o in listed] == ["1", "2", "3"]
+
+
+async def test_a_repeated_cursor_is_a_protocol_error() -> None:
+    """A venue answering the same cursor twice ends in ProtocolError after that second page, no hang."""
+    conn, transport, _ = connect(lambda c: Venue(c, order_realtime=lambda r: page([1], "same")))
+    async with conn as ex:
+        with pytest.raises(e.ProtocolError, match="same page cursor twice"):
+            await ex.get_open_orders()
+    assert len(wire(transport, REALTIME)) == 2
+
+
+async def test_a_cursor_that_never_ends_stops_at_the_page_cap() -> None:
+    """Fresh cursors forever end in ProtocolError after exactly 100 requests."""
+    def endless(request: Request) -> Response:
+        return page([1], f"c{len(wire(transport, REALTIME))}")
+
+    conn, transport, _ = connect(lambda c: Venue(c, order_realtime=endless))
+    async with conn as ex:
+        with pytest.raises(e.ProtocolError, match="after 100 pages"):
+            await ex.get_open_orders()
+    assert len(wire(transport, REALTIME)) == 100
