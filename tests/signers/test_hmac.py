@@ -184,3 +184,17 @@ def test_signing_is_deterministic(signer: QueryHmac | HeaderHmac) -> None:
     """Same request and timestamp give the same signed request (pure function)."""
     request = order_request(*ORDER)
     assert signer.sign(request, 42) == signer.sign(request, 42)
+
+
+def test_a_keyed_template_signs_like_the_secret_and_stays_unchanged() -> None:
+    """hmac_sha256_hex gives the same hex for a secret and its keyed template, however often used."""
+    import hashlib
+    import hmac
+
+    from lotusx.signers.hmac import hmac_sha256_hex, keyed
+
+    template, payload = keyed("s3cret"), b"symbol=BTCUSDT&timestamp=1"
+    expected = hmac.new(b"s3cret", payload, hashlib.sha256).hexdigest()
+    assert [hmac_sha256_hex(template, payload) for _ in range(3)] == [expected] * 3
+    assert hmac_sha256_hex("s3cret", payload) == expected
+    assert "s3cret" not in repr(BinanceHmac("key", "s3cret")) and "HMAC" not in repr(BinanceHmac("key", "s3cret"))
