@@ -90,9 +90,9 @@ class UsedHeader:
 
     def read(self, response: Response) -> Iterator[Usage]:
         """Every header of the family, as a :class:`Usage` of the matching window."""
-        window = self.window
+        windows = self._windows
         for name, value in response.headers.items():
-            per = window(name)
+            per = windows[name] if name in windows else self.window(name)
             if per is not None:
                 used = _int(value)
                 if used is not None:
