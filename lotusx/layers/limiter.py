@@ -87,7 +87,7 @@ class Usage(msgspec.Struct, frozen=True):
 class _Window:
     """Storage keys and limits of one pool; caches the current window's key string."""
 
-    __slots__ = ("_idx", "_key", "base", "expiry", "limit", "per", "pool", "seen", "seen_key")
+    __slots__ = ("_idx", "_key", "base", "expiry", "limit", "per", "pool", "seen", "seen_idx")
 
     def __init__(self, pool: Pool, prefix: str, guard: float) -> None:
         self.pool = pool
@@ -99,9 +99,9 @@ class _Window:
         self.expiry = math.ceil(pool.per_seconds + 2 * guard) + 1
         self._idx = -1
         self._key = ""
-        # The highest count storage returned to us for ``seen_key``: counts only grow within a
-        # window, so a venue report at or below it needs no storage round trip to reconcile.
-        self.seen_key = ""
+        # The highest count storage returned to us for window ``seen_idx``: counts only grow
+        # within a window, so a venue report at or below it needs no storage round trip.
+        self.seen_idx = -1
         self.seen = 0
 
     def key(self, idx: int) -> str:
@@ -340,18 +340,16 @@ class Limiter:
 
     @staticmethod
     def _record(plan: list[tuple[_Window, int, str, int]], counts: list[int]) -> None:
-        for (window, _, key, _), count in zip(plan, counts, strict=True):
-            if key != window.seen_key:
-                window.seen_key, window.seen = key, count
+        for (window, _, _, idx), count in zip(plan, counts, strict=True):
+            if idx != window.seen_idx:
+                window.seen_idx, window.seen = idx, count
             elif count > window.seen:
                 window.seen = count
 
     def _usage(self, name: str) -> float:
         """Used fraction of pool ``name``'s fullest current window; read by the gauge at scrape time."""
         now = self.clock.time()
-        # Built without _Window.key's cache: a scrape may run on the exporter's thread.
-        return max((w.seen / w.limit if w.seen_key == f"{w.base}/{int(now // w.per)}" else 0.0)
-                   for w in self._windows[name])
+        return max((w.seen / w.limit if w.seen_idx == int(now // w.per) else 0.0) for w in self._windows[name])
 
     async def used(self, pool: Pool) -> int:
         """Units charged to ``pool`` in its current window."""
@@ -434,9 +432,10 @@ class Limiter:
         for window in self._windows.get(usage.name, ()):
             if usage.per_seconds is not None and window.pool.per_seconds != usage.per_seconds:
                 continue
-            key = window.key(int(now // window.per))
-            if key == window.seen_key and usage.used <= window.seen:
+            idx = int(now // window.per)
+            if idx == window.seen_idx and usage.used <= window.seen:
                 continue  # we already counted at least as much as the venue did
+            key = window.key(idx)
             # The venue's count includes other processes and tools on our IP. Two processes
             # pulling up at once both add the difference: an over-count, the safe side.
             missing = usage.used - await self.storage.get(key)
