@@ -135,13 +135,13 @@ class Shard:
 
     async def _rotate(self, old: Link) -> Link | None:
         dedup = self.hub.dedup
-        if dedup is None:
-            return await self._replace(old)
-        dedup.overlap_started()
+        if dedup is not None:
+            dedup.overlap_started()
         try:
             return await self._replace(old)
         finally:
-            dedup.overlap_ended()
+            if dedup is not None:
+                dedup.overlap_ended()
 
     async def _replace(self, old: Link) -> Link | None:
         hub = self.hub
