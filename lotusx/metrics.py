@@ -9,10 +9,12 @@ paths with ids, or anything secret.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Callable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.utils import floatToGoString
 
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -23,12 +25,11 @@ class Metrics:
     def __init__(self, registry: CollectorRegistry | None = None, *, namespace: str = "lotusx") -> None:
         self.registry = registry if registry is not None else CollectorRegistry()
         r, ns = self.registry, namespace
-        # REST
-        self.request_duration = Histogram(
-            "request_duration_seconds", "Wire time of one REST attempt.",
-            ("exchange", "endpoint", "status_class"), namespace=ns, registry=r, buckets=_LATENCY_BUCKETS)
-        self.requests = Counter(
-            "requests", "REST attempts sent.", ("exchange", "endpoint", "status_class"), namespace=ns, registry=r)
+        # REST. Attempt counts and durations (requests_total, request_duration_seconds) are
+        # plain tallies read at scrape time, like the per-frame WebSocket counts: a locked
+        # prometheus histogram plus counter cost more per call than the whole Trace layer.
+        self._rest_tallies: dict[tuple[str, str, str], RestTally] = {}
+        self.registry.register(_RestCollector(ns, self._rest_tallies))
         self.retries = Counter(
             "retries", "REST retries after a failed attempt.", ("exchange", "endpoint", "reason"),
             namespace=ns, registry=r)
@@ -73,8 +74,65 @@ class Metrics:
             tally = self._ws_tallies[exchange] = WsTally()
         return tally
 
+    def rest_tally(self, exchange: str, endpoint: str, status_class: str) -> RestTally:
+        """The duration histogram and count of REST attempts with these labels."""
+        labels = (exchange, endpoint, status_class)
+        tally = self._rest_tallies.get(labels)
+        if tally is None:
+            tally = self._rest_tallies[labels] = RestTally()
+        return tally
+
     def __repr__(self) -> str:
         return f"Metrics(registry=<{type(self.registry).__name__}>)"
+
+
+class RestTally:
+    """Attempts of one (exchange, endpoint, status class): count, duration sum and buckets.
+
+    Written by the event loop only, read by the scrape (see :class:`WsTally`).
+    """
+
+    __slots__ = ("buckets", "sum")
+
+    def __init__(self) -> None:
+        self.buckets = [0] * (len(_LATENCY_BUCKETS) + 1)  # the last one is +Inf
+        self.sum = 0.0
+
+    def observe(self, seconds: float) -> None:
+        """Count one attempt that took ``seconds``."""
+        # bisect_left: the first bound >= seconds, i.e. Prometheus' "le" bucket.
+        self.buckets[bisect_left(_LATENCY_BUCKETS, seconds)] += 1
+        self.sum += seconds
+
+
+class _RestCollector:
+    """Exposes every :class:`RestTally` as ``requests_total`` and ``request_duration_seconds``."""
+
+    def __init__(self, namespace: str, tallies: dict[tuple[str, str, str], RestTally]) -> None:
+        self.namespace = namespace
+        self.tallies = tallies
+
+    def describe(self) -> list[Metric]:
+        return list(self._families())
+
+    def collect(self) -> list[Metric]:
+        requests, duration = self._families()
+        bounds = [*map(floatToGoString, _LATENCY_BUCKETS), "+Inf"]
+        for labels, tally in list(self.tallies.items()):
+            running, cumulative = 0, []
+            for bound, count in zip(bounds, list(tally.buckets), strict=True):
+                running += count
+                cumulative.append((bound, running))
+            # count is the +Inf bucket of the same snapshot, so the two always agree.
+            requests.add_metric(labels, running)
+            duration.add_metric(labels, cumulative, tally.sum)
+        return [requests, duration]
+
+    def _families(self) -> tuple[CounterMetricFamily, HistogramMetricFamily]:
+        ns, labels = self.namespace, ("exchange", "endpoint", "status_class")
+        return (CounterMetricFamily(f"{ns}_requests", "REST attempts sent.", labels=labels),
+                HistogramMetricFamily(f"{ns}_request_duration_seconds", "Wire time of one REST attempt.",
+                                      labels=labels))
 
 
 class WsTally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import structlog
 from prometheus_client import CollectorRegistry
 
@@ -54,13 +55,49 @@ def test_short_values_are_not_registered_as_secrets() -> None:
 def test_metrics_use_an_isolated_registry_by_default() -> None:
     """Two Metrics objects do not collide; names follow Prometheus conventions."""
     first, second = Metrics(), Metrics()
-    first.requests.labels("binance", "depth", "2xx").inc()
+    first.rest_tally("binance", "depth", "2xx").observe(0.001)
     assert first.registry.get_sample_value(
         "lotusx_requests_total", {"exchange": "binance", "endpoint": "depth", "status_class": "2xx"}) == 1.0
     assert second.registry.get_sample_value(
         "lotusx_requests_total", {"exchange": "binance", "endpoint": "depth", "status_class": "2xx"}) is None
     shared = CollectorRegistry()
     assert Metrics(shared).registry is shared
+
+
+def test_rest_tally_buckets_follow_prometheus_le_semantics() -> None:
+    """An attempt lands in the first bucket whose bound is >= its duration; count is the +Inf bucket."""
+    metrics = Metrics()
+    tally = metrics.rest_tally("binance", "depth", "2xx")
+    for seconds in (0.0005, 0.0006, 0.001, 20.0):
+        tally.observe(seconds)
+    labels = {"exchange": "binance", "endpoint": "depth", "status_class": "2xx"}
+    sample = metrics.registry.get_sample_value
+    assert sample("lotusx_request_duration_seconds_bucket", {**labels, "le": "0.0005"}) == 1
+    assert sample("lotusx_request_duration_seconds_bucket", {**labels, "le": "0.001"}) == 3
+    assert sample("lotusx_request_duration_seconds_bucket", {**labels, "le": "10.0"}) == 3
+    assert sample("lotusx_request_duration_seconds_bucket", {**labels, "le": "+Inf"}) == 4
+    assert sample("lotusx_request_duration_seconds_count", labels) == 4
+    assert sample("lotusx_requests_total", labels) == 4
+    assert sample("lotusx_request_duration_seconds_sum", labels) == pytest.approx(20.0021)
+
+
+def test_rest_tallies_are_shared_per_label_set() -> None:
+    """The same labels give the same tally; other labels another one."""
+    metrics = Metrics()
+    assert metrics.rest_tally("binance", "depth", "2xx") is metrics.rest_tally("binance", "depth", "2xx")
+    assert metrics.rest_tally("binance", "depth", "4xx") is not metrics.rest_tally("binance", "depth", "2xx")
+
+
+def test_rest_metrics_render_in_the_text_exposition() -> None:
+    """The scrape shows the histogram and the counter under their usual names and types."""
+    from prometheus_client import generate_latest
+
+    metrics = Metrics()
+    metrics.rest_tally("binance", "depth", "2xx").observe(0.002)
+    text = generate_latest(metrics.registry).decode()
+    assert "# TYPE lotusx_request_duration_seconds histogram" in text
+    assert "# TYPE lotusx_requests_total counter" in text
+    assert 'lotusx_requests_total{endpoint="depth",exchange="binance",status_class="2xx"} 1.0' in text
 
 
 def test_status_class() -> None:

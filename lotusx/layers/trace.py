@@ -11,6 +11,7 @@ call, set once by ``Retry`` so all its attempts share it) and :data:`ATTEMPT` (1
 from __future__ import annotations
 
 import random
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +22,7 @@ from lotusx.kernel.message import Request, Response
 from lotusx.kernel.protocols import SYSTEM_CLOCK, Clock
 from lotusx.kernel.service import Service
 from lotusx.log import RedactingLogger, get_logger
-from lotusx.metrics import Metrics, status_class
+from lotusx.metrics import Metrics, RestTally, status_class
 
 REQUEST_ID = "request_id"
 ATTEMPT = "attempt"
@@ -31,6 +32,17 @@ def new_request_id() -> str:
     """A short random id for one logical call."""
     # A log correlation id, not a secret: no need for a getrandom syscall (secrets) per call.
     return f"{random.getrandbits(32):08x}"
+
+
+def _request_id_var() -> ContextVar[Any]:
+    """The variable ``structlog.contextvars.bind_contextvars(request_id=...)`` sets.
+
+    Setting it directly is what ``bind_contextvars`` does, minus building its name and
+    looking it up on every call; ``merge_contextvars`` reads it as usual.
+    """
+    token = bind_contextvars(request_id=...)  # structlog's "unbound" marker: merged as absent
+    reset_contextvars(request_id=token["request_id"])
+    return token["request_id"].var
 
 
 def usage_headers(response: Response | None, prefixes: tuple[str, ...]) -> dict[str, str]:
@@ -53,7 +65,7 @@ class Trace:
     def __call__(self, inner: Service) -> Service:
         log = (self.logger or get_logger("lotusx.rest")).bind(exchange=self.exchange)
         metrics, clock, exchange = self.metrics, self.clock, self.exchange
-        children: dict[tuple[str, str], tuple[Any, Any]] = {}
+        tallies: dict[tuple[str, int | None], RestTally] = {}
         prefixes = tuple(name.lower() for name in self.usage_headers)
 
         def record(request: Request, latency: float, response: Response | None, error: BaseException | None) -> None:
@@ -76,20 +88,19 @@ class Trace:
                 else:
                     log.warning("rest.request", error=type(error).__name__, **fields)
             if metrics is not None:
-                labels = (endpoint, status_class(status))
-                pair = children.get(labels)
-                if pair is None:  # .labels() takes a lock and hashes: resolve each child once
-                    pair = children[labels] = (metrics.request_duration.labels(exchange, *labels),
-                                               metrics.requests.labels(exchange, *labels))
-                pair[0].observe(latency)
-                pair[1].inc()
+                tally = tallies.get((endpoint, status))
+                if tally is None:
+                    tally = tallies[(endpoint, status)] = metrics.rest_tally(exchange, endpoint, status_class(status))
+                tally.observe(latency)
+
+        request_id = _request_id_var()
 
         async def service(request: Request) -> Response:
             if not request.ext.get(REQUEST_ID):
                 request = request.with_ext(request_id=new_request_id())
-            # bind/reset by token restores exactly what was bound before, like bound_contextvars,
+            # set/reset by token restores exactly what was bound before, like bound_contextvars,
             # without copying and scanning the whole context twice per attempt.
-            tokens = bind_contextvars(request_id=request.ext[REQUEST_ID])
+            token = request_id.set(request.ext[REQUEST_ID])
             start = clock.monotonic()
             try:
                 response = await inner(request)
@@ -100,6 +111,6 @@ class Trace:
                 record(request, clock.monotonic() - start, response, None)
                 return response
             finally:
-                reset_contextvars(**tokens)
+                request_id.reset(token)
 
         return service
