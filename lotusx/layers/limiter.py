@@ -429,12 +429,7 @@ class Limiter:
     async def sync(self, usage: Usage) -> None:
         """Pull local counts up to what the venue says it counted; never down."""
         now = self.clock.time()
-        for window in self._windows.get(usage.name, ()):
-            if usage.per_seconds is not None and window.pool.per_seconds != usage.per_seconds:
-                continue
-            idx = int(now // window.per)
-            if idx == window.seen_idx and usage.used <= window.seen:
-                continue  # we already counted at least as much as the venue did
+        for window, idx in self._behind(usage, now):
             key = window.key(idx)
             # The venue's count includes other processes and tools on our IP. Two processes
             # pulling up at once both add the difference: an over-count, the safe side.
@@ -443,6 +438,40 @@ class Limiter:
                 await self.storage.incr(key, window.expiry, missing)
         if usage.until is not None and usage.until > now:
             await self.cool_off([usage.name], usage.until - now)
+
+    def sync_nowait(self, usage: Usage) -> bool:
+        """:meth:`sync` without an await where none is needed; ``False``: call :meth:`sync`.
+
+        Every response carries usage headers, so this is on the hot path: with ``memory://``
+        or a report we already cover, the pull-up is a few plain calls.
+        """
+        if usage.until is not None:
+            return False
+        now = self.clock.time()
+        behind = self._behind(usage, now)
+        if not behind:
+            return True
+        local = self._local
+        if local is None:
+            return False
+        for window, idx in behind:
+            key = window.key(idx)
+            missing = usage.used - local.count(key, now)
+            if missing > 0:
+                self._record([(window, 0, key, idx)], [local.add(key, window.expiry, missing, now)])
+        return True
+
+    def _behind(self, usage: Usage, now: float) -> list[tuple[_Window, int]]:
+        """(window, index) of the windows ``usage`` reports more on than we have seen."""
+        behind = []
+        for window in self._windows.get(usage.name, ()):
+            if usage.per_seconds is not None and window.pool.per_seconds != usage.per_seconds:
+                continue
+            idx = int(now // window.per)
+            if idx == window.seen_idx and usage.used <= window.seen:
+                continue  # we already counted at least as much as the venue did
+            behind.append((window, idx))
+        return behind
 
     # ===== helpers =====
 

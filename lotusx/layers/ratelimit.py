@@ -146,7 +146,8 @@ async def _learn(limiter: Limiter, usage: tuple[UsageParser, ...], response: Res
                 if endpoint not in limiter.pool_names:
                     continue  # an endpoint without a pool of its own: nothing to pull up
                 reading = msgspec.structs.replace(reading, name=endpoint)
-            await limiter.sync(reading)
+            if not limiter.sync_nowait(reading):
+                await limiter.sync(reading)
 
 
 @dataclass(frozen=True)

@@ -69,31 +69,30 @@ class AiohttpRest:
         return self._session
 
     async def __call__(self, request: Request) -> Response:
-        target = self.base_url + request.path
-        query = request.query_string
-        url = URL(f"{target}?{query}" if query else target, encoded=True)
-        where = f"{request.method} {request.path}"
+        query, path, body = request.query_string, request.path, request.body
+        url = URL(f"{self.base_url}{path}?{query}" if query else self.base_url + path, encoded=True)
+        session = self._session
+        if session is None or session.closed:
+            session = self.session
         started = time.perf_counter()
         try:
             # Never a Content-Type of aiohttp's choosing for a body. Only bodies need the skip:
             # a session-wide skip list sends every request down aiohttp's slow header path.
-            async with self.session.request(request.method, url, data=request.body,
-                                            headers=request.headers or None,
-                                            skip_auto_headers=None if request.body is None else _NO_CONTENT_TYPE
-                                            ) as resp:
-                body = await resp.read()
-                return Response(status=resp.status, body=body, headers=resp.headers,
+            async with session.request(request.method, url, data=body, headers=request.headers or None,
+                                       skip_auto_headers=None if body is None else _NO_CONTENT_TYPE) as resp:
+                return Response(status=resp.status, body=await resp.read(), headers=resp.headers,
                                 elapsed=time.perf_counter() - started)
+        # Error texts are built here, not per call: most calls never need them.
         except aiohttp.ClientConnectorError as exc:
-            raise ConnectError(f"{where}: cannot connect: {_reason(exc)}") from None
+            raise ConnectError(f"{_where(request)}: cannot connect: {_reason(exc)}") from None
         except (TimeoutError, aiohttp.ServerTimeoutError):
-            raise Timeout(f"{where}: no response within {self.timeout}s") from None
+            raise Timeout(f"{_where(request)}: no response within {self.timeout}s") from None
         except aiohttp.ServerDisconnectedError:
-            raise Disconnected(f"{where}: server disconnected", sent=True) from None
+            raise Disconnected(f"{_where(request)}: server disconnected", sent=True) from None
         except aiohttp.ClientPayloadError as exc:
-            raise Disconnected(f"{where}: response cut short: {_reason(exc)}", sent=True) from None
+            raise Disconnected(f"{_where(request)}: response cut short: {_reason(exc)}", sent=True) from None
         except (aiohttp.ClientResponseError, aiohttp.ClientConnectionError) as exc:
-            raise ProtocolError(f"{where}: {type(exc).__name__}: {_reason(exc)}") from None
+            raise ProtocolError(f"{_where(request)}: {type(exc).__name__}: {_reason(exc)}") from None
 
     async def aclose(self) -> None:
         """Close the pool; the transport can be used again (a new pool is made)."""
@@ -109,6 +108,10 @@ class AiohttpRest:
 
     def __repr__(self) -> str:
         return f"AiohttpRest({self.base_url!r}, timeout={self.timeout}, limits={self.limits})"
+
+
+def _where(request: Request) -> str:
+    return f"{request.method} {request.path}"
 
 
 def _reason(exc: BaseException) -> str:

@@ -152,6 +152,35 @@ async def test_sync_with_a_reset_time_cools_the_pool_off_until_then() -> None:
     assert clock.slept[0] == pytest.approx(3.5)
 
 
+async def test_sync_nowait_pulls_memory_counts_up_without_an_await() -> None:
+    """With memory:// the venue's higher count is applied in place, and later reports see it."""
+    clock = FakeClock(T0)
+    lim = limiter(clock)
+    await lim.acquire({"REQUEST_WEIGHT": 2})
+    assert lim.sync_nowait(Usage("REQUEST_WEIGHT", 7, per_seconds=60)) is True
+    assert await lim.used(WEIGHT) == 7
+    assert lim.sync_nowait(Usage("REQUEST_WEIGHT", 5, per_seconds=60)) is True
+    assert await lim.used(WEIGHT) == 7
+
+
+async def test_sync_nowait_leaves_shared_storage_and_reset_times_to_sync() -> None:
+    """Another storage behind the venue's count, or a reset time, needs the awaited sync()."""
+    clock = FakeClock(T0)
+    shared = limiter(clock, storage=RacingStorage(0))
+    assert shared.sync_nowait(Usage("REQUEST_WEIGHT", 3, per_seconds=60)) is False
+    assert await shared.used(WEIGHT) == 0
+    local = limiter(clock)
+    assert local.sync_nowait(Usage("REQUEST_WEIGHT", 3, until=T0 + 1)) is False
+
+
+async def test_sync_nowait_is_done_when_shared_storage_already_covers_the_report() -> None:
+    """A report at or below what our own hits returned needs no storage round trip at all."""
+    clock = FakeClock(T0)
+    lim = limiter(clock, storage=RacingStorage(0))
+    await lim.acquire({"REQUEST_WEIGHT": 4})
+    assert lim.sync_nowait(Usage("REQUEST_WEIGHT", 4, per_seconds=60)) is True
+
+
 async def test_cool_off_blocks_only_the_named_pools() -> None:
     """A 429 cool-off on ORDERS delays orders but not weight-only calls."""
     clock = FakeClock(T0)
