@@ -5,9 +5,10 @@ SUBSCRIBE ack it sends ``count`` Binance combined-stream depth frames (20+20 lev
 fast as the socket takes them, as text, gzip binary frames or over permessage-deflate.
 
 - ours: ``ReconnectWs(AiohttpWs)`` with the Binance connector's own frame stages
-  (``market_frames``: envelope, then the event its stream names), ``Inflate`` first for
-  gzip, and a last stage that hands out exact levels (:class:`lotusx.ws.Levels`, Decimal
-  on access). Heartbeat watchdog, bounded delivery queue and dedup all run.
+  (``market_frames``: each frame to the event its stream names), ``Inflate`` first for
+  gzip. The events are the connector's typed ``DepthUpdate``s, whose ``bids``/``asks`` are
+  exact levels (:class:`lotusx.ws.Levels`, Decimal on access). Heartbeat watchdog, bounded
+  delivery queue and dedup all run.
 - floor: one ``ws_connect``, ``await ws.receive()``, ``zlib.decompress`` for gzip, one
   msgspec decode into a Struct with ``str`` prices. Nothing else.
 """
@@ -31,27 +32,10 @@ from lotusx.exchanges.binance.schemas import DepthUpdate
 from lotusx.exchanges.binance.streams import DIALECT, market_frames
 from lotusx.metrics import Metrics
 from lotusx.transport import AiohttpWs
-from lotusx.ws import Heartbeat, Inflate, Levels, ReconnectWs, frames
+from lotusx.ws import Heartbeat, Inflate, ReconnectWs, frames
 
 STREAM = "btcusdt@depth@100ms"
 SUBSCRIBE = orjson.dumps({"method": "SUBSCRIBE", "params": [STREAM], "id": 1}).decode()
-
-
-class ExactDepth(msgspec.Struct, frozen=True, gc=False):
-    """What our pipeline hands the user: a typed update whose levels are exact decimals."""
-
-    symbol: str
-    first: int
-    last: int
-    bids: Levels
-    asks: Levels
-
-
-def exact(message: Any) -> Any:
-    """Last frame stage: a depth update with exact (lazily Decimal) levels."""
-    if type(message) is DepthUpdate:
-        return ExactDepth(message.s, message.U, message.u, Levels(message.b), Levels(message.a))
-    return message
 
 
 class FloorDepth(msgspec.Struct, gc=False):
@@ -77,7 +61,7 @@ def url(base: str, mode: str, count: int) -> str:
 async def ours(base: str, mode: str, count: int, rss_every: int = 0) -> tuple[Result, list[int]]:
     """Our pipeline over ``count`` frames; also RSS samples every ``rss_every`` messages."""
     metrics = Metrics()
-    pipeline = frames(Inflate(metrics=metrics) if mode == "gzip" else None, market_frames(metrics), exact)
+    pipeline = frames(Inflate(metrics=metrics) if mode == "gzip" else None, market_frames(metrics))
     address = url(base, mode, count)
     ws = ReconnectWs(lambda: AiohttpWs(address, compress=15 if mode == "deflate" else 0), frames=pipeline,
                      dialect=DIALECT, heartbeat=Heartbeat(interval=None, answer_pings=False, idle_timeout=60.0),
@@ -95,7 +79,7 @@ async def ours(base: str, mode: str, count: int, rss_every: int = 0) -> tuple[Re
             now = clock()
             samples[received] = now - last
             last = now
-            if type(message) is not ExactDepth:
+            if type(message) is not DepthUpdate:
                 raise RuntimeError(f"unexpected message {type(message).__name__}")
             received += 1
             if rss_every and received % rss_every == 0:
@@ -103,7 +87,7 @@ async def ours(base: str, mode: str, count: int, rss_every: int = 0) -> tuple[Re
             if received == count:
                 break
         wall, cpu = clock() - start, time.process_time() - cpu0
-        assert message.bids[0][0] == Decimal(message.bids.raw[0][0]), "exact levels"
+        assert message.bids[0][0] == Decimal(message.b[0][0]), "exact levels"
     return summarize(f"ws {mode}", "lotusx", samples.tolist(), wall, cpu, count), rss
 
 

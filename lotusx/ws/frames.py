@@ -69,6 +69,18 @@ def _compose(stages: tuple[Stage, ...]) -> Callable[[Any], list[Any]]:
                 return
         out.append(item)
 
+    if count == 1:  # one stage (a venue's whole decoder): no loop at all
+        (only,) = stages
+
+        def run_one(item: Any) -> list[Any]:
+            try:
+                item = only(item)
+            except Drop:
+                return []
+            return list(item) if type(item) is Many else [item]
+
+        return run_one
+
     def run(item: Any) -> list[Any]:
         # The common frame is one message: a flat loop, fanning out only when a stage does.
         for done, stage in enumerate(stages, 1):

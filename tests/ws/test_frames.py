@@ -49,6 +49,14 @@ class TestFrames:
 
         assert frames(split, twice)("a,b") == ["a", "a", "b", "b"]
 
+    @pytest.mark.parametrize(("item", "expected"), [("a", ["A"]), ("", []), ("a,b", ["a", "b"])])
+    def test_a_single_stage_passes_drops_and_fans_out(self, item: str, expected: list[str]) -> None:
+        """One stage alone (the composed fast path) keeps the same contract: item, Drop, Many."""
+        def only(text: str) -> Any:
+            return split(text) if "," in text else upper(drop_empty(text))
+
+        assert frames(only)(item) == expected
+
     def test_pipelines_nest_flat_and_skip_none(self) -> None:
         """A pipeline inside frames() contributes its stages; None entries vanish."""
         inner = frames(upper)

@@ -6,6 +6,8 @@ from decimal import Decimal
 
 import msgspec
 
+from lotusx.ws.exact import Levels
+
 
 class ServerTime(msgspec.Struct):
     serverTime: int
@@ -82,12 +84,24 @@ class ListenKey(msgspec.Struct):
 # ----- WebSocket payloads (web-socket-streams.md, user-data-stream.md) -----
 
 class DepthUpdate(msgspec.Struct, tag_field="e", tag="depthUpdate"):
+    """A diff depth event; ``bids``/``asks`` give its levels as exact decimals (on access)."""
+
     E: int
     s: str
     U: int
     u: int
     b: list[tuple[str, str]]
     a: list[tuple[str, str]]
+
+    @property
+    def bids(self) -> Levels:
+        """Bid levels as ``(Decimal, Decimal)``, converted when read."""
+        return Levels(self.b)
+
+    @property
+    def asks(self) -> Levels:
+        """Ask levels as ``(Decimal, Decimal)``, converted when read."""
+        return Levels(self.a)
 
 
 class TradeEvent(msgspec.Struct, tag_field="e", tag="trade"):

@@ -11,6 +11,8 @@ from typing import Generic, TypeVar
 
 import msgspec
 
+from lotusx.ws.exact import Levels
+
 T = TypeVar("T")
 
 
@@ -37,6 +39,16 @@ class Book(msgspec.Struct):
     u: int
     ts: int | None = None
     seq: int | None = None
+
+    @property
+    def bids(self) -> Levels:
+        """Bid levels as ``(Decimal, Decimal)``, converted when read."""
+        return Levels(self.b)
+
+    @property
+    def asks(self) -> Levels:
+        """Ask levels as ``(Decimal, Decimal)``, converted when read."""
+        return Levels(self.a)
 
 
 class TickerRow(msgspec.Struct):

@@ -172,6 +172,14 @@ def test_depth_update_stream() -> None:
     assert (event.b, event.a) == ([("0.0024", "10")], [("0.0026", "100")])
 
 
+def test_depth_update_levels_are_exact_decimals_on_access() -> None:
+    """DepthUpdate.bids/asks read the string levels as (Decimal, Decimal), digits kept."""
+    (event,) = market_frames(Metrics())(combined("bnbbtc@depth@100ms", "ws_depth_update.json"))
+    assert list(event.bids) == [(Decimal("0.0024"), Decimal("10"))]
+    assert event.asks[0] == (Decimal("0.0026"), Decimal("100"))
+    assert str(event.asks[0][0]) == "0.0026"
+
+
 def test_trade_stream() -> None:
     """ws_trade.json -> TradeEvent with exact price and quantity."""
     (event,) = market_frames(Metrics())(combined("bnbbtc@trade", "ws_trade.json"))

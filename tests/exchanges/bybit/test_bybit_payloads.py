@@ -29,6 +29,13 @@ def test_orderbook() -> None:
     assert (book.b, book.a) == ([("65485.47", "47.081829")], [("65557.7", "16.606555")])
 
 
+def test_orderbook_levels_are_exact_decimals_on_access() -> None:
+    """Book.bids/asks give (Decimal, Decimal) levels with the venue's digits."""
+    book = _result("orderbook.json", s.Book)
+    assert list(book.bids) == [(Decimal("65485.47"), Decimal("47.081829"))]
+    assert str(book.asks[0][0]) == "65557.7"
+
+
 def test_tickers() -> None:
     """GET /v5/market/tickers: best levels as Decimals."""
     rows = _result("tickers.json", s.Rows[s.TickerRow])
