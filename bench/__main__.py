@@ -22,8 +22,8 @@ import structlog
 
 from bench import stream
 from bench.measure import CLIENT_CORE, Result, pin, server, summarize, timed_calls, two_cores
-from bench.report import add_ratios, chart, save, table
-from bench.rest import Client, check, open_client
+from bench.report import add_ratios, chart, layer_costs, save, table
+from bench.rest import ABLATIONS, Client, check, open_client
 
 CLIENTS = ("floor", "lotusx", "ccxt")
 SIZES = {  # quick, full
@@ -38,18 +38,21 @@ async def rest_suite(info: dict[str, Any], cancel: Any, size: dict[str, int]) ->
     """Sequential and 16-way depth and order calls; clients interleaved round by round."""
     clients: dict[str, Client] = {}
     try:
-        for name in CLIENTS:
-            clients[name] = await open_client(name, info)
-            await check(clients[name])
+        for name, drop in [*((name, ()) for name in CLIENTS), *(("lotusx", drop) for drop in ABLATIONS)]:
+            client = await open_client(name, info, drop)
+            clients[client.name] = client
+            await check(client)
             for i in range(50):  # warm pools, caches and the clock sync
-                await clients[name].depth(i)
-                await clients[name].order(i)
+                await client.depth(i)
+                await client.order(i)
         cancel()
         pooled: dict[tuple[str, str], tuple[list[float], float, float, int]] = {}
         for _ in range(size["rounds"]):
             for op in ("depth", "order"):
                 for workers, count in ((1, size["rest_calls"]), (WORKERS, size["rest_concurrent"])):
                     for name, client in clients.items():
+                        if workers > 1 and name not in CLIENTS:
+                            continue  # layer costs: sequential calls only
                         samples, wall, cpu = await timed_calls(getattr(client, op), count, workers)
                         key = (f"{op} x{workers}", name)
                         old = pooled.get(key, ([], 0.0, 0.0, 0))
@@ -157,6 +160,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     path = save(run, results)
     png = chart(results)
     print(table(results))
+    print("\nWhat each layer costs over the socket (sequential calls, same run):\n")
+    print(layer_costs(results))
     print()
     for c in checks:
         print(f"{'MET ' if c['met'] else 'MISS'} {c['target']}: {c['value']:,.3f} (target {c['op']} {c['bound']})")

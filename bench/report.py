@@ -22,14 +22,39 @@ def add_ratios(results: Sequence[Result]) -> None:
             result.ratio = result.rate / floors[result.case]
 
 
+def ablated(result: Result) -> bool:
+    """Whether ``result`` is lotusx with layers taken out (``bench.rest.Without``)."""
+    return result.client.startswith("lotusx -")
+
+
 def table(results: Sequence[Result]) -> str:
-    """A Markdown table of every result."""
+    """A Markdown table of every result but the layer-cost runs (see :func:`layer_costs`)."""
     lines = ["| case | client | n | median µs | p99 µs | calls or msgs/s | CPU µs/call | vs floor |",
              "|---|---|---:|---:|---:|---:|---:|---:|"]
     for r in results:
+        if ablated(r):
+            continue
         ratio = f"{r.ratio:.2f}x" if r.ratio is not None else "-"
         lines.append(f"| {r.case} | {r.client} | {r.count} | {r.median_us:.1f} | {r.p99_us:.1f} | {r.rate:,.0f} "
                      f"| {r.cpu_us:.1f} | {ratio} |")
+    return "\n".join(lines)
+
+
+def layer_costs(results: Sequence[Result]) -> str:
+    """What each layer costs over the socket: full stack minus the stack without it, same run."""
+    by = {(r.case, r.client): r for r in results}
+    lines = ["| taken out | depth: client CPU µs/call saved | depth median / floor | "
+             "order: client CPU µs/call saved | order median / floor |", "|---|---:|---:|---:|---:|"]
+    cells: dict[str, list[str]] = {}
+    for op in ("depth", "order"):
+        case = f"{op} x1"
+        full, floor = by[(case, "lotusx")], by[(case, "floor")]
+        cells.setdefault("nothing (full stack)", []).extend(["-", f"{full.median_us / floor.median_us:.3f}"])
+        for r in results:
+            if r.case == case and ablated(r):
+                cells.setdefault(r.client.removeprefix("lotusx "), []).extend(
+                    [f"{full.cpu_us - r.cpu_us:.1f}", f"{r.median_us / floor.median_us:.3f}"])
+    lines += [f"| {name} | {' | '.join(values)} |" for name, values in cells.items()]
     return "\n".join(lines)
 
 
@@ -51,7 +76,7 @@ def chart(results: Sequence[Result], path: Path | None = None) -> Path:
     import matplotlib.pyplot as plt
 
     path = path or RESULTS / "latest.png"
-    rows = [r for r in results if r.client != "floor" and r.ratio is not None]
+    rows = [r for r in results if r.client in ("lotusx", "ccxt") and r.ratio is not None]
     labels = [f"{r.case}\n{r.client}" for r in rows]
     colours = ["tab:blue" if r.client == "lotusx" else "tab:orange" for r in rows]
     fig, ax = plt.subplots(figsize=(max(8, len(rows) * 0.9), 4.5))

@@ -24,7 +24,13 @@ import orjson
 from yarl import URL
 
 import lotusx
+from lotusx.kernel.client import RestClient
+from lotusx.kernel.service import stack
+from lotusx.layers.clock import ClockSync
 from lotusx.layers.limiter import Pool
+from lotusx.layers.ratelimit import RateLimit
+from lotusx.layers.retry import Retry
+from lotusx.layers.trace import Trace
 from lotusx.metrics import Metrics
 
 SYMBOL = "BTCUSDT"
@@ -113,6 +119,31 @@ class Lotusx:
         await self.connecting.__aexit__(None, None, None)
 
 
+class Without(Lotusx):
+    """``Lotusx`` with some layers taken out of its canonical stack: what those layers cost.
+
+    The connector is built exactly as above, then its ``RestClient`` is rebuilt on the same
+    transport over the same layers minus ``drop`` (``RestClient.layers`` is the stack).
+    """
+
+    def __init__(self, info: dict[str, Any], drop: tuple[type, ...]) -> None:
+        super().__init__(info)
+        self.drop = drop
+        self.name = "lotusx -" + " -".join(layer.__name__ for layer in drop)
+
+    async def open(self) -> None:
+        await super().open()
+        rest = self.ex.rest
+        kept = [layer for layer in rest.layers if not isinstance(layer, self.drop)]
+        assert len(kept) == len(rest.layers) - len(self.drop), "each dropped layer is in the stack once"
+        self.ex.rest = RestClient(rest.transport, stack(*kept))
+
+
+# The layers of the canonical stack around Sign and MapErrors, one at a time, then all four.
+ABLATIONS: tuple[tuple[type, ...], ...] = ((Trace,), (RateLimit,), (Retry,), (ClockSync,),
+                                           (Retry, RateLimit, ClockSync, Trace))
+
+
 class Ccxt:
     """ccxt's async Binance client with its URLs pointed at the sim.
 
@@ -150,11 +181,11 @@ class Ccxt:
         await self.ex.close()
 
 
-async def open_client(name: str, info: dict[str, Any]) -> Client:
-    """A ready client by name (markets loaded, sessions open)."""
+async def open_client(name: str, info: dict[str, Any], drop: tuple[type, ...] = ()) -> Client:
+    """A ready client by name (markets loaded, sessions open); ``drop``: see :class:`Without`."""
     if name == "floor":
         return Floor(info)
-    client: Lotusx | Ccxt = Lotusx(info) if name == "lotusx" else Ccxt(info)
+    client: Lotusx | Ccxt = (Without(info, drop) if drop else Lotusx(info)) if name == "lotusx" else Ccxt(info)
     try:
         await client.open()
     except BaseException:
