@@ -25,16 +25,23 @@ async def follow_diffs(sync: DiffSync, messages: AsyncIterator[Any], *,
                        depth: int | None = None) -> AsyncIterator[OrderBook]:
     """Yield the maintained book after the snapshot and after every applied diff.
 
-    A gap or a reconnect discards the book and fetches a new snapshot while diffs keep
-    buffering; ``resynced(reason)`` is called each time. Other symbols are not touched.
+    A sequence gap discards the book and fetches a new snapshot while diffs keep buffering;
+    ``resynced(reason)`` is called each time. Other symbols are not touched.
+
+    A reconnect marker discards the book too, but the snapshot waits until the stream shows
+    it is live again: the next message of any kind, normally the connection's
+    :class:`~lotusx.ws.Resumed` once the venue re-acked the subscription. A snapshot taken
+    while the stream is down can miss updates made before the subscription is back, and a
+    quiet symbol would then never send the diff that reveals it.
     """
     incoming: asyncio.Future[Any] = asyncio.ensure_future(anext(messages))
     fetching: asyncio.Future[Snapshot] | None = None
+    down = False  # after a reconnect marker, until the stream delivers again
     try:
         while True:
             # Fetch before waiting: a quiet symbol may send no diff for minutes, and the
             # snapshot alone is a correct book (diffs that raced it are buffered and replayed).
-            if not sync.synced and fetching is None:
+            if not sync.synced and fetching is None and not down:
                 fetching = asyncio.ensure_future(snapshot())
             waiting = {incoming} if fetching is None else {incoming, fetching}
             done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
@@ -51,7 +58,12 @@ async def follow_diffs(sync: DiffSync, messages: AsyncIterator[Any], *,
                 if reconnected(message):
                     sync.reset()
                     resynced("reconnect")
+                    down = True
+                    if fetching is not None:  # asked before the gap: it would not bridge it
+                        fetching.cancel()
+                        fetching = None
                     continue
+                down = False
                 diff = event(message)
                 if diff is None:
                     continue

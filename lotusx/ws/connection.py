@@ -4,9 +4,11 @@ A :class:`Shard` runs one supervisor task. Each live socket is a :class:`Link` w
 tasks: the reader (frames -> pipeline -> control matchers -> delivery) and the watch
 (pings, pong deadline, idle watchdog). A link ends with a *reason*; the supervisor then puts
 a :class:`~lotusx.ws.delivery.Gap` in the stream, backs off and reconnects, logging in again
-before resubscribing. Before the venue's connection lifetime ends, or when it announces a
-shutdown, the shard *rotates*: it opens and subscribes a new link while the old one still
-delivers, then closes the old one; the hub's dedup drops what both delivered.
+before resubscribing. Once every subscription is acked again it puts a
+:class:`~lotusx.ws.delivery.Resumed`: from there on the stream is live. Before the venue's
+connection lifetime ends, or when it announces a shutdown, the shard *rotates*: it opens and
+subscribes a new link while the old one still delivers, then closes the old one; the hub's
+dedup drops what both delivered.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Any
 from lotusx.kernel.errors import AuthenticationError, Disconnected, LotusXError
 from lotusx.kernel.ws import WsKind
 from lotusx.log import get_logger
-from lotusx.ws.delivery import Gap
+from lotusx.ws.delivery import Gap, Resumed
 from lotusx.ws.heartbeat import Liveness
 from lotusx.ws.hub import Hub, Link, settle
 from lotusx.ws.outbound import sender
@@ -43,6 +45,7 @@ class Shard:
         self.task: asyncio.Task[None] | None = None
         self._links: set[Link] = set()
         self._opened_before = False
+        self._gapped = False  # a Gap was put and its Resumed is still due
 
     @property
     def connected(self) -> bool:
@@ -81,6 +84,7 @@ class Shard:
             while True:
                 try:
                     link = await self._open()
+                    await self._resumed()
                 except AuthenticationError as exc:
                     hub.delivery.fail(exc)
                     return
@@ -107,6 +111,13 @@ class Shard:
         hub.count("reconnects")
         hub.registry.reset(self.index)
         await hub.delivery.put(Gap(reason, hub.clock.time(), self.index))
+        self._gapped = True
+
+    async def _resumed(self) -> None:
+        """Put the ``Resumed`` a ``Gap`` is owed, now that the link is subscribed."""
+        if self._gapped:
+            self._gapped = False
+            await self.hub.delivery.put(Resumed(self.hub.clock.time(), self.index))
 
     async def _serve(self, link: Link) -> tuple[str, float]:
         """Run ``link`` (and its successors after rotations) until one dies: (reason, opened)."""
@@ -159,6 +170,8 @@ class Shard:
         hub.count("rotations")
         if died:  # the old socket failed before the new one took over: messages may be missing
             await hub.delivery.put(Gap(old.ended.result(), hub.clock.time(), self.index))
+            self._gapped = True
+            await self._resumed()  # the new link is already subscribed
         return new
 
     # -- one link ------------------------------------------------------------------------

@@ -38,6 +38,17 @@ class Gap(msgspec.Struct, frozen=True):
     shard: int = 0
 
 
+class Resumed(msgspec.Struct, frozen=True):
+    """The stream is live again after a :class:`Gap` on ``shard``: every subscription is re-acked.
+
+    Anything fetched by REST from here on is no older than what the stream delivers next, so
+    this, not the ``Gap``, is when a consumer re-snapshots a book or reconciles its orders.
+    """
+
+    time: float
+    shard: int = 0
+
+
 class Delivery:
     """An async bounded queue of messages and :class:`Gap` markers; see the module docstring."""
 

@@ -25,7 +25,7 @@ class RawStream:
         await self._ws.subscribe(list(streams))
 
     async def stream(self) -> AsyncIterator[Any]:
-        """Every decoded message, and reconnect markers, of what was subscribed."""
+        """Every decoded message of what was subscribed, and the ``Gap``/``Resumed`` markers of reconnects."""
         if self._ws is None:
             raise ConfigError("call subscribe() before stream()")
         async for message in self._ws:

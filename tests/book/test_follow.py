@@ -11,6 +11,7 @@ from lotusx.book import BookEvent, DiffSync, follow_diffs
 from lotusx.book.follow import Snapshot
 
 RECONNECT = object()
+RESUMED = object()  # what a ReconnectWs puts once resubscribed; follow_diffs needs no predicate for it
 
 
 class Feed:
@@ -70,15 +71,60 @@ async def test_a_gap_resyncs_from_a_new_snapshot() -> None:
     await books.aclose()
 
 
-async def test_a_reconnect_discards_the_book_and_resyncs() -> None:
-    """A reconnect marker resets the book; the fresh snapshot becomes the book."""
+async def test_a_reconnect_discards_the_book_and_resyncs_once_live() -> None:
+    """A reconnect marker resets the book; once the stream is live again the fresh snapshot is the book."""
     feed, resyncs = Feed(), []
     books = follow(feed, [([("1", "1")], [], 5), ([("2", "1")], [], 30)], resyncs)
     await anext(books)
     feed.queue.put_nowait(RECONNECT)
+    feed.queue.put_nowait(RESUMED)
     book = await asyncio.wait_for(anext(books), 1)
     assert resyncs == ["reconnect"]
     assert (book.sequence, book.bids) == (30, [(Decimal(2), Decimal(1))])
+    await books.aclose()
+
+
+async def test_after_a_reconnect_no_snapshot_is_fetched_until_the_stream_is_live() -> None:
+    """Between the reconnect marker and the stream's next message (its Resumed) nothing is fetched."""
+    feed, fetched = Feed(), []
+
+    async def snapshot() -> Snapshot:
+        fetched.append(len(fetched))
+        return [], [], 5 if len(fetched) == 1 else 40
+
+    books = follow_diffs(DiffSync("X"), aiter(feed), event=lambda m: m if isinstance(m, BookEvent) else None,
+                         reconnected=lambda m: m is RECONNECT, snapshot=snapshot, resynced=lambda reason: None)
+    await anext(books)
+    pending = asyncio.ensure_future(anext(books))
+    feed.queue.put_nowait(RECONNECT)
+    await asyncio.sleep(0.01)
+    assert fetched == [0]  # the quiet symbol's book is gone, and no snapshot races the resubscription
+    feed.queue.put_nowait(RESUMED)
+    assert (await asyncio.wait_for(pending, 1)).sequence == 40
+    assert fetched == [0, 1]
+    await books.aclose()
+
+
+async def test_a_snapshot_in_flight_at_a_reconnect_is_dropped() -> None:
+    """A snapshot asked for before the reconnect cannot bridge it: it is cancelled, and a new one asked once live."""
+    feed, gate, calls = Feed(), asyncio.Event(), []
+
+    async def snapshot() -> Snapshot:
+        calls.append(len(calls))
+        if len(calls) == 1:
+            await gate.wait()  # the first answer never comes before the reconnect
+            raise AssertionError("a cancelled snapshot was awaited to the end")
+        return [("9", "1")], [], 50
+
+    books = follow_diffs(DiffSync("X"), aiter(feed), event=lambda m: m if isinstance(m, BookEvent) else None,
+                         reconnected=lambda m: m is RECONNECT, snapshot=snapshot, resynced=lambda reason: None)
+    first = asyncio.ensure_future(anext(books))
+    await asyncio.sleep(0.01)
+    feed.queue.put_nowait(RECONNECT)
+    feed.queue.put_nowait(RESUMED)
+    book = await asyncio.wait_for(first, 1)
+    assert (book.sequence, calls) == (50, [0, 1])
+    gate.set()
     await books.aclose()
 
 

@@ -13,7 +13,7 @@ from lotusx.kernel.errors import AuthenticationError, SubscriptionRejected, Time
 from lotusx.kernel.ws import WsFrame
 from lotusx.metrics import Metrics
 from lotusx.testing import FakeClock, FakeWs
-from lotusx.ws import Backoff, Gap, Heartbeat, Overflow, ReconnectWs, WsDialect, frames
+from lotusx.ws import Backoff, Gap, Heartbeat, Overflow, ReconnectWs, Resumed, WsDialect, frames
 
 
 class TestSubscriptions:
@@ -83,11 +83,48 @@ class TestReconnect:
             assert gap.reason == "server_close"
             await clock.advance(1)
             await until(lambda: subscribes(second) == [["a"]])
+            assert isinstance(await next_of(ws), Resumed)
             second.feed(data("a", 7))
             assert await next_of(ws) == {"stream": "a", "u": 7}
             assert sample(metrics, "lotusx_ws_reconnects_total", reason="server_close") == 1
             assert sample(metrics, "lotusx_ws_resubscriptions_total") == 1
             assert ws.stats.reconnects == 1
+
+    async def test_resumed_comes_only_once_the_resubscription_is_acked(self) -> None:
+        """After a Gap, Resumed waits for the venue's ack on the new connection: then the stream is live."""
+        clock = FakeClock(auto_advance=False)
+        first, second = VenueWs(), VenueWs(silent=True)
+        async with make(first, second, clock=clock, ack_timeout=600) as ws:
+            await ws.subscribe(["a"])
+            first.feed(WsFrame.close(1001))
+            assert isinstance(await next_of(ws), Gap)
+            await clock.advance(1)
+            await until(lambda: subscribes(second) == [["a"]])
+            await quiesce()
+            assert ws.stats.queued == 0  # subscribed but not confirmed: not live yet
+            second.feed(orjson.dumps({"result": None, "id": orjson.loads(second.sent[-1])["id"]}).decode())
+            resumed = await next_of(ws)
+            assert isinstance(resumed, Resumed)
+            assert resumed.shard == 0
+
+    async def test_one_resumed_after_several_failed_attempts(self) -> None:
+        """Each failed attempt adds a Gap; the connection that finally subscribes adds one Resumed."""
+        clock = FakeClock(auto_advance=False)
+        first, mute, third = VenueWs(), VenueWs(silent=True), VenueWs()
+        hb = Heartbeat(interval=None, idle_timeout=10_000)
+        async with make(first, mute, third, clock=clock, heartbeat=hb, ack_timeout=5) as ws:
+            await ws.subscribe(["a"])
+            first.feed(WsFrame.close(1001))
+            got = [await next_of(ws)]
+            await clock.advance(1)
+            await until(lambda: subscribes(mute) == [["a"]] and clock.sleepers == 2)
+            await clock.advance(5)
+            got.append(await next_of(ws))
+            await clock.advance(2)
+            await until(lambda: subscribes(third) == [["a"]])
+            third.feed(data("a", 1))
+            got += [await next_of(ws) for _ in range(2)]
+            assert [type(m) for m in got] == [Gap, Gap, Resumed, dict]
 
     async def test_lost_connection_reconnects(self) -> None:
         """A dropped socket (Disconnected) is a reconnect with reason disconnected."""
@@ -284,6 +321,23 @@ class TestRotation:
             new.feed(data("a", 1))
             assert await next_of(ws) == {"stream": "a", "u": 1}
             assert ws.stats.rotations == 1
+
+
+    async def test_old_link_dying_during_a_rotation_is_a_gap_then_resumed(self) -> None:
+        """If the old socket drops before the new one is subscribed, messages may be lost: Gap, then Resumed."""
+        old, new = VenueWs(), VenueWs(silent=True)
+        async with make(old, new, dialect=dialect(), ack_timeout=600) as ws:
+            await ws.subscribe(["a"])
+            old.feed('{"e":"serverShutdown"}')
+            await until(lambda: subscribes(new) == [["a"]])
+            old.feed(ConnectionResetLike())
+            await until(lambda: not old.connected)  # its reader took the reset: the link has ended
+            new.feed(orjson.dumps({"result": None, "id": orjson.loads(new.sent[-1])["id"]}).decode())
+            gap, resumed = await next_of(ws), await next_of(ws)
+            assert (type(gap), gap.reason, type(resumed)) == (Gap, "disconnected", Resumed)
+            new.feed(data("a", 1))
+            assert await next_of(ws) == {"stream": "a", "u": 1}
+            assert (ws.stats.rotations, ws.stats.reconnects) == (1, 0)
 
 
 class TestFailures:

@@ -242,7 +242,7 @@ class Binance:
         await self._raw.subscribe(streams)
 
     def stream(self) -> AsyncIterator[Any]:
-        """Raw escape hatch: every decoded message (and reconnect markers) of :meth:`subscribe`."""
+        """Raw escape hatch: every decoded message of :meth:`subscribe`, and reconnects' ``Gap``/``Resumed``."""
         return self._raw.stream()
 
     async def aclose(self) -> None:

@@ -396,6 +396,31 @@ async def test_quiet_book_yields_its_snapshot(ex: Binance, engine: Engine) -> No
         await books.close()
 
 
+async def test_a_book_that_goes_quiet_after_a_reconnect_still_catches_up(ex: Binance, sim: Sim, engine: Engine,
+                                                                        metrics: Metrics) -> None:
+    """Trades made while the socket is down, then silence: the book re-snapshots once resubscribed."""
+    chaos, flow = sim.chaos("binance"), Flow(engine)
+    books = Watch(ex.watch_order_book(SYMBOL, depth=20))
+    try:
+        await eventually(lambda: books.items, what="the first synced book")
+        chaos.drop_ws_after = 1
+        try:
+            await flow.run(0.3)  # the first diff drops the socket; the rest of the flow is never streamed
+            await eventually(lambda: resyncs(metrics, "reconnect") >= 1, what="a reconnect resync")
+        finally:
+            chaos.drop_ws_after = None
+        live = engine.books[SYMBOL]  # no trading from here on: no diff will reveal a stale book
+
+        def caught_up() -> OrderBook | None:
+            latest: OrderBook = books.items[-1]
+            return latest if latest.sequence == live.update_id else None
+
+        final = await eventually(caught_up, what="a book at the engine's update id")
+        assert (final.bids, final.asks) == (live.levels("BUY", 20), live.levels("SELL", 20))
+    finally:
+        await books.close()
+
+
 async def test_book_survives_gap_and_disconnect_and_equals_engine(ex: Binance, sim: Sim, engine: Engine,
                                                                   metrics: Metrics) -> None:
     """After an injected sequence gap and a forced disconnect the maintained book equals the engine's."""
