@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from decimal import Decimal
-from typing import overload
+from typing import Any, overload
 
 Level = tuple[Decimal, Decimal]
 
@@ -59,3 +59,24 @@ class Levels(Sequence[Level]):
 
     def __repr__(self) -> str:
         return f"Levels({len(self.raw)} levels)"
+
+
+class LevelsOf:
+    """A struct's string levels in field ``name``, read as exact :class:`Levels` (a class attribute).
+
+    ``bids = LevelsOf("b")`` on a msgspec Struct whose ``b`` decodes as ``list[tuple[str, str]]``.
+    """
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, obj: None, owner: type) -> LevelsOf: ...
+
+    @overload
+    def __get__(self, obj: object, owner: type | None = None) -> Levels: ...
+
+    def __get__(self, obj: Any, owner: type | None = None) -> LevelsOf | Levels:
+        return self if obj is None else Levels(getattr(obj, self.name))

@@ -2,7 +2,9 @@
 
 from decimal import Decimal
 
-from lotusx.ws.exact import Levels
+import msgspec
+
+from lotusx.ws.exact import Levels, LevelsOf
 
 RAW = [["50000.10", "1.00000001"], ["49999.9", "0.5"]]
 
@@ -43,3 +45,15 @@ def test_levels_concatenate_like_lists() -> None:
     bids, asks = Levels([["1.5", "2"]]), Levels([["1.6", "3"]])
     assert bids + asks == [(Decimal("1.5"), Decimal("2")), (Decimal("1.6"), Decimal("3"))]
     assert [(Decimal(1), Decimal(1))] + bids == [(Decimal(1), Decimal(1)), (Decimal("1.5"), Decimal("2"))]  # noqa: RUF005
+
+
+def test_levels_of_reads_a_struct_field_as_exact_levels() -> None:
+    """LevelsOf("b") on a Struct gives Levels over that field; on the class, the descriptor itself."""
+    class Update(msgspec.Struct):
+        b: list[tuple[str, str]]
+        bids = LevelsOf("b")
+
+    update = msgspec.json.decode(b'{"b":[["1.10","2"]]}', type=Update)
+    assert list(update.bids) == [(Decimal("1.10"), Decimal("2"))]
+    assert isinstance(Update.bids, LevelsOf)
+    assert msgspec.structs.fields(Update)[0].name == "b" and len(msgspec.structs.fields(Update)) == 1

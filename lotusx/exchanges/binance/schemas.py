@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import msgspec
 
-from lotusx.ws.exact import Levels
+from lotusx.ws.exact import LevelsOf
 
 
 class ServerTime(msgspec.Struct):
@@ -93,15 +93,8 @@ class DepthUpdate(msgspec.Struct, tag_field="e", tag="depthUpdate"):
     b: list[tuple[str, str]]
     a: list[tuple[str, str]]
 
-    @property
-    def bids(self) -> Levels:
-        """Bid levels as ``(Decimal, Decimal)``, converted when read."""
-        return Levels(self.b)
-
-    @property
-    def asks(self) -> Levels:
-        """Ask levels as ``(Decimal, Decimal)``, converted when read."""
-        return Levels(self.a)
+    bids = LevelsOf("b")  # (Decimal, Decimal) pairs, converted when read
+    asks = LevelsOf("a")
 
 
 class TradeEvent(msgspec.Struct, tag_field="e", tag="trade"):

@@ -11,7 +11,7 @@ from typing import Generic, TypeVar
 
 import msgspec
 
-from lotusx.ws.exact import Levels
+from lotusx.ws.exact import LevelsOf
 
 T = TypeVar("T")
 
@@ -40,15 +40,8 @@ class Book(msgspec.Struct):
     ts: int | None = None
     seq: int | None = None
 
-    @property
-    def bids(self) -> Levels:
-        """Bid levels as ``(Decimal, Decimal)``, converted when read."""
-        return Levels(self.b)
-
-    @property
-    def asks(self) -> Levels:
-        """Ask levels as ``(Decimal, Decimal)``, converted when read."""
-        return Levels(self.a)
+    bids = LevelsOf("b")  # (Decimal, Decimal) pairs, converted when read
+    asks = LevelsOf("a")
 
 
 class TickerRow(msgspec.Struct):
