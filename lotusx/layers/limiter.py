@@ -435,7 +435,7 @@ class Limiter:
             # pulling up at once both add the difference: an over-count, the safe side.
             missing = usage.used - await self.storage.get(key)
             if missing > 0:
-                await self.storage.incr(key, window.expiry, missing)
+                self._record([(window, 0, key, idx)], [await self.storage.incr(key, window.expiry, missing)])
         if usage.until is not None and usage.until > now:
             await self.cool_off([usage.name], usage.until - now)
 

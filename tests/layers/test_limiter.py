@@ -181,6 +181,15 @@ async def test_sync_nowait_is_done_when_shared_storage_already_covers_the_report
     assert lim.sync_nowait(Usage("REQUEST_WEIGHT", 4, per_seconds=60)) is True
 
 
+async def test_a_pull_up_on_shared_storage_is_remembered() -> None:
+    """After sync() pulled a shared count up, the same report again is covered without a round trip."""
+    clock = FakeClock(T0)
+    lim = limiter(clock, storage=RacingStorage(0))
+    await lim.sync(Usage("REQUEST_WEIGHT", 6, per_seconds=60))
+    assert await lim.used(WEIGHT) == 6
+    assert lim.sync_nowait(Usage("REQUEST_WEIGHT", 6, per_seconds=60)) is True
+
+
 async def test_cool_off_blocks_only_the_named_pools() -> None:
     """A 429 cool-off on ORDERS delays orders but not weight-only calls."""
     clock = FakeClock(T0)
