@@ -63,6 +63,12 @@ class Shard:
             with contextlib.suppress(asyncio.CancelledError):
                 await self.task
 
+    def drop(self, reason: str) -> None:
+        """End the current link (and one being opened): the supervisor reconnects."""
+        for link in (self.link, self._opening):
+            if link is not None:
+                link.end(reason)
+
     async def subscribe(self, streams: list[str]) -> None:
         """Send a subscribe for ``streams`` now, or leave them for the link being opened."""
         if self.link is not None and streams:

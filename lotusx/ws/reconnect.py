@@ -146,6 +146,15 @@ class ReconnectWs:
             if 0 <= index < len(self._shards):
                 await self._shards[index].unsubscribe(group)
 
+    def reconnect(self, reason: str = "requested") -> None:
+        """Drop every connection now; each shard reconnects as after any loss of its socket.
+
+        The stream gets a ``Gap`` with ``reason``, then, once resubscribed, a ``Resumed``. For
+        a venue that invalidates a stream without closing it (Binance's ``listenKeyExpired``).
+        """
+        for shard in self._shards:
+            shard.drop(reason)
+
     def __aiter__(self) -> ReconnectWs:
         return self
 

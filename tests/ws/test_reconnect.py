@@ -107,6 +107,18 @@ class TestReconnect:
             assert isinstance(resumed, Resumed)
             assert resumed.shard == 0
 
+    async def test_reconnect_on_request_gaps_resubscribes_and_resumes(self) -> None:
+        """reconnect(reason) drops the live socket: a Gap with that reason, a new subscribed socket, Resumed."""
+        clock = FakeClock(auto_advance=False)
+        first, second = VenueWs(), VenueWs()
+        async with make(first, second, clock=clock) as ws:
+            await ws.subscribe(["a"])
+            ws.reconnect("listen_key_expired")
+            assert (await next_of(ws)).reason == "listen_key_expired"
+            await clock.advance(1)
+            assert isinstance(await next_of(ws), Resumed)
+            assert (subscribes(second), first.connected) == ([["a"]], False)
+
     async def test_lost_connection_reconnects(self) -> None:
         """A dropped socket (Disconnected) is a reconnect with reason disconnected."""
         clock = FakeClock(auto_advance=False)

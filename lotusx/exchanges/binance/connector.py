@@ -18,6 +18,7 @@ from lotusx.kernel.errors import ConfigError, LotusXError
 from lotusx.kernel.message import Request
 from lotusx.log import get_logger
 from lotusx.models import Balance, NewOrder, Order, OrderBook, Ticker, Trade, Withdrawal, WithdrawalStatus
+from lotusx.orders import follow_orders
 from lotusx.transport import AiohttpWs
 from lotusx.venue import Parts
 from lotusx.ws import Gap as Reconnected
@@ -184,13 +185,17 @@ class Binance:
                     yield Ticker(symbol=m.s, bid=m.b, bid_quantity=m.B, ask=m.a, ask_quantity=m.A)
 
     async def watch_orders(self) -> AsyncIterator[Order]:
-        """Order updates of this account (user data stream), kept alive across reconnects."""
-        async for event in self._user_events():
-            if isinstance(event, s.ExecutionReport):
-                yield Order(order_id=str(event.i), client_order_id=event.C or event.c, symbol=event.s,
-                            side="BUY" if event.S == "BUY" else "SELL", type=event.o, status=event.X,
-                            price=event.p, quantity=event.q, filled_quantity=event.z, time_in_force=event.f,
-                            timestamp=event.E)
+        """Order updates of this account (user data stream), reconciled by REST after each reconnect.
+
+        See :func:`lotusx.orders.follow_orders`: what the stream missed while it was down comes
+        from ``get_open_orders()`` and ``get_order()`` once it is live again.
+        """
+        async def current(last: Order) -> Order:
+            return await self.get_order(last.symbol, order_id=last.order_id)
+
+        async for update in follow_orders(self._user_events(), orders=_execution, open_orders=self.get_open_orders,
+                                          get_order=current):
+            yield update
 
     async def watch_balances(self) -> AsyncIterator[dict[str, Balance]]:
         """Balance changes of this account (user data stream)."""
@@ -219,16 +224,16 @@ class Binance:
 
         upkeep = asyncio.create_task(keep_alive())
         try:
-            while True:
-                async with ReconnectWs(connect, frames=user_frames(self.metrics), dialect=USER_DIALECT,
-                                       heartbeat=_HEARTBEAT, metrics=self.metrics) as ws:
-                    async for event in ws:
-                        yield event
-                        if isinstance(event, s.ListenKeyExpired):
-                            break
-                # "No more events will be sent after this until a new listenKey is created" (user-data-stream.md),
-                # and the socket may stay open: reconnect on a new key, or the stream stays silent for good.
-                listen_key[0] = await self._listen_key(key_header)
+            async with ReconnectWs(connect, frames=user_frames(self.metrics), dialect=USER_DIALECT,
+                                   heartbeat=_HEARTBEAT, metrics=self.metrics) as ws:
+                async for event in ws:
+                    yield event
+                    if isinstance(event, s.ListenKeyExpired):
+                        # "No more events will be sent after this until a new listenKey is created"
+                        # (user-data-stream.md), and the socket may stay open: reconnect on a new key
+                        # (a Gap, then a Resumed), or the stream stays silent for good.
+                        listen_key[0] = await self._listen_key(key_header)
+                        ws.reconnect("listen_key_expired")
         finally:
             upkeep.cancel()
 
@@ -264,6 +269,14 @@ def _ids(symbol: str, order_id: str | int | None, client_order_id: str | None) -
     if (order_id is None) == (client_order_id is None):
         raise ConfigError("give exactly one of order_id and client_order_id")
     return [("symbol", symbol), ("orderId", order_id), ("origClientOrderId", client_order_id)]
+
+
+def _execution(event: Any) -> list[Order]:
+    if not isinstance(event, s.ExecutionReport):
+        return []
+    return [Order(order_id=str(event.i), client_order_id=event.C or event.c, symbol=event.s,
+                  side="BUY" if event.S == "BUY" else "SELL", type=event.o, status=event.X, price=event.p,
+                  quantity=event.q, filled_quantity=event.z, time_in_force=event.f, timestamp=event.E)]
 
 
 def _order(r: s.OrderResult) -> Order:

@@ -29,6 +29,7 @@ from lotusx.kernel.client import json_body
 from lotusx.kernel.errors import ConfigError, NotFound, ProtocolError
 from lotusx.kernel.message import Endpoint, Request
 from lotusx.models import Balance, NewOrder, Order, OrderBook, Side, Ticker, Trade, Withdrawal
+from lotusx.orders import follow_orders
 from lotusx.signers import BybitHmac
 from lotusx.transport import AiohttpWs
 from lotusx.venue import Parts
@@ -263,12 +264,24 @@ class Bybit:
                          ask_quantity=book.best_ask[1], timestamp=book.timestamp)
 
     async def watch_orders(self) -> AsyncIterator[Order]:
-        """Order updates of this account in this category (private stream, re-authenticated on reconnect)."""
-        async for message in self._private("order"):
-            if isinstance(message, OrderMessage):
-                for row in message.orders:
-                    if row.category in (None, self.category.name):
-                        yield _order(row)
+        """Order updates of this account in this category, reconciled by REST after each reconnect.
+
+        The private stream is re-authenticated on reconnect; what it missed while it was down
+        comes from ``get_open_orders()`` and ``get_order()`` (:func:`lotusx.orders.follow_orders`).
+        """
+        category = self.category.name
+
+        def updates(message: Any) -> list[Order]:
+            if not isinstance(message, OrderMessage):
+                return []
+            return [_order(row) for row in message.orders if row.category in (None, category)]
+
+        async def current(last: Order) -> Order:
+            return await self.get_order(last.symbol, order_id=last.order_id)
+
+        async for update in follow_orders(self._private("order"), orders=updates, open_orders=self.get_open_orders,
+                                          get_order=current):
+            yield update
 
     async def watch_balances(self) -> AsyncIterator[dict[str, Balance]]:
         """Balance changes of the unified account (private stream)."""

@@ -231,6 +231,40 @@ async def await_user_stream(ex: Binance, engine: Engine, watch: Watch) -> None:
     raise AssertionError("the user stream never delivered a probe order")
 
 
+async def test_a_fill_while_the_user_stream_is_down_is_reported_after_the_reconnect(
+        ex: Binance, sim: Sim, engine: Engine, metrics: Metrics) -> None:
+    """The socket drops with a fill never streamed: once live again, watch_orders reports the final state."""
+    chaos = sim.chaos("binance")
+    orders = Watch(ex.watch_orders())
+    try:
+        await await_user_stream(ex, engine, orders)
+        price = inside_spread(engine)
+        placed = await ex.place_order(NewOrder(symbol=SYMBOL, side="BUY", type="LIMIT", time_in_force="GTC",
+                                               quantity=Decimal("0.005"), price=price, client_order_id="gap-1"))
+        await eventually(lambda: [o for o in orders.items if o.client_order_id == "gap-1"], what="the NEW event")
+        chaos.drop_ws_after = 1
+        try:
+            # Two fills at once: the first event goes out and the socket drops, the second is never sent.
+            engine.place(MAKER, SYMBOL, "SELL", "LIMIT", quantity=Decimal("0.002"), price=price, tif="IOC")
+            engine.place(MAKER, SYMBOL, "SELL", "LIMIT", quantity=Decimal("0.003"), price=price, tif="IOC")
+            await eventually(lambda: metrics.registry.get_sample_value(
+                "lotusx_ws_reconnects_total", {"exchange": "binance", "reason": "server_close"}),
+                what="the user stream to reconnect")
+        finally:
+            chaos.drop_ws_after = None
+
+        def final() -> Order | None:
+            mine = [o for o in orders.items if o.order_id == placed.order_id]
+            return mine[-1] if mine[-1].status == "FILLED" else None
+
+        filled = await eventually(final, what="the fill the stream missed")
+        assert filled.filled_quantity == Decimal("0.005")
+        assert [o.status for o in orders.items if o.order_id == placed.order_id] == ["NEW", "PARTIALLY_FILLED",
+                                                                                    "FILLED"]
+    finally:
+        await orders.close()
+
+
 async def test_order_life_on_rest_and_user_stream(ex: Binance, engine: Engine) -> None:
     """Place, partial fill by the market maker, query by client id, cancel: REST and stream agree."""
     orders = Watch(ex.watch_orders())

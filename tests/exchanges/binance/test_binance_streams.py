@@ -57,12 +57,14 @@ class Venue:
         self.user: dict[str, list[dict[str, Any]]] = {}
         self.listen_keys = 0
         self.user_connections: list[str] = []
+        self.open_orders: list[dict[str, Any]] = []  # GET /api/v3/openOrders, asked after a reconnect
 
     def app(self) -> web.Application:
         app = web.Application()
         app.add_routes([web.get("/api/v3/time", self.time), web.post("/api/v3/userDataStream", self.listen_key),
                         web.put("/api/v3/userDataStream", self.keepalive),
-                        web.get("/stream", self.stream), web.get("/ws/{key}", self.user_stream)])
+                        web.get("/stream", self.stream), web.get("/ws/{key}", self.user_stream),
+                        web.get("/api/v3/openOrders", self.list_open_orders)])
         return app
 
     async def time(self, request: web.Request) -> web.Response:
@@ -71,6 +73,9 @@ class Venue:
     async def listen_key(self, request: web.Request) -> web.Response:
         self.listen_keys += 1
         return web.json_response({"listenKey": f"listen-key-{self.listen_keys:04d}"})
+
+    async def list_open_orders(self, request: web.Request) -> web.Response:
+        return web.json_response(self.open_orders)
 
     async def keepalive(self, request: web.Request) -> web.Response:
         form = await request.post()
@@ -212,6 +217,20 @@ async def test_expired_listen_key_moves_to_a_new_one(ex: Binance, venue: Venue) 
     order: Order = await first(ex.watch_orders())
     assert order.order_id == "4293153"
     assert venue.user_connections == ["listen-key-0001", "listen-key-0002"]
+
+
+async def test_orders_opened_while_the_listen_key_was_dead_are_reported(ex: Binance, venue: Venue) -> None:
+    """After the new key's stream is live, the open orders the venue lists come first, then the stream."""
+    venue.user["listen-key-0001"] = [{"e": "listenKeyExpired", "E": 1576653824250,
+                                      "listenKey": "listen-key-0001"}]
+    venue.user["listen-key-0002"] = [recorded("ws_execution_report.json")]
+    venue.open_orders = orjson.loads((PAYLOADS / "open_orders.json").read_bytes())
+    orders = ex.watch_orders()
+    try:
+        got = [await asyncio.wait_for(anext(orders), 5.0) for _ in range(2)]
+    finally:
+        await orders.aclose()  # type: ignore[attr-defined]
+    assert [(o.symbol, o.order_id, o.status) for o in got] == [("LTCBTC", "1", "NEW"), ("ETHBTC", "4293153", "NEW")]
 
 
 async def test_server_shutdown_notice_rotates_without_loss(ex: Binance, venue: Venue) -> None:

@@ -134,6 +134,30 @@ async def test_private_streams_reauthenticate_after_a_reconnect(bybit: Bybit, si
     await orders.aclose()
 
 
+async def test_a_cancel_missed_while_the_private_stream_was_down_is_reported(bybit: Bybit, sim: Sim) -> None:
+    """The socket drops before a cancel is streamed: once it is live again, watch_orders reports it."""
+    orders = aiter(bybit.watch_orders())
+    pending = asyncio.ensure_future(first(orders, lambda o: o.client_order_id == "gap-1"))
+    await asyncio.sleep(0.3)  # authenticated and subscribed
+    await bybit.place_order(lotusx.NewOrder(symbol=BTC, side="BUY", type="LIMIT", quantity=Decimal("0.01"),
+                                            price=Decimal("30000"), client_order_id="gap-1"))
+    assert (await pending).status == "NEW"
+    closed = bybit.metrics.ws_reconnects.labels("bybit", "server_close")
+    sim.chaos("bybit").drop_ws_after = 1  # the next private event goes out, then the socket closes
+    try:
+        await bybit.place_order(bid("30001"))
+        await bybit.cancel_order(BTC, client_order_id="gap-1")  # too late for the old socket
+        for _ in range(200):
+            if closed._value.get():
+                break
+            await asyncio.sleep(0.02)
+    finally:
+        sim.chaos("bybit").drop_ws_after = None
+    cancelled = await first(orders, lambda o: o.client_order_id == "gap-1" and o.status == "CANCELED")
+    assert cancelled.filled_quantity == 0
+    await orders.aclose()
+
+
 async def test_balance_stream(bybit: Bybit) -> None:
     """watch_balances yields the wallet after an order locks funds."""
     wallets = aiter(bybit.watch_balances())

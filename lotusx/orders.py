@@ -1,0 +1,82 @@
+"""``follow_orders``: an account's order updates that stay complete across stream gaps.
+
+No venue replays the order updates a private stream missed while it was down. So after a
+:class:`~lotusx.ws.Gap`, once the stream delivers again (normally its
+:class:`~lotusx.ws.Resumed`, when the venue re-acked the subscription), the follower asks the
+venue by REST: the orders open now, and the current state of each order it last saw open that
+no longer is. An order's update is yielded only if it tells something new (status, fill,
+quantity or price changed) and is not older than what was yielded for it before, so updates
+the stream queued while the queries ran never move an order back in time.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from typing import Any
+
+from lotusx.models import Order
+from lotusx.ws.delivery import Gap
+
+TERMINAL = frozenset({"FILLED", "CANCELED", "REJECTED", "EXPIRED", "EXPIRED_IN_MATCH"})
+"""Statuses after which an order never changes again."""
+
+_REMEMBERED = 10_000  # orders whose last yielded state is kept (least recently updated go first)
+
+Key = tuple[str, str]  # (symbol, order id)
+
+
+async def follow_orders(messages: AsyncIterator[Any], *, orders: Callable[[Any], Iterable[Order]],
+                        open_orders: Callable[[], Awaitable[list[Order]]],
+                        get_order: Callable[[Order], Awaitable[Order]]) -> AsyncIterator[Order]:
+    """Yield the order updates in ``messages``, reconciled by REST after every gap.
+
+    ``orders(message)`` reads the order updates a stream message carries (none for others);
+    ``open_orders()`` lists every open order of the account; ``get_order(last)`` fetches the
+    current state of an order last seen as ``last``. A REST failure ends the iteration with
+    its error: the caller's view would otherwise be silently incomplete.
+    """
+    seen: OrderedDict[Key, Order] = OrderedDict()
+    gapped = False
+    async for message in messages:
+        if isinstance(message, Gap):
+            gapped = True
+            continue
+        if gapped:  # the stream delivers again: from here on nothing more is missed
+            gapped = False
+            for update in await _reconcile(seen, open_orders, get_order):
+                if _remember(seen, update):
+                    yield update
+        for update in orders(message):
+            if _remember(seen, update):
+                yield update
+
+
+async def _reconcile(seen: OrderedDict[Key, Order], open_orders: Callable[[], Awaitable[list[Order]]],
+                     get_order: Callable[[Order], Awaitable[Order]]) -> list[Order]:
+    now_open = await open_orders()
+    still_open = {(o.symbol, o.order_id) for o in now_open}
+    closed = [last for key, last in seen.items() if last.status not in TERMINAL and key not in still_open]
+    return [*now_open, *[await get_order(last) for last in closed]]
+
+
+def _remember(seen: OrderedDict[Key, Order], update: Order) -> bool:
+    """Record ``update`` if it is news about its order; whether it is."""
+    key = (update.symbol, update.order_id)
+    last = seen.get(key)
+    if last is not None and not _news(last, update):
+        return False
+    seen[key] = update
+    seen.move_to_end(key)
+    if len(seen) > _REMEMBERED:
+        seen.popitem(last=False)
+    return True
+
+
+def _news(last: Order, update: Order) -> bool:
+    if (update.status, update.filled_quantity, update.quantity, update.price) == (
+            last.status, last.filled_quantity, last.quantity, last.price):
+        return False  # the same state again (a REST answer repeating what the stream said)
+    if last.status in TERMINAL or update.filled_quantity < last.filled_quantity:
+        return False  # an earlier state arriving late: fills only grow, a final state stays final
+    return update.timestamp is None or last.timestamp is None or update.timestamp >= last.timestamp

@@ -1,0 +1,121 @@
+"""follow_orders: order updates reconciled by REST after stream gaps, never moved back in time."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from lotusx.kernel.errors import NotFound
+from lotusx.models import Order
+from lotusx.orders import follow_orders
+from lotusx.ws import Gap, Resumed
+
+GAP, RESUMED = Gap("disconnected", 0.0), Resumed(0.0)
+
+
+def order(order_id: str, status: str = "NEW", filled: str = "0", timestamp: int = 1, symbol: str = "BTCUSDT") -> Order:
+    return Order(order_id=order_id, client_order_id=f"c-{order_id}", symbol=symbol, side="BUY", type="LIMIT",
+                 status=status, price=Decimal("100"), quantity=Decimal("5"), filled_quantity=Decimal(filled),
+                 timestamp=timestamp)
+
+
+class Venue:
+    """The REST side: what is open now and each order's current state; records what was asked."""
+
+    def __init__(self, open_now: Iterable[Order] = (), current: Iterable[Order] = ()) -> None:
+        self.open_now = list(open_now)
+        self.current = {o.order_id: o for o in current}
+        self.asked: list[str] = []
+
+    async def open_orders(self) -> list[Order]:
+        self.asked.append("open")
+        return self.open_now
+
+    async def get_order(self, last: Order) -> Order:
+        self.asked.append(last.order_id)
+        if last.order_id not in self.current:
+            raise NotFound(f"no order {last.order_id}")
+        return self.current[last.order_id]
+
+
+async def stream(*messages: Any) -> AsyncIterator[Any]:
+    for message in messages:
+        yield message
+
+
+def updates(message: Any) -> list[Order]:
+    return [message] if isinstance(message, Order) else []
+
+
+async def follow(venue: Venue, *messages: Any) -> list[Order]:
+    return [o async for o in follow_orders(stream(*messages), orders=updates, open_orders=venue.open_orders,
+                                           get_order=venue.get_order)]
+
+
+async def test_stream_updates_pass_through_and_repeats_are_dropped() -> None:
+    """Each new state of an order is yielded once; the same state again is not."""
+    venue = Venue()
+    got = await follow(venue, order("1"), order("1"), "a trade", order("1", "PARTIALLY_FILLED", "2", 2))
+    assert [(o.status, o.filled_quantity) for o in got] == [("NEW", 0), ("PARTIALLY_FILLED", 2)]
+    assert venue.asked == []
+
+
+async def test_after_a_gap_orders_closed_meanwhile_get_their_final_state() -> None:
+    """An order seen open before the gap and no longer open is fetched, and its final state yielded."""
+    venue = Venue(open_now=[], current=[order("1", "FILLED", "5", 9)])
+    got = await follow(venue, order("1"), GAP, RESUMED)
+    assert [(o.order_id, o.status) for o in got] == [("1", "NEW"), ("1", "FILLED")]
+    assert venue.asked == ["open", "1"]
+
+
+async def test_after_a_gap_orders_opened_or_filled_meanwhile_are_reported() -> None:
+    """Open orders the stream never showed, or showed at an older state, are yielded; unchanged ones not."""
+    venue = Venue(open_now=[order("1"), order("2", "PARTIALLY_FILLED", "1", 5), order("3", timestamp=6)])
+    got = await follow(venue, order("1"), order("2"), GAP, RESUMED)
+    assert [(o.order_id, o.status) for o in got][2:] == [("2", "PARTIALLY_FILLED"), ("3", "NEW")]
+    assert venue.asked == ["open"]
+
+
+async def test_updates_queued_behind_the_reconcile_never_move_an_order_back() -> None:
+    """A stream update older than what the reconcile found is dropped: a final state stays final."""
+    venue = Venue(current=[order("1", "FILLED", "5", 9)])
+    late = order("1", "PARTIALLY_FILLED", "3", 8)  # delivered after the gap, older than the REST answer
+    got = await follow(venue, order("1"), GAP, late, order("2", timestamp=10))
+    assert [(o.order_id, o.status) for o in got] == [("1", "NEW"), ("1", "FILLED"), ("2", "NEW")]
+
+
+async def test_any_message_after_a_gap_starts_the_reconcile() -> None:
+    """An overflow gap has no Resumed: the next delivered message shows the stream is live."""
+    venue = Venue(open_now=[order("7")])
+    got = await follow(venue, GAP, "a balance update")
+    assert [o.order_id for o in got] == ["7"]
+
+
+async def test_no_gap_no_reconcile() -> None:
+    """A Resumed without a Gap before it (or a second one) asks nothing."""
+    venue = Venue(open_now=[order("1"), order("7")])
+    assert await follow(venue, RESUMED, order("1"), GAP, RESUMED, RESUMED) == [order("1"), order("7")]
+    assert venue.asked == ["open"]
+
+
+async def test_a_failed_reconcile_ends_the_stream_with_its_error() -> None:
+    """If the venue cannot say what happened to an order, the caller hears it instead of a silent hole."""
+    venue = Venue()
+    with pytest.raises(NotFound):
+        await follow(venue, order("1"), GAP, RESUMED)
+
+
+async def test_orders_are_told_apart_by_symbol_and_id() -> None:
+    """The same order id on two symbols is two orders."""
+    got = await follow(Venue(), order("1", symbol="A"), order("1", symbol="B"))
+    assert [o.symbol for o in got] == ["A", "B"]
+
+
+async def test_memory_is_bounded_to_the_most_recently_updated_orders() -> None:
+    """Past 10 000 orders the least recently updated is forgotten (a repeat of it is news again)."""
+    many = [order(str(n)) for n in range(10_001)]
+    got = await follow(Venue(), *many, order("0"), order("10000"))
+    assert len(got) == 10_002 and got[-1].order_id == "0"
