@@ -12,7 +12,7 @@ the stream queued while the queries ran never move an order back in time.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable
 from typing import Any
 
 from lotusx.models import Order
@@ -28,7 +28,7 @@ Key = tuple[str, str]  # (symbol, order id)
 
 async def follow_orders(messages: AsyncIterator[Any], *, orders: Callable[[Any], Iterable[Order]],
                         open_orders: Callable[[], Awaitable[list[Order]]],
-                        get_order: Callable[[Order], Awaitable[Order]]) -> AsyncIterator[Order]:
+                        get_order: Callable[[Order], Awaitable[Order]]) -> AsyncGenerator[Order, None]:
     """Yield the order updates in ``messages``, reconciled by REST after every gap.
 
     ``orders(message)`` reads the order updates a stream message carries (none for others);

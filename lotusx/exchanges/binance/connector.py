@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from contextlib import aclosing, asynccontextmanager
 from typing import Any
 
 from lotusx.book import BookEvent, DiffSync, follow_diffs
@@ -193,17 +193,20 @@ class Binance:
         async def current(last: Order) -> Order:
             return await self.get_order(last.symbol, order_id=last.order_id)
 
-        async for update in follow_orders(self._user_events(), orders=_execution, open_orders=self.get_open_orders,
-                                          get_order=current):
-            yield update
+        # Closed explicitly, innermost last: the socket is gone when our aclose() returns.
+        async with aclosing(self._user_events()) as events, aclosing(follow_orders(
+                events, orders=_execution, open_orders=self.get_open_orders, get_order=current)) as updates:
+            async for update in updates:
+                yield update
 
     async def watch_balances(self) -> AsyncIterator[dict[str, Balance]]:
         """Balance changes of this account (user data stream)."""
-        async for event in self._user_events():
-            if isinstance(event, s.AccountPosition):
-                yield {b.a: Balance(asset=b.a, free=b.f, locked=b.l) for b in event.B}
+        async with aclosing(self._user_events()) as events:
+            async for event in events:
+                if isinstance(event, s.AccountPosition):
+                    yield {b.a: Balance(asset=b.a, free=b.f, locked=b.l) for b in event.B}
 
-    async def _user_events(self) -> AsyncIterator[Any]:
+    async def _user_events(self) -> AsyncGenerator[Any, None]:
         credentials = self.parts.credentials
         if credentials is None:
             raise ConfigError("the user data stream needs credentials")

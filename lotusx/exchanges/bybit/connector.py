@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import secrets
-from collections.abc import AsyncIterator, Iterable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Sequence
+from contextlib import aclosing, asynccontextmanager
 from decimal import Decimal
 from typing import Any, Literal, TypeVar
 
@@ -279,17 +279,19 @@ class Bybit:
         async def current(last: Order) -> Order:
             return await self.get_order(last.symbol, order_id=last.order_id)
 
-        async for update in follow_orders(self._private("order"), orders=updates, open_orders=self.get_open_orders,
-                                          get_order=current):
-            yield update
+        async with aclosing(self._private("order")) as messages, aclosing(follow_orders(
+                messages, orders=updates, open_orders=self.get_open_orders, get_order=current)) as orders:
+            async for update in orders:
+                yield update
 
     async def watch_balances(self) -> AsyncIterator[dict[str, Balance]]:
         """Balance changes of the unified account (private stream)."""
-        async for message in self._private("wallet"):
-            if isinstance(message, WalletMessage):
-                yield _balances(message.accounts)
+        async with aclosing(self._private("wallet")) as messages:
+            async for message in messages:
+                if isinstance(message, WalletMessage):
+                    yield _balances(message.accounts)
 
-    async def _private(self, topic: Literal["order", "wallet"]) -> AsyncIterator[Any]:
+    async def _private(self, topic: Literal["order", "wallet"]) -> AsyncGenerator[Any, None]:
         credentials = self.parts.credentials
         if credentials is None:
             raise ConfigError("private streams need credentials")

@@ -58,6 +58,7 @@ class Venue:
         self.listen_keys = 0
         self.user_connections: list[str] = []
         self.open_orders: list[dict[str, Any]] = []  # GET /api/v3/openOrders, asked after a reconnect
+        self.user_open = 0  # user-stream sockets open right now
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -102,10 +103,14 @@ class Venue:
         self.user_connections.append(key)
         ws = web.WebSocketResponse()
         await ws.prepare(request)
-        for event in self.user.get(key, []):
-            await ws.send_str(orjson.dumps(event).decode())
-        async for _ in ws:  # stay open and silent, as Binance does after listenKeyExpired
-            pass
+        self.user_open += 1
+        try:
+            for event in self.user.get(key, []):
+                await ws.send_str(orjson.dumps(event).decode())
+            async for _ in ws:  # stay open and silent, as Binance does after listenKeyExpired
+                pass
+        finally:
+            self.user_open -= 1
         return ws
 
 
@@ -231,6 +236,17 @@ async def test_orders_opened_while_the_listen_key_was_dead_are_reported(ex: Bina
     finally:
         await orders.aclose()  # type: ignore[attr-defined]
     assert [(o.symbol, o.order_id, o.status) for o in got] == [("LTCBTC", "1", "NEW"), ("ETHBTC", "4293153", "NEW")]
+
+
+async def test_closing_the_order_stream_closes_its_socket(ex: Binance, venue: Venue) -> None:
+    """aclose() on watch_orders returns once the user-stream socket is closed, not whenever GC gets to it."""
+    venue.user["listen-key-0001"] = [recorded("ws_execution_report.json")]
+    orders = ex.watch_orders()
+    await asyncio.wait_for(anext(orders), 5.0)
+    assert venue.user_open == 1
+    await orders.aclose()  # type: ignore[attr-defined]
+    await asyncio.sleep(0)  # the server's handler runs its finally
+    assert venue.user_open == 0
 
 
 async def test_server_shutdown_notice_rotates_without_loss(ex: Binance, venue: Venue) -> None:
