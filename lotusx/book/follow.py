@@ -9,7 +9,7 @@ reconnect marker, and how to fetch a REST snapshot.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
 from lotusx.book.sync import BookEvent, DiffSync, Gap
@@ -22,7 +22,7 @@ Snapshot = tuple[RawLevels, RawLevels, int]  # bids, asks, last update id
 async def follow_diffs(sync: DiffSync, messages: AsyncIterator[Any], *,
                        event: Callable[[Any], BookEvent | None], reconnected: Callable[[Any], bool],
                        snapshot: Callable[[], Awaitable[Snapshot]], resynced: Callable[[str], None],
-                       depth: int | None = None) -> AsyncIterator[OrderBook]:
+                       depth: int | None = None) -> AsyncGenerator[OrderBook, None]:
     """Yield the maintained book after the snapshot and after every applied diff.
 
     A sequence gap discards the book and fetches a new snapshot while diffs keep buffering;

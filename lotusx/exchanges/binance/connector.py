@@ -145,11 +145,12 @@ class Binance:
 
     async def watch_order_book(self, symbol: str, depth: int | None = 20) -> AsyncIterator[OrderBook]:
         """The maintained book of ``symbol`` after every update, resynced on gaps and reconnects."""
-        async with self._subscribed([f"{symbol.lower()}@depth@100ms"]) as ws:
-            async for book in self._maintain(symbol, ws, depth):
+        async with self._subscribed([f"{symbol.lower()}@depth@100ms"]) as ws, \
+                aclosing(self._maintain(symbol, ws, depth)) as books:
+            async for book in books:
                 yield book
 
-    async def _maintain(self, symbol: str, ws: ReconnectWs, depth: int | None) -> AsyncIterator[OrderBook]:
+    async def _maintain(self, symbol: str, ws: ReconnectWs, depth: int | None) -> AsyncGenerator[OrderBook, None]:
         name = symbol.upper()
 
         def event(message: Any) -> BookEvent | None:
@@ -161,10 +162,12 @@ class Binance:
             raw = await self._depth(symbol, 1000)
             return raw.bids, raw.asks, raw.lastUpdateId
 
-        async for book in follow_diffs(DiffSync(symbol), aiter(ws), event=event, snapshot=snapshot,
-                                       reconnected=lambda message: isinstance(message, Reconnected),
-                                       resynced=lambda reason: self._resynced(symbol, reason), depth=depth):
-            yield book
+        async with aclosing(follow_diffs(DiffSync(symbol), aiter(ws), event=event, snapshot=snapshot,
+                                         reconnected=lambda message: isinstance(message, Reconnected),
+                                         resynced=lambda reason: self._resynced(symbol, reason),
+                                         depth=depth)) as books:  # its finally cancels a snapshot in flight
+            async for book in books:
+                yield book
 
     def _resynced(self, symbol: str, reason: str) -> None:
         self.metrics.book_resyncs.labels("binance", symbol, reason).inc()

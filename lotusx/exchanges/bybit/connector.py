@@ -212,10 +212,12 @@ class Bybit:
 
     async def watch_order_book(self, symbol: str, depth: int | None = 20) -> AsyncIterator[OrderBook]:
         """The maintained book of ``symbol`` after every update, resynced on gaps and reconnects."""
-        async for book in self.watch_order_books([symbol], depth):
-            yield book
+        async with aclosing(self.watch_order_books([symbol], depth)) as books:
+            async for book in books:
+                yield book
 
-    async def watch_order_books(self, symbols: Iterable[str], depth: int | None = 20) -> AsyncIterator[OrderBook]:
+    async def watch_order_books(self, symbols: Iterable[str], depth: int | None = 20
+                                ) -> AsyncGenerator[OrderBook, None]:
         """Maintained books of ``symbols`` on one connection; a gap resyncs only its own symbol."""
         syncs = {symbol: SnapshotDeltaSync(symbol) for symbol in symbols}
         async with self._subscribed([_book_topic(symbol) for symbol in syncs]) as ws:
@@ -256,12 +258,13 @@ class Bybit:
         works for every category.
         """
         last: tuple[Any, Any] | None = None
-        async for book in self.watch_order_book(symbol, depth=1):
-            if book.best_bid is None or book.best_ask is None or (book.best_bid, book.best_ask) == last:
-                continue
-            last = (book.best_bid, book.best_ask)
-            yield Ticker(symbol=symbol, bid=book.best_bid[0], bid_quantity=book.best_bid[1], ask=book.best_ask[0],
-                         ask_quantity=book.best_ask[1], timestamp=book.timestamp)
+        async with aclosing(self.watch_order_books([symbol], depth=1)) as books:
+            async for book in books:
+                if book.best_bid is None or book.best_ask is None or (book.best_bid, book.best_ask) == last:
+                    continue
+                last = (book.best_bid, book.best_ask)
+                yield Ticker(symbol=symbol, bid=book.best_bid[0], bid_quantity=book.best_bid[1],
+                             ask=book.best_ask[0], ask_quantity=book.best_ask[1], timestamp=book.timestamp)
 
     async def watch_orders(self) -> AsyncIterator[Order]:
         """Order updates of this account in this category, reconciled by REST after each reconnect.
