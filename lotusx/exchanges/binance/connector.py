@@ -8,6 +8,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from contextlib import aclosing, asynccontextmanager
 from typing import Any
 
+from lotusx.account import follow_balances, follow_orders
 from lotusx.book import BookEvent, DiffSync, follow_diffs
 from lotusx.exchanges.binance import endpoints as ep
 from lotusx.exchanges.binance import schemas as s
@@ -18,7 +19,6 @@ from lotusx.kernel.errors import ConfigError, LotusXError
 from lotusx.kernel.message import Request
 from lotusx.log import get_logger
 from lotusx.models import Balance, NewOrder, Order, OrderBook, Ticker, Trade, Withdrawal, WithdrawalStatus
-from lotusx.orders import follow_orders
 from lotusx.transport import AiohttpWs
 from lotusx.venue import Parts
 from lotusx.ws import Gap as Reconnected
@@ -190,7 +190,7 @@ class Binance:
     async def watch_orders(self) -> AsyncIterator[Order]:
         """Order updates of this account (user data stream), reconciled by REST after each reconnect.
 
-        See :func:`lotusx.orders.follow_orders`: what the stream missed while it was down comes
+        See :func:`lotusx.account.follow_orders`: what the stream missed while it was down comes
         from ``get_open_orders()`` and ``get_order()`` once it is live again.
         """
         async def current(last: Order) -> Order:
@@ -203,11 +203,15 @@ class Binance:
                 yield update
 
     async def watch_balances(self) -> AsyncIterator[dict[str, Balance]]:
-        """Balance changes of this account (user data stream)."""
-        async with aclosing(self._user_events()) as events:
-            async for event in events:
-                if isinstance(event, s.AccountPosition):
-                    yield {b.a: Balance(asset=b.a, free=b.f, locked=b.l) for b in event.B}
+        """Balance changes of this account (user data stream); after a reconnect, the whole account.
+
+        See :func:`lotusx.account.follow_balances`: an asset emptied while the stream was down
+        comes as a zero balance.
+        """
+        async with aclosing(self._user_events()) as events, aclosing(follow_balances(
+                events, balances=_positions, fetch=self.get_balances)) as changes:
+            async for change in changes:
+                yield change
 
     async def _user_events(self) -> AsyncGenerator[Any, None]:
         credentials = self.parts.credentials
@@ -275,6 +279,12 @@ def _ids(symbol: str, order_id: str | int | None, client_order_id: str | None) -
     if (order_id is None) == (client_order_id is None):
         raise ConfigError("give exactly one of order_id and client_order_id")
     return [("symbol", symbol), ("orderId", order_id), ("origClientOrderId", client_order_id)]
+
+
+def _positions(event: Any) -> dict[str, Balance] | None:
+    if not isinstance(event, s.AccountPosition):
+        return None
+    return {b.a: Balance(asset=b.a, free=b.f, locked=b.l) for b in event.B}
 
 
 def _execution(event: Any) -> list[Order]:

@@ -11,6 +11,7 @@ from typing import Any, Literal, TypeVar
 
 import orjson
 
+from lotusx.account import follow_balances, follow_orders
 from lotusx.book import Gap, SnapshotDeltaSync
 from lotusx.exchanges.bybit import endpoints as ep
 from lotusx.exchanges.bybit import schemas as s
@@ -29,7 +30,6 @@ from lotusx.kernel.client import json_body
 from lotusx.kernel.errors import ConfigError, NotFound, ProtocolError
 from lotusx.kernel.message import Endpoint, Request
 from lotusx.models import Balance, NewOrder, Order, OrderBook, Side, Ticker, Trade, Withdrawal
-from lotusx.orders import follow_orders
 from lotusx.signers import BybitHmac
 from lotusx.transport import AiohttpWs
 from lotusx.venue import Parts
@@ -270,7 +270,7 @@ class Bybit:
         """Order updates of this account in this category, reconciled by REST after each reconnect.
 
         The private stream is re-authenticated on reconnect; what it missed while it was down
-        comes from ``get_open_orders()`` and ``get_order()`` (:func:`lotusx.orders.follow_orders`).
+        comes from ``get_open_orders()`` and ``get_order()`` (:func:`lotusx.account.follow_orders`).
         """
         category = self.category.name
 
@@ -288,11 +288,18 @@ class Bybit:
                 yield update
 
     async def watch_balances(self) -> AsyncIterator[dict[str, Balance]]:
-        """Balance changes of the unified account (private stream)."""
-        async with aclosing(self._private("wallet")) as messages:
-            async for message in messages:
-                if isinstance(message, WalletMessage):
-                    yield _balances(message.accounts)
+        """Balance changes of the unified account (private stream); after a reconnect, the whole account.
+
+        See :func:`lotusx.account.follow_balances`: a coin emptied while the stream was down
+        comes as a zero balance.
+        """
+        def changed(message: Any) -> dict[str, Balance] | None:
+            return _balances(message.accounts) if isinstance(message, WalletMessage) else None
+
+        async with aclosing(self._private("wallet")) as messages, aclosing(follow_balances(
+                messages, balances=changed, fetch=self.get_balances)) as changes:
+            async for change in changes:
+                yield change
 
     async def _private(self, topic: Literal["order", "wallet"]) -> AsyncGenerator[Any, None]:
         credentials = self.parts.credentials

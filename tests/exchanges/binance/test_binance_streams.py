@@ -65,7 +65,8 @@ class Venue:
         app.add_routes([web.get("/api/v3/time", self.time), web.post("/api/v3/userDataStream", self.listen_key),
                         web.put("/api/v3/userDataStream", self.keepalive),
                         web.get("/stream", self.stream), web.get("/ws/{key}", self.user_stream),
-                        web.get("/api/v3/openOrders", self.list_open_orders)])
+                        web.get("/api/v3/openOrders", self.list_open_orders),
+                        web.get("/api/v3/account", self.account)])
         return app
 
     async def time(self, request: web.Request) -> web.Response:
@@ -77,6 +78,9 @@ class Venue:
 
     async def list_open_orders(self, request: web.Request) -> web.Response:
         return web.json_response(self.open_orders)
+
+    async def account(self, request: web.Request) -> web.Response:
+        return web.Response(body=(PAYLOADS / "account.json").read_bytes(), content_type="application/json")
 
     async def keepalive(self, request: web.Request) -> web.Response:
         form = await request.post()
@@ -236,6 +240,20 @@ async def test_orders_opened_while_the_listen_key_was_dead_are_reported(ex: Bina
     finally:
         await orders.aclose()  # type: ignore[attr-defined]
     assert [(o.symbol, o.order_id, o.status) for o in got] == [("LTCBTC", "1", "NEW"), ("ETHBTC", "4293153", "NEW")]
+
+
+async def test_balances_after_a_dead_listen_key_start_with_the_whole_account(ex: Binance, venue: Venue) -> None:
+    """Once the new key's stream is live, the account's balances come first (changes were missed)."""
+    venue.user["listen-key-0001"] = [{"e": "listenKeyExpired", "E": 1576653824250,
+                                      "listenKey": "listen-key-0001"}]
+    venue.user["listen-key-0002"] = [recorded("ws_account_position.json")]
+    changes = ex.watch_balances()
+    try:
+        whole, change = [await asyncio.wait_for(anext(changes), 5.0) for _ in range(2)]
+    finally:
+        await changes.aclose()  # type: ignore[attr-defined]
+    assert (whole["BTC"].free, whole["LTC"].free) == (Decimal("4723846.89208129"), Decimal("4763368.68006011"))
+    assert set(change) == {"ETH"}
 
 
 async def test_closing_the_order_stream_closes_its_socket(ex: Binance, venue: Venue) -> None:

@@ -1,21 +1,26 @@
-"""``follow_orders``: an account's order updates that stay complete across stream gaps.
+"""Account streams that stay complete across stream gaps: ``follow_orders``, ``follow_balances``.
 
-No venue replays the order updates a private stream missed while it was down. So after a
+No venue replays the updates a private stream missed while it was down. So after a
 :class:`~lotusx.ws.Gap`, once the stream delivers again (normally its
-:class:`~lotusx.ws.Resumed`, when the venue re-acked the subscription), the follower asks the
-venue by REST: the orders open now, and the current state of each order it last saw open that
-no longer is. An order's update is yielded only if it tells something new (status, fill,
+:class:`~lotusx.ws.Resumed`, when the venue re-acked the subscription), the followers ask the
+venue by REST what changed meanwhile.
+
+Orders: the orders open now, and the current state of each order last seen open that no
+longer is. An order's update is yielded only if it tells something new (status, fill,
 quantity or price changed) and is not older than what was yielded for it before, so updates
 the stream queued while the queries ran never move an order back in time.
+
+Balances: the whole account, with every asset seen before and absent now reported as zero.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable
+from decimal import Decimal
 from typing import Any
 
-from lotusx.models import Order
+from lotusx.models import Balance, Order
 from lotusx.ws.delivery import Gap
 
 TERMINAL = frozenset({"FILLED", "CANCELED", "REJECTED", "EXPIRED", "EXPIRED_IN_MATCH"})
@@ -80,3 +85,30 @@ def _news(last: Order, update: Order) -> bool:
     if last.status in TERMINAL or update.filled_quantity < last.filled_quantity:
         return False  # an earlier state arriving late: fills only grow, a final state stays final
     return update.timestamp is None or last.timestamp is None or update.timestamp >= last.timestamp
+
+
+async def follow_balances(messages: AsyncIterator[Any], *, balances: Callable[[Any], dict[str, Balance] | None],
+                          fetch: Callable[[], Awaitable[dict[str, Balance]]]
+                          ) -> AsyncGenerator[dict[str, Balance], None]:
+    """Yield the balance changes in ``messages``, and the whole account after every gap.
+
+    ``balances(message)`` reads the changed balances a message carries (``None`` for others);
+    ``fetch()`` returns every non-zero balance of the account.
+    """
+    seen: set[str] = set()
+    gapped = False
+    async for message in messages:
+        if isinstance(message, Gap):
+            gapped = True
+            continue
+        if gapped:
+            gapped = False
+            now = await fetch()
+            zero = Decimal(0)
+            # An asset emptied while the stream was down is absent from the answer: say so.
+            yield {**{asset: Balance(asset=asset, free=zero, locked=zero) for asset in seen - now.keys()}, **now}
+            seen |= now.keys()
+        changed = balances(message)
+        if changed:
+            seen |= changed.keys()
+            yield changed

@@ -1,4 +1,4 @@
-"""follow_orders: order updates reconciled by REST after stream gaps, never moved back in time."""
+"""Account followers: orders and balances reconciled by REST after stream gaps, never moved back in time."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
+from lotusx.account import follow_balances, follow_orders
 from lotusx.kernel.errors import NotFound
-from lotusx.models import Order
-from lotusx.orders import follow_orders
+from lotusx.models import Balance, Order
 from lotusx.ws import Gap, Resumed
 
 GAP, RESUMED = Gap("disconnected", 0.0), Resumed(0.0)
@@ -119,3 +119,34 @@ async def test_memory_is_bounded_to_the_most_recently_updated_orders() -> None:
     many = [order(str(n)) for n in range(10_001)]
     got = await follow(Venue(), *many, order("0"), order("10000"))
     assert len(got) == 10_002 and got[-1].order_id == "0"
+
+
+# ===== balances =====
+
+def balance(asset: str, free: str, locked: str = "0") -> Balance:
+    return Balance(asset=asset, free=Decimal(free), locked=Decimal(locked))
+
+
+async def balances(fetched: dict[str, Balance], *messages: Any) -> tuple[list[dict[str, Balance]], int]:
+    calls = []
+
+    async def fetch() -> dict[str, Balance]:
+        calls.append(1)
+        return fetched
+
+    got = [b async for b in follow_balances(stream(*messages), balances=lambda m: m if isinstance(m, dict) else None,
+                                             fetch=fetch)]
+    return got, len(calls)
+
+
+async def test_balance_changes_pass_through_without_rest() -> None:
+    """Without a gap each change is yielded as the stream gives it; nothing is fetched."""
+    got, fetched = await balances({}, {"BTC": balance("BTC", "1")}, "an order update", {"USDT": balance("USDT", "5")})
+    assert (got, fetched) == ([{"BTC": balance("BTC", "1")}, {"USDT": balance("USDT", "5")}], 0)
+
+
+async def test_after_a_gap_the_whole_account_comes_with_emptied_assets_at_zero() -> None:
+    """Once live again the account is fetched; an asset seen before and gone now is reported as zero."""
+    got, fetched = await balances({"USDT": balance("USDT", "7")}, {"BTC": balance("BTC", "1")}, GAP, RESUMED)
+    assert fetched == 1
+    assert got[-1] == {"BTC": balance("BTC", "0"), "USDT": balance("USDT", "7")}
