@@ -82,8 +82,15 @@ def _news(last: Order, update: Order) -> bool:
     if (update.status, update.filled_quantity, update.quantity, update.price) == (
             last.status, last.filled_quantity, last.quantity, last.price):
         return False  # the same state again (a REST answer repeating what the stream said)
-    if last.status in TERMINAL or update.filled_quantity < last.filled_quantity:
-        return False  # an earlier state arriving late: fills only grow, a final state stays final
+    if last.status in TERMINAL:
+        return False  # a final state stays final
+    if update.filled_quantity != last.filled_quantity:
+        return update.filled_quantity > last.filled_quantity  # fills only grow
+    if update.status in TERMINAL:
+        return True
+    # Same fill, both open: a status, price or quantity change. Only here do the venue's times
+    # decide, because a stream event's time (when it was sent) can be later than the REST
+    # update time of the change that followed it.
     return update.timestamp is None or last.timestamp is None or update.timestamp >= last.timestamp
 
 

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator, Iterable
 from decimal import Decimal
 from typing import Any
 
+import msgspec
 import pytest
 
 from lotusx.account import follow_balances, follow_orders
@@ -85,6 +86,21 @@ async def test_updates_queued_behind_the_reconcile_never_move_an_order_back() ->
     late = order("1", "PARTIALLY_FILLED", "3", 8)  # delivered after the gap, older than the REST answer
     got = await follow(venue, order("1"), GAP, late, order("2", timestamp=10))
     assert [(o.order_id, o.status) for o in got] == [("1", "NEW"), ("1", "FILLED"), ("2", "NEW")]
+
+
+async def test_a_later_state_with_an_earlier_venue_time_is_still_news() -> None:
+    """A fill or an end reported with a REST time before the stream event's send time still counts."""
+    venue = Venue(current=[order("1", "FILLED", "5", 7)])
+    got = await follow(venue, order("1", "PARTIALLY_FILLED", "2", 8), GAP, RESUMED)
+    assert [(o.status, o.filled_quantity) for o in got] == [("PARTIALLY_FILLED", 2), ("FILLED", 5)]
+
+
+async def test_an_older_amendment_does_not_replace_a_newer_one() -> None:
+    """Same fill, both open: the venue's times order the changes (a late event is dropped)."""
+    newer = msgspec.structs.replace(order("1", timestamp=9), price=Decimal("101"))
+    older = msgspec.structs.replace(order("1", timestamp=5), price=Decimal("99"))
+    got = await follow(Venue(), order("1"), newer, older)
+    assert [o.price for o in got] == [Decimal("100"), Decimal("101")]
 
 
 async def test_any_message_after_a_gap_starts_the_reconcile() -> None:
