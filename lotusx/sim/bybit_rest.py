@@ -25,7 +25,7 @@ from limits.strategies import FixedWindowRateLimiter
 from lotusx.kernel.errors import DuplicateClientOrderId, InsufficientBalance, LotusXError, NotFound, OrderRejected
 from lotusx.sim.bybit_wire import Reject, number, order_json, page, ref, ticker
 from lotusx.sim.common import answer, plain
-from lotusx.sim.engine import Engine
+from lotusx.sim.engine import OPEN, Engine, Order
 from lotusx.sim.venue import Venue
 
 __all__ = ["BybitRest", "bybit_forced", "sign_valid"]
@@ -81,6 +81,7 @@ class BybitRest:
             web.get("/v5/market/tickers", self._public(self.tickers)),
             web.post("/v5/order/create", private(self.create)), web.post("/v5/order/cancel", private(self.cancel)),
             web.get("/v5/order/realtime", private(self.realtime)),
+            web.get("/v5/order/history", private(self.history)),
             web.get("/v5/account/wallet-balance", private(self.wallet)),
             web.post("/v5/asset/withdraw/create", private(self.withdraw)),
         ]
@@ -248,13 +249,27 @@ class BybitRest:
         order_id, link_id = ref(call.params, required=False)
         cursor = ""
         if order_id is not None or link_id is not None:
-            try:
-                orders = [engine.find(call.account, self.symbol(engine, call.params), order_id, link_id)]
-            except NotFound:
-                orders = []
+            orders = self._by_id(engine, call, order_id, link_id)
+            if self.venue.chaos.closed_orders_forgotten:
+                orders = [o for o in orders if o.status in OPEN]
         else:
             orders, cursor = page(engine.open_orders(call.account, symbol), call.params)
         return {"category": category, "nextPageCursor": cursor, "list": [order_json(o, category) for o in orders]}
+
+    async def history(self, call: Call) -> Any:
+        """GET /v5/order/history: one order by id, whatever its state (the sim keeps every order)."""
+        category, engine = self.engine(call.params)
+        order_id, link_id = ref(call.params, required=False)
+        if order_id is None and link_id is None:
+            raise Reject(10001, "params error: the sim's order history answers by orderId or orderLinkId only")
+        orders = self._by_id(engine, call, order_id, link_id)
+        return {"category": category, "nextPageCursor": "", "list": [order_json(o, category) for o in orders]}
+
+    def _by_id(self, engine: Engine, call: Call, order_id: int | None, link_id: str | None) -> list[Order]:
+        try:
+            return [engine.find(call.account, self.symbol(engine, call.params), order_id, link_id)]
+        except NotFound:
+            return []
 
     async def wallet(self, call: Call) -> Any:
         """GET /v5/account/wallet-balance (accountType UNIFIED; the spot engine holds the coins)."""

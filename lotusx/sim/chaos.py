@@ -42,6 +42,9 @@ class Chaos:
     """Negotiate permessage-deflate on new WS connections when the client offers it."""
     ws_gzip: bool = False
     """Send WS messages as gzip-compressed binary frames."""
+    closed_orders_forgotten: bool = False
+    """Bybit just restarted: /v5/order/realtime no longer finds closed orders by id; only
+    /v5/order/history does (docs v5/order/open-order, "After a server release or restart")."""
 
     def update(self, changes: Mapping[str, Any]) -> None:
         """Apply ``changes`` (field name -> value), rejecting unknown names and wrong types."""

@@ -150,13 +150,17 @@ class Bybit:
 
     async def get_order(self, symbol: str, *, order_id: str | int | None = None,
                         client_order_id: str | None = None) -> Order:
-        """One order (open or recently closed), by venue order id or client order id."""
-        rows: s.Rows[s.OrderRow] = await self._get(ep.ORDER_REALTIME,
-                                                   [("symbol", symbol), *_ids(order_id, client_order_id)],
-                                                   s.Rows[s.OrderRow])
-        if not rows.rows:
-            raise NotFound(f"GET {ep.ORDER_REALTIME.path}: no such order", code=110001)
-        return _order(rows.rows[0])
+        """One order, open or closed, by venue order id or client order id.
+
+        ``/v5/order/realtime`` first; a closed order it no longer keeps (past the recent 500, or
+        after a venue restart, docs v5/order/open-order) comes from ``/v5/order/history``.
+        """
+        query = [("symbol", symbol), *_ids(order_id, client_order_id)]
+        for endpoint in (ep.ORDER_REALTIME, ep.ORDER_HISTORY):
+            rows: s.Rows[s.OrderRow] = await self._get(endpoint, query, s.Rows[s.OrderRow])
+            if rows.rows:
+                return _order(rows.rows[0])
+        raise NotFound(f"GET {ep.ORDER_HISTORY.path}: no such order", code=110001)
 
     async def get_open_orders(self, symbol: str | None = None) -> list[Order]:
         """Every open order of one symbol, or of all (linear: all USDT-settled), newest first.

@@ -42,14 +42,15 @@ ORDER_CREATE = _ep("order_create", "POST", "/v5/order/create", signed=True, own_
                    idempotency=Idempotency.SAFE_WITH_CLIENT_ID)
 ORDER_CANCEL = _ep("order_cancel", "POST", "/v5/order/cancel", signed=True, own_pool=True)
 ORDER_REALTIME = _ep("order_realtime", "GET", "/v5/order/realtime", signed=True, own_pool=True)
+ORDER_HISTORY = _ep("order_history", "GET", "/v5/order/history", signed=True, own_pool=True)
 WALLET_BALANCE = _ep("wallet_balance", "GET", "/v5/account/wallet-balance", signed=True, own_pool=True)
 WITHDRAW = _ep("withdraw_create", "POST", "/v5/asset/withdraw/create", signed=True, own_pool=True,
                idempotency=Idempotency.UNSAFE)
 
 # Rolling limits halved for fixed windows (module docstring). The IP window's kind is not
 # documented, so it is halved too: a breach costs a ten-minute ban.
-_SHARED = (Pool(IP, 300, 5), Pool(ORDER_REALTIME.name, 25, 1), Pool(WALLET_BALANCE.name, 25, 1),
-           Pool(WITHDRAW.name, 2, 1))
+_SHARED = (Pool(IP, 300, 5), Pool(ORDER_REALTIME.name, 25, 1), Pool(ORDER_HISTORY.name, 25, 1),
+           Pool(WALLET_BALANCE.name, 25, 1), Pool(WITHDRAW.name, 2, 1))
 LIMITS = {
     "spot": (*_SHARED, Pool(ORDER_CREATE.name, 10, 1), Pool(ORDER_CANCEL.name, 10, 1)),
     "linear": (*_SHARED, Pool(ORDER_CREATE.name, 5, 1), Pool(ORDER_CANCEL.name, 5, 1)),

@@ -180,8 +180,9 @@ async def test_cancel_posts_then_reads_the_order_back() -> None:
 
 
 async def test_missing_order_is_not_found_and_ids_are_checked() -> None:
-    """An empty realtime list is NotFound; giving both or neither id is a ConfigError."""
-    conn, _, _ = connect(lambda c: Venue(c, order_realtime=lambda r: answer({"list": []})))
+    """Empty realtime and history lists are NotFound; giving both or neither id is a ConfigError."""
+    conn, _, _ = connect(lambda c: Venue(c, order_realtime=lambda r: answer({"list": []}),
+                                         order_history=lambda r: answer({"list": []})))
     async with conn as ex:
         with pytest.raises(e.NotFound):
             await ex.get_order("BTCUSDT", order_id="1")
@@ -189,6 +190,18 @@ async def test_missing_order_is_not_found_and_ids_are_checked() -> None:
             await ex.get_order("BTCUSDT")
         with pytest.raises(e.ConfigError):
             await ex.place_order(lotusx.NewOrder(symbol="BTCUSDT", side="BUY", type="MARKET"))
+
+
+async def test_an_order_realtime_no_longer_keeps_comes_from_order_history() -> None:
+    """Realtime finds nothing (a closed order past its 500, or after a restart): history is asked, same ids."""
+    row = orjson.loads(payload("order_realtime.json"))["result"]["list"][0]
+    conn, transport, _ = connect(lambda c: Venue(c, order_realtime=lambda r: answer({"list": []}),
+                                                 order_history=lambda r: answer({"list": [row]})))
+    async with conn as ex:
+        order = await ex.get_order("BTCUSDT", order_id=row["orderId"])
+    assert order.order_id == row["orderId"]
+    [history] = wire(transport, "/v5/order/history")
+    assert history.query_string == f"category=spot&symbol=BTCUSDT&orderId={row['orderId']}"
 
 
 async def test_timestamp_rejection_resyncs_the_clock_and_resends() -> None:

@@ -61,6 +61,20 @@ async def test_place_query_list_and_cancel(bybit: Bybit, sim: Sim) -> None:
     assert placed.order_id not in {o.order_id for o in await bybit.get_open_orders(BTC)}
 
 
+async def test_a_closed_order_is_found_after_a_venue_restart(bybit: Bybit, sim: Sim) -> None:
+    """After a restart realtime forgets closed orders; get_order still finds one, in the order history."""
+    placed = await bybit.place_order(limit("BUY", "30000", cid="restart-1"))
+    await bybit.cancel_order(BTC, client_order_id="restart-1")
+    sim.chaos("bybit").closed_orders_forgotten = True
+    try:
+        found = await bybit.get_order(BTC, order_id=placed.order_id)
+        with pytest.raises(e.NotFound):
+            await bybit.get_order(BTC, client_order_id="never-placed")
+    finally:
+        sim.chaos("bybit").closed_orders_forgotten = False
+    assert (found.order_id, found.status) == (placed.order_id, "CANCELED")
+
+
 async def test_duplicate_client_order_id_returns_the_existing_order(bybit: Bybit) -> None:
     """Re-placing an orderLinkId reconciles to the first order instead of a second one."""
     first = await bybit.place_order(limit("BUY", "31000", cid="dup-1"))
