@@ -22,7 +22,7 @@ import structlog
 
 from bench import stream
 from bench.measure import CLIENT_CORE, Result, pin, server, summarize, timed_calls, two_cores
-from bench.report import add_ratios, chart, layer_costs, save, table
+from bench.report import RESULTS, add_ratios, chart, layer_costs, save, table
 from bench.rest import ABLATIONS, Client, check, open_client
 
 CLIENTS = ("floor", "lotusx", "ccxt")
@@ -115,9 +115,50 @@ def targets(results: Sequence[Result]) -> list[dict[str, Any]]:
              "met": value <= bound if op == "<=" else value >= bound} for name, value, op, bound in checks]
 
 
+PROFILES = ("depth", "order", "ws-plain", "ws-gzip", "ws-deflate")
+
+
+def profile(case: str, size: dict[str, int]) -> int:
+    """lotusx alone on one case, against the same server process, under pyinstrument."""
+    from pyinstrument import Profiler
+
+    # Sampled stacks, not await-attributed time: the question is where the client's CPU goes.
+    profiler = Profiler(interval=0.0001, async_mode="disabled")
+    if case in ("depth", "order"):
+        with server("sim") as sim:
+            asyncio.run(_profile_rest(sim.info, case, 3 * size["rest_calls"], profiler))
+            sim.command("cancel")
+    else:
+        with server("replay") as replay:
+            profiler.start()
+            asyncio.run(stream.ours(replay.info["ws_url"], case.removeprefix("ws-"), size["ws_frames"]))
+            profiler.stop()
+    RESULTS.mkdir(exist_ok=True)
+    html = RESULTS / f"profile-{case}.html"
+    html.write_text(profiler.output_html())
+    print(profiler.output_text(unicode=False, color=False, show_all=False))
+    print(f"full profile: {html}")
+    return 0
+
+
+async def _profile_rest(info: dict[str, Any], op: str, count: int, profiler: Any) -> None:
+    client = await open_client("lotusx", info)
+    try:
+        call = getattr(client, op)
+        for i in range(50):  # warm pools, caches and the clock sync, outside the profile
+            await call(i)
+        profiler.start()
+        await timed_calls(call, count)
+        profiler.stop()
+    finally:
+        await client.close()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--quick", action="store_true", help="smaller counts: under two minutes")
+    parser.add_argument("--profile", choices=PROFILES,
+                        help="instead of the full run: lotusx on one case under pyinstrument")
     args = parser.parse_args(argv)
     size = {key: value[0 if args.quick else 1] for key, value in SIZES.items()}
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING),
@@ -125,6 +166,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     pinned = two_cores()
     if pinned:
         pin(CLIENT_CORE)
+    if args.profile:
+        return profile(args.profile, size)
     started = time.perf_counter()
     results: list[Result] = []
 
