@@ -10,6 +10,11 @@ import aiohttp
 from lotusx.kernel.errors import ConfigError, ConnectError, Disconnected, ProtocolError, Timeout
 from lotusx.kernel.ws import WsFrame, WsKind
 
+# Enum members bound once: in Python 3.11 ``WsKind.TEXT`` costs ~70 ns a lookup, and data
+# frames take these branches once each, at tens of thousands of frames a second.
+_AIOHTTP_TEXT, _AIOHTTP_BINARY = aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY
+_TEXT, _BINARY = WsKind.TEXT, WsKind.BINARY
+
 
 class AiohttpWs:
     """A WebSocket session: ``connect`` / ``send`` / ``next`` / ``close``.
@@ -91,10 +96,10 @@ class AiohttpWs:
         ws = self._live()
         msg = await ws.receive()
         kind = msg.type
-        if kind is aiohttp.WSMsgType.TEXT:
-            return WsFrame(WsKind.TEXT, msg.data)
-        if kind is aiohttp.WSMsgType.BINARY:
-            return WsFrame(WsKind.BINARY, msg.data)
+        if kind is _AIOHTTP_TEXT:
+            return WsFrame(_TEXT, msg.data)
+        if kind is _AIOHTTP_BINARY:
+            return WsFrame(_BINARY, msg.data)
         if kind is aiohttp.WSMsgType.PING:
             if self.auto_pong:
                 await ws.pong(msg.data)
