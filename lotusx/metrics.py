@@ -16,6 +16,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, star
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.utils import floatToGoString
 
+from lotusx.kernel.protocols import SYSTEM_CLOCK, Clock
+
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
@@ -142,12 +144,22 @@ class WsTally:
     under the GIL), so no lock is needed as long as one ``Metrics`` serves one event loop.
     """
 
-    __slots__ = ("bytes", "last_message", "messages")
+    __slots__ = ("bytes", "clock", "last_rx", "messages")
 
     def __init__(self) -> None:
         self.bytes = 0
-        self.last_message = 0.0  # Unix time of the last frame received
+        # When the last frame came, on ``clock``'s monotonic scale: the reader has just read it
+        # for the idle watchdog, so a frame costs no second (wall) clock read.
+        self.last_rx: float | None = None
+        self.clock: Clock = SYSTEM_CLOCK
         self.messages: dict[type, int] = {}  # delivered messages per message type
+
+    @property
+    def last_message(self) -> float:
+        """Unix time of the last frame received (0 before the first)."""
+        if self.last_rx is None:
+            return 0.0
+        return self.clock.time() - (self.clock.monotonic() - self.last_rx)
 
 
 class _WsCollector:

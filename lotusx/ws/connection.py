@@ -260,11 +260,11 @@ class Shard:
         try:
             while True:
                 frame = await session.next()
-                live.last_rx = clock.monotonic()
+                live.last_rx = now = clock.monotonic()
                 kind = frame.kind
                 if kind is _TEXT or kind is _BINARY:
                     tally.bytes += len(frame.data)
-                    tally.last_message = clock.time()
+                    tally.last_rx = now
                     for message in run(frame.data):
                         if (control is None or type(message) in control) and await self._control(link, message):
                             continue

@@ -92,6 +92,7 @@ class Hub:
 
     def __post_init__(self) -> None:
         self.tally = self.metrics.ws_tally(self.dialect.name)
+        self.tally.clock = self.clock  # last_rx is on this clock's monotonic scale
 
     @property
     def exchange(self) -> str:
