@@ -263,15 +263,17 @@ class Shard:
                 live.last_rx = now = clock.monotonic()
                 kind = frame.kind
                 if kind is _TEXT or kind is _BINARY:
-                    tally.bytes += len(frame.data)
+                    data = frame.data
+                    tally.bytes += len(data)
                     tally.last_rx = now
-                    for message in run(frame.data):
-                        if (control is None or type(message) in control) and await self._control(link, message):
+                    for message in run(data):
+                        kind_of = type(message)
+                        if (control is None or kind_of in control) and await self._control(link, message):
                             continue
                         if dedup is not None and dedup.active and not dedup.fresh(message):
                             continue
                         hub.messages += 1
-                        counts[type(message)] = counts.get(type(message), 0) + 1
+                        counts[kind_of] = counts.get(kind_of, 0) + 1
                         waiting = offer(message)
                         if not waiting:  # full or closed: the overflow policy decides
                             await hub.delivery.put(message)
