@@ -44,3 +44,11 @@ def test_order_book_example_resyncs_after_an_injected_gap() -> None:
     resynced = out.split("resynced:")[1]
     assert "ETHUSDT (sequence gap)" in resynced and "BTCUSDT" not in resynced
     assert "every symbol kept streaming: True" in out
+
+
+def test_order_stream_example_reports_the_fill_the_stream_missed() -> None:
+    """examples/order_stream.py: the second fill is never streamed, yet the order ends FILLED."""
+    out = run_example("order_stream.py")
+    assert "update NEW" in out and "update PARTIALLY_FILLED  filled 0.00200000" in out
+    assert "update FILLED            filled 0.00500000" in out
+    assert "user stream reconnects: 1;" in out
