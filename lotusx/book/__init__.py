@@ -5,8 +5,8 @@ and snapshots and acts on what they answer, so the same rules are testable witho
 network and shared by every venue with the same sequencing scheme.
 """
 
-from lotusx.book.follow import follow_diffs
+from lotusx.book.follow import follow_books, follow_diffs
 from lotusx.book.levels import LocalBook
 from lotusx.book.sync import BookEvent, DiffSync, Gap, SnapshotDeltaSync
 
-__all__ = ["BookEvent", "DiffSync", "Gap", "LocalBook", "SnapshotDeltaSync", "follow_diffs"]
+__all__ = ["BookEvent", "DiffSync", "Gap", "LocalBook", "SnapshotDeltaSync", "follow_books", "follow_diffs"]

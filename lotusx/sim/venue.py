@@ -108,6 +108,11 @@ class Hub:
         self._subscribers.add(callback)
         return lambda: self._subscribers.discard(callback)
 
+    @property
+    def listeners(self) -> int:
+        """How many subscribers (one per open WebSocket connection) events go to right now."""
+        return len(self._subscribers)
+
     def publish(self, event: Event) -> None:
         """Hand ``event`` to every subscriber."""
         for callback in list(self._subscribers):

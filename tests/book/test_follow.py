@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
 
-from lotusx.book import BookEvent, DiffSync, follow_diffs
+from lotusx.book import BookEvent, DiffSync, follow_books, follow_diffs
 from lotusx.book.follow import Snapshot
 
 RECONNECT = object()
@@ -147,4 +147,57 @@ async def test_a_gap_among_buffered_diffs_is_found_on_replay() -> None:
     book = await asyncio.wait_for(first, 1)
     assert resyncs == ["sequence gap"]
     assert (book.sequence, book.bids) == (10, [(Decimal(7), Decimal(1))])
+    await books.aclose()
+
+
+# ===== several symbols on one stream =====
+
+def both(feed: Feed, snapshots: dict[str, list[Snapshot]], resyncs: list[tuple[str, str]],
+         asked: list[str]) -> AsyncIterator[Any]:
+    async def snapshot(symbol: str) -> Snapshot:
+        asked.append(symbol)
+        return snapshots[symbol].pop(0)
+
+    return follow_books([DiffSync("A"), DiffSync("B")], aiter(feed),
+                        event=lambda m: m if isinstance(m, tuple) else None, reconnected=lambda m: m is RECONNECT,
+                        snapshot=snapshot, resynced=lambda symbol, reason: resyncs.append((symbol, reason)))
+
+
+async def test_each_symbol_gets_its_own_snapshot_and_diffs() -> None:
+    """Two books on one stream: each starts from its own snapshot; a diff changes only its symbol's book."""
+    feed, asked = Feed(), []
+    books = both(feed, {"A": [([("1", "1")], [], 5)], "B": [([("2", "1")], [], 9)]}, [], asked)
+    first = [await asyncio.wait_for(anext(books), 1) for _ in range(2)]
+    assert sorted((b.symbol, b.sequence) for b in first) == [("A", 5), ("B", 9)]
+    feed.queue.put_nowait(("B", diff(10, 10, "3")))
+    book = await asyncio.wait_for(anext(books), 1)
+    assert (book.symbol, book.sequence, book.bids[0][0]) == ("B", 10, Decimal(3))
+    assert sorted(asked) == ["A", "B"]
+    await books.aclose()
+
+
+async def test_a_sequence_gap_resyncs_only_its_own_symbol() -> None:
+    """A skipped update id on B refetches B alone; A is neither reset nor asked again."""
+    feed, resyncs, asked = Feed(), [], []
+    books = both(feed, {"A": [([], [], 5)], "B": [([], [], 9), ([("4", "1")], [], 20)]}, resyncs, asked)
+    [await asyncio.wait_for(anext(books), 1) for _ in range(2)]
+    feed.queue.put_nowait(("B", diff(15, 16, "3")))  # 10..14 lost
+    book = await asyncio.wait_for(anext(books), 1)
+    assert (book.symbol, book.sequence) == ("B", 20)
+    assert resyncs == [("B", "sequence gap")] and sorted(asked) == ["A", "B", "B"]
+    feed.queue.put_nowait(("A", diff(6, 6, "7")))
+    assert (await asyncio.wait_for(anext(books), 1)).sequence == 6  # A kept its book throughout
+    await books.aclose()
+
+
+async def test_a_reconnect_resets_every_symbol_and_resnapshots_them_once_live() -> None:
+    """The marker discards both books; the next message (the Resumed) brings a snapshot of each."""
+    feed, resyncs, asked = Feed(), [], []
+    books = both(feed, {"A": [([], [], 5), ([], [], 30)], "B": [([], [], 9), ([], [], 40)]}, resyncs, asked)
+    [await asyncio.wait_for(anext(books), 1) for _ in range(2)]
+    feed.queue.put_nowait(RECONNECT)
+    feed.queue.put_nowait(RESUMED)
+    again = [await asyncio.wait_for(anext(books), 1) for _ in range(2)]
+    assert sorted((b.symbol, b.sequence) for b in again) == [("A", 30), ("B", 40)]
+    assert sorted(resyncs) == [("A", "reconnect"), ("B", "reconnect")]
     await books.aclose()

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Sequence
 from contextlib import aclosing, asynccontextmanager
 from typing import Any
 
 from lotusx.account import follow_balances, follow_orders
-from lotusx.book import BookEvent, DiffSync, follow_diffs
+from lotusx.book import BookEvent, DiffSync, follow_books
 from lotusx.exchanges.binance import endpoints as ep
 from lotusx.exchanges.binance import schemas as s
 from lotusx.exchanges.binance.streams import DIALECT, USER_DIALECT, market_frames, user_frames
@@ -145,27 +145,29 @@ class Binance:
 
     async def watch_order_book(self, symbol: str, depth: int | None = 20) -> AsyncIterator[OrderBook]:
         """The maintained book of ``symbol`` after every update, resynced on gaps and reconnects."""
-        async with self._subscribed([f"{symbol.lower()}@depth@100ms"]) as ws, \
-                aclosing(self._maintain(symbol, ws, depth)) as books:
+        async with aclosing(self.watch_order_books([symbol], depth)) as books:
             async for book in books:
                 yield book
 
-    async def _maintain(self, symbol: str, ws: ReconnectWs, depth: int | None) -> AsyncGenerator[OrderBook, None]:
-        name = symbol.upper()
+    async def watch_order_books(self, symbols: Iterable[str], depth: int | None = 20
+                                ) -> AsyncGenerator[OrderBook, None]:
+        """Maintained books of ``symbols`` on one connection; a gap resyncs only its own symbol."""
+        names = {symbol.upper(): symbol for symbol in symbols}
 
-        def event(message: Any) -> BookEvent | None:
-            if isinstance(message, s.DepthUpdate) and message.s == name:
-                return BookEvent(message.U, message.u, message.b, message.a, message.E)
+        def event(message: Any) -> tuple[str, BookEvent] | None:
+            if isinstance(message, s.DepthUpdate):
+                return message.s, BookEvent(message.U, message.u, message.b, message.a, message.E)
             return None
 
-        async def snapshot() -> tuple[list[tuple[str, str]], list[tuple[str, str]], int]:
-            raw = await self._depth(symbol, 1000)
+        async def snapshot(name: str) -> tuple[list[tuple[str, str]], list[tuple[str, str]], int]:
+            raw = await self._depth(names[name], 1000)
             return raw.bids, raw.asks, raw.lastUpdateId
 
-        async with aclosing(follow_diffs(DiffSync(symbol), aiter(ws), event=event, snapshot=snapshot,
-                                         reconnected=lambda message: isinstance(message, Reconnected),
-                                         resynced=lambda reason: self._resynced(symbol, reason),
-                                         depth=depth)) as books:  # its finally cancels a snapshot in flight
+        streams = [f"{symbol.lower()}@depth@100ms" for symbol in names]
+        async with self._subscribed(streams) as ws, aclosing(follow_books(
+                [DiffSync(name) for name in names], aiter(ws), event=event, snapshot=snapshot,
+                reconnected=lambda message: isinstance(message, Reconnected), resynced=self._resynced,
+                depth=depth)) as books:  # its finally cancels snapshots in flight at once
             async for book in books:
                 yield book
 

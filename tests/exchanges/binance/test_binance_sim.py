@@ -412,9 +412,9 @@ class Flow:
             await asyncio.sleep(0.01)
 
 
-def resyncs(metrics: Metrics, reason: str) -> float:
+def resyncs(metrics: Metrics, reason: str, symbol: str = SYMBOL) -> float:
     value = metrics.registry.get_sample_value(
-        "lotusx_book_resyncs_total", {"exchange": "binance", "symbol": SYMBOL, "reason": reason})
+        "lotusx_book_resyncs_total", {"exchange": "binance", "symbol": symbol, "reason": reason})
     return value or 0.0
 
 
@@ -427,6 +427,33 @@ async def test_quiet_book_yields_its_snapshot(ex: Binance, engine: Engine) -> No
         assert first.sequence == live.update_id
         assert (first.bids, first.asks) == (live.levels("BUY", 10), live.levels("SELL", 10))
     finally:
+        await books.close()
+
+
+async def test_two_books_share_one_connection_and_a_gap_resyncs_only_its_symbol(
+        ex: Binance, sim: Sim, engine: Engine, metrics: Metrics) -> None:
+    """watch_order_books: both books on one socket, each equal to the engine's; a gap in ETH leaves BTC alone."""
+    chaos, flow, hub = sim.chaos("binance"), Flow(engine), sim.venue("binance").hub
+    before = hub.listeners
+    books = Watch(ex.watch_order_books([SYMBOL, "ETHUSDT"], depth=20))
+    try:
+        await eventually(lambda: {b.symbol for b in books.items} == {SYMBOL, "ETHUSDT"}, what="both books")
+        assert hub.listeners == before + 1
+        chaos.sequence_gap, chaos.sequence_gap_symbol = 3, "ETHUSDT"
+        engine.place(MAKER, "ETHUSDT", "BUY", "LIMIT", quantity=Decimal("0.01"), price=Decimal("2990.00"))
+        await flow.run(0.3)  # BTC keeps moving: its diffs keep applying
+        await eventually(lambda: resyncs(metrics, "sequence gap", "ETHUSDT") >= 1, what="the ETH resync")
+        assert resyncs(metrics, "sequence gap") == 0
+        for symbol in (SYMBOL, "ETHUSDT"):
+            live = engine.books[symbol]
+            latest = await eventually(lambda symbol=symbol, live=live: next(
+                (b for b in reversed(books.items) if b.symbol == symbol and b.sequence == live.update_id), None),
+                what=f"{symbol} at the engine's update id")
+            assert (latest.bids, latest.asks) == (live.levels("BUY", 20), live.levels("SELL", 20))
+        assert metrics.registry.get_sample_value("lotusx_ws_reconnects_total",
+                                                 {"exchange": "binance", "reason": "server_close"}) is None
+    finally:
+        chaos.sequence_gap_symbol = None
         await books.close()
 
 
