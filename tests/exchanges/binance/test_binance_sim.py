@@ -231,6 +231,14 @@ async def await_user_stream(ex: Binance, engine: Engine, watch: Watch) -> None:
     raise AssertionError("the user stream never delivered a probe order")
 
 
+async def rest_a_buy(ex: Binance, engine: Engine, client_order_id: str) -> tuple[Order, Decimal]:
+    """A 0.005 BUY resting inside the spread (first in line for the maker's sells), and its price."""
+    price = inside_spread(engine)
+    placed = await ex.place_order(NewOrder(symbol=SYMBOL, side="BUY", type="LIMIT", time_in_force="GTC",
+                                           quantity=Decimal("0.005"), price=price, client_order_id=client_order_id))
+    return placed, price
+
+
 async def test_a_fill_while_the_user_stream_is_down_is_reported_after_the_reconnect(
         ex: Binance, sim: Sim, engine: Engine, metrics: Metrics) -> None:
     """The socket drops with a fill never streamed: once live again, watch_orders reports the final state."""
@@ -238,9 +246,7 @@ async def test_a_fill_while_the_user_stream_is_down_is_reported_after_the_reconn
     orders = Watch(ex.watch_orders())
     try:
         await await_user_stream(ex, engine, orders)
-        price = inside_spread(engine)
-        placed = await ex.place_order(NewOrder(symbol=SYMBOL, side="BUY", type="LIMIT", time_in_force="GTC",
-                                               quantity=Decimal("0.005"), price=price, client_order_id="gap-1"))
+        placed, price = await rest_a_buy(ex, engine, "gap-1")
         await eventually(lambda: [o for o in orders.items if o.client_order_id == "gap-1"], what="the NEW event")
         chaos.drop_ws_after = 1
         try:
@@ -270,9 +276,7 @@ async def test_order_life_on_rest_and_user_stream(ex: Binance, engine: Engine) -
     orders = Watch(ex.watch_orders())
     try:
         await await_user_stream(ex, engine, orders)
-        price = inside_spread(engine)
-        placed = await ex.place_order(NewOrder(symbol=SYMBOL, side="BUY", type="LIMIT", time_in_force="GTC",
-                                               quantity=Decimal("0.005"), price=price, client_order_id="life-1"))
+        placed, price = await rest_a_buy(ex, engine, "life-1")
         assert (placed.status, placed.client_order_id) == ("NEW", "life-1")
         engine.place(MAKER, SYMBOL, "SELL", "LIMIT", quantity=Decimal("0.002"), price=price, tif="IOC")
 
@@ -418,6 +422,27 @@ def resyncs(metrics: Metrics, reason: str, symbol: str = SYMBOL) -> float:
     return value or 0.0
 
 
+async def drop_the_socket(sim: Sim, flow: Flow, metrics: Metrics, seconds: float) -> None:
+    """Close the depth socket at its next diff while ``flow`` trades for ``seconds``; wait for the reconnect."""
+    chaos = sim.chaos("binance")
+    chaos.drop_ws_after = 1
+    try:
+        await flow.run(seconds)
+        await eventually(lambda: resyncs(metrics, "reconnect") >= 1, what="a reconnect resync")
+    finally:
+        chaos.drop_ws_after = None
+
+
+async def at_engine(books: Watch, engine: Engine, symbol: str = SYMBOL) -> OrderBook:
+    """The latest book of ``symbol`` once one carries the engine's current update id (bounded wait)."""
+    live = engine.books[symbol]
+
+    def found() -> OrderBook | None:
+        return next((b for b in reversed(books.items) if b.symbol == symbol and b.sequence == live.update_id), None)
+
+    return await eventually(found, what=f"{symbol} at the engine's update id")
+
+
 async def test_quiet_book_yields_its_snapshot(ex: Binance, engine: Engine) -> None:
     """With no diffs at all (a quiet symbol) watch_order_book still yields the snapshot book."""
     books = Watch(ex.watch_order_book(SYMBOL, depth=10))
@@ -445,10 +470,7 @@ async def test_two_books_share_one_connection_and_a_gap_resyncs_only_its_symbol(
         await eventually(lambda: resyncs(metrics, "sequence gap", "ETHUSDT") >= 1, what="the ETH resync")
         assert resyncs(metrics, "sequence gap") == 0
         for symbol in (SYMBOL, "ETHUSDT"):
-            live = engine.books[symbol]
-            latest = await eventually(lambda symbol=symbol, live=live: next(
-                (b for b in reversed(books.items) if b.symbol == symbol and b.sequence == live.update_id), None),
-                what=f"{symbol} at the engine's update id")
+            latest, live = await at_engine(books, engine, symbol), engine.books[symbol]
             assert (latest.bids, latest.asks) == (live.levels("BUY", 20), live.levels("SELL", 20))
         assert metrics.registry.get_sample_value("lotusx_ws_reconnects_total",
                                                  {"exchange": "binance", "reason": "server_close"}) is None
@@ -460,23 +482,13 @@ async def test_two_books_share_one_connection_and_a_gap_resyncs_only_its_symbol(
 async def test_a_book_that_goes_quiet_after_a_reconnect_still_catches_up(ex: Binance, sim: Sim, engine: Engine,
                                                                         metrics: Metrics) -> None:
     """Trades made while the socket is down, then silence: the book re-snapshots once resubscribed."""
-    chaos, flow = sim.chaos("binance"), Flow(engine)
     books = Watch(ex.watch_order_book(SYMBOL, depth=20))
     try:
         await eventually(lambda: books.items, what="the first synced book")
-        chaos.drop_ws_after = 1
-        try:
-            await flow.run(0.3)  # the first diff drops the socket; the rest of the flow is never streamed
-            await eventually(lambda: resyncs(metrics, "reconnect") >= 1, what="a reconnect resync")
-        finally:
-            chaos.drop_ws_after = None
-        live = engine.books[SYMBOL]  # no trading from here on: no diff will reveal a stale book
-
-        def caught_up() -> OrderBook | None:
-            latest: OrderBook = books.items[-1]
-            return latest if latest.sequence == live.update_id else None
-
-        final = await eventually(caught_up, what="a book at the engine's update id")
+        # The first diff drops the socket and the rest of the flow is never streamed; no trading
+        # after that, so no later diff could reveal a stale book.
+        await drop_the_socket(sim, Flow(engine), metrics, 0.3)
+        final, live = await at_engine(books, engine), engine.books[SYMBOL]
         assert (final.bids, final.asks) == (live.levels("BUY", 20), live.levels("SELL", 20))
     finally:
         await books.close()
@@ -495,12 +507,7 @@ async def test_book_survives_gap_and_disconnect_and_equals_engine(ex: Binance, s
         await flow.run(0.3)
         await eventually(lambda: resyncs(metrics, "sequence gap") >= 1, what="a gap resync")
 
-        chaos.drop_ws_after = 1
-        try:
-            await flow.run(0.2)
-            await eventually(lambda: resyncs(metrics, "reconnect") >= 1, what="a reconnect resync")
-        finally:
-            chaos.drop_ws_after = None
+        await drop_the_socket(sim, flow, metrics, 0.2)
         mark = len(books.items)
         for _ in range(100):  # the book resyncs once the new connection delivers diffs: keep trading
             await flow.run(0.1)
@@ -509,13 +516,7 @@ async def test_book_survives_gap_and_disconnect_and_equals_engine(ex: Binance, s
         else:
             raise AssertionError("the book never resynced after the reconnect")
 
-        live = engine.books[SYMBOL]
-
-        def caught_up() -> OrderBook | None:
-            latest: OrderBook = books.items[-1]
-            return latest if latest.sequence == live.update_id else None
-
-        final = await eventually(caught_up, what="the book to reach the engine's update id")
+        final, live = await at_engine(books, engine), engine.books[SYMBOL]
         assert final.bids == live.levels("BUY", 20) and final.asks == live.levels("SELL", 20)
         assert final.bids[0][0] < final.asks[0][0]
         # Never silently wrong: every book yielded, before and after the faults, was the venue's book
