@@ -18,8 +18,9 @@ T = TypeVar("T")
 
 _EVENTS: dict[str, type] = {"depth": DepthUpdate, "trade": TradeEvent, "bookTicker": BookTickerEvent}
 _by_kind: dict[str, msgspec.json.Decoder[Any]] = {kind: msgspec.json.Decoder(t) for kind, t in _EVENTS.items()}
-_HEAD_TEXT = re.compile(r'\{"stream":"[^"@]*@([^"@]*)')
-_HEAD_BYTES = re.compile(rb'\{"stream":"[^"@]*@([^"@]*)')
+# The head up to the kind's end ('@' or '"'), so "depth@" and "depth20@" stay apart.
+_HEAD_TEXT = re.compile(r'\{"stream":"[^"@]*@([^"@]*)["@]')
+_HEAD_BYTES = re.compile(rb'\{"stream":"[^"@]*@([^"@]*)["@]')
 
 
 class _Combined(msgspec.Struct, Generic[T]):
@@ -83,13 +84,15 @@ class Market:
     metrics: Metrics = field(repr=False)
     _parse: Parse = field(init=False, repr=False, compare=False)
     _route: Route = field(init=False, repr=False, compare=False)
+    _heads: _Heads = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_parse", Parse(Envelope, metrics=self.metrics, exchange="binance"))
         object.__setattr__(self, "_route", Route(self.metrics))
+        object.__setattr__(self, "_heads", _Heads())
 
     def __call__(self, data: str | bytes) -> Any:
-        decoder = _decoder(data)
+        decoder = self._heads.decoder(data)
         if decoder is not None:
             try:
                 return decoder.decode(data).data
@@ -98,13 +101,38 @@ class Market:
         return self._route(self._parse(data))
 
 
-def _decoder(data: str | bytes) -> msgspec.json.Decoder[Any] | None:
-    # "<symbol>@<kind>[@<speed>]" at the head of the frame; a regex is the cheapest read of it.
-    if isinstance(data, bytes):
+class _Heads:
+    """The frame decoder a frame's head names, remembering the last head read for each type.
+
+    "<symbol>@<kind>[@<speed>]" at the head of the frame names the event. Consecutive frames
+    of one stream share it, so a ``startswith`` of the last head (C, one call) usually settles
+    it; otherwise a regex reads it.
+    """
+
+    __slots__ = ("raw", "raw_decoder", "text", "text_decoder")
+
+    def __init__(self) -> None:
+        self.text = "\0"  # never a frame's start
+        self.raw = b"\0"
+        self.text_decoder: msgspec.json.Decoder[Any] | None = None
+        self.raw_decoder: msgspec.json.Decoder[Any] | None = None
+
+    def decoder(self, data: str | bytes) -> msgspec.json.Decoder[Any] | None:
+        if isinstance(data, str):
+            if data.startswith(self.text):
+                return self.text_decoder
+            head = _HEAD_TEXT.match(data)
+            if head is None:
+                return None
+            self.text, self.text_decoder = head[0], _combined.get(head[1])
+            return self.text_decoder
+        if data.startswith(self.raw):
+            return self.raw_decoder
         head_bytes = _HEAD_BYTES.match(data)
-        return _combined_bytes.get(head_bytes[1]) if head_bytes is not None else None
-    head = _HEAD_TEXT.match(data)
-    return _combined.get(head[1]) if head is not None else None
+        if head_bytes is None:
+            return None
+        self.raw, self.raw_decoder = head_bytes[0], _combined_bytes.get(head_bytes[1])
+        return self.raw_decoder
 
 
 def market_frames(metrics: Metrics) -> Frames:

@@ -208,6 +208,27 @@ def test_every_form_of_a_stream_frame_decodes_alike(form: str) -> None:
     assert market_frames(Metrics())(frame) == expected
 
 
+@pytest.mark.parametrize("as_text", [False, True])
+def test_one_pipeline_tells_streams_apart_frame_after_frame(as_text: bool) -> None:
+    """Depth, trade, depth again, another symbol: each frame decodes as its own stream's event."""
+    run = market_frames(Metrics())
+    frames = [combined("bnbbtc@depth@100ms", "ws_depth_update.json"), combined("bnbbtc@trade", "ws_trade.json"),
+              combined("bnbbtc@depth@100ms", "ws_depth_update.json"),
+              combined("bnbusdt@bookTicker", "ws_book_ticker.json")]
+    got = [type(event) for frame in frames for event in run(frame.decode() if as_text else frame)]
+    assert got == [s.DepthUpdate, s.TradeEvent, s.DepthUpdate, s.BookTickerEvent]
+
+
+def test_a_stream_kind_is_read_whole() -> None:
+    """After a @depth frame, a @depth20 frame is not decoded as a depth diff, whatever its payload.
+
+    (A kind we do not decode is dropped: the payload here would even fit a diff.)
+    """
+    run = market_frames(Metrics())
+    assert isinstance(run(combined("bnbbtc@depth@100ms", "ws_depth_update.json"))[0], s.DepthUpdate)
+    assert run(combined("bnbbtc@depth20@100ms", "ws_depth_update.json")) == []
+
+
 def test_a_stream_frame_that_fails_its_schema_is_counted_once() -> None:
     """A depth frame missing fields is dropped and counted as one schema failure."""
     metrics = Metrics()
