@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any, AnyStr, Generic, TypeVar
 
 import msgspec
 import orjson
@@ -84,15 +84,17 @@ class Market:
     metrics: Metrics = field(repr=False)
     _parse: Parse = field(init=False, repr=False, compare=False)
     _route: Route = field(init=False, repr=False, compare=False)
-    _heads: _Heads = field(init=False, repr=False, compare=False)
+    _text: _Head[str] = field(init=False, repr=False, compare=False)
+    _raw: _Head[bytes] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_parse", Parse(Envelope, metrics=self.metrics, exchange="binance"))
         object.__setattr__(self, "_route", Route(self.metrics))
-        object.__setattr__(self, "_heads", _Heads())
+        object.__setattr__(self, "_text", _Head(_HEAD_TEXT, _combined, "\0"))
+        object.__setattr__(self, "_raw", _Head(_HEAD_BYTES, _combined_bytes, b"\0"))
 
     def __call__(self, data: str | bytes) -> Any:
-        decoder = self._heads.decoder(data)
+        decoder = self._text.read(data) if isinstance(data, str) else self._raw.read(data)
         if decoder is not None:
             try:
                 return decoder.decode(data).data
@@ -101,38 +103,31 @@ class Market:
         return self._route(self._parse(data))
 
 
-class _Heads:
-    """The frame decoder a frame's head names, remembering the last head read for each type.
+class _Head(Generic[AnyStr]):
+    """The frame decoder a frame's head names, for frames of one type (text or bytes).
 
     "<symbol>@<kind>[@<speed>]" at the head of the frame names the event. Consecutive frames
-    of one stream share it, so a ``startswith`` of the last head (C, one call) usually settles
-    it; otherwise a regex reads it.
+    of one stream share it, so a ``startswith`` of the last head read (C, one call) usually
+    settles it; otherwise the regex reads it.
     """
 
-    __slots__ = ("raw", "raw_decoder", "text", "text_decoder")
+    __slots__ = ("decoder", "last", "pattern", "table")
 
-    def __init__(self) -> None:
-        self.text = "\0"  # never a frame's start
-        self.raw = b"\0"
-        self.text_decoder: msgspec.json.Decoder[Any] | None = None
-        self.raw_decoder: msgspec.json.Decoder[Any] | None = None
+    def __init__(self, pattern: re.Pattern[AnyStr], table: dict[AnyStr, msgspec.json.Decoder[Any]],
+                 never: AnyStr) -> None:
+        self.pattern: re.Pattern[AnyStr] = pattern
+        self.table: dict[AnyStr, msgspec.json.Decoder[Any]] = table
+        self.last: AnyStr = never  # never a frame's start
+        self.decoder: msgspec.json.Decoder[Any] | None = None
 
-    def decoder(self, data: str | bytes) -> msgspec.json.Decoder[Any] | None:
-        if isinstance(data, str):
-            if data.startswith(self.text):
-                return self.text_decoder
-            head = _HEAD_TEXT.match(data)
-            if head is None:
-                return None
-            self.text, self.text_decoder = head[0], _combined.get(head[1])
-            return self.text_decoder
-        if data.startswith(self.raw):
-            return self.raw_decoder
-        head_bytes = _HEAD_BYTES.match(data)
-        if head_bytes is None:
+    def read(self, data: AnyStr) -> msgspec.json.Decoder[Any] | None:
+        if data.startswith(self.last):
+            return self.decoder
+        head = self.pattern.match(data)
+        if head is None:
             return None
-        self.raw, self.raw_decoder = head_bytes[0], _combined_bytes.get(head_bytes[1])
-        return self.raw_decoder
+        self.last, self.decoder = head[0], self.table.get(head[1])
+        return self.decoder
 
 
 def market_frames(metrics: Metrics) -> Frames:
