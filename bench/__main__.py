@@ -22,8 +22,8 @@ import structlog
 
 from bench import stream
 from bench.measure import CLIENT_CORE, Result, pin, server, summarize, timed_calls, two_cores
-from bench.report import RESULTS, add_ratios, chart, layer_costs, save, table
-from bench.rest import ABLATIONS, Client, check, open_client
+from bench.report import RESULTS, add_ratios, chart, layer_costs, own_times, save, table
+from bench.rest import ABLATIONS, Client, Probed, check, open_client
 
 CLIENTS = ("floor", "lotusx", "ccxt")
 SIZES = {  # quick, full
@@ -38,13 +38,16 @@ async def rest_suite(info: dict[str, Any], cancel: Any, size: dict[str, int]) ->
     """Sequential and 16-way depth and order calls; clients interleaved round by round."""
     clients: dict[str, Client] = {}
     try:
-        for name, drop in [*((name, ()) for name in CLIENTS), *(("lotusx", drop) for drop in ABLATIONS)]:
+        for name, drop in [*((name, ()) for name in CLIENTS), *(("lotusx", drop) for drop in ABLATIONS),
+                           (Probed.name, ())]:
             client = await open_client(name, info, drop)
             clients[client.name] = client
             await check(client)
             for i in range(50):  # warm pools, caches and the clock sync
                 await client.depth(i)
                 await client.order(i)
+            if isinstance(client, Probed):
+                client.own_ns.clear()  # the timed calls only
         cancel()
         pooled: dict[tuple[str, str], tuple[list[float], float, float, int]] = {}
         for _ in range(size["rounds"]):
@@ -59,7 +62,13 @@ async def rest_suite(info: dict[str, Any], cancel: Any, size: dict[str, int]) ->
                         pooled[key] = (old[0] + samples, old[1] + wall, old[2] + cpu, old[3] + len(samples))
                         if op == "order":
                             cancel()  # outside the timed section
-        return [summarize(case, name, s, wall, cpu, n) for (case, name), (s, wall, cpu, n) in pooled.items()]
+        results = [summarize(case, name, s, wall, cpu, n) for (case, name), (s, wall, cpu, n) in pooled.items()]
+        probed = clients[Probed.name]
+        assert isinstance(probed, Probed)
+        for result in results:
+            if result.client == probed.name:
+                result.extra["own_us"] = probed.medians_us(result.case.split()[0])
+        return results
     finally:
         for client in clients.values():
             await client.close()
@@ -205,6 +214,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(table(results))
     print("\nWhat each layer costs over the socket (sequential calls, same run):\n")
     print(layer_costs(results))
+    print("\nEach layer's own time per call over the socket (median µs, one run, bench.rest.Probed):\n")
+    print(own_times(results))
     print()
     for c in checks:
         print(f"{'MET ' if c['met'] else 'MISS'} {c['target']}: {c['value']:,.3f} (target {c['op']} {c['bound']})")

@@ -27,12 +27,17 @@ def ablated(result: Result) -> bool:
     return result.client.startswith("lotusx -")
 
 
+def layer_run(result: Result) -> bool:
+    """Whether ``result`` is a layer-cost run: layers taken out, or stopwatches put in (``Probed``)."""
+    return ablated(result) or "own_us" in result.extra
+
+
 def table(results: Sequence[Result]) -> str:
     """A Markdown table of every result but the layer-cost runs (see :func:`layer_costs`)."""
     lines = ["| case | client | n | median µs | p99 µs | calls or msgs/s | CPU µs/call | vs floor |",
              "|---|---|---:|---:|---:|---:|---:|---:|"]
     for r in results:
-        if ablated(r):
+        if layer_run(r):
             continue
         ratio = f"{r.ratio:.2f}x" if r.ratio is not None else "-"
         lines.append(f"| {r.case} | {r.client} | {r.count} | {r.median_us:.1f} | {r.p99_us:.1f} | {r.rate:,.0f} "
@@ -55,6 +60,19 @@ def layer_costs(results: Sequence[Result]) -> str:
                 cells.setdefault(r.client.removeprefix("lotusx "), []).extend(
                     [f"{full.cpu_us - r.cpu_us:.1f}", f"{r.median_us / floor.median_us:.3f}"])
     lines += [f"| {name} | {' | '.join(values)} |" for name, values in cells.items()]
+    return "\n".join(lines)
+
+
+def own_times(results: Sequence[Result]) -> str:
+    """Each layer's own time per call, depth and order, from the ``bench.rest.Probed`` runs."""
+    probed = {r.case.split()[0]: r.extra["own_us"] for r in results if "own_us" in r.extra}
+    if not probed:
+        return "(no probed run)"
+    depth, order = probed["depth"], probed["order"]
+    lines = ["| part | depth µs | order µs |", "|---|---:|---:|"]
+    lines += [f"| {name} | {depth[name]:.1f} | {order[name]:.1f} |" for name in depth]
+    layers = [name for name in depth if name not in ("above the stack", "transport + wire")]
+    lines.append(f"| all layers | {sum(depth[n] for n in layers):.1f} | {sum(order[n] for n in layers):.1f} |")
     return "\n".join(lines)
 
 
