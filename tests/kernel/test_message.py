@@ -124,3 +124,13 @@ def test_with_ext_keeps_ext_read_only_and_the_original_unchanged() -> None:
     assert dict(copy.ext) == {"a": 1, "b": 2} and dict(request.ext) == {"a": 1}
     with pytest.raises(TypeError):
         copy.ext["c"] = 3  # type: ignore[index]
+
+
+def test_with_ext_overrides_existing_keys_and_starts_from_an_empty_ext() -> None:
+    """A value given to with_ext wins over the same key already in ext; an empty ext just takes the values."""
+    request = Request(method="GET", path="/x", ext={"attempt": 1, "a": 1})
+    assert dict(request.with_ext(attempt=2).ext) == {"attempt": 2, "a": 1}
+    fresh = Request(method="GET", path="/x").with_ext(attempt=1)
+    assert dict(fresh.ext) == {"attempt": 1}
+    with pytest.raises(TypeError):
+        fresh.ext["attempt"] = 2  # type: ignore[index]
