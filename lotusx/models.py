@@ -8,6 +8,8 @@ from typing import Literal
 
 import msgspec
 
+from lotusx.kernel.errors import ConfigError
+
 Side = Literal["BUY", "SELL"]
 OrderType = Literal["LIMIT", "MARKET", "LIMIT_MAKER"]
 TimeInForce = Literal["GTC", "IOC", "FOK"]
@@ -18,6 +20,10 @@ class NewOrder(msgspec.Struct, frozen=True, kw_only=True):
     """An order to place. ``quote_quantity`` is for MARKET orders sized in the quote asset.
 
     ``client_order_id`` is generated when ``None``; it is what makes placement retry-safe.
+    Sizing is checked here, for every venue: a MARKET order takes exactly one of
+    ``quantity`` and ``quote_quantity``, any other type takes ``quantity`` only. (Bybit reads
+    a Limit order's ``qty`` in the base coin: a quote amount sent there would buy that many
+    coins, not that much money.)
     """
 
     symbol: str
@@ -28,6 +34,13 @@ class NewOrder(msgspec.Struct, frozen=True, kw_only=True):
     time_in_force: TimeInForce | None = None
     quote_quantity: Decimal | None = None
     client_order_id: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.type == "MARKET":
+            if (self.quantity is None) == (self.quote_quantity is None):
+                raise ConfigError("a MARKET order needs exactly one of quantity and quote_quantity")
+        elif self.quote_quantity is not None or self.quantity is None:
+            raise ConfigError(f"a {self.type} order is sized by quantity (quote_quantity is for MARKET orders)")
 
 
 class Order(msgspec.Struct, frozen=True, kw_only=True):

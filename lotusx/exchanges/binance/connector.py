@@ -79,8 +79,6 @@ class Binance:
     async def place_order(self, order: NewOrder) -> Order:
         """Place ``order``; retry-safe through its client order id (generated when missing)."""
         cid = order.client_order_id or client_order_id()
-        if order.type == "MARKET" and (order.quantity is None) == (order.quote_quantity is None):
-            raise ConfigError("a MARKET order needs exactly one of quantity and quote_quantity")
         # timeInForce belongs to LIMIT only; MARKET and LIMIT_MAKER reject it (-1106 PARAM_NOT_REQUIRED).
         tif = (order.time_in_force or "GTC") if order.type == "LIMIT" else None
         query = pairs([("symbol", order.symbol), ("side", order.side), ("type", order.type), ("timeInForce", tif),

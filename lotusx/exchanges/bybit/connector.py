@@ -117,8 +117,6 @@ class Bybit:
         nothing filled) unless a retry found it on the venue; :meth:`get_order` has its state.
         """
         cid = order.client_order_id or client_order_id()
-        if order.type == "MARKET" and (order.quantity is None) == (order.quote_quantity is None):
-            raise ConfigError("a MARKET order needs exactly one of quantity and quote_quantity")
         if order.quote_quantity is not None and self.category.name != "spot":
             raise ConfigError("quote_quantity is for spot MARKET orders only")
         maker = order.type == "LIMIT_MAKER"
