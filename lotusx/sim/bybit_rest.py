@@ -221,7 +221,8 @@ class BybitRest:
         try:
             order = engine.place(call.account, symbol, side, type_, quantity=None if by_quote else qty,
                                  price=price if type_ != "MARKET" else None, tif=tif,
-                                 client_id=p.get("orderLinkId") or None, quote_qty=qty if by_quote else None)
+                                 client_id=p.get("orderLinkId") or None, quote_qty=qty if by_quote else None,
+                                 client_ids_reusable=False, cancel_crossing_maker=True)
         except InsufficientBalance:
             raise (Reject(170131, "Insufficient balance.") if category == "spot"
                    else Reject(110007, "Insufficient available balance")) from None
@@ -289,7 +290,7 @@ class BybitRest:
         try:
             self.venue.engines["spot"].lock(call.account, coin, amount)
         except InsufficientBalance:
-            raise Reject(131001, "Insufficient balance") from None
+            raise Reject(131085, "Withdrawal amount is greater than your available balance") from None
         self.venue.engines["spot"].balance(call.account, coin).locked -= amount
         self.withdrawals.append((str(10_000 + len(self.withdrawals)), coin, amount))
         return {"id": self.withdrawals[-1][0]}

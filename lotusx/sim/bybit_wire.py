@@ -41,10 +41,15 @@ def number(params: Mapping[str, Any], name: str) -> Decimal | None:
     return value
 
 
+NO_ORDER = 0
+"""The order id a non-numeric orderId stands for: the engine's ids start at 1, so it names no order."""
+
+
 def ref(params: Mapping[str, Any], *, required: bool = True) -> tuple[int | None, str | None]:
-    """(orderId, orderLinkId) from the parameters."""
-    if str(params.get("orderId", "")).isdigit():
-        return int(params["orderId"]), None
+    """(orderId, orderLinkId) from the parameters; orderId wins when both are given, as on Bybit."""
+    order_id = str(params.get("orderId") or "")
+    if order_id:  # an unknown id (linear ids are UUIDs on Bybit) finds nothing; it never widens the query
+        return int(order_id) if order_id.isdigit() else NO_ORDER, None
     if params.get("orderLinkId"):
         return None, str(params["orderLinkId"])
     if required:

@@ -93,13 +93,20 @@ class Engine:
 
     def place(self, account: str, symbol: str, side: str, type: str, *, quantity: Decimal | None = None,
               price: Decimal | None = None, tif: str = "GTC", client_id: str | None = None,
-              quote_qty: Decimal | None = None) -> Order:
-        """Validate, lock, match and (GTC limit remainder) rest a new order."""
+              quote_qty: Decimal | None = None, client_ids_reusable: bool = True,
+              cancel_crossing_maker: bool = False) -> Order:
+        """Validate, lock, match and (GTC limit remainder) rest a new order.
+
+        Binance by default; a dialect opts into its venue's rules: ``client_ids_reusable=False``
+        refuses a closed order's client id too (Bybit's orderLinkId is used once), and
+        ``cancel_crossing_maker`` accepts a LIMIT_MAKER that would take, then cancels it (Bybit
+        PostOnly) instead of rejecting it.
+        """
         market = self.market(symbol)
         order_id = next(self._ids)
         client_id = client_id or f"sim-{order_id}"
         dup = self._client_ids.get((account, client_id))
-        if dup is not None and dup.status in OPEN:
+        if dup is not None and (dup.status in OPEN or not client_ids_reusable):
             raise DuplicateClientOrderId("Duplicate order sent.")
         self._validate(market, side, type, quantity, price, quote_qty)
         if tif not in ("GTC", "IOC", "FOK"):
@@ -108,12 +115,15 @@ class Engine:
         order = Order(order_id, client_id, account, market, side, type, "GTC" if type == "LIMIT_MAKER" else tif,
                       None if type == "MARKET" else price, quantity or ZERO, quote_qty, now, update_ms=now)
         book = self.books[symbol]
-        if type == "LIMIT_MAKER" and self._takeable(order, book) > 0:
+        would_take = type == "LIMIT_MAKER" and self._takeable(order, book) > 0
+        if would_take and not cancel_crossing_maker:
             raise OrderRejected("Order would immediately match and take.")
         self._lock_for(order, book)
         self.orders[order_id] = order
         self._client_ids[(account, client_id)] = order
-        if order.quantity == 0 or (order.tif == "FOK" and self._takeable(order, book) < order.quantity):
+        if would_take:
+            self._finish(order, "CANCELED")
+        elif order.quantity == 0 or (order.tif == "FOK" and self._takeable(order, book) < order.quantity):
             self._finish(order, "EXPIRED")
         else:
             self._match(order, book)

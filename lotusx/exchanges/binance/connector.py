@@ -15,7 +15,7 @@ from lotusx.exchanges.binance import schemas as s
 from lotusx.exchanges.binance.streams import DIALECT, USER_DIALECT, market_frames, user_frames
 from lotusx.kernel.client import pairs
 from lotusx.kernel.credentials import register_secret
-from lotusx.kernel.errors import ConfigError, LotusXError
+from lotusx.kernel.errors import ConfigError, LotusXError, NotFound
 from lotusx.kernel.message import Request
 from lotusx.log import get_logger
 from lotusx.models import Balance, NewOrder, Order, OrderBook, Ticker, Trade, Withdrawal, WithdrawalStatus
@@ -90,9 +90,22 @@ class Binance:
 
     async def cancel_order(self, symbol: str, *, order_id: str | int | None = None,
                            client_order_id: str | None = None) -> Order:
-        """Cancel by venue order id or client order id."""
-        return _order(await self.rest.delete(ep.CANCEL_ORDER.path, _ids(symbol, order_id, client_order_id),
-                                             endpoint=ep.CANCEL_ORDER, type=s.OrderResult))
+        """Cancel by venue order id or client order id.
+
+        An order already cancelled comes back as it is: a cancel retried after its answer was lost
+        finds no order left to cancel (-2011), although the first attempt cancelled it.
+        """
+        try:
+            return _order(await self.rest.delete(ep.CANCEL_ORDER.path, _ids(symbol, order_id, client_order_id),
+                                                 endpoint=ep.CANCEL_ORDER, type=s.OrderResult))
+        except NotFound as missing:
+            try:
+                order = await self.get_order(symbol, order_id=order_id, client_order_id=client_order_id)
+            except NotFound:
+                raise missing from None
+            if order.status != "CANCELED":
+                raise
+            return order
 
     async def get_order(self, symbol: str, *, order_id: str | int | None = None,
                         client_order_id: str | None = None) -> Order:

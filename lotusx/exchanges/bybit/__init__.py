@@ -37,14 +37,18 @@ async def server_time(call: Service) -> int:
 async def reconcile(signed: Service, placed: Request) -> Response | None:
     """After an ambiguous placement: the order found by its orderLinkId, or ``None`` if absent.
 
-    GET /v5/order/realtime by ``orderLinkId`` also finds recently closed orders.
+    GET /v5/order/realtime by ``orderLinkId`` finds open and recently closed orders, but after a
+    venue restart no closed ones (docs v5/order/open-order): only then is GET /v5/order/history
+    asked, so that a filled order is never taken for absent and placed again.
     """
     body = orjson.loads(placed.body or b"{}")
-    query = (("category", str(body["category"])), ("symbol", str(body["symbol"])),
-             ("orderLinkId", str(placed.ext["client_order_id"])))
-    request = Request(method="GET", path=ep.ORDER_REALTIME.path, query=query, endpoint=ep.ORDER_REALTIME)
-    response = await signed(request)
-    return response if _orders(response.body).result.rows else None
+    link_id = str(placed.ext["client_order_id"])
+    query = (("category", str(body["category"])), ("symbol", str(body["symbol"])), ("orderLinkId", link_id))
+    for endpoint in (ep.ORDER_REALTIME, ep.ORDER_HISTORY):
+        response = await signed(Request(method="GET", path=endpoint.path, query=query, endpoint=endpoint))
+        if any(row.orderLinkId == link_id for row in _orders(response.body).result.rows):
+            return response
+    return None
 
 
 def signer(credentials: Credentials) -> HeaderHmac:

@@ -131,8 +131,9 @@ class Bybit:
                 "timeInForce": tif,
                 "orderLinkId": cid}
         placed: s.Placed = await self._post(ep.ORDER_CREATE, body, s.Placed, client_order_id=cid)
-        if placed.rows:  # a retry reconciled: the realtime query's answer
-            return _order(placed.rows[0])
+        found = _find(placed.rows or [], [("orderLinkId", cid)])
+        if found is not None:  # a retry reconciled: the order query's answer
+            return _order(found)
         return Order(order_id=placed.orderId or "", client_order_id=placed.orderLinkId or cid, symbol=order.symbol,
                      side=order.side, type=order.type, status="NEW", price=order.price or Decimal(0),
                      quantity=order.quantity if order.quantity is not None else order.quote_quantity or Decimal(0),
@@ -140,10 +141,23 @@ class Bybit:
 
     async def cancel_order(self, symbol: str, *, order_id: str | int | None = None,
                            client_order_id: str | None = None) -> Order:
-        """Cancel by venue order id or client order id; returns the order as the venue now has it."""
+        """Cancel by venue order id or client order id; returns the order as the venue now has it.
+
+        An order already cancelled comes back as it is: a cancel retried after its answer was lost
+        finds no order left to cancel (110001), although the first attempt cancelled it.
+        """
         ids = _ids(order_id, client_order_id)
-        done: s.OrderIds = await self._post(ep.ORDER_CANCEL, {"category": self.category.name, "symbol": symbol,
-                                                              **dict(ids)}, s.OrderIds)
+        try:
+            done: s.OrderIds = await self._post(ep.ORDER_CANCEL, {"category": self.category.name, "symbol": symbol,
+                                                                  **dict(ids)}, s.OrderIds)
+        except NotFound as missing:
+            try:
+                order = await self.get_order(symbol, order_id=order_id, client_order_id=client_order_id)
+            except NotFound:
+                raise missing from None
+            if order.status != "CANCELED":
+                raise
+            return order
         return await self.get_order(symbol, order_id=done.orderId)
 
     async def get_order(self, symbol: str, *, order_id: str | int | None = None,
@@ -153,11 +167,12 @@ class Bybit:
         ``/v5/order/realtime`` first; a closed order it no longer keeps (past the recent 500, or
         after a venue restart, docs v5/order/open-order) comes from ``/v5/order/history``.
         """
-        query = [("symbol", symbol), *_ids(order_id, client_order_id)]
+        ids = _ids(order_id, client_order_id)
         for endpoint in (ep.ORDER_REALTIME, ep.ORDER_HISTORY):
-            rows: s.Rows[s.OrderRow] = await self._get(endpoint, query, s.Rows[s.OrderRow])
-            if rows.rows:
-                return _order(rows.rows[0])
+            rows: s.Rows[s.OrderRow] = await self._get(endpoint, [("symbol", symbol), *ids], s.Rows[s.OrderRow])
+            found = _find(rows.rows, ids)
+            if found is not None:
+                return _order(found)
         raise NotFound(f"GET {ep.ORDER_HISTORY.path}: no such order", code=110001)
 
     async def get_open_orders(self, symbol: str | None = None) -> list[Order]:
@@ -296,7 +311,7 @@ class Bybit:
         comes as a zero balance.
         """
         def changed(message: Any) -> dict[str, Balance] | None:
-            return _balances(message.accounts) if isinstance(message, WalletMessage) else None
+            return _balances(message.accounts, zeros=True) if isinstance(message, WalletMessage) else None
 
         async with aclosing(self._private("wallet")) as messages, aclosing(follow_balances(
                 messages, balances=changed, fetch=self.get_balances)) as changes:
@@ -363,6 +378,13 @@ def _order(r: s.OrderRow) -> Order:
                  timestamp=int(r.updatedTime) if r.updatedTime else None)
 
 
-def _balances(accounts: Iterable[s.WalletAccount]) -> dict[str, Balance]:
+def _find(rows: Iterable[s.OrderRow], ids: Sequence[tuple[str, str]]) -> s.OrderRow | None:
+    """The row of the order ``ids`` name: a venue answering with some other order has not found it."""
+    [(field, value)] = ids
+    return next((row for row in rows if getattr(row, field) == value), None)
+
+
+def _balances(accounts: Iterable[s.WalletAccount], *, zeros: bool = False) -> dict[str, Balance]:
+    """Balances by coin; ``zeros`` keeps emptied coins (a wallet push saying a coin went to 0 is news)."""
     return {c.coin: Balance(asset=c.coin, free=c.walletBalance - c.locked, locked=c.locked)
-            for account in accounts for c in account.coin if c.walletBalance or c.locked}
+            for account in accounts for c in account.coin if zeros or c.walletBalance or c.locked}

@@ -3,7 +3,8 @@
 Bybit answers HTTP 200 with ``{"retCode", "retMsg", "result", "retExtInfo", "time"}``; any
 ``retCode`` other than 0 is an error. HTTP 403 means the IP limit was breached ("access too
 frequent": stay away at least 10 minutes, docs/v5/rate-limit); 429 is "system level frequency
-protection", to retry.
+protection", to retry. A ``retCode`` 429 (HTTP 200) is "high server load": a write's outcome is
+unknown, so it is a ``ServerError`` (retried; a placement first reconciles).
 """
 
 from __future__ import annotations
@@ -27,8 +28,16 @@ _decode = msgspec.json.Decoder(_Body).decode
 _OK = b'{"retCode":0,'  # how Bybit (and the sim) start every success: no decode on the hot path
 
 _KINDS: dict[int, type[e.LotusXError]] = {
+    # The venue may have acted on these: a placement reconciles by orderLinkId, never reads them as a rejection.
     10000: e.ServerError,  # Server Timeout
     10016: e.ServerError,  # Server error / service restarting
+    429: e.ServerError,  # (UTA) The trading service is experiencing a high server load. Please retry.
+    170001: e.ServerError,  # (Spot) Internal error.
+    170007: e.ServerError,  # (Spot) Timeout waiting for response from backend server.
+    170032: e.ServerError,  # (Spot) Network error. Please try again later
+    170146: e.ServerError,  # (Spot) Order creation timeout
+    170147: e.ServerError,  # (Spot) Order cancellation timeout
+    170234: e.ServerError,  # (Spot) System Error
     10001: e.InvalidRequest,  # Request parameter error
     10002: e.TimestampOutOfWindow,  # The request time exceeds the time window range.
     10003: e.AuthenticationError,  # API key is invalid.
@@ -43,10 +52,13 @@ _KINDS: dict[int, type[e.LotusXError]] = {
     110007: e.InsufficientBalance,  # Available balance is insufficient
     170131: e.InsufficientBalance,  # (Spot) Balance insufficient
     131212: e.InsufficientBalance,  # (Asset) Insufficient balance
+    131085: e.InsufficientBalance,  # (Asset) Withdrawal amount is greater than your available balance
     110072: e.DuplicateClientOrderId,  # OrderLinkedID is duplicate
     170141: e.DuplicateClientOrderId,  # (Spot) Duplicate clientOrderId
 }
 _IP_BANNED = {10009, 10018}  # IP has been banned / Exceeded the IP Rate Limit
+# Per-UID throttles: 10006 Too many visits; (Spot) 170005 Too many new orders, 170222 Too many requests.
+_THROTTLED = {10006, 170005, 170222}
 
 
 def _reset_in(response: Response, server_ms: int | None) -> float | None:
@@ -75,7 +87,7 @@ def venue_errors(request: Request, response: Response) -> e.LotusXError | None:
     code, msg = parsed.retCode, parsed.retMsg
     if code == 0:
         return None
-    if code == 10006:  # Too many visits: this endpoint's per-UID limit
+    if code in _THROTTLED:
         return e.RateLimited(where, retry_after=_reset_in(response, parsed.time), pool=request.endpoint.name,
                              code=code, venue_message=msg, response=response)
     if code in _IP_BANNED:

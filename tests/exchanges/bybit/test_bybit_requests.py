@@ -268,10 +268,10 @@ async def test_duplicate_order_link_id_reconciles_to_the_existing_order() -> Non
 
 
 async def test_absent_after_ambiguity_resends_the_same_order_link_id() -> None:
-    """When the reconcile finds nothing, the same orderLinkId is re-sent."""
+    """When the reconcile finds nothing (realtime nor history), the same orderLinkId is re-sent."""
     conn, transport, _ = connect(lambda c: Venue(
         c, order_create=[answer({}, ret_code=10000, ret_msg="Server Timeout"), answer({"orderId": "9"})],
-        order_realtime=lambda r: answer({"list": []})))
+        order_realtime=lambda r: answer({"list": []}), order_history=lambda r: answer({"list": []})))
     async with conn as ex:
         order = await ex.place_order(lotusx.NewOrder(symbol="BTCUSDT", side="BUY", type="LIMIT",
                                                      quantity=Decimal("0.01"), price=Decimal(50000),

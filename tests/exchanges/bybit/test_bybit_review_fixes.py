@@ -1,0 +1,237 @@
+"""Bybit connector regressions: retCode meanings, reconcile through history, zero balances, order identity, cancel.
+
+retCodes from https://bybit-exchange.github.io/docs/v5/error; the realtime endpoint forgetting
+closed orders after a restart from https://bybit-exchange.github.io/docs/v5/order/open-order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from bybit_helpers import answer
+
+import lotusx
+from lotusx.exchanges.bybit import Bybit, reconcile
+from lotusx.exchanges.bybit import endpoints as ep
+from lotusx.exchanges.bybit.errors import classify
+from lotusx.kernel import errors as e
+from lotusx.kernel.client import json_body
+from lotusx.kernel.message import Endpoint, Request, Response
+from lotusx.sim import Sim
+from lotusx.testing import FakeClock, FakeTransport
+
+KEY, SECRET = "test-key-0001", "test-secret-0001"
+NOW_MS = 1_700_000_000_000
+ORDER = {"orderId": "42", "orderLinkId": "cid-1", "symbol": "BTCUSDT", "side": "Buy", "orderType": "Limit",
+         "orderStatus": "New", "price": "50000", "qty": "0.01", "cumExecQty": "0", "timeInForce": "GTC",
+         "updatedTime": "1700000000000", "category": "spot"}
+LIMIT = lotusx.NewOrder(symbol="BTCUSDT", side="BUY", type="LIMIT", quantity=Decimal("0.01"), price=Decimal(50000),
+                        client_order_id="cid-1")
+Handler = Callable[[Request], Response]
+
+
+class Venue:
+    """A scripted venue: answers by path (``order_realtime`` for /v5/order/realtime), the clock pinned."""
+
+    def __init__(self, clock: FakeClock, **paths: Handler | list[Response]) -> None:
+        self.clock = clock
+        self.paths = paths
+
+    def __call__(self, request: Request) -> Response:
+        if request.path == "/v5/market/time":
+            nano = int(self.clock.time() * 1000) * 1_000_000
+            return answer({"timeSecond": str(nano // 10**9), "timeNano": str(nano)})
+        route = self.paths[request.path.replace("/v5/", "").replace("/", "_").replace("-", "_")]
+        return route.pop(0) if isinstance(route, list) else route(request)
+
+
+def connect(**paths: Handler | list[Response]) -> tuple[Any, FakeTransport]:
+    """A spot connector over a FakeTransport in front of a scripted venue."""
+    clock = FakeClock(NOW_MS / 1000)
+    transport = FakeTransport(Venue(clock, **paths))
+    return lotusx.connect("bybit", credentials=lotusx.Credentials(api_key=KEY, secret=SECRET), clock=clock,
+                          transport=transport), transport
+
+
+def wire(transport: FakeTransport, path: str) -> list[Request]:
+    return [r for r in transport.requests if r.path == path]
+
+
+def on(endpoint: Endpoint, code: int) -> e.LotusXError | None:
+    """The error retCode ``code`` means on ``endpoint``."""
+    request = Request(method=endpoint.method, path=endpoint.path, endpoint=endpoint)
+    return classify(request, answer({}, ret_code=code, ret_msg="why"))
+
+
+def rows(*orders: dict[str, Any]) -> Handler:
+    return lambda request: answer({"list": list(orders), "nextPageCursor": ""})
+
+
+# ----- retCodes -----
+
+@pytest.mark.parametrize("code", [170005, 170222])
+def test_spot_throttle_codes_are_rate_limited(code: int) -> None:
+    """170005 (too many new orders) and 170222 (too many requests) are throttles, not order rejections."""
+    assert type(on(ep.ORDER_CREATE, code)) is e.RateLimited
+
+
+@pytest.mark.parametrize("code", [170001, 170007, 170032, 170146, 170234, 10000])
+def test_spot_backend_failures_on_create_are_server_errors(code: int) -> None:
+    """Internal error, backend timeout, network error, creation timeout, system error: the order may exist."""
+    assert type(on(ep.ORDER_CREATE, code)) is e.ServerError
+
+
+def test_cancellation_timeout_is_a_server_error() -> None:
+    """170147 (order cancellation timeout) leaves the cancel's outcome unknown, so it is retried."""
+    assert type(on(ep.ORDER_CANCEL, 170147)) is e.ServerError
+
+
+def test_high_server_load_is_a_server_error() -> None:
+    """UTA retCode 429 ('high server load, please retry') is retryable, not a request to fix."""
+    assert type(on(ep.ORDER_REALTIME, 429)) is e.ServerError
+
+
+def test_withdrawal_over_the_balance_is_insufficient_balance() -> None:
+    """131085 (withdrawal amount greater than the available balance) is InsufficientBalance."""
+    assert type(on(ep.WITHDRAW, 131085)) is e.InsufficientBalance
+
+
+async def test_backend_timeout_on_create_reconciles_to_the_live_order() -> None:
+    """170007 on create: the order found by its orderLinkId is returned, nothing is sent again."""
+    conn, transport = connect(order_create=[answer({}, ret_code=170007, ret_msg="Timeout waiting for response")],
+                              order_realtime=rows(ORDER))
+    async with conn as ex:
+        placed = await ex.place_order(LIMIT)
+    assert (placed.order_id, len(wire(transport, "/v5/order/create"))) == ("42", 1)
+
+
+# ----- reconcile -----
+
+async def test_reconcile_falls_back_to_order_history() -> None:
+    """A placement realtime no longer knows is looked for in /v5/order/history before it is called absent."""
+    filled = ORDER | {"orderStatus": "Filled", "cumExecQty": "0.01"}
+    conn, transport = connect(order_create=[answer({}, ret_code=10016, ret_msg="Server error")],
+                              order_realtime=rows(), order_history=rows(filled))
+    async with conn as ex:
+        placed = await ex.place_order(LIMIT)
+    [lookup] = wire(transport, "/v5/order/history")
+    assert lookup.query_string == "category=spot&symbol=BTCUSDT&orderLinkId=cid-1"
+    assert (placed.status, len(wire(transport, "/v5/order/create"))) == ("FILLED", 1)
+
+
+async def test_reconcile_ignores_another_orders_row() -> None:
+    """A row with another orderLinkId does not count as the placed order."""
+    conn, _ = connect(order_realtime=rows(ORDER | {"orderLinkId": "other"}), order_history=rows())
+    placed = Request(method="POST", path=ep.ORDER_CREATE.path, endpoint=ep.ORDER_CREATE,
+                     body=json_body({"category": "spot", "symbol": "BTCUSDT", "orderLinkId": "cid-1"}),
+                     ext={"client_order_id": "cid-1"})
+    async with conn as ex:
+        assert await reconcile(ex.parts.signed, placed) is None
+
+
+async def test_reconcile_finds_a_filled_order_after_a_venue_restart(bybit: Bybit, sim: Sim) -> None:
+    """On the sim, with closed orders gone from realtime, the reconcile still finds the filled placement."""
+    await bybit.place_order(lotusx.NewOrder(symbol="BTCUSDT", side="BUY", type="MARKET", quantity=Decimal("0.001"),
+                                            client_order_id="rc-1"))
+    sim.chaos("bybit").closed_orders_forgotten = True
+    placed = Request(method="POST", path=ep.ORDER_CREATE.path, endpoint=ep.ORDER_CREATE,
+                     body=json_body({"category": "spot", "symbol": "BTCUSDT", "orderLinkId": "rc-1"}),
+                     ext={"client_order_id": "rc-1"})
+    assert await reconcile(bybit.parts.signed, placed) is not None
+
+
+async def test_placing_a_filled_orders_link_id_again_returns_that_order(bybit: Bybit, sim: Sim) -> None:
+    """A re-sent placement of a filled order reconciles to it: one order on the venue."""
+    order = lotusx.NewOrder(symbol="BTCUSDT", side="BUY", type="MARKET", quantity=Decimal("0.001"),
+                            client_order_id="once-1")
+    first = await bybit.place_order(order)
+    again = await bybit.place_order(order)
+    mine = [o for o in sim.engine("bybit").orders.values() if o.client_id == "once-1"]
+    assert (len(mine), again.order_id, again.status) == (1, first.order_id, "FILLED")
+
+
+# ----- balances -----
+
+async def test_a_coin_emptied_by_a_trade_is_pushed_as_zero(bybit: Bybit, sim: Sim) -> None:
+    """watch_balances reports BTC at 0 when a sale empties it (the wallet push carries the 0)."""
+    sim.engine("bybit").place("market-maker", "BTCUSDT", "BUY", "LIMIT", quantity=Decimal(50), price=Decimal(49_000))
+    held = (await bybit.get_balances())["BTC"].free
+    updates = bybit.watch_balances()
+    first = asyncio.ensure_future(anext(updates))
+    await asyncio.sleep(0.3)  # authenticated and subscribed
+    await bybit.place_order(lotusx.NewOrder(symbol="BTCUSDT", side="SELL", type="MARKET", quantity=held))
+    change = await asyncio.wait_for(first, 5)
+    await updates.aclose()
+    assert change["BTC"] == lotusx.Balance(asset="BTC", free=Decimal(0), locked=Decimal(0))
+    assert "BTC" not in await bybit.get_balances()
+
+
+# ----- get_order -----
+
+async def test_get_order_does_not_take_another_order_for_the_one_asked() -> None:
+    """Rows naming other orders are not an answer: the order is NotFound."""
+    conn, _ = connect(order_realtime=rows(ORDER), order_history=rows(ORDER))
+    async with conn as ex:
+        with pytest.raises(e.NotFound):
+            await ex.get_order("BTCUSDT", order_id="fd4300ae-7847-404e-b947-b46980a4d140")
+
+
+async def test_unknown_order_id_on_the_sim_is_not_found(bybit: Bybit) -> None:
+    """With an order open, an orderId the venue never issued is NotFound, not that open order."""
+    await bybit.place_order(lotusx.NewOrder(symbol="BTCUSDT", side="BUY", type="LIMIT", quantity=Decimal("0.01"),
+                                            price=Decimal(30000)))
+    with pytest.raises(e.NotFound):
+        await bybit.get_order("BTCUSDT", order_id="fd4300ae-7847-404e-b947-b46980a4d140")
+
+
+# ----- cancel -----
+
+def lost_then_gone() -> Handler:
+    """The first cancel is done but its answer is lost; the retry finds no order to cancel (110001)."""
+    sent: list[Request] = []
+
+    def cancel(request: Request) -> Response:
+        sent.append(request)
+        if len(sent) == 1:
+            raise e.Timeout("POST /v5/order/cancel: no answer")
+        return answer({}, ret_code=110001, ret_msg="Order does not exist.")
+
+    return cancel
+
+
+async def test_cancel_whose_answer_was_lost_returns_the_cancelled_order() -> None:
+    """A retried cancel meeting 110001 returns the order when the venue shows it cancelled."""
+    conn, transport = connect(order_cancel=lost_then_gone(), order_realtime=rows(ORDER | {"orderStatus": "Cancelled"}))
+    async with conn as ex:
+        cancelled = await ex.cancel_order("BTCUSDT", order_id="42")
+    assert (cancelled.status, len(wire(transport, "/v5/order/cancel"))) == ("CANCELED", 2)
+
+
+async def test_cancel_of_a_filled_order_is_still_not_found() -> None:
+    """110001 for an order that filled (not cancelled) stays NotFound."""
+    conn, _ = connect(order_cancel=[answer({}, ret_code=110001, ret_msg="Order does not exist.")],
+                      order_realtime=rows(ORDER | {"orderStatus": "Filled", "cumExecQty": "0.01"}))
+    async with conn as ex:
+        with pytest.raises(e.NotFound):
+            await ex.cancel_order("BTCUSDT", order_id="42")
+
+
+async def test_cancel_of_an_unknown_order_is_not_found() -> None:
+    """110001 for an order the venue does not know at all stays NotFound."""
+    conn, _ = connect(order_cancel=[answer({}, ret_code=110001, ret_msg="Order does not exist.")],
+                      order_realtime=rows(), order_history=rows())
+    async with conn as ex:
+        with pytest.raises(e.NotFound, match="order/cancel"):
+            await ex.cancel_order("BTCUSDT", order_id="42")
+
+
+# ----- withdraw -----
+
+async def test_withdrawing_more_than_held_on_the_sim_is_insufficient_balance(bybit: Bybit) -> None:
+    """The sim answers 131085 for an over-balance withdrawal, which is InsufficientBalance."""
+    with pytest.raises(e.InsufficientBalance):
+        await bybit.withdraw(lotusx.Withdrawal(asset="BTC", network="BTC", address="bc1qexample", amount=Decimal(1000)))
