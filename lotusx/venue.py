@@ -4,10 +4,16 @@ A connector package declares a :class:`Venue` (URLs, limit pools, usage headers,
 signer choice, reconcile query, WebSocket dialect) and a connector class that takes the
 built pieces. :func:`open_venue` wires the canonical REST stack
 
-    outer… ∘ Retry ∘ RateLimit ∘ ClockSync ∘ Sign ∘ Trace ∘ inner… ∘ MapErrors ∘ AiohttpRest
+    outer… ∘ Retry ∘ ClockSync ∘ RateLimit ∘ Sign ∘ Trace ∘ inner… ∘ MapErrors ∘ AiohttpRest
 
 exactly once per connector, so no venue package holds transport, retry or throttle code.
 ``outer`` layers see one logical call; ``inner`` layers see every signed wire attempt.
+
+Every request the venue counts is charged to the limiter: ``ClockSync`` sits outside
+``RateLimit`` so its re-send after a timestamp rejection is charged like any attempt, and the
+clock sync's server-time samples go through ``RateLimit`` too. The limiter's windows follow
+the venue's clock (the :class:`ServerClock`; the local clock until its first sync), since
+that is the clock the venue counts by.
 """
 
 from __future__ import annotations
@@ -87,23 +93,28 @@ def open_venue(venue: Venue, *, credentials: Credentials | None = None, rest_url
     unlayered = MapErrors(venue.classify)(transport)
 
     async def fetch_server_ms() -> int:
-        return await venue.server_time(unlayered)
+        return await venue.server_time(sampled)
 
     server_clock = ServerClock(fetch_server_ms, clock, metrics=metrics, exchange=venue.name)
     pools = _pools(venue.pools, rate_limits)
-    limiter = Limiter(pools, rate_limit_storage, key=venue.name, clock=clock, max_wait=max_wait,
+    limiter = Limiter(pools, rate_limit_storage, key=venue.name, clock=server_clock, max_wait=max_wait,
                       metrics=metrics, exchange=venue.name)
-    signing: Sequence[Layer | None] = ()
+    rate_limit = RateLimit(limiter, usage=venue.usage)
+    # Not through ClockSync, so a sync cannot recurse into itself.
+    sampled = rate_limit(unlayered)
+    clock_sync: Sequence[Layer] = ()
+    sign: Sequence[Layer] = ()
     if credentials is not None:
-        signing = (ClockSync(server_clock), Sign(venue.signer(credentials), clock=server_clock))
-    signed = stack(*signing, MapErrors(venue.classify))(transport)
+        clock_sync, sign = (ClockSync(server_clock),), (Sign(venue.signer(credentials), clock=server_clock),)
+    signed = stack(*clock_sync, *sign, MapErrors(venue.classify))(transport)
     reconcile = venue.reconcile
     retry_reconcile = None if reconcile is None else _bind(reconcile, signed)
     layers = stack(
         *outer,
         Retry(venue.retry, reconcile=retry_reconcile, clock=clock, metrics=metrics, exchange=venue.name),
-        RateLimit(limiter, usage=venue.usage),
-        *signing,
+        *clock_sync,
+        rate_limit,
+        *sign,
         Trace(venue.name, metrics=metrics, usage_headers=tuple(n for p in venue.usage for n in p.names)),
         *inner,
         MapErrors(venue.classify),

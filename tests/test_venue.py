@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections import Counter
+
 import pytest
 
 import lotusx
@@ -110,3 +113,65 @@ async def test_trace_logs_the_usage_headers_the_venue_declares() -> None:
             await ex.get_order_book("BTCUSDT", depth=5)
     traced = [entry for entry in logs if entry["event"] == "rest.request"]
     assert traced[0]["rate_limit"] == {"x-mbx-used-weight-1m": "5"}
+
+
+def weighing_venue(clock: FakeClock, weights: Counter[int], *, skew: float = 0.0, rejections: int = 0):  # type: ignore[no-untyped-def]
+    """A fake Binance that counts REQUEST_WEIGHT per minute of its own clock (``skew`` ahead of ours).
+
+    It reports no usage headers, so only charging can keep the limiter honest; it rejects the
+    first ``rejections`` account calls with -1021 (timestamp outside recvWindow).
+    """
+
+    def handler(request: Request) -> Response:
+        venue_now = clock.time() + skew
+        weights[int(venue_now // 60)] += WEIGHTS[request.path]
+        if request.path == "/api/v3/time":
+            return Response(status=200, body=b'{"serverTime": %d}' % int(venue_now * 1000))
+        if weights["rejected"] < rejections:
+            weights["rejected"] += 1
+            return Response(status=400, body=b'{"code":-1021,"msg":"Timestamp outside of the recvWindow."}')
+        return Response(status=200, body=b'{"balances": []}')
+
+    return handler
+
+
+WEIGHTS = {"/api/v3/time": 1, "/api/v3/account": 20}  # GET /api/v3/account is weight 20
+
+
+def budget(weight: int) -> dict[str, list[Pool]]:
+    return {"REQUEST_WEIGHT": [Pool("REQUEST_WEIGHT", weight, 60)]}
+
+
+async def test_clock_sync_samples_are_charged_to_the_limiter() -> None:
+    """Five server-time samples (weight 5) plus the account call (20) do not fit a budget of 24."""
+    clock, weights = FakeClock(1_700_000_040.0), Counter[int]()
+    async with lotusx.connect("binance", credentials=CREDS, transport=FakeTransport(weighing_venue(clock, weights)),
+                              clock=clock, rate_limits=budget(24), max_wait=0.0) as ex:
+        with pytest.raises(lotusx.RateLimited):
+            await ex.get_balances()
+    assert weights[int(clock.time() // 60)] == 5
+
+
+async def test_a_resend_after_a_timestamp_rejection_is_charged_to_the_limiter() -> None:
+    """ClockSync's re-send goes through RateLimit: 5 + 20, a resync's 5, then 20 more would pass 40."""
+    clock, weights = FakeClock(1_700_000_040.0), Counter[int]()
+    venue = weighing_venue(clock, weights, rejections=1)
+    async with lotusx.connect("binance", credentials=CREDS, transport=FakeTransport(venue), clock=clock,
+                              rate_limits=budget(40), max_wait=0.0) as ex:
+        with pytest.raises(lotusx.RateLimited):
+            await ex.get_balances()
+    assert weights[int(clock.time() // 60)] == 30
+
+
+async def test_the_limiters_windows_follow_the_venues_clock() -> None:
+    """Once synced to a venue 2 s ahead of us, no venue minute receives more than the budget of 40."""
+    clock, weights = FakeClock(1_700_000_040.0 + 10.0), Counter[int]()
+    venue = weighing_venue(clock, weights, skew=2.0)
+    async with lotusx.connect("binance", credentials=CREDS, transport=FakeTransport(venue), clock=clock,
+                              rate_limits=budget(40), max_wait=0.0) as ex:
+        await ex.get_balances()  # the first signed call syncs the clock
+        for at in (58.5, 58.6, 60.3, 60.4):  # local times; all in the venue's next minute
+            await clock.advance(1_700_000_040.0 + at - clock.time())
+            with contextlib.suppress(lotusx.RateLimited):
+                await ex.get_balances()
+    assert max(weights.values()) <= 40, weights

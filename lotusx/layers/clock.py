@@ -1,12 +1,14 @@
 """Venue clock sync: ``ServerClock`` (a corrected :class:`Clock`) and the ``ClockSync`` layer.
 
 ``ServerClock.time()`` is local time plus the measured offset to the venue. Give it to
-``Sign(signer, clock=server_clock)`` so timestamps are in the venue's time, and put
-``ClockSync(server_clock)`` just outside ``Sign``: it keeps the offset fresh and, when the
-venue still says the timestamp is outside its window, resyncs and re-sends once (re-signed
-by ``Sign`` on the way down). It never widens recvWindow: a wider window only hides skew.
+``Sign(signer, clock=server_clock)`` so timestamps are in the venue's time, and to the
+``Limiter`` so its windows are the venue's. Put ``ClockSync(server_clock)`` outside
+``RateLimit``: it keeps the offset fresh and, when the venue still says the timestamp is
+outside its window, resyncs and re-sends once, through ``RateLimit`` (the venue counts the
+re-send, so it must be charged) and ``Sign`` (re-signed). It never widens recvWindow: a wider
+window only hides skew.
 
-Canonical order: ``Retry ∘ RateLimit ∘ ClockSync ∘ Sign ∘ Trace ∘ MapErrors ∘ Transport``.
+Canonical order: ``Retry ∘ ClockSync ∘ RateLimit ∘ Sign ∘ Trace ∘ MapErrors ∘ Transport``.
 """
 
 from __future__ import annotations
@@ -32,7 +34,8 @@ class ServerClock:
     """A :class:`Clock` whose ``time()`` is the venue's: local time plus the measured offset.
 
     ``fetch_server_ms`` returns the venue's server time in milliseconds; the connector builds
-    it on an unlayered call, so a sync can never recurse through ``ClockSync``. A sync takes
+    it on a call that skips ``ClockSync`` (``RateLimit`` over the transport in
+    :func:`~lotusx.venue.open_venue`), so a sync can never recurse into itself. A sync takes
     ``samples`` round trips; each sample's offset is ``server - midpoint(send, receive)`` and
     the median is kept, so one slow round trip cannot skew it. Until the first sync the
     offset is 0.

@@ -18,6 +18,9 @@ gets :class:`~lotusx.layers.counters.LocalCounters` (why: see that module).
 
 A venue that counts a *rolling* window of ``L`` per ``W`` is safely enforced by a pool of
 ``L // 2`` per ``W``: any rolling interval overlaps at most two fixed windows.
+
+Storage failures (Redis down, a value Redis refuses) are raised as ``ConnectError``: the
+request was not sent, and the message names the storage with its password masked.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ from urllib.parse import urlsplit
 import limits
 import msgspec
 from limits.aio.storage import MemoryStorage, Storage
-from limits.errors import ConfigurationError
+from limits.errors import ConfigurationError, StorageError
 from limits.storage import storage_from_string
 
 from lotusx.kernel import errors as e
@@ -46,6 +49,15 @@ from lotusx.metrics import Metrics
 _log = get_logger("lotusx.ratelimit")
 _EPSILON = 1e-6  # wake just after a boundary, not a float hair before it
 _RACE_BACKOFF = 0.001  # another process took the last units between our check and our hit
+# What a failing storage raises: ``limits`` wraps its driver's errors (we open URIs with
+# ``wrap_exceptions``); sockets of a caller's own storage raise OSError.
+_STORAGE_ERRORS = (StorageError, OSError)
+
+MAX_COOL_OFF = 3 * 86_400.0
+"""The longest cool-off the limiter keeps, in seconds: Binance's longest IP ban ("from 2 minutes
+to 3 days", https://developers.binance.com/docs/binance-spot-api-docs/rest-api/limits). A
+venue time beyond it is a garbled header, not a ban: honouring it would close the pools until
+a restart (and overflow Redis' TTLs)."""
 
 
 @dataclass(frozen=True)
@@ -63,7 +75,10 @@ class Pool:
     @staticmethod
     def parse(name: str, text: str) -> Pool:
         """A pool from ``limits`` notation, e.g. ``Pool.parse("REQUEST_WEIGHT", "6000/minute")``."""
-        item = limits.parse(text)
+        try:
+            item = limits.parse(text)
+        except ValueError as exc:
+            raise e.ConfigError(f"pool {name}: {exc}") from None
         return Pool(name, item.amount, item.get_expiry())
 
     def __str__(self) -> str:
@@ -122,13 +137,30 @@ class Counters(Protocol):
     async def clear(self, key: str) -> None: ...
 
 
+def _userinfo(uri: str) -> str:
+    return uri.partition("://")[2].rpartition("@")[0]
+
+
 def _redacted(uri: str) -> str:
-    parts = urlsplit(uri)
-    if parts.password is None:
-        return uri
+    try:
+        parts = urlsplit(uri)
+        if parts.password is None:
+            return uri
+    except ValueError:  # e.g. an unclosed IPv6 bracket: mask all that could be credentials
+        userinfo = _userinfo(uri)
+        return uri.replace(f"{userinfo}@", "***@", 1) if userinfo else uri
     user, _, host = parts.netloc.rpartition("@")
     name = user.partition(":")[0]
     return parts._replace(netloc=f"{name}:***@{host}").geturl()
+
+
+def _scrubbed(text: str, uri: str) -> str:
+    """``text`` (a storage's error message) without the password of ``uri``."""
+    try:
+        secret = urlsplit(uri).password
+    except ValueError:
+        secret = _userinfo(uri)
+    return text.replace(secret, "***") if secret else text
 
 
 _MEMORY = frozenset({"memory://", "async+memory://"})
@@ -140,11 +172,9 @@ def _open(uri: str | Counters, clock: Clock) -> Counters:
     if uri in _MEMORY:
         return LocalCounters(clock)
     try:
-        storage = storage_from_string(uri if uri.startswith("async+") else f"async+{uri}")
-    except ConfigurationError as exc:
-        password = urlsplit(uri).password
-        reason = str(exc).replace(password, "***") if password else str(exc)
-        raise e.ConfigError(f"rate-limit storage {_redacted(uri)!r}: {reason}") from None
+        storage = storage_from_string(uri if uri.startswith("async+") else f"async+{uri}", wrap_exceptions=True)
+    except (ConfigurationError, ValueError, TypeError) as exc:
+        raise e.ConfigError(f"rate-limit storage {_redacted(uri)!r}: {_scrubbed(str(exc), uri)}") from None
     if not isinstance(storage, Storage):  # pragma: no cover - the async+ prefix guarantees it
         raise e.ConfigError(f"rate-limit storage {_redacted(uri)!r} is not asynchronous")
     return storage
@@ -189,13 +219,15 @@ class Limiter:
                 metrics.pool_usage.labels(exchange, name).set_function(functools.partial(self._usage, name))
         self._ban_until = 0.0
         self._cool_until: dict[str, float] = {}
+        self.learning_failures = 0
         self._resolved: dict[int, tuple[Mapping[str, int], list[tuple[_Window, int]]]] = {}
 
     def _validate(self) -> None:
         if not self.pools:
             raise e.ConfigError("a Limiter needs at least one Pool")
-        if self.max_wait < 0 or self.guard < 0:
-            raise e.ConfigError("max_wait and guard must be >= 0")
+        # Written so that NaN fails too: every comparison with it is false.
+        if not (0 <= self.max_wait < math.inf and 0 <= self.guard < math.inf):
+            raise e.ConfigError("max_wait and guard must be finite and >= 0")
         seen: set[tuple[str, int]] = set()
         for pool in self.pools:
             if pool.limit <= 0 or pool.per_seconds <= 0:
@@ -212,7 +244,8 @@ class Limiter:
         """Charge ``costs`` (pool name -> units) to every pool, waiting for room.
 
         Raises ``RateLimited(pool=...)`` (``IpBanned`` during a ban) when the wait would
-        exceed ``max_wait``; ``ConfigError`` for a pool name that was never declared.
+        exceed ``max_wait``; ``ConfigError`` for a pool name that was never declared;
+        ``ConnectError`` when the storage fails (nothing was sent).
         """
         charges = self._charges(costs)
         if not charges:
@@ -220,6 +253,12 @@ class Limiter:
         clock = self.clock
         if self._local is not None and self._attempt_local(self._local, charges, clock.time()) is None:
             return  # room at once, the common case: charged without a single await
+        try:
+            await self._acquire_slowly(charges, clock)
+        except _STORAGE_ERRORS as exc:
+            raise self._storage_failure(exc) from None
+
+    async def _acquire_slowly(self, charges: list[tuple[_Window, int]], clock: Clock) -> None:
         started = clock.monotonic()
         waited_on = ""
         while True:
@@ -355,7 +394,10 @@ class Limiter:
         """Units charged to ``pool`` in its current window."""
         for window in self._windows.get(pool.name, ()):
             if window.pool == pool:
-                return await self.storage.get(window.key(int(self.clock.time() // window.per)))
+                try:
+                    return await self.storage.get(window.key(int(self.clock.time() // window.per)))
+                except _STORAGE_ERRORS as exc:
+                    raise self._storage_failure(exc) from None
         raise e.ConfigError(f"pool {pool} is not declared on this limiter")
 
     # ===== cool-offs =====
@@ -385,32 +427,42 @@ class Limiter:
                 return name, max(until - now, 0.05), key == self._ban_key
         return None
 
-    async def cool_off(self, names: Iterable[str] | None, seconds: float | None) -> None:
+    async def cool_off(self, names: Iterable[str] | None, seconds: float | None, *,
+                       default: float | None = None) -> None:
         """Stop charging pools ``names`` (``None``: every pool, an IP ban) for ``seconds``.
 
-        ``seconds=None`` (the venue gave no Retry-After) cools off until the end of the
-        shortest current window among ``names``, when the venue's counter resets.
+        ``seconds`` comes from the venue (Retry-After, a reset time): when it is ``None``,
+        negative, NaN or infinite, ``default`` is used instead, and when that is ``None`` too
+        the cool-off lasts until the end of the shortest current window among ``names``,
+        when the venue's counter resets. No cool-off lasts longer than :data:`MAX_COOL_OFF`.
         """
         now = self.clock.time()
         chosen = list(self._cool_keys) if names is None else [n for n in names if n in self._cool_keys]
         if not chosen:
             return
+        if seconds is None or not 0 <= seconds < math.inf:
+            seconds = default
         if seconds is None:
             seconds = min(
                 (now // w.per + 1) * w.per + self.guard - now for name in chosen for w in self._windows[name])
+        seconds = min(seconds, MAX_COOL_OFF)
         until = now + seconds
+        # Local first: a storage failure below must not cost this process the cool-off.
         if names is None:
             self._ban_until = max(self._ban_until, until)
-            await self._mark(self._ban_key, until, now)
             _log.warning("rate_limit.ip_ban", exchange=self.exchange, seconds=round(seconds, 3))
         else:
             for name in chosen:
                 self._cool_until[name] = max(self._cool_until.get(name, 0.0), until)
-                await self._mark(self._cool_keys[name], until, now)
             _log.warning("rate_limit.cool_off", exchange=self.exchange, pools=chosen, seconds=round(seconds, 3))
         if self.metrics is not None:
             for name in ["*"] if names is None else chosen:
                 self.metrics.rate_limited.labels(self.exchange, name, "venue").inc()
+        try:
+            for key in [self._ban_key] if names is None else [self._cool_keys[name] for name in chosen]:
+                await self._mark(key, until, now)
+        except _STORAGE_ERRORS as exc:
+            raise self._storage_failure(exc) from None
 
     async def _mark(self, key: str, until: float, now: float) -> None:
         """Record a cool-off in shared storage as a key that expires when it ends."""
@@ -427,17 +479,23 @@ class Limiter:
     # ===== learning from the venue =====
 
     async def sync(self, usage: Usage) -> None:
-        """Pull local counts up to what the venue says it counted; never down."""
+        """Pull local counts up to what the venue says it counted; never down.
+
+        Raises ``ConnectError`` when the storage fails.
+        """
         now = self.clock.time()
-        for window, idx in self._behind(usage, now):
-            key = window.key(idx)
-            # The venue's count includes other processes and tools on our IP. Two processes
-            # pulling up at once both add the difference: an over-count, the safe side.
-            missing = usage.used - await self.storage.get(key)
-            if missing > 0:
-                self._record([(window, 0, key, idx)], [await self.storage.incr(key, window.expiry, missing)])
         if usage.until is not None and usage.until > now:
             await self.cool_off([usage.name], usage.until - now)
+        try:
+            for window, idx, used in self._behind(usage, now):
+                key = window.key(idx)
+                # The venue's count includes other processes and tools on our IP. Two processes
+                # pulling up at once both add the difference: an over-count, the safe side.
+                missing = used - await self.storage.get(key)
+                if missing > 0:
+                    self._record([(window, 0, key, idx)], [await self.storage.incr(key, window.expiry, missing)])
+        except _STORAGE_ERRORS as exc:
+            raise self._storage_failure(exc) from None
 
     def sync_nowait(self, usage: Usage) -> bool:
         """:meth:`sync` without an await where none is needed; ``False``: call :meth:`sync`.
@@ -454,26 +512,51 @@ class Limiter:
         local = self._local
         if local is None:
             return False
-        for window, idx in behind:
+        for window, idx, used in behind:
             key = window.key(idx)
-            missing = usage.used - local.count(key, now)
+            missing = used - local.count(key, now)
             if missing > 0:
                 self._record([(window, 0, key, idx)], [local.add(key, window.expiry, missing, now)])
         return True
 
-    def _behind(self, usage: Usage, now: float) -> list[tuple[_Window, int]]:
-        """(window, index) of the windows ``usage`` reports more on than we have seen."""
+    def _behind(self, usage: Usage, now: float) -> list[tuple[_Window, int, int]]:
+        """(window, index, count to pull up to) of the windows ``usage`` reports more on than we have seen.
+
+        A report read within ``guard`` of a boundary may be of either window (the venue's
+        clock may be on either side of it), so both are pulled up, as acquire charges both.
+        """
         behind = []
+        guard = self.guard
         for window in self._windows.get(usage.name, ()):
             if usage.per_seconds is not None and window.pool.per_seconds != usage.per_seconds:
                 continue
-            idx = int(now // window.per)
-            if idx == window.seen_idx and usage.used <= window.seen:
-                continue  # we already counted at least as much as the venue did
-            behind.append((window, idx))
+            # A window is full at its limit: more says nothing new, and Redis would refuse
+            # a count beyond 64 bits.
+            used = min(usage.used, window.limit)
+            low, high = int((now - guard) // window.per), int((now + guard) // window.per)
+            # Skip what we already counted at least as much as the venue did.
+            if low != window.seen_idx or used > window.seen:
+                behind.append((window, low, used))
+            if high != low and (high != window.seen_idx or used > window.seen):
+                behind.append((window, high, used))
         return behind
 
     # ===== helpers =====
+
+    def _storage_failure(self, exc: Exception) -> e.ConnectError:
+        cause = exc.storage_error if isinstance(exc, StorageError) else exc
+        reason = _scrubbed(f"{type(cause).__name__}: {cause}", self.uri)
+        return e.ConnectError(f"rate-limit storage {_redacted(self.uri)!r} failed: {reason}")
+
+    def learning_failed(self, error: Exception) -> None:
+        """Note that learning from a response failed; the caller still gets the response.
+
+        Best-effort by design: the venue acted on the request, so its answer must reach the
+        caller. Counted in :attr:`learning_failures`.
+        """
+        self.learning_failures += 1
+        _log.warning("rate_limit.learning_failed", exchange=self.exchange,
+                     error=_scrubbed(f"{type(error).__name__}: {error}", self.uri))
 
     def _count_local(self, name: str) -> None:
         if self.metrics is not None:

@@ -7,8 +7,12 @@ headers are read by declarative parsers the connector supplies as data
 typed by the classifier below it: ``RateLimited`` (429) cools off the request's pools,
 ``IpBanned`` (418) every pool of the key; both are re-raised for ``Retry`` to decide.
 
-It sits inside ``Retry`` so every attempt is charged: ``stack(Retry(...), RateLimit(...),
-Sign(...), Trace(...), MapErrors(...))``.
+Learning is best-effort: once the request was sent, the venue's answer (or its error) is what
+the caller gets, even if the storage fails or a header is garbled while we learn from it
+(counted in ``Limiter.learning_failures`` and logged).
+
+It sits inside ``Retry`` and ``ClockSync`` so every attempt, re-sends included, is charged:
+``stack(Retry(...), ClockSync(...), RateLimit(...), Sign(...), Trace(...), MapErrors(...))``.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ count each endpoint on its own (Bybit v5), the headers say nothing about which o
 # X-MBX-ORDER-COUNT-... headers, https://developers.binance.com/docs/binance-spot-api-docs/rest-api/limits
 _UNIT = {"S": 1, "M": 60, "H": 3600, "D": 86400}
 _INTERVAL = re.compile(r"(\d+)([SMHD])", re.IGNORECASE)
+_MAX_EPOCH_MS = 10**15  # the year 33658: any later "reset time" is a garbled header
 
 
 class UsageParser(Protocol):
@@ -124,7 +129,8 @@ class RemainingHeader:
         if remaining is None or limit is None:
             return
         reset = _int(response.header(self.reset_ms))
-        until = reset / 1000 if remaining <= 0 and reset is not None else None
+        # Bounded before dividing: a long digit string would overflow float division.
+        until = reset / 1000 if remaining <= 0 and reset is not None and 0 < reset < _MAX_EPOCH_MS else None
         yield Usage(self.pool, limit - remaining, until=until)
 
 
@@ -141,13 +147,26 @@ def _pushed_back(error: e.RateLimited, costs: Mapping[str, int], declared: Colle
 
 async def _learn(limiter: Limiter, usage: tuple[UsageParser, ...], response: Response, endpoint: str) -> None:
     for parser in usage:
-        for reading in parser.read(response):
-            if reading.name == ENDPOINT_POOL:
-                if endpoint not in limiter.pool_names:
-                    continue  # an endpoint without a pool of its own: nothing to pull up
-                reading = msgspec.structs.replace(reading, name=endpoint)
-            if not limiter.sync_nowait(reading):
-                await limiter.sync(reading)
+        try:
+            for reading in parser.read(response):
+                if reading.name == ENDPOINT_POOL:
+                    if endpoint not in limiter.pool_names:
+                        continue  # an endpoint without a pool of its own: nothing to pull up
+                    reading = msgspec.structs.replace(reading, name=endpoint)
+                if not limiter.sync_nowait(reading):
+                    await limiter.sync(reading)
+        except Exception as exc:  # whatever failed, the venue's answer must reach the caller
+            limiter.learning_failed(exc)
+
+
+async def _cool_off(limiter: Limiter, error: e.RateLimited, costs: Mapping[str, int], ban_seconds: float) -> None:
+    try:
+        if isinstance(error, e.IpBanned):
+            await limiter.cool_off(None, error.retry_after, default=ban_seconds)
+        else:
+            await limiter.cool_off(_pushed_back(error, costs, limiter.pool_names), error.retry_after)
+    except Exception as exc:  # the venue's error, not ours, is what the caller must see
+        limiter.learning_failed(exc)
 
 
 @dataclass(frozen=True)
@@ -171,12 +190,11 @@ class RateLimit:
             try:
                 response = await inner(request)
             except e.LotusXError as exc:
+                # The cool-off first: it matters more than the counts if the storage fails.
+                if isinstance(exc, e.RateLimited):
+                    await _cool_off(limiter, exc, costs, ban_seconds)
                 if exc.response is not None:  # error responses carry usage headers too
                     await _learn(limiter, usage, exc.response, request.endpoint.name)
-                if isinstance(exc, e.IpBanned):
-                    await limiter.cool_off(None, exc.retry_after if exc.retry_after is not None else ban_seconds)
-                elif isinstance(exc, e.RateLimited):
-                    await limiter.cool_off(_pushed_back(exc, costs, limiter.pool_names), exc.retry_after)
                 raise
             await _learn(limiter, usage, response, request.endpoint.name)
             return response
