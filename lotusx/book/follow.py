@@ -14,16 +14,26 @@ from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, 
 from typing import Any
 
 from lotusx.book.sync import BookEvent, DiffSync, Gap
+from lotusx.kernel.errors import ConfigError, IpBanned, LotusXError, RateLimited, ServerError, TransportError
+from lotusx.kernel.protocols import SYSTEM_CLOCK, Clock
+from lotusx.log import get_logger
 from lotusx.models import OrderBook
+from lotusx.ws.backoff import Backoff
+from lotusx.ws.delivery import OVERFLOW_REASON, Resumed
+from lotusx.ws.delivery import Gap as StreamGap
 
 RawLevels = Sequence[tuple[str, str]] | Sequence[list[str]]
 Snapshot = tuple[RawLevels, RawLevels, int]  # bids, asks, last update id
+
+SNAPSHOT_BACKOFF = Backoff(base=0.5, cap=10.0)
+_log = get_logger("lotusx.book")
 
 
 async def follow_books(syncs: Iterable[DiffSync], messages: AsyncIterator[Any], *,
                        event: Callable[[Any], tuple[str, BookEvent] | None], reconnected: Callable[[Any], bool],
                        snapshot: Callable[[str], Awaitable[Snapshot]], resynced: Callable[[str, str], None],
-                       depth: int | None = None) -> AsyncGenerator[OrderBook, None]:
+                       depth: int | None = None, snapshot_attempts: int = 5, backoff: Backoff = SNAPSHOT_BACKOFF,
+                       clock: Clock = SYSTEM_CLOCK) -> AsyncGenerator[OrderBook, None]:
     """Yield a symbol's maintained book after its snapshot and after every diff applied to it.
 
     ``event(message)`` gives ``(symbol, diff)`` for a diff of one of ``syncs``' symbols;
@@ -31,23 +41,52 @@ async def follow_books(syncs: Iterable[DiffSync], messages: AsyncIterator[Any], 
 
     A sequence gap discards that symbol's book and fetches a new snapshot while its diffs keep
     buffering. A reconnect marker discards every book, but the snapshots wait until the stream
-    shows it is live again: the next message of any kind, normally the connection's
-    :class:`~lotusx.ws.Resumed` once the venue re-acked the subscriptions. A snapshot taken
-    while the stream is down can miss updates made before the subscription is back, and a
-    quiet symbol would then never send the diff that reveals it.
+    shows it is live again. A snapshot taken while the stream is down can miss updates made
+    before the subscription is back, and a quiet symbol would then never send the diff that
+    reveals it. After a connection's :class:`~lotusx.ws.Gap` that is the
+    :class:`~lotusx.ws.Resumed` of the same ``shard``, once the venue re-acked its
+    subscriptions: the other shards' messages keep flowing meanwhile and prove nothing. After
+    any other marker (an overflow ``Gap``, or a stream's own kind) it is the next message.
+
+    A snapshot that fails for a passing reason (a transport error, a 5xx, a rate limit short of
+    a ban) is fetched again after ``backoff``, up to ``snapshot_attempts`` tries in a row; then,
+    or at once for any other error, the error ends this generator: a book is never left
+    waiting silently for a snapshot that will not come.
+
+    When ``messages`` ends (its connection was closed), so does this generator, normally.
     """
+    if snapshot_attempts < 1:
+        raise ConfigError(f"snapshot_attempts must be >= 1, got {snapshot_attempts}")
+
+    async def fetch(symbol: str) -> Snapshot:
+        failures = 0
+        while True:
+            try:
+                return await snapshot(symbol)
+            except LotusXError as exc:
+                failures += 1
+                if failures >= snapshot_attempts or not _passing(exc):
+                    raise
+                delay = backoff.delay(failures)
+                if isinstance(exc, RateLimited) and exc.retry_after is not None:
+                    delay = max(delay, exc.retry_after)
+                _log.warning("book snapshot failed, retrying", symbol=symbol, failures=failures,
+                             delay=delay, error=str(exc))
+                await clock.sleep(delay)
+
     books = {sync.symbol: sync for sync in syncs}
     incoming: asyncio.Future[Any] = asyncio.ensure_future(anext(messages))
     fetching: dict[str, asyncio.Future[Snapshot]] = {}
-    down = False  # after a reconnect marker, until the stream delivers again
+    down: set[int] = set()  # shards whose Gap still waits for its Resumed
+    stalled = False  # after a marker with no Resumed to come, until the next message
     try:
         while True:
             # Fetch before waiting: a quiet symbol may send no diff for minutes, and the
             # snapshot alone is a correct book (diffs that raced it are buffered and replayed).
-            if not down:
+            if not down and not stalled:
                 for symbol, sync in books.items():
                     if not sync.synced and symbol not in fetching:
-                        fetching[symbol] = asyncio.ensure_future(snapshot(symbol))
+                        fetching[symbol] = asyncio.ensure_future(fetch(symbol))
             done, _ = await asyncio.wait({incoming, *fetching.values()}, return_when=asyncio.FIRST_COMPLETED)
             for symbol, fetched in list(fetching.items()):
                 if fetched in done:
@@ -60,7 +99,10 @@ async def follow_books(syncs: Iterable[DiffSync], messages: AsyncIterator[Any], 
                         resynced(symbol, outcome.reason)
             if incoming not in done:
                 continue
-            message = incoming.result()
+            try:
+                message = incoming.result()
+            except StopAsyncIteration:  # the stream ended (closed): so does the follower, normally
+                return
             incoming = asyncio.ensure_future(anext(messages))
             if reconnected(message):
                 for symbol, sync in books.items():
@@ -69,9 +111,17 @@ async def follow_books(syncs: Iterable[DiffSync], messages: AsyncIterator[Any], 
                 for fetched in fetching.values():  # asked before the gap: they would not bridge it
                     fetched.cancel()
                 fetching.clear()
-                down = True
+                if isinstance(message, StreamGap) and message.reason != OVERFLOW_REASON:
+                    down.add(message.shard)
+                elif isinstance(message, Resumed):  # a predicate matching it must not keep its shard down
+                    down.discard(message.shard)
+                else:
+                    stalled = True
                 continue
-            down = False
+            if down or stalled:
+                if isinstance(message, Resumed):
+                    down.discard(message.shard)
+                stalled = False
             diff = event(message)
             if diff is None or diff[0] not in books:
                 continue
@@ -86,10 +136,18 @@ async def follow_books(syncs: Iterable[DiffSync], messages: AsyncIterator[Any], 
             task.cancel()
 
 
+def _passing(error: LotusXError) -> bool:
+    """Whether another try may succeed: not for a ban, a bad request or bad credentials."""
+    if isinstance(error, RateLimited):
+        return not isinstance(error, IpBanned)
+    return isinstance(error, TransportError | ServerError)
+
+
 def follow_diffs(sync: DiffSync, messages: AsyncIterator[Any], *,
                  event: Callable[[Any], BookEvent | None], reconnected: Callable[[Any], bool],
                  snapshot: Callable[[], Awaitable[Snapshot]], resynced: Callable[[str], None],
-                 depth: int | None = None) -> AsyncGenerator[OrderBook, None]:
+                 depth: int | None = None, snapshot_attempts: int = 5, backoff: Backoff = SNAPSHOT_BACKOFF,
+                 clock: Clock = SYSTEM_CLOCK) -> AsyncGenerator[OrderBook, None]:
     """:func:`follow_books` for one symbol: ``event``, ``snapshot`` and ``resynced`` without it."""
     symbol = sync.symbol
 
@@ -98,4 +156,5 @@ def follow_diffs(sync: DiffSync, messages: AsyncIterator[Any], *,
         return None if diff is None else (symbol, diff)
 
     return follow_books([sync], messages, event=symbol_event, reconnected=reconnected,
-                        snapshot=lambda _: snapshot(), resynced=lambda _, reason: resynced(reason), depth=depth)
+                        snapshot=lambda _: snapshot(), resynced=lambda _, reason: resynced(reason), depth=depth,
+                        snapshot_attempts=snapshot_attempts, backoff=backoff, clock=clock)

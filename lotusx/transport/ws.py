@@ -24,7 +24,8 @@ class AiohttpWs:
     right away, before it is returned, so a slow consumer cannot miss the venue's deadline.
     A peer close is reported once as a CLOSE frame with the close code; later calls to
     ``next()`` raise :class:`~lotusx.Disconnected`. ``compress=15`` asks for
-    permessage-deflate.
+    permessage-deflate. ``connect_timeout`` bounds the whole opening (DNS, TCP, TLS and the
+    HTTP upgrade) and the closing handshake.
     """
 
     def __init__(self, url: str, *, auto_pong: bool = True, compress: int = 0, connect_timeout: float = 10.0,
@@ -46,19 +47,25 @@ class AiohttpWs:
         self._closed = False
 
     async def connect(self) -> None:
-        """Open the connection; failures raise :class:`~lotusx.ConnectError`."""
+        """Open the connection; failures, a timeout included, raise :class:`~lotusx.ConnectError`."""
         session = self._shared_session
         if session is None:
             self._session = session = aiohttp.ClientSession()
         try:
-            self._ws = await session.ws_connect(
-                self.url, autoping=False, autoclose=False, compress=self.compress, ssl=self._ssl,
-                max_msg_size=self.max_msg_size, headers=self._headers or None,
-                timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=self.connect_timeout),
-            )
+            # ws_connect's own timeouts do not cover the HTTP upgrade: a venue that accepts TCP
+            # and never answers would hold a reconnect loop for the session's 5-minute default.
+            async with asyncio.timeout(self.connect_timeout):
+                self._ws = await session.ws_connect(
+                    self.url, autoping=False, autoclose=False, compress=self.compress, ssl=self._ssl,
+                    max_msg_size=self.max_msg_size, headers=self._headers or None,
+                    timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=self.connect_timeout),
+                )
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             await self._close_session()
             raise ConnectError(f"cannot open WebSocket {self._where()}: {type(exc).__name__}") from None
+        except BaseException:  # cancelled (a close() racing the connect): the session must not leak
+            await self._close_session()
+            raise
         self._closed = False
 
     def _live(self) -> aiohttp.ClientWebSocketResponse:
@@ -102,7 +109,14 @@ class AiohttpWs:
             return WsFrame(_BINARY, msg.data)
         if kind is aiohttp.WSMsgType.PING:
             if self.auto_pong:
-                await ws.pong(msg.data)
+                try:
+                    await ws.pong(msg.data)
+                except (ConnectionError, aiohttp.ClientError, RuntimeError) as exc:
+                    # The socket died under the ping: end here as a lost connection would.
+                    self._closed = True
+                    await self._close_session()
+                    raise Disconnected(f"pong on {self._where()} failed: {type(exc).__name__}",
+                                       sent=False) from None
             return WsFrame(WsKind.PING, msg.data)
         if kind is aiohttp.WSMsgType.PONG:
             return WsFrame(WsKind.PONG, msg.data)

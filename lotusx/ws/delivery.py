@@ -2,7 +2,12 @@
 
 - ``BLOCK``: a full queue makes the reader wait (back-pressure reaches the socket);
 - ``DROP_OLDEST``: the oldest messages go, counted in ``ws_dropped{reason="overflow"}``, and
-  a :class:`Gap` takes their place so a consumer (an order book) knows to resync;
+  a :class:`Gap` takes their place so a consumer (an order book) knows to resync. Only data
+  messages are dropped, never a marker (:class:`Gap`, :class:`Resumed`): losing a ``Resumed``
+  would leave a book waiting forever for a shard that is long back. When only markers are
+  queued, a new message is dropped if the last of them is a ``Gap`` (it already precedes the
+  loss); otherwise, and for a new marker, the producer waits as under ``BLOCK``. Markers come
+  one or two per reconnect, so that takes ``maxsize / 2`` reconnects the consumer has not read;
 - ``FAIL``: the consumer's next read raises :class:`~lotusx.QueueOverflow`.
 
 Either way the queue never holds more than ``maxsize`` items.
@@ -20,6 +25,9 @@ import msgspec
 from lotusx.kernel.errors import ConfigError, LotusXError, QueueOverflow
 from lotusx.kernel.protocols import SYSTEM_CLOCK, Clock
 from lotusx.metrics import Metrics
+
+# The reason of the Gap an overflow leaves: the stream never went down, so no Resumed follows it.
+OVERFLOW_REASON = "overflow"
 
 
 class Overflow(enum.Enum):
@@ -47,6 +55,9 @@ class Resumed(msgspec.Struct, frozen=True):
 
     time: float
     shard: int = 0
+
+
+_MARKERS = (Gap, Resumed)
 
 
 class Delivery:
@@ -91,14 +102,13 @@ class Delivery:
         items = self._items
         while len(items) >= self.maxsize and not self._closed:
             if self.overflow is Overflow.BLOCK:
-                self._writable.clear()
-                self._putters += 1
-                try:
-                    await self._writable.wait()
-                finally:
-                    self._putters -= 1
+                await self._room()
             elif self.overflow is Overflow.DROP_OLDEST:
-                self._drop_oldest()
+                if not self._drop_oldest():
+                    if not isinstance(item, _MARKERS) and isinstance(items[-1], Gap):
+                        self._count_drop(1)  # the Gap queued last already precedes this message
+                        return
+                    await self._room()
             else:
                 self._count_drop(1)
                 self.fail(QueueOverflow(f"consumer fell behind: {self.maxsize} messages waiting"))
@@ -108,19 +118,31 @@ class Delivery:
         items.append(item)
         self._readable.set()
 
-    def _drop_oldest(self) -> None:
+    async def _room(self) -> None:
+        self._writable.clear()
+        self._putters += 1
+        try:
+            await self._writable.wait()
+        finally:
+            self._putters -= 1
+
+    def _drop_oldest(self) -> bool:
+        """Drop or replace the oldest data message; False when only markers are queued.
+
+        Replacing it with a ``Gap`` frees nothing, but the caller loops: the next data message
+        then follows that ``Gap`` and is deleted. The scan stops at the first data message,
+        which under a steady overflow sits right behind the head ``Gap``.
+        """
         items = self._items
-        if isinstance(items[0], Gap):
-            del items[1]  # the head already tells the consumer it missed something
-            self._count_drop(1)
-            return
-        items.popleft()
-        dropped = 1
-        if items and not isinstance(items[0], Gap):
-            items.popleft()
-            dropped += 1
-        items.appendleft(Gap("overflow", self.clock.time()))
-        self._count_drop(dropped)
+        index = next((i for i, item in enumerate(items) if not isinstance(item, _MARKERS)), -1)
+        if index < 0:
+            return False
+        if index and isinstance(items[index - 1], Gap):
+            del items[index]  # the Gap just before it already tells the consumer to resync
+        else:
+            items[index] = Gap(OVERFLOW_REASON, self.clock.time())
+        self._count_drop(1)
+        return True
 
     def _count_drop(self, count: int) -> None:
         self.dropped += count
