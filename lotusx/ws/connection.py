@@ -9,6 +9,12 @@ before resubscribing. Once every subscription is acked again it puts a
 connection lifetime ends, or when it announces a shutdown, the shard *rotates*: it opens and
 subscribes a new link while the old one still delivers, then closes the old one; the hub's
 dedup drops what both delivered.
+
+Some failures no reconnect can cure: a rejected login, a bad configuration, the venue
+refusing to resubscribe a stream it had accepted (a delisted symbol, a revoked permission),
+or a bug (an exception that is not a :class:`~lotusx.LotusXError`, wrapped in a
+:class:`~lotusx.StreamError`). The shard then ends the stream with that error, after what is
+already queued, and fails every subscribe still waiting on it.
 """
 
 from __future__ import annotations
@@ -17,7 +23,15 @@ import asyncio
 import contextlib
 from typing import Any
 
-from lotusx.kernel.errors import AuthenticationError, Disconnected, LotusXError
+from lotusx.kernel.errors import (
+    AuthenticationError,
+    ConfigError,
+    Disconnected,
+    LotusXError,
+    StreamError,
+    SubscriptionRejected,
+)
+from lotusx.kernel.protocols import WsSession
 from lotusx.kernel.ws import WsKind
 from lotusx.log import get_logger
 from lotusx.ws.delivery import Gap, Resumed
@@ -33,6 +47,8 @@ _log = get_logger("lotusx.ws")
 # decoded. Yielding once this many are waiting keeps them young and the latency flat.
 _HANDOFF = 16
 _TEXT, _BINARY = WsKind.TEXT, WsKind.BINARY  # bound once: an enum member lookup costs ~70 ns
+# Errors that would recur on every connection: they end the stream instead of a reconnect.
+_FATAL = (AuthenticationError, ConfigError, SubscriptionRejected)
 
 
 class Shard:
@@ -47,6 +63,7 @@ class Shard:
         self._links: set[Link] = set()
         self._opened_before = False
         self._gapped = False  # a Gap was put and its Resumed is still due
+        self._ended: LotusXError | None = None  # why the supervisor is gone: later subscribes fail with it
 
     @property
     def connected(self) -> bool:
@@ -57,12 +74,23 @@ class Shard:
         """Start the supervisor."""
         self.task = asyncio.create_task(self._supervise(), name=f"lotusx-ws-{self.hub.exchange}-{self.index}")
 
-    async def stop(self) -> None:
-        """Stop the supervisor and close every socket it holds."""
-        if self.task is not None:
+    def cancel(self) -> None:
+        """Tell the supervisor to stop; it closes its sockets on its way out."""
+        # Only once: a second cancel would interrupt the supervisor's own clean-up.
+        if self.task is not None and not self.task.cancelling():
             self.task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.task
+
+    async def stop(self) -> None:
+        """Stop the supervisor and wait until every socket it holds is closed."""
+        task = self.task
+        if task is None:
+            return
+        self.cancel()
+        # wait(), not `await task` under suppress(CancelledError): a cancel of the caller
+        # must reach the caller, and the supervisor's own cancellation must not.
+        await asyncio.wait({task})
+        if not task.cancelled() and (error := task.exception()) is not None:
+            _log.error("ws shard failed to stop", exchange=self.hub.exchange, shard=self.index, error=error)
 
     def drop(self, reason: str) -> None:
         """End the current link (and one being opened): the supervisor reconnects."""
@@ -71,45 +99,75 @@ class Shard:
                 link.end(reason)
 
     async def subscribe(self, streams: list[str]) -> None:
-        """Send a subscribe for ``streams`` now, or leave them for the link being opened."""
-        if self.link is not None and streams:
-            await self._send_subscribe(self.link, streams)
+        """Send a subscribe for ``streams`` now, or leave them for the link being opened (or the next)."""
+        registry = self.hub.registry
+        if self._ended is not None:
+            registry.fail(streams, self._ended)
+            return
+        link = self.link
+        if link is None or link.ended.done():
+            return
+        # The link's own resubscribe may have sent some while this call awaited.
+        streams = [s for s in streams if (sub := registry.get(s)) is not None and not sub.sent]
+        if not streams:
+            return
+        try:
+            await self._send_subscribe(link, streams)
+        except Disconnected:
+            link.end("disconnected")  # unsent again: the next link subscribes them
 
     async def unsubscribe(self, streams: list[str]) -> None:
         """Send an unsubscribe for ``streams`` if connected (a new link will not subscribe them)."""
         dialect = self.hub.dialect
         link = self.link or self._opening  # a link still subscribing may already carry them
-        if link is not None and streams and dialect.unsubscribe is not None:
+        if link is None or link.ended.done() or not streams or dialect.unsubscribe is None:
+            return
+        with contextlib.suppress(Disconnected):  # the venue forgets a dead link's streams by itself
             await link.send(dialect.unsubscribe(streams, self.hub.registry.new_id()))
 
     # -- supervision ---------------------------------------------------------------------
 
     async def _supervise(self) -> None:
         hub = self.hub
-        failures = 0
+        ended: LotusXError = StreamError("the stream was closed before the venue confirmed the subscription")
         try:
-            while True:
-                try:
-                    link = await self._open()
-                    await self._resumed()
-                except AuthenticationError as exc:
-                    hub.delivery.fail(exc)
-                    return
-                except LotusXError as exc:
-                    failures += 1
-                    _log.warning("ws connect failed", exchange=hub.exchange, shard=self.index,
-                                 failures=failures, error=str(exc))
-                    await hub.clock.sleep(hub.backoff.delay(failures))
-                    continue
-                reason, opened = await self._serve(link)
-                healthy = hub.clock.monotonic() - opened >= hub.backoff.healthy_after
-                failures = 1 if healthy else failures + 1
-                await self._reconnecting(reason)
-                await hub.clock.sleep(hub.backoff.delay(failures))
+            await self._run()
+        except Exception as exc:  # nothing else may end the supervisor silently: the stream would hang
+            if isinstance(exc, LotusXError):
+                ended = exc
+            else:
+                ended = StreamError(f"WebSocket shard {self.index} failed: {exc!r}")
+                ended.__cause__ = exc
+            _log.error("ws stream failed", exchange=hub.exchange, shard=self.index, error=repr(exc))
+            hub.delivery.fail(ended)
         finally:
             self.link = None
+            self._ended = ended
+            hub.registry.fail(hub.registry.on_shard(self.index), ended)
             for link in list(self._links):
                 await self._close(link)
+
+    async def _run(self) -> None:
+        """Connect, serve and reconnect until a fatal error (raised) or cancellation."""
+        hub = self.hub
+        failures = 0
+        while True:
+            try:
+                link = await self._open()
+                await self._resumed()
+            except _FATAL:
+                raise
+            except LotusXError as exc:
+                failures += 1
+                _log.warning("ws connect failed", exchange=hub.exchange, shard=self.index,
+                             failures=failures, error=str(exc))
+                await hub.clock.sleep(hub.backoff.delay(failures))
+                continue
+            reason, opened = await self._serve(link)
+            healthy = hub.clock.monotonic() - opened >= hub.backoff.healthy_after
+            failures = 1 if healthy else failures + 1
+            await self._reconnecting(reason)
+            await hub.clock.sleep(hub.backoff.delay(failures))
 
     async def _reconnecting(self, reason: str) -> None:
         hub = self.hub
@@ -144,6 +202,7 @@ class Shard:
                 if timer is not None:
                     timer.cancel()
             if link.ended.done():
+                self.link = None  # subscribes from now on wait for the next link
                 await self._close(link)
                 return link.ended.result(), opened
             successor = await self._rotate(link)
@@ -168,6 +227,8 @@ class Shard:
         hub.registry.reset(self.index)
         try:
             new = await self._open(rotating=True)
+        except _FATAL:
+            raise
         except LotusXError as exc:
             _log.warning("ws rotation failed", exchange=hub.exchange, shard=self.index, error=str(exc))
             await self._close(old)
@@ -186,7 +247,11 @@ class Shard:
     async def _open(self, *, rotating: bool = False) -> Link:
         hub = self.hub
         session = hub.factory()
-        await session.connect()
+        try:
+            await session.connect()
+        except BaseException:  # failed or cancelled (a close()) half-way: a session may hold resources
+            await self._discard(session)
+            raise
         link = Link(session, sender(session, hub.outbound), Liveness(hub.heartbeat, hub.clock.monotonic()))
         self._links.add(link)
         link.tasks = [asyncio.create_task(self._read(link)), asyncio.create_task(self._watch(link))]
@@ -197,7 +262,7 @@ class Shard:
         except BaseException as exc:
             reason = link.ended.result() if link.ended.done() else "setup_failed"
             await self._close(link)
-            if isinstance(exc, LotusXError) and not isinstance(exc, AuthenticationError) and not rotating:
+            if isinstance(exc, LotusXError) and not isinstance(exc, _FATAL) and not rotating:
                 # the link may have delivered messages before it failed: tell the consumer
                 await self._reconnecting(reason)
             raise
@@ -223,34 +288,53 @@ class Shard:
 
     async def _subscribe_all(self, link: Link) -> None:
         hub = self.hub
+        registry = hub.registry
         # Loop until nothing is left unsent: subscribe() calls made while we awaited are
         # picked up here, since self.link is set only after the last (synchronous) check.
-        while streams := hub.registry.unsent(self.index):
+        while streams := registry.unsent(self.index):
             if self._opened_before:
                 hub.metrics.ws_resubscriptions.labels(hub.exchange).inc(len(streams))
                 hub.count("resubscriptions", len(streams))
+            # Nobody awaits a resubscription: its rejection would otherwise only be logged,
+            # and the stream would resume without it and never say so.
+            again = {s: sub.ready for s in streams if (sub := registry.get(s)) is not None and sub.acked}
             waiters = await self._send_subscribe(link, streams)
             await settle(waiters, hub.ack_timeout, hub.clock, link.ended)
+            for stream, ready in again.items():
+                refused = ready.exception() if ready.done() and not ready.cancelled() else None
+                if isinstance(refused, SubscriptionRejected):
+                    raise SubscriptionRejected(f"the venue refused to resubscribe {stream!r} after a reconnect",
+                                               venue_message=refused.venue_message)
 
     async def _send_subscribe(self, link: Link, streams: list[str]) -> list[asyncio.Future[None]]:
         hub = self.hub
         request_id = hub.registry.request(streams)
         if hub.dialect.subscribe is not None:
-            await link.send(hub.dialect.subscribe(streams, request_id))
+            try:
+                await link.send(hub.dialect.subscribe(streams, request_id))
+            except BaseException:
+                hub.registry.unsend(request_id)
+                raise
         if hub.dialect.ack is None:  # nothing to wait for: sent is as good as confirmed
             hub.registry.resolve(request_id, True)
         return hub.registry.waiters(streams)
 
     async def _close(self, link: Link) -> None:
         link.end("closed")
-        self._links.discard(link)
         for task in link.tasks:
             task.cancel()
-        for task in link.tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        with contextlib.suppress(LotusXError):
-            await link.session.close()
+        if link.tasks:
+            # wait(), not `await task` under suppress(CancelledError): that would swallow a
+            # cancel of the supervisor itself (a close()) and leave it reconnecting.
+            await asyncio.wait(link.tasks)
+        self._links.discard(link)  # only now: if cancelled above, the supervisor's exit closes it
+        await self._discard(link.session)
+
+    async def _discard(self, session: WsSession) -> None:
+        try:
+            await session.close()
+        except Exception as exc:  # a failing close must not hide why the session is closed
+            _log.warning("ws close failed", exchange=self.hub.exchange, shard=self.index, error=repr(exc))
 
     async def _read(self, link: Link) -> None:
         # The hot loop: everything it touches per message is bound to a local first.
@@ -276,7 +360,11 @@ class Shard:
                         counts[kind_of] = counts.get(kind_of, 0) + 1
                         waiting = offer(message)
                         if not waiting:  # full or closed: the overflow policy decides
-                            await hub.delivery.put(message)
+                            live.hold()  # a reader held by back-pressure is not an idle socket
+                            try:
+                                await hub.delivery.put(message)
+                            finally:
+                                live.release(clock.monotonic())
                         elif waiting >= _HANDOFF:
                             await asyncio.sleep(0)  # let the consumer catch up: see _HANDOFF
                 elif kind is WsKind.PING:
@@ -338,3 +426,6 @@ class Shard:
                         await link.session.ping()
         except Disconnected:
             link.end("disconnected")
+        except Exception as exc:  # e.g. RateLimited from an outbound layer: never a dead watch on a live link
+            _log.error("ws watch failed", exchange=hub.exchange, shard=self.index, error=repr(exc))
+            link.end("error")

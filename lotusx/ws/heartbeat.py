@@ -5,6 +5,10 @@ connection's watch task sleeps until :meth:`Liveness.next_check` and acts on
 :meth:`Liveness.verdict`. Pings are protocol pings, or the venue's app-level ping message
 when the dialect has one (Bybit ``{"op":"ping"}``); either must be answered within
 ``pong_timeout``. Any inbound data counts as life for the idle watchdog.
+
+While the reader is held by back-pressure (a full ``Overflow.BLOCK`` queue) it reads
+nothing, so silence then says nothing about the socket: no verdict is given until it reads
+again, and the deadlines count from then.
 """
 
 from __future__ import annotations
@@ -26,13 +30,25 @@ class Heartbeat:
 class Liveness:
     """When this connection last received anything, last pinged, and whether a pong is due."""
 
-    __slots__ = ("awaiting_pong", "heartbeat", "last_ping", "last_rx")
+    __slots__ = ("awaiting_pong", "heartbeat", "held", "last_ping", "last_rx")
 
     def __init__(self, heartbeat: Heartbeat, now: float) -> None:
         self.heartbeat = heartbeat
         self.last_rx = now
         self.last_ping = now
         self.awaiting_pong = False
+        self.held = False
+
+    def hold(self) -> None:
+        """The reader waits for room in the queue: it reads nothing until :meth:`release`."""
+        self.held = True
+
+    def release(self, now: float) -> None:
+        """The reader reads again at ``now``; a pong may be waiting unread, so its deadline restarts."""
+        self.held = False
+        self.last_rx = now
+        if self.awaiting_pong:
+            self.last_ping = now
 
     def pinged(self, now: float) -> None:
         """We sent a ping at ``now``."""
@@ -46,6 +62,8 @@ class Liveness:
     def verdict(self, now: float) -> str | None:
         """``"idle"`` or ``"pong_timeout"`` if the connection is dead at ``now``, else ``None``."""
         hb = self.heartbeat
+        if self.held:
+            return None
         if self.awaiting_pong and now - self.last_ping >= hb.pong_timeout:
             return "pong_timeout"
         if now - self.last_rx >= hb.idle_timeout:
@@ -60,6 +78,8 @@ class Liveness:
     def next_check(self, now: float) -> float:
         """Seconds from ``now`` until a ping or a deadline is due."""
         hb = self.heartbeat
+        if self.held:  # nothing is judged while held: look again later instead of spinning
+            return hb.idle_timeout
         due = [self.last_rx + hb.idle_timeout]
         if self.awaiting_pong:
             due.append(self.last_ping + hb.pong_timeout)

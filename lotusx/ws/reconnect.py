@@ -10,6 +10,13 @@
 Streams are spread over as many connections (shards) as the dialect's ``max_streams``
 requires, each supervised on its own (see :mod:`lotusx.ws.connection`), all delivering into
 one bounded queue with a declared overflow policy. Closing cancels every task it started.
+
+What a reconnect cannot cure ends the stream with a typed error, raised by the consumer's
+read once what is queued is drained: a rejected login (:class:`~lotusx.AuthenticationError`),
+a bad configuration (:class:`~lotusx.ConfigError`), a stream the venue accepted before but
+refuses to resubscribe after a reconnect (:class:`~lotusx.SubscriptionRejected`, naming it:
+resuming without it would leave the consumer waiting for messages that never come), or a bug
+(:class:`~lotusx.StreamError`).
 """
 
 from __future__ import annotations
@@ -18,7 +25,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from lotusx.kernel.errors import ConfigError
+from lotusx.kernel.errors import ConfigError, StreamError
 from lotusx.kernel.protocols import SYSTEM_CLOCK, Clock, WsSession
 from lotusx.kernel.service import Layer, stack
 from lotusx.metrics import Metrics
@@ -79,6 +86,7 @@ class ReconnectWs:
         self.clock = clock
         self._hub: Hub | None = None
         self._shards: list[Shard] = []
+        self._closed = False
 
     async def __aenter__(self) -> ReconnectWs:
         self.start()
@@ -120,17 +128,27 @@ class ReconnectWs:
         Raises :class:`~lotusx.SubscriptionRejected` if the venue refuses one (the others
         stay subscribed) and :class:`~lotusx.Timeout` if no confirmation arrives within
         ``subscribe_timeout`` (the subscription stays registered and is retried on reconnect).
+        Made while a connection is down, it waits for the next one. If the stream ends first
+        (closed, or failed for good) it raises :class:`~lotusx.StreamError` or the stream's
+        error; if another caller unsubscribes the last hold first, :class:`~lotusx.StreamError`.
         """
         hub = self._running()
+        if self._closed:
+            raise StreamError("ReconnectWs is closed")
         registry = hub.registry
         new = registry.acquire(streams)
         loads = [len(registry.on_shard(shard.index)) for shard in self._shards]
-        for index, group in place(new, loads, self.dialect.max_streams).items():
+        placed = place(new, loads, self.dialect.max_streams)
+        # Every stream is placed (and its shard exists) before the first await: a concurrent
+        # subscribe() counts them, or it could put more than max_streams on one connection.
+        for index, group in placed.items():
             for stream in group:
                 sub = registry.get(stream)
                 if sub is not None:
                     sub.shard = index
-            await self._shard(index).subscribe(group)
+            self._shard(index)
+        for index, group in placed.items():
+            await self._shards[index].subscribe(group)
         waiters = registry.waiters(streams)
         await settle(waiters, self.subscribe_timeout, self.clock)
         for waiter in waiters:
@@ -177,10 +195,15 @@ class ReconnectWs:
 
     async def close(self) -> None:
         """Stop every shard, close every socket and end the stream."""
-        for shard in self._shards:
-            await shard.stop()
-        if self._hub is not None:
-            self._hub.delivery.close()
+        self._closed = True
+        for shard in self._shards:  # all at once: a cancelled close() still stops every shard
+            shard.cancel()
+        try:
+            for shard in self._shards:
+                await shard.stop()
+        finally:
+            if self._hub is not None:
+                self._hub.delivery.close()
 
     def __repr__(self) -> str:
         return (f"ReconnectWs({self.frames!r}, dialect={self.dialect.name!r}, {self.heartbeat!r}, "

@@ -4,7 +4,8 @@ Two subscribers to one stream share one venue subscription; it is unsubscribed o
 the last leaves. Each stream lives on one shard (connection) and is ``PENDING`` until the
 venue acknowledges it, ``CONFIRMED`` after. A reconnect puts a shard's streams back to
 ``PENDING`` so they are sent again. A rejection removes the stream and fails its waiters
-with :class:`~lotusx.SubscriptionRejected`.
+with :class:`~lotusx.SubscriptionRejected`; an unsubscribe before the ack, or the end of its
+shard (closed, or a fatal error), fails them with a :class:`~lotusx.StreamError`.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from lotusx.kernel.errors import SubscriptionRejected
+from lotusx.kernel.errors import LotusXError, StreamError, SubscriptionRejected
 
 
 class State(enum.Enum):
@@ -46,6 +47,7 @@ class Subscription:
     shard: int = -1
     state: State = State.PENDING
     sent: bool = False
+    acked: bool = False  # confirmed on some connection: a rejection now is a resubscription's
     ready: asyncio.Future[None] = field(default_factory=_future, repr=False)
 
 
@@ -90,7 +92,9 @@ class Registry:
             if sub.refs <= 0:
                 gone.append(self._subs.pop(stream))
                 if not sub.ready.done():
-                    sub.ready.cancel()
+                    # Not cancel(): a CancelledError in a subscriber nobody cancelled reads as
+                    # its own cancellation to TaskGroups and timeouts.
+                    sub.ready.set_exception(StreamError(f"{stream!r} was unsubscribed before the venue confirmed it"))
         return gone
 
     def on_shard(self, shard: int) -> list[str]:
@@ -109,6 +113,13 @@ class Registry:
                 if sub.ready.done():
                     sub.ready = _future()
 
+    def fail(self, streams: Iterable[str], error: LotusXError) -> None:
+        """Fail the waiters of ``streams`` with ``error``: nothing will confirm them any more."""
+        for stream in streams:
+            sub = self._subs.get(stream)
+            if sub is not None and not sub.ready.done():
+                sub.ready.set_exception(error)
+
     def new_id(self) -> int:
         """A request id for a message whose ack nobody waits for (an unsubscribe)."""
         return next(self._ids)
@@ -123,6 +134,13 @@ class Registry:
                 sub.sent = True
         return request_id
 
+    def unsend(self, request_id: int) -> None:
+        """The subscribe of ``request_id`` never left: its streams are for the next send."""
+        for stream in self._requests.pop(request_id, ()):
+            sub = self._subs.get(stream)
+            if sub is not None:
+                sub.sent = False
+
     def resolve(self, request_id: int, ok: bool, error: str | None = None) -> list[str]:
         """Apply the venue's ack of ``request_id``; return the streams it rejected."""
         rejected = []
@@ -131,7 +149,7 @@ class Registry:
             if sub is None:
                 continue
             if ok:
-                sub.state = State.CONFIRMED
+                sub.state, sub.acked = State.CONFIRMED, True
                 if not sub.ready.done():
                     sub.ready.set_result(None)
             else:
