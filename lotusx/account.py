@@ -11,6 +11,9 @@ quantity or price changed) and is not older than what was yielded for it before,
 the stream queued while the queries ran never move an order back in time.
 
 Balances: the whole account, with every asset seen before and absent now reported as zero.
+
+Also here, for the connectors' ``cancel_order``: :func:`cancel_once`, which makes a cancel
+retried after a lost answer report the order it cancelled, not "unknown order".
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, 
 from decimal import Decimal
 from typing import Any
 
+from lotusx.kernel.errors import NotFound
 from lotusx.models import Balance, Order
 from lotusx.ws.delivery import Gap
 
@@ -29,6 +33,26 @@ TERMINAL = frozenset({"FILLED", "CANCELED", "REJECTED", "EXPIRED", "EXPIRED_IN_M
 _REMEMBERED = 10_000  # orders whose last yielded state is kept (least recently updated go first)
 
 Key = tuple[str, str]  # (symbol, order id)
+
+
+async def cancel_once(cancel: Awaitable[Order], get_order: Callable[[], Awaitable[Order]]) -> Order:
+    """The order ``cancel`` cancelled; on ``NotFound``, the order if it is already cancelled.
+
+    Retry re-sends a cancel whose answer was lost (cancelling is safe to repeat); when the
+    first attempt went through, the venue answers the second with "unknown order". An order
+    ``get_order()`` finds CANCELED is the outcome the caller asked for; anything else (filled,
+    or truly unknown) keeps the venue's ``NotFound``.
+    """
+    try:
+        return await cancel
+    except NotFound as missing:
+        try:
+            order = await get_order()
+        except NotFound:
+            raise missing from None
+        if order.status != "CANCELED":
+            raise
+        return order
 
 
 async def follow_orders(messages: AsyncIterator[Any], *, orders: Callable[[Any], Iterable[Order]],

@@ -9,7 +9,7 @@ from typing import Any
 import msgspec
 import pytest
 
-from lotusx.account import follow_balances, follow_orders
+from lotusx.account import cancel_once, follow_balances, follow_orders
 from lotusx.kernel.errors import NotFound
 from lotusx.models import Balance, Order
 from lotusx.ws import Gap, Resumed
@@ -166,3 +166,43 @@ async def test_after_a_gap_the_whole_account_comes_with_emptied_assets_at_zero()
     got, fetched = await balances({"USDT": balance("USDT", "7")}, {"BTC": balance("BTC", "1")}, GAP, RESUMED)
     assert fetched == 1
     assert got[-1] == {"BTC": balance("BTC", "0"), "USDT": balance("USDT", "7")}
+
+
+async def _answer(value: Order) -> Order:
+    return value
+
+
+async def _unknown() -> Order:
+    raise NotFound("unknown order", code=-2011)
+
+
+async def test_cancel_once_returns_what_the_cancel_returned() -> None:
+    """A cancel that goes through is its own answer; nothing is looked up."""
+    looked_up: list[str] = []
+
+    async def get_order() -> Order:
+        looked_up.append("1")
+        return order("1", "CANCELED")
+
+    assert (await cancel_once(_answer(order("1", "CANCELED")), get_order)).status == "CANCELED"
+    assert looked_up == []
+
+
+async def test_cancel_once_reports_an_order_already_cancelled() -> None:
+    """A retried cancel told "unknown order" returns the order its first attempt cancelled."""
+    assert (await cancel_once(_unknown(), lambda: _answer(order("1", "CANCELED")))).order_id == "1"
+
+
+async def test_cancel_once_keeps_not_found_for_an_order_that_filled() -> None:
+    """An order found FILLED was not cancelled: the venue's NotFound stands."""
+    with pytest.raises(NotFound, match="unknown order"):
+        await cancel_once(_unknown(), lambda: _answer(order("1", "FILLED", filled="1")))
+
+
+async def test_cancel_once_keeps_the_first_not_found_when_the_order_is_unknown() -> None:
+    """An order the venue does not know at all raises the cancel's own NotFound."""
+    async def get_order() -> Order:
+        raise NotFound("no such order (lookup)")
+
+    with pytest.raises(NotFound, match="unknown order"):
+        await cancel_once(_unknown(), get_order)

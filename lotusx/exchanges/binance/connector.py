@@ -8,14 +8,14 @@ from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Sequence
 from contextlib import aclosing, asynccontextmanager
 from typing import Any
 
-from lotusx.account import follow_balances, follow_orders
+from lotusx.account import cancel_once, follow_balances, follow_orders
 from lotusx.book import BookEvent, DiffSync, follow_books
 from lotusx.exchanges.binance import endpoints as ep
 from lotusx.exchanges.binance import schemas as s
 from lotusx.exchanges.binance.streams import DIALECT, USER_DIALECT, market_frames, user_frames
 from lotusx.kernel.client import pairs
 from lotusx.kernel.credentials import register_secret
-from lotusx.kernel.errors import ConfigError, LotusXError, NotFound
+from lotusx.kernel.errors import ConfigError, LotusXError
 from lotusx.kernel.message import Request
 from lotusx.log import get_logger
 from lotusx.models import Balance, NewOrder, Order, OrderBook, Ticker, Trade, Withdrawal, WithdrawalStatus
@@ -90,22 +90,17 @@ class Binance:
 
     async def cancel_order(self, symbol: str, *, order_id: str | int | None = None,
                            client_order_id: str | None = None) -> Order:
-        """Cancel by venue order id or client order id.
+        """Cancel by venue order id or client order id; an order already cancelled comes back as it is.
 
-        An order already cancelled comes back as it is: a cancel retried after its answer was lost
-        finds no order left to cancel (-2011), although the first attempt cancelled it.
+        A cancel retried after its answer was lost would otherwise report -2011 (unknown order)
+        for the order its first attempt cancelled (see :func:`lotusx.account.cancel_once`).
         """
-        try:
+        async def cancel() -> Order:
             return _order(await self.rest.delete(ep.CANCEL_ORDER.path, _ids(symbol, order_id, client_order_id),
                                                  endpoint=ep.CANCEL_ORDER, type=s.OrderResult))
-        except NotFound as missing:
-            try:
-                order = await self.get_order(symbol, order_id=order_id, client_order_id=client_order_id)
-            except NotFound:
-                raise missing from None
-            if order.status != "CANCELED":
-                raise
-            return order
+
+        return await cancel_once(cancel(), lambda: self.get_order(
+            symbol, order_id=order_id, client_order_id=client_order_id))
 
     async def get_order(self, symbol: str, *, order_id: str | int | None = None,
                         client_order_id: str | None = None) -> Order:

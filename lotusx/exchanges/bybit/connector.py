@@ -11,7 +11,7 @@ from typing import Any, Literal, TypeVar
 
 import orjson
 
-from lotusx.account import follow_balances, follow_orders
+from lotusx.account import cancel_once, follow_balances, follow_orders
 from lotusx.book import Gap, SnapshotDeltaSync
 from lotusx.exchanges.bybit import endpoints as ep
 from lotusx.exchanges.bybit import schemas as s
@@ -144,21 +144,16 @@ class Bybit:
         """Cancel by venue order id or client order id; returns the order as the venue now has it.
 
         An order already cancelled comes back as it is: a cancel retried after its answer was lost
-        finds no order left to cancel (110001), although the first attempt cancelled it.
+        would otherwise report 110001 for the order its first attempt cancelled
+        (see :func:`lotusx.account.cancel_once`).
         """
-        ids = _ids(order_id, client_order_id)
-        try:
+        async def cancel() -> Order:
             done: s.OrderIds = await self._post(ep.ORDER_CANCEL, {"category": self.category.name, "symbol": symbol,
-                                                                  **dict(ids)}, s.OrderIds)
-        except NotFound as missing:
-            try:
-                order = await self.get_order(symbol, order_id=order_id, client_order_id=client_order_id)
-            except NotFound:
-                raise missing from None
-            if order.status != "CANCELED":
-                raise
-            return order
-        return await self.get_order(symbol, order_id=done.orderId)
+                                                                  **dict(_ids(order_id, client_order_id))}, s.OrderIds)
+            return await self.get_order(symbol, order_id=done.orderId)
+
+        return await cancel_once(cancel(), lambda: self.get_order(
+            symbol, order_id=order_id, client_order_id=client_order_id))
 
     async def get_order(self, symbol: str, *, order_id: str | int | None = None,
                         client_order_id: str | None = None) -> Order:
