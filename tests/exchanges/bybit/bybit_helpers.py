@@ -13,6 +13,7 @@ from typing import Any
 import orjson
 
 from lotusx.kernel.message import Request, Response
+from lotusx.testing import FakeClock
 
 PAYLOADS = Path(__file__).parent / "payloads"
 
@@ -38,3 +39,21 @@ def routes(table: dict[str, Callable[[Request], Response]]) -> Callable[[Request
         return table[request.path](request)
 
     return handle
+
+
+Handler = Callable[[Request], Response]
+
+
+class Venue:
+    """A scripted venue: answers by path (``order_realtime`` for /v5/order/realtime), the server clock pinned."""
+
+    def __init__(self, clock: FakeClock, **paths: Handler | list[Response]) -> None:
+        self.clock = clock
+        self.paths = paths
+
+    def __call__(self, request: Request) -> Response:
+        if request.path == "/v5/market/time":
+            nano = int(self.clock.time() * 1000) * 1_000_000
+            return answer({"timeSecond": str(nano // 10**9), "timeNano": str(nano)})
+        route = self.paths[request.path.replace("/v5/", "").replace("/", "_").replace("-", "_")]
+        return route.pop(0) if isinstance(route, list) else route(request)

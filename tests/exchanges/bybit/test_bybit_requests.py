@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 import pytest
-from bybit_helpers import answer, payload
+from bybit_helpers import Venue, answer, payload
 
 import lotusx
 from lotusx.exchanges.bybit import VENUE_LINEAR
@@ -30,27 +30,11 @@ NOW_MS = 1_700_000_000_000
 ORDER = {"orderId": "42", "orderLinkId": "cid-1", "symbol": "BTCUSDT", "side": "Buy", "orderType": "Limit",
          "orderStatus": "New", "price": "50000", "qty": "0.01", "cumExecQty": "0", "timeInForce": "GTC",
          "updatedTime": "1700000000000", "category": "spot"}
-Handler = Callable[[Request], Response]
 
 
 def signature(payload: bytes, timestamp: int = NOW_MS) -> str:
     """The documented v5 signature."""
     return hmac.new(SECRET.encode(), f"{timestamp}{KEY}5000".encode() + payload, hashlib.sha256).hexdigest()
-
-
-class Venue:
-    """A scripted venue: answers by path, the server clock pinned to the fake clock."""
-
-    def __init__(self, clock: FakeClock, **paths: Handler | list[Response]) -> None:
-        self.clock = clock
-        self.paths = paths
-
-    def __call__(self, request: Request) -> Response:
-        if request.path == "/v5/market/time":
-            nano = int(self.clock.time() * 1000) * 1_000_000
-            return answer({"timeSecond": str(nano // 10**9), "timeNano": str(nano)})
-        route = self.paths[request.path.replace("/v5/", "").replace("/", "_").replace("-", "_")]
-        return route.pop(0) if isinstance(route, list) else route(request)
 
 
 def connect(handler: Callable[[FakeClock], Venue], venue: Any = "bybit") -> tuple[lotusx.connect, FakeTransport,

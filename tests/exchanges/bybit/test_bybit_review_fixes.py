@@ -7,12 +7,11 @@ closed orders after a restart from https://bybit-exchange.github.io/docs/v5/orde
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
 import pytest
-from bybit_helpers import answer
+from bybit_helpers import Handler, Venue, answer
 
 import lotusx
 from lotusx.exchanges.bybit import Bybit, reconcile
@@ -31,22 +30,6 @@ ORDER = {"orderId": "42", "orderLinkId": "cid-1", "symbol": "BTCUSDT", "side": "
          "updatedTime": "1700000000000", "category": "spot"}
 LIMIT = lotusx.NewOrder(symbol="BTCUSDT", side="BUY", type="LIMIT", quantity=Decimal("0.01"), price=Decimal(50000),
                         client_order_id="cid-1")
-Handler = Callable[[Request], Response]
-
-
-class Venue:
-    """A scripted venue: answers by path (``order_realtime`` for /v5/order/realtime), the clock pinned."""
-
-    def __init__(self, clock: FakeClock, **paths: Handler | list[Response]) -> None:
-        self.clock = clock
-        self.paths = paths
-
-    def __call__(self, request: Request) -> Response:
-        if request.path == "/v5/market/time":
-            nano = int(self.clock.time() * 1000) * 1_000_000
-            return answer({"timeSecond": str(nano // 10**9), "timeNano": str(nano)})
-        route = self.paths[request.path.replace("/v5/", "").replace("/", "_").replace("-", "_")]
-        return route.pop(0) if isinstance(route, list) else route(request)
 
 
 def connect(**paths: Handler | list[Response]) -> tuple[Any, FakeTransport]:
