@@ -42,6 +42,30 @@ class LocalCounters:
         self._counts[key] = value
         return value
 
+    def take(self, charges: list[tuple[str, int, int, int]], now: float) -> list[int] | int:
+        """Add each ``(key, amount, limit, expiry)`` if every key stays within its limit.
+
+        All or nothing: the new counts in order, or the index of the first charge that would
+        pass its limit (then nothing was added). One call for a whole request's windows.
+        """
+        counts = self._counts
+        values = []
+        for index, (key, amount, limit, _) in enumerate(charges):
+            value = counts.get(key)
+            if value is not None and self._expires[key] <= now:
+                self._drop(key)
+                value = None
+            value = amount if value is None else value + amount
+            if value > limit:
+                return index
+            values.append(value)
+        for (key, _, _, expiry), value in zip(charges, values, strict=True):
+            if key not in counts:
+                self._sweep(now)
+                self._expires[key] = now + expiry
+            counts[key] = value
+        return values
+
     def _sweep(self, now: float) -> None:
         for key in [k for k, until in self._expires.items() if until <= now]:
             self._drop(key)

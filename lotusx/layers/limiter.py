@@ -102,18 +102,22 @@ class Usage(msgspec.Struct, frozen=True):
 class _Window:
     """Storage keys and limits of one pool; caches the current window's key string."""
 
-    __slots__ = ("_idx", "_key", "base", "expiry", "limit", "per", "pool", "seen", "seen_idx")
+    __slots__ = ("_idx", "_key", "base", "expiry", "guard", "hi", "limit", "lo", "per", "pool", "seen", "seen_idx")
 
     def __init__(self, pool: Pool, prefix: str, guard: float) -> None:
         self.pool = pool
         self.limit = pool.limit
         self.per = float(pool.per_seconds)
+        self.guard = guard
         self.base = f"{prefix}/w/{pool.name}/{pool.per_seconds}"
         # A key must outlive its window plus both guard bands; the extra second covers
         # Redis' whole-second TTLs.
         self.expiry = math.ceil(pool.per_seconds + 2 * guard) + 1
         self._idx = -1
         self._key = ""
+        # (lo, hi): the times at which a request falls in window ``_idx`` alone, clear of
+        # both guard bands. Nearly every request does, and then its key is one comparison.
+        self.lo = self.hi = 0.0
         # The highest count storage returned to us for window ``seen_idx``: counts only grow
         # within a window, so a venue report at or below it needs no storage round trip.
         self.seen_idx = -1
@@ -122,7 +126,29 @@ class _Window:
     def key(self, idx: int) -> str:
         if idx != self._idx:
             self._idx, self._key = idx, f"{self.base}/{idx}"
+            self.lo, self.hi = idx * self.per + self.guard, (idx + 1) * self.per - self.guard
         return self._key
+
+    def span(self, now: float) -> tuple[int, int]:
+        """The indices of the windows a request at ``now`` counts in: one, or two within ``guard`` of a boundary."""
+        guard = self.guard
+        return int((now - guard) // self.per), int((now + guard) // self.per)
+
+
+class _Charges(list[tuple["_Window", int]]):
+    """A request's ``(window, cost)`` pairs, and the plan they had when last clear of every guard band.
+
+    Between ``lo`` and ``hi`` each window is one key, the same as last time: the plan and the
+    counters' charges are reused as they are, instead of being rebuilt per request.
+    """
+
+    __slots__ = ("hi", "lo", "plan", "takes")
+
+    def __init__(self, pairs: Iterable[tuple[_Window, int]] = ()) -> None:
+        super().__init__(pairs)
+        self.lo = self.hi = 0.0
+        self.plan: list[tuple[_Window, int, str, int]] = []
+        self.takes: list[tuple[str, int, int, int]] = []
 
 
 class Counters(Protocol):
@@ -220,7 +246,7 @@ class Limiter:
         self._ban_until = 0.0
         self._cool_until: dict[str, float] = {}
         self.learning_failures = 0
-        self._resolved: dict[int, tuple[Mapping[str, int], list[tuple[_Window, int]]]] = {}
+        self._resolved: dict[int, tuple[Mapping[str, int], _Charges]] = {}
 
     def _validate(self) -> None:
         if not self.pools:
@@ -258,7 +284,7 @@ class Limiter:
         except _STORAGE_ERRORS as exc:
             raise self._storage_failure(exc) from None
 
-    async def _acquire_slowly(self, charges: list[tuple[_Window, int]], clock: Clock) -> None:
+    async def _acquire_slowly(self, charges: _Charges, clock: Clock) -> None:
         started = clock.monotonic()
         waited_on = ""
         while True:
@@ -277,7 +303,7 @@ class Limiter:
             self._count_local(waited_on)
             self.metrics.rate_limit_wait.labels(self.exchange, waited_on).observe(clock.monotonic() - started)
 
-    def _charges(self, costs: Mapping[str, int]) -> list[tuple[_Window, int]]:
+    def _charges(self, costs: Mapping[str, int]) -> _Charges:
         # Endpoints hand us the same read-only costs mapping every call: resolve it once.
         cached = self._resolved.get(id(costs))
         if cached is not None and cached[0] is costs:
@@ -290,8 +316,8 @@ class Limiter:
         self._resolved[id(costs)] = (costs, charges)
         return charges
 
-    def _resolve(self, costs: Mapping[str, int]) -> list[tuple[_Window, int]]:
-        charges: list[tuple[_Window, int]] = []
+    def _resolve(self, costs: Mapping[str, int]) -> _Charges:
+        charges = _Charges()
         for name, cost in costs.items():
             windows = self._windows.get(name)
             if windows is None:
@@ -303,7 +329,7 @@ class Limiter:
                     charges.append((window, cost))
         return charges
 
-    async def _attempt(self, charges: list[tuple[_Window, int]], now: float) -> tuple[str, float, bool] | None:
+    async def _attempt(self, charges: _Charges, now: float) -> tuple[str, float, bool] | None:
         """Charge every window or none; else (pool, seconds to wait, banned?)."""
         if self._local is not None:
             return self._attempt_local(self._local, charges, now)
@@ -321,26 +347,41 @@ class Limiter:
 
     def _plan(self, charges: list[tuple[_Window, int]], now: float) -> list[tuple[_Window, int, str, int]]:
         """(window, cost, key, index) of every window a request sent at ``now`` is charged to."""
-        guard = self.guard
         plan: list[tuple[_Window, int, str, int]] = []
         for window, cost in charges:
-            low, high = int((now - guard) // window.per), int((now + guard) // window.per)
-            plan.append((window, cost, window.key(low), low))
+            if window.lo < now < window.hi:  # strict: a float hair at a band's edge takes the long way
+                plan.append((window, cost, window._key, window._idx))
+                continue
+            low, high = window.span(now)
             if high != low:
-                plan.append((window, cost, window.key(high), high))
+                plan.append((window, cost, window.key(low), low))
+            plan.append((window, cost, window.key(high), high))  # cached last: the later window is next
         return plan
 
-    def _attempt_local(self, local: LocalCounters, charges: list[tuple[_Window, int]],
+    def _local_plan(self, charges: _Charges, now: float) -> tuple[list[tuple[_Window, int, str, int]],
+                                                                   list[tuple[str, int, int, int]]]:
+        if charges.lo < now < charges.hi:
+            return charges.plan, charges.takes
+        plan = self._plan(charges, now)
+        takes = [(key, cost, window.limit, window.expiry) for window, cost, key, _ in plan]
+        if len(plan) == len(charges):  # one key per window: valid until the first band ahead
+            charges.lo, charges.hi = max(w.lo for w, _ in charges), min(w.hi for w, _ in charges)
+            charges.plan, charges.takes = plan, takes
+        return plan, takes
+
+    def _attempt_local(self, local: LocalCounters, charges: _Charges,
                        now: float) -> tuple[str, float, bool] | None:
         # memory://, the hot path: plain calls, no awaits, so nothing can race us to the last units.
-        cooling = self._cooling_locally(charges, now)
-        if cooling is not None:
-            return cooling
-        plan = self._plan(charges, now)
-        for window, cost, key, idx in plan:
-            if local.count(key, now) + cost > window.limit:
-                return self._full(window, idx, now)
-        self._record(plan, [local.add(key, w.expiry, cost, now) for w, cost, key, _ in plan])
+        if self._ban_until > now or self._cool_until:
+            cooling = self._cooling_locally(charges, now)
+            if cooling is not None:
+                return cooling
+        plan, takes = self._local_plan(charges, now)
+        counts = local.take(takes, now)
+        if isinstance(counts, int):
+            window, _, _, idx = plan[counts]
+            return self._full(window, idx, now)
+        self._record(plan, counts)
         return None
 
     async def _attempt_shared(self, charges: list[tuple[_Window, int]], plan: list[tuple[_Window, int, str, int]],
@@ -526,14 +567,15 @@ class Limiter:
         clock may be on either side of it), so both are pulled up, as acquire charges both.
         """
         behind = []
-        guard = self.guard
         for window in self._windows.get(usage.name, ()):
             if usage.per_seconds is not None and window.pool.per_seconds != usage.per_seconds:
                 continue
             # A window is full at its limit: more says nothing new, and Redis would refuse
             # a count beyond 64 bits.
             used = min(usage.used, window.limit)
-            low, high = int((now - guard) // window.per), int((now + guard) // window.per)
+            if window.lo < now < window.hi and window._idx == window.seen_idx and used <= window.seen:
+                continue  # the common report: one window, already counted at least this much
+            low, high = window.span(now)
             # Skip what we already counted at least as much as the venue did.
             if low != window.seen_idx or used > window.seen:
                 behind.append((window, low, used))

@@ -18,7 +18,7 @@ It sits inside ``Retry`` and ``ClockSync`` so every attempt, re-sends included, 
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -39,6 +39,7 @@ count each endpoint on its own (Bybit v5), the headers say nothing about which o
 # X-MBX-ORDER-COUNT-... headers, https://developers.binance.com/docs/binance-spot-api-docs/rest-api/limits
 _UNIT = {"S": 1, "M": 60, "H": 3600, "D": 86400}
 _INTERVAL = re.compile(r"(\d+)([SMHD])", re.IGNORECASE)
+_UNSEEN = -1  # UsedHeader._windows' "not looked at yet" (a window is positive, or None)
 _MAX_EPOCH_MS = 10**15  # the year 33658: any later "reset time" is a garbled header
 
 
@@ -50,7 +51,7 @@ class UsageParser(Protocol):
         """The header names (or name prefixes) it reads; ``Trace`` logs them."""
         ...
 
-    def read(self, response: Response) -> Iterator[Usage]: ...
+    def read(self, response: Response) -> Iterable[Usage]: ...
 
 
 def _int(value: str | None) -> int | None:
@@ -93,15 +94,18 @@ class UsedHeader:
             windows[name] = per
         return per
 
-    def read(self, response: Response) -> Iterator[Usage]:
+    def read(self, response: Response) -> list[Usage]:
         """Every header of the family, as a :class:`Usage` of the matching window."""
-        windows = self._windows
+        windows, found = self._windows, []
         for name, value in response.headers.items():
-            per = windows[name] if name in windows else self.window(name)
+            per = windows.get(name, _UNSEEN)
+            if per is _UNSEEN:
+                per = self.window(name)
             if per is not None:
                 used = _int(value)
                 if used is not None:
-                    yield Usage(self.pool, used, per_seconds=per)
+                    found.append(Usage(self.pool, used, per_seconds=per))
+        return found
 
 
 @dataclass(frozen=True)

@@ -72,3 +72,19 @@ async def test_an_explicit_limits_memory_storage_still_works() -> None:
     await limiter.acquire({"REQUEST_WEIGHT": 8})
     await limiter.acquire({"REQUEST_WEIGHT": 4})  # does not fit: waits for the next minute
     assert clock.slept and await limiter.used(POOL) == 4
+
+
+def test_take_charges_every_key_or_none() -> None:
+    """``take`` adds all of a request's charges, or, when one would pass its limit, none of them."""
+    counters = LocalCounters(FakeClock())
+    assert counters.take([("a", 2, 10, 60), ("b", 3, 10, 60)], 0.0) == [2, 3]
+    assert counters.take([("a", 2, 10, 60), ("b", 8, 10, 60)], 0.0) == 1  # b would reach 11
+    assert (counters.count("a", 0.0), counters.count("b", 0.0)) == (2, 3)
+
+
+def test_take_restarts_an_expired_key() -> None:
+    """An expired key counts from zero again, with a fresh expiry."""
+    counters = LocalCounters(FakeClock())
+    counters.take([("a", 9, 10, 10)], 0.0)
+    assert counters.take([("a", 4, 10, 10)], 10.0) == [4]
+    assert counters.count("a", 19.9) == 4

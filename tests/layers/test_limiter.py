@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import MappingProxyType
+
 import pytest
 from limits.aio.storage import MemoryStorage
 
@@ -366,3 +368,20 @@ async def test_pool_usage_gauge_reads_the_fullest_current_window_at_scrape_time(
     assert sample(metrics, "lotusx_rate_limit_pool_usage_ratio", pool="ORDERS") == pytest.approx(2 / 3)
     await clock.advance(10)  # the 10 s window is over; the day window still holds 2 of 5
     assert sample(metrics, "lotusx_rate_limit_pool_usage_ratio", pool="ORDERS") == pytest.approx(2 / 5)
+
+
+async def test_an_endpoint_charged_mid_window_still_pays_both_windows_at_the_boundary() -> None:
+    """The plan reused between guard bands is dropped at the band: near the boundary both windows pay."""
+    costs = MappingProxyType({"REQUEST_WEIGHT": 1})  # an endpoint's read-only costs: their plan is cached
+    clock = FakeClock(T0 + 30)
+    lim = limiter(clock, guard=0.25)
+    await lim.acquire(costs)  # mid-window: one key, plan kept until the band ahead
+    await clock.sleep(29.8)  # T0 + 59.8, inside the guard band
+    await lim.acquire(costs)
+    assert await lim.used(WEIGHT) == 2
+    await clock.sleep(0.4)  # T0 + 60.2: the next minute, still inside the band
+    await lim.acquire(costs)
+    assert await lim.used(WEIGHT) == 2  # its charge from T0 + 59.8, and this one
+    await clock.sleep(10)  # clear of the band again
+    await lim.acquire(costs)
+    assert await lim.used(WEIGHT) == 3
