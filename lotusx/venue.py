@@ -11,9 +11,10 @@ exactly once per connector, so no venue package holds transport, retry or thrott
 
 Every request the venue counts is charged to the limiter: ``ClockSync`` sits outside
 ``RateLimit`` so its re-send after a timestamp rejection is charged like any attempt, and the
-clock sync's server-time samples go through ``RateLimit`` too. The limiter's windows follow
-the venue's clock (the :class:`ServerClock`; the local clock until its first sync), since
-that is the clock the venue counts by.
+clock sync's server-time samples and the unretried ``Parts.signed`` calls (reconcile queries)
+go through the same ``RateLimit`` too. The limiter's windows follow the venue's clock (the
+:class:`ServerClock`; the local clock until its first sync), since that is the clock the
+venue counts by.
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ class Parts:
     credentials: Credentials | None
     ws_url: str
     metrics: Metrics
-    signed: Service  # signed but not retried: for reconcile queries and listen-key upkeep
+    signed: Service  # signed and rate-limited, but not retried: for reconcile queries and listen-key upkeep
 
 
 @dataclass(frozen=True)
@@ -106,7 +107,8 @@ def open_venue(venue: Venue, *, credentials: Credentials | None = None, rest_url
     sign: Sequence[Layer] = ()
     if credentials is not None:
         clock_sync, sign = (ClockSync(server_clock),), (Sign(venue.signer(credentials), clock=server_clock),)
-    signed = stack(*clock_sync, *sign, MapErrors(venue.classify))(transport)
+    # No Retry: a reconcile runs inside Retry's own loop. The same RateLimit: the venue counts these too.
+    signed = stack(*clock_sync, rate_limit, *sign, MapErrors(venue.classify))(transport)
     reconcile = venue.reconcile
     retry_reconcile = None if reconcile is None else _bind(reconcile, signed)
     layers = stack(

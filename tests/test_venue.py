@@ -9,6 +9,7 @@ import pytest
 
 import lotusx
 from lotusx import ConfigError, Credentials, Request, Response, Service, around
+from lotusx.exchanges.binance.endpoints import ACCOUNT
 from lotusx.layers.limiter import Pool
 from lotusx.testing import FakeClock, FakeTransport
 from lotusx.venue import find_venue
@@ -175,3 +176,34 @@ async def test_the_limiters_windows_follow_the_venues_clock() -> None:
             with contextlib.suppress(lotusx.RateLimited):
                 await ex.get_balances()
     assert max(weights.values()) <= 40, weights
+
+
+def account_query() -> Request:
+    """GET /api/v3/account (weight 20) as a connector sends it through ``Parts.signed``."""
+    return Request(method="GET", path=ACCOUNT.path, endpoint=ACCOUNT)
+
+
+async def test_calls_through_the_unretried_signed_service_are_charged_to_the_limiter() -> None:
+    """Parts.signed (reconcile queries) charges the shared limiter: 5 + 20 there, then 20 more would pass 44."""
+    clock, weights = FakeClock(1_700_000_040.0), Counter[int]()
+    async with lotusx.connect("binance", credentials=CREDS, transport=FakeTransport(weighing_venue(clock, weights)),
+                              clock=clock, rate_limits=budget(44), max_wait=0.0) as ex:
+        await ex.parts.signed(account_query())
+        with pytest.raises(lotusx.RateLimited):
+            await ex.get_balances()
+    assert weights[int(clock.time() // 60)] == 25
+
+
+async def test_the_unretried_signed_service_learns_from_usage_headers() -> None:
+    """A venue count of 40 read from a Parts.signed answer leaves no room for a weight-20 call in 40."""
+
+    def handler(request: Request) -> Response:
+        if request.path == "/api/v3/time":
+            return Response(status=200, body=b'{"serverTime": 1700000040000}')
+        return Response(status=200, body=b'{"balances": []}', headers={"X-MBX-USED-WEIGHT-1M": "40"})
+
+    async with lotusx.connect("binance", credentials=CREDS, transport=FakeTransport(handler),
+                              clock=FakeClock(1_700_000_040.0), rate_limits=budget(40), max_wait=0.0) as ex:
+        await ex.parts.signed(account_query())
+        with pytest.raises(lotusx.RateLimited):
+            await ex.get_balances()

@@ -8,20 +8,82 @@ stale key is simply never read again; it only has to be dropped eventually, whic
 here when a new key is created. Counts live in one dict; expiry is wall-clock time, as in
 ``limits``: the sync calls take the caller's ``now`` (the limiter has just read its clock),
 the async protocol reads the injected clock.
+
+Limiters of one key share a budget here as they do in Redis: :func:`key_state` hands every
+``memory://`` limiter of a key on one event loop the same :class:`KeyState` (counts and
+cool-offs). One loop, because checking and charging counts is atomic only while nothing else
+runs in between: true for the tasks of one loop, not for another thread's. Each limiter keeps
+its own ``LocalCounters`` over the shared counts, so each reads them at its own clock.
 """
 
 from __future__ import annotations
 
+import asyncio
+import threading
+import weakref
+
 from lotusx.kernel.protocols import SYSTEM_CLOCK, Clock
 
 
-class LocalCounters:
-    """Expiring integer counters in this process; the ``Counters`` protocol plus sync fast paths."""
+class KeyState:
+    """What the ``memory://`` limiters of one key on one event loop share: counts, and cool-offs as epoch times.
 
-    def __init__(self, clock: Clock = SYSTEM_CLOCK) -> None:
+    ``counts``/``expires`` are :class:`LocalCounters`' storage; ``ban_until`` holds every pool
+    (an IP ban), ``cool_until`` one pool by name.
+    """
+
+    __slots__ = ("__weakref__", "ban_until", "cool_until", "counts", "expires")
+
+    def __init__(self) -> None:
+        self.counts: dict[str, int] = {}
+        self.expires: dict[str, float] = {}
+        self.ban_until = 0.0
+        self.cool_until: dict[str, float] = {}
+
+
+class _NoLoop:
+    """The scope of limiters built outside a running event loop (a weak-referenceable key)."""
+
+
+_NO_LOOP = _NoLoop()
+# Per loop, then per key. Weak both ways: a key's state lives while a limiter holding it does,
+# and no longer than its loop. So a new loop (a new ``asyncio.run``; each test, under
+# pytest-asyncio) starts afresh, even while an old loop's limiters wait for the collector.
+_STATES: weakref.WeakKeyDictionary[object, weakref.WeakValueDictionary[str, KeyState]] = weakref.WeakKeyDictionary()
+_STATES_LOCK = threading.Lock()  # several threads may build limiters, each on its own loop
+
+
+def key_state(key: str) -> KeyState:
+    """The :class:`KeyState` of ``key`` shared by limiters built on the running event loop.
+
+    Outside a running loop: shared by the limiters of ``key`` built outside one. New when
+    no limiter holding it is alive.
+    """
+    try:
+        scope: object = asyncio.get_running_loop()
+    except RuntimeError:
+        scope = _NO_LOOP
+    with _STATES_LOCK:
+        states = _STATES.get(scope)
+        if states is None:
+            states = _STATES[scope] = weakref.WeakValueDictionary()
+        state = states.get(key)
+        if state is None:
+            state = states[key] = KeyState()
+        return state
+
+
+class LocalCounters:
+    """Expiring integer counters in this process; the ``Counters`` protocol plus sync fast paths.
+
+    ``state``: the :class:`KeyState` whose counts these are (default: counts of their own).
+    """
+
+    def __init__(self, clock: Clock = SYSTEM_CLOCK, state: KeyState | None = None) -> None:
         self.clock = clock
-        self._counts: dict[str, int] = {}
-        self._expires: dict[str, float] = {}
+        self.state = state if state is not None else KeyState()
+        self._counts = self.state.counts
+        self._expires = self.state.expires
 
     def count(self, key: str, now: float) -> int:
         """The count of ``key`` at wall-clock time ``now`` (0 when absent or expired)."""

@@ -14,7 +14,8 @@ instead of its strategies on purpose: ``MovingWindow``/``SlidingWindowCounter`` 
 ``time.time()`` inside the library (no injectable clock, so tests could not be
 deterministic), and ``FixedWindow`` anchors each window at its first hit rather than at the
 venue's clock boundaries (which can be looser than the venue by up to 2x). ``memory://``
-gets :class:`~lotusx.layers.counters.LocalCounters` (why: see that module).
+gets :class:`~lotusx.layers.counters.LocalCounters` (why: see that module), shared with every
+other ``memory://`` limiter of the same key on the event loop, as Redis shares a key's counts.
 
 A venue that counts a *rolling* window of ``L`` per ``W`` is safely enforced by a pool of
 ``L // 2`` per ``W``: any rolling interval overlaps at most two fixed windows.
@@ -28,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import math
+import weakref
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -42,7 +44,7 @@ from limits.storage import storage_from_string
 
 from lotusx.kernel import errors as e
 from lotusx.kernel.protocols import SYSTEM_CLOCK, Clock
-from lotusx.layers.counters import LocalCounters
+from lotusx.layers.counters import KeyState, LocalCounters, key_state
 from lotusx.log import get_logger
 from lotusx.metrics import Metrics
 
@@ -192,11 +194,11 @@ def _scrubbed(text: str, uri: str) -> str:
 _MEMORY = frozenset({"memory://", "async+memory://"})
 
 
-def _open(uri: str | Counters, clock: Clock) -> Counters:
+def _open(uri: str | Counters, clock: Clock, state: KeyState) -> Counters:
     if not isinstance(uri, str):
         return uri
     if uri in _MEMORY:
-        return LocalCounters(clock)
+        return LocalCounters(clock, state)
     try:
         storage = storage_from_string(uri if uri.startswith("async+") else f"async+{uri}", wrap_exceptions=True)
     except (ConfigurationError, ValueError, TypeError) as exc:
@@ -206,12 +208,19 @@ def _open(uri: str | Counters, clock: Clock) -> Counters:
     return storage
 
 
+def _usage_of(limiter: weakref.ref[Limiter], name: str) -> float:
+    """The pool usage gauge's reading: 0 once the limiter is gone."""
+    alive = limiter()
+    return 0.0 if alive is None else alive._usage(name)
+
+
 class Limiter:
     """Charges requests' costs to pools in shared storage, waiting for capacity.
 
-    ``storage`` is a ``limits`` URI: ``memory://`` (this process) or ``redis://host:port``
-    (every process and machine using the same ``key`` shares the budget and the cool-offs),
-    or an already open ``limits`` async storage.
+    ``storage`` is a ``limits`` URI: ``memory://`` (every limiter built on the same event loop
+    with the same ``key`` shares the budget and the cool-offs) or ``redis://host:port`` (every
+    process, thread and machine using the same ``key`` shares them), or an already open
+    ``limits`` async storage.
     ``acquire`` waits at most ``max_wait`` seconds in total, then raises ``RateLimited``.
     """
 
@@ -227,7 +236,10 @@ class Limiter:
         self.metrics = metrics
         self.exchange = exchange
         self._validate()
-        self.storage = _open(storage, clock)
+        # Cool-offs are kept here as epoch times; for memory:// they are the key's, shared
+        # in-process like its counts. Other storages share them as keys (see ``_mark``).
+        self._state = key_state(key) if isinstance(storage, str) and storage in _MEMORY else KeyState()
+        self.storage = _open(storage, clock, self._state)
         # In-process counters: plain calls on the hot path, no awaits.
         self._local = self.storage if isinstance(self.storage, LocalCounters) else None
         # Memory storage lives in this process: cool-offs can stay local timestamps.
@@ -241,10 +253,11 @@ class Limiter:
             self._windows[pool.name] = (*self._windows.get(pool.name, ()), _Window(pool, prefix, guard))
         if metrics is not None:
             # Computed when scraped, not set on every hit (a locked write per pool per request).
+            # Through a weak reference: a gauge holding the limiter would keep its key's shared
+            # counts alive after the limiter is gone.
+            this = weakref.ref(self)
             for name in self._windows:
-                metrics.pool_usage.labels(exchange, name).set_function(functools.partial(self._usage, name))
-        self._ban_until = 0.0
-        self._cool_until: dict[str, float] = {}
+                metrics.pool_usage.labels(exchange, name).set_function(functools.partial(_usage_of, this, name))
         self.learning_failures = 0
         self._resolved: dict[int, tuple[Mapping[str, int], _Charges]] = {}
 
@@ -372,7 +385,8 @@ class Limiter:
     def _attempt_local(self, local: LocalCounters, charges: _Charges,
                        now: float) -> tuple[str, float, bool] | None:
         # memory://, the hot path: plain calls, no awaits, so nothing can race us to the last units.
-        if self._ban_until > now or self._cool_until:
+        state = self._state
+        if state.ban_until > now or state.cool_until:
             cooling = self._cooling_locally(charges, now)
             if cooling is not None:
                 return cooling
@@ -444,12 +458,14 @@ class Limiter:
     # ===== cool-offs =====
 
     def _cooling_locally(self, charges: list[tuple[_Window, int]], now: float) -> tuple[str, float, bool] | None:
-        if self._ban_until > now:
-            return "*", self._ban_until - now, True
-        if not self._cool_until:
+        state = self._state
+        if state.ban_until > now:
+            return "*", state.ban_until - now, True
+        cool_until = state.cool_until
+        if not cool_until:
             return None
         for window, _ in charges:
-            until = self._cool_until.get(window.pool.name, 0.0)
+            until = cool_until.get(window.pool.name, 0.0)
             if until > now:
                 return window.pool.name, until - now, False
         return None
@@ -489,12 +505,13 @@ class Limiter:
         seconds = min(seconds, MAX_COOL_OFF)
         until = now + seconds
         # Local first: a storage failure below must not cost this process the cool-off.
+        state = self._state
         if names is None:
-            self._ban_until = max(self._ban_until, until)
+            state.ban_until = max(state.ban_until, until)
             _log.warning("rate_limit.ip_ban", exchange=self.exchange, seconds=round(seconds, 3))
         else:
             for name in chosen:
-                self._cool_until[name] = max(self._cool_until.get(name, 0.0), until)
+                state.cool_until[name] = max(state.cool_until.get(name, 0.0), until)
             _log.warning("rate_limit.cool_off", exchange=self.exchange, pools=chosen, seconds=round(seconds, 3))
         if self.metrics is not None:
             for name in ["*"] if names is None else chosen:

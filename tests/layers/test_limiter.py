@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from types import MappingProxyType
 
 import pytest
@@ -19,8 +20,8 @@ ORDERS_1D = Pool("ORDERS", 5, 86_400)
 
 
 def limiter(clock: FakeClock, *pools: Pool, max_wait: float = 120.0, guard: float = 0.0,
-            storage: str | RacingStorage = "memory://", metrics: Metrics | None = None) -> Limiter:
-    return Limiter(pools or (WEIGHT, ORDERS_10S, ORDERS_1D), storage, key="test", clock=clock,
+            storage: str | RacingStorage = "memory://", metrics: Metrics | None = None, key: str = "test") -> Limiter:
+    return Limiter(pools or (WEIGHT, ORDERS_10S, ORDERS_1D), storage, key=key, clock=clock,
                    max_wait=max_wait, guard=guard, metrics=metrics, exchange="demo")
 
 
@@ -385,3 +386,87 @@ async def test_an_endpoint_charged_mid_window_still_pays_both_windows_at_the_bou
     await clock.sleep(10)  # clear of the band again
     await lim.acquire(costs)
     assert await lim.used(WEIGHT) == 3
+
+# ===== one key, one budget in this process (as Redis shares it among processes) =====
+
+
+async def test_memory_limiters_of_one_key_together_never_exceed_the_pool() -> None:
+    """Two memory:// limiters of one key draw on one count: 6 + 4 fill the pool of 10."""
+    clock = FakeClock(T0)
+    first, second = limiter(clock, max_wait=0.0), limiter(clock, max_wait=0.0)
+    await first.acquire({"REQUEST_WEIGHT": 6})
+    await second.acquire({"REQUEST_WEIGHT": 4})
+    with pytest.raises(RateLimited):
+        await first.acquire({"REQUEST_WEIGHT": 1})
+    assert [await first.used(WEIGHT), await second.used(WEIGHT)] == [10, 10]
+
+
+async def test_memory_limiters_of_different_keys_count_apart() -> None:
+    """Another key is another budget: each limiter fills its own pool of 10."""
+    clock = FakeClock(T0)
+    first, second = limiter(clock, max_wait=0.0, key="a"), limiter(clock, max_wait=0.0, key="b")
+    await first.acquire({"REQUEST_WEIGHT": 10})
+    await second.acquire({"REQUEST_WEIGHT": 10})
+    assert [await first.used(WEIGHT), await second.used(WEIGHT)] == [10, 10]
+
+
+async def test_a_cool_off_on_one_memory_limiter_holds_back_another_of_its_key() -> None:
+    """A 429's cool-off recorded by one limiter makes the other wait it out too."""
+    clock = FakeClock(T0)
+    first, second = limiter(clock), limiter(clock)
+    await first.cool_off(["ORDERS"], 4.0)
+    await second.acquire({"ORDERS": 1})
+    assert clock.slept == [pytest.approx(4.0)]
+
+
+async def test_an_ip_ban_on_one_memory_limiter_refuses_another_of_its_key() -> None:
+    """A 418 ban recorded by one limiter is an IpBanned for the other."""
+    clock = FakeClock(T0)
+    first, second = limiter(clock), limiter(clock, max_wait=10.0)
+    await first.cool_off(None, 120.0)
+    with pytest.raises(IpBanned):
+        await second.acquire({"REQUEST_WEIGHT": 1})
+
+
+async def test_a_narrower_pool_under_the_same_key_counts_what_the_wider_one_charged() -> None:
+    """Pools are counted per name and window: a limiter declaring 10 sees the 8 another declaring 20 took."""
+    clock = FakeClock(T0)
+    wide, narrow = limiter(clock, Pool("REQUEST_WEIGHT", 20, 60)), limiter(clock, WEIGHT, max_wait=0.0)
+    await wide.acquire({"REQUEST_WEIGHT": 8})
+    with pytest.raises(RateLimited):
+        await narrow.acquire({"REQUEST_WEIGHT": 3})
+    await wide.acquire({"REQUEST_WEIGHT": 12})  # the wider pool still has its own limit
+    assert await narrow.used(WEIGHT) == 20
+
+
+async def test_the_shared_count_dies_with_the_last_limiter_of_its_key() -> None:
+    """Once no limiter of a key is left, a new one starts from zero (tests and reconnects do not inherit)."""
+    clock = FakeClock(T0)
+    metrics = Metrics()  # its pool gauge must not keep the limiter alive
+    gone = limiter(clock, metrics=metrics)
+    await gone.acquire({"REQUEST_WEIGHT": 10})
+    del gone
+    assert await limiter(clock).used(WEIGHT) == 0
+
+
+def test_memory_limiters_on_different_event_loops_count_apart() -> None:
+    """A key is shared on one event loop only (another thread's loop would race it): each loop fills its pool."""
+    clock = FakeClock(T0)
+
+    async def fill() -> Limiter:
+        lim = limiter(clock, max_wait=0.0)
+        await lim.acquire({"REQUEST_WEIGHT": 10})
+        return lim
+
+    first = asyncio.run(fill())
+    second = asyncio.run(fill())  # refused if it shared the first loop's count
+    assert first is not second
+
+
+async def test_each_limiter_reads_the_shared_count_at_its_own_clock() -> None:
+    """The count one limiter keeps is read at the reader's clock, not at the clock of whoever made it first."""
+    later, now = FakeClock(T0 + 3600), FakeClock(T0)
+    _first = limiter(later)
+    second = limiter(now)
+    await second.acquire({"REQUEST_WEIGHT": 4})
+    assert await second.used(WEIGHT) == 4

@@ -23,8 +23,9 @@ from nacl.signing import SigningKey
 import lotusx
 from lotusx.exchanges.binance import Binance
 from lotusx.kernel.credentials import Credentials
-from lotusx.kernel.errors import AmbiguousOrderState, ConfigError, InsufficientBalance
+from lotusx.kernel.errors import AmbiguousOrderState, ConfigError, InsufficientBalance, RateLimited
 from lotusx.kernel.message import Request, Response
+from lotusx.layers.limiter import Pool
 from lotusx.models import NewOrder, TimeInForce, Withdrawal
 from lotusx.testing import FakeClock, FakeTransport
 
@@ -305,6 +306,20 @@ async def test_retry_after_503_resends_same_client_id_when_absent(ex: Binance, t
     assert [dict(p.query)["newClientOrderId"] for p in posts] == ["cid-s", "cid-s"]
     assert all(p.query[-1] == ("signature", expected_hmac(p)) for p in posts)  # each attempt signed afresh
     assert list(venue.placed) == ["cid-s"]
+
+
+async def test_a_reconcile_the_rate_limiter_refuses_is_ambiguous_and_never_sent(transport: FakeTransport,
+                                                                             venue: Venue) -> None:
+    """The reconcile query is charged like any call: with no room left it is refused, never sent."""
+    venue.order_answers.append(ok({"code": -1001, "msg": "Internal error"}, 503))
+    weight = {"REQUEST_WEIGHT": [Pool("REQUEST_WEIGHT", 6, 60)]}  # 5 clock samples + the order's 1
+    async with lotusx.connect("binance", credentials=Credentials(KEY, SECRET), transport=transport,
+                              clock=FakeClock(LOCAL_MS / 1000), rate_limits=weight, max_wait=0.0) as ex:
+        with pytest.raises(AmbiguousOrderState) as caught:
+            await ex.place_order(NewOrder(symbol="BTCUSDT", side="BUY", type="LIMIT", quantity=Decimal(1),
+                                          price=Decimal(1), client_order_id="cid-l"))
+    assert isinstance(caught.value.__cause__, RateLimited)
+    assert not [r for r in transport.requests if r.path == "/api/v3/order" and r.method == "GET"]
 
 
 async def test_ambiguous_when_reconcile_fails(ex: Binance, transport: FakeTransport, venue: Venue) -> None:
