@@ -99,7 +99,11 @@ class Shard:
                 link.end(reason)
 
     async def subscribe(self, streams: list[str]) -> None:
-        """Send a subscribe for ``streams`` now, or leave them for the link being opened (or the next)."""
+        """Send a subscribe for ``streams`` now, or leave them for the link being opened (or the next).
+
+        A socket lost while sending leaves them for the next link too. Any other failure to send
+        (an outbound layer's ``RateLimited``, a cancel) is raised and removes them for every holder.
+        """
         registry = self.hub.registry
         if self._ended is not None:
             registry.fail(streams, self._ended)
@@ -115,6 +119,12 @@ class Shard:
             await self._send_subscribe(link, streams)
         except Disconnected:
             link.end("disconnected")  # unsent again: the next link subscribes them
+        except BaseException as exc:
+            # The link lives on: left registered they would keep their place under max_streams
+            # and be sent by the next reconnect, to a caller told they failed.
+            registry.drop(streams, exc if isinstance(exc, Exception)
+                          else StreamError("the subscribe was cancelled before it was sent"))
+            raise
 
     async def unsubscribe(self, streams: list[str]) -> None:
         """Send an unsubscribe for ``streams`` if connected (a new link will not subscribe them)."""

@@ -25,9 +25,10 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from lotusx.kernel.errors import ConfigError, StreamError
+from lotusx.kernel.errors import ConfigError, LotusXError, StreamError, SubscriptionRejected, Timeout
 from lotusx.kernel.protocols import SYSTEM_CLOCK, Clock, WsSession
 from lotusx.kernel.service import Layer, stack
+from lotusx.log import get_logger
 from lotusx.metrics import Metrics
 from lotusx.ws.backoff import Backoff
 from lotusx.ws.connection import Shard
@@ -38,7 +39,9 @@ from lotusx.ws.heartbeat import Heartbeat
 from lotusx.ws.hub import Dedup, Hub, settle
 from lotusx.ws.parse import Parse
 from lotusx.ws.shard import place
-from lotusx.ws.subscriptions import Registry
+from lotusx.ws.subscriptions import Registry, Subscription
+
+_log = get_logger("lotusx.ws")
 
 
 @dataclass(frozen=True)
@@ -125,18 +128,32 @@ class ReconnectWs:
     async def subscribe(self, streams: Sequence[str]) -> None:
         """Subscribe to ``streams`` and wait until the venue confirms them.
 
-        Raises :class:`~lotusx.SubscriptionRejected` if the venue refuses one (the others
-        stay subscribed) and :class:`~lotusx.Timeout` if no confirmation arrives within
-        ``subscribe_timeout`` (the subscription stays registered and is retried on reconnect).
-        Made while a connection is down, it waits for the next one. If the stream ends first
-        (closed, or failed for good) it raises :class:`~lotusx.StreamError` or the stream's
-        error; if another caller unsubscribes the last hold first, :class:`~lotusx.StreamError`.
+        Made while a connection is down, or sent into a socket that turns out lost
+        (:class:`~lotusx.Disconnected`, not raised), the subscription waits for the next
+        connection, which sends it. When it raises, this call holds nothing any more (its
+        streams are gone unless someone else holds them, and what it sent is unsubscribed)
+        except as noted:
+
+        - an outbound layer refused the message (:class:`~lotusx.RateLimited`) or failed, or
+          the call was cancelled: nothing is held; a concurrent subscribe() waiting for a
+          stream that was never sent raises the same error;
+        - :class:`~lotusx.Timeout`, no confirmation within ``subscribe_timeout``: the request
+          may be at the venue, so the holds stay and are resubscribed on reconnect (unsubscribe
+          to drop them);
+        - :class:`~lotusx.SubscriptionRejected`: the refused stream is gone, the others stay
+          subscribed;
+        - :class:`~lotusx.StreamError` or the stream's error: the stream ended first (closed,
+          failed for good), or another caller unsubscribed the last hold.
+
+        Do not unsubscribe() after a raise that holds nothing: a stream someone else holds
+        would lose their hold (with nobody else, it is a no-op).
         """
         hub = self._running()
         if self._closed:
             raise StreamError("ReconnectWs is closed")
         registry = hub.registry
         new = registry.acquire(streams)
+        held = registry.holds(streams)
         loads = [len(registry.on_shard(shard.index)) for shard in self._shards]
         placed = place(new, loads, self.dialect.max_streams)
         # Every stream is placed (and its shard exists) before the first await: a concurrent
@@ -147,19 +164,40 @@ class ReconnectWs:
                 if sub is not None:
                     sub.shard = index
             self._shard(index)
-        for index, group in placed.items():
-            await self._shards[index].subscribe(group)
-        waiters = registry.waiters(streams)
-        await settle(waiters, self.subscribe_timeout, self.clock)
-        for waiter in waiters:
-            waiter.result()
+        sending = True
+        try:
+            for index, group in placed.items():
+                await self._shards[index].subscribe(group)
+            sending = False
+            waiters = registry.waiters(streams)
+            await settle(waiters, self.subscribe_timeout, self.clock)
+            for waiter in waiters:
+                waiter.result()
+        except BaseException as exc:
+            # All or nothing, so a caller told it failed can retry without holding a stream twice
+            # or getting data a reconnect subscribed. Once all is sent, a Timeout or a rejection
+            # keeps the rest (see above): the venue may have it.
+            if sending or not isinstance(exc, (Timeout, SubscriptionRejected)):
+                await self._let_go(registry.let_go(held))
+            raise
 
     async def unsubscribe(self, streams: Sequence[str]) -> None:
         """Drop this subscriber's hold on ``streams``; the venue is told when nobody holds one."""
-        hub = self._running()
+        await self._tell_venue(self._running().registry.release(streams))
+
+    async def _let_go(self, gone: list[Subscription]) -> None:
+        """Unsubscribe what a failed subscribe() sent; its own error is the one the caller gets."""
+        try:
+            await self._tell_venue(gone)
+        except LotusXError as exc:
+            _log.warning("ws unsubscribe after a failed subscribe failed", exchange=self.dialect.name,
+                         streams=[sub.stream for sub in gone], error=repr(exc))
+
+    async def _tell_venue(self, gone: list[Subscription]) -> None:
         by_shard: dict[int, list[str]] = {}
-        for sub in hub.registry.release(streams):
-            by_shard.setdefault(sub.shard, []).append(sub.stream)
+        for sub in gone:
+            if sub.sent:  # the venue never heard of the others
+                by_shard.setdefault(sub.shard, []).append(sub.stream)
         for index, group in by_shard.items():
             if 0 <= index < len(self._shards):
                 await self._shards[index].unsubscribe(group)

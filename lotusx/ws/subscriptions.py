@@ -4,8 +4,9 @@ Two subscribers to one stream share one venue subscription; it is unsubscribed o
 the last leaves. Each stream lives on one shard (connection) and is ``PENDING`` until the
 venue acknowledges it, ``CONFIRMED`` after. A reconnect puts a shard's streams back to
 ``PENDING`` so they are sent again. A rejection removes the stream and fails its waiters
-with :class:`~lotusx.SubscriptionRejected`; an unsubscribe before the ack, or the end of its
-shard (closed, or a fatal error), fails them with a :class:`~lotusx.StreamError`.
+with :class:`~lotusx.SubscriptionRejected`, a subscribe that could not be sent removes it and
+fails them with the send's error; an unsubscribe before the ack, or the end of its shard
+(closed, or a fatal error), fails them with a :class:`~lotusx.StreamError`.
 """
 
 from __future__ import annotations
@@ -81,12 +82,24 @@ class Registry:
                 sub.refs += 1
         return new
 
+    def holds(self, streams: Iterable[str]) -> list[Subscription]:
+        """The subscriptions of ``streams`` now, each once: what a caller's ``let_go`` releases."""
+        return [sub for stream in dict.fromkeys(streams) if (sub := self._subs.get(stream)) is not None]
+
     def release(self, streams: Iterable[str]) -> list[Subscription]:
         """Drop a reference to each stream; return those nobody holds any more (removed)."""
+        return self.let_go(self.holds(streams))
+
+    def let_go(self, subs: Iterable[Subscription]) -> list[Subscription]:
+        """``release`` of these very subscriptions; return those nobody holds any more (removed).
+
+        One removed since (rejected, dropped, unsubscribed) is skipped, even if the same stream
+        was subscribed again: that new subscription is someone else's hold.
+        """
         gone = []
-        for stream in dict.fromkeys(streams):
-            sub = self._subs.get(stream)
-            if sub is None:
+        for sub in subs:
+            stream = sub.stream
+            if self._subs.get(stream) is not sub:
                 continue
             sub.refs -= 1
             if sub.refs <= 0:
@@ -117,6 +130,13 @@ class Registry:
         """Fail the waiters of ``streams`` with ``error``: nothing will confirm them any more."""
         for stream in streams:
             sub = self._subs.get(stream)
+            if sub is not None and not sub.ready.done():
+                sub.ready.set_exception(error)
+
+    def drop(self, streams: Iterable[str], error: Exception) -> None:
+        """Remove ``streams`` whoever holds them and fail their waiters with ``error``: nothing will send them."""
+        for stream in streams:
+            sub = self._subs.pop(stream, None)
             if sub is not None and not sub.ready.done():
                 sub.ready.set_exception(error)
 

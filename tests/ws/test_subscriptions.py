@@ -2,7 +2,7 @@
 
 import pytest
 
-from lotusx.kernel.errors import SubscriptionRejected
+from lotusx.kernel.errors import RateLimited, SubscriptionRejected
 from lotusx.ws.subscriptions import Registry, State
 
 
@@ -67,3 +67,24 @@ class TestRegistry:
         registry = Registry()
         assert len({registry.request([]), registry.request([]), registry.new_id()}) == 3
         assert repr(registry) == "Registry(0 streams, 0 confirmed)"
+
+    async def test_drop_removes_every_hold_and_fails_waiters_with_the_error(self) -> None:
+        """A dropped stream is gone however many hold it, and its waiters fail with the given error."""
+        registry = Registry()
+        registry.acquire(["a"])
+        registry.acquire(["a"])
+        waiter = registry.waiters(["a"])[0]
+        registry.drop(["a"], RateLimited("exhausted"))
+        assert "a" not in registry
+        with pytest.raises(RateLimited):
+            await waiter
+
+    async def test_let_go_skips_a_subscription_replaced_since(self) -> None:
+        """Letting go of a hold whose stream was dropped and subscribed again leaves the new hold alone."""
+        registry = Registry()
+        registry.acquire(["a"])
+        held = registry.holds(["a"])
+        registry.drop(["a"], RateLimited("exhausted"))
+        registry.acquire(["a"])
+        assert registry.let_go(held) == []
+        assert "a" in registry
