@@ -35,6 +35,14 @@ _REMEMBERED = 10_000  # orders whose last yielded state is kept (least recently 
 Key = tuple[str, str]  # (symbol, order id)
 
 
+def windows(since: int, until: int, span: int) -> list[tuple[int, int]]:
+    """The consecutive ``(start, end)`` ms windows, inclusive and at most ``span`` long, covering ``[since, until]``.
+
+    Venues cap how far apart an order history query's startTime and endTime may be.
+    """
+    return [(start, min(start + span - 1, until)) for start in range(since, until + 1, span)]
+
+
 async def cancel_once(cancel: Awaitable[Order], get_order: Callable[[], Awaitable[Order]]) -> Order:
     """The order ``cancel`` cancelled; on ``NotFound``, the order if it is already cancelled.
 
