@@ -8,7 +8,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Sequence
 from contextlib import aclosing, asynccontextmanager
 from typing import Any
 
-from lotusx.account import cancel_once, follow_balances, follow_orders, windows
+from lotusx.account import GAP_SLACK, cancel_once, follow_balances, follow_orders, gap_start_ms, windows
 from lotusx.book import BookEvent, DiffSync, follow_books
 from lotusx.exchanges.binance import endpoints as ep
 from lotusx.exchanges.binance import schemas as s
@@ -229,18 +229,40 @@ class Binance:
                 if isinstance(m, s.BookTickerEvent):
                     yield Ticker(symbol=m.s, bid=m.b, bid_quantity=m.B, ask=m.a, ask_quantity=m.A)
 
-    async def watch_orders(self) -> AsyncIterator[Order]:
+    async def watch_orders(self, symbols: Iterable[str] = ()) -> AsyncIterator[Order]:
         """Order updates of this account (user data stream), reconciled by REST after each reconnect.
 
         See :func:`lotusx.account.follow_orders`: what the stream missed while it was down comes
-        from ``get_open_orders()`` and ``get_order()`` once it is live again.
+        from ``get_open_orders()``, ``get_order_history()`` from the gap on, and ``get_order()``
+        once it is live again.
+
+        Binance lists past orders one symbol at a time, so an order placed *and* closed within
+        a gap is found only on a symbol the watcher knows of: one in ``symbols``, one of an
+        order it has seen (the 10 000 most recently updated), or one with an open order now.
+        An order on any other symbol that opened and closed within one gap is never reported:
+        name every symbol you trade to rule that out. Each symbol costs 20 weight per
+        reconnect (more when a gap spans over 24 hours or 1000 orders). Also unreported: an
+        order placed before the watcher started and never updated while it watched, that
+        closes during a gap (the history is asked from the gap on only).
         """
+        named = frozenset(symbols)
+
+        async def since(gap_time: float, known: frozenset[str]) -> list[Order]:
+            start = gap_start_ms(gap_time, self.parts.clock.offset, _HEARTBEAT.idle_timeout)
+            # Until a little past now: the venue's clock is known to within the offset's error.
+            until = int((self.parts.clock.time() + GAP_SLACK) * 1000)
+            found: list[Order] = []
+            for symbol in sorted(named | known):
+                found += await self.get_order_history(symbol, since=start, until=until)
+            return found
+
         async def current(last: Order) -> Order:
             return await self.get_order(last.symbol, order_id=last.order_id)
 
         # Closed explicitly, innermost last: the socket is gone when our aclose() returns.
         async with aclosing(self._user_events()) as events, aclosing(follow_orders(
-                events, orders=_execution, open_orders=self.get_open_orders, get_order=current)) as updates:
+                events, orders=_execution, open_orders=self.get_open_orders, orders_since=since,
+                get_order=current)) as updates:
             async for update in updates:
                 yield update
 
