@@ -5,10 +5,12 @@ No venue replays the updates a private stream missed while it was down. So after
 :class:`~lotusx.ws.Resumed`, when the venue re-acked the subscription), the followers ask the
 venue by REST what changed meanwhile.
 
-Orders: the orders open now, and the current state of each order last seen open that no
-longer is. An order's update is yielded only if it tells something new (status, fill,
-quantity or price changed) and is not older than what was yielded for it before, so updates
-the stream queued while the queries ran never move an order back in time.
+Orders: the orders open now; every order the venue lists as changed since the gap began (so
+an order placed *and* filled or cancelled while the stream was down is reported too); and
+the current state of each order last seen open that neither query answered for. An order's
+update is yielded only if it tells something new (status, fill, quantity or price changed)
+and is not older than what was yielded for it before, so nothing already reported comes
+again, and updates the stream queued while the queries ran never move an order back in time.
 
 Balances: the whole account, with every asset seen before and absent now reported as zero.
 
@@ -32,7 +34,31 @@ TERMINAL = frozenset({"FILLED", "CANCELED", "REJECTED", "EXPIRED", "EXPIRED_IN_M
 
 _REMEMBERED = 10_000  # orders whose last yielded state is kept (least recently updated go first)
 
+GAP_SLACK = 10.0
+"""Seconds asked for before a gap besides the silent-link allowance: clock offset error, venue latency."""
+
 Key = tuple[str, str]  # (symbol, order id)
+OrdersSince = Callable[[float, frozenset[str]], Awaitable[list[Order]]]
+"""``orders_since(gap_time, symbols)``: the orders that changed since a gap began (see :func:`follow_orders`)."""
+
+
+def gap_start_ms(gap_time: float, offset: float, silent: float) -> int:
+    """The venue time (ms) from which a stream gap marked at ``gap_time`` may have hidden changes.
+
+    A :class:`~lotusx.ws.Gap` is marked (on the local clock) when the link is found dead, and a
+    link that died silently is found only after its heartbeat's idle timeout, ``silent`` seconds;
+    ``offset`` (venue minus local, :attr:`lotusx.layers.clock.ServerClock.offset`) moves the time
+    onto the venue's clock, which is the clock its order times and query windows use.
+    """
+    return int((gap_time + offset - silent - GAP_SLACK) * 1000)
+
+
+def windows(since: int, until: int, span: int) -> list[tuple[int, int]]:
+    """The consecutive ``(start, end)`` ms windows, inclusive and at most ``span`` long, covering ``[since, until]``.
+
+    Venues cap how far apart an order history query's startTime and endTime may be.
+    """
+    return [(start, min(start + span - 1, until)) for start in range(since, until + 1, span)]
 
 
 async def cancel_once(cancel: Awaitable[Order], get_order: Callable[[], Awaitable[Order]]) -> Order:
@@ -56,24 +82,28 @@ async def cancel_once(cancel: Awaitable[Order], get_order: Callable[[], Awaitabl
 
 
 async def follow_orders(messages: AsyncIterator[Any], *, orders: Callable[[Any], Iterable[Order]],
-                        open_orders: Callable[[], Awaitable[list[Order]]],
+                        open_orders: Callable[[], Awaitable[list[Order]]], orders_since: OrdersSince,
                         get_order: Callable[[Order], Awaitable[Order]]) -> AsyncGenerator[Order, None]:
     """Yield the order updates in ``messages``, reconciled by REST after every gap.
 
     ``orders(message)`` reads the order updates a stream message carries (none for others);
-    ``open_orders()`` lists every open order of the account; ``get_order(last)`` fetches the
-    current state of an order last seen as ``last``. A REST failure ends the iteration with
-    its error: the caller's view would otherwise be silently incomplete.
+    ``open_orders()`` lists every open order of the account; ``orders_since(gap_time, symbols)``
+    lists the orders, closed ones included, that changed since the gap marked at ``gap_time``
+    (the earliest :attr:`Gap.time <lotusx.ws.Gap.time>` since the last reconcile) began, where
+    ``symbols`` are those of every order remembered or open now (for a venue that is asked one
+    symbol at a time); ``get_order(last)`` fetches the current state of an order last seen as
+    ``last``. A REST failure ends the iteration with its error: the caller's view would
+    otherwise be silently incomplete.
     """
     seen: OrderedDict[Key, Order] = OrderedDict()
-    gapped = False
+    gap_time: float | None = None  # when the pending gap began; None while nothing is missed
     async for message in messages:
         if isinstance(message, Gap):
-            gapped = True
+            gap_time = message.time if gap_time is None else min(gap_time, message.time)
             continue
-        if gapped:  # the stream delivers again: from here on nothing more is missed
-            gapped = False
-            for update in await _reconcile(seen, open_orders, get_order):
+        if gap_time is not None:  # the stream delivers again: from here on nothing more is missed
+            since, gap_time = gap_time, None
+            for update in await _reconcile(seen, since, open_orders, orders_since, get_order):
                 if _remember(seen, update):
                     yield update
         for update in orders(message):
@@ -81,12 +111,14 @@ async def follow_orders(messages: AsyncIterator[Any], *, orders: Callable[[Any],
                 yield update
 
 
-async def _reconcile(seen: OrderedDict[Key, Order], open_orders: Callable[[], Awaitable[list[Order]]],
-                     get_order: Callable[[Order], Awaitable[Order]]) -> list[Order]:
+async def _reconcile(seen: OrderedDict[Key, Order], since: float, open_orders: Callable[[], Awaitable[list[Order]]],
+                     orders_since: OrdersSince, get_order: Callable[[Order], Awaitable[Order]]) -> list[Order]:
     now_open = await open_orders()
-    still_open = {(o.symbol, o.order_id) for o in now_open}
-    closed = [last for key, last in seen.items() if last.status not in TERMINAL and key not in still_open]
-    return [*now_open, *[await get_order(last) for last in closed]]
+    symbols = frozenset({symbol for symbol, _ in seen} | {o.symbol for o in now_open})
+    changed = await orders_since(since, symbols)
+    answered = {(o.symbol, o.order_id) for o in (*now_open, *changed)}
+    closed = [last for key, last in seen.items() if last.status not in TERMINAL and key not in answered]
+    return [*now_open, *changed, *[await get_order(last) for last in closed]]
 
 
 def _remember(seen: OrderedDict[Key, Order], update: Order) -> bool:

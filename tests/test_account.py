@@ -9,7 +9,7 @@ from typing import Any
 import msgspec
 import pytest
 
-from lotusx.account import cancel_once, follow_balances, follow_orders
+from lotusx.account import GAP_SLACK, cancel_once, follow_balances, follow_orders, gap_start_ms
 from lotusx.kernel.errors import NotFound
 from lotusx.models import Balance, Order
 from lotusx.ws import Gap, Resumed
@@ -24,16 +24,24 @@ def order(order_id: str, status: str = "NEW", filled: str = "0", timestamp: int 
 
 
 class Venue:
-    """The REST side: what is open now and each order's current state; records what was asked."""
+    """The REST side: what is open now, what changed lately, each order's current state; records what was asked."""
 
-    def __init__(self, open_now: Iterable[Order] = (), current: Iterable[Order] = ()) -> None:
+    def __init__(self, open_now: Iterable[Order] = (), current: Iterable[Order] = (),
+                 changed: Iterable[Order] = ()) -> None:
         self.open_now = list(open_now)
         self.current = {o.order_id: o for o in current}
+        self.changed = list(changed)
         self.asked: list[str] = []
+        self.since: list[tuple[float, frozenset[str]]] = []
 
     async def open_orders(self) -> list[Order]:
         self.asked.append("open")
         return self.open_now
+
+    async def orders_since(self, gap_time: float, symbols: frozenset[str]) -> list[Order]:
+        self.asked.append("since")
+        self.since.append((gap_time, symbols))
+        return self.changed
 
     async def get_order(self, last: Order) -> Order:
         self.asked.append(last.order_id)
@@ -53,7 +61,7 @@ def updates(message: Any) -> list[Order]:
 
 async def follow(venue: Venue, *messages: Any) -> list[Order]:
     return [o async for o in follow_orders(stream(*messages), orders=updates, open_orders=venue.open_orders,
-                                           get_order=venue.get_order)]
+                                           orders_since=venue.orders_since, get_order=venue.get_order)]
 
 
 async def test_stream_updates_pass_through_and_repeats_are_dropped() -> None:
@@ -69,7 +77,7 @@ async def test_after_a_gap_orders_closed_meanwhile_get_their_final_state() -> No
     venue = Venue(open_now=[], current=[order("1", "FILLED", "5", 9)])
     got = await follow(venue, order("1"), GAP, RESUMED)
     assert [(o.order_id, o.status) for o in got] == [("1", "NEW"), ("1", "FILLED")]
-    assert venue.asked == ["open", "1"]
+    assert venue.asked == ["open", "since", "1"]
 
 
 async def test_after_a_gap_orders_opened_or_filled_meanwhile_are_reported() -> None:
@@ -77,7 +85,44 @@ async def test_after_a_gap_orders_opened_or_filled_meanwhile_are_reported() -> N
     venue = Venue(open_now=[order("1"), order("2", "PARTIALLY_FILLED", "1", 5), order("3", timestamp=6)])
     got = await follow(venue, order("1"), order("2"), GAP, RESUMED)
     assert [(o.order_id, o.status) for o in got][2:] == [("2", "PARTIALLY_FILLED"), ("3", "NEW")]
-    assert venue.asked == ["open"]
+    assert venue.asked == ["open", "since"]
+
+
+async def test_after_a_gap_orders_opened_and_closed_meanwhile_are_reported() -> None:
+    """An order placed and filled (or cancelled) while the stream was down is yielded, in its final state."""
+    venue = Venue(open_now=[order("1")], changed=[order("2", "FILLED", "5", 9), order("3", "CANCELED", "0", 9)])
+    got = await follow(venue, order("1"), GAP, RESUMED)
+    assert [(o.order_id, o.status, o.filled_quantity) for o in got] == [
+        ("1", "NEW", 0), ("2", "FILLED", 5), ("3", "CANCELED", 0)]
+
+
+async def test_an_order_reported_before_the_gap_is_not_reported_again() -> None:
+    """The venue listing an order in the state the stream already gave is no news."""
+    venue = Venue(changed=[order("1", "FILLED", "5", 9)])
+    got = await follow(venue, order("1"), order("1", "FILLED", "5", 9), GAP, RESUMED)
+    assert [(o.order_id, o.status) for o in got] == [("1", "NEW"), ("1", "FILLED")]
+
+
+async def test_an_order_the_changed_list_answers_for_is_not_fetched_one_by_one() -> None:
+    """An order last seen open and listed as changed needs no get_order of its own."""
+    venue = Venue(changed=[order("1", "FILLED", "5", 9)])
+    got = await follow(venue, order("1"), GAP, RESUMED)
+    assert [o.status for o in got] == ["NEW", "FILLED"]
+    assert venue.asked == ["open", "since"]
+
+
+async def test_changes_are_asked_from_the_earliest_gap_for_every_known_symbol() -> None:
+    """Several gaps before the stream is back: asked once, from the first, naming remembered and open symbols."""
+    venue = Venue(open_now=[order("9", symbol="ETHUSDT")], current=[order("1", "FILLED", "5", 9)])
+    await follow(venue, order("1", symbol="BTCUSDT"), Gap("disconnected", 50.0), Gap("disconnected", 40.0), RESUMED,
+                 Gap("disconnected", 70.0), RESUMED)
+    both = frozenset({"BTCUSDT", "ETHUSDT"})
+    assert venue.since == [(40.0, both), (70.0, both)]
+
+
+def test_gap_start_is_on_the_venue_clock_before_the_silent_window() -> None:
+    """The gap's local time, moved by the clock offset, less the heartbeat window and the slack, in ms."""
+    assert gap_start_ms(1_000.0, 2.5, 60.0) == int((1_000.0 + 2.5 - 60.0 - GAP_SLACK) * 1000)
 
 
 async def test_updates_queued_behind_the_reconcile_never_move_an_order_back() -> None:
@@ -114,7 +159,7 @@ async def test_no_gap_no_reconcile() -> None:
     """A Resumed without a Gap before it (or a second one) asks nothing."""
     venue = Venue(open_now=[order("1"), order("7")])
     assert await follow(venue, RESUMED, order("1"), GAP, RESUMED, RESUMED) == [order("1"), order("7")]
-    assert venue.asked == ["open"]
+    assert venue.asked == ["open", "since"]
 
 
 async def test_a_failed_reconcile_ends_the_stream_with_its_error() -> None:

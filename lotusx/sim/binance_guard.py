@@ -131,6 +131,7 @@ WEIGHTS: dict[tuple[str, str], Callable[[dict[str, str]], int]] = {
     ("DELETE", "/api/v3/order"): lambda p: 1,
     ("GET", "/api/v3/order"): lambda p: 4,
     ("GET", "/api/v3/openOrders"): lambda p: 6 if "symbol" in p else 80,
+    ("GET", "/api/v3/allOrders"): lambda p: 20,
     ("GET", "/api/v3/account"): lambda p: 20,
 }
 DEPTH_WEIGHTS = ((100, 5), (500, 25), (1000, 50), (5000, 250))

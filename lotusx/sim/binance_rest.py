@@ -17,7 +17,10 @@ from lotusx.kernel.errors import InsufficientBalance, InvalidRequest, LotusXErro
 from lotusx.sim.binance_guard import Signed, Throttle, mandatory, verify
 from lotusx.sim.binance_wire import (
     CLIENT_ID,
+    DAY_MS,
     DEPTH_LIMITS,
+    NEVER,
+    bounded,
     decimal,
     error,
     f8,
@@ -70,6 +73,7 @@ class BinanceRest:
             web.get("/api/v3/trades", self.trades), web.get("/api/v3/ticker/bookTicker", self.book_ticker),
             web.post("/api/v3/order", signed(self.new_order)), web.delete("/api/v3/order", signed(self.cancel)),
             web.get("/api/v3/order", signed(self.query)), web.get("/api/v3/openOrders", signed(self.open_orders)),
+            web.get("/api/v3/allOrders", signed(self.all_orders)),
             web.get("/api/v3/account", signed(self.account)),
             web.post("/sapi/v1/capital/withdraw/apply", signed(self.withdraw)),
             web.get("/sapi/v1/capital/withdraw/history", signed(self.withdraw_history)),
@@ -135,12 +139,10 @@ class BinanceRest:
         """GET /api/v3/trades: the most recent trades, oldest first (limit default 500, max 1000)."""
         try:
             symbol = self.engine.market(symbol_of(request.query)).symbol
-            text = request.query.get("limit", "500")
-            if not text.isdigit() or not 1 <= int(text) <= 1000:
-                raise InvalidRequest(illegal("limit", "1-1000"), code=-1100)
+            limit = bounded(request.query, "limit", 500, 1, 1000)
         except LotusXError as exc:
             return error(exc)
-        return answer([trade_json(f) for f in self.engine.trades[symbol][-int(text):]])
+        return answer([trade_json(f) for f in self.engine.trades[symbol][-limit:]])
 
     async def book_ticker(self, request: web.Request) -> web.Response:
         """GET /api/v3/ticker/bookTicker for one symbol or all."""
@@ -218,6 +220,32 @@ class BinanceRest:
         except LotusXError as exc:
             return error(exc)
         return answer([query_json(o) for o in self.engine.open_orders(signed.account, symbol)])
+
+    async def all_orders(self, request: web.Request, signed: Signed) -> web.Response:
+        """GET /api/v3/allOrders: one symbol's orders in any state, oldest first, ``limit`` of them (1-1000, 500).
+
+        From ``orderId`` on when it is given; else the orders created within ``startTime`` and
+        ``endTime`` (each optional, at most 24 hours apart: -1127); else the most recent ones.
+        The docs do not say which time the window selects by: here it is creation time.
+        """
+        p = signed.params
+        try:
+            symbol = self.engine.market(symbol_of(p)).symbol
+            limit = bounded(p, "limit", 500, 1, 1000)
+            first, start, end = (bounded(p, name, None, 0, NEVER) for name in ("orderId", "startTime", "endTime"))
+            if start is not None and end is not None and end - start > DAY_MS:
+                raise InvalidRequest("More than 24 hours between startTime and endTime.", code=-1127)
+        except LotusXError as exc:
+            return error(exc)
+        orders = self.engine.orders_of(signed.account, symbol)
+        if first is not None:
+            chosen = [o for o in orders if o.order_id >= first][:limit]
+        elif start is not None or end is not None:
+            low, high = start or 0, NEVER if end is None else end
+            chosen = [o for o in orders if low <= o.time_ms <= high][:limit]
+        else:
+            chosen = orders[-limit:]
+        return answer([query_json(o) for o in chosen])
 
     async def account(self, request: web.Request, signed: Signed) -> web.Response:
         """GET /api/v3/account."""

@@ -7,8 +7,9 @@ messages; the parameter patterns are the ones -1100 quotes).
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
 
@@ -25,9 +26,12 @@ from lotusx.sim.common import answer
 from lotusx.sim.engine import Fill, Order
 
 DEPTH_LIMITS = range(1, 5001)
+DAY_MS = 24 * 3600 * 1000
+NEVER = 2**63 - 1  # the largest LONG: "no bound" for ids and times
 SYMBOL = re.compile(r"^[A-Z0-9-_.]{1,20}$")
 CLIENT_ID = re.compile(r"^[.A-Z:/a-z0-9_-]{1,36}$")
 NUMBER = re.compile(r"^([0-9]{1,20})(\.[0-9]{1,20})?$")
+T = TypeVar("T", int, None)
 ENUM_ERRORS = {"symbol": (-1121, "Invalid symbol."), "side": (-1117, "Invalid side."),
                "type": (-1116, "Invalid orderType."), "tif": (-1115, "Invalid timeInForce.")}
 
@@ -84,6 +88,16 @@ def decimal(params: dict[str, str], name: str) -> Decimal | None:
         return Decimal(params[name])
     except InvalidOperation:  # pragma: no cover - NUMBER already admits only valid decimals
         raise InvalidRequest(illegal(name, NUMBER.pattern), code=-1100) from None
+
+
+def bounded(params: Mapping[str, str], name: str, default: T, low: int, high: int) -> int | T:
+    """An optional integer parameter within ``[low, high]`` (``default`` when absent); otherwise -1100."""
+    if name not in params:
+        return default
+    text = params[name]
+    if not text.isdigit() or not low <= int(text) <= high:
+        raise InvalidRequest(illegal(name, f"{low}-{high}"), code=-1100)
+    return int(text)
 
 
 def order_ref(params: dict[str, str]) -> tuple[int | None, str | None]:

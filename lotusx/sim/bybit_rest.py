@@ -23,7 +23,7 @@ from limits.storage import MemoryStorage
 from limits.strategies import FixedWindowRateLimiter
 
 from lotusx.kernel.errors import DuplicateClientOrderId, InsufficientBalance, LotusXError, NotFound, OrderRejected
-from lotusx.sim.bybit_wire import Reject, number, order_json, page, ref, ticker
+from lotusx.sim.bybit_wire import Reject, number, order_json, page, ref, ticker, window
 from lotusx.sim.common import answer, plain
 from lotusx.sim.engine import OPEN, Engine, Order
 from lotusx.sim.venue import Venue
@@ -258,13 +258,24 @@ class BybitRest:
         return {"category": category, "nextPageCursor": cursor, "list": [order_json(o, category) for o in orders]}
 
     async def history(self, call: Call) -> Any:
-        """GET /v5/order/history: one order by id, whatever its state (the sim keeps every order)."""
+        """GET /v5/order/history: one order by id whatever its state, or closed orders a page at a time.
+
+        A list holds the closed orders created within the request's window (see ``window``), of
+        one symbol or all, newest first and paged like /v5/order/realtime. The docs do not say
+        which time the window selects by: here it is creation time. (The sim keeps every order.)
+        """
         category, engine = self.engine(call.params)
         order_id, link_id = ref(call.params, required=False)
-        if order_id is None and link_id is None:
-            raise Reject(10001, "params error: the sim's order history answers by orderId or orderLinkId only")
-        orders = self._by_id(engine, call, order_id, link_id)
-        return {"category": category, "nextPageCursor": "", "list": [order_json(o, category) for o in orders]}
+        cursor = ""
+        if order_id is not None or link_id is not None:
+            orders = self._by_id(engine, call, order_id, link_id)
+        else:
+            start, end = window(call.params, self.venue.now_ms())
+            symbol = self.symbol(engine, call.params) if call.params.get("symbol") else None
+            closed = [o for o in engine.orders_of(call.account, symbol)
+                      if o.status not in OPEN and start <= o.time_ms <= end]
+            orders, cursor = page(closed, call.params)
+        return {"category": category, "nextPageCursor": cursor, "list": [order_json(o, category) for o in orders]}
 
     def _by_id(self, engine: Engine, call: Call, order_id: int | None, link_id: str | None) -> list[Order]:
         try:

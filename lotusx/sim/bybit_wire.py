@@ -15,6 +15,7 @@ PAGE_LIMITS = (1, 50, 20)
 """(min, max, default) of /v5/order/realtime ``limit``; the answer's ``nextPageCursor`` goes back as
 ``cursor`` and is empty on the last page (https://bybit-exchange.github.io/docs/v5/order/open-order)."""
 _CURSOR = re.compile(r"([0-9]+)%3A\1")
+WEEK_MS = 7 * 24 * 3600 * 1000
 STATUS = {"NEW": "New", "PARTIALLY_FILLED": "PartiallyFilled", "FILLED": "Filled", "CANCELED": "Cancelled",
           "EXPIRED": "Cancelled"}
 
@@ -39,6 +40,30 @@ def number(params: Mapping[str, Any], name: str) -> Decimal | None:
     if not value.is_finite():
         raise Reject(10001, f"params error: {name} invalid")
     return value
+
+
+def window(params: Mapping[str, Any], now_ms: int) -> tuple[int, int]:
+    """The (startTime, endTime) a /v5/order/history list covers, or 10001 (docs v5/order/order-list).
+
+    Neither given: the last 7 days; one alone: the 7 days after or before it; both: at most 7 days apart.
+    """
+    start, end = (_millis(params, name) for name in ("startTime", "endTime"))
+    if start is None:
+        return (now_ms - WEEK_MS, now_ms) if end is None else (end - WEEK_MS, end)
+    if end is None:
+        return start, start + WEEK_MS
+    if not 0 <= end - start <= WEEK_MS:
+        raise Reject(10001, "params error: endTime - startTime must be within [0, 7 days]")
+    return start, end
+
+
+def _millis(params: Mapping[str, Any], name: str) -> int | None:
+    text = str(params.get(name) or "")
+    if not text:
+        return None
+    if not text.isdigit():
+        raise Reject(10001, f"params error: {name} invalid")
+    return int(text)
 
 
 NO_ORDER = 0

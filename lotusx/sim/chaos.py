@@ -38,6 +38,8 @@ class Chaos:
     """Answer the next N REST requests as rate limited."""
     force_418: int = 0
     """Answer the next N REST requests as IP banned."""
+    refuse_ws: bool = False
+    """Answer new WS upgrades with HTTP 503: the venue's streams are down, its REST API is not."""
     ws_deflate: bool = False
     """Negotiate permessage-deflate on new WS connections when the client offers it."""
     ws_gzip: bool = False

@@ -175,7 +175,9 @@ class Connection:
 
 
 async def open_ws(request: web.Request, venue: Venue) -> web.WebSocketResponse:
-    """Accept a WS upgrade; permessage-deflate only when the chaos knob asks for it."""
+    """Accept a WS upgrade (refused while ``refuse_ws``); permessage-deflate only when the chaos knob asks for it."""
+    if venue.chaos.refuse_ws:
+        raise web.HTTPServiceUnavailable(text="chaos: streams are down")
     ws = web.WebSocketResponse(autoping=False, compress=venue.chaos.ws_deflate, max_msg_size=1 << 20)
     await ws.prepare(request)
     return ws

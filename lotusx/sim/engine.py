@@ -86,10 +86,13 @@ class Engine:
             raise NotFound("Order does not exist.")
         return order
 
+    def orders_of(self, account: str, symbol: str | None = None) -> list[Order]:
+        """Every order of ``account`` (optionally of one symbol), open or closed, oldest first."""
+        return [o for o in self.orders.values() if o.account == account and symbol in (None, o.symbol)]
+
     def open_orders(self, account: str, symbol: str | None = None) -> list[Order]:
         """Open orders of ``account`` (optionally of one symbol), oldest first."""
-        return [o for o in self.orders.values()
-                if o.account == account and o.status in OPEN and symbol in (None, o.symbol)]
+        return [o for o in self.orders_of(account, symbol) if o.status in OPEN]
 
     def place(self, account: str, symbol: str, side: str, type: str, *, quantity: Decimal | None = None,
               price: Decimal | None = None, tif: str = "GTC", client_id: str | None = None,

@@ -12,6 +12,7 @@ import pytest
 from sim_helpers import Binance, body
 
 from lotusx.sim import Limits, Sim, SimConfig, serve
+from lotusx.sim.venue import USER
 
 
 async def test_ping_and_time(binance: Binance) -> None:
@@ -172,6 +173,47 @@ async def test_query_unknown_order_is_does_not_exist(binance: Binance) -> None:
     assert (await body(await binance.signed("GET", "/api/v3/order", symbol="BTCUSDT", orderId="x")))["code"] == -1100
     assert (await body(await binance.signed("GET", "/api/v3/openOrders", symbol="X")))["code"] == -1121
     assert (await body(await binance.signed("DELETE", "/api/v3/order", symbol="X", orderId=1)))["code"] == -1121
+
+
+async def test_all_orders_lists_one_symbols_orders_in_any_state_oldest_first(binance: Binance, sim: Sim) -> None:
+    """allOrders: open, cancelled and filled orders of the symbol alike; the newest ``limit`` when no range."""
+    rested = await body(await place(binance, newClientOrderId="all-1"))
+    await binance.signed("DELETE", "/api/v3/order", symbol="BTCUSDT", orderId=rested["orderId"])
+    await place(binance, newClientOrderId="all-2", type="MARKET", timeInForce=None, price=None, quantity="0.001")
+    await place(binance, newClientOrderId="all-3")
+    await place(binance, symbol="ETHUSDT", price="2000", newClientOrderId="eth-1")
+    listed = await body(await binance.signed("GET", "/api/v3/allOrders", symbol="BTCUSDT"))
+    assert [(o["clientOrderId"], o["status"]) for o in listed] == [
+        ("all-1", "CANCELED"), ("all-2", "FILLED"), ("all-3", "NEW")]
+    newest = await body(await binance.signed("GET", "/api/v3/allOrders", symbol="BTCUSDT", limit=2))
+    assert [o["clientOrderId"] for o in newest] == ["all-2", "all-3"]
+    onwards = await body(await binance.signed("GET", "/api/v3/allOrders", symbol="BTCUSDT",
+                                              orderId=listed[1]["orderId"], limit=1))
+    assert [o["clientOrderId"] for o in onwards] == ["all-2"]
+
+
+async def test_all_orders_selects_a_creation_time_window_of_at_most_24_hours(binance: Binance, sim: Sim) -> None:
+    """startTime/endTime bound the orders' creation time; more than 24 h apart is -1127."""
+    await place(binance, newClientOrderId="win-1")
+    created = sim.engine("binance").orders_of(USER)[-1].time_ms
+    inside = await body(await binance.signed("GET", "/api/v3/allOrders", symbol="BTCUSDT", startTime=created,
+                                             endTime=created + 24 * 3600 * 1000))
+    later = await body(await binance.signed("GET", "/api/v3/allOrders", symbol="BTCUSDT", startTime=created + 1))
+    wide = await body(await binance.signed("GET", "/api/v3/allOrders", symbol="BTCUSDT", startTime=created,
+                                           endTime=created + 24 * 3600 * 1000 + 1))
+    assert ([o["clientOrderId"] for o in inside], later) == (["win-1"], [])
+    assert wide == {"code": -1127, "msg": "More than 24 hours between startTime and endTime."}
+
+
+async def test_all_orders_weighs_20_and_checks_its_parameters(binance: Binance) -> None:
+    """allOrders costs 20 weight; a limit outside 1-1000 or a malformed time is -1100, no symbol -1102."""
+    before = int((await binance.public("/api/v3/ping")).headers["X-MBX-USED-WEIGHT-1M"])
+    resp = await binance.signed("GET", "/api/v3/allOrders", symbol="BTCUSDT")
+    assert int(resp.headers["X-MBX-USED-WEIGHT-1M"]) - before == 20
+    for params in ({"limit": "1001"}, {"limit": "0"}, {"startTime": "x"}):
+        assert (await body(await binance.signed("GET", "/api/v3/allOrders", symbol="BTCUSDT", **params)))[
+            "code"] == -1100
+    assert (await body(await binance.signed("GET", "/api/v3/allOrders")))["code"] == -1102
 
 
 async def test_account_shows_locked_balance(binance: Binance) -> None:

@@ -14,6 +14,7 @@ import pytest
 from sim_helpers import Bybit, body, now_ms
 
 from lotusx.sim import Limits, Sim, SimConfig, serve
+from lotusx.sim.venue import USER
 
 
 async def create(bybit: Bybit, **params: Any) -> dict[str, Any]:
@@ -89,6 +90,42 @@ async def test_create_query_and_cancel(bybit: Bybit) -> None:
     missing = await body(await bybit.signed("GET", "/v5/order/realtime", category="spot", symbol="BTCUSDT",
                                             orderId="999999"))
     assert missing["result"]["list"] == []
+
+
+async def history(bybit: Bybit, **params: Any) -> dict[str, Any]:
+    """GET /v5/order/history (spot), decoded."""
+    answer: dict[str, Any] = await body(await bybit.signed("GET", "/v5/order/history", category="spot", **params))
+    return answer
+
+
+async def test_order_history_lists_closed_orders_newest_first_a_page_at_a_time(bybit: Bybit) -> None:
+    """Without an id, history pages through the closed orders (open ones are not history), newest first."""
+    cancelled = await create(bybit, orderLinkId="h-1")
+    await bybit.signed("POST", "/v5/order/cancel", category="spot", symbol="BTCUSDT",
+                       orderId=cancelled["result"]["orderId"])
+    await create(bybit, orderLinkId="h-2", side="Sell", orderType="Market", qty="0.001")
+    await create(bybit, orderLinkId="h-3")
+    await create(bybit, orderLinkId="h-4", symbol="ETHUSDT", side="Sell", orderType="Market", qty="0.01")
+    first = await history(bybit, limit=2)
+    rest = await history(bybit, limit=2, cursor=first["result"]["nextPageCursor"])
+    assert [(o["orderLinkId"], o["orderStatus"]) for o in first["result"]["list"] + rest["result"]["list"]] == [
+        ("h-4", "Filled"), ("h-2", "Filled"), ("h-1", "Cancelled")]
+    assert rest["result"]["nextPageCursor"] == ""
+    only_btc = await history(bybit, symbol="BTCUSDT")
+    assert [o["orderLinkId"] for o in only_btc["result"]["list"]] == ["h-2", "h-1"]
+
+
+async def test_order_history_window_covers_at_most_7_days(bybit: Bybit, sim: Sim) -> None:
+    """startTime alone spans the 7 days after it; endTime alone the 7 before; both more than 7 days apart is 10001."""
+    await create(bybit, orderLinkId="w-1", side="Sell", orderType="Market", qty="0.001")
+    created = sim.engine("bybit").orders_of(USER)[-1].time_ms
+    week = 7 * 24 * 3600 * 1000
+    listed = [(await history(bybit, **window))["result"]["list"] for window in (
+        {"startTime": created}, {"startTime": created + 1}, {"endTime": created + week},
+        {"endTime": created + week + 1}, {"startTime": created - week, "endTime": created})]
+    assert [[o["orderLinkId"] for o in found] for found in listed] == [["w-1"], [], ["w-1"], [], ["w-1"]]
+    for bad in ({"startTime": created, "endTime": created + week + 1}, {"startTime": "soon"}):
+        assert (await history(bybit, **bad))["retCode"] == 10001
 
 
 async def test_duplicate_order_link_id(bybit: Bybit) -> None:

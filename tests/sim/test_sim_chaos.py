@@ -121,6 +121,18 @@ async def test_drop_ws_after_n_messages(sim: Sim, binance: Binance, http: aiohtt
     assert kinds == [aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.CLOSE]
 
 
+async def test_refuse_ws_fails_upgrades_while_rest_answers(sim: Sim, http: aiohttp.ClientSession) -> None:
+    """refuse_ws answers WS upgrades with 503 while REST still works; switched off, upgrades succeed."""
+    sim.chaos("bybit").refuse_ws = True
+    with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+        await http.ws_connect(sim.ws_url("bybit") + "/v5/public/spot")
+    assert refused.value.status == 503
+    assert (await http.get(sim.rest_url("bybit") + "/v5/market/time")).status == 200
+    sim.chaos("bybit").refuse_ws = False
+    async with http.ws_connect(sim.ws_url("bybit") + "/v5/public/spot") as ws:
+        assert not ws.closed
+
+
 async def test_drop_ws_at_random(sim: Sim, bybit: Bybit, http: aiohttp.ClientSession) -> None:
     """drop_ws_rate=1 closes a connection after its first message (here the subscribe ack)."""
     sim.chaos("bybit").drop_ws_rate = 1.0

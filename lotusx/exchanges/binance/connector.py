@@ -8,14 +8,14 @@ from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Sequence
 from contextlib import aclosing, asynccontextmanager
 from typing import Any
 
-from lotusx.account import cancel_once, follow_balances, follow_orders
+from lotusx.account import GAP_SLACK, cancel_once, follow_balances, follow_orders, gap_start_ms, windows
 from lotusx.book import BookEvent, DiffSync, follow_books
 from lotusx.exchanges.binance import endpoints as ep
 from lotusx.exchanges.binance import schemas as s
 from lotusx.exchanges.binance.streams import DIALECT, USER_DIALECT, market_frames, user_frames
 from lotusx.kernel.client import pairs
 from lotusx.kernel.credentials import register_secret
-from lotusx.kernel.errors import ConfigError, LotusXError
+from lotusx.kernel.errors import ConfigError, LotusXError, ProtocolError
 from lotusx.kernel.message import Request
 from lotusx.log import get_logger
 from lotusx.models import Balance, NewOrder, Order, OrderBook, Ticker, Trade, Withdrawal, WithdrawalStatus
@@ -31,6 +31,9 @@ _WITHDRAW_STATUS = {0: "EMAIL_SENT", 1: "CANCELLED", 2: "AWAITING_APPROVAL", 3: 
 
 # The venue pings every 20 s; AiohttpWs answers at once. No data for 60 s means a dead link.
 _HEARTBEAT = Heartbeat(answer_pings=False, idle_timeout=60.0)
+# GET /api/v3/allOrders (rest-api.md "All orders"): up to 1000 orders a call, startTime and
+# endTime at most 24 hours apart. Past 100 pages in one window, paging is taken to be stuck.
+_HISTORY_PAGE, _HISTORY_SPAN_MS, _MAX_PAGES = 1000, 24 * 3600 * 1000, 100
 
 
 def client_order_id() -> str:
@@ -114,6 +117,37 @@ class Binance:
         rows = await self.rest.get(endpoint.path, {"symbol": symbol}, endpoint=endpoint, type=list[s.OrderResult])
         return [_order(r) for r in rows]
 
+    async def get_order_history(self, symbol: str, *, since: int, until: int | None = None) -> list[Order]:
+        """Every order of ``symbol``, in any state, the venue dates from ``since`` to ``until`` (ms, default now).
+
+        GET /api/v3/allOrders, asked in windows of at most 24 hours (the venue's limit), each
+        read a page of up to 1000 orders at a time, oldest first: a full page is followed by one
+        starting at its newest order's time (orders of that millisecond come twice, kept once).
+        The docs do not say which time the window selects by; creation time is assumed. A window
+        that does not end within ``_MAX_PAGES`` pages, or 1000 orders of one millisecond, raise
+        ``ProtocolError``: the answer would otherwise be silently short.
+        """
+        end = until if until is not None else int(self.parts.clock.time() * 1000)
+        found: dict[str, Order] = {}
+        for start, stop in windows(since, end, _HISTORY_SPAN_MS):
+            await self._history_window(symbol, start, stop, found)
+        return list(found.values())
+
+    async def _history_window(self, symbol: str, start: int, end: int, found: dict[str, Order]) -> None:
+        for _ in range(_MAX_PAGES):
+            rows = await self.rest.get(ep.ALL_ORDERS.path, {"symbol": symbol, "startTime": start, "endTime": end,
+                                                            "limit": _HISTORY_PAGE},
+                                       endpoint=ep.ALL_ORDERS, type=list[s.OrderResult])
+            for row in rows:
+                found[str(row.orderId)] = _order(row)
+            if len(rows) < _HISTORY_PAGE:
+                return
+            newest = max(row.time or start for row in rows)
+            if newest <= start:
+                raise ProtocolError(f"GET {ep.ALL_ORDERS.path}: {_HISTORY_PAGE} orders at {start} ms, cannot page on")
+            start = newest
+        raise ProtocolError(f"GET {ep.ALL_ORDERS.path}: still more orders after {_MAX_PAGES} pages")
+
     async def get_balances(self) -> dict[str, Balance]:
         """Non-zero balances by asset."""
         account = await self.rest.get(ep.ACCOUNT.path, {"omitZeroBalances": True}, endpoint=ep.ACCOUNT,
@@ -195,18 +229,40 @@ class Binance:
                 if isinstance(m, s.BookTickerEvent):
                     yield Ticker(symbol=m.s, bid=m.b, bid_quantity=m.B, ask=m.a, ask_quantity=m.A)
 
-    async def watch_orders(self) -> AsyncIterator[Order]:
+    async def watch_orders(self, symbols: Iterable[str] = ()) -> AsyncIterator[Order]:
         """Order updates of this account (user data stream), reconciled by REST after each reconnect.
 
         See :func:`lotusx.account.follow_orders`: what the stream missed while it was down comes
-        from ``get_open_orders()`` and ``get_order()`` once it is live again.
+        from ``get_open_orders()``, ``get_order_history()`` from the gap on, and ``get_order()``
+        once it is live again.
+
+        Binance lists past orders one symbol at a time, so an order placed *and* closed within
+        a gap is found only on a symbol the watcher knows of: one in ``symbols``, one of an
+        order it has seen (the 10 000 most recently updated), or one with an open order now.
+        An order on any other symbol that opened and closed within one gap is never reported:
+        name every symbol you trade to rule that out. Each symbol costs 20 weight per
+        reconnect (more when a gap spans over 24 hours or 1000 orders). Also unreported: an
+        order placed before the watcher started and never updated while it watched, that
+        closes during a gap (the history is asked from the gap on only).
         """
+        named = frozenset(symbols)
+
+        async def since(gap_time: float, known: frozenset[str]) -> list[Order]:
+            start = gap_start_ms(gap_time, self.parts.clock.offset, _HEARTBEAT.idle_timeout)
+            # Until a little past now: the venue's clock is known to within the offset's error.
+            until = int((self.parts.clock.time() + GAP_SLACK) * 1000)
+            found: list[Order] = []
+            for symbol in sorted(named | known):
+                found += await self.get_order_history(symbol, since=start, until=until)
+            return found
+
         async def current(last: Order) -> Order:
             return await self.get_order(last.symbol, order_id=last.order_id)
 
         # Closed explicitly, innermost last: the socket is gone when our aclose() returns.
         async with aclosing(self._user_events()) as events, aclosing(follow_orders(
-                events, orders=_execution, open_orders=self.get_open_orders, get_order=current)) as updates:
+                events, orders=_execution, open_orders=self.get_open_orders, orders_since=since,
+                get_order=current)) as updates:
             async for update in updates:
                 yield update
 

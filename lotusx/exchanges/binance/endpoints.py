@@ -42,6 +42,7 @@ CANCEL_ORDER = _ep("cancel_order", "DELETE", "/api/v3/order", 1, signed=True)
 GET_ORDER = _ep("get_order", "GET", "/api/v3/order", 4, signed=True)
 OPEN_ORDERS = _ep("open_orders", "GET", "/api/v3/openOrders", 6, signed=True)
 ALL_OPEN_ORDERS = _ep("open_orders_all", "GET", "/api/v3/openOrders", 80, signed=True)
+ALL_ORDERS = _ep("all_orders", "GET", "/api/v3/allOrders", 20, signed=True)  # one symbol, any state
 ACCOUNT = _ep("account", "GET", "/api/v3/account", 20, signed=True)
 WITHDRAW = _ep("withdraw", "POST", "/sapi/v1/capital/withdraw/apply", 900, signed=True,
                idempotency=Idempotency.UNSAFE, pool=SAPI)

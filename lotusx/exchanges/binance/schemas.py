@@ -36,7 +36,7 @@ class RestTrade(msgspec.Struct):
 
 
 class OrderResult(msgspec.Struct):
-    """POST /api/v3/order (RESULT/FULL), GET /api/v3/order, DELETE /api/v3/order, openOrders."""
+    """POST /api/v3/order (RESULT/FULL), GET /api/v3/order, DELETE /api/v3/order, openOrders, allOrders."""
 
     symbol: str
     orderId: int
@@ -49,6 +49,7 @@ class OrderResult(msgspec.Struct):
     side: str
     timeInForce: str | None = None
     transactTime: int | None = None
+    time: int | None = None  # creation (queries only)
     updateTime: int | None = None
     origClientOrderId: str | None = None
 

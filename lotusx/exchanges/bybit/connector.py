@@ -11,7 +11,7 @@ from typing import Any, Literal, TypeVar
 
 import orjson
 
-from lotusx.account import cancel_once, follow_balances, follow_orders
+from lotusx.account import GAP_SLACK, cancel_once, follow_balances, follow_orders, gap_start_ms, windows
 from lotusx.book import Gap, SnapshotDeltaSync
 from lotusx.exchanges.bybit import endpoints as ep
 from lotusx.exchanges.bybit import schemas as s
@@ -42,9 +42,11 @@ _STATUS = {"New": "NEW", "PartiallyFilled": "PARTIALLY_FILLED", "Filled": "FILLE
            "Triggered": "NEW", "Deactivated": "CANCELED"}
 _SIDE: dict[str, Side] = {"BUY": "BUY", "SELL": "SELL", "Buy": "BUY", "Sell": "SELL"}
 _BOOK_DEPTH = 50  # orderbook.50 exists for spot and linear alike
-# /v5/order/realtime pages hold 1..50 orders (https://bybit-exchange.github.io/docs/v5/order/open-order).
+# /v5/order/realtime and /v5/order/history pages hold 1..50 orders (docs v5/order/open-order, order-list).
 # Past 100 pages (5000 orders) a walk is far likelier a venue handing out cursors forever than a real book.
 _PAGE, _MAX_PAGES = 50, 100
+# /v5/order/history: "endTime - startTime <= 7 days" (docs v5/order/order-list).
+_HISTORY_SPAN_MS = 7 * 24 * 3600 * 1000
 _AUTH_VALID_MS = 10_000  # the auth message's ``expires``: this far past the venue's now
 _ENVELOPE: Any = s.Envelope  # parametrised at run time with each call's result type
 T = TypeVar("T")
@@ -173,17 +175,43 @@ class Bybit:
     async def get_open_orders(self, symbol: str | None = None) -> list[Order]:
         """Every open order of one symbol, or of all (linear: all USDT-settled), newest first.
 
-        Follows ``nextPageCursor`` page by page (each page one call through the stack, so it is
-        rate limited and retried like any other), at most ``_MAX_PAGES`` of them. Pages are not
-        one snapshot: an order placed or cancelled during the walk may or may not be listed, but
-        none is listed twice.
+        Follows ``nextPageCursor`` page by page (see :meth:`_walk`). Pages are not one snapshot:
+        an order placed or cancelled during the walk may or may not be listed, but none is
+        listed twice.
         """
-        scope = ("symbol", symbol) if symbol else ("settleCoin", "USDT" if self.category.name == "linear" else None)
+        return await self._walk(ep.ORDER_REALTIME, [self._scope(symbol)])
+
+    async def get_order_history(self, symbol: str | None = None, *, since: int,
+                                until: int | None = None) -> list[Order]:
+        """Closed orders of one symbol, or of all (linear: all USDT-settled), dated ``since`` to ``until`` (ms).
+
+        GET /v5/order/history, asked in windows of at most 7 days (the venue's limit) and
+        walked page by page. ``until`` defaults to now. The venue keeps orders cancelled without
+        a fill for 24 hours only, and its history "may delay" behind the matching engine (docs
+        v5/order/order-list); the docs do not say which time the window selects by.
+        """
+        end = until if until is not None else int(self.parts.clock.time() * 1000)
+        found: dict[str, Order] = {}
+        for start, stop in windows(since, end, _HISTORY_SPAN_MS):
+            for order in await self._walk(ep.ORDER_HISTORY, [self._scope(symbol), ("startTime", start),
+                                                             ("endTime", stop)]):
+                found[order.order_id] = order
+        return list(found.values())
+
+    def _scope(self, symbol: str | None) -> tuple[str, str | None]:
+        """One symbol, or every one: linear lists need a settle coin, spot takes none."""
+        return ("symbol", symbol) if symbol else ("settleCoin", "USDT" if self.category.name == "linear" else None)
+
+    async def _walk(self, endpoint: Endpoint, params: Sequence[tuple[str, Any]]) -> list[Order]:
+        """Every order a paged list query answers, following ``nextPageCursor``, at most ``_MAX_PAGES`` pages.
+
+        Each page is one call through the stack, so it is rate limited and retried like any other.
+        """
         orders: dict[str, Order] = {}
         cursor: str | None = None
         cursors: set[str] = set()
         for _ in range(_MAX_PAGES):
-            rows: s.Rows[s.OrderRow] = await self._get(ep.ORDER_REALTIME, [scope, ("limit", _PAGE), ("cursor", cursor)],
+            rows: s.Rows[s.OrderRow] = await self._get(endpoint, [*params, ("limit", _PAGE), ("cursor", cursor)],
                                                        s.Rows[s.OrderRow])
             for row in rows.rows:  # a venue paging by offset repeats an order when a newer one arrives
                 orders.setdefault(row.orderId, _order(row))
@@ -191,9 +219,9 @@ class Bybit:
             if not cursor:
                 return list(orders.values())
             if cursor in cursors:
-                raise ProtocolError(f"GET {ep.ORDER_REALTIME.path}: the venue sent the same page cursor twice")
+                raise ProtocolError(f"GET {endpoint.path}: the venue sent the same page cursor twice")
             cursors.add(cursor)
-        raise ProtocolError(f"GET {ep.ORDER_REALTIME.path}: still more open orders after {_MAX_PAGES} pages")
+        raise ProtocolError(f"GET {endpoint.path}: still more orders after {_MAX_PAGES} pages")
 
     async def get_balances(self) -> dict[str, Balance]:
         """Non-zero balances of the unified account, by coin (free = wallet balance - locked)."""
@@ -282,7 +310,12 @@ class Bybit:
         """Order updates of this account in this category, reconciled by REST after each reconnect.
 
         The private stream is re-authenticated on reconnect; what it missed while it was down
-        comes from ``get_open_orders()`` and ``get_order()`` (:func:`lotusx.account.follow_orders`).
+        comes from ``get_open_orders()``, ``get_order_history()`` from the gap on (every symbol
+        at once), and ``get_order()`` (:func:`lotusx.account.follow_orders`). Not covered: an
+        order cancelled without a fill more than 24 hours before the stream is back (the
+        venue's history has dropped it), one the history has not caught up with when asked,
+        and one placed before the watcher started, never updated while it watched, that
+        closes during a gap (the history is asked from the gap on only).
         """
         category = self.category.name
 
@@ -291,11 +324,17 @@ class Bybit:
                 return []
             return [_order(row) for row in message.orders if row.category in (None, category)]
 
+        async def since(gap_time: float, known: frozenset[str]) -> list[Order]:
+            start = gap_start_ms(gap_time, self.parts.clock.offset, HEARTBEAT.idle_timeout)
+            # Until a little past now: the venue's clock is known to within the offset's error.
+            return await self.get_order_history(since=start, until=int((self.parts.clock.time() + GAP_SLACK) * 1000))
+
         async def current(last: Order) -> Order:
             return await self.get_order(last.symbol, order_id=last.order_id)
 
         async with aclosing(self._private("order")) as messages, aclosing(follow_orders(
-                messages, orders=updates, open_orders=self.get_open_orders, get_order=current)) as orders:
+                messages, orders=updates, open_orders=self.get_open_orders, orders_since=since,
+                get_order=current)) as orders:
             async for update in orders:
                 yield update
 

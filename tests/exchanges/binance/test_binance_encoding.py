@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from urllib.parse import unquote
@@ -23,7 +23,13 @@ from nacl.signing import SigningKey
 import lotusx
 from lotusx.exchanges.binance import Binance
 from lotusx.kernel.credentials import Credentials
-from lotusx.kernel.errors import AmbiguousOrderState, ConfigError, InsufficientBalance, RateLimited
+from lotusx.kernel.errors import (
+    AmbiguousOrderState,
+    ConfigError,
+    InsufficientBalance,
+    ProtocolError,
+    RateLimited,
+)
 from lotusx.kernel.message import Request, Response
 from lotusx.layers.limiter import Pool
 from lotusx.models import NewOrder, TimeInForce, Withdrawal
@@ -51,6 +57,7 @@ class Venue:
     order_answers: list[Response] = field(default_factory=list)
     placed: dict[str, Request] = field(default_factory=dict)
     lose_next: bool = False  # the next order never reaches the engine, and the client sees a 503
+    history: Callable[[Request], list[dict[str, object]]] = lambda request: []  # GET /api/v3/allOrders pages
 
     def __call__(self, request: Request) -> Response:
         path = request.path
@@ -75,6 +82,8 @@ class Venue:
             return ok({"lastUpdateId": 1, "bids": [["1.00000000", "2.00000000"]], "asks": []})
         if path == "/api/v3/openOrders":
             return ok([ORDER_BODY])
+        if path == "/api/v3/allOrders":
+            return ok(self.history(request))
         if path == "/api/v3/account":
             return ok({"balances": [{"asset": "BTC", "free": "0.00000001", "locked": "0.00000000"}]})
         if path == "/sapi/v1/capital/withdraw/apply":
@@ -224,6 +233,65 @@ async def test_open_orders_weight_by_symbol(ex: Binance, transport: FakeTranspor
     assert_signed(with_symbol, ("symbol", "BTCUSDT"))
     assert_signed(without)
     assert (with_symbol.endpoint.costs["REQUEST_WEIGHT"], without.endpoint.costs["REQUEST_WEIGHT"]) == (6, 80)
+
+
+DAY_MS = 24 * 3600 * 1000
+
+
+def history_rows(first_id: int, times: Iterable[int]) -> list[dict[str, object]]:
+    """allOrders rows with ids from ``first_id``, created at ``times``."""
+    return [ORDER_BODY | {"orderId": first_id + n, "time": t} for n, t in enumerate(times)]
+
+
+def windows(transport: FakeTransport) -> list[tuple[str, str]]:
+    """(startTime, endTime) of every allOrders request sent."""
+    return [(dict(r.query)["startTime"], dict(r.query)["endTime"]) for r in transport.requests
+            if r.path == "/api/v3/allOrders"]
+
+
+async def test_order_history_wire_format(ex: Binance, transport: FakeTransport) -> None:
+    """get_order_history: GET /api/v3/allOrders for one symbol and window, 1000 a page, signed, weight 20."""
+    await ex.get_order_history("BTCUSDT", since=LOCAL_MS, until=LOCAL_MS + 1000)
+    sent = last(transport, "/api/v3/allOrders")
+    assert_signed(sent, ("symbol", "BTCUSDT"), ("startTime", str(LOCAL_MS)), ("endTime", str(LOCAL_MS + 1000)),
+                  ("limit", "1000"))
+    assert sent.endpoint.costs["REQUEST_WEIGHT"] == 20
+
+
+async def test_order_history_is_asked_in_windows_of_at_most_24_hours(ex: Binance, transport: FakeTransport) -> None:
+    """Two days and a millisecond are three windows, none longer than the venue's 24 hours."""
+    await ex.get_order_history("BTCUSDT", since=0, until=2 * DAY_MS)
+    assert windows(transport) == [("0", str(DAY_MS - 1)), (str(DAY_MS), str(2 * DAY_MS - 1)),
+                                  (str(2 * DAY_MS), str(2 * DAY_MS))]
+
+
+async def test_order_history_pages_on_from_the_newest_order_time(ex: Binance, transport: FakeTransport,
+                                                                 venue: Venue) -> None:
+    """A full page is followed by one from its newest order's time; an order on both pages is kept once."""
+    pages = [history_rows(1, range(100, 1100)), history_rows(1000, range(1099, 1101))]
+    venue.history = lambda request: pages.pop(0)
+    orders = await ex.get_order_history("BTCUSDT", since=0, until=5000)
+    assert [o.order_id for o in orders] == [str(n) for n in range(1, 1002)]
+    assert windows(transport) == [("0", "5000"), ("1099", "5000")]
+
+
+async def test_order_history_that_cannot_page_on_is_a_protocol_error(ex: Binance, venue: Venue) -> None:
+    """A full page of orders all created at the window's start leaves nothing to page on by: an error, not a hole."""
+    venue.history = lambda request: history_rows(1, [int(dict(request.query)["startTime"])] * 1000)
+    with pytest.raises(ProtocolError, match="cannot page on"):
+        await ex.get_order_history("BTCUSDT", since=0, until=5000)
+
+
+async def test_order_history_stops_after_100_pages(ex: Binance, transport: FakeTransport, venue: Venue) -> None:
+    """A window that is still full after 100 pages is a ProtocolError; the walk is bounded."""
+    def page(request: Request) -> list[dict[str, object]]:
+        start = int(dict(request.query)["startTime"])
+        return history_rows(start, range(start + 1, start + 1001))
+
+    venue.history = page
+    with pytest.raises(ProtocolError, match="after 100 pages"):
+        await ex.get_order_history("BTCUSDT", since=0, until=DAY_MS - 1)
+    assert len(windows(transport)) == 100
 
 
 async def test_account_wire_format(ex: Binance, transport: FakeTransport) -> None:

@@ -127,6 +127,14 @@ async def test_open_orders(ex: Binance, recorded: Recorded) -> None:
     assert exact(order.price, "0.1")
 
 
+async def test_all_orders(ex: Binance, recorded: Recorded) -> None:
+    """all_orders.json -> a list of Orders, asked for one window with the page size the venue allows."""
+    recorded.body = payload("all_orders.json")
+    (order,) = await ex.get_order_history("LTCBTC", since=1_499_827_000_000, until=1_499_828_000_000)
+    assert (order.order_id, order.status, order.timestamp) == ("1", "NEW", 1499827319559)
+    assert exact(order.quantity, "1.0") and exact(order.filled_quantity, "0.0")
+
+
 async def test_account(ex: Binance, recorded: Recorded) -> None:
     """account.json -> balances by asset, exact."""
     recorded.body = payload("account.json")

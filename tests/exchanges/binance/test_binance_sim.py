@@ -11,6 +11,7 @@ import asyncio
 import base64
 import random
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -55,13 +56,24 @@ def metrics() -> Metrics:
     return Metrics()
 
 
+def on_account(sim: Sim, metrics: Metrics | None = None) -> lotusx.connect:
+    """A connection to the sim holding its HMAC key (the user's account)."""
+    keys = sim.api_keys("binance")
+    return lotusx.connect("binance", credentials=Credentials(keys.hmac_key, keys.hmac_secret),
+                          rest_url=sim.rest_url("binance"), ws_url=sim.ws_url("binance"), metrics=metrics)
+
+
 @pytest_asyncio.fixture(loop_scope="module")
 async def ex(sim: Sim, metrics: Metrics) -> AsyncIterator[Binance]:
     """A connector holding the sim's HMAC key."""
-    keys = sim.api_keys("binance")
-    async with lotusx.connect("binance", credentials=Credentials(keys.hmac_key, keys.hmac_secret),
-                              rest_url=sim.rest_url("binance"), ws_url=sim.ws_url("binance"),
-                              metrics=metrics) as connector:
+    async with on_account(sim, metrics) as connector:
+        yield connector
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def other(sim: Sim) -> AsyncIterator[Binance]:
+    """A second connector on the same account: another process trading it."""
+    async with on_account(sim) as connector:
         yield connector
 
 
@@ -269,6 +281,97 @@ async def test_a_fill_while_the_user_stream_is_down_is_reported_after_the_reconn
                                                                                     "FILLED"]
     finally:
         await orders.close()
+
+
+@asynccontextmanager
+async def user_stream_down(ex: Binance, sim: Sim, engine: Engine, metrics: Metrics) -> AsyncIterator[None]:
+    """Inside the block the user stream is down: dropped after streaming a probe order, reconnects refused."""
+    chaos = sim.chaos("binance")
+    chaos.drop_ws_after, chaos.refuse_ws = 1, True
+    try:
+        probe = await ex.place_order(NewOrder(symbol=SYMBOL, side="BUY", type="LIMIT", quantity=Decimal("0.001"),
+                                              price=far_bid(engine)))
+        await eventually(lambda: metrics.registry.get_sample_value(
+            "lotusx_ws_reconnects_total", {"exchange": "binance", "reason": "server_close"}),
+            what="the user stream to drop")
+        await ex.cancel_order(SYMBOL, order_id=probe.order_id)
+        yield
+    finally:
+        chaos.drop_ws_after, chaos.refuse_ws = None, False
+
+
+async def back_live(ex: Binance, engine: Engine, orders: Watch, client_order_id: str) -> None:
+    """Once an order placed now is reported, the stream is live again and the gap reconciled."""
+    order = await ex.place_order(NewOrder(symbol=SYMBOL, side="BUY", type="LIMIT", quantity=Decimal("0.001"),
+                                          price=far_bid(engine), client_order_id=client_order_id))
+    await eventually(lambda: [o for o in orders.items if o.client_order_id == client_order_id],
+                     what="the stream to be live again")
+    await ex.cancel_order(SYMBOL, order_id=order.order_id)
+
+
+def states(orders: Watch, client_order_id: str) -> list[tuple[str, Decimal, Decimal]]:
+    """(status, filled, quantity) of every update reported for one order."""
+    return [(o.status, o.filled_quantity, o.quantity) for o in orders.items if o.client_order_id == client_order_id]
+
+
+def charged(metrics: Metrics, endpoint: str) -> float:
+    """REST calls to ``endpoint`` that went through the stack and were answered 2xx."""
+    return metrics.registry.get_sample_value(
+        "lotusx_requests_total", {"exchange": "binance", "endpoint": endpoint, "status_class": "2xx"}) or 0.0
+
+
+async def test_orders_another_client_placed_and_closed_during_a_gap_are_reported_once(
+        ex: Binance, other: Binance, sim: Sim, engine: Engine, metrics: Metrics) -> None:
+    """Placed and filled, or placed and cancelled, while the stream was down: each reported once, exactly."""
+    orders = Watch(ex.watch_orders())
+    try:
+        await await_user_stream(ex, engine, orders)
+        async with user_stream_down(ex, sim, engine, metrics):
+            await other.place_order(NewOrder(symbol=SYMBOL, side="BUY", type="MARKET", quantity=Decimal("0.00321"),
+                                             client_order_id="gap-filled"))
+            rested = await other.place_order(NewOrder(symbol=SYMBOL, side="BUY", type="LIMIT",
+                                                      quantity=Decimal("0.00123"), price=far_bid(engine),
+                                                      client_order_id="gap-cancelled"))
+            await other.cancel_order(SYMBOL, order_id=rested.order_id)
+        await back_live(ex, engine, orders, "after-gap-1")
+        assert states(orders, "gap-filled") == [("FILLED", Decimal("0.00321"), Decimal("0.00321"))]
+        assert states(orders, "gap-cancelled") == [("CANCELED", Decimal(0), Decimal("0.00123"))]
+        assert charged(metrics, "all_orders") >= 1
+    finally:
+        await orders.close()
+
+
+async def test_an_order_reported_before_a_gap_is_not_reported_again_after_it(
+        ex: Binance, sim: Sim, engine: Engine, metrics: Metrics) -> None:
+    """An order filled and streamed just before the gap lies in the reconcile's window, yet comes once."""
+    orders = Watch(ex.watch_orders())
+    try:
+        await await_user_stream(ex, engine, orders)
+        await ex.place_order(NewOrder(symbol=SYMBOL, side="SELL", type="MARKET", quantity=Decimal("0.00042"),
+                                      client_order_id="before-gap"))
+        await eventually(lambda: ("FILLED", Decimal("0.00042"), Decimal("0.00042")) in states(orders, "before-gap"),
+                         what="the streamed fill")
+        reported = states(orders, "before-gap")
+        async with user_stream_down(ex, sim, engine, metrics):
+            pass
+        await back_live(ex, engine, orders, "after-gap-2")
+        assert charged(metrics, "all_orders") >= 1
+        assert states(orders, "before-gap") == reported
+    finally:
+        await orders.close()
+
+
+async def test_order_history_reads_past_a_full_page_and_across_24_hour_windows(
+        ex: Binance, sim: Sim, engine: Engine, metrics: Metrics) -> None:
+    """Over 1000 orders, asked from 30 hours back: every one comes once, exact, in its final state."""
+    since = sim.venue("binance").now_ms() - 30 * 3600 * 1000
+    price = engine.books["ETHUSDT"].prices("BUY")[0] - Decimal(100)
+    placed = [engine.place(USER, "ETHUSDT", "BUY", "LIMIT", quantity=Decimal("0.0013"), price=price, tif="IOC")
+              for _ in range(1001)]
+    history = await ex.get_order_history("ETHUSDT", since=since)
+    assert [o.order_id for o in history] == [str(o.order_id) for o in placed]
+    assert {(o.status, o.quantity, o.filled_quantity) for o in history} == {("EXPIRED", Decimal("0.0013"), 0)}
+    assert charged(metrics, "all_orders") == 3  # an empty first window, then two pages
 
 
 async def test_order_life_on_rest_and_user_stream(ex: Binance, engine: Engine) -> None:

@@ -58,6 +58,8 @@ class Venue:
         self.listen_keys = 0
         self.user_connections: list[str] = []
         self.open_orders: list[dict[str, Any]] = []  # GET /api/v3/openOrders, asked after a reconnect
+        self.all_orders: dict[str, list[dict[str, Any]]] = {}  # GET /api/v3/allOrders by symbol, asked too
+        self.history_asked: list[tuple[str, int, int]] = []  # (symbol, startTime, endTime)
         self.user_open = 0  # user-stream sockets open right now
 
     def app(self) -> web.Application:
@@ -66,6 +68,7 @@ class Venue:
                         web.put("/api/v3/userDataStream", self.keepalive),
                         web.get("/stream", self.stream), web.get("/ws/{key}", self.user_stream),
                         web.get("/api/v3/openOrders", self.list_open_orders),
+                        web.get("/api/v3/allOrders", self.list_all_orders),
                         web.get("/api/v3/account", self.account)])
         return app
 
@@ -78,6 +81,11 @@ class Venue:
 
     async def list_open_orders(self, request: web.Request) -> web.Response:
         return web.json_response(self.open_orders)
+
+    async def list_all_orders(self, request: web.Request) -> web.Response:
+        symbol = request.query["symbol"]
+        self.history_asked.append((symbol, int(request.query["startTime"]), int(request.query["endTime"])))
+        return web.json_response(self.all_orders.get(symbol, []))
 
     async def account(self, request: web.Request) -> web.Response:
         return web.Response(body=(PAYLOADS / "account.json").read_bytes(), content_type="application/json")
@@ -240,6 +248,28 @@ async def test_orders_opened_while_the_listen_key_was_dead_are_reported(ex: Bina
     finally:
         await orders.aclose()  # type: ignore[attr-defined]
     assert [(o.symbol, o.order_id, o.status) for o in got] == [("LTCBTC", "1", "NEW"), ("ETHBTC", "4293153", "NEW")]
+
+
+async def test_orders_closed_while_the_listen_key_was_dead_are_looked_up_on_every_known_symbol(
+        ex: Binance, venue: Venue) -> None:
+    """The history is asked per named or open symbol, on the venue's clock from before the gap to just past now."""
+    venue.user["listen-key-0001"] = [{"e": "listenKeyExpired", "E": 1576653824250,
+                                      "listenKey": "listen-key-0001"}]
+    venue.user["listen-key-0002"] = [recorded("ws_execution_report.json")]
+    venue.open_orders = orjson.loads((PAYLOADS / "open_orders.json").read_bytes())
+    venue.all_orders = {"BNBBTC": [recorded("query_order.json", symbol="BNBBTC", orderId=7, status="FILLED",
+                                            executedQty="1.0")]}
+    orders = ex.watch_orders(symbols=["BNBBTC"])
+    try:
+        got = [await asyncio.wait_for(anext(orders), 5.0) for _ in range(3)]
+    finally:
+        await orders.aclose()  # type: ignore[attr-defined]
+    assert [(o.symbol, o.order_id, o.status) for o in got] == [
+        ("LTCBTC", "1", "NEW"), ("BNBBTC", "7", "FILLED"), ("ETHBTC", "4293153", "NEW")]
+    assert [symbol for symbol, _, _ in venue.history_asked] == ["BNBBTC", "LTCBTC"]
+    # The scripted venue's clock stands still at 1_700_000_000_000 ms: the offset moves the gap onto it.
+    _, start, end = venue.history_asked[0]
+    assert abs(start - (1_700_000_000_000 - 70_000)) < 5_000 and abs(end - (1_700_000_000_000 + 10_000)) < 5_000
 
 
 async def test_balances_after_a_dead_listen_key_start_with_the_whole_account(ex: Binance, venue: Venue) -> None:

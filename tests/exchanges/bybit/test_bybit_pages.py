@@ -1,7 +1,9 @@
-"""get_open_orders follows GET /v5/order/realtime's ``nextPageCursor`` to the end, and never forever.
+"""get_open_orders and get_order_history follow ``nextPageCursor`` to the end, and never forever.
 
-Paging as documented at https://bybit-exchange.github.io/docs/v5/order/open-order: ``limit`` 1..50,
-``cursor`` = the previous answer's ``nextPageCursor``, which is empty on the last page.
+Paging as documented at https://bybit-exchange.github.io/docs/v5/order/open-order and
+https://bybit-exchange.github.io/docs/v5/order/order-list: ``limit`` 1..50, ``cursor`` = the
+previous answer's ``nextPageCursor``, which is empty on the last page; a history query's
+startTime and endTime at most 7 days apart.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from lotusx.kernel import errors as e
 from lotusx.kernel.message import Request, Response
 from lotusx.sim import Sim
 
-REALTIME = "/v5/order/realtime"
+REALTIME, HISTORY = "/v5/order/realtime", "/v5/order/history"
+WEEK_MS = 7 * 24 * 3600 * 1000
 
 
 def row(order_id: int) -> dict[str, str]:
@@ -91,3 +94,39 @@ async def test_a_cursor_that_never_ends_stops_at_the_page_cap() -> None:
         with pytest.raises(e.ProtocolError, match="after 100 pages"):
             await ex.get_open_orders()
     assert len(wire(transport, REALTIME)) == 100
+
+
+async def test_sim_history_with_60_closed_orders_returns_all_60_once(bybit: Bybit, sim: Sim,
+                                                                     credentials: lotusx.Credentials) -> None:
+    """60 orders closed on the sim (two pages of up to 50) come back from the history complete, each once."""
+    account = sim.venue("bybit").keys[credentials.api_key].account
+    since = sim.venue("bybit").now_ms()
+    closed = [sim.engine("bybit").place(account, "BTCUSDT", "BUY", "LIMIT", quantity=Decimal("0.01"),
+                                        price=Decimal(30_000 + n), tif="IOC") for n in range(60)]
+    listed = await bybit.get_order_history("BTCUSDT", since=since)
+    assert sorted(int(o.order_id) for o in listed) == [o.order_id for o in closed]
+    assert {(o.status, o.quantity, o.filled_quantity) for o in listed} == {("CANCELED", Decimal("0.01"), 0)}
+
+
+async def test_order_history_is_asked_in_windows_of_at_most_7_days() -> None:
+    """Two weeks and a millisecond are three windows, each walked from its first page."""
+    conn, transport, _ = connect(lambda c: Venue(c, order_history=lambda r: page([1], "")))
+    async with conn as ex:
+        listed = await ex.get_order_history(since=0, until=2 * WEEK_MS)
+    assert [r.query_string for r in wire(transport, HISTORY)] == [
+        f"category=spot&startTime=0&endTime={WEEK_MS - 1}&limit=50",
+        f"category=spot&startTime={WEEK_MS}&endTime={2 * WEEK_MS - 1}&limit=50",
+        f"category=spot&startTime={2 * WEEK_MS}&endTime={2 * WEEK_MS}&limit=50"]
+    assert [o.order_id for o in listed] == ["1"]
+
+
+async def test_order_history_follows_the_cursor_within_a_window() -> None:
+    """A history window's pages are walked like open orders' (one symbol here), every order kept once."""
+    conn, transport, _ = connect(lambda c: Venue(c, order_history=[page(range(1, 51), "50%3A50"),
+                                                                  page(range(50, 53), "")]))
+    async with conn as ex:
+        listed = await ex.get_order_history("BTCUSDT", since=1000, until=2000)
+    assert [r.query_string for r in wire(transport, HISTORY)] == [
+        "category=spot&symbol=BTCUSDT&startTime=1000&endTime=2000&limit=50",
+        "category=spot&symbol=BTCUSDT&startTime=1000&endTime=2000&limit=50&cursor=50%253A50"]
+    assert [o.order_id for o in listed] == [str(i) for i in range(1, 53)]
