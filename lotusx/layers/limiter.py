@@ -45,6 +45,7 @@ from limits.storage import storage_from_string
 from lotusx.kernel import errors as e
 from lotusx.kernel.protocols import SYSTEM_CLOCK, Clock
 from lotusx.layers.counters import KeyState, LocalCounters, key_state
+from lotusx.layers.redis_scripts import RedisScripts
 from lotusx.log import get_logger
 from lotusx.metrics import Metrics
 
@@ -244,6 +245,10 @@ class Limiter:
         self._local = self.storage if isinstance(self.storage, LocalCounters) else None
         # Memory storage lives in this process: cool-offs can stay local timestamps.
         self._shared = not isinstance(self.storage, MemoryStorage | LocalCounters)
+        self._scripts = RedisScripts.of(self.storage)
+        if self._shared and self._scripts is None:
+            _log.warning("rate_limit.not_atomic", exchange=exchange, storage=_redacted(self.uri),
+                         reason="cool-offs written by several processes at once may shorten one another")
         prefix = f"lotusx/{key}"
         self._ban_key = f"{prefix}/ban"
         self._cool_keys = {pool.name: f"{prefix}/cool/{pool.name}" for pool in self.pools}
@@ -526,11 +531,16 @@ class Limiter:
         """Record a cool-off in shared storage as a key that expires when it ends."""
         if not self._shared:
             return
+        if self._scripts is not None:
+            # One step on the server: nobody sees the key missing, nor can a shorter cool-off
+            # written at the same time cut ours (milliseconds: a 0.3 s Retry-After is not 1 s).
+            await self._scripts.extend(key, math.ceil((until - now) * 1000))
+            return
         storage = self.storage
         if await storage.get(key) > 0 and await storage.get_expiry(key) >= until:
             return  # a longer cool-off is already running: never shorten it
-        # Clear and re-create so the new (longer) expiry applies; a concurrent writer can at
-        # worst replace ours with its own, equally venue-given, cool-off.
+        # Clear and re-create so the new (longer) expiry applies. Not atomic: a concurrent
+        # writer may replace ours with its shorter one, and readers in between see none.
         await storage.clear(key)
         await storage.incr(key, math.ceil(until - now), 1)
 

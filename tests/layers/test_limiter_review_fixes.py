@@ -179,6 +179,14 @@ async def test_an_unreachable_redis_is_a_connect_error_without_the_password() ->
     assert "s3cret" not in str(caught.value) and ":***@127.0.0.1" in str(caught.value)
 
 
+async def test_a_ban_recorded_on_an_unreachable_redis_is_a_connect_error_without_the_password() -> None:
+    """cool_off's atomic Redis update fails as acquire does: ConnectError, password masked."""
+    lim = Limiter([WEIGHT], f"redis://:s3cret@127.0.0.1:{free_port()}", key="t")
+    with pytest.raises(ConnectError) as caught:
+        await lim.cool_off(None, 10.0)
+    assert "s3cret" not in str(caught.value) and ":***@127.0.0.1" in str(caught.value)
+
+
 def test_a_malformed_storage_uri_is_a_config_error_without_the_password() -> None:
     """An unclosed IPv6 bracket is a ConfigError, not urllib's ValueError, and hides the credentials."""
     with pytest.raises(ConfigError) as caught:

@@ -1,0 +1,58 @@
+"""Atomic updates on the Redis behind a ``limits`` storage, for what several processes race on.
+
+Recording a cool-off is a read, then a write: between the two another process may record a
+longer one (ours would cut it short) or look at the key while we rewrite it (and send into a
+ban). A Lua script runs as one step on the server, so nothing lands in between.
+
+``limits`` owns the connection (URI parsing, the driver, ``wrap_exceptions``) but has no public
+way to run a script. This module is the one place that reaches inside it, checked against
+limits 5.8.0 with coredis 5.7.0: an async ``RedisStorage`` keeps a ``CoredisBridge`` in
+``.bridge``, whose ``get_connection()`` is the coredis client and whose ``prefixed_key()`` names
+keys as ``incr``/``get`` do. For any other storage, or a ``limits`` laid out differently,
+:meth:`RedisScripts.of` returns ``None`` and the limiter keeps its non-atomic calls.
+"""
+
+from __future__ import annotations
+
+from limits.aio.storage import RedisStorage
+from limits.aio.storage.redis.coredis import CoredisBridge
+from limits.errors import StorageError
+
+# KEYS[1]: a cool-off key; ARGV[1]: how long it lasts, in ms. Create it, or lengthen it, never
+# shorten it. PTTL is -1 for a key without expiry: it gets ours rather than lasting forever.
+_EXTEND = """
+if redis.call('SET', KEYS[1], 1, 'NX', 'PX', ARGV[1]) then return 1 end
+if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[1]) then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return 0
+"""
+
+
+class RedisScripts:
+    """The limiter's atomic updates, run on a ``limits`` Redis storage's own connection."""
+
+    __slots__ = ("_errors", "_extend", "_key", "_wrap")
+
+    def __init__(self, storage: RedisStorage, bridge: CoredisBridge) -> None:
+        client = bridge.get_connection()
+        self._key = bridge.prefixed_key
+        # Raised as limits raises its own: wrapped in StorageError when the storage asks for it.
+        self._errors = bridge.base_exceptions
+        self._wrap = storage.wrap_exceptions
+        self._extend = client.register_script(_EXTEND)
+
+    @staticmethod
+    def of(storage: object) -> RedisScripts | None:
+        """The scripts for ``storage``; ``None`` when it is not a coredis-backed ``limits`` Redis storage."""
+        if not isinstance(storage, RedisStorage):
+            return None
+        bridge = getattr(storage, "bridge", None)
+        return RedisScripts(storage, bridge) if isinstance(bridge, CoredisBridge) else None
+
+    async def extend(self, key: str, milliseconds: int) -> None:
+        """Make ``key`` exist for at least ``milliseconds`` more, in one step."""
+        try:
+            await self._extend.execute([self._key(key)], [milliseconds])
+        except self._errors as exc:
+            if self._wrap:
+                raise StorageError(exc) from exc
+            raise

@@ -1,0 +1,114 @@
+"""Limiters of several processes racing on one redis-server: bans and venue pull-ups stay safe.
+
+Each limiter stands for a process (its own connection). Interleavings are driven, not timed:
+:class:`Meddled` is limits' own Redis storage in which another process acts at a chosen point
+between two of our storage calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+import pytest
+from limits.aio.storage import RedisStorage
+
+from lotusx.kernel.errors import IpBanned, RateLimited
+from lotusx.kernel.protocols import SYSTEM_CLOCK, Clock
+from lotusx.layers.limiter import Counters, Limiter, Pool
+
+WEIGHT = Pool("REQUEST_WEIGHT", 10, 60)
+COST = {"REQUEST_WEIGHT": 1}
+
+pytestmark = [pytest.mark.redis, pytest.mark.timeout(30)]
+
+Step = Callable[[], Awaitable[object]]
+
+
+class Meddled(RedisStorage):
+    """limits' Redis storage where another process runs ``before[m]`` / ``after[m]`` once, around our next ``m`` call.
+
+    A step whose point never comes (an atomic script made that call unnecessary) is run by
+    :meth:`finish`: the other process still acts, only later.
+    """
+
+    def __init__(self, url: str, *, before: dict[str, Step] | None = None,
+                 after: dict[str, Step] | None = None) -> None:
+        super().__init__(f"async+{url}", wrap_exceptions=True)
+        self.before, self.after = dict(before or {}), dict(after or {})
+
+    async def _around(self, name: str, call: Awaitable[int]) -> int:
+        if (step := self.before.pop(name, None)) is not None:
+            await step()
+        result = await call
+        if (step := self.after.pop(name, None)) is not None:
+            await step()
+        return result
+
+    async def incr(self, key: str, expiry: int, amount: int = 1) -> int:
+        return await self._around("incr", super().incr(key, expiry, amount))
+
+    async def get(self, key: str) -> int:
+        return await self._around("get", super().get(key))
+
+    async def clear(self, key: str) -> None:
+        async def cleared() -> int:
+            await super(Meddled, self).clear(key)
+            return 0
+
+        await self._around("clear", cleared())
+
+    async def finish(self) -> None:
+        for step in [*self.before.values(), *self.after.values()]:
+            await step()
+        self.before.clear()
+        self.after.clear()
+
+
+def limiter(storage: str | Counters, clock: Clock = SYSTEM_CLOCK, max_wait: float = 30.0) -> Limiter:
+    return Limiter([WEIGHT], storage, key="race", clock=clock, guard=0.0, max_wait=max_wait)
+
+
+async def refusal(acquiring: Awaitable[None]) -> type[BaseException] | None:
+    """The type of error ``acquiring`` raised; ``None`` when it went through."""
+    try:
+        await acquiring
+    except (IpBanned, RateLimited) as exc:
+        return type(exc)
+    return None
+
+
+# ===== bans and cool-offs =====
+
+
+async def test_a_shorter_ban_marked_meanwhile_never_cuts_a_longer_one(redis_url: str) -> None:
+    """A 10 s ban marked while another process marks a 100 s one leaves the 100 s ban standing."""
+    longer = limiter(redis_url)
+    # The other process marks its ban after our look at the key and before our write.
+    shorter = Meddled(redis_url, before={"clear": lambda: longer.cool_off(None, 100.0)})
+    await limiter(shorter).cool_off(None, 10.0)
+    await shorter.finish()
+    with pytest.raises(IpBanned) as caught:
+        await limiter(redis_url, max_wait=0.0).acquire(COST)
+    assert caught.value.retry_after is not None and caught.value.retry_after > 90
+
+
+async def test_another_process_stays_banned_while_a_ban_is_extended(redis_url: str) -> None:
+    """Lengthening a running ban never lets it lapse: a process looking meanwhile is refused."""
+    await limiter(redis_url).cool_off(None, 10.0)
+    seen: list[type[BaseException] | None] = []
+
+    async def look() -> None:
+        seen.append(await refusal(limiter(redis_url, max_wait=0.0).acquire(COST)))
+
+    extender = Meddled(redis_url, before={"incr": look})
+    await limiter(extender).cool_off(None, 100.0)
+    await extender.finish()
+    assert seen == [IpBanned]
+
+
+async def test_a_sub_second_cool_off_ends_on_time_for_other_processes(redis_url: str) -> None:
+    """A 0.3 s cool-off is kept to the millisecond, not rounded up to a whole second."""
+    await limiter(redis_url).cool_off(["REQUEST_WEIGHT"], 0.3)
+    await asyncio.sleep(0.5)
+    assert await refusal(limiter(redis_url, max_wait=0.0).acquire(COST)) is None
