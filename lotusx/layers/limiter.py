@@ -248,7 +248,7 @@ class Limiter:
         self._scripts = RedisScripts.of(self.storage)
         if self._shared and self._scripts is None:
             _log.warning("rate_limit.not_atomic", exchange=exchange, storage=_redacted(self.uri),
-                         reason="cool-offs written by several processes at once may shorten one another")
+                         reason="cool-offs and venue pull-ups of several processes at once may undo one another")
         prefix = f"lotusx/{key}"
         self._ban_key = f"{prefix}/ban"
         self._cool_keys = {pool.name: f"{prefix}/cool/{pool.name}" for pool in self.pools}
@@ -555,13 +555,20 @@ class Limiter:
         if usage.until is not None and usage.until > now:
             await self.cool_off([usage.name], usage.until - now)
         try:
+            # The venue's count includes other processes and tools on our IP.
             for window, idx, used in self._behind(usage, now):
                 key = window.key(idx)
-                # The venue's count includes other processes and tools on our IP. Two processes
-                # pulling up at once both add the difference: an over-count, the safe side.
-                missing = used - await self.storage.get(key)
-                if missing > 0:
-                    self._record([(window, 0, key, idx)], [await self.storage.incr(key, window.expiry, missing)])
+                if self._scripts is not None:
+                    # One step on the server: nothing lands between reading the count and raising it.
+                    count = await self._scripts.raise_to(key, used, window.expiry)
+                else:
+                    # Not atomic: two processes pulling up at once both add the difference (an
+                    # over-count, the safe side), but a give-back landing in between lowers it.
+                    missing = used - await self.storage.get(key)
+                    if missing <= 0:
+                        continue
+                    count = await self.storage.incr(key, window.expiry, missing)
+                self._record([(window, 0, key, idx)], [count])
         except _STORAGE_ERRORS as exc:
             raise self._storage_failure(exc) from None
 

@@ -14,9 +14,14 @@ keys as ``incr``/``get`` do. For any other storage, or a ``limits`` laid out dif
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from limits.aio.storage import RedisStorage
 from limits.aio.storage.redis.coredis import CoredisBridge
 from limits.errors import StorageError
+
+if TYPE_CHECKING:
+    from coredis.commands import Script
 
 # KEYS[1]: a cool-off key; ARGV[1]: how long it lasts, in ms. Create it, or lengthen it, never
 # shorten it. PTTL is -1 for a key without expiry: it gets ours rather than lasting forever.
@@ -26,11 +31,22 @@ if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[1]) then redis.call('PEXPIRE', KE
 return 0
 """
 
+# KEYS[1]: a window's count; ARGV[1]: the count the venue reported, ARGV[2]: the window's
+# expiry in s. Raise the count to the report, never lower it; INCRBY keeps a running expiry.
+_RAISE = """
+local count = tonumber(redis.call('GET', KEYS[1]) or '0')
+if count < tonumber(ARGV[1]) then
+  count = redis.call('INCRBY', KEYS[1], tonumber(ARGV[1]) - count)
+  if redis.call('TTL', KEYS[1]) == -1 then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
+end
+return count
+"""
+
 
 class RedisScripts:
     """The limiter's atomic updates, run on a ``limits`` Redis storage's own connection."""
 
-    __slots__ = ("_errors", "_extend", "_key", "_wrap")
+    __slots__ = ("_errors", "_extend", "_key", "_raise", "_wrap")
 
     def __init__(self, storage: RedisStorage, bridge: CoredisBridge) -> None:
         client = bridge.get_connection()
@@ -39,6 +55,7 @@ class RedisScripts:
         self._errors = bridge.base_exceptions
         self._wrap = storage.wrap_exceptions
         self._extend = client.register_script(_EXTEND)
+        self._raise = client.register_script(_RAISE)
 
     @staticmethod
     def of(storage: object) -> RedisScripts | None:
@@ -50,9 +67,17 @@ class RedisScripts:
 
     async def extend(self, key: str, milliseconds: int) -> None:
         """Make ``key`` exist for at least ``milliseconds`` more, in one step."""
+        await self._run(self._extend, key, milliseconds)
+
+    async def raise_to(self, key: str, count: int, expiry: int) -> int:
+        """Raise the count at ``key`` to at least ``count`` in one step (expiring in ``expiry`` s if new); the count."""
+        return await self._run(self._raise, key, count, expiry)
+
+    async def _run(self, script: Script[bytes], key: str, *args: int) -> int:
         try:
-            await self._extend.execute([self._key(key)], [milliseconds])
+            result = await script.execute([self._key(key)], args)
         except self._errors as exc:
             if self._wrap:
                 raise StorageError(exc) from exc
             raise
+        return result if isinstance(result, int) else 0  # a Lua number comes back as an integer

@@ -8,6 +8,7 @@ between two of our storage calls.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 
 import pytest
@@ -15,8 +16,10 @@ from limits.aio.storage import RedisStorage
 
 from lotusx.kernel.errors import IpBanned, RateLimited
 from lotusx.kernel.protocols import SYSTEM_CLOCK, Clock
-from lotusx.layers.limiter import Counters, Limiter, Pool
+from lotusx.layers.limiter import Counters, Limiter, Pool, Usage
+from lotusx.testing import FakeClock
 
+T0 = 1_700_000_040.0  # a whole minute since the epoch
 WEIGHT = Pool("REQUEST_WEIGHT", 10, 60)
 COST = {"REQUEST_WEIGHT": 1}
 
@@ -112,3 +115,27 @@ async def test_a_sub_second_cool_off_ends_on_time_for_other_processes(redis_url:
     await limiter(redis_url).cool_off(["REQUEST_WEIGHT"], 0.3)
     await asyncio.sleep(0.5)
     assert await refusal(limiter(redis_url, max_wait=0.0).acquire(COST)) is None
+
+
+# ===== pull-ups to the venue's count =====
+
+
+async def test_two_processes_pulling_up_to_one_report_count_it_once(redis_url: str) -> None:
+    """Both processes learn the venue counted 5: the shared count becomes 5, not 10."""
+    clock = FakeClock(T0)
+    first = limiter(redis_url, clock)
+    # The other process pulls up after our read and before our write.
+    second = Meddled(redis_url, after={"get": lambda: first.sync(Usage("REQUEST_WEIGHT", 5))})
+    await limiter(second, clock).sync(Usage("REQUEST_WEIGHT", 5))
+    await second.finish()
+    assert await first.used(WEIGHT) == 5
+
+
+async def test_a_pull_up_of_a_window_nobody_charged_yet_expires_with_it(redis_url: str) -> None:
+    """The count a report creates gets the window's expiry (61 s here), instead of living forever."""
+    clock = FakeClock(T0)
+    lim = limiter(redis_url, clock)
+    await lim.sync(Usage("REQUEST_WEIGHT", 3))
+    key = f"lotusx/race/w/REQUEST_WEIGHT/60/{int(T0 // 60)}"
+    assert await lim.storage.get(key) == 3
+    assert time.time() + 55 < await lim.storage.get_expiry(key) <= time.time() + 61

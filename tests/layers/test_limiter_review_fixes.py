@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 
 import pytest
 from redis_server import RedisServer, free_port
@@ -179,11 +179,14 @@ async def test_an_unreachable_redis_is_a_connect_error_without_the_password() ->
     assert "s3cret" not in str(caught.value) and ":***@127.0.0.1" in str(caught.value)
 
 
-async def test_a_ban_recorded_on_an_unreachable_redis_is_a_connect_error_without_the_password() -> None:
-    """cool_off's atomic Redis update fails as acquire does: ConnectError, password masked."""
+@pytest.mark.parametrize("learn", [lambda lim: lim.cool_off(None, 10.0),
+                                   lambda lim: lim.sync(Usage("REQUEST_WEIGHT", 3))])
+async def test_learning_on_an_unreachable_redis_is_a_connect_error_without_the_password(
+        learn: Callable[[Limiter], Awaitable[None]]) -> None:
+    """A ban or a venue count written by a Redis script fails as acquire does: ConnectError, password masked."""
     lim = Limiter([WEIGHT], f"redis://:s3cret@127.0.0.1:{free_port()}", key="t")
     with pytest.raises(ConnectError) as caught:
-        await lim.cool_off(None, 10.0)
+        await learn(lim)
     assert "s3cret" not in str(caught.value) and ":***@127.0.0.1" in str(caught.value)
 
 
