@@ -20,6 +20,10 @@ other ``memory://`` limiter of the same key on the event loop, as Redis shares a
 A venue that counts a *rolling* window of ``L`` per ``W`` is safely enforced by a pool of
 ``L // 2`` per ``W``: any rolling interval overlaps at most two fixed windows.
 
+With Redis, what several processes race on (a cool-off's key, a pull-up to the venue's count,
+a give-back) is one Lua script each (:mod:`lotusx.layers.redis_scripts`); a storage that
+cannot run them gets the same steps as separate calls, and a warning.
+
 Storage failures (Redis down, a value Redis refuses) are raised as ``ConnectError``: the
 request was not sent, and the message names the storage with its password masked.
 """
@@ -431,8 +435,12 @@ class Limiter:
         # never looser); a process dying in between leaks at most one window's charge.
         for (window, _, _, _), count in zip(plan, counts, strict=True):
             if count > window.limit:
+                scripts = self._scripts
                 for w, cost, key, _ in plan:
-                    await self.storage.incr(key, w.expiry, -cost)
+                    if scripts is not None:  # not below a venue report that came in meanwhile
+                        await scripts.give_back(key, cost)
+                    else:
+                        await self.storage.incr(key, w.expiry, -cost)
                 return window.pool.name, _RACE_BACKOFF, False
         self._record(plan, counts)
         return None
@@ -563,7 +571,8 @@ class Limiter:
                     count = await self._scripts.raise_to(key, used, window.expiry)
                 else:
                     # Not atomic: two processes pulling up at once both add the difference (an
-                    # over-count, the safe side), but a give-back landing in between lowers it.
+                    # over-count, the safe side), but a give-back landing in between or just
+                    # after lowers it below the venue's count.
                     missing = used - await self.storage.get(key)
                     if missing <= 0:
                         continue

@@ -120,6 +120,30 @@ async def test_a_sub_second_cool_off_ends_on_time_for_other_processes(redis_url:
 # ===== pull-ups to the venue's count =====
 
 
+async def test_a_hit_that_raced_past_the_limit_is_given_back_in_full(redis_url: str) -> None:
+    """Without a venue report in between, the 2 units that landed at 11 of 10 all come off again."""
+    clock = FakeClock(T0)
+    other = limiter(redis_url, clock)
+    await other.acquire({"REQUEST_WEIGHT": 8})
+    racer = Meddled(redis_url, before={"incr": lambda: other.acquire(COST)})  # after our check: we land at 11
+    assert await refusal(limiter(racer, clock, max_wait=0.0).acquire({"REQUEST_WEIGHT": 2})) is RateLimited
+    assert await other.used(WEIGHT) == 9
+
+
+async def test_a_give_back_after_a_pull_up_never_leaves_the_count_below_the_venue_report(redis_url: str) -> None:
+    """A venue report of 10 landing between another process's over-limit hit and its give-back still holds."""
+    clock = FakeClock(T0)
+    other, reporter = limiter(redis_url, clock), limiter(redis_url, clock)
+    await other.acquire({"REQUEST_WEIGHT": 8})
+    racer = Meddled(redis_url,
+                    # after our check (8 + 2 fits) another process takes a unit: our hit lands at 11
+                    before={"incr": lambda: other.acquire(COST)},
+                    # and before we give our 2 back, the venue reports 10
+                    after={"incr": lambda: reporter.sync(Usage("REQUEST_WEIGHT", 10))})
+    assert await refusal(limiter(racer, clock, max_wait=0.0).acquire({"REQUEST_WEIGHT": 2})) is RateLimited
+    assert await reporter.used(WEIGHT) == 10
+
+
 async def test_two_processes_pulling_up_to_one_report_count_it_once(redis_url: str) -> None:
     """Both processes learn the venue counted 5: the shared count becomes 5, not 10."""
     clock = FakeClock(T0)
