@@ -542,7 +542,9 @@ class Limiter:
         if self._scripts is not None:
             # One step on the server: nobody sees the key missing, nor can a shorter cool-off
             # written at the same time cut ours (milliseconds: a 0.3 s Retry-After is not 1 s).
-            await self._scripts.extend(key, math.ceil((until - now) * 1000))
+            milliseconds = math.ceil((until - now) * 1000)
+            if milliseconds > 0:  # Retry-After: 0 is over already (and Redis refuses PX 0)
+                await self._scripts.extend(key, milliseconds)
             return
         storage = self.storage
         if await storage.get(key) > 0 and await storage.get_expiry(key) >= until:

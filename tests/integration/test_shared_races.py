@@ -117,6 +117,12 @@ async def test_a_sub_second_cool_off_ends_on_time_for_other_processes(redis_url:
     assert await refusal(limiter(redis_url, max_wait=0.0).acquire(COST)) is None
 
 
+async def test_a_zero_second_ban_from_the_venue_records_nothing(redis_url: str) -> None:
+    """Retry-After: 0 on a 418 is over as soon as it is read: no error, and no other process waits."""
+    await limiter(redis_url).cool_off(None, 0.0)
+    assert await refusal(limiter(redis_url, max_wait=0.0).acquire(COST)) is None
+
+
 # ===== pull-ups to the venue's count =====
 
 
