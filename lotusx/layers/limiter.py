@@ -20,6 +20,10 @@ other ``memory://`` limiter of the same key on the event loop, as Redis shares a
 A venue that counts a *rolling* window of ``L`` per ``W`` is safely enforced by a pool of
 ``L // 2`` per ``W``: any rolling interval overlaps at most two fixed windows.
 
+With Redis, what several processes race on (a cool-off's key, a pull-up to the venue's count,
+a give-back) is one Lua script each (:mod:`lotusx.layers.redis_scripts`); a storage that
+cannot run them gets the same steps as separate calls, and a warning.
+
 Storage failures (Redis down, a value Redis refuses) are raised as ``ConnectError``: the
 request was not sent, and the message names the storage with its password masked.
 """
@@ -45,6 +49,7 @@ from limits.storage import storage_from_string
 from lotusx.kernel import errors as e
 from lotusx.kernel.protocols import SYSTEM_CLOCK, Clock
 from lotusx.layers.counters import KeyState, LocalCounters, key_state
+from lotusx.layers.redis_scripts import RedisScripts
 from lotusx.log import get_logger
 from lotusx.metrics import Metrics
 
@@ -244,6 +249,10 @@ class Limiter:
         self._local = self.storage if isinstance(self.storage, LocalCounters) else None
         # Memory storage lives in this process: cool-offs can stay local timestamps.
         self._shared = not isinstance(self.storage, MemoryStorage | LocalCounters)
+        self._scripts = RedisScripts.of(self.storage)
+        if self._shared and self._scripts is None:
+            _log.warning("rate_limit.not_atomic", exchange=exchange, storage=_redacted(self.uri),
+                         reason="cool-offs and venue pull-ups of several processes at once may undo one another")
         prefix = f"lotusx/{key}"
         self._ban_key = f"{prefix}/ban"
         self._cool_keys = {pool.name: f"{prefix}/cool/{pool.name}" for pool in self.pools}
@@ -426,8 +435,12 @@ class Limiter:
         # never looser); a process dying in between leaks at most one window's charge.
         for (window, _, _, _), count in zip(plan, counts, strict=True):
             if count > window.limit:
+                scripts = self._scripts
                 for w, cost, key, _ in plan:
-                    await self.storage.incr(key, w.expiry, -cost)
+                    if scripts is not None:  # not below a venue report that came in meanwhile
+                        await scripts.give_back(key, cost)
+                    else:
+                        await self.storage.incr(key, w.expiry, -cost)
                 return window.pool.name, _RACE_BACKOFF, False
         self._record(plan, counts)
         return None
@@ -526,11 +539,18 @@ class Limiter:
         """Record a cool-off in shared storage as a key that expires when it ends."""
         if not self._shared:
             return
+        if self._scripts is not None:
+            # One step on the server: nobody sees the key missing, nor can a shorter cool-off
+            # written at the same time cut ours (milliseconds: a 0.3 s Retry-After is not 1 s).
+            milliseconds = math.ceil((until - now) * 1000)
+            if milliseconds > 0:  # Retry-After: 0 is over already (and Redis refuses PX 0)
+                await self._scripts.extend(key, milliseconds)
+            return
         storage = self.storage
         if await storage.get(key) > 0 and await storage.get_expiry(key) >= until:
             return  # a longer cool-off is already running: never shorten it
-        # Clear and re-create so the new (longer) expiry applies; a concurrent writer can at
-        # worst replace ours with its own, equally venue-given, cool-off.
+        # Clear and re-create so the new (longer) expiry applies. Not atomic: a concurrent
+        # writer may replace ours with its shorter one, and readers in between see none.
         await storage.clear(key)
         await storage.incr(key, math.ceil(until - now), 1)
 
@@ -545,13 +565,21 @@ class Limiter:
         if usage.until is not None and usage.until > now:
             await self.cool_off([usage.name], usage.until - now)
         try:
+            # The venue's count includes other processes and tools on our IP.
             for window, idx, used in self._behind(usage, now):
                 key = window.key(idx)
-                # The venue's count includes other processes and tools on our IP. Two processes
-                # pulling up at once both add the difference: an over-count, the safe side.
-                missing = used - await self.storage.get(key)
-                if missing > 0:
-                    self._record([(window, 0, key, idx)], [await self.storage.incr(key, window.expiry, missing)])
+                if self._scripts is not None:
+                    # One step on the server: nothing lands between reading the count and raising it.
+                    count = await self._scripts.raise_to(key, used, window.expiry)
+                else:
+                    # Not atomic: two processes pulling up at once both add the difference (an
+                    # over-count, the safe side), but a give-back landing in between or just
+                    # after lowers it below the venue's count.
+                    missing = used - await self.storage.get(key)
+                    if missing <= 0:
+                        continue
+                    count = await self.storage.incr(key, window.expiry, missing)
+                self._record([(window, 0, key, idx)], [count])
         except _STORAGE_ERRORS as exc:
             raise self._storage_failure(exc) from None
 

@@ -7,6 +7,7 @@ from types import MappingProxyType
 
 import pytest
 from limits.aio.storage import MemoryStorage
+from structlog.testing import capture_logs
 
 from lotusx.kernel.errors import ConfigError, IpBanned, RateLimited
 from lotusx.layers.limiter import Limiter, Pool, Usage
@@ -191,6 +192,17 @@ async def test_a_pull_up_on_shared_storage_is_remembered() -> None:
     await lim.sync(Usage("REQUEST_WEIGHT", 6, per_seconds=60))
     assert await lim.used(WEIGHT) == 6
     assert lim.sync_nowait(Usage("REQUEST_WEIGHT", 6, per_seconds=60)) is True
+
+
+async def test_a_shared_storage_without_scripts_is_used_as_before_with_one_warning() -> None:
+    """A caller's own storage gets the non-atomic calls; one warning, at construction, says they may race."""
+    clock = FakeClock(T0)
+    with capture_logs() as logs:
+        lim = limiter(clock, storage=RacingStorage(0), max_wait=0.0)
+        await lim.cool_off(None, 5.0)
+        await lim.cool_off(None, 9.0)
+    assert [log["storage"] for log in logs if log["event"] == "rate_limit.not_atomic"] == ["<RacingStorage>"]
+    assert await lim.storage.get("lotusx/test/ban") == 1  # recorded for other processes all the same
 
 
 async def test_cool_off_blocks_only_the_named_pools() -> None:

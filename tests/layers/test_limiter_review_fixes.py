@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 
 import pytest
 from redis_server import RedisServer, free_port
@@ -176,6 +176,17 @@ async def test_an_unreachable_redis_is_a_connect_error_without_the_password() ->
     lim = Limiter([WEIGHT], f"redis://:s3cret@127.0.0.1:{free_port()}", key="t", max_wait=1.0)
     with pytest.raises(ConnectError) as caught:
         await lim.acquire({"REQUEST_WEIGHT": 1})
+    assert "s3cret" not in str(caught.value) and ":***@127.0.0.1" in str(caught.value)
+
+
+@pytest.mark.parametrize("learn", [lambda lim: lim.cool_off(None, 10.0),
+                                   lambda lim: lim.sync(Usage("REQUEST_WEIGHT", 3))])
+async def test_learning_on_an_unreachable_redis_is_a_connect_error_without_the_password(
+        learn: Callable[[Limiter], Awaitable[None]]) -> None:
+    """A ban or a venue count written by a Redis script fails as acquire does: ConnectError, password masked."""
+    lim = Limiter([WEIGHT], f"redis://:s3cret@127.0.0.1:{free_port()}", key="t")
+    with pytest.raises(ConnectError) as caught:
+        await learn(lim)
     assert "s3cret" not in str(caught.value) and ":***@127.0.0.1" in str(caught.value)
 
 

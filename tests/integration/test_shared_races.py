@@ -1,0 +1,171 @@
+"""Limiters of several processes racing on one redis-server: bans and venue pull-ups stay safe.
+
+Each limiter stands for a process (its own connection). Interleavings are driven, not timed:
+:class:`Meddled` is limits' own Redis storage in which another process acts at a chosen point
+between two of our storage calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+
+import pytest
+from limits.aio.storage import RedisStorage
+
+from lotusx.kernel.errors import IpBanned, RateLimited
+from lotusx.kernel.protocols import SYSTEM_CLOCK, Clock
+from lotusx.layers.limiter import Counters, Limiter, Pool, Usage
+from lotusx.testing import FakeClock
+
+T0 = 1_700_000_040.0  # a whole minute since the epoch
+WEIGHT = Pool("REQUEST_WEIGHT", 10, 60)
+COST = {"REQUEST_WEIGHT": 1}
+
+pytestmark = [pytest.mark.redis, pytest.mark.timeout(30)]
+
+Step = Callable[[], Awaitable[object]]
+
+
+class Meddled(RedisStorage):
+    """limits' Redis storage where another process runs ``before[m]`` / ``after[m]`` once, around our next ``m`` call.
+
+    A step whose point never comes (an atomic script made that call unnecessary) is run by
+    :meth:`finish`: the other process still acts, only later.
+    """
+
+    def __init__(self, url: str, *, before: dict[str, Step] | None = None,
+                 after: dict[str, Step] | None = None) -> None:
+        super().__init__(f"async+{url}", wrap_exceptions=True)
+        self.before, self.after = dict(before or {}), dict(after or {})
+
+    async def _around(self, name: str, call: Awaitable[int]) -> int:
+        if (step := self.before.pop(name, None)) is not None:
+            await step()
+        result = await call
+        if (step := self.after.pop(name, None)) is not None:
+            await step()
+        return result
+
+    async def incr(self, key: str, expiry: int, amount: int = 1) -> int:
+        return await self._around("incr", super().incr(key, expiry, amount))
+
+    async def get(self, key: str) -> int:
+        return await self._around("get", super().get(key))
+
+    async def clear(self, key: str) -> None:
+        async def cleared() -> int:
+            await super(Meddled, self).clear(key)
+            return 0
+
+        await self._around("clear", cleared())
+
+    async def finish(self) -> None:
+        for step in [*self.before.values(), *self.after.values()]:
+            await step()
+        self.before.clear()
+        self.after.clear()
+
+
+def limiter(storage: str | Counters, clock: Clock = SYSTEM_CLOCK, max_wait: float = 30.0) -> Limiter:
+    return Limiter([WEIGHT], storage, key="race", clock=clock, guard=0.0, max_wait=max_wait)
+
+
+async def refusal(acquiring: Awaitable[None]) -> type[BaseException] | None:
+    """The type of error ``acquiring`` raised; ``None`` when it went through."""
+    try:
+        await acquiring
+    except (IpBanned, RateLimited) as exc:
+        return type(exc)
+    return None
+
+
+# ===== bans and cool-offs =====
+
+
+async def test_a_shorter_ban_marked_meanwhile_never_cuts_a_longer_one(redis_url: str) -> None:
+    """A 10 s ban marked while another process marks a 100 s one leaves the 100 s ban standing."""
+    longer = limiter(redis_url)
+    # The other process marks its ban after our look at the key and before our write.
+    shorter = Meddled(redis_url, before={"clear": lambda: longer.cool_off(None, 100.0)})
+    await limiter(shorter).cool_off(None, 10.0)
+    await shorter.finish()
+    with pytest.raises(IpBanned) as caught:
+        await limiter(redis_url, max_wait=0.0).acquire(COST)
+    assert caught.value.retry_after is not None and caught.value.retry_after > 90
+
+
+async def test_another_process_stays_banned_while_a_ban_is_extended(redis_url: str) -> None:
+    """Lengthening a running ban never lets it lapse: a process looking meanwhile is refused."""
+    await limiter(redis_url).cool_off(None, 10.0)
+    seen: list[type[BaseException] | None] = []
+
+    async def look() -> None:
+        seen.append(await refusal(limiter(redis_url, max_wait=0.0).acquire(COST)))
+
+    extender = Meddled(redis_url, before={"incr": look})
+    await limiter(extender).cool_off(None, 100.0)
+    await extender.finish()
+    assert seen == [IpBanned]
+
+
+async def test_a_sub_second_cool_off_ends_on_time_for_other_processes(redis_url: str) -> None:
+    """A 0.3 s cool-off is kept to the millisecond, not rounded up to a whole second."""
+    await limiter(redis_url).cool_off(["REQUEST_WEIGHT"], 0.3)
+    await asyncio.sleep(0.5)
+    assert await refusal(limiter(redis_url, max_wait=0.0).acquire(COST)) is None
+
+
+async def test_a_zero_second_ban_from_the_venue_records_nothing(redis_url: str) -> None:
+    """Retry-After: 0 on a 418 is over as soon as it is read: no error, and no other process waits."""
+    await limiter(redis_url).cool_off(None, 0.0)
+    assert await refusal(limiter(redis_url, max_wait=0.0).acquire(COST)) is None
+
+
+# ===== pull-ups to the venue's count =====
+
+
+async def test_a_hit_that_raced_past_the_limit_is_given_back_in_full(redis_url: str) -> None:
+    """Without a venue report in between, the 2 units that landed at 11 of 10 all come off again."""
+    clock = FakeClock(T0)
+    other = limiter(redis_url, clock)
+    await other.acquire({"REQUEST_WEIGHT": 8})
+    racer = Meddled(redis_url, before={"incr": lambda: other.acquire(COST)})  # after our check: we land at 11
+    assert await refusal(limiter(racer, clock, max_wait=0.0).acquire({"REQUEST_WEIGHT": 2})) is RateLimited
+    assert await other.used(WEIGHT) == 9
+
+
+async def test_a_give_back_after_a_pull_up_never_leaves_the_count_below_the_venue_report(redis_url: str) -> None:
+    """A venue report of 10 landing between another process's over-limit hit and its give-back still holds."""
+    clock = FakeClock(T0)
+    other, reporter = limiter(redis_url, clock), limiter(redis_url, clock)
+    await other.acquire({"REQUEST_WEIGHT": 8})
+    racer = Meddled(redis_url,
+                    # after our check (8 + 2 fits) another process takes a unit: our hit lands at 11
+                    before={"incr": lambda: other.acquire(COST)},
+                    # and before we give our 2 back, the venue reports 10
+                    after={"incr": lambda: reporter.sync(Usage("REQUEST_WEIGHT", 10))})
+    assert await refusal(limiter(racer, clock, max_wait=0.0).acquire({"REQUEST_WEIGHT": 2})) is RateLimited
+    assert await reporter.used(WEIGHT) == 10
+
+
+async def test_two_processes_pulling_up_to_one_report_count_it_once(redis_url: str) -> None:
+    """Both processes learn the venue counted 5: the shared count becomes 5, not 10."""
+    clock = FakeClock(T0)
+    first = limiter(redis_url, clock)
+    # The other process pulls up after our read and before our write.
+    second = Meddled(redis_url, after={"get": lambda: first.sync(Usage("REQUEST_WEIGHT", 5))})
+    await limiter(second, clock).sync(Usage("REQUEST_WEIGHT", 5))
+    await second.finish()
+    assert await first.used(WEIGHT) == 5
+
+
+async def test_a_pull_up_of_a_window_nobody_charged_yet_expires_with_it(redis_url: str) -> None:
+    """The count a report creates gets the window's expiry (61 s here), instead of living forever."""
+    clock = FakeClock(T0)
+    lim = limiter(redis_url, clock)
+    await lim.sync(Usage("REQUEST_WEIGHT", 3))
+    key = f"lotusx/race/w/REQUEST_WEIGHT/60/{int(T0 // 60)}"
+    assert await lim.storage.get(key) == 3
+    assert time.time() + 55 < await lim.storage.get_expiry(key) <= time.time() + 61
