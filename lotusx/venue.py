@@ -12,9 +12,9 @@ exactly once per connector, so no venue package holds transport, retry or thrott
 Every request the venue counts is charged to the limiter: ``ClockSync`` sits outside
 ``RateLimit`` so its re-send after a timestamp rejection is charged like any attempt, and the
 clock sync's server-time samples and the unretried ``Parts.signed`` calls (reconcile queries)
-go through the same ``RateLimit`` too. The limiter's windows follow the venue's clock (the
-:class:`ServerClock`; the local clock until its first sync), since that is the clock the
-venue counts by.
+go through the same ``RateLimit`` too (and ``Parts.signed`` through ``Trace``). The limiter's
+windows follow the venue's clock (the :class:`ServerClock`; the local clock until its first
+sync), since that is the clock the venue counts by.
 """
 
 from __future__ import annotations
@@ -107,8 +107,10 @@ def open_venue(venue: Venue, *, credentials: Credentials | None = None, rest_url
     sign: Sequence[Layer] = ()
     if credentials is not None:
         clock_sync, sign = (ClockSync(server_clock),), (Sign(venue.signer(credentials), clock=server_clock),)
-    # No Retry: a reconcile runs inside Retry's own loop. The same RateLimit: the venue counts these too.
-    signed = stack(*clock_sync, rate_limit, *sign, MapErrors(venue.classify))(transport)
+    trace = Trace(venue.name, metrics=metrics, usage_headers=tuple(n for p in venue.usage for n in p.names))
+    # No Retry: a reconcile runs inside Retry's own loop. The same RateLimit: the venue counts
+    # these too. Traced: a reconcile after a lost order answer is what an operator looks for.
+    signed = stack(*clock_sync, rate_limit, *sign, trace, MapErrors(venue.classify))(transport)
     reconcile = venue.reconcile
     retry_reconcile = None if reconcile is None else _bind(reconcile, signed)
     layers = stack(
@@ -117,7 +119,7 @@ def open_venue(venue: Venue, *, credentials: Credentials | None = None, rest_url
         *clock_sync,
         rate_limit,
         *sign,
-        Trace(venue.name, metrics=metrics, usage_headers=tuple(n for p in venue.usage for n in p.names)),
+        trace,
         *inner,
         MapErrors(venue.classify),
     )

@@ -11,6 +11,7 @@ import lotusx
 from lotusx import ConfigError, Credentials, Request, Response, Service, around
 from lotusx.exchanges.binance.endpoints import ACCOUNT
 from lotusx.layers.limiter import Pool
+from lotusx.metrics import Metrics
 from lotusx.testing import FakeClock, FakeTransport
 from lotusx.venue import find_venue
 
@@ -192,6 +193,22 @@ async def test_calls_through_the_unretried_signed_service_are_charged_to_the_lim
         with pytest.raises(lotusx.RateLimited):
             await ex.get_balances()
     assert weights[int(clock.time() // 60)] == 25
+
+
+async def test_calls_through_the_unretried_signed_service_are_traced() -> None:
+    """A reconcile query through Parts.signed shows in lotusx_requests_total like any other request."""
+    metrics = Metrics()
+
+    def handler(request: Request) -> Response:
+        if request.path == "/api/v3/time":
+            return Response(status=200, body=b'{"serverTime": 1700000040000}')
+        return Response(status=200, body=b'{"balances": []}')
+
+    async with lotusx.connect("binance", credentials=CREDS, transport=FakeTransport(handler),
+                              clock=FakeClock(1_700_000_040.0), metrics=metrics) as ex:
+        await ex.parts.signed(account_query())
+    labels = {"exchange": "binance", "endpoint": "account", "status_class": "2xx"}
+    assert metrics.registry.get_sample_value("lotusx_requests_total", labels) == 1
 
 
 async def test_the_unretried_signed_service_learns_from_usage_headers() -> None:
