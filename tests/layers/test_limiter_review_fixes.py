@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Awaitable, Callable, Iterator
 
 import pytest
@@ -38,18 +37,6 @@ def throttled(retry_after: str, status: int = 429) -> RateLimited:
     error = http_errors(request(), Response(status=status, headers={"Retry-After": retry_after}))
     assert isinstance(error, RateLimited)
     return error
-
-
-@pytest.fixture
-def redis() -> Iterator[RedisServer]:
-    """A private redis-server; skipped without the binary, except under CI=true."""
-    server = RedisServer()
-    if server.binary is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("redis-server is required under CI but is not installed")
-        pytest.skip("redis-server is not installed")
-    with server:
-        yield server
 
 
 # ===== venue times =====
