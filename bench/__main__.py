@@ -2,8 +2,7 @@
 
 Servers run in their own processes (``bench.server``), pinned to core 1 while this client
 runs on core 0 (when there are two). Log events are filtered at WARNING, as a latency-
-sensitive deployment configures structlog; Trace still builds each event's fields (redaction
-is skipped for filtered levels).
+sensitive deployment configures structlog; Trace skips building a filtered event's fields.
 """
 
 from __future__ import annotations
@@ -21,7 +20,7 @@ from typing import Any
 import structlog
 
 from bench import stream
-from bench.measure import CLIENT_CORE, Result, pin, server, summarize, timed_calls, two_cores
+from bench.measure import CLIENT_CORE, SERVER_CORE, Result, pin, server, summarize, timed_calls, two_cores
 from bench.report import RESULTS, add_ratios, chart, layer_costs, own_times, save, table
 from bench.rest import ABLATIONS, Client, Probed, check, open_client
 
@@ -127,18 +126,18 @@ def targets(results: Sequence[Result]) -> list[dict[str, Any]]:
 PROFILES = ("depth", "order", "ws-plain", "ws-gzip", "ws-deflate")
 
 
-def profile(case: str, size: dict[str, int]) -> int:
+def profile(case: str, size: dict[str, int], core: int | None) -> int:
     """lotusx alone on one case, against the same server process, under pyinstrument."""
     from pyinstrument import Profiler
 
     # Sampled stacks, not await-attributed time: the question is where the client's CPU goes.
     profiler = Profiler(interval=0.0001, async_mode="disabled")
     if case in ("depth", "order"):
-        with server("sim") as sim:
+        with server("sim", core) as sim:
             asyncio.run(_profile_rest(sim.info, case, 3 * size["rest_calls"], profiler))
             sim.command("cancel")
     else:
-        with server("replay") as replay:
+        with server("replay", core) as replay:
             profiler.start()
             asyncio.run(stream.ours(replay.info["ws_url"], case.removeprefix("ws-"), size["ws_frames"]))
             profiler.stop()
@@ -172,20 +171,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     size = {key: value[0 if args.quick else 1] for key, value in SIZES.items()}
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING),
                         cache_logger_on_first_use=True)
-    pinned = two_cores()
+    pinned = two_cores()  # before pinning: afterwards this process sees only its own core
+    server_core = SERVER_CORE if pinned else None
     if pinned:
         pin(CLIENT_CORE)
     if args.profile:
-        return profile(args.profile, size)
+        return profile(args.profile, size, server_core)
     started = time.perf_counter()
     results: list[Result] = []
 
     print("REST: floor, lotusx, ccxt against the sim ...", flush=True)
-    with server("sim") as sim:
+    with server("sim", server_core) as sim:
         results += asyncio.run(rest_suite(sim.info, lambda: sim.command("cancel"), size))
 
     print("WS: frame pipeline vs bare msgspec, and RSS ...", flush=True)
-    with server("replay") as replay:
+    with server("replay", server_core) as replay:
         base = replay.info["ws_url"]
         for mode in ("plain", "gzip", "deflate"):
             results += stream.run_ws(base, mode, size["ws_frames"])

@@ -41,17 +41,24 @@ def rss_bytes() -> int:
 
 
 class Server:
-    """``python -m bench.server <kind>`` in its own process (own core); ``info`` is its JSON line."""
+    """``python -m bench.server <kind>`` in its own process, pinned to ``core`` when given.
 
-    def __init__(self, kind: str) -> None:
-        core = [str(SERVER_CORE)] if two_cores() else []
+    The caller passes the core: a child inherits its parent's affinity, so deciding here from
+    this process's own mask would see only the client's core once the client is pinned, and
+    leave the server sharing it. Once the server has answered, its mask is checked.
+    """
+
+    def __init__(self, kind: str, core: int | None = None) -> None:
         root = Path(__file__).resolve().parent.parent
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "bench.server", kind, *(["--core", *core] if core else [])],
+            [sys.executable, "-m", "bench.server", kind, *(["--core", str(core)] if core is not None else [])],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=root,
             env={**os.environ, "PYTHONPATH": str(root)})
         assert self.process.stdout is not None
         self.info: dict[str, Any] = orjson.loads(self._answer())
+        if core is not None and os.sched_getaffinity(self.process.pid) != {core}:
+            self.close()
+            raise RuntimeError(f"bench server is not pinned to core {core}")
 
     def command(self, text: str) -> str:
         """Send one command line and return the server's one-line answer."""
@@ -81,9 +88,9 @@ class Server:
 
 
 @contextmanager
-def server(kind: str) -> Iterator[Server]:
-    """A :class:`Server` for the duration of a ``with`` block."""
-    running = Server(kind)
+def server(kind: str, core: int | None = None) -> Iterator[Server]:
+    """A :class:`Server` (pinned to ``core`` when given) for the duration of a ``with`` block."""
+    running = Server(kind, core)
     try:
         yield running
     finally:
