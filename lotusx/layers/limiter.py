@@ -20,9 +20,10 @@ other ``memory://`` limiter of the same key on the event loop, as Redis shares a
 A venue that counts a *rolling* window of ``L`` per ``W`` is safely enforced by a pool of
 ``L // 2`` per ``W``: any rolling interval overlaps at most two fixed windows.
 
-With Redis, what several processes race on (a cool-off's key, a pull-up to the venue's count,
-a give-back) is one Lua script each (:mod:`lotusx.layers.redis_scripts`); a storage that
-cannot run them gets the same steps as separate calls, and a warning.
+With Redis, what several processes race on (a request's charge to all its windows, a
+cool-off's key, a pull-up to the venue's count) is one Lua script each
+(:mod:`lotusx.layers.redis_scripts`); a storage that cannot run them gets the same steps as
+separate calls (a charge that raced past a limit is given back), and a warning.
 
 Storage failures (Redis down, a value Redis refuses) are raised as ``ConnectError``: the
 request was not sent, and the message names the storage with its password masked.
@@ -358,6 +359,8 @@ class Limiter:
         cooling = self._cooling_locally(charges, now)
         if cooling is not None:
             return cooling
+        if self._scripts is not None:
+            return await self._attempt_scripted(self._scripts, charges, now)
         plan = self._plan(charges, now)
         if self._shared:
             return await self._attempt_shared(charges, plan, now)
@@ -407,6 +410,23 @@ class Limiter:
         self._record(plan, counts)
         return None
 
+    async def _attempt_scripted(self, scripts: RedisScripts, charges: _Charges,
+                                now: float) -> tuple[str, float, bool] | None:
+        # Redis: cool-offs, room and the charge in one script call, all or nothing.
+        plan, takes = self._local_plan(charges, now)
+        cools = self._cool_pairs(charges)
+        verdict = await scripts.take([key for _, key in cools], takes)
+        if verdict[0] == 1:
+            # A key that still exists is a cool-off still running, whatever its TTL says (-1:
+            # none), so we wait at least a little and look again.
+            name, key = cools[verdict[1] - 1]
+            return name, max(verdict[2] / 1000, 0.05), key == self._ban_key
+        if verdict[0] == 2:
+            window, _, _, idx = plan[verdict[1] - 1]
+            return self._full(window, idx, now)
+        self._record(plan, verdict[1:])
+        return None
+
     async def _attempt_shared(self, charges: list[tuple[_Window, int]], plan: list[tuple[_Window, int, str, int]],
                               now: float) -> tuple[str, float, bool] | None:
         storage = self.storage
@@ -435,12 +455,8 @@ class Limiter:
         # never looser); a process dying in between leaks at most one window's charge.
         for (window, _, _, _), count in zip(plan, counts, strict=True):
             if count > window.limit:
-                scripts = self._scripts
                 for w, cost, key, _ in plan:
-                    if scripts is not None:  # not below a venue report that came in meanwhile
-                        await scripts.give_back(key, cost)
-                    else:
-                        await self.storage.incr(key, w.expiry, -cost)
+                    await self.storage.incr(key, w.expiry, -cost)
                 return window.pool.name, _RACE_BACKOFF, False
         self._record(plan, counts)
         return None
