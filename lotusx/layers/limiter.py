@@ -572,32 +572,38 @@ class Limiter:
 
     # ===== learning from the venue =====
 
-    async def sync(self, usage: Usage) -> None:
+    async def sync(self, *usages: Usage) -> None:
         """Pull local counts up to what the venue says it counted; never down.
 
+        Pass every usage of one response at once: with Redis they are one storage call.
         Raises ``ConnectError`` when the storage fails.
         """
         now = self.clock.time()
-        if usage.until is not None and usage.until > now:
-            await self.cool_off([usage.name], usage.until - now)
+        for usage in usages:
+            if usage.until is not None and usage.until > now:
+                await self.cool_off([usage.name], usage.until - now)
+        # The venue's count includes other processes and tools on our IP.
+        behind = [(window, idx, used) for usage in usages for window, idx, used in self._behind(usage, now)]
+        if not behind:
+            return
+        pulls = [(window.key(idx), used, window.expiry) for window, idx, used in behind]
         try:
-            # The venue's count includes other processes and tools on our IP.
-            for window, idx, used in self._behind(usage, now):
-                key = window.key(idx)
-                if self._scripts is not None:
-                    # One step on the server: nothing lands between reading the count and raising it.
-                    count = await self._scripts.raise_to(key, used, window.expiry)
-                else:
-                    # Not atomic: two processes pulling up at once both add the difference (an
-                    # over-count, the safe side), but a give-back landing in between or just
-                    # after lowers it below the venue's count.
-                    missing = used - await self.storage.get(key)
-                    if missing <= 0:
-                        continue
-                    count = await self.storage.incr(key, window.expiry, missing)
-                self._record([(window, 0, key, idx)], [count])
+            if self._scripts is not None:
+                # One step on the server: nothing lands between reading a count and raising it.
+                counts = await self._scripts.raise_to(pulls)
+            else:
+                counts = [await self._pull_up(key, used, expiry) for key, used, expiry in pulls]
         except _STORAGE_ERRORS as exc:
             raise self._storage_failure(exc) from None
+        for (window, idx, _), (key, _, _), count in zip(behind, pulls, counts, strict=True):
+            self._record([(window, 0, key, idx)], [count])
+
+    async def _pull_up(self, key: str, used: int, expiry: int) -> int:
+        # Not atomic: two processes pulling up at once both add the difference (an over-count,
+        # the safe side), but a give-back landing in between or just after lowers it below
+        # the venue's count.
+        count = await self.storage.get(key)
+        return count if count >= used else await self.storage.incr(key, expiry, used - count)
 
     def sync_nowait(self, usage: Usage) -> bool:
         """:meth:`sync` without an await where none is needed; ``False``: call :meth:`sync`.

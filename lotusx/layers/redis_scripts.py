@@ -65,19 +65,27 @@ return counts
 # to give back (its hit raced past the limit; ``_TAKE`` never does). Those processes keep the
 # venue's report beside the count (KEYS[2]) and give back no lower than it, so it is still kept.
 
-# ARGV[1]: the count the venue reported, ARGV[2]: the window's expiry in s. Raise the count to
-# the report, never lower it; INCRBY keeps a running expiry.
+# KEYS: per window, its count's key and its venue report's key; ARGV: per window, the count the
+# venue reported and the window's expiry in s. Raise each count to its report, never lower it;
+# INCRBY keeps a running expiry. The counts, in order.
 _RAISE = """
-if tonumber(redis.call('GET', KEYS[2]) or '0') < tonumber(ARGV[1]) then
-  redis.call('SET', KEYS[2], ARGV[1], 'EX', ARGV[2])
+local counts = {}
+for i = 1, #KEYS / 2 do
+  local key, report, expiry = KEYS[2 * i - 1], ARGV[2 * i - 1], ARGV[2 * i]
+  local used = tonumber(report)
+  if tonumber(redis.call('GET', KEYS[2 * i]) or '0') < used then
+    redis.call('SET', KEYS[2 * i], report, 'EX', expiry)
+  end
+  local count = tonumber(redis.call('GET', key) or '0')
+  if count < used then
+    count = redis.call('INCRBY', key, used - count)
+    if redis.call('TTL', key) == -1 then redis.call('EXPIRE', key, expiry) end
+  end
+  counts[i] = count
 end
-local count = tonumber(redis.call('GET', KEYS[1]) or '0')
-if count < tonumber(ARGV[1]) then
-  count = redis.call('INCRBY', KEYS[1], tonumber(ARGV[1]) - count)
-  if redis.call('TTL', KEYS[1]) == -1 then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
-end
-return count
+return counts
 """
+
 
 class RedisScripts:
     """The limiter's atomic updates, run on a ``limits`` Redis storage's own connection."""
@@ -119,9 +127,18 @@ class RedisScripts:
         """Make ``key`` exist for at least ``milliseconds`` more, in one step."""
         await self._run(self._extend, [key], milliseconds)
 
-    async def raise_to(self, key: str, count: int, expiry: int) -> int:
-        """Raise the count at ``key`` to at least the venue's ``count`` (new keys expire in ``expiry`` s); the count."""
-        return await self._run(self._raise, [key, f"{key}/venue"], count, expiry)
+    async def raise_to(self, pulls: list[tuple[str, int, int]]) -> list[int]:
+        """Raise the count at each ``(key, count, expiry)`` to at least the venue's ``count``, in one step; the counts.
+
+        A count created here expires in ``expiry`` s.
+        """
+        keys: list[str] = []
+        args: list[int] = []
+        for key, count, expiry in pulls:
+            keys += (key, f"{key}/venue")
+            args += (count, expiry)
+        counts = await self._call(self._raise, keys, tuple(args))
+        return cast("list[int]", counts)  # a Lua table of numbers comes back as a list of integers
 
     async def _run(self, script: Script[bytes], keys: list[str], *args: int) -> int:
         result = await self._call(script, keys, args)

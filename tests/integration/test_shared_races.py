@@ -16,13 +16,17 @@ import pytest
 from limits.aio.storage import RedisStorage
 
 from lotusx.kernel.errors import IpBanned, RateLimited
+from lotusx.kernel.message import Endpoint, Request, Response
 from lotusx.kernel.protocols import SYSTEM_CLOCK, Clock
 from lotusx.layers.limiter import Counters, Limiter, Pool, Usage
-from lotusx.testing import FakeClock
+from lotusx.layers.ratelimit import RateLimit, UsedHeader
+from lotusx.testing import FakeClock, ScriptedService
 
 T0 = 1_700_000_040.0  # a whole minute since the epoch
 WEIGHT = Pool("REQUEST_WEIGHT", 10, 60)
 ORDERS = Pool("ORDERS", 2, 10)
+ORDER = Request(method="POST", path="/api/v3/order",
+                endpoint=Endpoint("new_order", "POST", "/api/v3/order", costs={"REQUEST_WEIGHT": 1, "ORDERS": 1}))
 COST = {"REQUEST_WEIGHT": 1}
 
 pytestmark = [pytest.mark.redis, pytest.mark.timeout(30)]
@@ -70,6 +74,20 @@ class Meddled(RedisStorage):
         self.after.clear()
 
 
+async def sent(redis_url: str, action: Awaitable[object]) -> list[str]:
+    """The commands clients sent to Redis while ``action`` ran (not those scripts ran)."""
+    watcher, marker = coredis.Redis.from_url(redis_url), coredis.Redis.from_url(redis_url)
+    await marker.ping()  # connected: its handshake is not in what we watch
+    commands = []
+    async with watcher.monitor() as monitor:
+        await action
+        await marker.ping()  # marks the end of what the action sent
+        while (command := await monitor.get_command()).command != "PING":
+            if command.client_type != "lua":
+                commands.append(command.command)
+    return commands
+
+
 def limiter(storage: str | Counters, clock: Clock = SYSTEM_CLOCK, max_wait: float = 30.0) -> Limiter:
     return Limiter([WEIGHT], storage, key="race", clock=clock, guard=0.0, max_wait=max_wait)
 
@@ -111,16 +129,7 @@ async def test_an_acquire_is_one_round_trip_to_redis(redis_url: str) -> None:
     """Cool-offs, room and the charge of a two-pool request reach Redis as one script call."""
     lim = Limiter([WEIGHT, ORDERS], redis_url, key="race", clock=FakeClock(T0), guard=0.0)
     await lim.acquire({"REQUEST_WEIGHT": 1})  # connected, script loaded
-    watcher, marker = coredis.Redis.from_url(redis_url), coredis.Redis.from_url(redis_url)
-    await marker.ping()  # connected too: its handshake is not in what we watch
-    async with watcher.monitor() as monitor:
-        await lim.acquire({"REQUEST_WEIGHT": 1, "ORDERS": 1})
-        await marker.ping()  # marks the end of what the acquire sent
-        sent = []
-        while (command := await monitor.get_command()).command != "PING":
-            if command.client_type != "lua":
-                sent.append(command.command)
-    assert sent == ["EVALSHA"]
+    assert await sent(redis_url, lim.acquire({"REQUEST_WEIGHT": 1, "ORDERS": 1})) == ["EVALSHA"]
 
 
 # ===== bans and cool-offs =====
@@ -186,6 +195,20 @@ async def test_two_processes_pulling_up_to_one_report_count_it_once(redis_url: s
     await limiter(second, clock).sync(Usage("REQUEST_WEIGHT", 5))
     await second.finish()
     assert await first.used(WEIGHT) == 5
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # MONITOR, as above
+async def test_the_usage_headers_of_one_response_are_pulled_up_in_one_round_trip(redis_url: str) -> None:
+    """A response reporting more weight and more orders than we counted costs one script call, and both hold."""
+    lim = Limiter([WEIGHT, ORDERS], redis_url, key="race", clock=FakeClock(T0), guard=0.0)
+    headers = {"X-MBX-USED-WEIGHT-1M": "7", "X-MBX-ORDER-COUNT-10S": "2"}
+    service = RateLimit(lim, usage=(UsedHeader("X-MBX-USED-WEIGHT-", "REQUEST_WEIGHT"),
+                                    UsedHeader("X-MBX-ORDER-COUNT-", "ORDERS")))(
+        ScriptedService([Response(status=200, headers=headers)]))
+    await lim.acquire({"REQUEST_WEIGHT": 1})  # connected, scripts loaded
+    await lim.sync(Usage("REQUEST_WEIGHT", 2))
+    assert await sent(redis_url, service(ORDER)) == ["EVALSHA", "EVALSHA"]  # the charge, then the pull-ups
+    assert (await lim.used(WEIGHT), await lim.used(ORDERS)) == (7, 2)
 
 
 async def test_a_pull_up_of_a_window_nobody_charged_yet_expires_with_it(redis_url: str) -> None:
