@@ -50,7 +50,7 @@ from limits.storage import storage_from_string
 from lotusx.kernel import errors as e
 from lotusx.kernel.protocols import SYSTEM_CLOCK, Clock
 from lotusx.layers.counters import KeyState, LocalCounters, key_state
-from lotusx.layers.redis_scripts import RedisScripts
+from lotusx.layers.redis_scripts import RedisScripts, TakeCall
 from lotusx.log import get_logger
 from lotusx.metrics import Metrics
 
@@ -150,13 +150,15 @@ class _Charges(list[tuple["_Window", int]]):
     counters' charges are reused as they are, instead of being rebuilt per request.
     """
 
-    __slots__ = ("hi", "lo", "plan", "takes")
+    __slots__ = ("hi", "lo", "plan", "scripted", "takes")
 
     def __init__(self, pairs: Iterable[tuple[_Window, int]] = ()) -> None:
         super().__init__(pairs)
         self.lo = self.hi = 0.0
         self.plan: list[tuple[_Window, int, str, int]] = []
         self.takes: list[tuple[str, int, int, int]] = []
+        # Redis: the cool-offs looked at, the takes and the script call built for them.
+        self.scripted: tuple[list[tuple[str, str]], list[tuple[str, int, int, int]], TakeCall] | None = None
 
 
 class Counters(Protocol):
@@ -383,7 +385,7 @@ class Limiter:
             plan.append((window, cost, window.key(high), high))  # cached last: the later window is next
         return plan
 
-    def _local_plan(self, charges: _Charges, now: float) -> tuple[list[tuple[_Window, int, str, int]],
+    def _reused_plan(self, charges: _Charges, now: float) -> tuple[list[tuple[_Window, int, str, int]],
                                                                    list[tuple[str, int, int, int]]]:
         if charges.lo < now < charges.hi:
             return charges.plan, charges.takes
@@ -402,7 +404,7 @@ class Limiter:
             cooling = self._cooling_locally(charges, now)
             if cooling is not None:
                 return cooling
-        plan, takes = self._local_plan(charges, now)
+        plan, takes = self._reused_plan(charges, now)
         counts = local.take(takes, now)
         if isinstance(counts, int):
             window, _, _, idx = plan[counts]
@@ -413,9 +415,13 @@ class Limiter:
     async def _attempt_scripted(self, scripts: RedisScripts, charges: _Charges,
                                 now: float) -> tuple[str, float, bool] | None:
         # Redis: cool-offs, room and the charge in one script call, all or nothing.
-        plan, takes = self._local_plan(charges, now)
-        cools = self._cool_pairs(charges)
-        verdict = await scripts.take([key for _, key in cools], takes)
+        plan, takes = self._reused_plan(charges, now)
+        scripted = charges.scripted
+        if scripted is None or scripted[1] is not takes:  # built for another plan
+            cools = self._cool_pairs(charges)
+            scripted = charges.scripted = (cools, takes, scripts.take_call([key for _, key in cools], takes))
+        cools, _, call = scripted
+        verdict = await scripts.take(call)
         if verdict[0] == 1:
             # A key that still exists is a cool-off still running, whatever its TTL says (-1:
             # none), so we wait at least a little and look again.

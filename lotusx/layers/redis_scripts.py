@@ -21,12 +21,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, cast
 
+from coredis.exceptions import NoScriptError
 from limits.aio.storage import RedisClusterStorage, RedisStorage
 from limits.aio.storage.redis.coredis import CoredisBridge
 from limits.errors import StorageError
 
 if TYPE_CHECKING:
     from coredis.commands import Script
+
+TakeCall = tuple[tuple[str, ...], tuple[int, ...]]
+"""What :meth:`RedisScripts.take` sends: the storage's keys and the script's arguments."""
 
 # KEYS[1]: a cool-off key; ARGV[1]: how long it lasts, in ms. Create it, or lengthen it, never
 # shorten it. PTTL is -1 for a key without expiry: it gets ours rather than lasting forever.
@@ -90,10 +94,10 @@ return counts
 class RedisScripts:
     """The limiter's atomic updates, run on a ``limits`` Redis storage's own connection."""
 
-    __slots__ = ("_errors", "_extend", "_key", "_raise", "_take", "_wrap")
+    __slots__ = ("_client", "_errors", "_extend", "_key", "_raise", "_take", "_wrap")
 
     def __init__(self, storage: RedisStorage, bridge: CoredisBridge) -> None:
-        client = bridge.get_connection()
+        self._client = client = bridge.get_connection()
         self._key = bridge.prefixed_key
         # Raised as limits raises its own: wrapped in StorageError when the storage asks for it.
         self._errors = bridge.base_exceptions
@@ -111,16 +115,24 @@ class RedisScripts:
         bridge = getattr(storage, "bridge", None)
         return RedisScripts(storage, bridge) if isinstance(bridge, CoredisBridge) else None
 
-    async def take(self, cools: list[str], windows: list[tuple[str, int, int, int]]) -> list[int]:
-        """Charge each ``(key, cost, limit, expiry)`` of ``windows``, in one step and all or nothing.
+    def take_call(self, cools: list[str], windows: list[tuple[str, int, int, int]]) -> TakeCall:
+        """The keys and arguments :meth:`take` sends to charge each ``(key, cost, limit, expiry)`` of ``windows``.
 
-        Nothing is charged while a key of ``cools`` exists or a cost does not fit; the verdict
-        as :data:`_TAKE` returns it.
+        Built apart from the call: a request's keys stay the same for most of a window, so
+        the limiter keeps this and sends it again.
         """
         args = [len(cools)]
         for _, cost, limit, expiry in windows:
             args += (cost, limit, expiry)
-        verdict = await self._call(self._take, [*cools, *(key for key, _, _, _ in windows)], tuple(args))
+        return self._keys([*cools, *(key for key, _, _, _ in windows)]), tuple(args)
+
+    async def take(self, call: TakeCall) -> list[int]:
+        """Charge every window of ``call``, in one step and all or nothing.
+
+        Nothing is charged while one of its cool-off keys exists or a cost does not fit; the
+        verdict as :data:`_TAKE` returns it.
+        """
+        verdict = await self._send(self._take, *call)
         return cast("list[int]", verdict)  # a Lua table of numbers comes back as a list of integers
 
     async def extend(self, key: str, milliseconds: int) -> None:
@@ -144,9 +156,21 @@ class RedisScripts:
         result = await self._call(script, keys, args)
         return result if isinstance(result, int) else 0  # a Lua number comes back as an integer
 
+    def _keys(self, keys: list[str]) -> tuple[str, ...]:
+        return tuple(self._key(key) for key in keys)
+
     async def _call(self, script: Script[bytes], keys: list[str], args: tuple[int, ...]) -> object:
+        return await self._send(script, self._keys(keys), args)
+
+    async def _send(self, script: Script[bytes], keys: tuple[str, ...], args: tuple[int, ...]) -> object:
+        # EVALSHA ourselves: Script.execute wraps each call in a fresh retry policy (~7 µs).
+        client = self._client
         try:
-            return await script.execute([self._key(key) for key in keys], args)
+            try:
+                return await client.evalsha(script.sha, keys, args)
+            except NoScriptError:  # first use, or a restarted or flushed Redis
+                await client.script_load(script.script)
+                return await client.evalsha(script.sha, keys, args)
         except self._errors as exc:
             if self._wrap:
                 raise StorageError(exc) from exc

@@ -132,6 +132,15 @@ async def test_an_acquire_is_one_round_trip_to_redis(redis_url: str) -> None:
     assert await sent(redis_url, lim.acquire({"REQUEST_WEIGHT": 1, "ORDERS": 1})) == ["EVALSHA"]
 
 
+async def test_scripts_flushed_from_redis_are_loaded_again(redis_url: str) -> None:
+    """After a Redis restart or SCRIPT FLUSH the next acquire loads its script again and charges as usual."""
+    lim = limiter(redis_url, FakeClock(T0))
+    await lim.acquire(COST)
+    await coredis.Redis.from_url(redis_url).script_flush()
+    await lim.acquire(COST)
+    assert await lim.used(WEIGHT) == 2
+
+
 # ===== bans and cool-offs =====
 
 
