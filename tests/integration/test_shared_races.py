@@ -132,6 +132,24 @@ async def test_an_acquire_is_one_round_trip_to_redis(redis_url: str) -> None:
     assert await sent(redis_url, lim.acquire({"REQUEST_WEIGHT": 1, "ORDERS": 1})) == ["EVALSHA"]
 
 
+async def test_a_charge_in_a_new_window_expires_with_it(redis_url: str) -> None:
+    """The count a charge creates gets the window's expiry (61 s here), instead of living forever."""
+    lim = limiter(redis_url, FakeClock(T0))
+    await lim.acquire(COST)
+    key = f"lotusx/race/w/REQUEST_WEIGHT/60/{int(T0 // 60)}"
+    assert time.time() + 55 < await lim.storage.get_expiry(key) <= time.time() + 61
+
+
+async def test_a_request_near_a_boundary_charges_both_windows_in_redis(redis_url: str) -> None:
+    """Within the guard band both minutes pay, and the later one still carries the charge once it has begun."""
+    clock = FakeClock(T0 + 59.9)
+    lim = Limiter([WEIGHT], redis_url, key="race", clock=clock, guard=0.25)
+    await lim.acquire({"REQUEST_WEIGHT": 3})
+    assert await lim.used(WEIGHT) == 3
+    await clock.sleep(0.2)
+    assert await lim.used(WEIGHT) == 3
+
+
 async def test_scripts_flushed_from_redis_are_loaded_again(redis_url: str) -> None:
     """After a Redis restart or SCRIPT FLUSH the next acquire loads its script again and charges as usual."""
     lim = limiter(redis_url, FakeClock(T0))
