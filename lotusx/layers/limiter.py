@@ -20,9 +20,10 @@ other ``memory://`` limiter of the same key on the event loop, as Redis shares a
 A venue that counts a *rolling* window of ``L`` per ``W`` is safely enforced by a pool of
 ``L // 2`` per ``W``: any rolling interval overlaps at most two fixed windows.
 
-With Redis, what several processes race on (a cool-off's key, a pull-up to the venue's count,
-a give-back) is one Lua script each (:mod:`lotusx.layers.redis_scripts`); a storage that
-cannot run them gets the same steps as separate calls, and a warning.
+With Redis, what several processes race on (a request's charge to all its windows, a
+cool-off's key, a pull-up to the venue's count) is one Lua script each
+(:mod:`lotusx.layers.redis_scripts`); a storage that cannot run them gets the same steps as
+separate calls (a charge that raced past a limit is given back), and a warning.
 
 Storage failures (Redis down, a value Redis refuses) are raised as ``ConnectError``: the
 request was not sent, and the message names the storage with its password masked.
@@ -49,7 +50,7 @@ from limits.storage import storage_from_string
 from lotusx.kernel import errors as e
 from lotusx.kernel.protocols import SYSTEM_CLOCK, Clock
 from lotusx.layers.counters import KeyState, LocalCounters, key_state
-from lotusx.layers.redis_scripts import RedisScripts
+from lotusx.layers.redis_scripts import RedisScripts, TakeCall
 from lotusx.log import get_logger
 from lotusx.metrics import Metrics
 
@@ -149,13 +150,15 @@ class _Charges(list[tuple["_Window", int]]):
     counters' charges are reused as they are, instead of being rebuilt per request.
     """
 
-    __slots__ = ("hi", "lo", "plan", "takes")
+    __slots__ = ("hi", "lo", "plan", "scripted", "takes")
 
     def __init__(self, pairs: Iterable[tuple[_Window, int]] = ()) -> None:
         super().__init__(pairs)
         self.lo = self.hi = 0.0
         self.plan: list[tuple[_Window, int, str, int]] = []
         self.takes: list[tuple[str, int, int, int]] = []
+        # Redis: the cool-offs looked at, the takes and the script call built for them.
+        self.scripted: tuple[list[tuple[str, str]], list[tuple[str, int, int, int]], TakeCall] | None = None
 
 
 class Counters(Protocol):
@@ -358,6 +361,8 @@ class Limiter:
         cooling = self._cooling_locally(charges, now)
         if cooling is not None:
             return cooling
+        if self._scripts is not None:
+            return await self._attempt_scripted(self._scripts, charges, now)
         plan = self._plan(charges, now)
         if self._shared:
             return await self._attempt_shared(charges, plan, now)
@@ -380,7 +385,7 @@ class Limiter:
             plan.append((window, cost, window.key(high), high))  # cached last: the later window is next
         return plan
 
-    def _local_plan(self, charges: _Charges, now: float) -> tuple[list[tuple[_Window, int, str, int]],
+    def _reused_plan(self, charges: _Charges, now: float) -> tuple[list[tuple[_Window, int, str, int]],
                                                                    list[tuple[str, int, int, int]]]:
         if charges.lo < now < charges.hi:
             return charges.plan, charges.takes
@@ -399,12 +404,33 @@ class Limiter:
             cooling = self._cooling_locally(charges, now)
             if cooling is not None:
                 return cooling
-        plan, takes = self._local_plan(charges, now)
+        plan, takes = self._reused_plan(charges, now)
         counts = local.take(takes, now)
         if isinstance(counts, int):
             window, _, _, idx = plan[counts]
             return self._full(window, idx, now)
         self._record(plan, counts)
+        return None
+
+    async def _attempt_scripted(self, scripts: RedisScripts, charges: _Charges,
+                                now: float) -> tuple[str, float, bool] | None:
+        # Redis: cool-offs, room and the charge in one script call, all or nothing.
+        plan, takes = self._reused_plan(charges, now)
+        scripted = charges.scripted
+        if scripted is None or scripted[1] is not takes:  # built for another plan
+            cools = self._cool_pairs(charges)
+            scripted = charges.scripted = (cools, takes, scripts.take_call([key for _, key in cools], takes))
+        cools, _, call = scripted
+        verdict = await scripts.take(call)
+        if verdict[0] == 1:
+            # A key that still exists is a cool-off still running, whatever its TTL says (-1:
+            # none), so we wait at least a little and look again.
+            name, key = cools[verdict[1] - 1]
+            return name, max(verdict[2] / 1000, 0.05), key == self._ban_key
+        if verdict[0] == 2:
+            window, _, _, idx = plan[verdict[1] - 1]
+            return self._full(window, idx, now)
+        self._record(plan, verdict[1:])
         return None
 
     async def _attempt_shared(self, charges: list[tuple[_Window, int]], plan: list[tuple[_Window, int, str, int]],
@@ -435,12 +461,8 @@ class Limiter:
         # never looser); a process dying in between leaks at most one window's charge.
         for (window, _, _, _), count in zip(plan, counts, strict=True):
             if count > window.limit:
-                scripts = self._scripts
                 for w, cost, key, _ in plan:
-                    if scripts is not None:  # not below a venue report that came in meanwhile
-                        await scripts.give_back(key, cost)
-                    else:
-                        await self.storage.incr(key, w.expiry, -cost)
+                    await self.storage.incr(key, w.expiry, -cost)
                 return window.pool.name, _RACE_BACKOFF, False
         self._record(plan, counts)
         return None
@@ -556,32 +578,38 @@ class Limiter:
 
     # ===== learning from the venue =====
 
-    async def sync(self, usage: Usage) -> None:
+    async def sync(self, *usages: Usage) -> None:
         """Pull local counts up to what the venue says it counted; never down.
 
+        Pass every usage of one response at once: with Redis they are one storage call.
         Raises ``ConnectError`` when the storage fails.
         """
         now = self.clock.time()
-        if usage.until is not None and usage.until > now:
-            await self.cool_off([usage.name], usage.until - now)
+        for usage in usages:
+            if usage.until is not None and usage.until > now:
+                await self.cool_off([usage.name], usage.until - now)
+        # The venue's count includes other processes and tools on our IP.
+        behind = [(window, idx, used) for usage in usages for window, idx, used in self._behind(usage, now)]
+        if not behind:
+            return
+        pulls = [(window.key(idx), used, window.expiry) for window, idx, used in behind]
         try:
-            # The venue's count includes other processes and tools on our IP.
-            for window, idx, used in self._behind(usage, now):
-                key = window.key(idx)
-                if self._scripts is not None:
-                    # One step on the server: nothing lands between reading the count and raising it.
-                    count = await self._scripts.raise_to(key, used, window.expiry)
-                else:
-                    # Not atomic: two processes pulling up at once both add the difference (an
-                    # over-count, the safe side), but a give-back landing in between or just
-                    # after lowers it below the venue's count.
-                    missing = used - await self.storage.get(key)
-                    if missing <= 0:
-                        continue
-                    count = await self.storage.incr(key, window.expiry, missing)
-                self._record([(window, 0, key, idx)], [count])
+            if self._scripts is not None:
+                # One step on the server: nothing lands between reading a count and raising it.
+                counts = await self._scripts.raise_to(pulls)
+            else:
+                counts = [await self._pull_up(key, used, expiry) for key, used, expiry in pulls]
         except _STORAGE_ERRORS as exc:
             raise self._storage_failure(exc) from None
+        for (window, idx, _), (key, _, _), count in zip(behind, pulls, counts, strict=True):
+            self._record([(window, 0, key, idx)], [count])
+
+    async def _pull_up(self, key: str, used: int, expiry: int) -> int:
+        # Not atomic: two processes pulling up at once both add the difference (an over-count,
+        # the safe side), but a give-back landing in between or just after lowers it below
+        # the venue's count.
+        count = await self.storage.get(key)
+        return count if count >= used else await self.storage.incr(key, expiry, used - count)
 
     def sync_nowait(self, usage: Usage) -> bool:
         """:meth:`sync` without an await where none is needed; ``False``: call :meth:`sync`.

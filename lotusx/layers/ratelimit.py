@@ -150,6 +150,7 @@ def _pushed_back(error: e.RateLimited, costs: Mapping[str, int], declared: Colle
 
 
 async def _learn(limiter: Limiter, usage: tuple[UsageParser, ...], response: Response, endpoint: str) -> None:
+    pending: list[Usage] = []
     for parser in usage:
         try:
             for reading in parser.read(response):
@@ -158,9 +159,15 @@ async def _learn(limiter: Limiter, usage: tuple[UsageParser, ...], response: Res
                         continue  # an endpoint without a pool of its own: nothing to pull up
                     reading = msgspec.structs.replace(reading, name=endpoint)
                 if not limiter.sync_nowait(reading):
-                    await limiter.sync(reading)
+                    pending.append(reading)
         except Exception as exc:  # whatever failed, the venue's answer must reach the caller
             limiter.learning_failed(exc)
+    if not pending:
+        return
+    try:
+        await limiter.sync(*pending)  # together: one storage call for the response, not one per header
+    except Exception as exc:
+        limiter.learning_failed(exc)
 
 
 async def _cool_off(limiter: Limiter, error: e.RateLimited, costs: Mapping[str, int], ban_seconds: float) -> None:

@@ -1,10 +1,12 @@
 """Atomic updates on the Redis behind a ``limits`` storage, for what several processes race on.
 
-Recording a cool-off is a read, then a write: between the two another process may record a
-longer one (ours would cut it short) or look at the key while we rewrite it (and send into a
-ban). Pulling a count up to the venue's is a read, then a write too, and a process giving
-back units lands anywhere around it. A Lua script runs as one step on the server, so nothing
-lands in between.
+Charging a request is a look at its cool-offs and windows, then a hit on each window: between
+the two another process may take the last units (our hit would overshoot the limit, and have
+to be given back). Recording a cool-off is a read, then a write: between the two another
+process may record a longer one (ours would cut it short) or look at the key while we rewrite
+it (and send into a ban). Pulling a count up to the venue's is a read, then a write too, and
+a process giving back units lands anywhere around it. A Lua script runs as one step on the
+server, so nothing lands in between.
 
 ``limits`` owns the connection (URI parsing, the driver, ``wrap_exceptions``) but has no public
 way to run a script. This module is the one place that reaches inside it, checked against
@@ -17,14 +19,18 @@ non-atomic calls.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
+from coredis.exceptions import NoScriptError
 from limits.aio.storage import RedisClusterStorage, RedisStorage
 from limits.aio.storage.redis.coredis import CoredisBridge
 from limits.errors import StorageError
 
 if TYPE_CHECKING:
     from coredis.commands import Script
+
+TakeCall = tuple[tuple[str, ...], tuple[int, ...]]
+"""What :meth:`RedisScripts.take` sends: the storage's keys and the script's arguments."""
 
 # KEYS[1]: a cool-off key; ARGV[1]: how long it lasts, in ms. Create it, or lengthen it, never
 # shorten it. PTTL is -1 for a key without expiry: it gets ours rather than lasting forever.
@@ -34,48 +40,71 @@ if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[1]) then redis.call('PEXPIRE', KE
 return 0
 """
 
-# A window's count (KEYS[1]) may hold units a process took and is about to give back (its hit
-# raced past the limit). So the venue's report is also kept beside it (KEYS[2]): a give-back
-# must not take the count below it, whether the report came in before or after the hit.
-
-# ARGV[1]: the count the venue reported, ARGV[2]: the window's expiry in s. Raise the count to
-# the report, never lower it; INCRBY keeps a running expiry.
-_RAISE = """
-if tonumber(redis.call('GET', KEYS[2]) or '0') < tonumber(ARGV[1]) then
-  redis.call('SET', KEYS[2], ARGV[1], 'EX', ARGV[2])
+# KEYS: the cool-off keys to honour, then the window keys to charge. ARGV[1]: how many cool-off
+# keys; then, per window key, its cost, limit and expiry in s. All or nothing: a cool-off still
+# running refuses with {1, its position, its PTTL in ms} (-1: no expiry), a window the cost does
+# not fit in refuses with {2, its position}; else every window is charged: {0, each new count}.
+# One call per request instead of a read and a write per key, and nothing to give back.
+_TAKE = """
+local cools = tonumber(ARGV[1])
+for i = 1, cools do
+  local left = redis.call('PTTL', KEYS[i])
+  if left ~= -2 then return {1, i, left} end
 end
-local count = tonumber(redis.call('GET', KEYS[1]) or '0')
-if count < tonumber(ARGV[1]) then
-  count = redis.call('INCRBY', KEYS[1], tonumber(ARGV[1]) - count)
-  if redis.call('TTL', KEYS[1]) == -1 then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
+local windows = #KEYS - cools
+for i = 1, windows do
+  local count = tonumber(redis.call('GET', KEYS[cools + i]) or '0')
+  if count + tonumber(ARGV[3 * i - 1]) > tonumber(ARGV[3 * i]) then return {2, i} end
 end
-return count
+local counts = {0}
+for i = 1, windows do
+  local key = KEYS[cools + i]
+  counts[i + 1] = redis.call('INCRBY', key, ARGV[3 * i - 1])
+  if redis.call('TTL', key) == -1 then redis.call('EXPIRE', key, ARGV[3 * i + 1]) end
+end
+return counts
 """
 
-# ARGV[1]: the units to give back. A count already gone went with its window: nothing to do.
-_GIVE_BACK = """
-local count = tonumber(redis.call('GET', KEYS[1]))
-if not count then return 0 end
-local left = math.max(count - tonumber(ARGV[1]), tonumber(redis.call('GET', KEYS[2]) or '0'))
-if left ~= count then redis.call('INCRBY', KEYS[1], left - count) end
-return left
+# A window's count (KEYS[1]) may hold units a process of an earlier version took and is about
+# to give back (its hit raced past the limit; ``_TAKE`` never does). Those processes keep the
+# venue's report beside the count (KEYS[2]) and give back no lower than it, so it is still kept.
+
+# KEYS: per window, its count's key and its venue report's key; ARGV: per window, the count the
+# venue reported and the window's expiry in s. Raise each count to its report, never lower it;
+# INCRBY keeps a running expiry. The counts, in order.
+_RAISE = """
+local counts = {}
+for i = 1, #KEYS / 2 do
+  local key, report, expiry = KEYS[2 * i - 1], ARGV[2 * i - 1], ARGV[2 * i]
+  local used = tonumber(report)
+  if tonumber(redis.call('GET', KEYS[2 * i]) or '0') < used then
+    redis.call('SET', KEYS[2 * i], report, 'EX', expiry)
+  end
+  local count = tonumber(redis.call('GET', key) or '0')
+  if count < used then
+    count = redis.call('INCRBY', key, used - count)
+    if redis.call('TTL', key) == -1 then redis.call('EXPIRE', key, expiry) end
+  end
+  counts[i] = count
+end
+return counts
 """
 
 
 class RedisScripts:
     """The limiter's atomic updates, run on a ``limits`` Redis storage's own connection."""
 
-    __slots__ = ("_errors", "_extend", "_give_back", "_key", "_raise", "_wrap")
+    __slots__ = ("_client", "_errors", "_extend", "_key", "_raise", "_take", "_wrap")
 
     def __init__(self, storage: RedisStorage, bridge: CoredisBridge) -> None:
-        client = bridge.get_connection()
+        self._client = client = bridge.get_connection()
         self._key = bridge.prefixed_key
         # Raised as limits raises its own: wrapped in StorageError when the storage asks for it.
         self._errors = bridge.base_exceptions
         self._wrap = storage.wrap_exceptions
+        self._take = client.register_script(_TAKE)
         self._extend = client.register_script(_EXTEND)
         self._raise = client.register_script(_RAISE)
-        self._give_back = client.register_script(_GIVE_BACK)
 
     @staticmethod
     def of(storage: object) -> RedisScripts | None:
@@ -86,23 +115,63 @@ class RedisScripts:
         bridge = getattr(storage, "bridge", None)
         return RedisScripts(storage, bridge) if isinstance(bridge, CoredisBridge) else None
 
+    def take_call(self, cools: list[str], windows: list[tuple[str, int, int, int]]) -> TakeCall:
+        """The keys and arguments :meth:`take` sends to charge each ``(key, cost, limit, expiry)`` of ``windows``.
+
+        Built apart from the call: a request's keys stay the same for most of a window, so
+        the limiter keeps this and sends it again.
+        """
+        args = [len(cools)]
+        for _, cost, limit, expiry in windows:
+            args += (cost, limit, expiry)
+        return self._keys([*cools, *(key for key, _, _, _ in windows)]), tuple(args)
+
+    async def take(self, call: TakeCall) -> list[int]:
+        """Charge every window of ``call``, in one step and all or nothing.
+
+        Nothing is charged while one of its cool-off keys exists or a cost does not fit; the
+        verdict as :data:`_TAKE` returns it.
+        """
+        verdict = await self._send(self._take, *call)
+        return cast("list[int]", verdict)  # a Lua table of numbers comes back as a list of integers
+
     async def extend(self, key: str, milliseconds: int) -> None:
         """Make ``key`` exist for at least ``milliseconds`` more, in one step."""
         await self._run(self._extend, [key], milliseconds)
 
-    async def raise_to(self, key: str, count: int, expiry: int) -> int:
-        """Raise the count at ``key`` to at least the venue's ``count`` (new keys expire in ``expiry`` s); the count."""
-        return await self._run(self._raise, [key, f"{key}/venue"], count, expiry)
+    async def raise_to(self, pulls: list[tuple[str, int, int]]) -> list[int]:
+        """Raise the count at each ``(key, count, expiry)`` to at least the venue's ``count``, in one step; the counts.
 
-    async def give_back(self, key: str, units: int) -> int:
-        """Take ``units`` off the count at ``key``, but not below the venue's report for it; the count."""
-        return await self._run(self._give_back, [key, f"{key}/venue"], units)
+        A count created here expires in ``expiry`` s.
+        """
+        keys: list[str] = []
+        args: list[int] = []
+        for key, count, expiry in pulls:
+            keys += (key, f"{key}/venue")
+            args += (count, expiry)
+        counts = await self._call(self._raise, keys, tuple(args))
+        return cast("list[int]", counts)  # a Lua table of numbers comes back as a list of integers
 
     async def _run(self, script: Script[bytes], keys: list[str], *args: int) -> int:
+        result = await self._call(script, keys, args)
+        return result if isinstance(result, int) else 0  # a Lua number comes back as an integer
+
+    def _keys(self, keys: list[str]) -> tuple[str, ...]:
+        return tuple(self._key(key) for key in keys)
+
+    async def _call(self, script: Script[bytes], keys: list[str], args: tuple[int, ...]) -> object:
+        return await self._send(script, self._keys(keys), args)
+
+    async def _send(self, script: Script[bytes], keys: tuple[str, ...], args: tuple[int, ...]) -> object:
+        # EVALSHA ourselves: Script.execute wraps each call in a fresh retry policy (~7 µs).
+        client = self._client
         try:
-            result = await script.execute([self._key(key) for key in keys], args)
+            try:
+                return await client.evalsha(script.sha, keys, args)
+            except NoScriptError:  # first use, or a restarted or flushed Redis
+                await client.script_load(script.script)
+                return await client.evalsha(script.sha, keys, args)
         except self._errors as exc:
             if self._wrap:
                 raise StorageError(exc) from exc
             raise
-        return result if isinstance(result, int) else 0  # a Lua number comes back as an integer
