@@ -35,6 +35,7 @@ from lotusx.kernel.protocols import WsSession
 from lotusx.kernel.ws import WsKind
 from lotusx.log import get_logger
 from lotusx.ws.delivery import Gap, Resumed
+from lotusx.ws.frames import Drop, Many
 from lotusx.ws.heartbeat import Liveness
 from lotusx.ws.hub import Hub, Link, settle
 from lotusx.ws.outbound import sender
@@ -350,7 +351,7 @@ class Shard:
         # The hot loop: everything it touches per message is bound to a local first.
         hub, session, live = self.hub, link.session, link.live
         clock, tally, dedup, control = hub.clock, hub.tally, hub.dedup, hub.dialect.control_types
-        run, offer, counts = hub.frames.run, hub.delivery.offer, tally.messages
+        step, offer, counts = hub.frames.step, hub.delivery.offer, tally.messages
         try:
             while True:
                 frame = await session.next()
@@ -360,7 +361,11 @@ class Shard:
                     data = frame.data
                     tally.bytes += len(data)
                     tally.last_rx = now
-                    for message in run(data):
+                    try:
+                        out = step(data)
+                    except Drop:
+                        continue
+                    for message in out if type(out) is Many else (out,):
                         kind_of = type(message)
                         if (control is None or kind_of in control) and await self._control(link, message):
                             continue

@@ -32,9 +32,14 @@ class Frames:
 
     stages: tuple[Stage, ...] = ()
     run: Callable[[Any], list[Any]] = field(init=False, compare=False)  # __call__ minus one call
+    # Like one stage: the output, a Many, or Drop raised. With one stage it *is* that stage, so
+    # a socket reader pays no wrapper call and no list per frame.
+    step: Stage = field(init=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "run", _compose(self.stages))
+        run, step = _compose(self.stages)
+        object.__setattr__(self, "run", run)
+        object.__setattr__(self, "step", step)
 
     def __call__(self, item: Any) -> list[Any]:
         return self.run(item)
@@ -54,7 +59,7 @@ def frames(*stages: Stage | Frames | None) -> Frames:
     return Frames(tuple(flat))
 
 
-def _compose(stages: tuple[Stage, ...]) -> Callable[[Any], list[Any]]:
+def _compose(stages: tuple[Stage, ...]) -> tuple[Callable[[Any], list[Any]], Stage]:
     count = len(stages)
 
     def feed(item: Any, start: int, out: list[Any]) -> None:
@@ -79,7 +84,7 @@ def _compose(stages: tuple[Stage, ...]) -> Callable[[Any], list[Any]]:
                 return []
             return list(item) if type(item) is Many else [item]
 
-        return run_one
+        return run_one, only
 
     def run(item: Any) -> list[Any]:
         # The common frame is one message: a flat loop, fanning out only when a stage does.
@@ -95,4 +100,18 @@ def _compose(stages: tuple[Stage, ...]) -> Callable[[Any], list[Any]]:
                 return out
         return [item]
 
-    return run
+    def step(item: Any) -> Any:
+        for done, stage in enumerate(stages, 1):
+            item = stage(item)
+            if type(item) is Many:
+                out: list[Any] = []
+                for part in item:
+                    feed(part, done, out)
+                if len(out) == 1:
+                    return out[0]
+                if not out:
+                    raise Drop
+                return Many(out)
+        return item
+
+    return run, step

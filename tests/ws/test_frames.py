@@ -64,6 +64,21 @@ class TestFrames:
         assert outer.stages == (upper, split)
         assert outer("a,b") == ["A", "B"]
 
+    @pytest.mark.parametrize(("stages", "item"), [
+        ((upper,), "a"), ((drop_empty,), ""), ((split,), "a,b"), ((split, upper), "a,b"), ((split, upper), "a"),
+        ((split, drop_empty), ","), ((split, drop_empty, upper), "a,,b"), ((upper, split), "a,b"), ((), "x"),
+    ])
+    def test_step_emits_what_run_emits(self, stages: tuple[Any, ...], item: str) -> None:
+        """step (the reader's per-frame call: output, Many or Drop) emits exactly what run's list holds."""
+        pipeline = Frames(stages)
+        try:
+            out = pipeline.step(item)
+        except Drop:
+            emitted = []
+        else:
+            emitted = list(out) if type(out) is Many else [out]
+        assert emitted == pipeline.run(item)
+
     def test_repr_lists_stages(self) -> None:
         """repr shows the stages in order."""
         assert repr(frames(upper, split)).startswith("frames(<function upper")
