@@ -100,18 +100,33 @@ def _compose(stages: tuple[Stage, ...]) -> tuple[Callable[[Any], list[Any]], Sta
                 return out
         return [item]
 
+    def fan_out(parts: Many, done: int) -> Any:
+        out: list[Any] = []
+        for part in parts:
+            feed(part, done, out)
+        if len(out) == 1:
+            return out[0]
+        if not out:
+            raise Drop
+        return Many(out)
+
+    if count == 2:  # the usual pair (decompress, decode): no loop
+        first, second = stages
+
+        def step_two(item: Any) -> Any:
+            item = first(item)
+            if type(item) is Many:
+                return fan_out(item, 1)
+            item = second(item)
+            return fan_out(item, 2) if type(item) is Many else item
+
+        return run, step_two
+
     def step(item: Any) -> Any:
         for done, stage in enumerate(stages, 1):
             item = stage(item)
             if type(item) is Many:
-                out: list[Any] = []
-                for part in item:
-                    feed(part, done, out)
-                if len(out) == 1:
-                    return out[0]
-                if not out:
-                    raise Drop
-                return Many(out)
+                return fan_out(item, done)
         return item
 
     return run, step
