@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from types import FunctionType, MethodType
 from typing import Any, TypeAlias
 
 Stage: TypeAlias = Callable[[Any], Any]
@@ -59,7 +60,18 @@ def frames(*stages: Stage | Frames | None) -> Frames:
     return Frames(tuple(flat))
 
 
+def _direct(stage: Stage) -> Stage:
+    """``stage``, or the bound ``__call__`` of a stage object whose class defines it in Python.
+
+    CPython calls such an object through its type's call slot, ~50 ns more per call than
+    through the bound method; stages are called for every frame.
+    """
+    call: object = type(stage).__call__
+    return MethodType(call, stage) if isinstance(call, FunctionType) else stage
+
+
 def _compose(stages: tuple[Stage, ...]) -> tuple[Callable[[Any], list[Any]], Stage]:
+    stages = tuple(map(_direct, stages))
     count = len(stages)
 
     def feed(item: Any, start: int, out: list[Any]) -> None:

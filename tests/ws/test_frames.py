@@ -79,6 +79,18 @@ class TestFrames:
             emitted = list(out) if type(out) is Many else [out]
         assert emitted == pipeline.run(item)
 
+    def test_a_stage_object_is_called_through_its_bound_call(self) -> None:
+        """A stage object with a Python __call__ is run through that method, bound once; stages keep the object."""
+        class Suffix:
+            def __call__(self, text: str) -> str:
+                return text + "!"
+
+        stage = Suffix()
+        pipeline = frames(stage)
+        assert getattr(pipeline.step, "__self__", None) is stage
+        assert pipeline.stages == (stage,)
+        assert (pipeline.step("a"), pipeline("a")) == ("a!", ["a!"])
+
     def test_repr_lists_stages(self) -> None:
         """repr shows the stages in order."""
         assert repr(frames(upper, split)).startswith("frames(<function upper")
