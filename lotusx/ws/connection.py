@@ -361,7 +361,6 @@ class Shard:
         due = False  # _HANDOFF messages wait: yield before delivering more
 
         def accept(data: str | bytes) -> bool:
-            nonlocal due
             live.last_rx = now = monotonic()
             tally.bytes += len(data)
             tally.last_rx = now
@@ -369,21 +368,33 @@ class Shard:
                 out = step(data)
             except Drop:
                 return False
-            for message in out if type(out) is Many else (out,):
-                kind_of = type(message)
-                if due or pending or control is None or kind_of in control:
+            if type(out) is not Many:
+                return take(out)
+            for message in out:  # several messages in one frame: none may pass one left pending
+                if due or pending:
                     pending.append((message, False))
-                    continue
-                if dedup is not None and dedup.active and not dedup.fresh(message):
-                    continue
-                hub.messages += 1
-                counts[kind_of] = counts.get(kind_of, 0) + 1
-                waiting = offer(message)
-                if not waiting:  # full or closed: the overflow policy decides, in _deliver
-                    pending.append((message, True))
-                elif waiting >= _HANDOFF:
-                    due = True
+                else:
+                    take(message)
             return due or bool(pending)
+
+        def take(message: Any) -> bool:
+            nonlocal due
+            kind_of = type(message)
+            if control is None or kind_of in control:
+                pending.append((message, False))
+                return True
+            if dedup is not None and dedup.active and not dedup.fresh(message):
+                return False
+            hub.messages += 1
+            counts[kind_of] = counts.get(kind_of, 0) + 1
+            waiting = offer(message)
+            if not waiting:  # full or closed: the overflow policy decides, in _deliver
+                pending.append((message, True))
+                return True
+            if waiting >= _HANDOFF:
+                due = True
+                return True
+            return False
 
         try:
             while True:
