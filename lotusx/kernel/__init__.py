@@ -32,7 +32,7 @@ from lotusx.kernel.errors import (
     VenueError,
 )
 from lotusx.kernel.message import ANONYMOUS, Endpoint, Idempotency, Request, Response, encode_query
-from lotusx.kernel.protocols import SYSTEM_CLOCK, Clock, RestApi, Signer, SystemClock, WsSession
+from lotusx.kernel.protocols import SYSTEM_CLOCK, Clock, RestApi, Signer, SystemClock, WsPump, WsSession
 from lotusx.kernel.service import Around, Layer, Middleware, Service, Stack, around, stack
 from lotusx.kernel.ws import WsFrame, WsKind
 
@@ -44,7 +44,7 @@ __all__ = [
     "MapErrors", "Middleware", "NotFound", "OrderRejected", "ProtocolError", "QueueOverflow",
     "RateLimited", "Request", "Response", "RestApi", "RestClient", "ServerError", "Service", "Signer",
     "Stack", "StreamError", "SubscriptionRejected", "SystemClock", "Timeout", "TimestampOutOfWindow",
-    "TransportError", "VenueError", "WsFrame", "WsKind", "WsSession", "around", "chain",
+    "TransportError", "VenueError", "WsFrame", "WsKind", "WsPump", "WsSession", "around", "chain",
     "encode_query", "http_errors", "json_body", "known_secrets", "pairs", "param_value", "register_secret",
     "retry_after", "stack",
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from lotusx.kernel.message import Request
@@ -44,6 +44,18 @@ class WsSession(Protocol):
     async def next(self) -> WsFrame: ...
 
     async def close(self, code: int = 1000) -> None: ...
+
+
+@runtime_checkable
+class WsPump(Protocol):
+    """What a :class:`WsSession` may add: data frames handed to a plain callback.
+
+    ``pump(sink)`` calls ``sink(payload)`` for each TEXT/BINARY frame until ``sink`` returns
+    True (then it returns ``None``) or another frame arrives (returned as ``next()`` would
+    return it). A reader then pays a call per frame instead of a coroutine and a ``WsFrame``.
+    """
+
+    async def pump(self, sink: Callable[[str | bytes], bool]) -> WsFrame | None: ...
 
 
 @runtime_checkable

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+from collections.abc import Callable
 
 import aiohttp
 
@@ -100,13 +101,37 @@ class AiohttpWs:
 
     async def next(self) -> WsFrame:
         """The next frame from the peer, control frames included."""
-        ws = self._live()
+        ws = self._ws
+        if ws is None or self._closed:  # _live() inlined: this runs once per frame
+            ws = self._live()
         msg = await ws.receive()
         kind = msg.type
         if kind is _AIOHTTP_TEXT:
             return WsFrame(_TEXT, msg.data)
         if kind is _AIOHTTP_BINARY:
             return WsFrame(_BINARY, msg.data)
+        return await self._other(ws, msg)
+
+    async def pump(self, sink: Callable[[str | bytes], bool]) -> WsFrame | None:
+        """Hand data payloads to ``sink`` until it returns True (``None``) or another frame comes.
+
+        See :class:`~lotusx.kernel.protocols.WsPump`: the frame that is not data is returned
+        exactly as :meth:`next` would return it (a PING answered first, CLOSE, errors raised).
+        """
+        ws = self._live()
+        receive = ws.receive
+        while True:
+            msg = await receive()
+            kind = msg.type
+            if kind is _AIOHTTP_TEXT or kind is _AIOHTTP_BINARY:
+                if sink(msg.data):
+                    return None
+            else:
+                return await self._other(ws, msg)
+
+    async def _other(self, ws: aiohttp.ClientWebSocketResponse, msg: aiohttp.WSMessage) -> WsFrame:
+        """A frame that is not data: control frames and the ends of the connection."""
+        kind = msg.type
         if kind is aiohttp.WSMsgType.PING:
             if self.auto_pong:
                 try:

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+from collections.abc import Callable
 from typing import Any
 
 from lotusx.kernel.errors import (
@@ -31,10 +33,11 @@ from lotusx.kernel.errors import (
     StreamError,
     SubscriptionRejected,
 )
-from lotusx.kernel.protocols import WsSession
-from lotusx.kernel.ws import WsKind
+from lotusx.kernel.protocols import WsPump, WsSession
+from lotusx.kernel.ws import WsFrame, WsKind
 from lotusx.log import get_logger
 from lotusx.ws.delivery import Gap, Resumed
+from lotusx.ws.frames import Drop, Many
 from lotusx.ws.heartbeat import Liveness
 from lotusx.ws.hub import Hub, Link, settle
 from lotusx.ws.outbound import sender
@@ -347,37 +350,66 @@ class Shard:
             _log.warning("ws close failed", exchange=self.hub.exchange, shard=self.index, error=repr(exc))
 
     async def _read(self, link: Link) -> None:
-        # The hot loop: everything it touches per message is bound to a local first.
+        # The hot path is accept(): a plain function the session's pump calls per data frame
+        # (no coroutine, no WsFrame). What needs an await (a control message, a full queue,
+        # a hand-off to the consumer) makes it return True, and the loop below does it.
         hub, session, live = self.hub, link.session, link.live
         clock, tally, dedup, control = hub.clock, hub.tally, hub.dedup, hub.dialect.control_types
-        run, offer, counts = hub.frames.run, hub.delivery.offer, tally.messages
+        monotonic, step, offer, counts = clock.monotonic, hub.frames.step, hub.delivery.offer, tally.messages
+        pump = session.pump if isinstance(session, WsPump) else functools.partial(_pump, session)
+        pending: list[tuple[Any, bool]] = []  # (message, counted), in order, for _deliver
+        due = False  # _HANDOFF messages wait: yield before delivering more
+
+        def accept(data: str | bytes) -> bool:
+            live.last_rx = now = monotonic()
+            tally.bytes += len(data)
+            tally.last_rx = now
+            try:
+                out = step(data)
+            except Drop:
+                return False
+            if type(out) is not Many:
+                return take(out)
+            for message in out:  # several messages in one frame: none may pass one left pending
+                if due or pending:
+                    pending.append((message, False))
+                else:
+                    take(message)
+            return due or bool(pending)
+
+        def take(message: Any) -> bool:
+            nonlocal due
+            kind_of = type(message)
+            if control is None or kind_of in control:
+                pending.append((message, False))
+                return True
+            if dedup is not None and dedup.active and not dedup.fresh(message):
+                return False
+            hub.messages += 1
+            counts[kind_of] = counts.get(kind_of, 0) + 1
+            waiting = offer(message)
+            if not waiting:  # full or closed: the overflow policy decides, in _deliver
+                pending.append((message, True))
+                return True
+            if waiting >= _HANDOFF:
+                due = True
+                return True
+            return False
+
         try:
             while True:
-                frame = await session.next()
-                live.last_rx = now = clock.monotonic()
+                frame = await pump(accept)
+                if frame is None:
+                    if due:
+                        due = False
+                        await asyncio.sleep(0)  # let the consumer catch up: see _HANDOFF
+                    for message, counted in pending:
+                        await self._deliver(link, message, counted)
+                    pending.clear()
+                    continue
+                live.last_rx = monotonic()
                 kind = frame.kind
-                if kind is _TEXT or kind is _BINARY:
-                    data = frame.data
-                    tally.bytes += len(data)
-                    tally.last_rx = now
-                    for message in run(data):
-                        kind_of = type(message)
-                        if (control is None or kind_of in control) and await self._control(link, message):
-                            continue
-                        if dedup is not None and dedup.active and not dedup.fresh(message):
-                            continue
-                        hub.messages += 1
-                        counts[kind_of] = counts.get(kind_of, 0) + 1
-                        waiting = offer(message)
-                        if not waiting:  # full or closed: the overflow policy decides
-                            live.hold()  # a reader held by back-pressure is not an idle socket
-                            try:
-                                await hub.delivery.put(message)
-                            finally:
-                                live.release(clock.monotonic())
-                        elif waiting >= _HANDOFF:
-                            await asyncio.sleep(0)  # let the consumer catch up: see _HANDOFF
-                elif kind is WsKind.PING:
+                if kind is WsKind.PING:
                     if hub.heartbeat.answer_pings:
                         await session.pong(frame.data if isinstance(frame.data, bytes) else frame.data.encode())
                 elif kind is WsKind.PONG:
@@ -390,6 +422,32 @@ class Shard:
         except Exception as exc:  # a bug in a stage must end the link, never hang the stream
             _log.error("ws read failed", exchange=hub.exchange, shard=self.index, error=exc)
             link.end("error")
+
+    async def _deliver(self, link: Link, message: Any, counted: bool) -> None:
+        """One message the long way: control matchers, dedup and counts (unless ``counted``), queue."""
+        hub = self.hub
+        delivery = hub.delivery
+        if not counted:
+            kind_of = type(message)
+            control = hub.dialect.control_types
+            if (control is None or kind_of in control) and await self._control(link, message):
+                return
+            if hub.dedup is not None and hub.dedup.active and not hub.dedup.fresh(message):
+                return
+            hub.messages += 1
+            counts = hub.tally.messages
+            counts[kind_of] = counts.get(kind_of, 0) + 1
+            waiting = delivery.offer(message)
+            if waiting:
+                if waiting >= _HANDOFF:
+                    await asyncio.sleep(0)
+                return
+        # Full or closed: the overflow policy decides.
+        link.live.hold()  # a reader held by back-pressure is not an idle socket
+        try:
+            await delivery.put(message)
+        finally:
+            link.live.release(hub.clock.monotonic())
 
     async def _control(self, link: Link, message: Any) -> bool:
         """Act on ``message`` if it is a control message (pong, ping, ack, login, shutdown)."""
@@ -439,3 +497,15 @@ class Shard:
         except Exception as exc:  # e.g. RateLimited from an outbound layer: never a dead watch on a live link
             _log.error("ws watch failed", exchange=hub.exchange, shard=self.index, error=repr(exc))
             link.end("error")
+
+
+async def _pump(session: WsSession, sink: Callable[[str | bytes], bool]) -> WsFrame | None:
+    """``WsPump.pump`` for a session that has only ``next()``."""
+    while True:
+        frame = await session.next()
+        kind = frame.kind
+        if kind is _TEXT or kind is _BINARY:
+            if sink(frame.data):
+                return None
+        else:
+            return frame

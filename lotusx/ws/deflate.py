@@ -9,7 +9,7 @@ else is taken as raw deflate (RFC 1951). Text frames pass through untouched.
 from __future__ import annotations
 
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from prometheus_client import Counter
@@ -21,6 +21,7 @@ from lotusx.ws.frames import Drop
 
 Mode = Literal["auto", "gzip", "zlib", "raw"]
 _WBITS = {"gzip": 16 + zlib.MAX_WBITS, "zlib": zlib.MAX_WBITS, "raw": -zlib.MAX_WBITS}
+_GZIP = _WBITS["gzip"]
 _log = get_logger("lotusx.ws.deflate")
 # Deflate cannot expand input more than 1032:1 (zlib technical details, "Maximum compression
 # factor"), so a frame under max_size / 1032 bytes cannot reach the cap and is inflated in one
@@ -50,6 +51,12 @@ class Inflate:
     max_size: int = 8 * 1024 * 1024
     metrics: Metrics | None = None
     exchange: str = ""
+    _wbits: int | None = field(init=False, repr=False, compare=False)  # None: judged per frame
+    _one_call: int = field(init=False, repr=False, compare=False)  # frames up to this size cannot pass the cap
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_wbits", _WBITS.get(self.mode))
+        object.__setattr__(self, "_one_call", self.max_size // _MAX_RATIO)
 
     def inflate(self, data: bytes) -> bytes:
         """Decompress ``data``; raise ``FrameTooLarge`` past the cap, ``ProtocolError`` if corrupt."""
@@ -71,6 +78,12 @@ class Inflate:
     def __call__(self, data: str | bytes) -> str | bytes:
         if isinstance(data, str):
             return data
+        if len(data) <= self._one_call:  # inflate()'s common case, inlined: this runs per frame
+            wbits = self._wbits or (_GZIP if data.startswith(b"\x1f\x8b") else _WBITS[detect(data)])
+            try:
+                return zlib.decompress(data, wbits)
+            except zlib.error:
+                pass  # inflate() below fails the same way and says why
         try:
             return self.inflate(data)
         except StreamError as exc:

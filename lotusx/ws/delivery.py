@@ -74,8 +74,10 @@ class Delivery:
         self._items: deque[Any] = deque()
         self._readable = asyncio.Event()
         self._writable = asyncio.Event()
-        # Waiters counted so the per-message path sets an Event only when someone waits.
-        self._getters = 0
+        # Whether a consumer went to sleep on ``_readable`` since it was last set: the
+        # per-message path sets the Event once per wake-up, not for every message that lands
+        # while the woken consumer waits for its turn to run (a Python call each).
+        self._asleep = False
         self._putters = 0
         self._error: LotusXError | None = None
         self._closed = False
@@ -92,7 +94,8 @@ class Delivery:
         items = self._items
         if len(items) < self.maxsize and not self._closed:
             items.append(item)
-            if self._getters:
+            if self._asleep:
+                self._asleep = False
                 self._readable.set()
             return len(items)
         return 0
@@ -158,11 +161,8 @@ class Delivery:
             if self._closed:
                 raise StopAsyncIteration
             self._readable.clear()
-            self._getters += 1
-            try:
-                await self._readable.wait()
-            finally:
-                self._getters -= 1
+            self._asleep = True
+            await self._readable.wait()
         if self._error is not None and self.overflow is Overflow.FAIL:
             raise self._error
         item = items.popleft()

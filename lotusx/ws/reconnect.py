@@ -88,6 +88,7 @@ class ReconnectWs:
         self.metrics = metrics if metrics is not None else Metrics()
         self.clock = clock
         self._hub: Hub | None = None
+        self._get: Callable[[], Awaitable[Any]] | None = None  # the delivery's get(), bound once
         self._shards: list[Shard] = []
         self._closed = False
 
@@ -216,7 +217,10 @@ class ReconnectWs:
 
     def __anext__(self) -> Awaitable[Any]:
         # A plain method handing out get()'s coroutine: one coroutine per message, not two.
-        return self._running().delivery.get()
+        get = self._get
+        if get is None:
+            get = self._get = self._running().delivery.get
+        return get()
 
     @property
     def stats(self) -> WsStats:

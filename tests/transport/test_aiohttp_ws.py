@@ -54,6 +54,36 @@ async def test_text_and_binary_round_trip(ws_url: str) -> None:
     assert (binary.kind, binary.data) == (WsKind.BINARY, b"\x03\x02\x01")
 
 
+async def test_pump_hands_payloads_to_the_sink_until_it_asks_to_stop(ws_url: str) -> None:
+    """pump() passes each data payload to the sink and returns None once the sink returns True."""
+    ws = AiohttpWs(ws_url)
+    await ws.connect()
+    for message in ("a", "b", "c"):
+        await ws.send(message)
+    got: list[str | bytes] = []
+
+    def sink(data: str | bytes) -> bool:
+        got.append(data)
+        return len(got) == 2
+
+    first = await ws.pump(sink)
+    second = await ws.pump(lambda data: got.append(data) is None)
+    await ws.close()
+    assert (first, second, got) == (None, None, ["echo:a", "echo:b", "echo:c"])
+
+
+async def test_pump_returns_a_control_frame_as_next_would(ws_url: str) -> None:
+    """A frame that is not data ends pump() and comes back as next() gives it: a ping, answered."""
+    ws = AiohttpWs(ws_url)
+    await ws.connect()
+    await ws.send("ping-me")
+    frame = await ws.pump(lambda data: pytest.fail(f"no data expected, got {data!r}"))
+    answer = await ws.next()
+    await ws.close()
+    assert frame is not None and (frame.kind, frame.data) == (WsKind.PING, b"hb")
+    assert answer.data == "got-pong:hb"
+
+
 async def test_server_ping_is_visible_and_answered(ws_url: str) -> None:
     """A server ping is returned as a PING frame and answered with a pong automatically."""
     ws = AiohttpWs(ws_url)

@@ -25,6 +25,15 @@ class TestDelivery:
             await delivery.put(n)
         assert await drain(delivery) == [0, 1, 2]
 
+    async def test_two_waiting_consumers_are_each_served(self) -> None:
+        """Messages offered while two consumers wait reach both of them, none left waiting."""
+        delivery = Delivery(4)
+        consumers = [asyncio.create_task(delivery.get()) for _ in range(2)]
+        await asyncio.sleep(0)
+        delivery.offer("a")
+        delivery.offer("b")
+        assert sorted(await asyncio.wait_for(asyncio.gather(*consumers), 1)) == ["a", "b"]
+
     async def test_block_back_pressures_the_producer(self) -> None:
         """Under BLOCK a put into a full queue waits until the consumer takes one."""
         delivery = Delivery(2, Overflow.BLOCK)

@@ -64,6 +64,33 @@ class TestFrames:
         assert outer.stages == (upper, split)
         assert outer("a,b") == ["A", "B"]
 
+    @pytest.mark.parametrize(("stages", "item"), [
+        ((upper,), "a"), ((drop_empty,), ""), ((split,), "a,b"), ((split, upper), "a,b"), ((split, upper), "a"),
+        ((split, drop_empty), ","), ((split, drop_empty, upper), "a,,b"), ((upper, split), "a,b"), ((), "x"),
+    ])
+    def test_step_emits_what_run_emits(self, stages: tuple[Any, ...], item: str) -> None:
+        """step (the reader's per-frame call: output, Many or Drop) emits exactly what run's list holds."""
+        pipeline = Frames(stages)
+        try:
+            out = pipeline.step(item)
+        except Drop:
+            emitted = []
+        else:
+            emitted = list(out) if type(out) is Many else [out]
+        assert emitted == pipeline.run(item)
+
+    def test_a_stage_object_is_called_through_its_bound_call(self) -> None:
+        """A stage object with a Python __call__ is run through that method, bound once; stages keep the object."""
+        class Suffix:
+            def __call__(self, text: str) -> str:
+                return text + "!"
+
+        stage = Suffix()
+        pipeline = frames(stage)
+        assert getattr(pipeline.step, "__self__", None) is stage
+        assert pipeline.stages == (stage,)
+        assert (pipeline.step("a"), pipeline("a")) == ("a!", ["a!"])
+
     def test_repr_lists_stages(self) -> None:
         """repr shows the stages in order."""
         assert repr(frames(upper, split)).startswith("frames(<function upper")

@@ -13,7 +13,7 @@ from lotusx.kernel.errors import AuthenticationError, SubscriptionRejected, Time
 from lotusx.kernel.ws import WsFrame
 from lotusx.metrics import Metrics
 from lotusx.testing import FakeClock, FakeWs
-from lotusx.ws import Backoff, Gap, Heartbeat, Overflow, ReconnectWs, Resumed, WsDialect, frames
+from lotusx.ws import Backoff, Gap, Heartbeat, Many, Overflow, ReconnectWs, Resumed, WsDialect, frames
 
 
 class TestSubscriptions:
@@ -405,6 +405,22 @@ class TestDelivery:
             assert ws.stats.dropped == 9_901
             assert sample(metrics, "lotusx_ws_dropped_messages_total", reason="overflow") == 9_901
             assert isinstance(await next_of(ws), Gap)
+
+    async def test_a_frame_of_many_messages_delivers_each_in_order_across_hand_offs(self) -> None:
+        """A frame fanned out into 40 messages (past a hand-off, an ack among them) delivers all 40 in order."""
+        venue = VenueWs()
+
+        def split(raw: Any) -> Any:
+            loaded = orjson.loads(raw)
+            return Many(loaded) if isinstance(loaded, list) else loaded
+
+        async with make(venue, frames=frames(split)) as ws:
+            await ws.subscribe(["a"])
+            parts: list[Any] = [{"stream": "a", "u": n} for n in range(40)]
+            parts.insert(20, {"result": None, "id": 99})  # an ack nobody waits for: consumed, not delivered
+            venue.feed(orjson.dumps(parts).decode())
+            got = [await next_of(ws) for _ in range(40)]
+            assert [m["u"] for m in got] == list(range(40))
 
     async def test_a_burst_reaches_the_consumer_in_small_batches(self) -> None:
         """200 frames buffered at once are handed over 16 at a time, not decoded all before the first is read."""

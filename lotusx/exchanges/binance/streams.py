@@ -94,7 +94,9 @@ class Market:
         object.__setattr__(self, "_raw", _Head(_HEAD_BYTES, _combined_bytes, b"\0"))
 
     def __call__(self, data: str | bytes) -> Any:
-        decoder = self._text.read(data) if isinstance(data, str) else self._raw.read(data)
+        head: _Head[Any] = self._text if isinstance(data, str) else self._raw
+        # The usual frame repeats the last head: checked here, saving a call per frame.
+        decoder = head.decoder if data.startswith(head.last) else head.read(data)
         if decoder is not None:
             try:
                 return decoder.decode(data).data
