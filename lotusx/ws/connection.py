@@ -357,7 +357,7 @@ class Shard:
         clock, tally, dedup, control = hub.clock, hub.tally, hub.dedup, hub.dialect.control_types
         monotonic, step, offer, counts = clock.monotonic, hub.frames.step, hub.delivery.offer, tally.messages
         pump = session.pump if isinstance(session, WsPump) else functools.partial(_pump, session)
-        pending: list[tuple[Any, bool]] = []  # (message, counted), in order, for _deliver
+        pending: list[tuple[Any, bool]] = []  # (message, counted), in order, for deliver()
         due = False  # _HANDOFF messages wait: yield before delivering more
 
         def accept(data: str | bytes) -> bool:
@@ -379,22 +379,46 @@ class Shard:
 
         def take(message: Any) -> bool:
             nonlocal due
-            kind_of = type(message)
-            if control is None or kind_of in control:
+            if control is None or type(message) in control:
                 pending.append((message, False))
                 return True
-            if dedup is not None and dedup.active and not dedup.fresh(message):
+            if not admit(message):
                 return False
-            hub.messages += 1
-            counts[kind_of] = counts.get(kind_of, 0) + 1
             waiting = offer(message)
-            if not waiting:  # full or closed: the overflow policy decides, in _deliver
+            if not waiting:  # full or closed: the overflow policy decides, in deliver()
                 pending.append((message, True))
                 return True
             if waiting >= _HANDOFF:
                 due = True
                 return True
             return False
+
+        def admit(message: Any) -> bool:
+            """Count a data message; False for a duplicate (rotation overlap), which is dropped."""
+            if dedup is not None and dedup.active and not dedup.fresh(message):
+                return False
+            hub.messages += 1
+            kind_of = type(message)
+            counts[kind_of] = counts.get(kind_of, 0) + 1
+            return True
+
+        async def deliver(message: Any, counted: bool) -> None:
+            """One message the long way: control matchers, then admit (unless ``counted``), then the queue."""
+            if not counted:
+                if (control is None or type(message) in control) and await self._control(link, message):
+                    return
+                if not admit(message):
+                    return
+                waiting = offer(message)
+                if waiting:
+                    if waiting >= _HANDOFF:
+                        await asyncio.sleep(0)
+                    return
+            live.hold()  # full or closed: the overflow policy decides; held by back-pressure is not idle
+            try:
+                await hub.delivery.put(message)
+            finally:
+                live.release(monotonic())
 
         try:
             while True:
@@ -404,7 +428,7 @@ class Shard:
                         due = False
                         await asyncio.sleep(0)  # let the consumer catch up: see _HANDOFF
                     for message, counted in pending:
-                        await self._deliver(link, message, counted)
+                        await deliver(message, counted)
                     pending.clear()
                     continue
                 live.last_rx = monotonic()
@@ -422,32 +446,6 @@ class Shard:
         except Exception as exc:  # a bug in a stage must end the link, never hang the stream
             _log.error("ws read failed", exchange=hub.exchange, shard=self.index, error=exc)
             link.end("error")
-
-    async def _deliver(self, link: Link, message: Any, counted: bool) -> None:
-        """One message the long way: control matchers, dedup and counts (unless ``counted``), queue."""
-        hub = self.hub
-        delivery = hub.delivery
-        if not counted:
-            kind_of = type(message)
-            control = hub.dialect.control_types
-            if (control is None or kind_of in control) and await self._control(link, message):
-                return
-            if hub.dedup is not None and hub.dedup.active and not hub.dedup.fresh(message):
-                return
-            hub.messages += 1
-            counts = hub.tally.messages
-            counts[kind_of] = counts.get(kind_of, 0) + 1
-            waiting = delivery.offer(message)
-            if waiting:
-                if waiting >= _HANDOFF:
-                    await asyncio.sleep(0)
-                return
-        # Full or closed: the overflow policy decides.
-        link.live.hold()  # a reader held by back-pressure is not an idle socket
-        try:
-            await delivery.put(message)
-        finally:
-            link.live.release(hub.clock.monotonic())
 
     async def _control(self, link: Link, message: Any) -> bool:
         """Act on ``message`` if it is a control message (pong, ping, ack, login, shutdown)."""
