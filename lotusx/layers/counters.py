@@ -21,6 +21,8 @@ from __future__ import annotations
 import asyncio
 import threading
 import weakref
+from collections.abc import Callable
+from typing import Any
 
 from lotusx.kernel.protocols import SYSTEM_CLOCK, Clock
 
@@ -29,16 +31,18 @@ class KeyState:
     """What the ``memory://`` limiters of one key on one event loop share: counts, and cool-offs as epoch times.
 
     ``counts``/``expires`` are :class:`LocalCounters`' storage; ``ban_until`` holds every pool
-    (an IP ban), ``cool_until`` one pool by name.
+    (an IP ban), ``cool_until`` one pool by name; ``unlearned`` the answers not learned from
+    yet (see :meth:`lotusx.layers.limiter.Limiter.learn_soon`).
     """
 
-    __slots__ = ("__weakref__", "ban_until", "cool_until", "counts", "expires")
+    __slots__ = ("__weakref__", "ban_until", "cool_until", "counts", "expires", "unlearned")
 
     def __init__(self) -> None:
         self.counts: dict[str, int] = {}
         self.expires: dict[str, float] = {}
         self.ban_until = 0.0
         self.cool_until: dict[str, float] = {}
+        self.unlearned: list[tuple[Callable[..., object], tuple[Any, ...]]] = []
 
 
 class _NoLoop:

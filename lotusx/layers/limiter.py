@@ -35,10 +35,10 @@ import asyncio
 import functools
 import math
 import weakref
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Protocol
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import limits
@@ -298,6 +298,8 @@ class Limiter:
         exceed ``max_wait``; ``ConfigError`` for a pool name that was never declared;
         ``ConnectError`` when the storage fails (nothing was sent).
         """
+        if self._state.unlearned:
+            self.settle()
         charges = self._charges(costs)
         if not charges:
             return
@@ -482,6 +484,8 @@ class Limiter:
 
     async def used(self, pool: Pool) -> int:
         """Units charged to ``pool`` in its current window."""
+        if self._state.unlearned:
+            self.settle()
         for window in self._windows.get(pool.name, ()):
             if window.pool == pool:
                 try:
@@ -528,10 +532,23 @@ class Limiter:
         the cool-off lasts until the end of the shortest current window among ``names``,
         when the venue's counter resets. No cool-off lasts longer than :data:`MAX_COOL_OFF`.
         """
+        cooled = self._cool_locally(names, seconds, default)
+        if cooled is None:
+            return
+        keys, until, now = cooled
+        try:
+            for key in keys:
+                await self._mark(key, until, now)
+        except _STORAGE_ERRORS as exc:
+            raise self._storage_failure(exc) from None
+
+    def _cool_locally(self, names: Iterable[str] | None, seconds: float | None,
+                      default: float | None) -> tuple[list[str], float, float] | None:
+        """:meth:`cool_off` in this process; the storage keys to mark, until when, and now."""
         now = self.clock.time()
         chosen = list(self._cool_keys) if names is None else [n for n in names if n in self._cool_keys]
         if not chosen:
-            return
+            return None
         if seconds is None or not 0 <= seconds < math.inf:
             seconds = default
         if seconds is None:
@@ -551,11 +568,7 @@ class Limiter:
         if self.metrics is not None:
             for name in ["*"] if names is None else chosen:
                 self.metrics.rate_limited.labels(self.exchange, name, "venue").inc()
-        try:
-            for key in [self._ban_key] if names is None else [self._cool_keys[name] for name in chosen]:
-                await self._mark(key, until, now)
-        except _STORAGE_ERRORS as exc:
-            raise self._storage_failure(exc) from None
+        return [self._ban_key] if names is None else [self._cool_keys[name] for name in chosen], until, now
 
     async def _mark(self, key: str, until: float, now: float) -> None:
         """Record a cool-off in shared storage as a key that expires when it ends."""
@@ -611,15 +624,42 @@ class Limiter:
         count = await self.storage.get(key)
         return count if count >= used else await self.storage.incr(key, expiry, used - count)
 
+    def learn_soon(self, learn: Callable[..., object], *args: Any) -> None:
+        """Call ``learn(*args)``, a plain call learning from an answer, soon: at the loop's next turn.
+
+        Or earlier: this key's next :meth:`acquire` or :meth:`used` runs what is pending
+        first. So the caller has the venue's answer before the limiter learns from it, and
+        still no charge is decided without what an earlier answer reported.
+        """
+        pending = self._state.unlearned
+        pending.append((learn, args))
+        if len(pending) == 1:
+            asyncio.get_running_loop().call_soon(self.settle)
+
+    def settle(self) -> None:
+        """Run what :meth:`learn_soon` left pending, in order."""
+        state = self._state
+        pending, state.unlearned = state.unlearned, []
+        for learn, args in pending:
+            learn(*args)
+
+    @property
+    def learns_nowait(self) -> bool:
+        """Whether :meth:`sync_nowait` settles every report (``memory://``: nothing to await)."""
+        return self._local is not None
+
     def sync_nowait(self, usage: Usage) -> bool:
         """:meth:`sync` without an await where none is needed; ``False``: call :meth:`sync`.
 
         Every response carries usage headers, so this is on the hot path: with ``memory://``
-        or a report we already cover, the pull-up is a few plain calls.
+        (always) or a report we already cover, the pull-up is a few plain calls.
         """
-        if usage.until is not None:
-            return False
         now = self.clock.time()
+        if usage.until is not None:
+            if self._local is None:
+                return False  # the cool-off must be marked in the shared storage
+            if usage.until > now:
+                self._cool_locally([usage.name], usage.until - now, None)
         behind = self._behind(usage, now)
         if not behind:
             return True

@@ -150,6 +150,17 @@ def _pushed_back(error: e.RateLimited, costs: Mapping[str, int], declared: Colle
 
 
 async def _learn(limiter: Limiter, usage: tuple[UsageParser, ...], response: Response, endpoint: str) -> None:
+    pending = _learn_nowait(limiter, usage, response, endpoint)
+    if not pending:
+        return
+    try:
+        await limiter.sync(*pending)  # together: one storage call for the response, not one per header
+    except Exception as exc:
+        limiter.learning_failed(exc)
+
+
+def _learn_nowait(limiter: Limiter, usage: tuple[UsageParser, ...], response: Response, endpoint: str) -> list[Usage]:
+    """Learn what needs no await; the reports left for :meth:`Limiter.sync` (none with ``memory://``)."""
     pending: list[Usage] = []
     for parser in usage:
         try:
@@ -162,12 +173,7 @@ async def _learn(limiter: Limiter, usage: tuple[UsageParser, ...], response: Res
                     pending.append(reading)
         except Exception as exc:  # whatever failed, the venue's answer must reach the caller
             limiter.learning_failed(exc)
-    if not pending:
-        return
-    try:
-        await limiter.sync(*pending)  # together: one storage call for the response, not one per header
-    except Exception as exc:
-        limiter.learning_failed(exc)
+    return pending
 
 
 async def _cool_off(limiter: Limiter, error: e.RateLimited, costs: Mapping[str, int], ban_seconds: float) -> None:
@@ -194,6 +200,11 @@ class RateLimit:
 
     def __call__(self, inner: Service) -> Service:
         limiter, usage, ban_seconds = self.limiter, self.usage, self.ban_seconds
+        # memory://: learning from a good answer is plain calls, so it runs once the caller has
+        # the answer (at the loop's next turn, while the next request is on the wire, or at the
+        # next acquire if that is sooner). A shared storage's round trip stays before the answer,
+        # so other processes see the count at once.
+        later = limiter.learns_nowait
 
         async def service(request: Request) -> Response:
             costs = request.endpoint.costs
@@ -207,7 +218,10 @@ class RateLimit:
                 if exc.response is not None:  # error responses carry usage headers too
                     await _learn(limiter, usage, exc.response, request.endpoint.name)
                 raise
-            await _learn(limiter, usage, response, request.endpoint.name)
+            if later:
+                limiter.learn_soon(_learn_nowait, limiter, usage, response, request.endpoint.name)
+            else:
+                await _learn(limiter, usage, response, request.endpoint.name)
             return response
 
         return service

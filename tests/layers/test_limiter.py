@@ -167,14 +167,51 @@ async def test_sync_nowait_pulls_memory_counts_up_without_an_await() -> None:
     assert await lim.used(WEIGHT) == 7
 
 
-async def test_sync_nowait_leaves_shared_storage_and_reset_times_to_sync() -> None:
-    """Another storage behind the venue's count, or a reset time, needs the awaited sync()."""
+async def test_sync_nowait_leaves_shared_storage_to_sync() -> None:
+    """Another storage behind the venue's count, or a reset time to mark there, needs the awaited sync()."""
     clock = FakeClock(T0)
     shared = limiter(clock, storage=RacingStorage(0))
     assert shared.sync_nowait(Usage("REQUEST_WEIGHT", 3, per_seconds=60)) is False
     assert await shared.used(WEIGHT) == 0
-    local = limiter(clock)
-    assert local.sync_nowait(Usage("REQUEST_WEIGHT", 3, until=T0 + 1)) is False
+    assert shared.sync_nowait(Usage("REQUEST_WEIGHT", 3, until=T0 + 1)) is False
+
+
+async def test_sync_nowait_on_memory_cools_off_until_a_reported_reset_time() -> None:
+    """memory:// settles a reset time without an await: the pool's next charge waits for it."""
+    clock = FakeClock(T0)
+    lim = limiter(clock)
+    assert lim.learns_nowait
+    assert lim.sync_nowait(Usage("REQUEST_WEIGHT", 3, until=T0 + 1.5)) is True
+    await lim.acquire({"REQUEST_WEIGHT": 1})
+    assert clock.slept == [pytest.approx(1.5)]
+
+
+async def test_learning_left_for_later_runs_at_the_loops_next_turn() -> None:
+    """learn_soon() does not learn at once: the loop's next turn does, in order."""
+    lim = limiter(FakeClock(T0))
+    seen: list[int] = []
+    lim.learn_soon(seen.append, 1)
+    lim.learn_soon(seen.append, 2)
+    assert seen == []
+    await asyncio.sleep(0)
+    assert seen == [1, 2]
+
+
+async def test_an_acquire_learns_what_is_pending_before_it_charges() -> None:
+    """An answer not learned from yet is, before the next charge is decided: never a charge too late."""
+    clock = FakeClock(T0)
+    lim = limiter(clock, WEIGHT)
+    lim.learn_soon(lim.sync_nowait, Usage("REQUEST_WEIGHT", 10, per_seconds=60))
+    await lim.acquire({"REQUEST_WEIGHT": 1})  # the window is full once the report is in: it waits
+    assert clock.slept and clock.slept[0] > 0
+
+
+async def test_learning_pending_on_one_limiter_is_settled_by_another_of_the_same_key() -> None:
+    """memory:// limiters of one key share what is pending, as they share the counts."""
+    clock = FakeClock(T0)
+    first, second = limiter(clock, WEIGHT, key="shared"), limiter(clock, WEIGHT, key="shared")
+    first.learn_soon(first.sync_nowait, Usage("REQUEST_WEIGHT", 7, per_seconds=60))
+    assert await second.used(WEIGHT) == 7
 
 
 async def test_sync_nowait_is_done_when_shared_storage_already_covers_the_report() -> None:

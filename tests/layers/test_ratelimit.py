@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
+from limits.aio.storage import MemoryStorage
 
 from lotusx.kernel.errors import ConfigError, InvalidRequest, IpBanned, RateLimited
 from lotusx.kernel.message import Endpoint, Request, Response
 from lotusx.kernel.service import stack
-from lotusx.layers.ratelimit import Limiter, Pool, RateLimit, RemainingHeader, UsedHeader
+from lotusx.layers.ratelimit import Limiter, Pool, RateLimit, RemainingHeader, Usage, UsedHeader
 from lotusx.metrics import Metrics
 from lotusx.testing import FakeClock, ScriptedService
 
@@ -275,3 +278,43 @@ def test_used_header_matches_names_case_insensitively_and_remembers_each_name() 
         assert parser.window(f"X-Invented-{i}") is None
     assert parser.window("X-MBX-USED-WEIGHT-10S") == 10
     assert parser == UsedHeader("X-MBX-USED-WEIGHT-", "REQUEST_WEIGHT")  # the memo is not part of equality
+
+
+class ReadLog:
+    """A usage parser noting each response it reads."""
+
+    names = ("X-Read",)
+
+    def __init__(self) -> None:
+        self.read_from: list[Response] = []
+
+    def read(self, response: Response) -> list[Usage]:
+        self.read_from.append(response)
+        return []
+
+
+async def test_memory_learns_from_a_good_answer_after_handing_it_back() -> None:
+    """memory://: the caller has the answer first; the usage headers are read at the loop's next turn."""
+    parser = ReadLog()
+    answer = await RateLimit(limiter(FakeClock(T0)), usage=(parser,))(ScriptedService([OK]))(request(DEPTH))
+    assert answer is OK and parser.read_from == []
+    await asyncio.sleep(0)
+    assert parser.read_from == [OK]
+
+
+async def test_other_storage_learns_before_handing_the_answer_back() -> None:
+    """A storage other processes may read learns first: they see the venue's count at once."""
+    parser = ReadLog()
+    lim = Limiter([WEIGHT], storage=MemoryStorage(), key="test", clock=FakeClock(T0), guard=0.0)
+    await RateLimit(lim, usage=(parser,))(ScriptedService([OK]))(request(DEPTH))
+    assert parser.read_from == [OK]
+
+
+async def test_an_error_answer_is_learned_from_before_it_is_raised() -> None:
+    """A refusal's usage headers are in before the caller sees the error (it may retry at once)."""
+    parser = ReadLog()
+    refused = Response(status=400, body=b"{}")
+    inner = ScriptedService([InvalidRequest("bad", response=refused)])
+    with pytest.raises(InvalidRequest):
+        await RateLimit(limiter(FakeClock(T0)), usage=(parser,))(inner)(request(DEPTH))
+    assert parser.read_from == [refused]
