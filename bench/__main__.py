@@ -74,8 +74,11 @@ async def rest_suite(info: dict[str, Any], cancel: Any, size: dict[str, int]) ->
 
 
 async def ratelimit_suite(size: dict[str, int]) -> list[Result]:
-    """The RateLimit layer around a no-op service (memory and Redis) vs the no-op service alone."""
-    from bench.bench_ratelimit import POOLS, REQUEST, inner, local_redis
+    """The RateLimit layer (reading Binance usage headers on every answer) around a no-op service.
+
+    Memory and Redis storage, each against the no-op service alone.
+    """
+    from bench.bench_ratelimit import POOLS, REQUEST, USAGE, inner, local_redis
     from lotusx.layers.ratelimit import Limiter, RateLimit
 
     async def bare(i: int) -> object:
@@ -89,7 +92,7 @@ async def ratelimit_suite(size: dict[str, int]) -> list[Result]:
         else:
             storages.append(("redis", redis_url, size["limit_redis"]))
         for label, storage, count in storages:
-            service = RateLimit(Limiter(POOLS, storage, key=f"bench-{os.getpid()}"))(inner)
+            service = RateLimit(Limiter(POOLS, storage, key=f"bench-{os.getpid()}"), usage=USAGE)(inner)
 
             async def layered(i: int, service: Any = service) -> object:
                 return await service(REQUEST)

@@ -35,7 +35,7 @@ class KeyState:
     yet (see :meth:`lotusx.layers.limiter.Limiter.learn_soon`).
     """
 
-    __slots__ = ("__weakref__", "ban_until", "cool_until", "counts", "expires", "unlearned")
+    __slots__ = ("__weakref__", "ban_until", "cool_until", "counts", "expires", "settle_due", "unlearned")
 
     def __init__(self) -> None:
         self.counts: dict[str, int] = {}
@@ -43,6 +43,7 @@ class KeyState:
         self.ban_until = 0.0
         self.cool_until: dict[str, float] = {}
         self.unlearned: list[tuple[Callable[..., object], tuple[Any, ...]]] = []
+        self.settle_due = False  # a loop callback will run what is unlearned
 
 
 class _NoLoop:

@@ -631,10 +631,15 @@ class Limiter:
         first. So the caller has the venue's answer before the limiter learns from it, and
         still no charge is decided without what an earlier answer reported.
         """
-        pending = self._state.unlearned
-        pending.append((learn, args))
-        if len(pending) == 1:
-            asyncio.get_running_loop().call_soon(self.settle)
+        state = self._state
+        state.unlearned.append((learn, args))
+        if not state.settle_due:  # one callback at a time: an acquire may settle before it runs
+            state.settle_due = True
+            asyncio.get_running_loop().call_soon(self._settle_soon)
+
+    def _settle_soon(self) -> None:
+        self._state.settle_due = False
+        self.settle()
 
     def settle(self) -> None:
         """Run what :meth:`learn_soon` left pending, in order."""

@@ -204,7 +204,7 @@ class RateLimit:
         # the answer (at the loop's next turn, while the next request is on the wire, or at the
         # next acquire if that is sooner). A shared storage's round trip stays before the answer,
         # so other processes see the count at once.
-        later = limiter.learns_nowait
+        later = limiter.learns_nowait and bool(usage)
 
         async def service(request: Request) -> Response:
             costs = request.endpoint.costs
@@ -220,7 +220,7 @@ class RateLimit:
                 raise
             if later:
                 limiter.learn_soon(_learn_nowait, limiter, usage, response, request.endpoint.name)
-            else:
+            elif usage:
                 await _learn(limiter, usage, response, request.endpoint.name)
             return response
 
