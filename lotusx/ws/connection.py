@@ -247,10 +247,15 @@ class Shard:
             await self._close(old)
             return None
         died = old.ended.done()
+        # A reader held by a full BLOCK queue is cancelled with the message it holds (counted,
+        # and remembered by dedup, so the new link's copy is dropped) and its socket's unread
+        # backlog, older than the new subscription: lost, as if the old socket had died.
+        held = old.live.held
         await self._close(old)
         hub.count("rotations")
-        if died:  # the old socket failed before the new one took over: messages may be missing
-            await hub.delivery.put(Gap(old.ended.result(), hub.clock.time(), self.index))
+        if died or held:  # the old socket failed before the new one took over: messages may be missing
+            reason = old.ended.result() if died else "back_pressure"
+            await hub.delivery.put(Gap(reason, hub.clock.time(), self.index))
             self._gapped = True
             await self._resumed()  # the new link is already subscribed
         return new

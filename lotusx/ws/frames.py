@@ -66,7 +66,8 @@ def _direct(stage: Stage) -> Stage:
     CPython calls such an object through its type's call slot, ~50 ns more per call than
     through the bound method; stages are called for every frame.
     """
-    call: object = type(stage).__call__
+    # The attribute as the class stores it: a staticmethod's function must not be bound.
+    call = next((vars(k)["__call__"] for k in type(stage).__mro__ if "__call__" in vars(k)), None)
     return MethodType(call, stage) if isinstance(call, FunctionType) else stage
 
 

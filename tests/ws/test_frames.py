@@ -91,6 +91,15 @@ class TestFrames:
         assert pipeline.stages == (stage,)
         assert (pipeline.step("a"), pipeline("a")) == ("a!", ["a!"])
 
+    def test_a_stage_object_with_a_static_call_still_works(self) -> None:
+        """A stage whose class makes __call__ a staticmethod is called as Python calls it, without self."""
+        class Shout:
+            @staticmethod
+            def __call__(text: str) -> str:
+                return text.upper()
+
+        assert (frames(Shout()).step("a"), frames(Shout(), upper)("a")) == ("A", ["A"])
+
     def test_repr_lists_stages(self) -> None:
         """repr shows the stages in order."""
         assert repr(frames(upper, split)).startswith("frames(<function upper")

@@ -251,6 +251,22 @@ class TestBackPressure:
             await clock.advance(30)
             assert (await next_of(ws)).reason == "idle"
 
+    async def test_rotation_that_closes_a_held_reader_puts_a_gap(self) -> None:
+        """A rotation closing a reader held by a full BLOCK queue loses what it held: a Gap and Resumed say so."""
+        clock = FakeClock(auto_advance=False)
+        old, new = VenueWs(), VenueWs()
+        async with make(old, new, clock=clock, queue_size=2, overflow=Overflow.BLOCK, rotate_before=10,
+                        heartbeat=Heartbeat(interval=None, idle_timeout=10_000), dialect=dialect(lifetime=100)) as ws:
+            await ws.subscribe(["a"])
+            old.feed(data("a", 1), data("a", 2), data("a", 3))  # 3 waits for room
+            await until(lambda: ws.stats.queued == 2 and clock.sleepers == 2)  # idle watch, rotation timer
+            await clock.advance(90)
+            await until(lambda: subscribes(new) == [["a"]] and not old.connected)
+            new.feed(data("a", 4))  # the new subscription starts after 3
+            got = [await next_of(ws) for _ in range(5)]
+            assert [type(m).__name__ for m in got] == ["dict", "dict", "Gap", "Resumed", "dict"]
+            assert [got[0]["u"], got[1]["u"], got[4]["u"]] == [1, 2, 4]
+
 
 # -- fakes -----------------------------------------------------------------------------------
 
