@@ -326,6 +326,8 @@ class Limiter:
             waited_on = waited_on or name
             _log.debug("rate_limit.wait", exchange=self.exchange, pool=name, seconds=round(wait, 6))
             await clock.sleep(wait)
+            if self._state.unlearned:  # answers that came in while we slept, before we look again
+                self.settle()
         if waited_on and self.metrics is not None:
             self._count_local(waited_on)
             self.metrics.rate_limit_wait.labels(self.exchange, waited_on).observe(clock.monotonic() - started)
