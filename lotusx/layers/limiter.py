@@ -634,7 +634,7 @@ class Limiter:
         still no charge is decided without what an earlier answer reported.
         """
         state = self._state
-        state.unlearned.append((learn, args))
+        state.unlearned.append((self, learn, args))
         if not state.settle_due:  # one callback at a time: an acquire may settle before it runs
             state.settle_due = True
             asyncio.get_running_loop().call_soon(self._settle_soon)
@@ -644,11 +644,18 @@ class Limiter:
         self.settle()
 
     def settle(self) -> None:
-        """Run what :meth:`learn_soon` left pending, in order."""
+        """Run what :meth:`learn_soon` left pending, in order.
+
+        A learning that raises is a :meth:`learning_failed` of the limiter that queued it; the
+        ones behind it still run, and the charge that settles them goes on.
+        """
         state = self._state
         pending, state.unlearned = state.unlearned, []
-        for learn, args in pending:
-            learn(*args)
+        for owner, learn, args in pending:
+            try:
+                learn(*args)
+            except Exception as exc:
+                owner.learning_failed(exc)
 
     @property
     def learns_nowait(self) -> bool:

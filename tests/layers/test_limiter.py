@@ -519,3 +519,16 @@ async def test_each_limiter_reads_the_shared_count_at_its_own_clock() -> None:
     second = limiter(now)
     await second.acquire({"REQUEST_WEIGHT": 4})
     assert await second.used(WEIGHT) == 4
+
+
+async def test_a_learning_that_raises_is_a_learning_failure_and_the_rest_still_run() -> None:
+    """One pending learning failing neither drops those queued behind it nor fails the next call."""
+    lim = limiter(FakeClock(T0))
+
+    def garbled() -> None:
+        raise ValueError("garbled")
+
+    lim.learn_soon(garbled)
+    lim.learn_soon(lim.sync_nowait, Usage("REQUEST_WEIGHT", 7, per_seconds=60))
+    assert await lim.used(WEIGHT) == 7
+    assert lim.learning_failures == 1
