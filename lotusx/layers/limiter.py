@@ -662,18 +662,22 @@ class Limiter:
         """Whether :meth:`sync_nowait` settles every report (``memory://``: nothing to await)."""
         return self._local is not None
 
-    def sync_nowait(self, usage: Usage) -> bool:
+    def sync_nowait(self, usage: Usage, now: float | None = None) -> bool:
         """:meth:`sync` without an await where none is needed; ``False``: call :meth:`sync`.
 
         Every response carries usage headers, so this is on the hot path: with ``memory://``
-        (always) or a report we already cover, the pull-up is a few plain calls.
+        (always) or a report we already cover, the pull-up is a few plain calls. ``now``: the
+        clock's time when the venue answered, for a report learned later (default: now), so
+        it counts in the window it was read in.
         """
-        now = self.clock.time()
         if usage.until is not None:
             if self._local is None:
                 return False  # the cool-off must be marked in the shared storage
-            if usage.until > now:
-                self._cool_locally([usage.name], usage.until - now, None)
+            left = usage.until - self.clock.time()
+            if left > 0:
+                self._cool_locally([usage.name], left, None)
+        if now is None:
+            now = self.clock.time()
         behind = self._behind(usage, now)
         if not behind:
             return True

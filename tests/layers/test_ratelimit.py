@@ -348,3 +348,16 @@ async def test_a_call_waiting_for_room_heeds_an_answer_that_came_in_while_it_sle
     await clock.advance(19.5)
     await asyncio.gather(first, second)
     assert sent == [T0, pytest.approx(T0 + 30)]
+
+
+async def test_an_answer_learned_after_a_boundary_counts_in_the_window_it_came_in() -> None:
+    """memory://: a report the loop gets to only after the minute turned fills its own minute, not the next."""
+    clock = FakeClock(T0 + 59.5)
+    lim = limiter(clock)
+    full = Response(status=200, headers={"X-MBX-USED-WEIGHT-1M": "20"})
+    service = RateLimit(lim, usage=BINANCE_USAGE)(ScriptedService([full, OK]))
+    await service(request(DEPTH))
+    await clock.advance(1.0)  # the loop was busy: its next turn comes a second later
+    await service(request(DEPTH))
+    assert clock.slept == []
+    assert await lim.used(WEIGHT) == 5
