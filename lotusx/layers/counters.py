@@ -44,7 +44,8 @@ class KeyState:
         self.cool_until: dict[str, float] = {}
         # (the limiter that queued it, the learning, its arguments)
         self.unlearned: list[tuple[Any, Callable[..., object], tuple[Any, ...]]] = []
-        self.settle_due = False  # a loop callback will run what is unlearned
+        # The loop whose callback will run what is unlearned, if one is due.
+        self.settle_due: asyncio.AbstractEventLoop | None = None
 
 
 class _NoLoop:

@@ -635,12 +635,15 @@ class Limiter:
         """
         state = self._state
         state.unlearned.append((self, learn, args))
-        if not state.settle_due:  # one callback at a time: an acquire may settle before it runs
-            state.settle_due = True
-            asyncio.get_running_loop().call_soon(self._settle_soon)
+        # One callback at a time on this loop (an acquire may settle before it runs); one left
+        # on a loop that closed before running it never will.
+        loop = asyncio.get_running_loop()
+        if state.settle_due is not loop:
+            state.settle_due = loop
+            loop.call_soon(self._settle_soon)
 
     def _settle_soon(self) -> None:
-        self._state.settle_due = False
+        self._state.settle_due = None
         self.settle()
 
     def settle(self) -> None:
