@@ -630,8 +630,10 @@ class Limiter:
         """Call ``learn(*args)``, a plain call learning from an answer, soon: at the loop's next turn.
 
         Or earlier: this key's next :meth:`acquire` or :meth:`used` runs what is pending
-        first. So the caller has the venue's answer before the limiter learns from it, and
-        still no charge is decided without what an earlier answer reported.
+        first, and a waiting acquire before each look again. So the caller has the venue's
+        answer before the limiter learns from it, and still no charge is decided without what
+        an earlier answer reported. A learning that reads the clock should be given the time
+        the answer came (see :meth:`sync_nowait`'s ``now``): it may run after a boundary.
         """
         state = self._state
         state.unlearned.append((self, learn, args))
