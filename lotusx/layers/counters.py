@@ -42,8 +42,10 @@ class KeyState:
         self.expires: dict[str, float] = {}
         self.ban_until = 0.0
         self.cool_until: dict[str, float] = {}
-        self.unlearned: list[tuple[Callable[..., object], tuple[Any, ...]]] = []
-        self.settle_due = False  # a loop callback will run what is unlearned
+        # (the limiter that queued it, the learning, its arguments)
+        self.unlearned: list[tuple[Any, Callable[..., object], tuple[Any, ...]]] = []
+        # The loop whose callback will run what is unlearned, if one is due.
+        self.settle_due: asyncio.AbstractEventLoop | None = None
 
 
 class _NoLoop:

@@ -326,6 +326,8 @@ class Limiter:
             waited_on = waited_on or name
             _log.debug("rate_limit.wait", exchange=self.exchange, pool=name, seconds=round(wait, 6))
             await clock.sleep(wait)
+            if self._state.unlearned:  # answers that came in while we slept, before we look again
+                self.settle()
         if waited_on and self.metrics is not None:
             self._count_local(waited_on)
             self.metrics.rate_limit_wait.labels(self.exchange, waited_on).observe(clock.monotonic() - started)
@@ -628,43 +630,59 @@ class Limiter:
         """Call ``learn(*args)``, a plain call learning from an answer, soon: at the loop's next turn.
 
         Or earlier: this key's next :meth:`acquire` or :meth:`used` runs what is pending
-        first. So the caller has the venue's answer before the limiter learns from it, and
-        still no charge is decided without what an earlier answer reported.
+        first, and a waiting acquire before each look again. So the caller has the venue's
+        answer before the limiter learns from it, and still no charge is decided without what
+        an earlier answer reported. A learning that reads the clock should be given the time
+        the answer came (see :meth:`sync_nowait`'s ``now``): it may run after a boundary.
         """
         state = self._state
-        state.unlearned.append((learn, args))
-        if not state.settle_due:  # one callback at a time: an acquire may settle before it runs
-            state.settle_due = True
-            asyncio.get_running_loop().call_soon(self._settle_soon)
+        state.unlearned.append((self, learn, args))
+        # One callback at a time on this loop (an acquire may settle before it runs); one left
+        # on a loop that closed before running it never will.
+        loop = asyncio.get_running_loop()
+        if state.settle_due is not loop:
+            state.settle_due = loop
+            loop.call_soon(self._settle_soon)
 
     def _settle_soon(self) -> None:
-        self._state.settle_due = False
+        self._state.settle_due = None
         self.settle()
 
     def settle(self) -> None:
-        """Run what :meth:`learn_soon` left pending, in order."""
+        """Run what :meth:`learn_soon` left pending, in order.
+
+        A learning that raises is a :meth:`learning_failed` of the limiter that queued it; the
+        ones behind it still run, and the charge that settles them goes on.
+        """
         state = self._state
         pending, state.unlearned = state.unlearned, []
-        for learn, args in pending:
-            learn(*args)
+        for owner, learn, args in pending:
+            try:
+                learn(*args)
+            except Exception as exc:
+                owner.learning_failed(exc)
 
     @property
     def learns_nowait(self) -> bool:
         """Whether :meth:`sync_nowait` settles every report (``memory://``: nothing to await)."""
         return self._local is not None
 
-    def sync_nowait(self, usage: Usage) -> bool:
+    def sync_nowait(self, usage: Usage, now: float | None = None) -> bool:
         """:meth:`sync` without an await where none is needed; ``False``: call :meth:`sync`.
 
         Every response carries usage headers, so this is on the hot path: with ``memory://``
-        (always) or a report we already cover, the pull-up is a few plain calls.
+        (always) or a report we already cover, the pull-up is a few plain calls. ``now``: the
+        clock's time when the venue answered, for a report learned later (default: now), so
+        it counts in the window it was read in.
         """
-        now = self.clock.time()
         if usage.until is not None:
             if self._local is None:
                 return False  # the cool-off must be marked in the shared storage
-            if usage.until > now:
-                self._cool_locally([usage.name], usage.until - now, None)
+            left = usage.until - self.clock.time()
+            if left > 0:
+                self._cool_locally([usage.name], left, None)
+        if now is None:
+            now = self.clock.time()
         behind = self._behind(usage, now)
         if not behind:
             return True

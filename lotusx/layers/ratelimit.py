@@ -159,8 +159,12 @@ async def _learn(limiter: Limiter, usage: tuple[UsageParser, ...], response: Res
         limiter.learning_failed(exc)
 
 
-def _learn_nowait(limiter: Limiter, usage: tuple[UsageParser, ...], response: Response, endpoint: str) -> list[Usage]:
-    """Learn what needs no await; the reports left for :meth:`Limiter.sync` (none with ``memory://``)."""
+def _learn_nowait(limiter: Limiter, usage: tuple[UsageParser, ...], response: Response, endpoint: str,
+                  answered: float | None = None) -> list[Usage]:
+    """Learn what needs no await; the reports left for :meth:`Limiter.sync` (none with ``memory://``).
+
+    ``answered``: the limiter's clock time when the answer came, if it is learned later.
+    """
     pending: list[Usage] = []
     for parser in usage:
         try:
@@ -169,7 +173,7 @@ def _learn_nowait(limiter: Limiter, usage: tuple[UsageParser, ...], response: Re
                     if endpoint not in limiter.pool_names:
                         continue  # an endpoint without a pool of its own: nothing to pull up
                     reading = msgspec.structs.replace(reading, name=endpoint)
-                if not limiter.sync_nowait(reading):
+                if not limiter.sync_nowait(reading, answered):
                     pending.append(reading)
         except Exception as exc:  # whatever failed, the venue's answer must reach the caller
             limiter.learning_failed(exc)
@@ -205,6 +209,7 @@ class RateLimit:
         # next acquire if that is sooner). A shared storage's round trip stays before the answer,
         # so other processes see the count at once.
         later = limiter.learns_nowait and bool(usage)
+        now = limiter.clock.time  # when the answer came: a report counts in the window it was read in
 
         async def service(request: Request) -> Response:
             costs = request.endpoint.costs
@@ -219,7 +224,7 @@ class RateLimit:
                     await _learn(limiter, usage, exc.response, request.endpoint.name)
                 raise
             if later:
-                limiter.learn_soon(_learn_nowait, limiter, usage, response, request.endpoint.name)
+                limiter.learn_soon(_learn_nowait, limiter, usage, response, request.endpoint.name, now())
             elif usage:
                 await _learn(limiter, usage, response, request.endpoint.name)
             return response

@@ -519,3 +519,39 @@ async def test_each_limiter_reads_the_shared_count_at_its_own_clock() -> None:
     second = limiter(now)
     await second.acquire({"REQUEST_WEIGHT": 4})
     assert await second.used(WEIGHT) == 4
+
+
+async def test_a_learning_that_raises_is_a_learning_failure_and_the_rest_still_run() -> None:
+    """One pending learning failing neither drops those queued behind it nor fails the next call."""
+    lim = limiter(FakeClock(T0))
+
+    def garbled() -> None:
+        raise ValueError("garbled")
+
+    lim.learn_soon(garbled)
+    lim.learn_soon(lim.sync_nowait, Usage("REQUEST_WEIGHT", 7, per_seconds=60))
+    assert await lim.used(WEIGHT) == 7
+    assert lim.learning_failures == 1
+
+
+def test_a_loop_closed_with_a_learning_pending_leaves_the_next_loop_learning_on_its_turn() -> None:
+    """A settle callback a closed loop never ran does not stop the next loop's from being scheduled."""
+    lim = limiter(FakeClock(T0), key="outlives-its-loop")  # built outside a loop, used on two
+    seen: list[int] = []
+
+    async def stop_with_a_learning_pending() -> None:
+        lim.learn_soon(seen.append, 1)
+        asyncio.get_running_loop().stop()
+
+    loop = asyncio.new_event_loop()
+    task = loop.create_task(stop_with_a_learning_pending())
+    loop.run_forever()
+    assert task.done()
+    loop.close()
+
+    async def learn_on_the_next_turn() -> None:
+        lim.learn_soon(seen.append, 2)
+        await asyncio.sleep(0)
+
+    asyncio.run(learn_on_the_next_turn())
+    assert seen == [1, 2]

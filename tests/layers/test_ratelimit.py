@@ -318,3 +318,46 @@ async def test_an_error_answer_is_learned_from_before_it_is_raised() -> None:
     with pytest.raises(InvalidRequest):
         await RateLimit(limiter(FakeClock(T0)), usage=(parser,))(inner)(request(DEPTH))
     assert parser.read_from == [refused]
+
+
+async def test_a_call_waiting_for_room_heeds_an_answer_that_came_in_while_it_slept() -> None:
+    """memory://: a waiting call re-checks only after learning what answers meanwhile reported."""
+    clock = FakeClock(T0, auto_advance=False)
+    lim = limiter(clock)
+    gate: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    reset_ms = str(int((T0 + 30) * 1000))
+    exhausted = Response(status=200, headers={"X-Bapi-Limit-Status": "0", "X-Bapi-Limit": "5",
+                                              "X-Bapi-Limit-Reset-Timestamp": reset_ms})
+    sent: list[float] = []
+
+    async def venue(_: Request) -> Response:
+        sent.append(clock.time())
+        if len(sent) == 1:
+            await gate  # the first order's answer (ORDERS exhausted until T0 + 30) is on its way
+            return exhausted
+        return OK
+
+    service = RateLimit(lim, usage=BYBIT_USAGE)(venue)
+    await lim.acquire({"ORDERS": 4})
+    first = asyncio.ensure_future(service(request(ORDER)))  # the fifth order of the 10 s window
+    second = asyncio.ensure_future(service(request(ORDER)))  # waits for the next 10 s window
+    await clock.advance(0)
+    gate.set_result(None)  # the answer arrives as the second order's wait ends
+    await clock.advance(10.5)
+    assert sent == [T0]  # not sent into the venue's reset time
+    await clock.advance(19.5)
+    await asyncio.gather(first, second)
+    assert sent == [T0, pytest.approx(T0 + 30)]
+
+
+async def test_an_answer_learned_after_a_boundary_counts_in_the_window_it_came_in() -> None:
+    """memory://: a report the loop gets to only after the minute turned fills its own minute, not the next."""
+    clock = FakeClock(T0 + 59.5)
+    lim = limiter(clock)
+    full = Response(status=200, headers={"X-MBX-USED-WEIGHT-1M": "20"})
+    service = RateLimit(lim, usage=BINANCE_USAGE)(ScriptedService([full, OK]))
+    await service(request(DEPTH))
+    await clock.advance(1.0)  # the loop was busy: its next turn comes a second later
+    await service(request(DEPTH))
+    assert clock.slept == []
+    assert await lim.used(WEIGHT) == 5
