@@ -117,7 +117,7 @@ def _compose(stages: tuple[Stage, ...]) -> tuple[Callable[[Any], list[Any]], Sta
         out: list[Any] = []
         for part in parts:
             feed(part, done, out)
-        if len(out) == 1:
+        if len(out) == 1 and type(out[0]) is not Many:  # a Many message is one message: keep it wrapped
             return out[0]
         if not out:
             raise Drop

@@ -15,6 +15,10 @@ def split(text: str) -> Many:
     return Many(text.split(","))
 
 
+def nest(text: str) -> Many:
+    return Many([split(text)])  # one message that is itself a Many: a last stage's output, kept whole
+
+
 def drop_empty(text: str) -> str:
     if not text:
         raise Drop
@@ -67,6 +71,7 @@ class TestFrames:
     @pytest.mark.parametrize(("stages", "item"), [
         ((upper,), "a"), ((drop_empty,), ""), ((split,), "a,b"), ((split, upper), "a,b"), ((split, upper), "a"),
         ((split, drop_empty), ","), ((split, drop_empty, upper), "a,,b"), ((upper, split), "a,b"), ((), "x"),
+        ((upper, nest), "a,b"), ((upper, upper, nest), "a,b"),
     ])
     def test_step_emits_what_run_emits(self, stages: tuple[Any, ...], item: str) -> None:
         """step (the reader's per-frame call: output, Many or Drop) emits exactly what run's list holds."""
