@@ -17,6 +17,7 @@ It sits inside ``Retry`` and ``ClockSync`` so every attempt, re-sends included, 
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -201,6 +202,11 @@ class RateLimit:
     limiter: Limiter
     usage: tuple[UsageParser, ...] = ()
     ban_seconds: float = 120.0
+
+    def __post_init__(self) -> None:
+        # Checked here, not when a 418 comes: a NaN ban would be dropped then, in the middle of a ban.
+        if not 0 <= self.ban_seconds < math.inf:
+            raise e.ConfigError(f"ban_seconds must be a finite number of seconds >= 0, got {self.ban_seconds!r}")
 
     def __call__(self, inner: Service) -> Service:
         limiter, usage, ban_seconds = self.limiter, self.usage, self.ban_seconds

@@ -361,3 +361,10 @@ async def test_an_answer_learned_after_a_boundary_counts_in_the_window_it_came_i
     await service(request(DEPTH))
     assert clock.slept == []
     assert await lim.used(WEIGHT) == 5
+
+
+@pytest.mark.parametrize("ban_seconds", [float("nan"), float("inf"), -1.0])
+def test_a_ban_length_that_is_no_number_of_seconds_is_refused_when_built(ban_seconds: float) -> None:
+    """ban_seconds NaN, infinite or negative is a ConfigError at once, not a ban dropped on the first 418."""
+    with pytest.raises(ConfigError, match="ban_seconds"):
+        RateLimit(limiter(FakeClock(T0)), ban_seconds=ban_seconds)
