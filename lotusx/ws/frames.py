@@ -38,9 +38,9 @@ class Frames:
     step: Stage = field(init=False, compare=False)
 
     def __post_init__(self) -> None:
-        run, step = _compose(self.stages)
-        object.__setattr__(self, "run", run)
+        step = _compose(self.stages)
         object.__setattr__(self, "step", step)
+        object.__setattr__(self, "run", _listed(step))
 
     def __call__(self, item: Any) -> list[Any]:
         return self.run(item)
@@ -71,7 +71,21 @@ def _direct(stage: Stage) -> Stage:
     return MethodType(call, stage) if isinstance(call, FunctionType) else stage
 
 
-def _compose(stages: tuple[Stage, ...]) -> tuple[Callable[[Any], list[Any]], Stage]:
+def _listed(step: Stage) -> Callable[[Any], list[Any]]:
+    """``step`` as a list of messages: ``[]`` for a drop, a fan-out's parts, else the one output."""
+
+    def run(item: Any) -> list[Any]:
+        try:
+            out = step(item)
+        except Drop:
+            return []
+        return list(out) if type(out) is Many else [out]
+
+    return run
+
+
+def _compose(stages: tuple[Stage, ...]) -> Stage:
+    """One call for the whole pipeline: the output, a ``Many`` of outputs, or ``Drop`` raised."""
     stages = tuple(map(_direct, stages))
     count = len(stages)
 
@@ -87,32 +101,6 @@ def _compose(stages: tuple[Stage, ...]) -> tuple[Callable[[Any], list[Any]], Sta
                 return
         out.append(item)
 
-    if count == 1:  # one stage (a venue's whole decoder): no loop at all
-        (only,) = stages
-
-        def run_one(item: Any) -> list[Any]:
-            try:
-                item = only(item)
-            except Drop:
-                return []
-            return list(item) if type(item) is Many else [item]
-
-        return run_one, only
-
-    def run(item: Any) -> list[Any]:
-        # The common frame is one message: a flat loop, fanning out only when a stage does.
-        for done, stage in enumerate(stages, 1):
-            try:
-                item = stage(item)
-            except Drop:
-                return []
-            if type(item) is Many:
-                out: list[Any] = []
-                for part in item:
-                    feed(part, done, out)
-                return out
-        return [item]
-
     def fan_out(parts: Many, done: int) -> Any:
         out: list[Any] = []
         for part in parts:
@@ -122,6 +110,9 @@ def _compose(stages: tuple[Stage, ...]) -> tuple[Callable[[Any], list[Any]], Sta
         if not out:
             raise Drop
         return Many(out)
+
+    if count == 1:  # one stage (a venue's whole decoder): the stage itself
+        return stages[0]
 
     if count == 2:  # the usual pair (decompress, decode): no loop
         first, second = stages
@@ -133,7 +124,7 @@ def _compose(stages: tuple[Stage, ...]) -> tuple[Callable[[Any], list[Any]], Sta
             item = second(item)
             return fan_out(item, 2) if type(item) is Many else item
 
-        return run, step_two
+        return step_two
 
     def step(item: Any) -> Any:
         for done, stage in enumerate(stages, 1):
@@ -142,4 +133,4 @@ def _compose(stages: tuple[Stage, ...]) -> tuple[Callable[[Any], list[Any]], Sta
                 return fan_out(item, done)
         return item
 
-    return run, step
+    return step
