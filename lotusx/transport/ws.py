@@ -101,9 +101,7 @@ class AiohttpWs:
 
     async def next(self) -> WsFrame:
         """The next frame from the peer, control frames included."""
-        ws = self._ws
-        if ws is None or self._closed:  # _live() inlined: this runs once per frame
-            ws = self._live()
+        ws = self._live()
         msg = await ws.receive()
         kind = msg.type
         if kind is _AIOHTTP_TEXT:
