@@ -223,12 +223,17 @@ class TestSubscribeWhileDown:
 
 
 class TestBackPressure:
+    @staticmethod
+    def blocking(venue: VenueWs, clock: FakeClock) -> ReconnectWs:
+        """Two queued messages at most, the reader held beyond them; 30 s of silence is idle."""
+        return make(venue, VenueWs(), clock=clock, queue_size=2, overflow=Overflow.BLOCK,
+                    heartbeat=Heartbeat(interval=None, idle_timeout=30))
+
     async def test_reader_held_by_a_full_queue_is_not_declared_idle(self) -> None:
         """Under Overflow.BLOCK, a consumer slower than idle_timeout does not get a healthy socket dropped."""
         clock = FakeClock(auto_advance=False)
         venue = VenueWs()
-        async with make(venue, VenueWs(), clock=clock, queue_size=2, overflow=Overflow.BLOCK,
-                        heartbeat=Heartbeat(interval=None, idle_timeout=30)) as ws:
+        async with self.blocking(venue, clock) as ws:
             await ws.subscribe(["a"])
             venue.feed(*(data("a", n) for n in range(5)))
             await until(lambda: ws.stats.queued == 2)
@@ -240,8 +245,7 @@ class TestBackPressure:
         """Once the reader reads again, idle_timeout of silence still ends the connection."""
         clock = FakeClock(auto_advance=False)
         venue = VenueWs()
-        async with make(venue, VenueWs(), clock=clock, queue_size=2, overflow=Overflow.BLOCK,
-                        heartbeat=Heartbeat(interval=None, idle_timeout=30)) as ws:
+        async with self.blocking(venue, clock) as ws:
             await ws.subscribe(["a"])
             venue.feed(*(data("a", n) for n in range(3)))
             await until(lambda: ws.stats.queued == 2)
