@@ -26,6 +26,10 @@ class Feed:
     async def __anext__(self) -> Any:
         return await self.queue.get()
 
+    def push(self, *messages: Any) -> None:
+        for message in messages:
+            self.queue.put_nowait(message)
+
 
 def diff(first: int, last: int, price: str) -> BookEvent:
     return BookEvent(first, last, [(price, "1")], [])

@@ -22,6 +22,7 @@ from lotusx.kernel.errors import (
 )
 from lotusx.testing import FakeClock
 from lotusx.ws import Backoff, Delivery, Gap, Resumed
+from tests.book.test_follow import Feed
 
 # ===== the stream ends =====
 
@@ -79,23 +80,6 @@ async def test_a_stream_ending_while_a_snapshot_is_in_flight_ends_the_follower()
 
 
 # ===== several shards: a reconnect waits for its own shard's Resumed =====
-
-
-class Feed:
-    """Messages pushed by the test; an async iterator that waits when empty."""
-
-    def __init__(self) -> None:
-        self.queue: asyncio.Queue[Any] = asyncio.Queue()
-
-    def __aiter__(self) -> AsyncIterator[Any]:
-        return self
-
-    async def __anext__(self) -> Any:
-        return await self.queue.get()
-
-    def push(self, *messages: Any) -> None:
-        for message in messages:
-            self.queue.put_nowait(message)
 
 
 def sharded(feed: Feed, asked: list[str]) -> AsyncIterator[Any]:

@@ -12,20 +12,9 @@ from typing import Any
 
 import pytest
 from sim_helpers import Bybit, body
+from test_sim_engine import engine
 
 from lotusx.kernel.errors import DuplicateClientOrderId, OrderRejected
-from lotusx.sim.engine import Engine, Market
-
-BTC = Market("BTCUSDT", "BTC", "USDT", D("0.01"), D("0.001"), D(100))
-
-
-def engine() -> Engine:
-    """An empty book; alice and bob each hold 10 BTC and 10 000 USDT."""
-    e = Engine([BTC], lambda: 1_000)
-    for who in ("alice", "bob"):
-        e.deposit(who, "BTC", D(10))
-        e.deposit(who, "USDT", D(10_000))
-    return e
 
 
 async def create(bybit: Bybit, **params: Any) -> dict[str, Any]:
