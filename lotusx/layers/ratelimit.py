@@ -30,7 +30,8 @@ from lotusx.kernel.message import Request, Response
 from lotusx.kernel.service import Service
 from lotusx.layers.limiter import Limiter, Pool, Usage
 
-__all__ = ["ENDPOINT_POOL", "Limiter", "Pool", "RateLimit", "RemainingHeader", "Usage", "UsageParser", "UsedHeader"]
+__all__ = ["ENDPOINT_POOL", "Limiter", "Pool", "RateLimit", "RemainingHeader", "Usage", "UsageParser", "UsedHeader",
+           "UsedHeaders"]
 
 ENDPOINT_POOL = "<endpoint>"
 """A parser's pool name meaning "the pool named like the request's endpoint": for venues that
@@ -40,7 +41,6 @@ count each endpoint on its own (Bybit v5), the headers say nothing about which o
 # X-MBX-ORDER-COUNT-... headers, https://developers.binance.com/docs/binance-spot-api-docs/rest-api/limits
 _UNIT = {"S": 1, "M": 60, "H": 3600, "D": 86400}
 _INTERVAL = re.compile(r"(\d+)([SMHD])", re.IGNORECASE)
-_UNSEEN = -1  # UsedHeader._windows' "not looked at yet" (a window is positive, or None)
 _MAX_EPOCH_MS = 10**15  # the year 33658: any later "reset time" is a garbled header
 
 
@@ -67,14 +67,16 @@ class UsedHeader:
     """A family of "used so far" headers, one per window: ``<prefix><num><S|M|H|D>``.
 
     ``UsedHeader("X-MBX-USED-WEIGHT-", "REQUEST_WEIGHT")`` reads ``X-MBX-USED-WEIGHT-1M: 42``
-    as 42 units used in the 60 s window of pool REQUEST_WEIGHT.
+    as 42 units used in the 60 s window of pool REQUEST_WEIGHT. ``RateLimit`` reads all its
+    families in one walk over the headers (:class:`UsedHeaders`).
     """
 
     prefix: str
     pool: str
-    # Header name -> window seconds (None: not of this family). Venues send the same few names
-    # on every response, so each name is matched once, not once per response.
-    _windows: dict[str, int | None] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _reader: UsedHeaders = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_reader", UsedHeaders(self))
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -83,30 +85,65 @@ class UsedHeader:
 
     def window(self, name: str) -> int | None:
         """The window in seconds that header ``name`` reports on, or ``None`` if not of this family."""
-        windows = self._windows
-        if name in windows:
-            return windows[name]
-        per = None
-        if name.lower().startswith(self.prefix.lower()):
-            interval = _INTERVAL.fullmatch(name[len(self.prefix):])
-            if interval is not None:
-                per = int(interval.group(1)) * _UNIT[interval.group(2).upper()]
-        if len(windows) < 256:  # a venue that invents header names must not grow it without bound
-            windows[name] = per
-        return per
+        if not name.lower().startswith(self.prefix.lower()):
+            return None
+        interval = _INTERVAL.fullmatch(name[len(self.prefix):])
+        return None if interval is None else int(interval.group(1)) * _UNIT[interval.group(2).upper()]
 
     def read(self, response: Response) -> list[Usage]:
         """Every header of the family, as a :class:`Usage` of the matching window."""
-        windows, found = self._windows, []
+        return self._reader.read(response)
+
+
+class UsedHeaders:
+    """Several :class:`UsedHeader` families read in one walk over a response's headers.
+
+    Every response carries usage headers, so this is on every call's path: a walk per family
+    cost a microsecond each against Binance's two dozen headers.
+    """
+
+    __slots__ = ("_hits", "families")
+
+    def __init__(self, *families: UsedHeader) -> None:
+        self.families = families
+        # Header name -> its (pool, window seconds) readings. Venues send the same few names
+        # on every response, so each name is matched once, not once per response.
+        self._hits: dict[str, tuple[tuple[str, int], ...]] = {}
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The families' name prefixes."""
+        return tuple(family.prefix for family in self.families)
+
+    def _match(self, name: str) -> tuple[tuple[str, int], ...]:
+        hits = tuple((family.pool, per) for family in self.families if (per := family.window(name)) is not None)
+        if len(self._hits) < 256:  # a venue that invents header names must not grow it without bound
+            self._hits[name] = hits
+        return hits
+
+    def read(self, response: Response) -> list[Usage]:
+        """Every header of every family, as a :class:`Usage` of the matching pool and window."""
+        known, found = self._hits, []
         for name, value in response.headers.items():
-            per = windows.get(name, _UNSEEN)
-            if per is _UNSEEN:
-                per = self.window(name)
-            if per is not None:
+            hits = known.get(name)
+            if hits is None:
+                hits = self._match(name)
+            if hits:
                 used = _int(value)
                 if used is not None:
-                    found.append(Usage(self.pool, used, per_seconds=per))
+                    for pool, per in hits:
+                        found.append(Usage(pool, used, per_seconds=per))
         return found
+
+
+def _one_walk(usage: tuple[UsageParser, ...]) -> tuple[UsageParser, ...]:
+    """``usage`` with its :class:`UsedHeader` families read together, where the first of them was."""
+    families = [parser for parser in usage if type(parser) is UsedHeader]
+    if len(families) < 2:
+        return usage
+    first = usage.index(families[0])
+    rest = tuple(parser for parser in usage if type(parser) is not UsedHeader)
+    return (*rest[:first], UsedHeaders(*families), *rest[first:])
 
 
 @dataclass(frozen=True)
@@ -209,7 +246,7 @@ class RateLimit:
             raise e.ConfigError(f"ban_seconds must be a finite number of seconds >= 0, got {self.ban_seconds!r}")
 
     def __call__(self, inner: Service) -> Service:
-        limiter, usage, ban_seconds = self.limiter, self.usage, self.ban_seconds
+        limiter, usage, ban_seconds = self.limiter, _one_walk(self.usage), self.ban_seconds
         # memory://: learning from a good answer is plain calls, so it runs once the caller has
         # the answer (at the loop's next turn, while the next request is on the wire, or at the
         # next acquire if that is sooner). A shared storage's round trip stays before the answer,

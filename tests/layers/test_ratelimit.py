@@ -10,7 +10,7 @@ from limits.aio.storage import MemoryStorage
 from lotusx.kernel.errors import ConfigError, InvalidRequest, IpBanned, RateLimited
 from lotusx.kernel.message import Endpoint, Request, Response
 from lotusx.kernel.service import stack
-from lotusx.layers.ratelimit import Limiter, Pool, RateLimit, RemainingHeader, Usage, UsedHeader
+from lotusx.layers.ratelimit import Limiter, Pool, RateLimit, RemainingHeader, Usage, UsedHeader, UsedHeaders
 from lotusx.metrics import Metrics
 from lotusx.testing import FakeClock, ScriptedService
 
@@ -268,16 +268,43 @@ def test_repr_shows_pools_and_storage_without_the_password() -> None:
     assert "pa55word" not in text
 
 
-def test_used_header_matches_names_case_insensitively_and_remembers_each_name() -> None:
-    """Any case of the family's names maps to its window; other names to None; the memo stays bounded."""
+def test_used_header_matches_names_case_insensitively() -> None:
+    """Any case of the family's names maps to its window; other names to None."""
     parser = UsedHeader("X-MBX-USED-WEIGHT-", "REQUEST_WEIGHT")
     assert [parser.window(n) for n in ("x-mbx-used-weight-1m", "X-MBX-USED-WEIGHT-1M", "X-MBX-USED-WEIGHT-2h",
                                        "X-MBX-USED-WEIGHT-", "X-MBX-USED-WEIGHT-1W", "Date")] == [
         60, 60, 7200, None, None, None]
+    assert parser == UsedHeader("X-MBX-USED-WEIGHT-", "REQUEST_WEIGHT")  # the reader is not part of equality
+
+
+def test_used_headers_remember_a_bounded_number_of_names() -> None:
+    """A venue inventing header names on every answer cannot grow the name memo without bound."""
+    reader = UsedHeaders(*BINANCE_USAGE)
     for i in range(1000):
-        assert parser.window(f"X-Invented-{i}") is None
-    assert parser.window("X-MBX-USED-WEIGHT-10S") == 10
-    assert parser == UsedHeader("X-MBX-USED-WEIGHT-", "REQUEST_WEIGHT")  # the memo is not part of equality
+        assert reader.read(Response(status=200, headers={f"X-Invented-{i}": "1"})) == []
+    answer = Response(status=200, headers={"X-MBX-USED-WEIGHT-1M": "7", "X-MBX-ORDER-COUNT-10S": "2"})
+    assert reader.read(answer) == [Usage("REQUEST_WEIGHT", 7, per_seconds=60), Usage("ORDERS", 2, per_seconds=10)]
+    assert len(reader._hits) == 256
+
+
+class CountedHeaders(dict[str, str]):
+    """Response headers counting the walks over them."""
+
+    walks = 0
+
+    def items(self):  # type: ignore[override]
+        self.walks += 1
+        return super().items()
+
+
+async def test_rate_limit_reads_all_used_header_families_in_one_walk() -> None:
+    """Binance's weight and order-count families are read in one pass over the headers, not one each."""
+    headers = CountedHeaders({"Date": "x", "X-MBX-USED-WEIGHT-1M": "3", "X-MBX-ORDER-COUNT-10S": "2"})
+    lim = Limiter([WEIGHT, ORDERS_10S], "memory://", clock=FakeClock(T0))
+    service = RateLimit(lim, usage=BINANCE_USAGE)(ScriptedService([Response(status=200, headers=headers)]))
+    await service(request(ORDER))
+    assert await lim.used(WEIGHT) == 3 and await lim.used(ORDERS_10S) == 2
+    assert headers.walks == 1
 
 
 class ReadLog:
