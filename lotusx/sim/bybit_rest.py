@@ -284,10 +284,10 @@ class BybitRest:
             return []
 
     async def wallet(self, call: Call) -> Any:
-        """GET /v5/account/wallet-balance (accountType UNIFIED; the spot engine holds the coins)."""
+        """GET /v5/account/wallet-balance (accountType UNIFIED: the one ledger spot and linear trade from)."""
         if call.params.get("accountType") != "UNIFIED":
             raise Reject(10001, "params error: accountType only support UNIFIED")
-        balances = self.venue.engines["spot"].accounts.get(call.account, {})
+        balances = self.venue.accounts.get(call.account, {})
         return {"list": [{"accountType": "UNIFIED", "coin": [
             {"coin": c, "walletBalance": plain(b.free + b.locked), "equity": plain(b.free + b.locked),
              "locked": plain(b.locked), "free": plain(b.free)} for c, b in sorted(balances.items())]}]}
@@ -298,10 +298,11 @@ class BybitRest:
         coin, amount = str(p.get("coin", "")), number(p, "amount")
         if not coin or amount is None or amount <= 0 or not p.get("address"):
             raise Reject(10001, "params error: coin, address and amount are required")
+        engine = self.venue.engines["spot"]  # any category's engine: they all lock in the venue's one ledger
         try:
-            self.venue.engines["spot"].lock(call.account, coin, amount)
+            engine.lock(call.account, coin, amount)
         except InsufficientBalance:
             raise Reject(131085, "Withdrawal amount is greater than your available balance") from None
-        self.venue.engines["spot"].balance(call.account, coin).locked -= amount
+        engine.balance(call.account, coin).locked -= amount
         self.withdrawals.append((str(10_000 + len(self.withdrawals)), coin, amount))
         return {"id": self.withdrawals[-1][0]}

@@ -192,7 +192,7 @@ class Session:
                      "execTime": str(f.time_ms), "isMaker": f.maker is order_, "execFee": "0", "execType": "Trade"}
                     for f in fills]}
             elif topic == "wallet":
-                balances = self.venue.engines[event.category].accounts.get(order_.account, {})
+                balances = self.venue.accounts.get(order_.account, {})  # the one ledger of every category
                 yield {"id": str(uuid.uuid4()), "topic": topic, "creationTime": now, "data": [
                     {"accountType": "UNIFIED", "coin": [
                         {"coin": c, "walletBalance": plain(b.free + b.locked), "locked": plain(b.locked),

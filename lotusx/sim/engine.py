@@ -14,7 +14,8 @@ from decimal import ROUND_DOWN, Decimal
 from lotusx.kernel.errors import DuplicateClientOrderId, InsufficientBalance, InvalidRequest, NotFound, OrderRejected
 from lotusx.sim.book import OPEN, ZERO, Balance, Book, DepthChange, Fill, Market, Order
 
-__all__ = ["OPEN", "ZERO", "Balance", "Book", "DepthChange", "Engine", "Fill", "Listener", "Market", "Order"]
+__all__ = ["OPEN", "ZERO", "Balance", "Book", "DepthChange", "Engine", "Fill", "Ledger", "Listener", "Market",
+           "Order"]
 
 
 def _crosses(order: Order, price: Decimal) -> bool:
@@ -26,14 +27,19 @@ def _crosses(order: Order, price: Decimal) -> bool:
 Listener = Callable[[str, Order, list[Fill]], None]
 """Called with ("place" | "fill" | "cancel", order, the fills this notice reports)."""
 
+Ledger = dict[str, dict[str, Balance]]
+"""Balances by account, then asset: one wallet per account."""
+
 
 class Engine:
-    """Books, orders and balances of one venue. Single-threaded: call it from the event loop only."""
+    """Books and orders of one venue category, balances in its ledger. Single-threaded: event loop only."""
 
-    def __init__(self, markets: list[Market], clock_ms: Callable[[], int]) -> None:
+    def __init__(self, markets: list[Market], clock_ms: Callable[[], int], ledger: Ledger | None = None) -> None:
         self.markets = {m.symbol: m for m in markets}
         self.books = {m.symbol: Book(m) for m in markets}
-        self.accounts: dict[str, dict[str, Balance]] = {}
+        # Engines given the same ledger lock and settle in one wallet per account (a Bybit unified
+        # account trades spot and linear from one); without one, an engine keeps its own.
+        self.accounts: Ledger = {} if ledger is None else ledger
         self.orders: dict[int, Order] = {}
         self.trades: dict[str, list[Fill]] = {m.symbol: [] for m in markets}
         self.listeners: list[Listener] = []
@@ -64,7 +70,7 @@ class Engine:
         bal.locked += amount
 
     def totals(self) -> dict[str, Decimal]:
-        """Free plus locked per asset over all accounts (conserved by matching)."""
+        """Free plus locked per asset over all accounts of the ledger (conserved by matching)."""
         out: dict[str, Decimal] = {}
         for assets in self.accounts.values():
             for asset, bal in assets.items():

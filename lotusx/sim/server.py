@@ -81,7 +81,7 @@ class Sim:
         return self._get(name).venue.chaos
 
     def engine(self, name: str, category: str = "spot") -> Engine:
-        """The matching engine (books, orders, balances) of a venue's category."""
+        """The matching engine of a venue's category: its books and orders, and the venue's balances."""
         return self._get(name).venue.engines[category]
 
     def _get(self, name: str) -> Running:

@@ -1,4 +1,4 @@
-"""The state of one simulated venue: engines, keys, chaos, clock, limits and the event hub."""
+"""The state of one simulated venue: engines and their ledger, keys, chaos, clock, limits and the event hub."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any
 
 from lotusx.kernel.protocols import SYSTEM_CLOCK, Clock
 from lotusx.sim.chaos import Chaos
-from lotusx.sim.engine import Engine, Fill, Market, Order
+from lotusx.sim.engine import Balance, Engine, Fill, Ledger, Market, Order
 
 D = Decimal
 USER = "user"
@@ -136,6 +136,10 @@ class Venue:
         self.rng = random.Random(f"{name}:{seed}")
         self.hub = Hub()
         self.keys: dict[str, Key] = {}
+        # One ledger for all categories, funded once: a Bybit unified trading account has one wallet,
+        # so coins a linear order locks are not free for a spot order. (Binance has spot only.)
+        self.accounts: Ledger = {account: {asset: Balance(free=amount) for asset, amount in funds.items()}
+                                 for account, funds in ((USER, USER_FUNDS), (MAKER, MAKER_FUNDS))}
         self.engines = {c: self._engine(c) for c in categories}
 
     def __repr__(self) -> str:
@@ -154,10 +158,7 @@ class Venue:
         self.keys[key] = Key(account, ed25519_public=public_key)
 
     def _engine(self, category: str) -> Engine:
-        engine = Engine(list(MARKETS), self.now_ms)
-        for account, funds in ((USER, USER_FUNDS), (MAKER, MAKER_FUNDS)):
-            for asset, amount in funds.items():
-                engine.deposit(account, asset, amount)
+        engine = Engine(list(MARKETS), self.now_ms, self.accounts)
         engine.listeners.append(lambda reason, order, fills: self._on_order(category, reason, order, fills))
         return engine
 
