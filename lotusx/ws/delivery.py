@@ -171,10 +171,14 @@ class Delivery:
         return item
 
     def fail(self, error: LotusXError) -> None:
-        """End the stream with ``error``: the consumer raises it once the queue is drained."""
+        """End the stream with ``error``: the consumer gets what is queued, then raises it.
+
+        Nothing more is queued: another shard still feeding the queue would otherwise keep
+        it from draining, and a consumer slower than that feed would never see the error.
+        """
         if self._error is None:
             self._error = error
-        self._readable.set()
+        self.close()
 
     def close(self) -> None:
         """End the stream: waiting consumers and producers return."""

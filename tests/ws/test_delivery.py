@@ -89,6 +89,20 @@ class TestDelivery:
         with pytest.raises(AuthenticationError):
             await delivery.get()
 
+    async def test_a_failure_queues_nothing_more_so_the_error_is_not_kept_waiting(self) -> None:
+        """After a failure (one shard's), other producers queue nothing: the error comes right after what was queued."""
+        delivery = Delivery(3)
+        for n in range(3):
+            delivery.offer(n)
+        blocked = asyncio.create_task(delivery.put(3))  # another shard, held by back-pressure
+        await asyncio.sleep(0)
+        delivery.fail(AuthenticationError("login rejected"))
+        await asyncio.wait_for(blocked, 1)
+        assert delivery.offer(4) == 0
+        assert [await delivery.get() for _ in range(3)] == [0, 1, 2]
+        with pytest.raises(AuthenticationError):
+            await delivery.get()
+
     async def test_close_ends_iteration_and_releases_producers(self) -> None:
         """Closing wakes a waiting consumer with StopAsyncIteration and a blocked producer."""
         delivery = Delivery(2)
