@@ -179,6 +179,19 @@ class TestReconnect:
                 await next_of(ws)
             assert venue.connects == 1
 
+    async def test_one_shards_failure_is_not_kept_waiting_behind_another_shards_feed(self) -> None:
+        """A shard's fatal error reaches a slow consumer after what was queued, not after all another shard sends."""
+        busy, refusing = VenueWs(), VenueWs(reject_login=True)
+        async with make(busy, refusing, dialect=dialect(private=True, max_streams=1), queue_size=4) as ws:
+            await ws.subscribe(["a"])
+            busy.feed(*[data("a", u) for u in range(50)])  # more than the queue holds: the reader waits
+            await quiesce()
+            with pytest.raises(AuthenticationError):
+                await ws.subscribe(["b"])
+            received = await count_until_error(ws)
+            assert isinstance(received[1], AuthenticationError)
+            assert received[0] <= 5  # the queue's 4, and the one its reader held when the shard failed
+
     async def test_close_leaves_no_tasks(self) -> None:
         """Leaving `async with` cancels every task ReconnectWs started and closes its sockets."""
         before = asyncio.all_tasks()
@@ -577,6 +590,17 @@ def unsubscribes(venue: FakeWs) -> list[list[str]]:
 
 async def next_of(ws: ReconnectWs) -> Any:
     return await asyncio.wait_for(ws.__anext__(), 2)
+
+
+async def count_until_error(ws: ReconnectWs) -> tuple[int, Exception]:
+    """How many messages the stream gives before it raises, and what it raises."""
+    count = 0
+    while True:
+        try:
+            await next_of(ws)
+        except Exception as exc:
+            return count, exc
+        count += 1
 
 
 async def until(condition: Callable[[], bool], turns: int = 500, msg: Callable[[], object] = str) -> None:
