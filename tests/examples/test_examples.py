@@ -1,4 +1,4 @@
-"""examples/custom_stack.py runs by itself and shows the stack and the decoded response."""
+"""The example scripts run by themselves (offline, against the simulator) and print what they promise."""
 
 from __future__ import annotations
 
@@ -52,3 +52,13 @@ def test_order_stream_example_reports_the_fill_the_stream_missed() -> None:
     assert "update NEW" in out and "update PARTIALLY_FILLED  filled 0.00200000" in out
     assert "update FILLED            filled 0.00500000" in out
     assert "user stream reconnects: 1;" in out
+
+
+def test_bybit_quickstart_runs_against_the_simulator() -> None:
+    """The Bybit quickstart: book, order placed and cancelled, streamed book; exits 0."""
+    out = run_example("quickstart_bybit.py", "--seconds", "2")
+    assert "simulator: REST http://127.0.0.1:" in out
+    assert "placed  BUY 0.01" in out and "status=NEW" in out
+    assert "status=CANCELED" in out
+    assert "streamed book: best bid (Decimal(" in out
+    assert "book updates applied" in out
