@@ -137,13 +137,11 @@ class UsedHeaders:
 
 
 def _one_walk(usage: tuple[UsageParser, ...]) -> tuple[UsageParser, ...]:
-    """``usage`` with its :class:`UsedHeader` families read together, where the first of them was."""
-    families = [parser for parser in usage if type(parser) is UsedHeader]
+    """``usage`` with its :class:`UsedHeader` families read together, in one walk."""
+    families = tuple(parser for parser in usage if type(parser) is UsedHeader)
     if len(families) < 2:
         return usage
-    first = usage.index(families[0])
-    rest = tuple(parser for parser in usage if type(parser) is not UsedHeader)
-    return (*rest[:first], UsedHeaders(*families), *rest[first:])
+    return (UsedHeaders(*families), *(parser for parser in usage if type(parser) is not UsedHeader))
 
 
 @dataclass(frozen=True)
