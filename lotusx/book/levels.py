@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 
 from lotusx.book.ladder import Ladder
-from lotusx.kernel.errors import ConfigError
+from lotusx.kernel.errors import ConfigError, ProtocolError
 from lotusx.models import OrderBook
 
 RawLevels = Iterable[tuple[str, str]] | Iterable[list[str]] | Iterable[tuple[Decimal, Decimal]]
@@ -44,7 +44,7 @@ class LocalBook:
         self._resort = False
 
     def reset(self, bids: RawLevels, asks: RawLevels, sequence: int, timestamp: int | None = None) -> None:
-        """Replace everything with a snapshot."""
+        """Replace everything with a snapshot (``ProtocolError`` for a level that is not a number)."""
         self.bids.clear()
         self.asks.clear()
         _apply(self.bids, bids, self._prices)
@@ -58,7 +58,9 @@ class LocalBook:
     def update(self, bids: DiffLevels, asks: DiffLevels, sequence: int, timestamp: int | None = None) -> None:
         """Apply absolute level quantities; a zero quantity deletes the level.
 
-        The level lists are read again at the next view: do not change them afterwards.
+        The level lists are read again at the next view: do not change them afterwards. A
+        level that is not a number raises ``ProtocolError`` with the levels before it applied:
+        the book is then wrong and must be replaced.
         """
         if len(self._prices) > _PRICE_CACHE_SIZE:
             self._prices.clear()
@@ -109,12 +111,21 @@ def _apply(side: dict[Decimal, Decimal], levels: RawLevels, prices: dict[str | D
     # No per-level type dispatch: the cache takes str and Decimal prices alike (a str never
     # equals a Decimal, so they cannot collide) and Decimal(d) returns d itself, so exact
     # inputs cost nothing extra and strings skip two isinstance calls per level.
-    for price, quantity in levels:
-        key = prices.get(price)
-        if key is None:
-            key = prices[price] = Decimal(price)
-        qty = Decimal(quantity)
-        if qty:
-            side[key] = qty
-        else:  # zero (any exponent or sign) removes the level
-            side.pop(key, None)
+    try:
+        for price, quantity in levels:
+            key = prices.get(price)
+            if key is None:
+                key = Decimal(price)
+                # Only new strings get here, so this check is nearly free. NaN cannot be ordered
+                # (a signalling one not even hashed) and Infinity is no price: the view would fail.
+                if not key.is_finite():
+                    raise InvalidOperation
+                prices[price] = key
+            qty = Decimal(quantity)
+            if qty:
+                side[key] = qty
+            else:  # zero (any exponent or sign) removes the level
+                side.pop(key, None)
+    except InvalidOperation:
+        # The venue's schema only says "a string": a typed error, not one from deep in decimal.
+        raise ProtocolError(f"not a price level: {price!r}, {quantity!r}") from None

@@ -12,7 +12,9 @@ stream: harmless, but it spins in a quiet market, so we use the exact bound).
 delta with ``u == 1``, after a venue restart) replaces the book; each delta must carry
 ``u == previous u + 1``.
 
-Both answer :class:`Gap` when continuity breaks. The caller resyncs *that symbol only*.
+Both answer :class:`Gap` when continuity breaks, or when a stream message has a level that is
+not a number (the book may hold part of it). The caller resyncs *that symbol only*. A snapshot
+with such a level raises ``ProtocolError`` from :meth:`DiffSync.on_snapshot`.
 """
 
 from __future__ import annotations
@@ -24,8 +26,11 @@ from typing import Literal
 import msgspec
 
 from lotusx.book.levels import LocalBook
+from lotusx.kernel.errors import ProtocolError
 
 Outcome = Literal["buffered", "applied", "stale", "snapshot"]
+MALFORMED = "malformed level"
+"""The :class:`Gap` reason of a stream message with a level that is not a number (a ``ProtocolError`` from the book)."""
 
 
 class BookEvent(msgspec.Struct, frozen=True):
@@ -101,7 +106,11 @@ class DiffSync:
             self.reset()
             self._buffer.append(event)  # it may join the next snapshot
             return Gap(self.symbol, "sequence gap", expected=sequence + 1, got=event.first)
-        self.book.update(event.bids, event.asks, event.last, event.timestamp)
+        try:
+            self.book.update(event.bids, event.asks, event.last, event.timestamp)
+        except ProtocolError:
+            self.reset()  # part of the diff may be in: only a new snapshot gives a right book
+            return Gap(self.symbol, MALFORMED)
         return "applied"
 
     def __repr__(self) -> str:
@@ -124,6 +133,14 @@ class SnapshotDeltaSync:
                    asks: Sequence[tuple[str, str]] | Sequence[list[str]],
                    timestamp: int | None = None) -> Outcome | Gap:
         """Feed one message (``kind`` is ``"snapshot"`` or ``"delta"``)."""
+        try:
+            return self._follow(kind, update_id, bids, asks, timestamp)
+        except ProtocolError:
+            self.reset()  # part of the message may be in: only a new snapshot gives a right book
+            return Gap(self.symbol, MALFORMED)
+
+    def _follow(self, kind: str, update_id: int, bids: Sequence[tuple[str, str]] | Sequence[list[str]],
+                asks: Sequence[tuple[str, str]] | Sequence[list[str]], timestamp: int | None) -> Outcome | Gap:
         if kind == "snapshot" or update_id == 1:
             self.book.reset(bids, asks, update_id, timestamp)
             self.synced = True

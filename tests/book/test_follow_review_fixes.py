@@ -1,14 +1,16 @@
-"""follow_books / follow_diffs: stream end, sharded reconnects, snapshot failures."""
+"""follow_books / follow_diffs: stream end, sharded reconnects, snapshot failures, malformed levels."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from decimal import Decimal
 from typing import Any
 
 import pytest
 
-from lotusx.book import BookEvent, DiffSync, follow_books, follow_diffs
+from lotusx.book import BookEvent, DiffSync, SnapshotDeltaSync, follow_books, follow_diffs
+from lotusx.book import Gap as BookGap
 from lotusx.book.follow import Snapshot
 from lotusx.kernel.errors import (
     ConfigError,
@@ -16,6 +18,7 @@ from lotusx.kernel.errors import (
     IpBanned,
     LotusXError,
     NotFound,
+    ProtocolError,
     RateLimited,
     ServerError,
     Timeout,
@@ -235,3 +238,54 @@ async def test_snapshot_attempts_below_one_is_a_config_error() -> None:
     """A follower that may never fetch a snapshot is refused."""
     with pytest.raises(ConfigError):
         await anext(follow_flaky(Flaky(), FakeClock(), attempts=0))
+
+
+# ===== malformed levels =====
+
+def diffs(feed: Feed, snapshots: list[Snapshot], resyncs: list[str]) -> AsyncIterator[Any]:
+    async def snapshot() -> Snapshot:
+        return snapshots.pop(0)
+
+    return follow_diffs(DiffSync("X"), aiter(feed), event=lambda m: m if isinstance(m, BookEvent) else None,
+                        reconnected=lambda m: False, snapshot=snapshot, resynced=resyncs.append)
+
+
+@pytest.mark.parametrize("price", ["", "abc", "NaN", "sNaN", "Infinity"])
+async def test_a_diff_with_a_level_that_is_not_a_price_resyncs_its_book(price: str) -> None:
+    """A level the book cannot hold is counted as a resync and the book rebuilt, not the stream ended."""
+    feed, resyncs = Feed(), []
+    books = diffs(feed, [([("10", "1")], [], 5), ([("11", "2")], [], 20)], resyncs)
+    await asyncio.wait_for(anext(books), 1)
+    feed.push(BookEvent(6, 7, [("12", "1"), (price, "1")], []))
+    book = await asyncio.wait_for(anext(books), 1)
+    assert resyncs == ["malformed level"]
+    assert (book.sequence, book.bids) == (20, [(Decimal(11), Decimal(2))])
+    await books.aclose()
+
+
+async def test_a_level_with_a_quantity_that_is_not_a_number_resyncs_its_book() -> None:
+    """A quantity that does not parse is a resync too, and no half-applied diff is shown."""
+    feed, resyncs = Feed(), []
+    books = diffs(feed, [([("10", "1")], [], 5), ([("11", "2")], [], 20)], resyncs)
+    await asyncio.wait_for(anext(books), 1)
+    feed.push(BookEvent(6, 7, [("12", "1")], [("13", "")]))
+    book = await asyncio.wait_for(anext(books), 1)
+    assert resyncs == ["malformed level"]
+    assert (book.sequence, book.bids, book.asks) == (20, [(Decimal(11), Decimal(2))], [])
+    await books.aclose()
+
+
+async def test_a_snapshot_with_a_level_that_is_not_a_price_ends_the_follower_with_a_protocol_error() -> None:
+    """A malformed REST snapshot is a typed ProtocolError, not a decimal error from deep inside the book."""
+    books = diffs(Feed(), [([("x", "1")], [], 5)], [])
+    with pytest.raises(ProtocolError):
+        await asyncio.wait_for(anext(books), 1)
+
+
+def test_a_bybit_delta_with_a_level_that_is_not_a_price_is_a_gap() -> None:
+    """SnapshotDeltaSync answers a Gap for a malformed delta and drops the half-applied book."""
+    sync = SnapshotDeltaSync("X")
+    sync.on_message("snapshot", 10, [("100", "1")], [("101", "1")])
+    outcome = sync.on_message("delta", 11, [("99", "1")], [("", "1")])
+    assert outcome == BookGap("X", "malformed level")
+    assert not sync.synced and sync.book.bids == {}
