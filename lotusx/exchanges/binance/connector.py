@@ -34,6 +34,9 @@ _HEARTBEAT = Heartbeat(answer_pings=False, idle_timeout=60.0)
 # GET /api/v3/allOrders (rest-api.md "All orders"): up to 1000 orders a call, startTime and
 # endTime at most 24 hours apart. Past 100 pages in one window, paging is taken to be stuck.
 _HISTORY_PAGE, _HISTORY_SPAN_MS, _MAX_PAGES = 1000, 24 * 3600 * 1000, 100
+# PUT /api/v3/userDataStream every 30 min (a key lives 60 min without one); -1125 "This listenKey
+# does not exist."; a failed renewal is tried again a minute later, not at the next keepalive.
+_KEEPALIVE_EVERY, _NO_SUCH_LISTEN_KEY, _RENEW_AGAIN = 30 * 60, -1125, 60
 
 
 def client_order_id() -> str:
@@ -287,29 +290,42 @@ class Binance:
         def connect() -> AiohttpWs:
             return AiohttpWs(f"{self.parts.ws_url}/ws/{listen_key[0]}")
 
-        async def keep_alive() -> None:
+        async def renew(ws: ReconnectWs) -> None:
+            # "No more events will be sent ... until a new listenKey is created" (user-data-stream.md),
+            # and the socket may stay open: reconnect on a new key (a Gap, then a Resumed).
+            listen_key[0] = await self._listen_key(key_header)
+            ws.reconnect("listen_key_expired")
+
+        async def keep_alive(ws: ReconnectWs) -> None:
+            wait = _KEEPALIVE_EVERY
             while True:  # the docs: a listen key expires after 60 min without a keepalive; send one every 30
-                await self.parts.clock.sleep(30 * 60)  # the injected clock: tests need not wait
+                await self.parts.clock.sleep(wait)  # the injected clock: tests need not wait
+                wait = _KEEPALIVE_EVERY
                 try:
                     await self.rest.put(ep.KEEP_ALIVE.path, form={"listenKey": listen_key[0]},
                                         endpoint=ep.KEEP_ALIVE, headers=key_header)
                 except LotusXError as exc:  # one miss is harmless (60 min validity); a dead task is not
                     _log.warning("listen key keepalive failed", exchange="binance", error=exc)
+                    if exc.code != _NO_SUCH_LISTEN_KEY:
+                        continue
+                    # The key is gone (it expired while the socket was down, say): the stream
+                    # would stay silent for good, with no listenKeyExpired to tell us.
+                    try:
+                        await renew(ws)
+                    except LotusXError as failed:
+                        _log.warning("listen key renewal failed", exchange="binance", error=failed)
+                        wait = _RENEW_AGAIN
 
-        upkeep = asyncio.create_task(keep_alive())
-        try:
-            async with ReconnectWs(connect, frames=user_frames(self.metrics), dialect=USER_DIALECT,
-                                   heartbeat=_HEARTBEAT, metrics=self.metrics) as ws:
+        async with ReconnectWs(connect, frames=user_frames(self.metrics), dialect=USER_DIALECT,
+                               heartbeat=_HEARTBEAT, metrics=self.metrics) as ws:
+            upkeep = asyncio.create_task(keep_alive(ws))
+            try:
                 async for event in ws:
                     yield event
                     if isinstance(event, s.ListenKeyExpired):
-                        # "No more events will be sent after this until a new listenKey is created"
-                        # (user-data-stream.md), and the socket may stay open: reconnect on a new key
-                        # (a Gap, then a Resumed), or the stream stays silent for good.
-                        listen_key[0] = await self._listen_key(key_header)
-                        ws.reconnect("listen_key_expired")
-        finally:
-            upkeep.cancel()
+                        await renew(ws)
+            finally:
+                upkeep.cancel()
 
     async def _listen_key(self, headers: tuple[tuple[str, str], ...]) -> str:
         created = await self.rest.post(ep.LISTEN_KEY.path, endpoint=ep.LISTEN_KEY, headers=headers, type=s.ListenKey)

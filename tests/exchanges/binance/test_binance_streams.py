@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,8 @@ from lotusx.models import Order, Ticker, Trade
 from lotusx.testing import FakeClock
 
 PAYLOADS = Path(__file__).parent / "payloads"
+KEEPALIVE_ERRORS = {-1100: "Illegal characters found in parameter 'listenKey'.",
+                    -1125: "This listenKey does not exist."}
 ServeApp = Callable[[web.Application], Awaitable[TestServer]]
 
 
@@ -53,7 +56,8 @@ class Venue:
         self.first_connection: list[dict[str, Any]] = []  # sent before ``market`` on the first /stream only
         self.stream_connections = 0
         self.keepalives: list[tuple[str, str | None]] = []
-        self.keepalive_failures = 0  # answer this many keepalives with -1125
+        self.keepalive_errors: list[int] = []  # venue codes the next keepalives are answered with
+        self.listen_key_refusals = 0  # refuse this many listen key requests
         self.user: dict[str, list[dict[str, Any]]] = {}
         self.listen_keys = 0
         self.user_connections: list[str] = []
@@ -76,6 +80,9 @@ class Venue:
         return web.json_response({"serverTime": 1_700_000_000_000})
 
     async def listen_key(self, request: web.Request) -> web.Response:
+        if self.listen_key_refusals:
+            self.listen_key_refusals -= 1
+            return web.json_response({"code": -1100, "msg": KEEPALIVE_ERRORS[-1100]}, status=400)
         self.listen_keys += 1
         return web.json_response({"listenKey": f"listen-key-{self.listen_keys:04d}"})
 
@@ -93,9 +100,9 @@ class Venue:
     async def keepalive(self, request: web.Request) -> web.Response:
         form = await request.post()
         self.keepalives.append((str(form["listenKey"]), request.headers.get("X-MBX-APIKEY")))
-        if self.keepalive_failures:
-            self.keepalive_failures -= 1
-            return web.json_response({"code": -1125, "msg": "This listenKey does not exist."}, status=400)
+        if self.keepalive_errors:
+            code = self.keepalive_errors.pop(0)
+            return web.json_response({"code": code, "msg": KEEPALIVE_ERRORS[code]}, status=400)
         return web.json_response({})
 
     async def stream(self, request: web.Request) -> web.WebSocketResponse:
@@ -314,36 +321,69 @@ async def test_server_shutdown_notice_rotates_without_loss(ex: Binance, venue: V
         await trades.aclose()  # type: ignore[attr-defined]
 
 
-async def test_listen_key_kept_alive_every_30_minutes(venue: Venue, serve_app: ServeApp) -> None:
-    """Every 30 minutes (injected clock) a PUT keeps the listen key alive; a failed one does not stop them."""
+@asynccontextmanager
+async def watching_orders(venue: Venue, serve_app: ServeApp, clock: FakeClock) -> AsyncIterator[None]:
+    """``watch_orders()`` running against ``venue`` on ``clock``, its user stream connected."""
     server = await serve_app(venue.app())
     base = f"http://127.0.0.1:{server.port}"
-    clock = FakeClock(auto_advance=False)
-    venue.keepalive_failures = 1
-
-    async def keepalives(count: int) -> None:
-        for _ in range(250):
-            if len(venue.keepalives) >= count:
-                return
-            await asyncio.sleep(0.02)
-
     async with lotusx.connect("binance", credentials=Credentials("k" * 64, "s" * 64), rest_url=base,
                               ws_url=base.replace("http", "ws"), clock=clock) as ex:
         orders = ex.watch_orders()
         pending = asyncio.ensure_future(anext(orders))
         try:
-            for _ in range(250):
-                if venue.user_connections:
-                    break
-                await asyncio.sleep(0.02)
-            await clock.advance(29 * 60)
-            assert venue.keepalives == []
-            await clock.advance(60)
-            await keepalives(1)  # answered -1125: logged, and the upkeep goes on
-            await clock.advance(30 * 60)
-            await keepalives(2)
-            assert venue.keepalives == [("listen-key-0001", "k" * 64)] * 2
+            await reached(lambda: bool(venue.user_connections))
+            yield
         finally:
             pending.cancel()
             await asyncio.gather(pending, return_exceptions=True)
             await orders.aclose()
+
+
+async def reached(condition: Callable[[], bool]) -> None:
+    """Wait (real time, bounded) until ``condition`` holds."""
+    for _ in range(250):
+        if condition():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("not reached")
+
+
+async def test_listen_key_kept_alive_every_30_minutes(venue: Venue, serve_app: ServeApp) -> None:
+    """Every 30 minutes (injected clock) a PUT keeps the listen key alive; a failed one does not stop them."""
+    clock = FakeClock(auto_advance=False)
+    venue.keepalive_errors = [-1100]
+    async with watching_orders(venue, serve_app, clock):
+        await clock.advance(29 * 60)
+        assert venue.keepalives == []
+        await clock.advance(60)
+        await reached(lambda: len(venue.keepalives) == 1)  # answered with an error: logged, the upkeep goes on
+        await clock.advance(30 * 60)
+        await reached(lambda: len(venue.keepalives) == 2)
+        assert venue.keepalives == [("listen-key-0001", "k" * 64)] * 2
+
+
+async def test_a_keepalive_answered_no_such_key_renews_the_key_and_reconnects(
+        venue: Venue, serve_app: ServeApp) -> None:
+    """-1125 to a keepalive: the key is gone, so a new one is made and the stream reconnects on it."""
+    clock = FakeClock(auto_advance=False)
+    venue.keepalive_errors = [-1125]
+    async with watching_orders(venue, serve_app, clock):
+        await clock.advance(30 * 60)
+        await reached(lambda: len(venue.user_connections) == 2)
+        assert venue.user_connections == ["listen-key-0001", "listen-key-0002"]
+        await clock.advance(30 * 60)
+        await reached(lambda: len(venue.keepalives) == 2)
+        assert [key for key, _ in venue.keepalives] == ["listen-key-0001", "listen-key-0002"]
+
+
+async def test_a_failed_listen_key_renewal_is_tried_again_a_minute_later(venue: Venue, serve_app: ServeApp) -> None:
+    """If making the new key fails after a -1125, it is tried again after 60 s, not 30 minutes."""
+    clock = FakeClock(auto_advance=False)
+    venue.keepalive_errors = [-1125, -1125]
+    async with watching_orders(venue, serve_app, clock):
+        venue.listen_key_refusals = 1
+        await clock.advance(30 * 60)
+        await reached(lambda: venue.listen_key_refusals == 0)
+        await clock.advance(60)
+        await reached(lambda: len(venue.user_connections) == 2)
+        assert venue.user_connections == ["listen-key-0001", "listen-key-0002"]
