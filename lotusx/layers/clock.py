@@ -36,9 +36,12 @@ class ServerClock:
     ``fetch_server_ms`` returns the venue's server time in milliseconds; the connector builds
     it on a call that skips ``ClockSync`` (``RateLimit`` over the transport in
     :func:`~lotusx.venue.open_venue`), so a sync can never recurse into itself. A sync takes
-    ``samples`` round trips; each sample's offset is ``server - midpoint(send, receive)`` and
-    the median is kept, so one slow round trip cannot skew it. Until the first sync the
-    offset is 0.
+    ``samples`` round trips; each sample's offset is ``server - midpoint(send, receive)``, off
+    by at most half its round trip, so the median offset of the faster half of the samples is
+    kept: slow round trips (a congested leg, or a wait for the limiter before the sample
+    left) cannot skew it even when they are most of them, nor (of the default five) can one
+    odd fast answer.
+    Until the first sync the offset is 0.
     """
 
     def __init__(self, fetch_server_ms: FetchServerMs, clock: Clock = SYSTEM_CLOCK, *, samples: int = 5,
@@ -127,7 +130,11 @@ class ServerClock:
             received, received_mono = self.clock.time(), self.clock.monotonic()
             offsets.append(server_ms / 1000 - (sent + received) / 2)
             rtts.append(received_mono - sent_mono)
-        self.offset = statistics.median(offsets)
+        # Each offset is off by at most half its round trip, and a sample that waited before it
+        # left (RateLimit sits inside fetch_server_ms) by half the wait: under load most may wait.
+        # So only the faster half counts; its median still outvotes one odd answer among them.
+        fastest = sorted(zip(rtts, offsets, strict=True))[:(self.samples + 1) // 2]
+        self.offset = statistics.median(offset for _, offset in fastest)
         self.rtt = statistics.median(rtts)
         self.generation += 1
         self._due = self.clock.monotonic() + self.refresh

@@ -21,7 +21,8 @@ The layer owns *safety*, the policy owns *persistence*:
       ``reconcile(request)`` hook: a ``Response`` means the order exists and becomes the result;
       ``None`` means provably absent, so re-sending the *same* client id is safe (if it landed
       late after all, the venue answers ``DuplicateClientOrderId`` and we reconcile again); a
-      raising hook, or no hook, ends in ``AmbiguousOrderState``.
+      raising hook, or no hook, ends in ``AmbiguousOrderState``. A venue that accepts a client id
+      again once its order has closed (Binance spot) must therefore never answer ``None``.
 
 Every attempt re-enters the inner stack with the original, unsigned request (plus
 ``ext["request_id"]``, shared by all attempts, and ``ext["attempt"]``), so ``Sign`` below

@@ -92,6 +92,41 @@ class TestServerClock:
         await server_clock.sync()
         assert server_clock.offset == pytest.approx(skew, abs=1e-3)
 
+    async def test_waiting_before_the_send_on_most_samples_does_not_move_the_offset(self) -> None:
+        """Samples queued before they leave (the limiter the samples go through) are not midpoints: the fastest wins."""
+        clock = FakeClock()
+        queued = [4.0, 4.0, 4.0, 0.0, 0.0]  # seconds each sample waits for room before it is sent
+        skew = 3.0
+
+        async def server_ms() -> int:
+            await clock.sleep(queued.pop(0))
+            await clock.sleep(0.01)
+            stamp = round((clock.time() + skew) * 1000)
+            await clock.sleep(0.01)
+            return stamp
+
+        server_clock = ServerClock(server_ms, clock, samples=5)
+        await server_clock.sync()
+        assert server_clock.offset == pytest.approx(skew, abs=1e-3)
+
+    async def test_one_fast_but_stale_answer_does_not_move_the_offset(self) -> None:
+        """The fastest sample alone does not decide: one quick answer 2 s stale is outvoted."""
+        clock = FakeClock()
+        stale = [2.0, 0.0, 0.0, 0.0, 0.0]
+        legs = [0.001, 0.01, 0.01, 0.01, 0.01]
+        skew = 3.0
+
+        async def server_ms() -> int:
+            leg, behind = legs.pop(0), stale.pop(0)
+            await clock.sleep(leg)
+            stamp = round((clock.time() + skew - behind) * 1000)
+            await clock.sleep(leg)
+            return stamp
+
+        server_clock = ServerClock(server_ms, clock, samples=5)
+        await server_clock.sync()
+        assert server_clock.offset == pytest.approx(skew, abs=1e-3)
+
     async def test_time_is_local_time_plus_offset(self) -> None:
         """time() adds the offset; monotonic() and sleep() are the local clock's."""
         clock = FakeClock()

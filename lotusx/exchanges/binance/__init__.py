@@ -14,7 +14,6 @@ from lotusx.exchanges.binance.endpoints import LIMITS, USAGE
 from lotusx.exchanges.binance.errors import classify
 from lotusx.exchanges.binance.schemas import ServerTime
 from lotusx.kernel.credentials import Credentials
-from lotusx.kernel.errors import NotFound
 from lotusx.kernel.message import Request, Response
 from lotusx.kernel.service import Service
 from lotusx.signers import BinanceEd25519, BinanceHmac, QueryEd25519, QueryHmac, binance_signer
@@ -37,13 +36,17 @@ async def server_time(call: Service) -> int:
 
 
 async def reconcile(signed: Service, placed: Request) -> Response | None:
-    """After an ambiguous placement: the order queried by its client id, or ``None`` if absent."""
+    """After an ambiguous placement: the order queried by its client id; ``NotFound`` if not there (yet).
+
+    Never ``None`` ("absent, re-send it"): Binance refuses a client id again only while its order is
+    open ("Orders with the same newClientOrderID can be accepted only when the previous one is
+    filled", rest-api.md POST /api/v3/order). An order still in the venue's backend (-1007 "execution
+    status unknown") that fills after this query would be executed a second time by the re-send, so
+    Retry ends in ``AmbiguousOrderState`` instead.
+    """
     symbol = dict(placed.query)["symbol"]
     query = (("symbol", symbol), ("origClientOrderId", str(placed.ext["client_order_id"])))
-    try:
-        return await signed(Request(method="GET", path=ep.GET_ORDER.path, query=query, endpoint=ep.GET_ORDER))
-    except NotFound:
-        return None
+    return await signed(Request(method="GET", path=ep.GET_ORDER.path, query=query, endpoint=ep.GET_ORDER))
 
 
 VENUE = Venue(

@@ -20,7 +20,7 @@ _decode = msgspec.json.Decoder(_Body).decode
 # unknown"), -1008 SERVER_BUSY: the venue may or may not have acted -> ServerError.
 _AMBIGUOUS = {-1000, -1001, -1006, -1007, -1008}
 _AUTH = {-1002, -2014, -2015}
-_NOT_FOUND = {-2011, -2013, -1121}
+_NOT_FOUND = {-2013, -1121}
 
 
 def venue_errors(request: Request, response: Response) -> e.LotusXError | None:
@@ -44,7 +44,9 @@ def venue_errors(request: Request, response: Response) -> e.LotusXError | None:
         kind = e.AuthenticationError
     elif code in _AMBIGUOUS:
         kind = e.ServerError
-    elif code in _NOT_FOUND:
+    elif code in _NOT_FOUND or (code == -2011 and "unknown order" in msg.lower()):
+        # -2011 CANCEL_REJECTED shares errors.md's message table with -2010: only "Unknown order
+        # sent." says the order is gone; "cancel restrictions", "action disabled"... leave it live.
         kind = e.NotFound
     elif code == -2010 and "duplicate" in msg.lower():
         kind = e.DuplicateClientOrderId

@@ -61,6 +61,12 @@ _IP_BANNED = {10009, 10018}  # IP has been banned / Exceeded the IP Rate Limit
 _THROTTLED = {10006, 170005, 170222}
 
 
+def _scrubbed(msg: str) -> str:
+    """``msg`` without the signed string a 10004 echoes: ``origin_string[`` timestamp, API key, recv window, params."""
+    head, echoed, _ = msg.partition("origin_string")
+    return f"{head}origin_string[redacted]" if echoed else msg
+
+
 def _reset_in(response: Response, server_ms: int | None) -> float | None:
     """Seconds until ``X-Bapi-Limit-Reset-Timestamp``, measured on the venue's own clock."""
     reset = response.header("X-Bapi-Limit-Reset-Timestamp")
@@ -84,9 +90,10 @@ def venue_errors(request: Request, response: Response) -> e.LotusXError | None:
         parsed = _decode(body)
     except (msgspec.DecodeError, msgspec.ValidationError):
         return None
-    code, msg = parsed.retCode, parsed.retMsg
+    code = parsed.retCode
     if code == 0:
         return None
+    msg = _scrubbed(parsed.retMsg)  # error texts end up in logs: they must never carry the key
     if code in _THROTTLED:
         return e.RateLimited(where, retry_after=_reset_in(response, parsed.time), pool=request.endpoint.name,
                              code=code, venue_message=msg, response=response)

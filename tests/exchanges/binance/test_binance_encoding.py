@@ -364,16 +364,28 @@ async def test_retry_after_503_reconciles_to_one_order(ex: Binance, transport: F
     assert order.client_order_id == "cid-r"
 
 
-async def test_retry_after_503_resends_same_client_id_when_absent(ex: Binance, transport: FakeTransport,
-                                                                  venue: Venue) -> None:
-    """A 503 before the order landed: the reconcile finds nothing, the re-send reuses the client id."""
+async def test_retry_after_503_is_ambiguous_not_resent_when_absent(ex: Binance, transport: FakeTransport,
+                                                                    venue: Venue) -> None:
+    """A 503 and the reconcile finds nothing: no re-send (Binance takes a filled order's client id again)."""
     venue.lose_next = True
+    with pytest.raises(AmbiguousOrderState) as caught:
+        await ex.place_order(NewOrder(symbol="BTCUSDT", side="BUY", type="LIMIT", quantity=Decimal(1),
+                                      price=Decimal(1), client_order_id="cid-s"))
+    posts = [r for r in transport.requests if r.path == "/api/v3/order" and r.method == "POST"]
+    assert [dict(p.query)["newClientOrderId"] for p in posts] == ["cid-s"]
+    assert posts[0].query[-1] == ("signature", expected_hmac(posts[0]))
+    assert caught.value.client_order_id == "cid-s" and not venue.placed
+
+
+async def test_refused_placement_is_resent_with_the_same_client_id_signed_afresh(
+        ex: Binance, transport: FakeTransport, venue: Venue) -> None:
+    """A 429 refused the order (never executed): the re-send reuses the client id, each attempt signed anew."""
+    venue.order_answers.append(ok({"code": -1015, "msg": "Too many new orders."}, 429))
     await ex.place_order(NewOrder(symbol="BTCUSDT", side="BUY", type="LIMIT", quantity=Decimal(1),
                                   price=Decimal(1), client_order_id="cid-s"))
     posts = [r for r in transport.requests if r.path == "/api/v3/order" and r.method == "POST"]
     assert [dict(p.query)["newClientOrderId"] for p in posts] == ["cid-s", "cid-s"]
     assert all(p.query[-1] == ("signature", expected_hmac(p)) for p in posts)  # each attempt signed afresh
-    assert list(venue.placed) == ["cid-s"]
 
 
 async def test_a_reconcile_the_rate_limiter_refuses_is_ambiguous_and_never_sent(transport: FakeTransport,

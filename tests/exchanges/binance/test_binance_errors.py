@@ -92,3 +92,10 @@ def test_message_names_the_call_not_the_query() -> None:
     request = Request(method="POST", path="/api/v3/order", query=(("signature", "deadbeef" * 8),))
     error = classify(request, answer(400, -1022, "Signature for this request is not valid."))
     assert error is not None and "POST /api/v3/order" in str(error) and "deadbeef" not in str(error)
+
+
+@pytest.mark.parametrize("msg", ["This action is disabled on this account.",
+                                 "Order was not canceled due to cancel restrictions."])
+def test_cancel_rejected_for_another_reason_is_not_an_unknown_order(msg: str) -> None:
+    """-2011 CANCEL_REJECTED is NotFound only for "Unknown order sent."; other reasons are a plain 4xx refusal."""
+    assert type(classify(ORDER, answer(400, -2011, msg))) is e.InvalidRequest

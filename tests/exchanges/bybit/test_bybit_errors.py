@@ -70,3 +70,12 @@ def test_http_statuses() -> None:
     assert type(classify(anon, Response(status=502, body=b"{}"))) is e.ServerError
     assert classify(anon, Response(status=200, body=b"ok")) is None
     assert classify(anon, Response(status=200, body=b"{not json")) is None
+
+
+def test_error_sign_echo_of_the_signed_string_is_kept_out_of_the_error_text() -> None:
+    """10004 echoes origin_string (timestamp + API key + recv window + params): the key never reaches the error."""
+    api_key = "bybit-test-api-key-42"
+    msg = f'error sign! origin_string[1753758776658{api_key}5000{{"category":"spot","symbol":"BTCUSDT"}}]'
+    error = classify(CREATE, venue(10004, msg))
+    assert isinstance(error, e.InvalidSignature)
+    assert api_key not in str(error) and api_key not in repr(error) and api_key not in (error.venue_message or "")

@@ -1,0 +1,90 @@
+"""Binance placement after an ambiguous answer: its client id does not stop a second execution.
+
+rest-api.md, POST /api/v3/order, newClientOrderId: "A unique id among open orders ... Orders with
+the same newClientOrderID can be accepted only when the previous one is filled". So once an order
+has filled, a re-send with its client id is a new order, and a query that does not find the
+order yet (-1007: "Send status unknown; execution status unknown") proves nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from decimal import Decimal
+
+import orjson
+import pytest
+
+import lotusx
+from lotusx.kernel.credentials import Credentials
+from lotusx.kernel.errors import AmbiguousOrderState
+from lotusx.kernel.message import Request, Response
+from lotusx.models import NewOrder
+from lotusx.testing import FakeClock, FakeTransport
+
+KEY, SECRET = "review-key-0001", "review-secret-0001"
+NOW_MS = 1_700_000_000_000
+MARKET = NewOrder(symbol="BTCUSDT", side="BUY", type="MARKET", quantity=Decimal("0.01"), client_order_id="cid-late")
+
+
+def answer(body: object, status: int = 200) -> Response:
+    return Response(status=status, body=orjson.dumps(body))
+
+
+class LateVenue:
+    """The first order is still in the venue's backend when its answer times out (-1007); it fills
+    right after the query by client id missed it. A client id is refused only while its order is open."""
+
+    def __init__(self) -> None:
+        self.in_flight: list[str] = []
+        self.orders: dict[str, str] = {}  # client id -> status of its latest order
+        self.executed = 0
+
+    def __call__(self, request: Request) -> Response:
+        query = dict(request.query)
+        if request.path == "/api/v3/time":
+            return answer({"serverTime": NOW_MS})
+        if request.method == "POST":
+            cid = query["newClientOrderId"]
+            if self.orders.get(cid) == "NEW":
+                return answer({"code": -2010, "msg": "Duplicate order sent."}, 400)
+            if not self.executed and not self.in_flight:
+                self.in_flight.append(cid)
+                return answer({"code": -1007, "msg": "Timeout waiting for response from backend server. "
+                                                     "Send status unknown; execution status unknown."}, 408)
+            return self._fill(cid)
+        cid = query["origClientOrderId"]
+        if cid not in self.orders:
+            for late in self.in_flight:  # the backend gets to the queued order just after this query
+                self._fill(late)
+            self.in_flight.clear()
+            return answer({"code": -2013, "msg": "Order does not exist."}, 400)
+        return answer(self._body(cid))
+
+    def _fill(self, cid: str) -> Response:
+        self.executed += 1
+        self.orders[cid] = "FILLED"
+        return answer(self._body(cid))
+
+    def _body(self, cid: str) -> dict[str, object]:
+        return {"symbol": "BTCUSDT", "orderId": self.executed, "clientOrderId": cid, "price": "0",
+                "origQty": "0.01", "executedQty": "0.01", "status": self.orders[cid], "type": "MARKET",
+                "side": "BUY"}
+
+
+async def test_an_order_that_fills_after_the_reconcile_missed_it_is_not_sent_again() -> None:
+    """A -1007 placement whose query by client id finds nothing is not re-sent: the first may still fill."""
+    venue = LateVenue()
+    async with lotusx.connect("binance", credentials=Credentials(KEY, SECRET), transport=FakeTransport(venue),
+                              clock=FakeClock(NOW_MS / 1000)) as ex:
+        with contextlib.suppress(AmbiguousOrderState):
+            await ex.place_order(MARKET)
+    assert venue.executed == 1
+
+
+async def test_an_order_the_reconcile_cannot_find_is_reported_ambiguous_by_client_id() -> None:
+    """Not found after -1007 ends in AmbiguousOrderState naming the client id the caller can query by."""
+    async with lotusx.connect("binance", credentials=Credentials(KEY, SECRET), transport=FakeTransport(LateVenue()),
+                              clock=FakeClock(NOW_MS / 1000)) as ex:
+        with pytest.raises(AmbiguousOrderState) as caught:
+            await ex.place_order(MARKET)
+    assert caught.value.client_order_id == "cid-late"
