@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import struct
 
 import pytest
 from aiohttp import web
@@ -157,6 +158,27 @@ async def test_disconnect_mid_response_is_disconnected(serve_app: ServeApp) -> N
     async with AiohttpRest(str(server.make_url(""))) as transport:
         with pytest.raises(Disconnected):
             await transport(Request(method="GET", path="/partial"))
+
+
+async def test_a_connection_reset_is_disconnected_not_a_protocol_error(serve_app: ServeApp) -> None:
+    """A reset from the peer is a lost connection (retried as one), with sent=True: it may come after the request."""
+
+    async def reset(request: web.Request) -> web.Response:
+        assert request.transport is not None
+        sock = request.transport.get_extra_info("socket")
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # close with a RST
+        request.transport.abort()
+        await asyncio.sleep(0.05)
+        return web.Response()
+
+    app = web.Application()
+    app.router.add_get("/reset", reset)
+    server = await serve_app(app)
+    async with AiohttpRest(str(server.make_url(""))) as transport:
+        with pytest.raises(Disconnected) as info:
+            await transport(Request(method="GET", path="/reset"))
+    assert info.value.sent is True
+    assert "reset" in str(info.value).lower()
 
 
 def test_base_url_must_be_absolute_http() -> None:
