@@ -6,8 +6,6 @@ public API. Facts from https://developers.binance.com/docs/binance-spot-api-docs
 
 from __future__ import annotations
 
-import msgspec
-
 from lotusx.exchanges.binance import endpoints as ep
 from lotusx.exchanges.binance.connector import Binance, client_order_id
 from lotusx.exchanges.binance.endpoints import LIMITS, USAGE
@@ -32,7 +30,7 @@ def signer(credentials: Credentials) -> QueryHmac | QueryEd25519:
 async def server_time(call: Service) -> int:
     """GET /api/v3/time on an unlayered service: the clock sync's sample."""
     response = await call(Request(method="GET", path=ep.TIME.path, endpoint=ep.TIME))
-    return msgspec.json.decode(response.body, type=ServerTime).serverTime
+    return response.decode(ServerTime).serverTime  # a garbled answer is a DecodeError, like any other
 
 
 async def reconcile(signed: Service, placed: Request) -> Response | None:

@@ -19,19 +19,22 @@ from lotusx.exchanges.bybit.endpoints import LIMITS, LINEAR, SPOT, USAGE, Catego
 from lotusx.exchanges.bybit.errors import classify
 from lotusx.exchanges.bybit.schemas import Envelope, OrderRow, Rows, ServerTime
 from lotusx.kernel.credentials import Credentials
+from lotusx.kernel.errors import DecodeError
 from lotusx.kernel.message import Request, Response
 from lotusx.kernel.service import Service
 from lotusx.signers import BybitHmac, HeaderHmac
 from lotusx.venue import Venue
 
-_time = msgspec.json.Decoder(Envelope[ServerTime]).decode
 _orders = msgspec.json.Decoder(Envelope[Rows[OrderRow]]).decode
 
 
 async def server_time(call: Service) -> int:
     """GET /v5/market/time on an unlayered service, in ms: the clock sync's sample."""
     response = await call(Request(method="GET", path=ep.TIME.path, endpoint=ep.TIME))
-    return int(_time(response.body).result.timeNano) // 1_000_000
+    nanos = response.decode(Envelope[ServerTime]).result.timeNano  # garbled JSON: a DecodeError
+    if not nanos.isdigit():
+        raise DecodeError(f"server time is not a whole number of ns: {nanos[:40]!r}", response=response)
+    return int(nanos) // 1_000_000
 
 
 async def reconcile(signed: Service, placed: Request) -> Response | None:
