@@ -8,7 +8,9 @@ bodies. Connectors chain their venue map in front of :func:`http_errors`.
 
 from __future__ import annotations
 
+import datetime
 import email.utils
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,13 +28,17 @@ def retry_after(response: Response, now: Callable[[], float] = time.time) -> flo
     if value is None:
         return None
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
         pass
+    else:  # "inf" would cool a pool off for good, "nan" compare false everywhere: a garbled header
+        return max(0.0, seconds) if math.isfinite(seconds) else None
     try:
         when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, IndexError):
         return None
+    if when.tzinfo is None:  # "-0000": an HTTP date is in UTC (RFC 9110), never this machine's zone
+        when = when.replace(tzinfo=datetime.UTC)
     return max(0.0, when.timestamp() - now())
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import email.utils
+import time
+from collections.abc import Iterator
 
 import pytest
 
@@ -52,6 +54,28 @@ def test_retry_after_as_seconds_and_http_date() -> None:
     assert retry_after(Response(status=429, headers={"Retry-After": date}), now=lambda: 1_000_000) == 60.0
     assert retry_after(Response(status=429, headers={"Retry-After": "soon"})) is None
     assert retry_after(Response(status=429)) is None
+
+
+def test_a_retry_after_that_is_not_a_finite_number_is_ignored() -> None:
+    """"inf" would cool a pool off for ever and "nan" compares false: a garbled header says nothing."""
+    for value in ("inf", "-inf", "nan", "Infinity"):
+        assert retry_after(Response(status=429, headers={"Retry-After": value})) is None
+
+
+@pytest.fixture
+def new_york(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """This process's local time zone is New York's (five hours from UTC in winter)."""
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def test_an_http_date_without_a_zone_is_utc(new_york: None) -> None:
+    """A "-0000" HTTP date is read as UTC, not as this machine's local time."""
+    date = email.utils.formatdate(1_000_060, usegmt=True).replace("GMT", "-0000")
+    assert retry_after(Response(status=429, headers={"Retry-After": date}), now=lambda: 1_000_000) == 60.0
 
 
 def test_chain_takes_the_first_answer() -> None:
