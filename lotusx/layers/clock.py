@@ -18,7 +18,7 @@ import statistics
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from lotusx.kernel.errors import ConfigError, LotusXError, TimestampOutOfWindow
+from lotusx.kernel.errors import ConfigError, ConnectError, LotusXError, TimestampOutOfWindow
 from lotusx.kernel.message import Request, Response
 from lotusx.kernel.protocols import SYSTEM_CLOCK, Clock
 from lotusx.kernel.service import Service
@@ -160,7 +160,13 @@ class ClockSync:
         async def service(request: Request) -> Response:
             if not request.endpoint.signed:
                 return await inner(request)
-            await clock.ensure_fresh()
+            try:
+                await clock.ensure_fresh()
+            except LotusXError as exc:
+                # Only the first sync raises, and the request has not left: said so, Retry re-sends
+                # an order instead of reconciling it as if it might have executed.
+                raise ConnectError(f"{request.method} {request.path}: not sent, the first clock sync failed "
+                                   f"({type(exc).__name__})") from exc
             seen = clock.generation
             try:
                 return await inner(request)

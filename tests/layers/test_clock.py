@@ -293,6 +293,17 @@ class TestClockSync:
             await stack(ClockSync(server_clock), Sign(SIGNER, clock=server_clock))(transport)(order())
         assert len(transport.requests) == 1 and venue.time_calls == 3
 
+    async def test_a_failed_first_sync_says_the_request_was_not_sent(self) -> None:
+        """The first sync failing (a 5xx on the time endpoint) is a ConnectError: nothing left, safe to re-send."""
+        venue, server_clock, transport, _ = self.build()
+        venue.failures = [ServerError("GET /api/v3/time: status=503")]
+        service = stack(ClockSync(server_clock), Sign(SIGNER, clock=server_clock))(transport)
+        with pytest.raises(ConnectError, match="not sent") as info:
+            await service(order())
+        assert isinstance(info.value.__cause__, ServerError)
+        assert transport.requests == []
+        assert (await service(order())).status == 200  # the next attempt syncs and sends
+
     async def test_unsigned_requests_are_untouched(self) -> None:
         """Public endpoints neither sync the clock nor get re-sent."""
         venue, server_clock, _, _ = self.build()
