@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote, quote_plus
+
 import pytest
 import structlog
 from prometheus_client import CollectorRegistry
@@ -44,6 +46,17 @@ def test_scrub_masks_jwts_nested_values_and_registered_secrets() -> None:
     assert cleaned["apiKey"] == REDACTED
     assert scrub(ValueError("bad listenKey0123456789")) == f"ValueError: bad {REDACTED}"
     assert scrub(7) == 7
+
+
+def test_a_registered_secret_is_masked_in_its_url_encoded_forms() -> None:
+    """A secret with reserved characters (base64, a passphrase) is masked once percent-encoded too."""
+    secret = "Zm9v+YmFy/YmF6 pass=="
+    register_secret(secret)
+    with structlog.testing.capture_logs() as logs:
+        get_logger().info("sent", query=f"a=1&note={quote(secret, safe='')}", form=f"note={quote_plus(secret)}&b=2")
+    text = repr(logs)
+    assert quote(secret, safe="") not in text and quote_plus(secret) not in text
+    assert logs[0]["query"] == f"a=1&note={REDACTED}"
 
 
 def test_short_values_are_not_registered_as_secrets() -> None:
