@@ -46,7 +46,13 @@ def scrub(value: Any) -> Any:
         return type(value)(scrub(v) for v in value)
     if isinstance(value, BaseException):
         return scrub(f"{type(value).__name__}: {value}")
-    return value
+    if value is None or isinstance(value, int | float):  # bool is an int
+        return value
+    # Anything else (a set, a bytearray, a Struct holding a listen key) is rendered from its
+    # repr by the app's renderer, after redaction: kept as is only if that repr shows no secret.
+    text = repr(value)
+    cleaned = scrub(text)
+    return value if cleaned == text else cleaned
 
 
 def redact(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from urllib.parse import quote, quote_plus
 
 import pytest
@@ -57,6 +58,32 @@ def test_a_registered_secret_is_masked_in_its_url_encoded_forms() -> None:
     text = repr(logs)
     assert quote(secret, safe="") not in text and quote_plus(secret) not in text
     assert logs[0]["query"] == f"a=1&note={REDACTED}"
+
+
+LISTEN_KEY = "pqia91ma19a5s61cv6a81va65sdf19v8a65a1a5s61cv6a81va65sdf19v8a"
+
+
+@dataclass
+class _Holder:
+    listen_key: str
+
+
+@pytest.mark.parametrize("value", [
+    {LISTEN_KEY}, frozenset([LISTEN_KEY]), bytearray(LISTEN_KEY.encode()), _Holder(LISTEN_KEY)],
+    ids=["set", "frozenset", "bytearray", "object"])
+def test_a_secret_inside_a_value_the_redactor_cannot_walk_is_masked(value: object) -> None:
+    """Sets, bytearrays and objects are rendered from their repr later: a secret in it is masked."""
+    register_secret(LISTEN_KEY)
+    with structlog.testing.capture_logs() as logs:
+        get_logger().info("event", value=value)
+    assert LISTEN_KEY not in repr(logs)
+
+
+def test_plain_values_keep_their_type_through_redaction() -> None:
+    """Numbers, None and objects whose repr holds no secret are passed on unchanged."""
+    marker = _Holder("nothing to hide")
+    assert scrub({"n": 1, "x": 0.5, "none": None, "ok": True, "obj": marker}) == {
+        "n": 1, "x": 0.5, "none": None, "ok": True, "obj": marker}
 
 
 def test_short_values_are_not_registered_as_secrets() -> None:
