@@ -39,7 +39,9 @@ def scrub(value: Any) -> Any:
     if isinstance(value, bytes):
         return scrub(value.decode("utf-8", "replace"))
     if isinstance(value, dict):
-        return {k: REDACTED if isinstance(k, str) and _SECRET_KEYS.search(k) else scrub(v) for k, v in value.items()}
+        # Keys are scrubbed too: a mapping may be keyed by a listen key or an API key.
+        return {scrub(k): REDACTED if isinstance(k, str) and _SECRET_KEYS.search(k) else scrub(v)
+                for k, v in value.items()}
     if isinstance(value, list | tuple):
         if len(value) == 2 and isinstance(value[0], str) and _SECRET_KEYS.search(value[0]):
             return (value[0], REDACTED)

@@ -79,6 +79,14 @@ def test_a_secret_inside_a_value_the_redactor_cannot_walk_is_masked(value: objec
     assert LISTEN_KEY not in repr(logs)
 
 
+def test_a_secret_used_as_a_dict_key_is_masked() -> None:
+    """A registered secret that is a key of a logged mapping is masked like a value."""
+    register_secret(LISTEN_KEY)
+    with structlog.testing.capture_logs() as logs:
+        get_logger().info("event", streams={LISTEN_KEY: "open"})
+    assert LISTEN_KEY not in repr(logs)
+
+
 def test_plain_values_keep_their_type_through_redaction() -> None:
     """Numbers, None and objects whose repr holds no secret are passed on unchanged."""
     marker = _Holder("nothing to hide")
