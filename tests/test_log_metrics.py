@@ -12,6 +12,7 @@ from prometheus_client import CollectorRegistry
 from lotusx import Credentials, register_secret
 from lotusx.log import REDACTED, get_logger, scrub
 from lotusx.metrics import Metrics, status_class
+from tests.signers.test_ed25519 import CONNECTOR_PEM
 
 KEY = "vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zv"
 SECRET = "NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP"
@@ -92,6 +93,14 @@ def test_plain_values_keep_their_type_through_redaction() -> None:
     marker = _Holder("nothing to hide")
     assert scrub({"n": 1, "x": 0.5, "none": None, "ok": True, "obj": marker}) == {
         "n": 1, "x": 0.5, "none": None, "ok": True, "obj": marker}
+
+
+def test_an_ed25519_key_given_as_pem_bytes_is_masked() -> None:
+    """A private key passed as bytes is registered as text: logged, it is masked (and logging still works)."""
+    Credentials(api_key=KEY, secret=CONNECTOR_PEM.encode())
+    with structlog.testing.capture_logs() as logs:
+        get_logger().info("key loaded", pem=CONNECTOR_PEM)
+    assert logs[0]["pem"] == REDACTED
 
 
 def test_short_values_are_not_registered_as_secrets() -> None:

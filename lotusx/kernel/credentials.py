@@ -13,8 +13,12 @@ def known_secrets() -> frozenset[str]:
     return frozenset(_SECRETS)
 
 
-def register_secret(value: str) -> None:
+def register_secret(value: str | bytes) -> None:
     """Add a value (a listen key, a JWT) that the log redactor must scrub wherever it appears."""
+    if isinstance(value, bytes):
+        # An Ed25519 key may be bytes (PEM or raw). The redactor matches text, and shows logged
+        # bytes decoded this same way; a bytes entry would make it raise on every event.
+        value = value.decode("utf-8", "replace")
     if len(value) >= 8:  # shorter values would redact ordinary words and numbers
         # Its percent-encoded forms too (a query string, a form body): a base64 secret or a
         # passphrase holds '+', '/', '=' or spaces, and would pass the redactor once encoded.
