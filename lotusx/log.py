@@ -39,14 +39,22 @@ def scrub(value: Any) -> Any:
     if isinstance(value, bytes):
         return scrub(value.decode("utf-8", "replace"))
     if isinstance(value, dict):
-        return {k: REDACTED if isinstance(k, str) and _SECRET_KEYS.search(k) else scrub(v) for k, v in value.items()}
+        # Keys are scrubbed too: a mapping may be keyed by a listen key or an API key.
+        return {scrub(k): REDACTED if isinstance(k, str) and _SECRET_KEYS.search(k) else scrub(v)
+                for k, v in value.items()}
     if isinstance(value, list | tuple):
         if len(value) == 2 and isinstance(value[0], str) and _SECRET_KEYS.search(value[0]):
             return (value[0], REDACTED)
         return type(value)(scrub(v) for v in value)
     if isinstance(value, BaseException):
         return scrub(f"{type(value).__name__}: {value}")
-    return value
+    if value is None or isinstance(value, int | float):  # bool is an int
+        return value
+    # Anything else (a set, a bytearray, a Struct holding a listen key) is rendered from its
+    # repr by the app's renderer, after redaction: kept as is only if that repr shows no secret.
+    text = repr(value)
+    cleaned = scrub(text)
+    return value if cleaned == text else cleaned
 
 
 def redact(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from urllib.parse import quote, quote_plus
+
 import pytest
 import structlog
 from prometheus_client import CollectorRegistry
@@ -9,6 +12,7 @@ from prometheus_client import CollectorRegistry
 from lotusx import Credentials, register_secret
 from lotusx.log import REDACTED, get_logger, scrub
 from lotusx.metrics import Metrics, status_class
+from tests.signers.test_ed25519 import CONNECTOR_PEM
 
 KEY = "vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zv"
 SECRET = "NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP"
@@ -44,6 +48,59 @@ def test_scrub_masks_jwts_nested_values_and_registered_secrets() -> None:
     assert cleaned["apiKey"] == REDACTED
     assert scrub(ValueError("bad listenKey0123456789")) == f"ValueError: bad {REDACTED}"
     assert scrub(7) == 7
+
+
+def test_a_registered_secret_is_masked_in_its_url_encoded_forms() -> None:
+    """A secret with reserved characters (base64, a passphrase) is masked once percent-encoded too."""
+    secret = "Zm9v+YmFy/YmF6 pass=="
+    register_secret(secret)
+    with structlog.testing.capture_logs() as logs:
+        get_logger().info("sent", query=f"a=1&note={quote(secret, safe='')}", form=f"note={quote_plus(secret)}&b=2")
+    text = repr(logs)
+    assert quote(secret, safe="") not in text and quote_plus(secret) not in text
+    assert logs[0]["query"] == f"a=1&note={REDACTED}"
+
+
+LISTEN_KEY = "pqia91ma19a5s61cv6a81va65sdf19v8a65a1a5s61cv6a81va65sdf19v8a"
+
+
+@dataclass
+class _Holder:
+    listen_key: str
+
+
+@pytest.mark.parametrize("value", [
+    {LISTEN_KEY}, frozenset([LISTEN_KEY]), bytearray(LISTEN_KEY.encode()), _Holder(LISTEN_KEY)],
+    ids=["set", "frozenset", "bytearray", "object"])
+def test_a_secret_inside_a_value_the_redactor_cannot_walk_is_masked(value: object) -> None:
+    """Sets, bytearrays and objects are rendered from their repr later: a secret in it is masked."""
+    register_secret(LISTEN_KEY)
+    with structlog.testing.capture_logs() as logs:
+        get_logger().info("event", value=value)
+    assert LISTEN_KEY not in repr(logs)
+
+
+def test_a_secret_used_as_a_dict_key_is_masked() -> None:
+    """A registered secret that is a key of a logged mapping is masked like a value."""
+    register_secret(LISTEN_KEY)
+    with structlog.testing.capture_logs() as logs:
+        get_logger().info("event", streams={LISTEN_KEY: "open"})
+    assert LISTEN_KEY not in repr(logs)
+
+
+def test_plain_values_keep_their_type_through_redaction() -> None:
+    """Numbers, None and objects whose repr holds no secret are passed on unchanged."""
+    marker = _Holder("nothing to hide")
+    assert scrub({"n": 1, "x": 0.5, "none": None, "ok": True, "obj": marker}) == {
+        "n": 1, "x": 0.5, "none": None, "ok": True, "obj": marker}
+
+
+def test_an_ed25519_key_given_as_pem_bytes_is_masked() -> None:
+    """A private key passed as bytes is registered as text: logged, it is masked (and logging still works)."""
+    Credentials(api_key=KEY, secret=CONNECTOR_PEM.encode())
+    with structlog.testing.capture_logs() as logs:
+        get_logger().info("key loaded", pem=CONNECTOR_PEM)
+    assert logs[0]["pem"] == REDACTED
 
 
 def test_short_values_are_not_registered_as_secrets() -> None:

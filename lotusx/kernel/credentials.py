@@ -3,19 +3,26 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from urllib.parse import quote, quote_plus
 
 _SECRETS: set[str] = set()
 
 
 def known_secrets() -> frozenset[str]:
-    """Every secret value a ``Credentials`` has held; the log redactor scrubs them anywhere."""
+    """Every registered secret and its URL-encoded forms; the log redactor scrubs them anywhere."""
     return frozenset(_SECRETS)
 
 
-def register_secret(value: str) -> None:
+def register_secret(value: str | bytes) -> None:
     """Add a value (a listen key, a JWT) that the log redactor must scrub wherever it appears."""
+    if isinstance(value, bytes):
+        # An Ed25519 key may be bytes (PEM or raw). The redactor matches text, and shows logged
+        # bytes decoded this same way; a bytes entry would make it raise on every event.
+        value = value.decode("utf-8", "replace")
     if len(value) >= 8:  # shorter values would redact ordinary words and numbers
-        _SECRETS.add(value)
+        # Its percent-encoded forms too (a query string, a form body): a base64 secret or a
+        # passphrase holds '+', '/', '=' or spaces, and would pass the redactor once encoded.
+        _SECRETS.update((value, quote(value, safe=""), quote_plus(value, safe="")))
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ import aiohttp
 
 from lotusx.kernel.errors import ConfigError, ConnectError, Disconnected, ProtocolError, Timeout
 from lotusx.kernel.ws import WsFrame, WsKind
+from lotusx.log import scrub
 
 # Enum members bound once: in Python 3.11 ``WsKind.TEXT`` costs ~70 ns a lookup, and data
 # frames take these branches once each, at tens of thousands of frames a second.
@@ -34,7 +35,7 @@ class AiohttpWs:
                  headers: tuple[tuple[str, str], ...] = (),
                  session: aiohttp.ClientSession | None = None) -> None:
         if not url.startswith(("ws://", "wss://")):
-            raise ConfigError(f"WebSocket url must start with ws:// or wss://, got {url!r}")
+            raise ConfigError(f"WebSocket url must start with ws:// or wss://, got {_shown(url)!r}")
         self.url = url
         self.auto_pong = auto_pong
         self.compress = compress
@@ -171,7 +172,16 @@ class AiohttpWs:
             self._session = None
 
     def _where(self) -> str:
-        return self.url.split("?", 1)[0]  # the query may carry a listen key
+        return _shown(self.url)
 
     def __repr__(self) -> str:
         return f"AiohttpWs({self._where()!r}, compress={self.compress}, auto_pong={self.auto_pong})"
+
+
+def _shown(url: str) -> str:
+    """``url`` as error texts and reprs show it: without the query, and with registered secrets masked.
+
+    A listen key may be in the query, or be a path segment (Binance's ``/ws/<listenKey>``),
+    which only the registered secrets (:func:`~lotusx.register_secret`) can tell apart.
+    """
+    return str(scrub(url.split("?", 1)[0]))

@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 import pytest
 from aiohttp import WSMsgType, web
 
-from lotusx import ConfigError, ConnectError, Disconnected, WsKind
+from lotusx import ConfigError, ConnectError, Disconnected, WsKind, register_secret
 from lotusx.transport import AiohttpWs
 from tests.conftest import ServeApp
 
@@ -144,6 +144,35 @@ def test_url_must_be_websocket() -> None:
     with pytest.raises(ConfigError):
         AiohttpWs("http://x")
     assert "secret" not in repr(AiohttpWs("wss://h/ws?listenKey=secret"))
+
+
+# Binance puts the listen key in the path (/ws/<listenKey>), not in the query.
+LISTEN_KEY = "pqia91ma19a5s61cv6a81va65sdf19v8a65a1a5s61cv6a81va65sdf19v8a"
+
+
+async def test_connect_error_hides_a_listen_key_in_the_path() -> None:
+    """A failed connect to /ws/<listenKey> names the stream without the key, in str and repr."""
+    register_secret(LISTEN_KEY)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with pytest.raises(ConnectError) as caught:
+        await AiohttpWs(f"ws://127.0.0.1:{port}/ws/{LISTEN_KEY}").connect()
+    assert LISTEN_KEY not in str(caught.value) and LISTEN_KEY not in repr(caught.value)
+
+
+def test_repr_hides_a_listen_key_in_the_path() -> None:
+    """repr of a user-stream session does not show the listen key in its path."""
+    register_secret(LISTEN_KEY)
+    assert LISTEN_KEY not in repr(AiohttpWs(f"wss://h/ws/{LISTEN_KEY}"))
+
+
+def test_config_error_hides_a_listen_key_in_the_url() -> None:
+    """A user-stream URL with the wrong scheme is refused without echoing the listen key."""
+    register_secret(LISTEN_KEY)
+    with pytest.raises(ConfigError) as caught:
+        AiohttpWs(f"https://h/ws/{LISTEN_KEY}")
+    assert LISTEN_KEY not in str(caught.value)
 
 
 async def test_abrupt_connection_loss_is_disconnected(serve_app: ServeApp) -> None:
