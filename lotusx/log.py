@@ -45,7 +45,9 @@ def scrub(value: Any) -> Any:
     if isinstance(value, list | tuple):
         if len(value) == 2 and isinstance(value[0], str) and _SECRET_KEYS.search(value[0]):
             return (value[0], REDACTED)
-        return type(value)(scrub(v) for v in value)
+        items = [scrub(v) for v in value]
+        # A namedtuple takes its fields as arguments, not one iterable.
+        return type(value)(*items) if hasattr(value, "_fields") else type(value)(items)
     if isinstance(value, BaseException):
         return scrub(f"{type(value).__name__}: {value}")
     if value is None or isinstance(value, int | float):  # bool is an int

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import namedtuple
 from dataclasses import dataclass
 from urllib.parse import quote, quote_plus
 
@@ -200,3 +201,10 @@ def test_events_below_the_configured_level_are_not_processed() -> None:
         structlog.reset_defaults()
     assert [e["event"] for e in logs] == ["kept", "kept too"]
     assert logs[0]["secret"] == REDACTED
+
+
+def test_scrub_keeps_a_namedtuple_and_masks_its_fields() -> None:
+    """A logged namedtuple is scrubbed field by field, not turned into a TypeError."""
+    register_secret("namedtuple-secret-1234")
+    Pair = namedtuple("Pair", "name value")
+    assert scrub(Pair("key", "namedtuple-secret-1234")) == Pair("key", REDACTED)
