@@ -49,6 +49,9 @@ class Subscription:
     state: State = State.PENDING
     sent: bool = False
     acked: bool = False  # confirmed on some connection: a rejection now is a resubscription's
+    # The request that last sent it on its current connection (0: none): only that request's
+    # answer speaks for it, not a late one for an earlier send or an earlier holder's.
+    request: int = 0
     ready: asyncio.Future[None] = field(default_factory=_future, repr=False)
 
 
@@ -122,7 +125,7 @@ class Registry:
         """``shard`` lost its connection: its streams must be subscribed again."""
         for sub in self._subs.values():
             if sub.shard == shard:
-                sub.state, sub.sent = State.PENDING, False
+                sub.state, sub.sent, sub.request = State.PENDING, False, 0
                 if sub.ready.done():
                     sub.ready = _future()
 
@@ -151,7 +154,7 @@ class Registry:
         for stream in streams:
             sub = self._subs.get(stream)
             if sub is not None:
-                sub.sent = True
+                sub.sent, sub.request = True, request_id
         return request_id
 
     def unsend(self, request_id: int) -> None:
@@ -166,7 +169,7 @@ class Registry:
         rejected = []
         for stream in self._requests.pop(request_id, ()):
             sub = self._subs.get(stream)
-            if sub is None:
+            if sub is None or sub.request != request_id:  # gone, resubscribed, or sent again since
                 continue
             if ok:
                 sub.state, sub.acked = State.CONFIRMED, True
