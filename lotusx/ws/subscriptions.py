@@ -161,8 +161,8 @@ class Registry:
         """The subscribe of ``request_id`` never left: its streams are for the next send."""
         for stream in self._requests.pop(request_id, ()):
             sub = self._subs.get(stream)
-            if sub is not None:
-                sub.sent = False
+            if sub is not None and sub.request == request_id:  # not if sent again since
+                sub.sent, sub.request = False, 0
 
     def resolve(self, request_id: int, ok: bool, error: str | None = None) -> list[str]:
         """Apply the venue's ack of ``request_id``; return the streams it rejected."""

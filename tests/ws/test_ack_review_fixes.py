@@ -8,7 +8,11 @@ import orjson
 import pytest
 
 from lotusx.kernel.errors import StreamError
-from tests.ws.test_reconnect import VenueWs, make, until
+from lotusx.kernel.message import Request, Response
+from lotusx.kernel.service import Service
+from lotusx.testing import FakeClock
+from lotusx.ws import Gap, Resumed
+from tests.ws.test_reconnect import VenueWs, make, next_of, subscribes, unsubscribes, until
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -40,3 +44,42 @@ class TestStaleAck:
             venue.feed(ack(sent_ids(venue)[1]))
             await asyncio.wait_for(second, 1)
 
+
+class TestLateSendFailure:
+    async def test_old_send_failing_after_the_resubscribe_keeps_the_stream_sent(self) -> None:
+        """A subscribe held in an outbound layer past a reconnect, failing late, does not unmark the resubscribe."""
+        clock = FakeClock(auto_advance=False)
+        first, second = VenueWs(), VenueWs()
+        gate = Gate()
+        async with make(first, second, clock=clock, outbound=gate) as ws:
+            await until(lambda: first.connected)
+            subscriber = asyncio.create_task(ws.subscribe(["a"]))
+            await until(lambda: gate.holding)
+            ws.reconnect("test")
+            assert isinstance(await next_of(ws), Gap)
+            await clock.advance(1)
+            assert isinstance(await next_of(ws), Resumed)
+            assert subscribes(second) == [["a"]]
+            gate.release()  # the held message now meets the first, closed socket: Disconnected
+            await asyncio.wait_for(subscriber, 1)
+            await ws.unsubscribe(["a"])
+            assert unsubscribes(second) == [["a"]]  # the venue is told: it carries "a" on `second`
+
+
+class Gate:
+    """An outbound layer that holds the first subscribe until ``release()`` (a RateLimit queue)."""
+
+    def __init__(self) -> None:
+        self.holding = False
+        self._open = asyncio.Event()
+
+    def release(self) -> None:
+        self._open.set()
+
+    def __call__(self, service: Service) -> Service:
+        async def wrapped(request: Request) -> Response:
+            if b"SUBSCRIBE" in (request.body or b"") and not self.holding:
+                self.holding = True
+                await self._open.wait()
+            return await service(request)
+        return wrapped
