@@ -128,6 +128,15 @@ class Registry:
                 sub.state, sub.sent, sub.request = State.PENDING, False, 0
                 if sub.ready.done():
                     sub.ready = _future()
+        # What a lost connection never answered can confirm nothing any more (its streams'
+        # requests were just cleared): forget it, or every reconnect would leave ids behind.
+        self._requests = {rid: streams for rid, streams in self._requests.items()
+                          if any(self._owns(rid, stream) for stream in streams)}
+
+    def _owns(self, request_id: int, stream: str) -> bool:
+        """Whether ``request_id`` is the live request of ``stream``'s subscription."""
+        sub = self._subs.get(stream)
+        return sub is not None and sub.request == request_id
 
     def fail(self, streams: Iterable[str], error: LotusXError) -> None:
         """Fail the waiters of ``streams`` with ``error``: nothing will confirm them any more."""
