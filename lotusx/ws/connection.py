@@ -40,7 +40,7 @@ from lotusx.ws.delivery import Gap, Resumed
 from lotusx.ws.frames import Drop, Many
 from lotusx.ws.heartbeat import Liveness
 from lotusx.ws.hub import Hub, Link, settle
-from lotusx.ws.outbound import sender
+from lotusx.ws.outbound import pinger, sender
 
 _log = get_logger("lotusx.ws")
 
@@ -270,7 +270,8 @@ class Shard:
         except BaseException:  # failed or cancelled (a close()) half-way: a session may hold resources
             await self._discard(session)
             raise
-        link = Link(session, sender(session, hub.outbound), Liveness(hub.heartbeat, hub.clock.monotonic()))
+        link = Link(session, sender(session, hub.outbound), pinger(session, hub.outbound),
+                    Liveness(hub.heartbeat, hub.clock.monotonic()))
         self._links.add(link)
         link.tasks = [asyncio.create_task(self._read(link)), asyncio.create_task(self._watch(link))]
         self._opening = link
@@ -494,7 +495,7 @@ class Shard:
                     if hub.dialect.ping is not None:
                         await link.send(hub.dialect.ping())
                     else:
-                        await link.session.ping()
+                        await link.ping()
         except Disconnected:
             link.end("disconnected")
         except Exception as exc:  # e.g. RateLimited from an outbound layer: never a dead watch on a live link

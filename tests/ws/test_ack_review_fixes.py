@@ -11,7 +11,7 @@ from lotusx.kernel.errors import StreamError
 from lotusx.kernel.message import Request, Response
 from lotusx.kernel.service import Service
 from lotusx.testing import FakeClock
-from lotusx.ws import Gap, Resumed
+from lotusx.ws import Gap, Heartbeat, Resumed
 from tests.ws.test_reconnect import VenueWs, make, next_of, subscribes, unsubscribes, until
 
 pytestmark = pytest.mark.timeout(30)
@@ -83,3 +83,25 @@ class Gate:
                 await self._open.wait()
             return await service(request)
         return wrapped
+
+
+class TestPingsAreCounted:
+    async def test_protocol_ping_passes_the_outbound_layers(self) -> None:
+        """A protocol ping goes through the outbound stack (a venue counts ping frames against its message rate)."""
+        clock = FakeClock(auto_advance=False)
+        venue = VenueWs(answer_pings=True)
+        seen: list[Request] = []
+
+        def record(service: Service) -> Service:
+            async def wrapped(request: Request) -> Response:
+                seen.append(request)
+                return await service(request)
+            return wrapped
+
+        hb = Heartbeat(interval=20, pong_timeout=5, idle_timeout=600)
+        async with make(venue, clock=clock, heartbeat=hb, outbound=record) as ws:
+            await ws.subscribe(["a"])
+            await until(lambda: clock.sleepers == 1)
+            await clock.advance(20)
+            await until(lambda: len(venue.pings) == 1)
+            assert [r.method for r in seen] == ["SEND", "PING"]
