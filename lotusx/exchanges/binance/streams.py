@@ -70,7 +70,12 @@ class Route:
                 self.metrics.ws_malformed.labels("binance", "schema").inc()
                 raise Drop from None
         if frame.id is not None:
-            return Ack(frame.id, frame.error is None, str(frame.error.get("msg")) if frame.error else None)
+            # An error comes as {"error": {"code", "msg"}, "id"} or, as the docs show it, {"code", "msg", "id"}.
+            if frame.error is not None:
+                return Ack(frame.id, False, str(frame.error.get("msg")) if frame.error else None)
+            if frame.code is not None:
+                return Ack(frame.id, False, frame.msg)
+            return Ack(frame.id, True)
         if frame.e == "serverShutdown":
             return Shutdown()
         raise Drop

@@ -16,9 +16,11 @@ import orjson
 import pytest
 
 import lotusx
+from lotusx.exchanges.binance.streams import DIALECT, market_frames
 from lotusx.kernel.credentials import Credentials
 from lotusx.kernel.errors import AmbiguousOrderState
 from lotusx.kernel.message import Request, Response
+from lotusx.metrics import Metrics
 from lotusx.models import NewOrder
 from lotusx.testing import FakeClock, FakeTransport
 from tests.ws.test_reconnect import VenueWs, quiesce, subscribes
@@ -106,3 +108,13 @@ async def test_market_stream_keeps_under_five_messages_a_second() -> None:
             for task in subscribers:
                 task.cancel()
             await asyncio.wait(subscribers)
+
+
+@pytest.mark.parametrize("answer", [
+    '{"error":{"code":2,"msg":"Invalid request: unknown stream"},"id":7}',
+    '{"code":2,"msg":"Invalid request: unknown stream","id":7}',  # the shape web-socket-streams.md documents
+])
+def test_a_subscribe_error_answer_is_a_rejection_in_either_shape(answer: str) -> None:
+    """An error answer to SUBSCRIBE is a refused ack, nested under "error" or with code/msg at the top."""
+    assert DIALECT.ack is not None
+    assert DIALECT.ack(market_frames(Metrics()).step(answer)) == (7, False, "Invalid request: unknown stream")
