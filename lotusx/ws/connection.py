@@ -124,8 +124,10 @@ class Shard:
             link.end("disconnected")  # unsent again: the next link subscribes them
         except BaseException as exc:
             # The link lives on: left registered they would keep their place under max_streams
-            # and be sent by the next reconnect, to a caller told they failed.
-            registry.drop(streams, exc if isinstance(exc, Exception)
+            # and be sent by the next reconnect, to a caller told they failed. Not those a newer
+            # link sent meanwhile (sent again): they are on the venue, and others may hold them.
+            unsent = [s for s in streams if (sub := registry.get(s)) is not None and not sub.sent]
+            registry.drop(unsent, exc if isinstance(exc, Exception)
                           else StreamError("the subscribe was cancelled before it was sent"))
             raise
 

@@ -7,7 +7,7 @@ import asyncio
 import orjson
 import pytest
 
-from lotusx.kernel.errors import StreamError
+from lotusx.kernel.errors import RateLimited, StreamError
 from lotusx.kernel.message import Request, Response
 from lotusx.kernel.service import Service
 from lotusx.testing import FakeClock
@@ -65,12 +65,33 @@ class TestLateSendFailure:
             await ws.unsubscribe(["a"])
             assert unsubscribes(second) == [["a"]]  # the venue is told: it carries "a" on `second`
 
+    async def test_old_send_refused_after_the_resubscribe_keeps_the_other_holders_stream(self) -> None:
+        """A held subscribe refused late (RateLimited) after a reconnect resent its stream keeps the other hold."""
+        clock = FakeClock(auto_advance=False)
+        first, second = VenueWs(), VenueWs()
+        gate = Gate(RateLimited("rate-limit pool WS_MESSAGES exhausted"))
+        async with make(first, second, clock=clock, outbound=gate) as ws:
+            await until(lambda: first.connected)
+            refused = asyncio.create_task(ws.subscribe(["a"]))
+            await until(lambda: gate.holding)
+            other = asyncio.create_task(ws.subscribe(["a"]))
+            ws.reconnect("test")
+            assert isinstance(await next_of(ws), Gap)
+            await clock.advance(1)
+            assert isinstance(await next_of(ws), Resumed)
+            await asyncio.wait_for(other, 1)  # confirmed on `second`
+            gate.release()
+            with pytest.raises(RateLimited):
+                await asyncio.wait_for(refused, 1)
+            assert ws.stats.streams == 1  # "a" is still held by `other`, and still on the venue
+
 
 class Gate:
-    """An outbound layer that holds the first subscribe until ``release()`` (a RateLimit queue)."""
+    """An outbound layer holding the first subscribe until ``release()`` (a RateLimit queue), then raising ``error``."""
 
-    def __init__(self) -> None:
+    def __init__(self, error: Exception | None = None) -> None:
         self.holding = False
+        self.error = error
         self._open = asyncio.Event()
 
     def release(self) -> None:
@@ -81,6 +102,8 @@ class Gate:
             if b"SUBSCRIBE" in (request.body or b"") and not self.holding:
                 self.holding = True
                 await self._open.wait()
+                if self.error is not None:
+                    raise self.error
             return await service(request)
         return wrapped
 
