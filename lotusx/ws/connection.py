@@ -40,7 +40,7 @@ from lotusx.ws.delivery import Gap, Resumed
 from lotusx.ws.frames import Drop, Many
 from lotusx.ws.heartbeat import Liveness
 from lotusx.ws.hub import Hub, Link, settle
-from lotusx.ws.outbound import sender
+from lotusx.ws.outbound import pinger, sender
 
 _log = get_logger("lotusx.ws")
 
@@ -124,8 +124,10 @@ class Shard:
             link.end("disconnected")  # unsent again: the next link subscribes them
         except BaseException as exc:
             # The link lives on: left registered they would keep their place under max_streams
-            # and be sent by the next reconnect, to a caller told they failed.
-            registry.drop(streams, exc if isinstance(exc, Exception)
+            # and be sent by the next reconnect, to a caller told they failed. Not those a newer
+            # link sent meanwhile (sent again): they are on the venue, and others may hold them.
+            unsent = [s for s in streams if (sub := registry.get(s)) is not None and not sub.sent]
+            registry.drop(unsent, exc if isinstance(exc, Exception)
                           else StreamError("the subscribe was cancelled before it was sent"))
             raise
 
@@ -270,7 +272,8 @@ class Shard:
         except BaseException:  # failed or cancelled (a close()) half-way: a session may hold resources
             await self._discard(session)
             raise
-        link = Link(session, sender(session, hub.outbound), Liveness(hub.heartbeat, hub.clock.monotonic()))
+        link = Link(session, sender(session, hub.outbound), pinger(session, hub.outbound),
+                    Liveness(hub.heartbeat, hub.clock.monotonic()))
         self._links.add(link)
         link.tasks = [asyncio.create_task(self._read(link)), asyncio.create_task(self._watch(link))]
         self._opening = link
@@ -494,7 +497,7 @@ class Shard:
                     if hub.dialect.ping is not None:
                         await link.send(hub.dialect.ping())
                     else:
-                        await link.session.ping()
+                        await link.ping()
         except Disconnected:
             link.end("disconnected")
         except Exception as exc:  # e.g. RateLimited from an outbound layer: never a dead watch on a live link

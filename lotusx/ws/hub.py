@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Callable, Hashable
+from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -107,9 +107,10 @@ class Hub:
 class Link:
     """One live socket and its reader and watch tasks."""
 
-    def __init__(self, session: WsSession, send: Send, live: Liveness) -> None:
+    def __init__(self, session: WsSession, send: Send, ping: Callable[[], Awaitable[None]], live: Liveness) -> None:
         self.session = session
         self.send = send
+        self.ping = ping  # a protocol ping through the outbound layers
         self.live = live
         loop = asyncio.get_running_loop()
         self.ended: asyncio.Future[str] = loop.create_future()

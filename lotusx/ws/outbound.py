@@ -1,8 +1,9 @@
 """Outbound WebSocket messages as kernel requests, so REST layers apply to them unchanged.
 
 ``session_service(session)`` is a :data:`~lotusx.Service`: it sends ``request.body`` on the
-socket (text unless ``ext["binary"]``) and answers a synthetic ``Response(status=200)``.
-Wrap it in any layer stack: ``RateLimit`` for Binance's 5 messages a second, ``Trace``.
+socket (text unless ``ext["binary"]``; a protocol ping if ``ext["ping"]``) and answers a
+synthetic ``Response(status=200)``. Wrap it in any layer stack: ``RateLimit`` for Binance's 5
+messages a second, ``Trace``. Protocol pings pass the stack too: Binance counts ping frames.
 """
 
 from __future__ import annotations
@@ -24,10 +25,24 @@ def session_service(session: WsSession) -> Service:
 
     async def service(request: Request) -> Response:
         body = request.body or b""
-        await session.send(body if request.ext.get("binary") else body.decode())
+        if request.ext.get("ping"):
+            await session.ping(body)
+        else:
+            await session.send(body if request.ext.get("binary") else body.decode())
         return _SENT
 
     return service
+
+
+def pinger(session: WsSession, layers: Layer, endpoint: Endpoint = WS_SEND) -> Callable[[], Awaitable[None]]:
+    """``await ping()``: a protocol ping through ``layers`` onto ``session``, charged like a message."""
+    service = layers(session_service(session))
+    request = Request(method="PING", path="ws", body=b"", endpoint=endpoint, ext={"ping": True})
+
+    async def ping() -> None:
+        await service(request)
+
+    return ping
 
 
 def sender(session: WsSession, layers: Layer, endpoint: Endpoint = WS_SEND) -> Send:

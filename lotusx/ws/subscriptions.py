@@ -49,6 +49,9 @@ class Subscription:
     state: State = State.PENDING
     sent: bool = False
     acked: bool = False  # confirmed on some connection: a rejection now is a resubscription's
+    # The request that last sent it on its current connection (0: none): only that request's
+    # answer speaks for it, not a late one for an earlier send or an earlier holder's.
+    request: int = 0
     ready: asyncio.Future[None] = field(default_factory=_future, repr=False)
 
 
@@ -122,9 +125,18 @@ class Registry:
         """``shard`` lost its connection: its streams must be subscribed again."""
         for sub in self._subs.values():
             if sub.shard == shard:
-                sub.state, sub.sent = State.PENDING, False
+                sub.state, sub.sent, sub.request = State.PENDING, False, 0
                 if sub.ready.done():
                     sub.ready = _future()
+        # What a lost connection never answered can confirm nothing any more (its streams'
+        # requests were just cleared): forget it, or every reconnect would leave ids behind.
+        self._requests = {rid: streams for rid, streams in self._requests.items()
+                          if any(self._owns(rid, stream) for stream in streams)}
+
+    def _owns(self, request_id: int, stream: str) -> bool:
+        """Whether ``request_id`` is the live request of ``stream``'s subscription."""
+        sub = self._subs.get(stream)
+        return sub is not None and sub.request == request_id
 
     def fail(self, streams: Iterable[str], error: LotusXError) -> None:
         """Fail the waiters of ``streams`` with ``error``: nothing will confirm them any more."""
@@ -151,22 +163,22 @@ class Registry:
         for stream in streams:
             sub = self._subs.get(stream)
             if sub is not None:
-                sub.sent = True
+                sub.sent, sub.request = True, request_id
         return request_id
 
     def unsend(self, request_id: int) -> None:
         """The subscribe of ``request_id`` never left: its streams are for the next send."""
         for stream in self._requests.pop(request_id, ()):
             sub = self._subs.get(stream)
-            if sub is not None:
-                sub.sent = False
+            if sub is not None and sub.request == request_id:  # not if sent again since
+                sub.sent, sub.request = False, 0
 
     def resolve(self, request_id: int, ok: bool, error: str | None = None) -> list[str]:
         """Apply the venue's ack of ``request_id``; return the streams it rejected."""
         rejected = []
         for stream in self._requests.pop(request_id, ()):
             sub = self._subs.get(stream)
-            if sub is None:
+            if sub is None or sub.request != request_id:  # gone, resubscribed, or sent again since
                 continue
             if ok:
                 sub.state, sub.acked = State.CONFIRMED, True

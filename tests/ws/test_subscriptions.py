@@ -88,3 +88,13 @@ class TestRegistry:
         registry.acquire(["a"])
         assert registry.let_go(held) == []
         assert "a" in registry
+
+    async def test_requests_a_lost_connection_never_answered_are_forgotten(self) -> None:
+        """A reset drops the shard's unanswered requests: pending ids do not pile up over reconnects."""
+        registry = Registry()
+        registry.acquire(["a"])
+        registry.get("a").shard = 0  # type: ignore[union-attr]
+        for _ in range(3):
+            registry.request(["a"])
+            registry.reset(0)
+        assert registry._requests == {}

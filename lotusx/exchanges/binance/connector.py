@@ -12,7 +12,7 @@ from lotusx.account import GAP_SLACK, cancel_once, follow_balances, follow_order
 from lotusx.book import BookEvent, DiffSync, follow_books
 from lotusx.exchanges.binance import endpoints as ep
 from lotusx.exchanges.binance import schemas as s
-from lotusx.exchanges.binance.streams import DIALECT, USER_DIALECT, market_frames, user_frames
+from lotusx.exchanges.binance.streams import DIALECT, USER_DIALECT, market_frames, message_rate, user_frames
 from lotusx.kernel.client import pairs
 from lotusx.kernel.credentials import register_secret
 from lotusx.kernel.errors import ConfigError, LotusXError, ProtocolError
@@ -177,7 +177,8 @@ class Binance:
     def _ws(self) -> ReconnectWs:
         url = self.parts.ws_url + "/stream"
         return ReconnectWs(lambda: AiohttpWs(url), frames=market_frames(self.metrics), dialect=DIALECT,
-                           heartbeat=_HEARTBEAT, metrics=self.metrics)
+                           heartbeat=_HEARTBEAT, outbound=message_rate(self.parts.clock, self.metrics),
+                           metrics=self.metrics)
 
     @asynccontextmanager
     async def _subscribed(self, streams: Sequence[str]) -> AsyncIterator[ReconnectWs]:

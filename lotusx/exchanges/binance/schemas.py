@@ -157,4 +157,6 @@ class Envelope(msgspec.Struct):
     data: msgspec.Raw = msgspec.Raw(b"")
     id: int | None = None
     error: dict[str, object] | None = None
+    code: int | None = None  # a request's error as web-socket-streams.md documents it: {"code", "msg", "id"}
+    msg: str | None = None
     e: str | None = None  # a bare event (serverShutdown)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -11,6 +12,10 @@ import msgspec
 import orjson
 
 from lotusx.exchanges.binance.schemas import BookTickerEvent, DepthUpdate, Envelope, TradeEvent, UserEvent
+from lotusx.kernel.protocols import Clock
+from lotusx.kernel.service import Layer
+from lotusx.layers.limiter import Limiter, Pool
+from lotusx.layers.ratelimit import RateLimit
 from lotusx.metrics import Metrics
 from lotusx.ws import Drop, Frames, Parse, WsDialect, frames
 
@@ -65,7 +70,12 @@ class Route:
                 self.metrics.ws_malformed.labels("binance", "schema").inc()
                 raise Drop from None
         if frame.id is not None:
-            return Ack(frame.id, frame.error is None, str(frame.error.get("msg")) if frame.error else None)
+            # An error comes as {"error": {"code", "msg"}, "id"} or, as the docs show it, {"code", "msg", "id"}.
+            if frame.error is not None:
+                return Ack(frame.id, False, str(frame.error.get("msg")) if frame.error else None)
+            if frame.code is not None:
+                return Ack(frame.id, False, frame.msg)
+            return Ack(frame.id, True)
         if frame.e == "serverShutdown":
             return Shutdown()
         raise Drop
@@ -166,4 +176,19 @@ DIALECT = WsDialect(
     max_streams=1024,  # "A single connection can listen to a maximum of 1024 streams."
     lifetime=24 * 3600.0,  # "A single connection to stream.binance.com is only valid for 24 hours"
 )
+# "WebSocket connections have a limit of 5 incoming messages per second. A message is considered:
+# a PING frame, a PONG frame, a JSON controlled message (e.g. subscribe, unsubscribe)"; one more
+# drops the connection. Our fixed windows enforce a rolling limit by half (lotusx.layers.limiter),
+# and the pongs the session sends by itself pass no layer: 2 a second leaves room for them.
+_MESSAGES = Pool("WS_MESSAGES", 2, 1)  # the pool every outbound message charges (lotusx.ws.WS_SEND)
+_keys = itertools.count(1)
+
+
+def message_rate(clock: Clock, metrics: Metrics) -> Layer:
+    """The outbound layer that keeps one ``ReconnectWs`` (all its connections) under the message rate."""
+    # A key of its own: the limit is per connection, and the REST key's bans must not stop pings.
+    limiter = Limiter([_MESSAGES], key=f"binance-ws-{next(_keys)}", clock=clock, metrics=metrics, exchange="binance")
+    return RateLimit(limiter)
+
+
 USER_DIALECT = WsDialect(name="binance", lifetime=24 * 3600.0, control_types=frozenset())

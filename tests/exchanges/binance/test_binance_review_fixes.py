@@ -8,6 +8,7 @@ order yet (-1007: "Send status unknown; execution status unknown") proves nothin
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from decimal import Decimal
 
@@ -15,11 +16,14 @@ import orjson
 import pytest
 
 import lotusx
+from lotusx.exchanges.binance.streams import DIALECT, market_frames
 from lotusx.kernel.credentials import Credentials
 from lotusx.kernel.errors import AmbiguousOrderState
 from lotusx.kernel.message import Request, Response
+from lotusx.metrics import Metrics
 from lotusx.models import NewOrder
 from lotusx.testing import FakeClock, FakeTransport
+from tests.ws.test_reconnect import VenueWs, quiesce, subscribes
 
 KEY, SECRET = "review-key-0001", "review-secret-0001"
 NOW_MS = 1_700_000_000_000
@@ -88,3 +92,29 @@ async def test_an_order_the_reconcile_cannot_find_is_reported_ambiguous_by_clien
         with pytest.raises(AmbiguousOrderState) as caught:
             await ex.place_order(MARKET)
     assert caught.value.client_order_id == "cid-late"
+
+
+async def test_market_stream_keeps_under_five_messages_a_second() -> None:
+    """The market stream's outbound layers hold a burst of subscribes under Binance's 5 messages a second."""
+    clock = FakeClock(NOW_MS / 1000, auto_advance=False)
+    venue = VenueWs()
+    async with lotusx.connect("binance", transport=FakeTransport(LateVenue()), clock=clock) as ex:
+        ws = ex._ws()
+        ws.factory = lambda: venue
+        async with ws:
+            subscribers = [asyncio.create_task(ws.subscribe([f"s{i}@trade"])) for i in range(6)]
+            await quiesce(100)
+            assert len(subscribes(venue)) <= 5  # no time has passed: the rest wait for a later second
+            for task in subscribers:
+                task.cancel()
+            await asyncio.wait(subscribers)
+
+
+@pytest.mark.parametrize("answer", [
+    '{"error":{"code":2,"msg":"Invalid request: unknown stream"},"id":7}',
+    '{"code":2,"msg":"Invalid request: unknown stream","id":7}',  # the shape web-socket-streams.md documents
+])
+def test_a_subscribe_error_answer_is_a_rejection_in_either_shape(answer: str) -> None:
+    """An error answer to SUBSCRIBE is a refused ack, nested under "error" or with code/msg at the top."""
+    assert DIALECT.ack is not None
+    assert DIALECT.ack(market_frames(Metrics()).step(answer)) == (7, False, "Invalid request: unknown stream")
