@@ -15,7 +15,7 @@ from typing import Any
 
 import structlog
 
-from lotusx.kernel.credentials import known_secrets
+from lotusx.kernel.credentials import secrets_longest_first
 
 REDACTED = "[REDACTED]"
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
@@ -31,7 +31,7 @@ _QUERY_SECRET = re.compile(r"((?:signature|apiKey|listenKey|api_key|sign)=)[^&\s
 def scrub(value: Any) -> Any:
     """``value`` with every known secret, JWT and signature parameter masked (recursively)."""
     if isinstance(value, str):
-        for secret in known_secrets():
+        for secret in secrets_longest_first():
             if secret in value:
                 value = value.replace(secret, REDACTED)
         value = _JWT.sub(REDACTED, value)

@@ -205,6 +205,15 @@ def test_events_below_the_configured_level_are_not_processed() -> None:
 
 def test_scrub_keeps_a_namedtuple_and_masks_its_fields() -> None:
     """A logged namedtuple is scrubbed field by field, not turned into a TypeError."""
-    register_secret("namedtuple-secret-1234")
+    secret = "nt-7f3c9a1e07b5d2"
+    register_secret(secret)
     Pair = namedtuple("Pair", "name value")
-    assert scrub(Pair("key", "namedtuple-secret-1234")) == Pair("key", REDACTED)
+    scrubbed = scrub(Pair("stream", f"listen {secret}"))
+    assert type(scrubbed) is Pair and scrubbed == Pair("stream", f"listen {REDACTED}")
+
+
+def test_a_secret_holding_another_is_masked_whole() -> None:
+    """With "k-5e1f0a9c" and "outer-k-5e1f0a9c-tail" both registered, no part of the longer one shows."""
+    register_secret("k-5e1f0a9c")
+    register_secret("outer-k-5e1f0a9c-tail")
+    assert scrub("id outer-k-5e1f0a9c-tail") == f"id {REDACTED}"

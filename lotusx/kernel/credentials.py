@@ -6,11 +6,19 @@ from dataclasses import dataclass, field
 from urllib.parse import quote, quote_plus
 
 _SECRETS: set[str] = set()
+# Longest first: a secret that holds another registered one must be masked whole, or the
+# redactor would leave the rest of it around the shorter one's mask.
+_LONGEST_FIRST: tuple[str, ...] = ()
 
 
 def known_secrets() -> frozenset[str]:
     """Every registered secret and its URL-encoded forms; the log redactor scrubs them anywhere."""
     return frozenset(_SECRETS)
+
+
+def secrets_longest_first() -> tuple[str, ...]:
+    """:func:`known_secrets` in the order the redactor masks them: longest first."""
+    return _LONGEST_FIRST
 
 
 def register_secret(value: str | bytes) -> None:
@@ -23,6 +31,8 @@ def register_secret(value: str | bytes) -> None:
         # Its percent-encoded forms too (a query string, a form body): a base64 secret or a
         # passphrase holds '+', '/', '=' or spaces, and would pass the redactor once encoded.
         _SECRETS.update((value, quote(value, safe=""), quote_plus(value, safe="")))
+        global _LONGEST_FIRST
+        _LONGEST_FIRST = tuple(sorted(_SECRETS, key=len, reverse=True))
 
 
 @dataclass(frozen=True)
