@@ -22,7 +22,7 @@ from lotusx.models import Balance, NewOrder, Order, OrderBook, Ticker, Trade, Wi
 from lotusx.transport import AiohttpWs
 from lotusx.venue import Parts
 from lotusx.ws import Gap as Reconnected
-from lotusx.ws import Heartbeat, Levels, RawStream, ReconnectWs
+from lotusx.ws import Heartbeat, Levels, Malformed, RawStream, ReconnectWs, Resumed
 
 _log = get_logger("lotusx.binance")
 _WITHDRAW_STATUS = {0: "EMAIL_SENT", 1: "CANCELLED", 2: "AWAITING_APPROVAL", 3: "REJECTED", 4: "PROCESSING",
@@ -37,6 +37,7 @@ _HISTORY_PAGE, _HISTORY_SPAN_MS, _MAX_PAGES = 1000, 24 * 3600 * 1000, 100
 # PUT /api/v3/userDataStream every 30 min (a key lives 60 min without one); -1125 "This listenKey
 # does not exist."; a failed renewal is tried again a minute later, not at the next keepalive.
 _KEEPALIVE_EVERY, _NO_SUCH_LISTEN_KEY, _RENEW_AGAIN = 30 * 60, -1125, 60
+_UNREADABLE_EVENT = "unreadable_event"  # the Gap reason of a private event that failed to parse
 
 
 def client_order_id() -> str:
@@ -322,6 +323,13 @@ class Binance:
             upkeep = asyncio.create_task(keep_alive(ws))
             try:
                 async for event in ws:
+                    if type(event) is Malformed:
+                        if event.reason != "unknown":  # an event type we do not model is no loss
+                            # What it said is lost: asked by REST, as after a gap (the stream is live).
+                            now = self.parts.clock.time()
+                            yield Reconnected(_UNREADABLE_EVENT, now)
+                            yield Resumed(now)
+                        continue
                     yield event
                     if isinstance(event, s.ListenKeyExpired):
                         await renew(ws)

@@ -149,7 +149,9 @@ def market_frames(metrics: Metrics) -> Frames:
 
 def user_frames(metrics: Metrics) -> Frames:
     """``/ws/<listenKey>`` frames: user data events, tagged by ``e``."""
-    return frames(Parse(UserEvent, metrics=metrics, exchange="binance"))
+    # errors=True: a private event that fails to parse may be the one that filled an order, so
+    # the connector must see it (a Malformed) to reconcile, not lose it to a silent Drop.
+    return frames(Parse(UserEvent, errors=True, metrics=metrics, exchange="binance"))
 
 
 def _request(method: str, streams: Sequence[str], request_id: int) -> str:

@@ -257,6 +257,24 @@ async def test_orders_opened_while_the_listen_key_was_dead_are_reported(ex: Bina
     assert [(o.symbol, o.order_id, o.status) for o in got] == [("LTCBTC", "1", "NEW"), ("ETHBTC", "4293153", "NEW")]
 
 
+async def test_an_unreadable_order_event_is_reconciled_by_rest(ex: Binance, venue: Venue, metrics: Metrics) -> None:
+    """An executionReport that fails its schema is counted, then the open orders are asked as after a gap."""
+    broken = {**recorded("ws_execution_report.json"), "i": "not-an-order-id"}
+    venue.user["listen-key-0001"] = [broken]
+    venue.open_orders = orjson.loads((PAYLOADS / "open_orders.json").read_bytes())
+    order: Order = await first(ex.watch_orders())
+    assert (order.symbol, order.order_id, order.status) == ("LTCBTC", "1", "NEW")
+    assert malformed(metrics, "schema") == 1.0
+
+
+async def test_an_event_type_we_do_not_model_is_no_reason_to_reconcile(ex: Binance, venue: Venue) -> None:
+    """An unknown event type (balanceUpdate, listStatus...) is dropped, without a REST reconcile."""
+    venue.user["listen-key-0001"] = [{"e": "someNewEvent", "E": 1}, recorded("ws_execution_report.json")]
+    venue.open_orders = orjson.loads((PAYLOADS / "open_orders.json").read_bytes())
+    order: Order = await first(ex.watch_orders())
+    assert order.order_id == "4293153"  # the stream's own next event, not the REST answer
+
+
 async def test_orders_closed_while_the_listen_key_was_dead_are_looked_up_on_every_known_symbol(
         ex: Binance, venue: Venue) -> None:
     """The history is asked per named or open symbol, on the venue's clock from before the gap to just past now."""
