@@ -326,7 +326,7 @@ class Binance:
                     if type(event) is Malformed:
                         if event.reason != "unknown":  # an event type we do not model is no loss
                             # What it said is lost: asked by REST, as after a gap (the stream is live).
-                            now = self.parts.clock.time()
+                            now = self.parts.clock.clock.time()  # a Gap is marked on the local clock
                             yield Reconnected(_UNREADABLE_EVENT, now)
                             yield Resumed(now)
                         continue
