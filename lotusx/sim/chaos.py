@@ -44,6 +44,8 @@ class Chaos:
     """Negotiate permessage-deflate on new WS connections when the client offers it."""
     ws_gzip: bool = False
     """Send WS messages as gzip-compressed binary frames."""
+    garble_ws_data: int = 0
+    """Send the next N WS messages whose ``data`` is a list (Bybit's) with every row emptied: they fail the schema."""
     closed_orders_forgotten: bool = False
     """Bybit just restarted: /v5/order/realtime no longer finds closed orders by id; only
     /v5/order/history does (docs v5/order/open-order, "After a server release or restart")."""

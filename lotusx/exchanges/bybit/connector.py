@@ -34,7 +34,7 @@ from lotusx.signers import BybitHmac
 from lotusx.transport import AiohttpWs
 from lotusx.venue import Parts
 from lotusx.ws import Gap as Reconnected
-from lotusx.ws import RawStream, ReconnectWs
+from lotusx.ws import RawStream, ReconnectWs, Resumed
 
 # docs/v5/enum "orderStatus", mapped onto the unified (Binance-style) vocabulary.
 _STATUS = {"New": "NEW", "PartiallyFilled": "PARTIALLY_FILLED", "Filled": "FILLED", "Cancelled": "CANCELED",
@@ -47,6 +47,7 @@ _BOOK_DEPTH = 50  # orderbook.50 exists for spot and linear alike
 _PAGE, _MAX_PAGES = 50, 100
 # /v5/order/history: "endTime - startTime <= 7 days" (docs v5/order/order-list).
 _HISTORY_SPAN_MS = 7 * 24 * 3600 * 1000
+_UNREADABLE_EVENT = "unreadable_event"  # the Gap reason of a private message that failed its schema
 _AUTH_VALID_MS = 10_000  # the auth message's ``expires``: this far past the venue's now
 _ENVELOPE: Any = s.Envelope  # parametrised at run time with each call's result type
 T = TypeVar("T")
@@ -368,6 +369,13 @@ class Bybit:
                                heartbeat=HEARTBEAT, metrics=self.metrics) as ws:
             await ws.subscribe([topic])
             async for message in ws:
+                if type(message) is s.WsFrame and (message.topic or "").startswith(topic):
+                    # Our topic's payload failed its schema (counted by Route): what it said is
+                    # lost, so it is asked by REST, as after a gap (the stream itself is live).
+                    now = clock.clock.time()  # a Gap is marked on the local clock
+                    yield Reconnected(_UNREADABLE_EVENT, now)
+                    yield Resumed(now)
+                    continue
                 yield message
 
     async def subscribe(self, topics: Sequence[str]) -> None:

@@ -159,6 +159,22 @@ async def test_a_cancel_missed_while_the_private_stream_was_down_is_reported(byb
     await orders.aclose()
 
 
+async def test_an_unreadable_order_message_is_reconciled_by_rest(bybit: Bybit, sim: Sim) -> None:
+    """The cancel's push fails its schema: it is counted, and watch_orders reports the cancel from REST."""
+    orders = aiter(bybit.watch_orders())
+    pending = asyncio.ensure_future(first(orders, lambda o: o.client_order_id == "garbled-1"))
+    await asyncio.sleep(0.3)  # authenticated and subscribed
+    await bybit.place_order(lotusx.NewOrder(symbol=BTC, side="BUY", type="LIMIT", quantity=Decimal("0.01"),
+                                            price=Decimal("30000"), client_order_id="garbled-1"))
+    assert (await pending).status == "NEW"
+    sim.chaos("bybit").garble_ws_data = 1
+    await bybit.cancel_order(BTC, client_order_id="garbled-1")
+    cancelled = await first(orders, lambda o: o.client_order_id == "garbled-1" and o.status == "CANCELED")
+    assert cancelled.filled_quantity == 0
+    assert bybit.metrics.ws_malformed.labels("bybit", "schema")._value.get() == 1
+    await orders.aclose()
+
+
 @asynccontextmanager
 async def private_stream_down(bybit: Bybit, sim: Sim) -> AsyncIterator[None]:
     """Inside the block the private stream is down: dropped after streaming a probe order, reconnects refused."""
