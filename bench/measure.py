@@ -129,6 +129,43 @@ def summarize(case: str, client: str, samples: list[float], wall: float, cpu: fl
                   cpu / count * 1e6)
 
 
+class Rounds:
+    """Samples of one (case, client) gathered round by round, pooled into one :class:`Result`.
+
+    Each round's own figures are kept too (``extra["rounds"]``): a ratio to the floor taken
+    round by round, the floor measured minutes apart or seconds apart, shows how much of a
+    pooled ratio is the code and how much the machine drifting under it.
+    """
+
+    def __init__(self, case: str, client: str) -> None:
+        self.case, self.client = case, client
+        self.samples: list[float] = []
+        self.wall = self.cpu = 0.0
+        self.rounds: list[dict[str, float]] = []
+
+    def add(self, samples: list[float], wall: float, cpu: float) -> None:
+        """One round's per-call seconds and its wall and CPU seconds."""
+        self.samples += samples
+        self.wall += wall
+        self.cpu += cpu
+        one = summarize(self.case, self.client, samples, wall, cpu, len(samples))
+        self.rounds.append({"median_us": one.median_us, "p99_us": one.p99_us, "rate": one.rate})
+
+    def result(self) -> Result:
+        """Every round pooled; the rounds' own figures in ``extra["rounds"]``."""
+        pooled = summarize(self.case, self.client, self.samples, self.wall, self.cpu, len(self.samples))
+        pooled.extra["rounds"] = self.rounds
+        return pooled
+
+
+def round_ratios(ours: Result, base: Result, figure: str) -> list[float]:
+    """``ours``'s ``figure`` over ``base``'s, round by round (rounds run side by side); [] if unknown."""
+    mine, theirs = ours.extra.get("rounds", []), base.extra.get("rounds", [])
+    if len(mine) != len(theirs):
+        return []
+    return [a[figure] / b[figure] for a, b in zip(mine, theirs, strict=True)]
+
+
 async def timed_calls(call: Callable[[int], Awaitable[object]], count: int, workers: int = 1
                       ) -> tuple[list[float], float, float]:
     """Run ``call(i)`` ``count`` times over ``workers`` concurrent loops: (per-call s, wall s, CPU s)."""

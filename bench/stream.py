@@ -26,7 +26,7 @@ import aiohttp
 import msgspec
 import orjson
 
-from bench.measure import Result, rss_bytes, summarize
+from bench.measure import Result, Rounds, rss_bytes, summarize
 from lotusx.book import BookEvent, DiffSync
 from lotusx.exchanges.binance.schemas import DepthUpdate
 from lotusx.exchanges.binance.streams import DIALECT, market_frames
@@ -58,7 +58,11 @@ def url(base: str, mode: str, count: int) -> str:
     return f"{base}/stream?mode={mode}&count={count}"
 
 
-async def ours(base: str, mode: str, count: int, rss_every: int = 0) -> tuple[Result, list[int]]:
+Timed = tuple[list[float], float, float]
+"""Per-message seconds between arrivals, then wall and CPU seconds in all."""
+
+
+async def ours(base: str, mode: str, count: int, rss_every: int = 0) -> tuple[Timed, list[int]]:
     """Our pipeline over ``count`` frames; also RSS samples every ``rss_every`` messages."""
     metrics = Metrics()
     pipeline = frames(Inflate(metrics=metrics) if mode == "gzip" else None, market_frames(metrics))
@@ -88,10 +92,10 @@ async def ours(base: str, mode: str, count: int, rss_every: int = 0) -> tuple[Re
                 break
         wall, cpu = clock() - start, time.process_time() - cpu0
         assert message.bids[0][0] == Decimal(message.b[0][0]), "exact levels"
-    return summarize(f"ws {mode}", "lotusx", samples.tolist(), wall, cpu, count), rss
+    return (samples.tolist(), wall, cpu), rss
 
 
-async def floor(base: str, mode: str, count: int) -> Result:
+async def floor(base: str, mode: str, count: int) -> Timed:
     """The bare aiohttp + msgspec receive loop over ``count`` frames."""
     decode = msgspec.json.Decoder(FloorFrame).decode
     samples: list[float] = []
@@ -111,7 +115,7 @@ async def floor(base: str, mode: str, count: int) -> Result:
             last = now
         wall, cpu = clock() - start, time.process_time() - cpu0
         assert frame.data.s == "BTCUSDT"
-    return summarize(f"ws {mode}", "floor", samples, wall, cpu, count)
+    return samples, wall, cpu
 
 
 # ===== the maintained book =====
@@ -176,6 +180,15 @@ def _time_book(case: str, client: str, apply: Any, events: list[BookEvent], ok: 
     return summarize(case, client, samples, wall, cpu, len(events))
 
 
-def run_ws(base: str, mode: str, count: int) -> list[Result]:
-    """Floor then ours, each on a fresh connection."""
-    return [asyncio.run(floor(base, mode, count)), asyncio.run(ours(base, mode, count))[0]]
+def run_ws(base: str, mode: str, count: int, rounds: int) -> list[Result]:
+    """``rounds`` rounds of ``count`` frames each: floor and ours side by side, each on a fresh
+    connection, the first of the two taking turns; every round pooled."""
+    pooled = {"floor": Rounds(f"ws {mode}", "floor"), "lotusx": Rounds(f"ws {mode}", "lotusx")}
+    for round_ in range(rounds):
+        for client in ("floor", "lotusx")[::-1 if round_ % 2 else 1]:
+            if client == "floor":
+                timed = asyncio.run(floor(base, mode, count))
+            else:
+                timed = asyncio.run(ours(base, mode, count))[0]
+            pooled[client].add(*timed)
+    return [pooled["floor"].result(), pooled["lotusx"].result()]
