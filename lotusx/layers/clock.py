@@ -18,7 +18,7 @@ import statistics
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from lotusx.kernel.errors import ConfigError, ConnectError, LotusXError, TimestampOutOfWindow
+from lotusx.kernel.errors import ConfigError, ConnectError, LotusXError, RateLimited, TimestampOutOfWindow
 from lotusx.kernel.message import Request, Response
 from lotusx.kernel.protocols import SYSTEM_CLOCK, Clock
 from lotusx.kernel.service import Service
@@ -162,6 +162,8 @@ class ClockSync:
                 return await inner(request)
             try:
                 await clock.ensure_fresh()
+            except RateLimited:
+                raise  # a refusal already proves nothing left; its retry_after (a ban) must reach Retry and the caller
             except LotusXError as exc:
                 # Only the first sync raises, and the request has not left: said so, Retry re-sends
                 # an order instead of reconciling it as if it might have executed.

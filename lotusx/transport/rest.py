@@ -89,9 +89,10 @@ class AiohttpRest:
             raise Timeout(f"{_where(request)}: no response within {self.timeout}s") from None
         except aiohttp.ServerDisconnectedError:
             raise Disconnected(f"{_where(request)}: server disconnected", sent=True) from None
-        except aiohttp.ClientOSError as exc:
-            # A reset (a pooled keep-alive socket the peer or a balancer dropped, say) is a lost
-            # connection, retried as one: not malformed traffic. It may come after the request left.
+        except (aiohttp.ClientOSError, aiohttp.ClientConnectionResetError) as exc:
+            # A reset (a pooled keep-alive socket the peer or a balancer dropped, say: aiohttp's
+            # "Cannot write to closing transport") is a lost connection, retried as one, not
+            # malformed traffic. It may come after the request left.
             raise Disconnected(f"{_where(request)}: connection lost: {_reason(exc)}", sent=True) from None
         except aiohttp.ClientPayloadError as exc:
             raise Disconnected(f"{_where(request)}: response cut short: {_reason(exc)}", sent=True) from None

@@ -498,6 +498,7 @@ class Shard:
                         await link.send(hub.dialect.ping())
                     else:
                         await link.ping()
+                    live.left(clock.monotonic())  # a message-rate limit may have held it past pong_timeout
         except Disconnected:
             link.end("disconnected")
         except Exception as exc:  # e.g. RateLimited from an outbound layer: never a dead watch on a live link

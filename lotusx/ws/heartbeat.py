@@ -55,6 +55,11 @@ class Liveness:
         self.last_ping = now
         self.awaiting_pong = True
 
+    def left(self, now: float) -> None:
+        """The ping of :meth:`pinged` left at ``now`` (after a wait in the outbound layers): pong due from then."""
+        if self.awaiting_pong:
+            self.last_ping = now
+
     def ponged(self) -> None:
         """The pong arrived."""
         self.awaiting_pong = False

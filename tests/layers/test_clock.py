@@ -7,7 +7,7 @@ import contextlib
 
 import pytest
 
-from lotusx.kernel.errors import ConfigError, ConnectError, ServerError, TimestampOutOfWindow
+from lotusx.kernel.errors import ConfigError, ConnectError, IpBanned, ServerError, TimestampOutOfWindow
 from lotusx.kernel.message import Endpoint, Request, Response
 from lotusx.kernel.service import stack
 from lotusx.layers.clock import ClockSync, ServerClock
@@ -303,6 +303,16 @@ class TestClockSync:
         assert isinstance(info.value.__cause__, ServerError)
         assert transport.requests == []
         assert (await service(order())).status == 200  # the next attempt syncs and sends
+
+    async def test_a_first_sync_refused_by_the_rate_limit_stays_rate_limited(self) -> None:
+        """A throttled or banned time call keeps its type and retry_after: Retry waits it out, the caller sees a ban."""
+        venue, server_clock, transport, _ = self.build()
+        venue.failures = [IpBanned("GET /api/v3/time: status=418", retry_after=120.0)]
+        service = stack(ClockSync(server_clock), Sign(SIGNER, clock=server_clock))(transport)
+        with pytest.raises(IpBanned) as info:
+            await service(order())
+        assert info.value.retry_after == 120.0
+        assert transport.requests == []
 
     async def test_unsigned_requests_are_untouched(self) -> None:
         """Public endpoints neither sync the clock nor get re-sent."""

@@ -7,7 +7,8 @@ import socket
 import struct
 
 import pytest
-from aiohttp import web
+from aiohttp import ClientConnectionResetError, web
+from aioresponses import aioresponses
 
 from lotusx import ConfigError, ConnectError, Disconnected, Request, Timeout
 from lotusx.transport import AiohttpRest
@@ -195,3 +196,14 @@ async def test_tls_verification_is_on_by_default() -> None:
         assert transport.session.connector is not None
         assert transport.session.connector._ssl is True  # type: ignore[attr-defined]
     assert "AiohttpRest('https://127.0.0.1:1'" in repr(transport)
+
+
+async def test_a_write_on_a_closing_pooled_socket_is_disconnected_not_a_protocol_error() -> None:
+    """aiohttp's "Cannot write to closing transport" (a keep-alive socket the peer dropped) is a lost connection too."""
+    async with AiohttpRest("http://venue.test") as transport:
+        with aioresponses() as venue:
+            venue.get("http://venue.test/api/v3/depth",
+                      exception=ClientConnectionResetError("Cannot write to closing transport"))
+            with pytest.raises(Disconnected) as info:
+                await transport(Request(method="GET", path="/api/v3/depth"))
+    assert info.value.sent is True

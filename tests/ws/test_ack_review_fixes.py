@@ -10,6 +10,7 @@ import pytest
 from lotusx.kernel.errors import RateLimited, StreamError
 from lotusx.kernel.message import Request, Response
 from lotusx.kernel.service import Service
+from lotusx.kernel.ws import WsFrame
 from lotusx.testing import FakeClock
 from lotusx.ws import Gap, Heartbeat, Resumed
 from tests.ws.test_reconnect import VenueWs, make, next_of, subscribes, unsubscribes, until
@@ -128,3 +129,25 @@ class TestPingsAreCounted:
             await clock.advance(20)
             await until(lambda: len(venue.pings) == 1)
             assert [r.method for r in seen] == ["SEND", "PING"]
+
+    async def test_a_ping_held_in_the_outbound_layers_gets_its_pong_timeout_from_when_it_left(self) -> None:
+        """A ping held in the outbound layers (a rate limit) past pong_timeout, then answered, keeps its link."""
+        clock = FakeClock(auto_advance=False)
+        first, second = VenueWs(), VenueWs()
+
+        def queued(service: Service) -> Service:
+            async def wrapped(request: Request) -> Response:
+                if request.ext.get("ping"):
+                    await clock.sleep(8)  # behind other messages waiting for the rate limit
+                return await service(request)
+            return wrapped
+
+        hb = Heartbeat(interval=20, pong_timeout=5, idle_timeout=600)
+        async with make(first, second, clock=clock, heartbeat=hb, outbound=queued) as ws:
+            await until(lambda: clock.sleepers == 1)
+            await clock.advance(20)
+            await clock.advance(8)  # the ping leaves now
+            assert len(first.pings) == 1
+            first.feed(WsFrame.pong())  # answered a round trip later
+            await clock.advance(1)
+            assert ws.stats.reconnects == 0 and not second.connected
