@@ -1,0 +1,55 @@
+"""The replay server: a real WebSocket peer that sends pre-framed depth updates as fast as they go."""
+
+from __future__ import annotations
+
+import gzip
+from collections.abc import Iterator
+
+import aiohttp
+import orjson
+import pytest
+
+from bench.measure import Server
+from bench.server import CYCLE, depth_frame
+from bench.stream import SUBSCRIBE, url
+
+
+@pytest.fixture(scope="module")
+def replay() -> Iterator[str]:
+    running = Server("replay")
+    try:
+        yield running.info["ws_url"]
+    finally:
+        running.close()
+
+
+async def received(base: str, mode: str, count: int) -> tuple[object, list[bytes | str], int | None]:
+    """The ack, every data frame's payload, and the close code, as aiohttp's client gets them."""
+    async with aiohttp.ClientSession() as session, session.ws_connect(
+            url(base, mode, count), compress=15 if mode == "deflate" else 0, max_msg_size=0) as ws:
+        await ws.send_str(SUBSCRIBE)
+        ack = orjson.loads((await ws.receive()).data)
+        payloads = [(await ws.receive()).data for _ in range(count)]
+        await ws.close()
+        return ack, payloads, ws.close_code
+
+
+@pytest.mark.parametrize("mode", ["plain", "gzip", "deflate"])
+async def test_each_mode_sends_the_depth_frames_in_order_after_the_ack(replay: str, mode: str) -> None:
+    """Past several write batches, each payload decodes to depth frame n, after the SUBSCRIBE's ack."""
+    ack, payloads, _ = await received(replay, mode, 300)
+    assert ack == {"result": None, "id": 1}
+    texts = [gzip.decompress(p) if isinstance(p, bytes) else p for p in payloads]
+    assert [orjson.loads(t) for t in texts] == [orjson.loads(depth_frame(n)) for n in range(300)]
+
+
+async def test_frames_past_the_cycle_start_it_again(replay: str) -> None:
+    """Frame CYCLE is frame 0 again: the cycle is longer than the client's dedup window, not endless."""
+    _, payloads, _ = await received(replay, "plain", CYCLE + 1)
+    assert orjson.loads(payloads[-1]) == orjson.loads(depth_frame(0))
+
+
+async def test_the_client_close_is_answered(replay: str) -> None:
+    """A close handshake completes with the client's code, so no client waits out its close timeout."""
+    _, _, code = await received(replay, "deflate", 1)
+    assert code == 1000
