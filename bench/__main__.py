@@ -25,6 +25,7 @@ from bench.measure import (
     SERVER_CORE,
     Result,
     Rounds,
+    Server,
     pin,
     round_ratios,
     server,
@@ -45,8 +46,13 @@ SIZES = {  # quick, full
 WORKERS = 16
 
 
-async def rest_suite(info: dict[str, Any], cancel: Any, size: dict[str, int]) -> list[Result]:
+async def rest_suite(sim: Server, size: dict[str, int]) -> list[Result]:
     """Sequential and 16-way depth and order calls; clients interleaved round by round."""
+    info = sim.info
+
+    def cancel() -> None:
+        sim.command("cancel")
+
     clients: dict[str, Client] = {}
     try:
         for name, drop in [*((name, ()) for name in CLIENTS), *(("lotusx", drop) for drop in ABLATIONS),
@@ -69,9 +75,11 @@ async def rest_suite(info: dict[str, Any], cancel: Any, size: dict[str, int]) ->
                     for name, client in order:
                         if workers > 1 and name not in CLIENTS:
                             continue  # layer costs: sequential calls only
+                        server_cpu = sim.cpu()
                         samples, wall, cpu = await timed_calls(getattr(client, op), count, workers)
+                        server_cpu = sim.cpu() - server_cpu
                         case = f"{op} x{workers}"
-                        pooled.setdefault((case, name), Rounds(case, name)).add(samples, wall, cpu)
+                        pooled.setdefault((case, name), Rounds(case, name)).add(samples, wall, cpu, server_cpu)
                         if op == "order":
                             cancel()  # outside the timed section
         results = [rounds.result() for rounds in pooled.values()]
@@ -221,13 +229,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     print("REST: floor, lotusx, ccxt against the sim ...", flush=True)
     with server("sim", server_core) as sim:
-        results += asyncio.run(rest_suite(sim.info, lambda: sim.command("cancel"), size))
+        results += asyncio.run(rest_suite(sim, size))
 
     print("WS: frame pipeline vs bare msgspec, and RSS ...", flush=True)
     with server("replay", server_core) as replay:
         base = replay.info["ws_url"]
         for mode in ("plain", "gzip", "deflate"):
-            results += stream.run_ws(base, mode, size["ws_frames"], size["rounds"])
+            results += stream.run_ws(base, mode, size["ws_frames"], size["rounds"], replay.cpu)
         frames = size["rss_frames"]
         (samples, wall, cpu), rss = asyncio.run(stream.ours(base, "plain", frames, rss_every=frames // 10))
         rss_result = summarize("ws plain rss", "lotusx", samples, wall, cpu, frames)

@@ -60,6 +60,19 @@ class Server:
             self.close()
             raise RuntimeError(f"bench server is not pinned to core {core}")
 
+    def cpu(self) -> float:
+        """The server process's CPU seconds so far, all its threads (Linux /proc; 0.0 elsewhere).
+
+        Read around a timed section, it says whether the server paced the client: a server
+        core near 100 % busy means the row measures the server, not the client. schedstat
+        counts nanoseconds; /proc/<pid>/stat's clock ticks (10 ms) are too coarse for a round.
+        """
+        try:
+            tasks = Path(f"/proc/{self.process.pid}/task").iterdir()
+            return sum(int((task / "schedstat").read_text().split()[0]) for task in tasks) / 1e9
+        except (OSError, IndexError, ValueError):
+            return 0.0
+
     def command(self, text: str) -> str:
         """Send one command line and return the server's one-line answer."""
         assert self.process.stdin is not None and self.process.stdout is not None
@@ -140,14 +153,15 @@ class Rounds:
     def __init__(self, case: str, client: str) -> None:
         self.case, self.client = case, client
         self.samples: list[float] = []
-        self.wall = self.cpu = 0.0
+        self.wall = self.cpu = self.server_cpu = 0.0
         self.rounds: list[dict[str, float]] = []
 
-    def add(self, samples: list[float], wall: float, cpu: float) -> None:
-        """One round's per-call seconds and its wall and CPU seconds."""
+    def add(self, samples: list[float], wall: float, cpu: float, server_cpu: float = 0.0) -> None:
+        """One round's per-call seconds, its wall and CPU seconds, and the server's CPU seconds."""
         self.samples += samples
         self.wall += wall
         self.cpu += cpu
+        self.server_cpu += server_cpu
         one = summarize(self.case, self.client, samples, wall, cpu, len(samples))
         self.rounds.append({"median_us": one.median_us, "p99_us": one.p99_us, "rate": one.rate})
 
@@ -155,6 +169,7 @@ class Rounds:
         """Every round pooled; the rounds' own figures in ``extra["rounds"]``."""
         pooled = summarize(self.case, self.client, self.samples, self.wall, self.cpu, len(self.samples))
         pooled.extra["rounds"] = self.rounds
+        pooled.extra["server_busy"] = self.server_cpu / self.wall
         return pooled
 
 

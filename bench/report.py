@@ -33,15 +33,20 @@ def layer_run(result: Result) -> bool:
 
 
 def table(results: Sequence[Result]) -> str:
-    """A Markdown table of every result but the layer-cost runs (see :func:`layer_costs`)."""
-    lines = ["| case | client | n | median µs | p99 µs | calls or msgs/s | CPU µs/call | vs floor |",
-             "|---|---|---:|---:|---:|---:|---:|---:|"]
+    """A Markdown table of every result but the layer-cost runs (see :func:`layer_costs`).
+
+    "server busy" is the server core's CPU over the row's wall time: near 100 %, the server
+    paced the client and the row's rate is the server's.
+    """
+    lines = ["| case | client | n | median µs | p99 µs | calls or msgs/s | CPU µs/call | server busy | vs floor |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
     for r in results:
         if layer_run(r):
             continue
         ratio = f"{r.ratio:.2f}x" if r.ratio is not None else "-"
+        busy = f"{r.extra['server_busy']:.0%}" if r.extra.get("server_busy") else "-"
         lines.append(f"| {r.case} | {r.client} | {r.count} | {r.median_us:.1f} | {r.p99_us:.1f} | {r.rate:,.0f} "
-                     f"| {r.cpu_us:.1f} | {ratio} |")
+                     f"| {r.cpu_us:.1f} | {busy} | {ratio} |")
     return "\n".join(lines)
 
 

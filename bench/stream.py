@@ -19,6 +19,7 @@ import asyncio
 import time
 import zlib
 from array import array
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -180,15 +181,17 @@ def _time_book(case: str, client: str, apply: Any, events: list[BookEvent], ok: 
     return summarize(case, client, samples, wall, cpu, len(events))
 
 
-def run_ws(base: str, mode: str, count: int, rounds: int) -> list[Result]:
+def run_ws(base: str, mode: str, count: int, rounds: int, server_cpu: Callable[[], float]) -> list[Result]:
     """``rounds`` rounds of ``count`` frames each: floor and ours side by side, each on a fresh
-    connection, the first of the two taking turns; every round pooled."""
+    connection, the first of the two taking turns; every round pooled. ``server_cpu`` reads
+    the replay server's CPU seconds (see :meth:`bench.measure.Server.cpu`)."""
     pooled = {"floor": Rounds(f"ws {mode}", "floor"), "lotusx": Rounds(f"ws {mode}", "lotusx")}
     for round_ in range(rounds):
         for client in ("floor", "lotusx")[::-1 if round_ % 2 else 1]:
+            before = server_cpu()
             if client == "floor":
                 timed = asyncio.run(floor(base, mode, count))
             else:
                 timed = asyncio.run(ours(base, mode, count))[0]
-            pooled[client].add(*timed)
+            pooled[client].add(*timed, server_cpu() - before)
     return [pooled["floor"].result(), pooled["lotusx"].result()]

@@ -15,12 +15,17 @@ from bench.stream import SUBSCRIBE, url
 
 
 @pytest.fixture(scope="module")
-def replay() -> Iterator[str]:
+def server() -> Iterator[Server]:
     running = Server("replay")
     try:
-        yield running.info["ws_url"]
+        yield running
     finally:
         running.close()
+
+
+@pytest.fixture
+def replay(server: Server) -> str:
+    return str(server.info["ws_url"])
 
 
 async def received(base: str, mode: str, count: int) -> tuple[object, list[bytes | str], int | None]:
@@ -53,3 +58,10 @@ async def test_the_client_close_is_answered(replay: str) -> None:
     """A close handshake completes with the client's code, so no client waits out its close timeout."""
     _, _, code = await received(replay, "deflate", 1)
     assert code == 1000
+
+
+async def test_the_servers_cpu_seconds_grow_while_it_sends(server: Server, replay: str) -> None:
+    """Server.cpu() reads the server process's own CPU time: the "server busy" column's source."""
+    before = server.cpu()
+    await received(replay, "gzip", 5000)
+    assert server.cpu() > before

@@ -35,6 +35,14 @@ def test_each_round_keeps_its_own_median_p99_and_rate() -> None:
     ]
 
 
+def test_the_server_is_busy_for_its_cpu_over_the_rounds_wall_time() -> None:
+    """Server CPU seconds over the client's wall seconds, pooled: 1.0 means the server set the pace."""
+    gathered = Rounds("depth x16", "floor")
+    gathered.add([0.001] * 10, 0.01, 0.005, 0.009)
+    gathered.add([0.001] * 10, 0.03, 0.005, 0.006)
+    assert gathered.result().extra["server_busy"] == pytest.approx(0.015 / 0.04)
+
+
 def test_round_ratios_pair_the_rounds_that_ran_side_by_side() -> None:
     """Ours over the floor for round 1, then round 2: the drift between rounds cancels."""
     floor = rounds("floor", [0.001], [0.002]).result()
