@@ -61,15 +61,16 @@ class Server:
             raise RuntimeError(f"bench server is not pinned to core {core}")
 
     def cpu(self) -> float:
-        """The server process's CPU seconds so far, all its threads (Linux /proc; 0.0 elsewhere).
+        """The CPU seconds of the server's event-loop thread so far (Linux /proc; 0.0 elsewhere).
 
         Read around a timed section, it says whether the server paced the client: a server
         core near 100 % busy means the row measures the server, not the client. schedstat
         counts nanoseconds; /proc/<pid>/stat's clock ticks (10 ms) are too coarse for a round.
+        Only the main thread: it serves every request, and summing the threads would go back
+        whenever an executor thread exits.
         """
         try:
-            tasks = Path(f"/proc/{self.process.pid}/task").iterdir()
-            return sum(int((task / "schedstat").read_text().split()[0]) for task in tasks) / 1e9
+            return int(Path(f"/proc/{self.process.pid}/schedstat").read_text().split()[0]) / 1e9
         except (OSError, IndexError, ValueError):
             return 0.0
 
