@@ -44,7 +44,7 @@ class LocalBook:
         self._resort = False
 
     def reset(self, bids: RawLevels, asks: RawLevels, sequence: int, timestamp: int | None = None) -> None:
-        """Replace everything with a snapshot (``ProtocolError`` for a level that is not a number)."""
+        """Replace everything with a snapshot (``ProtocolError`` for a level that is no number or amount)."""
         self.bids.clear()
         self.asks.clear()
         _apply(self.bids, bids, self._prices)
@@ -59,8 +59,9 @@ class LocalBook:
         """Apply absolute level quantities; a zero quantity deletes the level.
 
         The level lists are read again at the next view: do not change them afterwards. A
-        level that is not a number raises ``ProtocolError`` with the levels before it applied:
-        the book is then wrong and must be replaced.
+        level that is not a number (NaN and Infinity included), or whose quantity is negative,
+        raises ``ProtocolError`` with the levels before it applied: the book is then wrong and
+        must be replaced.
         """
         if len(self._prices) > _PRICE_CACHE_SIZE:
             self._prices.clear()
@@ -123,6 +124,10 @@ def _apply(side: dict[Decimal, Decimal], levels: RawLevels, prices: dict[str | D
                 prices[price] = key
             qty = Decimal(quantity)
             if qty:
+                # NaN, Infinity or a negative amount is no quantity: two C calls on the Decimal
+                # already built, no parse (about 25 ns a non-zero level).
+                if qty.is_signed() or not qty.is_finite():
+                    raise InvalidOperation
                 side[key] = qty
             else:  # zero (any exponent or sign) removes the level
                 side.pop(key, None)

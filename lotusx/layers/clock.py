@@ -164,6 +164,8 @@ class ClockSync:
                 await clock.ensure_fresh()
             except RateLimited:
                 raise  # a refusal already proves nothing left; its retry_after (a ban) must reach Retry and the caller
+            except ConfigError:
+                raise  # a programming or config error: no re-send can fix it, the caller must see it
             except LotusXError as exc:
                 # Only the first sync raises, and the request has not left: said so, Retry re-sends
                 # an order instead of reconciling it as if it might have executed.

@@ -46,6 +46,8 @@ class Chaos:
     """Send WS messages as gzip-compressed binary frames."""
     garble_ws_data: int = 0
     """Send the next N WS messages whose ``data`` is a list (Bybit's) with every row emptied: they fail the schema."""
+    truncate_ws_data: int = 0
+    """Send the next N WS messages whose ``data`` is a list (Bybit's) cut short by one byte: they are not JSON."""
     closed_orders_forgotten: bool = False
     """Bybit just restarted: /v5/order/realtime no longer finds closed orders by id; only
     /v5/order/history does (docs v5/order/open-order, "After a server release or restart")."""

@@ -98,12 +98,15 @@ class Connection:
             self.stop()
 
     async def send(self, message: Any) -> None:
-        """Send one message now, honouring the garble, gzip and disconnect knobs."""
+        """Send one message now, honouring the garble, truncate, gzip and disconnect knobs."""
         chaos = self.venue.chaos
         if chaos.garble_ws_data and isinstance(message, dict) and isinstance(message.get("data"), list):
             chaos.garble_ws_data -= 1
             message = {**message, "data": [{} for _ in message["data"]]}
         data = orjson.dumps(message)
+        if chaos.truncate_ws_data and isinstance(message, dict) and isinstance(message.get("data"), list):
+            chaos.truncate_ws_data -= 1
+            data = data[:-1]
         if chaos.ws_gzip:
             await self.ws.send_bytes(gzip.compress(data))
         else:

@@ -275,6 +275,19 @@ async def test_a_level_with_a_quantity_that_is_not_a_number_resyncs_its_book() -
     await books.aclose()
 
 
+@pytest.mark.parametrize("quantity", ["NaN", "sNaN", "Infinity", "-Infinity", "-1"])
+async def test_a_level_with_a_non_finite_or_negative_quantity_resyncs_its_book(quantity: str) -> None:
+    """A quantity that parses but is no amount (NaN, Infinity, negative) is a resync, never a stored level."""
+    feed, resyncs = Feed(), []
+    books = diffs(feed, [([("10", "1")], [], 5), ([("11", "2")], [], 20)], resyncs)
+    await asyncio.wait_for(anext(books), 1)
+    feed.push(BookEvent(6, 7, [("12", "1"), ("13", quantity)], []))
+    book = await asyncio.wait_for(anext(books), 1)
+    assert resyncs == ["malformed level"]
+    assert (book.sequence, book.bids) == (20, [(Decimal(11), Decimal(2))])
+    await books.aclose()
+
+
 async def test_a_snapshot_with_a_level_that_is_not_a_price_ends_the_follower_with_a_protocol_error() -> None:
     """A malformed REST snapshot is a typed ProtocolError, not a decimal error from deep inside the book."""
     books = diffs(Feed(), [([("x", "1")], [], 5)], [])

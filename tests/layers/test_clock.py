@@ -314,6 +314,15 @@ class TestClockSync:
         assert info.value.retry_after == 120.0
         assert transport.requests == []
 
+    async def test_a_first_sync_failing_on_a_config_error_stays_a_config_error(self) -> None:
+        """A programming or config error in the time call propagates as is, not as a ConnectError Retry re-sends."""
+        venue, server_clock, transport, _ = self.build()
+        venue.failures = [ConfigError("cost for undeclared rate-limit pool 'weight'")]
+        service = stack(ClockSync(server_clock), Sign(SIGNER, clock=server_clock))(transport)
+        with pytest.raises(ConfigError, match="undeclared rate-limit pool"):
+            await service(order())
+        assert transport.requests == []
+
     async def test_unsigned_requests_are_untouched(self) -> None:
         """Public endpoints neither sync the clock nor get re-sent."""
         venue, server_clock, _, _ = self.build()

@@ -24,6 +24,7 @@ from lotusx.exchanges.bybit.streams import (
     TradeMessage,
     WalletMessage,
     bybit_frames,
+    private_frames,
     public_dialect,
 )
 from lotusx.kernel.client import json_body
@@ -34,7 +35,7 @@ from lotusx.signers import BybitHmac
 from lotusx.transport import AiohttpWs
 from lotusx.venue import Parts
 from lotusx.ws import Gap as Reconnected
-from lotusx.ws import RawStream, ReconnectWs, Resumed
+from lotusx.ws import Malformed, RawStream, ReconnectWs, Resumed
 
 # docs/v5/enum "orderStatus", mapped onto the unified (Binance-style) vocabulary.
 _STATUS = {"New": "NEW", "PartiallyFilled": "PARTIALLY_FILLED", "Filled": "FILLED", "Cancelled": "CANCELED",
@@ -47,7 +48,7 @@ _BOOK_DEPTH = 50  # orderbook.50 exists for spot and linear alike
 _PAGE, _MAX_PAGES = 50, 100
 # /v5/order/history: "endTime - startTime <= 7 days" (docs v5/order/order-list).
 _HISTORY_SPAN_MS = 7 * 24 * 3600 * 1000
-_UNREADABLE_EVENT = "unreadable_event"  # the Gap reason of a private message that failed its schema
+_UNREADABLE_EVENT = "unreadable_event"  # the Gap reason of a private message that failed to parse
 _AUTH_VALID_MS = 10_000  # the auth message's ``expires``: this far past the venue's now
 _ENVELOPE: Any = s.Envelope  # parametrised at run time with each call's result type
 T = TypeVar("T")
@@ -365,13 +366,15 @@ class Bybit:
 
         url = self.parts.ws_url + ep.PRIVATE_PATH
         dialect = dataclasses.replace(PRIVATE, login=login)
-        async with ReconnectWs(lambda: AiohttpWs(url), frames=bybit_frames(self.metrics), dialect=dialect,
+        async with ReconnectWs(lambda: AiohttpWs(url), frames=private_frames(self.metrics), dialect=dialect,
                                heartbeat=HEARTBEAT, metrics=self.metrics) as ws:
             await ws.subscribe([topic])
             async for message in ws:
-                if type(message) is s.WsFrame and (message.topic or "").startswith(topic):
-                    # Our topic's payload failed its schema (counted by Route): what it said is
-                    # lost, so it is asked by REST, as after a gap (the stream itself is live).
+                if type(message) is Malformed or (
+                        type(message) is s.WsFrame and (message.topic or "").startswith(topic)):
+                    # A frame that is not JSON (counted by Parse) or our topic's payload that failed
+                    # its schema (counted by Route): what it said is lost, so it is asked by REST,
+                    # as after a gap (the stream itself is live).
                     now = clock.clock.time()  # a Gap is marked on the local clock
                     yield Reconnected(_UNREADABLE_EVENT, now)
                     yield Resumed(now)

@@ -19,7 +19,7 @@ import orjson
 from lotusx.exchanges.bybit.endpoints import Category
 from lotusx.exchanges.bybit.schemas import Book, OrderRow, PublicTrade, WalletAccount, WsFrame
 from lotusx.metrics import Metrics
-from lotusx.ws import Frames, Heartbeat, Parse, WsDialect, frames
+from lotusx.ws import Frames, Heartbeat, Malformed, Parse, WsDialect, frames
 
 
 class Control(msgspec.Struct, frozen=True):
@@ -93,6 +93,21 @@ class Route:
 def bybit_frames(metrics: Metrics) -> Frames:
     """Every Bybit stream's frames: one envelope decode, then the topic's payload."""
     return frames(Parse(WsFrame, metrics=metrics, exchange="bybit"), Route(metrics))
+
+
+@dataclass(frozen=True)
+class PrivateRoute(Route):
+    """:class:`Route` for the private stream: a frame that did not parse (a ``Malformed``) passes on."""
+
+    def __call__(self, frame: WsFrame | Malformed) -> Any:
+        return frame if isinstance(frame, Malformed) else super().__call__(frame)
+
+
+def private_frames(metrics: Metrics) -> Frames:
+    """The private stream's frames: as :func:`bybit_frames`, but a frame that is not JSON comes out
+    as a ``Malformed`` (counted) instead of being dropped, since it may be the push that filled an
+    order: the connector must see it to reconcile."""
+    return frames(Parse(WsFrame, errors=True, metrics=metrics, exchange="bybit"), PrivateRoute(metrics))
 
 
 def _op(op: str, streams: Sequence[str], request_id: int) -> str:

@@ -175,6 +175,22 @@ async def test_an_unreadable_order_message_is_reconciled_by_rest(bybit: Bybit, s
     await orders.aclose()
 
 
+async def test_an_order_message_that_is_not_json_is_reconciled_by_rest(bybit: Bybit, sim: Sim) -> None:
+    """The cancel's push is not JSON at all: it is counted, and watch_orders reports the cancel from REST."""
+    orders = aiter(bybit.watch_orders())
+    pending = asyncio.ensure_future(first(orders, lambda o: o.client_order_id == "truncated-1"))
+    await asyncio.sleep(0.3)  # authenticated and subscribed
+    await bybit.place_order(lotusx.NewOrder(symbol=BTC, side="BUY", type="LIMIT", quantity=Decimal("0.01"),
+                                            price=Decimal("30000"), client_order_id="truncated-1"))
+    assert (await pending).status == "NEW"
+    sim.chaos("bybit").truncate_ws_data = 1
+    await bybit.cancel_order(BTC, client_order_id="truncated-1")
+    cancelled = await first(orders, lambda o: o.client_order_id == "truncated-1" and o.status == "CANCELED")
+    assert cancelled.filled_quantity == 0
+    assert bybit.metrics.ws_malformed.labels("bybit", "json")._value.get() == 1
+    await orders.aclose()
+
+
 @asynccontextmanager
 async def private_stream_down(bybit: Bybit, sim: Sim) -> AsyncIterator[None]:
     """Inside the block the private stream is down: dropped after streaming a probe order, reconnects refused."""
