@@ -96,18 +96,20 @@ def bybit_frames(metrics: Metrics) -> Frames:
 
 
 @dataclass(frozen=True)
-class PrivateRoute(Route):
-    """:class:`Route` for the private stream: a frame that did not parse (a ``Malformed``) passes on."""
+class PrivateRoute:
+    """``route`` for the private stream: a frame that did not parse (a ``Malformed``) passes on."""
+
+    route: Route
 
     def __call__(self, frame: WsFrame | Malformed) -> Any:
-        return frame if isinstance(frame, Malformed) else super().__call__(frame)
+        return frame if isinstance(frame, Malformed) else self.route(frame)
 
 
 def private_frames(metrics: Metrics) -> Frames:
     """The private stream's frames: as :func:`bybit_frames`, but a frame that is not JSON comes out
     as a ``Malformed`` (counted) instead of being dropped, since it may be the push that filled an
     order: the connector must see it to reconcile."""
-    return frames(Parse(WsFrame, errors=True, metrics=metrics, exchange="bybit"), PrivateRoute(metrics))
+    return frames(Parse(WsFrame, errors=True, metrics=metrics, exchange="bybit"), PrivateRoute(Route(metrics)))
 
 
 def _op(op: str, streams: Sequence[str], request_id: int) -> str:
