@@ -33,7 +33,7 @@ from bench.measure import (
     timed_calls,
     two_cores,
 )
-from bench.report import RESULTS, add_ratios, chart, layer_costs, own_times, save, table
+from bench.report import RESULTS, add_ratios, ceilings, chart, layer_costs, own_times, save, table
 from bench.rest import ABLATIONS, Client, Probed, check, open_client
 
 CLIENTS = ("floor", "lotusx", "ccxt")
@@ -263,6 +263,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(layer_costs(results))
     print("\nEach layer's own time per call over the socket (median µs, one run, bench.rest.Probed):\n")
     print(own_times(results))
+    print("\n16-way, were the server never the limit (client CPU per call, same run):\n")
+    print(ceilings(results))
     print()
     for target in checks:
         print(verdict(target))
