@@ -159,35 +159,22 @@ async def test_a_cancel_missed_while_the_private_stream_was_down_is_reported(byb
     await orders.aclose()
 
 
-async def test_an_unreadable_order_message_is_reconciled_by_rest(bybit: Bybit, sim: Sim) -> None:
-    """The cancel's push fails its schema: it is counted, and watch_orders reports the cancel from REST."""
+@pytest.mark.parametrize(("knob", "reason"), [("garble_ws_data", "schema"), ("truncate_ws_data", "json")])
+async def test_an_unreadable_order_message_is_reconciled_by_rest(bybit: Bybit, sim: Sim, knob: str,
+                                                                 reason: str) -> None:
+    """The cancel's push fails its schema or is not JSON: counted, and watch_orders reports the cancel from REST."""
+    cid = f"{reason}-1"
     orders = aiter(bybit.watch_orders())
-    pending = asyncio.ensure_future(first(orders, lambda o: o.client_order_id == "garbled-1"))
+    pending = asyncio.ensure_future(first(orders, lambda o: o.client_order_id == cid))
     await asyncio.sleep(0.3)  # authenticated and subscribed
     await bybit.place_order(lotusx.NewOrder(symbol=BTC, side="BUY", type="LIMIT", quantity=Decimal("0.01"),
-                                            price=Decimal("30000"), client_order_id="garbled-1"))
+                                            price=Decimal("30000"), client_order_id=cid))
     assert (await pending).status == "NEW"
-    sim.chaos("bybit").garble_ws_data = 1
-    await bybit.cancel_order(BTC, client_order_id="garbled-1")
-    cancelled = await first(orders, lambda o: o.client_order_id == "garbled-1" and o.status == "CANCELED")
+    setattr(sim.chaos("bybit"), knob, 1)
+    await bybit.cancel_order(BTC, client_order_id=cid)
+    cancelled = await first(orders, lambda o: o.client_order_id == cid and o.status == "CANCELED")
     assert cancelled.filled_quantity == 0
-    assert bybit.metrics.ws_malformed.labels("bybit", "schema")._value.get() == 1
-    await orders.aclose()
-
-
-async def test_an_order_message_that_is_not_json_is_reconciled_by_rest(bybit: Bybit, sim: Sim) -> None:
-    """The cancel's push is not JSON at all: it is counted, and watch_orders reports the cancel from REST."""
-    orders = aiter(bybit.watch_orders())
-    pending = asyncio.ensure_future(first(orders, lambda o: o.client_order_id == "truncated-1"))
-    await asyncio.sleep(0.3)  # authenticated and subscribed
-    await bybit.place_order(lotusx.NewOrder(symbol=BTC, side="BUY", type="LIMIT", quantity=Decimal("0.01"),
-                                            price=Decimal("30000"), client_order_id="truncated-1"))
-    assert (await pending).status == "NEW"
-    sim.chaos("bybit").truncate_ws_data = 1
-    await bybit.cancel_order(BTC, client_order_id="truncated-1")
-    cancelled = await first(orders, lambda o: o.client_order_id == "truncated-1" and o.status == "CANCELED")
-    assert cancelled.filled_quantity == 0
-    assert bybit.metrics.ws_malformed.labels("bybit", "json")._value.get() == 1
+    assert bybit.metrics.ws_malformed.labels("bybit", reason)._value.get() == 1
     await orders.aclose()
 
 
