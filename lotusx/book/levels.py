@@ -59,9 +59,9 @@ class LocalBook:
         """Apply absolute level quantities; a zero quantity deletes the level.
 
         The level lists are read again at the next view: do not change them afterwards. A
-        level that is not a number (NaN and Infinity included), or whose quantity is negative,
-        raises ``ProtocolError`` with the levels before it applied: the book is then wrong and
-        must be replaced.
+        level that is not a number (NaN and Infinity included), whose price is zero or negative,
+        or whose quantity is negative, raises ``ProtocolError`` with the levels before it
+        applied: the book is then wrong and must be replaced.
         """
         if len(self._prices) > _PRICE_CACHE_SIZE:
             self._prices.clear()
@@ -119,7 +119,8 @@ def _apply(side: dict[Decimal, Decimal], levels: RawLevels, prices: dict[str | D
                 key = Decimal(price)
                 # Only new strings get here, so this check is nearly free. NaN cannot be ordered
                 # (a signalling one not even hashed) and Infinity is no price: the view would fail.
-                if not key.is_finite():
+                # Zero or below is no price either (checked after is_finite: NaN is not compared).
+                if not key.is_finite() or key <= 0:
                     raise InvalidOperation
                 prices[price] = key
             qty = Decimal(quantity)

@@ -99,10 +99,17 @@ class ServerClock:
             await self._sync()
 
     async def run(self) -> None:
-        """Keep the offset fresh forever; start it as a task you own and cancel it when done."""
+        """Keep the offset fresh forever; start it as a task you own and cancel it when done.
+
+        A failed sync is tried again every ``retry`` seconds, except a ``ConfigError``: no retry
+        can fix one, so it is logged at error level and the task ends with it.
+        """
         while True:
             try:
                 await self.ensure_fresh()
+            except ConfigError as exc:
+                _log.error("clock sync misconfigured, refresh stopped", exchange=self.exchange, error=exc)
+                raise
             except (LotusXError, OSError) as exc:
                 _log.warning("first clock sync failed, retrying", exchange=self.exchange, error=exc)
                 await self.clock.sleep(self.retry)
@@ -115,6 +122,8 @@ class ServerClock:
             return
         try:
             await self._sync()
+        except ConfigError:
+            raise  # a programming or config error: the old offset would only hide it, the caller must see it
         except (LotusXError, OSError) as exc:
             # Keep signing with the last good offset: it drifts by milliseconds per minute.
             _log.warning("clock sync failed, keeping last offset", exchange=self.exchange, error=exc,

@@ -30,6 +30,7 @@ from lotusx.kernel.errors import (
     ConfigError,
     Disconnected,
     LotusXError,
+    RateLimited,
     StreamError,
     SubscriptionRejected,
 )
@@ -494,14 +495,22 @@ class Shard:
                     return
                 if live.ping_due(now):
                     live.pinged(now)
-                    if hub.dialect.ping is not None:
-                        await link.send(hub.dialect.ping())
-                    else:
-                        await link.ping()
+                    try:
+                        if hub.dialect.ping is not None:
+                            await link.send(hub.dialect.ping())
+                        else:
+                            await link.ping()
+                    except RateLimited as exc:
+                        # Our own outbound limit refused it before it left (counted by the limiter): the
+                        # link is fine, so this ping is skipped; the idle watchdog still sees a dead link.
+                        live.refused(clock.monotonic())
+                        _log.warning("ws ping refused by an outbound layer, skipped", exchange=hub.exchange,
+                                     shard=self.index, error=repr(exc))
+                        continue
                     live.left(clock.monotonic())  # a message-rate limit may have held it past pong_timeout
         except Disconnected:
             link.end("disconnected")
-        except Exception as exc:  # e.g. RateLimited from an outbound layer: never a dead watch on a live link
+        except Exception as exc:  # a bug in a layer or the dialect: never a dead watch on a live link
             _log.error("ws watch failed", exchange=hub.exchange, shard=self.index, error=repr(exc))
             link.end("error")
 

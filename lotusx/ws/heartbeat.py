@@ -60,6 +60,12 @@ class Liveness:
         if self.awaiting_pong:
             self.last_ping = now
 
+    def refused(self, now: float) -> None:
+        """The ping of :meth:`pinged` never left (refused by an outbound layer): no pong is due, the next ping
+        an interval from ``now``."""
+        self.awaiting_pong = False
+        self.last_ping = now
+
     def ponged(self) -> None:
         """The pong arrived."""
         self.awaiting_pong = False

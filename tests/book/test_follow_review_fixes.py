@@ -263,6 +263,19 @@ async def test_a_diff_with_a_level_that_is_not_a_price_resyncs_its_book(price: s
     await books.aclose()
 
 
+@pytest.mark.parametrize("price", ["0", "-0", "0E-8", "-1", "-0.01"])
+async def test_a_diff_with_a_level_at_a_zero_or_negative_price_resyncs_its_book(price: str) -> None:
+    """A zero or negative price is no price level: a resync, never a stored level."""
+    feed, resyncs = Feed(), []
+    books = diffs(feed, [([("10", "1")], [], 5), ([("11", "2")], [], 20)], resyncs)
+    await asyncio.wait_for(anext(books), 1)
+    feed.push(BookEvent(6, 7, [("12", "1"), (price, "1")], []))
+    book = await asyncio.wait_for(anext(books), 1)
+    assert resyncs == ["malformed level"]
+    assert (book.sequence, book.bids) == (20, [(Decimal(11), Decimal(2))])
+    await books.aclose()
+
+
 async def test_a_level_with_a_quantity_that_is_not_a_number_resyncs_its_book() -> None:
     """A quantity that does not parse is a resync too, and no half-applied diff is shown."""
     feed, resyncs = Feed(), []

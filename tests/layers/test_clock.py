@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 
 import pytest
+from structlog.testing import capture_logs
 
 from lotusx.kernel.errors import ConfigError, ConnectError, IpBanned, ServerError, TimestampOutOfWindow
 from lotusx.kernel.message import Endpoint, Request, Response
@@ -196,6 +197,18 @@ class TestServerClock:
         await server_clock.ensure_fresh()
         assert server_clock.offset == pytest.approx(4.0, abs=1e-3)
 
+    async def test_a_refresh_failing_on_a_config_error_raises_it(self) -> None:
+        """A ConfigError in a later sync reaches the caller, the clock left stale: the old offset does not hide it."""
+        clock = FakeClock()
+        venue = Venue(clock, skew=3.0)
+        server_clock = ServerClock(venue.server_ms, clock, samples=1, refresh=60.0, retry=5.0)
+        await server_clock.ensure_fresh()
+        venue.failures.append(ConfigError("cost for undeclared rate-limit pool 'weight'"))
+        await clock.sleep(60.0)
+        with pytest.raises(ConfigError, match="undeclared rate-limit pool"):
+            await server_clock.ensure_fresh()
+        assert server_clock.stale
+
     async def test_offset_is_reported_to_metrics(self) -> None:
         """clock_offset_seconds{exchange} holds the offset after a sync."""
         clock = FakeClock()
@@ -223,6 +236,21 @@ class TestServerClock:
         with contextlib.suppress(asyncio.CancelledError):
             await task
         assert task.done() and clock.sleepers == 0
+
+    async def test_background_run_ends_on_a_config_error(self) -> None:
+        """run() does not retry a ConfigError: it logs it at error level and the task ends with it."""
+        clock = FakeClock(auto_advance=False)
+        venue = Venue(clock)
+        venue.failures.append(ConfigError("cost for undeclared rate-limit pool 'weight'"))
+        server_clock = ServerClock(venue.server_ms, clock, samples=1, retry=2.0)
+        with capture_logs() as logs:
+            task = asyncio.create_task(server_clock.run())
+            await clock.advance(0)
+            assert task.done()
+            with pytest.raises(ConfigError, match="undeclared rate-limit pool"):
+                await task
+        assert venue.time_calls == 1 and clock.sleepers == 0
+        assert [entry["log_level"] for entry in logs] == ["error"]
 
     @pytest.mark.parametrize(("samples", "refresh"), [(0, 60.0), (5, 0.0)])
     def test_bad_configuration_is_refused(self, samples: int, refresh: float) -> None:

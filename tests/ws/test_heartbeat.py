@@ -30,6 +30,15 @@ class TestLiveness:
         live.ponged()
         assert live.verdict(100) is None
 
+    def test_a_refused_ping_awaits_no_pong_and_the_next_is_an_interval_later(self) -> None:
+        """A ping that never left has no pong deadline; the next ping is due an interval after the refusal."""
+        live = Liveness(Heartbeat(interval=20, pong_timeout=10, idle_timeout=600), now=0)
+        live.pinged(20)
+        live.refused(21)
+        assert live.verdict(100) is None
+        assert not live.ping_due(40.9)
+        assert live.ping_due(41)
+
     def test_idle_is_death(self) -> None:
         """No inbound data for idle_timeout: the verdict is idle."""
         live = Liveness(Heartbeat(interval=None, idle_timeout=30), now=0)

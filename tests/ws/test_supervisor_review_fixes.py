@@ -99,7 +99,20 @@ class TestClose:
 
 class TestFatal:
     async def test_failed_ping_send_ends_the_link_with_a_gap(self) -> None:
-        """An app ping refused by an outbound layer (RateLimited) ends the link: Gap, then a reconnect."""
+        """An app ping whose send fails (the socket is gone) ends the link: Gap, then a reconnect."""
+        clock = FakeClock(auto_advance=False)
+        first, second = DeadOnPing(), VenueWs()
+        hb = Heartbeat(interval=20, pong_timeout=5, idle_timeout=600)
+        async with make(first, second, clock=clock, heartbeat=hb, dialect=dialect(app_ping=True)) as ws:
+            await ws.subscribe(["a"])
+            await until(lambda: clock.sleepers == 1)
+            await clock.advance(20)
+            assert (await next_of(ws)).reason == "disconnected"
+            await clock.advance(1)
+            await until(lambda: subscribes(second) == [["a"]])
+
+    async def test_a_ping_refused_by_our_own_rate_limit_is_skipped_and_keeps_the_link(self) -> None:
+        """An app ping an outbound RateLimit refuses never left: no pong is awaited, no Gap, no reconnect."""
         clock = FakeClock(auto_advance=False)
         first, second = VenueWs(), VenueWs()
         hb = Heartbeat(interval=20, pong_timeout=5, idle_timeout=600)
@@ -107,10 +120,10 @@ class TestFatal:
                         dialect=dialect(app_ping=True)) as ws:
             await ws.subscribe(["a"])
             await until(lambda: clock.sleepers == 1)
-            await clock.advance(20)
-            assert (await next_of(ws)).reason == "error"
-            await clock.advance(1)
-            await until(lambda: subscribes(second) == [["a"]])
+            await clock.advance(20)  # refused
+            await clock.advance(10)  # past pong_timeout
+            await until(lambda: clock.sleepers == 1)
+            assert ws.stats.reconnects == 0 and not second.connected
 
     async def test_bug_in_the_login_hook_ends_the_stream_with_stream_error(self) -> None:
         """A non-LotusX exception while connecting reaches the consumer as StreamError, and close() is quiet."""
@@ -299,6 +312,15 @@ class DeadOnSubscribe(VenueWs):
     async def send(self, data: str | bytes) -> None:
         if self.dead:
             self.feed(Disconnected("reset"))
+            raise Disconnected("send on a dead socket", sent=False)
+        await super().send(data)
+
+
+class DeadOnPing(VenueWs):
+    """A venue whose socket is gone when the app ping is sent: that send raises Disconnected."""
+
+    async def send(self, data: str | bytes) -> None:
+        if data == '{"op":"ping"}':
             raise Disconnected("send on a dead socket", sent=False)
         await super().send(data)
 
