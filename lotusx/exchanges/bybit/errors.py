@@ -38,6 +38,7 @@ _KINDS: dict[int, type[e.LotusXError]] = {
     170146: e.ServerError,  # (Spot) Order creation timeout
     170147: e.ServerError,  # (Spot) Order cancellation timeout
     170234: e.ServerError,  # (Spot) System Error
+    170035: e.ServerError,  # (Spot) Submitted to the system for processing! (not refused: it may go through)
     10001: e.InvalidRequest,  # Request parameter error
     10002: e.TimestampOutOfWindow,  # The request time exceeds the time window range.
     10003: e.AuthenticationError,  # API key is invalid.

@@ -92,6 +92,15 @@ async def test_backend_timeout_on_create_reconciles_to_the_live_order() -> None:
     assert (placed.order_id, len(wire(transport, "/v5/order/create"))) == ("42", 1)
 
 
+async def test_create_answered_submitted_for_processing_reconciles_to_the_order() -> None:
+    """170035 ("Submitted to the system for processing!") on create: the order may exist, so it is looked up."""
+    submitted = answer({}, ret_code=170035, ret_msg="Submitted to the system for processing!")
+    conn, transport = connect(order_create=[submitted], order_realtime=rows(ORDER))
+    async with conn as ex:
+        placed = await ex.place_order(LIMIT)
+    assert (placed.order_id, len(wire(transport, "/v5/order/create"))) == ("42", 1)
+
+
 # ----- reconcile -----
 
 async def test_reconcile_falls_back_to_order_history() -> None:
