@@ -50,6 +50,12 @@ _KINDS: dict[int, type[e.LotusXError]] = {
     -2015: e.AuthenticationError,  # (Spot) api key has expired
     110001: e.NotFound,  # Order does not exist
     170213: e.NotFound,  # (Spot) Order does not exist.
+    # Nothing left to cancel: the order is closed (what a cancel retried after a lost answer meets).
+    110008: e.NotFound,  # The order has been completed or cancelled.
+    110010: e.NotFound,  # The order has been cancelled
+    170139: e.NotFound,  # (Spot) Order has been filled.
+    170142: e.NotFound,  # (Spot) Order has been cancelled
+    170190: e.NotFound,  # (Spot) Cancel order has been finished
     110007: e.InsufficientBalance,  # Available balance is insufficient
     170131: e.InsufficientBalance,  # (Spot) Balance insufficient
     131212: e.InsufficientBalance,  # (Asset) Insufficient balance

@@ -221,6 +221,41 @@ async def test_cancel_of_an_unknown_order_is_not_found() -> None:
             await ex.cancel_order("BTCUSDT", order_id="42")
 
 
+def lost_then_closed(code: int, msg: str) -> Handler:
+    """The first cancel is done but its answer is lost; the retry is told the order is already closed."""
+    sent: list[Request] = []
+
+    def cancel(request: Request) -> Response:
+        sent.append(request)
+        if len(sent) == 1:
+            raise e.Timeout("POST /v5/order/cancel: no answer")
+        return answer({}, ret_code=code, ret_msg=msg)
+
+    return cancel
+
+
+@pytest.mark.parametrize(("code", "msg"), [
+    (110008, "The order has been completed or cancelled."), (110010, "The order has been cancelled"),
+    (170142, "Order has been cancelled"), (170190, "Cancel order has been finished"),
+])
+async def test_cancel_retried_into_already_cancelled_returns_the_cancelled_order(code: int, msg: str) -> None:
+    """A retried cancel told the order is already cancelled (docs v5/error) returns that cancelled order."""
+    conn, transport = connect(order_cancel=lost_then_closed(code, msg),
+                              order_realtime=rows(ORDER | {"orderStatus": "Cancelled"}))
+    async with conn as ex:
+        cancelled = await ex.cancel_order("BTCUSDT", order_id="42")
+    assert (cancelled.status, len(wire(transport, "/v5/order/cancel"))) == ("CANCELED", 2)
+
+
+async def test_cancel_of_an_order_the_venue_says_filled_is_not_found() -> None:
+    """170139 ("Order has been filled") on cancel means nothing is left to cancel: NotFound, not a bad request."""
+    conn, _ = connect(order_cancel=[answer({}, ret_code=170139, ret_msg="Order has been filled.")],
+                      order_realtime=rows(ORDER | {"orderStatus": "Filled", "cumExecQty": "0.01"}))
+    async with conn as ex:
+        with pytest.raises(e.NotFound):
+            await ex.cancel_order("BTCUSDT", order_id="42")
+
+
 # ----- withdraw -----
 
 async def test_withdrawing_more_than_held_on_the_sim_is_insufficient_balance(bybit: Bybit) -> None:
