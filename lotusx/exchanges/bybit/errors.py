@@ -38,6 +38,10 @@ _KINDS: dict[int, type[e.LotusXError]] = {
     170146: e.ServerError,  # (Spot) Order creation timeout
     170147: e.ServerError,  # (Spot) Order cancellation timeout
     170234: e.ServerError,  # (Spot) System Error
+    131001: e.ServerError,  # (Asset) openapi svc error
+    131003: e.ServerError,  # (Asset) Internal error
+    131200: e.ServerError,  # (Asset) Service error
+    131201: e.ServerError,  # (Asset) Internal error
     170035: e.ServerError,  # (Spot) Submitted to the system for processing! (not refused: it may go through)
     10001: e.InvalidRequest,  # Request parameter error
     10002: e.TimestampOutOfWindow,  # The request time exceeds the time window range.
