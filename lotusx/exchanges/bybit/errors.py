@@ -38,6 +38,11 @@ _KINDS: dict[int, type[e.LotusXError]] = {
     170146: e.ServerError,  # (Spot) Order creation timeout
     170147: e.ServerError,  # (Spot) Order cancellation timeout
     170234: e.ServerError,  # (Spot) System Error
+    131001: e.ServerError,  # (Asset) openapi svc error
+    131003: e.ServerError,  # (Asset) Internal error
+    131200: e.ServerError,  # (Asset) Service error
+    131201: e.ServerError,  # (Asset) Internal error
+    170035: e.ServerError,  # (Spot) Submitted to the system for processing! (not refused: it may go through)
     10001: e.InvalidRequest,  # Request parameter error
     10002: e.TimestampOutOfWindow,  # The request time exceeds the time window range.
     10003: e.AuthenticationError,  # API key is invalid.
@@ -49,6 +54,12 @@ _KINDS: dict[int, type[e.LotusXError]] = {
     -2015: e.AuthenticationError,  # (Spot) api key has expired
     110001: e.NotFound,  # Order does not exist
     170213: e.NotFound,  # (Spot) Order does not exist.
+    # Nothing left to cancel: the order is closed (what a cancel retried after a lost answer meets).
+    110008: e.NotFound,  # The order has been completed or cancelled.
+    110010: e.NotFound,  # The order has been cancelled
+    170139: e.NotFound,  # (Spot) Order has been filled.
+    170142: e.NotFound,  # (Spot) Order has been cancelled
+    170190: e.NotFound,  # (Spot) Cancel order has been finished
     110007: e.InsufficientBalance,  # Available balance is insufficient
     170131: e.InsufficientBalance,  # (Spot) Balance insufficient
     131212: e.InsufficientBalance,  # (Asset) Insufficient balance

@@ -92,6 +92,15 @@ async def test_backend_timeout_on_create_reconciles_to_the_live_order() -> None:
     assert (placed.order_id, len(wire(transport, "/v5/order/create"))) == ("42", 1)
 
 
+async def test_create_answered_submitted_for_processing_reconciles_to_the_order() -> None:
+    """170035 ("Submitted to the system for processing!") on create: the order may exist, so it is looked up."""
+    submitted = answer({}, ret_code=170035, ret_msg="Submitted to the system for processing!")
+    conn, transport = connect(order_create=[submitted], order_realtime=rows(ORDER))
+    async with conn as ex:
+        placed = await ex.place_order(LIMIT)
+    assert (placed.order_id, len(wire(transport, "/v5/order/create"))) == ("42", 1)
+
+
 # ----- reconcile -----
 
 async def test_reconcile_falls_back_to_order_history() -> None:
@@ -212,9 +221,56 @@ async def test_cancel_of_an_unknown_order_is_not_found() -> None:
             await ex.cancel_order("BTCUSDT", order_id="42")
 
 
+def lost_then_closed(code: int, msg: str) -> Handler:
+    """The first cancel is done but its answer is lost; the retry is told the order is already closed."""
+    sent: list[Request] = []
+
+    def cancel(request: Request) -> Response:
+        sent.append(request)
+        if len(sent) == 1:
+            raise e.Timeout("POST /v5/order/cancel: no answer")
+        return answer({}, ret_code=code, ret_msg=msg)
+
+    return cancel
+
+
+@pytest.mark.parametrize(("code", "msg"), [
+    (110008, "The order has been completed or cancelled."), (110010, "The order has been cancelled"),
+    (170142, "Order has been cancelled"), (170190, "Cancel order has been finished"),
+])
+async def test_cancel_retried_into_already_cancelled_returns_the_cancelled_order(code: int, msg: str) -> None:
+    """A retried cancel told the order is already cancelled (docs v5/error) returns that cancelled order."""
+    conn, transport = connect(order_cancel=lost_then_closed(code, msg),
+                              order_realtime=rows(ORDER | {"orderStatus": "Cancelled"}))
+    async with conn as ex:
+        cancelled = await ex.cancel_order("BTCUSDT", order_id="42")
+    assert (cancelled.status, len(wire(transport, "/v5/order/cancel"))) == ("CANCELED", 2)
+
+
+async def test_cancel_of_an_order_the_venue_says_filled_is_not_found() -> None:
+    """170139 ("Order has been filled") on cancel means nothing is left to cancel: NotFound, not a bad request."""
+    conn, _ = connect(order_cancel=[answer({}, ret_code=170139, ret_msg="Order has been filled.")],
+                      order_realtime=rows(ORDER | {"orderStatus": "Filled", "cumExecQty": "0.01"}))
+    async with conn as ex:
+        with pytest.raises(e.NotFound):
+            await ex.cancel_order("BTCUSDT", order_id="42")
+
+
 # ----- withdraw -----
 
 async def test_withdrawing_more_than_held_on_the_sim_is_insufficient_balance(bybit: Bybit) -> None:
     """The sim answers 131085 for an over-balance withdrawal, which is InsufficientBalance."""
     with pytest.raises(e.InsufficientBalance):
         await bybit.withdraw(lotusx.Withdrawal(asset="BTC", network="BTC", address="bc1qexample", amount=Decimal(1000)))
+
+
+@pytest.mark.parametrize(("code", "msg"), [
+    (131001, "openapi svc error"), (131003, "Internal error"), (131200, "Service error"), (131201, "Internal error"),
+])
+async def test_withdrawal_met_by_an_internal_error_is_a_server_error_sent_once(code: int, msg: str) -> None:
+    """An asset-service internal error leaves a withdrawal's fate unknown: ServerError, never re-sent."""
+    conn, transport = connect(asset_withdraw_create=[answer({}, ret_code=code, ret_msg=msg)])
+    async with conn as ex:
+        with pytest.raises(e.ServerError):
+            await ex.withdraw(lotusx.Withdrawal(asset="USDT", network="TRX", address="T-addr", amount=Decimal(10)))
+    assert len(wire(transport, "/v5/asset/withdraw/create")) == 1
