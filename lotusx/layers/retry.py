@@ -12,7 +12,8 @@ The layer owns *safety*, the policy owns *persistence*:
       re-send freely.
   ``UNSAFE``
       re-send only when the outcome proves the request was not executed (see
-      :func:`may_have_executed`): ``ConnectError``, ``Disconnected(sent=False)``, or a definite
+      :func:`may_have_executed`): ``ConnectError``, ``Disconnected(sent=False)``, a ``ConfigError``
+      (raised by a layer before the request left), or a definite
       venue rejection such as ``RateLimited`` (a Binance 429/418 means the request was refused,
       not executed) or a raw 4xx response.
   ``SAFE_WITH_CLIENT_ID`` (order placement, client id in ``request.ext["client_order_id"]``)
@@ -122,8 +123,9 @@ def may_have_executed(outcome: Outcome) -> bool:
         return True
     if isinstance(outcome, e.Disconnected):
         return outcome.sent
-    # A connect failure never left; any other venue answer is a definite refusal.
-    return not isinstance(outcome, e.ConnectError | e.VenueError)
+    # A connect failure never left, nor did a request our own configuration stopped (a pool too
+    # small for its cost, a clock sync misconfigured); any other venue answer is a definite refusal.
+    return not isinstance(outcome, e.ConnectError | e.ConfigError | e.VenueError)
 
 
 def reason(outcome: Outcome) -> str:

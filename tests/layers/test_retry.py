@@ -150,7 +150,7 @@ def test_invalid_policy_is_a_config_error(bad: dict[str, float]) -> None:
 
 @pytest.mark.parametrize(("outcome", "executed"), [
     (e.ConnectError(), False), (e.Disconnected(sent=False), False), (e.RateLimited(), False),
-    (e.InvalidRequest(), False), (Response(status=429), False), (Response(status=200), False),
+    (e.InvalidRequest(), False), (Response(status=429), False), (Response(status=200), False), (e.ConfigError(), False),
     (e.Timeout(), True), (e.Disconnected(sent=True), True), (e.ServerError(), True), (e.ProtocolError(), True),
     (Response(status=502), True),
 ])
@@ -381,6 +381,16 @@ async def test_order_that_never_left_is_resent_without_reconcile(not_sent: e.Lot
     """Provably unsent placements are simply retried; reconcile is not consulted."""
     reconcile = Reconciler()
     assert await retry(ScriptedService([not_sent, OK]), FakeClock(), reconcile)(PLACE) is OK
+    assert reconcile.asked == []
+
+
+async def test_order_refused_by_a_config_error_is_raised_without_reconcile() -> None:
+    """A placement stopped before it left (a pool too small for its cost) is that ConfigError, not ambiguous."""
+    refused = e.ConfigError("cost 2 exceeds pool ORDERS 1/10s: it could never be sent")
+    reconcile = Reconciler()
+    with pytest.raises(e.ConfigError) as raised:
+        await retry(ScriptedService([refused]), FakeClock(), reconcile)(PLACE)
+    assert raised.value is refused
     assert reconcile.asked == []
 
 
