@@ -33,6 +33,7 @@ last response returned.
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -82,7 +83,9 @@ class RetryPolicy:
     jitter: Callable[[float, float], float] = field(default=random.uniform, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        if self.max_attempts < 1 or self.base < 0 or self.cap < 0 or self.deadline <= 0:
+        # Written so that NaN fails too (every comparison with it is false: a NaN wait is none at
+        # all); an infinite deadline would sleep out a venue's three-day ban.
+        if self.max_attempts < 1 or not (self.base >= 0 and self.cap >= 0 and 0 < self.deadline < math.inf):
             raise e.ConfigError(f"invalid {self!r}")
         if any(issubclass(kind, NEVER_RETRIED) for kind in self.retry_on):
             raise e.ConfigError(f"retry_on holds an error type that is never retried: {self.retry_on}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 from collections import Counter
 from collections.abc import Callable
 
@@ -144,6 +145,14 @@ def test_retry_on_refuses_never_retried_types() -> None:
 @pytest.mark.parametrize("bad", [{"max_attempts": 0}, {"base": -1.0}, {"cap": -1.0}, {"deadline": 0.0}])
 def test_invalid_policy_is_a_config_error(bad: dict[str, float]) -> None:
     """Nonsense numbers fail at construction."""
+    with pytest.raises(e.ConfigError):
+        policy(**bad)
+
+
+@pytest.mark.parametrize("bad", [
+    {"base": math.nan}, {"cap": math.nan}, {"deadline": math.nan}, {"deadline": math.inf}])
+def test_a_nan_or_infinite_deadline_policy_is_a_config_error(bad: dict[str, float]) -> None:
+    """NaN slips past every comparison (a NaN wait is no wait at all) and an infinite deadline sleeps out a ban."""
     with pytest.raises(e.ConfigError):
         policy(**bad)
 
