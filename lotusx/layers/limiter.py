@@ -294,15 +294,15 @@ class Limiter:
     async def acquire(self, costs: Mapping[str, int]) -> None:
         """Charge ``costs`` (pool name -> units) to every pool, waiting for room.
 
-        Raises ``RateLimited(pool=...)`` (``IpBanned`` during a ban) when the wait would
+        Empty ``costs`` charge nothing but still wait out an IP ban. Raises
+        ``RateLimited(pool=...)`` (``IpBanned`` during a ban) when the wait would
         exceed ``max_wait``; ``ConfigError`` for a pool name that was never declared;
         ``ConnectError`` when the storage fails (nothing was sent).
         """
         if self._state.unlearned:
             self.settle()
+        # No shortcut for a call that charges nothing: an IP ban holds back every call.
         charges = self._charges(costs)
-        if not charges:
-            return
         clock = self.clock
         if self._local is not None and self._attempt_local(self._local, charges, clock.time()) is None:
             return  # room at once, the common case: charged without a single await
@@ -395,8 +395,9 @@ class Limiter:
             return charges.plan, charges.takes
         plan = self._plan(charges, now)
         takes = [(key, cost, window.limit, window.expiry) for window, cost, key, _ in plan]
-        if len(plan) == len(charges):  # one key per window: valid until the first band ahead
-            charges.lo, charges.hi = max(w.lo for w, _ in charges), min(w.hi for w, _ in charges)
+        if len(plan) == len(charges):  # one key per window: valid until the first band ahead (no window: always)
+            charges.lo = max((w.lo for w, _ in charges), default=-math.inf)
+            charges.hi = min((w.hi for w, _ in charges), default=math.inf)
             charges.plan, charges.takes = plan, takes
         return plan, takes
 

@@ -12,7 +12,8 @@ The layer owns *safety*, the policy owns *persistence*:
       re-send freely.
   ``UNSAFE``
       re-send only when the outcome proves the request was not executed (see
-      :func:`may_have_executed`): ``ConnectError``, ``Disconnected(sent=False)``, or a definite
+      :func:`may_have_executed`): ``ConnectError``, ``Disconnected(sent=False)``, a ``ConfigError``
+      (raised by a layer before the request left), or a definite
       venue rejection such as ``RateLimited`` (a Binance 429/418 means the request was refused,
       not executed) or a raw 4xx response.
   ``SAFE_WITH_CLIENT_ID`` (order placement, client id in ``request.ext["client_order_id"]``)
@@ -32,6 +33,7 @@ last response returned.
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -81,7 +83,9 @@ class RetryPolicy:
     jitter: Callable[[float, float], float] = field(default=random.uniform, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        if self.max_attempts < 1 or self.base < 0 or self.cap < 0 or self.deadline <= 0:
+        # Written so that NaN fails too (every comparison with it is false: a NaN wait is none at
+        # all); an infinite deadline would sleep out a venue's three-day ban.
+        if self.max_attempts < 1 or not (self.base >= 0 and self.cap >= 0 and 0 < self.deadline < math.inf):
             raise e.ConfigError(f"invalid {self!r}")
         if any(issubclass(kind, NEVER_RETRIED) for kind in self.retry_on):
             raise e.ConfigError(f"retry_on holds an error type that is never retried: {self.retry_on}")
@@ -122,8 +126,9 @@ def may_have_executed(outcome: Outcome) -> bool:
         return True
     if isinstance(outcome, e.Disconnected):
         return outcome.sent
-    # A connect failure never left; any other venue answer is a definite refusal.
-    return not isinstance(outcome, e.ConnectError | e.VenueError)
+    # A connect failure never left, nor did a request our own configuration stopped (a pool too
+    # small for its cost, a clock sync misconfigured); any other venue answer is a definite refusal.
+    return not isinstance(outcome, e.ConnectError | e.ConfigError | e.VenueError)
 
 
 def reason(outcome: Outcome) -> str:

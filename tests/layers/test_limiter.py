@@ -271,6 +271,15 @@ async def test_ip_ban_blocks_every_pool() -> None:
     assert clock.slept == [pytest.approx(30.0)]
 
 
+async def test_ip_ban_holds_back_a_call_that_charges_nothing() -> None:
+    """A ban is of the IP, not of pools: a call without costs waits it out too instead of going out."""
+    clock = FakeClock(T0)
+    lim = limiter(clock)
+    await lim.cool_off(None, 30.0)
+    await lim.acquire({})
+    assert clock.slept == [pytest.approx(30.0)]
+
+
 async def test_ip_ban_longer_than_max_wait_raises_ip_banned_at_once() -> None:
     """A ban we cannot sit out within max_wait is refused immediately as IpBanned."""
     clock = FakeClock(T0)

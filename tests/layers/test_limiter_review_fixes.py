@@ -102,6 +102,16 @@ async def test_an_infinite_retry_after_on_redis_reraises_the_venue_error(redis: 
     assert caught.value is error
 
 
+@pytest.mark.redis
+async def test_an_ip_ban_in_redis_holds_back_another_processs_call_that_charges_nothing(redis: RedisServer) -> None:
+    """The 418 one process got bans the IP for all of them: another's call without costs is refused too."""
+    await limiter(FakeClock(T0), redis.url).cool_off(None, 120.0)
+    clock = FakeClock(T0)
+    with pytest.raises(IpBanned):
+        await limiter(clock, redis.url).acquire({})
+    assert clock.slept == []
+
+
 # ===== storage failures =====
 
 @pytest.mark.redis

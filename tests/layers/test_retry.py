@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 from collections import Counter
 from collections.abc import Callable
 
@@ -148,9 +149,17 @@ def test_invalid_policy_is_a_config_error(bad: dict[str, float]) -> None:
         policy(**bad)
 
 
+@pytest.mark.parametrize("bad", [
+    {"base": math.nan}, {"cap": math.nan}, {"deadline": math.nan}, {"deadline": math.inf}])
+def test_a_nan_or_infinite_deadline_policy_is_a_config_error(bad: dict[str, float]) -> None:
+    """NaN slips past every comparison (a NaN wait is no wait at all) and an infinite deadline sleeps out a ban."""
+    with pytest.raises(e.ConfigError):
+        policy(**bad)
+
+
 @pytest.mark.parametrize(("outcome", "executed"), [
     (e.ConnectError(), False), (e.Disconnected(sent=False), False), (e.RateLimited(), False),
-    (e.InvalidRequest(), False), (Response(status=429), False), (Response(status=200), False),
+    (e.InvalidRequest(), False), (Response(status=429), False), (Response(status=200), False), (e.ConfigError(), False),
     (e.Timeout(), True), (e.Disconnected(sent=True), True), (e.ServerError(), True), (e.ProtocolError(), True),
     (Response(status=502), True),
 ])
@@ -381,6 +390,16 @@ async def test_order_that_never_left_is_resent_without_reconcile(not_sent: e.Lot
     """Provably unsent placements are simply retried; reconcile is not consulted."""
     reconcile = Reconciler()
     assert await retry(ScriptedService([not_sent, OK]), FakeClock(), reconcile)(PLACE) is OK
+    assert reconcile.asked == []
+
+
+async def test_order_refused_by_a_config_error_is_raised_without_reconcile() -> None:
+    """A placement stopped before it left (a pool too small for its cost) is that ConfigError, not ambiguous."""
+    refused = e.ConfigError("cost 2 exceeds pool ORDERS 1/10s: it could never be sent")
+    reconcile = Reconciler()
+    with pytest.raises(e.ConfigError) as raised:
+        await retry(ScriptedService([refused]), FakeClock(), reconcile)(PLACE)
+    assert raised.value is refused
     assert reconcile.asked == []
 
 
