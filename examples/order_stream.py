@@ -30,7 +30,7 @@ async def main() -> None:
         keys, engine, chaos = sim.api_keys("binance"), sim.engine("binance"), sim.chaos("binance")
         credentials = lotusx.Credentials(api_key=keys.hmac_key, secret=keys.hmac_secret)
         async with lotusx.connect("binance", credentials=credentials, rest_url=sim.rest_url("binance"),
-                                  ws_url=sim.ws_url("binance")) as ex:
+                                  ws_url=sim.ws_url("binance"), ws_api_url=sim.ws_url("binance")) as ex:
             updates: asyncio.Queue[lotusx.Order] = asyncio.Queue()
 
             async def follow() -> None:

@@ -38,6 +38,7 @@ async def venue(live: bool) -> AsyncIterator[dict[str, object]]:
         keys = sim.api_keys("binance")
         print(f"simulator: REST {sim.rest_url('binance')}  WS {sim.ws_url('binance')}")
         yield {"rest_url": sim.rest_url("binance"), "ws_url": sim.ws_url("binance"),
+               "ws_api_url": sim.ws_url("binance"),
                "credentials": lotusx.Credentials(api_key=keys.hmac_key, secret=keys.hmac_secret)}
 
 

@@ -25,7 +25,9 @@ _SECRET_KEYS = re.compile(
     re.IGNORECASE,
 )
 _JWT = re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}")
-_QUERY_SECRET = re.compile(r"((?:signature|apiKey|listenKey|api_key|sign)=)[^&\s\"']+", re.IGNORECASE)
+# ``name=value`` in a query or form, and ``"name": "value"`` in a JSON text (a WebSocket API request's params).
+_QUERY_SECRET = re.compile(r"((?:signature|apiKey|listenKey|api_key|sign)(?:=|\"\s*:\s*\"))[^&\s\"']+",
+                           re.IGNORECASE)
 
 
 def scrub(value: Any) -> Any:

@@ -59,7 +59,8 @@ class Parts:
     credentials: Credentials | None
     ws_url: str
     metrics: Metrics
-    signed: Service  # signed and rate-limited, but not retried: for reconcile queries and listen-key upkeep
+    signed: Service  # signed and rate-limited, but not retried: for reconcile queries
+    ws_api_url: str = ""  # base URL of the venue's WebSocket API (requests over a socket); "" if none
 
 
 @dataclass(frozen=True)
@@ -77,15 +78,19 @@ class Venue:
     usage: tuple[UsageParser, ...] = ()
     reconcile: Reconcile | None = None
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+    ws_api_url: str = ""  # the WebSocket API's base URL, for venues that have one (Binance's user data)
 
 
 def open_venue(venue: Venue, *, credentials: Credentials | None = None, rest_url: str | None = None,
-               ws_url: str | None = None, outer: Sequence[Layer] = (), inner: Sequence[Layer] = (),
-               rate_limit_storage: str = "memory://", rate_limits: Mapping[str, Sequence[Pool]] | None = None,
-               metrics: Metrics | None = None, clock: Clock = SYSTEM_CLOCK, max_wait: float = 30.0,
-               transport: Service | None = None) -> Any:
+               ws_url: str | None = None, ws_api_url: str | None = None, outer: Sequence[Layer] = (),
+               inner: Sequence[Layer] = (), rate_limit_storage: str = "memory://",
+               rate_limits: Mapping[str, Sequence[Pool]] | None = None, metrics: Metrics | None = None,
+               clock: Clock = SYSTEM_CLOCK, max_wait: float = 30.0, transport: Service | None = None) -> Any:
     """Build ``venue``'s connector over its canonical stack (see the module docstring).
 
+    ``ws_api_url`` defaults to ``ws_url`` when that is given, else to the venue's own: a
+    connector pointed at a simulator or a test server never opens a socket to the real venue
+    behind its user's back (a testnet with its own WS API host needs both).
     ``transport`` replaces the aiohttp transport, e.g. with ``lotusx.testing.FakeTransport``.
     """
     metrics = metrics if metrics is not None else Metrics()
@@ -126,7 +131,8 @@ def open_venue(venue: Venue, *, credentials: Credentials | None = None, rest_url
     # MapErrors(venue.classify) already raised inside the stack; the façade keeps only the
     # status check (re-running the venue map would decode every successful body twice).
     rest = RestClient(transport, layers)
-    parts = Parts(venue, rest, server_clock, credentials, (ws_url or venue.ws_url).rstrip("/"), metrics, signed)
+    parts = Parts(venue, rest, server_clock, credentials, (ws_url or venue.ws_url).rstrip("/"), metrics, signed,
+                  (ws_api_url or ws_url or venue.ws_api_url).rstrip("/"))
     return venue.connector(parts)
 
 
@@ -155,13 +161,14 @@ class connect:
     """
 
     def __init__(self, venue: str | Venue, *, credentials: Credentials | None = None, rest_url: str | None = None,
-                 ws_url: str | None = None, outer: Sequence[Layer] = (), inner: Sequence[Layer] = (),
-                 rate_limit_storage: str = "memory://", rate_limits: Mapping[str, Sequence[Pool]] | None = None,
-                 metrics: Metrics | None = None, clock: Clock = SYSTEM_CLOCK, max_wait: float = 30.0,
-                 transport: Service | None = None) -> None:
+                 ws_url: str | None = None, ws_api_url: str | None = None, outer: Sequence[Layer] = (),
+                 inner: Sequence[Layer] = (), rate_limit_storage: str = "memory://",
+                 rate_limits: Mapping[str, Sequence[Pool]] | None = None, metrics: Metrics | None = None,
+                 clock: Clock = SYSTEM_CLOCK, max_wait: float = 30.0, transport: Service | None = None) -> None:
         self.venue = venue if isinstance(venue, Venue) else find_venue(venue)
         self._open = functools.partial(
-            open_venue, self.venue, credentials=credentials, rest_url=rest_url, ws_url=ws_url, outer=outer, inner=inner,
+            open_venue, self.venue, credentials=credentials, rest_url=rest_url, ws_url=ws_url, ws_api_url=ws_api_url,
+            outer=outer, inner=inner,
             rate_limit_storage=rate_limit_storage, rate_limits=rate_limits, metrics=metrics, clock=clock,
             max_wait=max_wait, transport=transport)
         self._connector: Any = None

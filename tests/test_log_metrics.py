@@ -51,6 +51,15 @@ def test_scrub_masks_jwts_nested_values_and_registered_secrets() -> None:
     assert scrub(7) == 7
 
 
+def test_a_signature_and_api_key_inside_a_json_request_are_masked() -> None:
+    """A WebSocket API request logged as JSON text keeps neither its "signature" nor its "apiKey" value."""
+    text = '{"method":"userDataStream.subscribe.signature","params":{"apiKey":"unregistered-key-1",' \
+           '"timestamp":1,"signature": "0f1e2d3c4b5a69788796a5b4c3d2e1f0"}}'
+    cleaned = scrub(text)
+    assert "unregistered-key-1" not in cleaned and "0f1e2d3c4b5a69788796a5b4c3d2e1f0" not in cleaned
+    assert '"timestamp":1' in cleaned
+
+
 def test_a_registered_secret_is_masked_in_its_url_encoded_forms() -> None:
     """A secret with reserved characters (base64, a passphrase) is masked once percent-encoded too."""
     secret = "Zm9v+YmFy/YmF6 pass=="

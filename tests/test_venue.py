@@ -89,6 +89,26 @@ async def test_signed_calls_carry_the_key_and_a_signature() -> None:
     assert sent.query[-1][0] == "signature" and ("timestamp", "1700000000000") in sent.query
 
 
+async def test_the_ws_api_url_is_the_venues_own_by_default() -> None:
+    """With no URL given, Binance's WebSocket API base is the real one (the connector appends /ws-api/v3)."""
+    async with lotusx.connect("binance", transport=FakeTransport(venue_app([])), clock=FakeClock()) as ex:
+        assert ex.parts.ws_api_url == "wss://ws-api.binance.com:443"
+
+
+async def test_the_ws_api_url_can_be_given() -> None:
+    """ws_api_url=... overrides the venue's WebSocket API base, like ws_url does the streams' base."""
+    async with lotusx.connect("binance", transport=FakeTransport(venue_app([])), clock=FakeClock(),
+                              ws_url="ws://127.0.0.1:1", ws_api_url="ws://127.0.0.1:2/") as ex:
+        assert (ex.parts.ws_url, ex.parts.ws_api_url) == ("ws://127.0.0.1:1", "ws://127.0.0.1:2")
+
+
+async def test_a_given_ws_url_stands_in_for_a_missing_ws_api_url() -> None:
+    """Pointed at a test server by ws_url alone, the connector never opens the real venue's WebSocket API."""
+    async with lotusx.connect("binance", transport=FakeTransport(venue_app([])), clock=FakeClock(),
+                              ws_url="ws://127.0.0.1:1") as ex:
+        assert ex.parts.ws_api_url == "ws://127.0.0.1:1"
+
+
 def test_unknown_venue_is_a_config_error() -> None:
     """An unknown venue name lists the installed ones."""
     with pytest.raises(ConfigError, match="binance"):

@@ -304,7 +304,10 @@ class Shard:
         if link.login is None:
             return
         await settle([link.login], hub.ack_timeout, hub.clock, link.ended)
-        ok, error = link.login.result()
+        result = link.login.result()
+        if isinstance(result, LotusXError):
+            raise result
+        ok, error = result
         if not ok:
             raise AuthenticationError("WebSocket login rejected", venue_message=error)
 

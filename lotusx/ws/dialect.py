@@ -11,9 +11,14 @@ from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from lotusx.kernel.errors import LotusXError
+
 Outgoing = str | bytes
 Ack = tuple[int, bool, "str | None"]  # (request id, accepted?, venue error text)
-LoginAck = tuple[bool, "str | None"]  # (accepted?, venue error text)
+# (accepted?, venue error text), or the error the refusal means when the dialect can tell: an
+# AuthenticationError (or ConfigError, SubscriptionRejected) ends the stream, any other the
+# shard reconnects on (a throttle, a timestamp out of the venue's window).
+LoginAck = tuple[bool, "str | None"] | LotusXError
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from lotusx.kernel.service import Layer
 from lotusx.metrics import Metrics, WsTally
 from lotusx.ws.backoff import Backoff
 from lotusx.ws.delivery import Delivery
-from lotusx.ws.dialect import WsDialect
+from lotusx.ws.dialect import LoginAck, WsDialect
 from lotusx.ws.frames import Frames
 from lotusx.ws.heartbeat import Heartbeat, Liveness
 from lotusx.ws.outbound import Send
@@ -115,7 +115,7 @@ class Link:
         loop = asyncio.get_running_loop()
         self.ended: asyncio.Future[str] = loop.create_future()
         self.shutdown: asyncio.Future[None] = loop.create_future()
-        self.login: asyncio.Future[tuple[bool, str | None]] | None = None
+        self.login: asyncio.Future[LoginAck] | None = None
         self.tasks: list[asyncio.Task[None]] = []
 
     def end(self, reason: str) -> None:

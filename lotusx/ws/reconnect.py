@@ -207,7 +207,7 @@ class ReconnectWs:
         """Drop every connection now; each shard reconnects as after any loss of its socket.
 
         The stream gets a ``Gap`` with ``reason``, then, once resubscribed, a ``Resumed``. For
-        a venue that invalidates a stream without closing it (Binance's ``listenKeyExpired``).
+        a venue that ends a subscription without closing the socket (Binance's ``eventStreamTerminated``).
         """
         for shard in self._shards:
             shard.drop(reason)

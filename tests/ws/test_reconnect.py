@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
 import orjson
 import pytest
 
-from lotusx.kernel.errors import AuthenticationError, SubscriptionRejected, Timeout
+from lotusx.kernel.errors import AuthenticationError, InvalidSignature, RateLimited, SubscriptionRejected, Timeout
 from lotusx.kernel.ws import WsFrame
 from lotusx.metrics import Metrics
 from lotusx.testing import FakeClock, FakeWs
 from lotusx.ws import Backoff, Gap, Heartbeat, Many, Overflow, ReconnectWs, Resumed, WsDialect, frames
+from lotusx.ws.dialect import LoginAck
 
 
 class TestSubscriptions:
@@ -176,6 +178,37 @@ class TestReconnect:
         venue = VenueWs(reject_login=True)
         async with make(venue, dialect=dialect(private=True)) as ws:
             with pytest.raises(AuthenticationError):
+                await next_of(ws)
+            assert venue.connects == 1
+
+    async def test_a_login_refusal_classified_as_transient_reconnects(self) -> None:
+        """A login_ack that returns a non-fatal error (a throttle) makes the shard log in again on a new socket."""
+        clock = FakeClock(auto_advance=False)
+        refusing, accepting = VenueWs(reject_login=True), VenueWs()
+
+        def login_ack(message: Any) -> LoginAck | None:
+            if isinstance(message, dict) and message.get("id") == 0:
+                return RateLimited("login throttled") if "error" in message else (True, None)
+            return None
+
+        private = dataclasses.replace(dialect(private=True), login_ack=login_ack)
+        async with make(refusing, accepting, clock=clock, dialect=private) as ws:
+            assert isinstance(await next_of(ws), Gap)
+            await clock.advance(1)
+            assert isinstance(await next_of(ws), Resumed)
+            assert [orjson.loads(m)["method"] for m in accepting.sent] == ["LOGIN"]
+
+    async def test_a_login_refusal_classified_as_an_auth_error_fails_the_stream_with_it(self) -> None:
+        """A login_ack that returns an AuthenticationError subclass ends the stream with that very error."""
+        venue = VenueWs(reject_login=True)
+
+        def login_ack(message: Any) -> LoginAck | None:
+            if isinstance(message, dict) and message.get("id") == 0:
+                return InvalidSignature("login", code=-1022) if "error" in message else (True, None)
+            return None
+
+        async with make(venue, dialect=dataclasses.replace(dialect(private=True), login_ack=login_ack)) as ws:
+            with pytest.raises(InvalidSignature):
                 await next_of(ws)
             assert venue.connects == 1
 

@@ -51,6 +51,8 @@ VENUE = Venue(
     name="binance",
     rest_url="https://api.binance.com",
     ws_url="wss://stream.binance.com:9443",
+    # The user data stream's home since the listen keys' end on 2026-02-20 (CHANGELOG.md, 2026-01-21).
+    ws_api_url="wss://ws-api.binance.com:443",
     pools=LIMITS,
     usage=USAGE,
     classify=classify,

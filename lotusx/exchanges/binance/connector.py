@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
+import dataclasses
+import itertools
 import secrets
 from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Sequence
 from contextlib import aclosing, asynccontextmanager
@@ -12,10 +13,16 @@ from lotusx.account import GAP_SLACK, cancel_once, follow_balances, follow_order
 from lotusx.book import BookEvent, DiffSync, follow_books
 from lotusx.exchanges.binance import endpoints as ep
 from lotusx.exchanges.binance import schemas as s
-from lotusx.exchanges.binance.streams import DIALECT, USER_DIALECT, market_frames, message_rate, user_frames
+from lotusx.exchanges.binance.streams import (
+    DIALECT,
+    USER_DIALECT,
+    market_frames,
+    message_rate,
+    subscribe_request,
+    user_frames,
+)
 from lotusx.kernel.client import pairs
-from lotusx.kernel.credentials import register_secret
-from lotusx.kernel.errors import ConfigError, LotusXError, ProtocolError
+from lotusx.kernel.errors import ConfigError, ProtocolError
 from lotusx.kernel.message import Request
 from lotusx.log import get_logger
 from lotusx.models import Balance, NewOrder, Order, OrderBook, Ticker, Trade, Withdrawal, WithdrawalStatus
@@ -34,10 +41,9 @@ _HEARTBEAT = Heartbeat(answer_pings=False, idle_timeout=60.0)
 # GET /api/v3/allOrders (rest-api.md "All orders"): up to 1000 orders a call, startTime and
 # endTime at most 24 hours apart. Past 100 pages in one window, paging is taken to be stuck.
 _HISTORY_PAGE, _HISTORY_SPAN_MS, _MAX_PAGES = 1000, 24 * 3600 * 1000, 100
-# PUT /api/v3/userDataStream every 30 min (a key lives 60 min without one); -1125 "This listenKey
-# does not exist."; a failed renewal is tried again a minute later, not at the next keepalive.
-_KEEPALIVE_EVERY, _NO_SUCH_LISTEN_KEY, _RENEW_AGAIN = 30 * 60, -1125, 60
 _UNREADABLE_EVENT = "unreadable_event"  # the Gap reason of a private event that failed to parse
+_TERMINATED = "event_stream_terminated"  # the Gap reason after the venue ended the user data subscription
+_WS_API_PATH = "/ws-api/v3"  # appended to Parts.ws_api_url (web-socket-api.md "General API Information")
 
 
 def client_order_id() -> str:
@@ -283,63 +289,40 @@ class Binance:
                 yield change
 
     async def _user_events(self) -> AsyncGenerator[Any, None]:
+        """Account events of the user data subscription on the WebSocket API, with Gap/Resumed markers.
+
+        Since 2026-02-20 the listen keys are gone (CHANGELOG.md 2026-01-21): every connection to
+        ``/ws-api/v3`` subscribes with a signed ``userDataStream.subscribe.signature`` (the
+        dialect's login, so a reconnect subscribes again with a fresh timestamp) and the events
+        come wrapped in ``{"subscriptionId", "event"}`` (user-data-stream.md).
+        """
         credentials = self.parts.credentials
         if credentials is None:
             raise ConfigError("the user data stream needs credentials")
-        key_header = (("X-MBX-APIKEY", credentials.api_key),)
-        listen_key = [await self._listen_key(key_header)]
+        signer, clock, ids = self.parts.venue.signer(credentials), self.parts.clock, itertools.count(1)
 
-        def connect() -> AiohttpWs:
-            return AiohttpWs(f"{self.parts.ws_url}/ws/{listen_key[0]}")
+        async def subscription() -> str:
+            await clock.ensure_fresh()
+            return subscribe_request(signer, credentials.api_key, int(clock.time() * 1000), next(ids))
 
-        async def renew(ws: ReconnectWs) -> None:
-            # "No more events will be sent ... until a new listenKey is created" (user-data-stream.md),
-            # and the socket may stay open: reconnect on a new key (a Gap, then a Resumed).
-            listen_key[0] = await self._listen_key(key_header)
-            ws.reconnect("listen_key_expired")
-
-        async def keep_alive(ws: ReconnectWs) -> None:
-            wait = _KEEPALIVE_EVERY
-            while True:  # the docs: a listen key expires after 60 min without a keepalive; send one every 30
-                await self.parts.clock.sleep(wait)  # the injected clock: tests need not wait
-                wait = _KEEPALIVE_EVERY
-                try:
-                    await self.rest.put(ep.KEEP_ALIVE.path, form={"listenKey": listen_key[0]},
-                                        endpoint=ep.KEEP_ALIVE, headers=key_header)
-                except LotusXError as exc:  # one miss is harmless (60 min validity); a dead task is not
-                    _log.warning("listen key keepalive failed", exchange="binance", error=exc)
-                    if exc.code != _NO_SUCH_LISTEN_KEY:
-                        continue
-                    # The key is gone (it expired while the socket was down, say): the stream
-                    # would stay silent for good, with no listenKeyExpired to tell us.
-                    try:
-                        await renew(ws)
-                    except LotusXError as failed:
-                        _log.warning("listen key renewal failed", exchange="binance", error=failed)
-                        wait = _RENEW_AGAIN
-
-        async with ReconnectWs(connect, frames=user_frames(self.metrics), dialect=USER_DIALECT,
+        url = self.parts.ws_api_url + _WS_API_PATH
+        dialect = dataclasses.replace(USER_DIALECT, login=subscription)
+        async with ReconnectWs(lambda: AiohttpWs(url), frames=user_frames(self.metrics), dialect=dialect,
                                heartbeat=_HEARTBEAT, metrics=self.metrics) as ws:
-            upkeep = asyncio.create_task(keep_alive(ws))
-            try:
-                async for event in ws:
-                    if type(event) is Malformed:
-                        if event.reason != "unknown":  # an event type we do not model is no loss
-                            # What it said is lost: asked by REST, as after a gap (the stream is live).
-                            now = self.parts.clock.clock.time()  # a Gap is marked on the local clock
-                            yield Reconnected(_UNREADABLE_EVENT, now)
-                            yield Resumed(now)
-                        continue
-                    yield event
-                    if isinstance(event, s.ListenKeyExpired):
-                        await renew(ws)
-            finally:
-                upkeep.cancel()
-
-    async def _listen_key(self, headers: tuple[tuple[str, str], ...]) -> str:
-        created = await self.rest.post(ep.LISTEN_KEY.path, endpoint=ep.LISTEN_KEY, headers=headers, type=s.ListenKey)
-        register_secret(created.listenKey)
-        return created.listenKey
+            async for event in ws:
+                if type(event) is Malformed:
+                    if event.reason != "unknown":  # an event type we do not model is no loss
+                        # What it said is lost: asked by REST, as after a gap (the stream is live).
+                        now = clock.clock.time()  # a Gap is marked on the local clock
+                        yield Reconnected(_UNREADABLE_EVENT, now)
+                        yield Resumed(now)
+                    continue
+                if type(event) is s.EventStreamTerminated:
+                    # No more events on this subscription: subscribe again on a new connection.
+                    # The Gap, then the Resumed once subscribed, make the followers ask REST.
+                    ws.reconnect(_TERMINATED)
+                    continue
+                yield event
 
     async def subscribe(self, streams: Sequence[str]) -> None:
         """Raw escape hatch: subscribe the shared raw stream to venue stream names."""

@@ -48,8 +48,6 @@ WITHDRAW = _ep("withdraw", "POST", "/sapi/v1/capital/withdraw/apply", 900, signe
                idempotency=Idempotency.UNSAFE, pool=SAPI)
 WITHDRAW_HISTORY = _ep("withdraw_history", "GET", "/sapi/v1/capital/withdraw/history", 18_000, signed=True,
                        pool=SAPI)
-LISTEN_KEY = _ep("listen_key", "POST", "/api/v3/userDataStream", 2, idempotency=Idempotency.UNSAFE)
-KEEP_ALIVE = _ep("listen_key_keepalive", "PUT", "/api/v3/userDataStream", 2)
 
 # GET /api/v3/depth weight by limit: 1-100 -> 5, 101-500 -> 25, 501-1000 -> 50, 1001-5000 -> 250.
 _DEPTH = {5: _ep("depth", "GET", "/api/v3/depth", 5), 25: _ep("depth", "GET", "/api/v3/depth", 25),

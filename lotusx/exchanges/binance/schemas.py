@@ -78,11 +78,7 @@ class WithdrawRecord(msgspec.Struct):
     txId: str | None = None
 
 
-class ListenKey(msgspec.Struct):
-    listenKey: str
-
-
-# ----- WebSocket payloads (web-socket-streams.md, user-data-stream.md) -----
+# ----- WebSocket payloads (web-socket-streams.md, user-data-stream.md, web-socket-api.md) -----
 
 class DepthUpdate(msgspec.Struct, tag_field="e", tag="depthUpdate"):
     """A diff depth event; ``bids``/``asks`` give its levels as exact decimals (on access)."""
@@ -143,11 +139,29 @@ class AccountPosition(msgspec.Struct, tag_field="e", tag="outboundAccountPositio
     B: list[BalanceDelta]
 
 
-class ListenKeyExpired(msgspec.Struct, tag_field="e", tag="listenKeyExpired"):
+class EventStreamTerminated(msgspec.Struct, tag_field="e", tag="eventStreamTerminated"):
+    """The subscription ended (an unsubscribe, a logout): no more events come until a new one."""
+
     E: int
 
 
-UserEvent = ExecutionReport | AccountPosition | ListenKeyExpired
+UserEvent = ExecutionReport | AccountPosition | EventStreamTerminated
+
+
+class ApiError(msgspec.Struct, frozen=True):
+    code: int
+    msg: str = ""
+
+
+class ApiFrame(msgspec.Struct):
+    """A WebSocket API frame: an answer ``{"id", "status", "result" | "error"}`` or an account
+    event ``{"subscriptionId", "event"}`` (web-socket-api.md "Response format", "Event format")."""
+
+    id: str | int | None = None
+    status: int | None = None
+    error: ApiError | None = None
+    subscriptionId: int | None = None
+    event: msgspec.Raw = msgspec.Raw(b"")
 
 
 class Envelope(msgspec.Struct):

@@ -1,4 +1,4 @@
-"""Binance WebSocket dialect and frame decoding (web-socket-streams.md, user-data-stream.md)."""
+"""Binance WebSocket dialects and frame decoding (web-socket-streams.md, web-socket-api.md, user-data-stream.md)."""
 
 from __future__ import annotations
 
@@ -11,13 +11,25 @@ from typing import Any, AnyStr, Generic, TypeVar
 import msgspec
 import orjson
 
-from lotusx.exchanges.binance.schemas import BookTickerEvent, DepthUpdate, Envelope, TradeEvent, UserEvent
-from lotusx.kernel.protocols import Clock
+from lotusx.exchanges.binance.errors import ws_api_error
+from lotusx.exchanges.binance.schemas import (
+    ApiError,
+    ApiFrame,
+    BookTickerEvent,
+    DepthUpdate,
+    Envelope,
+    TradeEvent,
+    UserEvent,
+)
+from lotusx.kernel.errors import InvalidRequest, SubscriptionRejected
+from lotusx.kernel.message import Request
+from lotusx.kernel.protocols import Clock, Signer
 from lotusx.kernel.service import Layer
 from lotusx.layers.limiter import Limiter, Pool
 from lotusx.layers.ratelimit import RateLimit
 from lotusx.metrics import Metrics
-from lotusx.ws import Drop, Frames, Parse, WsDialect, frames
+from lotusx.ws import Drop, Frames, Malformed, Parse, WsDialect, frames
+from lotusx.ws.dialect import LoginAck
 
 T = TypeVar("T")
 
@@ -147,11 +159,77 @@ def market_frames(metrics: Metrics) -> Frames:
     return frames(Market(metrics))
 
 
+class Answer(msgspec.Struct, frozen=True):
+    """The WebSocket API's answer to one of our requests: a control message, never an account event."""
+
+    id: str | int | None
+    status: int
+    error: ApiError | None = None
+
+
+@dataclass(frozen=True)
+class Unwrap:
+    """Frame stage: a WebSocket API frame to its account event (tagged by ``e``), an ``Answer``,
+    or a ``Malformed``.
+
+    Every stage here keeps errors (``errors=True``): a private event that fails to parse may be
+    the one that filled an order, so the connector must see it (a Malformed) to reconcile, not
+    lose it to a silent Drop.
+    """
+
+    metrics: Metrics = field(repr=False)
+    _event: Parse = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_event", Parse(UserEvent, errors=True, metrics=self.metrics, exchange="binance"))
+
+    def __call__(self, frame: ApiFrame | Malformed) -> Any:
+        if isinstance(frame, Malformed):
+            return frame
+        if len(frame.event):  # {"subscriptionId", "event"}: one subscription per connection, so any id is ours
+            return self._event(frame.event)
+        if frame.status is not None:
+            return Answer(frame.id, frame.status, frame.error)
+        raise Drop  # neither an answer nor an event: nothing we asked for
+
+
 def user_frames(metrics: Metrics) -> Frames:
-    """``/ws/<listenKey>`` frames: user data events, tagged by ``e``."""
-    # errors=True: a private event that fails to parse may be the one that filled an order, so
-    # the connector must see it (a Malformed) to reconcile, not lose it to a silent Drop.
-    return frames(Parse(UserEvent, errors=True, metrics=metrics, exchange="binance"))
+    """WebSocket API frames of the user data subscription: account events and answers (see :class:`Unwrap`)."""
+    return frames(Parse(ApiFrame, errors=True, metrics=metrics, exchange="binance"), Unwrap(metrics))
+
+
+SUBSCRIBE = "userDataStream.subscribe.signature"
+
+
+def subscribe_request(signer: Signer, api_key: str, timestamp_ms: int, request_id: int) -> str:
+    """The signed ``userDataStream.subscribe.signature`` request (web-socket-api.md, "SIGNED request security").
+
+    The WebSocket API signs the params but ``signature`` as ``key=value`` pairs sorted by key and
+    joined by ``&``. The venue's query signer (HMAC hex or Ed25519 base64) appends recvWindow and
+    timestamp after apiKey and signs the query: apiKey < recvWindow < timestamp, the sorted order.
+    """
+    signed = signer.sign(Request(method="WS", path=SUBSCRIBE, query=(("apiKey", api_key),)), timestamp_ms)
+    # The docs give recvWindow and timestamp as numbers; as numbers they read the same when signed.
+    params = {name: int(value) if name in ("recvWindow", "timestamp") else value for name, value in signed.query}
+    return orjson.dumps({"id": request_id, "method": SUBSCRIBE, "params": params}).decode()
+
+
+def subscribed(message: Any) -> LoginAck | None:
+    """The subscription's answer: accepted, or the error its refusal means (the dialect's ``login_ack``).
+
+    A refused key or signature (``AuthenticationError``) ends the stream, as does any other
+    request error, since every reconnect would send the same request (``SubscriptionRejected``);
+    a throttle, a timestamp out of the window or a venue failure is tried again on a new socket.
+    """
+    if not isinstance(message, Answer):
+        return None  # only the subscription is asked on this connection: any answer is its answer
+    if message.error is None:
+        return message.status == 200, None
+    error = ws_api_error(SUBSCRIBE, message.status, message.error.code, message.error.msg)
+    if isinstance(error, InvalidRequest):
+        return SubscriptionRejected(f"{SUBSCRIBE} refused", code=error.code, venue_message=error.venue_message,
+                                    status=error.status)
+    return error
 
 
 def _request(method: str, streams: Sequence[str], request_id: int) -> str:
@@ -193,4 +271,6 @@ def message_rate(clock: Clock, metrics: Metrics) -> Layer:
     return RateLimit(limiter)
 
 
-USER_DIALECT = WsDialect(name="binance", lifetime=24 * 3600.0, control_types=frozenset())
+# The connector adds the ``login`` hook, which sends the signed subscription (it needs the keys and
+# the clock). "A single connection to the API is only valid for 24 hours" (web-socket-api.md).
+USER_DIALECT = WsDialect(name="binance", login_ack=subscribed, lifetime=24 * 3600.0, control_types=frozenset({Answer}))

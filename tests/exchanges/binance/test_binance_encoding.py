@@ -21,7 +21,8 @@ import pytest
 from nacl.signing import SigningKey
 
 import lotusx
-from lotusx.exchanges.binance import Binance
+from lotusx.exchanges.binance import Binance, BinanceEd25519, signer
+from lotusx.exchanges.binance.streams import subscribe_request
 from lotusx.kernel.credentials import Credentials
 from lotusx.kernel.errors import (
     AmbiguousOrderState,
@@ -90,8 +91,6 @@ class Venue:
             return ok({"id": "w-1"})
         if path == "/sapi/v1/capital/withdraw/history":
             return ok([{"id": "w-1", "amount": "10", "coin": "USDT", "status": 4, "address": "T9"}])
-        if path == "/api/v3/userDataStream":
-            return ok({"listenKey": "lk-0123456789"})
         return ok({"symbol": "BTCUSDT", "bidPrice": "1", "bidQty": "1", "askPrice": "2", "askQty": "1"})
 
 
@@ -343,12 +342,22 @@ async def test_public_endpoints_are_unsigned(ex: Binance, transport: FakeTranspo
     assert trades.endpoint.costs["REQUEST_WEIGHT"] == 25
 
 
-async def test_listen_key_carries_key_but_no_signature(ex: Binance, transport: FakeTransport) -> None:
-    """POST /api/v3/userDataStream is USER_STREAM: the API key header, no timestamp or signature."""
-    listen_key = await ex._listen_key((("X-MBX-APIKEY", KEY),))
-    request = last(transport, "/api/v3/userDataStream")
-    assert listen_key == "lk-0123456789"
-    assert (request.method, request.query, request.header("X-MBX-APIKEY")) == ("POST", (), KEY)
+def test_the_user_data_subscription_is_hmac_signed_over_its_params_sorted_by_key() -> None:
+    """userDataStream.subscribe.signature: apiKey, recvWindow, timestamp and a hex HMAC of them as key=value&..."""
+    request = orjson.loads(subscribe_request(signer(Credentials(KEY, SECRET)), KEY, LOCAL_MS, 7))
+    payload = f"apiKey={KEY}&recvWindow=5000&timestamp={LOCAL_MS}".encode()
+    assert request == {"id": 7, "method": "userDataStream.subscribe.signature",
+                       "params": {"apiKey": KEY, "recvWindow": 5000, "timestamp": LOCAL_MS,
+                                  "signature": hmac.new(SECRET.encode(), payload, hashlib.sha256).hexdigest()}}
+
+
+def test_the_user_data_subscription_of_an_ed25519_key_carries_a_base64_ed25519_signature() -> None:
+    """An Ed25519 key signs the same sorted payload; the signature is standard base64."""
+    seed = bytes(range(32))
+    ed25519 = BinanceEd25519(KEY, seed.hex(), recv_window=5000)
+    params = orjson.loads(subscribe_request(ed25519, KEY, LOCAL_MS, 1))["params"]
+    payload = f"apiKey={KEY}&recvWindow=5000&timestamp={LOCAL_MS}".encode()
+    SigningKey(seed).verify_key.verify(payload, base64.b64decode(params["signature"]))
 
 
 async def test_retry_after_503_reconciles_to_one_order(ex: Binance, transport: FakeTransport,

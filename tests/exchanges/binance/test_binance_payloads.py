@@ -18,7 +18,7 @@ import pytest
 import lotusx
 from lotusx.exchanges.binance import Binance
 from lotusx.exchanges.binance import schemas as s
-from lotusx.exchanges.binance.streams import market_frames, user_frames
+from lotusx.exchanges.binance.streams import USER_DIALECT, Answer, market_frames, subscribed, user_frames
 from lotusx.kernel.credentials import Credentials
 from lotusx.kernel.message import Request, Response
 from lotusx.metrics import Metrics
@@ -161,12 +161,6 @@ async def test_withdraw_history(ex: Binance, recorded: Recorded) -> None:
     assert row.tx_id == "0xb5ef8c13b968a406cc62a93a8bd80f9e9a906ef1b3fcf20a2e48573c17659268"
 
 
-async def test_listen_key(ex: Binance, recorded: Recorded) -> None:
-    """listen_key.json -> the listen key."""
-    recorded.body = payload("listen_key.json")
-    assert await ex._listen_key(()) == "pqia91ma19a5s61cv6a81va65sdf19v8a65a1a5s61cv6a81va65sdf19v8a65a1"
-
-
 def combined(stream: str, name: str) -> bytes:
     """A recorded stream payload inside the ``/stream`` envelope."""
     return b'{"stream":"' + stream.encode() + b'","data":' + payload(name) + b"}"
@@ -246,9 +240,14 @@ def test_a_stream_frame_that_fails_its_schema_is_counted_once() -> None:
     assert metrics.registry.get_sample_value("lotusx_ws_malformed_frames_total", labels) == 1
 
 
+def wrapped(name: str) -> bytes:
+    """A recorded account event as the WebSocket API sends it: ``{"subscriptionId", "event"}``."""
+    return b'{"subscriptionId":0,"event":' + payload(name) + b"}"
+
+
 def test_execution_report() -> None:
-    """ws_execution_report.json -> ExecutionReport with ids, status and exact amounts."""
-    (event,) = user_frames(Metrics())(payload("ws_execution_report.json"))
+    """ws_execution_report.json, as the WebSocket API wraps it -> ExecutionReport with ids, status, exact amounts."""
+    (event,) = user_frames(Metrics())(wrapped("ws_execution_report.json"))
     assert isinstance(event, s.ExecutionReport)
     assert (event.s, event.c, event.S, event.o, event.f, event.X, event.i, event.C) == (
         "ETHBTC", "mUvoqJxFIILMdfAW5iGSOW", "BUY", "LIMIT", "GTC", "NEW", 4293153, "")
@@ -256,11 +255,32 @@ def test_execution_report() -> None:
 
 
 def test_account_position() -> None:
-    """ws_account_position.json -> AccountPosition with exact free and locked."""
-    (event,) = user_frames(Metrics())(payload("ws_account_position.json"))
+    """ws_account_position.json, as the WebSocket API wraps it -> AccountPosition with exact free and locked."""
+    (event,) = user_frames(Metrics())(wrapped("ws_account_position.json"))
     assert isinstance(event, s.AccountPosition)
     (delta,) = event.B
     assert delta.a == "ETH" and exact(delta.f, "10000.000000") and exact(delta.l, "0.000000")
+
+
+def test_a_wrapped_account_event_is_unwrapped() -> None:
+    """ws_api_account_position.json ({"subscriptionId", "event"}) -> the AccountPosition inside, exact."""
+    (event,) = user_frames(Metrics())(payload("ws_api_account_position.json"))
+    assert isinstance(event, s.AccountPosition)
+    assert [(b.a, b.f, b.l) for b in event.B] == [("BTC", Decimal("11818.00000000"), Decimal("182.00000000")),
+                                                  ("USDT", Decimal("10580.00000000"), Decimal("70.00000000"))]
+
+
+def test_the_subscription_answer_is_a_control_message_not_an_event() -> None:
+    """ws_api_subscribed.json -> an Answer, which the dialect takes as the subscription's acceptance."""
+    (answer,) = user_frames(Metrics())(payload("ws_api_subscribed.json"))
+    assert answer == Answer("d3df8a21-98ea-4fe0-8f4e-0fcea5d418b7", 200) and subscribed(answer) == (True, None)
+    assert Answer in USER_DIALECT.control_types  # type: ignore[operator]
+
+
+def test_event_stream_terminated_is_decoded() -> None:
+    """eventStreamTerminated (user-data-stream.md) decodes to its own type, which the connector acts on."""
+    (event,) = user_frames(Metrics())(b'{"subscriptionId":0,"event":{"e":"eventStreamTerminated","E":1728973001334}}')
+    assert event == s.EventStreamTerminated(E=1728973001334)
 
 
 @pytest.mark.parametrize("name", sorted(p.name for p in PAYLOADS.glob("*.json")))

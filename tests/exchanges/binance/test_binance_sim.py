@@ -21,7 +21,7 @@ import pytest_asyncio
 import lotusx
 from lotusx.exchanges.binance import Binance
 from lotusx.kernel.credentials import Credentials
-from lotusx.kernel.errors import NotFound, OrderRejected
+from lotusx.kernel.errors import AuthenticationError, InvalidSignature, NotFound, OrderRejected
 from lotusx.metrics import Metrics
 from lotusx.models import Balance, Level, NewOrder, Order, OrderBook, Withdrawal
 from lotusx.sim import Sim, SimConfig, serve
@@ -60,7 +60,8 @@ def on_account(sim: Sim, metrics: Metrics | None = None) -> lotusx.connect:
     """A connection to the sim holding its HMAC key (the user's account)."""
     keys = sim.api_keys("binance")
     return lotusx.connect("binance", credentials=Credentials(keys.hmac_key, keys.hmac_secret),
-                          rest_url=sim.rest_url("binance"), ws_url=sim.ws_url("binance"), metrics=metrics)
+                          rest_url=sim.rest_url("binance"), ws_url=sim.ws_url("binance"),
+                          ws_api_url=sim.ws_url("binance"), metrics=metrics)
 
 
 @pytest_asyncio.fixture(loop_scope="module")
@@ -374,6 +375,44 @@ async def test_order_history_reads_past_a_full_page_and_across_24_hour_windows(
     assert charged(metrics, "all_orders") == 3  # an empty first window, then two pages
 
 
+async def test_the_user_stream_subscribes_on_the_sims_ws_api_with_an_ed25519_key(sim: Sim, engine: Engine) -> None:
+    """An Ed25519 key's signed subscription is accepted by the sim's /ws-api/v3, and its order streams."""
+    keys = sim.api_keys("binance")
+    assert keys.ed25519_key and keys.ed25519_private_key
+    seed = base64.b64decode(keys.ed25519_private_key)
+    pem = ("-----BEGIN PRIVATE KEY-----\n" + base64.b64encode(PKCS8_ED25519 + seed).decode()
+           + "\n-----END PRIVATE KEY-----\n")
+    async with lotusx.connect("binance", credentials=Credentials(keys.ed25519_key, pem),
+                              rest_url=sim.rest_url("binance"), ws_url=sim.ws_url("binance"),
+                              ws_api_url=sim.ws_url("binance")) as ex:
+        orders = Watch(ex.watch_orders())
+        try:
+            await await_user_stream(ex, engine, orders)
+        finally:
+            await orders.close()
+
+
+async def test_a_wrong_secret_ends_the_user_stream_with_invalid_signature(sim: Sim) -> None:
+    """The sim checks the subscription's signature: a wrong secret is InvalidSignature (-1022), not a retry loop."""
+    keys = sim.api_keys("binance")
+    async with lotusx.connect("binance", credentials=Credentials(keys.hmac_key, "not-the-secret-0000"),
+                              rest_url=sim.rest_url("binance"), ws_url=sim.ws_url("binance"),
+                              ws_api_url=sim.ws_url("binance")) as ex:
+        with pytest.raises(InvalidSignature) as caught:
+            await asyncio.wait_for(anext(ex.watch_orders()), 5.0)
+    assert caught.value.code == -1022
+
+
+async def test_an_unknown_api_key_ends_the_user_stream_with_an_authentication_error(sim: Sim) -> None:
+    """A key the sim does not know is refused (-2015): AuthenticationError for the consumer."""
+    async with lotusx.connect("binance", credentials=Credentials("unknown-key-0000", "unknown-secret-0000"),
+                              rest_url=sim.rest_url("binance"), ws_url=sim.ws_url("binance"),
+                              ws_api_url=sim.ws_url("binance")) as ex:
+        with pytest.raises(AuthenticationError) as caught:
+            await asyncio.wait_for(anext(ex.watch_balances()), 5.0)
+    assert caught.value.code == -2015
+
+
 async def test_order_life_on_rest_and_user_stream(ex: Binance, engine: Engine) -> None:
     """Place, partial fill by the market maker, query by client id, cancel: REST and stream agree."""
     orders = Watch(ex.watch_orders())
@@ -467,7 +506,8 @@ async def test_ed25519_key_trades(sim: Sim, engine: Engine) -> None:
     pem = ("-----BEGIN PRIVATE KEY-----\n" + base64.b64encode(PKCS8_ED25519 + seed).decode()
            + "\n-----END PRIVATE KEY-----\n")
     async with lotusx.connect("binance", credentials=Credentials(keys.ed25519_key, pem),
-                              rest_url=sim.rest_url("binance"), ws_url=sim.ws_url("binance")) as ex:
+                              rest_url=sim.rest_url("binance"), ws_url=sim.ws_url("binance"),
+                              ws_api_url=sim.ws_url("binance")) as ex:
         order = await ex.place_order(NewOrder(symbol=SYMBOL, side="BUY", type="LIMIT",
                                               quantity=Decimal("0.001"), price=far_bid(engine)))
         assert (await ex.get_order(SYMBOL, order_id=order.order_id)).status == "NEW"
