@@ -48,12 +48,10 @@ async def main() -> None:
                 print(f"placed   {placed.client_order_id} BUY 0.005 @ {price}")
                 await show(updates, placed.order_id, "NEW")
 
-                chaos.drop_ws_after = 1  # the next user event goes out, then the socket closes
+                chaos.drop_ws_once = 1  # the next user event goes out, then the socket closes (once)
                 engine.place(MAKER, SYMBOL, "SELL", "LIMIT", quantity=Decimal("0.002"), price=price, tif="IOC")
                 engine.place(MAKER, SYMBOL, "SELL", "LIMIT", quantity=Decimal("0.003"), price=price, tif="IOC")
                 print("filled   0.002 (streamed), then 0.003 (while the user stream is down)")
-                await asyncio.sleep(0.2)
-                chaos.drop_ws_after = None
                 await show(updates, placed.order_id, "FILLED")
                 reconnects = ex.metrics.registry.get_sample_value(
                     "lotusx_ws_reconnects_total", {"exchange": "binance", "reason": "server_close"})

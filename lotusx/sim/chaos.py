@@ -24,6 +24,10 @@ class Chaos:
     """Share of REST requests answered with HTTP 503."""
     drop_ws_after: int | None = None
     """Close each WS connection after it sent this many messages."""
+    drop_ws_once: int | None = None
+    """Close the first WS connection to have sent this many messages, once: the knob then clears
+    itself, so the connection that replaces it (whose first message may be a login or subscription
+    answer) stays up."""
     drop_ws_rate: float = 0.0
     """Chance of closing a WS connection after any message."""
     mute_pings: bool = False

@@ -112,7 +112,10 @@ class Connection:
         else:
             await self.ws.send_str(data.decode())
         self.sent += 1
-        if (chaos.drop_ws_after is not None and self.sent >= chaos.drop_ws_after) or (
+        once = chaos.drop_ws_once is not None and self.sent >= chaos.drop_ws_once
+        if once:
+            chaos.drop_ws_once = None
+        if once or (chaos.drop_ws_after is not None and self.sent >= chaos.drop_ws_after) or (
                 chaos.drop_ws_rate and self.venue.rng.random() < chaos.drop_ws_rate):
             await self.ws.close(code=1001, message=b"chaos")
 

@@ -121,6 +121,23 @@ async def test_drop_ws_after_n_messages(sim: Sim, binance: Binance, http: aiohtt
     assert kinds == [aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.CLOSE]
 
 
+async def test_drop_ws_once_closes_one_connection_then_clears_itself(sim: Sim, binance: Binance,
+                                                                     http: aiohttp.ClientSession) -> None:
+    """drop_ws_once=1 closes the first connection after its first message; the next one stays up."""
+    chaos = sim.chaos("binance")
+    chaos.drop_ws_once = 1
+    async with http.ws_connect(sim.ws_url("binance") + "/ws/btcusdt@trade") as ws:
+        await trade(binance)
+        kinds = [(await ws.receive(timeout=2)).type for _ in range(2)]
+    assert kinds == [aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.CLOSE]
+    assert chaos.drop_ws_once is None
+    async with http.ws_connect(sim.ws_url("binance") + "/ws/btcusdt@trade") as ws:
+        await trade(binance)
+        await trade(binance)
+        kinds = [(await ws.receive(timeout=2)).type for _ in range(2)]
+    assert kinds == [aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.TEXT]
+
+
 async def test_refuse_ws_fails_upgrades_while_rest_answers(sim: Sim, http: aiohttp.ClientSession) -> None:
     """refuse_ws answers WS upgrades with 503 while REST still works; switched off, upgrades succeed."""
     sim.chaos("bybit").refuse_ws = True
