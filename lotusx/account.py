@@ -32,7 +32,7 @@ from lotusx.ws.delivery import Gap
 TERMINAL = frozenset({"FILLED", "CANCELED", "REJECTED", "EXPIRED", "EXPIRED_IN_MATCH"})
 """Statuses after which an order never changes again."""
 
-_REMEMBERED = 10_000  # orders whose last yielded state is kept (least recently updated go first)
+_REMEMBERED = 10_000  # finished orders whose last yielded state is kept (least recently updated go first)
 
 GAP_SLACK = 10.0
 """Seconds asked for before a gap besides the silent-link allowance: clock offset error, venue latency."""
@@ -95,7 +95,7 @@ async def follow_orders(messages: AsyncIterator[Any], *, orders: Callable[[Any],
     ``last``. A REST failure ends the iteration with its error: the caller's view would
     otherwise be silently incomplete.
     """
-    seen: OrderedDict[Key, Order] = OrderedDict()
+    seen = _Seen()
     gap_time: float | None = None  # when the pending gap began; None while nothing is missed
     async for message in messages:
         if isinstance(message, Gap):
@@ -111,26 +111,42 @@ async def follow_orders(messages: AsyncIterator[Any], *, orders: Callable[[Any],
                 yield update
 
 
-async def _reconcile(seen: OrderedDict[Key, Order], since: float, open_orders: Callable[[], Awaitable[list[Order]]],
+async def _reconcile(seen: _Seen, since: float, open_orders: Callable[[], Awaitable[list[Order]]],
                      orders_since: OrdersSince, get_order: Callable[[Order], Awaitable[Order]]) -> list[Order]:
     now_open = await open_orders()
-    symbols = frozenset({symbol for symbol, _ in seen} | {o.symbol for o in now_open})
+    symbols = frozenset({symbol for symbol, _ in (*seen.open, *seen.done)} | {o.symbol for o in now_open})
     changed = await orders_since(since, symbols)
     answered = {(o.symbol, o.order_id) for o in (*now_open, *changed)}
-    closed = [last for key, last in seen.items() if last.status not in TERMINAL and key not in answered]
+    closed = [last for key, last in seen.open.items() if key not in answered]
     return [*now_open, *changed, *[await get_order(last) for last in closed]]
 
 
-def _remember(seen: OrderedDict[Key, Order], update: Order) -> bool:
+class _Seen:
+    """The last state yielded of every order still open, and of the ``_REMEMBERED`` most recently finished.
+
+    An open order is never forgotten, however many others finish after it: the reconcile after
+    a gap must look it up, or a fill it got meanwhile would be lost. The venues cap open orders.
+    """
+
+    def __init__(self) -> None:
+        self.open: dict[Key, Order] = {}
+        self.done: OrderedDict[Key, Order] = OrderedDict()
+
+
+def _remember(seen: _Seen, update: Order) -> bool:
     """Record ``update`` if it is news about its order; whether it is."""
     key = (update.symbol, update.order_id)
-    last = seen.get(key)
+    last = seen.open.get(key) or seen.done.get(key)
     if last is not None and not _news(last, update):
         return False
-    seen[key] = update
-    seen.move_to_end(key)
-    if len(seen) > _REMEMBERED:
-        seen.popitem(last=False)
+    if update.status not in TERMINAL:
+        seen.open[key] = update
+        return True
+    seen.open.pop(key, None)
+    seen.done[key] = update
+    seen.done.move_to_end(key)
+    if len(seen.done) > _REMEMBERED:
+        seen.done.popitem(last=False)
     return True
 
 

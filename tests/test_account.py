@@ -175,11 +175,20 @@ async def test_orders_are_told_apart_by_symbol_and_id() -> None:
     assert [o.symbol for o in got] == ["A", "B"]
 
 
-async def test_memory_is_bounded_to_the_most_recently_updated_orders() -> None:
-    """Past 10 000 orders the least recently updated is forgotten (a repeat of it is news again)."""
-    many = [order(str(n)) for n in range(10_001)]
-    got = await follow(Venue(), *many, order("0"), order("10000"))
+async def test_memory_is_bounded_to_the_most_recently_finished_orders() -> None:
+    """Past 10 000 finished orders the least recently updated is forgotten (a repeat of it is news again)."""
+    many = [order(str(n), "FILLED", "5") for n in range(10_001)]
+    got = await follow(Venue(), *many, order("0", "FILLED", "5"), order("10000", "FILLED", "5"))
     assert len(got) == 10_002 and got[-1].order_id == "0"
+
+
+async def test_an_open_order_is_never_forgotten_however_many_orders_finish_after_it() -> None:
+    """A resting order outlived by 10 000 finished ones is still fetched after a gap: its fill is not lost."""
+    venue = Venue(current=[order("rest", "FILLED", "5", 9, symbol="ETHUSDT")])
+    many = [order(str(n), "FILLED", "5") for n in range(10_000)]
+    got = await follow(venue, order("rest", symbol="ETHUSDT"), *many, GAP, RESUMED)
+    assert (got[-1].order_id, got[-1].status) == ("rest", "FILLED")
+    assert venue.since[-1][1] == frozenset({"BTCUSDT", "ETHUSDT"})
 
 
 # ===== balances =====

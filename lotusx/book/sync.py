@@ -86,9 +86,10 @@ class DiffSync:
         self.book.reset(bids, asks, last_update_id, timestamp)
         self.synced = True
         buffered, self._buffer = self._buffer, deque(maxlen=self.max_buffer)
-        for event in buffered:
-            outcome = self._apply(event)
+        while buffered:
+            outcome = self._apply(buffered.popleft())
             if isinstance(outcome, Gap):
+                self._buffer.extend(buffered)  # the diffs after it may join the next snapshot
                 return outcome
         return "snapshot"
 

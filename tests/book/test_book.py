@@ -88,6 +88,17 @@ def test_diff_sync_gap_inside_the_buffer_is_reported() -> None:
     assert isinstance(sync.on_snapshot([], [], last_update_id=10), Gap)
 
 
+def test_diff_sync_keeps_the_diffs_buffered_after_a_gap_found_on_replay() -> None:
+    """Diffs after the one that revealed a gap stay buffered: the next snapshot continues through them."""
+    sync = DiffSync("X")
+    sync.on_event(ev(11, 12))
+    sync.on_event(ev(15, 16))  # 13..14 lost
+    sync.on_event(ev(17, 18, "7"))
+    assert isinstance(sync.on_snapshot([], [], last_update_id=12), Gap)
+    assert sync.on_snapshot([], [], last_update_id=16) == "snapshot"
+    assert (sync.book.sequence, sync.on_event(ev(19, 19))) == (18, "applied")
+
+
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.tuples(st.integers(1, 3), st.integers(1, 20), st.integers(0, 3), st.booleans()),
                 min_size=1, max_size=60))

@@ -249,9 +249,9 @@ class Binance:
 
         Binance lists past orders one symbol at a time, so an order placed *and* closed within
         a gap is found only on a symbol the watcher knows of: one in ``symbols``, one of an
-        order it has seen (the 10 000 most recently updated), or one with an open order now.
-        An order on any other symbol that opened and closed within one gap is never reported:
-        name every symbol you trade to rule that out. Each symbol costs 20 weight per
+        order it has seen (every open one, and the 10 000 most recently finished), or one with
+        an open order now. An order on any other symbol that opened and closed within one gap
+        is never reported: name every symbol you trade to rule that out. Each symbol costs 20 weight per
         reconnect (more when a gap spans over 24 hours or 1000 orders). Also unreported: an
         order placed before the watcher started and never updated while it watched, that
         closes during a gap (the history is asked from the gap on only).

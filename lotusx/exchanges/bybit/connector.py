@@ -13,6 +13,7 @@ import orjson
 
 from lotusx.account import GAP_SLACK, cancel_once, follow_balances, follow_orders, gap_start_ms, windows
 from lotusx.book import Gap, SnapshotDeltaSync
+from lotusx.book.sync import Outcome
 from lotusx.exchanges.bybit import endpoints as ep
 from lotusx.exchanges.bybit import schemas as s
 from lotusx.exchanges.bybit.endpoints import SPOT, Category
@@ -49,6 +50,7 @@ _PAGE, _MAX_PAGES = 50, 100
 # /v5/order/history: "endTime - startTime <= 7 days" (docs v5/order/order-list).
 _HISTORY_SPAN_MS = 7 * 24 * 3600 * 1000
 _UNREADABLE_EVENT = "unreadable_event"  # the Gap reason of a private message that failed to parse
+_UNREADABLE_BOOK = "unreadable message"  # the resync reason of a book message that failed its schema
 _AUTH_VALID_MS = 10_000  # the auth message's ``expires``: this far past the venue's now
 _ENVELOPE: Any = s.Envelope  # parametrised at run time with each call's result type
 T = TypeVar("T")
@@ -262,24 +264,32 @@ class Bybit:
                                 ) -> AsyncGenerator[OrderBook, None]:
         """Maintained books of ``symbols`` on one connection; a gap resyncs only its own symbol."""
         syncs = {symbol: SnapshotDeltaSync(symbol) for symbol in symbols}
-        async with self._subscribed([_book_topic(symbol) for symbol in syncs]) as ws:
+        topics = {_book_topic(symbol): syncs[symbol] for symbol in syncs}
+        async with self._subscribed(list(topics)) as ws:
             async for message in ws:
                 if isinstance(message, Reconnected):  # resubscribed: the venue sends snapshots again
                     for sync in syncs.values():
                         sync.reset()
                         self._resynced(sync.symbol, "reconnect")
                     continue
-                if not isinstance(message, BookMessage) or message.data.s not in syncs:
+                if type(message) is s.WsFrame and message.topic in topics:
+                    # Our topic's push failed its schema (counted by Route): the book misses it, and
+                    # a lost snapshot would leave it waiting for one forever.
+                    sync, topic = topics[message.topic], message.topic
+                    sync.reset()
+                    outcome: Outcome | Gap = Gap(sync.symbol, _UNREADABLE_BOOK)
+                elif not isinstance(message, BookMessage) or message.data.s not in syncs:
                     continue
-                sync, data = syncs[message.data.s], message.data
-                outcome = sync.on_message(message.kind, data.u, data.b, data.a, message.ts)
+                else:
+                    sync, data, topic = syncs[message.data.s], message.data, message.topic
+                    outcome = sync.on_message(message.kind, data.u, data.b, data.a, message.ts)
                 if outcome == "snapshot" or outcome == "applied":
                     yield sync.book.view(depth)
                 elif isinstance(outcome, Gap):
                     self._resynced(sync.symbol, outcome.reason)
                     # A fresh subscription starts with a snapshot; the other topics keep streaming.
-                    await ws.unsubscribe([message.topic])
-                    await ws.subscribe([message.topic])
+                    await ws.unsubscribe([topic])
+                    await ws.subscribe([topic])
 
     def _resynced(self, symbol: str, reason: str) -> None:
         self.metrics.book_resyncs.labels("bybit", symbol, reason).inc()

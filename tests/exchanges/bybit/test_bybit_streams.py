@@ -11,9 +11,11 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from decimal import Decimal
-from typing import TypeVar
+from typing import Any, TypeVar
 
+import orjson
 import pytest
+from aiohttp import web
 
 import lotusx
 from lotusx.exchanges.bybit import VENUE_LINEAR, Bybit
@@ -22,6 +24,7 @@ from lotusx.exchanges.bybit.streams import BookMessage, Control, TradeMessage, p
 from lotusx.kernel.errors import ConfigError
 from lotusx.models import OrderBook
 from lotusx.sim import Sim
+from tests.conftest import ServeApp
 
 BTC, ETH = "BTCUSDT", "ETHUSDT"
 T = TypeVar("T")
@@ -330,4 +333,46 @@ async def test_linear_book_streams_from_the_linear_endpoint(sim: Sim, credential
         book = await first(books, lambda b: True)
         engine = sim.engine("bybit", "linear").books[BTC]
         assert (book.bids, book.asks) == (engine.levels("BUY", 50), engine.levels("SELL", 50))
+        await books.aclose()
+
+
+class ScriptedBook:
+    """A public Bybit stream on loopback: acks every op and answers the n-th subscribe with ``snapshots[n]``."""
+
+    def __init__(self, *snapshots: dict[str, Any]) -> None:
+        self.snapshots = list(snapshots)
+        self.subscribes = 0
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.add_routes([web.get(SPOT.public_path, self.stream)])
+        return app
+
+    async def stream(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        async for msg in ws:
+            op = orjson.loads(msg.data)
+            if op.get("op") == "ping":
+                continue
+            await ws.send_str(orjson.dumps({"success": True, "ret_msg": "", "op": op["op"],
+                                            "req_id": op["req_id"], "conn_id": "c"}).decode())
+            if op["op"] == "subscribe":
+                self.subscribes += 1
+                data = self.snapshots[min(self.subscribes, len(self.snapshots)) - 1]
+                await ws.send_str(orjson.dumps({"topic": f"orderbook.50.{BTC}", "type": "snapshot", "ts": 1,
+                                                "data": data}).decode())
+        return ws
+
+
+async def test_a_book_snapshot_that_fails_its_schema_is_asked_again(serve_app: ServeApp) -> None:
+    """An unreadable snapshot resubscribes its topic (a fresh snapshot) instead of leaving the book waiting forever."""
+    venue = ScriptedBook({"s": BTC, "b": [["100"]], "a": [], "u": 5},  # a level without its size
+                         {"s": BTC, "b": [["100", "1"]], "a": [], "u": 9})
+    server = await serve_app(venue.app())
+    base = f"http://127.0.0.1:{server.port}"
+    async with lotusx.connect("bybit", rest_url=base, ws_url=base.replace("http", "ws")) as ex:
+        books = aiter(ex.watch_order_book(BTC))
+        book = await first(books, lambda b: True, limit=3.0)
+        assert (book.sequence, book.bids, venue.subscribes) == (9, [(Decimal(100), Decimal(1))], 2)
         await books.aclose()
