@@ -377,12 +377,7 @@ async def test_order_history_reads_past_a_full_page_and_across_24_hour_windows(
 
 async def test_the_user_stream_subscribes_on_the_sims_ws_api_with_an_ed25519_key(sim: Sim, engine: Engine) -> None:
     """An Ed25519 key's signed subscription is accepted by the sim's /ws-api/v3, and its order streams."""
-    keys = sim.api_keys("binance")
-    assert keys.ed25519_key and keys.ed25519_private_key
-    seed = base64.b64decode(keys.ed25519_private_key)
-    pem = ("-----BEGIN PRIVATE KEY-----\n" + base64.b64encode(PKCS8_ED25519 + seed).decode()
-           + "\n-----END PRIVATE KEY-----\n")
-    async with lotusx.connect("binance", credentials=Credentials(keys.ed25519_key, pem),
+    async with lotusx.connect("binance", credentials=ed25519_credentials(sim),
                               rest_url=sim.rest_url("binance"), ws_url=sim.ws_url("binance"),
                               ws_api_url=sim.ws_url("binance")) as ex:
         orders = Watch(ex.watch_orders())
@@ -498,14 +493,19 @@ async def test_withdrawal_progresses_to_completed(ex: Binance, engine: Engine) -
     assert done is not None and done.status == "COMPLETED" and done.tx_id
 
 
-async def test_ed25519_key_trades(sim: Sim, engine: Engine) -> None:
-    """An Ed25519 (PEM) key is signed and accepted end to end."""
+def ed25519_credentials(sim: Sim) -> Credentials:
+    """The sim's Ed25519 key, its private half as a PKCS#8 PEM (what a user downloads)."""
     keys = sim.api_keys("binance")
     assert keys.ed25519_key and keys.ed25519_private_key
     seed = base64.b64decode(keys.ed25519_private_key)
     pem = ("-----BEGIN PRIVATE KEY-----\n" + base64.b64encode(PKCS8_ED25519 + seed).decode()
            + "\n-----END PRIVATE KEY-----\n")
-    async with lotusx.connect("binance", credentials=Credentials(keys.ed25519_key, pem),
+    return Credentials(keys.ed25519_key, pem)
+
+
+async def test_ed25519_key_trades(sim: Sim, engine: Engine) -> None:
+    """An Ed25519 (PEM) key is signed and accepted end to end."""
+    async with lotusx.connect("binance", credentials=ed25519_credentials(sim),
                               rest_url=sim.rest_url("binance"), ws_url=sim.ws_url("binance"),
                               ws_api_url=sim.ws_url("binance")) as ex:
         order = await ex.place_order(NewOrder(symbol=SYMBOL, side="BUY", type="LIMIT",
