@@ -31,11 +31,8 @@ def venue_errors(request: Request, response: Response) -> e.LotusXError | None:
         body = _decode(response.body)
     except (msgspec.DecodeError, msgspec.ValidationError):
         return None
-    code, msg, where = body.code, body.msg, f"{request.method} {request.path}"
-    if response.status in (418, 429) or code == -1003:
-        cls = e.IpBanned if response.status == 418 else e.RateLimited
-        return cls(where, retry_after=retry_after(response), code=code, venue_message=msg, response=response)
-    return _kind(response.status, code, msg)(where, code=code, venue_message=msg, response=response)
+    return _error(f"{request.method} {request.path}", response.status, body.code, body.msg,
+                  retry=retry_after(response), response=response)
 
 
 def ws_api_error(method: str, status: int, code: int, msg: str) -> e.LotusXError:
@@ -44,9 +41,15 @@ def ws_api_error(method: str, status: int, code: int, msg: str) -> e.LotusXError
     The WS API returns "the same status and error codes" as the REST API (web-socket-api.md);
     a throttle's wait is not in a header there, so ``retry_after`` stays unknown.
     """
+    return _error(method, status, code, msg)
+
+
+def _error(where: str, status: int, code: int, msg: str, *, retry: float | None = None,
+           response: Response | None = None) -> e.LotusXError:
     if status in (418, 429) or code == -1003:
-        return (e.IpBanned if status == 418 else e.RateLimited)(method, code=code, venue_message=msg, status=status)
-    return _kind(status, code, msg)(method, code=code, venue_message=msg, status=status)
+        cls = e.IpBanned if status == 418 else e.RateLimited
+        return cls(where, retry_after=retry, code=code, venue_message=msg, status=status, response=response)
+    return _kind(status, code, msg)(where, code=code, venue_message=msg, status=status, response=response)
 
 
 def _kind(status: int, code: int, msg: str) -> type[e.LotusXError]:
