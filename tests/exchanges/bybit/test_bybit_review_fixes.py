@@ -182,47 +182,8 @@ async def test_unknown_order_id_on_the_sim_is_not_found(bybit: Bybit) -> None:
 
 # ----- cancel -----
 
-def lost_then_gone() -> Handler:
-    """The first cancel is done but its answer is lost; the retry finds no order to cancel (110001)."""
-    sent: list[Request] = []
-
-    def cancel(request: Request) -> Response:
-        sent.append(request)
-        if len(sent) == 1:
-            raise e.Timeout("POST /v5/order/cancel: no answer")
-        return answer({}, ret_code=110001, ret_msg="Order does not exist.")
-
-    return cancel
-
-
-async def test_cancel_whose_answer_was_lost_returns_the_cancelled_order() -> None:
-    """A retried cancel meeting 110001 returns the order when the venue shows it cancelled."""
-    conn, transport = connect(order_cancel=lost_then_gone(), order_realtime=rows(ORDER | {"orderStatus": "Cancelled"}))
-    async with conn as ex:
-        cancelled = await ex.cancel_order("BTCUSDT", order_id="42")
-    assert (cancelled.status, len(wire(transport, "/v5/order/cancel"))) == ("CANCELED", 2)
-
-
-async def test_cancel_of_a_filled_order_is_still_not_found() -> None:
-    """110001 for an order that filled (not cancelled) stays NotFound."""
-    conn, _ = connect(order_cancel=[answer({}, ret_code=110001, ret_msg="Order does not exist.")],
-                      order_realtime=rows(ORDER | {"orderStatus": "Filled", "cumExecQty": "0.01"}))
-    async with conn as ex:
-        with pytest.raises(e.NotFound):
-            await ex.cancel_order("BTCUSDT", order_id="42")
-
-
-async def test_cancel_of_an_unknown_order_is_not_found() -> None:
-    """110001 for an order the venue does not know at all stays NotFound."""
-    conn, _ = connect(order_cancel=[answer({}, ret_code=110001, ret_msg="Order does not exist.")],
-                      order_realtime=rows(), order_history=rows())
-    async with conn as ex:
-        with pytest.raises(e.NotFound, match="order/cancel"):
-            await ex.cancel_order("BTCUSDT", order_id="42")
-
-
 def lost_then_closed(code: int, msg: str) -> Handler:
-    """The first cancel is done but its answer is lost; the retry is told the order is already closed."""
+    """The first cancel is done but its answer is lost; the retry is told the order is gone or closed."""
     sent: list[Request] = []
 
     def cancel(request: Request) -> Response:
@@ -234,12 +195,22 @@ def lost_then_closed(code: int, msg: str) -> Handler:
     return cancel
 
 
+async def test_cancel_of_an_unknown_order_is_not_found() -> None:
+    """110001 for an order the venue does not know at all stays NotFound."""
+    conn, _ = connect(order_cancel=[answer({}, ret_code=110001, ret_msg="Order does not exist.")],
+                      order_realtime=rows(), order_history=rows())
+    async with conn as ex:
+        with pytest.raises(e.NotFound, match="order/cancel"):
+            await ex.cancel_order("BTCUSDT", order_id="42")
+
+
 @pytest.mark.parametrize(("code", "msg"), [
-    (110008, "The order has been completed or cancelled."), (110010, "The order has been cancelled"),
+    (110001, "Order does not exist."), (110008, "The order has been completed or cancelled."),
+    (110010, "The order has been cancelled"),
     (170142, "Order has been cancelled"), (170190, "Cancel order has been finished"),
 ])
 async def test_cancel_retried_into_already_cancelled_returns_the_cancelled_order(code: int, msg: str) -> None:
-    """A retried cancel told the order is already cancelled (docs v5/error) returns that cancelled order."""
+    """A retried cancel told the order is gone or already cancelled (docs v5/error) returns the cancelled order."""
     conn, transport = connect(order_cancel=lost_then_closed(code, msg),
                               order_realtime=rows(ORDER | {"orderStatus": "Cancelled"}))
     async with conn as ex:
@@ -247,9 +218,10 @@ async def test_cancel_retried_into_already_cancelled_returns_the_cancelled_order
     assert (cancelled.status, len(wire(transport, "/v5/order/cancel"))) == ("CANCELED", 2)
 
 
-async def test_cancel_of_an_order_the_venue_says_filled_is_not_found() -> None:
-    """170139 ("Order has been filled") on cancel means nothing is left to cancel: NotFound, not a bad request."""
-    conn, _ = connect(order_cancel=[answer({}, ret_code=170139, ret_msg="Order has been filled.")],
+@pytest.mark.parametrize(("code", "msg"), [(110001, "Order does not exist."), (170139, "Order has been filled.")])
+async def test_cancel_of_a_filled_order_is_not_found(code: int, msg: str) -> None:
+    """A cancel told the order is gone or filled, and the venue shows it filled: NotFound, not a bad request."""
+    conn, _ = connect(order_cancel=[answer({}, ret_code=code, ret_msg=msg)],
                       order_realtime=rows(ORDER | {"orderStatus": "Filled", "cumExecQty": "0.01"}))
     async with conn as ex:
         with pytest.raises(e.NotFound):
