@@ -37,7 +37,7 @@ from lotusx.kernel.errors import (
 from lotusx.kernel.protocols import WsPump, WsSession
 from lotusx.kernel.ws import WsFrame, WsKind
 from lotusx.log import get_logger
-from lotusx.ws.delivery import Gap, Resumed
+from lotusx.ws.delivery import HANDOFF, Gap, Resumed
 from lotusx.ws.frames import Drop, Many
 from lotusx.ws.heartbeat import Liveness
 from lotusx.ws.hub import Hub, Link, settle
@@ -45,11 +45,6 @@ from lotusx.ws.outbound import pinger, sender
 
 _log = get_logger("lotusx.ws")
 
-# A reader left alone decodes a whole socket buffer (hundreds of frames) before the consumer
-# runs. The queued messages then live long enough for the cyclic GC to scan them again and
-# again (measured: 6 us of GC per message), and the first of them waits for the last to be
-# decoded. Yielding once this many are waiting keeps them young and the latency flat.
-_HANDOFF = 16
 _TEXT, _BINARY = WsKind.TEXT, WsKind.BINARY  # bound once: an enum member lookup costs ~70 ns
 # Errors that would recur on every connection: they end the stream instead of a reconnect.
 _FATAL = (AuthenticationError, ConfigError, SubscriptionRejected)
@@ -370,7 +365,7 @@ class Shard:
         monotonic, step, offer, counts = clock.monotonic, hub.frames.step, hub.delivery.offer, tally.messages
         pump = session.pump if isinstance(session, WsPump) else functools.partial(_pump, session)
         pending: list[tuple[Any, bool]] = []  # (message, counted), in order, for deliver()
-        due = False  # _HANDOFF messages wait: yield before delivering more
+        due = False  # HANDOFF messages wait: yield before delivering more
 
         def accept(data: str | bytes) -> bool:
             live.last_rx = now = monotonic()
@@ -400,7 +395,7 @@ class Shard:
             if not waiting:  # full or closed: the overflow policy decides, in deliver()
                 pending.append((message, True))
                 return True
-            if waiting >= _HANDOFF:
+            if waiting >= HANDOFF:
                 due = True
                 return True
             return False
@@ -423,7 +418,7 @@ class Shard:
                     return
                 waiting = offer(message)
                 if waiting:
-                    if waiting >= _HANDOFF:
+                    if waiting >= HANDOFF:
                         await asyncio.sleep(0)
                     return
             live.hold()  # full or closed: the overflow policy decides; held by back-pressure is not idle
@@ -438,7 +433,7 @@ class Shard:
                 if frame is None:
                     if due:
                         due = False
-                        await asyncio.sleep(0)  # let the consumer catch up: see _HANDOFF
+                        await asyncio.sleep(0)  # let the consumer catch up: see HANDOFF
                     for message, counted in pending:
                         await deliver(message, counted)
                     pending.clear()

@@ -6,6 +6,8 @@
         await ws.subscribe(["orderbook.50.BTCUSDT"])
         async for message in ws:          # venue messages, and Gap markers after reconnects
             ...
+        # or, the same messages pushed to a plain function on the reader's turn (no queue):
+        await ws.run(on_message)
 
 Streams are spread over as many connections (shards) as the dialect's ``max_streams``
 requires, each supervised on its own (see :mod:`lotusx.ws.connection`), all delivering into
@@ -211,6 +213,26 @@ class ReconnectWs:
         """
         for shard in self._shards:
             shard.drop(reason)
+
+    async def run(self, handler: Callable[[Any], object]) -> None:
+        """Call ``handler(message)`` for every message as soon as it is decoded, until the stream ends.
+
+        The push form of ``async for message in ws``: the same messages and markers in the
+        same order (what is queued first), but each is handled on the socket reader's own turn,
+        with no queue and no task switch per message. It returns when the stream is closed and
+        raises what ``async for`` would raise; an exception from ``handler`` ends the stream
+        and is raised here. Cancelling it only stops the push: later messages queue again.
+
+        ``handler`` runs inside the reader, so nothing is read from the socket while it runs:
+        keep it to bookkeeping (update a book, set a flag, start a task). It cannot be combined
+        with ``async for`` on the same stream.
+        """
+        delivery = self._running().delivery
+        delivery.push(handler)
+        try:
+            await delivery.ended()
+        finally:
+            delivery.push(None)
 
     def __aiter__(self) -> ReconnectWs:
         return self

@@ -7,7 +7,7 @@ import pytest
 from lotusx.kernel.errors import AuthenticationError, ConfigError, QueueOverflow
 from lotusx.metrics import Metrics
 from lotusx.testing import FakeClock
-from lotusx.ws.delivery import Delivery, Gap, Overflow
+from lotusx.ws.delivery import HANDOFF, PUSH_BURST, Delivery, Gap, Overflow
 
 
 async def drain(delivery: Delivery) -> list[object]:
@@ -118,3 +118,83 @@ class TestDelivery:
         """A queue smaller than 2 cannot hold a Gap and a message."""
         with pytest.raises(ConfigError):
             Delivery(1)
+
+
+class TestPush:
+    async def test_queued_items_go_to_the_handler_first_then_new_ones(self) -> None:
+        """push() hands what is queued to the handler in order, then each item as it comes; nothing stays queued."""
+        delivery, got = Delivery(4), []
+        await delivery.put(0)
+        await delivery.put(1)
+        delivery.push(got.append)
+        assert delivery.offer(2) == 1
+        await delivery.put(3)
+        assert got == [0, 1, 2, 3]
+        assert len(delivery) == 0
+
+    async def test_the_reader_is_told_to_yield_once_per_burst(self) -> None:
+        """In push mode offer() reports HANDOFF once every PUSH_BURST items, 1 otherwise."""
+        delivery = Delivery(4)
+        delivery.push(lambda item: None)
+        answers = [delivery.offer(n) for n in range(2 * PUSH_BURST)]
+        assert [n for n, answer in enumerate(answers) if answer == HANDOFF] == [PUSH_BURST - 1, 2 * PUSH_BURST - 1]
+        assert set(answers) == {1, HANDOFF}
+
+    async def test_a_failing_handler_ends_the_stream_and_ended_raises_its_error(self) -> None:
+        """An exception from the handler closes the delivery; ended() raises that exception, later items are refused."""
+        delivery = Delivery(4)
+
+        def handler(item: object) -> None:
+            if item == 1:
+                raise ValueError("consumer bug")
+
+        delivery.push(handler)
+        assert delivery.offer(0) == 1
+        assert delivery.offer(1) == 0
+        assert delivery.offer(2) == 0
+        with pytest.raises(ValueError, match="consumer bug"):
+            await asyncio.wait_for(delivery.ended(), 1)
+        assert len(delivery) == 0
+
+    async def test_ended_returns_on_close_and_raises_a_failure(self) -> None:
+        """ended() returns once the stream is closed, and raises the stream's failure if it failed."""
+        closed, failed = Delivery(4), Delivery(4)
+        waiter = asyncio.create_task(closed.ended())
+        await asyncio.sleep(0)
+        assert not waiter.done()
+        closed.close()
+        await asyncio.wait_for(waiter, 1)
+        failed.fail(AuthenticationError("refused"))
+        with pytest.raises(AuthenticationError):
+            await asyncio.wait_for(failed.ended(), 1)
+
+    async def test_push_none_queues_again(self) -> None:
+        """After push(None) items queue for get() as before."""
+        delivery, got = Delivery(4), []
+        delivery.push(got.append)
+        delivery.push(None)
+        delivery.offer("a")
+        assert got == []
+        assert await delivery.get() == "a"
+
+    async def test_get_and_a_second_handler_are_refused_while_pushing(self) -> None:
+        """While a handler takes the items, get() and another push() raise ConfigError."""
+        delivery = Delivery(4)
+        delivery.push(lambda item: None)
+        with pytest.raises(ConfigError):
+            await delivery.get()
+        with pytest.raises(ConfigError):
+            delivery.push(lambda item: None)
+
+    async def test_a_producer_waiting_for_room_pushes_after_the_queued_items(self) -> None:
+        """A put() blocked on a full queue when push() begins is handed over after what was queued, in order."""
+        delivery, got = Delivery(2, Overflow.BLOCK), []
+        await delivery.put(1)
+        await delivery.put(2)
+        producer = asyncio.create_task(delivery.put(3))
+        await asyncio.sleep(0)
+        assert not producer.done()
+        delivery.push(got.append)
+        await asyncio.wait_for(producer, 1)
+        assert got == [1, 2, 3]
+        assert len(delivery) == 0
