@@ -146,9 +146,10 @@ def targets(results: Sequence[Result]) -> list[dict[str, Any]]:
                    (f"REST {op} x{WORKERS} throughput / floor", wide.ratio or 0,
                     round_ratios(wide, by[(f"{op} x{WORKERS}", "floor")], "rate"), ">=", 0.9)]
     for mode in ("plain", "gzip", "deflate"):
-        ours = by[(f"ws {mode}", "lotusx")]
-        checks.append((f"WS {mode} msgs/s / floor", ours.ratio or 0,
-                       round_ratios(ours, by[(f"ws {mode}", "floor")], "rate"), ">=", 0.8))
+        for client, how in (("lotusx", "async for"), (stream.PUSHED, "run()")):
+            ours = by[(f"ws {mode}", client)]
+            checks.append((f"WS {mode} msgs/s / floor, {how}", ours.ratio or 0,
+                           round_ratios(ours, by[(f"ws {mode}", "floor")], "rate"), ">=", 0.8))
     checks.append(("book updates/s (20+20 levels)", by[("book", "lotusx")].rate, [], ">=", 100_000))
     rss = by[("ws plain rss", "lotusx")].extra
     checks.append(("RSS last / first sample", rss["rss_last"] / rss["rss_first"], [], "<=", 1.10))

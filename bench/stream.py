@@ -8,7 +8,9 @@ fast as the socket takes them, as text, gzip binary frames or over permessage-de
   (``market_frames``: each frame to the event its stream names), ``Inflate`` first for
   gzip. The events are the connector's typed ``DepthUpdate``s, whose ``bids``/``asks`` are
   exact levels (:class:`lotusx.ws.Levels`, Decimal on access). Heartbeat watchdog, bounded
-  delivery queue and dedup all run.
+  delivery queue and dedup all run. Read two ways: ``async for`` (client ``lotusx``) and
+  pushed to a plain function by ``ReconnectWs.run`` (client ``lotusx run()``), each doing
+  the same per-message work (a timestamp, a type check, a count).
 - floor: one ``ws_connect``, ``await ws.receive()``, ``zlib.decompress`` for gzip, one
   msgspec decode into a Struct with ``str`` prices. Nothing else.
 """
@@ -19,7 +21,7 @@ import asyncio
 import time
 import zlib
 from array import array
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Any
 
@@ -36,6 +38,7 @@ from lotusx.transport import AiohttpWs
 from lotusx.ws import Heartbeat, Inflate, ReconnectWs, frames
 
 STREAM = "btcusdt@depth@100ms"
+PUSHED = "lotusx run()"  # the client name of ours pushed to a handler
 SUBSCRIBE = orjson.dumps({"method": "SUBSCRIBE", "params": [STREAM], "id": 1}).decode()
 
 
@@ -63,18 +66,27 @@ Timed = tuple[list[float], float, float]
 """Per-message seconds between arrivals, then wall and CPU seconds in all."""
 
 
-async def ours(base: str, mode: str, count: int, rss_every: int = 0) -> tuple[Timed, list[int]]:
-    """Our pipeline over ``count`` frames; also RSS samples every ``rss_every`` messages."""
+def _stream(base: str, mode: str, count: int) -> ReconnectWs:
+    """Our stream of ``count`` replayed frames in ``mode``, with the Binance connector's frame stages."""
     metrics = Metrics()
     pipeline = frames(Inflate(metrics=metrics) if mode == "gzip" else None, market_frames(metrics))
     address = url(base, mode, count)
-    ws = ReconnectWs(lambda: AiohttpWs(address, compress=15 if mode == "deflate" else 0), frames=pipeline,
-                     dialect=DIALECT, heartbeat=Heartbeat(interval=None, answer_pings=False, idle_timeout=60.0),
-                     metrics=metrics)
+    return ReconnectWs(lambda: AiohttpWs(address, compress=15 if mode == "deflate" else 0), frames=pipeline,
+                       dialect=DIALECT, heartbeat=Heartbeat(interval=None, answer_pings=False, idle_timeout=60.0),
+                       metrics=metrics)
+
+
+def _check(message: Any) -> None:
+    if type(message) is not DepthUpdate:
+        raise RuntimeError(f"unexpected message {type(message).__name__}")
+
+
+async def ours(base: str, mode: str, count: int, rss_every: int = 0) -> tuple[Timed, list[int]]:
+    """Our pipeline over ``count`` frames read with ``async for``; also RSS samples every ``rss_every`` messages."""
     # Preallocated raw doubles: a growing list of floats would itself show up as RSS growth.
     samples = array("d", bytes(8 * count))
     rss: list[int] = []
-    async with ws:
+    async with _stream(base, mode, count) as ws:
         await ws.subscribe([STREAM])
         clock = time.perf_counter
         cpu0 = time.process_time()
@@ -84,8 +96,7 @@ async def ours(base: str, mode: str, count: int, rss_every: int = 0) -> tuple[Ti
             now = clock()
             samples[received] = now - last
             last = now
-            if type(message) is not DepthUpdate:
-                raise RuntimeError(f"unexpected message {type(message).__name__}")
+            _check(message)
             received += 1
             if rss_every and received % rss_every == 0:
                 rss.append(rss_bytes())
@@ -94,6 +105,40 @@ async def ours(base: str, mode: str, count: int, rss_every: int = 0) -> tuple[Ti
         wall, cpu = clock() - start, time.process_time() - cpu0
         assert message.bids[0][0] == Decimal(message.b[0][0]), "exact levels"
     return (samples.tolist(), wall, cpu), rss
+
+
+async def pushed(base: str, mode: str, count: int) -> Timed:
+    """Our pipeline over ``count`` frames pushed to a handler (``ReconnectWs.run``): the same per-message work."""
+    samples = array("d", bytes(8 * count))
+    last_message: list[DepthUpdate] = []
+    async with _stream(base, mode, count) as ws:
+        await ws.subscribe([STREAM])
+        done = asyncio.get_running_loop().create_future()
+        clock = time.perf_counter
+        received = 0
+
+        def handle(message: Any) -> None:
+            nonlocal last, received
+            now = clock()
+            samples[received] = now - last
+            last = now
+            _check(message)
+            received += 1
+            if received == count:
+                last_message.append(message)
+                done.set_result(None)
+
+        cpu0 = time.process_time()
+        start = last = clock()
+        runner = asyncio.ensure_future(ws.run(handle))
+        await asyncio.wait([runner, done], return_when=asyncio.FIRST_COMPLETED)
+        wall, cpu = clock() - start, time.process_time() - cpu0
+        runner.cancel()
+        if not done.done():
+            await runner  # the stream ended early: raise why
+        message = last_message[0]
+        assert message.bids[0][0] == Decimal(message.b[0][0]), "exact levels"
+    return samples.tolist(), wall, cpu
 
 
 async def floor(base: str, mode: str, count: int) -> Timed:
@@ -182,16 +227,23 @@ def _time_book(case: str, client: str, apply: Any, events: list[BookEvent], ok: 
 
 
 def run_ws(base: str, mode: str, count: int, rounds: int, server_cpu: Callable[[], float]) -> list[Result]:
-    """``rounds`` rounds of ``count`` frames each: floor and ours side by side, each on a fresh
-    connection, the first of the two taking turns; every round pooled. ``server_cpu`` reads
-    the replay server's CPU seconds (see :meth:`bench.measure.Server.cpu`)."""
-    pooled = {"floor": Rounds(f"ws {mode}", "floor"), "lotusx": Rounds(f"ws {mode}", "lotusx")}
+    """``rounds`` rounds of ``count`` frames each: the floor, ours read with ``async for`` and ours
+    pushed (``run``) side by side, each on a fresh connection, in reverse order every other
+    round; every round pooled. ``server_cpu`` reads the replay server's CPU seconds (see
+    :meth:`bench.measure.Server.cpu`)."""
+    clients: dict[str, Callable[[], Awaitable[Timed]]] = {
+        "floor": lambda: floor(base, mode, count),
+        "lotusx": lambda: _timed(ours(base, mode, count)),
+        PUSHED: lambda: pushed(base, mode, count),
+    }
+    pooled = {client: Rounds(f"ws {mode}", client) for client in clients}
     for round_ in range(rounds):
-        for client in ("floor", "lotusx")[::-1 if round_ % 2 else 1]:
+        for client in list(clients)[::-1 if round_ % 2 else 1]:
             before = server_cpu()
-            if client == "floor":
-                timed = asyncio.run(floor(base, mode, count))
-            else:
-                timed = asyncio.run(ours(base, mode, count))[0]
+            timed = asyncio.run(clients[client]())
             pooled[client].add(*timed, server_cpu() - before)
-    return [pooled["floor"].result(), pooled["lotusx"].result()]
+    return [rounds_.result() for rounds_ in pooled.values()]
+
+
+async def _timed(run: Awaitable[tuple[Timed, list[int]]]) -> Timed:
+    return (await run)[0]

@@ -9,6 +9,7 @@ import aiohttp
 import orjson
 import pytest
 
+from bench import stream
 from bench.measure import Server
 from bench.server import CYCLE, depth_frame
 from bench.stream import SUBSCRIBE, url
@@ -65,3 +66,11 @@ async def test_the_servers_cpu_seconds_grow_while_it_sends(server: Server, repla
     before = server.cpu()
     await received(replay, "gzip", 5000)
     assert server.cpu() > before
+
+
+@pytest.mark.parametrize("mode", ["plain", "gzip", "deflate"])
+async def test_both_of_our_clients_take_every_frame_as_a_typed_depth_update(replay: str, mode: str) -> None:
+    """async for and run() each time one arrival per frame; a message other than a DepthUpdate would raise."""
+    (read, _, _), _ = await stream.ours(replay, mode, 300)
+    pushed, _, _ = await stream.pushed(replay, mode, 300)
+    assert len(read) == len(pushed) == 300

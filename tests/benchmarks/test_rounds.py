@@ -7,6 +7,7 @@ import pytest
 from bench.__main__ import targets, verdict
 from bench.measure import Result, Rounds, round_ratios
 from bench.report import add_ratios, ceilings
+from bench.stream import PUSHED
 
 
 def rounds(client: str, *per_round: list[float]) -> Rounds:
@@ -70,7 +71,7 @@ def all_cases(ours_depth: list[list[float]]) -> list[Result]:
     ms = [[0.001], [0.001], [0.001]]
     results: list[Result] = []
     for case in ("depth x1", "order x1", "depth x16", "order x16", "ws plain", "ws gzip", "ws deflate"):
-        for client in ("floor", "lotusx", "ccxt"):
+        for client in ("floor", "lotusx", "ccxt", *((PUSHED,) if case.startswith("ws") else ())):
             results.append(rounds(client, *(ours_depth if (case, client) == ("depth x1", "lotusx") else ms)).result())
             results[-1].case = case
     results += [Result("book", "lotusx", 1, 1.0, 1.0, 120_000.0, 1.0),
@@ -97,3 +98,9 @@ def test_a_16_way_ceiling_is_the_floors_cpu_per_call_over_the_clients() -> None:
     lines = ceilings(rows).splitlines()
     assert lines[0] == "depth x16 lotusx: ceiling 8,000 calls/s, 0.80x the floor's 10,000 (server busy 99%)"
     assert lines[1].startswith("depth x16 ccxt: ceiling 4,000 calls/s, 0.40x")
+
+
+def test_each_ws_mode_is_judged_for_async_for_and_for_run() -> None:
+    """Both ways of reading a stream get a verdict of their own against the same floor."""
+    names = [c["target"] for c in targets(all_cases([[0.001]] * 3)) if c["target"].startswith("WS plain")]
+    assert names == ["WS plain msgs/s / floor, async for", "WS plain msgs/s / floor, run()"]
