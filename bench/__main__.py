@@ -33,13 +33,14 @@ from bench.measure import (
     timed_calls,
     two_cores,
 )
-from bench.report import RESULTS, add_ratios, ceilings, chart, layer_costs, own_times, save, table
+from bench.report import RESULTS, add_ratios, ceilings, chart, latencies, layer_costs, own_times, save, table
 from bench.rest import ABLATIONS, Client, Probed, check, open_client
 
 CLIENTS = ("floor", "lotusx", "ccxt")
 SIZES = {  # quick, full
     # Many short rounds rather than a few long ones: each round's ratio is taken side by side.
     "rest_calls": (150, 500), "rest_concurrent": (400, 1500), "rounds": (4, 6), "ws_frames": (5_000, 20_000),
+    "latency_frames": (1_000, 4_000),
     "rss_frames": (200_000, 1_000_000), "book_updates": (20_000, 100_000), "limit_memory": (5_000, 20_000),
     "limit_redis": (1_000, 3_000),
 }
@@ -237,6 +238,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         base = replay.info["ws_url"]
         for mode in ("plain", "gzip", "deflate"):
             results += stream.run_ws(base, mode, size["ws_frames"], size["rounds"], replay.cpu)
+        results += stream.run_latency(base, size["latency_frames"], size["rounds"], replay.cpu)
         frames = size["rss_frames"]
         (samples, wall, cpu), rss = asyncio.run(stream.ours(base, "plain", frames, rss_every=frames // 10))
         rss_result = summarize("ws plain rss", "lotusx", samples, wall, cpu, frames)
@@ -264,6 +266,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(layer_costs(results))
     print("\nEach layer's own time per call over the socket (median µs, one run, bench.rest.Probed):\n")
     print(own_times(results))
+    print(f"\nWS latency, server's write to the consumer ({stream.BURST} frames every {stream.EVERY_US} µs):\n")
+    print(latencies(results))
     print("\n16-way, were the server never the limit (client CPU per call, same run):\n")
     print(ceilings(results))
     print()

@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 
 from bench.measure import Result
+from bench.stream import LATENCY
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SERVER_BOUND = 0.9  # a row whose server core was this busy measured the server
@@ -18,8 +19,9 @@ COLOURS = {"lotusx": "tab:blue", "lotusx run()": "lightskyblue", "ccxt": "tab:or
 
 
 def add_ratios(results: Sequence[Result]) -> None:
-    """Each result's rate over its case's floor rate (the floor itself gets 1.0)."""
-    floors = {r.case: r.rate for r in results if r.client == "floor"}
+    """Each result's rate over its case's floor rate (the floor itself gets 1.0); none for the
+    latency case, whose rate is the server's pace."""
+    floors = {r.case: r.rate for r in results if r.client == "floor" and r.case != LATENCY}
     for result in results:
         if result.case in floors:
             result.ratio = result.rate / floors[result.case]
@@ -51,6 +53,12 @@ def table(results: Sequence[Result]) -> str:
         lines.append(f"| {r.case} | {r.client} | {r.count} | {r.median_us:.1f} | {r.p99_us:.1f} | {r.rate:,.0f} "
                      f"| {r.cpu_us:.1f} | {busy} | {ratio} |")
     return "\n".join(lines)
+
+
+def latencies(results: Sequence[Result]) -> str:
+    """The latency case's clients: median and p99 from the server's write to the consumer."""
+    return "\n".join(f"{r.client}: median {r.median_us:.0f} µs, p99 {r.p99_us:.0f} µs"
+                     for r in results if r.case == LATENCY)
 
 
 def ceilings(results: Sequence[Result]) -> str:

@@ -17,6 +17,7 @@ import base64
 import gzip
 import hashlib
 import sys
+import time
 import zlib
 from decimal import Decimal
 from urllib.parse import parse_qs, urlsplit
@@ -75,10 +76,11 @@ async def run_sim() -> None:
                 print(MARK + "ok", flush=True)
 
 
-def depth_frame(n: int) -> bytes:
+def depth_frame(n: int, event_time: int | None = None) -> bytes:
     """Combined-stream depth update ``n``: 20+20 levels, distinct update ids."""
     return orjson.dumps({"stream": STREAM, "data": {
-        "e": "depthUpdate", "E": 1_700_000_000_000 + n, "s": "BTCUSDT", "U": 2 * n + 1, "u": 2 * n + 2,
+        "e": "depthUpdate", "E": 1_700_000_000_000 + n if event_time is None else event_time, "s": "BTCUSDT",
+        "U": 2 * n + 1, "u": 2 * n + 2,
         "b": [[f"{50000 - i}.{n % 100:02d}", f"{1 + (n + i) % 7}.23400000"] for i in range(20)],
         "a": [[f"{50001 + i}.{n % 100:02d}", f"0.{(n + i) % 9 + 1}0000000"] for i in range(20)]}})
 
@@ -109,6 +111,18 @@ def deflated(message: bytes) -> bytes:
     return (packer.compress(message) + packer.flush(zlib.Z_SYNC_FLUSH))[:-4]
 
 
+# Paced frames (``burst=..``) carry the server's send time as their event time: STAMP plus
+# CLOCK_MONOTONIC in ns, which every process on the machine reads alike. The offset keeps it 19
+# digits (JSON allows no leading zeros), so each frame's time is patched into a template.
+STAMP = 10**18
+
+
+def stamped(n: int) -> tuple[bytes, int]:
+    """Depth frame ``n`` with a placeholder event time, and where its 19 digits start."""
+    raw = depth_frame(n, STAMP)
+    return raw, raw.index(b'"E":%d' % STAMP) + 4
+
+
 def wire_frames(raw: list[bytes]) -> dict[str, list[bytes]]:
     """Each depth frame as the bytes on the wire, per mode."""
     return {"plain": [ws_frame(0x1, r) for r in raw],
@@ -129,8 +143,31 @@ async def read_frame(reader: asyncio.StreamReader) -> tuple[int, bytes]:
     return head & 0x0F, body
 
 
-async def replay(frames: dict[str, list[bytes]], reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    """GET /stream?mode=..&count=..: the handshake, the SUBSCRIBE ack, then ``count`` frames."""
+async def flood(wire: list[bytes], count: int, writer: asyncio.StreamWriter) -> None:
+    """``count`` pre-framed frames, ``_BATCH`` a write, as fast as the socket takes them."""
+    for start in range(0, count, _BATCH):
+        writer.write(b"".join(wire[n % CYCLE] for n in range(start, min(count, start + _BATCH))))
+        await writer.drain()
+
+
+async def paced(templates: list[tuple[bytes, int]], count: int, burst: int, every: float,
+                writer: asyncio.StreamWriter) -> None:
+    """``count`` plain frames, ``burst`` at a time every ``every`` seconds, each stamped when written."""
+    for start in range(0, count, burst):
+        digits = b"%d" % (STAMP + time.monotonic_ns())
+        out = []
+        for n in range(start, min(count, start + burst)):
+            raw, at = templates[n % CYCLE]
+            out.append(ws_frame(0x1, raw[:at] + digits + raw[at + len(digits):]))
+        writer.write(b"".join(out))
+        await writer.drain()
+        await asyncio.sleep(every)
+
+
+async def replay(frames: dict[str, list[bytes]], templates: list[tuple[bytes, int]], reader: asyncio.StreamReader,
+                 writer: asyncio.StreamWriter) -> None:
+    """GET /stream?mode=..&count=..[&burst=..&every_us=..]: the handshake, the SUBSCRIBE ack,
+    then ``count`` frames, as fast as they go or (plain only) paced and stamped."""
     try:
         head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
         query = parse_qs(urlsplit(head[0].split(" ")[1]).query)
@@ -144,10 +181,11 @@ async def replay(frames: dict[str, list[bytes]], reader: asyncio.StreamReader, w
                         if deflate else b"") + b"\r\n")
         _, ask = await read_frame(reader)
         writer.write(ws_frame(0x1, orjson.dumps({"result": None, "id": orjson.loads(ask).get("id")})))
-        wire = frames[mode]
-        for start in range(0, count, _BATCH):
-            writer.write(b"".join(wire[n % CYCLE] for n in range(start, min(count, start + _BATCH))))
-            await writer.drain()
+        if "burst" in query:
+            every = int(query.get("every_us", ["1000"])[0]) / 1e6
+            await paced(templates, count, int(query["burst"][0]), every, writer)
+        else:
+            await flood(frames[mode], count, writer)
         while True:  # hold the connection until the client closes it; answer its close
             opcode, body = await read_frame(reader)
             if opcode == 0x8:
@@ -162,7 +200,8 @@ async def replay(frames: dict[str, list[bytes]], reader: asyncio.StreamReader, w
 
 async def run_replay() -> None:
     frames = wire_frames([depth_frame(n) for n in range(CYCLE)])
-    server = await asyncio.start_server(lambda r, w: replay(frames, r, w), "127.0.0.1", 0)
+    templates = [stamped(n) for n in range(CYCLE)]
+    server = await asyncio.start_server(lambda r, w: replay(frames, templates, r, w), "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     print(MARK + orjson.dumps({"ws_url": f"ws://127.0.0.1:{port}"}).decode(), flush=True)
     await read_line(asyncio.get_running_loop())

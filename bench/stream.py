@@ -30,6 +30,7 @@ import msgspec
 import orjson
 
 from bench.measure import Result, Rounds, rss_bytes, summarize
+from bench.server import STAMP
 from lotusx.book import BookEvent, DiffSync
 from lotusx.exchanges.binance.schemas import DepthUpdate
 from lotusx.exchanges.binance.streams import DIALECT, market_frames
@@ -66,11 +67,10 @@ Timed = tuple[list[float], float, float]
 """Per-message seconds between arrivals, then wall and CPU seconds in all."""
 
 
-def _stream(base: str, mode: str, count: int) -> ReconnectWs:
-    """Our stream of ``count`` replayed frames in ``mode``, with the Binance connector's frame stages."""
+def _stream(address: str, mode: str) -> ReconnectWs:
+    """Our stream of the replayed frames at ``address`` in ``mode``, with the Binance connector's frame stages."""
     metrics = Metrics()
     pipeline = frames(Inflate(metrics=metrics) if mode == "gzip" else None, market_frames(metrics))
-    address = url(base, mode, count)
     return ReconnectWs(lambda: AiohttpWs(address, compress=15 if mode == "deflate" else 0), frames=pipeline,
                        dialect=DIALECT, heartbeat=Heartbeat(interval=None, answer_pings=False, idle_timeout=60.0),
                        metrics=metrics)
@@ -86,7 +86,7 @@ async def ours(base: str, mode: str, count: int, rss_every: int = 0) -> tuple[Ti
     # Preallocated raw doubles: a growing list of floats would itself show up as RSS growth.
     samples = array("d", bytes(8 * count))
     rss: list[int] = []
-    async with _stream(base, mode, count) as ws:
+    async with _stream(url(base, mode, count), mode) as ws:
         await ws.subscribe([STREAM])
         clock = time.perf_counter
         cpu0 = time.process_time()
@@ -111,7 +111,7 @@ async def pushed(base: str, mode: str, count: int) -> Timed:
     """Our pipeline over ``count`` frames pushed to a handler (``ReconnectWs.run``): the same per-message work."""
     samples = array("d", bytes(8 * count))
     last_message: list[DepthUpdate] = []
-    async with _stream(base, mode, count) as ws:
+    async with _stream(url(base, mode, count), mode) as ws:
         await ws.subscribe([STREAM])
         done = asyncio.get_running_loop().create_future()
         clock = time.perf_counter
@@ -226,17 +226,93 @@ def _time_book(case: str, client: str, apply: Any, events: list[BookEvent], ok: 
     return summarize(case, client, samples, wall, cpu, len(events))
 
 
+# ===== latency: paced frames stamped by the server =====
+
+LATENCY = "ws latency"  # the case; its median and p99 are send-to-consumer latencies
+BURST, EVERY_US = 8, 1_000  # ~8 k frames/s in bursts: well under every client's capacity
+SKIP = BURST  # the first burst meets a cold connection
+
+
+def paced_url(base: str, count: int) -> str:
+    """The replay URL for ``count`` plain frames, ``BURST`` every ``EVERY_US``, stamped when sent."""
+    return f"{url(base, 'plain', count)}&burst={BURST}&every_us={EVERY_US}"
+
+
+def _since_sent(event_time: int) -> float:
+    """Seconds since the server stamped a frame (same CLOCK_MONOTONIC: see ``bench.server.STAMP``)."""
+    return (time.monotonic_ns() - (event_time - STAMP)) / 1e9
+
+
+async def floor_latency(base: str, count: int) -> Timed:
+    """The bare loop on paced frames: per frame, the time from the server's write to the decoded frame."""
+    decode = msgspec.json.Decoder(FloorFrame).decode
+    samples: list[float] = []
+    async with aiohttp.ClientSession() as session, session.ws_connect(paced_url(base, count), max_msg_size=0) as ws:
+        await ws.send_str(SUBSCRIBE)
+        await ws.receive()  # the ack
+        cpu0, start = time.process_time(), time.perf_counter()
+        for _ in range(count):
+            samples.append(_since_sent(decode((await ws.receive()).data).data.E))
+        wall, cpu = time.perf_counter() - start, time.process_time() - cpu0
+    return samples[SKIP:], wall, cpu
+
+
+async def ours_latency(base: str, count: int) -> Timed:
+    """``async for`` on paced frames: per message, the time from the server's write to the consumer."""
+    samples: list[float] = []
+    async with _stream(paced_url(base, count), "plain") as ws:
+        await ws.subscribe([STREAM])
+        cpu0, start = time.process_time(), time.perf_counter()
+        async for message in ws:
+            samples.append(_since_sent(message.E))
+            if len(samples) == count:
+                break
+        wall, cpu = time.perf_counter() - start, time.process_time() - cpu0
+    return samples[SKIP:], wall, cpu
+
+
+async def pushed_latency(base: str, count: int) -> Timed:
+    """``run(handler)`` on paced frames: per message, the time from the server's write to the handler."""
+    samples: list[float] = []
+    async with _stream(paced_url(base, count), "plain") as ws:
+        await ws.subscribe([STREAM])
+        done = asyncio.get_running_loop().create_future()
+
+        def handle(message: Any) -> None:
+            samples.append(_since_sent(message.E))
+            if len(samples) == count:
+                done.set_result(None)
+
+        cpu0, start = time.process_time(), time.perf_counter()
+        runner = asyncio.ensure_future(ws.run(handle))
+        await asyncio.wait([runner, done], return_when=asyncio.FIRST_COMPLETED)
+        wall, cpu = time.perf_counter() - start, time.process_time() - cpu0
+        runner.cancel()
+        if not done.done():
+            await runner  # the stream ended early: raise why
+    return samples[SKIP:], wall, cpu
+
+
+def run_latency(base: str, count: int, rounds: int, server_cpu: Callable[[], float]) -> list[Result]:
+    """``rounds`` rounds of ``count`` paced frames for the floor, ``async for`` and ``run()``."""
+    return _rounds(LATENCY, {"floor": lambda: floor_latency(base, count), "lotusx": lambda: ours_latency(base, count),
+                             PUSHED: lambda: pushed_latency(base, count)}, rounds, server_cpu)
+
+
 def run_ws(base: str, mode: str, count: int, rounds: int, server_cpu: Callable[[], float]) -> list[Result]:
     """``rounds`` rounds of ``count`` frames each: the floor, ours read with ``async for`` and ours
     pushed (``run``) side by side, each on a fresh connection, in reverse order every other
     round; every round pooled. ``server_cpu`` reads the replay server's CPU seconds (see
     :meth:`bench.measure.Server.cpu`)."""
-    clients: dict[str, Callable[[], Awaitable[Timed]]] = {
-        "floor": lambda: floor(base, mode, count),
-        "lotusx": lambda: _timed(ours(base, mode, count)),
-        PUSHED: lambda: pushed(base, mode, count),
-    }
-    pooled = {client: Rounds(f"ws {mode}", client) for client in clients}
+    return _rounds(f"ws {mode}", {"floor": lambda: floor(base, mode, count),
+                                  "lotusx": lambda: _timed(ours(base, mode, count)),
+                                  PUSHED: lambda: pushed(base, mode, count)}, rounds, server_cpu)
+
+
+def _rounds(case: str, clients: dict[str, Callable[[], Awaitable[Timed]]], rounds: int,
+            server_cpu: Callable[[], float]) -> list[Result]:
+    """Each client once a round, in reverse order every other round, each pooled over the rounds."""
+    pooled = {client: Rounds(case, client) for client in clients}
     for round_ in range(rounds):
         for client in list(clients)[::-1 if round_ % 2 else 1]:
             before = server_cpu()

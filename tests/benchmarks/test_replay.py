@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import time
 from collections.abc import Iterator
 
 import aiohttp
@@ -11,7 +12,7 @@ import pytest
 
 from bench import stream
 from bench.measure import Server
-from bench.server import CYCLE, depth_frame
+from bench.server import CYCLE, STAMP, depth_frame
 from bench.stream import SUBSCRIBE, url
 
 
@@ -74,3 +75,28 @@ async def test_both_of_our_clients_take_every_frame_as_a_typed_depth_update(repl
     (read, _, _), _ = await stream.ours(replay, mode, 300)
     pushed, _, _ = await stream.pushed(replay, mode, 300)
     assert len(read) == len(pushed) == 300
+
+
+async def test_paced_frames_carry_their_send_time_on_the_shared_monotonic_clock(replay: str) -> None:
+    """With burst=.., frames come BURST at a time, each stamped STAMP + CLOCK_MONOTONIC ns when written."""
+    before = time.monotonic_ns()
+    async with aiohttp.ClientSession() as session, session.ws_connect(stream.paced_url(replay, 24)) as ws:
+        await ws.send_str(SUBSCRIBE)
+        await ws.receive()
+        frames = [orjson.loads((await ws.receive()).data) for _ in range(24)]
+    after = time.monotonic_ns()
+    sent = [frame["data"]["E"] - STAMP for frame in frames]
+    assert all(before <= t <= after for t in sent)
+    assert len(set(sent)) == 24 // stream.BURST  # one stamp per burst
+    assert sorted(sent) == sent
+    for n, frame in enumerate(frames):
+        frame["data"]["E"] = orjson.loads(depth_frame(n))["data"]["E"]
+        assert frame == orjson.loads(depth_frame(n))
+
+
+async def test_each_latency_client_times_every_frame_after_the_first_burst(replay: str) -> None:
+    """Floor, async for and run() each give one latency per frame past the first burst, each under a second."""
+    for client in (stream.floor_latency, stream.ours_latency, stream.pushed_latency):
+        samples, _, _ = await client(replay, 40)
+        assert len(samples) == 40 - stream.SKIP
+        assert all(0 < sample < 1 for sample in samples)

@@ -6,8 +6,8 @@ import pytest
 
 from bench.__main__ import targets, verdict
 from bench.measure import Result, Rounds, round_ratios
-from bench.report import add_ratios, ceilings
-from bench.stream import PUSHED
+from bench.report import add_ratios, ceilings, latencies
+from bench.stream import LATENCY, PUSHED
 
 
 def rounds(client: str, *per_round: list[float]) -> Rounds:
@@ -104,3 +104,12 @@ def test_each_ws_mode_is_judged_for_async_for_and_for_run() -> None:
     """Both ways of reading a stream get a verdict of their own against the same floor."""
     names = [c["target"] for c in targets(all_cases([[0.001]] * 3)) if c["target"].startswith("WS plain")]
     assert names == ["WS plain msgs/s / floor, async for", "WS plain msgs/s / floor, run()"]
+
+
+def test_the_latency_case_gets_no_throughput_ratio_and_prints_its_latencies() -> None:
+    """Paced frames come at the server's pace: no "vs floor" rate ratio; the report gives median and p99."""
+    rows = [Result(LATENCY, client, 1, median, p99, 8_000.0, 20.0) for client, median, p99 in
+            (("floor", 120.0, 250.0), ("lotusx", 230.0, 330.0))]
+    add_ratios(rows)
+    assert [row.ratio for row in rows] == [None, None]
+    assert latencies(rows).splitlines() == ["floor: median 120 µs, p99 250 µs", "lotusx: median 230 µs, p99 330 µs"]
