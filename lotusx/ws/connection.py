@@ -37,7 +37,7 @@ from lotusx.kernel.errors import (
 from lotusx.kernel.protocols import WsPump, WsSession
 from lotusx.kernel.ws import WsFrame, WsKind
 from lotusx.log import get_logger
-from lotusx.ws.delivery import HANDOFF, Gap, Resumed
+from lotusx.ws.delivery import BURST_GAP, HANDOFF, Gap, Resumed
 from lotusx.ws.frames import Drop, Many
 from lotusx.ws.heartbeat import Liveness
 from lotusx.ws.hub import Hub, Link, settle
@@ -368,7 +368,10 @@ class Shard:
         due = False  # HANDOFF messages wait: yield before delivering more
 
         def accept(data: str | bytes) -> bool:
-            live.last_rx = now = monotonic()
+            nonlocal due
+            now = monotonic()
+            fresh = now - live.last_rx > BURST_GAP  # the reader waited for this frame: see BURST_GAP
+            live.last_rx = now
             tally.bytes += len(data)
             tally.last_rx = now
             try:
@@ -376,13 +379,18 @@ class Shard:
             except Drop:
                 return False
             if type(out) is not Many:
-                return take(out)
-            for message in out:  # several messages in one frame: none may pass one left pending
-                if due or pending:
-                    pending.append((message, False))
-                else:
-                    take(message)
-            return due or bool(pending)
+                held = take(out)
+            else:
+                for message in out:  # several messages in one frame: none may pass one left pending
+                    if due or pending:
+                        pending.append((message, False))
+                    else:
+                        take(message)
+                held = due or bool(pending)
+            if fresh and not held:
+                due = True
+                return True
+            return held
 
         def take(message: Any) -> bool:
             nonlocal due

@@ -482,6 +482,30 @@ class TestDelivery:
             assert max(waiting) < 16
             assert ws.stats.messages == 200
 
+    async def test_the_first_message_after_a_quiet_spell_reaches_a_waiting_consumer_at_once(self) -> None:
+        """A burst after a pause: its first message is handed over before the rest is decoded, the rest after."""
+        clock, venue, decoded = FakeClock(auto_advance=False), VenueWs(), []
+
+        def parse(raw: Any) -> Any:
+            decoded.append(raw)
+            return orjson.loads(raw)
+
+        async def first() -> tuple[Any, int]:
+            message = await ws.__anext__()  # directly: through wait_for it would take more loop turns
+            return message, len(decoded)
+
+        # Declared control types: data messages take the reader's fast path, which yields on a burst.
+        declared = dataclasses.replace(dialect(), control_types=frozenset({list}))
+        async with make(venue, clock=clock, frames=frames(parse), dialect=declared) as ws:
+            consumer = asyncio.create_task(first())
+            await quiesce()
+            await clock.advance(1)  # quiet: the next frame starts a burst
+            venue.feed(*(data("a", n) for n in range(5)))
+            message, seen = await asyncio.wait_for(consumer, 2)
+            assert message == {"stream": "a", "u": 0}
+            assert seen == 1  # frame 0 only
+            assert [(await next_of(ws))["u"] for _ in range(4)] == [1, 2, 3, 4]
+
     async def test_only_declared_control_types_meet_the_matchers(self) -> None:
         """With control_types declared, data messages of other types skip the dialect's matchers."""
         seen: list[Any] = []
