@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
 
 from lotusx.kernel.errors import ConfigError
 from lotusx.ws.reconnect import ReconnectWs
@@ -24,12 +23,12 @@ class RawStream:
             self._ws = ws
         await self._ws.subscribe(list(streams))
 
-    async def stream(self) -> AsyncIterator[Any]:
-        """Every decoded message of what was subscribed, and the ``Gap``/``Resumed`` markers of reconnects."""
+    def stream(self) -> ReconnectWs:
+        """The shared stream: ``async for`` its decoded messages and reconnects' ``Gap``/``Resumed``
+        markers, or hand each to a function with its :meth:`~lotusx.ws.ReconnectWs.run`."""
         if self._ws is None:
             raise ConfigError("call subscribe() before stream()")
-        async for message in self._ws:
-            yield message
+        return self._ws
 
     async def aclose(self) -> None:
         """Close the connection, if one was opened."""

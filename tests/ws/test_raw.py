@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from lotusx import ConfigError
@@ -32,3 +34,18 @@ async def test_subscribe_opens_once_and_aclose_closes() -> None:
     assert await anext(raw.stream()) == {"a": 1}
     await raw.aclose()
     assert "open=False" in repr(raw)
+
+
+async def test_the_stream_can_push_to_a_handler() -> None:
+    """stream() is the shared ReconnectWs: its run(handler) hands each subscribed message to a function."""
+    got: list[object] = []
+    raw = RawStream(lambda: ReconnectWs(lambda: FakeWs(['{"a": 1}', '{"a": 2}'])))
+    await raw.subscribe([])
+    runner = asyncio.create_task(raw.stream().run(got.append))
+    for _ in range(50):
+        if len(got) == 2:
+            break
+        await asyncio.sleep(0)
+    assert got == [{"a": 1}, {"a": 2}]
+    await raw.aclose()
+    await asyncio.wait_for(runner, 1)

@@ -395,8 +395,12 @@ class Bybit:
         """Raw escape hatch: subscribe the shared public stream to venue topics."""
         await self._raw.subscribe(topics)
 
-    def stream(self) -> AsyncIterator[Any]:
-        """Raw escape hatch: every decoded message of :meth:`subscribe`, and reconnects' ``Gap``/``Resumed``."""
+    def stream(self) -> ReconnectWs:
+        """Raw escape hatch: every decoded message of :meth:`subscribe`, and reconnects' ``Gap``/``Resumed``.
+
+        ``async for message in ex.stream()``, or ``await ex.stream().run(handler)`` to have each
+        handed to a plain function as soon as it is decoded (:meth:`~lotusx.ws.ReconnectWs.run`).
+        """
         return self._raw.stream()
 
     async def aclose(self) -> None:
