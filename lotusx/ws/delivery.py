@@ -69,11 +69,6 @@ _MARKERS = (Gap, Resumed)
 # again (measured: 6 us of GC per message), and the first of them waits for the last to be
 # decoded. Yielding once this many are waiting keeps them young and the latency flat.
 HANDOFF = 16
-# A frame that came this long (seconds) after the one before starts a burst: the reader yields
-# once its message is queued, so a waiting consumer takes it now rather than after the reader
-# has decoded the rest of the burst (~10 us a frame). One task switch a burst, none in a flood.
-# (On the reader's fast path: dialects that declare their control message types.)
-BURST_GAP = 100e-6
 # In push mode nothing waits, but a reader still lets other tasks run (the handler's own, a
 # REST call) after this many messages: a socket buffer holds a few hundred frames.
 PUSH_BURST = 64
