@@ -19,10 +19,11 @@ from lotusx.exchanges.binance.streams import (
     market_frames,
     message_rate,
     subscribe_request,
+    subscribed,
     user_frames,
 )
 from lotusx.kernel.client import pairs
-from lotusx.kernel.errors import ConfigError, ProtocolError
+from lotusx.kernel.errors import ConfigError, ProtocolError, TimestampOutOfWindow
 from lotusx.kernel.message import Request
 from lotusx.log import get_logger
 from lotusx.models import Balance, NewOrder, Order, OrderBook, Ticker, Trade, Withdrawal, WithdrawalStatus
@@ -30,6 +31,7 @@ from lotusx.transport import AiohttpWs
 from lotusx.venue import Parts
 from lotusx.ws import Gap as Reconnected
 from lotusx.ws import Heartbeat, Levels, Malformed, RawStream, ReconnectWs, Resumed
+from lotusx.ws.dialect import LoginAck
 
 _log = get_logger("lotusx.binance")
 _WITHDRAW_STATUS = {0: "EMAIL_SENT", 1: "CANCELLED", 2: "AWAITING_APPROVAL", 3: "REJECTED", 4: "PROCESSING",
@@ -300,13 +302,30 @@ class Binance:
         if credentials is None:
             raise ConfigError("the user data stream needs credentials")
         signer, clock, ids = self.parts.venue.signer(credentials), self.parts.clock, itertools.count(1)
+        # Clock generations: the last subscription was signed with signed_with; -1021 refused one signed with refused.
+        signed_with: int = 0
+        refused: int | None = None
 
         async def subscription() -> str:
-            await clock.ensure_fresh()
+            nonlocal signed_with
+            if refused == signed_with:
+                # -1021 to the last one: sync now (as ClockSync does for REST), not at the next
+                # refresh a minute away, which every reconnect until then would only repeat.
+                await clock.resync(refused)
+            else:
+                await clock.ensure_fresh()
+            signed_with = clock.generation
             return subscribe_request(signer, credentials.api_key, int(clock.time() * 1000), next(ids))
 
+        def answered(message: Any) -> LoginAck | None:
+            nonlocal refused
+            result = subscribed(message)
+            if isinstance(result, TimestampOutOfWindow):
+                refused = signed_with
+            return result
+
         url = self.parts.ws_api_url + _WS_API_PATH
-        dialect = dataclasses.replace(USER_DIALECT, login=subscription)
+        dialect = dataclasses.replace(USER_DIALECT, login=subscription, login_ack=answered)
         async with ReconnectWs(lambda: AiohttpWs(url), frames=user_frames(self.metrics), dialect=dialect,
                                heartbeat=_HEARTBEAT, metrics=self.metrics) as ws:
             async for event in ws:

@@ -400,6 +400,18 @@ async def test_a_throttled_subscription_is_tried_again_on_a_new_connection(ex: B
     assert (venue.api_connections, len(venue.requests)) == (2, 2)
 
 
+async def test_a_subscription_refused_for_its_timestamp_resyncs_the_clock_before_the_next(
+        ex: Binance, venue: Venue) -> None:
+    """-1021 to the subscription: the clock is synced again at once, not a minute later, then the next one streams."""
+    venue.refusals = [(400, -1021, "Timestamp for this request is outside of the recvWindow.")]
+    venue.user = [[recorded("ws_execution_report.json")]]
+    order: Order = await first(ex.watch_orders())
+    assert order.order_id == "4293153"
+    assert (venue.api_connections, len(venue.requests)) == (2, 2)
+    syncs = venue.rest_paths.count("/api/v3/time") // ex.parts.clock.samples
+    assert syncs == 2  # the first subscription's, and the one after its -1021
+
+
 async def test_the_key_and_signature_never_reach_logs_or_errors(ex: Binance, venue: Venue) -> None:
     """Neither the API key nor any subscription's signature shows in log events or in the error raised."""
     venue.refusals = [(429, -1003, "Too many requests."), (400, -1022, "Signature for this request is not valid.")]
