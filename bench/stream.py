@@ -18,6 +18,7 @@ fast as the socket takes them, as text, gzip binary frames or over permessage-de
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import zlib
 from array import array
@@ -111,31 +112,25 @@ async def pushed(base: str, mode: str, count: int) -> Timed:
     """Our pipeline over ``count`` frames pushed to a handler (``ReconnectWs.run``): the same per-message work."""
     samples = array("d", bytes(8 * count))
     last_message: list[DepthUpdate] = []
+    clock = time.perf_counter
+    received = 0
+    last = clock()
+
+    def handle(message: Any) -> None:
+        nonlocal last, received
+        now = clock()
+        samples[received] = now - last
+        last = now
+        _check(message)
+        received += 1
+        if received == count:
+            last_message.append(message)
+            raise _Enough
+
     async with _stream(url(base, mode, count), mode) as ws:
         await ws.subscribe([STREAM])
-        done = asyncio.get_running_loop().create_future()
-        clock = time.perf_counter
-        received = 0
-
-        def handle(message: Any) -> None:
-            nonlocal last, received
-            now = clock()
-            samples[received] = now - last
-            last = now
-            _check(message)
-            received += 1
-            if received == count:
-                last_message.append(message)
-                done.set_result(None)
-
-        cpu0 = time.process_time()
-        start = last = clock()
-        runner = asyncio.ensure_future(ws.run(handle))
-        await asyncio.wait([runner, done], return_when=asyncio.FIRST_COMPLETED)
-        wall, cpu = clock() - start, time.process_time() - cpu0
-        runner.cancel()
-        if not done.done():
-            await runner  # the stream ended early: raise why
+        last = clock()
+        wall, cpu = await _push_until(ws, handle)
         message = last_message[0]
         assert message.bids[0][0] == Decimal(message.b[0][0]), "exact levels"
     return samples.tolist(), wall, cpu
@@ -257,40 +252,53 @@ async def floor_latency(base: str, count: int) -> Timed:
     return samples[SKIP:], wall, cpu
 
 
-async def ours_latency(base: str, count: int) -> Timed:
-    """``async for`` on paced frames: per message, the time from the server's write to the consumer."""
+class _Enough(Exception):
+    """A handler's way to say it has all the messages it wants (it ends ``run()``, or the loop)."""
+
+
+Consume = Callable[[ReconnectWs, Callable[[Any], None]], Awaitable[tuple[float, float]]]
+
+
+async def _latency(base: str, count: int, consume: Consume) -> Timed:
+    """Ours on paced frames, read by ``consume``: per message, the time from the server's write to it."""
     samples: list[float] = []
+
+    def handle(message: Any) -> None:
+        samples.append(_since_sent(message.E))
+        if len(samples) == count:
+            raise _Enough
+
     async with _stream(paced_url(base, count), "plain") as ws:
         await ws.subscribe([STREAM])
-        cpu0, start = time.process_time(), time.perf_counter()
-        async for message in ws:
-            samples.append(_since_sent(message.E))
-            if len(samples) == count:
-                break
-        wall, cpu = time.perf_counter() - start, time.process_time() - cpu0
+        wall, cpu = await consume(ws, handle)
     return samples[SKIP:], wall, cpu
+
+
+async def _read_until(ws: ReconnectWs, handle: Callable[[Any], None]) -> tuple[float, float]:
+    """``async for`` until ``handle`` raises ``_Enough``: wall and CPU seconds."""
+    cpu0, start = time.process_time(), time.perf_counter()
+    with contextlib.suppress(_Enough):
+        async for message in ws:
+            handle(message)
+    return time.perf_counter() - start, time.process_time() - cpu0
+
+
+async def _push_until(ws: ReconnectWs, handle: Callable[[Any], None]) -> tuple[float, float]:
+    """``ws.run(handle)`` until ``handle`` raises ``_Enough`` (any other end is raised): wall and CPU seconds."""
+    cpu0, start = time.process_time(), time.perf_counter()
+    with contextlib.suppress(_Enough):
+        await ws.run(handle)
+    return time.perf_counter() - start, time.process_time() - cpu0
+
+
+async def ours_latency(base: str, count: int) -> Timed:
+    """``async for`` on paced frames: per message, the time from the server's write to the consumer."""
+    return await _latency(base, count, _read_until)
 
 
 async def pushed_latency(base: str, count: int) -> Timed:
     """``run(handler)`` on paced frames: per message, the time from the server's write to the handler."""
-    samples: list[float] = []
-    async with _stream(paced_url(base, count), "plain") as ws:
-        await ws.subscribe([STREAM])
-        done = asyncio.get_running_loop().create_future()
-
-        def handle(message: Any) -> None:
-            samples.append(_since_sent(message.E))
-            if len(samples) == count:
-                done.set_result(None)
-
-        cpu0, start = time.process_time(), time.perf_counter()
-        runner = asyncio.ensure_future(ws.run(handle))
-        await asyncio.wait([runner, done], return_when=asyncio.FIRST_COMPLETED)
-        wall, cpu = time.perf_counter() - start, time.process_time() - cpu0
-        runner.cancel()
-        if not done.done():
-            await runner  # the stream ended early: raise why
-    return samples[SKIP:], wall, cpu
+    return await _latency(base, count, _push_until)
 
 
 def run_latency(base: str, count: int, rounds: int, server_cpu: Callable[[], float]) -> list[Result]:
