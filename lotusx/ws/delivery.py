@@ -28,7 +28,7 @@ from typing import Any
 
 import msgspec
 
-from lotusx.kernel.errors import ConfigError, LotusXError, QueueOverflow
+from lotusx.kernel.errors import ConfigError, LotusXError, QueueOverflow, StreamError
 from lotusx.kernel.protocols import SYSTEM_CLOCK, Clock
 from lotusx.metrics import Metrics
 
@@ -101,7 +101,7 @@ class Delivery:
         self._drops = metrics.ws_dropped.labels(exchange, "overflow") if metrics else None
         self._handler: Callable[[Any], object] | None = None  # set while push() mode is on
         self._pushed = 0  # messages pushed since the reader last let other tasks run
-        self._handler_error: Exception | None = None
+        self._handler_error: BaseException | None = None
 
     def __len__(self) -> int:
         return len(self._items)
@@ -182,9 +182,14 @@ class Delivery:
     def _push(self, handler: Callable[[Any], object], item: Any) -> int:
         try:
             handler(item)
-        except Exception as exc:  # the consumer's bug ends the stream, and ended() raises it
+        except (Exception, asyncio.CancelledError) as exc:
+            # The consumer's bug ends the stream: ended() raises it, a later read the StreamError.
+            # A CancelledError here is the handler's own (this runs no await): it must not end
+            # the reader task as if the reader were cancelled.
             self._handler_error = exc
-            self.close()
+            failure = StreamError(f"the message handler raised {type(exc).__name__}")
+            failure.__cause__ = exc
+            self.fail(failure)
             return 0
         self._pushed += 1
         if self._pushed < PUSH_BURST:
@@ -192,34 +197,48 @@ class Delivery:
         self._pushed = 0
         return HANDOFF
 
+    @property
+    def handler_failed(self) -> bool:
+        """Whether a handler raised (the stream has ended with its error)."""
+        return self._handler_error is not None
+
     def push(self, handler: Callable[[Any], object] | None) -> None:
-        """Hand every item to ``handler`` from now on, the queued ones first; ``None`` queues again."""
+        """Hand every item to ``handler`` from now on, the queued ones first; ``None`` queues again.
+
+        As a read would: under ``FAIL`` an overflow hands over nothing queued (``ended`` raises it).
+        """
         if handler is not None and self._handler is not None:
             raise ConfigError("the stream already pushes to a handler")
         self._handler = handler
-        if handler is not None:
-            items = self._items
-            while items and self._handler_error is None:
-                self._push(handler, items.popleft())
-            if self._putters:
-                self._writable.set()
+        if handler is None:
+            return
+        self._readable.set()  # a read already waiting wakes up to be refused
+        items = self._items
+        if self._error is not None and self.overflow is Overflow.FAIL:
+            items.clear()
+        while items and not self.handler_failed:
+            self._push(handler, items.popleft())
+        if self._putters:
+            self._writable.set()
 
     async def ended(self) -> None:
         """Wait until the stream ends; raise its failure, or the exception a handler raised."""
         while not self._closed:
             self._readable.clear()
             await self._readable.wait()
-        if self._handler_error is not None:
+        if isinstance(self._handler_error, Exception):
             raise self._handler_error
-        if self._error is not None:
+        if self._error is not None:  # a handler's CancelledError comes as the StreamError: not as a cancel
             raise self._error
 
     async def get(self) -> Any:
         """The next item; raises the failure if there is one, ``StopAsyncIteration`` once closed."""
-        if self._handler is not None:
-            raise ConfigError("the stream pushes to a handler (run()): it cannot be read as well")
         items = self._items
-        while not items:
+        while True:
+            if self._handler is not None:
+                raise ConfigError("the stream pushes to a handler (run()): it cannot be read as well")
+            if items:
+                break
             if self._error is not None:
                 raise self._error
             if self._closed:

@@ -220,8 +220,9 @@ class ReconnectWs:
         The push form of ``async for message in ws``: the same messages and markers in the
         same order (what is queued first), but each is handled on the socket reader's own turn,
         with no queue and no task switch per message. It returns when the stream is closed and
-        raises what ``async for`` would raise; an exception from ``handler`` ends the stream
-        and is raised here. Cancelling it only stops the push: later messages queue again.
+        raises what ``async for`` would raise. An exception from ``handler`` closes the stream
+        and is raised here (a later read raises :class:`~lotusx.StreamError` from it).
+        Cancelling ``run`` only stops the push: later messages queue again.
 
         ``handler`` runs inside the reader, so nothing is read from the socket while it runs:
         keep it to bookkeeping (update a book, set a flag, start a task). It cannot be combined
@@ -231,6 +232,10 @@ class ReconnectWs:
         delivery.push(handler)
         try:
             await delivery.ended()
+        except BaseException:
+            if delivery.handler_failed:
+                await self.close()  # the stream is over: its sockets and subscriptions too
+            raise
         finally:
             delivery.push(None)
 

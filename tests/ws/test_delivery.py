@@ -198,3 +198,13 @@ class TestPush:
         await asyncio.wait_for(producer, 1)
         assert got == [1, 2, 3]
         assert len(delivery) == 0
+
+    async def test_after_a_fail_overflow_nothing_queued_is_pushed(self) -> None:
+        """Under FAIL an overflow ends the stream for push as for a read: no queued item, then QueueOverflow."""
+        delivery, got = Delivery(2, Overflow.FAIL), []
+        for n in range(3):
+            await delivery.put(n)
+        delivery.push(got.append)
+        with pytest.raises(QueueOverflow):
+            await asyncio.wait_for(delivery.ended(), 1)
+        assert got == []

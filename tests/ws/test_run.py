@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from lotusx.kernel.errors import ConfigError
+from lotusx.kernel.errors import ConfigError, StreamError
 from lotusx.kernel.ws import WsFrame
 from lotusx.testing import FakeClock
 from lotusx.ws import Gap, ReconnectWs, Resumed
@@ -130,4 +130,48 @@ class TestRun:
             bursts = {n * PUSH_BURST for n in range(5)}
             assert bursts - {0} <= set(turns) <= bursts  # between bursts, and only there
             other.cancel()
+            runner.cancel()
+
+    async def test_a_handler_error_closes_the_stream_and_a_later_read_raises_stream_error(self) -> None:
+        """After the handler raised, the sockets are closed and a read raises StreamError from that exception."""
+        venue = VenueWs()
+
+        def handler(message: Any) -> None:
+            raise KeyError("bug")
+
+        async with make(venue) as ws:
+            await ws.subscribe(["a"])
+            runner = await start(ws, handler)
+            venue.feed(data("a", 0))
+            with pytest.raises(KeyError):
+                await asyncio.wait_for(runner, 2)
+            assert ws.stats.connections == 0
+            with pytest.raises(StreamError) as raised:
+                await next_of(ws)
+            assert isinstance(raised.value.__cause__, KeyError)
+
+    async def test_a_cancelled_error_from_the_handler_ends_the_stream_instead_of_the_reader(self) -> None:
+        """A handler's own CancelledError ends run() with a StreamError, not a silently dead reader and a hang."""
+        venue = VenueWs()
+
+        def handler(message: Any) -> None:
+            raise asyncio.CancelledError
+
+        async with make(venue) as ws:
+            await ws.subscribe(["a"])
+            runner = await start(ws, handler)
+            venue.feed(data("a", 0))
+            with pytest.raises(StreamError) as raised:
+                await asyncio.wait_for(runner, 2)
+            assert isinstance(raised.value.__cause__, asyncio.CancelledError)
+
+    async def test_a_read_already_waiting_when_run_begins_is_refused(self) -> None:
+        """An async for waiting for its next message when run() starts raises ConfigError, not starves."""
+        async with make(VenueWs()) as ws:
+            await ws.subscribe(["a"])
+            reader = asyncio.create_task(ws.__anext__())
+            await quiesce()
+            runner = await start(ws, lambda message: None)
+            with pytest.raises(ConfigError):
+                await asyncio.wait_for(reader, 1)
             runner.cancel()
