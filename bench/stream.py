@@ -18,7 +18,6 @@ fast as the socket takes them, as text, gzip binary frames or over permessage-de
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 import zlib
 from array import array
@@ -253,7 +252,18 @@ async def floor_latency(base: str, count: int) -> Timed:
 
 
 class _Enough(Exception):
-    """A handler's way to say it has all the messages it wants (it ends ``run()``, or the loop)."""
+    """A handler's way to say it has all the messages it wants (it ends ``run()``, or the loop).
+
+    It carries the wall and CPU clocks of that moment: ``run()`` then closes the stream (a
+    handler's exception does), which is no part of what is timed.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(time.perf_counter(), time.process_time())
+
+    def since(self, wall0: float, cpu0: float) -> tuple[float, float]:
+        """Wall and CPU seconds from ``wall0``/``cpu0`` to when it was raised."""
+        return self.args[0] - wall0, self.args[1] - cpu0
 
 
 Consume = Callable[[ReconnectWs, Callable[[Any], None]], Awaitable[tuple[float, float]]]
@@ -275,20 +285,24 @@ async def _latency(base: str, count: int, consume: Consume) -> Timed:
 
 
 async def _read_until(ws: ReconnectWs, handle: Callable[[Any], None]) -> tuple[float, float]:
-    """``async for`` until ``handle`` raises ``_Enough``: wall and CPU seconds."""
-    cpu0, start = time.process_time(), time.perf_counter()
-    with contextlib.suppress(_Enough):
+    """``async for`` until ``handle`` raises ``_Enough``: wall and CPU seconds until then."""
+    start, cpu0 = time.perf_counter(), time.process_time()
+    try:
         async for message in ws:
             handle(message)
-    return time.perf_counter() - start, time.process_time() - cpu0
+    except _Enough as enough:
+        return enough.since(start, cpu0)
+    raise RuntimeError("the stream ended early")
 
 
 async def _push_until(ws: ReconnectWs, handle: Callable[[Any], None]) -> tuple[float, float]:
-    """``ws.run(handle)`` until ``handle`` raises ``_Enough`` (any other end is raised): wall and CPU seconds."""
-    cpu0, start = time.process_time(), time.perf_counter()
-    with contextlib.suppress(_Enough):
+    """``ws.run(handle)`` until ``handle`` raises ``_Enough`` (any other end is raised): seconds until then."""
+    start, cpu0 = time.perf_counter(), time.process_time()
+    try:
         await ws.run(handle)
-    return time.perf_counter() - start, time.process_time() - cpu0
+    except _Enough as enough:
+        return enough.since(start, cpu0)
+    raise RuntimeError("the stream ended early")
 
 
 async def ours_latency(base: str, count: int) -> Timed:
