@@ -59,3 +59,11 @@ def test_order_stream_example_reports_the_fill_the_stream_missed() -> None:
     assert "update NEW" in out and "update PARTIALLY_FILLED  filled 0.00200000" in out
     assert "update FILLED            filled 0.00500000" in out
     assert "user stream reconnects: 1;" in out
+
+
+def test_push_stream_example_hands_depth_and_trades_to_its_handler() -> None:
+    """examples/push_stream.py: the handler gets typed depth updates and trades with exact prices."""
+    out = run_example("push_stream.py", "--seconds", "2")
+    assert "'DepthUpdate':" in out and "'TradeEvent':" in out
+    assert "last trade price: Decimal('" in out
+    assert "first bid level of the last depth update: (Decimal('" in out
