@@ -191,3 +191,30 @@ class ClockSync:
             return await inner(request)
 
         return service
+
+
+class LoginClock:
+    """ClockSync's rule for a signed WebSocket login: ``now_ms()`` stamps each one, fresh; after
+    ``refused()`` (the venue said the last stamp was outside its window) the next one syncs first.
+
+    A reconnect's login is the re-send: without the sync every login until the next refresh
+    (a minute away) would repeat the refused stamp.
+    """
+
+    def __init__(self, clock: ServerClock) -> None:
+        self.clock = clock
+        self._signed = 0  # the clock generation the last stamp was taken with
+        self._refused: int | None = None  # the generation of a stamp the venue refused
+
+    async def now_ms(self) -> int:
+        """Venue time in ms for the next login."""
+        if self._refused == self._signed:
+            await self.clock.resync(self._refused)
+        else:
+            await self.clock.ensure_fresh()
+        self._signed = self.clock.generation
+        return int(self.clock.time() * 1000)
+
+    def refused(self) -> None:
+        """The venue refused the last login's timestamp (``TimestampOutOfWindow``)."""
+        self._refused = self._signed

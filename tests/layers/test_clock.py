@@ -11,7 +11,7 @@ from structlog.testing import capture_logs
 from lotusx.kernel.errors import ConfigError, ConnectError, IpBanned, ServerError, TimestampOutOfWindow
 from lotusx.kernel.message import Endpoint, Request, Response
 from lotusx.kernel.service import stack
-from lotusx.layers.clock import ClockSync, ServerClock
+from lotusx.layers.clock import ClockSync, LoginClock, ServerClock
 from lotusx.layers.sign import Sign
 from lotusx.metrics import Metrics
 from lotusx.signers import BinanceHmac
@@ -374,3 +374,27 @@ class TestClockSync:
         text = repr(stack(ClockSync(server_clock), Sign(SIGNER, clock=server_clock)))
         assert text.startswith("stack(ClockSync(clock=ServerClock(samples=3, refresh=60.0")
         assert "clock-test-secret" not in text and "clock-test-key" not in text
+
+
+class TestLoginClock:
+    async def test_each_login_is_stamped_on_a_fresh_clock_without_a_sync_of_its_own(self) -> None:
+        """Stamps are venue time; once synced, a second login within the refresh asks the venue nothing."""
+        clock = FakeClock()
+        venue = Venue(clock, skew=2.0)
+        stamps = LoginClock(ServerClock(venue.server_ms, clock, samples=1))
+        assert await stamps.now_ms() == pytest.approx(venue.now_ms(), abs=1)
+        await stamps.now_ms()
+        assert venue.time_calls == 1
+
+    async def test_a_refused_stamp_makes_the_next_login_sync_first(self) -> None:
+        """After refused() the next stamp comes from a new sync: the venue's clock moved, and so does the stamp."""
+        clock = FakeClock()
+        venue = Venue(clock, skew=2.0)
+        stamps = LoginClock(ServerClock(venue.server_ms, clock, samples=1))
+        await stamps.now_ms()
+        venue.skew = 30.0  # the venue's clock jumped: the stamp taken with the old offset is refused
+        stamps.refused()
+        assert await stamps.now_ms() == pytest.approx(venue.now_ms(), abs=1)
+        assert venue.time_calls == 2
+        await stamps.now_ms()
+        assert venue.time_calls == 2  # refused once, synced once

@@ -25,6 +25,7 @@ from lotusx.exchanges.binance.streams import (
 from lotusx.kernel.client import pairs
 from lotusx.kernel.errors import ConfigError, ProtocolError, TimestampOutOfWindow
 from lotusx.kernel.message import Request
+from lotusx.layers.clock import LoginClock
 from lotusx.log import get_logger
 from lotusx.models import Balance, NewOrder, Order, OrderBook, Ticker, Trade, Withdrawal, WithdrawalStatus
 from lotusx.transport import AiohttpWs
@@ -302,26 +303,15 @@ class Binance:
         if credentials is None:
             raise ConfigError("the user data stream needs credentials")
         signer, clock, ids = self.parts.venue.signer(credentials), self.parts.clock, itertools.count(1)
-        # Clock generations: the last subscription was signed with signed_with; -1021 refused one signed with refused.
-        signed_with: int = 0
-        refused: int | None = None
+        stamps = LoginClock(clock)  # -1021 to a subscription: the next one syncs the clock first
 
         async def subscription() -> str:
-            nonlocal signed_with
-            if refused == signed_with:
-                # -1021 to the last one: sync now (as ClockSync does for REST), not at the next
-                # refresh a minute away, which every reconnect until then would only repeat.
-                await clock.resync(refused)
-            else:
-                await clock.ensure_fresh()
-            signed_with = clock.generation
-            return subscribe_request(signer, credentials.api_key, int(clock.time() * 1000), next(ids))
+            return subscribe_request(signer, credentials.api_key, await stamps.now_ms(), next(ids))
 
         def answered(message: Any) -> LoginAck | None:
-            nonlocal refused
             result = subscribed(message)
             if isinstance(result, TimestampOutOfWindow):
-                refused = signed_with
+                stamps.refused()
             return result
 
         url = self.parts.ws_api_url + _WS_API_PATH

@@ -31,6 +31,7 @@ from lotusx.exchanges.bybit.streams import (
 from lotusx.kernel.client import json_body
 from lotusx.kernel.errors import ConfigError, NotFound, ProtocolError
 from lotusx.kernel.message import Endpoint, Request
+from lotusx.layers.clock import LoginClock
 from lotusx.models import Balance, NewOrder, Order, OrderBook, Side, Ticker, Trade, Withdrawal
 from lotusx.signers import BybitHmac
 from lotusx.transport import AiohttpWs
@@ -370,9 +371,10 @@ class Bybit:
             raise ConfigError("private streams need credentials")
         signer, clock = BybitHmac(credentials.api_key, credentials.secret), self.parts.clock
 
+        stamps = LoginClock(clock)
+
         async def login() -> str:
-            await clock.ensure_fresh()
-            return orjson.dumps(signer.ws_auth(int(clock.time() * 1000) + _AUTH_VALID_MS)).decode()
+            return orjson.dumps(signer.ws_auth(await stamps.now_ms() + _AUTH_VALID_MS)).decode()
 
         url = self.parts.ws_url + ep.PRIVATE_PATH
         dialect = dataclasses.replace(PRIVATE, login=login)
