@@ -2,6 +2,7 @@
 
     python -m bench.server sim [--core N]      # prints one JSON line: rest/ws URLs and the sim's keys
     python -m bench.server replay [--core N]   # prints one JSON line: the replay server's ws URL
+    python -m bench.server canned [--core N]   # prints one JSON line: the canned REST server's URL, the sim's keys
 
 It runs in its own process, pinned to its own core when the machine has two, so the client's
 figures never include the server's CPU. It stops when its stdin closes (the parent died or
@@ -74,6 +75,23 @@ async def run_sim() -> None:
                     engine.cancel(USER, order.symbol, order.order_id)
                 engine.books["BTCUSDT"].flush()
                 print(MARK + "ok", flush=True)
+
+
+async def run_canned() -> None:
+    from bench import canned
+
+    async with serve(("binance",), seed=7, config=CONFIG) as sim:
+        seed_book(sim.engine("binance"))
+        keys = sim.api_keys("binance")
+        rest = sim.rest_url("binance")
+        server, session = await canned.start(rest, keys.hmac_key, keys.hmac_secret)
+        try:
+            print(MARK + orjson.dumps(canned.info(server, {"api_key": keys.hmac_key, "secret": keys.hmac_secret}))
+                  .decode(), flush=True)
+            await read_line(asyncio.get_running_loop())
+        finally:
+            server.close()
+            await session.close()
 
 
 def depth_frame(n: int, event_time: int | None = None) -> bytes:
@@ -210,11 +228,11 @@ async def run_replay() -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.server")
-    parser.add_argument("kind", choices=("sim", "replay"))
+    parser.add_argument("kind", choices=("sim", "replay", "canned"))
     parser.add_argument("--core", type=int, default=None)
     args = parser.parse_args()
     pin(args.core)
-    asyncio.run(run_sim() if args.kind == "sim" else run_replay())
+    asyncio.run({"sim": run_sim, "replay": run_replay, "canned": run_canned}[args.kind]())
 
 
 if __name__ == "__main__":

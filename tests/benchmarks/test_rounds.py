@@ -70,7 +70,8 @@ def all_cases(ours_depth: list[list[float]]) -> list[Result]:
     """Every case the targets read: floor at 1 ms a call, ours on depth as given, the rest like the floor."""
     ms = [[0.001], [0.001], [0.001]]
     results: list[Result] = []
-    for case in ("depth x1", "order x1", "depth x16", "order x16", "ws plain", "ws gzip", "ws deflate"):
+    for case in ("depth x1", "order x1", "depth x16", "order x16", "depth x16 canned", "order x16 canned",
+                 "ws plain", "ws gzip", "ws deflate"):
         for client in ("floor", "lotusx", "ccxt", *((PUSHED,) if case.startswith("ws") else ())):
             results.append(rounds(client, *(ours_depth if (case, client) == ("depth x1", "lotusx") else ms)).result())
             results[-1].case = case
@@ -113,3 +114,16 @@ def test_the_latency_case_gets_no_throughput_ratio_and_prints_its_latencies() ->
     add_ratios(rows)
     assert [row.ratio for row in rows] == [None, None]
     assert latencies(rows).splitlines() == ["floor: median 120 µs, p99 250 µs", "lotusx: median 230 µs, p99 330 µs"]
+
+
+def test_the_16_way_target_is_judged_against_the_canned_server() -> None:
+    """Ours at half the floor's rate on the canned server misses, whatever the sim's server-bound rows say."""
+    results = all_cases([[0.001]] * 3)
+    for result in results:
+        if result.case == "depth x16 canned" and result.client == "lotusx":
+            result.rate /= 2
+    add_ratios(results)
+    check = next(c for c in targets(results) if c["target"].startswith("REST depth x16"))
+    assert check["target"] == "REST depth x16 throughput / floor (canned server)"
+    assert check["value"] == pytest.approx(0.5)
+    assert check["met"] is False
