@@ -39,7 +39,9 @@ def pairs(params: Params | None) -> tuple[tuple[str, str], ...]:
     if not params:
         return ()
     items = params.items() if isinstance(params, Mapping) else params
-    return tuple((name, param_value(value)) for name, value in items if value is not None)
+    # Most values (symbols, sides, ids) are already strings: rendered without a call.
+    return tuple([(name, value if type(value) is str else param_value(value))
+                  for name, value in items if value is not None])
 
 
 def _json_default(value: Any) -> Any:

@@ -16,7 +16,7 @@ from nacl.signing import SigningKey
 from lotusx.kernel.credentials import register_secret
 from lotusx.kernel.errors import ConfigError
 from lotusx.kernel.message import Request
-from lotusx.signers.query import query_payload, stamp
+from lotusx.signers.query import sign_query, stamped_query
 
 # PKCS#8 PrivateKeyInfo for Ed25519 (RFC 8410 §7): SEQUENCE { version 0, AlgorithmIdentifier
 # id-Ed25519 (1.3.101.112), OCTET STRING { OCTET STRING (32 bytes) } }. Every unencrypted
@@ -89,10 +89,9 @@ class QueryEd25519:
 
     def sign(self, request: Request, timestamp_ms: int) -> Request:
         """A new request carrying timestamp, recvWindow, signature and the API key header."""
-        stamped = stamp(request, timestamp_ms, recv_window=self.recv_window,
-                        timestamp_param=self.timestamp_param, recv_window_param=self.recv_window_param)
-        signature = self.signature(query_payload(stamped))
-        return stamped.with_query((self.signature_param, signature)).with_headers((self.key_header, self.api_key))
+        query = stamped_query(request.query, timestamp_ms, recv_window=self.recv_window,
+                              timestamp_param=self.timestamp_param, recv_window_param=self.recv_window_param)
+        return sign_query(request, query, self.signature, self.signature_param, (self.key_header, self.api_key))
 
 
 def BinanceEd25519(api_key: str, private_key: str | bytes, *,

@@ -17,7 +17,7 @@ from typing import Any, Literal
 from lotusx.kernel.credentials import register_secret
 from lotusx.kernel.errors import ConfigError
 from lotusx.kernel.message import Request
-from lotusx.signers.query import query_payload, stamp
+from lotusx.signers.query import sign_query, stamped_query
 
 
 def hmac_sha256_hex(secret: str | hmac.HMAC, payload: bytes) -> str:
@@ -56,10 +56,12 @@ class QueryHmac:
 
     def sign(self, request: Request, timestamp_ms: int) -> Request:
         """A new request carrying timestamp, recvWindow, signature and the API key header."""
-        stamped = stamp(request, timestamp_ms, recv_window=self.recv_window,
-                        timestamp_param=self.timestamp_param, recv_window_param=self.recv_window_param)
-        signature = hmac_sha256_hex(self._mac, query_payload(stamped))
-        return stamped.with_headers((self.key_header, self.api_key)).with_query((self.signature_param, signature))
+        query = stamped_query(request.query, timestamp_ms, recv_window=self.recv_window,
+                              timestamp_param=self.timestamp_param, recv_window_param=self.recv_window_param)
+        return sign_query(request, query, self._hex, self.signature_param, (self.key_header, self.api_key))
+
+    def _hex(self, payload: bytes) -> str:
+        return hmac_sha256_hex(self._mac, payload)
 
 
 _BODY_METHODS = frozenset({"POST", "PUT"})

@@ -8,19 +8,32 @@ Source: binance/binance-spot-api-docs rest-api.md, "SIGNED Endpoint Examples for
 
 from __future__ import annotations
 
-from lotusx.kernel.message import Request
+from collections.abc import Callable
+
+from lotusx.kernel.message import Request, encode_query, extend_query
+
+Pairs = tuple[tuple[str, str], ...]
 
 
-def stamp(request: Request, timestamp_ms: int, *, recv_window: int | None,
-          timestamp_param: str, recv_window_param: str) -> Request:
-    """``request`` with recvWindow (when configured) and the timestamp appended to its query."""
-    pairs: list[tuple[str, str]] = []
-    if recv_window is not None:
-        pairs.append((recv_window_param, str(recv_window)))
-    pairs.append((timestamp_param, str(timestamp_ms)))
-    return request.with_query(*pairs)
+def stamped_query(query: Pairs, timestamp_ms: int, *, recv_window: int | None, timestamp_param: str,
+                  recv_window_param: str) -> Pairs:
+    """``query`` with recvWindow (when configured) and the timestamp appended."""
+    if recv_window is None:
+        return (*query, (timestamp_param, str(timestamp_ms)))
+    return (*query, (recv_window_param, str(recv_window)), (timestamp_param, str(timestamp_ms)))
 
 
 def query_payload(request: Request) -> bytes:
     """Query string as sent, then the body, with no separator between them."""
     return request.query_string.encode("ascii") + (request.body or b"")
+
+
+def sign_query(request: Request, query: Pairs, sign: Callable[[bytes], str], signature_param: str,
+               key_header: tuple[str, str]) -> Request:
+    """``request`` with ``query`` (already stamped), ``signature_param`` signed by ``sign`` over
+    ``query + body`` appended last, and the ``key_header`` added: one new request, and the query
+    encoded once for both the signature and the transport."""
+    text = encode_query(query)
+    signature = sign(text.encode("ascii") + (request.body or b""))
+    signed, _ = extend_query(query, text, ((signature_param, signature),))
+    return request.replace(query=signed, headers=(*request.headers, key_header))

@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from lotusx import DecodeError, Endpoint, Idempotency, Request, Response, encode_query
+from lotusx.kernel.message import extend_query
 from lotusx.testing import ScriptedService
 
 
@@ -115,6 +116,25 @@ def test_query_fast_path_equals_quoting_every_name_and_value(pairs: list[tuple[s
     """The join-once fast path yields exactly what percent-encoding each name and value would."""
     expected = "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in pairs)
     assert encode_query(tuple(pairs)) == expected
+
+
+@given(st.lists(st.tuples(_TEXT, _TEXT), max_size=4), st.lists(st.tuples(_TEXT, _TEXT), max_size=3))
+def test_a_query_extended_from_its_text_encodes_as_the_whole_does(head: list[tuple[str, str]],
+                                                                   more: list[tuple[str, str]]) -> None:
+    """extend_query's text (part's text, '&', the rest's) is exactly the whole query encoded afresh."""
+    pairs = tuple(head)
+    joined, text = extend_query(pairs, encode_query(pairs), tuple(more))
+    assert joined == pairs + tuple(more)
+    assert text == encode_query(tuple(list(joined)))  # a distinct tuple: encoded afresh, not remembered
+    assert Request(method="GET", path="/x", query=joined).query_string == text
+
+
+def test_the_remembered_encoding_belongs_to_that_very_tuple() -> None:
+    """An equal tuple or another query never gets the remembered text of a different query."""
+    first = (("symbol", "A/B"),)
+    assert encode_query(first) == "symbol=A%2FB"
+    assert encode_query((("symbol", "C"),)) == "symbol=C"
+    assert encode_query(first) == "symbol=A%2FB"
 
 
 def test_with_ext_keeps_ext_read_only_and_the_original_unchanged() -> None:

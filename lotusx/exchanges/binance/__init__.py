@@ -7,11 +7,12 @@ public API. Facts from https://developers.binance.com/docs/binance-spot-api-docs
 from __future__ import annotations
 
 from lotusx.exchanges.binance import endpoints as ep
-from lotusx.exchanges.binance.connector import Binance, client_order_id
+from lotusx.exchanges.binance.connector import Binance
 from lotusx.exchanges.binance.endpoints import LIMITS, USAGE
 from lotusx.exchanges.binance.errors import classify
 from lotusx.exchanges.binance.schemas import ServerTime
 from lotusx.kernel.credentials import Credentials
+from lotusx.kernel.ids import client_order_id
 from lotusx.kernel.message import Request, Response
 from lotusx.kernel.service import Service
 from lotusx.signers import BinanceEd25519, BinanceHmac, QueryEd25519, QueryHmac, binance_signer

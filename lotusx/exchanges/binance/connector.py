@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-import secrets
 from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Sequence
 from contextlib import aclosing, asynccontextmanager
 from typing import Any
@@ -24,6 +23,7 @@ from lotusx.exchanges.binance.streams import (
 )
 from lotusx.kernel.client import pairs
 from lotusx.kernel.errors import ConfigError, ProtocolError, TimestampOutOfWindow
+from lotusx.kernel.ids import client_order_id
 from lotusx.kernel.message import Request
 from lotusx.layers.clock import LoginClock
 from lotusx.log import get_logger
@@ -47,11 +47,6 @@ _HISTORY_PAGE, _HISTORY_SPAN_MS, _MAX_PAGES = 1000, 24 * 3600 * 1000, 100
 _UNREADABLE_EVENT = "unreadable_event"  # the Gap reason of a private event that failed to parse
 _TERMINATED = "event_stream_terminated"  # the Gap reason after the venue ended the user data subscription
 _WS_API_PATH = "/ws-api/v3"  # appended to Parts.ws_api_url (web-socket-api.md "General API Information")
-
-
-def client_order_id() -> str:
-    """A fresh client order id (Binance allows ``^[.A-Z:/a-z0-9_-]{1,36}$``)."""
-    return "lx-" + secrets.token_hex(12)
 
 
 class Binance:

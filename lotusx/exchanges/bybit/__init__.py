@@ -14,12 +14,13 @@ import msgspec
 import orjson
 
 from lotusx.exchanges.bybit import endpoints as ep
-from lotusx.exchanges.bybit.connector import Bybit, client_order_id
+from lotusx.exchanges.bybit.connector import Bybit
 from lotusx.exchanges.bybit.endpoints import LIMITS, LINEAR, SPOT, USAGE, Category
 from lotusx.exchanges.bybit.errors import classify
 from lotusx.exchanges.bybit.schemas import Envelope, OrderRow, Rows, ServerTime
 from lotusx.kernel.credentials import Credentials
 from lotusx.kernel.errors import DecodeError
+from lotusx.kernel.ids import client_order_id
 from lotusx.kernel.message import Request, Response
 from lotusx.kernel.service import Service
 from lotusx.signers import BybitHmac, HeaderHmac

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import secrets
 from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Sequence
 from contextlib import aclosing, asynccontextmanager
 from decimal import Decimal
@@ -30,6 +29,7 @@ from lotusx.exchanges.bybit.streams import (
 )
 from lotusx.kernel.client import json_body
 from lotusx.kernel.errors import ConfigError, NotFound, ProtocolError
+from lotusx.kernel.ids import client_order_id
 from lotusx.kernel.message import Endpoint, Request
 from lotusx.layers.clock import LoginClock
 from lotusx.models import Balance, NewOrder, Order, OrderBook, Side, Ticker, Trade, Withdrawal
@@ -55,11 +55,6 @@ _UNREADABLE_BOOK = "unreadable message"  # the resync reason of a book message t
 _AUTH_VALID_MS = 10_000  # the auth message's ``expires``: this far past the venue's now
 _ENVELOPE: Any = s.Envelope  # parametrised at run time with each call's result type
 T = TypeVar("T")
-
-
-def client_order_id() -> str:
-    """A fresh orderLinkId (Bybit: up to 36 of letters, digits, ``-`` and ``_``)."""
-    return "lx-" + secrets.token_hex(12)
 
 
 class Bybit:
