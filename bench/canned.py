@@ -24,6 +24,9 @@ from urllib.parse import parse_qsl
 
 import aiohttp
 import orjson
+from yarl import URL
+
+from lotusx.sim.binance_guard import weight_of
 
 DEPTH_PATH, ORDER_PATH = "/api/v3/depth", "/api/v3/order"
 DEPTH_WEIGHT, ORDER_WEIGHT = 5, 1  # limit 51-100; one order (binance-spot-api-docs rest-api.md)
@@ -58,6 +61,10 @@ class Answers:
         self.counts = Counts()
         self.order_ids = itertools.count(1_000_000)
         self._date = (0, b"")
+
+    def charge(self, method: str, path: str, params: dict[str, str]) -> int:
+        """Charge a call the sim answers its documented weight; the weight used this minute."""
+        return self.counts.add(WEIGHT, 60, weight_of(method, path, params), time.time())
 
     def depth(self) -> bytes:
         """The whole HTTP response to a depth call."""
@@ -118,14 +125,14 @@ async def serve_canned(answers: Answers, sim: str, session: aiohttp.ClientSessio
     try:
         while True:
             head = await reader.readuntil(b"\r\n\r\n")
-            line, _, rest = head.partition(b"\r\n")
-            method, target, _ = line.decode("latin-1").split(" ", 2)
-            lowered = rest.lower()
-            at = lowered.find(b"content-length:")
-            body = b""
-            if at >= 0:
-                length = int(lowered[at + 15:lowered.index(b"\r\n", at)])
-                body = await reader.readexactly(length)
+            line, *lines = head[:-4].decode("latin-1").split("\r\n")
+            method, target, _ = line.split(" ", 2)
+            headers = {name.strip().lower(): value.strip()
+                       for name, _, value in (raw.partition(":") for raw in lines)}
+            if "transfer-encoding" in headers:  # no bench client sends one: refuse rather than misread
+                writer.write(b"HTTP/1.1 501 Not Implemented\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                return
+            body = await reader.readexactly(int(headers.get("content-length", "0")))
             path, _, query = target.partition("?")
             if path == DEPTH_PATH and method == "GET":
                 writer.write(answers.depth())
@@ -133,28 +140,29 @@ async def serve_canned(answers: Answers, sim: str, session: aiohttp.ClientSessio
                 # Binance reads order parameters from the query and the form body alike (ccxt uses the body).
                 writer.write(answers.order(dict(parse_qsl(f"{query}&{body.decode('latin-1')}"))))
             else:
-                writer.write(await _from_sim(session, sim, method, target, rest, body))
-    except (asyncio.IncompleteReadError, ConnectionError):
-        return
+                writer.write(await _from_sim(answers, session, sim, method, target, headers, body))
+    except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError, ValueError):
+        return  # the client went away, or sent what no bench client sends
     finally:
         writer.close()
 
 
-async def _from_sim(session: aiohttp.ClientSession, sim: str, method: str, target: str, rest: bytes,
-                    body: bytes) -> bytes:
-    headers = {}
-    for raw in rest.decode("latin-1").split("\r\n"):
-        name, _, value = raw.partition(":")
-        if name and name.lower() not in ("host", "content-length", "connection", "accept-encoding"):
-            headers[name.strip()] = value.strip()
-    async with session.request(method, f"{sim}{target}", data=body or None, headers=headers) as response:
+async def _from_sim(answers: Answers, session: aiohttp.ClientSession, sim: str, method: str, target: str,
+                    headers: dict[str, str], body: bytes) -> bytes:
+    forwarded = {name: value for name, value in headers.items()
+                 if name not in ("host", "content-length", "connection", "accept-encoding", "transfer-encoding")}
+    # encoded=True: the query goes to the sim byte for byte, or a signature over it would not verify.
+    async with session.request(method, URL(f"{sim}{target}", encoded=True), data=body or None,
+                               headers=forwarded) as response:
         answer = await response.read()
         kept = _kept(list(response.headers.items()))
-        used = response.headers.get(WEIGHT)
-        counted = f"{WEIGHT}: {used}\r\n".encode() if used is not None else b""
         reason = (response.reason or "").encode("latin-1")
-        return (b"HTTP/1.1 %d %s\r\n" % (response.status, reason) + kept + counted
-                + b"Content-Length: %d\r\n\r\n" % len(answer) + answer)
+    # The weight is this server's count, charged the call's documented weight: one count per IP,
+    # as the venue keeps it, never the sim's own (which misses every canned call).
+    path, _, query = target.partition("?")
+    used = answers.charge(method, path, dict(parse_qsl(query)))
+    return (b"HTTP/1.1 %d %s\r\n" % (response.status, reason) + kept + f"{WEIGHT}: {used}\r\n".encode()
+            + b"Content-Length: %d\r\n\r\n" % len(answer) + answer)
 
 
 async def start(base: str, api_key: str, secret: str) -> tuple[asyncio.Server, aiohttp.ClientSession]:

@@ -83,16 +83,23 @@ def encode_query(pairs: tuple[tuple[str, str], ...]) -> str:
 
 def extend_query(pairs: tuple[tuple[str, str], ...], text: str,
                  more: tuple[tuple[str, str], ...]) -> tuple[tuple[tuple[str, str], ...], str]:
-    """``pairs + more`` and its encoding, given ``text``, the encoding of ``pairs`` (one encoding, not two).
+    """``pairs + more`` and its encoding, encoding ``pairs`` once: ``text`` is what
+    :func:`encode_query` just returned for ``pairs``.
 
     Pairs are encoded one by one and joined with ``&``, so the whole is the part's text, ``&``
-    and the encoding of ``more``. The result is remembered for the next :func:`encode_query`.
+    and the encoding of ``more``. ``text`` is trusted only while it is the encoding remembered
+    for that very tuple; otherwise ``pairs`` is encoded afresh. The result is remembered for the
+    next :func:`encode_query`.
     """
     global _last_encoded
+    last = _last_encoded
+    if not (last[0] is pairs and last[1] is text):
+        text = encode_query(pairs)
     added = encode_query(more)
     joined = pairs + more
-    _last_encoded = (joined, f"{text}&{added}" if text and added else text or added)
-    return joined, _last_encoded[1]
+    whole = f"{text}&{added}" if text and added else text or added
+    _last_encoded = (joined, whole)
+    return joined, whole
 
 
 class Request(msgspec.Struct, frozen=True, kw_only=True):

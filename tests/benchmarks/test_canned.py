@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
+import hmac
 import time
 from collections.abc import Iterator
 from decimal import Decimal
@@ -9,10 +12,12 @@ from decimal import Decimal
 import aiohttp
 import orjson
 import pytest
+from yarl import URL
 
 from bench.canned import Counts
 from bench.measure import Server
 from bench.rest import Floor, Lotusx, check
+from lotusx import encode_query
 
 
 @pytest.fixture(scope="module")
@@ -85,6 +90,62 @@ async def test_the_floor_and_lotusx_do_their_whole_work_against_it(server: Serve
                 assert isinstance(book.bids[0][0], Decimal)
         finally:
             await client.close()
+
+
+async def exchange(base: str, raw: bytes) -> tuple[bytes, bytes]:
+    """Write ``raw`` on a fresh connection; the response's head and its Content-Length body."""
+    url = URL(base)
+    reader, writer = await asyncio.open_connection(url.host, url.port)
+    try:
+        writer.write(raw)
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = next(int(line.split(b":")[1]) for line in head.split(b"\r\n")
+                      if line.lower().startswith(b"content-length:"))
+        return head, await reader.readexactly(length)
+    finally:
+        writer.close()
+
+
+FORM = b"symbol=BTCUSDT&side=SELL&price=75000&quantity=0.001&newClientOrderId=zz"
+
+
+async def test_content_length_is_read_from_its_own_header_only(base: str) -> None:
+    """A header merely ending in "content-length" does not decide how much body is read."""
+    _, answer = await exchange(base, b"POST /api/v3/order HTTP/1.1\r\nHost: x\r\nX-Original-Content-Length: 0\r\n"
+                                     b"Content-Length: %d\r\n\r\n" % len(FORM) + FORM)
+    assert orjson.loads(answer)["clientOrderId"] == "zz"
+
+
+async def test_a_chunked_body_is_refused_not_misread(base: str) -> None:
+    """No bench client sends one: a 501 and a closed connection, never an order without its parameters."""
+    head, _ = await exchange(base, b"POST /api/v3/order HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                                   + b"%x\r\n" % len(FORM) + FORM + b"\r\n0\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 501")
+
+
+async def test_a_call_handed_to_the_sim_keeps_its_signed_query_byte_for_byte(server: Server) -> None:
+    """A percent-encoded ':' in a signed query reaches the sim as sent, so its signature verifies."""
+    info = server.info
+    query = encode_query((("symbol", "BTCUSDT"), ("origClientOrderId", "a:b"),
+                          ("timestamp", str(int(time.time() * 1000)))))
+    signature = hmac.new(info["secret"].encode(), query.encode(), hashlib.sha256).hexdigest()
+    url = URL(f"{info['rest_url']}/api/v3/order?{query}&signature={signature}", encoded=True)
+    async with aiohttp.ClientSession() as session, session.get(url, headers={"X-MBX-APIKEY": info["api_key"]}) as r:
+        answer = orjson.loads(await r.read())
+    assert answer["code"] == -2013  # order does not exist: the signature was good
+
+
+async def test_the_used_weight_counts_canned_and_handed_on_calls_together(base: str) -> None:
+    """Depth calls, then a call the sim answers: the weight it reports is ours plus its own, never the sim's alone."""
+    async with aiohttp.ClientSession() as session:
+        for _ in range(3):
+            async with session.get(f"{base}/api/v3/depth?symbol=BTCUSDT&limit=100") as response:
+                before = int(response.headers["X-MBX-USED-WEIGHT-1M"])
+            async with session.get(f"{base}/api/v3/time") as response:
+                after = int(response.headers["X-MBX-USED-WEIGHT-1M"])
+            if after == before + 1:
+                break  # else a minute began between the two: try again
+    assert after == before + 1
 
 
 def test_counts_add_up_within_a_window_and_start_again_in_the_next() -> None:

@@ -118,19 +118,33 @@ def test_query_fast_path_equals_quoting_every_name_and_value(pairs: list[tuple[s
     assert encode_query(tuple(pairs)) == expected
 
 
+def _quoted(pairs: tuple[tuple[str, str], ...]) -> str:
+    return "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in pairs)
+
+
 @given(st.lists(st.tuples(_TEXT, _TEXT), max_size=4), st.lists(st.tuples(_TEXT, _TEXT), max_size=3))
 def test_a_query_extended_from_its_text_encodes_as_the_whole_does(head: list[tuple[str, str]],
                                                                    more: list[tuple[str, str]]) -> None:
-    """extend_query's text (part's text, '&', the rest's) is exactly the whole query encoded afresh."""
+    """extend_query's text (the part's text, '&', the rest's) is the whole query percent-encoded,
+    and it is what the request carrying that query sends."""
     pairs = tuple(head)
     joined, text = extend_query(pairs, encode_query(pairs), tuple(more))
     assert joined == pairs + tuple(more)
-    assert text == encode_query(tuple(list(joined)))  # a distinct tuple: encoded afresh, not remembered
-    assert Request(method="GET", path="/x", query=joined).query_string == text
+    assert text == _quoted(joined)
+    assert Request(method="GET", path="/x", query=joined).query_string == _quoted(joined)
+
+
+def test_a_text_that_is_not_the_remembered_encoding_is_not_trusted() -> None:
+    """A wrong text for the part is ignored (the part is encoded afresh): never a wrong query sent."""
+    pairs = (("symbol", "A/B"),)
+    joined, text = extend_query(pairs, "nonsense", (("b", "2"),))
+    assert text == "symbol=A%2FB&b=2"
+    assert Request(method="GET", path="/x").query_string == ""
+    assert extend_query((), "x", ())[1] == ""
 
 
 def test_the_remembered_encoding_belongs_to_that_very_tuple() -> None:
-    """An equal tuple or another query never gets the remembered text of a different query."""
+    """After one query is encoded, another query (then the first again) gets its own text."""
     first = (("symbol", "A/B"),)
     assert encode_query(first) == "symbol=A%2FB"
     assert encode_query((("symbol", "C"),)) == "symbol=C"
