@@ -33,7 +33,7 @@ from bench.measure import (
     timed_calls,
     two_cores,
 )
-from bench.report import RESULTS, add_ratios, ceilings, chart, latencies, layer_costs, own_times, save, table
+from bench.report import RESULTS, add_ratios, chart, latencies, layer_costs, own_times, save, table
 from bench.rest import ABLATIONS, Client, Probed, check, open_client
 
 CLIENTS = ("floor", "lotusx", "ccxt")
@@ -308,8 +308,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(own_times(results))
     print(f"\nWS latency, server's write to the consumer ({stream.BURST} frames every {stream.EVERY_US} µs):\n")
     print(latencies(results))
-    print("\n16-way, were the server never the limit (client CPU per call, same run):\n")
-    print(ceilings(results))
     print()
     for target in checks:
         print(verdict(target))

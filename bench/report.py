@@ -61,20 +61,6 @@ def latencies(results: Sequence[Result]) -> str:
                      for r in results if r.case == LATENCY)
 
 
-def ceilings(results: Sequence[Result]) -> str:
-    """Each 16-way client's CPU per call over the floor's: the throughput ratio a server that
-    never paced them would show (1 / CPU per call is a one-core client's ceiling)."""
-    by = {(r.case, r.client): r for r in results}
-    lines = []
-    for case in ("depth x16", "order x16"):
-        floor = by[(case, "floor")]
-        for client in ("lotusx", "ccxt"):
-            r = by[(case, client)]
-            lines.append(f"{case} {client}: ceiling {1e6 / r.cpu_us:,.0f} calls/s, {floor.cpu_us / r.cpu_us:.2f}x the "
-                         f"floor's {1e6 / floor.cpu_us:,.0f} (server busy {r.extra.get('server_busy', 0):.0%})")
-    return "\n".join(lines)
-
-
 def layer_costs(results: Sequence[Result]) -> str:
     """What each layer costs over the socket: full stack minus the stack without it, same run."""
     by = {(r.case, r.client): r for r in results}

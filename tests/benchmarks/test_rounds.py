@@ -6,7 +6,7 @@ import pytest
 
 from bench.__main__ import targets, verdict
 from bench.measure import Result, Rounds, round_ratios
-from bench.report import add_ratios, ceilings, latencies
+from bench.report import add_ratios, latencies
 from bench.stream import LATENCY, PUSHED
 
 
@@ -89,16 +89,6 @@ def test_a_target_counts_the_rounds_that_met_it() -> None:
     assert median["rounds"] == [pytest.approx(1.05), pytest.approx(1.2), pytest.approx(1.09)]
     assert median["rounds_met"] == 2
     assert median["met"] is True  # pooled: the median call is the 1.09 round's
-
-
-def test_a_16_way_ceiling_is_the_floors_cpu_per_call_over_the_clients() -> None:
-    """A client using 125 µs of CPU a call where the floor uses 100 could reach 0.80x the floor's rate."""
-    rows = [Result(case, client, 1, 1.0, 1.0, 1.0, cpu, extra={"server_busy": 0.99})
-            for case in ("depth x16", "order x16")
-            for client, cpu in (("floor", 100.0), ("lotusx", 125.0), ("ccxt", 250.0))]
-    lines = ceilings(rows).splitlines()
-    assert lines[0] == "depth x16 lotusx: ceiling 8,000 calls/s, 0.80x the floor's 10,000 (server busy 99%)"
-    assert lines[1].startswith("depth x16 ccxt: ceiling 4,000 calls/s, 0.40x")
 
 
 def test_each_ws_mode_is_judged_for_async_for_and_for_run() -> None:

@@ -137,7 +137,7 @@ def test_a_query_extended_from_its_text_encodes_as_the_whole_does(head: list[tup
 def test_a_text_that_is_not_the_remembered_encoding_is_not_trusted() -> None:
     """A wrong text for the part is ignored (the part is encoded afresh): never a wrong query sent."""
     pairs = (("symbol", "A/B"),)
-    joined, text = extend_query(pairs, "nonsense", (("b", "2"),))
+    _, text = extend_query(pairs, "nonsense", (("b", "2"),))
     assert text == "symbol=A%2FB&b=2"
     assert Request(method="GET", path="/x").query_string == ""
     assert extend_query((), "x", ())[1] == ""
