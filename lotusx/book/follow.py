@@ -30,13 +30,15 @@ _log = get_logger("lotusx.book")
 
 
 async def follow_books(syncs: Iterable[DiffSync], messages: AsyncIterator[Any], *,
-                       event: Callable[[Any], tuple[str, BookEvent] | None], reconnected: Callable[[Any], bool],
+                       event: Callable[[Any], tuple[str, BookEvent | Gap] | None], reconnected: Callable[[Any], bool],
                        snapshot: Callable[[str], Awaitable[Snapshot]], resynced: Callable[[str, str], None],
                        depth: int | None = None, snapshot_attempts: int = 5, backoff: Backoff = SNAPSHOT_BACKOFF,
                        clock: Clock = SYSTEM_CLOCK) -> AsyncGenerator[OrderBook, None]:
     """Yield a symbol's maintained book after its snapshot and after every diff applied to it.
 
-    ``event(message)`` gives ``(symbol, diff)`` for a diff of one of ``syncs``' symbols;
+    ``event(message)`` gives ``(symbol, diff)`` for a diff of one of ``syncs``' symbols, or
+    ``(symbol, Gap(symbol, reason))`` for a diff of it that could not be read (that book is
+    resynced, see :meth:`DiffSync.on_lost`);
     ``snapshot(symbol)`` fetches one; ``resynced(symbol, reason)`` is called at each resync.
 
     A sequence gap discards that symbol's book and fetches a new snapshot while its diffs keep
@@ -126,7 +128,8 @@ async def follow_books(syncs: Iterable[DiffSync], messages: AsyncIterator[Any], 
             if diff is None or diff[0] not in books:
                 continue
             symbol, update = diff
-            outcome = books[symbol].on_event(update)
+            sync = books[symbol]
+            outcome = sync.on_lost(update.reason) if isinstance(update, Gap) else sync.on_event(update)
             if outcome == "applied":
                 yield books[symbol].book.view(depth)
             elif isinstance(outcome, Gap):
@@ -144,14 +147,14 @@ def _passing(error: LotusXError) -> bool:
 
 
 def follow_diffs(sync: DiffSync, messages: AsyncIterator[Any], *,
-                 event: Callable[[Any], BookEvent | None], reconnected: Callable[[Any], bool],
+                 event: Callable[[Any], BookEvent | Gap | None], reconnected: Callable[[Any], bool],
                  snapshot: Callable[[], Awaitable[Snapshot]], resynced: Callable[[str], None],
                  depth: int | None = None, snapshot_attempts: int = 5, backoff: Backoff = SNAPSHOT_BACKOFF,
                  clock: Clock = SYSTEM_CLOCK) -> AsyncGenerator[OrderBook, None]:
     """:func:`follow_books` for one symbol: ``event``, ``snapshot`` and ``resynced`` without it."""
     symbol = sync.symbol
 
-    def symbol_event(message: Any) -> tuple[str, BookEvent] | None:
+    def symbol_event(message: Any) -> tuple[str, BookEvent | Gap] | None:
         diff = event(message)
         return None if diff is None else (symbol, diff)
 

@@ -93,6 +93,15 @@ class DiffSync:
                 return outcome
         return "snapshot"
 
+    def on_lost(self, reason: str) -> Outcome | Gap:
+        """A diff of this symbol could not be read: a synced book is wrong from here, so it is
+        discarded as at a sequence gap (the ``Gap``). While buffering (``"buffered"``) nothing
+        needs doing: the replay after the snapshot finds the hole in the sequence."""
+        if not self.synced:
+            return "buffered"
+        self.reset()
+        return Gap(self.symbol, reason)
+
     def reset(self) -> None:
         """Forget the book and buffer (after a reconnect): the next snapshot starts afresh."""
         self.synced = False

@@ -49,7 +49,8 @@ class Chaos:
     ws_gzip: bool = False
     """Send WS messages as gzip-compressed binary frames."""
     garble_ws_data: int = 0
-    """Send the next N WS messages whose ``data`` is a list (Bybit's) with every row emptied: they fail the schema."""
+    """Send the next N WS messages with a ``data`` that fails the schema: a list (Bybit's) with every
+    row emptied, an object (a Binance combined stream's event) with only its event type kept."""
     truncate_ws_data: int = 0
     """Send the next N WS messages whose ``data`` is a list (Bybit's) cut short by one byte: they are not JSON."""
     closed_orders_forgotten: bool = False

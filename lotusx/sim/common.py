@@ -100,9 +100,11 @@ class Connection:
     async def send(self, message: Any) -> None:
         """Send one message now, honouring the garble, truncate, gzip and disconnect knobs."""
         chaos = self.venue.chaos
-        if chaos.garble_ws_data and isinstance(message, dict) and isinstance(message.get("data"), list):
+        data_of = message.get("data") if isinstance(message, dict) else None
+        if chaos.garble_ws_data and isinstance(data_of, list | dict):
             chaos.garble_ws_data -= 1
-            message = {**message, "data": [{} for _ in message["data"]]}
+            garbled = [{} for _ in data_of] if isinstance(data_of, list) else {"e": data_of.get("e")}
+            message = {**message, "data": garbled}
         data = orjson.dumps(message)
         if chaos.truncate_ws_data and isinstance(message, dict) and isinstance(message.get("data"), list):
             chaos.truncate_ws_data -= 1

@@ -21,11 +21,16 @@ _log = get_logger("lotusx.ws.parse")
 
 
 class Malformed(msgspec.Struct, frozen=True):
-    """Emitted in place of a message that failed to parse, when ``Parse(errors=True)``."""
+    """Emitted in place of a message that failed to parse, when ``Parse(errors=True)``.
+
+    ``stream``: the stream the message came on, when its frame named one (a Binance combined
+    stream whose ``data`` failed its schema), so a consumer knows which feed lost a message.
+    """
 
     reason: str
     error: str
     size: int
+    stream: str | None = None
 
 
 def _tag_field(type_: Any) -> str | None:

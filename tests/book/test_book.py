@@ -158,3 +158,20 @@ def test_view_of_depth_zero_is_empty_and_negative_depth_is_refused() -> None:
     assert len(book.view(5).bids) == 2
     with pytest.raises(ConfigError):
         book.view(-1)
+
+
+def test_a_lost_diff_discards_a_synced_book() -> None:
+    """on_lost on a synced book: a Gap with the reason, and the book waits for a new snapshot."""
+    sync = DiffSync("X")
+    sync.on_snapshot([("10", "1")], [], 5)
+    assert sync.on_lost("unreadable message") == Gap("X", "unreadable message")
+    assert not sync.synced and sync.book.sequence == 0
+
+
+def test_a_lost_diff_while_buffering_is_left_to_the_replay() -> None:
+    """Before the snapshot a lost diff changes nothing: the replay finds the hole it left."""
+    sync = DiffSync("X")
+    sync.on_event(BookEvent(6, 6, [("10", "1")], []))
+    assert sync.on_lost("unreadable message") == "buffered"
+    sync.on_event(BookEvent(8, 8, [("11", "1")], []))  # 7 was the lost one
+    assert isinstance(sync.on_snapshot([], [], 5), Gap)

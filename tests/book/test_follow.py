@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
 
-from lotusx.book import BookEvent, DiffSync, follow_books, follow_diffs
+from lotusx.book import BookEvent, DiffSync, Gap, follow_books, follow_diffs
 from lotusx.book.follow import Snapshot
 
 RECONNECT = object()
@@ -73,6 +73,27 @@ async def test_a_gap_resyncs_from_a_new_snapshot() -> None:
     assert resyncs == ["sequence gap"]
     assert (book.sequence, book.bids) == (12, [(Decimal(20), Decimal(2))])
     await books.aclose()
+
+
+async def test_a_diff_that_could_not_be_read_resyncs_a_synced_book() -> None:
+    """A lost diff (event gives a Gap) discards the synced book: the next snapshot rebuilds it."""
+    feed, resyncs = Feed(), []
+    snapshots = _snapshots([([], [], 5), ([("20", "2")], [], 9)])
+    books = follow_diffs(DiffSync("X"), aiter(feed), event=lambda m: m if isinstance(m, BookEvent | Gap) else None,
+                         reconnected=lambda m: m is RECONNECT, snapshot=snapshots, resynced=resyncs.append)
+    await anext(books)
+    feed.push(Gap("X", "unreadable message"))
+    book = await asyncio.wait_for(anext(books), 1)
+    assert resyncs == ["unreadable message"]
+    assert (book.sequence, book.bids) == (9, [(Decimal(20), Decimal(2))])
+    await books.aclose()
+
+
+def _snapshots(queue: list[Snapshot]) -> Any:
+    async def snapshot() -> Snapshot:
+        return queue.pop(0)
+
+    return snapshot
 
 
 async def test_a_reconnect_discards_the_book_and_resyncs_once_live() -> None:

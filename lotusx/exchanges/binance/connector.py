@@ -9,7 +9,7 @@ from contextlib import aclosing, asynccontextmanager
 from typing import Any
 
 from lotusx.account import GAP_SLACK, cancel_once, follow_balances, follow_orders, gap_start_ms, windows
-from lotusx.book import BookEvent, DiffSync, follow_books
+from lotusx.book import BookEvent, DiffSync, Gap, follow_books
 from lotusx.exchanges.binance import endpoints as ep
 from lotusx.exchanges.binance import schemas as s
 from lotusx.exchanges.binance.streams import (
@@ -45,6 +45,7 @@ _HEARTBEAT = Heartbeat(answer_pings=False, idle_timeout=60.0)
 # endTime at most 24 hours apart. Past 100 pages in one window, paging is taken to be stuck.
 _HISTORY_PAGE, _HISTORY_SPAN_MS, _MAX_PAGES = 1000, 24 * 3600 * 1000, 100
 _UNREADABLE_EVENT = "unreadable_event"  # the Gap reason of a private event that failed to parse
+_UNREADABLE_DIFF = "unreadable message"  # the resync reason of a depth diff that failed its schema (as Bybit's)
 _TERMINATED = "event_stream_terminated"  # the Gap reason after the venue ended the user data subscription
 _WS_API_PATH = "/ws-api/v3"  # appended to Parts.ws_api_url (web-socket-api.md "General API Information")
 
@@ -202,18 +203,21 @@ class Binance:
                                 ) -> AsyncGenerator[OrderBook, None]:
         """Maintained books of ``symbols`` on one connection; a gap resyncs only its own symbol."""
         names = {symbol.upper(): symbol for symbol in symbols}
+        streams = {f"{symbol.lower()}@depth@100ms": name for name, symbol in names.items()}
 
-        def event(message: Any) -> tuple[str, BookEvent] | None:
+        def event(message: Any) -> tuple[str, BookEvent | Gap] | None:
             if isinstance(message, s.DepthUpdate):
                 return message.s, BookEvent(message.U, message.u, message.b, message.a, message.E)
+            if type(message) is Malformed and message.stream in streams:  # one of our diffs is lost
+                name = streams[message.stream]
+                return name, Gap(name, _UNREADABLE_DIFF)
             return None
 
         async def snapshot(name: str) -> tuple[list[tuple[str, str]], list[tuple[str, str]], int]:
             raw = await self._depth(names[name], 1000)
             return raw.bids, raw.asks, raw.lastUpdateId
 
-        streams = [f"{symbol.lower()}@depth@100ms" for symbol in names]
-        async with self._subscribed(streams) as ws, aclosing(follow_books(
+        async with self._subscribed(list(streams)) as ws, aclosing(follow_books(
                 [DiffSync(name) for name in names], aiter(ws), event=event, snapshot=snapshot,
                 reconnected=lambda message: isinstance(message, Reconnected), resynced=self._resynced,
                 depth=depth)) as books:  # its finally cancels snapshots in flight at once

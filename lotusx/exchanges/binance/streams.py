@@ -27,6 +27,7 @@ from lotusx.kernel.protocols import Clock, Signer
 from lotusx.kernel.service import Layer
 from lotusx.layers.limiter import Limiter, Pool
 from lotusx.layers.ratelimit import RateLimit
+from lotusx.log import get_logger
 from lotusx.metrics import Metrics
 from lotusx.ws import Drop, Frames, Malformed, Parse, WsDialect, frames
 from lotusx.ws.dialect import LoginAck
@@ -38,6 +39,8 @@ _by_kind: dict[str, msgspec.json.Decoder[Any]] = {kind: msgspec.json.Decoder(t) 
 # The head up to the kind's end ('@' or '"'), so "depth@" and "depth20@" stay apart.
 _HEAD_TEXT = re.compile(r'\{"stream":"[^"@]*@([^"@]*)["@]')
 _HEAD_BYTES = re.compile(rb'\{"stream":"[^"@]*@([^"@]*)["@]')
+
+_log = get_logger("lotusx.binance")
 
 
 class _Combined(msgspec.Struct, Generic[T]):
@@ -66,7 +69,8 @@ class Shutdown(msgspec.Struct, frozen=True):
 
 @dataclass(frozen=True)
 class Route:
-    """Frame stage: a combined-stream envelope to its typed event, an ``Ack`` or a ``Shutdown``."""
+    """Frame stage: a combined-stream envelope to its typed event, an ``Ack`` or a ``Shutdown``;
+    a ``Malformed`` naming the stream when the event fails its schema."""
 
     metrics: Metrics = field(repr=False)
 
@@ -78,9 +82,13 @@ class Route:
                 raise Drop
             try:
                 return decoder.decode(frame.data)
-            except msgspec.ValidationError:
+            except msgspec.ValidationError as exc:
+                # Passed on, not dropped: a lost depth diff leaves a book wrong until the next
+                # diff shows the hole, which for a quiet symbol may be minutes away.
                 self.metrics.ws_malformed.labels("binance", "schema").inc()
-                raise Drop from None
+                _log.warning("ws message malformed", exchange="binance", reason="schema", stream=frame.stream,
+                             error=str(exc))
+                return Malformed("schema", str(exc), len(frame.data), stream=frame.stream)
         if frame.id is not None:
             # An error comes as {"error": {"code", "msg"}, "id"} or, as the docs show it, {"code", "msg", "id"}.
             if frame.error is not None:

@@ -24,6 +24,7 @@ from lotusx.kernel.message import Request, Response
 from lotusx.metrics import Metrics
 from lotusx.models import NewOrder, Withdrawal
 from lotusx.testing import FakeClock, FakeTransport
+from lotusx.ws import Malformed
 
 PAYLOADS = Path(__file__).parent / "payloads"
 
@@ -231,11 +232,14 @@ def test_a_stream_kind_is_read_whole() -> None:
     assert run(combined("bnbbtc@depth20@100ms", "ws_depth_update.json")) == []
 
 
-def test_a_stream_frame_that_fails_its_schema_is_counted_once() -> None:
-    """A depth frame missing fields is dropped and counted as one schema failure."""
+def test_a_stream_frame_that_fails_its_schema_is_counted_once_and_names_its_stream() -> None:
+    """A depth frame missing fields comes out as one Malformed naming its stream (a book must know
+    it lost a diff), counted as one schema failure."""
     metrics = Metrics()
     bad = b'{"stream":"btcusdt@depth@100ms","data":{"e":"depthUpdate","E":1}}'
-    assert market_frames(metrics)(bad) == []
+    (out,) = market_frames(metrics)(bad)
+    assert isinstance(out, Malformed)
+    assert (out.reason, out.stream) == ("schema", "btcusdt@depth@100ms")
     labels = {"exchange": "binance", "reason": "schema"}
     assert metrics.registry.get_sample_value("lotusx_ws_malformed_frames_total", labels) == 1
 

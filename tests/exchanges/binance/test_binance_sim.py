@@ -637,6 +637,24 @@ async def test_a_book_that_goes_quiet_after_a_reconnect_still_catches_up(ex: Bin
         await books.close()
 
 
+async def test_an_unreadable_diff_then_silence_still_ends_at_the_engines_book(ex: Binance, sim: Sim, engine: Engine,
+                                                                            metrics: Metrics) -> None:
+    """One diff fails its schema and no other follows: the book resyncs at once instead of
+    staying without that change until some later diff shows the hole."""
+    chaos = sim.chaos("binance")
+    books = Watch(ex.watch_order_book(SYMBOL, depth=20))
+    try:
+        await eventually(lambda: books.items, what="the first synced book")
+        chaos.garble_ws_data = 1
+        engine.place(MAKER, SYMBOL, "BUY", "LIMIT", quantity=Decimal("0.01"), price=Decimal("49990.00"))
+        await eventually(lambda: resyncs(metrics, "unreadable message") >= 1, what="the resync")
+        final, live = await at_engine(books, engine), engine.books[SYMBOL]
+        assert (final.bids, final.asks) == (live.levels("BUY", 20), live.levels("SELL", 20))
+    finally:
+        chaos.garble_ws_data = 0
+        await books.close()
+
+
 async def test_book_survives_gap_and_disconnect_and_equals_engine(ex: Binance, sim: Sim, engine: Engine,
                                                                   metrics: Metrics) -> None:
     """After an injected sequence gap and a forced disconnect the maintained book equals the engine's."""
