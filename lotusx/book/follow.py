@@ -14,7 +14,15 @@ from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, 
 from typing import Any
 
 from lotusx.book.sync import BookEvent, DiffSync, Gap
-from lotusx.kernel.errors import ConfigError, IpBanned, LotusXError, RateLimited, ServerError, TransportError
+from lotusx.kernel.errors import (
+    ConfigError,
+    IpBanned,
+    LotusXError,
+    ProtocolError,
+    RateLimited,
+    ServerError,
+    TransportError,
+)
 from lotusx.kernel.protocols import SYSTEM_CLOCK, Clock
 from lotusx.log import get_logger
 from lotusx.models import OrderBook
@@ -28,6 +36,9 @@ Snapshot = tuple[RawLevels, RawLevels, int]  # bids, asks, last update id
 SNAPSHOT_BACKOFF = Backoff(base=0.5, cap=10.0)
 _log = get_logger("lotusx.book")
 
+UNREADABLE_IN_A_ROW = 3
+"""Diffs of one symbol lost in a row (none applied between) that end :func:`follow_books`."""
+
 
 async def follow_books(syncs: Iterable[DiffSync], messages: AsyncIterator[Any], *,
                        event: Callable[[Any], tuple[str, BookEvent | Gap] | None], reconnected: Callable[[Any], bool],
@@ -37,8 +48,10 @@ async def follow_books(syncs: Iterable[DiffSync], messages: AsyncIterator[Any], 
     """Yield a symbol's maintained book after its snapshot and after every diff applied to it.
 
     ``event(message)`` gives ``(symbol, diff)`` for a diff of one of ``syncs``' symbols, or
-    ``(symbol, Gap(symbol, reason))`` for a diff of it that could not be read (that book is
-    resynced, see :meth:`DiffSync.on_lost`);
+    ``(symbol, Gap(symbol, reason))`` for a diff of it that could not be read: that book is
+    resynced from a snapshot asked for after the loss (see :meth:`DiffSync.on_lost`), and
+    ``UNREADABLE_IN_A_ROW`` such losses with no diff applied between end this generator with
+    a ``ProtocolError``;
     ``snapshot(symbol)`` fetches one; ``resynced(symbol, reason)`` is called at each resync.
 
     A sequence gap discards that symbol's book and fetches a new snapshot while its diffs keep
@@ -80,6 +93,7 @@ async def follow_books(syncs: Iterable[DiffSync], messages: AsyncIterator[Any], 
     incoming: asyncio.Future[Any] = asyncio.ensure_future(anext(messages))
     fetching: dict[str, asyncio.Future[Snapshot]] = {}
     down: set[int] = set()  # shards whose Gap still waits for its Resumed
+    unreadable: dict[str, int] = {}  # diffs lost in a row per symbol, since its last applied diff
     stalled = False  # after a marker with no Resumed to come, until the next message
     try:
         while True:
@@ -129,8 +143,21 @@ async def follow_books(syncs: Iterable[DiffSync], messages: AsyncIterator[Any], 
                 continue
             symbol, update = diff
             sync = books[symbol]
-            outcome = sync.on_lost(update.reason) if isinstance(update, Gap) else sync.on_event(update)
+            if isinstance(update, Gap):
+                unreadable[symbol] = unreadable.get(symbol, 0) + 1
+                if unreadable[symbol] >= UNREADABLE_IN_A_ROW:
+                    # Every diff failing its schema is the venue's format, not a passing fault:
+                    # resyncing would spend a snapshot's weight on each diff and never get a book.
+                    raise ProtocolError(f"{symbol}: {UNREADABLE_IN_A_ROW} diffs in a row could not be read "
+                                        f"({update.reason})")
+                asked = fetching.pop(symbol, None)
+                if asked is not None:  # asked for before the loss: it may not hold the lost diff
+                    asked.cancel()
+                outcome = sync.on_lost(update.reason)
+            else:
+                outcome = sync.on_event(update)
             if outcome == "applied":
+                unreadable.pop(symbol, None)
                 yield books[symbol].book.view(depth)
             elif isinstance(outcome, Gap):
                 resynced(symbol, outcome.reason)

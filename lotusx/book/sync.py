@@ -93,13 +93,16 @@ class DiffSync:
                 return outcome
         return "snapshot"
 
-    def on_lost(self, reason: str) -> Outcome | Gap:
-        """A diff of this symbol could not be read: a synced book is wrong from here, so it is
-        discarded as at a sequence gap (the ``Gap``). While buffering (``"buffered"``) nothing
-        needs doing: the replay after the snapshot finds the hole in the sequence."""
-        if not self.synced:
-            return "buffered"
-        self.reset()
+    def on_lost(self, reason: str) -> Gap:
+        """A diff of this symbol could not be read: the ``Gap`` says a new snapshot is needed.
+
+        A synced book is wrong from here, so it is discarded as at a sequence gap. While
+        buffering, the diffs buffered so far are kept, but a snapshot asked for before the
+        loss may not hold the lost diff (and with no later diff, no hole would show): take
+        one asked for after it.
+        """
+        if self.synced:
+            self.reset()
         return Gap(self.symbol, reason)
 
     def reset(self) -> None:

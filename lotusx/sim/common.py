@@ -101,7 +101,8 @@ class Connection:
         """Send one message now, honouring the garble, truncate, gzip and disconnect knobs."""
         chaos = self.venue.chaos
         data_of = message.get("data") if isinstance(message, dict) else None
-        if chaos.garble_ws_data and isinstance(data_of, list | dict):
+        # An object ``data`` is a Binance combined-stream event; Bybit's objects (books, tickers) are left alone.
+        if chaos.garble_ws_data and (isinstance(data_of, list) or (isinstance(data_of, dict) and "stream" in message)):
             chaos.garble_ws_data -= 1
             garbled = [{} for _ in data_of] if isinstance(data_of, list) else {"e": data_of.get("e")}
             message = {**message, "data": garbled}

@@ -7,8 +7,11 @@ from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
 
+import pytest
+
+from lotusx import ProtocolError
 from lotusx.book import BookEvent, DiffSync, Gap, follow_books, follow_diffs
-from lotusx.book.follow import Snapshot
+from lotusx.book.follow import UNREADABLE_IN_A_ROW, Snapshot
 
 RECONNECT = object()
 RESUMED = object()  # what a ReconnectWs puts once resubscribed; follow_diffs needs no predicate for it
@@ -86,6 +89,63 @@ async def test_a_diff_that_could_not_be_read_resyncs_a_synced_book() -> None:
     book = await asyncio.wait_for(anext(books), 1)
     assert resyncs == ["unreadable message"]
     assert (book.sequence, book.bids) == (9, [(Decimal(20), Decimal(2))])
+    await books.aclose()
+
+
+async def test_a_diff_lost_while_the_snapshot_is_on_its_way_asks_for_another() -> None:
+    """The snapshot asked for before the loss may not hold the lost diff: a new one is asked for
+    and is the book, though no later diff would ever show the hole."""
+    feed, resyncs, gate, asked = Feed(), [], asyncio.Event(), []
+
+    async def snapshot() -> Snapshot:
+        asked.append(1)
+        if len(asked) == 1:
+            await gate.wait()
+            return [("10", "1")], [], 5  # taken before diff 6, the one lost
+        return [("10", "1"), ("11", "1")], [], 6
+
+    books = follow_diffs(DiffSync("X"), aiter(feed), event=lambda m: m if isinstance(m, BookEvent | Gap) else None,
+                         reconnected=lambda m: m is RECONNECT, snapshot=snapshot, resynced=resyncs.append)
+    first = asyncio.ensure_future(anext(books))
+    await asyncio.sleep(0.01)
+    feed.push(Gap("X", "unreadable message"))
+    await asyncio.sleep(0.01)
+    gate.set()
+    book = await asyncio.wait_for(first, 1)
+    assert (book.sequence, len(asked), resyncs) == (6, 2, ["unreadable message"])
+    await books.aclose()
+
+
+async def test_diffs_lost_again_and_again_end_the_follower_with_a_protocol_error() -> None:
+    """Every diff failing its schema is the venue's format: after UNREADABLE_IN_A_ROW losses with
+    nothing applied between, a typed error, not a snapshot per diff forever."""
+    feed, resyncs = Feed(), []
+    snapshots = _snapshots([([], [], 5)] * UNREADABLE_IN_A_ROW)
+    books = follow_diffs(DiffSync("X"), aiter(feed), event=lambda m: m if isinstance(m, BookEvent | Gap) else None,
+                         reconnected=lambda m: m is RECONNECT, snapshot=snapshots, resynced=resyncs.append)
+    for _ in range(UNREADABLE_IN_A_ROW - 1):
+        await asyncio.wait_for(anext(books), 1)  # the snapshot book
+        feed.push(Gap("X", "unreadable message"))
+    await asyncio.wait_for(anext(books), 1)
+    feed.push(Gap("X", "unreadable message"))
+    with pytest.raises(ProtocolError, match="could not be read"):
+        await asyncio.wait_for(anext(books), 1)
+    assert resyncs == ["unreadable message"] * (UNREADABLE_IN_A_ROW - 1)
+
+
+async def test_a_diff_applied_between_two_losses_starts_the_count_again() -> None:
+    """Losses apart, each with a diff applied since the last, resync every time and never end it."""
+    feed, resyncs = Feed(), []
+    count = UNREADABLE_IN_A_ROW + 1
+    snapshots = _snapshots([([], [], 10 * n) for n in range(1, count + 2)])
+    books = follow_diffs(DiffSync("X"), aiter(feed), event=lambda m: m if isinstance(m, BookEvent | Gap) else None,
+                         reconnected=lambda m: m is RECONNECT, snapshot=snapshots, resynced=resyncs.append)
+    for n in range(1, count + 1):
+        assert (await asyncio.wait_for(anext(books), 1)).sequence == 10 * n  # the snapshot book
+        feed.push(diff(10 * n + 1, 10 * n + 1, "12"), Gap("X", "unreadable message"))
+        assert (await asyncio.wait_for(anext(books), 1)).sequence == 10 * n + 1  # the diff applied
+    assert (await asyncio.wait_for(anext(books), 1)).sequence == 10 * (count + 1)
+    assert resyncs == ["unreadable message"] * count
     await books.aclose()
 
 

@@ -64,6 +64,20 @@ async def test_orderbook_snapshot_then_contiguous_deltas(sim: Sim, bybit: Bybit,
     assert sorted(asks.items()) == book.levels("SELL", 1000)
 
 
+async def test_the_garble_knob_leaves_bybits_object_data_alone(sim: Sim, http: aiohttp.ClientSession) -> None:
+    """An orderbook snapshot's object ``data`` is not a Binance stream event: sent whole, the knob's count kept."""
+    chaos = sim.chaos("bybit")
+    async with http.ws_connect(sim.ws_url("bybit") + "/v5/public/spot") as ws:
+        chaos.garble_ws_data = 1
+        try:
+            await subscribe(ws, "orderbook.50.BTCUSDT")
+            snapshot = await next_json(ws)
+            left = chaos.garble_ws_data
+        finally:
+            chaos.garble_ws_data = 0
+    assert (snapshot["type"], sorted(snapshot["data"]), left) == ("snapshot", ["a", "b", "s", "seq", "u"], 1)
+
+
 async def test_public_trade_and_tickers(sim: Sim, bybit: Bybit, http: aiohttp.ClientSession) -> None:
     """A trade is pushed on publicTrade (taker side) and refreshes tickers."""
     async with http.ws_connect(sim.ws_url("bybit") + "/v5/public/spot") as ws:
