@@ -208,7 +208,7 @@ def verdict(check: dict[str, Any]) -> str:
     return f"{line} (target {check['op']} {check['bound']})"
 
 
-PROFILES = ("depth", "order", "ws-plain", "ws-gzip", "ws-deflate")
+PROFILES = ("depth", "order", f"depth-{CANNED}", f"order-{CANNED}", "ws-plain", "ws-gzip", "ws-deflate")
 
 
 def profile(case: str, size: dict[str, int], core: int | None) -> int:
@@ -221,6 +221,10 @@ def profile(case: str, size: dict[str, int], core: int | None) -> int:
         with server("sim", core) as sim:
             asyncio.run(_profile_rest(sim.info, case, size["rounds"] * size["rest_calls"], profiler))
             sim.command("cancel")
+    elif case.endswith(f"-{CANNED}"):  # client-bound: 16-way calls against the canned server
+        with server(CANNED, core) as canned:
+            asyncio.run(_profile_rest(canned.info, case.removesuffix(f"-{CANNED}"),
+                                      size["rounds"] * size["rest_concurrent"], profiler, WORKERS))
     else:
         with server("replay", core) as replay:
             profiler.start()
@@ -235,14 +239,14 @@ def profile(case: str, size: dict[str, int], core: int | None) -> int:
     return 0
 
 
-async def _profile_rest(info: dict[str, Any], op: str, count: int, profiler: Any) -> None:
+async def _profile_rest(info: dict[str, Any], op: str, count: int, profiler: Any, workers: int = 1) -> None:
     client = await open_client("lotusx", info)
     try:
         call = getattr(client, op)
         for i in range(50):  # warm pools, caches and the clock sync, outside the profile
             await call(i)
         profiler.start()
-        await timed_calls(call, count)
+        await timed_calls(call, count, workers)
         profiler.stop()
     finally:
         await client.close()
