@@ -33,7 +33,7 @@ from bench.measure import (
     timed_calls,
     two_cores,
 )
-from bench.report import RESULTS, add_ratios, chart, latencies, layer_costs, own_times, save, table
+from bench.report import RESULTS, add_ratios, chart, latencies, layer_costs, layerless, own_times, save, table
 from bench.rest import ABLATIONS, Client, Probed, check, open_client
 
 CLIENTS = ("floor", "lotusx", "ccxt")
@@ -103,13 +103,15 @@ async def canned_suite(canned: Server, size: dict[str, int]) -> list[Result]:
 
     Against the sim the 16-way rows measure the sim (its core 95-99 % busy for every client),
     so the throughput target is judged here; the sequential rows show each client's own cost
-    without the sim's ~0.4 ms of work in every call. Clients interleaved round by round.
+    without the sim's ~0.4 ms of work in every call. Clients interleaved round by round; one
+    more is lotusx without Retry, RateLimit, ClockSync and Trace (what the typed façade, Sign
+    and MapErrors reach alone).
     """
     clients: dict[str, Client] = {}
     try:
-        for name in CLIENTS:
-            client = await open_client(name, canned.info)
-            clients[name] = client
+        for name, drop in [*((name, ()) for name in CLIENTS), ("lotusx", ABLATIONS[-1])]:
+            client = await open_client(name, canned.info, drop)
+            clients[client.name] = client
             await check(client)
             for i in range(50):  # warm pools, caches and the clock sync
                 await client.depth(i)
@@ -310,6 +312,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(layer_costs(results))
     print("\nEach layer's own time per call over the socket (median µs, one run, bench.rest.Probed):\n")
     print(own_times(results))
+    print("\nAgainst the canned server without Retry, RateLimit, ClockSync and Trace (same run):\n")
+    print(layerless(results))
     print(f"\nWS latency, server's write to the consumer ({stream.BURST} frames every {stream.EVERY_US} µs):\n")
     print(latencies(results))
     print()

@@ -61,6 +61,19 @@ def latencies(results: Sequence[Result]) -> str:
                      for r in results if r.case == LATENCY)
 
 
+def layerless(results: Sequence[Result]) -> str:
+    """lotusx with layers taken out, against the canned server: rate over the floor's, CPU per call beside it."""
+    by = {(r.case, r.client): r for r in results}
+    lines = []
+    for r in results:
+        floor = by.get((r.case, "floor"))
+        if ablated(r) and r.case.endswith("canned") and floor is not None and r.ratio is not None:
+            lines.append(f"{r.case} {r.client}: {r.ratio:.2f}x the floor's rate "
+                         f"(full stack {by[(r.case, 'lotusx')].ratio or 0:.2f}x); CPU {r.cpu_us:.0f} µs/call, "
+                         f"floor {floor.cpu_us:.0f}")
+    return "\n".join(lines) or "(no such rows)"
+
+
 def layer_costs(results: Sequence[Result]) -> str:
     """What each layer costs over the socket: full stack minus the stack without it, same run."""
     by = {(r.case, r.client): r for r in results}

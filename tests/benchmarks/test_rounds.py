@@ -6,7 +6,7 @@ import pytest
 
 from bench.__main__ import targets, verdict
 from bench.measure import Result, Rounds, round_ratios
-from bench.report import add_ratios, latencies
+from bench.report import add_ratios, latencies, layerless
 from bench.stream import LATENCY, PUSHED
 
 
@@ -117,3 +117,14 @@ def test_the_16_way_target_is_judged_against_the_canned_server() -> None:
     assert check["target"] == "REST depth x16 throughput / floor (canned server)"
     assert check["value"] == pytest.approx(0.5)
     assert check["met"] is False
+
+
+def test_the_layerless_canned_rows_are_reported_beside_the_full_stack() -> None:
+    """Layer-less lotusx against the canned server: its rate over the floor's, the full stack's beside it."""
+    client = "lotusx -Retry -RateLimit -ClockSync -Trace"
+    rows = [Result("order x16 canned", name, 1, 1.0, 1.0, rate, cpu) for name, rate, cpu in
+            (("floor", 1000.0, 200.0), ("lotusx", 650.0, 300.0), (client, 840.0, 240.0))]
+    rows.append(Result("order x1", client, 1, 1.0, 1.0, 1.0, 1.0))  # a sim row: not reported here
+    add_ratios(rows)
+    assert layerless(rows) == (f"order x16 canned {client}: 0.84x the floor's rate (full stack 0.65x); "
+                               "CPU 240 µs/call, floor 200")
