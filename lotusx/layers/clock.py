@@ -205,16 +205,23 @@ class LoginClock:
         self.clock = clock
         self._signed = 0  # the clock generation the last stamp was taken with
         self._refused: int | None = None  # the generation of a stamp the venue refused
+        self._resynced = False  # the last stamp was taken right after a resync for a refusal
 
     async def now_ms(self) -> int:
         """Venue time in ms for the next login."""
-        if self._refused == self._signed:
+        self._resynced = self._refused == self._signed
+        if self._resynced:
             await self.clock.resync(self._refused)
         else:
             await self.clock.ensure_fresh()
         self._signed = self.clock.generation
         return int(self.clock.time() * 1000)
 
-    def refused(self) -> None:
-        """The venue refused the last login's timestamp (``TimestampOutOfWindow``)."""
+    def refused(self) -> bool:
+        """The venue refused the last login's timestamp (``TimestampOutOfWindow``).
+
+        True when that stamp was taken right after a resync for an earlier refusal: a fresh
+        clock did not help, so the refusal is about something else.
+        """
         self._refused = self._signed
+        return self._resynced

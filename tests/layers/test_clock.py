@@ -398,3 +398,17 @@ class TestLoginClock:
         assert venue.time_calls == 2
         await stamps.now_ms()
         assert venue.time_calls == 2  # refused once, synced once
+
+    async def test_a_refusal_right_after_the_resync_for_one_is_not_the_clocks_fault(self) -> None:
+        """refused() is False for a stamp on the ordinary clock, True for one taken right after the
+        resync an earlier refusal caused (a fresh clock did not help), False again once one passed."""
+        clock = FakeClock()
+        venue = Venue(clock, skew=2.0)
+        stamps = LoginClock(ServerClock(venue.server_ms, clock, samples=1))
+        await stamps.now_ms()
+        assert stamps.refused() is False
+        await stamps.now_ms()  # synced afresh for the refusal
+        assert stamps.refused() is True
+        await stamps.now_ms()  # synced afresh again; this one is accepted (no refused())
+        await stamps.now_ms()
+        assert stamps.refused() is False

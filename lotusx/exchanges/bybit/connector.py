@@ -24,11 +24,12 @@ from lotusx.exchanges.bybit.streams import (
     TradeMessage,
     WalletMessage,
     bybit_frames,
+    login_ack,
     private_frames,
     public_dialect,
 )
 from lotusx.kernel.client import json_body
-from lotusx.kernel.errors import ConfigError, NotFound, ProtocolError
+from lotusx.kernel.errors import ConfigError, NotFound, ProtocolError, TimestampOutOfWindow
 from lotusx.kernel.ids import client_order_id
 from lotusx.kernel.message import Endpoint, Request
 from lotusx.layers.clock import LoginClock
@@ -38,6 +39,7 @@ from lotusx.transport import AiohttpWs
 from lotusx.venue import Parts
 from lotusx.ws import Gap as Reconnected
 from lotusx.ws import Malformed, RawStream, ReconnectWs, Resumed
+from lotusx.ws.dialect import LoginAck
 
 # docs/v5/enum "orderStatus", mapped onto the unified (Binance-style) vocabulary.
 _STATUS = {"New": "NEW", "PartiallyFilled": "PARTIALLY_FILLED", "Filled": "FILLED", "Cancelled": "CANCELED",
@@ -53,6 +55,7 @@ _HISTORY_SPAN_MS = 7 * 24 * 3600 * 1000
 _UNREADABLE_EVENT = "unreadable_event"  # the Gap reason of a private message that failed to parse
 _UNREADABLE_BOOK = "unreadable message"  # the resync reason of a book message that failed its schema
 _AUTH_VALID_MS = 10_000  # the auth message's ``expires``: this far past the venue's now
+_EXPIRED_LOGIN = "Params Error"  # the auth answer's ret_msg for an ``expires`` the venue saw as past
 _ENVELOPE: Any = s.Envelope  # parametrised at run time with each call's result type
 T = TypeVar("T")
 
@@ -371,8 +374,18 @@ class Bybit:
         async def login() -> str:
             return orjson.dumps(signer.ws_auth(await stamps.now_ms() + _AUTH_VALID_MS)).decode()
 
+        def answered(message: Any) -> LoginAck | None:
+            result = login_ack(message)
+            # An ``expires`` already past on the venue's clock is refused with "Params Error"
+            # (bybit-exchange/pybit issues 152 and 300): the clock is resynced and the login sent
+            # again on a new connection. Refused again right after a resync, it was not the clock.
+            if result == (False, _EXPIRED_LOGIN) and not stamps.refused():
+                return TimestampOutOfWindow(f"WebSocket login refused ({_EXPIRED_LOGIN}): expires past the venue's "
+                                            "clock?", venue_message=_EXPIRED_LOGIN)
+            return result
+
         url = self.parts.ws_url + ep.PRIVATE_PATH
-        dialect = dataclasses.replace(PRIVATE, login=login)
+        dialect = dataclasses.replace(PRIVATE, login=login, login_ack=answered)
         async with ReconnectWs(lambda: AiohttpWs(url), frames=private_frames(self.metrics), dialect=dialect,
                                heartbeat=HEARTBEAT, metrics=self.metrics) as ws:
             await ws.subscribe([topic])

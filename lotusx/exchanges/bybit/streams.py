@@ -128,7 +128,8 @@ def _pong(message: Any) -> bool:
     return isinstance(message, Control) and (message.op == "pong" or (message.op == "ping" and message.success))
 
 
-def _login_ack(message: Any) -> tuple[bool, str | None] | None:
+def login_ack(message: Any) -> tuple[bool, str | None] | None:
+    """The auth answer as (accepted?, the venue's ret_msg when refused); None for any other message."""
     if isinstance(message, Control) and message.op == "auth":
         return message.success, None if message.success else message.message
     return None
@@ -145,7 +146,7 @@ def public_dialect(category: Category) -> WsDialect:
 # The private dialect; the connector adds the ``login`` hook (it needs the keys and the clock).
 PRIVATE = WsDialect(name="bybit", subscribe=lambda s, rid: _op("subscribe", s, rid),
                     unsubscribe=lambda s, rid: _op("unsubscribe", s, rid), ack=_ack,
-                    ping=lambda: '{"op":"ping"}', pong=_pong, login_ack=_login_ack,
+                    ping=lambda: '{"op":"ping"}', pong=_pong, login_ack=login_ack,
                     control_types=frozenset({Control}))
 
 # "we recommend that you send the ping heartbeat packet every 20 seconds"; AiohttpWs answers

@@ -8,6 +8,7 @@ maintained book can be compared with the engine's exactly. Every wait is bounded
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from decimal import Decimal
@@ -21,7 +22,7 @@ import lotusx
 from lotusx.exchanges.bybit import VENUE_LINEAR, Bybit
 from lotusx.exchanges.bybit.endpoints import LINEAR, SPOT
 from lotusx.exchanges.bybit.streams import BookMessage, Control, TradeMessage, public_dialect
-from lotusx.kernel.errors import ConfigError
+from lotusx.kernel.errors import AuthenticationError, ConfigError
 from lotusx.models import OrderBook
 from lotusx.sim import Sim
 from tests.conftest import ServeApp
@@ -136,6 +137,65 @@ async def test_private_streams_reauthenticate_after_a_reconnect(bybit: Bybit, si
     cancelled = await first(orders, lambda o: o.client_order_id == "ws-1" and o.status == "CANCELED")
     assert cancelled.order_id
     await orders.aclose()
+
+
+async def test_a_login_refused_for_an_expired_stamp_is_sent_again_on_a_resynced_clock(bybit: Bybit, sim: Sim) -> None:
+    """The venue's clock jumps 30 s after ours synced: the auth's ``expires`` is past there ("Params
+    Error"), so the clock is resynced and the login sent again, instead of ending the stream."""
+    chaos = sim.chaos("bybit")
+    await bybit.place_order(bid("30000"))  # a signed call: our clock synced to the venue's
+    chaos.clock_skew_ms = 30_000
+    try:
+        orders = aiter(bybit.watch_orders())
+        pending = asyncio.ensure_future(first(orders, lambda o: o.client_order_id == "ws-skew"))
+        await asyncio.sleep(2.0)  # refused, back-off, resync, a new socket, auth, subscribe
+        await bybit.place_order(lotusx.NewOrder(symbol=BTC, side="BUY", type="LIMIT", quantity=Decimal("0.01"),
+                                                price=Decimal("30000"), client_order_id="ws-skew"))
+        assert (await pending).status == "NEW"  # the stream lived through the refusal
+        await orders.aclose()
+    finally:
+        chaos.clock_skew_ms = 0
+
+
+class RefusingAuth:
+    """A venue whose private stream answers every auth with "Params Error"; it counts the attempts."""
+
+    def __init__(self) -> None:
+        self.attempts = 0
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_get("/v5/market/time", self.time)
+        app.router.add_get("/v5/private", self.private)
+        return app
+
+    async def time(self, request: web.Request) -> web.Response:
+        now = time.time_ns()
+        return web.json_response({"retCode": 0, "retMsg": "OK", "time": now // 1_000_000,
+                                  "result": {"timeSecond": str(now // 10**9), "timeNano": str(now)}})
+
+    async def private(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        async for message in ws:
+            if orjson.loads(message.data).get("op") == "auth":
+                self.attempts += 1
+                await ws.send_str(orjson.dumps({"op": "auth", "success": False, "ret_msg": "Params Error",
+                                                "conn_id": "c"}).decode())
+        return ws
+
+
+async def test_a_login_refused_again_on_a_resynced_clock_ends_the_stream(serve_app: ServeApp) -> None:
+    """A second "Params Error", on the clock resynced for the first, is not the clock's fault:
+    the stream ends with an AuthenticationError after two attempts, never retrying forever."""
+    venue = RefusingAuth()
+    server = await serve_app(venue.app())
+    base = f"http://127.0.0.1:{server.port}"
+    async with lotusx.connect("bybit", credentials=lotusx.Credentials(api_key="k", secret="s"), rest_url=base,
+                              ws_url=base.replace("http", "ws")) as ex:
+        with pytest.raises(AuthenticationError, match="login rejected"):
+            await asyncio.wait_for(anext(aiter(ex.watch_orders())), LIMIT)
+    assert venue.attempts == 2
 
 
 async def test_a_cancel_missed_while_the_private_stream_was_down_is_reported(bybit: Bybit, sim: Sim) -> None:
