@@ -14,7 +14,7 @@ import os
 import platform
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import structlog
@@ -47,45 +47,59 @@ SIZES = {  # quick, full
 WORKERS = 16
 
 
+CANNED = "canned"  # the suffix of the cases run against the canned server (``bench.canned``)
+# The canonical lotusx stack with Retry, RateLimit, ClockSync and Trace taken out.
+LAYERLESS = ABLATIONS[-1]
+
+
+async def open_clients(info: dict[str, Any], names: list[tuple[str, tuple[type, ...]]],
+                       clients: dict[str, Client]) -> None:
+    """Open each (name, layers dropped) into ``clients``, check it does the whole work, and warm it."""
+    for name, drop in names:
+        client = await open_client(name, info, drop)
+        clients[client.name] = client
+        await check(client)
+        for i in range(50):  # warm pools, caches and the clock sync
+            await client.depth(i)
+            await client.order(i)
+
+
+async def rest_rounds(clients: dict[str, Client], server: Server, size: dict[str, int], *, suffix: str = "",
+                      concurrent: tuple[str, ...] = CLIENTS, after_orders: Callable[[], object] | None = None,
+                      ) -> list[Result]:
+    """Depth and order calls, sequential and 16-way (the ``concurrent`` clients only), clients
+    interleaved round by round; every other round in reverse, so none always follows the same
+    neighbour. ``after_orders`` runs after each client's orders, outside the timed section."""
+    pooled: dict[tuple[str, str], Rounds] = {}
+    for round_ in range(size["rounds"]):
+        order = list(clients.items())[::-1 if round_ % 2 else 1]
+        for op in ("depth", "order"):
+            for workers, count in ((1, size["rest_calls"]), (WORKERS, size["rest_concurrent"])):
+                for name, client in order:
+                    if workers > 1 and name not in concurrent:
+                        continue
+                    server_cpu = server.cpu()
+                    samples, wall, cpu = await timed_calls(getattr(client, op), count, workers)
+                    case = f"{op} x{workers}{suffix}"
+                    pooled.setdefault((case, name), Rounds(case, name)).add(samples, wall, cpu,
+                                                                            server.cpu() - server_cpu)
+                    if op == "order" and after_orders is not None:
+                        after_orders()
+    return [rounds.result() for rounds in pooled.values()]
+
+
 async def rest_suite(sim: Server, size: dict[str, int]) -> list[Result]:
-    """Sequential and 16-way depth and order calls; clients interleaved round by round."""
-    info = sim.info
-
-    def cancel() -> None:
-        sim.command("cancel")
-
+    """Sequential and 16-way depth and order calls against the sim; the layer-cost clients
+    (layers taken out, stopwatches put in) run the sequential calls only."""
     clients: dict[str, Client] = {}
     try:
-        for name, drop in [*((name, ()) for name in CLIENTS), *(("lotusx", drop) for drop in ABLATIONS),
-                           (Probed.name, ())]:
-            client = await open_client(name, info, drop)
-            clients[client.name] = client
-            await check(client)
-            for i in range(50):  # warm pools, caches and the clock sync
-                await client.depth(i)
-                await client.order(i)
-            if isinstance(client, Probed):
-                client.own_ns.clear()  # the timed calls only
-        cancel()
-        pooled: dict[tuple[str, str], Rounds] = {}
-        for round_ in range(size["rounds"]):
-            # Every other round runs the clients in reverse: none always follows the same neighbour.
-            order = list(clients.items())[::-1 if round_ % 2 else 1]
-            for op in ("depth", "order"):
-                for workers, count in ((1, size["rest_calls"]), (WORKERS, size["rest_concurrent"])):
-                    for name, client in order:
-                        if workers > 1 and name not in CLIENTS:
-                            continue  # layer costs: sequential calls only
-                        server_cpu = sim.cpu()
-                        samples, wall, cpu = await timed_calls(getattr(client, op), count, workers)
-                        server_cpu = sim.cpu() - server_cpu
-                        case = f"{op} x{workers}"
-                        pooled.setdefault((case, name), Rounds(case, name)).add(samples, wall, cpu, server_cpu)
-                        if op == "order":
-                            cancel()  # outside the timed section
-        results = [rounds.result() for rounds in pooled.values()]
+        await open_clients(sim.info, [*((name, ()) for name in CLIENTS), *(("lotusx", drop) for drop in ABLATIONS),
+                                      (Probed.name, ())], clients)
         probed = clients[Probed.name]
         assert isinstance(probed, Probed)
+        probed.own_ns.clear()  # the timed calls only
+        sim.command("cancel")
+        results = await rest_rounds(clients, sim, size, after_orders=lambda: sim.command("cancel"))
         for result in results:
             if result.client == probed.name:
                 result.extra["own_us"] = probed.medians_us(result.case.split()[0])
@@ -95,39 +109,18 @@ async def rest_suite(sim: Server, size: dict[str, int]) -> list[Result]:
             await client.close()
 
 
-CANNED = "canned"  # the suffix of the cases run against the canned server (``bench.canned``)
-
-
 async def canned_suite(canned: Server, size: dict[str, int]) -> list[Result]:
     """Sequential and 16-way depth and order calls against the canned server: the clients are the limit.
 
     Against the sim the 16-way rows measure the sim (its core 95-99 % busy for every client),
     so the throughput target is judged here; the sequential rows show each client's own cost
-    without the sim's ~0.4 ms of work in every call. Clients interleaved round by round; one
-    more is lotusx without Retry, RateLimit, ClockSync and Trace (what the typed façade, Sign
-    and MapErrors reach alone).
+    without the sim's ~0.4 ms of work in every call. One more client is lotusx without Retry,
+    RateLimit, ClockSync and Trace (what the typed façade, Sign and MapErrors reach alone).
     """
     clients: dict[str, Client] = {}
     try:
-        for name, drop in [*((name, ()) for name in CLIENTS), ("lotusx", ABLATIONS[-1])]:
-            client = await open_client(name, canned.info, drop)
-            clients[client.name] = client
-            await check(client)
-            for i in range(50):  # warm pools, caches and the clock sync
-                await client.depth(i)
-                await client.order(i)
-        pooled: dict[tuple[str, str], Rounds] = {}
-        for round_ in range(size["rounds"]):
-            order = list(clients.items())[::-1 if round_ % 2 else 1]
-            for op in ("depth", "order"):
-                for workers, count in ((1, size["rest_calls"]), (WORKERS, size["rest_concurrent"])):
-                    for name, client in order:
-                        server_cpu = canned.cpu()
-                        samples, wall, cpu = await timed_calls(getattr(client, op), count, workers)
-                        case = f"{op} x{workers} {CANNED}"
-                        pooled.setdefault((case, name), Rounds(case, name)).add(samples, wall, cpu,
-                                                                                canned.cpu() - server_cpu)
-        return [rounds.result() for rounds in pooled.values()]
+        await open_clients(canned.info, [*((name, ()) for name in CLIENTS), ("lotusx", LAYERLESS)], clients)
+        return await rest_rounds(clients, canned, size, suffix=f" {CANNED}", concurrent=tuple(clients))
     finally:
         for client in clients.values():
             await client.close()
