@@ -52,7 +52,8 @@ class Chaos:
     """Send the next N WS messages with a ``data`` that fails the schema: a list (Bybit's) with every
     row emptied, an object (a Binance combined stream's event) with only its event type kept."""
     truncate_ws_data: int = 0
-    """Send the next N WS messages whose ``data`` is a list (Bybit's) cut short by one byte: they are not JSON."""
+    """Send the next N WS messages whose ``data`` is a list (Bybit's) or a Binance combined-stream
+    event cut short by one byte: they are not JSON."""
     closed_orders_forgotten: bool = False
     """Bybit just restarted: /v5/order/realtime no longer finds closed orders by id; only
     /v5/order/history does (docs v5/order/open-order, "After a server release or restart")."""

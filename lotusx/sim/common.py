@@ -100,14 +100,16 @@ class Connection:
     async def send(self, message: Any) -> None:
         """Send one message now, honouring the garble, truncate, gzip and disconnect knobs."""
         chaos = self.venue.chaos
-        data_of = message.get("data") if isinstance(message, dict) else None
-        # An object ``data`` is a Binance combined-stream event; Bybit's objects (books, tickers) are left alone.
-        if chaos.garble_ws_data and (isinstance(data_of, list) or (isinstance(data_of, dict) and "stream" in message)):
+        data_of: Any = message.get("data") if isinstance(message, dict) else None
+        # A list ``data`` is Bybit's; an object one only a Binance combined-stream event's (Bybit's
+        # objects, books and tickers, are left alone).
+        knobbed = isinstance(data_of, list) or (isinstance(data_of, dict) and "stream" in message)
+        if chaos.garble_ws_data and knobbed:
             chaos.garble_ws_data -= 1
-            garbled = [{} for _ in data_of] if isinstance(data_of, list) else {"e": data_of.get("e")}
+            garbled = {"e": data_of.get("e")} if isinstance(data_of, dict) else [{} for _ in data_of]
             message = {**message, "data": garbled}
         data = orjson.dumps(message)
-        if chaos.truncate_ws_data and isinstance(message, dict) and isinstance(message.get("data"), list):
+        if chaos.truncate_ws_data and knobbed:
             chaos.truncate_ws_data -= 1
             data = data[:-1]
         if chaos.ws_gzip:

@@ -339,8 +339,9 @@ class Binance:
     def stream(self) -> ReconnectWs:
         """Raw escape hatch: every decoded message of :meth:`subscribe`, and reconnects' ``Gap``/``Resumed``.
 
-        A stream's event that fails its schema comes as a :class:`~lotusx.ws.Malformed` naming
-        the stream (``.stream``): that stream lost a message. ``async for message in ex.stream()``,
+        A stream's event that fails its schema, or a frame that is not JSON, comes as a
+        :class:`~lotusx.ws.Malformed` naming the stream (``.stream``, when the frame's head still
+        names it): that stream lost a message. ``async for message in ex.stream()``,
         or ``await ex.stream().run(handler)`` to have each handed to a plain function as soon as
         it is decoded (:meth:`~lotusx.ws.ReconnectWs.run`).
         """

@@ -39,6 +39,8 @@ _by_kind: dict[str, msgspec.json.Decoder[Any]] = {kind: msgspec.json.Decoder(t) 
 # The head up to the kind's end ('@' or '"'), so "depth@" and "depth20@" stay apart.
 _HEAD_TEXT = re.compile(r'\{"stream":"[^"@]*@([^"@]*)["@]')
 _HEAD_BYTES = re.compile(rb'\{"stream":"[^"@]*@([^"@]*)["@]')
+_NAME_TEXT = re.compile(r'\{"stream":"([^"\\]{1,200})"')  # the whole stream name, of a frame that failed to decode
+_NAME_BYTES = re.compile(rb'\{"stream":"([^"\\]{1,200})"')
 
 _log = get_logger("lotusx.binance")
 
@@ -103,7 +105,8 @@ class Route:
 
 @dataclass(frozen=True)
 class Market:
-    """Frame stage: a ``/stream`` frame to its typed event in one decode, else envelope then Route.
+    """Frame stage: a ``/stream`` frame to its typed event in one decode, else envelope then Route;
+    a frame that is not JSON comes out as a ``Malformed``, naming its stream if its head does.
 
     Binance writes ``{"stream":"<name>","data":...}`` with ``stream`` first, so the stream
     name (and so the event type) can be read off the head and the frame decoded once instead
@@ -118,7 +121,7 @@ class Market:
     _raw: _Head[bytes] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "_parse", Parse(Envelope, metrics=self.metrics, exchange="binance"))
+        object.__setattr__(self, "_parse", Parse(Envelope, errors=True, metrics=self.metrics, exchange="binance"))
         object.__setattr__(self, "_route", Route(self.metrics))
         object.__setattr__(self, "_text", _Head(_HEAD_TEXT, _combined, "\0"))
         object.__setattr__(self, "_raw", _Head(_HEAD_BYTES, _combined_bytes, b"\0"))
@@ -132,7 +135,16 @@ class Market:
                 return decoder.decode(data).data
             except msgspec.DecodeError:
                 pass  # the general path below classifies and counts it
-        return self._route(self._parse(data))
+        frame = self._parse(data)
+        if type(frame) is Malformed:
+            # Not JSON (cut short, garbled) or no envelope: passed on, naming the stream when the
+            # frame's head still does, so a book on that stream knows it lost a diff.
+            named = (_NAME_TEXT if isinstance(data, str) else _NAME_BYTES).match(data)  # type: ignore[arg-type]
+            if named is None:
+                return frame
+            stream = named[1]
+            return msgspec.structs.replace(frame, stream=stream if isinstance(stream, str) else stream.decode())
+        return self._route(frame)
 
 
 class _Head(Generic[AnyStr]):

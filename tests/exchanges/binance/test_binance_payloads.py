@@ -244,6 +244,25 @@ def test_a_stream_frame_that_fails_its_schema_is_counted_once_and_names_its_stre
     assert metrics.registry.get_sample_value("lotusx_ws_malformed_frames_total", labels) == 1
 
 
+@pytest.mark.parametrize("frame", [b'{"stream":"btcusdt@depth@100ms","data":{"e":"depthUpdate","E":1,"s":"BTC',
+                                   '{"stream":"btcusdt@depth@100ms","data":{"e":"depthUpdate","E":1,"s":"BTC'])
+def test_a_stream_frame_cut_short_comes_out_naming_its_stream(frame: bytes | str) -> None:
+    """A frame that is not JSON, its head intact (bytes or text): one Malformed ("json") naming the
+    stream its head names, counted once."""
+    metrics = Metrics()
+    (out,) = market_frames(metrics)(frame)
+    assert isinstance(out, Malformed)
+    assert (out.reason, out.stream) == ("json", "btcusdt@depth@100ms")
+    labels = {"exchange": "binance", "reason": "json"}
+    assert metrics.registry.get_sample_value("lotusx_ws_malformed_frames_total", labels) == 1
+
+
+def test_a_frame_garbled_from_its_first_byte_names_no_stream() -> None:
+    """No head to read: a Malformed without a stream, passed on all the same."""
+    (out,) = market_frames(Metrics())(b'\x00{"stream":"btcusdt@depth@100ms"')
+    assert isinstance(out, Malformed) and (out.reason, out.stream) == ("json", None)
+
+
 def wrapped(name: str) -> bytes:
     """A recorded account event as the WebSocket API sends it: ``{"subscriptionId", "event"}``."""
     return b'{"subscriptionId":0,"event":' + payload(name) + b"}"

@@ -638,25 +638,28 @@ async def test_a_book_that_goes_quiet_after_a_reconnect_still_catches_up(ex: Bin
         await books.close()
 
 
+@pytest.mark.parametrize("knob", ["garble_ws_data", "truncate_ws_data"])
 async def test_an_unreadable_diff_then_silence_still_ends_at_the_engines_book(ex: Binance, sim: Sim, engine: Engine,
-                                                                            metrics: Metrics) -> None:
-    """One diff fails its schema and no other follows: the book resyncs at once instead of
-    staying without that change until some later diff shows the hole."""
+                                                                            metrics: Metrics, knob: str) -> None:
+    """One diff fails its schema, or is cut short (not JSON), and no other follows: the book
+    resyncs at once instead of staying without that change until some later diff shows the hole."""
     chaos = sim.chaos("binance")
+    before = resyncs(metrics, "unreadable message")
     books = Watch(ex.watch_order_book(SYMBOL, depth=20))
     try:
         await eventually(lambda: books.items, what="the first synced book")
-        for attempt in range(5):  # the knob garbles the venue's next event on any socket: retried if not ours
-            chaos.garble_ws_data = 1
+        for attempt in range(5):  # the knob spoils the venue's next event on any socket: retried if not ours
+            setattr(chaos, knob, 1)
             engine.place(MAKER, SYMBOL, "BUY", "LIMIT", quantity=Decimal("0.01"), price=Decimal(49990 - attempt))
             with contextlib.suppress(AssertionError):
-                await eventually(lambda: resyncs(metrics, "unreadable message") >= 1, seconds=1.0, what="the resync")
+                await eventually(lambda: resyncs(metrics, "unreadable message") > before, seconds=1.0,
+                                 what="the resync")
                 break
-        assert resyncs(metrics, "unreadable message") >= 1
+        assert resyncs(metrics, "unreadable message") > before
         final, live = await at_engine(books, engine), engine.books[SYMBOL]
         assert (final.bids, final.asks) == (live.levels("BUY", 20), live.levels("SELL", 20))
     finally:
-        chaos.garble_ws_data = 0
+        setattr(chaos, knob, 0)
         await books.close()
 
 
