@@ -72,9 +72,16 @@ class Parse:
         return "schema"
 
     def _malformed(self, reason: str, error: str, size: int) -> Malformed:
-        if self.metrics is not None:
-            self.metrics.ws_malformed.labels(self.exchange, reason).inc()
-        _log.warning("ws message malformed", exchange=self.exchange, reason=reason, error=error, size=size)
+        malformed = report_malformed(self.metrics, self.exchange, reason, error, size)
         if self.errors:
-            return Malformed(reason, error, size)
+            return malformed
         raise Drop
+
+
+def report_malformed(metrics: Metrics | None, exchange: str, reason: str, error: str, size: int,
+                     stream: str | None = None) -> Malformed:
+    """Count and log a message that failed to parse; the ``Malformed`` that stands for it."""
+    if metrics is not None:
+        metrics.ws_malformed.labels(exchange, reason).inc()
+    _log.warning("ws message malformed", exchange=exchange, reason=reason, error=error, size=size, stream=stream)
+    return Malformed(reason, error, size, stream)

@@ -27,10 +27,10 @@ from lotusx.kernel.protocols import Clock, Signer
 from lotusx.kernel.service import Layer
 from lotusx.layers.limiter import Limiter, Pool
 from lotusx.layers.ratelimit import RateLimit
-from lotusx.log import get_logger
 from lotusx.metrics import Metrics
 from lotusx.ws import Drop, Frames, Malformed, Parse, WsDialect, frames
 from lotusx.ws.dialect import LoginAck
+from lotusx.ws.parse import report_malformed
 
 T = TypeVar("T")
 
@@ -39,10 +39,7 @@ _by_kind: dict[str, msgspec.json.Decoder[Any]] = {kind: msgspec.json.Decoder(t) 
 # The head up to the kind's end ('@' or '"'), so "depth@" and "depth20@" stay apart.
 _HEAD_TEXT = re.compile(r'\{"stream":"[^"@]*@([^"@]*)["@]')
 _HEAD_BYTES = re.compile(rb'\{"stream":"[^"@]*@([^"@]*)["@]')
-_NAME_TEXT = re.compile(r'\{"stream":"([^"\\]{1,200})"')  # the whole stream name, of a frame that failed to decode
-_NAME_BYTES = re.compile(rb'\{"stream":"([^"\\]{1,200})"')
-
-_log = get_logger("lotusx.binance")
+_NAME = re.compile(rb'\{"stream":"([^"\\]{1,200})"')  # the whole stream name, of a frame that failed to decode
 
 
 class _Combined(msgspec.Struct, Generic[T]):
@@ -87,10 +84,7 @@ class Route:
             except msgspec.ValidationError as exc:
                 # Passed on, not dropped: a lost depth diff leaves a book wrong until the next
                 # diff shows the hole, which for a quiet symbol may be minutes away.
-                self.metrics.ws_malformed.labels("binance", "schema").inc()
-                _log.warning("ws message malformed", exchange="binance", reason="schema", stream=frame.stream,
-                             error=str(exc))
-                return Malformed("schema", str(exc), len(frame.data), stream=frame.stream)
+                return report_malformed(self.metrics, "binance", "schema", str(exc), len(frame.data), frame.stream)
         if frame.id is not None:
             # An error comes as {"error": {"code", "msg"}, "id"} or, as the docs show it, {"code", "msg", "id"}.
             if frame.error is not None:
@@ -139,11 +133,8 @@ class Market:
         if type(frame) is Malformed:
             # Not JSON (cut short, garbled) or no envelope: passed on, naming the stream when the
             # frame's head still does, so a book on that stream knows it lost a diff.
-            named = (_NAME_TEXT if isinstance(data, str) else _NAME_BYTES).match(data)  # type: ignore[arg-type]
-            if named is None:
-                return frame
-            stream = named[1]
-            return msgspec.structs.replace(frame, stream=stream if isinstance(stream, str) else stream.decode())
+            named = _NAME.match(data.encode() if isinstance(data, str) else data)
+            return frame if named is None else msgspec.structs.replace(frame, stream=named[1].decode())
         return self._route(frame)
 
 
