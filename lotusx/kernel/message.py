@@ -81,21 +81,15 @@ def encode_query(pairs: tuple[tuple[str, str], ...]) -> str:
     return text
 
 
-def extend_query(pairs: tuple[tuple[str, str], ...], text: str,
+def extend_query(pairs: tuple[tuple[str, str], ...],
                  more: tuple[tuple[str, str], ...]) -> tuple[tuple[tuple[str, str], ...], str]:
-    """``pairs + more`` and its encoding, encoding ``pairs`` once: ``text`` is what
-    :func:`encode_query` just returned for ``pairs``.
+    """``pairs + more`` and its encoding, remembered for the next :func:`encode_query`.
 
-    Pairs are encoded one by one and joined with ``&``, so the whole is the part's text, ``&``
-    and the encoding of ``more``. ``text`` is trusted only while it is the encoding remembered
-    for that very tuple; otherwise ``pairs`` is encoded afresh. The result is remembered for the
-    next :func:`encode_query`.
+    Pairs are encoded one by one and joined with ``&``, so the whole is the encoding of
+    ``pairs`` (remembered, when ``pairs`` was the query just encoded), ``&`` and that of ``more``.
     """
     global _last_encoded
-    last = _last_encoded
-    if not (last[0] is pairs and last[1] is text):
-        text = encode_query(pairs)
-    added = encode_query(more)
+    text, added = encode_query(pairs), encode_query(more)
     joined = pairs + more
     whole = f"{text}&{added}" if text and added else text or added
     _last_encoded = (joined, whole)

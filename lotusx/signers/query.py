@@ -35,5 +35,5 @@ def sign_query(request: Request, query: Pairs, sign: Callable[[bytes], str], sig
     encoded once for both the signature and the transport."""
     text = encode_query(query)
     signature = sign(text.encode("ascii") + (request.body or b""))
-    signed, _ = extend_query(query, text, ((signature_param, signature),))
+    signed, _ = extend_query(query, ((signature_param, signature),))
     return request.replace(query=signed, headers=(*request.headers, key_header))

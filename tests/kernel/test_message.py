@@ -128,19 +128,20 @@ def test_a_query_extended_from_its_text_encodes_as_the_whole_does(head: list[tup
     """extend_query's text (the part's text, '&', the rest's) is the whole query percent-encoded,
     and it is what the request carrying that query sends."""
     pairs = tuple(head)
-    joined, text = extend_query(pairs, encode_query(pairs), tuple(more))
+    encode_query(pairs)  # remembered, as a signer leaves it
+    joined, text = extend_query(pairs, tuple(more))
     assert joined == pairs + tuple(more)
     assert text == _quoted(joined)
     assert Request(method="GET", path="/x", query=joined).query_string == _quoted(joined)
 
 
-def test_a_text_that_is_not_the_remembered_encoding_is_not_trusted() -> None:
-    """A wrong text for the part is ignored (the part is encoded afresh): never a wrong query sent."""
+def test_a_query_extended_without_its_part_just_encoded_is_encoded_whole() -> None:
+    """Another query encoded in between: the part is encoded afresh, never another query's text."""
     pairs = (("symbol", "A/B"),)
-    _, text = extend_query(pairs, "nonsense", (("b", "2"),))
-    assert text == "symbol=A%2FB&b=2"
+    encode_query((("other", "x"),))
+    assert extend_query(pairs, (("b", "2"),))[1] == "symbol=A%2FB&b=2"
     assert Request(method="GET", path="/x").query_string == ""
-    assert extend_query((), "x", ())[1] == ""
+    assert extend_query((), ())[1] == ""
 
 
 def test_the_remembered_encoding_belongs_to_that_very_tuple() -> None:
