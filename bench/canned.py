@@ -29,7 +29,6 @@ from yarl import URL
 from lotusx.sim.binance_guard import weight_of
 
 DEPTH_PATH, ORDER_PATH = "/api/v3/depth", "/api/v3/order"
-DEPTH_WEIGHT, ORDER_WEIGHT = 5, 1  # limit 51-100; one order (binance-spot-api-docs rest-api.md)
 WEIGHT = "X-MBX-USED-WEIGHT-1M"
 ORDERS = (("X-MBX-ORDER-COUNT-10S", 10), ("X-MBX-ORDER-COUNT-1D", 86_400))
 _REPLACED = frozenset({"content-length", "date", "server", "connection", "keep-alive", "transfer-encoding",
@@ -61,21 +60,27 @@ class Answers:
         self.counts = Counts()
         self.order_ids = itertools.count(1_000_000)
         self._date = (0, b"")
+        # The sim's own weights for the two canned calls (its guard's table), looked up once.
+        self._depth_weight = weight_of("GET", DEPTH_PATH, {"limit": "100"})
+        self._order_weight = weight_of("POST", ORDER_PATH, {})
 
     def charge(self, method: str, path: str, params: dict[str, str]) -> int:
         """Charge a call the sim answers its documented weight; the weight used this minute."""
-        return self.counts.add(WEIGHT, 60, weight_of(method, path, params), time.time())
+        return self._used(weight_of(method, path, params), time.time())
+
+    def _used(self, weight: int, now: float) -> int:
+        return self.counts.add(WEIGHT, 60, weight, now)
 
     def depth(self) -> bytes:
         """The whole HTTP response to a depth call."""
         now = time.time()
-        used = self.counts.add(WEIGHT, 60, DEPTH_WEIGHT, now)
+        used = self._used(self._depth_weight, now)
         return self._response(now, self.depth_headers, f"{WEIGHT}: {used}\r\n".encode(), self.depth_body)
 
     def order(self, params: dict[str, str]) -> bytes:
         """The whole HTTP response to an order: the sim's RESULT answer for these parameters."""
         now = time.time()
-        counted = [f"{WEIGHT}: {self.counts.add(WEIGHT, 60, ORDER_WEIGHT, now)}\r\n"]
+        counted = [f"{WEIGHT}: {self._used(self._order_weight, now)}\r\n"]
         counted += [f"{name}: {self.counts.add(name, per, 1, now)}\r\n" for name, per in ORDERS]
         template, stamp = self.order_template, int(now * 1000)
         body = orjson.dumps({

@@ -158,7 +158,7 @@ async def follow_books(syncs: Iterable[DiffSync], messages: AsyncIterator[Any], 
                 outcome = sync.on_event(update)
             if outcome == "applied":
                 unreadable.pop(symbol, None)
-                yield books[symbol].book.view(depth)
+                yield sync.book.view(depth)
             elif isinstance(outcome, Gap):
                 resynced(symbol, outcome.reason)
     finally:

@@ -16,17 +16,15 @@ from yarl import URL
 
 from bench.canned import Counts
 from bench.measure import Server
+from bench.measure import server as bench_server
 from bench.rest import Floor, Lotusx, check
 from lotusx import encode_query
 
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[Server]:
-    running = Server("canned")
-    try:
+    with bench_server("canned") as running:
         yield running
-    finally:
-        running.close()
 
 
 @pytest.fixture

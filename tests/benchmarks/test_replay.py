@@ -12,17 +12,15 @@ import pytest
 
 from bench import stream
 from bench.measure import Server
+from bench.measure import server as bench_server
 from bench.server import CYCLE, STAMP, depth_frame
 from bench.stream import SUBSCRIBE, url
 
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[Server]:
-    running = Server("replay")
-    try:
+    with bench_server("replay") as running:
         yield running
-    finally:
-        running.close()
 
 
 @pytest.fixture
