@@ -30,7 +30,7 @@ demo: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/pip install --quiet -e '.[dev,bench]'
-	$(BIN)/python -m bench $(if $(QUICK),--quick,) $(if $(PROFILE),--profile $(PROFILE),)
+	$(BIN)/python -m bench $(if $(QUICK),--quick,) $(if $(PROFILE),--profile $(PROFILE),) $(if $(IDLE),--idle,)
 
 clean:
 	rm -rf $(VENV) .coverage .mypy_cache .ruff_cache .pytest_cache

@@ -19,7 +19,7 @@ from typing import Any
 
 import structlog
 
-from bench import stream
+from bench import idle, stream
 from bench.measure import (
     CLIENT_CORE,
     SERVER_CORE,
@@ -42,7 +42,7 @@ SIZES = {  # quick, full
     "rest_calls": (150, 500), "rest_concurrent": (400, 1500), "rounds": (4, 6), "ws_frames": (5_000, 20_000),
     "latency_frames": (1_000, 4_000),
     "rss_frames": (200_000, 1_000_000), "book_updates": (20_000, 100_000), "limit_memory": (5_000, 20_000),
-    "limit_redis": (1_000, 3_000),
+    "limit_redis": (1_000, 3_000), "idle_calls": (200, 500),
 }
 WORKERS = 16
 
@@ -252,6 +252,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="smaller counts: under two minutes")
     parser.add_argument("--profile", choices=PROFILES,
                         help="instead of the full run: lotusx on one case under pyinstrument")
+    parser.add_argument("--idle", action="store_true",
+                        help="instead of the full run: the clients' own CPU per call in process (bench.idle)")
     args = parser.parse_args(argv)
     size = {key: value[0 if args.quick else 1] for key, value in SIZES.items()}
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING),
@@ -262,12 +264,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         pin(CLIENT_CORE)
     if args.profile:
         return profile(args.profile, size, server_core)
+    if args.idle:
+        with server("sim", server_core) as sim:
+            print(idle.report(asyncio.run(idle.idle_suite(sim.info, size["idle_calls"], size["rounds"]))))
+        return 0
     started = time.perf_counter()
     results: list[Result] = []
 
     print("REST: floor, lotusx, ccxt against the sim ...", flush=True)
     with server("sim", server_core) as sim:
         results += asyncio.run(rest_suite(sim, size))
+        print("REST: each client's own CPU in process, back to back and after an idle ...", flush=True)
+        own = asyncio.run(idle.idle_suite(sim.info, size["idle_calls"], size["rounds"]))
     print("REST: floor, lotusx, ccxt against the canned server ...", flush=True)
     with server(CANNED, server_core) as canned:
         results += asyncio.run(canned_suite(canned, size))
@@ -297,7 +305,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     checks = targets(results)
     elapsed = time.perf_counter() - started
     run = {"quick": args.quick, "seconds": elapsed, "pinned": pinned, "python": sys.version.split()[0],
-           "platform": platform.platform(), "cpus": os.cpu_count(), "targets": checks}
+           "platform": platform.platform(), "cpus": os.cpu_count(), "targets": checks, "idle": own}
     path = save(run, results)
     png = chart(results)
     print(table(results))
@@ -305,6 +313,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(layer_costs(results))
     print("\nEach layer's own time per call over the socket (median µs, one run, bench.rest.Probed):\n")
     print(own_times(results))
+    print(f"\nEach client's own CPU per call in process, back to back and after {own['idle_s'] * 1e3:g} ms idle "
+          "(bench.idle):\n")
+    print(idle.report(own))
     print("\nAgainst the canned server without Retry, RateLimit, ClockSync and Trace (same run):\n")
     print(layerless(results))
     print(f"\nWS latency, server's write to the consumer ({stream.BURST} frames every {stream.EVERY_US} µs):\n")

@@ -108,12 +108,14 @@ def _eight(text: str | None, default: str) -> str:
 
 
 async def capture(base: str, api_key: str, secret: str) -> Answers:
-    """The sim's answers to one depth call and one resting order, headers and bodies."""
+    """The sim's answers to one depth call and one resting order (a new client id each time), headers and bodies."""
     async with aiohttp.ClientSession() as session:
         async with session.get(f"{base}{DEPTH_PATH}?symbol=BTCUSDT&limit=100") as response:
             depth = (list(response.headers.items()), await response.read())
+        # A new client id each time: a second capture from the same sim must not be a duplicate order.
         query = (f"symbol=BTCUSDT&side=BUY&type=LIMIT&timeInForce=GTC&quantity=0.001&price=25000"
-                 f"&newClientOrderId=canned&newOrderRespType=RESULT&timestamp={int(time.time() * 1000)}")
+                 f"&newClientOrderId=canned-{time.time_ns()}&newOrderRespType=RESULT"
+                 f"&timestamp={int(time.time() * 1000)}")
         signature = hmac.new(secret.encode(), query.encode(), hashlib.sha256).hexdigest()
         async with session.post(f"{base}{ORDER_PATH}?{query}&signature={signature}",
                                 headers={"X-MBX-APIKEY": api_key}) as response:

@@ -1,0 +1,63 @@
+"""bench.idle: each REST client's own CPU per call in process, back to back and after a round trip's idle."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from decimal import Decimal
+
+import pytest
+
+from bench.idle import Replay, idle_suite, report
+from bench.measure import Server
+from bench.measure import server as bench_server
+from bench.rest import ABLATIONS
+from lotusx.kernel.message import Request
+
+
+@pytest.fixture(scope="module")
+def sim() -> Iterator[Server]:
+    with bench_server("sim") as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def own(sim: Server) -> dict:
+    import asyncio
+
+    return asyncio.run(idle_suite(sim.info, calls=3, rounds=2))
+
+
+def test_every_client_is_measured_for_both_ops_and_both_modes(own: dict) -> None:
+    """floor, lotusx and lotusx without each ablated layer set, for depth and order, back to back and after idle."""
+    clients = {"floor", "lotusx", *("lotusx -" + " -".join(layer.__name__ for layer in drop) for drop in ABLATIONS)}
+    for mode in ("back_to_back", "after_idle"):
+        assert set(own[mode]) == {"depth", "order"}
+        for op in ("depth", "order"):
+            assert set(own[mode][op]) == clients
+
+
+def test_the_full_stack_costs_more_than_the_floor(own: dict) -> None:
+    """lotusx decodes typed models and runs five layers: its own CPU exceeds the floor's, which is above zero."""
+    for op in ("depth", "order"):
+        assert own["back_to_back"][op]["lotusx"] > own["back_to_back"][op]["floor"] > 0
+
+
+def test_the_report_has_a_row_per_op_and_client(own: dict) -> None:
+    """Two header lines, then one row per (op, client), each with its ratio to the floor after idle."""
+    lines = report(own).splitlines()
+    assert len(lines) == 2 + 2 * (2 + len(ABLATIONS))
+    assert "| order | floor |" in report(own) and lines[2].endswith("| 1.00x |")
+
+
+async def test_the_replay_hands_back_the_sims_answers_and_refuses_other_paths(sim: Server) -> None:
+    """Depth is the sim's 100-level book, an order its RESULT answer with usage headers; anything else is an error."""
+    from bench.canned import capture
+
+    info = sim.info
+    replay = Replay(await capture(info["rest_url"], info["api_key"], info["secret"]), idle=0.0)
+    depth = await replay(Request(method="GET", path="/api/v3/depth"))
+    order = await replay(Request(method="POST", path="/api/v3/order"))
+    assert len(depth.decode()["bids"]) == 100
+    assert Decimal(order.decode()["origQty"]) == Decimal("0.001") and order.header("x-mbx-order-count-10s")
+    with pytest.raises(AssertionError, match="no answer"):
+        await replay(Request(method="GET", path="/api/v3/account"))
