@@ -14,6 +14,8 @@ The floor does what ``bench.rest.Floor`` does but the aiohttp part (it builds th
 lotusx runs ``lotusx.connect("binance")``'s canonical stack over the replay transport, so
 ``AiohttpRest``'s own few µs are not in its figure either. ``lotusx -Layer`` is the same
 connector with that layer taken out of its stack: the difference is what the layer costs.
+``lotusx +8 pass-through`` has eight layers more that only await the next one: what being a
+stack of layers costs, apart from what the layers do.
 """
 
 from __future__ import annotations
@@ -35,11 +37,21 @@ from bench.canned import DEPTH_PATH, ORDER_PATH, Answers, capture
 from bench.rest import ABLATIONS, DEPTH, POOLS, QUANTITY, SYMBOL, side_of
 from lotusx.kernel.client import RestClient
 from lotusx.kernel.message import Request, Response
-from lotusx.kernel.service import stack
+from lotusx.kernel.service import Service, stack
 from lotusx.metrics import Metrics
 
 IDLE = 0.0007  # seconds: about a sequential order's round trip against the sim
+PASS_THROUGH = 8
 Call = Callable[[int], Awaitable[object]]
+
+
+def pass_through(inner: Service) -> Service:
+    """A layer that does nothing but call the next one."""
+
+    async def service(request: Request) -> Response:
+        return await inner(request)
+
+    return service
 
 
 class Replay:
@@ -96,17 +108,18 @@ def floor_calls(info: dict[str, Any], replay: Replay) -> tuple[Call, Call]:
     return depth, order
 
 
-async def lotusx_calls(info: dict[str, Any], replay: Replay, drop: tuple[type, ...], exits: list[Any]
-                       ) -> tuple[Call, Call]:
-    """``lotusx.connect("binance")`` over ``replay``, without the ``drop`` layers."""
+async def lotusx_calls(info: dict[str, Any], replay: Replay, drop: tuple[type, ...], exits: list[Any],
+                       extra: int = 0) -> tuple[Call, Call]:
+    """``lotusx.connect("binance")`` over ``replay``, without the ``drop`` layers, with ``extra``
+    pass-through layers on top."""
     connecting = lotusx.connect("binance", credentials=lotusx.Credentials(api_key=info["api_key"],
                                                                           secret=info["secret"]),
                                 rest_url=info["rest_url"], rate_limits=POOLS, metrics=Metrics(), transport=replay)
     ex = await connecting.__aenter__()
     exits.append(connecting)
-    if drop:
-        ex.rest = RestClient(ex.rest.transport, stack(*(layer for layer in ex.rest.layers
-                                                        if not isinstance(layer, drop))))
+    if drop or extra:
+        kept = (layer for layer in ex.rest.layers if not isinstance(layer, drop))
+        ex.rest = RestClient(ex.rest.transport, stack(*[pass_through] * extra, *kept))
 
     async def depth(i: int) -> object:
         return await ex.get_order_book(SYMBOL, DEPTH)
@@ -136,6 +149,7 @@ async def own_costs(info: dict[str, Any], answers: Answers, idle: float, calls: 
         for drop in ABLATIONS:
             name = "lotusx -" + " -".join(layer.__name__ for layer in drop)
             clients[name] = await lotusx_calls(info, replay, drop, exits)
+        clients[f"lotusx +{PASS_THROUGH} pass-through"] = await lotusx_calls(info, replay, (), exits, PASS_THROUGH)
         out: dict[str, dict[str, float]] = {}
         for index, op in enumerate(("depth", "order")):
             for pair in clients.values():  # warm every path once, outside the count

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from bench.idle import Replay, idle_suite, report
+from bench.idle import PASS_THROUGH, Replay, idle_suite, report
 from bench.measure import Server
 from bench.measure import server as bench_server
 from bench.rest import ABLATIONS
@@ -28,8 +28,10 @@ def own(sim: Server) -> dict:
 
 
 def test_every_client_is_measured_for_both_ops_and_both_modes(own: dict) -> None:
-    """floor, lotusx and lotusx without each ablated layer set, for depth and order, back to back and after idle."""
-    clients = {"floor", "lotusx", *("lotusx -" + " -".join(layer.__name__ for layer in drop) for drop in ABLATIONS)}
+    """floor, lotusx, lotusx without each ablated layer set and with pass-through layers added, for depth and
+    order, back to back and after idle."""
+    clients = {"floor", "lotusx", f"lotusx +{PASS_THROUGH} pass-through",
+               *("lotusx -" + " -".join(layer.__name__ for layer in drop) for drop in ABLATIONS)}
     for mode in ("back_to_back", "after_idle"):
         assert set(own[mode]) == {"depth", "order"}
         for op in ("depth", "order"):
@@ -45,7 +47,7 @@ def test_the_full_stack_costs_more_than_the_floor(own: dict) -> None:
 def test_the_report_has_a_row_per_op_and_client(own: dict) -> None:
     """Two header lines, then one row per (op, client), each with its ratio to the floor after idle."""
     lines = report(own).splitlines()
-    assert len(lines) == 2 + 2 * (2 + len(ABLATIONS))
+    assert len(lines) == 2 + 2 * (3 + len(ABLATIONS))
     assert "| order | floor |" in report(own) and lines[2].endswith("| 1.00x |")
 
 
