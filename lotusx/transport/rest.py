@@ -66,6 +66,10 @@ class AiohttpRest:
                 headers={"User-Agent": self._user_agent},
                 auto_decompress=True,
             )
+            # aiohttp re-sends a PUT or DELETE (to it "idempotent") once, unseen, when the server
+            # drops the connection or it resets, though the server may have acted on it: an amend
+            # or cancel sent twice. Retry alone decides re-sends, from the endpoint's idempotency.
+            self._session._retry_connection = False
         return self._session
 
     async def __call__(self, request: Request) -> Response:

@@ -1,0 +1,36 @@
+"""Review round 11: AiohttpRest against a real aiohttp server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from aiohttp import web
+
+from lotusx import Disconnected, Request
+from lotusx.transport import AiohttpRest
+from tests.conftest import ServeApp
+
+
+@pytest.mark.parametrize("method", ["PUT", "DELETE"])
+async def test_a_dropped_put_or_delete_is_not_re_sent_by_aiohttp(serve_app: ServeApp, method: str) -> None:
+    """A PUT/DELETE the server read and then dropped is sent once and reported Disconnected(sent=True)."""
+    hits = 0
+
+    async def drop_first(request: web.Request) -> web.Response:
+        nonlocal hits
+        hits += 1
+        if hits == 1:
+            assert request.transport is not None
+            request.transport.close()
+            await asyncio.sleep(0.05)
+        return web.Response(text="done")
+
+    app = web.Application()
+    app.router.add_route(method, "/order", drop_first)
+    server = await serve_app(app)
+    async with AiohttpRest(str(server.make_url(""))) as transport:
+        with pytest.raises(Disconnected) as info:
+            await transport(Request(method=method, path="/order", body=b"x" if method == "PUT" else None))
+    assert info.value.sent is True
+    assert hits == 1
