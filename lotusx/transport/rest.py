@@ -31,6 +31,7 @@ class AiohttpRest:
     ``AiohttpRest("https://api.binance.com")`` is a :data:`~lotusx.Service`: stack layers on
     it. The query is sent exactly as ``request.query_string`` encodes it, because that is
     what signers sign. TLS verification is on unless ``ssl=False`` is passed explicitly.
+    Redirects are never followed: a 3xx comes back as the response.
 
     Failures become typed errors: :class:`~lotusx.ConnectError` when the request provably
     never left (refused, DNS, TLS handshake), :class:`~lotusx.Timeout`,
@@ -82,8 +83,11 @@ class AiohttpRest:
         try:
             # Never a Content-Type of aiohttp's choosing for a body. Only bodies need the skip:
             # a session-wide skip list sends every request down aiohttp's slow header path.
+            # Never a redirect followed: aiohttp would carry the key headers to any host the
+            # Location names, and re-send (307/308) or turn into a GET (301/302) an order.
             async with session.request(request.method, url, data=body, headers=request.headers or None,
-                                       skip_auto_headers=None if body is None else _NO_CONTENT_TYPE) as resp:
+                                       skip_auto_headers=None if body is None else _NO_CONTENT_TYPE,
+                                       allow_redirects=False) as resp:
                 return Response(status=resp.status, body=await resp.read(), headers=resp.headers,
                                 elapsed=time.perf_counter() - started)
         # Error texts are built here, not per call: most calls never need them.

@@ -34,3 +34,29 @@ async def test_a_dropped_put_or_delete_is_not_re_sent_by_aiohttp(serve_app: Serv
             await transport(Request(method=method, path="/order", body=b"x" if method == "PUT" else None))
     assert info.value.sent is True
     assert hits == 1
+
+
+async def test_a_redirect_does_not_carry_the_key_and_signature_to_another_host(serve_app: ServeApp) -> None:
+    """A venue's 307 to another origin is answered as is: the API key, signed query and order never go there."""
+    stolen: list[tuple[str | None, str]] = []
+
+    async def steal(request: web.Request) -> web.Response:
+        stolen.append((request.headers.get("X-MBX-APIKEY"), request.rel_url.raw_query_string))
+        return web.Response(text="{}")
+
+    other = web.Application()
+    other.router.add_route("*", "/steal", steal)
+    elsewhere = await serve_app(other)
+
+    async def redirect(request: web.Request) -> web.Response:
+        raise web.HTTPTemporaryRedirect(str(elsewhere.make_url("/steal")))
+
+    venue = web.Application()
+    venue.router.add_post("/order", redirect)
+    server = await serve_app(venue)
+    request = Request(method="POST", path="/order", query=(("symbol", "BTCUSDT"), ("signature", "s1gn4ture")),
+                      headers=(("X-MBX-APIKEY", "the-api-key"),), body=b"")
+    async with AiohttpRest(str(server.make_url(""))) as transport:
+        response = await transport(request)
+    assert stolen == []
+    assert response.status == 307
