@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import ssl
 import time
 from dataclasses import dataclass
@@ -45,6 +46,9 @@ class AiohttpRest:
         url = URL(base_url)
         if not url.is_absolute() or url.scheme not in ("http", "https"):
             raise ConfigError(f"base_url must be an absolute http(s) URL, got {base_url!r}")
+        # aiohttp takes 0, a negative or NaN as no timeout at all, and fails every call on inf.
+        if not (0 < timeout < math.inf and 0 < connect_timeout < math.inf):
+            raise ConfigError(f"timeouts must be positive finite seconds, got {timeout!r}, {connect_timeout!r}")
         self.base_url = str(url).rstrip("/")
         self.limits = limits
         self.timeout = timeout

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import math
 
 import pytest
 from aiohttp import web
 
-from lotusx import Disconnected, Request
+from lotusx import ConfigError, Disconnected, Request
 from lotusx.transport import AiohttpRest
 from tests.conftest import ServeApp
 
@@ -60,3 +61,12 @@ async def test_a_redirect_does_not_carry_the_key_and_signature_to_another_host(s
         response = await transport(request)
     assert stolen == []
     assert response.status == 307
+
+
+@pytest.mark.parametrize("seconds", [0.0, -1.0, math.nan, math.inf])
+def test_a_timeout_that_bounds_nothing_is_a_config_error(seconds: float) -> None:
+    """timeout/connect_timeout of 0, negative or NaN (aiohttp: no timeout at all) or inf is a ConfigError."""
+    with pytest.raises(ConfigError):
+        AiohttpRest("http://127.0.0.1:1", timeout=seconds)
+    with pytest.raises(ConfigError):
+        AiohttpRest("http://127.0.0.1:1", connect_timeout=seconds)
