@@ -23,7 +23,8 @@ _FORM = (("Content-Type", "application/x-www-form-urlencoded"),)
 def param_value(value: Any) -> str:
     """Render a parameter for the wire: exact decimals without exponent, booleans lower-case."""
     if isinstance(value, str):
-        return value
+        # A str subclass (a ``class Side(str, Enum)`` member) as its text: formatted, it would be "Side.BUY".
+        return str.__str__(value)
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, Decimal):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import ssl
 import time
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ class AiohttpRest:
     ``AiohttpRest("https://api.binance.com")`` is a :data:`~lotusx.Service`: stack layers on
     it. The query is sent exactly as ``request.query_string`` encodes it, because that is
     what signers sign. TLS verification is on unless ``ssl=False`` is passed explicitly.
+    Redirects are never followed: a 3xx comes back as the response.
 
     Failures become typed errors: :class:`~lotusx.ConnectError` when the request provably
     never left (refused, DNS, TLS handshake), :class:`~lotusx.Timeout`,
@@ -44,6 +46,9 @@ class AiohttpRest:
         url = URL(base_url)
         if not url.is_absolute() or url.scheme not in ("http", "https"):
             raise ConfigError(f"base_url must be an absolute http(s) URL, got {base_url!r}")
+        # aiohttp takes 0, a negative or NaN as no timeout at all, and fails every call on inf.
+        if not (0 < timeout < math.inf and 0 < connect_timeout < math.inf):
+            raise ConfigError(f"timeouts must be positive finite seconds, got {timeout!r}, {connect_timeout!r}")
         self.base_url = str(url).rstrip("/")
         self.limits = limits
         self.timeout = timeout
@@ -66,6 +71,10 @@ class AiohttpRest:
                 headers={"User-Agent": self._user_agent},
                 auto_decompress=True,
             )
+            # aiohttp re-sends a PUT or DELETE (to it "idempotent") once, unseen, when the server
+            # drops the connection or it resets, though the server may have acted on it: an amend
+            # or cancel sent twice. Retry alone decides re-sends, from the endpoint's idempotency.
+            self._session._retry_connection = False
         return self._session
 
     async def __call__(self, request: Request) -> Response:
@@ -78,8 +87,11 @@ class AiohttpRest:
         try:
             # Never a Content-Type of aiohttp's choosing for a body. Only bodies need the skip:
             # a session-wide skip list sends every request down aiohttp's slow header path.
+            # Never a redirect followed: aiohttp would carry the key headers to any host the
+            # Location names, and re-send (307/308) or turn into a GET (301/302) an order.
             async with session.request(request.method, url, data=body, headers=request.headers or None,
-                                       skip_auto_headers=None if body is None else _NO_CONTENT_TYPE) as resp:
+                                       skip_auto_headers=None if body is None else _NO_CONTENT_TYPE,
+                                       allow_redirects=False) as resp:
                 return Response(status=resp.status, body=await resp.read(), headers=resp.headers,
                                 elapsed=time.perf_counter() - started)
         # Error texts are built here, not per call: most calls never need them.
