@@ -43,11 +43,15 @@ def retry_after(response: Response, now: Callable[[], float] = time.time) -> flo
 
 
 def http_errors(request: Request, response: Response) -> e.LotusXError | None:
-    """The generic HTTP meaning of a status: 2xx/3xx ok, 418 ban, 429 throttle, 5xx, 4xx."""
+    """The generic HTTP meaning of a status: 2xx ok, 3xx unexpected, 418 ban, 429 throttle, 5xx, 4xx."""
     status = response.status
-    if status < 400:
+    if status < 300:
         return None
     where = f"{request.method} {request.path}"
+    if status < 400:
+        # The transport follows no redirect (it would carry the key headers to another host): a
+        # venue API never sends one, so its body is no answer to decode. Its Location is not shown.
+        return e.ProtocolError(f"{where}: unexpected redirect (HTTP {status})", status=status, response=response)
     if status == 418:
         return e.IpBanned(f"{where}: IP banned", retry_after=retry_after(response), response=response)
     if status == 429:

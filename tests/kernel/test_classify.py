@@ -13,6 +13,7 @@ from lotusx import (
     IpBanned,
     LotusXError,
     NotFound,
+    ProtocolError,
     RateLimited,
     Request,
     Response,
@@ -36,9 +37,17 @@ def test_statuses_map_to_typed_errors(status: int, error: type[LotusXError]) -> 
 
 
 def test_success_is_not_an_error() -> None:
-    """2xx and 3xx are not errors."""
+    """2xx is not an error."""
     assert http_errors(REQ, Response(status=200)) is None
-    assert http_errors(REQ, Response(status=304)) is None
+    assert http_errors(REQ, Response(status=204)) is None
+
+
+@pytest.mark.parametrize("status", [301, 304, 307, 308])
+def test_a_redirect_is_a_protocol_error_not_data(status: int) -> None:
+    """A 3xx (the transport follows none) is a ProtocolError carrying the response, not a body to decode."""
+    error = http_errors(REQ, Response(status=status, headers={"Location": "https://elsewhere/x?s3cr3tsig"}))
+    assert type(error) is ProtocolError and error.response is not None and error.status == status
+    assert "elsewhere" not in str(error)
 
 
 def test_error_text_has_path_but_not_query() -> None:
