@@ -244,3 +244,23 @@ async def test_the_unretried_signed_service_learns_from_usage_headers() -> None:
         await ex.parts.signed(account_query())
         with pytest.raises(lotusx.RateLimited):
             await ex.get_balances()
+
+
+@pytest.mark.parametrize("api_key", ["key-from-a-file\n", " padded-key", "in\x00side-key"])
+def test_an_api_key_with_whitespace_or_a_control_character_is_a_config_error(api_key: str) -> None:
+    """A key read with its newline fails at Credentials(), naming the field and never the value."""
+    with pytest.raises(lotusx.ConfigError, match="api_key") as info:
+        lotusx.Credentials(api_key=api_key, secret="s" * 64)
+    assert api_key.strip() not in str(info.value)
+
+
+def test_a_passphrase_with_a_trailing_newline_is_a_config_error() -> None:
+    """The passphrase travels in a header too: the same check."""
+    with pytest.raises(lotusx.ConfigError, match="passphrase"):
+        lotusx.Credentials(api_key="k" * 64, secret="s" * 64, passphrase="pass-phrase\r\n")
+
+
+def test_a_pem_secret_keeps_its_newlines() -> None:
+    """Secrets are not checked: an Ed25519 key in PEM form is lines of text."""
+    pem = "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIA==\n-----END PRIVATE KEY-----\n"
+    assert lotusx.Credentials(api_key="k" * 64, secret=pem).secret == pem

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from urllib.parse import quote, quote_plus
 
+from lotusx.kernel.errors import ConfigError
+
 _SECRETS: set[str] = set()
 # Longest first: a secret that holds another registered one must be masked whole, or the
 # redactor would leave the rest of it around the shorter one's mask.
@@ -39,7 +41,10 @@ def register_secret(value: str | bytes) -> None:
 class Credentials:
     """An API key and its secret (HMAC secret, or Ed25519 private key as PEM or raw bytes).
 
-    ``repr`` shows only the first four characters of the key.
+    ``repr`` shows only the first four characters of the key. The key and the passphrase travel
+    in headers or queries: whitespace around them, or a control character in them (a key read
+    from a file with its newline), is a ``ConfigError`` here, not an error deep in the HTTP
+    client at the first call, nor a signature the venue refuses.
     """
 
     api_key: str
@@ -50,6 +55,11 @@ class Credentials:
         for value in (self.api_key, self.secret, self.passphrase):
             if value:
                 register_secret(value)
+        for name, value in (("api_key", self.api_key), ("passphrase", self.passphrase)):
+            if value and (value != value.strip() or not value.isprintable()):
+                # The value itself is never shown: it is a credential.
+                raise ConfigError(f"Credentials: {name} has whitespace around it or a control character in it "
+                                  "(a newline read from a file?)")
 
     def __repr__(self) -> str:
         return f"Credentials(api_key='{self.api_key[:4]}…')"
