@@ -97,6 +97,10 @@ class AiohttpRest:
         # Error texts are built here, not per call: most calls never need them.
         except aiohttp.ClientConnectorError as exc:
             raise ConnectError(f"{_where(request)}: cannot connect: {_reason(exc)}") from None
+        except aiohttp.ConnectionTimeoutError:
+            # Raised only while getting a connection (connecting, or waiting for a pooled one):
+            # nothing was written, so this is a ConnectError (an order may be re-sent), not a Timeout.
+            raise ConnectError(f"{_where(request)}: cannot connect: no connection in time") from None
         except (TimeoutError, aiohttp.ServerTimeoutError):
             raise Timeout(f"{_where(request)}: no response within {self.timeout}s") from None
         except aiohttp.ServerDisconnectedError:

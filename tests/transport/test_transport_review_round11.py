@@ -9,7 +9,7 @@ import math
 import pytest
 from aiohttp import web
 
-from lotusx import ConfigError, Disconnected, Request
+from lotusx import ConfigError, ConnectError, Disconnected, Request
 from lotusx.kernel.client import RestClient
 from lotusx.kernel.message import Response
 from lotusx.testing import FakeTransport
@@ -88,3 +88,22 @@ async def test_a_str_enum_parameter_is_sent_as_its_value_in_the_query_as_in_a_js
     await client.post("/api/v3/order", {"side": Side.BUY}, params={"side": Side.BUY})
     assert [r.query_string for r in transport.requests] == ["symbol=BTCUSDT&side=BUY", "side=BUY"]
     assert transport.requests[1].body == b'{"side":"BUY"}'
+
+
+async def test_a_connect_timeout_is_a_connect_error_and_nothing_reached_the_server(serve_app: ServeApp) -> None:
+    """No connection in time (aiohttp's ConnectionTimeoutError) proves nothing was sent: ConnectError, not Timeout."""
+    hits = 0
+
+    async def count(request: web.Request) -> web.Response:
+        nonlocal hits
+        hits += 1
+        return web.Response(text="{}")
+
+    app = web.Application()
+    app.router.add_post("/order", count)
+    server = await serve_app(app)
+    # A microsecond to connect: on loopback it runs out before the connection is made, every time.
+    async with AiohttpRest(str(server.make_url("")), connect_timeout=1e-6) as transport:
+        with pytest.raises(ConnectError, match="cannot connect"):
+            await transport(Request(method="POST", path="/order", body=b"x"))
+    assert hits == 0
