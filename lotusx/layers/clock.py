@@ -14,6 +14,7 @@ Canonical order: ``Retry ∘ ClockSync ∘ RateLimit ∘ Sign ∘ Trace ∘ MapE
 from __future__ import annotations
 
 import asyncio
+import math
 import statistics
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -47,8 +48,9 @@ class ServerClock:
     def __init__(self, fetch_server_ms: FetchServerMs, clock: Clock = SYSTEM_CLOCK, *, samples: int = 5,
                  refresh: float = 60.0, retry: float = 5.0, metrics: Metrics | None = None,
                  exchange: str = "") -> None:
-        if samples < 1 or refresh <= 0 or retry <= 0:
-            raise ConfigError("ServerClock: samples must be >= 1, refresh and retry > 0")
+        # Written so that NaN fails too (every comparison with it is false).
+        if not (samples >= 1 and 0 < refresh < math.inf and 0 < retry < math.inf):
+            raise ConfigError("ServerClock: samples must be >= 1, refresh and retry positive finite seconds")
         self.fetch_server_ms = fetch_server_ms
         self.clock = clock
         self.samples = samples

@@ -84,8 +84,10 @@ class RetryPolicy:
 
     def __post_init__(self) -> None:
         # Written so that NaN fails too (every comparison with it is false: a NaN wait is none at
-        # all); an infinite deadline would sleep out a venue's three-day ban.
-        if self.max_attempts < 1 or not (self.base >= 0 and self.cap >= 0 and 0 < self.deadline < math.inf):
+        # all); an infinite deadline would sleep out a venue's three-day ban, an infinite base or
+        # cap would draw an infinite (or NaN) wait.
+        if self.max_attempts < 1 or not (0 <= self.base < math.inf and 0 <= self.cap < math.inf
+                                         and 0 < self.deadline < math.inf):
             raise e.ConfigError(f"invalid {self!r}")
         if any(issubclass(kind, NEVER_RETRIED) for kind in self.retry_on):
             raise e.ConfigError(f"retry_on holds an error type that is never retried: {self.retry_on}")

@@ -14,6 +14,7 @@ keeps running in the background.
 from __future__ import annotations
 
 import asyncio
+import math
 from dataclasses import dataclass
 
 from lotusx.kernel import errors as e
@@ -33,8 +34,8 @@ async def _bounded(inner: Service, request: Request, seconds: float, error: type
 
 
 def _check(seconds: float) -> None:
-    if not seconds > 0:
-        raise e.ConfigError(f"timeout must be positive seconds, got {seconds!r}")
+    if not 0 < seconds < math.inf:  # NaN fails too; an infinite timeout would bound nothing
+        raise e.ConfigError(f"timeout must be positive finite seconds, got {seconds!r}")
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 
 import pytest
 from structlog.testing import capture_logs
@@ -252,9 +253,9 @@ class TestServerClock:
         assert venue.time_calls == 1 and clock.sleepers == 0
         assert [entry["log_level"] for entry in logs] == ["error"]
 
-    @pytest.mark.parametrize(("samples", "refresh"), [(0, 60.0), (5, 0.0)])
+    @pytest.mark.parametrize(("samples", "refresh"), [(0, 60.0), (5, 0.0), (5, math.nan), (5, math.inf)])
     def test_bad_configuration_is_refused(self, samples: int, refresh: float) -> None:
-        """samples < 1 or a non-positive refresh interval is a ConfigError."""
+        """samples < 1 or a refresh interval that is not positive and finite is a ConfigError."""
         with pytest.raises(ConfigError):
             ServerClock(Venue(FakeClock()).server_ms, samples=samples, refresh=refresh)
 

@@ -142,7 +142,8 @@ def test_retry_on_refuses_never_retried_types() -> None:
         RetryPolicy(retry_on=(Unlucky,))
 
 
-@pytest.mark.parametrize("bad", [{"max_attempts": 0}, {"base": -1.0}, {"cap": -1.0}, {"deadline": 0.0}])
+@pytest.mark.parametrize("bad", [{"max_attempts": 0}, {"base": -1.0}, {"cap": -1.0}, {"deadline": 0.0},
+                                 {"base": math.inf}, {"cap": math.inf}, {"base": math.nan}, {"cap": math.nan}])
 def test_invalid_policy_is_a_config_error(bad: dict[str, float]) -> None:
     """Nonsense numbers fail at construction."""
     with pytest.raises(e.ConfigError):

@@ -7,6 +7,7 @@ the assertions are about behaviour (which error, what got cancelled), never abou
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import Iterator
 
 import pytest
@@ -95,9 +96,9 @@ async def test_outer_cancellation_stays_a_cancellation() -> None:
     assert hang.cancelled == 1
 
 
-@pytest.mark.parametrize("seconds", [0, -1.0])
+@pytest.mark.parametrize("seconds", [0, -1.0, math.nan, math.inf])
 def test_non_positive_seconds_is_a_config_error(seconds: float) -> None:
-    """A limit must be positive."""
+    """A limit must be positive and finite (NaN or infinity bound nothing)."""
     with pytest.raises(e.ConfigError):
         Timeout(seconds)
     with pytest.raises(e.ConfigError):
