@@ -40,6 +40,9 @@ _by_kind: dict[str, msgspec.json.Decoder[Any]] = {kind: msgspec.json.Decoder(t) 
 _HEAD_TEXT = re.compile(r'\{"stream":"[^"@]*@([^"@]*)["@]')
 _HEAD_BYTES = re.compile(rb'\{"stream":"[^"@]*@([^"@]*)["@]')
 _NAME = re.compile(rb'\{"stream":"([^"\\]{1,200})"')  # the whole stream name, of a frame that failed to decode
+# On a combined stream the notice comes wrapped: {"stream": "!serverShutdown", "data": {"e": "serverShutdown", ...}}
+# (web-socket-streams.md "Server Shutdown"); a raw stream sends the bare event.
+_SHUTDOWN_STREAM = "!serverShutdown"
 
 
 class _Combined(msgspec.Struct, Generic[T]):
@@ -74,6 +77,8 @@ class Route:
     metrics: Metrics = field(repr=False)
 
     def __call__(self, frame: Envelope) -> Any:
+        if frame.stream == _SHUTDOWN_STREAM:
+            return Shutdown()
         if frame.stream is not None and len(frame.data):
             kind = frame.stream.split("@", 2)[1] if "@" in frame.stream else ""
             decoder = _by_kind.get(kind)
