@@ -18,6 +18,7 @@ from lotusx.exchanges.binance.schemas import (
     BookTickerEvent,
     DepthUpdate,
     Envelope,
+    ServerShutdown,
     TradeEvent,
     UserEvent,
 )
@@ -289,4 +290,7 @@ def message_rate(clock: Clock, metrics: Metrics) -> Layer:
 
 # The connector adds the ``login`` hook, which sends the signed subscription (it needs the keys and
 # the clock). "A single connection to the API is only valid for 24 hours" (web-socket-api.md).
-USER_DIALECT = WsDialect(name="binance", login_ack=subscribed, lifetime=24 * 3600.0, control_types=frozenset({Answer}))
+# Its serverShutdown comes as {"event": {"e": "serverShutdown", ...}} (web-socket-api.md "Connection events").
+USER_DIALECT = WsDialect(name="binance", login_ack=subscribed, lifetime=24 * 3600.0,
+                         shutdown=lambda message: isinstance(message, ServerShutdown),
+                         control_types=frozenset({Answer, ServerShutdown}))

@@ -10,14 +10,16 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
+import orjson
 import pytest
 
 import lotusx
 from lotusx.exchanges.binance import Binance
 from lotusx.kernel.credentials import Credentials
 from lotusx.metrics import Metrics
+from lotusx.models import Order
 from tests.conftest import ServeApp
-from tests.exchanges.binance.test_binance_streams import KEY, SECRET, TRADE, Venue
+from tests.exchanges.binance.test_binance_streams import KEY, SECRET, TRADE, Venue, first, recorded
 
 SHUTDOWN = {"e": "serverShutdown", "E": 1770123456789}
 
@@ -53,3 +55,12 @@ async def test_combined_stream_server_shutdown_rotates_the_connection(ex: Binanc
         assert venue.stream_connections == 2
     finally:
         await trades.aclose()  # type: ignore[attr-defined]
+
+
+async def test_ws_api_server_shutdown_moves_the_user_subscription_to_a_new_connection(
+        ex: Binance, venue: Venue) -> None:
+    """A WebSocket API serverShutdown ({"event": {...}}, no subscriptionId) makes the user stream subscribe anew."""
+    venue.user = [[orjson.dumps({"event": SHUTDOWN}).decode()], [recorded("ws_execution_report.json")]]
+    order: Order = await first(ex.watch_orders())
+    assert order.order_id == "4293153"
+    assert (venue.api_connections, len(venue.requests)) == (2, 2)
