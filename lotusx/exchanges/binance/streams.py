@@ -257,9 +257,12 @@ def _ack(message: Any) -> tuple[int, bool, str | None] | None:
     return (message.id, message.ok, message.error) if isinstance(message, Ack) else None
 
 
-def _identity(message: Any) -> tuple[str, int] | None:
-    # Rotation overlap: the same diff seen on both connections has the same (symbol, u).
-    return (message.s, message.u) if isinstance(message, DepthUpdate) else None
+def _identity(message: Any) -> tuple[str, int] | tuple[str, str, int] | None:
+    # Rotation overlap: the same diff seen on both connections has the same (symbol, u), the same
+    # trade the same (symbol, t) ("t": the trade id, web-socket-streams.md "Trade Streams").
+    if isinstance(message, DepthUpdate):
+        return message.s, message.u
+    return (message.s, "trade", message.t) if isinstance(message, TradeEvent) else None
 
 
 DIALECT = WsDialect(
