@@ -145,7 +145,13 @@ class EventStreamTerminated(msgspec.Struct, tag_field="e", tag="eventStreamTermi
     E: int
 
 
-UserEvent = ExecutionReport | AccountPosition | EventStreamTerminated
+class ServerShutdown(msgspec.Struct, tag_field="e", tag="serverShutdown"):
+    """The WebSocket API server is about to shut down: move to a new connection (web-socket-api.md)."""
+
+    E: int
+
+
+UserEvent = ExecutionReport | AccountPosition | EventStreamTerminated | ServerShutdown
 
 
 class ApiError(msgspec.Struct, frozen=True):

@@ -18,6 +18,7 @@ from lotusx.exchanges.binance.schemas import (
     BookTickerEvent,
     DepthUpdate,
     Envelope,
+    ServerShutdown,
     TradeEvent,
     UserEvent,
 )
@@ -40,6 +41,9 @@ _by_kind: dict[str, msgspec.json.Decoder[Any]] = {kind: msgspec.json.Decoder(t) 
 _HEAD_TEXT = re.compile(r'\{"stream":"[^"@]*@([^"@]*)["@]')
 _HEAD_BYTES = re.compile(rb'\{"stream":"[^"@]*@([^"@]*)["@]')
 _NAME = re.compile(rb'\{"stream":"([^"\\]{1,200})"')  # the whole stream name, of a frame that failed to decode
+# On a combined stream the notice comes wrapped: {"stream": "!serverShutdown", "data": {"e": "serverShutdown", ...}}
+# (web-socket-streams.md "Server Shutdown"); a raw stream sends the bare event.
+_SHUTDOWN_STREAM = "!serverShutdown"
 
 
 class _Combined(msgspec.Struct, Generic[T]):
@@ -74,6 +78,8 @@ class Route:
     metrics: Metrics = field(repr=False)
 
     def __call__(self, frame: Envelope) -> Any:
+        if frame.stream == _SHUTDOWN_STREAM:
+            return Shutdown()
         if frame.stream is not None and len(frame.data):
             kind = frame.stream.split("@", 2)[1] if "@" in frame.stream else ""
             decoder = _by_kind.get(kind)
@@ -251,9 +257,12 @@ def _ack(message: Any) -> tuple[int, bool, str | None] | None:
     return (message.id, message.ok, message.error) if isinstance(message, Ack) else None
 
 
-def _identity(message: Any) -> tuple[str, int] | None:
-    # Rotation overlap: the same diff seen on both connections has the same (symbol, u).
-    return (message.s, message.u) if isinstance(message, DepthUpdate) else None
+def _identity(message: Any) -> tuple[str, int] | tuple[str, str, int] | None:
+    # Rotation overlap: the same diff seen on both connections has the same (symbol, u), the same
+    # trade the same (symbol, t) ("t": the trade id, web-socket-streams.md "Trade Streams").
+    if isinstance(message, DepthUpdate):
+        return message.s, message.u
+    return (message.s, "trade", message.t) if isinstance(message, TradeEvent) else None
 
 
 DIALECT = WsDialect(
@@ -284,4 +293,7 @@ def message_rate(clock: Clock, metrics: Metrics) -> Layer:
 
 # The connector adds the ``login`` hook, which sends the signed subscription (it needs the keys and
 # the clock). "A single connection to the API is only valid for 24 hours" (web-socket-api.md).
-USER_DIALECT = WsDialect(name="binance", login_ack=subscribed, lifetime=24 * 3600.0, control_types=frozenset({Answer}))
+# Its serverShutdown comes as {"event": {"e": "serverShutdown", ...}} (web-socket-api.md "Connection events").
+USER_DIALECT = WsDialect(name="binance", login_ack=subscribed, lifetime=24 * 3600.0,
+                         shutdown=lambda message: isinstance(message, ServerShutdown),
+                         control_types=frozenset({Answer, ServerShutdown}))
