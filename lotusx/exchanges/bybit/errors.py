@@ -43,6 +43,10 @@ _KINDS: dict[int, type[e.LotusXError]] = {
     131200: e.ServerError,  # (Asset) Service error
     131201: e.ServerError,  # (Asset) Internal error
     170035: e.ServerError,  # (Spot) Submitted to the system for processing! (not refused: it may go through)
+    # The order is busy on the venue: "try again later", not a request to fix (a cancel is retried).
+    110079: e.ServerError,  # The order is processing and can not be operated, please try again later
+    170191: e.ServerError,  # (Spot) Can not cancel order, please try again later
+    170212: e.ServerError,  # (Spot) Cancel order request processing
     10001: e.InvalidRequest,  # Request parameter error
     10002: e.TimestampOutOfWindow,  # The request time exceeds the time window range.
     10003: e.AuthenticationError,  # API key is invalid.

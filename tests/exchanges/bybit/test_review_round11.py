@@ -1,0 +1,55 @@
+"""Bybit review, round 11: each test failed on the code before its fix.
+
+Venue facts from the official v5 docs (https://bybit-exchange.github.io/docs/v5, repository
+bybit-exchange/docs, files docs/v5/...), cited per test.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from bybit_helpers import Handler, Venue, answer
+
+import lotusx
+from lotusx.kernel.message import Request, Response
+from lotusx.testing import FakeClock, FakeTransport
+
+KEY, SECRET = "test-key-0001", "test-secret-0001"
+NOW_MS = 1_700_000_000_000
+ORDER = {"orderId": "42", "orderLinkId": "cid-1", "symbol": "BTCUSDT", "side": "Buy", "orderType": "Limit",
+         "orderStatus": "New", "price": "50000", "qty": "0.01", "cumExecQty": "0", "timeInForce": "GTC",
+         "updatedTime": "1700000000000", "category": "spot"}
+
+
+def connect(**paths: Handler | list[Response]) -> tuple[Any, FakeTransport]:
+    """A spot connector over a FakeTransport in front of a scripted venue."""
+    clock = FakeClock(NOW_MS / 1000)
+    transport = FakeTransport(Venue(clock, **paths))
+    return lotusx.connect("bybit", credentials=lotusx.Credentials(api_key=KEY, secret=SECRET), clock=clock,
+                          transport=transport), transport
+
+
+def wire(transport: FakeTransport, path: str) -> list[Request]:
+    return [r for r in transport.requests if r.path == path]
+
+
+def rows(*orders: dict[str, Any]) -> Handler:
+    return lambda request: answer({"list": list(orders), "nextPageCursor": ""})
+
+
+# ----- retCodes that say "try again later" (docs/v5/error: UTA 110079, Spot Trade 170191, 170212) -----
+
+@pytest.mark.parametrize(("code", "msg"), [
+    (110079, "The order is processing and can not be operated, please try again later"),
+    (170191, "Can not cancel order, please try again later"),
+    (170212, "Cancel order request processing"),
+])
+async def test_cancel_told_to_try_again_later_is_retried(code: int, msg: str) -> None:
+    """A cancel answered 'processing, try again later' is retried, not raised as a request to fix."""
+    later = answer({}, ret_code=code, ret_msg=msg)
+    conn, transport = connect(order_cancel=[later, answer({"orderId": "42", "orderLinkId": "cid-1"})],
+                              order_realtime=rows(ORDER | {"orderStatus": "Cancelled"}))
+    async with conn as ex:
+        cancelled = await ex.cancel_order("BTCUSDT", order_id="42")
+    assert (cancelled.status, len(wire(transport, "/v5/order/cancel"))) == ("CANCELED", 2)
