@@ -64,6 +64,7 @@ _KINDS: dict[int, type[e.LotusXError]] = {
     170139: e.NotFound,  # (Spot) Order has been filled.
     170142: e.NotFound,  # (Spot) Order has been cancelled
     170190: e.NotFound,  # (Spot) Cancel order has been finished
+    170143: e.NotFound,  # (Spot) Cannot be found on order book
     110007: e.InsufficientBalance,  # Available balance is insufficient
     170131: e.InsufficientBalance,  # (Spot) Balance insufficient
     131212: e.InsufficientBalance,  # (Asset) Insufficient balance

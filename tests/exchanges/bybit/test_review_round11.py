@@ -12,6 +12,7 @@ import pytest
 from bybit_helpers import Handler, Venue, answer
 
 import lotusx
+from lotusx.kernel import errors as e
 from lotusx.kernel.message import Request, Response
 from lotusx.testing import FakeClock, FakeTransport
 
@@ -49,6 +50,30 @@ async def test_cancel_told_to_try_again_later_is_retried(code: int, msg: str) ->
     """A cancel answered 'processing, try again later' is retried, not raised as a request to fix."""
     later = answer({}, ret_code=code, ret_msg=msg)
     conn, transport = connect(order_cancel=[later, answer({"orderId": "42", "orderLinkId": "cid-1"})],
+                              order_realtime=rows(ORDER | {"orderStatus": "Cancelled"}))
+    async with conn as ex:
+        cancelled = await ex.cancel_order("BTCUSDT", order_id="42")
+    assert (cancelled.status, len(wire(transport, "/v5/order/cancel"))) == ("CANCELED", 2)
+
+
+# ----- a cancel told the order is no longer on the book (docs/v5/error, Spot Trade 170143) -----
+
+def lost_then(code: int, msg: str) -> Handler:
+    """The first cancel is done but its answer is lost; the retry is answered ``code``."""
+    sent: list[Request] = []
+
+    def cancel(request: Request) -> Response:
+        sent.append(request)
+        if len(sent) == 1:
+            raise e.Timeout("POST /v5/order/cancel: no answer")
+        return answer({}, ret_code=code, ret_msg=msg)
+
+    return cancel
+
+
+async def test_cancel_retried_into_not_on_the_book_returns_the_cancelled_order() -> None:
+    """A retried cancel told 170143 'Cannot be found on order book' returns the order its first attempt cancelled."""
+    conn, transport = connect(order_cancel=lost_then(170143, "Cannot be found on order book"),
                               order_realtime=rows(ORDER | {"orderStatus": "Cancelled"}))
     async with conn as ex:
         cancelled = await ex.cancel_order("BTCUSDT", order_id="42")
