@@ -6,14 +6,18 @@ bybit-exchange/docs, files docs/v5/...), cited per test.
 
 from __future__ import annotations
 
+import asyncio
+from decimal import Decimal
 from typing import Any
 
 import pytest
 from bybit_helpers import Handler, Venue, answer
 
 import lotusx
+from lotusx.exchanges.bybit import Bybit
 from lotusx.kernel import errors as e
 from lotusx.kernel.message import Request, Response
+from lotusx.sim import Sim
 from lotusx.testing import FakeClock, FakeTransport
 
 KEY, SECRET = "test-key-0001", "test-secret-0001"
@@ -78,3 +82,17 @@ async def test_cancel_retried_into_not_on_the_book_returns_the_cancelled_order()
     async with conn as ex:
         cancelled = await ex.cancel_order("BTCUSDT", order_id="42")
     assert (cancelled.status, len(wire(transport, "/v5/order/cancel"))) == ("CANCELED", 2)
+
+
+# ----- book depth (docs/v5/websocket/public/orderbook: spot and linear stream 1, 50, 200 and 1000 levels) -----
+
+async def test_a_book_watched_100_deep_has_100_levels(bybit: Bybit, sim: Sim) -> None:
+    """watch_order_book(depth=100) on a book 120 levels deep yields 100 bids, not the 50 of orderbook.50."""
+    engine = sim.engine("bybit")
+    for level in range(21, 141):  # below the 20 seeded bid levels, 10 ticks apart as they are
+        engine.place("market-maker", "BTCUSDT", "BUY", "LIMIT", quantity=Decimal("0.001"),
+                     price=Decimal(50_000) - level * Decimal("0.1"))
+    books = bybit.watch_order_book("BTCUSDT", depth=100)
+    book = await asyncio.wait_for(anext(books), 5)
+    await books.aclose()
+    assert (len(book.bids), len(book.asks)) == (100, 20)
