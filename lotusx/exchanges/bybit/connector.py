@@ -29,7 +29,7 @@ from lotusx.exchanges.bybit.streams import (
     public_dialect,
 )
 from lotusx.kernel.client import json_body
-from lotusx.kernel.errors import ConfigError, NotFound, ProtocolError, TimestampOutOfWindow
+from lotusx.kernel.errors import ConfigError, DecodeError, NotFound, ProtocolError, TimestampOutOfWindow
 from lotusx.kernel.ids import client_order_id
 from lotusx.kernel.message import Endpoint, Request
 from lotusx.layers.clock import LoginClock
@@ -89,7 +89,10 @@ class Bybit:
     async def get_server_time(self) -> int:
         """Venue time in milliseconds."""
         result = await self.rest.get(ep.TIME.path, endpoint=ep.TIME, type=s.Envelope[s.ServerTime])
-        return int(result.result.timeNano) // 1_000_000
+        nanos = result.result.timeNano
+        if not (nanos.isascii() and nanos.isdigit()):
+            raise DecodeError(f"GET {ep.TIME.path}: server time is not a whole number of ns: {nanos[:40]!r}")
+        return int(nanos) // 1_000_000
 
     async def get_order_book(self, symbol: str, depth: int = 50) -> OrderBook:
         """A REST snapshot of ``depth`` levels per side (spot: up to 200, linear: up to 500)."""

@@ -10,6 +10,7 @@ import asyncio
 from decimal import Decimal
 from typing import Any
 
+import orjson
 import pytest
 from bybit_helpers import Handler, Venue, answer
 
@@ -96,3 +97,15 @@ async def test_a_book_watched_100_deep_has_100_levels(bybit: Bybit, sim: Sim) ->
     book = await asyncio.wait_for(anext(books), 5)
     await books.aclose()
     assert (len(book.bids), len(book.asks)) == (100, 20)
+
+
+# ----- a garbled server time (docs/v5/market/time: timeNano is a string of nanoseconds) -----
+
+async def test_a_garbled_server_time_is_a_decode_error() -> None:
+    """get_server_time on a timeNano that is no number raises DecodeError, a LotusXError, not a ValueError."""
+    body = {"retCode": 0, "retMsg": "OK", "result": {"timeSecond": "x", "timeNano": "garbled"}, "retExtInfo": {},
+            "time": NOW_MS}
+    transport = FakeTransport(lambda request: Response(status=200, body=orjson.dumps(body)))
+    async with lotusx.connect("bybit", clock=FakeClock(NOW_MS / 1000), transport=transport) as ex:
+        with pytest.raises(e.DecodeError):
+            await ex.get_server_time()
