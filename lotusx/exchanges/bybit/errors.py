@@ -66,6 +66,11 @@ _KINDS: dict[int, type[e.LotusXError]] = {
     170190: e.NotFound,  # (Spot) Cancel order has been finished
     170143: e.NotFound,  # (Spot) Cannot be found on order book
     110007: e.InsufficientBalance,  # Available balance is insufficient
+    110004: e.InsufficientBalance,  # Wallet balance is insufficient
+    110012: e.InsufficientBalance,  # Insufficient available balance.
+    110044: e.InsufficientBalance,  # Available margin is insufficient.
+    110045: e.InsufficientBalance,  # Wallet balance is insufficient.
+    170033: e.InsufficientBalance,  # (Spot) margin Insufficient account balance
     170131: e.InsufficientBalance,  # (Spot) Balance insufficient
     131212: e.InsufficientBalance,  # (Asset) Insufficient balance
     131085: e.InsufficientBalance,  # (Asset) Withdrawal amount is greater than your available balance

@@ -16,6 +16,8 @@ from bybit_helpers import Handler, Venue, answer
 
 import lotusx
 from lotusx.exchanges.bybit import Bybit
+from lotusx.exchanges.bybit import endpoints as ep
+from lotusx.exchanges.bybit.errors import classify
 from lotusx.kernel import errors as e
 from lotusx.kernel.message import Request, Response
 from lotusx.sim import Sim
@@ -109,3 +111,12 @@ async def test_a_garbled_server_time_is_a_decode_error() -> None:
     async with lotusx.connect("bybit", clock=FakeClock(NOW_MS / 1000), transport=transport) as ex:
         with pytest.raises(e.DecodeError):
             await ex.get_server_time()
+
+
+# ----- insufficient funds, in every wording docs/v5/error gives it (UTA 110004/110012/110044/110045, Spot 170033) -----
+
+@pytest.mark.parametrize("code", [110004, 110012, 110044, 110045, 170033])
+def test_every_insufficient_balance_code_is_insufficient_balance(code: int) -> None:
+    """An order refused for want of balance or margin is InsufficientBalance, whichever code says so."""
+    request = Request(method="POST", path=ep.ORDER_CREATE.path, endpoint=ep.ORDER_CREATE)
+    assert type(classify(request, answer({}, ret_code=code, ret_msg="insufficient"))) is e.InsufficientBalance
