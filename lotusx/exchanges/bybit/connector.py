@@ -29,7 +29,7 @@ from lotusx.exchanges.bybit.streams import (
     public_dialect,
 )
 from lotusx.kernel.client import json_body
-from lotusx.kernel.errors import ConfigError, NotFound, ProtocolError, TimestampOutOfWindow
+from lotusx.kernel.errors import ConfigError, DecodeError, NotFound, ProtocolError, TimestampOutOfWindow
 from lotusx.kernel.ids import client_order_id
 from lotusx.kernel.message import Endpoint, Request
 from lotusx.layers.clock import LoginClock
@@ -46,7 +46,9 @@ _STATUS = {"New": "NEW", "PartiallyFilled": "PARTIALLY_FILLED", "Filled": "FILLE
            "PartiallyFilledCanceled": "CANCELED", "Rejected": "REJECTED", "Untriggered": "NEW",
            "Triggered": "NEW", "Deactivated": "CANCELED"}
 _SIDE: dict[str, Side] = {"BUY": "BUY", "SELL": "SELL", "Buy": "BUY", "Sell": "SELL"}
-_BOOK_DEPTH = 50  # orderbook.50 exists for spot and linear alike
+# orderbook.{50,200,1000} exist for spot and linear alike (docs/v5/websocket/public/orderbook); a book
+# is streamed from the shallowest that holds the depth asked (50 pushes every 20 ms, 1000 every 200 ms).
+_BOOK_DEPTHS = (50, 200, 1000)
 # /v5/order/realtime and /v5/order/history pages hold 1..50 orders (docs v5/order/open-order, order-list).
 # Past 100 pages (5000 orders) a walk is far likelier a venue handing out cursors forever than a real book.
 _PAGE, _MAX_PAGES = 50, 100
@@ -87,7 +89,10 @@ class Bybit:
     async def get_server_time(self) -> int:
         """Venue time in milliseconds."""
         result = await self.rest.get(ep.TIME.path, endpoint=ep.TIME, type=s.Envelope[s.ServerTime])
-        return int(result.result.timeNano) // 1_000_000
+        nanos = result.result.timeNano
+        if not (nanos.isascii() and nanos.isdigit()):
+            raise DecodeError(f"GET {ep.TIME.path}: server time is not a whole number of ns: {nanos[:40]!r}")
+        return int(nanos) // 1_000_000
 
     async def get_order_book(self, symbol: str, depth: int = 50) -> OrderBook:
         """A REST snapshot of ``depth`` levels per side (spot: up to 200, linear: up to 500)."""
@@ -254,7 +259,10 @@ class Bybit:
             yield ws
 
     async def watch_order_book(self, symbol: str, depth: int | None = 20) -> AsyncIterator[OrderBook]:
-        """The maintained book of ``symbol`` after every update, resynced on gaps and reconnects."""
+        """The maintained book of ``symbol`` after every update, resynced on gaps and reconnects.
+
+        ``depth`` levels a side (up to 1000), streamed from ``orderbook.50``, ``.200`` or ``.1000``.
+        """
         async with aclosing(self.watch_order_books([symbol], depth)) as books:
             async for book in books:
                 yield book
@@ -263,7 +271,7 @@ class Bybit:
                                 ) -> AsyncGenerator[OrderBook, None]:
         """Maintained books of ``symbols`` on one connection; a gap resyncs only its own symbol."""
         syncs = {symbol: SnapshotDeltaSync(symbol) for symbol in symbols}
-        topics = {_book_topic(symbol): syncs[symbol] for symbol in syncs}
+        topics = {_book_topic(symbol, depth): syncs[symbol] for symbol in syncs}
         async with self._subscribed(list(topics)) as ws:
             async for message in ws:
                 if isinstance(message, Reconnected):  # resubscribed: the venue sends snapshots again
@@ -428,8 +436,10 @@ class Bybit:
         return f"Bybit({self.category.name!r}, {self.rest!r})"
 
 
-def _book_topic(symbol: str) -> str:
-    return f"orderbook.{_BOOK_DEPTH}.{symbol}"
+def _book_topic(symbol: str, depth: int | None) -> str:
+    """The topic of the shallowest book holding ``depth`` levels (the deepest past 1000; 50 for ``None``)."""
+    levels = next((d for d in _BOOK_DEPTHS if depth is None or d >= depth), _BOOK_DEPTHS[-1])
+    return f"orderbook.{levels}.{symbol}"
 
 
 def _ids(order_id: str | int | None, client_order_id: str | None) -> list[tuple[str, str]]:

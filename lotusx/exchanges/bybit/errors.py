@@ -43,6 +43,10 @@ _KINDS: dict[int, type[e.LotusXError]] = {
     131200: e.ServerError,  # (Asset) Service error
     131201: e.ServerError,  # (Asset) Internal error
     170035: e.ServerError,  # (Spot) Submitted to the system for processing! (not refused: it may go through)
+    # The order is busy on the venue: "try again later", not a request to fix (a cancel is retried).
+    110079: e.ServerError,  # The order is processing and can not be operated, please try again later
+    170191: e.ServerError,  # (Spot) Can not cancel order, please try again later
+    170212: e.ServerError,  # (Spot) Cancel order request processing
     10001: e.InvalidRequest,  # Request parameter error
     10002: e.TimestampOutOfWindow,  # The request time exceeds the time window range.
     10003: e.AuthenticationError,  # API key is invalid.
@@ -60,7 +64,13 @@ _KINDS: dict[int, type[e.LotusXError]] = {
     170139: e.NotFound,  # (Spot) Order has been filled.
     170142: e.NotFound,  # (Spot) Order has been cancelled
     170190: e.NotFound,  # (Spot) Cancel order has been finished
+    170143: e.NotFound,  # (Spot) Cannot be found on order book
     110007: e.InsufficientBalance,  # Available balance is insufficient
+    110004: e.InsufficientBalance,  # Wallet balance is insufficient
+    110012: e.InsufficientBalance,  # Insufficient available balance.
+    110044: e.InsufficientBalance,  # Available margin is insufficient.
+    110045: e.InsufficientBalance,  # Wallet balance is insufficient.
+    170033: e.InsufficientBalance,  # (Spot) margin Insufficient account balance
     170131: e.InsufficientBalance,  # (Spot) Balance insufficient
     131212: e.InsufficientBalance,  # (Asset) Insufficient balance
     131085: e.InsufficientBalance,  # (Asset) Withdrawal amount is greater than your available balance
