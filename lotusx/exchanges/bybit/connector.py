@@ -279,10 +279,12 @@ class Bybit:
                         sync.reset()
                         self._resynced(sync.symbol, "reconnect")
                     continue
-                if type(message) is s.WsFrame and message.topic in topics:
-                    # Our topic's push failed its schema (counted by Route): the book misses it, and
-                    # a lost snapshot would leave it waiting for one forever.
-                    sync, topic = topics[message.topic], message.topic
+                lost = message.topic if type(message) is s.WsFrame else (
+                    message.stream if type(message) is Malformed else None)
+                if lost in topics:
+                    # Our topic's push failed its schema (counted by Route) or was not JSON (counted by
+                    # Parse): the book misses it, and a lost snapshot would leave it waiting for one forever.
+                    sync, topic = topics[lost], lost
                     sync.reset()
                     outcome: Outcome | Gap = Gap(sync.symbol, _UNREADABLE_BOOK)
                 elif not isinstance(message, BookMessage) or message.data.s not in syncs:
@@ -416,6 +418,8 @@ class Bybit:
     def stream(self) -> ReconnectWs:
         """Raw escape hatch: every decoded message of :meth:`subscribe`, and reconnects' ``Gap``/``Resumed``.
 
+        A frame that is not JSON comes as a :class:`~lotusx.ws.Malformed` naming its topic
+        (``.stream``, when the frame's head still names it): that topic lost a message.
         ``async for message in ex.stream()``, or ``await ex.stream().run(handler)`` to have each
         handed to a plain function as soon as it is decoded (:meth:`~lotusx.ws.ReconnectWs.run`).
         """
