@@ -175,9 +175,14 @@ class Shard:
                 raise
             except LotusXError as exc:
                 failures += 1
+                delay = hub.backoff.delay(failures)
+                if isinstance(exc, RateLimited) and exc.retry_after is not None:
+                    # The venue said when: an attempt before then is one more violation, and
+                    # Binance lengthens an IP ban for each ("from 2 minutes to 3 days").
+                    delay = max(delay, exc.retry_after)
                 _log.warning("ws connect failed", exchange=hub.exchange, shard=self.index,
-                             failures=failures, error=str(exc))
-                await hub.clock.sleep(hub.backoff.delay(failures))
+                             failures=failures, error=str(exc), retry_in=round(delay, 3))
+                await hub.clock.sleep(delay)
                 continue
             reason, opened = await self._serve(link)
             healthy = hub.clock.monotonic() - opened >= hub.backoff.healthy_after

@@ -10,7 +10,14 @@ from typing import Any
 import orjson
 import pytest
 
-from lotusx.kernel.errors import AuthenticationError, InvalidSignature, RateLimited, SubscriptionRejected, Timeout
+from lotusx.kernel.errors import (
+    AuthenticationError,
+    InvalidSignature,
+    IpBanned,
+    RateLimited,
+    SubscriptionRejected,
+    Timeout,
+)
 from lotusx.kernel.ws import WsFrame
 from lotusx.metrics import Metrics
 from lotusx.testing import FakeClock, FakeWs
@@ -197,6 +204,27 @@ class TestReconnect:
             await clock.advance(1)
             assert isinstance(await next_of(ws), Resumed)
             assert [orjson.loads(m)["method"] for m in accepting.sent] == ["LOGIN"]
+
+    async def test_a_throttled_login_waits_the_venues_retry_after_before_the_next_socket(self) -> None:
+        """A login refused as RateLimited(retry_after=120) reconnects after 120 s, not after the 1 s back-off."""
+        clock = FakeClock(auto_advance=False)
+        refusing, accepting = VenueWs(reject_login=True), VenueWs()
+
+        def login_ack(message: Any) -> LoginAck | None:
+            if isinstance(message, dict) and message.get("id") == 0:
+                return IpBanned("banned", retry_after=120.0) if "error" in message else (True, None)
+            return None
+
+        private = dataclasses.replace(dialect(private=True), login_ack=login_ack)
+        async with make(refusing, accepting, clock=clock, dialect=private) as ws:
+            assert isinstance(await next_of(ws), Gap)
+            await until(lambda: clock.sleepers > 0)
+            await clock.advance(119)
+            await quiesce()
+            assert accepting.connects == 0
+            await clock.advance(1)
+            assert isinstance(await next_of(ws), Resumed)
+            assert 120.0 in clock.slept
 
     async def test_a_login_refusal_classified_as_an_auth_error_fails_the_stream_with_it(self) -> None:
         """A login_ack that returns an AuthenticationError subclass ends the stream with that very error."""

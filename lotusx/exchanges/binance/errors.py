@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import msgspec
 
 from lotusx.kernel import errors as e
@@ -35,13 +37,19 @@ def venue_errors(request: Request, response: Response) -> e.LotusXError | None:
                   retry=retry_after(response), response=response)
 
 
-def ws_api_error(method: str, status: int, code: int, msg: str) -> e.LotusXError:
-    """The error a WebSocket API answer ``{"status", "error": {"code", "msg"}}`` to ``method`` means.
+def ws_api_error(method: str, status: int, code: int, msg: str, *, retry_after_ms: int | None = None,
+                 server_ms: int | None = None) -> e.LotusXError:
+    """The error a WebSocket API answer ``{"status", "error": {"code", "msg", "data"}}`` to ``method`` means.
 
-    The WS API returns "the same status and error codes" as the REST API (web-socket-api.md);
-    a throttle's wait is not in a header there, so ``retry_after`` stays unknown.
+    The WS API returns "the same status and error codes" as the REST API (web-socket-api.md). A
+    429 or 418 says when to try again in ``data.retryAfter`` (epoch ms, beside ``data.serverTime``),
+    not in a header: ``retry_after`` is the time between the two, so no clock skew enters it.
     """
-    return _error(method, status, code, msg)
+    retry = None
+    if retry_after_ms is not None:
+        now_ms = server_ms if server_ms is not None else time.time() * 1000
+        retry = max(0.0, (retry_after_ms - now_ms) / 1000)
+    return _error(method, status, code, msg, retry=retry)
 
 
 def _error(where: str, status: int, code: int, msg: str, *, retry: float | None = None,

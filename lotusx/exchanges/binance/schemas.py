@@ -154,9 +154,18 @@ class ServerShutdown(msgspec.Struct, tag_field="e", tag="serverShutdown"):
 UserEvent = ExecutionReport | AccountPosition | EventStreamTerminated | ServerShutdown
 
 
+class ApiErrorData(msgspec.Struct, frozen=True):
+    """A throttled or banned answer's ``data``: when to try again and the server's time, epoch ms
+    (web-socket-api.md "IP limits")."""
+
+    retryAfter: int | None = None
+    serverTime: int | None = None
+
+
 class ApiError(msgspec.Struct, frozen=True):
     code: int
     msg: str = ""
+    data: ApiErrorData | None = None
 
 
 class ApiFrame(msgspec.Struct):

@@ -242,7 +242,9 @@ def subscribed(message: Any) -> LoginAck | None:
         return None  # only the subscription is asked on this connection: any answer is its answer
     if message.error is None:
         return message.status == 200, None
-    error = ws_api_error(SUBSCRIBE, message.status, message.error.code, message.error.msg)
+    data = message.error.data
+    error = ws_api_error(SUBSCRIBE, message.status, message.error.code, message.error.msg,
+                         retry_after_ms=data.retryAfter if data else None, server_ms=data.serverTime if data else None)
     if isinstance(error, InvalidRequest):
         return SubscriptionRejected(f"{SUBSCRIBE} refused", code=error.code, venue_message=error.venue_message,
                                     status=error.status)

@@ -11,8 +11,10 @@ import orjson
 import pytest
 
 from lotusx.exchanges.binance.errors import classify
+from lotusx.exchanges.binance.streams import subscribed, user_frames
 from lotusx.kernel import errors as e
 from lotusx.kernel.message import Request, Response
+from lotusx.metrics import Metrics
 
 ORDER = Request(method="POST", path="/api/v3/order")
 
@@ -99,3 +101,25 @@ def test_message_names_the_call_not_the_query() -> None:
 def test_cancel_rejected_for_another_reason_is_not_an_unknown_order(msg: str) -> None:
     """-2011 CANCEL_REJECTED is NotFound only for "Unknown order sent."; other reasons are a plain 4xx refusal."""
     assert type(classify(ORDER, answer(400, -2011, msg))) is e.InvalidRequest
+
+
+# The documented ban answer of the WebSocket API (web-socket-api.md "IP limits").
+_BANNED_ANSWER = {"id": 1, "status": 418, "error": {
+    "code": -1003, "msg": "Way too much request weight used; IP banned until 1659146400000.",
+    "data": {"serverTime": 1659142907531, "retryAfter": 1659146400000}}}
+
+
+def test_a_ws_api_ban_says_how_long_from_its_own_server_time() -> None:
+    """A WS API 418 answer's data.retryAfter minus data.serverTime is the IpBanned's retry_after, in seconds."""
+    (answer,) = user_frames(Metrics()).run(orjson.dumps(_BANNED_ANSWER).decode())
+    error = subscribed(answer)
+    assert type(error) is e.IpBanned
+    assert error.retry_after == pytest.approx(3492.469)
+
+
+def test_a_ws_api_throttle_without_data_has_no_retry_after() -> None:
+    """A 429 answer without data leaves retry_after unknown (the reconnect back-off decides)."""
+    throttled = {"id": 1, "status": 429, "error": {"code": -1003, "msg": "Too much request weight used."}}
+    (answer,) = user_frames(Metrics()).run(orjson.dumps(throttled).decode())
+    error = subscribed(answer)
+    assert type(error) is e.RateLimited and error.retry_after is None
