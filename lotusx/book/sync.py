@@ -26,7 +26,7 @@ from typing import Literal
 import msgspec
 
 from lotusx.book.levels import LocalBook
-from lotusx.kernel.errors import ProtocolError
+from lotusx.kernel.errors import ConfigError, ProtocolError
 
 Outcome = Literal["buffered", "applied", "stale", "snapshot"]
 MALFORMED = "malformed level"
@@ -56,6 +56,8 @@ class DiffSync:
     """Binance-style snapshot + diff synchronisation for one symbol."""
 
     def __init__(self, symbol: str, *, max_buffer: int = 10_000) -> None:
+        if max_buffer < 1:  # a book that can hold no diff while its snapshot is on the way never syncs
+            raise ConfigError(f"max_buffer must be at least 1, got {max_buffer}")
         self.book = LocalBook(symbol)
         self.synced = False
         self.max_buffer = max_buffer

@@ -177,3 +177,10 @@ def test_a_lost_diff_while_buffering_asks_for_a_snapshot_and_keeps_the_buffer() 
     assert not sync.synced
     assert sync.on_snapshot([], [], 5) == "snapshot"  # diff 6, buffered before the loss, replayed
     assert sync.book.sequence == 6
+
+
+@pytest.mark.parametrize("size", [0, -1])
+def test_a_diff_sync_that_could_buffer_nothing_is_a_config_error(size: int) -> None:
+    """max_buffer below 1 would drop every diff that comes while the snapshot is on its way: refused."""
+    with pytest.raises(ConfigError, match="max_buffer"):
+        DiffSync("BTCUSDT", max_buffer=size)
