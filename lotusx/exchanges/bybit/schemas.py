@@ -7,13 +7,17 @@ Prices and sizes stay strings where a book or a hot stream carries many of them 
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Generic, TypeVar
+from typing import Annotated, Generic, Literal, TypeVar
 
 import msgspec
 
 from lotusx.ws.exact import LevelsOf
 
 T = TypeVar("T")
+# Checked by the schema, so an odd value is a typed decode failure (a DecodeError, or a push passed
+# on untyped), never a KeyError or ValueError where the connector maps it.
+Side = Literal["Buy", "Sell", "BUY", "SELL"]
+Millis = Annotated[str, msgspec.Meta(pattern=r"^[0-9]*$")]  # epoch ms as a string ("" when unset)
 
 
 class Envelope(msgspec.Struct, Generic[T]):
@@ -58,8 +62,8 @@ class TradeRow(msgspec.Struct):
     symbol: str
     price: Decimal
     size: Decimal
-    side: str
-    time: str
+    side: Side
+    time: Annotated[str, msgspec.Meta(pattern=r"^[0-9]+$")]
 
 
 class Rows(msgspec.Struct, Generic[T]):
@@ -76,14 +80,14 @@ class OrderRow(msgspec.Struct):
     orderId: str
     orderLinkId: str
     symbol: str
-    side: str
+    side: Side
     orderType: str
     orderStatus: str
     price: Decimal
     qty: Decimal
     cumExecQty: Decimal
     timeInForce: str | None = None
-    updatedTime: str | None = None
+    updatedTime: Millis | None = None
     category: str | None = None
 
 
@@ -139,7 +143,7 @@ class WsFrame(msgspec.Struct):
 class PublicTrade(msgspec.Struct):
     T: int
     s: str
-    S: str
+    S: Side
     v: str
     p: str
     i: str

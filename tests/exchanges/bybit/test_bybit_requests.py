@@ -270,3 +270,24 @@ async def test_repr_shows_the_stack_and_no_secret() -> None:
     async with conn as ex:
         text = repr(ex)
     assert "Retry" in text and "RateLimit" in text and SECRET not in text and KEY not in text
+
+
+@pytest.mark.parametrize("odd", [{"side": "Long"}, {"updatedTime": "soon"}])
+async def test_an_order_row_with_an_odd_side_or_time_is_a_decode_error(odd: dict[str, str]) -> None:
+    """A side other than Buy/Sell or a time that is no number fails the schema: DecodeError, not KeyError/ValueError."""
+    conn, _, _ = connect(lambda c: Venue(c, order_realtime=lambda r: answer({"list": [{**ORDER, **odd}]})))
+    async with conn as ex:
+        with pytest.raises(e.DecodeError):
+            await ex.get_open_orders("BTCUSDT")
+
+
+@pytest.mark.parametrize("odd", [{"side": "Long"}, {"time": "garbled"}])
+async def test_a_trade_row_with_an_odd_side_or_time_is_a_decode_error(odd: dict[str, str]) -> None:
+    """Recent trades are checked the same way."""
+    trade = {"execId": "t1", "symbol": "BTCUSDT", "price": "50000", "size": "0.1", "side": "Buy",
+             "time": "1700000000000"}
+    conn, _, _ = connect(lambda c: Venue(c, market_recent_trade=lambda r: answer(
+        {"category": "spot", "list": [{**trade, **odd}]})))
+    async with conn as ex:
+        with pytest.raises(e.DecodeError):
+            await ex.get_trades("BTCUSDT")
