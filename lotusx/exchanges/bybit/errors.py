@@ -54,6 +54,9 @@ _KINDS: dict[int, type[e.LotusXError]] = {
     10005: e.AuthenticationError,  # Permission denied
     10007: e.AuthenticationError,  # User authentication failed.
     10010: e.AuthenticationError,  # Unmatched IP
+    # "Service Restricted: Access is currently unavailable for your region" (docs/v5/error, UTA, since
+    # 2026-05): a refusal no wait lifts, so not an IP ban that a cool-off would retry after.
+    10009: e.AuthenticationError,
     33004: e.AuthenticationError,  # (Derivatives) api key has expired
     -2015: e.AuthenticationError,  # (Spot) api key has expired
     110001: e.NotFound,  # Order does not exist
@@ -77,7 +80,7 @@ _KINDS: dict[int, type[e.LotusXError]] = {
     110072: e.DuplicateClientOrderId,  # OrderLinkedID is duplicate
     170141: e.DuplicateClientOrderId,  # (Spot) Duplicate clientOrderId
 }
-_IP_BANNED = {10009, 10018}  # IP has been banned / Exceeded the IP Rate Limit
+_IP_BANNED = {10018}  # Exceeded the IP Rate Limit (struck out in the docs, still mapped for older gateways)
 # Per-UID throttles: 10006 Too many visits; (Spot) 170005 Too many new orders, 170222 Too many requests.
 _THROTTLED = {10006, 170005, 170222}
 

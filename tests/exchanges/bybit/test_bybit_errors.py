@@ -23,7 +23,8 @@ def venue(code: int, msg: str = "msg", *, headers: dict[str, str] | None = None,
     (10000, e.ServerError), (10016, e.ServerError), (10001, e.InvalidRequest), (10002, e.TimestampOutOfWindow),
     (10003, e.AuthenticationError), (10004, e.InvalidSignature), (10005, e.AuthenticationError),
     (110001, e.NotFound), (170213, e.NotFound), (110007, e.InsufficientBalance), (170131, e.InsufficientBalance),
-    (110072, e.DuplicateClientOrderId), (170141, e.DuplicateClientOrderId), (10009, e.IpBanned),
+    (110072, e.DuplicateClientOrderId), (170141, e.DuplicateClientOrderId), (10009, e.AuthenticationError),
+    (10018, e.IpBanned),
 ])
 def test_ret_code_maps_to_its_error(code: int, kind: type[e.LotusXError]) -> None:
     """Each documented retCode raises its condition's error type, carrying code and message."""
