@@ -66,14 +66,19 @@ async def follow_books(syncs: Iterable[DiffSync], messages: AsyncIterator[Any], 
     A snapshot that fails for a passing reason (a transport error, a 5xx, a rate limit short of
     a ban) is fetched again after ``backoff``, up to ``snapshot_attempts`` tries in a row; then,
     or at once for any other error, the error ends this generator: a book is never left
-    waiting silently for a snapshot that will not come.
+    waiting silently for a snapshot that will not come. A snapshot that came but could not
+    start the book (older than the diffs buffered, or a gap among them) is asked for again at
+    once the first time, then after ``backoff``: a venue whose snapshots lag its stream would
+    otherwise have each one (a weight of 50 on Binance) asked for in a tight loop.
 
     When ``messages`` ends (its connection was closed), so does this generator, normally.
     """
     if snapshot_attempts < 1:
         raise ConfigError(f"snapshot_attempts must be >= 1, got {snapshot_attempts}")
 
-    async def fetch(symbol: str) -> Snapshot:
+    async def fetch(symbol: str, unusable: int) -> Snapshot:
+        if unusable > 1:  # the last snapshots of this symbol could not start its book
+            await clock.sleep(backoff.delay(unusable - 1))
         failures = 0
         while True:
             try:
@@ -94,6 +99,7 @@ async def follow_books(syncs: Iterable[DiffSync], messages: AsyncIterator[Any], 
     fetching: dict[str, asyncio.Future[Snapshot]] = {}
     down: set[int] = set()  # shards whose Gap still waits for its Resumed
     unreadable: dict[str, int] = {}  # diffs lost in a row per symbol, since its last applied diff
+    unusable: dict[str, int] = {}  # snapshots in a row per symbol that could not start its book
     stalled = False  # after a marker with no Resumed to come, until the next message
     try:
         while True:
@@ -102,7 +108,7 @@ async def follow_books(syncs: Iterable[DiffSync], messages: AsyncIterator[Any], 
             if not down and not stalled:
                 for symbol, sync in books.items():
                     if not sync.synced and symbol not in fetching:
-                        fetching[symbol] = asyncio.ensure_future(fetch(symbol))
+                        fetching[symbol] = asyncio.ensure_future(fetch(symbol, unusable.get(symbol, 0)))
             done, _ = await asyncio.wait({incoming, *fetching.values()}, return_when=asyncio.FIRST_COMPLETED)
             for symbol, fetched in list(fetching.items()):
                 if fetched in done:
@@ -110,9 +116,12 @@ async def follow_books(syncs: Iterable[DiffSync], messages: AsyncIterator[Any], 
                     bids, asks, last_update_id = fetched.result()
                     outcome = books[symbol].on_snapshot(bids, asks, last_update_id)
                     if outcome == "snapshot":
+                        unusable.pop(symbol, None)
                         yield books[symbol].book.view(depth)
-                    elif isinstance(outcome, Gap):
-                        resynced(symbol, outcome.reason)
+                    else:  # "stale" (older than the buffered diffs) or a Gap among them
+                        unusable[symbol] = unusable.get(symbol, 0) + 1
+                        if isinstance(outcome, Gap):
+                            resynced(symbol, outcome.reason)
             if incoming not in done:
                 continue
             try:
@@ -121,6 +130,7 @@ async def follow_books(syncs: Iterable[DiffSync], messages: AsyncIterator[Any], 
                 return
             incoming = asyncio.ensure_future(anext(messages))
             if reconnected(message):
+                unusable.clear()  # a new subscription: its first snapshot may well be right
                 for symbol, sync in books.items():
                     sync.reset()
                     resynced(symbol, "reconnect")

@@ -12,6 +12,8 @@ import pytest
 from lotusx import ProtocolError
 from lotusx.book import BookEvent, DiffSync, Gap, follow_books, follow_diffs
 from lotusx.book.follow import UNREADABLE_IN_A_ROW, Snapshot
+from lotusx.testing import FakeClock
+from lotusx.ws.backoff import Backoff
 
 RECONNECT = object()
 RESUMED = object()  # what a ReconnectWs puts once resubscribed; follow_diffs needs no predicate for it
@@ -285,4 +287,24 @@ async def test_a_reconnect_resets_every_symbol_and_resnapshots_them_once_live() 
     again = [await asyncio.wait_for(anext(books), 1) for _ in range(2)]
     assert sorted((b.symbol, b.sequence) for b in again) == [("A", 30), ("B", 40)]
     assert sorted(resyncs) == [("A", "reconnect"), ("B", "reconnect")]
+    await books.aclose()
+
+
+async def test_snapshots_older_than_the_stream_are_asked_for_again_at_a_growing_pace() -> None:
+    """The first unusable snapshot is asked for again at once, the next ones after the back-off (0.5, 1, 2 s)."""
+    feed, asked = Feed(), []
+    clock = FakeClock()
+
+    async def snapshot() -> Snapshot:
+        asked.append(clock.monotonic())
+        await asyncio.sleep(0.001)  # on the wire: the diff below is read (buffered) meanwhile
+        return ([("10", "1")], [], 5) if len(asked) < 5 else ([("10", "1")], [], 100)  # lags, then catches up
+
+    feed.push(diff(100, 101, "11"))  # buffered: every snapshot before id 99 is older than it
+    books = follow_diffs(DiffSync("X"), aiter(feed), event=lambda m: m if isinstance(m, BookEvent) else None,
+                         reconnected=lambda m: m is RECONNECT, snapshot=snapshot, resynced=lambda _: None,
+                         backoff=Backoff(base=0.5, cap=10.0, random=lambda: 1.0), clock=clock)
+    book = await asyncio.wait_for(anext(books), 1)
+    assert book.sequence == 101
+    assert asked == [0.0, 0.0, 0.5, 1.5, 3.5]
     await books.aclose()
