@@ -25,8 +25,8 @@ from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, 
 from decimal import Decimal
 from typing import Any
 
-from lotusx.kernel.errors import NotFound
-from lotusx.models import Balance, Order
+from lotusx.kernel.errors import DuplicateClientOrderId, NotFound
+from lotusx.models import Balance, NewOrder, Order
 from lotusx.ws.delivery import Gap
 
 TERMINAL = frozenset({"FILLED", "CANCELED", "REJECTED", "EXPIRED", "EXPIRED_IN_MATCH"})
@@ -79,6 +79,25 @@ async def cancel_once(cancel: Awaitable[Order], get_order: Callable[[], Awaitabl
         if order.status != "CANCELED":
             raise
         return order
+
+
+def as_asked(asked: NewOrder, got: Order) -> Order:
+    """``got``, the order the venue holds under the client id ``asked`` was placed with, if it is ``asked``.
+
+    A placement retried after a lost answer comes back as the order its first attempt placed
+    (reconciled by client id, ``lotusx.layers.retry``), and a placement sent again under the
+    same id returns the order already there. But an id reused for a different order (another
+    symbol or side, or a limit order's other price or size) names someone else's order: that is
+    a ``DuplicateClientOrderId``, never that order handed back as if this one were placed.
+    """
+    limit = asked.type != "MARKET"
+    if (got.symbol.upper() != asked.symbol.upper() or got.side != asked.side
+            or (limit and asked.price is not None and got.price != asked.price)
+            or (limit and asked.quantity is not None and got.quantity != asked.quantity)):
+        raise DuplicateClientOrderId(
+            f"client order id {got.client_order_id!r} is taken by another order ({got.side} {got.quantity} "
+            f"{got.symbol} at {got.price}, {got.status})")
+    return got
 
 
 async def follow_orders(messages: AsyncIterator[Any], *, orders: Callable[[Any], Iterable[Order]],

@@ -9,9 +9,9 @@ from typing import Any
 import msgspec
 import pytest
 
-from lotusx.account import GAP_SLACK, cancel_once, follow_balances, follow_orders, gap_start_ms
-from lotusx.kernel.errors import NotFound
-from lotusx.models import Balance, Order
+from lotusx.account import GAP_SLACK, as_asked, cancel_once, follow_balances, follow_orders, gap_start_ms
+from lotusx.kernel.errors import DuplicateClientOrderId, NotFound
+from lotusx.models import Balance, NewOrder, Order
 from lotusx.ws import Gap, Resumed
 
 GAP, RESUMED = Gap("disconnected", 0.0), Resumed(0.0)
@@ -260,3 +260,36 @@ async def test_cancel_once_keeps_the_first_not_found_when_the_order_is_unknown()
 
     with pytest.raises(NotFound, match="unknown order"):
         await cancel_once(_unknown(), get_order)
+
+
+def _asked(**changes: object) -> NewOrder:
+    fields: dict[str, Any] = {"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "quantity": Decimal("0.5"),
+                              "price": Decimal("100"), "client_order_id": "c1"}
+    return NewOrder(**{**fields, **changes})
+
+
+def _got(**changes: object) -> Order:
+    fields: dict[str, Any] = {"order_id": "9", "client_order_id": "c1", "symbol": "BTCUSDT", "side": "BUY",
+                              "type": "LIMIT", "status": "NEW", "price": Decimal("100.00000000"),
+                              "quantity": Decimal("0.50000000"), "filled_quantity": Decimal(0)}
+    return Order(**{**fields, **changes})
+
+
+def test_the_order_found_under_the_id_is_returned_when_it_is_the_one_asked_for() -> None:
+    """Same symbol (any case), side, price and size (any writing): the found order is the placement's result."""
+    got = _got()
+    assert as_asked(_asked(symbol="btcusdt"), got) is got
+
+
+@pytest.mark.parametrize("other", [{"side": "SELL"}, {"symbol": "ETHUSDT"}, {"price": Decimal("101")},
+                                   {"quantity": Decimal("0.4")}])
+def test_another_order_under_the_id_is_a_duplicate_client_order_id(other: dict[str, object]) -> None:
+    """An id reused for another side, symbol, limit price or size names someone else's order."""
+    with pytest.raises(DuplicateClientOrderId, match="'c1' is taken by another order"):
+        as_asked(_asked(), _got(**other))
+
+
+def test_a_market_order_is_matched_on_symbol_and_side_only() -> None:
+    """A market order's price and size as the venue reports them (fills, quote sizing) prove nothing."""
+    got = _got(price=Decimal(0), quantity=Decimal("12.5"))
+    assert as_asked(_asked(type="MARKET", price=None, quantity=None, quote_quantity=Decimal("10")), got) is got

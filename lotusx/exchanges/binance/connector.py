@@ -8,7 +8,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Sequence
 from contextlib import aclosing, asynccontextmanager
 from typing import Any
 
-from lotusx.account import GAP_SLACK, cancel_once, follow_balances, follow_orders, gap_start_ms, windows
+from lotusx.account import GAP_SLACK, as_asked, cancel_once, follow_balances, follow_orders, gap_start_ms, windows
 from lotusx.book import BookEvent, DiffSync, Gap, follow_books
 from lotusx.exchanges.binance import endpoints as ep
 from lotusx.exchanges.binance import schemas as s
@@ -98,7 +98,10 @@ class Binance:
                        ("price", order.price), ("newClientOrderId", cid), ("newOrderRespType", "RESULT")])
         request = Request(method="POST", path=ep.PLACE_ORDER.path, query=query, endpoint=ep.PLACE_ORDER,
                           ext={"client_order_id": cid})
-        return _order(await self.rest.call(request, s.OrderResult))
+        result = await self.rest.call(request, s.OrderResult)
+        if result.transactTime is None:  # an order query's answer, not a placement's: a retry reconciled
+            return as_asked(order, _order(result))
+        return _order(result)
 
     async def cancel_order(self, symbol: str, *, order_id: str | int | None = None,
                            client_order_id: str | None = None) -> Order:

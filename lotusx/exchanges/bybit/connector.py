@@ -10,7 +10,7 @@ from typing import Any, Literal, TypeVar
 
 import orjson
 
-from lotusx.account import GAP_SLACK, cancel_once, follow_balances, follow_orders, gap_start_ms, windows
+from lotusx.account import GAP_SLACK, as_asked, cancel_once, follow_balances, follow_orders, gap_start_ms, windows
 from lotusx.book import Gap, SnapshotDeltaSync
 from lotusx.book.sync import Outcome
 from lotusx.exchanges.bybit import endpoints as ep
@@ -143,7 +143,7 @@ class Bybit:
         placed: s.Placed = await self._post(ep.ORDER_CREATE, body, s.Placed, client_order_id=cid)
         found = _find(placed.rows or [], [("orderLinkId", cid)])
         if found is not None:  # a retry reconciled: the order query's answer
-            return _order(found)
+            return as_asked(order, _order(found))
         return Order(order_id=placed.orderId or "", client_order_id=placed.orderLinkId or cid, symbol=order.symbol,
                      side=order.side, type=order.type, status="NEW", price=order.price or Decimal(0),
                      quantity=order.quantity if order.quantity is not None else order.quote_quantity or Decimal(0),

@@ -693,3 +693,26 @@ async def test_book_survives_gap_and_disconnect_and_equals_engine(ex: Binance, s
         assert all((b.bids, b.asks) == flow.at(b.sequence) for b in books.items)
     finally:
         await books.close()
+
+
+async def test_placing_the_same_order_again_under_its_client_id_returns_it(ex: Binance, engine: Engine) -> None:
+    """The venue refuses the duplicate id and the reconcile finds the very order asked for: it is returned."""
+    order = NewOrder(symbol=SYMBOL, side="BUY", type="LIMIT", time_in_force="GTC", quantity=Decimal("0.001"),
+                     price=far_bid(engine), client_order_id="again-1")
+    first = await ex.place_order(order)
+    again = await ex.place_order(order)
+    assert again.order_id == first.order_id
+    await ex.cancel_order(SYMBOL, client_order_id="again-1")
+
+
+async def test_a_client_id_reused_for_another_order_is_a_duplicate_not_that_order(ex: Binance, engine: Engine) -> None:
+    """An id already taken by a BUY, sent with a SELL at another price: DuplicateClientOrderId, one order."""
+    buy = NewOrder(symbol=SYMBOL, side="BUY", type="LIMIT", time_in_force="GTC", quantity=Decimal("0.001"),
+                   price=far_bid(engine), client_order_id="reused-1")
+    await ex.place_order(buy)
+    sell = NewOrder(symbol=SYMBOL, side="SELL", type="LIMIT", time_in_force="GTC", quantity=Decimal("0.001"),
+                    price=far_bid(engine) + Decimal(5000), client_order_id="reused-1")
+    with pytest.raises(lotusx.DuplicateClientOrderId, match="taken by another order"):
+        await ex.place_order(sell)
+    assert [o.side for o in await ex.get_open_orders(SYMBOL) if o.client_order_id == "reused-1"] == ["BUY"]
+    await ex.cancel_order(SYMBOL, client_order_id="reused-1")

@@ -119,3 +119,11 @@ async def test_linear_category_trades_its_own_engine(sim: Sim, credentials: lotu
     assert sim.engine("bybit", "linear").find(sim.venue("bybit").keys[credentials.api_key].account, BTC,
                                               client_id="lin-1").order_id == int(placed.order_id)
     assert len(book.bids) == 3 and "lin-1" in {o.client_order_id for o in listed}
+
+
+async def test_an_order_link_id_reused_for_another_order_is_a_duplicate(bybit: Bybit) -> None:
+    """An orderLinkId taken by a BUY, sent with a SELL at another price: DuplicateClientOrderId, one order."""
+    await bybit.place_order(limit("BUY", "31000", cid="reused-1"))
+    with pytest.raises(e.DuplicateClientOrderId, match="taken by another order"):
+        await bybit.place_order(limit("SELL", "69000", cid="reused-1"))
+    assert [o.side for o in await bybit.get_open_orders(BTC) if o.client_order_id == "reused-1"] == ["BUY"]
