@@ -151,7 +151,40 @@ class ServerShutdown(msgspec.Struct, tag_field="e", tag="serverShutdown"):
     E: int
 
 
-UserEvent = ExecutionReport | AccountPosition | EventStreamTerminated | ServerShutdown
+class BalanceUpdate(msgspec.Struct, tag_field="e", tag="balanceUpdate"):
+    """A deposit, withdrawal or transfer moved ``d`` of asset ``a`` (user-data-stream.md "Balance Update").
+
+    Its new balance comes in an ``outboundAccountPosition`` too: this one is typed so that a
+    documented event is never counted and logged as an unreadable one.
+    """
+
+    E: int
+    a: str
+    d: Decimal
+    T: int | None = None
+
+
+class ExternalLockUpdate(msgspec.Struct, tag_field="e", tag="externalLockUpdate"):
+    """An external system (margin collateral, ...) locked or unlocked ``d`` of asset ``a``."""
+
+    E: int
+    a: str
+    d: Decimal
+    T: int | None = None
+
+
+class ListStatus(msgspec.Struct, tag_field="e", tag="listStatus"):
+    """An order list (OCO, OTO, ...) changed; its orders' own updates come as ``executionReport``."""
+
+    E: int
+    s: str
+    g: int  # order list id
+    L: str  # list order status
+    C: str = ""  # list client order id
+
+
+UserEvent = (ExecutionReport | AccountPosition | BalanceUpdate | ExternalLockUpdate | ListStatus
+             | EventStreamTerminated | ServerShutdown)
 
 
 class ApiErrorData(msgspec.Struct, frozen=True):

@@ -311,3 +311,22 @@ def test_every_payload_is_json(name: str) -> None:
     """Every recorded file is plain JSON (comments stripped), so the tests above read the docs' data."""
     data: Any = orjson.loads(payload(name))
     assert data
+
+
+@pytest.mark.parametrize(("event", "kind"), [
+    ({"e": "balanceUpdate", "E": 1573200697110, "a": "BTC", "d": "100.00000000", "T": 1573200697068},
+     s.BalanceUpdate),
+    ({"e": "externalLockUpdate", "E": 1581557507324, "a": "NEO", "d": "10.00000000", "T": 1581557507268},
+     s.ExternalLockUpdate),
+    ({"e": "listStatus", "E": 1564035303637, "s": "ETHBTC", "g": 2, "c": "OCO", "l": "EXEC_STARTED",
+      "L": "EXECUTING", "r": "NONE", "C": "F4QN4G8DlFATFlIUQ0cjdD", "T": 1564035303625,
+      "O": [{"s": "ETHBTC", "i": 17, "c": "AJYsMjErWJesZvqlJCTUgL"}]}, s.ListStatus),
+])
+def test_documented_account_events_we_do_not_follow_are_typed_not_malformed(event: dict[str, Any],
+                                                                             kind: type) -> None:
+    """user-data-stream.md's balanceUpdate, externalLockUpdate and listStatus decode: none counted as malformed."""
+    metrics = Metrics()
+    (message,) = user_frames(metrics).run(orjson.dumps({"subscriptionId": 0, "event": event}).decode())
+    assert type(message) is kind
+    assert metrics.registry.get_sample_value("lotusx_ws_malformed_frames_total",
+                                             {"exchange": "binance", "reason": "unknown"}) is None

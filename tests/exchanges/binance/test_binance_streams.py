@@ -316,7 +316,7 @@ async def test_a_frame_that_is_not_json_is_reconciled_by_rest(ex: Binance, venue
 
 
 async def test_an_event_type_we_do_not_model_is_no_reason_to_reconcile(ex: Binance, venue: Venue) -> None:
-    """An unknown event type (balanceUpdate, listStatus...) is dropped, without a REST reconcile."""
+    """An event type we do not model (one added after this release) is dropped, without a REST reconcile."""
     venue.user = [[{"e": "someNewEvent", "E": 1}, recorded("ws_execution_report.json")]]
     venue.open_orders = orjson.loads((PAYLOADS / "open_orders.json").read_bytes())
     order: Order = await first(ex.watch_orders())
