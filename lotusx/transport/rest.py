@@ -79,6 +79,8 @@ class AiohttpRest:
 
     async def __call__(self, request: Request) -> Response:
         query, path, body = request.query_string, request.path, request.body
+        if path[:1] != "/":  # "@host/x" or "x" glued to the base URL would name another host or path
+            raise ConfigError(f"request path must start with '/', got {path.split('?', 1)[0][:60]!r}")
         url = URL(f"{self.base_url}{path}?{query}" if query else self.base_url + path, encoded=True)
         session = self._session
         if session is None or session.closed:

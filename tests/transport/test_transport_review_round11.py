@@ -107,3 +107,11 @@ async def test_a_connect_timeout_is_a_connect_error_and_nothing_reached_the_serv
         with pytest.raises(ConnectError, match="cannot connect"):
             await transport(Request(method="POST", path="/order", body=b"x"))
     assert hits == 0
+
+
+@pytest.mark.parametrize("path", ["@elsewhere/x", "api/v3/order"])
+async def test_a_path_without_a_leading_slash_is_a_config_error_and_is_not_sent(path: str) -> None:
+    """Glued to the base URL, such a path names another host or path: refused before anything is sent."""
+    async with AiohttpRest("http://127.0.0.1:1") as transport:
+        with pytest.raises(ConfigError, match="must start with '/'"):
+            await transport(Request(method="GET", path=path))
