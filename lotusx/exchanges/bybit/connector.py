@@ -8,6 +8,7 @@ from contextlib import aclosing, asynccontextmanager
 from decimal import Decimal
 from typing import Any, Literal, TypeVar
 
+import msgspec
 import orjson
 
 from lotusx.account import GAP_SLACK, as_asked, cancel_once, follow_balances, follow_orders, gap_start_ms, windows
@@ -46,6 +47,7 @@ _STATUS = {"New": "NEW", "PartiallyFilled": "PARTIALLY_FILLED", "Filled": "FILLE
            "PartiallyFilledCanceled": "CANCELED", "Rejected": "REJECTED", "Untriggered": "NEW",
            "Triggered": "NEW", "Deactivated": "CANCELED"}
 _SIDE: dict[str, Side] = {"BUY": "BUY", "SELL": "SELL", "Buy": "BUY", "Sell": "SELL"}
+_OPEN = frozenset({"NEW", "PARTIALLY_FILLED"})
 # orderbook.{50,200,1000} exist for spot and linear alike (docs/v5/websocket/public/orderbook); a book
 # is streamed from the shallowest that holds the depth asked (50 pushes every 20 ms, 1000 every 200 ms).
 _BOOK_DEPTHS = (50, 200, 1000)
@@ -153,6 +155,10 @@ class Bybit:
                            client_order_id: str | None = None) -> Order:
         """Cancel by venue order id or client order id; returns the order as the venue now has it.
 
+        Bybit cancels asynchronously ("the acknowledgement ... indicates that the request was
+        successfully accepted", docs v5/order/cancel-order): an order still open when read back
+        right after the acknowledgement comes back ``PENDING_CANCEL``, never as a plain ``NEW``
+        that reads as a cancel that did nothing; ``watch_orders`` has its final state.
         An order already cancelled comes back as it is: a cancel retried after its answer was lost
         would otherwise report 110001 for the order its first attempt cancelled
         (see :func:`lotusx.account.cancel_once`).
@@ -160,7 +166,10 @@ class Bybit:
         async def cancel() -> Order:
             done: s.OrderIds = await self._post(ep.ORDER_CANCEL, {"category": self.category.name, "symbol": symbol,
                                                                   **dict(_ids(order_id, client_order_id))}, s.OrderIds)
-            return await self.get_order(symbol, order_id=done.orderId)
+            order = await self.get_order(symbol, order_id=done.orderId)
+            if order.status in _OPEN:
+                return msgspec.structs.replace(order, status="PENDING_CANCEL")
+            return order
 
         return await cancel_once(cancel(), lambda: self.get_order(
             symbol, order_id=order_id, client_order_id=client_order_id))

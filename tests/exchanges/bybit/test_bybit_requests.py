@@ -291,3 +291,14 @@ async def test_a_trade_row_with_an_odd_side_or_time_is_a_decode_error(odd: dict[
     async with conn as ex:
         with pytest.raises(e.DecodeError):
             await ex.get_trades("BTCUSDT")
+
+
+@pytest.mark.parametrize("still", ["New", "PartiallyFilled"])
+async def test_an_order_still_open_right_after_the_cancel_ack_is_pending_cancel(still: str) -> None:
+    """Bybit cancels asynchronously: read back still open, the order comes as PENDING_CANCEL, not NEW."""
+    open_row = {**ORDER, "orderStatus": still}
+    conn, _, _ = connect(lambda c: Venue(c, order_cancel=lambda r: answer({"orderId": "42"}),
+                                         order_realtime=lambda r: answer({"list": [open_row]})))
+    async with conn as ex:
+        order = await ex.cancel_order("BTCUSDT", order_id=42)
+    assert (order.status, order.order_id) == ("PENDING_CANCEL", "42")
