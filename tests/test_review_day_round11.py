@@ -75,3 +75,14 @@ async def test_a_binance_placement_in_doubt_meeting_a_filled_order_under_its_id_
                                           client_order_id="mm-bid-1"))
     assert raised.value.client_order_id == "mm-bid-1"
     assert len([r for r in transport.requests if r.method == "POST"]) == 1
+
+
+async def test_the_bybit_clock_samples_non_ascii_digits_in_time_nano_as_a_decode_error() -> None:
+    """timeNano '¹²³' passes str.isdigit() but not int(): a DecodeError, as get_server_time raises, not a ValueError."""
+    from lotusx.exchanges.bybit import server_time
+    from lotusx.kernel.errors import DecodeError
+
+    transport = FakeTransport(lambda request: Response(status=200, body=orjson.dumps(
+        {"retCode": 0, "retMsg": "OK", "result": {"timeSecond": "1", "timeNano": "\u00b9\u00b2\u00b3"}})))
+    with pytest.raises(DecodeError, match="whole number"):
+        await server_time(transport)
