@@ -55,6 +55,15 @@ _BURST_GAP = 100e-6
 _FATAL = (AuthenticationError, ConfigError, SubscriptionRejected)
 
 
+def _cool_off(delay: float, error: LotusXError | None) -> float:
+    """``delay``, or longer when ``error`` is a throttle that says when to come back."""
+    if isinstance(error, RateLimited) and error.retry_after is not None:
+        # The venue said when: an attempt before then is one more violation, and
+        # Binance lengthens an IP ban for each ("from 2 minutes to 3 days").
+        return max(delay, error.retry_after)
+    return delay
+
+
 class Shard:
     """One supervised connection carrying the streams placed on shard ``index``."""
 
@@ -68,6 +77,7 @@ class Shard:
         self._opened_before = False
         self._gapped = False  # a Gap was put and its Resumed is still due
         self._ended: LotusXError | None = None  # why the supervisor is gone: later subscribes fail with it
+        self._refused: LotusXError | None = None  # why the last rotation's new link could not open
 
     @property
     def connected(self) -> bool:
@@ -175,11 +185,7 @@ class Shard:
                 raise
             except LotusXError as exc:
                 failures += 1
-                delay = hub.backoff.delay(failures)
-                if isinstance(exc, RateLimited) and exc.retry_after is not None:
-                    # The venue said when: an attempt before then is one more violation, and
-                    # Binance lengthens an IP ban for each ("from 2 minutes to 3 days").
-                    delay = max(delay, exc.retry_after)
+                delay = _cool_off(hub.backoff.delay(failures), exc)
                 _log.warning("ws connect failed", exchange=hub.exchange, shard=self.index,
                              failures=failures, error=str(exc), retry_in=round(delay, 3))
                 await hub.clock.sleep(delay)
@@ -188,7 +194,8 @@ class Shard:
             healthy = hub.clock.monotonic() - opened >= hub.backoff.healthy_after
             failures = 1 if healthy else failures + 1
             await self._reconnecting(reason)
-            await hub.clock.sleep(hub.backoff.delay(failures))
+            refused, self._refused = self._refused, None  # a rotation's new link refused with a throttle
+            await hub.clock.sleep(_cool_off(hub.backoff.delay(failures), refused))
 
     async def _reconnecting(self, reason: str) -> None:
         hub = self.hub
@@ -252,6 +259,7 @@ class Shard:
             raise
         except LotusXError as exc:
             _log.warning("ws rotation failed", exchange=hub.exchange, shard=self.index, error=str(exc))
+            self._refused = exc
             await self._close(old)
             return None
         died = old.ended.done()

@@ -100,7 +100,8 @@ class Binance:
                           ext={"client_order_id": cid})
         result = await self.rest.call(request, s.OrderResult)
         if result.transactTime is None:  # an order query's answer, not a placement's: a retry reconciled
-            return as_asked(order, _order(result))
+            # A filled order's client id is taken again (rest-api.md POST /api/v3/order): reusable.
+            return as_asked(order, _order(result), reusable=True)
         return _order(result)
 
     async def cancel_order(self, symbol: str, *, order_id: str | int | None = None,

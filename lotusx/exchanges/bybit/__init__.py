@@ -33,7 +33,7 @@ async def server_time(call: Service) -> int:
     """GET /v5/market/time on an unlayered service, in ms: the clock sync's sample."""
     response = await call(Request(method="GET", path=ep.TIME.path, endpoint=ep.TIME))
     nanos = response.decode(Envelope[ServerTime]).result.timeNano  # garbled JSON: a DecodeError
-    if not nanos.isdigit():
+    if not (nanos.isascii() and nanos.isdigit()):  # '²' is a digit to isdigit(), not to int()
         raise DecodeError(f"server time is not a whole number of ns: {nanos[:40]!r}", response=response)
     return int(nanos) // 1_000_000
 
