@@ -8,7 +8,16 @@ from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Sequence
 from contextlib import aclosing, asynccontextmanager
 from typing import Any
 
-from lotusx.account import GAP_SLACK, as_asked, cancel_once, follow_balances, follow_orders, gap_start_ms, windows
+from lotusx.account import (
+    GAP_SLACK,
+    TERMINAL,
+    as_asked,
+    cancel_once,
+    follow_balances,
+    follow_orders,
+    gap_start_ms,
+    windows,
+)
 from lotusx.book import BookEvent, DiffSync, Gap, follow_books
 from lotusx.exchanges.binance import endpoints as ep
 from lotusx.exchanges.binance import schemas as s
@@ -22,7 +31,7 @@ from lotusx.exchanges.binance.streams import (
     user_frames,
 )
 from lotusx.kernel.client import pairs
-from lotusx.kernel.errors import ConfigError, ProtocolError, TimestampOutOfWindow
+from lotusx.kernel.errors import AmbiguousOrderState, ConfigError, ProtocolError, TimestampOutOfWindow
 from lotusx.kernel.ids import client_order_id
 from lotusx.kernel.message import Request
 from lotusx.layers.clock import LoginClock
@@ -47,6 +56,9 @@ _HISTORY_PAGE, _HISTORY_SPAN_MS, _MAX_PAGES = 1000, 24 * 3600 * 1000, 100
 _UNREADABLE_EVENT = "unreadable_event"  # the Gap reason of a private event that failed to parse
 _UNREADABLE_DIFF = "unreadable message"  # the resync reason of a depth diff that failed its schema (as Bybit's)
 _TERMINATED = "event_stream_terminated"  # the Gap reason after the venue ended the user data subscription
+# How far the venue clock estimate may run ahead of the venue: an order created this much before
+# a placement began is still taken to be its own (a false "earlier order" is only a doubt raised).
+_CLOCK_SLACK_MS = 500
 _WS_API_PATH = "/ws-api/v3"  # appended to Parts.ws_api_url (web-socket-api.md "General API Information")
 
 
@@ -98,10 +110,16 @@ class Binance:
                        ("price", order.price), ("newClientOrderId", cid), ("newOrderRespType", "RESULT")])
         request = Request(method="POST", path=ep.PLACE_ORDER.path, query=query, endpoint=ep.PLACE_ORDER,
                           ext={"client_order_id": cid})
+        asked_ms = self.parts.clock.time() * 1000  # venue time, before the first attempt left
         result = await self.rest.call(request, s.OrderResult)
         if result.transactTime is None:  # an order query's answer, not a placement's: a retry reconciled
-            # A filled order's client id is taken again (rest-api.md POST /api/v3/order): reusable.
-            return as_asked(order, _order(result), reusable=True)
+            found = _order(result)
+            # A filled order's client id is taken again (rest-api.md POST /api/v3/order), so a closed
+            # order created before this call, even one asked alike, is an earlier order under the id.
+            if found.status in TERMINAL and result.time is not None and result.time < asked_ms - _CLOCK_SLACK_MS:
+                raise AmbiguousOrderState(f"client order id {cid!r} names an earlier, closed order ({found.status}): "
+                                          "the one asked for may exist", client_order_id=cid)
+            return as_asked(order, found, reusable=True)
         return _order(result)
 
     async def cancel_order(self, symbol: str, *, order_id: str | int | None = None,

@@ -453,3 +453,23 @@ async def test_repr_hides_credentials(ex: Binance) -> None:
     text = repr(ex)
     assert "Sign(" in text and "recv_window=5000" in text
     assert KEY not in text and SECRET not in text
+
+
+async def test_an_earlier_filled_order_found_under_a_reused_id_is_ambiguous_even_when_alike(
+        transport: FakeTransport, venue: Venue) -> None:
+    """A 503, then the reconcile finds the id's earlier filled order, asked alike: not this call's (ambiguous)."""
+    earlier = {k: v for k, v in ORDER_BODY.items() if k != "transactTime"} | {
+        "clientOrderId": "slot-1", "status": "FILLED", "executedQty": "0.00000001", "time": SERVER_MS - 60_000}
+
+    def answer(request: Request) -> Response:
+        if request.path == "/api/v3/order" and request.method == "POST":
+            return ok({"code": -1001, "msg": "Internal error; unable to process your request."}, 503)
+        if request.path == "/api/v3/order" and request.method == "GET":
+            return ok(earlier)
+        return venue(request)
+
+    async with lotusx.connect("binance", credentials=Credentials(KEY, SECRET), transport=FakeTransport(answer),
+                              clock=FakeClock(LOCAL_MS / 1000)) as ex:
+        with pytest.raises(AmbiguousOrderState, match="earlier, closed order"):
+            await ex.place_order(NewOrder(symbol="BTCUSDT", side="BUY", type="LIMIT", quantity=Decimal("0.00000001"),
+                                          price=Decimal("50000.1"), client_order_id="slot-1"))
