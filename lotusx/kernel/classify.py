@@ -50,8 +50,11 @@ def http_errors(request: Request, response: Response) -> e.LotusXError | None:
     where = f"{request.method} {request.path}"
     if status < 400:
         # The transport follows no redirect (it would carry the key headers to another host): a
-        # venue API never sends one, so its body is no answer to decode. Its Location is not shown.
-        return e.ProtocolError(f"{where}: unexpected redirect (HTTP {status})", status=status, response=response)
+        # venue API never sends one, so its body is no answer to decode. A redirect is a definite
+        # refusal to act here (an order is not reconciled as if it might have executed), and it
+        # will not change on a retry: the base URL is wrong. Its Location is not shown.
+        return e.InvalidRequest(f"{where}: unexpected redirect (HTTP {status}): check the base URL", status=status,
+                                response=response)
     if status == 418:
         return e.IpBanned(f"{where}: IP banned", retry_after=retry_after(response), response=response)
     if status == 429:

@@ -10,10 +10,10 @@ import pytest
 
 from lotusx import (
     AuthenticationError,
+    InvalidRequest,
     IpBanned,
     LotusXError,
     NotFound,
-    ProtocolError,
     RateLimited,
     Request,
     Response,
@@ -43,10 +43,10 @@ def test_success_is_not_an_error() -> None:
 
 
 @pytest.mark.parametrize("status", [301, 304, 307, 308])
-def test_a_redirect_is_a_protocol_error_not_data(status: int) -> None:
-    """A 3xx (the transport follows none) is a ProtocolError carrying the response, not a body to decode."""
+def test_a_redirect_is_a_definite_refusal_not_data(status: int) -> None:
+    """A 3xx (the transport follows none) is an InvalidRequest with the response: never data, never "maybe executed"."""
     error = http_errors(REQ, Response(status=status, headers={"Location": "https://elsewhere/x?s3cr3tsig"}))
-    assert type(error) is ProtocolError and error.response is not None and error.status == status
+    assert type(error) is InvalidRequest and error.response is not None and error.status == status
     assert "elsewhere" not in str(error)
 
 
