@@ -218,13 +218,7 @@ class TestReconnect:
         private = dataclasses.replace(dialect(private=True), login_ack=login_ack)
         async with make(refusing, accepting, clock=clock, dialect=private) as ws:
             assert isinstance(await next_of(ws), Gap)
-            await until(lambda: clock.sleepers > 0)
-            await clock.advance(119)
-            await quiesce()
-            assert accepting.connects == 0
-            await clock.advance(1)
-            assert isinstance(await next_of(ws), Resumed)
-            assert 120.0 in clock.slept
+            await opens_only_after(120, clock, ws, accepting)
 
     async def test_a_login_refusal_classified_as_an_auth_error_fails_the_stream_with_it(self) -> None:
         """A login_ack that returns an AuthenticationError subclass ends the stream with that very error."""
@@ -405,6 +399,25 @@ class TestRotation:
             new.feed(data("a", 1))
             assert await next_of(ws) == {"stream": "a", "u": 1}
             assert (ws.stats.rotations, ws.stats.reconnects) == (1, 0)
+
+    async def test_a_rotation_refused_with_a_retry_after_waits_it_before_the_next_socket(self) -> None:
+        """A rotation whose new login is refused as IpBanned(retry_after=120) reconnects after 120 s, not sooner."""
+        clock = FakeClock(auto_advance=False)
+        old, refusing, accepting = VenueWs(), VenueWs(reject_login=True), VenueWs()
+
+        def login_ack(message: Any) -> LoginAck | None:
+            if isinstance(message, dict) and message.get("id") == 0:
+                return IpBanned("banned", retry_after=120.0) if "error" in message else (True, None)
+            return None
+
+        private = dataclasses.replace(dialect(private=True), login_ack=login_ack)
+        async with make(old, refusing, accepting, clock=clock, dialect=private,
+                        heartbeat=Heartbeat(interval=None, idle_timeout=10_000)) as ws:
+            await until(lambda: old.connected and len(old.sent) == 1)
+            old.feed('{"e":"serverShutdown"}')
+            gap = await next_of(ws)
+            assert (type(gap), gap.reason) == (Gap, "rotation_failed")
+            await opens_only_after(120, clock, ws, accepting)
 
 
 class TestFailures:
@@ -671,6 +684,16 @@ def subscribes(venue: FakeWs, method: str = "SUBSCRIBE") -> list[list[str]]:
 
 def unsubscribes(venue: FakeWs) -> list[list[str]]:
     return subscribes(venue, "UNSUBSCRIBE")
+
+
+async def opens_only_after(seconds: float, clock: FakeClock, ws: ReconnectWs, venue: FakeWs) -> None:
+    """The next socket (``venue``) opens ``seconds`` after a refusal, not a moment sooner; then the stream resumes."""
+    await until(lambda: clock.sleepers > 0)
+    await clock.advance(seconds - 1)
+    await quiesce()
+    assert venue.connects == 0
+    await clock.advance(1)
+    assert isinstance(await next_of(ws), Resumed)
 
 
 async def next_of(ws: ReconnectWs) -> Any:

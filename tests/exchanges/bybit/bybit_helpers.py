@@ -12,6 +12,7 @@ from typing import Any
 
 import orjson
 
+from lotusx.kernel.errors import Timeout
 from lotusx.kernel.message import Request, Response
 from lotusx.testing import FakeClock
 
@@ -57,3 +58,16 @@ class Venue:
             return answer({"timeSecond": str(nano // 10**9), "timeNano": str(nano)})
         route = self.paths[request.path.replace("/v5/", "").replace("/", "_").replace("-", "_")]
         return route.pop(0) if isinstance(route, list) else route(request)
+
+
+def lost_then(code: int, msg: str) -> Handler:
+    """A cancel handler: the first cancel is done but its answer is lost; the retry is answered ``code``."""
+    sent: list[Request] = []
+
+    def cancel(request: Request) -> Response:
+        sent.append(request)
+        if len(sent) == 1:
+            raise Timeout("POST /v5/order/cancel: no answer")
+        return answer({}, ret_code=code, ret_msg=msg)
+
+    return cancel

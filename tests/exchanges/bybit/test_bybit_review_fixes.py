@@ -2,6 +2,8 @@
 
 retCodes from https://bybit-exchange.github.io/docs/v5/error; the realtime endpoint forgetting
 closed orders after a restart from https://bybit-exchange.github.io/docs/v5/order/open-order.
+The round 11 review's tests (each failed on the code before its fix) come last, their venue
+facts cited per test from the official docs (repository bybit-exchange/docs, docs/v5/...).
 """
 
 from __future__ import annotations
@@ -10,8 +12,9 @@ import asyncio
 from decimal import Decimal
 from typing import Any
 
+import orjson
 import pytest
-from bybit_helpers import Handler, Venue, answer
+from bybit_helpers import Handler, Venue, answer, lost_then
 
 import lotusx
 from lotusx.exchanges.bybit import Bybit, reconcile
@@ -182,19 +185,6 @@ async def test_unknown_order_id_on_the_sim_is_not_found(bybit: Bybit) -> None:
 
 # ----- cancel -----
 
-def lost_then_closed(code: int, msg: str) -> Handler:
-    """The first cancel is done but its answer is lost; the retry is told the order is gone or closed."""
-    sent: list[Request] = []
-
-    def cancel(request: Request) -> Response:
-        sent.append(request)
-        if len(sent) == 1:
-            raise e.Timeout("POST /v5/order/cancel: no answer")
-        return answer({}, ret_code=code, ret_msg=msg)
-
-    return cancel
-
-
 async def test_cancel_of_an_unknown_order_is_not_found() -> None:
     """110001 for an order the venue does not know at all stays NotFound."""
     conn, _ = connect(order_cancel=[answer({}, ret_code=110001, ret_msg="Order does not exist.")],
@@ -211,7 +201,7 @@ async def test_cancel_of_an_unknown_order_is_not_found() -> None:
 ])
 async def test_cancel_retried_into_already_cancelled_returns_the_cancelled_order(code: int, msg: str) -> None:
     """A retried cancel told the order is gone or already cancelled (docs v5/error) returns the cancelled order."""
-    conn, transport = connect(order_cancel=lost_then_closed(code, msg),
+    conn, transport = connect(order_cancel=lost_then(code, msg),
                               order_realtime=rows(ORDER | {"orderStatus": "Cancelled"}))
     async with conn as ex:
         cancelled = await ex.cancel_order("BTCUSDT", order_id="42")
@@ -246,3 +236,68 @@ async def test_withdrawal_met_by_an_internal_error_is_a_server_error_sent_once(c
         with pytest.raises(e.ServerError):
             await ex.withdraw(lotusx.Withdrawal(asset="USDT", network="TRX", address="T-addr", amount=Decimal(10)))
     assert len(wire(transport, "/v5/asset/withdraw/create")) == 1
+
+
+# ===== review round 11 =====
+
+# ----- retCodes that say "try again later" (docs/v5/error: UTA 110079, Spot Trade 170191, 170212) -----
+
+@pytest.mark.parametrize(("code", "msg"), [
+    (110079, "The order is processing and can not be operated, please try again later"),
+    (170191, "Can not cancel order, please try again later"),
+    (170212, "Cancel order request processing"),
+])
+async def test_cancel_told_to_try_again_later_is_retried(code: int, msg: str) -> None:
+    """A cancel answered 'processing, try again later' is retried, not raised as a request to fix."""
+    later = answer({}, ret_code=code, ret_msg=msg)
+    conn, transport = connect(order_cancel=[later, answer({"orderId": "42", "orderLinkId": "cid-1"})],
+                              order_realtime=rows(ORDER | {"orderStatus": "Cancelled"}))
+    async with conn as ex:
+        cancelled = await ex.cancel_order("BTCUSDT", order_id="42")
+    assert (cancelled.status, len(wire(transport, "/v5/order/cancel"))) == ("CANCELED", 2)
+
+
+# ----- a cancel told the order is no longer on the book (docs/v5/error, Spot Trade 170143) -----
+
+async def test_cancel_retried_into_not_on_the_book_returns_the_cancelled_order() -> None:
+    """A retried cancel told 170143 'Cannot be found on order book' returns the order its first attempt cancelled."""
+    conn, transport = connect(order_cancel=lost_then(170143, "Cannot be found on order book"),
+                              order_realtime=rows(ORDER | {"orderStatus": "Cancelled"}))
+    async with conn as ex:
+        cancelled = await ex.cancel_order("BTCUSDT", order_id="42")
+    assert (cancelled.status, len(wire(transport, "/v5/order/cancel"))) == ("CANCELED", 2)
+
+
+# ----- book depth (docs/v5/websocket/public/orderbook: spot and linear stream 1, 50, 200 and 1000 levels) -----
+
+async def test_a_book_watched_100_deep_has_100_levels(bybit: Bybit, sim: Sim) -> None:
+    """watch_order_book(depth=100) on a book 120 levels deep yields 100 bids, not the 50 of orderbook.50."""
+    engine = sim.engine("bybit")
+    for level in range(21, 141):  # below the 20 seeded bid levels, 10 ticks apart as they are
+        engine.place("market-maker", "BTCUSDT", "BUY", "LIMIT", quantity=Decimal("0.001"),
+                     price=Decimal(50_000) - level * Decimal("0.1"))
+    books = bybit.watch_order_book("BTCUSDT", depth=100)
+    book = await asyncio.wait_for(anext(books), 5)
+    await books.aclose()
+    assert (len(book.bids), len(book.asks)) == (100, 20)
+
+
+# ----- a garbled server time (docs/v5/market/time: timeNano is a string of nanoseconds) -----
+
+async def test_a_garbled_server_time_is_a_decode_error() -> None:
+    """get_server_time on a timeNano that is no number raises DecodeError, a LotusXError, not a ValueError."""
+    body = {"retCode": 0, "retMsg": "OK", "result": {"timeSecond": "x", "timeNano": "garbled"}, "retExtInfo": {},
+            "time": NOW_MS}
+    transport = FakeTransport(lambda request: Response(status=200, body=orjson.dumps(body)))
+    async with lotusx.connect("bybit", clock=FakeClock(NOW_MS / 1000), transport=transport) as ex:
+        with pytest.raises(e.DecodeError):
+            await ex.get_server_time()
+
+
+# ----- insufficient funds, in every wording docs/v5/error gives it (UTA 110004/110012/110044/110045, Spot 170033) -----
+
+@pytest.mark.parametrize("code", [110004, 110012, 110044, 110045, 170033])
+def test_every_insufficient_balance_code_is_insufficient_balance(code: int) -> None:
+    """An order refused for want of balance or margin is InsufficientBalance, whichever code says so."""
+    request = Request(method="POST", path=ep.ORDER_CREATE.path, endpoint=ep.ORDER_CREATE)
+    assert type(classify(request, answer({}, ret_code=code, ret_msg="insufficient"))) is e.InsufficientBalance

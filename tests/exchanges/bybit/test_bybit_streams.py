@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -397,11 +397,20 @@ async def test_linear_book_streams_from_the_linear_endpoint(sim: Sim, credential
 
 
 class ScriptedBook:
-    """A public Bybit stream on loopback: acks every op and answers the n-th subscribe with ``snapshots[n]``."""
+    """A public Bybit stream on loopback: acks every op and answers the n-th subscribe with ``scripts[n]``.
 
-    def __init__(self, *snapshots: dict[str, Any]) -> None:
-        self.snapshots = list(snapshots)
+    A script is a list of ``(kind, data, cut)`` pushes on ``orderbook.50``: ``cut`` sends the
+    push one byte short (not JSON). Past the last script, the last one is sent again.
+    """
+
+    def __init__(self, *scripts: list[tuple[str, dict[str, Any], bool]]) -> None:
+        self.scripts = list(scripts)
         self.subscribes = 0
+
+    @classmethod
+    def snapshots(cls, *datas: dict[str, Any]) -> ScriptedBook:
+        """One whole snapshot per subscribe."""
+        return cls(*([("snapshot", data, False)] for data in datas))
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -419,20 +428,54 @@ class ScriptedBook:
                                             "req_id": op["req_id"], "conn_id": "c"}).decode())
             if op["op"] == "subscribe":
                 self.subscribes += 1
-                data = self.snapshots[min(self.subscribes, len(self.snapshots)) - 1]
-                await ws.send_str(orjson.dumps({"topic": f"orderbook.50.{BTC}", "type": "snapshot", "ts": 1,
-                                                "data": data}).decode())
+                for kind, data, cut in self.scripts[min(self.subscribes, len(self.scripts)) - 1]:
+                    text = orjson.dumps({"topic": f"orderbook.50.{BTC}", "type": kind, "ts": 1, "data": data}).decode()
+                    await ws.send_str(text[:-1] if cut else text)
         return ws
+
+
+@asynccontextmanager
+async def watched(venue: ScriptedBook, serve_app: ServeApp
+                  ) -> AsyncIterator[tuple[Any, AsyncGenerator[OrderBook, None]]]:
+    """A connector whose public stream is ``venue``, served on loopback, and its BTC book."""
+    server = await serve_app(venue.app())
+    base = f"http://127.0.0.1:{server.port}"
+    async with lotusx.connect("bybit", rest_url=base, ws_url=base.replace("http", "ws")) as ex:
+        books = ex.watch_order_book(BTC)
+        try:
+            yield ex, books
+        finally:
+            await books.aclose()
+
+
+def level(price: str, u: int, size: str = "1") -> dict[str, Any]:
+    return {"s": BTC, "b": [[price, size]], "a": [], "u": u}
 
 
 async def test_a_book_snapshot_that_fails_its_schema_is_asked_again(serve_app: ServeApp) -> None:
     """An unreadable snapshot resubscribes its topic (a fresh snapshot) instead of leaving the book waiting forever."""
-    venue = ScriptedBook({"s": BTC, "b": [["100"]], "a": [], "u": 5},  # a level without its size
-                         {"s": BTC, "b": [["100", "1"]], "a": [], "u": 9})
-    server = await serve_app(venue.app())
-    base = f"http://127.0.0.1:{server.port}"
-    async with lotusx.connect("bybit", rest_url=base, ws_url=base.replace("http", "ws")) as ex:
-        books = aiter(ex.watch_order_book(BTC))
+    venue = ScriptedBook.snapshots({"s": BTC, "b": [["100"]], "a": [], "u": 5},  # a level without its size
+                                   level("100", 9))
+    async with watched(venue, serve_app) as (_, books):
         book = await first(books, lambda b: True, limit=3.0)
-        assert (book.sequence, book.bids, venue.subscribes) == (9, [(Decimal(100), Decimal(1))], 2)
-        await books.aclose()
+    assert (book.sequence, book.bids, venue.subscribes) == (9, [(Decimal(100), Decimal(1))], 2)
+
+
+async def test_a_book_snapshot_that_is_not_json_is_asked_again(serve_app: ServeApp) -> None:
+    """A snapshot cut short (not JSON) resubscribes its topic instead of leaving the book waiting forever."""
+    venue = ScriptedBook([("snapshot", level("100", 5), True), ("delta", level("101", 6), False)],
+                         [("snapshot", level("100", 9), False)])
+    async with watched(venue, serve_app) as (ex, books):
+        book = await first(books, lambda b: True, limit=3.0)
+        assert ex.metrics.ws_malformed.labels("bybit", "json")._value.get() == 1
+    assert (book.sequence, book.bids, venue.subscribes) == (9, [(Decimal(100), Decimal(1))], 2)
+
+
+async def test_a_book_delta_that_is_not_json_resyncs_a_quiet_book(serve_app: ServeApp) -> None:
+    """A delta cut short (not JSON) resyncs the book at once, not only when a later delta shows the hole."""
+    venue = ScriptedBook([("snapshot", level("100", 5), False), ("delta", level("101", 6), True)],
+                         [("snapshot", level("101", 9), False)])
+    async with watched(venue, serve_app) as (_, books):
+        assert (await first(books, lambda b: True, limit=3.0)).sequence == 5
+        book = await first(books, lambda b: True, limit=3.0)
+    assert (book.sequence, book.bids, venue.subscribes) == (9, [(Decimal(101), Decimal(1))], 2)
