@@ -1,0 +1,29 @@
+"""Secrets review, round 11: bad keys, header mappings and transport errors never show a secret."""
+
+from __future__ import annotations
+
+import pytest
+
+from lotusx.kernel.errors import ConfigError
+from lotusx.signers import BinanceEd25519
+
+# A PEM whose body took a typographic character on its way through a chat or an editor.
+_BODY = "MC4CAQAwBQYDK2VwBCIEIAf3cd2cTFBxvX…ljHsTV0QYk3kI1OJKbBGrRvc1Rmqk"
+_PEM = f"-----BEGIN PRIVATE KEY-----\n{_BODY}\n-----END PRIVATE KEY-----\n"
+
+
+def _chain(exc: BaseException | None) -> str:
+    """repr of ``exc`` and of every exception in its cause and context chain."""
+    texts: list[str] = []
+    while exc is not None and len(texts) < 10:
+        texts.append(repr(exc))
+        exc = exc.__cause__ or exc.__context__
+    return " | ".join(texts)
+
+
+@pytest.mark.parametrize("key", [_PEM, _PEM.encode()], ids=["str", "bytes"])
+def test_a_non_ascii_pem_key_is_a_config_error_holding_no_key_material(key: str | bytes) -> None:
+    """A PEM with a non-ASCII character is a ConfigError; no exception in its chain holds the key."""
+    with pytest.raises(ConfigError) as info:
+        BinanceEd25519("k" * 64, key)
+    assert "ljHsTV0QYk3kI1OJ" not in _chain(info.value)
