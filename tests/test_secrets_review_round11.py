@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from lotusx.kernel.errors import ConfigError
-from lotusx.signers import BinanceEd25519
+from lotusx.signers import BinanceEd25519, CoinbaseExchangeHmac
 
 # A PEM whose body took a typographic character on its way through a chat or an editor.
 _BODY = "MC4CAQAwBQYDK2VwBCIEIAf3cd2cTFBxvX…ljHsTV0QYk3kI1OJKbBGrRvc1Rmqk"
@@ -27,3 +27,11 @@ def test_a_non_ascii_pem_key_is_a_config_error_holding_no_key_material(key: str 
     with pytest.raises(ConfigError) as info:
         BinanceEd25519("k" * 64, key)
     assert "ljHsTV0QYk3kI1OJ" not in _chain(info.value)
+
+
+def test_a_non_ascii_base64_secret_is_a_config_error_holding_no_secret() -> None:
+    """A base64 secret with a non-ASCII character is a ConfigError; no exception in its chain holds it."""
+    secret = "c2VjcmV0LXNlY3JldC1zZWNyZXQ=é"
+    with pytest.raises(ConfigError, match="base64") as info:
+        CoinbaseExchangeHmac("cb-key-0123456789", secret, "cb-passphrase")
+    assert "c2VjcmV0LXNlY3JldC1zZWNyZXQ" not in _chain(info.value)
