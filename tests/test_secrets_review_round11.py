@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from types import MappingProxyType
+
 import pytest
+import structlog
+from multidict import CIMultiDict
 
 from lotusx.kernel.errors import ConfigError
+from lotusx.log import get_logger
 from lotusx.signers import BinanceEd25519, CoinbaseExchangeHmac
 
 # A PEM whose body took a typographic character on its way through a chat or an editor.
@@ -35,3 +40,14 @@ def test_a_non_ascii_base64_secret_is_a_config_error_holding_no_secret() -> None
     with pytest.raises(ConfigError, match="base64") as info:
         CoinbaseExchangeHmac("cb-key-0123456789", secret, "cb-passphrase")
     assert "c2VjcmV0LXNlY3JldC1zZWNyZXQ" not in _chain(info.value)
+
+
+@pytest.mark.parametrize("make", [MappingProxyType, CIMultiDict], ids=["mappingproxy", "CIMultiDict"])
+def test_a_header_mapping_that_is_not_a_dict_is_masked_by_field_name(make: type) -> None:
+    """Signature and key headers in a logged mapping (aiohttp's CIMultiDict) are masked like a dict's."""
+    signature = "9f1c" * 16
+    headers = make({"X-BAPI-API-KEY": "short-k", "X-BAPI-SIGN": signature, "X-BAPI-RECV-WINDOW": "5000"})
+    with structlog.testing.capture_logs() as logs:
+        get_logger().info("sent", headers=headers)
+    text = repr(logs)
+    assert signature not in text and "short-k" not in text and "5000" in text
