@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import MutableMapping
+from collections.abc import Mapping, MutableMapping
 from typing import Any
 
 import structlog
@@ -54,6 +54,10 @@ def scrub(value: Any) -> Any:
         return scrub(f"{type(value).__name__}: {value}")
     if value is None or isinstance(value, int | float):  # bool is an int
         return value
+    if isinstance(value, Mapping):
+        # Another mapping (aiohttp's CIMultiDict of headers, a mappingproxy): masked by field name
+        # like a dict; its repr would show a signature header an unregistered value cannot mask.
+        return scrub(dict(value.items()))
     # Anything else (a set, a bytearray, a Struct holding a listen key) is rendered from its
     # repr by the app's renderer, after redaction: kept as is only if that repr shows no secret.
     text = repr(value)

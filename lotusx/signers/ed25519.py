@@ -38,6 +38,9 @@ def _seed_from_pem(pem: str) -> bytes:
         # Encrypted keys and other PEM kinds are refused; never echo the key in the message.
         raise ConfigError("Ed25519 key: expected an unencrypted '-----BEGIN PRIVATE KEY-----' PEM block")
     body = "".join(text[len(_PEM_BEGIN):-len(_PEM_END)].split())
+    if not body.isascii():
+        # Checked first: b64decode would raise a ValueError chained to a UnicodeEncodeError holding the body.
+        raise ConfigError("Ed25519 key: PEM body is not valid base64")
     try:
         der = base64.b64decode(body, validate=True)
     except binascii.Error:
@@ -52,7 +55,8 @@ def load_ed25519_seed(key: str | bytes) -> bytes:
     if isinstance(key, bytes) and len(key) == 32:
         return key
     if is_pem(key):
-        return _seed_from_pem(key.decode("ascii") if isinstance(key, bytes) else key)
+        # "replace": a strict decode's UnicodeDecodeError would hold the whole key; a non-ASCII body is refused.
+        return _seed_from_pem(key.decode("ascii", "replace") if isinstance(key, bytes) else key)
     text = key.decode("ascii", "replace") if isinstance(key, bytes) else key
     try:
         seed = bytes.fromhex(text.strip())

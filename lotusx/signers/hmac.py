@@ -159,10 +159,13 @@ class PrehashHmac:
     def _key(self) -> bytes:
         if not self.secret_is_base64:
             return self.secret.encode()
-        try:
-            return base64.b64decode(self.secret, validate=True)
-        except binascii.Error:
-            raise ConfigError("PrehashHmac: secret is not valid base64") from None
+        # Not ASCII: b64decode would raise a ValueError chained to a UnicodeEncodeError holding the secret.
+        if self.secret.isascii():
+            try:
+                return base64.b64decode(self.secret, validate=True)
+            except binascii.Error:
+                pass
+        raise ConfigError("PrehashHmac: secret is not valid base64")
 
     def payload(self, request: Request, timestamp: str) -> bytes:
         """The exact bytes signed: timestamp, upper-case method, path with query, raw body."""

@@ -1,0 +1,53 @@
+"""Secrets review, round 11: bad keys, header mappings and transport errors never show a secret."""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+
+import pytest
+import structlog
+from multidict import CIMultiDict
+
+from lotusx.kernel.errors import ConfigError
+from lotusx.log import get_logger
+from lotusx.signers import BinanceEd25519, CoinbaseExchangeHmac
+
+# A PEM whose body took a typographic character on its way through a chat or an editor.
+_BODY = "MC4CAQAwBQYDK2VwBCIEIAf3cd2cTFBxvX…ljHsTV0QYk3kI1OJKbBGrRvc1Rmqk"
+_PEM = f"-----BEGIN PRIVATE KEY-----\n{_BODY}\n-----END PRIVATE KEY-----\n"
+
+
+def _chain(exc: BaseException | None) -> str:
+    """repr of ``exc`` and of every exception in its cause and context chain."""
+    texts: list[str] = []
+    while exc is not None and len(texts) < 10:
+        texts.append(repr(exc))
+        exc = exc.__cause__ or exc.__context__
+    return " | ".join(texts)
+
+
+@pytest.mark.parametrize("key", [_PEM, _PEM.encode()], ids=["str", "bytes"])
+def test_a_non_ascii_pem_key_is_a_config_error_holding_no_key_material(key: str | bytes) -> None:
+    """A PEM with a non-ASCII character is a ConfigError; no exception in its chain holds the key."""
+    with pytest.raises(ConfigError) as info:
+        BinanceEd25519("k" * 64, key)
+    assert "ljHsTV0QYk3kI1OJ" not in _chain(info.value)
+
+
+def test_a_non_ascii_base64_secret_is_a_config_error_holding_no_secret() -> None:
+    """A base64 secret with a non-ASCII character is a ConfigError; no exception in its chain holds it."""
+    secret = "c2VjcmV0LXNlY3JldC1zZWNyZXQ=é"
+    with pytest.raises(ConfigError, match="base64") as info:
+        CoinbaseExchangeHmac("cb-key-0123456789", secret, "cb-passphrase")
+    assert "c2VjcmV0LXNlY3JldC1zZWNyZXQ" not in _chain(info.value)
+
+
+@pytest.mark.parametrize("make", [MappingProxyType, CIMultiDict], ids=["mappingproxy", "CIMultiDict"])
+def test_a_header_mapping_that_is_not_a_dict_is_masked_by_field_name(make: type) -> None:
+    """Signature and key headers in a logged mapping (aiohttp's CIMultiDict) are masked like a dict's."""
+    signature = "9f1c" * 16
+    headers = make({"X-BAPI-API-KEY": "short-k", "X-BAPI-SIGN": signature, "X-BAPI-RECV-WINDOW": "5000"})
+    with structlog.testing.capture_logs() as logs:
+        get_logger().info("sent", headers=headers)
+    text = repr(logs)
+    assert signature not in text and "short-k" not in text and "5000" in text
