@@ -65,6 +65,14 @@ def scrub(value: Any) -> Any:
     return value if cleaned == text else cleaned
 
 
+_USERINFO_PASSWORD = re.compile(r"(://[^/?#@:]*:)[^/?#@]*@")
+
+
+def without_password(url: str) -> str:
+    """``url`` with the password of its user info (``https://user:pw@host``) masked, for reprs and errors."""
+    return _USERINFO_PASSWORD.sub(rf"\g<1>{REDACTED}@", url)
+
+
 def redact(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     """structlog processor: mask secrets in every field of the event."""
     for key, value in list(event_dict.items()):

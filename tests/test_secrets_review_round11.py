@@ -8,9 +8,11 @@ import pytest
 import structlog
 from multidict import CIMultiDict
 
+import lotusx
 from lotusx.kernel.errors import ConfigError
 from lotusx.log import get_logger
 from lotusx.signers import BinanceEd25519, CoinbaseExchangeHmac
+from lotusx.transport import AiohttpRest, AiohttpWs
 
 # A PEM whose body took a typographic character on its way through a chat or an editor.
 _BODY = "MC4CAQAwBQYDK2VwBCIEIAf3cd2cTFBxvX…ljHsTV0QYk3kI1OJKbBGrRvc1Rmqk"
@@ -51,3 +53,23 @@ def test_a_header_mapping_that_is_not_a_dict_is_masked_by_field_name(make: type)
         get_logger().info("sent", headers=headers)
     text = repr(logs)
     assert signature not in text and "short-k" not in text and "5000" in text
+
+
+def test_a_password_in_the_rest_base_url_never_shows_in_its_repr_or_config_error() -> None:
+    """``https://user:pw@relay`` keeps its password for the wire, never in a repr or an error text."""
+    transport = AiohttpRest("https://trader:hunter2-secret@relay.example")
+    assert "hunter2-secret" not in repr(transport) and "trader:" in repr(transport)
+    with pytest.raises(ConfigError) as refused:
+        AiohttpRest("ftp://trader:hunter2-secret@relay.example")
+    assert "hunter2-secret" not in str(refused.value)
+
+
+def test_a_password_in_a_websocket_url_never_shows_in_its_repr() -> None:
+    """The same for a WebSocket URL, whose reprs and error texts show it without its query."""
+    assert "hunter2-secret" not in repr(AiohttpWs("wss://trader:hunter2-secret@relay.example/ws"))
+
+
+def test_the_repr_of_credentials_with_a_short_key_shows_none_of_it() -> None:
+    """Four characters of a real key say which key it is; of a short one they are most of it."""
+    assert "abcd" not in repr(lotusx.Credentials(api_key="abcdefgh", secret="s" * 64))
+    assert repr(lotusx.Credentials(api_key="k" * 64, secret="s" * 64)) == "Credentials(api_key='kkkk…')"

@@ -41,10 +41,11 @@ def register_secret(value: str | bytes) -> None:
 class Credentials:
     """An API key and its secret (HMAC secret, or Ed25519 private key as PEM or raw bytes).
 
-    ``repr`` shows only the first four characters of the key. The key and the passphrase travel
-    in headers or queries: whitespace around them, or a control character in them (a key read
-    from a file with its newline), is a ``ConfigError`` here, not an error deep in the HTTP
-    client at the first call, nor a signature the venue refuses.
+    ``repr`` shows only the first four characters of the key (none of a key under 16
+    characters). The key and the passphrase travel in headers or queries: whitespace around
+    them, or a control character in them (a key read from a file with its newline), is a
+    ``ConfigError`` here, not an error deep in the HTTP client at the first call, nor a
+    signature the venue refuses.
     """
 
     api_key: str
@@ -62,4 +63,5 @@ class Credentials:
                                   "(a newline read from a file?)")
 
     def __repr__(self) -> str:
-        return f"Credentials(api_key='{self.api_key[:4]}…')"
+        # Four characters of a real key (tens of characters) say which key it is; of a short one, too much.
+        return f"Credentials(api_key='{self.api_key[:4] if len(self.api_key) >= 16 else ''}…')"

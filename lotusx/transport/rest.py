@@ -13,6 +13,7 @@ from yarl import URL
 
 from lotusx.kernel.errors import ConfigError, ConnectError, Disconnected, ProtocolError, Timeout
 from lotusx.kernel.message import Request, Response
+from lotusx.log import without_password
 
 _NO_CONTENT_TYPE = ("Content-Type",)
 
@@ -45,7 +46,7 @@ class AiohttpRest:
                  user_agent: str = "lotusx/0.1") -> None:
         url = URL(base_url)
         if not url.is_absolute() or url.scheme not in ("http", "https"):
-            raise ConfigError(f"base_url must be an absolute http(s) URL, got {base_url!r}")
+            raise ConfigError(f"base_url must be an absolute http(s) URL, got {without_password(base_url)!r}")
         # aiohttp takes 0, a negative or NaN as no timeout at all, and fails every call on inf.
         if not (0 < timeout < math.inf and 0 < connect_timeout < math.inf):
             raise ConfigError(f"timeouts must be positive finite seconds, got {timeout!r}, {connect_timeout!r}")
@@ -130,7 +131,7 @@ class AiohttpRest:
         await self.aclose()
 
     def __repr__(self) -> str:
-        return f"AiohttpRest({self.base_url!r}, timeout={self.timeout}, limits={self.limits})"
+        return f"AiohttpRest({without_password(self.base_url)!r}, timeout={self.timeout}, limits={self.limits})"
 
 
 def _where(request: Request) -> str:

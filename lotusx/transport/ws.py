@@ -10,7 +10,7 @@ import aiohttp
 
 from lotusx.kernel.errors import ConfigError, ConnectError, Disconnected, ProtocolError, Timeout
 from lotusx.kernel.ws import WsFrame, WsKind
-from lotusx.log import scrub
+from lotusx.log import scrub, without_password
 
 # Enum members bound once: in Python 3.11 ``WsKind.TEXT`` costs ~70 ns a lookup, and data
 # frames take these branches once each, at tens of thousands of frames a second.
@@ -179,9 +179,10 @@ class AiohttpWs:
 
 
 def _shown(url: str) -> str:
-    """``url`` as error texts and reprs show it: without the query, and with registered secrets masked.
+    """``url`` as error texts and reprs show it: without the query or a user-info password, and
+    with registered secrets masked.
 
     A listen key may be in the query, or be a path segment (Binance's ``/ws/<listenKey>``),
     which only the registered secrets (:func:`~lotusx.register_secret`) can tell apart.
     """
-    return str(scrub(url.split("?", 1)[0]))
+    return str(scrub(without_password(url.split("?", 1)[0])))
