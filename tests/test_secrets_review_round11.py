@@ -10,6 +10,7 @@ from multidict import CIMultiDict
 
 import lotusx
 from lotusx.kernel.errors import ConfigError
+from lotusx.kernel.message import Request
 from lotusx.log import get_logger
 from lotusx.signers import BinanceEd25519, CoinbaseExchangeHmac
 from lotusx.transport import AiohttpRest, AiohttpWs
@@ -73,3 +74,19 @@ def test_the_repr_of_credentials_with_a_short_key_shows_none_of_it() -> None:
     """Four characters of a real key say which key it is; of a short one they are most of it."""
     assert "abcd" not in repr(lotusx.Credentials(api_key="abcdefgh", secret="s" * 64))
     assert repr(lotusx.Credentials(api_key="k" * 64, secret="s" * 64)) == "Credentials(api_key='kkkk…')"
+
+
+async def test_a_failed_calls_traceback_holds_no_signed_query_in_its_frames_locals() -> None:
+    """A traceback rendered with its frames' locals (structlog dict_tracebacks, rich) shows no signature."""
+    signature = "5ec2e7516a7e5ec2e7516a7e5ec2e7516a7e5ec2e7516a7e"
+    request = Request(method="POST", path="/api/v3/order", query=(("symbol", "BTCUSDT"), ("signature", signature)))
+    async with AiohttpRest("http://127.0.0.1:1") as transport:  # nothing listens on port 1: refused
+        with pytest.raises(lotusx.ConnectError) as refused:
+            await transport(request)
+    frame_locals = []
+    assert refused.value.__traceback__ is not None
+    tb = refused.value.__traceback__.tb_next  # past this test's own frame
+    while tb is not None:
+        frame_locals += [repr(value) for value in tb.tb_frame.f_locals.values()]
+        tb = tb.tb_next
+    assert frame_locals and not [text for text in frame_locals if signature in text]

@@ -78,21 +78,28 @@ class AiohttpRest:
             self._session._retry_connection = False
         return self._session
 
-    async def __call__(self, request: Request) -> Response:
-        query, path, body = request.query_string, request.path, request.body
+    def _url(self, request: Request) -> URL:
+        """The request's URL, its query exactly as encoded (and signed)."""
+        query, path = request.query_string, request.path
         if path[:1] != "/":  # "@host/x" or "x" glued to the base URL would name another host or path
             raise ConfigError(f"request path must start with '/', got {path.split('?', 1)[0][:60]!r}")
-        url = URL(f"{self.base_url}{path}?{query}" if query else self.base_url + path, encoded=True)
+        return URL(f"{self.base_url}{path}?{query}" if query else self.base_url + path, encoded=True)
+
+    async def __call__(self, request: Request) -> Response:
         session = self._session
         if session is None or session.closed:
             session = self.session
+        body = request.body
         started = time.perf_counter()
         try:
             # Never a Content-Type of aiohttp's choosing for a body. Only bodies need the skip:
             # a session-wide skip list sends every request down aiohttp's slow header path.
             # Never a redirect followed: aiohttp would carry the key headers to any host the
             # Location names, and re-send (307/308) or turn into a GET (301/302) an order.
-            async with session.request(request.method, url, data=body, headers=request.headers or None,
+            # The URL is no local of this frame: a traceback rendered with its locals (structlog's
+            # dict_tracebacks, rich) would show the signed query of every failed call.
+            async with session.request(request.method, self._url(request), data=body,
+                                       headers=request.headers or None,
                                        skip_auto_headers=None if body is None else _NO_CONTENT_TYPE,
                                        allow_redirects=False) as resp:
                 return Response(status=resp.status, body=await resp.read(), headers=resp.headers,
