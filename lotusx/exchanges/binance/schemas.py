@@ -126,6 +126,8 @@ class ExecutionReport(msgspec.Struct, tag_field="e", tag="executionReport"):
     i: int  # order id
     z: Decimal  # cumulative filled quantity
     C: str = ""  # original client order id (cancels)
+    x: str = ""  # execution type (NEW, TRADE, CANCELED, REPLACED, ...)
+    t: int = -1  # trade id (-1 when the report is not a trade)
 
 
 class BalanceDelta(msgspec.Struct):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, AnyStr, Generic, TypeVar
 
@@ -13,11 +13,16 @@ import orjson
 
 from lotusx.exchanges.binance.errors import ws_api_error
 from lotusx.exchanges.binance.schemas import (
+    AccountPosition,
     ApiError,
     ApiFrame,
+    BalanceUpdate,
     BookTickerEvent,
     DepthUpdate,
     Envelope,
+    ExecutionReport,
+    ExternalLockUpdate,
+    ListStatus,
     ServerShutdown,
     TradeEvent,
     UserEvent,
@@ -293,9 +298,24 @@ def message_rate(clock: Clock, metrics: Metrics) -> Layer:
     return RateLimit(limiter)
 
 
+def _user_identity(message: Any) -> Hashable | None:
+    # Rotation overlap (the 24 h limit, a serverShutdown): both connections deliver the account's
+    # events until the old one closes. An event is its kind, its subject and its event time "E".
+    kind = type(message)
+    if kind is ExecutionReport:
+        return ("report", message.i, message.x, message.X, message.z, message.t, message.E)
+    if kind is AccountPosition:
+        return ("position", message.E)
+    if kind is BalanceUpdate or kind is ExternalLockUpdate:
+        return (kind.__name__, message.a, message.d, message.E)
+    if kind is ListStatus:
+        return ("list", message.g, message.L, message.E)
+    return None
+
+
 # The connector adds the ``login`` hook, which sends the signed subscription (it needs the keys and
 # the clock). "A single connection to the API is only valid for 24 hours" (web-socket-api.md).
 # Its serverShutdown comes as {"event": {"e": "serverShutdown", ...}} (web-socket-api.md "Connection events").
 USER_DIALECT = WsDialect(name="binance", login_ack=subscribed, lifetime=24 * 3600.0,
                          shutdown=lambda message: isinstance(message, ServerShutdown),
-                         control_types=frozenset({Answer, ServerShutdown}))
+                         control_types=frozenset({Answer, ServerShutdown}), identity=_user_identity)

@@ -330,3 +330,27 @@ def test_documented_account_events_we_do_not_follow_are_typed_not_malformed(even
     assert type(message) is kind
     assert metrics.registry.get_sample_value("lotusx_ws_malformed_frames_total",
                                              {"exchange": "binance", "reason": "unknown"}) is None
+
+
+def _user_event(event: dict[str, Any]) -> Any:
+    (message,) = user_frames(Metrics()).run(orjson.dumps({"subscriptionId": 0, "event": event}).decode())
+    return message
+
+
+def test_a_user_event_both_connections_of_a_rotation_carry_has_one_identity() -> None:
+    """The user dialect names each account event, so a rotation's overlap delivers it once (ws Dedup)."""
+    identity = USER_DIALECT.identity
+    assert identity is not None
+    report = orjson.loads((PAYLOADS / "ws_execution_report.json").read_bytes())
+    position = orjson.loads((PAYLOADS / "ws_api_account_position.json").read_bytes())["event"]
+    for event in (report, position):
+        assert identity(_user_event(event)) == identity(_user_event(dict(event))) is not None
+
+
+def test_two_reports_of_one_order_are_two_events() -> None:
+    """NEW then a fill of the same order (same event time even): different identities, neither dropped."""
+    identity = USER_DIALECT.identity
+    assert identity is not None
+    new = orjson.loads((PAYLOADS / "ws_execution_report.json").read_bytes())
+    fill = new | {"x": "TRADE", "X": "PARTIALLY_FILLED", "z": "0.50000000", "t": 7}
+    assert identity(_user_event(new)) != identity(_user_event(fill))
