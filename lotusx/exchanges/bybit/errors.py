@@ -85,7 +85,7 @@ _IP_BANNED = {10018}  # Exceeded the IP Rate Limit (struck out in the docs, stil
 _THROTTLED = {10006, 170005, 170222}
 
 
-def _scrubbed(msg: str) -> str:
+def scrubbed(msg: str) -> str:
     """``msg`` without the signed string a 10004 echoes: ``origin_string[`` timestamp, API key, recv window, params."""
     head, echoed, _ = msg.partition("origin_string")
     return f"{head}origin_string[redacted]" if echoed else msg
@@ -117,7 +117,7 @@ def venue_errors(request: Request, response: Response) -> e.LotusXError | None:
     code = parsed.retCode
     if code == 0:
         return None
-    msg = _scrubbed(parsed.retMsg)  # error texts end up in logs: they must never carry the key
+    msg = scrubbed(parsed.retMsg)  # error texts end up in logs: they must never carry the key
     if code in _THROTTLED:
         return e.RateLimited(where, retry_after=_reset_in(response, parsed.time), pool=request.endpoint.name,
                              code=code, venue_message=msg, response=response)

@@ -18,6 +18,7 @@ import msgspec
 import orjson
 
 from lotusx.exchanges.bybit.endpoints import Category
+from lotusx.exchanges.bybit.errors import scrubbed
 from lotusx.exchanges.bybit.schemas import Book, OrderRow, PublicTrade, WalletAccount, WsFrame
 from lotusx.metrics import Metrics
 from lotusx.ws import Frames, Heartbeat, Malformed, Parse, WsDialect, frames
@@ -160,7 +161,8 @@ def _pong(message: Any) -> bool:
 def login_ack(message: Any) -> tuple[bool, str | None] | None:
     """The auth answer as (accepted?, the venue's ret_msg when refused); None for any other message."""
     if isinstance(message, Control) and message.op == "auth":
-        return message.success, None if message.success else message.message
+        # Scrubbed as a REST error's text is: a refusal may echo the signed string, the key in it.
+        return message.success, None if message.success else scrubbed(message.message)
     return None
 
 

@@ -21,8 +21,16 @@ from aiohttp import web
 import lotusx
 from lotusx.exchanges.bybit import VENUE_LINEAR, Bybit
 from lotusx.exchanges.bybit.endpoints import LINEAR, SPOT
-from lotusx.exchanges.bybit.streams import BookMessage, Control, TradeMessage, public_dialect
+from lotusx.exchanges.bybit.streams import (
+    BookMessage,
+    Control,
+    TradeMessage,
+    login_ack,
+    private_frames,
+    public_dialect,
+)
 from lotusx.kernel.errors import AuthenticationError, ConfigError
+from lotusx.metrics import Metrics
 from lotusx.models import OrderBook
 from lotusx.sim import Sim
 from tests.conftest import ServeApp
@@ -479,3 +487,11 @@ async def test_a_book_delta_that_is_not_json_resyncs_a_quiet_book(serve_app: Ser
         assert (await first(books, lambda b: True, limit=3.0)).sequence == 5
         book = await first(books, lambda b: True, limit=3.0)
     assert (book.sequence, book.bids, venue.subscribes) == (9, [(Decimal(101), Decimal(1))], 2)
+
+
+def test_a_refused_login_never_carries_the_signed_string_it_echoes() -> None:
+    """A refusal echoing origin_string[expires, key, ...] comes back without it, as a REST error's text does."""
+    refused = {"success": False, "ret_msg": "error sign! origin_string[GET/realtime1700000000000 key-0001]",
+               "op": "auth", "conn_id": "c"}
+    (message,) = private_frames(Metrics()).run(orjson.dumps(refused).decode())
+    assert login_ack(message) == (False, "error sign! origin_string[redacted]")
