@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import logging
 import re
+import sys
+import traceback
 from collections.abc import Mapping, MutableMapping
 from typing import Any
 
@@ -114,7 +116,13 @@ class RedactingLogger:
         # Filtered events cost nothing more: redaction walks every field, so check the level first.
         if not self.enabled(method):
             return
-        clean = redact(None, method, {**self._context, **values, "event": event})
+        fields = {**self._context, **values, "event": event}
+        exc_info = fields.pop("exc_info", None)
+        if exc_info:
+            # Rendered here, then redacted: left to the app's format_exc_info, a scrubbed exc_info
+            # (a string) would make it render sys.exc_info() as it is, secrets and all.
+            fields["exception"] = _traceback_text(exc_info)
+        clean = redact(None, method, fields)
         getattr(self._target, method)(clean.pop("event"), **clean)
 
     def debug(self, event: str, **values: Any) -> None:
@@ -135,6 +143,14 @@ class RedactingLogger:
 
     def __repr__(self) -> str:
         return f"RedactingLogger({self._name!r})"
+
+
+def _traceback_text(exc_info: Any) -> str:
+    """``exc_info`` (an exception, an exc_info tuple, or True: the one being handled) as traceback text."""
+    if isinstance(exc_info, BaseException):
+        return "".join(traceback.format_exception(exc_info))
+    kind, value, tb = exc_info if isinstance(exc_info, tuple) else sys.exc_info()
+    return "".join(traceback.format_exception(kind, value, tb)) if value is not None else ""
 
 
 def get_logger(name: str = "lotusx", **initial: Any) -> RedactingLogger:

@@ -226,3 +226,26 @@ def test_a_secret_holding_another_is_masked_whole() -> None:
     register_secret("k-5e1f0a9c")
     register_secret("outer-k-5e1f0a9c-tail")
     assert scrub("id outer-k-5e1f0a9c-tail") == f"id {REDACTED}"
+
+
+@pytest.mark.parametrize("how", ["exception", "true"])
+def test_exc_info_is_rendered_redacted_never_left_to_the_apps_formatter(how: str) -> None:
+    """exc_info becomes a redacted "exception" text: the app's format_exc_info has nothing left to render raw."""
+    register_secret(SECRET)
+    seen: list[dict[str, object]] = []
+
+    def keep(_logger: object, _method: str, event: dict[str, object]) -> dict[str, object]:
+        seen.append(dict(event))
+        raise structlog.DropEvent
+
+    structlog.configure(processors=[structlog.processors.format_exc_info, keep])
+    try:
+        try:
+            raise RuntimeError(f"call failed with {SECRET} in it")
+        except RuntimeError as exc:
+            get_logger().error("boom", exc_info=exc if how == "exception" else True)
+    finally:
+        structlog.reset_defaults()
+    [event] = seen
+    assert SECRET not in str(event)
+    assert "RuntimeError" in str(event["exception"]) and "exc_info" not in event
