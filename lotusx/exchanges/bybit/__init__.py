@@ -14,12 +14,11 @@ import msgspec
 import orjson
 
 from lotusx.exchanges.bybit import endpoints as ep
-from lotusx.exchanges.bybit.connector import Bybit
+from lotusx.exchanges.bybit.connector import Bybit, server_time
 from lotusx.exchanges.bybit.endpoints import LIMITS, LINEAR, SPOT, USAGE, Category
 from lotusx.exchanges.bybit.errors import classify
-from lotusx.exchanges.bybit.schemas import Envelope, OrderRow, Rows, ServerTime
+from lotusx.exchanges.bybit.schemas import Envelope, OrderRow, Rows
 from lotusx.kernel.credentials import Credentials
-from lotusx.kernel.errors import DecodeError
 from lotusx.kernel.ids import client_order_id
 from lotusx.kernel.message import Request, Response
 from lotusx.kernel.service import Service
@@ -27,15 +26,6 @@ from lotusx.signers import BybitHmac, HeaderHmac
 from lotusx.venue import Venue
 
 _orders = msgspec.json.Decoder(Envelope[Rows[OrderRow]]).decode
-
-
-async def server_time(call: Service) -> int:
-    """GET /v5/market/time on an unlayered service, in ms: the clock sync's sample."""
-    response = await call(Request(method="GET", path=ep.TIME.path, endpoint=ep.TIME))
-    nanos = response.decode(Envelope[ServerTime]).result.timeNano  # garbled JSON: a DecodeError
-    if not (nanos.isascii() and nanos.isdigit()):  # '²' is a digit to isdigit(), not to int()
-        raise DecodeError(f"server time is not a whole number of ns: {nanos[:40]!r}", response=response)
-    return int(nanos) // 1_000_000
 
 
 async def reconcile(signed: Service, placed: Request) -> Response | None:

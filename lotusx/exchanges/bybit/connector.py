@@ -11,7 +11,16 @@ from typing import Any, Literal, TypeVar
 import msgspec
 import orjson
 
-from lotusx.account import GAP_SLACK, as_asked, cancel_once, follow_balances, follow_orders, gap_start_ms, windows
+from lotusx.account import (
+    GAP_SLACK,
+    TERMINAL,
+    as_asked,
+    cancel_once,
+    follow_balances,
+    follow_orders,
+    gap_start_ms,
+    windows,
+)
 from lotusx.book import Gap, SnapshotDeltaSync
 from lotusx.book.sync import Outcome
 from lotusx.exchanges.bybit import endpoints as ep
@@ -33,6 +42,7 @@ from lotusx.kernel.client import json_body
 from lotusx.kernel.errors import ConfigError, DecodeError, NotFound, ProtocolError, TimestampOutOfWindow
 from lotusx.kernel.ids import client_order_id
 from lotusx.kernel.message import Endpoint, Request
+from lotusx.kernel.service import Service
 from lotusx.layers.clock import LoginClock
 from lotusx.models import Balance, NewOrder, Order, OrderBook, Side, Ticker, Trade, Withdrawal
 from lotusx.signers import BybitHmac
@@ -47,7 +57,6 @@ _STATUS = {"New": "NEW", "PartiallyFilled": "PARTIALLY_FILLED", "Filled": "FILLE
            "PartiallyFilledCanceled": "CANCELED", "Rejected": "REJECTED", "Untriggered": "NEW",
            "Triggered": "NEW", "Deactivated": "CANCELED"}
 _SIDE: dict[str, Side] = {"BUY": "BUY", "SELL": "SELL", "Buy": "BUY", "Sell": "SELL"}
-_OPEN = frozenset({"NEW", "PARTIALLY_FILLED"})
 # orderbook.{50,200,1000} exist for spot and linear alike (docs/v5/websocket/public/orderbook); a book
 # is streamed from the shallowest that holds the depth asked (50 pushes every 20 ms, 1000 every 200 ms).
 _BOOK_DEPTHS = (50, 200, 1000)
@@ -90,11 +99,7 @@ class Bybit:
 
     async def get_server_time(self) -> int:
         """Venue time in milliseconds."""
-        result = await self.rest.get(ep.TIME.path, endpoint=ep.TIME, type=s.Envelope[s.ServerTime])
-        nanos = result.result.timeNano
-        if not (nanos.isascii() and nanos.isdigit()):
-            raise DecodeError(f"GET {ep.TIME.path}: server time is not a whole number of ns: {nanos[:40]!r}")
-        return int(nanos) // 1_000_000
+        return await server_time(self.rest.send)  # the clock sync's own reading, through the stack
 
     async def get_order_book(self, symbol: str, depth: int = 50) -> OrderBook:
         """A REST snapshot of ``depth`` levels per side (spot: up to 200, linear: up to 500)."""
@@ -167,7 +172,7 @@ class Bybit:
             done: s.OrderIds = await self._post(ep.ORDER_CANCEL, {"category": self.category.name, "symbol": symbol,
                                                                   **dict(_ids(order_id, client_order_id))}, s.OrderIds)
             order = await self.get_order(symbol, order_id=done.orderId)
-            if order.status in _OPEN:
+            if order.status not in TERMINAL:
                 return msgspec.structs.replace(order, status="PENDING_CANCEL")
             return order
 
@@ -447,6 +452,15 @@ class Bybit:
 
     def __repr__(self) -> str:
         return f"Bybit({self.category.name!r}, {self.rest!r})"
+
+
+async def server_time(call: Service) -> int:
+    """GET /v5/market/time on an unlayered service, in ms: the clock sync's sample."""
+    response = await call(Request(method="GET", path=ep.TIME.path, endpoint=ep.TIME))
+    nanos = response.decode(s.Envelope[s.ServerTime]).result.timeNano  # garbled JSON: a DecodeError
+    if not (nanos.isascii() and nanos.isdigit()):  # '²' is a digit to isdigit(), not to int()
+        raise DecodeError(f"server time is not a whole number of ns: {nanos[:40]!r}", response=response)
+    return int(nanos) // 1_000_000
 
 
 def _book_topic(symbol: str, depth: int | None) -> str:
