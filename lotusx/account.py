@@ -81,7 +81,7 @@ async def cancel_once(cancel: Awaitable[Order], get_order: Callable[[], Awaitabl
         return order
 
 
-def as_asked(asked: NewOrder, got: Order, *, reusable: bool = False) -> Order:
+def as_asked(asked: NewOrder, got: Order, *, reusable: bool = False, earlier: bool = False) -> Order:
     """``got``, the order the venue holds under the client id ``asked`` was placed with, if it is ``asked``.
 
     A placement retried after a lost answer comes back as the order its first attempt placed
@@ -89,19 +89,21 @@ def as_asked(asked: NewOrder, got: Order, *, reusable: bool = False) -> Order:
     same id returns the order already there. But an id reused for a different order (another
     symbol or side, or a limit order's other price or size) names someone else's order: that is
     a ``DuplicateClientOrderId``, never that order handed back as if this one were placed.
-    On a venue that takes a closed order's id again (``reusable``: Binance spot), another order
-    found closed under it proves nothing about ``asked``, which may be placed (or still land):
+    On a venue that takes a closed order's id again (``reusable``: Binance spot), a closed order
+    found under it that is another order, or ``earlier`` (created before this placement began,
+    even one asked alike), proves nothing about ``asked``, which may be placed (or still land):
     ``AmbiguousOrderState``, never a refusal that would invite a second order.
     """
     limit = asked.type != "MARKET"
-    if (got.symbol.upper() != asked.symbol.upper() or got.side != asked.side
-            or (limit and asked.price is not None and got.price != asked.price)
-            or (limit and asked.quantity is not None and got.quantity != asked.quantity)):
-        if reusable and got.status in TERMINAL:
-            raise AmbiguousOrderState(
-                f"client order id {got.client_order_id!r} names a closed order ({got.side} {got.quantity} "
-                f"{got.symbol} at {got.price}, {got.status}), not the one asked for, which may exist",
-                client_order_id=got.client_order_id)
+    other = (got.symbol.upper() != asked.symbol.upper() or got.side != asked.side
+             or (limit and asked.price is not None and got.price != asked.price)
+             or (limit and asked.quantity is not None and got.quantity != asked.quantity))
+    if reusable and got.status in TERMINAL and (other or earlier):
+        which = "an earlier, closed order" if earlier else "a closed order"
+        raise AmbiguousOrderState(
+            f"client order id {got.client_order_id!r} names {which} ({got.side} {got.quantity} {got.symbol} at "
+            f"{got.price}, {got.status}), not the one asked for, which may exist", client_order_id=got.client_order_id)
+    if other:
         raise DuplicateClientOrderId(
             f"client order id {got.client_order_id!r} is taken by another order ({got.side} {got.quantity} "
             f"{got.symbol} at {got.price}, {got.status})")

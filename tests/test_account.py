@@ -10,7 +10,7 @@ import msgspec
 import pytest
 
 from lotusx.account import GAP_SLACK, as_asked, cancel_once, follow_balances, follow_orders, gap_start_ms
-from lotusx.kernel.errors import DuplicateClientOrderId, NotFound
+from lotusx.kernel.errors import AmbiguousOrderState, DuplicateClientOrderId, NotFound
 from lotusx.models import Balance, NewOrder, Order
 from lotusx.ws import Gap, Resumed
 
@@ -293,3 +293,11 @@ def test_a_market_order_is_matched_on_symbol_and_side_only() -> None:
     """A market order's price and size as the venue reports them (fills, quote sizing) prove nothing."""
     got = _got(price=Decimal(0), quantity=Decimal("12.5"))
     assert as_asked(_asked(type="MARKET", price=None, quantity=None, quote_quantity=Decimal("10")), got) is got
+
+
+def test_an_earlier_closed_order_under_a_reusable_id_is_ambiguous_even_when_alike() -> None:
+    """Reusable ids: a closed order created before this placement proves nothing about it, asked alike or not."""
+    with pytest.raises(AmbiguousOrderState, match="earlier, closed order"):
+        as_asked(_asked(), _got(status="FILLED"), reusable=True, earlier=True)
+    got = _got()
+    assert as_asked(_asked(), got, reusable=True, earlier=True) is got  # still open: this id's order now

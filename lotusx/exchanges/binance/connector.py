@@ -10,7 +10,6 @@ from typing import Any
 
 from lotusx.account import (
     GAP_SLACK,
-    TERMINAL,
     as_asked,
     cancel_once,
     follow_balances,
@@ -31,7 +30,7 @@ from lotusx.exchanges.binance.streams import (
     user_frames,
 )
 from lotusx.kernel.client import pairs
-from lotusx.kernel.errors import AmbiguousOrderState, ConfigError, ProtocolError, TimestampOutOfWindow
+from lotusx.kernel.errors import ConfigError, ProtocolError, TimestampOutOfWindow
 from lotusx.kernel.ids import client_order_id
 from lotusx.kernel.message import Request
 from lotusx.layers.clock import LoginClock
@@ -113,13 +112,9 @@ class Binance:
         asked_ms = self.parts.clock.time() * 1000  # venue time, before the first attempt left
         result = await self.rest.call(request, s.OrderResult)
         if result.transactTime is None:  # an order query's answer, not a placement's: a retry reconciled
-            found = _order(result)
-            # A filled order's client id is taken again (rest-api.md POST /api/v3/order), so a closed
-            # order created before this call, even one asked alike, is an earlier order under the id.
-            if found.status in TERMINAL and result.time is not None and result.time < asked_ms - _CLOCK_SLACK_MS:
-                raise AmbiguousOrderState(f"client order id {cid!r} names an earlier, closed order ({found.status}): "
-                                          "the one asked for may exist", client_order_id=cid)
-            return as_asked(order, found, reusable=True)
+            # A filled order's client id is taken again (rest-api.md POST /api/v3/order): reusable.
+            earlier = result.time is not None and result.time < asked_ms - _CLOCK_SLACK_MS
+            return as_asked(order, _order(result), reusable=True, earlier=earlier)
         return _order(result)
 
     async def cancel_order(self, symbol: str, *, order_id: str | int | None = None,
