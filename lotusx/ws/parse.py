@@ -8,6 +8,7 @@ tag outside the union) and ``schema`` (any other mismatch).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,26 +45,37 @@ def _tag_field(type_: Any) -> str | None:
 
 @dataclass(frozen=True)
 class Parse:
-    """Frame stage: JSON ``str``/``bytes`` in, an instance of ``type`` out."""
+    """Frame stage: JSON ``str``/``bytes`` in, an instance of ``type`` out.
+
+    ``name_key``: the key a venue writes first in every frame to name its stream (Binance's
+    ``stream``, Bybit's ``topic``). A frame that fails to parse, even one cut short or garbled,
+    is then reported with the stream its head still names (``Malformed.stream``), so a consumer
+    of that stream (a book) knows it lost a message.
+    """
 
     type: Any = Any
     errors: bool = False
     metrics: Metrics | None = None
     exchange: str = ""
+    name_key: str | None = None
     _decoder: msgspec.json.Decoder[Any] = field(init=False, repr=False, compare=False)
     _tag: str | None = field(init=False, repr=False, compare=False)
+    _head: re.Pattern[bytes] | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_decoder", msgspec.json.Decoder(self.type))
         object.__setattr__(self, "_tag", _tag_field(self.type))
+        head = None if self.name_key is None else re.compile(
+            rb'\{"' + re.escape(self.name_key.encode()) + rb'":"([^"\\]{1,200})"')
+        object.__setattr__(self, "_head", head)
 
     def __call__(self, data: str | bytes) -> Any:
         try:
             return self._decoder.decode(data)
         except msgspec.ValidationError as exc:
-            return self._malformed(self._reason(str(exc)), str(exc), len(data))
+            return self._malformed(self._reason(str(exc)), str(exc), data)
         except msgspec.DecodeError as exc:
-            return self._malformed("json", str(exc), len(data))
+            return self._malformed("json", str(exc), data)
 
     def _reason(self, error: str) -> str:
         tag = self._tag
@@ -71,8 +83,14 @@ class Parse:
             return "unknown"
         return "schema"
 
-    def _malformed(self, reason: str, error: str, size: int) -> Malformed:
-        malformed = report_malformed(self.metrics, self.exchange, reason, error, size)
+    def _stream(self, data: str | bytes) -> str | None:
+        if self._head is None:
+            return None
+        named = self._head.match(data.encode() if isinstance(data, str) else data)
+        return None if named is None else named[1].decode()
+
+    def _malformed(self, reason: str, error: str, data: str | bytes) -> Malformed:
+        malformed = report_malformed(self.metrics, self.exchange, reason, error, len(data), self._stream(data))
         if self.errors:
             return malformed
         raise Drop

@@ -66,3 +66,18 @@ class TestParse:
         assert logs[0]["event"] == "ws message malformed"
         assert logs[0]["reason"] == "schema"
         assert logs[0]["exchange"] == "x"
+
+
+@pytest.mark.parametrize("data", ['{"topic":"orderbook.50.BTCUSDT","data":{"b":[[',
+                                  b'{"topic":"orderbook.50.BTCUSDT","x":'])
+def test_a_frame_cut_short_is_reported_with_the_stream_its_head_names(data: str | bytes) -> None:
+    """Parse(name_key=...) reads the stream off a failed frame's head, text or bytes, and reports it."""
+    metrics = Metrics()
+    malformed = Parse(dict, errors=True, metrics=metrics, exchange="x", name_key="topic")(data)
+    assert malformed == Malformed("json", malformed.error, len(data), "orderbook.50.BTCUSDT")
+
+
+def test_a_failed_frame_with_another_head_names_no_stream() -> None:
+    """Without the key first in the frame (or without name_key) no stream is guessed."""
+    assert Parse(dict, errors=True, name_key="topic")('{"op":"pong"').stream is None
+    assert Parse(dict, errors=True)('{"topic":"a"').stream is None

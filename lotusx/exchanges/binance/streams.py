@@ -45,7 +45,6 @@ _by_kind: dict[str, msgspec.json.Decoder[Any]] = {kind: msgspec.json.Decoder(t) 
 # The head up to the kind's end ('@' or '"'), so "depth@" and "depth20@" stay apart.
 _HEAD_TEXT = re.compile(r'\{"stream":"[^"@]*@([^"@]*)["@]')
 _HEAD_BYTES = re.compile(rb'\{"stream":"[^"@]*@([^"@]*)["@]')
-_NAME = re.compile(rb'\{"stream":"([^"\\]{1,200})"')  # the whole stream name, of a frame that failed to decode
 # On a combined stream the notice comes wrapped: {"stream": "!serverShutdown", "data": {"e": "serverShutdown", ...}}
 # (web-socket-streams.md "Server Shutdown"); a raw stream sends the bare event.
 _SHUTDOWN_STREAM = "!serverShutdown"
@@ -126,7 +125,10 @@ class Market:
     _raw: _Head[bytes] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "_parse", Parse(Envelope, errors=True, metrics=self.metrics, exchange="binance"))
+        # Not JSON (cut short, garbled) or no envelope: passed on as a Malformed naming the stream
+        # when the frame's head still does, so a book on that stream knows it lost a diff.
+        object.__setattr__(self, "_parse", Parse(Envelope, errors=True, metrics=self.metrics, exchange="binance",
+                                                 name_key="stream"))
         object.__setattr__(self, "_route", Route(self.metrics))
         object.__setattr__(self, "_text", _Head(_HEAD_TEXT, _combined, "\0"))
         object.__setattr__(self, "_raw", _Head(_HEAD_BYTES, _combined_bytes, b"\0"))
@@ -141,12 +143,7 @@ class Market:
             except msgspec.DecodeError:
                 pass  # the general path below classifies and counts it
         frame = self._parse(data)
-        if type(frame) is Malformed:
-            # Not JSON (cut short, garbled) or no envelope: passed on, naming the stream when the
-            # frame's head still does, so a book on that stream knows it lost a diff.
-            named = _NAME.match(data.encode() if isinstance(data, str) else data)
-            return frame if named is None else msgspec.structs.replace(frame, stream=named[1].decode())
-        return self._route(frame)
+        return frame if type(frame) is Malformed else self._route(frame)
 
 
 class _Head(Generic[AnyStr]):

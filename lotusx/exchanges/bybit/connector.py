@@ -35,7 +35,6 @@ from lotusx.exchanges.bybit.streams import (
     WalletMessage,
     bybit_frames,
     login_ack,
-    private_frames,
     public_dialect,
 )
 from lotusx.kernel.client import json_body
@@ -410,7 +409,7 @@ class Bybit:
 
         url = self.parts.ws_url + ep.PRIVATE_PATH
         dialect = dataclasses.replace(PRIVATE, login=login, login_ack=answered)
-        async with ReconnectWs(lambda: AiohttpWs(url), frames=private_frames(self.metrics), dialect=dialect,
+        async with ReconnectWs(lambda: AiohttpWs(url), frames=bybit_frames(self.metrics), dialect=dialect,
                                heartbeat=HEARTBEAT, metrics=self.metrics) as ws:
             await ws.subscribe([topic])
             async for message in ws:

@@ -9,7 +9,6 @@ private stream ``{"op": "pong", ...}``. Private streams log in with ``{"op": "au
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -92,42 +91,9 @@ class Route:
         return frame
 
 
-_TOPIC = re.compile(rb'\{"topic":"([^"\\]{1,200})"')  # the topic of a frame that failed to decode
-
-
 @dataclass(frozen=True)
-class Public:
-    """Frame stage: a public frame to its typed message (see :class:`Route`); a frame that is not
-    JSON comes out as a ``Malformed`` (counted), naming its topic when the frame's head does.
-
-    Passed on, not dropped: a lost book snapshot would leave the book waiting for one forever,
-    and a lost delta leaves it wrong until the next delta shows the hole.
-    """
-
-    metrics: Metrics = field(repr=False)
-    _parse: Parse = field(init=False, repr=False, compare=False)
-    _route: Route = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "_parse", Parse(WsFrame, errors=True, metrics=self.metrics, exchange="bybit"))
-        object.__setattr__(self, "_route", Route(self.metrics))
-
-    def __call__(self, data: str | bytes) -> Any:
-        frame = self._parse(data)
-        if type(frame) is Malformed:
-            named = _TOPIC.match(data.encode() if isinstance(data, str) else data)
-            return frame if named is None else msgspec.structs.replace(frame, stream=named[1].decode())
-        return self._route(frame)
-
-
-def bybit_frames(metrics: Metrics) -> Frames:
-    """Every public Bybit stream's frames: one envelope decode, then the topic's payload (see :class:`Public`)."""
-    return frames(Public(metrics))
-
-
-@dataclass(frozen=True)
-class PrivateRoute:
-    """``route`` for the private stream: a frame that did not parse (a ``Malformed``) passes on."""
+class Routed:
+    """``route`` for a frame that parsed; one that did not (a ``Malformed``) passes on."""
 
     route: Route
 
@@ -135,11 +101,16 @@ class PrivateRoute:
         return frame if isinstance(frame, Malformed) else self.route(frame)
 
 
-def private_frames(metrics: Metrics) -> Frames:
-    """The private stream's frames: as :func:`bybit_frames`, but a frame that is not JSON comes out
-    as a ``Malformed`` (counted) instead of being dropped, since it may be the push that filled an
-    order: the connector must see it to reconcile."""
-    return frames(Parse(WsFrame, errors=True, metrics=metrics, exchange="bybit"), PrivateRoute(Route(metrics)))
+def bybit_frames(metrics: Metrics) -> Frames:
+    """Every Bybit stream's frames, public and private: one envelope decode, then the topic's payload.
+
+    A frame that is not JSON comes out as a ``Malformed`` (counted) naming its topic when the
+    frame's head does, not dropped: a lost book snapshot would leave a book waiting for one
+    forever, a lost delta leave it wrong until the next delta shows the hole, and a private push
+    may be the one that filled an order (the connector reconciles).
+    """
+    return frames(Parse(WsFrame, errors=True, metrics=metrics, exchange="bybit", name_key="topic"),
+                  Routed(Route(metrics)))
 
 
 def _op(op: str, streams: Sequence[str], request_id: int) -> str:

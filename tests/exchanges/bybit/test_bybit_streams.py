@@ -25,8 +25,8 @@ from lotusx.exchanges.bybit.streams import (
     BookMessage,
     Control,
     TradeMessage,
+    bybit_frames,
     login_ack,
-    private_frames,
     public_dialect,
 )
 from lotusx.kernel.errors import AuthenticationError, ConfigError
@@ -493,5 +493,5 @@ def test_a_refused_login_never_carries_the_signed_string_it_echoes() -> None:
     """A refusal echoing origin_string[expires, key, ...] comes back without it, as a REST error's text does."""
     refused = {"success": False, "ret_msg": "error sign! origin_string[GET/realtime1700000000000 key-0001]",
                "op": "auth", "conn_id": "c"}
-    (message,) = private_frames(Metrics()).run(orjson.dumps(refused).decode())
+    (message,) = bybit_frames(Metrics()).run(orjson.dumps(refused).decode())
     assert login_ack(message) == (False, "error sign! origin_string[redacted]")
