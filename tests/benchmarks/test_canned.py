@@ -6,7 +6,6 @@ import asyncio
 import hashlib
 import hmac
 import time
-from collections.abc import Iterator
 from decimal import Decimal
 
 import aiohttp
@@ -16,15 +15,10 @@ from yarl import URL
 
 from bench.canned import Counts
 from bench.measure import Server
-from bench.measure import server as bench_server
 from bench.rest import Floor, Lotusx, check
 from lotusx import encode_query
 
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[Server]:
-    with bench_server("canned") as running:
-        yield running
+SERVER = "canned"  # the bench server the `server` fixture (conftest) runs
 
 
 @pytest.fixture

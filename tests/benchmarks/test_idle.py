@@ -2,29 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
 
 from bench.idle import PASS_THROUGH, Replay, idle_suite, report
 from bench.measure import Server
-from bench.measure import server as bench_server
 from bench.rest import ABLATIONS
 from lotusx.kernel.message import Request
 
-
-@pytest.fixture(scope="module")
-def sim() -> Iterator[Server]:
-    with bench_server("sim") as running:
-        yield running
+SERVER = "sim"  # the bench server the `server` fixture (conftest) runs
 
 
 @pytest.fixture(scope="module")
-def own(sim: Server) -> dict:
+def own(server: Server) -> dict:
     import asyncio
 
-    return asyncio.run(idle_suite(sim.info, calls=3, rounds=2))
+    return asyncio.run(idle_suite(server.info, calls=3, rounds=2))
 
 
 def test_every_client_is_measured_for_both_ops_and_both_modes(own: dict) -> None:
@@ -51,11 +45,11 @@ def test_the_report_has_a_row_per_op_and_client(own: dict) -> None:
     assert "| order | floor |" in report(own) and lines[2].endswith("| 1.00x |")
 
 
-async def test_the_replay_hands_back_the_sims_answers_and_refuses_other_paths(sim: Server) -> None:
+async def test_the_replay_hands_back_the_sims_answers_and_refuses_other_paths(server: Server) -> None:
     """Depth is the sim's 100-level book, an order its RESULT answer with usage headers; anything else is an error."""
     from bench.canned import capture
 
-    info = sim.info
+    info = server.info
     replay = Replay(await capture(info["rest_url"], info["api_key"], info["secret"]), idle=0.0)
     depth = await replay(Request(method="GET", path="/api/v3/depth"))
     order = await replay(Request(method="POST", path="/api/v3/order"))

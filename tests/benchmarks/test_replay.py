@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gzip
 import time
-from collections.abc import Iterator
 
 import aiohttp
 import orjson
@@ -12,15 +11,10 @@ import pytest
 
 from bench import stream
 from bench.measure import Server
-from bench.measure import server as bench_server
 from bench.server import CYCLE, STAMP, depth_frame
 from bench.stream import SUBSCRIBE, url
 
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[Server]:
-    with bench_server("replay") as running:
-        yield running
+SERVER = "replay"  # the bench server the `server` fixture (conftest) runs
 
 
 @pytest.fixture
