@@ -111,12 +111,12 @@ def floor_calls(info: dict[str, Any], replay: Replay) -> tuple[Call, Call]:
 async def lotusx_calls(info: dict[str, Any], replay: Replay, drop: tuple[type, ...], exits: list[Any],
                        extra: int = 0) -> tuple[Call, Call]:
     """``lotusx.connect("binance")`` over ``replay``, without the ``drop`` layers, with ``extra``
-    pass-through layers on top."""
+    pass-through layers on top; the connector is appended to ``exits`` (the caller closes it)."""
     connecting = lotusx.connect("binance", credentials=lotusx.Credentials(api_key=info["api_key"],
                                                                           secret=info["secret"]),
                                 rest_url=info["rest_url"], rate_limits=POOLS, metrics=Metrics(), transport=replay)
     ex = await connecting.__aenter__()
-    exits.append(connecting)
+    exits.append(ex)  # closed with ex.aclose(); ex.rest.layers is the stack the calls run
     if drop or extra:
         kept = (layer for layer in ex.rest.layers if not isinstance(layer, drop))
         ex.rest = RestClient(ex.rest.transport, stack(*[pass_through] * extra, *kept))
@@ -169,8 +169,8 @@ async def own_costs(info: dict[str, Any], answers: Answers, idle: float, calls: 
             out[op] = {name: statistics.median(figures) for name, figures in spent.items() if name != "wait"}
         return out
     finally:
-        for connecting in exits:
-            await connecting.__aexit__(None, None, None)
+        for ex in exits:
+            await ex.aclose()
 
 
 async def idle_suite(info: dict[str, Any], calls: int, rounds: int) -> dict[str, Any]:

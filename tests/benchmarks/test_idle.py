@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
-from bench.idle import PASS_THROUGH, Replay, idle_suite, report
+from bench.canned import capture
+from bench.idle import PASS_THROUGH, Replay, idle_suite, lotusx_calls, pass_through, report
 from bench.measure import Server
 from bench.rest import ABLATIONS
 from lotusx.kernel.message import Request
@@ -32,10 +34,24 @@ def test_every_client_is_measured_for_both_ops_and_both_modes(own: dict) -> None
             assert set(own[mode][op]) == clients
 
 
-def test_the_full_stack_costs_more_than_the_floor(own: dict) -> None:
-    """lotusx decodes typed models and runs five layers: its own CPU exceeds the floor's, which is above zero."""
-    for op in ("depth", "order"):
-        assert own["back_to_back"][op]["lotusx"] > own["back_to_back"][op]["floor"] > 0
+async def test_each_lotusx_client_runs_the_stack_it_is_named_for(server: Server) -> None:
+    """The full stack, minus exactly the ablated layers, or with the pass-through layers on top."""
+    info = server.info
+    replay = Replay(await capture(info["rest_url"], info["api_key"], info["secret"]), idle=0.0)
+    exits: list[Any] = []
+    try:
+        for drop in ((), *ABLATIONS):
+            await lotusx_calls(info, replay, drop, exits)
+        await lotusx_calls(info, replay, (), exits, PASS_THROUGH)
+        # A layer by its class, or by its own name for a function (pass_through).
+        full, *ablated, padded = [[getattr(layer, "__name__", type(layer).__name__) for layer in ex.rest.layers]
+                                  for ex in exits]
+    finally:
+        for ex in exits:
+            await ex.aclose()
+    for drop, layers in zip(ABLATIONS, ablated, strict=True):
+        assert layers == [name for name in full if name not in {kind.__name__ for kind in drop}] != full
+    assert padded == [pass_through.__name__] * PASS_THROUGH + full
 
 
 def test_the_report_has_a_row_per_op_and_client(own: dict) -> None:
@@ -47,8 +63,6 @@ def test_the_report_has_a_row_per_op_and_client(own: dict) -> None:
 
 async def test_the_replay_hands_back_the_sims_answers_and_refuses_other_paths(server: Server) -> None:
     """Depth is the sim's 100-level book, an order its RESULT answer with usage headers; anything else is an error."""
-    from bench.canned import capture
-
     info = server.info
     replay = Replay(await capture(info["rest_url"], info["api_key"], info["secret"]), idle=0.0)
     depth = await replay(Request(method="GET", path="/api/v3/depth"))
