@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ssl
 from collections.abc import Callable
 
@@ -160,11 +161,18 @@ class AiohttpWs:
         raise Disconnected(f"WebSocket {self._where()} lost ({kind.name})", close_code=ws.close_code)
 
     async def close(self, code: int = 1000) -> None:
-        """Close with ``code`` (idempotent)."""
-        if self._ws is not None and not self._ws.closed:
-            await self._ws.close(code=code)
-        self._closed = True
-        await self._close_session()
+        """Close with ``code`` (idempotent), waiting at most ``connect_timeout`` for the peer's answer."""
+        try:
+            if self._ws is not None and not self._ws.closed:
+                # aiohttp bounds each read of the closing handshake, not the handshake: a peer that
+                # streams on and never answers the close frame would hold close() (a rotation, a
+                # reconnect, ReconnectWs.close()) forever. Given up on, the socket is dropped.
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self.connect_timeout):
+                        await self._ws.close(code=code)
+        finally:  # cancelled too: the session must not leak
+            self._closed = True
+            await self._close_session()
 
     async def _close_session(self) -> None:
         if self._session is not None:
