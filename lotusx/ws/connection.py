@@ -190,8 +190,8 @@ class Shard:
                              failures=failures, error=str(exc), retry_in=round(delay, 3))
                 await hub.clock.sleep(delay)
                 continue
-            reason, opened = await self._serve(link)
-            healthy = hub.clock.monotonic() - opened >= hub.backoff.healthy_after
+            reason, since = await self._serve(link)
+            healthy = hub.clock.monotonic() - since >= hub.backoff.healthy_after
             failures = 1 if healthy else failures + 1
             await self._reconnecting(reason)
             refused, self._refused = self._refused, None  # a rotation's new link refused with a throttle
@@ -213,10 +213,14 @@ class Shard:
             await self.hub.delivery.put(Resumed(self.hub.clock.time(), self.index))
 
     async def _serve(self, link: Link) -> tuple[str, float]:
-        """Run ``link`` (and its successors after rotations) until one dies: (reason, opened)."""
+        """Run ``link`` (and its successors after rotations) until one dies: (reason, since when it is up).
+
+        A rotation keeps the shard up, so the time returned, which decides whether the back-off
+        starts over, is when ``link`` opened, not when its last successor did.
+        """
         hub = self.hub
         lifetime = hub.dialect.lifetime
-        opened = hub.clock.monotonic()
+        since = opened = hub.clock.monotonic()
         while True:
             waits: set[asyncio.Future[Any]] = {link.ended, link.shutdown}
             timer = None
@@ -232,10 +236,10 @@ class Shard:
             if link.ended.done():
                 self.link = None  # subscribes from now on wait for the next link
                 await self._close(link)
-                return link.ended.result(), opened
+                return link.ended.result(), since
             successor = await self._rotate(link)
             if successor is None:
-                return "rotation_failed", opened
+                return "rotation_failed", since
             link, opened = successor, hub.clock.monotonic()
 
     async def _rotate(self, old: Link) -> Link | None:
