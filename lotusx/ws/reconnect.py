@@ -78,6 +78,12 @@ class ReconnectWs:
         self.factory = factory
         self.frames = frames if frames is not None else _default_frames()
         self.dialect = dialect if dialect is not None else WsDialect()
+        lifetime = self.dialect.lifetime
+        if lifetime is not None and not 0 <= rotate_before < lifetime:
+            # Rotation is due lifetime - rotate_before after a link opens: at 0 every new link
+            # would rotate at once, a new socket and a full resubscribe each turn of the loop.
+            raise ConfigError(f"rotate_before must be >= 0 and below the venue's connection lifetime "
+                              f"({lifetime} s), got {rotate_before!r}")
         self.heartbeat = heartbeat if heartbeat is not None else Heartbeat()
         self.backoff = backoff if backoff is not None else Backoff()
         self.outbound = outbound if outbound is not None else stack()

@@ -8,7 +8,7 @@ from lotusx.kernel.errors import ConfigError
 from lotusx.kernel.ws import WsFrame
 from lotusx.testing import FakeClock
 from lotusx.ws import Backoff, Heartbeat
-from tests.ws.test_reconnect import VenueWs, dialect, make, quiesce, until
+from tests.ws.test_reconnect import VenueWs, dialect, make, until
 
 QUIET = Heartbeat(interval=None, idle_timeout=10_000)
 
@@ -31,3 +31,10 @@ async def test_a_link_lost_soon_after_a_rotation_backs_off_as_after_a_healthy_co
         successor.feed(WsFrame.close(1001))
         await until(lambda: any(s <= 64 for s in clock.slept[before:]))
         assert [s for s in clock.slept[before:] if s <= 64] == [1.0]
+
+
+@pytest.mark.parametrize("rotate_before", [100.0, 300.0, -1.0, float("nan")])
+def test_a_rotation_due_at_once_or_never_before_the_lifetime_is_a_config_error(rotate_before: float) -> None:
+    """rotate_before not in [0, lifetime) is refused: it would rotate every turn of the loop, or too late."""
+    with pytest.raises(ConfigError, match="rotate_before"):
+        make(dialect=dialect(lifetime=100), rotate_before=rotate_before)
