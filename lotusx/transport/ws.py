@@ -9,7 +9,18 @@ from collections.abc import Callable
 
 import aiohttp
 
-from lotusx.kernel.errors import ConfigError, ConnectError, Disconnected, ProtocolError, Timeout
+from lotusx.kernel.classify import retry_after
+from lotusx.kernel.errors import (
+    ConfigError,
+    ConnectError,
+    Disconnected,
+    IpBanned,
+    LotusXError,
+    ProtocolError,
+    RateLimited,
+    Timeout,
+)
+from lotusx.kernel.message import Response
 from lotusx.kernel.ws import WsFrame, WsKind
 from lotusx.log import scrub, without_password
 
@@ -50,7 +61,11 @@ class AiohttpWs:
         self._closed = False
 
     async def connect(self) -> None:
-        """Open the connection; failures, a timeout included, raise :class:`~lotusx.ConnectError`."""
+        """Open the connection; failures, a timeout included, raise :class:`~lotusx.ConnectError`.
+
+        An upgrade refused with 429 or 418 raises :class:`~lotusx.RateLimited` or
+        :class:`~lotusx.IpBanned` with the answer's ``Retry-After`` (ReconnectWs waits it out).
+        """
         session = self._shared_session
         if session is None:
             self._session = session = aiohttp.ClientSession()
@@ -63,6 +78,9 @@ class AiohttpWs:
                     max_msg_size=self.max_msg_size, headers=self._headers or None,
                     timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=self.connect_timeout),
                 )
+        except aiohttp.WSServerHandshakeError as exc:
+            await self._close_session()
+            raise self._refused(exc) from None
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             await self._close_session()
             raise ConnectError(f"cannot open WebSocket {self._where()}: {type(exc).__name__}") from None
@@ -70,6 +88,18 @@ class AiohttpWs:
             await self._close_session()
             raise
         self._closed = False
+
+    def _refused(self, exc: aiohttp.WSServerHandshakeError) -> LotusXError:
+        """The error an upgrade answered with ``exc.status`` means: a throttle says when to come back."""
+        # A venue throttles or bans connection attempts as it does requests (Binance: 300
+        # connections per 5 minutes per IP); a retry before its Retry-After lengthens a ban.
+        answer = Response(status=exc.status, headers=dict(exc.headers or {}))
+        if exc.status == 418:
+            return IpBanned(f"WebSocket {self._where()}: IP banned", retry_after=retry_after(answer), status=418)
+        if exc.status == 429:
+            return RateLimited(f"WebSocket {self._where()}: rate limited", retry_after=retry_after(answer),
+                               status=429)
+        return ConnectError(f"cannot open WebSocket {self._where()}: {type(exc).__name__}", status=exc.status)
 
     def _live(self) -> aiohttp.ClientWebSocketResponse:
         if self._ws is None or self._closed:

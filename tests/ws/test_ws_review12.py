@@ -1,13 +1,18 @@
-"""ReconnectWs review 12: back-off after a rotation, and the rotation schedule."""
+"""ReconnectWs review 12: back-off after a rotation or a throttled upgrade, and the rotation schedule."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
+from aiohttp import web
 
 from lotusx.kernel.errors import ConfigError
 from lotusx.kernel.ws import WsFrame
-from lotusx.testing import FakeClock
-from lotusx.ws import Backoff, Heartbeat
+from lotusx.testing import FakeClock, RecordingClock
+from lotusx.transport import AiohttpWs
+from lotusx.ws import Backoff, Heartbeat, ReconnectWs
+from tests.conftest import ServeApp
 from tests.ws.test_reconnect import VenueWs, dialect, make, until
 
 QUIET = Heartbeat(interval=None, idle_timeout=10_000)
@@ -38,3 +43,33 @@ def test_a_rotation_due_at_once_or_never_before_the_lifetime_is_a_config_error(r
     """rotate_before not in [0, lifetime) is refused: it would rotate every turn of the loop, or too late."""
     with pytest.raises(ConfigError, match="rotate_before"):
         make(dialect=dialect(lifetime=100), rotate_before=rotate_before)
+
+
+async def test_an_upgrade_refused_with_retry_after_is_not_retried_before_it(serve_app: ServeApp) -> None:
+    """A 429 on the WebSocket upgrade with Retry-After: 30 makes the shard wait 30 s, not its 0.5 s back-off."""
+    upgrades = 0
+
+    async def throttle_first(request: web.Request) -> web.StreamResponse:
+        nonlocal upgrades
+        upgrades += 1
+        if upgrades == 1:
+            return web.Response(status=429, headers={"Retry-After": "30"})
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        async for _ in ws:
+            pass
+        return ws
+
+    app = web.Application()
+    app.router.add_get("/ws", throttle_first)
+    server = await serve_app(app)
+    url = str(server.make_url("/ws")).replace("http://", "ws://")
+    clock = RecordingClock(speedup=1000)
+    async with ReconnectWs(lambda: AiohttpWs(url), clock=clock, heartbeat=QUIET,
+                           backoff=Backoff(base=0.5, random=lambda: 1.0)) as ws:
+        for _ in range(500):
+            if ws.stats.connections:
+                break
+            await asyncio.sleep(0.01)
+        assert (upgrades, ws.stats.connections) == (2, 1)
+        assert [s for s in clock.slept if s < 1_000] == [30.0]
