@@ -78,6 +78,7 @@ class Shard:
         self._gapped = False  # a Gap was put and its Resumed is still due
         self._ended: LotusXError | None = None  # why the supervisor is gone: later subscribes fail with it
         self._refused: LotusXError | None = None  # why the last rotation's new link could not open
+        self._retiring: Link | None = None  # the old link while a rotation opens its successor
 
     @property
     def connected(self) -> bool:
@@ -107,8 +108,12 @@ class Shard:
             _log.error("ws shard failed to stop", exchange=self.hub.exchange, shard=self.index, error=error)
 
     def drop(self, reason: str) -> None:
-        """End the current link (and one being opened): the supervisor reconnects."""
-        for link in (self.link, self._opening):
+        """End the current link (and one being opened): the supervisor reconnects.
+
+        During a rotation the current link is the old one, still delivering until its successor
+        is subscribed: ended, it makes the rotation end in a ``Gap`` with ``reason``.
+        """
+        for link in (self.link, self._opening, self._retiring):
             if link is not None:
                 link.end(reason)
 
@@ -246,9 +251,11 @@ class Shard:
         dedup = self.hub.dedup
         if dedup is not None:
             dedup.overlap_started()
+        self._retiring = old
         try:
             return await self._replace(old)
         finally:
+            self._retiring = None
             if dedup is not None:
                 dedup.overlap_ended()
 

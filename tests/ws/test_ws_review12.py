@@ -1,4 +1,4 @@
-"""ReconnectWs review 12: back-off after a rotation or a throttled upgrade, and the rotation schedule."""
+"""ReconnectWs review 12: back-off after a rotation or refused upgrade, rotation schedule, reconnect mid-rotation."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from lotusx.kernel.errors import ConfigError
 from lotusx.kernel.ws import WsFrame
 from lotusx.testing import FakeClock, RecordingClock
 from lotusx.transport import AiohttpWs
-from lotusx.ws import Backoff, Heartbeat, ReconnectWs
+from lotusx.ws import Backoff, Gap, Heartbeat, ReconnectWs, Resumed
 from tests.conftest import ServeApp
-from tests.ws.test_reconnect import VenueWs, dialect, make, until
+from tests.ws.test_reconnect import VenueWs, dialect, make, next_of, subscribes, until
 
 QUIET = Heartbeat(interval=None, idle_timeout=10_000)
 
@@ -73,3 +73,31 @@ async def test_an_upgrade_refused_with_retry_after_is_not_retried_before_it(serv
             await asyncio.sleep(0.01)
         assert (upgrades, ws.stats.connections) == (2, 1)
         assert [s for s in clock.slept if s < 1_000] == [30.0]
+
+
+class SlowToOpen(VenueWs):
+    """A venue socket whose connect() waits until the test lets it finish."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.opening = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def connect(self) -> None:
+        self.opening.set()
+        await self.release.wait()
+        await super().connect()
+
+
+async def test_a_reconnect_asked_while_a_rotation_connects_ends_in_a_gap_with_its_reason() -> None:
+    """reconnect() while a rotation's new socket is still connecting drops the old link: Gap(reason), then Resumed."""
+    old, new = VenueWs(), SlowToOpen()
+    async with make(old, new, dialect=dialect()) as ws:
+        await ws.subscribe(["a"])
+        old.feed('{"e":"serverShutdown"}')
+        await asyncio.wait_for(new.opening.wait(), 1)
+        ws.reconnect("stream_terminated")  # e.g. Binance's eventStreamTerminated on the old link
+        new.release.set()
+        gap, resumed = await next_of(ws), await next_of(ws)
+        assert (type(gap), gap.reason, type(resumed)) == (Gap, "stream_terminated", Resumed)
+        assert subscribes(new) == [["a"]] and not old.connected
