@@ -62,6 +62,7 @@ class ServerClock:
         self.rtt: float | None = None  # median round trip of the last sync, seconds
         self.generation = 0  # bumped by every successful sync
         self._due: float | None = None  # monotonic time of the next refresh; None = never synced
+        self._failed = False  # the last refresh failed: the next one is due ``retry`` after it
         self._lock = asyncio.Lock()
 
     def time(self) -> float:
@@ -90,9 +91,13 @@ class ServerClock:
                 await self._refresh()
 
     async def resync(self, seen: int | None = None) -> None:
-        """Sync now, unless a sync finished after generation ``seen`` was observed."""
+        """Sync now, unless a sync finished after generation ``seen`` was observed.
+
+        Nor while a failed sync waits out ``retry``: the requests a clock step rejected all at
+        once would otherwise each try again in turn, every one waiting out the previous failure.
+        """
         async with self._lock:
-            if seen is None or self.generation == seen:
+            if seen is None or (self.generation == seen and (not self._failed or self.stale)):
                 await self._refresh()
 
     async def sync(self) -> None:
@@ -131,6 +136,7 @@ class ServerClock:
             _log.warning("clock sync failed, keeping last offset", exchange=self.exchange, error=exc,
                          offset_ms=round(self.offset * 1000, 3))
             self._due = self.clock.monotonic() + self.retry
+            self._failed = True
 
     async def _sync(self) -> None:
         offsets: list[float] = []
@@ -149,6 +155,7 @@ class ServerClock:
         self.rtt = statistics.median(rtts)
         self.generation += 1
         self._due = self.clock.monotonic() + self.refresh
+        self._failed = False
         if self.metrics is not None:
             self.metrics.clock_offset.labels(exchange=self.exchange).set(self.offset)
         _log.info("clock synced", exchange=self.exchange, offset_ms=round(self.offset * 1000, 3),
