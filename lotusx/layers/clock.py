@@ -19,7 +19,7 @@ import statistics
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from lotusx.kernel.errors import ConfigError, ConnectError, LotusXError, RateLimited, TimestampOutOfWindow
+from lotusx.kernel.errors import ConfigError, ConnectError, DecodeError, LotusXError, RateLimited, TimestampOutOfWindow
 from lotusx.kernel.message import Request, Response
 from lotusx.kernel.protocols import SYSTEM_CLOCK, Clock
 from lotusx.kernel.service import Service
@@ -143,9 +143,9 @@ class ServerClock:
         rtts: list[float] = []
         for _ in range(self.samples):
             sent, sent_mono = self.clock.time(), self.clock.monotonic()
-            server_ms = await self.fetch_server_ms()
+            server = _seconds(await self.fetch_server_ms())
             received, received_mono = self.clock.time(), self.clock.monotonic()
-            offsets.append(server_ms / 1000 - (sent + received) / 2)
+            offsets.append(server - (sent + received) / 2)
             rtts.append(received_mono - sent_mono)
         # Each offset is off by at most half its round trip, and a sample that waited before it
         # left (RateLimit sits inside fetch_server_ms) by half the wait: under load most may wait.
@@ -164,6 +164,21 @@ class ServerClock:
     def __repr__(self) -> str:
         return (f"ServerClock(samples={self.samples}, refresh={self.refresh}, "
                 f"offset={self.offset:.3f}, clock={self.clock!r})")
+
+
+def _seconds(server_ms: float) -> float:
+    """``server_ms`` in seconds; a reading no clock can show is a :class:`DecodeError`, like any garbled answer.
+
+    A NaN offset would make every timestamp and rate-limit window a ValueError until the next
+    good sync; a number too long for a float would escape as an OverflowError.
+    """
+    try:
+        seconds = server_ms / 1000
+    except OverflowError:
+        seconds = math.inf
+    if not math.isfinite(seconds):
+        raise DecodeError("server time is not a finite number of milliseconds")
+    return seconds
 
 
 @dataclass(frozen=True)
