@@ -19,6 +19,9 @@ from prometheus_client.utils import floatToGoString
 from lotusx.kernel.protocols import SYSTEM_CLOCK, Clock
 
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+# A wait for room lasts up to the limiter's max_wait (30 s by default), often the rest of a
+# window: a full 10 s pool waits 10 s and its guard band, a full minute pool up to max_wait.
+_WAIT_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 15.0, 20.0, 30.0, 60.0, 120.0)
 
 
 class Metrics:
@@ -40,7 +43,7 @@ class Metrics:
             namespace=ns, registry=r)
         self.rate_limit_wait = Histogram(
             "rate_limit_wait_seconds", "Time spent waiting for rate-limit capacity.", ("exchange", "pool"),
-            namespace=ns, registry=r, buckets=_LATENCY_BUCKETS)
+            namespace=ns, registry=r, buckets=_WAIT_BUCKETS)
         self.pool_usage = Gauge(
             "rate_limit_pool_usage_ratio", "Used fraction of a rate-limit pool (0..1).", ("exchange", "pool"),
             namespace=ns, registry=r)

@@ -19,7 +19,7 @@ import statistics
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from lotusx.kernel.errors import ConfigError, ConnectError, LotusXError, RateLimited, TimestampOutOfWindow
+from lotusx.kernel.errors import ConfigError, ConnectError, DecodeError, LotusXError, RateLimited, TimestampOutOfWindow
 from lotusx.kernel.message import Request, Response
 from lotusx.kernel.protocols import SYSTEM_CLOCK, Clock
 from lotusx.kernel.service import Service
@@ -62,6 +62,7 @@ class ServerClock:
         self.rtt: float | None = None  # median round trip of the last sync, seconds
         self.generation = 0  # bumped by every successful sync
         self._due: float | None = None  # monotonic time of the next refresh; None = never synced
+        self._failed = False  # the last refresh failed: the next one is due ``retry`` after it
         self._lock = asyncio.Lock()
 
     def time(self) -> float:
@@ -90,9 +91,13 @@ class ServerClock:
                 await self._refresh()
 
     async def resync(self, seen: int | None = None) -> None:
-        """Sync now, unless a sync finished after generation ``seen`` was observed."""
+        """Sync now, unless a sync finished after generation ``seen`` was observed.
+
+        Nor while a failed sync waits out ``retry``: the requests a clock step rejected all at
+        once would otherwise each try again in turn, every one waiting out the previous failure.
+        """
         async with self._lock:
-            if seen is None or self.generation == seen:
+            if seen is None or (self.generation == seen and (not self._failed or self.stale)):
                 await self._refresh()
 
     async def sync(self) -> None:
@@ -131,15 +136,16 @@ class ServerClock:
             _log.warning("clock sync failed, keeping last offset", exchange=self.exchange, error=exc,
                          offset_ms=round(self.offset * 1000, 3))
             self._due = self.clock.monotonic() + self.retry
+            self._failed = True
 
     async def _sync(self) -> None:
         offsets: list[float] = []
         rtts: list[float] = []
         for _ in range(self.samples):
             sent, sent_mono = self.clock.time(), self.clock.monotonic()
-            server_ms = await self.fetch_server_ms()
+            server = _seconds(await self.fetch_server_ms())
             received, received_mono = self.clock.time(), self.clock.monotonic()
-            offsets.append(server_ms / 1000 - (sent + received) / 2)
+            offsets.append(server - (sent + received) / 2)
             rtts.append(received_mono - sent_mono)
         # Each offset is off by at most half its round trip, and a sample that waited before it
         # left (RateLimit sits inside fetch_server_ms) by half the wait: under load most may wait.
@@ -149,6 +155,7 @@ class ServerClock:
         self.rtt = statistics.median(rtts)
         self.generation += 1
         self._due = self.clock.monotonic() + self.refresh
+        self._failed = False
         if self.metrics is not None:
             self.metrics.clock_offset.labels(exchange=self.exchange).set(self.offset)
         _log.info("clock synced", exchange=self.exchange, offset_ms=round(self.offset * 1000, 3),
@@ -157,6 +164,21 @@ class ServerClock:
     def __repr__(self) -> str:
         return (f"ServerClock(samples={self.samples}, refresh={self.refresh}, "
                 f"offset={self.offset:.3f}, clock={self.clock!r})")
+
+
+def _seconds(server_ms: float) -> float:
+    """``server_ms`` in seconds; a reading no clock can show is a :class:`DecodeError`, like any garbled answer.
+
+    A NaN offset would make every timestamp and rate-limit window a ValueError until the next
+    good sync; a number too long for a float would escape as an OverflowError.
+    """
+    try:
+        seconds = server_ms / 1000
+    except OverflowError:
+        seconds = math.inf
+    if not math.isfinite(seconds):
+        raise DecodeError("server time is not a finite number of milliseconds")
+    return seconds
 
 
 @dataclass(frozen=True)
