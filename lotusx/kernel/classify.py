@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime
 import email.utils
-import math
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,17 +22,18 @@ from lotusx.kernel.service import Service
 Classifier = Callable[[Request, Response], "e.LotusXError | None"]
 
 
+_DELTA_SECONDS = re.compile(r"[0-9]+(?:\.[0-9]*)?")
+
+
 def retry_after(response: Response, now: Callable[[], float] = time.time) -> float | None:
     """Seconds from a ``Retry-After`` header (delta-seconds or HTTP date), or ``None``."""
     value = response.header("Retry-After")
     if value is None:
         return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        pass
-    else:  # "inf" would cool a pool off for good, "nan" compare false everywhere: a garbled header
-        return max(0.0, seconds) if math.isfinite(seconds) else None
+    if _DELTA_SECONDS.fullmatch(value.strip()):
+        # Digits only (RFC 9110; a fraction tolerated): float() would also take "inf", "nan",
+        # "1e9" and "1_000", garbled headers that would cool a pool off for good or never.
+        return float(value)
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):

@@ -71,6 +71,17 @@ def test_a_retry_after_that_is_not_a_finite_number_is_ignored() -> None:
         assert retry_after(Response(status=429, headers={"Retry-After": value})) is None
 
 
+@pytest.mark.parametrize("value", ["1_000", "1e9", " 12 x", "-5"])
+def test_a_retry_after_that_is_not_plain_digits_is_ignored(value: str) -> None:
+    """Delta-seconds are digits: "1_000" or "1e9" (which float() reads as 1000 s and 31 years) says nothing."""
+    assert retry_after(Response(status=429, headers={"Retry-After": value})) is None
+
+
+def test_a_retry_after_with_a_fraction_or_spaces_is_read() -> None:
+    """" 1.5 " is 1.5 s: a fraction and surrounding spaces are tolerated."""
+    assert retry_after(Response(status=429, headers={"Retry-After": " 1.5 "})) == 1.5
+
+
 @pytest.fixture
 def new_york(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """This process's local time zone is New York's (five hours from UTC in winter)."""
