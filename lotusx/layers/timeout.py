@@ -1,11 +1,14 @@
 """``Timeout`` bounds one attempt; ``Deadline`` bounds a whole logical call.
 
-Place ``Timeout`` inside ``Retry`` (each attempt gets its own budget, and its
-:class:`~lotusx.Timeout` is retryable, though ambiguous for writes) and ``Deadline`` outside
-it (all attempts and back-off sleeps together; :class:`~lotusx.DeadlineExceeded` is never
-retried)::
+Place ``Timeout`` inside ``Retry`` and below ``RateLimit`` (each attempt gets its own budget,
+and its :class:`~lotusx.Timeout` is retryable, though ambiguous for writes) and ``Deadline``
+outside ``Retry`` (all attempts and back-off sleeps together; :class:`~lotusx.DeadlineExceeded`
+is never retried)::
 
-    stack(Deadline(10), Retry(policy), Timeout(2), RateLimit(...), Sign(...), Trace(...))
+    stack(Deadline(10), Retry(policy), RateLimit(...), Sign(...), Trace(...), Timeout(2))
+
+Above ``RateLimit`` it would also bound the wait for room in a pool: an order still waiting
+there, never sent, would time out as "may have executed" and be reconciled as ambiguous.
 
 On expiry the inner call is cancelled where it awaits (``asyncio.timeout``), so nothing
 keeps running in the background.
