@@ -200,11 +200,12 @@ def balance(asset: str, free: str, locked: str = "0") -> Balance:
 async def balances(fetched: dict[str, Balance], *messages: Any) -> tuple[list[dict[str, Balance]], int]:
     calls = []
 
-    async def fetch() -> dict[str, Balance]:
+    async def fetch() -> tuple[None, dict[str, Balance]]:
         calls.append(1)
-        return fetched
+        return None, fetched
 
-    got = [b async for b in follow_balances(stream(*messages), balances=lambda m: m if isinstance(m, dict) else None,
+    got = [b async for b in follow_balances(stream(*messages),
+                                             balances=lambda m: (None, m) if isinstance(m, dict) else None,
                                              fetch=fetch)]
     return got, len(calls)
 

@@ -62,6 +62,7 @@ class AssetBalance(msgspec.Struct):
 
 class Account(msgspec.Struct):
     balances: list[AssetBalance]
+    updateTime: int | None = None  # time of the account's last update, as an outboundAccountPosition's "u"
 
 
 class WithdrawId(msgspec.Struct):
@@ -137,8 +138,11 @@ class BalanceDelta(msgspec.Struct):
 
 
 class AccountPosition(msgspec.Struct, tag_field="e", tag="outboundAccountPosition"):
+    """The whole balance of each asset an account update may have changed (despite ``BalanceDelta``'s name)."""
+
     E: int
     B: list[BalanceDelta]
+    u: int | None = None  # time of the last account update: the time of the state ``B`` shows
 
 
 class EventStreamTerminated(msgspec.Struct, tag_field="e", tag="eventStreamTerminated"):

@@ -376,13 +376,20 @@ class Bybit:
         """Balance changes of the unified account (private stream); after a reconnect, the whole account.
 
         See :func:`lotusx.account.follow_balances`: a coin emptied while the stream was down
-        comes as a zero balance.
+        comes as a zero balance, and a push older (by its ``creationTime``) than the last one
+        yielded for a coin is dropped. The wallet query gives no time of its own (the envelope's
+        ``time`` is when it answered, not when its data was), so it orders nothing.
         """
-        def changed(message: Any) -> dict[str, Balance] | None:
-            return _balances(message.accounts, zeros=True) if isinstance(message, WalletMessage) else None
+        def changed(message: Any) -> tuple[int | None, dict[str, Balance]] | None:
+            if not isinstance(message, WalletMessage):
+                return None
+            return message.time, _balances(message.accounts, zeros=True)
+
+        async def fetch() -> tuple[int | None, dict[str, Balance]]:
+            return None, await self.get_balances()
 
         async with aclosing(self._private("wallet")) as messages, aclosing(follow_balances(
-                messages, balances=changed, fetch=self.get_balances)) as changes:
+                messages, balances=changed, fetch=fetch)) as changes:
             async for change in changes:
                 yield change
 

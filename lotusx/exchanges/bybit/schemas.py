@@ -133,6 +133,7 @@ class WsFrame(msgspec.Struct):
     topic: str | None = None
     type: str | None = None
     ts: int | None = None
+    creationTime: int | None = None  # a private push's "data created timestamp (ms)"
     data: msgspec.Raw = msgspec.Raw(b"")
     op: str | None = None
     success: bool | None = None

