@@ -82,23 +82,24 @@ async def cancel_once(cancel: Awaitable[Order], get_order: Callable[[], Awaitabl
         return order
 
 
-def as_asked(asked: NewOrder, got: Order, *, reusable: bool = False, earlier: bool = False) -> Order:
+def as_asked(asked: NewOrder, got: Order, *, quote: Decimal | None = None, reusable: bool = False,
+             earlier: bool = False) -> Order:
     """``got``, the order the venue holds under the client id ``asked`` was placed with, if it is ``asked``.
 
     A placement retried after a lost answer comes back as the order its first attempt placed
     (reconciled by client id, ``lotusx.layers.retry``), and a placement sent again under the
     same id returns the order already there. But an id reused for a different order (another
-    symbol or side, or a limit order's other price or size) names someone else's order: that is
-    a ``DuplicateClientOrderId``, never that order handed back as if this one were placed.
+    symbol or side, a limit order's other price or size, a MARKET order sized otherwise) names
+    someone else's order: that is a ``DuplicateClientOrderId``, never that order handed back as
+    if this one were placed. ``quote`` is the quote amount the venue reports ``got`` was sized
+    by: 0 for an order sized by quantity, ``None`` when the venue does not say.
     On a venue that takes a closed order's id again (``reusable``: Binance spot), a closed order
     found under it that is another order, or ``earlier`` (created before this placement began,
     even one asked alike), proves nothing about ``asked``, which may be placed (or still land):
     ``AmbiguousOrderState``, never a refusal that would invite a second order.
     """
-    limit = asked.type != "MARKET"
     other = (got.symbol.upper() != asked.symbol.upper() or got.side != asked.side
-             or (limit and asked.price is not None and got.price != asked.price)
-             or (limit and asked.quantity is not None and got.quantity != asked.quantity))
+             or _sized_otherwise(asked, got, quote))
     if reusable and got.status in TERMINAL and (other or earlier):
         which = "an earlier, closed order" if earlier else "a closed order"
         raise AmbiguousOrderState(
@@ -109,6 +110,23 @@ def as_asked(asked: NewOrder, got: Order, *, reusable: bool = False, earlier: bo
             f"client order id {got.client_order_id!r} is taken by another order ({got.side} {got.quantity} "
             f"{got.symbol} at {got.price}, {got.status})")
     return got
+
+
+def _sized_otherwise(asked: NewOrder, got: Order, quote: Decimal | None) -> bool:
+    """Whether the venue's report of ``got`` shows a price or size other than ``asked``'s.
+
+    Only what the venue echoes exactly is compared. A MARKET order's price is none, and its
+    quantity, when it was sized by a quote amount, is what the venue made of it (Binance
+    reports the base quantity it computed): so a quote-sized one is compared by its quote
+    amount, and only when the venue says how the order was sized.
+    """
+    if asked.type != "MARKET":
+        return ((asked.price is not None and got.price != asked.price)
+                or (asked.quantity is not None and got.quantity != asked.quantity))
+    if asked.quote_quantity is not None:
+        return quote is not None and quote != asked.quote_quantity
+    # Sized by quantity: reported as asked (Binance origQty, Bybit qty), with no quote amount.
+    return bool(quote) or got.quantity != asked.quantity
 
 
 async def follow_orders(messages: AsyncIterator[Any], *, orders: Callable[[Any], Iterable[Order]],

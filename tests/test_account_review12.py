@@ -6,8 +6,11 @@ from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
 
-from lotusx.account import follow_balances
-from lotusx.models import Balance
+import pytest
+
+from lotusx.account import as_asked, follow_balances
+from lotusx.kernel.errors import AmbiguousOrderState, DuplicateClientOrderId
+from lotusx.models import Balance, NewOrder, Order
 from lotusx.ws import Gap, Resumed
 
 GAP, RESUMED = Gap("disconnected", 0.0), Resumed(0.0)
@@ -66,3 +69,44 @@ async def test_the_account_fetched_after_a_gap_is_yielded_whatever_its_time() ->
     """The fetch is the recovery from the gap: an account time older than the stream's never suppresses it."""
     got = await follow(Push(200, held("BTC", "1")), GAP, RESUMED, account=(100, {"BTC": held("BTC", "2")}))
     assert got == [{"BTC": held("BTC", "1")}, {"BTC": held("BTC", "2")}]
+
+
+# ===== a MARKET order found under the client id it was placed with =====
+
+def market(**sizing: Decimal) -> NewOrder:
+    return NewOrder(symbol="BTCUSDT", side="BUY", type="MARKET", client_order_id="c1", **sizing)
+
+
+def found(quantity: str = "0.50000000", status: str = "NEW") -> Order:
+    return Order(order_id="9", client_order_id="c1", symbol="BTCUSDT", side="BUY", type="MARKET", status=status,
+                 price=Decimal(0), quantity=Decimal(quantity), filled_quantity=Decimal(0))
+
+
+@pytest.mark.parametrize(("asked", "got", "quote"), [
+    (market(quantity=Decimal("0.5")), found("0.4"), Decimal(0)),  # another quantity
+    (market(quantity=Decimal("0.5")), found("0.5"), Decimal(10)),  # sized by a quote amount instead
+    (market(quote_quantity=Decimal(10)), found("0.5"), Decimal(0)),  # sized by quantity instead
+    (market(quote_quantity=Decimal(10)), found("0.5"), Decimal(20)),  # another quote amount
+])
+def test_a_market_order_sized_otherwise_is_a_duplicate_client_order_id(asked: NewOrder, got: Order,
+                                                                       quote: Decimal) -> None:
+    """An id reused for a MARKET order of another size or sizing names someone else's order."""
+    with pytest.raises(DuplicateClientOrderId, match="'c1' is taken by another order"):
+        as_asked(asked, got, quote=quote)
+
+
+@pytest.mark.parametrize(("asked", "got", "quote"), [
+    (market(quantity=Decimal("0.5")), found("0.50000000"), Decimal("0E-8")),
+    (market(quantity=Decimal("0.5")), found("0.5"), None),  # the venue does not say how it was sized
+    (market(quote_quantity=Decimal(10)), found("0.00021"), Decimal("10.000000")),  # quantity: what it bought
+    (market(quote_quantity=Decimal(10)), found("0.00021"), None),
+])
+def test_a_market_order_sized_alike_is_the_placement(asked: NewOrder, got: Order, quote: Decimal | None) -> None:
+    """Same sizing and amount (any writing), or a sizing the venue does not report: the order found is the result."""
+    assert as_asked(asked, got, quote=quote) is got
+
+
+def test_a_closed_market_order_sized_otherwise_under_a_reusable_id_is_ambiguous() -> None:
+    """Binance takes a filled order's id again: another filled MARKET order under it proves nothing about this one."""
+    with pytest.raises(AmbiguousOrderState, match="a closed order"):
+        as_asked(market(quantity=Decimal("0.5")), found("0.4", "FILLED"), quote=Decimal(0), reusable=True)

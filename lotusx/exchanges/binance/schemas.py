@@ -52,6 +52,7 @@ class OrderResult(msgspec.Struct):
     time: int | None = None  # creation (queries only)
     updateTime: int | None = None
     origClientOrderId: str | None = None
+    origQuoteOrderQty: Decimal | None = None  # a MARKET order's quoteOrderQty; 0 for one sized by quantity
 
 
 class AssetBalance(msgspec.Struct):

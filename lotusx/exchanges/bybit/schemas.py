@@ -89,6 +89,7 @@ class OrderRow(msgspec.Struct):
     timeInForce: str | None = None
     updatedTime: Millis | None = None
     category: str | None = None
+    marketUnit: str = ""  # a spot Market order's unit of ``qty``: "baseCoin" or "quoteCoin"
 
 
 class OrderIds(msgspec.Struct):

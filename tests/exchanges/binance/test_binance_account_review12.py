@@ -1,12 +1,23 @@
-"""Binance account streams, review 12: balances ordered by the account update time ``u``."""
+"""Binance account, review 12: balances ordered by the account update time ``u``; a MARKET order's size reconciled."""
 
 from __future__ import annotations
 
 import asyncio
+from decimal import Decimal
 from typing import Any
 
+import pytest
+
+import lotusx
 from lotusx.exchanges.binance import Binance
+from lotusx.kernel.credentials import Credentials
+from lotusx.kernel.errors import AmbiguousOrderState
+from lotusx.kernel.message import Request, Response
+from lotusx.models import NewOrder, Order
+from lotusx.testing import FakeClock, FakeTransport
+from tests.exchanges.binance import test_binance_encoding as encoding
 from tests.exchanges.binance import test_binance_streams as scripted
+from tests.exchanges.binance.test_binance_encoding import LOCAL_MS, SERVER_MS, ok
 from tests.exchanges.binance.test_binance_streams import Venue
 
 # The scripted venue of test_binance_streams and a connector pointed at it.
@@ -27,3 +38,40 @@ async def test_a_position_older_than_the_last_of_its_asset_is_dropped(ex: Binanc
     finally:
         await changes.aclose()  # type: ignore[attr-defined]
     assert [{asset: b.free for asset, b in change.items()} for change in got] == [{"BTC": 2}, {"ETH": 5}]
+
+
+LOST = ok({"code": -1001, "msg": "Internal error; unable to process your request."}, 503)
+# GET /api/v3/order of a MARKET order placed just now (rest-api.md "Query order"), filled.
+FILLED_MARKET = {"symbol": "BTCUSDT", "orderId": 8, "clientOrderId": "m-1", "price": "0.00000000",
+                 "origQty": "0.50000000", "executedQty": "0.50000000", "origQuoteOrderQty": "0.000000",
+                 "status": "FILLED", "timeInForce": "GTC", "type": "MARKET", "side": "BUY", "time": SERVER_MS + 1,
+                 "updateTime": SERVER_MS + 1}
+
+
+async def reconciled(found: dict[str, Any], asked: NewOrder) -> Order:
+    """``asked`` placed; its answer lost (503); the reconcile by client id finds ``found``."""
+    def answer(request: Request) -> Response:
+        if request.path == "/api/v3/order":
+            return LOST if request.method == "POST" else ok(found)
+        return encoding.Venue()(request)
+
+    async with lotusx.connect("binance", credentials=Credentials(encoding.KEY, encoding.SECRET),
+                              transport=FakeTransport(answer), clock=FakeClock(LOCAL_MS / 1000)) as binance:
+        return await binance.place_order(asked)
+
+
+BY_QUANTITY = NewOrder(symbol="BTCUSDT", side="BUY", type="MARKET", quantity=Decimal("0.5"), client_order_id="m-1")
+
+
+async def test_a_market_order_found_sized_by_a_quote_amount_is_not_the_one_asked_by_quantity() -> None:
+    """Asked for 0.5 BTC, the id names a filled order for 10 USDT: not this placement (a closed order: ambiguous)."""
+    quote_sized = FILLED_MARKET | {"origQty": "0.00021000", "executedQty": "0.00021000",
+                                   "origQuoteOrderQty": "10.00000000"}
+    with pytest.raises(AmbiguousOrderState, match="a closed order"):
+        await reconciled(quote_sized, BY_QUANTITY)
+
+
+async def test_a_market_order_found_as_asked_is_the_placement() -> None:
+    """Asked for 0.5 BTC, the id names this moment's filled order for 0.5 BTC: it is the result."""
+    order = await reconciled(FILLED_MARKET, BY_QUANTITY)
+    assert (order.order_id, order.status, order.quantity) == ("8", "FILLED", Decimal("0.5"))
