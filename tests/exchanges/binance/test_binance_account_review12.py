@@ -6,19 +6,22 @@ import asyncio
 from decimal import Decimal
 from typing import Any
 
+import orjson
 import pytest
 
 import lotusx
 from lotusx.exchanges.binance import Binance
+from lotusx.exchanges.binance.streams import USER_DIALECT, user_frames
 from lotusx.kernel.credentials import Credentials
 from lotusx.kernel.errors import AmbiguousOrderState
 from lotusx.kernel.message import Request, Response
+from lotusx.metrics import Metrics
 from lotusx.models import NewOrder, Order
 from lotusx.testing import FakeClock, FakeTransport
 from tests.exchanges.binance import test_binance_encoding as encoding
 from tests.exchanges.binance import test_binance_streams as scripted
 from tests.exchanges.binance.test_binance_encoding import LOCAL_MS, SERVER_MS, ok
-from tests.exchanges.binance.test_binance_streams import Venue
+from tests.exchanges.binance.test_binance_streams import PAYLOADS, Venue
 
 # The scripted venue of test_binance_streams and a connector pointed at it.
 venue, metrics, ex = scripted.venue, scripted.metrics, scripted.ex
@@ -75,3 +78,26 @@ async def test_a_market_order_found_as_asked_is_the_placement() -> None:
     """Asked for 0.5 BTC, the id names this moment's filled order for 0.5 BTC: it is the result."""
     order = await reconciled(FILLED_MARKET, BY_QUANTITY)
     assert (order.order_id, order.status, order.quantity) == ("8", "FILLED", Decimal("0.5"))
+
+
+def test_two_positions_of_one_millisecond_are_two_events() -> None:
+    """Two account updates sent in the same millisecond, with other balances: neither is dropped as a repeat."""
+    identity = USER_DIALECT.identity
+    assert identity is not None
+    first, second = (user_event(position(100, "BTC", free)) for free in ("2", "1"))
+    assert identity(first) != identity(second)
+    assert identity(first) == identity(user_event(position(100, "BTC", "2.0")))  # the same state: a repeat
+
+
+def user_event(event: dict[str, Any]) -> Any:
+    (message,) = user_frames(Metrics()).run(orjson.dumps({"subscriptionId": 0, "event": event}).decode())
+    return message
+
+
+def test_two_amendments_of_one_order_in_one_millisecond_are_two_events() -> None:
+    """Two REPLACED reports (order amend keep priority) differ in their quantity alone: neither is dropped."""
+    identity = USER_DIALECT.identity
+    assert identity is not None
+    report = orjson.loads((PAYLOADS / "ws_execution_report.json").read_bytes()) | {"x": "REPLACED"}
+    first, second = (user_event(report | {"q": quantity}) for quantity in ("0.9", "0.8"))
+    assert identity(first) != identity(second)
