@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from lotusx.account import as_asked, follow_balances
+from lotusx.account import as_asked, follow_balances, follow_orders
 from lotusx.kernel.errors import AmbiguousOrderState, DuplicateClientOrderId
 from lotusx.models import Balance, NewOrder, Order
 from lotusx.ws import Gap, Resumed
@@ -110,3 +110,34 @@ def test_a_closed_market_order_sized_otherwise_under_a_reusable_id_is_ambiguous(
     """Binance takes a filled order's id again: another filled MARKET order under it proves nothing about this one."""
     with pytest.raises(AmbiguousOrderState, match="a closed order"):
         as_asked(market(quantity=Decimal("0.5")), found("0.4", "FILLED"), quote=Decimal(0), reusable=True)
+
+
+# ===== order updates on a rotation's overlap (already guarded: a regression check) =====
+
+def report(status: str, filled: str, timestamp: int) -> Order:
+    return Order(order_id="1", client_order_id="c1", symbol="BTCUSDT", side="BUY", type="LIMIT", status=status,
+                 price=Decimal(100), quantity=Decimal(5), filled_quantity=Decimal(filled), timestamp=timestamp)
+
+
+async def follow_reports(*reports: Order) -> list[tuple[str, Decimal]]:
+    async def stream() -> AsyncIterator[Any]:
+        for message in reports:
+            yield message
+
+    async def nothing(*_: Any) -> list[Order]:
+        return []
+
+    async def unused(last: Order) -> Order:
+        raise AssertionError("no gap, no lookup")
+
+    return [(o.status, o.filled_quantity) async for o in follow_orders(
+        stream(), orders=lambda m: [m], open_orders=nothing, orders_since=nothing, get_order=unused)]
+
+
+@pytest.mark.parametrize("final", [("FILLED", "5"), ("CANCELED", "0"), ("CANCELED", "2"), ("EXPIRED", "2")])
+async def test_an_older_report_after_a_final_one_moves_nothing_back(final: tuple[str, str]) -> None:
+    """A NEW or partial fill reaching us on the old connection after the order ended is dropped."""
+    status, filled = final
+    got = await follow_reports(report("NEW", "0", 1), report(status, filled, 9), report("NEW", "0", 1),
+                               report("PARTIALLY_FILLED", "1", 5))
+    assert got == [("NEW", 0), (status, Decimal(filled))]
