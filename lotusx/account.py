@@ -13,6 +13,7 @@ and is not older than what was yielded for it before, so nothing already reporte
 again, and updates the stream queued while the queries ran never move an order back in time.
 
 Balances: the whole account, with every asset seen before and absent now reported as zero.
+An asset's balance older (by the venue's time) than the one last yielded for it is dropped.
 
 Also here, for the connectors' ``cancel_order``: :func:`cancel_once`, which makes a cancel
 retried after a lost answer report the order it cancelled, not "unknown order".
@@ -81,23 +82,24 @@ async def cancel_once(cancel: Awaitable[Order], get_order: Callable[[], Awaitabl
         return order
 
 
-def as_asked(asked: NewOrder, got: Order, *, reusable: bool = False, earlier: bool = False) -> Order:
+def as_asked(asked: NewOrder, got: Order, *, quote: Decimal | None = None, reusable: bool = False,
+             earlier: bool = False) -> Order:
     """``got``, the order the venue holds under the client id ``asked`` was placed with, if it is ``asked``.
 
     A placement retried after a lost answer comes back as the order its first attempt placed
     (reconciled by client id, ``lotusx.layers.retry``), and a placement sent again under the
     same id returns the order already there. But an id reused for a different order (another
-    symbol or side, or a limit order's other price or size) names someone else's order: that is
-    a ``DuplicateClientOrderId``, never that order handed back as if this one were placed.
+    symbol or side, a limit order's other price or size, a MARKET order sized otherwise) names
+    someone else's order: that is a ``DuplicateClientOrderId``, never that order handed back as
+    if this one were placed. ``quote`` is the quote amount the venue reports ``got`` was sized
+    by: 0 for an order sized by quantity, ``None`` when the venue does not say.
     On a venue that takes a closed order's id again (``reusable``: Binance spot), a closed order
     found under it that is another order, or ``earlier`` (created before this placement began,
     even one asked alike), proves nothing about ``asked``, which may be placed (or still land):
     ``AmbiguousOrderState``, never a refusal that would invite a second order.
     """
-    limit = asked.type != "MARKET"
     other = (got.symbol.upper() != asked.symbol.upper() or got.side != asked.side
-             or (limit and asked.price is not None and got.price != asked.price)
-             or (limit and asked.quantity is not None and got.quantity != asked.quantity))
+             or _sized_otherwise(asked, got, quote))
     if reusable and got.status in TERMINAL and (other or earlier):
         which = "an earlier, closed order" if earlier else "a closed order"
         raise AmbiguousOrderState(
@@ -108,6 +110,23 @@ def as_asked(asked: NewOrder, got: Order, *, reusable: bool = False, earlier: bo
             f"client order id {got.client_order_id!r} is taken by another order ({got.side} {got.quantity} "
             f"{got.symbol} at {got.price}, {got.status})")
     return got
+
+
+def _sized_otherwise(asked: NewOrder, got: Order, quote: Decimal | None) -> bool:
+    """Whether the venue's report of ``got`` shows a price or size other than ``asked``'s.
+
+    Only what the venue echoes exactly is compared. A MARKET order's price is none, and its
+    quantity, when it was sized by a quote amount, is what the venue made of it (Binance
+    reports the base quantity it computed): so a quote-sized one is compared by its quote
+    amount, and only when the venue says how the order was sized.
+    """
+    if asked.type != "MARKET":
+        return ((asked.price is not None and got.price != asked.price)
+                or (asked.quantity is not None and got.quantity != asked.quantity))
+    if asked.quote_quantity is not None:
+        return quote is not None and quote != asked.quote_quantity
+    # Sized by quantity: reported as asked (Binance origQty, Bybit qty), with no quote amount.
+    return bool(quote) or got.quantity != asked.quantity
 
 
 async def follow_orders(messages: AsyncIterator[Any], *, orders: Callable[[Any], Iterable[Order]],
@@ -195,14 +214,34 @@ def _news(last: Order, update: Order) -> bool:
     return update.timestamp is None or last.timestamp is None or update.timestamp >= last.timestamp
 
 
-async def follow_balances(messages: AsyncIterator[Any], *, balances: Callable[[Any], dict[str, Balance] | None],
-                          fetch: Callable[[], Awaitable[dict[str, Balance]]]
-                          ) -> AsyncGenerator[dict[str, Balance], None]:
+Stamped = tuple[int | None, dict[str, Balance]]
+"""Balances and the venue's time (ms) of the account state they show, ``None`` when the venue gives none."""
+
+
+async def follow_balances(messages: AsyncIterator[Any], *, balances: Callable[[Any], Stamped | None],
+                          fetch: Callable[[], Awaitable[Stamped]]) -> AsyncGenerator[dict[str, Balance], None]:
     """Yield the balance changes in ``messages``, and the whole account after every gap.
 
     ``balances(message)`` reads the changed balances a message carries (``None`` for others);
-    ``fetch()`` returns every non-zero balance of the account.
+    ``fetch()`` returns every non-zero balance of the account. Each also gives the venue's time
+    of the account state it shows, or ``None``.
+
+    A stream balance older than the one last yielded for its asset is dropped. While a
+    rotation's two connections overlap, an event that reaches us only on the old one, after a
+    newer one came on the new one, would otherwise put the older balance back until the asset's
+    next change. Every balance here is an asset's whole balance (a snapshot), so the newest is
+    the truth and an older one can be skipped. A delta (Binance ``balanceUpdate``) could not be
+    ordered so: skipped, its change would be lost; applied, it would count twice in a snapshot
+    that already holds it. The venues send every change as a snapshot too, so no delta is read.
+    A balance with no time, or of the same time (two states within one millisecond cannot be
+    told apart), is yielded.
+
+    The account fetched after a gap is always yielded (it is the recovery; a venue's account
+    time is not trusted to suppress it), and its time, when given, drops stream events older
+    than it that queued while it was fetched.
     """
+    times: dict[str, int] = {}  # asset -> venue time of the newest stream balance yielded for it
+    fetched = -1  # venue time of the newest account fetched (-1: none, or none given)
     seen: set[str] = set()
     gapped = False
     async for message in messages:
@@ -211,12 +250,19 @@ async def follow_balances(messages: AsyncIterator[Any], *, balances: Callable[[A
             continue
         if gapped:
             gapped = False
-            now = await fetch()
+            time, now = await fetch()
             zero = Decimal(0)
             # An asset emptied while the stream was down is absent from the answer: say so.
             yield {**{asset: Balance(asset=asset, free=zero, locked=zero) for asset in seen - now.keys()}, **now}
             seen |= now.keys()
-        changed = balances(message)
+            fetched = max(fetched, time if time is not None else -1)
+        read = balances(message)
+        if read is None:
+            continue
+        time, changed = read
+        if time is not None:
+            changed = {asset: b for asset, b in changed.items() if max(times.get(asset, -1), fetched) <= time}
+            times.update(dict.fromkeys(changed, time))
         if changed:
             seen |= changed.keys()
             yield changed

@@ -200,11 +200,12 @@ def balance(asset: str, free: str, locked: str = "0") -> Balance:
 async def balances(fetched: dict[str, Balance], *messages: Any) -> tuple[list[dict[str, Balance]], int]:
     calls = []
 
-    async def fetch() -> dict[str, Balance]:
+    async def fetch() -> tuple[None, dict[str, Balance]]:
         calls.append(1)
-        return fetched
+        return None, fetched
 
-    got = [b async for b in follow_balances(stream(*messages), balances=lambda m: m if isinstance(m, dict) else None,
+    got = [b async for b in follow_balances(stream(*messages),
+                                             balances=lambda m: (None, m) if isinstance(m, dict) else None,
                                              fetch=fetch)]
     return got, len(calls)
 
@@ -289,8 +290,8 @@ def test_another_order_under_the_id_is_a_duplicate_client_order_id(other: dict[s
         as_asked(_asked(), _got(**other))
 
 
-def test_a_market_order_is_matched_on_symbol_and_side_only() -> None:
-    """A market order's price and size as the venue reports them (fills, quote sizing) prove nothing."""
+def test_a_market_order_of_unreported_sizing_is_matched_on_symbol_and_side_only() -> None:
+    """A quote-sized market order's price and quantity prove nothing when the venue does not say its quote amount."""
     got = _got(price=Decimal(0), quantity=Decimal("12.5"))
     assert as_asked(_asked(type="MARKET", price=None, quantity=None, quote_quantity=Decimal("10")), got) is got
 

@@ -114,7 +114,7 @@ class Binance:
         if result.transactTime is None:  # an order query's answer, not a placement's: a retry reconciled
             # A filled order's client id is taken again (rest-api.md POST /api/v3/order): reusable.
             earlier = result.time is not None and result.time < asked_ms - _CLOCK_SLACK_MS
-            return as_asked(order, _order(result), reusable=True, earlier=earlier)
+            return as_asked(order, _order(result), quote=result.origQuoteOrderQty, reusable=True, earlier=earlier)
         return _order(result)
 
     async def cancel_order(self, symbol: str, *, order_id: str | int | None = None,
@@ -176,9 +176,14 @@ class Binance:
 
     async def get_balances(self) -> dict[str, Balance]:
         """Non-zero balances by asset."""
+        return (await self._account())[1]
+
+    async def _account(self) -> tuple[int | None, dict[str, Balance]]:
+        """The account's last update time ("updateTime", ms) and its non-zero balances by asset."""
         account = await self.rest.get(ep.ACCOUNT.path, {"omitZeroBalances": True}, endpoint=ep.ACCOUNT,
                                       type=s.Account)
-        return {b.asset: Balance(asset=b.asset, free=b.free, locked=b.locked) for b in account.balances}
+        return account.updateTime, {b.asset: Balance(asset=b.asset, free=b.free, locked=b.locked)
+                                    for b in account.balances}
 
     async def withdraw(self, withdrawal: Withdrawal) -> str:
         """Request a withdrawal; returns the venue's withdrawal id. Never retried once sent."""
@@ -300,10 +305,12 @@ class Binance:
         """Balance changes of this account (user data stream); after a reconnect, the whole account.
 
         See :func:`lotusx.account.follow_balances`: an asset emptied while the stream was down
-        comes as a zero balance.
+        comes as a zero balance, and a balance older than the one last yielded (by the time of
+        the account update it shows, "u", and the account's "updateTime") is dropped. The
+        ``balanceUpdate`` deltas are not read: their new balances come in ``outboundAccountPosition``.
         """
         async with aclosing(self._user_events()) as events, aclosing(follow_balances(
-                events, balances=_positions, fetch=self.get_balances)) as changes:
+                events, balances=_positions, fetch=self._account)) as changes:
             async for change in changes:
                 yield change
 
@@ -385,10 +392,11 @@ def _ids(symbol: str, order_id: str | int | None, client_order_id: str | None) -
     return [("symbol", symbol), ("orderId", order_id), ("origClientOrderId", client_order_id)]
 
 
-def _positions(event: Any) -> dict[str, Balance] | None:
+def _positions(event: Any) -> tuple[int | None, dict[str, Balance]] | None:
     if not isinstance(event, s.AccountPosition):
         return None
-    return {b.a: Balance(asset=b.a, free=b.f, locked=b.l) for b in event.B}
+    # "u", not the event time "E": it dates the state shown, as the REST account's updateTime does.
+    return event.u, {b.a: Balance(asset=b.a, free=b.f, locked=b.l) for b in event.B}
 
 
 def _execution(event: Any) -> list[Order]:

@@ -52,6 +52,7 @@ class OrderResult(msgspec.Struct):
     time: int | None = None  # creation (queries only)
     updateTime: int | None = None
     origClientOrderId: str | None = None
+    origQuoteOrderQty: Decimal | None = None  # a MARKET order's quoteOrderQty; 0 for one sized by quantity
 
 
 class AssetBalance(msgspec.Struct):
@@ -62,6 +63,7 @@ class AssetBalance(msgspec.Struct):
 
 class Account(msgspec.Struct):
     balances: list[AssetBalance]
+    updateTime: int | None = None  # time of the account's last update, as an outboundAccountPosition's "u"
 
 
 class WithdrawId(msgspec.Struct):
@@ -137,8 +139,11 @@ class BalanceDelta(msgspec.Struct):
 
 
 class AccountPosition(msgspec.Struct, tag_field="e", tag="outboundAccountPosition"):
+    """The whole balance of each asset an account update may have changed (despite ``BalanceDelta``'s name)."""
+
     E: int
     B: list[BalanceDelta]
+    u: int | None = None  # time of the last account update: the time of the state ``B`` shows
 
 
 class EventStreamTerminated(msgspec.Struct, tag_field="e", tag="eventStreamTerminated"):

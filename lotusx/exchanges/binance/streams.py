@@ -300,9 +300,12 @@ def _user_identity(message: Any) -> Hashable | None:
     # events until the old one closes. An event is its kind, its subject and its event time "E".
     kind = type(message)
     if kind is ExecutionReport:
-        return ("report", message.i, message.x, message.X, message.z, message.t, message.E)
+        # The quantity too: two amendments (x REPLACED, faqs/order_amend_keep_priority.md) differ in it alone.
+        return ("report", message.i, message.x, message.X, message.z, message.t, message.q, message.E)
     if kind is AccountPosition:
-        return ("position", message.E)
+        # Not its event time alone: account updates within one millisecond (a taker order
+        # filling against several makers) each send their own balances, and each must come through.
+        return ("position", message.E, message.u, tuple((b.a, b.f, b.l) for b in message.B))
     if kind is BalanceUpdate or kind is ExternalLockUpdate:
         return (kind.__name__, message.a, message.d, message.E)
     if kind is ListStatus:

@@ -149,11 +149,23 @@ class Bybit:
         placed: s.Placed = await self._post(ep.ORDER_CREATE, body, s.Placed, client_order_id=cid)
         found = _find(placed.rows or [], [("orderLinkId", cid)])
         if found is not None:  # a retry reconciled: the order query's answer
-            return as_asked(order, _order(found))
+            return as_asked(order, _order(found), quote=self._quote(found))
         return Order(order_id=placed.orderId or "", client_order_id=placed.orderLinkId or cid, symbol=order.symbol,
                      side=order.side, type=order.type, status="NEW", price=order.price or Decimal(0),
                      quantity=order.quantity if order.quantity is not None else order.quote_quantity or Decimal(0),
                      filled_quantity=Decimal(0), time_in_force="GTC" if maker else tif)
+
+    def _quote(self, row: s.OrderRow) -> Decimal | None:
+        """The quote amount ``row`` was sized by: 0 when by quantity, ``None`` when the venue does not say.
+
+        ``qty`` is in the order's ``marketUnit`` (docs v5/order/open-order); only spot Market
+        orders may be sized in the quote coin.
+        """
+        if row.marketUnit == "quoteCoin":
+            return row.qty
+        if row.marketUnit == "baseCoin" or self.category.name != "spot" or row.orderType != "Market":
+            return Decimal(0)
+        return None
 
     async def cancel_order(self, symbol: str, *, order_id: str | int | None = None,
                            client_order_id: str | None = None) -> Order:
@@ -376,13 +388,20 @@ class Bybit:
         """Balance changes of the unified account (private stream); after a reconnect, the whole account.
 
         See :func:`lotusx.account.follow_balances`: a coin emptied while the stream was down
-        comes as a zero balance.
+        comes as a zero balance, and a push older (by its ``creationTime``) than the last one
+        yielded for a coin is dropped. The wallet query gives no time of its own (the envelope's
+        ``time`` is when it answered, not when its data was), so it orders nothing.
         """
-        def changed(message: Any) -> dict[str, Balance] | None:
-            return _balances(message.accounts, zeros=True) if isinstance(message, WalletMessage) else None
+        def changed(message: Any) -> tuple[int | None, dict[str, Balance]] | None:
+            if not isinstance(message, WalletMessage):
+                return None
+            return message.time, _balances(message.accounts, zeros=True)
+
+        async def fetch() -> tuple[int | None, dict[str, Balance]]:
+            return None, await self.get_balances()
 
         async with aclosing(self._private("wallet")) as messages, aclosing(follow_balances(
-                messages, balances=changed, fetch=self.get_balances)) as changes:
+                messages, balances=changed, fetch=fetch)) as changes:
             async for change in changes:
                 yield change
 

@@ -89,6 +89,7 @@ class OrderRow(msgspec.Struct):
     timeInForce: str | None = None
     updatedTime: Millis | None = None
     category: str | None = None
+    marketUnit: str = ""  # a spot Market order's unit of ``qty``: "baseCoin" or "quoteCoin"
 
 
 class OrderIds(msgspec.Struct):
@@ -133,6 +134,7 @@ class WsFrame(msgspec.Struct):
     topic: str | None = None
     type: str | None = None
     ts: int | None = None
+    creationTime: int | None = None  # a private push's "data created timestamp (ms)"
     data: msgspec.Raw = msgspec.Raw(b"")
     op: str | None = None
     success: bool | None = None

@@ -55,9 +55,10 @@ class OrderMessage(msgspec.Struct, frozen=True):
 
 
 class WalletMessage(msgspec.Struct, frozen=True):
-    """Private ``wallet``."""
+    """Private ``wallet``; ``time`` is its ``creationTime``, when the data was created (ms)."""
 
     accounts: list[WalletAccount]
+    time: int | None = None
 
 
 _book = msgspec.json.Decoder(Book).decode
@@ -84,7 +85,7 @@ class Route:
             if topic.startswith("order"):
                 return OrderMessage(_orders(frame.data))
             if topic == "wallet":
-                return WalletMessage(_wallet(frame.data))
+                return WalletMessage(_wallet(frame.data), frame.creationTime)
         except msgspec.ValidationError:
             self.metrics.ws_malformed.labels("bybit", "schema").inc()
             return frame
