@@ -135,8 +135,12 @@ def order_json(order: Order, category: str) -> dict[str, Any]:
     if status == "Cancelled" and order.filled > 0:
         status = "PartiallyFilledCanceled"
     avg = order.quote_filled / order.filled if order.filled else ZERO
+    # A spot Market order's qty is in its marketUnit: the quote amount asked when sized by it.
+    unit = ({"marketUnit": "quoteCoin" if order.quote_qty is not None else "baseCoin"}
+            if category == "spot" and order.type == "MARKET" else {})
     return {"category": category, "orderId": str(order.order_id), "orderLinkId": order.client_id,
-            "symbol": order.symbol, "price": plain(order.price or ZERO), "qty": plain(order.quantity),
+            "symbol": order.symbol, "price": plain(order.price or ZERO),
+            "qty": plain(order.quote_qty if order.quote_qty is not None else order.quantity), **unit,
             "side": "Buy" if order.side == "BUY" else "Sell", "orderStatus": status,
             "orderType": "Market" if order.type == "MARKET" else "Limit",
             "timeInForce": "PostOnly" if order.type == "LIMIT_MAKER" else order.tif,

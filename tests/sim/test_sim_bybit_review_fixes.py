@@ -91,3 +91,13 @@ async def test_cancelling_a_non_numeric_order_id_is_110001(bybit: Bybit) -> None
     answer = await body(await bybit.signed("POST", "/v5/order/cancel", category="spot", symbol="BTCUSDT",
                                            orderId="fd4300ae-7847-404e-b947-b46980a4d140"))
     assert answer["retCode"] == 110001
+
+
+@pytest.mark.parametrize(("unit", "qty"), [("quoteCoin", "100"), ("baseCoin", "0.01")])
+async def test_a_spot_market_order_shows_its_qty_in_its_market_unit(bybit: Bybit, unit: str, qty: str) -> None:
+    """A spot Market order lists marketUnit, and qty as asked in that unit (a quote amount, not the base filled)."""
+    await create(bybit, orderType="Market", marketUnit=unit, qty=qty, orderLinkId="mkt")
+    found = await body(await bybit.signed("GET", "/v5/order/realtime", category="spot", symbol="BTCUSDT",
+                                          orderLinkId="mkt"))
+    [order] = found["result"]["list"]
+    assert (order["marketUnit"], D(order["qty"])) == (unit, D(qty))
