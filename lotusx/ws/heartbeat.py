@@ -89,8 +89,11 @@ class Liveness:
     def next_check(self, now: float) -> float:
         """Seconds from ``now`` until a ping or a deadline is due."""
         hb = self.heartbeat
-        if self.held:  # nothing is judged while held: look again later instead of spinning
-            return hb.idle_timeout
+        if self.held:
+            # Nothing is judged while held: look again later instead of spinning, but not an
+            # idle_timeout later, which would leave pings and the pong deadline that long
+            # behind once the reader reads again (a dead link found in ~60 s instead of ~30 s).
+            return min(hb.idle_timeout, hb.pong_timeout)
         due = [self.last_rx + hb.idle_timeout]
         if self.awaiting_pong:
             due.append(self.last_ping + hb.pong_timeout)

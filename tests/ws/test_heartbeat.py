@@ -53,3 +53,9 @@ class TestLiveness:
         live.pinged(20)
         assert live.next_check(20) == 5
         assert Liveness(Heartbeat(interval=None, idle_timeout=60), now=0).next_check(70) == 0
+
+    def test_a_held_reader_is_looked_at_again_within_pong_timeout(self) -> None:
+        """While back-pressure holds the reader, the watch looks again pong_timeout later, not idle_timeout."""
+        live = Liveness(Heartbeat(interval=20, pong_timeout=10, idle_timeout=60), now=0)
+        live.hold()
+        assert live.next_check(5) == 10
