@@ -76,6 +76,7 @@ def all_cases(ours_depth: list[list[float]]) -> list[Result]:
             results.append(rounds(client, *(ours_depth if (case, client) == ("depth x1", "lotusx") else ms)).result())
             results[-1].case = case
     results += [Result("book", "lotusx", 1, 1.0, 1.0, 120_000.0, 1.0),
+                Result("book", "floor", 1, 1.0, 1.0, 150_000.0, 1.0),
                 Result("ws plain rss", "lotusx", 1, 1.0, 1.0, 1.0, 1.0, extra={"rss_first": 10, "rss_last": 10}),
                 Result("ratelimit memory", "lotusx", 1, 1.0, 1.0, 1.0, 1.0, extra={"layer_us": 5.0})]
     add_ratios(results)
@@ -128,3 +129,13 @@ def test_the_layerless_canned_rows_are_reported_beside_the_full_stack() -> None:
     add_ratios(rows)
     assert layerless(rows) == (f"order x16 canned {client}: 0.84x the floor's rate (full stack 0.65x); "
                                "CPU 240 µs/call, floor 200")
+
+
+def test_the_ccxt_verdict_shows_the_floors_own_lead_on_ccxt() -> None:
+    """ccxt at 1.5 ms a call against a 1 ms floor: no client is 1.6x faster there, and the line says so."""
+    results = all_cases([[0.001]] * 3)
+    for result in results:
+        if result.case == "depth x1" and result.client == "ccxt":
+            result.median_us *= 1.5
+    check = next(c for c in targets(results) if c["target"] == "REST depth ccxt median / ours")
+    assert verdict(check).endswith("(target >= 1.6); ccxt / floor: 1.50")
