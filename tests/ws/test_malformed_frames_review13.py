@@ -1,0 +1,81 @@
+"""One malformed frame: typed, counted and passed on by the venues' frame stages, never raised out of them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from lotusx.exchanges.binance.schemas import TradeEvent
+from lotusx.exchanges.binance.streams import DIALECT, market_frames
+from lotusx.exchanges.bybit.schemas import WsFrame
+from lotusx.exchanges.bybit.streams import bybit_frames
+from lotusx.metrics import Metrics
+from lotusx.ws import Malformed, Parse
+from tests.ws.test_reconnect import VenueWs, make, next_of
+
+PAYLOADS = Path(__file__).parents[1] / "exchanges"
+
+
+def recorded(venue: str, name: str) -> Any:
+    return orjson.loads((PAYLOADS / venue / "payloads" / name).read_bytes())
+
+
+def malformed(metrics: Metrics, exchange: str, reason: str) -> float:
+    return metrics.registry.get_sample_value("lotusx_ws_malformed_frames_total",
+                                             {"exchange": exchange, "reason": reason}) or 0.0
+
+
+def combined(stream: str, data: dict[str, Any]) -> bytes:
+    return orjson.dumps({"stream": stream, "data": data})
+
+
+TRADE = combined("bnbbtc@trade", recorded("binance", "ws_trade.json"))
+
+
+class TestNotUtf8:
+    def test_a_garbled_byte_in_the_stream_name_is_reported_not_raised(self) -> None:
+        """A frame cut short with a non-UTF-8 byte in its head's name comes out as a Malformed."""
+        metrics = Metrics()
+        out = Parse(errors=True, metrics=metrics, exchange="x", name_key="stream")(b'{"stream":"btc\xffusdt@depth","d')
+        assert type(out) is Malformed and out.reason == "json" and out.stream == "btc\ufffdusdt@depth"
+        assert malformed(metrics, "x", "json") == 1
+
+    def test_invalid_utf8_inside_binance_data_is_a_malformed_naming_the_stream(self) -> None:
+        """Binance: invalid UTF-8 inside ``data`` (left raw by the envelope) is a counted Malformed, not raised."""
+        metrics = Metrics()
+        frame = TRADE.replace(b'"BNBBTC"', b'"BNB\xbeBTC"')
+        [out] = market_frames(metrics)(frame)
+        assert type(out) is Malformed and out.stream == "bnbbtc@trade"
+        assert malformed(metrics, "binance", "json") == 1
+
+    def test_invalid_utf8_inside_bybit_data_passes_the_frame_on_counted(self) -> None:
+        """Bybit: invalid UTF-8 inside a topic's ``data`` passes the untyped frame on, counted."""
+        metrics = Metrics()
+        delta = orjson.dumps(recorded("bybit", "ws_orderbook_delta.json"))
+        frame = delta.replace(b'"s":"BTCUSDT"', b'"s":"BTC\xffUSDT"')
+        [out] = bybit_frames(metrics)(frame)
+        assert type(out) is WsFrame and out.topic == "orderbook.50.BTCUSDT"
+        assert malformed(metrics, "bybit", "json") == 1
+
+    async def test_one_such_frame_costs_no_reconnect(self) -> None:
+        """Through ReconnectWs: after a frame garbled in its stream name, the next trade comes on the same socket."""
+        metrics, venue = Metrics(), VenueWs()
+        async with make(venue, dialect=DIALECT, frames=market_frames(metrics), metrics=metrics) as ws:
+            await ws.subscribe(["bnbbtc@trade"])
+            venue.feed(TRADE.replace(b"bnbbtc@", b"bnb\x80btc@")[:40], TRADE)
+            first, second = await next_of(ws), await next_of(ws)
+        assert type(first) is Malformed and isinstance(second, TradeEvent)
+        assert venue.connects == 1
+
+
+class TestBybitPushWithoutData:
+    @pytest.mark.parametrize("topic", ["wallet", "order", "orderbook.50.BTCUSDT", "publicTrade.BTCUSDT"])
+    def test_is_passed_on_counted(self, topic: str) -> None:
+        """A topic push with no ``data`` passes the untyped frame on (its topic lost a message), counted."""
+        metrics = Metrics()
+        [out] = bybit_frames(metrics)(orjson.dumps({"topic": topic, "creationTime": 1700034722104}))
+        assert type(out) is WsFrame and out.topic == topic
+        assert malformed(metrics, "bybit", "json") == 1
