@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -9,9 +10,9 @@ import orjson
 import pytest
 
 from lotusx.exchanges.binance.schemas import TradeEvent
-from lotusx.exchanges.binance.streams import DIALECT, market_frames
+from lotusx.exchanges.binance.streams import DIALECT, market_frames, user_frames
 from lotusx.exchanges.bybit.schemas import WsFrame
-from lotusx.exchanges.bybit.streams import bybit_frames
+from lotusx.exchanges.bybit.streams import WalletMessage, bybit_frames
 from lotusx.metrics import Metrics
 from lotusx.ws import Malformed, Parse
 from tests.ws.test_reconnect import VenueWs, make, next_of
@@ -79,3 +80,55 @@ class TestBybitPushWithoutData:
         [out] = bybit_frames(metrics)(orjson.dumps({"topic": topic, "creationTime": 1700034722104}))
         assert type(out) is WsFrame and out.topic == topic
         assert malformed(metrics, "bybit", "json") == 1
+
+
+class TestNoAmount:
+    @pytest.mark.parametrize(("stream", "name", "field", "value"), [
+        ("bnbbtc@trade", "ws_trade.json", "p", b'"NaN"'),
+        ("bnbbtc@trade", "ws_trade.json", "q", b'"-100"'),
+        ("bnbusdt@bookTicker", "ws_book_ticker.json", "a", b'"Infinity"'),
+        ("bnbusdt@bookTicker", "ws_book_ticker.json", "B", b"-1e400"),  # a JSON number
+    ])
+    def test_binance_market_event_fails_its_schema(self, stream: str, name: str, field: str, value: bytes) -> None:
+        """A NaN, Infinity or negative price or quantity in a Binance event is a Malformed, not a Decimal handed on."""
+        metrics = Metrics()
+        frame = combined(stream, recorded("binance", name) | {field: "?"}).replace(b'"?"', value)
+        [out] = market_frames(metrics)(frame)
+        assert type(out) is Malformed and out.stream == stream
+        assert malformed(metrics, "binance", "schema") == 1
+
+    @pytest.mark.parametrize(("path", "value"), [(("q",), "sNaN"), (("z",), "-1"), (("B", 0, "f"), "NaN")])
+    def test_binance_account_event_fails_its_schema(self, path: tuple[Any, ...], value: str) -> None:
+        """An execution report or account position with an amount that is no amount is a Malformed."""
+        metrics = Metrics()
+        event = recorded("binance", "ws_execution_report.json" if path[0] != "B" else "ws_account_position.json")
+        target = event
+        for key in path[:-1]:
+            target = target[key]
+        target[path[-1]] = value
+        [out] = user_frames(metrics)(orjson.dumps({"subscriptionId": 0, "event": event}))
+        assert type(out) is Malformed and out.reason == "schema"
+
+    @pytest.mark.parametrize(("name", "field", "value"), [
+        ("ws_public_trade.json", "p", "abc"),  # watch_trades' Decimal("abc") raised decimal.InvalidOperation
+        ("ws_public_trade.json", "v", "NaN"),
+        ("ws_order.json", "qty", "-1"),
+        ("ws_order.json", "price", "Infinity"),
+        ("ws_wallet.json", "walletBalance", "NaN"),
+    ])
+    def test_bybit_push_fails_its_schema(self, name: str, field: str, value: str) -> None:
+        """A Bybit push with an amount that is no amount passes on untyped (its topic lost a message), counted."""
+        metrics = Metrics()
+        push = recorded("bybit", name)
+        row = push["data"][0]
+        (row["coin"][0] if field == "walletBalance" else row)[field] = value
+        [out] = bybit_frames(metrics)(orjson.dumps(push))
+        assert type(out) is WsFrame
+        assert malformed(metrics, "bybit", "schema") == 1
+
+    def test_a_bybit_balance_below_zero_is_read(self) -> None:
+        """A unified account's walletBalance may be below zero (a borrowed coin): still a WalletMessage."""
+        push = recorded("bybit", "ws_wallet.json")
+        push["data"][0]["coin"][0]["walletBalance"] = "-0.5"
+        [out] = bybit_frames(Metrics())(orjson.dumps(push))
+        assert type(out) is WalletMessage and out.accounts[0].coin[0].walletBalance == Decimal("-0.5")
