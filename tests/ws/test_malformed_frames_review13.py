@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gzip
+import os
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -15,6 +17,8 @@ from lotusx.exchanges.bybit.schemas import WsFrame
 from lotusx.exchanges.bybit.streams import WalletMessage, bybit_frames
 from lotusx.metrics import Metrics
 from lotusx.ws import Malformed, Parse
+from lotusx.ws.deflate import Inflate
+from lotusx.ws.frames import Drop
 from tests.ws.test_reconnect import VenueWs, make, next_of
 
 PAYLOADS = Path(__file__).parents[1] / "exchanges"
@@ -132,3 +136,15 @@ class TestNoAmount:
         push["data"][0]["coin"][0]["walletBalance"] = "-0.5"
         [out] = bybit_frames(Metrics())(orjson.dumps(push))
         assert type(out) is WalletMessage and out.accounts[0].coin[0].walletBalance == Decimal("-0.5")
+
+
+class TestInflateCutShort:
+    def test_a_large_gzip_frame_cut_short_is_malformed_not_passed_on(self) -> None:
+        """A gzip frame past the one-call size, cut short, is counted and dropped, not handed on in part."""
+        metrics = Metrics()
+        stage = Inflate(max_size=1 << 20, metrics=metrics, exchange="x")
+        whole = gzip.compress(os.urandom(20_000).hex().encode())
+        assert len(whole) * 1032 > stage.max_size  # the capped decompressor's path
+        with pytest.raises(Drop):
+            stage(whole[: len(whole) // 2])
+        assert malformed(metrics, "x", "inflate") == 1
