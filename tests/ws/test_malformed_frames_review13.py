@@ -11,6 +11,7 @@ from typing import Any
 import orjson
 import pytest
 
+from lotusx.book import BookEvent, DiffSync, Gap
 from lotusx.exchanges.binance.schemas import TradeEvent
 from lotusx.exchanges.binance.streams import DIALECT, market_frames, user_frames
 from lotusx.exchanges.bybit.schemas import WsFrame
@@ -148,3 +149,13 @@ class TestInflateCutShort:
         with pytest.raises(Drop):
             stage(whole[: len(whole) // 2])
         assert malformed(metrics, "x", "inflate") == 1
+
+
+class TestBookUpdateIds:
+    def test_a_diff_whose_first_id_is_past_its_last_is_a_gap(self) -> None:
+        """A diff with U > u on a synced book discards the book (Gap), rather than dropping it as stale."""
+        sync = DiffSync("BNBBTC")
+        sync.on_snapshot([("0.0024", "10")], [("0.0026", "100")], 156)
+        outcome = sync.on_event(BookEvent(157, 0, [("0.0024", "0")], []))
+        assert isinstance(outcome, Gap) and not sync.synced
+
