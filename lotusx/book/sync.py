@@ -13,7 +13,8 @@ delta with ``u == 1``, after a venue restart) replaces the book; each delta must
 ``u == previous u + 1``.
 
 Both answer :class:`Gap` when continuity breaks, or when a stream message has a level that is
-not a number (the book may hold part of it). The caller resyncs *that symbol only*. A snapshot
+not a number (the book may hold part of it), and :class:`DiffSync` for a diff whose ``U`` is
+past its ``u``. The caller resyncs *that symbol only*. A snapshot
 with such a level raises ``ProtocolError`` from :meth:`DiffSync.on_snapshot`.
 """
 
@@ -31,6 +32,8 @@ from lotusx.kernel.errors import ConfigError, ProtocolError
 Outcome = Literal["buffered", "applied", "stale", "snapshot"]
 MALFORMED = "malformed level"
 """The :class:`Gap` reason of a stream message with a level that is not a number (a ``ProtocolError`` from the book)."""
+BAD_IDS = "malformed update ids"
+"""The :class:`Gap` reason of a diff whose first update id is past its last."""
 
 
 class BookEvent(msgspec.Struct, frozen=True):
@@ -114,6 +117,11 @@ class DiffSync:
         self.book = LocalBook(self.book.symbol)
 
     def _apply(self, event: BookEvent) -> Outcome | Gap:
+        if event.first > event.last:
+            # No venue sends U > u: read on, such a diff would pass as stale (dropped, its levels
+            # lost) or as joining the book. It is as unreadable as a level that is no number.
+            self.reset()
+            return Gap(self.symbol, BAD_IDS, expected=event.first, got=event.last)
         sequence = self.book.sequence
         if event.last <= sequence:
             return "stale"

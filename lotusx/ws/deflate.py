@@ -73,6 +73,8 @@ class Inflate:
             raise ProtocolError(f"cannot inflate {mode} frame of {len(data)} bytes: {exc}") from None
         if len(out) > self.max_size or decompressor.unconsumed_tail:
             raise FrameTooLarge(f"{mode} frame of {len(data)} bytes inflates past {self.max_size} bytes")
+        if not decompressor.eof:  # zlib.decompress refuses a stream cut short; a decompressor hands back its part
+            raise ProtocolError(f"cannot inflate {mode} frame of {len(data)} bytes: cut short")
         return out
 
     def __call__(self, data: str | bytes) -> str | bytes:

@@ -80,3 +80,19 @@ class LevelsOf:
 
     def __get__(self, obj: Any, owner: type | None = None) -> LevelsOf | Levels:
         return self if obj is None else Levels(getattr(obj, self.name))
+
+
+def check_amounts(*amounts: Decimal | str, signed: bool = False) -> None:
+    """Raise ``ValueError`` unless every amount is a finite number, and (unless ``signed``) not below zero.
+
+    Called from a message Struct's ``__post_init__``, where msgspec turns the ``ValueError`` into
+    a ``ValidationError``: the message fails its schema (counted, reported) instead of carrying
+    a NaN, an Infinity or a negative price or quantity, which no venue sends, to a consumer.
+    """
+    for amount in amounts:
+        try:
+            value = Decimal(amount)  # a str: parsed here; a Decimal: itself
+            if not value.is_finite() or (value < 0 and not signed):  # finite first: NaN is not compared
+                raise ValueError
+        except (ValueError, ArithmeticError):  # decimal.InvalidOperation is an ArithmeticError
+            raise ValueError(f"not an amount: {amount!r}") from None

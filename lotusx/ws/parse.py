@@ -87,7 +87,8 @@ class Parse:
         if self._head is None:
             return None
         named = self._head.match(data.encode() if isinstance(data, str) else data)
-        return None if named is None else named[1].decode()
+        # A garbled byte may sit in the name itself: replaced, so reporting the loss cannot fail.
+        return None if named is None else named[1].decode(errors="replace")
 
     def _malformed(self, reason: str, error: str, data: str | bytes) -> Malformed:
         malformed = report_malformed(self.metrics, self.exchange, reason, error, len(data), self._stream(data))

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import msgspec
 
-from lotusx.ws.exact import LevelsOf
+from lotusx.ws.exact import LevelsOf, check_amounts
 
 
 class ServerTime(msgspec.Struct):
@@ -105,6 +105,9 @@ class TradeEvent(msgspec.Struct, tag_field="e", tag="trade"):
     T: int
     m: bool
 
+    def __post_init__(self) -> None:
+        check_amounts(self.p, self.q)
+
 
 class BookTickerEvent(msgspec.Struct):
     u: int
@@ -113,6 +116,9 @@ class BookTickerEvent(msgspec.Struct):
     B: Decimal
     a: Decimal
     A: Decimal
+
+    def __post_init__(self) -> None:
+        check_amounts(self.b, self.B, self.a, self.A)
 
 
 class ExecutionReport(msgspec.Struct, tag_field="e", tag="executionReport"):
@@ -131,11 +137,17 @@ class ExecutionReport(msgspec.Struct, tag_field="e", tag="executionReport"):
     x: str = ""  # execution type (NEW, TRADE, CANCELED, REPLACED, ...)
     t: int = -1  # trade id (-1 when the report is not a trade)
 
+    def __post_init__(self) -> None:
+        check_amounts(self.q, self.p, self.z)
+
 
 class BalanceDelta(msgspec.Struct):
     a: str
     f: Decimal
     l: Decimal  # noqa: E741 - the venue's name
+
+    def __post_init__(self) -> None:
+        check_amounts(self.f, self.l)
 
 
 class AccountPosition(msgspec.Struct, tag_field="e", tag="outboundAccountPosition"):

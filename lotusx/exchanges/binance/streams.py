@@ -91,10 +91,12 @@ class Route:
                 raise Drop
             try:
                 return decoder.decode(frame.data)
-            except msgspec.ValidationError as exc:
+            except msgspec.DecodeError as exc:
                 # Passed on, not dropped: a lost depth diff leaves a book wrong until the next
-                # diff shows the hole, which for a quiet symbol may be minutes away.
-                return report_malformed(self.metrics, "binance", "schema", str(exc), len(frame.data), frame.stream)
+                # diff shows the hole, which for a quiet symbol may be minutes away. Not only a
+                # ValidationError: the envelope leaves ``data`` raw, so invalid UTF-8 in it shows here.
+                reason = "schema" if isinstance(exc, msgspec.ValidationError) else "json"
+                return report_malformed(self.metrics, "binance", reason, str(exc), len(frame.data), frame.stream)
         if frame.id is not None:
             # An error comes as {"error": {"code", "msg"}, "id"} or, as the docs show it, {"code", "msg", "id"}.
             if frame.error is not None:

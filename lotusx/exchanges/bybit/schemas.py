@@ -11,7 +11,7 @@ from typing import Annotated, Generic, Literal, TypeVar
 
 import msgspec
 
-from lotusx.ws.exact import LevelsOf
+from lotusx.ws.exact import LevelsOf, check_amounts
 
 T = TypeVar("T")
 # Checked by the schema, so an odd value is a typed decode failure (a DecodeError, or a push passed
@@ -91,6 +91,9 @@ class OrderRow(msgspec.Struct):
     category: str | None = None
     marketUnit: str = ""  # a spot Market order's unit of ``qty``: "baseCoin" or "quoteCoin"
 
+    def __post_init__(self) -> None:
+        check_amounts(self.price, self.qty, self.cumExecQty)
+
 
 class OrderIds(msgspec.Struct):
     """POST /v5/order/create and /v5/order/cancel result."""
@@ -111,6 +114,11 @@ class CoinBalance(msgspec.Struct):
     coin: str
     walletBalance: Decimal
     locked: Decimal = Decimal(0)
+
+    def __post_init__(self) -> None:
+        # Not walletBalance's sign: a unified account's balance of a borrowed coin may be below zero.
+        check_amounts(self.walletBalance, signed=True)
+        check_amounts(self.locked)
 
 
 class WalletAccount(msgspec.Struct):
@@ -149,3 +157,8 @@ class PublicTrade(msgspec.Struct):
     v: str
     p: str
     i: str
+
+    def __post_init__(self) -> None:
+        # Strings, read as Decimals by watch_trades: one that is no amount fails here, counted,
+        # not there, where decimal's InvalidOperation would end the caller's stream.
+        check_amounts(self.p, self.v)

@@ -86,8 +86,11 @@ class Route:
                 return OrderMessage(_orders(frame.data))
             if topic == "wallet":
                 return WalletMessage(_wallet(frame.data), frame.creationTime)
-        except msgspec.ValidationError:
-            self.metrics.ws_malformed.labels("bybit", "schema").inc()
+        except msgspec.DecodeError as exc:
+            # Not only a ValidationError: the envelope leaves ``data`` raw, so a push without it
+            # or with invalid UTF-8 in it fails only here.
+            reason = "schema" if isinstance(exc, msgspec.ValidationError) else "json"
+            self.metrics.ws_malformed.labels("bybit", reason).inc()
             return frame
         return frame
 
