@@ -26,6 +26,7 @@ from lotusx.sim.binance_wire import (
     f8,
     illegal,
     order_json,
+    order_params,
     order_ref,
     query_json,
     required,
@@ -177,9 +178,8 @@ class BinanceRest:
             client_id = p.get("newClientOrderId")
             if client_id is not None and not CLIENT_ID.match(client_id):
                 raise InvalidRequest(illegal("newClientOrderId", CLIENT_ID.pattern), code=-1100)
+            order_params(p, type_)
             tif = p.get("timeInForce", "GTC")
-            if type_ == "LIMIT" and "timeInForce" not in p:
-                raise InvalidRequest(mandatory("timeInForce"), code=-1102)
             order = self.engine.place(signed.account, symbol, side, type_, quantity=decimal(p, "quantity"),
                                       price=decimal(p, "price"), tif=tif, client_id=client_id,
                                       quote_qty=decimal(p, "quoteOrderQty"))

@@ -32,6 +32,12 @@ SYMBOL = re.compile(r"^[A-Z0-9-_.]{1,20}$")
 CLIENT_ID = re.compile(r"^[.A-Z:/a-z0-9_-]{1,36}$")
 NUMBER = re.compile(r"^([0-9]{1,20})(\.[0-9]{1,20})?$")
 T = TypeVar("T", int, None)
+MANDATORY = {"LIMIT": ("timeInForce", "quantity", "price"), "LIMIT_MAKER": ("quantity", "price")}
+"""rest-api.md, New order: the additional mandatory parameters of each order type."""
+NOT_REQUIRED = {"LIMIT": ("quoteOrderQty",), "LIMIT_MAKER": ("timeInForce", "quoteOrderQty"),
+                "MARKET": ("timeInForce", "price")}
+"""Parameters an order type refuses with -1106 PARAM_NOT_REQUIRED (a MARKET order trades at any price and is
+always IOC; a LIMIT_MAKER is always GTC)."""
 ENUM_ERRORS = {"symbol": (-1121, "Invalid symbol."), "side": (-1117, "Invalid side."),
                "type": (-1116, "Invalid orderType."), "tif": (-1115, "Invalid timeInForce.")}
 
@@ -71,6 +77,21 @@ def required(params: Any, name: str) -> str:
     if not value:
         raise InvalidRequest(mandatory(name), code=-1102)
     return str(value)
+
+
+def order_params(params: Mapping[str, str], type_: str) -> None:
+    """The parameters ``type_`` needs are there (-1102) and those it refuses are not (-1106)."""
+    for name in MANDATORY.get(type_, ()):
+        required(params, name)
+    for name in NOT_REQUIRED.get(type_, ()):
+        if name in params:
+            raise InvalidRequest(f"Parameter '{name}' sent when not required.", code=-1106)
+    if type_ == "MARKET":
+        if "quantity" in params and "quoteOrderQty" in params:
+            raise InvalidRequest("Parameter 'quantity' sent when not required.", code=-1106)
+        if not params.get("quantity") and not params.get("quoteOrderQty"):
+            raise InvalidRequest("Param 'quantity' or 'quoteOrderQty' must be sent, but both were empty/null!",
+                                 code=-1102)
 
 
 def illegal(name: str, legal: str) -> str:

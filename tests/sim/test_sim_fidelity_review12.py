@@ -1,0 +1,52 @@
+"""Sim fidelity: what the venues refuse, the sim refuses, with the venues' own codes and shapes.
+
+Facts from binance/binance-spot-api-docs (rest-api.md "New order": mandatory parameters per type;
+errors.md -1102, -1106 and "Filter failures"; filters.md NOTIONAL; user-data-stream.md
+executionReport "C") and bybit-exchange/docs (v5/order/create-order orderLinkId; v5/error Spot
+Trade 170134, 170137, 170140 and UTA 110094; v5/market/instrument minOrderAmt, minNotionalValue).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sim_helpers import Binance, body
+
+LIMIT = {"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "timeInForce": "GTC", "quantity": "0.01",
+         "price": "40000"}
+
+
+async def place(binance: Binance, **params: Any) -> dict[str, Any]:
+    """POST /api/v3/order: a resting LIMIT buy unless ``params`` say otherwise (None drops a parameter)."""
+    order = {k: v for k, v in (LIMIT | params).items() if v is not None}
+    result: dict[str, Any] = await body(await binance.signed("POST", "/api/v3/order", **order))
+    return result
+
+
+# ===== Binance: parameters per order type =====
+
+@pytest.mark.parametrize("missing", ["price", "quantity"])
+async def test_binance_limit_without_price_or_quantity_is_a_missing_parameter(binance: Binance, missing: str) -> None:
+    """A LIMIT order lacking price or quantity is -1102 naming it, not a -1013 filter failure."""
+    assert await place(binance, **{missing: None}) == {
+        "code": -1102, "msg": f"Mandatory parameter '{missing}' was not sent, was empty/null, or malformed."}
+
+
+async def test_binance_market_without_any_size_is_a_missing_parameter(binance: Binance) -> None:
+    """A MARKET order with neither quantity nor quoteOrderQty is -1102 naming both."""
+    assert await place(binance, type="MARKET", timeInForce=None, price=None, quantity=None) == {
+        "code": -1102, "msg": "Param 'quantity' or 'quoteOrderQty' must be sent, but both were empty/null!"}
+
+
+@pytest.mark.parametrize(("params", "name"), [
+    ({"type": "MARKET", "price": None}, "timeInForce"),
+    ({"type": "MARKET", "timeInForce": None}, "price"),
+    ({"type": "MARKET", "timeInForce": None, "price": None, "quoteOrderQty": "100"}, "quantity"),
+    ({"type": "LIMIT_MAKER"}, "timeInForce"),
+    ({"quoteOrderQty": "100"}, "quoteOrderQty"),
+])
+async def test_binance_a_parameter_the_type_does_not_take_is_refused(binance: Binance, params: dict[str, Any],
+                                                                     name: str) -> None:
+    """timeInForce or price on a MARKET order, timeInForce on a LIMIT_MAKER and the like are -1106."""
+    assert await place(binance, **params) == {"code": -1106, "msg": f"Parameter '{name}' sent when not required."}
