@@ -189,10 +189,13 @@ class BinanceRest:
         return answer(order_json(order, resp_type), headers=headers)
 
     async def cancel(self, request: web.Request, signed: Signed) -> web.Response:
-        """DELETE /api/v3/order by orderId or origClientOrderId."""
+        """DELETE /api/v3/order by orderId or origClientOrderId; ``newClientOrderId`` names the cancel itself."""
         try:
+            cancel_id = signed.params.get("newClientOrderId") or secrets.token_hex(11)
+            if not CLIENT_ID.match(cancel_id):
+                raise InvalidRequest(illegal("newClientOrderId", CLIENT_ID.pattern), code=-1100)
             order = self.engine.cancel(signed.account, self.engine.market(symbol_of(signed.params)).symbol,
-                                       *order_ref(signed.params))
+                                       *order_ref(signed.params), cancel_client_id=cancel_id)
         except NotFound:
             return error(OrderRejected("Unknown order sent.", code=-2011))
         except LotusXError as exc:
@@ -201,7 +204,7 @@ class BinanceRest:
         body.pop("transactTime")
         body.pop("workingTime")
         body.pop("fills", None)
-        return answer({**body, "origClientOrderId": order.client_id, "clientOrderId": secrets.token_hex(11),
+        return answer({**body, "origClientOrderId": order.client_id, "clientOrderId": cancel_id,
                        "transactTime": self.venue.now_ms()})
 
     async def query(self, request: web.Request, signed: Signed) -> web.Response:

@@ -118,9 +118,12 @@ def user_events(venue: Venue, reason: str, order: Order, fills: list[Fill]) -> I
         cum, quote = cum + fill.qty, quote + fill.qty * fill.price
         status = "FILLED" if cum == order.quantity else "PARTIALLY_FILLED"
         yield execution_report(order, "TRADE", status, cum, quote, fill, now)
-    if reason == "cancel" or order.status == "EXPIRED":
-        yield execution_report(order, order.status if reason != "cancel" else "CANCELED", order.status,
-                               order.filled, order.quote_filled, None, now)
+    if reason == "cancel":
+        # A cancel's report carries the cancel's own client id in "c" and the order's in "C" (user-data-stream.md).
+        yield execution_report(order, "CANCELED", order.status, order.filled, order.quote_filled, None, now) | {
+            "c": order.cancel_client_id or order.client_id, "C": order.client_id}
+    elif order.status == "EXPIRED":
+        yield execution_report(order, "EXPIRED", order.status, order.filled, order.quote_filled, None, now)
     balances = venue.engines["spot"].accounts[order.account]
     yield {"e": "outboundAccountPosition", "E": now, "u": now, "B": [
         {"a": a, "f": f8(balances[a].free), "l": f8(balances[a].locked)}

@@ -67,6 +67,8 @@ class Order:
     locked: Decimal = ZERO
     update_ms: int = 0
     fills: list[Fill] = field(default_factory=list)
+    cancel_client_id: str = ""
+    """The client id of the request that cancelled it (Binance's cancel ``newClientOrderId``), if one did."""
 
     @property
     def symbol(self) -> str:

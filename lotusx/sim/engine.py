@@ -143,11 +143,13 @@ class Engine:
         self._notify("place", order, order.fills)
         return order
 
-    def cancel(self, account: str, symbol: str, order_id: int | None = None, client_id: str | None = None) -> Order:
-        """Cancel an open order and release its lock, or NotFound."""
+    def cancel(self, account: str, symbol: str, order_id: int | None = None, client_id: str | None = None, *,
+               cancel_client_id: str = "") -> Order:
+        """Cancel an open order and release its lock, or NotFound; ``cancel_client_id`` names the cancel."""
         order = self.find(account, symbol, order_id, client_id)
         if order.status not in OPEN:
             raise NotFound("Unknown order sent.")
+        order.cancel_client_id = cancel_client_id
         book = self.books[symbol]
         level = book.side(order.side)[order.price]  # type: ignore[index]  # open orders always rest at a price
         level.remove(order)

@@ -187,7 +187,7 @@ async def test_user_data_stream_reports_cancel(sim: Sim, binance: Binance, http:
         await binance.signed("DELETE", "/api/v3/order", symbol="BTCUSDT", origClientOrderId="c-1")
         cancelled = await until(ws, lambda m: m["data"].get("x") == "CANCELED")
     assert expired["data"]["i"] == order["orderId"]
-    assert cancelled["stream"] == listen_key and cancelled["data"]["c"] == "c-1"
+    assert cancelled["stream"] == listen_key and cancelled["data"]["C"] == "c-1"  # "C": the order being cancelled
 
 
 def ws_api_signature(secret: str, params: dict[str, Any]) -> str:

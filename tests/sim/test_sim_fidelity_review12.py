@@ -10,8 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import aiohttp
+import orjson
 import pytest
 from sim_helpers import Binance, body
+
+from lotusx.sim import Sim
 
 LIMIT = {"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "timeInForce": "GTC", "quantity": "0.01",
          "price": "40000"}
@@ -50,3 +54,27 @@ async def test_binance_a_parameter_the_type_does_not_take_is_refused(binance: Bi
                                                                      name: str) -> None:
     """timeInForce or price on a MARKET order, timeInForce on a LIMIT_MAKER and the like are -1106."""
     assert await place(binance, **params) == {"code": -1106, "msg": f"Parameter '{name}' sent when not required."}
+
+
+# ===== Binance: cancel ids =====
+
+async def test_binance_cancel_answers_with_the_cancels_own_client_id(binance: Binance) -> None:
+    """DELETE /api/v3/order names the cancel by its newClientOrderId, the order by origClientOrderId."""
+    await place(binance, newClientOrderId="order-1")
+    cancelled = await body(await binance.signed("DELETE", "/api/v3/order", symbol="BTCUSDT",
+                                                origClientOrderId="order-1", newClientOrderId="cancel-1"))
+    assert (cancelled["clientOrderId"], cancelled["origClientOrderId"]) == ("cancel-1", "order-1")
+
+
+async def test_binance_cancel_report_names_the_cancel_in_c_and_the_order_in_big_c(
+        sim: Sim, binance: Binance, http: aiohttp.ClientSession) -> None:
+    """A CANCELED executionReport carries the cancel's client id in "c" and the cancelled order's in "C"."""
+    listen_key = (await body(await http.post(binance.base + "/api/v3/userDataStream",
+                                             headers={"X-MBX-APIKEY": binance.key})))["listenKey"]
+    async with http.ws_connect(f"{sim.ws_url('binance')}/ws/{listen_key}") as ws:
+        await place(binance, newClientOrderId="order-2")
+        await binance.signed("DELETE", "/api/v3/order", symbol="BTCUSDT", origClientOrderId="order-2",
+                             newClientOrderId="cancel-2")
+        while (event := orjson.loads((await ws.receive(timeout=5)).data)).get("x") != "CANCELED":
+            pass
+    assert (event["c"], event["C"]) == ("cancel-2", "order-2")
