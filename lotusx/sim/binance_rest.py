@@ -115,9 +115,13 @@ class BinanceRest:
             "orderTypes": ["LIMIT", "LIMIT_MAKER", "MARKET"], "quoteOrderQtyMarketAllowed": True,
             "isSpotTradingAllowed": True, "permissions": ["SPOT"],
             "filters": [
-                {"filterType": "PRICE_FILTER", "minPrice": f8(m.tick), "maxPrice": "1000000.00000000",
+                {"filterType": "PRICE_FILTER", "minPrice": f8(m.tick), "maxPrice": f8(m.max_price),
                  "tickSize": f8(m.tick)},
-                {"filterType": "LOT_SIZE", "minQty": f8(m.step), "maxQty": "9000.00000000", "stepSize": f8(m.step)},
+                {"filterType": "LOT_SIZE", "minQty": f8(m.step), "maxQty": f8(m.max_qty), "stepSize": f8(m.step)},
+                # avgPriceMins 0: a MARKET order is valued at the last price (filters.md), as the sim does. The
+                # maxNotional is maxPrice * maxQty, so it never binds where PRICE_FILTER and LOT_SIZE do not.
+                {"filterType": "NOTIONAL", "minNotional": f8(m.min_notional), "applyMinToMarket": True,
+                 "maxNotional": f8(m.max_price * m.max_qty), "applyMaxToMarket": False, "avgPriceMins": 0},
             ]} for m in self.engine.markets.values()]})
 
     async def depth(self, request: web.Request) -> web.Response:
@@ -182,7 +186,8 @@ class BinanceRest:
             tif = p.get("timeInForce", "GTC")
             order = self.engine.place(signed.account, symbol, side, type_, quantity=decimal(p, "quantity"),
                                       price=decimal(p, "price"), tif=tif, client_id=client_id,
-                                      quote_qty=decimal(p, "quoteOrderQty"))
+                                      quote_qty=decimal(p, "quoteOrderQty"),
+                                      min_notional=self.engine.markets[symbol].min_notional)
         except LotusXError as exc:
             return error(exc, headers)
         resp_type = p.get("newOrderRespType", "FULL" if type_ in ("LIMIT", "MARKET") else "ACK")

@@ -23,6 +23,11 @@ class Market:
     tick: Decimal
     step: Decimal
     mid: Decimal  # where the market driver starts quoting
+    max_price: Decimal = Decimal(1_000_000)
+    max_qty: Decimal = Decimal(9_000)
+    min_notional: Decimal = Decimal(5)
+    """Smallest price * quantity the dialects accept (Binance NOTIONAL minNotional, Bybit spot minOrderAmt and
+    linear minNotionalValue: 5 USDT on BTCUSDT in their docs' examples). The engine applies it on request only."""
 
 
 @dataclass

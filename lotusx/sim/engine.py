@@ -103,13 +103,14 @@ class Engine:
     def place(self, account: str, symbol: str, side: str, type: str, *, quantity: Decimal | None = None,
               price: Decimal | None = None, tif: str = "GTC", client_id: str | None = None,
               quote_qty: Decimal | None = None, client_ids_reusable: bool = True,
-              cancel_crossing_maker: bool = False) -> Order:
+              cancel_crossing_maker: bool = False, min_notional: Decimal = ZERO) -> Order:
         """Validate, lock, match and (GTC limit remainder) rest a new order.
 
         Binance by default; a dialect opts into its venue's rules: ``client_ids_reusable=False``
         refuses a closed order's client id too (Bybit's orderLinkId is used once), and
         ``cancel_crossing_maker`` accepts a LIMIT_MAKER that would take, then cancels it (Bybit
-        PostOnly) instead of rejecting it.
+        PostOnly) instead of rejecting it; ``min_notional`` rejects an order worth less ("Filter failure:
+        NOTIONAL"), a MARKET order valued at its quote amount or else at the last trade price.
         """
         market = self.market(symbol)
         order_id = next(self._ids)
@@ -118,6 +119,8 @@ class Engine:
         if dup is not None and (dup.status in OPEN or not client_ids_reusable):
             raise DuplicateClientOrderId("Duplicate order sent.")
         self._validate(market, side, type, quantity, price, quote_qty)
+        if min_notional and self._notional(market, type, quantity, price, quote_qty) < min_notional:
+            raise OrderRejected("Filter failure: NOTIONAL")
         if tif not in ("GTC", "IOC", "FOK"):
             raise InvalidRequest("Invalid time in force.", code="tif")
         now = self._clock_ms()
@@ -168,14 +171,23 @@ class Engine:
             raise InvalidRequest("Invalid side.", code="side")
         if type not in ("LIMIT", "MARKET", "LIMIT_MAKER"):
             raise InvalidRequest("Invalid order type.", code="type")
-        if type != "MARKET" and (price is None or price <= 0 or price % market.tick != 0):
+        if type != "MARKET" and (price is None or not 0 < price <= market.max_price or price % market.tick != 0):
             raise OrderRejected("Filter failure: PRICE_FILTER")
         if type == "MARKET" and quote_qty is not None:
             if quote_qty <= 0 or quantity is not None:
                 raise InvalidRequest("quoteOrderQty must be positive and alone.", code="quoteOrderQty")
             return
-        if quantity is None or quantity <= 0 or quantity % market.step != 0:
+        if quantity is None or not 0 < quantity <= market.max_qty or quantity % market.step != 0:
             raise OrderRejected("Filter failure: LOT_SIZE")
+
+    def _notional(self, market: Market, type: str, quantity: Decimal | None, price: Decimal | None,
+                  quote_qty: Decimal | None) -> Decimal:
+        """What a validated order is worth in quote; a MARKET order has no price, so the last trade's stands in."""
+        if quote_qty is not None:
+            return quote_qty
+        trades = self.trades[market.symbol]
+        reference = price if type != "MARKET" and price is not None else (trades[-1].price if trades else market.mid)
+        return (quantity or ZERO) * reference
 
     def _takeable(self, order: Order, book: Book) -> Decimal:
         """Base quantity the opposite side could fill right now within the order's price."""

@@ -56,6 +56,42 @@ async def test_binance_a_parameter_the_type_does_not_take_is_refused(binance: Bi
     assert await place(binance, **params) == {"code": -1106, "msg": f"Parameter '{name}' sent when not required."}
 
 
+# ===== Binance: filters =====
+
+async def test_binance_exchange_info_lists_the_notional_filter(binance: Binance) -> None:
+    """exchangeInfo lists a NOTIONAL filter of 5 USDT next to PRICE_FILTER and LOT_SIZE."""
+    info = await body(await binance.public("/api/v3/exchangeInfo"))
+    btc = next(s for s in info["symbols"] if s["symbol"] == "BTCUSDT")
+    notional = next(f for f in btc["filters"] if f["filterType"] == "NOTIONAL")
+    assert (notional["minNotional"], notional["applyMinToMarket"]) == ("5.00000000", True)
+
+
+@pytest.mark.parametrize("params", [
+    {"quantity": "0.0001", "price": "40000"},
+    {"type": "MARKET", "timeInForce": None, "price": None, "quantity": "0.00001"},
+    {"type": "MARKET", "timeInForce": None, "price": None, "quantity": None, "quoteOrderQty": "4.99"},
+])
+async def test_binance_an_order_worth_less_than_min_notional_is_a_filter_failure(binance: Binance,
+                                                                                 params: dict[str, Any]) -> None:
+    """An order worth under 5 USDT (limit at its price, market at the last price or its quote) is -1013 NOTIONAL."""
+    assert await place(binance, **params) == {"code": -1013, "msg": "Filter failure: NOTIONAL"}
+
+
+async def test_binance_an_order_worth_min_notional_is_accepted(binance: Binance) -> None:
+    """An order worth exactly 5 USDT passes the NOTIONAL filter."""
+    assert (await place(binance, quantity="0.0001", price="50000"))["status"] == "NEW"
+
+
+@pytest.mark.parametrize(("params", "failure"), [
+    ({"price": "1000000.01", "quantity": "0.001"}, "PRICE_FILTER"),
+    ({"quantity": "9000.00001", "price": "0.01"}, "LOT_SIZE"),
+])
+async def test_binance_past_max_price_or_max_qty_is_a_filter_failure(binance: Binance, params: dict[str, Any],
+                                                                      failure: str) -> None:
+    """A price above maxPrice or a quantity above maxQty (as exchangeInfo lists them) is -1013."""
+    assert await place(binance, **params) == {"code": -1013, "msg": f"Filter failure: {failure}"}
+
+
 # ===== Binance: cancel ids =====
 
 async def test_binance_cancel_answers_with_the_cancels_own_client_id(binance: Binance) -> None:
