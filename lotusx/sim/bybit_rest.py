@@ -23,7 +23,7 @@ from limits.storage import MemoryStorage
 from limits.strategies import FixedWindowRateLimiter
 
 from lotusx.kernel.errors import DuplicateClientOrderId, InsufficientBalance, LotusXError, NotFound, OrderRejected
-from lotusx.sim.bybit_wire import Reject, number, order_json, page, ref, ticker, window
+from lotusx.sim.bybit_wire import LINK_ID, Reject, number, order_json, page, ref, spot_filters, ticker, window
 from lotusx.sim.common import answer, plain
 from lotusx.sim.engine import OPEN, Engine, Order
 from lotusx.sim.venue import Venue
@@ -168,7 +168,9 @@ class BybitRest:
         return {"category": category, "list": [
             {"symbol": m.symbol, "baseCoin": m.base, "quoteCoin": m.quote, "status": "Trading",
              "lotSizeFilter": {"basePrecision": plain(m.step), "qtyStep": plain(m.step), "minOrderQty": plain(m.step),
-                               "maxOrderQty": "9000"},
+                               "maxOrderQty": plain(m.max_qty),
+                               # the order value floor: spot names it minOrderAmt, linear minNotionalValue
+                               "minOrderAmt" if category == "spot" else "minNotionalValue": plain(m.min_notional)},
              "priceFilter": {"tickSize": plain(m.tick)}}
             for m in engine.markets.values() if params.get("symbol", m.symbol) == m.symbol]}
 
@@ -218,17 +220,25 @@ class BybitRest:
             type_, tif = "LIMIT_MAKER", "GTC"
         by_quote = category == "spot" and type_ == "MARKET" and p.get(
             "marketUnit", "quoteCoin" if side == "BUY" else "baseCoin") == "quoteCoin"
+        link_id = str(p["orderLinkId"]) if p.get("orderLinkId") else None
+        if link_id is not None and not LINK_ID.match(link_id):
+            raise Reject(10001, "params error: orderLinkId invalid")
+        if category == "spot":
+            spot_filters(engine.markets[symbol], type_, qty, price, by_quote)
         try:
             order = engine.place(call.account, symbol, side, type_, quantity=None if by_quote else qty,
-                                 price=price if type_ != "MARKET" else None, tif=tif,
-                                 client_id=p.get("orderLinkId") or None, quote_qty=qty if by_quote else None,
-                                 client_ids_reusable=False, cancel_crossing_maker=True)
+                                 price=price if type_ != "MARKET" else None, tif=tif, client_id=link_id,
+                                 quote_qty=qty if by_quote else None, client_ids_reusable=False,
+                                 cancel_crossing_maker=True, min_notional=engine.markets[symbol].min_notional)
         except InsufficientBalance:
             raise (Reject(170131, "Insufficient balance.") if category == "spot"
                    else Reject(110007, "Insufficient available balance")) from None
         except DuplicateClientOrderId:
             raise Reject(110072, "OrderLinkedID is duplicate") from None
         except OrderRejected as exc:
+            if exc.message == "Filter failure: NOTIONAL":
+                raise (Reject(170140, "Order value exceeded lower limit") if category == "spot"
+                       else Reject(110094, "Order notional value below the lower limit")) from None
             raise Reject(10001, f"params error: {exc.message}") from None
         except LotusXError as exc:
             raise Reject(10001, f"params error: {exc.message}") from None

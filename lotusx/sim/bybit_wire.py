@@ -8,7 +8,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from lotusx.sim.common import plain
-from lotusx.sim.engine import Engine, Order
+from lotusx.sim.engine import Engine, Market, Order
 
 ZERO = Decimal(0)
 PAGE_LIMITS = (1, 50, 20)
@@ -18,6 +18,11 @@ _CURSOR = re.compile(r"([0-9]+)%3A\1")
 WEEK_MS = 7 * 24 * 3600 * 1000
 STATUS = {"NEW": "New", "PARTIALLY_FILLED": "PartiallyFilled", "FILLED": "Filled", "CANCELED": "Cancelled",
           "EXPIRED": "Cancelled"}
+
+
+LINK_ID = re.compile(r"^[A-Za-z0-9_-]{1,36}$")
+"""orderLinkId: "A max of 36 characters. Combinations of numbers, letters (upper and lower cases), dashes, and
+underscores" (docs v5/order/create-order)."""
 
 
 class Reject(Exception):
@@ -40,6 +45,14 @@ def number(params: Mapping[str, Any], name: str) -> Decimal | None:
     if not value.is_finite():
         raise Reject(10001, f"params error: {name} invalid")
     return value
+
+
+def spot_filters(market: Market, type_: str, qty: Decimal | None, price: Decimal | None, by_quote: bool) -> None:
+    """A spot order off its instrument's tickSize or basePrecision gets the Spot Trade code (docs v5/error)."""
+    if type_ != "MARKET" and price is not None and price > 0 and price % market.tick:
+        raise Reject(170134, "Order price decimal too long.")
+    if not by_quote and qty is not None and qty > 0 and qty % market.step:
+        raise Reject(170137, "Order volume decimal too long")
 
 
 def window(params: Mapping[str, Any], now_ms: int) -> tuple[int, int]:

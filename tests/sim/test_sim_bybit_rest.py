@@ -140,10 +140,10 @@ async def test_insufficient_balance(bybit: Bybit, category: str, code: int) -> N
     assert (await create(bybit, category=category, qty="1000"))["retCode"] == code
 
 
-@pytest.mark.parametrize("params", [{"side": "Up"}, {"qty": "abc"}, {"price": "NaN"}, {"qty": "0.000001"},
-                                    {"category": "option"}])
+@pytest.mark.parametrize("params", [{"side": "Up"}, {"qty": "abc"}, {"price": "NaN"},
+                                    {"category": "linear", "qty": "0.000001"}, {"category": "option"}])
 async def test_create_parameter_errors(bybit: Bybit, params: dict[str, Any]) -> None:
-    """Bad sides, numbers, filters and categories are retCode 10001."""
+    """Bad sides, numbers, linear filters and categories are retCode 10001 (spot filters have their own codes)."""
     assert (await create(bybit, **params))["retCode"] == 10001
 
 

@@ -13,7 +13,7 @@ from typing import Any
 import aiohttp
 import orjson
 import pytest
-from sim_helpers import Binance, body
+from sim_helpers import Binance, Bybit, body
 
 from lotusx.sim import Sim
 
@@ -25,6 +25,14 @@ async def place(binance: Binance, **params: Any) -> dict[str, Any]:
     """POST /api/v3/order: a resting LIMIT buy unless ``params`` say otherwise (None drops a parameter)."""
     order = {k: v for k, v in (LIMIT | params).items() if v is not None}
     result: dict[str, Any] = await body(await binance.signed("POST", "/api/v3/order", **order))
+    return result
+
+
+async def create(bybit: Bybit, **params: Any) -> dict[str, Any]:
+    """POST /v5/order/create: a resting spot limit buy unless ``params`` say otherwise."""
+    order = {"category": "spot", "symbol": "BTCUSDT", "side": "Buy", "orderType": "Limit", "qty": "0.01",
+             "price": "40000"} | params
+    result: dict[str, Any] = await body(await bybit.signed("POST", "/v5/order/create", **order))
     return result
 
 
@@ -114,3 +122,47 @@ async def test_binance_cancel_report_names_the_cancel_in_c_and_the_order_in_big_
         while (event := orjson.loads((await ws.receive(timeout=5)).data)).get("x") != "CANCELED":
             pass
     assert (event["c"], event["C"]) == ("cancel-2", "order-2")
+
+
+# ===== Bybit =====
+
+@pytest.mark.parametrize(("params", "code", "msg"), [
+    ({"price": "40000.001"}, 170134, "Order price decimal too long."),
+    ({"qty": "0.000001"}, 170137, "Order volume decimal too long"),
+])
+async def test_bybit_spot_precision_has_its_spot_codes(bybit: Bybit, params: dict[str, Any], code: int,
+                                                        msg: str) -> None:
+    """A spot price off tickSize is 170134 and a qty off basePrecision 170137, not a generic 10001."""
+    answer = await create(bybit, **params)
+    assert (answer["retCode"], answer["retMsg"]) == (code, msg)
+
+
+@pytest.mark.parametrize(("params", "code", "msg"), [
+    ({"qty": "0.0001"}, 170140, "Order value exceeded lower limit"),
+    ({"orderType": "Market", "qty": "4"}, 170140, "Order value exceeded lower limit"),
+    ({"category": "linear", "qty": "0.0001"}, 110094, "Order notional value below the lower limit"),
+])
+async def test_bybit_an_order_worth_less_than_the_minimum_is_refused(bybit: Bybit, params: dict[str, Any], code: int,
+                                                                     msg: str) -> None:
+    """Under 5 USDT is 170140 on spot (a Market buy's qty is quote) and 110094 on linear."""
+    answer = await create(bybit, **params)
+    assert (answer["retCode"], answer["retMsg"]) == (code, msg)
+
+
+@pytest.mark.parametrize(("category", "field"), [("spot", "minOrderAmt"), ("linear", "minNotionalValue")])
+async def test_bybit_instruments_list_the_minimum_order_value(bybit: Bybit, category: str, field: str) -> None:
+    """instruments-info lists the enforced 5 USDT floor under each category's own name."""
+    answer = await bybit.public("/v5/market/instruments-info", category=category, symbol="BTCUSDT")
+    assert answer["result"]["list"][0]["lotSizeFilter"][field] == "5"
+
+
+@pytest.mark.parametrize("link_id", ["x" * 37, "has.dot", "has:colon", "has space"])
+async def test_bybit_an_order_link_id_off_the_documented_rule_is_refused(bybit: Bybit, link_id: str) -> None:
+    """orderLinkId is at most 36 letters, digits, dashes and underscores; anything else is 10001."""
+    assert (await create(bybit, orderLinkId=link_id))["retCode"] == 10001
+
+
+async def test_bybit_a_36_character_order_link_id_is_accepted(bybit: Bybit) -> None:
+    """A 36-character orderLinkId of the allowed characters places the order."""
+    link_id = "A-z_09" * 6
+    assert (await create(bybit, orderLinkId=link_id))["result"]["orderLinkId"] == link_id
