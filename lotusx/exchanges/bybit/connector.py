@@ -43,7 +43,7 @@ from lotusx.kernel.ids import client_order_id
 from lotusx.kernel.message import Endpoint, Request
 from lotusx.kernel.service import Service
 from lotusx.layers.clock import LoginClock
-from lotusx.models import Balance, NewOrder, Order, OrderBook, Side, Ticker, Trade, Withdrawal
+from lotusx.models import Balance, NewOrder, Order, OrderBook, Side, Ticker, Trade, Withdrawal, check_count
 from lotusx.signers import BybitHmac
 from lotusx.transport import AiohttpWs
 from lotusx.venue import Parts
@@ -76,6 +76,10 @@ class Bybit:
     """Bybit v5 for one category. Build with :func:`lotusx.connect` ("bybit", or ``VENUE_LINEAR``)."""
 
     def __init__(self, parts: Parts, category: Category = SPOT) -> None:
+        if not isinstance(parts, Parts):
+            raise ConfigError(f"Bybit(...) takes the Parts that lotusx.connect builds, got {type(parts).__name__}: "
+                              "for your own layers pass outer=[...] / inner=[...] to lotusx.connect('bybit', ...), "
+                              "for your own wire transport=...")
         self.parts = parts
         self.category = category
         self.rest = parts.rest
@@ -102,6 +106,7 @@ class Bybit:
 
     async def get_order_book(self, symbol: str, depth: int = 50) -> OrderBook:
         """A REST snapshot of ``depth`` levels per side (spot: up to 200, linear: up to 500)."""
+        check_count("depth", depth)
         raw: s.Book = await self._get(ep.ORDERBOOK, [("symbol", symbol), ("limit", depth)], s.Book)
         return OrderBook(symbol=raw.s, sequence=raw.u, timestamp=raw.ts,
                          bids=[(Decimal(p), Decimal(q)) for p, q in raw.b],
@@ -118,6 +123,7 @@ class Bybit:
 
     async def get_trades(self, symbol: str, limit: int = 60) -> list[Trade]:
         """Recent public trades, oldest first (spot keeps the last 60)."""
+        check_count("limit", limit)
         rows: s.Rows[s.TradeRow] = await self._get(ep.RECENT_TRADE, [("symbol", symbol), ("limit", limit)],
                                                    s.Rows[s.TradeRow])
         trades = [Trade(symbol=r.symbol, trade_id=r.execId, price=r.price, quantity=r.size, timestamp=int(r.time),
@@ -261,6 +267,7 @@ class Bybit:
     # ----- streams -----
 
     def _public(self) -> ReconnectWs:
+        self.parts.check_open()
         url = self.parts.ws_url + self.category.public_path
         return ReconnectWs(lambda: AiohttpWs(url), frames=bybit_frames(self.metrics),
                            dialect=public_dialect(self.category), heartbeat=HEARTBEAT, metrics=self.metrics)
@@ -283,6 +290,7 @@ class Bybit:
     async def watch_order_books(self, symbols: Iterable[str], depth: int | None = 20
                                 ) -> AsyncGenerator[OrderBook, None]:
         """Maintained books of ``symbols`` on one connection; a gap resyncs only its own symbol."""
+        check_count("depth", depth, none="every level")
         syncs = {symbol: SnapshotDeltaSync(symbol) for symbol in symbols}
         topics = {_book_topic(symbol, depth): syncs[symbol] for symbol in syncs}
         async with self._subscribed(list(topics)) as ws:
@@ -387,9 +395,8 @@ class Bybit:
                 yield change
 
     async def _private(self, topic: Literal["order", "wallet"]) -> AsyncGenerator[Any, None]:
-        credentials = self.parts.credentials
-        if credentials is None:
-            raise ConfigError("private streams need credentials")
+        credentials = self.parts.need_credentials("a private stream (watch_orders, watch_balances)")
+        self.parts.check_open()
         signer, clock = BybitHmac(credentials.api_key, credentials.secret), self.parts.clock
 
         stamps = LoginClock(clock)
