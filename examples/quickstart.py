@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import sys
 import time
 from collections.abc import AsyncIterator
 from decimal import Decimal
@@ -113,4 +114,7 @@ if __name__ == "__main__":
     parser.add_argument("--seconds", type=float, default=5.0, help="how long to stream the book")
     args = parser.parse_args()
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
-    asyncio.run(asyncio.wait_for(main(args.live, args.seconds), timeout=args.seconds + 20))
+    try:
+        asyncio.run(asyncio.wait_for(main(args.live, args.seconds), timeout=args.seconds + 20))
+    except KeyboardInterrupt:  # Ctrl-C: the connector and the simulator were closed on the way out
+        sys.exit(130)
