@@ -20,9 +20,10 @@ sync), since that is the clock the venue counts by.
 from __future__ import annotations
 
 import functools
+import weakref
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from lotusx.kernel.classify import Classifier, MapErrors
 from lotusx.kernel.client import RestClient
@@ -50,6 +51,15 @@ class Connector(Protocol):
     async def aclose(self) -> None: ...
 
 
+class Stream(Protocol):
+    """A connector's open stream (a ``ReconnectWs``), as :meth:`Parts.opened` keeps it."""
+
+    async def close(self) -> None: ...
+
+
+S = TypeVar("S", bound=Stream)
+
+
 @dataclass(frozen=True)
 class Parts:
     """What a connector is built from; tests and users may build these by hand."""
@@ -62,6 +72,8 @@ class Parts:
     metrics: Metrics
     signed: Service  # signed and rate-limited, but not retried: for reconcile queries
     ws_api_url: str = ""  # base URL of the venue's WebSocket API (requests over a socket); "" if none
+    # The streams open now (each goes when its consumer is done with it): the connector's aclose ends them.
+    streams: weakref.WeakSet[Stream] = field(default_factory=weakref.WeakSet, compare=False, repr=False)
 
     def need_credentials(self, what: str) -> Credentials:
         """The credentials, or a ``ConfigError`` saying ``what`` needs them and how to pass them."""
@@ -76,6 +88,17 @@ class Parts:
         if self.rest.closed:
             raise ConfigError(f"this {self.venue.name} connector is closed (its `async with lotusx.connect(...)` "
                               "block has ended): open a new one")
+
+    def opened(self, stream: S) -> S:
+        """``stream``, kept so that :meth:`close_streams` ends it; ``ConfigError`` on a closed connector."""
+        self.check_open()
+        self.streams.add(stream)
+        return stream
+
+    async def close_streams(self) -> None:
+        """Close every stream still open: a consumer's ``async for`` ends, its sockets are gone."""
+        for stream in list(self.streams):
+            await stream.close()
 
 
 @dataclass(frozen=True)

@@ -166,3 +166,28 @@ async def test_stack_keeps_a_plain_layer_and_its_service() -> None:
     """The checks cost nothing to a real layer: stack(around(mw)) still builds and runs."""
     service = stack(around(tag))(FakeTransport(lambda request: Response(status=200, body=b"{}")))
     assert (await asyncio.wait_for(service(Request(method="GET", path="/x")), 1)).status == 200
+
+
+@pytest.mark.parametrize("venue", ["binance", "bybit"])
+async def test_closing_the_connector_ends_the_streams_it_opened(venue: str) -> None:
+    """A watcher in another task ends (its `async for` finishes) when the connector's `async with` block does."""
+    from lotusx.sim import serve
+
+    async def drain(stream: Any) -> int:
+        count = 0
+        async for _ in stream:
+            count += 1
+        return count
+
+    async with serve(venues=(venue,)) as sim:
+        keys = sim.api_keys(venue)
+        async with lotusx.connect(venue, credentials=Credentials(api_key=keys.hmac_key, secret=keys.hmac_secret),
+                                  rest_url=sim.rest_url(venue), ws_url=sim.ws_url(venue)) as ex:
+            watchers = [asyncio.create_task(drain(ex.watch_order_book("BTCUSDT"))),
+                        asyncio.create_task(drain(ex.watch_trades("BTCUSDT"))),
+                        asyncio.create_task(drain(ex.watch_orders()))]
+            await asyncio.sleep(0.5)
+            assert not any(watcher.done() for watcher in watchers)
+            assert len(ex.parts.streams) == 3
+        counts = await asyncio.wait_for(asyncio.gather(*watchers), 5)
+    assert counts[0] > 0

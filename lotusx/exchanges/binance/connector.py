@@ -204,11 +204,10 @@ class Binance:
     # ----- streams -----
 
     def _ws(self) -> ReconnectWs:
-        self.parts.check_open()
         url = self.parts.ws_url + "/stream"
-        return ReconnectWs(lambda: AiohttpWs(url), frames=market_frames(self.metrics), dialect=DIALECT,
-                           heartbeat=_HEARTBEAT, outbound=message_rate(self.parts.clock, self.metrics),
-                           metrics=self.metrics)
+        return self.parts.opened(ReconnectWs(
+            lambda: AiohttpWs(url), frames=market_frames(self.metrics), dialect=DIALECT, heartbeat=_HEARTBEAT,
+            outbound=message_rate(self.parts.clock, self.metrics), metrics=self.metrics))
 
     @asynccontextmanager
     async def _subscribed(self, streams: Sequence[str]) -> AsyncIterator[ReconnectWs]:
@@ -324,7 +323,6 @@ class Binance:
         come wrapped in ``{"subscriptionId", "event"}`` (user-data-stream.md).
         """
         credentials = self.parts.need_credentials("the user data stream (watch_orders, watch_balances)")
-        self.parts.check_open()
         signer, clock, ids = self.parts.venue.signer(credentials), self.parts.clock, itertools.count(1)
         stamps = LoginClock(clock)  # -1021 to a subscription: the next one syncs the clock first
 
@@ -339,8 +337,8 @@ class Binance:
 
         url = self.parts.ws_api_url + _WS_API_PATH
         dialect = dataclasses.replace(USER_DIALECT, login=subscription, login_ack=answered)
-        async with ReconnectWs(lambda: AiohttpWs(url), frames=user_frames(self.metrics), dialect=dialect,
-                               heartbeat=_HEARTBEAT, metrics=self.metrics) as ws:
+        async with self.parts.opened(ReconnectWs(lambda: AiohttpWs(url), frames=user_frames(self.metrics),
+                                                 dialect=dialect, heartbeat=_HEARTBEAT, metrics=self.metrics)) as ws:
             async for event in ws:
                 if type(event) is Malformed:
                     if event.reason != "unknown":  # an event type we do not model is no loss
@@ -372,8 +370,9 @@ class Binance:
         return self._raw.stream()
 
     async def aclose(self) -> None:
-        """Close streams and the REST pool."""
+        """Close every stream (a watcher's ``async for`` ends) and the REST pool."""
         await self._raw.aclose()
+        await self.parts.close_streams()
         await self.rest.aclose()
 
     async def __aenter__(self) -> Binance:

@@ -267,10 +267,10 @@ class Bybit:
     # ----- streams -----
 
     def _public(self) -> ReconnectWs:
-        self.parts.check_open()
         url = self.parts.ws_url + self.category.public_path
-        return ReconnectWs(lambda: AiohttpWs(url), frames=bybit_frames(self.metrics),
-                           dialect=public_dialect(self.category), heartbeat=HEARTBEAT, metrics=self.metrics)
+        return self.parts.opened(ReconnectWs(lambda: AiohttpWs(url), frames=bybit_frames(self.metrics),
+                                             dialect=public_dialect(self.category), heartbeat=HEARTBEAT,
+                                             metrics=self.metrics))
 
     @asynccontextmanager
     async def _subscribed(self, topics: Sequence[str]) -> AsyncIterator[ReconnectWs]:
@@ -396,7 +396,6 @@ class Bybit:
 
     async def _private(self, topic: Literal["order", "wallet"]) -> AsyncGenerator[Any, None]:
         credentials = self.parts.need_credentials("a private stream (watch_orders, watch_balances)")
-        self.parts.check_open()
         signer, clock = BybitHmac(credentials.api_key, credentials.secret), self.parts.clock
 
         stamps = LoginClock(clock)
@@ -416,8 +415,8 @@ class Bybit:
 
         url = self.parts.ws_url + ep.PRIVATE_PATH
         dialect = dataclasses.replace(PRIVATE, login=login, login_ack=answered)
-        async with ReconnectWs(lambda: AiohttpWs(url), frames=bybit_frames(self.metrics), dialect=dialect,
-                               heartbeat=HEARTBEAT, metrics=self.metrics) as ws:
+        async with self.parts.opened(ReconnectWs(lambda: AiohttpWs(url), frames=bybit_frames(self.metrics),
+                                                 dialect=dialect, heartbeat=HEARTBEAT, metrics=self.metrics)) as ws:
             await ws.subscribe([topic])
             async for message in ws:
                 if type(message) is Malformed or (
@@ -446,8 +445,9 @@ class Bybit:
         return self._raw.stream()
 
     async def aclose(self) -> None:
-        """Close streams and the REST pool."""
+        """Close every stream (a watcher's ``async for`` ends) and the REST pool."""
         await self._raw.aclose()
+        await self.parts.close_streams()
         await self.rest.aclose()
 
     async def __aenter__(self) -> Bybit:
