@@ -219,6 +219,10 @@ def _pools(defaults: tuple[Pool, ...], overrides: Mapping[str, Sequence[Pool]] |
     return (*kept, *(pool for pools in overrides.values() for pool in pools))
 
 
+class NotAConnector(ConfigError, AttributeError):
+    """A connector's method asked of :class:`connect` itself; an ``AttributeError`` too, so ``hasattr`` works."""
+
+
 class connect:
     """Open a venue by name (or :class:`Venue`) and close it on exit; options as :func:`open_venue`.
 
@@ -242,6 +246,16 @@ class connect:
     async def __aenter__(self) -> Any:
         self._connector = self._open()
         return self._connector
+
+    def __getattr__(self, name: str) -> Any:
+        # Only for names it does not have: `ex = lotusx.connect(...); await ex.get_order_book(...)`.
+        if name.startswith("_"):
+            raise AttributeError(name)
+        raise NotAConnector(f"lotusx.connect(...) has no {name!r}: it opens the connector as a context, "
+                            f"`async with lotusx.connect(...) as ex:`, then ex.{name}")
+
+    def __await__(self) -> Any:
+        raise ConfigError("lotusx.connect(...) is not awaited: use `async with lotusx.connect(...) as ex:`")
 
     async def __aexit__(self, *exc: object) -> None:
         await self._connector.aclose()

@@ -191,3 +191,13 @@ async def test_closing_the_connector_ends_the_streams_it_opened(venue: str) -> N
             assert len(ex.parts.streams) == 3
         counts = await asyncio.wait_for(asyncio.gather(*watchers), 5)
     assert counts[0] > 0
+
+
+async def test_connect_used_without_async_with_says_how_to_use_it() -> None:
+    """`ex = lotusx.connect(...)` then `ex.get_order_book`, or `await lotusx.connect(...)`: the `async with` form."""
+    opening = lotusx.connect("binance", transport=FakeTransport(binance))
+    with pytest.raises(ConfigError, match=r"`async with lotusx.connect\(...\) as ex:`, then ex.get_order_book"):
+        opening.get_order_book  # noqa: B018
+    assert not hasattr(opening, "get_order_book")  # still an AttributeError to introspection
+    with pytest.raises(ConfigError, match=r"is not awaited: use `async with lotusx.connect"):
+        await opening
