@@ -18,17 +18,19 @@ from collections import Counter
 import structlog
 
 import lotusx
+from lotusx.exchanges.binance import Binance
 from lotusx.metrics import Metrics
 from lotusx.sim import serve
 
 SYMBOLS = ("BTCUSDT", "ETHUSDT")
 
 
-async def watch(ex: lotusx.Venue, symbol: str, updates: Counter[str], until: float) -> None:
-    async for book in ex.watch_order_book(symbol, depth=1):  # type: ignore[attr-defined]
+async def watch(ex: Binance, symbol: str, updates: Counter[str], until: float) -> None:
+    async for book in ex.watch_order_book(symbol, depth=1):
         updates[symbol] += 1
         if time.monotonic() >= until:
-            print(f"  {symbol}: last #{book.sequence} bid {book.best_bid[0]} ask {book.best_ask[0]}")
+            bid, ask = book.best_bid, book.best_ask  # None for an empty side
+            print(f"  {symbol}: last #{book.sequence} bid {bid and bid[0]} ask {ask and ask[0]}")
             return
 
 

@@ -19,6 +19,7 @@ import sys
 import time
 from collections.abc import AsyncIterator
 from decimal import Decimal
+from typing import Any
 
 import structlog
 
@@ -30,7 +31,7 @@ SYMBOL = "BTCUSDT"
 
 
 @contextlib.asynccontextmanager
-async def venue(live: bool) -> AsyncIterator[dict[str, object]]:
+async def venue(live: bool) -> AsyncIterator[dict[str, Any]]:
     """Connection options: the real venue's public endpoints, or a fresh embedded simulator."""
     if live:
         yield {}
@@ -118,3 +119,5 @@ if __name__ == "__main__":
         asyncio.run(asyncio.wait_for(main(args.live, args.seconds), timeout=args.seconds + 20))
     except KeyboardInterrupt:  # Ctrl-C: the connector and the simulator were closed on the way out
         sys.exit(130)
+    except lotusx.LotusXError as error:  # --live with no route to the venue, say: the reason, not a traceback
+        sys.exit(f"quickstart: {type(error).__name__}: {error}")
