@@ -28,3 +28,18 @@ def test_every_error_is_a_lotusx_error() -> None:
     errors = [getattr(lotusx, name) for name in lotusx.__all__
               if isinstance(getattr(lotusx, name), type) and issubclass(getattr(lotusx, name), BaseException)]
     assert errors and all(issubclass(error, lotusx.LotusXError) for error in errors)
+
+
+def test_the_connectors_take_the_same_calls() -> None:
+    """Code written for one venue's connector calls the other's the same way (parameter names; defaults may differ)."""
+    import inspect
+
+    from lotusx.exchanges.binance import Binance
+    from lotusx.exchanges.bybit import Bybit
+
+    shared = {"get_order_book", "get_ticker", "get_trades", "place_order", "cancel_order", "get_order",
+              "get_open_orders", "get_balances", "withdraw", "watch_order_book", "watch_order_books",
+              "watch_trades", "watch_ticker", "watch_orders", "watch_balances", "subscribe", "stream", "aclose"}
+    for name in sorted(shared):
+        ours, theirs = (list(inspect.signature(getattr(kind, name)).parameters) for kind in (Binance, Bybit))
+        assert ours == theirs, name

@@ -348,8 +348,11 @@ class Bybit:
                 yield Ticker(symbol=symbol, bid=book.best_bid[0], bid_quantity=book.best_bid[1],
                              ask=book.best_ask[0], ask_quantity=book.best_ask[1], timestamp=book.timestamp)
 
-    async def watch_orders(self) -> AsyncIterator[Order]:
+    async def watch_orders(self, symbols: Iterable[str] = ()) -> AsyncIterator[Order]:
         """Order updates of this account in this category, reconciled by REST after each reconnect.
+
+        ``symbols`` is taken for the same call as Binance's and not needed: Bybit's history
+        covers every symbol of the category at once.
 
         The private stream is re-authenticated on reconnect; what it missed while it was down
         comes from ``get_open_orders()``, ``get_order_history()`` from the gap on (every symbol
@@ -430,9 +433,9 @@ class Bybit:
                     continue
                 yield message
 
-    async def subscribe(self, topics: Sequence[str]) -> None:
-        """Raw escape hatch: subscribe the shared public stream to venue topics."""
-        await self._raw.subscribe(topics)
+    async def subscribe(self, streams: Sequence[str]) -> None:
+        """Raw escape hatch: subscribe the shared public stream to venue topics (``orderbook.50.BTCUSDT``)."""
+        await self._raw.subscribe(streams)
 
     def stream(self) -> ReconnectWs:
         """Raw escape hatch: every decoded message of :meth:`subscribe`, and reconnects' ``Gap``/``Resumed``.
