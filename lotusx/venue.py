@@ -131,7 +131,7 @@ def open_venue(venue: Venue, *, credentials: Credentials | None = None, rest_url
     behind its user's back (a testnet with its own WS API host needs both).
     ``transport`` replaces the aiohttp transport, e.g. with ``lotusx.testing.FakeTransport``.
     """
-    _check_options(credentials, outer, inner, ws_url=ws_url, ws_api_url=ws_api_url)
+    _check_options(credentials, outer, inner, rest_url=rest_url, ws_url=ws_url, ws_api_url=ws_api_url)
     metrics = metrics if metrics is not None else Metrics()
     if transport is None:
         transport = AiohttpRest(rest_url or venue.rest_url)
@@ -176,15 +176,16 @@ def open_venue(venue: Venue, *, credentials: Credentials | None = None, rest_url
     return venue.connector(parts)
 
 
-def _check_options(credentials: object, outer: object, inner: object, **ws_urls: str | None) -> None:
-    """The mistakes a user makes first, as ``ConfigError``\\s saying what to pass (``rest_url``: AiohttpRest's)."""
+def _check_options(credentials: object, outer: object, inner: object, **urls: str | None) -> None:
+    """The mistakes a user makes first, as ``ConfigError``\\s saying what to pass."""
     if credentials is not None and not isinstance(credentials, Credentials):
         raise ConfigError(f"credentials must be lotusx.Credentials(api_key=..., secret=...), got "
                           f"{type(credentials).__name__}")
-    for name, url in ws_urls.items():  # checked now, not when the first stream opens
-        if url is not None and not url.lower().startswith(("ws://", "wss://")):
-            raise ConfigError(f"{name} must be a ws:// or wss:// base URL (scheme://host[:port]), "
-                              f"got {without_password(url)!r}")
+    for name, url in urls.items():  # checked now, not when the first stream opens
+        schemes = ("http://", "https://") if name == "rest_url" else ("ws://", "wss://")
+        if url is not None and not (isinstance(url, str) and url.lower().startswith(schemes)):
+            raise ConfigError(f"{name} must be a base URL starting {' or '.join(schemes)} (scheme://host[:port]), "
+                              f"got {without_password(str(url))!r}")
     for name, layers in (("outer", outer), ("inner", inner)):
         if isinstance(layers, str) or not isinstance(layers, Iterable):
             raise ConfigError(f"{name}= takes a sequence of layers, e.g. {name}=[around(my_middleware)], "

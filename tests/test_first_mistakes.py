@@ -45,8 +45,10 @@ async def tag_with_default(request: Request, call_next: Service | None = None) -
     ({"outer": around(tag)}, r"outer= takes a sequence of layers, e.g. outer=\[around\(my_middleware\)\]"),
     ({"inner": [tag]}, r"tag is not a layer .* a middleware `async def mw\(request, call_next\)` goes in as around"),
     ({"outer": [tag_with_default]}, "tag_with_default is not a layer: it returned coroutine, not a service"),
-    ({"ws_url": "127.0.0.1:9443"}, "ws_url must be a ws:// or wss:// base URL"),
-    ({"ws_api_url": "https://ws-api.example"}, "ws_api_url must be a ws:// or wss:// base URL"),
+    ({"ws_url": "127.0.0.1:9443"}, "ws_url must be a base URL starting ws:// or wss://"),
+    ({"ws_api_url": "https://ws-api.example"}, "ws_api_url must be a base URL starting ws:// or wss://"),
+    ({"rate_limit_storage": "memroy://"}, r"use memory://, or redis://host:6379 to share limits"),
+    ({"rest_url": "127.0.0.1:8080"}, r"rest_url must be a base URL starting http:// or https:// \(scheme://host\[:port\]\)"),
 ])
 async def test_a_wrong_option_is_refused_at_connect(options: dict[str, Any], says: str) -> None:
     """Refused when the connector is opened, not at the first call or stream, and saying what to pass."""
