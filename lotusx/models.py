@@ -22,25 +22,27 @@ def _one_of(owner: str, name: str, value: Any, allowed: tuple[str, ...]) -> None
         raise ConfigError(f"{owner}.{name} must be one of {', '.join(map(repr, allowed))}, got {value!r}")
 
 
-def _exact(owner: Any, name: str) -> None:
-    """Check that field ``name`` of ``owner`` is exact, positive money; an ``int`` becomes a ``Decimal``.
+_ZERO = Decimal(0)
+
+
+def _exact(owner: Any, name: str, value: Any) -> None:
+    """Check that ``value``, field ``name`` of ``owner``, is exact, positive money; an ``int`` becomes a ``Decimal``.
 
     A float is refused here, before anything is sent: ``0.1`` is not 0.1, and a venue would
     be sent (and a JSON body would carry) the float's binary approximation.
     """
-    value = getattr(owner, name)
+    if value is None or (type(value) is Decimal and value.is_finite() and value > _ZERO):
+        return  # an order's every amount: a few plain checks, no text built
     where = f"{type(owner).__name__}.{name}"
-    if value is None or type(value) is Decimal:
-        pass
-    elif isinstance(value, float):
+    if isinstance(value, float):
         raise ConfigError(f"{where} is a float ({value!r}): money is exact, pass Decimal({str(value)!r})")
-    elif isinstance(value, int) and not isinstance(value, bool):
+    if isinstance(value, int) and not isinstance(value, bool):
         value = Decimal(value)
         msgspec.structs.force_setattr(owner, name, value)
     elif not isinstance(value, Decimal):
         raise ConfigError(f"{where} must be a Decimal, got {type(value).__name__} {value!r}: "
                           f"pass Decimal({str(value)!r})")
-    if value is not None and not (value.is_finite() and value > 0):
+    if not (value.is_finite() and value > _ZERO):
         raise ConfigError(f"{where} must be a positive, finite amount, got {value}")
 
 
@@ -78,12 +80,14 @@ class NewOrder(msgspec.Struct, frozen=True, kw_only=True):
     client_order_id: str | None = None
 
     def __post_init__(self) -> None:
-        _one_of("NewOrder", "side", self.side, _SIDES)
-        _one_of("NewOrder", "type", self.type, _TYPES)
-        if self.time_in_force is not None:
+        if self.side not in _SIDES or self.type not in _TYPES or (
+                self.time_in_force is not None and self.time_in_force not in _TIFS):
+            _one_of("NewOrder", "side", self.side, _SIDES)
+            _one_of("NewOrder", "type", self.type, _TYPES)
             _one_of("NewOrder", "time_in_force", self.time_in_force, _TIFS)
-        for name in ("quantity", "price", "quote_quantity"):
-            _exact(self, name)
+        _exact(self, "quantity", self.quantity)
+        _exact(self, "price", self.price)
+        _exact(self, "quote_quantity", self.quote_quantity)
         if self.type != "MARKET" and self.price is None:
             raise ConfigError(f"a {self.type} order needs a price")
         if self.type == "MARKET":
@@ -180,7 +184,7 @@ class Withdrawal(msgspec.Struct, frozen=True, kw_only=True):
     client_id: str | None = None
 
     def __post_init__(self) -> None:
-        _exact(self, "amount")
+        _exact(self, "amount", self.amount)
 
 
 class WithdrawalStatus(msgspec.Struct, frozen=True, kw_only=True):
