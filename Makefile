@@ -18,7 +18,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check lotusx tests examples bench
 
 typecheck: $(STAMP)
-	$(BIN)/mypy --strict lotusx
+	$(BIN)/mypy --strict lotusx examples
 
 pytest: $(STAMP)
 	$(BIN)/pytest --cov=lotusx --cov-report=term --cov-fail-under=90 $(PYTEST_ARGS)

@@ -9,6 +9,7 @@ stack and the decoded response, and exits.
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 from dataclasses import dataclass
 from decimal import Decimal
@@ -80,4 +81,7 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    try:
+        asyncio.run(main())
+    except KeyboardInterrupt:  # Ctrl-C: the local server and the client were closed on the way out
+        sys.exit(130)

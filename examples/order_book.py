@@ -11,23 +11,26 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 import time
 from collections import Counter
 
 import structlog
 
 import lotusx
+from lotusx.exchanges.binance import Binance
 from lotusx.metrics import Metrics
 from lotusx.sim import serve
 
 SYMBOLS = ("BTCUSDT", "ETHUSDT")
 
 
-async def watch(ex: lotusx.Venue, symbol: str, updates: Counter[str], until: float) -> None:
-    async for book in ex.watch_order_book(symbol, depth=1):  # type: ignore[attr-defined]
+async def watch(ex: Binance, symbol: str, updates: Counter[str], until: float) -> None:
+    async for book in ex.watch_order_book(symbol, depth=1):
         updates[symbol] += 1
         if time.monotonic() >= until:
-            print(f"  {symbol}: last #{book.sequence} bid {book.best_bid[0]} ask {book.best_ask[0]}")
+            bid, ask = book.best_bid, book.best_ask  # None for an empty side
+            print(f"  {symbol}: last #{book.sequence} bid {bid and bid[0]} ask {ask and ask[0]}")
             return
 
 
@@ -47,14 +50,19 @@ async def main() -> None:
         updates: Counter[str] = Counter()
         until = time.monotonic() + 6
         watchers = [asyncio.create_task(watch(ex, symbol, updates, until)) for symbol in SYMBOLS]
-        await asyncio.sleep(2)
-        before = dict(updates)
-        print(f"after 2 s: {before}; injecting a sequence gap into ETHUSDT's next depth event")
-        sim.chaos("binance").update({"sequence_gap": 5, "sequence_gap_symbol": "ETHUSDT"})
-        for _ in range(8):
-            await asyncio.sleep(0.5)
-            print(f"  updates {dict(updates)}   resyncs {dict(resyncs(metrics)) or '-'}")
-        await asyncio.gather(*watchers)
+        try:
+            await asyncio.sleep(2)
+            before = dict(updates)
+            print(f"after 2 s: {before}; injecting a sequence gap into ETHUSDT's next depth event")
+            sim.chaos("binance").update({"sequence_gap": 5, "sequence_gap_symbol": "ETHUSDT"})
+            for _ in range(8):
+                await asyncio.sleep(0.5)
+                print(f"  updates {dict(updates)}   resyncs {dict(resyncs(metrics)) or '-'}")
+            await asyncio.gather(*watchers)
+        finally:  # on Ctrl-C too: each watcher closes its stream before the connector and the simulator go
+            for watcher in watchers:
+                watcher.cancel()
+            await asyncio.gather(*watchers, return_exceptions=True)
         done = resyncs(metrics)
         print(f"\nresynced: {dict(done)}")
         print("every symbol kept streaming:", all(updates[s] > before.get(s, 0) for s in SYMBOLS))
@@ -62,4 +70,7 @@ async def main() -> None:
 
 if __name__ == "__main__":
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
-    asyncio.run(asyncio.wait_for(main(), timeout=30))
+    try:
+        asyncio.run(asyncio.wait_for(main(), timeout=30))
+    except KeyboardInterrupt:  # Ctrl-C: the connector and the simulator were closed on the way out
+        sys.exit(130)

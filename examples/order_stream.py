@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 from decimal import Decimal
 
 import structlog
@@ -73,4 +74,7 @@ async def show(updates: asyncio.Queue[lotusx.Order], order_id: str, until: str) 
 
 if __name__ == "__main__":
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.ERROR))
-    asyncio.run(main())
+    try:
+        asyncio.run(main())
+    except KeyboardInterrupt:  # Ctrl-C: the connector and the simulator were closed on the way out
+        sys.exit(130)

@@ -14,6 +14,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import sys
 from collections import Counter
 from decimal import Decimal
 
@@ -63,4 +64,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=3.0, help="how long to push the stream")
     args = parser.parse_args()
-    asyncio.run(asyncio.wait_for(main(args.seconds), timeout=args.seconds + 20))
+    try:
+        asyncio.run(asyncio.wait_for(main(args.seconds), timeout=args.seconds + 20))
+    except KeyboardInterrupt:  # Ctrl-C: the connector and the simulator were closed on the way out
+        sys.exit(130)

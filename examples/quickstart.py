@@ -15,9 +15,11 @@ import asyncio
 import contextlib
 import logging
 import os
+import sys
 import time
 from collections.abc import AsyncIterator
 from decimal import Decimal
+from typing import Any
 
 import structlog
 
@@ -29,7 +31,7 @@ SYMBOL = "BTCUSDT"
 
 
 @contextlib.asynccontextmanager
-async def venue(live: bool) -> AsyncIterator[dict[str, object]]:
+async def venue(live: bool) -> AsyncIterator[dict[str, Any]]:
     """Connection options: the real venue's public endpoints, or a fresh embedded simulator."""
     if live:
         yield {}
@@ -113,4 +115,9 @@ if __name__ == "__main__":
     parser.add_argument("--seconds", type=float, default=5.0, help="how long to stream the book")
     args = parser.parse_args()
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
-    asyncio.run(asyncio.wait_for(main(args.live, args.seconds), timeout=args.seconds + 20))
+    try:
+        asyncio.run(asyncio.wait_for(main(args.live, args.seconds), timeout=args.seconds + 20))
+    except KeyboardInterrupt:  # Ctrl-C: the connector and the simulator were closed on the way out
+        sys.exit(130)
+    except lotusx.LotusXError as error:  # --live with no route to the venue, say: the reason, not a traceback
+        sys.exit(f"quickstart: {type(error).__name__}: {error}")

@@ -5,7 +5,7 @@ Runs offline against ``lotusx.sim`` on 127.0.0.1 and exits by itself (a few seco
     python examples/quickstart_bybit.py [--seconds 3]
 
 Against the real venue, drop the sim and pass your own ``lotusx.Credentials``; for USDT
-perpetuals use ``lotusx.connect(lotusx.exchanges.bybit.VENUE_LINEAR, ...)``.
+perpetuals use ``lotusx.connect("bybit-linear", ...)`` (the simulator's bybit serves both).
 """
 
 from __future__ import annotations
@@ -13,7 +13,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import logging
+import sys
 from decimal import Decimal
+
+import structlog
 
 import lotusx
 from lotusx.exchanges.bybit import Bybit
@@ -58,4 +62,9 @@ async def main(seconds: float) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=3.0, help="how long to stream the book")
-    asyncio.run(main(parser.parse_args().seconds))
+    args = parser.parse_args()
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
+    try:
+        asyncio.run(main(args.seconds))
+    except KeyboardInterrupt:  # Ctrl-C: the connector and the simulator were closed on the way out
+        sys.exit(130)

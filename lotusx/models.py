@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal, get_args
 
 import msgspec
 
@@ -14,13 +14,57 @@ Side = Literal["BUY", "SELL"]
 OrderType = Literal["LIMIT", "MARKET", "LIMIT_MAKER"]
 TimeInForce = Literal["GTC", "IOC", "FOK"]
 Level = tuple[Decimal, Decimal]
+_SIDES, _TYPES, _TIFS = get_args(Side), get_args(OrderType), get_args(TimeInForce)
+
+
+def _one_of(owner: str, name: str, value: Any, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ConfigError(f"{owner}.{name} must be one of {', '.join(map(repr, allowed))}, got {value!r}")
+
+
+_ZERO = Decimal(0)
+
+
+def _exact(owner: Any, name: str, value: Any) -> None:
+    """Check that ``value``, field ``name`` of ``owner``, is exact, positive money; an ``int`` becomes a ``Decimal``.
+
+    A float is refused here, before anything is sent: ``0.1`` is not 0.1, and a venue would
+    be sent (and a JSON body would carry) the float's binary approximation.
+    """
+    if value is None or (type(value) is Decimal and value.is_finite() and value > _ZERO):
+        return  # an order's every amount: a few plain checks, no text built
+    where = f"{type(owner).__name__}.{name}"
+    if isinstance(value, float):
+        raise ConfigError(f"{where} is a float ({value!r}): money is exact, pass Decimal({str(value)!r})")
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = Decimal(value)
+        msgspec.structs.force_setattr(owner, name, value)
+    elif not isinstance(value, Decimal):
+        raise ConfigError(f"{where} must be a Decimal, got {type(value).__name__} {value!r}: "
+                          f"pass Decimal({str(value)!r})")
+    if not (value.is_finite() and value > _ZERO):
+        raise ConfigError(f"{where} must be a positive, finite amount, got {value}")
+
+
+def check_count(name: str, value: int | None, *, none: str | None = None) -> None:
+    """``ConfigError`` unless ``value`` is a whole number >= 1 (or ``None``, when ``none`` says what that means).
+
+    For a book's ``depth`` or a list's ``limit``: 0 would ask for an empty book, silently.
+    """
+    if value is None and none is not None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        also = f" (or None: {none})" if none is not None else ""
+        raise ConfigError(f"{name} must be a whole number >= 1{also}, got {value!r}")
 
 
 class NewOrder(msgspec.Struct, frozen=True, kw_only=True):
     """An order to place. ``quote_quantity`` is for MARKET orders sized in the quote asset.
 
     ``client_order_id`` is generated when ``None``; it is what makes placement retry-safe.
-    Sizing is checked here, for every venue: a MARKET order takes exactly one of
+    Amounts are exact: a ``Decimal`` (an ``int`` is taken as one), never a float; ``side``,
+    ``type`` and ``time_in_force`` are upper case, as the type hints spell them; a LIMIT or
+    LIMIT_MAKER order has a price. Sizing is checked here too, for every venue: a MARKET order takes exactly one of
     ``quantity`` and ``quote_quantity``, any other type takes ``quantity`` only. (Bybit reads
     a Limit order's ``qty`` in the base coin: a quote amount sent there would buy that many
     coins, not that much money.)
@@ -36,6 +80,16 @@ class NewOrder(msgspec.Struct, frozen=True, kw_only=True):
     client_order_id: str | None = None
 
     def __post_init__(self) -> None:
+        if self.side not in _SIDES or self.type not in _TYPES or (
+                self.time_in_force is not None and self.time_in_force not in _TIFS):
+            _one_of("NewOrder", "side", self.side, _SIDES)
+            _one_of("NewOrder", "type", self.type, _TYPES)
+            _one_of("NewOrder", "time_in_force", self.time_in_force, _TIFS)
+        _exact(self, "quantity", self.quantity)
+        _exact(self, "price", self.price)
+        _exact(self, "quote_quantity", self.quote_quantity)
+        if self.type != "MARKET" and self.price is None:
+            raise ConfigError(f"a {self.type} order needs a price")
         if self.type == "MARKET":
             if (self.quantity is None) == (self.quote_quantity is None):
                 raise ConfigError("a MARKET order needs exactly one of quantity and quote_quantity")
@@ -120,7 +174,7 @@ class Balance(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class Withdrawal(msgspec.Struct, frozen=True, kw_only=True):
-    """A withdrawal request."""
+    """A withdrawal request; ``amount`` is exact and positive (a ``Decimal``, or an ``int``), never a float."""
 
     asset: str
     address: str
@@ -128,6 +182,9 @@ class Withdrawal(msgspec.Struct, frozen=True, kw_only=True):
     network: str | None = None
     tag: str | None = None
     client_id: str | None = None
+
+    def __post_init__(self) -> None:
+        _exact(self, "amount", self.amount)
 
 
 class WithdrawalStatus(msgspec.Struct, frozen=True, kw_only=True):

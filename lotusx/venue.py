@@ -20,9 +20,10 @@ sync), since that is the clock the venue counts by.
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+import weakref
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from lotusx.kernel.classify import Classifier, MapErrors
 from lotusx.kernel.client import RestClient
@@ -35,8 +36,9 @@ from lotusx.layers.clock import ClockSync, ServerClock
 from lotusx.layers.limiter import Limiter, Pool
 from lotusx.layers.ratelimit import RateLimit, UsageParser
 from lotusx.layers.retry import Retry, RetryPolicy
-from lotusx.layers.sign import Sign
+from lotusx.layers.sign import NoCredentials, Sign
 from lotusx.layers.trace import Trace
+from lotusx.log import without_password
 from lotusx.metrics import Metrics
 from lotusx.transport import AiohttpRest
 
@@ -47,6 +49,15 @@ class Connector(Protocol):
     """What :func:`lotusx.connect` yields: a venue's public API, closable."""
 
     async def aclose(self) -> None: ...
+
+
+class Stream(Protocol):
+    """A connector's open stream (a ``ReconnectWs``), as :meth:`Parts.opened` keeps it."""
+
+    async def close(self) -> None: ...
+
+
+S = TypeVar("S", bound=Stream)
 
 
 @dataclass(frozen=True)
@@ -61,6 +72,33 @@ class Parts:
     metrics: Metrics
     signed: Service  # signed and rate-limited, but not retried: for reconcile queries
     ws_api_url: str = ""  # base URL of the venue's WebSocket API (requests over a socket); "" if none
+    # The streams open now (each goes when its consumer is done with it): the connector's aclose ends them.
+    streams: weakref.WeakSet[Stream] = field(default_factory=weakref.WeakSet, compare=False, repr=False)
+
+    def need_credentials(self, what: str) -> Credentials:
+        """The credentials, or a ``ConfigError`` saying ``what`` needs them and how to pass them."""
+        if self.credentials is None:
+            raise ConfigError(f"{what} needs an API key, and this {self.venue.name} connector was opened without "
+                              f"one: pass credentials=lotusx.Credentials(api_key=..., secret=...) to "
+                              f"lotusx.connect({self.venue.name!r}, ...)")
+        return self.credentials
+
+    def check_open(self) -> None:
+        """Raise ``ConfigError`` once the connector was closed: a stream opened then would outlive it."""
+        if self.rest.closed:
+            raise ConfigError(f"this {self.venue.name} connector is closed (its `async with lotusx.connect(...)` "
+                              "block has ended): open a new one")
+
+    def opened(self, stream: S) -> S:
+        """``stream``, kept so that :meth:`close_streams` ends it; ``ConfigError`` on a closed connector."""
+        self.check_open()
+        self.streams.add(stream)
+        return stream
+
+    async def close_streams(self) -> None:
+        """Close every stream still open: a consumer's ``async for`` ends, its sockets are gone."""
+        for stream in list(self.streams):
+            await stream.close()
 
 
 @dataclass(frozen=True)
@@ -93,6 +131,7 @@ def open_venue(venue: Venue, *, credentials: Credentials | None = None, rest_url
     behind its user's back (a testnet with its own WS API host needs both).
     ``transport`` replaces the aiohttp transport, e.g. with ``lotusx.testing.FakeTransport``.
     """
+    _check_options(credentials, outer, inner, rest_url=rest_url, ws_url=ws_url, ws_api_url=ws_api_url)
     metrics = metrics if metrics is not None else Metrics()
     if transport is None:
         transport = AiohttpRest(rest_url or venue.rest_url)
@@ -108,7 +147,8 @@ def open_venue(venue: Venue, *, credentials: Credentials | None = None, rest_url
     rate_limit = RateLimit(limiter, usage=venue.usage)
     # Not through ClockSync, so a sync cannot recurse into itself.
     sampled = rate_limit(unlayered)
-    clock_sync: Sequence[Layer] = ()
+    # Without credentials a signed endpoint is refused up front (nothing charged, nothing sent).
+    clock_sync: Sequence[Layer] = (NoCredentials(venue.name),)
     sign: Sequence[Layer] = ()
     if credentials is not None:
         clock_sync, sign = (ClockSync(server_clock),), (Sign(venue.signer(credentials), clock=server_clock),)
@@ -136,11 +176,38 @@ def open_venue(venue: Venue, *, credentials: Credentials | None = None, rest_url
     return venue.connector(parts)
 
 
-def _bind(reconcile: Reconcile, signed: Service) -> Callable[[Request], Awaitable[Response | None]]:
-    async def bound(request: Request) -> Response | None:
-        return await reconcile(signed, request)
+def _check_options(credentials: object, outer: object, inner: object, **urls: str | None) -> None:
+    """The mistakes a user makes first, as ``ConfigError``\\s saying what to pass."""
+    if credentials is not None and not isinstance(credentials, Credentials):
+        raise ConfigError(f"credentials must be lotusx.Credentials(api_key=..., secret=...), got "
+                          f"{type(credentials).__name__}")
+    for name, url in urls.items():  # checked now, not when the first stream opens
+        schemes = ("http://", "https://") if name == "rest_url" else ("ws://", "wss://")
+        if url is not None and not (isinstance(url, str) and url.lower().startswith(schemes)):
+            raise ConfigError(f"{name} must be a base URL starting {' or '.join(schemes)} (scheme://host[:port]), "
+                              f"got {without_password(str(url))!r}")
+    for name, layers in (("outer", outer), ("inner", inner)):
+        if isinstance(layers, str) or not isinstance(layers, Iterable):
+            raise ConfigError(f"{name}= takes a sequence of layers, e.g. {name}=[around(my_middleware)], "
+                              f"got {layers!r}")
 
-    return bound
+
+@dataclass(frozen=True)
+class _Bound:
+    """A venue's reconcile query bound to the signed, unretried service (its repr names the query)."""
+
+    reconcile: Reconcile
+    signed: Service = field(repr=False)
+
+    async def __call__(self, request: Request) -> Response | None:
+        return await self.reconcile(self.signed, request)
+
+    def __repr__(self) -> str:
+        return f"{self.reconcile.__module__}.{getattr(self.reconcile, '__qualname__', self.reconcile)}"
+
+
+def _bind(reconcile: Reconcile, signed: Service) -> Callable[[Request], Awaitable[Response | None]]:
+    return _Bound(reconcile, signed)
 
 
 def _pools(defaults: tuple[Pool, ...], overrides: Mapping[str, Sequence[Pool]] | None) -> tuple[Pool, ...]:
@@ -151,6 +218,10 @@ def _pools(defaults: tuple[Pool, ...], overrides: Mapping[str, Sequence[Pool]] |
         raise ConfigError(f"rate_limits names unknown pools: {sorted(unknown)}")
     kept = [pool for pool in defaults if pool.name not in overrides]
     return (*kept, *(pool for pools in overrides.values() for pool in pools))
+
+
+class NotAConnector(ConfigError, AttributeError):
+    """A connector's method asked of :class:`connect` itself; an ``AttributeError`` too, so ``hasattr`` works."""
 
 
 class connect:
@@ -176,6 +247,16 @@ class connect:
     async def __aenter__(self) -> Any:
         self._connector = self._open()
         return self._connector
+
+    def __getattr__(self, name: str) -> Any:
+        # Only for names it does not have: `ex = lotusx.connect(...); await ex.get_order_book(...)`.
+        if name.startswith("_"):
+            raise AttributeError(name)
+        raise NotAConnector(f"lotusx.connect(...) has no {name!r}: it opens the connector as a context, "
+                            f"`async with lotusx.connect(...) as ex:`, then ex.{name}")
+
+    def __await__(self) -> Any:
+        raise ConfigError("lotusx.connect(...) is not awaited: use `async with lotusx.connect(...) as ex:`")
 
     async def __aexit__(self, *exc: object) -> None:
         await self._connector.aclose()

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from lotusx.kernel import errors as e
 from lotusx.kernel.message import Request, Response
-from lotusx.kernel.service import Service
+from lotusx.kernel.service import Service, callable_name
 
 Classifier = Callable[[Request, Response], "e.LotusXError | None"]
 
@@ -65,7 +65,10 @@ def http_errors(request: Request, response: Response) -> e.LotusXError | None:
     if status in (401, 403):
         return e.AuthenticationError(f"{where}: not authorised", response=response)
     if status == 404:
-        return e.NotFound(f"{where}: not found", response=response)
+        # A bare 404 (a venue's "no such order" carries its own code, mapped before this) is most
+        # often a path the server does not have: a base URL with a path of its own, or another venue's.
+        return e.NotFound(f"{where}: not found (is the base URL right? scheme://host[:port], the path is added)",
+                          response=response)
     return e.InvalidRequest(f"{where}: rejected", response=response)
 
 
@@ -79,6 +82,8 @@ def chain(*classifiers: Classifier) -> Classifier:
                 return error
         return None
 
+    # What MapErrors' repr (and so the stack's) shows: the classifiers, not "chain.<locals>.classify".
+    classify.__qualname__ = f"chain({', '.join(map(callable_name, classifiers))})"
     return classify
 
 
@@ -101,4 +106,4 @@ class MapErrors:
         return service
 
     def __repr__(self) -> str:
-        return f"MapErrors({getattr(self.classify, '__qualname__', self.classify)})"
+        return f"MapErrors({callable_name(self.classify)})"

@@ -10,6 +10,7 @@ import msgspec
 import orjson
 
 from lotusx.kernel.classify import Classifier, http_errors
+from lotusx.kernel.errors import ConfigError
 from lotusx.kernel.message import ANONYMOUS, Endpoint, Request, Response, encode_query
 from lotusx.kernel.service import Layer, Service, stack
 
@@ -31,7 +32,8 @@ def param_value(value: Any) -> str:
         text = format(value, "f")
         return text.rstrip("0").rstrip(".") if "." in text else text
     if isinstance(value, float):
-        raise TypeError("floats are not sent as parameters: use Decimal for exact values")
+        raise ConfigError(f"a float ({value!r}) is not sent as a parameter: money is exact, "
+                          f"pass Decimal({str(value)!r})")
     return str(value)
 
 
@@ -57,6 +59,12 @@ def _json_default(value: Any) -> Any:
 def json_body(value: Any) -> bytes:
     """``value`` as compact JSON; Decimals become exact strings without exponent."""
     return orjson.dumps(value, default=_json_default)
+
+
+async def _closed(request: Request) -> Response:
+    """The service of a closed client: swapped in by ``aclose``, so an open one pays no check per call."""
+    raise ConfigError(f"{request.method} {request.path}: this client is closed (the `async with` block of the "
+                      "RestClient, or of the lotusx.connect(...) that made it, has ended): open a new one")
 
 
 class RestClient:
@@ -124,8 +132,14 @@ class RestClient:
         return Request(method=method, path=path, query=pairs(params), body=data, headers=headers,
                        endpoint=endpoint)
 
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`aclose` was called: every later call raises ``ConfigError``."""
+        return self.service is _closed
+
     async def aclose(self) -> None:
-        """Close the transport, if it owns resources."""
+        """Close the transport, if it owns resources; later calls raise ``ConfigError``, never reopen it."""
+        self.service = _closed
         aclose = getattr(self.transport, "aclose", None)
         if aclose is not None:
             await aclose()

@@ -37,6 +37,14 @@ def register_secret(value: str | bytes) -> None:
         _LONGEST_FIRST = tuple(sorted(_SECRETS, key=len, reverse=True))
 
 
+def _check_given(name: str, value: object) -> None:
+    """A ``ConfigError`` for a key or secret that is missing: ``None`` (an unset environment variable) or empty."""
+    if not isinstance(value, str | bytes) or not value:
+        shown = ("None (an environment variable not set?)" if value is None else
+                 "empty" if isinstance(value, str | bytes) else f"a {type(value).__name__}, not a str")
+        raise ConfigError(f"Credentials: {name} is {shown}: pass the key and secret the venue issued")
+
+
 @dataclass(frozen=True)
 class Credentials:
     """An API key and its secret (HMAC secret, or Ed25519 private key as PEM or raw bytes).
@@ -53,6 +61,8 @@ class Credentials:
     passphrase: str | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
+        for field_name, given in (("api_key", self.api_key), ("secret", self.secret)):
+            _check_given(field_name, given)
         for value in (self.api_key, self.secret, self.passphrase):
             if value:
                 register_secret(value)

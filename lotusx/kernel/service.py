@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
-from typing import TypeAlias
+from types import FunctionType, MethodType
+from typing import TypeAlias, cast
 
+from lotusx.kernel.errors import ConfigError
 from lotusx.kernel.message import Request, Response
 
 Service: TypeAlias = Callable[[Request], Awaitable[Response]]
@@ -27,7 +29,7 @@ class Stack:
 
     def __call__(self, inner: Service) -> Service:
         for layer in reversed(self.layers):
-            inner = layer(inner)
+            inner = _wrap(layer, inner)
         return inner
 
     def __iter__(self) -> Iterator[Layer]:
@@ -37,7 +39,35 @@ class Stack:
         return len(self.layers)
 
     def __repr__(self) -> str:
-        return f"stack({', '.join(map(repr, self.layers))})"
+        # A layer written as a plain function shows as its name, not as "<function f at 0x...>".
+        shown = (callable_name(layer) if isinstance(layer, FunctionType | MethodType) else repr(layer)
+                 for layer in self.layers)
+        return f"stack({', '.join(shown)})"
+
+
+def callable_name(value: object) -> str:
+    """How a stack's repr names a function: its qualified name, less where it was defined (``<locals>``)."""
+    name = getattr(value, "__qualname__", None)
+    return name.rpartition(".<locals>.")[2] if isinstance(name, str) else repr(value)
+
+
+_HOW = ("a layer takes the inner service and returns a new one; a middleware "
+        "`async def mw(request, call_next)` goes in as around(mw)")
+
+
+def _wrap(layer: Layer, inner: Service) -> Service:
+    """``layer(inner)``, or a ``ConfigError`` saying what a layer is when ``layer`` is not one."""
+    name = callable_name(layer)
+    try:
+        service: object = layer(inner)
+    except TypeError as exc:  # a middleware called as a layer: "missing 1 required positional argument"
+        raise ConfigError(f"{name} is not a layer ({exc}): {_HOW}") from exc
+    if not callable(service):
+        close = getattr(service, "close", None)
+        if close is not None:  # a coroutine a middleware with defaults returned: never awaited, not warned of
+            close()
+        raise ConfigError(f"{name} is not a layer: it returned {type(service).__name__}, not a service: {_HOW}")
+    return cast(Service, service)
 
 
 def stack(*layers: Layer | None) -> Stack:
@@ -72,8 +102,7 @@ class Around:
         return service
 
     def __repr__(self) -> str:
-        name = getattr(self.middleware, "__qualname__", None) or repr(self.middleware)
-        return f"around({name})"
+        return f"around({callable_name(self.middleware)})"
 
 
 def around(middleware: Middleware) -> Layer:

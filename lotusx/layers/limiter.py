@@ -210,7 +210,8 @@ def _open(uri: str | Counters, clock: Clock, state: KeyState) -> Counters:
     try:
         storage = storage_from_string(uri if uri.startswith("async+") else f"async+{uri}", wrap_exceptions=True)
     except (ConfigurationError, ValueError, TypeError) as exc:
-        raise e.ConfigError(f"rate-limit storage {_redacted(uri)!r}: {_scrubbed(str(exc), uri)}") from None
+        raise e.ConfigError(f"rate-limit storage {_redacted(uri)!r}: {_scrubbed(str(exc), uri)} "
+                            "(use memory://, or redis://host:6379 to share limits between processes)") from None
     if not isinstance(storage, Storage):  # pragma: no cover - the async+ prefix guarantees it
         raise e.ConfigError(f"rate-limit storage {_redacted(uri)!r} is not asynchronous")
     return storage

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from lotusx.kernel.errors import ConfigError
 from lotusx.kernel.message import Request, Response
 from lotusx.kernel.protocols import SYSTEM_CLOCK, Clock, Signer
 from lotusx.kernel.service import Service
@@ -28,6 +29,30 @@ class Sign:
         async def service(request: Request) -> Response:
             if request.endpoint.signed:
                 request = signer.sign(request, int(clock.time() * 1000))
+            return await inner(request)
+
+        return service
+
+
+@dataclass(frozen=True)
+class NoCredentials:
+    """Stand in for ``Sign`` on a connector opened without credentials: refuse signed endpoints.
+
+    Refused before anything is charged or sent, with a ``ConfigError`` saying what to pass,
+    instead of an unsigned request the venue answers with a puzzling "API-key format invalid".
+    """
+
+    exchange: str
+
+    def __call__(self, inner: Service) -> Service:
+        exchange = self.exchange
+
+        async def service(request: Request) -> Response:
+            if request.endpoint.signed:
+                raise ConfigError(
+                    f"{request.method} {request.path} ({request.endpoint.name}) needs an API key, and this "
+                    f"{exchange} connector was opened without one: pass credentials=lotusx.Credentials("
+                    f"api_key=..., secret=...) to lotusx.connect({exchange!r}, ...)")
             return await inner(request)
 
         return service

@@ -131,7 +131,8 @@ async def serve(venues: Iterable[str] = ("binance", "bybit"), *, seed: int = 0, 
     try:
         for index, name in enumerate(venues):
             if name not in CATEGORIES:
-                raise ConfigError(f"unknown sim venue {name!r}; known: {sorted(CATEGORIES)}")
+                also = " (the bybit sim serves spot and linear alike)" if name.startswith("bybit") else ""
+                raise ConfigError(f"unknown sim venue {name!r}; known: {sorted(CATEGORIES)}{also}")
             venue = Venue(name, CATEGORIES[name], seed=seed, config=config, clock=clock)
             keys = make_keys(venue)
             driver = Driver(venue, seed)

@@ -2,14 +2,15 @@
 
 Use them to test your own layers and middleware without a network or real time::
 
-    from lotusx.testing import FakeClock, ScriptedService
     from lotusx import Request, Response
+    from lotusx.layers import Retry, RetryPolicy
+    from lotusx.testing import FakeClock, ScriptedService
 
     inner = ScriptedService([Response(status=503), Response(status=200, body=b"{}")])
     clock = FakeClock()
-    service = MyRetry(sleep=clock.sleep)(inner)
+    service = Retry(RetryPolicy(max_attempts=3), clock=clock)(inner)
     assert (await service(Request(method="GET", path="/x"))).status == 200
-    assert len(inner.requests) == 2 and clock.slept == [0.5]
+    assert len(inner.requests) == 2 and len(clock.slept) == 1  # the back-off, in virtual time
 
 - :class:`FakeTransport` answers every request with ``handler(request)`` (sync or async),
   like httpx's ``MockTransport``; route on ``request.path`` in a plain function.
@@ -20,7 +21,8 @@ Use them to test your own layers and middleware without a network or real time::
 - :class:`RecordingClock` is real time that records (and can shorten) every sleep, for
   integration tests over real sockets.
 - :class:`FakeWs` is a scripted :class:`~lotusx.WsSession`: inbound frames you queue,
-  sends it records.
+  sends it records. ``ReconnectWs`` takes a factory of sessions: ``ReconnectWs(lambda: fake, ...)``.
+- A whole connector runs on a fake venue: ``lotusx.connect("binance", transport=FakeTransport(handler))``.
 """
 
 from lotusx.testing.clock import FakeClock, RecordingClock

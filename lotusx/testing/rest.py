@@ -27,7 +27,7 @@ class FakeTransport:
         result = self.handler(request)
         if inspect.isawaitable(result):
             result = await result
-        return result
+        return _checked(result, request, self)
 
     async def aclose(self) -> None:
         """Mark closed (so tests can check a client closes its transport)."""
@@ -35,6 +35,14 @@ class FakeTransport:
 
     def __repr__(self) -> str:
         return f"FakeTransport({getattr(self.handler, '__qualname__', self.handler)})"
+
+
+def _checked(result: object, request: Request, double: object) -> Response:
+    """``result``, or a failed test saying the handler answered no ``Response`` (a forgotten ``return``)."""
+    if not isinstance(result, Response):
+        raise AssertionError(f"{double!r} answered {request.method} {request.path} with {type(result).__name__}, "
+                             "not a lotusx.Response (a handler without `return`?)")
+    return result
 
 
 Step = Response | BaseException | Callable[[Request], "Response | Awaitable[Response]"]
@@ -65,7 +73,7 @@ class ScriptedService:
         result = step(request)
         if inspect.isawaitable(result):
             result = await result
-        return result
+        return _checked(result, request, self)
 
     @property
     def remaining(self) -> int:

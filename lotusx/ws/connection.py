@@ -79,6 +79,7 @@ class Shard:
         self._ended: LotusXError | None = None  # why the supervisor is gone: later subscribes fail with it
         self._refused: LotusXError | None = None  # why the last rotation's new link could not open
         self._retiring: Link | None = None  # the old link while a rotation opens its successor
+        self.failure: LotusXError | None = None  # why the last connection attempt failed, until one opens
 
     @property
     def connected(self) -> bool:
@@ -185,10 +186,12 @@ class Shard:
         while True:
             try:
                 link = await self._open()
+                self.failure = None
                 await self._resumed()
             except _FATAL:
                 raise
             except LotusXError as exc:
+                self.failure = exc
                 failures += 1
                 delay = _cool_off(hub.backoff.delay(failures), exc)
                 _log.warning("ws connect failed", exchange=hub.exchange, shard=self.index,

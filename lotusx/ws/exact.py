@@ -58,7 +58,9 @@ class Levels(Sequence[Level]):
     __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
-        return f"Levels({len(self.raw)} levels)"
+        # What a list of the pairs would show (print(book.bids[:5]) is how a user looks at a book);
+        # only repr builds them all.
+        return f"Levels({list(self)!r})"
 
 
 class LevelsOf:

@@ -75,6 +75,9 @@ class ReconnectWs:
                  overflow: Overflow = Overflow.BLOCK, ack_timeout: float = 10.0, subscribe_timeout: float = 30.0,
                  rotate_before: float = 300.0, dedup_size: int = 8192, metrics: Metrics | None = None,
                  clock: Clock = SYSTEM_CLOCK) -> None:
+        if not callable(factory):  # a session passed where the factory of sessions goes
+            raise ConfigError(f"ReconnectWs takes a factory that makes a fresh session for each connection, "
+                              f"e.g. ReconnectWs(lambda: AiohttpWs(url), ...), got a {type(factory).__name__}")
         self.factory = factory
         self.frames = frames if frames is not None else _default_frames()
         self.dialect = dialect if dialect is not None else WsDialect()
@@ -188,6 +191,11 @@ class ReconnectWs:
             # keeps the rest (see above): the venue may have it.
             if sending or not isinstance(exc, (Timeout, SubscriptionRejected)):
                 await self._let_go(registry.let_go(held))
+            unreached = [shard.failure for index in placed if not (shard := self._shards[index]).connected
+                         and shard.failure is not None]
+            if isinstance(exc, Timeout) and unreached:  # not the venue's silence: no connection at all
+                raise Timeout(f"subscribe: no connection to the venue within {self.subscribe_timeout} s, the last "
+                              f"attempt failed: {unreached[0]} (is the WebSocket URL right?)") from exc
             raise
 
     async def unsubscribe(self, streams: Sequence[str]) -> None:

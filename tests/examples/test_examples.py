@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -67,3 +69,31 @@ def test_push_stream_example_hands_depth_and_trades_to_its_handler() -> None:
     assert "'DepthUpdate':" in out and "'TradeEvent':" in out
     assert "last trade price: Decimal('" in out
     assert "first bid level of the last depth update: (Decimal('" in out
+
+
+@pytest.mark.parametrize(("script", "running"), [
+    ("quickstart.py", "streaming the maintained"),
+    ("quickstart_bybit.py", "placed  BUY"),
+    ("order_book.py", "after 2 s"),
+    ("order_stream.py", "placed   example-1"),
+    ("push_stream.py", "pushing BTCUSDT"),
+])
+def test_ctrl_c_ends_an_example_at_once_without_a_traceback(script: str, running: str) -> None:
+    """Ctrl-C mid-run: exit status 130 within seconds, everything closed, no traceback or unclosed-session warning."""
+    # SIGINT as at a terminal: a test runner started in the background may have it ignored, and children inherit that.
+    process = subprocess.Popen([sys.executable, str(EXAMPLE.parent / script)], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        assert process.stdout is not None
+        for line in process.stdout:  # until the example is well under way
+            if running in line:
+                break
+        process.send_signal(signal.SIGINT)
+        started = time.monotonic()
+        _, errors = process.communicate(timeout=20)
+    finally:
+        process.kill()
+    assert process.returncode == 130, errors[-2000:]
+    assert time.monotonic() - started < 5
+    assert "Traceback" not in errors and "Unclosed" not in errors, errors[-2000:]

@@ -8,6 +8,7 @@ import msgspec
 import pytest
 
 from lotusx import (
+    ConfigError,
     Endpoint,
     InvalidRequest,
     IpBanned,
@@ -104,8 +105,8 @@ def test_param_value_renders_exact_decimals() -> None:
 
 
 def test_param_value_refuses_floats() -> None:
-    """Floats are refused: money must be exact."""
-    with pytest.raises(TypeError):
+    """Floats are refused with a ConfigError naming the Decimal to pass: money must be exact."""
+    with pytest.raises(ConfigError, match=r"pass Decimal\('0.1'\)"):
         param_value(0.1)
 
 

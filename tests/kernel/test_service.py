@@ -117,4 +117,24 @@ def test_around_repr_names_the_middleware() -> None:
     async def my_mw(request: Request, call_next: Service) -> Response:
         return await call_next(request)
 
-    assert repr(stack(around(my_mw))) == f"stack(around({my_mw.__qualname__}))"
+    assert repr(stack(around(my_mw))) == "stack(around(my_mw))"  # not "test_...<locals>.my_mw"
+
+
+def test_a_function_layer_shows_as_its_name() -> None:
+    """A layer written as a plain function shows as its name in the stack, not as <function ... at 0x...>."""
+
+    def passthrough(inner: Service) -> Service:
+        return inner
+
+    assert repr(stack(passthrough, Tag("a"))) == "stack(passthrough, Tag(name='a', level=0))"
+
+
+def test_a_middleware_given_as_a_layer_is_a_config_error_saying_around() -> None:
+    """stack(mw) without around(): a ConfigError when the stack is built, naming around(mw)."""
+    from lotusx import ConfigError
+
+    async def my_mw(request: Request, call_next: Service) -> Response:
+        return await call_next(request)
+
+    with pytest.raises(ConfigError, match=r"my_mw is not a layer .* goes in as around\(mw\)"):
+        stack(my_mw)(ScriptedService([]))  # type: ignore[arg-type]

@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import signal
 import sys
+from collections.abc import Iterator
 
 import aiohttp
 import pytest
+import structlog
 
 from lotusx.cli import main
 
@@ -42,12 +44,21 @@ async def test_sim_command_serves_and_stops_on_sigint(http: aiohttp.ClientSessio
             await proc.wait()
 
 
-def test_usage_errors_exit_2() -> None:
-    """A missing command or a bad port is an argparse usage error."""
-    for argv in ([], ["sim", "--port", "x"]):
-        with pytest.raises(SystemExit) as exit_info:
-            main(argv)
-        assert exit_info.value.code == 2
+@pytest.fixture(autouse=True)
+def keep_logging() -> Iterator[None]:
+    """main() configures structlog for the command (stderr, warnings): put the tests' own back."""
+    saved = structlog.get_config()
+    yield
+    structlog.configure(**saved)
+
+
+def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    """A bad port is an argparse usage error; no command at all prints the help, with status 2."""
+    with pytest.raises(SystemExit) as exit_info:
+        main(["sim", "--port", "x"])
+    assert exit_info.value.code == 2
+    assert main([]) == 2
+    assert "new-exchange" in capsys.readouterr().out
 
 
 def test_unknown_venue_exits_2(capsys: pytest.CaptureFixture[str]) -> None:

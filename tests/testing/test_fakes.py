@@ -46,6 +46,19 @@ async def test_fake_transport_accepts_sync_and_async_handlers() -> None:
     assert transport.requests == [REQ]
 
 
+async def test_a_handler_that_answers_no_response_fails_the_test_saying_so() -> None:
+    """A handler without `return` (None) fails at the double, naming the request, not deep in a layer."""
+
+    def forgot(request: Request) -> Response:
+        Response(status=200)
+        return None  # type: ignore[return-value]
+
+    with pytest.raises(AssertionError, match=r"answered GET /x with NoneType, not a lotusx.Response"):
+        await FakeTransport(forgot)(REQ)
+    with pytest.raises(AssertionError, match=r"not a lotusx\.Response"):
+        await ScriptedService([forgot])(REQ)
+
+
 async def test_fake_clock_auto_advance_moves_time_on_sleep() -> None:
     """With auto_advance, sleep moves virtual time forward at once and records the delay."""
     clock = FakeClock(start=100.0)

@@ -33,7 +33,10 @@ class TestLevels:
     def test_keeps_raw_strings(self) -> None:
         """The raw strings are still there for code that wants no conversion at all."""
         assert Levels(RAW).raw is RAW
-        assert repr(Levels(RAW)) == "Levels(2 levels)"
+
+    def test_repr_shows_the_levels(self) -> None:
+        """repr shows the Decimal pairs, as a list of them would: printing a book's top shows the prices."""
+        assert repr(Levels(RAW)[:1]) == "Levels([(Decimal('50000.10'), Decimal('1.00000001'))])"
 
 
 def test_levels_concatenate_like_lists() -> None:

@@ -35,7 +35,7 @@ from lotusx.kernel.ids import client_order_id
 from lotusx.kernel.message import Request
 from lotusx.layers.clock import LoginClock
 from lotusx.log import get_logger
-from lotusx.models import Balance, NewOrder, Order, OrderBook, Ticker, Trade, Withdrawal, WithdrawalStatus
+from lotusx.models import Balance, NewOrder, Order, OrderBook, Ticker, Trade, Withdrawal, WithdrawalStatus, check_count
 from lotusx.transport import AiohttpWs
 from lotusx.venue import Parts
 from lotusx.ws import Gap as Reconnected
@@ -58,6 +58,8 @@ _TERMINATED = "event_stream_terminated"  # the Gap reason after the venue ended 
 # How far the venue clock estimate may run ahead of the venue: an order created this much before
 # a placement began is still taken to be its own (a false "earlier order" is only a doubt raised).
 _CLOCK_SLACK_MS = 500
+_BY_HAND = ("Binance(...) takes the Parts that lotusx.connect builds, got {}: for your own layers pass "
+            "outer=[...] / inner=[...] to lotusx.connect('binance', ...), for your own wire transport=...")
 _WS_API_PATH = "/ws-api/v3"  # appended to Parts.ws_api_url (web-socket-api.md "General API Information")
 
 
@@ -65,6 +67,8 @@ class Binance:
     """Binance spot. Build with :func:`lotusx.connect` ("binance") or from :class:`Parts`."""
 
     def __init__(self, parts: Parts) -> None:
+        if not isinstance(parts, Parts):
+            raise ConfigError(_BY_HAND.format(type(parts).__name__))
         self.parts = parts
         self.rest = parts.rest
         self.metrics = parts.metrics
@@ -77,7 +81,8 @@ class Binance:
         return (await self.rest.get(ep.TIME.path, endpoint=ep.TIME, type=s.ServerTime)).serverTime
 
     async def get_order_book(self, symbol: str, depth: int = 100) -> OrderBook:
-        """A REST snapshot of ``depth`` levels per side."""
+        """A REST snapshot of ``depth`` levels per side (1 to 5000)."""
+        check_count("depth", depth)
         raw = await self._depth(symbol, depth)
         return _book(symbol, raw)
 
@@ -91,7 +96,8 @@ class Binance:
         return Ticker(symbol=t.symbol, bid=t.bidPrice, bid_quantity=t.bidQty, ask=t.askPrice, ask_quantity=t.askQty)
 
     async def get_trades(self, symbol: str, limit: int = 500) -> list[Trade]:
-        """Recent public trades, oldest first."""
+        """Recent public trades, oldest first (``limit`` 1 to 1000)."""
+        check_count("limit", limit)
         rows = await self.rest.get(ep.TRADES.path, {"symbol": symbol, "limit": limit}, endpoint=ep.TRADES,
                                    type=list[s.RestTrade])
         return [Trade(symbol=symbol, trade_id=str(r.id), price=r.price, quantity=r.qty, timestamp=r.time,
@@ -204,9 +210,9 @@ class Binance:
 
     def _ws(self) -> ReconnectWs:
         url = self.parts.ws_url + "/stream"
-        return ReconnectWs(lambda: AiohttpWs(url), frames=market_frames(self.metrics), dialect=DIALECT,
-                           heartbeat=_HEARTBEAT, outbound=message_rate(self.parts.clock, self.metrics),
-                           metrics=self.metrics)
+        return self.parts.opened(ReconnectWs(
+            lambda: AiohttpWs(url), frames=market_frames(self.metrics), dialect=DIALECT, heartbeat=_HEARTBEAT,
+            outbound=message_rate(self.parts.clock, self.metrics), metrics=self.metrics))
 
     @asynccontextmanager
     async def _subscribed(self, streams: Sequence[str]) -> AsyncIterator[ReconnectWs]:
@@ -224,6 +230,7 @@ class Binance:
     async def watch_order_books(self, symbols: Iterable[str], depth: int | None = 20
                                 ) -> AsyncGenerator[OrderBook, None]:
         """Maintained books of ``symbols`` on one connection; a gap resyncs only its own symbol."""
+        check_count("depth", depth, none="every level")
         names = {symbol.upper(): symbol for symbol in symbols}
         streams = {f"{symbol.lower()}@depth@100ms": name for name, symbol in names.items()}
 
@@ -322,9 +329,7 @@ class Binance:
         dialect's login, so a reconnect subscribes again with a fresh timestamp) and the events
         come wrapped in ``{"subscriptionId", "event"}`` (user-data-stream.md).
         """
-        credentials = self.parts.credentials
-        if credentials is None:
-            raise ConfigError("the user data stream needs credentials")
+        credentials = self.parts.need_credentials("the user data stream (watch_orders, watch_balances)")
         signer, clock, ids = self.parts.venue.signer(credentials), self.parts.clock, itertools.count(1)
         stamps = LoginClock(clock)  # -1021 to a subscription: the next one syncs the clock first
 
@@ -339,8 +344,8 @@ class Binance:
 
         url = self.parts.ws_api_url + _WS_API_PATH
         dialect = dataclasses.replace(USER_DIALECT, login=subscription, login_ack=answered)
-        async with ReconnectWs(lambda: AiohttpWs(url), frames=user_frames(self.metrics), dialect=dialect,
-                               heartbeat=_HEARTBEAT, metrics=self.metrics) as ws:
+        async with self.parts.opened(ReconnectWs(lambda: AiohttpWs(url), frames=user_frames(self.metrics),
+                                                 dialect=dialect, heartbeat=_HEARTBEAT, metrics=self.metrics)) as ws:
             async for event in ws:
                 if type(event) is Malformed:
                     if event.reason != "unknown":  # an event type we do not model is no loss
@@ -372,8 +377,9 @@ class Binance:
         return self._raw.stream()
 
     async def aclose(self) -> None:
-        """Close streams and the REST pool."""
+        """Close every stream (a watcher's ``async for`` ends) and the REST pool."""
         await self._raw.aclose()
+        await self.parts.close_streams()
         await self.rest.aclose()
 
     async def __aenter__(self) -> Binance:

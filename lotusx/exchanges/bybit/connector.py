@@ -43,7 +43,7 @@ from lotusx.kernel.ids import client_order_id
 from lotusx.kernel.message import Endpoint, Request
 from lotusx.kernel.service import Service
 from lotusx.layers.clock import LoginClock
-from lotusx.models import Balance, NewOrder, Order, OrderBook, Side, Ticker, Trade, Withdrawal
+from lotusx.models import Balance, NewOrder, Order, OrderBook, Side, Ticker, Trade, Withdrawal, check_count
 from lotusx.signers import BybitHmac
 from lotusx.transport import AiohttpWs
 from lotusx.venue import Parts
@@ -76,6 +76,10 @@ class Bybit:
     """Bybit v5 for one category. Build with :func:`lotusx.connect` ("bybit", or ``VENUE_LINEAR``)."""
 
     def __init__(self, parts: Parts, category: Category = SPOT) -> None:
+        if not isinstance(parts, Parts):
+            raise ConfigError(f"Bybit(...) takes the Parts that lotusx.connect builds, got {type(parts).__name__}: "
+                              "for your own layers pass outer=[...] / inner=[...] to lotusx.connect('bybit', ...), "
+                              "for your own wire transport=...")
         self.parts = parts
         self.category = category
         self.rest = parts.rest
@@ -102,6 +106,7 @@ class Bybit:
 
     async def get_order_book(self, symbol: str, depth: int = 50) -> OrderBook:
         """A REST snapshot of ``depth`` levels per side (spot: up to 200, linear: up to 500)."""
+        check_count("depth", depth)
         raw: s.Book = await self._get(ep.ORDERBOOK, [("symbol", symbol), ("limit", depth)], s.Book)
         return OrderBook(symbol=raw.s, sequence=raw.u, timestamp=raw.ts,
                          bids=[(Decimal(p), Decimal(q)) for p, q in raw.b],
@@ -118,6 +123,7 @@ class Bybit:
 
     async def get_trades(self, symbol: str, limit: int = 60) -> list[Trade]:
         """Recent public trades, oldest first (spot keeps the last 60)."""
+        check_count("limit", limit)
         rows: s.Rows[s.TradeRow] = await self._get(ep.RECENT_TRADE, [("symbol", symbol), ("limit", limit)],
                                                    s.Rows[s.TradeRow])
         trades = [Trade(symbol=r.symbol, trade_id=r.execId, price=r.price, quantity=r.size, timestamp=int(r.time),
@@ -274,8 +280,9 @@ class Bybit:
 
     def _public(self) -> ReconnectWs:
         url = self.parts.ws_url + self.category.public_path
-        return ReconnectWs(lambda: AiohttpWs(url), frames=bybit_frames(self.metrics),
-                           dialect=public_dialect(self.category), heartbeat=HEARTBEAT, metrics=self.metrics)
+        return self.parts.opened(ReconnectWs(lambda: AiohttpWs(url), frames=bybit_frames(self.metrics),
+                                             dialect=public_dialect(self.category), heartbeat=HEARTBEAT,
+                                             metrics=self.metrics))
 
     @asynccontextmanager
     async def _subscribed(self, topics: Sequence[str]) -> AsyncIterator[ReconnectWs]:
@@ -295,6 +302,7 @@ class Bybit:
     async def watch_order_books(self, symbols: Iterable[str], depth: int | None = 20
                                 ) -> AsyncGenerator[OrderBook, None]:
         """Maintained books of ``symbols`` on one connection; a gap resyncs only its own symbol."""
+        check_count("depth", depth, none="every level")
         syncs = {symbol: SnapshotDeltaSync(symbol) for symbol in symbols}
         topics = {_book_topic(symbol, depth): syncs[symbol] for symbol in syncs}
         async with self._subscribed(list(topics)) as ws:
@@ -352,8 +360,11 @@ class Bybit:
                 yield Ticker(symbol=symbol, bid=book.best_bid[0], bid_quantity=book.best_bid[1],
                              ask=book.best_ask[0], ask_quantity=book.best_ask[1], timestamp=book.timestamp)
 
-    async def watch_orders(self) -> AsyncIterator[Order]:
+    async def watch_orders(self, symbols: Iterable[str] = ()) -> AsyncIterator[Order]:
         """Order updates of this account in this category, reconciled by REST after each reconnect.
+
+        ``symbols`` is taken for the same call as Binance's and not needed: Bybit's history
+        covers every symbol of the category at once.
 
         The private stream is re-authenticated on reconnect; what it missed while it was down
         comes from ``get_open_orders()``, ``get_order_history()`` from the gap on (every symbol
@@ -406,9 +417,7 @@ class Bybit:
                 yield change
 
     async def _private(self, topic: Literal["order", "wallet"]) -> AsyncGenerator[Any, None]:
-        credentials = self.parts.credentials
-        if credentials is None:
-            raise ConfigError("private streams need credentials")
+        credentials = self.parts.need_credentials("a private stream (watch_orders, watch_balances)")
         signer, clock = BybitHmac(credentials.api_key, credentials.secret), self.parts.clock
 
         stamps = LoginClock(clock)
@@ -428,8 +437,8 @@ class Bybit:
 
         url = self.parts.ws_url + ep.PRIVATE_PATH
         dialect = dataclasses.replace(PRIVATE, login=login, login_ack=answered)
-        async with ReconnectWs(lambda: AiohttpWs(url), frames=bybit_frames(self.metrics), dialect=dialect,
-                               heartbeat=HEARTBEAT, metrics=self.metrics) as ws:
+        async with self.parts.opened(ReconnectWs(lambda: AiohttpWs(url), frames=bybit_frames(self.metrics),
+                                                 dialect=dialect, heartbeat=HEARTBEAT, metrics=self.metrics)) as ws:
             await ws.subscribe([topic])
             async for message in ws:
                 if type(message) is Malformed or (
@@ -443,9 +452,9 @@ class Bybit:
                     continue
                 yield message
 
-    async def subscribe(self, topics: Sequence[str]) -> None:
-        """Raw escape hatch: subscribe the shared public stream to venue topics."""
-        await self._raw.subscribe(topics)
+    async def subscribe(self, streams: Sequence[str]) -> None:
+        """Raw escape hatch: subscribe the shared public stream to venue topics (``orderbook.50.BTCUSDT``)."""
+        await self._raw.subscribe(streams)
 
     def stream(self) -> ReconnectWs:
         """Raw escape hatch: every decoded message of :meth:`subscribe`, and reconnects' ``Gap``/``Resumed``.
@@ -458,8 +467,9 @@ class Bybit:
         return self._raw.stream()
 
     async def aclose(self) -> None:
-        """Close streams and the REST pool."""
+        """Close every stream (a watcher's ``async for`` ends) and the REST pool."""
         await self._raw.aclose()
+        await self.parts.close_streams()
         await self.rest.aclose()
 
     async def __aenter__(self) -> Bybit:
