@@ -24,6 +24,7 @@ from typing import Any
 import structlog
 
 import lotusx
+from lotusx.demo import fmt, summary
 from lotusx.metrics import Metrics
 from lotusx.sim import serve
 
@@ -74,38 +75,9 @@ async def main(live: bool, seconds: float) -> None:
             if now - started >= seconds:
                 break
         print(f"  {updates} book updates applied")
-    summary(metrics)
-
-
-def fmt(level: tuple[Decimal, Decimal] | None) -> str:
-    return f"{level[1].normalize()} @ {level[0].normalize()}" if level else "-"
-
-
-def summary(metrics: Metrics) -> None:
-    """Totals from the Prometheus registry, as a scrape would see them."""
-    requests: dict[str, float] = {}
-    latency_sum = latency_count = retries = reconnects = rate_limited = 0.0
-    for family in metrics.registry.collect():
-        for sample in family.samples:
-            if sample.name == "lotusx_requests_total":
-                key = f"{sample.labels['endpoint']} {sample.labels['status_class']}"
-                requests[key] = requests.get(key, 0) + sample.value
-            elif sample.name == "lotusx_request_duration_seconds_sum":
-                latency_sum += sample.value
-            elif sample.name == "lotusx_request_duration_seconds_count":
-                latency_count += sample.value
-            elif sample.name == "lotusx_retries_total":
-                retries += sample.value
-            elif sample.name == "lotusx_ws_reconnects_total":
-                reconnects += sample.value
-            elif sample.name == "lotusx_rate_limited_total":
-                rate_limited += sample.value
-    print("\nmetrics (Prometheus registry):")
-    for key, value in sorted(requests.items()):
-        print(f"  requests  {key:<24} {value:>5.0f}")
-    mean = latency_sum / latency_count * 1e3 if latency_count else 0.0
-    print(f"  mean REST latency {mean:.2f} ms over {latency_count:.0f} attempts")
-    print(f"  retries {retries:.0f}   rate-limited {rate_limited:.0f}   ws reconnects {reconnects:.0f}")
+    print()
+    for line in summary(metrics):  # what a Prometheus scrape of these metrics would show
+        print(line)
 
 
 if __name__ == "__main__":
