@@ -73,6 +73,10 @@ _KINDS: dict[int, type[e.LotusXError]] = {
     110012: e.InsufficientBalance,  # Insufficient available balance.
     110044: e.InsufficientBalance,  # Available margin is insufficient.
     110045: e.InsufficientBalance,  # Wallet balance is insufficient.
+    110006: e.InsufficientBalance,  # The assets are estimated to be unable to cover the position margin
+    110051: e.InsufficientBalance,  # The user's available balance cannot cover the lowest price of the current market
+    110052: e.InsufficientBalance,  # Your available balance is insufficient to set the price
+    110053: e.InsufficientBalance,  # The user's available balance cannot cover the current market price and upper ...
     170033: e.InsufficientBalance,  # (Spot) margin Insufficient account balance
     170131: e.InsufficientBalance,  # (Spot) Balance insufficient
     131212: e.InsufficientBalance,  # (Asset) Insufficient balance
@@ -80,6 +84,13 @@ _KINDS: dict[int, type[e.LotusXError]] = {
     110072: e.DuplicateClientOrderId,  # OrderLinkedID is duplicate
     170141: e.DuplicateClientOrderId,  # (Spot) Duplicate clientOrderId
 }
+# An order without positionIdx 1 or 2 on a symbol in hedge mode is refused 10001 "position idx not
+# match position mode" (the create-order docs: "Under hedge-mode, this param is required"). Orders are
+# placed one-way (no positionIdx: 0), so the fix is the account's position mode, not the order.
+_HEDGE_MODE = "position idx"
+_ONE_WAY = ("the symbol is in hedge mode and LotusX places one-way orders (positionIdx 0): switch it to one-way "
+            "mode (POST /v5/position/switch-mode with category=linear, symbol or coin, mode=0) once it has no "
+            "position and no open order")
 _IP_BANNED = {10018}  # Exceeded the IP Rate Limit (struck out in the docs, still mapped for older gateways)
 # Per-UID throttles: 10006 Too many visits; (Spot) 170005 Too many new orders, 170222 Too many requests.
 _THROTTLED = {10006, 170005, 170222}
@@ -123,6 +134,8 @@ def venue_errors(request: Request, response: Response) -> e.LotusXError | None:
                              code=code, venue_message=msg, response=response)
     if code in _IP_BANNED:
         return e.IpBanned(where, retry_after=IP_BAN_SECONDS, code=code, venue_message=msg, response=response)
+    if code == 10001 and _HEDGE_MODE in msg:
+        return e.InvalidRequest(f"{where}: {_ONE_WAY}", code=code, venue_message=msg, response=response)
     kind = _KINDS.get(code)
     if kind is None:
         # 11xxxx / 17xxxx are order-validation codes; elsewhere an unknown code is the caller's to fix.
