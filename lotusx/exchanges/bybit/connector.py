@@ -152,7 +152,7 @@ class Bybit:
                 "marketUnit": unit, "price": order.price,
                 "timeInForce": tif,
                 "orderLinkId": cid}
-        placed: s.Placed = await self._post(ep.ORDER_CREATE, body, s.Placed, client_order_id=cid)
+        placed: s.Placed = await self._post(self.category.order_create, body, s.Placed, client_order_id=cid)
         found = _find(placed.rows or [], [("orderLinkId", cid)])
         if found is not None:  # a retry reconciled: the order query's answer
             return as_asked(order, _order(found), quote=self._quote(found))
@@ -186,8 +186,8 @@ class Bybit:
         (see :func:`lotusx.account.cancel_once`).
         """
         async def cancel() -> Order:
-            done: s.OrderIds = await self._post(ep.ORDER_CANCEL, {"category": self.category.name, "symbol": symbol,
-                                                                  **dict(_ids(order_id, client_order_id))}, s.OrderIds)
+            body = {"category": self.category.name, "symbol": symbol, **dict(_ids(order_id, client_order_id))}
+            done: s.OrderIds = await self._post(self.category.order_cancel, body, s.OrderIds)
             order = await self.get_order(symbol, order_id=done.orderId)
             if order.status not in TERMINAL:
                 return msgspec.structs.replace(order, status="PENDING_CANCEL")

@@ -5,8 +5,9 @@ Facts from https://bybit-exchange.github.io/docs/v5/rate-limit:
 - HTTP IP limit: 600 requests per 5 s per IP; breaching it answers HTTP 403 "access too
   frequent" and the IP must stay away for at least 10 minutes.
 - API limits are per UID *per endpoint*, counted in a rolling one-second window
-  (UTA 2.0 Pro table): ``/v5/order/create`` and ``/v5/order/cancel`` 20/s spot, 10/s linear;
-  ``/v5/order/realtime`` and ``/v5/account/wallet-balance`` 50/s; ``/v5/asset/withdraw/create`` 5/s.
+  (UTA 2.0 Pro table): ``/v5/order/create`` and ``/v5/order/cancel`` 20/s spot, 10/s linear (each
+  category its own budget); ``/v5/order/realtime`` and ``/v5/account/wallet-balance`` 50/s;
+  ``/v5/asset/withdraw/create`` 5/s.
 - Every private answer carries ``X-Bapi-Limit-Status`` (remaining), ``X-Bapi-Limit`` and
   ``X-Bapi-Limit-Reset-Timestamp`` for *that endpoint's* limit.
 
@@ -41,6 +42,14 @@ RECENT_TRADE = _ep("recent_trade", "GET", "/v5/market/recent-trade")
 ORDER_CREATE = _ep("order_create", "POST", "/v5/order/create", signed=True, own_pool=True,
                    idempotency=Idempotency.SAFE_WITH_CLIENT_ID)
 ORDER_CANCEL = _ep("order_cancel", "POST", "/v5/order/cancel", signed=True, own_pool=True)
+# Futures and spot have limits of their own (docs/v5/rate-limit, rules-for-pros: "Futures 10/s, Spot 20/s"),
+# so linear's create and cancel charge pools of their own. Connectors of both categories share one
+# limiter key (the IP pool): in shared pools a spot burst would hold back a linear hedge, and a spot
+# answer's X-Bapi-Limit-Status be read into the linear count.
+LINEAR_ORDER_CREATE = _ep("linear_order_create", "POST", "/v5/order/create", signed=True, own_pool=True,
+                          idempotency=Idempotency.SAFE_WITH_CLIENT_ID)
+LINEAR_ORDER_CANCEL = _ep("linear_order_cancel", "POST", "/v5/order/cancel", signed=True, own_pool=True)
+PLACEMENTS = frozenset({ORDER_CREATE.name, LINEAR_ORDER_CREATE.name})
 ORDER_REALTIME = _ep("order_realtime", "GET", "/v5/order/realtime", signed=True, own_pool=True)
 ORDER_HISTORY = _ep("order_history", "GET", "/v5/order/history", signed=True, own_pool=True)
 WALLET_BALANCE = _ep("wallet_balance", "GET", "/v5/account/wallet-balance", signed=True, own_pool=True)
@@ -53,7 +62,7 @@ _SHARED = (Pool(IP, 300, 5), Pool(ORDER_REALTIME.name, 25, 1), Pool(ORDER_HISTOR
            Pool(WALLET_BALANCE.name, 25, 1), Pool(WITHDRAW.name, 2, 1))
 LIMITS = {
     "spot": (*_SHARED, Pool(ORDER_CREATE.name, 10, 1), Pool(ORDER_CANCEL.name, 10, 1)),
-    "linear": (*_SHARED, Pool(ORDER_CREATE.name, 5, 1), Pool(ORDER_CANCEL.name, 5, 1)),
+    "linear": (*_SHARED, Pool(LINEAR_ORDER_CREATE.name, 5, 1), Pool(LINEAR_ORDER_CANCEL.name, 5, 1)),
 }
 USAGE = (RemainingHeader(remaining="X-Bapi-Limit-Status", limit="X-Bapi-Limit",
                          reset_ms="X-Bapi-Limit-Reset-Timestamp", pool=ENDPOINT_POOL),)
@@ -61,11 +70,13 @@ USAGE = (RemainingHeader(remaining="X-Bapi-Limit-Status", limit="X-Bapi-Limit",
 
 @dataclass(frozen=True)
 class Category:
-    """What differs between Bybit categories: the ``category`` parameter and the public WS path."""
+    """What differs between Bybit categories: the ``category`` parameter, the public WS path, the trade pools."""
 
     name: str
     public_path: str
     max_streams: int
+    order_create: Endpoint
+    order_cancel: Endpoint
 
     def __post_init__(self) -> None:
         if self.name not in CATEGORIES:
@@ -74,6 +85,7 @@ class Category:
 
 # docs/v5/ws/connect "Args limits": spot takes up to 10 args per subscription request; linear
 # has no count limit, only 21,000 characters of args per connection (~500 topics).
-SPOT = Category("spot", "/v5/public/spot", max_streams=10)
-LINEAR = Category("linear", "/v5/public/linear", max_streams=500)
+SPOT = Category("spot", "/v5/public/spot", max_streams=10, order_create=ORDER_CREATE, order_cancel=ORDER_CANCEL)
+LINEAR = Category("linear", "/v5/public/linear", max_streams=500, order_create=LINEAR_ORDER_CREATE,
+                  order_cancel=LINEAR_ORDER_CANCEL)
 PRIVATE_PATH = "/v5/private"

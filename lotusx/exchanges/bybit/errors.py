@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import msgspec
 
+from lotusx.exchanges.bybit.endpoints import PLACEMENTS
 from lotusx.kernel import errors as e
 from lotusx.kernel.classify import chain, http_errors
 from lotusx.kernel.message import Request, Response
@@ -139,7 +140,7 @@ def venue_errors(request: Request, response: Response) -> e.LotusXError | None:
     kind = _KINDS.get(code)
     if kind is None:
         # 11xxxx / 17xxxx are order-validation codes; elsewhere an unknown code is the caller's to fix.
-        placing = request.endpoint.name == "order_create" and code >= 100_000
+        placing = request.endpoint.name in PLACEMENTS and code >= 100_000
         kind = e.OrderRejected if placing else e.InvalidRequest
     return kind(where, code=code, venue_message=msg, response=response)
 

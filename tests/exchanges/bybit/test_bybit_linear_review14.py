@@ -6,12 +6,15 @@ from decimal import Decimal
 
 import orjson
 import pytest
+from bybit_helpers import Venue, answer
 
 import lotusx
+from lotusx.exchanges.bybit import VENUE_LINEAR
 from lotusx.exchanges.bybit import endpoints as ep
 from lotusx.exchanges.bybit.errors import classify
 from lotusx.kernel import errors as e
 from lotusx.kernel.message import Request, Response
+from lotusx.testing import FakeClock, FakeTransport
 
 CREATE = Request(method="POST", path=ep.ORDER_CREATE.path, endpoint=ep.ORDER_CREATE)
 NOW_MS = 1_700_000_000_000
@@ -46,3 +49,20 @@ def test_other_parameter_errors_carry_no_hedge_mode_hint() -> None:
 def test_linear_margin_shortfalls_are_insufficient_balance(code: int, msg: str) -> None:
     """docs/v5/error's 'balance cannot cover' placement codes are InsufficientBalance, not a bare OrderRejected."""
     assert type(classify(CREATE, refused(code, msg))) is e.InsufficientBalance
+
+
+def connect(venue: object, clock: FakeClock) -> lotusx.connect:
+    transport = FakeTransport(Venue(clock, order_create=lambda r: answer({"orderId": "1"}, time=NOW_MS)))
+    return lotusx.connect(venue, credentials=lotusx.Credentials(api_key="k", secret="s"), clock=clock,
+                          transport=transport, max_wait=0)
+
+
+async def test_spot_orders_do_not_spend_the_linear_order_budget() -> None:
+    """Spot and linear order/create have their own per-UID limits (docs/v5/rate-limit): a spot burst leaves linear's."""
+    clock = FakeClock(NOW_MS / 1000)
+    async with connect("bybit", clock) as spot, connect(VENUE_LINEAR, clock) as linear:
+        for _ in range(5):  # within spot's budget, a full one for linear were it shared
+            await spot.place_order(BUY)
+        before = clock.time()
+        await linear.place_order(BUY)
+    assert clock.time() == before  # sent at once: no wait for a window, no throttle retried
