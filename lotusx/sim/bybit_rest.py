@@ -32,8 +32,8 @@ __all__ = ["BybitRest", "bybit_forced", "sign_valid"]
 
 SIDES = {"Buy": "BUY", "Sell": "SELL"}
 TYPES = {"Limit": "LIMIT", "Market": "MARKET"}
-BOOK_LIMITS = {"spot": (1, 200, 1), "linear": (1, 500, 25)}
-"""(min, max, default) of /v5/market/orderbook ``limit`` per category."""
+BOOK_LIMITS = {"spot": (1, 200, 1), "linear": (1, 1000, 25)}
+"""(min, max, default) of /v5/market/orderbook ``limit`` per category (docs/v5/market/orderbook)."""
 TRADE_LIMITS = {"spot": (60, 60), "linear": (1000, 500)}
 """(max, default) of /v5/market/recent-trade ``limit`` per category."""
 @dataclass(frozen=True)

@@ -27,7 +27,8 @@ from lotusx.sim.common import Connection, open_ws, plain
 from lotusx.sim.engine import Book, Fill, Order
 from lotusx.sim.venue import Event, Venue
 
-BOOK = re.compile(r"^orderbook\.(1|50|200|500|1000)\.([A-Z0-9]+)$")
+# docs/v5/websocket/public/orderbook "Depths": 1, 50, 200 and 1000 for linear and spot (linear's 500 is gone).
+BOOK = re.compile(r"^orderbook\.(1|50|200|1000)\.([A-Z0-9]+)$")
 TRADE = re.compile(r"^(publicTrade|tickers)\.([A-Z0-9]+)$")
 PRIVATE = ("order", "order.spot", "order.linear", "execution", "wallet")
 

@@ -105,7 +105,7 @@ class Bybit:
         return await server_time(self.rest.send)  # the clock sync's own reading, through the stack
 
     async def get_order_book(self, symbol: str, depth: int = 50) -> OrderBook:
-        """A REST snapshot of ``depth`` levels per side (spot: up to 200, linear: up to 500)."""
+        """A REST snapshot of ``depth`` levels per side (up to 1000, docs/v5/market/orderbook)."""
         check_count("depth", depth)
         raw: s.Book = await self._get(ep.ORDERBOOK, [("symbol", symbol), ("limit", depth)], s.Book)
         return OrderBook(symbol=raw.s, sequence=raw.u, timestamp=raw.ts,
