@@ -263,7 +263,14 @@ class Bybit:
         raise ProtocolError(f"GET {endpoint.path}: still more orders after {_MAX_PAGES} pages")
 
     async def get_balances(self) -> dict[str, Balance]:
-        """Non-zero balances of the unified account, by coin (free = wallet balance - locked)."""
+        """Non-zero balances of the unified account, by coin: ``free`` is ``walletBalance - locked``.
+
+        The same for every category, as the account is one. ``locked`` is "locked balance due to the
+        Spot open order" (docs v5/account/wallet-balance): the initial margin a linear order or
+        position holds (``totalOrderIM``, ``totalPositionIM``) is not taken from ``free``, nor is
+        unrealised P&L added. What a derivatives order may still use is account-wide under cross
+        margin (``totalAvailableBalance``, in USD), not a coin's balance.
+        """
         wallet: s.Wallet = (await self.rest.get(ep.WALLET_BALANCE.path, {"accountType": "UNIFIED"},
                                                 endpoint=ep.WALLET_BALANCE, type=s.Envelope[s.Wallet])).result
         return _balances(wallet.accounts)
