@@ -19,7 +19,15 @@ import statistics
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from lotusx.kernel.errors import ConfigError, ConnectError, DecodeError, LotusXError, RateLimited, TimestampOutOfWindow
+from lotusx.kernel.errors import (
+    ConfigError,
+    ConnectError,
+    DecodeError,
+    LotusXError,
+    RateLimited,
+    Timeout,
+    TimestampOutOfWindow,
+)
 from lotusx.kernel.message import Request, Response
 from lotusx.kernel.protocols import SYSTEM_CLOCK, Clock
 from lotusx.kernel.service import Service
@@ -27,6 +35,8 @@ from lotusx.log import get_logger
 from lotusx.metrics import Metrics
 
 FetchServerMs = Callable[[], Awaitable[int]]
+# A sample failing so ends the sync's sampling; any other failed sample is only left out.
+_LAST_SAMPLE = (RateLimited, Timeout, ConnectError)
 
 _log = get_logger("lotusx.clock")
 
@@ -41,7 +51,9 @@ class ServerClock:
     by at most half its round trip, so the median offset of the faster half of the samples is
     kept: slow round trips (a congested leg, or a wait for the limiter before the sample
     left) cannot skew it even when they are most of them, nor (of the default five) can one
-    odd fast answer.
+    odd fast answer. A sample that fails (a 5xx, a lost or garbled answer) is left out; a
+    ``RateLimited``, ``Timeout`` or ``ConnectError`` ends the sampling (a ``ConfigError`` the
+    sync). The sync fails, with the last error, only when no sample was answered.
     Until the first sync the offset is 0.
     """
 
@@ -141,16 +153,30 @@ class ServerClock:
     async def _sync(self) -> None:
         offsets: list[float] = []
         rtts: list[float] = []
+        failures: list[LotusXError | OSError] = []
         for _ in range(self.samples):
             sent, sent_mono = self.clock.time(), self.clock.monotonic()
-            server = _seconds(await self.fetch_server_ms())
+            try:
+                server = _seconds(await self.fetch_server_ms())
+            except ConfigError:
+                raise  # no sample can fix a misconfiguration
+            except (LotusXError, OSError) as exc:
+                # One lost answer (a 5xx, a garbled time) must not throw the others away: a clock
+                # stepped under a flaky venue would stay wrong for ``retry`` seconds more. But a venue
+                # throttling us, unreachable or hanging is not asked again: signed calls wait for this.
+                failures.append(exc)
+                if isinstance(exc, _LAST_SAMPLE):
+                    break
+                continue
             received, received_mono = self.clock.time(), self.clock.monotonic()
             offsets.append(server - (sent + received) / 2)
             rtts.append(received_mono - sent_mono)
+        if not offsets:
+            raise failures[-1]
         # Each offset is off by at most half its round trip, and a sample that waited before it
         # left (RateLimit sits inside fetch_server_ms) by half the wait: under load most may wait.
         # So only the faster half counts; its median still outvotes one odd answer among them.
-        fastest = sorted(zip(rtts, offsets, strict=True))[:(self.samples + 1) // 2]
+        fastest = sorted(zip(rtts, offsets, strict=True))[:(len(offsets) + 1) // 2]
         self.offset = statistics.median(offset for _, offset in fastest)
         self.rtt = statistics.median(rtts)
         self.generation += 1
@@ -159,7 +185,7 @@ class ServerClock:
         if self.metrics is not None:
             self.metrics.clock_offset.labels(exchange=self.exchange).set(self.offset)
         _log.info("clock synced", exchange=self.exchange, offset_ms=round(self.offset * 1000, 3),
-                  rtt_ms=round(self.rtt * 1000, 3), samples=self.samples)
+                  rtt_ms=round(self.rtt * 1000, 3), samples=len(offsets))
 
     def __repr__(self) -> str:
         return (f"ServerClock(samples={self.samples}, refresh={self.refresh}, "

@@ -22,6 +22,9 @@ class Chaos:
     """Uniform +/- spread around ``latency_ms``."""
     error_rate: float = 0.0
     """Share of REST requests answered with HTTP 503."""
+    lose_answer_rate: float = 0.0
+    """Share of REST order placements and cancels that the venue carries out as usual, then cuts the
+    connection without answering: the client cannot tell whether its order went through."""
     drop_ws_after: int | None = None
     """Close each WS connection after it sent this many messages."""
     drop_ws_once: int | None = None

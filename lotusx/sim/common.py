@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gzip
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -34,8 +34,13 @@ def plain(value: Decimal) -> str:
     return text if text != "-0" else "0"
 
 
-def chaos_middleware(venue: Venue, forced: Callable[[int], web.Response]) -> Middleware:
-    """REST chaos: latency, 5xx and forced 429/418 answers (WS upgrades and /_sim pass through)."""
+def chaos_middleware(venue: Venue, forced: Callable[[int], web.Response],
+                     orders: Collection[tuple[str, str]] = ()) -> Middleware:
+    """REST chaos: latency, 5xx and forced 429/418 answers (WS upgrades and /_sim pass through).
+
+    ``orders`` are the (method, path) of the dialect's order placement and cancel: the requests whose
+    answer ``lose_answer_rate`` loses after they were executed.
+    """
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -50,7 +55,12 @@ def chaos_middleware(venue: Venue, forced: Callable[[int], web.Response]) -> Mid
         status = chaos.take_forced()
         if status is not None:
             return forced(status)
-        return await handler(request)
+        response = await handler(request)
+        if chaos.lose_answer_rate and (request.method, request.path) in orders and (
+                venue.rng.random() < chaos.lose_answer_rate) and request.transport is not None:
+            # Executed, then the connection is gone: writing the answer fails, and aiohttp drops it.
+            request.transport.abort()
+        return response
 
     return middleware
 

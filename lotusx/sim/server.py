@@ -28,6 +28,9 @@ from lotusx.sim.venue import ApiKeys, SimConfig, Venue, random_key
 
 log = get_logger("lotusx.sim")
 CATEGORIES = {"binance": ("spot",), "bybit": ("spot", "linear")}
+# The REST requests that place or cancel an order: the ones whose answer the lose_answer_rate knob loses.
+BINANCE_ORDERS = frozenset({("POST", "/api/v3/order"), ("DELETE", "/api/v3/order")})
+BYBIT_ORDERS = frozenset({("POST", "/v5/order/create"), ("POST", "/v5/order/cancel")})
 
 
 def binance_forced(status: int) -> web.Response:
@@ -108,11 +111,12 @@ def build_app(venue: Venue) -> web.Application:
     if venue.name == "binance":
         throttle = Throttle(venue)
         rest = BinanceRest(venue, throttle)
-        app = web.Application(middlewares=[chaos_middleware(venue, binance_forced), guard_middleware(throttle)])
+        app = web.Application(middlewares=[chaos_middleware(venue, binance_forced, BINANCE_ORDERS),
+                                           guard_middleware(throttle)])
         app.add_routes(rest.routes() + BinanceWs(venue, rest).routes() + BinanceWsApi(venue, throttle).routes())
     else:
         bybit = BybitRest(venue)
-        app = web.Application(middlewares=[chaos_middleware(venue, bybit_forced)])
+        app = web.Application(middlewares=[chaos_middleware(venue, bybit_forced, BYBIT_ORDERS)])
         app.add_routes(bybit.routes() + BybitWs(venue).routes())
     app[VENUE] = venue
     app.add_routes([web.get("/_sim/chaos", admin_chaos), web.post("/_sim/chaos", admin_chaos)])

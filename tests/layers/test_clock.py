@@ -323,9 +323,9 @@ class TestClockSync:
         assert len(transport.requests) == 1 and venue.time_calls == 3
 
     async def test_a_failed_first_sync_says_the_request_was_not_sent(self) -> None:
-        """The first sync failing (a 5xx on the time endpoint) is a ConnectError: nothing left, safe to re-send."""
+        """The first sync failing (a 5xx on every time call) is a ConnectError: nothing left, safe to re-send."""
         venue, server_clock, transport, _ = self.build()
-        venue.failures = [ServerError("GET /api/v3/time: status=503")]
+        venue.failures = [ServerError("GET /api/v3/time: status=503")] * 3
         service = stack(ClockSync(server_clock), Sign(SIGNER, clock=server_clock))(transport)
         with pytest.raises(ConnectError, match="not sent") as info:
             await service(order())
