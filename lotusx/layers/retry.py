@@ -22,7 +22,8 @@ The layer owns *safety*, the policy owns *persistence*:
       ``reconcile(request)`` hook: a ``Response`` means the order exists and becomes the result;
       ``None`` means provably absent, so re-sending the *same* client id is safe (if it landed
       late after all, the venue answers ``DuplicateClientOrderId`` and we reconcile again); a
-      raising hook, or no hook, ends in ``AmbiguousOrderState``. A venue that accepts a client id
+      hook that keeps failing (asked again while the policy allows: it is a read), or no hook,
+      ends in ``AmbiguousOrderState``. A venue that accepts a client id
       again once its order has closed (Binance spot) must therefore never answer ``None``.
 
 Every attempt re-enters the inner stack with the original, unsigned request (plus
@@ -173,7 +174,7 @@ class Retry:
                     outcome = response
                 if idempotency is Idempotency.SAFE_WITH_CLIENT_ID and (
                         isinstance(outcome, e.DuplicateClientOrderId) or may_have_executed(outcome)):
-                    found = await self._reconcile(request, outcome)
+                    found = await self._reconcile(request, outcome, start)
                     if found is not None:
                         return found
                 elif idempotency is Idempotency.UNSAFE and may_have_executed(outcome):
@@ -187,8 +188,14 @@ class Retry:
 
         return service
 
-    async def _reconcile(self, request: Request, outcome: Outcome) -> Response | None:
-        """The existing order's response, ``None`` if provably absent; else raise."""
+    async def _reconcile(self, request: Request, outcome: Outcome, start: float) -> Response | None:
+        """The existing order's response, ``None`` if provably absent; else raise.
+
+        The lookup is a read, so asking again can place nothing: one that failed for a passing
+        reason (a 5xx, a timeout, a throttle) is asked again for as long as the policy would
+        re-send a safe call, counted from the placement's start, before the order is reported
+        ambiguous.
+        """
         client_order_id = str(request.ext["client_order_id"])
         where = f"{request.method} {request.path}: order state unknown after {reason(outcome)}"
         cause = outcome if isinstance(outcome, e.LotusXError) else None
@@ -196,11 +203,23 @@ class Retry:
             if isinstance(outcome, e.DuplicateClientOrderId):
                 raise outcome
             raise e.AmbiguousOrderState(f"{where}, no reconcile hook", client_order_id=client_order_id) from cause
-        try:
-            found = await self.reconcile(request)
-        except Exception as exc:  # whatever went wrong, the order state is still unknown
-            raise e.AmbiguousOrderState(f"{where}, reconcile failed: {type(exc).__name__}",
-                                        client_order_id=client_order_id) from exc
+        lookup = 1
+        while True:
+            try:
+                found = await self.reconcile(request)
+                break
+            except e.LotusXError as exc:
+                delay = self.policy.decide(request, exc, lookup, self.clock.monotonic() - start)
+                if delay is None:
+                    raise e.AmbiguousOrderState(f"{where}, reconcile failed: {type(exc).__name__}",
+                                                client_order_id=client_order_id) from exc
+                _log.info("rest.reconcile_retry", exchange=self.exchange, endpoint=request.endpoint.name,
+                          client_order_id=client_order_id, lookup=lookup, reason=reason(exc), delay=delay)
+                await self.clock.sleep(delay)
+                lookup += 1
+            except Exception as exc:  # a bug in the hook: the order state is still unknown
+                raise e.AmbiguousOrderState(f"{where}, reconcile failed: {type(exc).__name__}",
+                                            client_order_id=client_order_id) from exc
         if found is None and isinstance(outcome, e.DuplicateClientOrderId):
             raise e.AmbiguousOrderState(f"{where}, venue reports it but reconcile finds none",
                                         client_order_id=client_order_id) from cause

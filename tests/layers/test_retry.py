@@ -344,13 +344,32 @@ async def test_order_proven_absent_is_resent_with_the_same_client_id() -> None:
 
 
 async def test_failing_reconcile_raises_ambiguous_order_state() -> None:
-    """When reconcile cannot tell, the caller gets AmbiguousOrderState with the client id."""
+    """When reconcile cannot tell, even asked again, the caller gets AmbiguousOrderState with the client id."""
     cause = e.Timeout("GET /api/v3/order: no response")
     inner = ScriptedService([e.ServerError()])
+    reconcile = Reconciler(*[cause] * 4)
     with pytest.raises(e.AmbiguousOrderState) as raised:
-        await retry(inner, FakeClock(), Reconciler(cause))(PLACE)
+        await retry(inner, FakeClock(), reconcile)(PLACE)
     assert raised.value.client_order_id == "cid-1"
     assert raised.value.__cause__ is cause
+    assert (len(inner.requests), len(reconcile.asked)) == (1, 4)  # the lookup as often as the policy allows
+
+
+async def test_a_lookup_that_failed_once_is_asked_again_before_the_order_is_ambiguous() -> None:
+    """One 5xx on the reconcile query is a passing failure: the query is asked again and finds the order."""
+    inner = ScriptedService([e.Timeout()])
+    reconcile = Reconciler(e.ServerError(), FOUND)
+    clock = FakeClock()
+    assert await retry(inner, clock, reconcile)(PLACE) is FOUND
+    assert (len(inner.requests), len(reconcile.asked), clock.slept) == (1, 2, [0.1])
+
+
+async def test_a_lookup_refused_for_good_is_not_asked_again() -> None:
+    """A reconcile query the venue refuses (InvalidRequest) is ambiguous at once: asking again tells nothing."""
+    reconcile = Reconciler(e.InvalidRequest("bad"), FOUND)
+    with pytest.raises(e.AmbiguousOrderState):
+        await retry(ScriptedService([e.Timeout()]), FakeClock(), reconcile)(PLACE)
+    assert len(reconcile.asked) == 1
 
 
 async def test_ambiguous_order_without_reconcile_hook_raises_ambiguous_order_state() -> None:
