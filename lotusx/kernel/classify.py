@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime
 import email.utils
+import math
 import re
 import time
 from collections.abc import Callable
@@ -32,8 +33,10 @@ def retry_after(response: Response, now: Callable[[], float] = time.time) -> flo
         return None
     if _DELTA_SECONDS.fullmatch(value.strip()):
         # Digits only (RFC 9110; a fraction tolerated): float() would also take "inf", "nan",
-        # "1e9" and "1_000", garbled headers that would cool a pool off for good or never.
-        return float(value)
+        # "1e9" and "1_000", garbled headers that would cool a pool off for good or never. Digits
+        # past a float's range read as inf: as garbled as "inf" itself.
+        seconds = float(value)
+        return seconds if math.isfinite(seconds) else None
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):
