@@ -133,8 +133,7 @@ def open_venue(venue: Venue, *, credentials: Credentials | None = None, rest_url
     """
     _check_options(credentials, outer, inner, rest_url=rest_url, ws_url=ws_url, ws_api_url=ws_api_url)
     metrics = metrics if metrics is not None else Metrics()
-    if transport is None:
-        transport = AiohttpRest(rest_url or venue.rest_url)
+    transport = _Wire(transport if transport is not None else AiohttpRest(rest_url or venue.rest_url), venue.name)
     unlayered = MapErrors(venue.classify)(transport)
 
     async def fetch_server_ms() -> int:
@@ -174,6 +173,39 @@ def open_venue(venue: Venue, *, credentials: Credentials | None = None, rest_url
     parts = Parts(venue, rest, server_clock, credentials, (ws_url or venue.ws_url).rstrip("/"), metrics, signed,
                   (ws_api_url or ws_url or venue.ws_api_url).rstrip("/"))
     return venue.connector(parts)
+
+
+class _Wire:
+    """The transport as every stack of one connector calls it, closed for all of them at once.
+
+    ``RestClient.aclose`` swaps only its own service for a closed one. ``Retry`` re-sends through
+    the stack it wraps, and the reconcile query (``Parts.signed``) and the clock's samples hold
+    the transport too: a call of theirs in flight at the close would otherwise still reach the
+    venue (an order looked up, or re-sent, after its connector was closed) and reopen a pool
+    that nobody closes (``AiohttpRest`` makes a new one).
+    """
+
+    __slots__ = ("closed", "exchange", "transport")
+
+    def __init__(self, transport: Service, exchange: str) -> None:
+        self.transport, self.exchange, self.closed = transport, exchange, False
+
+    def __call__(self, request: Request) -> Awaitable[Response]:
+        # The transport's own awaitable, not a coroutine of ours: an open connector pays a flag check.
+        return self._refused(request) if self.closed else self.transport(request)
+
+    async def _refused(self, request: Request) -> Response:
+        raise ConfigError(f"{request.method} {request.path}: this {self.exchange} connector is closed (its "
+                          "`async with lotusx.connect(...)` block has ended): open a new one")
+
+    async def aclose(self) -> None:
+        self.closed = True
+        aclose = getattr(self.transport, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
+    def __repr__(self) -> str:
+        return repr(self.transport)
 
 
 def _check_options(credentials: object, outer: object, inner: object, **urls: str | None) -> None:
