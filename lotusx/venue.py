@@ -36,7 +36,7 @@ from lotusx.layers.clock import ClockSync, ServerClock
 from lotusx.layers.limiter import Limiter, Pool
 from lotusx.layers.ratelimit import RateLimit, UsageParser
 from lotusx.layers.retry import Retry, RetryPolicy
-from lotusx.layers.sign import NoCredentials, Sign
+from lotusx.layers.sign import NoCredentials, Sign, no_key
 from lotusx.layers.trace import Trace
 from lotusx.log import without_password
 from lotusx.metrics import Metrics
@@ -78,9 +78,7 @@ class Parts:
     def need_credentials(self, what: str) -> Credentials:
         """The credentials, or a ``ConfigError`` saying ``what`` needs them and how to pass them."""
         if self.credentials is None:
-            raise ConfigError(f"{what} needs an API key, and this {self.venue.name} connector was opened without "
-                              f"one: pass credentials=lotusx.Credentials(api_key=..., secret=...) to "
-                              f"lotusx.connect({self.venue.name!r}, ...)")
+            raise no_key(what, self.venue.name)
         return self.credentials
 
     def check_open(self) -> None:

@@ -49,10 +49,13 @@ class NoCredentials:
 
         async def service(request: Request) -> Response:
             if request.endpoint.signed:
-                raise ConfigError(
-                    f"{request.method} {request.path} ({request.endpoint.name}) needs an API key, and this "
-                    f"{exchange} connector was opened without one: pass credentials=lotusx.Credentials("
-                    f"api_key=..., secret=...) to lotusx.connect({exchange!r}, ...)")
+                raise no_key(f"{request.method} {request.path} ({request.endpoint.name})", exchange)
             return await inner(request)
 
         return service
+
+
+def no_key(what: str, exchange: str) -> ConfigError:
+    """The error for ``what`` (a signed call, a private stream) on an ``exchange`` connector opened without a key."""
+    return ConfigError(f"{what} needs an API key, and this {exchange} connector was opened without one: pass "
+                       f"credentials=lotusx.Credentials(api_key=..., secret=...) to lotusx.connect({exchange!r}, ...)")
