@@ -85,6 +85,10 @@ class NewOrder(msgspec.Struct, frozen=True, kw_only=True):
             _one_of("NewOrder", "side", self.side, _SIDES)
             _one_of("NewOrder", "type", self.type, _TYPES)
             _one_of("NewOrder", "time_in_force", self.time_in_force, _TIFS)
+        if self.type == "MARKET" and self.price is not None:
+            # Binance refuses one (-1106), Bybit ignores it: either way it would not cap the fill.
+            raise ConfigError("a MARKET order takes no price (it fills at the market): leave price None, "
+                              "or place a LIMIT order with time_in_force='IOC' to cap the price")
         _exact(self, "quantity", self.quantity)
         _exact(self, "price", self.price)
         _exact(self, "quote_quantity", self.quote_quantity)

@@ -65,3 +65,10 @@ def test_a_withdrawal_amount_is_exact() -> None:
     with pytest.raises(ConfigError, match=r"Withdrawal.amount is a float .* pass Decimal\('10.5'\)"):
         Withdrawal(asset="USDT", address="T", amount=10.5)  # type: ignore[arg-type]
     assert Withdrawal(asset="USDT", address="T", amount=10).amount == Decimal(10)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("price", [Decimal("50000"), Decimal(0)])
+def test_a_market_order_with_a_price_is_refused_saying_it_takes_none(price: Decimal) -> None:
+    """A MARKET order's price would not cap its fill (Binance refuses it, Bybit ignores it): refused up front."""
+    with pytest.raises(ConfigError, match="MARKET order takes no price"):
+        NewOrder(symbol="BTCUSDT", side="BUY", type="MARKET", quantity=Decimal("0.01"), price=price)
