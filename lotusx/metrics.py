@@ -9,8 +9,9 @@ paths with ids, or anything secret.
 
 from __future__ import annotations
 
+import weakref
 from bisect import bisect_left
-from collections.abc import Callable
+from collections.abc import Callable, Sized
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
@@ -64,6 +65,9 @@ class Metrics:
             "ws_pong_timeouts", "Heartbeats not answered in time.", ("exchange",), namespace=ns, registry=r)
         self.ws_queue_depth = Gauge(
             "ws_queue_depth", "Messages waiting for the consumer.", ("exchange",), namespace=ns, registry=r)
+        # Every delivery queue of an exchange, summed at scrape time: a second stream of the same
+        # exchange must add to the gauge, not take it over.
+        self._queues: dict[str, _QueueDepth] = {}
         self.book_resyncs = Counter(
             "book_resyncs", "Order book resynchronisations.", ("exchange", "symbol", "reason"),
             namespace=ns, registry=r)
@@ -79,6 +83,14 @@ class Metrics:
             tally = self._ws_tallies[exchange] = WsTally()
         return tally
 
+    def track_queue(self, exchange: str, queue: Sized) -> None:
+        """Count ``len(queue)`` in ``ws_queue_depth{exchange}`` for as long as ``queue`` lives."""
+        depth = self._queues.get(exchange)
+        if depth is None:
+            depth = self._queues[exchange] = _QueueDepth()
+            self.ws_queue_depth.labels(exchange).set_function(depth)
+        depth.add(queue)
+
     def rest_tally(self, exchange: str, endpoint: str, status_class: str) -> RestTally:
         """The duration histogram and count of REST attempts with these labels."""
         labels = (exchange, endpoint, status_class)
@@ -89,6 +101,25 @@ class Metrics:
 
     def __repr__(self) -> str:
         return f"Metrics(registry=<{type(self.registry).__name__}>)"
+
+
+class _QueueDepth:
+    """The summed length of the live queues of one exchange, read by the scrape thread.
+
+    Held through weak references, so a stream that is gone drops out of the sum by itself.
+    ``add`` swaps in a new tuple rather than changing one the scrape may be iterating.
+    """
+
+    __slots__ = ("refs",)
+
+    def __init__(self) -> None:
+        self.refs: tuple[weakref.ref[Sized], ...] = ()
+
+    def add(self, queue: Sized) -> None:
+        self.refs = (*(ref for ref in self.refs if ref() is not None), weakref.ref(queue))
+
+    def __call__(self) -> float:
+        return float(sum(len(queue) for ref in self.refs if (queue := ref()) is not None))
 
 
 class RestTally:
