@@ -48,6 +48,12 @@ class Metrics:
         self.pool_usage = Gauge(
             "rate_limit_pool_usage_ratio", "Used fraction of a rate-limit pool (0..1).", ("exchange", "pool"),
             namespace=ns, registry=r)
+        self.reconciles = Counter(
+            "reconciles", "Order lookups after a placement whose outcome was unknown, by what they found.",
+            ("exchange", "endpoint", "outcome"), namespace=ns, registry=r)
+        self.ambiguous_orders = Counter(
+            "ambiguous_orders", "Placements ended in AmbiguousOrderState: the order may or may not exist.",
+            ("exchange", "endpoint", "cause"), namespace=ns, registry=r)
         self.clock_offset = Gauge(
             "clock_offset_seconds", "Venue server time minus local time.", ("exchange",), namespace=ns, registry=r)
         # WebSocket
