@@ -56,6 +56,9 @@ class Metrics:
             ("exchange", "endpoint", "cause"), namespace=ns, registry=r)
         self.clock_offset = Gauge(
             "clock_offset_seconds", "Venue server time minus local time.", ("exchange",), namespace=ns, registry=r)
+        self.clock_sync_failures = Counter(
+            "clock_sync_failures", "Clock syncs that got no usable answer (the last offset is kept).", ("exchange",),
+            namespace=ns, registry=r)
         # WebSocket
         self.ws_malformed = Counter(
             "ws_malformed_frames", "Frames that failed to decode or parse.", ("exchange", "reason"),
