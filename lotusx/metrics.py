@@ -72,6 +72,12 @@ class Metrics:
             "ws_resubscriptions", "Subscriptions re-sent after a reconnect.", ("exchange",), namespace=ns, registry=r)
         self.ws_pong_timeouts = Counter(
             "ws_pong_timeouts", "Heartbeats not answered in time.", ("exchange",), namespace=ns, registry=r)
+        self.ws_connect_failures = Counter(
+            "ws_connect_failures", "WebSocket connection attempts that failed.", ("exchange", "reason"),
+            namespace=ns, registry=r)
+        self.ws_rotations = Counter(
+            "ws_rotations", "Connections replaced before the venue's lifetime ended (or on its shutdown notice).",
+            ("exchange",), namespace=ns, registry=r)
         self.ws_queue_depth = Gauge(
             "ws_queue_depth", "Messages waiting for the consumer.", ("exchange",), namespace=ns, registry=r)
         # Every delivery queue of an exchange, summed at scrape time: a second stream of the same
