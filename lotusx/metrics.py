@@ -5,12 +5,43 @@ users with several clients isolate them; ``Metrics(REGISTRY)`` uses the process 
 Names follow Prometheus conventions: base units (seconds, bytes), ``_total`` counters, and
 labels with bounded values (exchange, endpoint name, status class, pool) — never keys,
 paths with ids, or anything secret.
+
+The metric set (all prefixed ``lotusx_``; ``reason``/``cause``/``outcome`` values come from a
+fixed set in the code that records them, or are an error type's name):
+
+REST
+    ``requests_total{exchange,endpoint,status_class}``, ``request_duration_seconds{...}``: every
+    wire attempt (``Trace``). ``retries_total{exchange,endpoint,reason}``: re-sends by ``Retry``,
+    and ``ClockSync``'s one re-send after a timestamp rejection (reason ``TimestampOutOfWindow``).
+    ``reconciles_total{exchange,endpoint,outcome}``: order lookups after an unknown placement
+    outcome, ``found`` / ``absent`` / ``failed``. ``ambiguous_orders_total{exchange,endpoint,cause}``:
+    ``AmbiguousOrderState`` raised, ``no_reconcile`` / ``reconcile_failed`` / ``duplicate_not_found``.
+Rate limits
+    ``rate_limited_total{exchange,pool,source}``: calls that waited or were refused locally
+    (``local``) and calls the venue refused (``venue``; pool ``*`` for an IP ban).
+    ``rate_limit_wait_seconds{exchange,pool}``: time waited for room.
+    ``rate_limit_pool_usage_ratio{exchange,pool}``: used fraction of the current window.
+Clock
+    ``clock_offset_seconds{exchange}``: venue minus local time at the last good sync.
+    ``clock_sync_failures_total{exchange}``: syncs with no usable answer.
+WebSocket
+    ``ws_messages_total{exchange,stream}`` (stream: the message type), ``ws_received_bytes_total``,
+    ``ws_last_message_timestamp_seconds``. ``ws_reconnects_total{exchange,reason}`` (the link's end:
+    ``server_close``, ``disconnected``, ``pong_timeout``, ``idle``, ``rotation_failed``, ...),
+    ``ws_connect_failures_total{exchange,reason}`` (error type), ``ws_rotations_total``,
+    ``ws_resubscriptions_total``, ``ws_pong_timeouts_total``, ``ws_malformed_frames_total{exchange,reason}``,
+    ``ws_dropped_messages_total{exchange,reason}``, ``ws_queue_depth{exchange}`` (every live queue
+    of the exchange, summed).
+Order books
+    ``book_resyncs_total{exchange,symbol,reason}``: ``reconnect``, ``overflow``, ``stale_snapshot``,
+    ``sequence gap``, ``malformed level``, ``malformed update ids``, ``unreadable message``.
 """
 
 from __future__ import annotations
 
+import weakref
 from bisect import bisect_left
-from collections.abc import Callable
+from collections.abc import Callable, Sized
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
@@ -47,8 +78,17 @@ class Metrics:
         self.pool_usage = Gauge(
             "rate_limit_pool_usage_ratio", "Used fraction of a rate-limit pool (0..1).", ("exchange", "pool"),
             namespace=ns, registry=r)
+        self.reconciles = Counter(
+            "reconciles", "Order lookups after a placement whose outcome was unknown, by what they found.",
+            ("exchange", "endpoint", "outcome"), namespace=ns, registry=r)
+        self.ambiguous_orders = Counter(
+            "ambiguous_orders", "Placements ended in AmbiguousOrderState: the order may or may not exist.",
+            ("exchange", "endpoint", "cause"), namespace=ns, registry=r)
         self.clock_offset = Gauge(
             "clock_offset_seconds", "Venue server time minus local time.", ("exchange",), namespace=ns, registry=r)
+        self.clock_sync_failures = Counter(
+            "clock_sync_failures", "Clock syncs that got no usable answer (the last offset is kept).", ("exchange",),
+            namespace=ns, registry=r)
         # WebSocket
         self.ws_malformed = Counter(
             "ws_malformed_frames", "Frames that failed to decode or parse.", ("exchange", "reason"),
@@ -62,8 +102,17 @@ class Metrics:
             "ws_resubscriptions", "Subscriptions re-sent after a reconnect.", ("exchange",), namespace=ns, registry=r)
         self.ws_pong_timeouts = Counter(
             "ws_pong_timeouts", "Heartbeats not answered in time.", ("exchange",), namespace=ns, registry=r)
+        self.ws_connect_failures = Counter(
+            "ws_connect_failures", "WebSocket connection attempts that failed.", ("exchange", "reason"),
+            namespace=ns, registry=r)
+        self.ws_rotations = Counter(
+            "ws_rotations", "Connections replaced before the venue's lifetime ended (or on its shutdown notice).",
+            ("exchange",), namespace=ns, registry=r)
         self.ws_queue_depth = Gauge(
             "ws_queue_depth", "Messages waiting for the consumer.", ("exchange",), namespace=ns, registry=r)
+        # Every delivery queue of an exchange, summed at scrape time: a second stream of the same
+        # exchange must add to the gauge, not take it over.
+        self._queues: dict[str, _QueueDepth] = {}
         self.book_resyncs = Counter(
             "book_resyncs", "Order book resynchronisations.", ("exchange", "symbol", "reason"),
             namespace=ns, registry=r)
@@ -79,6 +128,14 @@ class Metrics:
             tally = self._ws_tallies[exchange] = WsTally()
         return tally
 
+    def track_queue(self, exchange: str, queue: Sized) -> None:
+        """Count ``len(queue)`` in ``ws_queue_depth{exchange}`` for as long as ``queue`` lives."""
+        depth = self._queues.get(exchange)
+        if depth is None:
+            depth = self._queues[exchange] = _QueueDepth()
+            self.ws_queue_depth.labels(exchange).set_function(depth)
+        depth.add(queue)
+
     def rest_tally(self, exchange: str, endpoint: str, status_class: str) -> RestTally:
         """The duration histogram and count of REST attempts with these labels."""
         labels = (exchange, endpoint, status_class)
@@ -89,6 +146,25 @@ class Metrics:
 
     def __repr__(self) -> str:
         return f"Metrics(registry=<{type(self.registry).__name__}>)"
+
+
+class _QueueDepth:
+    """The summed length of the live queues of one exchange, read by the scrape thread.
+
+    Held through weak references, so a stream that is gone drops out of the sum by itself.
+    ``add`` swaps in a new tuple rather than changing one the scrape may be iterating.
+    """
+
+    __slots__ = ("refs",)
+
+    def __init__(self) -> None:
+        self.refs: tuple[weakref.ref[Sized], ...] = ()
+
+    def add(self, queue: Sized) -> None:
+        self.refs = (*(ref for ref in self.refs if ref() is not None), weakref.ref(queue))
+
+    def __call__(self) -> float:
+        return float(sum(len(queue) for ref in self.refs if (queue := ref()) is not None))
 
 
 class RestTally:

@@ -36,6 +36,18 @@ Snapshot = tuple[RawLevels, RawLevels, int]  # bids, asks, last update id
 SNAPSHOT_BACKOFF = Backoff(base=0.5, cap=10.0)
 _log = get_logger("lotusx.book")
 
+STALE_SNAPSHOT = "stale_snapshot"
+"""The resync reason of a snapshot older than the diffs buffered since: another one is fetched."""
+
+
+def resync_reason(marker: Any) -> str:
+    """The resync reason of a stream marker: ``overflow`` for a full delivery queue's Gap, else ``reconnect``.
+
+    An overflow is the consumer falling behind, not the connection: a dashboard must tell them apart.
+    """
+    return OVERFLOW_REASON if isinstance(marker, StreamGap) and marker.reason == OVERFLOW_REASON else "reconnect"
+
+
 UNREADABLE_IN_A_ROW = 3
 """Diffs of one symbol lost in a row (none applied between) that end :func:`follow_books`."""
 
@@ -120,8 +132,8 @@ async def follow_books(syncs: Iterable[DiffSync], messages: AsyncIterator[Any], 
                         yield books[symbol].book.view(depth)
                     else:  # "stale" (older than the buffered diffs) or a Gap among them
                         unusable[symbol] = unusable.get(symbol, 0) + 1
-                        if isinstance(outcome, Gap):
-                            resynced(symbol, outcome.reason)
+                        # Either way another snapshot is fetched (a weight of 50 on Binance): a resync.
+                        resynced(symbol, outcome.reason if isinstance(outcome, Gap) else STALE_SNAPSHOT)
             if incoming not in done:
                 continue
             try:
@@ -131,9 +143,10 @@ async def follow_books(syncs: Iterable[DiffSync], messages: AsyncIterator[Any], 
             incoming = asyncio.ensure_future(anext(messages))
             if reconnected(message):
                 unusable.clear()  # a new subscription: its first snapshot may well be right
+                why = resync_reason(message)
                 for symbol, sync in books.items():
                     sync.reset()
-                    resynced(symbol, "reconnect")
+                    resynced(symbol, why)
                 for fetched in fetching.values():  # asked before the gap: they would not bridge it
                     fetched.cancel()
                 fetching.clear()

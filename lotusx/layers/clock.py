@@ -159,6 +159,7 @@ class ServerClock:
             try:
                 server = _seconds(await self.fetch_server_ms())
             except ConfigError:
+                self._count_failure()
                 raise  # no sample can fix a misconfiguration
             except (LotusXError, OSError) as exc:
                 # One lost answer (a 5xx, a garbled time) must not throw the others away: a clock
@@ -172,6 +173,7 @@ class ServerClock:
             offsets.append(server - (sent + received) / 2)
             rtts.append(received_mono - sent_mono)
         if not offsets:
+            self._count_failure()
             raise failures[-1]
         # Each offset is off by at most half its round trip, and a sample that waited before it
         # left (RateLimit sits inside fetch_server_ms) by half the wait: under load most may wait.
@@ -186,6 +188,10 @@ class ServerClock:
             self.metrics.clock_offset.labels(exchange=self.exchange).set(self.offset)
         _log.info("clock synced", exchange=self.exchange, offset_ms=round(self.offset * 1000, 3),
                   rtt_ms=round(self.rtt * 1000, 3), samples=len(offsets))
+
+    def _count_failure(self) -> None:
+        if self.metrics is not None:
+            self.metrics.clock_sync_failures.labels(self.exchange).inc()
 
     def __repr__(self) -> str:
         return (f"ServerClock(samples={self.samples}, refresh={self.refresh}, "
@@ -237,6 +243,10 @@ class ClockSync:
                 # The venue rejected the request before acting on it, so one re-send is safe.
                 _log.warning("timestamp outside the venue window, resyncing", exchange=clock.exchange,
                              endpoint=request.endpoint.name, code=exc.code)
+            # A re-send like Retry's, which never sees it: counted with them, or a clock step's
+            # doubled traffic would show on no dashboard.
+            if clock.metrics is not None:
+                clock.metrics.retries.labels(clock.exchange, request.endpoint.name, "TimestampOutOfWindow").inc()
             await clock.resync(seen)
             return await inner(request)
 

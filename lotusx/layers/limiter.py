@@ -535,7 +535,20 @@ class Limiter:
         negative, NaN or infinite, ``default`` is used instead, and when that is ``None`` too
         the cool-off lasts until the end of the shortest current window among ``names``,
         when the venue's counter resets. No cool-off lasts longer than :data:`MAX_COOL_OFF`.
+
+        It is the venue refusing a call, so it counts in ``rate_limited{source="venue"}``; the
+        exhaustion a usage header reports (:meth:`sync`) does not: no call was refused, and the
+        same refusal's headers would count it twice.
         """
+        names = None if names is None else list(names)  # read twice below: a generator would be spent
+        if self.metrics is not None:
+            counted = ["*"] if names is None else [name for name in names if name in self._cool_keys]
+            for name in counted:
+                self.metrics.rate_limited.labels(self.exchange, name, "venue").inc()
+        await self._cool_off(names, seconds, default)
+
+    async def _cool_off(self, names: Iterable[str] | None, seconds: float | None, default: float | None) -> None:
+        """:meth:`cool_off`, uncounted."""
         cooled = self._cool_locally(names, seconds, default)
         if cooled is None:
             return
@@ -569,9 +582,6 @@ class Limiter:
             for name in chosen:
                 state.cool_until[name] = max(state.cool_until.get(name, 0.0), until)
             _log.warning("rate_limit.cool_off", exchange=self.exchange, pools=chosen, seconds=round(seconds, 3))
-        if self.metrics is not None:
-            for name in ["*"] if names is None else chosen:
-                self.metrics.rate_limited.labels(self.exchange, name, "venue").inc()
         return [self._ban_key] if names is None else [self._cool_keys[name] for name in chosen], until, now
 
     async def _mark(self, key: str, until: float, now: float) -> None:
@@ -604,7 +614,7 @@ class Limiter:
         now = self.clock.time()
         for usage in usages:
             if usage.until is not None and usage.until > now:
-                await self.cool_off([usage.name], usage.until - now)
+                await self._cool_off([usage.name], usage.until - now, None)
         # The venue's count includes other processes and tools on our IP.
         behind = [(window, idx, used) for usage in usages for window, idx, used in self._behind(usage, now)]
         if not behind:

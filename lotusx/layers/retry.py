@@ -202,7 +202,7 @@ class Retry:
         if self.reconcile is None:
             if isinstance(outcome, e.DuplicateClientOrderId):
                 raise outcome
-            raise e.AmbiguousOrderState(f"{where}, no reconcile hook", client_order_id=client_order_id) from cause
+            raise self._ambiguous(request, outcome, "no_reconcile", f"{where}, no reconcile hook") from cause
         lookup = 1
         while True:
             try:
@@ -211,21 +211,38 @@ class Retry:
             except e.LotusXError as exc:
                 delay = self.policy.decide(request, exc, lookup, self.clock.monotonic() - start)
                 if delay is None:
-                    raise e.AmbiguousOrderState(f"{where}, reconcile failed: {type(exc).__name__}",
-                                                client_order_id=client_order_id) from exc
+                    self._reconciled(request, "failed")
+                    raise self._ambiguous(request, outcome, "reconcile_failed",
+                                          f"{where}, reconcile failed: {type(exc).__name__}") from exc
                 _log.info("rest.reconcile_retry", exchange=self.exchange, endpoint=request.endpoint.name,
                           client_order_id=client_order_id, lookup=lookup, reason=reason(exc), delay=delay)
                 await self.clock.sleep(delay)
                 lookup += 1
             except Exception as exc:  # a bug in the hook: the order state is still unknown
-                raise e.AmbiguousOrderState(f"{where}, reconcile failed: {type(exc).__name__}",
-                                            client_order_id=client_order_id) from exc
+                self._reconciled(request, "failed")
+                raise self._ambiguous(request, outcome, "reconcile_failed",
+                                      f"{where}, reconcile failed: {type(exc).__name__}") from exc
+        self._reconciled(request, "absent" if found is None else "found")
         if found is None and isinstance(outcome, e.DuplicateClientOrderId):
-            raise e.AmbiguousOrderState(f"{where}, venue reports it but reconcile finds none",
-                                        client_order_id=client_order_id) from cause
+            raise self._ambiguous(request, outcome, "duplicate_not_found",
+                                  f"{where}, venue reports it but reconcile finds none") from cause
         _log.info("rest.reconcile", exchange=self.exchange, endpoint=request.endpoint.name,
                   client_order_id=client_order_id, found=found is not None, after=reason(outcome))
         return found
+
+    def _reconciled(self, request: Request, outcome: str) -> None:
+        if self.metrics is not None:
+            self.metrics.reconciles.labels(self.exchange, request.endpoint.name, outcome).inc()
+
+    def _ambiguous(self, request: Request, outcome: Outcome, cause: str, message: str) -> e.AmbiguousOrderState:
+        """The error for a placement whose outcome stays unknown, counted and logged (``cause``: a fixed set)."""
+        client_order_id = str(request.ext["client_order_id"])
+        # A warning, not an error: the caller gets the exception and decides; this is its audit trail.
+        _log.warning("rest.ambiguous_order", exchange=self.exchange, endpoint=request.endpoint.name,
+                     client_order_id=client_order_id, cause=cause, after=reason(outcome))
+        if self.metrics is not None:
+            self.metrics.ambiguous_orders.labels(self.exchange, request.endpoint.name, cause).inc()
+        return e.AmbiguousOrderState(message, client_order_id=client_order_id)
 
     def _count(self, request: Request, outcome: Outcome, attempt: int, delay: float, request_id: str) -> None:
         why = reason(outcome)

@@ -193,6 +193,7 @@ class Shard:
             except LotusXError as exc:
                 self.failure = exc
                 failures += 1
+                hub.metrics.ws_connect_failures.labels(hub.exchange, type(exc).__name__).inc()
                 delay = _cool_off(hub.backoff.delay(failures), exc)
                 _log.warning("ws connect failed", exchange=hub.exchange, shard=self.index,
                              failures=failures, error=str(exc), retry_in=round(delay, 3))
@@ -283,6 +284,7 @@ class Shard:
         held = old.live.held
         await self._close(old)
         hub.count("rotations")
+        hub.metrics.ws_rotations.labels(hub.exchange).inc()
         if died or held:  # the old socket failed before the new one took over: messages may be missing
             reason = old.ended.result() if died else "back_pressure"
             await hub.delivery.put(Gap(reason, hub.clock.time(), self.index))

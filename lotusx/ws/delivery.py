@@ -97,7 +97,7 @@ class Delivery:
         self._closed = False
         if metrics is not None:
             # Read at scrape time: setting a locked gauge twice per message cost more than the queue.
-            metrics.ws_queue_depth.labels(exchange).set_function(self._items.__len__)
+            metrics.track_queue(exchange, self)
         self._drops = metrics.ws_dropped.labels(exchange, "overflow") if metrics else None
         self._handler: Callable[[Any], object] | None = None  # set while push() mode is on
         self._pushed = 0  # messages pushed since the reader last let other tasks run

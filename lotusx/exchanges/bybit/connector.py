@@ -22,6 +22,7 @@ from lotusx.account import (
     windows,
 )
 from lotusx.book import Gap, SnapshotDeltaSync
+from lotusx.book.follow import resync_reason
 from lotusx.book.sync import Outcome
 from lotusx.exchanges.bybit import endpoints as ep
 from lotusx.exchanges.bybit import schemas as s
@@ -315,9 +316,10 @@ class Bybit:
         async with self._subscribed(list(topics)) as ws:
             async for message in ws:
                 if isinstance(message, Reconnected):  # resubscribed: the venue sends snapshots again
+                    why = resync_reason(message)
                     for sync in syncs.values():
                         sync.reset()
-                        self._resynced(sync.symbol, "reconnect")
+                        self._resynced(sync.symbol, why)
                     continue
                 lost = message.topic if type(message) is s.WsFrame else (
                     message.stream if type(message) is Malformed else None)

@@ -21,6 +21,7 @@ from lotusx.exchanges.bybit.errors import scrubbed
 from lotusx.exchanges.bybit.schemas import Book, OrderRow, PublicTrade, WalletAccount, WsFrame
 from lotusx.metrics import Metrics
 from lotusx.ws import Frames, Heartbeat, Malformed, Parse, WsDialect, frames
+from lotusx.ws.parse import report_malformed
 
 
 class Control(msgspec.Struct, frozen=True):
@@ -90,7 +91,8 @@ class Route:
             # Not only a ValidationError: the envelope leaves ``data`` raw, so a push without it
             # or with invalid UTF-8 in it fails only here.
             reason = "schema" if isinstance(exc, msgspec.ValidationError) else "json"
-            self.metrics.ws_malformed.labels("bybit", reason).inc()
+            # Counted and logged as Parse reports what it cannot read: a lost push must not be silent.
+            report_malformed(self.metrics, "bybit", reason, str(exc), len(frame.data), topic)
             return frame
         return frame
 
