@@ -34,7 +34,8 @@ WebSocket
     of the exchange, summed).
 Order books
     ``book_resyncs_total{exchange,symbol,reason}``: ``reconnect``, ``overflow``, ``stale_snapshot``,
-    ``sequence gap``, ``malformed level``, ``malformed update ids``, ``unreadable message``.
+    ``sequence gap``, ``malformed level``, ``malformed update ids``, ``unreadable message``, ``no snapshot``
+    (Bybit: a delta came to a book waiting for its snapshot).
 """
 
 from __future__ import annotations

@@ -67,6 +67,7 @@ _PAGE, _MAX_PAGES = 50, 100
 _HISTORY_SPAN_MS = 7 * 24 * 3600 * 1000
 _UNREADABLE_EVENT = "unreadable_event"  # the Gap reason of a private message that failed to parse
 _UNREADABLE_BOOK = "unreadable message"  # the resync reason of a book message that failed its schema
+_NO_SNAPSHOT = "no snapshot"  # a delta came to a book waiting for its snapshot
 _AUTH_VALID_MS = 10_000  # the auth message's ``expires``: this far past the venue's now
 _EXPIRED_LOGIN = "Params Error"  # the auth answer's ret_msg for an ``expires`` the venue saw as past
 _ENVELOPE: Any = s.Envelope  # parametrised at run time with each call's result type
@@ -313,10 +314,12 @@ class Bybit:
         check_count("depth", depth, none="every level")
         syncs = {symbol: SnapshotDeltaSync(symbol) for symbol in symbols}
         topics = {_book_topic(symbol, depth): syncs[symbol] for symbol in syncs}
+        asked: set[str] = set()  # topics subscribed afresh whose snapshot has not come yet
         async with self._subscribed(list(topics)) as ws:
             async for message in ws:
                 if isinstance(message, Reconnected):  # resubscribed: the venue sends snapshots again
                     why = resync_reason(message)
+                    asked.clear()
                     for sync in syncs.values():
                         sync.reset()
                         self._resynced(sync.symbol, why)
@@ -335,9 +338,14 @@ class Bybit:
                     sync, data, topic = syncs[message.data.s], message.data, message.topic
                     outcome = sync.on_message(message.kind, data.u, data.b, data.a, message.ts)
                 if outcome == "snapshot" or outcome == "applied":
+                    asked.discard(topic)
                     yield sync.book.view(depth)
-                elif isinstance(outcome, Gap):
-                    self._resynced(sync.symbol, outcome.reason)
+                elif isinstance(outcome, Gap) or (outcome == "buffered" and topic not in asked):
+                    # A delta on a book waiting for its snapshot: that snapshot came before the Gap
+                    # that reset the book, or never. Bybit sends one only on a subscribe, so waiting
+                    # would leave the book stalled until the next reconnect.
+                    self._resynced(sync.symbol, outcome.reason if isinstance(outcome, Gap) else _NO_SNAPSHOT)
+                    asked.add(topic)
                     # A fresh subscription starts with a snapshot; the other topics keep streaming.
                     await ws.unsubscribe([topic])
                     await ws.subscribe([topic])
