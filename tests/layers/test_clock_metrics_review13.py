@@ -3,23 +3,10 @@
 from __future__ import annotations
 
 from lotusx.kernel import errors as e
-from lotusx.kernel.message import Endpoint, Idempotency, Request, Response
 from lotusx.layers.clock import ClockSync, ServerClock
 from lotusx.metrics import Metrics
 from lotusx.testing import FakeClock, ScriptedService
-
-T0 = 1_700_000_040.0
-ORDER = Endpoint("new_order", "POST", "/v5/order/create", signed=True, costs={"new_order": 1},
-                 idempotency=Idempotency.SAFE_WITH_CLIENT_ID)
-OK = Response(status=200, body=b"{}")
-
-
-def value(metrics: Metrics, name: str, **labels: str) -> float:
-    return metrics.registry.get_sample_value(name, labels) or 0.0
-
-
-def order() -> Request:
-    return Request(method=ORDER.method, path=ORDER.path, endpoint=ORDER, ext={"client_order_id": "c-1"})
+from tests.layers.test_reconcile_metrics_review13 import OK, T0, order, value
 
 
 async def test_a_failed_clock_sync_is_counted() -> None:

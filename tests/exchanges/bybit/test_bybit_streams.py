@@ -407,12 +407,14 @@ async def test_linear_book_streams_from_the_linear_endpoint(sim: Sim, credential
 class ScriptedBook:
     """A public Bybit stream on loopback: acks every op and answers the n-th subscribe with ``scripts[n]``.
 
-    A script is a list of ``(kind, data, cut)`` pushes on ``orderbook.50``: ``cut`` sends the
-    push one byte short (not JSON). Past the last script, the last one is sent again.
+    A script is a list of ``(kind, data, cut)`` pushes on ``topic`` (``orderbook.50.BTCUSDT``
+    unless given): ``cut`` sends the push one byte short (not JSON). Past the last script, the
+    last one is sent again.
     """
 
-    def __init__(self, *scripts: list[tuple[str, dict[str, Any], bool]]) -> None:
+    def __init__(self, *scripts: list[tuple[str, Any, bool]], topic: str = f"orderbook.50.{BTC}") -> None:
         self.scripts = list(scripts)
+        self.topic = topic
         self.subscribes = 0
 
     @classmethod
@@ -437,7 +439,7 @@ class ScriptedBook:
             if op["op"] == "subscribe":
                 self.subscribes += 1
                 for kind, data, cut in self.scripts[min(self.subscribes, len(self.scripts)) - 1]:
-                    text = orjson.dumps({"topic": f"orderbook.50.{BTC}", "type": kind, "ts": 1, "data": data}).decode()
+                    text = orjson.dumps({"topic": self.topic, "type": kind, "ts": 1, "data": data}).decode()
                     await ws.send_str(text[:-1] if cut else text)
         return ws
 
