@@ -14,13 +14,15 @@ REST
     wire attempt (``Trace``). ``retries_total{exchange,endpoint,reason}``: re-sends by ``Retry``,
     and ``ClockSync``'s one re-send after a timestamp rejection (reason ``TimestampOutOfWindow``).
     ``reconciles_total{exchange,endpoint,outcome}``: order lookups after an unknown placement
-    outcome, ``found`` / ``absent`` / ``failed``. ``ambiguous_orders_total{exchange,endpoint,cause}``:
-    ``AmbiguousOrderState`` raised, ``no_reconcile`` / ``reconcile_failed`` / ``duplicate_not_found``.
+    outcome, ``found`` / ``absent`` / ``failed``, and ``retried`` for a lookup asked again.
+    ``ambiguous_orders_total{exchange,endpoint,cause}``: ``AmbiguousOrderState`` raised,
+    ``no_reconcile`` / ``reconcile_failed`` / ``duplicate_not_found``.
 Rate limits
     ``rate_limited_total{exchange,pool,source}``: calls that waited or were refused locally
     (``local``) and calls the venue refused (``venue``; pool ``*`` for an IP ban).
     ``rate_limit_wait_seconds{exchange,pool}``: time waited for room.
     ``rate_limit_pool_usage_ratio{exchange,pool}``: used fraction of the current window.
+    ``rate_limit_learning_failures_total{exchange}``: usage reports not learned from.
 Clock
     ``clock_offset_seconds{exchange}``: venue minus local time at the last good sync.
     ``clock_sync_failures_total{exchange}``: syncs with no usable answer.
@@ -76,6 +78,9 @@ class Metrics:
         self.rate_limit_wait = Histogram(
             "rate_limit_wait_seconds", "Time spent waiting for rate-limit capacity.", ("exchange", "pool"),
             namespace=ns, registry=r, buckets=_WAIT_BUCKETS)
+        self.rate_limit_learning_failures = Counter(
+            "rate_limit_learning_failures", "Venue usage reports the limiter could not learn from (storage down, "
+            "a garbled header): its counts may lag the venue's.", ("exchange",), namespace=ns, registry=r)
         self.pool_usage = Gauge(
             "rate_limit_pool_usage_ratio", "Used fraction of a rate-limit pool (0..1).", ("exchange", "pool"),
             namespace=ns, registry=r)

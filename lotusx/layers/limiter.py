@@ -742,9 +742,11 @@ class Limiter:
         """Note that learning from a response failed; the caller still gets the response.
 
         Best-effort by design: the venue acted on the request, so its answer must reach the
-        caller. Counted in :attr:`learning_failures`.
+        caller. Counted in :attr:`learning_failures` and ``rate_limit_learning_failures_total``.
         """
         self.learning_failures += 1
+        if self.metrics is not None:
+            self.metrics.rate_limit_learning_failures.labels(self.exchange).inc()
         _log.warning("rate_limit.learning_failed", exchange=self.exchange,
                      error=_scrubbed(f"{type(error).__name__}: {error}", self.uri))
 

@@ -214,6 +214,7 @@ class Retry:
                     self._reconciled(request, "failed")
                     raise self._ambiguous(request, outcome, "reconcile_failed",
                                           f"{where}, reconcile failed: {type(exc).__name__}") from exc
+                self._reconciled(request, "retried")
                 _log.info("rest.reconcile_retry", exchange=self.exchange, endpoint=request.endpoint.name,
                           client_order_id=client_order_id, lookup=lookup, reason=reason(exc), delay=delay)
                 await self.clock.sleep(delay)
