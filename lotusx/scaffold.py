@@ -8,6 +8,7 @@ against a fake venue (``lotusx.testing.FakeTransport``). Every venue fact to che
 
 from __future__ import annotations
 
+import keyword
 import re
 from dataclasses import dataclass
 from importlib.metadata import entry_points
@@ -16,6 +17,10 @@ from pathlib import Path
 from lotusx.kernel.errors import ConfigError
 
 _NAME = re.compile(r"[a-z][a-z0-9]*(-[a-z0-9]+)*")
+# The connector class is spelt from the venue name and sits beside these imports in the generated
+# __init__.py and connector.py: a venue called ``order`` would write ``class Order`` over lotusx's.
+_IMPORTED = frozenset({"Any", "Credentials", "Levels", "NewOrder", "Order", "OrderBook", "Parts", "QueryHmac",
+                       "Request", "Service", "ServerTime", "Venue"})
 
 
 @dataclass(frozen=True)
@@ -53,11 +58,16 @@ class Names:
 def new_exchange(name: str, into: Path) -> Path:
     """Write the package for venue ``name`` into ``into / "lotusx-<name>"``; return that directory.
 
-    ``ConfigError`` for a name that is not lower-case letters, digits and dashes, for the name
-    of a venue already installed, and for a directory that already exists (nothing is overwritten).
+    ``ConfigError`` for a name that is not lower-case letters, digits and dashes, for one whose
+    connector class would be a keyword or a name the generated code imports, for the name of a
+    venue already installed, and for a directory that already exists (nothing is overwritten).
     """
     if not _NAME.fullmatch(name):
         raise ConfigError(f"venue name {name!r}: use lower-case letters, digits and single dashes, e.g. 'acme'")
+    cls = Names(name).cls
+    if keyword.iskeyword(cls) or cls in _IMPORTED:
+        raise ConfigError(f"venue name {name!r} would name the connector class {cls!r}, which Python or the "
+                          "generated code already uses: pick another name, e.g. 'acme'")
     installed = sorted(point.name for point in entry_points(group="lotusx.exchanges"))
     if name in installed:
         raise ConfigError(f"a venue named {name!r} is already installed ({', '.join(installed)}): pick another name")
