@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import ast
+import os
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +17,8 @@ from lotusx.cli import main
 from lotusx.kernel.errors import ConfigError
 from lotusx.scaffold import new_exchange
 
+ROOT = Path(__file__).resolve().parents[1]
+
 
 @pytest.fixture(autouse=True)
 def keep_logging() -> Iterator[None]:
@@ -21,6 +26,20 @@ def keep_logging() -> Iterator[None]:
     saved = structlog.get_config()
     yield
     structlog.configure(**saved)
+
+
+def generated_tests(root: Path) -> subprocess.CompletedProcess[str]:
+    """The generated package's own tests, run as its README says (offline)."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(root)])}
+    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(root / "tests")],
+                          cwd=root, env=env, capture_output=True, text=True, timeout=120, check=False)
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    """Replace ``old`` (which must be there) by ``new`` in ``path``."""
+    text = path.read_text()
+    assert old in text, f"{old!r} not in {path}"
+    path.write_text(text.replace(old, new))
 
 
 @pytest.mark.parametrize("name", ["true", "none", "false", "order", "venue", "order-book", "levels"])
@@ -45,3 +64,21 @@ def test_new_exchange_refuses_every_name_the_generated_modules_import(tmp_path: 
         venue = re.sub(r"(?<!^)(?=[A-Z])", "-", cls).lower()  # OrderBook -> order-book
         with pytest.raises(ConfigError, match=re.escape(repr(venue))):
             new_exchange(venue, tmp_path / "refused")
+
+
+def test_generated_test_fails_when_placement_is_not_declared_safe_with_client_id(tmp_path: Path) -> None:
+    """An order endpoint declared plainly SAFE (re-sent after a lost answer: a double order) fails the test."""
+    root = new_exchange("acme", tmp_path)
+    edit(root / "lotusx_acme" / "endpoints.py", "idempotency=Idempotency.SAFE_WITH_CLIENT_ID",
+         "idempotency=Idempotency.SAFE")
+    done = generated_tests(root)
+    assert done.returncode == 1, done.stdout[-3000:]
+
+
+def test_generated_test_fails_when_the_signer_signs_with_the_wrong_secret(tmp_path: Path) -> None:
+    """A signer keyed with the API key instead of the secret (every real call refused) fails the test."""
+    root = new_exchange("acme", tmp_path)
+    edit(root / "lotusx_acme" / "__init__.py", "credentials.api_key, credentials.secret,",
+         "credentials.api_key, credentials.api_key,")
+    done = generated_tests(root)
+    assert done.returncode == 1, done.stdout[-3000:]
