@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import math
 import signal
 import sys
 from collections.abc import Sequence
@@ -54,7 +55,7 @@ def _parser() -> argparse.ArgumentParser:
                                            "the maintained book, print the metrics. Offline; ends by itself.")
     demo.add_argument("--venue", default="binance", choices=("binance", "bybit", "bybit-linear"),
                       help="the connector to run (default: binance)")
-    demo.add_argument("--seconds", type=float, default=5.0, help="how long to stream the book (default: 5)")
+    demo.add_argument("--seconds", type=_seconds, default=5.0, help="how long to stream the book (default: 5)")
     demo.set_defaults(run=_demo)
 
     new = commands.add_parser("new-exchange", help="write a package for a new venue (a connector to fill in)",
@@ -65,6 +66,17 @@ def _parser() -> argparse.ArgumentParser:
     new.add_argument("--dir", type=Path, default=Path(), help="where to write lotusx-NAME/ (default: here)")
     new.set_defaults(run=_new_exchange)
     return parser
+
+
+def _seconds(text: str) -> float:
+    """A finite, non-negative duration: the demo must end by itself (``nan`` never compares as elapsed)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number of seconds >= 0")
+    return value
 
 
 def _logs(verbose: bool) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import structlog
 
-from lotusx.cli import main
+from lotusx.cli import _parser, main
 from lotusx.kernel.errors import ConfigError
 from lotusx.scaffold import new_exchange
 
@@ -82,3 +82,12 @@ def test_generated_test_fails_when_the_signer_signs_with_the_wrong_secret(tmp_pa
          "credentials.api_key, credentials.api_key,")
     done = generated_tests(root)
     assert done.returncode == 1, done.stdout[-3000:]
+
+
+@pytest.mark.parametrize("seconds", ["nan", "inf", "-1"])
+def test_demo_refuses_a_stream_time_it_cannot_end_by(seconds: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """--seconds nan or inf (the stream would never end) or below 0: a usage error, status 2."""
+    with pytest.raises(SystemExit) as exit_info:
+        _parser().parse_args(["demo", f"--seconds={seconds}"])
+    assert exit_info.value.code == 2
+    assert "--seconds" in capsys.readouterr().err
