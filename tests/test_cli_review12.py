@@ -91,3 +91,14 @@ def test_demo_refuses_a_stream_time_it_cannot_end_by(seconds: str, capsys: pytes
         _parser().parse_args(["demo", f"--seconds={seconds}"])
     assert exit_info.value.code == 2
     assert "--seconds" in capsys.readouterr().err
+
+
+def test_generated_package_is_ruff_clean_under_its_own_settings(tmp_path: Path) -> None:
+    """`ruff check` in the new package, as its author runs it, finds nothing (it reads the package's pyproject)."""
+    root = new_exchange("acme", tmp_path)
+    ruff = Path(sys.executable).with_name("ruff")
+    if not ruff.exists():
+        pytest.skip("ruff is not installed next to this Python")
+    done = subprocess.run([str(ruff), "check", "--no-cache", "."], cwd=root, capture_output=True, text=True,
+                          timeout=60, check=False)
+    assert done.returncode == 0, done.stdout[-3000:]
