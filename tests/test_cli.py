@@ -48,8 +48,11 @@ def test_demo_runs_a_venue_against_the_simulator(venue: str, capsys: pytest.Capt
 
 def test_ctrl_c_ends_the_demo_with_status_130() -> None:
     """Ctrl-C mid-stream: status 130 at once, no traceback."""
+    # Unbuffered: through a pipe the demo's prints come in blocks, so "streaming" could reach us only
+    # as the demo ends by itself, 60 s on, and the Ctrl-C race its exit.
     process = subprocess.Popen([sys.executable, "-m", "lotusx", "demo", "--seconds", "60"], cwd=ROOT,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, "PYTHONUNBUFFERED": "1"},
                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         assert process.stdout is not None

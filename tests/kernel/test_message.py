@@ -7,7 +7,7 @@ from urllib.parse import quote
 
 import msgspec
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lotusx import DecodeError, Endpoint, Idempotency, Request, Response, encode_query
@@ -111,6 +111,7 @@ def test_response_decode_error_is_typed() -> None:
 _TEXT = st.text(alphabet=st.sampled_from("aZ09_.~-=&/ %+ü?#"), max_size=6)
 
 
+@settings(deadline=None)  # a 200 ms deadline per example is a timing test on a loaded machine
 @given(st.lists(st.tuples(_TEXT, _TEXT), max_size=6))
 def test_query_fast_path_equals_quoting_every_name_and_value(pairs: list[tuple[str, str]]) -> None:
     """The join-once fast path yields exactly what percent-encoding each name and value would."""
@@ -122,6 +123,7 @@ def _quoted(pairs: tuple[tuple[str, str], ...]) -> str:
     return "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in pairs)
 
 
+@settings(deadline=None)  # a 200 ms deadline per example is a timing test on a loaded machine
 @given(st.lists(st.tuples(_TEXT, _TEXT), max_size=4), st.lists(st.tuples(_TEXT, _TEXT), max_size=3))
 def test_a_query_extended_from_its_text_encodes_as_the_whole_does(head: list[tuple[str, str]],
                                                                    more: list[tuple[str, str]]) -> None:

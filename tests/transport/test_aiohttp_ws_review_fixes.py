@@ -93,7 +93,9 @@ async def test_a_timed_out_connect_closes_its_own_session(silent_url: str) -> No
     """The ClientSession the transport made for itself is closed when the handshake times out."""
     ws = AiohttpWs(silent_url, connect_timeout=0.2)
     connecting = asyncio.ensure_future(ws.connect())
-    await asyncio.sleep(0.05)
+    # One turn of the loop: connect() makes its session before its first await. A timed wait could
+    # outlast the 0.2 s timeout under load, and find the session already closed and let go.
+    await asyncio.sleep(0)
     session = ws._session
     assert session is not None
     with pytest.raises(ConnectError):

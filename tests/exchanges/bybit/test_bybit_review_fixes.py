@@ -156,10 +156,17 @@ async def test_a_coin_emptied_by_a_trade_is_pushed_as_zero(bybit: Bybit, sim: Si
     sim.engine("bybit").place("market-maker", "BTCUSDT", "BUY", "LIMIT", quantity=Decimal(50), price=Decimal(49_000))
     held = (await bybit.get_balances())["BTC"].free
     updates = bybit.watch_balances()
-    first = asyncio.ensure_future(anext(updates))
-    await asyncio.sleep(0.3)  # authenticated and subscribed
+    live = asyncio.ensure_future(anext(updates))
+    for _ in range(40):  # a push comes only once subscribed, which no sleep is sure to outlast: bid until one does
+        await bybit.place_order(lotusx.NewOrder(symbol="BTCUSDT", side="BUY", type="LIMIT", quantity=Decimal("0.001"),
+                                                price=Decimal(30_000)))
+        if (await asyncio.wait([live], timeout=0.25))[0]:
+            break
+    await asyncio.wait_for(live, 5)
     await bybit.place_order(lotusx.NewOrder(symbol="BTCUSDT", side="SELL", type="MARKET", quantity=held))
-    change = await asyncio.wait_for(first, 5)
+    change = await asyncio.wait_for(anext(updates), 5)
+    while "BTC" in change and change["BTC"].free == held:  # a bid's push, late
+        change = await asyncio.wait_for(anext(updates), 5)
     await updates.aclose()
     assert change["BTC"] == lotusx.Balance(asset="BTC", free=Decimal(0), locked=Decimal(0))
     assert "BTC" not in await bybit.get_balances()

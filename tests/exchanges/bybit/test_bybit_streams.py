@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -50,6 +50,21 @@ async def first(stream: AsyncIterator[T], accept: Callable[[T], bool], limit: fl
         raise AssertionError("stream ended")
 
     return await asyncio.wait_for(scan(), limit)
+
+
+async def until_streamed(pending: asyncio.Future[T], act: Callable[[], Awaitable[object]]) -> T:
+    """What ``pending`` waits for, doing ``act`` again every 0.25 s until it comes (10 s at most).
+
+    What happens before the subscription is acked is never streamed, and no wait for the ack can be
+    told long enough on a loaded machine: so the action is repeated until its result is streamed.
+    """
+    for _ in range(40):
+        await act()
+        done, _ = await asyncio.wait([pending], timeout=0.25)
+        if done:
+            return pending.result()
+    pending.cancel()
+    raise AssertionError("nothing was ever streamed")
 
 
 def rest(sim: Sim, book: OrderBook) -> bool:
@@ -105,10 +120,9 @@ async def test_book_survives_a_forced_disconnect(bybit: Bybit, sim: Sim) -> None
 async def test_trades_stream(bybit: Bybit) -> None:
     """watch_trades yields the taker trades the engine makes."""
     trades = aiter(bybit.watch_trades(BTC))
-    task = asyncio.ensure_future(first(trades, lambda t: True))
-    await asyncio.sleep(0.2)  # subscribed before the trade happens
-    await bybit.place_order(lotusx.NewOrder(symbol=BTC, side="SELL", type="MARKET", quantity=Decimal("0.001")))
-    trade = await task
+    pending = asyncio.ensure_future(first(trades, lambda t: True))
+    trade = await until_streamed(pending, lambda: bybit.place_order(
+        lotusx.NewOrder(symbol=BTC, side="SELL", type="MARKET", quantity=Decimal("0.001"))))
     assert (trade.symbol, trade.side) == (BTC, "SELL") and trade.quantity > 0
     await trades.aclose()
 
@@ -127,12 +141,12 @@ async def test_ticker_stream_follows_the_best_bid(bybit: Bybit) -> None:
 async def test_private_streams_reauthenticate_after_a_reconnect(bybit: Bybit, sim: Sim) -> None:
     """watch_orders logs in; after the socket is dropped it logs in again and keeps delivering."""
     orders = aiter(bybit.watch_orders())
-    pending = asyncio.ensure_future(first(orders, lambda o: o.client_order_id == "ws-1"))
-    await asyncio.sleep(0.3)  # authenticated and subscribed
-    sim.chaos("bybit").drop_ws_after = 3  # auth ack, subscribe ack, then the order event closes it
+    await until_live(bybit, orders, "live-1")
+    # This socket sent more than 3 already: the order event closes it. A new one sends its 2 acks.
+    sim.chaos("bybit").drop_ws_after = 3
     await bybit.place_order(lotusx.NewOrder(symbol=BTC, side="BUY", type="LIMIT", quantity=Decimal("0.01"),
                                             price=Decimal("30000"), client_order_id="ws-1"))
-    assert (await pending).status == "NEW"
+    assert (await first(orders, lambda o: o.client_order_id == "ws-1")).status == "NEW"
     closed = bybit.metrics.ws_reconnects.labels("bybit", "server_close")
     for _ in range(200):
         if closed._value.get():
@@ -140,7 +154,7 @@ async def test_private_streams_reauthenticate_after_a_reconnect(bybit: Bybit, si
         await asyncio.sleep(0.02)
     sim.chaos("bybit").drop_ws_after = None
     assert closed._value.get() == 1
-    await asyncio.sleep(1.5)  # back-off, new socket, auth, resubscribe
+    await until_live(bybit, orders, "live-2")  # back-off, new socket, auth, resubscribe
     await bybit.cancel_order(BTC, client_order_id="ws-1")
     cancelled = await first(orders, lambda o: o.client_order_id == "ws-1" and o.status == "CANCELED")
     assert cancelled.order_id
@@ -155,11 +169,11 @@ async def test_a_login_refused_for_an_expired_stamp_is_sent_again_on_a_resynced_
     chaos.clock_skew_ms = 30_000
     try:
         orders = aiter(bybit.watch_orders())
-        pending = asyncio.ensure_future(first(orders, lambda o: o.client_order_id == "ws-skew"))
-        await asyncio.sleep(2.0)  # refused, back-off, resync, a new socket, auth, subscribe
+        await until_live(bybit, orders, "live")  # refused, back-off, resync, a new socket, auth, subscribe
         await bybit.place_order(lotusx.NewOrder(symbol=BTC, side="BUY", type="LIMIT", quantity=Decimal("0.01"),
                                                 price=Decimal("30000"), client_order_id="ws-skew"))
-        assert (await pending).status == "NEW"  # the stream lived through the refusal
+        skewed = await first(orders, lambda o: o.client_order_id == "ws-skew")
+        assert skewed.status == "NEW"  # the stream lived through the refusal
         await orders.aclose()
     finally:
         chaos.clock_skew_ms = 0
@@ -209,11 +223,10 @@ async def test_a_login_refused_again_on_a_resynced_clock_ends_the_stream(serve_a
 async def test_a_cancel_missed_while_the_private_stream_was_down_is_reported(bybit: Bybit, sim: Sim) -> None:
     """The socket drops before a cancel is streamed: once it is live again, watch_orders reports it."""
     orders = aiter(bybit.watch_orders())
-    pending = asyncio.ensure_future(first(orders, lambda o: o.client_order_id == "gap-1"))
-    await asyncio.sleep(0.3)  # authenticated and subscribed
+    await until_live(bybit, orders, "live")
     await bybit.place_order(lotusx.NewOrder(symbol=BTC, side="BUY", type="LIMIT", quantity=Decimal("0.01"),
                                             price=Decimal("30000"), client_order_id="gap-1"))
-    assert (await pending).status == "NEW"
+    assert (await first(orders, lambda o: o.client_order_id == "gap-1")).status == "NEW"
     closed = bybit.metrics.ws_reconnects.labels("bybit", "server_close")
     sim.chaos("bybit").drop_ws_after = 1  # the next private event goes out, then the socket closes
     try:
@@ -236,11 +249,10 @@ async def test_an_unreadable_order_message_is_reconciled_by_rest(bybit: Bybit, s
     """The cancel's push fails its schema or is not JSON: counted, and watch_orders reports the cancel from REST."""
     cid = f"{reason}-1"
     orders = aiter(bybit.watch_orders())
-    pending = asyncio.ensure_future(first(orders, lambda o: o.client_order_id == cid))
-    await asyncio.sleep(0.3)  # authenticated and subscribed
+    await until_live(bybit, orders, "live")
     await bybit.place_order(lotusx.NewOrder(symbol=BTC, side="BUY", type="LIMIT", quantity=Decimal("0.01"),
                                             price=Decimal("30000"), client_order_id=cid))
-    assert (await pending).status == "NEW"
+    assert (await first(orders, lambda o: o.client_order_id == cid)).status == "NEW"
     setattr(sim.chaos("bybit"), knob, 1)
     await bybit.cancel_order(BTC, client_order_id=cid)
     cancelled = await first(orders, lambda o: o.client_order_id == cid and o.status == "CANCELED")
@@ -353,9 +365,14 @@ async def test_balance_stream(bybit: Bybit) -> None:
     """watch_balances yields the wallet after an order locks funds."""
     wallets = aiter(bybit.watch_balances())
     pending = asyncio.ensure_future(first(wallets, lambda w: "USDT" in w and w["USDT"].locked > 0))
-    await asyncio.sleep(0.3)
-    await bybit.place_order(bid("30000"))
-    wallet = await pending
+    placed: list[lotusx.Order] = []
+
+    async def bid_alone() -> None:  # one bid open at a time: what is locked is one bid's
+        if placed:
+            await bybit.cancel_order(BTC, order_id=placed.pop().order_id)
+        placed.append(await bybit.place_order(bid("30000")))
+
+    wallet = await until_streamed(pending, bid_alone)
     assert wallet["USDT"].locked == Decimal("300")
     await wallets.aclose()
 
