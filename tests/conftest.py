@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+import signal
+import subprocess
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 
 import pytest
 from aiohttp import web
@@ -45,3 +48,26 @@ def redis() -> Iterator[RedisServer]:
 def redis_url(redis: RedisServer) -> str:
     """The URL of :func:`redis`."""
     return redis.url
+
+
+def ctrl_c(argv: Sequence[str], running: str, cwd: str | os.PathLike[str] | None = None) -> tuple[int, str, float]:
+    """Run ``argv``, press Ctrl-C once a stdout line holds ``running``: (exit status, stderr, seconds to exit).
+
+    SIGINT as at a terminal: a test runner started in the background may have it ignored, and
+    children inherit that. Unbuffered: through a pipe the child's prints come in blocks, so the
+    line awaited could reach us only as the child ends by itself, and the Ctrl-C come too late.
+    """
+    process = subprocess.Popen(list(argv), cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        assert process.stdout is not None
+        for line in process.stdout:  # until the child is well under way
+            if running in line:
+                break
+        process.send_signal(signal.SIGINT)
+        started = time.monotonic()
+        _, errors = process.communicate(timeout=20)
+    finally:
+        process.kill()
+    return process.returncode, errors, time.monotonic() - started

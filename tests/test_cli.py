@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +12,7 @@ import pytest
 import structlog
 
 from lotusx.cli import main
+from tests.conftest import ctrl_c
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -48,23 +47,9 @@ def test_demo_runs_a_venue_against_the_simulator(venue: str, capsys: pytest.Capt
 
 def test_ctrl_c_ends_the_demo_with_status_130() -> None:
     """Ctrl-C mid-stream: status 130 at once, no traceback."""
-    # Unbuffered: through a pipe the demo's prints come in blocks, so "streaming" could reach us only
-    # as the demo ends by itself, 60 s on, and the Ctrl-C race its exit.
-    process = subprocess.Popen([sys.executable, "-m", "lotusx", "demo", "--seconds", "60"], cwd=ROOT,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               env={**os.environ, "PYTHONUNBUFFERED": "1"},
-                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    try:
-        assert process.stdout is not None
-        for line in process.stdout:
-            if line.startswith("streaming"):
-                break
-        process.send_signal(signal.SIGINT)
-        started = time.monotonic()
-        _, errors = process.communicate(timeout=20)
-    finally:
-        process.kill()
-    assert process.returncode == 130 and time.monotonic() - started < 5
+    status, errors, seconds = ctrl_c([sys.executable, "-m", "lotusx", "demo", "--seconds", "60"], "streaming",
+                                     cwd=ROOT)
+    assert status == 130 and seconds < 5
     assert "Traceback" not in errors, errors[-2000:]
 
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import ctrl_c
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "custom_stack.py"
 
@@ -81,22 +80,7 @@ def test_push_stream_example_hands_depth_and_trades_to_its_handler() -> None:
 ])
 def test_ctrl_c_ends_an_example_at_once_without_a_traceback(script: str, running: str) -> None:
     """Ctrl-C mid-run: exit status 130 within seconds, everything closed, no traceback or unclosed-session warning."""
-    # SIGINT as at a terminal: a test runner started in the background may have it ignored, and children inherit that.
-    # Unbuffered: through a pipe the child's prints come in blocks, so the line awaited could reach
-    # us only as the example ends by itself (order_stream.py runs ~1.5 s), and the Ctrl-C come too late.
-    process = subprocess.Popen([sys.executable, str(EXAMPLE.parent / script)], stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
-                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    try:
-        assert process.stdout is not None
-        for line in process.stdout:  # until the example is well under way
-            if running in line:
-                break
-        process.send_signal(signal.SIGINT)
-        started = time.monotonic()
-        _, errors = process.communicate(timeout=20)
-    finally:
-        process.kill()
-    assert process.returncode == 130, errors[-2000:]
-    assert time.monotonic() - started < 5
+    status, errors, seconds = ctrl_c([sys.executable, str(EXAMPLE.parent / script)], running)
+    assert status == 130, errors[-2000:]
+    assert seconds < 5
     assert "Traceback" not in errors and "Unclosed" not in errors, errors[-2000:]
