@@ -60,6 +60,15 @@ class Stream(Protocol):
 S = TypeVar("S", bound=Stream)
 
 
+def parts_for(connector: str, venue: str, parts: object) -> Parts:
+    """``parts``, or a ``ConfigError`` for a connector built by hand from something else (a RestClient, say)."""
+    if not isinstance(parts, Parts):
+        raise ConfigError(f"{connector}(...) takes the Parts that lotusx.connect builds, got {type(parts).__name__}: "
+                          f"for your own layers pass outer=[...] / inner=[...] to lotusx.connect({venue!r}, ...), "
+                          "for your own wire transport=...")
+    return parts
+
+
 @dataclass(frozen=True)
 class Parts:
     """What a connector is built from; tests and users may build these by hand."""

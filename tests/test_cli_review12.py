@@ -7,25 +7,14 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import structlog
 
 from lotusx.cli import _parser, main
 from lotusx.kernel.errors import ConfigError
 from lotusx.scaffold import new_exchange
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(autouse=True)
-def keep_logging() -> Iterator[None]:
-    """main() configures structlog for the command (stderr, warnings): put the tests' own back."""
-    saved = structlog.get_config()
-    yield
-    structlog.configure(**saved)
+from tests.test_cli import ROOT, keep_logging  # noqa: F401 - the autouse fixture applies here too
 
 
 def generated_tests(root: Path) -> subprocess.CompletedProcess[str]:

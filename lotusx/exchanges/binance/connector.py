@@ -37,7 +37,7 @@ from lotusx.layers.clock import LoginClock
 from lotusx.log import get_logger
 from lotusx.models import Balance, NewOrder, Order, OrderBook, Ticker, Trade, Withdrawal, WithdrawalStatus, check_count
 from lotusx.transport import AiohttpWs
-from lotusx.venue import Parts
+from lotusx.venue import Parts, parts_for
 from lotusx.ws import Gap as Reconnected
 from lotusx.ws import Heartbeat, Levels, Malformed, RawStream, ReconnectWs, Resumed
 from lotusx.ws.dialect import LoginAck
@@ -58,8 +58,6 @@ _TERMINATED = "event_stream_terminated"  # the Gap reason after the venue ended 
 # How far the venue clock estimate may run ahead of the venue: an order created this much before
 # a placement began is still taken to be its own (a false "earlier order" is only a doubt raised).
 _CLOCK_SLACK_MS = 500
-_BY_HAND = ("Binance(...) takes the Parts that lotusx.connect builds, got {}: for your own layers pass "
-            "outer=[...] / inner=[...] to lotusx.connect('binance', ...), for your own wire transport=...")
 _WS_API_PATH = "/ws-api/v3"  # appended to Parts.ws_api_url (web-socket-api.md "General API Information")
 
 
@@ -67,9 +65,7 @@ class Binance:
     """Binance spot. Build with :func:`lotusx.connect` ("binance") or from :class:`Parts`."""
 
     def __init__(self, parts: Parts) -> None:
-        if not isinstance(parts, Parts):
-            raise ConfigError(_BY_HAND.format(type(parts).__name__))
-        self.parts = parts
+        self.parts = parts_for("Binance", "binance", parts)
         self.rest = parts.rest
         self.metrics = parts.metrics
         self._raw = RawStream(self._ws)

@@ -47,7 +47,7 @@ from lotusx.layers.clock import LoginClock
 from lotusx.models import Balance, NewOrder, Order, OrderBook, Side, Ticker, Trade, Withdrawal, check_count
 from lotusx.signers import BybitHmac
 from lotusx.transport import AiohttpWs
-from lotusx.venue import Parts
+from lotusx.venue import Parts, parts_for
 from lotusx.ws import Gap as Reconnected
 from lotusx.ws import Malformed, RawStream, ReconnectWs, Resumed
 from lotusx.ws.dialect import LoginAck
@@ -78,11 +78,7 @@ class Bybit:
     """Bybit v5 for one category. Build with :func:`lotusx.connect` ("bybit", or ``VENUE_LINEAR``)."""
 
     def __init__(self, parts: Parts, category: Category = SPOT) -> None:
-        if not isinstance(parts, Parts):
-            raise ConfigError(f"Bybit(...) takes the Parts that lotusx.connect builds, got {type(parts).__name__}: "
-                              "for your own layers pass outer=[...] / inner=[...] to lotusx.connect('bybit', ...), "
-                              "for your own wire transport=...")
-        self.parts = parts
+        self.parts = parts_for("Bybit", "bybit", parts)
         self.category = category
         self.rest = parts.rest
         self.metrics = parts.metrics
