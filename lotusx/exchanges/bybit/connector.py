@@ -355,7 +355,7 @@ class Bybit:
             async for m in ws:
                 if isinstance(m, TradeMessage):
                     for t in m.trades:
-                        yield Trade(symbol=t.s, trade_id=t.i, price=Decimal(t.p), quantity=Decimal(t.v),
+                        yield Trade(symbol=t.s, trade_id=t.i, price=t.p, quantity=t.v,
                                     timestamp=t.T, side=_SIDE[t.S])
 
     async def watch_ticker(self, symbol: str) -> AsyncIterator[Ticker]:

@@ -154,11 +154,10 @@ class PublicTrade(msgspec.Struct):
     T: int
     s: str
     S: Side
-    v: str
-    p: str
+    v: Decimal
+    p: Decimal
     i: str
 
     def __post_init__(self) -> None:
-        # Strings, read as Decimals by watch_trades: one that is no amount fails here, counted,
-        # not there, where decimal's InvalidOperation would end the caller's stream.
+        # One that is no amount (NaN, negative) fails here, counted, not in watch_trades' consumer.
         check_amounts(self.p, self.v)

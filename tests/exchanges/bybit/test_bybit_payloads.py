@@ -105,8 +105,8 @@ def test_ws_public_trade() -> None:
     """publicTrade stream."""
     [message] = _frames("ws_public_trade.json")
     assert isinstance(message, TradeMessage)
-    assert (message.trades[0].i, message.trades[0].p, message.trades[0].S) == (
-        "20f43950-d8dd-5b31-9112-a178eb6023af", "16578.50", "Buy")
+    assert (message.trades[0].i, str(message.trades[0].p), message.trades[0].S) == (
+        "20f43950-d8dd-5b31-9112-a178eb6023af", "16578.50", "Buy")  # exact: the venue's digits kept
 
 
 def test_ws_order() -> None:
