@@ -104,8 +104,24 @@ class Parts:
 
     async def close_streams(self) -> None:
         """Close every stream still open: a consumer's ``async for`` ends, its sockets are gone."""
-        for stream in list(self.streams):
-            await stream.close()
+        await close_all(*(stream.close for stream in list(self.streams)))
+
+
+async def close_all(*closes: Callable[[], Awaitable[object]]) -> None:
+    """Await each of ``closes`` in turn, every one even after an earlier one failed or was cancelled; then
+    raise the first error (a ``CancelledError`` included).
+
+    A connector's ``aclose()`` cancelled half-way (a timeout or a TaskGroup around its ``async with``
+    exit) would otherwise leave its other streams running and its REST pool open, taking calls.
+    """
+    first: BaseException | None = None
+    for close in closes:
+        try:
+            await close()
+        except BaseException as exc:  # cancellation too: the rest must still be closed
+            first = first or exc
+    if first is not None:
+        raise first
 
 
 @dataclass(frozen=True)
@@ -315,4 +331,4 @@ def find_venue(name: str) -> Venue:
     raise ConfigError(f"unknown venue {name!r}; installed: {known}")
 
 
-__all__ = ["Connector", "LotusXError", "Parts", "Venue", "connect", "find_venue", "open_venue"]
+__all__ = ["Connector", "LotusXError", "Parts", "Venue", "close_all", "connect", "find_venue", "open_venue"]

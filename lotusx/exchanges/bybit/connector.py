@@ -47,7 +47,7 @@ from lotusx.layers.clock import LoginClock
 from lotusx.models import Balance, NewOrder, Order, OrderBook, Side, Ticker, Trade, Withdrawal, check_count
 from lotusx.signers import BybitHmac
 from lotusx.transport import AiohttpWs
-from lotusx.venue import Parts, parts_for
+from lotusx.venue import Parts, close_all, parts_for
 from lotusx.ws import Gap as Reconnected
 from lotusx.ws import Malformed, RawStream, ReconnectWs, Resumed
 from lotusx.ws.dialect import LoginAck
@@ -481,9 +481,8 @@ class Bybit:
 
     async def aclose(self) -> None:
         """Close every stream (a watcher's ``async for`` ends) and the REST pool."""
-        await self._raw.aclose()
-        await self.parts.close_streams()
-        await self.rest.aclose()
+        # Each step even if an earlier one is cancelled: no stream or pool is left open behind it.
+        await close_all(self._raw.aclose, self.parts.close_streams, self.rest.aclose)
 
     async def __aenter__(self) -> Bybit:
         return self
