@@ -27,11 +27,12 @@ Clock
     ``clock_offset_seconds{exchange}``: venue minus local time at the last good sync.
     ``clock_sync_failures_total{exchange}``: syncs with no usable answer.
 WebSocket
-    ``ws_messages_total{exchange,stream}`` (stream: the message type), ``ws_received_bytes_total``,
-    ``ws_last_message_timestamp_seconds``. ``ws_reconnects_total{exchange,reason}`` (the link's end:
+    ``ws_messages_total{exchange,stream}`` (stream: the message type), ``ws_received_bytes_total{exchange}``,
+    ``ws_last_message_timestamp_seconds{exchange}``. ``ws_reconnects_total{exchange,reason}`` (the link's end:
     ``server_close``, ``disconnected``, ``pong_timeout``, ``idle``, ``rotation_failed``, ...),
-    ``ws_connect_failures_total{exchange,reason}`` (error type), ``ws_rotations_total``,
-    ``ws_resubscriptions_total``, ``ws_pong_timeouts_total``, ``ws_malformed_frames_total{exchange,reason}``,
+    ``ws_connect_failures_total{exchange,reason}`` (error type), ``ws_rotations_total{exchange}``,
+    ``ws_resubscriptions_total{exchange}``, ``ws_pong_timeouts_total{exchange}``,
+    ``ws_malformed_frames_total{exchange,reason}``,
     ``ws_dropped_messages_total{exchange,reason}``, ``ws_queue_depth{exchange}`` (every live queue
     of the exchange, summed).
 Order books
