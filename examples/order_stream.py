@@ -3,7 +3,8 @@
 Places a resting buy on the embedded simulator and follows it with ``watch_orders()``. Then the
 simulator drops the user-stream socket right after sending one fill, while a second fill
 completes the order: that last update is never streamed. Once the stream is back, the
-connector asks the venue (``get_open_orders``/``get_order``) and reports the order FILLED.
+connector asks the venue (``get_open_orders``, ``get_order_history`` from the gap on, and
+``get_order`` for what neither lists) and reports the order FILLED.
 Ends by itself.
 
     python examples/order_stream.py

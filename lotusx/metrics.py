@@ -3,16 +3,17 @@
 ``Metrics()`` registers on a fresh ``CollectorRegistry`` unless one is given, so tests and
 users with several clients isolate them; ``Metrics(REGISTRY)`` uses the process default.
 Names follow Prometheus conventions: base units (seconds, bytes), ``_total`` counters, and
-labels with bounded values (exchange, endpoint name, status class, pool) — never keys,
-paths with ids, or anything secret.
+labels with bounded values (exchange, endpoint name, status class, pool, the symbol of a book
+being watched) — never keys, paths with ids, order ids, or anything secret.
 
 The metric set (all prefixed ``lotusx_``; ``reason``/``cause``/``outcome`` values come from a
 fixed set in the code that records them, or are an error type's name):
 
 REST
-    ``requests_total{exchange,endpoint,status_class}``, ``request_duration_seconds{...}``: every
-    wire attempt (``Trace``). ``retries_total{exchange,endpoint,reason}``: re-sends by ``Retry``,
-    and ``ClockSync``'s one re-send after a timestamp rejection (reason ``TimestampOutOfWindow``).
+    ``requests_total{exchange,endpoint,status_class}``,
+    ``request_duration_seconds{exchange,endpoint,status_class}``: every wire attempt (``Trace``).
+    ``retries_total{exchange,endpoint,reason}``: re-sends by ``Retry``, and ``ClockSync``'s one
+    re-send after a timestamp rejection (reason ``TimestampOutOfWindow``).
     ``reconciles_total{exchange,endpoint,outcome}``: order lookups after an unknown placement
     outcome, ``found`` / ``absent`` / ``failed``, and ``retried`` for a lookup asked again.
     ``ambiguous_orders_total{exchange,endpoint,cause}``: ``AmbiguousOrderState`` raised,
@@ -27,11 +28,12 @@ Clock
     ``clock_offset_seconds{exchange}``: venue minus local time at the last good sync.
     ``clock_sync_failures_total{exchange}``: syncs with no usable answer.
 WebSocket
-    ``ws_messages_total{exchange,stream}`` (stream: the message type), ``ws_received_bytes_total``,
-    ``ws_last_message_timestamp_seconds``. ``ws_reconnects_total{exchange,reason}`` (the link's end:
+    ``ws_messages_total{exchange,stream}`` (stream: the message type), ``ws_received_bytes_total{exchange}``,
+    ``ws_last_message_timestamp_seconds{exchange}``. ``ws_reconnects_total{exchange,reason}`` (the link's end:
     ``server_close``, ``disconnected``, ``pong_timeout``, ``idle``, ``rotation_failed``, ...),
-    ``ws_connect_failures_total{exchange,reason}`` (error type), ``ws_rotations_total``,
-    ``ws_resubscriptions_total``, ``ws_pong_timeouts_total``, ``ws_malformed_frames_total{exchange,reason}``,
+    ``ws_connect_failures_total{exchange,reason}`` (error type), ``ws_rotations_total{exchange}``,
+    ``ws_resubscriptions_total{exchange}``, ``ws_pong_timeouts_total{exchange}``,
+    ``ws_malformed_frames_total{exchange,reason}``,
     ``ws_dropped_messages_total{exchange,reason}``, ``ws_queue_depth{exchange}`` (every live queue
     of the exchange, summed).
 Order books

@@ -280,10 +280,32 @@ class NotAConnector(ConfigError, AttributeError):
 
 
 class connect:
-    """Open a venue by name (or :class:`Venue`) and close it on exit; options as :func:`open_venue`.
+    """Open a venue by name (or :class:`Venue`) and close it on exit: ``async with connect(...) as ex:``.
 
-    Venue names are found through the ``lotusx.exchanges`` entry-point group, so a
-    third-party package can add a venue without touching LotusX.
+    ``venue``: a name (``"binance"``, ``"bybit"``, ``"bybit-linear"``, ...) found through the
+    ``lotusx.exchanges`` entry-point group, so a third-party package can add a venue without
+    touching LotusX; an unknown name is a ``ConfigError`` at once. Options (keyword only):
+
+    ``credentials``: a :class:`~lotusx.Credentials`; ``None`` (the default) opens public data
+    only, and a signed call is then a ``ConfigError`` before anything is sent.
+    ``rest_url``, ``ws_url``: base URLs (``scheme://host[:port]``; the connector adds the
+    paths), for the simulator, a test server or a testnet; ``None`` = the venue's real URLs.
+    ``ws_api_url``: the WebSocket API's base URL (Binance's account stream); ``None`` = ``ws_url``
+    when that is given, else the venue's own.
+    ``outer``, ``inner``: your layers (a middleware as ``around(mw)``), around the canonical
+    stack (they see one logical call) or inside it (every wire attempt, as signed); default ``()``.
+    ``rate_limit_storage``: ``"memory://"`` (the default: connectors of one venue on one event
+    loop share one budget) or ``"redis://host:6379"`` to share it between processes and machines.
+    ``rate_limits``: ``None`` = the venue's pools; a mapping of pool name to pools replaces those pools.
+    ``metrics``: the :class:`~lotusx.metrics.Metrics` to record into; ``None`` = a fresh one
+    on its own registry.
+    ``clock``: the clock back-offs and rate-limit windows read and sleep on (a
+    ``lotusx.testing.FakeClock`` in tests).
+    ``max_wait``: how long, in total, a call waits for rate-limit room before it is
+    ``RateLimited`` (default 30 s).
+    ``transport``: replaces the aiohttp transport, e.g. with ``lotusx.testing.FakeTransport``.
+    A malformed option (a URL without its scheme, an unknown pool) is a ``ConfigError`` when the
+    ``async with`` block is entered, before anything is sent.
     """
 
     def __init__(self, venue: str | Venue, *, credentials: Credentials | None = None, rest_url: str | None = None,

@@ -92,6 +92,9 @@ _HEDGE_MODE = "position idx"
 _ONE_WAY = ("the symbol is in hedge mode and LotusX places one-way orders (positionIdx 0): switch it to one-way "
             "mode (POST /v5/position/switch-mode with category=linear, symbol or coin, mode=0) once it has no "
             "position and no open order")
+# An unknown symbol is the generic 10001 "params error: symbol invalid": a NotFound, as Binance's
+# -1121, so one ``except NotFound`` serves both venues.
+_UNKNOWN_SYMBOL = "symbol invalid"
 _IP_BANNED = {10018}  # Exceeded the IP Rate Limit (struck out in the docs, still mapped for older gateways)
 # Per-UID throttles: 10006 Too many visits; (Spot) 170005 Too many new orders, 170222 Too many requests.
 _THROTTLED = {10006, 170005, 170222}
@@ -137,7 +140,7 @@ def venue_errors(request: Request, response: Response) -> e.LotusXError | None:
         return e.IpBanned(where, retry_after=IP_BAN_SECONDS, code=code, venue_message=msg, response=response)
     if code == 10001 and _HEDGE_MODE in msg:
         return e.InvalidRequest(f"{where}: {_ONE_WAY}", code=code, venue_message=msg, response=response)
-    kind = _KINDS.get(code)
+    kind = e.NotFound if code == 10001 and _UNKNOWN_SYMBOL in msg else _KINDS.get(code)
     if kind is None:
         # 11xxxx / 17xxxx are order-validation codes; elsewhere an unknown code is the caller's to fix.
         placing = request.endpoint.name in PLACEMENTS and code >= 100_000
