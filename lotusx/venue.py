@@ -156,8 +156,6 @@ def open_venue(venue: Venue, *, credentials: Credentials | None = None, rest_url
     """
     _check_options(credentials, outer, inner, rest_url=rest_url, ws_url=ws_url, ws_api_url=ws_api_url)
     metrics = metrics if metrics is not None else Metrics()
-    transport = _Wire(transport if transport is not None else AiohttpRest(rest_url or venue.rest_url), venue.name)
-    unlayered = MapErrors(venue.classify)(transport)
 
     async def fetch_server_ms() -> int:
         return await venue.server_time(sampled)
@@ -166,6 +164,9 @@ def open_venue(venue: Venue, *, credentials: Credentials | None = None, rest_url
     pools = _pools(venue.pools, rate_limits)
     limiter = Limiter(pools, rate_limit_storage, key=venue.name, clock=server_clock, max_wait=max_wait,
                       metrics=metrics, exchange=venue.name)
+    transport = _Wire(transport if transport is not None else AiohttpRest(rest_url or venue.rest_url), venue.name,
+                      limiter)
+    unlayered = MapErrors(venue.classify)(transport)
     rate_limit = RateLimit(limiter, usage=venue.usage)
     # Not through ClockSync, so a sync cannot recurse into itself.
     sampled = rate_limit(unlayered)
@@ -208,10 +209,11 @@ class _Wire:
     that nobody closes (``AiohttpRest`` makes a new one).
     """
 
-    __slots__ = ("closed", "exchange", "transport")
+    __slots__ = ("closed", "exchange", "limiter", "transport")
 
-    def __init__(self, transport: Service, exchange: str) -> None:
+    def __init__(self, transport: Service, exchange: str, limiter: Limiter | None = None) -> None:
         self.transport, self.exchange, self.closed = transport, exchange, False
+        self.limiter = limiter  # the connector's own: its Redis connections close with it
 
     def __call__(self, request: Request) -> Awaitable[Response]:
         # The transport's own awaitable, not a coroutine of ours: an open connector pays a flag check.
@@ -223,9 +225,13 @@ class _Wire:
 
     async def aclose(self) -> None:
         self.closed = True
-        aclose = getattr(self.transport, "aclose", None)
-        if aclose is not None:
-            await aclose()
+        try:
+            aclose = getattr(self.transport, "aclose", None)
+            if aclose is not None:
+                await aclose()
+        finally:
+            if self.limiter is not None:
+                await self.limiter.aclose()
 
     def __repr__(self) -> str:
         return repr(self.transport)

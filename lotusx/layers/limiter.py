@@ -249,6 +249,7 @@ class Limiter:
         # in-process like its counts. Other storages share them as keys (see ``_mark``).
         self._state = key_state(key) if isinstance(storage, str) and storage in _MEMORY else KeyState()
         self.storage = _open(storage, clock, self._state)
+        self._opened = isinstance(storage, str)  # its connections are ours to close; a given storage is the caller's
         # In-process counters: plain calls on the hot path, no awaits.
         self._local = self.storage if isinstance(self.storage, LocalCounters) else None
         # Memory storage lives in this process: cool-offs can stay local timestamps.
@@ -273,6 +274,14 @@ class Limiter:
                 metrics.pool_usage.labels(exchange, name).set_function(functools.partial(_usage_of, this, name))
         self.learning_failures = 0
         self._resolved: dict[int, tuple[Mapping[str, int], _Charges]] = {}
+
+    async def aclose(self) -> None:
+        """Close the connections of a storage opened from a URI (Redis); a storage passed in stays open.
+
+        The limiter can still be used: the storage connects again when next asked.
+        """
+        if self._opened and RedisScripts.disconnect(self.storage):
+            await asyncio.sleep(0)  # a closed transport lets its socket go in a callback: run it
 
     def _validate(self) -> None:
         if not self.pools:

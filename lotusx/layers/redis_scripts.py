@@ -115,6 +115,23 @@ class RedisScripts:
         bridge = getattr(storage, "bridge", None)
         return RedisScripts(storage, bridge) if isinstance(bridge, CoredisBridge) else None
 
+    @staticmethod
+    def disconnect(storage: object) -> bool:
+        """Close the sockets of ``storage``'s coredis client, if it is a ``limits`` Redis (``limits`` has no close).
+
+        Whether it was one.
+
+        Left open, they would last until the garbage collector found them: one or more per
+        connector a long-running process opened and closed.
+        """
+        bridge = getattr(storage, "bridge", None)
+        if isinstance(storage, RedisStorage) and isinstance(bridge, CoredisBridge):
+            pool = getattr(bridge.get_connection(), "connection_pool", None)
+            if pool is not None:
+                pool.disconnect()
+                return True
+        return False
+
     def take_call(self, cools: list[str], windows: list[tuple[str, int, int, int]]) -> TakeCall:
         """The keys and arguments :meth:`take` sends to charge each ``(key, cost, limit, expiry)`` of ``windows``.
 

@@ -107,6 +107,7 @@ class Registry:
             sub.refs -= 1
             if sub.refs <= 0:
                 gone.append(self._subs.pop(stream))
+                self._forget(sub.request)
                 if not sub.ready.done():
                     # Not cancel(): a CancelledError in a subscriber nobody cancelled reads as
                     # its own cancellation to TaskGroups and timeouts.
@@ -133,6 +134,16 @@ class Registry:
         self._requests = {rid: streams for rid, streams in self._requests.items()
                           if any(self._owns(rid, stream) for stream in streams)}
 
+    def _forget(self, request_id: int) -> None:
+        """Drop ``request_id`` once no subscription waits for its answer any more.
+
+        A subscribe the venue never answered, then released, would otherwise stay until its
+        connection ends: never, on a venue whose connections have no lifetime (Bybit).
+        """
+        streams = self._requests.get(request_id)
+        if streams is not None and not any(self._owns(request_id, stream) for stream in streams):
+            del self._requests[request_id]
+
     def _owns(self, request_id: int, stream: str) -> bool:
         """Whether ``request_id`` is the live request of ``stream``'s subscription."""
         sub = self._subs.get(stream)
@@ -149,7 +160,10 @@ class Registry:
         """Remove ``streams`` whoever holds them and fail their waiters with ``error``: nothing will send them."""
         for stream in streams:
             sub = self._subs.pop(stream, None)
-            if sub is not None and not sub.ready.done():
+            if sub is None:
+                continue
+            self._forget(sub.request)
+            if not sub.ready.done():
                 sub.ready.set_exception(error)
 
     def new_id(self) -> int:
