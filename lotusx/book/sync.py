@@ -38,7 +38,7 @@ CROSSED = "crossed book"
 """The :class:`Gap` reason of a book whose best bid reached its best ask after a diff.
 
 Neither venue's engine rests a crossing order (it trades at once), so the book a diff stream
-describes is never crossed: a local one that is missed or misapplied an update, and a level
+describes is never crossed: a crossed local book missed or misapplied an update, and a level
 no later diff touches would keep it wrong for good. It is checked once per applied message:
 the price order it settles is what the view of that book, read next, needs anyway.
 """

@@ -61,7 +61,7 @@ class SimConfig:
     withdraw_delay: float = 1.0
     """Seconds from a withdrawal's apply to its completion."""
     max_args: int = 10
-    """Bybit: args per subscribe request."""
+    """Bybit spot: args per subscribe request (linear has no such limit)."""
 
 
 @dataclass(frozen=True)
