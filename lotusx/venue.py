@@ -81,6 +81,9 @@ class Parts:
     metrics: Metrics
     signed: Service  # signed and rate-limited, but not retried: for reconcile queries
     ws_api_url: str = ""  # base URL of the venue's WebSocket API (requests over a socket); "" if none
+    # The REST stack's RateLimit (its limiter, storage and pools): for limits a WebSocket shares, such as
+    # connection attempts per IP (lotusx.ws.outbound.admission).
+    rate_limit: Layer = field(default_factory=stack, repr=False)
     # The streams open now (each goes when its consumer is done with it): the connector's aclose ends them.
     streams: weakref.WeakSet[Stream] = field(default_factory=weakref.WeakSet, compare=False, repr=False)
 
@@ -195,7 +198,7 @@ def open_venue(venue: Venue, *, credentials: Credentials | None = None, rest_url
     # status check (re-running the venue map would decode every successful body twice).
     rest = RestClient(transport, layers)
     parts = Parts(venue, rest, server_clock, credentials, (ws_url or venue.ws_url).rstrip("/"), metrics, signed,
-                  (ws_api_url or ws_url or venue.ws_api_url).rstrip("/"))
+                  (ws_api_url or ws_url or venue.ws_api_url).rstrip("/"), rate_limit)
     return venue.connector(parts)
 
 

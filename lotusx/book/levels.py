@@ -96,6 +96,9 @@ class LocalBook:
                          timestamp=self.timestamp)
 
     def _settle(self) -> None:
+        if not (self._pending or self._resort) and len(self._bids_order.prices) == len(self.bids) and (
+                len(self._asks_order.prices) == len(self.asks)):
+            return  # settled by the read just before (the sync's crossed check, ahead of this view)
         for order, side, index in ((self._bids_order, self.bids, 0), (self._asks_order, self.asks, 1)):
             if not self._resort:
                 order.patch(side, (level for pending in self._pending for level in pending[index]), self._prices)

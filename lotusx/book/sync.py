@@ -12,9 +12,9 @@ stream: harmless, but it spins in a quiet market, so we use the exact bound).
 delta with ``u == 1``, after a venue restart) replaces the book; each delta must carry
 ``u == previous u + 1``.
 
-Both answer :class:`Gap` when continuity breaks, or when a stream message has a level that is
-not a number (the book may hold part of it), and :class:`DiffSync` for a diff whose ``U`` is
-past its ``u``. The caller resyncs *that symbol only*. A snapshot
+Both answer :class:`Gap` when continuity breaks, when a stream message has a level that is
+not a number (the book may hold part of it) or leaves the book crossed (:data:`CROSSED`), and
+:class:`DiffSync` for a diff whose ``U`` is past its ``u``. The caller resyncs *that symbol only*. A snapshot
 with such a level raises ``ProtocolError`` from :meth:`DiffSync.on_snapshot`.
 """
 
@@ -34,6 +34,14 @@ MALFORMED = "malformed level"
 """The :class:`Gap` reason of a stream message with a level that is not a number (a ``ProtocolError`` from the book)."""
 BAD_IDS = "malformed update ids"
 """The :class:`Gap` reason of a diff whose first update id is past its last."""
+CROSSED = "crossed book"
+"""The :class:`Gap` reason of a book whose best bid reached its best ask after a diff.
+
+Neither venue's engine rests a crossing order (it trades at once), so the book a diff stream
+describes is never crossed: a crossed local book missed or misapplied an update, and a level
+no later diff touches would keep it wrong for good. It is checked once per applied message:
+the price order it settles is what the view of that book, read next, needs anyway.
+"""
 
 
 class BookEvent(msgspec.Struct, frozen=True):
@@ -76,7 +84,8 @@ class DiffSync:
         if not self.synced:
             self._buffer.append(event)
             return "buffered"
-        return self._apply(event)
+        outcome = self._apply(event)
+        return self._uncrossed() if outcome == "applied" else outcome
 
     def snapshot_is_stale(self, last_update_id: int) -> bool:
         """True when the snapshot ends before the first buffered event can join it."""
@@ -96,7 +105,7 @@ class DiffSync:
             if isinstance(outcome, Gap):
                 self._buffer.extend(buffered)  # the diffs after it may join the next snapshot
                 return outcome
-        return "snapshot"
+        return "snapshot" if self._uncrossed() == "applied" else Gap(self.symbol, CROSSED)
 
     def on_lost(self, reason: str) -> Gap:
         """A diff of this symbol could not be read: the ``Gap`` says a new snapshot is needed.
@@ -115,6 +124,13 @@ class DiffSync:
         self.synced = False
         self._buffer.clear()
         self.book = LocalBook(self.book.symbol)
+
+    def _uncrossed(self) -> Outcome | Gap:
+        """``"applied"``, or a :data:`CROSSED` Gap (the book discarded) when the book is crossed."""
+        if self.book.crossed:
+            self.reset()
+            return Gap(self.symbol, CROSSED)
+        return "applied"
 
     def _apply(self, event: BookEvent) -> Outcome | Gap:
         if event.first > event.last:
@@ -177,6 +193,9 @@ class SnapshotDeltaSync:
             self.reset()
             return Gap(self.symbol, "sequence gap", expected=expected, got=update_id)
         self.book.update(bids, asks, update_id, timestamp)
+        if self.book.crossed:  # a snapshot is the venue's own word: only a delta is checked
+            self.reset()
+            return Gap(self.symbol, CROSSED)
         return "applied"
 
     def reset(self) -> None:

@@ -49,7 +49,8 @@ class BinanceWs:
         names = (request.query.get("streams", "") if combined else request.match_info.get("streams", "")).split("/")
         subs = [n for n in names if n and self.valid(n)]
         ws = await open_ws(request, self.venue)
-        conn = Connection(self.venue, ws, lambda event: list(self.render(event, subs, combined)))
+        conn = Connection(self.venue, ws, lambda event: list(self.render(event, subs, combined)),
+                          max_rate=self.venue.config.ws_messages_per_second)
         unsubscribe = self.venue.hub.subscribe(conn.push)
         async with conn:
             conn.start(conn.server_pings)

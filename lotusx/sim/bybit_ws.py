@@ -108,7 +108,8 @@ class Session:
 
     def subscribe(self, op: str, args: list[Any], req_id: Any) -> list[Any]:
         """(Un)subscribe ``args``; a new orderbook topic gets its snapshot right after the ack."""
-        if len(args) > self.venue.config.max_args:
+        # "Spot can input up to 10 args for each subscription request"; "No args limit for Futures".
+        if self.category == "spot" and len(args) > self.venue.config.max_args:
             return [self.ack(op, req_id, False, f"args size >{self.venue.config.max_args}")]
         if self.category == "private" and self.account is None:
             return [self.ack(op, req_id, False, "Request not authorized")]

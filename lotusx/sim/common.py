@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gzip
+from collections import deque
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from decimal import Decimal
 from typing import Any
@@ -85,8 +86,11 @@ class Connection:
     connection, as the venues do with slow consumers.
     """
 
-    def __init__(self, venue: Venue, ws: web.WebSocketResponse, render: Callable[[Event], list[Any]]) -> None:
+    def __init__(self, venue: Venue, ws: web.WebSocketResponse, render: Callable[[Event], list[Any]], *,
+                 max_rate: int | None = None) -> None:
         self.venue = venue
+        self.max_rate = max_rate  # client messages (text and PING frames) per second; one more closes
+        self._arrivals: deque[float] = deque()
         self.ws = ws
         self.render = render
         self.sent = 0
@@ -150,12 +154,25 @@ class Connection:
         """Yield the client's text messages; answers protocol pings unless muted."""
         async for msg in self.ws:
             self.last_seen = self.venue.clock.monotonic()
+            if msg.type in (WSMsgType.TEXT, WSMsgType.PING) and self._over_rate():
+                await self.ws.close(code=1008, message=b"too many messages")
+                return
             if msg.type == WSMsgType.PING and not self.venue.chaos.mute_pings:
                 await self.ws.pong(msg.data)
             elif msg.type == WSMsgType.PONG:
                 self.last_pong = self.venue.clock.monotonic()
             elif msg.type == WSMsgType.TEXT:
                 yield msg.data
+
+    def _over_rate(self) -> bool:
+        """Count one client message; True when the last second holds more than ``max_rate``."""
+        if self.max_rate is None:
+            return False
+        now, arrivals = self.last_seen, self._arrivals
+        arrivals.append(now)
+        while arrivals[0] <= now - 1.0:
+            arrivals.popleft()
+        return len(arrivals) > self.max_rate
 
     async def server_pings(self) -> None:
         """Ping every ``ping_interval``; close when the pong is ``pong_timeout`` late."""

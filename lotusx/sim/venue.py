@@ -60,8 +60,12 @@ class SimConfig:
     """Random market-maker orders per second per symbol (0 stops the driver)."""
     withdraw_delay: float = 1.0
     """Seconds from a withdrawal's apply to its completion."""
+    ws_messages_per_second: int | None = 5
+    """Binance: incoming messages a connection may send per second (JSON requests and PING frames,
+    web-socket-streams.md "WebSocket Limits"); one more closes it. PONG frames, which the docs count
+    too, are not: they answer the sim's own pings, whose interval tests shorten. None: no limit."""
     max_args: int = 10
-    """Bybit: args per subscribe request."""
+    """Bybit spot: args per subscribe request (linear has no such limit)."""
 
 
 @dataclass(frozen=True)

@@ -296,6 +296,8 @@ class Shard:
 
     async def _open(self, *, rotating: bool = False) -> Link:
         hub = self.hub
+        if hub.admit is not None:  # the venue's limit on connection attempts: RateLimited is a failed attempt
+            await hub.admit()
         session = hub.factory()
         try:
             await session.connect()

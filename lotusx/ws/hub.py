@@ -86,6 +86,7 @@ class Hub:
     ack_timeout: float
     rotate_before: float
     dedup: Dedup | None
+    admit: Callable[[], Awaitable[None]] | None = None  # before each connection attempt
     counts: dict[str, int] = field(default_factory=dict)
     messages: int = 0  # delivered; a plain attribute because it is bumped for every message
     tally: WsTally = field(init=False)

@@ -34,6 +34,26 @@ def session_service(session: WsSession) -> Service:
     return service
 
 
+async def _admitted(request: Request) -> Response:
+    return _SENT
+
+
+def admission(layers: Layer, endpoint: Endpoint) -> Callable[[], Awaitable[None]]:
+    """``await admit()`` before each connection attempt: a request through ``layers`` charged ``endpoint``'s costs.
+
+    For a venue that limits connection attempts per IP (Binance: 300 every 5 minutes): with its
+    ``RateLimit`` as ``layers``, an attempt waits for room (or raises ``RateLimited``) instead of
+    being made.
+    """
+    service = layers(_admitted)
+    request = Request(method=endpoint.method, path=endpoint.path, endpoint=endpoint)
+
+    async def admit() -> None:
+        await service(request)
+
+    return admit
+
+
 def pinger(session: WsSession, layers: Layer, endpoint: Endpoint = WS_SEND) -> Callable[[], Awaitable[None]]:
     """``await ping()``: a protocol ping through ``layers`` onto ``session``, charged like a message."""
     service = layers(session_service(session))

@@ -67,6 +67,8 @@ class ReconnectWs:
     ``outbound`` layers wrap every message sent (subscribe, login, app pings), e.g.
     ``stack(RateLimit(...), Trace(...))``. ``subscribe`` waits up to ``subscribe_timeout``
     for the venue's acks; ``ack_timeout`` bounds each ack a new connection waits for.
+    ``admit`` is awaited before every connection attempt (see :func:`lotusx.ws.outbound.admission`):
+    a venue's limit on connection attempts per IP.
     """
 
     def __init__(self, factory: Callable[[], WsSession], *, frames: Frames | None = None,
@@ -74,7 +76,7 @@ class ReconnectWs:
                  backoff: Backoff | None = None, outbound: Layer | None = None, queue_size: int = 10_000,
                  overflow: Overflow = Overflow.BLOCK, ack_timeout: float = 10.0, subscribe_timeout: float = 30.0,
                  rotate_before: float = 300.0, dedup_size: int = 8192, metrics: Metrics | None = None,
-                 clock: Clock = SYSTEM_CLOCK) -> None:
+                 clock: Clock = SYSTEM_CLOCK, admit: Callable[[], Awaitable[None]] | None = None) -> None:
         if not callable(factory):  # a session passed where the factory of sessions goes
             raise ConfigError(f"ReconnectWs takes a factory that makes a fresh session for each connection, "
                               f"e.g. ReconnectWs(lambda: AiohttpWs(url), ...), got a {type(factory).__name__}")
@@ -98,6 +100,7 @@ class ReconnectWs:
         self.dedup_size = dedup_size
         self.metrics = metrics if metrics is not None else Metrics()
         self.clock = clock
+        self.admit = admit
         self._hub: Hub | None = None
         self._get: Callable[[], Awaitable[Any]] | None = None  # the delivery's get(), bound once
         self._shards: list[Shard] = []
@@ -122,6 +125,7 @@ class ReconnectWs:
                               clock=self.clock),
             registry=Registry(), ack_timeout=self.ack_timeout, rotate_before=self.rotate_before,
             dedup=Dedup(dialect.identity, self.dedup_size) if dialect.identity is not None else None,
+            admit=self.admit,
         )
         self._shard(0)
 

@@ -41,6 +41,7 @@ from lotusx.venue import Parts, close_all, parts_for
 from lotusx.ws import Gap as Reconnected
 from lotusx.ws import Heartbeat, Levels, Malformed, RawStream, ReconnectWs, Resumed
 from lotusx.ws.dialect import LoginAck
+from lotusx.ws.outbound import admission
 
 _log = get_logger("lotusx.binance")
 _WITHDRAW_STATUS = {0: "EMAIL_SENT", 1: "CANCELLED", 2: "AWAITING_APPROVAL", 3: "REJECTED", 4: "PROCESSING",
@@ -208,7 +209,8 @@ class Binance:
         url = self.parts.ws_url + "/stream"
         return self.parts.opened(ReconnectWs(
             lambda: AiohttpWs(url), frames=market_frames(self.metrics), dialect=DIALECT, heartbeat=_HEARTBEAT,
-            outbound=message_rate(self.parts.clock, self.metrics), metrics=self.metrics))
+            outbound=message_rate(self.parts.clock, self.metrics), metrics=self.metrics,
+            admit=admission(self.parts.rate_limit, ep.WS_CONNECT)))
 
     @asynccontextmanager
     async def _subscribed(self, streams: Sequence[str]) -> AsyncIterator[ReconnectWs]:
@@ -341,7 +343,8 @@ class Binance:
         url = self.parts.ws_api_url + _WS_API_PATH
         dialect = dataclasses.replace(USER_DIALECT, login=subscription, login_ack=answered)
         async with self.parts.opened(ReconnectWs(lambda: AiohttpWs(url), frames=user_frames(self.metrics),
-                                                 dialect=dialect, heartbeat=_HEARTBEAT, metrics=self.metrics)) as ws:
+                                                 dialect=dialect, heartbeat=_HEARTBEAT, metrics=self.metrics,
+                                                 admit=admission(self.parts.rate_limit, ep.WS_API_CONNECT))) as ws:
             async for event in ws:
                 if type(event) is Malformed:
                     if event.reason != "unknown":  # an event type we do not model is no loss

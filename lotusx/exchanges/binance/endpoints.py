@@ -14,12 +14,18 @@ W = "REQUEST_WEIGHT"
 ORDERS = "ORDERS"
 RAW = "RAW_REQUESTS"
 SAPI = "SAPI_UID_WEIGHT"
+WS_CONNECTIONS = "WS_CONNECTIONS"
+WS_API_CONNECTIONS = "WS_API_CONNECTIONS"
 
 # GET /api/v3/exchangeInfo rateLimits: REQUEST_WEIGHT 6000/min, ORDERS 100/10 s and 200000/day,
 # RAW_REQUESTS 61000/5 min. SAPI (wallet) endpoints count per UID: 180000/min.
 LIMITS = (
     Pool(W, 6000, 60), Pool(ORDERS, 100, 10), Pool(ORDERS, 200_000, 86_400), Pool(RAW, 61_000, 300),
     Pool(SAPI, 180_000, 60),
+    # "300 connections per attempt every 5 minutes per IP", for the streams (web-socket-streams.md
+    # "WebSocket Limits") and for the WebSocket API (web-socket-api.md "Connection limits"), each its
+    # own host. The docs do not say how the 5 minutes are counted: halved, safe for a rolling window.
+    Pool(WS_CONNECTIONS, 150, 300), Pool(WS_API_CONNECTIONS, 150, 300),
 )
 USAGE = (UsedHeader(prefix="X-MBX-USED-WEIGHT-", pool=W), UsedHeader(prefix="X-MBX-ORDER-COUNT-", pool=ORDERS))
 
@@ -58,3 +64,8 @@ def depth(limit: int) -> Endpoint:
     """The depth endpoint with the weight its ``limit`` costs."""
     weight = 5 if limit <= 100 else 25 if limit <= 500 else 50 if limit <= 1000 else 250
     return _DEPTH[weight]
+
+
+# Not HTTP requests: what each WebSocket connection attempt charges, before it is made (lotusx.ws.outbound.admission).
+WS_CONNECT = Endpoint("ws_connect", "CONNECT", "/stream", costs={WS_CONNECTIONS: 1})
+WS_API_CONNECT = Endpoint("ws_api_connect", "CONNECT", "/ws-api/v3", costs={WS_API_CONNECTIONS: 1})
