@@ -13,7 +13,7 @@ import asyncio
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from typing import Any
 
-from lotusx.book.sync import BookEvent, DiffSync, Gap
+from lotusx.book.sync import BookEvent, DiffSync, Gap, uncrossed
 from lotusx.kernel.errors import (
     ConfigError,
     IpBanned,
@@ -127,6 +127,8 @@ async def follow_books(syncs: Iterable[DiffSync], messages: AsyncIterator[Any], 
                     del fetching[symbol]
                     bids, asks, last_update_id = fetched.result()
                     outcome = books[symbol].on_snapshot(bids, asks, last_update_id)
+                    if outcome == "snapshot" and (crossed := uncrossed(books[symbol])) is not None:
+                        outcome = crossed  # the diffs replayed onto it crossed it
                     if outcome == "snapshot":
                         unusable.pop(symbol, None)
                         yield books[symbol].book.view(depth)
@@ -179,6 +181,8 @@ async def follow_books(syncs: Iterable[DiffSync], messages: AsyncIterator[Any], 
                 outcome = sync.on_lost(update.reason)
             else:
                 outcome = sync.on_event(update)
+            if outcome == "applied" and (crossed := uncrossed(sync)) is not None:
+                outcome = crossed
             if outcome == "applied":
                 unreadable.pop(symbol, None)
                 yield sync.book.view(depth)

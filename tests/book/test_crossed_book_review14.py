@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
 
-from lotusx.book import BookEvent, DiffSync, Gap, SnapshotDeltaSync, follow_books
+from lotusx.book import BookEvent, DiffSync, Gap, SnapshotDeltaSync, follow_books, uncrossed
 from lotusx.book.follow import Snapshot
 from lotusx.book.sync import CROSSED
 
@@ -20,28 +20,39 @@ def crossing_bid(first: int, last: int) -> BookEvent:
 
 
 def test_a_diff_that_crosses_the_book_is_a_gap() -> None:
-    """DiffSync answers a Gap with reason CROSSED and discards the book."""
+    """Asked before the read, uncrossed() answers a Gap with reason CROSSED and discards the book."""
     sync = DiffSync("X")
     assert sync.on_snapshot(BIDS, ASKS, 10) == "snapshot"
-    outcome = sync.on_event(crossing_bid(11, 11))
+    assert sync.on_event(crossing_bid(11, 11)) == "applied"
+    outcome = uncrossed(sync)
     assert isinstance(outcome, Gap) and outcome.reason == CROSSED
     assert not sync.synced and not sync.book.bids
 
 
+def test_a_book_that_is_not_crossed_is_left_as_it_is() -> None:
+    """uncrossed() answers None and keeps the book."""
+    sync = DiffSync("X")
+    sync.on_snapshot(BIDS, ASKS, 10)
+    assert uncrossed(sync) is None
+    assert sync.synced and sync.book.view().bids == [(Decimal(100), Decimal(1))]
+
+
 def test_a_snapshot_whose_buffered_diffs_cross_it_is_a_gap() -> None:
-    """Replaying the buffer onto a snapshot into a crossed book answers a Gap, not a book."""
+    """A snapshot whose replayed buffer crosses it: uncrossed() answers a Gap, not a book."""
     sync = DiffSync("X")
     sync.on_event(crossing_bid(11, 11))
-    outcome = sync.on_snapshot(BIDS, ASKS, 10)
+    assert sync.on_snapshot(BIDS, ASKS, 10) == "snapshot"
+    outcome = uncrossed(sync)
     assert isinstance(outcome, Gap) and outcome.reason == CROSSED
     assert not sync.synced
 
 
 def test_a_delta_that_crosses_a_bybit_book_is_a_gap() -> None:
-    """SnapshotDeltaSync answers a Gap with reason CROSSED and waits for a new snapshot."""
+    """After a crossing Bybit delta, uncrossed() answers a CROSSED Gap and the book waits for a snapshot."""
     sync = SnapshotDeltaSync("X")
     assert sync.on_message("snapshot", 5, BIDS, ASKS) == "snapshot"
-    outcome = sync.on_message("delta", 6, [], [("99", "1")])
+    assert sync.on_message("delta", 6, [], [("99", "1")]) == "applied"
+    outcome = uncrossed(sync)
     assert isinstance(outcome, Gap) and outcome.reason == CROSSED
     assert not sync.synced
 
@@ -70,3 +81,31 @@ async def test_follow_books_never_yields_a_crossed_book_and_resyncs_it() -> None
         await books.aclose()
     assert resyncs == [("X", CROSSED)]
     assert (second.sequence, second.bids[0][0], second.asks[0][0]) == (20, Decimal(102), Decimal(103))
+
+
+async def test_follow_books_never_yields_a_snapshot_its_buffered_diffs_crossed() -> None:
+    """A snapshot whose replayed diffs cross it counts a CROSSED resync; the next snapshot is yielded."""
+    resyncs: list[tuple[str, str]] = []
+    snapshots: list[Snapshot] = [(BIDS, ASKS, 10), ([("102", "1")], [("103", "1")], 20)]
+    diff_seen = asyncio.Event()
+
+    async def stream() -> AsyncIterator[Any]:
+        yield crossing_bid(11, 11)  # buffered: the first snapshot is still on its way
+        await asyncio.Event().wait()
+
+    def event(message: Any) -> tuple[str, Any]:
+        diff_seen.set()
+        return "X", message
+
+    async def snapshot(_: str) -> Snapshot:
+        await diff_seen.wait()
+        return snapshots.pop(0)
+
+    books = follow_books([DiffSync("X")], stream(), event=event, reconnected=lambda _: False,
+                         snapshot=snapshot, resynced=lambda symbol, reason: resyncs.append((symbol, reason)))
+    try:
+        book = await asyncio.wait_for(anext(books), 1)
+    finally:
+        await books.aclose()
+    assert resyncs == [("X", CROSSED)]
+    assert (book.sequence, book.bids[0][0], book.asks[0][0]) == (20, Decimal(102), Decimal(103))

@@ -23,7 +23,7 @@ from lotusx.account import (
 )
 from lotusx.book import Gap, SnapshotDeltaSync
 from lotusx.book.follow import resync_reason
-from lotusx.book.sync import Outcome
+from lotusx.book.sync import Outcome, uncrossed
 from lotusx.exchanges.bybit import endpoints as ep
 from lotusx.exchanges.bybit import schemas as s
 from lotusx.exchanges.bybit.endpoints import SPOT, Category
@@ -336,6 +336,8 @@ class Bybit:
                 else:
                     sync, data, topic = syncs[message.data.s], message.data, message.topic
                     outcome = sync.on_message(message.kind, data.u, data.b, data.a, message.ts)
+                    if outcome == "applied" and (crossed := uncrossed(sync)) is not None:
+                        outcome = crossed
                 if outcome == "snapshot" or outcome == "applied":
                     asked.discard(topic)
                     yield sync.book.view(depth)
