@@ -14,6 +14,7 @@ import logging
 import sys
 import time
 from collections import Counter
+from contextlib import aclosing
 
 import structlog
 
@@ -26,12 +27,14 @@ SYMBOLS = ("BTCUSDT", "ETHUSDT")
 
 
 async def watch(ex: Binance, symbol: str, updates: Counter[str], until: float) -> None:
-    async for book in ex.watch_order_book(symbol, depth=1):
-        updates[symbol] += 1
-        if time.monotonic() >= until:
-            bid, ask = book.best_bid, book.best_ask  # None for an empty side
-            print(f"  {symbol}: last #{book.sequence} bid {bid and bid[0]} ask {ask and ask[0]}")
-            return
+    # aclosing: a watcher cancelled mid-loop closes its stream now, not when Python collects it.
+    async with aclosing(ex.watch_order_book(symbol, depth=1)) as books:
+        async for book in books:
+            updates[symbol] += 1
+            if time.monotonic() >= until:
+                bid, ask = book.best_bid, book.best_ask  # None for an empty side
+                print(f"  {symbol}: last #{book.sequence} bid {bid and bid[0]} ask {ask and ask[0]}")
+                return
 
 
 def resyncs(metrics: Metrics) -> Counter[str]:

@@ -219,7 +219,7 @@ class Binance:
             await ws.subscribe(list(streams))
             yield ws
 
-    async def watch_order_book(self, symbol: str, depth: int | None = 20) -> AsyncIterator[OrderBook]:
+    async def watch_order_book(self, symbol: str, depth: int | None = 20) -> AsyncGenerator[OrderBook, None]:
         """The maintained book of ``symbol`` after every update, resynced on gaps and reconnects."""
         async with aclosing(self.watch_order_books([symbol], depth)) as books:
             async for book in books:
@@ -254,7 +254,7 @@ class Binance:
     def _resynced(self, symbol: str, reason: str) -> None:
         self.metrics.book_resyncs.labels("binance", symbol, reason).inc()
 
-    async def watch_trades(self, symbol: str) -> AsyncIterator[Trade]:
+    async def watch_trades(self, symbol: str) -> AsyncGenerator[Trade, None]:
         """Public trades of ``symbol`` as they happen."""
         async with self._subscribed([f"{symbol.lower()}@trade"]) as ws:
             async for m in ws:
@@ -262,14 +262,14 @@ class Binance:
                     yield Trade(symbol=m.s, trade_id=str(m.t), price=m.p, quantity=m.q, timestamp=m.T,
                                 side="SELL" if m.m else "BUY")
 
-    async def watch_ticker(self, symbol: str) -> AsyncIterator[Ticker]:
+    async def watch_ticker(self, symbol: str) -> AsyncGenerator[Ticker, None]:
         """Best bid/ask of ``symbol`` on every change."""
         async with self._subscribed([f"{symbol.lower()}@bookTicker"]) as ws:
             async for m in ws:
                 if isinstance(m, s.BookTickerEvent):
                     yield Ticker(symbol=m.s, bid=m.b, bid_quantity=m.B, ask=m.a, ask_quantity=m.A)
 
-    async def watch_orders(self, symbols: Iterable[str] = ()) -> AsyncIterator[Order]:
+    async def watch_orders(self, symbols: Iterable[str] = ()) -> AsyncGenerator[Order, None]:
         """Order updates of this account (user data stream), reconciled by REST after each reconnect.
 
         See :func:`lotusx.account.follow_orders`: what the stream missed while it was down comes
@@ -306,7 +306,7 @@ class Binance:
             async for update in updates:
                 yield update
 
-    async def watch_balances(self) -> AsyncIterator[dict[str, Balance]]:
+    async def watch_balances(self) -> AsyncGenerator[dict[str, Balance], None]:
         """Balance changes of this account (user data stream); after a reconnect, the whole account.
 
         See :func:`lotusx.account.follow_balances`: an asset emptied while the stream was down

@@ -298,7 +298,7 @@ class Bybit:
             await ws.subscribe(list(topics))
             yield ws
 
-    async def watch_order_book(self, symbol: str, depth: int | None = 20) -> AsyncIterator[OrderBook]:
+    async def watch_order_book(self, symbol: str, depth: int | None = 20) -> AsyncGenerator[OrderBook, None]:
         """The maintained book of ``symbol`` after every update, resynced on gaps and reconnects.
 
         ``depth`` levels a side (up to 1000), streamed from ``orderbook.50``, ``.200`` or ``.1000``.
@@ -354,7 +354,7 @@ class Bybit:
     def _resynced(self, symbol: str, reason: str) -> None:
         self.metrics.book_resyncs.labels("bybit", symbol, reason).inc()
 
-    async def watch_trades(self, symbol: str) -> AsyncIterator[Trade]:
+    async def watch_trades(self, symbol: str) -> AsyncGenerator[Trade, None]:
         """Public trades of ``symbol`` as they happen."""
         async with self._subscribed([f"publicTrade.{symbol}"]) as ws:
             async for m in ws:
@@ -363,7 +363,7 @@ class Bybit:
                         yield Trade(symbol=t.s, trade_id=t.i, price=t.p, quantity=t.v,
                                     timestamp=t.T, side=_SIDE[t.S])
 
-    async def watch_ticker(self, symbol: str) -> AsyncIterator[Ticker]:
+    async def watch_ticker(self, symbol: str) -> AsyncGenerator[Ticker, None]:
         """Best bid/ask of ``symbol`` on every change, from the maintained book.
 
         The spot ``tickers`` topic carries no bid/ask, so the book is the one source that
@@ -378,7 +378,7 @@ class Bybit:
                 yield Ticker(symbol=symbol, bid=book.best_bid[0], bid_quantity=book.best_bid[1],
                              ask=book.best_ask[0], ask_quantity=book.best_ask[1], timestamp=book.timestamp)
 
-    async def watch_orders(self, symbols: Iterable[str] = ()) -> AsyncIterator[Order]:
+    async def watch_orders(self, symbols: Iterable[str] = ()) -> AsyncGenerator[Order, None]:
         """Order updates of this account in this category, reconciled by REST after each reconnect.
 
         ``symbols`` is taken for the same call as Binance's and not needed: Bybit's history
@@ -413,7 +413,7 @@ class Bybit:
             async for update in orders:
                 yield update
 
-    async def watch_balances(self) -> AsyncIterator[dict[str, Balance]]:
+    async def watch_balances(self) -> AsyncGenerator[dict[str, Balance], None]:
         """Balance changes of the unified account (private stream); after a reconnect, the whole account.
 
         See :func:`lotusx.account.follow_balances`: a coin emptied while the stream was down
