@@ -177,7 +177,7 @@ class Retry:
                 except e.LotusXError as exc:
                     outcome = exc
                 else:
-                    if response.status < settled_below:
+                    if response.status < settled_below and (response.ok or not doubt):
                         return response
                     outcome = response
                 looked_up = idempotency is Idempotency.SAFE_WITH_CLIENT_ID and (
@@ -191,7 +191,7 @@ class Retry:
                     return _settle(outcome)
                 delay = policy.decide(request, outcome, attempt, clock.monotonic() - start)
                 if delay is None:
-                    if doubt and not looked_up:
+                    if doubt and not looked_up and not (isinstance(outcome, Response) and outcome.ok):
                         return await self._last_look(request, outcome, start)
                     return _settle(outcome)
                 self._count(request, outcome, attempt, delay, request_id)

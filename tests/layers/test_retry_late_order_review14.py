@@ -52,6 +52,10 @@ class LaggingVenue:
         return found
 
 
+class Subclassed(RetryPolicy):
+    """A user's policy: Retry asks it about every outcome, successes too."""
+
+
 def retry(venue: LaggingVenue, max_attempts: int = 3) -> Retry:
     return Retry(RetryPolicy(max_attempts=max_attempts, base=0.1, cap=1.0, deadline=10.0),
                  reconcile=venue.query, clock=FakeClock())
@@ -162,3 +166,32 @@ def test_an_error_saying_nothing_ran_always_means_no_order_even_one_landing_late
         assert venue.created == 1
     elif not isinstance(result, e.AmbiguousOrderState) and not may_have_executed(result):
         assert venue.created == 0, result
+
+
+async def test_a_raw_refusal_after_an_earlier_doubt_is_not_handed_back_as_the_answer() -> None:
+    """Without MapErrors (a hand-built stack), a raw 400 to the re-send still leads to the late order."""
+    venue = LaggingVenue()
+    venue.refusals = []
+
+    async def place(request: Request) -> Response:
+        if venue.placements:
+            return Response(status=400, body=b'{"code":-1013,"msg":"refused"}')
+        return await venue.place(request)
+
+    assert await retry(venue)(place)(PLACE) == FOUND
+
+
+async def test_a_success_after_an_earlier_doubt_is_the_answer_without_another_lookup() -> None:
+    """Timeout, lookup absent, then the re-send is placed: its own answer is the result, no third lookup."""
+    venue = LaggingVenue(lands=False)
+    placed = Response(status=200, body=b'{"orderLinkId":"cid-1","orderId":"7"}')
+
+    async def place(request: Request) -> Response:
+        if venue.placements:
+            return placed
+        return await venue.place(request)
+
+    for policy in (RetryPolicy(base=0.1), Subclassed(base=0.1)):  # a 2xx skips decide() only for the stock one
+        venue.placements, venue.lookups = 0, 0
+        assert await Retry(policy, reconcile=venue.query, clock=FakeClock())(place)(PLACE) is placed
+        assert venue.lookups == 1
