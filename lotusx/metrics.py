@@ -17,7 +17,8 @@ REST
     ``reconciles_total{exchange,endpoint,outcome}``: order lookups after an unknown placement
     outcome, ``found`` / ``absent`` / ``failed``, and ``retried`` for a lookup asked again.
     ``ambiguous_orders_total{exchange,endpoint,cause}``: ``AmbiguousOrderState`` raised,
-    ``no_reconcile`` / ``reconcile_failed`` / ``duplicate_not_found``.
+    ``no_reconcile`` / ``reconcile_failed`` / ``duplicate_not_found`` / ``earlier_attempt`` (a
+    placement given up on a refusal after an earlier attempt may have executed).
 Rate limits
     ``rate_limited_total{exchange,pool,source}``: calls that waited or were refused locally
     (``local``) and calls the venue refused (``venue``; pool ``*`` for an IP ban).

@@ -25,6 +25,10 @@ The layer owns *safety*, the policy owns *persistence*:
       hook that keeps failing (asked again while the policy allows: it is a read), or no hook,
       ends in ``AmbiguousOrderState``. A venue that accepts a client id
       again once its order has closed (Binance spot) must therefore never answer ``None``.
+      Once a lookup has answered ``None``, only a re-send that reaches the venue's duplicate
+      check proves the earlier attempt's order absent: a call that ends on any other outcome
+      (throttled, refused, never sent) asks the hook once more and, absent still, ends in
+      ``AmbiguousOrderState``, never in an error that says nothing was placed.
 
 Every attempt re-enters the inner stack with the original, unsigned request (plus
 ``ext["request_id"]``, shared by all attempts, and ``ext["attempt"]``), so ``Sign`` below
@@ -162,6 +166,10 @@ class Retry:
             request_id = request.ext.get(REQUEST_ID) or new_request_id()
             start = clock.monotonic()
             attempt = 1
+            # An earlier attempt may have executed though the lookup found nothing (yet): only a
+            # re-send that reaches the venue's duplicate check settles that, so a call that ends
+            # on any other outcome looks the order up once more before it answers.
+            doubt = False
             while True:
                 outcome: Outcome
                 try:
@@ -169,18 +177,22 @@ class Retry:
                 except e.LotusXError as exc:
                     outcome = exc
                 else:
-                    if response.status < settled_below:
+                    if response.status < settled_below and (response.ok or not doubt):
                         return response
                     outcome = response
-                if idempotency is Idempotency.SAFE_WITH_CLIENT_ID and (
-                        isinstance(outcome, e.DuplicateClientOrderId) or may_have_executed(outcome)):
+                looked_up = idempotency is Idempotency.SAFE_WITH_CLIENT_ID and (
+                    isinstance(outcome, e.DuplicateClientOrderId) or may_have_executed(outcome))
+                if looked_up:
                     found = await self._reconcile(request, outcome, start)
                     if found is not None:
                         return found
+                    doubt = True
                 elif idempotency is Idempotency.UNSAFE and may_have_executed(outcome):
                     return _settle(outcome)
                 delay = policy.decide(request, outcome, attempt, clock.monotonic() - start)
                 if delay is None:
+                    if doubt and not looked_up and not (isinstance(outcome, Response) and outcome.ok):
+                        return await self._last_look(request, outcome, start)
                     return _settle(outcome)
                 self._count(request, outcome, attempt, delay, request_id)
                 await clock.sleep(delay)
@@ -230,6 +242,21 @@ class Retry:
         _log.info("rest.reconcile", exchange=self.exchange, endpoint=request.endpoint.name,
                   client_order_id=client_order_id, found=found is not None, after=reason(outcome))
         return found
+
+    async def _last_look(self, request: Request, outcome: Outcome, start: float) -> Response:
+        """The order an earlier attempt placed, when the last attempt (refused, or never sent) cannot tell.
+
+        ``outcome`` proves only that *this* attempt placed nothing: the earlier one's order may
+        have landed after its lookup. Found, it is the result; still absent, it may yet land, so
+        the caller gets ``AmbiguousOrderState``, never a refusal that reads as "nothing placed".
+        """
+        found = await self._reconcile(request, outcome, start)
+        if found is not None:
+            return found
+        cause = outcome if isinstance(outcome, e.LotusXError) else None
+        raise self._ambiguous(request, outcome, "earlier_attempt",
+                              f"{request.method} {request.path}: order state unknown, an earlier attempt may have "
+                              f"executed and the last ended in {reason(outcome)}") from cause
 
     def _reconciled(self, request: Request, outcome: str) -> None:
         if self.metrics is not None:

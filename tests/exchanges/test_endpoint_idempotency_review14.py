@@ -1,0 +1,105 @@
+"""Every REST endpoint of both venues, pinned to the idempotency class Retry acts on.
+
+The class decides what a retry may re-send (``lotusx.layers.retry``): a placement marked SAFE
+would be sent again after a lost answer, a withdrawal marked anything but UNSAFE could pay out
+twice. So each endpoint's class is written down here once more, checked against the venues'
+docs, and a new endpoint that is not in this table fails until someone classifies it.
+
+- Reads are SAFE (Binance rest-api.md, Bybit v5: GET changes nothing).
+- Placements are SAFE_WITH_CLIENT_ID: Binance refuses a ``newClientOrderId`` already open
+  ("Duplicate order sent.", -2010), Bybit an ``orderLinkId`` used before (110072 / spot 170141);
+  Retry looks the order up by that id before any re-send.
+- Cancels by id are SAFE: a second cancel changes nothing (the venue answers "unknown order",
+  which ``cancel_once`` turns back into the cancelled order).
+- Withdrawals are UNSAFE: no reconcile hook looks them up, so once possibly sent they are never
+  sent again.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+import pytest
+
+from lotusx.exchanges.binance import endpoints as binance
+from lotusx.exchanges.bybit import endpoints as bybit
+from lotusx.kernel.message import Endpoint, Idempotency
+
+SAFE, KEYED, UNSAFE = Idempotency.SAFE, Idempotency.SAFE_WITH_CLIENT_ID, Idempotency.UNSAFE
+
+BINANCE = {
+    "time": ("GET", "/api/v3/time", SAFE),
+    "exchange_info": ("GET", "/api/v3/exchangeInfo", SAFE),
+    "trades": ("GET", "/api/v3/trades", SAFE),
+    "book_ticker": ("GET", "/api/v3/ticker/bookTicker", SAFE),
+    "depth": ("GET", "/api/v3/depth", SAFE),
+    "place_order": ("POST", "/api/v3/order", KEYED),
+    "cancel_order": ("DELETE", "/api/v3/order", SAFE),
+    "get_order": ("GET", "/api/v3/order", SAFE),
+    "open_orders": ("GET", "/api/v3/openOrders", SAFE),
+    "open_orders_all": ("GET", "/api/v3/openOrders", SAFE),
+    "all_orders": ("GET", "/api/v3/allOrders", SAFE),
+    "account": ("GET", "/api/v3/account", SAFE),
+    "withdraw": ("POST", "/sapi/v1/capital/withdraw/apply", UNSAFE),
+    "withdraw_history": ("GET", "/sapi/v1/capital/withdraw/history", SAFE),
+}
+BYBIT = {
+    "time": ("GET", "/v5/market/time", SAFE),
+    "orderbook": ("GET", "/v5/market/orderbook", SAFE),
+    "tickers": ("GET", "/v5/market/tickers", SAFE),
+    "recent_trade": ("GET", "/v5/market/recent-trade", SAFE),
+    "order_create": ("POST", "/v5/order/create", KEYED),
+    "linear_order_create": ("POST", "/v5/order/create", KEYED),
+    "order_cancel": ("POST", "/v5/order/cancel", SAFE),
+    "linear_order_cancel": ("POST", "/v5/order/cancel", SAFE),
+    "order_realtime": ("GET", "/v5/order/realtime", SAFE),
+    "order_history": ("GET", "/v5/order/history", SAFE),
+    "wallet_balance": ("GET", "/v5/account/wallet-balance", SAFE),
+    "withdraw_create": ("POST", "/v5/asset/withdraw/create", UNSAFE),
+}
+TABLES = [(binance, BINANCE), (bybit, BYBIT)]
+
+
+def declared(module: ModuleType) -> list[Endpoint]:
+    """Every Endpoint a venue's endpoints module holds: module names, and those in tables and categories."""
+    found: list[Endpoint] = []
+    for value in vars(module).values():
+        values = value.values() if isinstance(value, dict) else vars(value).values() if isinstance(
+            value, bybit.Category) else [value]
+        found += [v for v in values if isinstance(v, Endpoint)]
+    return found
+
+
+@pytest.mark.parametrize(("module", "table"), TABLES, ids=["binance", "bybit"])
+def test_every_endpoint_is_in_the_table(module: ModuleType, table: dict[str, tuple[str, str, Idempotency]]) -> None:
+    """An endpoint added to a venue without a row here fails: its retry class must be decided."""
+    assert {endpoint.name for endpoint in declared(module)} == set(table)
+
+
+@pytest.mark.parametrize(("module", "table"), TABLES, ids=["binance", "bybit"])
+def test_every_endpoint_has_its_documented_idempotency_class(
+        module: ModuleType, table: dict[str, tuple[str, str, Idempotency]]) -> None:
+    """Method, path and retry class of each endpoint are the ones the venue's docs justify."""
+    for endpoint in declared(module):
+        assert (endpoint.method, endpoint.path, endpoint.idempotency) == table[endpoint.name], endpoint.name
+
+
+@pytest.mark.parametrize("module", [binance, bybit], ids=["binance", "bybit"])
+def test_no_write_is_retried_freely_but_a_cancel(module: ModuleType) -> None:
+    """A SAFE endpoint that is not a read is a cancel: a placement or withdrawal never is."""
+    for endpoint in declared(module):
+        if endpoint.idempotency is SAFE and endpoint.method != "GET":
+            assert "cancel" in endpoint.name and endpoint.path.endswith(("/order", "/order/cancel")), endpoint.name
+
+
+def test_every_bybit_placement_is_classified_as_one() -> None:
+    """The classifier reads 11xxxx/17xxxx answers to every keyed endpoint as order rejections."""
+    keyed = {endpoint.name for endpoint in declared(bybit) if endpoint.idempotency is KEYED}
+    assert keyed == bybit.PLACEMENTS
+
+
+def test_each_bybit_category_places_and_cancels_through_its_own_classified_endpoints() -> None:
+    """Spot and linear both place with a keyed endpoint and cancel with a safe one."""
+    for category in (bybit.SPOT, bybit.LINEAR):
+        assert category.order_create.idempotency is KEYED
+        assert category.order_cancel.idempotency is SAFE
