@@ -177,7 +177,7 @@ class Retry:
                 except e.LotusXError as exc:
                     outcome = exc
                 else:
-                    if response.status < settled_below and (response.ok or not doubt):
+                    if response.status < settled_below and (not doubt or response.ok):
                         return response
                     outcome = response
                 looked_up = idempotency is Idempotency.SAFE_WITH_CLIENT_ID and (
