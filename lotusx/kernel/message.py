@@ -30,7 +30,9 @@ class Endpoint(msgspec.Struct, frozen=True):
     """Static metadata of one venue endpoint, declared once in the connector's table.
 
     ``costs`` maps rate-limit pool names to what one call charges each pool, e.g.
-    ``{"REQUEST_WEIGHT": 1, "ORDERS": 1, "RAW_REQUESTS": 1}``.
+    ``{"REQUEST_WEIGHT": 1, "ORDERS": 1, "RAW_REQUESTS": 1}``. ``idempotency`` left ``None``
+    goes by the request's method (:func:`idempotency_of`): a write nobody classified is never
+    re-sent once it may have reached the venue.
     """
 
     name: str
@@ -38,7 +40,7 @@ class Endpoint(msgspec.Struct, frozen=True):
     path: str = ""
     costs: Mapping[str, int] = EMPTY
     signed: bool = False
-    idempotency: Idempotency = Idempotency.SAFE
+    idempotency: Idempotency | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.costs, MappingProxyType):
@@ -46,6 +48,21 @@ class Endpoint(msgspec.Struct, frozen=True):
 
 
 ANONYMOUS = Endpoint("anonymous")
+
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def idempotency_of(request: Request) -> Idempotency:
+    """The endpoint's declared class, else ``SAFE`` for a GET, HEAD or OPTIONS and ``UNSAFE`` for any other method.
+
+    By the request's own method, not the endpoint's: ``RestClient.post(path)`` without an
+    endpoint (or a hand-declared ``Endpoint("amend", "POST")``) may change state, and a
+    timed-out write re-sent "because it was safe" is an order sent twice.
+    """
+    declared = request.endpoint.idempotency
+    if declared is not None:
+        return declared
+    return Idempotency.SAFE if request.method in _SAFE_METHODS else Idempotency.UNSAFE
 
 
 _NEEDS_QUOTING = re.compile(r"[^A-Za-z0-9_.~-]")

@@ -5,8 +5,9 @@ The layer owns *safety*, the policy owns *persistence*:
 - The policy (``decide(request, outcome, attempt, elapsed) -> delay | None``) says whether an
   outcome is worth another try and how long to wait first. :class:`RetryPolicy` is the default;
   any object with that method works.
-- The layer decides whether a re-send could duplicate an effect, from
-  ``request.endpoint.idempotency``, before it asks the policy:
+- The layer decides whether a re-send could duplicate an effect, from the endpoint's
+  idempotency (undeclared: by the request's method, see
+  :func:`~lotusx.kernel.message.idempotency_of`), before it asks the policy:
 
   ``SAFE``
       re-send freely.
@@ -46,7 +47,7 @@ from typing import Protocol
 
 from lotusx.kernel import errors as e
 from lotusx.kernel.classify import retry_after
-from lotusx.kernel.message import Idempotency, Request, Response
+from lotusx.kernel.message import Idempotency, Request, Response, idempotency_of
 from lotusx.kernel.protocols import SYSTEM_CLOCK, Clock
 from lotusx.kernel.service import Service
 from lotusx.layers.trace import ATTEMPT, REQUEST_ID, new_request_id
@@ -160,7 +161,7 @@ class Retry:
         settled_below = 418 if type(policy) is RetryPolicy else 0
 
         async def service(request: Request) -> Response:
-            idempotency = request.endpoint.idempotency
+            idempotency = idempotency_of(request)
             if idempotency is Idempotency.SAFE_WITH_CLIENT_ID and not request.ext.get("client_order_id"):
                 raise e.ConfigError(f"{request.method} {request.path}: no ext['client_order_id'] to reconcile by")
             request_id = request.ext.get(REQUEST_ID) or new_request_id()

@@ -23,7 +23,7 @@ import pytest
 
 from lotusx.exchanges.binance import endpoints as binance
 from lotusx.exchanges.bybit import endpoints as bybit
-from lotusx.kernel.message import Endpoint, Idempotency
+from lotusx.kernel.message import Endpoint, Idempotency, Request, idempotency_of
 
 SAFE, KEYED, UNSAFE = Idempotency.SAFE, Idempotency.SAFE_WITH_CLIENT_ID, Idempotency.UNSAFE
 
@@ -42,6 +42,9 @@ BINANCE = {
     "account": ("GET", "/api/v3/account", SAFE),
     "withdraw": ("POST", "/sapi/v1/capital/withdraw/apply", UNSAFE),
     "withdraw_history": ("GET", "/sapi/v1/capital/withdraw/history", SAFE),
+    # Not HTTP: what a WebSocket connection attempt charges (RateLimit only; no Retry ever sees it).
+    "ws_connect": ("CONNECT", "/stream", UNSAFE),
+    "ws_api_connect": ("CONNECT", "/ws-api/v3", UNSAFE),
 }
 BYBIT = {
     "time": ("GET", "/v5/market/time", SAFE),
@@ -58,6 +61,11 @@ BYBIT = {
     "withdraw_create": ("POST", "/v5/asset/withdraw/create", UNSAFE),
 }
 TABLES = [(binance, BINANCE), (bybit, BYBIT)]
+
+
+def retry_class(endpoint: Endpoint) -> Idempotency:
+    """The class Retry acts on for a call to ``endpoint`` (declared, else by its method)."""
+    return idempotency_of(Request(method=endpoint.method, path=endpoint.path, endpoint=endpoint))
 
 
 def declared(module: ModuleType) -> list[Endpoint]:
@@ -81,14 +89,14 @@ def test_every_endpoint_has_its_documented_idempotency_class(
         module: ModuleType, table: dict[str, tuple[str, str, Idempotency]]) -> None:
     """Method, path and retry class of each endpoint are the ones the venue's docs justify."""
     for endpoint in declared(module):
-        assert (endpoint.method, endpoint.path, endpoint.idempotency) == table[endpoint.name], endpoint.name
+        assert (endpoint.method, endpoint.path, retry_class(endpoint)) == table[endpoint.name], endpoint.name
 
 
 @pytest.mark.parametrize("module", [binance, bybit], ids=["binance", "bybit"])
 def test_no_write_is_retried_freely_but_a_cancel(module: ModuleType) -> None:
     """A SAFE endpoint that is not a read is a cancel: a placement or withdrawal never is."""
     for endpoint in declared(module):
-        if endpoint.idempotency is SAFE and endpoint.method != "GET":
+        if retry_class(endpoint) is SAFE and endpoint.method != "GET":
             assert "cancel" in endpoint.name and endpoint.path.endswith(("/order", "/order/cancel")), endpoint.name
 
 

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lotusx import DecodeError, Endpoint, Idempotency, Request, Response, encode_query
-from lotusx.kernel.message import extend_query
+from lotusx.kernel.message import extend_query, idempotency_of
 from lotusx.testing import ScriptedService
 
 
@@ -76,10 +76,25 @@ def test_query_encoding_keeps_order_and_percent_encodes() -> None:
     assert encode_query(pairs) == "symbol=BTC%2FUSDT&note=a%20b%26c%3Dd&name=%C3%BC~-_."
 
 
-def test_endpoint_defaults_are_safe_unsigned() -> None:
-    """An endpoint is SAFE and unsigned unless declared otherwise."""
+def test_an_undeclared_read_is_safe_and_unsigned() -> None:
+    """An endpoint is unsigned unless declared otherwise, and a GET on it is SAFE."""
     endpoint = Endpoint("depth", path="/api/v3/depth", costs={"REQUEST_WEIGHT": 5})
-    assert (endpoint.signed, endpoint.idempotency) == (False, Idempotency.SAFE)
+    request = Request(method="GET", path=endpoint.path, endpoint=endpoint)
+    assert (endpoint.signed, idempotency_of(request)) == (False, Idempotency.SAFE)
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT", "DELETE", "PATCH"])
+def test_an_undeclared_write_is_unsafe(method: str) -> None:
+    """A write on an endpoint that declares no idempotency (or on none: RestClient.post) is UNSAFE."""
+    declared = Request(method=method, path="/api/v3/amend", endpoint=Endpoint("amend", method, "/api/v3/amend"))
+    anonymous = Request(method=method, path="/api/v3/amend")
+    assert idempotency_of(declared) is idempotency_of(anonymous) is Idempotency.UNSAFE
+
+
+def test_a_declared_idempotency_is_kept() -> None:
+    """A class the endpoint declares wins over its method's."""
+    endpoint = Endpoint("cancel", "DELETE", "/api/v3/order", idempotency=Idempotency.SAFE)
+    assert idempotency_of(Request(method="DELETE", path=endpoint.path, endpoint=endpoint)) is Idempotency.SAFE
 
 
 def test_request_repr_hides_query_and_headers() -> None:
