@@ -161,7 +161,7 @@ class Retry:
         settled_below = 418 if type(policy) is RetryPolicy else 0
 
         async def service(request: Request) -> Response:
-            idempotency = idempotency_of(request)
+            idempotency = request.endpoint.idempotency or idempotency_of(request)  # no call for a declared one
             if idempotency is Idempotency.SAFE_WITH_CLIENT_ID and not request.ext.get("client_order_id"):
                 raise e.ConfigError(f"{request.method} {request.path}: no ext['client_order_id'] to reconcile by")
             request_id = request.ext.get(REQUEST_ID) or new_request_id()
