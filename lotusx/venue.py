@@ -41,6 +41,7 @@ from lotusx.layers.trace import Trace
 from lotusx.log import without_password
 from lotusx.metrics import Metrics
 from lotusx.transport import AiohttpRest
+from lotusx.transport.url import parsed_url
 
 Reconcile = Callable[[Service, Request], Awaitable[Response | None]]
 
@@ -225,6 +226,8 @@ def _check_options(credentials: object, outer: object, inner: object, **urls: st
         if url is not None and not (isinstance(url, str) and url.lower().startswith(schemes)):
             raise ConfigError(f"{name} must be a base URL starting {' or '.join(schemes)} (scheme://host[:port]), "
                               f"got {without_password(str(url))!r}")
+        if url is not None:
+            parsed_url(url, name)
     for name, layers in (("outer", outer), ("inner", inner)):
         if isinstance(layers, str) or not isinstance(layers, Iterable):
             raise ConfigError(f"{name}= takes a sequence of layers, e.g. {name}=[around(my_middleware)], "
