@@ -267,10 +267,30 @@ class NotAConnector(ConfigError, AttributeError):
 
 
 class connect:
-    """Open a venue by name (or :class:`Venue`) and close it on exit; options as :func:`open_venue`.
+    """Open a venue's connector for an ``async with`` block, and close it on exit.
 
-    Venue names are found through the ``lotusx.exchanges`` entry-point group, so a
-    third-party package can add a venue without touching LotusX.
+    ``async with lotusx.connect("binance", credentials=creds) as ex: await ex.get_ticker("BTCUSDT")``
+
+    - ``venue``: a name from the ``lotusx.exchanges`` entry-point group ("binance", "bybit",
+      "bybit-linear", or one a third-party package adds), or a :class:`Venue`.
+    - ``credentials``: :class:`~lotusx.Credentials`; ``None`` opens public endpoints only (a
+      signed call raises ``ConfigError`` before anything is sent).
+    - ``rest_url``, ``ws_url``: base URLs (``scheme://host[:port]``; the connector adds its
+      paths); ``None`` means the venue's real ones. Point them at ``lotusx sim`` or a testnet.
+    - ``ws_api_url``: the WebSocket API's base URL; defaults to ``ws_url`` when that is given.
+    - ``outer``, ``inner``: your layers, outside Retry (seeing one logical call) and just
+      above the transport (seeing every signed attempt).
+    - ``rate_limit_storage``: ``"memory://"`` (this process), or ``"redis://host:6379"`` to
+      share the venue's limits between processes (needs ``pip install 'lotusx[redis]'``).
+    - ``rate_limits``: ``None`` for the venue's pools, or ``{pool name: [Pool, ...]}`` replacing
+      the windows of the pools named.
+    - ``metrics``: the :class:`~lotusx.metrics.Metrics` to record into (default: a new registry).
+    - ``clock``: the clock and sleep the stack uses (inject a fake one in tests).
+    - ``max_wait``: seconds a call may wait for rate-limit room before ``RateLimited``.
+    - ``transport``: replaces the aiohttp transport, e.g. ``lotusx.testing.FakeTransport``.
+
+    An unknown venue raises ``ConfigError`` at once, a bad option on entering the block; the stack
+    built is described in :func:`open_venue`.
     """
 
     def __init__(self, venue: str | Venue, *, credentials: Credentials | None = None, rest_url: str | None = None,
