@@ -258,6 +258,11 @@ def _pools(defaults: tuple[Pool, ...], overrides: Mapping[str, Sequence[Pool]] |
     unknown = set(overrides) - {pool.name for pool in defaults}
     if unknown:
         raise ConfigError(f"rate_limits names unknown pools: {sorted(unknown)}")
+    for name, given in overrides.items():
+        pools: object = given  # as passed, which the hint does not bind: 600, say
+        if isinstance(pools, str) or not isinstance(pools, Sequence) or not all(isinstance(p, Pool) for p in pools):
+            raise ConfigError(f"rate_limits[{name!r}] takes the pool's windows, e.g. "
+                              f"{{{name!r}: [Pool({name!r}, 600, 60)]}} (lotusx.layers.Pool), got {pools!r}")
     kept = [pool for pool in defaults if pool.name not in overrides]
     return (*kept, *(pool for pools in overrides.values() for pool in pools))
 

@@ -209,7 +209,11 @@ _COREDIS_SCHEMES = frozenset({"redis", "rediss", "redis+unix", "redis+cluster", 
 
 def _open(uri: str | Counters, clock: Clock, state: KeyState, timeout: float) -> Counters:
     if not isinstance(uri, str):
-        return uri
+        if all(hasattr(uri, name) for name in ("incr", "get", "get_expiry", "clear")):
+            return uri
+        shown = "None (an environment variable not set?)" if uri is None else f"a {type(uri).__name__}"
+        raise e.ConfigError(f"rate-limit storage is {shown}: pass a URI (memory://, or redis://host:6379 to share "
+                            "limits between processes) or a limits async storage")
     if uri in _MEMORY:
         return LocalCounters(clock, state)
     uri = uri if uri.startswith("async+") else f"async+{uri}"
@@ -290,6 +294,10 @@ class Limiter:
     def _validate(self) -> None:
         if not self.pools:
             raise e.ConfigError("a Limiter needs at least one Pool")
+        for name, seconds in (("max_wait", self.max_wait), ("guard", self.guard),
+                              ("storage_timeout", self.storage_timeout)):
+            if isinstance(seconds, bool) or not isinstance(seconds, int | float):  # "5" read from the environment
+                raise e.ConfigError(f"{name} must be a number of seconds, got a {type(seconds).__name__}")
         # Written so that NaN fails too: every comparison with it is false.
         if not (0 <= self.max_wait < math.inf and 0 <= self.guard < math.inf):
             raise e.ConfigError("max_wait and guard must be finite and >= 0")
