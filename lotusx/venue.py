@@ -41,6 +41,7 @@ from lotusx.layers.trace import Trace
 from lotusx.log import without_password
 from lotusx.metrics import Metrics
 from lotusx.transport import AiohttpRest
+from lotusx.transport.url import parsed_url
 
 Reconcile = Callable[[Service, Request], Awaitable[Response | None]]
 
@@ -250,6 +251,8 @@ def _check_options(credentials: object, outer: object, inner: object, **urls: st
         if url is not None and not (isinstance(url, str) and url.lower().startswith(schemes)):
             raise ConfigError(f"{name} must be a base URL starting {' or '.join(schemes)} (scheme://host[:port]), "
                               f"got {without_password(str(url))!r}")
+        if url is not None:
+            parsed_url(url, name)
     for name, layers in (("outer", outer), ("inner", inner)):
         if isinstance(layers, str) or not isinstance(layers, Iterable):
             raise ConfigError(f"{name}= takes a sequence of layers, e.g. {name}=[around(my_middleware)], "
@@ -280,6 +283,11 @@ def _pools(defaults: tuple[Pool, ...], overrides: Mapping[str, Sequence[Pool]] |
     unknown = set(overrides) - {pool.name for pool in defaults}
     if unknown:
         raise ConfigError(f"rate_limits names unknown pools: {sorted(unknown)}")
+    for name, given in overrides.items():
+        pools: object = given  # as passed, which the hint does not bind: 600, say
+        if isinstance(pools, str) or not isinstance(pools, Sequence) or not all(isinstance(p, Pool) for p in pools):
+            raise ConfigError(f"rate_limits[{name!r}] takes the pool's windows, e.g. "
+                              f"{{{name!r}: [Pool({name!r}, 600, 60)]}} (lotusx.layers.Pool), got {pools!r}")
     kept = [pool for pool in defaults if pool.name not in overrides]
     return (*kept, *(pool for pools in overrides.values() for pool in pools))
 
@@ -289,32 +297,39 @@ class NotAConnector(ConfigError, AttributeError):
 
 
 class connect:
-    """Open a venue by name (or :class:`Venue`) and close it on exit: ``async with connect(...) as ex:``.
+    """Open a venue's connector for an ``async with`` block, and close it on exit.
 
-    ``venue``: a name (``"binance"``, ``"bybit"``, ``"bybit-linear"``, ...) found through the
-    ``lotusx.exchanges`` entry-point group, so a third-party package can add a venue without
-    touching LotusX; an unknown name is a ``ConfigError`` at once. Options (keyword only):
+    ``async with lotusx.connect("binance", credentials=creds) as ex: await ex.get_ticker("BTCUSDT")``
 
-    ``credentials``: a :class:`~lotusx.Credentials`; ``None`` (the default) opens public data
-    only, and a signed call is then a ``ConfigError`` before anything is sent.
-    ``rest_url``, ``ws_url``: base URLs (``scheme://host[:port]``; the connector adds the
-    paths), for the simulator, a test server or a testnet; ``None`` = the venue's real URLs.
-    ``ws_api_url``: the WebSocket API's base URL (Binance's account stream); ``None`` = ``ws_url``
-    when that is given, else the venue's own.
-    ``outer``, ``inner``: your layers (a middleware as ``around(mw)``), around the canonical
-    stack (they see one logical call) or inside it (every wire attempt, as signed); default ``()``.
-    ``rate_limit_storage``: ``"memory://"`` (the default: connectors of one venue on one event
-    loop share one budget) or ``"redis://host:6379"`` to share it between processes and machines.
-    ``rate_limits``: ``None`` = the venue's pools; a mapping of pool name to pools replaces those pools.
-    ``metrics``: the :class:`~lotusx.metrics.Metrics` to record into; ``None`` = a fresh one
-    on its own registry.
-    ``clock``: the clock back-offs and rate-limit windows read and sleep on (a
-    ``lotusx.testing.FakeClock`` in tests).
-    ``max_wait``: how long, in total, a call waits for rate-limit room before it is
-    ``RateLimited`` (default 30 s).
-    ``transport``: replaces the aiohttp transport, e.g. with ``lotusx.testing.FakeTransport``.
-    A malformed option (a URL without its scheme, an unknown pool) is a ``ConfigError`` when the
-    ``async with`` block is entered, before anything is sent.
+    - ``venue``: a name from the ``lotusx.exchanges`` entry-point group (``"binance"``,
+      ``"bybit"``, ``"bybit-linear"``, or one a third-party package adds), or a :class:`Venue`.
+    Options, keyword only:
+
+    - ``credentials``: :class:`~lotusx.Credentials`; ``None`` (the default) opens public
+      endpoints only (a signed call raises ``ConfigError`` before anything is sent).
+    - ``rest_url``, ``ws_url``: base URLs (``scheme://host[:port]``; the connector adds its
+      paths); ``None`` means the venue's real ones. Point them at ``lotusx sim``, a test server
+      or a testnet.
+    - ``ws_api_url``: the WebSocket API's base URL (Binance's account stream); ``None`` means
+      ``ws_url`` when that is given, else the venue's own.
+    - ``outer``, ``inner``: your layers (a middleware as ``around(mw)``), outside Retry (seeing
+      one logical call) or just above the transport (seeing every wire attempt, as signed);
+      default ``()``.
+    - ``rate_limit_storage``: ``"memory://"`` (the default: connectors of one venue on one
+      event loop share one budget), or ``"redis://host:6379"`` to share it between processes
+      and machines (needs ``pip install 'lotusx[redis]'``).
+    - ``rate_limits``: ``None`` for the venue's pools, or ``{pool name: [Pool, ...]}`` replacing
+      the windows of the pools named.
+    - ``metrics``: the :class:`~lotusx.metrics.Metrics` to record into (default: a new registry).
+    - ``clock``: the clock back-offs and rate-limit windows read and sleep on (a
+      ``lotusx.testing.FakeClock`` in tests).
+    - ``max_wait``: how long, in total, a call may wait for rate-limit room before it is
+      ``RateLimited`` (default 30 s).
+    - ``transport``: replaces the aiohttp transport, e.g. ``lotusx.testing.FakeTransport``.
+
+    An unknown venue raises ``ConfigError`` at once; a malformed option (a URL without its
+    scheme, an unknown pool) raises it on entering the block, before anything is sent. The
+    stack built is described in :func:`open_venue`.
     """
 
     def __init__(self, venue: str | Venue, *, credentials: Credentials | None = None, rest_url: str | None = None,

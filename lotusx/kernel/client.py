@@ -57,8 +57,19 @@ def _json_default(value: Any) -> Any:
 
 
 def json_body(value: Any) -> bytes:
-    """``value`` as compact JSON; Decimals become exact strings without exponent."""
-    return orjson.dumps(value, default=_json_default)
+    """``value`` as compact JSON; Decimals become exact strings without exponent.
+
+    A value JSON cannot carry (a str with undecodable bytes, an int past 64 bits) is a
+    ``ConfigError``: nothing is sent. A value of a type no body takes is a ``TypeError``, a
+    programming error.
+    """
+    try:
+        return orjson.dumps(value, default=_json_default)
+    except orjson.JSONEncodeError as exc:
+        if isinstance(exc.__cause__, TypeError):  # raised by _json_default
+            raise
+        # orjson's message names the kind, never the value; its cause may hold the value.
+        raise ConfigError(f"cannot send this body as JSON: {exc}") from None
 
 
 async def _closed(request: Request) -> Response:

@@ -45,6 +45,18 @@ def _check_given(name: str, value: object) -> None:
         raise ConfigError(f"Credentials: {name} is {shown}: pass the key and secret the venue issued")
 
 
+def _check_text(name: str, value: object) -> None:
+    """A ``ConfigError`` for a str that cannot be sent: undecodable bytes (a lone surrogate) in it."""
+    if isinstance(value, str):
+        try:
+            value.encode()
+        except UnicodeEncodeError:
+            # os.environ and open(errors="surrogateescape") carry bytes that are not UTF-8 this way;
+            # signing would raise a UnicodeEncodeError holding the value. It is never shown.
+            raise ConfigError(f"Credentials: {name} holds bytes that are not UTF-8 text (an environment "
+                              "variable or file in another encoding?)") from None
+
+
 @dataclass(frozen=True)
 class Credentials:
     """An API key and its secret (HMAC secret, or Ed25519 private key as PEM or raw bytes).
@@ -63,6 +75,8 @@ class Credentials:
     def __post_init__(self) -> None:
         for field_name, given in (("api_key", self.api_key), ("secret", self.secret)):
             _check_given(field_name, given)
+        for name, value in (("api_key", self.api_key), ("secret", self.secret), ("passphrase", self.passphrase)):
+            _check_text(name, value)
         for value in (self.api_key, self.secret, self.passphrase):
             if value:
                 register_secret(value)

@@ -11,7 +11,7 @@ from urllib.parse import quote
 
 import msgspec
 
-from lotusx.kernel.errors import DecodeError
+from lotusx.kernel.errors import ConfigError, DecodeError
 
 T = TypeVar("T")
 
@@ -93,9 +93,28 @@ def encode_query(pairs: tuple[tuple[str, str], ...]) -> str:
     # value holds either, so the joined text is already the encoding.
     text = "&".join([f"{k}={v}" for k, v in pairs])
     if not (text.count("=") == len(pairs) and text.count("&") == len(pairs) - 1 and _PLAIN_QUERY.fullmatch(text)):
-        text = "&".join([f"{_quote(k)}={_quote(v)}" for k, v in pairs])
+        try:
+            text = "&".join([f"{_quote(k)}={_quote(v)}" for k, v in pairs])
+        except UnicodeEncodeError:
+            raise _not_text(pairs) from None
     _last_encoded = (pairs, text)
     return text
+
+
+def _not_text(pairs: tuple[tuple[str, str], ...]) -> ConfigError:
+    """The error for a query holding a str that is no text: undecodable bytes (a lone surrogate)."""
+    # The value is not shown: it may be a key or a listen key.
+    name = next((k for k, v in pairs if not _encodes(k) or not _encodes(v)), "?")
+    return ConfigError(f"query parameter {name!r} holds bytes that are not UTF-8 text "
+                       "(read from a file or environment variable in another encoding?)")
+
+
+def _encodes(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def extend_query(pairs: tuple[tuple[str, str], ...],

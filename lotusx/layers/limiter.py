@@ -202,13 +202,26 @@ def _scrubbed(text: str, uri: str) -> str:
 _MEMORY = frozenset({"memory://", "async+memory://"})
 
 
-def _open(uri: str | Counters, clock: Clock, state: KeyState) -> Counters:
+# The schemes ``limits`` opens with coredis, which waits for ever by default: for a connection,
+# and for each answer (a hung Redis, or a port with no Redis behind it, holds every request).
+_COREDIS_SCHEMES = frozenset({"redis", "rediss", "redis+unix", "redis+cluster", "redis+sentinel"})
+
+
+def _open(uri: str | Counters, clock: Clock, state: KeyState, timeout: float) -> Counters:
     if not isinstance(uri, str):
-        return uri
+        if all(hasattr(uri, name) for name in ("incr", "get", "get_expiry", "clear")):
+            return uri
+        shown = "None (an environment variable not set?)" if uri is None else f"a {type(uri).__name__}"
+        raise e.ConfigError(f"rate-limit storage is {shown}: pass a URI (memory://, or redis://host:6379 to share "
+                            "limits between processes) or a limits async storage")
     if uri in _MEMORY:
         return LocalCounters(clock, state)
+    uri = uri if uri.startswith("async+") else f"async+{uri}"
+    # A timeout given in the URI's query wins over these (coredis reads it last).
+    options = ({"connect_timeout": timeout, "stream_timeout": timeout}
+               if uri[6:].split("://", 1)[0].lower() in _COREDIS_SCHEMES else {})
     try:
-        storage = storage_from_string(uri if uri.startswith("async+") else f"async+{uri}", wrap_exceptions=True)
+        storage = storage_from_string(uri, wrap_exceptions=True, **options)
     except (ConfigurationError, ValueError, TypeError) as exc:
         raise e.ConfigError(f"rate-limit storage {_redacted(uri)!r}: {_scrubbed(str(exc), uri)} "
                             "(use memory://, or redis://host:6379 to share limits between processes)") from None
@@ -231,11 +244,14 @@ class Limiter:
     process, thread and machine using the same ``key`` shares them), or an already open
     ``limits`` async storage.
     ``acquire`` waits at most ``max_wait`` seconds in total, then raises ``RateLimited``.
+    A Redis storage gets ``storage_timeout`` seconds to connect and to answer each command
+    (its client retries a few times), then the request fails with ``ConnectError``;
+    ``?stream_timeout=...&connect_timeout=...`` in the URI overrides it.
     """
 
     def __init__(self, pools: Iterable[Pool], storage: str | Counters = "memory://", key: str = "default", *,
                  clock: Clock = SYSTEM_CLOCK, max_wait: float = 30.0, guard: float = 0.25,
-                 metrics: Metrics | None = None, exchange: str = "") -> None:
+                 metrics: Metrics | None = None, exchange: str = "", storage_timeout: float = 2.0) -> None:
         self.pools = tuple(pools)
         self.uri = storage if isinstance(storage, str) else f"<{type(storage).__name__}>"
         self.key = key
@@ -244,11 +260,12 @@ class Limiter:
         self.guard = guard
         self.metrics = metrics
         self.exchange = exchange
+        self.storage_timeout = storage_timeout
         self._validate()
         # Cool-offs are kept here as epoch times; for memory:// they are the key's, shared
         # in-process like its counts. Other storages share them as keys (see ``_mark``).
         self._state = key_state(key) if isinstance(storage, str) and storage in _MEMORY else KeyState()
-        self.storage = _open(storage, clock, self._state)
+        self.storage = _open(storage, clock, self._state, storage_timeout)
         self._opened = isinstance(storage, str)  # its connections are ours to close; a given storage is the caller's
         # In-process counters: plain calls on the hot path, no awaits.
         self._local = self.storage if isinstance(self.storage, LocalCounters) else None
@@ -286,9 +303,15 @@ class Limiter:
     def _validate(self) -> None:
         if not self.pools:
             raise e.ConfigError("a Limiter needs at least one Pool")
+        for name, seconds in (("max_wait", self.max_wait), ("guard", self.guard),
+                              ("storage_timeout", self.storage_timeout)):
+            if isinstance(seconds, bool) or not isinstance(seconds, int | float):  # "5" read from the environment
+                raise e.ConfigError(f"{name} must be a number of seconds, got a {type(seconds).__name__}")
         # Written so that NaN fails too: every comparison with it is false.
         if not (0 <= self.max_wait < math.inf and 0 <= self.guard < math.inf):
             raise e.ConfigError("max_wait and guard must be finite and >= 0")
+        if not 0 < self.storage_timeout < math.inf:
+            raise e.ConfigError(f"storage_timeout must be finite seconds > 0, got {self.storage_timeout!r}")
         seen: set[tuple[str, int]] = set()
         for pool in self.pools:
             if pool.limit <= 0 or pool.per_seconds <= 0:

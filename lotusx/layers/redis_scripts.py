@@ -21,7 +21,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, cast
 
-from coredis.exceptions import NoScriptError
 from limits.aio.storage import RedisClusterStorage, RedisStorage
 from limits.aio.storage.redis.coredis import CoredisBridge
 from limits.errors import StorageError
@@ -94,9 +93,14 @@ return counts
 class RedisScripts:
     """The limiter's atomic updates, run on a ``limits`` Redis storage's own connection."""
 
-    __slots__ = ("_client", "_errors", "_extend", "_key", "_raise", "_take", "_wrap")
+    __slots__ = ("_client", "_errors", "_extend", "_key", "_no_script", "_raise", "_take", "_wrap")
 
     def __init__(self, storage: RedisStorage, bridge: CoredisBridge) -> None:
+        # Imported here, not at the top: coredis comes with the `redis` extra, and a
+        # CoredisBridge (the only way in) exists only when it is installed.
+        from coredis.exceptions import NoScriptError
+
+        self._no_script = NoScriptError
         self._client = client = bridge.get_connection()
         self._key = bridge.prefixed_key
         # Raised as limits raises its own: wrapped in StorageError when the storage asks for it.
@@ -185,7 +189,7 @@ class RedisScripts:
         try:
             try:
                 return await client.evalsha(script.sha, keys, args)
-            except NoScriptError:  # first use, or a restarted or flushed Redis
+            except self._no_script:  # first use, or a restarted or flushed Redis
                 await client.script_load(script.script)
                 return await client.evalsha(script.sha, keys, args)
         except self._errors as exc:

@@ -129,6 +129,10 @@ async def serve(venues: Iterable[str] = ("binance", "bybit"), *, seed: int = 0, 
                 clock: Clock = SYSTEM_CLOCK) -> AsyncIterator[Sim]:
     """Serve each venue on ``host`` (port 0: any free port; else ``port``, ``port + 1``, ...)."""
     config = config or SimConfig()
+    venues = tuple(venues)
+    if port and not (port > 0 and port + len(venues) - 1 <= 65535):  # else bind() raises OverflowError
+        raise ConfigError(f"port {port}: the sim listens on ports {port} to {port + len(venues) - 1}, one per venue; "
+                          "each must be 1-65535 (0: any free port)")
     runners: list[web.AppRunner] = []
     tasks: list[asyncio.Task[None]] = []
     running: dict[str, Running] = {}

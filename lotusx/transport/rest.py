@@ -14,6 +14,7 @@ from yarl import URL
 from lotusx.kernel.errors import ConfigError, ConnectError, Disconnected, ProtocolError, Timeout
 from lotusx.kernel.message import Request, Response
 from lotusx.log import without_password
+from lotusx.transport.url import parsed_url
 
 _NO_CONTENT_TYPE = ("Content-Type",)
 
@@ -44,7 +45,7 @@ class AiohttpRest:
     def __init__(self, base_url: str, *, limits: Limits = Limits(), timeout: float = 10.0,
                  connect_timeout: float = 5.0, ssl: ssl.SSLContext | bool = True,
                  user_agent: str = "lotusx/0.1") -> None:
-        url = URL(base_url)
+        url = parsed_url(base_url, "base_url")
         if not url.is_absolute() or url.scheme not in ("http", "https"):
             raise ConfigError(f"base_url must be an absolute http(s) URL, got {without_password(base_url)!r}")
         # aiohttp takes 0, a negative or NaN as no timeout at all, and fails every call on inf.

@@ -23,6 +23,7 @@ from lotusx.kernel.errors import (
 from lotusx.kernel.message import Response
 from lotusx.kernel.ws import WsFrame, WsKind
 from lotusx.log import scrub, without_password
+from lotusx.transport.url import parsed_url
 
 # Enum members bound once: in Python 3.11 ``WsKind.TEXT`` costs ~70 ns a lookup, and data
 # frames take these branches once each, at tens of thousands of frames a second.
@@ -48,6 +49,7 @@ class AiohttpWs:
                  session: aiohttp.ClientSession | None = None) -> None:
         if not url.startswith(("ws://", "wss://")):
             raise ConfigError(f"WebSocket url must start with ws:// or wss://, got {_shown(url)!r}")
+        parsed_url(url, "WebSocket url")
         self.url = url
         self.auto_pong = auto_pong
         self.compress = compress

@@ -167,6 +167,8 @@ class ReconnectWs:
         hub = self._running()
         if self._closed:
             raise StreamError("ReconnectWs is closed")
+        for stream in streams:
+            _check_stream(stream)
         registry = hub.registry
         new = registry.acquire(streams)
         held = registry.holds(streams)
@@ -300,3 +302,17 @@ class ReconnectWs:
 
 def _default_frames() -> Frames:
     return frames(Parse())
+
+
+def _check_stream(stream: str) -> None:
+    """A ``ConfigError`` for a stream name no message can carry: undecodable bytes (a lone surrogate) in it.
+
+    Caught here, the caller gets it; found when the connection encodes the message, it would
+    end that connection and fail every stream on it.
+    """
+    try:
+        if isinstance(stream, str):  # anything else is the dialect's to encode, or to refuse
+            stream.encode()
+    except UnicodeEncodeError:
+        raise ConfigError(f"stream {stream!r} holds bytes that are not UTF-8 text "
+                          "(read from a file or environment variable in another encoding?)") from None
