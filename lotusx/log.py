@@ -108,6 +108,10 @@ class RedactingLogger:
 
         Callers building costly fields for an event check this first; ``_log`` checks it too.
         """
+        if not structlog.is_configured():
+            # An app that set up no logging gets warnings and errors, not an info line on stdout
+            # for every REST call (structlog's default prints every level).
+            return _LEVELS[method] >= logging.WARNING
         # Asked of the configured wrapper class: asking the lazy proxy would build a logger each time.
         is_enabled_for = getattr(structlog.get_config()["wrapper_class"], "is_enabled_for", None)
         return is_enabled_for is None or bool(is_enabled_for(None, _LEVELS[method]))
