@@ -428,3 +428,47 @@ def test_redis_limiters_keep_the_model_and_agree_with_memory(setup: tuple[Any, .
     assert asyncio.run(run(setup, redis.url)) == on_memory
     assert asyncio.run(run(setup, lambda: Unscripted(redis.url))) == on_memory
 
+
+
+@pytest.mark.redis
+@settings(max_examples=30, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(names=st.lists(NAMES, min_size=1, max_size=3, unique=True), guard=st.sampled_from([0.0, 0.25]),
+       at=st.sampled_from([0.0, 0.125, 0.875, 1.0, 1.875, 2.0]),
+       racers=st.lists(st.tuples(st.integers(0, 1), st.dictionaries(NAMES, st.integers(1, 6), min_size=1)),
+                       min_size=2, max_size=12),
+       scripted=st.booleans())
+def test_processes_racing_on_redis_never_overfill_a_window(names: list[str], guard: float, at: float,
+                                                           racers: list[tuple[int, dict[str, int]]],
+                                                           scripted: bool, redis: RedisServer) -> None:
+    """Racers on two limiters of one Redis, all at once: no window passes its limit, counts hold what was sent.
+
+    With scripts, nobody is refused while their cost still fits; without, a racer may lose the race (safe side).
+    """
+    pools = tuple(pool for name in sorted(names) for pool in FAMILIES[name])
+    costs = [{n: min(c, MAX_COST[n]) for n, c in wanted.items() if n in names} or {names[0]: 1}
+             for _, wanted in racers]
+
+    async def race() -> None:
+        clock = DrivenClock(T0 + at)
+        key = uuid.uuid4().hex
+        limiters = [Limiter(pools, redis.url if scripted else Unscripted(redis.url), key=key, clock=clock,
+                            max_wait=0.0, guard=guard) for _ in range(2)]
+        for lim in limiters:  # connected (and scripts loaded): the race is the charge
+            await lim.used(pools[0])
+        calls = [limiters[which].acquire(cost) for (which, _), cost in zip(racers, costs, strict=True)]
+        outcomes = await asyncio.gather(*calls, return_exceptions=True)
+        model = Model(pools, guard, 0.0, 0.0)
+        for cost, outcome in zip(costs, outcomes, strict=True):
+            if outcome is None:
+                model.sent(cost, clock.now)  # refuses a send the windows had no room for
+            else:
+                assert isinstance(outcome, RateLimited), outcome
+        for cost, outcome in zip(costs, outcomes, strict=True):
+            if outcome is not None and scripted:
+                assert model.obstacles(cost, clock.now), f"{cost} refused with room left: {model.counts}"
+        for pool in pools:
+            expected = model.counts[pool.name, pool.per_seconds, int(clock.now // pool.per_seconds)]
+            assert await limiters[1].used(pool) == expected  # nothing left over from a give-back
+
+    asyncio.run(race())
