@@ -25,8 +25,9 @@ cool-off's key, a pull-up to the venue's count) is one Lua script each
 (:mod:`lotusx.layers.redis_scripts`); a storage that cannot run them gets the same steps as
 separate calls (a charge that raced past a limit is given back), and a warning.
 
-Storage failures (Redis down, a value Redis refuses) are raised as ``ConnectError``: the
-request was not sent, and the message names the storage with its password masked.
+Storage failures (Redis down, a value Redis refuses, a Redis that does not answer within
+``storage_timeout``) are raised as ``ConnectError``: the request was not sent, and the message
+names the storage with its password masked.
 """
 
 from __future__ import annotations
@@ -202,13 +203,17 @@ def _scrubbed(text: str, uri: str) -> str:
 _MEMORY = frozenset({"memory://", "async+memory://"})
 
 
-def _open(uri: str | Counters, clock: Clock, state: KeyState) -> Counters:
+def _open(uri: str | Counters, clock: Clock, state: KeyState, timeout: float) -> Counters:
     if not isinstance(uri, str):
         return uri
     if uri in _MEMORY:
         return LocalCounters(clock, state)
+    uri_async = uri if uri.startswith("async+") else f"async+{uri}"
+    # coredis (every async+redis* storage) waits forever by default: a Redis that stops answering
+    # (paused, or behind a dropped link) would hang every acquire, and every answer learned from.
+    timeouts = {"stream_timeout": timeout, "connect_timeout": timeout} if uri_async.startswith("async+redis") else {}
     try:
-        storage = storage_from_string(uri if uri.startswith("async+") else f"async+{uri}", wrap_exceptions=True)
+        storage = storage_from_string(uri_async, wrap_exceptions=True, **timeouts)
     except (ConfigurationError, ValueError, TypeError) as exc:
         raise e.ConfigError(f"rate-limit storage {_redacted(uri)!r}: {_scrubbed(str(exc), uri)} "
                             "(use memory://, or redis://host:6379 to share limits between processes)") from None
@@ -231,11 +236,13 @@ class Limiter:
     process, thread and machine using the same ``key`` shares them), or an already open
     ``limits`` async storage.
     ``acquire`` waits at most ``max_wait`` seconds in total, then raises ``RateLimited``.
+    ``storage_timeout``: how long a Redis opened from a URI may take to connect or to answer a
+    call before the call fails with ``ConnectError`` (a storage passed open keeps its own settings).
     """
 
     def __init__(self, pools: Iterable[Pool], storage: str | Counters = "memory://", key: str = "default", *,
                  clock: Clock = SYSTEM_CLOCK, max_wait: float = 30.0, guard: float = 0.25,
-                 metrics: Metrics | None = None, exchange: str = "") -> None:
+                 metrics: Metrics | None = None, exchange: str = "", storage_timeout: float = 2.0) -> None:
         self.pools = tuple(pools)
         self.uri = storage if isinstance(storage, str) else f"<{type(storage).__name__}>"
         self.key = key
@@ -244,11 +251,12 @@ class Limiter:
         self.guard = guard
         self.metrics = metrics
         self.exchange = exchange
+        self.storage_timeout = storage_timeout
         self._validate()
         # Cool-offs are kept here as epoch times; for memory:// they are the key's, shared
         # in-process like its counts. Other storages share them as keys (see ``_mark``).
         self._state = key_state(key) if isinstance(storage, str) and storage in _MEMORY else KeyState()
-        self.storage = _open(storage, clock, self._state)
+        self.storage = _open(storage, clock, self._state, storage_timeout)
         # In-process counters: plain calls on the hot path, no awaits.
         self._local = self.storage if isinstance(self.storage, LocalCounters) else None
         # Memory storage lives in this process: cool-offs can stay local timestamps.
@@ -280,6 +288,8 @@ class Limiter:
         # Written so that NaN fails too: every comparison with it is false.
         if not (0 <= self.max_wait < math.inf and 0 <= self.guard < math.inf):
             raise e.ConfigError("max_wait and guard must be finite and >= 0")
+        if not 0 < self.storage_timeout < math.inf:
+            raise e.ConfigError(f"storage_timeout must be a finite number of seconds > 0, got {self.storage_timeout!r}")
         seen: set[tuple[str, int]] = set()
         for pool in self.pools:
             if pool.limit <= 0 or pool.per_seconds <= 0:
