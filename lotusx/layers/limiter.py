@@ -236,8 +236,9 @@ class Limiter:
     process, thread and machine using the same ``key`` shares them), or an already open
     ``limits`` async storage.
     ``acquire`` waits at most ``max_wait`` seconds in total, then raises ``RateLimited``.
-    ``storage_timeout``: how long a Redis opened from a URI may take to connect or to answer a
-    call before the call fails with ``ConnectError`` (a storage passed open keeps its own settings).
+    ``storage_timeout``: how long a Redis opened from a URI may take to connect or to answer; the
+    driver tries a call three times, then it fails with ``ConnectError`` (a storage passed open
+    keeps its own settings).
     """
 
     def __init__(self, pools: Iterable[Pool], storage: str | Counters = "memory://", key: str = "default", *,
