@@ -25,8 +25,9 @@ cool-off's key, a pull-up to the venue's count) is one Lua script each
 (:mod:`lotusx.layers.redis_scripts`); a storage that cannot run them gets the same steps as
 separate calls (a charge that raced past a limit is given back), and a warning.
 
-Storage failures (Redis down, a value Redis refuses) are raised as ``ConnectError``: the
-request was not sent, and the message names the storage with its password masked.
+Storage failures (Redis down, a value Redis refuses, a Redis that does not answer within
+``storage_timeout``) are raised as ``ConnectError``: the request was not sent, and the message
+names the storage with its password masked.
 """
 
 from __future__ import annotations
@@ -245,7 +246,8 @@ class Limiter:
     ``limits`` async storage.
     ``acquire`` waits at most ``max_wait`` seconds in total, then raises ``RateLimited``.
     A Redis storage gets ``storage_timeout`` seconds to connect and to answer each command
-    (its client retries a few times), then the request fails with ``ConnectError``;
+    (its driver tries a call three times, so about three times that), then the request fails
+    with ``ConnectError``;
     ``?stream_timeout=...&connect_timeout=...`` in the URI overrides it.
     """
 
