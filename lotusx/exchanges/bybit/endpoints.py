@@ -74,7 +74,7 @@ class Category:
 
     name: str
     public_path: str
-    max_streams: int
+    max_args: int | None  # topics per (un)subscribe request on the public stream
     order_create: Endpoint
     order_cancel: Endpoint
 
@@ -83,9 +83,10 @@ class Category:
             raise ConfigError(f"unsupported Bybit category {self.name!r}")
 
 
-# docs/v5/ws/connect "Args limits": spot takes up to 10 args per subscription request; linear
-# has no count limit, only 21,000 characters of args per connection (~500 topics).
-SPOT = Category("spot", "/v5/public/spot", max_streams=10, order_create=ORDER_CREATE, order_cancel=ORDER_CANCEL)
-LINEAR = Category("linear", "/v5/public/linear", max_streams=500, order_create=LINEAR_ORDER_CREATE,
+# docs/v5/ws/connect "Public channel - Args limits": "Spot can input up to 10 args for each
+# subscription request", "No args limit for Futures": a cap per request, not per connection (that
+# one is the 21,000 characters of args every public connection has, lotusx.exchanges.bybit.streams).
+SPOT = Category("spot", "/v5/public/spot", max_args=10, order_create=ORDER_CREATE, order_cancel=ORDER_CANCEL)
+LINEAR = Category("linear", "/v5/public/linear", max_args=None, order_create=LINEAR_ORDER_CREATE,
                   order_cancel=LINEAR_ORDER_CANCEL)
 PRIVATE_PATH = "/v5/private"
