@@ -120,6 +120,11 @@ class Session:
             self.topics = [t for t in self.topics if t not in args]
             return [self.ack(op, req_id, True)]
         new = [a for a in args if a not in self.topics]
+        # docs/v5/ws/connect: "for one public connection, you cannot have length of "args" array over
+        # 21,000 characters". The venue's answer is not documented: a refusal saying so, nothing added.
+        limit = self.venue.config.max_args_chars
+        if self.category != "private" and len(orjson.dumps(self.topics + new)) > limit:
+            return [self.ack(op, req_id, False, f"error:args length over {limit} characters for one connection")]
         self.topics += new
         return [self.ack(op, req_id, True)] + [self.book_message(t, "snapshot") for t in new if BOOK.match(t)]
 

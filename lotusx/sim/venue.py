@@ -66,6 +66,11 @@ class SimConfig:
     too, are not: they answer the sim's own pings, whose interval tests shorten. None: no limit."""
     max_args: int = 10
     """Bybit spot: args per subscribe request (linear has no such limit)."""
+    max_args_chars: int = 21_000
+    """Bybit public: characters the ``args`` of one connection may hold, spot and linear alike; the sim
+    measures them as the JSON array of every topic subscribed on it."""
+    markets: tuple[Market, ...] = MARKETS
+    """The symbols every category lists."""
 
 
 @dataclass(frozen=True)
@@ -162,7 +167,7 @@ class Venue:
         self.keys[key] = Key(account, ed25519_public=public_key)
 
     def _engine(self, category: str) -> Engine:
-        engine = Engine(list(MARKETS), self.now_ms, self.accounts)
+        engine = Engine(list(self.config.markets), self.now_ms, self.accounts)
         engine.listeners.append(lambda reason, order, fills: self._on_order(category, reason, order, fills))
         return engine
 

@@ -42,6 +42,7 @@ from lotusx.ws.frames import Drop, Many
 from lotusx.ws.heartbeat import Liveness
 from lotusx.ws.hub import Hub, Link, settle
 from lotusx.ws.outbound import pinger, sender
+from lotusx.ws.shard import batches
 
 _log = get_logger("lotusx.ws")
 
@@ -140,7 +141,7 @@ class Shard:
         except Disconnected:
             link.end("disconnected")  # unsent again: the next link subscribes them
         except BaseException as exc:
-            # The link lives on: left registered they would keep their place under max_streams
+            # The link lives on: left registered they would keep their place on the connection
             # and be sent by the next reconnect, to a caller told they failed. Not those a newer
             # link sent meanwhile (sent again): they are on the venue, and others may hold them.
             unsent = [s for s in streams if (sub := registry.get(s)) is not None and not sub.sent]
@@ -155,7 +156,8 @@ class Shard:
         if link is None or link.ended.done() or not streams or dialect.unsubscribe is None:
             return
         with contextlib.suppress(Disconnected):  # the venue forgets a dead link's streams by itself
-            await link.send(dialect.unsubscribe(streams, self.hub.registry.new_id()))
+            for batch in batches(streams, dialect.max_args):
+                await link.send(dialect.unsubscribe(batch, self.hub.registry.new_id()))
 
     # -- supervision ---------------------------------------------------------------------
 
@@ -363,17 +365,31 @@ class Shard:
                                                venue_message=refused.venue_message)
 
     async def _send_subscribe(self, link: Link, streams: list[str]) -> list[asyncio.Future[None]]:
+        """Subscribe ``streams`` on ``link`` in requests of at most the dialect's ``max_args``, each acked on its own.
+
+        Between requests the link may have ended or been replaced (a rotation): what is not sent
+        yet then stays unsent, for the link that subscribes this shard next. Marked sent on a
+        link that no longer subscribes, a stream would never be sent again.
+        """
         hub = self.hub
-        request_id = hub.registry.request(streams)
-        if hub.dialect.subscribe is not None:
-            try:
-                await link.send(hub.dialect.subscribe(streams, request_id))
-            except BaseException:
-                hub.registry.unsend(request_id)
-                raise
-        if hub.dialect.ack is None:  # nothing to wait for: sent is as good as confirmed
-            hub.registry.resolve(request_id, True)
-        return hub.registry.waiters(streams)
+        registry = hub.registry
+        for batch in batches(streams, hub.dialect.max_args):
+            if link.ended.done() or link not in (self.link, self._opening):
+                break
+            # Unsubscribed, or sent by another link, while an earlier request was going out.
+            batch = [s for s in batch if (sub := registry.get(s)) is not None and not sub.sent]
+            if not batch:
+                continue
+            request_id = registry.request(batch)
+            if hub.dialect.subscribe is not None:
+                try:
+                    await link.send(hub.dialect.subscribe(batch, request_id))
+                except BaseException:
+                    registry.unsend(request_id)
+                    raise
+            if hub.dialect.ack is None:  # nothing to wait for: sent is as good as confirmed
+                registry.resolve(request_id, True)
+        return registry.waiters(streams)
 
     async def _close(self, link: Link) -> None:
         link.end("closed")

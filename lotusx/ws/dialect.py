@@ -26,8 +26,12 @@ class WsDialect:
     """How one venue subscribes, acknowledges, pings, logs in and announces shutdowns.
 
     Every field is optional; leave out what the venue does not do. ``lifetime`` is the
-    venue's maximum connection age in seconds (Binance: 24 h); ``max_streams`` its cap of
-    streams per connection (further connections are opened for more).
+    venue's maximum connection age in seconds (Binance: 24 h). Two limits differ in kind:
+    ``max_args`` caps the streams of one subscribe or unsubscribe *request* (Bybit spot: 10),
+    so more are sent as several requests, each acked on its own; ``max_streams`` (a count,
+    Binance: 1024) and ``max_chars`` (the total length of the stream names, Bybit public:
+    21,000 characters of ``args``) cap what one *connection* carries, and further
+    connections are opened only for streams past them.
     """
 
     name: str = ""
@@ -44,5 +48,7 @@ class WsDialect:
     # The types control messages decode to (acks, pongs, notices). Declared, only these meet
     # the matchers above, instead of every market data message; None: all messages do.
     control_types: frozenset[type] | None = None
-    max_streams: int | None = None
+    max_args: int | None = None  # streams per (un)subscribe request
+    max_streams: int | None = None  # streams per connection
+    max_chars: int | None = None  # characters of stream names per connection (see lotusx.ws.shard.size)
     lifetime: float | None = None

@@ -9,9 +9,11 @@
         # or, the same messages pushed to a plain function on the reader's turn (no queue):
         await ws.run(on_message)
 
-Streams are spread over as many connections (shards) as the dialect's ``max_streams``
-requires, each supervised on its own (see :mod:`lotusx.ws.connection`), all delivering into
-one bounded queue with a declared overflow policy. Closing cancels every task it started.
+Streams are spread over as many connections (shards) as the dialect's per-connection caps
+(``max_streams``, ``max_chars``) require, each supervised on its own (see
+:mod:`lotusx.ws.connection`), all delivering into one bounded queue with a declared overflow
+policy. A venue's cap per request (``max_args``) opens no connection: the streams of one
+connection are sent in as many requests as it takes. Closing cancels every task it started.
 
 What a reconnect cannot cure ends the stream with a typed error, raised by the consumer's
 read once what is queued is drained: a rejected login (:class:`~lotusx.AuthenticationError`),
@@ -40,7 +42,7 @@ from lotusx.ws.frames import Frames, frames
 from lotusx.ws.heartbeat import Heartbeat
 from lotusx.ws.hub import Dedup, Hub, settle
 from lotusx.ws.parse import Parse
-from lotusx.ws.shard import place
+from lotusx.ws.shard import place, size
 from lotusx.ws.subscriptions import Registry, Subscription
 
 _log = get_logger("lotusx.ws")
@@ -172,10 +174,11 @@ class ReconnectWs:
         registry = hub.registry
         new = registry.acquire(streams)
         held = registry.holds(streams)
-        loads = [len(registry.on_shard(shard.index)) for shard in self._shards]
-        placed = place(new, loads, self.dialect.max_streams)
+        carried = [registry.on_shard(shard.index) for shard in self._shards]
+        placed = place(new, [len(streams_) for streams_ in carried], self.dialect.max_streams,
+                       sizes=[sum(map(size, streams_)) for streams_ in carried], max_chars=self.dialect.max_chars)
         # Every stream is placed (and its shard exists) before the first await: a concurrent
-        # subscribe() counts them, or it could put more than max_streams on one connection.
+        # subscribe() counts them, or it could put more than a connection may carry on one.
         for index, group in placed.items():
             for stream in group:
                 sub = registry.get(stream)

@@ -59,6 +59,8 @@ BYBIT = {
     "order_history": ("GET", "/v5/order/history", SAFE),
     "wallet_balance": ("GET", "/v5/account/wallet-balance", SAFE),
     "withdraw_create": ("POST", "/v5/asset/withdraw/create", UNSAFE),
+    # Not HTTP: what a WebSocket connection attempt charges (RateLimit only; no Retry ever sees it).
+    "ws_connect": ("CONNECT", "/v5", UNSAFE),
 }
 TABLES = [(binance, BINANCE), (bybit, BYBIT)]
 

@@ -51,6 +51,7 @@ from lotusx.venue import Parts, close_all, parts_for
 from lotusx.ws import Gap as Reconnected
 from lotusx.ws import Malformed, RawStream, ReconnectWs, Resumed
 from lotusx.ws.dialect import LoginAck
+from lotusx.ws.outbound import admission
 
 # docs/v5/enum "orderStatus", mapped onto the unified (Binance-style) vocabulary.
 _STATUS = {"New": "NEW", "PartiallyFilled": "PARTIALLY_FILLED", "Filled": "FILLED", "Cancelled": "CANCELED",
@@ -290,7 +291,8 @@ class Bybit:
         url = self.parts.ws_url + self.category.public_path
         return self.parts.opened(ReconnectWs(lambda: AiohttpWs(url), frames=bybit_frames(self.metrics),
                                              dialect=public_dialect(self.category), heartbeat=HEARTBEAT,
-                                             metrics=self.metrics))
+                                             metrics=self.metrics, admit=admission(self.parts.rate_limit,
+                                                                                   ep.WS_CONNECT)))
 
     @asynccontextmanager
     async def _subscribed(self, topics: Sequence[str]) -> AsyncIterator[ReconnectWs]:
@@ -456,7 +458,8 @@ class Bybit:
         url = self.parts.ws_url + ep.PRIVATE_PATH
         dialect = dataclasses.replace(PRIVATE, login=login, login_ack=answered)
         async with self.parts.opened(ReconnectWs(lambda: AiohttpWs(url), frames=bybit_frames(self.metrics),
-                                                 dialect=dialect, heartbeat=HEARTBEAT, metrics=self.metrics)) as ws:
+                                                 dialect=dialect, heartbeat=HEARTBEAT, metrics=self.metrics,
+                                                 admit=admission(self.parts.rate_limit, ep.WS_CONNECT))) as ws:
             await ws.subscribe([topic])
             async for message in ws:
                 if type(message) is Malformed or (

@@ -56,10 +56,18 @@ WALLET_BALANCE = _ep("wallet_balance", "GET", "/v5/account/wallet-balance", sign
 WITHDRAW = _ep("withdraw_create", "POST", "/v5/asset/withdraw/create", signed=True, own_pool=True,
                idempotency=Idempotency.UNSAFE)
 
+# Not an HTTP request: what each WebSocket connection attempt, public or private, charges before it
+# is made (lotusx.ws.outbound.admission). docs/v5/ws/connect "IP Limits": "Do not build over 500
+# connections in 5 minutes. This is counted per WebSocket domain" (stream.bybit.com serves every
+# category and the private stream, so one pool; connectors of both categories share its storage key).
+WS_CONNECTIONS = "WS_CONNECTIONS"
+WS_CONNECT = Endpoint("ws_connect", "CONNECT", "/v5", costs={WS_CONNECTIONS: 1})
+
 # Rolling limits halved for fixed windows (module docstring). The IP window's kind is not
-# documented, so it is halved too: a breach costs a ten-minute ban.
+# documented, so it is halved too: a breach costs a ten-minute ban. Nor is how the 5 minutes of
+# WebSocket connections are counted: 500 halved, safe for a rolling window.
 _SHARED = (Pool(IP, 300, 5), Pool(ORDER_REALTIME.name, 25, 1), Pool(ORDER_HISTORY.name, 25, 1),
-           Pool(WALLET_BALANCE.name, 25, 1), Pool(WITHDRAW.name, 2, 1))
+           Pool(WALLET_BALANCE.name, 25, 1), Pool(WITHDRAW.name, 2, 1), Pool(WS_CONNECTIONS, 250, 300))
 LIMITS = {
     "spot": (*_SHARED, Pool(ORDER_CREATE.name, 10, 1), Pool(ORDER_CANCEL.name, 10, 1)),
     "linear": (*_SHARED, Pool(LINEAR_ORDER_CREATE.name, 5, 1), Pool(LINEAR_ORDER_CANCEL.name, 5, 1)),
@@ -74,7 +82,7 @@ class Category:
 
     name: str
     public_path: str
-    max_streams: int
+    max_args: int | None  # topics per (un)subscribe request on the public stream
     order_create: Endpoint
     order_cancel: Endpoint
 
@@ -83,9 +91,10 @@ class Category:
             raise ConfigError(f"unsupported Bybit category {self.name!r}")
 
 
-# docs/v5/ws/connect "Args limits": spot takes up to 10 args per subscription request; linear
-# has no count limit, only 21,000 characters of args per connection (~500 topics).
-SPOT = Category("spot", "/v5/public/spot", max_streams=10, order_create=ORDER_CREATE, order_cancel=ORDER_CANCEL)
-LINEAR = Category("linear", "/v5/public/linear", max_streams=500, order_create=LINEAR_ORDER_CREATE,
+# docs/v5/ws/connect "Public channel - Args limits": "Spot can input up to 10 args for each
+# subscription request", "No args limit for Futures": a cap per request, not per connection (that
+# one is the 21,000 characters of args every public connection has, lotusx.exchanges.bybit.streams).
+SPOT = Category("spot", "/v5/public/spot", max_args=10, order_create=ORDER_CREATE, order_cancel=ORDER_CANCEL)
+LINEAR = Category("linear", "/v5/public/linear", max_args=None, order_create=LINEAR_ORDER_CREATE,
                   order_cancel=LINEAR_ORDER_CANCEL)
 PRIVATE_PATH = "/v5/private"

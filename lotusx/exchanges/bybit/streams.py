@@ -143,12 +143,18 @@ def login_ack(message: Any) -> tuple[bool, str | None] | None:
     return None
 
 
+# docs/v5/ws/connect "Public channel - Args limits": "for one public connection, you cannot have
+# length of "args" array over 21,000 characters". How the venue measures it is not said: the budget
+# counts each topic with its quotes and comma (lotusx.ws.shard.size) and keeps 1,000 characters spare.
+PUBLIC_ARGS_CHARS = 20_000
+
+
 def public_dialect(category: Category) -> WsDialect:
-    """The public stream of ``category``; ``max_streams`` is its args limit."""
+    """The public stream of ``category``: its args per request, and the args a connection may hold."""
     return WsDialect(name="bybit", subscribe=lambda s, rid: _op("subscribe", s, rid),
                      unsubscribe=lambda s, rid: _op("unsubscribe", s, rid), ack=_ack,
-                     ping=lambda: '{"op":"ping"}', pong=_pong, max_streams=category.max_streams,
-                     control_types=frozenset({Control}))
+                     ping=lambda: '{"op":"ping"}', pong=_pong, max_args=category.max_args,
+                     max_chars=PUBLIC_ARGS_CHARS, control_types=frozenset({Control}))
 
 
 # The private dialect; the connector adds the ``login`` hook (it needs the keys and the clock).

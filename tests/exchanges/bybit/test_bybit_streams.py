@@ -406,7 +406,7 @@ def test_dialect_ops_acks_and_pongs() -> None:
     assert dialect.ack(refused) == (7, False, "error:handler not found")
     assert dialect.ack(Control("subscribe", True, "", None)) is None
     assert dialect.pong(Control("pong", False, "", None)) and not dialect.pong(Control("auth", True, "", None))
-    assert (SPOT.max_streams, LINEAR.max_streams) == (10, 500)
+    assert (SPOT.max_args, LINEAR.max_args) == (10, None)
 
 
 
