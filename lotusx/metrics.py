@@ -23,7 +23,8 @@ Rate limits
     ``rate_limited_total{exchange,pool,source}``: calls that waited or were refused locally
     (``local``) and calls the venue refused (``venue``; pool ``*`` for an IP ban).
     ``rate_limit_wait_seconds{exchange,pool}``: time waited for room.
-    ``rate_limit_pool_usage_ratio{exchange,pool}``: used fraction of the current window.
+    ``rate_limit_pool_usage_ratio{exchange,pool}``: used fraction of the current window (of the
+    fullest live limiter: each stream limits its own connection's messages).
     ``rate_limit_learning_failures_total{exchange}``: usage reports not learned from.
 Clock
     ``clock_offset_seconds{exchange}``: venue minus local time at the last good sync.
@@ -40,7 +41,8 @@ WebSocket
 Order books
     ``book_resyncs_total{exchange,symbol,reason}``: ``reconnect``, ``overflow``, ``stale_snapshot``,
     ``sequence gap``, ``malformed level``, ``malformed update ids``, ``unreadable message``, ``no snapshot``
-    (Bybit: a delta came to a book waiting for its snapshot).
+    (Bybit: a delta came to a book waiting for its snapshot), ``crossed book`` (a book read with its
+    best bid at or above its best ask).
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ from __future__ import annotations
 import weakref
 from bisect import bisect_left
 from collections.abc import Callable, Sized
+from typing import Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
@@ -122,6 +125,7 @@ class Metrics:
         # Every delivery queue of an exchange, summed at scrape time: a second stream of the same
         # exchange must add to the gauge, not take it over.
         self._queues: dict[str, _QueueDepth] = {}
+        self._pools: dict[tuple[str, str], _FullestPool] = {}
         self.book_resyncs = Counter(
             "book_resyncs", "Order book resynchronisations.", ("exchange", "symbol", "reason"),
             namespace=ns, registry=r)
@@ -144,6 +148,18 @@ class Metrics:
             depth = self._queues[exchange] = _QueueDepth()
             self.ws_queue_depth.labels(exchange).set_function(depth)
         depth.add(queue)
+
+    def track_pool(self, exchange: str, pool: str, usage: PoolUsage) -> None:
+        """Show ``usage.usage(pool)`` in ``rate_limit_pool_usage_ratio{exchange,pool}`` for as long as it lives.
+
+        Several live limiters of one pool (each stream's own, for a limit per connection) show
+        the fullest: the one closest to its limit is the one to watch.
+        """
+        fullest = self._pools.get((exchange, pool))
+        if fullest is None:
+            fullest = self._pools[(exchange, pool)] = _FullestPool(pool)
+            self.pool_usage.labels(exchange, pool).set_function(fullest)
+        fullest.add(usage)
 
     def rest_tally(self, exchange: str, endpoint: str, status_class: str) -> RestTally:
         """The duration histogram and count of REST attempts with these labels."""
@@ -174,6 +190,32 @@ class _QueueDepth:
 
     def __call__(self) -> float:
         return float(sum(len(queue) for ref in self.refs if (queue := ref()) is not None))
+
+
+class PoolUsage(Protocol):
+    """What :meth:`Metrics.track_pool` reads: a limiter's used fraction of a pool's fullest window."""
+
+    def usage(self, pool: str) -> float: ...
+
+
+class _FullestPool:
+    """The highest usage of one pool among the live limiters tracked, read by the scrape thread.
+
+    Held through weak references, as :class:`_QueueDepth`: a gauge holding a limiter would keep
+    its key's shared counts alive after the limiter is gone.
+    """
+
+    __slots__ = ("pool", "refs")
+
+    def __init__(self, pool: str) -> None:
+        self.pool = pool
+        self.refs: tuple[weakref.ref[PoolUsage], ...] = ()
+
+    def add(self, usage: PoolUsage) -> None:
+        self.refs = (*(ref for ref in self.refs if ref() is not None), weakref.ref(usage))
+
+    def __call__(self) -> float:
+        return max((usage.usage(self.pool) for ref in self.refs if (usage := ref()) is not None), default=0.0)
 
 
 class RestTally:

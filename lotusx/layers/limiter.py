@@ -33,9 +33,7 @@ names the storage with its password masked.
 from __future__ import annotations
 
 import asyncio
-import functools
 import math
-import weakref
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -231,12 +229,6 @@ def _open(uri: str | Counters, clock: Clock, state: KeyState, timeout: float) ->
     return storage
 
 
-def _usage_of(limiter: weakref.ref[Limiter], name: str) -> float:
-    """The pool usage gauge's reading: 0 once the limiter is gone."""
-    alive = limiter()
-    return 0.0 if alive is None else alive._usage(name)
-
-
 class Limiter:
     """Charges requests' costs to pools in shared storage, waiting for capacity.
 
@@ -286,11 +278,8 @@ class Limiter:
             self._windows[pool.name] = (*self._windows.get(pool.name, ()), _Window(pool, prefix, guard))
         if metrics is not None:
             # Computed when scraped, not set on every hit (a locked write per pool per request).
-            # Through a weak reference: a gauge holding the limiter would keep its key's shared
-            # counts alive after the limiter is gone.
-            this = weakref.ref(self)
             for name in self._windows:
-                metrics.pool_usage.labels(exchange, name).set_function(functools.partial(_usage_of, this, name))
+                metrics.track_pool(exchange, name, self)
         self.learning_failures = 0
         self._resolved: dict[int, tuple[Mapping[str, int], _Charges]] = {}
 
@@ -515,7 +504,7 @@ class Limiter:
             elif count > window.seen:
                 window.seen = count
 
-    def _usage(self, name: str) -> float:
+    def usage(self, name: str) -> float:
         """Used fraction of pool ``name``'s fullest current window; read by the gauge at scrape time."""
         now = self.clock.time()
         return max((w.seen / w.limit if w.seen_idx == int(now // w.per) else 0.0) for w in self._windows[name])
