@@ -18,6 +18,7 @@ T = TypeVar("T")
 # on untyped), never a KeyError or ValueError where the connector maps it.
 Side = Literal["Buy", "Sell", "BUY", "SELL"]
 Millis = Annotated[str, msgspec.Meta(pattern=r"^[0-9]*$")]  # epoch ms as a string ("" when unset)
+Id = Annotated[str, msgspec.Meta(min_length=1)]  # an id left empty names nothing to query or cancel
 
 
 class Envelope(msgspec.Struct, Generic[T]):
@@ -56,14 +57,23 @@ class TickerRow(msgspec.Struct):
     ask1Size: Decimal
     lastPrice: Decimal | None = None
 
+    def __post_init__(self) -> None:
+        # A NaN, an Infinity or a negative amount fails the schema here (a DecodeError), as the streams' do.
+        check_amounts(self.bid1Price, self.bid1Size, self.ask1Price, self.ask1Size)
+        if self.lastPrice is not None:
+            check_amounts(self.lastPrice)
+
 
 class TradeRow(msgspec.Struct):
-    execId: str
+    execId: Id
     symbol: str
     price: Decimal
     size: Decimal
     side: Side
     time: Annotated[str, msgspec.Meta(pattern=r"^[0-9]+$")]
+
+    def __post_init__(self) -> None:
+        check_amounts(self.price, self.size)
 
 
 class Rows(msgspec.Struct, Generic[T]):
@@ -77,7 +87,7 @@ class Rows(msgspec.Struct, Generic[T]):
 class OrderRow(msgspec.Struct):
     """One order of GET /v5/order/realtime and of the private ``order`` stream."""
 
-    orderId: str
+    orderId: Id
     orderLinkId: str
     symbol: str
     side: Side
@@ -98,7 +108,7 @@ class OrderRow(msgspec.Struct):
 class OrderIds(msgspec.Struct):
     """POST /v5/order/create and /v5/order/cancel result."""
 
-    orderId: str
+    orderId: Id
     orderLinkId: str = ""
 
 
@@ -131,7 +141,7 @@ class Wallet(msgspec.Struct):
 
 
 class WithdrawId(msgspec.Struct):
-    id: str
+    id: Id
 
 
 # ----- WebSocket (docs/v5/ws/connect, ws/public/*, ws/private/*) -----
