@@ -110,8 +110,7 @@ class Bybit:
         check_count("depth", depth)
         raw: s.Book = await self._get(ep.ORDERBOOK, [("symbol", symbol), ("limit", depth)], s.Book)
         return OrderBook(symbol=raw.s, sequence=raw.u, timestamp=raw.ts,
-                         bids=[(Decimal(p), Decimal(q)) for p, q in raw.b],
-                         asks=[(Decimal(p), Decimal(q)) for p, q in raw.a])
+                         bids=raw.bids, asks=raw.asks)  # exact, checked, built as they are read
 
     async def get_ticker(self, symbol: str) -> Ticker:
         """Best bid and ask."""
