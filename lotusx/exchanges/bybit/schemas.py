@@ -119,6 +119,11 @@ class Placed(msgspec.Struct):
     orderLinkId: str | None = None
     rows: list[OrderRow] | None = msgspec.field(default=None, name="list")
 
+    def __post_init__(self) -> None:
+        # An acceptance that names no order is no answer: the caller could neither query nor cancel it.
+        if self.rows is None and not self.orderId:
+            raise ValueError("a placement's answer without its orderId")
+
 
 class CoinBalance(msgspec.Struct):
     coin: str
