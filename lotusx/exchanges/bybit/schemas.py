@@ -29,6 +29,12 @@ class Envelope(msgspec.Struct, Generic[T]):
     retMsg: str = ""
     time: int | None = None
 
+    def __post_init__(self) -> None:
+        # The classifier reads the first retCode of an answer starting '{"retCode":0,', a decoder
+        # the last: a second one, not 0, is an error answer, never data (a listed nothing).
+        if self.retCode != 0:
+            raise ValueError(f"retCode {self.retCode} in an answer read as a success")
+
 
 class ServerTime(msgspec.Struct):
     timeSecond: str
