@@ -16,7 +16,8 @@ Balances: the whole account, with every asset seen before and absent now reporte
 An asset's balance older (by the venue's time) than the one last yielded for it is dropped.
 
 Also here, for the connectors' ``cancel_order``: :func:`cancel_once`, which makes a cancel
-retried after a lost answer report the order it cancelled, not "unknown order".
+retried after a lost answer report the order it cancelled, not "unknown order"; and for their
+``place_order``: :func:`placement`, which reads a placement's answer.
 """
 
 from __future__ import annotations
@@ -24,9 +25,11 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
-from lotusx.kernel.errors import AmbiguousOrderState, DuplicateClientOrderId, NotFound
+from lotusx.kernel.errors import AmbiguousOrderState, DecodeError, DuplicateClientOrderId, NotFound
+from lotusx.kernel.message import Request, Response
+from lotusx.metrics import Metrics
 from lotusx.models import Balance, NewOrder, Order
 from lotusx.ws.delivery import Gap
 
@@ -39,6 +42,7 @@ GAP_SLACK = 10.0
 """Seconds asked for before a gap besides the silent-link allowance: clock offset error, venue latency."""
 
 Key = tuple[str, str]  # (symbol, order id)
+T = TypeVar("T")
 OrdersSince = Callable[[float, frozenset[str]], Awaitable[list[Order]]]
 """``orders_since(gap_time, symbols)``: the orders that changed since a gap began (see :func:`follow_orders`)."""
 
@@ -60,6 +64,24 @@ def windows(since: int, until: int, span: int) -> list[tuple[int, int]]:
     Venues cap how far apart an order history query's startTime and endTime may be.
     """
     return [(start, min(start + span - 1, until)) for start in range(since, until + 1, span)]
+
+
+def placement(request: Request, response: Response, type: type[T], metrics: Metrics, exchange: str) -> T:
+    """``response``, the successful answer to the placement ``request``, decoded into ``type``.
+
+    An answer that does not decode is ``AmbiguousOrderState``, never a ``DecodeError``: the venue
+    said yes (an error status or code is raised as its typed error before this), so the order
+    most likely exists, but its id and state are lost. A ``DecodeError`` would read as one more
+    refusal, and a caller placing again under a new client id would place it twice.
+    """
+    try:
+        return response.decode(type)
+    except DecodeError as exc:
+        client_order_id = str(request.ext["client_order_id"])
+        metrics.ambiguous_orders.labels(exchange, request.endpoint.name, "unreadable_answer").inc()
+        raise AmbiguousOrderState(f"{request.method} {request.path}: order state unknown, the venue accepted it "
+                                  f"but its answer is unreadable ({exc.message})",
+                                  client_order_id=client_order_id, response=response) from exc
 
 
 async def cancel_once(cancel: Awaitable[Order], get_order: Callable[[], Awaitable[Order]]) -> Order:

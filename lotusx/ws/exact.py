@@ -11,11 +11,34 @@ from collections.abc import Iterator, Sequence
 from decimal import Decimal
 from typing import Any, overload
 
+from lotusx.kernel.errors import DecodeError
+
 Level = tuple[Decimal, Decimal]
 
 
+def _level(price: str, quantity: str) -> Level:
+    """The exact pair of one level; ``DecodeError`` for a price or quantity that is no amount.
+
+    The schema only says "a string": "abc" or "0x10" would raise ``decimal.InvalidOperation``
+    in the reader's hands, and "NaN", "Infinity" or "-1" would pass for a level.
+    """
+    try:
+        exact = Decimal(price)
+        size = Decimal(quantity)
+    except ArithmeticError:  # decimal.InvalidOperation
+        pass
+    else:
+        # Finite first (NaN has a sign too); is_signed, not < 0: "-0" is no amount either.
+        if exact.is_finite() and size.is_finite() and not (exact.is_signed() or size.is_signed()):
+            return exact, size
+    raise DecodeError(f"not a price level: {str(price)[:40]!r}, {str(quantity)[:40]!r}")
+
+
 class Levels(Sequence[Level]):
-    """A read-only sequence of ``(price, quantity)`` Decimals over the venue's raw strings."""
+    """A read-only sequence of ``(price, quantity)`` Decimals over the venue's raw strings.
+
+    A level that is no amount raises ``DecodeError`` when it is read.
+    """
 
     __slots__ = ("raw",)
 
@@ -32,14 +55,14 @@ class Levels(Sequence[Level]):
         if isinstance(index, slice):
             return Levels(self.raw[index])
         price, quantity = self.raw[index][:2]
-        return Decimal(price), Decimal(quantity)
+        return _level(price, quantity)
 
     def __len__(self) -> int:
         return len(self.raw)
 
     def __iter__(self) -> Iterator[Level]:
         for level in self.raw:
-            yield Decimal(level[0]), Decimal(level[1])
+            yield _level(level[0], level[1])
 
     def __add__(self, other: Sequence[Level]) -> list[Level]:
         """Concatenation gives a plain list, as it would for the list this stands in for."""

@@ -15,6 +15,7 @@ from lotusx.account import (
     follow_balances,
     follow_orders,
     gap_start_ms,
+    placement,
     windows,
 )
 from lotusx.book import BookEvent, DiffSync, Gap, follow_books
@@ -113,7 +114,7 @@ class Binance:
         request = Request(method="POST", path=ep.PLACE_ORDER.path, query=query, endpoint=ep.PLACE_ORDER,
                           ext={"client_order_id": cid})
         asked_ms = self.parts.clock.time() * 1000  # venue time, before the first attempt left
-        result = await self.rest.call(request, s.OrderResult)
+        result = placement(request, await self.rest.send(request), s.OrderResult, self.metrics, "binance")
         if result.transactTime is None:  # an order query's answer, not a placement's: a retry reconciled
             # A filled order's client id is taken again (rest-api.md POST /api/v3/order): reusable.
             earlier = result.time is not None and result.time < asked_ms - _CLOCK_SLACK_MS

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Annotated
 
 import msgspec
 
 from lotusx.ws.exact import LevelsOf, check_amounts
+
+Id = Annotated[str, msgspec.Meta(min_length=1)]  # an id left empty names nothing to query: fails the schema
 
 
 class ServerTime(msgspec.Struct):
@@ -26,6 +29,10 @@ class BookTicker(msgspec.Struct):
     askPrice: Decimal
     askQty: Decimal
 
+    def __post_init__(self) -> None:
+        # A NaN, an Infinity or a negative amount fails the schema here (a DecodeError), as the streams' do.
+        check_amounts(self.bidPrice, self.bidQty, self.askPrice, self.askQty)
+
 
 class RestTrade(msgspec.Struct):
     id: int
@@ -33,6 +40,9 @@ class RestTrade(msgspec.Struct):
     qty: Decimal
     time: int
     isBuyerMaker: bool
+
+    def __post_init__(self) -> None:
+        check_amounts(self.price, self.qty)
 
 
 class OrderResult(msgspec.Struct):
@@ -54,11 +64,19 @@ class OrderResult(msgspec.Struct):
     origClientOrderId: str | None = None
     origQuoteOrderQty: Decimal | None = None  # a MARKET order's quoteOrderQty; 0 for one sized by quantity
 
+    def __post_init__(self) -> None:
+        check_amounts(self.price, self.origQty, self.executedQty)
+        if self.origQuoteOrderQty is not None:
+            check_amounts(self.origQuoteOrderQty)
+
 
 class AssetBalance(msgspec.Struct):
     asset: str
     free: Decimal
     locked: Decimal
+
+    def __post_init__(self) -> None:
+        check_amounts(self.free, self.locked)
 
 
 class Account(msgspec.Struct):
@@ -67,17 +85,20 @@ class Account(msgspec.Struct):
 
 
 class WithdrawId(msgspec.Struct):
-    id: str
+    id: Id
 
 
 class WithdrawRecord(msgspec.Struct):
-    id: str
+    id: Id
     amount: Decimal
     coin: str
     status: int
     address: str
     network: str | None = None
     txId: str | None = None
+
+    def __post_init__(self) -> None:
+        check_amounts(self.amount)
 
 
 # ----- WebSocket payloads (web-socket-streams.md, user-data-stream.md, web-socket-api.md) -----

@@ -19,6 +19,7 @@ from lotusx.account import (
     follow_balances,
     follow_orders,
     gap_start_ms,
+    placement,
     windows,
 )
 from lotusx.book import Gap, SnapshotDeltaSync
@@ -90,11 +91,8 @@ class Bybit:
         answer: s.Envelope[T] = await self.rest.get(endpoint.path, query, endpoint=endpoint, type=_ENVELOPE[result])
         return answer.result
 
-    async def _post(self, endpoint: Endpoint, body: dict[str, Any], result: type[T], **ext: Any) -> T:
-        payload = {k: v for k, v in body.items() if v is not None}
-        request = Request(method="POST", path=endpoint.path, body=json_body(payload),
-                          headers=(("Content-Type", "application/json"),), endpoint=endpoint, ext=ext)
-        answer: s.Envelope[T] = await self.rest.call(request, _ENVELOPE[result])
+    async def _post(self, endpoint: Endpoint, body: dict[str, Any], result: type[T]) -> T:
+        answer: s.Envelope[T] = await self.rest.call(_post(endpoint, body), _ENVELOPE[result])
         return answer.result
 
     # ----- market data -----
@@ -111,8 +109,7 @@ class Bybit:
         check_count("depth", depth)
         raw: s.Book = await self._get(ep.ORDERBOOK, [("symbol", symbol), ("limit", depth)], s.Book)
         return OrderBook(symbol=raw.s, sequence=raw.u, timestamp=raw.ts,
-                         bids=[(Decimal(p), Decimal(q)) for p, q in raw.b],
-                         asks=[(Decimal(p), Decimal(q)) for p, q in raw.a])
+                         bids=raw.bids, asks=raw.asks)  # exact, checked, built as they are read
 
     async def get_ticker(self, symbol: str) -> Ticker:
         """Best bid and ask."""
@@ -154,7 +151,10 @@ class Bybit:
                 "marketUnit": unit, "price": order.price,
                 "timeInForce": tif,
                 "orderLinkId": cid}
-        placed: s.Placed = await self._post(self.category.order_create, body, s.Placed, client_order_id=cid)
+        request = _post(self.category.order_create, body, client_order_id=cid)
+        answer: s.Envelope[s.Placed] = placement(request, await self.rest.send(request), s.Envelope[s.Placed],
+                                                 self.metrics, "bybit")
+        placed = answer.result
         found = _find(placed.rows or [], [("orderLinkId", cid)])
         if found is not None:  # a retry reconciled: the order query's answer
             return as_asked(order, _order(found), quote=self._quote(found))
@@ -509,6 +509,13 @@ async def server_time(call: Service) -> int:
     if not (nanos.isascii() and nanos.isdigit()):  # '²' is a digit to isdigit(), not to int()
         raise DecodeError(f"server time is not a whole number of ns: {nanos[:40]!r}", response=response)
     return int(nanos) // 1_000_000
+
+
+def _post(endpoint: Endpoint, body: dict[str, Any], **ext: Any) -> Request:
+    """A POST of ``body`` as JSON, its ``None`` values left out."""
+    payload = {k: v for k, v in body.items() if v is not None}
+    return Request(method="POST", path=endpoint.path, body=json_body(payload),
+                   headers=(("Content-Type", "application/json"),), endpoint=endpoint, ext=ext)
 
 
 def _book_topic(symbol: str, depth: int | None) -> str:

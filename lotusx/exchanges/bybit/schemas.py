@@ -18,6 +18,7 @@ T = TypeVar("T")
 # on untyped), never a KeyError or ValueError where the connector maps it.
 Side = Literal["Buy", "Sell", "BUY", "SELL"]
 Millis = Annotated[str, msgspec.Meta(pattern=r"^[0-9]*$")]  # epoch ms as a string ("" when unset)
+Id = Annotated[str, msgspec.Meta(min_length=1)]  # an id left empty names nothing to query or cancel
 
 
 class Envelope(msgspec.Struct, Generic[T]):
@@ -27,6 +28,12 @@ class Envelope(msgspec.Struct, Generic[T]):
     result: T
     retMsg: str = ""
     time: int | None = None
+
+    def __post_init__(self) -> None:
+        # The classifier reads the first retCode of an answer starting '{"retCode":0,', a decoder
+        # the last: a second one, not 0, is an error answer, never data (a listed nothing).
+        if self.retCode != 0:
+            raise ValueError(f"retCode {self.retCode} in an answer read as a success")
 
 
 class ServerTime(msgspec.Struct):
@@ -56,14 +63,23 @@ class TickerRow(msgspec.Struct):
     ask1Size: Decimal
     lastPrice: Decimal | None = None
 
+    def __post_init__(self) -> None:
+        # A NaN, an Infinity or a negative amount fails the schema here (a DecodeError), as the streams' do.
+        check_amounts(self.bid1Price, self.bid1Size, self.ask1Price, self.ask1Size)
+        if self.lastPrice is not None:
+            check_amounts(self.lastPrice)
+
 
 class TradeRow(msgspec.Struct):
-    execId: str
+    execId: Id
     symbol: str
     price: Decimal
     size: Decimal
     side: Side
     time: Annotated[str, msgspec.Meta(pattern=r"^[0-9]+$")]
+
+    def __post_init__(self) -> None:
+        check_amounts(self.price, self.size)
 
 
 class Rows(msgspec.Struct, Generic[T]):
@@ -77,7 +93,7 @@ class Rows(msgspec.Struct, Generic[T]):
 class OrderRow(msgspec.Struct):
     """One order of GET /v5/order/realtime and of the private ``order`` stream."""
 
-    orderId: str
+    orderId: Id
     orderLinkId: str
     symbol: str
     side: Side
@@ -98,7 +114,7 @@ class OrderRow(msgspec.Struct):
 class OrderIds(msgspec.Struct):
     """POST /v5/order/create and /v5/order/cancel result."""
 
-    orderId: str
+    orderId: Id
     orderLinkId: str = ""
 
 
@@ -108,6 +124,11 @@ class Placed(msgspec.Struct):
     orderId: str | None = None
     orderLinkId: str | None = None
     rows: list[OrderRow] | None = msgspec.field(default=None, name="list")
+
+    def __post_init__(self) -> None:
+        # An acceptance that names no order is no answer: the caller could neither query nor cancel it.
+        if self.rows is None and not self.orderId:
+            raise ValueError("a placement's answer without its orderId")
 
 
 class CoinBalance(msgspec.Struct):
@@ -131,7 +152,7 @@ class Wallet(msgspec.Struct):
 
 
 class WithdrawId(msgspec.Struct):
-    id: str
+    id: Id
 
 
 # ----- WebSocket (docs/v5/ws/connect, ws/public/*, ws/private/*) -----
