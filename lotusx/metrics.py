@@ -18,7 +18,9 @@ REST
     outcome, ``found`` / ``absent`` / ``failed``, and ``retried`` for a lookup asked again.
     ``ambiguous_orders_total{exchange,endpoint,cause}``: ``AmbiguousOrderState`` raised,
     ``no_reconcile`` / ``reconcile_failed`` / ``duplicate_not_found`` / ``earlier_attempt`` (a
-    placement given up on a refusal after an earlier attempt may have executed).
+    placement given up on a refusal after an earlier attempt may have executed) /
+    ``attempts_exhausted`` (attempts ran out on one that may have executed, its lookup empty) /
+    ``unreadable_answer`` (the venue accepted it, its answer could not be read).
 Rate limits
     ``rate_limited_total{exchange,pool,source}``: calls that waited or were refused locally
     (``local``) and calls the venue refused (``venue``; pool ``*`` for an IP ban).

@@ -21,15 +21,18 @@ The layer owns *safety*, the policy owns *persistence*:
       after an outcome that may have executed (``Timeout``, ``ServerError``/5xx,
       ``Disconnected(sent=True)``, ``ProtocolError``) or a ``DuplicateClientOrderId``, ask the
       ``reconcile(request)`` hook: a ``Response`` means the order exists and becomes the result;
-      ``None`` means provably absent, so re-sending the *same* client id is safe (if it landed
-      late after all, the venue answers ``DuplicateClientOrderId`` and we reconcile again); a
+      ``None`` means absent as far as the venue's list shows, so re-sending the *same* client
+      id is safe (if it landed late after all, the venue answers ``DuplicateClientOrderId`` and
+      we reconcile again); a
       hook that keeps failing (asked again while the policy allows: it is a read), or no hook,
       ends in ``AmbiguousOrderState``. A venue that accepts a client id
       again once its order has closed (Binance spot) must therefore never answer ``None``.
       Once a lookup has answered ``None``, only a re-send that reaches the venue's duplicate
       check proves the earlier attempt's order absent: a call that ends on any other outcome
       (throttled, refused, never sent) asks the hook once more and, absent still, ends in
-      ``AmbiguousOrderState``, never in an error that says nothing was placed.
+      ``AmbiguousOrderState``, never in an error that says nothing was placed. So do attempts
+      that run out on an outcome that may have executed, even with the lookup empty: a
+      venue's order list can lag its engine, and no re-send is left to meet the duplicate check.
 
 Every attempt re-enters the inner stack with the original, unsigned request (plus
 ``ext["request_id"]``, shared by all attempts, and ``ext["attempt"]``), so ``Sign`` below
@@ -192,7 +195,9 @@ class Retry:
                     return _settle(outcome)
                 delay = policy.decide(request, outcome, attempt, clock.monotonic() - start)
                 if delay is None:
-                    if doubt and not looked_up and not (isinstance(outcome, Response) and outcome.ok):
+                    if looked_up:
+                        raise self._exhausted(request, outcome)
+                    if doubt and not (isinstance(outcome, Response) and outcome.ok):
                         return await self._last_look(request, outcome, start)
                     return _settle(outcome)
                 self._count(request, outcome, attempt, delay, request_id)
@@ -258,6 +263,20 @@ class Retry:
         raise self._ambiguous(request, outcome, "earlier_attempt",
                               f"{request.method} {request.path}: order state unknown, an earlier attempt may have "
                               f"executed and the last ended in {reason(outcome)}") from cause
+
+    def _exhausted(self, request: Request, outcome: Outcome) -> e.AmbiguousOrderState:
+        """The error for a placement whose last attempt may have executed, with no attempt left.
+
+        Its lookup found nothing, but a venue's order list can lag its engine (Bybit's realtime
+        list, in volatile markets), and no re-send is left to meet the venue's duplicate check:
+        the last error (a timeout, a 5xx) would read as "nothing placed", and a caller placing
+        again under a new client id could hold two orders.
+        """
+        error = self._ambiguous(request, outcome, "attempts_exhausted",
+                                f"{request.method} {request.path}: order state unknown, the last attempt ended in "
+                                f"{reason(outcome)}, the lookup did not find it (yet) and no attempt is left")
+        error.__cause__ = outcome if isinstance(outcome, e.LotusXError) else None
+        return error
 
     def _reconciled(self, request: Request, outcome: str) -> None:
         if self.metrics is not None:

@@ -431,12 +431,16 @@ async def test_rejected_order_is_raised_without_reconcile() -> None:
     assert reconcile.asked == []
 
 
-async def test_exhausted_order_after_absent_reconcile_raises_the_last_error() -> None:
-    """When attempts run out with the order proven absent, the last error is truthful."""
+async def test_exhausted_order_after_absent_reconcile_is_ambiguous() -> None:
+    """Attempts run out on a timeout whose lookup found nothing: AmbiguousOrderState, the timeout its cause.
+
+    A lookup can lag the venue's engine, and no re-send is left to meet its duplicate check.
+    """
     reconcile = Reconciler(None, None)
-    with pytest.raises(e.Timeout):
+    with pytest.raises(e.AmbiguousOrderState) as info:
         await retry(ScriptedService([e.Timeout(), e.Timeout()]), FakeClock(), reconcile, max_attempts=2)(PLACE)
     assert len(reconcile.asked) == 2
+    assert info.value.client_order_id == PLACE.ext["client_order_id"] and isinstance(info.value.__cause__, e.Timeout)
 
 
 async def test_order_without_client_id_is_refused_before_sending() -> None:
