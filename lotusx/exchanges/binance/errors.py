@@ -61,6 +61,10 @@ def _error(where: str, status: int, code: int, msg: str, *, retry: float | None 
 
 
 def _kind(status: int, code: int, msg: str) -> type[e.LotusXError]:
+    if status >= 500:
+        # rest-api.md: "do NOT treat this as a failure operation; the execution status is
+        # UNKNOWN". A refusal's code under a 5xx would otherwise read as "not placed".
+        return e.ServerError
     if code == -1021:
         return e.TimestampOutOfWindow
     if code == -1022:
