@@ -76,10 +76,12 @@ CONFIG = SimConfig(driver_rate=20, depth_interval=0.02,
 CONNECTORS = ("binance", "bybit", "bybit-linear")
 SIM_VENUES = {"binance": ("binance", "spot"), "bybit": ("bybit", "spot"), "bybit-linear": ("bybit", "linear")}
 """The sim venue and engine category behind each connector."""
+# Pools raised so that the runs are not paced by the venues' limits (the two Bybit runs would share
+# one IP budget, as two connectors of one venue on one event loop do).
 POOLS = {"binance": {"ORDERS": [Pool("ORDERS", 10_000, 10)], "REQUEST_WEIGHT": [Pool("REQUEST_WEIGHT", 100_000, 60)]},
-         "bybit": {name: [Pool(name, 1000, 1)] for name in ("order_create", "order_cancel", "order_realtime")},
-         "bybit-linear": {name: [Pool(name, 1000, 1)] for name in ("linear_order_create", "linear_order_cancel",
-                                                                    "order_realtime")}}
+         **{connector: {name: [Pool(name, 1000, 1)] for name in ("IP", f"{prefix}order_create", f"{prefix}order_cancel",
+                                                                   "order_realtime", "order_history", "wallet_balance")}
+            for connector, prefix in (("bybit", ""), ("bybit-linear", "linear_"))}}
 PLACEMENTS = frozenset({"place_order", "order_create", "linear_order_create"})
 """The placement endpoints' names (Binance's, Bybit's)."""
 RETRY = RetryPolicy(max_attempts=8, base=0.01, cap=0.05)
@@ -536,7 +538,8 @@ async def test_the_metrics_count_what_was_injected(desk: Desk) -> None:
     """Each drop is a reconnect, each gap one resync per book of its symbol, each lookup and ambiguity counted."""
     reconnects = {s.labels["reason"]: s.value for m in desk.metrics.ws_reconnects.collect() for s in m.samples
                   if s.name.endswith("_total")}
-    assert reconnects == {"server_close": DROPS + desk.outage_cuts}
+    # A connection cut before the venue acked its subscription ends as "setup_failed".
+    assert sum(reconnects.values()) == DROPS + desk.outage_cuts and set(reconnects) <= {"server_close", "setup_failed"}
     assert desk.outage_cuts >= 2
     resyncs = Counter({(s.labels["symbol"], s.labels["reason"]): s.value for m in desk.metrics.book_resyncs.collect()
                        for s in m.samples if s.name.endswith("_total")})
