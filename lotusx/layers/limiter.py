@@ -238,8 +238,8 @@ class Limiter:
     ``limits`` async storage.
     ``acquire`` waits at most ``max_wait`` seconds in total, then raises ``RateLimited``.
     A Redis storage gets ``storage_timeout`` seconds to connect and to answer each command
-    (its driver tries a call three times, so about three times that), then the request fails
-    with ``ConnectError``;
+    (its driver tries a call three times, and its very first call five, so about three to
+    five times that), then the request fails with ``ConnectError``;
     ``?stream_timeout=...&connect_timeout=...`` in the URI overrides it.
     """
 

@@ -160,7 +160,8 @@ class Retry:
     def __call__(self, inner: Service) -> Service:
         policy, clock = self.policy, self.clock
         # The default policy never retries a response below 418, and no idempotency rule acts on
-        # one (nothing below 500 may have executed ambiguously): such a response goes straight back.
+        # one (nothing below 500 may have executed ambiguously): such a response goes straight back,
+        # unless it refuses a placement an earlier attempt may have made (``doubt`` below).
         settled_below = 418 if type(policy) is RetryPolicy else 0
 
         async def service(request: Request) -> Response:
