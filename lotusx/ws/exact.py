@@ -82,8 +82,12 @@ class Levels(Sequence[Level]):
 
     def __repr__(self) -> str:
         # What a list of the pairs would show (print(book.bids[:5]) is how a user looks at a book);
-        # only repr builds them all.
-        return f"Levels({list(self)!r})"
+        # only repr builds them all. A level that is no amount shows as sent: a repr that raised
+        # would break the log line reporting that very book.
+        try:
+            return f"Levels({list(self)!r})"
+        except DecodeError:
+            return f"Levels(raw={self.raw!r})"
 
 
 class LevelsOf:
