@@ -19,6 +19,7 @@ sync), since that is the clock the venue counts by.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import weakref
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
@@ -113,17 +114,24 @@ class Parts:
 
 async def close_all(*closes: Callable[[], Awaitable[object]]) -> None:
     """Await each of ``closes`` in turn, every one even after an earlier one failed or was cancelled; then
-    raise the first error (a ``CancelledError`` included).
+    raise the cancellation if there was one, else the first error.
 
     A connector's ``aclose()`` cancelled half-way (a timeout or a TaskGroup around its ``async with``
     exit) would otherwise leave its other streams running and its REST pool open, taking calls.
+    The cancellation wins over an error: a timeout or TaskGroup waiting for it would otherwise
+    see a stray error instead.
     """
     first: BaseException | None = None
+    cancelled: asyncio.CancelledError | None = None
     for close in closes:
         try:
             await close()
-        except BaseException as exc:  # cancellation too: the rest must still be closed
+        except asyncio.CancelledError as exc:  # the rest must still be closed
+            cancelled = cancelled or exc
+        except BaseException as exc:
             first = first or exc
+    if cancelled is not None:
+        raise cancelled
     if first is not None:
         raise first
 
