@@ -225,6 +225,9 @@ TIME = Endpoint("time", "GET", "/api/v1/time", costs={WEIGHT: 1})
 DEPTH = Endpoint("depth", "GET", "/api/v1/depth", costs={WEIGHT: 5})
 PLACE_ORDER = Endpoint("place_order", "POST", "/api/v1/order", costs={WEIGHT: 1, ORDERS: 1}, signed=True,
                        idempotency=Idempotency.SAFE_WITH_CLIENT_ID)
+# No class declared: a DELETE is then UNSAFE (lotusx.kernel.message.idempotency_of), never re-sent
+# once it may have reached the venue. Declare it SAFE only with lotusx.account.cancel_once around
+# the call, or a re-sent cancel of a cancelled order reads "unknown order" to the caller.
 CANCEL_ORDER = Endpoint("cancel_order", "DELETE", "/api/v1/order", costs={WEIGHT: 1}, signed=True)
 '''
 
