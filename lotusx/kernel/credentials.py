@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from urllib.parse import quote, quote_plus
 
 from lotusx.kernel.errors import ConfigError
+from lotusx.kernel.message import is_text, not_text
 
 _SECRETS: set[str] = set()
 # Longest first: a secret that holds another registered one must be masked whole, or the
@@ -46,15 +47,9 @@ def _check_given(name: str, value: object) -> None:
 
 
 def _check_text(name: str, value: object) -> None:
-    """A ``ConfigError`` for a str that cannot be sent: undecodable bytes (a lone surrogate) in it."""
-    if isinstance(value, str):
-        try:
-            value.encode()
-        except UnicodeEncodeError:
-            # os.environ and open(errors="surrogateescape") carry bytes that are not UTF-8 this way;
-            # signing would raise a UnicodeEncodeError holding the value. It is never shown.
-            raise ConfigError(f"Credentials: {name} holds bytes that are not UTF-8 text (an environment "
-                              "variable or file in another encoding?)") from None
+    """A ``ConfigError`` for a str that cannot be sent; signing would raise a UnicodeEncodeError holding it."""
+    if isinstance(value, str) and not is_text(value):
+        raise not_text(f"Credentials: {name}")
 
 
 @dataclass(frozen=True)

@@ -104,17 +104,23 @@ def encode_query(pairs: tuple[tuple[str, str], ...]) -> str:
 def _not_text(pairs: tuple[tuple[str, str], ...]) -> ConfigError:
     """The error for a query holding a str that is no text: undecodable bytes (a lone surrogate)."""
     # The value is not shown: it may be a key or a listen key.
-    name = next((k for k, v in pairs if not _encodes(k) or not _encodes(v)), "?")
-    return ConfigError(f"query parameter {name!r} holds bytes that are not UTF-8 text "
-                       "(read from a file or environment variable in another encoding?)")
+    name = next((k for k, v in pairs if not is_text(k) or not is_text(v)), "?")
+    return not_text(f"query parameter {name!r}")
 
 
-def _encodes(text: str) -> bool:
+def is_text(value: str) -> bool:
+    """Whether ``value`` encodes as UTF-8: os.environ and surrogateescape files carry other bytes as lone surrogates."""
     try:
-        text.encode()
+        value.encode()
     except UnicodeEncodeError:
         return False
     return True
+
+
+def not_text(what: str) -> ConfigError:
+    """The ``ConfigError`` for ``what`` holding bytes that are not UTF-8 text (never showing the value)."""
+    return ConfigError(f"{what} holds bytes that are not UTF-8 text "
+                       "(read from a file or environment variable in another encoding?)")
 
 
 def extend_query(pairs: tuple[tuple[str, str], ...],

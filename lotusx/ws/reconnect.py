@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lotusx.kernel.errors import ConfigError, LotusXError, StreamError, SubscriptionRejected, Timeout
+from lotusx.kernel.message import is_text, not_text
 from lotusx.kernel.protocols import SYSTEM_CLOCK, Clock, WsSession
 from lotusx.kernel.service import Layer, stack
 from lotusx.log import get_logger
@@ -313,9 +314,5 @@ def _check_stream(stream: str) -> None:
     Caught here, the caller gets it; found when the connection encodes the message, it would
     end that connection and fail every stream on it.
     """
-    try:
-        if isinstance(stream, str):  # anything else is the dialect's to encode, or to refuse
-            stream.encode()
-    except UnicodeEncodeError:
-        raise ConfigError(f"stream {stream!r} holds bytes that are not UTF-8 text "
-                          "(read from a file or environment variable in another encoding?)") from None
+    if isinstance(stream, str) and not is_text(stream):  # anything else is the dialect's to encode, or to refuse
+        raise not_text(f"stream {stream!r}")
