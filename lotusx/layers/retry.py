@@ -197,7 +197,7 @@ class Retry:
                 delay = policy.decide(request, outcome, attempt, clock.monotonic() - start)
                 if delay is None:
                     if looked_up:
-                        raise self._exhausted(request, outcome)
+                        raise self._exhausted(request, outcome) from _cause(outcome)
                     if doubt and not (isinstance(outcome, Response) and outcome.ok):
                         return await self._last_look(request, outcome, start)
                     return _settle(outcome)
@@ -217,7 +217,7 @@ class Retry:
         """
         client_order_id = str(request.ext["client_order_id"])
         where = f"{request.method} {request.path}: order state unknown after {reason(outcome)}"
-        cause = outcome if isinstance(outcome, e.LotusXError) else None
+        cause = _cause(outcome)
         if self.reconcile is None:
             if isinstance(outcome, e.DuplicateClientOrderId):
                 raise outcome
@@ -260,7 +260,7 @@ class Retry:
         found = await self._reconcile(request, outcome, start)
         if found is not None:
             return found
-        cause = outcome if isinstance(outcome, e.LotusXError) else None
+        cause = _cause(outcome)
         raise self._ambiguous(request, outcome, "earlier_attempt",
                               f"{request.method} {request.path}: order state unknown, an earlier attempt may have "
                               f"executed and the last ended in {reason(outcome)}") from cause
@@ -273,11 +273,9 @@ class Retry:
         the last error (a timeout, a 5xx) would read as "nothing placed", and a caller placing
         again under a new client id could hold two orders.
         """
-        error = self._ambiguous(request, outcome, "attempts_exhausted",
-                                f"{request.method} {request.path}: order state unknown, the last attempt ended in "
-                                f"{reason(outcome)}, the lookup did not find it (yet) and no attempt is left")
-        error.__cause__ = outcome if isinstance(outcome, e.LotusXError) else None
-        return error
+        return self._ambiguous(request, outcome, "attempts_exhausted",
+                               f"{request.method} {request.path}: order state unknown, the last attempt ended in "
+                               f"{reason(outcome)}, the lookup did not find it (yet) and no attempt is left")
 
     def _reconciled(self, request: Request, outcome: str) -> None:
         if self.metrics is not None:
@@ -299,6 +297,11 @@ class Retry:
                   reason=why, delay=delay, request_id=request_id)
         if self.metrics is not None:
             self.metrics.retries.labels(self.exchange, request.endpoint.name, why).inc()
+
+
+def _cause(outcome: Outcome) -> e.LotusXError | None:
+    """What an ``AmbiguousOrderState`` is raised from: the attempt's error (a raw response is none)."""
+    return outcome if isinstance(outcome, e.LotusXError) else None
 
 
 def _settle(outcome: Outcome) -> Response:
