@@ -51,14 +51,16 @@ from __future__ import annotations
 
 import weakref
 from bisect import bisect_left
-from collections.abc import Callable, Sized
-from typing import Protocol
+from collections.abc import Callable, Iterator, Sized
+from typing import Generic, Protocol, TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.utils import floatToGoString
 
 from lotusx.kernel.protocols import SYSTEM_CLOCK, Clock
+
+Tracked = TypeVar("Tracked")  # what a live gauge reads
 
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 # A wait for room lasts up to the limiter's max_wait (30 s by default), often the rest of a
@@ -126,8 +128,8 @@ class Metrics:
             "ws_queue_depth", "Messages waiting for the consumer.", ("exchange",), namespace=ns, registry=r)
         # Every delivery queue of an exchange, summed at scrape time: a second stream of the same
         # exchange must add to the gauge, not take it over.
-        self._queues: dict[str, _QueueDepth] = {}
-        self._pools: dict[tuple[str, str], _FullestPool] = {}
+        self._queues: dict[str, _Live[Sized]] = {}
+        self._pools: dict[tuple[str, str], _Live[PoolUsage]] = {}
         self.book_resyncs = Counter(
             "book_resyncs", "Order book resynchronisations.", ("exchange", "symbol", "reason"),
             namespace=ns, registry=r)
@@ -147,7 +149,7 @@ class Metrics:
         """Count ``len(queue)`` in ``ws_queue_depth{exchange}`` for as long as ``queue`` lives."""
         depth = self._queues.get(exchange)
         if depth is None:
-            depth = self._queues[exchange] = _QueueDepth()
+            depth = self._queues[exchange] = _Live(len, sum)
             self.ws_queue_depth.labels(exchange).set_function(depth)
         depth.add(queue)
 
@@ -159,7 +161,7 @@ class Metrics:
         """
         fullest = self._pools.get((exchange, pool))
         if fullest is None:
-            fullest = self._pools[(exchange, pool)] = _FullestPool(pool)
+            fullest = self._pools[(exchange, pool)] = _Live(lambda limiter: limiter.usage(pool), _highest)
             self.pool_usage.labels(exchange, pool).set_function(fullest)
         fullest.add(usage)
 
@@ -175,49 +177,35 @@ class Metrics:
         return f"Metrics(registry=<{type(self.registry).__name__}>)"
 
 
-class _QueueDepth:
-    """The summed length of the live queues of one exchange, read by the scrape thread.
-
-    Held through weak references, so a stream that is gone drops out of the sum by itself.
-    ``add`` swaps in a new tuple rather than changing one the scrape may be iterating.
-    """
-
-    __slots__ = ("refs",)
-
-    def __init__(self) -> None:
-        self.refs: tuple[weakref.ref[Sized], ...] = ()
-
-    def add(self, queue: Sized) -> None:
-        self.refs = (*(ref for ref in self.refs if ref() is not None), weakref.ref(queue))
-
-    def __call__(self) -> float:
-        return float(sum(len(queue) for ref in self.refs if (queue := ref()) is not None))
-
-
 class PoolUsage(Protocol):
     """What :meth:`Metrics.track_pool` reads: a limiter's used fraction of a pool's fullest window."""
 
     def usage(self, pool: str) -> float: ...
 
 
-class _FullestPool:
-    """The highest usage of one pool among the live limiters tracked, read by the scrape thread.
+class _Live(Generic[Tracked]):
+    """A gauge's reading over the live objects tracked: ``fold`` of ``read`` of each, read by the scrape thread.
 
-    Held through weak references, as :class:`_QueueDepth`: a gauge holding a limiter would keep
-    its key's shared counts alive after the limiter is gone.
+    Held through weak references, so an object that is gone drops out by itself (a gauge holding
+    a limiter would also keep its key's shared counts alive). ``add`` swaps in a new tuple rather
+    than changing one the scrape may be iterating.
     """
 
-    __slots__ = ("pool", "refs")
+    __slots__ = ("fold", "read", "refs")
 
-    def __init__(self, pool: str) -> None:
-        self.pool = pool
-        self.refs: tuple[weakref.ref[PoolUsage], ...] = ()
+    def __init__(self, read: Callable[[Tracked], float], fold: Callable[[Iterator[float]], float]) -> None:
+        self.read, self.fold = read, fold
+        self.refs: tuple[weakref.ref[Tracked], ...] = ()
 
-    def add(self, usage: PoolUsage) -> None:
-        self.refs = (*(ref for ref in self.refs if ref() is not None), weakref.ref(usage))
+    def add(self, tracked: Tracked) -> None:
+        self.refs = (*(ref for ref in self.refs if ref() is not None), weakref.ref(tracked))
 
     def __call__(self) -> float:
-        return max((usage.usage(self.pool) for ref in self.refs if (usage := ref()) is not None), default=0.0)
+        return float(self.fold(self.read(tracked) for ref in self.refs if (tracked := ref()) is not None))
+
+
+def _highest(values: Iterator[float]) -> float:
+    return max(values, default=0.0)
 
 
 class RestTally:
