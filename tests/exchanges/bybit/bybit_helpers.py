@@ -7,14 +7,16 @@ another directory's conftest is also collected (every conftest module is named `
 from __future__ import annotations
 
 from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import orjson
 
+import lotusx
 from lotusx.kernel.errors import Timeout
 from lotusx.kernel.message import Request, Response
-from lotusx.testing import FakeClock
+from lotusx.testing import FakeClock, FakeTransport
 
 PAYLOADS = Path(__file__).parent / "payloads"
 
@@ -71,3 +73,22 @@ def lost_then(code: int, msg: str) -> Handler:
         return answer({}, ret_code=code, ret_msg=msg)
 
     return cancel
+
+
+KEY, SECRET = "test-key-0001", "test-secret-0001"
+NOW_MS = 1_700_000_000_000
+ORDER = {"orderId": "42", "orderLinkId": "cid-1", "symbol": "BTCUSDT", "side": "Buy", "orderType": "Limit",
+         "orderStatus": "New", "price": "50000", "qty": "0.01", "cumExecQty": "0", "timeInForce": "GTC",
+         "updatedTime": "1700000000000", "category": "spot"}
+"""One resting spot order as /v5/order/realtime lists it."""
+LIMIT = lotusx.NewOrder(symbol="BTCUSDT", side="BUY", type="LIMIT", quantity=Decimal("0.01"), price=Decimal(50000),
+                        client_order_id="cid-1")
+"""The placement that ``ORDER`` answers."""
+
+
+def connect(**paths: Handler | list[Response]) -> tuple[Any, FakeTransport]:
+    """A spot connector over a FakeTransport in front of a scripted venue (``Venue(clock, **paths)``)."""
+    clock = FakeClock(NOW_MS / 1000)
+    transport = FakeTransport(Venue(clock, **paths))
+    return lotusx.connect("bybit", credentials=lotusx.Credentials(api_key=KEY, secret=SECRET), clock=clock,
+                          transport=transport), transport

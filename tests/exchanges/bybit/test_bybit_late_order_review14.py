@@ -9,24 +9,15 @@ check it: a re-send throttled (10006 "Too many visits") says nothing about the f
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 import pytest
-from bybit_helpers import Handler, Venue, answer
+from bybit_helpers import LIMIT, NOW_MS, ORDER, Handler, answer, connect
 
-import lotusx
 from lotusx.kernel import errors as e
 from lotusx.kernel.message import Request, Response
-from lotusx.testing import FakeClock, FakeTransport
+from lotusx.testing import FakeTransport
 
-KEY, SECRET = "test-key-0001", "test-secret-0001"
-NOW_MS = 1_700_000_000_000
-ORDER = {"orderId": "42", "orderLinkId": "cid-1", "symbol": "BTCUSDT", "side": "Buy", "orderType": "Limit",
-         "orderStatus": "New", "price": "50000", "qty": "0.01", "cumExecQty": "0", "timeInForce": "GTC",
-         "updatedTime": "1700000000000", "category": "spot"}
-LIMIT = lotusx.NewOrder(symbol="BTCUSDT", side="BUY", type="LIMIT", quantity=Decimal("0.01"), price=Decimal(50000),
-                        client_order_id="cid-1")
 # Reset a minute away on the venue's clock: longer than Retry's deadline allows it to wait.
 THROTTLED = answer({}, ret_code=10006, ret_msg="Too many visits!", headers={
     "X-Bapi-Limit-Status": "0", "X-Bapi-Limit": "10", "X-Bapi-Limit-Reset-Timestamp": str(NOW_MS + 60_000)})
@@ -44,19 +35,16 @@ def lagging(order: dict[str, Any] | None) -> Handler:
     return realtime
 
 
-def connect(realtime: Handler) -> tuple[Any, FakeTransport]:
-    clock = FakeClock(NOW_MS / 1000)
-    creates = [answer({}, ret_code=10016, ret_msg="Server error"), THROTTLED]
+def scripted(realtime: Handler) -> tuple[Any, FakeTransport]:
+    """A placement answered 10016, then throttled; ``realtime`` answers its lookups, the history nothing."""
     empty = answer({"list": [], "nextPageCursor": ""})
-    transport = FakeTransport(Venue(clock, order_create=creates, order_realtime=realtime,
-                                    order_history=lambda request: empty))
-    return lotusx.connect("bybit", credentials=lotusx.Credentials(api_key=KEY, secret=SECRET), clock=clock,
-                          transport=transport), transport
+    return connect(order_create=[answer({}, ret_code=10016, ret_msg="Server error"), THROTTLED],
+                   order_realtime=realtime, order_history=lambda request: empty)
 
 
 async def test_an_order_landing_after_its_lookup_is_returned_when_the_resend_is_throttled() -> None:
     """10016, lookup empty, re-send throttled past the deadline: the order that landed is the answer."""
-    conn, transport = connect(lagging(ORDER))
+    conn, transport = scripted(lagging(ORDER))
     async with conn as ex:
         placed = await ex.place_order(LIMIT)
     assert (placed.order_id, placed.client_order_id) == ("42", "cid-1")
@@ -65,7 +53,7 @@ async def test_an_order_landing_after_its_lookup_is_returned_when_the_resend_is_
 
 async def test_an_order_still_unseen_after_a_throttled_resend_is_ambiguous_not_rate_limited() -> None:
     """10016, lookups empty, re-send throttled: AmbiguousOrderState, never a RateLimited reading 'not placed'."""
-    conn, _ = connect(lagging(None))
+    conn, _ = scripted(lagging(None))
     async with conn as ex:
         with pytest.raises(e.AmbiguousOrderState) as caught:
             await ex.place_order(LIMIT)

@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 import pytest
-from bybit_helpers import Handler, Venue, answer, lost_then
+from bybit_helpers import LIMIT, NOW_MS, ORDER, Handler, answer, connect, lost_then
 
 import lotusx
 from lotusx.exchanges.bybit import Bybit, reconcile
@@ -25,22 +25,6 @@ from lotusx.kernel.client import json_body
 from lotusx.kernel.message import Endpoint, Request, Response
 from lotusx.sim import Sim
 from lotusx.testing import FakeClock, FakeTransport
-
-KEY, SECRET = "test-key-0001", "test-secret-0001"
-NOW_MS = 1_700_000_000_000
-ORDER = {"orderId": "42", "orderLinkId": "cid-1", "symbol": "BTCUSDT", "side": "Buy", "orderType": "Limit",
-         "orderStatus": "New", "price": "50000", "qty": "0.01", "cumExecQty": "0", "timeInForce": "GTC",
-         "updatedTime": "1700000000000", "category": "spot"}
-LIMIT = lotusx.NewOrder(symbol="BTCUSDT", side="BUY", type="LIMIT", quantity=Decimal("0.01"), price=Decimal(50000),
-                        client_order_id="cid-1")
-
-
-def connect(**paths: Handler | list[Response]) -> tuple[Any, FakeTransport]:
-    """A spot connector over a FakeTransport in front of a scripted venue."""
-    clock = FakeClock(NOW_MS / 1000)
-    transport = FakeTransport(Venue(clock, **paths))
-    return lotusx.connect("bybit", credentials=lotusx.Credentials(api_key=KEY, secret=SECRET), clock=clock,
-                          transport=transport), transport
 
 
 def wire(transport: FakeTransport, path: str) -> list[Request]:
