@@ -71,3 +71,19 @@ def ctrl_c(argv: Sequence[str], running: str, cwd: str | os.PathLike[str] | None
     finally:
         process.kill()
     return process.returncode, errors, time.monotonic() - started
+
+
+def json_paths(value: object, path: tuple[object, ...] = (), *,
+               per_list: int | None = None) -> Iterator[tuple[object, ...]]:
+    """Every path (keys and indexes) into a decoded JSON ``value``, for the mutation tests to pick from.
+
+    ``per_list``: only the first items of each list (a 100-level book need not be walked whole).
+    """
+    if path:
+        yield path
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from json_paths(item, (*path, key), per_list=per_list)
+    elif isinstance(value, list):
+        for index, item in enumerate(value[:per_list]):
+            yield from json_paths(item, (*path, index), per_list=per_list)

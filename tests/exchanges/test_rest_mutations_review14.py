@@ -31,6 +31,7 @@ import lotusx
 from lotusx.kernel import errors as e
 from lotusx.kernel.message import Request, Response
 from lotusx.testing import FakeClock, FakeTransport
+from tests.conftest import json_paths
 
 SEED = 20261207
 COUNT = 300  # mutants per venue
@@ -60,17 +61,6 @@ def dumps(value: Any) -> bytes:
     return text.encode()
 
 
-def paths(value: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
-    if path:
-        yield path
-    if isinstance(value, dict):
-        for key, item in value.items():
-            yield from paths(item, (*path, key))
-    elif isinstance(value, list):
-        for index, item in enumerate(value[:3]):
-            yield from paths(item, (*path, index))
-
-
 def other_type(value: Any) -> Any:
     """``value`` as another JSON type: a number as a string and back, a list as an object and back."""
     if isinstance(value, bool):
@@ -92,7 +82,7 @@ def other_type(value: Any) -> Any:
 def mutate_value(rng: random.Random, answer: Any) -> bytes:
     """One field of a copy of ``answer`` changed, removed, duplicated, or one added."""
     copy = orjson.loads(orjson.dumps(answer))
-    path = rng.choice(list(paths(copy)))
+    path = rng.choice(list(json_paths(copy, per_list=3)))
     parent = copy
     for key in path[:-1]:
         parent = parent[key]

@@ -32,6 +32,7 @@ from lotusx.exchanges.bybit.streams import BookMessage, Control, OrderMessage, T
 from lotusx.metrics import Metrics
 from lotusx.ws import Frames, Gap, Malformed, frames
 from lotusx.ws.deflate import Inflate
+from tests.conftest import json_paths
 from tests.ws.test_reconnect import VenueWs, make, next_of
 
 SEED = 20261207
@@ -83,21 +84,10 @@ def dumps(value: Any) -> bytes:
     return text.encode("utf-8", "surrogatepass")
 
 
-def paths(value: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
-    if path:
-        yield path
-    if isinstance(value, dict):
-        for key, item in value.items():
-            yield from paths(item, (*path, key))
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            yield from paths(item, (*path, index))
-
-
 def mutate_value(rng: random.Random, frame: Any) -> Any:
     """One field of a copy of ``frame`` changed, removed, or one added."""
     copy = orjson.loads(orjson.dumps(frame))
-    path = rng.choice(list(paths(copy)))
+    path = rng.choice(list(json_paths(copy)))
     parent = copy
     for key in path[:-1]:
         parent = parent[key]
