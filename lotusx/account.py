@@ -105,7 +105,7 @@ async def cancel_once(cancel: Awaitable[Order], get_order: Callable[[], Awaitabl
 
 
 def as_asked(asked: NewOrder, got: Order, *, quote: Decimal | None = None, reusable: bool = False,
-             earlier: bool = False) -> Order:
+             earlier: bool = False, metrics: Metrics | None = None, exchange: str = "", endpoint: str = "") -> Order:
     """``got``, the order the venue holds under the client id ``asked`` was placed with, if it is ``asked``.
 
     A placement retried after a lost answer comes back as the order its first attempt placed
@@ -118,12 +118,15 @@ def as_asked(asked: NewOrder, got: Order, *, quote: Decimal | None = None, reusa
     On a venue that takes a closed order's id again (``reusable``: Binance spot), a closed order
     found under it that is another order, or ``earlier`` (created before this placement began,
     even one asked alike), proves nothing about ``asked``, which may be placed (or still land):
-    ``AmbiguousOrderState``, never a refusal that would invite a second order.
+    ``AmbiguousOrderState``, never a refusal that would invite a second order, counted in
+    ``metrics``' ``ambiguous_orders_total{exchange,endpoint,cause="closed_order"}``.
     """
     other = (got.symbol.upper() != asked.symbol.upper() or got.side != asked.side
              or _sized_otherwise(asked, got, quote))
     if reusable and got.status in TERMINAL and (other or earlier):
         which = "an earlier, closed order" if earlier else "a closed order"
+        if metrics is not None:
+            metrics.ambiguous_orders.labels(exchange, endpoint, "closed_order").inc()
         raise AmbiguousOrderState(
             f"client order id {got.client_order_id!r} names {which} ({got.side} {got.quantity} {got.symbol} at "
             f"{got.price}, {got.status}), not the one asked for, which may exist", client_order_id=got.client_order_id)

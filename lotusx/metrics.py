@@ -20,7 +20,8 @@ REST
     ``no_reconcile`` / ``reconcile_failed`` / ``duplicate_not_found`` / ``earlier_attempt`` (a
     placement given up on a refusal after an earlier attempt may have executed) /
     ``attempts_exhausted`` (attempts ran out on one that may have executed, its lookup empty) /
-    ``unreadable_answer`` (the venue accepted it, its answer could not be read).
+    ``unreadable_answer`` (the venue accepted it, its answer could not be read) / ``closed_order`` (Binance:
+    the id names an earlier or other closed order, which proves nothing about this one).
 Rate limits
     ``rate_limited_total{exchange,pool,source}``: calls that waited or were refused locally
     (``local``) and calls the venue refused (``venue``; pool ``*`` for an IP ban).

@@ -118,7 +118,8 @@ class Binance:
         if result.transactTime is None:  # an order query's answer, not a placement's: a retry reconciled
             # A filled order's client id is taken again (rest-api.md POST /api/v3/order): reusable.
             earlier = result.time is not None and result.time < asked_ms - _CLOCK_SLACK_MS
-            return as_asked(order, _order(result), quote=result.origQuoteOrderQty, reusable=True, earlier=earlier)
+            return as_asked(order, _order(result), quote=result.origQuoteOrderQty, reusable=True, earlier=earlier,
+                            metrics=self.metrics, exchange="binance", endpoint=ep.PLACE_ORDER.name)
         return _order(result)
 
     async def cancel_order(self, symbol: str, *, order_id: str | int | None = None,
