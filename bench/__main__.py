@@ -299,7 +299,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     print("Book and RateLimit ...", flush=True)
     events = stream.book_events(size["book_updates"])
-    results += [stream.book_floor(events), stream.book_ours(events)]
+    results += [stream.book_floor(events), stream.book_ours(events), stream.book_read(events)]
     limit_results = asyncio.run(ratelimit_suite(size))
     for label in {r.case for r in limit_results}:
         pair = {r.client: r for r in limit_results if r.case == label}

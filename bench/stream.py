@@ -31,10 +31,11 @@ import orjson
 
 from bench.measure import Result, Rounds, rss_bytes, summarize
 from bench.server import STAMP
-from lotusx.book import BookEvent, DiffSync
+from lotusx.book import BookEvent, DiffSync, readable
 from lotusx.exchanges.binance.schemas import DepthUpdate
 from lotusx.exchanges.binance.streams import DIALECT, market_frames
 from lotusx.metrics import Metrics
+from lotusx.models import OrderBook
 from lotusx.transport import AiohttpWs
 from lotusx.ws import Heartbeat, Inflate, ReconnectWs, frames
 
@@ -184,6 +185,21 @@ def book_ours(events: list[BookEvent]) -> Result:
     bids, asks = snapshot()
     sync.on_snapshot(bids, asks, 0)
     return _time_book("book", "lotusx", sync.on_event, events, lambda outcome: outcome == "applied")
+
+
+def book_read(events: list[BookEvent]) -> Result:
+    """DiffSync + LocalBook read as ``watch_order_book(depth=20)`` reads it: the top 20 after every diff.
+
+    No floor: a dict-only book has no price order to read the top from.
+    """
+    sync = DiffSync("BTCUSDT")
+    bids, asks = snapshot()
+    sync.on_snapshot(bids, asks, 0)
+
+    def apply(event: BookEvent) -> object:
+        return sync.on_event(event) == "applied" and readable(sync, 20)
+
+    return _time_book("book + view(20)", "lotusx", apply, events, lambda outcome: isinstance(outcome, OrderBook))
 
 
 def book_floor(events: list[BookEvent]) -> Result:

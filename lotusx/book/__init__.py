@@ -7,7 +7,7 @@ network and shared by every venue with the same sequencing scheme.
 
 from lotusx.book.follow import follow_books, follow_diffs
 from lotusx.book.levels import LocalBook
-from lotusx.book.sync import BookEvent, DiffSync, Gap, SnapshotDeltaSync, uncrossed
+from lotusx.book.sync import BookEvent, DiffSync, Gap, SnapshotDeltaSync, readable
 
 __all__ = ["BookEvent", "DiffSync", "Gap", "LocalBook", "SnapshotDeltaSync", "follow_books", "follow_diffs",
-           "uncrossed"]
+           "readable"]

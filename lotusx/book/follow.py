@@ -13,7 +13,7 @@ import asyncio
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from typing import Any
 
-from lotusx.book.sync import BookEvent, DiffSync, Gap, uncrossed
+from lotusx.book.sync import BookEvent, DiffSync, Gap, Outcome, readable
 from lotusx.kernel.errors import (
     ConfigError,
     IpBanned,
@@ -126,12 +126,12 @@ async def follow_books(syncs: Iterable[DiffSync], messages: AsyncIterator[Any], 
                 if fetched in done:
                     del fetching[symbol]
                     bids, asks, last_update_id = fetched.result()
-                    outcome = books[symbol].on_snapshot(bids, asks, last_update_id)
-                    if outcome == "snapshot" and (crossed := uncrossed(books[symbol])) is not None:
-                        outcome = crossed  # the diffs replayed onto it crossed it
-                    if outcome == "snapshot":
+                    outcome: Outcome | Gap | OrderBook = books[symbol].on_snapshot(bids, asks, last_update_id)
+                    if outcome == "snapshot":  # the diffs replayed onto it may have crossed it
+                        outcome = readable(books[symbol], depth)
+                    if isinstance(outcome, OrderBook):
                         unusable.pop(symbol, None)
-                        yield books[symbol].book.view(depth)
+                        yield outcome
                     else:  # "stale" (older than the buffered diffs) or a Gap among them
                         unusable[symbol] = unusable.get(symbol, 0) + 1
                         # Either way another snapshot is fetched (a weight of 50 on Binance): a resync.
@@ -181,11 +181,11 @@ async def follow_books(syncs: Iterable[DiffSync], messages: AsyncIterator[Any], 
                 outcome = sync.on_lost(update.reason)
             else:
                 outcome = sync.on_event(update)
-            if outcome == "applied" and (crossed := uncrossed(sync)) is not None:
-                outcome = crossed
             if outcome == "applied":
+                outcome = readable(sync, depth)
+            if isinstance(outcome, OrderBook):
                 unreadable.pop(symbol, None)
-                yield sync.book.view(depth)
+                yield outcome
             elif isinstance(outcome, Gap):
                 resynced(symbol, outcome.reason)
     finally:

@@ -21,12 +21,12 @@ class Ladder:
         self.prices: list[Decimal] = []  # ascending; equal to sorted(side) after each read
         self._members: set[Decimal] = set()
 
-    def rebuild(self, side: Mapping[Decimal, Decimal]) -> None:
+    def rebuild(self, side: Mapping[Decimal, object]) -> None:
         """Sort the whole side afresh (after a snapshot, or when too much changed to patch)."""
         self.prices = sorted(side)
         self._members = set(self.prices)
 
-    def patch(self, side: Mapping[Decimal, Decimal], touched: Iterable[Sequence[str | Decimal]],
+    def patch(self, side: Mapping[Decimal, object], touched: Iterable[Sequence[str | Decimal]],
               keys: Mapping[str | Decimal, Decimal]) -> None:
         """Bring the order up to date for the prices in ``touched`` (``keys``: price -> Decimal)."""
         members, prices = self._members, self.prices

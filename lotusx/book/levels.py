@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from decimal import Decimal, InvalidOperation
+from typing import Any, cast
 
 from lotusx.book.ladder import Ladder
 from lotusx.kernel.errors import ConfigError, ProtocolError
@@ -21,17 +22,21 @@ class LocalBook:
     """Bids and asks as ``{price: quantity}`` with ``Decimal`` keys.
 
     Updates set absolute quantities (zero removes the level), as Binance and Bybit send
-    them. Price order is settled only when read (:meth:`view`, :attr:`crossed`), never per
-    update. ``bids`` and ``asks`` are for reading: change them through :meth:`update`.
+    them. Work is done when the book is read, not per update: price order is settled, and a
+    diff's quantity strings become ``Decimal``, only for the levels a read returns
+    (:meth:`view`, :attr:`bids`, :attr:`asks`). A diff stream rewrites most levels before
+    anyone reads them (Binance sends up to 1 000 a diff; a market maker reads the top 20),
+    and parsing each as it came cost more than half of an update.
     """
 
-    __slots__ = ("_asks_order", "_bids_order", "_pending", "_prices", "_resort", "asks", "bids", "sequence",
+    __slots__ = ("_asks", "_asks_order", "_bids", "_bids_order", "_pending", "_prices", "_resort", "sequence",
                  "symbol", "timestamp")
 
     def __init__(self, symbol: str) -> None:
         self.symbol = symbol
-        self.bids: dict[Decimal, Decimal] = {}
-        self.asks: dict[Decimal, Decimal] = {}
+        # A quantity is a Decimal once read (or from a snapshot), a diff's string until then.
+        self._bids: dict[Decimal, Decimal | str] = {}
+        self._asks: dict[Decimal, Decimal | str] = {}
         self.sequence = 0
         self.timestamp: int | None = None
         # Price strings recur update after update; reusing their Decimal keys skips both the
@@ -43,12 +48,28 @@ class LocalBook:
         self._pending: list[tuple[DiffLevels, DiffLevels]] = []
         self._resort = False
 
+    @property
+    def bids(self) -> dict[Decimal, Decimal]:
+        """Every bid level, ``{price: quantity}``, unordered; for reading (change it through :meth:`update`).
+
+        Reads every quantity not read yet: ``ProtocolError`` if one is no amount.
+        """
+        return _read_all(self._bids)
+
+    @property
+    def asks(self) -> dict[Decimal, Decimal]:
+        """Every ask level, as :attr:`bids`."""
+        return _read_all(self._asks)
+
     def reset(self, bids: RawLevels, asks: RawLevels, sequence: int, timestamp: int | None = None) -> None:
-        """Replace everything with a snapshot (``ProtocolError`` for a level that is no number or amount)."""
-        self.bids.clear()
-        self.asks.clear()
-        _apply(self.bids, bids, self._prices)
-        _apply(self.asks, asks, self._prices)
+        """Replace everything with a snapshot (``ProtocolError`` for a level that is no number or amount).
+
+        A snapshot is read whole, at once: it is the book's ground truth, and taken once.
+        """
+        self._bids.clear()
+        self._asks.clear()
+        _apply(self._bids, bids, self._prices)
+        _apply(self._asks, asks, self._prices)
         self.sequence = sequence
         if timestamp is not None:
             self.timestamp = timestamp
@@ -59,14 +80,16 @@ class LocalBook:
         """Apply absolute level quantities; a zero quantity deletes the level.
 
         The level lists are read again at the next view: do not change them afterwards. A
-        level that is not a number (NaN and Infinity included), whose price is zero or negative,
-        or whose quantity is negative, raises ``ProtocolError`` with the levels before it
-        applied: the book is then wrong and must be replaced.
+        level whose price is no number, zero or negative, or whose quantity is NaN, Infinity,
+        negative or no number at all, raises ``ProtocolError`` with the levels before it
+        applied: the book is then wrong and must be replaced. A quantity string that starts
+        like a positive number (``"1.5"``, ``"0.25"``) is kept as it is until a read returns it;
+        if it is no amount after all (``"1.5x"``), that read raises the ``ProtocolError``.
         """
         if len(self._prices) > _PRICE_CACHE_SIZE:
             self._prices.clear()
-        _apply(self.bids, bids, self._prices)
-        _apply(self.asks, asks, self._prices)
+        _update(self._bids, bids, self._prices)
+        _update(self._asks, asks, self._prices)
         self.sequence = sequence
         if timestamp is not None:
             self.timestamp = timestamp
@@ -90,16 +113,16 @@ class LocalBook:
         bid_prices, ask_prices = self._bids_order.prices, self._asks_order.prices
         if depth is not None:
             bid_prices, ask_prices = bid_prices[len(bid_prices) - min(depth, len(bid_prices)):], ask_prices[:depth]
-        bids = [(price, self.bids[price]) for price in reversed(bid_prices)]
-        asks = [(price, self.asks[price]) for price in ask_prices]
+        bids = _levels(self._bids, reversed(bid_prices))
+        asks = _levels(self._asks, ask_prices)
         return OrderBook(symbol=self.symbol, bids=bids, asks=asks, sequence=self.sequence,
                          timestamp=self.timestamp)
 
     def _settle(self) -> None:
-        if not (self._pending or self._resort) and len(self._bids_order.prices) == len(self.bids) and (
-                len(self._asks_order.prices) == len(self.asks)):
+        if not (self._pending or self._resort) and len(self._bids_order.prices) == len(self._bids) and (
+                len(self._asks_order.prices) == len(self._asks)):
             return  # settled by the read just before (the sync's crossed check, ahead of this view)
-        for order, side, index in ((self._bids_order, self.bids, 0), (self._asks_order, self.asks, 1)):
+        for order, side, index in ((self._bids_order, self._bids, 0), (self._asks_order, self._asks, 1)):
             if not self._resort:
                 order.patch(side, (level for pending in self._pending for level in pending[index]), self._prices)
             if self._resort or len(order.prices) != len(side):  # the side was changed behind our back
@@ -108,10 +131,10 @@ class LocalBook:
         self._resort = False
 
     def __repr__(self) -> str:
-        return f"LocalBook({self.symbol!r}, {len(self.bids)} bids, {len(self.asks)} asks, seq={self.sequence})"
+        return f"LocalBook({self.symbol!r}, {len(self._bids)} bids, {len(self._asks)} asks, seq={self.sequence})"
 
 
-def _apply(side: dict[Decimal, Decimal], levels: RawLevels, prices: dict[str | Decimal, Decimal]) -> None:
+def _apply(side: dict[Decimal, Decimal | str], levels: RawLevels, prices: dict[str | Decimal, Decimal]) -> None:
     # No per-level type dispatch: the cache takes str and Decimal prices alike (a str never
     # equals a Decimal, so they cannot collide) and Decimal(d) returns d itself, so exact
     # inputs cost nothing extra and strings skip two isinstance calls per level.
@@ -119,22 +142,77 @@ def _apply(side: dict[Decimal, Decimal], levels: RawLevels, prices: dict[str | D
         for price, quantity in levels:
             key = prices.get(price)
             if key is None:
-                key = Decimal(price)
-                # Only new strings get here, so this check is nearly free. NaN cannot be ordered
-                # (a signalling one not even hashed) and Infinity is no price: the view would fail.
-                # Zero or below is no price either (checked after is_finite: NaN is not compared).
-                if not key.is_finite() or key <= 0:
-                    raise InvalidOperation
-                prices[price] = key
-            qty = Decimal(quantity)
-            if qty:
-                # NaN, Infinity or a negative amount is no quantity: two C calls on the Decimal
-                # already built, no parse (about 25 ns a non-zero level).
-                if qty.is_signed() or not qty.is_finite():
-                    raise InvalidOperation
-                side[key] = qty
-            else:  # zero (any exponent or sign) removes the level
-                side.pop(key, None)
+                key = _price(price, prices)
+            _set(side, key, Decimal(quantity))
     except InvalidOperation:
         # The venue's schema only says "a string": a typed error, not one from deep in decimal.
         raise ProtocolError(f"not a price level: {price!r}, {quantity!r}") from None
+
+
+def _set(side: dict[Decimal, Decimal | str], key: Decimal, qty: Decimal) -> None:
+    if qty:
+        # NaN, Infinity or a negative amount is no quantity: two C calls on the Decimal already
+        # built, no parse.
+        if qty.is_signed() or not qty.is_finite():
+            raise InvalidOperation
+        side[key] = qty
+    else:  # zero (any exponent or sign) removes the level
+        side.pop(key, None)
+
+
+def _price(price: str | Decimal, prices: dict[str | Decimal, Decimal]) -> Decimal:
+    key = Decimal(price)
+    # Only new strings get here, so this check is nearly free. NaN cannot be ordered (a
+    # signalling one not even hashed) and Infinity is no price: the view would fail. Zero or
+    # below is no price either (checked after is_finite: NaN is not compared).
+    if not key.is_finite() or key <= 0:
+        raise InvalidOperation
+    prices[price] = key
+    return key
+
+
+def _update(side: dict[Decimal, Decimal | str], levels: DiffLevels, prices: dict[str | Decimal, Decimal]) -> None:
+    # A diff's quantity strings are sorted by their look, with no parse: only zeros (they remove
+    # a level) and what cannot be a positive amount need one now. Binance writes "0.00000000",
+    # Bybit "0"; "1.5" and "0.25" start, once leading zeros and points are stripped, with a digit
+    # from 1 to 9 (between "1" and ":" in code-point order) and are kept for the read to parse.
+    quantity: Any  # a str, or a Decimal (which has no strip(): see below)
+    try:
+        for price, quantity in levels:
+            key = prices.get(price)
+            if key is None:
+                key = _price(price, prices)
+            rest = quantity.strip("0.")
+            if "1" <= rest < ":":
+                side[key] = quantity
+            elif rest or quantity.count(".") > 1 or "0" not in quantity:
+                _set(side, key, Decimal(quantity))  # "-1", "NaN", "+2", "", "0.0.0": parsed now
+            else:
+                side.pop(key, None)
+    except InvalidOperation:
+        raise ProtocolError(f"not a price level: {price!r}, {quantity!r}") from None
+    except AttributeError:  # exact levels (Decimal quantities): no string to look at
+        _apply(side, levels, prices)
+
+
+def _read(side: dict[Decimal, Decimal | str], price: Decimal, quantity: str) -> Decimal:
+    """The quantity string a diff left at ``price``, parsed and kept as a Decimal."""
+    try:
+        qty = Decimal(quantity)
+        if qty.is_signed() or not qty.is_finite() or not qty:
+            raise InvalidOperation
+    except InvalidOperation:
+        raise ProtocolError(f"not a price level: {price!r}, {quantity!r}") from None
+    side[price] = qty
+    return qty
+
+
+def _levels(side: dict[Decimal, Decimal | str], prices: Iterable[Decimal]) -> list[tuple[Decimal, Decimal]]:
+    return [(price, qty if isinstance(qty := side[price], Decimal) else _read(side, price, qty)) for price in prices]
+
+
+def _read_all(side: dict[Decimal, Decimal | str]) -> dict[Decimal, Decimal]:
+    for price, quantity in side.items():
+        if isinstance(quantity, str):
+            _read(side, price, quantity)
+    return cast("dict[Decimal, Decimal]", side)  # every quantity is a Decimal now

@@ -14,7 +14,8 @@ delta with ``u == 1``, after a venue restart) replaces the book; each delta must
 
 Both answer :class:`Gap` when continuity breaks, or when a stream message has a level that is
 not a number (the book may hold part of it), and :class:`DiffSync` for a diff whose ``U`` is
-past its ``u``; :func:`uncrossed`, asked before a book is read, answers one for a crossed book.
+past its ``u``; :func:`readable`, asked when a book is read, answers one for a crossed book
+or a quantity that is no amount after all.
 The caller resyncs *that symbol only*. A snapshot with such a level raises ``ProtocolError``
 from :meth:`DiffSync.on_snapshot`.
 """
@@ -29,6 +30,7 @@ import msgspec
 
 from lotusx.book.levels import LocalBook
 from lotusx.kernel.errors import ConfigError, ProtocolError
+from lotusx.models import OrderBook
 
 Outcome = Literal["buffered", "applied", "stale", "snapshot"]
 MALFORMED = "malformed level"
@@ -40,7 +42,7 @@ CROSSED = "crossed book"
 
 Neither venue's engine rests a crossing order (it trades at once), so the book a diff stream
 describes is never crossed: a crossed local book missed or misapplied an update, and a level
-no later diff touches would keep it wrong for good (see :func:`uncrossed`).
+no later diff touches would keep it wrong for good (see :func:`readable`).
 """
 
 
@@ -196,16 +198,23 @@ class SnapshotDeltaSync:
         return f"SnapshotDeltaSync({self.symbol!r}, synced={self.synced})"
 
 
-def uncrossed(sync: DiffSync | SnapshotDeltaSync) -> Gap | None:
-    """Before a book is read: ``None`` if it is not crossed, else a :data:`CROSSED` Gap, the book discarded.
+def readable(sync: DiffSync | SnapshotDeltaSync, depth: int | None = None) -> OrderBook | Gap:
+    """The book's view of ``depth`` levels, or a Gap, the book discarded, when it cannot be read.
 
-    Asked where the book is viewed (``follow_books``, the connectors), not per update: it
-    settles the price order, which the view right after needs anyway, so a read costs one
-    comparison more, while an update no one reads stays a dict write per level (asked per
-    update, it cost the book benchmark a quarter of its rate). A Bybit snapshot is the venue's
-    own word: ask after a delta only.
+    Asked where the book is read (``follow_books``, the connectors), not per update: the
+    checks need the price order and the levels' amounts, which the view right after needs
+    anyway, so an update no one reads stays a dict write per level (the crossed check asked
+    per update cost the book benchmark a quarter of its rate). The Gap's reason is
+    :data:`CROSSED`, or :data:`MALFORMED` for a diff's quantity that a read found is no
+    amount (see :meth:`LocalBook.update`). A Bybit snapshot is the venue's own word, read
+    whole as it came: view it directly.
     """
-    if sync.book.crossed:
+    book = sync.book
+    if book.crossed:
         sync.reset()
         return Gap(sync.symbol, CROSSED)
-    return None
+    try:
+        return book.view(depth)
+    except ProtocolError:
+        sync.reset()  # a level the venue sent is no amount: only a new snapshot gives a right book
+        return Gap(sync.symbol, MALFORMED)

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
 
-from lotusx.book import BookEvent, DiffSync, Gap, SnapshotDeltaSync, follow_books, uncrossed
+from lotusx.book import BookEvent, DiffSync, Gap, SnapshotDeltaSync, follow_books, readable
 from lotusx.book.follow import Snapshot
 from lotusx.book.sync import CROSSED
 
@@ -20,39 +20,39 @@ def crossing_bid(first: int, last: int) -> BookEvent:
 
 
 def test_a_diff_that_crosses_the_book_is_a_gap() -> None:
-    """Asked before the read, uncrossed() answers a Gap with reason CROSSED and discards the book."""
+    """Asked at the read, readable() answers a Gap with reason CROSSED and discards the book."""
     sync = DiffSync("X")
     assert sync.on_snapshot(BIDS, ASKS, 10) == "snapshot"
     assert sync.on_event(crossing_bid(11, 11)) == "applied"
-    outcome = uncrossed(sync)
+    outcome = readable(sync)
     assert isinstance(outcome, Gap) and outcome.reason == CROSSED
     assert not sync.synced and not sync.book.bids
 
 
 def test_a_book_that_is_not_crossed_is_left_as_it_is() -> None:
-    """uncrossed() answers None and keeps the book."""
+    """readable() answers the book's view and keeps the book."""
     sync = DiffSync("X")
     sync.on_snapshot(BIDS, ASKS, 10)
-    assert uncrossed(sync) is None
-    assert sync.synced and sync.book.view().bids == [(Decimal(100), Decimal(1))]
+    assert readable(sync).bids == [(Decimal(100), Decimal(1))]  # type: ignore[union-attr]
+    assert sync.synced
 
 
 def test_a_snapshot_whose_buffered_diffs_cross_it_is_a_gap() -> None:
-    """A snapshot whose replayed buffer crosses it: uncrossed() answers a Gap, not a book."""
+    """A snapshot whose replayed buffer crosses it: readable() answers a Gap, not a book."""
     sync = DiffSync("X")
     sync.on_event(crossing_bid(11, 11))
     assert sync.on_snapshot(BIDS, ASKS, 10) == "snapshot"
-    outcome = uncrossed(sync)
+    outcome = readable(sync)
     assert isinstance(outcome, Gap) and outcome.reason == CROSSED
     assert not sync.synced
 
 
 def test_a_delta_that_crosses_a_bybit_book_is_a_gap() -> None:
-    """After a crossing Bybit delta, uncrossed() answers a CROSSED Gap and the book waits for a snapshot."""
+    """After a crossing Bybit delta, readable() answers a CROSSED Gap and the book waits for a snapshot."""
     sync = SnapshotDeltaSync("X")
     assert sync.on_message("snapshot", 5, BIDS, ASKS) == "snapshot"
     assert sync.on_message("delta", 6, [], [("99", "1")]) == "applied"
-    outcome = uncrossed(sync)
+    outcome = readable(sync)
     assert isinstance(outcome, Gap) and outcome.reason == CROSSED
     assert not sync.synced
 

@@ -24,7 +24,7 @@ from lotusx.account import (
 )
 from lotusx.book import Gap, SnapshotDeltaSync
 from lotusx.book.follow import resync_reason
-from lotusx.book.sync import Outcome, uncrossed
+from lotusx.book.sync import Outcome, readable
 from lotusx.exchanges.bybit import endpoints as ep
 from lotusx.exchanges.bybit import schemas as s
 from lotusx.exchanges.bybit.endpoints import SPOT, Category
@@ -332,17 +332,19 @@ class Bybit:
                     # Parse): the book misses it, and a lost snapshot would leave it waiting for one forever.
                     sync, topic = topics[lost], lost
                     sync.reset()
-                    outcome: Outcome | Gap = Gap(sync.symbol, _UNREADABLE_BOOK)
+                    outcome: Outcome | Gap | OrderBook = Gap(sync.symbol, _UNREADABLE_BOOK)
                 elif not isinstance(message, BookMessage) or message.data.s not in syncs:
                     continue
                 else:
                     sync, data, topic = syncs[message.data.s], message.data, message.topic
                     outcome = sync.on_message(message.kind, data.u, data.b, data.a, message.ts)
-                    if outcome == "applied" and (crossed := uncrossed(sync)) is not None:
-                        outcome = crossed
-                if outcome == "snapshot" or outcome == "applied":
+                    if outcome == "applied":
+                        outcome = readable(sync, depth)
+                    elif outcome == "snapshot":  # the venue's own word, read whole as it came
+                        outcome = sync.book.view(depth)
+                if isinstance(outcome, OrderBook):
                     asked.discard(topic)
-                    yield sync.book.view(depth)
+                    yield outcome
                 elif isinstance(outcome, Gap) or (outcome == "buffered" and topic not in asked):
                     # A delta on a book waiting for its snapshot: that snapshot came before the Gap
                     # that reset the book, or never. Bybit sends one only on a subscribe, so waiting
