@@ -27,7 +27,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, 
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from lotusx.kernel.errors import AmbiguousOrderState, DecodeError, DuplicateClientOrderId, NotFound
+from lotusx.kernel.errors import AmbiguousOrderState, AmbiguousWithdrawal, DecodeError, DuplicateClientOrderId, NotFound
 from lotusx.kernel.message import Request, Response
 from lotusx.metrics import Metrics
 from lotusx.models import Balance, NewOrder, Order
@@ -82,6 +82,20 @@ def placement(request: Request, response: Response, type: type[T], metrics: Metr
         raise AmbiguousOrderState(f"{request.method} {request.path}: order state unknown, the venue accepted it "
                                   f"but its answer is unreadable ({exc.message})",
                                   client_order_id=client_order_id, response=response) from exc
+
+
+def withdrawn(response: Response, type: type[T], client_id: str | None) -> T:
+    """``response``, the successful answer to a withdrawal, decoded into ``type``.
+
+    An answer that does not decode is ``AmbiguousWithdrawal``, never a ``DecodeError``, for the
+    reason :func:`placement` gives: the venue said yes, and a caller asking again would move the
+    funds twice.
+    """
+    try:
+        return response.decode(type)
+    except DecodeError as exc:
+        raise AmbiguousWithdrawal(f"withdrawal state unknown, the venue accepted it but its answer is unreadable "
+                                  f"({exc.message})", client_id=client_id, response=response) from exc
 
 
 async def cancel_once(cancel: Awaitable[Order], get_order: Callable[[], Awaitable[Order]]) -> Order:

@@ -5,6 +5,8 @@ from lotusx.kernel.client import RestClient, json_body, pairs, param_value
 from lotusx.kernel.credentials import Credentials, known_secrets, register_secret
 from lotusx.kernel.errors import (
     AmbiguousOrderState,
+    AmbiguousOutcome,
+    AmbiguousWithdrawal,
     AuthenticationError,
     ConfigError,
     ConnectError,
@@ -37,7 +39,8 @@ from lotusx.kernel.service import Around, Layer, Middleware, Service, Stack, aro
 from lotusx.kernel.ws import WsFrame, WsKind
 
 __all__ = [
-    "ANONYMOUS", "SYSTEM_CLOCK", "AmbiguousOrderState", "Around", "AuthenticationError", "Classifier",
+    "ANONYMOUS", "SYSTEM_CLOCK", "AmbiguousOrderState", "AmbiguousOutcome", "AmbiguousWithdrawal",
+    "Around", "AuthenticationError", "Classifier",
     "Clock", "ConfigError", "ConnectError", "Credentials", "DeadlineExceeded", "DecodeError",
     "Disconnected", "DuplicateClientOrderId", "Endpoint", "FrameTooLarge", "Idempotency",
     "InsufficientBalance", "InvalidRequest", "InvalidSignature", "IpBanned", "Layer", "LotusXError",

@@ -161,7 +161,14 @@ class DuplicateClientOrderId(OrderRejected):
     """An order with this client order id already exists: reconcile, never re-send."""
 
 
-class AmbiguousOrderState(LotusXError):
+class AmbiguousOutcome(LotusXError):
+    """The venue may have acted on a write, and what it did is unknown: look it up before acting again.
+
+    Never a refusal: asking again under a new id could do the thing twice.
+    """
+
+
+class AmbiguousOrderState(AmbiguousOutcome):
     """Whether the order exists could not be determined; query it by ``client_order_id``."""
 
     def __init__(self, message: str = "", *, client_order_id: str,
@@ -172,6 +179,22 @@ class AmbiguousOrderState(LotusXError):
 
     def __str__(self) -> str:
         return f"{super().__str__()} client_order_id={self.client_order_id}"
+
+
+class AmbiguousWithdrawal(AmbiguousOutcome):
+    """The venue accepted a withdrawal but its answer is unreadable: find it by ``client_id`` before asking again.
+
+    ``client_id`` is the withdrawal's own id (Binance ``withdrawOrderId``, Bybit ``requestId``), if one was given.
+    """
+
+    def __init__(self, message: str = "", *, client_id: str | None,
+                 code: int | str | None = None, venue_message: str | None = None,
+                 status: int | None = None, response: Response | None = None) -> None:
+        super().__init__(message, code=code, venue_message=venue_message, status=status, response=response)
+        self.client_id = client_id
+
+    def __str__(self) -> str:
+        return f"{super().__str__()} client_id={self.client_id}"
 
 
 class DecodeError(LotusXError):

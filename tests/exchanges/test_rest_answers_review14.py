@@ -165,9 +165,7 @@ def test_a_bybit_error_code_after_a_success_code_is_never_data() -> None:
 
 
 @pytest.mark.parametrize(("venue", "name", "path"), [
-    ("binance", "withdraw", ("id",)),
     ("binance", "get_withdrawals", (0, "id")),
-    ("bybit", "withdraw", ("result", "id")),
     ("bybit", "get_trades", ("result", "list", 0, "execId")),
     ("bybit", "get_open_orders", ("result", "list", 0, "orderId")),
     ("bybit", "cancel_order", ("result", "orderId")),

@@ -17,6 +17,7 @@ from lotusx.account import (
     gap_start_ms,
     placement,
     windows,
+    withdrawn,
 )
 from lotusx.book import BookEvent, DiffSync, Gap, follow_books
 from lotusx.exchanges.binance import endpoints as ep
@@ -191,11 +192,16 @@ class Binance:
                                     for b in account.balances}
 
     async def withdraw(self, withdrawal: Withdrawal) -> str:
-        """Request a withdrawal; returns the venue's withdrawal id. Never retried once sent."""
+        """Request a withdrawal; returns the venue's withdrawal id. Never retried once sent.
+
+        An accepted withdrawal whose answer cannot be read is ``AmbiguousWithdrawal``: look it up by
+        ``client_id`` (``get_withdrawals``) before asking again.
+        """
         params = [("coin", withdrawal.asset), ("address", withdrawal.address), ("amount", withdrawal.amount),
                   ("network", withdrawal.network), ("addressTag", withdrawal.tag),
                   ("withdrawOrderId", withdrawal.client_id)]
-        return (await self.rest.post(ep.WITHDRAW.path, params=params, endpoint=ep.WITHDRAW, type=s.WithdrawId)).id
+        request = Request(method="POST", path=ep.WITHDRAW.path, query=pairs(params), endpoint=ep.WITHDRAW)
+        return withdrawn(await self.rest.send(request), s.WithdrawId, withdrawal.client_id).id
 
     async def get_withdrawals(self, asset: str | None = None) -> list[WithdrawalStatus]:
         """Withdrawal history, newest first."""

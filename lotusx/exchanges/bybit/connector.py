@@ -21,6 +21,7 @@ from lotusx.account import (
     gap_start_ms,
     placement,
     windows,
+    withdrawn,
 )
 from lotusx.book import Gap, SnapshotDeltaSync
 from lotusx.book.follow import resync_reason
@@ -278,12 +279,17 @@ class Bybit:
         return _balances(wallet.accounts)
 
     async def withdraw(self, withdrawal: Withdrawal) -> str:
-        """Request a withdrawal from the funding wallet; returns its id. Never retried once sent."""
+        """Request a withdrawal from the funding wallet; returns its id. Never retried once sent.
+
+        An accepted withdrawal whose answer cannot be read is ``AmbiguousWithdrawal``: look it up by
+        ``client_id`` (``get_withdrawals``) before asking again.
+        """
         body = {"coin": withdrawal.asset, "chain": withdrawal.network, "address": withdrawal.address,
                 "tag": withdrawal.tag, "amount": withdrawal.amount, "accountType": "FUND",
                 "timestamp": int(self.parts.clock.time() * 1000), "requestId": withdrawal.client_id}
-        done: s.WithdrawId = await self._post(ep.WITHDRAW, body, s.WithdrawId)
-        return done.id
+        response = await self.rest.send(_post(ep.WITHDRAW, body))
+        answer: s.Envelope[s.WithdrawId] = withdrawn(response, _ENVELOPE[s.WithdrawId], withdrawal.client_id)
+        return answer.result.id
 
     # ----- streams -----
 
