@@ -29,7 +29,11 @@ def param_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, Decimal):
-        text = format(value, "f")
+        # str() is a third of format(value, "f") and writes the same digits unless it would
+        # use an exponent (a positive one, or a value under 1E-6): then format() writes it out.
+        text = str(value)
+        if "E" in text:
+            text = format(value, "f")
         return text.rstrip("0").rstrip(".") if "." in text else text
     if isinstance(value, float):
         raise ConfigError(f"a float ({value!r}) is not sent as a parameter: money is exact, "

@@ -66,7 +66,10 @@ def idempotency_of(request: Request) -> Idempotency:
 
 
 _NEEDS_QUOTING = re.compile(r"[^A-Za-z0-9_.~-]")
-_PLAIN_QUERY = re.compile(r"[A-Za-z0-9_.~=&-]*")
+# The unreserved set, '=' and '&': an ASCII text of only these bytes is its own encoding. Deleting
+# them with bytes.translate (one C pass) and finding nothing left is the check; a regex match
+# costs several times that, more again right after a round trip.
+_PLAIN_BYTES = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.~-=&"
 
 
 def _quote(text: str) -> str:
@@ -92,7 +95,8 @@ def encode_query(pairs: tuple[tuple[str, str], ...]) -> str:
     # the whole text once. Exactly one '=' per pair and one '&' between pairs proves no name or
     # value holds either, so the joined text is already the encoding.
     text = "&".join([f"{k}={v}" for k, v in pairs])
-    if not (text.count("=") == len(pairs) and text.count("&") == len(pairs) - 1 and _PLAIN_QUERY.fullmatch(text)):
+    if not (text.count("=") == len(pairs) and text.count("&") == len(pairs) - 1 and text.isascii()
+            and not text.encode("ascii").translate(None, _PLAIN_BYTES)):
         try:
             text = "&".join([f"{_quote(k)}={_quote(v)}" for k, v in pairs])
         except UnicodeEncodeError:
