@@ -214,7 +214,7 @@ class Delivery:
             return
         self._readable.set()  # a read already waiting wakes up to be refused
         items = self._items
-        if self._error is not None and self.overflow is Overflow.FAIL:
+        if isinstance(self._error, QueueOverflow):
             items.clear()
         while items and not self.handler_failed:
             self._push(handler, items.popleft())
@@ -246,7 +246,8 @@ class Delivery:
             self._readable.clear()
             self._asleep = True
             await self._readable.wait()
-        if self._error is not None and self.overflow is Overflow.FAIL:
+        # An overflow under FAIL skips what is queued; any other failure comes after it (see fail()).
+        if self._error is not None and isinstance(self._error, QueueOverflow):
             raise self._error
         item = items.popleft()
         if self._putters:
