@@ -9,6 +9,8 @@ transport, which waits ``IDLE`` seconds (a round trip's idle) and hands back the
 captured answer. Calls of all clients are interleaved, one of each in turn, so all share the
 machine's moods. A client's own cost is its CPU per call minus that of a call that only waits
 (the event loop's own cost of the wait), taken round by round; the figure is the median round.
+Each call's timing ends after one more turn of the loop, so what it scheduled for the next turn
+is billed to it (until round 14 lotusx's learning ran in the next client's call).
 
 The floor does what ``bench.rest.Floor`` does but the aiohttp part (it builds the same URL);
 lotusx runs ``lotusx.connect("binance")``'s canonical stack over the replay transport, so
@@ -163,6 +165,9 @@ async def own_costs(info: dict[str, Any], answers: Answers, idle: float, calls: 
                     for name, pair in named:
                         started = time.thread_time_ns()
                         await pair[index](i)
+                        # What the call left for the loop's next turn (RateLimit's learning from the
+                        # answer) is its own cost: unturned, it ran in the next client's call.
+                        await asyncio.sleep(0)
                         ns[name] += time.thread_time_ns() - started
                 for name in clients:
                     spent[name].append((ns[name] - ns["wait"]) / calls / 1000)
