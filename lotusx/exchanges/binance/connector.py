@@ -414,9 +414,12 @@ def _positions(event: Any) -> tuple[int | None, dict[str, Balance]] | None:
 def _execution(event: Any) -> list[Order]:
     if not isinstance(event, s.ExecutionReport):
         return []
+    # Dated by "T", when the order changed, not "E", when the report was sent: after a gap the
+    # REST answers, dated by their update time, are ordered against it (lotusx.account._news).
     return [Order(order_id=str(event.i), client_order_id=event.C or event.c, symbol=event.s,
                   side="BUY" if event.S == "BUY" else "SELL", type=event.o, status=event.X, price=event.p,
-                  quantity=event.q, filled_quantity=event.z, time_in_force=event.f, timestamp=event.E)]
+                  quantity=event.q, filled_quantity=event.z, time_in_force=event.f,
+                  timestamp=event.T if event.T is not None else event.E)]
 
 
 def _order(r: s.OrderResult) -> Order:

@@ -157,6 +157,7 @@ class ExecutionReport(msgspec.Struct, tag_field="e", tag="executionReport"):
     C: str = ""  # original client order id (cancels)
     x: str = ""  # execution type (NEW, TRADE, CANCELED, REPLACED, ...)
     t: int = -1  # trade id (-1 when the report is not a trade)
+    T: int | None = None  # transaction time: when the order changed, the time REST dates orders by
 
     def __post_init__(self) -> None:
         check_amounts(self.q, self.p, self.z)

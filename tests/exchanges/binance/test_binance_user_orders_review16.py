@@ -1,0 +1,42 @@
+"""Binance user data, review 16: stream reports and REST answers dated on one clock."""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+from typing import Any
+
+from lotusx.exchanges.binance import Binance
+from tests.exchanges.binance import test_binance_streams as scripted
+from tests.exchanges.binance.test_binance_streams import TERMINATED, Venue, recorded
+
+# The scripted venue of test_binance_streams and a connector pointed at it.
+venue, metrics, ex = scripted.venue, scripted.metrics, scripted.ex
+
+PLACED_MS = 1_700_000_000_000  # the transaction time "T" of the NEW report
+SENT_MS = PLACED_MS + 40  # its event time "E": when the venue, busy, sent it
+
+
+def amended(quantity: str, update_ms: int) -> dict[str, Any]:
+    """The order of ws_execution_report.json as GET /api/v3/openOrders lists it after an amendment."""
+    return {"symbol": "ETHBTC", "orderId": 4293153, "clientOrderId": "mUvoqJxFIILMdfAW5iGSOW", "price": "0.10264410",
+            "origQty": quantity, "executedQty": "0.00000000", "status": "NEW", "timeInForce": "GTC",
+            "type": "LIMIT", "side": "BUY", "time": PLACED_MS, "updateTime": update_ms}
+
+
+async def test_an_amendment_made_before_the_new_report_was_sent_is_reported_after_a_gap(
+        ex: Binance, venue: Venue) -> None:
+    """An order amended (keep priority) 20 ms after placement, its report lost to a gap, comes at its new size.
+
+    The NEW report was sent 40 ms after the order was placed: dated by when it was sent, it
+    would look newer than the amendment the REST answer dates by its update time, and the
+    amendment would be dropped as an older state.
+    """
+    venue.user = [[recorded("ws_execution_report.json", T=PLACED_MS, E=SENT_MS), TERMINATED]]
+    venue.open_orders = [amended("0.80000000", PLACED_MS + 20)]
+    orders = ex.watch_orders()
+    try:
+        got = [await asyncio.wait_for(anext(orders), 5.0) for _ in range(2)]
+    finally:
+        await orders.aclose()  # type: ignore[attr-defined]
+    assert [(o.status, o.quantity) for o in got] == [("NEW", Decimal("1.00000000")), ("NEW", Decimal("0.80000000"))]
