@@ -17,7 +17,7 @@ from typing import Any, Literal
 from lotusx.kernel.credentials import register_secret
 from lotusx.kernel.errors import ConfigError
 from lotusx.kernel.message import Request
-from lotusx.signers.query import sign_query, stamped_query
+from lotusx.signers.query import BINANCE_MAX_RECV_WINDOW, check_recv_window, sign_query, stamped_query
 
 
 def hmac_sha256_hex(secret: str | hmac.HMAC, payload: bytes) -> str:
@@ -60,6 +60,8 @@ class QueryHmac:
     def __post_init__(self) -> None:
         register_secret(self.api_key)
         register_secret(self.secret)
+        if self.recv_window is not None:  # None leaves it out: the venue's default
+            check_recv_window(type(self).__name__, self.recv_window)
         object.__setattr__(self, "_mac", keyed(self.secret))
 
     def sign(self, request: Request, timestamp_ms: int) -> Request:
@@ -96,6 +98,7 @@ class HeaderHmac:
     def __post_init__(self) -> None:
         register_secret(self.api_key)
         register_secret(self.secret)
+        check_recv_window(type(self).__name__, self.recv_window)
         object.__setattr__(self, "_mac", keyed(self.secret))
 
     def payload(self, request: Request, timestamp_ms: int) -> bytes:
@@ -192,6 +195,8 @@ class PrehashHmac:
 
 def BinanceHmac(api_key: str, secret: str, *, recv_window: int | None = None) -> QueryHmac:
     """Binance spot HMAC-SHA256 keys: the query family with Binance's names."""
+    if recv_window is not None:
+        check_recv_window("BinanceHmac", recv_window, most=BINANCE_MAX_RECV_WINDOW)
     return QueryHmac(api_key, secret, recv_window=recv_window)
 
 
