@@ -180,8 +180,10 @@ def open_venue(venue: Venue, *, credentials: Credentials | None = None, rest_url
                       limiter)
     unlayered = MapErrors(venue.classify)(transport)
     rate_limit = RateLimit(limiter, usage=venue.usage)
-    # Not through ClockSync, so a sync cannot recurse into itself.
-    sampled = rate_limit(unlayered)
+    # Not through ClockSync, so a sync cannot recurse into itself. A sample's round trip starts
+    # past the limiter: under a saturated budget every sample waits there, and half of that wait
+    # would be taken for skew (the offset seconds off, every signed call then refused).
+    sampled = rate_limit(server_clock.sending(unlayered))
     # Without credentials a signed endpoint is refused up front (nothing charged, nothing sent).
     clock_sync: Sequence[Layer] = (NoCredentials(venue.name),)
     sign: Sequence[Layer] = ()

@@ -49,11 +49,14 @@ class ServerClock:
     :func:`~lotusx.venue.open_venue`), so a sync can never recurse into itself. A sync takes
     ``samples`` round trips; each sample's offset is ``server - midpoint(send, receive)``, off
     by at most half its round trip, so the median offset of the faster half of the samples is
-    kept: slow round trips (a congested leg, or a wait for the limiter before the sample
-    left) cannot skew it even when they are most of them, nor (of the default five) can one
-    odd fast answer. A sample that fails (a 5xx, a lost or garbled answer) is left out; a
-    ``RateLimited``, ``Timeout`` or ``ConnectError`` ends the sampling (a ``ConfigError`` the
-    sync). The sync fails, with the last error, only when no sample was answered.
+    kept: slow round trips (a congested leg) cannot skew it even when they are most of them,
+    nor (of the default five) can one odd fast answer. A sample is sent when it leaves for the
+    venue: when ``fetch_server_ms`` calls a service wrapped by :meth:`sending` (below its rate
+    limit, as ``open_venue`` does), else when it is called; a wait for the limiter before then,
+    which a saturated budget imposes on every sample, is no part of the round trip. A sample
+    that fails (a 5xx, a lost or garbled answer) is left out; a ``RateLimited``, ``Timeout`` or
+    ``ConnectError`` ends the sampling (a ``ConfigError`` the sync). The sync fails, with the
+    last error, only when no sample was answered.
     Until the first sync the offset is 0.
     """
 
@@ -76,6 +79,15 @@ class ServerClock:
         self._due: float | None = None  # monotonic time of the next refresh; None = never synced
         self._failed = False  # the last refresh failed: the next one is due ``retry`` after it
         self._lock = asyncio.Lock()
+        self._left: tuple[float, float] | None = None  # (time, monotonic) the sample being taken left
+
+    def sending(self, inner: Service) -> Service:
+        """``inner``, noting when each sample leaves through it: wrap the wire below the rate limit."""
+        async def service(request: Request) -> Response:
+            self._left = self.clock.time(), self.clock.monotonic()
+            return await inner(request)
+
+        return service
 
     def time(self) -> float:
         """Venue wall-clock seconds: local time plus the offset."""
@@ -156,6 +168,7 @@ class ServerClock:
         failures: list[LotusXError | OSError] = []
         for _ in range(self.samples):
             sent, sent_mono = self.clock.time(), self.clock.monotonic()
+            self._left = None
             try:
                 server = _seconds(await self.fetch_server_ms())
             except ConfigError:
@@ -170,6 +183,9 @@ class ServerClock:
                     break
                 continue
             received, received_mono = self.clock.time(), self.clock.monotonic()
+            left = self._departure()
+            if left is not None:  # it waited for rate-limit room before it left: not a leg of the trip
+                sent, sent_mono = left
             offsets.append(server - (sent + received) / 2)
             rtts.append(received_mono - sent_mono)
         if not offsets:
@@ -188,6 +204,14 @@ class ServerClock:
             self.metrics.clock_offset.labels(exchange=self.exchange).set(self.offset)
         _log.info("clock synced", exchange=self.exchange, offset_ms=round(self.offset * 1000, 3),
                   rtt_ms=round(self.rtt * 1000, 3), samples=len(offsets))
+
+    def _departure(self) -> tuple[float, float] | None:
+        """When the sample just answered left through :meth:`sending`; ``None`` if it did not.
+
+        A method, not the attribute read in place: a type checker takes it for the ``None`` the
+        sync set before the await that set it.
+        """
+        return self._left
 
     def _count_failure(self) -> None:
         if self.metrics is not None:

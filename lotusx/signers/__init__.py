@@ -21,11 +21,13 @@ from lotusx.signers.hmac import (
 def binance_signer(credentials: Credentials, *, recv_window: int | None = None) -> QueryHmac | QueryEd25519:
     """The Binance signer for ``credentials``: Ed25519 when the secret is a PEM key, else HMAC.
 
-    Binance HMAC secrets are plain strings; Ed25519 keys are PKCS#8 PEM. For a raw or hex
-    Ed25519 seed, call :func:`BinanceEd25519` directly (a hex string is also a valid secret).
+    Binance HMAC secrets are plain strings; Ed25519 keys are PKCS#8 PEM, or bytes (a PEM or the
+    32-byte seed, as :class:`Credentials` takes them). For a hex Ed25519 seed, call
+    :func:`BinanceEd25519` directly (a hex string is also a valid HMAC secret).
     """
-    if is_pem(credentials.secret):
-        return BinanceEd25519(credentials.api_key, credentials.secret, recv_window=recv_window)
+    secret: str | bytes = credentials.secret  # annotated str, but Credentials takes a key as bytes too
+    if isinstance(secret, bytes) or is_pem(secret):
+        return BinanceEd25519(credentials.api_key, secret, recv_window=recv_window)
     return BinanceHmac(credentials.api_key, credentials.secret, recv_window=recv_window)
 
 

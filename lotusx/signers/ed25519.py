@@ -16,7 +16,7 @@ from nacl.signing import SigningKey
 from lotusx.kernel.credentials import register_secret
 from lotusx.kernel.errors import ConfigError
 from lotusx.kernel.message import Request
-from lotusx.signers.query import sign_query, stamped_query
+from lotusx.signers.query import BINANCE_MAX_RECV_WINDOW, check_recv_window, sign_query, stamped_query
 
 # PKCS#8 PrivateKeyInfo for Ed25519 (RFC 8410 §7): SEQUENCE { version 0, AlgorithmIdentifier
 # id-Ed25519 (1.3.101.112), OCTET STRING { OCTET STRING (32 bytes) } }. Every unencrypted
@@ -81,6 +81,8 @@ class QueryEd25519:
 
     def __post_init__(self) -> None:
         register_secret(self.api_key)
+        if self.recv_window is not None:  # None leaves it out: the venue's default
+            check_recv_window(type(self).__name__, self.recv_window)
 
     @classmethod
     def from_key(cls, api_key: str, private_key: str | bytes, *, recv_window: int | None = None) -> QueryEd25519:
@@ -101,4 +103,6 @@ class QueryEd25519:
 def BinanceEd25519(api_key: str, private_key: str | bytes, *,
                    recv_window: int | None = None) -> QueryEd25519:
     """Binance Ed25519 API keys: the Ed25519 query family with Binance's names."""
+    if recv_window is not None:
+        check_recv_window("BinanceEd25519", recv_window, most=BINANCE_MAX_RECV_WINDOW)
     return QueryEd25519.from_key(api_key, private_key, recv_window=recv_window)

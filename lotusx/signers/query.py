@@ -10,9 +10,25 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from lotusx.kernel.errors import ConfigError
 from lotusx.kernel.message import Request, encode_query, extend_query
 
 Pairs = tuple[tuple[str, str], ...]
+
+# rest-api.md "Timing security": "Maximum `recvWindow` is 60000 milliseconds."
+BINANCE_MAX_RECV_WINDOW = 60_000
+
+
+def check_recv_window(owner: str, recv_window: object, *, most: int | None = None) -> None:
+    """A ``ConfigError`` unless ``recv_window`` is a positive int of milliseconds (at most ``most``).
+
+    Zero or less makes the venue refuse every call as outside its window, which reads as clock
+    skew and costs a resync and a re-send each time; a float or a str is not the int asked for.
+    """
+    if isinstance(recv_window, bool) or not isinstance(recv_window, int) or recv_window <= 0:
+        raise ConfigError(f"{owner}: recv_window is a positive int of milliseconds, got {recv_window!r}")
+    if most is not None and recv_window > most:
+        raise ConfigError(f"{owner}: recv_window may be at most {most} ms on this venue, got {recv_window}")
 
 
 def stamped_query(query: Pairs, timestamp_ms: int, *, recv_window: int | None, timestamp_param: str,
