@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import ItemsView, Iterable, Iterator, Mapping, Sequence, ValuesView
 from decimal import Decimal, InvalidOperation
 from typing import Any, cast
 
@@ -49,17 +49,20 @@ class LocalBook:
         self._resort = False
 
     @property
-    def bids(self) -> dict[Decimal, Decimal]:
-        """Every bid level, ``{price: quantity}``, unordered; for reading (change it through :meth:`update`).
+    def bids(self) -> Mapping[Decimal, Decimal]:
+        """Every bid level, ``{price: quantity}``, unordered, live and read-only (change it through :meth:`update`).
 
-        Reads every quantity not read yet: ``ProtocolError`` if one is no amount.
+        Reads every quantity not read yet: ``ProtocolError`` if one is no amount. Kept across
+        updates, it shows them, and reads each quantity a diff left as its string when that is read.
         """
-        return _read_all(self._bids)
+        _read_all(self._bids)
+        return _Side(self._bids)
 
     @property
-    def asks(self) -> dict[Decimal, Decimal]:
+    def asks(self) -> Mapping[Decimal, Decimal]:
         """Every ask level, as :attr:`bids`."""
-        return _read_all(self._asks)
+        _read_all(self._asks)
+        return _Side(self._asks)
 
     def reset(self, bids: RawLevels, asks: RawLevels, sequence: int, timestamp: int | None = None) -> None:
         """Replace everything with a snapshot (``ProtocolError`` for a level that is no number or amount).
@@ -68,13 +71,14 @@ class LocalBook:
         """
         self._bids.clear()
         self._asks.clear()
+        # Before the levels: a bad one stops the snapshot halfway, and the order is then of neither book.
+        self._pending.clear()
+        self._resort = True
         _apply(self._bids, bids, self._prices)
         _apply(self._asks, asks, self._prices)
         self.sequence = sequence
         if timestamp is not None:
             self.timestamp = timestamp
-        self._pending.clear()
-        self._resort = True
 
     def update(self, bids: DiffLevels, asks: DiffLevels, sequence: int, timestamp: int | None = None) -> None:
         """Apply absolute level quantities; a zero quantity deletes the level.
@@ -88,8 +92,14 @@ class LocalBook:
         """
         if len(self._prices) > _PRICE_CACHE_SIZE:
             self._prices.clear()
-        _update(self._bids, bids, self._prices)
-        _update(self._asks, asks, self._prices)
+        try:
+            _update(self._bids, bids, self._prices)
+            _update(self._asks, asks, self._prices)
+        except ProtocolError:
+            # The levels before the bad one are in, but these lists are not pending: the next read
+            # sorts both sides afresh, or it would ask for a price gone and miss one come.
+            self._resort = True
+            raise
         self.sequence = sequence
         if timestamp is not None:
             self.timestamp = timestamp
@@ -106,7 +116,11 @@ class LocalBook:
         return bool(bids and asks and bids[-1] >= asks[0])
 
     def view(self, depth: int | None = None) -> OrderBook:
-        """An immutable, best-first snapshot of the top ``depth`` levels (all when ``None``)."""
+        """An immutable, best-first snapshot of the top ``depth`` levels (all when ``None``).
+
+        ``ProtocolError`` when a diff's quantity among them is no amount (see :meth:`update`);
+        the levels it read before that one stay read, the book is otherwise unchanged.
+        """
         if depth is not None and depth < 0:
             raise ConfigError(f"view depth must be >= 0, got {depth}")
         self._settle()
@@ -125,13 +139,77 @@ class LocalBook:
         for order, side, index in ((self._bids_order, self._bids, 0), (self._asks_order, self._asks, 1)):
             if not self._resort:
                 order.patch(side, (level for pending in self._pending for level in pending[index]), self._prices)
-            if self._resort or len(order.prices) != len(side):  # the side was changed behind our back
+            if self._resort or len(order.prices) != len(side):  # a safety net: the order must cover the side
                 order.rebuild(side)
         self._pending.clear()
         self._resort = False
 
     def __repr__(self) -> str:
         return f"LocalBook({self.symbol!r}, {len(self._bids)} bids, {len(self._asks)} asks, seq={self.sequence})"
+
+
+class _Side(Mapping[Decimal, Decimal]):
+    """One side of a :class:`LocalBook`, live and read-only: a diff's quantity string is parsed when read.
+
+    Not the side's dict itself: held across updates, that would hold their quantities as the
+    strings sent (``'2.5' * 2`` is ``'2.52.5'``).
+    """
+
+    __slots__ = ("_side",)
+
+    def __init__(self, side: dict[Decimal, Decimal | str]) -> None:
+        self._side = side
+
+    def __getitem__(self, price: Decimal) -> Decimal:
+        quantity = self._side[price]
+        return quantity if isinstance(quantity, Decimal) else _read(self._side, price, quantity)
+
+    def __iter__(self) -> Iterator[Decimal]:
+        return iter(self._side)
+
+    def __len__(self) -> int:
+        return len(self._side)
+
+    def __contains__(self, price: object) -> bool:
+        return price in self._side
+
+    def items(self) -> ItemsView[Decimal, Decimal]:
+        return _Items(self)
+
+    def values(self) -> ValuesView[Decimal]:
+        return _Values(self)
+
+    def __repr__(self) -> str:
+        try:
+            return repr(_read_all(self._side))
+        except ProtocolError:  # a level that is no amount: shown as sent, as a repr must not raise
+            return repr(dict(self._side))
+
+
+class _Items(ItemsView[Decimal, Decimal]):
+    """``_Side.items()``: live as the side is, each quantity read (parsed) when iterated."""
+
+    __slots__ = ("_levels",)
+
+    def __init__(self, side: _Side) -> None:
+        super().__init__(side)
+        self._levels = side._side
+
+    def __iter__(self) -> Iterator[tuple[Decimal, Decimal]]:
+        return iter(_read_all(self._levels).items())
+
+
+class _Values(ValuesView[Decimal]):
+    """``_Side.values()``: as :class:`_Items`."""
+
+    __slots__ = ("_levels",)
+
+    def __init__(self, side: _Side) -> None:
+        super().__init__(side)
+        self._levels = side._side
+
+    def __iter__(self) -> Iterator[Decimal]:
+        return iter(_read_all(self._levels).values())
 
 
 def _apply(side: dict[Decimal, Decimal | str], levels: RawLevels, prices: dict[str | Decimal, Decimal]) -> None:

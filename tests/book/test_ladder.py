@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -88,13 +89,14 @@ def test_many_unread_updates_still_read_in_order() -> None:
     assert len(bids) == len(book.bids) > 0
 
 
-def test_a_side_changed_directly_is_resorted_on_read() -> None:
-    """Writing to book.bids behind update's back is still reflected, in order."""
+def test_a_side_cannot_be_changed_behind_updates_back() -> None:
+    """book.bids is read-only (it was the side's dict until review 16): writing to it is refused, the book unchanged."""
     book = LocalBook("X")
     book.reset([("5", "1")], [], 1)
     book.view()
-    book.bids[D(7)] = D(2)
-    assert book.view().bids == [(D(7), D(2)), (D(5), D(1))]
+    with pytest.raises(TypeError):
+        book.bids[D(7)] = D(2)  # type: ignore[index]
+    assert book.view().bids == [(D(5), D(1))]
 
 
 def test_prices_read_after_the_price_cache_was_emptied_are_still_placed() -> None:
