@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import ItemsView, Iterable, Iterator, Mapping, Sequence, ValuesView
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any, cast
 
@@ -173,43 +173,11 @@ class _Side(Mapping[Decimal, Decimal]):
     def __contains__(self, price: object) -> bool:
         return price in self._side
 
-    def items(self) -> ItemsView[Decimal, Decimal]:
-        return _Items(self)
-
-    def values(self) -> ValuesView[Decimal]:
-        return _Values(self)
-
     def __repr__(self) -> str:
         try:
             return repr(_read_all(self._side))
         except ProtocolError:  # a level that is no amount: shown as sent, as a repr must not raise
             return repr(dict(self._side))
-
-
-class _Items(ItemsView[Decimal, Decimal]):
-    """``_Side.items()``: live as the side is, each quantity read (parsed) when iterated."""
-
-    __slots__ = ("_levels",)
-
-    def __init__(self, side: _Side) -> None:
-        super().__init__(side)
-        self._levels = side._side
-
-    def __iter__(self) -> Iterator[tuple[Decimal, Decimal]]:
-        return iter(_read_all(self._levels).items())
-
-
-class _Values(ValuesView[Decimal]):
-    """``_Side.values()``: as :class:`_Items`."""
-
-    __slots__ = ("_levels",)
-
-    def __init__(self, side: _Side) -> None:
-        super().__init__(side)
-        self._levels = side._side
-
-    def __iter__(self) -> Iterator[Decimal]:
-        return iter(_read_all(self._levels).values())
 
 
 def _apply(side: dict[Decimal, Decimal | str], levels: RawLevels, prices: dict[str | Decimal, Decimal]) -> None:
