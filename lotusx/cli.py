@@ -16,6 +16,7 @@ import structlog
 from lotusx import __version__
 from lotusx.kernel.errors import ConfigError
 from lotusx.sim import Sim, serve
+from lotusx.sim.server import CATEGORIES
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -91,6 +92,8 @@ def _logs(verbose: bool) -> None:
 
 def _sim(args: argparse.Namespace) -> int:
     venues = tuple(v.strip() for v in args.venues.split(",") if v.strip())
+    if not venues:  # else a sim serving nothing would wait for Ctrl-C, looking like one that works
+        raise ConfigError(f"--venues names no venue; known: {', '.join(sorted(CATEGORIES))}")
     return asyncio.run(run_sim(venues, args.seed, args.port, args.host))
 
 
