@@ -21,6 +21,7 @@ from decimal import Decimal
 import structlog
 
 import lotusx
+from lotusx.cli import duration
 from lotusx.exchanges.binance.schemas import DepthUpdate, TradeEvent
 from lotusx.sim import serve
 from lotusx.ws import Gap, Resumed
@@ -62,7 +63,7 @@ async def main(seconds: float) -> None:
 if __name__ == "__main__":
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=3.0, help="how long to push the stream")
+    parser.add_argument("--seconds", type=duration, default=3.0, help="how long to push the stream")
     args = parser.parse_args()
     try:
         asyncio.run(asyncio.wait_for(main(args.seconds), timeout=args.seconds + 20))

@@ -24,6 +24,7 @@ from typing import Any
 import structlog
 
 import lotusx
+from lotusx.cli import duration
 from lotusx.demo import fmt, summary
 from lotusx.metrics import Metrics
 from lotusx.sim import serve
@@ -84,7 +85,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--live", action="store_true", default=os.environ.get("LOTUSX_LIVE") == "1",
                         help="use the real Binance public endpoints instead of the simulator")
-    parser.add_argument("--seconds", type=float, default=5.0, help="how long to stream the book")
+    parser.add_argument("--seconds", type=duration, default=5.0, help="how long to stream the book")
     args = parser.parse_args()
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
     try:

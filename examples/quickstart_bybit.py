@@ -20,6 +20,7 @@ from decimal import Decimal
 import structlog
 
 import lotusx
+from lotusx.cli import duration
 from lotusx.exchanges.bybit import Bybit
 from lotusx.sim import serve
 
@@ -61,7 +62,7 @@ async def main(seconds: float) -> None:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=3.0, help="how long to stream the book")
+    parser.add_argument("--seconds", type=duration, default=3.0, help="how long to stream the book")
     args = parser.parse_args()
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
     try:

@@ -16,6 +16,7 @@ import structlog
 from lotusx import __version__
 from lotusx.kernel.errors import ConfigError
 from lotusx.sim import Sim, serve
+from lotusx.sim.server import CATEGORIES
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -55,7 +56,7 @@ def _parser() -> argparse.ArgumentParser:
                                            "the maintained book, print the metrics. Offline; ends by itself.")
     demo.add_argument("--venue", default="binance", choices=("binance", "bybit", "bybit-linear"),
                       help="the connector to run (default: binance)")
-    demo.add_argument("--seconds", type=_seconds, default=5.0, help="how long to stream the book (default: 5)")
+    demo.add_argument("--seconds", type=duration, default=5.0, help="how long to stream the book (default: 5)")
     demo.set_defaults(run=_demo)
 
     new = commands.add_parser("new-exchange", help="write a package for a new venue (a connector to fill in)",
@@ -68,8 +69,11 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _seconds(text: str) -> float:
-    """A finite, non-negative duration: the demo must end by itself (``nan`` never compares as elapsed)."""
+def duration(text: str) -> float:
+    """An argparse ``type``: a finite, non-negative duration, so a demo or an example ends by itself.
+
+    ``nan`` never compares as elapsed and ``inf`` never elapses; either, or a negative, is a usage error.
+    """
     try:
         value = float(text)
     except ValueError:
@@ -88,6 +92,8 @@ def _logs(verbose: bool) -> None:
 
 def _sim(args: argparse.Namespace) -> int:
     venues = tuple(v.strip() for v in args.venues.split(",") if v.strip())
+    if not venues:  # else a sim serving nothing would wait for Ctrl-C, looking like one that works
+        raise ConfigError(f"--venues names no venue; known: {', '.join(sorted(CATEGORIES))}")
     return asyncio.run(run_sim(venues, args.seed, args.port, args.host))
 
 

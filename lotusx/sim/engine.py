@@ -41,6 +41,9 @@ class Engine:
         # account trades spot and linear from one); without one, an engine keeps its own.
         self.accounts: Ledger = {} if ledger is None else ledger
         self.orders: dict[int, Order] = {}
+        # The open ones, oldest first: the driver asks for its resting orders every step, and
+        # scanning every order ever placed would make a long-running sim slower by the minute.
+        self._open: dict[int, Order] = {}
         self.trades: dict[str, list[Fill]] = {m.symbol: [] for m in markets}
         self.listeners: list[Listener] = []
         self._clock_ms = clock_ms
@@ -98,7 +101,7 @@ class Engine:
 
     def open_orders(self, account: str, symbol: str | None = None) -> list[Order]:
         """Open orders of ``account`` (optionally of one symbol), oldest first."""
-        return [o for o in self.orders_of(account, symbol) if o.status in OPEN]
+        return [o for o in self._open.values() if o.account == account and symbol in (None, o.symbol)]
 
     def place(self, account: str, symbol: str, side: str, type: str, *, quantity: Decimal | None = None,
               price: Decimal | None = None, tif: str = "GTC", client_id: str | None = None,
@@ -131,7 +134,7 @@ class Engine:
         if would_take and not cancel_crossing_maker:
             raise OrderRejected("Order would immediately match and take.")
         self._lock_for(order, book)
-        self.orders[order_id] = order
+        self.orders[order_id] = self._open[order_id] = order
         self._client_ids[(account, client_id)] = order
         if would_take:
             self._finish(order, "CANCELED")
@@ -275,6 +278,7 @@ class Engine:
 
     def _finish(self, order: Order, status: str) -> None:
         order.status = status
+        self._open.pop(order.order_id, None)
         order.update_ms = self._clock_ms()
         if order.locked:
             bal = self.balance(order.account, order.lock_asset)

@@ -84,3 +84,14 @@ def test_ctrl_c_ends_an_example_at_once_without_a_traceback(script: str, running
     assert status == 130, errors[-2000:]
     assert seconds < 5
     assert "Traceback" not in errors and "Unclosed" not in errors, errors[-2000:]
+
+
+@pytest.mark.parametrize("script", ["quickstart.py", "quickstart_bybit.py", "push_stream.py"])
+@pytest.mark.parametrize("seconds", ["nan", "inf", "-1"])
+def test_a_stream_time_an_example_cannot_end_by_is_a_usage_error(script: str, seconds: str) -> None:
+    """--seconds nan/inf/-1: status 2 and why, at once; not a TimeoutError traceback, nor a run that never ends."""
+    done = subprocess.run([sys.executable, str(EXAMPLE.parent / script), "--seconds", seconds], capture_output=True,
+                          text=True, timeout=30, check=False)
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert f"{seconds!r} is not a finite number of seconds >= 0" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 import lotusx
-from lotusx.sim import serve
+from lotusx.sim import Sim, SimConfig, serve
+from lotusx.sim.venue import MAKER
 
 README = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
 BLOCKS = re.findall(r"```python\n(.*?)```", README, flags=re.DOTALL)
@@ -37,19 +38,33 @@ def swap(code: str, old: str, new: str) -> str:
     return code.replace(old, new)
 
 
+async def using_a_venue(sim: Sim) -> dict[str, Any]:
+    """"Using a venue" run against ``sim`` with its URLs and keys, leaving the maintained book after one update."""
+    code = block('lotusx.connect("binance", credentials=creds)')
+    keys = sim.api_keys("binance")
+    code = swap(code, 'api_key="...", secret="..."', f"api_key={keys.hmac_key!r}, secret={keys.hmac_secret!r}")
+    code = swap(code, 'lotusx.connect("binance", credentials=creds)',
+                f'lotusx.connect("binance", credentials=creds, rest_url={sim.rest_url("binance")!r}, '
+                f'ws_url={sim.ws_url("binance")!r})')
+    code = swap(code, "        ...\n", "        break\n")  # one maintained book is enough
+    return await run(code)
+
+
 async def test_using_a_venue_runs_against_the_simulator() -> None:
     """"Using a venue": book, an order placed and cancelled, the maintained book, with the sim's URLs and keys."""
-    code = block('lotusx.connect("binance", credentials=creds)')
     async with serve(venues=("binance",)) as sim:
-        keys = sim.api_keys("binance")
-        code = swap(code, 'api_key="...", secret="..."', f"api_key={keys.hmac_key!r}, secret={keys.hmac_secret!r}")
-        code = swap(code, 'lotusx.connect("binance", credentials=creds)',
-                    f'lotusx.connect("binance", credentials=creds, rest_url={sim.rest_url("binance")!r}, '
-                    f'ws_url={sim.ws_url("binance")!r})')
-        code = swap(code, "        ...\n", "        break\n")  # one maintained book is enough
-        done = await run(code)
-    assert done["order"].status == "NEW" and done["order"].price == Decimal("50000")
+        done = await using_a_venue(sim)
+    assert done["order"].status == "NEW" and done["order"].price == Decimal("45000")
     assert done["book"].symbol == "BTCUSDT" and done["book"].best_bid is not None
+
+
+async def test_using_a_venue_still_runs_once_the_sims_market_has_moved() -> None:
+    """The README's order rests, so its cancel works, after the sim's random walk took the ask below 50 000."""
+    async with serve(venues=("binance",), config=SimConfig(driver_rate=0)) as sim:
+        sim.engine("binance").place(MAKER, "BTCUSDT", "SELL", "LIMIT", quantity=Decimal("0.5"),
+                                    price=Decimal("49999.5"))  # where `lotusx sim` is after a few seconds
+        done = await using_a_venue(sim)
+    assert done["order"].status == "NEW"
 
 
 async def test_the_shape_runs_against_the_simulator(capsys: pytest.CaptureFixture[str]) -> None:

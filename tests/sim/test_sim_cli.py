@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import subprocess
 import sys
 from collections.abc import Iterator
 
@@ -65,3 +66,12 @@ def test_unknown_venue_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
     """An unknown venue is reported on stderr with exit status 2, not a traceback."""
     assert main(["sim", "--venues", "kraken"]) == 2
     assert "unknown sim venue 'kraken'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("venues", ["", ",", " , "])
+def test_venues_that_name_no_venue_exit_2(venues: str) -> None:
+    """--venues naming nothing: status 2 and why, not a sim that serves nothing and waits for Ctrl-C."""
+    done = subprocess.run([sys.executable, "-m", "lotusx", "sim", "--venues", venues], capture_output=True,
+                          text=True, timeout=20, check=False)
+    assert done.returncode == 2, done.stdout[-2000:]
+    assert "--venues names no venue; known: binance, bybit" in done.stderr
