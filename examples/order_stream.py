@@ -41,6 +41,7 @@ async def main() -> None:
 
             watcher = asyncio.create_task(follow())
             try:
+                print("following the user stream ...")
                 await asyncio.sleep(0.5)  # the user stream connects
                 book = engine.books[SYMBOL]
                 price = book.prices("BUY")[0] + Decimal("0.01")  # inside the spread: first in line
