@@ -1,36 +1,59 @@
-"""A long-running sim: what the market maker does each step costs the same after an hour of history."""
+"""A long-running sim: its open orders are listed from an index, and its closed ones are kept bounded."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from decimal import Decimal as D
 
-from lotusx.sim.engine import Engine, Market
+import pytest
+
+from lotusx.kernel.errors import NotFound
+from lotusx.sim.engine import CLOSED_KEPT, Engine, Market
 
 BTC = Market("BTCUSDT", "BTC", "USDT", D("0.01"), D("0.001"), D(100))
-HISTORY = 50_000  # what `lotusx sim` closes in a few minutes (20 maker orders a second per book)
 
 
-def best_of(runs: int, call: Callable[[], object]) -> float:
-    """The fastest of ``runs`` timings of ``call()``: the machine's other load only ever adds."""
-    best = float("inf")
-    for _ in range(runs):
-        started = time.perf_counter()
-        call()
-        best = min(best, time.perf_counter() - started)
-    return best
-
-
-def test_open_orders_cost_does_not_grow_with_closed_orders() -> None:
-    """open_orders() reads the open orders, not every order the venue ever closed (the driver asks every step)."""
+def engine(kept: int = CLOSED_KEPT) -> Engine:
+    """An engine whose maker account can rest bids, keeping ``kept`` closed orders per account."""
     e = Engine([BTC], lambda: 1_000)
+    e.closed_kept = kept
     e.deposit("maker", "USDT", D(10**9))
-    for _ in range(10):
-        e.place("maker", "BTCUSDT", "BUY", "LIMIT", quantity=D(1), price=D(50))
-    fresh = best_of(20, lambda: e.open_orders("maker", "BTCUSDT"))
-    for _ in range(HISTORY):  # IOC orders that find nothing to take: each closes at once, EXPIRED
-        e.place("maker", "BTCUSDT", "BUY", "LIMIT", quantity=D(1), price=D(50), tif="IOC")
-    assert len(e.open_orders("maker", "BTCUSDT")) == 10
-    aged = best_of(20, lambda: e.open_orders("maker", "BTCUSDT"))
-    assert aged < max(20 * fresh, 0.000_5), f"{aged * 1e3:.2f} ms, {HISTORY} orders later ({fresh * 1e3:.3f} fresh)"
+    e.deposit("user", "USDT", D(10**9))
+    return e
+
+
+def close_many(e: Engine, account: str, count: int) -> None:
+    """``count`` IOC orders that find nothing to take: each closes at once, EXPIRED."""
+    for n in range(count):
+        e.place(account, "BTCUSDT", "BUY", "LIMIT", quantity=D(1), price=D(50), tif="IOC", client_id=f"ioc-{n}")
+
+
+def test_open_orders_are_the_resting_ones_oldest_first_after_much_history() -> None:
+    """open_orders() lists exactly the resting orders, oldest first, however many closed since."""
+    e = engine()
+    first = e.place("maker", "BTCUSDT", "BUY", "LIMIT", quantity=D(1), price=D(50))
+    close_many(e, "maker", 300)
+    second = e.place("maker", "BTCUSDT", "BUY", "LIMIT", quantity=D(1), price=D(49))
+    e.cancel("maker", "BTCUSDT", order_id=first.order_id)
+    third = e.place("maker", "BTCUSDT", "BUY", "LIMIT", quantity=D(1), price=D(48))
+    assert e.open_orders("maker", "BTCUSDT") == [second, third]
+
+
+def test_closed_orders_kept_are_the_newest_per_account() -> None:
+    """Past closed_kept, the oldest closed order is forgotten: NotFound, its client id free again."""
+    e = engine(kept=100)
+    resting = e.place("maker", "BTCUSDT", "BUY", "LIMIT", quantity=D(1), price=D(50), client_id="rest")
+    close_many(e, "maker", 250)
+    assert len(e.orders_of("maker")) == 101  # the resting one and the 100 newest closed
+    with pytest.raises(NotFound):
+        e.find("maker", "BTCUSDT", client_id="ioc-149")
+    assert e.find("maker", "BTCUSDT", client_id="ioc-150").status == "EXPIRED"
+    assert e.find("maker", "BTCUSDT", order_id=resting.order_id) is resting
+    e.place("maker", "BTCUSDT", "BUY", "LIMIT", quantity=D(1), price=D(50), tif="IOC", client_id="ioc-0")
+
+
+def test_one_accounts_history_does_not_push_out_anothers() -> None:
+    """The bound is per account: the market maker's closing orders never evict the user's."""
+    e = engine(kept=10)
+    mine = e.place("user", "BTCUSDT", "BUY", "LIMIT", quantity=D(1), price=D(50), tif="IOC", client_id="mine")
+    close_many(e, "maker", 50)
+    assert e.find("user", "BTCUSDT", client_id="mine") is mine
