@@ -294,6 +294,9 @@ class Binance:
         closes during a gap (the history is asked from the gap on only).
         """
         named = frozenset(symbols)
+        if odd := sorted(symbol for symbol in named if not symbol or symbol != symbol.upper()):
+            # Asked for only after the first reconnect, where the venue's refusal would end the watcher.
+            raise ConfigError(f"watch_orders symbols are Binance's upper-case names (BTCUSDT), got {odd}")
 
         async def since(gap_time: float, known: frozenset[str]) -> list[Order]:
             start = gap_start_ms(gap_time, self.parts.clock.offset, _HEARTBEAT.idle_timeout)

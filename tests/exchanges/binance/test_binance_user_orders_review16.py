@@ -6,7 +6,13 @@ import asyncio
 from decimal import Decimal
 from typing import Any
 
+import pytest
+
+import lotusx
 from lotusx.exchanges.binance import Binance
+from lotusx.kernel.errors import ConfigError
+from lotusx.kernel.message import Response
+from lotusx.testing import FakeClock, FakeTransport
 from tests.exchanges.binance import test_binance_streams as scripted
 from tests.exchanges.binance.test_binance_streams import TERMINATED, Venue, recorded
 
@@ -40,3 +46,14 @@ async def test_an_amendment_made_before_the_new_report_was_sent_is_reported_afte
     finally:
         await orders.aclose()  # type: ignore[attr-defined]
     assert [(o.status, o.quantity) for o in got] == [("NEW", Decimal("1.00000000")), ("NEW", Decimal("0.80000000"))]
+
+
+@pytest.mark.parametrize("symbols", [["btcusdt"], ["BTCUSDT", "ethUSDT"], [""]])
+async def test_a_symbol_binance_cannot_name_is_refused_before_the_stream_starts(symbols: list[str]) -> None:
+    """watch_orders(symbols=[lower case]): ConfigError at its first step, not a refusal at the first reconnect."""
+    transport = FakeTransport(lambda request: Response(status=500, body=b"{}"))
+    async with lotusx.connect("binance", credentials=lotusx.Credentials(api_key="k" * 64, secret="s" * 64),
+                              transport=transport, clock=FakeClock(1_700_000_000)) as ex:
+        with pytest.raises(ConfigError, match="upper-case"):
+            await anext(ex.watch_orders(symbols))
+    assert transport.requests == []
