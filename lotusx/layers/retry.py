@@ -10,7 +10,9 @@ The layer owns *safety*, the policy owns *persistence*:
   :func:`~lotusx.kernel.message.idempotency_of`), before it asks the policy:
 
   ``SAFE``
-      re-send freely.
+      re-send freely. A write (a cancel) whose re-send never left (refused by a connector closed
+      meanwhile, or not connected) ends on the earlier attempt's outcome that may have executed
+      (its lost answer, its 5xx), never on an error that reads as "nothing was sent".
   ``UNSAFE``
       re-send only when the outcome proves the request was not executed (see
       :func:`may_have_executed`): ``ConnectError``, ``Disconnected(sent=False)``, a ``ConfigError``
@@ -64,6 +66,7 @@ RETRYABLE: tuple[type[e.LotusXError], ...] = (e.ConnectError, e.Timeout, e.Disco
 NEVER_RETRIED: tuple[type[e.LotusXError], ...] = (
     e.InvalidRequest, e.AuthenticationError, e.OrderRejected, e.DeadlineExceeded)
 RETRYABLE_STATUSES = frozenset({418, 429})
+_READS = frozenset({"GET", "HEAD", "OPTIONS"})  # a read's earlier attempt changed nothing
 
 _log = get_logger("lotusx.retry")
 
@@ -142,6 +145,11 @@ def may_have_executed(outcome: Outcome) -> bool:
     return not isinstance(outcome, e.ConnectError | e.ConfigError | e.VenueError)
 
 
+def never_left(outcome: Outcome) -> bool:
+    """True when ``outcome`` proves the request never reached the venue: it tells nothing of an earlier attempt."""
+    return not (isinstance(outcome, Response | e.VenueError) or may_have_executed(outcome))
+
+
 def reason(outcome: Outcome) -> str:
     """A bounded label for ``outcome``: the error type, or ``http_<status>``."""
     return f"http_{outcome.status}" if isinstance(outcome, Response) else type(outcome).__name__
@@ -175,6 +183,11 @@ class Retry:
             # re-send that reaches the venue's duplicate check settles that, so a call that ends
             # on any other outcome looks the order up once more before it answers.
             doubt = False
+            # A write's last outcome that may have executed (a cancel's lost answer, say). An attempt
+            # after it that never left (refused by a connector closed meanwhile, not connected) tells
+            # nothing of what the venue did: the call ends on this, never on an error that reads as
+            # "nothing was sent".
+            sent: Outcome | None = None
             while True:
                 outcome: Outcome
                 try:
@@ -185,6 +198,8 @@ class Retry:
                     if response.status < settled_below and (not doubt or response.ok):
                         return response
                     outcome = response
+                if request.method not in _READS and may_have_executed(outcome):
+                    sent = outcome
                 looked_up = idempotency is Idempotency.SAFE_WITH_CLIENT_ID and (
                     isinstance(outcome, e.DuplicateClientOrderId) or may_have_executed(outcome))
                 if looked_up:
@@ -200,7 +215,7 @@ class Retry:
                         raise self._exhausted(request, outcome) from _cause(outcome)
                     if doubt and not (isinstance(outcome, Response) and outcome.ok):
                         return await self._last_look(request, outcome, start)
-                    return _settle(outcome)
+                    return _settle(sent if sent is not None and never_left(outcome) else outcome)
                 self._count(request, outcome, attempt, delay, request_id)
                 await clock.sleep(delay)
                 attempt += 1
