@@ -11,7 +11,10 @@ Above ``RateLimit`` it would also bound the wait for room in a pool: an order st
 there, never sent, would time out as "may have executed" and be reconciled as ambiguous.
 
 On expiry the inner call is cancelled where it awaits (``asyncio.timeout``), so nothing
-keeps running in the background.
+keeps running in the background. A placement (an endpoint placing by client id) cut by the
+deadline may have been placed, on the wire or between ``Retry``'s lookups: it ends in
+:class:`~lotusx.AmbiguousOrderState` carrying its client id, never in ``DeadlineExceeded``, a
+timeout that ``Retry`` never lets a placement end in, so a caller would take it for "not placed".
 """
 
 from __future__ import annotations
@@ -21,8 +24,11 @@ import math
 from dataclasses import dataclass
 
 from lotusx.kernel import errors as e
-from lotusx.kernel.message import Request, Response
+from lotusx.kernel.message import Idempotency, Request, Response, idempotency_of
 from lotusx.kernel.service import Service
+from lotusx.log import get_logger
+
+_log = get_logger("lotusx.retry")
 
 
 async def _bounded(inner: Service, request: Request, seconds: float, error: type[e.Timeout]) -> Response:
@@ -72,6 +78,17 @@ class Deadline:
         seconds = self.seconds
 
         async def service(request: Request) -> Response:
-            return await _bounded(inner, request, seconds, e.DeadlineExceeded)
+            try:
+                return await _bounded(inner, request, seconds, e.DeadlineExceeded)
+            except e.DeadlineExceeded as exc:
+                client_order_id = request.ext.get("client_order_id")
+                if not client_order_id or idempotency_of(request) is not Idempotency.SAFE_WITH_CLIENT_ID:
+                    raise
+                # The event Retry logs for an ambiguous placement: one audit trail to search.
+                _log.warning("rest.ambiguous_order", endpoint=request.endpoint.name,
+                             client_order_id=str(client_order_id), cause="deadline", after=type(exc).__name__)
+                raise e.AmbiguousOrderState(f"{request.method} {request.path}: order state unknown, the deadline of "
+                                            f"{seconds}s ran out with the placement under way",
+                                            client_order_id=str(client_order_id)) from exc
 
         return service
