@@ -14,8 +14,19 @@ from typing import Any
 import pytest
 
 import lotusx
-from lotusx import ConfigError, Credentials, Disconnected, Request, Response, ServerError
-from lotusx.testing import FakeClock, FakeTransport
+from lotusx import (
+    ConfigError,
+    ConnectError,
+    Credentials,
+    Disconnected,
+    RateLimited,
+    Request,
+    Response,
+    ServerError,
+    Timeout,
+)
+from lotusx.layers import Retry, RetryPolicy
+from lotusx.testing import FakeClock, FakeTransport, ScriptedService
 
 CREDS = Credentials(api_key="cancel-close-key-000001", secret="cancel-close-secret-0001")
 TIME = {"/api/v3/time": b'{"serverTime": 1700000000000}',
@@ -94,3 +105,21 @@ async def test_a_read_in_flight_as_the_connector_closes_still_says_closed() -> N
     venue.release.set()
     with pytest.raises(ConfigError, match="closed"):
         await reading
+
+
+CANCEL_ENDPOINT = lotusx.Endpoint("cancel_order", "DELETE", "/api/v3/order", idempotency=lotusx.Idempotency.SAFE)
+CANCEL_REQUEST = Request(method="DELETE", path="/api/v3/order", endpoint=CANCEL_ENDPOINT)
+
+
+async def test_a_cancel_whose_later_attempts_cannot_connect_ends_on_the_timeout() -> None:
+    """Not connecting proves only that those attempts never left: the timed-out first one may have cancelled."""
+    inner = ScriptedService([Timeout("lost"), ConnectError("down"), ConnectError("down")])
+    with pytest.raises(Timeout):
+        await Retry(RetryPolicy(max_attempts=3), clock=FakeClock())(inner)(CANCEL_REQUEST)
+
+
+async def test_a_venue_refusal_after_a_lost_cancel_answer_is_kept() -> None:
+    """A venue's own answer to the re-send (a throttle here) is the venue speaking: it stays the outcome."""
+    inner = ScriptedService([Timeout("lost"), RateLimited("slow down", retry_after=3600.0)])
+    with pytest.raises(RateLimited):
+        await Retry(RetryPolicy(max_attempts=3), clock=FakeClock())(inner)(CANCEL_REQUEST)
