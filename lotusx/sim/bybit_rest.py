@@ -32,8 +32,9 @@ __all__ = ["BybitRest", "bybit_forced", "sign_valid"]
 
 SIDES = {"Buy": "BUY", "Sell": "SELL"}
 TYPES = {"Limit": "LIMIT", "Market": "MARKET"}
-BOOK_LIMITS = {"spot": (1, 200, 1), "linear": (1, 1000, 25)}
-"""(min, max, default) of /v5/market/orderbook ``limit`` per category (docs/v5/market/orderbook)."""
+BOOK_LIMITS = {"spot": (1, 1000, 1), "linear": (1, 1000, 25)}
+"""(min, max, default) of /v5/market/orderbook ``limit`` per category (docs/v5/market/orderbook; spot's was 200
+until the docs' 2026-05 revision)."""
 TRADE_LIMITS = {"spot": (60, 60), "linear": (1000, 500)}
 """(max, default) of /v5/market/recent-trade ``limit`` per category."""
 @dataclass(frozen=True)

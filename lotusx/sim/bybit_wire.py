@@ -145,7 +145,9 @@ def ticker(engine: Engine, symbol: str) -> dict[str, str]:
 def order_json(order: Order, category: str) -> dict[str, Any]:
     """An order as /v5/order/realtime and the ``order`` stream show it."""
     status = STATUS[order.status]
-    if status == "Cancelled" and order.filled > 0:
+    # docs/v5/enum orderStatus: PartiallyFilledCanceled "Only spot has this order status"; a derivatives
+    # order stays "Cancelled", which "may have an executed qty".
+    if status == "Cancelled" and order.filled > 0 and category == "spot":
         status = "PartiallyFilledCanceled"
     avg = order.quote_filled / order.filled if order.filled else ZERO
     # A spot Market order's qty is in its marketUnit: the quote amount asked when sized by it.

@@ -52,7 +52,7 @@ async def test_orderbook(bybit: Bybit, category: str, limit: int | None, levels:
 
 @pytest.mark.parametrize("params", [
     {"category": "option", "symbol": "BTCUSDT"}, {"category": "spot", "symbol": "NOPE"},
-    {"category": "spot", "symbol": "BTCUSDT", "limit": 201},
+    {"category": "spot", "symbol": "BTCUSDT", "limit": 1001},
 ])
 async def test_market_parameter_errors(bybit: Bybit, params: dict[str, Any]) -> None:
     """Unknown categories and symbols and out-of-range limits are retCode 10001 (HTTP 200)."""

@@ -103,9 +103,9 @@ class Bybit:
         return await server_time(self.rest.send)  # the clock sync's own reading, through the stack
 
     async def get_order_book(self, symbol: str, depth: int = 50) -> OrderBook:
-        """A REST snapshot of ``depth`` levels per side: up to 200 on spot, 1000 on linear (docs/v5/market/orderbook).
+        """A REST snapshot of ``depth`` levels per side: up to 1000 on spot, 1000 on linear (docs/v5/market/orderbook).
 
-        A deeper ask is the venue's ``InvalidRequest``; :meth:`watch_order_book` keeps up to 1000 on both.
+        A deeper ask is the venue's ``InvalidRequest``.
         """
         check_count("depth", depth)
         raw: s.Book = await self._get(ep.ORDERBOOK, [("symbol", symbol), ("limit", depth)], s.Book)
