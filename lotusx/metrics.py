@@ -39,8 +39,8 @@ WebSocket
     ``ws_connect_failures_total{exchange,reason}`` (error type), ``ws_rotations_total{exchange}``,
     ``ws_resubscriptions_total{exchange}``, ``ws_pong_timeouts_total{exchange}``,
     ``ws_malformed_frames_total{exchange,reason}``,
-    ``ws_dropped_messages_total{exchange,reason}``, ``ws_queue_depth{exchange}`` (every live queue
-    of the exchange, summed).
+    ``ws_dropped_messages_total{exchange,reason}``, ``ws_queue_depth{exchange}`` (every open stream's
+    queue of the exchange, summed: a closed stream's leftovers are not counted).
 Order books
     ``book_resyncs_total{exchange,symbol,reason}``: ``reconnect``, ``overflow``, ``stale_snapshot``,
     ``sequence gap``, ``malformed level``, ``malformed update ids``, ``unreadable message``, ``no snapshot``
@@ -129,7 +129,7 @@ class Metrics:
             "ws_queue_depth", "Messages waiting for the consumer.", ("exchange",), namespace=ns, registry=r)
         # Every delivery queue of an exchange, summed at scrape time: a second stream of the same
         # exchange must add to the gauge, not take it over.
-        self._queues: dict[str, _Live[Sized]] = {}
+        self._queues: dict[str, _Live[Queue]] = {}
         self._pools: dict[tuple[str, str], _Live[PoolUsage]] = {}
         self.book_resyncs = Counter(
             "book_resyncs", "Order book resynchronisations.", ("exchange", "symbol", "reason"),
@@ -146,11 +146,11 @@ class Metrics:
             tally = self._ws_tallies[exchange] = WsTally()
         return tally
 
-    def track_queue(self, exchange: str, queue: Sized) -> None:
-        """Count ``len(queue)`` in ``ws_queue_depth{exchange}`` for as long as ``queue`` lives."""
+    def track_queue(self, exchange: str, queue: Queue) -> None:
+        """Count ``len(queue)`` in ``ws_queue_depth{exchange}`` while ``queue`` lives and is open."""
         depth = self._queues.get(exchange)
         if depth is None:
-            depth = self._queues[exchange] = _Live(len, sum)
+            depth = self._queues[exchange] = _Live(_waiting, sum)
             self.ws_queue_depth.labels(exchange).set_function(depth)
         depth.add(queue)
 
@@ -176,6 +176,20 @@ class Metrics:
 
     def __repr__(self) -> str:
         return f"Metrics(registry=<{type(self.registry).__name__}>)"
+
+
+class Queue(Sized, Protocol):
+    """What :meth:`Metrics.track_queue` reads: a delivery queue's length, and whether its stream has ended."""
+
+    @property
+    def closed(self) -> bool: ...
+
+
+def _waiting(queue: Queue) -> int:
+    # A closed stream's leftovers are no backlog: its queue lives on until the cyclic GC frees
+    # it (a stream and its tasks hold each other), and a depth held up that long would page
+    # someone about a consumer that is gone.
+    return 0 if queue.closed else len(queue)
 
 
 class PoolUsage(Protocol):
