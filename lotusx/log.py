@@ -165,7 +165,12 @@ def _probe(name: str, config: Mapping[str, Any]) -> _Probe:
     wrapper, factory = config["wrapper_class"], config["logger_factory"]
     if getattr(wrapper, "is_enabled_for", None) is None:
         return wrapper, factory, None
-    return wrapper, factory, structlog.get_logger(name).bind().is_enabled_for
+    is_enabled_for = structlog.get_logger(name).bind().is_enabled_for
+    try:
+        is_enabled_for(logging.DEBUG)
+    except AttributeError:  # stdlib's BoundLogger over a logger without isEnabledFor (structlog's PrintLogger)
+        return wrapper, factory, None  # structlog itself logs every level then: so do we
+    return wrapper, factory, is_enabled_for
 
 
 def _traceback_text(exc_info: Any) -> str:

@@ -64,3 +64,14 @@ def test_the_standard_library_level_decides_what_lotusx_logs(stdlib_logging: Kep
     log.info("rest.request")
     log.warning("rest.retry")
     assert ["rest.retry" in record.getMessage() for record in stdlib_logging.records] == [True]
+
+
+def test_a_wrapper_that_cannot_tell_its_level_logs_everything(capsys: pytest.CaptureFixture[str]) -> None:
+    """stdlib's BoundLogger over structlog's default PrintLogger (no isEnabledFor) logs, as structlog itself does."""
+    saved = structlog.get_config()
+    structlog.configure(wrapper_class=structlog.stdlib.BoundLogger)
+    try:
+        get_logger("lotusx.rest").info("rest.request")
+    finally:
+        structlog.configure(**saved)
+    assert "rest.request" in capsys.readouterr().out
