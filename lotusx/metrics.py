@@ -1,7 +1,9 @@
 """Prometheus metrics for every LotusX layer, on an injectable registry.
 
 ``Metrics()`` registers on a fresh ``CollectorRegistry`` unless one is given, so tests and
-users with several clients isolate them; ``Metrics(REGISTRY)`` uses the process default.
+users with several clients isolate them; ``Metrics(REGISTRY)`` uses the process default. A
+registry holds one ``Metrics``: connectors that report into it share that one (their counts
+add up under their ``exchange`` label); a second one on it is a ``ConfigError``.
 Names follow Prometheus conventions: base units (seconds, bytes), ``_total`` counters, and
 labels with bounded values (exchange, endpoint name, status class, pool, the symbol of a book
 being watched) — never keys, paths with ids, order ids, or anything secret.
@@ -59,6 +61,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, star
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.utils import floatToGoString
 
+from lotusx.kernel.errors import ConfigError
 from lotusx.kernel.protocols import SYSTEM_CLOCK, Clock
 
 Tracked = TypeVar("Tracked")  # what a live gauge reads
@@ -79,7 +82,11 @@ class Metrics:
         # plain tallies read at scrape time, like the per-frame WebSocket counts: a locked
         # prometheus histogram plus counter cost more per call than the whole Trace layer.
         self._rest_tallies: dict[tuple[str, str, str], RestTally] = {}
-        self.registry.register(_RestCollector(ns, self._rest_tallies))
+        try:
+            self.registry.register(_RestCollector(ns, self._rest_tallies))
+        except ValueError:  # registered first: a registry holding another Metrics refuses it before any other
+            raise ConfigError(f"this registry already holds the {ns}_* metrics of another Metrics: pass that one "
+                              "Metrics to every connector (connect(..., metrics=m)), they add up") from None
         self.retries = Counter(
             "retries", "REST retries after a failed attempt.", ("exchange", "endpoint", "reason"),
             namespace=ns, registry=r)
