@@ -12,7 +12,7 @@ import logging
 import re
 import sys
 import traceback
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Callable, Mapping, MutableMapping
 from typing import Any
 
 import structlog
@@ -97,13 +97,13 @@ class RedactingLogger:
         self._name = name
         self._context = context or {}
         self._target = structlog.get_logger(name)
+        self._probe: _Probe | None = None  # what ``enabled`` asks, for the configuration it was built for
 
     def bind(self, **values: Any) -> RedactingLogger:
         """A logger with ``values`` added to every event."""
         return RedactingLogger(self._name, {**self._context, **values})
 
-    @staticmethod
-    def enabled(method: str) -> bool:
+    def enabled(self, method: str) -> bool:
         """Whether events of level ``method`` ("info", ...) pass the configured level filter.
 
         Callers building costly fields for an event check this first; ``_log`` checks it too.
@@ -112,9 +112,11 @@ class RedactingLogger:
             # An app that set up no logging gets warnings and errors, not an info line on stdout
             # for every REST call (structlog's default prints every level).
             return _LEVELS[method] >= logging.WARNING
-        # Asked of the configured wrapper class: asking the lazy proxy would build a logger each time.
-        is_enabled_for = getattr(structlog.get_config()["wrapper_class"], "is_enabled_for", None)
-        return is_enabled_for is None or bool(is_enabled_for(None, _LEVELS[method]))
+        config = structlog.get_config()
+        probe = self._probe
+        if probe is None or probe[0] is not config["wrapper_class"] or probe[1] is not config["logger_factory"]:
+            probe = self._probe = _probe(self._name, config)
+        return probe[2] is None or bool(probe[2](_LEVELS[method]))
 
     def _log(self, method: str, event: str, values: dict[str, Any]) -> None:
         # Filtered events cost nothing more: redaction walks every field, so check the level first.
@@ -147,6 +149,28 @@ class RedactingLogger:
 
     def __repr__(self) -> str:
         return f"RedactingLogger({self._name!r})"
+
+
+# (wrapper class, logger factory, the is_enabled_for of a logger they built, or None when it has none)
+_Probe = tuple[Any, Any, Callable[[int], bool] | None]
+
+
+def _probe(name: str, config: Mapping[str, Any]) -> _Probe:
+    """How to ask a logger ``config`` builds for ``name`` whether a level is enabled.
+
+    Asked of a built logger, not of the wrapper class: stdlib's BoundLogger (structlog 26.1+)
+    asks its ``logging.Logger``, so calling its ``is_enabled_for`` without an instance raised.
+    Built once per configuration: asking the lazy proxy would build a logger each time.
+    """
+    wrapper, factory = config["wrapper_class"], config["logger_factory"]
+    if getattr(wrapper, "is_enabled_for", None) is None:
+        return wrapper, factory, None
+    is_enabled_for = structlog.get_logger(name).bind().is_enabled_for
+    try:
+        is_enabled_for(logging.DEBUG)
+    except AttributeError:  # stdlib's BoundLogger over a logger without isEnabledFor (structlog's PrintLogger)
+        return wrapper, factory, None  # structlog itself logs every level then: so do we
+    return wrapper, factory, is_enabled_for
 
 
 def _traceback_text(exc_info: Any) -> str:

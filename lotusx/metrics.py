@@ -1,7 +1,9 @@
 """Prometheus metrics for every LotusX layer, on an injectable registry.
 
 ``Metrics()`` registers on a fresh ``CollectorRegistry`` unless one is given, so tests and
-users with several clients isolate them; ``Metrics(REGISTRY)`` uses the process default.
+users with several clients isolate them; ``Metrics(REGISTRY)`` uses the process default. A
+registry holds one ``Metrics``: connectors that report into it share that one (their counts
+add up under their ``exchange`` label); a second one on it is a ``ConfigError``.
 Names follow Prometheus conventions: base units (seconds, bytes), ``_total`` counters, and
 labels with bounded values (exchange, endpoint name, status class, pool, the symbol of a book
 being watched) — never keys, paths with ids, order ids, or anything secret.
@@ -39,8 +41,8 @@ WebSocket
     ``ws_connect_failures_total{exchange,reason}`` (error type), ``ws_rotations_total{exchange}``,
     ``ws_resubscriptions_total{exchange}``, ``ws_pong_timeouts_total{exchange}``,
     ``ws_malformed_frames_total{exchange,reason}``,
-    ``ws_dropped_messages_total{exchange,reason}``, ``ws_queue_depth{exchange}`` (every live queue
-    of the exchange, summed).
+    ``ws_dropped_messages_total{exchange,reason}``, ``ws_queue_depth{exchange}`` (every open stream's
+    queue of the exchange, summed: a closed stream's leftovers are not counted).
 Order books
     ``book_resyncs_total{exchange,symbol,reason}``: ``reconnect``, ``overflow``, ``stale_snapshot``,
     ``sequence gap``, ``malformed level``, ``malformed update ids``, ``unreadable message``, ``no snapshot``
@@ -59,6 +61,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, star
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.utils import floatToGoString
 
+from lotusx.kernel.errors import ConfigError
 from lotusx.kernel.protocols import SYSTEM_CLOCK, Clock
 
 Tracked = TypeVar("Tracked")  # what a live gauge reads
@@ -79,7 +82,11 @@ class Metrics:
         # plain tallies read at scrape time, like the per-frame WebSocket counts: a locked
         # prometheus histogram plus counter cost more per call than the whole Trace layer.
         self._rest_tallies: dict[tuple[str, str, str], RestTally] = {}
-        self.registry.register(_RestCollector(ns, self._rest_tallies))
+        try:
+            self.registry.register(_RestCollector(ns, self._rest_tallies))
+        except ValueError:  # registered first: a registry holding another Metrics refuses it before any other
+            raise ConfigError(f"this registry already holds the {ns}_* metrics of another Metrics: pass that one "
+                              "Metrics to every connector (connect(..., metrics=m)), they add up") from None
         self.retries = Counter(
             "retries", "REST retries after a failed attempt.", ("exchange", "endpoint", "reason"),
             namespace=ns, registry=r)
@@ -129,7 +136,7 @@ class Metrics:
             "ws_queue_depth", "Messages waiting for the consumer.", ("exchange",), namespace=ns, registry=r)
         # Every delivery queue of an exchange, summed at scrape time: a second stream of the same
         # exchange must add to the gauge, not take it over.
-        self._queues: dict[str, _Live[Sized]] = {}
+        self._queues: dict[str, _Live[Queue]] = {}
         self._pools: dict[tuple[str, str], _Live[PoolUsage]] = {}
         self.book_resyncs = Counter(
             "book_resyncs", "Order book resynchronisations.", ("exchange", "symbol", "reason"),
@@ -146,11 +153,11 @@ class Metrics:
             tally = self._ws_tallies[exchange] = WsTally()
         return tally
 
-    def track_queue(self, exchange: str, queue: Sized) -> None:
-        """Count ``len(queue)`` in ``ws_queue_depth{exchange}`` for as long as ``queue`` lives."""
+    def track_queue(self, exchange: str, queue: Queue) -> None:
+        """Count ``len(queue)`` in ``ws_queue_depth{exchange}`` while ``queue`` lives and is open."""
         depth = self._queues.get(exchange)
         if depth is None:
-            depth = self._queues[exchange] = _Live(len, sum)
+            depth = self._queues[exchange] = _Live(_waiting, sum)
             self.ws_queue_depth.labels(exchange).set_function(depth)
         depth.add(queue)
 
@@ -176,6 +183,20 @@ class Metrics:
 
     def __repr__(self) -> str:
         return f"Metrics(registry=<{type(self.registry).__name__}>)"
+
+
+class Queue(Sized, Protocol):
+    """What :meth:`Metrics.track_queue` reads: a delivery queue's length, and whether its stream has ended."""
+
+    @property
+    def closed(self) -> bool: ...
+
+
+def _waiting(queue: Queue) -> int:
+    # A closed stream's leftovers are no backlog: its queue lives on until the cyclic GC frees
+    # it (a stream and its tasks hold each other), and a depth held up that long would page
+    # someone about a consumer that is gone.
+    return 0 if queue.closed else len(queue)
 
 
 class PoolUsage(Protocol):

@@ -275,6 +275,8 @@ class Shard:
         except _FATAL:
             raise
         except LotusXError as exc:
+            # A connection attempt that failed, as in _run: a ban or a refused upgrade shows up at rotations too.
+            hub.metrics.ws_connect_failures.labels(hub.exchange, type(exc).__name__).inc()
             _log.warning("ws rotation failed", exchange=hub.exchange, shard=self.index, error=str(exc))
             self._refused = exc
             await self._close(old)

@@ -198,6 +198,11 @@ class Delivery:
         return HANDOFF
 
     @property
+    def closed(self) -> bool:
+        """Whether the stream has ended: nothing more is queued."""
+        return self._closed
+
+    @property
     def handler_failed(self) -> bool:
         """Whether a handler raised (the stream has ended with its error)."""
         return self._handler_error is not None
