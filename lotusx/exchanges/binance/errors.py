@@ -6,6 +6,7 @@ import time
 
 import msgspec
 
+from lotusx.exchanges.binance.endpoints import ORDERS
 from lotusx.kernel import errors as e
 from lotusx.kernel.classify import chain, http_errors, retry_after
 from lotusx.kernel.message import Request, Response
@@ -23,6 +24,9 @@ _decode = msgspec.json.Decoder(_Body).decode
 _AMBIGUOUS = {-1000, -1001, -1006, -1007, -1008}
 _AUTH = {-1002, -2014, -2015}
 _NOT_FOUND = {-2013, -1121}
+# -1015 TOO_MANY_ORDERS: the account's unfilled order count ran out (rest-api.md "Unfilled Order
+# Count"), not the IP's request weight: only new orders wait, a cancel still goes out.
+_TOO_MANY_ORDERS = -1015
 
 
 def venue_errors(request: Request, response: Response) -> e.LotusXError | None:
@@ -55,8 +59,11 @@ def ws_api_error(method: str, status: int, code: int, msg: str, *, retry_after_m
 def _error(where: str, status: int, code: int, msg: str, *, retry: float | None = None,
            response: Response | None = None) -> e.LotusXError:
     if status in (418, 429) or code == -1003:
-        cls = e.IpBanned if status == 418 else e.RateLimited
-        return cls(where, retry_after=retry, code=code, venue_message=msg, status=status, response=response)
+        if status == 418:
+            return e.IpBanned(where, retry_after=retry, code=code, venue_message=msg, status=status, response=response)
+        pool = ORDERS if code == _TOO_MANY_ORDERS else None
+        return e.RateLimited(where, retry_after=retry, pool=pool, code=code, venue_message=msg, status=status,
+                             response=response)
     return _kind(status, code, msg)(where, code=code, venue_message=msg, status=status, response=response)
 
 
