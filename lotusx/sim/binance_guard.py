@@ -176,11 +176,16 @@ class Throttle:
         return max(1, int(reset - self.venue.clock.time()) + 1)
 
     def count_order(self, account: str) -> tuple[dict[str, str], str | None]:
-        """Count one new order: the ORDER-COUNT headers, and the exceeded interval if any."""
+        """Count one new order: the ORDER-COUNT headers, and the exceeded interval if any.
+
+        Over a limit, the headers carry ``Retry-After`` too: "you will receive a 429 error with the
+        Retry-After header" (rest-api.md "Unfilled Order Count").
+        """
         headers, exceeded = {}, None
         for name, item in self.orders:
             if not self.limiter.hit(item, "orders", account) and exceeded is None:
                 exceeded = name
+                headers["Retry-After"] = str(self.retry_after(item, "orders", account))
             headers[f"X-MBX-ORDER-COUNT-{name}"] = str(self.used(item, "orders", account))
         return headers, exceeded
 
