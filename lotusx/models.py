@@ -58,14 +58,19 @@ def check_count(name: str, value: int | None, *, none: str | None = None) -> Non
         raise ConfigError(f"{name} must be a whole number >= 1{also}, got {value!r}")
 
 
+_IMPLIED_TIF = {"MARKET": "IOC", "LIMIT_MAKER": "GTC"}  # what these types behave as, on every venue
+
+
 class NewOrder(msgspec.Struct, frozen=True, kw_only=True):
     """An order to place. ``quote_quantity`` is for MARKET orders sized in the quote asset.
 
     ``client_order_id`` is generated when ``None``; it is what makes placement retry-safe.
     Amounts are exact: a ``Decimal`` (an ``int`` is taken as one), never a float; ``side``,
     ``type`` and ``time_in_force`` are upper case, as the type hints spell them; a LIMIT or
-    LIMIT_MAKER order has a price. Sizing is checked here too, for every venue: a MARKET order takes exactly one of
-    ``quantity`` and ``quote_quantity``, any other type takes ``quantity`` only. (Bybit reads
+    LIMIT_MAKER order has a price; a MARKET order is IOC and a LIMIT_MAKER GTC by their type (any
+    other ``time_in_force`` is refused: the venues drop it). Sizing is checked here too, for every
+    venue: a MARKET order takes exactly one of ``quantity`` and ``quote_quantity``, any other type
+    takes ``quantity`` only. (Bybit reads
     a Limit order's ``qty`` in the base coin: a quote amount sent there would buy that many
     coins, not that much money.)
     """
@@ -85,6 +90,13 @@ class NewOrder(msgspec.Struct, frozen=True, kw_only=True):
             _one_of("NewOrder", "side", self.side, _SIDES)
             _one_of("NewOrder", "type", self.type, _TYPES)
             _one_of("NewOrder", "time_in_force", self.time_in_force, _TIFS)
+        implied = _IMPLIED_TIF.get(self.type)
+        if implied is not None and self.time_in_force not in (None, implied):
+            # Binance refuses a time in force on these (-1106), Bybit drops it ("Market order will
+            # always use IOC"; a maker is PostOnly): a FOK market order would fill in part, an IOC
+            # maker would rest.
+            raise ConfigError(f"a {self.type} order is {implied} by its type: time_in_force "
+                              f"{self.time_in_force!r} would be dropped by the venue; leave it None")
         if self.type == "MARKET" and self.price is not None:
             # Binance refuses one (-1106), Bybit ignores it: either way it would not cap the fill.
             raise ConfigError("a MARKET order takes no price (it fills at the market): leave price None, "

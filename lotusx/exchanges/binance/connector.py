@@ -61,9 +61,6 @@ _TERMINATED = "event_stream_terminated"  # the Gap reason after the venue ended 
 # How far the venue clock estimate may run ahead of the venue: an order created this much before
 # a placement began is still taken to be its own (a false "earlier order" is only a doubt raised).
 _CLOCK_SLACK_MS = 500
-# What MARKET and LIMIT_MAKER orders behave as (rest-api.md "New order": a MARKET order fills what
-# the book gives at once; a LIMIT_MAKER rests, or is rejected if it would take).
-_IMPLIED_TIF = {"MARKET": "IOC", "LIMIT_MAKER": "GTC"}
 _WS_API_PATH = "/ws-api/v3"  # appended to Parts.ws_api_url (web-socket-api.md "General API Information")
 
 
@@ -110,13 +107,8 @@ class Binance:
     async def place_order(self, order: NewOrder) -> Order:
         """Place ``order``; retry-safe through its client order id (generated when missing)."""
         cid = order.client_order_id or client_order_id()
-        # timeInForce belongs to LIMIT only; MARKET and LIMIT_MAKER reject it (-1106 PARAM_NOT_REQUIRED).
-        # Left out, only the one a type behaves as anyway may be asked for: a FOK market order would fill in
-        # part, an IOC maker would rest.
-        implied = _IMPLIED_TIF.get(order.type)
-        if implied is not None and order.time_in_force not in (None, implied):
-            raise ConfigError(f"a Binance {order.type} order is {implied} by its type and takes no time_in_force "
-                              f"{order.time_in_force!r}: leave it None")
+        # timeInForce belongs to LIMIT only; MARKET and LIMIT_MAKER reject it (-1106 PARAM_NOT_REQUIRED):
+        # NewOrder allows them only the one their type behaves as anyway, left out here.
         tif = (order.time_in_force or "GTC") if order.type == "LIMIT" else None
         query = pairs([("symbol", order.symbol), ("side", order.side), ("type", order.type), ("timeInForce", tif),
                        ("quantity", order.quantity), ("quoteOrderQty", order.quote_quantity),
