@@ -396,7 +396,9 @@ class Bybit:
 
         The private stream is re-authenticated on reconnect; what it missed while it was down
         comes from ``get_open_orders()``, ``get_order_history()`` from the gap on (every symbol
-        at once), and ``get_order()`` (:func:`lotusx.account.follow_orders`). Not covered: an
+        at once), and ``get_order()`` (:func:`lotusx.account.follow_orders`); an order last seen
+        open that ``get_order()`` cannot find yet (the venue's lists lag its engine) is asked
+        again after a short wait, within :data:`lotusx.account.RECONCILE_WAITS`. Not covered: an
         order cancelled without a fill more than 24 hours before the stream is back (the
         venue's history has dropped it), one the history has not caught up with when asked,
         and one placed before the watcher started, never updated while it watched, that
@@ -419,7 +421,7 @@ class Bybit:
 
         async with aclosing(self._private("order")) as messages, aclosing(follow_orders(
                 messages, orders=updates, open_orders=self.get_open_orders, orders_since=since,
-                get_order=current)) as orders:
+                get_order=current, clock=self.parts.clock, metrics=self.metrics, exchange="bybit")) as orders:
             async for update in orders:
                 yield update
 
