@@ -11,6 +11,8 @@ the current state of each order last seen open that neither query answered for. 
 update is yielded only if it tells something new (status, fill, quantity or price changed)
 and is not older than what was yielded for it before, so nothing already reported comes
 again, and updates the stream queued while the queries ran never move an order back in time.
+A query that fails for a passing reason is asked again after a short wait (see
+:data:`RECONCILE_WAITS`); one that still fails, or fails otherwise, ends the iteration.
 
 Balances: the whole account, with every asset seen before and absent now reported as zero.
 An asset's balance older (by the venue's time) than the one last yielded for it is dropped.
@@ -25,10 +27,23 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable
 from decimal import Decimal
+from functools import partial
 from typing import Any, TypeVar
 
-from lotusx.kernel.errors import AmbiguousOrderState, AmbiguousWithdrawal, DecodeError, DuplicateClientOrderId, NotFound
+from lotusx.kernel.errors import (
+    AmbiguousOrderState,
+    AmbiguousWithdrawal,
+    DecodeError,
+    DuplicateClientOrderId,
+    IpBanned,
+    LotusXError,
+    NotFound,
+    RateLimited,
+    ServerError,
+    TransportError,
+)
 from lotusx.kernel.message import Request, Response
+from lotusx.kernel.protocols import SYSTEM_CLOCK, Clock
 from lotusx.metrics import Metrics
 from lotusx.models import Balance, NewOrder, Order
 from lotusx.ws.delivery import Gap
@@ -40,6 +55,15 @@ _REMEMBERED = 10_000  # finished orders whose last yielded state is kept (least 
 
 GAP_SLACK = 10.0
 """Seconds asked for before a gap besides the silent-link allowance: clock offset error, venue latency."""
+
+RECONCILE_WAITS = (0.5, 1.0, 2.0, 4.0, 8.0)
+"""Seconds waited before each retry of a reconcile's query that failed for a passing reason.
+
+One budget per reconcile, shared by all its queries: a reconcile waits at most their sum, and
+the failure that finds them used up ends the iteration. Bybit's order lists "may delay" behind
+its engine (docs v5/order/order-list), so an order the stream just showed can be unknown to
+them for a moment; a transport error, a 5xx or a throttle has outlasted ``Retry`` by then.
+"""
 
 Key = tuple[str, str]  # (symbol, order id)
 T = TypeVar("T")
@@ -170,7 +194,8 @@ def _sized_otherwise(asked: NewOrder, got: Order, quote: Decimal | None) -> bool
 
 async def follow_orders(messages: AsyncIterator[Any], *, orders: Callable[[Any], Iterable[Order]],
                         open_orders: Callable[[], Awaitable[list[Order]]], orders_since: OrdersSince,
-                        get_order: Callable[[Order], Awaitable[Order]]) -> AsyncGenerator[Order, None]:
+                        get_order: Callable[[Order], Awaitable[Order]], clock: Clock = SYSTEM_CLOCK,
+                        metrics: Metrics | None = None, exchange: str = "") -> AsyncGenerator[Order, None]:
     """Yield the order updates in ``messages``, reconciled by REST after every gap.
 
     ``orders(message)`` reads the order updates a stream message carries (none for others);
@@ -179,8 +204,15 @@ async def follow_orders(messages: AsyncIterator[Any], *, orders: Callable[[Any],
     (the earliest :attr:`Gap.time <lotusx.ws.Gap.time>` since the last reconcile) began, where
     ``symbols`` are those of every order remembered or open now (for a venue that is asked one
     symbol at a time); ``get_order(last)`` fetches the current state of an order last seen as
-    ``last``. A REST failure ends the iteration with its error: the caller's view would
-    otherwise be silently incomplete.
+    ``last``.
+
+    A query that fails for a passing reason (a ``TransportError``, ``ServerError`` or
+    ``RateLimited`` short of ``IpBanned``, or ``get_order``'s ``NotFound``: the venue's lists lag
+    its engine) is asked again after the next of :data:`RECONCILE_WAITS` on ``clock``, counted in
+    ``metrics``' ``watch_orders_retries_total{exchange,reason}``. Any other failure, or one that
+    finds the waits used up, ends the iteration with its error: an order whose state cannot be
+    read is never dropped or guessed, which would leave the caller's view silently incomplete.
+    The stream's updates wait meanwhile.
     """
     seen = _Seen()
     gap_time: float | None = None  # when the pending gap began; None while nothing is missed
@@ -190,7 +222,8 @@ async def follow_orders(messages: AsyncIterator[Any], *, orders: Callable[[Any],
             continue
         if gap_time is not None:  # the stream delivers again: from here on nothing more is missed
             since, gap_time = gap_time, None
-            for update in await _reconcile(seen, since, open_orders, orders_since, get_order):
+            patient = _Patience(clock, metrics, exchange)
+            for update in await _reconcile(seen, since, patient, open_orders, orders_since, get_order):
                 if _remember(seen, update):
                     yield update
         for update in orders(message):
@@ -198,14 +231,37 @@ async def follow_orders(messages: AsyncIterator[Any], *, orders: Callable[[Any],
                 yield update
 
 
-async def _reconcile(seen: _Seen, since: float, open_orders: Callable[[], Awaitable[list[Order]]],
+async def _reconcile(seen: _Seen, since: float, patient: _Patience, open_orders: Callable[[], Awaitable[list[Order]]],
                      orders_since: OrdersSince, get_order: Callable[[Order], Awaitable[Order]]) -> list[Order]:
-    now_open = await open_orders()
+    now_open = await patient(open_orders)
     symbols = frozenset({symbol for symbol, _ in (*seen.open, *seen.done)} | {o.symbol for o in now_open})
-    changed = await orders_since(since, symbols)
+    changed = await patient(lambda: orders_since(since, symbols))
     answered = {(o.symbol, o.order_id) for o in (*now_open, *changed)}
     closed = [last for key, last in seen.open.items() if key not in answered]
-    return [*now_open, *changed, *[await get_order(last) for last in closed]]
+    # Seen open a moment ago: a NotFound is the venue's lists lagging, not the order gone.
+    return [*now_open, *changed, *[await patient(partial(get_order, last), lags=True) for last in closed]]
+
+
+class _Patience:
+    """One reconcile's budget of waits (:data:`RECONCILE_WAITS`) for queries failing for a passing reason."""
+
+    def __init__(self, clock: Clock, metrics: Metrics | None, exchange: str) -> None:
+        self.clock, self.metrics, self.exchange = clock, metrics, exchange
+        self.waits = iter(RECONCILE_WAITS)
+
+    async def __call__(self, query: Callable[[], Awaitable[T]], *, lags: bool = False) -> T:
+        """``query()``'s answer, asked again after a passing failure (``NotFound`` too when it ``lags``)."""
+        while True:
+            try:
+                return await query()
+            except LotusXError as exc:
+                passing = isinstance(exc, TransportError | ServerError | RateLimited) and not isinstance(exc, IpBanned)
+                wait = next(self.waits, None) if passing or (lags and isinstance(exc, NotFound)) else None
+                if wait is None:
+                    raise
+                if self.metrics is not None:
+                    self.metrics.watch_orders_retries.labels(self.exchange, type(exc).__name__).inc()
+                await self.clock.sleep(wait)
 
 
 class _Seen:

@@ -12,6 +12,7 @@ import pytest
 from lotusx.account import GAP_SLACK, as_asked, cancel_once, follow_balances, follow_orders, gap_start_ms
 from lotusx.kernel.errors import AmbiguousOrderState, DuplicateClientOrderId, NotFound
 from lotusx.models import Balance, NewOrder, Order
+from lotusx.testing import FakeClock
 from lotusx.ws import Gap, Resumed
 
 GAP, RESUMED = Gap("disconnected", 0.0), Resumed(0.0)
@@ -60,8 +61,10 @@ def updates(message: Any) -> list[Order]:
 
 
 async def follow(venue: Venue, *messages: Any) -> list[Order]:
+    # A FakeClock: an order the venue cannot find is asked again after waits before its NotFound ends the stream.
     return [o async for o in follow_orders(stream(*messages), orders=updates, open_orders=venue.open_orders,
-                                           orders_since=venue.orders_since, get_order=venue.get_order)]
+                                           orders_since=venue.orders_since, get_order=venue.get_order,
+                                           clock=FakeClock())]
 
 
 async def test_stream_updates_pass_through_and_repeats_are_dropped() -> None:

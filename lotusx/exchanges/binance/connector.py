@@ -314,7 +314,7 @@ class Binance:
         # Closed explicitly, innermost last: the socket is gone when our aclose() returns.
         async with aclosing(self._user_events()) as events, aclosing(follow_orders(
                 events, orders=_execution, open_orders=self.get_open_orders, orders_since=since,
-                get_order=current)) as updates:
+                get_order=current, clock=self.parts.clock, metrics=self.metrics, exchange="binance")) as updates:
             async for update in updates:
                 yield update
 

@@ -41,7 +41,15 @@ from lotusx.exchanges.bybit.streams import (
     public_dialect,
 )
 from lotusx.kernel.client import json_body
-from lotusx.kernel.errors import ConfigError, DecodeError, NotFound, ProtocolError, TimestampOutOfWindow
+from lotusx.kernel.errors import (
+    AmbiguousOutcome,
+    ConfigError,
+    DecodeError,
+    LotusXError,
+    NotFound,
+    ProtocolError,
+    TimestampOutOfWindow,
+)
 from lotusx.kernel.ids import client_order_id
 from lotusx.kernel.message import Endpoint, Request
 from lotusx.kernel.service import Service
@@ -184,6 +192,11 @@ class Bybit:
         successfully accepted", docs v5/order/cancel-order): an order still open when read back
         right after the acknowledgement comes back ``PENDING_CANCEL``, never as a plain ``NEW``
         that reads as a cancel that did nothing; ``watch_orders`` has its final state.
+        A read-back that fails (a 5xx, the venue's lists not caught up, the connector closed
+        meanwhile) raises :class:`~lotusx.AmbiguousOutcome` saying the cancel was accepted, with
+        the read's error as its cause: the acknowledgement carries only the ids, and whether the
+        order was cancelled or filled first is unknown; never the read's own error, which would
+        read as a cancel refused or an unknown order.
         An order already cancelled comes back as it is: a cancel retried after its answer was lost
         would otherwise report 110001 for the order its first attempt cancelled
         (see :func:`lotusx.account.cancel_once`).
@@ -191,7 +204,14 @@ class Bybit:
         async def cancel() -> Order:
             body = {"category": self.category.name, "symbol": symbol, **dict(_ids(order_id, client_order_id))}
             done: s.OrderIds = await self._post(self.category.order_cancel, body, s.OrderIds)
-            order = await self.get_order(symbol, order_id=done.orderId)
+            try:
+                order = await self.get_order(symbol, order_id=done.orderId)
+            except LotusXError as exc:
+                # Not a CANCELED order made from the ids: Bybit cancels asynchronously, so the order
+                # may fill before the cancel lands, and the acknowledgement gives no fill or price.
+                raise AmbiguousOutcome(f"POST {self.category.order_cancel.path}: the venue accepted the cancel of "
+                                       f"order {done.orderId} ({symbol}), but reading it back failed ({exc}): "
+                                       "get_order or watch_orders has its outcome") from exc
             if order.status not in TERMINAL:
                 return msgspec.structs.replace(order, status="PENDING_CANCEL")
             return order
@@ -396,7 +416,9 @@ class Bybit:
 
         The private stream is re-authenticated on reconnect; what it missed while it was down
         comes from ``get_open_orders()``, ``get_order_history()`` from the gap on (every symbol
-        at once), and ``get_order()`` (:func:`lotusx.account.follow_orders`). Not covered: an
+        at once), and ``get_order()`` (:func:`lotusx.account.follow_orders`); an order last seen
+        open that ``get_order()`` cannot find yet (the venue's lists lag its engine) is asked
+        again after a short wait, within :data:`lotusx.account.RECONCILE_WAITS`. Not covered: an
         order cancelled without a fill more than 24 hours before the stream is back (the
         venue's history has dropped it), one the history has not caught up with when asked,
         and one placed before the watcher started, never updated while it watched, that
@@ -419,7 +441,7 @@ class Bybit:
 
         async with aclosing(self._private("order")) as messages, aclosing(follow_orders(
                 messages, orders=updates, open_orders=self.get_open_orders, orders_since=since,
-                get_order=current)) as orders:
+                get_order=current, clock=self.parts.clock, metrics=self.metrics, exchange="bybit")) as orders:
             async for update in orders:
                 yield update
 
