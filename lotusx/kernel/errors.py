@@ -22,7 +22,9 @@ Every error LotusX raises is a :class:`LotusXError`; catch that to catch them al
     │   └── OrderRejected
     │       ├── InsufficientBalance
     │       └── DuplicateClientOrderId
-    ├── AmbiguousOrderState         cannot tell whether an order exists (``client_order_id``)
+    ├── AmbiguousOutcome            the venue may have acted on a write: look it up before acting again
+    │   ├── AmbiguousOrderState     cannot tell whether an order exists (``client_order_id``)
+    │   └── AmbiguousWithdrawal     an accepted withdrawal whose answer is unreadable (``client_id``)
     ├── DecodeError                 a payload does not match its schema
     └── StreamError                 a WebSocket stream problem
         ├── FrameTooLarge           decompressed / reassembled frame over its cap
