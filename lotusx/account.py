@@ -209,7 +209,7 @@ async def follow_orders(messages: AsyncIterator[Any], *, orders: Callable[[Any],
     A query that fails for a passing reason (a ``TransportError``, ``ServerError`` or
     ``RateLimited`` short of ``IpBanned``, or ``get_order``'s ``NotFound``: the venue's lists lag
     its engine) is asked again after the next of :data:`RECONCILE_WAITS` on ``clock``, counted in
-    ``metrics``' ``watch_orders_retries_total{exchange,reason}``. Any other failure, or one that
+    ``metrics``' ``reconcile_retries_total{exchange,stream="orders",reason}``. Any other failure, or one that
     finds the waits used up, ends the iteration with its error: an order whose state cannot be
     read is never dropped or guessed, which would leave the caller's view silently incomplete.
     The stream's updates wait meanwhile.
@@ -222,7 +222,7 @@ async def follow_orders(messages: AsyncIterator[Any], *, orders: Callable[[Any],
             continue
         if gap_time is not None:  # the stream delivers again: from here on nothing more is missed
             since, gap_time = gap_time, None
-            patient = _Patience(clock, metrics, exchange)
+            patient = _Patience(clock, metrics, exchange, "orders")
             for update in await _reconcile(seen, since, patient, open_orders, orders_since, get_order):
                 if _remember(seen, update):
                     yield update
@@ -245,8 +245,8 @@ async def _reconcile(seen: _Seen, since: float, patient: _Patience, open_orders:
 class _Patience:
     """One reconcile's budget of waits (:data:`RECONCILE_WAITS`) for queries failing for a passing reason."""
 
-    def __init__(self, clock: Clock, metrics: Metrics | None, exchange: str) -> None:
-        self.clock, self.metrics, self.exchange = clock, metrics, exchange
+    def __init__(self, clock: Clock, metrics: Metrics | None, exchange: str, stream: str) -> None:
+        self.clock, self.metrics, self.exchange, self.stream = clock, metrics, exchange, stream
         self.waits = iter(RECONCILE_WAITS)
 
     async def __call__(self, query: Callable[[], Awaitable[T]], *, lags: bool = False) -> T:
@@ -260,7 +260,7 @@ class _Patience:
                 if wait is None:
                     raise
                 if self.metrics is not None:
-                    self.metrics.watch_orders_retries.labels(self.exchange, type(exc).__name__).inc()
+                    self.metrics.reconcile_retries.labels(self.exchange, self.stream, type(exc).__name__).inc()
                 await self.clock.sleep(wait)
 
 
@@ -314,7 +314,9 @@ Stamped = tuple[int | None, dict[str, Balance]]
 
 
 async def follow_balances(messages: AsyncIterator[Any], *, balances: Callable[[Any], Stamped | None],
-                          fetch: Callable[[], Awaitable[Stamped]]) -> AsyncGenerator[dict[str, Balance], None]:
+                          fetch: Callable[[], Awaitable[Stamped]], clock: Clock = SYSTEM_CLOCK,
+                          metrics: Metrics | None = None, exchange: str = ""
+                          ) -> AsyncGenerator[dict[str, Balance], None]:
     """Yield the balance changes in ``messages``, and the whole account after every gap.
 
     ``balances(message)`` reads the changed balances a message carries (``None`` for others);
@@ -333,7 +335,9 @@ async def follow_balances(messages: AsyncIterator[Any], *, balances: Callable[[A
 
     The account fetched after a gap is always yielded (it is the recovery; a venue's account
     time is not trusted to suppress it), and its time, when given, drops stream events older
-    than it that queued while it was fetched.
+    than it that queued while it was fetched. A fetch that fails for a passing reason is asked
+    again as :func:`follow_orders` asks its queries (``stream="balances"`` in the metric); any
+    other failure, or one that finds the waits used up, ends the iteration with its error.
     """
     times: dict[str, int] = {}  # asset -> venue time of the newest stream balance yielded for it
     fetched = -1  # venue time of the newest account fetched (-1: none, or none given)
@@ -345,7 +349,7 @@ async def follow_balances(messages: AsyncIterator[Any], *, balances: Callable[[A
             continue
         if gapped:
             gapped = False
-            time, now = await fetch()
+            time, now = await _Patience(clock, metrics, exchange, "balances")(fetch)
             zero = Decimal(0)
             # An asset emptied while the stream was down is absent from the answer: say so.
             yield {**{asset: Balance(asset=asset, free=zero, locked=zero) for asset in seen - now.keys()}, **now}

@@ -18,9 +18,10 @@ REST
     re-send after a timestamp rejection (reason ``TimestampOutOfWindow``).
     ``reconciles_total{exchange,endpoint,outcome}``: order lookups after an unknown placement
     outcome, ``found`` / ``absent`` / ``failed``, and ``retried`` for a lookup asked again.
-    ``watch_orders_retries_total{exchange,reason}``: queries of ``watch_orders``' reconcile after a
-    gap asked again after a passing failure (reason: its error type, ``NotFound`` for an order the
-    venue's lists have not caught up with; see :func:`lotusx.account.follow_orders`).
+    ``reconcile_retries_total{exchange,stream,reason}``: queries of the REST catch-up after a
+    private stream's gap (stream ``orders`` or ``balances``) asked again after a passing failure
+    (reason: its error type, ``NotFound`` for an order the venue's lists have not caught up with;
+    see :func:`lotusx.account.follow_orders`).
     ``ambiguous_orders_total{exchange,endpoint,cause}``: ``AmbiguousOrderState`` raised,
     ``no_reconcile`` / ``reconcile_failed`` / ``duplicate_not_found`` / ``earlier_attempt`` (a
     placement given up on a refusal after an earlier attempt may have executed) /
@@ -108,9 +109,9 @@ class Metrics:
         self.reconciles = Counter(
             "reconciles", "Order lookups after a placement whose outcome was unknown, by what they found.",
             ("exchange", "endpoint", "outcome"), namespace=ns, registry=r)
-        self.watch_orders_retries = Counter(
-            "watch_orders_retries", "watch_orders' reconcile queries asked again after a passing failure.",
-            ("exchange", "reason"), namespace=ns, registry=r)
+        self.reconcile_retries = Counter(
+            "reconcile_retries", "Queries of a private stream's catch-up asked again after a passing failure.",
+            ("exchange", "stream", "reason"), namespace=ns, registry=r)
         self.ambiguous_orders = Counter(
             "ambiguous_orders", "Placements ended in AmbiguousOrderState: the order may or may not exist.",
             ("exchange", "endpoint", "cause"), namespace=ns, registry=r)

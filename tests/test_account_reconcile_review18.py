@@ -155,10 +155,10 @@ async def test_a_failure_that_will_not_pass_ends_the_stream_at_once(call: str, e
 
 
 async def test_every_retry_of_the_reconcile_is_counted_by_its_reason() -> None:
-    """watch_orders_retries_total{exchange,reason} counts each lookup asked again."""
+    """reconcile_retries_total{exchange,stream="orders",reason} counts each lookup asked again."""
     metrics = Metrics()
     venue = Venue(current=[order("1", "CANCELED")], open=[ServerError("503")], **{"1": lagging(2)})
     await follow(venue, FakeClock(), order("1"), GAP, RESUMED, metrics=metrics)
-    counted = [metrics.watch_orders_retries.labels("testex", reason)._value.get() for reason in
+    counted = [metrics.reconcile_retries.labels("testex", "orders", reason)._value.get() for reason in
                ("ServerError", "NotFound")]
     assert counted == [1, 2]

@@ -327,7 +327,8 @@ class Binance:
         ``balanceUpdate`` deltas are not read: their new balances come in ``outboundAccountPosition``.
         """
         async with aclosing(self._user_events()) as events, aclosing(follow_balances(
-                events, balances=_positions, fetch=self._account)) as changes:
+                events, balances=_positions, fetch=self._account, clock=self.parts.clock, metrics=self.metrics,
+                exchange="binance")) as changes:
             async for change in changes:
                 yield change
 

@@ -462,7 +462,8 @@ class Bybit:
             return None, await self.get_balances()
 
         async with aclosing(self._private("wallet")) as messages, aclosing(follow_balances(
-                messages, balances=changed, fetch=fetch)) as changes:
+                messages, balances=changed, fetch=fetch, clock=self.parts.clock, metrics=self.metrics,
+                exchange="bybit")) as changes:
             async for change in changes:
                 yield change
 

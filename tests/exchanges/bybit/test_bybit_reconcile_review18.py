@@ -23,5 +23,5 @@ async def test_a_reconcile_throttled_past_retry_waits_and_reports_the_cancel(byb
     sim.chaos("bybit").force_429 = 3
     cancelled = await first(orders, lambda o: o.client_order_id == "slow-1" and o.status == "CANCELED")
     assert cancelled.filled_quantity == 0
-    assert bybit.metrics.watch_orders_retries.labels("bybit", "RateLimited")._value.get() == 1
+    assert bybit.metrics.reconcile_retries.labels("bybit", "orders", "RateLimited")._value.get() == 1
     await orders.aclose()
