@@ -10,6 +10,7 @@ from typing import Any
 from lotusx.book import BookEvent, DiffSync, Gap, SnapshotDeltaSync, follow_books, readable
 from lotusx.book.follow import Snapshot
 from lotusx.book.sync import CROSSED
+from lotusx.models import OrderBook
 
 BIDS, ASKS = [("100", "1")], [("101", "1")]
 
@@ -57,10 +58,10 @@ def test_a_delta_that_crosses_a_bybit_book_is_a_gap() -> None:
     assert not sync.synced
 
 
-async def test_follow_books_never_yields_a_crossed_book_and_resyncs_it() -> None:
-    """The crossed book is counted as a CROSSED resync; the next book comes from a new snapshot."""
+async def after_one_diff(snapshots: list[Snapshot], diff: BookEvent, depth: int | None = None
+                         ) -> tuple[OrderBook, OrderBook, list[tuple[str, str]]]:
+    """follow_books on one symbol: the first snapshot's book, the next book yielded after ``diff``, the resyncs."""
     resyncs: list[tuple[str, str]] = []
-    snapshots: list[Snapshot] = [(BIDS, ASKS, 10), ([("102", "1")], [("103", "1")], 20)]
     diffs: asyncio.Queue[Any] = asyncio.Queue()
 
     async def stream() -> AsyncIterator[Any]:
@@ -71,14 +72,22 @@ async def test_follow_books_never_yields_a_crossed_book_and_resyncs_it() -> None
         return snapshots.pop(0)
 
     books = follow_books([DiffSync("X")], stream(), event=lambda m: ("X", m), reconnected=lambda _: False,
-                         snapshot=snapshot, resynced=lambda symbol, reason: resyncs.append((symbol, reason)))
+                         snapshot=snapshot, resynced=lambda symbol, reason: resyncs.append((symbol, reason)),
+                         depth=depth)
     try:
         first = await asyncio.wait_for(anext(books), 1)
-        assert first.sequence == 10
-        diffs.put_nowait(crossing_bid(11, 11))
+        diffs.put_nowait(diff)
         second = await asyncio.wait_for(anext(books), 1)
     finally:
         await books.aclose()
+    return first, second, resyncs
+
+
+async def test_follow_books_never_yields_a_crossed_book_and_resyncs_it() -> None:
+    """The crossed book is counted as a CROSSED resync; the next book comes from a new snapshot."""
+    first, second, resyncs = await after_one_diff([(BIDS, ASKS, 10), ([("102", "1")], [("103", "1")], 20)],
+                                                  crossing_bid(11, 11))
+    assert first.sequence == 10
     assert resyncs == [("X", CROSSED)]
     assert (second.sequence, second.bids[0][0], second.asks[0][0]) == (20, Decimal(102), Decimal(103))
 

@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
 from decimal import Decimal
-from typing import Any
 
 import pytest
 
-from lotusx.book import BookEvent, DiffSync, Gap, LocalBook, SnapshotDeltaSync, follow_books, readable
-from lotusx.book.follow import Snapshot
+from lotusx.book import BookEvent, DiffSync, Gap, LocalBook, SnapshotDeltaSync, readable
 from lotusx.book.sync import MALFORMED
 from lotusx.kernel.errors import ProtocolError
-from lotusx.models import OrderBook
+from tests.book.test_crossed_book_review14 import after_one_diff
 
 BIDS, ASKS = [("100", "1"), ("99", "2")], [("101", "1")]
 
@@ -124,26 +120,8 @@ def test_a_read_quantity_is_kept_read() -> None:
 
 async def test_follow_books_resyncs_a_diff_whose_quantity_is_no_amount() -> None:
     """The diff is never yielded: a MALFORMED resync, then the next snapshot's book."""
-    resyncs: list[tuple[str, str]] = []
-    snapshots: list[Snapshot] = [(BIDS, ASKS, 10), ([("98", "1")], [("103", "1")], 20)]
-    diffs: asyncio.Queue[Any] = asyncio.Queue()
-
-    async def stream() -> AsyncIterator[Any]:
-        while True:
-            yield await diffs.get()
-
-    async def snapshot(_: str) -> Snapshot:
-        return snapshots.pop(0)
-
-    books = follow_books([DiffSync("X")], stream(), event=lambda m: ("X", m), reconnected=lambda _: False,
-                         snapshot=snapshot, resynced=lambda symbol, reason: resyncs.append((symbol, reason)),
-                         depth=5)
-    try:
-        first = await asyncio.wait_for(anext(books), 1)
-        diffs.put_nowait(BookEvent(11, 11, [("100", "1.5x")], []))
-        second = await asyncio.wait_for(anext(books), 1)
-    finally:
-        await books.aclose()
-    assert isinstance(first, OrderBook) and first.sequence == 10
+    first, second, resyncs = await after_one_diff([(BIDS, ASKS, 10), ([("98", "1")], [("103", "1")], 20)],
+                                                  BookEvent(11, 11, [("100", "1.5x")], []), depth=5)
+    assert first.sequence == 10
     assert resyncs == [("X", MALFORMED)]
     assert (second.sequence, second.bids) == (20, [(Decimal(98), Decimal(1))])
