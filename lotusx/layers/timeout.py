@@ -67,7 +67,12 @@ class Timeout:
 
 @dataclass(frozen=True)
 class Deadline:
-    """Raise :class:`lotusx.DeadlineExceeded` when the whole call takes longer than ``seconds``."""
+    """Raise :class:`lotusx.DeadlineExceeded` when the whole call takes longer than ``seconds``.
+
+    A placement cut by it raises :class:`lotusx.AmbiguousOrderState` instead (see the module
+    docstring), logged as ``rest.ambiguous_order`` with ``cause="deadline"``; it is not counted in
+    ``ambiguous_orders_total``: this layer, added by the user, holds no metrics.
+    """
 
     seconds: float
 

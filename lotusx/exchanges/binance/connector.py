@@ -294,6 +294,8 @@ class Binance:
         order placed before the watcher started and never updated while it watched, that
         closes during a gap (the history is asked from the gap on only).
         """
+        if isinstance(symbols, str):  # frozenset("BTCUSDT") would be its letters
+            raise ConfigError(f"watch_orders symbols is a list of symbols, got the str {symbols!r}: pass [{symbols!r}]")
         named = frozenset(symbols)
         if odd := sorted(symbol for symbol in named if not symbol or symbol != symbol.upper()):
             # Asked for only after the first reconnect, where the venue's refusal would end the watcher.

@@ -57,3 +57,13 @@ async def test_a_symbol_binance_cannot_name_is_refused_before_the_stream_starts(
         with pytest.raises(ConfigError, match="upper-case"):
             await anext(ex.watch_orders(symbols))
     assert transport.requests == []
+
+
+async def test_one_symbol_given_as_a_str_is_refused_not_split_into_letters() -> None:
+    """watch_orders(symbols="BTCUSDT"): a ConfigError naming the list to pass, not seven one-letter symbols."""
+    transport = FakeTransport(lambda request: Response(status=500, body=b"{}"))
+    async with lotusx.connect("binance", credentials=lotusx.Credentials(api_key="k" * 64, secret="s" * 64),
+                              transport=transport, clock=FakeClock(1_700_000_000)) as ex:
+        with pytest.raises(ConfigError, match=r"\['BTCUSDT'\]"):
+            await anext(ex.watch_orders("BTCUSDT"))
+    assert transport.requests == []
