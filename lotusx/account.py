@@ -38,6 +38,7 @@ from lotusx.kernel.errors import (
     IpBanned,
     LotusXError,
     NotFound,
+    ProtocolError,
     RateLimited,
     ServerError,
     TransportError,
@@ -206,10 +207,11 @@ async def follow_orders(messages: AsyncIterator[Any], *, orders: Callable[[Any],
     symbol at a time); ``get_order(last)`` fetches the current state of an order last seen as
     ``last``.
 
-    A query that fails for a passing reason (a ``TransportError``, ``ServerError`` or
-    ``RateLimited`` short of ``IpBanned``, or ``get_order``'s ``NotFound``: the venue's lists lag
-    its engine) is asked again after the next of :data:`RECONCILE_WAITS` on ``clock``, counted in
-    ``metrics``' ``reconcile_retries_total{exchange,stream="orders",reason}``. Any other failure, or one that
+    A query that fails for a passing reason (a ``TransportError`` other than ``ProtocolError``, a
+    ``ServerError``, ``RateLimited`` short of ``IpBanned``, or ``get_order``'s ``NotFound``: the
+    venue's lists lag its engine) is asked again after the next of :data:`RECONCILE_WAITS` on
+    ``clock``, counted in ``metrics``' ``reconcile_retries_total{exchange,stream="orders",reason}``.
+    Any other failure, or one that
     finds the waits used up, ends the iteration with its error: an order whose state cannot be
     read is never dropped or guessed, which would leave the caller's view silently incomplete.
     The stream's updates wait meanwhile.
@@ -255,7 +257,10 @@ class _Patience:
             try:
                 return await query()
             except LotusXError as exc:
-                passing = isinstance(exc, TransportError | ServerError | RateLimited) and not isinstance(exc, IpBanned)
+                # Malformed traffic (ProtocolError: the connectors' own paging limits among it) is
+                # no passing fault: asked again, a walk of up to 100 pages would end the same way.
+                passing = isinstance(exc, TransportError | ServerError | RateLimited) and not isinstance(
+                    exc, IpBanned | ProtocolError)
                 wait = next(self.waits, None) if passing or (lags and isinstance(exc, NotFound)) else None
                 if wait is None:
                     raise

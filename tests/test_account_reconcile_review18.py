@@ -21,6 +21,7 @@ from lotusx.kernel.errors import (
     IpBanned,
     LotusXError,
     NotFound,
+    ProtocolError,
     RateLimited,
     ServerError,
     Timeout,
@@ -144,9 +145,12 @@ async def test_each_reconcile_has_its_own_budget() -> None:
     ("1", ConfigError("this bybit connector is closed")),
     ("open", NotFound("no such symbol")),  # only a single order's lookup can lag; a list's NotFound stands
     ("since", NotFound("no such symbol")),
+    # The connectors' own paging limits ("still more orders after 100 pages", a repeated cursor):
+    # asked again, each try costs a walk of up to 100 pages (2000 weight on Binance) for the same end.
+    ("since", ProtocolError("GET /v5/order/history: still more orders after 100 pages")),
 ], ids=lambda v: v if isinstance(v, str) else type(v).__name__)
 async def test_a_failure_that_will_not_pass_ends_the_stream_at_once(call: str, error: LotusXError) -> None:
-    """A refused key, a ban, a closed connector or a list's NotFound ends the iteration without waiting."""
+    """A refused key, a ban, a closed connector, a list's NotFound or malformed traffic ends it without waiting."""
     clock = FakeClock()
     venue = Venue(current=[order("1", "CANCELED")], **{call: [error]})
     with pytest.raises(type(error)):
