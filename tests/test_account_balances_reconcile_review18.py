@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from decimal import Decimal
-from typing import Any
 
 import pytest
 
@@ -13,14 +11,9 @@ from lotusx.kernel.errors import AuthenticationError, LotusXError, ServerError, 
 from lotusx.metrics import Metrics
 from lotusx.models import Balance
 from lotusx.testing import FakeClock
-from lotusx.ws import Gap, Resumed
+from tests.test_account import GAP, RESUMED, stream
 
 USDT = {"USDT": Balance(asset="USDT", free=Decimal(7), locked=Decimal(0))}
-
-
-async def stream(*messages: Any) -> AsyncIterator[Any]:
-    for message in messages:
-        yield message
 
 
 async def after_a_gap(*failures: LotusXError, metrics: Metrics | None = None
@@ -33,7 +26,7 @@ async def after_a_gap(*failures: LotusXError, metrics: Metrics | None = None
             raise left.pop(0)
         return None, USDT
 
-    got = [b async for b in follow_balances(stream(Gap("disconnected", 0.0), Resumed(0.0)), balances=lambda m: None,
+    got = [b async for b in follow_balances(stream(GAP, RESUMED), balances=lambda m: None,
                                             fetch=fetch, clock=clock, metrics=metrics, exchange="testex")]
     return got, clock
 

@@ -8,8 +8,6 @@ ends the iteration as before. Any other error ends it at once.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -29,15 +27,7 @@ from lotusx.kernel.errors import (
 from lotusx.metrics import Metrics
 from lotusx.models import Order
 from lotusx.testing import FakeClock
-from lotusx.ws import Gap, Resumed
-
-GAP, RESUMED = Gap("disconnected", 0.0), Resumed(0.0)
-
-
-def order(order_id: str, status: str = "NEW", filled: str = "0") -> Order:
-    return Order(order_id=order_id, client_order_id=f"c-{order_id}", symbol="BTCUSDT", side="BUY", type="LIMIT",
-                 status=status, price=Decimal("100"), quantity=Decimal("5"), filled_quantity=Decimal(filled),
-                 timestamp=1)
+from tests.test_account import GAP, RESUMED, order, stream, updates
 
 
 class Venue:
@@ -69,15 +59,6 @@ class Venue:
         if last.order_id not in self.current:
             raise NotFound(f"no order {last.order_id}")
         return self.current[last.order_id]
-
-
-async def stream(*messages: Any) -> AsyncIterator[Any]:
-    for message in messages:
-        yield message
-
-
-def updates(message: Any) -> list[Order]:
-    return [message] if isinstance(message, Order) else []
 
 
 async def follow(venue: Venue, clock: FakeClock, *messages: Any, metrics: Metrics | None = None) -> list[Order]:

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import socket
 from typing import Any
 
-import aiohttp
-
 import lotusx
-from lotusx.metrics import Metrics, serve
+from lotusx.metrics import Metrics
 from lotusx.sim import ApiKeys, SimConfig
 from lotusx.sim import serve as simulate
+from tests.test_log_metrics import scrape
 
 QUIET = SimConfig(driver_rate=0)
 
@@ -31,15 +29,7 @@ async def test_two_binance_and_one_bybit_connector_share_one_scrape() -> None:
             await one.get_order_book("BTCUSDT")
             await two.get_order_book("BTCUSDT")
             await bybit.get_order_book("BTCUSDT")
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
-        stop = serve(port, metrics)
-        try:
-            async with aiohttp.ClientSession() as session, session.get(f"http://127.0.0.1:{port}/metrics") as resp:
-                text = await resp.text()
-        finally:
-            stop()
+        text = await scrape(metrics)
         secrets = [value for venue in ("binance", "bybit") for keys in [sim.api_keys(venue)]
                    for value in (keys.hmac_key, keys.hmac_secret)]
     assert 'lotusx_requests_total{endpoint="depth",exchange="binance",status_class="2xx"} 2.0' in text

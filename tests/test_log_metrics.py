@@ -172,25 +172,30 @@ def test_status_class() -> None:
     assert [status_class(s) for s in (200, 429, 503, None)] == ["2xx", "4xx", "5xx", "error"]
 
 
-async def test_metrics_serve_exposes_the_registry_on_loopback() -> None:
-    """serve(port) exposes the metrics over HTTP on 127.0.0.1."""
+async def scrape(metrics: Metrics) -> str:
+    """What ``serve(port, metrics)`` answers a Prometheus scrape over loopback, on a free port."""
     import socket
 
     import aiohttp
 
     from lotusx.metrics import serve
 
-    metrics = Metrics()
-    metrics.retries.labels("binance", "order", "Timeout").inc(3)
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     stop = serve(port, metrics)
     try:
         async with aiohttp.ClientSession() as session, session.get(f"http://127.0.0.1:{port}/metrics") as resp:
-            text = await resp.text()
+            return await resp.text()
     finally:
         stop()
+
+
+async def test_metrics_serve_exposes_the_registry_on_loopback() -> None:
+    """serve(port) exposes the metrics over HTTP on 127.0.0.1."""
+    metrics = Metrics()
+    metrics.retries.labels("binance", "order", "Timeout").inc(3)
+    text = await scrape(metrics)
     assert 'lotusx_retries_total{endpoint="order",exchange="binance",reason="Timeout"} 3.0' in text
 
 
