@@ -11,7 +11,7 @@ from typing import Any
 import aiohttp
 from yarl import URL
 
-from lotusx.kernel.errors import ConfigError, ConnectError, Disconnected, ProtocolError, Timeout
+from lotusx.kernel.errors import ConfigError, ConnectError, Disconnected, ProtocolError, Timeout, TransportError
 from lotusx.kernel.message import Request, Response
 from lotusx.log import without_password
 from lotusx.transport.url import parsed_url
@@ -105,26 +105,30 @@ class AiohttpRest:
                                        allow_redirects=False) as resp:
                 return Response(status=resp.status, body=await resp.read(), headers=resp.headers,
                                 elapsed=time.perf_counter() - started)
-        # Error texts are built here, not per call: most calls never need them.
+        # Error texts are built here, not per call: most calls never need them. Raised past the
+        # except clauses: raised in one, the error would keep aiohttp's as its __context__ (``from
+        # None`` only hides it from printed tracebacks), and aiohttp's holds the request as sent:
+        # the key headers and the URL with its signed query, for any handler that walks the chain.
         except aiohttp.ClientConnectorError as exc:
-            raise ConnectError(f"{_where(request)}: cannot connect: {_reason(exc)}") from None
+            error: TransportError = ConnectError(f"{_where(request)}: cannot connect: {_reason(exc)}")
         except aiohttp.ConnectionTimeoutError:
             # Raised only while getting a connection (connecting, or waiting for a pooled one):
             # nothing was written, so this is a ConnectError (an order may be re-sent), not a Timeout.
-            raise ConnectError(f"{_where(request)}: cannot connect: no connection in time") from None
+            error = ConnectError(f"{_where(request)}: cannot connect: no connection in time")
         except (TimeoutError, aiohttp.ServerTimeoutError):
-            raise Timeout(f"{_where(request)}: no response within {self.timeout}s") from None
+            error = Timeout(f"{_where(request)}: no response within {self.timeout}s")
         except aiohttp.ServerDisconnectedError:
-            raise Disconnected(f"{_where(request)}: server disconnected", sent=True) from None
+            error = Disconnected(f"{_where(request)}: server disconnected", sent=True)
         except (aiohttp.ClientOSError, aiohttp.ClientConnectionResetError) as exc:
             # A reset (a pooled keep-alive socket the peer or a balancer dropped, say: aiohttp's
             # "Cannot write to closing transport") is a lost connection, retried as one, not
             # malformed traffic. It may come after the request left.
-            raise Disconnected(f"{_where(request)}: connection lost: {_reason(exc)}", sent=True) from None
+            error = Disconnected(f"{_where(request)}: connection lost: {_reason(exc)}", sent=True)
         except aiohttp.ClientPayloadError as exc:
-            raise Disconnected(f"{_where(request)}: response cut short: {_reason(exc)}", sent=True) from None
+            error = Disconnected(f"{_where(request)}: response cut short: {_reason(exc)}", sent=True)
         except (aiohttp.ClientResponseError, aiohttp.ClientConnectionError) as exc:
-            raise ProtocolError(f"{_where(request)}: {type(exc).__name__}: {_reason(exc)}") from None
+            error = ProtocolError(f"{_where(request)}: {type(exc).__name__}: {_reason(exc)}")
+        raise error from None
 
     async def aclose(self) -> None:
         """Close the pool; the transport can be used again (a new pool is made)."""

@@ -80,16 +80,20 @@ class AiohttpWs:
                     max_msg_size=self.max_msg_size, headers=self._headers or None,
                     timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=self.connect_timeout),
                 )
+        # Raised past the except clauses, as AiohttpRest does: aiohttp's error, left as the
+        # __context__, holds the upgrade request's URL (its query) and headers.
         except aiohttp.WSServerHandshakeError as exc:
-            await self._close_session()
-            raise self._refused(exc) from None
+            error = self._refused(exc)
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-            await self._close_session()
-            raise ConnectError(f"cannot open WebSocket {self._where()}: {type(exc).__name__}") from None
+            error = ConnectError(f"cannot open WebSocket {self._where()}: {type(exc).__name__}")
         except BaseException:  # cancelled (a close() racing the connect): the session must not leak
             await self._close_session()
             raise
-        self._closed = False
+        else:
+            self._closed = False
+            return
+        await self._close_session()
+        raise error from None
 
     def _refused(self, exc: aiohttp.WSServerHandshakeError) -> LotusXError:
         """The error an upgrade answered with ``exc.status`` means: a throttle says when to come back."""
