@@ -219,11 +219,15 @@ def _open(uri: str | Counters, clock: Clock, state: KeyState, timeout: float) ->
     # A timeout given in the URI's query wins over these (coredis reads it last).
     options = ({"connect_timeout": timeout, "stream_timeout": timeout}
                if uri[6:].split("://", 1)[0].lower() in _COREDIS_SCHEMES else {})
+    refused: e.ConfigError | None = None
     try:
         storage = storage_from_string(uri, wrap_exceptions=True, **options)
     except (ConfigurationError, ValueError, TypeError) as exc:
-        raise e.ConfigError(f"rate-limit storage {_redacted(uri)!r}: {_scrubbed(str(exc), uri)} "
-                            "(use memory://, or redis://host:6379 to share limits between processes)") from None
+        # Raised past the except clause: limits' error, left as the __context__, holds the URI whole.
+        refused = e.ConfigError(f"rate-limit storage {_redacted(uri)!r}: {_scrubbed(str(exc), uri)} "
+                                "(use memory://, or redis://host:6379 to share limits between processes)")
+    if refused is not None:
+        raise refused from None
     if not isinstance(storage, Storage):  # pragma: no cover - the async+ prefix guarantees it
         raise e.ConfigError(f"rate-limit storage {_redacted(uri)!r} is not asynchronous")
     return storage
