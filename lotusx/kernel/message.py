@@ -199,6 +199,14 @@ class Request(msgspec.Struct, frozen=True, kw_only=True):
         # Only method, path and endpoint name: query and headers carry signatures and keys.
         return f"Request({self.method} {self.path} endpoint={self.endpoint.name!r})"
 
+    def __rich_repr__(self) -> list[tuple[str, Any]]:
+        """What ``repr`` shows, for rich: msgspec's own would show every field, key and signature too.
+
+        rich's pretty printer asks this, not ``repr``: so do structlog's tracebacks (JSON and
+        console) when rich is installed, rendering the locals of every frame a failed call passed.
+        """
+        return [("method", self.method), ("path", self.path), ("endpoint", self.endpoint.name)]
+
 
 class Response(msgspec.Struct, frozen=True, kw_only=True):
     """What came back: status, headers, raw body bytes and the wire time in seconds.
