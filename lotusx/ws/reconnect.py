@@ -160,7 +160,8 @@ class ReconnectWs:
           may be at the venue, so the holds stay and are resubscribed on reconnect (unsubscribe
           to drop them);
         - :class:`~lotusx.SubscriptionRejected`: the refused stream is gone, the others stay
-          subscribed;
+          subscribed (a venue refusing a whole request for one bad stream in it is asked again
+          in halves of it, so the refused stream named is the bad one);
         - :class:`~lotusx.StreamError` or the stream's error: the stream ended first (closed,
           failed for good), or another caller unsubscribed the last hold.
 
