@@ -230,6 +230,15 @@ class ReconnectWs:
             if 0 <= index < len(self._shards):
                 await self._shards[index].unsubscribe(group)
 
+    def shard_of(self, stream: str) -> int | None:
+        """The shard (connection) carrying ``stream``, as a ``Gap`` or ``Resumed`` names it; None if not subscribed.
+
+        A stream stays on its shard while it is held: a consumer of several streams resyncs only
+        those of the shard a ``Gap`` names (see :func:`lotusx.book.follow_books`).
+        """
+        sub = self._running().registry.get(stream)
+        return None if sub is None or sub.shard < 0 else sub.shard
+
     def reconnect(self, reason: str = "requested") -> None:
         """Drop every connection now; each shard reconnects as after any loss of its socket.
 
