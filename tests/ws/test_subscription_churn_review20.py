@@ -256,3 +256,47 @@ def test_split_leaves_a_lone_refused_stream_to_its_rejection() -> None:
         assert registry.split(again) == ["a"]  # the refusal may have been bad's
 
     asyncio.run(check())
+
+
+class HoldHalves:
+    """An outbound layer holding every subscribe after the first, as a slow message-rate limit would."""
+
+    def __init__(self) -> None:
+        self.subscribes = 0
+        self.held = asyncio.Event()
+
+    def __call__(self, service: Service) -> Service:
+        async def holding(request: Request) -> Response:
+            if b'"SUBSCRIBE"' in (request.body or b""):
+                self.subscribes += 1
+                if self.subscribes > 1:
+                    self.held.set()
+                    await asyncio.Event().wait()
+            return await service(request)
+        return holding
+
+
+async def test_close_while_a_refused_request_is_being_halved() -> None:
+    """close() with a half waiting to be sent: the subscribe() raises, no task of the halving is left."""
+    before = asyncio.all_tasks()
+    hold = HoldHalves()
+    async with make(VenueWs(reject={"bad"}), outbound=hold) as ws:
+        asking = asyncio.create_task(ws.subscribe(["a", "bad"]))
+        await asyncio.wait_for(hold.held.wait(), 2)
+    with pytest.raises(StreamError):
+        await asyncio.wait_for(asking, 2)
+    await asyncio.sleep(0)
+    assert asyncio.all_tasks() - before == set()
+
+
+async def test_a_repeat_long_after_a_rotation_is_delivered() -> None:
+    """Dedup outlives a rotation by dedup_size messages only: a later repeat is the venue's own, and delivered."""
+    old, new = VenueWs(), VenueWs()
+    async with make(old, new, dedup_size=2) as ws:
+        await ws.subscribe(["a"])
+        old.feed(data("a", 1))
+        assert (await next_of(ws))["u"] == 1
+        old.feed('{"e":"serverShutdown"}')
+        await until(lambda: subscribes(new) == [["a"]] and not old.connected)
+        new.feed(data("a", 2), data("a", 2), data("a", 3), data("a", 4), data("a", 2))
+        assert [(await next_of(ws))["u"] for _ in range(4)] == [2, 3, 4, 2]  # the second 2 is still checked
