@@ -4,7 +4,8 @@ The I/O half of diff-based book sync, shared by every venue whose stream carries
 ``first``/``last`` update ids (Binance spot, and venues like it). The venue supplies small
 callables: how to read a symbol's :class:`BookEvent` from one of its messages, how to tell a
 reconnect marker, and how to fetch a REST snapshot. Several symbols can share one stream
-(one connection): a sequence gap resyncs only its own symbol, a reconnect all of them.
+(one connection): a sequence gap resyncs only its own symbol, a reconnect all of them (all
+of its connection's, when the follower is told which connection carries which symbol).
 """
 
 from __future__ import annotations
@@ -56,7 +57,8 @@ async def follow_books(syncs: Iterable[DiffSync], messages: AsyncIterator[Any], 
                        event: Callable[[Any], tuple[str, BookEvent | Gap] | None], reconnected: Callable[[Any], bool],
                        snapshot: Callable[[str], Awaitable[Snapshot]], resynced: Callable[[str, str], None],
                        depth: int | None = None, snapshot_attempts: int = 5, backoff: Backoff = SNAPSHOT_BACKOFF,
-                       clock: Clock = SYSTEM_CLOCK) -> AsyncGenerator[OrderBook, None]:
+                       clock: Clock = SYSTEM_CLOCK, shard: Callable[[str], int | None] | None = None
+                       ) -> AsyncGenerator[OrderBook, None]:
     """Yield a symbol's maintained book after its snapshot and after every diff applied to it.
 
     ``event(message)`` gives ``(symbol, diff)`` for a diff of one of ``syncs``' symbols, or
@@ -67,13 +69,16 @@ async def follow_books(syncs: Iterable[DiffSync], messages: AsyncIterator[Any], 
     ``snapshot(symbol)`` fetches one; ``resynced(symbol, reason)`` is called at each resync.
 
     A sequence gap discards that symbol's book and fetches a new snapshot while its diffs keep
-    buffering. A reconnect marker discards every book, but the snapshots wait until the stream
-    shows it is live again. A snapshot taken while the stream is down can miss updates made
-    before the subscription is back, and a quiet symbol would then never send the diff that
-    reveals it. After a connection's :class:`~lotusx.ws.Gap` that is the
+    buffering. A reconnect marker discards every book (but see ``shard``), and the snapshots
+    wait until the stream shows it is live again. A snapshot taken while the stream is down can
+    miss updates made before the subscription is back, and a quiet symbol would then never send
+    the diff that reveals it. After a connection's :class:`~lotusx.ws.Gap` that is the
     :class:`~lotusx.ws.Resumed` of the same ``shard``, once the venue re-acked its
     subscriptions: the other shards' messages keep flowing meanwhile and prove nothing. After
     any other marker (an overflow ``Gap``, or a stream's own kind) it is the next message.
+    ``shard(symbol)``, when given, is the shard carrying that symbol's diffs (``None``: not
+    known): a connection's ``Gap`` then discards only the books of its shard, and the others
+    go on (:meth:`~lotusx.ws.ReconnectWs.shard_of`).
 
     A snapshot that fails for a passing reason (a transport error, a 5xx, a rate limit short of
     a ban) is fetched again after ``backoff``, up to ``snapshot_attempts`` tries in a row; then,
@@ -106,6 +111,13 @@ async def follow_books(syncs: Iterable[DiffSync], messages: AsyncIterator[Any], 
                              delay=delay, error=str(exc))
                 await clock.sleep(delay)
 
+    def carried(symbol: str, shards: set[int]) -> bool:
+        """Whether ``symbol``'s diffs may come on one of ``shards``."""
+        if shard is None:
+            return bool(shards)
+        on = shard(symbol)
+        return bool(shards) if on is None else on in shards
+
     books = {sync.symbol: sync for sync in syncs}
     incoming: asyncio.Future[Any] = asyncio.ensure_future(anext(messages))
     fetching: dict[str, asyncio.Future[Snapshot]] = {}
@@ -117,9 +129,9 @@ async def follow_books(syncs: Iterable[DiffSync], messages: AsyncIterator[Any], 
         while True:
             # Fetch before waiting: a quiet symbol may send no diff for minutes, and the
             # snapshot alone is a correct book (diffs that raced it are buffered and replayed).
-            if not down and not stalled:
+            if not stalled:
                 for symbol, sync in books.items():
-                    if not sync.synced and symbol not in fetching:
+                    if not sync.synced and symbol not in fetching and not carried(symbol, down):
                         fetching[symbol] = asyncio.ensure_future(fetch(symbol, unusable.get(symbol, 0)))
             done, _ = await asyncio.wait({incoming, *fetching.values()}, return_when=asyncio.FIRST_COMPLETED)
             for symbol, fetched in list(fetching.items()):
@@ -144,15 +156,18 @@ async def follow_books(syncs: Iterable[DiffSync], messages: AsyncIterator[Any], 
                 return
             incoming = asyncio.ensure_future(anext(messages))
             if reconnected(message):
-                unusable.clear()  # a new subscription: its first snapshot may well be right
+                lost = isinstance(message, StreamGap) and message.reason != OVERFLOW_REASON  # one connection
                 why = resync_reason(message)
                 for symbol, sync in books.items():
+                    if lost and not carried(symbol, {message.shard}):
+                        continue  # on another connection, which lost nothing
+                    unusable.pop(symbol, None)  # a new subscription: its first snapshot may well be right
                     sync.reset()
                     resynced(symbol, why)
-                for fetched in fetching.values():  # asked before the gap: they would not bridge it
-                    fetched.cancel()
-                fetching.clear()
-                if isinstance(message, StreamGap) and message.reason != OVERFLOW_REASON:
+                    asked = fetching.pop(symbol, None)
+                    if asked is not None:  # asked before the gap: it would not bridge it
+                        asked.cancel()
+                if lost:
                     down.add(message.shard)
                 elif isinstance(message, Resumed):  # a predicate matching it must not keep its shard down
                     down.discard(message.shard)

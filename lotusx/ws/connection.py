@@ -393,6 +393,21 @@ class Shard:
                 registry.resolve(request_id, True)
         return registry.waiters(streams)
 
+    async def _halve(self, link: Link, streams: list[str]) -> None:
+        """Subscribe the streams of a refused request again in two requests (see :meth:`Registry.split`).
+
+        A failure to send ends the link: the streams, unsent, go with the next link's subscribe.
+        """
+        half = len(streams) // 2
+        try:
+            for part in (streams[:half], streams[half:]):
+                await self._send_subscribe(link, part)
+        except Disconnected:
+            link.end("disconnected")
+        except Exception as exc:  # an outbound layer's refusal, or a bug: never a stream left unsent on a live link
+            _log.error("ws subscribe failed", exchange=self.hub.exchange, shard=self.index, error=repr(exc))
+            link.end("error")
+
     async def _close(self, link: Link) -> None:
         link.end("closed")
         for task in link.tasks:
@@ -527,6 +542,10 @@ class Shard:
             await link.send(reply)
             return True
         if dialect.ack is not None and (ack := dialect.ack(message)) is not None:
+            refused = [] if ack[1] else hub.registry.split(ack[0])
+            if refused:  # on a task of the link's: a send may wait for the venue's message rate
+                link.tasks = [task for task in link.tasks if not task.done()]
+                link.tasks.append(asyncio.create_task(self._halve(link, refused)))
             for stream in hub.registry.resolve(*ack):
                 _log.warning("ws subscription rejected", exchange=hub.exchange, stream=stream, error=ack[2])
             return True

@@ -160,7 +160,8 @@ class ReconnectWs:
           may be at the venue, so the holds stay and are resubscribed on reconnect (unsubscribe
           to drop them);
         - :class:`~lotusx.SubscriptionRejected`: the refused stream is gone, the others stay
-          subscribed;
+          subscribed (a venue refusing a whole request for one bad stream in it is asked again
+          in halves of it, so the refused stream named is the bad one);
         - :class:`~lotusx.StreamError` or the stream's error: the stream ended first (closed,
           failed for good), or another caller unsubscribed the last hold.
 
@@ -228,6 +229,15 @@ class ReconnectWs:
         for index, group in by_shard.items():
             if 0 <= index < len(self._shards):
                 await self._shards[index].unsubscribe(group)
+
+    def shard_of(self, stream: str) -> int | None:
+        """The shard (connection) carrying ``stream``, as a ``Gap`` or ``Resumed`` names it; None if not subscribed.
+
+        A stream stays on its shard while it is held: a consumer of several streams resyncs only
+        those of the shard a ``Gap`` names (see :func:`lotusx.book.follow_books`).
+        """
+        sub = self._running().registry.get(stream)
+        return None if sub is None or sub.shard < 0 else sub.shard
 
     def reconnect(self, reason: str = "requested") -> None:
         """Drop every connection now; each shard reconnects as after any loss of its socket.

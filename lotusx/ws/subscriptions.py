@@ -3,8 +3,10 @@
 Two subscribers to one stream share one venue subscription; it is unsubscribed only when
 the last leaves. Each stream lives on one shard (connection) and is ``PENDING`` until the
 venue acknowledges it, ``CONFIRMED`` after. A reconnect puts a shard's streams back to
-``PENDING`` so they are sent again. A rejection removes the stream and fails its waiters
-with :class:`~lotusx.SubscriptionRejected`, a subscribe that could not be sent removes it and
+``PENDING`` so they are sent again. A venue refuses a whole request for one bad stream in it,
+so a refused request of several streams is :meth:`~Registry.split`: its halves are asked for
+again, until a refused request holds one stream. That rejection removes the stream and fails
+its waiters with :class:`~lotusx.SubscriptionRejected`, a subscribe that could not be sent removes it and
 fails them with the send's error; an unsubscribe before the ack, or the end of its shard
 (closed, or a fatal error), fails them with a :class:`~lotusx.StreamError`.
 """
@@ -186,6 +188,24 @@ class Registry:
             sub = self._subs.get(stream)
             if sub is not None and sub.request == request_id:  # not if sent again since
                 sub.sent, sub.request = False, 0
+
+    def split(self, request_id: int) -> list[str]:
+        """The streams of refused ``request_id`` when it carried several: unsent again, to be asked for in halves.
+
+        The venue refuses a request for any one stream in it (Binance: "invalid stream", Bybit:
+        "handler not found"), which says nothing of the others. Halving finds the bad ones in a
+        few requests each and subscribes the rest. A request of one stream is not split: its
+        refusal is that stream's (see :meth:`resolve`), but one left of several (the others
+        unsubscribed since) is asked for again: the refusal may have been for one of them.
+        """
+        sent = self._requests.get(request_id, [])
+        streams = [stream for stream in sent if self._owns(request_id, stream)]
+        if len(sent) < 2 or not streams:
+            return []
+        del self._requests[request_id]
+        for stream in streams:
+            self._subs[stream].sent, self._subs[stream].request = False, 0
+        return streams
 
     def resolve(self, request_id: int, ok: bool, error: str | None = None) -> list[str]:
         """Apply the venue's ack of ``request_id``; return the streams it rejected."""

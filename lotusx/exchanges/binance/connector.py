@@ -253,10 +253,12 @@ class Binance:
             raw = await self._depth(names[name], 1000)
             return raw.bids, raw.asks, raw.lastUpdateId
 
+        stream_of = {name: stream for stream, name in streams.items()}
         async with self._subscribed(list(streams)) as ws, aclosing(follow_books(
                 [DiffSync(name) for name in names], aiter(ws), event=event, snapshot=snapshot,
                 reconnected=lambda message: isinstance(message, Reconnected), resynced=self._resynced,
-                depth=depth)) as books:  # its finally cancels snapshots in flight at once
+                depth=depth, shard=lambda name: ws.shard_of(stream_of[name]))) as books:
+            # aclosing: the follower's finally cancels snapshots in flight at once
             async for book in books:
                 yield book
 

@@ -60,6 +60,7 @@ from lotusx.transport import AiohttpWs
 from lotusx.venue import Parts, close_all, parts_for
 from lotusx.ws import Gap as Reconnected
 from lotusx.ws import Malformed, RawStream, ReconnectWs, Resumed
+from lotusx.ws.delivery import OVERFLOW_REASON
 from lotusx.ws.dialect import LoginAck
 from lotusx.ws.outbound import admission
 
@@ -346,10 +347,13 @@ class Bybit:
             async for message in ws:
                 if isinstance(message, Reconnected):  # resubscribed: the venue sends snapshots again
                     why = resync_reason(message)
-                    asked.clear()
-                    for sync in syncs.values():
-                        sync.reset()
-                        self._resynced(sync.symbol, why)
+                    for topic, sync in topics.items():
+                        # Only the books of the connection that was lost: the others lost nothing,
+                        # and reset they would get no snapshot but by a resubscribe each.
+                        if why == OVERFLOW_REASON or ws.shard_of(topic) in (message.shard, None):
+                            asked.discard(topic)
+                            sync.reset()
+                            self._resynced(sync.symbol, why)
                     continue
                 lost = message.topic if type(message) is s.WsFrame else (
                     message.stream if type(message) is Malformed else None)
