@@ -10,6 +10,7 @@ import msgspec
 
 from lotusx.kernel.client import param_value
 from lotusx.kernel.errors import ConfigError
+from lotusx.ws.exact import exact_add
 
 Side = Literal["BUY", "SELL"]
 OrderType = Literal["LIMIT", "MARKET", "LIMIT_MAKER"]
@@ -200,8 +201,8 @@ class Balance(msgspec.Struct, frozen=True, kw_only=True):
 
     @property
     def total(self) -> Decimal:
-        """Free plus locked."""
-        return self.free + self.locked
+        """Free plus locked, exact whatever decimal context is set."""
+        return exact_add(self.free, self.locked)
 
 
 class Withdrawal(msgspec.Struct, frozen=True, kw_only=True):
