@@ -8,7 +8,9 @@ from typing import Any, Literal, get_args
 
 import msgspec
 
+from lotusx.kernel.client import param_value
 from lotusx.kernel.errors import ConfigError
+from lotusx.ws.exact import exact_add
 
 Side = Literal["BUY", "SELL"]
 OrderType = Literal["LIMIT", "MARKET", "LIMIT_MAKER"]
@@ -29,21 +31,35 @@ def _exact(owner: Any, name: str, value: Any) -> None:
     """Check that ``value``, field ``name`` of ``owner``, is exact, positive money; an ``int`` becomes a ``Decimal``.
 
     A float is refused here, before anything is sent: ``0.1`` is not 0.1, and a venue would
-    be sent (and a JSON body would carry) the float's binary approximation.
+    be sent (and a JSON body would carry) the float's binary approximation. So is an amount no
+    venue reads (past 20 whole or fraction digits: an unquantized ``qty / 3``, a ``1E+999999999``).
     """
-    if value is None or (type(value) is Decimal and value.is_finite() and value > _ZERO):
-        return  # an order's every amount: a few plain checks, no text built
+    if value is None:
+        return
+    if type(value) is not Decimal or not (value.is_finite() and value > _ZERO):
+        value = _convert(owner, name, value)
+    try:
+        param_value(value)  # the text it would be sent as: built here, so a refusal comes now
+    except ConfigError as exc:
+        raise ConfigError(f"{type(owner).__name__}.{name}: {exc}") from None
+
+
+def _convert(owner: Any, name: str, value: Any) -> Decimal:
+    """``value`` as the positive, finite Decimal it stands for, or a ``ConfigError`` saying what to pass."""
     where = f"{type(owner).__name__}.{name}"
     if isinstance(value, float):
         raise ConfigError(f"{where} is a float ({value!r}): money is exact, pass Decimal({str(value)!r})")
     if isinstance(value, int) and not isinstance(value, bool):
-        value = Decimal(value)
-        msgspec.structs.force_setattr(owner, name, value)
-    elif not isinstance(value, Decimal):
+        amount = Decimal(value)
+        msgspec.structs.force_setattr(owner, name, amount)
+    elif isinstance(value, Decimal):
+        amount = value
+    else:
         raise ConfigError(f"{where} must be a Decimal, got {type(value).__name__} {value!r}: "
                           f"pass Decimal({str(value)!r})")
-    if not (value.is_finite() and value > _ZERO):
-        raise ConfigError(f"{where} must be a positive, finite amount, got {value}")
+    if not (amount.is_finite() and amount > _ZERO):
+        raise ConfigError(f"{where} must be a positive, finite amount, got {amount}")
+    return amount
 
 
 def check_count(name: str, value: int | None, *, none: str | None = None) -> None:
@@ -185,8 +201,8 @@ class Balance(msgspec.Struct, frozen=True, kw_only=True):
 
     @property
     def total(self) -> Decimal:
-        """Free plus locked."""
-        return self.free + self.locked
+        """Free plus locked, exact whatever decimal context is set."""
+        return exact_add(self.free, self.locked)
 
 
 class Withdrawal(msgspec.Struct, frozen=True, kw_only=True):

@@ -21,24 +21,56 @@ _JSON = (("Content-Type", "application/json"),)
 _FORM = (("Content-Type", "application/x-www-form-urlencoded"),)
 
 
+MOST_DIGITS = 20
+"""Whole digits, and fraction digits (trailing zeros aside), a decimal sent may have: Binance refuses
+more (-1100, legal range '^([0-9]{1,20})(\\.[0-9]{1,20})?$'), and no venue lists an amount that needs them."""
+
+
 def param_value(value: Any) -> str:
-    """Render a parameter for the wire: exact decimals without exponent, booleans lower-case."""
+    """Render a parameter for the wire: exact decimals without exponent, booleans lower-case.
+
+    A ``Decimal`` that is not finite, or has more than :data:`MOST_DIGITS` whole or fraction
+    digits, is a ``ConfigError``: never "NaN", and never a billion digits written out.
+    """
     if isinstance(value, str):
         # A str subclass (a ``class Side(str, Enum)`` member) as its text: formatted, it would be "Side.BUY".
         return str.__str__(value)
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, Decimal):
-        # str() is a third of format(value, "f") and writes the same digits unless it would
-        # use an exponent (a positive one, or a value under 1E-6): then format() writes it out.
-        text = str(value)
-        if "E" in text:
-            text = format(value, "f")
-        return text.rstrip("0").rstrip(".") if "." in text else text
+        return _plain(value)
     if isinstance(value, float):
         raise ConfigError(f"a float ({value!r}) is not sent as a parameter: money is exact, "
                           f"pass Decimal({str(value)!r})")
     return str(value)
+
+
+def _plain(value: Decimal) -> str:
+    # str() is a third of format(value, "f") and writes the same digits unless it would
+    # use an exponent (a positive one, or a value under 1E-6): then format() writes it out,
+    # once the exponent is known to be in bounds (format would write out all of 1E+999999999).
+    text = str(value)
+    if "E" in text or not value.is_finite():
+        if not value.is_finite():
+            raise ConfigError(f"{value} is not sent: a Decimal parameter must be finite")
+        if not value:
+            return "0"
+        if not -MOST_DIGITS <= value.adjusted() < MOST_DIGITS:
+            raise _too_long(value)
+        text = format(value, "f")
+    whole, _, fraction = text.partition(".")
+    fraction = fraction.rstrip("0")
+    if len(whole) - whole.startswith("-") > MOST_DIGITS or len(fraction) > MOST_DIGITS:
+        raise _too_long(value)
+    text = f"{whole}.{fraction}" if fraction else whole
+    return "0" if text == "-0" else text  # a negative zero is zero: no venue reads "-0"
+
+
+def _too_long(value: Decimal) -> ConfigError:
+    text = str(value)
+    shown = text if len(text) <= 60 else f"{text[:40]}..."  # the value may be a megabyte of digits
+    return ConfigError(f"{shown} is not sent: more than {MOST_DIGITS} whole or {MOST_DIGITS} fraction digits "
+                       "(quantize it to the symbol's tick or step size)")
 
 
 def pairs(params: Params | None) -> tuple[tuple[str, str], ...]:
@@ -72,6 +104,8 @@ def json_body(value: Any) -> bytes:
     except orjson.JSONEncodeError as exc:
         if isinstance(exc.__cause__, TypeError):  # raised by _json_default
             raise
+        if isinstance(exc.__cause__, ConfigError):  # a Decimal param_value refused
+            raise exc.__cause__ from None
         # orjson's message names the kind, never the value; its cause may hold the value.
         raise ConfigError(f"cannot send this body as JSON: {exc}") from None
 

@@ -7,9 +7,13 @@ changes as update ids, which the depth streams and snapshots expose.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import Context, Decimal, DivisionByZero, InvalidOperation, Overflow
 
 ZERO = Decimal(0)
+SIM_DECIMALS = Context(prec=100, traps=[InvalidOperation, DivisionByZero, Overflow])
+"""The decimal context the sim computes in, its own: a caller's ``getcontext().prec = 6`` would round
+its fills and answers (and fail its ``%`` tick checks). 100 digits hold any product of a market's
+prices and quantities exactly; the engine divides only with ``//``, which raises rather than round."""
 OPEN = ("NEW", "PARTIALLY_FILLED")
 
 

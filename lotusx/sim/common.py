@@ -31,7 +31,10 @@ def answer(data: Any, status: int = 200, headers: Mapping[str, str] | None = Non
 
 def plain(value: Decimal) -> str:
     """A decimal as a plain (non-exponent) string without trailing zeros."""
-    text = format(value.normalize(), "f")
+    # Not normalize(): it rounds to the current context's precision.
+    text = format(value, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
     return text if text != "-0" else "0"
 
 

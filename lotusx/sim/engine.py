@@ -7,16 +7,31 @@ force ``GTC``/``IOC``/``FOK``. Dialects translate their own spelling at the edge
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections import defaultdict, deque
 from collections.abc import Callable
-from decimal import ROUND_DOWN, Decimal
+from decimal import Decimal, localcontext
+from typing import ParamSpec, TypeVar
 
 from lotusx.kernel.errors import DuplicateClientOrderId, InsufficientBalance, InvalidRequest, NotFound, OrderRejected
-from lotusx.sim.book import OPEN, ZERO, Balance, Book, DepthChange, Fill, Market, Order
+from lotusx.sim.book import OPEN, SIM_DECIMALS, ZERO, Balance, Book, DepthChange, Fill, Market, Order
 
 __all__ = ["OPEN", "ZERO", "Balance", "Book", "DepthChange", "Engine", "Fill", "Ledger", "Listener", "Market",
            "Order"]
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _exact(method: Callable[P, R]) -> Callable[P, R]:
+    """``method`` computed in the engine's own decimal context, whatever context its caller set."""
+    @functools.wraps(method)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        with localcontext(SIM_DECIMALS):
+            return method(*args, **kwargs)
+    return run
 
 
 def _crosses(order: Order, price: Decimal) -> bool:
@@ -69,10 +84,12 @@ class Engine:
         """The (created on first use) balance of ``asset`` in ``account``."""
         return self.accounts.setdefault(account, {}).setdefault(asset, Balance())
 
+    @_exact
     def deposit(self, account: str, asset: str, amount: Decimal) -> None:
         """Credit ``amount`` of ``asset`` to ``account``."""
         self.balance(account, asset).free += amount
 
+    @_exact
     def lock(self, account: str, asset: str, amount: Decimal) -> None:
         """Move ``amount`` from free to locked, or raise InsufficientBalance."""
         bal = self.balance(account, asset)
@@ -81,6 +98,7 @@ class Engine:
         bal.free -= amount
         bal.locked += amount
 
+    @_exact
     def totals(self) -> dict[str, Decimal]:
         """Free plus locked per asset over all accounts of the ledger (conserved by matching)."""
         out: dict[str, Decimal] = {}
@@ -112,6 +130,7 @@ class Engine:
         """Open orders of ``account`` (optionally of one symbol), oldest first."""
         return [o for o in self._open.values() if o.account == account and symbol in (None, o.symbol)]
 
+    @_exact
     def place(self, account: str, symbol: str, side: str, type: str, *, quantity: Decimal | None = None,
               price: Decimal | None = None, tif: str = "GTC", client_id: str | None = None,
               quote_qty: Decimal | None = None, client_ids_reusable: bool = True,
@@ -158,6 +177,7 @@ class Engine:
         self._notify("place", order, order.fills)
         return order
 
+    @_exact
     def cancel(self, account: str, symbol: str, order_id: int | None = None, client_id: str | None = None, *,
                cancel_client_id: str = "") -> Order:
         """Cancel an open order and release its lock, or NotFound; ``cancel_client_id`` names the cancel."""
@@ -217,7 +237,8 @@ class Engine:
         for price in book.prices(opposite):
             avail = book.level_qty(opposite, price)
             if order.quote_qty is not None:
-                take = min(avail, ((order.quote_qty - quote) / price).quantize(order.market.step, ROUND_DOWN))
+                # Whole steps the quote left buys, by integer division: a rounded quotient could round up.
+                take = min(avail, (order.quote_qty - quote) // (price * order.market.step) * order.market.step)
             else:
                 take = min(avail, order.quantity - base)
             if take <= 0:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import contextvars
+import decimal
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 
@@ -18,6 +20,7 @@ from lotusx.sim.binance_guard import Throttle, guard_middleware
 from lotusx.sim.binance_rest import BinanceRest
 from lotusx.sim.binance_ws import BinanceWs
 from lotusx.sim.binance_wsapi import BinanceWsApi
+from lotusx.sim.book import SIM_DECIMALS
 from lotusx.sim.bybit_rest import BybitRest, bybit_forced
 from lotusx.sim.bybit_ws import BybitWs
 from lotusx.sim.chaos import Chaos
@@ -136,6 +139,11 @@ async def serve(venues: Iterable[str] = ("binance", "bybit"), *, seed: int = 0, 
     runners: list[web.AppRunner] = []
     tasks: list[asyncio.Task[None]] = []
     running: dict[str, Running] = {}
+    # The sim computes in a decimal context of its own: the caller's (a strategy's getcontext().prec = 6,
+    # in the process serving the sim) would round its fills and answers. Its server, so every request
+    # handler, and its driver run in copies of `own`.
+    own = contextvars.copy_context()
+    own.run(decimal.setcontext, SIM_DECIMALS.copy())
     try:
         for index, name in enumerate(venues):
             if name not in CATEGORIES:
@@ -143,14 +151,15 @@ async def serve(venues: Iterable[str] = ("binance", "bybit"), *, seed: int = 0, 
                 raise ConfigError(f"unknown sim venue {name!r}; known: {sorted(CATEGORIES)}{also}")
             venue = Venue(name, CATEGORIES[name], seed=seed, config=config, clock=clock)
             keys = make_keys(venue)
-            driver = Driver(venue, seed)
+            driver = own.run(Driver, venue, seed)
             runner = web.AppRunner(build_app(venue), access_log=None, shutdown_timeout=1.0)
             await runner.setup()
             runners.append(runner)
             site = web.TCPSite(runner, host, port + index if port else 0)
-            await site.start()
+            await asyncio.create_task(site.start(), context=own.copy())
             bound = runner.addresses[-1][1]
-            tasks += [asyncio.create_task(driver.run()), asyncio.create_task(publish_depth(venue))]
+            tasks += [asyncio.create_task(driver.run(), context=own.copy()),
+                      asyncio.create_task(publish_depth(venue), context=own.copy())]
             running[name] = Running(venue, keys, bound)
             log.info("sim.started", venue=name, port=bound)
         yield Sim(host, running)

@@ -8,8 +8,8 @@ strings and builds ``(Decimal, Decimal)`` pairs only for the levels a consumer r
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from decimal import Decimal
-from typing import Any, overload
+from decimal import MAX_EMAX, MIN_EMIN, Context, Decimal
+from typing import Any, cast, overload
 
 from lotusx.kernel.errors import DecodeError
 
@@ -125,3 +125,22 @@ def check_amounts(*amounts: Decimal | str, signed: bool = False) -> None:
                 raise ValueError
         except (ValueError, ArithmeticError):  # decimal.InvalidOperation is an ArithmeticError
             raise ValueError(f"not an amount: {amount!r}") from None
+
+
+_WIDEST_SUM = 1_000  # digits: far more than any two amounts a venue sends span, far fewer than a DoS
+
+
+def exact_add(a: Decimal, b: Decimal) -> Decimal:
+    """``a + b`` to the last digit, whatever decimal context the caller set (``+`` rounds to its precision:
+    a strategy's ``getcontext().prec = 6`` would make 1234567.891 + 0.009 into 1.235E+6).
+
+    Finite amounts whose digits span more than 1 000 places (a "1E+999999999" next to a "0.1") are a
+    ``DecodeError``: their exact sum would be as many digits long.
+    """
+    if not (a.is_finite() and b.is_finite()):
+        raise DecodeError(f"not amounts to add: {str(a)[:40]!r}, {str(b)[:40]!r}")
+    low = min(cast(int, a.as_tuple().exponent), cast(int, b.as_tuple().exponent))
+    digits = max(a.adjusted(), b.adjusted()) - low + 2  # one for a carry, one to spare
+    if digits > _WIDEST_SUM:
+        raise DecodeError(f"amounts {str(a)[:40]!r} and {str(b)[:40]!r} span more than {_WIDEST_SUM} digits")
+    return Context(prec=max(digits, 1), Emax=MAX_EMAX, Emin=MIN_EMIN).add(a, b)

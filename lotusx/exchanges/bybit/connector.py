@@ -62,6 +62,7 @@ from lotusx.ws import Gap as Reconnected
 from lotusx.ws import Malformed, RawStream, ReconnectWs, Resumed
 from lotusx.ws.delivery import OVERFLOW_REASON
 from lotusx.ws.dialect import LoginAck
+from lotusx.ws.exact import exact_add
 from lotusx.ws.outbound import admission
 
 # docs/v5/enum "orderStatus", mapped onto the unified (Binance-style) vocabulary.
@@ -582,5 +583,6 @@ def _find(rows: Iterable[s.OrderRow], ids: Sequence[tuple[str, str]]) -> s.Order
 
 def _balances(accounts: Iterable[s.WalletAccount], *, zeros: bool = False) -> dict[str, Balance]:
     """Balances by coin; ``zeros`` keeps emptied coins (a wallet push saying a coin went to 0 is news)."""
-    return {c.coin: Balance(asset=c.coin, free=c.walletBalance - c.locked, locked=c.locked)
+    # copy_negate and exact_add, not "-": a caller's decimal context would round the difference.
+    return {c.coin: Balance(asset=c.coin, free=exact_add(c.walletBalance, c.locked.copy_negate()), locked=c.locked)
             for account in accounts for c in account.coin if zeros or c.walletBalance or c.locked}
