@@ -128,6 +128,10 @@ def _ack(message: Any) -> tuple[int, bool, str | None] | None:
         return None
     if message.req_id is None or not message.req_id.isdigit():
         return None
+    if not message.success and "already subscribed" in message.message:
+        # The venue holds the topic. It takes a request's good topics and names its first bad
+        # one, so halving a refused request sends some of them again: they are subscribed.
+        return int(message.req_id), True, None
     return int(message.req_id), message.success, None if message.success else message.message
 
 
