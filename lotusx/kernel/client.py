@@ -58,11 +58,14 @@ def _plain(value: Decimal) -> str:
         if not -MOST_DIGITS <= value.adjusted() < MOST_DIGITS:
             raise _too_long(value)
         text = format(value, "f")
-    whole, _, fraction = text.partition(".")
-    fraction = fraction.rstrip("0")
-    if len(whole) - whole.startswith("-") > MOST_DIGITS or len(fraction) > MOST_DIGITS:
-        raise _too_long(value)
-    text = f"{whole}.{fraction}" if fraction else whole
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    # Every order's amounts pass here: a text of a sign and 20 characters cannot hold more
+    # than 20 whole or 20 fraction digits, so only a longer one is taken apart.
+    if len(text) > MOST_DIGITS + 1:
+        whole, _, fraction = text.partition(".")
+        if len(whole) - whole.startswith("-") > MOST_DIGITS or len(fraction) > MOST_DIGITS:
+            raise _too_long(value)
     return "0" if text == "-0" else text  # a negative zero is zero: no venue reads "-0"
 
 
