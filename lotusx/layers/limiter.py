@@ -179,9 +179,12 @@ def _userinfo(uri: str) -> str:
 def _redacted(uri: str) -> str:
     try:
         parts = urlsplit(uri)
-        if parts.password is None:
-            return uri
-    except ValueError:  # e.g. an unclosed IPv6 bracket: mask all that could be credentials
+        password = parts.password
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        password = None
+    if password is None:
+        # None to urllib too when an unencoded '/', '#' or '?' ends the netloc inside the
+        # password (a generated one pasted as is): mask all that could be credentials.
         userinfo = _userinfo(uri)
         return uri.replace(f"{userinfo}@", "***@", 1) if userinfo else uri
     user, _, host = parts.netloc.rpartition("@")
@@ -194,7 +197,8 @@ def _scrubbed(text: str, uri: str) -> str:
     try:
         secret = urlsplit(uri).password
     except ValueError:
-        secret = _userinfo(uri)
+        secret = None
+    secret = secret or _userinfo(uri)  # as in _redacted: a password urllib cannot find
     return text.replace(secret, "***") if secret else text
 
 
@@ -222,8 +226,12 @@ def _open(uri: str | Counters, clock: Clock, state: KeyState, timeout: float) ->
     try:
         storage = storage_from_string(uri, wrap_exceptions=True, **options)
     except (ConfigurationError, ValueError, TypeError) as exc:
-        raise e.ConfigError(f"rate-limit storage {_redacted(uri)!r}: {_scrubbed(str(exc), uri)} "
-                            "(use memory://, or redis://host:6379 to share limits between processes)") from None
+        storage, problem = None, _scrubbed(str(exc), uri)
+    if storage is None:
+        # Raised out here: raised in the except block, it would carry limits' error, which
+        # quotes the whole URI, as its __context__ (``from None`` only hides it from tracebacks).
+        raise e.ConfigError(f"rate-limit storage {_redacted(uri)!r}: {problem} "
+                            "(use memory://, or redis://host:6379 to share limits between processes)")
     if not isinstance(storage, Storage):  # pragma: no cover - the async+ prefix guarantees it
         raise e.ConfigError(f"rate-limit storage {_redacted(uri)!r} is not asynchronous")
     return storage
