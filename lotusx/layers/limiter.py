@@ -57,8 +57,9 @@ _log = get_logger("lotusx.ratelimit")
 _EPSILON = 1e-6  # wake just after a boundary, not a float hair before it
 _RACE_BACKOFF = 0.001  # another process took the last units between our check and our hit
 # What a failing storage raises: ``limits`` wraps its driver's errors (we open URIs with
-# ``wrap_exceptions``); sockets of a caller's own storage raise OSError.
-_STORAGE_ERRORS = (StorageError, OSError)
+# ``wrap_exceptions``); sockets of a caller's own storage raise OSError. The few its driver raises
+# unwrapped are added per storage (``Limiter._storage_errors``).
+_STORAGE_ERRORS: tuple[type[Exception], ...] = (StorageError, OSError)
 
 MAX_COOL_OFF = 3 * 86_400.0
 """The longest cool-off the limiter keeps, in seconds: Binance's longest IP ban ("from 2 minutes
@@ -274,6 +275,7 @@ class Limiter:
         # Memory storage lives in this process: cool-offs can stay local timestamps.
         self._shared = not isinstance(self.storage, MemoryStorage | LocalCounters)
         self._scripts = RedisScripts.of(self.storage)
+        self._storage_errors = _STORAGE_ERRORS + RedisScripts.unwrapped_errors(self.storage)
         if self._shared and self._scripts is None:
             _log.warning("rate_limit.not_atomic", exchange=exchange, storage=_redacted(self.uri),
                          reason="cool-offs and venue pull-ups of several processes at once may undo one another")
@@ -340,7 +342,7 @@ class Limiter:
             return  # room at once, the common case: charged without a single await
         try:
             await self._acquire_slowly(charges, clock)
-        except _STORAGE_ERRORS as exc:
+        except self._storage_errors as exc:
             raise self._storage_failure(exc) from None
 
     async def _acquire_slowly(self, charges: _Charges, clock: Clock) -> None:
@@ -525,7 +527,7 @@ class Limiter:
             if window.pool == pool:
                 try:
                     return await self.storage.get(window.key(int(self.clock.time() // window.per)))
-                except _STORAGE_ERRORS as exc:
+                except self._storage_errors as exc:
                     raise self._storage_failure(exc) from None
         raise e.ConfigError(f"pool {pool} is not declared on this limiter")
 
@@ -587,7 +589,7 @@ class Limiter:
         try:
             for key in keys:
                 await self._mark(key, until, now)
-        except _STORAGE_ERRORS as exc:
+        except self._storage_errors as exc:
             raise self._storage_failure(exc) from None
 
     def _cool_locally(self, names: Iterable[str] | None, seconds: float | None,
@@ -657,7 +659,7 @@ class Limiter:
                 counts = await self._scripts.raise_to(pulls)
             else:
                 counts = [await self._pull_up(key, used, expiry) for key, used, expiry in pulls]
-        except _STORAGE_ERRORS as exc:
+        except self._storage_errors as exc:
             raise self._storage_failure(exc) from None
         for (window, idx, _), (key, _, _), count in zip(behind, pulls, counts, strict=True):
             self._record([(window, 0, key, idx)], [count])

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import traceback
+from collections.abc import Awaitable, Callable
 
 import pytest
+from redis_server import free_port
 
-from lotusx.kernel.errors import ConfigError
-from lotusx.layers.limiter import Limiter, Pool
+from lotusx.kernel.errors import ConfigError, ConnectError
+from lotusx.layers.limiter import Limiter, Pool, Usage
 
 WEIGHT = Pool("REQUEST_WEIGHT", 10, 60)
 
@@ -41,3 +44,20 @@ def test_an_unparsable_storage_uri_chains_no_error_that_quotes_it() -> None:
     with pytest.raises(ConfigError, match="Unable to parse") as caught:
         Limiter([WEIGHT], uri)
     assert "hunter2" not in told(caught.value)
+
+
+# ===== Redis Cluster =====
+
+
+@pytest.mark.parametrize("call", [lambda lim: lim.acquire({"REQUEST_WEIGHT": 1}),
+                                  lambda lim: lim.used(WEIGHT),
+                                  lambda lim: lim.sync(Usage("REQUEST_WEIGHT", 3)),
+                                  lambda lim: lim.cool_off(None, 5.0)])
+async def test_an_unreachable_redis_cluster_is_a_connect_error_without_the_password(
+        call: Callable[[Limiter], Awaitable[object]]) -> None:
+    """coredis' RedisClusterException is no RedisError, so limits lets it through: it is a ConnectError all the same."""
+    lim = Limiter([WEIGHT], f"redis+cluster://u:hunter2@127.0.0.1:{free_port()}", key="t", storage_timeout=0.2)
+    async with asyncio.timeout(10):  # a hang fails the test instead of stalling the suite
+        with pytest.raises(ConnectError, match="cannot be connected") as caught:
+            await call(lim)
+    assert "hunter2" not in told(caught.value) and "u:***@127.0.0.1" in str(caught.value)
