@@ -38,11 +38,11 @@ class RedisServer:
         return f"redis://127.0.0.1:{self.port}"
 
     def start(self) -> RedisServer:
-        """Start the server and wait until it accepts connections."""
+        """Start the server and wait until it accepts connections; started again, on its old port (a restart)."""
         if self.binary is None:
             raise FileNotFoundError("redis-server is not installed")
         self._dir = tempfile.TemporaryDirectory(prefix="lotusx-redis-")
-        self.port = free_port()
+        self.port = self.port or free_port()
         args = [self.binary, "--bind", "127.0.0.1", "--port", str(self.port), "--dir", self._dir.name,
                 "--save", "", "--appendonly", "no", "--protected-mode", "yes", "--loglevel", "warning"]
         self._process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

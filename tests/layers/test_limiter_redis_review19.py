@@ -6,13 +6,17 @@ import asyncio
 import traceback
 from collections.abc import Awaitable, Callable
 
+import coredis
 import pytest
-from redis_server import free_port
+from redis_server import RedisServer, free_port
 
 from lotusx.kernel.errors import ConfigError, ConnectError
 from lotusx.layers.limiter import Limiter, Pool, Usage
+from lotusx.testing import FakeClock
 
+T0 = 1_700_000_040.0  # a whole minute since the epoch
 WEIGHT = Pool("REQUEST_WEIGHT", 10, 60)
+COST = {"REQUEST_WEIGHT": 1}
 
 
 def told(error: BaseException) -> str:
@@ -61,3 +65,43 @@ async def test_an_unreachable_redis_cluster_is_a_connect_error_without_the_passw
         with pytest.raises(ConnectError, match="cannot be connected") as caught:
             await call(lim)
     assert "hunter2" not in told(caught.value) and "u:***@127.0.0.1" in str(caught.value)
+
+
+# ===== a Redis that goes away, or holds a call =====
+
+
+@pytest.mark.redis
+async def test_a_redis_restarted_mid_run_is_used_again_without_restarting_the_process(redis: RedisServer) -> None:
+    """Down, acquire is a ConnectError; back (its scripts and counts gone with it), the same limiter charges again."""
+    lim = Limiter([WEIGHT], redis.url, key="t", clock=FakeClock(T0), storage_timeout=0.5)
+    await lim.acquire(COST)
+    redis.stop()
+    with pytest.raises(ConnectError):
+        await lim.acquire(COST)
+    redis.start()
+    await lim.acquire(COST)
+    assert await lim.used(WEIGHT) == 1  # a Redis without persistence forgets the window's earlier charge
+
+
+@pytest.mark.redis
+async def test_an_acquire_cancelled_while_redis_holds_its_script_is_charged_at_most_once(redis: RedisServer) -> None:
+    """The cancelled charge lands or not, never twice, and the limiter's next calls get their own answers."""
+    lim = Limiter([WEIGHT], redis.url, key="t", clock=FakeClock(T0))
+    await lim.acquire(COST)
+    admin = coredis.Redis.from_url(redis.url, decode_responses=True)
+    await admin.client_pause(10_000, coredis.PureToken.WRITE)
+    try:
+        task = asyncio.create_task(lim.acquire(COST))
+        for _ in range(500):  # until Redis holds the script call (its client is flagged "b"): at most 5 s
+            if any("b" in client["flags"] for client in await admin.client_list()):
+                break
+            await asyncio.sleep(0.01)
+        task.cancel()
+    finally:
+        await admin.client_unpause()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    before = await lim.used(WEIGHT)
+    assert before in (1, 2)
+    await lim.acquire(COST)
+    assert await lim.used(WEIGHT) == before + 1
