@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -168,7 +169,9 @@ class Counters(Protocol):
 
     async def get(self, key: str) -> int: ...
 
-    async def get_expiry(self, key: str) -> float: ...
+    async def get_expiry(self, key: str) -> float:
+        """When ``key`` expires, in epoch seconds of this host's clock (``time.time()``), as ``limits`` gives it."""
+        ...
 
     async def clear(self, key: str) -> None: ...
 
@@ -479,7 +482,7 @@ class Limiter:
         # One round trip for all reads, one for all hits, instead of one per key.
         counts = await asyncio.gather(*(storage.get(key) for _, _, key, _ in plan),
                                       *(storage.get(key) for _, key in cools))
-        cooling = await self._cooling_shared(cools, counts[len(plan):], now)
+        cooling = await self._cooling_shared(cools, counts[len(plan):])
         if cooling is not None:
             return cooling
         for (window, cost, _, idx), used in zip(plan, counts, strict=False):
@@ -550,14 +553,12 @@ class Limiter:
         names = dict.fromkeys(window.pool.name for window, _ in charges)
         return [("*", self._ban_key), *((name, self._cool_keys[name]) for name in names)]
 
-    async def _cooling_shared(self, cools: list[tuple[str, str]], flags: list[int],
-                              now: float) -> tuple[str, float, bool] | None:
+    async def _cooling_shared(self, cools: list[tuple[str, str]], flags: list[int]) -> tuple[str, float, bool] | None:
         for (name, key), flag in zip(cools, flags, strict=True):
             if flag > 0:
                 # A key that still exists is a cool-off still running, whatever its rounded
                 # TTL says, so we wait at least a little and look again.
-                until = await self.storage.get_expiry(key)
-                return name, max(until - now, 0.05), key == self._ban_key
+                return name, max(await self._left(key), 0.05), key == self._ban_key
         return None
 
     async def cool_off(self, names: Iterable[str] | None, seconds: float | None, *,
@@ -629,12 +630,20 @@ class Limiter:
                 await self._scripts.extend(key, milliseconds)
             return
         storage = self.storage
-        if await storage.get(key) > 0 and await storage.get_expiry(key) >= until:
+        if await storage.get(key) > 0 and await self._left(key) >= until - now:
             return  # a longer cool-off is already running: never shorten it
         # Clear and re-create so the new (longer) expiry applies. Not atomic: a concurrent
         # writer may replace ours with its shorter one, and readers in between see none.
         await storage.clear(key)
         await storage.incr(key, math.ceil(until - now), 1)
+
+    async def _left(self, key: str) -> float:
+        """Seconds until ``key`` expires in shared storage.
+
+        Read on this host's clock, as the storage gives the expiry: ours may be the venue's
+        (``ServerClock``), seconds apart from it, and a ban would be cut or stretched by that.
+        """
+        return await self.storage.get_expiry(key) - time.time()
 
     # ===== learning from the venue =====
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import traceback
 from collections.abc import Awaitable, Callable
 
@@ -10,9 +11,10 @@ import coredis
 import pytest
 from redis_server import RedisServer, free_port
 
-from lotusx.kernel.errors import ConfigError, ConnectError
+from lotusx.kernel.errors import ConfigError, ConnectError, IpBanned
 from lotusx.layers.limiter import Limiter, Pool, Usage
 from lotusx.testing import FakeClock
+from tests.layers.test_limiter_model_review14 import Unscripted
 
 T0 = 1_700_000_040.0  # a whole minute since the epoch
 WEIGHT = Pool("REQUEST_WEIGHT", 10, 60)
@@ -105,3 +107,27 @@ async def test_an_acquire_cancelled_while_redis_holds_its_script_is_charged_at_m
     assert before in (1, 2)
     await lim.acquire(COST)
     assert await lim.used(WEIGHT) == before + 1
+
+
+# ===== storages without scripts (a Redis Cluster) =====
+
+BEHIND = 5.0  # seconds the venue's clock, which the limiter keeps, is behind this host's
+
+
+@pytest.mark.redis
+async def test_without_scripts_a_longer_ban_is_kept_when_the_venues_clock_is_behind(redis: RedisServer) -> None:
+    """A 14 s ban after a 10 s one lasts 14 s in Redis: the storage's expiry is compared on the storage's clock."""
+    lim = Limiter([WEIGHT], Unscripted(redis.url), key="t", clock=FakeClock(time.time() - BEHIND))
+    await lim.cool_off(None, 10.0)
+    await lim.cool_off(None, 14.0)
+    assert await coredis.Redis.from_url(redis.url).ttl("LIMITS:lotusx/t/ban") > 12
+
+
+@pytest.mark.redis
+async def test_without_scripts_another_process_waits_out_a_ban_as_long_as_it_lasts(redis: RedisServer) -> None:
+    """A 10 s ban marked by one process is 10 s for another, not 10 s plus the offset between the clocks."""
+    await Limiter([WEIGHT], Unscripted(redis.url), key="t").cool_off(None, 10.0)
+    other = Limiter([WEIGHT], Unscripted(redis.url), key="t", clock=FakeClock(time.time() - BEHIND), max_wait=0.0)
+    with pytest.raises(IpBanned) as caught:
+        await other.acquire(COST)
+    assert caught.value.retry_after is not None and caught.value.retry_after <= 10.5
