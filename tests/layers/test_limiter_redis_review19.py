@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 import time
 import traceback
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import coredis
 import pytest
 from redis_server import RedisServer, free_port
 
-from lotusx.kernel.errors import ConfigError, ConnectError, IpBanned
+from lotusx.kernel.errors import ConfigError, ConnectError, IpBanned, RateLimited
 from lotusx.layers.limiter import Limiter, Pool, Usage
 from lotusx.testing import FakeClock
 from tests.layers.test_limiter_model_review14 import Unscripted
@@ -53,6 +53,41 @@ def test_an_unparsable_storage_uri_chains_no_error_that_quotes_it() -> None:
 
 
 # ===== Redis Cluster =====
+
+
+@pytest.fixture
+async def cluster_url() -> AsyncIterator[str]:
+    """A Redis Cluster of one node holding every slot: the smallest real cluster."""
+    server = RedisServer(options=("--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"))
+    if server.binary is None:
+        pytest.skip("redis-server is not installed")
+    with server:
+        node = coredis.Redis(host="127.0.0.1", port=server.port, decode_responses=True)
+        await node.cluster_addslotsrange([(0, 16383)])
+        for _ in range(1000):  # until the node sees its slots: at most 10 s
+            if (await node.cluster_info()).get("cluster_state") == "ok":
+                break
+            await asyncio.sleep(0.01)
+        node.connection_pool.disconnect()
+        yield f"redis+cluster://127.0.0.1:{server.port}"
+
+
+@pytest.mark.redis
+async def test_limiters_on_a_redis_cluster_share_charges_cool_offs_and_pull_ups(cluster_url: str) -> None:
+    """A cluster gets no multi-key script (CROSSSLOT), only one-key calls: what one limiter records, another honours."""
+    clock = FakeClock(T0)
+    one, other = (Limiter([WEIGHT], cluster_url, key="t", clock=clock, max_wait=0.0) for _ in range(2))
+    await one.acquire(COST)
+    await one.sync(Usage("REQUEST_WEIGHT", 9))
+    await other.acquire(COST)
+    with pytest.raises(RateLimited):
+        await one.acquire(COST)
+    assert await other.used(WEIGHT) == 10
+    await other.cool_off(None, 30.0)
+    with pytest.raises(IpBanned):
+        await one.acquire({})
+    await one.aclose()
+    await other.aclose()
 
 
 @pytest.mark.parametrize("call", [lambda lim: lim.acquire({"REQUEST_WEIGHT": 1}),
