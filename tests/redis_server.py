@@ -7,6 +7,7 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 
@@ -22,12 +23,14 @@ class RedisServer:
     """``with RedisServer() as redis: redis.url`` runs a private, persistence-free server.
 
     ``binary`` is None when redis-server is not installed; :meth:`start` then raises
-    ``FileNotFoundError`` so callers can skip or fail as they see fit.
+    ``FileNotFoundError`` so callers can skip or fail as they see fit. ``options``: more
+    command-line options, e.g. ``("--cluster-enabled", "yes")``.
     """
 
-    def __init__(self, binary: str | None = None, start_timeout: float = 10.0) -> None:
+    def __init__(self, binary: str | None = None, start_timeout: float = 10.0, options: Sequence[str] = ()) -> None:
         self.binary = binary or shutil.which("redis-server") or _existing("/usr/bin/redis-server")
         self.start_timeout = start_timeout
+        self.options = tuple(options)
         self.port = 0
         self._dir: tempfile.TemporaryDirectory[str] | None = None
         self._process: subprocess.Popen[bytes] | None = None
@@ -38,13 +41,13 @@ class RedisServer:
         return f"redis://127.0.0.1:{self.port}"
 
     def start(self) -> RedisServer:
-        """Start the server and wait until it accepts connections."""
+        """Start the server and wait until it accepts connections; started again, on its old port (a restart)."""
         if self.binary is None:
             raise FileNotFoundError("redis-server is not installed")
         self._dir = tempfile.TemporaryDirectory(prefix="lotusx-redis-")
-        self.port = free_port()
+        self.port = self.port or free_port()
         args = [self.binary, "--bind", "127.0.0.1", "--port", str(self.port), "--dir", self._dir.name,
-                "--save", "", "--appendonly", "no", "--protected-mode", "yes", "--loglevel", "warning"]
+                "--save", "", "--appendonly", "no", "--protected-mode", "yes", "--loglevel", "warning", *self.options]
         self._process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:

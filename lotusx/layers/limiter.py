@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -57,8 +58,9 @@ _log = get_logger("lotusx.ratelimit")
 _EPSILON = 1e-6  # wake just after a boundary, not a float hair before it
 _RACE_BACKOFF = 0.001  # another process took the last units between our check and our hit
 # What a failing storage raises: ``limits`` wraps its driver's errors (we open URIs with
-# ``wrap_exceptions``); sockets of a caller's own storage raise OSError.
-_STORAGE_ERRORS = (StorageError, OSError)
+# ``wrap_exceptions``); sockets of a caller's own storage raise OSError. The few its driver raises
+# unwrapped are added per storage (``Limiter._storage_errors``).
+_STORAGE_ERRORS: tuple[type[Exception], ...] = (StorageError, OSError)
 
 MAX_COOL_OFF = 3 * 86_400.0
 """The longest cool-off the limiter keeps, in seconds: Binance's longest IP ban ("from 2 minutes
@@ -167,7 +169,9 @@ class Counters(Protocol):
 
     async def get(self, key: str) -> int: ...
 
-    async def get_expiry(self, key: str) -> float: ...
+    async def get_expiry(self, key: str) -> float:
+        """When ``key`` expires, in epoch seconds: a shared storage's on this host's clock, as ``limits`` gives them."""
+        ...
 
     async def clear(self, key: str) -> None: ...
 
@@ -179,9 +183,12 @@ def _userinfo(uri: str) -> str:
 def _redacted(uri: str) -> str:
     try:
         parts = urlsplit(uri)
-        if parts.password is None:
-            return uri
-    except ValueError:  # e.g. an unclosed IPv6 bracket: mask all that could be credentials
+        password = parts.password
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        password = None
+    if password is None:
+        # None to urllib too when an unencoded '/', '#' or '?' ends the netloc inside the
+        # password (a generated one pasted as is): mask all that could be credentials.
         userinfo = _userinfo(uri)
         return uri.replace(f"{userinfo}@", "***@", 1) if userinfo else uri
     user, _, host = parts.netloc.rpartition("@")
@@ -194,7 +201,8 @@ def _scrubbed(text: str, uri: str) -> str:
     try:
         secret = urlsplit(uri).password
     except ValueError:
-        secret = _userinfo(uri)
+        secret = None
+    secret = secret or _userinfo(uri)  # as in _redacted: a password urllib cannot find
     return text.replace(secret, "***") if secret else text
 
 
@@ -270,6 +278,7 @@ class Limiter:
         # Memory storage lives in this process: cool-offs can stay local timestamps.
         self._shared = not isinstance(self.storage, MemoryStorage | LocalCounters)
         self._scripts = RedisScripts.of(self.storage)
+        self._storage_errors = _STORAGE_ERRORS + RedisScripts.unwrapped_errors(self.storage)
         if self._shared and self._scripts is None:
             _log.warning("rate_limit.not_atomic", exchange=exchange, storage=_redacted(self.uri),
                          reason="cool-offs and venue pull-ups of several processes at once may undo one another")
@@ -336,7 +345,7 @@ class Limiter:
             return  # room at once, the common case: charged without a single await
         try:
             await self._acquire_slowly(charges, clock)
-        except _STORAGE_ERRORS as exc:
+        except self._storage_errors as exc:
             raise self._storage_failure(exc) from None
 
     async def _acquire_slowly(self, charges: _Charges, clock: Clock) -> None:
@@ -473,7 +482,7 @@ class Limiter:
         # One round trip for all reads, one for all hits, instead of one per key.
         counts = await asyncio.gather(*(storage.get(key) for _, _, key, _ in plan),
                                       *(storage.get(key) for _, key in cools))
-        cooling = await self._cooling_shared(cools, counts[len(plan):], now)
+        cooling = await self._cooling_shared(cools, counts[len(plan):])
         if cooling is not None:
             return cooling
         for (window, cost, _, idx), used in zip(plan, counts, strict=False):
@@ -521,7 +530,7 @@ class Limiter:
             if window.pool == pool:
                 try:
                     return await self.storage.get(window.key(int(self.clock.time() // window.per)))
-                except _STORAGE_ERRORS as exc:
+                except self._storage_errors as exc:
                     raise self._storage_failure(exc) from None
         raise e.ConfigError(f"pool {pool} is not declared on this limiter")
 
@@ -544,14 +553,12 @@ class Limiter:
         names = dict.fromkeys(window.pool.name for window, _ in charges)
         return [("*", self._ban_key), *((name, self._cool_keys[name]) for name in names)]
 
-    async def _cooling_shared(self, cools: list[tuple[str, str]], flags: list[int],
-                              now: float) -> tuple[str, float, bool] | None:
+    async def _cooling_shared(self, cools: list[tuple[str, str]], flags: list[int]) -> tuple[str, float, bool] | None:
         for (name, key), flag in zip(cools, flags, strict=True):
             if flag > 0:
                 # A key that still exists is a cool-off still running, whatever its rounded
                 # TTL says, so we wait at least a little and look again.
-                until = await self.storage.get_expiry(key)
-                return name, max(until - now, 0.05), key == self._ban_key
+                return name, max(await self._left(key), 0.05), key == self._ban_key
         return None
 
     async def cool_off(self, names: Iterable[str] | None, seconds: float | None, *,
@@ -583,7 +590,7 @@ class Limiter:
         try:
             for key in keys:
                 await self._mark(key, until, now)
-        except _STORAGE_ERRORS as exc:
+        except self._storage_errors as exc:
             raise self._storage_failure(exc) from None
 
     def _cool_locally(self, names: Iterable[str] | None, seconds: float | None,
@@ -623,12 +630,20 @@ class Limiter:
                 await self._scripts.extend(key, milliseconds)
             return
         storage = self.storage
-        if await storage.get(key) > 0 and await storage.get_expiry(key) >= until:
+        if await storage.get(key) > 0 and await self._left(key) >= until - now:
             return  # a longer cool-off is already running: never shorten it
         # Clear and re-create so the new (longer) expiry applies. Not atomic: a concurrent
         # writer may replace ours with its shorter one, and readers in between see none.
         await storage.clear(key)
         await storage.incr(key, math.ceil(until - now), 1)
+
+    async def _left(self, key: str) -> float:
+        """Seconds until ``key`` expires in shared storage.
+
+        Read on this host's clock, as the storage gives the expiry: ours may be the venue's
+        (``ServerClock``), seconds apart from it, and a ban would be cut or stretched by that.
+        """
+        return await self.storage.get_expiry(key) - time.time()
 
     # ===== learning from the venue =====
 
@@ -653,7 +668,7 @@ class Limiter:
                 counts = await self._scripts.raise_to(pulls)
             else:
                 counts = [await self._pull_up(key, used, expiry) for key, used, expiry in pulls]
-        except _STORAGE_ERRORS as exc:
+        except self._storage_errors as exc:
             raise self._storage_failure(exc) from None
         for (window, idx, _), (key, _, _), count in zip(behind, pulls, counts, strict=True):
             self._record([(window, 0, key, idx)], [count])

@@ -120,6 +120,19 @@ class RedisScripts:
         return RedisScripts(storage, bridge) if isinstance(bridge, CoredisBridge) else None
 
     @staticmethod
+    def unwrapped_errors(storage: object) -> tuple[type[Exception], ...]:
+        """What ``storage``'s driver raises that ``limits`` lets through unwrapped: a failure all the same.
+
+        coredis' ``RedisClusterException`` ("Redis Cluster cannot be connected", no node for a
+        slot) is not a ``RedisError``, the only base ``limits`` wraps in ``StorageError``.
+        """
+        if isinstance(storage, RedisStorage) and isinstance(getattr(storage, "bridge", None), CoredisBridge):
+            from coredis.exceptions import RedisClusterException  # with the `redis` extra, as in __init__
+
+            return (RedisClusterException,)
+        return ()
+
+    @staticmethod
     def disconnect(storage: object) -> bool:
         """Close the sockets of ``storage``'s coredis client, if it is a ``limits`` Redis (``limits`` has no close).
 
