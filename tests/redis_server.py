@@ -19,6 +19,24 @@ def free_port() -> int:
         return port
 
 
+def cluster_port() -> int:
+    """A free port a cluster node can take: its bus listens 10 000 above, so at most 55535, and free too."""
+    for _ in range(1000):
+        port = free_port()
+        if port <= 55535 and _free(port + 10_000):
+            return port
+    raise RuntimeError("no free port pair for a Redis Cluster node")
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
 class RedisServer:
     """``with RedisServer() as redis: redis.url`` runs a private, persistence-free server.
 
