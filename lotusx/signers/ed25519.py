@@ -86,8 +86,15 @@ class QueryEd25519:
 
     @classmethod
     def from_key(cls, api_key: str, private_key: str | bytes, *, recv_window: int | None = None) -> QueryEd25519:
-        """Build from a PEM, raw seed or hex private key (see :func:`load_ed25519_seed`)."""
-        return cls(api_key, SigningKey(load_ed25519_seed(private_key)), recv_window=recv_window)
+        """Build from a PEM, raw seed or hex private key (see :func:`load_ed25519_seed`).
+
+        The key is registered with the log redactor, as given and as its seed's hex, as
+        ``Credentials`` registers it: a signer built without them must not leave it showable.
+        """
+        seed = load_ed25519_seed(private_key)
+        register_secret(private_key)
+        register_secret(seed.hex())
+        return cls(api_key, SigningKey(seed), recv_window=recv_window)
 
     def signature(self, payload: bytes) -> str:
         """Standard base64 of the 64-byte Ed25519 signature of ``payload``."""
