@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from lotusx.kernel.errors import (
@@ -81,6 +81,7 @@ class Shard:
         self._refused: LotusXError | None = None  # why the last rotation's new link could not open
         self._retiring: Link | None = None  # the old link while a rotation opens its successor
         self.failure: LotusXError | None = None  # why the last connection attempt failed, until one opens
+        self._awaited = 0  # subscribers waiting for the venue's answer here: see awaiting()
 
     @property
     def connected(self) -> bool:
@@ -108,6 +109,26 @@ class Shard:
         await asyncio.wait({task})
         if not task.cancelled() and (error := task.exception()) is not None:
             _log.error("ws shard failed to stop", exchange=self.hub.exchange, shard=self.index, error=error)
+
+    @contextlib.contextmanager
+    def awaiting(self) -> Iterator[None]:
+        """A subscriber waits in this block for the venue's answer on this shard.
+
+        The answer may sit in the socket behind more messages than a full queue has room for,
+        and the subscriber may be the consumer, the only one who would make room. So meanwhile
+        this shard reads on past a full queue (see :mod:`lotusx.ws.delivery`): its readers keep
+        handling control messages, and it puts its Gap of a reconnect, as its answer may come
+        only on the next connection.
+        """
+        self._awaited += 1
+        self.hub.delivery.recheck()
+        try:
+            yield
+        finally:
+            self._awaited -= 1
+
+    def _read_on(self) -> bool:
+        return self._awaited > 0
 
     def drop(self, reason: str) -> None:
         """End the current link (and one being opened): the supervisor reconnects.
@@ -214,14 +235,14 @@ class Shard:
         hub.metrics.ws_reconnects.labels(hub.exchange, reason).inc()
         hub.count("reconnects")
         hub.registry.reset(self.index)
-        await hub.delivery.put(Gap(reason, hub.clock.time(), self.index))
+        await hub.delivery.put(Gap(reason, hub.clock.time(), self.index), self._read_on)
         self._gapped = True
 
     async def _resumed(self) -> None:
         """Put the ``Resumed`` a ``Gap`` is owed, now that the link is subscribed."""
         if self._gapped:
             self._gapped = False
-            await self.hub.delivery.put(Resumed(self.hub.clock.time(), self.index))
+            await self.hub.delivery.put(Resumed(self.hub.clock.time(), self.index), self._read_on)
 
     async def _serve(self, link: Link) -> tuple[str, float]:
         """Run ``link`` (and its successors after rotations) until one dies: (reason, since when it is up).
@@ -291,7 +312,7 @@ class Shard:
         hub.metrics.ws_rotations.labels(hub.exchange).inc()
         if died or held:  # the old socket failed before the new one took over: messages may be missing
             reason = old.ended.result() if died else "back_pressure"
-            await hub.delivery.put(Gap(reason, hub.clock.time(), self.index))
+            await hub.delivery.put(Gap(reason, hub.clock.time(), self.index), self._read_on)
             self._gapped = True
             await self._resumed()  # the new link is already subscribed
         return new
@@ -500,7 +521,7 @@ class Shard:
                     return
             live.hold()  # full or closed: the overflow policy decides; held by back-pressure is not idle
             try:
-                await hub.delivery.put(message)
+                await hub.delivery.put(message, self._read_on)
             finally:
                 live.release(monotonic())
 

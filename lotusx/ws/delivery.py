@@ -10,7 +10,12 @@
   one or two per reconnect, so that takes ``maxsize / 2`` reconnects the consumer has not read;
 - ``FAIL``: the consumer's next read raises :class:`~lotusx.QueueOverflow`.
 
-Either way the queue never holds more than ``maxsize`` items.
+The queue holds at most ``maxsize`` items, but for one case: a subscriber waiting for the
+venue's answer on a connection (see ``Shard.awaiting``). That answer may sit in the socket
+behind more messages than the queue has room for, and the subscriber may be the consumer
+itself, the only one who would make room: so where a policy would have that connection's
+producers wait, they append instead, in order, up to ``2 * maxsize`` items. Past that they wait
+again, and the subscribe ends in :class:`~lotusx.Timeout`.
 
 **Push mode** (:meth:`Delivery.push`, used by ``ReconnectWs.run``) skips the queue: each item
 goes to the consumer's handler as soon as it is delivered, on the reader's turn, with no task
@@ -124,17 +129,25 @@ class Delivery:
             return len(items)
         return 0
 
-    async def put(self, item: Any) -> None:
-        """Add ``item``, applying the overflow policy when the queue is full; in push mode, push it."""
+    async def put(self, item: Any, read_on: Callable[[], bool] | None = None) -> None:
+        """Add ``item``, applying the overflow policy when the queue is full; in push mode, push it.
+
+        Where the policy would wait for room, ``item`` is appended while ``read_on()`` is true
+        and fewer than ``2 * maxsize`` are queued (see the module docstring).
+        """
         items = self._items
         while self._handler is None and len(items) >= self.maxsize and not self._closed:
             if self.overflow is Overflow.BLOCK:
+                if self._reads_on(read_on):
+                    break
                 await self._room()
             elif self.overflow is Overflow.DROP_OLDEST:
                 if not self._drop_oldest():
                     if not isinstance(item, _MARKERS) and isinstance(items[-1], Gap):
                         self._count_drop(1)  # the Gap queued last already precedes this message
                         return
+                    if self._reads_on(read_on):
+                        break
                     await self._room()
             else:
                 self._count_drop(1)
@@ -147,6 +160,14 @@ class Delivery:
             return
         items.append(item)
         self._readable.set()
+
+    def _reads_on(self, read_on: Callable[[], bool] | None) -> bool:
+        return read_on is not None and len(self._items) < 2 * self.maxsize and read_on()
+
+    def recheck(self) -> None:
+        """Wake producers waiting for room to ask their ``read_on`` again: it may say yes now."""
+        if self._putters:
+            self._writable.set()
 
     async def _room(self) -> None:
         self._writable.clear()

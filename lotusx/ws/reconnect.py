@@ -25,6 +25,7 @@ resuming without it would leave the consumer waiting for messages that never com
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -167,6 +168,9 @@ class ReconnectWs:
 
         Do not unsubscribe() after a raise that holds nothing: a stream someone else holds
         would lose their hold (with nobody else, it is a no-op).
+
+        It may be awaited inside the consumer's own ``async for``: while it waits, its
+        connections read on past a full queue (up to twice ``queue_size``) for the acks.
         """
         hub = self._running()
         if self._closed:
@@ -193,7 +197,10 @@ class ReconnectWs:
                 await self._shards[index].subscribe(group)
             sending = False
             waiters = registry.waiters(streams)
-            await settle(waiters, self.subscribe_timeout, self.clock)
+            with contextlib.ExitStack() as answers:  # the acks may sit behind a backlog: see Shard.awaiting
+                for index in {sub.shard for sub in registry.holds(streams)}:
+                    answers.enter_context(self._shards[index].awaiting())
+                await settle(waiters, self.subscribe_timeout, self.clock)
             for waiter in waiters:
                 waiter.result()
         except BaseException as exc:
