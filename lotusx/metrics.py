@@ -27,7 +27,8 @@ REST
     placement given up on a refusal after an earlier attempt may have executed) /
     ``attempts_exhausted`` (attempts ran out on one that may have executed, its lookup empty) /
     ``unreadable_answer`` (the venue accepted it, its answer could not be read) / ``closed_order`` (Binance:
-    the id names an earlier or other closed order, which proves nothing about this one). A placement
+    the id names an earlier or other closed order, which proves nothing about this one) / ``layer_error``
+    (a layer raised an error outside the ``LotusXError`` tree during an attempt). A placement
     cut by a user's ``Deadline`` layer is logged only (``rest.ambiguous_order``, ``cause=deadline``).
 Rate limits
     ``rate_limited_total{exchange,pool,source}``: calls that waited or were refused locally

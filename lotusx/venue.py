@@ -180,10 +180,13 @@ def open_venue(venue: Venue, *, credentials: Credentials | None = None, rest_url
                       limiter)
     unlayered = MapErrors(venue.classify)(transport)
     rate_limit = RateLimit(limiter, usage=venue.usage)
+    # The user's inner layers see every wire attempt, as documented: the clock's samples and the
+    # reconcile queries too (a header an egress proxy requires, a recorder for replay).
+    users = stack(*inner)
     # Not through ClockSync, so a sync cannot recurse into itself. A sample's round trip starts
     # past the limiter: under a saturated budget every sample waits there, and half of that wait
     # would be taken for skew (the offset seconds off, every signed call then refused).
-    sampled = rate_limit(server_clock.sending(unlayered))
+    sampled = rate_limit(users(server_clock.sending(unlayered)))
     # Without credentials a signed endpoint is refused up front (nothing charged, nothing sent).
     clock_sync: Sequence[Layer] = (NoCredentials(venue.name),)
     sign: Sequence[Layer] = ()
@@ -192,7 +195,7 @@ def open_venue(venue: Venue, *, credentials: Credentials | None = None, rest_url
     trace = Trace(venue.name, metrics=metrics, usage_headers=tuple(n for p in venue.usage for n in p.names))
     # No Retry: a reconcile runs inside Retry's own loop. The same RateLimit: the venue counts
     # these too. Traced: a reconcile after a lost order answer is what an operator looks for.
-    signed = stack(*clock_sync, rate_limit, *sign, trace, MapErrors(venue.classify))(transport)
+    signed = stack(*clock_sync, rate_limit, *sign, trace, users, MapErrors(venue.classify))(transport)
     reconcile = venue.reconcile
     retry_reconcile = None if reconcile is None else _bind(reconcile, signed)
     layers = stack(
@@ -202,7 +205,7 @@ def open_venue(venue: Venue, *, credentials: Credentials | None = None, rest_url
         rate_limit,
         *sign,
         trace,
-        *inner,
+        users,
         MapErrors(venue.classify),
     )
     # MapErrors(venue.classify) already raised inside the stack; the façade keeps only the

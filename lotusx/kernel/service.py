@@ -111,7 +111,8 @@ def around(middleware: Middleware) -> Layer:
     Code before ``await call_next(request)`` runs on the way in, code after it on the way
     out. A middleware may call ``call_next`` with a new request (add a header), return its
     own response without calling it (short-circuit), or raise (the error propagates to the
-    outer layers exactly as raised). It must not call ``call_next`` more than once unless it
-    means to retry.
+    outer layers exactly as raised; ``Retry`` turns an order placement's error from outside the
+    ``LotusXError`` tree into ``AmbiguousOrderState``, keeping its client order id). It must not
+    call ``call_next`` more than once unless it means to retry.
     """
     return Around(middleware)

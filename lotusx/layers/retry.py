@@ -35,6 +35,9 @@ The layer owns *safety*, the policy owns *persistence*:
       ``AmbiguousOrderState``, never in an error that says nothing was placed. So do attempts
       that run out on an outcome that may have executed, even with the lookup empty: a
       venue's order list can lag its engine, and no re-send is left to meet the duplicate check.
+      An attempt that a layer ended with an error outside the ``LotusXError`` tree (a user's
+      ``asyncio.timeout``, a bug) is neither looked up nor re-sent: ``AmbiguousOrderState``,
+      raised from that error, so the caller keeps the client id.
 
 Every attempt re-enters the inner stack with the original, unsigned request (plus
 ``ext["request_id"]``, shared by all attempts, and ``ext["attempt"]``), so ``Sign`` below
@@ -150,7 +153,7 @@ def never_left(outcome: Outcome) -> bool:
     return not (isinstance(outcome, Response | e.VenueError) or may_have_executed(outcome))
 
 
-def reason(outcome: Outcome) -> str:
+def reason(outcome: Outcome | Exception) -> str:
     """A bounded label for ``outcome``: the error type, or ``http_<status>``."""
     return f"http_{outcome.status}" if isinstance(outcome, Response) else type(outcome).__name__
 
@@ -194,6 +197,14 @@ class Retry:
                     response = await inner(request.with_ext(**{REQUEST_ID: request_id, ATTEMPT: attempt}))
                 except e.LotusXError as exc:
                     outcome = exc
+                except Exception as exc:
+                    if idempotency is not Idempotency.SAFE_WITH_CLIENT_ID:
+                        raise
+                    # A layer's own error (a user's asyncio.timeout, a bug) says nothing of whether
+                    # the order left: raised as it is, the caller would lose the one id to look it up by.
+                    raise self._ambiguous(request, exc, "layer_error",
+                                          f"{request.method} {request.path}: order state unknown, a layer raised "
+                                          f"{type(exc).__name__} during attempt {attempt}") from exc
                 else:
                     if response.status < settled_below and (not doubt or response.ok):
                         return response
@@ -296,7 +307,8 @@ class Retry:
         if self.metrics is not None:
             self.metrics.reconciles.labels(self.exchange, request.endpoint.name, outcome).inc()
 
-    def _ambiguous(self, request: Request, outcome: Outcome, cause: str, message: str) -> e.AmbiguousOrderState:
+    def _ambiguous(self, request: Request, outcome: Outcome | Exception, cause: str,
+                   message: str) -> e.AmbiguousOrderState:
         """The error for a placement whose outcome stays unknown, counted and logged (``cause``: a fixed set)."""
         client_order_id = str(request.ext["client_order_id"])
         # A warning, not an error: the caller gets the exception and decides; this is its audit trail.
