@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Awaitable, Callable, Iterable
 
+from lotusx.kernel.errors import ConfigError
 from lotusx.kernel.message import Request, Response
 
 Handler = Callable[[Request], "Response | Awaitable[Response]"]
@@ -23,6 +24,8 @@ class FakeTransport:
         self.closed = False
 
     async def __call__(self, request: Request) -> Response:
+        if request.path[:1] != "/":  # refused as AiohttpRest refuses it: a test must not pass what production cannot
+            raise ConfigError(f"request path must start with '/', got {request.path.split('?', 1)[0][:60]!r}")
         self.requests.append(request)
         result = self.handler(request)
         if inspect.isawaitable(result):
