@@ -34,7 +34,9 @@ class AiohttpRest:
     ``AiohttpRest("https://api.binance.com")`` is a :data:`~lotusx.Service`: stack layers on
     it. The query is sent exactly as ``request.query_string`` encodes it, because that is
     what signers sign. TLS verification is on unless ``ssl=False`` is passed explicitly.
-    Redirects are never followed: a 3xx comes back as the response.
+    Redirects are never followed: a 3xx comes back as the response. ``timeout`` bounds a whole
+    call; ``connect_timeout`` bounds getting its connection (a free pooled socket, or DNS, TCP
+    and TLS for a new one).
 
     Failures become typed errors: :class:`~lotusx.ConnectError` when the request provably
     never left (refused, DNS, TLS handshake), :class:`~lotusx.Timeout`,
@@ -67,9 +69,13 @@ class AiohttpRest:
                 limit=self.limits.total, limit_per_host=self.limits.per_host,
                 keepalive_timeout=self.limits.keepalive, ssl=self._ssl,
             )
+            # ``connect`` bounds the wait for a pooled socket as well as the connecting: a call queued
+            # behind ``limits`` past it never left, and fails as a ConnectError (safe to re-send), not
+            # as the total timeout's Timeout, which an order takes as possibly executed.
             self._session = aiohttp.ClientSession(
                 connector=connector,
-                timeout=aiohttp.ClientTimeout(total=self.timeout, sock_connect=self.connect_timeout),
+                timeout=aiohttp.ClientTimeout(total=self.timeout, connect=self.connect_timeout,
+                                              sock_connect=self.connect_timeout),
                 headers={"User-Agent": self._user_agent},
                 auto_decompress=True,
             )
