@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 import ssl
 import time
@@ -60,11 +61,13 @@ class AiohttpRest:
         self._ssl = ssl
         self._user_agent = user_agent
         self._session: aiohttp.ClientSession | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None  # the session's: its sockets belong to it
 
     @property
     def session(self) -> aiohttp.ClientSession:
         """The pooled session, created on first use (inside the running loop)."""
         if self._session is None or self._session.closed:
+            self._loop = asyncio.get_running_loop()
             connector = aiohttp.TCPConnector(
                 limit=self.limits.total, limit_per_host=self.limits.per_host,
                 keepalive_timeout=self.limits.keepalive, ssl=self._ssl,
@@ -134,6 +137,14 @@ class AiohttpRest:
             error = Disconnected(f"{_where(request)}: response cut short: {_reason(exc)}", sent=True)
         except (aiohttp.ClientResponseError, aiohttp.ClientConnectionError) as exc:
             error = ProtocolError(f"{_where(request)}: {type(exc).__name__}: {_reason(exc)}")
+        except RuntimeError:
+            # aiohttp's "Event loop is closed" or "Timeout context manager should be used inside a
+            # task": checked here, not on every call, as only a call that failed can be such a one.
+            if self._loop is asyncio.get_running_loop():
+                raise
+            error = ConfigError(f"{_where(request)}: this transport's connection pool belongs to another event loop: "
+                                "open the connector (lotusx.connect) in the loop that uses it, e.g. per test, "
+                                "not once per module (pytest-asyncio runs each test in a new loop)")
         raise error from None
 
     async def aclose(self) -> None:
