@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from lotusx import ConnectError, Request
+from lotusx import ConnectError, Request, Timeout
 from lotusx.transport import AiohttpRest
 from lotusx.transport.rest import Limits
 
@@ -53,3 +53,21 @@ async def test_a_call_left_waiting_for_a_pooled_connection_is_a_connect_error(si
             holder.cancel()
             await asyncio.gather(holder, return_exceptions=True)
     assert (silent.connections, silent.requests) == (1, 1)
+
+
+async def test_a_timed_out_call_closes_its_socket_rather_than_pooling_it(silent: Silent) -> None:
+    """After a Timeout the next call opens a new connection: the late answer could never be read as its own."""
+    async with AiohttpRest(silent.url, timeout=0.2) as transport:
+        for _ in range(2):
+            with pytest.raises(Timeout):
+                await transport(Request(method="GET", path="/slow"))
+    assert (silent.connections, silent.requests) == (2, 2)
+
+
+async def test_many_concurrent_calls_open_no_more_sockets_than_the_pool_allows(silent: Silent) -> None:
+    """Twenty calls at once over a pool of four: four sockets, four requests sent, the rest never left."""
+    async with AiohttpRest(silent.url, limits=Limits(total=4), timeout=3, connect_timeout=0.3) as transport:
+        outcomes = await asyncio.wait_for(asyncio.gather(
+            *(transport(Request(method="GET", path=f"/{n}")) for n in range(20)), return_exceptions=True), 20)
+    assert (silent.connections, silent.requests) == (4, 4)
+    assert sorted(type(o).__name__ for o in outcomes) == ["ConnectError"] * 16 + ["Timeout"] * 4
