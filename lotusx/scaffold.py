@@ -271,8 +271,12 @@ _CODES: dict[int, type[LotusXError]] = {  # TODO: the venue's codes
 
 
 def venue_errors(request: Request, response: Response) -> LotusXError | None:
-    """The error a ``{"code": ..., "msg": ...}`` body means; ``None`` when it is not one (HTTP decides)."""
-    if response.status < 400 or not response.body.startswith(b"{"):
+    """The error a ``{"code": ..., "msg": ...}`` body means; ``None`` when it is not one (HTTP decides).
+
+    Not under a 5xx: the venue failed, so a write's outcome is unknown whatever code it names; a
+    refusal's code read there would report an order that may have executed as not placed.
+    """
+    if not 400 <= response.status < 500 or not response.body.startswith(b"{"):
         return None
     try:
         body = _decode(response.body)

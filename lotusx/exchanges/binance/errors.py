@@ -58,7 +58,9 @@ def ws_api_error(method: str, status: int, code: int, msg: str, *, retry_after_m
 
 def _error(where: str, status: int, code: int, msg: str, *, retry: float | None = None,
            response: Response | None = None) -> e.LotusXError:
-    if status in (418, 429) or code == -1003:
+    # Under a 5xx the execution status is unknown (rest-api.md), so a throttle code there (-1003
+    # "Too many requests queued.") proves no refusal a re-send could follow: a ServerError, below.
+    if status in (418, 429) or (code == -1003 and status < 500):
         if status == 418:
             return e.IpBanned(where, retry_after=retry, code=code, venue_message=msg, status=status, response=response)
         pool = ORDERS if code == _TOO_MANY_ORDERS else None
