@@ -60,9 +60,9 @@ def _plain(value: Decimal) -> str:
         text = format(value, "f")
     if "." in text:
         text = text.rstrip("0").rstrip(".")
-    # Every order's amounts pass here: a text of a sign and 20 characters cannot hold more
+    # Every order's amounts pass here: a text of 20 characters cannot hold more
     # than 20 whole or 20 fraction digits, so only a longer one is taken apart.
-    if len(text) > MOST_DIGITS + 1:
+    if len(text) > MOST_DIGITS:
         whole, _, fraction = text.partition(".")
         if len(whole) - whole.startswith("-") > MOST_DIGITS or len(fraction) > MOST_DIGITS:
             raise _too_long(value)

@@ -24,7 +24,7 @@ def test_a_json_body_holding_nan_is_refused() -> None:
 
 
 @pytest.mark.parametrize("text", ["1E+21", "1E+100", "1E-21", "1E-100", "123456789012345678901.5",
-                                  "0.123456789012345678901"])
+                                  "0.123456789012345678901", "123456789012345678901", "1.23456789012345678901E+20"])
 def test_a_decimal_with_more_digits_than_a_venue_reads_is_refused(text: str) -> None:
     """Past 20 whole or 20 fraction digits (Binance -1100's '^([0-9]{1,20})(\\.[0-9]{1,20})?$') is a ConfigError."""
     with pytest.raises(ConfigError, match="digits"):
