@@ -45,6 +45,7 @@ from lotusx.kernel.errors import (
 )
 from lotusx.kernel.message import Request, Response
 from lotusx.kernel.protocols import SYSTEM_CLOCK, Clock
+from lotusx.layers.retry import may_have_executed
 from lotusx.metrics import Metrics
 from lotusx.models import Balance, NewOrder, Order
 from lotusx.ws.delivery import Gap
@@ -107,6 +108,22 @@ def placement(request: Request, response: Response, type: type[T], metrics: Metr
         raise AmbiguousOrderState(f"{request.method} {request.path}: order state unknown, the venue accepted it "
                                   f"but its answer is unreadable ({exc.message})",
                                   client_order_id=client_order_id, response=response) from exc
+
+
+async def withdrawal_answer(send: Awaitable[Response], client_id: str | None) -> Response:
+    """The venue's answer to a withdrawal ``send`` sends; one with no answer to tell is ``AmbiguousWithdrawal``.
+
+    A timeout, a connection lost after the request left, or a 5xx may have moved the funds:
+    raised as they are, they read as "not done", and a caller asking again would move them twice.
+    A failure that proves nothing left (no connection) or a venue's refusal is raised as it is.
+    """
+    try:
+        return await send
+    except LotusXError as exc:
+        if isinstance(exc, AmbiguousWithdrawal) or not may_have_executed(exc):
+            raise
+        raise AmbiguousWithdrawal(f"withdrawal state unknown, no answer to tell ({type(exc).__name__}: {exc})",
+                                  client_id=client_id, status=exc.status, response=exc.response) from exc
 
 
 def withdrawn(response: Response, type: type[T], client_id: str | None) -> T:

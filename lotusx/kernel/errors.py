@@ -24,7 +24,7 @@ Every error LotusX raises is a :class:`LotusXError`; catch that to catch them al
     │       └── DuplicateClientOrderId
     ├── AmbiguousOutcome            the venue may have acted on a write: look it up before acting again
     │   ├── AmbiguousOrderState     cannot tell whether an order exists (``client_order_id``)
-    │   └── AmbiguousWithdrawal     an accepted withdrawal whose answer is unreadable (``client_id``)
+    │   └── AmbiguousWithdrawal     a withdrawal with no readable answer: it may have moved (``client_id``)
     ├── DecodeError                 a payload does not match its schema
     └── StreamError                 a WebSocket stream problem
         ├── FrameTooLarge           decompressed / reassembled frame over its cap
@@ -184,7 +184,10 @@ class AmbiguousOrderState(AmbiguousOutcome):
 
 
 class AmbiguousWithdrawal(AmbiguousOutcome):
-    """The venue accepted a withdrawal but its answer is unreadable: find it by ``client_id`` before asking again.
+    """A withdrawal that may have moved the funds: find it by ``client_id`` before asking again.
+
+    The venue accepted it but its answer is unreadable, or no answer told: a timeout, a 5xx, a
+    connection lost after the request left.
 
     ``client_id`` is the withdrawal's own id (Binance ``withdrawOrderId``, Bybit ``requestId``), if one was given.
     """

@@ -85,3 +85,58 @@ def test_both_ambiguities_share_one_base() -> None:
     assert issubclass(lotusx.AmbiguousOrderState, lotusx.AmbiguousOutcome)
     assert issubclass(lotusx.AmbiguousWithdrawal, lotusx.AmbiguousOutcome)
     assert not issubclass(lotusx.AmbiguousOutcome, lotusx.DecodeError)
+
+
+class Unanswered:
+    """Answers the withdrawal route with ``outcome`` (raised, or a Response), every other route as recorded."""
+
+    def __init__(self, venue: str, outcome: Exception | Response) -> None:
+        self.server = Server(next(c for c in (binance_cases() if venue == "binance" else bybit_cases())
+                                  if c.name == "withdraw"), Response(status=200))
+        self.outcome = outcome
+        self.withdrawals = 0
+
+    def __call__(self, request: Any) -> Response:
+        if (request.method, request.path) != self.server.case.route:
+            return self.server(request)
+        self.withdrawals += 1
+        if isinstance(self.outcome, Exception):
+            raise self.outcome
+        return self.outcome
+
+
+@pytest.mark.parametrize("venue", ["binance", "bybit"])
+@pytest.mark.parametrize("outcome", [e.Timeout("no answer"), e.Disconnected("lost", sent=True),
+                                     Response(status=503, body=b"<html>busy</html>")],
+                         ids=["timeout", "lost", "503"])
+def test_a_withdrawal_without_an_answer_is_ambiguous_with_its_client_id(venue: str, outcome: Any) -> None:
+    """A timeout, a connection lost after sending or a 5xx may have moved the funds: AmbiguousWithdrawal, sent once."""
+    venue_double = Unanswered(venue, outcome)
+
+    async def run() -> Any:
+        async with lotusx.connect(venue, credentials=lotusx.Credentials(api_key=KEY, secret=SECRET),
+                                  transport=FakeTransport(venue_double), clock=FakeClock(NOW_MS / 1000)) as ex:
+            try:
+                return await ex.withdraw(WITHDRAWAL_WITH_ID)
+            except e.LotusXError as exc:
+                return exc
+
+    error = asyncio.run(run())
+    assert isinstance(error, e.AmbiguousWithdrawal) and error.client_id == "payout-7"
+    assert venue_double.withdrawals == 1
+
+
+@pytest.mark.parametrize("venue", ["binance", "bybit"])
+def test_a_withdrawal_that_never_left_is_no_ambiguity(venue: str) -> None:
+    """A connection that could not be opened proves nothing moved: the ConnectError as it is."""
+    venue_double = Unanswered(venue, e.ConnectError("refused"))
+
+    async def run() -> Any:
+        async with lotusx.connect(venue, credentials=lotusx.Credentials(api_key=KEY, secret=SECRET),
+                                  transport=FakeTransport(venue_double), clock=FakeClock(NOW_MS / 1000)) as ex:
+            try:
+                return await ex.withdraw(WITHDRAWAL_WITH_ID)
+            except e.LotusXError as exc:
+                return exc
+
+    assert type(asyncio.run(run())) is e.ConnectError

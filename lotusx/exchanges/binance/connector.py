@@ -17,6 +17,7 @@ from lotusx.account import (
     gap_start_ms,
     placement,
     windows,
+    withdrawal_answer,
     withdrawn,
 )
 from lotusx.book import BookEvent, DiffSync, Gap, follow_books
@@ -195,14 +196,16 @@ class Binance:
     async def withdraw(self, withdrawal: Withdrawal) -> str:
         """Request a withdrawal; returns the venue's withdrawal id. Never retried once sent.
 
-        An accepted withdrawal whose answer cannot be read is ``AmbiguousWithdrawal``: look it up by
-        ``client_id`` (``get_withdrawals``) before asking again.
+        One whose outcome is unknown (its answer unreadable, or none: a timeout, a 5xx, a connection
+        lost after sending) is ``AmbiguousWithdrawal``: look it up by ``client_id``
+        (``get_withdrawals``) before asking again.
         """
         params = [("coin", withdrawal.asset), ("address", withdrawal.address), ("amount", withdrawal.amount),
                   ("network", withdrawal.network), ("addressTag", withdrawal.tag),
                   ("withdrawOrderId", withdrawal.client_id)]
         request = Request(method="POST", path=ep.WITHDRAW.path, query=pairs(params), endpoint=ep.WITHDRAW)
-        return withdrawn(await self.rest.send(request), s.WithdrawId, withdrawal.client_id).id
+        response = await withdrawal_answer(self.rest.send(request), withdrawal.client_id)
+        return withdrawn(response, s.WithdrawId, withdrawal.client_id).id
 
     async def get_withdrawals(self, asset: str | None = None) -> list[WithdrawalStatus]:
         """Withdrawal history, newest first."""

@@ -21,6 +21,7 @@ from lotusx.account import (
     gap_start_ms,
     placement,
     windows,
+    withdrawal_answer,
     withdrawn,
 )
 from lotusx.book import Gap, SnapshotDeltaSync
@@ -303,13 +304,14 @@ class Bybit:
     async def withdraw(self, withdrawal: Withdrawal) -> str:
         """Request a withdrawal from the funding wallet; returns its id. Never retried once sent.
 
-        An accepted withdrawal whose answer cannot be read is ``AmbiguousWithdrawal``: look it up by
-        ``client_id`` (``get_withdrawals``) before asking again.
+        One whose outcome is unknown (its answer unreadable, or none: a timeout, a 5xx, a connection
+        lost after sending) is ``AmbiguousWithdrawal``: look it up by ``client_id``
+        (``get_withdrawals``) before asking again.
         """
         body = {"coin": withdrawal.asset, "chain": withdrawal.network, "address": withdrawal.address,
                 "tag": withdrawal.tag, "amount": withdrawal.amount, "accountType": "FUND",
                 "timestamp": int(self.parts.clock.time() * 1000), "requestId": withdrawal.client_id}
-        response = await self.rest.send(_post(ep.WITHDRAW, body))
+        response = await withdrawal_answer(self.rest.send(_post(ep.WITHDRAW, body)), withdrawal.client_id)
         answer: s.Envelope[s.WithdrawId] = withdrawn(response, _ENVELOPE[s.WithdrawId], withdrawal.client_id)
         return answer.result.id
 

@@ -220,12 +220,13 @@ async def test_withdrawing_more_than_held_on_the_sim_is_insufficient_balance(byb
 @pytest.mark.parametrize(("code", "msg"), [
     (131001, "openapi svc error"), (131003, "Internal error"), (131200, "Service error"), (131201, "Internal error"),
 ])
-async def test_withdrawal_met_by_an_internal_error_is_a_server_error_sent_once(code: int, msg: str) -> None:
-    """An asset-service internal error leaves a withdrawal's fate unknown: ServerError, never re-sent."""
+async def test_withdrawal_met_by_an_internal_error_is_ambiguous_sent_once(code: int, msg: str) -> None:
+    """An asset-service internal error leaves a withdrawal's fate unknown: AmbiguousWithdrawal, never re-sent."""
     conn, transport = connect(asset_withdraw_create=[answer({}, ret_code=code, ret_msg=msg)])
     async with conn as ex:
-        with pytest.raises(e.ServerError):
+        with pytest.raises(e.AmbiguousWithdrawal) as raised:
             await ex.withdraw(lotusx.Withdrawal(asset="USDT", network="TRX", address="T-addr", amount=Decimal(10)))
+    assert isinstance(raised.value.__cause__, e.ServerError)
     assert len(wire(transport, "/v5/asset/withdraw/create")) == 1
 
 
