@@ -338,7 +338,10 @@ class connect:
       ``lotusx.testing.FakeClock`` in tests).
     - ``max_wait``: how long, in total, a call may wait for rate-limit room before it is
       ``RateLimited`` (default 30 s).
-    - ``transport``: replaces the aiohttp transport, e.g. ``lotusx.testing.FakeTransport``.
+    - ``transport``: replaces the aiohttp transport, e.g. ``lotusx.testing.FakeTransport``, or
+      a ``lotusx.transport.AiohttpRest(url, ...)`` of other settings than the default one's:
+      ``timeout`` (10 s) for a whole call, ``connect_timeout`` (5 s) for getting a connection,
+      ``max_body`` (64 MiB) for an answer's decoded body.
 
     An unknown venue raises ``ConfigError`` at once; a malformed option (a URL without its
     scheme, an unknown pool) raises it on entering the block, before anything is sent. The
