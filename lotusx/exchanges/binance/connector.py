@@ -236,7 +236,10 @@ class Binance:
 
     async def watch_order_books(self, symbols: Iterable[str], depth: int | None = 20
                                 ) -> AsyncGenerator[OrderBook, None]:
-        """Maintained books of ``symbols`` on one connection; a gap resyncs only its own symbol."""
+        """Maintained books of ``symbols``, on as few connections as the venue's caps allow.
+
+        A sequence gap resyncs only its own symbol; a dropped connection, only the books it carried.
+        """
         check_count("depth", depth, none="every level")
         names = {symbol.upper(): symbol for symbol in symbols}
         streams = {f"{symbol.lower()}@depth@100ms": name for name, symbol in names.items()}

@@ -339,7 +339,10 @@ class Bybit:
 
     async def watch_order_books(self, symbols: Iterable[str], depth: int | None = 20
                                 ) -> AsyncGenerator[OrderBook, None]:
-        """Maintained books of ``symbols`` on one connection; a gap resyncs only its own symbol."""
+        """Maintained books of ``symbols``, on as few connections as the venue's caps allow.
+
+        A sequence gap resyncs only its own symbol; a dropped connection, only the books it carried.
+        """
         check_count("depth", depth, none="every level")
         syncs = {symbol: SnapshotDeltaSync(symbol) for symbol in symbols}
         topics = {_book_topic(symbol, depth): syncs[symbol] for symbol in syncs}
