@@ -381,7 +381,11 @@ class Binance:
                 yield event
 
     async def subscribe(self, streams: Sequence[str]) -> None:
-        """Raw escape hatch: subscribe the shared raw stream to venue stream names."""
+        """Raw escape hatch: subscribe the shared raw stream to venue stream names.
+
+        Returns once the venue confirms them; a refused one is a ``SubscriptionRejected`` naming it,
+        the others subscribed (see :meth:`lotusx.ws.ReconnectWs.subscribe`).
+        """
         await self._raw.subscribe(streams)
 
     def stream(self) -> ReconnectWs:

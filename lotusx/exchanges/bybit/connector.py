@@ -513,7 +513,11 @@ class Bybit:
                 yield message
 
     async def subscribe(self, streams: Sequence[str]) -> None:
-        """Raw escape hatch: subscribe the shared public stream to venue topics (``orderbook.50.BTCUSDT``)."""
+        """Raw escape hatch: subscribe the shared public stream to venue topics (``orderbook.50.BTCUSDT``).
+
+        Returns once the venue confirms them; a refused one is a ``SubscriptionRejected`` naming it,
+        the others subscribed (see :meth:`lotusx.ws.ReconnectWs.subscribe`).
+        """
         await self._raw.subscribe(streams)
 
     def stream(self) -> ReconnectWs:
