@@ -23,7 +23,7 @@ def test_the_docstring_states_the_digit_limit_the_model_enforces(model: type) ->
 def test_the_readme_lists_an_unquantized_amount_among_the_first_mistakes() -> None:
     """README's mistakes list names the limit, and its example is refused as it says."""
     assert f"past {MOST_DIGITS} whole or fraction digits" in README and "Decimal(1) / 3" in README
-    with pytest.raises(ConfigError, match="NewOrder.quantity"):
+    with pytest.raises(ConfigError, match=r"NewOrder\.quantity"):
         NewOrder(symbol="BTCUSDT", side="BUY", type="MARKET", quantity=Decimal(1) / 3)
 
 
