@@ -1,7 +1,10 @@
 """LotusX: one composable transport kernel for crypto-exchange connectors.
 
-The public API: composition (``stack``, ``around``), the request/response shapes, the
-``RestClient`` façade, ``Credentials`` and the error tree rooted at :class:`LotusXError`.
+The public API: ``connect`` (a venue's connector, from its ``Venue`` declaration) and the
+models connectors take and return (``NewOrder``, ``Order``, ``OrderBook``, ``Ticker``, ``Trade``,
+``Balance``, ``Withdrawal``, ``WithdrawalStatus``); composition (``stack``, ``around``), the
+request/response shapes, the ``RestClient`` façade, ``Credentials`` and the error tree rooted at
+:class:`LotusXError`.
 """
 
 from lotusx.kernel import *  # noqa: F403

@@ -2,8 +2,8 @@
 
 Every LotusX log event goes through :func:`redact`, which removes API keys, secrets,
 signatures, listen keys and JWTs: by field name (``signature``, ``X-MBX-APIKEY``, ...) and
-by value (any secret a :class:`~lotusx.Credentials` holds or :func:`~lotusx.register_secret`
-was given, wherever it appears inside a string).
+by value (any secret a :class:`~lotusx.Credentials` holds, a signer was built with, or
+:func:`~lotusx.register_secret` was given, wherever it appears inside a string).
 """
 
 from __future__ import annotations

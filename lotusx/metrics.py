@@ -13,7 +13,8 @@ fixed set in the code that records them, or are an error type's name):
 
 REST
     ``requests_total{exchange,endpoint,status_class}``,
-    ``request_duration_seconds{exchange,endpoint,status_class}``: every wire attempt (``Trace``).
+    ``request_duration_seconds{exchange,endpoint,status_class}``: every wire attempt (``Trace``) but
+    the clock's server-time samples.
     ``retries_total{exchange,endpoint,reason}``: re-sends by ``Retry``, and ``ClockSync``'s one
     re-send after a timestamp rejection (reason ``TimestampOutOfWindow``).
     ``reconciles_total{exchange,endpoint,outcome}``: order lookups after an unknown placement

@@ -81,7 +81,8 @@ class NewOrder(msgspec.Struct, frozen=True, kw_only=True):
     """An order to place. ``quote_quantity`` is for MARKET orders sized in the quote asset.
 
     ``client_order_id`` is generated when ``None``; it is what makes placement retry-safe.
-    Amounts are exact: a ``Decimal`` (an ``int`` is taken as one), never a float; ``side``,
+    Amounts are exact: a ``Decimal`` (an ``int`` is taken as one), never a float, of at most
+    20 whole or fraction digits (trailing zeros aside: quantize a computed ``qty / 3``); ``side``,
     ``type`` and ``time_in_force`` are upper case, as the type hints spell them; a LIMIT or
     LIMIT_MAKER order has a price; a MARKET order is IOC and a LIMIT_MAKER GTC by their type (any
     other ``time_in_force`` is refused: the venues drop it). Sizing is checked here too, for every
@@ -206,7 +207,10 @@ class Balance(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class Withdrawal(msgspec.Struct, frozen=True, kw_only=True):
-    """A withdrawal request; ``amount`` is exact and positive (a ``Decimal``, or an ``int``), never a float."""
+    """A withdrawal request; ``amount`` is exact and positive (a ``Decimal``, or an ``int``), never a float.
+
+    Like an order's, it has at most 20 whole or fraction digits (trailing zeros aside).
+    """
 
     asset: str
     address: str

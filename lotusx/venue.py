@@ -7,7 +7,8 @@ built pieces. :func:`open_venue` wires the canonical REST stack
     outer… ∘ Retry ∘ ClockSync ∘ RateLimit ∘ Sign ∘ Trace ∘ inner… ∘ MapErrors ∘ AiohttpRest
 
 exactly once per connector, so no venue package holds transport, retry or throttle code.
-``outer`` layers see one logical call; ``inner`` layers see every signed wire attempt.
+``outer`` layers see one logical call; ``inner`` layers see every wire attempt, as signed: the
+clock sync's server-time samples and the reconcile queries too.
 
 Every request the venue counts is charged to the limiter: ``ClockSync`` sits outside
 ``RateLimit`` so its re-send after a timestamp rejection is charged like any attempt, and the
@@ -326,8 +327,10 @@ class connect:
     - ``ws_api_url``: the WebSocket API's base URL (Binance's account stream); ``None`` means
       ``ws_url`` when that is given, else the venue's own.
     - ``outer``, ``inner``: your layers (a middleware as ``around(mw)``), outside Retry (seeing
-      one logical call) or just above the transport (seeing every wire attempt, as signed);
-      default ``()``.
+      one logical call) or just above the transport (seeing every wire attempt, as signed: the
+      clock's server-time samples and an order's reconcile lookup too); default ``()``. An
+      ``inner`` layer's error outside the ``LotusXError`` tree on an order placement comes out
+      as ``AmbiguousOrderState`` (the order may have left), raised from it.
     - ``rate_limit_storage``: ``"memory://"`` (the default: connectors of one venue on one
       event loop share one budget), or ``"redis://host:6379"`` to share it between processes
       and machines (needs ``pip install 'lotusx[redis]'``).
@@ -338,7 +341,10 @@ class connect:
       ``lotusx.testing.FakeClock`` in tests).
     - ``max_wait``: how long, in total, a call may wait for rate-limit room before it is
       ``RateLimited`` (default 30 s).
-    - ``transport``: replaces the aiohttp transport, e.g. ``lotusx.testing.FakeTransport``.
+    - ``transport``: replaces the aiohttp transport, e.g. ``lotusx.testing.FakeTransport``, or
+      a ``lotusx.transport.AiohttpRest(url, ...)`` of other settings than the default one's:
+      ``timeout`` (10 s) for a whole call, ``connect_timeout`` (5 s) for getting a connection,
+      ``max_body`` (64 MiB) for an answer's decoded body.
 
     An unknown venue raises ``ConfigError`` at once; a malformed option (a URL without its
     scheme, an unknown pool) raises it on entering the block, before anything is sent. The

@@ -9,7 +9,7 @@ Every error LotusX raises is a :class:`LotusXError`; catch that to catch them al
     │   ├── Timeout                 no answer in time (ambiguous for writes)
     │   │   └── DeadlineExceeded    the overall deadline of a call ran out
     │   ├── Disconnected            connection lost (``sent`` tells if the request left)
-    │   └── ProtocolError           malformed HTTP / WebSocket traffic
+    │   └── ProtocolError           malformed or oversized HTTP / WebSocket traffic
     ├── VenueError                  the venue answered with an error
     │   ├── RateLimited             429 / venue throttle code (``retry_after`` seconds)
     │   │   └── IpBanned            418: every pool of the key cools off (``retry_after``)
@@ -32,7 +32,9 @@ Every error LotusX raises is a :class:`LotusXError`; catch that to catch them al
         └── QueueOverflow           consumer too slow under the ``fail`` overflow policy
 
 Error texts never contain secrets: transports put method and path in them, never the query
-string (which carries signatures) or headers (which carry keys).
+string (which carries signatures) or headers (which carry keys). Nor does what a transport's
+error links to: nothing (no ``__cause__``, no ``__context__``), as the HTTP client's own
+exception holds the request as sent.
 """
 
 from __future__ import annotations
@@ -105,7 +107,7 @@ class Disconnected(TransportError):
 
 
 class ProtocolError(TransportError):
-    """Malformed HTTP or WebSocket traffic."""
+    """Malformed HTTP or WebSocket traffic, or an answer or frame over its size cap."""
 
 
 class VenueError(LotusXError):

@@ -13,7 +13,8 @@ Use them to test your own layers and middleware without a network or real time::
     assert len(inner.requests) == 2 and len(clock.slept) == 1  # the back-off, in virtual time
 
 - :class:`FakeTransport` answers every request with ``handler(request)`` (sync or async),
-  like httpx's ``MockTransport``; route on ``request.path`` in a plain function.
+  like httpx's ``MockTransport``; route on ``request.path`` in a plain function. A path
+  without its leading ``/`` is a ``ConfigError``, as ``AiohttpRest`` makes it.
 - :class:`ScriptedService` answers with a fixed script of responses and exceptions, in
   order, and records every request it saw (tower-test's mock handle).
 - :class:`FakeClock` is an injectable clock: ``time()``, ``monotonic()``, ``sleep()``;
@@ -22,7 +23,8 @@ Use them to test your own layers and middleware without a network or real time::
   integration tests over real sockets.
 - :class:`FakeWs` is a scripted :class:`~lotusx.WsSession`: inbound frames you queue,
   sends it records. ``ReconnectWs`` takes a factory of sessions: ``ReconnectWs(lambda: fake, ...)``.
-- A whole connector runs on a fake venue: ``lotusx.connect("binance", transport=FakeTransport(handler))``.
+- A whole connector runs on a fake venue: ``lotusx.connect("binance", transport=FakeTransport(handler))``
+  (a signed call first samples the venue's clock: answer ``/api/v3/time`` with ``{"serverTime": <ms>}``).
 """
 
 from lotusx.testing.clock import FakeClock, RecordingClock

@@ -15,7 +15,8 @@ class FakeTransport:
     """A transport that answers with ``handler(request)``; sync or async handlers both work.
 
     ``requests`` records what reached it, after every layer, so a test can assert on the
-    exact wire request (signature, headers, query order).
+    exact wire request (signature, headers, query order). A path without its leading ``/`` is
+    refused with the ``ConfigError`` ``AiohttpRest`` raises: a test must not pass what production cannot.
     """
 
     def __init__(self, handler: Handler) -> None:

@@ -41,12 +41,15 @@ class AiohttpRest:
     Redirects are never followed: a 3xx comes back as the response. ``timeout`` bounds a whole
     call; ``connect_timeout`` bounds getting its connection (a free pooled socket, or DNS, TCP
     and TLS for a new one). An answer whose body, decompressed, is over ``max_body`` bytes is
-    a :class:`~lotusx.ProtocolError` (its connection is closed, not reused).
+    a :class:`~lotusx.ProtocolError` (its connection is closed, not reused). ``limits`` sizes
+    the pool (:class:`Limits`); ``user_agent`` is sent with every call.
 
     Failures become typed errors: :class:`~lotusx.ConnectError` when the request provably
-    never left (refused, DNS, TLS handshake), :class:`~lotusx.Timeout`,
-    :class:`~lotusx.Disconnected` (``sent=True``: the server may have acted) and
-    :class:`~lotusx.ProtocolError`. Error texts carry method and path, never query or headers.
+    never left (refused, DNS, TLS handshake, no pooled socket within ``connect_timeout``),
+    :class:`~lotusx.Timeout`, :class:`~lotusx.Disconnected` (``sent=True``: the server may have
+    acted) and :class:`~lotusx.ProtocolError`; a call from an event loop other than the pool's
+    is a :class:`~lotusx.ConfigError`. Error texts carry method and path, never query or
+    headers, and the errors link nothing (no ``__context__``): aiohttp's own holds the request as sent.
     """
 
     def __init__(self, base_url: str, *, limits: Limits = Limits(), timeout: float = 10.0,

@@ -40,7 +40,10 @@ class AiohttpWs:
     A peer close is reported once as a CLOSE frame with the close code; later calls to
     ``next()`` raise :class:`~lotusx.Disconnected`. ``compress=15`` asks for
     permessage-deflate. ``connect_timeout`` bounds the whole opening (DNS, TCP, TLS and the
-    HTTP upgrade) and the closing handshake.
+    HTTP upgrade) and the closing handshake. A frame over ``max_msg_size`` bytes (16 MiB: a
+    5000-level book snapshot fits) is a :class:`~lotusx.ProtocolError`. ``headers`` go with the
+    upgrade request; ``ssl`` is as for :class:`~lotusx.transport.AiohttpRest`; ``session`` is an
+    aiohttp session of your own to open it on (left open), else it makes and closes one.
     """
 
     def __init__(self, url: str, *, auto_pong: bool = True, compress: int = 0, connect_timeout: float = 10.0,

@@ -72,7 +72,9 @@ class ReconnectWs:
     ``stack(RateLimit(...), Trace(...))``. ``subscribe`` waits up to ``subscribe_timeout``
     for the venue's acks; ``ack_timeout`` bounds each ack a new connection waits for.
     ``admit`` is awaited before every connection attempt (see :func:`lotusx.ws.outbound.admission`):
-    a venue's limit on connection attempts per IP.
+    a venue's limit on connection attempts per IP. ``queue_size`` bounds the queue to the
+    consumer and ``overflow`` says what a full one does (:mod:`lotusx.ws.delivery`); while a
+    ``subscribe`` waits for its acks, it may hold up to twice ``queue_size``.
     """
 
     def __init__(self, factory: Callable[[], WsSession], *, frames: Frames | None = None,

@@ -239,7 +239,10 @@ class Binance:
 
     async def watch_order_books(self, symbols: Iterable[str], depth: int | None = 20
                                 ) -> AsyncGenerator[OrderBook, None]:
-        """Maintained books of ``symbols`` on one connection; a gap resyncs only its own symbol."""
+        """Maintained books of ``symbols``, on as few connections as the venue's caps allow.
+
+        A sequence gap resyncs only its own symbol; a dropped connection, only the books it carried.
+        """
         check_count("depth", depth, none="every level")
         names = {symbol.upper(): symbol for symbol in symbols}
         streams = {f"{symbol.lower()}@depth@100ms": name for name, symbol in names.items()}
@@ -381,7 +384,11 @@ class Binance:
                 yield event
 
     async def subscribe(self, streams: Sequence[str]) -> None:
-        """Raw escape hatch: subscribe the shared raw stream to venue stream names."""
+        """Raw escape hatch: subscribe the shared raw stream to venue stream names.
+
+        Returns once the venue confirms them; a refused one is a ``SubscriptionRejected`` naming it,
+        the others subscribed (see :meth:`lotusx.ws.ReconnectWs.subscribe`).
+        """
         await self._raw.subscribe(streams)
 
     def stream(self) -> ReconnectWs:

@@ -341,7 +341,10 @@ class Bybit:
 
     async def watch_order_books(self, symbols: Iterable[str], depth: int | None = 20
                                 ) -> AsyncGenerator[OrderBook, None]:
-        """Maintained books of ``symbols`` on one connection; a gap resyncs only its own symbol."""
+        """Maintained books of ``symbols``, on as few connections as the venue's caps allow.
+
+        A sequence gap resyncs only its own symbol; a dropped connection, only the books it carried.
+        """
         check_count("depth", depth, none="every level")
         syncs = {symbol: SnapshotDeltaSync(symbol) for symbol in symbols}
         topics = {_book_topic(symbol, depth): syncs[symbol] for symbol in syncs}
@@ -512,7 +515,11 @@ class Bybit:
                 yield message
 
     async def subscribe(self, streams: Sequence[str]) -> None:
-        """Raw escape hatch: subscribe the shared public stream to venue topics (``orderbook.50.BTCUSDT``)."""
+        """Raw escape hatch: subscribe the shared public stream to venue topics (``orderbook.50.BTCUSDT``).
+
+        Returns once the venue confirms them; a refused one is a ``SubscriptionRejected`` naming it,
+        the others subscribed (see :meth:`lotusx.ws.ReconnectWs.subscribe`).
+        """
         await self._raw.subscribe(streams)
 
     def stream(self) -> ReconnectWs:
