@@ -1,8 +1,9 @@
 """``ReconnectWs``: a WebSocket stream that stays up, resubscribes and says when it had a gap.
 
-::
+``dialect`` is a venue's :class:`~lotusx.ws.dialect.WsDialect` (Bybit's spot one:
+``lotusx.exchanges.bybit.streams.public_dialect(SPOT)``)::
 
-    async with ReconnectWs(lambda: AiohttpWs(url), frames=frames(Parse(Event)), dialect=BYBIT) as ws:
+    async with ReconnectWs(lambda: AiohttpWs(url), frames=frames(Parse(Event)), dialect=dialect) as ws:
         await ws.subscribe(["orderbook.50.BTCUSDT"])
         async for message in ws:          # venue messages, and Gap markers after reconnects
             ...
