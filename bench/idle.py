@@ -116,7 +116,7 @@ async def lotusx_calls(info: dict[str, Any], replay: Replay, drop: tuple[type, .
     pass-through layers on top; the connector is appended to ``exits`` (the caller closes it)."""
     connecting = lotusx.connect("binance", credentials=lotusx.Credentials(api_key=info["api_key"],
                                                                           secret=info["secret"]),
-                                rest_url=info["rest_url"], rate_limits=POOLS, metrics=Metrics(), transport=replay)
+                                rate_limits=POOLS, metrics=Metrics(), transport=replay)
     ex = await connecting.__aenter__()
     exits.append(ex)  # closed with ex.aclose(); ex.rest.layers is the stack the calls run
     if drop or extra:

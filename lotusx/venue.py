@@ -42,8 +42,8 @@ from lotusx.layers.sign import NoCredentials, Sign, no_key
 from lotusx.layers.trace import Trace
 from lotusx.log import without_password
 from lotusx.metrics import Metrics
-from lotusx.transport import AiohttpRest
-from lotusx.transport.url import parsed_url
+from lotusx.transport import AiohttpRest, AiohttpWs
+from lotusx.transport.url import parsed_url, proxy_url
 
 Reconcile = Callable[[Service, Request], Awaitable[Response | None]]
 
@@ -89,6 +89,8 @@ class Parts:
     rate_limit: Layer = field(default_factory=stack, repr=False)
     # The streams open now (each goes when its consumer is done with it): the connector's aclose ends them.
     streams: weakref.WeakSet[Stream] = field(default_factory=weakref.WeakSet, compare=False, repr=False)
+    # The HTTP proxy every socket goes through (``lotusx.connect(proxy=...)``); it may hold a password.
+    proxy: str | None = field(default=None, repr=False)
 
     def need_credentials(self, what: str) -> Credentials:
         """The credentials, or a ``ConfigError`` saying ``what`` needs them and how to pass them."""
@@ -101,6 +103,10 @@ class Parts:
         if self.rest.closed:
             raise ConfigError(f"this {self.venue.name} connector is closed (its `async with lotusx.connect(...)` "
                               "block has ended): open a new one")
+
+    def socket(self, url: str) -> AiohttpWs:
+        """A WebSocket session to ``url`` as this connector opens them (through its ``proxy``)."""
+        return AiohttpWs(url, proxy=self.proxy)
 
     def opened(self, stream: S) -> S:
         """``stream``, kept so that :meth:`close_streams` ends it; ``ConfigError`` on a closed connector."""
@@ -159,15 +165,23 @@ def open_venue(venue: Venue, *, credentials: Credentials | None = None, rest_url
                ws_url: str | None = None, ws_api_url: str | None = None, outer: Sequence[Layer] = (),
                inner: Sequence[Layer] = (), rate_limit_storage: str = "memory://",
                rate_limits: Mapping[str, Sequence[Pool]] | None = None, metrics: Metrics | None = None,
-               clock: Clock = SYSTEM_CLOCK, max_wait: float = 30.0, transport: Service | None = None) -> Any:
+               clock: Clock = SYSTEM_CLOCK, max_wait: float = 30.0, transport: Service | None = None,
+               proxy: str | None = None) -> Any:
     """Build ``venue``'s connector over its canonical stack (see the module docstring).
 
     ``ws_api_url`` defaults to ``ws_url`` when that is given, else to the venue's own: a
     connector pointed at a simulator or a test server never opens a socket to the real venue
     behind its user's back (a testnet with its own WS API host needs both).
     ``transport`` replaces the aiohttp transport, e.g. with ``lotusx.testing.FakeTransport``.
+    ``proxy`` is an HTTP proxy for the REST calls and every WebSocket.
     """
     _check_options(credentials, outer, inner, rest_url=rest_url, ws_url=ws_url, ws_api_url=ws_api_url)
+    proxy = proxy_url(proxy)
+    if transport is not None and (rest_url is not None or proxy is not None):
+        # They configure the default transport, which ``transport`` replaces: silently unused,
+        # a proxy the user relies on (a region the venue blocks) would be bypassed.
+        raise ConfigError("rest_url= and proxy= configure the default transport, which transport= replaces: "
+                          "give your transport its URL and proxy (e.g. AiohttpRest(url, proxy=...))")
     metrics = metrics if metrics is not None else Metrics()
 
     async def fetch_server_ms() -> int:
@@ -177,8 +191,8 @@ def open_venue(venue: Venue, *, credentials: Credentials | None = None, rest_url
     pools = _pools(venue.pools, rate_limits)
     limiter = Limiter(pools, rate_limit_storage, key=venue.name, clock=server_clock, max_wait=max_wait,
                       metrics=metrics, exchange=venue.name)
-    transport = _Wire(transport if transport is not None else AiohttpRest(rest_url or venue.rest_url), venue.name,
-                      limiter)
+    transport = _Wire(transport if transport is not None else AiohttpRest(rest_url or venue.rest_url, proxy=proxy),
+                      venue.name, limiter)
     unlayered = MapErrors(venue.classify)(transport)
     rate_limit = RateLimit(limiter, usage=venue.usage)
     # The user's inner layers see every wire attempt, as documented: the clock's samples and the
@@ -213,7 +227,7 @@ def open_venue(venue: Venue, *, credentials: Credentials | None = None, rest_url
     # status check (re-running the venue map would decode every successful body twice).
     rest = RestClient(transport, layers)
     parts = Parts(venue, rest, server_clock, credentials, (ws_url or venue.ws_url).rstrip("/"), metrics, signed,
-                  (ws_api_url or ws_url or venue.ws_api_url).rstrip("/"), rate_limit)
+                  (ws_api_url or ws_url or venue.ws_api_url).rstrip("/"), rate_limit, proxy=proxy)
     return venue.connector(parts)
 
 
@@ -345,6 +359,9 @@ class connect:
       a ``lotusx.transport.AiohttpRest(url, ...)`` of other settings than the default one's:
       ``timeout`` (10 s) for a whole call, ``connect_timeout`` (5 s) for getting a connection,
       ``max_body`` (64 MiB) for an answer's decoded body.
+    - ``proxy``: an HTTP proxy (``http://[user:password@]host:port``) for the REST calls and every
+      WebSocket the connector opens; ``None`` (the default) connects directly. With ``transport=``,
+      give that transport its own proxy instead (``rest_url=`` and ``proxy=`` are refused with it).
 
     An unknown venue raises ``ConfigError`` at once; a malformed option (a URL without its
     scheme, an unknown pool) raises it on entering the block, before anything is sent. The
@@ -355,13 +372,14 @@ class connect:
                  ws_url: str | None = None, ws_api_url: str | None = None, outer: Sequence[Layer] = (),
                  inner: Sequence[Layer] = (), rate_limit_storage: str = "memory://",
                  rate_limits: Mapping[str, Sequence[Pool]] | None = None, metrics: Metrics | None = None,
-                 clock: Clock = SYSTEM_CLOCK, max_wait: float = 30.0, transport: Service | None = None) -> None:
+                 clock: Clock = SYSTEM_CLOCK, max_wait: float = 30.0, transport: Service | None = None,
+                 proxy: str | None = None) -> None:
         self.venue = venue if isinstance(venue, Venue) else find_venue(venue)
         self._open = functools.partial(
             open_venue, self.venue, credentials=credentials, rest_url=rest_url, ws_url=ws_url, ws_api_url=ws_api_url,
             outer=outer, inner=inner,
             rate_limit_storage=rate_limit_storage, rate_limits=rate_limits, metrics=metrics, clock=clock,
-            max_wait=max_wait, transport=transport)
+            max_wait=max_wait, transport=transport, proxy=proxy)
         self._connector: Any = None
 
     async def __aenter__(self) -> Any:

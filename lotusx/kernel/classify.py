@@ -59,6 +59,8 @@ def http_errors(request: Request, response: Response) -> e.LotusXError | None:
         # will not change on a retry: the base URL is wrong. Its Location is not shown.
         return e.InvalidRequest(f"{where}: unexpected redirect (HTTP {status}): check the base URL", status=status,
                                 response=response)
+    if status == 407:  # an HTTP proxy's, for a plain-http base URL: the request never reached the venue
+        return e.AuthenticationError(f"{where}: the proxy refused its credentials (HTTP 407)", response=response)
     if status == 418:
         return e.IpBanned(f"{where}: IP banned", retry_after=retry_after(response), response=response)
     if status == 429:

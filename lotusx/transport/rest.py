@@ -15,7 +15,7 @@ from yarl import URL
 from lotusx.kernel.errors import ConfigError, ConnectError, Disconnected, LotusXError, ProtocolError, Timeout
 from lotusx.kernel.message import Request, Response
 from lotusx.log import without_password
-from lotusx.transport.url import parsed_url
+from lotusx.transport.url import parsed_url, proxy_refused, proxy_url
 
 _NO_CONTENT_TYPE = ("Content-Type",)
 MAX_BODY = 64 * 1024 * 1024
@@ -42,7 +42,9 @@ class AiohttpRest:
     call; ``connect_timeout`` bounds getting its connection (a free pooled socket, or DNS, TCP
     and TLS for a new one). An answer whose body, decompressed, is over ``max_body`` bytes is
     a :class:`~lotusx.ProtocolError` (its connection is closed, not reused). ``limits`` sizes
-    the pool (:class:`Limits`); ``user_agent`` is sent with every call.
+    the pool (:class:`Limits`); ``user_agent`` is sent with every call. ``proxy``
+    (``http://[user:password@]host:port``) sends every call through that HTTP proxy (a tunnel
+    for https); its password shows in no repr or error.
 
     Failures become typed errors: :class:`~lotusx.ConnectError` when the request provably
     never left (refused, DNS, TLS handshake, no pooled socket within ``connect_timeout``),
@@ -54,7 +56,7 @@ class AiohttpRest:
 
     def __init__(self, base_url: str, *, limits: Limits = Limits(), timeout: float = 10.0,
                  connect_timeout: float = 5.0, ssl: ssl.SSLContext | bool = True,
-                 user_agent: str = "lotusx/0.1", max_body: int = MAX_BODY) -> None:
+                 user_agent: str = "lotusx/0.1", max_body: int = MAX_BODY, proxy: str | None = None) -> None:
         url = parsed_url(base_url, "base_url")
         if not url.is_absolute() or url.scheme not in ("http", "https"):
             raise ConfigError(f"base_url must be an absolute http(s) URL, got {without_password(base_url)!r}")
@@ -70,6 +72,7 @@ class AiohttpRest:
         self.max_body = max_body
         self._ssl = ssl
         self._user_agent = user_agent
+        self._proxy = proxy_url(proxy)
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None  # the session's: its sockets belong to it
 
@@ -91,6 +94,7 @@ class AiohttpRest:
                                               sock_connect=self.connect_timeout),
                 headers={"User-Agent": self._user_agent},
                 auto_decompress=True,
+                proxy=self._proxy,
             )
             # aiohttp re-sends a PUT or DELETE (to it "idempotent") once, unseen, when the server
             # drops the connection or it resets, though the server may have acted on it: an amend
@@ -140,6 +144,8 @@ class AiohttpRest:
             error = ConnectError(f"{_where(request)}: cannot connect: no connection in time")
         except (TimeoutError, aiohttp.ServerTimeoutError):
             error = Timeout(f"{_where(request)}: no response within {self.timeout}s")
+        except aiohttp.ClientHttpProxyError as exc:  # the proxy refused the tunnel (https://): nothing left
+            error = proxy_refused(_where(request), exc.status)
         except aiohttp.ServerDisconnectedError:
             error = Disconnected(f"{_where(request)}: server disconnected", sent=True)
         except (aiohttp.ClientOSError, aiohttp.ClientConnectionResetError) as exc:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from yarl import URL
 
-from lotusx.kernel.errors import ConfigError
+from lotusx.kernel.errors import AuthenticationError, ConfigError, ConnectError, LotusXError
 from lotusx.log import scrub, without_password
 
 
@@ -22,3 +22,30 @@ def parsed_url(url: str, name: str) -> URL:
         raise ConfigError(f"{name} is not a valid URL ({scrub(str(exc))}): got {scrub(without_password(url))!r}") \
             from None
     return parsed
+
+
+def proxy_url(proxy: str | None) -> str | None:
+    """``proxy`` checked: ``None``, or an ``http(s)://[user:password@]host:port`` URL; else a ``ConfigError``.
+
+    Checked where it is given, as :func:`parsed_url` is; its password never shows in the error.
+    """
+    if proxy is None:
+        return None
+    if not (isinstance(proxy, str) and proxy.lower().startswith(("http://", "https://"))):
+        shown = scrub(without_password(proxy)) if isinstance(proxy, str) else type(proxy).__name__
+        raise ConfigError(f"proxy must be an http:// or https:// URL (http://[user:password@]host:port), got {shown!r}")
+    parsed_url(proxy, "proxy")
+    return proxy
+
+
+def proxy_refused(where: str, status: int) -> LotusXError:
+    """What a proxy's refusal means; shared by both transports.
+
+    A 407 is the proxy's credentials, which no reconnect or retry changes: fatal, as a venue's
+    401 is. Any other refusal (a 502: the proxy cannot reach the venue) is a failed connect:
+    nothing reached the venue.
+    """
+    if status == 407:
+        return AuthenticationError(f"{where}: the proxy refused its credentials (HTTP 407): check the proxy URL's "
+                                   "user and password", status=407)
+    return ConnectError(f"{where}: the proxy refused the connection (HTTP {status})", status=status)

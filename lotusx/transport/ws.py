@@ -23,7 +23,7 @@ from lotusx.kernel.errors import (
 from lotusx.kernel.message import Response
 from lotusx.kernel.ws import WsFrame, WsKind
 from lotusx.log import scrub, without_password
-from lotusx.transport.url import parsed_url
+from lotusx.transport.url import parsed_url, proxy_refused, proxy_url
 
 # Enum members bound once: in Python 3.11 ``WsKind.TEXT`` costs ~70 ns a lookup, and data
 # frames take these branches once each, at tens of thousands of frames a second.
@@ -44,12 +44,13 @@ class AiohttpWs:
     5000-level book snapshot fits) is a :class:`~lotusx.ProtocolError`. ``headers`` go with the
     upgrade request; ``ssl`` is as for :class:`~lotusx.transport.AiohttpRest`; ``session`` is an
     aiohttp session of your own to open it on (left open), else it makes and closes one.
+    ``proxy`` is as for ``AiohttpRest``: the connection goes through that HTTP proxy.
     """
 
     def __init__(self, url: str, *, auto_pong: bool = True, compress: int = 0, connect_timeout: float = 10.0,
                  max_msg_size: int = 16 * 1024 * 1024, ssl: ssl.SSLContext | bool = True,
                  headers: tuple[tuple[str, str], ...] = (),
-                 session: aiohttp.ClientSession | None = None) -> None:
+                 session: aiohttp.ClientSession | None = None, proxy: str | None = None) -> None:
         if not url.startswith(("ws://", "wss://")):
             raise ConfigError(f"WebSocket url must start with ws:// or wss://, got {_shown(url)!r}")
         parsed_url(url, "WebSocket url")
@@ -61,6 +62,7 @@ class AiohttpWs:
         self._ssl = ssl
         self._headers = headers
         self._shared_session = session
+        self._proxy = proxy_url(proxy)
         self._session: aiohttp.ClientSession | None = None
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._closed = False
@@ -80,13 +82,15 @@ class AiohttpWs:
             async with asyncio.timeout(self.connect_timeout):
                 self._ws = await session.ws_connect(
                     self.url, autoping=False, autoclose=False, compress=self.compress, ssl=self._ssl,
-                    max_msg_size=self.max_msg_size, headers=self._headers or None,
+                    max_msg_size=self.max_msg_size, headers=self._headers or None, proxy=self._proxy,
                     timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=self.connect_timeout),
                 )
         # Raised past the except clauses, as AiohttpRest does: aiohttp's error, left as the
         # __context__, holds the upgrade request's URL (its query) and headers.
         except aiohttp.WSServerHandshakeError as exc:
             error = self._refused(exc)
+        except aiohttp.ClientHttpProxyError as exc:  # the proxy refused the tunnel (wss://)
+            error = proxy_refused(f"WebSocket {self._where()}", exc.status)
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             error = ConnectError(f"cannot open WebSocket {self._where()}: {type(exc).__name__}")
         except BaseException:  # cancelled (a close() racing the connect): the session must not leak
@@ -108,6 +112,8 @@ class AiohttpWs:
         if exc.status == 429:
             return RateLimited(f"WebSocket {self._where()}: rate limited", retry_after=retry_after(answer),
                                status=429)
+        if exc.status == 407:  # a proxy's answer to a ws:// upgrade it forwards
+            return proxy_refused(f"WebSocket {self._where()}", 407)
         return ConnectError(f"cannot open WebSocket {self._where()}: {type(exc).__name__}", status=exc.status)
 
     def _live(self) -> aiohttp.ClientWebSocketResponse:

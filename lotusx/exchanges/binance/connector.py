@@ -39,7 +39,6 @@ from lotusx.kernel.message import Request
 from lotusx.layers.clock import LoginClock
 from lotusx.log import get_logger
 from lotusx.models import Balance, NewOrder, Order, OrderBook, Ticker, Trade, Withdrawal, WithdrawalStatus, check_count
-from lotusx.transport import AiohttpWs
 from lotusx.venue import Parts, close_all, parts_for
 from lotusx.ws import Gap as Reconnected
 from lotusx.ws import Heartbeat, Levels, Malformed, RawStream, ReconnectWs, Resumed
@@ -220,7 +219,7 @@ class Binance:
     def _ws(self) -> ReconnectWs:
         url = self.parts.ws_url + "/stream"
         return self.parts.opened(ReconnectWs(
-            lambda: AiohttpWs(url), frames=market_frames(self.metrics), dialect=DIALECT, heartbeat=_HEARTBEAT,
+            lambda: self.parts.socket(url), frames=market_frames(self.metrics), dialect=DIALECT, heartbeat=_HEARTBEAT,
             outbound=message_rate(self.parts.clock, self.metrics), metrics=self.metrics,
             admit=admission(self.parts.rate_limit, ep.WS_CONNECT)))
 
@@ -365,7 +364,7 @@ class Binance:
 
         url = self.parts.ws_api_url + _WS_API_PATH
         dialect = dataclasses.replace(USER_DIALECT, login=subscription, login_ack=answered)
-        async with self.parts.opened(ReconnectWs(lambda: AiohttpWs(url), frames=user_frames(self.metrics),
+        async with self.parts.opened(ReconnectWs(lambda: self.parts.socket(url), frames=user_frames(self.metrics),
                                                  dialect=dialect, heartbeat=_HEARTBEAT, metrics=self.metrics,
                                                  admit=admission(self.parts.rate_limit, ep.WS_API_CONNECT))) as ws:
             async for event in ws:

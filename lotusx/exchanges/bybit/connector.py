@@ -57,7 +57,6 @@ from lotusx.kernel.service import Service
 from lotusx.layers.clock import LoginClock
 from lotusx.models import Balance, NewOrder, Order, OrderBook, Side, Ticker, Trade, Withdrawal, check_count
 from lotusx.signers import BybitHmac
-from lotusx.transport import AiohttpWs
 from lotusx.venue import Parts, close_all, parts_for
 from lotusx.ws import Gap as Reconnected
 from lotusx.ws import Malformed, RawStream, ReconnectWs, Resumed
@@ -319,7 +318,7 @@ class Bybit:
 
     def _public(self) -> ReconnectWs:
         url = self.parts.ws_url + self.category.public_path
-        return self.parts.opened(ReconnectWs(lambda: AiohttpWs(url), frames=bybit_frames(self.metrics),
+        return self.parts.opened(ReconnectWs(lambda: self.parts.socket(url), frames=bybit_frames(self.metrics),
                                              dialect=public_dialect(self.category), heartbeat=HEARTBEAT,
                                              metrics=self.metrics, admit=admission(self.parts.rate_limit,
                                                                                    ep.WS_CONNECT)))
@@ -498,7 +497,7 @@ class Bybit:
 
         url = self.parts.ws_url + ep.PRIVATE_PATH
         dialect = dataclasses.replace(PRIVATE, login=login, login_ack=answered)
-        async with self.parts.opened(ReconnectWs(lambda: AiohttpWs(url), frames=bybit_frames(self.metrics),
+        async with self.parts.opened(ReconnectWs(lambda: self.parts.socket(url), frames=bybit_frames(self.metrics),
                                                  dialect=dialect, heartbeat=HEARTBEAT, metrics=self.metrics,
                                                  admit=admission(self.parts.rate_limit, ep.WS_CONNECT))) as ws:
             await ws.subscribe([topic])
