@@ -76,6 +76,8 @@ async def main() -> None:
             result = await client.get("/ticker", {"symbol": "BTCUSDT"}, type=Ticker)
             print("decoded:", result)
             print("spread:", result.ask - result.bid)
+            raw = await client.get("/ticker", {"symbol": "ETHUSDT"})  # no type=: the JSON as plain values
+            print("raw:", raw["symbol"], raw["bid"])
     finally:
         await runner.cleanup()
 

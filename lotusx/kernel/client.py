@@ -4,17 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any
 
 import msgspec
 import orjson
+from typing_extensions import TypeVar
 
 from lotusx.kernel.classify import Classifier, http_errors
 from lotusx.kernel.errors import ConfigError
 from lotusx.kernel.message import ANONYMOUS, Endpoint, Request, Response, encode_query
 from lotusx.kernel.service import Layer, Service, stack
 
-T = TypeVar("T")
+# Any when ``type=`` is left out: ``x = await client.get(path)`` needs no annotation under mypy --strict.
+T = TypeVar("T", default=Any)
 Params = Sequence[tuple[str, Any]] | Mapping[str, Any]
 
 _JSON = (("Content-Type", "application/json"),)

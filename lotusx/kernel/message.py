@@ -6,14 +6,16 @@ import enum
 import re
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Any, TypeVar, cast
+from typing import Any, cast
 from urllib.parse import quote
 
 import msgspec
+from typing_extensions import TypeVar
 
 from lotusx.kernel.errors import ConfigError, DecodeError
 
-T = TypeVar("T")
+# Any when ``type=`` is left out: ``x = await client.get(path)`` needs no annotation under mypy --strict.
+T = TypeVar("T", default=Any)
 
 EMPTY: Mapping[str, Any] = MappingProxyType({})
 
@@ -239,10 +241,11 @@ class Response(msgspec.Struct, frozen=True, kw_only=True):
     def decode(self, type: type[T] = Any) -> T:  # type: ignore[assignment]
         """Decode the JSON body into ``type`` (a msgspec Struct, builtin or ``Any``)."""
         try:
-            return msgspec.json.decode(self.body, type=type)
+            decoded: T = msgspec.json.decode(self.body, type=type)
         except (msgspec.ValidationError, msgspec.DecodeError) as exc:
             raise DecodeError(f"cannot decode response as {getattr(type, '__name__', type)}: {exc}",
                               response=self) from None
+        return decoded
 
     def __repr__(self) -> str:
         return f"Response(status={self.status}, {len(self.body)} bytes, elapsed={self.elapsed:.6f})"
