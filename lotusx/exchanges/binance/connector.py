@@ -402,7 +402,7 @@ class Binance:
         await self._raw.subscribe(streams)
 
     def stream(self) -> ReconnectWs:
-        """Raw escape hatch: every decoded message of :meth:`subscribe`, and reconnects' ``Gap``/``Resumed``.
+        """Raw escape hatch: every decoded message of :meth:`subscribe`, and reconnects' ``Gap``/``Resumed``/``Lost``.
 
         A stream's event that fails its schema, or a frame that is not JSON, comes as a
         :class:`~lotusx.ws.Malformed` naming the stream (``.stream``, when the frame's head still

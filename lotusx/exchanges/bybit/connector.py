@@ -548,7 +548,7 @@ class Bybit:
         await self._raw.subscribe(streams)
 
     def stream(self) -> ReconnectWs:
-        """Raw escape hatch: every decoded message of :meth:`subscribe`, and reconnects' ``Gap``/``Resumed``.
+        """Raw escape hatch: every decoded message of :meth:`subscribe`, and reconnects' ``Gap``/``Resumed``/``Lost``.
 
         A frame that is not JSON comes as a :class:`~lotusx.ws.Malformed` naming its topic
         (``.stream``, when the frame's head still names it): that topic lost a message.
