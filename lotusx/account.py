@@ -48,7 +48,7 @@ from lotusx.kernel.protocols import SYSTEM_CLOCK, Clock
 from lotusx.layers.retry import may_have_executed
 from lotusx.metrics import Metrics
 from lotusx.models import Balance, NewOrder, Order
-from lotusx.ws.delivery import Gap
+from lotusx.ws.delivery import Gap, Lost
 
 TERMINAL = frozenset({"FILLED", "CANCELED", "REJECTED", "EXPIRED", "EXPIRED_IN_MATCH"})
 """Statuses after which an order never changes again."""
@@ -232,6 +232,10 @@ async def follow_orders(messages: AsyncIterator[Any], *, orders: Callable[[Any],
     finds the waits used up, ends the iteration with its error: an order whose state cannot be
     read is never dropped or guessed, which would leave the caller's view silently incomplete.
     The stream's updates wait meanwhile.
+
+    A :class:`~lotusx.ws.Lost` (the venue refused to resubscribe a stream after a reconnect: a
+    revoked permission) ends the iteration with its :class:`~lotusx.SubscriptionRejected`: the
+    updates may have come on that stream, and an order stream missing them is silently wrong.
     """
     seen = _Seen()
     gap_time: float | None = None  # when the pending gap began; None while nothing is missed
@@ -239,6 +243,8 @@ async def follow_orders(messages: AsyncIterator[Any], *, orders: Callable[[Any],
         if isinstance(message, Gap):
             gap_time = message.time if gap_time is None else min(gap_time, message.time)
             continue
+        if isinstance(message, Lost):  # the venue refused the stream again: no update would come on it
+            raise message.rejected()
         if gap_time is not None:  # the stream delivers again: from here on nothing more is missed
             since, gap_time = gap_time, None
             patient = _Patience(clock, metrics, exchange, "orders")
@@ -359,7 +365,8 @@ async def follow_balances(messages: AsyncIterator[Any], *, balances: Callable[[A
     time is not trusted to suppress it), and its time, when given, drops stream events older
     than it that queued while it was fetched. A fetch that fails for a passing reason is asked
     again as :func:`follow_orders` asks its queries (``stream="balances"`` in the metric); any
-    other failure, or one that finds the waits used up, ends the iteration with its error.
+    other failure, or one that finds the waits used up, ends the iteration with its error, as
+    a :class:`~lotusx.ws.Lost` does with its :class:`~lotusx.SubscriptionRejected` (see :func:`follow_orders`).
     """
     times: dict[str, int] = {}  # asset -> venue time of the newest stream balance yielded for it
     fetched = -1  # venue time of the newest account fetched (-1: none, or none given)
@@ -369,6 +376,8 @@ async def follow_balances(messages: AsyncIterator[Any], *, balances: Callable[[A
         if isinstance(message, Gap):
             gapped = True
             continue
+        if isinstance(message, Lost):  # as in follow_orders
+            raise message.rejected()
         if gapped:
             gapped = False
             time, now = await _Patience(clock, metrics, exchange, "balances")(fetch)

@@ -46,7 +46,8 @@ WebSocket
     ``ws_last_message_timestamp_seconds{exchange}``. ``ws_reconnects_total{exchange,reason}`` (the link's end:
     ``server_close``, ``disconnected``, ``pong_timeout``, ``idle``, ``rotation_failed``, ...),
     ``ws_connect_failures_total{exchange,reason}`` (error type), ``ws_rotations_total{exchange}``,
-    ``ws_resubscriptions_total{exchange}``, ``ws_pong_timeouts_total{exchange}``,
+    ``ws_resubscriptions_total{exchange}``, ``ws_lost_streams_total{exchange}`` (streams the venue refused
+    to resubscribe after a reconnect: each a ``lotusx.ws.Lost`` in its stream), ``ws_pong_timeouts_total{exchange}``,
     ``ws_malformed_frames_total{exchange,reason}``,
     ``ws_dropped_messages_total{exchange,reason}``, ``ws_queue_depth{exchange}`` (every open stream's
     queue of the exchange, summed: a closed stream's leftovers are not counted).
@@ -134,6 +135,9 @@ class Metrics:
             "ws_reconnects", "WebSocket reconnects.", ("exchange", "reason"), namespace=ns, registry=r)
         self.ws_resubscriptions = Counter(
             "ws_resubscriptions", "Subscriptions re-sent after a reconnect.", ("exchange",), namespace=ns, registry=r)
+        self.ws_lost_streams = Counter(
+            "ws_lost_streams", "Streams the venue refused to resubscribe after a reconnect, dropped from their stream.",
+            ("exchange",), namespace=ns, registry=r)
         self.ws_pong_timeouts = Counter(
             "ws_pong_timeouts", "Heartbeats not answered in time.", ("exchange",), namespace=ns, registry=r)
         self.ws_connect_failures = Counter(

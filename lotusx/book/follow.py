@@ -22,13 +22,14 @@ from lotusx.kernel.errors import (
     ProtocolError,
     RateLimited,
     ServerError,
+    SubscriptionRejected,
     TransportError,
 )
 from lotusx.kernel.protocols import SYSTEM_CLOCK, Clock
 from lotusx.log import get_logger
 from lotusx.models import OrderBook
 from lotusx.ws.backoff import Backoff
-from lotusx.ws.delivery import OVERFLOW_REASON, Resumed
+from lotusx.ws.delivery import OVERFLOW_REASON, Lost, Resumed
 from lotusx.ws.delivery import Gap as StreamGap
 
 RawLevels = Sequence[tuple[str, str]] | Sequence[list[str]]
@@ -57,7 +58,9 @@ async def follow_books(syncs: Iterable[DiffSync], messages: AsyncIterator[Any], 
                        event: Callable[[Any], tuple[str, BookEvent | Gap] | None], reconnected: Callable[[Any], bool],
                        snapshot: Callable[[str], Awaitable[Snapshot]], resynced: Callable[[str, str], None],
                        depth: int | None = None, snapshot_attempts: int = 5, backoff: Backoff = SNAPSHOT_BACKOFF,
-                       clock: Clock = SYSTEM_CLOCK, shard: Callable[[str], int | None] | None = None
+                       clock: Clock = SYSTEM_CLOCK, shard: Callable[[str], int | None] | None = None,
+                       stream: Callable[[str], str] | None = None,
+                       lost: Callable[[str, SubscriptionRejected], None] | None = None
                        ) -> AsyncGenerator[OrderBook, None]:
     """Yield a symbol's maintained book after its snapshot and after every diff applied to it.
 
@@ -79,6 +82,14 @@ async def follow_books(syncs: Iterable[DiffSync], messages: AsyncIterator[Any], 
     ``shard(symbol)``, when given, is the shard carrying that symbol's diffs (``None``: not
     known): a connection's ``Gap`` then discards only the books of its shard, and the others
     go on (:meth:`~lotusx.ws.ReconnectWs.shard_of`).
+
+    A :class:`~lotusx.ws.Lost` marker says the venue refused to resubscribe a stream after a
+    reconnect: no diff will come on it again, so its book must not wait. ``stream(symbol)`` is
+    the venue stream carrying a symbol's diffs, which tells whose book the marker ends (a lost
+    stream of no book here changes nothing). That book is dropped, and ``lost(symbol, error)``
+    is called with the :class:`~lotusx.SubscriptionRejected` naming its stream; the other books
+    go on. Without ``lost``, with the last book, or without ``stream`` (any ``Lost`` may then be
+    a book's), the error ends this generator instead: a book never waits silently.
 
     A snapshot that fails for a passing reason (a transport error, a 5xx, a rate limit short of
     a ban) is fetched again after ``backoff``, up to ``snapshot_attempts`` tries in a row; then,
@@ -119,6 +130,7 @@ async def follow_books(syncs: Iterable[DiffSync], messages: AsyncIterator[Any], 
         return bool(shards) if on is None else on in shards
 
     books = {sync.symbol: sync for sync in syncs}
+    symbol_of = {stream(symbol): symbol for symbol in books} if stream is not None else None
     incoming: asyncio.Future[Any] = asyncio.ensure_future(anext(messages))
     fetching: dict[str, asyncio.Future[Snapshot]] = {}
     down: set[int] = set()  # shards whose Gap still waits for its Resumed
@@ -155,11 +167,26 @@ async def follow_books(syncs: Iterable[DiffSync], messages: AsyncIterator[Any], 
             except StopAsyncIteration:  # the stream ended (closed): so does the follower, normally
                 return
             incoming = asyncio.ensure_future(anext(messages))
+            if isinstance(message, Lost):  # before reconnected(): a predicate may match any marker
+                gone = symbol_of.get(message.stream) if symbol_of is not None else None
+                if symbol_of is not None and gone not in books:
+                    continue  # another consumer's stream, on a shared connection
+                error = message.rejected()
+                if gone is None or lost is None or len(books) == 1:
+                    raise error
+                del books[gone]
+                for forget in (unreadable, unusable):
+                    forget.pop(gone, None)
+                asked = fetching.pop(gone, None)
+                if asked is not None:
+                    asked.cancel()
+                lost(gone, error)
+                continue
             if reconnected(message):
-                lost = isinstance(message, StreamGap) and message.reason != OVERFLOW_REASON  # one connection
+                dropped = isinstance(message, StreamGap) and message.reason != OVERFLOW_REASON  # one connection
                 why = resync_reason(message)
                 for symbol, sync in books.items():
-                    if lost and not carried(symbol, {message.shard}):
+                    if dropped and not carried(symbol, {message.shard}):
                         continue  # on another connection, which lost nothing
                     unusable.pop(symbol, None)  # a new subscription: its first snapshot may well be right
                     sync.reset()
@@ -167,7 +194,7 @@ async def follow_books(syncs: Iterable[DiffSync], messages: AsyncIterator[Any], 
                     asked = fetching.pop(symbol, None)
                     if asked is not None:  # asked before the gap: it would not bridge it
                         asked.cancel()
-                if lost:
+                if dropped:
                     down.add(message.shard)
                 elif isinstance(message, Resumed):  # a predicate matching it must not keep its shard down
                     down.discard(message.shard)
@@ -220,7 +247,11 @@ def follow_diffs(sync: DiffSync, messages: AsyncIterator[Any], *,
                  snapshot: Callable[[], Awaitable[Snapshot]], resynced: Callable[[str], None],
                  depth: int | None = None, snapshot_attempts: int = 5, backoff: Backoff = SNAPSHOT_BACKOFF,
                  clock: Clock = SYSTEM_CLOCK) -> AsyncGenerator[OrderBook, None]:
-    """:func:`follow_books` for one symbol: ``event``, ``snapshot`` and ``resynced`` without it."""
+    """:func:`follow_books` for one symbol: ``event``, ``snapshot`` and ``resynced`` without it.
+
+    A :class:`~lotusx.ws.Lost` marker ends it with its :class:`~lotusx.SubscriptionRejected`:
+    its stream is not named here, so any stream lost may be the one its diffs come on.
+    """
     symbol = sync.symbol
 
     def symbol_event(message: Any) -> tuple[str, BookEvent | Gap] | None:

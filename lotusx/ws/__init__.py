@@ -3,7 +3,7 @@
 from lotusx.ws.backoff import Backoff
 from lotusx.ws.dechunk import Dechunk
 from lotusx.ws.deflate import Deflate, Inflate
-from lotusx.ws.delivery import Delivery, Gap, Overflow, Resumed
+from lotusx.ws.delivery import Delivery, Gap, Lost, Overflow, Resumed
 from lotusx.ws.dialect import WsDialect
 from lotusx.ws.exact import Levels
 from lotusx.ws.frames import Drop, Frames, Many, frames
@@ -15,7 +15,7 @@ from lotusx.ws.reconnect import ReconnectWs, WsStats
 
 __all__ = [
     "WS_SEND", "Backoff", "Dechunk", "Deflate", "Delivery", "Drop", "Frames", "Gap", "Heartbeat",
-    "Inflate", "Levels", "Malformed", "Many", "Overflow", "Parse", "RawStream", "ReconnectWs", "Resumed", "WsDialect",
-    "WsStats",
+    "Inflate", "Levels", "Lost", "Malformed", "Many", "Overflow", "Parse", "RawStream", "ReconnectWs", "Resumed",
+    "WsDialect", "WsStats",
     "frames", "sender", "session_service",
 ]

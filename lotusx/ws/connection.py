@@ -10,11 +10,18 @@ connection lifetime ends, or when it announces a shutdown, the shard *rotates*: 
 subscribes a new link while the old one still delivers, then closes the old one; the hub's
 dedup drops what both delivered.
 
-Some failures no reconnect can cure: a rejected login, a bad configuration, the venue
-refusing to resubscribe a stream it had accepted (a delisted symbol, a revoked permission),
-or a bug (an exception that is not a :class:`~lotusx.LotusXError`, wrapped in a
-:class:`~lotusx.StreamError`). The shard then ends the stream with that error, after what is
-already queued, and fails every subscribe still waiting on it.
+A stream the venue accepted before but refuses to resubscribe (a delisted symbol, a revoked
+permission) is lost alone: dropped from the registry as an unsubscribe would drop it, counted
+(``ws_lost_streams_total``), logged, and told to the consumer by a
+:class:`~lotusx.ws.delivery.Lost` in the stream, after the reconnect's ``Gap`` and before its
+``Resumed``, which comes once the other streams are re-acked. Only when no stream is left at
+all does the stream end, with :class:`~lotusx.SubscriptionRejected`.
+
+Some failures no reconnect can cure: a rejected login, a bad configuration, every stream
+refused on resubscription (above), or a bug (an exception that is not a
+:class:`~lotusx.LotusXError`, wrapped in a :class:`~lotusx.StreamError`). The shard then ends
+the stream with that error, after what is already queued, and fails every subscribe still
+waiting on it.
 """
 
 from __future__ import annotations
@@ -37,7 +44,7 @@ from lotusx.kernel.errors import (
 from lotusx.kernel.protocols import WsPump, WsSession
 from lotusx.kernel.ws import WsFrame, WsKind
 from lotusx.log import get_logger
-from lotusx.ws.delivery import HANDOFF, Gap, Resumed
+from lotusx.ws.delivery import HANDOFF, Gap, Lost, Resumed
 from lotusx.ws.frames import Drop, Many
 from lotusx.ws.heartbeat import Liveness
 from lotusx.ws.hub import Hub, Link, settle
@@ -381,11 +388,28 @@ class Shard:
             again = {s: sub.ready for s in streams if (sub := registry.get(s)) is not None and sub.acked}
             waiters = await self._send_subscribe(link, streams)
             await settle(waiters, hub.ack_timeout, hub.clock, link.ended)
-            for stream, ready in again.items():
-                refused = ready.exception() if ready.done() and not ready.cancelled() else None
-                if isinstance(refused, SubscriptionRejected):
-                    raise SubscriptionRejected(f"the venue refused to resubscribe {stream!r} after a reconnect",
-                                               venue_message=refused.venue_message)
+            lost = [Lost(stream, refused.venue_message, hub.clock.time(), self.index)
+                    for stream, ready in again.items()
+                    if isinstance(refused := ready.exception() if ready.done() and not ready.cancelled() else None,
+                                  SubscriptionRejected)]
+            await self._lose(lost)
+
+    async def _lose(self, lost: list[Lost]) -> None:
+        """Tell the consumer of each stream the venue refused to resubscribe (the registry dropped it).
+
+        The others resume: one delisted symbol must not end a feed of a hundred. With nothing
+        left to deliver at all, the stream ends with the refusal: a consumer must not wait on it.
+        """
+        hub = self.hub
+        for marker in lost:
+            _log.warning("ws stream lost", exchange=hub.exchange, shard=self.index, stream=marker.stream,
+                         error=marker.venue_message)
+            hub.metrics.ws_lost_streams.labels(hub.exchange).inc()
+            await hub.delivery.put(marker, self._read_on)
+        if lost and not len(hub.registry):
+            names = ", ".join(repr(marker.stream) for marker in lost)
+            raise SubscriptionRejected(f"the venue refused to resubscribe {names} after a reconnect: no stream "
+                                       "is left", venue_message=lost[0].venue_message)
 
     async def _send_subscribe(self, link: Link, streams: list[str]) -> list[asyncio.Future[None]]:
         """Subscribe ``streams`` on ``link`` in requests of at most the dialect's ``max_args``, each acked on its own.
@@ -567,8 +591,10 @@ class Shard:
             if refused:  # on a task of the link's: a send may wait for the venue's message rate
                 link.tasks = [task for task in link.tasks if not task.done()]
                 link.tasks.append(asyncio.create_task(self._halve(link, refused)))
+            renewed = hub.registry.renewals(ack[0]) if not ack[1] else ()
             for stream in hub.registry.resolve(*ack):
-                _log.warning("ws subscription rejected", exchange=hub.exchange, stream=stream, error=ack[2])
+                if stream not in renewed:  # a resubscription's refusal is logged once, as lost: see _lose
+                    _log.warning("ws subscription rejected", exchange=hub.exchange, stream=stream, error=ack[2])
             return True
         if dialect.login_ack is not None and (result := dialect.login_ack(message)) is not None:
             if link.login is not None and not link.login.done():

@@ -3,11 +3,13 @@
 - ``BLOCK``: a full queue makes the reader wait (back-pressure reaches the socket);
 - ``DROP_OLDEST``: the oldest messages go, counted in ``ws_dropped{reason="overflow"}``, and
   a :class:`Gap` takes their place so a consumer (an order book) knows to resync. Only data
-  messages are dropped, never a marker (:class:`Gap`, :class:`Resumed`): losing a ``Resumed``
-  would leave a book waiting forever for a shard that is long back. When only markers are
+  messages are dropped, never a marker (:class:`Gap`, :class:`Resumed`, :class:`Lost`): losing
+  a ``Resumed`` would leave a book waiting forever for a shard that is long back, losing a
+  ``Lost`` a book waiting forever for a stream the venue no longer sends. When only markers are
   queued, a new message is dropped if the last of them is a ``Gap`` (it already precedes the
   loss); otherwise, and for a new marker, the producer waits as under ``BLOCK``. Markers come
-  one or two per reconnect, so that takes ``maxsize / 2`` reconnects the consumer has not read;
+  two per reconnect (and a ``Lost`` per stream refused), so that takes about ``maxsize / 2``
+  reconnects the consumer has not read;
 - ``FAIL``: the consumer's next read raises :class:`~lotusx.QueueOverflow`.
 
 The queue holds at most ``maxsize`` items, but for one case: a subscriber waiting for the
@@ -33,7 +35,7 @@ from typing import Any
 
 import msgspec
 
-from lotusx.kernel.errors import ConfigError, LotusXError, QueueOverflow, StreamError
+from lotusx.kernel.errors import ConfigError, LotusXError, QueueOverflow, StreamError, SubscriptionRejected
 from lotusx.kernel.protocols import SYSTEM_CLOCK, Clock
 from lotusx.metrics import Metrics
 
@@ -68,7 +70,28 @@ class Resumed(msgspec.Struct, frozen=True):
     shard: int = 0
 
 
-_MARKERS = (Gap, Resumed)
+class Lost(msgspec.Struct, frozen=True):
+    """The venue refused to resubscribe ``stream`` after a reconnect on ``shard``: it is gone, the others go on.
+
+    A stream it had accepted before (a delisted symbol, a revoked permission): nothing more
+    will come on it, so a consumer waiting for it must stop waiting (:meth:`rejected` is the
+    error to end that wait with). It is removed as an unsubscribe would remove it, for every
+    holder; ``venue_message`` is the venue's answer to the subscribe, as the dialect reads it.
+    It comes after the reconnect's :class:`Gap` and before its :class:`Resumed`.
+    """
+
+    stream: str
+    venue_message: str | None
+    time: float
+    shard: int = 0
+
+    def rejected(self) -> SubscriptionRejected:
+        """The ``SubscriptionRejected`` naming this stream, for a consumer that was waiting on it."""
+        return SubscriptionRejected(f"the venue refused to resubscribe {self.stream!r} after a reconnect",
+                                    venue_message=self.venue_message)
+
+
+_MARKERS = (Gap, Resumed, Lost)
 # A reader left alone decodes a whole socket buffer (hundreds of frames) before the consumer
 # runs. The queued messages then live long enough for the cyclic GC to scan them again and
 # again (measured: 6 us of GC per message), and the first of them waits for the last to be

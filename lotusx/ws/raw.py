@@ -24,7 +24,7 @@ class RawStream:
         await self._ws.subscribe(list(streams))
 
     def stream(self) -> ReconnectWs:
-        """The shared stream: ``async for`` its decoded messages and reconnects' ``Gap``/``Resumed``
+        """The shared stream: ``async for`` its decoded messages and reconnects' ``Gap``/``Resumed``/``Lost``
         markers, or hand each to a function with its :meth:`~lotusx.ws.ReconnectWs.run`."""
         if self._ws is None:
             raise ConfigError("call subscribe() before stream()")

@@ -5,7 +5,7 @@
 
     async with ReconnectWs(lambda: AiohttpWs(url), frames=frames(Parse(Event)), dialect=dialect) as ws:
         await ws.subscribe(["orderbook.50.BTCUSDT"])
-        async for message in ws:          # venue messages, and Gap markers after reconnects
+        async for message in ws:          # venue messages, and Gap/Resumed/Lost markers after reconnects
             ...
         # or, the same messages pushed to a plain function on the reader's turn (no queue):
         await ws.run(on_message)
@@ -16,11 +16,16 @@ Streams are spread over as many connections (shards) as the dialect's per-connec
 policy. A venue's cap per request (``max_args``) opens no connection: the streams of one
 connection are sent in as many requests as it takes. Closing cancels every task it started.
 
+A stream the venue accepted before but refuses to resubscribe after a reconnect (a delisted
+symbol, a revoked permission) is lost alone: the others resume, and the consumer is told in
+the stream by a :class:`~lotusx.ws.Lost` naming it (after the reconnect's ``Gap``, before its
+``Resumed``): resuming without a word would leave it waiting for messages that never come.
+The stream is gone for every holder, as after their unsubscribe.
+
 What a reconnect cannot cure ends the stream with a typed error, raised by the consumer's
 read once what is queued is drained: a rejected login (:class:`~lotusx.AuthenticationError`),
-a bad configuration (:class:`~lotusx.ConfigError`), a stream the venue accepted before but
-refuses to resubscribe after a reconnect (:class:`~lotusx.SubscriptionRejected`, naming it:
-resuming without it would leave the consumer waiting for messages that never come), or a bug
+a bad configuration (:class:`~lotusx.ConfigError`), every stream lost as above, leaving
+nothing to deliver (:class:`~lotusx.SubscriptionRejected`, naming the last ones), or a bug
 (:class:`~lotusx.StreamError`).
 """
 
@@ -241,7 +246,7 @@ class ReconnectWs:
                 await self._shards[index].unsubscribe(group)
 
     def shard_of(self, stream: str) -> int | None:
-        """The shard (connection) carrying ``stream``, as a ``Gap`` or ``Resumed`` names it; None if not subscribed.
+        """The shard (connection) carrying ``stream``, as a ``Gap`` or ``Resumed`` names it; None if not held (or lost).
 
         A stream stays on its shard while it is held: a consumer of several streams resyncs only
         those of the shard a ``Gap`` names (see :func:`lotusx.book.follow_books`).

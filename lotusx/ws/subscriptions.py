@@ -207,6 +207,11 @@ class Registry:
             self._subs[stream].sent, self._subs[stream].request = False, 0
         return streams
 
+    def renewals(self, request_id: int) -> set[str]:
+        """The streams ``request_id`` asks for again: confirmed on an earlier connection (a resubscription)."""
+        return {stream for stream in self._requests.get(request_id, ())
+                if self._owns(request_id, stream) and self._subs[stream].acked}
+
     def resolve(self, request_id: int, ok: bool, error: str | None = None) -> list[str]:
         """Apply the venue's ack of ``request_id``; return the streams it rejected."""
         rejected = []

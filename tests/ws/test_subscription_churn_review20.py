@@ -12,7 +12,7 @@ from lotusx.kernel.message import Request, Response
 from lotusx.kernel.service import Service
 from lotusx.kernel.ws import WsFrame
 from lotusx.testing import FakeClock
-from lotusx.ws import Gap, Resumed
+from lotusx.ws import Gap, Lost, Resumed
 from lotusx.ws.subscriptions import Registry
 from tests.ws.test_reconnect import (
     VenueWs,
@@ -56,7 +56,7 @@ class TestRefusedStreamInABatch:
             assert subscribes(venue) == [["a", "bad", "c"], ["a"], ["bad", "c"], ["bad"], ["c"]]
 
     async def test_a_stream_refused_on_resubscription_is_named_not_its_neighbour(self) -> None:
-        """After a reconnect the venue refusing one of two acked streams ends the stream naming that one."""
+        """After a reconnect the venue refusing one of two acked streams loses that one; its neighbour resumes."""
         clock = FakeClock(auto_advance=False)
         first, second = VenueWs(), VenueWs(reject={"b"})
         async with make(first, second, clock=clock) as ws:
@@ -64,8 +64,11 @@ class TestRefusedStreamInABatch:
             ws.reconnect("test")
             assert isinstance(await next_of(ws), Gap)
             await clock.advance(1)
-            with pytest.raises(SubscriptionRejected, match="'b'"):
-                await next_of(ws)
+            lost = await next_of(ws)
+            assert isinstance(lost, Lost) and lost.stream == "b"
+            assert isinstance(await next_of(ws), Resumed)
+            second.feed(data("a", 1))
+            assert await next_of(ws) == {"stream": "a", "u": 1}
 
 
 class TestChurnDuringAReconnect:

@@ -19,7 +19,7 @@ from lotusx.kernel.message import Request, Response
 from lotusx.kernel.service import Service
 from lotusx.kernel.ws import WsFrame
 from lotusx.testing import FakeClock, FakeWs
-from lotusx.ws import Gap, Heartbeat, Overflow, ReconnectWs, Resumed
+from lotusx.ws import Gap, Heartbeat, Lost, Overflow, ReconnectWs, Resumed
 from tests.ws.test_reconnect import VenueWs, data, dialect, make, next_of, quiesce, subscribes, unsubscribes, until
 
 pytestmark = pytest.mark.timeout(30)
@@ -152,8 +152,8 @@ class TestFatal:
             with pytest.raises(AuthenticationError):
                 await asyncio.wait_for(ws.subscribe(["orders"]), 1)
 
-    async def test_rejected_resubscription_ends_the_stream_with_subscription_rejected(self) -> None:
-        """A stream the venue refuses after a reconnect ends the stream with SubscriptionRejected, not Resumed."""
+    async def test_rejected_resubscription_of_the_only_stream_ends_the_stream_with_subscription_rejected(self) -> None:
+        """The only stream refused after a reconnect: its Lost, then SubscriptionRejected, not Resumed."""
         clock = FakeClock(auto_advance=False)
         first, second = VenueWs(), VenueWs(reject={"a"})
         async with make(first, second, clock=clock) as ws:
@@ -161,6 +161,7 @@ class TestFatal:
             first.feed(WsFrame.close(1001))
             assert isinstance(await next_of(ws), Gap)
             await clock.advance(1)
+            assert isinstance(await next_of(ws), Lost)
             with pytest.raises(SubscriptionRejected, match="'a'"):
                 await next_of(ws)
 

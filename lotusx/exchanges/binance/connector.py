@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Sequence
 from contextlib import aclosing, asynccontextmanager
 from typing import Any
 
@@ -33,7 +33,7 @@ from lotusx.exchanges.binance.streams import (
     user_frames,
 )
 from lotusx.kernel.client import pairs
-from lotusx.kernel.errors import ConfigError, ProtocolError, TimestampOutOfWindow
+from lotusx.kernel.errors import ConfigError, ProtocolError, SubscriptionRejected, TimestampOutOfWindow
 from lotusx.kernel.ids import client_order_id
 from lotusx.kernel.message import Request
 from lotusx.layers.clock import LoginClock
@@ -41,7 +41,7 @@ from lotusx.log import get_logger
 from lotusx.models import Balance, NewOrder, Order, OrderBook, Ticker, Trade, Withdrawal, WithdrawalStatus, check_count
 from lotusx.venue import Parts, close_all, parts_for
 from lotusx.ws import Gap as Reconnected
-from lotusx.ws import Heartbeat, Levels, Malformed, RawStream, ReconnectWs, Resumed
+from lotusx.ws import Heartbeat, Levels, Lost, Malformed, RawStream, ReconnectWs, Resumed
 from lotusx.ws.dialect import LoginAck
 from lotusx.ws.outbound import admission
 
@@ -236,11 +236,16 @@ class Binance:
             async for book in books:
                 yield book
 
-    async def watch_order_books(self, symbols: Iterable[str], depth: int | None = 20
+    async def watch_order_books(self, symbols: Iterable[str], depth: int | None = 20, *,
+                                lost: Callable[[str, SubscriptionRejected], None] | None = None
                                 ) -> AsyncGenerator[OrderBook, None]:
         """Maintained books of ``symbols``, on as few connections as the venue's caps allow.
 
         A sequence gap resyncs only its own symbol; a dropped connection, only the books it carried.
+        A symbol whose stream the venue refuses to resubscribe after a reconnect (delisted) ends
+        the books with ``SubscriptionRejected`` naming its stream, unless ``lost`` is given: then
+        ``lost(symbol, error)`` is called, no book of it comes any more, and the others go on
+        (the last one lost ends them all the same). See :func:`lotusx.book.follow_books`.
         """
         check_count("depth", depth, none="every level")
         names = {symbol.upper(): symbol for symbol in symbols}
@@ -262,7 +267,8 @@ class Binance:
         async with self._subscribed(list(streams)) as ws, aclosing(follow_books(
                 [DiffSync(name) for name in names], aiter(ws), event=event, snapshot=snapshot,
                 reconnected=lambda message: isinstance(message, Reconnected), resynced=self._resynced,
-                depth=depth, shard=lambda name: ws.shard_of(stream_of[name]))) as books:
+                depth=depth, shard=lambda name: ws.shard_of(stream_of[name]), stream=stream_of.__getitem__,
+                lost=lost)) as books:
             # aclosing: the follower's finally cancels snapshots in flight at once
             async for book in books:
                 yield book
@@ -274,6 +280,8 @@ class Binance:
         """Public trades of ``symbol`` as they happen."""
         async with self._subscribed([f"{symbol.lower()}@trade"]) as ws:
             async for m in ws:
+                if isinstance(m, Lost):  # its one stream, refused after a reconnect: nothing more comes
+                    raise m.rejected()
                 if isinstance(m, s.TradeEvent):
                     yield Trade(symbol=m.s, trade_id=str(m.t), price=m.p, quantity=m.q, timestamp=m.T,
                                 side="SELL" if m.m else "BUY")
@@ -282,6 +290,8 @@ class Binance:
         """Best bid/ask of ``symbol`` on every change."""
         async with self._subscribed([f"{symbol.lower()}@bookTicker"]) as ws:
             async for m in ws:
+                if isinstance(m, Lost):  # as in watch_trades
+                    raise m.rejected()
                 if isinstance(m, s.BookTickerEvent):
                     yield Ticker(symbol=m.s, bid=m.b, bid_quantity=m.B, ask=m.a, ask_quantity=m.A)
 
@@ -391,7 +401,7 @@ class Binance:
         await self._raw.subscribe(streams)
 
     def stream(self) -> ReconnectWs:
-        """Raw escape hatch: every decoded message of :meth:`subscribe`, and reconnects' ``Gap``/``Resumed``.
+        """Raw escape hatch: every decoded message of :meth:`subscribe`, and reconnects' ``Gap``/``Resumed``/``Lost``.
 
         A stream's event that fails its schema, or a frame that is not JSON, comes as a
         :class:`~lotusx.ws.Malformed` naming the stream (``.stream``, when the frame's head still

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Sequence
 from contextlib import aclosing, asynccontextmanager
 from decimal import Decimal
 from typing import Any, Literal, TypeVar
@@ -49,6 +49,7 @@ from lotusx.kernel.errors import (
     LotusXError,
     NotFound,
     ProtocolError,
+    SubscriptionRejected,
     TimestampOutOfWindow,
 )
 from lotusx.kernel.ids import client_order_id
@@ -59,7 +60,7 @@ from lotusx.models import Balance, NewOrder, Order, OrderBook, Side, Ticker, Tra
 from lotusx.signers import BybitHmac
 from lotusx.venue import Parts, close_all, parts_for
 from lotusx.ws import Gap as Reconnected
-from lotusx.ws import Malformed, RawStream, ReconnectWs, Resumed
+from lotusx.ws import Lost, Malformed, RawStream, ReconnectWs, Resumed
 from lotusx.ws.delivery import OVERFLOW_REASON
 from lotusx.ws.dialect import LoginAck
 from lotusx.ws.exact import exact_add
@@ -338,18 +339,37 @@ class Bybit:
             async for book in books:
                 yield book
 
-    async def watch_order_books(self, symbols: Iterable[str], depth: int | None = 20
+    async def watch_order_books(self, symbols: Iterable[str], depth: int | None = 20, *,
+                                lost: Callable[[str, SubscriptionRejected], None] | None = None
                                 ) -> AsyncGenerator[OrderBook, None]:
         """Maintained books of ``symbols``, on as few connections as the venue's caps allow.
 
         A sequence gap resyncs only its own symbol; a dropped connection, only the books it carried.
+        A symbol whose topic the venue refuses to subscribe again (after a reconnect, or when its
+        book is resynced: delisted) ends the books with ``SubscriptionRejected`` naming the topic,
+        unless ``lost`` is given: then ``lost(symbol, error)`` is called, no book of it comes any
+        more, and the others go on (the last one lost ends them all the same).
         """
         check_count("depth", depth, none="every level")
         syncs = {symbol: SnapshotDeltaSync(symbol) for symbol in symbols}
         topics = {_book_topic(symbol, depth): syncs[symbol] for symbol in syncs}
         asked: set[str] = set()  # topics subscribed afresh whose snapshot has not come yet
+
+        def drop(topic: str, error: SubscriptionRejected) -> None:
+            """The venue refused ``topic``: its book is gone, the caller told."""
+            sync = topics.pop(topic)
+            del syncs[sync.symbol]
+            asked.discard(topic)
+            if not topics or lost is None:
+                raise error
+            lost(sync.symbol, error)
+
         async with self._subscribed(list(topics)) as ws:
             async for message in ws:
+                if isinstance(message, Lost):  # refused after a reconnect: no snapshot or delta would come
+                    if message.stream in topics:
+                        drop(message.stream, message.rejected())
+                    continue
                 if isinstance(message, Reconnected):  # resubscribed: the venue sends snapshots again
                     why = resync_reason(message)
                     for topic, sync in topics.items():
@@ -360,12 +380,12 @@ class Bybit:
                             sync.reset()
                             self._resynced(sync.symbol, why)
                     continue
-                lost = message.topic if type(message) is s.WsFrame else (
+                unread = message.topic if type(message) is s.WsFrame else (
                     message.stream if type(message) is Malformed else None)
-                if lost in topics:
+                if unread in topics:
                     # Our topic's push failed its schema (counted by Route) or was not JSON (counted by
                     # Parse): the book misses it, and a lost snapshot would leave it waiting for one forever.
-                    sync, topic = topics[lost], lost
+                    sync, topic = topics[unread], unread
                     sync.reset()
                     outcome: Outcome | Gap | OrderBook = Gap(sync.symbol, _UNREADABLE_BOOK)
                 elif not isinstance(message, BookMessage) or message.data.s not in syncs:
@@ -388,7 +408,10 @@ class Bybit:
                     asked.add(topic)
                     # A fresh subscription starts with a snapshot; the other topics keep streaming.
                     await ws.unsubscribe([topic])
-                    await ws.subscribe([topic])
+                    try:
+                        await ws.subscribe([topic])
+                    except SubscriptionRejected as exc:  # the venue no longer has it (delisted)
+                        drop(topic, exc)
 
     def _resynced(self, symbol: str, reason: str) -> None:
         self.metrics.book_resyncs.labels("bybit", symbol, reason).inc()
@@ -397,6 +420,8 @@ class Bybit:
         """Public trades of ``symbol`` as they happen."""
         async with self._subscribed([f"publicTrade.{symbol}"]) as ws:
             async for m in ws:
+                if isinstance(m, Lost):  # its one topic, refused after a reconnect: nothing more comes
+                    raise m.rejected()
                 if isinstance(m, TradeMessage):
                     for t in m.trades:
                         yield Trade(symbol=t.s, trade_id=t.i, price=t.p, quantity=t.v,
@@ -522,7 +547,7 @@ class Bybit:
         await self._raw.subscribe(streams)
 
     def stream(self) -> ReconnectWs:
-        """Raw escape hatch: every decoded message of :meth:`subscribe`, and reconnects' ``Gap``/``Resumed``.
+        """Raw escape hatch: every decoded message of :meth:`subscribe`, and reconnects' ``Gap``/``Resumed``/``Lost``.
 
         A frame that is not JSON comes as a :class:`~lotusx.ws.Malformed` naming its topic
         (``.stream``, when the frame's head still names it): that topic lost a message.
