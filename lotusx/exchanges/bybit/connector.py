@@ -54,7 +54,7 @@ from lotusx.kernel.errors import (
 from lotusx.kernel.ids import client_order_id
 from lotusx.kernel.message import Endpoint, Request
 from lotusx.kernel.service import Service
-from lotusx.layers.clock import LoginClock
+from lotusx.layers.clock import LoginClock, fresh
 from lotusx.models import Balance, NewOrder, Order, OrderBook, Side, Ticker, Trade, Withdrawal, check_count
 from lotusx.signers import BybitHmac
 from lotusx.transport import AiohttpWs
@@ -308,6 +308,9 @@ class Bybit:
         lost after sending) is ``AmbiguousWithdrawal``: look it up by ``client_id``
         (``get_withdrawals``) before asking again.
         """
+        # The body's timestamp on the venue's clock, as the signature's: synced first (the first
+        # call after connect, a stale offset), as ClockSync syncs before Sign stamps.
+        await fresh(self.parts.clock, f"POST {ep.WITHDRAW.path}")
         body = {"coin": withdrawal.asset, "chain": withdrawal.network, "address": withdrawal.address,
                 "tag": withdrawal.tag, "amount": withdrawal.amount, "accountType": "FUND",
                 "timestamp": int(self.parts.clock.time() * 1000), "requestId": withdrawal.client_id}
