@@ -324,8 +324,8 @@ class Bybit:
         url = self.parts.ws_url + self.category.public_path
         return self.parts.opened(ReconnectWs(lambda: AiohttpWs(url), frames=bybit_frames(self.metrics),
                                              dialect=public_dialect(self.category), heartbeat=HEARTBEAT,
-                                             metrics=self.metrics, admit=admission(self.parts.rate_limit,
-                                                                                   ep.WS_CONNECT)))
+                                             metrics=self.metrics, clock=self.parts.local_clock,
+                                             admit=admission(self.parts.rate_limit, ep.WS_CONNECT)))
 
     @asynccontextmanager
     async def _subscribed(self, topics: Sequence[str]) -> AsyncIterator[ReconnectWs]:
@@ -503,6 +503,7 @@ class Bybit:
         dialect = dataclasses.replace(PRIVATE, login=login, login_ack=answered)
         async with self.parts.opened(ReconnectWs(lambda: AiohttpWs(url), frames=bybit_frames(self.metrics),
                                                  dialect=dialect, heartbeat=HEARTBEAT, metrics=self.metrics,
+                                                 clock=self.parts.local_clock,
                                                  admit=admission(self.parts.rate_limit, ep.WS_CONNECT))) as ws:
             await ws.subscribe([topic])
             async for message in ws:
