@@ -92,6 +92,15 @@ class Parts:
     # The HTTP proxy every socket goes through (``lotusx.connect(proxy=...)``); it may hold a password.
     proxy: str | None = field(default=None, repr=False)
 
+    @property
+    def local_clock(self) -> Clock:
+        """The clock ``lotusx.connect`` was given: a WebSocket's timers, back-offs and ``Gap`` times.
+
+        Not :attr:`clock`, the venue's: a Gap is marked on the local clock, and ``gap_start_ms``
+        moves it onto the venue's by the offset measured against this one.
+        """
+        return self.clock.clock
+
     def need_credentials(self, what: str) -> Credentials:
         """The credentials, or a ``ConfigError`` saying ``what`` needs them and how to pass them."""
         if self.credentials is None:
@@ -351,8 +360,9 @@ class connect:
     - ``rate_limits``: ``None`` for the venue's pools, or ``{pool name: [Pool, ...]}`` replacing
       the windows of the pools named.
     - ``metrics``: the :class:`~lotusx.metrics.Metrics` to record into (default: a new registry).
-    - ``clock``: the clock back-offs and rate-limit windows read and sleep on (a
-      ``lotusx.testing.FakeClock`` in tests).
+    - ``clock``: the clock back-offs and rate-limit windows read and sleep on, and the
+      WebSocket streams' timers and ``Gap``/``Resumed`` times (a ``lotusx.testing.FakeClock``
+      in tests).
     - ``max_wait``: how long, in total, a call may wait for rate-limit room before it is
       ``RateLimited`` (default 30 s).
     - ``transport``: replaces the aiohttp transport, e.g. ``lotusx.testing.FakeTransport``, or

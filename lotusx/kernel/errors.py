@@ -12,7 +12,7 @@ Every error LotusX raises is a :class:`LotusXError`; catch that to catch them al
     │   └── ProtocolError           malformed or oversized HTTP / WebSocket traffic
     ├── VenueError                  the venue answered with an error
     │   ├── RateLimited             429 / venue throttle code (``retry_after`` seconds)
-    │   │   └── IpBanned            418: every pool of the key cools off (``retry_after``)
+    │   │   └── IpBanned            418, Binance's WAF 403, Bybit's 403: every pool cools off (``retry_after``)
     │   ├── ServerError             5xx or venue "internal error" (ambiguous for writes)
     │   ├── AuthenticationError     bad API key or permissions
     │   │   └── InvalidSignature
@@ -126,7 +126,7 @@ class RateLimited(VenueError):
 
 
 class IpBanned(RateLimited):
-    """The venue banned the IP (Binance 418); every pool of the key must cool off."""
+    """The venue blocked the IP (Binance 418 or its firewall's 403, Bybit 403); every pool of the key must cool off."""
 
 
 class ServerError(VenueError):

@@ -237,6 +237,24 @@ def _seconds(server_ms: float) -> float:
     return seconds
 
 
+async def fresh(clock: ServerClock, where: str) -> None:
+    """``clock.ensure_fresh()`` before the call ``where`` goes out; its failure as ``ClockSync`` raises it.
+
+    For a venue time a request carries beside its signature (a Bybit withdrawal's body
+    ``timestamp``): taken after this, it is on the venue's clock as the signature's is.
+    """
+    try:
+        await clock.ensure_fresh()
+    except RateLimited:
+        raise  # a refusal already proves nothing left; its retry_after (a ban) must reach Retry and the caller
+    except ConfigError:
+        raise  # a programming or config error: no re-send can fix it, the caller must see it
+    except LotusXError as exc:
+        # Only the first sync raises, and the request has not left: said so, Retry re-sends an
+        # order (and a withdrawal is no AmbiguousWithdrawal) instead of reading it as maybe executed.
+        raise ConnectError(f"{where}: not sent, the first clock sync failed ({type(exc).__name__})") from exc
+
+
 @dataclass(frozen=True)
 class ClockSync:
     """Keep ``clock`` fresh before signed calls; on ``TimestampOutOfWindow`` resync and re-send once."""
@@ -249,17 +267,7 @@ class ClockSync:
         async def service(request: Request) -> Response:
             if not request.endpoint.signed:
                 return await inner(request)
-            try:
-                await clock.ensure_fresh()
-            except RateLimited:
-                raise  # a refusal already proves nothing left; its retry_after (a ban) must reach Retry and the caller
-            except ConfigError:
-                raise  # a programming or config error: no re-send can fix it, the caller must see it
-            except LotusXError as exc:
-                # Only the first sync raises, and the request has not left: said so, Retry re-sends
-                # an order instead of reconciling it as if it might have executed.
-                raise ConnectError(f"{request.method} {request.path}: not sent, the first clock sync failed "
-                                   f"({type(exc).__name__})") from exc
+            await fresh(clock, f"{request.method} {request.path}")
             seen = clock.generation
             try:
                 return await inner(request)

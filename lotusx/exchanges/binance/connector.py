@@ -221,7 +221,7 @@ class Binance:
         return self.parts.opened(ReconnectWs(
             lambda: self.parts.socket(url), frames=market_frames(self.metrics), dialect=DIALECT, heartbeat=_HEARTBEAT,
             outbound=message_rate(self.parts.clock, self.metrics), metrics=self.metrics,
-            admit=admission(self.parts.rate_limit, ep.WS_CONNECT)))
+            clock=self.parts.local_clock, admit=admission(self.parts.rate_limit, ep.WS_CONNECT)))
 
     @asynccontextmanager
     async def _subscribed(self, streams: Sequence[str]) -> AsyncIterator[ReconnectWs]:
@@ -376,6 +376,7 @@ class Binance:
         dialect = dataclasses.replace(USER_DIALECT, login=subscription, login_ack=answered)
         async with self.parts.opened(ReconnectWs(lambda: self.parts.socket(url), frames=user_frames(self.metrics),
                                                  dialect=dialect, heartbeat=_HEARTBEAT, metrics=self.metrics,
+                                                 clock=self.parts.local_clock,
                                                  admit=admission(self.parts.rate_limit, ep.WS_API_CONNECT))) as ws:
             async for event in ws:
                 if type(event) is Malformed:

@@ -1,4 +1,8 @@
-"""Binance error codes -> LotusX errors (binance-spot-api-docs errors.md)."""
+"""Binance error codes -> LotusX errors (binance-spot-api-docs errors.md).
+
+HTTP statuses as rest-api.md "HTTP Return Codes" gives them: 418 and the WAF's 403 are
+``IpBanned``, 429 ``RateLimited``, 5xx ``ServerError`` whatever the code (execution status unknown).
+"""
 
 from __future__ import annotations
 
@@ -29,16 +33,36 @@ _NOT_FOUND = {-2013, -1121}
 _TOO_MANY_ORDERS = -1015
 
 
+# rest-api.md "HTTP Return Codes": a 403 is a Web Application Firewall rule violated, "a rate limit
+# violation or a security block" (web-socket-api.md says the same of its status 403). Not a refused
+# key (those are 401 -2014/-2015 and 400 -1022): "stop, fix the keys" would stop a market maker on a
+# block that passes. The WAF stands before every endpoint and the request never reached the engine,
+# so it is an IP ban to wait out (every pool, its Retry-After or RateLimit's ban_seconds) and a
+# definite refusal: a placement is sent again, never looked up as an order that may exist.
+_WAF_BLOCK = 403
+
+
 def venue_errors(request: Request, response: Response) -> e.LotusXError | None:
-    """The error a Binance ``{"code": ..., "msg": ...}`` body means; ``None`` when not one."""
-    if response.status < 400 or not response.body.startswith(b"{"):
+    """The error a Binance ``{"code": ..., "msg": ...}`` body (or a 403 from the WAF) means; ``None`` when not one."""
+    if response.status < 400:
+        return None
+    where = f"{request.method} {request.path}"
+    body = _body(response)
+    if body is None:
+        if response.status == _WAF_BLOCK:  # the firewall's own page, not Binance's JSON
+            return e.IpBanned(f"{where}: blocked by the web application firewall", retry_after=retry_after(response),
+                              response=response)
+        return None
+    return _error(where, response.status, body.code, body.msg, retry=retry_after(response), response=response)
+
+
+def _body(response: Response) -> _Body | None:
+    if not response.body.startswith(b"{"):
         return None
     try:
-        body = _decode(response.body)
+        return _decode(response.body)
     except (msgspec.DecodeError, msgspec.ValidationError):
         return None
-    return _error(f"{request.method} {request.path}", response.status, body.code, body.msg,
-                  retry=retry_after(response), response=response)
 
 
 def ws_api_error(method: str, status: int, code: int, msg: str, *, retry_after_ms: int | None = None,
@@ -60,8 +84,8 @@ def _error(where: str, status: int, code: int, msg: str, *, retry: float | None 
            response: Response | None = None) -> e.LotusXError:
     # Under a 5xx the execution status is unknown (rest-api.md), so a throttle code there (-1003
     # "Too many requests queued.") proves no refusal a re-send could follow: a ServerError, below.
-    if status in (418, 429) or (code == -1003 and status < 500):
-        if status == 418:
+    if status in (_WAF_BLOCK, 418, 429) or (code == -1003 and status < 500):
+        if status in (_WAF_BLOCK, 418):
             return e.IpBanned(where, retry_after=retry, code=code, venue_message=msg, status=status, response=response)
         pool = ORDERS if code == _TOO_MANY_ORDERS else None
         return e.RateLimited(where, retry_after=retry, pool=pool, code=code, venue_message=msg, status=status,

@@ -55,7 +55,7 @@ from lotusx.kernel.errors import (
 from lotusx.kernel.ids import client_order_id
 from lotusx.kernel.message import Endpoint, Request
 from lotusx.kernel.service import Service
-from lotusx.layers.clock import LoginClock
+from lotusx.layers.clock import LoginClock, fresh
 from lotusx.models import Balance, NewOrder, Order, OrderBook, Side, Ticker, Trade, Withdrawal, check_count
 from lotusx.signers import BybitHmac
 from lotusx.venue import Parts, close_all, parts_for
@@ -308,6 +308,9 @@ class Bybit:
         lost after sending) is ``AmbiguousWithdrawal``: look it up by ``client_id``
         (``get_withdrawals``) before asking again.
         """
+        # The body's timestamp on the venue's clock, as the signature's: synced first (the first
+        # call after connect, a stale offset), as ClockSync syncs before Sign stamps.
+        await fresh(self.parts.clock, f"POST {ep.WITHDRAW.path}")
         body = {"coin": withdrawal.asset, "chain": withdrawal.network, "address": withdrawal.address,
                 "tag": withdrawal.tag, "amount": withdrawal.amount, "accountType": "FUND",
                 "timestamp": int(self.parts.clock.time() * 1000), "requestId": withdrawal.client_id}
@@ -321,8 +324,8 @@ class Bybit:
         url = self.parts.ws_url + self.category.public_path
         return self.parts.opened(ReconnectWs(lambda: self.parts.socket(url), frames=bybit_frames(self.metrics),
                                              dialect=public_dialect(self.category), heartbeat=HEARTBEAT,
-                                             metrics=self.metrics, admit=admission(self.parts.rate_limit,
-                                                                                   ep.WS_CONNECT)))
+                                             metrics=self.metrics, clock=self.parts.local_clock,
+                                             admit=admission(self.parts.rate_limit, ep.WS_CONNECT)))
 
     @asynccontextmanager
     async def _subscribed(self, topics: Sequence[str]) -> AsyncIterator[ReconnectWs]:
@@ -524,6 +527,7 @@ class Bybit:
         dialect = dataclasses.replace(PRIVATE, login=login, login_ack=answered)
         async with self.parts.opened(ReconnectWs(lambda: self.parts.socket(url), frames=bybit_frames(self.metrics),
                                                  dialect=dialect, heartbeat=HEARTBEAT, metrics=self.metrics,
+                                                 clock=self.parts.local_clock,
                                                  admit=admission(self.parts.rate_limit, ep.WS_CONNECT))) as ws:
             await ws.subscribe([topic])
             async for message in ws:

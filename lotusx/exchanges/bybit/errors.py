@@ -5,6 +5,10 @@ Bybit answers HTTP 200 with ``{"retCode", "retMsg", "result", "retExtInfo", "tim
 frequent": stay away at least 10 minutes, docs/v5/rate-limit); 429 is "system level frequency
 protection", to retry. A ``retCode`` 429 (HTTP 200) is "high server load": a write's outcome is
 unknown, so it is a ``ServerError`` (retried; a placement first reconciles).
+
+On a placement, a ``retCode`` the docs list as a refusal is ``OrderRejected`` (or
+``InvalidRequest``); one they do not list is a ``ServerError``: the order may exist, so it is
+looked up by its orderLinkId, never read as "not placed".
 """
 
 from __future__ import annotations
@@ -44,6 +48,12 @@ _KINDS: dict[int, type[e.LotusXError]] = {
     131200: e.ServerError,  # (Asset) Service error
     131201: e.ServerError,  # (Asset) Internal error
     170035: e.ServerError,  # (Spot) Submitted to the system for processing! (not refused: it may go through)
+    170310: e.ServerError,  # (Spot) Order modification timeout
+    3400214: e.ServerError,  # (UTA) Server error, please try again later
+    # (Spot) Create order failed: no reason named, where every refusal names one; the server's own
+    # failures ("Internal error", "System Error") read the same, so the order is looked up.
+    170149: e.ServerError,
+    10014: e.ServerError,  # Invalid duplicate request: the same request seen before, which may have acted
     # The order is busy on the venue: "try again later", not a request to fix (a cancel is retried).
     110079: e.ServerError,  # The order is processing and can not be operated, please try again later
     170191: e.ServerError,  # (Spot) Can not cancel order, please try again later
@@ -95,6 +105,30 @@ _ONE_WAY = ("the symbol is in hedge mode and LotusX places one-way orders (posit
 # An unknown symbol is the generic 10001 "params error: symbol invalid": a NotFound, as Binance's
 # -1121, so one ``except NotFound`` serves both venues.
 _UNKNOWN_SYMBOL = "symbol invalid"
+# Every other code docs/v5/error lists under "UTA" and "Spot Trade" (July 2026): a validation the
+# request failed (a price out of range, a symbol closed, an account restriction...), so nothing was
+# placed: a definite refusal, OrderRejected on a placement (11xxxx, 17xxxx...) or InvalidRequest.
+_REFUSALS = frozenset({
+    -1, 10008, 10017, 10024, 10027, 10028, 10029, 30035, 30133, 30134, 30135, 30136, 30208, 30209, 30228, 30256,
+    34040, 40004, 100028, 110003, 110005, 110009, 110011, 110013, 110014, 110015, 110017, 110018, 110019,
+    110020, 110021, 110022, 110023, 110024, 110025, 110026, 110027, 110028, 110029, 110031, 110032, 110033,
+    110034, 110035, 110036, 110037, 110038, 110039, 110040, 110041, 110042, 110043, 110046, 110047, 110048,
+    110049, 110050, 110054, 110055, 110056, 110057, 110058, 110059, 110060, 110061, 110062, 110063, 110064,
+    110065, 110066, 110067, 110068, 110069, 110070, 110071, 110073, 110074, 110076, 110077, 110078, 110080,
+    110082, 110083, 110085, 110086, 110087, 110088, 110089, 110090, 110092, 110093, 110094, 110095, 110096,
+    110097, 110098, 110099, 110100, 110101, 110102, 110103, 110104, 110105, 110106, 110107, 110108, 110109,
+    110110, 110111, 110112, 110113, 110114, 110115, 110116, 110117, 110118, 110119, 110120, 110121, 110123,
+    110124, 110125, 110131, 110132, 110135, 110136, 110137, 170010, 170011, 170019, 170031, 170034, 170036,
+    170037, 170105, 170115, 170116, 170117, 170121, 170124, 170130, 170132, 170133, 170134, 170136, 170137,
+    170140, 170144, 170145, 170148, 170150, 170151, 170157, 170159, 170192, 170193, 170194, 170195, 170196,
+    170197, 170198, 170199, 170200, 170201, 170202, 170203, 170204, 170206, 170207, 170209, 170210, 170215,
+    170216, 170217, 170218, 170219, 170220, 170221, 170223, 170224, 170226, 170227, 170228, 170229, 170230,
+    170241, 170311, 170312, 170313, 170341, 170344, 170346, 170348, 170355, 170358, 170359, 170360, 170371,
+    170372, 170381, 170382, 170709, 170810, 181017, 182011, 182100, 182101, 182102, 182103, 182108, 182110,
+    182111, 182112, 500010, 500011, 3100181, 3100197, 3100326, 3200316, 3200317, 3200320, 3200403, 3200419,
+    3200425, 3200641, 3400052, 3400053, 3400054, 3400071, 3400139, 3400208, 3400209, 3400210, 3400211, 3400212,
+    3400213, 3401010
+})
 _IP_BANNED = {10018}  # Exceeded the IP Rate Limit (struck out in the docs, still mapped for older gateways)
 # Per-UID throttles: 10006 Too many visits; (Spot) 170005 Too many new orders, 170222 Too many requests.
 _THROTTLED = {10006, 170005, 170222}
@@ -142,10 +176,21 @@ def venue_errors(request: Request, response: Response) -> e.LotusXError | None:
         return e.InvalidRequest(f"{where}: {_ONE_WAY}", code=code, venue_message=msg, response=response)
     kind = e.NotFound if code == 10001 and _UNKNOWN_SYMBOL in msg else _KINDS.get(code)
     if kind is None:
-        # 11xxxx / 17xxxx are order-validation codes; elsewhere an unknown code is the caller's to fix.
-        placing = request.endpoint.name in PLACEMENTS and code >= 100_000
-        kind = e.OrderRejected if placing else e.InvalidRequest
+        kind = _unlisted(code, placing=request.endpoint.name in PLACEMENTS)
     return kind(where, code=code, venue_message=msg, response=response)
+
+
+def _unlisted(code: int, *, placing: bool) -> type[e.LotusXError]:
+    """The error a code without a mapping of its own means: a refusal, unless a placement may have executed."""
+    if not placing:
+        return e.InvalidRequest  # nothing is placed twice: an unknown code is the caller's to fix
+    if code in _REFUSALS:
+        return e.OrderRejected if code >= 100_000 else e.InvalidRequest  # 11xxxx / 17xxxx: order validation
+    # A code the docs do not list (a new one, say) may be a failure after the order reached the
+    # engine. Read as a refusal, the caller would place again: two orders. As a ServerError, Retry
+    # looks it up by orderLinkId and re-sends only the same orderLinkId (the venue's duplicate check
+    # stops it if the first landed); not found at the end, it is AmbiguousOrderState.
+    return e.ServerError
 
 
 classify = chain(venue_errors, http_errors)

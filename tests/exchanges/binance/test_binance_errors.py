@@ -71,10 +71,10 @@ def test_ban_carries_retry_after() -> None:
     assert isinstance(error, e.IpBanned) and error.retry_after == 120.0
 
 
-@pytest.mark.parametrize(("status", "kind"), [(502, e.ServerError), (403, e.AuthenticationError),
+@pytest.mark.parametrize(("status", "kind"), [(502, e.ServerError), (401, e.AuthenticationError),
                                               (404, e.NotFound), (400, e.InvalidRequest)])
 def test_bodies_without_a_code_fall_back_to_http(status: int, kind: type[e.LotusXError]) -> None:
-    """A non-JSON or code-less error body is classified by its HTTP status (e.g. a WAF 403 page)."""
+    """A non-JSON or code-less error body is classified by its HTTP status (403: test_binance_waf_403_review23)."""
     assert type(classify(ORDER, Response(status=status, body=b"<html>blocked</html>"))) is kind
     assert type(classify(ORDER, Response(status=status, body=b'{"message": "no code"}'))) is kind
 

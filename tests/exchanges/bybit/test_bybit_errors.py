@@ -56,7 +56,7 @@ def test_too_many_visits_without_a_reset_has_no_retry_after() -> None:
 
 
 def test_unknown_codes_are_order_rejections_only_when_placing() -> None:
-    """An unlisted 1xxxxx code rejects an order on create; elsewhere it is an invalid request."""
+    """A documented 1xxxxx refusal without a type of its own rejects an order on create; elsewhere it is invalid."""
     assert type(classify(CREATE, venue(170193))) is e.OrderRejected
     assert type(classify(REALTIME, venue(170193))) is e.InvalidRequest
     assert type(classify(CREATE, venue(10017))) is e.InvalidRequest
