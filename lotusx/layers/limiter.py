@@ -26,8 +26,8 @@ cool-off's key, a pull-up to the venue's count) is one Lua script each
 separate calls (a charge that raced past a limit is given back), and a warning.
 
 Storage failures (Redis down, a value Redis refuses, a Redis that does not answer within
-``storage_timeout``) are raised as ``ConnectError``: the request was not sent, and the message
-names the storage with its password masked.
+``storage_timeout``, no free connection within it) are raised as ``ConnectError``: the request
+was not sent, and the message names the storage with its password masked.
 """
 
 from __future__ import annotations
@@ -286,6 +286,10 @@ class Limiter:
     (its driver tries a call three times, and its very first call five, so about three to
     five times that), then the request fails with ``ConnectError``;
     ``?stream_timeout=...&connect_timeout=...`` in the URI overrides it.
+    It holds at most ``storage_connections`` connections to Redis (default
+    :data:`STORAGE_CONNECTIONS`, 32; ``?max_connections=N`` in the URI wins, for
+    ``redis+cluster://`` too): a call finding them all busy waits for one up to
+    ``storage_timeout`` (on each of those tries), then fails with ``ConnectError``.
     """
 
     def __init__(self, pools: Iterable[Pool], storage: str | Counters = "memory://", key: str = "default", *,
