@@ -356,7 +356,8 @@ class connect:
       as ``AmbiguousOrderState`` (the order may have left), raised from it.
     - ``rate_limit_storage``: ``"memory://"`` (the default: connectors of one venue on one
       event loop share one budget), or ``"redis://host:6379"`` to share it between processes
-      and machines (needs ``pip install 'lotusx[redis]'``).
+      and machines (needs ``pip install 'lotusx[redis]'``); it holds at most 32 connections to
+      Redis, ``"redis://host:6379?max_connections=64"`` changes that.
     - ``rate_limits``: ``None`` for the venue's pools, or ``{pool name: [Pool, ...]}`` replacing
       the windows of the pools named.
     - ``metrics``: the :class:`~lotusx.metrics.Metrics` to record into (default: a new registry).

@@ -26,8 +26,8 @@ cool-off's key, a pull-up to the venue's count) is one Lua script each
 separate calls (a charge that raced past a limit is given back), and a warning.
 
 Storage failures (Redis down, a value Redis refuses, a Redis that does not answer within
-``storage_timeout``) are raised as ``ConnectError``: the request was not sent, and the message
-names the storage with its password masked.
+``storage_timeout``, no free connection within it) are raised as ``ConnectError``: the request
+was not sent, and the message names the storage with its password masked.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Protocol
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import limits
 import msgspec
@@ -213,8 +213,34 @@ _MEMORY = frozenset({"memory://", "async+memory://"})
 # and for each answer (a hung Redis, or a port with no Redis behind it, holds every request).
 _COREDIS_SCHEMES = frozenset({"redis", "rediss", "redis+unix", "redis+cluster", "redis+sentinel"})
 
+STORAGE_CONNECTIONS = 32
+"""How many connections a limiter holds to Redis at most, by default (``storage_connections``).
 
-def _open(uri: str | Counters, clock: Clock, state: KeyState, timeout: float) -> Counters:
+coredis sends a command on a connection and hands that connection back at once, before the
+answer: a few connections carry a process's whole order path. Only a burst finding them all busy
+(at start, each still connecting) needs more: without a bound, each call of it opened its own
+(2000 acquires at once, 2000 connections: Redis' ``maxclients`` is 10 000 for every process
+of every host together, and each is a handshake on the order path). 32 lets a burst of one
+process's order path (tens of calls in flight) through without waiting; a call that finds
+them all busy waits for one, up to ``storage_timeout``."""
+
+
+def _connections(uri: str, default: int) -> int:
+    """The bound on ``uri``'s connections: its query's ``max_connections``, else ``default``."""
+    try:
+        given = parse_qs(urlsplit(uri).query).get("max_connections")
+    except ValueError:  # an unparsable URI: limits refuses it with its own words
+        return default
+    if not given:
+        return default
+    text = given[-1]
+    if not (text.isascii() and text.isdigit() and int(text) > 0):
+        raise e.ConfigError(f"rate-limit storage {_redacted(uri)!r}: max_connections must be a whole number > 0, "
+                            f"got {_scrubbed(text, uri)!r}")
+    return int(text)
+
+
+def _open(uri: str | Counters, clock: Clock, state: KeyState, timeout: float, connections: int) -> Counters:
     if not isinstance(uri, str):
         if all(hasattr(uri, name) for name in ("incr", "get", "get_expiry", "clear")):
             return uri
@@ -224,9 +250,14 @@ def _open(uri: str | Counters, clock: Clock, state: KeyState, timeout: float) ->
     if uri in _MEMORY:
         return LocalCounters(clock, state)
     uri = uri if uri.startswith("async+") else f"async+{uri}"
-    # A timeout given in the URI's query wins over these (coredis reads it last).
-    options = ({"connect_timeout": timeout, "stream_timeout": timeout}
-               if uri[6:].split("://", 1)[0].lower() in _COREDIS_SCHEMES else {})
+    scheme = uri[6:].split("://", 1)[0].lower()
+    options: dict[str, Any] = {}
+    if scheme in _COREDIS_SCHEMES:
+        # A timeout given in the URI's query wins over these (coredis reads it last).
+        options.update(connect_timeout=timeout, stream_timeout=timeout)
+        connections = _connections(uri, connections)
+    if scheme == "redis+cluster":
+        options.update(RedisScripts.cluster_pool(connections, timeout))
     refused: e.ConfigError | None = None
     try:
         storage = storage_from_string(uri, wrap_exceptions=True, **options)
@@ -238,6 +269,8 @@ def _open(uri: str | Counters, clock: Clock, state: KeyState, timeout: float) ->
         raise refused from None
     if not isinstance(storage, Storage):  # pragma: no cover - the async+ prefix guarantees it
         raise e.ConfigError(f"rate-limit storage {_redacted(uri)!r} is not asynchronous")
+    if scheme in _COREDIS_SCHEMES:
+        RedisScripts.bound(storage, connections, timeout)
     return storage
 
 
@@ -253,11 +286,16 @@ class Limiter:
     (its driver tries a call three times, and its very first call five, so about three to
     five times that), then the request fails with ``ConnectError``;
     ``?stream_timeout=...&connect_timeout=...`` in the URI overrides it.
+    It holds at most ``storage_connections`` connections to Redis (default
+    :data:`STORAGE_CONNECTIONS`, 32; ``?max_connections=N`` in the URI wins, for
+    ``redis+cluster://`` too): a call finding them all busy waits for one up to
+    ``storage_timeout`` (on each of those tries), then fails with ``ConnectError``.
     """
 
     def __init__(self, pools: Iterable[Pool], storage: str | Counters = "memory://", key: str = "default", *,
                  clock: Clock = SYSTEM_CLOCK, max_wait: float = 30.0, guard: float = 0.25,
-                 metrics: Metrics | None = None, exchange: str = "", storage_timeout: float = 2.0) -> None:
+                 metrics: Metrics | None = None, exchange: str = "", storage_timeout: float = 2.0,
+                 storage_connections: int = STORAGE_CONNECTIONS) -> None:
         self.pools = tuple(pools)
         self.uri = storage if isinstance(storage, str) else f"<{type(storage).__name__}>"
         self.key = key
@@ -267,11 +305,12 @@ class Limiter:
         self.metrics = metrics
         self.exchange = exchange
         self.storage_timeout = storage_timeout
+        self.storage_connections = storage_connections
         self._validate()
         # Cool-offs are kept here as epoch times; for memory:// they are the key's, shared
         # in-process like its counts. Other storages share them as keys (see ``_mark``).
         self._state = key_state(key) if isinstance(storage, str) and storage in _MEMORY else KeyState()
-        self.storage = _open(storage, clock, self._state, storage_timeout)
+        self.storage = _open(storage, clock, self._state, storage_timeout, storage_connections)
         self._opened = isinstance(storage, str)  # its connections are ours to close; a given storage is the caller's
         # In-process counters: plain calls on the hot path, no awaits.
         self._local = self.storage if isinstance(self.storage, LocalCounters) else None
@@ -316,6 +355,9 @@ class Limiter:
             raise e.ConfigError("max_wait and guard must be finite and >= 0")
         if not 0 < self.storage_timeout < math.inf:
             raise e.ConfigError(f"storage_timeout must be finite seconds > 0, got {self.storage_timeout!r}")
+        connections = self.storage_connections
+        if isinstance(connections, bool) or not isinstance(connections, int) or connections <= 0:
+            raise e.ConfigError(f"storage_connections must be a whole number > 0, got {connections!r}")
         seen: set[tuple[str, int]] = set()
         for pool in self.pools:
             if pool.limit <= 0 or pool.per_seconds <= 0:

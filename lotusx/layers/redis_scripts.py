@@ -19,7 +19,7 @@ non-atomic calls.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from limits.aio.storage import RedisClusterStorage, RedisStorage
 from limits.aio.storage.redis.coredis import CoredisBridge
@@ -90,6 +90,18 @@ return counts
 """
 
 
+async def _load_scripts(connection: Any) -> None:
+    """Load the limiter's scripts on a connection just made, before it carries a call.
+
+    Calls share a connection (coredis sends and hands it back before the answer), and coredis
+    drops a connection that an error answer came on: a NOSCRIPT (a Redis that restarted, or
+    was never asked before) would take the answers of the calls sharing it along, and coredis
+    sends those again, charging twice a script that had run. Loading first, there is no NOSCRIPT.
+    """
+    for script in (_TAKE, _EXTEND, _RAISE):
+        await (await connection.create_request(b"SCRIPT LOAD", script))
+
+
 class RedisScripts:
     """The limiter's atomic updates, run on a ``limits`` Redis storage's own connection."""
 
@@ -149,6 +161,55 @@ class RedisScripts:
                 return True
         return False
 
+    @staticmethod
+    def cluster_pool(connections: int, timeout: float) -> dict[str, object]:
+        """The options that make a ``limits`` Redis Cluster storage hold at most ``connections`` at once.
+
+        coredis' default cluster pool refuses a call at its limit ("Too many connections", at once):
+        the blocking one waits up to ``timeout`` seconds for a connection to come back instead.
+        """
+        try:
+            from coredis.pool import BlockingClusterConnectionPool  # with the `redis` extra, as in __init__
+        except ImportError:  # limits then says which extra is missing
+            return {}
+        return {"connection_pool_cls": BlockingClusterConnectionPool, "max_connections": connections,
+                "timeout": timeout}
+
+    @staticmethod
+    def bound(storage: object, connections: int, timeout: float) -> None:
+        """Make ``storage``'s coredis client (a ``limits`` Redis opened from a URI) hold at most ``connections``.
+
+        ``limits`` opens it with ``Redis.from_url``, whose pool opens a connection for every call
+        that finds none free: a burst of calls is a burst of connections (2000 acquires at once
+        opened 2000). The same connection settings (those of the URI, TLS and timeouts included)
+        go to coredis' blocking pool, where a call waits up to ``timeout`` seconds for a free
+        connection, then fails with coredis' ``ConnectionError`` ("No connection available.").
+        A cluster's pool is chosen when it is opened: :meth:`cluster_pool`.
+
+        Each connection of it loads our scripts as it connects, before it carries a call (see
+        :func:`_load_scripts`).
+        """
+        bridge = getattr(storage, "bridge", None)
+        if not isinstance(storage, RedisStorage) or not isinstance(bridge, CoredisBridge):
+            return
+        from coredis.pool import BlockingConnectionPool, ConnectionPool  # with the `redis` extra, as in __init__
+
+        client = bridge.get_connection()
+        pool = getattr(client, "connection_pool", None)
+        if type(pool) is not ConnectionPool:  # a cluster's, a sentinel's, or one already bounded
+            return
+
+        class Loading(pool.connection_class):  # type: ignore[misc, name-defined]  # the URI's kind: TCP, TLS, unix
+            def __init__(self, **kwargs: Any) -> None:
+                super().__init__(**kwargs)
+                self.register_connect_callback(_load_scripts)
+
+        settings: dict[str, Any] = pool.connection_kwargs  # the URI's host, password, TLS, timeouts, ...
+        client.connection_pool = BlockingConnectionPool(
+            connection_class=Loading, max_connections=connections,
+            timeout=timeout,  # type: ignore[arg-type]  # typed int; async_timeout takes float seconds
+            max_idle_time=pool.max_idle_time, idle_check_interval=pool.idle_check_interval, **settings)
+
     def take_call(self, cools: list[str], windows: list[tuple[str, int, int, int]]) -> TakeCall:
         """The keys and arguments :meth:`take` sends to charge each ``(key, cost, limit, expiry)`` of ``windows``.
 
@@ -202,7 +263,7 @@ class RedisScripts:
         try:
             try:
                 return await client.evalsha(script.sha, keys, args)
-            except self._no_script:  # first use, or a restarted or flushed Redis
+            except self._no_script:  # a flushed Redis, or a storage of the caller's (see bound)
                 await client.script_load(script.script)
                 return await client.evalsha(script.sha, keys, args)
         except self._errors as exc:
