@@ -255,6 +255,10 @@ class Bybit:
         a fill for 24 hours only, and its history "may delay" behind the matching engine (docs
         v5/order/order-list); the docs do not say which time the window selects by.
         """
+        if until is None:
+            # Now on the venue's clock: read before its first sync, it would be this machine's, and a
+            # venue ahead of it would have its newest orders left out of the window.
+            await fresh(self.parts.clock, f"GET {ep.ORDER_HISTORY.path}")
         end = until if until is not None else int(self.parts.clock.time() * 1000)
         found: dict[str, Order] = {}
         for start, stop in windows(since, end, _HISTORY_SPAN_MS):
