@@ -182,15 +182,20 @@ def open_venue(venue: Venue, *, credentials: Credentials | None = None, rest_url
     connector pointed at a simulator or a test server never opens a socket to the real venue
     behind its user's back (a testnet with its own WS API host needs both).
     ``transport`` replaces the aiohttp transport, e.g. with ``lotusx.testing.FakeTransport``.
-    ``proxy`` is an HTTP proxy for the REST calls and every WebSocket.
+    ``proxy`` is an HTTP proxy for the REST calls and every WebSocket (beside ``transport``, an
+    ``AiohttpRest`` with that same proxy, for the WebSockets).
     """
     _check_options(credentials, outer, inner, rest_url=rest_url, ws_url=ws_url, ws_api_url=ws_api_url)
     proxy = proxy_url(proxy)
-    if transport is not None and (rest_url is not None or proxy is not None):
+    if transport is not None and (rest_url is not None or (
+            proxy is not None and not (isinstance(transport, AiohttpRest) and transport.proxy == proxy))):
         # They configure the default transport, which ``transport`` replaces: silently unused,
-        # a proxy the user relies on (a region the venue blocks) would be bypassed.
+        # a proxy the user relies on (a region the venue blocks) would be bypassed. An
+        # AiohttpRest sending through that very proxy bypasses nothing: proxy= is then the
+        # WebSockets', which have no other way to get it.
         raise ConfigError("rest_url= and proxy= configure the default transport, which transport= replaces: "
-                          "give your transport its URL and proxy (e.g. AiohttpRest(url, proxy=...))")
+                          "give your transport its URL and proxy (e.g. AiohttpRest(url, proxy=...)), and the "
+                          "same proxy= for the WebSockets")
     metrics = metrics if metrics is not None else Metrics()
 
     async def fetch_server_ms() -> int:
@@ -372,7 +377,8 @@ class connect:
       ``max_body`` (64 MiB) for an answer's decoded body.
     - ``proxy``: an HTTP proxy (``http://[user:password@]host:port``) for the REST calls and every
       WebSocket the connector opens; ``None`` (the default) connects directly. With ``transport=``,
-      give that transport its own proxy instead (``rest_url=`` and ``proxy=`` are refused with it).
+      give that transport its own proxy (``rest_url=`` is refused with it, and so is ``proxy=``
+      unless the transport is an ``AiohttpRest`` with that same proxy: the WebSockets then use it).
 
     An unknown venue raises ``ConfigError`` at once; a malformed option (a URL without its
     scheme, an unknown pool) raises it on entering the block, before anything is sent. The

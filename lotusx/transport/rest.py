@@ -167,6 +167,11 @@ class AiohttpRest:
                                 "not once per module (pytest-asyncio runs each test in a new loop)")
         raise error from None
 
+    @property
+    def proxy(self) -> str | None:
+        """The proxy URL every call goes through (``None``: direct); it may hold a password."""
+        return self._proxy
+
     async def aclose(self) -> None:
         """Close the pool; the transport can be used again (a new pool is made)."""
         if self._session is not None:

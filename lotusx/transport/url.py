@@ -5,7 +5,7 @@ from __future__ import annotations
 from yarl import URL
 
 from lotusx.kernel.errors import AuthenticationError, ConfigError, ConnectError, LotusXError
-from lotusx.log import scrub, without_password
+from lotusx.log import REDACTED, scrub, without_password
 
 
 def parsed_url(url: str, name: str) -> URL:
@@ -32,10 +32,25 @@ def proxy_url(proxy: str | None) -> str | None:
     if proxy is None:
         return None
     if not (isinstance(proxy, str) and proxy.lower().startswith(("http://", "https://"))):
-        shown = scrub(without_password(proxy)) if isinstance(proxy, str) else type(proxy).__name__
+        shown = _proxy_shown(proxy) if isinstance(proxy, str) else type(proxy).__name__
         raise ConfigError(f"proxy must be an http:// or https:// URL (http://[user:password@]host:port), got {shown!r}")
-    parsed_url(proxy, "proxy")
+    try:
+        parsed = URL(proxy)
+        (parsed.raw_host or "").encode("idna")  # as parsed_url checks, with the password hidden as below
+    except ValueError as exc:
+        raise ConfigError(f"proxy is not a valid URL ({scrub(str(exc))}): got {_proxy_shown(proxy)!r} "
+                          "(percent-encode a '/', '?' or '#' in its password)") from None
     return proxy
+
+
+def _proxy_shown(proxy: str) -> str:
+    """``proxy`` without its user info: a password holding '/', '?' or '#' unencoded defeats
+    :func:`without_password`, which stops there as a URL's authority does."""
+    scheme, separator, rest = proxy.partition("://")
+    if "@" in rest:
+        rest = REDACTED + "@" + rest.rpartition("@")[2]
+    shown: str = scrub(scheme + separator + rest)
+    return shown
 
 
 def proxy_refused(where: str, status: int) -> LotusXError:

@@ -386,13 +386,23 @@ class Shard:
             # Nobody awaits a resubscription: its rejection would otherwise only be logged,
             # and the stream would resume without it and never say so.
             again = {s: sub.ready for s in streams if (sub := registry.get(s)) is not None and sub.acked}
-            waiters = await self._send_subscribe(link, streams)
-            await settle(waiters, hub.ack_timeout, hub.clock, link.ended)
-            lost = [Lost(stream, refused.venue_message, hub.clock.time(), self.index)
-                    for stream, ready in again.items()
-                    if isinstance(refused := ready.exception() if ready.done() and not ready.cancelled() else None,
-                                  SubscriptionRejected)]
-            await self._lose(lost)
+            try:
+                waiters = await self._send_subscribe(link, streams)
+                await settle(waiters, hub.ack_timeout, hub.clock, link.ended)
+            except LotusXError:
+                # The link failed after the venue refused some (an ack timed out, the socket
+                # dropped): the registry dropped them, so no later connection would say so.
+                await self._lose(self._refused_again(again))
+                raise
+            await self._lose(self._refused_again(again))
+
+    def _refused_again(self, again: dict[str, asyncio.Future[None]]) -> list[Lost]:
+        """A ``Lost`` for each stream of ``again`` (a resubscription's waiters) the venue refused."""
+        hub = self.hub
+        return [Lost(stream, refused.venue_message, hub.clock.time(), self.index)
+                for stream, ready in again.items()
+                if isinstance(refused := ready.exception() if ready.done() and not ready.cancelled() else None,
+                              SubscriptionRejected)]
 
     async def _lose(self, lost: list[Lost]) -> None:
         """Tell the consumer of each stream the venue refused to resubscribe (the registry dropped it).
