@@ -162,3 +162,10 @@ def test_an_undocumented_binance_code_elsewhere_is_still_an_invalid_request() ->
     """Away from a withdrawal (a read here), an unknown 4xx code stays the caller's to fix."""
     request = Request(method="GET", path=binance_ep.WITHDRAW_HISTORY.path, endpoint=binance_ep.WITHDRAW_HISTORY)
     assert type(binance_classify(request, binance_code(-4999))) is e.InvalidRequest
+
+
+def test_a_binance_withdrawal_throttled_by_the_wallet_is_rate_limited() -> None:
+    """-4005 "Too many new requests" is a throttle, a refusal like -1003: RateLimited, not an ambiguity."""
+    request = Request(method="POST", path=binance_ep.WITHDRAW.path, endpoint=binance_ep.WITHDRAW)
+    error = binance_classify(request, binance_code(-4005, "Too many new requests."))
+    assert type(error) is e.RateLimited and error.code == -4005
