@@ -113,17 +113,22 @@ def placement(request: Request, response: Response, type: type[T], metrics: Metr
 async def withdrawal_answer(send: Awaitable[Response], client_id: str | None) -> Response:
     """The venue's answer to a withdrawal ``send`` sends; one with no answer to tell is ``AmbiguousWithdrawal``.
 
-    A timeout, a connection lost after the request left, or a 5xx may have moved the funds:
-    raised as they are, they read as "not done", and a caller asking again would move them twice.
-    A failure that proves nothing left (no connection) or a venue's refusal is raised as it is.
+    A timeout, a connection lost after the request left, a 5xx, or a venue code that is no
+    documented refusal (a server failure, "busy", one the docs do not list: the venues' errors
+    modules make it a ``ServerError``) may have moved the funds: raised as they are, they read as
+    "not done", and a caller asking again would move them twice. A failure that proves nothing
+    left (no connection) or a venue's refusal is raised as it is. The venue's code and message,
+    if any, stay on the error.
     """
     try:
         return await send
     except LotusXError as exc:
         if isinstance(exc, AmbiguousWithdrawal) or not may_have_executed(exc):
             raise
-        raise AmbiguousWithdrawal(f"withdrawal state unknown, no answer to tell ({type(exc).__name__}: {exc})",
-                                  client_id=client_id, status=exc.status, response=exc.response) from exc
+        told = f"{type(exc).__name__}: {exc.message}" if exc.message else type(exc).__name__
+        raise AmbiguousWithdrawal(f"withdrawal state unknown, no answer to tell ({told})", client_id=client_id,
+                                  code=exc.code, venue_message=exc.venue_message, status=exc.status,
+                                  response=exc.response) from exc
 
 
 def withdrawn(response: Response, type: type[T], client_id: str | None) -> T:

@@ -189,7 +189,8 @@ class AmbiguousWithdrawal(AmbiguousOutcome):
     """A withdrawal that may have moved the funds: find it by ``client_id`` before asking again.
 
     The venue accepted it but its answer is unreadable, or no answer told: a timeout, a 5xx, a
-    connection lost after the request left.
+    connection lost after the request left, a venue code that is no documented refusal (a server
+    failure, "busy", a code the docs do not list; its ``code`` and ``venue_message`` kept).
 
     ``client_id`` is the withdrawal's own id (Binance ``withdrawOrderId``, Bybit ``requestId``), if one was given.
     """

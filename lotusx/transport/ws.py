@@ -70,8 +70,8 @@ class AiohttpWs:
     async def connect(self) -> None:
         """Open the connection; failures, a timeout included, raise :class:`~lotusx.ConnectError`.
 
-        An upgrade refused with 429 or 418 raises :class:`~lotusx.RateLimited` or
-        :class:`~lotusx.IpBanned` with the answer's ``Retry-After`` (ReconnectWs waits it out).
+        An upgrade refused with 429, or 418 or 403 (an IP block), raises :class:`~lotusx.RateLimited`
+        or :class:`~lotusx.IpBanned` with the answer's ``Retry-After`` (ReconnectWs waits it out).
         """
         session = self._shared_session
         if session is None:
@@ -103,12 +103,21 @@ class AiohttpWs:
         raise error from None
 
     def _refused(self, exc: aiohttp.WSServerHandshakeError) -> LotusXError:
-        """The error an upgrade answered with ``exc.status`` means: a throttle says when to come back."""
+        """The error an upgrade answered with ``exc.status`` means: a throttle or a block says when to come back."""
         # A venue throttles or bans connection attempts as it does requests (Binance: 300
         # connections per 5 minutes per IP); a retry before its Retry-After lengthens a ban.
         answer = Response(status=exc.status, headers=dict(exc.headers or {}))
         if exc.status == 418:
             return IpBanned(f"WebSocket {self._where()}: IP banned", retry_after=retry_after(answer), status=418)
+        # A 403 on an upgrade is a block in front of the venue, not a socket that failed to open:
+        # Binance's WAF ("a rate limit violation or a security block", rest-api.md; its REST 403
+        # is IpBanned too), Bybit's "IP rate limit breached" or U.S. IP (docs/v5/error). Both
+        # venues log in after the upgrade, so no key is refused here. Retried on the quick
+        # back-off, each attempt is one more violation; IpBanned waits its Retry-After (ReconnectWs:
+        # the back-off without one). A venue whose 403 meant something else would only wait longer.
+        if exc.status == 403:
+            return IpBanned(f"WebSocket {self._where()}: blocked (IP rate limit or security block)",
+                            retry_after=retry_after(answer), status=403)
         if exc.status == 429:
             return RateLimited(f"WebSocket {self._where()}: rate limited", retry_after=retry_after(answer),
                                status=429)

@@ -71,8 +71,8 @@ async def test_a_garbled_answer_to_a_signed_call_is_an_error_linking_no_api_key(
 
 
 async def refuse(_request: web.Request) -> web.Response:
-    """Refuse the upgrade: the key is not welcome."""
-    return web.Response(status=403)
+    """Refuse the upgrade: the key is not welcome (401; a 403 is a block, IpBanned)."""
+    return web.Response(status=401)
 
 
 async def test_a_refused_websocket_upgrade_is_an_error_linking_no_header_or_query(serve_app: ServeApp) -> None:

@@ -200,8 +200,10 @@ class Binance:
         """Request a withdrawal; returns the venue's withdrawal id. Never retried once sent.
 
         One whose outcome is unknown (its answer unreadable, or none: a timeout, a 5xx, a connection
-        lost after sending) is ``AmbiguousWithdrawal``: look it up by ``client_id``
-        (``get_withdrawals``) before asking again.
+        lost after sending, an error code the venue's docs give as no refusal: a server failure,
+        "busy", a code they do not list) is ``AmbiguousWithdrawal``: look it up by ``client_id``
+        (``get_withdrawals``) before asking again. A documented refusal (balance, address,
+        whitelist, amount limits...) is raised as its typed error: nothing moved.
         """
         params = [("coin", withdrawal.asset), ("address", withdrawal.address), ("amount", withdrawal.amount),
                   ("network", withdrawal.network), ("addressTag", withdrawal.tag),

@@ -2,6 +2,12 @@
 
 HTTP statuses as rest-api.md "HTTP Return Codes" gives them: 418 and the WAF's 403 are
 ``IpBanned``, 429 ``RateLimited``, 5xx ``ServerError`` whatever the code (execution status unknown).
+
+On a withdrawal (/sapi/v1/capital/withdraw/apply) a 4xx code is a refusal only when the docs give
+it as one (``_WITHDRAWAL_REFUSALS``); any other is a ``ServerError``, which the connector raises as
+``AmbiguousWithdrawal``: read as "not done", a withdrawal that went through would be asked again.
+The wallet's codes (3xxx-5xxx "SAPI-specific issues") are on developers.binance.com/docs/wallet/
+error-code, not in the spot docs' errors.md.
 """
 
 from __future__ import annotations
@@ -10,7 +16,7 @@ import time
 
 import msgspec
 
-from lotusx.exchanges.binance.endpoints import ORDERS
+from lotusx.exchanges.binance.endpoints import ORDERS, WITHDRAW
 from lotusx.kernel import errors as e
 from lotusx.kernel.classify import chain, http_errors, retry_after
 from lotusx.kernel.message import Request, Response
@@ -24,10 +30,31 @@ class _Body(msgspec.Struct):
 _decode = msgspec.json.Decoder(_Body).decode
 
 # -1000 UNKNOWN, -1001 DISCONNECTED, -1006 UNEXPECTED_RESP, -1007 TIMEOUT ("execution status
-# unknown"), -1008 SERVER_BUSY: the venue may or may not have acted -> ServerError.
-_AMBIGUOUS = {-1000, -1001, -1006, -1007, -1008}
+# unknown"), -1008 SERVER_BUSY: the venue may or may not have acted -> ServerError. So, from the
+# wallet's page, may -1004 SERVER_BUSY ("Server is busy, please wait and try again": when to ask
+# again, not that nothing was done), -3000 INNER_FAILURE ("Internal server error") and -3044
+# SYSTEM_BUSY.
+_AMBIGUOUS = {-1000, -1001, -1004, -1006, -1007, -1008, -3000, -3044}
 _AUTH = {-1002, -2014, -2015}
 _NOT_FOUND = {-2013, -1121}
+# The wallet's "You have insufficient balance": -4026 CAPITAL_WITHDRAW_USER_ASSET_NOT_ENOUGH, -5002
+# ASSET_ASSET_NOT_ENOUGH.
+_NO_BALANCE = {-4026, -5002}
+# -4005 CAPAITAL_TOO_MANY_REQUEST "Too many new requests": a throttle, refused as -1003 is.
+_THROTTLES = {-1003, -4005}
+# The documented codes that refuse a withdrawal outright (nothing moved): errors.md's "Request
+# issues" a withdrawal's parameters can meet, -1020 UNSUPPORTED_OPERATION, -1099 "Not found,
+# authenticated, or authorized", and the wallet's checks of the account, asset, address, whitelist
+# and amount (the typed refusals, auth and balance, are matched before). Left out, so ambiguous on
+# a withdrawal: -4027 "Failed to obtain tranId" (the withdrawal may be made, its id lost), -4030
+# "Confirmation of successful asset withdrawal", -4032 "Withdraw verification exception", -4045
+# "Failure to acquire assets" (the venue's own failures), -1016 SERVICE_SHUTTING_DOWN, and the
+# codes of other endpoints (records, cancels, deposit addresses, mails, margin, savings).
+_WITHDRAWAL_REFUSALS = frozenset({
+    -1020, -1099, -1100, -1101, -1102, -1103, -1104, -1105, -1106, -1108, -1111, -1128, -1130, -1131, -1135,
+    -4001, -4004, -4006, -4007, -4008, -4012, -4013, -4014, -4015, -4016, -4017, -4018, -4019, -4021, -4022,
+    -4023, -4024, -4025, -4028, -4033, -4034, -4035, -4036, -4039, -4044, -4046, -4060, -5003,
+})
 # -1015 TOO_MANY_ORDERS: the account's unfilled order count ran out (rest-api.md "Unfilled Order
 # Count"), not the IP's request weight: only new orders wait, a cancel still goes out.
 _TOO_MANY_ORDERS = -1015
@@ -53,7 +80,8 @@ def venue_errors(request: Request, response: Response) -> e.LotusXError | None:
             return e.IpBanned(f"{where}: blocked by the web application firewall", retry_after=retry_after(response),
                               response=response)
         return None
-    return _error(where, response.status, body.code, body.msg, retry=retry_after(response), response=response)
+    return _error(where, response.status, body.code, body.msg, retry=retry_after(response), response=response,
+                  withdrawing=request.endpoint.name == WITHDRAW.name)
 
 
 def _body(response: Response) -> _Body | None:
@@ -81,19 +109,20 @@ def ws_api_error(method: str, status: int, code: int, msg: str, *, retry_after_m
 
 
 def _error(where: str, status: int, code: int, msg: str, *, retry: float | None = None,
-           response: Response | None = None) -> e.LotusXError:
+           response: Response | None = None, withdrawing: bool = False) -> e.LotusXError:
     # Under a 5xx the execution status is unknown (rest-api.md), so a throttle code there (-1003
     # "Too many requests queued.") proves no refusal a re-send could follow: a ServerError, below.
-    if status in (_WAF_BLOCK, 418, 429) or (code == -1003 and status < 500):
+    if status in (_WAF_BLOCK, 418, 429) or (code in _THROTTLES and status < 500):
         if status in (_WAF_BLOCK, 418):
             return e.IpBanned(where, retry_after=retry, code=code, venue_message=msg, status=status, response=response)
         pool = ORDERS if code == _TOO_MANY_ORDERS else None
         return e.RateLimited(where, retry_after=retry, pool=pool, code=code, venue_message=msg, status=status,
                              response=response)
-    return _kind(status, code, msg)(where, code=code, venue_message=msg, status=status, response=response)
+    kind = _kind(status, code, msg, withdrawing=withdrawing)
+    return kind(where, code=code, venue_message=msg, status=status, response=response)
 
 
-def _kind(status: int, code: int, msg: str) -> type[e.LotusXError]:
+def _kind(status: int, code: int, msg: str, *, withdrawing: bool = False) -> type[e.LotusXError]:
     if status >= 500:
         # rest-api.md: "do NOT treat this as a failure operation; the execution status is
         # UNKNOWN". A refusal's code under a 5xx would otherwise read as "not placed".
@@ -116,7 +145,11 @@ def _kind(status: int, code: int, msg: str) -> type[e.LotusXError]:
         return e.InsufficientBalance
     if code == -2010:
         return e.OrderRejected
-    return e.ServerError if status >= 500 else e.InvalidRequest
+    if code in _NO_BALANCE:
+        return e.InsufficientBalance
+    if withdrawing and code not in _WITHDRAWAL_REFUSALS:
+        return e.ServerError  # never re-sent (the endpoint is UNSAFE): AmbiguousWithdrawal with its withdrawOrderId
+    return e.InvalidRequest
 
 
 classify = chain(venue_errors, http_errors)

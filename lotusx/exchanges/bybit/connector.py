@@ -309,8 +309,10 @@ class Bybit:
         """Request a withdrawal from the funding wallet; returns its id. Never retried once sent.
 
         One whose outcome is unknown (its answer unreadable, or none: a timeout, a 5xx, a connection
-        lost after sending) is ``AmbiguousWithdrawal``: look it up by ``client_id``
-        (``get_withdrawals``) before asking again.
+        lost after sending, an error code the venue's docs give as no refusal: a server failure,
+        "busy", a code they do not list) is ``AmbiguousWithdrawal``: look it up by ``client_id``
+        (``get_withdrawals``) before asking again. A documented refusal (balance, address,
+        whitelist, amount limits...) is raised as its typed error: nothing moved.
         """
         # The body's timestamp on the venue's clock, as the signature's: synced first (the first
         # call after connect, a stale offset), as ClockSync syncs before Sign stamps.

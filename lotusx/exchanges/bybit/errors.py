@@ -8,14 +8,16 @@ unknown, so it is a ``ServerError`` (retried; a placement first reconciles).
 
 On a placement, a ``retCode`` the docs list as a refusal is ``OrderRejected`` (or
 ``InvalidRequest``); one they do not list is a ``ServerError``: the order may exist, so it is
-looked up by its orderLinkId, never read as "not placed".
+looked up by its orderLinkId, never read as "not placed". On a withdrawal likewise: a refusal the
+docs list (Asset, 131xxx) is ``InvalidRequest`` (``InsufficientBalance``), any other code a
+``ServerError``, which the connector raises as ``AmbiguousWithdrawal``, never "not done".
 """
 
 from __future__ import annotations
 
 import msgspec
 
-from lotusx.exchanges.bybit.endpoints import PLACEMENTS
+from lotusx.exchanges.bybit.endpoints import PLACEMENTS, WITHDRAW
 from lotusx.kernel import errors as e
 from lotusx.kernel.classify import chain, http_errors
 from lotusx.kernel.message import Request, Response
@@ -47,6 +49,16 @@ _KINDS: dict[int, type[e.LotusXError]] = {
     131003: e.ServerError,  # (Asset) Internal error
     131200: e.ServerError,  # (Asset) Service error
     131201: e.ServerError,  # (Asset) Internal error
+    # (Asset) "The system is busy, please try again later". "Try again later" says when, not
+    # whether it acted: nothing in the docs says the request was dropped unprocessed (as Binance's
+    # -1013 "didn't reach the Matching Engine" does), and a busy service times out inside as well
+    # as at its door. Read as a refusal, a withdrawal that went through would be asked again: the
+    # funds moved twice; as a ServerError it is AmbiguousWithdrawal, looked up by requestId. The
+    # same wording on retCode 429 ("high server load. Please retry") is a ServerError above.
+    131230: e.ServerError,
+    # (Asset) "Do not repeat the request": the requestId was seen before, so a withdrawal under it
+    # may exist (as 10014 below): looked up, never read as "not done".
+    131082: e.ServerError,
     170035: e.ServerError,  # (Spot) Submitted to the system for processing! (not refused: it may go through)
     170310: e.ServerError,  # (Spot) Order modification timeout
     3400214: e.ServerError,  # (UTA) Server error, please try again later
@@ -92,6 +104,7 @@ _KINDS: dict[int, type[e.LotusXError]] = {
     170131: e.InsufficientBalance,  # (Spot) Balance insufficient
     131212: e.InsufficientBalance,  # (Asset) Insufficient balance
     131085: e.InsufficientBalance,  # (Asset) Withdrawal amount is greater than your available balance
+    131228: e.InsufficientBalance,  # (Asset) your balance is not enough. Please check transfer safe amount
     110072: e.DuplicateClientOrderId,  # OrderLinkedID is duplicate
     170141: e.DuplicateClientOrderId,  # (Spot) Duplicate clientOrderId
 }
@@ -128,6 +141,19 @@ _REFUSALS = frozenset({
     182111, 182112, 500010, 500011, 3100181, 3100197, 3100326, 3200316, 3200317, 3200320, 3200403, 3200419,
     3200425, 3200641, 3400052, 3400053, 3400054, 3400071, 3400139, 3400208, 3400209, 3400210, 3400211, 3400212,
     3400213, 3401010
+})
+# Every other code docs/v5/error lists under "Asset" that refuses a withdrawal (or the transfer a
+# withdrawal from another wallet makes first) outright: KYC, travel rule, address and whitelist,
+# limits, bans, amounts, accounts. InvalidRequest on a withdrawal; nothing moved. Left out, so
+# ambiguous on a withdrawal: 131099 "Hot wallet status can cancel the withdraw" (no verdict a reader
+# can be sure of), and the failures of a lookup or check the venue ran rather than a verdict on the
+# request: 131204 Account info error, 131205 Query transfer error, 131209 Get subMember relation
+# error, 131213 TransferLTV check error, 131216 Query balance error, 131217 Risk check error.
+_WITHDRAWAL_REFUSALS = frozenset({
+    131002, 131004, 131065, 131066, 131067, 131068, 131069, 131070, 131071, 131072, 131073, 131074, 131075,
+    131076, 131077, 131078, 131079, 131080, 131081, 131083, 131084, 131086, 131087, 131088, 131089, 131090,
+    131091, 131092, 131093, 131094, 131095, 131096, 131097, 131098, 131202, 131203, 131206, 131207, 131208,
+    131210, 131211, 131215, 131226, 131227, 131229, 131231, 131232, 131233, 131239,
 })
 _IP_BANNED = {10018}  # Exceeded the IP Rate Limit (struck out in the docs, still mapped for older gateways)
 # Per-UID throttles: 10006 Too many visits; (Spot) 170005 Too many new orders, 170222 Too many requests.
@@ -176,12 +202,19 @@ def venue_errors(request: Request, response: Response) -> e.LotusXError | None:
         return e.InvalidRequest(f"{where}: {_ONE_WAY}", code=code, venue_message=msg, response=response)
     kind = e.NotFound if code == 10001 and _UNKNOWN_SYMBOL in msg else _KINDS.get(code)
     if kind is None:
-        kind = _unlisted(code, placing=request.endpoint.name in PLACEMENTS)
+        kind = _unlisted(code, placing=request.endpoint.name in PLACEMENTS,
+                         withdrawing=request.endpoint.name == WITHDRAW.name)
     return kind(where, code=code, venue_message=msg, response=response)
 
 
-def _unlisted(code: int, *, placing: bool) -> type[e.LotusXError]:
-    """The error a code without a mapping of its own means: a refusal, unless a placement may have executed."""
+def _unlisted(code: int, *, placing: bool, withdrawing: bool) -> type[e.LotusXError]:
+    """The error a code without a mapping of its own means: a refusal, unless a write may have acted."""
+    if withdrawing:
+        # As on a placement below: read as a refusal, a withdrawal that went through would be
+        # asked again and the funds move twice. A ServerError is never re-sent (the endpoint is
+        # UNSAFE) and the connector raises it as AmbiguousWithdrawal with the requestId.
+        documented = code in _WITHDRAWAL_REFUSALS or code in _REFUSALS
+        return e.InvalidRequest if documented else e.ServerError
     if not placing:
         return e.InvalidRequest  # nothing is placed twice: an unknown code is the caller's to fix
     if code in _REFUSALS:
