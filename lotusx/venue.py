@@ -34,7 +34,7 @@ from lotusx.kernel.errors import ConfigError, LotusXError
 from lotusx.kernel.message import Request, Response
 from lotusx.kernel.protocols import SYSTEM_CLOCK, Clock, Signer
 from lotusx.kernel.service import Layer, Service, stack
-from lotusx.layers.clock import ClockSync, ServerClock
+from lotusx.layers.clock import ClockSync, ServerClock, fresh
 from lotusx.layers.limiter import Limiter, Pool
 from lotusx.layers.ratelimit import RateLimit, UsageParser
 from lotusx.layers.retry import Retry, RetryPolicy
@@ -100,6 +100,14 @@ class Parts:
         moves it onto the venue's by the offset measured against this one.
         """
         return self.clock.clock
+
+    async def venue_ms(self, where: str) -> int:
+        """Now on the venue's clock, in ms, for a time a request carries itself (a body's
+        ``timestamp``, a window's end): the clock is made fresh first, as ``ClockSync`` makes it
+        before ``Sign`` stamps. Read before the first sync, it would be this machine's time.
+        """
+        await fresh(self.clock, where)
+        return int(self.clock.time() * 1000)
 
     def need_credentials(self, what: str) -> Credentials:
         """The credentials, or a ``ConfigError`` saying ``what`` needs them and how to pass them."""

@@ -60,7 +60,7 @@ def http_errors(request: Request, response: Response) -> e.LotusXError | None:
         return e.InvalidRequest(f"{where}: unexpected redirect (HTTP {status}): check the base URL", status=status,
                                 response=response)
     if status == 407:  # an HTTP proxy's, for a plain-http base URL: the request never reached the venue
-        return e.AuthenticationError(f"{where}: the proxy refused its credentials (HTTP 407)", response=response)
+        return proxy_refused(where, 407, response=response)
     if status == 418:
         return e.IpBanned(f"{where}: IP banned", retry_after=retry_after(response), response=response)
     if status == 429:
@@ -75,6 +75,20 @@ def http_errors(request: Request, response: Response) -> e.LotusXError | None:
         return e.NotFound(f"{where}: not found (is the base URL right? scheme://host[:port], the path is added)",
                           response=response)
     return e.InvalidRequest(f"{where}: rejected", response=response)
+
+
+def proxy_refused(where: str, status: int, response: Response | None = None) -> e.LotusXError:
+    """What an HTTP proxy's refusal means, to both transports and :func:`http_errors`.
+
+    A 407 is the proxy's credentials, which no reconnect or retry changes: fatal, as a venue's
+    401 is. Any other refusal (a 502: the proxy cannot reach the venue) is a failed connect:
+    nothing reached the venue.
+    """
+    if status == 407:
+        return e.AuthenticationError(f"{where}: the proxy refused its credentials (HTTP 407): check the proxy "
+                                     "URL's user and password", status=407, response=response)
+    return e.ConnectError(f"{where}: the proxy refused the connection (HTTP {status})", status=status,
+                          response=response)
 
 
 def chain(*classifiers: Classifier) -> Classifier:

@@ -12,10 +12,11 @@ from typing import Any
 import aiohttp
 from yarl import URL
 
+from lotusx.kernel.classify import proxy_refused
 from lotusx.kernel.errors import ConfigError, ConnectError, Disconnected, LotusXError, ProtocolError, Timeout
 from lotusx.kernel.message import Request, Response
 from lotusx.log import without_password
-from lotusx.transport.url import parsed_url, proxy_refused, proxy_url
+from lotusx.transport.url import parsed_url, proxy_url
 
 _NO_CONTENT_TYPE = ("Content-Type",)
 MAX_BODY = 64 * 1024 * 1024

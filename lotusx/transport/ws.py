@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import aiohttp
 
-from lotusx.kernel.classify import retry_after
+from lotusx.kernel.classify import proxy_refused, retry_after
 from lotusx.kernel.errors import (
     ConfigError,
     ConnectError,
@@ -23,7 +23,7 @@ from lotusx.kernel.errors import (
 from lotusx.kernel.message import Response
 from lotusx.kernel.ws import WsFrame, WsKind
 from lotusx.log import scrub, without_password
-from lotusx.transport.url import parsed_url, proxy_refused, proxy_url
+from lotusx.transport.url import parsed_url, proxy_url
 
 # Enum members bound once: in Python 3.11 ``WsKind.TEXT`` costs ~70 ns a lookup, and data
 # frames take these branches once each, at tens of thousands of frames a second.

@@ -36,7 +36,7 @@ from lotusx.kernel.client import pairs
 from lotusx.kernel.errors import ConfigError, ProtocolError, SubscriptionRejected, TimestampOutOfWindow
 from lotusx.kernel.ids import client_order_id
 from lotusx.kernel.message import Request
-from lotusx.layers.clock import LoginClock, fresh
+from lotusx.layers.clock import LoginClock
 from lotusx.log import get_logger
 from lotusx.models import Balance, NewOrder, Order, OrderBook, Ticker, Trade, Withdrawal, WithdrawalStatus, check_count
 from lotusx.venue import Parts, close_all, parts_for
@@ -160,11 +160,8 @@ class Binance:
         that does not end within ``_MAX_PAGES`` pages, or 1000 orders of one millisecond, raise
         ``ProtocolError``: the answer would otherwise be silently short.
         """
-        if until is None:
-            # Now on the venue's clock: read before its first sync, it would be this machine's, and a
-            # venue ahead of it would have its newest orders left out of the window.
-            await fresh(self.parts.clock, f"GET {ep.ALL_ORDERS.path}")
-        end = until if until is not None else int(self.parts.clock.time() * 1000)
+        # The venue's now: this machine's would leave a venue ahead of it its newest orders out.
+        end = until if until is not None else await self.parts.venue_ms(f"GET {ep.ALL_ORDERS.path}")
         found: dict[str, Order] = {}
         for start, stop in windows(since, end, _HISTORY_SPAN_MS):
             await self._history_window(symbol, start, stop, found)

@@ -55,7 +55,7 @@ from lotusx.kernel.errors import (
 from lotusx.kernel.ids import client_order_id
 from lotusx.kernel.message import Endpoint, Request
 from lotusx.kernel.service import Service
-from lotusx.layers.clock import LoginClock, fresh
+from lotusx.layers.clock import LoginClock
 from lotusx.models import Balance, NewOrder, Order, OrderBook, Side, Ticker, Trade, Withdrawal, check_count
 from lotusx.signers import BybitHmac
 from lotusx.venue import Parts, close_all, parts_for
@@ -255,11 +255,8 @@ class Bybit:
         a fill for 24 hours only, and its history "may delay" behind the matching engine (docs
         v5/order/order-list); the docs do not say which time the window selects by.
         """
-        if until is None:
-            # Now on the venue's clock: read before its first sync, it would be this machine's, and a
-            # venue ahead of it would have its newest orders left out of the window.
-            await fresh(self.parts.clock, f"GET {ep.ORDER_HISTORY.path}")
-        end = until if until is not None else int(self.parts.clock.time() * 1000)
+        # The venue's now: this machine's would leave a venue ahead of it its newest orders out.
+        end = until if until is not None else await self.parts.venue_ms(f"GET {ep.ORDER_HISTORY.path}")
         found: dict[str, Order] = {}
         for start, stop in windows(since, end, _HISTORY_SPAN_MS):
             for order in await self._walk(ep.ORDER_HISTORY, [self._scope(symbol), ("startTime", start),
@@ -314,12 +311,11 @@ class Bybit:
         (``get_withdrawals``) before asking again. A documented refusal (balance, address,
         whitelist, amount limits...) is raised as its typed error: nothing moved.
         """
-        # The body's timestamp on the venue's clock, as the signature's: synced first (the first
-        # call after connect, a stale offset), as ClockSync syncs before Sign stamps.
-        await fresh(self.parts.clock, f"POST {ep.WITHDRAW.path}")
+        # The body's timestamp on the venue's clock, as the signature's (the first call after
+        # connect, a stale offset): venue_ms syncs first.
         body = {"coin": withdrawal.asset, "chain": withdrawal.network, "address": withdrawal.address,
                 "tag": withdrawal.tag, "amount": withdrawal.amount, "accountType": "FUND",
-                "timestamp": int(self.parts.clock.time() * 1000), "requestId": withdrawal.client_id}
+                "timestamp": await self.parts.venue_ms(f"POST {ep.WITHDRAW.path}"), "requestId": withdrawal.client_id}
         response = await withdrawal_answer(self.rest.send(_post(ep.WITHDRAW, body)), withdrawal.client_id)
         answer: s.Envelope[s.WithdrawId] = withdrawn(response, _ENVELOPE[s.WithdrawId], withdrawal.client_id)
         return answer.result.id
