@@ -105,12 +105,8 @@ class Unanswered:
         return self.outcome
 
 
-@pytest.mark.parametrize("venue", ["binance", "bybit"])
-@pytest.mark.parametrize("outcome", [e.Timeout("no answer"), e.Disconnected("lost", sent=True),
-                                     Response(status=503, body=b"<html>busy</html>")],
-                         ids=["timeout", "lost", "503"])
-def test_a_withdrawal_without_an_answer_is_ambiguous_with_its_client_id(venue: str, outcome: Any) -> None:
-    """A timeout, a connection lost after sending or a 5xx may have moved the funds: AmbiguousWithdrawal, sent once."""
+def withdraw_against(venue: str, outcome: Exception | Response) -> tuple[Any, int]:
+    """What ``withdraw`` raises when the venue answers (or fails) with ``outcome``, and how many were sent."""
     venue_double = Unanswered(venue, outcome)
 
     async def run() -> Any:
@@ -121,22 +117,22 @@ def test_a_withdrawal_without_an_answer_is_ambiguous_with_its_client_id(venue: s
             except e.LotusXError as exc:
                 return exc
 
-    error = asyncio.run(run())
+    return asyncio.run(run()), venue_double.withdrawals
+
+
+@pytest.mark.parametrize("venue", ["binance", "bybit"])
+@pytest.mark.parametrize("outcome", [e.Timeout("no answer"), e.Disconnected("lost", sent=True),
+                                     Response(status=503, body=b"<html>busy</html>")],
+                         ids=["timeout", "lost", "503"])
+def test_a_withdrawal_without_an_answer_is_ambiguous_with_its_client_id(venue: str, outcome: Any) -> None:
+    """A timeout, a connection lost after sending or a 5xx may have moved the funds: AmbiguousWithdrawal, sent once."""
+    error, sent = withdraw_against(venue, outcome)
     assert isinstance(error, e.AmbiguousWithdrawal) and error.client_id == "payout-7"
-    assert venue_double.withdrawals == 1
+    assert sent == 1
 
 
 @pytest.mark.parametrize("venue", ["binance", "bybit"])
 def test_a_withdrawal_that_never_left_is_no_ambiguity(venue: str) -> None:
     """A connection that could not be opened proves nothing moved: the ConnectError as it is."""
-    venue_double = Unanswered(venue, e.ConnectError("refused"))
-
-    async def run() -> Any:
-        async with lotusx.connect(venue, credentials=lotusx.Credentials(api_key=KEY, secret=SECRET),
-                                  transport=FakeTransport(venue_double), clock=FakeClock(NOW_MS / 1000)) as ex:
-            try:
-                return await ex.withdraw(WITHDRAWAL_WITH_ID)
-            except e.LotusXError as exc:
-                return exc
-
-    assert type(asyncio.run(run())) is e.ConnectError
+    error, _ = withdraw_against(venue, e.ConnectError("refused"))
+    assert type(error) is e.ConnectError

@@ -11,19 +11,14 @@ and the wallet's error codes (developers.binance.com/docs/wallet/error-code), an
 
 from __future__ import annotations
 
-import asyncio
-from typing import Any
-
 import orjson
 import pytest
 
-import lotusx
 from lotusx.exchanges.binance import endpoints as binance_ep
 from lotusx.exchanges.binance.errors import classify as binance_classify
 from lotusx.kernel import errors as e
 from lotusx.kernel.message import Request, Response
-from lotusx.testing import FakeClock, FakeTransport
-from tests.exchanges.test_ambiguous_withdrawal_review16 import WITHDRAWAL_WITH_ID, Unanswered
+from tests.exchanges.test_ambiguous_withdrawal_review16 import withdraw_against as withdraw
 from tests.exchanges.test_rest_mutations_review14 import KEY, NOW_MS, SECRET
 
 
@@ -34,21 +29,6 @@ def bybit_code(code: int, msg: str = "msg") -> Response:
 
 def binance_code(code: int, msg: str = "msg", status: int = 400) -> Response:
     return Response(status=status, body=orjson.dumps({"code": code, "msg": msg}))
-
-
-def withdraw(venue: str, answer: Response) -> tuple[Any, int]:
-    """What ``withdraw`` raises when the venue answers ``answer``, and how many withdrawals were sent."""
-    venue_double = Unanswered(venue, answer)
-
-    async def run() -> Any:
-        async with lotusx.connect(venue, credentials=lotusx.Credentials(api_key=KEY, secret=SECRET),
-                                  transport=FakeTransport(venue_double), clock=FakeClock(NOW_MS / 1000)) as ex:
-            try:
-                return await ex.withdraw(WITHDRAWAL_WITH_ID)
-            except e.LotusXError as exc:
-                return exc
-
-    return asyncio.run(run()), venue_double.withdrawals
 
 
 # ----- Bybit -----

@@ -17,14 +17,14 @@ QUIET = Heartbeat(interval=None, idle_timeout=10_000)
 BACKOFF = Backoff(base=0.5, random=lambda: 1.0)  # the first reconnect waits 0.5 s
 
 
-def block_first(headers: dict[str, str]) -> tuple[web.Application, list[int]]:
-    """An app answering the first upgrade 403 with ``headers``, the next ones 101; and its upgrade count."""
+def refuse_first(headers: dict[str, str], status: int = 403) -> tuple[web.Application, list[int]]:
+    """An app answering the first upgrade ``status`` with ``headers``, the next ones 101; and its upgrade count."""
     upgrades: list[int] = []
 
     async def handle(request: web.Request) -> web.StreamResponse:
         upgrades.append(1)
         if len(upgrades) == 1:
-            return web.Response(status=403, headers=headers)
+            return web.Response(status=status, headers=headers)
         ws = web.WebSocketResponse()
         await ws.prepare(request)
         async for _ in ws:
@@ -50,7 +50,7 @@ async def settle(condition: Callable[[], bool]) -> None:
 async def test_an_upgrade_blocked_with_403_waits_its_retry_after(serve_app: ServeApp, headers: dict[str, str],
                                                                  wait: float) -> None:
     """403 + Retry-After: 30 waits 30 s before the next upgrade, not the 0.5 s back-off; without one, the back-off."""
-    app, upgrades = block_first(headers)
+    app, upgrades = refuse_first(headers)
     server = await serve_app(app)
     url = str(server.make_url("/ws")).replace("http://", "ws://")
     clock = FakeClock(auto_advance=False)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from aiohttp import web
 
 from lotusx.kernel.errors import ConfigError
 from lotusx.kernel.ws import WsFrame
@@ -14,6 +13,7 @@ from lotusx.transport import AiohttpWs
 from lotusx.ws import Backoff, Gap, Heartbeat, ReconnectWs, Resumed
 from tests.conftest import ServeApp
 from tests.ws.test_reconnect import VenueWs, dialect, make, next_of, subscribes, until
+from tests.ws.test_upgrade_403_review23 import refuse_first
 
 QUIET = Heartbeat(interval=None, idle_timeout=10_000)
 
@@ -47,21 +47,7 @@ def test_a_rotation_due_at_once_or_never_before_the_lifetime_is_a_config_error(r
 
 async def test_an_upgrade_refused_with_retry_after_is_not_retried_before_it(serve_app: ServeApp) -> None:
     """A 429 on the WebSocket upgrade with Retry-After: 30 makes the shard wait 30 s, not its 0.5 s back-off."""
-    upgrades = 0
-
-    async def throttle_first(request: web.Request) -> web.StreamResponse:
-        nonlocal upgrades
-        upgrades += 1
-        if upgrades == 1:
-            return web.Response(status=429, headers={"Retry-After": "30"})
-        ws = web.WebSocketResponse()
-        await ws.prepare(request)
-        async for _ in ws:
-            pass
-        return ws
-
-    app = web.Application()
-    app.router.add_get("/ws", throttle_first)
+    app, upgrades = refuse_first({"Retry-After": "30"}, status=429)
     server = await serve_app(app)
     url = str(server.make_url("/ws")).replace("http://", "ws://")
     clock = RecordingClock(speedup=1000)
@@ -71,7 +57,7 @@ async def test_an_upgrade_refused_with_retry_after_is_not_retried_before_it(serv
             if ws.stats.connections:
                 break
             await asyncio.sleep(0.01)
-        assert (upgrades, ws.stats.connections) == (2, 1)
+        assert (len(upgrades), ws.stats.connections) == (2, 1)
         assert [s for s in clock.slept if s < 1_000] == [30.0]
 
 
