@@ -415,6 +415,7 @@ class Shard:
             _log.warning("ws stream lost", exchange=hub.exchange, shard=self.index, stream=marker.stream,
                          error=marker.venue_message)
             hub.metrics.ws_lost_streams.labels(hub.exchange).inc()
+            hub.count("lost")
             await hub.delivery.put(marker, self._read_on)
         if lost and not len(hub.registry):
             names = ", ".join(repr(marker.stream) for marker in lost)

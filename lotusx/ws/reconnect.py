@@ -68,6 +68,7 @@ class WsStats:
     resubscriptions: int
     dropped: int
     queued: int
+    lost: int = 0  # streams the venue refused to resubscribe after a reconnect (each told by a ``Lost``)
 
 
 class ReconnectWs:
@@ -308,7 +309,7 @@ class ReconnectWs:
             streams=len(hub.registry), messages=hub.messages,
             reconnects=counts.get("reconnects", 0), rotations=counts.get("rotations", 0),
             resubscriptions=counts.get("resubscriptions", 0), dropped=hub.delivery.dropped,
-            queued=len(hub.delivery),
+            queued=len(hub.delivery), lost=counts.get("lost", 0),
         )
 
     async def close(self) -> None:

@@ -94,6 +94,17 @@ class TestOneStreamLost:
             warned = [log for log in logs if log["log_level"] == "warning" and log.get("stream") == "b"]
             assert [(log["event"], log["error"]) for log in warned] == [("ws stream lost", "Invalid request")]
 
+    async def test_stats_count_the_lost_streams(self) -> None:
+        """``ws.stats.lost`` counts each stream lost on a resubscription, as the metric does."""
+        clock = FakeClock(auto_advance=False)
+        second = VenueWs(reject={"b", "c"})
+        async with make(VenueWs(), second, clock=clock) as ws:
+            await ws.subscribe(["a", "b", "c"])
+            assert ws.stats.lost == 0
+            await reconnect(ws, clock)
+            assert [type(await next_of(ws)) for _ in range(3)] == [Lost, Lost, Resumed]
+            assert (ws.stats.lost, ws.stats.streams) == (2, 1)
+
     async def test_lost_on_a_private_stream_holds_no_secret(self) -> None:
         """With a login carrying credentials, neither the marker, the error nor a log shows them."""
         private = dataclasses.replace(dialect(private=True), login=_login_with_secret)
