@@ -35,11 +35,14 @@ Error texts never contain secrets: transports put method and path in them, never
 string (which carries signatures) or headers (which carry keys). Nor does what a transport's
 error links to: nothing (no ``__cause__``, no ``__context__``), as the HTTP client's own
 exception holds the request as sent.
+
+Errors pickle with every field (and their ``response``): one raised in a worker process
+reaches its parent whole, ``AmbiguousOrderState.client_order_id`` included.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from lotusx.kernel.message import Response
@@ -64,6 +67,12 @@ class LotusXError(Exception):
         self.status = status if status is not None else (response.status if response else None)
         self.response = response
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Exception's own reduce calls __init__(*args): that fails for a subclass with a
+        # required keyword (AmbiguousOrderState's client_order_id), so an error raised in a
+        # worker process would not reach its parent. Rebuild without __init__ instead.
+        return _rebuilt, (type(self), self.args, self.__dict__)
+
     def __str__(self) -> str:
         parts = [self.message] if self.message else []
         if self.status is not None:
@@ -73,6 +82,14 @@ class LotusXError(Exception):
         if self.venue_message:
             parts.append(f"venue_message={self.venue_message!r}")
         return " ".join(parts) or type(self).__name__
+
+
+def _rebuilt(cls: type[LotusXError], args: tuple[Any, ...], state: dict[str, Any]) -> LotusXError:
+    """An unpickled ``cls`` error: its args and attributes as they were, ``__init__`` not run again."""
+    error = cls.__new__(cls, *args)
+    error.args = args
+    error.__dict__.update(state)
+    return error
 
 
 class ConfigError(LotusXError):

@@ -10,6 +10,7 @@ from typing import Any, cast
 from urllib.parse import quote
 
 import msgspec
+from multidict import CIMultiDict
 from typing_extensions import TypeVar
 
 from lotusx.kernel.errors import ConfigError, DecodeError
@@ -247,5 +248,15 @@ class Response(msgspec.Struct, frozen=True, kw_only=True):
                               response=self) from None
         return decoded
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # The transport's headers are aiohttp's read-only view, which does not pickle (nor
+        # does EMPTY); a CIMultiDict copy keeps repeated headers and case-free lookups.
+        return _response, (self.status, self.body, CIMultiDict(self.headers), self.elapsed)
+
     def __repr__(self) -> str:
         return f"Response(status={self.status}, {len(self.body)} bytes, elapsed={self.elapsed:.6f})"
+
+
+def _response(status: int, body: bytes, headers: Mapping[str, str], elapsed: float) -> Response:
+    """An unpickled :class:`Response`."""
+    return Response(status=status, body=body, headers=headers, elapsed=elapsed)
