@@ -51,6 +51,13 @@ def test_a_bybit_withdrawal_answered_a_failure_or_busy_is_ambiguous(code: int, m
     assert (error.code, error.venue_message, sent) == (code, msg, 1)
 
 
+def test_a_bybit_withdrawal_answered_a_transfer_failure_is_ambiguous() -> None:
+    """131206 "cannot be transfer", first documented "Fail to transfer": no sure refusal, so AmbiguousWithdrawal."""
+    error, sent = withdraw("bybit", bybit_code(131206, "cannot be transfer"))
+    assert type(error) is e.AmbiguousWithdrawal and error.client_id == "payout-7"
+    assert error.code == 131206 and sent == 1
+
+
 @pytest.mark.parametrize(("code", "msg", "kind"), [
     (131093, "The withdrawal address is not in the whitelist", e.InvalidRequest),
     (131096, "Withdraw amount does not satify the lower limit or upper limit", e.InvalidRequest),

@@ -7,7 +7,8 @@ On a withdrawal (/sapi/v1/capital/withdraw/apply) a 4xx code is a refusal only w
 it as one (``_WITHDRAWAL_REFUSALS``); any other is a ``ServerError``, which the connector raises as
 ``AmbiguousWithdrawal``: read as "not done", a withdrawal that went through would be asked again.
 The wallet's codes (3xxx-5xxx "SAPI-specific issues") are on developers.binance.com/docs/wallet/
-error-code, not in the spot docs' errors.md.
+error-code, not in the spot docs' errors.md. No official copy of that page's 3xxx-5xxx part could be
+read (only third-party copies of it): those codes, and -1131, are unverified; see each table's source.
 """
 
 from __future__ import annotations
@@ -29,18 +30,24 @@ class _Body(msgspec.Struct):
 
 _decode = msgspec.json.Decoder(_Body).decode
 
+# WALLET_PAGE: developers.binance.com/zh-CN/docs/products/wallet/error-code, official, but its stored copy
+# shows only -1000..-1115. UNVERIFIED: read from third-party copies of the page alone, no official text seen.
+
 # -1000 UNKNOWN, -1001 DISCONNECTED, -1006 UNEXPECTED_RESP, -1007 TIMEOUT ("execution status
 # unknown"), -1008 SERVER_BUSY: the venue may or may not have acted -> ServerError. So, from the
 # wallet's page, may -1004 SERVER_BUSY ("Server is busy, please wait and try again": when to ask
 # again, not that nothing was done), -3000 INNER_FAILURE ("Internal server error") and -3044
 # SYSTEM_BUSY.
+# Source: binance/binance-spot-api-docs errors.md @a5e0bc3; -1004 WALLET_PAGE (below); -3000, -3044 UNVERIFIED.
 _AMBIGUOUS = {-1000, -1001, -1004, -1006, -1007, -1008, -3000, -3044}
+# Source of _AUTH, _NOT_FOUND, -1015, -1021, -1022, -2010/-2011: binance/binance-spot-api-docs errors.md @a5e0bc3.
 _AUTH = {-1002, -2014, -2015}
 _NOT_FOUND = {-2013, -1121}
 # The wallet's "You have insufficient balance": -4026 CAPITAL_WITHDRAW_USER_ASSET_NOT_ENOUGH, -5002
-# ASSET_ASSET_NOT_ENOUGH.
+# ASSET_ASSET_NOT_ENOUGH. Source: UNVERIFIED (third-party copies of the wallet page only).
 _NO_BALANCE = {-4026, -5002}
 # -4005 CAPAITAL_TOO_MANY_REQUEST "Too many new requests": a throttle, refused as -1003 is.
+# Source: -1003 errors.md @a5e0bc3; -4005 UNVERIFIED (third-party copies of the wallet page only).
 _THROTTLES = {-1003, -4005}
 # The documented codes that refuse a withdrawal outright (nothing moved): errors.md's "Request
 # issues" a withdrawal's parameters can meet, -1020 UNSUPPORTED_OPERATION, -1099 "Not found,
@@ -50,6 +57,7 @@ _THROTTLES = {-1003, -4005}
 # "Confirmation of successful asset withdrawal", -4032 "Withdraw verification exception", -4045
 # "Failure to acquire assets" (the venue's own failures), -1016 SERVICE_SHUTTING_DOWN, and the
 # codes of other endpoints (records, cancels, deposit addresses, mails, margin, savings).
+# Source: -1xxx errors.md @a5e0bc3, -1099 WALLET_PAGE; -1131 and every -4xxx/-5xxx UNVERIFIED (see above).
 _WITHDRAWAL_REFUSALS = frozenset({
     -1020, -1099, -1100, -1101, -1102, -1103, -1104, -1105, -1106, -1108, -1111, -1128, -1130, -1131, -1135,
     -4001, -4004, -4006, -4007, -4008, -4012, -4013, -4014, -4015, -4016, -4017, -4018, -4019, -4021, -4022,

@@ -34,6 +34,7 @@ class _Body(msgspec.Struct):
 _decode = msgspec.json.Decoder(_Body).decode
 _OK = b'{"retCode":0,'  # how Bybit (and the sim) start every success: no decode on the hot path
 
+# Source: github.com/bybit-exchange/docs docs/v5/error.mdx, commit 072c197d (2026-07-24); every code is listed there.
 _KINDS: dict[int, type[e.LotusXError]] = {
     # The venue may have acted on these: a placement reconciles by orderLinkId, never reads them as a rejection.
     10000: e.ServerError,  # Server Timeout
@@ -121,6 +122,7 @@ _UNKNOWN_SYMBOL = "symbol invalid"
 # Every other code docs/v5/error lists under "UTA" and "Spot Trade" (July 2026): a validation the
 # request failed (a price out of range, a symbol closed, an account restriction...), so nothing was
 # placed: a definite refusal, OrderRejected on a placement (11xxxx, 17xxxx...) or InvalidRequest.
+# Source: github.com/bybit-exchange/docs docs/v5/error.mdx "UTA", "Spot Trade", commit 072c197d (2026-07-24).
 _REFUSALS = frozenset({
     -1, 10008, 10017, 10024, 10027, 10028, 10029, 30035, 30133, 30134, 30135, 30136, 30208, 30209, 30228, 30256,
     34040, 40004, 100028, 110003, 110005, 110009, 110011, 110013, 110014, 110015, 110017, 110018, 110019,
@@ -146,13 +148,15 @@ _REFUSALS = frozenset({
 # withdrawal from another wallet makes first) outright: KYC, travel rule, address and whitelist,
 # limits, bans, amounts, accounts. InvalidRequest on a withdrawal; nothing moved. Left out, so
 # ambiguous on a withdrawal: 131099 "Hot wallet status can cancel the withdraw" (no verdict a reader
-# can be sure of), and the failures of a lookup or check the venue ran rather than a verdict on the
+# can be sure of), 131206 "cannot be transfer" (first "Fail to transfer", zh-TW 劃轉失敗: a failure, not
+# a verdict), and the failures of a lookup or check the venue ran rather than a verdict on the
 # request: 131204 Account info error, 131205 Query transfer error, 131209 Get subMember relation
 # error, 131213 TransferLTV check error, 131216 Query balance error, 131217 Risk check error.
+# Source: github.com/bybit-exchange/docs docs/v5/error.mdx "Asset" (+ i18n/zh-TW), commit 072c197d (2026-07-24).
 _WITHDRAWAL_REFUSALS = frozenset({
     131002, 131004, 131065, 131066, 131067, 131068, 131069, 131070, 131071, 131072, 131073, 131074, 131075,
     131076, 131077, 131078, 131079, 131080, 131081, 131083, 131084, 131086, 131087, 131088, 131089, 131090,
-    131091, 131092, 131093, 131094, 131095, 131096, 131097, 131098, 131202, 131203, 131206, 131207, 131208,
+    131091, 131092, 131093, 131094, 131095, 131096, 131097, 131098, 131202, 131203, 131207, 131208,
     131210, 131211, 131215, 131226, 131227, 131229, 131231, 131232, 131233, 131239,
 })
 _IP_BANNED = {10018}  # Exceeded the IP Rate Limit (struck out in the docs, still mapped for older gateways)
