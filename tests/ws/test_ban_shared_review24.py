@@ -33,26 +33,22 @@ BACKOFF = Backoff(base=0.5, random=lambda: 1.0)  # the first reconnect waits 0.5
 
 
 class Venue:
-    """A loopback Binance: REST answers ``rest_status`` (with Retry-After: 60 when not 200), /stream ``ws_status``."""
+    """A loopback venue: REST answers 418 with Retry-After: 60; WS upgrades at ``ws_path`` get ``ws_status``."""
 
-    def __init__(self, rest_status: int = 200, ws_status: int = 101) -> None:
-        self.rest_status, self.ws_status = rest_status, ws_status
+    def __init__(self, ws_path: str = "/stream", ws_status: int = 101) -> None:
+        self.ws_path, self.ws_status = ws_path, ws_status
         self.rest_calls = 0
         self.upgrades = 0
 
     def app(self) -> web.Application:
         app = web.Application()
-        app.router.add_get("/stream", self.stream)
-        app.router.add_get("/api/v3/ticker/bookTicker", self.ticker)
+        app.router.add_get(self.ws_path, self.stream)
+        app.router.add_route("*", "/{tail:.*}", self.rest)
         return app
 
-    async def ticker(self, request: web.Request) -> web.Response:
+    async def rest(self, request: web.Request) -> web.Response:
         self.rest_calls += 1
-        if self.rest_status != 200:
-            return web.json_response({"code": -1003, "msg": "IP banned"}, status=self.rest_status,
-                                     headers={"Retry-After": "60"})
-        return web.json_response({"symbol": "BTCUSDT", "bidPrice": "1", "bidQty": "1", "askPrice": "2",
-                                  "askQty": "1"})
+        return web.json_response({"code": -1003, "msg": "IP banned"}, status=418, headers={"Retry-After": "60"})
 
     async def stream(self, request: web.Request) -> web.StreamResponse:
         self.upgrades += 1
@@ -66,14 +62,14 @@ class Venue:
 
 
 @pytest.fixture
-async def opened(serve_app: ServeApp) -> AsyncIterator[Callable[[Venue], Any]]:
-    """Open a Binance connector on a FakeClock (no auto-advance) against a loopback ``Venue``."""
+async def opened(serve_app: ServeApp) -> AsyncIterator[Callable[..., Any]]:
+    """Open a connector on a FakeClock (no auto-advance) against a loopback ``Venue``."""
     connectors: list[Any] = []
 
-    async def open_(venue: Venue) -> tuple[Any, FakeClock]:
+    async def open_(venue: Venue, name: str = "binance") -> tuple[Any, FakeClock]:
         server = await serve_app(venue.app())
         clock = FakeClock(auto_advance=False)
-        ex = await lotusx.connect("binance", rest_url=f"http://127.0.0.1:{server.port}",
+        ex = await lotusx.connect(name, rest_url=f"http://127.0.0.1:{server.port}",
                                   ws_url=f"ws://127.0.0.1:{server.port}", clock=clock).__aenter__()
         connectors.append(ex)
         return ex, clock
@@ -83,11 +79,14 @@ async def opened(serve_app: ServeApp) -> AsyncIterator[Callable[[Venue], Any]]:
         await ex.aclose()
 
 
-async def test_an_upgrade_refused_with_403_holds_the_connectors_rest_calls(opened: Callable[[Venue], Any]) -> None:
+@pytest.mark.parametrize(("name", "path", "stream"), [("binance", "/stream", "btcusdt@trade"),
+                                                      ("bybit", "/v5/public/spot", "publicTrade.BTCUSDT")])
+async def test_an_upgrade_refused_with_403_holds_the_connectors_rest_calls(
+        opened: Callable[..., Any], name: str, path: str, stream: str) -> None:
     """A WS upgrade blocked with 403 (Retry-After: 60) bans the limiter: the next REST call is refused unsent."""
-    venue = Venue(ws_status=403)
-    ex, clock = await opened(venue)
-    subscribing = asyncio.ensure_future(ex.subscribe(["btcusdt@trade"]))
+    venue = Venue(ws_path=path, ws_status=403)
+    ex, clock = await opened(venue, name)
+    subscribing = asyncio.ensure_future(ex.subscribe([stream]))
     try:
         await settle(lambda: venue.upgrades == 1 and clock.sleepers >= 1)
         with pytest.raises(IpBanned) as refused:
@@ -98,9 +97,9 @@ async def test_an_upgrade_refused_with_403_holds_the_connectors_rest_calls(opene
         await asyncio.gather(subscribing, return_exceptions=True)
 
 
-async def test_a_rest_418_holds_the_connectors_upgrades_until_the_ban_ends(opened: Callable[[Venue], Any]) -> None:
+async def test_a_rest_418_holds_the_connectors_upgrades_until_the_ban_ends(opened: Callable[..., Any]) -> None:
     """After a REST 418 with Retry-After: 60, no upgrade is attempted before the 60 s are over; then one is."""
-    venue = Venue(rest_status=418)
+    venue = Venue()
     ex, clock = await opened(venue)
     with pytest.raises(IpBanned):
         await ex.get_ticker("BTCUSDT")
