@@ -5,7 +5,8 @@ acquire the request's ``endpoint.costs``, call inner, then learn from the venue.
 headers are read by declarative parsers the connector supplies as data
 (:class:`UsedHeader`, :class:`RemainingHeader`), so the layer knows no venue. Pushback is
 typed by the classifier below it: ``RateLimited`` (429) cools off the request's pools,
-``IpBanned`` (418) every pool of the key; both are re-raised for ``Retry`` to decide.
+``IpBanned`` (418) every pool of the key; both are re-raised for ``Retry`` to decide. WebSocket
+connection attempts pass it too (:func:`lotusx.ws.outbound.admission`): an upgrade's ban holds REST.
 
 Learning is best-effort: once the request was sent, the venue's answer (or its error) is what
 the caller gets, even if the storage fails or a header is garbled while we learn from it

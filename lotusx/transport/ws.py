@@ -71,7 +71,8 @@ class AiohttpWs:
         """Open the connection; failures, a timeout included, raise :class:`~lotusx.ConnectError`.
 
         An upgrade refused with 429, or 418 or 403 (an IP block), raises :class:`~lotusx.RateLimited`
-        or :class:`~lotusx.IpBanned` with the answer's ``Retry-After`` (ReconnectWs waits it out).
+        or :class:`~lotusx.IpBanned` with the answer's ``Retry-After`` (ReconnectWs waits it out; a
+        connector's limiter learns it too, see :func:`lotusx.ws.outbound.admission`).
         """
         session = self._shared_session
         if session is None:

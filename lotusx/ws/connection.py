@@ -328,11 +328,12 @@ class Shard:
 
     async def _open(self, *, rotating: bool = False) -> Link:
         hub = self.hub
-        if hub.admit is not None:  # the venue's limit on connection attempts: RateLimited is a failed attempt
-            await hub.admit()
         session = hub.factory()
         try:
-            await session.connect()
+            if hub.admit is None:
+                await session.connect()
+            else:  # the venue's limit on attempts (RateLimited: a failed one), and what a refusal teaches it
+                await hub.admit(session.connect)
         except BaseException:  # failed or cancelled (a close()) half-way: a session may hold resources
             await self._discard(session)
             raise

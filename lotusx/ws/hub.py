@@ -17,7 +17,7 @@ from lotusx.ws.delivery import Delivery
 from lotusx.ws.dialect import LoginAck, WsDialect
 from lotusx.ws.frames import Frames
 from lotusx.ws.heartbeat import Heartbeat, Liveness
-from lotusx.ws.outbound import Send
+from lotusx.ws.outbound import Admit, Send
 from lotusx.ws.subscriptions import Registry
 
 
@@ -86,7 +86,7 @@ class Hub:
     ack_timeout: float
     rotate_before: float
     dedup: Dedup | None
-    admit: Callable[[], Awaitable[None]] | None = None  # before each connection attempt
+    admit: Admit | None = None  # makes each connection attempt (see lotusx.ws.outbound.admission)
     counts: dict[str, int] = field(default_factory=dict)
     messages: int = 0  # delivered; a plain attribute because it is bumped for every message
     tally: WsTally = field(init=False)

@@ -34,22 +34,32 @@ def session_service(session: WsSession) -> Service:
     return service
 
 
-async def _admitted(request: Request) -> Response:
-    return _SENT
+Attempt = Callable[[], Awaitable[None]]
+"""One connection attempt: open a fresh session (its upgrade), raising what the venue answered."""
+
+Admit = Callable[[Attempt], Awaitable[None]]
+"""``await admit(attempt)`` makes each connection attempt: ``attempt()`` once, or a raise instead."""
 
 
-def admission(layers: Layer, endpoint: Endpoint) -> Callable[[], Awaitable[None]]:
-    """``await admit()`` before each connection attempt: a request through ``layers`` charged ``endpoint``'s costs.
+def admission(layers: Layer, endpoint: Endpoint) -> Admit:
+    """``await admit(attempt)``: each connection attempt as a request through ``layers`` charged ``endpoint``'s costs.
 
     For a venue that limits connection attempts per IP (Binance: 300 every 5 minutes): with its
     ``RateLimit`` as ``layers``, an attempt waits for room (or raises ``RateLimited``) instead of
-    being made.
+    being made, and an IP ban in effect holds it too. The attempt runs inside the layers, so they
+    learn from its refusal as from a REST call's: an upgrade refused with ``IpBanned`` bans
+    every pool of the limiter (the connector's REST calls too: a ban is per IP), a 429 cools
+    the pools it charged.
     """
-    service = layers(_admitted)
     request = Request(method=endpoint.method, path=endpoint.path, endpoint=endpoint)
 
-    async def admit() -> None:
-        await service(request)
+    async def admit(attempt: Attempt) -> None:
+        async def made(_: Request) -> Response:
+            await attempt()
+            return _SENT
+
+        # Built per attempt (one a connection, not a message): the attempt is the innermost service.
+        await layers(made)(request)
 
     return admit
 

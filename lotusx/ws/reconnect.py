@@ -49,6 +49,7 @@ from lotusx.ws.dialect import WsDialect
 from lotusx.ws.frames import Frames, frames
 from lotusx.ws.heartbeat import Heartbeat
 from lotusx.ws.hub import Dedup, Hub, settle
+from lotusx.ws.outbound import Admit
 from lotusx.ws.parse import Parse
 from lotusx.ws.shard import place, size
 from lotusx.ws.subscriptions import Registry, Subscription
@@ -78,8 +79,10 @@ class ReconnectWs:
     ``outbound`` layers wrap every message sent (subscribe, login, app pings), e.g.
     ``stack(RateLimit(...), Trace(...))``. ``subscribe`` waits up to ``subscribe_timeout``
     for the venue's acks; ``ack_timeout`` bounds each ack a new connection waits for.
-    ``admit`` is awaited before every connection attempt (see :func:`lotusx.ws.outbound.admission`):
-    a venue's limit on connection attempts per IP. ``queue_size`` bounds the queue to the
+    ``admit(attempt)`` makes every connection attempt (see :func:`lotusx.ws.outbound.admission`):
+    a venue's limit on connection attempts per IP, and its IP ban, shared with REST through the
+    connector's ``RateLimit`` (an upgrade refused with ``IpBanned`` holds REST calls, a REST ban
+    holds attempts); without it, attempts are made at once. ``queue_size`` bounds the queue to the
     consumer and ``overflow`` says what a full one does (:mod:`lotusx.ws.delivery`); while a
     ``subscribe`` waits for its acks, it may hold up to twice ``queue_size``.
     """
@@ -89,7 +92,7 @@ class ReconnectWs:
                  backoff: Backoff | None = None, outbound: Layer | None = None, queue_size: int = 10_000,
                  overflow: Overflow = Overflow.BLOCK, ack_timeout: float = 10.0, subscribe_timeout: float = 30.0,
                  rotate_before: float = 300.0, dedup_size: int = 8192, metrics: Metrics | None = None,
-                 clock: Clock = SYSTEM_CLOCK, admit: Callable[[], Awaitable[None]] | None = None) -> None:
+                 clock: Clock = SYSTEM_CLOCK, admit: Admit | None = None) -> None:
         if not callable(factory):  # a session passed where the factory of sessions goes
             raise ConfigError(f"ReconnectWs takes a factory that makes a fresh session for each connection, "
                               f"e.g. ReconnectWs(lambda: AiohttpWs(url), ...), got a {type(factory).__name__}")
