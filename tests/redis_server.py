@@ -58,15 +58,20 @@ class RedisServer:
         """``redis://127.0.0.1:<port>``."""
         return f"redis://127.0.0.1:{self.port}"
 
+    @property
+    def pid(self) -> int:
+        """The running server's process id."""
+        assert self._process is not None, "not started"
+        return self._process.pid
+
     def start(self) -> RedisServer:
         """Start the server and wait until it accepts connections; started again, on its old port (a restart)."""
         if self.binary is None:
             raise FileNotFoundError("redis-server is not installed")
         self._dir = tempfile.TemporaryDirectory(prefix="lotusx-redis-")
         self.port = self.port or free_port()
-        args = [self.binary, "--bind", "127.0.0.1", "--port", str(self.port), "--dir", self._dir.name,
-                "--save", "", "--appendonly", "no", "--protected-mode", "yes", "--loglevel", "warning", *self.options]
-        self._process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self._process = subprocess.Popen(self._args(self.binary, self._dir.name), stdout=subprocess.DEVNULL,
+                                         stderr=subprocess.PIPE)
         deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
@@ -78,6 +83,11 @@ class RedisServer:
             time.sleep(0.02)
         self.stop()
         raise TimeoutError(f"redis-server did not answer within {self.start_timeout}s")
+
+    def _args(self, binary: str, directory: str) -> list[str]:
+        """The command line that starts the server in ``directory``."""
+        return [binary, "--bind", "127.0.0.1", "--port", str(self.port), "--dir", directory, "--save", "",
+                "--appendonly", "no", "--protected-mode", "yes", "--loglevel", "warning", *self.options]
 
     def stop(self) -> None:
         """Stop the server (SIGTERM, then SIGKILL) and remove its directory."""
@@ -102,6 +112,33 @@ class RedisServer:
         self.stop()
 
 
+class RedisSentinel(RedisServer):
+    """``with RedisSentinel(master.port) as sentinel:`` a sentinel watching ``master`` as service ``name``.
+
+    ``password``: the master's, and the sentinel's own (a ``limits`` sentinel URI gives both the
+    same). The master is taken as down only after a minute, so a test that stops it still gets
+    its address from the sentinel.
+    """
+
+    def __init__(self, master_port: int, name: str = "mymaster", password: str = "",
+                 start_timeout: float = 10.0) -> None:
+        super().__init__(start_timeout=start_timeout)
+        self.master_port = master_port
+        self.name = name
+        self.password = password
+
+    def _args(self, binary: str, directory: str) -> list[str]:
+        # A sentinel takes its configuration from a file it may rewrite: one of its own, in its directory.
+        lines = [f"port {self.port}", "bind 127.0.0.1", f"dir {directory}", "loglevel warning",
+                 f"sentinel monitor {self.name} 127.0.0.1 {self.master_port} 1",
+                 f"sentinel down-after-milliseconds {self.name} 60000"]
+        if self.password:
+            lines += [f"requirepass {self.password}", f"sentinel auth-pass {self.name} {self.password}"]
+        config = Path(directory) / "sentinel.conf"
+        config.write_text("\n".join(lines) + "\n")
+        return [binary, str(config), "--sentinel"]
+
+
 def _existing(path: str) -> str | None:
     return path if Path(path).exists() else None
 
@@ -110,6 +147,6 @@ def _answers_ping(port: int) -> bool:
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock:
             sock.sendall(b"PING\r\n")
-            return sock.recv(16).startswith(b"+PONG")
+            return sock.recv(16).startswith((b"+PONG", b"-NOAUTH"))  # up, with a password or without
     except OSError:
         return False

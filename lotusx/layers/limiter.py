@@ -253,11 +253,17 @@ def _open(uri: str | Counters, clock: Clock, state: KeyState, timeout: float, co
     scheme = uri[6:].split("://", 1)[0].lower()
     options: dict[str, Any] = {}
     if scheme in _COREDIS_SCHEMES:
-        # A timeout given in the URI's query wins over these (coredis reads it last).
+        # A timeout given in the URI's query wins over these (coredis reads it last), but limits
+        # reads no query of a cluster's or a sentinel's URI.
         options.update(connect_timeout=timeout, stream_timeout=timeout)
         connections = _connections(uri, connections)
     if scheme == "redis+cluster":
         options.update(RedisScripts.cluster_pool(connections, timeout))
+    if scheme == "redis+sentinel":
+        # A replica answers behind its primary (replication is asynchronous), and the limiter reads
+        # what it has just charged: every call goes to the primary, on one pool to bound. limits
+        # gives the sentinels the URI's credentials only, and coredis would wait for ever on one.
+        options.update(use_replicas=False, sentinel_kwargs={"connect_timeout": timeout, "stream_timeout": timeout})
     refused: e.ConfigError | None = None
     try:
         storage = storage_from_string(uri, wrap_exceptions=True, **options)
@@ -285,11 +291,15 @@ class Limiter:
     A Redis storage gets ``storage_timeout`` seconds to connect and to answer each command
     (its driver tries a call three times, and its very first call five, so about three to
     five times that), then the request fails with ``ConnectError``;
-    ``?stream_timeout=...&connect_timeout=...`` in the URI overrides it.
+    ``?stream_timeout=...&connect_timeout=...`` in the URI overrides it (not in a
+    ``redis+cluster://`` nor a ``redis+sentinel://`` URI: ``limits`` does not read their query).
     It holds at most ``storage_connections`` connections to Redis (default
-    :data:`STORAGE_CONNECTIONS`, 32; ``?max_connections=N`` in the URI wins, for
-    ``redis+cluster://`` too): a call finding them all busy waits for one up to
-    ``storage_timeout`` (on each of those tries), then fails with ``ConnectError``.
+    :data:`STORAGE_CONNECTIONS`, 32; ``?max_connections=N`` in the URI wins), whichever the
+    URI: ``redis://``, ``rediss://``, ``redis+unix://``, ``redis+cluster://`` or
+    ``redis+sentinel://host:port/service``. A call finding them all busy waits for one up to
+    ``storage_timeout`` (on each of those tries), then fails with ``ConnectError``. Behind a
+    sentinel, every call goes to the primary (a replica would answer with counts behind it), and
+    the sentinels get ``storage_timeout`` too.
     """
 
     def __init__(self, pools: Iterable[Pool], storage: str | Counters = "memory://", key: str = "default", *,
