@@ -24,19 +24,29 @@ COST = {"P": 1}
 PASSWORD = "hunter2"
 
 
-@pytest.fixture
-def tls(tmp_path: Path) -> Iterator[TlsRedisServer]:
-    """A password-protected redis-server on TLS only, its certificate from a CA made here with openssl."""
+def _serve(directory: Path, names: str) -> Iterator[TlsRedisServer]:
     openssl = shutil.which("openssl")
-    server = TlsRedisServer(Certificates(tmp_path, tmp_path, tmp_path), options=("--requirepass", PASSWORD))
+    server = TlsRedisServer(Certificates(directory, directory, directory), options=("--requirepass", PASSWORD))
     if server.binary is None or openssl is None:
         missing = "redis-server" if server.binary is None else "openssl"
         if os.environ.get("CI") == "true":
             pytest.fail(f"{missing} is required under CI but is not installed")
         pytest.skip(f"{missing} is not installed")
-    server.certificates = Certificates.make(tmp_path, openssl)
+    server.certificates = Certificates.make(directory, openssl, names)
     with server:
         yield server
+
+
+@pytest.fixture
+def tls(tmp_path: Path) -> Iterator[TlsRedisServer]:
+    """A password-protected redis-server on TLS only, its certificate (for 127.0.0.1) from a CA made here."""
+    yield from _serve(tmp_path, "IP:127.0.0.1,DNS:localhost")
+
+
+@pytest.fixture
+def misnamed(tmp_path: Path) -> Iterator[TlsRedisServer]:
+    """:func:`tls`, its certificate from the same CA but for another host: what a man in the middle could hold."""
+    yield from _serve(tmp_path, "DNS:other.example")
 
 
 def trusting(server: TlsRedisServer, query: str = "") -> str:
@@ -95,3 +105,26 @@ async def test_a_server_certificate_the_client_does_not_trust_is_a_connect_error
     finally:
         await limiter.aclose()
     assert PASSWORD not in told(caught.value) and ":***@127.0.0.1" in str(caught.value)
+
+
+@pytest.mark.redis
+async def test_a_certificate_for_another_host_is_a_connect_error(misnamed: TlsRedisServer) -> None:
+    """A trusted CA's certificate for another name is refused: the host name is checked unless the URI says not to."""
+    limiter = Limiter([POOL], trusting(misnamed), key="t", storage_timeout=0.5)
+    try:
+        async with asyncio.timeout(20):  # a hang fails the test instead of stalling the suite
+            with pytest.raises(ConnectError, match="CERTIFICATE_VERIFY_FAILED") as caught:
+                await limiter.acquire(COST)
+    finally:
+        await limiter.aclose()
+    assert PASSWORD not in told(caught.value)
+
+
+@pytest.mark.redis
+async def test_ssl_check_hostname_false_in_the_uri_accepts_a_certificate_for_another_host(
+        misnamed: TlsRedisServer) -> None:
+    """The URI's ?ssl_check_hostname=false still wins: a deliberate choice, as coredis lets one make it."""
+    limiter = Limiter([POOL], trusting(misnamed, "&ssl_check_hostname=false"), key="t", clock=FakeClock(T0))
+    await limiter.acquire(COST)
+    assert await limiter.used(POOL) == 1
+    await limiter.aclose()
