@@ -240,6 +240,21 @@ def _connections(uri: str, default: int) -> int:
     return int(text)
 
 
+def _checking_hostname(uri: str) -> str:
+    """``uri``, a ``rediss://`` one, with ``ssl_check_hostname=true`` unless it says otherwise.
+
+    coredis checks that a trusted CA signed the server's certificate, not whom it is for: any
+    certificate of that CA (with the system's CAs, any public web site's) would pass for our Redis.
+    """
+    try:
+        query = urlsplit(uri).query
+    except ValueError:  # an unparsable URI: limits refuses it with its own words
+        return uri
+    if "ssl_check_hostname" in parse_qs(query):
+        return uri
+    return f"{uri}{'&' if query else '?'}ssl_check_hostname=true"
+
+
 def _open(uri: str | Counters, clock: Clock, state: KeyState, timeout: float, connections: int) -> Counters:
     if not isinstance(uri, str):
         if all(hasattr(uri, name) for name in ("incr", "get", "get_expiry", "clear")):
@@ -253,14 +268,21 @@ def _open(uri: str | Counters, clock: Clock, state: KeyState, timeout: float, co
     scheme = uri[6:].split("://", 1)[0].lower()
     options: dict[str, Any] = {}
     if scheme in _COREDIS_SCHEMES:
-        # A timeout given in the URI's query wins over these (coredis reads it last).
+        # A timeout given in the URI's query wins over these (coredis reads it last), but limits
+        # reads no query of a cluster's or a sentinel's URI.
         options.update(connect_timeout=timeout, stream_timeout=timeout)
         connections = _connections(uri, connections)
     if scheme == "redis+cluster":
         options.update(RedisScripts.cluster_pool(connections, timeout))
+    if scheme == "redis+sentinel":
+        # A replica answers behind its primary (replication is asynchronous), and the limiter reads
+        # what it has just charged: every call goes to the primary, on one pool to bound. limits
+        # gives the sentinels the URI's credentials only, and coredis would wait for ever on one.
+        options.update(use_replicas=False, sentinel_kwargs={"connect_timeout": timeout, "stream_timeout": timeout})
     refused: e.ConfigError | None = None
     try:
-        storage = storage_from_string(uri, wrap_exceptions=True, **options)
+        storage = storage_from_string(_checking_hostname(uri) if scheme == "rediss" else uri, wrap_exceptions=True,
+                                      **options)
     except (ConfigurationError, ValueError, TypeError) as exc:
         # Raised past the except clause: limits' error, left as the __context__, holds the URI whole.
         refused = e.ConfigError(f"rate-limit storage {_redacted(uri)!r}: {_scrubbed(str(exc), uri)} "
@@ -285,11 +307,17 @@ class Limiter:
     A Redis storage gets ``storage_timeout`` seconds to connect and to answer each command
     (its driver tries a call three times, and its very first call five, so about three to
     five times that), then the request fails with ``ConnectError``;
-    ``?stream_timeout=...&connect_timeout=...`` in the URI overrides it.
+    ``?stream_timeout=...&connect_timeout=...`` in the URI overrides it (not in a
+    ``redis+cluster://`` nor a ``redis+sentinel://`` URI: ``limits`` does not read their query).
     It holds at most ``storage_connections`` connections to Redis (default
-    :data:`STORAGE_CONNECTIONS`, 32; ``?max_connections=N`` in the URI wins, for
-    ``redis+cluster://`` too): a call finding them all busy waits for one up to
-    ``storage_timeout`` (on each of those tries), then fails with ``ConnectError``.
+    :data:`STORAGE_CONNECTIONS`, 32; ``?max_connections=N`` in the URI wins), whichever the
+    URI: ``redis://``, ``rediss://``, ``redis+unix://``, ``redis+cluster://`` or
+    ``redis+sentinel://host:port/service``. A call finding them all busy waits for one up to
+    ``storage_timeout`` (on each of those tries), then fails with ``ConnectError``. Behind a
+    sentinel, every call goes to the primary (a replica would answer with counts behind it), and
+    the sentinels get ``storage_timeout`` too. On ``rediss://`` the server's certificate must be
+    for the URI's host (``?ssl_check_hostname=false`` to accept any its CA signed); the CAs are
+    the system's, or ``?ssl_ca_certs=/path/ca.pem``.
     """
 
     def __init__(self, pools: Iterable[Pool], storage: str | Counters = "memory://", key: str = "default", *,

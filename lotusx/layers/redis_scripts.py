@@ -102,6 +102,17 @@ async def _load_scripts(connection: Any) -> None:
         await (await connection.create_request(b"SCRIPT LOAD", script))
 
 
+def _loading(kind: type[Any]) -> type[Any]:
+    """``kind`` of connection (TCP, TLS, unix, a sentinel's primary), loading our scripts as it connects."""
+
+    class Loading(kind):  # type: ignore[misc]  # a class only known at run time
+        def __init__(self, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            self.register_connect_callback(_load_scripts)
+
+    return Loading
+
+
 class RedisScripts:
     """The limiter's atomic updates, run on a ``limits`` Redis storage's own connection."""
 
@@ -151,13 +162,16 @@ class RedisScripts:
         Whether it was one.
 
         Left open, they would last until the garbage collector found them: one or more per
-        connector a long-running process opened and closed.
+        connector a long-running process opened and closed. Behind a sentinel, those to the
+        sentinels too.
         """
         bridge = getattr(storage, "bridge", None)
         if isinstance(storage, RedisStorage) and isinstance(bridge, CoredisBridge):
             pool = getattr(bridge.get_connection(), "connection_pool", None)
             if pool is not None:
                 pool.disconnect()
+                for sentinel in getattr(getattr(pool, "sentinel_manager", None), "sentinels", ()):
+                    sentinel.connection_pool.disconnect()
                 return True
         return False
 
@@ -179,36 +193,45 @@ class RedisScripts:
     def bound(storage: object, connections: int, timeout: float) -> None:
         """Make ``storage``'s coredis client (a ``limits`` Redis opened from a URI) hold at most ``connections``.
 
-        ``limits`` opens it with ``Redis.from_url``, whose pool opens a connection for every call
-        that finds none free: a burst of calls is a burst of connections (2000 acquires at once
-        opened 2000). The same connection settings (those of the URI, TLS and timeouts included)
-        go to coredis' blocking pool, where a call waits up to ``timeout`` seconds for a free
-        connection, then fails with coredis' ``ConnectionError`` ("No connection available.").
-        A cluster's pool is chosen when it is opened: :meth:`cluster_pool`.
+        ``limits`` opens it with ``Redis.from_url`` (or, behind a sentinel, ``Sentinel.primary_for``),
+        whose pool opens a connection for every call that finds none free: a burst of calls is a
+        burst of connections (2000 acquires at once opened 2000). The same connection settings
+        (those of the URI, TLS and timeouts included) go to coredis' blocking pool, where a call
+        waits up to ``timeout`` seconds for a free connection, then fails with coredis'
+        ``ConnectionError`` ("No connection available."). A cluster's pool is chosen when it is
+        opened: :meth:`cluster_pool`.
 
         Each connection of it loads our scripts as it connects, before it carries a call (see
-        :func:`_load_scripts`).
+        :func:`_load_scripts`). Behind a sentinel, each new connection first asks a sentinel where
+        the primary is, on a pool of that sentinel's: only as many connections at once ask it.
         """
         bridge = getattr(storage, "bridge", None)
         if not isinstance(storage, RedisStorage) or not isinstance(bridge, CoredisBridge):
             return
         from coredis.pool import BlockingConnectionPool, ConnectionPool  # with the `redis` extra, as in __init__
+        from coredis.sentinel import SentinelConnectionPool
 
         client = bridge.get_connection()
         pool = getattr(client, "connection_pool", None)
-        if type(pool) is not ConnectionPool:  # a cluster's, a sentinel's, or one already bounded
-            return
+        if type(pool) is ConnectionPool:
+            settings: dict[str, Any] = pool.connection_kwargs  # the URI's host, password, TLS, timeouts, ...
+            client.connection_pool = BlockingConnectionPool(
+                connection_class=_loading(pool.connection_class), max_connections=connections,
+                timeout=timeout,  # type: ignore[arg-type]  # typed int; async_timeout takes float seconds
+                max_idle_time=pool.max_idle_time, idle_check_interval=pool.idle_check_interval, **settings)
+        elif type(pool) is SentinelConnectionPool:
 
-        class Loading(pool.connection_class):  # type: ignore[misc, name-defined]  # the URI's kind: TCP, TLS, unix
-            def __init__(self, **kwargs: Any) -> None:
-                super().__init__(**kwargs)
-                self.register_connect_callback(_load_scripts)
+            class BlockingSentinelPool(SentinelConnectionPool, BlockingConnectionPool):
+                """The primary's address from the sentinels, the blocking pool's bound: coredis has no such pool."""
 
-        settings: dict[str, Any] = pool.connection_kwargs  # the URI's host, password, TLS, timeouts, ...
-        client.connection_pool = BlockingConnectionPool(
-            connection_class=Loading, max_connections=connections,
-            timeout=timeout,  # type: ignore[arg-type]  # typed int; async_timeout takes float seconds
-            max_idle_time=pool.max_idle_time, idle_check_interval=pool.idle_check_interval, **settings)
+            # Without the pool's reference to itself: the new one puts its own in.
+            settings = {name: value for name, value in pool.connection_kwargs.items() if name != "connection_pool"}
+            client.connection_pool = BlockingSentinelPool(
+                pool.service_name, pool.sentinel_manager, is_primary=pool.is_primary,
+                check_connection=pool.check_connection, connection_class=_loading(pool.connection_class),
+                max_connections=connections, timeout=timeout, max_idle_time=pool.max_idle_time,
+                idle_check_interval=pool.idle_check_interval, **settings)
+        # Any other is a cluster's, or one already bounded.
 
     def take_call(self, cools: list[str], windows: list[tuple[str, int, int, int]]) -> TakeCall:
         """The keys and arguments :meth:`take` sends to charge each ``(key, cost, limit, expiry)`` of ``windows``.
