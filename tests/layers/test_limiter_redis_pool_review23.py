@@ -39,8 +39,19 @@ def order_book(request: Request) -> Response:
     return Response(status=200, body=b'{"lastUpdateId":7,"bids":[["1.5","2"]],"asks":[["1.6","3"]]}')
 
 
-async def burst(limiter: Limiter) -> None:
-    await asyncio.gather(*(limiter.acquire(COST) for _ in range(BURST)))
+async def burst(limiter: Limiter, count: int = BURST) -> None:
+    await asyncio.gather(*(limiter.acquire(COST) for _ in range(count)))
+
+
+async def burst_across_a_restart(limiter: Limiter, server: RedisServer, count: int = BURST) -> None:
+    """A burst, ``server`` restarted (every connection lost, the scripts gone: a call between is a
+    ``ConnectError``), then another burst."""
+    await burst(limiter, count)
+    server.stop()
+    with pytest.raises(ConnectError):
+        await limiter.acquire(COST)
+    server.start()
+    await burst(limiter, count)
 
 
 @pytest.mark.redis
@@ -69,12 +80,7 @@ async def test_a_burst_after_redis_restarted_reconnects_within_the_bound_and_cha
         redis: RedisServer) -> None:
     """Every connection lost at once, then 2000 acquires: at most STORAGE_CONNECTIONS again, each charged once."""
     limiter = Limiter([POOL], redis.url, key="t", clock=FakeClock(T0), max_wait=0.0, storage_timeout=0.5)
-    await burst(limiter)
-    redis.stop()
-    with pytest.raises(ConnectError):
-        await limiter.acquire(COST)
-    redis.start()
-    await burst(limiter)
+    await burst_across_a_restart(limiter, redis)
     assert (await clients(redis.url))[0] <= STORAGE_CONNECTIONS
     assert await limiter.used(POOL) == BURST  # a Redis without persistence forgot the first burst
     await limiter.aclose()

@@ -13,14 +13,13 @@ import pytest
 from redis_server import RedisSentinel, RedisServer, free_port
 
 from lotusx.kernel.errors import ConnectError
-from lotusx.layers.limiter import STORAGE_CONNECTIONS, Limiter, Pool
+from lotusx.layers.limiter import STORAGE_CONNECTIONS, Limiter
 from lotusx.testing import FakeClock
+from tests.layers.test_limiter_redis_pool_review23 import COST, POOL, T0, burst_across_a_restart
+from tests.layers.test_limiter_redis_pool_review23 import burst as burst_of
 from tests.layers.test_limiter_redis_review19 import told
 
-T0 = 1_700_000_040.0  # a whole minute since the epoch: clear of every guard band
 BURST = 500
-POOL = Pool("P", 10_000, 60)
-COST = {"P": 1}
 PASSWORD = "hunter2"
 
 
@@ -62,7 +61,7 @@ async def received(port: int) -> tuple[int, int]:
 
 
 async def burst(limiter: Limiter) -> None:
-    await asyncio.gather(*(limiter.acquire(COST) for _ in range(BURST)))
+    await burst_of(limiter, BURST)
 
 
 @pytest.mark.redis
@@ -106,12 +105,7 @@ async def test_a_burst_through_a_sentinel_asks_the_sentinel_on_at_most_the_bound
 async def test_a_burst_after_the_master_restarted_charges_each_acquire_once(watched: Watched) -> None:
     """Every connection lost and the master's scripts gone with it: the next burst still charges each acquire once."""
     limiter = Limiter([POOL], watched.uri, key="t", clock=FakeClock(T0), max_wait=0.0, storage_timeout=0.5)
-    await burst(limiter)
-    watched.master.stop()
-    with pytest.raises(ConnectError):
-        await limiter.acquire(COST)
-    watched.master.start()
-    await burst(limiter)
+    await burst_across_a_restart(limiter, watched.master, BURST)
     assert await limiter.used(POOL) == BURST  # a Redis without persistence forgot the first burst
     await limiter.aclose()
 
@@ -120,12 +114,7 @@ async def test_a_burst_after_the_master_restarted_charges_each_acquire_once(watc
 async def test_a_connection_to_a_restarted_master_loads_the_scripts_before_any_call(watched: Watched) -> None:
     """No script call meets a NOSCRIPT on a master that lost its scripts: each connection loads them as it opens."""
     limiter = Limiter([POOL], watched.uri, key="t", clock=FakeClock(T0), max_wait=0.0, storage_timeout=0.5)
-    await burst(limiter)
-    watched.master.stop()
-    with pytest.raises(ConnectError):
-        await limiter.acquire(COST)
-    watched.master.start()
-    await burst(limiter)
+    await burst_across_a_restart(limiter, watched.master, BURST)
     admin = coredis.Redis(host="127.0.0.1", port=watched.master.port, password=PASSWORD, decode_responses=True)
     errors = await admin.info("errorstats")
     admin.connection_pool.disconnect()

@@ -8,19 +8,17 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
-import coredis
 import pytest
 from redis_server import Certificates, TlsRedisServer
 
 from lotusx.kernel.errors import ConnectError
-from lotusx.layers.limiter import STORAGE_CONNECTIONS, Limiter, Pool
+from lotusx.layers.limiter import STORAGE_CONNECTIONS, Limiter
 from lotusx.testing import FakeClock
+from tests.layers.test_limiter_redis_pool_review23 import COST, POOL, T0, clients
+from tests.layers.test_limiter_redis_pool_review23 import burst as burst_of
 from tests.layers.test_limiter_redis_review19 import told
 
-T0 = 1_700_000_040.0  # a whole minute since the epoch: clear of every guard band
 BURST = 500
-POOL = Pool("P", 10_000, 60)
-COST = {"P": 1}
 PASSWORD = "hunter2"
 
 
@@ -56,18 +54,22 @@ def trusting(server: TlsRedisServer, query: str = "") -> str:
 
 async def received(server: TlsRedisServer) -> tuple[int, int]:
     """(clients connected now, connections received so far), without this one."""
-    admin = coredis.Redis.from_url(trusting(server), decode_responses=True)
-    try:
-        connected = (await admin.info("clients"))["connected_clients"]
-        total = (await admin.info("stats"))["total_connections_received"]
-    finally:
-        admin.connection_pool.disconnect()
-    assert isinstance(connected, int) and isinstance(total, int)
-    return connected - 1, total - 1
+    return await clients(trusting(server))
 
 
 async def burst(limiter: Limiter) -> None:
-    await asyncio.gather(*(limiter.acquire(COST) for _ in range(BURST)))
+    await burst_of(limiter, BURST)
+
+
+async def refused(limiter: Limiter) -> ConnectError:
+    """The ConnectError ``limiter``'s first acquire fails with on a certificate it must not trust (closed after)."""
+    try:
+        async with asyncio.timeout(20):  # a hang fails the test instead of stalling the suite
+            with pytest.raises(ConnectError, match="CERTIFICATE_VERIFY_FAILED") as caught:
+                await limiter.acquire(COST)
+    finally:
+        await limiter.aclose()
+    return caught.value
 
 
 @pytest.mark.redis
@@ -97,27 +99,15 @@ async def test_a_burst_over_tls_charges_each_acquire_once(tls: TlsRedisServer) -
 async def test_a_server_certificate_the_client_does_not_trust_is_a_connect_error_without_the_password(
         tls: TlsRedisServer) -> None:
     """No ssl_ca_certs: the throwaway CA is in no trust store, so the handshake fails, a ConnectError, not a hang."""
-    limiter = Limiter([POOL], f"rediss://:{PASSWORD}@127.0.0.1:{tls.port}", key="t", storage_timeout=0.5)
-    try:
-        async with asyncio.timeout(20):  # a hang fails the test instead of stalling the suite
-            with pytest.raises(ConnectError, match="CERTIFICATE_VERIFY_FAILED") as caught:
-                await limiter.acquire(COST)
-    finally:
-        await limiter.aclose()
-    assert PASSWORD not in told(caught.value) and ":***@127.0.0.1" in str(caught.value)
+    error = await refused(Limiter([POOL], f"rediss://:{PASSWORD}@127.0.0.1:{tls.port}", key="t", storage_timeout=0.5))
+    assert PASSWORD not in told(error) and ":***@127.0.0.1" in str(error)
 
 
 @pytest.mark.redis
 async def test_a_certificate_for_another_host_is_a_connect_error(misnamed: TlsRedisServer) -> None:
     """A trusted CA's certificate for another name is refused: the host name is checked unless the URI says not to."""
-    limiter = Limiter([POOL], trusting(misnamed), key="t", storage_timeout=0.5)
-    try:
-        async with asyncio.timeout(20):  # a hang fails the test instead of stalling the suite
-            with pytest.raises(ConnectError, match="CERTIFICATE_VERIFY_FAILED") as caught:
-                await limiter.acquire(COST)
-    finally:
-        await limiter.aclose()
-    assert PASSWORD not in told(caught.value)
+    error = await refused(Limiter([POOL], trusting(misnamed), key="t", storage_timeout=0.5))
+    assert PASSWORD not in told(error)
 
 
 @pytest.mark.redis
