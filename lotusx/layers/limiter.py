@@ -225,12 +225,17 @@ process's order path (tens of calls in flight) through without waiting; a call t
 them all busy waits for one, up to ``storage_timeout``."""
 
 
+def _query(uri: str) -> dict[str, list[str]] | None:
+    """``uri``'s query parameters; None for an unparsable URI (limits refuses it with its own words)."""
+    try:
+        return parse_qs(urlsplit(uri).query)
+    except ValueError:
+        return None
+
+
 def _connections(uri: str, default: int) -> int:
     """The bound on ``uri``'s connections: its query's ``max_connections``, else ``default``."""
-    try:
-        given = parse_qs(urlsplit(uri).query).get("max_connections")
-    except ValueError:  # an unparsable URI: limits refuses it with its own words
-        return default
+    given = (_query(uri) or {}).get("max_connections")
     if not given:
         return default
     text = given[-1]
@@ -246,13 +251,12 @@ def _checking_hostname(uri: str) -> str:
     coredis checks that a trusted CA signed the server's certificate, not whom it is for: any
     certificate of that CA (with the system's CAs, any public web site's) would pass for our Redis.
     """
-    try:
-        query = urlsplit(uri).query
-    except ValueError:  # an unparsable URI: limits refuses it with its own words
+    query = _query(uri)
+    if query is None or "ssl_check_hostname" in query:
         return uri
-    if "ssl_check_hostname" in parse_qs(query):
-        return uri
-    return f"{uri}{'&' if query else '?'}ssl_check_hostname=true"
+    # The separator from the raw query: _query keeps only parameters with values ("?flag" has one).
+    separator = "&" if urlsplit(uri).query else "" if uri.endswith("?") else "?"
+    return f"{uri}{separator}ssl_check_hostname=true"
 
 
 def _open(uri: str | Counters, clock: Clock, state: KeyState, timeout: float, connections: int) -> Counters:

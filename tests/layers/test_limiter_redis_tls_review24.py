@@ -7,12 +7,13 @@ import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from redis_server import Certificates, TlsRedisServer
 
 from lotusx.kernel.errors import ConnectError
-from lotusx.layers.limiter import STORAGE_CONNECTIONS, Limiter
+from lotusx.layers.limiter import STORAGE_CONNECTIONS, Limiter, _checking_hostname
 from lotusx.testing import FakeClock
 from tests.layers.test_limiter_redis_pool_review23 import COST, POOL, T0, clients
 from tests.layers.test_limiter_redis_pool_review23 import burst as burst_of
@@ -118,3 +119,9 @@ async def test_ssl_check_hostname_false_in_the_uri_accepts_a_certificate_for_ano
     await limiter.acquire(COST)
     assert await limiter.used(POOL) == 1
     await limiter.aclose()
+
+
+@pytest.mark.parametrize("uri", ["rediss://h:1", "rediss://h:1?", "rediss://h:1?flag", "rediss://h:1?a=1"])
+def test_the_host_name_check_is_added_as_a_parameter_of_its_own(uri: str) -> None:
+    """However the URI's query ends (none, a bare ?, a flag), ssl_check_hostname=true is a parameter of its own."""
+    assert parse_qs(urlsplit(_checking_hostname(uri)).query)["ssl_check_hostname"] == ["true"]
