@@ -42,7 +42,7 @@ import lotusx
 from lotusx.kernel.errors import AmbiguousOrderState, ConfigError, LotusXError, NotFound
 from lotusx.kernel.message import Request, Response
 from lotusx.layers.limiter import Pool
-from lotusx.layers.retry import RetryPolicy
+from lotusx.layers.retry import RetryPolicy, may_have_executed
 from lotusx.metrics import Metrics
 from lotusx.models import Balance, NewOrder, Order, OrderBook
 from lotusx.sim import Sim, SimConfig, serve
@@ -133,6 +133,7 @@ class Desk:
     updated: asyncio.Event = dataclasses.field(default_factory=asyncio.Event)
     # how it ended
     wire: Counter[tuple[str, str]] = dataclasses.field(default_factory=Counter)
+    unsure_placements: int = 0  # placement attempts whose failure leaves open whether the venue acted
     task_errors: dict[str, BaseException | None] = dataclasses.field(default_factory=dict)
     leaked: list[str] = dataclasses.field(default_factory=list)
     loop_errors: list[str] = dataclasses.field(default_factory=list)
@@ -159,6 +160,7 @@ class Desk:
             return await call_next(request)
         except LotusXError as exc:
             self.wire[(request.endpoint.name, type(exc).__name__)] += 1
+            self.unsure_placements += request.endpoint.name in PLACEMENTS and may_have_executed(exc)
             raise
 
     # ----- the tasks -----
@@ -550,7 +552,6 @@ async def test_the_metrics_count_what_was_injected(desk: Desk) -> None:
     ambiguous = sum(isinstance(r, AmbiguousOrderState) for r in desk.placed.values())
     assert total(desk.metrics.ambiguous_orders) == ambiguous
     # Every placement attempt that may have executed is looked up once, to an end (found, absent, failed).
-    unknown = sum(n for (endpoint, error), n in desk.wire.items()
-                  if endpoint in PLACEMENTS and error in ("Disconnected", "ServerError"))
+    # (a 5xx, an answer lost after sending, and a timeout too: on a loaded machine one comes.)
     ended = sum(total(desk.metrics.reconciles, outcome=o) for o in ("found", "absent", "failed"))
-    assert ended == unknown > 0
+    assert ended == desk.unsure_placements > 0, desk.wire
