@@ -193,6 +193,26 @@ class Trade(msgspec.Struct, frozen=True, kw_only=True):
     timestamp: int
 
 
+class Fill(msgspec.Struct, frozen=True, kw_only=True):
+    """One execution of this account's own order, as the venue wrote it (``get_fills``).
+
+    ``fee`` is what the venue charged in ``fee_asset`` (negative for a rebate); ``maker`` whether the
+    order was resting. ``client_order_id`` is ``None`` where the venue's list does not give it (Binance).
+    """
+
+    trade_id: str
+    order_id: str
+    client_order_id: str | None
+    symbol: str
+    side: Side
+    price: Decimal
+    quantity: Decimal
+    fee: Decimal
+    fee_asset: str
+    maker: bool
+    timestamp: int
+
+
 class Balance(msgspec.Struct, frozen=True, kw_only=True):
     """One asset's balance."""
 

@@ -132,6 +132,7 @@ WEIGHTS: dict[tuple[str, str], Callable[[dict[str, str]], int]] = {
     ("GET", "/api/v3/order"): lambda p: 4,
     ("GET", "/api/v3/openOrders"): lambda p: 6 if "symbol" in p else 80,
     ("GET", "/api/v3/allOrders"): lambda p: 20,
+    ("GET", "/api/v3/myTrades"): lambda p: 5 if "orderId" in p else 20,  # rest-api.md "Account trade list"
     ("GET", "/api/v3/account"): lambda p: 20,
 }
 DEPTH_WEIGHTS = ((100, 5), (500, 25), (1000, 50), (5000, 250))

@@ -75,6 +75,7 @@ class BinanceRest:
             web.post("/api/v3/order", signed(self.new_order)), web.delete("/api/v3/order", signed(self.cancel)),
             web.get("/api/v3/order", signed(self.query)), web.get("/api/v3/openOrders", signed(self.open_orders)),
             web.get("/api/v3/allOrders", signed(self.all_orders)),
+            web.get("/api/v3/myTrades", signed(self.my_trades)),
             web.get("/api/v3/account", signed(self.account)),
             web.post("/sapi/v1/capital/withdraw/apply", signed(self.withdraw)),
             web.get("/sapi/v1/capital/withdraw/history", signed(self.withdraw_history)),
@@ -254,6 +255,36 @@ class BinanceRest:
         else:
             chosen = orders[-limit:]
         return answer([query_json(o) for o in chosen])
+
+    async def my_trades(self, request: web.Request, signed: Signed) -> web.Response:
+        """GET /api/v3/myTrades: one symbol's fills of the account, oldest first, ``limit`` of them (1-1000, 500).
+
+        rest-api.md "Account trade list": of one ``orderId`` when given; from trade ``fromId`` on;
+        else those within ``startTime`` and ``endTime`` (each optional, at most 24 hours apart:
+        -1127); else the most recent ones. A self-trade is two rows of one id (buyer and seller).
+        """
+        p = signed.params
+        try:
+            symbol = self.engine.market(symbol_of(p)).symbol
+            limit = bounded(p, "limit", 500, 1, 1000)
+            order, first, start, end = (bounded(p, name, None, 0, NEVER)
+                                        for name in ("orderId", "fromId", "startTime", "endTime"))
+            if start is not None and end is not None and end - start > DAY_MS:
+                raise InvalidRequest("More than 24 hours between startTime and endTime.", code=-1127)
+        except LotusXError as exc:
+            return error(exc)
+        rows = [e for e in self.engine.executions(signed.account, symbol) if order in (None, e.order.order_id)]
+        if first is not None:
+            chosen = [e for e in rows if e.fill.trade_id >= first][:limit]
+        elif start is not None or end is not None:
+            low, high = start or 0, NEVER if end is None else end
+            chosen = [e for e in rows if low <= e.fill.time_ms <= high][:limit]
+        else:
+            chosen = rows[-limit:]
+        return answer([{"symbol": symbol, "id": e.fill.trade_id, "orderId": e.order.order_id, "orderListId": -1,
+                        "price": f8(e.fill.price), "qty": f8(e.fill.qty), "quoteQty": f8(e.fill.price * e.fill.qty),
+                        "commission": f8(e.fee), "commissionAsset": e.fee_asset, "time": e.fill.time_ms,
+                        "isBuyer": e.order.side == "BUY", "isMaker": e.maker, "isBestMatch": True} for e in chosen])
 
     async def account(self, request: web.Request, signed: Signed) -> web.Response:
         """GET /api/v3/account."""

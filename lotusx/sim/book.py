@@ -55,6 +55,19 @@ class Fill:
     time_ms: int
 
 
+@dataclass(frozen=True)
+class Execution:
+    """One side of a fill as its account sees it: the order, whether it rested, and its fee."""
+
+    seq: int
+    """Increasing with every execution of the engine: the list endpoints page on it."""
+    fill: Fill
+    order: Order
+    maker: bool
+    fee: Decimal
+    fee_asset: str
+
+
 @dataclass(eq=False)
 class Order:
     """An order and its live state. Mutable: the engine updates it as it fills."""

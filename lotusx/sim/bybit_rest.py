@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -23,9 +24,20 @@ from limits.storage import MemoryStorage
 from limits.strategies import FixedWindowRateLimiter
 
 from lotusx.kernel.errors import DuplicateClientOrderId, InsufficientBalance, LotusXError, NotFound, OrderRejected
-from lotusx.sim.bybit_wire import LINK_ID, Reject, number, order_json, page, ref, spot_filters, ticker, window
+from lotusx.sim.bybit_wire import (
+    LINK_ID,
+    Reject,
+    keyset_page,
+    number,
+    order_json,
+    page,
+    ref,
+    spot_filters,
+    ticker,
+    window,
+)
 from lotusx.sim.common import answer, plain
-from lotusx.sim.engine import OPEN, Engine, Order
+from lotusx.sim.engine import OPEN, ZERO, Engine, Execution, Order
 from lotusx.sim.venue import Venue
 
 __all__ = ["BybitRest", "bybit_forced", "sign_valid"]
@@ -35,6 +47,8 @@ TYPES = {"Limit": "LIMIT", "Market": "MARKET"}
 BOOK_LIMITS = {"spot": (1, 1000, 1), "linear": (1, 1000, 25)}
 """(min, max, default) of /v5/market/orderbook ``limit`` per category (docs/v5/market/orderbook; spot's was 200
 until the docs' 2026-05 revision)."""
+EXECUTION_LIMITS = (1, 100, 50)
+"""(min, max, default) of /v5/execution/list ``limit`` (docs/v5/order/execution)."""
 TRADE_LIMITS = {"spot": (60, 60), "linear": (1000, 500)}
 """(max, default) of /v5/market/recent-trade ``limit`` per category."""
 @dataclass(frozen=True)
@@ -83,6 +97,7 @@ class BybitRest:
             web.post("/v5/order/create", private(self.create)), web.post("/v5/order/cancel", private(self.cancel)),
             web.get("/v5/order/realtime", private(self.realtime)),
             web.get("/v5/order/history", private(self.history)),
+            web.get("/v5/execution/list", private(self.executions)),
             web.get("/v5/account/wallet-balance", private(self.wallet)),
             web.post("/v5/asset/withdraw/create", private(self.withdraw)),
         ]
@@ -288,6 +303,19 @@ class BybitRest:
             orders, cursor = page(closed, call.params)
         return {"category": category, "nextPageCursor": cursor, "list": [order_json(o, category) for o in orders]}
 
+    async def executions(self, call: Call) -> Any:
+        """GET /v5/execution/list: the account's executions within the window (as /v5/order/history's), newest first.
+
+        Of one symbol or all, paged by ``cursor``, ``limit`` 1-100 (default 50); each side of a fill its own
+        ``execId`` (docs/v5/order/execution). Only ``execType`` Trade: the sim has no funding or delivery.
+        """
+        category, engine = self.engine(call.params)
+        start, end = window(call.params, self.venue.now_ms())
+        symbol = self.symbol(engine, call.params) if call.params.get("symbol") else None
+        within = [e for e in engine.executions(call.account, symbol) if start <= e.fill.time_ms <= end]
+        rows, cursor = keyset_page(within, call.params, lambda e: e.seq, EXECUTION_LIMITS)
+        return {"category": category, "nextPageCursor": cursor, "list": [_execution(e, category) for e in rows]}
+
     def _by_id(self, engine: Engine, call: Call, order_id: int | None, link_id: str | None) -> list[Order]:
         try:
             return [engine.find(call.account, self.symbol(engine, call.params), order_id, link_id)]
@@ -317,3 +345,17 @@ class BybitRest:
         engine.balance(call.account, coin).locked -= amount
         self.withdrawals.append((str(10_000 + len(self.withdrawals)), coin, amount))
         return {"id": self.withdrawals[-1][0]}
+
+
+def _execution(e: Execution, category: str) -> dict[str, Any]:
+    order, fill = e.order, e.fill
+    price = order.price or ZERO
+    return {"symbol": fill.symbol, "orderId": str(order.order_id), "orderLinkId": order.client_id,
+            "side": "Buy" if order.side == "BUY" else "Sell", "orderPrice": plain(price),
+            "orderQty": plain(order.quantity), "leavesQty": plain(order.remaining),
+            "orderType": "Market" if order.type == "MARKET" else "Limit", "stopOrderType": "",
+            "execFee": plain(e.fee), "execId": str(uuid.UUID(int=e.seq)), "execPrice": plain(fill.price),
+            "execQty": plain(fill.qty), "execType": "Trade", "execValue": plain(fill.qty * fill.price),
+            "execTime": str(fill.time_ms), "feeCurrency": e.fee_asset, "isMaker": e.maker,
+            "markPrice": plain(fill.price) if category == "linear" else "", "closedSize": "0",
+            "seq": fill.trade_id, "blockTradeId": "", "extraFees": ""}

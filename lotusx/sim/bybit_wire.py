@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, TypeVar
 
 from lotusx.sim.common import plain
 from lotusx.sim.engine import Engine, Market, Order
 
 ZERO = Decimal(0)
+R = TypeVar("R")
 PAGE_LIMITS = (1, 50, 20)
 """(min, max, default) of /v5/order/realtime ``limit``; the answer's ``nextPageCursor`` goes back as
 ``cursor`` and is empty on the last page (https://bybit-exchange.github.io/docs/v5/order/open-order)."""
@@ -102,7 +103,13 @@ def page(orders: Iterable[Order], params: Mapping[str, Any]) -> tuple[list[Order
     an order placed during a walk is newer than any cursor, so it waits for the next listing; a
     cancelled one shifts nothing, so a walk never repeats an order nor skips one that stayed open.
     """
-    low, high, default = PAGE_LIMITS
+    return keyset_page(orders, params, lambda order: order.order_id, PAGE_LIMITS)
+
+
+def keyset_page(rows: Iterable[R], params: Mapping[str, Any], key: Callable[[R], int],
+                limits: tuple[int, int, int]) -> tuple[list[R], str]:
+    """The page of ``rows`` (newest first by their growing ``key``) ``limit`` and ``cursor`` ask for, and its cursor."""
+    low, high, default = limits
     text = str(params.get("limit", default))
     if not text.isdigit() or not low <= int(text) <= high:
         raise Reject(10001, f"params error: limit must be in [{low}, {high}]")
@@ -112,18 +119,18 @@ def page(orders: Iterable[Order], params: Mapping[str, Any]) -> tuple[list[Order
     if cursor and found is None:
         raise Reject(10001, "params error: cursor invalid")
     before = int(found.group(1)) if found else None
-    newest = sorted((o for o in orders if before is None or o.order_id < before), key=lambda o: -o.order_id)
-    rows = newest[:limit]
-    return rows, next_cursor(rows[-1]) if len(newest) > limit else ""
+    newest = sorted((row for row in rows if before is None or key(row) < before), key=lambda row: -key(row))
+    chosen = newest[:limit]
+    return chosen, next_cursor(key(chosen[-1])) if len(newest) > limit else ""
 
 
-def next_cursor(last: Order) -> str:
-    """The cursor of the page after ``last``.
+def next_cursor(last: int) -> str:
+    """The cursor of the page after the row keyed ``last``.
 
     Bybit's cursors come already percent-encoded (``621%3A1%2C621%3A1`` in ccxt/ccxt#18174), so
     this one holds a ``%`` too: a client must send it back as given, encoded once more as a value.
     """
-    return f"{last.order_id}%3A{last.order_id}"
+    return f"{last}%3A{last}"
 
 
 def ticker(engine: Engine, symbol: str) -> dict[str, str]:

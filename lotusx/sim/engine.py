@@ -2,7 +2,8 @@
 
 Venue-neutral: sides are ``BUY``/``SELL``, types ``LIMIT``/``MARKET``/``LIMIT_MAKER``, time in
 force ``GTC``/``IOC``/``FOK``. Dialects translate their own spelling at the edge. All money is
-``Decimal`` and there are no fees, so every asset is conserved exactly across accounts.
+``Decimal``. Fees (``Fees``, none by default) are taken from what each side receives and paid
+into the ``FEES`` account, so every asset is still conserved exactly across accounts.
 """
 
 from __future__ import annotations
@@ -11,14 +12,15 @@ import functools
 import itertools
 from collections import defaultdict, deque
 from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import Decimal, localcontext
 from typing import ParamSpec, TypeVar
 
 from lotusx.kernel.errors import DuplicateClientOrderId, InsufficientBalance, InvalidRequest, NotFound, OrderRejected
-from lotusx.sim.book import OPEN, SIM_DECIMALS, ZERO, Balance, Book, DepthChange, Fill, Market, Order
+from lotusx.sim.book import OPEN, SIM_DECIMALS, ZERO, Balance, Book, DepthChange, Execution, Fill, Market, Order
 
-__all__ = ["OPEN", "ZERO", "Balance", "Book", "DepthChange", "Engine", "Fill", "Ledger", "Listener", "Market",
-           "Order"]
+__all__ = ["FEES", "OPEN", "ZERO", "Balance", "Book", "DepthChange", "Engine", "Execution", "Fees", "Fill", "Ledger",
+           "Listener", "Market", "Order"]
 
 
 P = ParamSpec("P")
@@ -47,6 +49,25 @@ Ledger = dict[str, dict[str, Balance]]
 """Balances by account, then asset: one wallet per account."""
 
 
+FEES = "fees"
+"""The account the fees charged are paid into (the venue's own)."""
+EXECUTIONS_KEPT = 100_000
+"""Executions an engine keeps per account, the newest (the market maker's account trades for ever)."""
+
+
+@dataclass(frozen=True)
+class Fees:
+    """Fee rates of a category: a fill charges its maker ``maker`` and its taker ``taker`` times what they trade.
+
+    Spot charges in the asset the side receives (Binance spot; Bybit spot with positive rates, docs
+    v5/enum "Spot Fee Currency Instruction"), ``in_quote`` (derivatives) in the quote coin.
+    """
+
+    maker: Decimal = ZERO
+    taker: Decimal = ZERO
+    in_quote: bool = False
+
+
 CLOSED_KEPT = 10_000
 """Closed orders an engine keeps per account, the newest; an older one is forgotten (a query for it
 is NotFound, its client id free again). A long-running ``lotusx sim`` must not grow for ever: its
@@ -56,7 +77,8 @@ market maker closes about 20 orders a second per book (450 MB an hour kept whole
 class Engine:
     """Books and orders of one venue category, balances in its ledger. Single-threaded: event loop only."""
 
-    def __init__(self, markets: list[Market], clock_ms: Callable[[], int], ledger: Ledger | None = None) -> None:
+    def __init__(self, markets: list[Market], clock_ms: Callable[[], int], ledger: Ledger | None = None,
+                 fees: Fees = Fees()) -> None:
         self.markets = {m.symbol: m for m in markets}
         self.books = {m.symbol: Book(m) for m in markets}
         # Engines given the same ledger lock and settle in one wallet per account (a Bybit unified
@@ -74,6 +96,10 @@ class Engine:
         self._client_ids: dict[tuple[str, str], Order] = {}
         self.closed_kept = CLOSED_KEPT
         self._closed: defaultdict[str, deque[Order]] = defaultdict(deque)  # per account, oldest first
+        self.fees = fees
+        # Both sides of every fill, per account, oldest first: the venues' own-trade lists read them.
+        self._executions: defaultdict[str, deque[Execution]] = defaultdict(lambda: deque(maxlen=EXECUTIONS_KEPT))
+        self._execution_seq = itertools.count(1)
 
     def __repr__(self) -> str:
         return f"Engine(markets={list(self.markets)}, orders={len(self.orders)})"
@@ -125,6 +151,10 @@ class Engine:
     def orders_of(self, account: str, symbol: str | None = None) -> list[Order]:
         """Every order of ``account`` (optionally of one symbol), open or closed, oldest first."""
         return [o for o in self.orders.values() if o.account == account and symbol in (None, o.symbol)]
+
+    def executions(self, account: str, symbol: str | None = None) -> list[Execution]:
+        """Every kept execution of ``account`` (optionally of one symbol), oldest first."""
+        return [e for e in self._executions.get(account, ()) if symbol in (None, e.fill.symbol)]
 
     def open_orders(self, account: str, symbol: str | None = None) -> list[Order]:
         """Open orders of ``account`` (optionally of one symbol), oldest first."""
@@ -293,6 +323,8 @@ class Engine:
         seller.locked -= qty
         self.balance(seller.account, seller.market.quote).free += cost
         for order in (maker, taker):
+            self._charge(fill, order)
+        for order in (maker, taker):
             order.filled += qty
             order.quote_filled += cost
             order.update_ms = fill.time_ms
@@ -301,6 +333,20 @@ class Engine:
                 order.status = "PARTIALLY_FILLED"
         self.trades[maker.symbol].append(fill)
         del self.trades[maker.symbol][:-1000]  # bounded history: the venues serve at most 1000 recent trades
+
+    def _charge(self, fill: Fill, order: Order) -> None:
+        """Record ``order``'s side of ``fill`` and take its fee from the asset it is charged in."""
+        maker = order is fill.maker
+        rate = self.fees.maker if maker else self.fees.taker
+        market = order.market
+        if self.fees.in_quote or order.side == "SELL":
+            asset, fee = market.quote, fill.qty * fill.price * rate
+        else:
+            asset, fee = market.base, fill.qty * rate
+        if fee:
+            self.balance(order.account, asset).free -= fee
+            self.balance(FEES, asset).free += fee
+        self._executions[order.account].append(Execution(next(self._execution_seq), fill, order, maker, fee, asset))
 
     def _rest(self, order: Order, book: Book) -> None:
         book.side(order.side).setdefault(order.price, []).append(order)  # type: ignore[arg-type]

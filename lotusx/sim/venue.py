@@ -11,13 +11,14 @@ from typing import Any
 
 from lotusx.kernel.protocols import SYSTEM_CLOCK, Clock
 from lotusx.sim.chaos import Chaos
-from lotusx.sim.engine import Balance, Engine, Fill, Ledger, Market, Order
+from lotusx.sim.engine import Balance, Engine, Fees, Fill, Ledger, Market, Order
 
 D = Decimal
 USER = "user"
 MAKER = "market-maker"
 USER_FUNDS = {"USDT": D(1_000_000), "BTC": D(10), "ETH": D(100)}
 MAKER_FUNDS = {"USDT": D(100_000_000), "BTC": D(10_000), "ETH": D(100_000)}
+NO_FEE = D(0)
 MARKETS = (Market("BTCUSDT", "BTC", "USDT", D("0.01"), D("0.00001"), D(50_000)),
            Market("ETHUSDT", "ETH", "USDT", D("0.01"), D("0.0001"), D(3_000)))
 
@@ -71,6 +72,11 @@ class SimConfig:
     measures them as the JSON array of every topic subscribed on it."""
     markets: tuple[Market, ...] = MARKETS
     """The symbols every category lists."""
+    maker_fee: Decimal = NO_FEE
+    taker_fee: Decimal = NO_FEE
+    """Fee rates of every fill (0.001 is 0.1 %, Binance spot's base rate for both). None by default: the
+    balances the tests and the demo check stay round. Charged in what the side receives (spot) or in
+    the quote coin (linear), paid into the sim's ``fees`` account (lotusx.sim.engine.Fees)."""
 
 
 @dataclass(frozen=True)
@@ -167,7 +173,8 @@ class Venue:
         self.keys[key] = Key(account, ed25519_public=public_key)
 
     def _engine(self, category: str) -> Engine:
-        engine = Engine(list(self.config.markets), self.now_ms, self.accounts)
+        fees = Fees(self.config.maker_fee, self.config.taker_fee, in_quote=category == "linear")
+        engine = Engine(list(self.config.markets), self.now_ms, self.accounts, fees)
         engine.listeners.append(lambda reason, order, fills: self._on_order(category, reason, order, fills))
         return engine
 

@@ -6,7 +6,7 @@ import dataclasses
 import itertools
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Sequence
 from contextlib import aclosing, asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from lotusx.account import (
     GAP_SLACK,
@@ -35,10 +35,21 @@ from lotusx.exchanges.binance.streams import (
 from lotusx.kernel.client import pairs
 from lotusx.kernel.errors import ConfigError, ProtocolError, SubscriptionRejected, TimestampOutOfWindow
 from lotusx.kernel.ids import client_order_id
-from lotusx.kernel.message import Request
+from lotusx.kernel.message import Endpoint, Request
 from lotusx.layers.clock import LoginClock
 from lotusx.log import get_logger
-from lotusx.models import Balance, NewOrder, Order, OrderBook, Ticker, Trade, Withdrawal, WithdrawalStatus, check_count
+from lotusx.models import (
+    Balance,
+    Fill,
+    NewOrder,
+    Order,
+    OrderBook,
+    Ticker,
+    Trade,
+    Withdrawal,
+    WithdrawalStatus,
+    check_count,
+)
 from lotusx.venue import Parts, close_all, parts_for
 from lotusx.ws import Gap as Reconnected
 from lotusx.ws import Heartbeat, Levels, Lost, Malformed, RawStream, ReconnectWs, Resumed
@@ -46,14 +57,16 @@ from lotusx.ws.dialect import LoginAck
 from lotusx.ws.outbound import admission
 
 _log = get_logger("lotusx.binance")
+R = TypeVar("R")
 _WITHDRAW_STATUS = {0: "EMAIL_SENT", 1: "CANCELLED", 2: "AWAITING_APPROVAL", 3: "REJECTED", 4: "PROCESSING",
                     5: "FAILURE", 6: "COMPLETED"}
 
 
 # The venue pings every 20 s; AiohttpWs answers at once. No data for 60 s means a dead link.
 _HEARTBEAT = Heartbeat(answer_pings=False, idle_timeout=60.0)
-# GET /api/v3/allOrders (rest-api.md "All orders"): up to 1000 orders a call, startTime and
-# endTime at most 24 hours apart. Past 100 pages in one window, paging is taken to be stuck.
+# GET /api/v3/allOrders and /api/v3/myTrades (rest-api.md "All orders", "Account trade list"): up to
+# 1000 rows a call, startTime and endTime at most 24 hours apart. Past 100 pages in one window, paging
+# is taken to be stuck.
 _HISTORY_PAGE, _HISTORY_SPAN_MS, _MAX_PAGES = 1000, 24 * 3600 * 1000, 100
 _UNREADABLE_EVENT = "unreadable_event"  # the Gap reason of a private event that failed to parse
 _UNREADABLE_DIFF = "unreadable message"  # the resync reason of a depth diff that failed its schema (as Bybit's)
@@ -168,19 +181,49 @@ class Binance:
         return list(found.values())
 
     async def _history_window(self, symbol: str, start: int, end: int, found: dict[str, Order]) -> None:
+        for row in await self._window(ep.ALL_ORDERS, "orders", symbol, start, end, list[s.OrderResult],
+                                      lambda row: row.time):
+            found[str(row.orderId)] = _order(row)
+
+    async def get_fills(self, symbol: str, *, since: int, until: int | None = None) -> list[Fill]:
+        """This account's fills of ``symbol`` from ``since`` to ``until`` (ms, default now), oldest first, with fees.
+
+        GET /api/v3/myTrades, walked as :meth:`get_order_history` walks allOrders: windows of at
+        most 24 hours, pages of up to 1000 fills, each page from the newest fill time of the last
+        (rest-api.md "Account trade list": startTime and endTime at most 24 hours apart; 20
+        weight a call). The venue gives no client order id here: ``client_order_id`` is ``None``.
+        """
+        end = until if until is not None else await self.parts.venue_ms(f"GET {ep.MY_TRADES.path}")
+        # A self-trade is two rows of one trade id, the buyer's and the seller's: keyed by both ids.
+        found: dict[tuple[int, int], Fill] = {}
+        for start, stop in windows(since, end, _HISTORY_SPAN_MS):
+            for row in await self._window(ep.MY_TRADES, "fills", symbol, start, stop, list[s.MyTrade],
+                                          lambda row: row.time):
+                found[(row.id, row.orderId)] = _fill(row)
+        return sorted(found.values(), key=lambda fill: (fill.timestamp, int(fill.trade_id)))
+
+    async def _window(self, endpoint: Endpoint, what: str, symbol: str, start: int, end: int,
+                      rows_type: type[list[R]], time: Callable[[R], int | None]) -> list[R]:
+        """Every row of one time window of a list ``endpoint``, page after page, oldest first.
+
+        A full page of ``_HISTORY_PAGE`` is followed by one starting at its newest row's ``time``
+        (rows of that millisecond come twice: the caller keeps them once). A window that does not
+        end within ``_MAX_PAGES`` pages, or a full page of one millisecond, raise ``ProtocolError``:
+        the answer would otherwise be silently short.
+        """
+        found: list[R] = []
         for _ in range(_MAX_PAGES):
-            rows = await self.rest.get(ep.ALL_ORDERS.path, {"symbol": symbol, "startTime": start, "endTime": end,
-                                                            "limit": _HISTORY_PAGE},
-                                       endpoint=ep.ALL_ORDERS, type=list[s.OrderResult])
-            for row in rows:
-                found[str(row.orderId)] = _order(row)
+            rows = await self.rest.get(endpoint.path, {"symbol": symbol, "startTime": start, "endTime": end,
+                                                       "limit": _HISTORY_PAGE},
+                                       endpoint=endpoint, type=rows_type)
+            found += rows
             if len(rows) < _HISTORY_PAGE:
-                return
-            newest = max(row.time or start for row in rows)
+                return found
+            newest = max(time(row) or start for row in rows)
             if newest <= start:
-                raise ProtocolError(f"GET {ep.ALL_ORDERS.path}: {_HISTORY_PAGE} orders at {start} ms, cannot page on")
+                raise ProtocolError(f"GET {endpoint.path}: {_HISTORY_PAGE} {what} at {start} ms, cannot page on")
             start = newest
-        raise ProtocolError(f"GET {ep.ALL_ORDERS.path}: still more orders after {_MAX_PAGES} pages")
+        raise ProtocolError(f"GET {endpoint.path}: still more {what} after {_MAX_PAGES} pages")
 
     async def get_balances(self) -> dict[str, Balance]:
         """Non-zero balances by asset."""
@@ -452,6 +495,12 @@ def _execution(event: Any) -> list[Order]:
                   side="BUY" if event.S == "BUY" else "SELL", type=event.o, status=event.X, price=event.p,
                   quantity=event.q, filled_quantity=event.z, time_in_force=event.f,
                   timestamp=event.T if event.T is not None else event.E)]
+
+
+def _fill(r: s.MyTrade) -> Fill:
+    return Fill(trade_id=str(r.id), order_id=str(r.orderId), client_order_id=None, symbol=r.symbol,
+                side="BUY" if r.isBuyer else "SELL", price=r.price, quantity=r.qty, fee=r.commission,
+                fee_asset=r.commissionAsset, maker=r.isMaker, timestamp=r.time)
 
 
 def _order(r: s.OrderResult) -> Order:

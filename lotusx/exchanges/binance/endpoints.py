@@ -49,6 +49,7 @@ GET_ORDER = _ep("get_order", "GET", "/api/v3/order", 4, signed=True)
 OPEN_ORDERS = _ep("open_orders", "GET", "/api/v3/openOrders", 6, signed=True)
 ALL_OPEN_ORDERS = _ep("open_orders_all", "GET", "/api/v3/openOrders", 80, signed=True)
 ALL_ORDERS = _ep("all_orders", "GET", "/api/v3/allOrders", 20, signed=True)  # one symbol, any state
+MY_TRADES = _ep("my_trades", "GET", "/api/v3/myTrades", 20, signed=True)  # one symbol's own fills, no orderId
 ACCOUNT = _ep("account", "GET", "/api/v3/account", 20, signed=True)
 WITHDRAW = _ep("withdraw", "POST", "/sapi/v1/capital/withdraw/apply", 900, signed=True,
                idempotency=Idempotency.UNSAFE, pool=SAPI)

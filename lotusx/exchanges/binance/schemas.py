@@ -70,6 +70,24 @@ class OrderResult(msgspec.Struct):
             check_amounts(self.origQuoteOrderQty)
 
 
+class MyTrade(msgspec.Struct):
+    """One fill of GET /api/v3/myTrades (rest-api.md "Account trade list")."""
+
+    symbol: str
+    id: int
+    orderId: int
+    price: Decimal
+    qty: Decimal
+    commission: Decimal
+    commissionAsset: str
+    time: int
+    isBuyer: bool
+    isMaker: bool
+
+    def __post_init__(self) -> None:
+        check_amounts(self.price, self.qty, self.commission)
+
+
 class AssetBalance(msgspec.Struct):
     asset: str
     free: Decimal

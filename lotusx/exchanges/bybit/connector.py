@@ -56,7 +56,7 @@ from lotusx.kernel.ids import client_order_id
 from lotusx.kernel.message import Endpoint, Request
 from lotusx.kernel.service import Service
 from lotusx.layers.clock import LoginClock
-from lotusx.models import Balance, NewOrder, Order, OrderBook, Side, Ticker, Trade, Withdrawal, check_count
+from lotusx.models import Balance, Fill, NewOrder, Order, OrderBook, Side, Ticker, Trade, Withdrawal, check_count
 from lotusx.signers import BybitHmac
 from lotusx.venue import Parts, close_all, parts_for
 from lotusx.ws import Gap as Reconnected
@@ -77,6 +77,7 @@ _BOOK_DEPTHS = (50, 200, 1000)
 # /v5/order/realtime and /v5/order/history pages hold 1..50 orders (docs v5/order/open-order, order-list).
 # Past 100 pages (5000 orders) a walk is far likelier a venue handing out cursors forever than a real book.
 _PAGE, _MAX_PAGES = 50, 100
+_FILLS_PAGE = 100  # /v5/execution/list: "limit [1, 100]" (docs v5/order/execution)
 # /v5/order/history: "endTime - startTime <= 7 days" (docs v5/order/order-list).
 _HISTORY_SPAN_MS = 7 * 24 * 3600 * 1000
 _UNREADABLE_EVENT = "unreadable_event"  # the Gap reason of a private message that failed to parse
@@ -85,7 +86,9 @@ _NO_SNAPSHOT = "no snapshot"  # a delta came to a book waiting for its snapshot
 _AUTH_VALID_MS = 10_000  # the auth message's ``expires``: this far past the venue's now
 _EXPIRED_LOGIN = "Params Error"  # the auth answer's ret_msg for an ``expires`` the venue saw as past
 _ENVELOPE: Any = s.Envelope  # parametrised at run time with each call's result type
+_ROWS: Any = s.Rows  # parametrised at run time with each list's row type
 T = TypeVar("T")
+R = TypeVar("R")
 
 
 class Bybit:
@@ -268,26 +271,51 @@ class Bybit:
         """One symbol, or every one: linear lists need a settle coin, spot takes none."""
         return ("symbol", symbol) if symbol else ("settleCoin", "USDT" if self.category.name == "linear" else None)
 
+    async def get_fills(self, symbol: str, *, since: int, until: int | None = None) -> list[Fill]:
+        """This account's fills of ``symbol`` from ``since`` to ``until`` (ms, default now), oldest first, with fees.
+
+        GET /v5/execution/list, walked as :meth:`get_order_history` walks its list: windows of at
+        most 7 days, pages of up to 100 followed by their cursor (docs/v5/order/execution). Funding
+        fees, listed there too (execType Funding), are no fills and are left out.
+        """
+        end = until if until is not None else await self.parts.venue_ms(f"GET {ep.EXECUTION_LIST.path}")
+        found: dict[str, Fill] = {}
+        for start, stop in windows(since, end, _HISTORY_SPAN_MS):
+            rows = await self._pages(ep.EXECUTION_LIST, [("symbol", symbol), ("startTime", start), ("endTime", stop)],
+                                     s.ExecutionRow, _FILLS_PAGE, "fills")
+            for row in reversed(rows):  # the venue lists newest first
+                if row.execType != "Funding":
+                    found.setdefault(row.execId, _fill(row))
+        # Stable: executions of one millisecond keep the venue's order (it sorts them by no documented key).
+        return sorted(found.values(), key=lambda fill: fill.timestamp)
+
     async def _walk(self, endpoint: Endpoint, params: Sequence[tuple[str, Any]]) -> list[Order]:
-        """Every order a paged list query answers, following ``nextPageCursor``, at most ``_MAX_PAGES`` pages.
+        """Every order a paged list query answers (see :meth:`_pages`)."""
+        orders: dict[str, Order] = {}
+        for row in await self._pages(endpoint, params, s.OrderRow, _PAGE, "orders"):
+            # a venue paging by offset repeats an order when a newer one arrives
+            orders.setdefault(row.orderId, _order(row))
+        return list(orders.values())
+
+    async def _pages(self, endpoint: Endpoint, params: Sequence[tuple[str, Any]], row: type[R], size: int,
+                     what: str) -> list[R]:
+        """Every row a paged list query answers, following ``nextPageCursor``, at most ``_MAX_PAGES`` pages.
 
         Each page is one call through the stack, so it is rate limited and retried like any other.
         """
-        orders: dict[str, Order] = {}
+        found: list[R] = []
         cursor: str | None = None
         cursors: set[str] = set()
         for _ in range(_MAX_PAGES):
-            rows: s.Rows[s.OrderRow] = await self._get(endpoint, [*params, ("limit", _PAGE), ("cursor", cursor)],
-                                                       s.Rows[s.OrderRow])
-            for row in rows.rows:  # a venue paging by offset repeats an order when a newer one arrives
-                orders.setdefault(row.orderId, _order(row))
+            rows: s.Rows[R] = await self._get(endpoint, [*params, ("limit", size), ("cursor", cursor)], _ROWS[row])
+            found += rows.rows
             cursor = rows.nextPageCursor
             if not cursor:
-                return list(orders.values())
+                return found
             if cursor in cursors:
                 raise ProtocolError(f"GET {endpoint.path}: the venue sent the same page cursor twice")
             cursors.add(cursor)
-        raise ProtocolError(f"GET {endpoint.path}: still more orders after {_MAX_PAGES} pages")
+        raise ProtocolError(f"GET {endpoint.path}: still more {what} after {_MAX_PAGES} pages")
 
     async def get_balances(self) -> dict[str, Balance]:
         """Non-zero balances of the unified account, by coin: ``free`` is ``walletBalance - locked``.
@@ -603,6 +631,12 @@ def _ids(order_id: str | int | None, client_order_id: str | None) -> list[tuple[
     if (order_id is None) == (client_order_id is None):
         raise ConfigError("give exactly one of order_id and client_order_id")
     return [("orderId", str(order_id))] if order_id is not None else [("orderLinkId", str(client_order_id))]
+
+
+def _fill(r: s.ExecutionRow) -> Fill:
+    return Fill(trade_id=r.execId, order_id=r.orderId, client_order_id=r.orderLinkId or None, symbol=r.symbol,
+                side=_SIDE[r.side], price=r.execPrice, quantity=r.execQty, fee=r.execFee, fee_asset=r.feeCurrency,
+                maker=r.isMaker, timestamp=int(r.execTime))
 
 
 def _order(r: s.OrderRow) -> Order:

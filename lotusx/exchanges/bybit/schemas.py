@@ -111,6 +111,27 @@ class OrderRow(msgspec.Struct):
         check_amounts(self.price, self.qty, self.cumExecQty)
 
 
+class ExecutionRow(msgspec.Struct):
+    """One execution of GET /v5/execution/list (docs/v5/order/execution)."""
+
+    execId: Id
+    orderId: Id
+    orderLinkId: str
+    symbol: str
+    side: Side
+    execPrice: Decimal
+    execQty: Decimal
+    execFee: Decimal
+    feeCurrency: str
+    isMaker: bool
+    execTime: Annotated[str, msgspec.Meta(pattern=r"^[0-9]+$")]
+    execType: str = "Trade"
+
+    def __post_init__(self) -> None:
+        check_amounts(self.execPrice, self.execQty)
+        check_amounts(self.execFee, signed=True)  # a maker rebate is a negative fee
+
+
 class OrderIds(msgspec.Struct):
     """POST /v5/order/create and /v5/order/cancel result."""
 
