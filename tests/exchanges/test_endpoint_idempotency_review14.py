@@ -39,6 +39,7 @@ BINANCE = {
     "open_orders": ("GET", "/api/v3/openOrders", SAFE),
     "open_orders_all": ("GET", "/api/v3/openOrders", SAFE),
     "all_orders": ("GET", "/api/v3/allOrders", SAFE),
+    "my_trades": ("GET", "/api/v3/myTrades", SAFE),
     "account": ("GET", "/api/v3/account", SAFE),
     "withdraw": ("POST", "/sapi/v1/capital/withdraw/apply", UNSAFE),
     "withdraw_history": ("GET", "/sapi/v1/capital/withdraw/history", SAFE),
@@ -57,6 +58,7 @@ BYBIT = {
     "linear_order_cancel": ("POST", "/v5/order/cancel", SAFE),
     "order_realtime": ("GET", "/v5/order/realtime", SAFE),
     "order_history": ("GET", "/v5/order/history", SAFE),
+    "execution_list": ("GET", "/v5/execution/list", SAFE),
     "wallet_balance": ("GET", "/v5/account/wallet-balance", SAFE),
     "withdraw_create": ("POST", "/v5/asset/withdraw/create", UNSAFE),
     # Not HTTP: what a WebSocket connection attempt charges (RateLimit only; no Retry ever sees it).
