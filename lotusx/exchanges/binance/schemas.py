@@ -70,6 +70,12 @@ class OrderResult(msgspec.Struct):
             check_amounts(self.origQuoteOrderQty)
 
 
+class CancelledList(msgspec.Struct):
+    """An order list's entry in the answer of DELETE /api/v3/openOrders: its orders' cancel reports."""
+
+    orderReports: list[OrderResult] | None = None  # absent: the entry is a single order's cancel report
+
+
 class AssetBalance(msgspec.Struct):
     asset: str
     free: Decimal
