@@ -20,7 +20,7 @@ import pytest
 import lotusx
 from lotusx.exchanges.binance import endpoints as binance_ep
 from lotusx.exchanges.bybit import endpoints as bybit_ep
-from lotusx.kernel.errors import AmbiguousOutcome, ConfigError, NotFound
+from lotusx.kernel.errors import AmbiguousOutcome, ConfigError, DecodeError, NotFound
 from lotusx.kernel.message import Request, Response
 from lotusx.kernel.service import Service, around
 from lotusx.models import CancelledOrder, NewOrder, Order
@@ -283,3 +283,16 @@ def test_cancel_all_charges_the_documented_limits() -> None:
         assert dict(endpoint.costs) == {bybit_ep.IP: 1, endpoint.name: 1}
         [pool] = [p for p in bybit_ep.LIMITS[category] if p.name == endpoint.name]
         assert (pool.limit, pool.per_seconds) == (per_second // 2, 1)  # rolling limit halved for fixed windows
+
+
+async def test_binance_unreadable_cancel_report_is_a_decode_error() -> None:
+    """An entry that is neither an order's cancel report nor a list's: DecodeError, never a short list."""
+    def venue(request: Request) -> Response:
+        if request.path == "/api/v3/time":
+            return Response(status=200, body=orjson.dumps({"serverTime": NOW_MS}))
+        return Response(status=200, body=b'[{"symbol": "BTCUSDT", "orderId": 11}]')
+
+    async with lotusx.connect("binance", credentials=lotusx.Credentials(KEY, SECRET), transport=FakeTransport(venue),
+                              clock=FakeClock(NOW_MS / 1000)) as ex:
+        with pytest.raises(DecodeError, match="openOrders"):
+            await ex.cancel_all_orders("BTCUSDT")
