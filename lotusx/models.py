@@ -146,6 +146,21 @@ class Order(msgspec.Struct, frozen=True, kw_only=True):
     timestamp: int | None = None
 
 
+class CancelledOrder(msgspec.Struct, frozen=True, kw_only=True):
+    """One order a cancel-all took off the book: its ids, and the whole order where the venue's answer has it.
+
+    ``order`` is the order as the venue reports it cancelled (Binance answers with each order's
+    cancel report), or ``None`` where the answer names the ids alone (Bybit): its cancel is
+    asynchronous, so the order's final state (cancelled, or filled first) comes on
+    ``watch_orders`` or from ``get_order``, never made up here.
+    """
+
+    order_id: str
+    client_order_id: str
+    symbol: str
+    order: Order | None = None
+
+
 class OrderBook(msgspec.Struct, frozen=True, kw_only=True):
     """A book, best levels first; ``sequence`` is the venue's update id.
 

@@ -10,6 +10,7 @@ import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from aiohttp import web
 
@@ -34,7 +35,7 @@ from lotusx.sim.binance_wire import (
     trade_json,
 )
 from lotusx.sim.common import answer
-from lotusx.sim.engine import Engine
+from lotusx.sim.engine import Engine, Order
 from lotusx.sim.venue import Venue
 
 SignedHandler = Callable[[web.Request, Signed], Awaitable[web.Response]]
@@ -74,6 +75,7 @@ class BinanceRest:
             web.get("/api/v3/trades", self.trades), web.get("/api/v3/ticker/bookTicker", self.book_ticker),
             web.post("/api/v3/order", signed(self.new_order)), web.delete("/api/v3/order", signed(self.cancel)),
             web.get("/api/v3/order", signed(self.query)), web.get("/api/v3/openOrders", signed(self.open_orders)),
+            web.delete("/api/v3/openOrders", signed(self.cancel_all)),
             web.get("/api/v3/allOrders", signed(self.all_orders)),
             web.get("/api/v3/myTrades", signed(self.my_trades)),
             web.get("/api/v3/account", signed(self.account)),
@@ -206,12 +208,34 @@ class BinanceRest:
             return error(OrderRejected("Unknown order sent.", code=-2011))
         except LotusXError as exc:
             return error(exc)
+        return answer(self._cancel_report(order, cancel_id))
+
+    async def cancel_all(self, request: web.Request, signed: Signed) -> web.Response:
+        """DELETE /api/v3/openOrders: every open order of the symbol, each answered with its cancel report.
+
+        The sim has no order lists, so no list entries. With nothing open the venue answers -2011
+        "Unknown order sent.", as a cancel of an unknown order (not in rest-api.md; seen in
+        binance/binance-connector-python issue #185). One generated cancel id names the whole
+        request, as in the docs' example (every report's "clientOrderId" alike).
+        """
+        try:
+            symbol = self.engine.market(symbol_of(signed.params)).symbol
+            cancel_id = secrets.token_hex(11)
+            orders = self.engine.cancel_all(signed.account, symbol, cancel_client_id=cancel_id)
+        except LotusXError as exc:
+            return error(exc)
+        if not orders:
+            return error(OrderRejected("Unknown order sent.", code=-2011))
+        return answer([self._cancel_report(order, cancel_id) for order in orders])
+
+    def _cancel_report(self, order: Order, cancel_id: str) -> dict[str, Any]:
+        """An order's cancel report, as DELETE /api/v3/order and /api/v3/openOrders answer it."""
         body = order_json(order, "RESULT")
         body.pop("transactTime")
         body.pop("workingTime")
         body.pop("fills", None)
-        return answer({**body, "origClientOrderId": order.client_id, "clientOrderId": cancel_id,
-                       "transactTime": self.venue.now_ms()})
+        return {**body, "origClientOrderId": order.client_id, "clientOrderId": cancel_id,
+                "transactTime": self.venue.now_ms()}
 
     async def query(self, request: web.Request, signed: Signed) -> web.Response:
         """GET /api/v3/order by orderId or origClientOrderId."""

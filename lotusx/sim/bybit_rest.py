@@ -49,6 +49,8 @@ BOOK_LIMITS = {"spot": (1, 1000, 1), "linear": (1, 1000, 25)}
 until the docs' 2026-05 revision)."""
 EXECUTION_LIMITS = (1, 100, 50)
 """(min, max, default) of /v5/execution/list ``limit`` (docs/v5/order/execution)."""
+LINEAR_CANCEL_ALL = 500
+"""The most orders one linear /v5/order/cancel-all cancels (docs/v5/order/cancel-all)."""
 TRADE_LIMITS = {"spot": (60, 60), "linear": (1000, 500)}
 """(max, default) of /v5/market/recent-trade ``limit`` per category."""
 @dataclass(frozen=True)
@@ -95,6 +97,7 @@ class BybitRest:
             web.get("/v5/market/recent-trade", self._public(self.recent_trades)),
             web.get("/v5/market/tickers", self._public(self.tickers)),
             web.post("/v5/order/create", private(self.create)), web.post("/v5/order/cancel", private(self.cancel)),
+            web.post("/v5/order/cancel-all", private(self.cancel_all)),
             web.get("/v5/order/realtime", private(self.realtime)),
             web.get("/v5/order/history", private(self.history)),
             web.get("/v5/execution/list", private(self.executions)),
@@ -268,6 +271,20 @@ class BybitRest:
         except NotFound:
             raise Reject(110001, "Order does not exist.") from None
         return {"orderId": str(order.order_id), "orderLinkId": order.client_id}
+
+    async def cancel_all(self, call: Call) -> Any:
+        """POST /v5/order/cancel-all of one symbol: the ids cancelled and ``success`` "1" (an empty list when none).
+
+        Linear cancels at most 500 a call (docs v5/order/cancel-all: "picks up 500 orders
+        randomly"; here the oldest). Without a symbol spot would cancel every spot order and linear
+        needs a baseCoin or settleCoin instead: the sim serves the symbol form only.
+        """
+        category, engine = self.engine(call.params)
+        if not call.params.get("symbol"):
+            raise Reject(10001, "params error: the sim cancels all orders of one symbol only")
+        orders = engine.cancel_all(call.account, self.symbol(engine, call.params),
+                                   limit=LINEAR_CANCEL_ALL if category == "linear" else None)
+        return {"list": [{"orderId": str(o.order_id), "orderLinkId": o.client_id} for o in orders], "success": "1"}
 
     async def realtime(self, call: Call) -> Any:
         """GET /v5/order/realtime: open orders a page at a time, or one order by id whatever its state."""

@@ -225,6 +225,13 @@ class Engine:
         self._notify("cancel", order, [])
         return order
 
+    def cancel_all(self, account: str, symbol: str, *, cancel_client_id: str = "", limit: int | None = None
+                   ) -> list[Order]:
+        """Cancel the open orders of ``account`` on ``symbol`` (at most ``limit``, oldest first), each as ``cancel``."""
+        self.market(symbol)
+        return [self.cancel(account, symbol, order.order_id, cancel_client_id=cancel_client_id)
+                for order in self.open_orders(account, symbol)[:limit]]
+
     # ===== mechanism =====
 
     def _validate(self, market: Market, side: str, type: str, quantity: Decimal | None, price: Decimal | None,

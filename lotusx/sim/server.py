@@ -32,8 +32,10 @@ from lotusx.sim.venue import ApiKeys, SimConfig, Venue, random_key
 log = get_logger("lotusx.sim")
 CATEGORIES = {"binance": ("spot",), "bybit": ("spot", "linear")}
 # The REST requests that place or cancel an order: the ones whose answer the lose_answer_rate knob loses.
-BINANCE_ORDERS = frozenset({("POST", "/api/v3/order"), ("DELETE", "/api/v3/order")})
-BYBIT_ORDERS = frozenset({("POST", "/v5/order/create"), ("POST", "/v5/order/cancel")})
+BINANCE_ORDERS = frozenset({("POST", "/api/v3/order"), ("DELETE", "/api/v3/order"),
+                            ("DELETE", "/api/v3/openOrders")})
+BYBIT_ORDERS = frozenset({("POST", "/v5/order/create"), ("POST", "/v5/order/cancel"),
+                          ("POST", "/v5/order/cancel-all")})
 
 
 def binance_forced(status: int) -> web.Response:

@@ -11,6 +11,8 @@ docs, and a new endpoint that is not in this table fails until someone classifie
   Retry looks the order up by that id before any re-send.
 - Cancels by id are SAFE: a second cancel changes nothing (the venue answers "unknown order",
   which ``cancel_once`` turns back into the cancelled order).
+- Cancel-all of a symbol is SAFE: a second one cancels what is open then (Binance answers "unknown
+  order" when nothing is, read as an empty result); it neither undoes nor repeats anything.
 - Withdrawals are UNSAFE: no reconcile hook looks them up, so once possibly sent they are never
   sent again.
 """
@@ -35,6 +37,7 @@ BINANCE = {
     "depth": ("GET", "/api/v3/depth", SAFE),
     "place_order": ("POST", "/api/v3/order", KEYED),
     "cancel_order": ("DELETE", "/api/v3/order", SAFE),
+    "cancel_all": ("DELETE", "/api/v3/openOrders", SAFE),
     "get_order": ("GET", "/api/v3/order", SAFE),
     "open_orders": ("GET", "/api/v3/openOrders", SAFE),
     "open_orders_all": ("GET", "/api/v3/openOrders", SAFE),
@@ -56,6 +59,8 @@ BYBIT = {
     "linear_order_create": ("POST", "/v5/order/create", KEYED),
     "order_cancel": ("POST", "/v5/order/cancel", SAFE),
     "linear_order_cancel": ("POST", "/v5/order/cancel", SAFE),
+    "order_cancel_all": ("POST", "/v5/order/cancel-all", SAFE),
+    "linear_order_cancel_all": ("POST", "/v5/order/cancel-all", SAFE),
     "order_realtime": ("GET", "/v5/order/realtime", SAFE),
     "order_history": ("GET", "/v5/order/history", SAFE),
     "execution_list": ("GET", "/v5/execution/list", SAFE),
@@ -101,7 +106,8 @@ def test_no_write_is_retried_freely_but_a_cancel(module: ModuleType) -> None:
     """A SAFE endpoint that is not a read is a cancel: a placement or withdrawal never is."""
     for endpoint in declared(module):
         if retry_class(endpoint) is SAFE and endpoint.method != "GET":
-            assert "cancel" in endpoint.name and endpoint.path.endswith(("/order", "/order/cancel")), endpoint.name
+            assert "cancel" in endpoint.name and endpoint.path.endswith(
+                ("/order", "/order/cancel", "/openOrders", "/order/cancel-all")), endpoint.name
 
 
 def test_every_bybit_placement_is_classified_as_one() -> None:
@@ -111,7 +117,8 @@ def test_every_bybit_placement_is_classified_as_one() -> None:
 
 
 def test_each_bybit_category_places_and_cancels_through_its_own_classified_endpoints() -> None:
-    """Spot and linear both place with a keyed endpoint and cancel with a safe one."""
+    """Spot and linear both place with a keyed endpoint and cancel (one order, or all) with safe ones."""
     for category in (bybit.SPOT, bybit.LINEAR):
         assert category.order_create.idempotency is KEYED
         assert category.order_cancel.idempotency is SAFE
+        assert category.order_cancel_all.idempotency is SAFE

@@ -45,6 +45,9 @@ BOOK_TICKER = _ep("book_ticker", "GET", "/api/v3/ticker/bookTicker", 2)
 PLACE_ORDER = _ep("place_order", "POST", "/api/v3/order", 1, signed=True, orders=1,
                   idempotency=Idempotency.SAFE_WITH_CLIENT_ID)
 CANCEL_ORDER = _ep("cancel_order", "DELETE", "/api/v3/order", 1, signed=True)
+# rest-api.md "Cancel All Open Orders on a Symbol": weight 1, no unfilled order count. SAFE: a second
+# call cancels what is open then, nothing the first did is undone or done twice.
+CANCEL_ALL = _ep("cancel_all", "DELETE", "/api/v3/openOrders", 1, signed=True)
 GET_ORDER = _ep("get_order", "GET", "/api/v3/order", 4, signed=True)
 OPEN_ORDERS = _ep("open_orders", "GET", "/api/v3/openOrders", 6, signed=True)
 ALL_OPEN_ORDERS = _ep("open_orders_all", "GET", "/api/v3/openOrders", 80, signed=True)

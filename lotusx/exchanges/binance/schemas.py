@@ -86,6 +86,10 @@ class MyTrade(msgspec.Struct):
 
     def __post_init__(self) -> None:
         check_amounts(self.price, self.qty, self.commission)
+class CancelledList(msgspec.Struct):
+    """An order list's entry in the answer of DELETE /api/v3/openOrders: its orders' cancel reports."""
+
+    orderReports: list[OrderResult] | None = None  # absent: the entry is a single order's cancel report
 
 
 class AssetBalance(msgspec.Struct):

@@ -56,7 +56,19 @@ from lotusx.kernel.ids import client_order_id
 from lotusx.kernel.message import Endpoint, Request
 from lotusx.kernel.service import Service
 from lotusx.layers.clock import LoginClock
-from lotusx.models import Balance, Fill, NewOrder, Order, OrderBook, Side, Ticker, Trade, Withdrawal, check_count
+from lotusx.models import (
+    Balance,
+    CancelledOrder,
+    Fill,
+    NewOrder,
+    Order,
+    OrderBook,
+    Side,
+    Ticker,
+    Trade,
+    Withdrawal,
+    check_count,
+)
 from lotusx.signers import BybitHmac
 from lotusx.venue import Parts, close_all, parts_for
 from lotusx.ws import Gap as Reconnected
@@ -78,6 +90,8 @@ _BOOK_DEPTHS = (50, 200, 1000)
 # Past 100 pages (5000 orders) a walk is far likelier a venue handing out cursors forever than a real book.
 _PAGE, _MAX_PAGES = 50, 100
 _FILLS_PAGE = 100  # /v5/execution/list: "limit [1, 100]" (docs v5/order/execution)
+# /v5/order/cancel-all: "Futures: cancel up to 500 orders" a call, none for spot (docs v5/order/cancel-all).
+_CANCEL_ALL_CAP = 500
 # /v5/order/history: "endTime - startTime <= 7 days" (docs v5/order/order-list).
 _HISTORY_SPAN_MS = 7 * 24 * 3600 * 1000
 _UNREADABLE_EVENT = "unreadable_event"  # the Gap reason of a private message that failed to parse
@@ -224,6 +238,41 @@ class Bybit:
 
         return await cancel_once(cancel(), lambda: self.get_order(
             symbol, order_id=order_id, client_order_id=client_order_id))
+
+    async def cancel_all_orders(self, symbol: str) -> list[CancelledOrder]:
+        """Cancel every open order of ``symbol`` in one request: the kill switch.
+
+        Returns what the venue accepted to cancel, as :class:`~lotusx.CancelledOrder` ids with
+        ``order`` left ``None``: Bybit acknowledges with ``{orderId, orderLinkId}`` alone and
+        cancels asynchronously (docs v5/order/cancel-all), so an order's final state (cancelled,
+        or filled first) is not known from the answer and is not made up; ``watch_orders`` has
+        it, or ``get_order``. Reading each one back, as :meth:`cancel_order` does, would cost a
+        request per order at the moment speed matters most. The same type as Binance's, whose
+        answer holds each whole order.
+        Nothing open is an empty list. Safe to repeat, and retried after a lost answer: a retry
+        cancels what is open by then, so the list holds what the last attempt cancelled; what an
+        earlier attempt took off comes on :meth:`watch_orders`. Linear cancels at most 500 orders a
+        call ("picks up 500 orders randomly"): a full answer is followed by another call, until
+        one cancels fewer. An answer with ``success`` "0" raises :class:`~lotusx.AmbiguousOutcome`:
+        some orders may be open still. An unknown symbol is ``NotFound``.
+        """
+        if not symbol:  # spot without a symbol would cancel every spot order of the account
+            raise ConfigError("cancel_all_orders needs a symbol")
+        path = self.category.order_cancel_all.path
+        cancelled: list[CancelledOrder] = []
+        for _ in range(_MAX_PAGES):
+            done: s.CancelledAll = await self._post(self.category.order_cancel_all,
+                                                    {"category": self.category.name, "symbol": symbol},
+                                                    s.CancelledAll)
+            cancelled += [CancelledOrder(order_id=row.orderId, client_order_id=row.orderLinkId, symbol=symbol)
+                          for row in done.rows]
+            if done.success == "0":
+                raise AmbiguousOutcome(f"POST {path}: the venue reported the cancel of every {symbol} order failed, "
+                                       f"after {len(cancelled)} cancelled: some may be open still; "
+                                       "cancel_all_orders again (safe) or get_open_orders")
+            if len(done.rows) < _CANCEL_ALL_CAP:
+                return cancelled
+        raise ProtocolError(f"POST {path}: still {symbol} orders to cancel after {_MAX_PAGES} calls")
 
     async def get_order(self, symbol: str, *, order_id: str | int | None = None,
                         client_order_id: str | None = None) -> Order:

@@ -6,8 +6,9 @@ Facts from https://bybit-exchange.github.io/docs/v5/rate-limit:
   frequent" and the IP must stay away for at least 10 minutes.
 - API limits are per UID *per endpoint*, counted in a rolling one-second window
   (UTA 2.0 Pro table): ``/v5/order/create`` and ``/v5/order/cancel`` 20/s spot, 10/s linear (each
-  category its own budget); ``/v5/order/realtime``, ``/v5/order/history``, ``/v5/execution/list`` and
-  ``/v5/account/wallet-balance`` 50/s; ``/v5/asset/withdraw/create`` 5/s.
+  category its own budget), ``/v5/order/cancel-all`` likewise; ``/v5/order/realtime``,
+  ``/v5/order/history``, ``/v5/execution/list`` and ``/v5/account/wallet-balance`` 50/s;
+  ``/v5/asset/withdraw/create`` 5/s.
 - Every private answer carries ``X-Bapi-Limit-Status`` (remaining), ``X-Bapi-Limit`` and
   ``X-Bapi-Limit-Reset-Timestamp`` for *that endpoint's* limit.
 
@@ -42,6 +43,9 @@ RECENT_TRADE = _ep("recent_trade", "GET", "/v5/market/recent-trade")
 ORDER_CREATE = _ep("order_create", "POST", "/v5/order/create", signed=True, own_pool=True,
                    idempotency=Idempotency.SAFE_WITH_CLIENT_ID)
 ORDER_CANCEL = _ep("order_cancel", "POST", "/v5/order/cancel", signed=True, own_pool=True)
+# docs/v5/rate-limit "API Rate Limit Table": /v5/order/cancel-all 20/s spot, 10/s linear, its own limit
+# per endpoint. SAFE: a second call cancels what is open then, nothing the first did is undone or done twice.
+ORDER_CANCEL_ALL = _ep("order_cancel_all", "POST", "/v5/order/cancel-all", signed=True, own_pool=True)
 # Futures and spot have limits of their own (docs/v5/rate-limit, rules-for-pros: "Futures 10/s, Spot 20/s"),
 # so linear's create and cancel charge pools of their own. Connectors of both categories share one
 # limiter key (the IP pool): in shared pools a spot burst would hold back a linear hedge, and a spot
@@ -49,6 +53,8 @@ ORDER_CANCEL = _ep("order_cancel", "POST", "/v5/order/cancel", signed=True, own_
 LINEAR_ORDER_CREATE = _ep("linear_order_create", "POST", "/v5/order/create", signed=True, own_pool=True,
                           idempotency=Idempotency.SAFE_WITH_CLIENT_ID)
 LINEAR_ORDER_CANCEL = _ep("linear_order_cancel", "POST", "/v5/order/cancel", signed=True, own_pool=True)
+LINEAR_ORDER_CANCEL_ALL = _ep("linear_order_cancel_all", "POST", "/v5/order/cancel-all", signed=True,
+                              own_pool=True)
 PLACEMENTS = frozenset({ORDER_CREATE.name, LINEAR_ORDER_CREATE.name})
 ORDER_REALTIME = _ep("order_realtime", "GET", "/v5/order/realtime", signed=True, own_pool=True)
 ORDER_HISTORY = _ep("order_history", "GET", "/v5/order/history", signed=True, own_pool=True)
@@ -71,8 +77,10 @@ _SHARED = (Pool(IP, 300, 5), Pool(ORDER_REALTIME.name, 25, 1), Pool(ORDER_HISTOR
            Pool(EXECUTION_LIST.name, 25, 1), Pool(WALLET_BALANCE.name, 25, 1), Pool(WITHDRAW.name, 2, 1),
            Pool(WS_CONNECTIONS, 250, 300))
 LIMITS = {
-    "spot": (*_SHARED, Pool(ORDER_CREATE.name, 10, 1), Pool(ORDER_CANCEL.name, 10, 1)),
-    "linear": (*_SHARED, Pool(LINEAR_ORDER_CREATE.name, 5, 1), Pool(LINEAR_ORDER_CANCEL.name, 5, 1)),
+    "spot": (*_SHARED, Pool(ORDER_CREATE.name, 10, 1), Pool(ORDER_CANCEL.name, 10, 1),
+             Pool(ORDER_CANCEL_ALL.name, 10, 1)),
+    "linear": (*_SHARED, Pool(LINEAR_ORDER_CREATE.name, 5, 1), Pool(LINEAR_ORDER_CANCEL.name, 5, 1),
+               Pool(LINEAR_ORDER_CANCEL_ALL.name, 5, 1)),
 }
 USAGE = (RemainingHeader(remaining="X-Bapi-Limit-Status", limit="X-Bapi-Limit",
                          reset_ms="X-Bapi-Limit-Reset-Timestamp", pool=ENDPOINT_POOL),)
@@ -87,6 +95,7 @@ class Category:
     max_args: int | None  # topics per (un)subscribe request on the public stream
     order_create: Endpoint
     order_cancel: Endpoint
+    order_cancel_all: Endpoint
 
     def __post_init__(self) -> None:
         if self.name not in CATEGORIES:
@@ -96,7 +105,8 @@ class Category:
 # docs/v5/ws/connect "Public channel - Args limits": "Spot can input up to 10 args for each
 # subscription request", "No args limit for Futures": a cap per request, not per connection (that
 # one is the 21,000 characters of args every public connection has, lotusx.exchanges.bybit.streams).
-SPOT = Category("spot", "/v5/public/spot", max_args=10, order_create=ORDER_CREATE, order_cancel=ORDER_CANCEL)
+SPOT = Category("spot", "/v5/public/spot", max_args=10, order_create=ORDER_CREATE, order_cancel=ORDER_CANCEL,
+                order_cancel_all=ORDER_CANCEL_ALL)
 LINEAR = Category("linear", "/v5/public/linear", max_args=None, order_create=LINEAR_ORDER_CREATE,
-                  order_cancel=LINEAR_ORDER_CANCEL)
+                  order_cancel=LINEAR_ORDER_CANCEL, order_cancel_all=LINEAR_ORDER_CANCEL_ALL)
 PRIVATE_PATH = "/v5/private"

@@ -139,6 +139,13 @@ class OrderIds(msgspec.Struct):
     orderLinkId: str = ""
 
 
+class CancelledAll(msgspec.Struct):
+    """POST /v5/order/cancel-all result: the ids of the orders cancelled, and ``success`` ("1", "0") where given."""
+
+    rows: list[OrderIds] = msgspec.field(name="list")
+    success: str | None = None
+
+
 class Placed(msgspec.Struct):
     """A placement's result: the create answer, or (after a reconcile) the realtime query's."""
 
