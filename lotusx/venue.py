@@ -61,6 +61,9 @@ class Stream(Protocol):
 
 
 S = TypeVar("S", bound=Stream)
+# Room past the venue clock estimate for a list's default end: as the reconciles' GAP_SLACK, far
+# beyond any sync's error, and an end in the future is one the venues take (they filter by it).
+LIST_SLACK_MS = 10_000
 
 
 def parts_for(connector: str, venue: str, parts: object) -> Parts:
@@ -108,6 +111,15 @@ class Parts:
         """
         await fresh(self.clock, where)
         return int(self.clock.time() * 1000)
+
+    async def list_end(self, where: str) -> int:
+        """The default end (ms) of a dated list (order history, fills): past anything the venue has dated yet.
+
+        :meth:`venue_ms` is an estimate, off by its error (half a round trip, and the drift since
+        the last sync): ended there, a window leaves out what the venue dated a few ms later, the
+        fill a stream has just reported. Nothing is dated in the future, so the end is ``LIST_SLACK_MS`` later.
+        """
+        return await self.venue_ms(where) + LIST_SLACK_MS
 
     def need_credentials(self, what: str) -> Credentials:
         """The credentials, or a ``ConfigError`` saying ``what`` needs them and how to pass them."""

@@ -14,6 +14,7 @@ import orjson
 import lotusx
 from lotusx.kernel.message import Request, Response
 from lotusx.testing import FakeClock, FakeTransport
+from lotusx.venue import LIST_SLACK_MS
 
 NOW_MS = 1_700_000_000_000
 SKEW_MS = 3_600_000  # the venue's clock an hour ahead of this machine's
@@ -36,16 +37,16 @@ def _end(transport: FakeTransport, path: str) -> int | None:
 
 
 async def test_binance_history_ends_at_the_venue_now_on_the_first_call() -> None:
-    """Binance allOrders' last window ends at the venue's time, not this machine's."""
+    """Binance allOrders' last window ends at the venue's time (and its slack), not this machine's."""
     clock = FakeClock(NOW_MS / 1000)
     transport = _venue(clock, "/api/v3/time", {"serverTime": NOW_MS + SKEW_MS}, b"[]")
     async with lotusx.connect("binance", credentials=CREDS, clock=clock, transport=transport) as ex:
         await ex.get_order_history("BTCUSDT", since=NOW_MS + SKEW_MS - 60_000)
-    assert _end(transport, "/api/v3/allOrders") == NOW_MS + SKEW_MS
+    assert _end(transport, "/api/v3/allOrders") == NOW_MS + SKEW_MS + LIST_SLACK_MS
 
 
 async def test_bybit_history_ends_at_the_venue_now_on_the_first_call() -> None:
-    """Bybit order/history's last window ends at the venue's time, not this machine's."""
+    """Bybit order/history's last window ends at the venue's time (and its slack), not this machine's."""
     clock = FakeClock(NOW_MS / 1000)
     nano = (NOW_MS + SKEW_MS) * 1_000_000
     time_body = {"retCode": 0, "retMsg": "OK", "result": {"timeSecond": str(nano // 10**9), "timeNano": str(nano)},
@@ -55,4 +56,4 @@ async def test_bybit_history_ends_at_the_venue_now_on_the_first_call() -> None:
     transport = _venue(clock, "/v5/market/time", time_body, rows)
     async with lotusx.connect("bybit", credentials=CREDS, clock=clock, transport=transport) as ex:
         await ex.get_order_history("BTCUSDT", since=NOW_MS + SKEW_MS - 60_000)
-    assert _end(transport, "/v5/order/history") == NOW_MS + SKEW_MS
+    assert _end(transport, "/v5/order/history") == NOW_MS + SKEW_MS + LIST_SLACK_MS

@@ -209,7 +209,7 @@ class Binance:
         ``ProtocolError``: the answer would otherwise be silently short.
         """
         # The venue's now: this machine's would leave a venue ahead of it its newest orders out.
-        end = until if until is not None else await self.parts.venue_ms(f"GET {ep.ALL_ORDERS.path}")
+        end = until if until is not None else await self.parts.list_end(f"GET {ep.ALL_ORDERS.path}")
         found: dict[str, Order] = {}
         for start, stop in windows(since, end, _HISTORY_SPAN_MS):
             await self._history_window(symbol, start, stop, found)
@@ -228,7 +228,7 @@ class Binance:
         (rest-api.md "Account trade list": startTime and endTime at most 24 hours apart; 20
         weight a call). The venue gives no client order id here: ``client_order_id`` is ``None``.
         """
-        end = until if until is not None else await self.parts.venue_ms(f"GET {ep.MY_TRADES.path}")
+        end = until if until is not None else await self.parts.list_end(f"GET {ep.MY_TRADES.path}")
         # A self-trade is two rows of one trade id, the buyer's and the seller's: keyed by both ids.
         found: dict[tuple[int, int], Fill] = {}
         for start, stop in windows(since, end, _HISTORY_SPAN_MS):

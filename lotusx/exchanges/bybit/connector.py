@@ -308,7 +308,7 @@ class Bybit:
         v5/order/order-list); the docs do not say which time the window selects by.
         """
         # The venue's now: this machine's would leave a venue ahead of it its newest orders out.
-        end = until if until is not None else await self.parts.venue_ms(f"GET {ep.ORDER_HISTORY.path}")
+        end = until if until is not None else await self.parts.list_end(f"GET {ep.ORDER_HISTORY.path}")
         found: dict[str, Order] = {}
         for start, stop in windows(since, end, _HISTORY_SPAN_MS):
             for order in await self._walk(ep.ORDER_HISTORY, [self._scope(symbol), ("startTime", start),
@@ -327,7 +327,7 @@ class Bybit:
         most 7 days, pages of up to 100 followed by their cursor (docs/v5/order/execution). Funding
         fees, listed there too (execType Funding), are no fills and are left out.
         """
-        end = until if until is not None else await self.parts.venue_ms(f"GET {ep.EXECUTION_LIST.path}")
+        end = until if until is not None else await self.parts.list_end(f"GET {ep.EXECUTION_LIST.path}")
         found: dict[str, Fill] = {}
         for start, stop in windows(since, end, _HISTORY_SPAN_MS):
             rows = await self._pages(ep.EXECUTION_LIST, [("symbol", symbol), ("startTime", start), ("endTime", stop)],
