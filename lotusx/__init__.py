@@ -1,7 +1,7 @@
 """LotusX: one composable transport kernel for crypto-exchange connectors.
 
 The public API: ``connect`` (a venue's connector, from its ``Venue`` declaration) and the
-models connectors take and return (``NewOrder``, ``Order``, ``OrderBook``, ``Ticker``, ``Trade``,
+models connectors take and return (``Instrument``, ``NewOrder``, ``Order``, ``OrderBook``, ``Ticker``, ``Trade``,
 ``Balance``, ``Withdrawal``, ``WithdrawalStatus``); composition (``stack``, ``around``), the
 request/response shapes, the ``RestClient`` façade, ``Credentials`` and the error tree rooted at
 :class:`LotusXError`.
@@ -11,6 +11,7 @@ from lotusx.kernel import *  # noqa: F403
 from lotusx.kernel import __all__ as _kernel_all
 from lotusx.models import (
     Balance,
+    Instrument,
     NewOrder,
     Order,
     OrderBook,
@@ -21,6 +22,6 @@ from lotusx.models import (
 )
 from lotusx.venue import Venue, connect
 
-__all__ = [*_kernel_all, "Balance", "NewOrder", "Order", "OrderBook", "Ticker", "Trade", "Venue", "Withdrawal",
-           "WithdrawalStatus", "connect"]
+__all__ = [*_kernel_all, "Balance", "Instrument", "NewOrder", "Order", "OrderBook", "Ticker", "Trade", "Venue",
+           "Withdrawal", "WithdrawalStatus", "connect"]
 __version__ = "0.1.0"
