@@ -138,7 +138,8 @@ class Binance:
 
         A 0 disables a PRICE_FILTER rule ("disabled on tickSize == 0"): ``None``, no rule. A 0 in
         LOT_SIZE or a floor is read the same way (a 0 step or maximum would allow no order at all).
-        Both floors listed: both apply, so the higher one.
+        Both floors listed: both apply, so the higher one. ``trading``: status TRADING and spot
+        trading allowed (a symbol listed for margin alone refuses a spot order).
         """
         by_type = {f.filterType: f for f in info.filters}
         price, lot = by_type.get("PRICE_FILTER"), by_type.get("LOT_SIZE")

@@ -16,6 +16,7 @@ from lotusx import Instrument, NewOrder, OrderOutsideRules
 from lotusx.exchanges.binance import Binance
 from lotusx.kernel.message import Request, Response
 from lotusx.sim import Sim, SimConfig, serve
+from lotusx.sim.book import Market
 from lotusx.sim.venue import MARKETS
 from lotusx.testing import FakeClock, FakeTransport
 
@@ -38,13 +39,11 @@ async def ex(sim: Sim) -> AsyncIterator[Binance]:
         yield connector
 
 
-def stated(market: object) -> Instrument:
+def stated(m: Market) -> Instrument:
     """What the sim's market config says, as an Instrument (the sim states minPrice = tick, minQty = step)."""
-    m = market  # lotusx.sim.book.Market
-    return Instrument(symbol=m.symbol, base=m.base, quote=m.quote, trading=True,  # type: ignore[attr-defined]
-                      tick_size=m.tick, min_price=m.tick, max_price=m.max_price,  # type: ignore[attr-defined]
-                      step_size=m.step, min_quantity=m.step, max_quantity=m.max_qty,  # type: ignore[attr-defined]
-                      min_notional=m.min_notional)  # type: ignore[attr-defined]
+    return Instrument(symbol=m.symbol, base=m.base, quote=m.quote, trading=True, tick_size=m.tick, min_price=m.tick,
+                      max_price=m.max_price, step_size=m.step, min_quantity=m.step, max_quantity=m.max_qty,
+                      min_notional=m.min_notional)
 
 
 async def test_every_symbol_with_the_sims_exact_rules(ex: Binance) -> None:
@@ -154,3 +153,14 @@ async def test_symbols_go_as_one_json_array() -> None:
         await ex.get_instruments(["ETHBTC", "BNBBTC"])
     [request] = [r for r in asked if r.path == "/api/v3/exchangeInfo"]
     assert dict(request.query) == {"symbols": '["ETHBTC","BNBBTC"]'}
+
+
+async def test_a_bare_symbol_string_is_refused_before_sending(ex: Binance) -> None:
+    """symbols="BTCUSDT" would ask for B, T, C...: a ConfigError saying to pass a list; nothing is sent."""
+    with pytest.raises(lotusx.ConfigError, match=r"\['BTCUSDT'\]"):
+        await ex.get_instruments("BTCUSDT")
+
+
+async def test_no_symbols_asked_is_nothing(ex: Binance) -> None:
+    """An empty collection asks for nothing (not for every symbol)."""
+    assert await ex.get_instruments([]) == {}

@@ -176,3 +176,10 @@ async def test_a_symbol_not_trading_is_listed_as_not_trading() -> None:
     conn, _ = connect(**instruments(closed))
     async with conn as ex:
         assert (await ex.get_instruments())["BTCUSDT"].trading is False
+
+
+async def test_a_bare_symbol_string_is_refused_and_nothing_asked_is_nothing(bybit: Bybit) -> None:
+    """symbols="BTCUSDT" is a ConfigError saying to pass a list; an empty collection is an empty answer."""
+    with pytest.raises(lotusx.ConfigError, match=r"\['BTCUSDT'\]"):
+        await bybit.get_instruments("BTCUSDT")
+    assert await bybit.get_instruments(()) == {}
