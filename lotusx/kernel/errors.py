@@ -107,8 +107,10 @@ class OrderOutsideRules(ConfigError):
     for a symbol the venue does not trade now), ``allowed`` is that field's value.
     """
 
-    def __init__(self, message: str = "", *, rule: str, allowed: Any = None) -> None:
-        super().__init__(message)
+    def __init__(self, message: str = "", *, rule: str, allowed: Any = None,
+                 code: int | str | None = None, venue_message: str | None = None,
+                 status: int | None = None, response: Response | None = None) -> None:
+        super().__init__(message, code=code, venue_message=venue_message, status=status, response=response)
         self.rule = rule
         self.allowed = allowed
 
