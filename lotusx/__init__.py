@@ -1,8 +1,9 @@
 """LotusX: one composable transport kernel for crypto-exchange connectors.
 
 The public API: ``connect`` (a venue's connector, from its ``Venue`` declaration) and the
-models connectors take and return (``NewOrder``, ``Order``, ``CancelledOrder``, ``Fill``, ``OrderBook``,
-``Ticker``, ``Trade``, ``Balance``, ``Withdrawal``, ``WithdrawalStatus``); composition (``stack``, ``around``), the
+models connectors take and return (``Instrument``, ``NewOrder``, ``Order``, ``CancelledOrder``, ``Fill``,
+``OrderBook``, ``Ticker``, ``Trade``, ``Balance``, ``Withdrawal``, ``WithdrawalStatus``); composition (``stack``,
+``around``), the
 request/response shapes, the ``RestClient`` façade, ``Credentials`` and the error tree rooted at
 :class:`LotusXError`.
 """
@@ -13,6 +14,7 @@ from lotusx.models import (
     Balance,
     CancelledOrder,
     Fill,
+    Instrument,
     NewOrder,
     Order,
     OrderBook,
@@ -23,6 +25,6 @@ from lotusx.models import (
 )
 from lotusx.venue import Venue, connect
 
-__all__ = [*_kernel_all, "Balance", "CancelledOrder", "Fill", "NewOrder", "Order", "OrderBook", "Ticker", "Trade",
-           "Venue", "Withdrawal", "WithdrawalStatus", "connect"]
+__all__ = [*_kernel_all, "Balance", "CancelledOrder", "Fill", "Instrument", "NewOrder", "Order", "OrderBook", "Ticker",
+           "Trade", "Venue", "Withdrawal", "WithdrawalStatus", "connect"]
 __version__ = "0.1.0"

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from decimal import Decimal
+from decimal import Context, Decimal, DivisionByZero, InvalidOperation, Overflow
 from typing import Any, Literal, get_args
 
 import msgspec
 
 from lotusx.kernel.client import param_value
-from lotusx.kernel.errors import ConfigError
+from lotusx.kernel.errors import ConfigError, OrderOutsideRules
 from lotusx.ws.exact import exact_add
 
 Side = Literal["BUY", "SELL"]
@@ -128,6 +128,91 @@ class NewOrder(msgspec.Struct, frozen=True, kw_only=True):
                 raise ConfigError("a MARKET order needs exactly one of quantity and quote_quantity")
         elif self.quote_quantity is not None or self.quantity is None:
             raise ConfigError(f"a {self.type} order is sized by quantity (quote_quantity is for MARKET orders)")
+
+
+# The rules' own arithmetic context: a caller's ``getcontext().prec = 6`` would round a notional or
+# fail a ``%`` (a quotient past the precision is InvalidOperation). 100 digits hold any product or
+# quotient of 20+20-digit amounts (NewOrder's bound) and a venue's ticks exactly; rounding never happens.
+_RULES = Context(prec=100, traps=[InvalidOperation, DivisionByZero, Overflow])
+
+
+class Instrument(msgspec.Struct, frozen=True, kw_only=True):
+    """A symbol's trading rules, exact as the venue states them; ``None`` where it states no such rule.
+
+    ``trading``: the venue takes orders on it now. ``tick_size`` steps prices, ``step_size``
+    quantities; ``min_notional`` is the smallest ``price * quantity`` an order may be worth. A
+    venue's "disabled" value (Binance's 0 tickSize or maxPrice) is ``None`` here, never 0.
+    :meth:`round_price`, :meth:`round_quantity` and :meth:`check` are what a quoting loop calls per order.
+    """
+
+    symbol: str
+    base: str
+    quote: str
+    trading: bool
+    tick_size: Decimal | None = None
+    min_price: Decimal | None = None
+    max_price: Decimal | None = None
+    step_size: Decimal | None = None
+    min_quantity: Decimal | None = None
+    max_quantity: Decimal | None = None
+    min_notional: Decimal | None = None
+
+    def round_price(self, price: Decimal, side: Side) -> Decimal:
+        """``price`` on the tick, never more aggressive than asked: a BUY rounds down, a SELL up.
+
+        A price already on the tick (or no tick stated) comes back as it is.
+        """
+        tick = self.tick_size
+        if tick is None or not _RULES.remainder(price, tick):
+            return price
+        down = _RULES.multiply(_RULES.divide_int(price, tick), tick)
+        return down if side == "BUY" else _RULES.add(down, tick)
+
+    def round_quantity(self, quantity: Decimal) -> Decimal:
+        """``quantity`` down to the step (never more than asked); as it is when on the step or no step is stated."""
+        step = self.step_size
+        if step is None or not _RULES.remainder(quantity, step):
+            return quantity
+        return _RULES.multiply(_RULES.divide_int(quantity, step), step)
+
+    def check(self, order: NewOrder) -> None:
+        """Raise :class:`~lotusx.OrderOutsideRules` if the venue would refuse ``order`` by these rules.
+
+        Price (LIMIT and LIMIT_MAKER): on the tick, within min/max price; quantity: on the step,
+        within min/max quantity; ``price * quantity`` at least ``min_notional``. A MARKET order has
+        no price: its quantity is checked, its value is not (the venue values it at the market).
+        """
+        if order.symbol != self.symbol:
+            raise ConfigError(f"{order.symbol} order checked against the rules of {self.symbol}")
+        if not self.trading:
+            raise OrderOutsideRules(f"{self.symbol} is not trading now: the venue takes no orders on it",
+                                    rule="trading", allowed=False)
+        price, quantity = order.price, order.quantity
+        if price is not None:
+            self._on_step("price", price, "tick_size", self.tick_size)
+            self._within("price", price, "min_price", self.min_price, "max_price", self.max_price)
+        if quantity is not None:
+            self._on_step("quantity", quantity, "step_size", self.step_size)
+            self._within("quantity", quantity, "min_quantity", self.min_quantity, "max_quantity", self.max_quantity)
+        if price is not None and quantity is not None and self.min_notional is not None and (
+                _RULES.multiply(price, quantity) < self.min_notional):
+            raise OrderOutsideRules(f"{self.symbol}: price * quantity {_RULES.multiply(price, quantity)} is below "
+                                    f"min_notional {self.min_notional}", rule="min_notional",
+                                    allowed=self.min_notional)
+
+    def _on_step(self, name: str, value: Decimal, rule: str, step: Decimal | None) -> None:
+        if step is not None and _RULES.remainder(value, step):
+            raise OrderOutsideRules(f"{self.symbol}: {name} {value} is not a multiple of {rule} {step} "
+                                    f"(round_{name}() puts it on one)", rule=rule, allowed=step)
+
+    def _within(self, name: str, value: Decimal, low_rule: str, low: Decimal | None, high_rule: str,
+                high: Decimal | None) -> None:
+        if low is not None and value < low:
+            raise OrderOutsideRules(f"{self.symbol}: {name} {value} is below {low_rule} {low}", rule=low_rule,
+                                    allowed=low)
+        if high is not None and value > high:
+            raise OrderOutsideRules(f"{self.symbol}: {name} {value} is above {high_rule} {high}", rule=high_rule,
+                                    allowed=high)
 
 
 class Order(msgspec.Struct, frozen=True, kw_only=True):

@@ -12,6 +12,7 @@ PROMISED = {
     "stack", "around", "RestClient", "Request", "Response", "Service", "Layer", "Middleware", "MapErrors",
     "LotusXError", "ConfigError", "RateLimited", "IpBanned", "InvalidSignature", "TimestampOutOfWindow",
     "InsufficientBalance", "OrderRejected", "AmbiguousOrderState", "Timeout", "Disconnected", "NotFound",
+    "Instrument", "OrderOutsideRules",
 }
 
 
@@ -37,8 +38,9 @@ def test_the_connectors_take_the_same_calls() -> None:
     from lotusx.exchanges.binance import Binance
     from lotusx.exchanges.bybit import Bybit
 
-    shared = {"get_order_book", "get_ticker", "get_trades", "place_order", "cancel_order", "get_order",
-              "get_open_orders", "get_fills", "get_balances", "withdraw", "watch_order_book", "watch_order_books",
+    shared = {"get_order_book", "get_ticker", "get_trades", "get_instruments", "place_order", "cancel_order",
+              "cancel_all_orders", "get_order", "get_open_orders", "get_fills", "get_balances", "withdraw",
+              "watch_order_book", "watch_order_books",
               "watch_trades", "watch_ticker", "watch_orders", "watch_balances", "subscribe", "stream", "aclose"}
     for name in sorted(shared):
         ours, theirs = (list(inspect.signature(getattr(kind, name)).parameters) for kind in (Binance, Bybit))

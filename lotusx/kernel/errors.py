@@ -4,6 +4,7 @@ Every error LotusX raises is a :class:`LotusXError`; catch that to catch them al
 
     LotusXError
     ├── ConfigError                 bad arguments or declarations (a programming error)
+    │   └── OrderOutsideRules       an order off its instrument's rules, refused before sending (``rule``, ``allowed``)
     ├── TransportError              the wire failed
     │   ├── ConnectError            never reached the server: always safe to retry
     │   ├── Timeout                 no answer in time (ambiguous for writes)
@@ -94,6 +95,24 @@ def _rebuilt(cls: type[LotusXError], args: tuple[Any, ...], state: dict[str, Any
 
 class ConfigError(LotusXError):
     """Invalid configuration or declaration."""
+
+
+class OrderOutsideRules(ConfigError):
+    """An order breaks its symbol's trading rules (``Instrument.check``): refused before anything is sent.
+
+    Not an :class:`OrderRejected`: that is a :class:`VenueError`, the venue's answer, and nothing
+    reached the venue here. A ``ConfigError``, as every other refusal of an order's arguments before
+    sending is, so ``except ConfigError`` still catches all of them. ``rule`` names the
+    :class:`~lotusx.models.Instrument` field broken (``"tick_size"``, ``"min_notional"``, ...; ``"trading"``
+    for a symbol the venue does not trade now), ``allowed`` is that field's value.
+    """
+
+    def __init__(self, message: str = "", *, rule: str, allowed: Any = None,
+                 code: int | str | None = None, venue_message: str | None = None,
+                 status: int | None = None, response: Response | None = None) -> None:
+        super().__init__(message, code=code, venue_message=venue_message, status=status, response=response)
+        self.rule = rule
+        self.allowed = allowed
 
 
 class TransportError(LotusXError):

@@ -7,11 +7,12 @@ weights) lives in :mod:`lotusx.sim.binance_guard`.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+import orjson
 from aiohttp import web
 
 from lotusx.kernel.errors import InsufficientBalance, InvalidRequest, LotusXError, NotFound, OrderRejected
@@ -106,8 +107,16 @@ class BinanceRest:
         return answer({"serverTime": self.venue.now_ms()})
 
     async def exchange_info(self, request: web.Request) -> web.Response:
-        """GET /api/v3/exchangeInfo: rate limits and symbols with their filters."""
+        """GET /api/v3/exchangeInfo: rate limits and symbols with their filters.
+
+        ``symbol=`` or ``symbols=`` (a JSON array) narrows the list; a symbol not listed is -1121
+        (rest-api.md "Exchange information": "the endpoint will throw an error saying the symbol is invalid").
+        """
         lim = self.venue.config.limits
+        try:
+            markets = [self.engine.market(s) for s in _asked(request.query)] or list(self.engine.markets.values())
+        except LotusXError as exc:
+            return error(exc)
         return answer({"timezone": "UTC", "serverTime": self.venue.now_ms(), "rateLimits": [
             {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": lim.request_weight},
             {"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10, "limit": lim.orders_10s},
@@ -125,7 +134,7 @@ class BinanceRest:
                 # maxNotional is maxPrice * maxQty, so it never binds where PRICE_FILTER and LOT_SIZE do not.
                 {"filterType": "NOTIONAL", "minNotional": f8(m.min_notional), "applyMinToMarket": True,
                  "maxNotional": f8(m.max_price * m.max_qty), "applyMaxToMarket": False, "avgPriceMins": 0},
-            ]} for m in self.engine.markets.values()]})
+            ]} for m in markets]})
 
     async def depth(self, request: web.Request) -> web.Response:
         """GET /api/v3/depth: ``lastUpdateId`` continues into the diff stream's ``U``."""
@@ -368,3 +377,19 @@ class BinanceRest:
         if request.method == "DELETE":
             del self.listen_keys[str(params["listenKey"])]
         return answer({})
+
+
+SYMBOLS = r'^\[("[A-Z0-9-_.]{1,20}")(,"[A-Z0-9-_.]{1,20}")*\]$'  # the sim's own rule (the docs print none)
+
+
+def _asked(query: Mapping[str, str]) -> list[str]:
+    """The symbols an exchangeInfo query names (``symbol``, or ``symbols`` as a JSON array of strings); none: all."""
+    if "symbols" not in query:
+        return [symbol_of(query)] if "symbol" in query else []
+    try:
+        symbols = orjson.loads(query["symbols"])
+    except orjson.JSONDecodeError:
+        symbols = None
+    if not isinstance(symbols, list) or not symbols or not all(isinstance(s, str) for s in symbols):
+        raise InvalidRequest(illegal("symbols", SYMBOLS), code=-1100)
+    return symbols

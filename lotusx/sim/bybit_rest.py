@@ -37,7 +37,7 @@ from lotusx.sim.bybit_wire import (
     window,
 )
 from lotusx.sim.common import answer, plain
-from lotusx.sim.engine import OPEN, ZERO, Engine, Execution, Order
+from lotusx.sim.engine import OPEN, ZERO, Engine, Execution, Market, Order
 from lotusx.sim.venue import Venue
 
 __all__ = ["BybitRest", "bybit_forced", "sign_valid"]
@@ -182,16 +182,19 @@ class BybitRest:
         return {"timeSecond": str(now // 1000), "timeNano": str(now * 1_000_000)}
 
     def instruments(self, params: Mapping[str, str]) -> Any:
-        """GET /v5/market/instruments-info."""
+        """GET /v5/market/instruments-info, each category's fields as docs/v5/market/instrument.mdx lists them.
+
+        Spot steps quantities by ``basePrecision`` with the ``minOrderAmt`` value floor and states no
+        price bounds; linear steps by ``qtyStep`` with ``minNotionalValue`` and ``priceFilter`` bounds. Linear
+        pages (``limit`` 1-1000, default 500; ``cursor`` the previous ``nextPageCursor``); spot does not.
+        An unknown symbol lists nothing (retCode 0).
+        """
         category, engine = self.engine(params)
-        return {"category": category, "list": [
-            {"symbol": m.symbol, "baseCoin": m.base, "quoteCoin": m.quote, "status": "Trading",
-             "lotSizeFilter": {"basePrecision": plain(m.step), "qtyStep": plain(m.step), "minOrderQty": plain(m.step),
-                               "maxOrderQty": plain(m.max_qty),
-                               # the order value floor: spot names it minOrderAmt, linear minNotionalValue
-                               "minOrderAmt" if category == "spot" else "minNotionalValue": plain(m.min_notional)},
-             "priceFilter": {"tickSize": plain(m.tick)}}
-            for m in engine.markets.values() if params.get("symbol", m.symbol) == m.symbol]}
+        markets = [m for m in engine.markets.values() if params.get("symbol", m.symbol) == m.symbol]
+        if category == "spot":
+            return {"category": category, "list": [_instrument(category, m) for m in markets]}
+        markets, cursor = _instrument_page(markets, params)
+        return {"category": category, "nextPageCursor": cursor, "list": [_instrument(category, m) for m in markets]}
 
     def orderbook(self, params: Mapping[str, str]) -> Any:
         """GET /v5/market/orderbook: ``u`` and ``seq`` match the WS orderbook stream."""
@@ -376,3 +379,34 @@ def _execution(e: Execution, category: str) -> dict[str, Any]:
             "execTime": str(fill.time_ms), "feeCurrency": e.fee_asset, "isMaker": e.maker,
             "markPrice": plain(fill.price) if category == "linear" else "", "closedSize": "0",
             "seq": fill.trade_id, "blockTradeId": "", "extraFees": ""}
+
+
+INSTRUMENT_LIMITS = (1, 1000, 500)
+"""docs/v5/market/instrument.mdx: ``limit`` [1, 1000], default 500 (linear and inverse; spot does not page)."""
+
+
+def _instrument(category: str, m: Market) -> dict[str, Any]:
+    """One instruments-info entry of ``m`` in ``category``'s shape."""
+    lot: dict[str, str] = {"minOrderQty": plain(m.step), "maxOrderQty": plain(m.max_qty)}
+    price = {"tickSize": plain(m.tick)}
+    if category == "spot":
+        lot |= {"basePrecision": plain(m.step), "quotePrecision": "0.00000001", "minOrderAmt": plain(m.min_notional),
+                "maxLimitOrderQty": plain(m.max_qty), "maxMarketOrderQty": plain(m.max_qty)}
+    else:
+        lot |= {"qtyStep": plain(m.step), "maxMktOrderQty": plain(m.max_qty), "minNotionalValue": plain(m.min_notional)}
+        price |= {"minPrice": plain(m.tick), "maxPrice": plain(m.max_price)}
+    return {"symbol": m.symbol, "baseCoin": m.base, "quoteCoin": m.quote, "status": "Trading",
+            "lotSizeFilter": lot, "priceFilter": price}
+
+
+def _instrument_page(markets: list[Market], params: Mapping[str, str]) -> tuple[list[Market], str]:
+    """The page ``limit`` and ``cursor`` ask for, and the next cursor (the sim's: the index of the page's end)."""
+    low, high, default = INSTRUMENT_LIMITS
+    text = str(params.get("limit", default))
+    if not text.isdigit() or not low <= int(text) <= high:
+        raise Reject(10001, f"params error: limit must be in [{low}, {high}]")
+    cursor = str(params.get("cursor", "") or "0")
+    if not cursor.isdigit() or int(cursor) > len(markets):
+        raise Reject(10001, "params error: cursor invalid")
+    start, end = int(cursor), int(cursor) + int(text)
+    return markets[start:end], str(end) if end < len(markets) else ""

@@ -55,6 +55,7 @@ BYBIT = {
     "orderbook": ("GET", "/v5/market/orderbook", SAFE),
     "tickers": ("GET", "/v5/market/tickers", SAFE),
     "recent_trade": ("GET", "/v5/market/recent-trade", SAFE),
+    "instruments_info": ("GET", "/v5/market/instruments-info", SAFE),
     "order_create": ("POST", "/v5/order/create", KEYED),
     "linear_order_create": ("POST", "/v5/order/create", KEYED),
     "order_cancel": ("POST", "/v5/order/cancel", SAFE),

@@ -19,7 +19,7 @@ from tests.conftest import ServeApp
 
 ERRORS = sorted((cls for _, cls in inspect.getmembers(errors, inspect.isclass) if issubclass(cls, LotusXError)),
                 key=lambda cls: cls.__name__)
-REQUIRED = {"client_order_id": "lx-7", "client_id": "w-7"}
+REQUIRED = {"client_order_id": "lx-7", "client_id": "w-7", "rule": "tick_size"}
 REFUSAL = {"code": -2010, "msg": "Account has insufficient balance for requested action."}
 
 

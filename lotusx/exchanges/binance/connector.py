@@ -51,6 +51,7 @@ from lotusx.models import (
     Balance,
     CancelledOrder,
     Fill,
+    Instrument,
     NewOrder,
     Order,
     OrderBook,
@@ -127,6 +128,43 @@ class Binance:
                                    type=list[s.RestTrade])
         return [Trade(symbol=symbol, trade_id=str(r.id), price=r.price, quantity=r.qty, timestamp=r.time,
                       side="SELL" if r.isBuyerMaker else "BUY") for r in rows]
+
+    async def get_instruments(self, symbols: Iterable[str] | None = None) -> dict[str, Instrument]:
+        """Each symbol's trading rules, keyed by symbol: every listed one, or ``symbols`` (NotFound for one not listed).
+
+        One request either way: GET /api/v3/exchangeInfo weighs 20 with or without ``symbols=``
+        (rest-api.md "Exchange information").
+        """
+        query = None
+        if symbols is not None:
+            if isinstance(symbols, str):
+                raise ConfigError(f"symbols is a collection of symbols: pass [{symbols!r}]")
+            asked = list(dict.fromkeys(symbols))
+            if not asked:
+                return {}
+            query = {"symbols": msgspec.json.encode(asked).decode()}  # a JSON array, as rest-api.md shows it
+        info = await self.rest.get(ep.EXCHANGE_INFO.path, query, endpoint=ep.EXCHANGE_INFO, type=s.ExchangeInfo)
+        return {i.symbol: self._instrument(i) for i in info.symbols}
+
+    @staticmethod
+    def _instrument(info: s.SymbolInfo) -> Instrument:
+        """filters.md: PRICE_FILTER, LOT_SIZE, and the value floor of NOTIONAL or the legacy MIN_NOTIONAL.
+
+        A 0 disables a PRICE_FILTER rule ("disabled on tickSize == 0"): ``None``, no rule. A 0 in
+        LOT_SIZE or a floor is read the same way (a 0 step or maximum would allow no order at all).
+        Both floors listed: both apply, so the higher one. ``trading``: status TRADING and spot
+        trading allowed (a symbol listed for margin alone refuses a spot order).
+        """
+        by_type = {f.filterType: f for f in info.filters}
+        price, lot = by_type.get("PRICE_FILTER"), by_type.get("LOT_SIZE")
+        floors = [f.minNotional for f in (by_type.get("NOTIONAL"), by_type.get("MIN_NOTIONAL")) if f and f.minNotional]
+        return Instrument(
+            symbol=info.symbol, base=info.baseAsset, quote=info.quoteAsset,
+            trading=info.status == "TRADING" and info.isSpotTradingAllowed,
+            tick_size=(price and price.tickSize) or None, min_price=(price and price.minPrice) or None,
+            max_price=(price and price.maxPrice) or None, step_size=(lot and lot.stepSize) or None,
+            min_quantity=(lot and lot.minQty) or None, max_quantity=(lot and lot.maxQty) or None,
+            min_notional=max(floors) if floors else None)
 
     # ----- trading -----
 

@@ -39,6 +39,7 @@ def _ep(name: str, method: str, path: str, weight: int, *, signed: bool = False,
 
 
 TIME = _ep("time", "GET", "/api/v3/time", 1)
+# rest-api.md "Exchange information": weight 20 whatever the parameters (symbol=, symbols=, none).
 EXCHANGE_INFO = _ep("exchange_info", "GET", "/api/v3/exchangeInfo", 20)
 TRADES = _ep("trades", "GET", "/api/v3/trades", 25)
 BOOK_TICKER = _ep("book_ticker", "GET", "/api/v3/ticker/bookTicker", 2)

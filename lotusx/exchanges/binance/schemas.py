@@ -45,6 +45,41 @@ class RestTrade(msgspec.Struct):
         check_amounts(self.price, self.qty)
 
 
+class SymbolFilter(msgspec.Struct):
+    """One of a symbol's ``filters`` (filters.md): only the fields of PRICE_FILTER, LOT_SIZE, NOTIONAL and
+    MIN_NOTIONAL are read; other filter types decode to their ``filterType`` alone."""
+
+    filterType: str
+    minPrice: Decimal | None = None
+    maxPrice: Decimal | None = None
+    tickSize: Decimal | None = None
+    minQty: Decimal | None = None
+    maxQty: Decimal | None = None
+    stepSize: Decimal | None = None
+    minNotional: Decimal | None = None
+
+    def __post_init__(self) -> None:
+        check_amounts(*(amount for amount in (self.minPrice, self.maxPrice, self.tickSize, self.minQty, self.maxQty,
+                                              self.stepSize, self.minNotional) if amount is not None))
+
+
+class SymbolInfo(msgspec.Struct):
+    """One entry of exchangeInfo's ``symbols`` (rest-api.md "Exchange information")."""
+
+    symbol: str
+    status: str
+    baseAsset: str
+    quoteAsset: str
+    filters: list[SymbolFilter] = []
+    isSpotTradingAllowed: bool = True
+
+
+class ExchangeInfo(msgspec.Struct):
+    """GET /api/v3/exchangeInfo: the symbols only (rate limits and exchange filters are not read)."""
+
+    symbols: list[SymbolInfo]
+
+
 class OrderResult(msgspec.Struct):
     """POST /api/v3/order (RESULT/FULL), GET /api/v3/order, DELETE /api/v3/order, openOrders, allOrders."""
 

@@ -60,6 +60,7 @@ from lotusx.models import (
     Balance,
     CancelledOrder,
     Fill,
+    Instrument,
     NewOrder,
     Order,
     OrderBook,
@@ -92,6 +93,7 @@ _PAGE, _MAX_PAGES = 50, 100
 _FILLS_PAGE = 100  # /v5/execution/list: "limit [1, 100]" (docs v5/order/execution)
 # /v5/order/cancel-all: "Futures: cancel up to 500 orders" a call, none for spot (docs v5/order/cancel-all).
 _CANCEL_ALL_CAP = 500
+_INSTRUMENTS_PAGE = 1000  # /v5/market/instruments-info linear: limit [1, 1000] (docs/v5/market/instrument.mdx)
 # /v5/order/history: "endTime - startTime <= 7 days" (docs v5/order/order-list).
 _HISTORY_SPAN_MS = 7 * 24 * 3600 * 1000
 _UNREADABLE_EVENT = "unreadable_event"  # the Gap reason of a private message that failed to parse
@@ -157,6 +159,65 @@ class Bybit:
         trades = [Trade(symbol=r.symbol, trade_id=r.execId, price=r.price, quantity=r.size, timestamp=int(r.time),
                         side=_SIDE[r.side]) for r in rows.rows]
         return sorted(trades, key=lambda t: t.timestamp)
+
+    async def get_instruments(self, symbols: Iterable[str] | None = None) -> dict[str, Instrument]:
+        """Each symbol's trading rules, keyed by symbol: every listed one, or ``symbols`` (NotFound for one not listed).
+
+        GET /v5/market/instruments-info (docs/v5/market/instrument.mdx) lists only symbols in
+        ``Trading`` by default, and an unknown symbol as nothing (retCode 0): a symbol asked for and
+        not listed is ``NotFound``. One symbol is asked by name; several, or all, are listed whole
+        (linear page by page, following ``nextPageCursor``) and picked.
+        """
+        if isinstance(symbols, str):
+            raise ConfigError(f"symbols is a collection of symbols: pass [{symbols!r}]")
+        asked = None if symbols is None else list(dict.fromkeys(symbols))
+        if asked == []:
+            return {}
+        found = {row.symbol: self._instrument(row) for row in await self._instrument_rows(
+            [("symbol", asked[0])] if asked is not None and len(asked) == 1 else [])}
+        if asked is None:
+            return found
+        missing = [symbol for symbol in asked if symbol not in found]
+        if missing:
+            raise NotFound(f"GET {ep.INSTRUMENTS_INFO.path}: {self.category.name} does not list "
+                           f"{', '.join(missing)} (or not as Trading)")
+        return {symbol: found[symbol] for symbol in asked}
+
+    async def _instrument_rows(self, params: list[tuple[str, Any]]) -> list[s.InstrumentRow]:
+        """Every row instruments-info answers; linear pages up to 1000 a call, spot answers at once ("Spot
+        does not support pagination, so limit, cursor are invalid")."""
+        if self.category.name == "spot":
+            rows: s.Rows[s.InstrumentRow] = await self._get(ep.INSTRUMENTS_INFO, params, s.Rows[s.InstrumentRow])
+            return rows.rows
+        listed: list[s.InstrumentRow] = []
+        cursor: str | None = None
+        cursors: set[str] = set()
+        for _ in range(_MAX_PAGES):
+            rows = await self._get(ep.INSTRUMENTS_INFO, [*params, ("limit", _INSTRUMENTS_PAGE), ("cursor", cursor)],
+                                   s.Rows[s.InstrumentRow])
+            listed += rows.rows
+            cursor = rows.nextPageCursor
+            if not cursor:
+                return listed
+            if cursor in cursors:
+                raise ProtocolError(f"GET {ep.INSTRUMENTS_INFO.path}: the venue sent the same page cursor twice")
+            cursors.add(cursor)
+        raise ProtocolError(f"GET {ep.INSTRUMENTS_INFO.path}: still more instruments after {_MAX_PAGES} pages")
+
+    def _instrument(self, row: s.InstrumentRow) -> Instrument:
+        """The category's own fields: spot steps by basePrecision (also its floor: minOrderQty is "deprecated, no
+        longer check", docs/v5/market/instrument.mdx), caps by maxLimitOrderQty and floors the value by
+        minOrderAmt, with no price bounds; linear steps by qtyStep, floors the value by minNotionalValue."""
+        lot, price = row.lotSizeFilter, row.priceFilter
+        if self.category.name == "spot":
+            step, least, most, floor = lot.basePrecision, lot.basePrecision, (
+                lot.maxLimitOrderQty or lot.maxOrderQty), lot.minOrderAmt
+        else:
+            step, least, most, floor = lot.qtyStep, lot.minOrderQty, lot.maxOrderQty, lot.minNotionalValue
+        return Instrument(symbol=row.symbol, base=row.baseCoin, quote=row.quoteCoin, trading=row.status == "Trading",
+                          tick_size=price.tickSize or None, min_price=price.minPrice or None,
+                          max_price=price.maxPrice or None, step_size=step or None, min_quantity=least or None,
+                          max_quantity=most or None, min_notional=floor or None)
 
     # ----- trading -----
 

@@ -40,6 +40,7 @@ TIME = _ep("time", "GET", "/v5/market/time")
 ORDERBOOK = _ep("orderbook", "GET", "/v5/market/orderbook")
 TICKERS = _ep("tickers", "GET", "/v5/market/tickers")
 RECENT_TRADE = _ep("recent_trade", "GET", "/v5/market/recent-trade")
+INSTRUMENTS_INFO = _ep("instruments_info", "GET", "/v5/market/instruments-info")  # docs/v5/market/instrument
 ORDER_CREATE = _ep("order_create", "POST", "/v5/order/create", signed=True, own_pool=True,
                    idempotency=Idempotency.SAFE_WITH_CLIENT_ID)
 ORDER_CANCEL = _ep("order_cancel", "POST", "/v5/order/cancel", signed=True, own_pool=True)

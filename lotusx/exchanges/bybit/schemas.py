@@ -82,6 +82,44 @@ class TradeRow(msgspec.Struct):
         check_amounts(self.price, self.size)
 
 
+class PriceFilter(msgspec.Struct):
+    """An instrument's ``priceFilter`` (docs/v5/market/instrument.mdx): spot states the tick alone."""
+
+    tickSize: Decimal
+    minPrice: Decimal | None = None  # linear
+    maxPrice: Decimal | None = None  # linear
+
+    def __post_init__(self) -> None:
+        check_amounts(*(a for a in (self.tickSize, self.minPrice, self.maxPrice) if a is not None))
+
+
+class LotSizeFilter(msgspec.Struct):
+    """An instrument's ``lotSizeFilter``: spot and linear name their step and value floor each their own way."""
+
+    basePrecision: Decimal | None = None  # spot: the quantity step
+    qtyStep: Decimal | None = None  # linear: the quantity step
+    minOrderQty: Decimal | None = None  # linear's floor; spot's is deprecated, "no longer check"
+    maxOrderQty: Decimal | None = None  # linear: "for Limit and PostOnly order"; spot: deprecated
+    maxLimitOrderQty: Decimal | None = None  # spot: what replaced maxOrderQty for Limit orders
+    minOrderAmt: Decimal | None = None  # spot: the order value floor
+    minNotionalValue: Decimal | None = None  # linear: the order value floor
+
+    def __post_init__(self) -> None:
+        check_amounts(*(a for a in (self.basePrecision, self.qtyStep, self.minOrderQty, self.maxOrderQty,
+                                    self.maxLimitOrderQty, self.minOrderAmt, self.minNotionalValue) if a is not None))
+
+
+class InstrumentRow(msgspec.Struct):
+    """One GET /v5/market/instruments-info entry (spot or linear)."""
+
+    symbol: str
+    baseCoin: str
+    quoteCoin: str
+    status: str
+    priceFilter: PriceFilter
+    lotSizeFilter: LotSizeFilter
+
+
 class Rows(msgspec.Struct, Generic[T]):
     """A ``{"category", "list"}`` result (tickers, recent trades)."""
 
