@@ -54,10 +54,11 @@ async def main(live: bool, seconds: float) -> None:
               f"({len(book.bids)}+{len(book.asks)} levels)")
 
         if "credentials" in options:
+            rules = (await ex.get_instruments([SYMBOL]))[SYMBOL]  # the venue's tick, step and min notional
             price = (book.best_bid[0] if book.best_bid else Decimal(50_000)) * Decimal("0.95")
             order = await ex.place_order(lotusx.NewOrder(
                 symbol=SYMBOL, side="BUY", type="LIMIT", time_in_force="GTC",
-                quantity=Decimal("0.01"), price=price.quantize(Decimal("0.01"))))
+                quantity=Decimal("0.01"), price=rules.round_price(price, "BUY")))
             print(f"placed  {order.side} {order.quantity} @ {order.price}  id={order.order_id} "
                   f"client_id={order.client_order_id} status={order.status}")
             cancelled = await ex.cancel_order(SYMBOL, order_id=order.order_id)

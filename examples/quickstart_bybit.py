@@ -51,7 +51,8 @@ async def main(seconds: float) -> None:
             book = await ex.get_order_book("BTCUSDT", depth=5)
             best_bid = book.bids[0][0]
             print(f"book: {len(book.bids)} bids, {len(book.asks)} asks, best bid {best_bid}")
-            price = (best_bid * Decimal("0.95")).quantize(Decimal("0.01"))
+            rules = (await ex.get_instruments(["BTCUSDT"]))["BTCUSDT"]  # the venue's tick, step and min notional
+            price = rules.round_price(best_bid * Decimal("0.95"), "BUY")
             order = await ex.place_order(lotusx.NewOrder(symbol="BTCUSDT", side="BUY", type="LIMIT",
                                                          quantity=Decimal("0.01"), price=price))
             print(f"placed  BUY 0.01 @ {price} id={order.order_id} link={order.client_order_id} status={order.status}")

@@ -79,6 +79,7 @@ def test_push_stream_example_hands_depth_and_trades_to_its_handler() -> None:
     # under load found it finished (status 0, or -2 killed in interpreter shutdown).
     ("order_stream.py", "following the user stream"),
     ("push_stream.py", "pushing BTCUSDT"),
+    ("market_maker.py", "rules BTCUSDT"),
 ])
 def test_ctrl_c_ends_an_example_at_once_without_a_traceback(script: str, running: str) -> None:
     """Ctrl-C mid-run: exit status 130 within seconds, everything closed, no traceback or unclosed-session warning."""
@@ -88,7 +89,7 @@ def test_ctrl_c_ends_an_example_at_once_without_a_traceback(script: str, running
     assert "Traceback" not in errors and "Unclosed" not in errors, errors[-2000:]
 
 
-@pytest.mark.parametrize("script", ["quickstart.py", "quickstart_bybit.py", "push_stream.py"])
+@pytest.mark.parametrize("script", ["quickstart.py", "quickstart_bybit.py", "push_stream.py", "market_maker.py"])
 @pytest.mark.parametrize("seconds", ["nan", "inf", "-1"])
 def test_a_stream_time_an_example_cannot_end_by_is_a_usage_error(script: str, seconds: str) -> None:
     """--seconds nan/inf/-1: status 2 and why, at once; not a TimeoutError traceback, nor a run that never ends."""
@@ -97,3 +98,13 @@ def test_a_stream_time_an_example_cannot_end_by_is_a_usage_error(script: str, se
     assert done.returncode == 2, done.stderr[-2000:]
     assert f"{seconds!r} is not a finite number of seconds >= 0" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_market_maker_example_quotes_pulls_everything_and_reports_its_fees() -> None:
+    """examples/market_maker.py: rules read, quotes filled as maker, nothing left open, fees reported."""
+    out = run_example("market_maker.py", "--seconds", "3")
+    assert "rules BTCUSDT: tick 0.01" in out
+    assert "0 open orders left" in out
+    fills = out.split("fills: ")[1]
+    assert int(fills.split()[0]) > 0 and "as maker" in fills
+    assert "USDT" in out.split("fees: ")[1]
