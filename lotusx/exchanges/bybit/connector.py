@@ -189,20 +189,7 @@ class Bybit:
         if self.category.name == "spot":
             rows: s.Rows[s.InstrumentRow] = await self._get(ep.INSTRUMENTS_INFO, params, s.Rows[s.InstrumentRow])
             return rows.rows
-        listed: list[s.InstrumentRow] = []
-        cursor: str | None = None
-        cursors: set[str] = set()
-        for _ in range(_MAX_PAGES):
-            rows = await self._get(ep.INSTRUMENTS_INFO, [*params, ("limit", _INSTRUMENTS_PAGE), ("cursor", cursor)],
-                                   s.Rows[s.InstrumentRow])
-            listed += rows.rows
-            cursor = rows.nextPageCursor
-            if not cursor:
-                return listed
-            if cursor in cursors:
-                raise ProtocolError(f"GET {ep.INSTRUMENTS_INFO.path}: the venue sent the same page cursor twice")
-            cursors.add(cursor)
-        raise ProtocolError(f"GET {ep.INSTRUMENTS_INFO.path}: still more instruments after {_MAX_PAGES} pages")
+        return await self._pages(ep.INSTRUMENTS_INFO, params, s.InstrumentRow, _INSTRUMENTS_PAGE, "instruments")
 
     def _instrument(self, row: s.InstrumentRow) -> Instrument:
         """The category's own fields: spot steps by basePrecision (also its floor: minOrderQty is "deprecated, no

@@ -5,7 +5,7 @@ Shapes from binance-spot-api-docs rest-api.md "Exchange information" and filters
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from decimal import Decimal
 
 import orjson
@@ -115,17 +115,22 @@ ETHBTC with tickSize and maxPrice 0 (rules disabled, filters.md PRICE_FILTER) an
 BNBBTC halted (status BREAK) with the NOTIONAL filter."""
 
 
-async def test_a_venue_shaped_answer_with_disabled_filters_decodes_exactly() -> None:
-    """A 0 tickSize or maxPrice is no rule (None), MIN_NOTIONAL still gives the floor, BREAK is not trading."""
-    asked: list[Request] = []
-
+def _listing(asked: list[Request]) -> Callable[[Request], Response]:
+    """A venue answering the server time and, to anything else, ``EXCHANGE_INFO``; each request kept in ``asked``."""
     def venue(request: Request) -> Response:
         asked.append(request)
         if request.path == "/api/v3/time":
             return Response(status=200, body=b'{"serverTime": 1565246363776}')
         return Response(status=200, body=orjson.dumps(EXCHANGE_INFO))
 
-    async with lotusx.connect("binance", transport=FakeTransport(venue), clock=FakeClock(1_565_246_363.776)) as ex:
+    return venue
+
+
+async def test_a_venue_shaped_answer_with_disabled_filters_decodes_exactly() -> None:
+    """A 0 tickSize or maxPrice is no rule (None), MIN_NOTIONAL still gives the floor, BREAK is not trading."""
+    asked: list[Request] = []
+    transport, clock = FakeTransport(_listing(asked)), FakeClock(1_565_246_363.776)
+    async with lotusx.connect("binance", transport=transport, clock=clock) as ex:
         instruments = await ex.get_instruments()
     assert instruments == {
         "ETHBTC": Instrument(symbol="ETHBTC", base="ETH", quote="BTC", trading=True, tick_size=None,
@@ -142,14 +147,8 @@ async def test_a_venue_shaped_answer_with_disabled_filters_decodes_exactly() -> 
 async def test_symbols_go_as_one_json_array() -> None:
     """symbols= is sent as the JSON array rest-api.md shows, one request for all (weight 20 either way)."""
     asked: list[Request] = []
-
-    def venue(request: Request) -> Response:
-        asked.append(request)
-        if request.path == "/api/v3/time":
-            return Response(status=200, body=b'{"serverTime": 1565246363776}')
-        return Response(status=200, body=orjson.dumps(EXCHANGE_INFO))
-
-    async with lotusx.connect("binance", transport=FakeTransport(venue), clock=FakeClock(1_565_246_363.776)) as ex:
+    transport, clock = FakeTransport(_listing(asked)), FakeClock(1_565_246_363.776)
+    async with lotusx.connect("binance", transport=transport, clock=clock) as ex:
         await ex.get_instruments(["ETHBTC", "BNBBTC"])
     [request] = [r for r in asked if r.path == "/api/v3/exchangeInfo"]
     assert dict(request.query) == {"symbols": '["ETHBTC","BNBBTC"]'}
