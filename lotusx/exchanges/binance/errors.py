@@ -130,6 +130,12 @@ def _error(where: str, status: int, code: int, msg: str, *, retry: float | None 
     return kind(where, code=code, venue_message=msg, status=status, response=response)
 
 
+# errors.md "Filter failures": -1013 "Filter failure: PRICE_FILTER" (LOT_SIZE, NOTIONAL...), an order
+# refused by the symbol's trading rules: OrderRejected, as Bybit's 170134/170140/110094 are. Other
+# -1013 messages ("Invalid quantity." and the like) stay InvalidRequest.
+_FILTER_FAILURE = "Filter failure:"
+
+
 def _kind(status: int, code: int, msg: str, *, withdrawing: bool = False) -> type[e.LotusXError]:
     if status >= 500:
         # rest-api.md: "do NOT treat this as a failure operation; the execution status is
@@ -151,7 +157,7 @@ def _kind(status: int, code: int, msg: str, *, withdrawing: bool = False) -> typ
         return e.DuplicateClientOrderId
     if code == -2010 and "insufficient balance" in msg.lower():
         return e.InsufficientBalance
-    if code == -2010:
+    if code == -2010 or (code == -1013 and msg.startswith(_FILTER_FAILURE)):
         return e.OrderRejected
     if code in _NO_BALANCE:
         return e.InsufficientBalance
