@@ -376,7 +376,9 @@ def _execution(e: Execution, category: str) -> dict[str, Any]:
             "orderType": "Market" if order.type == "MARKET" else "Limit", "stopOrderType": "",
             "execFee": plain(e.fee), "execId": str(uuid.UUID(int=e.seq)), "execPrice": plain(fill.price),
             "execQty": plain(fill.qty), "execType": "Trade", "execValue": plain(fill.qty * fill.price),
-            "execTime": str(fill.time_ms), "feeCurrency": e.fee_asset, "isMaker": e.maker,
+            "execTime": str(fill.time_ms), "isMaker": e.maker,
+            # the docs' linear example leaves it empty: a contract pays in its settle coin
+            "feeCurrency": e.fee_asset if category == "spot" else "",
             "markPrice": plain(fill.price) if category == "linear" else "", "closedSize": "0",
             "seq": fill.trade_id, "blockTradeId": "", "extraFees": ""}
 
@@ -395,7 +397,8 @@ def _instrument(category: str, m: Market) -> dict[str, Any]:
     else:
         lot |= {"qtyStep": plain(m.step), "maxMktOrderQty": plain(m.max_qty), "minNotionalValue": plain(m.min_notional)}
         price |= {"minPrice": plain(m.tick), "maxPrice": plain(m.max_price)}
-    return {"symbol": m.symbol, "baseCoin": m.base, "quoteCoin": m.quote, "status": "Trading",
+    settle = {} if category == "spot" else {"settleCoin": m.quote}  # spot lists none (docs/v5/market/instrument.mdx)
+    return {"symbol": m.symbol, "baseCoin": m.base, "quoteCoin": m.quote, "status": "Trading", **settle,
             "lotSizeFilter": lot, "priceFilter": price}
 
 

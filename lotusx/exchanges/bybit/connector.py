@@ -116,6 +116,7 @@ class Bybit:
         self.rest = parts.rest
         self.metrics = parts.metrics
         self._raw = RawStream(self._public)
+        self._settles: dict[str, str] = {}  # symbol -> its contract's settle coin, asked once (see _settle_coin)
 
     async def _get(self, endpoint: Endpoint, params: Sequence[tuple[str, Any]], result: type[T]) -> T:
         query = [("category", self.category.name), *params]
@@ -377,14 +378,29 @@ class Bybit:
         """
         end = until if until is not None else await self.parts.list_end(f"GET {ep.EXECUTION_LIST.path}")
         found: dict[str, Fill] = {}
+        settle: str | None = None
         for start, stop in windows(since, end, _HISTORY_SPAN_MS):
             rows = await self._pages(ep.EXECUTION_LIST, [("symbol", symbol), ("startTime", start), ("endTime", stop)],
                                      s.ExecutionRow, _FILLS_PAGE, "fills")
+            if settle is None and any(not row.feeCurrency for row in rows):
+                settle = await self._settle_coin(symbol)
             for row in reversed(rows):  # the venue lists newest first
                 if row.execType != "Funding":
-                    found.setdefault(row.execId, _fill(row))
+                    found.setdefault(row.execId, _fill(row, settle))
         # Stable: executions of one millisecond keep the venue's order (it sorts them by no documented key).
         return sorted(found.values(), key=lambda fill: fill.timestamp)
+
+    async def _settle_coin(self, symbol: str) -> str:
+        """The coin ``symbol``'s contract settles in: a linear fill's fee is paid in it, and its ``feeCurrency``
+        is empty (docs/v5/order/execution's example); USDT and USDC contracts alike, so asked, not guessed."""
+        if symbol not in self._settles:
+            rows = await self._instrument_rows([("symbol", symbol)])
+            coin = next((row.settleCoin for row in rows if row.symbol == symbol and row.settleCoin), None)
+            if coin is None:
+                raise ProtocolError(f"GET {ep.EXECUTION_LIST.path}: a {symbol} fill names no fee currency, and "
+                                    f"{ep.INSTRUMENTS_INFO.path} no settle coin for it")
+            self._settles[symbol] = coin
+        return self._settles[symbol]
 
     async def _walk(self, endpoint: Endpoint, params: Sequence[tuple[str, Any]]) -> list[Order]:
         """Every order a paged list query answers (see :meth:`_pages`)."""
@@ -730,9 +746,10 @@ def _ids(order_id: str | int | None, client_order_id: str | None) -> list[tuple[
     return [("orderId", str(order_id))] if order_id is not None else [("orderLinkId", str(client_order_id))]
 
 
-def _fill(r: s.ExecutionRow) -> Fill:
+def _fill(r: s.ExecutionRow, settle: str | None) -> Fill:
     return Fill(trade_id=r.execId, order_id=r.orderId, client_order_id=r.orderLinkId or None, symbol=r.symbol,
-                side=_SIDE[r.side], price=r.execPrice, quantity=r.execQty, fee=r.execFee, fee_asset=r.feeCurrency,
+                side=_SIDE[r.side], price=r.execPrice, quantity=r.execQty, fee=r.execFee,
+                fee_asset=r.feeCurrency or settle or "",
                 maker=r.isMaker, timestamp=int(r.execTime))
 
 

@@ -118,6 +118,7 @@ class InstrumentRow(msgspec.Struct):
     status: str
     priceFilter: PriceFilter
     lotSizeFilter: LotSizeFilter
+    settleCoin: str = ""  # a contract's (linear, inverse); spot lists none
 
 
 class Rows(msgspec.Struct, Generic[T]):
