@@ -1,12 +1,14 @@
-"""Shared fixtures: real aiohttp servers and a real redis-server on 127.0.0.1."""
+"""Shared fixtures (real aiohttp servers, a real redis-server on 127.0.0.1) and helpers: ``ctrl_c``, ``eventually``."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from typing import TypeVar
 
 import pytest
 from aiohttp import web
@@ -14,6 +16,7 @@ from aiohttp.test_utils import TestServer
 from redis_server import RedisServer
 
 ServeApp = Callable[[web.Application], Awaitable[TestServer]]
+T = TypeVar("T")
 
 
 @pytest.fixture
@@ -87,3 +90,13 @@ def json_paths(value: object, path: tuple[object, ...] = (), *,
     elif isinstance(value, list):
         for index, item in enumerate(value[:per_list]):
             yield from json_paths(item, (*path, index), per_list=per_list)
+
+
+async def eventually(probe: Callable[[], T | None], what: str = "condition", seconds: float = 10.0) -> T:
+    """Poll ``probe`` every 20 ms until it returns something truthy, and return that; fail after ``seconds``."""
+    for _ in range(int(seconds / 0.02)):
+        result = probe()
+        if result:
+            return result
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"timed out waiting for {what}")

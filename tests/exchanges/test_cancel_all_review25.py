@@ -7,12 +7,12 @@ against the embedded simulator over real loopback sockets.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import orjson
 import pytest
@@ -28,8 +28,8 @@ from lotusx.sim import Sim, SimConfig, serve
 from lotusx.sim.engine import Engine
 from lotusx.sim.venue import USER
 from lotusx.testing import FakeClock, FakeTransport
+from tests.conftest import eventually
 
-T = TypeVar("T")
 QUIET = SimConfig(driver_rate=0, depth_interval=0.05)  # no random flow: only the test's orders move
 SYMBOL, OTHER = "BTCUSDT", "ETHUSDT"
 CANCEL_ALL = {"binance": ("DELETE", "/api/v3/openOrders"), "bybit": ("POST", "/v5/order/cancel-all")}
@@ -90,16 +90,6 @@ async def rest(v: Venue, symbol: str, cid: str) -> Order:
     price = far_bid(v.engine, symbol).quantize(v.engine.markets[symbol].tick)
     return await v.ex.place_order(NewOrder(symbol=symbol, side="BUY", type="LIMIT", time_in_force="GTC",
                                            quantity=Decimal("0.01"), price=price, client_order_id=cid))
-
-
-async def eventually(probe: Callable[[], T | None], what: str, seconds: float = 10.0) -> T:
-    """Poll ``probe`` every 20 ms until it returns something truthy; fail after ``seconds``."""
-    for _ in range(int(seconds / 0.02)):
-        result = probe()
-        if result:
-            return result
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 async def stream_live(v: Venue, seen: list[Order]) -> None:

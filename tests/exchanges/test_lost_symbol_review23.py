@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 
@@ -15,10 +14,10 @@ from lotusx.metrics import Metrics
 from lotusx.models import OrderBook
 from lotusx.sim import Sim, SimConfig, serve
 from lotusx.sim.venue import MAKER
+from tests.conftest import eventually
 
 pytestmark = pytest.mark.timeout(60)
 
-T = TypeVar("T")
 QUIET = SimConfig(driver_rate=0, depth_interval=0.02)
 BOOK_STREAM = {"binance": "ethusdt@depth@100ms", "bybit": "orderbook.50.ETHUSDT"}
 
@@ -74,12 +73,3 @@ async def _drain(source: Any, into: list[OrderBook]) -> None:
     async for book in source:
         into.append(book)
 
-
-async def eventually(probe: Callable[[], T | None], what: str, seconds: float = 10.0) -> T:
-    """Poll ``probe`` every 20 ms until it returns something truthy; fail after ``seconds``."""
-    for _ in range(int(seconds / 0.02)):
-        result = probe()
-        if result:
-            return result
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")

@@ -14,7 +14,7 @@ import random
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 import pytest_asyncio
@@ -28,10 +28,10 @@ from lotusx.models import Balance, Level, NewOrder, Order, OrderBook, Withdrawal
 from lotusx.sim import Sim, SimConfig, serve
 from lotusx.sim.engine import Engine
 from lotusx.sim.venue import MAKER, USER
+from tests.conftest import eventually
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
-T = TypeVar("T")
 SYMBOL = "BTCUSDT"
 TICK = Decimal("0.01")
 QUIET = SimConfig(driver_rate=0, depth_interval=0.05, withdraw_delay=0.3)
@@ -77,16 +77,6 @@ async def other(sim: Sim) -> AsyncIterator[Binance]:
     """A second connector on the same account: another process trading it."""
     async with on_account(sim) as connector:
         yield connector
-
-
-async def eventually(probe: Callable[[], T | None], seconds: float = 10.0, what: str = "condition") -> T:
-    """Poll ``probe`` every 20 ms until it returns something truthy; fail after ``seconds``."""
-    for _ in range(int(seconds / 0.02)):
-        result = probe()
-        if result:
-            return result
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 class Watch:
