@@ -2,8 +2,8 @@
 
 The public API: ``connect`` (a venue's connector, from its ``Venue`` declaration) and the
 models connectors take and return (``Instrument``, ``NewOrder``, ``Order``, ``CancelledOrder``, ``Fill``,
-``OrderBook``, ``Ticker``, ``Trade``, ``Balance``, ``Withdrawal``, ``WithdrawalStatus``); composition (``stack``,
-``around``), the
+``OrderBook``, ``Position``, ``Ticker``, ``Trade``, ``Balance``, ``Withdrawal``, ``WithdrawalStatus``); composition
+(``stack``, ``around``), the
 request/response shapes, the ``RestClient`` façade, ``Credentials`` and the error tree rooted at
 :class:`LotusXError`.
 """
@@ -18,6 +18,7 @@ from lotusx.models import (
     NewOrder,
     Order,
     OrderBook,
+    Position,
     Ticker,
     Trade,
     Withdrawal,
@@ -25,6 +26,6 @@ from lotusx.models import (
 )
 from lotusx.venue import Venue, connect
 
-__all__ = [*_kernel_all, "Balance", "CancelledOrder", "Fill", "Instrument", "NewOrder", "Order", "OrderBook", "Ticker",
-           "Trade", "Venue", "Withdrawal", "WithdrawalStatus", "connect"]
+__all__ = [*_kernel_all, "Balance", "CancelledOrder", "Fill", "Instrument", "NewOrder", "Order", "OrderBook",
+           "Position", "Ticker", "Trade", "Venue", "Withdrawal", "WithdrawalStatus", "connect"]
 __version__ = "0.1.0"

@@ -1,4 +1,4 @@
-"""Account streams that stay complete across stream gaps: ``follow_orders``, ``follow_balances``.
+"""Account streams that stay complete across stream gaps: ``follow_orders``, ``follow_balances``, ``follow_positions``.
 
 No venue replays the updates a private stream missed while it was down. So after a
 :class:`~lotusx.ws.Gap`, once the stream delivers again (normally its
@@ -16,6 +16,8 @@ A query that fails for a passing reason is asked again after a short wait (see
 
 Balances: the whole account, with every asset seen before and absent now reported as zero.
 An asset's balance older (by the venue's time) than the one last yielded for it is dropped.
+
+Positions: every open position, with every one seen open before and absent now reported flat.
 
 Also here, for the connectors' ``cancel_order``: :func:`cancel_once`, which makes a cancel
 retried after a lost answer report the order it cancelled, not "unknown order"; and for their
@@ -47,7 +49,7 @@ from lotusx.kernel.message import Request, Response
 from lotusx.kernel.protocols import SYSTEM_CLOCK, Clock
 from lotusx.layers.retry import may_have_executed
 from lotusx.metrics import Metrics
-from lotusx.models import Balance, NewOrder, Order
+from lotusx.models import Balance, NewOrder, Order, Position
 from lotusx.ws.delivery import Gap, Lost
 
 TERMINAL = frozenset({"FILLED", "CANCELED", "REJECTED", "EXPIRED", "EXPIRED_IN_MATCH"})
@@ -401,3 +403,53 @@ async def follow_balances(messages: AsyncIterator[Any], *, balances: Callable[[A
         if changed:
             seen |= changed.keys()
             yield changed
+
+
+K = TypeVar("K")
+
+
+async def follow_positions(messages: AsyncIterator[Any], *, positions: Callable[[Any], list[tuple[K, Position]]],
+                           fetch: Callable[[], Awaitable[dict[K, Position]]], flat: Callable[[K, Position], Position],
+                           clock: Clock = SYSTEM_CLOCK, metrics: Metrics | None = None, exchange: str = ""
+                           ) -> AsyncGenerator[Position, None]:
+    """Yield the position changes in ``messages``, and every open position after each gap.
+
+    ``positions(message)`` reads the positions a message carries, each whole, with its key (a
+    symbol and leg); ``fetch()`` returns every open position of the account by key; ``flat(key,
+    last)`` is the flat position of a key last seen as ``last``. As :func:`follow_balances`: the
+    fetch after a gap is always yielded, a position seen open before and absent from it (closed
+    while the stream was down) comes flat, a failing fetch is asked again for a passing reason
+    (``stream="positions"``), and a stream position older (by its ``timestamp``) than the one last
+    yielded for its key is dropped.
+    """
+    times: dict[K, int] = {}
+    opened: dict[K, Position] = {}  # key -> the last position yielded, while open
+    gapped = False
+    async for message in messages:
+        if isinstance(message, Gap):
+            gapped = True
+            continue
+        if isinstance(message, Lost):  # as in follow_orders
+            raise message.rejected()
+        if gapped:
+            gapped = False
+            now = await _Patience(clock, metrics, exchange, "positions")(fetch)
+            for key, last in list(opened.items()):
+                if key not in now:
+                    del opened[key]
+                    yield flat(key, last)
+            for key, position in now.items():
+                opened[key] = position
+                if position.timestamp is not None:
+                    times[key] = max(times.get(key, -1), position.timestamp)
+                yield position
+        for key, position in positions(message):
+            if position.timestamp is not None:
+                if position.timestamp < times.get(key, -1):
+                    continue
+                times[key] = position.timestamp
+            if position.size:
+                opened[key] = position
+            else:
+                opened.pop(key, None)
+            yield position

@@ -313,6 +313,31 @@ class Fill(msgspec.Struct, frozen=True, kw_only=True):
     timestamp: int
 
 
+class Position(msgspec.Struct, frozen=True, kw_only=True):
+    """A derivatives position as the venue reports it (Bybit linear: ``get_positions``, ``watch_positions``).
+
+    ``side`` is ``"BUY"`` for a long and ``"SELL"`` for a short; ``size`` is never negative. A flat
+    position (size 0) has ``side`` ``None`` in one-way mode, where the venue writes side ``""``; in
+    hedge mode each leg keeps its side (``positionIdx`` 1 is the buy leg, 2 the sell leg) even at
+    size 0. ``get_positions`` lists open positions only; ``watch_positions`` reports a position
+    going flat as one of size 0. Amounts are the venue's own decimals; a field the venue leaves
+    empty (a liquidation price it has none for, leverage under portfolio margin) is ``None``,
+    never 0. ``realised_pnl`` is the all-time cumulative one; ``timestamp`` the venue's last
+    update (ms).
+    """
+
+    symbol: str
+    side: Side | None
+    size: Decimal
+    entry_price: Decimal
+    mark_price: Decimal | None = None
+    unrealised_pnl: Decimal | None = None
+    realised_pnl: Decimal | None = None
+    leverage: Decimal | None = None
+    liquidation_price: Decimal | None = None
+    timestamp: int | None = None
+
+
 class Balance(msgspec.Struct, frozen=True, kw_only=True):
     """One asset's balance."""
 

@@ -31,6 +31,7 @@ from lotusx.sim.bybit_wire import (
     number,
     order_json,
     page,
+    position_json,
     ref,
     spot_filters,
     ticker,
@@ -51,6 +52,8 @@ EXECUTION_LIMITS = (1, 100, 50)
 """(min, max, default) of /v5/execution/list ``limit`` (docs/v5/order/execution)."""
 LINEAR_CANCEL_ALL = 500
 """The most orders one linear /v5/order/cancel-all cancels (docs/v5/order/cancel-all)."""
+POSITION_LIMITS = (1, 200, 20)
+"""(min, max, default) of /v5/position/list ``limit`` (docs/v5/position/position.mdx)."""
 TRADE_LIMITS = {"spot": (60, 60), "linear": (1000, 500)}
 """(max, default) of /v5/market/recent-trade ``limit`` per category."""
 @dataclass(frozen=True)
@@ -101,6 +104,7 @@ class BybitRest:
             web.get("/v5/order/realtime", private(self.realtime)),
             web.get("/v5/order/history", private(self.history)),
             web.get("/v5/execution/list", private(self.executions)),
+            web.get("/v5/position/list", private(self.positions)),
             web.get("/v5/account/wallet-balance", private(self.wallet)),
             web.post("/v5/asset/withdraw/create", private(self.withdraw)),
         ]
@@ -335,6 +339,30 @@ class BybitRest:
         within = [e for e in engine.executions(call.account, symbol) if start <= e.fill.time_ms <= end]
         rows, cursor = keyset_page(within, call.params, lambda e: e.seq, EXECUTION_LIMITS)
         return {"category": category, "nextPageCursor": cursor, "list": [_execution(e, category) for e in rows]}
+
+    async def positions(self, call: Call) -> Any:
+        """GET /v5/position/list (linear only here; docs/v5/position/position.mdx).
+
+        With ``symbol`` the position "regardless of having position or not" (a flat one-way row:
+        side "", size "0"); else ``settleCoin`` is required and lists those of size above zero,
+        newest first, paged by ``cursor`` (``limit`` 1-200, default 20). Spot has no positions: the
+        docs list category ``linear``, ``inverse`` and ``option`` only.
+        """
+        category, engine = self.engine(call.params)
+        if category != "linear":
+            raise Reject(10001, f"params error: category {category} has no positions")
+        now = self.venue.now_ms()
+        cursor = ""
+        if call.params.get("symbol"):
+            rows = [self.venue.positions.of(call.account, self.symbol(engine, call.params), now)]
+        elif call.params.get("settleCoin"):
+            coin = call.params["settleCoin"]
+            held = [p for p in self.venue.positions.account(call.account)
+                    if p.size and engine.markets[p.symbol].quote == coin]
+            rows, cursor = keyset_page(held, call.params, lambda p: p.seq, POSITION_LIMITS)
+        else:
+            raise Reject(10001, "params error: symbol or settleCoin is required")
+        return {"category": category, "nextPageCursor": cursor, "list": [position_json(p, engine) for p in rows]}
 
     def _by_id(self, engine: Engine, call: Call, order_id: int | None, link_id: str | None) -> list[Order]:
         try:

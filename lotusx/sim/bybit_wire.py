@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 from lotusx.sim.common import plain
 from lotusx.sim.engine import Engine, Market, Order
+from lotusx.sim.positions import Position
 
 ZERO = Decimal(0)
 R = TypeVar("R")
@@ -171,3 +172,34 @@ def order_json(order: Order, category: str) -> dict[str, Any]:
             "cumExecQty": plain(order.filled), "cumExecValue": plain(order.quote_filled), "cumExecFee": "0",
             "createdTime": str(order.time_ms), "updatedTime": str(order.update_ms), "positionIdx": 0,
             "reduceOnly": False, "rejectReason": "EC_NoError"}
+
+
+def mark_price(engine: Engine, symbol: str) -> Decimal:
+    """The sim's mark price of ``symbol``: its last trade, or the market's starting mid before any."""
+    trades = engine.trades[symbol]
+    return trades[-1].price if trades else engine.markets[symbol].mid
+
+
+def position_json(position: Position, engine: Engine, *, stream: bool = False) -> dict[str, Any]:
+    """A one-way (positionIdx 0) position as /v5/position/list shows it, or (``stream``) the ``position`` topic.
+
+    docs/v5/position/position.mdx: ``side`` "" and ``size`` "0" for an empty position; the list names
+    the entry price ``avgPrice``, the stream (docs/v5/websocket/private/position.mdx) ``entryPrice``.
+    The sim models no margin: ``leverage`` is the docs' example's "10", ``liqPrice`` "" (as the venue
+    writes it when it has none) and the margins "0".
+    """
+    mark = mark_price(engine, position.symbol)
+    size = position.size
+    side = "Buy" if size > 0 else "Sell" if size < 0 else ""
+    row = {"positionIdx": 0, "riskId": 1, "riskLimitValue": "2000000", "symbol": position.symbol, "side": side,
+           "size": plain(abs(size)), "positionValue": plain(abs(size) * position.entry),
+           "tradeMode": 0, "positionStatus": "Normal", "autoAddMargin": 0, "adlRankIndicator": 0,
+           "leverage": "10", "markPrice": plain(mark), "liqPrice": "", "bustPrice": "",
+           "positionIM": "0", "positionMM": "0", "positionIMByMp": "0", "positionMMByMp": "0",
+           "takeProfit": "0", "stopLoss": "0", "trailingStop": "0", "tpslMode": "Full",
+           "unrealisedPnl": plain(position.unrealised(mark)), "curRealisedPnl": plain(position.realised),
+           "cumRealisedPnl": plain(position.realised), "sessionAvgPrice": "", "isReduceOnly": False,
+           "createdTime": str(position.created_ms), "updatedTime": str(position.updated_ms),
+           "seq": position.seq, "mmrSysUpdatedTime": "", "leverageSysUpdatedTime": ""}
+    entry = plain(position.entry)
+    return {**row, "entryPrice": entry, "category": "linear"} if stream else {**row, "avgPrice": entry}

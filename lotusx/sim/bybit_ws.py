@@ -22,7 +22,7 @@ import orjson
 from aiohttp import web
 
 from lotusx.sim.bybit_rest import sign_valid
-from lotusx.sim.bybit_wire import order_json, ticker
+from lotusx.sim.bybit_wire import order_json, position_json, ticker
 from lotusx.sim.common import Connection, open_ws, plain
 from lotusx.sim.engine import Book, Fill, Order
 from lotusx.sim.venue import Event, Venue
@@ -30,7 +30,7 @@ from lotusx.sim.venue import Event, Venue
 # docs/v5/websocket/public/orderbook "Depths": 1, 50, 200 and 1000 for linear and spot (linear's 500 is gone).
 BOOK = re.compile(r"^orderbook\.(1|50|200|1000)\.([A-Z0-9]+)$")
 TRADE = re.compile(r"^(publicTrade|tickers)\.([A-Z0-9]+)$")
-PRIVATE = ("order", "order.spot", "order.linear", "execution", "wallet")
+PRIVATE = ("order", "order.spot", "order.linear", "execution", "wallet", "position", "position.linear")
 
 
 class BybitWs:
@@ -198,6 +198,13 @@ class Session:
                      "orderLinkId": order_.client_id, "side": "Buy" if order_.side == "BUY" else "Sell",
                      "execTime": str(f.time_ms), "isMaker": f.maker is order_, "execFee": "0", "execType": "Trade"}
                     for f in fills]}
+            elif topic in ("position", "position.linear") and event.category == "linear":
+                # "Every time when you create/amend/cancel an order, the position topic will generate a
+                # new message (regardless if there's any actual change)" (docs/v5/websocket/private/position.mdx)
+                engine = self.venue.engines["linear"]
+                position = self.venue.positions.of(order_.account, order_.symbol, now)
+                yield {"id": str(uuid.uuid4()), "topic": topic, "creationTime": now,
+                       "data": [position_json(position, engine, stream=True)]}
             elif topic == "wallet":
                 balances = self.venue.accounts.get(order_.account, {})  # the one ledger of every category
                 yield {"id": str(uuid.uuid4()), "topic": topic, "creationTime": now, "data": [

@@ -12,6 +12,7 @@ from typing import Any
 from lotusx.kernel.protocols import SYSTEM_CLOCK, Clock
 from lotusx.sim.chaos import Chaos
 from lotusx.sim.engine import Balance, Engine, Fees, Fill, Ledger, Market, Order
+from lotusx.sim.positions import Positions
 
 D = Decimal
 USER = "user"
@@ -156,6 +157,7 @@ class Venue:
         self.accounts: Ledger = {account: {asset: Balance(free=amount) for asset, amount in funds.items()}
                                  for account, funds in ((USER, USER_FUNDS), (MAKER, MAKER_FUNDS))}
         self.engines = {c: self._engine(c) for c in categories}
+        self.positions = Positions()  # linear's, one-way: Bybit's contracts hold positions, spot holds coins
 
     def __repr__(self) -> str:
         return f"Venue({self.name!r}, categories={list(self.engines)}, chaos={self.chaos!r})"
@@ -179,6 +181,10 @@ class Venue:
         return engine
 
     def _on_order(self, category: str, reason: str, order: Order, fills: list[Fill]) -> None:
+        if category == "linear":  # booked before anything is published: a stream's position is after the fill
+            position = self.positions.of(order.account, order.symbol, self.now_ms())
+            for fill in fills:
+                position.apply(order.side, fill.qty, fill.price, fill.time_ms)
         if reason == "place":
             for fill in fills:
                 self.hub.publish(Event("trade", category, order.symbol, fill))

@@ -18,6 +18,7 @@ from lotusx.account import (
     cancel_once,
     follow_balances,
     follow_orders,
+    follow_positions,
     gap_start_ms,
     placement,
     windows,
@@ -35,6 +36,7 @@ from lotusx.exchanges.bybit.streams import (
     PRIVATE,
     BookMessage,
     OrderMessage,
+    PositionMessage,
     TradeMessage,
     WalletMessage,
     bybit_frames,
@@ -64,6 +66,7 @@ from lotusx.models import (
     NewOrder,
     Order,
     OrderBook,
+    Position,
     Side,
     Ticker,
     Trade,
@@ -83,6 +86,8 @@ from lotusx.ws.outbound import admission
 _STATUS = {"New": "NEW", "PartiallyFilled": "PARTIALLY_FILLED", "Filled": "FILLED", "Cancelled": "CANCELED",
            "PartiallyFilledCanceled": "CANCELED", "Rejected": "REJECTED", "Untriggered": "NEW",
            "Triggered": "NEW", "Deactivated": "CANCELED"}
+# docs/v5/enum positionIdx: 1 is the buy side, 2 the sell side of hedge mode (0: one-way mode).
+_LEG: dict[int, Side] = {1: "BUY", 2: "SELL"}
 _SIDE: dict[str, Side] = {"BUY": "BUY", "SELL": "SELL", "Buy": "BUY", "Sell": "SELL"}
 # orderbook.{50,200,1000} exist for spot and linear alike (docs/v5/websocket/public/orderbook); a book
 # is streamed from the shallowest that holds the depth asked (50 pushes every 20 ms, 1000 every 200 ms).
@@ -93,6 +98,8 @@ _PAGE, _MAX_PAGES = 50, 100
 _FILLS_PAGE = 100  # /v5/execution/list: "limit [1, 100]" (docs v5/order/execution)
 # /v5/order/cancel-all: "Futures: cancel up to 500 orders" a call, none for spot (docs v5/order/cancel-all).
 _CANCEL_ALL_CAP = 500
+_POSITIONS_PAGE = 200  # /v5/position/list: limit [1, 200] (docs/v5/position/position.mdx)
+_SETTLE_COINS = ("USDT", "USDC")  # linear's settle coins: USDT and USDC perpetuals (and USDC futures)
 _INSTRUMENTS_PAGE = 1000  # /v5/market/instruments-info linear: limit [1, 1000] (docs/v5/market/instrument.mdx)
 # /v5/order/history: "endTime - startTime <= 7 days" (docs v5/order/order-list).
 _HISTORY_SPAN_MS = 7 * 24 * 3600 * 1000
@@ -430,6 +437,25 @@ class Bybit:
             cursors.add(cursor)
         raise ProtocolError(f"GET {endpoint.path}: still more {what} after {_MAX_PAGES} pages")
 
+    async def get_positions(self, symbol: str | None = None, *, settle_coin: str = "USDT") -> list[Position]:
+        """Open positions of one symbol, or of every symbol settled in ``settle_coin`` (linear only).
+
+        GET /v5/position/list (docs/v5/position/position.mdx), walked page by page (200 a page) by
+        its cursor. Linear needs a symbol or a settle coin; with a symbol the venue answers
+        "regardless of having position or not" (a one-way flat row: side "", size "0"), so flat
+        rows are left out: the list is what is held. Hedge mode's two legs (positionIdx 1 and 2)
+        come as two positions, each with its side. A spot connector has no positions: ConfigError,
+        before anything is sent.
+        """
+        return [_position(row) for row in await self._position_rows(symbol, settle_coin) if row.size]
+
+    async def _position_rows(self, symbol: str | None, settle_coin: str) -> list[s.PositionRow]:
+        if self.category.name == "spot":
+            raise ConfigError("spot has no positions: get_positions and watch_positions are for a linear "
+                              "connector (lotusx.connect(lotusx.exchanges.bybit.VENUE_LINEAR, ...))")
+        scope = ("symbol", symbol) if symbol else ("settleCoin", settle_coin)  # "symbol has a higher priority"
+        return await self._pages(ep.POSITION_LIST, [scope], s.PositionRow, _POSITIONS_PAGE, "positions")
+
     async def get_balances(self) -> dict[str, Balance]:
         """Non-zero balances of the unified account, by coin: ``free`` is ``walletBalance - locked``.
 
@@ -647,8 +673,48 @@ class Bybit:
             async for change in changes:
                 yield change
 
-    async def _private(self, topic: Literal["order", "wallet"]) -> AsyncGenerator[Any, None]:
-        credentials = self.parts.need_credentials("a private stream (watch_orders, watch_balances)")
+    async def watch_positions(self, *, settle_coins: Iterable[str] = _SETTLE_COINS
+                              ) -> AsyncGenerator[Position, None]:
+        """Position changes of this account in this category (linear), each whole, from the private ``position``
+        stream (docs/v5/websocket/private/position.mdx); after a reconnect, every open position.
+
+        A position going flat comes with size 0 (side ``None`` in one-way mode, the leg's side in
+        hedge mode). The venue pushes on every order created, amended or cancelled "regardless if
+        there's any actual change", so the same position may come again unchanged. After a gap
+        the open positions of ``settle_coins`` are fetched (:meth:`get_positions`, one walk per
+        coin) and yielded, and one seen open before and absent now comes flat, its figures other
+        than side and size unknown (``None``, entry price 0); see
+        :func:`lotusx.account.follow_positions`. A push older (by ``updatedTime``) than the last
+        one yielded for its position is dropped.
+        """
+        coins = tuple(settle_coins)
+        if isinstance(settle_coins, str) or not coins:
+            raise ConfigError(f"settle_coins is a collection of coins: pass ({settle_coins!r},)")
+        category = self.category.name
+        if category == "spot":
+            await self._position_rows(None, coins[0])  # raises: spot has no positions
+
+        def changed(message: Any) -> list[tuple[tuple[str, int], Position]]:
+            if not isinstance(message, PositionMessage):
+                return []
+            return [((row.symbol, row.positionIdx), _position(row)) for row in message.positions
+                    if row.category in (None, category)]
+
+        async def fetch() -> dict[tuple[str, int], Position]:
+            rows = [row for coin in coins for row in await self._position_rows(None, coin)]
+            return {(row.symbol, row.positionIdx): _position(row) for row in rows if row.size}
+
+        def flat(key: tuple[str, int], last: Position) -> Position:
+            return Position(symbol=last.symbol, side=_LEG.get(key[1]), size=Decimal(0), entry_price=Decimal(0))
+
+        async with aclosing(self._private("position")) as messages, aclosing(follow_positions(
+                messages, positions=changed, fetch=fetch, flat=flat, clock=self.parts.clock, metrics=self.metrics,
+                exchange="bybit")) as positions:
+            async for position in positions:
+                yield position
+
+    async def _private(self, topic: Literal["order", "wallet", "position"]) -> AsyncGenerator[Any, None]:
+        credentials = self.parts.need_credentials("a private stream (watch_orders, watch_balances, watch_positions)")
         signer, clock = BybitHmac(credentials.api_key, credentials.secret), self.parts.clock
 
         stamps = LoginClock(clock)
@@ -760,6 +826,23 @@ def _order(r: s.OrderRow) -> Order:
                  status=_STATUS.get(r.orderStatus, r.orderStatus.upper()), price=r.price, quantity=r.qty,
                  filled_quantity=r.cumExecQty, time_in_force="GTC" if maker else r.timeInForce,
                  timestamp=int(r.updatedTime) if r.updatedTime else None)
+
+
+def _position(r: s.PositionRow) -> Position:
+    """A position as the venue wrote it; an empty figure is ``None``, never 0."""
+    return Position(symbol=r.symbol, side=_SIDE.get(r.side) or _LEG.get(r.positionIdx), size=r.size,
+                    entry_price=Decimal(r.avgPrice or r.entryPrice or 0), mark_price=_maybe(r.markPrice),
+                    unrealised_pnl=_maybe(r.unrealisedPnl), realised_pnl=_maybe(r.cumRealisedPnl),
+                    leverage=_maybe(r.leverage),
+                    # "" when the venue has none; the stream's flat example writes "0", no price a
+                    # position is liquidated at (docs/v5/websocket/private/position.mdx)
+                    liquidation_price=_maybe(r.liqPrice) or None,
+                    timestamp=int(r.updatedTime) if r.updatedTime else None)
+
+
+def _maybe(text: str) -> Decimal | None:
+    """A decimal the venue may leave empty (checked by its schema's pattern)."""
+    return Decimal(text) if text else None
 
 
 def _find(rows: Iterable[s.OrderRow], ids: Sequence[tuple[str, str]]) -> s.OrderRow | None:

@@ -7,7 +7,8 @@ Facts from https://bybit-exchange.github.io/docs/v5/rate-limit:
 - API limits are per UID *per endpoint*, counted in a rolling one-second window
   (UTA 2.0 Pro table): ``/v5/order/create`` and ``/v5/order/cancel`` 20/s spot, 10/s linear (each
   category its own budget), ``/v5/order/cancel-all`` likewise; ``/v5/order/realtime``,
-  ``/v5/order/history``, ``/v5/execution/list`` and ``/v5/account/wallet-balance`` 50/s;
+  ``/v5/order/history``, ``/v5/execution/list``, ``/v5/position/list`` and ``/v5/account/wallet-balance``
+  50/s;
   ``/v5/asset/withdraw/create`` 5/s.
 - Every private answer carries ``X-Bapi-Limit-Status`` (remaining), ``X-Bapi-Limit`` and
   ``X-Bapi-Limit-Reset-Timestamp`` for *that endpoint's* limit.
@@ -60,6 +61,7 @@ PLACEMENTS = frozenset({ORDER_CREATE.name, LINEAR_ORDER_CREATE.name})
 ORDER_REALTIME = _ep("order_realtime", "GET", "/v5/order/realtime", signed=True, own_pool=True)
 ORDER_HISTORY = _ep("order_history", "GET", "/v5/order/history", signed=True, own_pool=True)
 EXECUTION_LIST = _ep("execution_list", "GET", "/v5/execution/list", signed=True, own_pool=True)  # 50/s as history
+POSITION_LIST = _ep("position_list", "GET", "/v5/position/list", signed=True, own_pool=True)  # 50/s
 WALLET_BALANCE = _ep("wallet_balance", "GET", "/v5/account/wallet-balance", signed=True, own_pool=True)
 WITHDRAW = _ep("withdraw_create", "POST", "/v5/asset/withdraw/create", signed=True, own_pool=True,
                idempotency=Idempotency.UNSAFE)
@@ -75,7 +77,8 @@ WS_CONNECT = Endpoint("ws_connect", "CONNECT", "/v5", costs={WS_CONNECTIONS: 1})
 # documented, so it is halved too: a breach costs a ten-minute ban. Nor is how the 5 minutes of
 # WebSocket connections are counted: 500 halved, safe for a rolling window.
 _SHARED = (Pool(IP, 300, 5), Pool(ORDER_REALTIME.name, 25, 1), Pool(ORDER_HISTORY.name, 25, 1),
-           Pool(EXECUTION_LIST.name, 25, 1), Pool(WALLET_BALANCE.name, 25, 1), Pool(WITHDRAW.name, 2, 1),
+           Pool(EXECUTION_LIST.name, 25, 1), Pool(POSITION_LIST.name, 25, 1),
+           Pool(WALLET_BALANCE.name, 25, 1), Pool(WITHDRAW.name, 2, 1),
            Pool(WS_CONNECTIONS, 250, 300))
 LIMITS = {
     "spot": (*_SHARED, Pool(ORDER_CREATE.name, 10, 1), Pool(ORDER_CANCEL.name, 10, 1),

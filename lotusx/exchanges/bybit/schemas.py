@@ -171,6 +171,34 @@ class ExecutionRow(msgspec.Struct):
         check_amounts(self.execFee, signed=True)  # a maker rebate is a negative fee
 
 
+# A decimal the venue may leave empty ("" for none: a liquidation price past its bounds, leverage
+# under portfolio margin; docs/v5/position/position.mdx): checked here, so reading one is exact and safe.
+MaybeAmount = Annotated[str, msgspec.Meta(pattern=r"^(-?[0-9]+(\.[0-9]+)?)?$")]
+
+
+class PositionRow(msgspec.Struct):
+    """One position of GET /v5/position/list (docs/v5/position/position.mdx) and of the private ``position``
+    stream (docs/v5/websocket/private/position.mdx): the list names the entry price ``avgPrice``, the stream
+    ``entryPrice``. ``side`` is "" for an empty position."""
+
+    symbol: str
+    side: Literal["Buy", "Sell", ""]
+    size: Decimal
+    positionIdx: int = 0
+    avgPrice: MaybeAmount = ""
+    entryPrice: MaybeAmount = ""
+    markPrice: MaybeAmount = ""
+    unrealisedPnl: MaybeAmount = ""
+    cumRealisedPnl: MaybeAmount = ""
+    leverage: MaybeAmount = ""
+    liqPrice: MaybeAmount = ""
+    updatedTime: Millis = ""
+    category: str | None = None
+
+    def __post_init__(self) -> None:
+        check_amounts(self.size)  # "always positive" (or 0 when flat)
+
+
 class OrderIds(msgspec.Struct):
     """POST /v5/order/create and /v5/order/cancel result."""
 

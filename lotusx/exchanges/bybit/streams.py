@@ -18,7 +18,7 @@ import orjson
 
 from lotusx.exchanges.bybit.endpoints import Category
 from lotusx.exchanges.bybit.errors import scrubbed
-from lotusx.exchanges.bybit.schemas import Book, OrderRow, PublicTrade, WalletAccount, WsFrame
+from lotusx.exchanges.bybit.schemas import Book, OrderRow, PositionRow, PublicTrade, WalletAccount, WsFrame
 from lotusx.metrics import Metrics
 from lotusx.ws import Frames, Heartbeat, Malformed, Parse, WsDialect, frames
 from lotusx.ws.parse import report_malformed
@@ -62,10 +62,17 @@ class WalletMessage(msgspec.Struct, frozen=True):
     time: int | None = None
 
 
+class PositionMessage(msgspec.Struct, frozen=True):
+    """Private ``position`` (docs/v5/websocket/private/position.mdx): each changed position whole."""
+
+    positions: list[PositionRow]
+
+
 _book = msgspec.json.Decoder(Book).decode
 _trades = msgspec.json.Decoder(list[PublicTrade]).decode
 _orders = msgspec.json.Decoder(list[OrderRow]).decode
 _wallet = msgspec.json.Decoder(list[WalletAccount]).decode
+_positions = msgspec.json.Decoder(list[PositionRow]).decode
 
 
 @dataclass(frozen=True)
@@ -85,6 +92,8 @@ class Route:
                 return TradeMessage(topic, _trades(frame.data))
             if topic.startswith("order"):
                 return OrderMessage(_orders(frame.data))
+            if topic.startswith("position"):
+                return PositionMessage(_positions(frame.data))
             if topic == "wallet":
                 return WalletMessage(_wallet(frame.data), frame.creationTime)
         except msgspec.DecodeError as exc:
