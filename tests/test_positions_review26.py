@@ -21,7 +21,7 @@ from lotusx.sim.book import Book
 from lotusx.sim.engine import Market
 from lotusx.sim.venue import MAKER, USER
 from lotusx.testing import FakeClock, FakeTransport
-from lotusx.ws import Gap, Resumed
+from lotusx.ws import Gap, Lost, Resumed
 
 BTC = "BTCUSDT"
 USDC_PERP = Market("BTCPERP", "BTC", "USDC", D("0.01"), D("0.00001"), D(50_000))
@@ -212,7 +212,7 @@ async def test_a_spot_connector_has_no_positions() -> None:
     sent: list[dict[str, str]] = []
     transport = venue({}, sent)
     async with faked(transport, "bybit") as ex:
-        with pytest.raises(lotusx.ConfigError, match="VENUE_LINEAR"):
+        with pytest.raises(lotusx.ConfigError, match="bybit-linear"):
             await ex.get_positions("BTCUSDT")
         with pytest.raises(lotusx.ConfigError, match="spot has no positions"):
             await anext(ex.watch_positions())
@@ -255,3 +255,50 @@ async def test_a_position_closed_during_a_gap_comes_flat() -> None:
 
     got = [p async for p in follow_positions(messages(), positions=positions, fetch=fetch, flat=flat)]
     assert got == [long, lotusx.Position(symbol="BTCUSDT", side=None, size=D(0), entry_price=D(0)), eth]
+
+
+async def test_a_position_closed_while_the_stream_was_down_comes_flat(sim: Sim, linear: Bybit) -> None:
+    """After a reconnect every open position is fetched and yielded; one closed meanwhile comes at size 0."""
+    chaos = sim.chaos("bybit")
+    async with contextlib.aclosing(linear.watch_positions()) as stream:
+        first = asyncio.ensure_future(anext(stream))
+        await asyncio.sleep(0.3)
+        await trade(sim, linear, "BUY", "0.02", "50000.02")
+        assert (await asyncio.wait_for(first, 5)).size == D("0.02")
+        chaos.refuse_ws, chaos.drop_ws_once = True, 1  # the next push goes out, then the socket is gone a while
+        await trade(sim, linear, "BUY", "0.01", "3000.01", symbol="ETHUSDT")
+        assert (await asyncio.wait_for(anext(stream), 5)).symbol == "ETHUSDT"
+        await asyncio.sleep(0.2)
+        await trade(sim, linear, "SELL", "0.02", "50000.03")  # closed while no socket is up
+        chaos.refuse_ws = False
+        closed, eth = await asyncio.wait_for(anext(stream), 10), await asyncio.wait_for(anext(stream), 5)
+    assert (closed.symbol, closed.side, closed.size) == (BTC, None, 0)
+    assert (eth.symbol, eth.side, eth.size, eth.entry_price) == ("ETHUSDT", "BUY", D("0.01"), D("3000.01"))
+
+
+async def test_the_sim_refuses_positions_of_spot_and_a_list_without_symbol_or_settle_coin(linear: Bybit) -> None:
+    """docs/v5/position/position.mdx: categories linear, inverse, option; linear needs symbol or settleCoin."""
+    for params in ([("category", "spot"), ("symbol", BTC)], [("category", "linear")]):
+        with pytest.raises(lotusx.InvalidRequest, match="params error"):
+            await linear.rest.get(ep.POSITION_LIST.path, params, endpoint=ep.POSITION_LIST)
+
+
+async def test_settle_coins_must_be_a_collection() -> None:
+    """watch_positions(settle_coins="USDT") is a ConfigError saying to pass a tuple."""
+    async with faked(venue({}, [])) as ex:
+        with pytest.raises(lotusx.ConfigError, match="collection"):
+            await anext(ex.watch_positions(settle_coins="USDT"))
+
+
+async def test_a_position_stream_refused_after_a_reconnect_ends_with_subscription_rejected() -> None:
+    """A Lost (the venue refused 'position' again: a revoked permission) ends the positions with its error."""
+    async def messages() -> AsyncIterator[Any]:
+        yield Gap("reconnect", 0.0)
+        yield Lost("position", "permission denied", 0.0)
+
+    async def fetch() -> dict[tuple[str, int], lotusx.Position]:
+        raise AssertionError("no fetch: the stream is gone")
+
+    with pytest.raises(lotusx.SubscriptionRejected, match="position"):
+        async for _ in follow_positions(messages(), positions=lambda m: [], fetch=fetch, flat=lambda k, p: p):
+            pass

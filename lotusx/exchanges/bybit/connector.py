@@ -452,7 +452,7 @@ class Bybit:
     async def _position_rows(self, symbol: str | None, settle_coin: str) -> list[s.PositionRow]:
         if self.category.name == "spot":
             raise ConfigError("spot has no positions: get_positions and watch_positions are for a linear "
-                              "connector (lotusx.connect(lotusx.exchanges.bybit.VENUE_LINEAR, ...))")
+                              "connector (lotusx.connect(\"bybit-linear\", ...))")
         scope = ("symbol", symbol) if symbol else ("settleCoin", settle_coin)  # "symbol has a higher priority"
         return await self._pages(ep.POSITION_LIST, [scope], s.PositionRow, _POSITIONS_PAGE, "positions")
 
