@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
+import textwrap
 from collections.abc import AsyncIterator
 from decimal import Decimal as D
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -27,6 +30,7 @@ BTC = "BTCUSDT"
 USDC_PERP = Market("BTCPERP", "BTC", "USDC", D("0.01"), D("0.00001"), D(50_000))
 QUIET = SimConfig(depth_interval=0.02, driver_rate=0)
 NOW_MS = 1_700_000_000_000
+README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
 
 
 @pytest.fixture
@@ -302,3 +306,21 @@ async def test_a_position_stream_refused_after_a_reconnect_ends_with_subscriptio
     with pytest.raises(lotusx.SubscriptionRejected, match="position"):
         async for _ in follow_positions(messages(), positions=lambda m: [], fetch=fetch, flat=lambda k, p: p):
             pass
+
+
+async def test_the_readme_positions_block_runs_against_the_simulator(sim: Sim, linear: Bybit) -> None:
+    """README's positions block, with the sim's URLs and keys: the list, then the stream's first change."""
+    [code] = [c for c in re.findall(r"```python\n(.*?)```", README, flags=re.DOTALL) if '"bybit-linear"' in c]
+    code = code.replace('lotusx.connect("bybit-linear", credentials=creds)',
+                        f'lotusx.connect("bybit-linear", credentials=creds, rest_url={sim.rest_url("bybit")!r}, '
+                        f'ws_url={sim.ws_url("bybit")!r})').replace("        ...\n", "        break\n")
+    keys = sim.api_keys("bybit")
+    scope: dict[str, Any] = {"lotusx": lotusx, "creds": lotusx.Credentials(api_key=keys.hmac_key,
+                                                                            secret=keys.hmac_secret)}
+    exec(compile("async def snippet():\n" + textwrap.indent(code, "    ") + "\n    return locals()\n",  # noqa: S102
+                 "README.md", "exec"), scope)
+    running = asyncio.ensure_future(scope["snippet"]())
+    await asyncio.sleep(0.5)  # listed (nothing held) and subscribed
+    await trade(sim, linear, "BUY", "0.02", "50000.02")
+    done = await asyncio.wait_for(running, 5)
+    assert done["held"] == [] and (done["position"].side, done["position"].size) == ("BUY", D("0.02"))
