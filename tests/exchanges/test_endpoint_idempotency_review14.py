@@ -65,6 +65,7 @@ BYBIT = {
     "order_realtime": ("GET", "/v5/order/realtime", SAFE),
     "order_history": ("GET", "/v5/order/history", SAFE),
     "execution_list": ("GET", "/v5/execution/list", SAFE),
+    "position_list": ("GET", "/v5/position/list", SAFE),
     "wallet_balance": ("GET", "/v5/account/wallet-balance", SAFE),
     "withdraw_create": ("POST", "/v5/asset/withdraw/create", UNSAFE),
     # Not HTTP: what a WebSocket connection attempt charges (RateLimit only; no Retry ever sees it).
