@@ -17,7 +17,15 @@ from typing import Any
 import pytest
 
 import lotusx
-from lotusx.kernel.errors import AmbiguousOrderState, ConfigError, NotFound, OrderRejected, Timeout
+from lotusx.kernel.errors import (
+    AmbiguousOrderState,
+    AmbiguousOutcome,
+    ConfigError,
+    InvalidRequest,
+    NotFound,
+    OrderRejected,
+    Timeout,
+)
 from lotusx.kernel.message import Request, Response
 from lotusx.kernel.service import Service, around
 from lotusx.models import NewOrder, Order
@@ -373,3 +381,31 @@ async def test_binance_watch_orders_sees_a_quantity_amended_in_place() -> None:
         finally:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
+
+
+@pytest.mark.parametrize(("name", "category"), [("bybit", "spot"), ("bybit-linear", "linear")])
+async def test_bybit_a_refused_amend_is_the_venues_error(name: str, category: str) -> None:
+    """A price off the tick is refused (10001): the order read back is not as asked, so the refusal stands."""
+    async with on_sim(name, "bybit", category) as v:
+        mine = await bid(v, "tick-1")
+        with pytest.raises(InvalidRequest) as caught:
+            await v.ex.amend_order(SYMBOL, order_id=mine.order_id, price=mine.price + Decimal("0.001"))
+        assert caught.value.code == 10001
+        assert v.engine.find(USER, SYMBOL, client_id="tick-1").price == mine.price
+
+
+async def test_bybit_an_accepted_amend_whose_read_back_fails_is_ambiguous() -> None:
+    """The venue acknowledged the amend, the read-back keeps failing: AmbiguousOutcome saying it was accepted."""
+    def venue(request: Request) -> Response:
+        if request.path == "/v5/market/time":
+            return Response(status=200, body=b'{"retCode":0,"retMsg":"OK","result":{"timeSecond":"1700000000",'
+                                             b'"timeNano":"1700000000000000000"},"time":1700000000000}')
+        if request.path == AMEND["bybit"][1]:
+            return Response(status=200, body=b'{"retCode":0,"retMsg":"OK","result":{"orderId":"9",'
+                                             b'"orderLinkId":"x"},"time":1700000000000}')
+        return Response(status=503)
+
+    async with lotusx.connect("bybit", credentials=lotusx.Credentials("amend-key-0001", "amend-secret-0001"),
+                              transport=FakeTransport(venue)) as ex:
+        with pytest.raises(AmbiguousOutcome, match="accepted the amend of order 9"):
+            await ex.amend_order(SYMBOL, order_id=9, price=Decimal("101"))
