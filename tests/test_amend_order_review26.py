@@ -8,12 +8,14 @@ Against the embedded simulator over loopback: Binance lowers a quantity in place
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+import aiohttp
+import orjson
 import pytest
 
 import lotusx
@@ -31,9 +33,10 @@ from lotusx.kernel.service import Service, around
 from lotusx.models import NewOrder, Order
 from lotusx.sim import Sim, SimConfig, serve
 from lotusx.sim.engine import Engine
-from lotusx.sim.venue import USER
+from lotusx.sim.venue import MAKER, USER
 from lotusx.testing import FakeTransport
 from tests.conftest import eventually
+from tests.sim.sim_helpers import Binance as SignedBinance
 
 QUIET = SimConfig(driver_rate=0, depth_interval=0.05)  # no random flow: only the test's orders move
 SYMBOL, OTHER = "BTCUSDT", "ETHUSDT"
@@ -52,11 +55,16 @@ class Attempts:
     venue: str
     lose_first: bool = False
     sent: list[tuple[str, str]] = field(default_factory=list)
+    queries: list[dict[str, str]] = field(default_factory=list)
+    before: Callable[[int], None] | None = None  # called with the attempt's number (1, 2...) before it goes out
 
     async def __call__(self, request: Request, call_next: Service) -> Response:
         if (request.method, request.path) not in (AMEND[self.venue], KEEP):
             return await call_next(request)
         self.sent.append((request.method, request.path))
+        self.queries.append(dict(request.query))
+        if self.before is not None:
+            self.before(len(self.sent))
         chaos = self.sim.chaos(self.venue)
         # The venue carries the first attempt out, then cuts the connection without answering it.
         chaos.lose_answer_rate = 1.0 if self.lose_first and len(self.sent) == 1 else 0.0
@@ -409,3 +417,182 @@ async def test_bybit_an_accepted_amend_whose_read_back_fails_is_ambiguous() -> N
                               transport=FakeTransport(venue)) as ex:
         with pytest.raises(AmbiguousOutcome, match="accepted the amend of order 9"):
             await ex.amend_order(SYMBOL, order_id=9, price=Decimal("101"))
+
+
+def inside_spread(v: Venue) -> Decimal:
+    """A bid price strictly between the best bid and the best ask: only an order resting there trades at it."""
+    book = v.engine.books[SYMBOL]
+    best_bid, best_ask = book.prices("BUY")[0], book.prices("SELL")[0]
+    tick = v.engine.markets[SYMBOL].tick
+    assert best_bid + 2 * tick < best_ask
+    return best_bid + tick
+
+
+def hit(v: Venue, price: Decimal, quantity: str) -> None:
+    """The market maker sells ``quantity`` at ``price`` (IOC): a fill of the order resting inside the spread."""
+    v.engine.place(MAKER, SYMBOL, "SELL", "LIMIT", quantity=Decimal(quantity), price=price, tif="IOC")
+
+
+def exposure(v: Venue) -> Decimal:
+    """What the user's bids on SYMBOL can still buy plus what they bought: filled + open remainder."""
+    return sum((o.filled + (o.remaining if o.status in ("NEW", "PARTIALLY_FILLED") else 0)
+                for o in v.engine.orders_of(USER, SYMBOL)), Decimal(0))
+
+
+async def test_binance_quantity_is_the_whole_size_fills_included() -> None:
+    """1.0 filled 0.4, amended to 0.8 at a new price: the new order is 0.4, so 0.8 in all (as Bybit's qty)."""
+    async with on_sim("binance", "binance") as v:
+        price = inside_spread(v)
+        old = await bid(v, "whole-1", price)
+        hit(v, price, "0.004")
+        new = await v.ex.amend_order(SYMBOL, order_id=old.order_id, price=far_bid(v), quantity=Decimal("0.008"))
+        assert (new.quantity, new.filled_quantity, new.status) == (Decimal("0.004"), 0, "NEW")
+        assert exposure(v) == Decimal("0.008")
+        assert v.attempts.queries[0]["quantity"] == "0.004"
+
+
+async def test_binance_a_quantity_not_above_the_filled_is_refused_and_nothing_is_sent() -> None:
+    """An amend to no more than has filled: OrderRejected before any cancel-replace; the order rests as it was."""
+    async with on_sim("binance", "binance") as v:
+        price = inside_spread(v)
+        old = await bid(v, "whole-2", price)
+        hit(v, price, "0.004")
+        with pytest.raises(OrderRejected, match=r"not above the 0\.0040* already filled: nothing was sent"):
+            await v.ex.amend_order(SYMBOL, order_id=old.order_id, price=far_bid(v), quantity=Decimal("0.004"))
+        assert v.attempts.sent == []
+        order = v.engine.find(USER, SYMBOL, int(old.order_id))
+        assert (order.status, order.price, order.quantity) == ("PARTIALLY_FILLED", price, QTY)
+
+
+@pytest.mark.parametrize(("filled", "restriction"), [(None, "ONLY_NEW"), ("0.003", "ONLY_PARTIALLY_FILLED")])
+async def test_binance_the_cancel_is_restricted_to_the_status_read(filled: str | None, restriction: str) -> None:
+    """cancelRestrictions names the status the read saw: ONLY_NEW for NEW, ONLY_PARTIALLY_FILLED for a partial fill."""
+    async with on_sim("binance", "binance") as v:
+        price = inside_spread(v)
+        old = await bid(v, "restrict-1", price)
+        if filled:
+            hit(v, price, filled)
+        await v.ex.amend_order(SYMBOL, order_id=old.order_id, price=far_bid(v))
+        assert [q["cancelRestrictions"] for q in v.attempts.queries] == [restriction]
+
+
+async def test_binance_a_fill_between_the_read_and_the_cancel_replace_is_retried_with_fresh_figures() -> None:
+    """Read NEW, part filled before the cancel-replace: ONLY_NEW refuses it, a re-read sizes the new order."""
+    async with on_sim("binance", "binance") as v:
+        price = inside_spread(v)
+        old = await bid(v, "race-1", price)
+        v.attempts.before = lambda attempt: hit(v, price, "0.004") if attempt == 1 else None
+        new = await v.ex.amend_order(SYMBOL, order_id=old.order_id, price=far_bid(v), quantity=QTY)
+        assert [q["cancelRestrictions"] for q in v.attempts.queries] == ["ONLY_NEW", "ONLY_PARTIALLY_FILLED"]
+        assert new.quantity == Decimal("0.006")
+        assert exposure(v) == QTY
+        assert v.engine.find(USER, SYMBOL, int(old.order_id)).status == "CANCELED"
+
+
+async def test_binance_an_order_filled_before_the_cancel_replace_is_not_found_and_nothing_is_placed() -> None:
+    """Read NEW, wholly filled before the cancel-replace: NotFound, no new order."""
+    async with on_sim("binance", "binance") as v:
+        price = inside_spread(v)
+        old = await bid(v, "race-2", price)
+        v.attempts.before = lambda attempt: hit(v, price, "0.01")
+        with pytest.raises(NotFound):
+            await v.ex.amend_order(SYMBOL, order_id=old.order_id, price=far_bid(v))
+        assert [o.status for o in v.engine.orders_of(USER, SYMBOL)] == ["FILLED"]
+
+
+RESTRICTED = (b'{"code":-2022,"msg":"Order cancel-replace failed.","data":{"cancelResult":"FAILURE",'
+              b'"newOrderResult":"NOT_ATTEMPTED","cancelResponse":{"code":-2011,'
+              b'"msg":"Order was not canceled due to cancel restrictions."},"newOrderResponse":null}}')
+
+
+def read_as(*statuses: str) -> Callable[[Request], Response]:
+    """A fake Binance whose GET /api/v3/order answers these statuses in turn (the last one after) and whose
+    cancel-replace always meets its cancel restriction."""
+    answers = iter(statuses)
+    last = statuses[-1]
+
+    def venue(request: Request) -> Response:
+        nonlocal last
+        if request.path == "/api/v3/time":
+            return Response(status=200, body=b'{"serverTime": 1700000000000}')
+        if request.method == "GET":
+            last = next(answers, last)
+            filled = b"0" if last == "NEW" else b"1" if last == "FILLED" else b"0.5"
+            return Response(status=200, body=b'{"symbol":"BTCUSDT","orderId":7,"clientOrderId":"a","price":"100",'
+                                             b'"origQty":"1","executedQty":"' + filled + b'","status":"'
+                                             + last.encode() + b'","type":"LIMIT","side":"BUY","timeInForce":"GTC"}')
+        return Response(status=400, body=RESTRICTED)
+    return venue
+
+
+async def amend_on(transport: FakeTransport) -> None:
+    """amend_order(order 7, price 101) on a fake Binance."""
+    async with lotusx.connect("binance", credentials=lotusx.Credentials("amend-key-0001", "amend-secret-0001"),
+                              transport=transport) as ex:
+        await ex.amend_order(SYMBOL, order_id=7, price=Decimal("101"))
+
+
+def replaces(transport: FakeTransport) -> list[dict[str, str]]:
+    """The query of each cancel-replace sent."""
+    return [dict(r.query) for r in transport.requests if r.path == AMEND["binance"][1]]
+
+
+async def test_binance_a_cancel_replace_kept_refused_by_its_restriction_gives_up_after_three_attempts() -> None:
+    """The status read keeps being stale (NEW): three cancel-replaces, each re-read, then the venue's refusal."""
+    transport = FakeTransport(read_as("NEW"))
+    with pytest.raises(InvalidRequest, match="cancel restrictions") as caught:
+        await amend_on(transport)
+    assert caught.value.code == -2011 and not isinstance(caught.value, NotFound)
+    assert [q["cancelRestrictions"] for q in replaces(transport)] == ["ONLY_NEW"] * 3
+    assert [r.method for r in transport.requests if r.path == "/api/v3/order"] == ["GET"] * 3
+
+
+async def test_binance_an_order_found_filled_on_the_re_read_is_not_found() -> None:
+    """Refused by its restriction, then read FILLED: NotFound, "nothing to amend", no second cancel-replace."""
+    transport = FakeTransport(read_as("NEW", "FILLED"))
+    with pytest.raises(NotFound, match="nothing to amend"):
+        await amend_on(transport)
+    assert len(replaces(transport)) == 1
+
+
+@asynccontextmanager
+async def signed_sim() -> AsyncIterator[tuple[SignedBinance, Engine]]:
+    async with serve(("binance",), seed=1, config=QUIET) as sim, aiohttp.ClientSession() as http:
+        keys = sim.api_keys("binance")
+        yield SignedBinance(http, sim.rest_url("binance"), keys.hmac_key, keys.hmac_secret), sim.engine("binance")
+
+
+async def sim_cancel_replace(restriction: str) -> tuple[int, dict[str, Any], Engine, int]:
+    """A NEW bid, then a cancel-replace of it with ``restriction`` on the sim: HTTP status, answer, engine, order id."""
+    async with signed_sim() as (binance, engine):
+        price = (engine.books[SYMBOL].prices("BUY")[0] / 2).quantize(engine.markets[SYMBOL].tick)
+        placed = engine.place(USER, SYMBOL, "BUY", "LIMIT", quantity=QTY, price=price)
+        async with await binance.signed("POST", "/api/v3/order/cancelReplace", symbol=SYMBOL, side="BUY",
+                                        type="LIMIT", timeInForce="GTC", quantity="0.01", price=str(price),
+                                        cancelReplaceMode="STOP_ON_FAILURE", cancelOrderId=placed.order_id,
+                                        cancelRestrictions=restriction) as resp:
+            return resp.status, orjson.loads(await resp.read()), engine, placed.order_id
+
+
+async def test_sim_cancel_replace_refuses_an_unknown_cancel_restriction() -> None:
+    """rest-api.md "Regarding cancelRestrictions": a value not supported is -1145 "Invalid cancelRestrictions"."""
+    status, body, engine, order_id = await sim_cancel_replace("ONLY_FILLED")
+    assert (status, body) == (400, {"code": -1145, "msg": "Invalid cancelRestrictions"})
+    assert engine.find(USER, SYMBOL, order_id).status == "NEW"
+
+
+async def test_sim_cancel_replace_keeps_an_order_whose_status_the_restriction_excludes() -> None:
+    """ONLY_PARTIALLY_FILLED on a NEW order: -2022, the cancel's -2011 "cancel restrictions", nothing placed."""
+    status, body, engine, _ = await sim_cancel_replace("ONLY_PARTIALLY_FILLED")
+    assert (status, body["code"]) == (400, -2022)
+    assert body["data"]["cancelResult"] == "FAILURE" and body["data"]["newOrderResult"] == "NOT_ATTEMPTED"
+    assert body["data"]["cancelResponse"] == {"code": -2011,
+                                              "msg": "Order was not canceled due to cancel restrictions."}
+    assert [o.status for o in engine.orders_of(USER, SYMBOL)] == ["NEW"]
+
+
+async def test_sim_cancel_replace_honours_a_restriction_the_order_meets() -> None:
+    """ONLY_NEW on a NEW order: replaced as without it."""
+    status, body, engine, _ = await sim_cancel_replace("ONLY_NEW")
+    assert (status, body["cancelResult"], body["newOrderResult"]) == (200, "SUCCESS", "SUCCESS")
+    assert [o.status for o in engine.orders_of(USER, SYMBOL)] == ["CANCELED", "NEW"]

@@ -40,6 +40,8 @@ from lotusx.sim.engine import OPEN, Engine, Order
 from lotusx.sim.venue import Venue
 
 SignedHandler = Callable[[web.Request, Signed], Awaitable[web.Response]]
+# cancelRestrictions' values and the one status each lets a cancel through (rest-api.md "Cancel order").
+_RESTRICTED_TO = {"ONLY_NEW": "NEW", "ONLY_PARTIALLY_FILLED": "PARTIALLY_FILLED"}
 
 
 @dataclass
@@ -253,6 +255,9 @@ class BinanceRest:
 
         A cancel that fails is -2022 (HTTP 400), nothing placed; a new order refused after the cancel
         is -2021 (HTTP 409): the original is gone. Both carry ``data`` with each half's answer.
+        ``cancelRestrictions`` (rest-api.md "Regarding cancelRestrictions"): ONLY_NEW or
+        ONLY_PARTIALLY_FILLED cancels only an order of that status, else the cancel fails with -2011
+        "Order was not canceled due to cancel restrictions."; any other value is -1145.
         """
         p = signed.params
         headers, exceeded = self.throttle.count_order(signed.account)
@@ -267,6 +272,9 @@ class BinanceRest:
             if client_id is not None and not CLIENT_ID.match(client_id):
                 raise InvalidRequest(illegal("newClientOrderId", CLIENT_ID.pattern), code=-1100)
             order_params(p, type_)
+            restriction = p.get("cancelRestrictions")
+            if restriction not in (None, *_RESTRICTED_TO):
+                raise InvalidRequest("Invalid cancelRestrictions", code=-1145)
             ref = order_ref({"orderId": p["cancelOrderId"]} if "cancelOrderId" in p else
                             {"origClientOrderId": p["cancelOrigClientOrderId"]} if "cancelOrigClientOrderId" in p
                             else {})
@@ -274,12 +282,12 @@ class BinanceRest:
             return error(exc, headers)
         cancel_id = p.get("cancelNewClientOrderId") or secrets.token_hex(11)
         try:
+            target = self.engine.find(signed.account, symbol, *ref)
+            if restriction is not None and target.status in OPEN and target.status != _RESTRICTED_TO[restriction]:
+                return self._cancel_failed("Order was not canceled due to cancel restrictions.", headers)
             old = self.engine.cancel(signed.account, symbol, *ref, cancel_client_id=cancel_id)
         except NotFound:
-            return answer({"code": -2022, "msg": "Order cancel-replace failed.", "data": {
-                "cancelResult": "FAILURE", "newOrderResult": "NOT_ATTEMPTED",
-                "cancelResponse": {"code": -2011, "msg": "Unknown order sent."}, "newOrderResponse": None}},
-                400, headers)
+            return self._cancel_failed("Unknown order sent.", headers)
         cancelled = self._cancel_report(old, cancel_id)
         try:
             order = self.engine.place(signed.account, symbol, side, type_, quantity=decimal(p, "quantity"),
@@ -292,6 +300,13 @@ class BinanceRest:
                 "newOrderResponse": refused}}, 409, headers)
         return answer({"cancelResult": "SUCCESS", "newOrderResult": "SUCCESS", "cancelResponse": cancelled,
                        "newOrderResponse": order_json(order, p.get("newOrderRespType", "FULL"))}, headers=headers)
+
+    @staticmethod
+    def _cancel_failed(msg: str, headers: dict[str, str]) -> web.Response:
+        """-2022: the cancel half refused with -2011 ``msg``; no new order was attempted (STOP_ON_FAILURE)."""
+        return answer({"code": -2022, "msg": "Order cancel-replace failed.", "data": {
+            "cancelResult": "FAILURE", "newOrderResult": "NOT_ATTEMPTED",
+            "cancelResponse": {"code": -2011, "msg": msg}, "newOrderResponse": None}}, 400, headers)
 
     async def cancel_all(self, request: web.Request, signed: Signed) -> web.Response:
         """DELETE /api/v3/openOrders: every open order of the symbol, each answered with its cancel report.
