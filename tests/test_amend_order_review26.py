@@ -419,6 +419,25 @@ async def test_bybit_an_accepted_amend_whose_read_back_fails_is_ambiguous() -> N
             await ex.amend_order(SYMBOL, order_id=9, price=Decimal("101"))
 
 
+@pytest.mark.parametrize("code", [110064, 170313])
+async def test_bybit_an_amend_refused_by_the_order_rules_is_order_rejected(code: int) -> None:
+    """Bybit's documented amend refusals (quantity not above the filled, 170313) are OrderRejected, as Binance's are."""
+    def venue(request: Request) -> Response:
+        if request.path == "/v5/market/time":
+            return Response(status=200, body=b'{"retCode":0,"retMsg":"OK","result":{"timeSecond":"1700000000",'
+                                             b'"timeNano":"1700000000000000000"},"time":1700000000000}')
+        if request.path == AMEND["bybit"][1]:
+            return Response(status=200, body=b'{"retCode":%d,"retMsg":"refused","result":{},"time":1700000000000}'
+                            % code)
+        return Response(status=200, body=b'{"retCode":0,"retMsg":"OK","result":{"list":[]},"time":1700000000000}')
+
+    async with lotusx.connect("bybit", credentials=lotusx.Credentials("amend-key-0001", "amend-secret-0001"),
+                              transport=FakeTransport(venue)) as ex:
+        with pytest.raises(OrderRejected) as caught:
+            await ex.amend_order(SYMBOL, order_id=9, quantity=Decimal("1"))
+    assert caught.value.code == code
+
+
 def inside_spread(v: Venue) -> Decimal:
     """A bid price strictly between the best bid and the best ask: only an order resting there trades at it."""
     book = v.engine.books[SYMBOL]

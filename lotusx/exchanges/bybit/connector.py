@@ -49,6 +49,7 @@ from lotusx.kernel.errors import (
     InvalidRequest,
     LotusXError,
     NotFound,
+    OrderRejected,
     ProtocolError,
     SubscriptionRejected,
     TimestampOutOfWindow,
@@ -302,7 +303,9 @@ class Bybit:
         order is read back, as :meth:`cancel_order` does, and an order still open shows the price and
         quantity asked (the read may come before the venue applied them; ``watch_orders`` confirms).
         A read-back that fails raises :class:`~lotusx.AmbiguousOutcome` saying the amend was
-        accepted, the read's error its cause. An unknown, filled or cancelled order is ``NotFound``.
+        accepted, the read's error its cause. An unknown, filled or cancelled order is ``NotFound``;
+        an amend the order's rules refuse (110064: a quantity not above what has filled) is
+        ``OrderRejected``, as on Binance.
         A refusal met by a re-send after a lost answer (the first attempt amended the order) is
         checked by reading the order: one that already rests as asked is the answer.
         """
@@ -311,7 +314,7 @@ class Bybit:
         body = {"category": self.category.name, "symbol": symbol, **dict(ids), "qty": quantity, "price": price}
         try:
             done: s.OrderIds = await self._post(self.category.order_amend, body, s.OrderIds)
-        except InvalidRequest as exc:
+        except (InvalidRequest, OrderRejected) as exc:
             if isinstance(exc, NotFound):
                 raise
             try:

@@ -63,6 +63,9 @@ LINEAR_ORDER_AMEND = _ep("linear_order_amend", "POST", "/v5/order/amend", signed
 LINEAR_ORDER_CANCEL_ALL = _ep("linear_order_cancel_all", "POST", "/v5/order/cancel-all", signed=True,
                               own_pool=True)
 PLACEMENTS = frozenset({ORDER_CREATE.name, LINEAR_ORDER_CREATE.name})
+# Writes whose documented 11xxxx/17xxxx refusals are the order's own rules (OrderRejected) and whose
+# undocumented codes may have acted (ServerError): placements, and amends (absolute values, so a re-send is harmless).
+ORDER_WRITES = PLACEMENTS | {ORDER_AMEND.name, LINEAR_ORDER_AMEND.name}
 ORDER_REALTIME = _ep("order_realtime", "GET", "/v5/order/realtime", signed=True, own_pool=True)
 ORDER_HISTORY = _ep("order_history", "GET", "/v5/order/history", signed=True, own_pool=True)
 EXECUTION_LIST = _ep("execution_list", "GET", "/v5/execution/list", signed=True, own_pool=True)  # 50/s as history
