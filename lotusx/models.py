@@ -74,6 +74,28 @@ def check_count(name: str, value: int | None, *, none: str | None = None) -> Non
         raise ConfigError(f"{name} must be a whole number >= 1{also}, got {value!r}")
 
 
+def amend_amounts(price: object, quantity: object) -> None:
+    """``ConfigError`` unless an amend asks a new ``price`` or ``quantity`` (or both), each exact positive money.
+
+    The same rule as :class:`NewOrder`'s amounts (no float, no zero or negative amount, at most 20
+    whole or fraction digits), checked before anything is sent.
+    """
+    if price is None and quantity is None:
+        raise ConfigError("amend_order needs a new price or a new quantity (or both)")
+    for name, value in (("price", price), ("quantity", quantity)):
+        if value is None:
+            continue
+        if isinstance(value, float):
+            raise ConfigError(f"amend_order {name} is a float ({value!r}): money is exact, "
+                              f"pass Decimal({str(value)!r})")
+        if type(value) is not Decimal or not (value.is_finite() and value > _ZERO):
+            raise ConfigError(f"amend_order {name} must be a positive, finite Decimal, got {value!r}")
+        try:
+            param_value(value)
+        except ConfigError as exc:
+            raise ConfigError(f"amend_order {name}: {exc}") from None
+
+
 _IMPLIED_TIF = {"MARKET": "IOC", "LIMIT_MAKER": "GTC"}  # what these types behave as, on every venue
 
 

@@ -129,6 +129,8 @@ WEIGHTS: dict[tuple[str, str], Callable[[dict[str, str]], int]] = {
     ("GET", "/api/v3/ticker/24hr"): lambda p: 2 if "symbol" in p else 80,
     ("POST", "/api/v3/order"): lambda p: 1,
     ("DELETE", "/api/v3/order"): lambda p: 1,
+    ("PUT", "/api/v3/order/amend/keepPriority"): lambda p: 4,  # rest-api.md "Order Amend Keep Priority"
+    ("POST", "/api/v3/order/cancelReplace"): lambda p: 1,  # rest-api.md "Cancel an Existing Order and Send..."
     ("DELETE", "/api/v3/openOrders"): lambda p: 1,
     ("GET", "/api/v3/order"): lambda p: 4,
     ("GET", "/api/v3/openOrders"): lambda p: 6 if "symbol" in p else 80,

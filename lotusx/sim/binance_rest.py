@@ -36,10 +36,12 @@ from lotusx.sim.binance_wire import (
     trade_json,
 )
 from lotusx.sim.common import answer
-from lotusx.sim.engine import Engine, Order
+from lotusx.sim.engine import OPEN, Engine, Order
 from lotusx.sim.venue import Venue
 
 SignedHandler = Callable[[web.Request, Signed], Awaitable[web.Response]]
+# cancelRestrictions' values and the one status each lets a cancel through (rest-api.md "Cancel order").
+_RESTRICTED_TO = {"ONLY_NEW": "NEW", "ONLY_PARTIALLY_FILLED": "PARTIALLY_FILLED"}
 
 
 @dataclass
@@ -77,6 +79,8 @@ class BinanceRest:
             web.post("/api/v3/order", signed(self.new_order)), web.delete("/api/v3/order", signed(self.cancel)),
             web.get("/api/v3/order", signed(self.query)), web.get("/api/v3/openOrders", signed(self.open_orders)),
             web.delete("/api/v3/openOrders", signed(self.cancel_all)),
+            web.put("/api/v3/order/amend/keepPriority", signed(self.keep_priority)),
+            web.post("/api/v3/order/cancelReplace", signed(self.cancel_replace)),
             web.get("/api/v3/allOrders", signed(self.all_orders)),
             web.get("/api/v3/myTrades", signed(self.my_trades)),
             web.get("/api/v3/account", signed(self.account)),
@@ -218,6 +222,91 @@ class BinanceRest:
         except LotusXError as exc:
             return error(exc)
         return answer(self._cancel_report(order, cancel_id))
+
+    async def keep_priority(self, request: web.Request, signed: Signed) -> web.Response:
+        """PUT /api/v3/order/amend/keepPriority: a lower quantity in place, id and queue place kept.
+
+        ``newQty`` must be below the order's quantity, else -2038 "Order amend (quantity increase) is
+        not supported." (errors.md); the order is renamed ``newClientOrderId``, a random one if none.
+        """
+        p = signed.params
+        try:
+            symbol = self.engine.market(symbol_of(p)).symbol
+            ref = order_ref(p)
+            new_qty = decimal(p, "newQty")
+            if new_qty is None:
+                raise InvalidRequest(mandatory("newQty"), code=-1102)
+            cid = p.get("newClientOrderId") or secrets.token_hex(11)
+            if not CLIENT_ID.match(cid):
+                raise InvalidRequest(illegal("newClientOrderId", CLIENT_ID.pattern), code=-1100)
+            order = self.engine.find(signed.account, symbol, *ref)
+            if order.status in OPEN and not order.filled < new_qty < order.quantity:
+                raise OrderRejected("Order amend (quantity increase) is not supported.", code=-2038)
+            old_cid = order.client_id
+            order = self.engine.amend(signed.account, symbol, *ref, quantity=new_qty, new_client_id=cid)
+        except LotusXError as exc:
+            return error(exc)
+        amended = {k: v for k, v in order_json(order, "RESULT").items() if k not in ("transactTime", "origQty")}
+        return answer({"transactTime": self.venue.now_ms(), "executionId": order.update_ms, "amendedOrder": {
+            **amended, "origClientOrderId": old_cid, "qty": f8(order.quantity)}})
+
+    async def cancel_replace(self, request: web.Request, signed: Signed) -> web.Response:
+        """POST /api/v3/order/cancelReplace, cancelReplaceMode=STOP_ON_FAILURE only (rest-api.md).
+
+        A cancel that fails is -2022 (HTTP 400), nothing placed; a new order refused after the cancel
+        is -2021 (HTTP 409): the original is gone. Both carry ``data`` with each half's answer.
+        ``cancelRestrictions`` (rest-api.md "Regarding cancelRestrictions"): ONLY_NEW or
+        ONLY_PARTIALLY_FILLED cancels only an order of that status, else the cancel fails with -2011
+        "Order was not canceled due to cancel restrictions."; any other value is -1145.
+        """
+        p = signed.params
+        headers, exceeded = self.throttle.count_order(signed.account)
+        if exceeded:
+            return answer({"code": -1015, "msg": "Too many new orders."}, 429, headers)
+        try:
+            symbol = self.engine.market(symbol_of(p)).symbol
+            if p.get("cancelReplaceMode") != "STOP_ON_FAILURE":
+                raise InvalidRequest("The sim serves cancelReplaceMode=STOP_ON_FAILURE only.", code=-1102)
+            side, type_ = required(p, "side"), required(p, "type")
+            client_id = p.get("newClientOrderId")
+            if client_id is not None and not CLIENT_ID.match(client_id):
+                raise InvalidRequest(illegal("newClientOrderId", CLIENT_ID.pattern), code=-1100)
+            order_params(p, type_)
+            restriction = p.get("cancelRestrictions")
+            if restriction not in (None, *_RESTRICTED_TO):
+                raise InvalidRequest("Invalid cancelRestrictions", code=-1145)
+            ref = order_ref({"orderId": p["cancelOrderId"]} if "cancelOrderId" in p else
+                            {"origClientOrderId": p["cancelOrigClientOrderId"]} if "cancelOrigClientOrderId" in p
+                            else {})
+        except LotusXError as exc:
+            return error(exc, headers)
+        cancel_id = p.get("cancelNewClientOrderId") or secrets.token_hex(11)
+        try:
+            target = self.engine.find(signed.account, symbol, *ref)
+            if restriction is not None and target.status in OPEN and target.status != _RESTRICTED_TO[restriction]:
+                return self._cancel_failed("Order was not canceled due to cancel restrictions.", headers)
+            old = self.engine.cancel(signed.account, symbol, *ref, cancel_client_id=cancel_id)
+        except NotFound:
+            return self._cancel_failed("Unknown order sent.", headers)
+        cancelled = self._cancel_report(old, cancel_id)
+        try:
+            order = self.engine.place(signed.account, symbol, side, type_, quantity=decimal(p, "quantity"),
+                                      price=decimal(p, "price"), tif=p.get("timeInForce", "GTC"),
+                                      client_id=client_id, min_notional=self.engine.markets[symbol].min_notional)
+        except LotusXError as exc:
+            refused = orjson.loads(error(exc).body)  # type: ignore[arg-type]
+            return answer({"code": -2021, "msg": "Order cancel-replace partially failed.", "data": {
+                "cancelResult": "SUCCESS", "newOrderResult": "FAILURE", "cancelResponse": cancelled,
+                "newOrderResponse": refused}}, 409, headers)
+        return answer({"cancelResult": "SUCCESS", "newOrderResult": "SUCCESS", "cancelResponse": cancelled,
+                       "newOrderResponse": order_json(order, p.get("newOrderRespType", "FULL"))}, headers=headers)
+
+    @staticmethod
+    def _cancel_failed(msg: str, headers: dict[str, str]) -> web.Response:
+        """-2022: the cancel half refused with -2011 ``msg``; no new order was attempted (STOP_ON_FAILURE)."""
+        return answer({"code": -2022, "msg": "Order cancel-replace failed.", "data": {
+            "cancelResult": "FAILURE", "newOrderResult": "NOT_ATTEMPTED",
+            "cancelResponse": {"code": -2011, "msg": msg}, "newOrderResponse": None}}, 400, headers)
 
     async def cancel_all(self, request: web.Request, signed: Signed) -> web.Response:
         """DELETE /api/v3/openOrders: every open order of the symbol, each answered with its cancel report.

@@ -114,6 +114,9 @@ def user_events(venue: Venue, reason: str, order: Order, fills: list[Fill]) -> I
     now = venue.now_ms()
     if reason == "place":
         yield execution_report(order, "NEW", "NEW", Decimal(0), Decimal(0), None, now)
+    elif reason == "amend":
+        # keepPriority's report: execution type REPLACED (faqs/order_amend_keep_priority.md), "c" the new client id.
+        yield execution_report(order, "REPLACED", order.status, order.filled, order.quote_filled, None, now)
     cum, quote = order.filled - sum(f.qty for f in fills), order.quote_filled - sum(f.qty * f.price for f in fills)
     for fill in fills:
         cum, quote = cum + fill.qty, quote + fill.qty * fill.price

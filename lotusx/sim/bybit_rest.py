@@ -101,6 +101,7 @@ class BybitRest:
             web.get("/v5/market/tickers", self._public(self.tickers)),
             web.post("/v5/order/create", private(self.create)), web.post("/v5/order/cancel", private(self.cancel)),
             web.post("/v5/order/cancel-all", private(self.cancel_all)),
+            web.post("/v5/order/amend", private(self.amend)),
             web.get("/v5/order/realtime", private(self.realtime)),
             web.get("/v5/order/history", private(self.history)),
             web.get("/v5/execution/list", private(self.executions)),
@@ -277,6 +278,29 @@ class BybitRest:
             order = engine.cancel(call.account, self.symbol(engine, call.params), *ref(call.params))
         except NotFound:
             raise Reject(110001, "Order does not exist.") from None
+        return {"orderId": str(order.order_id), "orderLinkId": order.client_id}
+
+    async def amend(self, call: Call) -> Any:
+        """POST /v5/order/amend by orderId or orderLinkId: ``qty`` and/or ``price`` in place, the ids kept.
+
+        docs/v5/order/amend-order.mdx: only unfilled or partially filled orders (else 110001 "Order
+        does not exist."); the answer holds the ids alone. A new price or a larger qty puts the
+        order at the back of its level; a PostOnly that would take is cancelled, as on create.
+        """
+        category, engine = self.engine(call.params)
+        qty, price = number(call.params, "qty"), number(call.params, "price")
+        if qty is None and price is None:
+            raise Reject(10001, "params error: qty or price is required")
+        try:
+            order = engine.amend(call.account, self.symbol(engine, call.params), *ref(call.params), quantity=qty,
+                                 price=price, cancel_crossing_maker=True)
+        except NotFound:
+            raise Reject(110001, "Order does not exist.") from None
+        except InsufficientBalance:
+            raise (Reject(170131, "Insufficient balance.") if category == "spot"
+                   else Reject(110007, "Insufficient available balance")) from None
+        except LotusXError as exc:
+            raise Reject(10001, f"params error: {exc.message}") from None
         return {"orderId": str(order.order_id), "orderLinkId": order.client_id}
 
     async def cancel_all(self, call: Call) -> Any:

@@ -43,7 +43,7 @@ def _crosses(order: Order, price: Decimal) -> bool:
 
 
 Listener = Callable[[str, Order, list[Fill]], None]
-"""Called with ("place" | "fill" | "cancel", order, the fills this notice reports)."""
+"""Called with ("place" | "fill" | "cancel" | "amend", order, the fills this notice reports)."""
 
 Ledger = dict[str, dict[str, Balance]]
 """Balances by account, then asset: one wallet per account."""
@@ -223,6 +223,66 @@ class Engine:
         book.touch(order.side, order.price)  # type: ignore[arg-type]
         self._finish(order, "CANCELED")
         self._notify("cancel", order, [])
+        return order
+
+    @_exact
+    def amend(self, account: str, symbol: str, order_id: int | None = None, client_id: str | None = None, *,
+              quantity: Decimal | None = None, price: Decimal | None = None, new_client_id: str | None = None,
+              cancel_crossing_maker: bool = False) -> Order:
+        """Change an open order in place (its id kept): NotFound for one not open, OrderRejected for a bad amount.
+
+        ``quantity`` is the order's whole size, fills included, and must stay above what has filled.
+        A lower quantity at the same price keeps the order's place in its level; a new price or a
+        larger quantity moves it to the back, at a crossing price first trading as a taker. A
+        LIMIT_MAKER that would take is refused, the order unchanged, unless
+        ``cancel_crossing_maker`` (Bybit PostOnly), which cancels it. ``new_client_id`` renames it.
+        """
+        order = self.find(account, symbol, order_id, client_id)
+        if order.status not in OPEN:
+            raise NotFound("Order does not exist.")
+        market, book = order.market, self.books[symbol]
+        new_qty = order.quantity if quantity is None else quantity
+        new_price = order.price if price is None else price
+        self._validate(market, order.side, order.type, new_qty, new_price, None)
+        if new_qty <= order.filled:
+            raise OrderRejected("The modified quantity cannot be less than or equal to the filled quantity.")
+        moved = new_price != order.price or new_qty > order.quantity
+        probe = Order(order.order_id, order.client_id, account, market, order.side, order.type, order.tif, new_price,
+                      new_qty, None, order.time_ms)
+        would_take = moved and order.type == "LIMIT_MAKER" and self._takeable(probe, book) > 0
+        if would_take and not cancel_crossing_maker:
+            raise OrderRejected("Order would immediately match and take.")
+        left = new_qty - order.filled
+        amount = left * new_price if order.side == "BUY" else left  # type: ignore[operator]
+        bal = self.balance(account, order.lock_asset)
+        if amount - order.locked > bal.free:
+            raise InsufficientBalance(f"{order.lock_asset} free {bal.free} < {amount - order.locked}")
+        bal.free += order.locked - amount
+        bal.locked += amount - order.locked
+        order.locked = amount
+        if new_client_id is not None and new_client_id != order.client_id:
+            self._client_ids.pop((account, order.client_id), None)
+            order.client_id = new_client_id
+            self._client_ids[(account, new_client_id)] = order
+        if moved:
+            level = book.side(order.side)[order.price]  # type: ignore[index]  # open orders always rest at a price
+            level.remove(order)
+            if not level:
+                del book.side(order.side)[order.price]  # type: ignore[arg-type]
+            book.touch(order.side, order.price)  # type: ignore[arg-type]
+        order.quantity, order.price, order.update_ms = new_qty, new_price, self._clock_ms()
+        if not moved:
+            book.touch(order.side, order.price)  # type: ignore[arg-type]  # the level's quantity changed
+        elif would_take:
+            self._finish(order, "CANCELED")
+        else:
+            taken = len(order.fills)
+            self._match(order, book)
+            if order.remaining > 0:
+                self._rest(order, book)
+            self._notify("amend", order, order.fills[taken:])
+            return order
+        self._notify("amend", order, [])
         return order
 
     def cancel_all(self, account: str, symbol: str, *, cancel_client_id: str = "", limit: int | None = None

@@ -33,9 +33,10 @@ log = get_logger("lotusx.sim")
 CATEGORIES = {"binance": ("spot",), "bybit": ("spot", "linear")}
 # The REST requests that place or cancel an order: the ones whose answer the lose_answer_rate knob loses.
 BINANCE_ORDERS = frozenset({("POST", "/api/v3/order"), ("DELETE", "/api/v3/order"),
-                            ("DELETE", "/api/v3/openOrders")})
+                            ("DELETE", "/api/v3/openOrders"), ("PUT", "/api/v3/order/amend/keepPriority"),
+                            ("POST", "/api/v3/order/cancelReplace")})
 BYBIT_ORDERS = frozenset({("POST", "/v5/order/create"), ("POST", "/v5/order/cancel"),
-                          ("POST", "/v5/order/cancel-all")})
+                          ("POST", "/v5/order/cancel-all"), ("POST", "/v5/order/amend")})
 
 
 def binance_forced(status: int) -> web.Response:

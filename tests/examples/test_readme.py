@@ -55,6 +55,7 @@ async def test_using_a_venue_runs_against_the_simulator() -> None:
     async with serve(venues=("binance",)) as sim:
         done = await using_a_venue(sim)
     assert done["order"].status == "NEW" and done["order"].price == Decimal("45000")
+    assert done["requoted"].price == Decimal("44999") and done["requoted"].order_id != done["order"].order_id
     assert done["book"].symbol == "BTCUSDT" and done["book"].best_bid is not None
 
 

@@ -13,6 +13,10 @@ docs, and a new endpoint that is not in this table fails until someone classifie
   which ``cancel_once`` turns back into the cancelled order).
 - Cancel-all of a symbol is SAFE: a second one cancels what is open then (Binance answers "unknown
   order" when nothing is, read as an empty result); it neither undoes nor repeats anything.
+- Amends that set absolute values are SAFE: Bybit's /v5/order/amend (qty is the order's whole size,
+  price a price: a second one sets them again) and Binance's keepPriority (newQty absolute; a re-send
+  meets -2038, which amend_order reads back as done). Binance's cancelReplace is
+  SAFE_WITH_CLIENT_ID: its new order carries a fresh newClientOrderId, looked up, never re-sent.
 - Withdrawals are UNSAFE: no reconcile hook looks them up, so once possibly sent they are never
   sent again.
 """
@@ -38,6 +42,8 @@ BINANCE = {
     "place_order": ("POST", "/api/v3/order", KEYED),
     "cancel_order": ("DELETE", "/api/v3/order", SAFE),
     "cancel_all": ("DELETE", "/api/v3/openOrders", SAFE),
+    "amend_keep_priority": ("PUT", "/api/v3/order/amend/keepPriority", SAFE),
+    "cancel_replace": ("POST", "/api/v3/order/cancelReplace", KEYED),
     "get_order": ("GET", "/api/v3/order", SAFE),
     "open_orders": ("GET", "/api/v3/openOrders", SAFE),
     "open_orders_all": ("GET", "/api/v3/openOrders", SAFE),
@@ -62,6 +68,8 @@ BYBIT = {
     "linear_order_cancel": ("POST", "/v5/order/cancel", SAFE),
     "order_cancel_all": ("POST", "/v5/order/cancel-all", SAFE),
     "linear_order_cancel_all": ("POST", "/v5/order/cancel-all", SAFE),
+    "order_amend": ("POST", "/v5/order/amend", SAFE),
+    "linear_order_amend": ("POST", "/v5/order/amend", SAFE),
     "order_realtime": ("GET", "/v5/order/realtime", SAFE),
     "order_history": ("GET", "/v5/order/history", SAFE),
     "execution_list": ("GET", "/v5/execution/list", SAFE),
@@ -105,11 +113,12 @@ def test_every_endpoint_has_its_documented_idempotency_class(
 
 @pytest.mark.parametrize("module", [binance, bybit], ids=["binance", "bybit"])
 def test_no_write_is_retried_freely_but_a_cancel(module: ModuleType) -> None:
-    """A SAFE endpoint that is not a read is a cancel: a placement or withdrawal never is."""
+    """A SAFE write is a cancel or an amend to absolute values: a placement or withdrawal never is."""
     for endpoint in declared(module):
         if retry_class(endpoint) is SAFE and endpoint.method != "GET":
-            assert "cancel" in endpoint.name and endpoint.path.endswith(
-                ("/order", "/order/cancel", "/openOrders", "/order/cancel-all")), endpoint.name
+            assert ("cancel" in endpoint.name or "amend" in endpoint.name) and endpoint.path.endswith(
+                ("/order", "/order/cancel", "/openOrders", "/order/cancel-all", "/order/amend",
+                 "/order/amend/keepPriority")), endpoint.name
 
 
 def test_every_bybit_placement_is_classified_as_one() -> None:

@@ -6,12 +6,14 @@ import dataclasses
 import itertools
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Sequence
 from contextlib import aclosing, asynccontextmanager
+from decimal import Decimal
 from typing import Any, TypeVar
 
 import msgspec
 
 from lotusx.account import (
     GAP_SLACK,
+    TERMINAL,
     as_asked,
     cancel_once,
     follow_balances,
@@ -38,7 +40,10 @@ from lotusx.kernel.client import pairs
 from lotusx.kernel.errors import (
     ConfigError,
     DecodeError,
+    InvalidRequest,
+    LotusXError,
     NotFound,
+    OrderRejected,
     ProtocolError,
     SubscriptionRejected,
     TimestampOutOfWindow,
@@ -59,12 +64,14 @@ from lotusx.models import (
     Trade,
     Withdrawal,
     WithdrawalStatus,
+    amend_amounts,
     check_count,
 )
 from lotusx.venue import Parts, close_all, parts_for
 from lotusx.ws import Gap as Reconnected
 from lotusx.ws import Heartbeat, Levels, Lost, Malformed, RawStream, ReconnectWs, Resumed
 from lotusx.ws.dialect import LoginAck
+from lotusx.ws.exact import exact_add
 from lotusx.ws.outbound import admission
 
 _log = get_logger("lotusx.binance")
@@ -88,6 +95,17 @@ _CLOCK_SLACK_MS = 500
 # -2011 CANCEL_REJECTED "Unknown order sent." (errors.md): DELETE /api/v3/openOrders' answer to a symbol
 # with nothing open. Any other -2011 message is no NotFound (lotusx.exchanges.binance.errors), so not caught.
 _UNKNOWN_ORDER = -2011
+# -2038 ORDER_AMEND_REJECTED "Order amend (quantity increase) is not supported." (errors.md): keepPriority's
+# newQty not below the order's quantity; also what a re-send meets after its first attempt amended the order.
+_AMEND_REJECTED = -2038
+_new_client_order_id = client_order_id  # amend_order's parameter of that name hides the function
+# rest-api.md "Cancel an Existing Order and Send a New Order", cancelRestrictions: the cancel succeeds
+# only if the order's status is still the one read, so a fill between the read and the cancel-replace
+# (NEW -> PARTIALLY_FILLED -> FILLED) fails the cancel (-2022 with the cancel's -2011 "Order was not
+# canceled due to cancel restrictions.", errors.md) and no new order is attempted (STOP_ON_FAILURE).
+_RESTRICTIONS = {"NEW": "ONLY_NEW", "PARTIALLY_FILLED": "ONLY_PARTIALLY_FILLED"}
+_CANCEL_RESTRICTED = "cancel restrictions"
+_REPLACE_ATTEMPTS = 3  # cancel-replaces refused by their restriction, each after a fresh read, before giving up
 _WS_API_PATH = "/ws-api/v3"  # appended to Parts.ws_api_url (web-socket-api.md "General API Information")
 
 
@@ -201,6 +219,92 @@ class Binance:
 
         return await cancel_once(cancel(), lambda: self.get_order(
             symbol, order_id=order_id, client_order_id=client_order_id))
+
+    async def amend_order(self, symbol: str, *, order_id: str | int | None = None, client_order_id: str | None = None,
+                          price: Decimal | None = None, quantity: Decimal | None = None) -> Order:
+        """Give an open order a new ``price`` and/or ``quantity``; returns the order as it rests after the amend.
+
+        ``quantity`` is the order's whole size, what has filled included, as on Bybit (and as
+        keepPriority's ``newQty``): an order of 1.0 that has filled 0.4, amended to 0.8, can fill
+        0.4 more. A lower ``quantity`` alone is amended in place (PUT /api/v3/order/amend/keepPriority): the
+        order keeps its order id and its place in the queue. Its client order id is kept when it
+        was named by it; named by ``order_id``, it gets a fresh one (the venue would draw one anyway).
+        Anything else (a new price, a larger quantity) is POST /api/v3/order/cancelReplace
+        (STOP_ON_FAILURE): the order is cancelled and a new one of the same side, type and time in
+        force placed, at the back of its price level, for ``quantity`` less what had filled (without
+        a ``quantity``, what was left to fill). **The order id and the client order id change** (the
+        new client id generated as :meth:`place_order`'s). This reads the order first (GET
+        /api/v3/order); a ``quantity`` not above what has filled is ``OrderRejected``, nothing sent.
+        The cancel is restricted to the status read (``cancelRestrictions`` ONLY_NEW or
+        ONLY_PARTIALLY_FILLED): if a fill changed it in between, the venue cancels nothing and places
+        nothing, and the order is read again and the cancel-replace sized afresh, three attempts in
+        all, the last refusal raised as the venue's ``InvalidRequest`` (code -2011, "cancel
+        restrictions"). So an order resting untouched (NEW) is replaced exactly; one already
+        partially filled may still fill further between the read and the cancel, and those fills
+        are then not taken off the new order (the venue offers no restriction on the filled amount).
+        An unknown or closed order is ``NotFound`` (nothing changed). A cancel-replace whose cancel
+        succeeded but whose new order was refused is ``OrderRejected`` with code -2021 and a message
+        saying the original was CANCELLED: nothing rests then. A cancel-replace whose answer is lost
+        is looked up by its new client id, never sent again; not found, ``AmbiguousOrderState``
+        carrying that id.
+        """
+        ids = _ids(symbol, order_id, client_order_id)
+        amend_amounts(price, quantity)
+        current: Order | None = None
+        if price is None and quantity is not None:
+            kept = client_order_id or _new_client_order_id()
+            request = Request(method="PUT", path=ep.AMEND_KEEP_PRIORITY.path, endpoint=ep.AMEND_KEEP_PRIORITY,
+                              query=pairs([*ids, ("newClientOrderId", kept), ("newQty", quantity)]))
+            try:
+                return _amended(await self.rest.call(request, s.Amended))
+            except InvalidRequest as exc:
+                if exc.code != _AMEND_REJECTED:
+                    raise
+                try:
+                    current = await self.get_order(symbol, order_id=order_id, client_order_id=client_order_id)
+                except LotusXError:
+                    raise exc from None  # the refusal is the answer; the read only looked for a lost one
+                if current.status not in TERMINAL and current.client_order_id == kept and current.quantity == quantity:
+                    return current  # a re-send after a lost answer: its first attempt amended the order
+                if current.status in TERMINAL or quantity < current.quantity:
+                    raise
+                # A larger quantity: only a cancel-replace gives it.
+        attempts = 1
+        while True:
+            if current is None:
+                current = await self.get_order(symbol, order_id=order_id, client_order_id=client_order_id)
+            if current.status in TERMINAL:
+                raise NotFound(f"amend_order: order {current.order_id} ({symbol}) is {current.status}: "
+                               "nothing to amend")
+            # The new order carries what is left of the whole size asked: fills stay counted.
+            left = exact_add(quantity or current.quantity, current.filled_quantity.copy_negate())
+            if left <= 0:
+                raise OrderRejected(f"amend_order: quantity {quantity} of order {current.order_id} ({symbol}) is not "
+                                    f"above the {current.filled_quantity} already filled: nothing was sent")
+            try:
+                return await self._cancel_replace(current, price or current.price, left)
+            except InvalidRequest as exc:
+                if not _cancel_restricted(exc) or attempts == _REPLACE_ATTEMPTS:
+                    raise
+            attempts += 1
+            current = None  # its status changed since the read (a fill): read it again
+
+    async def _cancel_replace(self, current: Order, price: Decimal, quantity: Decimal) -> Order:
+        cid = _new_client_order_id()
+        # timeInForce belongs to LIMIT only, as in place_order (LIMIT_MAKER refuses it).
+        tif = current.time_in_force if current.type == "LIMIT" else None
+        query = pairs([("symbol", current.symbol), ("side", current.side), ("type", current.type),
+                       ("cancelReplaceMode", "STOP_ON_FAILURE"), ("cancelOrderId", current.order_id),
+                       ("cancelRestrictions", _RESTRICTIONS.get(current.status)),
+                       ("timeInForce", tif), ("quantity", quantity), ("price", price), ("newClientOrderId", cid),
+                       ("newOrderRespType", "RESULT")])
+        request = Request(method="POST", path=ep.CANCEL_REPLACE.path, query=query, endpoint=ep.CANCEL_REPLACE,
+                          ext={"client_order_id": cid})
+        response = await self.rest.send(request)
+        replaced = placement(request, response, s.Replaced, self.metrics, "binance")
+        # No newOrderResponse: the answer was lost and Retry found the new order by its client id.
+        return _order(replaced.newOrderResponse or placement(request, response, s.OrderResult, self.metrics,
+                                                               "binance"))
 
     async def cancel_all_orders(self, symbol: str) -> list[CancelledOrder]:
         """Cancel every open order of ``symbol`` (those of order lists too) in one request: the kill switch.
@@ -592,6 +696,19 @@ def _order(r: s.OrderResult) -> Order:
                  side="BUY" if r.side == "BUY" else "SELL", type=r.type, status=r.status, price=r.price,
                  quantity=r.origQty, filled_quantity=r.executedQty, time_in_force=r.timeInForce,
                  timestamp=r.updateTime or r.transactTime)
+
+
+def _cancel_restricted(exc: InvalidRequest) -> bool:
+    """A cancel-replace whose cancel its cancelRestrictions refused: the order's status moved on; nothing changed."""
+    return exc.code == _UNKNOWN_ORDER and _CANCEL_RESTRICTED in (exc.venue_message or "").lower()
+
+
+def _amended(answer: s.Amended) -> Order:
+    r = answer.amendedOrder
+    return Order(order_id=str(r.orderId), client_order_id=r.clientOrderId, symbol=r.symbol,
+                 side="BUY" if r.side == "BUY" else "SELL", type=r.type, status=r.status, price=r.price,
+                 quantity=r.qty, filled_quantity=r.executedQty, time_in_force=r.timeInForce,
+                 timestamp=answer.transactTime)
 
 
 def _book(symbol: str, raw: s.Depth) -> OrderBook:

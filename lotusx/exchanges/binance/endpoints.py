@@ -46,6 +46,17 @@ BOOK_TICKER = _ep("book_ticker", "GET", "/api/v3/ticker/bookTicker", 2)
 PLACE_ORDER = _ep("place_order", "POST", "/api/v3/order", 1, signed=True, orders=1,
                   idempotency=Idempotency.SAFE_WITH_CLIENT_ID)
 CANCEL_ORDER = _ep("cancel_order", "DELETE", "/api/v3/order", 1, signed=True)
+# rest-api.md "Order Amend Keep Priority": weight 4, Unfilled Order Count 0 (faqs/order_amend_keep_priority.md:
+# "charge 0 for unfilled order count"). SAFE: newQty is absolute, so a re-send after a lost answer lowers
+# nothing further; it meets -2038 "quantity increase" (newQty not below the quantity the first attempt set),
+# which the connector reads back as done (Binance.amend_order).
+AMEND_KEEP_PRIORITY = _ep("amend_keep_priority", "PUT", "/api/v3/order/amend/keepPriority", 4, signed=True)
+# rest-api.md "Cancel an Existing Order and Send a New Order": weight 1, Unfilled Order Count 1. Not SAFE:
+# a blind re-send meets -2022 (the old order is gone) while the first attempt's new order may rest. Its
+# new order carries a fresh newClientOrderId, so an ambiguous outcome is looked up by it, as a placement is,
+# and never sent again (Binance's reconcile never answers "absent").
+CANCEL_REPLACE = _ep("cancel_replace", "POST", "/api/v3/order/cancelReplace", 1, signed=True, orders=1,
+                     idempotency=Idempotency.SAFE_WITH_CLIENT_ID)
 # rest-api.md "Cancel All Open Orders on a Symbol": weight 1, no unfilled order count. SAFE: a second
 # call cancels what is open then, nothing the first did is undone or done twice.
 CANCEL_ALL = _ep("cancel_all", "DELETE", "/api/v3/openOrders", 1, signed=True)

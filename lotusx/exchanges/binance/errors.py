@@ -26,6 +26,22 @@ from lotusx.kernel.message import Request, Response
 class _Body(msgspec.Struct):
     code: int
     msg: str = ""
+    data: msgspec.Raw = msgspec.Raw(b"null")  # cancelReplace's -2021/-2022 say what each half did
+
+
+class _Half(msgspec.Struct):
+    """One half of a cancel-replace's answer: an error ``{code, msg}``, or the cancel report (``orderId``)."""
+
+    code: int | None = None
+    msg: str = ""
+    orderId: int | None = None
+
+
+class _Replace(msgspec.Struct):
+    cancelResult: str = ""
+    newOrderResult: str = ""
+    cancelResponse: _Half | None = None
+    newOrderResponse: _Half | None = None
 
 
 _decode = msgspec.json.Decoder(_Body).decode
@@ -88,8 +104,39 @@ def venue_errors(request: Request, response: Response) -> e.LotusXError | None:
             return e.IpBanned(f"{where}: blocked by the web application firewall", retry_after=retry_after(response),
                               response=response)
         return None
+    if body.code in (_REPLACE_PARTLY_FAILED, _REPLACE_FAILED) and response.status < 500:
+        return _cancel_replace(where, response, body)
     return _error(where, response.status, body.code, body.msg, retry=retry_after(response), response=response,
                   withdrawing=request.endpoint.name == WITHDRAW.name)
+
+
+# rest-api.md "Cancel an Existing Order and Send a New Order", with cancelReplaceMode=STOP_ON_FAILURE:
+# -2022 (HTTP 400) "Order cancel-replace failed.": the cancel failed, no new order was attempted, the
+# original is as it was; -2021 (HTTP 409) "Order cancel-replace partially failed.": the cancel
+# succeeded and the new order failed, so NOTHING rests any more. Each half's own answer is in "data".
+_REPLACE_PARTLY_FAILED, _REPLACE_FAILED = -2021, -2022
+
+
+def _cancel_replace(where: str, response: Response, body: _Body) -> e.LotusXError:
+    try:
+        data = msgspec.json.decode(body.data, type=_Replace | None) or _Replace()
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        data = _Replace()
+    cancel, new = data.cancelResponse or _Half(), data.newOrderResponse or _Half()
+    if body.code == _REPLACE_FAILED and data.cancelResult == "FAILURE" and data.newOrderResult == "NOT_ATTEMPTED":
+        # The cancel's own refusal, typed as a plain cancel's would be (-2011 "Unknown order sent." is NotFound).
+        kind = _kind(response.status, cancel.code or body.code, cancel.msg)
+        return kind(f"{where}: the cancel of the original order failed ({cancel.code} {cancel.msg}); no new order "
+                    "was placed, the original is as it was", code=cancel.code or body.code,
+                    venue_message=f"{body.msg} {cancel.msg}".strip(), status=response.status, response=response)
+    if body.code == _REPLACE_PARTLY_FAILED and data.cancelResult == "SUCCESS":
+        return e.OrderRejected(f"{where}: the original order {cancel.orderId} was CANCELLED, but the new order was "
+                               f"refused ({new.code} {new.msg}): neither rests now", code=body.code,
+                               venue_message=f"{body.msg} {new.msg}".strip(), status=response.status,
+                               response=response)
+    # Shapes of cancelReplaceMode=ALLOW_FAILURE, which LotusX never sends.
+    return e.OrderRejected(f"{where}: cancel {data.cancelResult or '?'}, new order {data.newOrderResult or '?'}",
+                           code=body.code, venue_message=body.msg, status=response.status, response=response)
 
 
 def _body(response: Response) -> _Body | None:

@@ -105,6 +105,38 @@ class OrderResult(msgspec.Struct):
             check_amounts(self.origQuoteOrderQty)
 
 
+class Replaced(msgspec.Struct):
+    """POST /api/v3/order/cancelReplace's answer; after a reconcile, GET /api/v3/order's (no field here)."""
+
+    newOrderResponse: OrderResult | None = None
+
+
+class AmendedOrder(msgspec.Struct):
+    """The order in PUT /api/v3/order/amend/keepPriority's answer (``qty``, not ``origQty``)."""
+
+    symbol: str
+    orderId: int
+    clientOrderId: str
+    price: Decimal
+    qty: Decimal
+    executedQty: Decimal
+    status: str
+    type: str
+    side: str
+    timeInForce: str | None = None
+    origClientOrderId: str | None = None
+
+    def __post_init__(self) -> None:
+        check_amounts(self.price, self.qty, self.executedQty)
+
+
+class Amended(msgspec.Struct):
+    """PUT /api/v3/order/amend/keepPriority's answer (rest-api.md "Order Amend Keep Priority")."""
+
+    transactTime: int
+    amendedOrder: AmendedOrder
+
+
 class MyTrade(msgspec.Struct):
     """One fill of GET /api/v3/myTrades (rest-api.md "Account trade list")."""
 

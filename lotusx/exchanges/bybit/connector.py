@@ -48,8 +48,10 @@ from lotusx.kernel.errors import (
     AmbiguousOutcome,
     ConfigError,
     DecodeError,
+    InvalidRequest,
     LotusXError,
     NotFound,
+    OrderRejected,
     ProtocolError,
     SubscriptionRejected,
     TimestampOutOfWindow,
@@ -71,6 +73,7 @@ from lotusx.models import (
     Ticker,
     Trade,
     Withdrawal,
+    amend_amounts,
     check_count,
 )
 from lotusx.signers import BybitHmac
@@ -294,6 +297,50 @@ class Bybit:
 
         return await cancel_once(cancel(), lambda: self.get_order(
             symbol, order_id=order_id, client_order_id=client_order_id))
+
+    async def amend_order(self, symbol: str, *, order_id: str | int | None = None, client_order_id: str | None = None,
+                          price: Decimal | None = None, quantity: Decimal | None = None) -> Order:
+        """Give an open order a new ``price`` and/or ``quantity`` (POST /v5/order/amend); returns it as it rests after.
+
+        The order id and client order id never change on Bybit. ``quantity`` is the order's whole
+        size, what has filled included (docs/v5/order/amend-order.mdx ``qty``). A new price, or a
+        larger quantity, puts the order at the back of its new price level (a price that crosses
+        trades as a new order would).
+        Bybit amends asynchronously and acknowledges with the ids alone, as it does a cancel: the
+        order is read back, as :meth:`cancel_order` does, and an order still open shows the price and
+        quantity asked (the read may come before the venue applied them; ``watch_orders`` confirms).
+        A read-back that fails raises :class:`~lotusx.AmbiguousOutcome` saying the amend was
+        accepted, the read's error its cause. An unknown, filled or cancelled order is ``NotFound``;
+        an amend the order's rules refuse (110064: a quantity not above what has filled) is
+        ``OrderRejected``, as on Binance.
+        A refusal met by a re-send after a lost answer (the first attempt amended the order) is
+        checked by reading the order: one that already rests as asked is the answer.
+        """
+        ids = _ids(order_id, client_order_id)
+        amend_amounts(price, quantity)
+        body = {"category": self.category.name, "symbol": symbol, **dict(ids), "qty": quantity, "price": price}
+        try:
+            done: s.OrderIds = await self._post(self.category.order_amend, body, s.OrderIds)
+        except (InvalidRequest, OrderRejected) as exc:
+            if isinstance(exc, NotFound):
+                raise
+            try:
+                current = await self.get_order(symbol, order_id=order_id, client_order_id=client_order_id)
+            except LotusXError:
+                raise exc from None  # the venue's refusal is the answer; the read only looked for a lost one
+            if current.status in TERMINAL or not _rests_as(current, price, quantity):
+                raise
+            return current
+        try:
+            order = await self.get_order(symbol, order_id=done.orderId)
+        except LotusXError as exc:
+            raise AmbiguousOutcome(f"POST {self.category.order_amend.path}: the venue accepted the amend of order "
+                                   f"{done.orderId} ({symbol}), but reading it back failed ({exc}): get_order or "
+                                   "watch_orders has its outcome") from exc
+        if order.status in TERMINAL:
+            return order
+        # The ids alone came back, as from place_order: what was asked is what the order now rests at.
+        return msgspec.structs.replace(order, price=price or order.price, quantity=quantity or order.quantity)
 
     async def cancel_all_orders(self, symbol: str) -> list[CancelledOrder]:
         """Cancel every open order of ``symbol`` in one request: the kill switch.
@@ -810,6 +857,10 @@ def _ids(order_id: str | int | None, client_order_id: str | None) -> list[tuple[
     if (order_id is None) == (client_order_id is None):
         raise ConfigError("give exactly one of order_id and client_order_id")
     return [("orderId", str(order_id))] if order_id is not None else [("orderLinkId", str(client_order_id))]
+
+
+def _rests_as(order: Order, price: Decimal | None, quantity: Decimal | None) -> bool:
+    return price in (None, order.price) and quantity in (None, order.quantity)
 
 
 def _fill(r: s.ExecutionRow, settle: str | None) -> Fill:

@@ -55,9 +55,18 @@ ORDER_CANCEL_ALL = _ep("order_cancel_all", "POST", "/v5/order/cancel-all", signe
 LINEAR_ORDER_CREATE = _ep("linear_order_create", "POST", "/v5/order/create", signed=True, own_pool=True,
                           idempotency=Idempotency.SAFE_WITH_CLIENT_ID)
 LINEAR_ORDER_CANCEL = _ep("linear_order_cancel", "POST", "/v5/order/cancel", signed=True, own_pool=True)
+# docs/v5/rate-limit/rate-limit.mdx "API Rate Limit Table": /v5/order/amend 10/s on spot and on linear, its
+# own limit per endpoint. SAFE: qty and price are absolute (qty the order's whole size, fills included,
+# docs/v5/order/amend-order.mdx), so a re-send after a lost answer sets what the first set, even after a
+# fill in between; the venue then refuses it or changes nothing, and the connector reads the order back.
+ORDER_AMEND = _ep("order_amend", "POST", "/v5/order/amend", signed=True, own_pool=True)
+LINEAR_ORDER_AMEND = _ep("linear_order_amend", "POST", "/v5/order/amend", signed=True, own_pool=True)
 LINEAR_ORDER_CANCEL_ALL = _ep("linear_order_cancel_all", "POST", "/v5/order/cancel-all", signed=True,
                               own_pool=True)
 PLACEMENTS = frozenset({ORDER_CREATE.name, LINEAR_ORDER_CREATE.name})
+# Writes whose documented 11xxxx/17xxxx refusals are the order's own rules (OrderRejected) and whose
+# undocumented codes may have acted (ServerError): placements, and amends (absolute values, so a re-send is harmless).
+ORDER_WRITES = PLACEMENTS | {ORDER_AMEND.name, LINEAR_ORDER_AMEND.name}
 ORDER_REALTIME = _ep("order_realtime", "GET", "/v5/order/realtime", signed=True, own_pool=True)
 ORDER_HISTORY = _ep("order_history", "GET", "/v5/order/history", signed=True, own_pool=True)
 EXECUTION_LIST = _ep("execution_list", "GET", "/v5/execution/list", signed=True, own_pool=True)  # 50/s as history
@@ -82,9 +91,9 @@ _SHARED = (Pool(IP, 300, 5), Pool(ORDER_REALTIME.name, 25, 1), Pool(ORDER_HISTOR
            Pool(WS_CONNECTIONS, 250, 300))
 LIMITS = {
     "spot": (*_SHARED, Pool(ORDER_CREATE.name, 10, 1), Pool(ORDER_CANCEL.name, 10, 1),
-             Pool(ORDER_CANCEL_ALL.name, 10, 1)),
+             Pool(ORDER_CANCEL_ALL.name, 10, 1), Pool(ORDER_AMEND.name, 5, 1)),
     "linear": (*_SHARED, Pool(LINEAR_ORDER_CREATE.name, 5, 1), Pool(LINEAR_ORDER_CANCEL.name, 5, 1),
-               Pool(LINEAR_ORDER_CANCEL_ALL.name, 5, 1)),
+               Pool(LINEAR_ORDER_CANCEL_ALL.name, 5, 1), Pool(LINEAR_ORDER_AMEND.name, 5, 1)),
 }
 USAGE = (RemainingHeader(remaining="X-Bapi-Limit-Status", limit="X-Bapi-Limit",
                          reset_ms="X-Bapi-Limit-Reset-Timestamp", pool=ENDPOINT_POOL),)
@@ -100,6 +109,7 @@ class Category:
     order_create: Endpoint
     order_cancel: Endpoint
     order_cancel_all: Endpoint
+    order_amend: Endpoint
 
     def __post_init__(self) -> None:
         if self.name not in CATEGORIES:
@@ -110,7 +120,8 @@ class Category:
 # subscription request", "No args limit for Futures": a cap per request, not per connection (that
 # one is the 21,000 characters of args every public connection has, lotusx.exchanges.bybit.streams).
 SPOT = Category("spot", "/v5/public/spot", max_args=10, order_create=ORDER_CREATE, order_cancel=ORDER_CANCEL,
-                order_cancel_all=ORDER_CANCEL_ALL)
+                order_cancel_all=ORDER_CANCEL_ALL, order_amend=ORDER_AMEND)
 LINEAR = Category("linear", "/v5/public/linear", max_args=None, order_create=LINEAR_ORDER_CREATE,
-                  order_cancel=LINEAR_ORDER_CANCEL, order_cancel_all=LINEAR_ORDER_CANCEL_ALL)
+                  order_cancel=LINEAR_ORDER_CANCEL, order_cancel_all=LINEAR_ORDER_CANCEL_ALL,
+                  order_amend=LINEAR_ORDER_AMEND)
 PRIVATE_PATH = "/v5/private"

@@ -6,7 +6,7 @@ frequent": stay away at least 10 minutes, docs/v5/rate-limit); 429 is "system le
 protection", to retry. A ``retCode`` 429 (HTTP 200) is "high server load": a write's outcome is
 unknown, so it is a ``ServerError`` (retried; a placement first reconciles).
 
-On a placement, a ``retCode`` the docs list as a refusal is ``OrderRejected`` (or
+On a placement or an amend, a ``retCode`` the docs list as a refusal is ``OrderRejected`` (or
 ``InvalidRequest``); one they do not list is a ``ServerError``: the order may exist, so it is
 looked up by its orderLinkId, never read as "not placed". On a withdrawal likewise: a refusal the
 docs list (Asset, 131xxx) is ``InvalidRequest`` (``InsufficientBalance``), any other code a
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import msgspec
 
-from lotusx.exchanges.bybit.endpoints import PLACEMENTS, WITHDRAW
+from lotusx.exchanges.bybit.endpoints import ORDER_WRITES, WITHDRAW
 from lotusx.kernel import errors as e
 from lotusx.kernel.classify import chain, http_errors
 from lotusx.kernel.message import Request, Response
@@ -206,7 +206,7 @@ def venue_errors(request: Request, response: Response) -> e.LotusXError | None:
         return e.InvalidRequest(f"{where}: {_ONE_WAY}", code=code, venue_message=msg, response=response)
     kind = e.NotFound if code == 10001 and _UNKNOWN_SYMBOL in msg else _KINDS.get(code)
     if kind is None:
-        kind = _unlisted(code, placing=request.endpoint.name in PLACEMENTS,
+        kind = _unlisted(code, placing=request.endpoint.name in ORDER_WRITES,
                          withdrawing=request.endpoint.name == WITHDRAW.name)
     return kind(where, code=code, venue_message=msg, response=response)
 
