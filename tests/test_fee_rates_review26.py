@@ -8,17 +8,20 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from typing import Any
 
 import msgspec
+import orjson
 import pytest
 
 import lotusx
 from lotusx.exchanges.bybit import VENUE_LINEAR
+from lotusx.kernel.message import Request, Response
 from lotusx.sim import Sim, SimConfig, serve
 from lotusx.sim.engine import Engine
 from lotusx.sim.venue import MAKER
+from lotusx.testing import FakeClock, FakeTransport
 
 D = Decimal
 MAKER_RATE, TAKER_RATE = D("0.001"), D("0.002")
@@ -117,3 +120,55 @@ def test_fee_rate_is_a_frozen_public_model() -> None:
     with pytest.raises(TypeError):
         lotusx.FeeRate(SYMBOL, D("0.001"), D("0.001"))  # type: ignore[misc]
     assert msgspec.json.decode(msgspec.json.encode(rate), type=lotusx.FeeRate) == rate
+
+
+NOW_MS = 1_700_000_000_000
+# rest-api.md "Query Commission Rates": the docs' answer, every part of it non-zero.
+DOCS_COMMISSION = {
+    "symbol": "BTCUSDT",
+    "standardCommission": {"maker": "0.00000010", "taker": "0.00000020", "buyer": "0.00000030", "seller": "0.00000040"},
+    "specialCommission": {"maker": "0.01000000", "taker": "0.02000000", "buyer": "0.03000000", "seller": "0.04000000"},
+    "taxCommission": {"maker": "0.00000112", "taker": "0.00000114", "buyer": "0.00000118", "seller": "0.00000116"},
+    "discount": {"enabledForAccount": True, "enabledForSymbol": True, "discountAsset": "BNB", "discount": "0.75000000"},
+}
+
+
+def fake_venue(answers: dict[str, Any]) -> FakeTransport:
+    """A venue answering each path with its JSON (a clock sample's ``/time`` too)."""
+    def answer(request: Request) -> Response:
+        return Response(status=200, body=orjson.dumps(answers[request.path]))
+    return FakeTransport(answer)
+
+
+async def test_binance_adds_the_standard_tax_and_special_commissions() -> None:
+    """The docs' answer: maker 0.0000001 + 0.00000112 + 0.01, taker 0.0000002 + 0.00000114 + 0.02, exact."""
+    transport = fake_venue({"/api/v3/time": {"serverTime": NOW_MS}, "/api/v3/account/commission": DOCS_COMMISSION})
+    async with lotusx.connect("binance", credentials=lotusx.Credentials("k", "s"), transport=transport,
+                              clock=FakeClock(NOW_MS / 1000)) as ex:
+        with localcontext() as context:
+            context.prec = 3  # the caller's context rounds nothing
+            rates = await ex.get_fee_rates(SYMBOL)
+    assert (rates.maker, rates.taker) == (D("0.01000122"), D("0.02000134"))
+
+
+async def test_binance_without_a_special_commission_adds_the_other_two() -> None:
+    """An answer without specialCommission (older accounts' shape): standard plus tax."""
+    answer = {k: v for k, v in DOCS_COMMISSION.items() if k != "specialCommission"}
+    transport = fake_venue({"/api/v3/time": {"serverTime": NOW_MS}, "/api/v3/account/commission": answer})
+    async with lotusx.connect("binance", credentials=lotusx.Credentials("k", "s"), transport=transport,
+                              clock=FakeClock(NOW_MS / 1000)) as ex:
+        rates = await ex.get_fee_rates(SYMBOL)
+    assert (rates.maker, rates.taker) == (D("0.00000122"), D("0.00000134"))
+
+
+async def test_bybit_an_answer_without_the_symbol_is_not_found() -> None:
+    """An empty fee-rate list (retCode 0) is NotFound, not an IndexError or a made-up zero rate."""
+    def envelope(result: Any) -> dict[str, Any]:
+        return {"retCode": 0, "retMsg": "OK", "result": result, "retExtInfo": {}, "time": NOW_MS}
+    transport = fake_venue({
+        "/v5/market/time": envelope({"timeSecond": str(NOW_MS // 1000), "timeNano": str(NOW_MS * 1_000_000)}),
+        "/v5/account/fee-rate": envelope({"list": []})})
+    async with lotusx.connect("bybit", credentials=lotusx.Credentials("k", "s"), transport=transport,
+                              clock=FakeClock(NOW_MS / 1000)) as ex:
+        with pytest.raises(lotusx.NotFound, match="BTCUSDT"):
+            await ex.get_fee_rates(SYMBOL)

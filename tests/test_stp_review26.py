@@ -240,7 +240,7 @@ def test_an_unknown_stp_mode_is_refused_before_anything_is_sent() -> None:
 
 
 async def test_the_venue_is_sent_its_own_spelling_and_none_when_not_asked(sim: Sim, case: Case) -> None:
-    """The sim records each order's mode: Binance's EXPIRE_* or Bybit's Cancel*, none without one."""
+    """The sim's dialect reads the mode sent (Binance's EXPIRE_BOTH, Bybit's CancelBoth); none without one."""
     engine = case.engine(sim)
     price = inside_spread(engine)
     async with case.connect(sim) as ex:
@@ -248,3 +248,11 @@ async def test_the_venue_is_sent_its_own_spelling_and_none_when_not_asked(sim: S
         asked = await ex.place_order(buy(price, "cancel_both"))
     assert engine.orders[int(plain.order_id)].stp is None
     assert engine.orders[int(asked.order_id)].stp == "EXPIRE_BOTH"
+
+
+def test_the_sim_refuses_a_mode_it_does_not_offer(sim: Sim) -> None:
+    """A mode outside EXPIRE_TAKER, EXPIRE_MAKER, EXPIRE_BOTH (Binance's DECREMENT) is refused, nothing locked."""
+    engine = sim.engine("binance", "spot")
+    with pytest.raises(lotusx.InvalidRequest):
+        engine.place(USER, SYMBOL, "BUY", "LIMIT", quantity=QTY, price=inside_spread(engine), stp="DECREMENT")
+    assert engine.open_orders(USER) == []
