@@ -211,11 +211,11 @@ class Engine:
             self._finish(order, "EXPIRED")
         else:
             self._match(order, book)
-            if order.status not in OPEN:
-                pass  # filled, or its rest taken off by self-trade prevention
+            if order.status not in OPEN:  # filled, or its rest taken off by self-trade prevention
+                pass
             elif order.remaining > 0 and order.type != "MARKET" and order.tif == "GTC":
                 self._rest(order, book)
-            elif order.status in OPEN:
+            else:
                 self._finish(order, "EXPIRED")
         self._notify("place", order, order.fills)
         return order
