@@ -142,6 +142,21 @@ async def test_cancel_taker_keeps_what_it_traded_with_others_before_the_own_orde
     assert (mine.status, mine.filled_quantity) == ("NEW", 0)
 
 
+async def test_a_fok_order_counts_only_what_stp_lets_it_trade(sim: Sim, case: Case) -> None:
+    """FOK with cancel_taker: another account's 0.001 then the own sell can never fill 0.003, so nothing trades."""
+    engine = case.engine(sim)
+    price = inside_spread(engine)
+    async with case.connect(sim) as ex:
+        engine.place(MAKER, SYMBOL, "SELL", "LIMIT", quantity=D("0.001"), price=price)
+        mine = await ex.place_order(sell(price))
+        taker = await ex.place_order(lotusx.NewOrder(symbol=SYMBOL, side="BUY", type="LIMIT", time_in_force="FOK",
+                                                     quantity=D("0.003"), price=price,
+                                                     self_trade_prevention="cancel_taker"))
+        mine, taker = [await ex.get_order(SYMBOL, order_id=o.order_id) for o in (mine, taker)]
+    assert (taker.status, taker.filled_quantity) == ("EXPIRED" if case.venue == "binance" else "CANCELED", 0)
+    assert (mine.status, mine.filled_quantity) == ("NEW", 0)
+
+
 async def test_cancel_both_takes_both_orders_off(sim: Sim, case: Case) -> None:
     """cancel_both: the own resting sell and the incoming buy are both taken off, nothing traded."""
     engine = case.engine(sim)
