@@ -15,8 +15,10 @@ from lotusx.ws.exact import exact_add
 Side = Literal["BUY", "SELL"]
 OrderType = Literal["LIMIT", "MARKET", "LIMIT_MAKER"]
 TimeInForce = Literal["GTC", "IOC", "FOK"]
+SelfTradePrevention = Literal["cancel_taker", "cancel_maker", "cancel_both"]
 Level = tuple[Decimal, Decimal]
 _SIDES, _TYPES, _TIFS = get_args(Side), get_args(OrderType), get_args(TimeInForce)
+_STPS = get_args(SelfTradePrevention)
 
 
 def _one_of(owner: str, name: str, value: Any, allowed: tuple[str, ...]) -> None:
@@ -112,6 +114,15 @@ class NewOrder(msgspec.Struct, frozen=True, kw_only=True):
     takes ``quantity`` only. (Bybit reads
     a Limit order's ``qty`` in the base coin: a quote amount sent there would buy that many
     coins, not that much money.)
+
+    ``self_trade_prevention`` says what happens when the order would trade with a resting order of
+    the same account: ``"cancel_taker"`` takes this order's rest off, ``"cancel_maker"`` takes the
+    resting order off and trades on, ``"cancel_both"`` both. Binance's selfTradePreventionMode
+    EXPIRE_TAKER/EXPIRE_MAKER/EXPIRE_BOTH (faqs/stp_faq.md), Bybit's smpType
+    CancelTaker/CancelMaker/CancelBoth (docs/v5/smp.mdx); on both venues the incoming order's mode
+    decides. An order so taken off is reported ``EXPIRED_IN_MATCH`` by Binance and ``CANCELED`` by
+    Bybit (its Cancelled, cancelType CancelBySmp). ``None`` sends nothing: the venue's default applies (a
+    symbol's defaultSelfTradePreventionMode on Binance; on Bybit none, but on its compliant sites SMP is on).
     """
 
     symbol: str
@@ -122,13 +133,17 @@ class NewOrder(msgspec.Struct, frozen=True, kw_only=True):
     time_in_force: TimeInForce | None = None
     quote_quantity: Decimal | None = None
     client_order_id: str | None = None
+    self_trade_prevention: SelfTradePrevention | None = None
 
     def __post_init__(self) -> None:
         if self.side not in _SIDES or self.type not in _TYPES or (
-                self.time_in_force is not None and self.time_in_force not in _TIFS):
+                self.time_in_force is not None and self.time_in_force not in _TIFS) or (
+                self.self_trade_prevention is not None and self.self_trade_prevention not in _STPS):
             _one_of("NewOrder", "side", self.side, _SIDES)
             _one_of("NewOrder", "type", self.type, _TYPES)
-            _one_of("NewOrder", "time_in_force", self.time_in_force, _TIFS)
+            if self.time_in_force is not None:
+                _one_of("NewOrder", "time_in_force", self.time_in_force, _TIFS)
+            _one_of("NewOrder", "self_trade_prevention", self.self_trade_prevention, _STPS)
         implied = _IMPLIED_TIF.get(self.type)
         if implied is not None and self.time_in_force not in (None, implied):
             # Binance refuses a time in force on these (-1106), Bybit drops it ("Market order will
@@ -358,6 +373,19 @@ class Position(msgspec.Struct, frozen=True, kw_only=True):
     leverage: Decimal | None = None
     liquidation_price: Decimal | None = None
     timestamp: int | None = None
+
+
+class FeeRate(msgspec.Struct, frozen=True, kw_only=True):
+    """The account's fee rates on ``symbol`` (``get_fee_rates``): fractions of what a fill is charged on.
+
+    ``Decimal("0.001")`` is 0.1 %; a negative ``maker`` is a rebate. ``maker`` is the rate of a fill
+    where the order rested, ``taker`` where it took. Each connector's ``get_fee_rates`` says how it
+    reads its venue's answer into them.
+    """
+
+    symbol: str
+    maker: Decimal
+    taker: Decimal
 
 
 class Balance(msgspec.Struct, frozen=True, kw_only=True):

@@ -39,7 +39,8 @@ def test_the_connectors_take_the_same_calls() -> None:
     from lotusx.exchanges.bybit import Bybit
 
     shared = {"get_order_book", "get_ticker", "get_trades", "get_instruments", "place_order", "cancel_order",
-              "cancel_all_orders", "get_order", "get_open_orders", "get_fills", "get_balances", "withdraw",
+              "cancel_all_orders", "get_order", "get_open_orders", "get_fills", "get_fee_rates", "get_balances",
+              "withdraw",
               "watch_order_book", "watch_order_books",
               "watch_trades", "watch_ticker", "watch_orders", "watch_balances", "subscribe", "stream", "aclose"}
     for name in sorted(shared):

@@ -39,6 +39,10 @@ from lotusx.sim.common import answer
 from lotusx.sim.engine import OPEN, Engine, Order
 from lotusx.sim.venue import Venue
 
+DEFAULT_STP = "NONE"
+"""The symbols' defaultSelfTradePreventionMode: without a mode an order may trade with its own account's."""
+ALLOWED_STP = ["NONE", "EXPIRE_TAKER", "EXPIRE_MAKER", "EXPIRE_BOTH"]
+"""The symbols' allowedSelfTradePreventionModes (no DECREMENT or TRANSFER in the sim)."""
 SignedHandler = Callable[[web.Request, Signed], Awaitable[web.Response]]
 # cancelRestrictions' values and the one status each lets a cancel through (rest-api.md "Cancel order").
 _RESTRICTED_TO = {"ONLY_NEW": "NEW", "ONLY_PARTIALLY_FILLED": "PARTIALLY_FILLED"}
@@ -84,6 +88,7 @@ class BinanceRest:
             web.get("/api/v3/allOrders", signed(self.all_orders)),
             web.get("/api/v3/myTrades", signed(self.my_trades)),
             web.get("/api/v3/account", signed(self.account)),
+            web.get("/api/v3/account/commission", signed(self.commission)),
             web.post("/sapi/v1/capital/withdraw/apply", signed(self.withdraw)),
             web.get("/sapi/v1/capital/withdraw/history", signed(self.withdraw_history)),
             web.post("/api/v3/userDataStream", self.listen_key), web.put("/api/v3/userDataStream", self.listen_key),
@@ -130,6 +135,7 @@ class BinanceRest:
             "baseAssetPrecision": 8, "quoteAssetPrecision": 8,
             "orderTypes": ["LIMIT", "LIMIT_MAKER", "MARKET"], "quoteOrderQtyMarketAllowed": True,
             "isSpotTradingAllowed": True, "permissions": ["SPOT"],
+            "defaultSelfTradePreventionMode": DEFAULT_STP, "allowedSelfTradePreventionModes": ALLOWED_STP,
             "filters": [
                 {"filterType": "PRICE_FILTER", "minPrice": f8(m.tick), "maxPrice": f8(m.max_price),
                  "tickSize": f8(m.tick)},
@@ -200,10 +206,12 @@ class BinanceRest:
                 raise InvalidRequest(illegal("newClientOrderId", CLIENT_ID.pattern), code=-1100)
             order_params(p, type_)
             tif = p.get("timeInForce", "GTC")
+            stp = p.get("selfTradePreventionMode", DEFAULT_STP)
             order = self.engine.place(signed.account, symbol, side, type_, quantity=decimal(p, "quantity"),
                                       price=decimal(p, "price"), tif=tif, client_id=client_id,
                                       quote_qty=decimal(p, "quoteOrderQty"),
-                                      min_notional=self.engine.markets[symbol].min_notional)
+                                      min_notional=self.engine.markets[symbol].min_notional,
+                                      stp=None if stp == "NONE" else stp)
         except LotusXError as exc:
             return error(exc, headers)
         resp_type = p.get("newOrderRespType", "FULL" if type_ in ("LIMIT", "MARKET") else "ACK")
@@ -415,6 +423,24 @@ class BinanceRest:
                        "canDeposit": True, "updateTime": self.venue.now_ms(), "accountType": "SPOT",
                        "balances": [{"asset": a, "free": f8(b.free), "locked": f8(b.locked)}
                                     for a, b in sorted(balances.items())], "permissions": ["SPOT"]})
+
+    async def commission(self, request: web.Request, signed: Signed) -> web.Response:
+        """GET /api/v3/account/commission: the sim's fee rates as the standard commission; no tax, special, discount.
+
+        What the engine charges a fill (rest-api.md "Query Commission Rates" for the shape).
+        """
+        try:
+            symbol = self.engine.market(symbol_of(signed.params)).symbol
+        except LotusXError as exc:
+            return error(exc)
+        nothing = {"maker": f8(Decimal(0)), "taker": f8(Decimal(0)), "buyer": f8(Decimal(0)),
+                   "seller": f8(Decimal(0))}
+        fees = self.engine.fees
+        return answer({"symbol": symbol, "standardCommission": nothing | {"maker": f8(fees.maker),
+                                                                          "taker": f8(fees.taker)},
+                       "specialCommission": nothing, "taxCommission": nothing,
+                       "discount": {"enabledForAccount": False, "enabledForSymbol": False, "discountAsset": "BNB",
+                                    "discount": f8(Decimal(0))}})
 
     async def withdraw(self, request: web.Request, signed: Signed) -> web.Response:
         """POST /sapi/v1/capital/withdraw/apply: locks the amount until the withdrawal completes."""

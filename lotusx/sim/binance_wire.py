@@ -39,7 +39,9 @@ NOT_REQUIRED = {"LIMIT": ("quoteOrderQty",), "LIMIT_MAKER": ("timeInForce", "quo
 """Parameters an order type refuses with -1106 PARAM_NOT_REQUIRED (a MARKET order trades at any price and is
 always IOC; a LIMIT_MAKER is always GTC)."""
 ENUM_ERRORS = {"symbol": (-1121, "Invalid symbol."), "side": (-1117, "Invalid side."),
-               "type": (-1116, "Invalid orderType."), "tif": (-1115, "Invalid timeInForce.")}
+               "type": (-1116, "Invalid orderType."), "tif": (-1115, "Invalid timeInForce."),
+               # faqs/stp_faq.md: a mode outside the symbol's allowedSelfTradePreventionModes.
+               "stp": (-1013, "This symbol does not allow the specified self-trade prevention mode.")}
 
 
 def f8(value: Decimal) -> str:
@@ -148,7 +150,8 @@ def order_json(order: Order, resp_type: str) -> dict[str, Any]:
     body |= {"price": f8(order.price or Decimal(0)), "origQty": f8(order.quantity),
              "executedQty": f8(order.filled), "origQuoteOrderQty": f8(order.quote_qty or Decimal(0)),
              "cummulativeQuoteQty": f8(order.quote_filled), "status": order.status, "timeInForce": order.tif,
-             "type": order.type, "side": order.side, "workingTime": order.time_ms, "selfTradePreventionMode": "NONE"}
+             "type": order.type, "side": order.side, "workingTime": order.time_ms,
+             "selfTradePreventionMode": order.stp or "NONE"}
     if resp_type == "FULL":
         body["fills"] = [{"price": f8(f.price), "qty": f8(f.qty), "commission": "0.00000000",
                           "commissionAsset": order.market.base if order.side == "BUY" else order.market.quote,

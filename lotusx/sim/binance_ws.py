@@ -18,7 +18,7 @@ from aiohttp import web
 from lotusx.sim.binance_rest import BinanceRest
 from lotusx.sim.binance_wire import f8
 from lotusx.sim.common import Connection, open_ws
-from lotusx.sim.engine import Book, DepthChange, Fill, Order
+from lotusx.sim.engine import PREVENTED, Book, DepthChange, Fill, Order
 from lotusx.sim.venue import Event, Venue
 
 STREAM = re.compile(r"^([a-z0-9]+)@(depth(?:5|10|20)?(?:@100ms|@1000ms)?|trade|bookTicker)$")
@@ -126,8 +126,10 @@ def user_events(venue: Venue, reason: str, order: Order, fills: list[Fill]) -> I
         # A cancel's report carries the cancel's own client id in "c" and the order's in "C" (user-data-stream.md).
         yield execution_report(order, "CANCELED", order.status, order.filled, order.quote_filled, None, now) | {
             "c": order.cancel_client_id or order.client_id, "C": order.client_id}
-    elif order.status == "EXPIRED":
-        yield execution_report(order, "EXPIRED", order.status, order.filled, order.quote_filled, None, now)
+    elif order.status in ("EXPIRED", PREVENTED):
+        # Self-trade prevention's is execution type TRADE_PREVENTION, status EXPIRED_IN_MATCH (enums.md).
+        kind = "EXPIRED" if order.status == "EXPIRED" else "TRADE_PREVENTION"
+        yield execution_report(order, kind, order.status, order.filled, order.quote_filled, None, now)
     balances = venue.engines["spot"].accounts[order.account]
     yield {"e": "outboundAccountPosition", "E": now, "u": now, "B": [
         {"a": a, "f": f8(balances[a].free), "l": f8(balances[a].locked)}
@@ -171,4 +173,4 @@ def execution_report(order: Order, exec_type: str, status: str, cum: Decimal, cu
             "w": status in ("NEW", "PARTIALLY_FILLED") and order.type != "MARKET",
             "m": fill is not None and fill.maker is order, "M": False, "O": order.time_ms, "Z": f8(cum_quote),
             "Y": f8(fill.qty * fill.price if fill else Decimal(0)), "Q": f8(order.quote_qty or Decimal(0)),
-            "W": order.time_ms, "V": "NONE"}
+            "W": order.time_ms, "V": order.stp or "NONE"}

@@ -91,6 +91,8 @@ class Order:
     fills: list[Fill] = field(default_factory=list)
     cancel_client_id: str = ""
     """The client id of the request that cancelled it (Binance's cancel ``newClientOrderId``), if one did."""
+    stp: str | None = None
+    """Its self-trade prevention mode (``EXPIRE_TAKER``, ``EXPIRE_MAKER``, ``EXPIRE_BOTH``), or None for none."""
 
     @property
     def symbol(self) -> str:

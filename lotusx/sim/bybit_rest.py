@@ -54,6 +54,8 @@ LINEAR_CANCEL_ALL = 500
 """The most orders one linear /v5/order/cancel-all cancels (docs/v5/order/cancel-all)."""
 POSITION_LIMITS = (1, 200, 20)
 """(min, max, default) of /v5/position/list ``limit`` (docs/v5/position/position.mdx)."""
+SMP_TYPES = {"None": None, "CancelTaker": "EXPIRE_TAKER", "CancelMaker": "EXPIRE_MAKER", "CancelBoth": "EXPIRE_BOTH"}
+"""smpType (docs/v5/enum.mdx) as the engine's self-trade prevention: the incoming order's decides (docs/v5/smp.mdx)."""
 TRADE_LIMITS = {"spot": (60, 60), "linear": (1000, 500)}
 """(max, default) of /v5/market/recent-trade ``limit`` per category."""
 @dataclass(frozen=True)
@@ -107,6 +109,7 @@ class BybitRest:
             web.get("/v5/execution/list", private(self.executions)),
             web.get("/v5/position/list", private(self.positions)),
             web.get("/v5/account/wallet-balance", private(self.wallet)),
+            web.get("/v5/account/fee-rate", private(self.fee_rate)),
             web.post("/v5/asset/withdraw/create", private(self.withdraw)),
         ]
 
@@ -250,13 +253,17 @@ class BybitRest:
         link_id = str(p["orderLinkId"]) if p.get("orderLinkId") else None
         if link_id is not None and not LINK_ID.match(link_id):
             raise Reject(10001, "params error: orderLinkId invalid")
+        smp = p.get("smpType") or "None"
+        if smp not in SMP_TYPES:
+            raise Reject(10001, "params error: smpType invalid")
         if category == "spot":
             spot_filters(engine.markets[symbol], type_, qty, price, by_quote)
         try:
             order = engine.place(call.account, symbol, side, type_, quantity=None if by_quote else qty,
                                  price=price if type_ != "MARKET" else None, tif=tif, client_id=link_id,
                                  quote_qty=qty if by_quote else None, client_ids_reusable=False,
-                                 cancel_crossing_maker=True, min_notional=engine.markets[symbol].min_notional)
+                                 cancel_crossing_maker=True, min_notional=engine.markets[symbol].min_notional,
+                                 stp=SMP_TYPES[smp])
         except InsufficientBalance:
             raise (Reject(170131, "Insufficient balance.") if category == "spot"
                    else Reject(110007, "Insufficient available balance")) from None
@@ -270,6 +277,17 @@ class BybitRest:
         except LotusXError as exc:
             raise Reject(10001, f"params error: {exc.message}") from None
         return {"orderId": str(order.order_id), "orderLinkId": order.client_id}
+
+    async def fee_rate(self, call: Call) -> Any:
+        """GET /v5/account/fee-rate of one symbol: the rates its category's engine charges (docs/v5/account/fee-rate).
+
+        Spot's answer names its category; derivatives' "does not have this field". An unknown symbol
+        is 10001 "symbol invalid", as elsewhere in the sim (the docs do not say).
+        """
+        category, engine = self.engine(call.params)
+        rows = [{"symbol": self.symbol(engine, call.params), "takerFeeRate": plain(engine.fees.taker),
+                 "makerFeeRate": plain(engine.fees.maker)}]
+        return {"category": category, "list": rows} if category == "spot" else {"list": rows}
 
     async def cancel(self, call: Call) -> Any:
         """POST /v5/order/cancel by orderId or orderLinkId."""

@@ -19,9 +19,12 @@ PAGE_LIMITS = (1, 50, 20)
 _CURSOR = re.compile(r"([0-9]+)%3A\1")
 WEEK_MS = 7 * 24 * 3600 * 1000
 STATUS = {"NEW": "New", "PARTIALLY_FILLED": "PartiallyFilled", "FILLED": "Filled", "CANCELED": "Cancelled",
-          "EXPIRED": "Cancelled"}
+          "EXPIRED": "Cancelled", "EXPIRED_IN_MATCH": "Cancelled"}
+"""The engine's statuses as orderStatus; one SMP took off is Cancelled, cancelType CancelBySmp (docs/v5/enum.mdx)."""
 
 
+SMP_TYPE = {"EXPIRE_TAKER": "CancelTaker", "EXPIRE_MAKER": "CancelMaker", "EXPIRE_BOTH": "CancelBoth"}
+"""The engine's self-trade prevention mode as the order's smpType (docs/v5/enum.mdx)."""
 LINK_ID = re.compile(r"^[A-Za-z0-9_-]{1,36}$")
 """orderLinkId: "A max of 36 characters. Combinations of numbers, letters (upper and lower cases), dashes, and
 underscores" (docs v5/order/create-order)."""
@@ -171,7 +174,8 @@ def order_json(order: Order, category: str) -> dict[str, Any]:
             "leavesQty": plain(order.remaining if status in ("New", "PartiallyFilled") else ZERO),
             "cumExecQty": plain(order.filled), "cumExecValue": plain(order.quote_filled), "cumExecFee": "0",
             "createdTime": str(order.time_ms), "updatedTime": str(order.update_ms), "positionIdx": 0,
-            "reduceOnly": False, "rejectReason": "EC_NoError"}
+            "reduceOnly": False, "rejectReason": "EC_NoError", "smpType": SMP_TYPE.get(order.stp or "", "None"),
+            **({"cancelType": "CancelBySmp"} if order.status == "EXPIRED_IN_MATCH" else {})}
 
 
 def mark_price(engine: Engine, symbol: str) -> Decimal:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import itertools
 from collections import defaultdict, deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal, localcontext
 from typing import ParamSpec, TypeVar
@@ -19,8 +19,8 @@ from typing import ParamSpec, TypeVar
 from lotusx.kernel.errors import DuplicateClientOrderId, InsufficientBalance, InvalidRequest, NotFound, OrderRejected
 from lotusx.sim.book import OPEN, SIM_DECIMALS, ZERO, Balance, Book, DepthChange, Execution, Fill, Market, Order
 
-__all__ = ["FEES", "OPEN", "ZERO", "Balance", "Book", "DepthChange", "Engine", "Execution", "Fees", "Fill", "Ledger",
-           "Listener", "Market", "Order"]
+__all__ = ["FEES", "OPEN", "PREVENTED", "STP_MODES", "ZERO", "Balance", "Book", "DepthChange", "Engine", "Execution",
+           "Fees", "Fill", "Ledger", "Listener", "Market", "Order"]
 
 
 P = ParamSpec("P")
@@ -43,11 +43,18 @@ def _crosses(order: Order, price: Decimal) -> bool:
 
 
 Listener = Callable[[str, Order, list[Fill]], None]
-"""Called with ("place" | "fill" | "cancel" | "amend", order, the fills this notice reports)."""
+"""Called with ("place" | "fill" | "cancel" | "amend" | "prevent", order, the fills this notice reports); "prevent":
+a resting order self-trade prevention took off (status EXPIRED_IN_MATCH)."""
 
 Ledger = dict[str, dict[str, Balance]]
 """Balances by account, then asset: one wallet per account."""
 
+
+STP_MODES = ("EXPIRE_TAKER", "EXPIRE_MAKER", "EXPIRE_BOTH")
+"""Self-trade prevention, by the incoming (taker) order's mode as on both venues (Binance faqs/stp_faq.md,
+Bybit docs/v5/smp.mdx): its rest, the resting order of its own account, or both, taken off before they trade."""
+PREVENTED = "EXPIRED_IN_MATCH"
+"""The status of an order self-trade prevention took off (Binance enums.md; Bybit shows it Cancelled)."""
 
 FEES = "fees"
 """The account the fees charged are paid into (the venue's own)."""
@@ -164,7 +171,7 @@ class Engine:
     def place(self, account: str, symbol: str, side: str, type: str, *, quantity: Decimal | None = None,
               price: Decimal | None = None, tif: str = "GTC", client_id: str | None = None,
               quote_qty: Decimal | None = None, client_ids_reusable: bool = True,
-              cancel_crossing_maker: bool = False, min_notional: Decimal = ZERO) -> Order:
+              cancel_crossing_maker: bool = False, min_notional: Decimal = ZERO, stp: str | None = None) -> Order:
         """Validate, lock, match and (GTC limit remainder) rest a new order.
 
         Binance by default; a dialect opts into its venue's rules: ``client_ids_reusable=False``
@@ -172,6 +179,8 @@ class Engine:
         ``cancel_crossing_maker`` accepts a LIMIT_MAKER that would take, then cancels it (Bybit
         PostOnly) instead of rejecting it; ``min_notional`` rejects an order worth less ("Filter failure:
         NOTIONAL"), a MARKET order valued at its quote amount or else at the last trade price.
+        ``stp``, one of ``STP_MODES``, keeps it from trading with a resting order of ``account``; without
+        one it does (the venues' NONE).
         """
         market = self.market(symbol)
         order_id = next(self._ids)
@@ -184,9 +193,11 @@ class Engine:
             raise OrderRejected("Filter failure: NOTIONAL")
         if tif not in ("GTC", "IOC", "FOK"):
             raise InvalidRequest("Invalid time in force.", code="tif")
+        if stp not in (None, *STP_MODES):
+            raise InvalidRequest("Invalid self-trade prevention mode.", code="stp")
         now = self._clock_ms()
         order = Order(order_id, client_id, account, market, side, type, "GTC" if type == "LIMIT_MAKER" else tif,
-                      None if type == "MARKET" else price, quantity or ZERO, quote_qty, now, update_ms=now)
+                      None if type == "MARKET" else price, quantity or ZERO, quote_qty, now, update_ms=now, stp=stp)
         book = self.books[symbol]
         would_take = type == "LIMIT_MAKER" and self._takeable(order, book) > 0
         if would_take and not cancel_crossing_maker:
@@ -200,9 +211,11 @@ class Engine:
             self._finish(order, "EXPIRED")
         else:
             self._match(order, book)
-            if order.remaining > 0 and order.type != "MARKET" and order.tif == "GTC":
+            if order.status not in OPEN:  # filled, or its rest taken off by self-trade prevention
+                pass
+            elif order.remaining > 0 and order.type != "MARKET" and order.tif == "GTC":
                 self._rest(order, book)
-            elif order.status in OPEN:
+            else:
                 self._finish(order, "EXPIRED")
         self._notify("place", order, order.fills)
         return order
@@ -248,7 +261,7 @@ class Engine:
             raise OrderRejected("The modified quantity cannot be less than or equal to the filled quantity.")
         moved = new_price != order.price or new_qty > order.quantity
         probe = Order(order.order_id, order.client_id, account, market, order.side, order.type, order.tif, new_price,
-                      new_qty, None, order.time_ms)
+                      new_qty, None, order.time_ms, stp=order.stp)
         would_take = moved and order.type == "LIMIT_MAKER" and self._takeable(probe, book) > 0
         if would_take and not cancel_crossing_maker:
             raise OrderRejected("Order would immediately match and take.")
@@ -278,7 +291,7 @@ class Engine:
         else:
             taken = len(order.fills)
             self._match(order, book)
-            if order.remaining > 0:
+            if order.status in OPEN and order.remaining > 0:  # not taken off by self-trade prevention
                 self._rest(order, book)
             self._notify("amend", order, order.fills[taken:])
             return order
@@ -318,21 +331,39 @@ class Engine:
         reference = price if type != "MARKET" and price is not None else (trades[-1].price if trades else market.mid)
         return (quantity or ZERO) * reference
 
+    def _offered(self, order: Order, book: Book) -> Iterator[tuple[Decimal, Decimal]]:
+        """(price, base quantity) the opposite side offers ``order`` now, best first, within its price.
+
+        With self-trade prevention the account's own resting orders are not there to trade: skipped
+        (EXPIRE_MAKER takes them off and goes on), or the end of what it can trade (its other modes).
+        """
+        opposite = "SELL" if order.side == "BUY" else "BUY"
+        for price in book.prices(opposite):
+            if not _crosses(order, price):
+                return
+            if order.stp is None:
+                yield price, book.level_qty(opposite, price)
+                continue
+            available = ZERO
+            for maker in book.side(opposite)[price]:
+                if maker.account == order.account:
+                    if order.stp != "EXPIRE_MAKER":
+                        if available:
+                            yield price, available
+                        return
+                    continue
+                available += maker.remaining
+            if available:
+                yield price, available
+
     def _takeable(self, order: Order, book: Book) -> Decimal:
         """Base quantity the opposite side could fill right now within the order's price."""
-        total = ZERO
-        for price in book.prices("SELL" if order.side == "BUY" else "BUY"):
-            if not _crosses(order, price):
-                break
-            total += book.level_qty("SELL" if order.side == "BUY" else "BUY", price)
-        return total
+        return sum((qty for _, qty in self._offered(order, book)), ZERO)
 
     def _walk(self, order: Order, book: Book) -> tuple[Decimal, Decimal]:
         """(base, quote) a market order would trade against the book now."""
         base = quote = ZERO
-        opposite = "SELL" if order.side == "BUY" else "BUY"
-        for price in book.prices(opposite):
-            avail = book.level_qty(opposite, price)
+        for price, avail in self._offered(order, book):
             if order.quote_qty is not None:
                 # Whole steps the quote left buys, by integer division: a rounded quotient could round up.
                 take = min(avail, (order.quote_qty - quote) // (price * order.market.step) * order.market.step)
@@ -358,11 +389,14 @@ class Engine:
     def _match(self, taker: Order, book: Book) -> None:
         opposite = "SELL" if taker.side == "BUY" else "BUY"
         for price in book.prices(opposite):
-            if taker.remaining <= 0 or not _crosses(taker, price):
+            if taker.remaining <= 0 or taker.status not in OPEN or not _crosses(taker, price):
                 break
             level = book.side(opposite)[price]
-            while level and taker.remaining > 0:
+            while level and taker.remaining > 0 and taker.status in OPEN:
                 maker = level[0]
+                if taker.stp is not None and maker.account == taker.account:
+                    self._prevent(taker, maker, level)
+                    continue
                 qty = min(maker.remaining, taker.remaining)
                 self._trade(maker, taker, price, qty)
                 if maker.remaining == 0:
@@ -372,10 +406,26 @@ class Engine:
             if not level:
                 del book.side(opposite)[price]
             book.touch(opposite, price)
+        if taker.status not in OPEN:
+            return
         if taker.remaining == 0:
             self._finish(taker, "FILLED")
         elif taker.filled > 0:
             taker.status = "PARTIALLY_FILLED"
+
+    def _prevent(self, taker: Order, maker: Order, level: list[Order]) -> None:
+        """Self-trade prevention between ``taker`` and its account's resting ``maker`` (the head of ``level``).
+
+        The taker's mode decides: EXPIRE_MAKER and EXPIRE_BOTH take the maker off (its lock
+        released, a "prevent" notice), EXPIRE_TAKER and EXPIRE_BOTH the taker's rest (its notice is
+        the placement's). Nothing trades, so no fee is charged.
+        """
+        if taker.stp in ("EXPIRE_MAKER", "EXPIRE_BOTH"):
+            level.pop(0)
+            self._finish(maker, PREVENTED)
+            self._notify("prevent", maker, [])
+        if taker.stp in ("EXPIRE_TAKER", "EXPIRE_BOTH"):
+            self._finish(taker, PREVENTED)
 
     def _trade(self, maker: Order, taker: Order, price: Decimal, qty: Decimal) -> None:
         fill = Fill(next(self._trade_ids), maker.symbol, price, qty, maker, taker, self._clock_ms())

@@ -50,6 +50,7 @@ BINANCE = {
     "all_orders": ("GET", "/api/v3/allOrders", SAFE),
     "my_trades": ("GET", "/api/v3/myTrades", SAFE),
     "account": ("GET", "/api/v3/account", SAFE),
+    "commission": ("GET", "/api/v3/account/commission", SAFE),
     "withdraw": ("POST", "/sapi/v1/capital/withdraw/apply", UNSAFE),
     "withdraw_history": ("GET", "/sapi/v1/capital/withdraw/history", SAFE),
     # Not HTTP: what a WebSocket connection attempt charges (RateLimit only; no Retry ever sees it).
@@ -75,6 +76,7 @@ BYBIT = {
     "execution_list": ("GET", "/v5/execution/list", SAFE),
     "position_list": ("GET", "/v5/position/list", SAFE),
     "wallet_balance": ("GET", "/v5/account/wallet-balance", SAFE),
+    "fee_rate": ("GET", "/v5/account/fee-rate", SAFE),
     "withdraw_create": ("POST", "/v5/asset/withdraw/create", UNSAFE),
     # Not HTTP: what a WebSocket connection attempt charges (RateLimit only; no Retry ever sees it).
     "ws_connect": ("CONNECT", "/v5", UNSAFE),

@@ -55,6 +55,7 @@ from lotusx.log import get_logger
 from lotusx.models import (
     Balance,
     CancelledOrder,
+    FeeRate,
     Fill,
     Instrument,
     NewOrder,
@@ -76,6 +77,8 @@ from lotusx.ws.outbound import admission
 
 _log = get_logger("lotusx.binance")
 R = TypeVar("R")
+# NewOrder.self_trade_prevention as selfTradePreventionMode (rest-api.md "New order", faqs/stp_faq.md).
+_STP_MODE = {"cancel_taker": "EXPIRE_TAKER", "cancel_maker": "EXPIRE_MAKER", "cancel_both": "EXPIRE_BOTH"}
 _WITHDRAW_STATUS = {0: "EMAIL_SENT", 1: "CANCELLED", 2: "AWAITING_APPROVAL", 3: "REJECTED", 4: "PROCESSING",
                     5: "FAILURE", 6: "COMPLETED"}
 
@@ -184,6 +187,25 @@ class Binance:
             min_quantity=(lot and lot.minQty) or None, max_quantity=(lot and lot.maxQty) or None,
             min_notional=max(floors) if floors else None)
 
+    async def get_fee_rates(self, symbol: str) -> FeeRate:
+        """The account's maker and taker rates on ``symbol`` (GET /api/v3/account/commission, weight 20).
+
+        Each is what a fill is charged in all: the standard, tax and special commissions added
+        (faqs/commission_faq.md "How is the commission calculated?": each is the received amount
+        times its rate, and "the total commission are summed up"). Left out: the BNB ``discount``,
+        which lowers the standard part only when the fee is paid in BNB, and the ``buyer`` and
+        ``seller`` rates, which the FAQ adds on top for a fill of that side (0 on most accounts;
+        ``maker + seller`` is a selling maker's full rate). An unknown symbol is ``NotFound`` (-1121).
+        """
+        rates = await self.rest.get(ep.COMMISSION.path, {"symbol": symbol}, endpoint=ep.COMMISSION,
+                                    type=s.CommissionRates)
+        parts = [rates.standardCommission, rates.taxCommission, *filter(None, [rates.specialCommission])]
+        # exact_add: a caller's decimal context would round the sum.
+        maker, taker = Decimal(0), Decimal(0)
+        for part in parts:
+            maker, taker = exact_add(maker, part.maker), exact_add(taker, part.taker)
+        return FeeRate(symbol=rates.symbol, maker=maker, taker=taker)
+
     # ----- trading -----
 
     async def place_order(self, order: NewOrder) -> Order:
@@ -194,7 +216,8 @@ class Binance:
         tif = (order.time_in_force or "GTC") if order.type == "LIMIT" else None
         query = pairs([("symbol", order.symbol), ("side", order.side), ("type", order.type), ("timeInForce", tif),
                        ("quantity", order.quantity), ("quoteOrderQty", order.quote_quantity),
-                       ("price", order.price), ("newClientOrderId", cid), ("newOrderRespType", "RESULT")])
+                       ("price", order.price), ("newClientOrderId", cid), ("newOrderRespType", "RESULT"),
+                       ("selfTradePreventionMode", _STP_MODE.get(order.self_trade_prevention or ""))])
         request = Request(method="POST", path=ep.PLACE_ORDER.path, query=query, endpoint=ep.PLACE_ORDER,
                           ext={"client_order_id": cid})
         asked_ms = self.parts.clock.time() * 1000  # venue time, before the first attempt left

@@ -66,6 +66,8 @@ ALL_OPEN_ORDERS = _ep("open_orders_all", "GET", "/api/v3/openOrders", 80, signed
 ALL_ORDERS = _ep("all_orders", "GET", "/api/v3/allOrders", 20, signed=True)  # one symbol, any state
 MY_TRADES = _ep("my_trades", "GET", "/api/v3/myTrades", 20, signed=True)  # one symbol's own fills, no orderId
 ACCOUNT = _ep("account", "GET", "/api/v3/account", 20, signed=True)
+# rest-api.md "Query Commission Rates (USER_DATA)": weight 20.
+COMMISSION = _ep("commission", "GET", "/api/v3/account/commission", 20, signed=True)
 WITHDRAW = _ep("withdraw", "POST", "/sapi/v1/capital/withdraw/apply", 900, signed=True,
                idempotency=Idempotency.UNSAFE, pool=SAPI)
 WITHDRAW_HISTORY = _ep("withdraw_history", "GET", "/sapi/v1/capital/withdraw/history", 18_000, signed=True,

@@ -153,6 +153,25 @@ class MyTrade(msgspec.Struct):
 
     def __post_init__(self) -> None:
         check_amounts(self.price, self.qty, self.commission)
+class Commission(msgspec.Struct):
+    """One part of GET /api/v3/account/commission's answer (standard, tax or special); buyer/seller not read."""
+
+    maker: Decimal
+    taker: Decimal
+
+    def __post_init__(self) -> None:
+        check_amounts(self.maker, self.taker, signed=True)  # a rebate is a negative rate
+
+
+class CommissionRates(msgspec.Struct):
+    """GET /api/v3/account/commission (rest-api.md "Query Commission Rates")."""
+
+    symbol: str
+    standardCommission: Commission
+    taxCommission: Commission
+    specialCommission: Commission | None = None  # a later addition to the answer: absent, it adds nothing
+
+
 class CancelledList(msgspec.Struct):
     """An order list's entry in the answer of DELETE /api/v3/openOrders: its orders' cancel reports."""
 

@@ -63,6 +63,7 @@ from lotusx.layers.clock import LoginClock
 from lotusx.models import (
     Balance,
     CancelledOrder,
+    FeeRate,
     Fill,
     Instrument,
     NewOrder,
@@ -91,6 +92,8 @@ _STATUS = {"New": "NEW", "PartiallyFilled": "PARTIALLY_FILLED", "Filled": "FILLE
            "Triggered": "NEW", "Deactivated": "CANCELED"}
 # docs/v5/enum positionIdx: 1 is the buy side, 2 the sell side of hedge mode (0: one-way mode).
 _LEG: dict[int, Side] = {1: "BUY", 2: "SELL"}
+# NewOrder.self_trade_prevention as smpType (docs/v5/order/create-order.mdx, docs/v5/enum.mdx "smpType").
+_SMP_TYPE = {"cancel_taker": "CancelTaker", "cancel_maker": "CancelMaker", "cancel_both": "CancelBoth"}
 _SIDE: dict[str, Side] = {"BUY": "BUY", "SELL": "SELL", "Buy": "BUY", "Sell": "SELL"}
 # orderbook.{50,200,1000} exist for spot and linear alike (docs/v5/websocket/public/orderbook); a book
 # is streamed from the shallowest that holds the depth asked (50 pushes every 20 ms, 1000 every 200 ms).
@@ -217,6 +220,18 @@ class Bybit:
                           max_price=price.maxPrice or None, step_size=step or None, min_quantity=least or None,
                           max_quantity=most or None, min_notional=floor or None)
 
+    async def get_fee_rates(self, symbol: str) -> FeeRate:
+        """The account's maker and taker rates on ``symbol`` in this connector's category (GET /v5/account/fee-rate).
+
+        ``makerFeeRate`` and ``takerFeeRate`` as the venue states them (docs/v5/account/fee-rate.mdx).
+        An unknown symbol is ``NotFound``: the venue's "symbol invalid", or an answer without it.
+        """
+        rows: s.Rows[s.FeeRateRow] = await self._get(ep.FEE_RATE, [("symbol", symbol)], s.Rows[s.FeeRateRow])
+        row = next((row for row in rows.rows if row.symbol == symbol), None)
+        if row is None:
+            raise NotFound(f"GET {ep.FEE_RATE.path}: no {self.category.name} fee rate for {symbol}")
+        return FeeRate(symbol=symbol, maker=row.makerFeeRate, taker=row.takerFeeRate)
+
     # ----- trading -----
 
     async def place_order(self, order: NewOrder) -> Order:
@@ -238,7 +253,7 @@ class Bybit:
                 "qty": order.quantity if order.quantity is not None else order.quote_quantity,
                 "marketUnit": unit, "price": order.price,
                 "timeInForce": tif,
-                "orderLinkId": cid}
+                "orderLinkId": cid, "smpType": _SMP_TYPE.get(order.self_trade_prevention or "")}
         request = _post(self.category.order_create, body, client_order_id=cid)
         answer: s.Envelope[s.Placed] = placement(request, await self.rest.send(request), s.Envelope[s.Placed],
                                                  self.metrics, "bybit")

@@ -72,6 +72,8 @@ ORDER_HISTORY = _ep("order_history", "GET", "/v5/order/history", signed=True, ow
 EXECUTION_LIST = _ep("execution_list", "GET", "/v5/execution/list", signed=True, own_pool=True)  # 50/s as history
 POSITION_LIST = _ep("position_list", "GET", "/v5/position/list", signed=True, own_pool=True)  # 50/s
 WALLET_BALANCE = _ep("wallet_balance", "GET", "/v5/account/wallet-balance", signed=True, own_pool=True)
+# docs/v5/rate-limit/rate-limit.mdx "API Rate Limit Table": /v5/account/fee-rate 5/s per UID.
+FEE_RATE = _ep("fee_rate", "GET", "/v5/account/fee-rate", signed=True, own_pool=True)
 WITHDRAW = _ep("withdraw_create", "POST", "/v5/asset/withdraw/create", signed=True, own_pool=True,
                idempotency=Idempotency.UNSAFE)
 
@@ -87,7 +89,7 @@ WS_CONNECT = Endpoint("ws_connect", "CONNECT", "/v5", costs={WS_CONNECTIONS: 1})
 # WebSocket connections are counted: 500 halved, safe for a rolling window.
 _SHARED = (Pool(IP, 300, 5), Pool(ORDER_REALTIME.name, 25, 1), Pool(ORDER_HISTORY.name, 25, 1),
            Pool(EXECUTION_LIST.name, 25, 1), Pool(POSITION_LIST.name, 25, 1),
-           Pool(WALLET_BALANCE.name, 25, 1), Pool(WITHDRAW.name, 2, 1),
+           Pool(WALLET_BALANCE.name, 25, 1), Pool(WITHDRAW.name, 2, 1), Pool(FEE_RATE.name, 2, 1),
            Pool(WS_CONNECTIONS, 250, 300))
 LIMITS = {
     "spot": (*_SHARED, Pool(ORDER_CREATE.name, 10, 1), Pool(ORDER_CANCEL.name, 10, 1),

@@ -129,6 +129,17 @@ class Rows(msgspec.Struct, Generic[T]):
     nextPageCursor: str | None = None
 
 
+class FeeRateRow(msgspec.Struct):
+    """One row of GET /v5/account/fee-rate (docs/v5/account/fee-rate.mdx)."""
+
+    symbol: str
+    makerFeeRate: Decimal
+    takerFeeRate: Decimal
+
+    def __post_init__(self) -> None:
+        check_amounts(self.makerFeeRate, self.takerFeeRate, signed=True)  # a maker rebate is negative
+
+
 class OrderRow(msgspec.Struct):
     """One order of GET /v5/order/realtime and of the private ``order`` stream."""
 
