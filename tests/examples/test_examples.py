@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -100,6 +101,19 @@ def test_a_stream_time_an_example_cannot_end_by_is_a_usage_error(script: str, se
     assert "Traceback" not in done.stderr
 
 
+def quoted(out: str) -> dict[str, int]:
+    """The market maker's summary line, ``... 6 requotes by amend, 7 fresh placements, 0 refused ...``, by name."""
+    line = next(line for line in out.splitlines() if line.startswith("quoted "))
+    names = "requotes by amend|fresh placements|refused|quotes filled away"
+    return {name: int(count) for count, name in re.findall(rf"(\d+) ({names})", line)}
+
+
+def requests(out: str, endpoint: str) -> int:
+    """The connector's own count of ``endpoint`` requests the venue answered 2xx, from the metrics summary."""
+    found = re.search(rf"requests  {endpoint} 2xx +(\d+)", out)
+    return int(found.group(1)) if found else 0
+
+
 def test_market_maker_example_quotes_pulls_everything_and_reports_its_fees() -> None:
     """examples/market_maker.py: rules read, quotes filled as maker, nothing left open, fees reported."""
     out = run_example("market_maker.py", "--seconds", "3")
@@ -108,3 +122,29 @@ def test_market_maker_example_quotes_pulls_everything_and_reports_its_fees() -> 
     fills = out.split("fills: ")[1]
     assert int(fills.split()[0]) > 0 and "as maker" in fills
     assert "USDT" in out.split("fees: ")[1]
+
+
+def test_market_maker_example_requotes_by_amending_its_quotes_not_by_placing_new_ones() -> None:
+    """Binance: a move of the book is an amend (cancelReplace); a placement starts a side or replaces a quote gone."""
+    out = run_example("market_maker.py", "--seconds", "3")
+    counts = quoted(out)
+    assert counts["requotes by amend"] > 0
+    assert 2 <= counts["fresh placements"] <= 2 + counts["quotes filled away"] + counts["refused"]
+    # What went on the wire, counted by the connector: a cancelReplace per amend, a place_order per fresh
+    # placement, and the kill switch's cancel-all alone (the old example sent one per requote).
+    assert requests(out, "cancel_replace") == counts["requotes by amend"]
+    assert requests(out, "place_order") == counts["fresh placements"]
+    assert re.findall(r"requests  cancel_all \dxx +(\d+)", out) == ["1"]
+    assert "0 open orders left" in out
+
+
+def test_market_maker_example_amends_in_place_on_bybit() -> None:
+    """--venue bybit: the same quoter over Bybit spot amends its quotes (/v5/order/amend) and leaves nothing open."""
+    out = run_example("market_maker.py", "--venue", "bybit", "--seconds", "3")
+    assert "rules BTCUSDT: tick" in out
+    counts = quoted(out)
+    assert counts["requotes by amend"] > 0
+    assert 2 <= counts["fresh placements"] <= 2 + counts["quotes filled away"] + counts["refused"]
+    assert requests(out, "order_amend") >= counts["requotes by amend"]  # Bybit answers a gone order 200 (110001)
+    assert requests(out, "order_create") == counts["fresh placements"]
+    assert "0 open orders left" in out
