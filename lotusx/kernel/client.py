@@ -34,6 +34,8 @@ def param_value(value: Any) -> str:
     A ``Decimal`` that is not finite, or has more than :data:`MOST_DIGITS` whole or fraction
     digits, is a ``ConfigError``: never "NaN", and never a billion digits written out.
     """
+    if type(value) is Decimal:  # every amount: first, before the three isinstance checks below
+        return _plain(value)
     if isinstance(value, str):
         # A str subclass (a ``class Side(str, Enum)`` member) as its text: formatted, it would be "Side.BUY".
         return str.__str__(value)

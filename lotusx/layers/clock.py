@@ -267,7 +267,8 @@ class ClockSync:
         async def service(request: Request) -> Response:
             if not request.endpoint.signed:
                 return await inner(request)
-            await fresh(clock, f"{request.method} {request.path}")
+            if clock.stale:  # else nothing to sync: no two coroutines, nor a failure's text, per call
+                await fresh(clock, f"{request.method} {request.path}")
             seen = clock.generation
             try:
                 return await inner(request)

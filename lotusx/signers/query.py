@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import msgspec
+
 from lotusx.kernel.errors import ConfigError
 from lotusx.kernel.message import Request, encode_query, extend_query
 
@@ -52,4 +54,5 @@ def sign_query(request: Request, query: Pairs, sign: Callable[[bytes], str], sig
     text = encode_query(query)
     signature = sign(text.encode("ascii") + (request.body or b""))
     signed, _ = extend_query(query, ((signature_param, signature),))
-    return request.replace(query=signed, headers=(*request.headers, key_header))
+    # msgspec's replace itself: Request.replace's own frame and keyword packing cost half again as much.
+    return msgspec.structs.replace(request, query=signed, headers=(*request.headers, key_header))

@@ -111,6 +111,9 @@ class LevelsOf:
         return self if obj is None else Levels(getattr(obj, self.name))
 
 
+_ZERO = Decimal(0)
+
+
 def check_amounts(*amounts: Decimal | str, signed: bool = False) -> None:
     """Raise ``ValueError`` unless every amount is a finite number, and (unless ``signed``) not below zero.
 
@@ -120,8 +123,10 @@ def check_amounts(*amounts: Decimal | str, signed: bool = False) -> None:
     """
     for amount in amounts:
         try:
-            value = Decimal(amount)  # a str: parsed here; a Decimal: itself
-            if not value.is_finite() or (value < 0 and not signed):  # finite first: NaN is not compared
+            # A str is parsed here. A Decimal (what a Decimal field decodes to) is taken as it is,
+            # with no call, and compared with a Decimal zero, not 0, which it would convert first.
+            value = amount if type(amount) is Decimal else Decimal(amount)
+            if not value.is_finite() or (not signed and value < _ZERO):  # finite first: NaN is not compared
                 raise ValueError
         except (ValueError, ArithmeticError):  # decimal.InvalidOperation is an ArithmeticError
             raise ValueError(f"not an amount: {amount!r}") from None
