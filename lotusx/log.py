@@ -16,7 +16,6 @@ from collections.abc import Callable, Mapping, MutableMapping
 from typing import Any
 
 import structlog
-from structlog._config import _CONFIG as _STRUCTLOG_CONFIG
 
 from lotusx.kernel.credentials import secrets_longest_first
 
@@ -109,16 +108,14 @@ class RedactingLogger:
 
         Callers building costly fields for an event check this first; ``_log`` checks it too.
         """
-        # structlog's configuration itself, which ``configure`` and ``reset_defaults`` set in place: read
-        # here on every REST call, where ``structlog.get_config()`` would copy it into a new dict each time.
-        config = _STRUCTLOG_CONFIG
-        if not config.is_configured:
+        if not structlog.is_configured():
             # An app that set up no logging gets warnings and errors, not an info line on stdout
             # for every REST call (structlog's default prints every level).
             return _LEVELS[method] >= logging.WARNING
+        config = structlog.get_config()  # public, though it copies: structlog's own object is private
         probe = self._probe
-        if probe is None or probe[0] is not config.default_wrapper_class or probe[1] is not config.logger_factory:
-            probe = self._probe = _probe(self._name, structlog.get_config())
+        if probe is None or probe[0] is not config["wrapper_class"] or probe[1] is not config["logger_factory"]:
+            probe = self._probe = _probe(self._name, config)
         return probe[2] is None or bool(probe[2](_LEVELS[method]))
 
     def _log(self, method: str, event: str, values: dict[str, Any]) -> None:
