@@ -163,6 +163,17 @@ async def test_binance_a_lower_quantity_in_place_reports_the_mode(sim: Sim) -> N
     assert (amended.order_id, amended.self_trade_prevention) == (placed.order_id, "cancel_both")
 
 
+async def test_binance_a_larger_quantity_keeps_the_mode(sim: Sim) -> None:
+    """keepPriority refuses an increase (-2038); the cancel-replace it falls back to sends the mode read."""
+    case = CASES[0]
+    async with case.connect(sim) as ex:
+        placed = await ex.place_order(resting_bid(case, sim, "cancel_maker"))
+        amended = await ex.amend_order(SYMBOL, order_id=placed.order_id, quantity=QTY * 2)
+        read = await ex.get_order(SYMBOL, order_id=amended.order_id)
+    assert amended.order_id != placed.order_id
+    assert (read.quantity, read.self_trade_prevention) == (QTY * 2, "cancel_maker")
+
+
 def scripted(mode: str | None, sent: list[Request]) -> FakeTransport:
     """A Binance answering GET /api/v3/order with an open order of ``mode`` (absent for None), and the replace."""
     field = b"" if mode is None else b',"selfTradePreventionMode":"' + mode.encode() + b'"'
