@@ -253,7 +253,14 @@ class Instrument(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class Order(msgspec.Struct, frozen=True, kw_only=True):
-    """An order as the venue reports it."""
+    """An order as the venue reports it.
+
+    ``self_trade_prevention`` is the mode the venue reports the order has (see
+    :class:`NewOrder`): Binance's selfTradePreventionMode, Bybit's smpType. ``None``: no mode
+    (Binance NONE, Bybit "None"), none reported, or one lotusx has no name for (Binance's
+    DECREMENT and TRANSFER, faqs/stp_faq.md; a Binance requote still keeps those, see
+    ``amend_order``). An order placed without a mode reports the venue's default for it.
+    """
 
     order_id: str
     client_order_id: str
@@ -266,6 +273,7 @@ class Order(msgspec.Struct, frozen=True, kw_only=True):
     filled_quantity: Decimal
     time_in_force: str | None = None
     timestamp: int | None = None
+    self_trade_prevention: SelfTradePrevention | None = None
 
 
 class CancelledOrder(msgspec.Struct, frozen=True, kw_only=True):

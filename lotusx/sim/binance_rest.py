@@ -266,6 +266,8 @@ class BinanceRest:
         ``cancelRestrictions`` (rest-api.md "Regarding cancelRestrictions"): ONLY_NEW or
         ONLY_PARTIALLY_FILLED cancels only an order of that status, else the cancel fails with -2011
         "Order was not canceled due to cancel restrictions."; any other value is -1145.
+        ``selfTradePreventionMode`` is the new order's, as POST /api/v3/order takes it (the symbol's
+        default without one); a mode the symbol does not allow is -1013, nothing cancelled.
         """
         p = signed.params
         headers, exceeded = self.throttle.count_order(signed.account)
@@ -283,6 +285,11 @@ class BinanceRest:
             restriction = p.get("cancelRestrictions")
             if restriction not in (None, *_RESTRICTED_TO):
                 raise InvalidRequest("Invalid cancelRestrictions", code=-1145)
+            # The new order's mode, as POST /api/v3/order takes it. Refused before the cancel: "Filters
+            # ... are evaluated before the processing of the cancellation" (rest-api.md; assumed of this check).
+            stp = p.get("selfTradePreventionMode", DEFAULT_STP)
+            if stp not in ALLOWED_STP:
+                raise InvalidRequest("Invalid self-trade prevention mode.", code="stp")
             ref = order_ref({"orderId": p["cancelOrderId"]} if "cancelOrderId" in p else
                             {"origClientOrderId": p["cancelOrigClientOrderId"]} if "cancelOrigClientOrderId" in p
                             else {})
@@ -300,7 +307,8 @@ class BinanceRest:
         try:
             order = self.engine.place(signed.account, symbol, side, type_, quantity=decimal(p, "quantity"),
                                       price=decimal(p, "price"), tif=p.get("timeInForce", "GTC"),
-                                      client_id=client_id, min_notional=self.engine.markets[symbol].min_notional)
+                                      client_id=client_id, min_notional=self.engine.markets[symbol].min_notional,
+                                      stp=None if stp == "NONE" else stp)
         except LotusXError as exc:
             refused = orjson.loads(error(exc).body)  # type: ignore[arg-type]
             return answer({"code": -2021, "msg": "Order cancel-replace partially failed.", "data": {

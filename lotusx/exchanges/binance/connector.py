@@ -61,6 +61,7 @@ from lotusx.models import (
     NewOrder,
     Order,
     OrderBook,
+    SelfTradePrevention,
     Ticker,
     Trade,
     Withdrawal,
@@ -79,6 +80,10 @@ _log = get_logger("lotusx.binance")
 R = TypeVar("R")
 # NewOrder.self_trade_prevention as selfTradePreventionMode (rest-api.md "New order", faqs/stp_faq.md).
 _STP_MODE = {"cancel_taker": "EXPIRE_TAKER", "cancel_maker": "EXPIRE_MAKER", "cancel_both": "EXPIRE_BOTH"}
+# An order's reported mode as Order.self_trade_prevention. NONE, DECREMENT, TRANSFER (enums.md) and an
+# absent field (None) are not keys: no lotusx mode. A requote re-sends the venue's own value (_cancel_replace).
+_STP_OF: dict[str | None, SelfTradePrevention] = {"EXPIRE_TAKER": "cancel_taker", "EXPIRE_MAKER": "cancel_maker",
+                                                   "EXPIRE_BOTH": "cancel_both"}
 _WITHDRAW_STATUS = {0: "EMAIL_SENT", 1: "CANCELLED", 2: "AWAITING_APPROVAL", 3: "REJECTED", 4: "PROCESSING",
                     5: "FAILURE", 6: "COMPLETED"}
 
@@ -258,6 +263,8 @@ class Binance:
         a ``quantity``, what was left to fill). **The order id and the client order id change** (the
         new client id generated as :meth:`place_order`'s). This reads the order first (GET
         /api/v3/order); a ``quantity`` not above what has filled is ``OrderRejected``, nothing sent.
+        The new order keeps the order's self-trade prevention: it is sent the selfTradePreventionMode
+        read, whatever it is (DECREMENT and TRANSFER too), never left to the symbol's default.
         The cancel is restricted to the status read (``cancelRestrictions`` ONLY_NEW or
         ONLY_PARTIALLY_FILLED): if a fill changed it in between, the venue cancels nothing and places
         nothing, and the order is read again and the cancel-replace sized afresh, three attempts in
@@ -273,7 +280,7 @@ class Binance:
         """
         ids = _ids(symbol, order_id, client_order_id)
         amend_amounts(price, quantity)
-        current: Order | None = None
+        read: s.OrderResult | None = None  # the order as GET /api/v3/order answered, for its venue STP mode
         if price is None and quantity is not None:
             kept = client_order_id or _new_client_order_id()
             request = Request(method="PUT", path=ep.AMEND_KEEP_PRIORITY.path, endpoint=ep.AMEND_KEEP_PRIORITY,
@@ -284,9 +291,10 @@ class Binance:
                 if exc.code != _AMEND_REJECTED:
                     raise
                 try:
-                    current = await self.get_order(symbol, order_id=order_id, client_order_id=client_order_id)
+                    read = await self._read(ids)
                 except LotusXError:
                     raise exc from None  # the refusal is the answer; the read only looked for a lost one
+                current = _order(read)
                 if current.status not in TERMINAL and current.client_order_id == kept and current.quantity == quantity:
                     return current  # a re-send after a lost answer: its first attempt amended the order
                 if current.status in TERMINAL or quantity < current.quantity:
@@ -294,8 +302,9 @@ class Binance:
                 # A larger quantity: only a cancel-replace gives it.
         attempts = 1
         while True:
-            if current is None:
-                current = await self.get_order(symbol, order_id=order_id, client_order_id=client_order_id)
+            if read is None:
+                read = await self._read(ids)
+            current = _order(read)
             if current.status in TERMINAL:
                 raise NotFound(f"amend_order: order {current.order_id} ({symbol}) is {current.status}: "
                                "nothing to amend")
@@ -305,14 +314,21 @@ class Binance:
                 raise OrderRejected(f"amend_order: quantity {quantity} of order {current.order_id} ({symbol}) is not "
                                     f"above the {current.filled_quantity} already filled: nothing was sent")
             try:
-                return await self._cancel_replace(current, price or current.price, left)
+                return await self._cancel_replace(current, price or current.price, left, read.selfTradePreventionMode)
             except InvalidRequest as exc:
                 if not _cancel_restricted(exc) or attempts == _REPLACE_ATTEMPTS:
                     raise
             attempts += 1
-            current = None  # its status changed since the read (a fill): read it again
+            read = None  # its status changed since the read (a fill): read it again
 
-    async def _cancel_replace(self, current: Order, price: Decimal, quantity: Decimal) -> Order:
+    async def _cancel_replace(self, current: Order, price: Decimal, quantity: Decimal, stp: str | None) -> Order:
+        """The cancel-replace of ``current``; ``stp`` is its selfTradePreventionMode as the venue reported it.
+
+        The new order is sent that mode as it is: without one it would take the symbol's
+        defaultSelfTradePreventionMode (faqs/stp_faq.md), not the mode the order was placed with,
+        and DECREMENT or TRANSFER, which lotusx does not name, would be lost. Absent from the
+        answer read (``None``), none is sent, as a placement without one.
+        """
         cid = _new_client_order_id()
         # timeInForce belongs to LIMIT only, as in place_order (LIMIT_MAKER refuses it).
         tif = current.time_in_force if current.type == "LIMIT" else None
@@ -320,7 +336,7 @@ class Binance:
                        ("cancelReplaceMode", "STOP_ON_FAILURE"), ("cancelOrderId", current.order_id),
                        ("cancelRestrictions", _RESTRICTIONS.get(current.status)),
                        ("timeInForce", tif), ("quantity", quantity), ("price", price), ("newClientOrderId", cid),
-                       ("newOrderRespType", "RESULT")])
+                       ("newOrderRespType", "RESULT"), ("selfTradePreventionMode", stp)])
         request = Request(method="POST", path=ep.CANCEL_REPLACE.path, query=query, endpoint=ep.CANCEL_REPLACE,
                           ext={"client_order_id": cid})
         response = await self.rest.send(request)
@@ -354,8 +370,11 @@ class Binance:
     async def get_order(self, symbol: str, *, order_id: str | int | None = None,
                         client_order_id: str | None = None) -> Order:
         """One order, by venue order id or client order id."""
-        return _order(await self.rest.get(ep.GET_ORDER.path, _ids(symbol, order_id, client_order_id),
-                                          endpoint=ep.GET_ORDER, type=s.OrderResult))
+        return _order(await self._read(_ids(symbol, order_id, client_order_id)))
+
+    async def _read(self, ids: list[tuple[str, Any]]) -> s.OrderResult:
+        """GET /api/v3/order as the venue answers it (amend_order keeps its selfTradePreventionMode as it is)."""
+        return await self.rest.get(ep.GET_ORDER.path, ids, endpoint=ep.GET_ORDER, type=s.OrderResult)
 
     async def get_open_orders(self, symbol: str | None = None) -> list[Order]:
         """Open orders of one symbol, or of all (a much heavier call)."""
@@ -694,7 +713,7 @@ def _execution(event: Any) -> list[Order]:
     return [Order(order_id=str(event.i), client_order_id=event.C or event.c, symbol=event.s,
                   side="BUY" if event.S == "BUY" else "SELL", type=event.o, status=event.X, price=event.p,
                   quantity=event.q, filled_quantity=event.z, time_in_force=event.f,
-                  timestamp=event.T if event.T is not None else event.E)]
+                  timestamp=event.T if event.T is not None else event.E, self_trade_prevention=_STP_OF.get(event.V))]
 
 
 def _fill(r: s.MyTrade) -> Fill:
@@ -718,7 +737,7 @@ def _order(r: s.OrderResult) -> Order:
     return Order(order_id=str(r.orderId), client_order_id=r.origClientOrderId or r.clientOrderId, symbol=r.symbol,
                  side="BUY" if r.side == "BUY" else "SELL", type=r.type, status=r.status, price=r.price,
                  quantity=r.origQty, filled_quantity=r.executedQty, time_in_force=r.timeInForce,
-                 timestamp=r.updateTime or r.transactTime)
+                 timestamp=r.updateTime or r.transactTime, self_trade_prevention=_STP_OF.get(r.selfTradePreventionMode))
 
 
 def _cancel_restricted(exc: InvalidRequest) -> bool:
@@ -731,7 +750,7 @@ def _amended(answer: s.Amended) -> Order:
     return Order(order_id=str(r.orderId), client_order_id=r.clientOrderId, symbol=r.symbol,
                  side="BUY" if r.side == "BUY" else "SELL", type=r.type, status=r.status, price=r.price,
                  quantity=r.qty, filled_quantity=r.executedQty, time_in_force=r.timeInForce,
-                 timestamp=answer.transactTime)
+                 timestamp=answer.transactTime, self_trade_prevention=_STP_OF.get(r.selfTradePreventionMode))
 
 
 def _book(symbol: str, raw: s.Depth) -> OrderBook:

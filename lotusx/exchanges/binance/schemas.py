@@ -98,6 +98,7 @@ class OrderResult(msgspec.Struct):
     updateTime: int | None = None
     origClientOrderId: str | None = None
     origQuoteOrderQty: Decimal | None = None  # a MARKET order's quoteOrderQty; 0 for one sized by quantity
+    selfTradePreventionMode: str | None = None  # enums.md "STP Modes": NONE, EXPIRE_TAKER, ..., DECREMENT, TRANSFER
 
     def __post_init__(self) -> None:
         check_amounts(self.price, self.origQty, self.executedQty)
@@ -125,6 +126,7 @@ class AmendedOrder(msgspec.Struct):
     side: str
     timeInForce: str | None = None
     origClientOrderId: str | None = None
+    selfTradePreventionMode: str | None = None
 
     def __post_init__(self) -> None:
         check_amounts(self.price, self.qty, self.executedQty)
@@ -266,6 +268,7 @@ class ExecutionReport(msgspec.Struct, tag_field="e", tag="executionReport"):
     x: str = ""  # execution type (NEW, TRADE, CANCELED, REPLACED, ...)
     t: int = -1  # trade id (-1 when the report is not a trade)
     T: int | None = None  # transaction time: when the order changed, the time REST dates orders by
+    V: str | None = None  # selfTradePreventionMode (user-data-stream.md "Order Update")
 
     def __post_init__(self) -> None:
         check_amounts(self.q, self.p, self.z)

@@ -70,6 +70,7 @@ from lotusx.models import (
     Order,
     OrderBook,
     Position,
+    SelfTradePrevention,
     Side,
     Ticker,
     Trade,
@@ -94,6 +95,9 @@ _STATUS = {"New": "NEW", "PartiallyFilled": "PARTIALLY_FILLED", "Filled": "FILLE
 _LEG: dict[int, Side] = {1: "BUY", 2: "SELL"}
 # NewOrder.self_trade_prevention as smpType (docs/v5/order/create-order.mdx, docs/v5/enum.mdx "smpType").
 _SMP_TYPE = {"cancel_taker": "CancelTaker", "cancel_maker": "CancelMaker", "cancel_both": "CancelBoth"}
+# An order row's smpType as Order.self_trade_prevention ("None" is not a key: no mode).
+_SMP_OF: dict[str, SelfTradePrevention] = {"CancelTaker": "cancel_taker", "CancelMaker": "cancel_maker",
+                                           "CancelBoth": "cancel_both"}
 _SIDE: dict[str, Side] = {"BUY": "BUY", "SELL": "SELL", "Buy": "BUY", "Sell": "SELL"}
 # orderbook.{50,200,1000} exist for spot and linear alike (docs/v5/websocket/public/orderbook); a book
 # is streamed from the shallowest that holds the depth asked (50 pushes every 20 ms, 1000 every 200 ms).
@@ -238,7 +242,8 @@ class Bybit:
         """Place ``order``; retry-safe through its orderLinkId (generated when missing).
 
         Bybit answers with the ids only, so the order comes back as submitted (status NEW,
-        nothing filled) unless a retry found it on the venue; :meth:`get_order` has its state.
+        nothing filled, the self-trade prevention asked) unless a retry found it on the venue;
+        :meth:`get_order` has its state.
         """
         cid = order.client_order_id or client_order_id()
         if order.quote_quantity is not None and self.category.name != "spot":
@@ -264,7 +269,8 @@ class Bybit:
         return Order(order_id=placed.orderId or "", client_order_id=placed.orderLinkId or cid, symbol=order.symbol,
                      side=order.side, type=order.type, status="NEW", price=order.price or Decimal(0),
                      quantity=order.quantity if order.quantity is not None else order.quote_quantity or Decimal(0),
-                     filled_quantity=Decimal(0), time_in_force="GTC" if maker else tif)
+                     filled_quantity=Decimal(0), time_in_force="GTC" if maker else tif,
+                     self_trade_prevention=order.self_trade_prevention)
 
     def _quote(self, row: s.OrderRow) -> Decimal | None:
         """The quote amount ``row`` was sized by: 0 when by quantity, ``None`` when the venue does not say.
@@ -891,7 +897,7 @@ def _order(r: s.OrderRow) -> Order:
     return Order(order_id=r.orderId, client_order_id=r.orderLinkId, symbol=r.symbol, side=_SIDE[r.side], type=kind,
                  status=_STATUS.get(r.orderStatus, r.orderStatus.upper()), price=r.price, quantity=r.qty,
                  filled_quantity=r.cumExecQty, time_in_force="GTC" if maker else r.timeInForce,
-                 timestamp=int(r.updatedTime) if r.updatedTime else None)
+                 timestamp=int(r.updatedTime) if r.updatedTime else None, self_trade_prevention=_SMP_OF.get(r.smpType))
 
 
 def _position(r: s.PositionRow) -> Position:

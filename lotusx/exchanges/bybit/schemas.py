@@ -156,6 +156,7 @@ class OrderRow(msgspec.Struct):
     updatedTime: Millis | None = None
     category: str | None = None
     marketUnit: str = ""  # a spot Market order's unit of ``qty``: "baseCoin" or "quoteCoin"
+    smpType: str = "None"  # docs/v5/enum.mdx "smpType": None, CancelMaker, CancelTaker, CancelBoth
 
     def __post_init__(self) -> None:
         check_amounts(self.price, self.qty, self.cumExecQty)
