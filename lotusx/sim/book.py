@@ -91,6 +91,8 @@ class Order:
     fills: list[Fill] = field(default_factory=list)
     cancel_client_id: str = ""
     """The client id of the request that cancelled it (Binance's cancel ``newClientOrderId``), if one did."""
+    margined: bool = False
+    """A contract order (Bybit linear): it locks initial margin in the quote (settle) coin, whatever its side."""
 
     @property
     def symbol(self) -> str:
@@ -104,8 +106,8 @@ class Order:
 
     @property
     def lock_asset(self) -> str:
-        """What this order spends: quote to buy, base to sell."""
-        return self.market.quote if self.side == "BUY" else self.market.base
+        """What this order locks: quote to buy, base to sell; a margined one, its margin in quote either way."""
+        return self.market.quote if self.side == "BUY" or self.margined else self.market.base
 
 
 @dataclass

@@ -5,7 +5,11 @@ to it (or opens it) averages the entry price, weighted by size; one that reduces
 entry price and realises ``(price - entry) * closed`` (negated for a short); one that takes it
 past zero closes it whole, then opens the rest at the fill's price. What is realised
 accumulates for ever, as Bybit's ``cumRealisedPnl`` ("all time cumulative realised P&L",
-docs/v5/position/position.mdx). The sim has no margin, funding, leverage or liquidation.
+docs/v5/position/position.mdx).
+
+Positions are margined at one fixed leverage (``Positions.leverage``, SimConfig.leverage): a position
+holds ``entry * |size| / leverage`` of its settle coin as margin, which the engine keeps locked
+(lotusx.sim.engine). The sim has no funding, maintenance margin or liquidation, and one leverage for all.
 """
 
 from __future__ import annotations
@@ -15,6 +19,9 @@ from dataclasses import dataclass, field
 from decimal import Decimal, localcontext
 
 from lotusx.sim.book import SIM_DECIMALS, ZERO
+
+LEVERAGE = Decimal(10)
+"""The sim's one leverage (the docs' position example's "10", docs/v5/position/position.mdx)."""
 
 
 @dataclass
@@ -48,6 +55,11 @@ class Position:
                     self.entry = price
             self.updated_ms = time_ms
 
+    def margin(self, leverage: Decimal) -> Decimal:
+        """Initial margin the position holds: ``entry * |size| / leverage`` (Bybit's positionIM, simplified)."""
+        with localcontext(SIM_DECIMALS):
+            return self.entry * abs(self.size) / leverage
+
     def unrealised(self, mark: Decimal) -> Decimal:
         """``(mark - entry) * size``, signed size: a short gains as the mark falls."""
         with localcontext(SIM_DECIMALS):
@@ -58,6 +70,7 @@ class Position:
 class Positions:
     """Every account's positions, by (account, symbol), created on an account's first fill in a symbol."""
 
+    leverage: Decimal = LEVERAGE
     by_key: dict[tuple[str, str], Position] = field(default_factory=dict)
     _seq: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
