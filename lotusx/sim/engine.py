@@ -11,6 +11,7 @@ buy and sell alike, and never the base coin. A fill moves no base coin: it chang
 position (lotusx.sim.positions), whose margin, ``entry * |size| / leverage``, stays locked (taken
 over from the order's, released as the position shrinks); realised pnl and the fee are paid in the
 settle coin. Realised pnl is settled against the ``CLEARING`` account, so every asset stays conserved.
+Margin is rounded up, pnl to the nearest, at ``SETTLE_QUANTUM`` (8 decimals), whatever an averaged entry is.
 
 Simplified: an order locks margin on its whole quantity, even the part that would reduce a position
 (Bybit nets that against the position; here it is released when that part fills); margin covers no
@@ -24,12 +25,12 @@ import itertools
 from collections import defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from decimal import Decimal, localcontext
+from decimal import ROUND_HALF_EVEN, ROUND_UP, Decimal, localcontext
 from typing import ParamSpec, TypeVar
 
 from lotusx.kernel.errors import DuplicateClientOrderId, InsufficientBalance, InvalidRequest, NotFound, OrderRejected
 from lotusx.sim.book import OPEN, SIM_DECIMALS, ZERO, Balance, Book, DepthChange, Execution, Fill, Market, Order
-from lotusx.sim.positions import Positions
+from lotusx.sim.positions import SETTLE_QUANTUM, Positions
 
 __all__ = ["CLEARING", "FEES", "OPEN", "ZERO", "Balance", "Book", "DepthChange", "Engine", "Execution", "Fees", "Fill",
            "Ledger", "Listener", "Market", "Order"]
@@ -69,7 +70,8 @@ CLEARING = "clearing"
 What one side of a fill realises the other pays only while their entry prices agree (two accounts
 trading with each other alone). With a third at another entry, the difference is still unrealised in
 open positions: clearing holds it (``-sum(realised)``, which may be negative) and is back to zero
-once every position is flat, so each asset's total over all accounts is conserved exactly."""
+once every position is flat (give or take the pnl's rounding), so each asset's total over all accounts
+is conserved exactly."""
 EXECUTIONS_KEPT = 100_000
 """Executions an engine keeps per account, the newest (the market maker's account trades for ever)."""
 
@@ -373,8 +375,8 @@ class Engine:
         """Initial margin of ``quantity`` of a contract order: what it would take now at the book's
         prices, the rest at its own (where it rests, and fills as a maker), over the leverage.
 
-        Exactly ``qty * price / leverage`` summed over the fills to come, so each fill takes over its
-        share for the position (_settle) and a filled order has none left.
+        ``qty * price / leverage`` summed over the fills to come (rounded up to ``SETTLE_QUANTUM``), so
+        each fill takes over its share for the position (_settle) and a filled order has none left.
         """
         assert self.positions is not None  # only margined orders ask
         opposite = "SELL" if order.side == "BUY" else "BUY"
@@ -386,7 +388,7 @@ class Engine:
             taken, value = taken + take, value + take * price
         if order.price is not None:  # a market order's unfilled rest expires: it needs nothing
             value += (quantity - taken) * order.price
-        return value / self.positions.leverage
+        return (value / self.positions.leverage).quantize(SETTLE_QUANTUM, ROUND_UP)
 
     def _lock_for(self, order: Order, book: Book) -> None:
         if order.margined:
@@ -468,9 +470,10 @@ class Engine:
         position = self.positions.of(order.account, order.symbol, time_ms)
         margin, realised = position.margin(leverage), position.realised
         position.apply(order.side, qty, price, time_ms)
-        released = qty * price / leverage
+        # Each fill's share, rounded as the order's lock was; a share rounded up past what is left takes what is.
+        released = min(order.locked, (qty * price / leverage).quantize(SETTLE_QUANTUM, ROUND_UP))
         held = position.margin(leverage) - margin
-        pnl = position.realised - realised
+        pnl = (position.realised - realised).quantize(SETTLE_QUANTUM, ROUND_HALF_EVEN)
         order.locked -= released
         bal = self.balance(order.account, coin)
         bal.locked += held - released

@@ -16,12 +16,15 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
-from decimal import Decimal, localcontext
+from decimal import ROUND_UP, Decimal, localcontext
 
 from lotusx.sim.book import SIM_DECIMALS, ZERO
 
 LEVERAGE = Decimal(10)
 """The sim's one leverage (the docs' position example's "10", docs/v5/position/position.mdx)."""
+SETTLE_QUANTUM = Decimal("1e-8")
+"""What contract money the sim moves (margin, realised pnl) is rounded to, in the settle coin: an averaged
+entry price can be a repeating decimal (3 fills' average), and a ledger must not hold 100-digit balances."""
 
 
 @dataclass
@@ -56,9 +59,10 @@ class Position:
             self.updated_ms = time_ms
 
     def margin(self, leverage: Decimal) -> Decimal:
-        """Initial margin the position holds: ``entry * |size| / leverage`` (Bybit's positionIM, simplified)."""
+        """Initial margin the position holds: ``entry * |size| / leverage`` (Bybit's positionIM, simplified),
+        rounded up to ``SETTLE_QUANTUM``."""
         with localcontext(SIM_DECIMALS):
-            return self.entry * abs(self.size) / leverage
+            return (self.entry * abs(self.size) / leverage).quantize(SETTLE_QUANTUM, ROUND_UP)
 
     def unrealised(self, mark: Decimal) -> Decimal:
         """``(mark - entry) * size``, signed size: a short gains as the mark falls."""

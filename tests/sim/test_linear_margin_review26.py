@@ -15,6 +15,7 @@ from test_sim_bybit_rest import create
 
 from lotusx.kernel.errors import InsufficientBalance
 from lotusx.sim import Sim, SimConfig
+from lotusx.sim.driver import Driver
 from lotusx.sim.engine import CLEARING, FEES, Balance, Engine
 from lotusx.sim.venue import MAKER, USER, Venue
 
@@ -182,3 +183,35 @@ async def test_wallet_balance_shows_the_margin_locked_and_no_btc_moved(sim: Sim,
     answer = await body(await bybit.signed("GET", "/v5/position/list", category="linear", symbol=BTC))
     [row] = answer["result"]["list"]
     assert (row["size"], row["avgPrice"], row["positionIM"], row["leverage"]) == ("0.1", "49999.5", "499.995", "10")
+
+
+def test_the_drivers_flow_keeps_totals_and_every_lock_accounted_for() -> None:
+    """500 driver rounds (the maker trading with itself) and user trades: totals conserved, and each account's
+    USDT locked is exactly its open orders' margin plus its positions' margin; no BTC moves."""
+    venue = Venue("bybit", ("linear",), seed=1, config=LINEAR_FEES)
+    engine, driver = venue.engines["linear"], Driver(venue, seed=7)
+    before = engine.totals()
+    for step in range(500):
+        driver.step()
+        if step % 50 == 0:
+            engine.place(USER, BTC, "BUY" if step % 100 else "SELL", "MARKET", quantity=D("0.05"))
+    assert engine.totals() == before
+    assert venue.positions.of(MAKER, BTC, 0).realised != 0 and engine.balance(FEES, "USDT").free > 0
+    for account in (USER, MAKER):
+        orders = sum((o.locked for o in engine.open_orders(account)), D(0))
+        margins = sum((p.margin(venue.positions.leverage) for p in venue.positions.account(account)), D(0))
+        assert engine.balance(account, "USDT").locked == orders + margins
+    assert (engine.balance(USER, "BTC"), engine.balance(MAKER, "BTC")) == (Balance(free=D(10)),
+                                                                         Balance(free=D(10_000)))
+    places = {-b.free.as_tuple().exponent for assets in venue.accounts.values() for b in assets.values()}
+    assert max(places) <= 12  # qty (5) * price (2) * fee rate (5) at most: no repeating average leaks in
+
+
+def test_a_repeating_average_entry_moves_money_rounded_to_8_decimals() -> None:
+    """Entry 150000.07 / 3 repeats: margin is rounded up (10000.00466667 for 2 left), pnl to the nearest."""
+    _, engine = linear()
+    for price in ("50000.01", "50000.02", "50000.04"):
+        trade(engine, "BUY", "1", price)
+    assert engine.balance(USER, "USDT").locked == D("15000.007")
+    trade(engine, "SELL", "1", "50000.05")  # realises 50000.05 - 50000.0233... = 0.02666667
+    assert engine.balance(USER, "USDT") == Balance(free=D("990000.022"), locked=D("10000.00466667"))
