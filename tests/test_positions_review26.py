@@ -117,6 +117,7 @@ async def test_positions_are_listed_by_settle_coin(sim: Sim, linear: Bybit) -> N
     engine.markets[USDC_PERP.symbol], engine.books[USDC_PERP.symbol] = USDC_PERP, Book(USDC_PERP)
     engine.trades[USDC_PERP.symbol] = []
     engine.deposit(MAKER, "USDC", D(100_000))
+    engine.deposit(USER, "USDC", D(100))  # a USDC perpetual's margin is USDC (0.01 * 49999.98 / 10 here)
     await trade(sim, linear, "BUY", "0.02", "50000.02")
     await trade(sim, linear, "SELL", "0.01", "49999.98", symbol="BTCPERP")
     assert [(p.symbol, p.side) for p in await linear.get_positions()] == [(BTC, "BUY")]

@@ -20,7 +20,7 @@ import pytest
 import lotusx
 from lotusx.exchanges.bybit import VENUE_LINEAR
 from lotusx.sim import Sim, SimConfig, serve
-from lotusx.sim.engine import Engine
+from lotusx.sim.engine import ZERO, Engine
 from lotusx.sim.venue import MAKER, USER
 from tests.conftest import eventually
 
@@ -181,7 +181,10 @@ async def test_a_market_order_with_cancel_maker_takes_the_book_behind_the_own_or
         mine, taker = [await ex.get_order(SYMBOL, order_id=o.order_id) for o in (mine, taker)]
     assert mine.status == case.prevented
     assert (taker.status, taker.filled_quantity) == ("FILLED", QTY)
-    assert engine.accounts[USER]["USDT"].locked == 0
+    # Nothing of the prevented ask stays locked: spot locks nothing then, linear only the long's margin.
+    positions = engine.positions
+    held = ZERO if positions is None else positions.of(USER, SYMBOL, 0).margin(positions.leverage)
+    assert engine.accounts[USER]["USDT"].locked == held
 
 
 async def test_without_stp_the_account_trades_with_itself(sim: Sim, case: Case) -> None:

@@ -93,6 +93,8 @@ class Order:
     """The client id of the request that cancelled it (Binance's cancel ``newClientOrderId``), if one did."""
     stp: str | None = None
     """Its self-trade prevention mode (``EXPIRE_TAKER``, ``EXPIRE_MAKER``, ``EXPIRE_BOTH``), or None for none."""
+    margined: bool = False
+    """A contract order (Bybit linear): it locks initial margin in the quote (settle) coin, whatever its side."""
 
     @property
     def symbol(self) -> str:
@@ -106,8 +108,8 @@ class Order:
 
     @property
     def lock_asset(self) -> str:
-        """What this order spends: quote to buy, base to sell."""
-        return self.market.quote if self.side == "BUY" else self.market.base
+        """What this order locks: quote to buy, base to sell; a margined one, its margin in quote either way."""
+        return self.market.quote if self.side == "BUY" or self.margined else self.market.base
 
 
 @dataclass

@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 from lotusx.sim.common import plain
 from lotusx.sim.engine import Engine, Market, Order
-from lotusx.sim.positions import Position
+from lotusx.sim.positions import LEVERAGE, Position
 
 ZERO = Decimal(0)
 R = TypeVar("R")
@@ -189,17 +189,20 @@ def position_json(position: Position, engine: Engine, *, stream: bool = False) -
 
     docs/v5/position/position.mdx: ``side`` "" and ``size`` "0" for an empty position; the list names
     the entry price ``avgPrice``, the stream (docs/v5/websocket/private/position.mdx) ``entryPrice``.
-    The sim models no margin: ``leverage`` is the docs' example's "10", ``liqPrice`` "" (as the venue
-    writes it when it has none) and the margins "0".
+    The sim's margin is simplified (lotusx.sim.engine): one ``leverage`` (SimConfig.leverage, the docs'
+    example's "10"), ``positionIM`` ``entry * size / leverage``, no maintenance margin ("0") and no
+    liquidation: ``liqPrice`` "" (as the venue writes it when it has none).
     """
     mark = mark_price(engine, position.symbol)
     size = position.size
+    leverage = engine.positions.leverage if engine.positions is not None else LEVERAGE
+    margin = plain(position.margin(leverage))
     side = "Buy" if size > 0 else "Sell" if size < 0 else ""
     row = {"positionIdx": 0, "riskId": 1, "riskLimitValue": "2000000", "symbol": position.symbol, "side": side,
            "size": plain(abs(size)), "positionValue": plain(abs(size) * position.entry),
            "tradeMode": 0, "positionStatus": "Normal", "autoAddMargin": 0, "adlRankIndicator": 0,
-           "leverage": "10", "markPrice": plain(mark), "liqPrice": "", "bustPrice": "",
-           "positionIM": "0", "positionMM": "0", "positionIMByMp": "0", "positionMMByMp": "0",
+           "leverage": plain(leverage), "markPrice": plain(mark), "liqPrice": "", "bustPrice": "",
+           "positionIM": margin, "positionMM": "0", "positionIMByMp": margin, "positionMMByMp": "0",
            "takeProfit": "0", "stopLoss": "0", "trailingStop": "0", "tpslMode": "Full",
            "unrealisedPnl": plain(position.unrealised(mark)), "curRealisedPnl": plain(position.realised),
            "cumRealisedPnl": plain(position.realised), "sessionAvgPrice": "", "isReduceOnly": False,

@@ -4,6 +4,18 @@ Venue-neutral: sides are ``BUY``/``SELL``, types ``LIMIT``/``MARKET``/``LIMIT_MA
 force ``GTC``/``IOC``/``FOK``. Dialects translate their own spelling at the edge. All money is
 ``Decimal``. Fees (``Fees``, none by default) are taken from what each side receives and paid
 into the ``FEES`` account, so every asset is still conserved exactly across accounts.
+
+An engine given ``Positions`` trades contracts on margin (Bybit linear; simplified from its unified
+account): an order locks initial margin, ``price * quantity / leverage``, in the quote (settle) coin,
+buy and sell alike, and never the base coin. A fill moves no base coin: it changes each side's
+position (lotusx.sim.positions), whose margin, ``entry * |size| / leverage``, stays locked (taken
+over from the order's, released as the position shrinks); realised pnl and the fee are paid in the
+settle coin. Realised pnl is settled against the ``CLEARING`` account, so every asset stays conserved.
+Margin is rounded up, pnl to the nearest, at ``SETTLE_QUANTUM`` (8 decimals), whatever an averaged entry is.
+
+Simplified: an order locks margin on its whole quantity, even the part that would reduce a position
+(Bybit nets that against the position; here it is released when that part fills); margin covers no
+fee; nothing is liquidated, so a loss or fee beyond an account's free balance would leave it negative.
 """
 
 from __future__ import annotations
@@ -13,14 +25,15 @@ import itertools
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from decimal import Decimal, localcontext
+from decimal import ROUND_HALF_EVEN, ROUND_UP, Decimal, localcontext
 from typing import ParamSpec, TypeVar
 
 from lotusx.kernel.errors import DuplicateClientOrderId, InsufficientBalance, InvalidRequest, NotFound, OrderRejected
 from lotusx.sim.book import OPEN, SIM_DECIMALS, ZERO, Balance, Book, DepthChange, Execution, Fill, Market, Order
+from lotusx.sim.positions import SETTLE_QUANTUM, Positions
 
-__all__ = ["FEES", "OPEN", "PREVENTED", "STP_MODES", "ZERO", "Balance", "Book", "DepthChange", "Engine", "Execution",
-           "Fees", "Fill", "Ledger", "Listener", "Market", "Order"]
+__all__ = ["CLEARING", "FEES", "OPEN", "PREVENTED", "STP_MODES", "ZERO", "Balance", "Book", "DepthChange", "Engine",
+           "Execution", "Fees", "Fill", "Ledger", "Listener", "Market", "Order"]
 
 
 P = ParamSpec("P")
@@ -58,6 +71,14 @@ PREVENTED = "EXPIRED_IN_MATCH"
 
 FEES = "fees"
 """The account the fees charged are paid into (the venue's own)."""
+CLEARING = "clearing"
+"""The account contract pnl is settled against (the venue's clearing, which stands between the sides).
+
+What one side of a fill realises the other pays only while their entry prices agree (two accounts
+trading with each other alone). With a third at another entry, the difference is still unrealised in
+open positions: clearing holds it (``-sum(realised)``, which may be negative) and is back to zero
+once every position is flat (give or take the pnl's rounding), so each asset's total over all accounts
+is conserved exactly."""
 EXECUTIONS_KEPT = 100_000
 """Executions an engine keeps per account, the newest (the market maker's account trades for ever)."""
 
@@ -85,7 +106,7 @@ class Engine:
     """Books and orders of one venue category, balances in its ledger. Single-threaded: event loop only."""
 
     def __init__(self, markets: list[Market], clock_ms: Callable[[], int], ledger: Ledger | None = None,
-                 fees: Fees = Fees()) -> None:
+                 fees: Fees = Fees(), positions: Positions | None = None) -> None:
         self.markets = {m.symbol: m for m in markets}
         self.books = {m.symbol: Book(m) for m in markets}
         # Engines given the same ledger lock and settle in one wallet per account (a Bybit unified
@@ -104,6 +125,8 @@ class Engine:
         self.closed_kept = CLOSED_KEPT
         self._closed: defaultdict[str, deque[Order]] = defaultdict(deque)  # per account, oldest first
         self.fees = fees
+        # Contracts (Bybit linear) are margin-traded and fill into these positions; None: spot, coins change hands.
+        self.positions = positions
         # Both sides of every fill, per account, oldest first: the venues' own-trade lists read them.
         self._executions: defaultdict[str, deque[Execution]] = defaultdict(lambda: deque(maxlen=EXECUTIONS_KEPT))
         self._execution_seq = itertools.count(1)
@@ -197,7 +220,8 @@ class Engine:
             raise InvalidRequest("Invalid self-trade prevention mode.", code="stp")
         now = self._clock_ms()
         order = Order(order_id, client_id, account, market, side, type, "GTC" if type == "LIMIT_MAKER" else tif,
-                      None if type == "MARKET" else price, quantity or ZERO, quote_qty, now, update_ms=now, stp=stp)
+                      None if type == "MARKET" else price, quantity or ZERO, quote_qty, now, update_ms=now, stp=stp,
+                      margined=self.positions is not None)
         book = self.books[symbol]
         would_take = type == "LIMIT_MAKER" and self._takeable(order, book) > 0
         if would_take and not cancel_crossing_maker:
@@ -266,7 +290,10 @@ class Engine:
         if would_take and not cancel_crossing_maker:
             raise OrderRejected("Order would immediately match and take.")
         left = new_qty - order.filled
-        amount = left * new_price if order.side == "BUY" else left  # type: ignore[operator]
+        if order.margined:
+            amount = self._margin(probe, book, left)
+        else:
+            amount = left * new_price if order.side == "BUY" else left  # type: ignore[operator]
         bal = self.balance(account, order.lock_asset)
         if amount - order.locked > bal.free:
             raise InsufficientBalance(f"{order.lock_asset} free {bal.free} < {amount - order.locked}")
@@ -375,8 +402,29 @@ class Engine:
             quote += take * price
         return base, quote
 
+    def _margin(self, order: Order, book: Book, quantity: Decimal) -> Decimal:
+        """Initial margin of ``quantity`` of a contract order: what it would take now at the book's
+        prices, the rest at its own (where it rests, and fills as a maker), over the leverage.
+
+        ``qty * price / leverage`` summed over the fills to come (rounded up to ``SETTLE_QUANTUM``), so
+        each fill takes over its share for the position (_settle) and a filled order has none left.
+        """
+        assert self.positions is not None  # only margined orders ask
+        opposite = "SELL" if order.side == "BUY" else "BUY"
+        taken = value = ZERO
+        for price in book.prices(opposite):
+            if taken >= quantity or not _crosses(order, price):
+                break
+            take = min(book.level_qty(opposite, price), quantity - taken)
+            taken, value = taken + take, value + take * price
+        if order.price is not None:  # a market order's unfilled rest expires: it needs nothing
+            value += (quantity - taken) * order.price
+        return (value / self.positions.leverage).quantize(SETTLE_QUANTUM, ROUND_UP)
+
     def _lock_for(self, order: Order, book: Book) -> None:
-        if order.type != "MARKET":
+        if order.margined:
+            amount = self._margin(order, book, order.quantity)
+        elif order.type != "MARKET":
             amount = order.quantity * order.price if order.side == "BUY" else order.quantity  # type: ignore[operator]
         else:
             base, quote = self._walk(order, book)
@@ -429,16 +477,12 @@ class Engine:
 
     def _trade(self, maker: Order, taker: Order, price: Decimal, qty: Decimal) -> None:
         fill = Fill(next(self._trade_ids), maker.symbol, price, qty, maker, taker, self._clock_ms())
-        buyer, seller = (maker, taker) if maker.side == "BUY" else (taker, maker)
         cost = qty * price
-        buyer_spent = qty * buyer.price if buyer.type != "MARKET" else cost  # type: ignore[operator]
-        self.balance(buyer.account, buyer.market.quote).locked -= buyer_spent
-        self.balance(buyer.account, buyer.market.quote).free += buyer_spent - cost
-        buyer.locked -= buyer_spent
-        self.balance(buyer.account, buyer.market.base).free += qty
-        self.balance(seller.account, seller.market.base).locked -= qty
-        seller.locked -= qty
-        self.balance(seller.account, seller.market.quote).free += cost
+        if self.positions is not None:
+            for order in (maker, taker):  # one account on both sides books both into its one position
+                self._settle(order, price, qty, fill.time_ms)
+        else:
+            self._swap(maker, taker, price, qty)
         for order in (maker, taker):
             self._charge(fill, order)
         for order in (maker, taker):
@@ -450,6 +494,41 @@ class Engine:
                 order.status = "PARTIALLY_FILLED"
         self.trades[maker.symbol].append(fill)
         del self.trades[maker.symbol][:-1000]  # bounded history: the venues serve at most 1000 recent trades
+
+    def _swap(self, maker: Order, taker: Order, price: Decimal, qty: Decimal) -> None:
+        """Spot: the buyer pays the quote coin it locked and receives the base coin the seller locked."""
+        buyer, seller = (maker, taker) if maker.side == "BUY" else (taker, maker)
+        cost = qty * price
+        buyer_spent = qty * buyer.price if buyer.type != "MARKET" else cost  # type: ignore[operator]
+        self.balance(buyer.account, buyer.market.quote).locked -= buyer_spent
+        self.balance(buyer.account, buyer.market.quote).free += buyer_spent - cost
+        buyer.locked -= buyer_spent
+        self.balance(buyer.account, buyer.market.base).free += qty
+        self.balance(seller.account, seller.market.base).locked -= qty
+        seller.locked -= qty
+        self.balance(seller.account, seller.market.quote).free += cost
+
+    def _settle(self, order: Order, price: Decimal, qty: Decimal, time_ms: int) -> None:
+        """Contracts: book ``order``'s side of a fill into its position, in the settle coin only.
+
+        The fill's share of the order's margin is released and the position's margin change locked
+        (an opening fill's share is exactly what its position margin grows by; a reducing one's is
+        freed with the margin the position no longer needs); realised pnl is paid by clearing.
+        """
+        assert self.positions is not None
+        leverage, coin = self.positions.leverage, order.market.quote
+        position = self.positions.of(order.account, order.symbol, time_ms)
+        margin, realised = position.margin(leverage), position.realised
+        position.apply(order.side, qty, price, time_ms)
+        # Each fill's share, rounded as the order's lock was; a share rounded up past what is left takes what is.
+        released = min(order.locked, (qty * price / leverage).quantize(SETTLE_QUANTUM, ROUND_UP))
+        held = position.margin(leverage) - margin
+        pnl = (position.realised - realised).quantize(SETTLE_QUANTUM, ROUND_HALF_EVEN)
+        order.locked -= released
+        bal = self.balance(order.account, coin)
+        bal.locked += held - released
+        bal.free += released - held + pnl
+        self.balance(CLEARING, coin).free -= pnl
 
     def _charge(self, fill: Fill, order: Order) -> None:
         """Record ``order``'s side of ``fill`` and take its fee from the asset it is charged in."""

@@ -5,16 +5,26 @@ to it (or opens it) averages the entry price, weighted by size; one that reduces
 entry price and realises ``(price - entry) * closed`` (negated for a short); one that takes it
 past zero closes it whole, then opens the rest at the fill's price. What is realised
 accumulates for ever, as Bybit's ``cumRealisedPnl`` ("all time cumulative realised P&L",
-docs/v5/position/position.mdx). The sim has no margin, funding, leverage or liquidation.
+docs/v5/position/position.mdx).
+
+Positions are margined at one fixed leverage (``Positions.leverage``, SimConfig.leverage): a position
+holds ``entry * |size| / leverage`` of its settle coin as margin, which the engine keeps locked
+(lotusx.sim.engine). The sim has no funding, maintenance margin or liquidation, and one leverage for all.
 """
 
 from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
-from decimal import Decimal, localcontext
+from decimal import ROUND_UP, Decimal, localcontext
 
 from lotusx.sim.book import SIM_DECIMALS, ZERO
+
+LEVERAGE = Decimal(10)
+"""The sim's one leverage (the docs' position example's "10", docs/v5/position/position.mdx)."""
+SETTLE_QUANTUM = Decimal("1e-8")
+"""What contract money the sim moves (margin, realised pnl) is rounded to, in the settle coin: an averaged
+entry price can be a repeating decimal (3 fills' average), and a ledger must not hold 100-digit balances."""
 
 
 @dataclass
@@ -48,6 +58,12 @@ class Position:
                     self.entry = price
             self.updated_ms = time_ms
 
+    def margin(self, leverage: Decimal) -> Decimal:
+        """Initial margin the position holds: ``entry * |size| / leverage`` (Bybit's positionIM, simplified),
+        rounded up to ``SETTLE_QUANTUM``."""
+        with localcontext(SIM_DECIMALS):
+            return (self.entry * abs(self.size) / leverage).quantize(SETTLE_QUANTUM, ROUND_UP)
+
     def unrealised(self, mark: Decimal) -> Decimal:
         """``(mark - entry) * size``, signed size: a short gains as the mark falls."""
         with localcontext(SIM_DECIMALS):
@@ -58,6 +74,7 @@ class Position:
 class Positions:
     """Every account's positions, by (account, symbol), created on an account's first fill in a symbol."""
 
+    leverage: Decimal = LEVERAGE
     by_key: dict[tuple[str, str], Position] = field(default_factory=dict)
     _seq: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 

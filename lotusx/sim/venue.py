@@ -12,7 +12,7 @@ from typing import Any
 from lotusx.kernel.protocols import SYSTEM_CLOCK, Clock
 from lotusx.sim.chaos import Chaos
 from lotusx.sim.engine import Balance, Engine, Fees, Fill, Ledger, Market, Order
-from lotusx.sim.positions import Positions
+from lotusx.sim.positions import LEVERAGE, Positions
 
 D = Decimal
 USER = "user"
@@ -78,6 +78,9 @@ class SimConfig:
     """Fee rates of every fill (0.001 is 0.1 %, Binance spot's base rate for both). None by default: the
     balances the tests and the demo check stay round. Charged in what the side receives (spot) or in
     the quote coin (linear), paid into the sim's ``fees`` account (lotusx.sim.engine.Fees)."""
+    leverage: Decimal = LEVERAGE
+    """The one leverage of every linear order and position: they lock ``price * quantity / leverage`` of
+    the settle coin as initial margin (lotusx.sim.engine; the sim has no per-symbol leverage setting)."""
 
 
 @dataclass(frozen=True)
@@ -156,8 +159,9 @@ class Venue:
         # so coins a linear order locks are not free for a spot order. (Binance has spot only.)
         self.accounts: Ledger = {account: {asset: Balance(free=amount) for asset, amount in funds.items()}
                                  for account, funds in ((USER, USER_FUNDS), (MAKER, MAKER_FUNDS))}
+        # linear's, one-way: Bybit's contracts hold positions on margin, spot holds coins
+        self.positions = Positions(leverage=config.leverage)
         self.engines = {c: self._engine(c) for c in categories}
-        self.positions = Positions()  # linear's, one-way: Bybit's contracts hold positions, spot holds coins
 
     def __repr__(self) -> str:
         return f"Venue({self.name!r}, categories={list(self.engines)}, chaos={self.chaos!r})"
@@ -176,15 +180,13 @@ class Venue:
 
     def _engine(self, category: str) -> Engine:
         fees = Fees(self.config.maker_fee, self.config.taker_fee, in_quote=category == "linear")
-        engine = Engine(list(self.config.markets), self.now_ms, self.accounts, fees)
+        engine = Engine(list(self.config.markets), self.now_ms, self.accounts, fees,
+                        positions=self.positions if category == "linear" else None)
         engine.listeners.append(lambda reason, order, fills: self._on_order(category, reason, order, fills))
         return engine
 
     def _on_order(self, category: str, reason: str, order: Order, fills: list[Fill]) -> None:
-        if category == "linear":  # booked before anything is published: a stream's position is after the fill
-            position = self.positions.of(order.account, order.symbol, self.now_ms())
-            for fill in fills:
-                position.apply(order.side, fill.qty, fill.price, fill.time_ms)
+        # A linear fill is already in its positions (the engine books them as it trades): a stream's is after it.
         if reason == "place":
             for fill in fills:
                 self.hub.publish(Event("trade", category, order.symbol, fill))

@@ -484,8 +484,16 @@ async def test_the_views_settle_to_the_engine(desk: Desk) -> None:
 
 
 async def test_locked_balances_back_the_watched_open_orders(desk: Desk) -> None:
-    """The watched locked USDT and BTC are what the watched open bids and asks lock."""
+    """The watched locked USDT and BTC are what the watched open bids and asks lock: on spot the bids' USDT
+    and the asks' BTC; on linear (margin-traded) bids and asks alike lock price * qty / leverage in USDT,
+    beside the margin of the position their fills opened, and no BTC."""
     watched = desk.settled_open.values()
+    if desk.category == "linear":
+        positions = desk.sim.venue("bybit").positions
+        quotes = sum((o.price * (o.quantity - o.filled_quantity) / positions.leverage for o in watched), ZERO)
+        held = sum((p.margin(positions.leverage) for p in positions.account(USER)), ZERO)
+        assert (desk.settled_balances["USDT"].locked, desk.settled_balances["BTC"].locked) == (quotes + held, 0)
+        return
     bids = sum((o.price * (o.quantity - o.filled_quantity) for o in watched if o.side == "BUY"), ZERO)
     asks = sum((o.quantity - o.filled_quantity for o in watched if o.side == "SELL"), ZERO)
     assert (desk.settled_balances["USDT"].locked, desk.settled_balances["BTC"].locked) == (bids, asks)

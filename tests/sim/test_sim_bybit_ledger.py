@@ -20,8 +20,8 @@ from lotusx.sim import Sim, SimConfig
 from lotusx.sim.engine import Balance
 from lotusx.sim.venue import USER, Venue
 
-LINEAR_LOCK = {"category": "linear", "qty": "20", "price": "40000"}
-"""A resting linear limit buy locking 800 000 of the user's 1 000 000 USDT."""
+LINEAR_LOCK = {"category": "linear", "qty": "200", "price": "40000"}
+"""A resting linear limit buy locking 800 000 (its margin, 200 * 40000 / 10) of the user's 1 000 000 USDT."""
 
 
 async def coin(bybit: Bybit, name: str) -> dict[str, Any]:
@@ -32,10 +32,10 @@ async def coin(bybit: Bybit, name: str) -> dict[str, Any]:
 
 
 def test_a_linear_lock_is_not_free_in_the_spot_engine() -> None:
-    """The venue's categories lock from one ledger: a linear order's lock shows in the spot engine."""
+    """The venue's categories lock from one ledger: a linear order's margin (40000 / 10) shows in spot."""
     venue = Venue("bybit", ("spot", "linear"), seed=1, config=SimConfig())
     venue.engines["linear"].place(USER, "BTCUSDT", "BUY", "LIMIT", quantity=D(1), price=D(40_000))
-    assert venue.engines["spot"].balance(USER, "USDT") == Balance(free=D(960_000), locked=D(40_000))
+    assert venue.engines["spot"].balance(USER, "USDT") == Balance(free=D(996_000), locked=D(4_000))
 
 
 def test_the_shared_ledger_is_funded_once() -> None:
@@ -45,10 +45,10 @@ def test_the_shared_ledger_is_funded_once() -> None:
 
 
 async def test_a_linear_lock_shows_in_wallet_balance(bybit: Bybit) -> None:
-    """wallet-balance reports a linear order's lock as locked, not free, in the same coin."""
+    """wallet-balance reports a linear order's margin (1 * 40000 / 10) as locked, not free, in the settle coin."""
     assert (await create(bybit, category="linear", qty="1", price="40000"))["retCode"] == 0
     usdt = await coin(bybit, "USDT")
-    assert (usdt["walletBalance"], usdt["free"], usdt["locked"]) == ("1000000", "960000", "40000")
+    assert (usdt["walletBalance"], usdt["free"], usdt["locked"]) == ("1000000", "996000", "4000")
 
 
 async def test_spot_cannot_spend_what_a_linear_order_locked(bybit: Bybit) -> None:
@@ -67,10 +67,11 @@ async def test_cancelling_the_linear_order_frees_its_coins_for_spot(bybit: Bybit
 
 
 async def test_a_linear_fill_settles_into_the_wallet(bybit: Bybit) -> None:
-    """A filled linear market sell leaves the one wallet wallet-balance reports."""
-    await create(bybit, category="linear", side="Sell", orderType="Market", qty="0.01")
-    btc = await coin(bybit, "BTC")
-    assert (btc["walletBalance"], btc["free"]) == ("9.99", "9.99")
+    """A filled linear market sell moves no BTC: its position's margin (0.01 * 49999.9 / 10) stays locked in USDT."""
+    await create(bybit, category="linear", side="Sell", orderType="Market", qty="0.01")  # fills at the 49999.9 bid
+    btc, usdt = await coin(bybit, "BTC"), await coin(bybit, "USDT")
+    assert (btc["walletBalance"], btc["free"], btc["locked"]) == ("10", "10", "0")
+    assert (usdt["walletBalance"], usdt["free"], usdt["locked"]) == ("1000000", "999950.0001", "49.9999")
 
 
 async def test_withdraw_cannot_take_what_a_linear_order_locked(bybit: Bybit) -> None:

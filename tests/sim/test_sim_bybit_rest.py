@@ -148,10 +148,12 @@ async def test_create_parameter_errors(bybit: Bybit, params: dict[str, Any]) -> 
 
 
 async def test_ioc_market_and_post_only(bybit: Bybit, sim: Sim) -> None:
-    """A linear market sell by base qty fills; a PostOnly below the ask rests."""
+    """A linear market sell by base qty fills (a short: no BTC moves, margin locked); a PostOnly below the ask rests."""
     await create(bybit, category="linear", side="Sell", orderType="Market", qty="0.01")
-    sold = sim.engine("bybit", "linear").balance("user", "BTC")
-    assert sold.free == Decimal("9.99")
+    engine = sim.engine("bybit", "linear")
+    assert sim.venue("bybit").positions.of("user", "BTCUSDT", 0).size == Decimal("-0.01")
+    assert engine.balance("user", "BTC").free == Decimal(10)
+    assert engine.balance("user", "USDT").locked == Decimal("49.9999")  # 0.01 * 49999.9 (the best bid) / 10
     maker = await create(bybit, timeInForce="PostOnly", price="45000", orderLinkId="pm")
     assert maker["retCode"] == 0
 
