@@ -304,14 +304,9 @@ class Bybit:
         async def cancel() -> Order:
             body = {"category": self.category.name, "symbol": symbol, **dict(_ids(order_id, client_order_id))}
             done: s.OrderIds = await self._post(self.category.order_cancel, body, s.OrderIds)
-            try:
-                order = await self.get_order(symbol, order_id=done.orderId)
-            except LotusXError as exc:
-                # Not a CANCELED order made from the ids: Bybit cancels asynchronously, so the order
-                # may fill before the cancel lands, and the acknowledgement gives no fill or price.
-                raise AmbiguousOutcome(f"POST {self.category.order_cancel.path}: the venue accepted the cancel of "
-                                       f"order {done.orderId} ({symbol}), but reading it back failed ({exc}): "
-                                       "get_order or watch_orders has its outcome") from exc
+            # Not a CANCELED order made from the ids: Bybit cancels asynchronously, so the order may
+            # fill before the cancel lands, and the acknowledgement gives no fill or price.
+            order = await self._read_back("cancel", self.category.order_cancel, symbol, done.orderId)
             if order.status not in TERMINAL:
                 return msgspec.structs.replace(order, status="PENDING_CANCEL")
             return order
@@ -352,16 +347,20 @@ class Bybit:
             if current.status in TERMINAL or not _rests_as(current, price, quantity):
                 raise
             return current
-        try:
-            order = await self.get_order(symbol, order_id=done.orderId)
-        except LotusXError as exc:
-            raise AmbiguousOutcome(f"POST {self.category.order_amend.path}: the venue accepted the amend of order "
-                                   f"{done.orderId} ({symbol}), but reading it back failed ({exc}): get_order or "
-                                   "watch_orders has its outcome") from exc
+        order = await self._read_back("amend", self.category.order_amend, symbol, done.orderId)
         if order.status in TERMINAL:
             return order
         # The ids alone came back, as from place_order: what was asked is what the order now rests at.
         return msgspec.structs.replace(order, price=price or order.price, quantity=quantity or order.quantity)
+
+    async def _read_back(self, verb: str, endpoint: Endpoint, symbol: str, order_id: str) -> Order:
+        """The order a write the venue acknowledged with its ids alone acted on; ``AmbiguousOutcome`` if unread."""
+        try:
+            return await self.get_order(symbol, order_id=order_id)
+        except LotusXError as exc:
+            raise AmbiguousOutcome(f"POST {endpoint.path}: the venue accepted the {verb} of order {order_id} "
+                                   f"({symbol}), but reading it back failed ({exc}): get_order or watch_orders "
+                                   "has its outcome") from exc
 
     async def cancel_all_orders(self, symbol: str) -> list[CancelledOrder]:
         """Cancel every open order of ``symbol`` in one request: the kill switch.
