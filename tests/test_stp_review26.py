@@ -18,11 +18,11 @@ from typing import Any
 import pytest
 
 import lotusx
-from lotusx.exchanges.bybit import VENUE_LINEAR
 from lotusx.sim import Sim, SimConfig, serve
 from lotusx.sim.engine import ZERO, Engine
 from lotusx.sim.venue import MAKER, USER
 from tests.conftest import eventually
+from tests.sim.sim_helpers import connect_to
 
 D = Decimal
 SYMBOL, OTHER = "BTCUSDT", "ETHUSDT"
@@ -38,10 +38,7 @@ class Case:
     prevented: str
 
     def connect(self, sim: Sim) -> Any:
-        keys = sim.api_keys(self.venue)
-        name = VENUE_LINEAR if self.category == "linear" else self.venue
-        return lotusx.connect(name, credentials=lotusx.Credentials(keys.hmac_key, keys.hmac_secret),
-                              rest_url=sim.rest_url(self.venue), ws_url=sim.ws_url(self.venue))
+        return connect_to(sim, self.venue, self.category)
 
     def engine(self, sim: Sim) -> Engine:
         return sim.engine(self.venue, self.category)

@@ -15,10 +15,10 @@ from decimal import Decimal
 import pytest
 
 import lotusx
-from lotusx.exchanges.bybit import VENUE_LINEAR
 from lotusx.sim import Sim, SimConfig, serve
 from lotusx.sim.engine import Engine
 from lotusx.sim.venue import MAKER, USER
+from tests.sim.sim_helpers import connect_to
 
 D = Decimal
 MAKER_RATE, TAKER_RATE = D("0.001"), D("0.002")
@@ -36,10 +36,7 @@ class Case:
     page: int  # the most fills one page of the venue's list holds
 
     def connect(self, sim: Sim) -> lotusx.connect:
-        keys = sim.api_keys(self.venue)
-        name = VENUE_LINEAR if self.category == "linear" else self.venue
-        return lotusx.connect(name, credentials=lotusx.Credentials(keys.hmac_key, keys.hmac_secret),
-                              rest_url=sim.rest_url(self.venue), ws_url=sim.ws_url(self.venue))
+        return connect_to(sim, self.venue, self.category)
 
     def engine(self, sim: Sim) -> Engine:
         return sim.engine(self.venue, self.category)

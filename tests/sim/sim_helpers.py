@@ -16,6 +16,9 @@ from urllib.parse import urlencode
 import aiohttp
 import orjson
 
+import lotusx
+from lotusx.exchanges.bybit import VENUE_LINEAR
+
 
 def now_ms() -> int:
     """Wall-clock milliseconds."""
@@ -97,3 +100,11 @@ async def until(ws: aiohttp.ClientWebSocketResponse, predicate: Any, limit: int 
         if predicate(message):
             return message
     raise AssertionError("no matching message")
+
+
+def connect_to(sim: Any, venue: str, category: str) -> Any:
+    """``lotusx.connect`` to ``sim``'s ``venue`` in ``category`` ("linear": bybit-linear), with the sim's keys."""
+    keys = sim.api_keys(venue)
+    return lotusx.connect(VENUE_LINEAR if category == "linear" else venue,
+                          credentials=lotusx.Credentials(keys.hmac_key, keys.hmac_secret),
+                          rest_url=sim.rest_url(venue), ws_url=sim.ws_url(venue))
