@@ -378,15 +378,8 @@ async def follow_balances(messages: AsyncIterator[Any], *, balances: Callable[[A
     times: dict[str, int] = {}  # asset -> venue time of the newest stream balance yielded for it
     fetched = -1  # venue time of the newest account fetched (-1: none, or none given)
     seen: set[str] = set()
-    gapped = False
-    async for message in messages:
-        if isinstance(message, Gap):
-            gapped = True
-            continue
-        if isinstance(message, Lost):  # as in follow_orders
-            raise message.rejected()
+    async for gapped, message in _after_gaps(messages):
         if gapped:
-            gapped = False
             time, now = await _Patience(clock, metrics, exchange, "balances")(fetch)
             zero = Decimal(0)
             # An asset emptied while the stream was down is absent from the answer: say so.
@@ -403,6 +396,20 @@ async def follow_balances(messages: AsyncIterator[Any], *, balances: Callable[[A
         if changed:
             seen |= changed.keys()
             yield changed
+
+
+async def _after_gaps(messages: AsyncIterator[Any]) -> AsyncGenerator[tuple[bool, Any], None]:
+    """Each message the stream delivers, with whether a :class:`Gap` came before it (as ``follow_orders``
+    reads them); a :class:`Lost` ends the iteration with its ``SubscriptionRejected``."""
+    gapped = False
+    async for message in messages:
+        if isinstance(message, Gap):
+            gapped = True
+        elif isinstance(message, Lost):
+            raise message.rejected()
+        else:
+            yield gapped, message
+            gapped = False
 
 
 K = TypeVar("K")
@@ -424,15 +431,8 @@ async def follow_positions(messages: AsyncIterator[Any], *, positions: Callable[
     """
     times: dict[K, int] = {}
     opened: dict[K, Position] = {}  # key -> the last position yielded, while open
-    gapped = False
-    async for message in messages:
-        if isinstance(message, Gap):
-            gapped = True
-            continue
-        if isinstance(message, Lost):  # as in follow_orders
-            raise message.rejected()
+    async for gapped, message in _after_gaps(messages):
         if gapped:
-            gapped = False
             now = await _Patience(clock, metrics, exchange, "positions")(fetch)
             for key, last in list(opened.items()):
                 if key not in now:
