@@ -13,6 +13,8 @@ fast as the socket takes them, as text, gzip binary frames or over permessage-de
   the same per-message work (a timestamp, a type check, a count).
 - floor: one ``ws_connect``, ``await ws.receive()``, ``zlib.decompress`` for gzip, one
   msgspec decode into a Struct with ``str`` prices. Nothing else.
+
+Instructions per frame of all three, counted by callgrind: ``python -m bench.callgrind_frames`` (usage there).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from bench.server import STAMP
 from lotusx.book import BookEvent, DiffSync, readable
 from lotusx.exchanges.binance.schemas import DepthUpdate
 from lotusx.exchanges.binance.streams import DIALECT, market_frames
+from lotusx.kernel.protocols import SYSTEM_CLOCK, Clock
 from lotusx.metrics import Metrics
 from lotusx.models import OrderBook
 from lotusx.transport import AiohttpWs
@@ -68,13 +71,13 @@ Timed = tuple[list[float], float, float]
 """Per-message seconds between arrivals, then wall and CPU seconds in all."""
 
 
-def _stream(address: str, mode: str) -> ReconnectWs:
+def _stream(address: str, mode: str, clock: Clock = SYSTEM_CLOCK) -> ReconnectWs:
     """Our stream of the replayed frames at ``address`` in ``mode``, with the Binance connector's frame stages."""
     metrics = Metrics()
     pipeline = frames(Inflate(metrics=metrics) if mode == "gzip" else None, market_frames(metrics))
     return ReconnectWs(lambda: AiohttpWs(address, compress=15 if mode == "deflate" else 0), frames=pipeline,
                        dialect=DIALECT, heartbeat=Heartbeat(interval=None, answer_pings=False, idle_timeout=60.0),
-                       metrics=metrics)
+                       metrics=metrics, clock=clock)
 
 
 def _check(message: Any) -> None:
