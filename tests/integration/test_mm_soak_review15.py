@@ -147,6 +147,7 @@ class Desk:
     outage_cuts: int = 0
     settled_rest: tuple[list[Order], dict[str, Balance]] = ([], {})
     settled_engine: tuple[list[str], dict[str, tuple[Decimal, Decimal]]] = ([], {})
+    settled_held: Decimal = ZERO  # the margin the user's positions held then (linear's)
     matched: set[tuple[str, str]] = dataclasses.field(default_factory=set)
     wrong_books: list[str] = dataclasses.field(default_factory=list)
 
@@ -285,6 +286,8 @@ class Desk:
             ledger = self.engine.accounts[USER]  # nothing of the user's moves while its quotes are parked
             self.settled_engine = (sorted(self.engine_open()),
                                    {a: (b.free, b.locked) for a, b in ledger.items() if b.free or b.locked})
+            positions = self.sim.venue(self.venue).positions  # read now: back at work, the quoter trades again
+            self.settled_held = sum((p.margin(positions.leverage) for p in positions.account(USER)), ZERO)
             # Back to work, answers slow, so that the connector closes with calls in flight.
             self.sim.chaos(self.venue).update({"latency_ms": 20.0})
             self.quoting = True
@@ -496,10 +499,10 @@ async def test_locked_balances_back_the_watched_open_orders(desk: Desk) -> None:
     beside the margin of the position their fills opened, and no BTC."""
     watched = desk.settled_open.values()
     if desk.category == "linear":
-        positions = desk.sim.venue("bybit").positions
-        quotes = sum((o.price * (o.quantity - o.filled_quantity) / positions.leverage for o in watched), ZERO)
-        held = sum((p.margin(positions.leverage) for p in positions.account(USER)), ZERO)
-        assert (desk.settled_balances["USDT"].locked, desk.settled_balances["BTC"].locked) == (quotes + held, 0)
+        leverage = desk.sim.venue("bybit").positions.leverage
+        quotes = sum((o.price * (o.quantity - o.filled_quantity) / leverage for o in watched), ZERO)
+        assert (desk.settled_balances["USDT"].locked, desk.settled_balances["BTC"].locked) == (
+            quotes + desk.settled_held, 0)
         return
     bids = sum((o.price * (o.quantity - o.filled_quantity) for o in watched if o.side == "BUY"), ZERO)
     asks = sum((o.quantity - o.filled_quantity for o in watched if o.side == "SELL"), ZERO)
