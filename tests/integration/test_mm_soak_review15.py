@@ -122,6 +122,8 @@ class Desk:
     resting: set[str] = dataclasses.field(default_factory=set)
     quoting: bool = True
     requotes: int = 0
+    quoter_news: asyncio.Event = dataclasses.field(default_factory=asyncio.Event)  # the quoter's book moved
+    quoter_done: bool = False  # the quoter's book stream ended
     # what the streams showed
     books: Counter[str] = dataclasses.field(default_factory=Counter)
     crossed_books: list[str] = dataclasses.field(default_factory=list)
@@ -143,7 +145,6 @@ class Desk:
     tasks: dict[str, asyncio.Task[None]] = dataclasses.field(default_factory=dict)
     settled_open: dict[str, Order] = dataclasses.field(default_factory=dict)
     settled_balances: dict[str, Balance] = dataclasses.field(default_factory=dict)
-    seen_at: dict[Any, float] = dataclasses.field(default_factory=dict)
     outage_cuts: int = 0
     settled_rest: tuple[list[Order], dict[str, Balance]] = ([], {})
     settled_engine: tuple[list[str], dict[str, tuple[Decimal, Decimal]]] = ([], {})
@@ -172,7 +173,6 @@ class Desk:
             self.crossed_books.append(f"{watcher} {book.symbol} {book.sequence}: {book.bids[0]} >= {book.asks[0]}")
         key = (watcher, book.symbol)
         self.last_book[key] = book
-        self.seen_at[key] = asyncio.get_running_loop().time()
         verdict = self.book_verdict(book)
         if verdict == "equal":
             self.matched.add(key)
@@ -198,10 +198,32 @@ class Desk:
         return "equal" if (list(book.bids), list(book.asks)) == self.engine_levels(book.symbol, DEPTH) else "wrong"
 
     async def quote(self) -> None:
-        """Follow the book; every ``QUOTE_EVERY`` updates, replace the quotes around it."""
-        async for book in self.ex.watch_order_book(SYMBOL, DEPTH):
-            self.see_book("quoter", book)
-            if self.quoting and self.books["quoter"] % QUOTE_EVERY == 0 and book.bids and book.asks:
+        """Follow the book; every ``QUOTE_EVERY`` updates, replace the quotes around its latest touch.
+
+        The quotes are replaced beside the stream (:meth:`requote_on_news`), not in its loop: on a
+        loaded machine a requote's calls outlast many updates, and a loop held up by them falls ever
+        further behind the stream (its books seconds old, a reconnect queued behind them seen late).
+        """
+        requoter = asyncio.create_task(self.requote_on_news(), name=f"{self.venue}-requote")
+        try:
+            async for book in self.ex.watch_order_book(SYMBOL, DEPTH):
+                self.see_book("quoter", book)
+                self.quoter_news.set()
+        finally:
+            self.quoter_done = True
+            self.quoter_news.set()
+            await requoter
+
+    async def requote_on_news(self) -> None:
+        """Replace the quotes at the quoter's latest book each time ``QUOTE_EVERY`` more came, until its stream ends."""
+        quoted_at = 0
+        while not self.quoter_done:
+            self.quoter_news.clear()
+            await self.quoter_news.wait()
+            book = self.last_book[("quoter", SYMBOL)]
+            if (self.quoting and not self.quoter_done and self.books["quoter"] >= quoted_at + QUOTE_EVERY
+                    and book.bids and book.asks):
+                quoted_at = self.books["quoter"]
                 await self.requote(book.bids[0][0], book.asks[0][0])
 
     async def requote(self, bid: Decimal, ask: Decimal) -> None:
@@ -394,9 +416,25 @@ class Desk:
         await self.cancel_resting()
 
     async def books_fresh(self) -> None:
-        """Wait until every watched book was yielded again (so is in sync) after now."""
-        mark = asyncio.get_running_loop().time()
-        await self.until_metric(lambda: len(self.seen_at) == 3 and min(self.seen_at.values()) > mark)
+        """Wait until every watched book showed an update the engine published after now.
+
+        A book merely yielded after now may come from its watcher's backlog, with a reconnect still
+        queued behind it: that book resyncs later, from a snapshot taken after whatever was injected
+        meanwhile (a sequence gap it would never see). Past the engine's sequence of now, a book has
+        read everything its stream queued before now.
+        """
+        marks = {(watcher, symbol): self.published(symbol)
+                 for watcher, symbol in (("quoter", SYMBOL), ("pair", SYMBOL), ("pair", OTHER))}
+        await self.until_metric(lambda: all(key in self.last_book and self.last_book[key].sequence > mark
+                                            for key, mark in marks.items()))
+
+    def published(self, symbol: str) -> int:
+        """The sequence of the last update of ``symbol``'s book the engine published (a book's ``sequence``):
+        Binance's update id ``u`` of the last diff, the number of Bybit's last push."""
+        book = self.engine.books[symbol]
+        if self.venue != "binance":
+            return int(book.flushes)
+        return int(book.update_id if book.pending_from is None else book.pending_from - 1)
 
     # ----- the truth -----
 
