@@ -122,6 +122,7 @@ class Desk:
     resting: set[str] = dataclasses.field(default_factory=set)
     quoting: bool = True
     requotes: int = 0
+    requoting: asyncio.Lock = dataclasses.field(default_factory=asyncio.Lock)  # held through each requote
     quoter_news: asyncio.Event = dataclasses.field(default_factory=asyncio.Event)  # the quoter's book moved
     quoter_done: bool = False  # the quoter's book stream ended
     # what the streams showed
@@ -220,11 +221,12 @@ class Desk:
         while not self.quoter_done:
             self.quoter_news.clear()
             await self.quoter_news.wait()
-            book = self.last_book[("quoter", SYMBOL)]
-            if (self.quoting and not self.quoter_done and self.books["quoter"] >= quoted_at + QUOTE_EVERY
-                    and book.bids and book.asks):
-                quoted_at = self.books["quoter"]
-                await self.requote(book.bids[0][0], book.asks[0][0])
+            async with self.requoting:
+                book = self.last_book[("quoter", SYMBOL)]
+                if (self.quoting and not self.quoter_done and self.books["quoter"] >= quoted_at + QUOTE_EVERY
+                        and book.bids and book.asks):
+                    quoted_at = self.books["quoter"]
+                    await self.requote(book.bids[0][0], book.asks[0][0])
 
     async def requote(self, bid: Decimal, ask: Decimal) -> None:
         self.requotes += 1
@@ -383,13 +385,18 @@ class Desk:
         self.matched.clear()  # from here on every book must show the engine's
 
     async def park(self) -> None:
-        """Cancel every resting quote (until none is left), then rest two quotes nothing trades against."""
-        for _ in range(20):
-            if not self.resting:
-                break
-            await self.cancel_resting()
-        mid = self.engine.books[SYMBOL].market.mid
-        await asyncio.gather(self.place("BUY", mid - 5000), self.place("SELL", mid + 5000))
+        """Cancel every resting quote (until none is left), then rest two quotes nothing trades against.
+
+        A requote in flight ends first (``quoting`` is off, so none starts after): the quotes it places
+        are cancelled here, never left at the touch to fill while the views are compared.
+        """
+        async with self.requoting:
+            for _ in range(20):
+                if not self.resting:
+                    break
+                await self.cancel_resting()
+            mid = self.engine.books[SYMBOL].market.mid
+            await asyncio.gather(self.place("BUY", mid - 5000), self.place("SELL", mid + 5000))
 
     async def until(self, done: Callable[[], bool]) -> None:
         """Wait for ``done()``, asked again after every stream update."""
