@@ -131,6 +131,7 @@ class Desk:
     last_book: dict[tuple[str, str], OrderBook] = dataclasses.field(default_factory=dict)
     orders: dict[str, Order] = dataclasses.field(default_factory=dict)
     balances: dict[str, Balance] = dataclasses.field(default_factory=dict)
+    balance_news: int = 0  # changes watch_balances yielded
     rest_views: list[tuple[list[Order], dict[str, Balance]]] = dataclasses.field(default_factory=list)
     rest_failures: list[BaseException] = dataclasses.field(default_factory=list)
     updated: asyncio.Event = dataclasses.field(default_factory=asyncio.Event)
@@ -272,6 +273,7 @@ class Desk:
     async def watch_balances(self) -> None:
         async for changed in self.ex.watch_balances():
             self.balances.update(changed)
+            self.balance_news += 1
             self.updated.set()
 
     async def reconcile(self) -> None:
@@ -373,6 +375,10 @@ class Desk:
                                         self.account_event, deadline=asyncio.get_running_loop().time() + OUTAGE))
         chaos.update({"refuse_ws": False, "drop_ws_after": None})
         await bounded(self.books_fresh())
+        # Every connection back before the clock steps: one still waiting out its back-off would log in
+        # while the venue's clock is 3 s behind, be refused (Binance: a timestamp 1000 ms ahead), and
+        # reconnect once more, after the cuts are counted.
+        await bounded(self.account_fresh())
         chaos.update({"clock_skew_ms": -3000})
         await asyncio.sleep(0.3)
         chaos.update({"mute_pings": True})
@@ -421,6 +427,17 @@ class Desk:
         """Place and cancel a quote far from the market: the account streams have something to send."""
         await self.place("BUY", self.engine.books[SYMBOL].market.mid - 5000)
         await self.cancel_resting()
+
+    async def account_fresh(self) -> None:
+        """Place and cancel quotes far from the market until both account streams show one placed from now on.
+
+        A probe shown cancelled by ``watch_orders`` and a balance change ``watch_balances`` yielded since now
+        came on live connections (pushed, or asked by REST once a stream was back).
+        """
+        placed, news = set(self.placed), self.balance_news
+        await self.until_metric(lambda: self.balance_news > news and any(
+            cid in self.orders and self.orders[cid].status == "CANCELED" for cid in self.placed.keys() - placed),
+            self.account_event)
 
     async def books_fresh(self) -> None:
         """Wait until every watched book showed an update the engine published after now.
