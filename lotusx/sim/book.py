@@ -161,11 +161,18 @@ class Book:
         (self.changed_bids if side == "BUY" else self.changed_asks).add(price)
 
     def skip(self, count: int) -> None:
-        """Burn ``count`` update ids (the sequence-gap chaos knob)."""
-        self.update_id += count
+        """Burn ``count`` update ids past every id given so far (the sequence-gap chaos knob).
+
+        A change still pending takes ids after them: GET /api/v3/depth's ``lastUpdateId`` may
+        already have told its own ids, so its depth event must start past those too, or a book
+        synced from that snapshot would take it as joining and see no gap. Its old ids are the
+        lost message's.
+        """
+        span = 0 if self.pending_from is None else self.update_id - self.pending_from + 1
+        self.update_id += count + span
         self.flushes += count
         if self.pending_from is not None:
-            self.pending_from += count
+            self.pending_from = self.update_id - span + 1
 
     def flush(self) -> DepthChange | None:
         """The levels changed since the last flush, or None when nothing changed."""

@@ -36,7 +36,8 @@ class Chaos:
     mute_pings: bool = False
     """Stop answering client pings (protocol and app level) and stop sending server pings."""
     sequence_gap: int = 0
-    """Burn this many update ids before the next depth event (one shot)."""
+    """Burn this many update ids before the next depth event (one shot), past every id a snapshot may have
+    told: a change pending then is sent under new ids after them (lotusx.sim.book.Book.skip)."""
     sequence_gap_symbol: str | None = None
     """Only burn them in this symbol's book (None: every book)."""
     clock_skew_ms: int = 0

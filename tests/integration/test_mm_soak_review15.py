@@ -122,12 +122,16 @@ class Desk:
     resting: set[str] = dataclasses.field(default_factory=set)
     quoting: bool = True
     requotes: int = 0
+    requoting: asyncio.Lock = dataclasses.field(default_factory=asyncio.Lock)  # held through each requote
+    quoter_news: asyncio.Event = dataclasses.field(default_factory=asyncio.Event)  # the quoter's book moved
+    quoter_done: bool = False  # the quoter's book stream ended
     # what the streams showed
     books: Counter[str] = dataclasses.field(default_factory=Counter)
     crossed_books: list[str] = dataclasses.field(default_factory=list)
     last_book: dict[tuple[str, str], OrderBook] = dataclasses.field(default_factory=dict)
     orders: dict[str, Order] = dataclasses.field(default_factory=dict)
     balances: dict[str, Balance] = dataclasses.field(default_factory=dict)
+    balance_news: int = 0  # changes watch_balances yielded
     rest_views: list[tuple[list[Order], dict[str, Balance]]] = dataclasses.field(default_factory=list)
     rest_failures: list[BaseException] = dataclasses.field(default_factory=list)
     updated: asyncio.Event = dataclasses.field(default_factory=asyncio.Event)
@@ -143,10 +147,10 @@ class Desk:
     tasks: dict[str, asyncio.Task[None]] = dataclasses.field(default_factory=dict)
     settled_open: dict[str, Order] = dataclasses.field(default_factory=dict)
     settled_balances: dict[str, Balance] = dataclasses.field(default_factory=dict)
-    seen_at: dict[Any, float] = dataclasses.field(default_factory=dict)
     outage_cuts: int = 0
     settled_rest: tuple[list[Order], dict[str, Balance]] = ([], {})
     settled_engine: tuple[list[str], dict[str, tuple[Decimal, Decimal]]] = ([], {})
+    settled_held: Decimal = ZERO  # the margin the user's positions held then (linear's)
     matched: set[tuple[str, str]] = dataclasses.field(default_factory=set)
     wrong_books: list[str] = dataclasses.field(default_factory=list)
 
@@ -171,7 +175,6 @@ class Desk:
             self.crossed_books.append(f"{watcher} {book.symbol} {book.sequence}: {book.bids[0]} >= {book.asks[0]}")
         key = (watcher, book.symbol)
         self.last_book[key] = book
-        self.seen_at[key] = asyncio.get_running_loop().time()
         verdict = self.book_verdict(book)
         if verdict == "equal":
             self.matched.add(key)
@@ -197,11 +200,34 @@ class Desk:
         return "equal" if (list(book.bids), list(book.asks)) == self.engine_levels(book.symbol, DEPTH) else "wrong"
 
     async def quote(self) -> None:
-        """Follow the book; every ``QUOTE_EVERY`` updates, replace the quotes around it."""
-        async for book in self.ex.watch_order_book(SYMBOL, DEPTH):
-            self.see_book("quoter", book)
-            if self.quoting and self.books["quoter"] % QUOTE_EVERY == 0 and book.bids and book.asks:
-                await self.requote(book.bids[0][0], book.asks[0][0])
+        """Follow the book; every ``QUOTE_EVERY`` updates, replace the quotes around its latest touch.
+
+        The quotes are replaced beside the stream (:meth:`requote_on_news`), not in its loop: on a
+        loaded machine a requote's calls outlast many updates, and a loop held up by them falls ever
+        further behind the stream (its books seconds old, a reconnect queued behind them seen late).
+        """
+        requoter = asyncio.create_task(self.requote_on_news(), name=f"{self.venue}-requote")
+        try:
+            async for book in self.ex.watch_order_book(SYMBOL, DEPTH):
+                self.see_book("quoter", book)
+                self.quoter_news.set()
+        finally:
+            self.quoter_done = True
+            self.quoter_news.set()
+            await requoter
+
+    async def requote_on_news(self) -> None:
+        """Replace the quotes at the quoter's latest book each time ``QUOTE_EVERY`` more came, until its stream ends."""
+        quoted_at = 0
+        while not self.quoter_done:
+            self.quoter_news.clear()
+            await self.quoter_news.wait()
+            async with self.requoting:
+                book = self.last_book[("quoter", SYMBOL)]
+                if (self.quoting and not self.quoter_done and self.books["quoter"] >= quoted_at + QUOTE_EVERY
+                        and book.bids and book.asks):
+                    quoted_at = self.books["quoter"]
+                    await self.requote(book.bids[0][0], book.asks[0][0])
 
     async def requote(self, bid: Decimal, ask: Decimal) -> None:
         self.requotes += 1
@@ -247,6 +273,7 @@ class Desk:
     async def watch_balances(self) -> None:
         async for changed in self.ex.watch_balances():
             self.balances.update(changed)
+            self.balance_news += 1
             self.updated.set()
 
     async def reconcile(self) -> None:
@@ -285,6 +312,8 @@ class Desk:
             ledger = self.engine.accounts[USER]  # nothing of the user's moves while its quotes are parked
             self.settled_engine = (sorted(self.engine_open()),
                                    {a: (b.free, b.locked) for a, b in ledger.items() if b.free or b.locked})
+            positions = self.sim.venue(self.venue).positions  # read now: back at work, the quoter trades again
+            self.settled_held = sum((p.margin(positions.leverage) for p in positions.account(USER)), ZERO)
             # Back to work, answers slow, so that the connector closes with calls in flight.
             self.sim.chaos(self.venue).update({"latency_ms": 20.0})
             self.quoting = True
@@ -346,6 +375,10 @@ class Desk:
                                         self.account_event, deadline=asyncio.get_running_loop().time() + OUTAGE))
         chaos.update({"refuse_ws": False, "drop_ws_after": None})
         await bounded(self.books_fresh())
+        # Every connection back before the clock steps: one still waiting out its back-off would log in
+        # while the venue's clock is 3 s behind, be refused (Binance: a timestamp 1000 ms ahead), and
+        # reconnect once more, after the cuts are counted.
+        await bounded(self.account_fresh())
         chaos.update({"clock_skew_ms": -3000})
         await asyncio.sleep(0.3)
         chaos.update({"mute_pings": True})
@@ -358,13 +391,18 @@ class Desk:
         self.matched.clear()  # from here on every book must show the engine's
 
     async def park(self) -> None:
-        """Cancel every resting quote (until none is left), then rest two quotes nothing trades against."""
-        for _ in range(20):
-            if not self.resting:
-                break
-            await self.cancel_resting()
-        mid = self.engine.books[SYMBOL].market.mid
-        await asyncio.gather(self.place("BUY", mid - 5000), self.place("SELL", mid + 5000))
+        """Cancel every resting quote (until none is left), then rest two quotes nothing trades against.
+
+        A requote in flight ends first (``quoting`` is off, so none starts after): the quotes it places
+        are cancelled here, never left at the touch to fill while the views are compared.
+        """
+        async with self.requoting:
+            for _ in range(20):
+                if not self.resting:
+                    break
+                await self.cancel_resting()
+            mid = self.engine.books[SYMBOL].market.mid
+            await asyncio.gather(self.place("BUY", mid - 5000), self.place("SELL", mid + 5000))
 
     async def until(self, done: Callable[[], bool]) -> None:
         """Wait for ``done()``, asked again after every stream update."""
@@ -390,10 +428,37 @@ class Desk:
         await self.place("BUY", self.engine.books[SYMBOL].market.mid - 5000)
         await self.cancel_resting()
 
+    async def account_fresh(self) -> None:
+        """Place and cancel quotes far from the market until both account streams show one placed from now on.
+
+        A probe shown cancelled by ``watch_orders`` and a balance change ``watch_balances`` yielded since now
+        came on live connections (pushed, or asked by REST once a stream was back).
+        """
+        placed, news = set(self.placed), self.balance_news
+        await self.until_metric(lambda: self.balance_news > news and any(
+            cid in self.orders and self.orders[cid].status == "CANCELED" for cid in self.placed.keys() - placed),
+            self.account_event)
+
     async def books_fresh(self) -> None:
-        """Wait until every watched book was yielded again (so is in sync) after now."""
-        mark = asyncio.get_running_loop().time()
-        await self.until_metric(lambda: len(self.seen_at) == 3 and min(self.seen_at.values()) > mark)
+        """Wait until every watched book showed an update the engine published after now.
+
+        A book merely yielded after now may come from its watcher's backlog, with a reconnect still
+        queued behind it: that book resyncs later, from a snapshot taken after whatever was injected
+        meanwhile (a sequence gap it would never see). Past the engine's sequence of now, a book has
+        read everything its stream queued before now.
+        """
+        marks = {(watcher, symbol): self.published(symbol)
+                 for watcher, symbol in (("quoter", SYMBOL), ("pair", SYMBOL), ("pair", OTHER))}
+        await self.until_metric(lambda: all(key in self.last_book and self.last_book[key].sequence > mark
+                                            for key, mark in marks.items()))
+
+    def published(self, symbol: str) -> int:
+        """The sequence of the last update of ``symbol``'s book the engine published (a book's ``sequence``):
+        Binance's update id ``u`` of the last diff, the number of Bybit's last push."""
+        book = self.engine.books[symbol]
+        if self.venue != "binance":
+            return int(book.flushes)
+        return int(book.update_id if book.pending_from is None else book.pending_from - 1)
 
     # ----- the truth -----
 
@@ -496,10 +561,10 @@ async def test_locked_balances_back_the_watched_open_orders(desk: Desk) -> None:
     beside the margin of the position their fills opened, and no BTC."""
     watched = desk.settled_open.values()
     if desk.category == "linear":
-        positions = desk.sim.venue("bybit").positions
-        quotes = sum((o.price * (o.quantity - o.filled_quantity) / positions.leverage for o in watched), ZERO)
-        held = sum((p.margin(positions.leverage) for p in positions.account(USER)), ZERO)
-        assert (desk.settled_balances["USDT"].locked, desk.settled_balances["BTC"].locked) == (quotes + held, 0)
+        leverage = desk.sim.venue("bybit").positions.leverage
+        quotes = sum((o.price * (o.quantity - o.filled_quantity) / leverage for o in watched), ZERO)
+        assert (desk.settled_balances["USDT"].locked, desk.settled_balances["BTC"].locked) == (
+            quotes + desk.settled_held, 0)
         return
     bids = sum((o.price * (o.quantity - o.filled_quantity) for o in watched if o.side == "BUY"), ZERO)
     asks = sum((o.quantity - o.filled_quantity for o in watched if o.side == "SELL"), ZERO)
