@@ -520,7 +520,10 @@ class Limiter:
             cooling = self._cooling_locally(charges, now)
             if cooling is not None:
                 return cooling
-        plan, takes = self._reused_plan(charges, now)
+        if charges.lo < now < charges.hi:  # _reused_plan's shortcut, without the call
+            plan, takes = charges.plan, charges.takes
+        else:
+            plan, takes = self._reused_plan(charges, now)
         counts = local.take(takes, now)
         if isinstance(counts, int):
             window, _, _, idx = plan[counts]
@@ -585,7 +588,10 @@ class Limiter:
 
     @staticmethod
     def _record(plan: list[tuple[_Window, int, str, int]], counts: list[int]) -> None:
-        for (window, _, _, idx), count in zip(plan, counts, strict=True):
+        # Index-paired, not zip(strict=True) (which parses its keyword on every call): every
+        # caller passes one count per planned window.
+        for index, (window, _, _, idx) in enumerate(plan):
+            count = counts[index]
             if idx != window.seen_idx:
                 window.seen_idx, window.seen = idx, count
             elif count > window.seen:
