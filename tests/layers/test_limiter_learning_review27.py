@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from lotusx.kernel.message import Response
 from lotusx.layers.limiter import Limiter, Pool, Usage
+from lotusx.layers.ratelimit import RemainingHeader
 from lotusx.testing import FakeClock
 
 T0 = 1_700_000_040.0  # a whole minute, and a whole 10 s, since the epoch
@@ -46,3 +48,10 @@ async def test_a_report_of_a_window_no_pool_has_is_ignored() -> None:
     lim = limiter(FakeClock(T0))
     assert lim.sync_nowait(Usage("REQUEST_WEIGHT", 7, per_seconds=1)) is True
     assert await lim.used(WEIGHT) == 0
+
+
+def test_a_remaining_header_that_is_no_number_reports_nothing() -> None:
+    """A garbled remaining count is no reading: the response is not counted against any pool."""
+    parser = RemainingHeader("X-Bapi-Limit-Status", "X-Bapi-Limit", "X-Bapi-Limit-Reset-Timestamp", "ORDERS")
+    headers = {"X-Bapi-Limit-Status": "many", "X-Bapi-Limit": "10"}
+    assert list(parser.read(Response(status=200, headers=headers))) == []
