@@ -117,22 +117,31 @@ class LocalCounters:
         All or nothing: the new counts in order, or the index of the first charge that would
         pass its limit (then nothing was added). One call for a whole request's windows.
         """
-        counts = self._counts
-        values = []
-        for index, (key, amount, limit, _) in enumerate(charges):
+        counts, expires = self._counts, self._expires
+        values: list[int] = []
+        fresh = False  # a key to create: the second pass then sweeps and sets expiries
+        for key, amount, limit, _ in charges:
             value = counts.get(key)
-            if value is not None and self._expires[key] <= now:
-                self._drop(key)
-                value = None
-            value = amount if value is None else value + amount
+            if value is None or expires[key] <= now:
+                fresh = True
+                value = amount
+            else:
+                value += amount
             if value > limit:
-                return index
+                return len(values)  # the index of this charge: nothing was added
             values.append(value)
-        for (key, _, _, expiry), value in zip(charges, values, strict=True):
-            if key not in counts:
-                self._sweep(now)
-                self._expires[key] = now + expiry
-            counts[key] = value
+        # Index-paired, not zip(strict=True): values was built one per charge just above.
+        if fresh:
+            for index, (key, _, _, expiry) in enumerate(charges):
+                if key in counts and expires[key] <= now:
+                    self._drop(key)
+                if key not in counts:
+                    self._sweep(now)
+                    expires[key] = now + expiry
+                counts[key] = values[index]
+        else:
+            for index, (key, _, _, _) in enumerate(charges):
+                counts[key] = values[index]
         return values
 
     def _sweep(self, now: float) -> None:

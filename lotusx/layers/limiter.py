@@ -520,7 +520,10 @@ class Limiter:
             cooling = self._cooling_locally(charges, now)
             if cooling is not None:
                 return cooling
-        plan, takes = self._reused_plan(charges, now)
+        if charges.lo < now < charges.hi:  # _reused_plan's shortcut, without the call
+            plan, takes = charges.plan, charges.takes
+        else:
+            plan, takes = self._reused_plan(charges, now)
         counts = local.take(takes, now)
         if isinstance(counts, int):
             window, _, _, idx = plan[counts]
@@ -585,7 +588,10 @@ class Limiter:
 
     @staticmethod
     def _record(plan: list[tuple[_Window, int, str, int]], counts: list[int]) -> None:
-        for (window, _, _, idx), count in zip(plan, counts, strict=True):
+        # Index-paired, not zip(strict=True) (which parses its keyword on every call): every
+        # caller passes one count per planned window.
+        for index, (window, _, _, idx) in enumerate(plan):
+            count = counts[index]
             if idx != window.seen_idx:
                 window.seen_idx, window.seen = idx, count
             elif count > window.seen:
@@ -811,6 +817,17 @@ class Limiter:
                 self._cool_locally([usage.name], left, None)
         if now is None:
             now = self.clock.time()
+        # The common report first, as in _behind, without building its list: every window it
+        # names is one we already counted at least this much of, clear of the guard bands.
+        used, per = usage.used, usage.per_seconds
+        for window in self._windows.get(usage.name, ()):
+            if per is not None and window.pool.per_seconds != per:
+                continue
+            if not (window.lo < now < window.hi and window._idx == window.seen_idx
+                    and (used <= window.seen or window.limit <= window.seen)):
+                break
+        else:
+            return True
         behind = self._behind(usage, now)
         if not behind:
             return True

@@ -130,10 +130,12 @@ class UsedHeaders:
             if hits is None:
                 hits = self._match(name)
             if hits:
-                used = _int(value)
-                if used is not None:
-                    for pool, per in hits:
-                        found.append(Usage(pool, used, per_seconds=per))
+                try:
+                    used = int(value)  # as _int, inline: three headers of every response
+                except ValueError:
+                    continue  # a venue's odd header is no reason to fail a good response
+                for pool, per in hits:
+                    found.append(Usage(pool, used, per_seconds=per))
         return found
 
 
