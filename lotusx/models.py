@@ -387,13 +387,28 @@ class FeeRate(msgspec.Struct, frozen=True, kw_only=True):
     """The account's fee rates on ``symbol`` (``get_fee_rates``): fractions of what a fill is charged on.
 
     ``Decimal("0.001")`` is 0.1 %; a negative ``maker`` is a rebate. ``maker`` is the rate of a fill
-    where the order rested, ``taker`` where it took. Each connector's ``get_fee_rates`` says how it
-    reads its venue's answer into them.
+    where the order rested, ``taker`` where it took; ``buyer`` and ``seller`` are added on top for a
+    fill of that side (Binance's commission rates have them, 0 on most accounts; Bybit has none:
+    0). A fill's whole rate is therefore ``maker`` or ``taker`` plus ``buyer`` or ``seller``:
+    :meth:`for_fill` adds them, exactly. Each connector's ``get_fee_rates`` says how it reads its
+    venue's answer into them.
     """
 
     symbol: str
     maker: Decimal
     taker: Decimal
+    buyer: Decimal = _ZERO
+    seller: Decimal = _ZERO
+
+    def for_fill(self, side: Side, *, maker: bool) -> Decimal:
+        """The whole rate of a fill of ``side``: ``maker`` (it rested) or ``taker``, plus ``buyer`` or ``seller``.
+
+        Binance's faqs/commission_faq.md: "Notional value * (taker + seller)" for a taking sale. Exact
+        whatever decimal context is set (a rate has up to 8 places, a context may round them); a side
+        other than "BUY" or "SELL" is a ``ConfigError``, never a rate without its add-on.
+        """
+        _one_of("FeeRate.for_fill", "side", side, _SIDES)
+        return exact_add(self.maker if maker else self.taker, self.buyer if side == "BUY" else self.seller)
 
 
 class Balance(msgspec.Struct, frozen=True, kw_only=True):

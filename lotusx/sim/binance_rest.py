@@ -433,7 +433,8 @@ class BinanceRest:
                                     for a, b in sorted(balances.items())], "permissions": ["SPOT"]})
 
     async def commission(self, request: web.Request, signed: Signed) -> web.Response:
-        """GET /api/v3/account/commission: the sim's fee rates as the standard commission; no tax, special, discount.
+        """GET /api/v3/account/commission: the sim's fee rates (buyer/seller add-ons too) as the standard
+        commission; no tax, special, discount.
 
         What the engine charges a fill (rest-api.md "Query Commission Rates" for the shape).
         """
@@ -444,8 +445,9 @@ class BinanceRest:
         nothing = {"maker": f8(Decimal(0)), "taker": f8(Decimal(0)), "buyer": f8(Decimal(0)),
                    "seller": f8(Decimal(0))}
         fees = self.engine.fees
-        return answer({"symbol": symbol, "standardCommission": nothing | {"maker": f8(fees.maker),
-                                                                          "taker": f8(fees.taker)},
+        standard = {"maker": f8(fees.maker), "taker": f8(fees.taker), "buyer": f8(fees.buyer),
+                    "seller": f8(fees.seller)}
+        return answer({"symbol": symbol, "standardCommission": standard,
                        "specialCommission": nothing, "taxCommission": nothing,
                        "discount": {"enabledForAccount": False, "enabledForSymbol": False, "discountAsset": "BNB",
                                     "discount": f8(Decimal(0))}})

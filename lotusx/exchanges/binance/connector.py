@@ -193,23 +193,27 @@ class Binance:
             min_notional=max(floors) if floors else None)
 
     async def get_fee_rates(self, symbol: str) -> FeeRate:
-        """The account's maker and taker rates on ``symbol`` (GET /api/v3/account/commission, weight 20).
+        """The account's maker, taker, buyer and seller rates on ``symbol`` (GET /api/v3/account/commission, weight 20).
 
         Each is what a fill is charged in all: the standard, tax and special commissions added
         (faqs/commission_faq.md "How is the commission calculated?": each is the received amount
-        times its rate, and "the total commission are summed up"). Left out: the BNB ``discount``,
-        which lowers the standard part only when the fee is paid in BNB, and the ``buyer`` and
-        ``seller`` rates, which the FAQ adds on top for a fill of that side (0 on most accounts;
-        ``maker + seller`` is a selling maker's full rate). An unknown symbol is ``NotFound`` (-1121).
+        times its rate, and "the total commission are summed up"). The FAQ charges a fill its role's
+        rate plus its side's ("Notional value * (taker + seller)"): ``FeeRate.for_fill`` adds them.
+        Left out: the BNB ``discount``. It lowers the standard part only, and only when the fee is
+        paid in BNB (which depends on the BNB balance at the fill), so it cannot be applied to these
+        sums; and the docs disagree on what its figure is (rest-api.md: the standard commission "is
+        reduced by this rate", 0.75 in its example; the FAQ multiplies the standard commission by
+        it, 0.25 in its). An unknown symbol is ``NotFound`` (-1121).
         """
         rates = await self.rest.get(ep.COMMISSION.path, {"symbol": symbol}, endpoint=ep.COMMISSION,
                                     type=s.CommissionRates)
         parts = [rates.standardCommission, rates.taxCommission, *filter(None, [rates.specialCommission])]
         # exact_add: a caller's decimal context would round the sum.
-        maker, taker = Decimal(0), Decimal(0)
+        maker = taker = buyer = seller = Decimal(0)
         for part in parts:
             maker, taker = exact_add(maker, part.maker), exact_add(taker, part.taker)
-        return FeeRate(symbol=rates.symbol, maker=maker, taker=taker)
+            buyer, seller = exact_add(buyer, part.buyer), exact_add(seller, part.seller)
+        return FeeRate(symbol=rates.symbol, maker=maker, taker=taker, buyer=buyer, seller=seller)
 
     # ----- trading -----
 

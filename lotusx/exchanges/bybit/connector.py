@@ -227,7 +227,8 @@ class Bybit:
     async def get_fee_rates(self, symbol: str) -> FeeRate:
         """The account's maker and taker rates on ``symbol`` in this connector's category (GET /v5/account/fee-rate).
 
-        ``makerFeeRate`` and ``takerFeeRate`` as the venue states them (docs/v5/account/fee-rate.mdx).
+        ``makerFeeRate`` and ``takerFeeRate`` as the venue states them (docs/v5/account/fee-rate.mdx);
+        ``buyer`` and ``seller`` 0: Bybit charges no side add-on (Binance's have them).
         An unknown symbol is ``NotFound``: the venue's "symbol invalid", or an answer without it.
         """
         rows: s.Rows[s.FeeRateRow] = await self._get(ep.FEE_RATE, [("symbol", symbol)], s.Rows[s.FeeRateRow])
