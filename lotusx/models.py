@@ -15,7 +15,7 @@ from lotusx.ws.exact import exact_add
 Side = Literal["BUY", "SELL"]
 OrderType = Literal["LIMIT", "MARKET", "LIMIT_MAKER"]
 TimeInForce = Literal["GTC", "IOC", "FOK"]
-SelfTradePrevention = Literal["cancel_taker", "cancel_maker", "cancel_both"]
+SelfTradePrevention = Literal["cancel_taker", "cancel_maker", "cancel_both", "decrement", "transfer"]
 Level = tuple[Decimal, Decimal]
 _SIDES, _TYPES, _TIFS = get_args(Side), get_args(OrderType), get_args(TimeInForce)
 _STPS = get_args(SelfTradePrevention)
@@ -123,6 +123,13 @@ class NewOrder(msgspec.Struct, frozen=True, kw_only=True):
     decides. An order so taken off is reported ``EXPIRED_IN_MATCH`` by Binance and ``CANCELED`` by
     Bybit (its Cancelled, cancelType CancelBySmp). ``None`` sends nothing: the venue's default applies (a
     symbol's defaultSelfTradePreventionMode on Binance; on Bybit none, but on its compliant sites SMP is on).
+    Binance only: ``"decrement"`` (DECREMENT) takes the overlap off both orders, neither trades, and
+    the one with nothing left expires (both if equal), ``EXPIRED_IN_MATCH``; ``"transfer"``
+    (TRANSFER) is DECREMENT between orders of one account, and between accounts of one
+    tradeGroupId also moves the prevented quantity and its notional between them when the resting
+    order has TRANSFER too (faqs/stp_faq.md). A symbol allows only the modes of its
+    allowedSelfTradePreventionModes (exchangeInfo); another is refused, -1013. Bybit's smpType has
+    neither: its connectors refuse them with a ``ConfigError`` before sending anything.
     """
 
     symbol: str
@@ -256,10 +263,11 @@ class Order(msgspec.Struct, frozen=True, kw_only=True):
     """An order as the venue reports it.
 
     ``self_trade_prevention`` is the mode the venue reports the order has (see
-    :class:`NewOrder`): Binance's selfTradePreventionMode, Bybit's smpType. ``None``: no mode
-    (Binance NONE, Bybit "None"), none reported, or one lotusx has no name for (Binance's
-    DECREMENT and TRANSFER, faqs/stp_faq.md; a Binance requote still keeps those, see
-    ``amend_order``). An order placed without a mode reports the venue's default for it.
+    :class:`NewOrder`): Binance's selfTradePreventionMode (DECREMENT and TRANSFER as
+    ``"decrement"`` and ``"transfer"``), Bybit's smpType. ``None``: no mode (Binance NONE, Bybit
+    "None"), none reported, or one neither venue documents (a later one: a Binance requote
+    still keeps it, see ``amend_order``). An order placed without a mode reports the venue's
+    default for it.
     """
 
     order_id: str

@@ -42,7 +42,9 @@ from lotusx.sim.venue import Venue
 DEFAULT_STP = "NONE"
 """The symbols' defaultSelfTradePreventionMode: without a mode an order may trade with its own account's."""
 ALLOWED_STP = ["NONE", "EXPIRE_TAKER", "EXPIRE_MAKER", "EXPIRE_BOTH"]
-"""The symbols' allowedSelfTradePreventionModes (no DECREMENT or TRANSFER in the sim)."""
+"""The symbols' allowedSelfTradePreventionModes. No DECREMENT or TRANSFER: their prevented quantity (taken
+off both orders, faqs/stp_faq.md) would run through every lock, walk and report of the engine, so the sim
+refuses them as Binance refuses a mode a symbol does not allow (-1013)."""
 SignedHandler = Callable[[web.Request, Signed], Awaitable[web.Response]]
 # cancelRestrictions' values and the one status each lets a cancel through (rest-api.md "Cancel order").
 _RESTRICTED_TO = {"ONLY_NEW": "NEW", "ONLY_PARTIALLY_FILLED": "PARTIALLY_FILLED"}
