@@ -15,7 +15,7 @@ from lotusx.ws.exact import exact_add
 Side = Literal["BUY", "SELL"]
 OrderType = Literal["LIMIT", "MARKET", "LIMIT_MAKER"]
 TimeInForce = Literal["GTC", "IOC", "FOK"]
-SelfTradePrevention = Literal["cancel_taker", "cancel_maker", "cancel_both"]
+SelfTradePrevention = Literal["cancel_taker", "cancel_maker", "cancel_both", "decrement", "transfer"]
 Level = tuple[Decimal, Decimal]
 _SIDES, _TYPES, _TIFS = get_args(Side), get_args(OrderType), get_args(TimeInForce)
 _STPS = get_args(SelfTradePrevention)
@@ -123,6 +123,13 @@ class NewOrder(msgspec.Struct, frozen=True, kw_only=True):
     decides. An order so taken off is reported ``EXPIRED_IN_MATCH`` by Binance and ``CANCELED`` by
     Bybit (its Cancelled, cancelType CancelBySmp). ``None`` sends nothing: the venue's default applies (a
     symbol's defaultSelfTradePreventionMode on Binance; on Bybit none, but on its compliant sites SMP is on).
+    Binance only: ``"decrement"`` (DECREMENT) takes the overlap off both orders, neither trades, and
+    the one with nothing left expires (both if equal), ``EXPIRED_IN_MATCH``; ``"transfer"``
+    (TRANSFER) is DECREMENT between orders of one account, and between accounts of one
+    tradeGroupId also moves the prevented quantity and its notional between them when the resting
+    order has TRANSFER too (faqs/stp_faq.md). A symbol allows only the modes of its
+    allowedSelfTradePreventionModes (exchangeInfo); another is refused, -1013. Bybit's smpType has
+    neither: its connectors refuse them with a ``ConfigError`` before sending anything.
     """
 
     symbol: str
@@ -256,10 +263,11 @@ class Order(msgspec.Struct, frozen=True, kw_only=True):
     """An order as the venue reports it.
 
     ``self_trade_prevention`` is the mode the venue reports the order has (see
-    :class:`NewOrder`): Binance's selfTradePreventionMode, Bybit's smpType. ``None``: no mode
-    (Binance NONE, Bybit "None"), none reported, or one lotusx has no name for (Binance's
-    DECREMENT and TRANSFER, faqs/stp_faq.md; a Binance requote still keeps those, see
-    ``amend_order``). An order placed without a mode reports the venue's default for it.
+    :class:`NewOrder`): Binance's selfTradePreventionMode (DECREMENT and TRANSFER as
+    ``"decrement"`` and ``"transfer"``), Bybit's smpType. ``None``: no mode (Binance NONE, Bybit
+    "None"), none reported, or one neither venue documents (a later one: a Binance requote
+    still keeps it, see ``amend_order``). An order placed without a mode reports the venue's
+    default for it.
     """
 
     order_id: str
@@ -387,13 +395,28 @@ class FeeRate(msgspec.Struct, frozen=True, kw_only=True):
     """The account's fee rates on ``symbol`` (``get_fee_rates``): fractions of what a fill is charged on.
 
     ``Decimal("0.001")`` is 0.1 %; a negative ``maker`` is a rebate. ``maker`` is the rate of a fill
-    where the order rested, ``taker`` where it took. Each connector's ``get_fee_rates`` says how it
-    reads its venue's answer into them.
+    where the order rested, ``taker`` where it took; ``buyer`` and ``seller`` are added on top for a
+    fill of that side (Binance's commission rates have them, 0 on most accounts; Bybit has none:
+    0). A fill's whole rate is therefore ``maker`` or ``taker`` plus ``buyer`` or ``seller``:
+    :meth:`for_fill` adds them, exactly. Each connector's ``get_fee_rates`` says how it reads its
+    venue's answer into them.
     """
 
     symbol: str
     maker: Decimal
     taker: Decimal
+    buyer: Decimal = _ZERO
+    seller: Decimal = _ZERO
+
+    def for_fill(self, side: Side, *, maker: bool) -> Decimal:
+        """The whole rate of a fill of ``side``: ``maker`` (it rested) or ``taker``, plus ``buyer`` or ``seller``.
+
+        Binance's faqs/commission_faq.md: "Notional value * (taker + seller)" for a taking sale. Exact
+        whatever decimal context is set (a rate has up to 8 places, a context may round them); a side
+        other than "BUY" or "SELL" is a ``ConfigError``, never a rate without its add-on.
+        """
+        _one_of("FeeRate.for_fill", "side", side, _SIDES)
+        return exact_add(self.maker if maker else self.taker, self.buyer if side == "BUY" else self.seller)
 
 
 class Balance(msgspec.Struct, frozen=True, kw_only=True):

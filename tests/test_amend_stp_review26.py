@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from decimal import Decimal
-from typing import Any
 
 import aiohttp
 import orjson
@@ -209,13 +208,6 @@ async def test_binance_a_requote_of_an_order_read_without_a_mode_sends_none() ->
         await ex.amend_order(SYMBOL, order_id=7, price=D("101"))
     [replace] = [r for r in sent if r.path == REPLACE]
     assert "selfTradePreventionMode" not in dict(replace.query)
-
-
-@pytest.mark.parametrize("mode", ["DECREMENT", "TRANSFER", "NONE", None])
-async def test_binance_a_mode_outside_the_three_reads_as_none(mode: Any) -> None:
-    """DECREMENT and TRANSFER have no lotusx name, NONE and an absent field are no mode: all read as None."""
-    async with lotusx.connect("binance", credentials=KEYS, transport=scripted(mode, [])) as ex:
-        assert (await ex.get_order(SYMBOL, order_id=7)).self_trade_prevention is None
 
 
 async def test_the_binance_sim_refuses_a_replace_with_a_mode_it_does_not_offer(sim: Sim) -> None:

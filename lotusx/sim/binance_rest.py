@@ -42,7 +42,9 @@ from lotusx.sim.venue import Venue
 DEFAULT_STP = "NONE"
 """The symbols' defaultSelfTradePreventionMode: without a mode an order may trade with its own account's."""
 ALLOWED_STP = ["NONE", "EXPIRE_TAKER", "EXPIRE_MAKER", "EXPIRE_BOTH"]
-"""The symbols' allowedSelfTradePreventionModes (no DECREMENT or TRANSFER in the sim)."""
+"""The symbols' allowedSelfTradePreventionModes. No DECREMENT or TRANSFER: their prevented quantity (taken
+off both orders, faqs/stp_faq.md) would run through every lock, walk and report of the engine, so the sim
+refuses them as Binance refuses a mode a symbol does not allow (-1013)."""
 SignedHandler = Callable[[web.Request, Signed], Awaitable[web.Response]]
 # cancelRestrictions' values and the one status each lets a cancel through (rest-api.md "Cancel order").
 _RESTRICTED_TO = {"ONLY_NEW": "NEW", "ONLY_PARTIALLY_FILLED": "PARTIALLY_FILLED"}
@@ -433,7 +435,8 @@ class BinanceRest:
                                     for a, b in sorted(balances.items())], "permissions": ["SPOT"]})
 
     async def commission(self, request: web.Request, signed: Signed) -> web.Response:
-        """GET /api/v3/account/commission: the sim's fee rates as the standard commission; no tax, special, discount.
+        """GET /api/v3/account/commission: the sim's fee rates (buyer/seller add-ons too) as the standard
+        commission; no tax, special, discount.
 
         What the engine charges a fill (rest-api.md "Query Commission Rates" for the shape).
         """
@@ -444,8 +447,9 @@ class BinanceRest:
         nothing = {"maker": f8(Decimal(0)), "taker": f8(Decimal(0)), "buyer": f8(Decimal(0)),
                    "seller": f8(Decimal(0))}
         fees = self.engine.fees
-        return answer({"symbol": symbol, "standardCommission": nothing | {"maker": f8(fees.maker),
-                                                                          "taker": f8(fees.taker)},
+        standard = {"maker": f8(fees.maker), "taker": f8(fees.taker), "buyer": f8(fees.buyer),
+                    "seller": f8(fees.seller)}
+        return answer({"symbol": symbol, "standardCommission": standard,
                        "specialCommission": nothing, "taxCommission": nothing,
                        "discount": {"enabledForAccount": False, "enabledForSymbol": False, "discountAsset": "BNB",
                                     "discount": f8(Decimal(0))}})

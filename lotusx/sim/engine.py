@@ -85,7 +85,9 @@ EXECUTIONS_KEPT = 100_000
 
 @dataclass(frozen=True)
 class Fees:
-    """Fee rates of a category: a fill charges its maker ``maker`` and its taker ``taker`` times what they trade.
+    """Fee rates of a category: a fill charges its maker ``maker`` and its taker ``taker`` times what they trade,
+    plus ``buyer`` for a buying side and ``seller`` for a selling one (Binance's side add-ons,
+    faqs/commission_faq.md; 0 on Bybit).
 
     Spot charges in the asset the side receives (Binance spot; Bybit spot with positive rates, docs
     v5/enum "Spot Fee Currency Instruction"), ``in_quote`` (derivatives) in the quote coin.
@@ -93,6 +95,8 @@ class Fees:
 
     maker: Decimal = ZERO
     taker: Decimal = ZERO
+    buyer: Decimal = ZERO
+    seller: Decimal = ZERO
     in_quote: bool = False
 
 
@@ -533,7 +537,9 @@ class Engine:
     def _charge(self, fill: Fill, order: Order) -> None:
         """Record ``order``'s side of ``fill`` and take its fee from the asset it is charged in."""
         maker = order is fill.maker
-        rate = self.fees.maker if maker else self.fees.taker
+        # Its role's rate plus its side's (faqs/commission_faq.md "Notional value * (taker + seller)").
+        rate = (self.fees.maker if maker else self.fees.taker) + (self.fees.buyer if order.side == "BUY"
+                                                                  else self.fees.seller)
         market = order.market
         if self.fees.in_quote or order.side == "SELL":
             asset, fee = market.quote, fill.qty * fill.price * rate

@@ -78,6 +78,11 @@ class SimConfig:
     """Fee rates of every fill (0.001 is 0.1 %, Binance spot's base rate for both). None by default: the
     balances the tests and the demo check stay round. Charged in what the side receives (spot) or in
     the quote coin (linear), paid into the sim's ``fees`` account (lotusx.sim.engine.Fees)."""
+    buyer_fee: Decimal = NO_FEE
+    seller_fee: Decimal = NO_FEE
+    """Binance only: the rates added to a buying or a selling fill's maker or taker rate (its commission
+    rates' ``buyer`` and ``seller``, faqs/commission_faq.md "Notional value * (taker + seller)"),
+    reported as its standard commission's. Bybit has no such add-on: its engines ignore them."""
     leverage: Decimal = LEVERAGE
     """The one leverage of every linear order and position: they lock ``price * quantity / leverage`` of
     the settle coin as initial margin (lotusx.sim.engine; the sim has no per-symbol leverage setting)."""
@@ -179,7 +184,8 @@ class Venue:
         self.keys[key] = Key(account, ed25519_public=public_key)
 
     def _engine(self, category: str) -> Engine:
-        fees = Fees(self.config.maker_fee, self.config.taker_fee, in_quote=category == "linear")
+        add_ons = (self.config.buyer_fee, self.config.seller_fee) if self.name == "binance" else (NO_FEE, NO_FEE)
+        fees = Fees(self.config.maker_fee, self.config.taker_fee, *add_ons, in_quote=category == "linear")
         engine = Engine(list(self.config.markets), self.now_ms, self.accounts, fees,
                         positions=self.positions if category == "linear" else None)
         engine.listeners.append(lambda reason, order, fills: self._on_order(category, reason, order, fills))

@@ -78,12 +78,14 @@ from lotusx.ws.outbound import admission
 
 _log = get_logger("lotusx.binance")
 R = TypeVar("R")
-# NewOrder.self_trade_prevention as selfTradePreventionMode (rest-api.md "New order", faqs/stp_faq.md).
-_STP_MODE = {"cancel_taker": "EXPIRE_TAKER", "cancel_maker": "EXPIRE_MAKER", "cancel_both": "EXPIRE_BOTH"}
-# An order's reported mode as Order.self_trade_prevention. NONE, DECREMENT, TRANSFER (enums.md) and an
-# absent field (None) are not keys: no lotusx mode. A requote re-sends the venue's own value (_cancel_replace).
-_STP_OF: dict[str | None, SelfTradePrevention] = {"EXPIRE_TAKER": "cancel_taker", "EXPIRE_MAKER": "cancel_maker",
-                                                   "EXPIRE_BOTH": "cancel_both"}
+# NewOrder.self_trade_prevention as selfTradePreventionMode (rest-api.md "New order"; enums.md "STP Modes",
+# faqs/stp_faq.md): every mode but NONE, which is no mode (None sends nothing: the symbol's default).
+_STP_MODE: dict[SelfTradePrevention, str] = {
+    "cancel_taker": "EXPIRE_TAKER", "cancel_maker": "EXPIRE_MAKER", "cancel_both": "EXPIRE_BOTH",
+    "decrement": "DECREMENT", "transfer": "TRANSFER"}
+# An order's reported mode as Order.self_trade_prevention. NONE and an absent field (None) are not keys:
+# no mode; nor is a mode added after enums.md's six. A requote re-sends the venue's own value (_cancel_replace).
+_STP_OF: dict[str | None, SelfTradePrevention] = {venue: ours for ours, venue in _STP_MODE.items()}
 _WITHDRAW_STATUS = {0: "EMAIL_SENT", 1: "CANCELLED", 2: "AWAITING_APPROVAL", 3: "REJECTED", 4: "PROCESSING",
                     5: "FAILURE", 6: "COMPLETED"}
 
@@ -193,23 +195,27 @@ class Binance:
             min_notional=max(floors) if floors else None)
 
     async def get_fee_rates(self, symbol: str) -> FeeRate:
-        """The account's maker and taker rates on ``symbol`` (GET /api/v3/account/commission, weight 20).
+        """The account's maker, taker, buyer and seller rates on ``symbol`` (GET /api/v3/account/commission, weight 20).
 
         Each is what a fill is charged in all: the standard, tax and special commissions added
         (faqs/commission_faq.md "How is the commission calculated?": each is the received amount
-        times its rate, and "the total commission are summed up"). Left out: the BNB ``discount``,
-        which lowers the standard part only when the fee is paid in BNB, and the ``buyer`` and
-        ``seller`` rates, which the FAQ adds on top for a fill of that side (0 on most accounts;
-        ``maker + seller`` is a selling maker's full rate). An unknown symbol is ``NotFound`` (-1121).
+        times its rate, and "the total commission are summed up"). The FAQ charges a fill its role's
+        rate plus its side's ("Notional value * (taker + seller)"): ``FeeRate.for_fill`` adds them.
+        Left out: the BNB ``discount``. It lowers the standard part only, and only when the fee is
+        paid in BNB (which depends on the BNB balance at the fill), so it cannot be applied to these
+        sums; and the docs disagree on what its figure is (rest-api.md: the standard commission "is
+        reduced by this rate", 0.75 in its example; the FAQ multiplies the standard commission by
+        it, 0.25 in its). An unknown symbol is ``NotFound`` (-1121).
         """
         rates = await self.rest.get(ep.COMMISSION.path, {"symbol": symbol}, endpoint=ep.COMMISSION,
                                     type=s.CommissionRates)
         parts = [rates.standardCommission, rates.taxCommission, *filter(None, [rates.specialCommission])]
         # exact_add: a caller's decimal context would round the sum.
-        maker, taker = Decimal(0), Decimal(0)
+        maker = taker = buyer = seller = Decimal(0)
         for part in parts:
             maker, taker = exact_add(maker, part.maker), exact_add(taker, part.taker)
-        return FeeRate(symbol=rates.symbol, maker=maker, taker=taker)
+            buyer, seller = exact_add(buyer, part.buyer), exact_add(seller, part.seller)
+        return FeeRate(symbol=rates.symbol, maker=maker, taker=taker, buyer=buyer, seller=seller)
 
     # ----- trading -----
 
@@ -219,10 +225,11 @@ class Binance:
         # timeInForce belongs to LIMIT only; MARKET and LIMIT_MAKER reject it (-1106 PARAM_NOT_REQUIRED):
         # NewOrder allows them only the one their type behaves as anyway, left out here.
         tif = (order.time_in_force or "GTC") if order.type == "LIMIT" else None
+        stp = order.self_trade_prevention and _STP_MODE[order.self_trade_prevention]
         query = pairs([("symbol", order.symbol), ("side", order.side), ("type", order.type), ("timeInForce", tif),
                        ("quantity", order.quantity), ("quoteOrderQty", order.quote_quantity),
                        ("price", order.price), ("newClientOrderId", cid), ("newOrderRespType", "RESULT"),
-                       ("selfTradePreventionMode", _STP_MODE.get(order.self_trade_prevention or ""))])
+                       ("selfTradePreventionMode", stp)])
         request = Request(method="POST", path=ep.PLACE_ORDER.path, query=query, endpoint=ep.PLACE_ORDER,
                           ext={"client_order_id": cid})
         asked_ms = self.parts.clock.time() * 1000  # venue time, before the first attempt left
@@ -325,8 +332,8 @@ class Binance:
         """The cancel-replace of ``current``; ``stp`` is its selfTradePreventionMode as the venue reported it.
 
         The new order is sent that mode as it is: without one it would take the symbol's
-        defaultSelfTradePreventionMode (faqs/stp_faq.md), not the mode the order was placed with,
-        and DECREMENT or TRANSFER, which lotusx does not name, would be lost. Absent from the
+        defaultSelfTradePreventionMode (faqs/stp_faq.md), not the mode the order was placed with
+        (a mode newer than lotusx's names too). Absent from the
         answer read (``None``), none is sent, as a placement without one.
         """
         cid = _new_client_order_id()

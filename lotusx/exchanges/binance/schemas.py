@@ -156,13 +156,19 @@ class MyTrade(msgspec.Struct):
     def __post_init__(self) -> None:
         check_amounts(self.price, self.qty, self.commission)
 class Commission(msgspec.Struct):
-    """One part of GET /api/v3/account/commission's answer (standard, tax or special); buyer/seller not read."""
+    """One part of GET /api/v3/account/commission's answer (standard, tax or special).
+
+    ``buyer`` and ``seller`` are required: the endpoint has had them since it was added (rest-api.md
+    "Query Commission Rates"), so one missing is a broken answer, not a 0.
+    """
 
     maker: Decimal
     taker: Decimal
+    buyer: Decimal
+    seller: Decimal
 
     def __post_init__(self) -> None:
-        check_amounts(self.maker, self.taker, signed=True)  # a rebate is a negative rate
+        check_amounts(self.maker, self.taker, self.buyer, self.seller, signed=True)  # a rebate is a negative rate
 
 
 class CommissionRates(msgspec.Struct):

@@ -227,7 +227,8 @@ class Bybit:
     async def get_fee_rates(self, symbol: str) -> FeeRate:
         """The account's maker and taker rates on ``symbol`` in this connector's category (GET /v5/account/fee-rate).
 
-        ``makerFeeRate`` and ``takerFeeRate`` as the venue states them (docs/v5/account/fee-rate.mdx).
+        ``makerFeeRate`` and ``takerFeeRate`` as the venue states them (docs/v5/account/fee-rate.mdx);
+        ``buyer`` and ``seller`` 0: Bybit charges no side add-on (Binance's have them).
         An unknown symbol is ``NotFound``: the venue's "symbol invalid", or an answer without it.
         """
         rows: s.Rows[s.FeeRateRow] = await self._get(ep.FEE_RATE, [("symbol", symbol)], s.Rows[s.FeeRateRow])
@@ -245,6 +246,11 @@ class Bybit:
         nothing filled, the self-trade prevention asked) unless a retry found it on the venue;
         :meth:`get_order` has its state.
         """
+        if order.self_trade_prevention is not None and order.self_trade_prevention not in _SMP_TYPE:
+            # smpType has CancelTaker/CancelMaker/CancelBoth only (docs/v5/enum.mdx): dropping the mode
+            # would let the order trade with the account's own, the opposite of what was asked.
+            raise ConfigError(f"self_trade_prevention {order.self_trade_prevention!r} is Binance's (DECREMENT/"
+                              "TRANSFER); Bybit's smpType has cancel_taker, cancel_maker and cancel_both only")
         cid = order.client_order_id or client_order_id()
         if order.quote_quantity is not None and self.category.name != "spot":
             raise ConfigError("quote_quantity is for spot MARKET orders only")
