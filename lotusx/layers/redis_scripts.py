@@ -28,6 +28,15 @@ from limits.errors import StorageError
 if TYPE_CHECKING:
     from coredis.commands import Script
 
+TRIES = 3
+"""How many times a bounded pool's call tries what sends no command: its wait for a free connection, a connect.
+
+coredis' ``Redis.from_url`` tried a whole call three times (``ConstantRetryPolicy``, two more
+tries), its command with it, which could charge an acquire twice: the client tries a command
+once now (:meth:`RedisScripts.bound`). A wait and a connect keep their three tries: a burst
+queues on the pool (2000 acquires on 32 connections, each waiting its turn), and on a loop busy
+with it (or a loaded machine) a connect can time out though Redis took it at once."""
+
 TakeCall = tuple[tuple[str, ...], tuple[int, ...]]
 """What :meth:`RedisScripts.take` sends: the storage's keys and the script's arguments."""
 
@@ -95,20 +104,35 @@ async def _load_scripts(connection: Any) -> None:
 
     Calls share a connection (coredis sends and hands it back before the answer), and coredis
     drops a connection that an error answer came on: a NOSCRIPT (a Redis that restarted, or
-    was never asked before) would take the answers of the calls sharing it along, and coredis
-    sends those again, charging twice a script that had run. Loading first, there is no NOSCRIPT.
+    was never asked before) would take the answers of the calls sharing it along, and those
+    calls fail (their scripts may have run: they are not sent again, see
+    :meth:`RedisScripts.bound`). Loading first, there is no NOSCRIPT.
     """
     for script in (_TAKE, _EXTEND, _RAISE):
         await (await connection.create_request(b"SCRIPT LOAD", script))
 
 
 def _loading(kind: type[Any]) -> type[Any]:
-    """``kind`` of connection (TCP, TLS, unix, a sentinel's primary), loading our scripts as it connects."""
+    """``kind`` of connection (TCP, TLS, unix, a sentinel's primary), loading our scripts as it connects.
+
+    A connect is tried :data:`TRIES` times: it sends the handshake and loads the scripts, which
+    Redis may run again, but no command of a call.
+    """
+    from coredis.exceptions import ConnectionError, TimeoutError  # with the `redis` extra, as in RedisScripts
 
     class Loading(kind):  # type: ignore[misc]  # a class only known at run time
         def __init__(self, **kwargs: Any) -> None:
             super().__init__(**kwargs)
             self.register_connect_callback(_load_scripts)
+
+        async def connect(self) -> None:
+            for tries_left in reversed(range(TRIES)):
+                try:
+                    return await super().connect()  # type: ignore[no-any-return]
+                except (ConnectionError, TimeoutError):
+                    self.disconnect()  # what the failed try left open (a handshake that timed out)
+                    if not tries_left:
+                        raise
 
     return Loading
 
@@ -197,9 +221,15 @@ class RedisScripts:
         whose pool opens a connection for every call that finds none free: a burst of calls is a
         burst of connections (2000 acquires at once opened 2000). The same connection settings
         (those of the URI, TLS and timeouts included) go to coredis' blocking pool, where a call
-        waits up to ``timeout`` seconds for a free connection, then fails with coredis'
-        ``ConnectionError`` ("No connection available."). A cluster's pool is chosen when it is
-        opened: :meth:`cluster_pool`.
+        waits up to :data:`TRIES` times ``timeout`` seconds for a free connection, then fails
+        with coredis' ``ConnectionError`` ("No connection available."). A cluster's pool is chosen
+        when it is opened: :meth:`cluster_pool`.
+
+        Its client tries each call once (coredis' ``NoRetryPolicy``): ``Redis.from_url`` and
+        ``Sentinel.primary_for`` give it a ``ConstantRetryPolicy`` that sends a call again after a
+        ``ConnectionError`` or ``TimeoutError``, and Redis may have run a script whose reply came
+        too late: the second try charged the acquire twice. A failure is the limiter's
+        ``ConnectError``, once.
 
         Each connection of it loads our scripts as it connects, before it carries a call (see
         :func:`_load_scripts`). Behind a sentinel, each new connection first asks a sentinel where
@@ -209,15 +239,19 @@ class RedisScripts:
         if not isinstance(storage, RedisStorage) or not isinstance(bridge, CoredisBridge):
             return
         from coredis.pool import BlockingConnectionPool, ConnectionPool  # with the `redis` extra, as in __init__
+        from coredis.retry import NoRetryPolicy
         from coredis.sentinel import SentinelConnectionPool
 
         client = bridge.get_connection()
         pool = getattr(client, "connection_pool", None)
+        if type(pool) in (ConnectionPool, SentinelConnectionPool):
+            client.retry_policy = NoRetryPolicy()  # see above; a cluster's retries refresh its slots, kept
+        wait = TRIES * timeout
         if type(pool) is ConnectionPool:
             settings: dict[str, Any] = pool.connection_kwargs  # the URI's host, password, TLS, timeouts, ...
             client.connection_pool = BlockingConnectionPool(
                 connection_class=_loading(pool.connection_class), max_connections=connections,
-                timeout=timeout,  # type: ignore[arg-type]  # typed int; async_timeout takes float seconds
+                timeout=wait,  # type: ignore[arg-type]  # typed int; async_timeout takes float seconds
                 max_idle_time=pool.max_idle_time, idle_check_interval=pool.idle_check_interval, **settings)
         elif type(pool) is SentinelConnectionPool:
 
@@ -229,7 +263,7 @@ class RedisScripts:
             client.connection_pool = BlockingSentinelPool(
                 pool.service_name, pool.sentinel_manager, is_primary=pool.is_primary,
                 check_connection=pool.check_connection, connection_class=_loading(pool.connection_class),
-                max_connections=connections, timeout=timeout, max_idle_time=pool.max_idle_time,
+                max_connections=connections, timeout=wait, max_idle_time=pool.max_idle_time,
                 idle_check_interval=pool.idle_check_interval, **settings)
         # Any other is a cluster's, or one already bounded.
 
