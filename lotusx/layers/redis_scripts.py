@@ -19,6 +19,8 @@ non-atomic calls.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from typing import TYPE_CHECKING, Any, cast
 
 from limits.aio.storage import RedisClusterStorage, RedisStorage
@@ -113,26 +115,64 @@ async def _load_scripts(connection: Any) -> None:
 
 
 def _loading(kind: type[Any]) -> type[Any]:
-    """``kind`` of connection (TCP, TLS, unix, a sentinel's primary), loading our scripts as it connects.
+    """``kind`` of connection (TCP, TLS, unix, a sentinel's primary), loading our scripts as it connects,
+    its previous socket closed first.
 
     A connect is tried :data:`TRIES` times: it sends the handshake and loads the scripts, which
     Redis may run again, but no command of a call.
+
+    coredis hands a connection back to its pool as soon as a command is sent, and a call whose
+    reply times out disconnects it; asyncio closes the socket on the loop's next turn, not at
+    once (a TLS one after the server's goodbye). A call already due in this turn took the
+    connection and connected it again: for that turn the connection held two sockets (on a busy
+    loop, where every turn runs many such calls, a pool bounded at 32 held up to 64 at once), and
+    the old socket's end then dropped the new one. A coredis connection is its own asyncio
+    protocol (``BaseConnection(asyncio.BaseProtocol)``): we count the sockets it was given and
+    has not lost, and before connecting, abort one still closing and wait for it to go, a loop
+    turn. The wait is bounded by the connect timeout, after which we connect all the same (a
+    call is never failed for it); the connect's own timeout starts after it.
     """
-    from coredis.exceptions import ConnectionError, TimeoutError  # with the `redis` extra, as in RedisScripts
+    from coredis import exceptions  # with the `redis` extra, as in RedisScripts
 
     class Loading(kind):  # type: ignore[misc]  # a class only known at run time
         def __init__(self, **kwargs: Any) -> None:
             super().__init__(**kwargs)
             self.register_connect_callback(_load_scripts)
+            self._wait_for_close: float | None = kwargs.get("connect_timeout")
+            self.sockets = 0  # given by asyncio and not lost yet: the one connected, and one closing
+            self._socket: asyncio.Transport | None = None  # the latest
+            self._no_socket = asyncio.Event()
+
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            self.sockets += 1
+            self._socket = cast("asyncio.Transport", transport)  # a stream's, as coredis casts it too
+            self._no_socket.clear()
+            super().connection_made(transport)
+
+        def connection_lost(self, exc: BaseException | None) -> None:
+            self.sockets -= 1
+            if not self.sockets:
+                self._no_socket.set()
+            super().connection_lost(exc)
 
         async def connect(self) -> None:
             for tries_left in reversed(range(TRIES)):
+                await self._closed()
                 try:
                     return await super().connect()  # type: ignore[no-any-return]
-                except (ConnectionError, TimeoutError):
+                except (exceptions.ConnectionError, exceptions.TimeoutError):
                     self.disconnect()  # what the failed try left open (a handshake that timed out)
                     if not tries_left:
                         raise
+
+        async def _closed(self) -> None:
+            """Abort the previous socket if it is still closing, and wait (a loop turn) until it is closed."""
+            if not self.sockets or self._socket is None or not self._socket.is_closing():
+                return
+            self._socket.abort()  # at once: a TLS socket would first wait for the server's goodbye
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._wait_for_close):
+                    await self._no_socket.wait()
 
     return Loading
 

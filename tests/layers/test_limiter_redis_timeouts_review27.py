@@ -1,9 +1,13 @@
-"""A limiter's Redis calls under timeouts: a script Redis ran is never sent again.
+"""A limiter's Redis calls under timeouts: a script Redis ran is never sent again, and a connection holds one socket.
 
 coredis' ``Redis.from_url`` tries a call again after a ``ConnectionError`` or ``TimeoutError``
 (``ConstantRetryPolicy``, two more tries): a script whose reply came too late had run all the
-same, and the next try charged the acquire a second time. :class:`CountingProxy` counts one
-limiter's connections (in all, open now, at most at once) and can hold Redis' replies back.
+same, and the next try charged the acquire a second time. And coredis hands a connection back
+to its pool as soon as a command is sent; when a reply times out, the call that sent it
+disconnects the connection, and asyncio closes the socket on the loop's next turn, not at once:
+a call already due in this turn took the connection and connected it again beside its old
+socket. :class:`CountingProxy` counts one limiter's connections (in all, open now, at most at
+once) and can hold Redis' replies back.
 """
 
 from __future__ import annotations
@@ -12,13 +16,16 @@ import asyncio
 import selectors
 import socket
 import threading
+import time
+from collections.abc import Awaitable
 from types import TracebackType
 
+import coredis
 import pytest
 from redis_server import RedisServer
 
 from lotusx.kernel.errors import ConnectError
-from lotusx.layers.limiter import Limiter, Pool
+from lotusx.layers.limiter import STORAGE_CONNECTIONS, Limiter, Pool
 from lotusx.layers.redis_scripts import TRIES
 from lotusx.testing import FakeClock
 
@@ -189,3 +196,84 @@ async def test_a_redis_that_never_answers_is_asked_once_per_acquire() -> None:
         await limiter.aclose()
         server.close()
         await server.wait_closed()
+
+
+async def later(seconds: float, call: Awaitable[None]) -> None:
+    await asyncio.sleep(seconds)
+    await call
+
+
+async def hold(proxy: CountingProxy) -> None:
+    """Hold the loop until ``proxy`` has accepted a second connection, or a second has passed."""
+    proxy.wait_accepted(2, seconds=1.0)
+
+
+@pytest.mark.redis
+async def test_a_connection_whose_reply_timed_out_closes_its_socket_before_it_connects_again(
+        redis: RedisServer) -> None:
+    """One connection, dropped after a timeout and taken by a call due in the same loop turn: never two sockets."""
+    with CountingProxy(redis.port) as proxy:
+        limiter = Limiter([POOL], proxy.url, key="t", clock=FakeClock(T0), max_wait=0.0, storage_timeout=0.05,
+                          storage_connections=1)
+        try:
+            await limiter.acquire(COST)  # connected, the scripts loaded
+            proxy.stall()
+            async with asyncio.timeout(20):  # bounded: a hang fails the test instead of stalling the suite
+                # In one loop turn, in this order: the stalled reply's deadline (0.05 s), then a call
+                # taking the connection the timeout dropped, then one holding the loop until the
+                # proxy sees a second connection (bounded: with one socket at a time it never does).
+                stalled = asyncio.create_task(limiter.acquire(COST))
+                taking = asyncio.create_task(later(0.1, limiter.acquire(COST)))
+                holding = asyncio.create_task(later(0.15, hold(proxy)))
+                await asyncio.sleep(0)  # the stalled call sends its script and hands the connection back
+                time.sleep(0.3)  # noqa: ASYNC251  # blocking the loop brings all three due in one turn
+                results = await asyncio.gather(stalled, taking, holding, return_exceptions=True)
+        finally:
+            await limiter.aclose()
+        assert (proxy.peak, proxy.total) == (1, 2)
+        assert isinstance(results[0], ConnectError)
+        assert results[1] is None  # it waited a loop turn for the old socket to close, not failed
+
+
+async def burst(limiter: Limiter, count: int) -> list[BaseException | None]:
+    return await asyncio.gather(*(limiter.acquire(COST) for _ in range(count)), return_exceptions=True)
+
+
+async def busy_loop(turns: int, seconds: float) -> None:
+    """Hold the event loop ``seconds`` at a time, ``turns`` times: a loop on a machine too busy to keep up."""
+    for _ in range(turns):
+        await asyncio.sleep(0)
+        time.sleep(seconds)  # noqa: ASYNC251  # blocking the loop is the point
+
+
+@pytest.mark.redis
+async def test_connects_and_replies_that_time_out_on_a_busy_loop_stay_within_the_bound(redis: RedisServer) -> None:
+    """A loop slower than storage_timeout times out calls Redis answered: connections made again, never more at once."""
+    with CountingProxy(redis.port) as proxy:
+        limiter = Limiter([POOL], proxy.url, key="t", clock=FakeClock(T0), max_wait=0.0, storage_timeout=0.05)
+        try:
+            async with asyncio.timeout(30):  # bounded: a hang fails the test instead of stalling the suite
+                results, _ = await asyncio.gather(burst(limiter, 2000), busy_loop(turns=6, seconds=0.2))
+            used = await limiter.used(POOL)
+        finally:
+            await limiter.aclose()
+        assert not [r for r in results if r is not None and not isinstance(r, ConnectError)]
+        assert proxy.peak <= STORAGE_CONNECTIONS
+        # Each acquire sent its script at most once: a failed one may have been charged (Redis ran
+        # it, the reply came too late), none twice.
+        assert results.count(None) <= used <= len(results)
+
+
+@pytest.mark.redis
+async def test_a_limiter_connection_sees_its_sockets_come_and_go_through_coredis(redis: RedisServer) -> None:
+    """coredis makes each connection its socket's asyncio protocol: a coredis that stops doing so fails here, not
+    silently (the wait for an old socket would never wait)."""
+    assert issubclass(coredis.connection.Connection, asyncio.BaseProtocol)
+    limiter = Limiter([POOL], redis.url, key="t", clock=FakeClock(T0), max_wait=0.0)
+    try:
+        await limiter.acquire(COST)
+        connection = limiter.storage.bridge.get_connection().connection_pool.peek_available()
+        assert connection.sockets == 1
+    finally:
+        await limiter.aclose()
+    assert connection.sockets == 0
