@@ -222,7 +222,7 @@ answer: a few connections carry a process's whole order path. Only a burst findi
 (2000 acquires at once, 2000 connections: Redis' ``maxclients`` is 10 000 for every process
 of every host together, and each is a handshake on the order path). 32 lets a burst of one
 process's order path (tens of calls in flight) through without waiting; a call that finds
-them all busy waits for one, up to ``storage_timeout``."""
+them all busy waits for one, up to three times ``storage_timeout`` (``redis_scripts.TRIES``)."""
 
 
 def _query(uri: str) -> dict[str, list[str]] | None:
@@ -308,16 +308,18 @@ class Limiter:
     process, thread and machine using the same ``key`` shares them), or an already open
     ``limits`` async storage.
     ``acquire`` waits at most ``max_wait`` seconds in total, then raises ``RateLimited``.
-    A Redis storage gets ``storage_timeout`` seconds to connect and to answer each command
-    (its driver tries a call three times, and its very first call five, so about three to
-    five times that), then the request fails with ``ConnectError``;
+    A Redis storage gets ``storage_timeout`` seconds to answer each command, then the request
+    fails with ``ConnectError``: a command is sent once (Redis may have run a script whose
+    answer came too late, and a second try would charge the request twice), a connect (which
+    sends none) is tried three times, ``storage_timeout`` each (a cluster's client still tries
+    a whole call three times, as its tries find where its slots moved);
     ``?stream_timeout=...&connect_timeout=...`` in the URI overrides it (not in a
     ``redis+cluster://`` nor a ``redis+sentinel://`` URI: ``limits`` does not read their query).
     It holds at most ``storage_connections`` connections to Redis (default
     :data:`STORAGE_CONNECTIONS`, 32; ``?max_connections=N`` in the URI wins), whichever the
     URI: ``redis://``, ``rediss://``, ``redis+unix://``, ``redis+cluster://`` or
     ``redis+sentinel://host:port/service``. A call finding them all busy waits for one up to
-    ``storage_timeout`` (on each of those tries), then fails with ``ConnectError``. Behind a
+    three times ``storage_timeout`` (it has sent nothing yet), then fails with ``ConnectError``. Behind a
     sentinel, every call goes to the primary (a replica would answer with counts behind it), and
     the sentinels get ``storage_timeout`` too. On ``rediss://`` the server's certificate must be
     for the URI's host (``?ssl_check_hostname=false`` to accept any its CA signed); the CAs are

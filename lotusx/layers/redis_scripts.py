@@ -19,6 +19,8 @@ non-atomic calls.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from typing import TYPE_CHECKING, Any, cast
 
 from limits.aio.storage import RedisClusterStorage, RedisStorage
@@ -27,6 +29,15 @@ from limits.errors import StorageError
 
 if TYPE_CHECKING:
     from coredis.commands import Script
+
+TRIES = 3
+"""How many times a bounded pool's call tries what sends no command: its wait for a free connection, a connect.
+
+coredis' ``Redis.from_url`` tried a whole call three times (``ConstantRetryPolicy``, two more
+tries), its command with it, which could charge an acquire twice: the client tries a command
+once now (:meth:`RedisScripts.bound`). A wait and a connect keep their three tries: a burst
+queues on the pool (2000 acquires on 32 connections, each waiting its turn), and on a loop busy
+with it (or a loaded machine) a connect can time out though Redis took it at once."""
 
 TakeCall = tuple[tuple[str, ...], tuple[int, ...]]
 """What :meth:`RedisScripts.take` sends: the storage's keys and the script's arguments."""
@@ -95,20 +106,73 @@ async def _load_scripts(connection: Any) -> None:
 
     Calls share a connection (coredis sends and hands it back before the answer), and coredis
     drops a connection that an error answer came on: a NOSCRIPT (a Redis that restarted, or
-    was never asked before) would take the answers of the calls sharing it along, and coredis
-    sends those again, charging twice a script that had run. Loading first, there is no NOSCRIPT.
+    was never asked before) would take the answers of the calls sharing it along, and those
+    calls fail (their scripts may have run: they are not sent again, see
+    :meth:`RedisScripts.bound`). Loading first, there is no NOSCRIPT.
     """
     for script in (_TAKE, _EXTEND, _RAISE):
         await (await connection.create_request(b"SCRIPT LOAD", script))
 
 
 def _loading(kind: type[Any]) -> type[Any]:
-    """``kind`` of connection (TCP, TLS, unix, a sentinel's primary), loading our scripts as it connects."""
+    """``kind`` of connection (TCP, TLS, unix, a sentinel's primary), loading our scripts as it connects,
+    its previous socket closed first.
+
+    A connect is tried :data:`TRIES` times: it sends the handshake and loads the scripts, which
+    Redis may run again, but no command of a call.
+
+    coredis hands a connection back to its pool as soon as a command is sent, and a call whose
+    reply times out disconnects it; asyncio closes the socket on the loop's next turn, not at
+    once (a TLS one after the server's goodbye). A call already due in this turn took the
+    connection and connected it again: for that turn the connection held two sockets (on a busy
+    loop, where every turn runs many such calls, a pool bounded at 32 held up to 64 at once), and
+    the old socket's end then dropped the new one. A coredis connection is its own asyncio
+    protocol (``BaseConnection(asyncio.BaseProtocol)``): we count the sockets it was given and
+    has not lost, and before connecting, abort one still closing and wait for it to go, a loop
+    turn. The wait is bounded by the connect timeout, after which we connect all the same (a
+    call is never failed for it); the connect's own timeout starts after it.
+    """
+    from coredis import exceptions  # with the `redis` extra, as in RedisScripts
 
     class Loading(kind):  # type: ignore[misc]  # a class only known at run time
         def __init__(self, **kwargs: Any) -> None:
             super().__init__(**kwargs)
             self.register_connect_callback(_load_scripts)
+            self._wait_for_close: float | None = kwargs.get("connect_timeout")
+            self.sockets = 0  # given by asyncio and not lost yet: the one connected, and one closing
+            self._socket: asyncio.Transport | None = None  # the latest
+            self._no_socket = asyncio.Event()
+
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            self.sockets += 1
+            self._socket = cast("asyncio.Transport", transport)  # a stream's, as coredis casts it too
+            self._no_socket.clear()
+            super().connection_made(transport)
+
+        def connection_lost(self, exc: BaseException | None) -> None:
+            self.sockets -= 1
+            if not self.sockets:
+                self._no_socket.set()
+            super().connection_lost(exc)
+
+        async def connect(self) -> None:
+            for tries_left in reversed(range(TRIES)):
+                await self._closed()
+                try:
+                    return await super().connect()  # type: ignore[no-any-return]
+                except (exceptions.ConnectionError, exceptions.TimeoutError):
+                    self.disconnect()  # what the failed try left open (a handshake that timed out)
+                    if not tries_left:
+                        raise
+
+        async def _closed(self) -> None:
+            """Abort the previous socket if it is still closing, and wait (a loop turn) until it is closed."""
+            if not self.sockets or self._socket is None or not self._socket.is_closing():
+                return
+            self._socket.abort()  # at once: a TLS socket would first wait for the server's goodbye
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._wait_for_close):
+                    await self._no_socket.wait()
 
     return Loading
 
@@ -197,9 +261,15 @@ class RedisScripts:
         whose pool opens a connection for every call that finds none free: a burst of calls is a
         burst of connections (2000 acquires at once opened 2000). The same connection settings
         (those of the URI, TLS and timeouts included) go to coredis' blocking pool, where a call
-        waits up to ``timeout`` seconds for a free connection, then fails with coredis'
-        ``ConnectionError`` ("No connection available."). A cluster's pool is chosen when it is
-        opened: :meth:`cluster_pool`.
+        waits up to :data:`TRIES` times ``timeout`` seconds for a free connection, then fails
+        with coredis' ``ConnectionError`` ("No connection available."). A cluster's pool is chosen
+        when it is opened: :meth:`cluster_pool`.
+
+        Its client tries each call once (coredis' ``NoRetryPolicy``): ``Redis.from_url`` and
+        ``Sentinel.primary_for`` give it a ``ConstantRetryPolicy`` that sends a call again after a
+        ``ConnectionError`` or ``TimeoutError``, and Redis may have run a script whose reply came
+        too late: the second try charged the acquire twice. A failure is the limiter's
+        ``ConnectError``, once.
 
         Each connection of it loads our scripts as it connects, before it carries a call (see
         :func:`_load_scripts`). Behind a sentinel, each new connection first asks a sentinel where
@@ -209,15 +279,19 @@ class RedisScripts:
         if not isinstance(storage, RedisStorage) or not isinstance(bridge, CoredisBridge):
             return
         from coredis.pool import BlockingConnectionPool, ConnectionPool  # with the `redis` extra, as in __init__
+        from coredis.retry import NoRetryPolicy
         from coredis.sentinel import SentinelConnectionPool
 
         client = bridge.get_connection()
         pool = getattr(client, "connection_pool", None)
+        if type(pool) in (ConnectionPool, SentinelConnectionPool):
+            client.retry_policy = NoRetryPolicy()  # see above; a cluster's retries refresh its slots, kept
+        wait = TRIES * timeout
         if type(pool) is ConnectionPool:
             settings: dict[str, Any] = pool.connection_kwargs  # the URI's host, password, TLS, timeouts, ...
             client.connection_pool = BlockingConnectionPool(
                 connection_class=_loading(pool.connection_class), max_connections=connections,
-                timeout=timeout,  # type: ignore[arg-type]  # typed int; async_timeout takes float seconds
+                timeout=wait,  # type: ignore[arg-type]  # typed int; async_timeout takes float seconds
                 max_idle_time=pool.max_idle_time, idle_check_interval=pool.idle_check_interval, **settings)
         elif type(pool) is SentinelConnectionPool:
 
@@ -229,7 +303,7 @@ class RedisScripts:
             client.connection_pool = BlockingSentinelPool(
                 pool.service_name, pool.sentinel_manager, is_primary=pool.is_primary,
                 check_connection=pool.check_connection, connection_class=_loading(pool.connection_class),
-                max_connections=connections, timeout=timeout, max_idle_time=pool.max_idle_time,
+                max_connections=connections, timeout=wait, max_idle_time=pool.max_idle_time,
                 idle_check_interval=pool.idle_check_interval, **settings)
         # Any other is a cluster's, or one already bounded.
 
