@@ -15,29 +15,19 @@ from decimal import Decimal, localcontext
 from typing import Any
 
 import msgspec
-import orjson
 import pytest
 
 import lotusx
-from lotusx.kernel.message import Request, Response
 from lotusx.sim import Sim, SimConfig, serve
 from lotusx.sim.venue import MAKER
-from lotusx.testing import FakeClock, FakeTransport
+from lotusx.testing import FakeClock
 from tests.sim.sim_helpers import connect_to
+from tests.test_fee_rates_review26 import DOCS_COMMISSION, NOW_MS, fake_venue
 
 D = Decimal
 SYMBOL = "BTCUSDT"
 MAKER_RATE, TAKER_RATE = D("0.001"), D("0.002")
 BUYER_RATE, SELLER_RATE = D("0.00003"), D("0.00004")
-NOW_MS = 1_700_000_000_000
-# rest-api.md "Query Commission Rates": the docs' answer, every part of it non-zero.
-DOCS_COMMISSION = {
-    "symbol": "BTCUSDT",
-    "standardCommission": {"maker": "0.00000010", "taker": "0.00000020", "buyer": "0.00000030", "seller": "0.00000040"},
-    "specialCommission": {"maker": "0.01000000", "taker": "0.02000000", "buyer": "0.03000000", "seller": "0.04000000"},
-    "taxCommission": {"maker": "0.00000112", "taker": "0.00000114", "buyer": "0.00000118", "seller": "0.00000116"},
-    "discount": {"enabledForAccount": True, "enabledForSymbol": True, "discountAsset": "BNB", "discount": "0.75000000"},
-}
 
 
 @pytest.fixture
@@ -51,11 +41,8 @@ async def sim() -> AsyncIterator[Sim]:
 
 def fake_binance(answer: dict[str, Any]) -> Any:
     """A Binance connector over a fake venue answering GET /api/v3/account/commission with ``answer``."""
-    bodies = {"/api/v3/time": {"serverTime": NOW_MS}, "/api/v3/account/commission": answer}
-
-    def respond(request: Request) -> Response:
-        return Response(status=200, body=orjson.dumps(bodies[request.path]))
-    return lotusx.connect("binance", credentials=lotusx.Credentials("k", "s"), transport=FakeTransport(respond),
+    transport = fake_venue({"/api/v3/time": {"serverTime": NOW_MS}, "/api/v3/account/commission": answer})
+    return lotusx.connect("binance", credentials=lotusx.Credentials("k", "s"), transport=transport,
                           clock=FakeClock(NOW_MS / 1000))
 
 
