@@ -80,6 +80,18 @@ async def test_a_negative_maker_rate_is_a_rebate_kept_negative(case: Case) -> No
     assert (rates.maker, rates.taker) == (D("-0.0001"), D("0.0005"))
 
 
+async def sell_resting_then_buy_taking(ex: Any, engine: Engine, price: Decimal, since: int) -> list[lotusx.Fill]:
+    """Our SELL at ``price`` rests and a MAKER's IOC buy takes it, then our IOC BUY takes a MAKER's SELL
+    there: our fills since ``since``, oldest first (a maker's, then a taker's)."""
+    await ex.place_order(lotusx.NewOrder(symbol=SYMBOL, side="SELL", type="LIMIT", quantity=D("0.002"), price=price))
+    engine.place(MAKER, SYMBOL, "BUY", "LIMIT", quantity=D("0.002"), price=price, tif="IOC")
+    engine.place(MAKER, SYMBOL, "SELL", "LIMIT", quantity=D("0.003"), price=price)
+    await ex.place_order(lotusx.NewOrder(symbol=SYMBOL, side="BUY", type="LIMIT", time_in_force="IOC",
+                                         quantity=D("0.003"), price=price))
+    fills: list[lotusx.Fill] = await ex.get_fills(SYMBOL, since=since)
+    return fills
+
+
 async def test_the_rates_are_what_the_fills_were_charged(sim: Sim, case: Case) -> None:
     """A resting order filled, then a taking one: each fill's fee over what it was charged on is the rate."""
     engine = case.engine(sim)
@@ -87,13 +99,7 @@ async def test_the_rates_are_what_the_fills_were_charged(sim: Sim, case: Case) -
     since = sim.venue(case.venue).now_ms()
     async with case.connect(sim) as ex:
         rates = await ex.get_fee_rates(SYMBOL)
-        await ex.place_order(lotusx.NewOrder(symbol=SYMBOL, side="SELL", type="LIMIT", quantity=D("0.002"),
-                                             price=price))
-        engine.place(MAKER, SYMBOL, "BUY", "LIMIT", quantity=D("0.002"), price=price, tif="IOC")
-        engine.place(MAKER, SYMBOL, "SELL", "LIMIT", quantity=D("0.003"), price=price)
-        await ex.place_order(lotusx.NewOrder(symbol=SYMBOL, side="BUY", type="LIMIT", time_in_force="IOC",
-                                             quantity=D("0.003"), price=price))
-        fills = await ex.get_fills(SYMBOL, since=since)
+        fills = await sell_resting_then_buy_taking(ex, engine, price, since)
     assert [f.maker for f in fills] == [True, False]
     for fill in fills:
         # Charged on what the side received: the USDT of a sale, the BTC of a spot purchase (linear: USDT).

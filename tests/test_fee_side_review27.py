@@ -19,10 +19,9 @@ import pytest
 
 import lotusx
 from lotusx.sim import Sim, SimConfig, serve
-from lotusx.sim.venue import MAKER
 from lotusx.testing import FakeClock
 from tests.sim.sim_helpers import connect_to
-from tests.test_fee_rates_review26 import DOCS_COMMISSION, NOW_MS, fake_venue
+from tests.test_fee_rates_review26 import DOCS_COMMISSION, NOW_MS, fake_venue, sell_resting_then_buy_taking
 
 D = Decimal
 SYMBOL = "BTCUSDT"
@@ -154,13 +153,7 @@ async def test_the_sims_binance_charges_each_fill_its_whole_rate(sim: Sim) -> No
     since = sim.venue("binance").now_ms()
     async with connect_to(sim, "binance", "spot") as ex:
         rates = await ex.get_fee_rates(SYMBOL)
-        await ex.place_order(lotusx.NewOrder(symbol=SYMBOL, side="SELL", type="LIMIT", quantity=D("0.002"),
-                                             price=price))
-        engine.place(MAKER, SYMBOL, "BUY", "LIMIT", quantity=D("0.002"), price=price, tif="IOC")
-        engine.place(MAKER, SYMBOL, "SELL", "LIMIT", quantity=D("0.003"), price=price)
-        await ex.place_order(lotusx.NewOrder(symbol=SYMBOL, side="BUY", type="LIMIT", time_in_force="IOC",
-                                             quantity=D("0.003"), price=price))
-        fills = await ex.get_fills(SYMBOL, since=since)
+        fills = await sell_resting_then_buy_taking(ex, engine, price, since)
     assert [(f.side, f.maker) for f in fills] == [("SELL", True), ("BUY", False)]
     for fill in fills:
         # Charged on what the side received: the USDT of a sale, the BTC of a purchase.
