@@ -12,8 +12,9 @@ inside its own ``operator.call`` so callgrind can count just the sections::
 
 Callgrind writes one dump per section: ``/tmp/cg.<pid>.1`` is lotusx's N orders and
 ``/tmp/cg.<pid>.2`` the floor's; each ``summary:`` line over N is instructions per order
-(``--only lotusx`` or ``--only floor`` runs one section; ``--workers 16`` keeps 16 orders in
-flight, as the 16-way rows do, N rounded down to a multiple of 16). Without valgrind it just runs the
+(``--only lotusx`` or ``--only floor`` runs one section; ``--only layerless`` counts lotusx without
+Retry, RateLimit, ClockSync and Trace, the canned suite's layer-less client; ``--workers 16``
+keeps 16 orders in flight, as the 16-way rows do, N rounded down to a multiple of 16). Without valgrind it just runs the
 orders and prints the wall time. Only this process is counted: the server's CPU is not.
 """
 
@@ -28,12 +29,12 @@ import time
 import structlog
 
 from bench.measure import server
-from bench.rest import Floor, Lotusx, open_client
+from bench.rest import ABLATIONS, Client, open_client
 
 WARMUP = 200
 
 
-async def orders(client: Floor | Lotusx, first: int, count: int, workers: int = 1) -> None:
+async def orders(client: Client, first: int, count: int, workers: int = 1) -> None:
     """``count`` orders numbered from ``first`` (buys and sells alternate), ``workers`` in flight at once."""
     per_worker = count // workers
 
@@ -47,7 +48,7 @@ async def orders(client: Floor | Lotusx, first: int, count: int, workers: int = 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.callgrind_order")
     parser.add_argument("n", type=int, nargs="?", default=2000, help="orders per client in the counted section")
-    parser.add_argument("--only", choices=("lotusx", "floor"), help="count one client only")
+    parser.add_argument("--only", choices=("lotusx", "floor", "layerless"), help="count one client only")
     parser.add_argument("--workers", type=int, default=1,
                         help="orders in flight at once (16: the 16-way row); n is rounded down to a multiple")
     args = parser.parse_args()
@@ -59,8 +60,11 @@ def main() -> None:
                         cache_logger_on_first_use=True)
     loop = asyncio.new_event_loop()
     with server("canned") as canned:
-        clients = [loop.run_until_complete(open_client(name, canned.info))
-                   for name in ("lotusx", "floor") if args.only in (None, name)]
+        if args.only == "layerless":
+            clients = [loop.run_until_complete(open_client("lotusx", canned.info, ABLATIONS[-1]))]
+        else:
+            clients = [loop.run_until_complete(open_client(name, canned.info))
+                       for name in ("lotusx", "floor") if args.only in (None, name)]
         try:
             for client in clients:
                 loop.run_until_complete(orders(client, 0, WARMUP))
