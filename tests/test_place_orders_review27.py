@@ -332,3 +332,16 @@ async def test_a_duplicate_client_id_naming_another_order_is_that_error_in_its_s
         [result] = await v.ex.place_orders([other])
         assert isinstance(result, DuplicateClientOrderId) and v.wire.lookups == ["lvl-0"]
         assert on_engine(v, "lvl-0") == 1
+
+
+async def test_a_layer_failing_outside_the_error_tree_leaves_each_order_ambiguous_with_its_id() -> None:
+    """A layer's own error (a bug) during the batch: each slot AmbiguousOrderState raised from it, the ids kept."""
+    async def broken(request: Request, call_next: Service, attempt: int) -> Response:
+        raise RuntimeError("a bug in a layer")
+
+    async with on_sim("bybit", rewrite=broken) as v:
+        asked = bids(v, 2)
+        results = await v.ex.place_orders(asked)
+        assert [r.client_order_id for r in results] == ["lvl-0", "lvl-1"]
+        assert all(isinstance(r, AmbiguousOrderState) and isinstance(r.__cause__, RuntimeError) for r in results)
+        assert len(v.wire.batches) == 1

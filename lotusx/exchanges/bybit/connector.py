@@ -310,7 +310,8 @@ class Bybit:
         a server failure or a duplicate client id. Found, it is its ``Order``; not found, or the
         lookup failing, it is ``AmbiguousOrderState`` with its client id (the venue's lists may lag
         its engine; ask :meth:`get_order` later), counted as ``batch_not_found`` /
-        ``batch_lookup_failed`` in ``ambiguous_orders_total``. A failure that proves the request
+        ``batch_lookup_failed`` in ``ambiguous_orders_total`` (``layer_error`` for a layer's own
+        error outside the ``LotusXError`` tree, not looked up). A failure that proves the request
         never left (no connection) is in every slot of that request once Retry gives up.
         """
         slots: dict[int, Order | LotusXError] = {}
@@ -344,6 +345,11 @@ class Bybit:
             answer = (await self.rest.send(request)).decode(s.Batch)
         except LotusXError as exc:
             return list(await asyncio.gather(*(self._settle(request, asked, exc) for asked in chunk)))
+        except Exception as exc:
+            # A layer's own error (a bug, a user's asyncio.timeout) says nothing of whether the batch
+            # left: as Retry does for one placement, each order is ambiguous, its client id kept.
+            return [self._ambiguous(request, asked.cid, "layer_error", f"POST {endpoint.path}: order {asked.cid} "
+                                    f"state unknown, a layer raised {type(exc).__name__}", exc) for asked in chunk]
         rows, codes = answer.result.rows, answer.retExtInfo.rows
         if not len(rows) == len(codes) == len(chunk):
             unmatched = ProtocolError(f"POST {endpoint.path}: {len(chunk)} orders sent, {len(rows)} results and "
@@ -380,7 +386,7 @@ class Bybit:
             return exc
 
     def _ambiguous(self, request: Request, cid: str, cause: str, message: str,
-                   after: LotusXError) -> AmbiguousOrderState:
+                   after: Exception) -> AmbiguousOrderState:
         self.metrics.ambiguous_orders.labels("bybit", request.endpoint.name, cause).inc()
         error = AmbiguousOrderState(message, client_order_id=cid)
         error.__cause__ = after
