@@ -71,6 +71,9 @@ BYBIT = {
     "linear_order_cancel_all": ("POST", "/v5/order/cancel-all", SAFE),
     "order_amend": ("POST", "/v5/order/amend", SAFE),
     "linear_order_amend": ("POST", "/v5/order/amend", SAFE),
+    # A batch's lost answer is looked up order by order in the connector; Retry re-sends only what never left.
+    "order_create_batch": ("POST", "/v5/order/create-batch", UNSAFE),
+    "linear_order_create_batch": ("POST", "/v5/order/create-batch", UNSAFE),
     "order_realtime": ("GET", "/v5/order/realtime", SAFE),
     "order_history": ("GET", "/v5/order/history", SAFE),
     "execution_list": ("GET", "/v5/execution/list", SAFE),
@@ -135,3 +138,4 @@ def test_each_bybit_category_places_and_cancels_through_its_own_classified_endpo
         assert category.order_create.idempotency is KEYED
         assert category.order_cancel.idempotency is SAFE
         assert category.order_cancel_all.idempotency is SAFE
+        assert category.order_create_batch.idempotency is UNSAFE

@@ -193,12 +193,19 @@ def venue_errors(request: Request, response: Response) -> e.LotusXError | None:
         parsed = _decode(body)
     except (msgspec.DecodeError, msgspec.ValidationError):
         return None
-    code = parsed.retCode
-    if code == 0:
+    if parsed.retCode == 0:
         return None
-    msg = scrubbed(parsed.retMsg)  # error texts end up in logs: they must never carry the key
+    return code_error(request, parsed.retCode, parsed.retMsg, response=response,
+                      retry_after=_reset_in(response, parsed.time))
+
+
+def code_error(request: Request, code: int, msg: str, *, response: Response | None = None,
+               retry_after: float | None = None, where: str = "") -> e.LotusXError:
+    """The error a ``retCode`` (or a batch order's ``retExtInfo`` code) other than 0 means for ``request``."""
+    where = where or f"{request.method} {request.path}"
+    msg = scrubbed(msg)  # error texts end up in logs: they must never carry the key
     if code in _THROTTLED:
-        return e.RateLimited(where, retry_after=_reset_in(response, parsed.time), pool=request.endpoint.name,
+        return e.RateLimited(where, retry_after=retry_after, pool=request.endpoint.name,
                              code=code, venue_message=msg, response=response)
     if code in _IP_BANNED:
         return e.IpBanned(where, retry_after=IP_BAN_SECONDS, code=code, venue_message=msg, response=response)

@@ -238,6 +238,40 @@ class Placed(msgspec.Struct):
             raise ValueError("a placement's answer without its orderId")
 
 
+class BatchRow(msgspec.Struct):
+    """One order of a create-batch ``result.list`` (docs/v5/order/batch-place.mdx); a refused one's ids may be empty."""
+
+    orderId: str = ""
+    orderLinkId: str = ""
+
+
+class BatchCode(msgspec.Struct):
+    """One order's outcome in ``retExtInfo.list``: 0 placed, else the venue's error code and message."""
+
+    code: int
+    msg: str = ""
+
+
+class BatchRows(msgspec.Struct):
+    rows: list[BatchRow] = msgspec.field(name="list")
+
+
+class BatchCodes(msgspec.Struct):
+    rows: list[BatchCode] = msgspec.field(name="list")
+
+
+class Batch(msgspec.Struct):
+    """A create-batch answer: "two lists", the orders and their codes, "completely consistent" (in request order)."""
+
+    retCode: int
+    result: BatchRows
+    retExtInfo: BatchCodes
+
+    def __post_init__(self) -> None:
+        if self.retCode != 0:  # as Envelope's: an error answer is never data
+            raise ValueError(f"retCode {self.retCode} in an answer read as a success")
+
+
 class CoinBalance(msgspec.Struct):
     coin: str
     walletBalance: Decimal
