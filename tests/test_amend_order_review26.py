@@ -37,6 +37,7 @@ from lotusx.sim.venue import MAKER, USER
 from lotusx.testing import FakeTransport
 from tests.conftest import eventually
 from tests.sim.sim_helpers import Binance as SignedBinance
+from tests.sim.sim_helpers import answer_lost_if
 
 QUIET = SimConfig(driver_rate=0, depth_interval=0.05)  # no random flow: only the test's orders move
 SYMBOL, OTHER = "BTCUSDT", "ETHUSDT"
@@ -65,13 +66,9 @@ class Attempts:
         self.queries.append(dict(request.query))
         if self.before is not None:
             self.before(len(self.sent))
-        chaos = self.sim.chaos(self.venue)
         # The venue carries the first attempt out, then cuts the connection without answering it.
-        chaos.lose_answer_rate = 1.0 if self.lose_first and len(self.sent) == 1 else 0.0
-        try:
-            return await call_next(request)
-        finally:
-            chaos.lose_answer_rate = 0.0
+        return await answer_lost_if(self.lose_first and len(self.sent) == 1, self.sim, self.venue,
+                                    request, call_next)
 
 
 @dataclass

@@ -35,6 +35,7 @@ from lotusx.kernel.service import Service, around
 from lotusx.models import NewOrder, Order
 from lotusx.sim import Sim, SimConfig, serve
 from lotusx.sim.engine import Engine
+from tests.sim.sim_helpers import answer_lost_if
 
 QUIET = SimConfig(driver_rate=0, depth_interval=0.05)  # no random flow: only the test's orders move
 SYMBOL = "BTCUSDT"
@@ -77,13 +78,8 @@ class Wire:
         self.batches.append(orjson.loads(request.body or b"{}")["request"])
         attempt = len(self.batches)
         if self.rewrite is not None:
-            return await self.rewrite(request, call_next, attempt)  # type: ignore[no-any-return]
-        chaos = self.sim.chaos(self.venue)
-        chaos.lose_answer_rate = 1.0 if attempt in self.lose else 0.0
-        try:
-            return await call_next(request)
-        finally:
-            chaos.lose_answer_rate = 0.0
+            return await self.rewrite(request, call_next, attempt)
+        return await answer_lost_if(attempt in self.lose, self.sim, self.venue, request, call_next)
 
 
 @dataclass

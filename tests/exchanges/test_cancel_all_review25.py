@@ -29,6 +29,7 @@ from lotusx.sim.engine import Engine
 from lotusx.sim.venue import USER
 from lotusx.testing import FakeClock, FakeTransport
 from tests.conftest import eventually
+from tests.sim.sim_helpers import answer_lost_if
 
 QUIET = SimConfig(driver_rate=0, depth_interval=0.05)  # no random flow: only the test's orders move
 SYMBOL, OTHER = "BTCUSDT", "ETHUSDT"
@@ -53,13 +54,9 @@ class Attempts:
         if (request.method, request.path) != CANCEL_ALL[self.venue]:
             return await call_next(request)
         self.count += 1
-        chaos = self.sim.chaos(self.venue)
         # The venue carries the first attempt out, then cuts the connection without answering it.
-        chaos.lose_answer_rate = 1.0 if self.lose_first and self.count == 1 else 0.0
-        try:
-            return await call_next(request)
-        finally:
-            chaos.lose_answer_rate = 0.0
+        return await answer_lost_if(self.lose_first and self.count == 1, self.sim, self.venue,
+                                    request, call_next)
 
 
 @dataclass

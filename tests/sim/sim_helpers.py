@@ -108,3 +108,14 @@ def connect_to(sim: Any, venue: str, category: str) -> Any:
     return lotusx.connect(VENUE_LINEAR if category == "linear" else venue,
                           credentials=lotusx.Credentials(keys.hmac_key, keys.hmac_secret),
                           rest_url=sim.rest_url(venue), ws_url=sim.ws_url(venue))
+
+
+async def answer_lost_if(lose: bool, sim: Any, venue: str, request: Any, call_next: Any) -> Any:
+    """``call_next(request)``; when ``lose``, the sim's ``venue`` carries it out, then cuts the connection
+    without answering (chaos ``lose_answer_rate``, reset after)."""
+    chaos = sim.chaos(venue)
+    chaos.lose_answer_rate = 1.0 if lose else 0.0
+    try:
+        return await call_next(request)
+    finally:
+        chaos.lose_answer_rate = 0.0
