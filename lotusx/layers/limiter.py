@@ -819,17 +819,6 @@ class Limiter:
                 self._cool_locally([usage.name], left, None)
         if now is None:
             now = self.clock.time()
-        # The common report first, as in _behind, without building its list: every window it
-        # names is one we already counted at least this much of, clear of the guard bands.
-        used, per = usage.used, usage.per_seconds
-        for window in self._windows.get(usage.name, ()):
-            if per is not None and window.pool.per_seconds != per:
-                continue
-            if not (window.lo < now < window.hi and window._idx == window.seen_idx
-                    and (used <= window.seen or window.limit <= window.seen)):
-                break
-        else:
-            return True
         behind = self._behind(usage, now)
         if not behind:
             return True
@@ -850,14 +839,18 @@ class Limiter:
         clock may be on either side of it), so both are pulled up, as acquire charges both.
         """
         behind = []
+        reported, per = usage.used, usage.per_seconds
         for window in self._windows.get(usage.name, ()):
-            if usage.per_seconds is not None and window.pool.per_seconds != usage.per_seconds:
+            if per is not None and window.pool.per_seconds != per:
+                continue
+            # The common report, checked before anything is computed for it (every response
+            # brings one): one window, already counted at least this much, or full.
+            if (window.lo < now < window.hi and window._idx == window.seen_idx
+                    and (reported <= window.seen or window.limit <= window.seen)):
                 continue
             # A window is full at its limit: more says nothing new, and Redis would refuse
             # a count beyond 64 bits.
-            used = min(usage.used, window.limit)
-            if window.lo < now < window.hi and window._idx == window.seen_idx and used <= window.seen:
-                continue  # the common report: one window, already counted at least this much
+            used = min(reported, window.limit)
             low, high = window.span(now)
             # Skip what we already counted at least as much as the venue did.
             if low != window.seen_idx or used > window.seen:
