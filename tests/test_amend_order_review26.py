@@ -7,8 +7,7 @@ Against the embedded simulator over loopback: Binance lowers a quantity in place
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -37,7 +36,7 @@ from lotusx.sim.venue import MAKER, USER
 from lotusx.testing import FakeTransport
 from tests.conftest import eventually
 from tests.sim.sim_helpers import Binance as SignedBinance
-from tests.sim.sim_helpers import answer_lost_if
+from tests.sim.sim_helpers import answer_lost_if, watching_orders
 
 QUIET = SimConfig(driver_rate=0, depth_interval=0.05)  # no random flow: only the test's orders move
 SYMBOL, OTHER = "BTCUSDT", "ETHUSDT"
@@ -330,62 +329,31 @@ async def test_binance_a_failed_cancel_is_not_found_and_places_nothing() -> None
     assert caught.value.code == -2011
 
 
-async def stream_live(v: Venue, seen: list[Order]) -> None:
-    """Place and cancel probes on the other symbol until one shows on the user stream: then it is live."""
-    for n in range(20):
-        probe = await bid(v, f"probe-{n}", Decimal(1000), symbol=OTHER)
-        await v.ex.cancel_order(OTHER, order_id=probe.order_id)
-        for _ in range(25):
-            if any(o.order_id == probe.order_id for o in seen):
-                return
-            await asyncio.sleep(0.02)
-    raise AssertionError("the user stream never delivered a probe order")
+def probe(v: Venue) -> Callable[[int], Awaitable[Order]]:
+    """Probe orders for watching_orders: bids far below the market on the other symbol."""
+    return lambda n: bid(v, f"probe-{n}", Decimal(1000), symbol=OTHER)
 
 
 @venues
 async def test_watch_orders_sees_the_amend(name: str, sim_venue: str, category: str) -> None:
     """Binance: the old order CANCELED and the new one NEW; Bybit: the order at its new price."""
-    async with on_sim(name, sim_venue, category) as v:
-        seen: list[Order] = []
-
-        async def drain() -> None:
-            async for update in v.ex.watch_orders():
-                seen.append(update)
-
-        task = asyncio.create_task(drain())
-        try:
-            await stream_live(v, seen)
-            old = await bid(v, "watched-1")
-            new = await v.ex.amend_order(SYMBOL, order_id=old.order_id, price=old.price + 1)
-            await eventually(lambda: any(o.order_id == new.order_id and o.price == new.price for o in seen),
-                             "the amended order on the stream")
-            if name == "binance":
-                await eventually(lambda: any(o.order_id == old.order_id and o.status == "CANCELED" for o in seen),
-                                 "the replaced order CANCELED")
-        finally:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+    async with on_sim(name, sim_venue, category) as v, watching_orders(v.ex, probe(v)) as seen:
+        old = await bid(v, "watched-1")
+        new = await v.ex.amend_order(SYMBOL, order_id=old.order_id, price=old.price + 1)
+        await eventually(lambda: any(o.order_id == new.order_id and o.price == new.price for o in seen),
+                         "the amended order on the stream")
+        if name == "binance":
+            await eventually(lambda: any(o.order_id == old.order_id and o.status == "CANCELED" for o in seen),
+                             "the replaced order CANCELED")
 
 
 async def test_binance_watch_orders_sees_a_quantity_amended_in_place() -> None:
     """keepPriority's REPLACED report carries the new quantity under the same order id."""
-    async with on_sim("binance", "binance") as v:
-        seen: list[Order] = []
-
-        async def drain() -> None:
-            async for update in v.ex.watch_orders():
-                seen.append(update)
-
-        task = asyncio.create_task(drain())
-        try:
-            await stream_live(v, seen)
-            old = await bid(v, "watched-2")
-            await v.ex.amend_order(SYMBOL, order_id=old.order_id, quantity=Decimal("0.002"))
-            await eventually(lambda: any(o.order_id == old.order_id and o.quantity == Decimal("0.002") for o in seen),
-                             "the smaller quantity on the stream")
-        finally:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+    async with on_sim("binance", "binance") as v, watching_orders(v.ex, probe(v)) as seen:
+        old = await bid(v, "watched-2")
+        await v.ex.amend_order(SYMBOL, order_id=old.order_id, quantity=Decimal("0.002"))
+        await eventually(lambda: any(o.order_id == old.order_id and o.quantity == Decimal("0.002") for o in seen),
+                         "the smaller quantity on the stream")
 
 
 @pytest.mark.parametrize(("name", "category"), [("bybit", "spot"), ("bybit-linear", "linear")])

@@ -9,7 +9,6 @@ as Cancelled (cancelType CancelBySmp, docs/v5/enum), which the connector reads a
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -22,7 +21,7 @@ from lotusx.sim import Sim, SimConfig, serve
 from lotusx.sim.engine import ZERO, Engine
 from lotusx.sim.venue import MAKER, USER
 from tests.conftest import eventually
-from tests.sim.sim_helpers import connect_to
+from tests.sim.sim_helpers import connect_to, watching_orders
 
 D = Decimal
 SYMBOL, OTHER = "BTCUSDT", "ETHUSDT"
@@ -213,39 +212,15 @@ async def test_the_orders_stp_took_off_come_on_watch_orders(sim: Sim, case: Case
     """cancel_both: both orders come on the user stream with the status the venue reports them closed in."""
     engine = case.engine(sim)
     price = inside_spread(engine)
-    async with case.connect(sim) as ex:
-        seen: list[lotusx.Order] = []
-
-        async def drain() -> None:
-            async for update in ex.watch_orders():
-                seen.append(update)
-
-        task = asyncio.create_task(drain())
-        try:
-            await stream_live(ex, engine, seen)
-            maker = await ex.place_order(sell(price))
-            taker = await ex.place_order(buy(price, "cancel_both"))
-            ids = {maker.order_id, taker.order_id}
-            await eventually(lambda: {o.order_id for o in seen if o.status == case.prevented} >= ids,
-                             "both orders closed on the stream")
-        finally:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+    probe_price = engine.books[OTHER].prices("BUY")[0]
+    async with case.connect(sim) as ex, watching_orders(ex, lambda _: ex.place_order(lotusx.NewOrder(
+            symbol=OTHER, side="BUY", type="LIMIT", quantity=D("0.01"), price=probe_price))) as seen:
+        maker = await ex.place_order(sell(price))
+        taker = await ex.place_order(buy(price, "cancel_both"))
+        ids = {maker.order_id, taker.order_id}
+        await eventually(lambda: {o.order_id for o in seen if o.status == case.prevented} >= ids,
+                         "both orders closed on the stream")
     assert not [o for o in seen if o.order_id in ids and o.filled_quantity]
-
-
-async def stream_live(ex: Any, engine: Engine, seen: list[lotusx.Order]) -> None:
-    """Place and cancel probes on the other symbol until one shows on the user stream: then it is live."""
-    price = engine.books[OTHER].prices("BUY")[0]
-    for _ in range(20):
-        probe = await ex.place_order(lotusx.NewOrder(symbol=OTHER, side="BUY", type="LIMIT", quantity=D("0.01"),
-                                                     price=price))
-        await ex.cancel_order(OTHER, order_id=probe.order_id)
-        for _ in range(25):
-            if any(o.order_id == probe.order_id for o in seen):
-                return
-            await asyncio.sleep(0.02)
-    raise AssertionError("the user stream never delivered a probe order")
 
 
 def test_an_unknown_stp_mode_is_refused_before_anything_is_sent() -> None:

@@ -6,7 +6,6 @@ against the embedded simulator over real loopback sockets.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -29,7 +28,7 @@ from lotusx.sim.engine import Engine
 from lotusx.sim.venue import USER
 from lotusx.testing import FakeClock, FakeTransport
 from tests.conftest import eventually
-from tests.sim.sim_helpers import answer_lost_if
+from tests.sim.sim_helpers import answer_lost_if, watching_orders
 
 QUIET = SimConfig(driver_rate=0, depth_interval=0.05)  # no random flow: only the test's orders move
 SYMBOL, OTHER = "BTCUSDT", "ETHUSDT"
@@ -89,18 +88,6 @@ async def rest(v: Venue, symbol: str, cid: str) -> Order:
                                            quantity=Decimal("0.01"), price=price, client_order_id=cid))
 
 
-async def stream_live(v: Venue, seen: list[Order]) -> None:
-    """Place and cancel probes on the other symbol until one shows on the user stream: then it is live."""
-    for n in range(20):
-        probe = await rest(v, OTHER, f"probe-{n}")
-        await v.ex.cancel_order(OTHER, order_id=probe.order_id)
-        for _ in range(25):
-            if any(o.order_id == probe.order_id for o in seen):
-                return
-            await asyncio.sleep(0.02)
-    raise AssertionError("the user stream never delivered a probe order")
-
-
 venues = pytest.mark.parametrize(("name", "sim_venue", "category"), VENUES, ids=[v[0] for v in VENUES])
 
 
@@ -152,24 +139,13 @@ async def test_nothing_open_is_an_empty_result(name: str, sim_venue: str, catego
 @venues
 async def test_the_cancellations_arrive_on_watch_orders(name: str, sim_venue: str, category: str) -> None:
     """Each order cancelled comes on the user stream as CANCELED, as a single cancel's does."""
-    async with on_sim(name, sim_venue, category) as v:
-        seen: list[Order] = []
-
-        async def drain() -> None:
-            async for update in v.ex.watch_orders():
-                seen.append(update)
-
-        task = asyncio.create_task(drain())
-        try:
-            await stream_live(v, seen)
-            mine = [await rest(v, SYMBOL, f"watch-{n}") for n in range(3)]
-            await v.ex.cancel_all_orders(SYMBOL)
-            ids = {o.order_id for o in mine}
-            await eventually(lambda: {o.order_id for o in seen if o.status == "CANCELED"} >= ids,
-                             "the three cancellations")
-        finally:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+    async with (on_sim(name, sim_venue, category) as v,
+                watching_orders(v.ex, lambda n: rest(v, OTHER, f"probe-{n}")) as seen):
+        mine = [await rest(v, SYMBOL, f"watch-{n}") for n in range(3)]
+        await v.ex.cancel_all_orders(SYMBOL)
+        ids = {o.order_id for o in mine}
+        await eventually(lambda: {o.order_id for o in seen if o.status == "CANCELED"} >= ids,
+                         "the three cancellations")
 
 
 @venues

@@ -6,9 +6,12 @@ documentation describes, so they test the sim's verification and nothing else.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -119,3 +122,36 @@ async def answer_lost_if(lose: bool, sim: Any, venue: str, request: Any, call_ne
         return await call_next(request)
     finally:
         chaos.lose_answer_rate = 0.0
+
+
+@asynccontextmanager
+async def watching_orders(ex: Any, probe: Callable[[int], Awaitable[Any]]) -> AsyncIterator[list[Any]]:
+    """What ``ex.watch_orders()`` yields, collected in a list, once the stream is live.
+
+    Live: ``probe(n)`` places an order, which is cancelled, until one shows on the stream (20 tries).
+    The stream is cancelled on the way out; the list stays readable.
+    """
+    seen: list[Any] = []
+
+    async def drain() -> None:
+        async for update in ex.watch_orders():
+            seen.append(update)
+
+    task = asyncio.create_task(drain())
+    try:
+        await _live(ex, probe, seen)
+        yield seen
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+async def _live(ex: Any, probe: Callable[[int], Awaitable[Any]], seen: list[Any]) -> None:
+    for n in range(20):
+        placed = await probe(n)
+        await ex.cancel_order(placed.symbol, order_id=placed.order_id)
+        for _ in range(25):
+            if any(o.order_id == placed.order_id for o in seen):
+                return
+            await asyncio.sleep(0.02)
+    raise AssertionError("the user stream never delivered a probe order")
