@@ -11,7 +11,6 @@ loopback, and a scripted transport for the modes the sim does not offer (DECREME
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from decimal import Decimal
 
 import aiohttp
@@ -21,29 +20,19 @@ import pytest
 import lotusx
 from lotusx.kernel.message import Request, Response
 from lotusx.models import SelfTradePrevention
-from lotusx.sim import Sim, SimConfig, serve
+from lotusx.sim import Sim
 from lotusx.sim.venue import MAKER, USER
 from lotusx.testing import FakeTransport
 from tests.sim.sim_helpers import Binance as SignedBinance
-from tests.test_stp_review26 import CASES, OTHER, QTY, SYMBOL, Case, buy, inside_spread, sell, totals
+from tests.test_stp_review26 import CASES, OTHER, QTY, SYMBOL, Case, buy, case, inside_spread, sell, sim, totals
+
+# Fixtures, used by name: every case, and the sim with fees (a self trade shows in the balances).
+__all__ = ["case", "sim"]
 
 D = Decimal
 MODES: list[SelfTradePrevention] = ["cancel_taker", "cancel_maker", "cancel_both"]
 KEYS = lotusx.Credentials("amend-key-0001", "amend-secret-0001")
 REPLACE = "/api/v3/order/cancelReplace"
-
-
-@pytest.fixture(params=CASES, ids=lambda case: f"{case.venue}-{case.category}")
-def case(request: pytest.FixtureRequest) -> Case:
-    return request.param  # type: ignore[no-any-return]
-
-
-@pytest.fixture
-async def sim() -> AsyncIterator[Sim]:
-    """Both venues, no random flow, with fees (a self trade would show in the balances)."""
-    config = SimConfig(driver_rate=0, maker_fee=D("0.001"), taker_fee=D("0.002"), depth_interval=0.05)
-    async with serve(("binance", "bybit"), seed=1, config=config) as running:
-        yield running
 
 
 def resting_bid(case: Case, sim: Sim, stp: SelfTradePrevention | None) -> lotusx.NewOrder:
