@@ -6,7 +6,6 @@ Against the embedded sim over loopback sockets, which answers with the rates it 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from decimal import Decimal, localcontext
 from typing import Any
@@ -21,10 +20,12 @@ from lotusx.sim import Sim, SimConfig, serve
 from lotusx.sim.engine import Engine
 from lotusx.sim.venue import MAKER
 from lotusx.testing import FakeClock, FakeTransport
+from tests.exchanges.test_fills_review25 import MAKER_RATE, TAKER_RATE, inside_spread, sim
 from tests.sim.sim_helpers import connect_to
 
+__all__ = ["sim"]  # a fixture (both venues, no random flow, with fees), used by name
+
 D = Decimal
-MAKER_RATE, TAKER_RATE = D("0.001"), D("0.002")
 SYMBOL = "BTCUSDT"
 
 
@@ -48,20 +49,6 @@ CASES = [Case("binance", "spot"), Case("bybit", "spot"), Case("bybit", "linear")
 @pytest.fixture(params=CASES, ids=lambda case: f"{case.venue}-{case.category}")
 def case(request: pytest.FixtureRequest) -> Case:
     return request.param  # type: ignore[no-any-return]
-
-
-@pytest.fixture
-async def sim() -> AsyncIterator[Sim]:
-    """Both venues, no random flow, with fees."""
-    config = SimConfig(driver_rate=0, maker_fee=MAKER_RATE, taker_fee=TAKER_RATE)
-    async with serve(("binance", "bybit"), seed=1, config=config) as running:
-        yield running
-
-
-def inside_spread(engine: Engine) -> Decimal:
-    """A price strictly between the seeded best bid and best ask: only an order resting there trades at it."""
-    book = engine.books[SYMBOL]
-    return book.prices("BUY")[0] + D("0.01")
 
 
 async def test_the_rates_are_the_accounts_maker_and_taker_rates(sim: Sim, case: Case) -> None:

@@ -21,6 +21,7 @@ from lotusx.sim import Sim, SimConfig, serve
 from lotusx.sim.engine import ZERO, Engine
 from lotusx.sim.venue import MAKER, USER
 from tests.conftest import eventually
+from tests.exchanges.test_fills_review25 import inside_spread
 from tests.sim.sim_helpers import connect_to, watching_orders
 
 D = Decimal
@@ -58,11 +59,6 @@ async def sim() -> AsyncIterator[Sim]:
     config = SimConfig(driver_rate=0, maker_fee=D("0.001"), taker_fee=D("0.002"), depth_interval=0.05)
     async with serve(("binance", "bybit"), seed=1, config=config) as running:
         yield running
-
-
-def inside_spread(engine: Engine) -> Decimal:
-    """A price strictly between the seeded best bid and best ask: only the test's orders trade at it."""
-    return engine.books[SYMBOL].prices("BUY")[0] + D("0.01")
 
 
 def totals(engine: Engine) -> dict[str, Decimal]:
