@@ -277,7 +277,7 @@ def _open(uri: str | Counters, clock: Clock, state: KeyState, timeout: float, co
         options.update(connect_timeout=timeout, stream_timeout=timeout)
         connections = _connections(uri, connections)
     if scheme == "redis+cluster":
-        options.update(RedisScripts.cluster_pool(connections, timeout))
+        options.update(RedisScripts.cluster_options(connections, timeout))
     if scheme == "redis+sentinel":
         # A replica answers behind its primary (replication is asynchronous), and the limiter reads
         # what it has just charged: every call goes to the primary, on one pool to bound. limits
@@ -311,8 +311,8 @@ class Limiter:
     A Redis storage gets ``storage_timeout`` seconds to answer each command, then the request
     fails with ``ConnectError``: a command is sent once (Redis may have run a script whose
     answer came too late, and a second try would charge the request twice), a connect (which
-    sends none) is tried three times, ``storage_timeout`` each (a cluster's client still tries
-    a whole call three times, as its tries find where its slots moved);
+    sends none) is tried three times, ``storage_timeout`` each (on a cluster, it looks up where
+    the slots are between tries; a slot that moved is followed, as the node refused the command);
     ``?stream_timeout=...&connect_timeout=...`` in the URI overrides it (not in a
     ``redis+cluster://`` nor a ``redis+sentinel://`` URI: ``limits`` does not read their query).
     It holds at most ``storage_connections`` connections to Redis (default

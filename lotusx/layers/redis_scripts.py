@@ -177,6 +177,49 @@ def _loading(kind: type[Any]) -> type[Any]:
     return Loading
 
 
+def _cluster_sending_once() -> dict[str, object]:
+    """A coredis ``RedisCluster``'s ``retry_policy`` and ``connection_class``: a command that may have run is sent
+    once, a connect that failed is tried again.
+
+    coredis 5.7.0's ``RedisCluster.execute_command`` runs each call under its ``retry_policy``,
+    by default ``CompositeRetryPolicy(ConstantRetryPolicy((ClusterDownError,), 2, 0.1),
+    ConstantRetryPolicy((ConnectionError, TimeoutError), 2, 0.1))``: an ``INCRBY`` whose reply
+    timed out (``TimeoutError``) or whose connection dropped after it was sent (``ConnectionError``)
+    had run all the same, and each try charged the acquire again (three times in all). The slot
+    map does not need those tries: a ``MOVED``, ``ASK`` or ``TRYAGAIN`` answer (the node refused
+    the command) is followed in ``_execute_command_on_single_node``'s own loop whatever the policy,
+    and a ``ConnectionError`` or ``ClusterDownError`` marks the map for a refresh in the policy's
+    failure hooks (``on_connection_error``, ``on_cluster_down_error``), which a
+    ``CompositeRetryPolicy`` calls whether it tries again or not: the next call finds the new map.
+
+    coredis raises the same ``ConnectionError`` for a connect refused and for a connection lost
+    after the command went out, so the connection tells them apart: its ``connect()`` (a public
+    method, which a call runs before it sends anything) raises a failure as ``NotConnected``, a
+    ``ConnectionError`` still (the hook refreshes the map). The policy keeps coredis' tries for
+    ``ClusterDownError`` (an error answer: nothing ran) and ``NotConnected``, and nothing else: a
+    reply that timed out or a connection lost once the command was sent is the limiter's
+    ``ConnectError``, once.
+    """
+    from coredis import exceptions  # with the `redis` extra, as in RedisScripts
+    from coredis.connection import ClusterConnection
+    from coredis.retry import CompositeRetryPolicy, ConstantRetryPolicy
+
+    class NotConnected(exceptions.ConnectionError):
+        """A connect that failed: the call sent nothing on it."""
+
+    class Connecting(ClusterConnection):
+        async def connect(self) -> None:
+            try:
+                await super().connect()
+            except (exceptions.ConnectionError, exceptions.TimeoutError) as exc:  # a handshake's is a TimeoutError
+                self.disconnect()  # what the failed try left open
+                raise NotConnected(str(exc)) from exc
+
+    policy = CompositeRetryPolicy(ConstantRetryPolicy((exceptions.ClusterDownError,), TRIES - 1, 0.1),
+                                  ConstantRetryPolicy((NotConnected,), TRIES - 1, 0.1))
+    return {"retry_policy": policy, "connection_class": Connecting}
+
+
 class RedisScripts:
     """The limiter's atomic updates, run on a ``limits`` Redis storage's own connection."""
 
@@ -240,18 +283,21 @@ class RedisScripts:
         return False
 
     @staticmethod
-    def cluster_pool(connections: int, timeout: float) -> dict[str, object]:
-        """The options that make a ``limits`` Redis Cluster storage hold at most ``connections`` at once.
+    def cluster_options(connections: int, timeout: float) -> dict[str, object]:
+        """The options that make a ``limits`` Redis Cluster storage hold at most ``connections`` at once and send
+        a command that may have run once.
 
         coredis' default cluster pool refuses a call at its limit ("Too many connections", at once):
-        the blocking one waits up to ``timeout`` seconds for a connection to come back instead.
+        the blocking one waits up to :data:`TRIES` times ``timeout`` seconds for a connection to come
+        back instead (it has sent nothing yet). Its client's retry policy and connection class are
+        :func:`_cluster_sending_once`'s.
         """
         try:
             from coredis.pool import BlockingClusterConnectionPool  # with the `redis` extra, as in __init__
         except ImportError:  # limits then says which extra is missing
             return {}
         return {"connection_pool_cls": BlockingClusterConnectionPool, "max_connections": connections,
-                "timeout": timeout}
+                "timeout": TRIES * timeout, **_cluster_sending_once()}
 
     @staticmethod
     def bound(storage: object, connections: int, timeout: float) -> None:
@@ -262,8 +308,8 @@ class RedisScripts:
         burst of connections (2000 acquires at once opened 2000). The same connection settings
         (those of the URI, TLS and timeouts included) go to coredis' blocking pool, where a call
         waits up to :data:`TRIES` times ``timeout`` seconds for a free connection, then fails
-        with coredis' ``ConnectionError`` ("No connection available."). A cluster's pool is chosen
-        when it is opened: :meth:`cluster_pool`.
+        with coredis' ``ConnectionError`` ("No connection available."). A cluster's pool and retries
+        are chosen when it is opened: :meth:`cluster_options`.
 
         Its client tries each call once (coredis' ``NoRetryPolicy``): ``Redis.from_url`` and
         ``Sentinel.primary_for`` give it a ``ConstantRetryPolicy`` that sends a call again after a
@@ -285,7 +331,7 @@ class RedisScripts:
         client = bridge.get_connection()
         pool = getattr(client, "connection_pool", None)
         if type(pool) in (ConnectionPool, SentinelConnectionPool):
-            client.retry_policy = NoRetryPolicy()  # see above; a cluster's retries refresh its slots, kept
+            client.retry_policy = NoRetryPolicy()  # see above; a cluster's: cluster_options
         wait = TRIES * timeout
         if type(pool) is ConnectionPool:
             settings: dict[str, Any] = pool.connection_kwargs  # the URI's host, password, TLS, timeouts, ...

@@ -44,6 +44,7 @@ class CountingProxy:
 
     :meth:`stall` holds back Redis' replies on the connections open now (they are dropped; the
     client's requests still reach Redis): a call on one of them times out after Redis ran it.
+    :meth:`stall_on` does so on each connection once it carries a given command.
     """
 
     def __init__(self, port: int, stalled: int = 0) -> None:
@@ -58,6 +59,7 @@ class CountingProxy:
         self._peers: dict[socket.socket, socket.socket] = {}
         self._upstreams: set[socket.socket] = set()
         self._stalled: set[socket.socket] = set()  # upstream ends whose replies are dropped
+        self._stall_marker: bytes | None = None  # a request holding it stalls its connection
         self._accepted = threading.Condition()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._serve, name="counting-proxy", daemon=True)
@@ -71,6 +73,16 @@ class CountingProxy:
         """Drop Redis' replies on every connection open now; those opened later are served."""
         with self._accepted:
             self._stalled.update(self._upstreams)
+
+    def stall_next(self, count: int) -> None:
+        """Drop Redis' replies on the next ``count`` connections accepted (their handshakes time out)."""
+        with self._accepted:
+            self._to_stall = self.total + count
+
+    def stall_on(self, command: bytes) -> None:
+        """Drop Redis' replies on any connection from the moment a request of it holds ``command`` (b"INCRBY")."""
+        with self._accepted:
+            self._stall_marker = command
 
     def wait_accepted(self, count: int, seconds: float) -> None:
         """Block this thread (the event loop) until ``count`` connections were accepted, or ``seconds`` pass."""
@@ -125,6 +137,9 @@ class CountingProxy:
         peer = self._peers[sock]
         try:
             while data := sock.recv(65536, socket.MSG_DONTWAIT):
+                if self._stall_marker is not None and self._stall_marker in data and peer in self._upstreams:
+                    with self._accepted:
+                        self._stalled.add(peer)  # before Redis gets it: its reply is dropped
                 if sock not in self._stalled:
                     peer.sendall(data)
         except BlockingIOError:
