@@ -37,66 +37,59 @@ def port_of(url: str) -> int:
 
 
 @contextlib.asynccontextmanager
-async def announcing(node_url: str, port: int) -> AsyncIterator[None]:
-    """Make the cluster node at ``node_url`` tell clients it is at ``port`` (its slot map's address), then undo it."""
-    node = coredis.Redis(host="127.0.0.1", port=port_of(node_url), decode_responses=True)
-    real = port_of(node_url)
-    try:
-        # The bus port stays the node's own: announced, it would follow the client port.
-        await node.config_set({"cluster-announce-bus-port": real + 10_000, "cluster-announce-port": port})
-        yield
-        await node.config_set({"cluster-announce-port": 0})
-    finally:
-        node.connection_pool.disconnect()
+async def proxied(cluster_url: str) -> AsyncIterator[tuple[CountingProxy, Limiter, Limiter]]:
+    """(a proxy the node announces as its address, a limiter, another one reading the counts).
+
+    Both limiters find the node through the proxy (the slot map gives its address), each on
+    connections of its own: the reader's carry no INCRBY, and stall_on(b"INCRBY") leaves them be.
+    """
+    real = port_of(cluster_url)
+    with CountingProxy(real) as proxy:
+        node = coredis.Redis(host="127.0.0.1", port=real)
+        # The bus port stays the node's own: left alone, it would follow the announced port.
+        await node.config_set({"cluster-announce-bus-port": real + 10_000, "cluster-announce-port": port_of(proxy.url)})
+        url = f"redis+cluster://127.0.0.1:{port_of(proxy.url)}"
+        limiter = Limiter([POOL], url, key="t", clock=FakeClock(T0), max_wait=0.0, storage_timeout=0.2)
+        reader = Limiter([POOL], cluster_url, key="t", clock=FakeClock(T0), max_wait=0.0)
+        try:
+            yield proxy, limiter, reader
+        finally:
+            node.connection_pool.disconnect()
+            await limiter.aclose()
+            await reader.aclose()
 
 
 @pytest.mark.redis
 async def test_a_cluster_call_whose_reply_timed_out_is_not_sent_again(cluster_url: str) -> None:
     """The node ran the charge, its reply came too late: the acquire fails with ConnectError, charged once, not three
     times."""
-    with CountingProxy(port_of(cluster_url)) as proxy:
-        async with announcing(cluster_url, port_of(proxy.url)):
-            proxied = f"redis+cluster://127.0.0.1:{port_of(proxy.url)}"
-            limiter = Limiter([POOL], proxied, key="t", clock=FakeClock(T0), max_wait=0.0, storage_timeout=0.2)
-            direct = Limiter([POOL], cluster_url, key="t", clock=FakeClock(T0), max_wait=0.0)
-            try:
-                await limiter.acquire(COST)  # the slot map learned (the proxy's address)
-                proxy.stall_on(b"INCRBY")  # the reads before it are answered: the charge is what times out
-                async with asyncio.timeout(20):  # bounded: a hang fails the test instead of stalling the suite
-                    with pytest.raises(ConnectError, match="timed out"):
-                        await limiter.acquire(COST)
-                    assert await direct.used(POOL) == 2
-            finally:
-                await limiter.aclose()
-                await direct.aclose()
+    async with proxied(cluster_url) as (proxy, limiter, reader):
+        await limiter.acquire(COST)  # the slot map learned (the proxy's address)
+        proxy.stall_on(b"INCRBY")  # the reads before it are answered: the charge is what times out
+        async with asyncio.timeout(20):  # bounded: a hang fails the test instead of stalling the suite
+            with pytest.raises(ConnectError, match="timed out"):
+                await limiter.acquire(COST)
+            assert await reader.used(POOL) == 2
 
 
 @pytest.mark.redis
 async def test_a_cluster_connect_that_timed_out_is_tried_again(cluster_url: str) -> None:
     """The node dropped the limiter's connections and the next connect's handshake times out: the call connects
     again (it had sent nothing) and is charged once."""
-    with CountingProxy(port_of(cluster_url)) as proxy:
-        async with announcing(cluster_url, port_of(proxy.url)):
-            proxied = f"redis+cluster://127.0.0.1:{port_of(proxy.url)}"
-            limiter = Limiter([POOL], proxied, key="t", clock=FakeClock(T0), max_wait=0.0, storage_timeout=0.2)
-            direct = Limiter([POOL], cluster_url, key="t", clock=FakeClock(T0), max_wait=0.0)
-            node = coredis.Redis(host="127.0.0.1", port=port_of(cluster_url))
-            try:
-                await limiter.acquire(COST)
-                await node.client_kill(type_=coredis.PureToken.NORMAL)  # every client but this one
-                async with asyncio.timeout(20):  # bounded: a hang fails the test instead of stalling the suite
-                    # Until the limiter's sockets are gone: its calls must connect again.
-                    await eventually(lambda: not proxy.open, "the limiter's connections closed")
-                    await asyncio.sleep(0.05)  # the loop has seen their ends
-                    made = proxy.total
-                    proxy.stall_next(1)
-                    await limiter.acquire(COST)
-                    assert await direct.used(POOL) == 2
-                assert proxy.total >= made + 2  # the stalled connect, and the one after it
-            finally:
-                node.connection_pool.disconnect()
-                await limiter.aclose()
-                await direct.aclose()
+    async with proxied(cluster_url) as (proxy, limiter, reader):
+        await limiter.acquire(COST)
+        node = coredis.Redis(host="127.0.0.1", port=port_of(cluster_url))
+        await node.client_kill(type_=coredis.PureToken.NORMAL)  # every client's but its own
+        node.connection_pool.disconnect()
+        async with asyncio.timeout(20):  # bounded: a hang fails the test instead of stalling the suite
+            # Until the limiter's sockets are gone: its calls must connect again.
+            await eventually(lambda: not proxy.open, "the limiter's connections closed")
+            await asyncio.sleep(0.05)  # the loop has seen their ends
+            made = proxy.total
+            proxy.stall_next(1)
+            await limiter.acquire(COST)
+            assert await reader.used(POOL) == 2
+        assert proxy.total >= made + 2  # the stalled connect, and the one after it
 
 
 @contextlib.asynccontextmanager
