@@ -8,13 +8,13 @@ helpers of test_place_orders_review27 (its Wire watching the cancel-batch endpoi
 
 from __future__ import annotations
 
-import pytest
+import orjson
 
 from lotusx.kernel.errors import AmbiguousOrderState, AmbiguousOutcome, ConfigError, NotFound, ServerError, Timeout
 from lotusx.kernel.message import Request, Response
 from lotusx.kernel.service import Service
 from lotusx.models import Order
-from tests.test_place_orders_review27 import SYMBOL, Venue, bids, bybits, first_only, lookups_down, on_sim
+from tests.test_place_orders_review27 import SYMBOL, Venue, bids, bybits, chunked, first_only, lookups_down, on_sim
 
 CANCEL_BATCH = "/v5/order/cancel-batch"
 
@@ -23,6 +23,13 @@ async def resting(v: Venue, count: int, prefix: str = "lvl") -> list[Order]:
     """``count`` bids placed and resting, far below the market."""
     placed = await v.ex.place_orders(bids(v, count, prefix))
     assert all(isinstance(order, Order) for order in placed)
+    return placed
+
+
+async def middle_gone(v: Venue) -> list[Order]:
+    """Three bids placed (lvl-0..2), the middle one then cancelled: the three as placed."""
+    placed = await resting(v, 3)
+    await v.ex.cancel_order(SYMBOL, order_id=placed[1].order_id)
     return placed
 
 
@@ -46,17 +53,14 @@ async def test_an_order_already_gone_is_not_found_in_its_slot_and_the_others_are
                                                                                         category: str) -> None:
     """The middle order cancelled before: NotFound in its slot, the first and last cancelled."""
     async with on_sim(name, category, batch=CANCEL_BATCH) as v:
-        _, gone, _ = await resting(v, 3)
-        await v.ex.cancel_order(SYMBOL, order_id=gone.order_id)
+        await middle_gone(v)
         results = await v.ex.cancel_orders(SYMBOL, client_order_ids=["lvl-0", "lvl-1", "lvl-2"])
         assert [type(r) for r in results] == [Order, NotFound, Order]
         assert [r.client_order_id for r in (results[0], results[2])] == ["lvl-0", "lvl-2"]
         assert v.wire.lookups == [] and still_open(v) == []
 
 
-@pytest.mark.parametrize(("name", "category", "sizes"), [("bybit", "spot", [10, 2]),
-                                                          ("bybit-linear", "linear", [5, 5, 2])],
-                         ids=["bybit", "bybit-linear"])
+@chunked
 async def test_more_orders_than_one_request_holds_are_split_in_order(name: str, category: str,
                                                                       sizes: list[int]) -> None:
     """12 orders: spot's 10 a request, linear's 5, every one cancelled, results in the order asked."""
@@ -145,3 +149,18 @@ async def test_binance_cancels_each_order_concurrently_each_slot_its_own_result(
                                                                               (last.order_id, "CANCELED")]
         assert v.wire.placements == 3 and v.wire.most_in_flight == 3 and still_open(v) == []
         assert await v.ex.cancel_orders(SYMBOL) == []
+
+
+async def test_an_acceptance_naming_another_order_is_looked_up_not_taken_as_done() -> None:
+    """Code 0 but the row names another order: the one asked is looked up by its id and found as it is."""
+    async def other_order(request: Request, call_next: Service, attempt: int) -> Response:
+        response = await call_next(request)
+        body = orjson.loads(response.body)
+        body["result"]["list"][0]["orderLinkId"] = "someone-else"
+        return Response(status=response.status, headers=response.headers, body=orjson.dumps(body))
+
+    async with on_sim("bybit", rewrite=other_order, batch=CANCEL_BATCH) as v:
+        await resting(v, 1)
+        [result] = await v.ex.cancel_orders(SYMBOL, client_order_ids=["lvl-0"])
+        assert isinstance(result, Order) and (result.client_order_id, result.status) == ("lvl-0", "CANCELED")
+        assert v.wire.lookups == ["lvl-0"]

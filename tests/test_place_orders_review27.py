@@ -43,6 +43,10 @@ QTY = Decimal("0.01")
 BATCH = "/v5/order/create-batch"
 BYBITS = [("bybit", "spot"), ("bybit-linear", "linear")]
 bybits = pytest.mark.parametrize(("name", "category"), BYBITS, ids=[b[0] for b in BYBITS])
+# 12 orders on each: the request sizes, spot's 10 a request and linear's 5 (its per-order budget).
+chunked = pytest.mark.parametrize(("name", "category", "sizes"), [("bybit", "spot", [10, 2]),
+                                                                  ("bybit-linear", "linear", [5, 5, 2])],
+                                  ids=[b[0] for b in BYBITS])
 
 Rewrite = Callable[[Request, Service, int], Any]
 
@@ -165,9 +169,7 @@ async def test_a_refused_order_is_its_typed_error_in_its_slot_and_the_others_are
         assert len(v.wire.batches) == 1 and on_engine(v, "big-1") == 0
 
 
-@pytest.mark.parametrize(("name", "category", "sizes"), [("bybit", "spot", [10, 2]),
-                                                          ("bybit-linear", "linear", [5, 5, 2])],
-                         ids=["bybit", "bybit-linear"])
+@chunked
 async def test_more_orders_than_one_request_holds_are_split_in_order(name: str, category: str,
                                                                       sizes: list[int]) -> None:
     """12 orders: spot's 10 a request, linear's 5 (its per-order budget), every one placed once, results in order."""

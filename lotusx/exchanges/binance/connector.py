@@ -55,6 +55,7 @@ from lotusx.kernel.message import Endpoint, Request
 from lotusx.layers.clock import LoginClock
 from lotusx.log import get_logger
 from lotusx.models import (
+    Amend,
     Balance,
     CancelledOrder,
     FeeRate,
@@ -272,6 +273,21 @@ class Binance:
         calls += [(_named(None, cid), partial(self.cancel_order, symbol, client_order_id=cid))
                   for cid in client_order_ids]
         return await _concurrently(calls)
+
+    async def amend_orders(self, symbol: str, amends: Sequence[Amend]) -> list[Order | LotusXError]:
+        """Amend several open orders of ``symbol``: one result per :class:`~lotusx.Amend`, in order, each the
+        ``Order`` :meth:`amend_order` returns or what it raised.
+
+        Binance spot has no REST batch amend (rest-api.md: PUT /api/v3/order/amend/keepPriority and
+        POST /api/v3/order/cancelReplace take one order each), so each goes through
+        :meth:`amend_order`, all at once, with its semantics (a new price is a cancel-replace: a new
+        order id and client order id). An order named twice is a ``ConfigError`` in its later slot,
+        nothing sent for it.
+        """
+        return await _concurrently([
+            (_named(a.order_id, a.client_order_id), partial(self.amend_order, symbol, order_id=a.order_id,
+                                                            client_order_id=a.client_order_id, price=a.price,
+                                                            quantity=a.quantity)) for a in amends])
 
     async def cancel_order(self, symbol: str, *, order_id: str | int | None = None,
                            client_order_id: str | None = None) -> Order:

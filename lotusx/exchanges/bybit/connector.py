@@ -66,6 +66,7 @@ from lotusx.kernel.service import Service
 from lotusx.layers.clock import LoginClock
 from lotusx.layers.retry import may_have_executed
 from lotusx.models import (
+    Amend,
     Balance,
     CancelledOrder,
     FeeRate,
@@ -488,6 +489,38 @@ class Bybit:
             return order if order.status in TERMINAL else None
 
         return await self._batches(_Verb(endpoint, accepted, found), len(refs), asked)
+
+    async def amend_orders(self, symbol: str, amends: Sequence[Amend]) -> list[Order | LotusXError]:
+        """Amend several open orders of ``symbol`` at once: one result per :class:`~lotusx.Amend`, in order, each
+        the ``Order`` as :meth:`amend_order` returns it or its typed error.
+
+        POST /v5/order/amend-batch (docs/v5/order/batch-amend.mdx): the fields and semantics of
+        :meth:`amend_order` (``quantity`` the order's whole size, ids kept), ``category.batch_size``
+        orders a request, charged a unit per order and sent in order, as :meth:`place_orders`. An
+        order the venue refuses is its typed error (``NotFound`` for one unknown or closed,
+        ``OrderRejected`` for one its rules refuse), the others amended; an order named twice is a
+        ``ConfigError`` in its later slot. Each amended order is read back as :meth:`amend_order`
+        reads it. Never sent twice: after a lost answer each order is looked up by its id; found
+        resting as asked, or closed, it is that ``Order``; found otherwise, not found, or the lookup
+        failing, ``AmbiguousOrderState``, as :meth:`cancel_orders`.
+        """
+        endpoint = self.category.order_amend_batch
+
+        def asked(index: int) -> _Asked:
+            amend = amends[index]
+            [(field, value)] = _ids(amend.order_id, amend.client_order_id)
+            item = {"symbol": symbol, field: value, "qty": amend.quantity, "price": amend.price}
+            return _Asked(index, symbol, (field, value), {k: v for k, v in item.items() if v is not None})
+
+        async def accepted(asked: _Asked, order_id: str) -> Order:
+            amend = amends[asked.slot]
+            return await self._amended(endpoint, symbol, order_id, amend.price, amend.quantity)
+
+        def found(asked: _Asked, row: s.OrderRow) -> Order | None:
+            order, amend = _order(row), amends[asked.slot]
+            return order if order.status in TERMINAL or _rests_as(order, amend.price, amend.quantity) else None
+
+        return await self._batches(_Verb(endpoint, accepted, found), len(amends), asked)
 
     async def amend_order(self, symbol: str, *, order_id: str | int | None = None, client_order_id: str | None = None,
                           price: Decimal | None = None, quantity: Decimal | None = None) -> Order:
