@@ -30,8 +30,10 @@ REST
     ``unreadable_answer`` (the venue accepted it, its answer could not be read) / ``closed_order`` (Binance:
     the id names an earlier or other closed order, which proves nothing about this one) / ``layer_error``
     (a layer raised an error outside the ``LotusXError`` tree during an attempt) / ``batch_not_found`` and
-    ``batch_lookup_failed`` (Bybit ``place_orders``: an order of a batch whose answer was lost, not found by its
-    client id, or its lookup failing). A placement
+    ``batch_lookup_failed`` (Bybit ``place_orders``, ``cancel_orders`` and ``amend_orders``: an order of a batch
+    whose answer was lost, not found by its id, or its lookup failing) / ``batch_still_open`` (Bybit
+    ``cancel_orders``, ``amend_orders``: such an order found open and not as asked, the write on its way or
+    lost). A placement
     cut by a user's ``Deadline`` layer is logged only (``rest.ambiguous_order``, ``cause=deadline``).
 Rate limits
     ``rate_limited_total{exchange,pool,source}``: calls that waited or were refused locally

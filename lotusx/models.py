@@ -174,6 +174,28 @@ class NewOrder(msgspec.Struct, frozen=True, kw_only=True):
             raise ConfigError(f"a {self.type} order is sized by quantity (quote_quantity is for MARKET orders)")
 
 
+class Amend(msgspec.Struct, frozen=True, kw_only=True):
+    """One order of an ``amend_orders`` call: named by ``order_id`` or ``client_order_id`` (exactly one), and
+    its new ``price`` and/or ``quantity``, as ``amend_order`` takes them.
+
+    ``quantity`` is the order's whole size, what has filled included. Amounts are exact positive
+    ``Decimal`` s (an ``int`` is taken as one), never a float, checked here, before anything is sent.
+    """
+
+    order_id: str | int | None = None
+    client_order_id: str | None = None
+    price: Decimal | None = None
+    quantity: Decimal | None = None
+
+    def __post_init__(self) -> None:
+        if (self.order_id is None) == (self.client_order_id is None):
+            raise ConfigError("Amend: give exactly one of order_id and client_order_id")
+        if self.price is None and self.quantity is None:
+            raise ConfigError("Amend needs a new price or a new quantity (or both)")
+        _exact(self, "price", self.price)
+        _exact(self, "quantity", self.quantity)
+
+
 # The rules' own arithmetic context: a caller's ``getcontext().prec = 6`` would round a notional or
 # fail a ``%`` (a quotient past the precision is InvalidOperation). 100 digits hold any product or
 # quotient of 20+20-digit amounts (NewOrder's bound) and a venue's ticks exactly; rounding never happens.

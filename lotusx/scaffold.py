@@ -348,7 +348,8 @@ class __Venue__:
     TODO, the rest of what users call on Binance's and Bybit's connectors (same names, same models;
     lotusx.exchanges.binance.connector has each): get_ticker, get_trades, get_instruments,
     get_order, get_open_orders, get_fills, get_fee_rates, get_balances, cancel_all_orders,
-    amend_order, place_orders, withdraw, and on derivatives get_positions / watch_positions.
+    amend_order, place_orders, cancel_orders, amend_orders, withdraw, and on derivatives get_positions /
+    watch_positions.
     """
 
     def __init__(self, parts: Parts) -> None:

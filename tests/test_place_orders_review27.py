@@ -10,7 +10,7 @@ that answers in the venue's place.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -43,6 +43,10 @@ QTY = Decimal("0.01")
 BATCH = "/v5/order/create-batch"
 BYBITS = [("bybit", "spot"), ("bybit-linear", "linear")]
 bybits = pytest.mark.parametrize(("name", "category"), BYBITS, ids=[b[0] for b in BYBITS])
+# 12 orders on each: the request sizes, spot's 10 a request and linear's 5 (its per-order budget).
+chunked = pytest.mark.parametrize(("name", "category", "sizes"), [("bybit", "spot", [10, 2]),
+                                                                  ("bybit-linear", "linear", [5, 5, 2])],
+                                  ids=[b[0] for b in BYBITS])
 
 Rewrite = Callable[[Request, Service, int], Any]
 
@@ -55,14 +59,16 @@ class Wire:
     venue: str
     lose: set[int] = field(default_factory=set)  # batch attempts (1, 2...) the venue carries out, then loses
     rewrite: Rewrite | None = None
+    batch: str = BATCH  # the batch endpoint watched (Bybit create-, cancel- or amend-batch)
+    single: tuple[str, str] = ("POST", "/api/v3/order")  # the single-order call counted and held (Binance)
     batches: list[list[dict[str, Any]]] = field(default_factory=list)  # each batch attempt's orders
-    placements: int = 0  # single placements (Binance)
+    placements: int = 0  # single-order calls (Binance)
     lookups: list[str] = field(default_factory=list)  # the orderLinkIds asked of /v5/order/realtime
     in_flight: int = 0
     most_in_flight: int = 0
 
     async def __call__(self, request: Request, call_next: Service) -> Response:
-        if request.path == "/api/v3/order" and request.method == "POST":
+        if (request.method, request.path) == self.single:
             self.placements += 1
             self.in_flight += 1
             self.most_in_flight = max(self.most_in_flight, self.in_flight)
@@ -73,7 +79,7 @@ class Wire:
                 self.in_flight -= 1
         if request.path == "/v5/order/realtime" and "orderLinkId" in dict(request.query):
             self.lookups.append(dict(request.query)["orderLinkId"])
-        if request.path != BATCH:
+        if request.path != self.batch:
             return await call_next(request)
         self.batches.append(orjson.loads(request.body or b"{}")["request"])
         attempt = len(self.batches)
@@ -101,6 +107,28 @@ async def on_sim(name: str, category: str = "spot", *, outer: Any = None, **wire
                                   rest_url=sim.rest_url(sim_venue), ws_url=sim.ws_url(sim_venue),
                                   outer=[around(outer)] if outer else [], inner=[around(seen)]) as ex:
             yield Venue(ex, sim, sim.engine(sim_venue, category), seen, (keys.hmac_key, keys.hmac_secret))
+
+
+def first_only(batch: str = BATCH) -> Callable[[Request, Service], Awaitable[Response]]:
+    """An outer layer: only the first order of each ``batch`` request reaches the venue, then the answer times out."""
+    async def cut(request: Request, call_next: Service) -> Response:
+        if request.path != batch:
+            return await call_next(request)
+        body = orjson.loads(request.body or b"{}")  # outside the stack: not signed yet
+        await call_next(request.replace(body=orjson.dumps({**body, "request": body["request"][:1]})))
+        raise Timeout("the answer never came")
+    return cut
+
+
+def lookups_down(batch: str = BATCH) -> Callable[[Request, Service], Awaitable[Response]]:
+    """An outer layer: every ``batch`` answer lost (a timeout), and the order lookups failing too."""
+    async def down(request: Request, call_next: Service) -> Response:
+        if request.path == batch:
+            raise Timeout("the answer never came")
+        if request.path == "/v5/order/realtime":
+            raise ServerError("the lists are down")
+        return await call_next(request)
+    return down
 
 
 def bids(v: Venue, count: int, prefix: str = "lvl") -> list[NewOrder]:
@@ -141,9 +169,7 @@ async def test_a_refused_order_is_its_typed_error_in_its_slot_and_the_others_are
         assert len(v.wire.batches) == 1 and on_engine(v, "big-1") == 0
 
 
-@pytest.mark.parametrize(("name", "category", "sizes"), [("bybit", "spot", [10, 2]),
-                                                          ("bybit-linear", "linear", [5, 5, 2])],
-                         ids=["bybit", "bybit-linear"])
+@chunked
 async def test_more_orders_than_one_request_holds_are_split_in_order(name: str, category: str,
                                                                       sizes: list[int]) -> None:
     """12 orders: spot's 10 a request, linear's 5 (its per-order budget), every one placed once, results in order."""
@@ -171,14 +197,7 @@ async def test_a_lost_answer_is_looked_up_by_client_id_never_sent_again(name: st
 
 async def test_orders_a_lost_batch_did_not_place_are_ambiguous_not_sent_again() -> None:
     """Only the first order of a batch reached the venue, then a timeout: found, and the rest AmbiguousOrderState."""
-    async def first_only(request: Request, call_next: Service) -> Response:
-        if request.path != BATCH:
-            return await call_next(request)
-        body = orjson.loads(request.body or b"{}")  # outside the stack: not signed yet
-        await call_next(request.replace(body=orjson.dumps({**body, "request": body["request"][:1]})))
-        raise Timeout("the answer never came")
-
-    async with on_sim("bybit", outer=first_only) as v:
+    async with on_sim("bybit", outer=first_only()) as v:
         asked = bids(v, 3)
         results = await v.ex.place_orders(asked)
         assert len(v.wire.batches) == 1
@@ -267,14 +286,7 @@ async def test_errors_in_slots_hold_no_secret(name: str) -> None:
 
 async def test_an_order_whose_lookup_fails_is_ambiguous_with_the_lookups_error_as_cause() -> None:
     """The batch's answer lost, and the lookup failing too: AmbiguousOrderState, never a refusal."""
-    async def down(request: Request, call_next: Service) -> Response:
-        if request.path == BATCH:
-            raise Timeout("the answer never came")
-        if request.path == "/v5/order/realtime":
-            raise ServerError("the lists are down")
-        return await call_next(request)
-
-    async with on_sim("bybit", outer=down) as v:
+    async with on_sim("bybit", outer=lookups_down()) as v:
         [result] = await v.ex.place_orders(bids(v, 1))
         assert isinstance(result, AmbiguousOrderState) and result.client_order_id == "lvl-0"
         assert isinstance(result.__cause__, ServerError)

@@ -209,16 +209,22 @@ class AmbiguousOutcome(LotusXError):
 
 
 class AmbiguousOrderState(AmbiguousOutcome):
-    """Whether the order exists could not be determined; query it by ``client_order_id``."""
+    """Whether the order exists (or, for a cancel or an amend, whether it happened) could not be determined.
 
-    def __init__(self, message: str = "", *, client_order_id: str,
+    Query it by ``client_order_id``; a cancel or an amend that named the order by its venue id
+    alone carries that ``order_id`` too (``client_order_id`` then "" when unknown).
+    """
+
+    def __init__(self, message: str = "", *, client_order_id: str, order_id: str | None = None,
                  code: int | str | None = None, venue_message: str | None = None,
                  status: int | None = None, response: Response | None = None) -> None:
         super().__init__(message, code=code, venue_message=venue_message, status=status, response=response)
         self.client_order_id = client_order_id
+        self.order_id = order_id
 
     def __str__(self) -> str:
-        return f"{super().__str__()} client_order_id={self.client_order_id}"
+        named = f" order_id={self.order_id}" if self.order_id is not None else ""
+        return f"{super().__str__()} client_order_id={self.client_order_id}{named}"
 
 
 class AmbiguousWithdrawal(AmbiguousOutcome):

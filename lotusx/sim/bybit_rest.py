@@ -59,8 +59,12 @@ SMP_TYPES = {"None": None, "CancelTaker": "EXPIRE_TAKER", "CancelMaker": "EXPIRE
 TRADE_LIMITS = {"spot": (60, 60), "linear": (1000, 500)}
 """(max, default) of /v5/market/recent-trade ``limit`` per category."""
 BATCH_PATH = "/v5/order/create-batch"
+CANCEL_BATCH_PATH = "/v5/order/cancel-batch"
+AMEND_BATCH_PATH = "/v5/order/amend-batch"
+BATCH_PATHS = frozenset({BATCH_PATH, CANCEL_BATCH_PATH, AMEND_BATCH_PATH})
 BATCH_MAX = {"spot": 10, "linear": 20}
-"""Orders per create-batch request (docs/v5/order/batch-place.mdx: "20 orders (linear), 10 orders (spot)")."""
+"""Orders per batch request, the same for create, cancel and amend (docs/v5/order/batch-place.mdx,
+batch-cancel.mdx, batch-amend.mdx: "20 orders (linear), 10 orders (spot)")."""
 
 @dataclass(frozen=True)
 class Call:
@@ -70,12 +74,12 @@ class Call:
     params: Mapping[str, Any]
     headers: dict[str, str]
     admitted: int = 1
-    """Orders of a create-batch within the rate limit (the first ones); the rest fail one by one."""
+    """Orders of a batch within the rate limit (the first ones); the rest fail one by one."""
 
 
 @dataclass(frozen=True)
 class WithExt:
-    """A handler's result with a ``retExtInfo`` of its own (create-batch's per-order codes)."""
+    """A handler's result with a ``retExtInfo`` of its own (a batch's per-order codes)."""
 
     result: Any
     ext: Any
@@ -119,6 +123,8 @@ class BybitRest:
             web.post("/v5/order/cancel-all", private(self.cancel_all)),
             web.post("/v5/order/amend", private(self.amend)),
             web.post(BATCH_PATH, private(self.create_batch)),
+            web.post(CANCEL_BATCH_PATH, private(self.cancel_batch)),
+            web.post(AMEND_BATCH_PATH, private(self.amend_batch)),
             web.get("/v5/order/realtime", private(self.realtime)),
             web.get("/v5/order/history", private(self.history)),
             web.get("/v5/execution/list", private(self.executions)),
@@ -182,7 +188,7 @@ class BybitRest:
             raise Reject(10001, "params error: body is not JSON") from None
         # A batch consumes a unit per order, and the orders past the limit fail while the ones within it
         # go through (docs/v5/rate-limit/rate-limit.mdx "Instructions for batch endpoints").
-        batch = params.get("request") if request.path == BATCH_PATH and isinstance(params, dict) else None
+        batch = params.get("request") if request.path in BATCH_PATHS and isinstance(params, dict) else None
         wanted = len(batch) if isinstance(batch, list) and batch else 1
         admitted = 0
         while admitted < wanted and self.limiter.hit(self.limit, api_key, request.path):
@@ -305,10 +311,32 @@ class BybitRest:
     async def create_batch(self, call: Call) -> Any:
         """POST /v5/order/create-batch: each order of ``request`` placed as /v5/order/create places it.
 
-        docs/v5/order/batch-place.mdx: at most 10 orders (spot) or 20 (linear) a request; the answer's
-        ``result.list`` and ``retExtInfo.list`` hold each order's ids and code, in the request's order.
-        A refused order keeps its orderLinkId with an empty orderId (the docs show no refusal: assumed),
-        and the orders past the rate limit are refused 10006, the others placed.
+        docs/v5/order/batch-place.mdx. A refused order keeps its orderLinkId with an empty orderId
+        (the docs show no refusal: assumed). See :meth:`_each`.
+        """
+        return await self._each(call, self.create, {"createAt": ""})
+
+    async def cancel_batch(self, call: Call) -> Any:
+        """POST /v5/order/cancel-batch: each order of ``request`` cancelled as /v5/order/cancel cancels it.
+
+        docs/v5/order/batch-cancel.mdx; its example shows a refused row with an empty orderId and
+        the orderLinkId asked. The sim refuses an unknown order 110001, as its single cancel
+        does (the docs' spot example shows 170213 "Order does not exist."; both read as not found).
+        """
+        return await self._each(call, self.cancel, {})
+
+    async def amend_batch(self, call: Call) -> Any:
+        """POST /v5/order/amend-batch: each order of ``request`` amended as /v5/order/amend does (batch-amend.mdx)."""
+        return await self._each(call, self.amend, {})
+
+    async def _each(self, call: Call, handler: PrivateHandler, extra: dict[str, str]) -> Any:
+        """A batch: ``handler`` for each order of ``request``, its ids in ``result.list``, its code in ``retExtInfo``.
+
+        At most 10 orders (spot) or 20 (linear) a request, else 10001 for the whole; the two lists
+        hold each order's ids and code in the request's order. A refused order's row echoes the ids
+        asked. The orders past the rate limit are refused 10006, the others carried out
+        (docs/v5/rate-limit/rate-limit.mdx "Instructions for batch endpoints"). A row of
+        create-batch also has ``createAt`` (``extra``), set when placed.
         """
         category, _ = self.engine(call.params)
         orders = call.params.get("request")
@@ -319,16 +347,16 @@ class BybitRest:
         rows, codes = [], []
         for n, order in enumerate(orders):
             row = {"category": category, "symbol": str(order.get("symbol", "")), "orderId": "",
-                   "orderLinkId": str(order.get("orderLinkId", "")), "createAt": ""}
+                   "orderLinkId": str(order.get("orderLinkId", "")), **extra}
             try:
                 if n >= call.admitted:
                     raise Reject(10006, "Too many visits!")
-                placed = await self.create(Call(call.account, {**order, "category": category}, call.headers))
+                done = await handler(Call(call.account, {**order, "category": category}, call.headers))
             except Reject as exc:
                 codes.append({"code": exc.ret_code, "msg": exc.ret_msg})
             else:
-                row |= {"orderId": placed["orderId"], "orderLinkId": placed["orderLinkId"] or "",
-                        "createAt": str(self.venue.now_ms())}
+                row |= {"orderId": done["orderId"], "orderLinkId": done["orderLinkId"] or ""}
+                row |= {k: str(self.venue.now_ms()) for k in extra}
                 codes.append({"code": 0, "msg": "OK"})
             rows.append(row)
         return WithExt({"list": rows}, {"list": codes})

@@ -37,7 +37,8 @@ BINANCE_ORDERS = frozenset({("POST", "/api/v3/order"), ("DELETE", "/api/v3/order
                             ("POST", "/api/v3/order/cancelReplace")})
 BYBIT_ORDERS = frozenset({("POST", "/v5/order/create"), ("POST", "/v5/order/cancel"),
                           ("POST", "/v5/order/cancel-all"), ("POST", "/v5/order/amend"),
-                          ("POST", "/v5/order/create-batch")})
+                          ("POST", "/v5/order/create-batch"), ("POST", "/v5/order/cancel-batch"),
+                          ("POST", "/v5/order/amend-batch")})
 
 
 def binance_forced(status: int) -> web.Response:

@@ -74,6 +74,10 @@ BYBIT = {
     # A batch's lost answer is looked up order by order in the connector; Retry re-sends only what never left.
     "order_create_batch": ("POST", "/v5/order/create-batch", UNSAFE),
     "linear_order_create_batch": ("POST", "/v5/order/create-batch", UNSAFE),
+    "order_cancel_batch": ("POST", "/v5/order/cancel-batch", UNSAFE),
+    "linear_order_cancel_batch": ("POST", "/v5/order/cancel-batch", UNSAFE),
+    "order_amend_batch": ("POST", "/v5/order/amend-batch", UNSAFE),
+    "linear_order_amend_batch": ("POST", "/v5/order/amend-batch", UNSAFE),
     "order_realtime": ("GET", "/v5/order/realtime", SAFE),
     "order_history": ("GET", "/v5/order/history", SAFE),
     "execution_list": ("GET", "/v5/execution/list", SAFE),
@@ -139,3 +143,5 @@ def test_each_bybit_category_places_and_cancels_through_its_own_classified_endpo
         assert category.order_cancel.idempotency is SAFE
         assert category.order_cancel_all.idempotency is SAFE
         assert category.order_create_batch.idempotency is UNSAFE
+        assert category.order_cancel_batch.idempotency is UNSAFE
+        assert category.order_amend_batch.idempotency is UNSAFE

@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import itertools
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import aclosing, asynccontextmanager
 from decimal import Decimal
+from functools import partial
 from typing import Any, TypeVar
 
 import msgspec
@@ -54,6 +55,7 @@ from lotusx.kernel.message import Endpoint, Request
 from lotusx.layers.clock import LoginClock
 from lotusx.log import get_logger
 from lotusx.models import (
+    Amend,
     Balance,
     CancelledOrder,
     FeeRate,
@@ -252,24 +254,40 @@ class Binance:
         (generated when missing), a lost answer reconciled as for one order. A client id given to
         more than one order is a ``ConfigError`` in its later slots, nothing sent for them.
         """
-        seen: set[str] = set()
+        return await _concurrently([(_named(None, order.client_order_id), partial(self.place_order, order))
+                                    for order in orders])
 
-        async def one(order: NewOrder) -> Order | LotusXError:
-            try:
-                return await self.place_order(order)
-            except LotusXError as exc:
-                return exc
+    async def cancel_orders(self, symbol: str, *, order_ids: Sequence[str | int] = (),
+                            client_order_ids: Sequence[str] = ()) -> list[Order | LotusXError]:
+        """Cancel several orders of ``symbol``: one result per id, ``order_ids``' first, then ``client_order_ids``',
+        each the ``Order`` :meth:`cancel_order` returns or what it raised.
 
-        async def refused(cid: str) -> LotusXError:
-            return ConfigError(f"client_order_id {cid!r} is given to more than one order of the batch")
+        Binance spot has no REST batch cancel of chosen orders (rest-api.md's trading endpoints:
+        DELETE /api/v3/order cancels one, DELETE /api/v3/openOrders every open order of a symbol),
+        so each goes through :meth:`cancel_order`, all at once, paced by the limiter; each is safe to
+        repeat, a lost answer retried. An id given twice is a ``ConfigError`` in its later slot,
+        nothing sent for it.
+        """
+        calls = [(_named(order_id, None), partial(self.cancel_order, symbol, order_id=order_id))
+                 for order_id in order_ids]
+        calls += [(_named(None, cid), partial(self.cancel_order, symbol, client_order_id=cid))
+                  for cid in client_order_ids]
+        return await _concurrently(calls)
 
-        calls = []
-        for order in orders:
-            cid = order.client_order_id
-            calls.append(refused(cid) if cid is not None and cid in seen else one(order))
-            if cid is not None:
-                seen.add(cid)
-        return list(await asyncio.gather(*calls))
+    async def amend_orders(self, symbol: str, amends: Sequence[Amend]) -> list[Order | LotusXError]:
+        """Amend several open orders of ``symbol``: one result per :class:`~lotusx.Amend`, in order, each the
+        ``Order`` :meth:`amend_order` returns or what it raised.
+
+        Binance spot has no REST batch amend (rest-api.md: PUT /api/v3/order/amend/keepPriority and
+        POST /api/v3/order/cancelReplace take one order each), so each goes through
+        :meth:`amend_order`, all at once, with its semantics (a new price is a cancel-replace: a new
+        order id and client order id). An order named twice is a ``ConfigError`` in its later slot,
+        nothing sent for it.
+        """
+        return await _concurrently([
+            (_named(a.order_id, a.client_order_id), partial(self.amend_order, symbol, order_id=a.order_id,
+                                                            client_order_id=a.client_order_id, price=a.price,
+                                                            quantity=a.quantity)) for a in amends])
 
     async def cancel_order(self, symbol: str, *, order_id: str | int | None = None,
                            client_order_id: str | None = None) -> Order:
@@ -733,6 +751,37 @@ def _ids(symbol: str, order_id: str | int | None, client_order_id: str | None) -
     if (order_id is None) == (client_order_id is None):
         raise ConfigError("give exactly one of order_id and client_order_id")
     return [("symbol", symbol), ("orderId", order_id), ("origClientOrderId", client_order_id)]
+
+
+def _named(order_id: str | int | None, client_order_id: str | None) -> str | None:
+    """How an order of a batch is named, for the duplicate check: ``None`` when it has no id yet."""
+    if order_id is not None:
+        return f"order_id {str(order_id)!r}"
+    return None if client_order_id is None else f"client_order_id {client_order_id!r}"
+
+
+async def _concurrently(calls: Sequence[tuple[str | None, Callable[[], Awaitable[Order]]]],
+                        ) -> list[Order | LotusXError]:
+    """Each ``(name, call)`` at once: its ``Order`` or its ``LotusXError`` in its slot, in order.
+
+    A call named as an earlier one is a ``ConfigError`` in its slot, never made.
+    """
+    async def one(call: Callable[[], Awaitable[Order]]) -> Order | LotusXError:
+        try:
+            return await call()
+        except LotusXError as exc:
+            return exc
+
+    async def refused(name: str) -> LotusXError:
+        return ConfigError(f"{name} is given to more than one order of the batch")
+
+    seen: set[str] = set()
+    started = []
+    for name, call in calls:
+        started.append(refused(name) if name is not None and name in seen else one(call))
+        if name is not None:
+            seen.add(name)
+    return list(await asyncio.gather(*started))
 
 
 def _positions(event: Any) -> tuple[int | None, dict[str, Balance]] | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import aclosing, asynccontextmanager
 from decimal import Decimal
 from typing import Any, Literal, NamedTuple, TypeVar
@@ -66,6 +66,7 @@ from lotusx.kernel.service import Service
 from lotusx.layers.clock import LoginClock
 from lotusx.layers.retry import may_have_executed
 from lotusx.models import (
+    Amend,
     Balance,
     CancelledOrder,
     FeeRate,
@@ -314,81 +315,104 @@ class Bybit:
         error outside the ``LotusXError`` tree, not looked up). A failure that proves the request
         never left (no connection) is in every slot of that request once Retry gives up.
         """
+        def asked(index: int) -> _Asked:
+            order = orders[index]
+            cid, body = self._order_body(order)
+            return _Asked(index, order.symbol, ("orderLinkId", cid),
+                          {k: v for k, v in body.items() if v is not None and k != "category"})
+
+        async def accepted(asked: _Asked, order_id: str) -> Order:
+            return _submitted(orders[asked.slot], order_id, asked.ids[1], asked.item.get("timeInForce"))
+
+        def found(asked: _Asked, row: s.OrderRow) -> Order:
+            return as_asked(orders[asked.slot], _order(row), quote=self._quote(row))
+
+        return await self._batches(_Verb(self.category.order_create_batch, accepted, found), len(orders), asked)
+
+    async def _batches(self, verb: _Verb, count: int, asked: Callable[[int], _Asked]) -> list[Order | LotusXError]:
+        """The ``count`` orders ``asked(slot)`` builds, sent ``category.batch_size`` a request, in order: each result.
+
+        An order ``asked`` refuses (``ConfigError``), or one named by the same id as an earlier one,
+        is a ``ConfigError`` in its slot, nothing sent for it.
+        """
         slots: dict[int, Order | LotusXError] = {}
         ready: list[_Asked] = []
-        seen: set[str] = set()
-        for index, order in enumerate(orders):
+        seen: set[tuple[str, str]] = set()
+        for index in range(count):
             try:
-                cid, body = self._order_body(order)
-                if cid in seen:
-                    raise ConfigError(f"client_order_id {cid!r} is given to more than one order of the batch")
+                one = asked(index)
+                if one.ids in seen:
+                    raise ConfigError(f"{_ID_NAMES[one.ids[0]]} {one.ids[1]!r} is given to more than one order "
+                                      "of the batch")
             except ConfigError as exc:
                 slots[index] = exc
                 continue
-            seen.add(cid)
-            ready.append(_Asked(index, order, cid, body))
+            seen.add(one.ids)
+            ready.append(one)
         size = self.category.batch_size
         for start in range(0, len(ready), size):
             chunk = ready[start:start + size]
-            for asked, result in zip(chunk, await self._batch(chunk), strict=True):
-                slots[asked.slot] = result
-        return [slots[index] for index in range(len(orders))]
+            for one, result in zip(chunk, await self._batch(verb, chunk), strict=True):
+                slots[one.slot] = result
+        return [slots[index] for index in range(count)]
 
-    async def _batch(self, chunk: list[_Asked]) -> list[Order | LotusXError]:
-        """One create-batch request of ``chunk``: each order's result."""
-        endpoint = self.category.order_create_batch
+    async def _batch(self, verb: _Verb, chunk: list[_Asked]) -> list[Order | LotusXError]:
+        """One batch request of ``chunk``: each order's result."""
+        endpoint = verb.endpoint
         # A unit per order (docs/v5/rate-limit "Instructions for batch endpoints"): the cost is this request's own.
         charged = msgspec.structs.replace(endpoint, costs={ep.IP: 1, endpoint.name: len(chunk)})
-        items = [{k: v for k, v in asked.body.items() if v is not None and k != "category"} for asked in chunk]
-        request = _post(charged, {"category": self.category.name, "request": items})
+        request = _post(charged, {"category": self.category.name, "request": [asked.item for asked in chunk]})
+        outcomes: list[str | LotusXError]
         try:
             answer = (await self.rest.send(request)).decode(s.Batch)
         except LotusXError as exc:
-            return list(await asyncio.gather(*(self._settle(request, asked, exc) for asked in chunk)))
+            outcomes = [exc] * len(chunk)
         except Exception as exc:
             # A layer's own error (a bug, a user's asyncio.timeout) says nothing of whether the batch
-            # left: as Retry does for one placement, each order is ambiguous, its client id kept.
-            return [self._ambiguous(request, asked.cid, "layer_error", f"POST {endpoint.path}: order {asked.cid} "
+            # left: as Retry does for one placement, each order is ambiguous, its id kept.
+            return [self._ambiguous(request, asked, "layer_error", f"POST {endpoint.path}: order {asked.ids[1]} "
                                     f"state unknown, a layer raised {type(exc).__name__}", exc) for asked in chunk]
-        rows, codes = answer.result.rows, answer.retExtInfo.rows
-        if not len(rows) == len(codes) == len(chunk):
-            unmatched = ProtocolError(f"POST {endpoint.path}: {len(chunk)} orders sent, {len(rows)} results and "
-                                      f"{len(codes)} codes back")
-            return list(await asyncio.gather(*(self._settle(request, asked, unmatched) for asked in chunk)))
-        outcomes: list[Order | LotusXError] = []
-        for asked, row, code in zip(chunk, rows, codes, strict=True):
-            if code.code == 0 and row.orderId and row.orderLinkId in ("", asked.cid):
-                outcomes.append(_submitted(asked.order, row.orderId, asked.cid, asked.body["timeInForce"]))
-            elif code.code == 0:  # accepted, but naming no order or another one: looked up
-                outcomes.append(ProtocolError(f"POST {endpoint.path}: order {asked.cid} accepted as "
-                                              f"{row.orderLinkId or 'no order'!r}"))
-            else:
-                outcomes.append(code_error(request, code.code, code.msg))
-        return list(await asyncio.gather(*(self._settle(request, asked, outcome)
+        else:
+            outcomes = _outcomes(request, chunk, answer)
+        return list(await asyncio.gather(*(self._settle(request, verb, asked, outcome)
                                            for asked, outcome in zip(chunk, outcomes, strict=True))))
 
-    async def _settle(self, request: Request, asked: _Asked, outcome: Order | LotusXError) -> Order | LotusXError:
-        """``outcome`` when it is a placement or proves nothing was placed; else the order looked up by its id."""
-        if isinstance(outcome, Order) or not (isinstance(outcome, DuplicateClientOrderId) or
-                                              may_have_executed(outcome)):
+    async def _settle(self, request: Request, verb: _Verb, asked: _Asked,
+                      outcome: str | LotusXError) -> Order | LotusXError:
+        """An accepted order's result (``outcome`` its orderId); ``outcome`` when it proves the venue did nothing;
+        else what looking the order up by its id finds."""
+        if isinstance(outcome, str):
+            try:
+                return await verb.accepted(asked, outcome)
+            except LotusXError as exc:
+                return exc
+        if not (isinstance(outcome, DuplicateClientOrderId) or may_have_executed(outcome)):
             return outcome
-        where = f"{request.method} {request.path}: order {asked.cid} state unknown after {type(outcome).__name__}"
+        where = f"{request.method} {request.path}: order {asked.ids[1]} state unknown after {type(outcome).__name__}"
         try:
-            row = await self._order_row(asked.order.symbol, [("orderLinkId", asked.cid)])
+            row = await self._order_row(asked.symbol, [asked.ids])
         except NotFound:
-            return self._ambiguous(request, asked.cid, "batch_not_found", f"{where}, not found (yet)", outcome)
+            return self._ambiguous(request, asked, "batch_not_found", f"{where}, not found (yet)", outcome)
         except LotusXError as exc:
-            return self._ambiguous(request, asked.cid, "batch_lookup_failed",
+            return self._ambiguous(request, asked, "batch_lookup_failed",
                                    f"{where}, the lookup failed ({type(exc).__name__})", exc)
         try:
-            return as_asked(asked.order, _order(row), quote=self._quote(row))
+            found = verb.found(asked, row)
         except LotusXError as exc:  # the id names another order: DuplicateClientOrderId
             return exc
+        if found is None:  # open, not as asked: the write may be on its way (Bybit acts asynchronously) or lost
+            return self._ambiguous(request, asked, "batch_still_open", f"{where}, found {row.orderStatus} and not "
+                                   "as asked: get_order or watch_orders has its outcome", outcome, row.orderLinkId)
+        return found
 
-    def _ambiguous(self, request: Request, cid: str, cause: str, message: str,
-                   after: Exception) -> AmbiguousOrderState:
+    def _ambiguous(self, request: Request, asked: _Asked, cause: str, message: str, after: Exception,
+                   cid: str = "") -> AmbiguousOrderState:
         self.metrics.ambiguous_orders.labels("bybit", request.endpoint.name, cause).inc()
-        error = AmbiguousOrderState(message, client_order_id=cid)
+        field, value = asked.ids
+        if field == "orderLinkId":
+            error = AmbiguousOrderState(message, client_order_id=value)
+        else:
+            error = AmbiguousOrderState(message, client_order_id=cid, order_id=value)
         error.__cause__ = after
         return error
 
@@ -424,15 +448,79 @@ class Bybit:
         async def cancel() -> Order:
             body = {"category": self.category.name, "symbol": symbol, **dict(_ids(order_id, client_order_id))}
             done: s.OrderIds = await self._post(self.category.order_cancel, body, s.OrderIds)
-            # Not a CANCELED order made from the ids: Bybit cancels asynchronously, so the order may
-            # fill before the cancel lands, and the acknowledgement gives no fill or price.
-            order = await self._read_back("cancel", self.category.order_cancel, symbol, done.orderId)
-            if order.status not in TERMINAL:
-                return msgspec.structs.replace(order, status="PENDING_CANCEL")
-            return order
+            return await self._cancelled(self.category.order_cancel, symbol, done.orderId)
 
         return await cancel_once(cancel(), lambda: self.get_order(
             symbol, order_id=order_id, client_order_id=client_order_id))
+
+    async def cancel_orders(self, symbol: str, *, order_ids: Sequence[str | int] = (),
+                            client_order_ids: Sequence[str] = ()) -> list[Order | LotusXError]:
+        """Cancel several orders of ``symbol`` at once: one result per id, ``order_ids``' first, then
+        ``client_order_ids``', each the ``Order`` as :meth:`cancel_order` returns it or its typed error.
+
+        POST /v5/order/cancel-batch (docs/v5/order/batch-cancel.mdx), ``category.batch_size`` orders
+        a request and charged a unit per order, as :meth:`place_orders`' create-batch (docs/v5/rate-limit
+        "Instructions for batch endpoints"); a longer list goes request after request, in order.
+        An order the venue refuses is its typed error (``NotFound`` for one unknown or already
+        closed: no read-back, unlike :meth:`cancel_order`), the others cancelled. An id given twice
+        is a ``ConfigError`` in its later slot (an order named once by each id is not caught here:
+        the venue refuses the second cancel ``NotFound``). Bybit cancels asynchronously and
+        acknowledges with the ids alone: each cancelled order is read back, as :meth:`cancel_order`
+        reads it (``PENDING_CANCEL`` while it reads open; a failed read ``AmbiguousOutcome``).
+        Never sent twice: a batch whose answer may have come after the venue acted is not re-sent;
+        each order is looked up by its id, as :meth:`place_orders` looks them up. Found closed, it is
+        that ``Order`` (cancelled, or filled first); found open, not found or the lookup failing, it is
+        ``AmbiguousOrderState`` (``order_id`` set when named by it), counted as ``batch_still_open``,
+        ``batch_not_found`` or ``batch_lookup_failed``: a cancel may land after the lookup.
+        """
+        refs = [("orderId", str(order_id)) for order_id in order_ids]
+        refs += [("orderLinkId", cid) for cid in client_order_ids]
+        endpoint = self.category.order_cancel_batch
+
+        def asked(index: int) -> _Asked:
+            field, value = refs[index]
+            return _Asked(index, symbol, refs[index], {"symbol": symbol, field: value})
+
+        async def accepted(asked: _Asked, order_id: str) -> Order:
+            return await self._cancelled(endpoint, symbol, order_id)
+
+        def found(asked: _Asked, row: s.OrderRow) -> Order | None:
+            order = _order(row)
+            return order if order.status in TERMINAL else None
+
+        return await self._batches(_Verb(endpoint, accepted, found), len(refs), asked)
+
+    async def amend_orders(self, symbol: str, amends: Sequence[Amend]) -> list[Order | LotusXError]:
+        """Amend several open orders of ``symbol`` at once: one result per :class:`~lotusx.Amend`, in order, each
+        the ``Order`` as :meth:`amend_order` returns it or its typed error.
+
+        POST /v5/order/amend-batch (docs/v5/order/batch-amend.mdx): the fields and semantics of
+        :meth:`amend_order` (``quantity`` the order's whole size, ids kept), ``category.batch_size``
+        orders a request, charged a unit per order and sent in order, as :meth:`place_orders`. An
+        order the venue refuses is its typed error (``NotFound`` for one unknown or closed,
+        ``OrderRejected`` for one its rules refuse), the others amended; an order named twice is a
+        ``ConfigError`` in its later slot. Each amended order is read back as :meth:`amend_order`
+        reads it. Never sent twice: after a lost answer each order is looked up by its id; found
+        resting as asked, or closed, it is that ``Order``; found otherwise, not found, or the lookup
+        failing, ``AmbiguousOrderState``, as :meth:`cancel_orders`.
+        """
+        endpoint = self.category.order_amend_batch
+
+        def asked(index: int) -> _Asked:
+            amend = amends[index]
+            [(field, value)] = _ids(amend.order_id, amend.client_order_id)
+            item = {"symbol": symbol, field: value, "qty": amend.quantity, "price": amend.price}
+            return _Asked(index, symbol, (field, value), {k: v for k, v in item.items() if v is not None})
+
+        async def accepted(asked: _Asked, order_id: str) -> Order:
+            amend = amends[asked.slot]
+            return await self._amended(endpoint, symbol, order_id, amend.price, amend.quantity)
+
+        def found(asked: _Asked, row: s.OrderRow) -> Order | None:
+            order, amend = _order(row), amends[asked.slot]
+            return order if order.status in TERMINAL or _rests_as(order, amend.price, amend.quantity) else None
+
+        return await self._batches(_Verb(endpoint, accepted, found), len(amends), asked)
 
     async def amend_order(self, symbol: str, *, order_id: str | int | None = None, client_order_id: str | None = None,
                           price: Decimal | None = None, quantity: Decimal | None = None) -> Order:
@@ -467,7 +555,21 @@ class Bybit:
             if current.status in TERMINAL or not _rests_as(current, price, quantity):
                 raise
             return current
-        order = await self._read_back("amend", self.category.order_amend, symbol, done.orderId)
+        return await self._amended(self.category.order_amend, symbol, done.orderId, price, quantity)
+
+    async def _cancelled(self, endpoint: Endpoint, symbol: str, order_id: str) -> Order:
+        """The order a cancel the venue acknowledged acted on: ``PENDING_CANCEL`` while it reads open."""
+        # Not a CANCELED order made from the ids: Bybit cancels asynchronously, so the order may
+        # fill before the cancel lands, and the acknowledgement gives no fill or price.
+        order = await self._read_back("cancel", endpoint, symbol, order_id)
+        if order.status not in TERMINAL:
+            return msgspec.structs.replace(order, status="PENDING_CANCEL")
+        return order
+
+    async def _amended(self, endpoint: Endpoint, symbol: str, order_id: str, price: Decimal | None,
+                       quantity: Decimal | None) -> Order:
+        """The order an amend the venue acknowledged acted on: while open, at the ``price`` and ``quantity`` asked."""
+        order = await self._read_back("amend", endpoint, symbol, order_id)
         if order.status in TERMINAL:
             return order
         # The ids alone came back, as from place_order: what was asked is what the order now rests at.
@@ -1005,13 +1107,48 @@ def _rests_as(order: Order, price: Decimal | None, quantity: Decimal | None) -> 
     return price in (None, order.price) and quantity in (None, order.quantity)
 
 
+# The connector's names of the ids a batch order is named by, for errors.
+_ID_NAMES = {"orderLinkId": "client_order_id", "orderId": "order_id"}
+
+
 class _Asked(NamedTuple):
-    """An order of a batch: its place in the caller's list, the order, its client id and its create body."""
+    """An order of a batch: its place in the caller's list, its symbol, the id naming it and its entry of the batch."""
 
     slot: int
-    order: NewOrder
-    cid: str
-    body: dict[str, Any]
+    symbol: str
+    ids: tuple[str, str]  # ("orderLinkId", client id) or ("orderId", venue id): how the venue and a lookup name it
+    item: dict[str, Any]  # its entry of the request's list, None values left out
+
+
+@dataclasses.dataclass(frozen=True)
+class _Verb:
+    """What differs between create-, cancel- and amend-batch: the endpoint, and an order's result."""
+
+    endpoint: Endpoint
+    # An order the venue accepted, given its orderId: its result (a LotusXError raised is its slot's).
+    accepted: Callable[[_Asked, str], Awaitable[Order]]
+    # An order looked up after its answer was lost: its result; None when its state does not tell.
+    found: Callable[[_Asked, s.OrderRow], Order | None]
+
+
+def _outcomes(request: Request, chunk: list[_Asked], answer: s.Batch) -> list[str | LotusXError]:
+    """Each order's outcome in a batch ``answer``: its orderId when accepted, else its error."""
+    rows, codes = answer.result.rows, answer.retExtInfo.rows
+    if not len(rows) == len(codes) == len(chunk):
+        unmatched = ProtocolError(f"POST {request.path}: {len(chunk)} orders sent, {len(rows)} results and "
+                                  f"{len(codes)} codes back")
+        return [unmatched] * len(chunk)
+    outcomes: list[str | LotusXError] = []
+    for asked, row, code in zip(chunk, rows, codes, strict=True):
+        field, value = asked.ids
+        named = getattr(row, field)
+        if code.code == 0 and row.orderId and named in ("", value):
+            outcomes.append(row.orderId)
+        elif code.code == 0:  # accepted, but naming no order or another one: looked up
+            outcomes.append(ProtocolError(f"POST {request.path}: order {value} accepted as {named or 'no order'!r}"))
+        else:
+            outcomes.append(code_error(request, code.code, code.msg))
+    return outcomes
 
 
 def _submitted(order: NewOrder, order_id: str, cid: str, tif: str | None) -> Order:

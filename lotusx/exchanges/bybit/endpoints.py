@@ -9,8 +9,8 @@ Facts from https://bybit-exchange.github.io/docs/v5/rate-limit:
   category its own budget), ``/v5/order/cancel-all`` likewise; ``/v5/order/realtime``,
   ``/v5/order/history``, ``/v5/execution/list``, ``/v5/position/list`` and ``/v5/account/wallet-balance``
   50/s;
-  ``/v5/asset/withdraw/create`` 5/s; ``/v5/order/create-batch`` 20/s spot, 10/s linear, counted per
-  order in the batch (its own limit, "Instructions for batch endpoints").
+  ``/v5/asset/withdraw/create`` 5/s; ``/v5/order/create-batch``, ``cancel-batch`` and ``amend-batch`` 20/s
+  spot, 10/s linear, counted per order in the batch (each its own limit, "Instructions for batch endpoints").
 - Every private answer carries ``X-Bapi-Limit-Status`` (remaining), ``X-Bapi-Limit`` and
   ``X-Bapi-Limit-Reset-Timestamp`` for *that endpoint's* limit.
 
@@ -75,11 +75,23 @@ ORDER_CREATE_BATCH = _ep("order_create_batch", "POST", "/v5/order/create-batch",
                          idempotency=Idempotency.UNSAFE)
 LINEAR_ORDER_CREATE_BATCH = _ep("linear_order_create_batch", "POST", "/v5/order/create-batch", signed=True,
                                 own_pool=True, idempotency=Idempotency.UNSAFE)
+# docs/v5/order/batch-cancel.mdx and batch-amend.mdx: at most 20 orders (linear), 10 (spot) a request, as
+# create-batch; docs/v5/rate-limit/rate-limit.mdx: /v5/order/cancel-batch and /v5/order/amend-batch 20/s spot,
+# 10/s linear, each its own limit, charged per order ("Instructions for batch endpoints": "batch create/amend/
+# cancel"). UNSAFE like create-batch: a lost answer is looked up order by order (Bybit.cancel_orders, amend_orders).
+ORDER_CANCEL_BATCH = _ep("order_cancel_batch", "POST", "/v5/order/cancel-batch", signed=True, own_pool=True,
+                         idempotency=Idempotency.UNSAFE)
+LINEAR_ORDER_CANCEL_BATCH = _ep("linear_order_cancel_batch", "POST", "/v5/order/cancel-batch", signed=True,
+                                own_pool=True, idempotency=Idempotency.UNSAFE)
+ORDER_AMEND_BATCH = _ep("order_amend_batch", "POST", "/v5/order/amend-batch", signed=True, own_pool=True,
+                        idempotency=Idempotency.UNSAFE)
+LINEAR_ORDER_AMEND_BATCH = _ep("linear_order_amend_batch", "POST", "/v5/order/amend-batch", signed=True,
+                               own_pool=True, idempotency=Idempotency.UNSAFE)
 # Writes whose documented 11xxxx/17xxxx refusals are the order's own rules (OrderRejected) and whose
 # undocumented codes may have acted (ServerError): placements (one or a batch), and amends (absolute
 # values, so a re-send is harmless).
 ORDER_WRITES = PLACEMENTS | {ORDER_AMEND.name, LINEAR_ORDER_AMEND.name, ORDER_CREATE_BATCH.name,
-                             LINEAR_ORDER_CREATE_BATCH.name}
+                             LINEAR_ORDER_CREATE_BATCH.name, ORDER_AMEND_BATCH.name, LINEAR_ORDER_AMEND_BATCH.name}
 ORDER_REALTIME = _ep("order_realtime", "GET", "/v5/order/realtime", signed=True, own_pool=True)
 ORDER_HISTORY = _ep("order_history", "GET", "/v5/order/history", signed=True, own_pool=True)
 EXECUTION_LIST = _ep("execution_list", "GET", "/v5/execution/list", signed=True, own_pool=True)  # 50/s as history
@@ -106,10 +118,12 @@ _SHARED = (Pool(IP, 300, 5), Pool(ORDER_REALTIME.name, 25, 1), Pool(ORDER_HISTOR
            Pool(WS_CONNECTIONS, 250, 300))
 LIMITS = {
     "spot": (*_SHARED, Pool(ORDER_CREATE.name, 10, 1), Pool(ORDER_CANCEL.name, 10, 1),
-             Pool(ORDER_CANCEL_ALL.name, 10, 1), Pool(ORDER_AMEND.name, 5, 1), Pool(ORDER_CREATE_BATCH.name, 10, 1)),
+             Pool(ORDER_CANCEL_ALL.name, 10, 1), Pool(ORDER_AMEND.name, 5, 1), Pool(ORDER_CREATE_BATCH.name, 10, 1),
+             Pool(ORDER_CANCEL_BATCH.name, 10, 1), Pool(ORDER_AMEND_BATCH.name, 10, 1)),
     "linear": (*_SHARED, Pool(LINEAR_ORDER_CREATE.name, 5, 1), Pool(LINEAR_ORDER_CANCEL.name, 5, 1),
                Pool(LINEAR_ORDER_CANCEL_ALL.name, 5, 1), Pool(LINEAR_ORDER_AMEND.name, 5, 1),
-               Pool(LINEAR_ORDER_CREATE_BATCH.name, 5, 1)),
+               Pool(LINEAR_ORDER_CREATE_BATCH.name, 5, 1), Pool(LINEAR_ORDER_CANCEL_BATCH.name, 5, 1),
+               Pool(LINEAR_ORDER_AMEND_BATCH.name, 5, 1)),
 }
 USAGE = (RemainingHeader(remaining="X-Bapi-Limit-Status", limit="X-Bapi-Limit",
                          reset_ms="X-Bapi-Limit-Reset-Timestamp", pool=ENDPOINT_POOL),)
@@ -127,8 +141,10 @@ class Category:
     order_cancel_all: Endpoint
     order_amend: Endpoint
     order_create_batch: Endpoint
-    # Orders per create-batch request: the docs' most per request (spot 10, linear 20), and no more than
-    # the batch pool's default window holds (a request costs a unit per order: spot 10, linear 5).
+    order_cancel_batch: Endpoint
+    order_amend_batch: Endpoint
+    # Orders per create-, cancel- or amend-batch request: the docs' most per request (spot 10, linear 20), and
+    # no more than a batch pool's default window holds (a request costs a unit per order: spot 10, linear 5).
     batch_size: int
 
     def __post_init__(self) -> None:
@@ -141,8 +157,10 @@ class Category:
 # one is the 21,000 characters of args every public connection has, lotusx.exchanges.bybit.streams).
 SPOT = Category("spot", "/v5/public/spot", max_args=10, order_create=ORDER_CREATE, order_cancel=ORDER_CANCEL,
                 order_cancel_all=ORDER_CANCEL_ALL, order_amend=ORDER_AMEND, order_create_batch=ORDER_CREATE_BATCH,
-                batch_size=10)
+                order_cancel_batch=ORDER_CANCEL_BATCH, order_amend_batch=ORDER_AMEND_BATCH, batch_size=10)
 LINEAR = Category("linear", "/v5/public/linear", max_args=None, order_create=LINEAR_ORDER_CREATE,
                   order_cancel=LINEAR_ORDER_CANCEL, order_cancel_all=LINEAR_ORDER_CANCEL_ALL,
-                  order_amend=LINEAR_ORDER_AMEND, order_create_batch=LINEAR_ORDER_CREATE_BATCH, batch_size=5)
+                  order_amend=LINEAR_ORDER_AMEND, order_create_batch=LINEAR_ORDER_CREATE_BATCH,
+                  order_cancel_batch=LINEAR_ORDER_CANCEL_BATCH, order_amend_batch=LINEAR_ORDER_AMEND_BATCH,
+                  batch_size=5)
 PRIVATE_PATH = "/v5/private"
