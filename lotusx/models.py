@@ -307,12 +307,14 @@ class Order(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class CancelledOrder(msgspec.Struct, frozen=True, kw_only=True):
-    """One order a cancel-all took off the book: its ids, and the whole order where the venue's answer has it.
+    """One order ``cancel_all_orders`` or ``cancel_orders`` took off the book: its ids, and the whole order where
+    the connector has it.
 
     ``order`` is the order as the venue reports it cancelled (Binance answers with each order's
-    cancel report), or ``None`` where the answer names the ids alone (Bybit): its cancel is
-    asynchronous, so the order's final state (cancelled, or filled first) comes on
-    ``watch_orders`` or from ``get_order``, never made up here.
+    cancel report; Bybit's ``cancel_orders`` has it when it looked an order up after a lost answer),
+    or ``None`` where the answer names the ids alone (Bybit): its cancel is asynchronous, so the
+    order's final state (cancelled, or filled first) comes on ``watch_orders`` or from
+    ``get_order``, never made up here.
     """
 
     order_id: str

@@ -13,12 +13,17 @@ from decimal import Decimal
 import pytest
 
 import lotusx
-from lotusx.kernel.errors import AmbiguousOrderState, ConfigError, NotFound, ServerError
+from lotusx.kernel.errors import AmbiguousOrderState, AmbiguousOutcome, ConfigError, NotFound, ServerError
+from lotusx.kernel.message import Request, Response
+from lotusx.kernel.service import Service
 from lotusx.models import Amend, Order
+from lotusx.sim.venue import USER
+from tests.test_amend_order_review26 import hit, inside_spread
 from tests.test_cancel_orders_review28 import middle_gone, resting
-from tests.test_place_orders_review27 import SYMBOL, Venue, bybits, chunked, first_only, lookups_down, on_sim
+from tests.test_place_orders_review27 import QTY, SYMBOL, Venue, bybits, chunked, first_only, lookups_down, on_sim
 
 AMEND_BATCH = "/v5/order/amend-batch"
+REALTIME = "/v5/order/realtime"
 
 
 def lower(v: Venue, order: Order, ticks: int = 1) -> Decimal:
@@ -42,6 +47,60 @@ async def test_every_order_named_is_amended_in_one_request(name: str, category: 
         assert [(r.order_id, r.price, r.status) for r in results] == [(o.order_id, lower(v, o), "NEW") for o in placed]
         assert [engine_price(v, f"lvl-{n}") for n in range(3)] == [lower(v, o) for o in placed]
         assert len(v.wire.batches) == 1
+
+
+@bybits
+async def test_the_amended_orders_of_a_request_are_read_back_by_one_listing(name: str, category: str) -> None:
+    """Five amends cost the amend-batch and one open-orders listing, never a read per order."""
+    async with on_sim(name, category, batch=AMEND_BATCH) as v:
+        placed = await resting(v, 5)
+        v.wire.requests.clear()
+        results = await v.ex.amend_orders(SYMBOL, [Amend(client_order_id=o.client_order_id, price=lower(v, o, 2))
+                                                   for o in placed])
+        assert [(r.order_id, r.price, r.quantity, r.status) for r in results] == [
+            (o.order_id, lower(v, o, 2), o.quantity, "NEW") for o in placed]
+        assert v.wire.requests == [f"POST {AMEND_BATCH}", f"GET {REALTIME}"] and v.wire.lookups == []
+
+
+async def test_an_order_filled_between_the_amend_and_the_listing_is_read_back_by_its_id() -> None:
+    """The middle bid amended into the spread and hit before the listing: read back alone, FILLED at its price."""
+    hits: list[tuple[Venue, Decimal]] = []  # the venue, and the price the market maker sells at
+
+    async def hit_after(request: Request, call_next: Service, attempt: int) -> Response:
+        response = await call_next(request)
+        hit(*hits[0], str(QTY))
+        return response
+
+    async with on_sim("bybit", rewrite=hit_after, batch=AMEND_BATCH) as v:
+        first, middle, last = await resting(v, 3)
+        inside = inside_spread(v)
+        hits.append((v, inside))
+        v.wire.requests.clear()
+        results = await v.ex.amend_orders(SYMBOL, [Amend(order_id=first.order_id, price=lower(v, first)),
+                                                   Amend(order_id=middle.order_id, price=inside),
+                                                   Amend(order_id=last.order_id, price=lower(v, last))])
+        assert [(r.order_id, r.status) for r in results] == [(first.order_id, "NEW"), (middle.order_id, "FILLED"),
+                                                             (last.order_id, "NEW")]
+        assert (results[1].price, results[1].filled_quantity) == (inside, QTY)
+        assert v.wire.requests[:2] == [f"POST {AMEND_BATCH}", f"GET {REALTIME}"]
+        assert v.wire.requests[2:] in ([f"GET {REALTIME}"], [f"GET {REALTIME}", "GET /v5/order/history"])
+
+
+async def test_a_failed_listing_leaves_each_accepted_amend_ambiguous_outcome() -> None:
+    """The amend-batch accepted, the open-orders listing failing: AmbiguousOutcome in each accepted slot."""
+    async def listing_down(request: Request, call_next: Service) -> Response:
+        if request.path == REALTIME and not {"orderId", "orderLinkId"} & dict(request.query).keys():
+            raise ServerError("the list is down")
+        return await call_next(request)
+
+    async with on_sim("bybit", outer=listing_down, batch=AMEND_BATCH) as v:
+        first, *_ = await middle_gone(v)
+        results = await v.ex.amend_orders(SYMBOL, [Amend(client_order_id=f"lvl-{n}", price=lower(v, first, 5))
+                                                   for n in range(3)])
+        assert [type(r) for r in results] == [AmbiguousOutcome, NotFound, AmbiguousOutcome]
+        assert "accepted" in str(results[0]) and isinstance(results[0].__cause__, ServerError)
+        assert engine_price(v, "lvl-2") == lower(v, first, 5)
+
 
 
 @bybits
@@ -132,6 +191,28 @@ async def test_binance_amends_each_order_concurrently_each_slot_its_own_result()
         assert [r.price for r in (results[0], results[2])] == [lower(v, first), lower(v, last)]
         assert v.wire.placements == 2 and v.wire.most_in_flight == 2
         assert await v.ex.amend_orders(SYMBOL, []) == []
+
+
+async def test_an_order_closed_before_the_listing_whose_read_fails_is_ambiguous_outcome_alone() -> None:
+    """The middle order cancelled before the listing and its own read failing: AmbiguousOutcome there only."""
+    async def by_id_down(request: Request, call_next: Service) -> Response:
+        if request.path in (REALTIME, "/v5/order/history") and "orderId" in dict(request.query):
+            raise ServerError("the order's read is down")
+        return await call_next(request)
+
+    venues: list[Venue] = []
+
+    async def cancel_after(request: Request, call_next: Service, attempt: int) -> Response:
+        response = await call_next(request)
+        venues[0].engine.cancel(USER, SYMBOL, client_id="lvl-1")
+        return response
+
+    async with on_sim("bybit", outer=by_id_down, rewrite=cancel_after, batch=AMEND_BATCH) as v:
+        venues.append(v)
+        placed = await resting(v, 3)
+        results = await v.ex.amend_orders(SYMBOL, [Amend(order_id=o.order_id, price=lower(v, o)) for o in placed])
+        assert [type(r) for r in results] == [Order, AmbiguousOutcome, Order]
+        assert placed[1].order_id in str(results[1]) and isinstance(results[1].__cause__, ServerError)
 
 
 @pytest.mark.parametrize("fields", [{"order_id": 1}, {"order_id": 1, "client_order_id": "a", "price": Decimal(1)},

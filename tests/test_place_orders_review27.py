@@ -64,10 +64,12 @@ class Wire:
     batches: list[list[dict[str, Any]]] = field(default_factory=list)  # each batch attempt's orders
     placements: int = 0  # single-order calls (Binance)
     lookups: list[str] = field(default_factory=list)  # the orderLinkIds asked of /v5/order/realtime
+    requests: list[str] = field(default_factory=list)  # every attempt, "METHOD path"
     in_flight: int = 0
     most_in_flight: int = 0
 
     async def __call__(self, request: Request, call_next: Service) -> Response:
+        self.requests.append(f"{request.method} {request.path}")
         if (request.method, request.path) == self.single:
             self.placements += 1
             self.in_flight += 1

@@ -258,9 +258,10 @@ class Binance:
                                     for order in orders])
 
     async def cancel_orders(self, symbol: str, *, order_ids: Sequence[str | int] = (),
-                            client_order_ids: Sequence[str] = ()) -> list[Order | LotusXError]:
+                            client_order_ids: Sequence[str] = ()) -> list[CancelledOrder | LotusXError]:
         """Cancel several orders of ``symbol``: one result per id, ``order_ids``' first, then ``client_order_ids``',
-        each the ``Order`` :meth:`cancel_order` returns or what it raised.
+        each a :class:`~lotusx.CancelledOrder` holding the ``Order`` :meth:`cancel_order` returns (the type
+        :meth:`cancel_all_orders` and Bybit's ``cancel_orders`` give), or what it raised.
 
         Binance spot has no REST batch cancel of chosen orders (rest-api.md's trading endpoints:
         DELETE /api/v3/order cancels one, DELETE /api/v3/openOrders every open order of a symbol),
@@ -268,10 +269,11 @@ class Binance:
         repeat, a lost answer retried. An id given twice is a ``ConfigError`` in its later slot,
         nothing sent for it.
         """
-        calls = [(_named(order_id, None), partial(self.cancel_order, symbol, order_id=order_id))
-                 for order_id in order_ids]
-        calls += [(_named(None, cid), partial(self.cancel_order, symbol, client_order_id=cid))
-                  for cid in client_order_ids]
+        async def cancel(order_id: str | int | None, client_order_id: str | None) -> CancelledOrder:
+            return _cancelled(await self.cancel_order(symbol, order_id=order_id, client_order_id=client_order_id))
+
+        calls = [(_named(order_id, None), partial(cancel, order_id, None)) for order_id in order_ids]
+        calls += [(_named(None, cid), partial(cancel, None, cid)) for cid in client_order_ids]
         return await _concurrently(calls)
 
     async def amend_orders(self, symbol: str, amends: Sequence[Amend]) -> list[Order | LotusXError]:
@@ -419,8 +421,7 @@ class Binance:
             if exc.code == _UNKNOWN_ORDER:
                 return []
             raise
-        return [CancelledOrder(order_id=order.order_id, client_order_id=order.client_order_id, symbol=order.symbol,
-                               order=order) for order in _cancel_reports(rows)]
+        return [_cancelled(order) for order in _cancel_reports(rows)]
 
     async def get_order(self, symbol: str, *, order_id: str | int | None = None,
                         client_order_id: str | None = None) -> Order:
@@ -760,13 +761,18 @@ def _named(order_id: str | int | None, client_order_id: str | None) -> str | Non
     return None if client_order_id is None else f"client_order_id {client_order_id!r}"
 
 
-async def _concurrently(calls: Sequence[tuple[str | None, Callable[[], Awaitable[Order]]]],
-                        ) -> list[Order | LotusXError]:
-    """Each ``(name, call)`` at once: its ``Order`` or its ``LotusXError`` in its slot, in order.
+def _cancelled(order: Order) -> CancelledOrder:
+    return CancelledOrder(order_id=order.order_id, client_order_id=order.client_order_id, symbol=order.symbol,
+                          order=order)
+
+
+async def _concurrently(calls: Sequence[tuple[str | None, Callable[[], Awaitable[R]]]]) -> list[R | LotusXError]:
+    """Each ``(name, call)`` at once: its result (``Order``, ``CancelledOrder``) or its ``LotusXError`` in its slot,
+    in order.
 
     A call named as an earlier one is a ``ConfigError`` in its slot, never made.
     """
-    async def one(call: Callable[[], Awaitable[Order]]) -> Order | LotusXError:
+    async def one(call: Callable[[], Awaitable[R]]) -> R | LotusXError:
         try:
             return await call()
         except LotusXError as exc:

@@ -7,7 +7,7 @@ import dataclasses
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import aclosing, asynccontextmanager
 from decimal import Decimal
-from typing import Any, Literal, NamedTuple, TypeVar
+from typing import Any, Generic, Literal, NamedTuple, TypeVar
 
 import msgspec
 import orjson
@@ -321,21 +321,22 @@ class Bybit:
             return _Asked(index, order.symbol, ("orderLinkId", cid),
                           {k: v for k, v in body.items() if v is not None and k != "category"})
 
-        async def accepted(asked: _Asked, order_id: str) -> Order:
-            return _submitted(orders[asked.slot], order_id, asked.ids[1], asked.item.get("timeInForce"))
+        async def accepted(taken: list[tuple[_Asked, s.BatchRow]]) -> list[Order | LotusXError]:
+            return [_submitted(orders[asked.slot], row.orderId, asked.ids[1], asked.item.get("timeInForce"))
+                    for asked, row in taken]
 
         def found(asked: _Asked, row: s.OrderRow) -> Order:
             return as_asked(orders[asked.slot], _order(row), quote=self._quote(row))
 
         return await self._batches(_Verb(self.category.order_create_batch, accepted, found), len(orders), asked)
 
-    async def _batches(self, verb: _Verb, count: int, asked: Callable[[int], _Asked]) -> list[Order | LotusXError]:
+    async def _batches(self, verb: _Verb[D], count: int, asked: Callable[[int], _Asked]) -> list[D | LotusXError]:
         """The ``count`` orders ``asked(slot)`` builds, sent ``category.batch_size`` a request, in order: each result.
 
         An order ``asked`` refuses (``ConfigError``), or one named by the same id as an earlier one,
         is a ``ConfigError`` in its slot, nothing sent for it.
         """
-        slots: dict[int, Order | LotusXError] = {}
+        slots: dict[int, D | LotusXError] = {}
         ready: list[_Asked] = []
         seen: set[tuple[str, str]] = set()
         for index in range(count):
@@ -356,13 +357,13 @@ class Bybit:
                 slots[one.slot] = result
         return [slots[index] for index in range(count)]
 
-    async def _batch(self, verb: _Verb, chunk: list[_Asked]) -> list[Order | LotusXError]:
+    async def _batch(self, verb: _Verb[D], chunk: list[_Asked]) -> list[D | LotusXError]:
         """One batch request of ``chunk``: each order's result."""
         endpoint = verb.endpoint
         # A unit per order (docs/v5/rate-limit "Instructions for batch endpoints"): the cost is this request's own.
         charged = msgspec.structs.replace(endpoint, costs={ep.IP: 1, endpoint.name: len(chunk)})
         request = _post(charged, {"category": self.category.name, "request": [asked.item for asked in chunk]})
-        outcomes: list[str | LotusXError]
+        outcomes: list[s.BatchRow | LotusXError]
         try:
             answer = (await self.rest.send(request)).decode(s.Batch)
         except LotusXError as exc:
@@ -374,18 +375,21 @@ class Bybit:
                                     f"state unknown, a layer raised {type(exc).__name__}", exc) for asked in chunk]
         else:
             outcomes = _outcomes(request, chunk, answer)
-        return list(await asyncio.gather(*(self._settle(request, verb, asked, outcome)
-                                           for asked, outcome in zip(chunk, outcomes, strict=True))))
+        taken = [(asked, row) for asked, row in zip(chunk, outcomes, strict=True) if isinstance(row, s.BatchRow)]
+        failed = [(asked, exc) for asked, exc in zip(chunk, outcomes, strict=True) if isinstance(exc, LotusXError)]
 
-    async def _settle(self, request: Request, verb: _Verb, asked: _Asked,
-                      outcome: str | LotusXError) -> Order | LotusXError:
-        """An accepted order's result (``outcome`` its orderId); ``outcome`` when it proves the venue did nothing;
-        else what looking the order up by its id finds."""
-        if isinstance(outcome, str):
-            try:
-                return await verb.accepted(asked, outcome)
-            except LotusXError as exc:
-                return exc
+        async def accepted() -> list[D | LotusXError]:
+            return await verb.accepted(taken) if taken else []
+
+        done, settled = await asyncio.gather(accepted(), asyncio.gather(
+            *(self._settle(request, verb, asked, exc) for asked, exc in failed)))
+        results = dict(zip([asked.slot for asked, _ in taken], done, strict=True))
+        results.update(zip([asked.slot for asked, _ in failed], settled, strict=True))
+        return [results[asked.slot] for asked in chunk]
+
+    async def _settle(self, request: Request, verb: _Verb[D], asked: _Asked, outcome: LotusXError) -> D | LotusXError:
+        """An order the venue did not accept: ``outcome`` when it proves the venue did nothing, else what looking
+        the order up by its id finds."""
         if not (isinstance(outcome, DuplicateClientOrderId) or may_have_executed(outcome)):
             return outcome
         where = f"{request.method} {request.path}: order {asked.ids[1]} state unknown after {type(outcome).__name__}"
@@ -454,9 +458,9 @@ class Bybit:
             symbol, order_id=order_id, client_order_id=client_order_id))
 
     async def cancel_orders(self, symbol: str, *, order_ids: Sequence[str | int] = (),
-                            client_order_ids: Sequence[str] = ()) -> list[Order | LotusXError]:
+                            client_order_ids: Sequence[str] = ()) -> list[CancelledOrder | LotusXError]:
         """Cancel several orders of ``symbol`` at once: one result per id, ``order_ids``' first, then
-        ``client_order_ids``', each the ``Order`` as :meth:`cancel_order` returns it or its typed error.
+        ``client_order_ids``', each a :class:`~lotusx.CancelledOrder` or its typed error.
 
         POST /v5/order/cancel-batch (docs/v5/order/batch-cancel.mdx), ``category.batch_size`` orders
         a request and charged a unit per order, as :meth:`place_orders`' create-batch (docs/v5/rate-limit
@@ -465,13 +469,18 @@ class Bybit:
         closed: no read-back, unlike :meth:`cancel_order`), the others cancelled. An id given twice
         is a ``ConfigError`` in its later slot (an order named once by each id is not caught here:
         the venue refuses the second cancel ``NotFound``). Bybit cancels asynchronously and
-        acknowledges with the ids alone: each cancelled order is read back, as :meth:`cancel_order`
-        reads it (``PENDING_CANCEL`` while it reads open; a failed read ``AmbiguousOutcome``).
+        acknowledges each order with its ``orderId`` and ``orderLinkId`` alone
+        (docs/v5/order/batch-cancel.mdx): an accepted cancel is a ``CancelledOrder`` of those ids,
+        ``order`` ``None``, as :meth:`cancel_all_orders` gives them. Not read back: a read per order
+        would cost a request each (the realtime pool's 25/s spent by a few requotes a second) where
+        speed matters most; ``watch_orders`` or :meth:`get_order` has each final state (cancelled,
+        or filled first).
         Never sent twice: a batch whose answer may have come after the venue acted is not re-sent;
         each order is looked up by its id, as :meth:`place_orders` looks them up. Found closed, it is
-        that ``Order`` (cancelled, or filled first); found open, not found or the lookup failing, it is
-        ``AmbiguousOrderState`` (``order_id`` set when named by it), counted as ``batch_still_open``,
-        ``batch_not_found`` or ``batch_lookup_failed``: a cancel may land after the lookup.
+        a ``CancelledOrder`` holding that ``Order`` (cancelled, or filled first); found open, not
+        found or the lookup failing, it is ``AmbiguousOrderState`` (``order_id`` set when named by
+        it), counted as ``batch_still_open``, ``batch_not_found`` or ``batch_lookup_failed``: a
+        cancel may land after the lookup.
         """
         refs = [("orderId", str(order_id)) for order_id in order_ids]
         refs += [("orderLinkId", cid) for cid in client_order_ids]
@@ -481,12 +490,16 @@ class Bybit:
             field, value = refs[index]
             return _Asked(index, symbol, refs[index], {"symbol": symbol, field: value})
 
-        async def accepted(asked: _Asked, order_id: str) -> Order:
-            return await self._cancelled(endpoint, symbol, order_id)
+        async def accepted(taken: list[tuple[_Asked, s.BatchRow]]) -> list[CancelledOrder | LotusXError]:
+            return [CancelledOrder(order_id=row.orderId, client_order_id=row.orderLinkId, symbol=symbol)
+                    for _, row in taken]
 
-        def found(asked: _Asked, row: s.OrderRow) -> Order | None:
+        def found(asked: _Asked, row: s.OrderRow) -> CancelledOrder | None:
             order = _order(row)
-            return order if order.status in TERMINAL else None
+            if order.status not in TERMINAL:
+                return None
+            return CancelledOrder(order_id=order.order_id, client_order_id=order.client_order_id, symbol=symbol,
+                                  order=order)
 
         return await self._batches(_Verb(endpoint, accepted, found), len(refs), asked)
 
@@ -499,10 +512,16 @@ class Bybit:
         orders a request, charged a unit per order and sent in order, as :meth:`place_orders`. An
         order the venue refuses is its typed error (``NotFound`` for one unknown or closed,
         ``OrderRejected`` for one its rules refuse), the others amended; an order named twice is a
-        ``ConfigError`` in its later slot. Each amended order is read back as :meth:`amend_order`
-        reads it. Never sent twice: after a lost answer each order is looked up by its id; found
-        resting as asked, or closed, it is that ``Order``; found otherwise, not found, or the lookup
-        failing, ``AmbiguousOrderState``, as :meth:`cancel_orders`.
+        ``ConfigError`` in its later slot. The venue acknowledges with the ids alone and amends
+        asynchronously: the orders a request amended are read back by one :meth:`get_open_orders`
+        listing, each at the ``price`` and ``quantity`` asked while open, as :meth:`amend_order`
+        gives it (not a read per order: the realtime pool, 25/s, would be spent by a few requotes a
+        second); one not listed (filled or cancelled meanwhile) is read alone by :meth:`get_order`.
+        A failed read is ``AmbiguousOutcome`` in the slot of each order it should have read (the
+        amend was accepted; the order's state is unknown). Never sent twice: after a lost answer
+        each order is looked up by its id; found resting as asked, or closed, it is that ``Order``;
+        found otherwise, not found, or the lookup failing, ``AmbiguousOrderState``, as
+        :meth:`cancel_orders`.
         """
         endpoint = self.category.order_amend_batch
 
@@ -512,9 +531,21 @@ class Bybit:
             item = {"symbol": symbol, field: value, "qty": amend.quantity, "price": amend.price}
             return _Asked(index, symbol, (field, value), {k: v for k, v in item.items() if v is not None})
 
-        async def accepted(asked: _Asked, order_id: str) -> Order:
-            amend = amends[asked.slot]
-            return await self._amended(endpoint, symbol, order_id, amend.price, amend.quantity)
+        async def accepted(taken: list[tuple[_Asked, s.BatchRow]]) -> list[Order | LotusXError]:
+            try:
+                listed = {order.order_id: order for order in await self.get_open_orders(symbol)}
+            except LotusXError as exc:
+                return [_unread("amend", endpoint, symbol, row.orderId, exc) for _, row in taken]
+
+            async def one(asked: _Asked, row: s.BatchRow) -> Order | LotusXError:
+                amend = amends[asked.slot]
+                try:
+                    return await self._amended(endpoint, symbol, row.orderId, amend.price, amend.quantity,
+                                               listed.get(row.orderId))
+                except LotusXError as exc:
+                    return exc
+
+            return list(await asyncio.gather(*(one(asked, row) for asked, row in taken)))
 
         def found(asked: _Asked, row: s.OrderRow) -> Order | None:
             order, amend = _order(row), amends[asked.slot]
@@ -567,9 +598,12 @@ class Bybit:
         return order
 
     async def _amended(self, endpoint: Endpoint, symbol: str, order_id: str, price: Decimal | None,
-                       quantity: Decimal | None) -> Order:
-        """The order an amend the venue acknowledged acted on: while open, at the ``price`` and ``quantity`` asked."""
-        order = await self._read_back("amend", endpoint, symbol, order_id)
+                       quantity: Decimal | None, listed: Order | None = None) -> Order:
+        """The order an amend the venue acknowledged acted on: while open, at the ``price`` and ``quantity`` asked.
+
+        ``listed`` is the order as an open-orders listing read after the amend showed it; without it,
+        the order is read by its id."""
+        order = listed if listed is not None else await self._read_back("amend", endpoint, symbol, order_id)
         if order.status in TERMINAL:
             return order
         # The ids alone came back, as from place_order: what was asked is what the order now rests at.
@@ -580,9 +614,7 @@ class Bybit:
         try:
             return await self.get_order(symbol, order_id=order_id)
         except LotusXError as exc:
-            raise AmbiguousOutcome(f"POST {endpoint.path}: the venue accepted the {verb} of order {order_id} "
-                                   f"({symbol}), but reading it back failed ({exc}): get_order or watch_orders "
-                                   "has its outcome") from exc
+            raise _unread(verb, endpoint, symbol, order_id, exc) from exc
 
     async def cancel_all_orders(self, symbol: str) -> list[CancelledOrder]:
         """Cancel every open order of ``symbol`` in one request: the kill switch.
@@ -1120,30 +1152,47 @@ class _Asked(NamedTuple):
     item: dict[str, Any]  # its entry of the request's list, None values left out
 
 
+def _unread(verb: str, endpoint: Endpoint, symbol: str, order_id: str, exc: LotusXError) -> AmbiguousOutcome:
+    """A write the venue acknowledged whose order could not be read back: accepted, its state unknown."""
+    error = AmbiguousOutcome(f"POST {endpoint.path}: the venue accepted the {verb} of order {order_id} ({symbol}), "
+                             f"but reading it back failed ({exc}): get_order or watch_orders has its outcome")
+    error.__cause__ = exc
+    return error
+
+
+# What a batch gives each order: an Order (create-, amend-batch) or a CancelledOrder (cancel-batch).
+D = TypeVar("D", Order, CancelledOrder)
+
+
 @dataclasses.dataclass(frozen=True)
-class _Verb:
+class _Verb(Generic[D]):
     """What differs between create-, cancel- and amend-batch: the endpoint, and an order's result."""
 
     endpoint: Endpoint
-    # An order the venue accepted, given its orderId: its result (a LotusXError raised is its slot's).
-    accepted: Callable[[_Asked, str], Awaitable[Order]]
+    # The orders of one request the venue accepted, each with its row of the answer (both ids): their
+    # results, in order, a LotusXError in the slot of one whose result failed. Made once a request,
+    # so that reading them back (amend) costs a request per batch, not per order.
+    accepted: Callable[[list[tuple[_Asked, s.BatchRow]]], Awaitable[list[D | LotusXError]]]
     # An order looked up after its answer was lost: its result; None when its state does not tell.
-    found: Callable[[_Asked, s.OrderRow], Order | None]
+    found: Callable[[_Asked, s.OrderRow], D | None]
 
 
-def _outcomes(request: Request, chunk: list[_Asked], answer: s.Batch) -> list[str | LotusXError]:
-    """Each order's outcome in a batch ``answer``: its orderId when accepted, else its error."""
+def _outcomes(request: Request, chunk: list[_Asked], answer: s.Batch) -> list[s.BatchRow | LotusXError]:
+    """Each order's outcome in a batch ``answer``: its row when accepted (the id it was named by filled in where
+    the row left it empty), else its error."""
     rows, codes = answer.result.rows, answer.retExtInfo.rows
     if not len(rows) == len(codes) == len(chunk):
         unmatched = ProtocolError(f"POST {request.path}: {len(chunk)} orders sent, {len(rows)} results and "
                                   f"{len(codes)} codes back")
         return [unmatched] * len(chunk)
-    outcomes: list[str | LotusXError] = []
+    outcomes: list[s.BatchRow | LotusXError] = []
     for asked, row, code in zip(chunk, rows, codes, strict=True):
         field, value = asked.ids
         named = getattr(row, field)
-        if code.code == 0 and row.orderId and named in ("", value):
-            outcomes.append(row.orderId)
+        if code.code == 0 and row.orderId and named == value:
+            outcomes.append(row)
+        elif code.code == 0 and row.orderId and not named:
+            outcomes.append(msgspec.structs.replace(row, **{field: value}))
         elif code.code == 0:  # accepted, but naming no order or another one: looked up
             outcomes.append(ProtocolError(f"POST {request.path}: order {value} accepted as {named or 'no order'!r}"))
         else:
