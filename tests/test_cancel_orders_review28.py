@@ -14,7 +14,17 @@ from lotusx.kernel.errors import AmbiguousOrderState, ConfigError, NotFound, Ser
 from lotusx.kernel.message import Request, Response
 from lotusx.kernel.service import Service
 from lotusx.models import CancelledOrder, Order
-from tests.test_place_orders_review27 import SYMBOL, Venue, bids, bybits, chunked, first_only, lookups_down, on_sim
+from tests.test_place_orders_review27 import (
+    SYMBOL,
+    Rewrite,
+    Venue,
+    bids,
+    bybits,
+    chunked,
+    first_only,
+    lookups_down,
+    on_sim,
+)
 
 CANCEL_BATCH = "/v5/order/cancel-batch"
 
@@ -169,15 +179,19 @@ async def test_binance_cancels_each_order_concurrently_each_slot_its_own_result(
         assert await v.ex.cancel_orders(SYMBOL) == []
 
 
-async def test_an_acceptance_naming_another_order_is_looked_up_not_taken_as_done() -> None:
-    """Code 0 but the row names another order: the one asked is looked up by its id and found as it is."""
-    async def other_order(request: Request, call_next: Service, attempt: int) -> Response:
+def first_row_named(cid: str) -> Rewrite:
+    """A rewrite: the venue's answer, its first row's orderLinkId replaced by ``cid``."""
+    async def rename(request: Request, call_next: Service, attempt: int) -> Response:
         response = await call_next(request)
         body = orjson.loads(response.body)
-        body["result"]["list"][0]["orderLinkId"] = "someone-else"
+        body["result"]["list"][0]["orderLinkId"] = cid
         return Response(status=response.status, headers=response.headers, body=orjson.dumps(body))
+    return rename
 
-    async with on_sim("bybit", rewrite=other_order, batch=CANCEL_BATCH) as v:
+
+async def test_an_acceptance_naming_another_order_is_looked_up_not_taken_as_done() -> None:
+    """Code 0 but the row names another order: the one asked is looked up by its id and found as it is."""
+    async with on_sim("bybit", rewrite=first_row_named("someone-else"), batch=CANCEL_BATCH) as v:
         await resting(v, 1)
         [result] = await v.ex.cancel_orders(SYMBOL, client_order_ids=["lvl-0"])
         assert isinstance(result, CancelledOrder) and result.order is not None
@@ -187,13 +201,7 @@ async def test_an_acceptance_naming_another_order_is_looked_up_not_taken_as_done
 
 async def test_a_row_leaving_the_client_id_empty_keeps_the_client_id_asked() -> None:
     """Code 0, the row's orderLinkId empty: the CancelledOrder carries the client id the cancel named."""
-    async def blank(request: Request, call_next: Service, attempt: int) -> Response:
-        response = await call_next(request)
-        body = orjson.loads(response.body)
-        body["result"]["list"][0]["orderLinkId"] = ""
-        return Response(status=response.status, headers=response.headers, body=orjson.dumps(body))
-
-    async with on_sim("bybit", rewrite=blank, batch=CANCEL_BATCH) as v:
+    async with on_sim("bybit", rewrite=first_row_named(""), batch=CANCEL_BATCH) as v:
         [placed] = await resting(v, 1)
         assert await v.ex.cancel_orders(SYMBOL, client_order_ids=["lvl-0"]) == [
             CancelledOrder(order_id=placed.order_id, client_order_id="lvl-0", symbol=SYMBOL)]
