@@ -6,15 +6,18 @@ test advances the clock, so no test waits one out.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+import msgspec
 import pytest
 
 import lotusx
-from lotusx.kernel.errors import ConfigError
+from lotusx.exchanges.bybit.schemas import Acknowledged
+from lotusx.kernel.errors import AuthenticationError, ConfigError
 from lotusx.kernel.message import Request, Response
 from lotusx.kernel.service import Service, around
 from lotusx.models import NewOrder
@@ -154,3 +157,25 @@ async def test_leaving_the_block_is_a_disconnect_like_any_other(case: Case) -> N
         assert not dcp.pending(USER, "SPOT")
         await case.clock.advance(5)
         assert status(case.sim, "spot", "spot-1") == "NEW"
+
+
+async def test_a_switch_that_cannot_log_in_again_says_so_when_the_block_ends(case: Case) -> None:
+    """The key revoked, the reconnect's login is refused: the switch ends, and the block's end raises why."""
+    venue = case.sim.venue("bybit")
+    switch = case.spot.disconnect_cancel()
+    ws = await switch.__aenter__()
+    del venue.keys[case.sim.api_keys("bybit").hmac_key]
+    ws.reconnect("test")
+    await eventually(lambda: venue.dcp.pending(USER, "SPOT"), "the sim saw the dcp connection drop")
+    with pytest.raises(AuthenticationError):  # waits for the next connection, whose login is refused
+        await ws.subscribe(["dcp.option"])
+    await asyncio.sleep(0.01)  # the switch's reader, woken by the same end, has seen it
+    with pytest.raises(AuthenticationError):
+        await switch.__aexit__(None, None, None)
+
+
+def test_the_set_answer_has_no_result_and_an_error_code_is_no_success() -> None:
+    """docs/v5/order/dcp.mdx answers retCode and retMsg alone; a retCode other than 0 never reads as done."""
+    assert msgspec.json.decode(b'{"retCode":0,"retMsg":"success"}', type=Acknowledged).retMsg == "success"
+    with pytest.raises(msgspec.ValidationError, match="10001"):
+        msgspec.json.decode(b'{"retCode":10001,"retMsg":"params error"}', type=Acknowledged)

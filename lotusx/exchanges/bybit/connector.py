@@ -992,9 +992,10 @@ class Bybit:
         other: the product's orders are cancelled once the window passes, unless a connection
         holding the topic (another block, another process of the account) is up by then.
         The block gets the stream holding the topic, for its ``stats`` (``connections`` is 0
-        while it reconnects); it is read by the switch, not by the block. A topic the venue
-        refuses after a reconnect ends the switch: its ``SubscriptionRejected`` is raised when
-        the block ends.
+        while it reconnects); it is read by the switch, not by the block. What no reconnect
+        cures ends the switch (a login refused: ``AuthenticationError``; the topic refused
+        after a reconnect: ``SubscriptionRejected``), and its error is raised when the block
+        ends: DCP was not armed to the end.
         """
         chosen = self._dcp_product(product)
         if time_window is not None:
@@ -1165,7 +1166,10 @@ def _dcp_window(time_window: int) -> int:
 
 
 async def _hold(ws: ReconnectWs) -> None:
-    """Read the DCP stream: its reconnect markers never fill its queue; a topic refused after a reconnect ends it."""
-    async for message in ws:
-        if isinstance(message, Lost):
-            raise message.rejected()
+    """Read the DCP stream, so its reconnect markers never fill its queue, until it ends.
+
+    It ends with the error no reconnect cures: a login refused (``AuthenticationError``), or its
+    one topic refused after a reconnect (``SubscriptionRejected``: every stream of it lost).
+    """
+    async for _ in ws:
+        pass
