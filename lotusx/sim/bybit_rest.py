@@ -24,6 +24,8 @@ from limits.storage import MemoryStorage
 from limits.strategies import FixedWindowRateLimiter
 
 from lotusx.kernel.errors import DuplicateClientOrderId, InsufficientBalance, LotusXError, NotFound, OrderRejected
+from lotusx.sim.bybit_dcp import PRODUCTS
+from lotusx.sim.bybit_dcp import WINDOW as DCP_WINDOW
 from lotusx.sim.bybit_wire import (
     LINK_ID,
     Reject,
@@ -518,6 +520,35 @@ class BybitRest:
         engine.balance(call.account, coin).locked -= amount
         self.withdrawals.append((str(10_000 + len(self.withdrawals)), coin, amount))
         return {"id": self.withdrawals[-1][0]}
+
+    # ===== Disconnection Protection (docs/v5/order/dcp.mdx, docs/v5/account/dcp-info.mdx; lotusx.sim.bybit_dcp) =====
+
+    def dcp_routes(self) -> list[web.RouteDef]:
+        """The DCP routes: set a product's window, read every product's."""
+        return [web.post("/v5/order/disconnected-cancel-all", self._private(self.set_dcp)),
+                web.get("/v5/account/query-dcp-info", self._private(self.dcp_info))]
+
+    async def set_dcp(self, call: Call) -> Any:
+        """POST /v5/order/disconnected-cancel-all: ``timeWindow`` [3, 300] s of ``product`` (OPTIONS when left out).
+
+        The docs give no refusal codes: an out-of-range window or an unknown product is 10001, as
+        the sim's other parameter errors. The answer has no result ("Response Parameters: None").
+        """
+        product = call.params.get("product", PRODUCTS[0])
+        window = call.params.get("timeWindow")
+        least, most = DCP_WINDOW
+        if product not in PRODUCTS:
+            raise Reject(10001, f"params error: product {product!r} is not one of {', '.join(PRODUCTS)}")
+        if isinstance(window, bool) or not isinstance(window, int) or not least <= window <= most:
+            raise Reject(10001, f"params error: timeWindow must be an integer within [{least}, {most}]")
+        self.venue.dcp.windows[(call.account, product)] = window
+        return {}
+
+    async def dcp_info(self, call: Call) -> Any:
+        """GET /v5/account/query-dcp-info: every product on, each with its window as a string."""
+        dcp = self.venue.dcp
+        return {"dcpInfos": [{"product": product, "dcpStatus": "ON",
+                              "timeWindow": str(dcp.window(call.account, product))} for product in PRODUCTS]}
 
 
 def _execution(e: Execution, category: str) -> dict[str, Any]:

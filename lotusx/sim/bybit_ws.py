@@ -21,6 +21,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from lotusx.sim.bybit_dcp import TOPICS as DCP_TOPICS
 from lotusx.sim.bybit_rest import sign_valid
 from lotusx.sim.bybit_wire import order_json, position_json, ticker
 from lotusx.sim.common import Connection, open_ws, plain
@@ -30,7 +31,7 @@ from lotusx.sim.venue import Event, Venue
 # docs/v5/websocket/public/orderbook "Depths": 1, 50, 200 and 1000 for linear and spot (linear's 500 is gone).
 BOOK = re.compile(r"^orderbook\.(1|50|200|1000)\.([A-Z0-9]+)$")
 TRADE = re.compile(r"^(publicTrade|tickers)\.([A-Z0-9]+)$")
-PRIVATE = ("order", "order.spot", "order.linear", "execution", "wallet", "position", "position.linear")
+PRIVATE = ("order", "order.spot", "order.linear", "execution", "wallet", "position", "position.linear", *DCP_TOPICS)
 
 
 class BybitWs:
@@ -50,11 +51,14 @@ class BybitWs:
         ws = await open_ws(request, self.venue)
         conn = Connection(self.venue, ws, session.render)
         unsubscribe = self.venue.hub.subscribe(conn.push)
-        async with conn:
-            conn.start(conn.idle_watch)
-            async for text in conn.messages():
-                for reply in session.command(text):
-                    conn.enqueue(reply)
+        try:
+            async with conn:
+                conn.start(conn.idle_watch)
+                async for text in conn.messages():
+                    for reply in session.command(text):
+                        conn.enqueue(reply)
+        finally:
+            session.let_go(dropped=True)  # its dcp topics: the account's DCP window may start
         unsubscribe()
         return ws
 
@@ -117,6 +121,7 @@ class Session:
         if bad:
             return [self.ack(op, req_id, False, f"error:handler not found,topic:{bad[0]}")]
         if op == "unsubscribe":
+            self.let_go(dropped=False, topics=args)
             self.topics = [t for t in self.topics if t not in args]
             return [self.ack(op, req_id, True)]
         new = [a for a in args if a not in self.topics]
@@ -126,7 +131,16 @@ class Session:
         if self.category != "private" and len(orjson.dumps(self.topics + new)) > limit:
             return [self.ack(op, req_id, False, f"error:args length over {limit} characters for one connection")]
         self.topics += new
+        for topic in new:
+            if topic in DCP_TOPICS and self.account is not None:
+                self.venue.dcp.hold(self.account, DCP_TOPICS[topic])
         return [self.ack(op, req_id, True)] + [self.book_message(t, "snapshot") for t in new if BOOK.match(t)]
+
+    def let_go(self, *, dropped: bool, topics: list[Any] | None = None) -> None:
+        """Release the dcp topics held among ``topics`` (all when None); ``dropped``: the connection is gone."""
+        for topic in self.topics if topics is None else [t for t in self.topics if t in topics]:
+            if topic in DCP_TOPICS and self.account is not None:
+                self.venue.dcp.release(self.account, DCP_TOPICS[topic], dropped=dropped)
 
     def valid(self, topic: Any) -> bool:
         """A topic this connection may subscribe to."""

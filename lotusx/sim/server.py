@@ -125,7 +125,7 @@ def build_app(venue: Venue) -> web.Application:
     else:
         bybit = BybitRest(venue)
         app = web.Application(middlewares=[chaos_middleware(venue, bybit_forced, BYBIT_ORDERS)])
-        app.add_routes(bybit.routes() + BybitWs(venue).routes())
+        app.add_routes(bybit.routes() + bybit.dcp_routes() + BybitWs(venue).routes())
     app[VENUE] = venue
     app.add_routes([web.get("/_sim/chaos", admin_chaos), web.post("/_sim/chaos", admin_chaos)])
     return app
@@ -171,6 +171,8 @@ async def serve(venues: Iterable[str] = ("binance", "bybit"), *, seed: int = 0, 
     finally:
         for task in tasks:
             task.cancel()
+        for each in running.values():
+            each.venue.dcp.stop()
         await asyncio.gather(*tasks, return_exceptions=True)
         for runner in reversed(runners):
             await runner.cleanup()

@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from lotusx.kernel.protocols import SYSTEM_CLOCK, Clock
+from lotusx.sim.bybit_dcp import Dcp
 from lotusx.sim.chaos import Chaos
 from lotusx.sim.engine import Balance, Engine, Fees, Fill, Ledger, Market, Order
 from lotusx.sim.positions import LEVERAGE, Positions
@@ -167,6 +168,7 @@ class Venue:
         # linear's, one-way: Bybit's contracts hold positions on margin, spot holds coins
         self.positions = Positions(leverage=config.leverage)
         self.engines = {c: self._engine(c) for c in categories}
+        self.dcp = Dcp(self)  # Bybit's Disconnection Protection (Binance has none: never armed there)
 
     def __repr__(self) -> str:
         return f"Venue({self.name!r}, categories={list(self.engines)}, chaos={self.chaos!r})"

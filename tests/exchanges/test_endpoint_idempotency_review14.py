@@ -85,10 +85,15 @@ BYBIT = {
     "wallet_balance": ("GET", "/v5/account/wallet-balance", SAFE),
     "fee_rate": ("GET", "/v5/account/fee-rate", SAFE),
     "withdraw_create": ("POST", "/v5/asset/withdraw/create", UNSAFE),
+    # The DCP window is absolute (docs/v5/order/dcp.mdx timeWindow): a re-send sets what the first set.
+    "dcp_set": ("POST", "/v5/order/disconnected-cancel-all", SAFE),
+    "dcp_info": ("GET", "/v5/account/query-dcp-info", SAFE),
     # Not HTTP: what a WebSocket connection attempt charges (RateLimit only; no Retry ever sees it).
     "ws_connect": ("CONNECT", "/v5", UNSAFE),
 }
 TABLES = [(binance, BINANCE), (bybit, BYBIT)]
+# Writes of an account setting to an absolute value: a re-send sets what the first set.
+SETTINGS = frozenset({"dcp_set"})
 
 
 def retry_class(endpoint: Endpoint) -> Idempotency:
@@ -122,8 +127,10 @@ def test_every_endpoint_has_its_documented_idempotency_class(
 
 @pytest.mark.parametrize("module", [binance, bybit], ids=["binance", "bybit"])
 def test_no_write_is_retried_freely_but_a_cancel(module: ModuleType) -> None:
-    """A SAFE write is a cancel or an amend to absolute values: a placement or withdrawal never is."""
+    """A SAFE write is a cancel, an amend or a setting to absolute values: a placement or withdrawal never is."""
     for endpoint in declared(module):
+        if endpoint.name in SETTINGS:
+            continue
         if retry_class(endpoint) is SAFE and endpoint.method != "GET":
             assert ("cancel" in endpoint.name or "amend" in endpoint.name) and endpoint.path.endswith(
                 ("/order", "/order/cancel", "/openOrders", "/order/cancel-all", "/order/amend",

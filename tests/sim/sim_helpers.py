@@ -21,11 +21,40 @@ import orjson
 
 import lotusx
 from lotusx.exchanges.bybit import VENUE_LINEAR
+from lotusx.testing import FakeClock
 
 
 def now_ms() -> int:
     """Wall-clock milliseconds."""
     return int(time.time() * 1000)
+
+
+class HeldClock(FakeClock):
+    """Real time, but every sleep waits for the test's ``advance()``: a sim on it fires its timers when told.
+
+    The clocks read the wall, so signatures and timestamps check as on the system clock; only the
+    sim's timers (its DCP window, idle watch, depth cadence) are held, so a test never waits one out.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(auto_advance=False)
+
+    def time(self) -> float:
+        """Wall-clock seconds since the epoch."""
+        return time.time()
+
+    def monotonic(self) -> float:
+        """Monotonic seconds."""
+        return time.monotonic()
+
+
+async def eventually(check: Callable[[], bool], what: str, limit: float = 5.0) -> None:
+    """Return once ``check()`` holds, polling every 10 ms; fail the test naming ``what`` after ``limit`` seconds."""
+    for _ in range(int(limit / 0.01)):
+        if check():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"never: {what}")
 
 
 @dataclass

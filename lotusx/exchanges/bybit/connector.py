@@ -1037,7 +1037,24 @@ class Bybit:
                 yield position
 
     async def _private(self, topic: Literal["order", "wallet", "position"]) -> AsyncGenerator[Any, None]:
-        credentials = self.parts.need_credentials("a private stream (watch_orders, watch_balances, watch_positions)")
+        clock = self.parts.clock
+        async with self._private_ws("a private stream (watch_orders, watch_balances, watch_positions)") as ws:
+            await ws.subscribe([topic])
+            async for message in ws:
+                if type(message) is Malformed or (
+                        type(message) is s.WsFrame and (message.topic or "").startswith(topic)):
+                    # A frame that is not JSON (counted by Parse) or our topic's payload that failed
+                    # its schema (counted by Route): what it said is lost, so it is asked by REST,
+                    # as after a gap (the stream itself is live).
+                    now = clock.clock.time()  # a Gap is marked on the local clock
+                    yield Reconnected(_UNREADABLE_EVENT, now)
+                    yield Resumed(now)
+                    continue
+                yield message
+
+    def _private_ws(self, what: str) -> ReconnectWs:
+        """A private stream (not started), logging in on each connection; ``what`` needs the credentials."""
+        credentials = self.parts.need_credentials(what)
         signer, clock = BybitHmac(credentials.api_key, credentials.secret), self.parts.clock
 
         stamps = LoginClock(clock)
@@ -1057,22 +1074,83 @@ class Bybit:
 
         url = self.parts.ws_url + ep.PRIVATE_PATH
         dialect = dataclasses.replace(PRIVATE, login=login, login_ack=answered)
-        async with self.parts.opened(ReconnectWs(lambda: self.parts.socket(url), frames=bybit_frames(self.metrics),
-                                                 dialect=dialect, heartbeat=HEARTBEAT, metrics=self.metrics,
-                                                 clock=self.parts.local_clock,
-                                                 admit=admission(self.parts.rate_limit, ep.WS_CONNECT))) as ws:
-            await ws.subscribe([topic])
-            async for message in ws:
-                if type(message) is Malformed or (
-                        type(message) is s.WsFrame and (message.topic or "").startswith(topic)):
-                    # A frame that is not JSON (counted by Parse) or our topic's payload that failed
-                    # its schema (counted by Route): what it said is lost, so it is asked by REST,
-                    # as after a gap (the stream itself is live).
-                    now = clock.clock.time()  # a Gap is marked on the local clock
-                    yield Reconnected(_UNREADABLE_EVENT, now)
-                    yield Resumed(now)
-                    continue
-                yield message
+        return self.parts.opened(ReconnectWs(lambda: self.parts.socket(url), frames=bybit_frames(self.metrics),
+                                             dialect=dialect, heartbeat=HEARTBEAT, metrics=self.metrics,
+                                             clock=self.parts.local_clock,
+                                             admit=admission(self.parts.rate_limit, ep.WS_CONNECT)))
+
+    # ----- disconnection protection (DCP) -----
+
+    async def set_disconnect_cancel(self, time_window: int, *, product: str | None = None) -> None:
+        """Set ``product``'s DCP window to ``time_window`` seconds, 3 to 300 (POST /v5/order/disconnected-cancel-all).
+
+        Disconnection Protection is Bybit's dead man's switch (docs/v5/order/dcp.mdx): once every
+        private connection holding the product's ``dcp`` topic (:meth:`disconnect_cancel` holds
+        one) is gone, and none is back within the window, the venue cancels every active order of
+        the product. ``product`` is ``SPOT``, ``DERIVATIVES`` or ``OPTIONS``, by default this
+        connector's (spot: SPOT, linear: DERIVATIVES); it is always sent, as the venue's own default
+        is OPTIONS. A window out of range or another product is a ``ConfigError``, nothing sent.
+        The account must have DCP switched on by its account manager ("only available for Ins
+        clients"), and a new window takes "a certain time" to apply (the docs: ask again after
+        10 s). Binance spot has no equivalent: its connector has no such method.
+        """
+        chosen = self._dcp_product(product)
+        body = {"product": chosen, "timeWindow": _dcp_window(time_window)}
+        await self.rest.call(_post(ep.DCP_SET, body), s.Acknowledged)  # no result: retCode and retMsg alone
+
+    async def get_disconnect_cancel(self) -> dict[str, int]:
+        """The DCP window in seconds of each product DCP is on for (GET /v5/account/query-dcp-info).
+
+        ``{"SPOT": 10, "DERIVATIVES": 10}``: a product DCP is not switched on for is absent, and an
+        account without DCP gets an empty dict (docs/v5/account/dcp-info.mdx).
+        """
+        answer: s.Envelope[s.DcpInfos] = await self.rest.get(ep.DCP_INFO.path, None, endpoint=ep.DCP_INFO,
+                                                             type=s.Envelope[s.DcpInfos])
+        return {row.product: int(row.timeWindow) for row in answer.result.dcpInfos if row.dcpStatus == "ON"}
+
+    @asynccontextmanager
+    async def disconnect_cancel(self, time_window: int | None = None, *,
+                                product: str | None = None) -> AsyncIterator[ReconnectWs]:
+        """DCP armed for the block: a private connection of its own holds ``product``'s ``dcp`` topic.
+
+        The venue cancels every active order of the product once no private connection holding
+        the topic is up and none is back within the window (docs/v5/order/dcp.mdx,
+        docs/v5/websocket/private/dcp.mdx: ``dcp.spot``, ``dcp.future``, ``dcp.option``): so when
+        this process or its network dies, its quotes do not outlive it by more than the window.
+        The connection is kept up as every private stream is (heartbeat, re-login and resubscribe
+        on reconnect), and entering returns once the venue confirmed the subscription.
+        ``time_window`` (3 to 300 s), when given, is set first (:meth:`set_disconnect_cancel`);
+        ``product`` defaults to this connector's.
+
+        Leaving the block closes the connection, which to the venue is a disconnect like any
+        other: the product's orders are cancelled once the window passes, unless a connection
+        holding the topic (another block, another process of the account) is up by then.
+        The block gets the stream holding the topic, for its ``stats`` (``connections`` is 0
+        while it reconnects); it is read by the switch, not by the block. What no reconnect
+        cures ends the switch (a login refused: ``AuthenticationError``; the topic refused
+        after a reconnect: ``SubscriptionRejected``), and its error is raised when the block
+        ends: DCP was not armed to the end.
+        """
+        chosen = self._dcp_product(product)
+        if time_window is not None:
+            await self.set_disconnect_cancel(time_window, product=chosen)
+        async with self._private_ws("disconnect_cancel") as ws:
+            await ws.subscribe([_DCP_TOPIC[chosen]])
+            holder = asyncio.create_task(_hold(ws))
+            try:
+                yield ws
+                if holder.done():
+                    holder.result()  # the switch ended while the block ran: its error, if any
+            finally:
+                holder.cancel()
+                await asyncio.gather(holder, return_exceptions=True)
+
+    def _dcp_product(self, product: str | None) -> str:
+        if product is None:
+            return _DCP_PRODUCT[self.category.name]
+        if product not in _DCP_TOPIC:
+            raise ConfigError(f"product is SPOT, DERIVATIVES or OPTIONS (docs/v5/order/dcp.mdx), got {product!r}")
+        return product
 
     async def subscribe(self, streams: Sequence[str]) -> None:
         """Raw escape hatch: subscribe the shared public stream to venue topics (``orderbook.50.BTCUSDT``).
@@ -1254,3 +1332,30 @@ def _balances(accounts: Iterable[s.WalletAccount], *, zeros: bool = False) -> di
     # copy_negate and exact_add, not "-": a caller's decimal context would round the difference.
     return {c.coin: Balance(asset=c.coin, free=exact_add(c.walletBalance, c.locked.copy_negate()), locked=c.locked)
             for account in accounts for c in account.coin if zeros or c.walletBalance or c.locked}
+
+
+# Disconnection Protection (docs/v5/order/dcp.mdx): the product a category's orders fall under ("Inverse Perp /
+# Inverse Futures / USDT Perp / ... / Spot / options"), the private topic that arms it
+# (docs/v5/websocket/private/dcp.mdx) and the window's bounds in seconds ("[3, 300]").
+_DCP_PRODUCT = {"spot": "SPOT", "linear": "DERIVATIVES", "inverse": "DERIVATIVES", "option": "OPTIONS"}
+_DCP_TOPIC = {"SPOT": "dcp.spot", "DERIVATIVES": "dcp.future", "OPTIONS": "dcp.option"}
+_DCP_WINDOW = (3, 300)
+
+
+def _dcp_window(time_window: int) -> int:
+    """``time_window`` if it is whole seconds within the venue's bounds; else ``ConfigError``."""
+    least, most = _DCP_WINDOW
+    if isinstance(time_window, bool) or not isinstance(time_window, int) or not least <= time_window <= most:
+        raise ConfigError(f"time_window is whole seconds from {least} to {most} (docs/v5/order/dcp.mdx), "
+                          f"got {time_window!r}")
+    return time_window
+
+
+async def _hold(ws: ReconnectWs) -> None:
+    """Read the DCP stream, so its reconnect markers never fill its queue, until it ends.
+
+    It ends with the error no reconnect cures: a login refused (``AuthenticationError``), or its
+    one topic refused after a reconnect (``SubscriptionRejected``: every stream of it lost).
+    """
+    async for _ in ws:
+        pass

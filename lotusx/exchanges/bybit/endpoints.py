@@ -101,6 +101,11 @@ WALLET_BALANCE = _ep("wallet_balance", "GET", "/v5/account/wallet-balance", sign
 FEE_RATE = _ep("fee_rate", "GET", "/v5/account/fee-rate", signed=True, own_pool=True)
 WITHDRAW = _ep("withdraw_create", "POST", "/v5/asset/withdraw/create", signed=True, own_pool=True,
                idempotency=Idempotency.UNSAFE)
+# Disconnection Protection (docs/v5/order/dcp.mdx, docs/v5/account/dcp-info.mdx). docs/v5/rate-limit/rate-limit.mdx
+# "API Rate Limit Table": /v5/order/disconnected-cancel-all 5/s and /v5/account/query-dcp-info 5/s, each its own
+# limit per UID. SAFE: the window is absolute, so a re-send after a lost answer sets what the first set.
+DCP_SET = _ep("dcp_set", "POST", "/v5/order/disconnected-cancel-all", signed=True, own_pool=True)
+DCP_INFO = _ep("dcp_info", "GET", "/v5/account/query-dcp-info", signed=True, own_pool=True)
 
 # Not an HTTP request: what each WebSocket connection attempt, public or private, charges before it
 # is made (lotusx.ws.outbound.admission). docs/v5/ws/connect "IP Limits": "Do not build over 500
@@ -115,7 +120,7 @@ WS_CONNECT = Endpoint("ws_connect", "CONNECT", "/v5", costs={WS_CONNECTIONS: 1})
 _SHARED = (Pool(IP, 300, 5), Pool(ORDER_REALTIME.name, 25, 1), Pool(ORDER_HISTORY.name, 25, 1),
            Pool(EXECUTION_LIST.name, 25, 1), Pool(POSITION_LIST.name, 25, 1),
            Pool(WALLET_BALANCE.name, 25, 1), Pool(WITHDRAW.name, 2, 1), Pool(FEE_RATE.name, 2, 1),
-           Pool(WS_CONNECTIONS, 250, 300))
+           Pool(WS_CONNECTIONS, 250, 300), Pool(DCP_SET.name, 2, 1), Pool(DCP_INFO.name, 2, 1))
 LIMITS = {
     "spot": (*_SHARED, Pool(ORDER_CREATE.name, 10, 1), Pool(ORDER_CANCEL.name, 10, 1),
              Pool(ORDER_CANCEL_ALL.name, 10, 1), Pool(ORDER_AMEND.name, 5, 1), Pool(ORDER_CREATE_BATCH.name, 10, 1),

@@ -323,3 +323,29 @@ class PublicTrade(msgspec.Struct):
     def __post_init__(self) -> None:
         # One that is no amount (NaN, negative) fails here, counted, not in watch_trades' consumer.
         check_amounts(self.p, self.v)
+
+
+class Acknowledged(msgspec.Struct):
+    """A success answer with no ``result``: /v5/order/disconnected-cancel-all's is ``{"retCode": 0, "retMsg":
+    "success"}`` alone (docs/v5/order/dcp.mdx)."""
+
+    retCode: int
+    retMsg: str = ""
+
+    def __post_init__(self) -> None:
+        if self.retCode != 0:  # as Envelope's: an error answer is never read as a success
+            raise ValueError(f"retCode {self.retCode} in an answer read as a success")
+
+
+class DcpInfo(msgspec.Struct):
+    """One product's DCP configuration (docs/v5/account/dcp-info.mdx): ``timeWindow`` in seconds, as a string."""
+
+    product: str
+    dcpStatus: str
+    timeWindow: Annotated[str, msgspec.Meta(pattern=r"^[0-9]+$")]
+
+
+class DcpInfos(msgspec.Struct):
+    """GET /v5/account/query-dcp-info result: the products DCP is on for (an account without it: none)."""
+
+    dcpInfos: list[DcpInfo] = []
