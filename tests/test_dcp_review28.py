@@ -159,19 +159,39 @@ async def test_leaving_the_block_is_a_disconnect_like_any_other(case: Case) -> N
         assert status(case.sim, "spot", "spot-1") == "NEW"
 
 
-async def test_a_switch_that_cannot_log_in_again_says_so_when_the_block_ends(case: Case) -> None:
-    """The key revoked, the reconnect's login is refused: the switch ends, and the block's end raises why."""
+async def test_a_switch_that_cannot_log_in_again_stops_the_block_with_why(case: Case) -> None:
+    """The key revoked, the reconnect's login refused: nothing protects the orders now, so the block is stopped and
+    raises why."""
     venue = case.sim.venue("bybit")
-    switch = case.spot.disconnect_cancel()
-    ws = await switch.__aenter__()
-    del venue.keys[case.sim.api_keys("bybit").hmac_key]
-    ws.reconnect("test")
-    await eventually(lambda: venue.dcp.pending(USER, "SPOT"), "the sim saw the dcp connection drop")
-    with pytest.raises(AuthenticationError):  # waits for the next connection, whose login is refused
-        await ws.subscribe(["dcp.option"])
-    await asyncio.sleep(0.01)  # the switch's reader, woken by the same end, has seen it
-    with pytest.raises(AuthenticationError):
-        await switch.__aexit__(None, None, None)
+    went_on = False
+
+    async def quoting() -> None:
+        nonlocal went_on
+        async with case.spot.disconnect_cancel() as ws:
+            del venue.keys[case.sim.api_keys("bybit").hmac_key]
+            ws.reconnect("test")
+            await asyncio.sleep(60)  # a quoter's loop: stopped by the switch's end, not run out
+            went_on = True
+
+    with pytest.raises(AuthenticationError):  # bounded: a block left running fails the test with TimeoutError
+        await asyncio.wait_for(quoting(), 20)
+    assert not went_on
+
+
+async def test_a_block_cancelled_from_outside_is_cancelled_not_turned_into_the_switch_error(case: Case) -> None:
+    """A caller's own cancel of the task running the block comes out as CancelledError, as for any await."""
+    entered = asyncio.Event()
+
+    async def quoting() -> None:
+        async with case.spot.disconnect_cancel():
+            entered.set()
+            await asyncio.sleep(60)
+
+    task = asyncio.create_task(quoting())
+    await asyncio.wait_for(entered.wait(), 20)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
 
 
 def test_the_set_answer_has_no_result_and_an_error_code_is_no_success() -> None:

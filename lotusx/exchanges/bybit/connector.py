@@ -1128,20 +1128,43 @@ class Bybit:
         The block gets the stream holding the topic, for its ``stats`` (``connections`` is 0
         while it reconnects); it is read by the switch, not by the block. What no reconnect
         cures ends the switch (a login refused: ``AuthenticationError``; the topic refused
-        after a reconnect: ``SubscriptionRejected``), and its error is raised when the block
-        ends: DCP was not armed to the end.
+        after a reconnect: ``SubscriptionRejected``): nothing protects the orders from then on,
+        so the block is stopped where it waits, as ``asyncio.timeout`` stops one, and the
+        ``async with`` raises the switch's error (a quoter's own ``finally`` then pulls its
+        quotes). A cancel of the block's task from outside stays a ``CancelledError``.
         """
         chosen = self._dcp_product(product)
         if time_window is not None:
             await self.set_disconnect_cancel(time_window, product=chosen)
         async with self._private_ws("disconnect_cancel") as ws:
             await ws.subscribe([_DCP_TOPIC[chosen]])
+            block = asyncio.current_task()
+            assert block is not None  # an async with runs in a task
+            cancelling, inside, stopped = block.cancelling(), True, False
+
+            def ended(holder: asyncio.Task[None]) -> None:
+                nonlocal stopped
+                if inside and not holder.cancelled() and holder.exception() is not None:
+                    # Nothing protects the orders now: the block is stopped where it waits (as
+                    # asyncio.timeout stops one), and its end raises the switch's error.
+                    stopped = True
+                    block.cancel()
+
             holder = asyncio.create_task(_hold(ws))
+            holder.add_done_callback(ended)
             try:
                 yield ws
-                if holder.done():
-                    holder.result()  # the switch ended while the block ran: its error, if any
+            except asyncio.CancelledError:
+                if stopped and block.uncancel() <= cancelling:  # our cancel, not the caller's
+                    raise _ended_by(holder) from None
+                raise
+            else:
+                if stopped:  # the block swallowed our cancel
+                    block.uncancel()
+                if holder.done() and not holder.cancelled() and holder.exception() is not None:
+                    raise _ended_by(holder)  # the switch ended as the block did
             finally:
+                inside = False
                 holder.cancel()
                 await asyncio.gather(holder, return_exceptions=True)
 
@@ -1349,6 +1372,13 @@ def _dcp_window(time_window: int) -> int:
         raise ConfigError(f"time_window is whole seconds from {least} to {most} (docs/v5/order/dcp.mdx), "
                           f"got {time_window!r}")
     return time_window
+
+
+def _ended_by(holder: asyncio.Task[None]) -> BaseException:
+    """The error that ended the DCP switch's reader ``holder`` (done, not cancelled, failed)."""
+    error = holder.exception()
+    assert error is not None
+    return error
 
 
 async def _hold(ws: ReconnectWs) -> None:
