@@ -153,7 +153,17 @@ async def test_a_mid_that_holds_sends_nothing(quiet: tuple[Sim, Any, Metrics]) -
     assert len(await ex.get_open_orders(SYMBOL)) == 2 * ladder.LEVELS
 
 
-async def test_a_moved_mid_amends_every_level_in_one_call_and_keeps_the_ids(quiet: tuple[Sim, Any, Metrics]) -> None:
+async def test_a_ladder_outside_the_rules_is_refused_before_anything_is_sent(quiet: tuple[Sim, Any, Metrics]) -> None:
+    """A mid of 100 USDT: 0.0021 BTC a level is under the 5 USDT min notional, OrderOutsideRules, no request sent."""
+    _, ex, metrics = quiet
+    quoter, _ = await a_ladder(ex)
+    before = sent(metrics)
+    with pytest.raises(lotusx.OrderOutsideRules):
+        await quoter.requote(Decimal(100))
+    assert sent(metrics) == before and quoter.place_calls == 0
+
+
+async def test_a_mid_moved_by_the_band_amends_every_level_in_one_call(quiet: tuple[Sim, Any, Metrics]) -> None:
     """A mid moved by the band: one amend_orders call moves all the levels; the orders rest at the new prices."""
     _, ex, _ = quiet
     quoter, mid = await a_ladder(ex)
