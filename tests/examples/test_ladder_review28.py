@@ -194,3 +194,15 @@ async def test_pull_cancels_every_level_and_the_kill_switch_finds_nothing(quiet:
     pulled, killed = await quoter.pull()
     assert (pulled, killed) == (2 * ladder.LEVELS, 0)
     assert await ex.get_open_orders(SYMBOL) == []
+
+
+async def test_levels_the_post_only_refuses_are_counted_and_never_rest_across(quiet: tuple[Sim, Any, Metrics]) -> None:
+    """A mid past the best ask: the bids moved into the asks are refused or cancelled, counted, none rests there."""
+    _, ex, _ = quiet
+    quoter, mid = await a_ladder(ex)
+    book = await ex.get_order_book(SYMBOL, depth=5)
+    await quoter.requote(mid)
+    await quoter.requote(book.asks[0][0] + 2 * ladder.FIRST * quoter.tick)  # bid 0 would take the best ask
+    assert sum(quoter.refused.values()) + quoter.gone >= 1 and not quoter.unexpected
+    bids = [order.price for order in await ex.get_open_orders(SYMBOL) if order.side == "BUY"]
+    assert bids and max(bids) < book.asks[0][0]
