@@ -81,6 +81,7 @@ def test_push_stream_example_hands_depth_and_trades_to_its_handler() -> None:
     ("order_stream.py", "following the user stream"),
     ("push_stream.py", "pushing BTCUSDT"),
     ("market_maker.py", "rules BTCUSDT"),
+    ("ladder.py", "only the kill switch pulls the ladder"),
 ])
 def test_ctrl_c_ends_an_example_at_once_without_a_traceback(script: str, running: str) -> None:
     """Ctrl-C mid-run: exit status 130 within seconds, everything closed, no traceback or unclosed-session warning."""
@@ -90,7 +91,8 @@ def test_ctrl_c_ends_an_example_at_once_without_a_traceback(script: str, running
     assert "Traceback" not in errors and "Unclosed" not in errors, errors[-2000:]
 
 
-@pytest.mark.parametrize("script", ["quickstart.py", "quickstart_bybit.py", "push_stream.py", "market_maker.py"])
+@pytest.mark.parametrize("script", ["quickstart.py", "quickstart_bybit.py", "push_stream.py", "market_maker.py",
+                                    "ladder.py"])
 @pytest.mark.parametrize("seconds", ["nan", "inf", "-1"])
 def test_a_stream_time_an_example_cannot_end_by_is_a_usage_error(script: str, seconds: str) -> None:
     """--seconds nan/inf/-1: status 2 and why, at once; not a TimeoutError traceback, nor a run that never ends."""
