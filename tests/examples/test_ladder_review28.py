@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib.util
 import io
 import re
 from collections.abc import AsyncIterator
 from decimal import Decimal
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -18,20 +15,11 @@ import pytest
 import lotusx
 from lotusx.metrics import Metrics
 from lotusx.sim import Sim, SimConfig, serve
+from tests.examples.loaded import example
 
 SYMBOL = "BTCUSDT"
 
-
-def example() -> ModuleType:
-    path = Path(__file__).resolve().parents[2] / "examples" / "ladder.py"
-    spec = importlib.util.spec_from_file_location("ladder_example", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-ladder = example()
+ladder = example("ladder")
 RUNS: dict[str, str] = {}
 
 

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import AsyncIterator
 from decimal import Decimal
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -14,20 +11,11 @@ import pytest
 import lotusx
 from lotusx.sim import Sim, SimConfig, serve
 from lotusx.sim.venue import MAKER
+from tests.examples.loaded import example
 
 SYMBOL = "BTCUSDT"
 
-
-def example() -> ModuleType:
-    path = Path(__file__).resolve().parents[2] / "examples" / "market_maker.py"
-    spec = importlib.util.spec_from_file_location("market_maker_example", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-mm = example()
+mm = example("market_maker")
 
 
 @pytest.fixture(params=["binance", "bybit"])
