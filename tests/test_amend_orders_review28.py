@@ -193,6 +193,33 @@ async def test_binance_amends_each_order_concurrently_each_slot_its_own_result()
         assert await v.ex.amend_orders(SYMBOL, []) == []
 
 
+async def test_binance_reads_the_orders_it_replaces_with_one_open_orders_listing() -> None:
+    """Three new prices on Binance: one GET /api/v3/openOrders (weight 6) reads them all, not a GET /api/v3/order
+    (weight 4) each, then a cancel-replace each."""
+    async with on_sim("binance", single=("POST", "/api/v3/order/cancelReplace")) as v:
+        placed = await resting(v, 3)
+        v.wire.requests.clear()
+        results = await v.ex.amend_orders(SYMBOL, [Amend(order_id=o.order_id, price=lower(v, o)) for o in placed])
+        assert [(r.price, r.status) for r in results] == [(lower(v, o), "NEW") for o in placed]
+        assert sorted(v.wire.requests) == ["GET /api/v3/openOrders", *["POST /api/v3/order/cancelReplace"] * 3]
+
+
+async def test_binance_amends_read_each_order_alone_when_the_listing_fails() -> None:
+    """The open-orders listing refused: each amend reads its own order, as amend_order does, and goes through."""
+    async def no_listing(request: Request, call_next: Service) -> Response:
+        if request.path == "/api/v3/openOrders":
+            raise ServerError("the lists are down")
+        return await call_next(request)
+
+    async with on_sim("binance", single=("POST", "/api/v3/order/cancelReplace"), outer=no_listing) as v:
+        placed = await resting(v, 2)
+        v.wire.requests.clear()
+        results = await v.ex.amend_orders(SYMBOL, [Amend(client_order_id=o.client_order_id, price=lower(v, o))
+                                                   for o in placed])
+        assert [r.price for r in results] == [lower(v, o) for o in placed]
+        assert sorted(v.wire.requests) == [*["GET /api/v3/order"] * 2, *["POST /api/v3/order/cancelReplace"] * 2]
+
+
 async def test_an_order_closed_before_the_listing_whose_read_fails_is_ambiguous_outcome_alone() -> None:
     """The middle order cancelled before the listing and its own read failing: AmbiguousOutcome there only."""
     async def by_id_down(request: Request, call_next: Service) -> Response:
