@@ -30,10 +30,17 @@ class Envelope(msgspec.Struct, Generic[T]):
     time: int | None = None
 
     def __post_init__(self) -> None:
-        # The classifier reads the first retCode of an answer starting '{"retCode":0,', a decoder
-        # the last: a second one, not 0, is an error answer, never data (a listed nothing).
-        if self.retCode != 0:
-            raise ValueError(f"retCode {self.retCode} in an answer read as a success")
+        _succeeded(self.retCode)
+
+
+def _succeeded(ret_code: int) -> None:
+    """Refuse an answer read as a success whose retCode is not 0.
+
+    The classifier reads the first retCode of an answer starting '{"retCode":0,', a decoder the
+    last: a second one, not 0, is an error answer, never data (a listed nothing).
+    """
+    if ret_code != 0:
+        raise ValueError(f"retCode {ret_code} in an answer read as a success")
 
 
 class ServerTime(msgspec.Struct):
@@ -333,8 +340,7 @@ class Acknowledged(msgspec.Struct):
     retMsg: str = ""
 
     def __post_init__(self) -> None:
-        if self.retCode != 0:  # as Envelope's: an error answer is never read as a success
-            raise ValueError(f"retCode {self.retCode} in an answer read as a success")
+        _succeeded(self.retCode)
 
 
 class DcpInfo(msgspec.Struct):
