@@ -31,7 +31,7 @@ from lotusx.kernel.classify import Classifier, MapErrors
 from lotusx.kernel.client import RestClient
 from lotusx.kernel.credentials import Credentials
 from lotusx.kernel.errors import ConfigError, LotusXError
-from lotusx.kernel.message import Request, Response
+from lotusx.kernel.message import Endpoint, Request, Response
 from lotusx.kernel.protocols import SYSTEM_CLOCK, Clock, Signer
 from lotusx.kernel.service import Layer, Service, stack
 from lotusx.layers.clock import ClockSync, ServerClock, fresh
@@ -44,6 +44,8 @@ from lotusx.log import without_password
 from lotusx.metrics import Metrics
 from lotusx.transport import AiohttpRest, AiohttpWs
 from lotusx.transport.url import parsed_url, proxy_url
+from lotusx.transport.ws_rpc import RpcCodec, WsRpc
+from lotusx.ws.outbound import admission
 
 Reconcile = Callable[[Service, Request], Awaitable[Response | None]]
 
@@ -188,6 +190,22 @@ class Venue:
     reconcile: Reconcile | None = None
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     ws_api_url: str = ""  # the WebSocket API's base URL, for venues that have one (Binance's user data)
+    ws_trading: WsTrading | None = None  # how it trades over that API, for ``ws_trading=True``
+
+
+@dataclass(frozen=True)
+class WsTrading:
+    """How a venue sends calls over its WebSocket API instead of REST (``lotusx.connect(..., ws_trading=True)``).
+
+    The connector's requests and layers stay as they are: ``codec`` says which calls go over the
+    socket and how (the others stay on REST), ``signer`` signs those its way and the others as the
+    venue's REST signer does, ``connect`` is what one connection attempt charges.
+    """
+
+    path: str  # appended to the WebSocket API's base URL
+    codec: Callable[[], RpcCodec]
+    signer: Callable[[Credentials], Signer]
+    connect: Endpoint
 
 
 def open_venue(venue: Venue, *, credentials: Credentials | None = None, rest_url: str | None = None,
@@ -195,7 +213,7 @@ def open_venue(venue: Venue, *, credentials: Credentials | None = None, rest_url
                inner: Sequence[Layer] = (), rate_limit_storage: str = "memory://",
                rate_limits: Mapping[str, Sequence[Pool]] | None = None, metrics: Metrics | None = None,
                clock: Clock = SYSTEM_CLOCK, max_wait: float = 30.0, transport: Service | None = None,
-               proxy: str | None = None) -> Any:
+               proxy: str | None = None, ws_trading: bool = False) -> Any:
     """Build ``venue``'s connector over its canonical stack (see the module docstring).
 
     ``ws_api_url`` defaults to ``ws_url`` when that is given, else to the venue's own: a
@@ -204,8 +222,13 @@ def open_venue(venue: Venue, *, credentials: Credentials | None = None, rest_url
     ``transport`` replaces the aiohttp transport, e.g. with ``lotusx.testing.FakeTransport``.
     ``proxy`` is an HTTP proxy for the REST calls and every WebSocket (beside ``transport``, an
     ``AiohttpRest`` with that same proxy, for the WebSockets).
+    ``ws_trading`` puts a :class:`~lotusx.transport.WsRpc` under the stack: the calls the venue's
+    :class:`WsTrading` takes go over one WebSocket API socket, the others to the REST transport.
     """
     _check_options(credentials, outer, inner, rest_url=rest_url, ws_url=ws_url, ws_api_url=ws_api_url)
+    if ws_trading and venue.ws_trading is None:
+        raise ConfigError(f"ws_trading=True: {venue.name} declares no WebSocket API to trade over "
+                          "(binance has one); leave it out to trade over REST")
     proxy = proxy_url(proxy)
     if transport is not None and (rest_url is not None or (
             proxy is not None and not (isinstance(transport, AiohttpRest) and transport.proxy == proxy))):
@@ -225,10 +248,17 @@ def open_venue(venue: Venue, *, credentials: Credentials | None = None, rest_url
     pools = _pools(venue.pools, rate_limits)
     limiter = Limiter(pools, rate_limit_storage, key=venue.name, clock=server_clock, max_wait=max_wait,
                       metrics=metrics, exchange=venue.name)
-    transport = _Wire(transport if transport is not None else AiohttpRest(rest_url or venue.rest_url, proxy=proxy),
-                      venue.name, limiter)
-    unlayered = MapErrors(venue.classify)(transport)
     rate_limit = RateLimit(limiter, usage=venue.usage)
+    wire = transport if transport is not None else AiohttpRest(rest_url or venue.rest_url, proxy=proxy)
+    api_url = (ws_api_url or ws_url or venue.ws_api_url).rstrip("/")
+    signer = venue.signer
+    if ws_trading and venue.ws_trading is not None:
+        trading, url = venue.ws_trading, api_url + venue.ws_trading.path
+        wire = WsRpc(lambda: AiohttpWs(url, proxy=proxy), trading.codec(), wire,
+                     admit=admission(rate_limit, trading.connect))
+        signer = trading.signer
+    transport = _Wire(wire, venue.name, limiter)
+    unlayered = MapErrors(venue.classify)(transport)
     # The user's inner layers see every wire attempt, as documented: the clock's samples and the
     # reconcile queries too (a header an egress proxy requires, a recorder for replay).
     users = stack(*inner)
@@ -240,7 +270,7 @@ def open_venue(venue: Venue, *, credentials: Credentials | None = None, rest_url
     clock_sync: Sequence[Layer] = (NoCredentials(venue.name),)
     sign: Sequence[Layer] = ()
     if credentials is not None:
-        clock_sync, sign = (ClockSync(server_clock),), (Sign(venue.signer(credentials), clock=server_clock),)
+        clock_sync, sign = (ClockSync(server_clock),), (Sign(signer(credentials), clock=server_clock),)
     trace = Trace(venue.name, metrics=metrics, usage_headers=tuple(n for p in venue.usage for n in p.names))
     # No Retry: a reconcile runs inside Retry's own loop. The same RateLimit: the venue counts
     # these too. Traced: a reconcile after a lost order answer is what an operator looks for.
@@ -261,7 +291,7 @@ def open_venue(venue: Venue, *, credentials: Credentials | None = None, rest_url
     # status check (re-running the venue map would decode every successful body twice).
     rest = RestClient(transport, layers)
     parts = Parts(venue, rest, server_clock, credentials, (ws_url or venue.ws_url).rstrip("/"), metrics, signed,
-                  (ws_api_url or ws_url or venue.ws_api_url).rstrip("/"), rate_limit, proxy=proxy)
+                  api_url, rate_limit, proxy=proxy)
     return venue.connector(parts)
 
 
@@ -399,6 +429,10 @@ class connect:
       WebSocket the connector opens; ``None`` (the default) connects directly. With ``transport=``,
       give that transport its own proxy (``rest_url=`` is refused with it, and so is ``proxy=``
       unless the transport is an ``AiohttpRest`` with that same proxy: the WebSockets then use it).
+    - ``ws_trading``: ``True`` sends the venue's order calls (Binance: place, cancel, amend,
+      cancel-replace, cancel all, order and open-order reads) over one WebSocket API socket kept
+      open, instead of an HTTP request each, through the same layers; every other call stays on
+      REST. ``False`` (the default) trades over REST. A venue without one refuses it (``ConfigError``).
 
     An unknown venue raises ``ConfigError`` at once; a malformed option (a URL without its
     scheme, an unknown pool) raises it on entering the block, before anything is sent. The
@@ -410,13 +444,13 @@ class connect:
                  inner: Sequence[Layer] = (), rate_limit_storage: str = "memory://",
                  rate_limits: Mapping[str, Sequence[Pool]] | None = None, metrics: Metrics | None = None,
                  clock: Clock = SYSTEM_CLOCK, max_wait: float = 30.0, transport: Service | None = None,
-                 proxy: str | None = None) -> None:
+                 proxy: str | None = None, ws_trading: bool = False) -> None:
         self.venue = venue if isinstance(venue, Venue) else find_venue(venue)
         self._open = functools.partial(
             open_venue, self.venue, credentials=credentials, rest_url=rest_url, ws_url=ws_url, ws_api_url=ws_api_url,
             outer=outer, inner=inner,
             rate_limit_storage=rate_limit_storage, rate_limits=rate_limits, metrics=metrics, clock=clock,
-            max_wait=max_wait, transport=transport, proxy=proxy)
+            max_wait=max_wait, transport=transport, proxy=proxy, ws_trading=ws_trading)
         self._connector: Any = None
 
     async def __aenter__(self) -> Any:

@@ -88,9 +88,10 @@ class QueryHmac:
         """A new request carrying timestamp, recvWindow, signature and the API key header."""
         query = stamped_query(request.query, timestamp_ms, recv_window=self.recv_window,
                               timestamp_param=self.timestamp_param, recv_window_param=self.recv_window_param)
-        return sign_query(request, query, self._hex, self.signature_param, (self.key_header, self.api_key))
+        return sign_query(request, query, self.signature, self.signature_param, (self.key_header, self.api_key))
 
-    def _hex(self, payload: bytes) -> str:
+    def signature(self, payload: bytes) -> str:
+        """Lower-case hex HMAC-SHA256 of ``payload``: what a payload built elsewhere is signed with."""
         return hmac_sha256_hex(self._mac, payload)
 
 

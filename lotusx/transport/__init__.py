@@ -2,5 +2,6 @@
 
 from lotusx.transport.rest import AiohttpRest
 from lotusx.transport.ws import AiohttpWs
+from lotusx.transport.ws_rpc import RpcCodec, WsRpc
 
-__all__ = ["AiohttpRest", "AiohttpWs"]
+__all__ = ["AiohttpRest", "AiohttpWs", "RpcCodec", "WsRpc"]

@@ -11,12 +11,13 @@ from lotusx.exchanges.binance.connector import Binance
 from lotusx.exchanges.binance.endpoints import LIMITS, USAGE
 from lotusx.exchanges.binance.errors import classify
 from lotusx.exchanges.binance.schemas import ServerTime
+from lotusx.exchanges.binance.ws_api import PATH, Codec, WsApiSigner
 from lotusx.kernel.credentials import Credentials
 from lotusx.kernel.ids import client_order_id
 from lotusx.kernel.message import Request, Response
 from lotusx.kernel.service import Service
 from lotusx.signers import BinanceEd25519, BinanceHmac, QueryEd25519, QueryHmac, binance_signer
-from lotusx.venue import Venue
+from lotusx.venue import Venue, WsTrading
 
 # Sent explicitly so the window is visible on the wire and in tests; 5000 ms is the venue's default
 # and its advice ("It is recommended to use a small recvWindow of 5000 or less", rest-api.md "Timing security").
@@ -26,6 +27,11 @@ RECV_WINDOW = 5000
 def signer(credentials: Credentials) -> QueryHmac | QueryEd25519:
     """The signer for ``credentials`` (Ed25519 for a PEM secret, else HMAC) with ``RECV_WINDOW``."""
     return binance_signer(credentials, recv_window=RECV_WINDOW)
+
+
+def ws_api_signer(credentials: Credentials) -> WsApiSigner:
+    """:func:`signer`, signing the calls that go over the WebSocket API its way (``ws_trading=True``)."""
+    return WsApiSigner(signer(credentials))
 
 
 async def server_time(call: Service) -> int:
@@ -54,6 +60,8 @@ VENUE = Venue(
     ws_url="wss://stream.binance.com:9443",
     # The user data stream's home since the listen keys' end on 2026-02-20 (CHANGELOG.md, 2026-01-21).
     ws_api_url="wss://ws-api.binance.com:443",
+    # One connection attempt is charged as a user data stream's (web-socket-api.md "Connection limits").
+    ws_trading=WsTrading(PATH, Codec, ws_api_signer, ep.WS_API_CONNECT),
     pools=LIMITS,
     usage=USAGE,
     classify=classify,

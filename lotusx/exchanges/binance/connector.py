@@ -38,6 +38,7 @@ from lotusx.exchanges.binance.streams import (
     subscribed,
     user_frames,
 )
+from lotusx.exchanges.binance.ws_api import PATH as WS_API_PATH
 from lotusx.kernel.client import pairs
 from lotusx.kernel.errors import (
     ConfigError,
@@ -119,7 +120,6 @@ _new_client_order_id = client_order_id  # amend_order's parameter of that name h
 _RESTRICTIONS = {"NEW": "ONLY_NEW", "PARTIALLY_FILLED": "ONLY_PARTIALLY_FILLED"}
 _CANCEL_RESTRICTED = "cancel restrictions"
 _REPLACE_ATTEMPTS = 3  # cancel-replaces refused by their restriction, each after a fresh read, before giving up
-_WS_API_PATH = "/ws-api/v3"  # appended to Parts.ws_api_url (web-socket-api.md "General API Information")
 
 
 class Binance:
@@ -718,7 +718,7 @@ class Binance:
                 stamps.refused()
             return result
 
-        url = self.parts.ws_api_url + _WS_API_PATH
+        url = self.parts.ws_api_url + WS_API_PATH
         dialect = dataclasses.replace(USER_DIALECT, login=subscription, login_ack=answered)
         async with self.parts.opened(ReconnectWs(lambda: self.parts.socket(url), frames=user_frames(self.metrics),
                                                  dialect=dialect, heartbeat=_HEARTBEAT, metrics=self.metrics,

@@ -1,0 +1,140 @@
+"""Binance trading over the WebSocket API: which calls go there, how they are signed, what an answer means.
+
+``lotusx.connect("binance", ws_trading=True)`` sends the order calls below over one
+``/ws-api/v3`` socket (:class:`lotusx.transport.WsRpc`) instead of one HTTP request each; every
+other call stays on REST. The connector does not change: the same requests go through the same
+layers, and this module is the decision the mechanism needs (web-socket-api.md):
+
+- a request is ``{"id", "method", "params"}``; a SIGNED one carries ``apiKey``, ``timestamp``
+  (and ``recvWindow``) among its params, and ``signature`` over all the others sorted by name
+  as ``key=value`` joined by ``&`` ("SIGNED request security");
+- an answer is ``{"id", "status", "result" | "error", "rateLimits"}``, with "the same status and
+  error codes" as REST: it becomes the ``Response`` REST would have given (the result or the
+  error object as its body), so the venue's classifier and schemas read it unchanged;
+- ``rateLimits`` become the ``X-MBX-USED-WEIGHT-*`` and ``X-MBX-ORDER-COUNT-*`` headers REST
+  sends, so ``RateLimit`` learns from them as from REST; a 429 or 418 says when to come back
+  in ``error.data.retryAfter`` (epoch ms beside ``serverTime``): a ``Retry-After`` header.
+
+The weights are REST's: each method's documented weight is its REST endpoint's.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+import orjson
+
+from lotusx.exchanges.binance import endpoints as ep
+from lotusx.kernel.message import Request, Response
+from lotusx.signers import QueryEd25519, QueryHmac
+from lotusx.signers.query import stamped_query
+
+PATH = "/ws-api/v3"  # appended to the WebSocket API's base URL (web-socket-api.md "General API Information")
+
+# Endpoint name -> WebSocket API method (web-socket-api.md "Trading requests", "Account requests").
+METHODS = {
+    ep.PLACE_ORDER.name: "order.place",
+    ep.CANCEL_ORDER.name: "order.cancel",
+    ep.CANCEL_REPLACE.name: "order.cancelReplace",
+    ep.AMEND_KEEP_PRIORITY.name: "order.amend.keepPriority",
+    ep.CANCEL_ALL.name: "openOrders.cancelAll",
+    ep.GET_ORDER.name: "order.status",
+    ep.OPEN_ORDERS.name: "openOrders.status",
+    ep.ALL_OPEN_ORDERS.name: "openOrders.status",
+}
+# Params the docs type INT: sent as JSON numbers (the signature reads the same digits either way).
+_INTS = frozenset({"timestamp", "recvWindow", "orderId", "cancelOrderId"})
+# rateLimits' interval -> the letter of REST's usage headers (X-MBX-USED-WEIGHT-1M, X-MBX-ORDER-COUNT-10S).
+_LETTER = {"SECOND": "S", "MINUTE": "M", "HOUR": "H", "DAY": "D"}
+_HEADER = {"REQUEST_WEIGHT": "X-MBX-USED-WEIGHT-", "ORDERS": "X-MBX-ORDER-COUNT-"}
+
+
+@dataclass(frozen=True)
+class WsApiSigner:
+    """Signs a call that goes over the WebSocket API its way, any other as REST (with ``rest``)."""
+
+    rest: QueryHmac | QueryEd25519
+
+    def sign(self, request: Request, timestamp_ms: int) -> Request:
+        """``request`` with apiKey, recvWindow, timestamp, sorted by name, then the signature over them."""
+        rest = self.rest
+        if request.endpoint.name not in METHODS:
+            return rest.sign(request, timestamp_ms)
+        params = sorted(stamped_query((*request.query, ("apiKey", rest.api_key)), timestamp_ms,
+                                      recv_window=rest.recv_window, timestamp_param=rest.timestamp_param,
+                                      recv_window_param=rest.recv_window_param))
+        signature = rest.signature("&".join([f"{name}={value}" for name, value in params]).encode())
+        return msgspec.structs.replace(request, query=(*params, (rest.signature_param, signature)))
+
+
+class _Limit(msgspec.Struct, frozen=True):
+    rateLimitType: str
+    interval: str
+    intervalNum: int
+    count: int
+
+
+class _Answer(msgspec.Struct, frozen=True):
+    id: int | str | None = None
+    status: int | None = None
+    result: msgspec.Raw | None = None
+    error: msgspec.Raw | None = None
+    rateLimits: list[_Limit] = []
+
+
+class _Data(msgspec.Struct, frozen=True):
+    retryAfter: int | None = None
+    serverTime: int | None = None
+
+
+class _Refusal(msgspec.Struct, frozen=True):
+    data: _Data | None = None
+
+
+_answer = msgspec.json.Decoder(_Answer)
+_refusal = msgspec.json.Decoder(_Refusal)
+
+
+class Codec:
+    """The :class:`~lotusx.transport.ws_rpc.RpcCodec` of ``/ws-api/v3``: the calls in :data:`METHODS`."""
+
+    def encode(self, request: Request, request_id: int) -> str | None:
+        """``{"id", "method", "params"}`` for a call in :data:`METHODS`, else ``None`` (it goes by REST)."""
+        method = METHODS.get(request.endpoint.name)
+        if method is None:
+            return None
+        params: dict[str, Any] = {name: int(value) if name in _INTS and value.isdigit() else value
+                                  for name, value in request.query}
+        return orjson.dumps({"id": request_id, "method": method, "params": params}).decode()
+
+    def decode(self, data: str | bytes) -> tuple[int, Response] | None:
+        """The answer to our request ``id`` as REST would have answered; ``None`` for any other frame."""
+        try:
+            answer = _answer.decode(data)
+        except msgspec.DecodeError:
+            return None  # not an answer (an event, a frame that is no JSON): nobody's call to end
+        if type(answer.id) is not int or answer.status is None:
+            return None
+        headers = {f"{_HEADER[limit.rateLimitType]}{limit.intervalNum}{_LETTER[limit.interval]}": str(limit.count)
+                   for limit in answer.rateLimits if limit.rateLimitType in _HEADER and limit.interval in _LETTER}
+        body = answer.error if answer.error is not None else answer.result
+        if answer.error is not None and answer.status in (418, 429):
+            wait = _retry_after(answer.error)
+            if wait is not None:
+                headers["Retry-After"] = str(wait)
+        return answer.id, Response(status=answer.status, body=bytes(body) if body is not None else b"",
+                                   headers=headers)
+
+
+def _retry_after(error: msgspec.Raw) -> int | None:
+    """Whole seconds until ``data.retryAfter``, from ``data.serverTime``: no clock skew enters it."""
+    try:
+        data = _refusal.decode(error).data
+    except msgspec.DecodeError:
+        return None
+    if data is None or data.retryAfter is None or data.serverTime is None:
+        return None
+    return max(0, math.ceil((data.retryAfter - data.serverTime) / 1000))

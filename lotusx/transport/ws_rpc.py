@@ -1,0 +1,225 @@
+"""``WsRpc``: a transport that sends requests over one WebSocket and matches each answer by its id.
+
+A venue's WebSocket API (Binance's ``/ws-api/v3``) takes the calls its REST API takes, over a
+socket that stays open: no request line, headers or pooled connection per call. This module is
+the venue-free mechanism; what a request looks like on the socket, and which answer is whose, is
+the venue's :class:`RpcCodec` (the decision). A request the codec does not take goes to
+``fallback`` (the REST transport), so ``WsRpc`` is the whole stack's transport and every layer
+above it (Retry, RateLimit, Sign, Trace, MapErrors) works as over HTTP.
+
+Failures are typed as ``AiohttpRest`` types them, because ``Retry`` decides on them:
+
+- the connection cannot be opened, or a request cannot be written: ``ConnectError`` (it never
+  left, a re-send is safe);
+- the connection is lost, or goes silent, with a request written and unanswered:
+  ``Disconnected(sent=True)`` (the venue may have acted: an order is reconciled, never re-sent
+  blindly);
+- no answer within ``timeout``: ``Timeout``; if not a frame came in that time, the connection is
+  taken for dead too (the calls waiting on it get ``Disconnected(sent=True)``).
+
+The next call after a loss opens a new connection (through ``admit``, which charges the venue's
+connection-attempt limit). A connection that has been silent for ``silence`` seconds is pinged;
+silent ``silence`` seconds more, it is taken for dead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from collections.abc import Awaitable, Callable
+from typing import Protocol
+
+import msgspec
+
+from lotusx.kernel.errors import ConfigError, ConnectError, Disconnected, LotusXError, ProtocolError, Timeout
+from lotusx.kernel.message import Request, Response
+from lotusx.kernel.protocols import WsSession
+from lotusx.kernel.service import Service
+from lotusx.kernel.ws import WsKind
+
+Attempt = Callable[[], Awaitable[None]]
+Admit = Callable[[Attempt], Awaitable[None]]
+
+
+class RpcCodec(Protocol):
+    """A venue's WebSocket API wire format."""
+
+    def encode(self, request: Request, request_id: int) -> str | None:
+        """The text frame carrying ``request`` under ``request_id``; ``None`` if it does not go over the socket."""
+        ...
+
+    def decode(self, data: str | bytes) -> tuple[int, Response] | None:
+        """The answer's id and the answer as a ``Response``; ``None`` for a frame answering nothing of ours."""
+        ...
+
+
+async def _let_in(attempt: Attempt) -> None:
+    await attempt()
+
+
+class WsRpc:
+    """A :data:`~lotusx.Service`: requests the ``codec`` takes go over one WebSocket, the others to ``fallback``.
+
+    ``connect`` makes a new (unopened) session per connection; ``admit`` runs each opening
+    (:func:`lotusx.ws.outbound.admission` charges it to the venue's limits). ``timeout`` bounds
+    each call from its write to its answer.
+    """
+
+    def __init__(self, connect: Callable[[], WsSession], codec: RpcCodec, fallback: Service, *,
+                 timeout: float = 10.0, silence: float = 20.0, admit: Admit = _let_in) -> None:
+        if not (0 < timeout < float("inf") and 0 < silence < float("inf")):
+            raise ConfigError(f"timeout and silence must be positive finite seconds, got {timeout!r}, {silence!r}")
+        self.codec, self.fallback, self.timeout, self.silence = codec, fallback, timeout, silence
+        self._connect, self._admit = connect, admit
+        self._ids = itertools.count(1)
+        self._link: _Link | None = None
+        self._opening = asyncio.Lock()
+        self._closed = False
+
+    def __call__(self, request: Request) -> Awaitable[Response]:
+        request_id = next(self._ids)
+        text = self.codec.encode(request, request_id)
+        if text is None:
+            return self.fallback(request)
+        return self._call(request, request_id, text)
+
+    async def _call(self, request: Request, request_id: int, text: str) -> Response:
+        link = self._link
+        if link is None or link.lost is not None:
+            link = await self._open(request)
+        return await link.call(request, request_id, text)
+
+    async def _open(self, request: Request) -> _Link:
+        # One opening for every call that finds the connection gone, not one each.
+        async with self._opening:
+            link = self._link
+            if link is not None and link.lost is None:
+                return link
+            if self._closed:
+                raise ConfigError(f"{request.method} {request.path}: this WebSocket API transport is closed")
+            session = self._connect()
+
+            async def attempt() -> None:
+                await session.connect()  # a failure here is a ConnectError: nothing was sent
+
+            try:
+                await self._admit(attempt)
+            except BaseException:
+                await session.close()
+                raise
+            self._link = link = _Link(session, self.codec, self.timeout, self.silence)
+            return link
+
+    async def aclose(self) -> None:
+        """Close the socket (calls in flight get ``Disconnected(sent=True)``) and the fallback transport."""
+        self._closed = True
+        link, self._link = self._link, None
+        try:
+            if link is not None:
+                await link.close()
+        finally:
+            aclose = getattr(self.fallback, "aclose", None)
+            if aclose is not None:
+                await aclose()
+
+
+class _Link:
+    """One open connection: the calls waiting for their answers, and the task reading them."""
+
+    def __init__(self, session: WsSession, codec: RpcCodec, timeout: float, silence: float) -> None:
+        self.session, self.codec, self.timeout, self.silence = session, codec, timeout, silence
+        self.waiting: dict[int, asyncio.Future[Response]] = {}
+        self.lost: LotusXError | None = None
+        self.loop = asyncio.get_running_loop()
+        self.heard = self.loop.time()  # when the last frame came: silence is measured from it
+        self.reader = self.loop.create_task(self._read())
+
+    async def call(self, request: Request, request_id: int, text: str) -> Response:
+        timeout = self.timeout
+        where = f"{request.method} {request.path}"
+        if self.lost is not None:  # lost since the caller picked it: nothing would answer
+            raise ConnectError(f"{where}: the WebSocket API connection is gone ({type(self.lost).__name__})")
+        answer: asyncio.Future[Response] = self.loop.create_future()
+        self.waiting[request_id] = answer
+        try:
+            try:
+                await self.session.send(text)
+            except LotusXError as exc:
+                # A frame that could not be written never left: safe to send again on a new connection.
+                self._lose(exc)
+                raise ConnectError(f"{where}: the WebSocket API connection is gone ({type(exc).__name__})") from None
+            sent, sent_at = time.perf_counter(), self.loop.time()
+            try:
+                async with asyncio.timeout(timeout):
+                    response = await answer
+            except TimeoutError:
+                if self.heard < sent_at:
+                    # Not a frame since: a dead socket looks like this, and every call on it would
+                    # wait its whole timeout too (the reconcile query of this very one first).
+                    self._lose(Disconnected(f"no frame on the WebSocket API for {timeout} s", sent=True))
+                raise Timeout(f"{where}: no answer on the WebSocket API within {timeout} s") from None
+            except Disconnected as exc:
+                raise Disconnected(f"{where}: the WebSocket API connection was lost before the answer "
+                                   f"({exc})", sent=True, close_code=exc.close_code) from None
+            return msgspec.structs.replace(response, elapsed=time.perf_counter() - sent)
+        finally:
+            self.waiting.pop(request_id, None)
+
+    def _answered(self, data: str | bytes) -> bool:
+        self.heard = self.loop.time()
+        answer = self.codec.decode(data)
+        if answer is not None:
+            waiting = self.waiting.get(answer[0])
+            if waiting is not None and not waiting.done():
+                waiting.set_result(answer[1])
+        return False  # never stop the pump: every frame is read here
+
+    async def _read(self) -> None:
+        session, answered, loop, silence = self.session, self._answered, self.loop, self.silence
+        pump = getattr(session, "pump", None)
+        probed: float | None = None  # when the silence was probed with a ping
+        try:
+            while True:
+                # The deadline moves with each frame heard (stamped by _answered, a plain store),
+                # not by rescheduling a timer per frame: a busy pump never returns between frames.
+                deadline = (self.heard if probed is None else probed) + silence
+                try:
+                    async with asyncio.timeout_at(deadline):
+                        frame = await pump(answered) if pump is not None else await session.next()
+                except TimeoutError:
+                    now = loop.time()
+                    if now - self.heard < silence:
+                        probed = None  # frames came meanwhile: not silent
+                        continue
+                    if probed is not None:
+                        raise Disconnected("the WebSocket API connection went silent", sent=True) from None
+                    probed = now  # a live venue answers the ping with a pong, which ends the silence
+                    await session.ping()
+                    continue
+                self.heard, probed = loop.time(), None
+                if frame.kind is WsKind.TEXT or frame.kind is WsKind.BINARY:
+                    answered(frame.data)
+                elif frame.kind is WsKind.CLOSE:
+                    raise Disconnected(f"the venue closed the WebSocket API connection (code {frame.close_code})",
+                                       close_code=frame.close_code)
+        except LotusXError as exc:
+            self._lose(exc)
+        except Exception as exc:  # a codec's bug must not leave callers waiting for ever
+            self._lose(ProtocolError(f"the WebSocket API connection failed: {type(exc).__name__}"))
+        finally:
+            await session.close()
+
+    def _lose(self, error: LotusXError) -> None:
+        if self.lost is None:
+            self.lost = error
+        for waiting in self.waiting.values():
+            if not waiting.done():
+                waiting.set_exception(Disconnected(str(error), close_code=getattr(error, "close_code", None)))
+        if self.reader is not asyncio.current_task():
+            self.reader.cancel()
+
+    async def close(self) -> None:
+        self._lose(Disconnected("the WebSocket API transport was closed", sent=True))
+        await asyncio.wait([self.reader])  # its own end, without raising its cancellation here
+        await self.session.close()
