@@ -80,8 +80,9 @@ class _Limit(msgspec.Struct, frozen=True):
 class _Answer(msgspec.Struct, frozen=True):
     id: int | str | None = None
     status: int | None = None
-    result: msgspec.Raw | None = None
-    error: msgspec.Raw | None = None
+    # Kept as the bytes the venue sent (a Raw is not Optional in msgspec: empty when absent).
+    result: msgspec.Raw = msgspec.Raw()
+    error: msgspec.Raw = msgspec.Raw()
     rateLimits: list[_Limit] = []
 
 
@@ -120,13 +121,12 @@ class Codec:
             return None
         headers = {f"{_HEADER[limit.rateLimitType]}{limit.intervalNum}{_LETTER[limit.interval]}": str(limit.count)
                    for limit in answer.rateLimits if limit.rateLimitType in _HEADER and limit.interval in _LETTER}
-        body = answer.error if answer.error is not None else answer.result
-        if answer.error is not None and answer.status in (418, 429):
+        body = answer.error or answer.result
+        if answer.error and answer.status in (418, 429):
             wait = _retry_after(answer.error)
             if wait is not None:
                 headers["Retry-After"] = str(wait)
-        return answer.id, Response(status=answer.status, body=bytes(body) if body is not None else b"",
-                                   headers=headers)
+        return answer.id, Response(status=answer.status, body=bytes(body), headers=headers)
 
 
 def _retry_after(error: msgspec.Raw) -> int | None:
