@@ -19,7 +19,10 @@ Failures are typed as ``AiohttpRest`` types them, because ``Retry`` decides on t
 
 The next call after a loss opens a new connection (through ``admit``, which charges the venue's
 connection-attempt limit). A connection that has been silent for ``silence`` seconds is pinged;
-silent ``silence`` seconds more, it is taken for dead.
+silent ``silence`` seconds more, it is taken for dead. A connection the venue says it will close
+(the codec's ``retires``), or older than ``max_age`` (Binance ends each after 24 hours), is
+retired: new calls go to a new connection, and the old one closes once its calls are answered,
+so none of them is caught by the venue's close.
 """
 
 from __future__ import annotations
@@ -53,6 +56,10 @@ class RpcCodec(Protocol):
         """The answer's id and the answer as a ``Response``; ``None`` for a frame answering nothing of ours."""
         ...
 
+    def retires(self, data: str | bytes) -> bool:
+        """Whether a frame that answers nothing says the venue will soon close the connection (a shutdown notice)."""
+        ...
+
 
 async def _let_in(attempt: Attempt) -> None:
     await attempt()
@@ -67,10 +74,13 @@ class WsRpc:
     """
 
     def __init__(self, connect: Callable[[], WsSession], codec: RpcCodec, fallback: Service, *,
-                 timeout: float = 10.0, silence: float = 20.0, admit: Admit = _let_in) -> None:
-        if not (0 < timeout < float("inf") and 0 < silence < float("inf")):
-            raise ConfigError(f"timeout and silence must be positive finite seconds, got {timeout!r}, {silence!r}")
+                 timeout: float = 10.0, silence: float = 20.0, max_age: float = 23 * 3600.0,
+                 admit: Admit = _let_in) -> None:
+        if not all(0 < seconds < float("inf") for seconds in (timeout, silence, max_age)):
+            raise ConfigError("timeout, silence and max_age must be positive finite seconds, got "
+                              f"{timeout!r}, {silence!r}, {max_age!r}")
         self.codec, self.fallback, self.timeout, self.silence = codec, fallback, timeout, silence
+        self.max_age = max_age
         self._connect, self._admit = connect, admit
         self._ids = itertools.count(1)
         self._link: _Link | None = None
@@ -86,7 +96,7 @@ class WsRpc:
 
     async def _call(self, request: Request, request_id: int, text: str) -> Response:
         link = self._link
-        if link is None or link.lost is not None:
+        if link is None or not link.usable(self.max_age):
             link = await self._open(request)
         return await link.call(request, request_id, text)
 
@@ -94,8 +104,10 @@ class WsRpc:
         # One opening for every call that finds the connection gone, not one each.
         async with self._opening:
             link = self._link
-            if link is not None and link.lost is None:
-                return link
+            if link is not None:
+                if link.usable(self.max_age):
+                    return link
+                link.retire()  # its calls in flight are answered on it; new ones go to the new connection
             if self._closed:
                 raise ConfigError(f"{request.method} {request.path}: this WebSocket API transport is closed")
             session = self._connect()
@@ -131,9 +143,22 @@ class _Link:
         self.session, self.codec, self.timeout, self.silence = session, codec, timeout, silence
         self.waiting: dict[int, asyncio.Future[Response]] = {}
         self.lost: LotusXError | None = None
+        self.retiring = False
         self.loop = asyncio.get_running_loop()
-        self.heard = self.loop.time()  # when the last frame came: silence is measured from it
+        self.opened = self.heard = self.loop.time()  # heard: when the last frame came, silence runs from it
         self.reader = self.loop.create_task(self._read())
+
+    def usable(self, max_age: float) -> bool:
+        """Whether a new call may go on this connection."""
+        if self.lost is None and not self.retiring and self.loop.time() - self.opened > max_age:
+            self.retiring = True
+        return self.lost is None and not self.retiring
+
+    def retire(self) -> None:
+        """Take no more calls; close once the calls waiting have their answers."""
+        self.retiring = True
+        if not self.waiting:
+            self._lose(Disconnected("the WebSocket API connection was retired", sent=True))
 
     async def call(self, request: Request, request_id: int, text: str) -> Response:
         timeout = self.timeout
@@ -165,6 +190,8 @@ class _Link:
             return msgspec.structs.replace(response, elapsed=time.perf_counter() - sent)
         finally:
             self.waiting.pop(request_id, None)
+            if self.retiring and not self.waiting:
+                self._lose(Disconnected("the WebSocket API connection was retired", sent=True))
 
     def _answered(self, data: str | bytes) -> bool:
         self.heard = self.loop.time()
@@ -173,6 +200,8 @@ class _Link:
             waiting = self.waiting.get(answer[0])
             if waiting is not None and not waiting.done():
                 waiting.set_result(answer[1])
+        elif self.codec.retires(data):
+            self.retiring = True  # the next call opens the new connection, and retires this one
         return False  # never stop the pump: every frame is read here
 
     async def _read(self) -> None:

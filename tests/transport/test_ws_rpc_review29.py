@@ -32,6 +32,9 @@ class Codec:
             return None
         return answer["id"], Response(status=answer["status"], body=answer["body"].encode())
 
+    def retires(self, data: str | bytes) -> bool:
+        return bool(orjson.loads(data).get("shutdown"))
+
 
 def rest() -> FakeTransport:
     """The REST fallback: answers every request it gets with 200 ``rest``."""
@@ -296,9 +299,47 @@ async def test_aclose_ends_waiting_calls_and_refuses_new_ones() -> None:
     assert (fallback.closed, sockets.made[0].connected) == (True, False)
 
 
+async def test_a_shutdown_notice_moves_new_calls_to_a_new_connection() -> None:
+    """After the venue's notice, the call in flight is answered on the old socket, the next goes to a new one."""
+    sockets = Sockets()
+    rpc = WsRpc(sockets, Codec(), rest())
+    first = asyncio.ensure_future(rpc(order("/first")))
+    [frame] = await sent(sockets)
+    old = sockets.made[0]
+    old.feed('{"shutdown": true}')
+    await asyncio.sleep(0.01)
+    second = asyncio.ensure_future(rpc(order("/second")))
+    [moved] = await sent(sockets, on=1)
+    old.feed(answer(frame["id"], "first"))  # type: ignore[arg-type]
+    sockets.made[1].feed(answer(moved["id"], "second"))  # type: ignore[arg-type]
+    assert ((await first).body, (await second).body, moved["path"]) == (b"first", b"second", "/second")
+    await asyncio.sleep(0.01)
+    assert (len(old.sent), old.connected, sockets.made[1].connected) == (1, False, True)
+    await rpc.aclose()
+
+
+async def test_a_connection_past_max_age_is_replaced_before_the_venue_ends_it() -> None:
+    """Older than ``max_age`` (Binance ends each after 24 h): the next call opens a new one, the old one closes."""
+    sockets = Sockets()
+    rpc = WsRpc(sockets, Codec(), rest(), max_age=0.05)
+    call = asyncio.ensure_future(rpc(order()))
+    [frame] = await sent(sockets)
+    sockets.made[0].feed(answer(frame["id"]))  # type: ignore[arg-type]
+    await call
+    await asyncio.sleep(0.06)
+    again = asyncio.ensure_future(rpc(order()))
+    [frame] = await sent(sockets, on=1)
+    sockets.made[1].feed(answer(frame["id"]))  # type: ignore[arg-type]
+    assert (await again).status == 200
+    assert (sockets.made[0].connected, len(sockets.made)) == (False, 2)
+    await rpc.aclose()
+
+
 def test_timeouts_are_checked() -> None:
     """A zero, negative or infinite timeout is a ConfigError when built."""
     with pytest.raises(ConfigError):
         WsRpc(Sockets(), Codec(), rest(), timeout=0)
     with pytest.raises(ConfigError):
         WsRpc(Sockets(), Codec(), rest(), silence=float("inf"))
+    with pytest.raises(ConfigError):
+        WsRpc(Sockets(), Codec(), rest(), max_age=-1)

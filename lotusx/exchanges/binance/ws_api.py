@@ -128,6 +128,25 @@ class Codec:
                 headers["Retry-After"] = str(wait)
         return answer.id, Response(status=answer.status, body=bytes(body), headers=headers)
 
+    def retires(self, data: str | bytes) -> bool:
+        """Whether the frame is the ``serverShutdown`` event (web-socket-api.md "Connection events")."""
+        try:
+            event = _event.decode(data).event
+        except msgspec.DecodeError:
+            return False
+        return event is not None and event.e == "serverShutdown"
+
+
+class _Notice(msgspec.Struct, frozen=True):
+    e: str = ""
+
+
+class _Event(msgspec.Struct, frozen=True):
+    event: _Notice | None = None
+
+
+_event = msgspec.json.Decoder(_Event)
+
 
 def _retry_after(error: msgspec.Raw) -> int | None:
     """Whole seconds until ``data.retryAfter``, from ``data.serverTime``: no clock skew enters it."""

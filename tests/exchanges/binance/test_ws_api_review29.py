@@ -158,6 +158,14 @@ def test_frames_that_answer_nothing_of_ours_are_none() -> None:
     assert codec.decode(b"not json") is None
 
 
+def test_the_server_shutdown_event_retires_the_connection() -> None:
+    """``{"event": {"e": "serverShutdown"}}`` retires it; an account event or a non-JSON frame does not."""
+    codec = Codec()
+    assert codec.retires(b'{"event": {"e": "serverShutdown", "E": 1770123456789}}') is True
+    assert codec.retires(b'{"subscriptionId": 0, "event": {"e": "executionReport"}}') is False
+    assert codec.retires(b"not json") is False
+
+
 async def test_a_venue_without_a_websocket_api_refuses_ws_trading() -> None:
     """Bybit declares none: ws_trading=True is a ConfigError on entering, before anything is sent."""
     with pytest.raises(e.ConfigError, match="ws_trading"):
