@@ -34,9 +34,10 @@ from bench.measure import (
     two_cores,
 )
 from bench.report import RESULTS, add_ratios, chart, latencies, layer_costs, layerless, own_times, save, table
-from bench.rest import ABLATIONS, Client, Probed, check, open_client
+from bench.rest import ABLATIONS, Client, FloorWs, LotusxWs, Probed, check, open_client
 
 CLIENTS = ("floor", "lotusx", "ccxt")
+WS_API = (FloorWs.name, LotusxWs.name)  # orders over the WebSocket API, against the sim only
 SIZES = {  # quick, full
     # Many short rounds rather than a few long ones: each round's ratio is taken side by side.
     "rest_calls": (150, 500), "rest_concurrent": (400, 1500), "rounds": (4, 6), "ws_frames": (5_000, 20_000),
@@ -76,7 +77,7 @@ async def rest_rounds(clients: dict[str, Client], server: Server, size: dict[str
         for op in ("depth", "order"):
             for workers, count in ((1, size["rest_calls"]), (WORKERS, size["rest_concurrent"])):
                 for name, client in order:
-                    if workers > 1 and name not in concurrent:
+                    if (workers > 1 and name not in concurrent) or op not in getattr(client, "ops", (op,)):
                         continue
                     server_cpu = server.cpu()
                     samples, wall, cpu = await timed_calls(getattr(client, op), count, workers)
@@ -93,13 +94,14 @@ async def rest_suite(sim: Server, size: dict[str, int]) -> list[Result]:
     (layers taken out, stopwatches put in) run the sequential calls only."""
     clients: dict[str, Client] = {}
     try:
-        await open_clients(sim.info, [*((name, ()) for name in CLIENTS), *(("lotusx", drop) for drop in ABLATIONS),
-                                      (Probed.name, ())], clients)
+        await open_clients(sim.info, [*((name, ()) for name in (*CLIENTS, *WS_API)),
+                                      *(("lotusx", drop) for drop in ABLATIONS), (Probed.name, ())], clients)
         probed = clients[Probed.name]
         assert isinstance(probed, Probed)
         probed.own_ns.clear()  # the timed calls only
         sim.command("cancel")
-        results = await rest_rounds(clients, sim, size, after_orders=lambda: sim.command("cancel"))
+        results = await rest_rounds(clients, sim, size, concurrent=(*CLIENTS, *WS_API),
+                                    after_orders=lambda: sim.command("cancel"))
         for result in results:
             if result.client == probed.name:
                 result.extra["own_us"] = probed.medians_us(result.case.split()[0])

@@ -6,14 +6,21 @@ pre-encoded (no yarl re-quoting), ``orjson.loads`` of the body, HMAC-SHA256 sign
 hex HMAC over the query string, ``signature`` appended last). It returns string prices:
 it does the least work any client can do, so every ratio is against the cheapest path.
 
+Two more clients send the orders over the WebSocket API (``/ws-api/v3``), their book calls
+by REST: *floor ws-api* by hand (one ``ws_connect``, the request signed as web-socket-api.md
+"SIGNED request security" says, params sorted by name; answers matched to callers by id) and
+*lotusx ws-api* (``lotusx.connect("binance", ws_trading=True)``, the same stack as *lotusx*).
+
 Orders rest far from the market (buys at half the mid, sells at 1.5x, alternating) and never
 fill; the runner cancels them in bulk outside the timed sections.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
+import itertools
 import re
 import statistics
 import time
@@ -94,15 +101,64 @@ class Floor:
         await self.session.close()
 
 
+class FloorWs(Floor):
+    """The floor's orders over the WebSocket API by hand: one socket, sorted-params HMAC, answers by id."""
+
+    name = "floor ws-api"
+    ops = ("order",)  # its book calls are the floor's own, by REST: not timed twice
+
+    def __init__(self, info: dict[str, Any]) -> None:
+        super().__init__(info)
+        self.ws_url, self.api_key = f"{info['ws_url']}/ws-api/v3", info["api_key"]
+        self.ids = itertools.count()
+        self.waiting: dict[int, asyncio.Future[Any]] = {}
+        self.ws: aiohttp.ClientWebSocketResponse | None = None
+        self.reader: asyncio.Task[None] | None = None
+
+    async def open(self) -> None:
+        self.ws = await self.session.ws_connect(self.ws_url)
+        self.reader = asyncio.create_task(self._read(self.ws))
+
+    async def _read(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        async for message in ws:
+            answer = orjson.loads(message.data)
+            self.waiting.pop(answer["id"]).set_result(answer)
+
+    async def order(self, i: int) -> Any:
+        assert self.ws is not None
+        side, price = side_of(i)
+        params = {"apiKey": self.api_key, "newClientOrderId": f"floor-{i}-{time.time_ns()}",
+                  "newOrderRespType": "RESULT", "price": str(price), "quantity": str(QUANTITY), "side": side,
+                  "symbol": SYMBOL, "timeInForce": "GTC", "timestamp": time.time_ns() // 1_000_000, "type": "LIMIT"}
+        payload = "&".join(f"{k}={v}" for k, v in params.items())  # written in name order
+        params["signature"] = hmac.new(self.secret, payload.encode(), hashlib.sha256).hexdigest()
+        request_id = next(self.ids)
+        answered = self.waiting[request_id] = asyncio.get_running_loop().create_future()
+        await self.ws.send_bytes(orjson.dumps({"id": request_id, "method": "order.place", "params": params}))
+        answer = await answered
+        if answer["status"] != 200:
+            raise RuntimeError(f"floor ws-api order: {answer}")
+        return answer["result"]
+
+    async def close(self) -> None:
+        if self.reader is not None:
+            self.reader.cancel()
+        if self.ws is not None:
+            await self.ws.close()
+        await super().close()
+
+
 class Lotusx:
     """``lotusx.connect("binance")``: Retry, RateLimit (memory), ClockSync, Sign, Trace with metrics."""
 
     name = "lotusx"
+    ws_trading = False
 
     def __init__(self, info: dict[str, Any]) -> None:
         credentials = lotusx.Credentials(api_key=info["api_key"], secret=info["secret"])
+        over_ws = {"ws_url": info["ws_url"], "ws_trading": True} if self.ws_trading else {}
         self.connecting = lotusx.connect("binance", credentials=credentials, rest_url=info["rest_url"],
-                                         rate_limits=POOLS, metrics=Metrics())
+                                         rate_limits=POOLS, metrics=Metrics(), **over_ws)
         self.ex: Any = None
 
     async def open(self) -> None:
@@ -119,6 +175,14 @@ class Lotusx:
 
     async def close(self) -> None:
         await self.connecting.__aexit__(None, None, None)
+
+
+class LotusxWs(Lotusx):
+    """``lotusx.connect("binance", ws_trading=True)``: the same stack, the orders over the WebSocket API."""
+
+    name = "lotusx ws-api"
+    ops = ("order",)  # its book calls go by REST, as lotusx's: not timed twice
+    ws_trading = True
 
 
 class Without(Lotusx):
@@ -257,9 +321,13 @@ async def open_client(name: str, info: dict[str, Any], drop: tuple[type, ...] = 
     """A ready client by name (markets loaded, sessions open); ``drop``: see :class:`Without`."""
     if name == "floor":
         return Floor(info)
-    client: Lotusx | Ccxt
+    client: Lotusx | Ccxt | FloorWs
     if name == "lotusx":
         client = Without(info, drop) if drop else Lotusx(info)
+    elif name == FloorWs.name:
+        client = FloorWs(info)
+    elif name == LotusxWs.name:
+        client = LotusxWs(info)
     else:
         client = Probed(info) if name == Probed.name else Ccxt(info)
     try:
