@@ -21,7 +21,10 @@ topic, and if it is lost for 10 s (this process killed, its host or network down
 not outlive the quoter. The window guards against a dead process, not a live one's bug: the
 kill switch still does the pulling on a normal or failed exit.
 
-    python examples/ladder.py [--venue binance|bybit] [--seconds 5]
+``--ws-trading`` (Binance) sends the orders over the venue's WebSocket API, one socket kept open,
+instead of one HTTP request each: the same calls, the same layers, the same results.
+
+    python examples/ladder.py [--venue binance|bybit] [--seconds 5] [--ws-trading]
 """
 
 from __future__ import annotations
@@ -62,12 +65,15 @@ RESTING = ("NEW", "PARTIALLY_FILLED")
 Slot = tuple[Side, int]  # a side and a level, 0 the nearest the mid
 
 
-async def main(venue: str, seconds: float) -> None:
+async def main(venue: str, seconds: float, ws_trading: bool = False) -> None:
     metrics = Metrics()  # the connector counts every request it sends: printed at the end
     async with serve(venues=(venue,), seed=5, config=SimConfig(driver_rate=40)) as sim:
         keys = sim.api_keys(venue)
         async with lotusx.connect(venue, credentials=lotusx.Credentials(keys.hmac_key, keys.hmac_secret),
-                                  rest_url=sim.rest_url(venue), ws_url=sim.ws_url(venue), metrics=metrics) as ex:
+                                  rest_url=sim.rest_url(venue), ws_url=sim.ws_url(venue), metrics=metrics,
+                                  ws_trading=ws_trading) as ex:
+            if ws_trading:
+                print("orders over the WebSocket API (/ws-api/v3): one socket, no HTTP request per order")
             rules = (await ex.get_instruments([SYMBOL]))[SYMBOL]
             print(f"rules {SYMBOL}: tick {rules.tick_size}, step {rules.step_size}, "
                   f"min notional {rules.min_notional}")
@@ -234,9 +240,10 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--venue", choices=("binance", "bybit"), default="binance", help="the simulator's dialect")
     parser.add_argument("--seconds", type=duration, default=5.0, help="how long to quote")
+    parser.add_argument("--ws-trading", action="store_true", help="orders over the WebSocket API (binance)")
     args = parser.parse_args()
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.ERROR))
     try:
-        asyncio.run(asyncio.wait_for(main(args.venue, args.seconds), timeout=args.seconds + 30))
+        asyncio.run(asyncio.wait_for(main(args.venue, args.seconds, args.ws_trading), timeout=args.seconds + 30))
     except KeyboardInterrupt:  # Ctrl-C: the ladder was pulled and the connector closed on the way out
         sys.exit(130)

@@ -23,14 +23,15 @@ ladder = example("ladder")
 RUNS: dict[str, str] = {}
 
 
-def output(venue: str) -> str:
-    """What ``main`` printed quoting 2 s on ``venue``: one run per venue, shared by the tests."""
-    if venue not in RUNS:
+def output(venue: str, *, ws_trading: bool = False) -> str:
+    """What ``main`` printed quoting 2 s on ``venue``: one run per venue (and way), shared by the tests."""
+    run = f"{venue} ws" if ws_trading else venue
+    if run not in RUNS:
         out = io.StringIO()
         with contextlib.redirect_stdout(out):
-            asyncio.run(ladder.main(venue, 2.0))
-        RUNS[venue] = out.getvalue()
-    return RUNS[venue]
+            asyncio.run(ladder.main(venue, 2.0, ws_trading))
+        RUNS[run] = out.getvalue()
+    return RUNS[run]
 
 
 @pytest.fixture(params=["binance", "bybit"])
@@ -59,6 +60,15 @@ def test_bybit_places_the_ladder_with_the_batch_endpoint() -> None:
     assert counted(out, "placed") >= 10
     assert 1 <= requests(out, "order_create_batch") <= counted(out, "place_orders calls")
     assert requests(out, "order_create") == 0
+
+
+def test_binance_quotes_the_same_over_the_websocket_api() -> None:
+    """--ws-trading: the ladder is placed, moved and pulled over /ws-api/v3, nothing unexpected, nothing left."""
+    out = output("binance", ws_trading=True)
+    assert "orders over the WebSocket API" in out
+    assert counted(out, "placed") >= 10 and counted(out, "amend_orders calls") >= 1
+    assert "unexpected errors: none" in out
+    assert "0 open orders left" in out
 
 
 def test_binance_places_each_order_of_the_ladder_alone() -> None:
