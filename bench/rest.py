@@ -134,7 +134,8 @@ class FloorWs(Floor):
         params["signature"] = hmac.new(self.secret, payload.encode(), hashlib.sha256).hexdigest()
         request_id = next(self.ids)
         answered = self.waiting[request_id] = asyncio.get_running_loop().create_future()
-        await self.ws.send_bytes(orjson.dumps({"id": request_id, "method": "order.place", "params": params}))
+        # Text frames: "Requests must be sent as JSON in text frames" (web-socket-api.md "Request format").
+        await self.ws.send_str(orjson.dumps({"id": request_id, "method": "order.place", "params": params}).decode())
         answer = await answered
         if answer["status"] != 200:
             raise RuntimeError(f"floor ws-api order: {answer}")
