@@ -220,12 +220,12 @@ class Throttle:
     def admit(self, ip: str, cost: int) -> tuple[int, Refusal | None]:
         """Charge ``cost`` to the IP's REQUEST_WEIGHT: the weight used, and the refusal when over or banned.
 
-        A banned IP is refused without a charge (used 0). Over the limit, a strike; too many strikes
-        ban the IP (418), else the answer is 429 -1003.
+        A banned IP is refused without a charge. Over the limit, a strike; too many strikes ban the
+        IP (418), else the answer is 429 -1003.
         """
         now = self.venue.now_ms()
         if self.banned_until.get(ip, 0) > now:
-            return 0, banned_refusal(ip, self.banned_until[ip], now)
+            return self.used(self.weight, "ip", ip), banned_refusal(ip, self.banned_until[ip], now)
         self.limiter.hit(self.weight, "ip", ip, cost=cost)
         used = self.used(self.weight, "ip", ip)
         limit = self.venue.config.limits.request_weight
@@ -233,7 +233,7 @@ class Throttle:
             return used, None
         if not self.limiter.hit(self.strikes, "strikes", ip):
             self.banned_until[ip] = now + self.venue.config.limits.ban_seconds * 1000
-            return 0, banned_refusal(ip, self.banned_until[ip], now)
+            return used, banned_refusal(ip, self.banned_until[ip], now)
         retry_after = self.retry_after(self.weight, "ip", ip)
         return used, Refusal(429, f"Too many requests; current limit of IP({ip}) is {limit} requests per minute. "
                                   "Please use the websocket for live updates to avoid polling the API.",
@@ -281,6 +281,7 @@ def banned_refusal(ip: str, until_ms: int, now_ms: int) -> Refusal:
 
 def guard_middleware(throttle: Throttle) -> Middleware:
     """Charge weight, answer 429/418 when over, and stamp ``X-MBX-USED-WEIGHT-1M`` on the reply."""
+
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.path.startswith("/_sim") or request.headers.get("Upgrade", "").lower() == "websocket":
@@ -288,7 +289,7 @@ def guard_middleware(throttle: Throttle) -> Middleware:
         ip = request.remote or "?"
         used, refusal = throttle.admit(ip, weight_of(request.method, request.path, dict(request.query)))
         if refusal is not None and refusal.status == 418:
-            return refusal.response()
+            return refusal.response()  # a ban's answer reports no weight
         response = refusal.response() if refusal is not None else await handler(request)
         response.headers["X-MBX-USED-WEIGHT-1M"] = str(used)
         return response

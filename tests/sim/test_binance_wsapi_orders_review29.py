@@ -303,6 +303,18 @@ async def test_weight_past_the_limit_is_429_minus_1003(tight: Sim, http: aiohttp
     assert (ping.status, ping.headers["X-MBX-USED-WEIGHT-1M"]) == (429, "161")
 
 
+async def test_persisting_past_the_weight_limit_is_418_with_when_the_ban_ends(tight: Sim,
+                                                                               http: aiohttp.ClientSession) -> None:
+    """After ban_after 429s the IP is banned: 418 -1003, retryAfter the ban's end (web-socket-api.md "IP limits")."""
+    async with connected(tight, http) as wsapi:
+        statuses = [(await wsapi.call("openOrders.status"))["status"] for _ in range(7)]
+        banned = await wsapi.call("order.place", **LIMIT_BUY)
+    assert statuses == [200, *[429] * 5, 418]  # the 6th strike of ban_after=5 bans
+    assert (banned["status"], banned["error"]["code"]) == (418, -1003)
+    assert f"banned until {banned['error']['data']['retryAfter']}" in banned["error"]["msg"]
+    assert tight.engine("binance").orders_of(USER, "BTCUSDT") == []
+
+
 async def test_no_order_runs_past_the_weight_limit(tight: Sim, http: aiohttp.ClientSession) -> None:
     """An order.place refused for weight is not placed and not counted as an order."""
     async with connected(tight, http) as wsapi:
