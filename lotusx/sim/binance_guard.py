@@ -17,6 +17,7 @@ import hashlib
 import hmac
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import parse_qsl, unquote
 
 from aiohttp import web
@@ -26,7 +27,13 @@ from limits.strategies import FixedWindowRateLimiter
 from nacl.exceptions import BadSignatureError
 from nacl.signing import VerifyKey
 
-from lotusx.kernel.errors import AuthenticationError, InvalidRequest, InvalidSignature, TimestampOutOfWindow
+from lotusx.kernel.errors import (
+    AuthenticationError,
+    InvalidRequest,
+    InvalidSignature,
+    RateLimited,
+    TimestampOutOfWindow,
+)
 from lotusx.sim.common import Handler, Middleware, answer
 from lotusx.sim.venue import Key, Venue
 
@@ -179,54 +186,112 @@ class Throttle:
         reset, _ = self.limiter.get_window_stats(item, *ids)
         return max(1, int(reset - self.venue.clock.time()) + 1)
 
-    def count_order(self, account: str) -> tuple[dict[str, str], str | None]:
-        """Count one new order: the ORDER-COUNT headers, and the exceeded interval if any.
-
-        Over a limit, the headers carry ``Retry-After`` too: "you will receive a 429 error with the
-        Retry-After header" (rest-api.md "Unfilled Order Count").
-        """
-        headers, exceeded = {}, None
+    def count_order(self, account: str) -> OrderCount:
+        """Count one new order on the account's ORDERS windows (REST and WS API alike)."""
+        counts, exceeded, retry_after = {}, None, None
         for name, item in self.orders:
             if not self.limiter.hit(item, "orders", account) and exceeded is None:
-                exceeded = name
-                headers["Retry-After"] = str(self.retry_after(item, "orders", account))
-            headers[f"X-MBX-ORDER-COUNT-{name}"] = str(self.used(item, "orders", account))
-        return headers, exceeded
+                exceeded, retry_after = name, self.retry_after(item, "orders", account)
+            counts[name] = self.used(item, "orders", account)
+        return OrderCount(counts, exceeded, retry_after)
+
+    def too_many_orders(self, counted: OrderCount) -> RateLimited:
+        """The -1015 refusal of an order over ``counted.exceeded`` (errors.md, rest-api.md's 429 example)."""
+        limit, interval = self._orders_limits()[counted.exceeded or "10S"]
+        return RateLimited(f"Too many new orders; current limit is {limit} orders per {interval}.", code=-1015,
+                           status=429, retry_after=counted.retry_after)
+
+    def _orders_limits(self) -> dict[str, tuple[int, str]]:
+        limits = self.venue.config.limits
+        return {"10S": (limits.orders_10s, "10 SECOND"), "1D": (limits.orders_1d, "1 DAY")}
+
+    def rate_limits(self, used: int, counted: OrderCount | None) -> list[dict[str, Any]]:
+        """A WS API answer's ``rateLimits``: the ORDERS counts when the call counted one, then REQUEST_WEIGHT
+        (web-socket-api.md "Rate limits": "all currently active rate limits affected by the request")."""
+        entries = []
+        if counted is not None:
+            limits = self._orders_limits()
+            entries = [{"rateLimitType": "ORDERS", "interval": interval, "intervalNum": number,
+                        "limit": limits[name][0], "count": counted.counts[name]}
+                       for name, interval, number in (("10S", "SECOND", 10), ("1D", "DAY", 1))]
+        return [*entries, {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1,
+                           "limit": self.venue.config.limits.request_weight, "count": used}]
+
+    def admit(self, ip: str, cost: int) -> tuple[int, Refusal | None]:
+        """Charge ``cost`` to the IP's REQUEST_WEIGHT: the weight used, and the refusal when over or banned.
+
+        A banned IP is refused without a charge. Over the limit, a strike; too many strikes ban the
+        IP (418), else the answer is 429 -1003.
+        """
+        now = self.venue.now_ms()
+        if self.banned_until.get(ip, 0) > now:
+            return self.used(self.weight, "ip", ip), banned_refusal(ip, self.banned_until[ip], now)
+        self.limiter.hit(self.weight, "ip", ip, cost=cost)
+        used = self.used(self.weight, "ip", ip)
+        limit = self.venue.config.limits.request_weight
+        if used <= limit:
+            return used, None
+        if not self.limiter.hit(self.strikes, "strikes", ip):
+            self.banned_until[ip] = now + self.venue.config.limits.ban_seconds * 1000
+            return used, banned_refusal(ip, self.banned_until[ip], now)
+        retry_after = self.retry_after(self.weight, "ip", ip)
+        return used, Refusal(429, f"Too many requests; current limit of IP({ip}) is {limit} requests per minute. "
+                                  "Please use the websocket for live updates to avoid polling the API.",
+                             retry_after, now + retry_after * 1000)
+
+
+@dataclass(frozen=True)
+class OrderCount:
+    """One new order counted: each ORDERS window's count ("10S", "1D"), the one exceeded and when it resets."""
+
+    counts: dict[str, int]
+    exceeded: str | None
+    retry_after: int | None
+    """Whole seconds until the exceeded window resets."""
+
+    def headers(self) -> dict[str, str]:
+        """REST's ``X-MBX-ORDER-COUNT-*`` headers, and ``Retry-After`` over a limit: "you will receive a 429
+        error with the Retry-After header" (rest-api.md "Unfilled Order Count")."""
+        retry = {} if self.retry_after is None else {"Retry-After": str(self.retry_after)}
+        return retry | {f"X-MBX-ORDER-COUNT-{name}": str(count) for name, count in self.counts.items()}
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A request refused for its IP's weight: 429, or 418 while banned (both -1003)."""
+
+    status: int
+    msg: str
+    retry_after: int
+    """Whole seconds to wait (REST's ``Retry-After``)."""
+    until_ms: int
+    """When the IP may send again (the WS API's ``retryAfter``)."""
+
+    def response(self) -> web.Response:
+        """The REST answer."""
+        return answer({"code": -1003, "msg": self.msg}, self.status, {"Retry-After": str(self.retry_after)})
+
+
+def banned_refusal(ip: str, until_ms: int, now_ms: int) -> Refusal:
+    """The refusal of a banned IP."""
+    msg = (f"Way too many requests; IP({ip}) banned until {until_ms}. "
+           "Please use the websocket for live updates to avoid bans.")
+    return Refusal(418, msg, max(1, (until_ms - now_ms + 999) // 1000), until_ms)
 
 
 def guard_middleware(throttle: Throttle) -> Middleware:
     """Charge weight, answer 429/418 when over, and stamp ``X-MBX-USED-WEIGHT-1M`` on the reply."""
-    venue = throttle.venue
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.path.startswith("/_sim") or request.headers.get("Upgrade", "").lower() == "websocket":
             return await handler(request)
         ip = request.remote or "?"
-        now = venue.now_ms()
-        if throttle.banned_until.get(ip, 0) > now:
-            return banned(ip, throttle.banned_until[ip], now)
-        params = dict(request.query)
-        throttle.limiter.hit(throttle.weight, "ip", ip, cost=weight_of(request.method, request.path, params))
-        used = throttle.used(throttle.weight, "ip", ip)
-        if used > venue.config.limits.request_weight:
-            if not throttle.limiter.hit(throttle.strikes, "strikes", ip):
-                throttle.banned_until[ip] = now + venue.config.limits.ban_seconds * 1000
-                return banned(ip, throttle.banned_until[ip], now)
-            msg = (f"Too many requests; current limit of IP({ip}) is {venue.config.limits.request_weight} requests"
-                   " per minute. Please use the websocket for live updates to avoid polling the API.")
-            response: web.StreamResponse = answer({"code": -1003, "msg": msg}, 429, {
-                "Retry-After": str(throttle.retry_after(throttle.weight, "ip", ip))})
-        else:
-            response = await handler(request)
+        used, refusal = throttle.admit(ip, weight_of(request.method, request.path, dict(request.query)))
+        if refusal is not None and refusal.status == 418:
+            return refusal.response()  # a ban's answer reports no weight
+        response = refusal.response() if refusal is not None else await handler(request)
         response.headers["X-MBX-USED-WEIGHT-1M"] = str(used)
         return response
 
     return middleware
-
-
-def banned(ip: str, until_ms: int, now_ms: int) -> web.Response:
-    """The 418 answer of a banned IP."""
-    msg = (f"Way too many requests; IP({ip}) banned until {until_ms}. "
-           "Please use the websocket for live updates to avoid bans.")
-    return answer({"code": -1003, "msg": msg}, 418, {"Retry-After": str(max(1, (until_ms - now_ms + 999) // 1000))})

@@ -16,15 +16,17 @@ import orjson
 from aiohttp import web
 
 from lotusx.kernel.errors import InsufficientBalance, InvalidRequest, LotusXError, NotFound, OrderRejected
-from lotusx.sim.binance_guard import Signed, Throttle, mandatory, verify
+from lotusx.sim.binance_guard import OrderCount, Signed, Throttle, mandatory, verify
 from lotusx.sim.binance_wire import (
     CLIENT_ID,
     DAY_MS,
     DEPTH_LIMITS,
     NEVER,
+    Refused,
     bounded,
     decimal,
     error,
+    error_body,
     f8,
     illegal,
     order_json,
@@ -48,6 +50,29 @@ refuses them as Binance refuses a mode a symbol does not allow (-1013)."""
 SignedHandler = Callable[[web.Request, Signed], Awaitable[web.Response]]
 # cancelRestrictions' values and the one status each lets a cancel through (rest-api.md "Cancel order").
 _RESTRICTED_TO = {"ONLY_NEW": "NEW", "ONLY_PARTIALLY_FILLED": "PARTIALLY_FILLED"}
+
+
+Route = tuple[str, str]
+"""A REST route: (HTTP method, path)."""
+
+
+@dataclass(frozen=True)
+class Trading:
+    """A trading call's logic, shared by REST and the WS API: ``core`` answers the verified call's result
+    or raises the venue's error; ``places``: it counts on the account's ORDERS windows."""
+
+    core: Callable[[Signed], Any]
+    places: bool = False
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How a trading call ended: HTTP status, body (result, or ``{"code", "msg"[, "data"]}``) and the ORDERS
+    count when it counted one."""
+
+    status: int
+    body: Any
+    orders: OrderCount | None
 
 
 @dataclass
@@ -74,6 +99,16 @@ class BinanceRest:
         self.engine: Engine = venue.engines["spot"]
         self.withdrawals: list[Withdrawal] = []
         self.listen_keys: dict[str, str] = {}
+        # The trading calls the WS API serves too (lotusx.sim.binance_wsapi.TRADING), by REST route.
+        self.trading: dict[Route, Trading] = {
+            ("POST", "/api/v3/order"): Trading(self.place, places=True),
+            ("DELETE", "/api/v3/order"): Trading(self.cancel),
+            ("POST", "/api/v3/order/cancelReplace"): Trading(self.cancel_replace, places=True),
+            ("PUT", "/api/v3/order/amend/keepPriority"): Trading(self.keep_priority),  # counts 0 orders
+            ("DELETE", "/api/v3/openOrders"): Trading(self.cancel_all),
+            ("GET", "/api/v3/order"): Trading(self.query),
+            ("GET", "/api/v3/openOrders"): Trading(self.open_orders),
+        }
 
     def routes(self) -> list[web.RouteDef]:
         """The aiohttp routes."""
@@ -82,11 +117,7 @@ class BinanceRest:
             web.get("/api/v3/ping", self.ping), web.get("/api/v3/time", self.time),
             web.get("/api/v3/exchangeInfo", self.exchange_info), web.get("/api/v3/depth", self.depth),
             web.get("/api/v3/trades", self.trades), web.get("/api/v3/ticker/bookTicker", self.book_ticker),
-            web.post("/api/v3/order", signed(self.new_order)), web.delete("/api/v3/order", signed(self.cancel)),
-            web.get("/api/v3/order", signed(self.query)), web.get("/api/v3/openOrders", signed(self.open_orders)),
-            web.delete("/api/v3/openOrders", signed(self.cancel_all)),
-            web.put("/api/v3/order/amend/keepPriority", signed(self.keep_priority)),
-            web.post("/api/v3/order/cancelReplace", signed(self.cancel_replace)),
+            *(web.route(verb, path, signed(self._answered((verb, path)))) for verb, path in self.trading),
             web.get("/api/v3/allOrders", signed(self.all_orders)),
             web.get("/api/v3/myTrades", signed(self.my_trades)),
             web.get("/api/v3/account", signed(self.account)),
@@ -191,35 +222,47 @@ class BinanceRest:
 
     # ===== signed =====
 
-    async def new_order(self, request: web.Request, signed: Signed) -> web.Response:
+    def perform(self, route: Route, signed: Signed) -> Outcome:
+        """One trading call, whichever wire brought it (REST or the WS API): its status, body and ORDERS count.
+
+        An order placement counts on the account's ORDERS windows first, valid or not, and over a
+        limit is refused with -1015 (429) without being carried out.
+        """
+        call = self.trading[route]
+        counted = self.throttle.count_order(signed.account) if call.places else None
+        try:
+            if counted is not None and counted.exceeded is not None:
+                raise self.throttle.too_many_orders(counted)
+            return Outcome(200, call.core(signed), counted)
+        except LotusXError as exc:
+            return Outcome(*error_body(exc), counted)
+
+    def _answered(self, route: Route) -> SignedHandler:
+        """The REST handler of a trading call: its outcome as the body, ORDER-COUNT headers when it counted one."""
+        async def handler(request: web.Request, signed: Signed) -> web.Response:
+            out = self.perform(route, signed)
+            return answer(out.body, out.status, None if out.orders is None else out.orders.headers())
+        return handler
+
+    def place(self, signed: Signed) -> dict[str, Any]:
         """POST /api/v3/order with newOrderRespType ACK, RESULT or FULL."""
         p = signed.params
-        headers, exceeded = self.throttle.count_order(signed.account)
-        if exceeded:
-            limit = {"10S": (self.venue.config.limits.orders_10s, "10 SECOND"),
-                     "1D": (self.venue.config.limits.orders_1d, "1 DAY")}[exceeded]
-            return answer({"code": -1015, "msg": f"Too many new orders; current limit is {limit[0]} orders per "
-                                                 f"{limit[1]}."}, 429, headers)
-        try:
-            symbol = self.engine.market(symbol_of(p)).symbol
-            side, type_ = required(p, "side"), required(p, "type")
-            client_id = p.get("newClientOrderId")
-            if client_id is not None and not CLIENT_ID.match(client_id):
-                raise InvalidRequest(illegal("newClientOrderId", CLIENT_ID.pattern), code=-1100)
-            order_params(p, type_)
-            tif = p.get("timeInForce", "GTC")
-            stp = p.get("selfTradePreventionMode", DEFAULT_STP)
-            order = self.engine.place(signed.account, symbol, side, type_, quantity=decimal(p, "quantity"),
-                                      price=decimal(p, "price"), tif=tif, client_id=client_id,
-                                      quote_qty=decimal(p, "quoteOrderQty"),
-                                      min_notional=self.engine.markets[symbol].min_notional,
-                                      stp=None if stp == "NONE" else stp)
-        except LotusXError as exc:
-            return error(exc, headers)
-        resp_type = p.get("newOrderRespType", "FULL" if type_ in ("LIMIT", "MARKET") else "ACK")
-        return answer(order_json(order, resp_type), headers=headers)
+        symbol = self.engine.market(symbol_of(p)).symbol
+        side, type_ = required(p, "side"), required(p, "type")
+        client_id = p.get("newClientOrderId")
+        if client_id is not None and not CLIENT_ID.match(client_id):
+            raise InvalidRequest(illegal("newClientOrderId", CLIENT_ID.pattern), code=-1100)
+        order_params(p, type_)
+        tif = p.get("timeInForce", "GTC")
+        stp = p.get("selfTradePreventionMode", DEFAULT_STP)
+        order = self.engine.place(signed.account, symbol, side, type_, quantity=decimal(p, "quantity"),
+                                  price=decimal(p, "price"), tif=tif, client_id=client_id,
+                                  quote_qty=decimal(p, "quoteOrderQty"),
+                                  min_notional=self.engine.markets[symbol].min_notional,
+                                  stp=None if stp == "NONE" else stp)
+        return order_json(order, p.get("newOrderRespType", "FULL" if type_ in ("LIMIT", "MARKET") else "ACK"))
 
-    async def cancel(self, request: web.Request, signed: Signed) -> web.Response:
+    def cancel(self, signed: Signed) -> dict[str, Any]:
         """DELETE /api/v3/order by orderId or origClientOrderId; ``newClientOrderId`` names the cancel itself."""
         try:
             cancel_id = signed.params.get("newClientOrderId") or secrets.token_hex(11)
@@ -228,39 +271,34 @@ class BinanceRest:
             order = self.engine.cancel(signed.account, self.engine.market(symbol_of(signed.params)).symbol,
                                        *order_ref(signed.params), cancel_client_id=cancel_id)
         except NotFound:
-            return error(OrderRejected("Unknown order sent.", code=-2011))
-        except LotusXError as exc:
-            return error(exc)
-        return answer(self._cancel_report(order, cancel_id))
+            raise OrderRejected("Unknown order sent.", code=-2011) from None
+        return self._cancel_report(order, cancel_id)
 
-    async def keep_priority(self, request: web.Request, signed: Signed) -> web.Response:
+    def keep_priority(self, signed: Signed) -> dict[str, Any]:
         """PUT /api/v3/order/amend/keepPriority: a lower quantity in place, id and queue place kept.
 
         ``newQty`` must be below the order's quantity, else -2038 "Order amend (quantity increase) is
         not supported." (errors.md); the order is renamed ``newClientOrderId``, a random one if none.
         """
         p = signed.params
-        try:
-            symbol = self.engine.market(symbol_of(p)).symbol
-            ref = order_ref(p)
-            new_qty = decimal(p, "newQty")
-            if new_qty is None:
-                raise InvalidRequest(mandatory("newQty"), code=-1102)
-            cid = p.get("newClientOrderId") or secrets.token_hex(11)
-            if not CLIENT_ID.match(cid):
-                raise InvalidRequest(illegal("newClientOrderId", CLIENT_ID.pattern), code=-1100)
-            order = self.engine.find(signed.account, symbol, *ref)
-            if order.status in OPEN and not order.filled < new_qty < order.quantity:
-                raise OrderRejected("Order amend (quantity increase) is not supported.", code=-2038)
-            old_cid = order.client_id
-            order = self.engine.amend(signed.account, symbol, *ref, quantity=new_qty, new_client_id=cid)
-        except LotusXError as exc:
-            return error(exc)
+        symbol = self.engine.market(symbol_of(p)).symbol
+        ref = order_ref(p)
+        new_qty = decimal(p, "newQty")
+        if new_qty is None:
+            raise InvalidRequest(mandatory("newQty"), code=-1102)
+        cid = p.get("newClientOrderId") or secrets.token_hex(11)
+        if not CLIENT_ID.match(cid):
+            raise InvalidRequest(illegal("newClientOrderId", CLIENT_ID.pattern), code=-1100)
+        order = self.engine.find(signed.account, symbol, *ref)
+        if order.status in OPEN and not order.filled < new_qty < order.quantity:
+            raise OrderRejected("Order amend (quantity increase) is not supported.", code=-2038)
+        old_cid = order.client_id
+        order = self.engine.amend(signed.account, symbol, *ref, quantity=new_qty, new_client_id=cid)
         amended = {k: v for k, v in order_json(order, "RESULT").items() if k not in ("transactTime", "origQty")}
-        return answer({"transactTime": self.venue.now_ms(), "executionId": order.update_ms, "amendedOrder": {
-            **amended, "origClientOrderId": old_cid, "qty": f8(order.quantity)}})
+        return {"transactTime": self.venue.now_ms(), "executionId": order.update_ms, "amendedOrder": {
+            **amended, "origClientOrderId": old_cid, "qty": f8(order.quantity)}}
 
-    async def cancel_replace(self, request: web.Request, signed: Signed) -> web.Response:
+    def cancel_replace(self, signed: Signed) -> dict[str, Any]:
         """POST /api/v3/order/cancelReplace, cancelReplaceMode=STOP_ON_FAILURE only (rest-api.md).
 
         A cancel that fails is -2022 (HTTP 400), nothing placed; a new order refused after the cancel
@@ -272,39 +310,33 @@ class BinanceRest:
         default without one); a mode the symbol does not allow is -1013, nothing cancelled.
         """
         p = signed.params
-        headers, exceeded = self.throttle.count_order(signed.account)
-        if exceeded:
-            return answer({"code": -1015, "msg": "Too many new orders."}, 429, headers)
-        try:
-            symbol = self.engine.market(symbol_of(p)).symbol
-            if p.get("cancelReplaceMode") != "STOP_ON_FAILURE":
-                raise InvalidRequest("The sim serves cancelReplaceMode=STOP_ON_FAILURE only.", code=-1102)
-            side, type_ = required(p, "side"), required(p, "type")
-            client_id = p.get("newClientOrderId")
-            if client_id is not None and not CLIENT_ID.match(client_id):
-                raise InvalidRequest(illegal("newClientOrderId", CLIENT_ID.pattern), code=-1100)
-            order_params(p, type_)
-            restriction = p.get("cancelRestrictions")
-            if restriction not in (None, *_RESTRICTED_TO):
-                raise InvalidRequest("Invalid cancelRestrictions", code=-1145)
-            # The new order's mode, as POST /api/v3/order takes it. Refused before the cancel: "Filters
-            # ... are evaluated before the processing of the cancellation" (rest-api.md; assumed of this check).
-            stp = p.get("selfTradePreventionMode", DEFAULT_STP)
-            if stp not in ALLOWED_STP:
-                raise InvalidRequest("Invalid self-trade prevention mode.", code="stp")
-            ref = order_ref({"orderId": p["cancelOrderId"]} if "cancelOrderId" in p else
-                            {"origClientOrderId": p["cancelOrigClientOrderId"]} if "cancelOrigClientOrderId" in p
-                            else {})
-        except LotusXError as exc:
-            return error(exc, headers)
+        symbol = self.engine.market(symbol_of(p)).symbol
+        if p.get("cancelReplaceMode") != "STOP_ON_FAILURE":
+            raise InvalidRequest("The sim serves cancelReplaceMode=STOP_ON_FAILURE only.", code=-1102)
+        side, type_ = required(p, "side"), required(p, "type")
+        client_id = p.get("newClientOrderId")
+        if client_id is not None and not CLIENT_ID.match(client_id):
+            raise InvalidRequest(illegal("newClientOrderId", CLIENT_ID.pattern), code=-1100)
+        order_params(p, type_)
+        restriction = p.get("cancelRestrictions")
+        if restriction not in (None, *_RESTRICTED_TO):
+            raise InvalidRequest("Invalid cancelRestrictions", code=-1145)
+        # The new order's mode, as POST /api/v3/order takes it. Refused before the cancel: "Filters
+        # ... are evaluated before the processing of the cancellation" (rest-api.md; assumed of this check).
+        stp = p.get("selfTradePreventionMode", DEFAULT_STP)
+        if stp not in ALLOWED_STP:
+            raise InvalidRequest("Invalid self-trade prevention mode.", code="stp")
+        ref = order_ref({"orderId": p["cancelOrderId"]} if "cancelOrderId" in p else
+                        {"origClientOrderId": p["cancelOrigClientOrderId"]} if "cancelOrigClientOrderId" in p
+                        else {})
         cancel_id = p.get("cancelNewClientOrderId") or secrets.token_hex(11)
         try:
             target = self.engine.find(signed.account, symbol, *ref)
             if restriction is not None and target.status in OPEN and target.status != _RESTRICTED_TO[restriction]:
-                return self._cancel_failed("Order was not canceled due to cancel restrictions.", headers)
+                raise _cancel_failed("Order was not canceled due to cancel restrictions.")
             old = self.engine.cancel(signed.account, symbol, *ref, cancel_client_id=cancel_id)
         except NotFound:
-            return self._cancel_failed("Unknown order sent.", headers)
+            raise _cancel_failed("Unknown order sent.") from None
         cancelled = self._cancel_report(old, cancel_id)
         try:
             order = self.engine.place(signed.account, symbol, side, type_, quantity=decimal(p, "quantity"),
@@ -312,21 +344,13 @@ class BinanceRest:
                                       client_id=client_id, min_notional=self.engine.markets[symbol].min_notional,
                                       stp=None if stp == "NONE" else stp)
         except LotusXError as exc:
-            refused = orjson.loads(error(exc).body)  # type: ignore[arg-type]
-            return answer({"code": -2021, "msg": "Order cancel-replace partially failed.", "data": {
+            raise Refused("Order cancel-replace partially failed.", code=-2021, status=409, data={
                 "cancelResult": "SUCCESS", "newOrderResult": "FAILURE", "cancelResponse": cancelled,
-                "newOrderResponse": refused}}, 409, headers)
-        return answer({"cancelResult": "SUCCESS", "newOrderResult": "SUCCESS", "cancelResponse": cancelled,
-                       "newOrderResponse": order_json(order, p.get("newOrderRespType", "FULL"))}, headers=headers)
+                "newOrderResponse": error_body(exc)[1]}) from None
+        return {"cancelResult": "SUCCESS", "newOrderResult": "SUCCESS", "cancelResponse": cancelled,
+                "newOrderResponse": order_json(order, p.get("newOrderRespType", "FULL"))}
 
-    @staticmethod
-    def _cancel_failed(msg: str, headers: dict[str, str]) -> web.Response:
-        """-2022: the cancel half refused with -2011 ``msg``; no new order was attempted (STOP_ON_FAILURE)."""
-        return answer({"code": -2022, "msg": "Order cancel-replace failed.", "data": {
-            "cancelResult": "FAILURE", "newOrderResult": "NOT_ATTEMPTED",
-            "cancelResponse": {"code": -2011, "msg": msg}, "newOrderResponse": None}}, 400, headers)
-
-    async def cancel_all(self, request: web.Request, signed: Signed) -> web.Response:
+    def cancel_all(self, signed: Signed) -> list[dict[str, Any]]:
         """DELETE /api/v3/openOrders: every open order of the symbol, each answered with its cancel report.
 
         The sim has no order lists, so no list entries. With nothing open the venue answers -2011
@@ -334,15 +358,12 @@ class BinanceRest:
         binance/binance-connector-python issue #185). One generated cancel id names the whole
         request, as in the docs' example (every report's "clientOrderId" alike).
         """
-        try:
-            symbol = self.engine.market(symbol_of(signed.params)).symbol
-            cancel_id = secrets.token_hex(11)
-            orders = self.engine.cancel_all(signed.account, symbol, cancel_client_id=cancel_id)
-        except LotusXError as exc:
-            return error(exc)
+        symbol = self.engine.market(symbol_of(signed.params)).symbol
+        cancel_id = secrets.token_hex(11)
+        orders = self.engine.cancel_all(signed.account, symbol, cancel_client_id=cancel_id)
         if not orders:
-            return error(OrderRejected("Unknown order sent.", code=-2011))
-        return answer([self._cancel_report(order, cancel_id) for order in orders])
+            raise OrderRejected("Unknown order sent.", code=-2011)
+        return [self._cancel_report(order, cancel_id) for order in orders]
 
     def _cancel_report(self, order: Order, cancel_id: str) -> dict[str, Any]:
         """An order's cancel report, as DELETE /api/v3/order and /api/v3/openOrders answer it."""
@@ -353,22 +374,15 @@ class BinanceRest:
         return {**body, "origClientOrderId": order.client_id, "clientOrderId": cancel_id,
                 "transactTime": self.venue.now_ms()}
 
-    async def query(self, request: web.Request, signed: Signed) -> web.Response:
+    def query(self, signed: Signed) -> dict[str, Any]:
         """GET /api/v3/order by orderId or origClientOrderId."""
-        try:
-            order = self.engine.find(signed.account, self.engine.market(symbol_of(signed.params)).symbol,
-                                     *order_ref(signed.params))
-        except LotusXError as exc:
-            return error(exc)
-        return answer(query_json(order))
+        return query_json(self.engine.find(signed.account, self.engine.market(symbol_of(signed.params)).symbol,
+                                           *order_ref(signed.params)))
 
-    async def open_orders(self, request: web.Request, signed: Signed) -> web.Response:
+    def open_orders(self, signed: Signed) -> list[dict[str, Any]]:
         """GET /api/v3/openOrders, for one symbol or all."""
-        try:
-            symbol = self.engine.market(signed.params["symbol"]).symbol if "symbol" in signed.params else None
-        except LotusXError as exc:
-            return error(exc)
-        return answer([query_json(o) for o in self.engine.open_orders(signed.account, symbol)])
+        symbol = self.engine.market(signed.params["symbol"]).symbol if "symbol" in signed.params else None
+        return [query_json(o) for o in self.engine.open_orders(signed.account, symbol)]
 
     async def all_orders(self, request: web.Request, signed: Signed) -> web.Response:
         """GET /api/v3/allOrders: one symbol's orders in any state, oldest first, ``limit`` of them (1-1000, 500).
@@ -504,6 +518,13 @@ class BinanceRest:
         if request.method == "DELETE":
             del self.listen_keys[str(params["listenKey"])]
         return answer({})
+
+
+def _cancel_failed(msg: str) -> Refused:
+    """-2022: the cancel half refused with -2011 ``msg``; no new order was attempted (STOP_ON_FAILURE)."""
+    return Refused("Order cancel-replace failed.", code=-2022, status=400, data={
+        "cancelResult": "FAILURE", "newOrderResult": "NOT_ATTEMPTED",
+        "cancelResponse": {"code": -2011, "msg": msg}, "newOrderResponse": None})
 
 
 SYMBOLS = r'^\[("[A-Z0-9-_.]{1,20}")(,"[A-Z0-9-_.]{1,20}")*\]$'  # the sim's own rule (the docs print none)

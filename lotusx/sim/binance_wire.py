@@ -49,8 +49,17 @@ def f8(value: Decimal) -> str:
     return f"{value:.8f}"
 
 
-def error(exc: LotusXError, headers: dict[str, str] | None = None) -> web.Response:
-    """The Binance ``{"code", "msg"}`` answer of an engine or admission error."""
+class Refused(OrderRejected):
+    """A refusal whose answer carries ``data`` besides its code and msg: cancelReplace's -2021 and -2022
+    (rest-api.md "Cancel an Existing Order and Send a New Order")."""
+
+    def __init__(self, message: str, *, code: int, status: int, data: dict[str, Any]) -> None:
+        super().__init__(message, code=code, status=status)
+        self.data = data
+
+
+def error_body(exc: LotusXError) -> tuple[int, dict[str, Any]]:
+    """The HTTP status and Binance ``{"code", "msg"[, "data"]}`` body of an engine or admission error."""
     if isinstance(exc, DuplicateClientOrderId | InsufficientBalance):
         code, msg = -2010, ("Duplicate order sent." if isinstance(exc, DuplicateClientOrderId)
                             else "Account has insufficient balance for requested action.")
@@ -62,7 +71,14 @@ def error(exc: LotusXError, headers: dict[str, str] | None = None) -> web.Respon
         code, msg = ENUM_ERRORS.get(str(exc.code), (-1102, exc.message))
     else:
         code, msg = int(exc.code or -1000), exc.message
-    return answer({"code": code, "msg": msg}, exc.status or 400, headers)
+    data = {"data": exc.data} if isinstance(exc, Refused) else {}
+    return exc.status or 400, {"code": code, "msg": msg, **data}
+
+
+def error(exc: LotusXError, headers: dict[str, str] | None = None) -> web.Response:
+    """The Binance ``{"code", "msg"}`` answer of an engine or admission error."""
+    status, body = error_body(exc)
+    return answer(body, status, headers)
 
 
 def symbol_of(params: Any) -> str:

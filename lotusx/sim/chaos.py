@@ -23,8 +23,10 @@ class Chaos:
     error_rate: float = 0.0
     """Share of REST requests answered with HTTP 503."""
     lose_answer_rate: float = 0.0
-    """Share of REST order placements and cancels that the venue carries out as usual, then cuts the
-    connection without answering: the client cannot tell whether its order went through."""
+    """Share of REST order placements and cancels (and Binance WS API ``order.place``, ``order.cancel``,
+    ``order.cancelReplace``) that the venue carries out as usual, then cuts the connection without
+    answering: the client cannot tell whether its order went through. A WS API connection sends the
+    answers queued before, then closes (1011)."""
     drop_ws_after: int | None = None
     """Close each WS connection after it sent this many messages."""
     drop_ws_once: int | None = None

@@ -7,6 +7,7 @@ import contextlib
 import gzip
 from collections import deque
 from collections.abc import Awaitable, Callable, Collection, Mapping
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -79,6 +80,14 @@ async def admin_chaos(request: web.Request) -> web.Response:
             return answer({"error": str(exc)}, 400)
         log.info("sim.chaos", venue=venue.name, chaos=repr(venue.chaos))
     return answer(vars(venue.chaos))
+
+
+@dataclass(frozen=True)
+class _Close:
+    """An outbox entry that closes the connection when the sender reaches it."""
+
+    code: int
+    reason: bytes
 
 
 class Connection:
@@ -197,9 +206,18 @@ class Connection:
                 await self.ws.close(code=1000, message=b"idle")
                 return
 
+    async def close_after_queued(self, code: int, reason: bytes) -> None:
+        """Close once the messages queued so far are sent; whatever is queued after is dropped."""
+        self.enqueue(_Close(code, reason))
+        await asyncio.gather(*self._tasks[:1], return_exceptions=True)  # the sender, ended by the close
+
     async def _sender(self) -> None:
         while not self.ws.closed:
-            await self.send(await self._outbox.get())
+            message = await self._outbox.get()
+            if isinstance(message, _Close):
+                await self.ws.close(code=message.code, message=message.reason)
+                return
+            await self.send(message)
 
     async def _lifetime(self) -> None:
         await self.venue.clock.sleep(self.venue.config.ws_lifetime)

@@ -121,7 +121,7 @@ def build_app(venue: Venue) -> web.Application:
         rest = BinanceRest(venue, throttle)
         app = web.Application(middlewares=[chaos_middleware(venue, binance_forced, BINANCE_ORDERS),
                                            guard_middleware(throttle)])
-        app.add_routes(rest.routes() + BinanceWs(venue, rest).routes() + BinanceWsApi(venue, throttle).routes())
+        app.add_routes(rest.routes() + BinanceWs(venue, rest).routes() + BinanceWsApi(venue, throttle, rest).routes())
     else:
         bybit = BybitRest(venue)
         app = web.Application(middlewares=[chaos_middleware(venue, bybit_forced, BYBIT_ORDERS)])
