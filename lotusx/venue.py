@@ -44,7 +44,7 @@ from lotusx.log import without_password
 from lotusx.metrics import Metrics
 from lotusx.transport import AiohttpRest, AiohttpWs
 from lotusx.transport.url import parsed_url, proxy_url
-from lotusx.transport.ws_rpc import RpcCodec, WsRpc
+from lotusx.transport.ws_rpc import Login, RpcCodec, WsRpc
 from lotusx.ws.outbound import admission
 
 Reconcile = Callable[[Service, Request], Awaitable[Response | None]]
@@ -206,6 +206,8 @@ class WsTrading:
     codec: Callable[[], RpcCodec]
     signer: Callable[[Credentials], Signer]
     connect: Endpoint
+    # Authenticates each new connection (Bybit's auth op), given the key and the venue's clock; None: per call.
+    login: Callable[[Credentials, Clock], Login] | None = None
 
 
 def open_venue(venue: Venue, *, credentials: Credentials | None = None, rest_url: str | None = None,
@@ -254,8 +256,9 @@ def open_venue(venue: Venue, *, credentials: Credentials | None = None, rest_url
     signer = venue.signer
     if ws_trading and venue.ws_trading is not None:
         trading, url = venue.ws_trading, api_url + venue.ws_trading.path
+        login = None if trading.login is None or credentials is None else trading.login(credentials, server_clock)
         wire = WsRpc(lambda: AiohttpWs(url, proxy=proxy), trading.codec(), wire,
-                     admit=admission(rate_limit, trading.connect))
+                     admit=admission(rate_limit, trading.connect), login=login)
         signer = trading.signer
     transport = _Wire(wire, venue.name, limiter)
     unlayered = MapErrors(venue.classify)(transport)

@@ -43,6 +43,9 @@ from lotusx.kernel.ws import WsKind
 
 Attempt = Callable[[], Awaitable[None]]
 Admit = Callable[[Attempt], Awaitable[None]]
+Login = Callable[[WsSession], Awaitable[None]]
+"""Authenticates a new connection before any call goes on it (Bybit's ``auth``): reads the
+session's frames itself until its answer, and raises the typed error of a refusal."""
 
 
 class RpcCodec(Protocol):
@@ -69,19 +72,20 @@ class WsRpc:
     """A :data:`~lotusx.Service`: requests the ``codec`` takes go over one WebSocket, the others to ``fallback``.
 
     ``connect`` makes a new (unopened) session per connection; ``admit`` runs each opening
-    (:func:`lotusx.ws.outbound.admission` charges it to the venue's limits). ``timeout`` bounds
-    each call from its write to its answer.
+    (:func:`lotusx.ws.outbound.admission` charges it to the venue's limits), and ``login`` (if
+    any) authenticates it before its first call. ``timeout`` bounds each call from its write to
+    its answer, and the login.
     """
 
     def __init__(self, connect: Callable[[], WsSession], codec: RpcCodec, fallback: Service, *,
                  timeout: float = 10.0, silence: float = 20.0, max_age: float = 23 * 3600.0,
-                 admit: Admit = _let_in) -> None:
+                 admit: Admit = _let_in, login: Login | None = None) -> None:
         if not all(0 < seconds < float("inf") for seconds in (timeout, silence, max_age)):
             raise ConfigError("timeout, silence and max_age must be positive finite seconds, got "
                               f"{timeout!r}, {silence!r}, {max_age!r}")
         self.codec, self.fallback, self.timeout, self.silence = codec, fallback, timeout, silence
         self.max_age = max_age
-        self._connect, self._admit = connect, admit
+        self._connect, self._admit, self._login = connect, admit, login
         self._ids = itertools.count(1)
         self._link: _Link | None = None
         self._opening = asyncio.Lock()
@@ -114,6 +118,12 @@ class WsRpc:
 
             async def attempt() -> None:
                 await session.connect()  # a failure here is a ConnectError: nothing was sent
+                if self._login is not None:
+                    try:
+                        async with asyncio.timeout(self.timeout):
+                            await self._login(session)
+                    except TimeoutError:
+                        raise ConnectError(f"no answer to the WebSocket API login within {self.timeout} s") from None
 
             try:
                 await self._admit(attempt)

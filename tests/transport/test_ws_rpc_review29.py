@@ -7,7 +7,7 @@ import asyncio
 import orjson
 import pytest
 
-from lotusx.kernel.errors import ConfigError, ConnectError, Disconnected, Timeout
+from lotusx.kernel.errors import AuthenticationError, ConfigError, ConnectError, Disconnected, Timeout
 from lotusx.kernel.message import Endpoint, Request, Response
 from lotusx.kernel.ws import WsFrame
 from lotusx.testing import FakeTransport
@@ -332,6 +332,49 @@ async def test_a_connection_past_max_age_is_replaced_before_the_venue_ends_it() 
     sockets.made[1].feed(answer(frame["id"]))  # type: ignore[arg-type]
     assert (await again).status == 200
     assert (sockets.made[0].connected, len(sockets.made)) == (False, 2)
+    await rpc.aclose()
+
+
+async def test_a_login_runs_once_per_connection_before_its_first_call() -> None:
+    """``login`` authenticates each new socket before a call is written on it, and only once."""
+    logins: list[int] = []
+
+    async def login(session: object) -> None:
+        assert isinstance(session, FakeWs)
+        logins.append(len(session.sent))
+
+    sockets = Sockets()
+    rpc = WsRpc(sockets, Codec(), rest(), login=login)
+    calls = [asyncio.ensure_future(rpc(order())) for _ in range(2)]
+    frames = await sent(sockets, 2)
+    sockets.made[0].feed(*(answer(frame["id"]) for frame in frames))  # type: ignore[arg-type]
+    await asyncio.gather(*calls)
+    assert logins == [0]
+    await rpc.aclose()
+
+
+async def test_a_refused_login_is_the_callers_error_and_nothing_is_sent() -> None:
+    """The login's typed error reaches the call; no request was written and the socket is closed."""
+    async def login(session: object) -> None:
+        raise AuthenticationError("invalid sign")
+
+    sockets = Sockets()
+    rpc = WsRpc(sockets, Codec(), rest(), login=login)
+    with pytest.raises(AuthenticationError):
+        await rpc(order())
+    assert (sockets.made[0].sent, sockets.made[0].connected) == ([], False)
+    await rpc.aclose()
+
+
+async def test_an_unanswered_login_is_a_connect_error() -> None:
+    """A login that never hears back ends after ``timeout`` as a ConnectError: nothing was sent."""
+    async def login(session: object) -> None:
+        await asyncio.sleep(10)
+
+    sockets = Sockets()
+    rpc = WsRpc(sockets, Codec(), rest(), timeout=0.05, login=login)
+    with pytest.raises(ConnectError, match="login"):
+        await rpc(order())
     await rpc.aclose()
 
 
