@@ -132,11 +132,14 @@ class HeaderHmac:
         signature = hmac_sha256_hex(self._mac, self.payload(request, timestamp_ms))
         return request.with_headers(
             (self.key_header, self.api_key),
-            (self.timestamp_header, str(timestamp_ms)),
-            (self.recv_window_header, str(self.recv_window)),
+            *self.stamps(timestamp_ms),
             (self.sign_header, signature),
             *self.extra_headers,
         )
+
+    def stamps(self, timestamp_ms: int) -> tuple[tuple[str, str], tuple[str, str]]:
+        """The timestamp and recv window headers: all a call on a logged-in socket carries (Bybit's trade WS)."""
+        return (self.timestamp_header, str(timestamp_ms)), (self.recv_window_header, str(self.recv_window))
 
     def ws_auth(self, expires_ms: int) -> dict[str, Any]:
         """Bybit's private WebSocket ``auth`` message: hex HMAC of ``"GET/realtime" + expires``.

@@ -18,6 +18,7 @@ from lotusx.exchanges.bybit.connector import Bybit, server_time
 from lotusx.exchanges.bybit.endpoints import LIMITS, LINEAR, SPOT, USAGE, Category
 from lotusx.exchanges.bybit.errors import classify
 from lotusx.exchanges.bybit.schemas import Envelope, OrderRow, Rows
+from lotusx.exchanges.bybit.ws_trade import WS_TRADING
 from lotusx.kernel.credentials import Credentials
 from lotusx.kernel.ids import client_order_id
 from lotusx.kernel.message import Request, Response
@@ -54,6 +55,7 @@ VENUE = Venue(
     name="bybit",
     rest_url="https://api.bybit.com",
     ws_url="wss://stream.bybit.com",
+    ws_api_url="wss://stream.bybit.com",  # the trade WS's host, as the streams' (guideline.mdx "URL")
     pools=LIMITS["spot"],
     usage=USAGE,
     classify=classify,
@@ -61,6 +63,7 @@ VENUE = Venue(
     server_time=server_time,
     reconcile=reconcile,
     connector=Bybit,
+    ws_trading=WS_TRADING,
 )
 VENUE_LINEAR = dataclasses.replace(VENUE, pools=LIMITS["linear"], connector=functools.partial(Bybit, category=LINEAR))
 

@@ -10,7 +10,6 @@ from decimal import Decimal
 from typing import Any, Generic, Literal, NamedTuple, TypeVar
 
 import msgspec
-import orjson
 
 from lotusx.account import (
     GAP_SLACK,
@@ -41,6 +40,7 @@ from lotusx.exchanges.bybit.streams import (
     PositionMessage,
     TradeMessage,
     WalletMessage,
+    auth,
     bybit_frames,
     login_ack,
     public_dialect,
@@ -122,7 +122,6 @@ _HISTORY_SPAN_MS = 7 * 24 * 3600 * 1000
 _UNREADABLE_EVENT = "unreadable_event"  # the Gap reason of a private message that failed to parse
 _UNREADABLE_BOOK = "unreadable message"  # the resync reason of a book message that failed its schema
 _NO_SNAPSHOT = "no snapshot"  # a delta came to a book waiting for its snapshot
-_AUTH_VALID_MS = 10_000  # the auth message's ``expires``: this far past the venue's now
 _EXPIRED_LOGIN = "Params Error"  # the auth answer's ret_msg for an ``expires`` the venue saw as past
 _ENVELOPE: Any = s.Envelope  # parametrised at run time with each call's result type
 _ROWS: Any = s.Rows  # parametrised at run time with each list's row type
@@ -1060,7 +1059,7 @@ class Bybit:
         stamps = LoginClock(clock)
 
         async def login() -> str:
-            return orjson.dumps(signer.ws_auth(await stamps.now_ms() + _AUTH_VALID_MS)).decode()
+            return auth(signer, await stamps.now_ms())
 
         def answered(message: Any) -> LoginAck | None:
             result = login_ack(message)

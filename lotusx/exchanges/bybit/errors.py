@@ -71,6 +71,14 @@ _KINDS: dict[int, type[e.LotusXError]] = {
     110079: e.ServerError,  # The order is processing and can not be operated, please try again later
     170191: e.ServerError,  # (Spot) Can not cancel order, please try again later
     170212: e.ServerError,  # (Spot) Cancel order request processing
+    # The trade WebSocket's own codes (docs/v5/error.mdx "WS OE General code", docs/v5/websocket/trade/
+    # guideline.mdx "Response Parameters"), answered as the envelope's retCode (lotusx.exchanges.bybit.ws_trade).
+    # 10019 "ws trade service is restarting, do not accept new request": not acted on, and a new
+    # connection reaches a normal service, so it is retried as 10016 is (a placement reconciles first).
+    10019: e.ServerError,
+    # 20006 "reqId is duplicated": that frame was not acted on; a re-send goes under a new reqId.
+    20006: e.ServerError,
+    10404: e.InvalidRequest,  # op type is not found; category is not correct/supported
     10001: e.InvalidRequest,  # Request parameter error
     10002: e.TimestampOutOfWindow,  # The request time exceeds the time window range.
     10003: e.AuthenticationError,  # API key is invalid.
@@ -161,7 +169,10 @@ _WITHDRAWAL_REFUSALS = frozenset({
 })
 _IP_BANNED = {10018}  # Exceeded the IP Rate Limit (struck out in the docs, still mapped for older gateways)
 # Per-UID throttles: 10006 Too many visits; (Spot) 170005 Too many new orders, 170222 Too many requests.
-_THROTTLED = {10006, 170005, 170222}
+# The trade WebSocket's throttles: 10403 "exceed IP rate limit. 3000 requests per second per IP",
+# 10429 "System level frequency protection" (HTTP 429's words), 20003 "Too frequent requests under
+# the same session" (docs/v5/websocket/trade/guideline.mdx, docs/v5/error.mdx "WS OE General code").
+_THROTTLED = {10006, 170005, 170222, 10403, 10429, 20003}
 
 
 def scrubbed(msg: str) -> str:

@@ -20,6 +20,7 @@ from lotusx.exchanges.bybit.endpoints import Category
 from lotusx.exchanges.bybit.errors import scrubbed
 from lotusx.exchanges.bybit.schemas import Book, OrderRow, PositionRow, PublicTrade, WalletAccount, WsFrame
 from lotusx.metrics import Metrics
+from lotusx.signers import HeaderHmac
 from lotusx.ws import Frames, Heartbeat, Malformed, Parse, WsDialect, frames
 from lotusx.ws.parse import report_malformed
 
@@ -146,6 +147,14 @@ def _ack(message: Any) -> tuple[int, bool, str | None] | None:
 
 def _pong(message: Any) -> bool:
     return isinstance(message, Control) and (message.op == "pong" or (message.op == "ping" and message.success))
+
+
+AUTH_VALID_MS = 10_000  # an auth message's ``expires``: this far past the venue's now
+
+
+def auth(signer: HeaderHmac, now_ms: int) -> str:
+    """The ``auth`` op of a private or trade connection, valid until ``AUTH_VALID_MS`` past ``now_ms`` (venue time)."""
+    return orjson.dumps(signer.ws_auth(now_ms + AUTH_VALID_MS)).decode()
 
 
 def login_ack(message: Any) -> tuple[bool, str | None] | None:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 
 import orjson
 import pytest
 from nacl.signing import SigningKey
 
 import lotusx
+from lotusx.exchanges.binance import VENUE as BINANCE
 from lotusx.exchanges.binance import endpoints as ep
 from lotusx.exchanges.binance.errors import classify
 from lotusx.exchanges.binance.ws_api import METHODS, Codec, WsApiSigner
@@ -167,7 +169,8 @@ def test_the_server_shutdown_event_retires_the_connection() -> None:
 
 
 async def test_a_venue_without_a_websocket_api_refuses_ws_trading() -> None:
-    """Bybit declares none: ws_trading=True is a ConfigError on entering, before anything is sent."""
+    """A venue declaring none: ws_trading=True is a ConfigError on entering, before anything is sent."""
+    without = dataclasses.replace(BINANCE, ws_trading=None)
     with pytest.raises(e.ConfigError, match="ws_trading"):
-        async with lotusx.connect("bybit", ws_trading=True):
+        async with lotusx.connect(without, ws_trading=True):
             pass
