@@ -230,7 +230,7 @@ def open_venue(venue: Venue, *, credentials: Credentials | None = None, rest_url
     _check_options(credentials, outer, inner, rest_url=rest_url, ws_url=ws_url, ws_api_url=ws_api_url)
     if ws_trading and venue.ws_trading is None:
         raise ConfigError(f"ws_trading=True: {venue.name} declares no WebSocket API to trade over "
-                          "(binance has one); leave it out to trade over REST")
+                          "(binance and bybit do); leave it out to trade over REST")
     proxy = proxy_url(proxy)
     if transport is not None and (rest_url is not None or (
             proxy is not None and not (isinstance(transport, AiohttpRest) and transport.proxy == proxy))):

@@ -19,8 +19,9 @@ Failures are typed as ``AiohttpRest`` types them, because ``Retry`` decides on t
 
 The next call after a loss opens a new connection (through ``admit``, which charges the venue's
 connection-attempt limit). A connection that has been silent for ``silence`` seconds is pinged;
-silent ``silence`` seconds more, it is taken for dead. A connection the venue says it will close
-(the codec's ``retires``), or older than ``max_age`` (Binance ends each after 24 hours), is
+silent ``silence`` seconds more, it is taken for dead (the ping is the codec's own where the venue
+asks for one). A connection the venue says to leave (the codec's ``retires``: a shutdown notice,
+an answer saying the service restarts), or older than ``max_age`` (Binance ends each after 24 hours), is
 retired: new calls go to a new connection, and the old one closes once its calls are answered,
 so none of them is caught by the venue's close.
 """
@@ -60,7 +61,14 @@ class RpcCodec(Protocol):
         ...
 
     def retires(self, data: str | bytes) -> bool:
-        """Whether a frame that answers nothing says the venue will soon close the connection (a shutdown notice)."""
+        """Whether a frame says to move to a new connection (a shutdown notice, a "restarting" answer).
+
+        Asked of every frame, before :meth:`decode`: a plain substring test first keeps it cheap.
+        """
+        ...
+
+    def ping(self) -> str | None:
+        """The venue's application-level ping (Bybit's ``{"op": "ping"}``), or ``None`` for a protocol ping."""
         ...
 
 
@@ -205,13 +213,13 @@ class _Link:
 
     def _answered(self, data: str | bytes) -> bool:
         self.heard = self.loop.time()
+        if self.codec.retires(data):
+            self.retiring = True  # the next call opens the new connection, and retires this one
         answer = self.codec.decode(data)
         if answer is not None:
             waiting = self.waiting.get(answer[0])
             if waiting is not None and not waiting.done():
                 waiting.set_result(answer[1])
-        elif self.codec.retires(data):
-            self.retiring = True  # the next call opens the new connection, and retires this one
         return False  # never stop the pump: every frame is read here
 
     async def _read(self) -> None:
@@ -234,7 +242,8 @@ class _Link:
                     if probed is not None:
                         raise Disconnected("the WebSocket API connection went silent", sent=True) from None
                     probed = now  # a live venue answers the ping with a pong, which ends the silence
-                    await session.ping()
+                    ping = self.codec.ping()
+                    await (session.send(ping) if ping is not None else session.ping())
                     continue
                 self.heard, probed = loop.time(), None
                 if frame.kind is WsKind.TEXT or frame.kind is WsKind.BINARY:

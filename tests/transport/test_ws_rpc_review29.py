@@ -35,6 +35,16 @@ class Codec:
     def retires(self, data: str | bytes) -> bool:
         return bool(orjson.loads(data).get("shutdown"))
 
+    def ping(self) -> str | None:
+        return None
+
+
+class AppPing(Codec):
+    """A venue that wants its own ping message, not a protocol ping."""
+
+    def ping(self) -> str | None:
+        return '{"op": "ping"}'
+
 
 def rest() -> FakeTransport:
     """The REST fallback: answers every request it gets with 200 ``rest``."""
@@ -240,6 +250,32 @@ async def test_a_silent_socket_is_pinged_then_dropped() -> None:
         await rpc(order())
     assert lost.value.sent is True
     assert len(sockets.made[0].pings) == 1
+    await rpc.aclose()
+
+
+async def test_a_codec_ping_is_sent_as_a_message_instead_of_a_protocol_ping() -> None:
+    """Silent, a venue with an application-level ping gets that message, not a protocol ping."""
+    sockets = Sockets()
+    rpc = WsRpc(sockets, AppPing(), rest(), timeout=5.0, silence=0.05)
+    with pytest.raises(Disconnected):
+        await rpc(order())
+    assert (sockets.made[0].sent[-1], sockets.made[0].pings) == ('{"op": "ping"}', [])
+    await rpc.aclose()
+
+
+async def test_an_answer_that_retires_the_connection_moves_the_next_call() -> None:
+    """An answer saying the service restarts: its caller gets it, the next call goes on a new connection."""
+    sockets = Sockets()
+    rpc = WsRpc(sockets, Codec(), rest())
+    call = asyncio.ensure_future(rpc(order()))
+    [frame] = await sent(sockets)
+    sockets.made[0].feed(orjson.dumps({"id": frame["id"], "status": 503, "body": "restarting",
+                                       "shutdown": True}).decode())
+    assert (await call).status == 503
+    again = asyncio.ensure_future(rpc(order()))
+    [moved] = await sent(sockets, on=1)
+    sockets.made[1].feed(answer(moved["id"]))  # type: ignore[arg-type]
+    assert (await again).status == 200 and sockets.made[0].connected is False
     await rpc.aclose()
 
 

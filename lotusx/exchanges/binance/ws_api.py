@@ -130,11 +130,17 @@ class Codec:
 
     def retires(self, data: str | bytes) -> bool:
         """Whether the frame is the ``serverShutdown`` event (web-socket-api.md "Connection events")."""
+        if b"serverShutdown" not in data if isinstance(data, bytes) else "serverShutdown" not in data:
+            return False  # every answer is asked: one substring test, no second decode
         try:
             event = _event.decode(data).event
         except msgspec.DecodeError:
             return False
         return event is not None and event.e == "serverShutdown"
+
+    def ping(self) -> None:
+        """A protocol ping: the venue answers it with a pong (web-socket-api.md "General API Information")."""
+        return None
 
 
 class _Notice(msgspec.Struct, frozen=True):

@@ -51,6 +51,8 @@ _STAMPS = ("X-BAPI-TIMESTAMP", "X-BAPI-RECV-WINDOW")
 # An answer's ``header`` entries that REST sends as HTTP headers: the usage parser's (endpoints.USAGE).
 _USAGE = {name.lower() for parser in ep.USAGE for name in parser.names}
 _NOW = "timenow"  # the answer's server time (ms), REST's envelope ``time``
+_RESTARTING = 10019
+_PING = '{"op":"ping"}'
 _ACCEPTED = (0, 20001)  # auth answers: "0: auth success", "20001: repeat auth" (already logged in)
 
 
@@ -123,8 +125,19 @@ class Codec:
         return int(request_id), Response(status=200, body=body, headers=headers)
 
     def retires(self, data: str | bytes) -> bool:
-        """Never: the guideline has no shutdown notice (10019, "restarting", answers a call: a ServerError)."""
-        return False
+        """Whether the frame is a 10019 answer: "ws trade service is restarting, do not accept new request
+        [...] You can build new connection to be routed to normal service" (guideline). The call it answers
+        is a ServerError, retried: on a new connection."""
+        if b"10019" not in data if isinstance(data, bytes) else "10019" not in data:
+            return False  # every answer is asked: one substring test, no second decode
+        try:
+            return _answer.decode(data).retCode == _RESTARTING
+        except msgspec.DecodeError:
+            return False
+
+    def ping(self) -> str:
+        """The guideline's ``{"op": "ping"}``, answered by an ``op: "pong"`` frame ("Ping")."""
+        return _PING
 
 
 class _AuthAnswer(msgspec.Struct, frozen=True):

@@ -166,6 +166,12 @@ def test_the_server_shutdown_event_retires_the_connection() -> None:
     assert codec.retires(b'{"event": {"e": "serverShutdown", "E": 1770123456789}}') is True
     assert codec.retires(b'{"subscriptionId": 0, "event": {"e": "executionReport"}}') is False
     assert codec.retires(b"not json") is False
+    assert codec.retires('{"id": 1, "status": 200, "result": {}}') is False
+
+
+def test_silence_is_probed_with_a_protocol_ping() -> None:
+    """The venue answers protocol pings: no application-level ping message."""
+    assert Codec().ping() is None
 
 
 async def test_a_venue_without_a_websocket_api_refuses_ws_trading() -> None:

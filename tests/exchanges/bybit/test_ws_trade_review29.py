@@ -193,9 +193,21 @@ def test_frames_that_answer_nothing_of_ours_are_none(frame: str | bytes) -> None
     assert Codec().decode(frame) is None
 
 
-def test_no_frame_retires_the_connection() -> None:
-    """The guideline has no shutdown notice: 10019 is a call's answer (ServerError), not a notice."""
-    assert not Codec().retires(b'{"retCode":10019,"retMsg":"restarting","op":"order.create"}')
+def test_a_restarting_answer_retires_the_connection() -> None:
+    """10019 "ws trade service is restarting [...] build new connection": the next call goes on a new one."""
+    assert Codec().retires(b'{"reqId":"3","retCode":10019,"retMsg":"restarting","op":"order.create"}')
+    assert Codec().retires('{"reqId": "3", "retCode": 10019, "retMsg": "restarting", "op": "order.create"}')
+
+
+def test_other_answers_do_not_retire_the_connection() -> None:
+    """An accepted order, a refusal, an order id that happens to hold 10019: the connection stays."""
+    assert not Codec().retires(DOC_ANSWER % b"5")
+    assert not Codec().retires(b'{"reqId":"3","retCode":170131,"retMsg":"x","data":{"orderId":"10019"}}')
+
+
+def test_silence_is_probed_with_the_guidelines_ping() -> None:
+    """The guideline's Ping: ``{"op": "ping"}``, answered by a pong frame."""
+    assert orjson.loads(Codec().ping()) == {"op": "ping"}
 
 
 def credentials() -> Credentials:
