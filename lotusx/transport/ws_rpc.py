@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import secrets
 import time
 from collections.abc import Awaitable, Callable
 from typing import Protocol
@@ -94,7 +95,9 @@ class WsRpc:
         self.codec, self.fallback, self.timeout, self.silence = codec, fallback, timeout, silence
         self.max_age = max_age
         self._connect, self._admit, self._login = connect, admit, login
-        self._ids = itertools.count(1)
+        # From a random start, not 1: Bybit refuses a reqId it has seen (20006) without saying over what
+        # scope, and a restarted process counting from 1 again must not meet its own past ids.
+        self._ids = itertools.count(secrets.randbelow(2**52) + 1)
         self._link: _Link | None = None
         self._opening = asyncio.Lock()
         self._closed = False

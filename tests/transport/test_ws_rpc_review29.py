@@ -414,6 +414,21 @@ async def test_an_unanswered_login_is_a_connect_error() -> None:
     await rpc.aclose()
 
 
+async def test_each_transport_counts_its_ids_from_its_own_random_start() -> None:
+    """A restarted process does not reuse its past ids (Bybit refuses a seen reqId): two transports start apart."""
+    firsts = []
+    for _ in range(2):
+        sockets = Sockets()
+        rpc = WsRpc(sockets, Codec(), rest())
+        call = asyncio.ensure_future(rpc(order()))
+        [frame] = await sent(sockets)
+        firsts.append(frame["id"])
+        sockets.made[0].feed(answer(frame["id"]))  # type: ignore[arg-type]
+        await call
+        await rpc.aclose()
+    assert firsts[0] != firsts[1] and 1 not in firsts
+
+
 def test_timeouts_are_checked() -> None:
     """A zero, negative or infinite timeout is a ConfigError when built."""
     with pytest.raises(ConfigError):
