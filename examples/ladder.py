@@ -21,8 +21,9 @@ topic, and if it is lost for 10 s (this process killed, its host or network down
 not outlive the quoter. The window guards against a dead process, not a live one's bug: the
 kill switch still does the pulling on a normal or failed exit.
 
-``--ws-trading`` (Binance) sends the orders over the venue's WebSocket API, one socket kept open,
-instead of one HTTP request each: the same calls, the same layers, the same results.
+``--ws-trading`` sends the orders over the venue's WebSocket API (Binance ``/ws-api/v3``, Bybit
+``/v5/trade``), one socket kept open, instead of one HTTP request each: the same calls, the same
+layers, the same results.
 
     python examples/ladder.py [--venue binance|bybit] [--seconds 5] [--ws-trading]
 """
@@ -73,7 +74,7 @@ async def main(venue: str, seconds: float, ws_trading: bool = False) -> None:
                                   rest_url=sim.rest_url(venue), ws_url=sim.ws_url(venue), metrics=metrics,
                                   ws_trading=ws_trading) as ex:
             if ws_trading:
-                print("orders over the WebSocket API (/ws-api/v3): one socket, no HTTP request per order")
+                print("orders over the WebSocket API: one socket, no HTTP request per order")
             rules = (await ex.get_instruments([SYMBOL]))[SYMBOL]
             print(f"rules {SYMBOL}: tick {rules.tick_size}, step {rules.step_size}, "
                   f"min notional {rules.min_notional}")
@@ -240,7 +241,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--venue", choices=("binance", "bybit"), default="binance", help="the simulator's dialect")
     parser.add_argument("--seconds", type=duration, default=5.0, help="how long to quote")
-    parser.add_argument("--ws-trading", action="store_true", help="orders over the WebSocket API (binance)")
+    parser.add_argument("--ws-trading", action="store_true", help="orders over the venue's WebSocket API")
     args = parser.parse_args()
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.ERROR))
     try:

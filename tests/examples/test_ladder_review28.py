@@ -62,9 +62,10 @@ def test_bybit_places_the_ladder_with_the_batch_endpoint() -> None:
     assert requests(out, "order_create") == 0
 
 
-def test_binance_quotes_the_same_over_the_websocket_api() -> None:
-    """--ws-trading: the ladder is placed, moved and pulled over /ws-api/v3, nothing unexpected, nothing left."""
-    out = output("binance", ws_trading=True)
+@pytest.mark.parametrize("venue", ["binance", "bybit"])
+def test_the_ladder_quotes_the_same_over_the_websocket_api(venue: str) -> None:
+    """--ws-trading: placed, moved and pulled over the WebSocket API, nothing unexpected, nothing left."""
+    out = output(venue, ws_trading=True)
     assert "orders over the WebSocket API" in out
     assert counted(out, "placed") >= 10 and counted(out, "amend_orders calls") >= 1
     assert "unexpected errors: none" in out
