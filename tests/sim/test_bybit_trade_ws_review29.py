@@ -143,17 +143,21 @@ async def test_an_order_placed_over_ws_is_listed_by_rest(trade: Trade, bybit: By
     assert [o["orderId"] for o in listed["result"]["list"]] == [created["data"]["orderId"]]
 
 
-async def test_a_batch_with_one_bad_order_reports_each_as_rest(trade: Trade) -> None:
-    """order.create-batch: data.list and retExtInfo.list per order, the bad one refused alone."""
-    orders = [{**BID, "orderLinkId": "b-1"}, {**BID, "qty": "5000", "orderLinkId": "b-2"},
-              {**BID, "orderLinkId": "b-3"}]
-    for order in orders:
-        del order["category"]
-    reply = await trade.call("order.create-batch", {"category": "spot", "request": orders})
-    assert reply["retCode"] == 0
+async def test_a_batch_with_one_bad_order_reports_each_as_rest(trade: Trade, bybit: Bybit) -> None:
+    """order.create-batch: data.list and retExtInfo.list per order, the bad one refused alone, as REST's batch."""
+    def batch(prefix: str) -> dict[str, Any]:
+        orders = [{**BID, "orderLinkId": f"{prefix}-1"}, {**BID, "qty": "5000", "orderLinkId": f"{prefix}-2"},
+                  {**BID, "orderLinkId": f"{prefix}-3"}]
+        return {"category": "spot", "request": [{k: v for k, v in o.items() if k != "category"} for o in orders]}
+
+    reply = await trade.call("order.create-batch", batch("ws"))
+    rest = await body(await bybit.signed("POST", "/v5/order/create-batch", **batch("rest")))
+    assert reply["retCode"] == rest["retCode"] == 0
+    assert reply["retExtInfo"] == rest["retExtInfo"]
     assert [c["code"] for c in reply["retExtInfo"]["list"]] == [0, 170131, 0]
     rows = reply["data"]["list"]
-    assert [r["orderLinkId"] for r in rows] == ["b-1", "b-2", "b-3"] and rows[1]["orderId"] == ""
+    assert [r["orderLinkId"] for r in rows] == ["ws-1", "ws-2", "ws-3"] and rows[1]["orderId"] == ""
+    assert [r.keys() for r in rows] == [r.keys() for r in rest["result"]["list"]]
 
 
 async def test_the_limit_header_counts_rest_and_ws_calls_together(trade: Trade, bybit: Bybit) -> None:
@@ -258,3 +262,17 @@ async def test_ping_is_answered_with_pong(fresh: Trade) -> None:
     await fresh.ws.send_json({"op": "ping"})
     pong = await next_json(fresh.ws)
     assert (pong["retCode"], pong["op"]) == (0, "pong") and int(pong["data"][0]) > 0
+
+
+async def test_amend_batch_and_cancel_batch(trade: Trade, sim: Sim) -> None:
+    """order.amend-batch then order.cancel-batch act on each order named, as their REST routes."""
+    ref = [{"symbol": "BTCUSDT", "orderLinkId": f"m-{n}"} for n in range(2)]
+    await trade.call("order.create-batch", {"category": "spot", "request": [
+        {k: v for k, v in BID.items() if k != "category"} | r for r in ref]})
+    amended = await trade.call("order.amend-batch", {"category": "spot", "request": [r | {"price": "999"}
+                                                                                     for r in ref]})
+    cancelled = await trade.call("order.cancel-batch", {"category": "spot", "request": ref})
+    assert [c["code"] for c in amended["retExtInfo"]["list"]] == [0, 0]
+    assert [c["code"] for c in cancelled["retExtInfo"]["list"]] == [0, 0]
+    orders = sim.engine("bybit", "spot").orders_of("user")
+    assert {(o.status, str(o.price)) for o in orders} == {("CANCELED", "999")}
