@@ -23,7 +23,7 @@ from lotusx.sim.binance_guard import Signed, Throttle, check_timestamp, mandator
 from lotusx.sim.binance_rest import BinanceRest, Outcome, Route
 from lotusx.sim.binance_wire import error_body
 from lotusx.sim.binance_ws import user_events
-from lotusx.sim.common import Connection, open_ws
+from lotusx.sim.common import Connection, loses_answer, open_ws
 from lotusx.sim.venue import Event, Venue
 
 WEIGHTS = {"ping": 1, "time": 1, "userDataStream.subscribe.signature": 2, "userDataStream.unsubscribe": 2}
@@ -95,7 +95,7 @@ class BinanceWsApi:
                 out = Outcome(200, self._dispatch(method, params, subscriptions), None)
             except LotusXError as exc:
                 out = Outcome(*error_body(exc), None)
-        if method in LOSABLE and self._loses_answer():
+        if method in LOSABLE and loses_answer(self.venue):
             return None
         key = "result" if out.status == 200 else "error"
         return {"id": req_id, "status": out.status, key: out.body,
@@ -116,10 +116,6 @@ class BinanceWsApi:
                                                      self.venue.now_ms() + (out.orders.retry_after or 1) * 1000}},
                           out.orders)
         return out
-
-    def _loses_answer(self) -> bool:
-        rate = self.venue.chaos.lose_answer_rate
-        return bool(rate) and self.venue.rng.random() < rate
 
     def _dispatch(self, method: str, params: dict[str, str], subscriptions: dict[int, str]) -> Any:
         if method == "ping":

@@ -43,7 +43,7 @@ from lotusx.sim.common import answer, plain
 from lotusx.sim.engine import OPEN, ZERO, Engine, Execution, Market, Order
 from lotusx.sim.venue import Venue
 
-__all__ = ["BybitRest", "bybit_forced", "sign_valid"]
+__all__ = ["BybitRest", "Outcome", "bybit_forced", "recv_window", "sign_valid"]
 
 SIDES = {"Buy": "BUY", "Sell": "SELL"}
 TYPES = {"Limit": "LIMIT", "Market": "MARKET"}
@@ -87,6 +87,17 @@ class WithExt:
     ext: Any
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """A private call's answer, whichever wire carries it: the envelope's pieces and its X-Bapi-Limit* counts."""
+
+    ret_code: int
+    ret_msg: str
+    result: Any
+    ext: Any
+    limits: dict[str, str]
+
+
 PrivateHandler = Callable[[Call], Awaitable[Any]]
 
 
@@ -103,6 +114,23 @@ def sign_valid(secret: str, payload: str, signature: str) -> bool:
     return hmac.compare_digest(expected.encode(), signature.lower().encode())
 
 
+def recv_window(headers: Mapping[str, str], server: int) -> tuple[int, int]:
+    """X-BAPI-TIMESTAMP and X-BAPI-RECV-WINDOW (default 5000) of a request ``server`` ms accepts, or 10002.
+
+    Accepted when ``server - recvWindow <= timestamp < server + 1000`` (guide "Authentication";
+    docs/v5/websocket/trade/guideline.mdx gives /v5/trade's header the same rule).
+    """
+    try:
+        timestamp = int(headers["X-BAPI-TIMESTAMP"])
+        window = int(headers.get("X-BAPI-RECV-WINDOW", "5000"))
+    except (KeyError, ValueError, TypeError):
+        raise Reject(10002, "invalid request, please check your timestamp and recv_window param") from None
+    if not server - window <= timestamp < server + 1000:
+        raise Reject(10002, "invalid request, please check your server timestamp or recv_window param. "
+                            f"req_timestamp[{timestamp}],server_timestamp[{server}],recv_window[{window}]")
+    return timestamp, window
+
+
 class BybitRest:
     """The REST routes of the Bybit dialect."""
 
@@ -111,6 +139,10 @@ class BybitRest:
         self.limiter = FixedWindowRateLimiter(MemoryStorage())
         self.limit = RateLimitItemPerSecond(venue.config.limits.bybit_per_second)
         self.withdrawals: list[tuple[str, str, Decimal]] = []
+        self.trading: dict[str, PrivateHandler] = {
+            "/v5/order/create": self.create, "/v5/order/amend": self.amend, "/v5/order/cancel": self.cancel,
+            BATCH_PATH: self.create_batch, AMEND_BATCH_PATH: self.amend_batch, CANCEL_BATCH_PATH: self.cancel_batch}
+        """The order calls the WS Trade API serves too (lotusx.sim.bybit_trade), by their REST path."""
 
     def routes(self) -> list[web.RouteDef]:
         """The aiohttp routes."""
@@ -121,12 +153,8 @@ class BybitRest:
             web.get("/v5/market/orderbook", self._public(self.orderbook)),
             web.get("/v5/market/recent-trade", self._public(self.recent_trades)),
             web.get("/v5/market/tickers", self._public(self.tickers)),
-            web.post("/v5/order/create", private(self.create)), web.post("/v5/order/cancel", private(self.cancel)),
+            *(web.post(path, private(handler)) for path, handler in self.trading.items()),
             web.post("/v5/order/cancel-all", private(self.cancel_all)),
-            web.post("/v5/order/amend", private(self.amend)),
-            web.post(BATCH_PATH, private(self.create_batch)),
-            web.post(CANCEL_BATCH_PATH, private(self.cancel_batch)),
-            web.post(AMEND_BATCH_PATH, private(self.amend_batch)),
             web.get("/v5/order/realtime", private(self.realtime)),
             web.get("/v5/order/history", private(self.history)),
             web.get("/v5/execution/list", private(self.executions)),
@@ -155,31 +183,38 @@ class BybitRest:
 
     def _private(self, handler: PrivateHandler) -> Callable[[web.Request], Awaitable[web.Response]]:
         async def route(request: web.Request) -> web.Response:
-            headers: dict[str, str] = {}
             try:
-                call = await self._verify(request)
-                headers = call.headers
-                if headers["X-Bapi-Limit-Status"] == "-1":
-                    raise Reject(10006, "Too many visits!")
-                return self.envelope(await handler(call), headers=headers)
+                account, params = await self._verify(request)
             except Reject as exc:
-                return self.envelope({}, exc.ret_code, exc.ret_msg, headers)
+                return self.envelope({}, exc.ret_code, exc.ret_msg)
+            out = await self.perform(request.path, handler, account, params)
+            return self.envelope(WithExt(out.result, out.ext), out.ret_code, out.ret_msg, out.limits)
         return route
 
-    async def _verify(self, request: web.Request) -> Call:
+    async def perform(self, path: str, handler: PrivateHandler, account: str, params: Mapping[str, Any]) -> Outcome:
+        """One private call of ``account``, whichever wire brought it (REST or /v5/trade): the envelope's pieces.
+
+        It counts on the account's limit of ``path`` first, and is refused 10006 without being carried
+        out when none of it is admitted.
+        """
+        limits, admitted = self._admit(account, path, params)
+        try:
+            if not admitted:
+                raise Reject(10006, "Too many visits!")
+            result = await handler(Call(account, params, limits, admitted))
+        except Reject as exc:
+            return Outcome(exc.ret_code, exc.ret_msg, {}, {}, limits)
+        if isinstance(result, WithExt):
+            return Outcome(0, "OK", result.result, result.ext, limits)
+        return Outcome(0, "OK", result, {}, limits)
+
+    async def _verify(self, request: web.Request) -> tuple[str, Any]:
+        """The account and parsed parameters of a correctly signed request."""
         api_key = request.headers.get("X-BAPI-API-KEY", "")
         key = self.venue.keys.get(api_key)
         if key is None or key.secret is None:
             raise Reject(10003, "API key is invalid.")
-        try:
-            timestamp = int(request.headers["X-BAPI-TIMESTAMP"])
-            window = int(request.headers.get("X-BAPI-RECV-WINDOW", "5000"))
-        except (KeyError, ValueError):
-            raise Reject(10002, "invalid request, please check your timestamp and recv_window param") from None
-        server = self.venue.now_ms()
-        if not server - window <= timestamp < server + 1000:
-            raise Reject(10002, "invalid request, please check your server timestamp or recv_window param. "
-                                f"req_timestamp[{timestamp}],server_timestamp[{server}],recv_window[{window}]")
+        timestamp, window = recv_window(request.headers, self.venue.now_ms())
         body = await request.text()
         payload = request.rel_url.raw_query_string if request.method == "GET" else body
         if not sign_valid(key.secret, f"{timestamp}{api_key}{window}{payload}", request.headers.get("X-BAPI-SIGN", "")):
@@ -188,17 +223,25 @@ class BybitRest:
             params = dict(request.query) if request.method == "GET" else orjson.loads(body or "{}")
         except orjson.JSONDecodeError:
             raise Reject(10001, "params error: body is not JSON") from None
-        # A batch consumes a unit per order, and the orders past the limit fail while the ones within it
-        # go through (docs/v5/rate-limit/rate-limit.mdx "Instructions for batch endpoints").
-        batch = params.get("request") if request.path in BATCH_PATHS and isinstance(params, dict) else None
+        return key.account, params
+
+    def _admit(self, account: str, path: str, params: Any) -> tuple[dict[str, str], int]:
+        """Count a call on the account's limit of ``path``: the X-Bapi-Limit* headers and the units admitted.
+
+        The limit is per second per UID and endpoint (docs/v5/rate-limit/rate-limit.mdx "API Rate Limit"),
+        shared by REST and the WS Trade API ("The account rate limit is shared between websocket and http
+        batch orders", docs/v5/websocket/trade/guideline.mdx). A batch consumes a unit per order, and the
+        orders past the limit fail while the ones within it go through ("Instructions for batch endpoints").
+        """
+        batch = params.get("request") if path in BATCH_PATHS and isinstance(params, dict) else None
         wanted = len(batch) if isinstance(batch, list) and batch else 1
         admitted = 0
-        while admitted < wanted and self.limiter.hit(self.limit, api_key, request.path):
+        while admitted < wanted and self.limiter.hit(self.limit, account, path):
             admitted += 1
-        reset, remaining = self.limiter.get_window_stats(self.limit, api_key, request.path)
-        headers = {"X-Bapi-Limit": str(self.limit.amount), "X-Bapi-Limit-Status": str(remaining if admitted else -1),
-                   "X-Bapi-Limit-Reset-Timestamp": str(int(reset * 1000))}
-        return Call(key.account, params, headers, admitted)
+        reset, remaining = self.limiter.get_window_stats(self.limit, account, path)
+        limits = {"X-Bapi-Limit": str(self.limit.amount), "X-Bapi-Limit-Status": str(remaining if admitted else -1),
+                  "X-Bapi-Limit-Reset-Timestamp": str(int(reset * 1000))}
+        return limits, admitted
 
     # ===== public =====
 

@@ -23,7 +23,7 @@ from aiohttp import web
 
 from lotusx.sim.bybit_dcp import TOPICS as DCP_TOPICS
 from lotusx.sim.bybit_rest import sign_valid
-from lotusx.sim.bybit_wire import order_json, position_json, ticker
+from lotusx.sim.bybit_wire import Reject, order_json, position_json, ticker
 from lotusx.sim.common import Connection, open_ws, plain
 from lotusx.sim.engine import Book, Fill, Order
 from lotusx.sim.venue import Event, Venue
@@ -32,6 +32,25 @@ from lotusx.sim.venue import Event, Venue
 BOOK = re.compile(r"^orderbook\.(1|50|200|1000)\.([A-Z0-9]+)$")
 TRADE = re.compile(r"^(publicTrade|tickers)\.([A-Z0-9]+)$")
 PRIVATE = ("order", "order.spot", "order.linear", "execution", "wallet", "position", "position.linear", *DCP_TOPICS)
+
+
+def authenticate(venue: Venue, args: Any) -> str:
+    """The account of auth ``args`` ``[apiKey, expires, hex HMAC-SHA256(secret, "GET/realtime" + expires)]``.
+
+    Malformed or expired (``expires`` not after now): 10001 "Params Error"; an unknown key or a wrong
+    signature: 10004 "Request not authorized" (the codes of docs/v5/websocket/trade/guideline.mdx
+    "Authentication"; /v5/private answers only the message).
+    """
+    try:
+        api_key, expires, signature = str(args[0]), int(args[1]), str(args[2])
+    except (IndexError, KeyError, TypeError, ValueError):
+        raise Reject(10001, "Params Error") from None
+    if expires <= venue.now_ms():
+        raise Reject(10001, "Params Error")
+    key = venue.keys.get(api_key)
+    if key is None or key.secret is None or not sign_valid(key.secret, f"GET/realtime{expires}", signature):
+        raise Reject(10004, "Request not authorized")
+    return key.account
 
 
 class BybitWs:
@@ -99,15 +118,9 @@ class Session:
     def auth(self, args: Any, req_id: Any) -> dict[str, Any]:
         """Check ``[apiKey, expires, signature]``."""
         try:
-            api_key, expires, signature = str(args[0]), int(args[1]), str(args[2])
-        except (IndexError, TypeError, ValueError):
-            return self.ack("auth", req_id, False, "Params Error")
-        key = self.venue.keys.get(api_key)
-        if expires <= self.venue.now_ms():
-            return self.ack("auth", req_id, False, "Params Error")
-        if key is None or key.secret is None or not sign_valid(key.secret, f"GET/realtime{expires}", signature):
-            return self.ack("auth", req_id, False, "Request not authorized")
-        self.account = key.account
+            self.account = authenticate(self.venue, args)
+        except Reject as exc:
+            return self.ack("auth", req_id, False, exc.ret_msg)
         return self.ack("auth", req_id, True)
 
     def subscribe(self, op: str, args: list[Any], req_id: Any) -> list[Any]:

@@ -24,9 +24,10 @@ class Chaos:
     """Share of REST requests answered with HTTP 503."""
     lose_answer_rate: float = 0.0
     """Share of REST order placements and cancels (and Binance WS API ``order.place``, ``order.cancel``,
-    ``order.cancelReplace``) that the venue carries out as usual, then cuts the connection without
-    answering: the client cannot tell whether its order went through. A WS API connection sends the
-    answers queued before, then closes (1011)."""
+    ``order.cancelReplace``; Bybit /v5/trade ``order.create``, ``order.amend``, ``order.cancel`` and their
+    batches) that the venue carries out as usual, then cuts the connection without answering: the client
+    cannot tell whether its order went through. A WS API connection sends the answers queued before,
+    then closes (1011)."""
     drop_ws_after: int | None = None
     """Close each WS connection after it sent this many messages."""
     drop_ws_once: int | None = None

@@ -39,6 +39,12 @@ def plain(value: Decimal) -> str:
     return text if text != "-0" else "0"
 
 
+def loses_answer(venue: Venue) -> bool:
+    """Whether chaos loses the answer of an order call just carried out (``lose_answer_rate``, the venue's rng)."""
+    rate = venue.chaos.lose_answer_rate
+    return bool(rate) and venue.rng.random() < rate
+
+
 def chaos_middleware(venue: Venue, forced: Callable[[int], web.Response],
                      orders: Collection[tuple[str, str]] = ()) -> Middleware:
     """REST chaos: latency, 5xx and forced 429/418 answers (WS upgrades and /_sim pass through).
@@ -61,8 +67,7 @@ def chaos_middleware(venue: Venue, forced: Callable[[int], web.Response],
         if status is not None:
             return forced(status)
         response = await handler(request)
-        if chaos.lose_answer_rate and (request.method, request.path) in orders and (
-                venue.rng.random() < chaos.lose_answer_rate) and request.transport is not None:
+        if (request.method, request.path) in orders and loses_answer(venue) and request.transport is not None:
             # Executed, then the connection is gone: writing the answer fails, and aiohttp drops it.
             request.transport.abort()
         return response

@@ -22,6 +22,7 @@ from lotusx.sim.binance_ws import BinanceWs
 from lotusx.sim.binance_wsapi import BinanceWsApi
 from lotusx.sim.book import SIM_DECIMALS
 from lotusx.sim.bybit_rest import BybitRest, bybit_forced
+from lotusx.sim.bybit_trade import BybitTrade
 from lotusx.sim.bybit_ws import BybitWs
 from lotusx.sim.chaos import Chaos
 from lotusx.sim.common import VENUE, admin_chaos, answer, chaos_middleware
@@ -125,7 +126,8 @@ def build_app(venue: Venue) -> web.Application:
     else:
         bybit = BybitRest(venue)
         app = web.Application(middlewares=[chaos_middleware(venue, bybit_forced, BYBIT_ORDERS)])
-        app.add_routes(bybit.routes() + bybit.dcp_routes() + BybitWs(venue).routes())
+        app.add_routes(bybit.routes() + bybit.dcp_routes() + BybitWs(venue).routes()
+                       + BybitTrade(venue, bybit).routes())
     app[VENUE] = venue
     app.add_routes([web.get("/_sim/chaos", admin_chaos), web.post("/_sim/chaos", admin_chaos)])
     return app
