@@ -82,6 +82,14 @@ async def sent(sockets: Sockets, count: int = 1, *, on: int = 0) -> list[dict[st
     raise AssertionError(f"{count} frames not sent on {sockets.made}")
 
 
+async def answered(rpc: WsRpc, sockets: Sockets, *, on: int = 0) -> Response:
+    """One call, answered 200 on socket number ``on`` once its frame is written there."""
+    call = asyncio.ensure_future(rpc(order()))
+    [frame] = await sent(sockets, on=on)
+    sockets.made[on].feed(answer(frame["id"]))  # type: ignore[arg-type]
+    return await call
+
+
 async def test_a_request_the_codec_takes_is_answered_by_the_frame_with_its_id() -> None:
     """The request goes out as the codec's frame; the answer carrying its id is what the caller gets."""
     sockets = Sockets()
@@ -139,10 +147,7 @@ async def test_the_next_call_after_a_loss_opens_a_new_connection() -> None:
     sockets.made[0].feed(WsFrame.close(1001))
     with pytest.raises(Disconnected):
         await call
-    again = asyncio.ensure_future(rpc(order()))
-    [frame] = await sent(sockets, on=1)
-    sockets.made[1].feed(answer(frame["id"]))  # type: ignore[arg-type]
-    assert (await again).status == 200
+    assert (await answered(rpc, sockets, on=1)).status == 200
     assert len(sockets.made) == 2
     await rpc.aclose()
 
@@ -153,10 +158,7 @@ async def test_a_connection_that_cannot_be_opened_is_a_connect_error() -> None:
     rpc = WsRpc(sockets, Codec(), rest())
     with pytest.raises(ConnectError):
         await rpc(order())
-    call = asyncio.ensure_future(rpc(order()))
-    [frame] = await sent(sockets, on=1)
-    sockets.made[1].feed(answer(frame["id"]))  # type: ignore[arg-type]
-    assert (await call).status == 200
+    assert (await answered(rpc, sockets, on=1)).status == 200
     await rpc.aclose()
 
 
@@ -218,10 +220,7 @@ async def test_a_timeout_on_a_silent_socket_drops_the_socket() -> None:
     rpc = WsRpc(sockets, Codec(), rest(), timeout=0.05)
     with pytest.raises(Timeout):
         await rpc(order())
-    call = asyncio.ensure_future(rpc(order()))
-    [frame] = await sent(sockets, on=1)
-    sockets.made[1].feed(answer(frame["id"]))  # type: ignore[arg-type]
-    assert (await call).status == 200
+    assert (await answered(rpc, sockets, on=1)).status == 200
     await rpc.aclose()
 
 
@@ -363,10 +362,7 @@ async def test_a_connection_past_max_age_is_replaced_before_the_venue_ends_it() 
     sockets.made[0].feed(answer(frame["id"]))  # type: ignore[arg-type]
     await call
     await asyncio.sleep(0.06)
-    again = asyncio.ensure_future(rpc(order()))
-    [frame] = await sent(sockets, on=1)
-    sockets.made[1].feed(answer(frame["id"]))  # type: ignore[arg-type]
-    assert (await again).status == 200
+    assert (await answered(rpc, sockets, on=1)).status == 200
     assert (sockets.made[0].connected, len(sockets.made)) == (False, 2)
     await rpc.aclose()
 
