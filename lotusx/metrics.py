@@ -48,7 +48,8 @@ Clock
 WebSocket
     ``ws_messages_total{exchange,stream}`` (stream: the message type), ``ws_received_bytes_total{exchange}``,
     ``ws_last_message_timestamp_seconds{exchange}``. ``ws_reconnects_total{exchange,reason}`` (the link's end:
-    ``server_close``, ``disconnected``, ``pong_timeout``, ``idle``, ``rotation_failed``, ...),
+    ``server_close``, ``disconnected``, ``pong_timeout``, ``idle``, ``rotation_failed``, ...; a ``ws_trading``
+    socket's end as ``trading_`` and its reason: ``trading_server_close``, ``trading_silent``, ``trading_retired``...),
     ``ws_connect_failures_total{exchange,reason}`` (error type), ``ws_rotations_total{exchange}``,
     ``ws_resubscriptions_total{exchange}``, ``ws_lost_streams_total{exchange}`` (streams the venue refused
     to resubscribe after a reconnect: each a ``lotusx.ws.Lost`` in its stream), ``ws_pong_timeouts_total{exchange}``,

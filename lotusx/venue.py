@@ -257,8 +257,9 @@ def open_venue(venue: Venue, *, credentials: Credentials | None = None, rest_url
     if ws_trading and venue.ws_trading is not None:
         trading, url = venue.ws_trading, api_url + venue.ws_trading.path
         login = None if trading.login is None or credentials is None else trading.login(credentials, server_clock)
+        ended = functools.partial(_trading_ended, metrics, venue.name)
         wire = WsRpc(lambda: AiohttpWs(url, proxy=proxy), trading.codec(), wire,
-                     admit=admission(rate_limit, trading.connect), login=login)
+                     admit=admission(rate_limit, trading.connect), login=login, ended=ended)
         signer = trading.signer
     transport = _Wire(wire, venue.name, limiter)
     unlayered = MapErrors(venue.classify)(transport)
@@ -296,6 +297,12 @@ def open_venue(venue: Venue, *, credentials: Credentials | None = None, rest_url
     parts = Parts(venue, rest, server_clock, credentials, (ws_url or venue.ws_url).rstrip("/"), metrics, signed,
                   api_url, rate_limit, proxy=proxy)
     return venue.connector(parts)
+
+
+def _trading_ended(metrics: Metrics, exchange: str, reason: str) -> None:
+    """A ``ws_trading`` connection's end, counted as a stream's: ``ws_reconnects_total{reason="trading_..."}``."""
+    if reason != "closed":  # the connector's own close is no reconnect
+        metrics.ws_reconnects.labels(exchange, f"trading_{reason}").inc()
 
 
 class _Wire:

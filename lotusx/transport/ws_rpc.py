@@ -77,24 +77,30 @@ async def _let_in(attempt: Attempt) -> None:
     await attempt()
 
 
+def _ignore(reason: str) -> None:
+    pass
+
+
 class WsRpc:
     """A :data:`~lotusx.Service`: requests the ``codec`` takes go over one WebSocket, the others to ``fallback``.
 
     ``connect`` makes a new (unopened) session per connection; ``admit`` runs each opening
     (:func:`lotusx.ws.outbound.admission` charges it to the venue's limits), and ``login`` (if
     any) authenticates it before its first call. ``timeout`` bounds each call from its write to
-    its answer, and the login.
+    its answer, and the login. ``ended(reason)`` is told each connection's end: ``server_close``,
+    ``disconnected``, ``silent``, ``send_failed``, ``protocol_error``, ``retired`` or ``closed``.
     """
 
     def __init__(self, connect: Callable[[], WsSession], codec: RpcCodec, fallback: Service, *,
                  timeout: float = 10.0, silence: float = 20.0, max_age: float = 23 * 3600.0,
-                 admit: Admit = _let_in, login: Login | None = None) -> None:
+                 admit: Admit = _let_in, login: Login | None = None,
+                 ended: Callable[[str], object] = _ignore) -> None:
         if not all(0 < seconds < float("inf") for seconds in (timeout, silence, max_age)):
             raise ConfigError("timeout, silence and max_age must be positive finite seconds, got "
                               f"{timeout!r}, {silence!r}, {max_age!r}")
         self.codec, self.fallback, self.timeout, self.silence = codec, fallback, timeout, silence
         self.max_age = max_age
-        self._connect, self._admit, self._login = connect, admit, login
+        self._connect, self._admit, self._login, self._ended = connect, admit, login, ended
         # From a random start, not 1: Bybit refuses a reqId it has seen (20006) without saying over what
         # scope, and a restarted process counting from 1 again must not meet its own past ids.
         self._ids = itertools.count(secrets.randbelow(2**52) + 1)
@@ -141,7 +147,7 @@ class WsRpc:
             except BaseException:
                 await session.close()
                 raise
-            self._link = link = _Link(session, self.codec, self.timeout, self.silence)
+            self._link = link = _Link(session, self.codec, self.timeout, self.silence, self._ended)
             return link
 
     async def aclose(self) -> None:
@@ -160,8 +166,9 @@ class WsRpc:
 class _Link:
     """One open connection: the calls waiting for their answers, and the task reading them."""
 
-    def __init__(self, session: WsSession, codec: RpcCodec, timeout: float, silence: float) -> None:
-        self.session, self.codec, self.timeout, self.silence = session, codec, timeout, silence
+    def __init__(self, session: WsSession, codec: RpcCodec, timeout: float, silence: float,
+                 ended: Callable[[str], object]) -> None:
+        self.session, self.codec, self.timeout, self.silence, self.ended = session, codec, timeout, silence, ended
         self.waiting: dict[int, asyncio.Future[Response]] = {}
         self.lost: LotusXError | None = None
         self.retiring = False
@@ -179,7 +186,7 @@ class _Link:
         """Take no more calls; close once the calls waiting have their answers."""
         self.retiring = True
         if not self.waiting:
-            self._lose(Disconnected("the WebSocket API connection was retired", sent=True))
+            self._lose(Disconnected("the WebSocket API connection was retired", sent=True), "retired")
 
     async def call(self, request: Request, request_id: int, text: str) -> Response:
         timeout = self.timeout
@@ -193,7 +200,7 @@ class _Link:
                 await self.session.send(text)
             except LotusXError as exc:
                 # A frame that could not be written never left: safe to send again on a new connection.
-                self._lose(exc)
+                self._lose(exc, "send_failed")
                 raise ConnectError(f"{where}: the WebSocket API connection is gone ({type(exc).__name__})") from None
             sent, sent_at = time.perf_counter(), self.loop.time()
             try:
@@ -203,7 +210,7 @@ class _Link:
                 if self.heard < sent_at:
                     # Not a frame since: a dead socket looks like this, and every call on it would
                     # wait its whole timeout too (the reconcile query of this very one first).
-                    self._lose(Disconnected(f"no frame on the WebSocket API for {timeout} s", sent=True))
+                    self._lose(Disconnected(f"no frame on the WebSocket API for {timeout} s", sent=True), "silent")
                 raise Timeout(f"{where}: no answer on the WebSocket API within {timeout} s") from None
             except Disconnected as exc:
                 raise Disconnected(f"{where}: the WebSocket API connection was lost before the answer "
@@ -212,7 +219,7 @@ class _Link:
         finally:
             self.waiting.pop(request_id, None)
             if self.retiring and not self.waiting:
-                self._lose(Disconnected("the WebSocket API connection was retired", sent=True))
+                self._lose(Disconnected("the WebSocket API connection was retired", sent=True), "retired")
 
     def _answered(self, data: str | bytes) -> bool:
         self.heard = self.loop.time()
@@ -243,7 +250,8 @@ class _Link:
                         probed = None  # frames came meanwhile: not silent
                         continue
                     if probed is not None:
-                        raise Disconnected("the WebSocket API connection went silent", sent=True) from None
+                        self._lose(Disconnected("the WebSocket API connection went silent", sent=True), "silent")
+                        return
                     probed = now  # a live venue answers the ping with a pong, which ends the silence
                     ping = self.codec.ping()
                     await (session.send(ping) if ping is not None else session.ping())
@@ -252,18 +260,21 @@ class _Link:
                 if frame.kind is WsKind.TEXT or frame.kind is WsKind.BINARY:
                     answered(frame.data)
                 elif frame.kind is WsKind.CLOSE:
-                    raise Disconnected(f"the venue closed the WebSocket API connection (code {frame.close_code})",
-                                       close_code=frame.close_code)
+                    self._lose(Disconnected(f"the venue closed the WebSocket API connection (code {frame.close_code})",
+                                            close_code=frame.close_code), "server_close")
+                    return
         except LotusXError as exc:
-            self._lose(exc)
+            self._lose(exc, "disconnected")
         except Exception as exc:  # a codec's bug must not leave callers waiting for ever
-            self._lose(ProtocolError(f"the WebSocket API connection failed: {type(exc).__name__}"))
+            self._lose(ProtocolError(f"the WebSocket API connection failed: {type(exc).__name__}"), "protocol_error")
         finally:
             await session.close()
 
-    def _lose(self, error: LotusXError) -> None:
+    def _lose(self, error: LotusXError, reason: str) -> None:
+        """End the connection: every call waiting on it is Disconnected(sent=True); ``reason`` goes to ``ended``."""
         if self.lost is None:
             self.lost = error
+            self.ended(reason)
         for waiting in self.waiting.values():
             if not waiting.done():
                 waiting.set_exception(Disconnected(str(error), close_code=getattr(error, "close_code", None)))
@@ -271,6 +282,6 @@ class _Link:
             self.reader.cancel()
 
     async def close(self) -> None:
-        self._lose(Disconnected("the WebSocket API transport was closed", sent=True))
+        self._lose(Disconnected("the WebSocket API transport was closed", sent=True), "closed")
         await asyncio.wait([self.reader])  # its own end, without raising its cancellation here
         await self.session.close()

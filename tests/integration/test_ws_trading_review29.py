@@ -156,13 +156,16 @@ async def test_a_placement_whose_answer_is_lost_is_looked_up_never_sent_twice() 
 
 
 async def test_orders_keep_going_after_the_connection_is_lost() -> None:
-    """After a lost socket the next order opens a new one and is placed."""
+    """After a lost socket the next order opens a new one and is placed; the loss is counted as the venue's close."""
     async with desk() as d:
         d.sim.chaos("binance").lose_answer_rate = 1.0
         await d.ex.place_order(bid(d, "ws-a"))
         d.sim.chaos("binance").lose_answer_rate = 0.0
         order = await d.ex.place_order(bid(d, "ws-b"))
         assert order.status == "NEW" and on_venue(d, "ws-b") == ["NEW"]
+        lost = d.ex.metrics.registry.get_sample_value(
+            "lotusx_ws_reconnects_total", {"exchange": "binance", "reason": "trading_server_close"})
+        assert lost == 1
 
 
 async def test_the_limiter_learns_the_order_count_from_the_answers() -> None:

@@ -425,6 +425,30 @@ async def test_each_transport_counts_its_ids_from_its_own_random_start() -> None
     assert firsts[0] != firsts[1] and 1 not in firsts
 
 
+async def test_each_connection_end_is_told_with_its_reason() -> None:
+    """``ended`` hears why each connection ended: the venue's close, then the transport's own close."""
+    reasons: list[str] = []
+    sockets = Sockets()
+    rpc = WsRpc(sockets, Codec(), rest(), ended=reasons.append)
+    assert (await answered(rpc, sockets)).status == 200
+    sockets.made[0].feed(WsFrame.close(1001))
+    await asyncio.sleep(0.01)
+    assert (await answered(rpc, sockets, on=1)).status == 200
+    await rpc.aclose()
+    assert reasons == ["server_close", "closed"]
+
+
+async def test_a_silent_connection_is_told_as_silent() -> None:
+    """Pinged and still silent: the end's reason is ``silent``."""
+    reasons: list[str] = []
+    sockets = Sockets()
+    rpc = WsRpc(sockets, Codec(), rest(), timeout=5.0, silence=0.05, ended=reasons.append)
+    with pytest.raises(Disconnected):
+        await rpc(order())
+    assert reasons == ["silent"]
+    await rpc.aclose()
+
+
 def test_timeouts_are_checked() -> None:
     """A zero, negative or infinite timeout is a ConfigError when built."""
     with pytest.raises(ConfigError):
