@@ -26,6 +26,7 @@ from lotusx.sim.binance_ws import user_events
 from lotusx.sim.common import Connection, loses_answer, open_ws
 from lotusx.sim.venue import Event, Venue
 
+CONNECT_WEIGHT = 2  # web-socket-api.md "IP limits": "Connecting to WebSocket API costs 2 weight"
 WEIGHTS = {"ping": 1, "time": 1, "userDataStream.subscribe.signature": 2, "userDataStream.unsubscribe": 2}
 TRADING: dict[str, Route] = {
     "order.place": ("POST", "/api/v3/order"),
@@ -58,6 +59,7 @@ class BinanceWsApi:
     async def handle(self, request: web.Request) -> web.WebSocketResponse:
         """One WS API connection."""
         subscriptions: dict[int, str] = {}
+        self.throttle.admit(request.remote or "?", CONNECT_WEIGHT)  # counted: its first answer's rateLimits show it
         ws = await open_ws(request, self.venue)
         conn = Connection(self.venue, ws, lambda event: list(self.render(event, subscriptions)))
         unsubscribe = self.venue.hub.subscribe(conn.push)

@@ -294,13 +294,13 @@ async def test_orders_past_the_limit_are_429_minus_1015_on_both_wires(tight: Sim
 async def test_weight_past_the_limit_is_429_minus_1003(tight: Sim, http: aiohttp.ClientSession) -> None:
     """Past REQUEST_WEIGHT a WS API request is 429 -1003 with retryAfter; REST is refused alike (one counter)."""
     async with connected(tight, http) as wsapi:
-        await wsapi.call("openOrders.status")  # 80 of 100
-        refused = await wsapi.call("openOrders.status")  # 160
+        await wsapi.call("openOrders.status")  # 2 (the connection) + 80 of 100
+        refused = await wsapi.call("openOrders.status")  # 162
     assert (refused["status"], refused["error"]["code"]) == (429, -1003)
     assert refused["error"]["data"]["retryAfter"] > refused["error"]["data"]["serverTime"]
-    assert count(refused, "REQUEST_WEIGHT", "MINUTE") == 160
+    assert count(refused, "REQUEST_WEIGHT", "MINUTE") == 162
     ping = await http.get(tight.rest_url("binance") + "/api/v3/ping")
-    assert (ping.status, ping.headers["X-MBX-USED-WEIGHT-1M"]) == (429, "161")
+    assert (ping.status, ping.headers["X-MBX-USED-WEIGHT-1M"]) == (429, "163")
 
 
 async def test_persisting_past_the_weight_limit_is_418_with_when_the_ban_ends(tight: Sim,
@@ -364,3 +364,8 @@ async def test_an_unknown_method_is_still_minus_1102(wsapi: WsApi) -> None:
     """A method the sim does not serve is 400 -1102, signed or not."""
     reply = await wsapi.call("order.test.nothing")
     assert (reply["status"], reply["error"]["code"]) == (400, -1102)
+
+
+async def test_connecting_costs_two_weight(wsapi: WsApi) -> None:
+    """web-socket-api.md "IP limits": the connection's 2 weight shows in the first answer, beside ping's 1."""
+    assert count(await wsapi.call("ping"), "REQUEST_WEIGHT", "MINUTE") == 2 + 1

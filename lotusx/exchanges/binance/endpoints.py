@@ -86,4 +86,5 @@ def depth(limit: int) -> Endpoint:
 
 # Not HTTP requests: what each WebSocket connection attempt charges, before it is made (lotusx.ws.outbound.admission).
 WS_CONNECT = Endpoint("ws_connect", "CONNECT", "/stream", costs={WS_CONNECTIONS: 1})
-WS_API_CONNECT = Endpoint("ws_api_connect", "CONNECT", "/ws-api/v3", costs={WS_API_CONNECTIONS: 1})
+# web-socket-api.md "IP limits": "Connecting to WebSocket API costs 2 weight" (the IP's REQUEST_WEIGHT).
+WS_API_CONNECT = Endpoint("ws_api_connect", "CONNECT", "/ws-api/v3", costs={WS_API_CONNECTIONS: 1, W: 2})

@@ -180,3 +180,8 @@ async def test_a_venue_without_a_websocket_api_refuses_ws_trading() -> None:
     with pytest.raises(e.ConfigError, match="ws_trading"):
         async with lotusx.connect(without, ws_trading=True):
             pass
+
+
+def test_a_ws_api_connection_is_charged_its_documented_weight() -> None:
+    """Each connection attempt: one of the IP's WS API connections and 2 REQUEST_WEIGHT ("IP limits")."""
+    assert dict(ep.WS_API_CONNECT.costs) == {"WS_API_CONNECTIONS": 1, "REQUEST_WEIGHT": 2}
