@@ -31,7 +31,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import secrets
-import time
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
@@ -185,7 +184,10 @@ class _Link:
     def retire(self) -> None:
         """Take no more calls; close once the calls waiting have their answers."""
         self.retiring = True
-        if not self.waiting:
+        self._close_if_drained()
+
+    def _close_if_drained(self) -> None:
+        if self.retiring and not self.waiting:
             self._lose(Disconnected("the WebSocket API connection was retired", sent=True), "retired")
 
     async def call(self, request: Request, request_id: int, text: str) -> Response:
@@ -202,12 +204,12 @@ class _Link:
                 # A frame that could not be written never left: safe to send again on a new connection.
                 self._lose(exc, "send_failed")
                 raise ConnectError(f"{where}: the WebSocket API connection is gone ({type(exc).__name__})") from None
-            sent, sent_at = time.perf_counter(), self.loop.time()
+            sent = self.loop.time()
             try:
                 async with asyncio.timeout(timeout):
                     response = await answer
             except TimeoutError:
-                if self.heard < sent_at:
+                if self.heard < sent:
                     # Not a frame since: a dead socket looks like this, and every call on it would
                     # wait its whole timeout too (the reconcile query of this very one first).
                     self._lose(Disconnected(f"no frame on the WebSocket API for {timeout} s", sent=True), "silent")
@@ -215,11 +217,10 @@ class _Link:
             except Disconnected as exc:
                 raise Disconnected(f"{where}: the WebSocket API connection was lost before the answer "
                                    f"({exc})", sent=True, close_code=exc.close_code) from None
-            return msgspec.structs.replace(response, elapsed=time.perf_counter() - sent)
+            return msgspec.structs.replace(response, elapsed=self.loop.time() - sent)
         finally:
             self.waiting.pop(request_id, None)
-            if self.retiring and not self.waiting:
-                self._lose(Disconnected("the WebSocket API connection was retired", sent=True), "retired")
+            self._close_if_drained()
 
     def _answered(self, data: str | bytes) -> bool:
         self.heard = self.loop.time()
@@ -256,10 +257,12 @@ class _Link:
                     ping = self.codec.ping()
                     await (session.send(ping) if ping is not None else session.ping())
                     continue
-                self.heard, probed = loop.time(), None
+                probed = None
                 if frame.kind is WsKind.TEXT or frame.kind is WsKind.BINARY:
-                    answered(frame.data)
-                elif frame.kind is WsKind.CLOSE:
+                    answered(frame.data)  # which marks it heard
+                    continue
+                self.heard = loop.time()  # a ping, a pong: the link is alive
+                if frame.kind is WsKind.CLOSE:
                     self._lose(Disconnected(f"the venue closed the WebSocket API connection (code {frame.close_code})",
                                             close_code=frame.close_code), "server_close")
                     return

@@ -28,6 +28,7 @@ import msgspec
 import orjson
 
 from lotusx.exchanges.binance import endpoints as ep
+from lotusx.exchanges.binance.schemas import ApiError, ServerShutdown
 from lotusx.kernel.message import Request, Response
 from lotusx.signers import QueryEd25519, QueryHmac
 from lotusx.signers.query import stamped_query
@@ -86,17 +87,13 @@ class _Answer(msgspec.Struct, frozen=True):
     rateLimits: list[_Limit] = []
 
 
-class _Data(msgspec.Struct, frozen=True):
-    retryAfter: int | None = None
-    serverTime: int | None = None
-
-
-class _Refusal(msgspec.Struct, frozen=True):
-    data: _Data | None = None
+class _Shutdown(msgspec.Struct, frozen=True):
+    event: ServerShutdown  # any other event fails its tag: not a shutdown
 
 
 _answer = msgspec.json.Decoder(_Answer)
-_refusal = msgspec.json.Decoder(_Refusal)
+_refusal = msgspec.json.Decoder(ApiError)
+_shutdown = msgspec.json.Decoder(_Shutdown)
 
 
 class Codec:
@@ -133,25 +130,14 @@ class Codec:
         if b"serverShutdown" not in data if isinstance(data, bytes) else "serverShutdown" not in data:
             return False  # every answer is asked: one substring test, no second decode
         try:
-            event = _event.decode(data).event
+            _shutdown.decode(data)
         except msgspec.DecodeError:
             return False
-        return event is not None and event.e == "serverShutdown"
+        return True
 
     def ping(self) -> None:
         """A protocol ping: the venue answers it with a pong (web-socket-api.md "General API Information")."""
         return None
-
-
-class _Notice(msgspec.Struct, frozen=True):
-    e: str = ""
-
-
-class _Event(msgspec.Struct, frozen=True):
-    event: _Notice | None = None
-
-
-_event = msgspec.json.Decoder(_Event)
 
 
 def _retry_after(error: msgspec.Raw) -> int | None:
