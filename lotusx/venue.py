@@ -44,7 +44,7 @@ from lotusx.log import without_password
 from lotusx.metrics import Metrics
 from lotusx.transport import AiohttpRest, AiohttpWs
 from lotusx.transport.url import parsed_url, proxy_url
-from lotusx.transport.ws_rpc import Login, RpcCodec, WsRpc
+from lotusx.transport.ws_rpc import Handshake, RpcCodec, WsRpc
 from lotusx.ws.outbound import admission
 
 Reconcile = Callable[[Service, Request], Awaitable[Response | None]]
@@ -207,7 +207,7 @@ class WsTrading:
     signer: Callable[[Credentials], Signer]
     connect: Endpoint
     # Authenticates each new connection (Bybit's auth op), given the key and the venue's clock; None: per call.
-    login: Callable[[Credentials, Clock], Login] | None = None
+    login: Callable[[Credentials, Clock], Handshake] | None = None
 
 
 def open_venue(venue: Venue, *, credentials: Credentials | None = None, rest_url: str | None = None,

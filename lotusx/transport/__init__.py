@@ -2,6 +2,6 @@
 
 from lotusx.transport.rest import AiohttpRest
 from lotusx.transport.ws import AiohttpWs
-from lotusx.transport.ws_rpc import RpcCodec, WsRpc
+from lotusx.transport.ws_rpc import Handshake, RpcCodec, WsRpc
 
-__all__ = ["AiohttpRest", "AiohttpWs", "RpcCodec", "WsRpc"]
+__all__ = ["AiohttpRest", "AiohttpWs", "Handshake", "RpcCodec", "WsRpc"]

@@ -32,6 +32,7 @@ import asyncio
 import itertools
 import secrets
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Protocol
 
 import msgspec
@@ -44,9 +45,6 @@ from lotusx.kernel.ws import WsKind
 
 Attempt = Callable[[], Awaitable[None]]
 Admit = Callable[[Attempt], Awaitable[None]]
-Login = Callable[[WsSession], Awaitable[None]]
-"""Authenticates a new connection before any call goes on it (Bybit's ``auth``): reads the
-session's frames itself until its answer, and raises the typed error of a refusal."""
 
 
 class RpcCodec(Protocol):
@@ -72,6 +70,38 @@ class RpcCodec(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class Handshake:
+    """A venue's login of each new connection before any call goes on it (Bybit's ``auth``): the decision.
+
+    ``message()`` is sent first; each data frame until its answer goes to ``verdict``: ``None``
+    (not the login's answer), ``True`` (accepted), or the typed error of the refusal.
+    """
+
+    message: Callable[[], str]
+    verdict: Callable[[str | bytes], bool | LotusXError | None]
+
+
+async def _logged_in(session: WsSession, handshake: Handshake) -> None:
+    """Send the login and read frames until its verdict; a socket that fails first is a ConnectError (no call on it)."""
+    try:
+        await session.send(handshake.message())
+        while True:
+            frame = await session.next()
+            if frame.kind is WsKind.CLOSE:
+                raise ConnectError(f"the venue closed the WebSocket API connection before its login was answered "
+                                   f"(code {frame.close_code})")
+            if frame.kind is WsKind.TEXT or frame.kind is WsKind.BINARY:
+                verdict = handshake.verdict(frame.data)
+                if isinstance(verdict, LotusXError):
+                    raise verdict
+                if verdict:
+                    return
+    except (Disconnected, ProtocolError, Timeout) as exc:
+        raise ConnectError(f"the WebSocket API connection failed before its login was answered "
+                           f"({type(exc).__name__})") from None
+
+
 async def _let_in(attempt: Attempt) -> None:
     await attempt()
 
@@ -92,7 +122,7 @@ class WsRpc:
 
     def __init__(self, connect: Callable[[], WsSession], codec: RpcCodec, fallback: Service, *,
                  timeout: float = 10.0, silence: float = 20.0, max_age: float = 23 * 3600.0,
-                 admit: Admit = _let_in, login: Login | None = None,
+                 admit: Admit = _let_in, login: Handshake | None = None,
                  ended: Callable[[str], object] = _ignore) -> None:
         if not all(0 < seconds < float("inf") for seconds in (timeout, silence, max_age)):
             raise ConfigError("timeout, silence and max_age must be positive finite seconds, got "
@@ -137,7 +167,7 @@ class WsRpc:
                 if self._login is not None:
                     try:
                         async with asyncio.timeout(self.timeout):
-                            await self._login(session)
+                            await _logged_in(session, self._login)
                     except TimeoutError:
                         raise ConnectError(f"no answer to the WebSocket API login within {self.timeout} s") from None
 

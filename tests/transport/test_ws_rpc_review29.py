@@ -12,7 +12,7 @@ from lotusx.kernel.message import Endpoint, Request, Response
 from lotusx.kernel.ws import WsFrame
 from lotusx.testing import FakeTransport
 from lotusx.testing.ws import FakeWs
-from lotusx.transport import WsRpc
+from lotusx.transport import Handshake, WsRpc
 
 OVER_WS = Endpoint("over_ws", "POST", "/order")
 OVER_REST = Endpoint("over_rest", "GET", "/depth")
@@ -367,44 +367,66 @@ async def test_a_connection_past_max_age_is_replaced_before_the_venue_ends_it() 
     await rpc.aclose()
 
 
+ACCEPTED, REFUSED = '{"login": "ok"}', '{"login": "no"}'
+
+
+def handshake() -> Handshake:
+    """Sends ``{"login": true}``; ``ACCEPTED`` accepts it, ``REFUSED`` refuses it, any other frame is not its answer."""
+    def verdict(data: str | bytes) -> bool | AuthenticationError | None:
+        said = orjson.loads(data).get("login")
+        return None if said is None else True if said == "ok" else AuthenticationError("invalid sign")
+    return Handshake(lambda: '{"login": true}', verdict)
+
+
+class LoggingIn(Sockets):
+    """Sockets that answer the login with ``reply`` (after a pong and an unrelated frame), queued at birth."""
+
+    def __init__(self, *replies: WsFrame | str | BaseException) -> None:
+        super().__init__()
+        self.replies = replies
+
+    def __call__(self) -> FakeWs:
+        ws = super().__call__()
+        ws.feed(WsFrame.pong(b""), '{"event": "x"}', *self.replies)
+        return ws
+
+
 async def test_a_login_runs_once_per_connection_before_its_first_call() -> None:
-    """``login`` authenticates each new socket before a call is written on it, and only once."""
-    logins: list[int] = []
-
-    async def login(session: object) -> None:
-        assert isinstance(session, FakeWs)
-        logins.append(len(session.sent))
-
-    sockets = Sockets()
-    rpc = WsRpc(sockets, Codec(), rest(), login=login)
+    """The login message goes first on each new socket, only once, and the calls follow once it is accepted."""
+    sockets = LoggingIn(ACCEPTED)
+    rpc = WsRpc(sockets, Codec(), rest(), login=handshake())
     calls = [asyncio.ensure_future(rpc(order())) for _ in range(2)]
-    frames = await sent(sockets, 2)
-    sockets.made[0].feed(*(answer(frame["id"]) for frame in frames))  # type: ignore[arg-type]
+    frames = await sent(sockets, 3)
+    sockets.made[0].feed(*(answer(frame["id"]) for frame in frames[1:]))  # type: ignore[arg-type]
     await asyncio.gather(*calls)
-    assert logins == [0]
+    assert frames[0] == {"login": True} and all("id" in frame for frame in frames[1:])
     await rpc.aclose()
 
 
 async def test_a_refused_login_is_the_callers_error_and_nothing_is_sent() -> None:
-    """The login's typed error reaches the call; no request was written and the socket is closed."""
-    async def login(session: object) -> None:
-        raise AuthenticationError("invalid sign")
-
-    sockets = Sockets()
-    rpc = WsRpc(sockets, Codec(), rest(), login=login)
+    """The verdict's typed error reaches the call; no request was written and the socket is closed."""
+    sockets = LoggingIn(REFUSED)
+    rpc = WsRpc(sockets, Codec(), rest(), login=handshake())
     with pytest.raises(AuthenticationError):
         await rpc(order())
-    assert (sockets.made[0].sent, sockets.made[0].connected) == ([], False)
+    assert (sockets.made[0].sent, sockets.made[0].connected) == (['{"login": true}'], False)
+    await rpc.aclose()
+
+
+@pytest.mark.parametrize("ending", [WsFrame.close(1008), Disconnected("gone", sent=True)])
+async def test_a_socket_lost_before_the_logins_answer_is_a_connect_error(ending: WsFrame | BaseException) -> None:
+    """Closed or dropped before the verdict: no call went on it, so a ConnectError (safe to send again)."""
+    sockets = LoggingIn(ending)
+    rpc = WsRpc(sockets, Codec(), rest(), login=handshake())
+    with pytest.raises(ConnectError, match="login"):
+        await rpc(order())
     await rpc.aclose()
 
 
 async def test_an_unanswered_login_is_a_connect_error() -> None:
     """A login that never hears back ends after ``timeout`` as a ConnectError: nothing was sent."""
-    async def login(session: object) -> None:
-        await asyncio.sleep(10)
-
-    sockets = Sockets()
-    rpc = WsRpc(sockets, Codec(), rest(), timeout=0.05, login=login)
+    sockets = LoggingIn()
+    rpc = WsRpc(sockets, Codec(), rest(), timeout=0.05, login=handshake())
     with pytest.raises(ConnectError, match="login"):
         await rpc(order())
     await rpc.aclose()

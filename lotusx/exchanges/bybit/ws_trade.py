@@ -28,10 +28,9 @@ from lotusx.exchanges.bybit.streams import auth
 from lotusx.kernel import errors as e
 from lotusx.kernel.credentials import Credentials
 from lotusx.kernel.message import Request, Response
-from lotusx.kernel.protocols import Clock, WsSession
-from lotusx.kernel.ws import WsFrame, WsKind
+from lotusx.kernel.protocols import Clock
 from lotusx.signers import BybitHmac, HeaderHmac
-from lotusx.transport.ws_rpc import Login
+from lotusx.transport.ws_rpc import Handshake
 from lotusx.venue import WsTrading
 
 PATH = "/v5/trade"  # appended to the WebSocket host, wss://stream.bybit.com (guideline "URL")
@@ -149,7 +148,7 @@ class _AuthAnswer(msgspec.Struct, frozen=True):
 _auth_answer = msgspec.json.Decoder(_AuthAnswer)
 
 
-def login(credentials: Credentials, clock: Clock) -> Login:
+def login(credentials: Credentials, clock: Clock) -> Handshake:
     """Each new connection's ``auth`` (guideline "Authentication"), with ``expires`` on the venue's ``clock``.
 
     The login runs inside a call of a signed endpoint, after ``ClockSync`` made the clock fresh:
@@ -161,26 +160,16 @@ def login(credentials: Credentials, clock: Clock) -> Login:
     """
     hmac = BybitHmac(credentials.api_key, credentials.secret)
 
-    async def log_in(session: WsSession) -> None:
-        await _sent(session, auth(hmac, int(clock.time() * 1000)))
-        while True:
-            frame = await _next(session)
-            if frame.kind is WsKind.CLOSE:
-                raise e.ConnectError(f"the venue closed the trade WebSocket before its login was answered "
-                                     f"(code {frame.close_code})")
-            if frame.kind is not WsKind.TEXT and frame.kind is not WsKind.BINARY:
-                continue  # protocol pings and pongs
-            try:
-                answer = _auth_answer.decode(frame.data)
-            except msgspec.DecodeError:
-                continue  # not the auth answer (the login waits for it within WsRpc's timeout)
-            if answer.op != "auth" or answer.retCode is None:
-                continue
-            if answer.retCode in _ACCEPTED:
-                return
-            raise _refusal(answer.retCode, scrubbed(answer.retMsg))
+    def verdict(data: str | bytes) -> bool | e.LotusXError | None:
+        try:
+            answer = _auth_answer.decode(data)
+        except msgspec.DecodeError:
+            return None  # not the auth answer (WsRpc waits for it within its timeout)
+        if answer.op != "auth" or answer.retCode is None:
+            return None
+        return True if answer.retCode in _ACCEPTED else _refusal(answer.retCode, scrubbed(answer.retMsg))
 
-    return log_in
+    return Handshake(lambda: auth(hmac, int(clock.time() * 1000)), verdict)
 
 
 def _refusal(code: int, msg: str) -> e.LotusXError:
@@ -190,21 +179,6 @@ def _refusal(code: int, msg: str) -> e.LotusXError:
     if code == 10001:
         return e.TimestampOutOfWindow(f"{where}: expires past the venue's clock?", code=code, venue_message=msg)
     return e.AuthenticationError(where, code=code, venue_message=msg)
-
-
-async def _sent(session: WsSession, text: str) -> None:
-    try:
-        await session.send(text)
-    except e.LotusXError as exc:
-        raise e.ConnectError(f"the trade WebSocket login could not be sent ({type(exc).__name__})") from None
-
-
-async def _next(session: WsSession) -> WsFrame:
-    # Lost before the login was answered, the connection had no call on it: safe to open again.
-    try:
-        return await session.next()
-    except e.Disconnected as exc:
-        raise e.ConnectError(f"the trade WebSocket was lost before its login was answered ({exc})") from None
 
 
 WS_TRADING = WsTrading(PATH, Codec, signer, ep.WS_CONNECT, login=login)

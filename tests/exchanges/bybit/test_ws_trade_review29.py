@@ -21,7 +21,6 @@ from lotusx.exchanges.bybit.ws_trade import OPS, PATH, Codec, TradeSigner, login
 from lotusx.kernel import errors as e
 from lotusx.kernel.credentials import Credentials
 from lotusx.kernel.message import Endpoint, Request, Response
-from lotusx.kernel.ws import WsFrame
 from lotusx.layers.limiter import Usage
 from lotusx.layers.ratelimit import ENDPOINT_POOL
 from lotusx.signers import BybitHmac
@@ -214,43 +213,35 @@ def credentials() -> Credentials:
     return Credentials(api_key=KEY, secret=SECRET)
 
 
-async def test_login_sends_the_auth_op_and_returns_on_its_acceptance() -> None:
-    """``{"op": "auth", "args": [key, expires, signature]}``, expires ten seconds past the venue's now."""
-    clock = FakeClock(1711010111.452)
-    session = FakeWs([WsFrame.ping(), '{"retCode":0,"retMsg":"OK","op":"pong","data":["1"]}',
-                      '{"retCode":0,"retMsg":"OK","op":"auth","connId":"cnt5leec0hvan15eukcg-2t"}'])
-    await session.connect()
-    await login(credentials(), clock)(session)
-    assert orjson.loads(session.sent[0]) == BybitHmac(KEY, SECRET).ws_auth(1711010121452)
+def test_login_sends_the_auth_op_with_expires_ten_seconds_past_the_venues_now() -> None:
+    """``{"op": "auth", "args": [key, expires, signature]}``, expires ten seconds past the venue's clock."""
+    handshake = login(credentials(), FakeClock(1711010111.452))
+    assert orjson.loads(handshake.message()) == BybitHmac(KEY, SECRET).ws_auth(1711010121452)
+
+
+@pytest.mark.parametrize("code", [0, 20001])
+def test_the_auth_answer_accepts_the_login(code: int) -> None:
+    """0 "auth success", 20001 "repeat auth" (already logged in): accepted."""
+    answer = orjson.dumps({"retCode": code, "retMsg": "OK", "op": "auth", "connId": "cnt5leec0hvan15eukcg-2t"})
+    assert login(credentials(), FakeClock()).verdict(answer) is True
+
+
+@pytest.mark.parametrize("frame", ['{"retCode":0,"retMsg":"OK","op":"pong","data":["1"]}', '{"op":"auth"}',
+                                   "not json"])
+def test_other_frames_are_not_the_logins_answer(frame: str) -> None:
+    """A pong, an auth frame without a code, a frame that is no JSON: the login waits on."""
+    assert login(credentials(), FakeClock()).verdict(frame) is None
 
 
 @pytest.mark.parametrize(("code", "kind"), [(10004, e.InvalidSignature), (10003, e.AuthenticationError),
                                             (10001, e.TimestampOutOfWindow)])
-async def test_a_refused_login_is_typed_and_shows_no_secret(code: int, kind: type[e.LotusXError]) -> None:
+def test_a_refused_login_is_typed_and_shows_no_secret(code: int, kind: type[e.LotusXError]) -> None:
     """10004 invalid sign, 10001 param error (an expires already past), others refused: no secret in the text."""
     refusal = orjson.dumps({"retCode": code, "retMsg": f"refused origin_string[{KEY}{SECRET}]", "op": "auth"})
-    session = FakeWs([refusal.decode()])
-    await session.connect()
-    with pytest.raises(kind) as caught:
-        await login(credentials(), FakeClock())(session)
-    assert SECRET not in str(caught.value) and SECRET not in repr(caught.value)
-    assert KEY not in str(caught.value)
-
-
-async def test_a_login_the_venue_closes_on_is_a_connect_error() -> None:
-    """Closed before its answer: nothing was sent on it, so a ConnectError (safe to send again)."""
-    session = FakeWs([WsFrame.close(1008)])
-    await session.connect()
-    with pytest.raises(e.ConnectError):
-        await login(credentials(), FakeClock())(session)
-
-
-async def test_a_login_whose_socket_drops_is_a_connect_error() -> None:
-    """A dropped socket before the answer: a ConnectError too, never Disconnected(sent=True)."""
-    session = FakeWs([e.Disconnected("gone", sent=True)])
-    await session.connect()
-    with pytest.raises(e.ConnectError):
-        await login(credentials(), FakeClock())(session)
+    verdict = login(credentials(), FakeClock()).verdict(refusal)
+    assert isinstance(verdict, kind)
+    assert SECRET not in str(verdict) and SECRET not in repr(verdict)
+    assert KEY not in str(verdict)
 
 
 @pytest.mark.parametrize("venue", ["bybit", "bybit-linear"])
