@@ -303,6 +303,11 @@ class ReconnectWs:
         return get()
 
     @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called (by the owner, or by ``async with`` ending)."""
+        return self._closed
+
+    @property
     def stats(self) -> WsStats:
         """Counters and sizes right now."""
         hub = self._running()
@@ -331,6 +336,21 @@ class ReconnectWs:
         return (f"ReconnectWs({self.frames!r}, dialect={self.dialect.name!r}, {self.heartbeat!r}, "
                 f"{self.backoff!r}, outbound={self.outbound!r}, queue_size={self.queue_size}, "
                 f"overflow={self.overflow.name})")
+
+
+async def subscribe_unless_closed(ws: ReconnectWs, streams: Sequence[str]) -> None:
+    """``ws.subscribe(streams)``, except that ``ws`` closed while it waits is no error but the end.
+
+    A watch whose owner closes it before the venue's ack (a connector's ``async with`` ending
+    while a watcher in another task is starting) then finishes its ``async for`` at once, as
+    one closed a moment after the ack does. A stream that failed instead (a login refused, a
+    stream rejected) still raises its error, here or from that ``async for``.
+    """
+    try:
+        await ws.subscribe(streams)
+    except StreamError:
+        if not ws.closed:
+            raise
 
 
 def _default_frames() -> Frames:

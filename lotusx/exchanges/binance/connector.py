@@ -75,7 +75,7 @@ from lotusx.models import (
 )
 from lotusx.venue import Parts, close_all, parts_for
 from lotusx.ws import Gap as Reconnected
-from lotusx.ws import Heartbeat, Levels, Lost, Malformed, RawStream, ReconnectWs, Resumed
+from lotusx.ws import Heartbeat, Levels, Lost, Malformed, RawStream, ReconnectWs, Resumed, subscribe_unless_closed
 from lotusx.ws.dialect import LoginAck
 from lotusx.ws.exact import exact_add
 from lotusx.ws.outbound import admission
@@ -573,7 +573,7 @@ class Binance:
     async def _subscribed(self, streams: Sequence[str]) -> AsyncIterator[ReconnectWs]:
         ws = self._ws()
         async with ws:
-            await ws.subscribe(list(streams))
+            await subscribe_unless_closed(ws, list(streams))
             yield ws
 
     async def watch_order_book(self, symbol: str, depth: int | None = 20) -> AsyncGenerator[OrderBook, None]:

@@ -87,7 +87,7 @@ from lotusx.models import (
 from lotusx.signers import BybitHmac
 from lotusx.venue import Parts, close_all, parts_for
 from lotusx.ws import Gap as Reconnected
-from lotusx.ws import Lost, Malformed, RawStream, ReconnectWs, Resumed
+from lotusx.ws import Lost, Malformed, RawStream, ReconnectWs, Resumed, subscribe_unless_closed
 from lotusx.ws.delivery import OVERFLOW_REASON
 from lotusx.ws.dialect import LoginAck
 from lotusx.ws.exact import exact_add
@@ -821,7 +821,7 @@ class Bybit:
     @asynccontextmanager
     async def _subscribed(self, topics: Sequence[str]) -> AsyncIterator[ReconnectWs]:
         async with self._public() as ws:
-            await ws.subscribe(list(topics))
+            await subscribe_unless_closed(ws, list(topics))
             yield ws
 
     async def watch_order_book(self, symbol: str, depth: int | None = 20) -> AsyncGenerator[OrderBook, None]:
@@ -903,7 +903,7 @@ class Bybit:
                     # A fresh subscription starts with a snapshot; the other topics keep streaming.
                     await ws.unsubscribe([topic])
                     try:
-                        await ws.subscribe([topic])
+                        await subscribe_unless_closed(ws, [topic])
                     except SubscriptionRejected as exc:  # the venue no longer has it (delisted)
                         drop(topic, exc)
 
@@ -1038,7 +1038,7 @@ class Bybit:
     async def _private(self, topic: Literal["order", "wallet", "position"]) -> AsyncGenerator[Any, None]:
         clock = self.parts.clock
         async with self._private_ws("a private stream (watch_orders, watch_balances, watch_positions)") as ws:
-            await ws.subscribe([topic])
+            await subscribe_unless_closed(ws, [topic])
             async for message in ws:
                 if type(message) is Malformed or (
                         type(message) is s.WsFrame and (message.topic or "").startswith(topic)):
