@@ -88,6 +88,6 @@ def summary(metrics: Metrics) -> list[str]:
     mean = totals["lotusx_request_duration_seconds_sum"] / count * 1e3 if count else 0.0
     return ["metrics (Prometheus registry):",
             *(f"  requests  {key:<24} {value:>5.0f}" for key, value in sorted(requests.items())),
-            f"  mean REST latency {mean:.2f} ms over {count:.0f} attempts",
+            f"  mean request latency {mean:.2f} ms over {count:.0f} attempts (REST and WS API calls)",
             f"  retries {totals['lotusx_retries_total']:.0f}   rate-limited {totals['lotusx_rate_limited_total']:.0f}"
             f"   ws reconnects {totals['lotusx_ws_reconnects_total']:.0f}"]

@@ -23,7 +23,8 @@ from __future__ import annotations
 import asyncio
 import functools
 import weakref
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
@@ -134,6 +135,20 @@ class Parts:
         if self.rest.closed:
             raise ConfigError(f"this {self.venue.name} connector is closed (its `async with lotusx.connect(...)` "
                               "block has ended): open a new one")
+
+    @asynccontextmanager
+    async def ended_by_close(self) -> AsyncIterator[None]:
+        """Around a watch's loop: a failure once the connector is closed ends the watch instead, normally.
+
+        The connector closes its streams, then its REST client: a watch awaiting a REST query
+        at that moment (a reconcile after a reconnect, a book's snapshot) fails with it, where
+        its consumer, in another task, is owed the end its ``async for`` gets from a closed stream.
+        """
+        try:
+            yield
+        except LotusXError:
+            if not self.rest.closed:
+                raise
 
     def socket(self, url: str) -> AiohttpWs:
         """A WebSocket session to ``url`` as this connector opens them (through its ``proxy``)."""

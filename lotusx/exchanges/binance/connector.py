@@ -679,7 +679,8 @@ class Binance:
         # Closed explicitly, innermost last: the socket is gone when our aclose() returns.
         async with aclosing(self._user_events()) as events, aclosing(follow_orders(
                 events, orders=_execution, open_orders=self.get_open_orders, orders_since=since,
-                get_order=current, clock=self.parts.clock, metrics=self.metrics, exchange="binance")) as updates:
+                get_order=current, clock=self.parts.clock, metrics=self.metrics,
+                exchange="binance")) as updates, self.parts.ended_by_close():
             async for update in updates:
                 yield update
 
@@ -693,7 +694,7 @@ class Binance:
         """
         async with aclosing(self._user_events()) as events, aclosing(follow_balances(
                 events, balances=_positions, fetch=self._account, clock=self.parts.clock, metrics=self.metrics,
-                exchange="binance")) as changes:
+                exchange="binance")) as changes, self.parts.ended_by_close():
             async for change in changes:
                 yield change
 

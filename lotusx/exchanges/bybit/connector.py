@@ -969,7 +969,8 @@ class Bybit:
 
         async with aclosing(self._private("order")) as messages, aclosing(follow_orders(
                 messages, orders=updates, open_orders=self.get_open_orders, orders_since=since,
-                get_order=current, clock=self.parts.clock, metrics=self.metrics, exchange="bybit")) as orders:
+                get_order=current, clock=self.parts.clock, metrics=self.metrics,
+                exchange="bybit")) as orders, self.parts.ended_by_close():
             async for update in orders:
                 yield update
 
@@ -991,7 +992,7 @@ class Bybit:
 
         async with aclosing(self._private("wallet")) as messages, aclosing(follow_balances(
                 messages, balances=changed, fetch=fetch, clock=self.parts.clock, metrics=self.metrics,
-                exchange="bybit")) as changes:
+                exchange="bybit")) as changes, self.parts.ended_by_close():
             async for change in changes:
                 yield change
 
@@ -1031,7 +1032,7 @@ class Bybit:
 
         async with aclosing(self._private("position")) as messages, aclosing(follow_positions(
                 messages, positions=changed, fetch=fetch, flat=flat, clock=self.parts.clock, metrics=self.metrics,
-                exchange="bybit")) as positions:
+                exchange="bybit")) as positions, self.parts.ended_by_close():
             async for position in positions:
                 yield position
 
