@@ -154,6 +154,12 @@ async def cancel_once(cancel: Awaitable[Order], get_order: Callable[[], Awaitabl
     first attempt went through, the venue answers the second with "unknown order". An order
     ``get_order()`` finds CANCELED is the outcome the caller asked for; anything else (filled,
     or truly unknown) keeps the venue's ``NotFound``.
+
+    So does a cancel whose retries ran out on an outcome that may have executed (a 5xx, a
+    timeout, a lost answer): its order is read once, and found CANCELED it is the answer, where
+    the error would leave the caller unsure whether the order still rests. Found otherwise, or
+    unreadable, the cancel's own error stands. A definite refusal, or a cancel that never left,
+    is raised as it came: the order was not touched.
     """
     try:
         return await cancel
@@ -162,6 +168,16 @@ async def cancel_once(cancel: Awaitable[Order], get_order: Callable[[], Awaitabl
             order = await get_order()
         except NotFound:
             raise missing from None
+        if order.status != "CANCELED":
+            raise
+        return order
+    except LotusXError as failed:
+        if not may_have_executed(failed):
+            raise
+        try:
+            order = await get_order()
+        except LotusXError:
+            raise failed from None
         if order.status != "CANCELED":
             raise
         return order
