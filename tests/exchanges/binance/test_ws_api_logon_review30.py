@@ -11,6 +11,7 @@ import orjson
 import pytest
 from nacl.signing import SigningKey
 
+from lotusx.exchanges.binance import VENUE as BINANCE
 from lotusx.exchanges.binance import endpoints as ep
 from lotusx.exchanges.binance import ws_api_login as login
 from lotusx.exchanges.binance import ws_api_signer
@@ -157,3 +158,11 @@ def test_an_answer_with_its_id_does_not_drop_the_connection() -> None:
     assert not codec.drops(b'{"id":3,"status":200,"result":{}}')
     assert not codec.drops(b'{"id":null,"status":400,"error":{"code":-1102,"msg":"bad"}}')
     assert not codec.drops(b'{"event":{"e":"serverShutdown","E":1}}')
+
+
+def test_a_connection_that_logs_on_is_charged_the_logons_weight_too() -> None:
+    """Connecting costs 2 weight ("IP limits") and session.logon 2 ("Weight: 2"): 4, with the connection's slot."""
+    trading = BINANCE.ws_trading
+    assert trading is not None and trading.login_connect is not None
+    assert dict(trading.login_connect.costs) == {"WS_API_CONNECTIONS": 1, "REQUEST_WEIGHT": 4}
+    assert dict(trading.connect.costs) == {"WS_API_CONNECTIONS": 1, "REQUEST_WEIGHT": 2}
