@@ -259,6 +259,7 @@ if __name__ == "__main__":
     args = parser.parse_args()
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.ERROR))
     try:
-        asyncio.run(asyncio.wait_for(main(args.venue, args.seconds, args.ws_trading, args.ed25519), timeout=args.seconds + 30))
+        run = main(args.venue, args.seconds, args.ws_trading, args.ed25519)
+        asyncio.run(asyncio.wait_for(run, timeout=args.seconds + 30))
     except KeyboardInterrupt:  # Ctrl-C: the ladder was pulled and the connector closed on the way out
         sys.exit(130)
