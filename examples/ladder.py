@@ -23,15 +23,18 @@ kill switch still does the pulling on a normal or failed exit.
 
 ``--ws-trading`` sends the orders over the venue's WebSocket API (Binance ``/ws-api/v3``, Bybit
 ``/v5/trade``), one socket kept open, instead of one HTTP request each: the same calls, the same
-layers, the same results.
+layers, the same results. ``--ed25519`` (Binance) trades with the account's Ed25519 key instead of its
+HMAC key: over the WebSocket API each connection then logs on once (``session.logon``) and the
+orders go unsigned on it.
 
-    python examples/ladder.py [--venue binance|bybit] [--seconds 5] [--ws-trading]
+    python examples/ladder.py [--venue binance|bybit] [--seconds 5] [--ws-trading] [--ed25519]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import contextlib
 import logging
 import sys
@@ -66,15 +69,23 @@ RESTING = ("NEW", "PARTIALLY_FILLED")
 Slot = tuple[Side, int]  # a side and a level, 0 the nearest the mid
 
 
-async def main(venue: str, seconds: float, ws_trading: bool = False) -> None:
+async def main(venue: str, seconds: float, ws_trading: bool = False, ed25519: bool = False) -> None:
     metrics = Metrics()  # the connector counts every request it sends: printed at the end
     async with serve(venues=(venue,), seed=5, config=SimConfig(driver_rate=40)) as sim:
         keys = sim.api_keys(venue)
-        async with lotusx.connect(venue, credentials=lotusx.Credentials(keys.hmac_key, keys.hmac_secret),
-                                  rest_url=sim.rest_url(venue), ws_url=sim.ws_url(venue), metrics=metrics,
-                                  ws_trading=ws_trading) as ex:
+        credentials = lotusx.Credentials(keys.hmac_key, keys.hmac_secret)
+        if ed25519:
+            if keys.ed25519_key is None or keys.ed25519_private_key is None:
+                raise SystemExit(f"--ed25519: the {venue} simulator has no Ed25519 key (binance has)")
+            # The sim hands out the key's 32-byte seed, base64; Credentials takes it as bytes.
+            seed = base64.b64decode(keys.ed25519_private_key)
+            credentials = lotusx.Credentials(keys.ed25519_key, seed)  # type: ignore[arg-type]
+        async with lotusx.connect(venue, credentials=credentials, rest_url=sim.rest_url(venue),
+                                  ws_url=sim.ws_url(venue), metrics=metrics, ws_trading=ws_trading) as ex:
             if ws_trading:
                 print("orders over the WebSocket API: one socket, no HTTP request per order")
+            if ws_trading and ed25519:
+                print("Ed25519 key: each WebSocket API connection logs on once, its orders go unsigned")
             rules = (await ex.get_instruments([SYMBOL]))[SYMBOL]
             print(f"rules {SYMBOL}: tick {rules.tick_size}, step {rules.step_size}, "
                   f"min notional {rules.min_notional}")
@@ -86,6 +97,8 @@ async def main(venue: str, seconds: float, ws_trading: bool = False) -> None:
                     await ladder.pull()
             left = await ex.get_open_orders(SYMBOL)
             print(f"{len(left)} open orders left")
+            if ws_trading and ed25519:
+                print(f"session.logon accepted by the venue: {sim.ws_api_logons(venue)}")
     for line in summary(metrics):
         print(line)
 
@@ -242,9 +255,11 @@ if __name__ == "__main__":
     parser.add_argument("--venue", choices=("binance", "bybit"), default="binance", help="the simulator's dialect")
     parser.add_argument("--seconds", type=duration, default=5.0, help="how long to quote")
     parser.add_argument("--ws-trading", action="store_true", help="orders over the venue's WebSocket API")
+    parser.add_argument("--ed25519", action="store_true", help="Binance: trade with the Ed25519 key, not HMAC")
     args = parser.parse_args()
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.ERROR))
     try:
-        asyncio.run(asyncio.wait_for(main(args.venue, args.seconds, args.ws_trading), timeout=args.seconds + 30))
+        run = main(args.venue, args.seconds, args.ws_trading, args.ed25519)
+        asyncio.run(asyncio.wait_for(run, timeout=args.seconds + 30))
     except KeyboardInterrupt:  # Ctrl-C: the ladder was pulled and the connector closed on the way out
         sys.exit(130)

@@ -221,8 +221,11 @@ class WsTrading:
     codec: Callable[[], RpcCodec]
     signer: Callable[[Credentials], Signer]
     connect: Endpoint
-    # Authenticates each new connection (Bybit's auth op), given the key and the venue's clock; None: per call.
-    login: Callable[[Credentials, Clock], Handshake] | None = None
+    # Authenticates each new connection (Bybit's auth op, Binance's session.logon), given the key and the
+    # venue's clock; None (or a login returning None for that key, Binance's HMAC): each call is signed.
+    login: Callable[[Credentials, Clock], Handshake | None] | None = None
+    # What a connection attempt charges when it logs in, if more than ``connect`` (the login's own weight).
+    login_connect: Endpoint | None = None
 
 
 def open_venue(venue: Venue, *, credentials: Credentials | None = None, rest_url: str | None = None,
@@ -273,8 +276,9 @@ def open_venue(venue: Venue, *, credentials: Credentials | None = None, rest_url
         trading, url = venue.ws_trading, api_url + venue.ws_trading.path
         login = None if trading.login is None or credentials is None else trading.login(credentials, server_clock)
         ended = functools.partial(_trading_ended, metrics, venue.name)
+        connect = trading.login_connect if login is not None and trading.login_connect is not None else trading.connect
         wire = WsRpc(lambda: AiohttpWs(url, proxy=proxy), trading.codec(), wire,
-                     admit=admission(rate_limit, trading.connect), login=login, ended=ended)
+                     admit=admission(rate_limit, connect), login=login, ended=ended)
         signer = trading.signer
     transport = _Wire(wire, venue.name, limiter)
     unlayered = MapErrors(venue.classify)(transport)

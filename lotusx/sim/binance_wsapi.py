@@ -7,12 +7,19 @@ On ``/ws-api/v3`` a client sends ``{"id", "method", "params"}``; SIGNED params a
 "error", "rateLimits"}`` and each subscribed account event arrives as ``{"subscriptionId", "event"}``.
 The trading and order-query methods run the REST routes' own logic (:meth:`BinanceRest.perform`):
 same results, errors, weights and ORDERS counters, shared with REST.
+
+"Session Authentication": ``session.logon`` authenticates the connection with an Ed25519 key
+("Only Ed25519 keys are supported for this feature"); its SIGNED calls may then omit ``apiKey``
+and ``signature`` but still carry ``timestamp``. A key gone during the session revokes it on the
+next request with ``{"id": null, "status": 401, "error": {"code": -2015}}`` ("Regarding API key
+revocation"). ``session.status`` and ``session.logout`` answer the session's state.
 """
 
 from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -27,7 +34,8 @@ from lotusx.sim.common import Connection, loses_answer, open_ws
 from lotusx.sim.venue import Event, Venue
 
 CONNECT_WEIGHT = 2  # web-socket-api.md "IP limits": "Connecting to WebSocket API costs 2 weight"
-WEIGHTS = {"ping": 1, "time": 1, "userDataStream.subscribe.signature": 2, "userDataStream.unsubscribe": 2}
+WEIGHTS = {"ping": 1, "time": 1, "userDataStream.subscribe.signature": 2, "userDataStream.unsubscribe": 2,
+           "session.logon": 2, "session.status": 2, "session.logout": 2}  # "Authentication requests": Weight 2 each
 TRADING: dict[str, Route] = {
     "order.place": ("POST", "/api/v3/order"),
     "order.cancel": ("DELETE", "/api/v3/order"),
@@ -41,6 +49,21 @@ TRADING: dict[str, Route] = {
 each method the weight rest-api.md gives the route) and its ORDERS count."""
 LOSABLE = frozenset({"order.place", "order.cancel", "order.cancelReplace"})
 """The methods whose answer ``Chaos.lose_answer_rate`` loses: placements and cancels."""
+REJECTED_KEY = "Invalid API-key, IP, or permissions for action."  # errors.md -2015 REJECTED_MBX_KEY
+# The docs give no code for an HMAC (or RSA) key's session.logon, only "Only Ed25519 keys are supported for
+# this feature" (web-socket-api.md "Session Authentication"; errors.md lists none): the sim answers
+# errors.md's generic -1002 UNAUTHORIZED.
+NOT_ED25519 = "You are not authorized to execute this request."
+
+
+@dataclass
+class Session:
+    """One connection's state: its subscriptions, and the key ``session.logon`` authenticated (if any)."""
+
+    connected_ms: int
+    subscriptions: dict[int, str] = field(default_factory=dict)
+    api_key: str | None = None
+    authorized_ms: int | None = None
 
 
 class BinanceWsApi:
@@ -58,15 +81,15 @@ class BinanceWsApi:
 
     async def handle(self, request: web.Request) -> web.WebSocketResponse:
         """One WS API connection."""
-        subscriptions: dict[int, str] = {}
+        session = Session(self.venue.now_ms())
         self.throttle.admit(request.remote or "?", CONNECT_WEIGHT)  # counted: its first answer's rateLimits show it
         ws = await open_ws(request, self.venue)
-        conn = Connection(self.venue, ws, lambda event: list(self.render(event, subscriptions)))
+        conn = Connection(self.venue, ws, lambda event: list(self.render(event, session.subscriptions)))
         unsubscribe = self.venue.hub.subscribe(conn.push)
         async with conn:
             conn.start(conn.server_pings)
             async for text in conn.messages():
-                reply = self.call(text, subscriptions, request.remote or "?")
+                reply = self.call(text, session, request.remote or "?")
                 if reply is None:
                     # Carried out, then the connection is gone: what was answered before still arrives.
                     await conn.close_after_queued(1011, b"chaos: answer lost")
@@ -75,7 +98,7 @@ class BinanceWsApi:
         unsubscribe()
         return ws
 
-    def call(self, text: str, subscriptions: dict[int, str], ip: str) -> dict[str, Any] | None:
+    def call(self, text: str, session: Session, ip: str) -> dict[str, Any] | None:
         """Answer one request; None when it was carried out but chaos loses its answer."""
         try:
             req = orjson.loads(text)
@@ -84,6 +107,10 @@ class BinanceWsApi:
             return {"id": None, "status": 400, "error": {"code": -1102, "msg": mandatory("method")}}
         # As a query string carries them: the cores, the signature and the weight see the same text.
         params = {str(k): _text(v) for k, v in raw.items()} if isinstance(raw, dict) else {}
+        if session.api_key is not None and session.api_key not in self.venue.keys:
+            # The key went during the session: revoked "after the next request", that request unanswered.
+            session.api_key = session.authorized_ms = None
+            return {"id": None, "status": 401, "error": {"code": -2015, "msg": REJECTED_KEY}}
         route = TRADING.get(method)
         used, refusal = self.throttle.admit(ip, weight_of(*route, params) if route else WEIGHTS.get(method, 1))
         if refusal is not None:
@@ -91,10 +118,10 @@ class BinanceWsApi:
             out = Outcome(refusal.status, {"code": -1003, "msg": refusal.msg, "data": {
                 "serverTime": self.venue.now_ms(), "retryAfter": refusal.until_ms}}, None)
         elif route is not None:
-            out = self._trade(route, params)
+            out = self._trade(route, params, session)
         else:
             try:
-                out = Outcome(200, self._dispatch(method, params, subscriptions), None)
+                out = Outcome(200, self._dispatch(method, params, session), None)
             except LotusXError as exc:
                 out = Outcome(*error_body(exc), None)
         if method in LOSABLE and loses_answer(self.venue):
@@ -103,10 +130,10 @@ class BinanceWsApi:
         return {"id": req_id, "status": out.status, key: out.body,
                 "rateLimits": self.throttle.rate_limits(used, out.orders)}
 
-    def _trade(self, route: Route, params: dict[str, str]) -> Outcome:
+    def _trade(self, route: Route, params: dict[str, str], session: Session) -> Outcome:
         """A SIGNED trading call: verified, then carried out by the REST route's core."""
         try:
-            account = self._verify(params)
+            account = self._verify(params, session)
         except LotusXError as exc:
             return Outcome(*error_body(exc), None)
         out = self.rest.perform(route, Signed(account, {k: v for k, v in params.items()
@@ -119,11 +146,19 @@ class BinanceWsApi:
                           out.orders)
         return out
 
-    def _dispatch(self, method: str, params: dict[str, str], subscriptions: dict[int, str]) -> Any:
+    def _dispatch(self, method: str, params: dict[str, str], session: Session) -> Any:
+        subscriptions = session.subscriptions
         if method == "ping":
             return {}
         if method == "time":
             return {"serverTime": self.venue.now_ms()}
+        if method == "session.logon":
+            return self._logon(params, session)
+        if method == "session.logout":
+            session.api_key = session.authorized_ms = None
+            return self._status(session)
+        if method == "session.status":
+            return self._status(session)
         if method == "userDataStream.subscribe.signature":
             subscription = next(self._ids)
             subscriptions[subscription] = self._verify(params)
@@ -136,11 +171,33 @@ class BinanceWsApi:
             return {}
         raise InvalidRequest(f"Unknown method '{method}'.", code=-1102)
 
-    def _verify(self, params: dict[str, str]) -> str:
-        """The account of a correctly signed request."""
+    def _logon(self, params: dict[str, str], session: Session) -> dict[str, Any]:
+        """``session.logon``: an Ed25519 key's signed params authenticate the connection ("Log in with API key")."""
         key = self.venue.keys.get(params.get("apiKey", ""))
+        if key is not None and key.ed25519_public is None:
+            raise AuthenticationError(NOT_ED25519, code=-1002, status=401)
+        self._verify(params)  # as any SIGNED request: key, signature, timestamp
+        session.api_key, session.authorized_ms = params["apiKey"], self.venue.now_ms()
+        self.venue.ws_api_logons += 1
+        return self._status(session)
+
+    def _status(self, session: Session) -> dict[str, Any]:
+        """The session's state, as session.logon, session.status and session.logout answer it."""
+        return {"apiKey": session.api_key, "authorizedSince": session.authorized_ms,
+                "connectedSince": session.connected_ms, "returnRateLimits": True, "serverTime": self.venue.now_ms(),
+                "userDataStream": bool(session.subscriptions)}
+
+    def _verify(self, params: dict[str, str], session: Session | None = None) -> str:
+        """The account of a correctly signed request, or of the session's key for one without apiKey and signature."""
+        if session is not None and session.api_key is not None and "apiKey" not in params and "signature" not in params:
+            # "you can omit apiKey and signature [...] You still have to specify the timestamp" (Session Authentication)
+            check_timestamp(self.venue.now_ms(), params)
+            return self.venue.keys[session.api_key].account
+        if "apiKey" not in params:  # the SIGNED methods' apiKey is "Mandatory: YES" (e.g. order.place's table)
+            raise InvalidRequest(mandatory("apiKey"), code=-1102)
+        key = self.venue.keys.get(params["apiKey"])
         if key is None:
-            raise AuthenticationError("Invalid API-key, IP, or permissions for action.", code=-2015, status=401)
+            raise AuthenticationError(REJECTED_KEY, code=-2015, status=401)
         if "signature" not in params:
             raise InvalidRequest(mandatory("signature"), code=-1102)
         payload = "&".join(f"{k}={v}" for k, v in sorted(params.items()) if k != "signature")

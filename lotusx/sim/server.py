@@ -88,6 +88,14 @@ class Sim:
         """The API keys a venue accepts."""
         return self._get(name).keys
 
+    def revoke_key(self, name: str, api_key: str) -> None:
+        """Delete an API key from a venue, as its owner would: requests with it are refused from now on."""
+        self._get(name).venue.keys.pop(api_key, None)
+
+    def ws_api_logons(self, name: str) -> int:
+        """How many WebSocket API ``session.logon`` requests a venue accepted (Binance's)."""
+        return self._get(name).venue.ws_api_logons
+
     def chaos(self, name: str) -> Chaos:
         """The live chaos knobs of a venue."""
         return self._get(name).venue.chaos

@@ -169,6 +169,7 @@ class Venue:
         self.positions = Positions(leverage=config.leverage)
         self.engines = {c: self._engine(c) for c in categories}
         self.dcp = Dcp(self)  # Bybit's Disconnection Protection (Binance has none: never armed there)
+        self.ws_api_logons = 0  # Binance's accepted session.logon requests (what a test reads to count them)
 
     def __repr__(self) -> str:
         return f"Venue({self.name!r}, categories={list(self.engines)}, chaos={self.chaos!r})"

@@ -23,7 +23,9 @@ silent ``silence`` seconds more, it is taken for dead (the ping is the codec's o
 asks for one). A connection the venue says to leave (the codec's ``retires``: a shutdown notice,
 an answer saying the service restarts), or older than ``max_age`` (Binance ends each after 24 hours), is
 retired: new calls go to a new connection, and the old one closes once its calls are answered,
-so none of them is caught by the venue's close.
+so none of them is caught by the venue's close. A connection the venue says is unusable (the
+codec's ``drops``: Binance's revoked session) is dropped at once, its calls in flight
+``Disconnected(sent=True)``.
 """
 
 from __future__ import annotations
@@ -62,6 +64,15 @@ class RpcCodec(Protocol):
         """Whether a frame says to move to a new connection (a shutdown notice, a "restarting" answer).
 
         Asked of every frame, before :meth:`decode`: a plain substring test first keeps it cheap.
+        """
+        ...
+
+    def drops(self, data: str | bytes) -> bool:
+        """Whether a frame says the connection is unusable now (Binance's revoked session).
+
+        The calls in flight on it get ``Disconnected(sent=True)`` (each may or may not have run)
+        and the next call opens a new connection, which logs in again. Asked of every frame,
+        as :meth:`retires` is: a plain substring test first keeps it cheap.
         """
         ...
 
@@ -117,7 +128,7 @@ class WsRpc:
     (:func:`lotusx.ws.outbound.admission` charges it to the venue's limits), and ``login`` (if
     any) authenticates it before its first call. ``timeout`` bounds each call from its write to
     its answer, and the login. ``ended(reason)`` is told each connection's end: ``server_close``,
-    ``disconnected``, ``silent``, ``send_failed``, ``protocol_error``, ``retired`` or ``closed``.
+    ``disconnected``, ``silent``, ``send_failed``, ``protocol_error``, ``dropped``, ``retired`` or ``closed``.
     """
 
     def __init__(self, connect: Callable[[], WsSession], codec: RpcCodec, fallback: Service, *,
@@ -254,6 +265,10 @@ class _Link:
 
     def _answered(self, data: str | bytes) -> bool:
         self.heard = self.loop.time()
+        if self.codec.drops(data):
+            # Not left to time out: no answer will come on it, and a call may have run before the venue said so.
+            self._lose(Disconnected("the venue dropped the WebSocket API session", sent=True), "dropped")
+            return True  # stops the pump: the reader ends here
         if self.codec.retires(data):
             self.retiring = True  # the next call opens the new connection, and retires this one
         answer = self.codec.decode(data)
@@ -261,7 +276,7 @@ class _Link:
             waiting = self.waiting.get(answer[0])
             if waiting is not None and not waiting.done():
                 waiting.set_result(answer[1])
-        return False  # never stop the pump: every frame is read here
+        return False  # never stop the pump otherwise: every frame is read here
 
     async def _read(self) -> None:
         session, answered, loop, silence = self.session, self._answered, self.loop, self.silence
@@ -288,8 +303,11 @@ class _Link:
                     await (session.send(ping) if ping is not None else session.ping())
                     continue
                 probed = None
+                if frame is None:  # the pump stopped: a frame dropped the connection (see _answered)
+                    return
                 if frame.kind is WsKind.TEXT or frame.kind is WsKind.BINARY:
-                    answered(frame.data)  # which marks it heard
+                    if answered(frame.data):  # which marks it heard; True: it dropped the connection
+                        return
                     continue
                 self.heard = loop.time()  # a ping, a pong: the link is alive
                 if frame.kind is WsKind.CLOSE:

@@ -56,6 +56,7 @@ BINANCE = {
     # Not HTTP: what a WebSocket connection attempt charges (RateLimit only; no Retry ever sees it).
     "ws_connect": ("CONNECT", "/stream", UNSAFE),
     "ws_api_connect": ("CONNECT", "/ws-api/v3", UNSAFE),
+    "ws_api_connect_logon": ("CONNECT", "/ws-api/v3", UNSAFE),
 }
 BYBIT = {
     "time": ("GET", "/v5/market/time", SAFE),

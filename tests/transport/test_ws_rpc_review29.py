@@ -35,6 +35,9 @@ class Codec:
     def retires(self, data: str | bytes) -> bool:
         return bool(orjson.loads(data).get("shutdown"))
 
+    def drops(self, data: str | bytes) -> bool:
+        return False
+
     def ping(self) -> str | None:
         return None
 

@@ -11,12 +11,14 @@ from lotusx.exchanges.binance.connector import Binance
 from lotusx.exchanges.binance.endpoints import LIMITS, USAGE
 from lotusx.exchanges.binance.errors import classify
 from lotusx.exchanges.binance.schemas import ServerTime
-from lotusx.exchanges.binance.ws_api import PATH, Codec, WsApiSigner
+from lotusx.exchanges.binance.ws_api import PATH, Codec, WsApiSigner, login, logs_on
 from lotusx.kernel.credentials import Credentials
 from lotusx.kernel.ids import client_order_id
 from lotusx.kernel.message import Request, Response
+from lotusx.kernel.protocols import Clock
 from lotusx.kernel.service import Service
 from lotusx.signers import BinanceEd25519, BinanceHmac, QueryEd25519, QueryHmac, binance_signer
+from lotusx.transport.ws_rpc import Handshake
 from lotusx.venue import Venue, WsTrading
 
 # Sent explicitly so the window is visible on the wire and in tests; 5000 ms is the venue's default
@@ -30,8 +32,17 @@ def signer(credentials: Credentials) -> QueryHmac | QueryEd25519:
 
 
 def ws_api_signer(credentials: Credentials) -> WsApiSigner:
-    """:func:`signer`, signing the calls that go over the WebSocket API its way (``ws_trading=True``)."""
-    return WsApiSigner(signer(credentials))
+    """:func:`signer`, signing the calls that go over the WebSocket API its way (``ws_trading=True``).
+
+    An Ed25519 key's connections are logged on (:func:`ws_api_login`): its calls are not signed one by one.
+    """
+    rest = signer(credentials)
+    return WsApiSigner(rest, logged_on=logs_on(rest))
+
+
+def ws_api_login(credentials: Credentials, clock: Clock) -> Handshake | None:
+    """Each WebSocket API connection's ``session.logon`` for an Ed25519 key (None for HMAC), with ``RECV_WINDOW``."""
+    return login(signer(credentials), clock)
 
 
 async def server_time(call: Service) -> int:
@@ -60,8 +71,10 @@ VENUE = Venue(
     ws_url="wss://stream.binance.com:9443",
     # The user data stream's home since the listen keys' end on 2026-02-20 (CHANGELOG.md, 2026-01-21).
     ws_api_url="wss://ws-api.binance.com:443",
-    # One connection attempt is charged as a user data stream's (web-socket-api.md "Connection limits").
-    ws_trading=WsTrading(PATH, Codec, ws_api_signer, ep.WS_API_CONNECT),
+    # One connection attempt is charged as a user data stream's (web-socket-api.md "Connection limits"),
+    # with its session.logon's weight when it logs on.
+    ws_trading=WsTrading(PATH, Codec, ws_api_signer, ep.WS_API_CONNECT, login=ws_api_login,
+                         login_connect=ep.WS_API_CONNECT_LOGON),
     pools=LIMITS,
     usage=USAGE,
     classify=classify,

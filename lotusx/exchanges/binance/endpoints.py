@@ -88,3 +88,6 @@ def depth(limit: int) -> Endpoint:
 WS_CONNECT = Endpoint("ws_connect", "CONNECT", "/stream", costs={WS_CONNECTIONS: 1})
 # web-socket-api.md "IP limits": "Connecting to WebSocket API costs 2 weight" (the IP's REQUEST_WEIGHT).
 WS_API_CONNECT = Endpoint("ws_api_connect", "CONNECT", "/ws-api/v3", costs={WS_API_CONNECTIONS: 1, W: 2})
+# A ws_trading connection that logs on (Ed25519 keys): its session.logon's "Weight: 2" too (web-socket-api.md
+# "Log in with API key (SIGNED)"), charged with the attempt, before it is made.
+WS_API_CONNECT_LOGON = Endpoint("ws_api_connect_logon", "CONNECT", "/ws-api/v3", costs={WS_API_CONNECTIONS: 1, W: 4})

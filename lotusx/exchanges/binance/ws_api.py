@@ -8,6 +8,15 @@ layers, and this module is the decision the mechanism needs (web-socket-api.md):
 - a request is ``{"id", "method", "params"}``; a SIGNED one carries ``apiKey``, ``timestamp``
   (and ``recvWindow``) among its params, and ``signature`` over all the others sorted by name
   as ``key=value`` joined by ``&`` ("SIGNED request security");
+- with an Ed25519 key, each connection logs on once with ``session.logon`` (:func:`login`), and
+  its calls then carry ``timestamp`` and ``recvWindow`` only: "you can omit ``apiKey`` and
+  ``signature``", "You still have to specify the ``timestamp``" ("Session Authentication"; "Only
+  Ed25519 keys are supported for this feature": HMAC and RSA keys sign each call);
+- a key revoked during such a session ends it: "after the next request the session will be
+  revoked" with ``{"id": null, "status": 401, "error": {"code": -2015}}`` ("Regarding API key
+  revocation"). That frame :meth:`Codec.drops` the connection: the calls in flight on it may or
+  may not have run, and the next call logs on again on a new one (a key truly invalid is then
+  refused there, typed);
 - an answer is ``{"id", "status", "result" | "error", "rateLimits"}``, with "the same status and
   error codes" as REST: it becomes the ``Response`` REST would have given (the result or the
   error object as its body), so the venue's classifier and schemas read it unchanged;
@@ -28,10 +37,14 @@ import msgspec
 import orjson
 
 from lotusx.exchanges.binance import endpoints as ep
+from lotusx.exchanges.binance.errors import ws_api_error
 from lotusx.exchanges.binance.schemas import ApiError, ServerShutdown
+from lotusx.kernel.errors import LotusXError
 from lotusx.kernel.message import Request, Response
+from lotusx.kernel.protocols import Clock
 from lotusx.signers import QueryEd25519, QueryHmac
 from lotusx.signers.query import stamped_query
+from lotusx.transport.ws_rpc import Handshake
 
 PATH = "/ws-api/v3"  # appended to the WebSocket API's base URL (web-socket-api.md "General API Information")
 
@@ -53,22 +66,78 @@ _LETTER = {"SECOND": "S", "MINUTE": "M", "HOUR": "H", "DAY": "D"}
 _HEADER = {"REQUEST_WEIGHT": "X-MBX-USED-WEIGHT-", "ORDERS": "X-MBX-ORDER-COUNT-"}
 
 
+_LOGON = "session.logon"  # also the logon's request id: no call's (theirs are ints), so no answer is mistaken
+
+
+def logs_on(rest: QueryHmac | QueryEd25519) -> bool:
+    """Whether connections log on with this key: "Only Ed25519 keys are supported" ("Session Authentication")."""
+    return isinstance(rest, QueryEd25519)
+
+
 @dataclass(frozen=True)
 class WsApiSigner:
-    """Signs a call that goes over the WebSocket API its way, any other as REST (with ``rest``)."""
+    """Signs a call that goes over the WebSocket API its way, any other as REST (with ``rest``).
+
+    ``logged_on``: the connection is authenticated by ``session.logon`` (:func:`login`), so a
+    call carries its timestamp and recvWindow only, not apiKey and a signature of its own.
+    """
 
     rest: QueryHmac | QueryEd25519
+    logged_on: bool = False
 
     def sign(self, request: Request, timestamp_ms: int) -> Request:
-        """``request`` with apiKey, recvWindow, timestamp, sorted by name, then the signature over them."""
+        """``request`` with recvWindow and timestamp; unless logged on, apiKey too, sorted, then the signature."""
         rest = self.rest
         if request.endpoint.name not in METHODS:
             return rest.sign(request, timestamp_ms)
-        params = sorted(stamped_query((*request.query, ("apiKey", rest.api_key)), timestamp_ms,
-                                      recv_window=rest.recv_window, timestamp_param=rest.timestamp_param,
-                                      recv_window_param=rest.recv_window_param))
-        signature = rest.signature("&".join([f"{name}={value}" for name, value in params]).encode())
-        return msgspec.structs.replace(request, query=(*params, (rest.signature_param, signature)))
+        if self.logged_on:
+            return msgspec.structs.replace(request, query=stamped_query(
+                request.query, timestamp_ms, recv_window=rest.recv_window, timestamp_param=rest.timestamp_param,
+                recv_window_param=rest.recv_window_param))
+        return msgspec.structs.replace(request, query=_signed(rest, request.query, timestamp_ms))
+
+
+def _signed(rest: QueryHmac | QueryEd25519, query: tuple[tuple[str, str], ...],
+            timestamp_ms: int) -> tuple[tuple[str, str], ...]:
+    """``query`` with apiKey, recvWindow, timestamp, sorted by name, then the signature over them."""
+    params = sorted(stamped_query((*query, ("apiKey", rest.api_key)), timestamp_ms, recv_window=rest.recv_window,
+                                  timestamp_param=rest.timestamp_param, recv_window_param=rest.recv_window_param))
+    signature = rest.signature("&".join([f"{name}={value}" for name, value in params]).encode())
+    return (*params, (rest.signature_param, signature))
+
+
+def login(rest: QueryHmac | QueryEd25519, clock: Clock) -> Handshake | None:
+    """Each new connection's ``session.logon`` ("Log in with API key (SIGNED)") on the venue's ``clock``; HMAC: None.
+
+    Its params are the signed call's, with nothing to sign but themselves: apiKey, recvWindow,
+    timestamp, sorted, then the signature. The logon runs inside a call of a signed endpoint,
+    after ``ClockSync`` made the clock fresh. A refusal is typed as the same code over REST
+    (-1022 ``InvalidSignature``, -2014/-2015 ``AuthenticationError``, -1021
+    ``TimestampOutOfWindow``), with the venue's message and none of what was sent.
+    """
+    if not logs_on(rest):
+        return None
+
+    def message() -> str:
+        params = _params(_signed(rest, (), int(clock.time() * 1000)))
+        return orjson.dumps({"id": _LOGON, "method": _LOGON, "params": params}).decode()
+
+    def verdict(data: str | bytes) -> bool | LotusXError | None:
+        try:
+            answer = _answer.decode(data)
+        except msgspec.DecodeError:
+            return None
+        if answer.id != _LOGON or answer.status is None:
+            return None  # not the logon's answer (WsRpc waits for it within its timeout)
+        if answer.status == 200:
+            return True
+        try:
+            error = _refusal.decode(answer.error)
+        except msgspec.DecodeError:
+            return ws_api_error(_LOGON, answer.status, 0, "")
+        return ws_api_error(_LOGON, answer.status, error.code, error.msg)
+
+    return Handshake(message, verdict)
 
 
 class _Limit(msgspec.Struct, frozen=True):
@@ -104,9 +173,7 @@ class Codec:
         method = METHODS.get(request.endpoint.name)
         if method is None:
             return None
-        params: dict[str, Any] = {name: int(value) if name in _INTS and value.isdigit() else value
-                                  for name, value in request.query}
-        return orjson.dumps({"id": request_id, "method": method, "params": params}).decode()
+        return orjson.dumps({"id": request_id, "method": method, "params": _params(request.query)}).decode()
 
     def decode(self, data: str | bytes) -> tuple[int, Response] | None:
         """The answer to our request ``id`` as REST would have answered; ``None`` for any other frame."""
@@ -135,9 +202,23 @@ class Codec:
             return False
         return True
 
+    def drops(self, data: str | bytes) -> bool:
+        """Whether the frame is a revoked session's ``{"id": null, "status": 401}`` ("Regarding API key revocation")."""
+        if b'"status":401' not in data if isinstance(data, bytes) else '"status":401' not in data:
+            return False  # every answer is asked: one substring test, no second decode
+        try:
+            answer = _answer.decode(data)
+        except msgspec.DecodeError:
+            return False
+        return answer.id is None and answer.status == 401
+
     def ping(self) -> None:
         """A protocol ping: the venue answers it with a pong (web-socket-api.md "General API Information")."""
         return None
+
+
+def _params(query: tuple[tuple[str, str], ...]) -> dict[str, Any]:
+    return {name: int(value) if name in _INTS and value.isdigit() else value for name, value in query}
 
 
 def _retry_after(error: msgspec.Raw) -> int | None:

@@ -134,6 +134,10 @@ class Codec:
         except msgspec.DecodeError:
             return False
 
+    def drops(self, data: str | bytes) -> bool:
+        """Never: the trade WS says nothing that ends a connection at once (its restart retires it)."""
+        return False
+
     def ping(self) -> str:
         """The guideline's ``{"op": "ping"}``, answered by an ``op: "pong"`` frame ("Ping")."""
         return _PING
