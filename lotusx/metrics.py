@@ -50,7 +50,8 @@ WebSocket
     ``ws_last_message_timestamp_seconds{exchange}``. ``ws_reconnects_total{exchange,reason}`` (the link's end:
     ``server_close``, ``disconnected``, ``pong_timeout``, ``idle``, ``rotation_failed``, ...; a ``ws_trading``
     socket's end as ``trading_`` and its reason: ``trading_server_close``, ``trading_silent``, ``trading_retired``...),
-    ``ws_connect_failures_total{exchange,reason}`` (error type), ``ws_rotations_total{exchange}``,
+    ``ws_connect_failures_total{exchange,reason}`` (error type; a ``ws_trading`` socket's as ``trading_`` and its
+    type: ``trading_ConnectError``), ``ws_rotations_total{exchange}``,
     ``ws_resubscriptions_total{exchange}``, ``ws_lost_streams_total{exchange}`` (streams the venue refused
     to resubscribe after a reconnect: each a ``lotusx.ws.Lost`` in its stream), ``ws_pong_timeouts_total{exchange}``,
     ``ws_malformed_frames_total{exchange,reason}``,

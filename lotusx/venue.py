@@ -41,12 +41,14 @@ from lotusx.layers.ratelimit import RateLimit, UsageParser
 from lotusx.layers.retry import Retry, RetryPolicy
 from lotusx.layers.sign import NoCredentials, Sign, no_key
 from lotusx.layers.trace import Trace
-from lotusx.log import without_password
+from lotusx.log import get_logger, without_password
 from lotusx.metrics import Metrics
 from lotusx.transport import AiohttpRest, AiohttpWs
 from lotusx.transport.url import parsed_url, proxy_url
 from lotusx.transport.ws_rpc import Handshake, RpcCodec, WsRpc
 from lotusx.ws.outbound import admission
+
+_log = get_logger("lotusx.ws")  # a ws_trading connection's failures, logged as a stream's are
 
 Reconcile = Callable[[Service, Request], Awaitable[Response | None]]
 
@@ -278,7 +280,8 @@ def open_venue(venue: Venue, *, credentials: Credentials | None = None, rest_url
         ended = functools.partial(_trading_ended, metrics, venue.name)
         connect = trading.login_connect if login is not None and trading.login_connect is not None else trading.connect
         wire = WsRpc(lambda: AiohttpWs(url, proxy=proxy), trading.codec(), wire,
-                     admit=admission(rate_limit, connect), login=login, ended=ended)
+                     admit=admission(rate_limit, connect), login=login, ended=ended,
+                     failed=functools.partial(_trading_failed, metrics, venue.name))
         signer = trading.signer
     transport = _Wire(wire, venue.name, limiter)
     unlayered = MapErrors(venue.classify)(transport)
@@ -322,6 +325,12 @@ def _trading_ended(metrics: Metrics, exchange: str, reason: str) -> None:
     """A ``ws_trading`` connection's end, counted as a stream's: ``ws_reconnects_total{reason="trading_..."}``."""
     if reason != "closed":  # the connector's own close is no reconnect
         metrics.ws_reconnects.labels(exchange, f"trading_{reason}").inc()
+
+
+def _trading_failed(metrics: Metrics, exchange: str, error: LotusXError) -> None:
+    """A ``ws_trading`` opening that failed, counted and logged as a stream's: ``ws_connect_failures_total``."""
+    metrics.ws_connect_failures.labels(exchange, f"trading_{type(error).__name__}").inc()
+    _log.warning("ws trading connect failed", exchange=exchange, error=str(error))
 
 
 class _Wire:

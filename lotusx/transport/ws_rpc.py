@@ -117,7 +117,7 @@ async def _let_in(attempt: Attempt) -> None:
     await attempt()
 
 
-def _ignore(reason: str) -> None:
+def _ignore(what: object) -> None:
     pass
 
 
@@ -128,19 +128,21 @@ class WsRpc:
     (:func:`lotusx.ws.outbound.admission` charges it to the venue's limits), and ``login`` (if
     any) authenticates it before its first call. ``timeout`` bounds each call from its write to
     its answer, and the login. ``ended(reason)`` is told each connection's end: ``server_close``,
-    ``disconnected``, ``silent``, ``send_failed``, ``protocol_error``, ``dropped``, ``retired`` or ``closed``.
+    ``disconnected``, ``silent``, ``send_failed``, ``protocol_error``, ``dropped``, ``retired`` or ``closed``;
+    ``failed(error)``, each opening that failed (refused by ``admit``, the socket, or the login),
+    with the error its callers get.
     """
 
     def __init__(self, connect: Callable[[], WsSession], codec: RpcCodec, fallback: Service, *,
                  timeout: float = 10.0, silence: float = 20.0, max_age: float = 23 * 3600.0,
                  admit: Admit = _let_in, login: Handshake | None = None,
-                 ended: Callable[[str], object] = _ignore) -> None:
+                 ended: Callable[[str], object] = _ignore, failed: Callable[[LotusXError], object] = _ignore) -> None:
         if not all(0 < seconds < float("inf") for seconds in (timeout, silence, max_age)):
             raise ConfigError("timeout, silence and max_age must be positive finite seconds, got "
                               f"{timeout!r}, {silence!r}, {max_age!r}")
         self.codec, self.fallback, self.timeout, self.silence = codec, fallback, timeout, silence
         self.max_age = max_age
-        self._connect, self._admit, self._login, self._ended = connect, admit, login, ended
+        self._connect, self._admit, self._login, self._ended, self._failed = connect, admit, login, ended, failed
         # From a random start, not 1: Bybit refuses a reqId it has seen (20006) without saying over what
         # scope, and a restarted process counting from 1 again must not meet its own past ids.
         self._ids = itertools.count(secrets.randbelow(2**52) + 1)
@@ -184,8 +186,10 @@ class WsRpc:
 
             try:
                 await self._admit(attempt)
-            except BaseException:
+            except BaseException as exc:
                 await session.close()
+                if isinstance(exc, LotusXError):
+                    self._failed(exc)
                 raise
             self._link = link = _Link(session, self.codec, self.timeout, self.silence, self._ended)
             return link
