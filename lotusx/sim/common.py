@@ -115,6 +115,7 @@ class Connection:
         self.last_pong = venue.clock.monotonic()
         self._outbox: asyncio.Queue[Any] = asyncio.Queue(QUEUE_SIZE)
         self._tasks: list[asyncio.Task[Any]] = []
+        self._sending: asyncio.Task[Any] | None = None  # the sender's task, which a queued close ends
 
     def push(self, event: Event) -> None:
         """Queue whatever ``event`` renders to for this connection."""
@@ -157,7 +158,9 @@ class Connection:
 
     def start(self, *loops: Callable[[], Awaitable[None]]) -> None:
         """Run the sender, the lifetime timer and ``loops`` until the connection ends."""
-        for loop in (self._sender, self._lifetime, *loops):
+        self._sending = asyncio.create_task(self._guard(self._sender))
+        self._tasks.append(self._sending)
+        for loop in (self._lifetime, *loops):
             self._tasks.append(asyncio.create_task(self._guard(loop)))
 
     def stop(self) -> None:
@@ -214,7 +217,8 @@ class Connection:
     async def close_after_queued(self, code: int, reason: bytes) -> None:
         """Close once the messages queued so far are sent; whatever is queued after is dropped."""
         self.enqueue(_Close(code, reason))
-        await asyncio.gather(*self._tasks[:1], return_exceptions=True)  # the sender, ended by the close
+        if self._sending is not None:
+            await asyncio.gather(self._sending, return_exceptions=True)
 
     async def _sender(self) -> None:
         while not self.ws.closed:
