@@ -174,13 +174,18 @@ async def cancel_once(cancel: Awaitable[Order], get_order: Callable[[], Awaitabl
     except LotusXError as failed:
         if not may_have_executed(failed):
             raise
-        try:
-            order = await get_order()
-        except LotusXError:
-            raise failed from None
-        if order.status != "CANCELED":
-            raise
-        return order
+        found = await _read_back(get_order)
+        if found is None or found.status != "CANCELED":
+            raise  # the cancel's own error, its cause kept (the lookup's never chained onto it)
+        return found
+
+
+async def _read_back(get_order: Callable[[], Awaitable[Order]]) -> Order | None:
+    """The order as ``get_order()`` reads it, or ``None`` if that fails too."""
+    try:
+        return await get_order()
+    except LotusXError:
+        return None
 
 
 def as_asked(asked: NewOrder, got: Order, *, quote: Decimal | None = None, reusable: bool = False,

@@ -145,11 +145,13 @@ class Parts:
         The connector closes its streams, then its REST client: a watch awaiting a REST query
         at that moment (a reconcile after a reconnect, a book's snapshot) fails with it, where
         its consumer, in another task, is owed the end its ``async for`` gets from a closed stream.
+        A watch begun on a connector already closed still raises its ``ConfigError``: that is a mistake.
         """
+        closed_before = self.rest.closed
         try:
             yield
         except LotusXError:
-            if not self.rest.closed:
+            if closed_before or not self.rest.closed:
                 raise
 
     def socket(self, url: str) -> AiohttpWs:

@@ -61,3 +61,19 @@ async def test_an_outcome_that_proves_nothing_was_done_is_not_looked_up(error: E
     with pytest.raises(type(error)):
         await cancel_once(failing(error), lookup)
     assert lookup.calls == 0
+
+
+async def test_the_cancels_error_keeps_its_own_cause_when_the_lookup_fails() -> None:
+    """The error raised is the cancel's, cause untouched: the lookup's failure is neither its cause nor hides it."""
+    def caused() -> ServerError:
+        try:
+            raise Timeout("read back timed out")
+        except Timeout as cause:
+            error = ServerError("accepted, read back failed")
+            error.__cause__ = cause
+            return error
+
+    error = caused()
+    with pytest.raises(ServerError) as raised:
+        await cancel_once(failing(error), Lookup(error=ServerError("503 lookup")))
+    assert raised.value is error and isinstance(error.__cause__, Timeout)

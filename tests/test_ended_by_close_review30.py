@@ -23,9 +23,18 @@ async def test_a_failure_while_the_connector_is_open_is_raised() -> None:
 
 
 async def test_a_failure_after_the_close_ends_the_block() -> None:
-    """Closed, the same error (its REST client refusing, say) ends the block without a raise."""
-    async with connector() as ex:
-        pass
+    """Entered open, closed inside: the error the close caused (its REST client refusing) ends the block quietly."""
+    ex = await connector().__aenter__()
     async with ex.parts.ended_by_close():
+        await ex.aclose()
         await ex.parts.rest.get("/api/v3/time", endpoint="time")
     assert ex.parts.rest.closed
+
+
+async def test_a_block_begun_on_a_closed_connector_still_raises() -> None:
+    """Entered after the close, the error is the caller's mistake, raised: a watch started too late."""
+    async with connector() as ex:
+        pass
+    with pytest.raises(lotusx.ConfigError, match="closed"):
+        async with ex.parts.ended_by_close():
+            await ex.parts.rest.get("/api/v3/time", endpoint="time")
