@@ -1,4 +1,5 @@
-"""Account streams that stay complete across stream gaps: ``follow_orders``, ``follow_balances``, ``follow_positions``.
+"""Account streams that stay complete across stream gaps: ``follow_orders``, ``follow_balances``, ``follow_positions``,
+``follow_fills``.
 
 No venue replays the updates a private stream missed while it was down. So after a
 :class:`~lotusx.ws.Gap`, once the stream delivers again (normally its
@@ -18,6 +19,8 @@ Balances: the whole account, with every asset seen before and absent now reporte
 An asset's balance older (by the venue's time) than the one last yielded for it is dropped.
 
 Positions: every open position, with every one seen open before and absent now reported flat.
+
+Fills: every execution since the gap began, those not yielded yet, oldest first.
 
 Also here, for the connectors' ``cancel_order``: :func:`cancel_once`, which makes a cancel
 retried after a lost answer report the order it cancelled, not "unknown order"; and for their
@@ -49,7 +52,7 @@ from lotusx.kernel.message import Request, Response
 from lotusx.kernel.protocols import SYSTEM_CLOCK, Clock
 from lotusx.layers.retry import may_have_executed
 from lotusx.metrics import Metrics
-from lotusx.models import Balance, NewOrder, Order, Position
+from lotusx.models import Balance, Fill, NewOrder, Order, Position
 from lotusx.ws.delivery import Gap, Lost
 
 TERMINAL = frozenset({"FILLED", "CANCELED", "REJECTED", "EXPIRED", "EXPIRED_IN_MATCH"})
@@ -474,3 +477,67 @@ async def follow_positions(messages: AsyncIterator[Any], *, positions: Callable[
             else:
                 opened.pop(key, None)
             yield position
+
+
+_FILLS_REMEMBERED = 10_000
+"""Fills whose identity ``follow_fills`` keeps (the least recently yielded go first).
+
+A reconcile asks for the fills from the gap's start less the silent-link allowance and
+:data:`GAP_SLACK` (about 70 s before the gap on either venue): a fill yielded before the gap comes
+again only when more than this many fills came between it and the gap.
+"""
+
+FillsSince = Callable[[float, frozenset[str]], Awaitable[list[Fill]]]
+"""``fetch(gap_time, symbols)``: the account's fills since a gap began (see :func:`follow_fills`)."""
+
+
+async def follow_fills(messages: AsyncIterator[Any], *, fills: Callable[[Any], Iterable[Fill]], fetch: FillsSince,
+                       clock: Clock = SYSTEM_CLOCK, metrics: Metrics | None = None, exchange: str = ""
+                       ) -> AsyncGenerator[Fill, None]:
+    """Yield every execution in ``messages`` once, and after every gap the ones it hid.
+
+    ``fills(message)`` reads the executions a stream message carries (none for others);
+    ``fetch(gap_time, symbols)`` lists the account's fills since the gap marked at ``gap_time``
+    (the earliest :attr:`Gap.time <lotusx.ws.Gap.time>` since the last reconcile) began, where
+    ``symbols`` are those of every fill yielded so far (for a venue asked one symbol at a time).
+    The fetched fills not yielded yet come first, oldest first, then the stream again.
+
+    A fill is known by its symbol, trade id and order id: a self-trade is two fills of one
+    trade id (the buyer's order and the seller's), both yielded. The stream waits while the
+    fetch runs, so a fill made meanwhile is in its answer and then on the stream: yielded once.
+    The last :data:`_FILLS_REMEMBERED` keys are kept.
+
+    A fetch that fails for a passing reason is asked again as :func:`follow_orders` asks its
+    queries (``stream="fills"`` in ``reconcile_retries_total``); any other failure, or one that
+    finds the waits used up, ends the iteration with its error: a fill is never silently left
+    out. A :class:`~lotusx.ws.Lost` ends it with its :class:`~lotusx.SubscriptionRejected`.
+    """
+    seen: OrderedDict[tuple[str, str, str], None] = OrderedDict()
+    symbols: set[str] = set()  # of every fill yielded: a venue's few, kept for every reconcile
+    gap_time: float | None = None  # when the pending gap began; None while nothing is missed
+
+    def fresh(fill: Fill) -> bool:
+        key = (fill.symbol, fill.trade_id, fill.order_id)
+        if key in seen:
+            return False
+        seen[key] = None
+        if len(seen) > _FILLS_REMEMBERED:
+            seen.popitem(last=False)
+        symbols.add(fill.symbol)
+        return True
+
+    async for message in messages:
+        if isinstance(message, Gap):
+            gap_time = message.time if gap_time is None else min(gap_time, message.time)
+            continue
+        if isinstance(message, Lost):  # the venue refused the stream again: no fill would come on it
+            raise message.rejected()
+        if gap_time is not None:  # the stream delivers again: from here on nothing more is missed
+            since, gap_time = gap_time, None
+            found = await _Patience(clock, metrics, exchange, "fills")(partial(fetch, since, frozenset(symbols)))
+            for fill in sorted(found, key=lambda fill: fill.timestamp):  # stable: a venue's order within a ms
+                if fresh(fill):
+                    yield fill
+        for fill in fills(message):
+            if fresh(fill):
+                yield fill

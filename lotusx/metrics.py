@@ -20,9 +20,9 @@ REST
     ``reconciles_total{exchange,endpoint,outcome}``: order lookups after an unknown placement
     outcome, ``found`` / ``absent`` / ``failed``, and ``retried`` for a lookup asked again.
     ``reconcile_retries_total{exchange,stream,reason}``: queries of the REST catch-up after a
-    private stream's gap (stream ``orders``, ``balances`` or ``positions``) asked again after a passing failure
-    (reason: its error type, ``NotFound`` for an order the venue's lists have not caught up with;
-    see :func:`lotusx.account.follow_orders`).
+    private stream's gap (stream ``orders``, ``balances``, ``positions`` or ``fills``) asked again
+    after a passing failure (reason: its error type, ``NotFound`` for an order the venue's lists
+    have not caught up with; see :func:`lotusx.account.follow_orders`).
     ``ambiguous_orders_total{exchange,endpoint,cause}``: ``AmbiguousOrderState`` raised,
     ``no_reconcile`` / ``reconcile_failed`` / ``duplicate_not_found`` / ``earlier_attempt`` (a
     placement given up on a refusal after an earlier attempt may have executed) /

@@ -42,7 +42,8 @@ def test_the_connectors_take_the_same_calls() -> None:
               "cancel_all_orders", "get_order", "get_open_orders", "get_fills", "get_fee_rates", "get_balances",
               "withdraw",
               "watch_order_book", "watch_order_books",
-              "watch_trades", "watch_ticker", "watch_orders", "watch_balances", "subscribe", "stream", "aclose"}
+              "watch_trades", "watch_ticker", "watch_orders", "watch_fills", "watch_balances", "subscribe", "stream",
+              "aclose"}
     for name in sorted(shared):
         ours, theirs = (list(inspect.signature(getattr(kind, name)).parameters) for kind in (Binance, Bybit))
         assert ours == theirs, name

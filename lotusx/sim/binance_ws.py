@@ -118,10 +118,18 @@ def user_events(venue: Venue, reason: str, order: Order, fills: list[Fill]) -> I
         # keepPriority's report: execution type REPLACED (faqs/order_amend_keep_priority.md), "c" the new client id.
         yield execution_report(order, "REPLACED", order.status, order.filled, order.quote_filled, None, now)
     cum, quote = order.filled - sum(f.qty for f in fills), order.quote_filled - sum(f.qty * f.price for f in fills)
+    # The order's side of each fill as the engine charged it: "n" and "N" tell its commission (user-data-stream.md
+    # "Order Update"), the same the account trade list reports (rest-api.md "Account trade list").
+    charged = {id(e.fill): e for e in venue.engines["spot"].executions(order.account, order.symbol)
+               if e.order is order and e.fill in fills}
     for fill in fills:
         cum, quote = cum + fill.qty, quote + fill.qty * fill.price
         status = "FILLED" if cum == order.quantity else "PARTIALLY_FILLED"
-        yield execution_report(order, "TRADE", status, cum, quote, fill, now)
+        execution = charged.get(id(fill))
+        report = execution_report(order, "TRADE", status, cum, quote, fill, now)
+        if execution is not None and execution.fee:
+            report |= {"n": f8(execution.fee), "N": execution.fee_asset}
+        yield report
     if reason == "cancel":
         # A cancel's report carries the cancel's own client id in "c" and the order's in "C" (user-data-stream.md).
         yield execution_report(order, "CANCELED", order.status, order.filled, order.quote_filled, None, now) | {

@@ -508,7 +508,7 @@ class BybitRest:
         symbol = self.symbol(engine, call.params) if call.params.get("symbol") else None
         within = [e for e in engine.executions(call.account, symbol) if start <= e.fill.time_ms <= end]
         rows, cursor = keyset_page(within, call.params, lambda e: e.seq, EXECUTION_LIMITS)
-        return {"category": category, "nextPageCursor": cursor, "list": [_execution(e, category) for e in rows]}
+        return {"category": category, "nextPageCursor": cursor, "list": [execution_json(e, category) for e in rows]}
 
     async def positions(self, call: Call) -> Any:
         """GET /v5/position/list (linear only here; docs/v5/position/position.mdx).
@@ -594,7 +594,8 @@ class BybitRest:
                               "timeWindow": str(dcp.window(call.account, product))} for product in PRODUCTS]}
 
 
-def _execution(e: Execution, category: str) -> dict[str, Any]:
+def execution_json(e: Execution, category: str) -> dict[str, Any]:
+    """One execution of GET /v5/execution/list (and, with ``category``, of the private ``execution`` stream)."""
     order, fill = e.order, e.fill
     price = order.price or ZERO
     return {"symbol": fill.symbol, "orderId": str(order.order_id), "orderLinkId": order.client_id,

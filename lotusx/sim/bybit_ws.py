@@ -22,7 +22,7 @@ import orjson
 from aiohttp import web
 
 from lotusx.sim.bybit_dcp import TOPICS as DCP_TOPICS
-from lotusx.sim.bybit_rest import sign_valid
+from lotusx.sim.bybit_rest import execution_json, sign_valid
 from lotusx.sim.bybit_wire import Reject, order_json, position_json, ticker
 from lotusx.sim.common import Connection, open_ws, plain
 from lotusx.sim.engine import Book, Fill, Order
@@ -219,12 +219,15 @@ class Session:
                 yield {"id": str(uuid.uuid4()), "topic": topic, "creationTime": now,
                        "data": [order_json(order_, event.category)]}
             elif topic == "execution" and fills:
+                # The order's side of each fill as the engine charged it, as GET /v5/execution/list gives it (one
+                # execId, fee and fee coin for both): docs/v5/websocket/private/execution.mdx lists the same
+                # fields plus ``category``; its linear example names the fee coin ("USDT"), where the REST one
+                # leaves it empty.
+                executions = [e for e in self.venue.engines[event.category].executions(order_.account, order_.symbol)
+                              if e.order is order_ and e.fill in fills]
                 yield {"id": str(uuid.uuid4()), "topic": topic, "creationTime": now, "data": [
-                    {"category": event.category, "symbol": f.symbol, "execId": str(f.trade_id),
-                     "execPrice": plain(f.price), "execQty": plain(f.qty), "orderId": str(order_.order_id),
-                     "orderLinkId": order_.client_id, "side": "Buy" if order_.side == "BUY" else "Sell",
-                     "execTime": str(f.time_ms), "isMaker": f.maker is order_, "execFee": "0", "execType": "Trade"}
-                    for f in fills]}
+                    execution_json(e, event.category) | {"category": event.category, "feeCurrency": e.fee_asset}
+                    for e in executions]}
             elif topic in ("position", "position.linear") and event.category == "linear":
                 # "Every time when you create/amend/cancel an order, the position topic will generate a
                 # new message (regardless if there's any actual change)" (docs/v5/websocket/private/position.mdx)

@@ -19,6 +19,7 @@ from lotusx.account import (
     as_asked,
     cancel_once,
     follow_balances,
+    follow_fills,
     follow_orders,
     gap_start_ms,
     placement,
@@ -657,12 +658,7 @@ class Binance:
         order placed before the watcher started and never updated while it watched, that
         closes during a gap (the history is asked from the gap on only).
         """
-        if isinstance(symbols, str):  # frozenset("BTCUSDT") would be its letters
-            raise ConfigError(f"watch_orders symbols is a list of symbols, got the str {symbols!r}: pass [{symbols!r}]")
-        named = frozenset(symbols)
-        if odd := sorted(symbol for symbol in named if not symbol or symbol != symbol.upper()):
-            # Asked for only after the first reconnect, where the venue's refusal would end the watcher.
-            raise ConfigError(f"watch_orders symbols are Binance's upper-case names (BTCUSDT), got {odd}")
+        named = _symbols("watch_orders", symbols)
 
         async def since(gap_time: float, known: frozenset[str]) -> list[Order]:
             start = gap_start_ms(gap_time, self.parts.clock.offset, _HEARTBEAT.idle_timeout)
@@ -683,6 +679,45 @@ class Binance:
                 exchange="binance")) as updates, self.parts.ended_by_close():
             async for update in updates:
                 yield update
+
+    async def watch_fills(self, symbols: Iterable[str] = ()) -> AsyncGenerator[Fill, None]:
+        """This account's executions (user data stream ``executionReport`` of execution type TRADE), each once,
+        with the ones a reconnect hid.
+
+        See :func:`lotusx.account.follow_fills`: after a gap the fills since it began come from
+        :meth:`get_fills`, those not yielded yet, oldest first. A fill is known by its trade id
+        and order id: a self-trade's two rows (buyer's and seller's) are two fills. A streamed
+        fill has its order's client id; a fetched one ``None`` (myTrades gives none). The fee
+        asset is ``""`` when the venue names none (``N`` is null: no commission).
+
+        Binance lists fills one symbol at a time, so a fill made within a gap is found only on
+        a symbol the watcher knows of: one in ``symbols``, or one of a fill or an order report
+        it has seen. A fill on any other symbol made within a gap is never reported: name every
+        symbol you trade to rule that out. Each symbol costs 20 weight per reconnect (more when
+        a gap spans over 24 hours or 1000 fills).
+        """
+        named = _symbols("watch_fills", symbols)
+        seen: set[str] = set()  # symbols of every order report this watch saw (a venue's few)
+
+        def fills(event: Any) -> list[Fill]:
+            if not isinstance(event, s.ExecutionReport):
+                return []
+            seen.add(event.s)
+            return [_trade_fill(event)] if event.x == "TRADE" else []
+
+        async def since(gap_time: float, known: frozenset[str]) -> list[Fill]:
+            start = gap_start_ms(gap_time, self.parts.clock.offset, _HEARTBEAT.idle_timeout)
+            until = int((self.parts.clock.time() + GAP_SLACK) * 1000)
+            found: list[Fill] = []
+            for symbol in sorted(named | known | seen):
+                found += await self.get_fills(symbol, since=start, until=until)
+            return found
+
+        async with aclosing(self._user_events()) as events, aclosing(follow_fills(
+                events, fills=fills, fetch=since, clock=self.parts.clock, metrics=self.metrics,
+                exchange="binance")) as executions, self.parts.ended_by_close():
+            async for fill in executions:
+                yield fill
 
     async def watch_balances(self) -> AsyncGenerator[dict[str, Balance], None]:
         """Balance changes of this account (user data stream); after a reconnect, the whole account.
@@ -706,7 +741,7 @@ class Binance:
         dialect's login, so a reconnect subscribes again with a fresh timestamp) and the events
         come wrapped in ``{"subscriptionId", "event"}`` (user-data-stream.md).
         """
-        credentials = self.parts.need_credentials("the user data stream (watch_orders, watch_balances)")
+        credentials = self.parts.need_credentials("the user data stream (watch_orders, watch_fills, watch_balances)")
         signer, clock, ids = self.parts.venue.signer(credentials), self.parts.clock, itertools.count(1)
         stamps = LoginClock(clock)  # -1021 to a subscription: the next one syncs the clock first
 
@@ -832,6 +867,24 @@ def _execution(event: Any) -> list[Order]:
                   side="BUY" if event.S == "BUY" else "SELL", type=event.o, status=event.X, price=event.p,
                   quantity=event.q, filled_quantity=event.z, time_in_force=event.f,
                   timestamp=event.T if event.T is not None else event.E, self_trade_prevention=_STP_OF.get(event.V))]
+
+
+def _symbols(watch: str, symbols: Iterable[str]) -> frozenset[str]:
+    """The symbols named to a watch that reconciles one symbol at a time, checked now: they are first
+    asked for after a reconnect, where the venue's refusal would end the watcher."""
+    if isinstance(symbols, str):  # frozenset("BTCUSDT") would be its letters
+        raise ConfigError(f"{watch} symbols is a list of symbols, got the str {symbols!r}: pass [{symbols!r}]")
+    named = frozenset(symbols)
+    if odd := sorted(symbol for symbol in named if not symbol or symbol != symbol.upper()):
+        raise ConfigError(f"{watch} symbols are Binance's upper-case names (BTCUSDT), got {odd}")
+    return named
+
+
+def _trade_fill(event: s.ExecutionReport) -> Fill:
+    """The execution a TRADE report tells (user-data-stream.md "Order Update": ``L``, ``l``, ``n``, ``N``, ``m``)."""
+    return Fill(trade_id=str(event.t), order_id=str(event.i), client_order_id=event.c, symbol=event.s,
+                side="BUY" if event.S == "BUY" else "SELL", price=event.L, quantity=event.l, fee=event.n,
+                fee_asset=event.N or "", maker=event.m, timestamp=event.T if event.T is not None else event.E)
 
 
 def _fill(r: s.MyTrade) -> Fill:

@@ -270,6 +270,12 @@ class ExecutionReport(msgspec.Struct, tag_field="e", tag="executionReport"):
     X: str  # order status
     i: int  # order id
     z: Decimal  # cumulative filled quantity
+    # The last execution (user-data-stream.md "Order Update": in every report, zero when it is no trade).
+    l: Decimal  # noqa: E741 - the venue's name: last executed quantity
+    L: Decimal  # last executed price
+    n: Decimal  # commission amount
+    m: bool  # is this trade the maker side?
+    N: str | None = None  # commission asset: null when there is no commission
     C: str = ""  # original client order id (cancels)
     x: str = ""  # execution type (NEW, TRADE, CANCELED, REPLACED, ...)
     t: int = -1  # trade id (-1 when the report is not a trade)
@@ -277,7 +283,7 @@ class ExecutionReport(msgspec.Struct, tag_field="e", tag="executionReport"):
     V: str | None = None  # selfTradePreventionMode (user-data-stream.md "Order Update")
 
     def __post_init__(self) -> None:
-        check_amounts(self.q, self.p, self.z)
+        check_amounts(self.q, self.p, self.z, self.l, self.L, self.n)  # as MyTrade's commission: never negative
 
 
 class BalanceDelta(msgspec.Struct):

@@ -17,6 +17,7 @@ from lotusx.account import (
     as_asked,
     cancel_once,
     follow_balances,
+    follow_fills,
     follow_orders,
     follow_positions,
     gap_start_ms,
@@ -36,6 +37,7 @@ from lotusx.exchanges.bybit.streams import (
     HEARTBEAT,
     PRIVATE,
     BookMessage,
+    ExecutionMessage,
     OrderMessage,
     PositionMessage,
     TradeMessage,
@@ -706,18 +708,23 @@ class Bybit:
         fees, listed there too (execType Funding), are no fills and are left out.
         """
         end = until if until is not None else await self.parts.list_end(f"GET {ep.EXECUTION_LIST.path}")
+        return await self._fills([("symbol", symbol)], since, end)
+
+    async def _fills(self, scope: Sequence[tuple[str, Any]], since: int, end: int) -> list[Fill]:
+        """The fills the execution list answers for ``scope`` (a symbol, or the category) from ``since`` to ``end``."""
         found: dict[str, Fill] = {}
-        settle: str | None = None
         for start, stop in windows(since, end, _HISTORY_SPAN_MS):
-            rows = await self._pages(ep.EXECUTION_LIST, [("symbol", symbol), ("startTime", start), ("endTime", stop)],
+            rows = await self._pages(ep.EXECUTION_LIST, [*scope, ("startTime", start), ("endTime", stop)],
                                      s.ExecutionRow, _FILLS_PAGE, "fills")
-            if settle is None and any(not row.feeCurrency for row in rows):
-                settle = await self._settle_coin(symbol)
             for row in reversed(rows):  # the venue lists newest first
-                if row.execType != "Funding":
-                    found.setdefault(row.execId, _fill(row, settle))
+                if _is_fill(row) and row.execId not in found:
+                    found[row.execId] = await self._fill(row)
         # Stable: executions of one millisecond keep the venue's order (it sorts them by no documented key).
         return sorted(found.values(), key=lambda fill: fill.timestamp)
+
+    async def _fill(self, row: s.ExecutionRow) -> Fill:
+        """``row`` as a fill; one naming no fee coin (a linear one) pays in its contract's settle coin."""
+        return _fill(row, None if row.feeCurrency else await self._settle_coin(row.symbol))
 
     async def _settle_coin(self, symbol: str) -> str:
         """The coin ``symbol``'s contract settles in: a linear fill's fee is paid in it, and its ``feeCurrency``
@@ -974,6 +981,46 @@ class Bybit:
             async for update in orders:
                 yield update
 
+    async def watch_fills(self, symbols: Iterable[str] = ()) -> AsyncGenerator[Fill, None]:
+        """This account's executions in this category (private ``execution`` stream), each once, with the ones a
+        reconnect hid.
+
+        ``symbols`` is taken for the same call as Binance's and not needed: after a gap one
+        execution list query covers every symbol of the category (linear: of USDT contracts, as
+        :meth:`watch_orders`' history), and :func:`lotusx.account.follow_fills` yields the fills
+        since the gap began not yielded yet, oldest first, each once by its ``execId``.
+
+        Every execution but ``Funding`` is a fill, as in :meth:`get_fills`: ``Trade``, and on
+        contracts ``AdlTrade``, ``BustTrade``, ``Delivery`` and the like, which change the
+        position at a price and quantity of their own (docs/v5/enum.mdx "execType"), so an
+        inventory kept from fills needs them; a funding fee trades nothing (its ``execQty`` is
+        the position it was charged on). A fill naming no fee coin pays in its contract's
+        settle coin, asked once per symbol (:meth:`get_fills` does the same).
+        """
+        category = self.category.name
+
+        async def executions() -> AsyncGenerator[Any, None]:
+            """The private stream, each execution message read into its fills (the fee coin may need a query)."""
+            async with aclosing(self._private("execution")) as messages:
+                async for message in messages:
+                    if isinstance(message, ExecutionMessage):
+                        yield [await self._fill(row) for row in message.executions
+                               if row.category in (None, category) and _is_fill(row)]
+                    else:
+                        yield message
+
+        async def since(gap_time: float, known: frozenset[str]) -> list[Fill]:
+            start = gap_start_ms(gap_time, self.parts.clock.offset, HEARTBEAT.idle_timeout)
+            # Until a little past now: the venue's clock is known to within the offset's error.
+            until = int((self.parts.clock.time() + GAP_SLACK) * 1000)
+            return await self._fills([self._scope(None)], start, until)
+
+        async with aclosing(executions()) as messages, aclosing(follow_fills(
+                messages, fills=_read_fills, fetch=since, clock=self.parts.clock, metrics=self.metrics,
+                exchange="bybit")) as fills, self.parts.ended_by_close():
+            async for fill in fills:
+                yield fill
+
     async def watch_balances(self) -> AsyncGenerator[dict[str, Balance], None]:
         """Balance changes of the unified account (private stream); after a reconnect, the whole account.
 
@@ -1036,9 +1083,10 @@ class Bybit:
             async for position in positions:
                 yield position
 
-    async def _private(self, topic: Literal["order", "wallet", "position"]) -> AsyncGenerator[Any, None]:
+    async def _private(self, topic: Literal["order", "execution", "wallet", "position"]) -> AsyncGenerator[Any, None]:
         clock = self.parts.clock
-        async with self._private_ws("a private stream (watch_orders, watch_balances, watch_positions)") as ws:
+        async with self._private_ws("a private stream (watch_orders, watch_fills, watch_balances, "
+                                    "watch_positions)") as ws:
             await subscribe_unless_closed(ws, [topic])
             async for message in ws:
                 if type(message) is Malformed or (
@@ -1309,6 +1357,16 @@ def _submitted(order: NewOrder, order_id: str, cid: str, tif: str | None) -> Ord
                  quantity=order.quantity if order.quantity is not None else order.quote_quantity or Decimal(0),
                  filled_quantity=Decimal(0), time_in_force="GTC" if maker else tif,
                  self_trade_prevention=order.self_trade_prevention)
+
+
+def _is_fill(row: s.ExecutionRow) -> bool:
+    """Whether an execution is a fill: every ``execType`` but ``Funding``, a fee that trades nothing."""
+    return row.execType != "Funding"
+
+
+def _read_fills(message: Any) -> list[Fill]:
+    """The fills ``watch_fills`` read from an execution message (a list); none from a marker."""
+    return message if isinstance(message, list) else []
 
 
 def _fill(r: s.ExecutionRow, settle: str | None) -> Fill:

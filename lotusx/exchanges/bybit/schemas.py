@@ -170,7 +170,8 @@ class OrderRow(msgspec.Struct):
 
 
 class ExecutionRow(msgspec.Struct):
-    """One execution of GET /v5/execution/list (docs/v5/order/execution)."""
+    """One execution of GET /v5/execution/list (docs/v5/order/execution) and of the private ``execution``
+    stream (docs/v5/websocket/private/execution.mdx, which adds ``category``)."""
 
     execId: Id
     orderId: Id
@@ -184,6 +185,7 @@ class ExecutionRow(msgspec.Struct):
     isMaker: bool
     execTime: Annotated[str, msgspec.Meta(pattern=r"^[0-9]+$")]
     execType: str = "Trade"
+    category: str | None = None
 
     def __post_init__(self) -> None:
         check_amounts(self.execPrice, self.execQty)

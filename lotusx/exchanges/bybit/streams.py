@@ -18,7 +18,15 @@ import orjson
 
 from lotusx.exchanges.bybit.endpoints import Category
 from lotusx.exchanges.bybit.errors import scrubbed
-from lotusx.exchanges.bybit.schemas import Book, OrderRow, PositionRow, PublicTrade, WalletAccount, WsFrame
+from lotusx.exchanges.bybit.schemas import (
+    Book,
+    ExecutionRow,
+    OrderRow,
+    PositionRow,
+    PublicTrade,
+    WalletAccount,
+    WsFrame,
+)
 from lotusx.metrics import Metrics
 from lotusx.signers import HeaderHmac
 from lotusx.ws import Frames, Heartbeat, Malformed, Parse, WsDialect, frames
@@ -56,6 +64,12 @@ class OrderMessage(msgspec.Struct, frozen=True):
     orders: list[OrderRow]
 
 
+class ExecutionMessage(msgspec.Struct, frozen=True):
+    """Private ``execution`` (docs/v5/websocket/private/execution.mdx): one or more executions, of any ``execType``."""
+
+    executions: list[ExecutionRow]
+
+
 class WalletMessage(msgspec.Struct, frozen=True):
     """Private ``wallet``; ``time`` is its ``creationTime``, when the data was created (ms)."""
 
@@ -73,6 +87,7 @@ _book = msgspec.json.Decoder(Book).decode
 _trades = msgspec.json.Decoder(list[PublicTrade]).decode
 _orders = msgspec.json.Decoder(list[OrderRow]).decode
 _wallet = msgspec.json.Decoder(list[WalletAccount]).decode
+_executions = msgspec.json.Decoder(list[ExecutionRow]).decode
 _positions = msgspec.json.Decoder(list[PositionRow]).decode
 
 
@@ -95,6 +110,8 @@ class Route:
                 return OrderMessage(_orders(frame.data))
             if topic.startswith("position"):
                 return PositionMessage(_positions(frame.data))
+            if topic == "execution":  # the all-in-one topic the connector subscribes; not ``execution.fast``
+                return ExecutionMessage(_executions(frame.data))
             if topic == "wallet":
                 return WalletMessage(_wallet(frame.data), frame.creationTime)
         except msgspec.DecodeError as exc:
