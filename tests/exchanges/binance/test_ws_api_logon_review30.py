@@ -166,3 +166,21 @@ def test_a_connection_that_logs_on_is_charged_the_logons_weight_too() -> None:
     assert trading is not None and trading.login_connect is not None
     assert dict(trading.login_connect.costs) == {"WS_API_CONNECTIONS": 1, "REQUEST_WEIGHT": 4}
     assert dict(trading.connect.costs) == {"WS_API_CONNECTIONS": 1, "REQUEST_WEIGHT": 2}
+
+
+def test_a_frame_that_is_not_json_is_not_the_logons_verdict() -> None:
+    """Garbage on the socket before the answer: not a verdict (WsRpc waits on for the real one, within its timeout)."""
+    handshake = login(ed25519(), FakeClock(NOW))
+    assert handshake is not None
+    assert handshake.verdict(b"not json") is None
+
+
+def test_a_refusal_whose_error_is_unreadable_is_still_a_typed_refusal() -> None:
+    """A 401 whose error object fails to decode: a typed error naming the logon, never an acceptance or a wait."""
+    refused = verdict({"id": logon_frame()["id"], "status": 401, "error": "garbled"})
+    assert isinstance(refused, e.LotusXError) and "session.logon" in str(refused)
+
+
+def test_a_frame_that_only_looks_like_a_revocation_does_not_drop_the_connection() -> None:
+    """Text holding '"status":401' that is not a JSON answer (a push, a cut frame): the connection stays."""
+    assert not Codec().drops(b'{"id":null,"status":401')
