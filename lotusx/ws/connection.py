@@ -89,6 +89,7 @@ class Shard:
         self._retiring: Link | None = None  # the old link while a rotation opens its successor
         self.failure: LotusXError | None = None  # why the last connection attempt failed, until one opens
         self._awaited = 0  # subscribers waiting for the venue's answer here: see awaiting()
+        self._changed: asyncio.Future[None] | None = None  # live() waiters: a link set up, or the shard ended
 
     @property
     def connected(self) -> bool:
@@ -116,6 +117,26 @@ class Shard:
         await asyncio.wait({task})
         if not task.cancelled() and (error := task.exception()) is not None:
             _log.error("ws shard failed to stop", exchange=self.hub.exchange, shard=self.index, error=error)
+
+    @property
+    def up(self) -> bool:
+        """Whether a link is set up (logged in, its streams acked) and not known dead."""
+        return self.link is not None and not self.link.ended.done()
+
+    async def live(self) -> None:
+        """Return once a link is set up (:attr:`up`); raise why the shard ended if it ends first."""
+        while not self.up:
+            if self._ended is not None:
+                raise self._ended
+            if self._changed is None or self._changed.done():
+                self._changed = asyncio.get_running_loop().create_future()
+            # wait(), not await: a cancelled waiter must not cancel the future the others wait on.
+            await asyncio.wait({self._changed})
+
+    def _wake(self) -> None:
+        """Tell live() waiters to look again (only a result: nobody need retrieve an error)."""
+        if self._changed is not None and not self._changed.done():
+            self._changed.set_result(None)
 
     @contextlib.contextmanager
     def awaiting(self) -> Iterator[None]:
@@ -205,6 +226,7 @@ class Shard:
         finally:
             self.link = None
             self._ended = ended
+            self._wake()
             hub.registry.fail(hub.registry.on_shard(self.index), ended)
             for link in list(self._links):
                 await self._close(link)
@@ -356,6 +378,7 @@ class Shard:
             self._opening = None
         self.link = link
         self._opened_before = True
+        self._wake()
         return link
 
     async def _login(self, link: Link) -> None:

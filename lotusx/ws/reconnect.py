@@ -228,6 +228,28 @@ class ReconnectWs:
                               f"attempt failed: {unreached[0]} (is the WebSocket URL right?)") from exc
             raise
 
+    async def live(self) -> None:
+        """Return once every connection is set up: logged in (if the dialect logs in), the streams so far acked.
+
+        At once while that holds; while a connection is down (or rotating), once the next one is
+        set up. It puts nothing in the stream. A :meth:`subscribe` still waiting for its ack on a
+        connection already set up is that call's to wait for, not this one's.
+
+        Raised as :meth:`subscribe` raises when the stream ended first: :class:`~lotusx.StreamError`
+        if it is closed, else the stream's error (a refused login's :class:`~lotusx.AuthenticationError`,
+        ...). Anything REST reads after it returns is no older than what the stream delivers next:
+        a consumer reconciling from a past time (the account watches' ``since=``) does so here,
+        without a race.
+        """
+        self._running()
+        while True:
+            if self._closed:
+                raise StreamError("ReconnectWs is closed")
+            down = next((shard for shard in self._shards if not shard.up), None)
+            if down is None:
+                return
+            await down.live()
+
     async def unsubscribe(self, streams: Sequence[str]) -> None:
         """Drop this subscriber's hold on ``streams``; the venue is told when nobody holds one."""
         await self._tell_venue(self._running().registry.release(streams))
