@@ -22,6 +22,10 @@ Positions: every open position, with every one seen open before and absent now r
 
 Fills: every execution since the gap began, those not yielded yet, oldest first.
 
+A :class:`Backfill` in the messages is a gap that starts at a venue time given in ms: the next
+message reconciles from that time itself, by the same queries. An account watch's ``since=``
+puts one (and a ``Resumed``) once its stream is live (:meth:`lotusx.ws.ReconnectWs.live`).
+
 Also here, for the connectors' ``cancel_order``: :func:`cancel_once`, which makes a cancel
 retried after a lost answer report the order it cancelled, not "unknown order"; and for their
 ``place_order``: :func:`placement`, which reads a placement's answer.
@@ -35,9 +39,12 @@ from decimal import Decimal
 from functools import partial
 from typing import Any, TypeVar
 
+import msgspec
+
 from lotusx.kernel.errors import (
     AmbiguousOrderState,
     AmbiguousWithdrawal,
+    ConfigError,
     DecodeError,
     DuplicateClientOrderId,
     IpBanned,
@@ -74,19 +81,65 @@ them for a moment; a transport error, a 5xx or a throttle has outlasted ``Retry`
 
 Key = tuple[str, str]  # (symbol, order id)
 T = TypeVar("T")
-OrdersSince = Callable[[float, frozenset[str]], Awaitable[list[Order]]]
+
+
+class Backfill(msgspec.Struct, frozen=True):
+    """Reconcile from venue time ``since`` (ms) at the next message, as after a gap that began then.
+
+    What an account watch's ``since=`` puts in the stream it follows (then a ``Resumed``), once
+    the stream is live: the changes since then not missed but made before it listened. Unlike a
+    :class:`~lotusx.ws.Gap`'s, its start is exact (:func:`gap_start_ms`): nothing older is asked.
+    A ``Gap`` after it and before the next message leaves it as it is: that gap began later.
+    """
+
+    since: int
+
+
+GapStart = float | Backfill
+"""Where a reconcile starts: a :class:`~lotusx.ws.Gap`'s local time (the earliest pending), or a :class:`Backfill`."""
+
+OrdersSince = Callable[[GapStart, frozenset[str]], Awaitable[list[Order]]]
 """``orders_since(gap_time, symbols)``: the orders that changed since a gap began (see :func:`follow_orders`)."""
 
 
-def gap_start_ms(gap_time: float, offset: float, silent: float) -> int:
+def gap_start_ms(gap_time: GapStart, offset: float, silent: float) -> int:
     """The venue time (ms) from which a stream gap marked at ``gap_time`` may have hidden changes.
 
     A :class:`~lotusx.ws.Gap` is marked (on the local clock) when the link is found dead, and a
     link that died silently is found only after its heartbeat's idle timeout, ``silent`` seconds;
     ``offset`` (venue minus local, :attr:`lotusx.layers.clock.ServerClock.offset`) moves the time
-    onto the venue's clock, which is the clock its order times and query windows use.
+    onto the venue's clock, which is the clock its order times and query windows use. A
+    :class:`Backfill` starts at its own venue time: the caller named it, nothing died silently.
     """
+    if isinstance(gap_time, Backfill):
+        return gap_time.since
     return int((gap_time + offset - silent - GAP_SLACK) * 1000)
+
+
+def checked_since(watch: str, since: int | None, now: float) -> int | None:
+    """An account watch's ``since`` (venue ms), checked against ``now`` (the venue's time, seconds).
+
+    Later than now, give or take :data:`GAP_SLACK` (the venue's clock is known to within its
+    offset's error), or negative, no reconcile could start there: a ``ConfigError``.
+    """
+    if since is None:
+        return None
+    if isinstance(since, bool) or not isinstance(since, int):
+        raise ConfigError(f"{watch} since is a venue time in ms (an int, e.g. get_server_time()), got {since!r}")
+    if since < 0:
+        raise ConfigError(f"{watch} since is a venue time in ms, got the negative {since}")
+    if since > (now + GAP_SLACK) * 1000:
+        raise ConfigError(f"{watch} since={since} is in the future (the venue's time is about {int(now * 1000)} ms)")
+    return since
+
+
+def _pending(gap: GapStart | None, marker: Gap | Backfill) -> GapStart:
+    """Where the next reconcile starts, after ``marker``: the earliest gap, and a Backfill over any gap."""
+    if isinstance(marker, Backfill):
+        return marker
+    if gap is None:
+        return marker.time
+    return gap if isinstance(gap, Backfill) else min(gap, marker.time)
 
 
 def windows(since: int, until: int, span: int) -> list[tuple[int, int]]:
@@ -250,7 +303,8 @@ async def follow_orders(messages: AsyncIterator[Any], *, orders: Callable[[Any],
     ``orders(message)`` reads the order updates a stream message carries (none for others);
     ``open_orders()`` lists every open order of the account; ``orders_since(gap_time, symbols)``
     lists the orders, closed ones included, that changed since the gap marked at ``gap_time``
-    (the earliest :attr:`Gap.time <lotusx.ws.Gap.time>` since the last reconcile) began, where
+    (the earliest :attr:`Gap.time <lotusx.ws.Gap.time>` since the last reconcile) began, or since
+    a :class:`Backfill`'s time (``gap_time`` is then that Backfill), where
     ``symbols`` are those of every order remembered or open now (for a venue that is asked one
     symbol at a time); ``get_order(last)`` fetches the current state of an order last seen as
     ``last``.
@@ -269,10 +323,10 @@ async def follow_orders(messages: AsyncIterator[Any], *, orders: Callable[[Any],
     updates may have come on that stream, and an order stream missing them is silently wrong.
     """
     seen = _Seen()
-    gap_time: float | None = None  # when the pending gap began; None while nothing is missed
+    gap_time: GapStart | None = None  # when the pending gap began; None while nothing is missed
     async for message in messages:
-        if isinstance(message, Gap):
-            gap_time = message.time if gap_time is None else min(gap_time, message.time)
+        if isinstance(message, Gap | Backfill):
+            gap_time = _pending(gap_time, message)
             continue
         if isinstance(message, Lost):  # the venue refused the stream again: no update would come on it
             raise message.rejected()
@@ -287,7 +341,8 @@ async def follow_orders(messages: AsyncIterator[Any], *, orders: Callable[[Any],
                 yield update
 
 
-async def _reconcile(seen: _Seen, since: float, patient: _Patience, open_orders: Callable[[], Awaitable[list[Order]]],
+async def _reconcile(seen: _Seen, since: GapStart, patient: _Patience,
+                     open_orders: Callable[[], Awaitable[list[Order]]],
                      orders_since: OrdersSince, get_order: Callable[[Order], Awaitable[Order]]) -> list[Order]:
     now_open = await patient(open_orders)
     symbols = frozenset({symbol for symbol, _ in (*seen.open, *seen.done)} | {o.symbol for o in now_open})
@@ -487,7 +542,7 @@ A reconcile asks for the fills from the gap's start less the silent-link allowan
 again only when more than this many fills came between it and the gap.
 """
 
-FillsSince = Callable[[float, frozenset[str]], Awaitable[list[Fill]]]
+FillsSince = Callable[[GapStart, frozenset[str]], Awaitable[list[Fill]]]
 """``fetch(gap_time, symbols)``: the account's fills since a gap began (see :func:`follow_fills`)."""
 
 
@@ -498,7 +553,8 @@ async def follow_fills(messages: AsyncIterator[Any], *, fills: Callable[[Any], I
 
     ``fills(message)`` reads the executions a stream message carries (none for others);
     ``fetch(gap_time, symbols)`` lists the account's fills since the gap marked at ``gap_time``
-    (the earliest :attr:`Gap.time <lotusx.ws.Gap.time>` since the last reconcile) began, where
+    (the earliest :attr:`Gap.time <lotusx.ws.Gap.time>` since the last reconcile) began, or since
+    a :class:`Backfill`'s time (``gap_time`` is then that Backfill), where
     ``symbols`` are those of every fill yielded so far (for a venue asked one symbol at a time).
     The fetched fills not yielded yet come first, oldest first, then the stream again.
 
@@ -514,7 +570,7 @@ async def follow_fills(messages: AsyncIterator[Any], *, fills: Callable[[Any], I
     """
     seen: OrderedDict[tuple[str, str, str], None] = OrderedDict()
     symbols: set[str] = set()  # of every fill yielded: a venue's few, kept for every reconcile
-    gap_time: float | None = None  # when the pending gap began; None while nothing is missed
+    gap_time: GapStart | None = None  # when the pending gap began; None while nothing is missed
 
     def fresh(fill: Fill) -> bool:
         key = (fill.symbol, fill.trade_id, fill.order_id)
@@ -527,8 +583,8 @@ async def follow_fills(messages: AsyncIterator[Any], *, fills: Callable[[Any], I
         return True
 
     async for message in messages:
-        if isinstance(message, Gap):
-            gap_time = message.time if gap_time is None else min(gap_time, message.time)
+        if isinstance(message, Gap | Backfill):
+            gap_time = _pending(gap_time, message)
             continue
         if isinstance(message, Lost):  # the venue refused the stream again: no fill would come on it
             raise message.rejected()

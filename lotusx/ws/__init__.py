@@ -11,11 +11,11 @@ from lotusx.ws.heartbeat import Heartbeat
 from lotusx.ws.outbound import WS_SEND, sender, session_service
 from lotusx.ws.parse import Malformed, Parse
 from lotusx.ws.raw import RawStream
-from lotusx.ws.reconnect import ReconnectWs, WsStats, subscribe_unless_closed
+from lotusx.ws.reconnect import ReconnectWs, WsStats, live_unless_closed, subscribe_unless_closed
 
 __all__ = [
     "WS_SEND", "Backoff", "Dechunk", "Deflate", "Delivery", "Drop", "Frames", "Gap", "Heartbeat",
     "Inflate", "Levels", "Lost", "Malformed", "Many", "Overflow", "Parse", "RawStream", "ReconnectWs", "Resumed",
     "WsDialect", "WsStats",
-    "frames", "sender", "session_service", "subscribe_unless_closed",
+    "frames", "live_unless_closed", "sender", "session_service", "subscribe_unless_closed",
 ]

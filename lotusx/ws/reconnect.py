@@ -375,6 +375,17 @@ async def subscribe_unless_closed(ws: ReconnectWs, streams: Sequence[str]) -> No
             raise
 
 
+async def live_unless_closed(ws: ReconnectWs) -> bool:
+    """``ws.live()``; False, not an error, if ``ws`` is closed first (see :func:`subscribe_unless_closed`)."""
+    try:
+        await ws.live()
+    except StreamError:
+        if not ws.closed:
+            raise
+        return False
+    return True
+
+
 def _default_frames() -> Frames:
     return frames(Parse())
 

@@ -16,8 +16,11 @@ import msgspec
 from lotusx.account import (
     GAP_SLACK,
     TERMINAL,
+    Backfill,
+    GapStart,
     as_asked,
     cancel_once,
+    checked_since,
     follow_balances,
     follow_fills,
     follow_orders,
@@ -76,7 +79,17 @@ from lotusx.models import (
 )
 from lotusx.venue import Parts, close_all, parts_for
 from lotusx.ws import Gap as Reconnected
-from lotusx.ws import Heartbeat, Levels, Lost, Malformed, RawStream, ReconnectWs, Resumed, subscribe_unless_closed
+from lotusx.ws import (
+    Heartbeat,
+    Levels,
+    Lost,
+    Malformed,
+    RawStream,
+    ReconnectWs,
+    Resumed,
+    live_unless_closed,
+    subscribe_unless_closed,
+)
 from lotusx.ws.dialect import LoginAck
 from lotusx.ws.exact import exact_add
 from lotusx.ws.outbound import admission
@@ -642,12 +655,21 @@ class Binance:
                 if isinstance(m, s.BookTickerEvent):
                     yield Ticker(symbol=m.s, bid=m.b, bid_quantity=m.B, ask=m.a, ask_quantity=m.A)
 
-    async def watch_orders(self, symbols: Iterable[str] = ()) -> AsyncGenerator[Order, None]:
+    async def watch_orders(self, symbols: Iterable[str] = (), *, since: int | None = None
+                           ) -> AsyncGenerator[Order, None]:
         """Order updates of this account (user data stream), reconciled by REST after each reconnect.
 
         See :func:`lotusx.account.follow_orders`: what the stream missed while it was down comes
         from ``get_open_orders()``, ``get_order_history()`` from the gap on, and ``get_order()``
         once it is live again.
+
+        ``since`` (a venue time in ms, e.g. ``await get_server_time()`` taken before trading):
+        once the user data subscription is acknowledged, the watch reconciles from that time
+        exactly as after a gap, then streams, so every order change since then is yielded with
+        no race against the subscription: every open order (whenever placed), and every order of
+        a symbol it knows of (below: name them in ``symbols``) that changed since ``since``. A
+        ``since`` in the future or negative is a ``ConfigError`` before anything is sent; without
+        it nothing is asked by REST until a reconnect.
 
         Binance lists past orders one symbol at a time, so an order placed *and* closed within
         a gap is found only on a symbol the watcher knows of: one in ``symbols``, one of an
@@ -656,11 +678,14 @@ class Binance:
         is never reported: name every symbol you trade to rule that out. Each symbol costs 20 weight per
         reconnect (more when a gap spans over 24 hours or 1000 orders). Also unreported: an
         order placed before the watcher started and never updated while it watched, that
-        closes during a gap (the history is asked from the gap on only).
+        closes during a gap (the history is asked from the gap on only), or before ``since``
+        and after it was last updated before ``since`` (the history lists orders by the time
+        they were placed).
         """
         named = _symbols("watch_orders", symbols)
+        start_at = checked_since("watch_orders", since, self.parts.clock.time())
 
-        async def since(gap_time: float, known: frozenset[str]) -> list[Order]:
+        async def changed(gap_time: GapStart, known: frozenset[str]) -> list[Order]:
             start = gap_start_ms(gap_time, self.parts.clock.offset, _HEARTBEAT.idle_timeout)
             # Until a little past now: the venue's clock is known to within the offset's error.
             until = int((self.parts.clock.time() + GAP_SLACK) * 1000)
@@ -673,14 +698,15 @@ class Binance:
             return await self.get_order(last.symbol, order_id=last.order_id)
 
         # Closed explicitly, innermost last: the socket is gone when our aclose() returns.
-        async with aclosing(self._user_events()) as events, aclosing(follow_orders(
-                events, orders=_execution, open_orders=self.get_open_orders, orders_since=since,
+        async with aclosing(self._user_events(start_at)) as events, aclosing(follow_orders(
+                events, orders=_execution, open_orders=self.get_open_orders, orders_since=changed,
                 get_order=current, clock=self.parts.clock, metrics=self.metrics,
                 exchange="binance")) as updates, self.parts.ended_by_close():
             async for update in updates:
                 yield update
 
-    async def watch_fills(self, symbols: Iterable[str] = ()) -> AsyncGenerator[Fill, None]:
+    async def watch_fills(self, symbols: Iterable[str] = (), *, since: int | None = None
+                          ) -> AsyncGenerator[Fill, None]:
         """This account's executions (user data stream ``executionReport`` of execution type TRADE), each once,
         with the ones a reconnect hid.
 
@@ -695,8 +721,16 @@ class Binance:
         it has seen. A fill on any other symbol made within a gap is never reported: name every
         symbol you trade to rule that out. Each symbol costs 20 weight per reconnect (more when
         a gap spans over 24 hours or 1000 fills).
+
+        ``since`` (a venue time in ms, e.g. ``await get_server_time()`` taken before trading):
+        once the user data subscription is acknowledged, the fills since that time are fetched
+        as after a gap (of the symbols in ``symbols``: name every one you trade, nothing else is
+        known yet), then the stream follows, each fill once: every fill since ``since`` with no
+        race against the subscription. A ``since`` in the future or negative is a
+        ``ConfigError`` before anything is sent; without it nothing is asked by REST until a reconnect.
         """
         named = _symbols("watch_fills", symbols)
+        start_at = checked_since("watch_fills", since, self.parts.clock.time())
         seen: set[str] = set()  # symbols of every order report this watch saw (a venue's few)
 
         def fills(event: Any) -> list[Fill]:
@@ -705,7 +739,7 @@ class Binance:
             seen.add(event.s)
             return [_trade_fill(event)] if event.x == "TRADE" else []
 
-        async def since(gap_time: float, known: frozenset[str]) -> list[Fill]:
+        async def fetch(gap_time: GapStart, known: frozenset[str]) -> list[Fill]:
             start = gap_start_ms(gap_time, self.parts.clock.offset, _HEARTBEAT.idle_timeout)
             until = int((self.parts.clock.time() + GAP_SLACK) * 1000)
             found: list[Fill] = []
@@ -713,8 +747,8 @@ class Binance:
                 found += await self.get_fills(symbol, since=start, until=until)
             return found
 
-        async with aclosing(self._user_events()) as events, aclosing(follow_fills(
-                events, fills=fills, fetch=since, clock=self.parts.clock, metrics=self.metrics,
+        async with aclosing(self._user_events(start_at)) as events, aclosing(follow_fills(
+                events, fills=fills, fetch=fetch, clock=self.parts.clock, metrics=self.metrics,
                 exchange="binance")) as executions, self.parts.ended_by_close():
             async for fill in executions:
                 yield fill
@@ -733,8 +767,11 @@ class Binance:
             async for change in changes:
                 yield change
 
-    async def _user_events(self) -> AsyncGenerator[Any, None]:
+    async def _user_events(self, since: int | None = None) -> AsyncGenerator[Any, None]:
         """Account events of the user data subscription on the WebSocket API, with Gap/Resumed markers.
+
+        With ``since``, first a :class:`~lotusx.account.Backfill` from it and a ``Resumed``, put once
+        the subscription is acknowledged (``live()``): the followers reconcile from ``since`` then.
 
         Since 2026-02-20 the listen keys are gone (CHANGELOG.md 2026-01-21): every connection to
         ``/ws-api/v3`` subscribes with a signed ``userDataStream.subscribe.signature`` (the
@@ -760,6 +797,10 @@ class Binance:
                                                  dialect=dialect, heartbeat=_HEARTBEAT, metrics=self.metrics,
                                                  clock=self.parts.local_clock,
                                                  admit=admission(self.parts.rate_limit, ep.WS_API_CONNECT))) as ws:
+            # The subscription is the dialect's login: live() returns once the venue acknowledged it.
+            if since is not None and await live_unless_closed(ws):
+                yield Backfill(since)
+                yield Resumed(clock.clock.time())
             async for event in ws:
                 if type(event) is Malformed:
                     if event.reason != "unknown":  # an event type we do not model is no loss

@@ -14,8 +14,11 @@ import msgspec
 from lotusx.account import (
     GAP_SLACK,
     TERMINAL,
+    Backfill,
+    GapStart,
     as_asked,
     cancel_once,
+    checked_since,
     follow_balances,
     follow_fills,
     follow_orders,
@@ -943,7 +946,8 @@ class Bybit:
                 yield Ticker(symbol=symbol, bid=book.best_bid[0], bid_quantity=book.best_bid[1],
                              ask=book.best_ask[0], ask_quantity=book.best_ask[1], timestamp=book.timestamp)
 
-    async def watch_orders(self, symbols: Iterable[str] = ()) -> AsyncGenerator[Order, None]:
+    async def watch_orders(self, symbols: Iterable[str] = (), *, since: int | None = None
+                           ) -> AsyncGenerator[Order, None]:
         """Order updates of this account in this category, reconciled by REST after each reconnect.
 
         ``symbols`` is taken for the same call as Binance's and not needed: Bybit's history
@@ -958,15 +962,23 @@ class Bybit:
         venue's history has dropped it), one the history has not caught up with when asked,
         and one placed before the watcher started, never updated while it watched, that
         closes during a gap (the history is asked from the gap on only).
+
+        ``since`` (a venue time in ms, e.g. ``await get_server_time()`` taken before trading):
+        once the ``order`` topic is subscribed, the watch reconciles from that time exactly as
+        after a gap, then streams, so every order change since then is yielded with no race
+        against the subscription: every open order (whenever placed), and every order the
+        history lists as changed since ``since``. A ``since`` in the future or negative is a
+        ``ConfigError`` before anything is sent; without it nothing is asked by REST until a reconnect.
         """
         category = self.category.name
+        start_at = checked_since("watch_orders", since, self.parts.clock.time())
 
         def updates(message: Any) -> list[Order]:
             if not isinstance(message, OrderMessage):
                 return []
             return [_order(row) for row in message.orders if row.category in (None, category)]
 
-        async def since(gap_time: float, known: frozenset[str]) -> list[Order]:
+        async def changed(gap_time: GapStart, known: frozenset[str]) -> list[Order]:
             start = gap_start_ms(gap_time, self.parts.clock.offset, HEARTBEAT.idle_timeout)
             # Until a little past now: the venue's clock is known to within the offset's error.
             return await self.get_order_history(since=start, until=int((self.parts.clock.time() + GAP_SLACK) * 1000))
@@ -974,14 +986,15 @@ class Bybit:
         async def current(last: Order) -> Order:
             return await self.get_order(last.symbol, order_id=last.order_id)
 
-        async with aclosing(self._private("order")) as messages, aclosing(follow_orders(
-                messages, orders=updates, open_orders=self.get_open_orders, orders_since=since,
+        async with aclosing(self._private("order", start_at)) as messages, aclosing(follow_orders(
+                messages, orders=updates, open_orders=self.get_open_orders, orders_since=changed,
                 get_order=current, clock=self.parts.clock, metrics=self.metrics,
                 exchange="bybit")) as orders, self.parts.ended_by_close():
             async for update in orders:
                 yield update
 
-    async def watch_fills(self, symbols: Iterable[str] = ()) -> AsyncGenerator[Fill, None]:
+    async def watch_fills(self, symbols: Iterable[str] = (), *, since: int | None = None
+                          ) -> AsyncGenerator[Fill, None]:
         """This account's executions in this category (private ``execution`` stream), each once, with the ones a
         reconnect hid.
 
@@ -996,12 +1009,20 @@ class Bybit:
         inventory kept from fills needs them; a funding fee trades nothing (its ``execQty`` is
         the position it was charged on). A fill naming no fee coin pays in its contract's
         settle coin, asked once per symbol (:meth:`get_fills` does the same).
+
+        ``since`` (a venue time in ms, e.g. ``await get_server_time()`` taken before trading):
+        once the ``execution`` topic is subscribed, the fills since that time are fetched as
+        after a gap (every symbol of the category), then the stream follows, each fill once:
+        every fill since ``since`` with no race against the subscription. A ``since`` in the
+        future or negative is a ``ConfigError`` before anything is sent; without it nothing is
+        asked by REST until a reconnect.
         """
         category = self.category.name
+        start_at = checked_since("watch_fills", since, self.parts.clock.time())
 
         async def executions() -> AsyncGenerator[Any, None]:
             """The private stream, each execution message read into its fills (the fee coin may need a query)."""
-            async with aclosing(self._private("execution")) as messages:
+            async with aclosing(self._private("execution", start_at)) as messages:
                 async for message in messages:
                     if isinstance(message, ExecutionMessage):
                         yield [await self._fill(row) for row in message.executions
@@ -1009,14 +1030,14 @@ class Bybit:
                     else:
                         yield message
 
-        async def since(gap_time: float, known: frozenset[str]) -> list[Fill]:
+        async def fetch(gap_time: GapStart, known: frozenset[str]) -> list[Fill]:
             start = gap_start_ms(gap_time, self.parts.clock.offset, HEARTBEAT.idle_timeout)
             # Until a little past now: the venue's clock is known to within the offset's error.
             until = int((self.parts.clock.time() + GAP_SLACK) * 1000)
             return await self._fills([self._scope(None)], start, until)
 
         async with aclosing(executions()) as messages, aclosing(follow_fills(
-                messages, fills=_read_fills, fetch=since, clock=self.parts.clock, metrics=self.metrics,
+                messages, fills=_read_fills, fetch=fetch, clock=self.parts.clock, metrics=self.metrics,
                 exchange="bybit")) as fills, self.parts.ended_by_close():
             async for fill in fills:
                 yield fill
@@ -1083,11 +1104,17 @@ class Bybit:
             async for position in positions:
                 yield position
 
-    async def _private(self, topic: Literal["order", "execution", "wallet", "position"]) -> AsyncGenerator[Any, None]:
+    async def _private(self, topic: Literal["order", "execution", "wallet", "position"],
+                       since: int | None = None) -> AsyncGenerator[Any, None]:
+        """The private stream of ``topic``; with ``since``, first a :class:`~lotusx.account.Backfill` from it and a
+        ``Resumed``, once the topic is subscribed (logged in first): the followers reconcile from ``since`` then."""
         clock = self.parts.clock
         async with self._private_ws("a private stream (watch_orders, watch_fills, watch_balances, "
                                     "watch_positions)") as ws:
             await subscribe_unless_closed(ws, [topic])
+            if since is not None and not ws.closed:
+                yield Backfill(since)
+                yield Resumed(clock.clock.time())
             async for message in ws:
                 if type(message) is Malformed or (
                         type(message) is s.WsFrame and (message.topic or "").startswith(topic)):
