@@ -6,8 +6,11 @@ the best prices of the streamed book, rounded to the tick and the step and check
 rules before anything is sent. The two quotes are state: when the book moves, a quote whose
 price must change is amended (``amend_order``), one whose price holds is left alone (it keeps
 its place in the queue), and one that is gone (filled, or refused as post-only) is placed
-afresh. On the way out it pulls everything, even on an error, and reports its fills and the
-fees paid (``get_fills``) and the requests the connector sent. Ends by itself.
+afresh. Before quoting it follows its own fills (``watch_fills(since=...)``, from the venue time
+taken before its first order, so none is missed however fast it trades) into a live inventory:
+net position and fees. On the way out it pulls everything, even on an error, reports its fills
+and the fees paid (``get_fills``), whether the streamed inventory agrees with them, and the
+requests the connector sent. Ends by itself.
 
     python examples/market_maker.py [--venue binance|bybit] [--seconds 5]
 """
@@ -52,14 +55,27 @@ async def main(venue: str, seconds: float) -> None:
             print(f"rules {SYMBOL}: tick {rules.tick_size}, step {rules.step_size}, "
                   f"min notional {rules.min_notional}")
             since = await ex.get_server_time()
+            inventory = Inventory()
+            # Started before the first quote, from `since`: fills made before its stream is live come too.
+            following = asyncio.create_task(inventory.follow(ex, since))
             quoter = Quoter(ex, rules)
             try:
-                await quoter.run(seconds)
-            finally:  # the kill switch: whatever ended the loop, nothing of ours stays on the book
-                pulled = await ex.cancel_all_orders(SYMBOL)
-                left = await ex.get_open_orders(SYMBOL)
-                print(f"kill switch: {len(pulled)} quotes pulled, {len(left)} open orders left")
-            await report(await ex.get_fills(SYMBOL, since=since))
+                try:
+                    await quoter.run(seconds)
+                finally:  # the kill switch: whatever ended the loop, nothing of ours stays on the book
+                    pulled = await ex.cancel_all_orders(SYMBOL)
+                    left = await ex.get_open_orders(SYMBOL)
+                    print(f"kill switch: {len(pulled)} quotes pulled, {len(left)} open orders left")
+                fills = await ex.get_fills(SYMBOL, since=since)
+                await report(fills)
+                agrees = await inventory.caught_up(fills, following, within=2.0)
+                print(f"streamed inventory: net {inventory.net}, fees {inventory.fees_text()}; "
+                      f"{'agrees' if agrees else 'DISAGREES'} with get_fills "
+                      f"({len(inventory.fills)} streamed, {len(fills)} listed)")
+            finally:
+                following.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await following
     for line in summary(metrics):
         print(line)
 
@@ -148,6 +164,37 @@ class Quoter:
             return None  # the next move of the book quotes this side again
         self.placed += 1
         return placed  # on Bybit a PostOnly that would take is accepted, then cancelled: the next amend finds it gone
+
+
+class Inventory:
+    """Net position and fees kept from the streamed fills: what a quoter would skew its quotes by."""
+
+    def __init__(self) -> None:
+        self.fills: list[lotusx.Fill] = []
+        self.net = Decimal(0)
+        self.fees: dict[str, Decimal] = defaultdict(Decimal)
+
+    async def follow(self, ex: Binance | Bybit, since: int) -> None:
+        """Every fill of ``SYMBOL`` from venue time ``since`` on, each once (those made before the stream is live too)."""
+        async for fill in ex.watch_fills([SYMBOL], since=since):
+            self.fills.append(fill)
+            self.net += fill.quantity if fill.side == "BUY" else -fill.quantity
+            self.fees[fill.fee_asset] += fill.fee
+
+    async def caught_up(self, listed: list[lotusx.Fill], following: asyncio.Task[None], within: float) -> bool:
+        """Whether the streamed fills are ``listed`` (by trade and order id), waiting up to ``within`` s for the
+        stream to deliver the last of them; a watch that failed raises its error."""
+        wanted = sorted((f.trade_id, f.order_id) for f in listed)
+        deadline = time.monotonic() + within
+        while sorted((f.trade_id, f.order_id) for f in self.fills) != wanted and time.monotonic() < deadline:
+            if following.done():
+                following.result()
+                return False
+            await asyncio.sleep(0.02)
+        return sorted((f.trade_id, f.order_id) for f in self.fills) == wanted
+
+    def fees_text(self) -> str:
+        return ", ".join(f"{amount} {asset}" for asset, amount in sorted(self.fees.items())) or "none"
 
 
 async def report(fills: list[lotusx.Fill]) -> None:
