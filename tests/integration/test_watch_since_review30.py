@@ -1,7 +1,7 @@
 """The account watches' since=: what the account did from a venue time on, made before the stream is live, is
 yielded once each (reconciled by REST once the subscription is acked), and nothing older; without it, no REST.
 
-On the simulator, Binance spot and Bybit spot.
+On the simulator, Binance spot, Bybit spot and Bybit linear.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from lotusx.kernel.service import Service
 from lotusx.sim import Sim, serve
 
 SYMBOL = "BTCUSDT"
-VENUES = [("binance", "binance"), ("bybit", "bybit")]
+VENUES = [("binance", "binance"), ("bybit", "bybit"), ("bybit-linear", "bybit")]
 pytestmark = [pytest.mark.timeout(90), pytest.mark.parametrize(("spec", "venue"), VENUES)]
 _ids = itertools.count()
 

@@ -678,9 +678,10 @@ class Binance:
         is never reported: name every symbol you trade to rule that out. Each symbol costs 20 weight per
         reconnect (more when a gap spans over 24 hours or 1000 orders). Also unreported: an
         order placed before the watcher started and never updated while it watched, that
-        closes during a gap (the history is asked from the gap on only), or before ``since``
-        and after it was last updated before ``since`` (the history lists orders by the time
-        they were placed).
+        closes during a gap (the history is asked from the gap on only); with ``since``, the
+        same holds for an order placed before ``since`` that closes between ``since`` and the
+        stream going live (rest-api.md "All orders" does not say which of an order's times
+        ``startTime`` compares; the simulator compares the time it was placed).
         """
         named = _symbols("watch_orders", symbols)
         start_at = checked_since("watch_orders", since, self.parts.clock.time())
