@@ -175,7 +175,7 @@ class Inventory:
         self.fees: dict[str, Decimal] = defaultdict(Decimal)
 
     async def follow(self, ex: Binance | Bybit, since: int) -> None:
-        """Every fill of ``SYMBOL`` from venue time ``since`` on, each once (those made before the stream is live too)."""
+        """Every fill of ``SYMBOL`` from venue time ``since`` on, each once (made before the stream was live too)."""
         async for fill in ex.watch_fills([SYMBOL], since=since):
             self.fills.append(fill)
             self.net += fill.quantity if fill.side == "BUY" else -fill.quantity
