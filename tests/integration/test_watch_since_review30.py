@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from decimal import Decimal
 from typing import Any
@@ -20,20 +20,11 @@ from lotusx import ConfigError, Credentials, Fill, NewOrder, Order
 from lotusx.kernel.message import Request, Response
 from lotusx.kernel.service import Service
 from lotusx.sim import Sim, serve
+from tests.integration.test_watch_fills_review30 import VENUES, until
 
 SYMBOL = "BTCUSDT"
-VENUES = [("binance", "binance"), ("bybit", "bybit"), ("bybit-linear", "bybit")]
 pytestmark = [pytest.mark.timeout(90), pytest.mark.parametrize(("spec", "venue"), VENUES)]
 _ids = itertools.count()
-
-
-async def until(done: Callable[[], bool], what: str, limit: float = 15.0) -> None:
-    """Poll ``done`` every 20 ms, ``limit`` seconds at most."""
-    for _ in range(int(limit / 0.02)):
-        if done():
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"never: {what}")
 
 
 def market() -> NewOrder:
