@@ -323,15 +323,8 @@ async def follow_orders(messages: AsyncIterator[Any], *, orders: Callable[[Any],
     updates may have come on that stream, and an order stream missing them is silently wrong.
     """
     seen = _Seen()
-    gap_time: GapStart | None = None  # when the pending gap began; None while nothing is missed
-    async for message in messages:
-        if isinstance(message, Gap | Backfill):
-            gap_time = _pending(gap_time, message)
-            continue
-        if isinstance(message, Lost):  # the venue refused the stream again: no update would come on it
-            raise message.rejected()
-        if gap_time is not None:  # the stream delivers again: from here on nothing more is missed
-            since, gap_time = gap_time, None
+    async for since, message in _after_gaps(messages):
+        if since is not None:  # the stream delivers again: from here on nothing more is missed
             patient = _Patience(clock, metrics, exchange, "orders")
             for update in await _reconcile(seen, since, patient, open_orders, orders_since, get_order):
                 if _remember(seen, update):
@@ -457,8 +450,8 @@ async def follow_balances(messages: AsyncIterator[Any], *, balances: Callable[[A
     times: dict[str, int] = {}  # asset -> venue time of the newest stream balance yielded for it
     fetched = -1  # venue time of the newest account fetched (-1: none, or none given)
     seen: set[str] = set()
-    async for gapped, message in _after_gaps(messages):
-        if gapped:
+    async for since, message in _after_gaps(messages):
+        if since is not None:
             time, now = await _Patience(clock, metrics, exchange, "balances")(fetch)
             zero = Decimal(0)
             # An asset emptied while the stream was down is absent from the answer: say so.
@@ -477,18 +470,20 @@ async def follow_balances(messages: AsyncIterator[Any], *, balances: Callable[[A
             yield changed
 
 
-async def _after_gaps(messages: AsyncIterator[Any]) -> AsyncGenerator[tuple[bool, Any], None]:
-    """Each message the stream delivers, with whether a :class:`Gap` came before it (as ``follow_orders``
-    reads them); a :class:`Lost` ends the iteration with its ``SubscriptionRejected``."""
-    gapped = False
+async def _after_gaps(messages: AsyncIterator[Any]) -> AsyncGenerator[tuple[GapStart | None, Any], None]:
+    """Each message the stream delivers, with where the reconcile it calls for starts: ``None`` when
+    no :class:`Gap` or :class:`Backfill` came before it, else the earliest gap's time or the
+    Backfill (see :func:`_pending`). A :class:`Lost` ends the iteration with its ``SubscriptionRejected``:
+    the venue refused the stream again, and nothing would come on it."""
+    pending: GapStart | None = None
     async for message in messages:
-        if isinstance(message, Gap):
-            gapped = True
+        if isinstance(message, Gap | Backfill):
+            pending = _pending(pending, message)
         elif isinstance(message, Lost):
             raise message.rejected()
         else:
-            yield gapped, message
-            gapped = False
+            yield pending, message
+            pending = None
 
 
 K = TypeVar("K")
@@ -510,8 +505,8 @@ async def follow_positions(messages: AsyncIterator[Any], *, positions: Callable[
     """
     times: dict[K, int] = {}
     opened: dict[K, Position] = {}  # key -> the last position yielded, while open
-    async for gapped, message in _after_gaps(messages):
-        if gapped:
+    async for since, message in _after_gaps(messages):
+        if since is not None:
             now = await _Patience(clock, metrics, exchange, "positions")(fetch)
             for key, last in list(opened.items()):
                 if key not in now:
@@ -570,7 +565,6 @@ async def follow_fills(messages: AsyncIterator[Any], *, fills: Callable[[Any], I
     """
     seen: OrderedDict[tuple[str, str, str], None] = OrderedDict()
     symbols: set[str] = set()  # of every fill yielded: a venue's few, kept for every reconcile
-    gap_time: GapStart | None = None  # when the pending gap began; None while nothing is missed
 
     def fresh(fill: Fill) -> bool:
         key = (fill.symbol, fill.trade_id, fill.order_id)
@@ -582,14 +576,8 @@ async def follow_fills(messages: AsyncIterator[Any], *, fills: Callable[[Any], I
         symbols.add(fill.symbol)
         return True
 
-    async for message in messages:
-        if isinstance(message, Gap | Backfill):
-            gap_time = _pending(gap_time, message)
-            continue
-        if isinstance(message, Lost):  # the venue refused the stream again: no fill would come on it
-            raise message.rejected()
-        if gap_time is not None:  # the stream delivers again: from here on nothing more is missed
-            since, gap_time = gap_time, None
+    async for since, message in _after_gaps(messages):
+        if since is not None:  # the stream delivers again: from here on nothing more is missed
             found = await _Patience(clock, metrics, exchange, "fills")(partial(fetch, since, frozenset(symbols)))
             for fill in sorted(found, key=lambda fill: fill.timestamp):  # stable: a venue's order within a ms
                 if fresh(fill):
