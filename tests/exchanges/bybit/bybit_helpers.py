@@ -6,12 +6,14 @@ another directory's conftest is also collected (every conftest module is named `
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import time
+from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import orjson
+from aiohttp import web
 
 import lotusx
 from lotusx.kernel.errors import Timeout
@@ -92,3 +94,16 @@ def connect(**paths: Handler | list[Response]) -> tuple[Any, FakeTransport]:
     transport = FakeTransport(Venue(clock, **paths))
     return lotusx.connect("bybit", credentials=lotusx.Credentials(api_key=KEY, secret=SECRET), clock=clock,
                           transport=transport), transport
+
+
+def private_venue(private: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.Application:
+    """A loopback Bybit with the server time (a login asks it first) and ``private`` as its private stream."""
+    async def server_time(request: web.Request) -> web.Response:
+        now = time.time_ns()
+        return web.json_response({"retCode": 0, "retMsg": "OK", "time": now // 1_000_000,
+                                  "result": {"timeSecond": str(now // 10**9), "timeNano": str(now)}})
+
+    app = web.Application()
+    app.router.add_get("/v5/market/time", server_time)
+    app.router.add_get("/v5/private", private)
+    return app

@@ -8,7 +8,6 @@ maintained book can be compared with the engine's exactly. Every wait is bounded
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from decimal import Decimal
@@ -17,6 +16,7 @@ from typing import Any, TypeVar
 import orjson
 import pytest
 from aiohttp import web
+from bybit_helpers import private_venue
 
 import lotusx
 from lotusx.exchanges.bybit import VENUE_LINEAR, Bybit
@@ -186,15 +186,7 @@ class RefusingAuth:
         self.attempts = 0
 
     def app(self) -> web.Application:
-        app = web.Application()
-        app.router.add_get("/v5/market/time", self.time)
-        app.router.add_get("/v5/private", self.private)
-        return app
-
-    async def time(self, request: web.Request) -> web.Response:
-        now = time.time_ns()
-        return web.json_response({"retCode": 0, "retMsg": "OK", "time": now // 1_000_000,
-                                  "result": {"timeSecond": str(now // 10**9), "timeNano": str(now)}})
+        return private_venue(self.private)
 
     async def private(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse()

@@ -7,13 +7,13 @@ example with the fields a funding fee changes (docs/v5/enum.mdx "execType": Fund
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
 
 import orjson
 from aiohttp import web
+from bybit_helpers import private_venue
 
 import lotusx
 from lotusx.models import Fill
@@ -48,15 +48,7 @@ class Venue:
         self.pushes = pushes
 
     def app(self) -> web.Application:
-        app = web.Application()
-        app.router.add_get("/v5/market/time", self.time)
-        app.router.add_get("/v5/private", self.private)
-        return app
-
-    async def time(self, request: web.Request) -> web.Response:
-        now = time.time_ns()
-        return web.json_response({"retCode": 0, "retMsg": "OK", "time": now // 1_000_000,
-                                  "result": {"timeSecond": str(now // 10**9), "timeNano": str(now)}})
+        return private_venue(self.private)
 
     async def private(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse()
