@@ -146,9 +146,9 @@ async def follow_books(syncs: Iterable[DiffSync], messages: AsyncIterator[Any], 
                     if not sync.synced and symbol not in fetching and not carried(symbol, down):
                         fetching[symbol] = asyncio.ensure_future(fetch(symbol, unusable.get(symbol, 0)))
             done, _ = await asyncio.wait({incoming, *fetching.values()}, return_when=asyncio.FIRST_COMPLETED)
-            if incoming in done and isinstance(incoming.exception(), StopAsyncIteration):
-                # The stream ended (closed), so does the follower, normally: first, for a snapshot
-                # failing in the same turn failed with it (a connector closes its REST client next).
+            if len(done) > 1 and incoming in done and isinstance(incoming.exception(), StopAsyncIteration):
+                # The stream ended (closed) in the turn a snapshot came back: the end first, for that
+                # snapshot failed with it (a connector closes its REST client right after its streams).
                 return
             for symbol, fetched in list(fetching.items()):
                 if fetched in done:
@@ -166,7 +166,10 @@ async def follow_books(syncs: Iterable[DiffSync], messages: AsyncIterator[Any], 
                         resynced(symbol, outcome.reason if isinstance(outcome, Gap) else STALE_SNAPSHOT)
             if incoming not in done:
                 continue
-            message = incoming.result()
+            try:
+                message = incoming.result()
+            except StopAsyncIteration:  # the stream ended (closed): so does the follower, normally
+                return
             incoming = asyncio.ensure_future(anext(messages))
             if isinstance(message, Lost):  # before reconnected(): a predicate may match any marker
                 gone = symbol_of.get(message.stream) if symbol_of is not None else None
