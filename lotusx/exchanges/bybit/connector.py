@@ -1008,7 +1008,9 @@ class Bybit:
         position at a price and quantity of their own (docs/v5/enum.mdx "execType"), so an
         inventory kept from fills needs them; a funding fee trades nothing (its ``execQty`` is
         the position it was charged on). A fill naming no fee coin pays in its contract's
-        settle coin, asked once per symbol (:meth:`get_fills` does the same).
+        settle coin, asked once per symbol (:meth:`get_fills` does the same); should that query
+        fail (a 5xx past ``Retry``, a timeout), the message's fills are listed from their own time
+        as after a gap, within the reconcile's retries, instead of ending the watch.
 
         ``since`` (a venue time in ms, e.g. ``await get_server_time()`` taken before trading):
         once the ``execution`` topic is subscribed, the fills since that time are fetched as
@@ -1024,11 +1026,20 @@ class Bybit:
             """The private stream, each execution message read into its fills (the fee coin may need a query)."""
             async with aclosing(self._private("execution", start_at)) as messages:
                 async for message in messages:
-                    if isinstance(message, ExecutionMessage):
-                        yield [await self._fill(row) for row in message.executions
-                               if row.category in (None, category) and _is_fill(row)]
-                    else:
+                    if not isinstance(message, ExecutionMessage):
                         yield message
+                        continue
+                    rows = [row for row in message.executions if row.category in (None, category) and _is_fill(row)]
+                    try:
+                        read = [await self._fill(row) for row in rows]
+                    except LotusXError:
+                        # The fee coin's query failed (a 5xx past Retry, a timeout): these fills are
+                        # listed from their own time instead, by the reconcile, which asks again within
+                        # its budget and ends the watch with the error only once that is spent.
+                        yield Backfill(min(int(row.execTime) for row in rows))
+                        yield Resumed(self.parts.clock.time())
+                        continue
+                    yield read
 
         async def fetch(gap_time: GapStart, known: frozenset[str]) -> list[Fill]:
             start = gap_start_ms(gap_time, self.parts.clock.offset, HEARTBEAT.idle_timeout)
