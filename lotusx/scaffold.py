@@ -63,7 +63,8 @@ def new_exchange(name: str, into: Path) -> Path:
     venue already installed, and for a directory that already exists (nothing is overwritten).
     """
     if not _NAME.fullmatch(name):
-        raise ConfigError(f"venue name {name!r}: use lower-case letters, digits and single dashes, e.g. 'acme'")
+        raise ConfigError(f"venue name {name!r}: use lower-case letters, digits and single dashes, and start with "
+                          "a letter (it spells a Python package and class), e.g. 'acme'")
     cls = Names(name).cls
     if keyword.iskeyword(cls) or cls in _IMPORTED:
         raise ConfigError(f"venue name {name!r} would name the connector class {cls!r}, which Python or the "

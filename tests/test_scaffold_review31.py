@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from lotusx.kernel.errors import ConfigError
 from lotusx.scaffold import new_exchange
 from tests.test_cli import keep_logging  # noqa: F401 - the autouse fixture applies here too
 from tests.test_cli_review12 import edit, generated_tests
@@ -37,3 +40,9 @@ def test_the_generated_test_still_passes_once_a_reconcile_hook_is_declared(tmp_p
     edit(package, "    connector=Acme,\n", "    connector=Acme,\n    reconcile=reconcile,\n")
     done = generated_tests(root)
     assert done.returncode == 0, done.stdout[-3000:]
+
+
+def test_a_name_not_starting_with_a_letter_is_refused_saying_so(tmp_path: Path) -> None:
+    """'1inch' is lower-case letters and digits: the refusal says what is wrong with it, the first character."""
+    with pytest.raises(ConfigError, match="start with a letter"):
+        new_exchange("1inch", tmp_path)
