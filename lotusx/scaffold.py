@@ -19,8 +19,8 @@ from lotusx.kernel.errors import ConfigError
 _NAME = re.compile(r"[a-z][a-z0-9]*(-[a-z0-9]+)*")
 # The connector class is spelt from the venue name and sits beside these imports in the generated
 # __init__.py and connector.py: a venue called ``order`` would write ``class Order`` over lotusx's.
-_IMPORTED = frozenset({"Any", "Credentials", "Levels", "NewOrder", "Order", "OrderBook", "Parts", "QueryHmac",
-                       "Request", "Service", "ServerTime", "Venue"})
+_IMPORTED = frozenset({"Credentials", "DecodeError", "Levels", "NewOrder", "Order", "OrderBook", "Parts", "QueryHmac",
+                       "Request", "Service", "ServerTime", "Side", "Venue"})
 
 
 @dataclass(frozen=True)
@@ -150,7 +150,8 @@ Fill in every `TODO` from the venue's API documentation:
 - `__package__/errors.py`: the venue's error codes, mapped onto the `lotusx.LotusXError` tree.
 - `__package__/__init__.py`: base URLs, the signing scheme (`lotusx.signers` has the common
   families), and a `reconcile` query once order placement must survive a lost answer.
-- `__package__/schemas.py` and `connector.py`: the venue's fields, mapped onto `lotusx.models`.
+- `__package__/schemas.py` and `connector.py`: the venue's fields, mapped onto `lotusx.models`; its
+  side and status words onto lotusx's in `SIDES` and `STATUSES`.
 
 Transport, retries, rate limits, clock sync, signing and tracing come from LotusX's canonical
 stack: the connector only builds requests and maps fields.
@@ -332,15 +333,20 @@ FILES["__package__/connector.py"] = '''\
 
 from __future__ import annotations
 
-from typing import Any
-
-from lotusx import NewOrder, Order, OrderBook, Request, pairs
+from lotusx import DecodeError, NewOrder, Order, OrderBook, Request, pairs
 from lotusx.kernel.ids import client_order_id
+from lotusx.models import Side
 from lotusx.venue import Parts
 from lotusx.ws import Levels
 
 from __package__ import endpoints as ep
 from __package__ import schemas as s
+
+# The venue's words -> lotusx's (Binance's), which users compare against and lotusx.account reads
+# (TERMINAL, cancel_once wants "CANCELED"). TODO: every spelling of the venue's side and status enums.
+SIDES: dict[str, Side] = {"BUY": "BUY", "SELL": "SELL"}
+STATUSES: dict[str, str] = {"NEW": "NEW", "PARTIALLY_FILLED": "PARTIALLY_FILLED", "FILLED": "FILLED",
+                            "CANCELED": "CANCELED", "REJECTED": "REJECTED", "EXPIRED": "EXPIRED"}
 
 
 class __Venue__:
@@ -400,9 +406,14 @@ class __Venue__:
 
 
 def _order(r: s.OrderResult) -> Order:
-    side: Any = r.side
+    side = SIDES.get(r.side)
+    if side is None:  # an Order saying "buy" would pass every check that compares with "BUY"
+        raise DecodeError(f"__venue__ order side {r.side[:20]!r} is not in SIDES (__package__/connector.py): "
+                          "add the venue's spelling")
+    # A status not in the table is passed on as the venue spells it: the order exists, whatever its word.
     return Order(order_id=str(r.orderId), client_order_id=r.clientOrderId, symbol=r.symbol, side=side, type=r.type,
-                 status=r.status, price=r.price, quantity=r.origQty, filled_quantity=r.executedQty)
+                 status=STATUSES.get(r.status, r.status), price=r.price, quantity=r.origQty,
+                 filled_quantity=r.executedQty)
 '''
 
 FILES["tests/test___package__.py"] = '''\

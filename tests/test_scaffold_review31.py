@@ -46,3 +46,46 @@ def test_a_name_not_starting_with_a_letter_is_refused_saying_so(tmp_path: Path) 
     """'1inch' is lower-case letters and digits: the refusal says what is wrong with it, the first character."""
     with pytest.raises(ConfigError, match="start with a letter"):
         new_exchange("1inch", tmp_path)
+
+
+# An author's own test beside the generated one: a venue answering a cancel with a side it spells "buy".
+UNMAPPED_SIDE = '''
+import lotusx
+import pytest
+from lotusx import Credentials, Request, Response
+from lotusx.testing import FakeTransport
+
+from lotusx_acme import VENUE
+from tests.test_lotusx_acme import KEY, SECRET, fake_venue
+
+
+def lower_case_sides(request: Request) -> Response:
+    answer = fake_venue(request)
+    return Response(status=answer.status, body=answer.body.replace(b'"BUY"', b'"buy"'))
+
+
+async def test_a_side_not_declared_is_a_decode_error_naming_the_table() -> None:
+    async with lotusx.connect(VENUE, credentials=Credentials(KEY, SECRET),
+                              transport=FakeTransport(lower_case_sides)) as ex:
+        with pytest.raises(lotusx.DecodeError, match="SIDES"):
+            await ex.cancel_order("BTCUSDT", order_id=1)
+'''
+
+
+def test_a_status_the_venue_spells_its_own_way_is_declared_once_and_reported_in_lotusx_words(tmp_path: Path) -> None:
+    """The connector maps the venue's status words through a table (Bybit's "Cancelled" -> lotusx's "CANCELED")."""
+    root = new_exchange("acme", tmp_path)
+    edit(root / "lotusx_acme" / "connector.py", 'STATUSES: dict[str, str] = {',
+         'STATUSES: dict[str, str] = {"Cancelled": "CANCELED", ')
+    edit(root / "tests" / "test_lotusx_acme.py", '"NEW" if request.method == "POST" else "CANCELED"',
+         '"NEW" if request.method == "POST" else "Cancelled"')
+    done = generated_tests(root)
+    assert done.returncode == 0, done.stdout[-3000:]
+
+
+def test_a_side_the_connector_has_no_spelling_for_is_refused_naming_the_table(tmp_path: Path) -> None:
+    """A side the venue spells otherwise ("buy") is a DecodeError saying to declare it, never an Order saying "buy"."""
+    root = new_exchange("acme", tmp_path)
+    (root / "tests" / "test_spelling.py").write_text(UNMAPPED_SIDE)
+    done = generated_tests(root)
+    assert done.returncode == 0, done.stdout[-3000:]
