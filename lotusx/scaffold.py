@@ -424,7 +424,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import tomllib
 from decimal import Decimal
+from importlib.metadata import EntryPoint
+from pathlib import Path
 
 import lotusx
 import pytest
@@ -469,6 +472,14 @@ def fake_venue(request: Request) -> Response:
                  "price": asked.get("price", "100"), "origQty": asked.get("quantity", "1"), "executedQty": "0"}
         return Response(status=200, body=json.dumps(order).encode())
     return Response(status=404)
+
+
+def test_lotusx_connect_finds_this_venue_by_its_name() -> None:
+    """pyproject.toml registers VENUE under VENUE.name: what lotusx.connect("__venue__") loads once installed."""
+    pyproject = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text(encoding="utf-8"))
+    registered = pyproject["project"]["entry-points"]["lotusx.exchanges"]
+    assert {name: EntryPoint(name, value, "lotusx.exchanges").load() for name, value in registered.items()} == {
+        VENUE.name: VENUE}
 
 
 async def test_a_book_and_an_order_placed_and_cancelled() -> None:

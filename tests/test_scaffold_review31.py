@@ -89,3 +89,19 @@ def test_a_side_the_connector_has_no_spelling_for_is_refused_naming_the_table(tm
     (root / "tests" / "test_spelling.py").write_text(UNMAPPED_SIDE)
     done = generated_tests(root)
     assert done.returncode == 0, done.stdout[-3000:]
+
+
+def test_the_generated_test_fails_when_the_entry_point_names_no_venue(tmp_path: Path) -> None:
+    """An entry point naming the connector class: lotusx.connect("acme") would fail, and so does the package's test."""
+    root = new_exchange("acme", tmp_path)
+    edit(root / "pyproject.toml", 'acme = "lotusx_acme:VENUE"', 'acme = "lotusx_acme:Acme"')
+    done = generated_tests(root)
+    assert done.returncode == 1, done.stdout[-3000:]
+
+
+def test_the_generated_test_fails_when_the_venue_is_registered_under_another_name(tmp_path: Path) -> None:
+    """Registered as "acme" but declared "acme-spot": its limits and metrics would go by a name nobody asked for."""
+    root = new_exchange("acme", tmp_path)
+    edit(root / "lotusx_acme" / "__init__.py", 'name="acme",', 'name="acme-spot",')
+    done = generated_tests(root)
+    assert done.returncode == 1, done.stdout[-3000:]
