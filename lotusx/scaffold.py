@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from importlib.metadata import entry_points
 from pathlib import Path
 
+from lotusx import __version__
 from lotusx.kernel.errors import ConfigError
 
 _NAME = re.compile(r"[a-z][a-z0-9]*(-[a-z0-9]+)*")
@@ -51,8 +52,9 @@ class Names:
 
     def fill(self, template: str) -> str:
         """``template`` with this venue's spellings in place of the ``__...__`` tokens."""
-        return (template.replace("__package__", self.package).replace("__dist__", self.dist)
-                .replace("__Venue__", self.cls).replace("__VENUE__", self.upper).replace("__venue__", self.venue))
+        return (template.replace("__lotusx_version__", __version__).replace("__package__", self.package)
+                .replace("__dist__", self.dist).replace("__Venue__", self.cls).replace("__VENUE__", self.upper)
+                .replace("__venue__", self.venue))
 
 
 def new_exchange(name: str, into: Path) -> Path:
@@ -95,7 +97,7 @@ name = "__dist__"
 version = "0.1.0"
 description = "__Venue__ for LotusX"
 requires-python = ">=3.11"
-dependencies = ["lotusx"]
+dependencies = ["lotusx>=__lotusx_version__"]  # the API this package was generated against
 
 [project.optional-dependencies]
 dev = ["pytest>=8", "pytest-asyncio>=0.24"]
@@ -200,6 +202,8 @@ VENUE = Venue(
     signer=signer,
     server_time=server_time,
     connector=__Venue__,
+    # TODO: usage=(...), the venue's rate-limit usage headers (lotusx.layers.UsedHeader,
+    # RemainingHeader), if it sends any: the limiter then follows the venue's own count.
     # TODO: reconcile=..., a query for an order by its client id. Without it a placement whose
     # answer was lost ends in lotusx.AmbiguousOrderState instead of being looked up (never re-sent).
 )

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
 
 import pytest
 
+import lotusx
 from lotusx.kernel.errors import ConfigError
 from lotusx.scaffold import new_exchange
 from tests.test_cli import keep_logging  # noqa: F401 - the autouse fixture applies here too
@@ -52,6 +54,8 @@ def test_a_name_not_starting_with_a_letter_is_refused_saying_so(tmp_path: Path) 
 UNMAPPED_SIDE = '''
 import lotusx
 import pytest
+
+import lotusx
 from lotusx import Credentials, Request, Response
 from lotusx.testing import FakeTransport
 
@@ -105,3 +109,10 @@ def test_the_generated_test_fails_when_the_venue_is_registered_under_another_nam
     edit(root / "lotusx_acme" / "__init__.py", 'name="acme",', 'name="acme-spot",')
     done = generated_tests(root)
     assert done.returncode == 1, done.stdout[-3000:]
+
+
+def test_the_package_requires_the_lotusx_it_was_written_for(tmp_path: Path) -> None:
+    """The generated code calls this lotusx's API: its pyproject asks for at least this version, not any lotusx."""
+    root = new_exchange("acme", tmp_path)
+    pyproject = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))
+    assert pyproject["project"]["dependencies"] == [f"lotusx>={lotusx.__version__}"]
