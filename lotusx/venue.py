@@ -519,10 +519,14 @@ def find_venue(name: str) -> Venue:
         if point.name == name:
             venue = point.load()
             if not isinstance(venue, Venue):
-                raise ConfigError(f"entry point {name!r} is not a lotusx Venue")
+                raise ConfigError(f"entry point {name!r} ({point.value}) is a {type(venue).__name__}, not a "
+                                  "lotusx.venue.Venue: point it at the package's Venue declaration in its "
+                                  'pyproject.toml, [project.entry-points."lotusx.exchanges"], and reinstall')
             return venue
     known = sorted(point.name for point in entry_points(group="lotusx.exchanges"))
-    raise ConfigError(f"unknown venue {name!r}; installed: {known}")
+    # The likely author of this error has just written a venue package and not installed it yet.
+    raise ConfigError(f"unknown venue {name!r}; installed: {known} (a venue package is found once "
+                      "installed: pip install -e <its directory>)")
 
 
 __all__ = ["Connector", "LotusXError", "Parts", "Venue", "close_all", "connect", "find_venue", "open_venue"]

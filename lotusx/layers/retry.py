@@ -178,7 +178,9 @@ class Retry:
         async def service(request: Request) -> Response:
             idempotency = request.endpoint.idempotency or idempotency_of(request)  # no call for a declared one
             if idempotency is Idempotency.SAFE_WITH_CLIENT_ID and not request.ext.get("client_order_id"):
-                raise e.ConfigError(f"{request.method} {request.path}: no ext['client_order_id'] to reconcile by")
+                raise e.ConfigError(f"{request.method} {request.path}: no ext['client_order_id'] to reconcile by "
+                                    f"({request.endpoint.name} is SAFE_WITH_CLIENT_ID): build the Request with "
+                                    "ext={'client_order_id': ...}, the id sent to the venue in the request")
             request_id = request.ext.get(REQUEST_ID) or new_request_id()
             start = clock.monotonic()
             attempt = 1
