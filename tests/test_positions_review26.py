@@ -20,7 +20,6 @@ from lotusx.exchanges.bybit import VENUE_LINEAR, Bybit
 from lotusx.exchanges.bybit import endpoints as ep
 from lotusx.kernel.message import Request, Response
 from lotusx.sim import Sim, SimConfig, serve
-from lotusx.sim.book import Book
 from lotusx.sim.engine import Market
 from lotusx.sim.venue import MAKER, USER
 from lotusx.testing import FakeClock, FakeTransport
@@ -114,8 +113,7 @@ async def test_a_flat_position_is_not_listed(sim: Sim, linear: Bybit) -> None:
 async def test_positions_are_listed_by_settle_coin(sim: Sim, linear: Bybit) -> None:
     """Without a symbol, USDT-settled positions by default, USDC-settled ones with settle_coin="USDC"."""
     engine = sim.engine("bybit", "linear")  # listed now: the sim's accounts start with no USDC to seed its book
-    engine.markets[USDC_PERP.symbol], engine.books[USDC_PERP.symbol] = USDC_PERP, Book(USDC_PERP)
-    engine.trades[USDC_PERP.symbol] = []
+    engine.list_market(USDC_PERP)
     engine.deposit(MAKER, "USDC", D(100_000))
     engine.deposit(USER, "USDC", D(100))  # a USDC perpetual's margin is USDC (0.01 * 49999.98 / 10 here)
     await trade(sim, linear, "BUY", "0.02", "50000.02")

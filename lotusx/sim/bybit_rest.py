@@ -259,6 +259,21 @@ class BybitRest:
             raise Reject(10001, "params error: symbol invalid")
         return symbol
 
+    def covers(self, category: str, engine: Engine, params: Mapping[str, Any]) -> Callable[[str], bool]:
+        """Which symbols a list holds besides ``symbol``'s: none when one is asked; on linear, those of
+        ``baseCoin`` and of ``settleCoin`` (a sim contract settles in its quote coin, as its
+        instruments-info says); else all.
+
+        docs/v5/order/open-order.mdx: linear needs "either symbol, baseCoin or settleCoin" (10001 here
+        without), settleCoin "spot: not supported"; order-list.mdx and execution.mdx take both too. Spot's
+        are ignored: the docs do not say what they do there.
+        """
+        if category != "linear" or params.get("symbol"):
+            return lambda symbol: True  # a symbol's list is asked of the engine by that symbol
+        base, settle = params.get("baseCoin") or None, params.get("settleCoin") or None
+        return lambda symbol: (base in (None, engine.markets[symbol].base)
+                               and settle in (None, engine.markets[symbol].quote))
+
     def time(self, params: Mapping[str, str]) -> Any:
         """GET /v5/market/time."""
         now = self.venue.now_ms()
@@ -464,7 +479,10 @@ class BybitRest:
         return {"list": [{"orderId": str(o.order_id), "orderLinkId": o.client_id} for o in orders], "success": "1"}
 
     async def realtime(self, call: Call) -> Any:
-        """GET /v5/order/realtime: open orders a page at a time, or one order by id whatever its state."""
+        """GET /v5/order/realtime: open orders a page at a time, or one order by id whatever its state.
+
+        A list holds one symbol's orders, or (linear) those of ``baseCoin`` and ``settleCoin`` (see ``covers``).
+        """
         category, engine = self.engine(call.params)
         symbol = call.params.get("symbol")
         order_id, link_id = ref(call.params, required=False)
@@ -474,15 +492,20 @@ class BybitRest:
             if self.venue.chaos.closed_orders_forgotten:
                 orders = [o for o in orders if o.status in OPEN]
         else:
-            orders, cursor = page(engine.open_orders(call.account, symbol), call.params)
+            if category == "linear" and not (symbol or call.params.get("baseCoin") or call.params.get("settleCoin")):
+                raise Reject(10001, "params error: symbol, baseCoin or settleCoin is required")
+            covered = self.covers(category, engine, call.params)
+            orders, cursor = page((o for o in engine.open_orders(call.account, symbol) if covered(o.symbol)),
+                                  call.params)
         return {"category": category, "nextPageCursor": cursor, "list": [order_json(o, category) for o in orders]}
 
     async def history(self, call: Call) -> Any:
         """GET /v5/order/history: one order by id whatever its state, or closed orders a page at a time.
 
         A list holds the closed orders created within the request's window (see ``window``), of
-        one symbol or all, newest first and paged like /v5/order/realtime. The docs do not say
-        which time the window selects by: here it is creation time. (The sim keeps every order.)
+        one symbol or all (linear: see ``covers``), newest first and paged like /v5/order/realtime. The
+        docs do not say which time the window selects by: here it is creation time. (The sim keeps every
+        order.)
         """
         category, engine = self.engine(call.params)
         order_id, link_id = ref(call.params, required=False)
@@ -492,21 +515,25 @@ class BybitRest:
         else:
             start, end = window(call.params, self.venue.now_ms())
             symbol = self.symbol(engine, call.params) if call.params.get("symbol") else None
+            covered = self.covers(category, engine, call.params)
             closed = [o for o in engine.orders_of(call.account, symbol)
-                      if o.status not in OPEN and start <= o.time_ms <= end]
+                      if o.status not in OPEN and start <= o.time_ms <= end and covered(o.symbol)]
             orders, cursor = page(closed, call.params)
         return {"category": category, "nextPageCursor": cursor, "list": [order_json(o, category) for o in orders]}
 
     async def executions(self, call: Call) -> Any:
         """GET /v5/execution/list: the account's executions within the window (as /v5/order/history's), newest first.
 
-        Of one symbol or all, paged by ``cursor``, ``limit`` 1-100 (default 50); each side of a fill its own
-        ``execId`` (docs/v5/order/execution). Only ``execType`` Trade: the sim has no funding or delivery.
+        Of one symbol or all (linear: see ``covers``), paged by ``cursor``, ``limit`` 1-100 (default 50); each
+        side of a fill its own ``execId`` (docs/v5/order/execution). Only ``execType`` Trade: the sim has no
+        funding or delivery.
         """
         category, engine = self.engine(call.params)
         start, end = window(call.params, self.venue.now_ms())
         symbol = self.symbol(engine, call.params) if call.params.get("symbol") else None
-        within = [e for e in engine.executions(call.account, symbol) if start <= e.fill.time_ms <= end]
+        covered = self.covers(category, engine, call.params)
+        within = [e for e in engine.executions(call.account, symbol)
+                  if start <= e.fill.time_ms <= end and covered(e.fill.symbol)]
         rows, cursor = keyset_page(within, call.params, lambda e: e.seq, EXECUTION_LIMITS)
         return {"category": category, "nextPageCursor": cursor, "list": [execution_json(e, category) for e in rows]}
 

@@ -138,6 +138,12 @@ class Engine:
     def __repr__(self) -> str:
         return f"Engine(markets={list(self.markets)}, orders={len(self.orders)})"
 
+    def list_market(self, market: Market) -> None:
+        """List ``market`` now, its book empty: one quoted in a coin the sim's accounts start without (a USDC
+        perpetual) cannot be in ``SimConfig.markets``, whose books the market maker seeds at start."""
+        self.markets[market.symbol], self.books[market.symbol] = market, Book(market)
+        self.trades[market.symbol] = []
+
     # ===== balances =====
 
     def balance(self, account: str, asset: str) -> Balance:

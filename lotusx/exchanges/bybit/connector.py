@@ -673,17 +673,17 @@ class Bybit:
         raise NotFound(f"GET {ep.ORDER_HISTORY.path}: no such order", code=110001)
 
     async def get_open_orders(self, symbol: str | None = None) -> list[Order]:
-        """Every open order of one symbol, or of all (linear: all USDT-settled), newest first.
+        """Every open order of one symbol, or of all (linear: USDT- and USDC-settled), newest created first.
 
         Follows ``nextPageCursor`` page by page (see :meth:`_walk`). Pages are not one snapshot:
         an order placed or cancelled during the walk may or may not be listed, but none is
         listed twice.
         """
-        return await self._walk(ep.ORDER_REALTIME, [self._scope(symbol)])
+        return await self._walk(ep.ORDER_REALTIME, symbol, [])
 
     async def get_order_history(self, symbol: str | None = None, *, since: int,
                                 until: int | None = None) -> list[Order]:
-        """Closed orders of one symbol, or of all (linear: all USDT-settled), dated ``since`` to ``until`` (ms).
+        """Closed orders of one symbol, or of all (linear: USDT- and USDC-settled), dated ``since`` to ``until`` (ms).
 
         GET /v5/order/history, asked in windows of at most 7 days (the venue's limit) and
         walked page by page. ``until`` defaults to now. The venue keeps orders cancelled without
@@ -694,14 +694,19 @@ class Bybit:
         end = until if until is not None else await self.parts.list_end(f"GET {ep.ORDER_HISTORY.path}")
         found: dict[str, Order] = {}
         for start, stop in windows(since, end, _HISTORY_SPAN_MS):
-            for order in await self._walk(ep.ORDER_HISTORY, [self._scope(symbol), ("startTime", start),
-                                                             ("endTime", stop)]):
+            for order in await self._walk(ep.ORDER_HISTORY, symbol, [("startTime", start), ("endTime", stop)]):
                 found[order.order_id] = order
         return list(found.values())
 
-    def _scope(self, symbol: str | None) -> tuple[str, str | None]:
-        """One symbol, or every one: linear lists need a settle coin, spot takes none."""
-        return ("symbol", symbol) if symbol else ("settleCoin", "USDT" if self.category.name == "linear" else None)
+    def _scopes(self, symbol: str | None) -> list[tuple[str, str | None]]:
+        """What one list query is asked for: one symbol, or every one, which on linear is one query per settle
+        coin (docs/v5/order/open-order: linear needs "either symbol, baseCoin or settleCoin"; USDT and USDC
+        contracts alike are linear's, docs/v5/enum "category"); spot takes no settle coin: one query."""
+        if symbol:
+            return [("symbol", symbol)]
+        if self.category.name == "linear":
+            return [("settleCoin", coin) for coin in _SETTLE_COINS]
+        return [("settleCoin", None)]
 
     async def get_fills(self, symbol: str, *, since: int, until: int | None = None) -> list[Fill]:
         """This account's fills of ``symbol`` from ``since`` to ``until`` (ms, default now), oldest first, with fees.
@@ -711,14 +716,16 @@ class Bybit:
         fees, listed there too (execType Funding), are no fills and are left out.
         """
         end = until if until is not None else await self.parts.list_end(f"GET {ep.EXECUTION_LIST.path}")
-        return await self._fills([("symbol", symbol)], since, end)
+        return await self._fills(symbol, since, end)
 
-    async def _fills(self, scope: Sequence[tuple[str, Any]], since: int, end: int) -> list[Fill]:
-        """The fills the execution list answers for ``scope`` (a symbol, or the category) from ``since`` to ``end``."""
+    async def _fills(self, symbol: str | None, since: int, end: int) -> list[Fill]:
+        """The fills the execution list answers for ``symbol``, or the category (see :meth:`_scopes`), from
+        ``since`` to ``end``, oldest first."""
         found: dict[str, Fill] = {}
         for start, stop in windows(since, end, _HISTORY_SPAN_MS):
-            rows = await self._pages(ep.EXECUTION_LIST, [*scope, ("startTime", start), ("endTime", stop)],
-                                     s.ExecutionRow, _FILLS_PAGE, "fills")
+            rows = [row for scope in self._scopes(symbol)
+                    for row in await self._pages(ep.EXECUTION_LIST, [scope, ("startTime", start), ("endTime", stop)],
+                                                 s.ExecutionRow, _FILLS_PAGE, "fills")]
             for row in reversed(rows):  # the venue lists newest first
                 if _is_fill(row) and row.execId not in found:
                     found[row.execId] = await self._fill(row)
@@ -741,10 +748,14 @@ class Bybit:
             self._settles[symbol] = coin
         return self._settles[symbol]
 
-    async def _walk(self, endpoint: Endpoint, params: Sequence[tuple[str, Any]]) -> list[Order]:
-        """Every order a paged list query answers (see :meth:`_pages`)."""
+    async def _walk(self, endpoint: Endpoint, symbol: str | None, params: Sequence[tuple[str, Any]]) -> list[Order]:
+        """Every order a paged list query answers for ``symbol``, or the category (see :meth:`_scopes` and
+        :meth:`_pages`), newest created first as the venue sorts each list (docs/v5/order/open-order)."""
+        rows = [row for scope in self._scopes(symbol)
+                for row in await self._pages(endpoint, [scope, *params], s.OrderRow, _PAGE, "orders")]
         orders: dict[str, Order] = {}
-        for row in await self._pages(endpoint, params, s.OrderRow, _PAGE, "orders"):
+        # Stable: one list's rows keep the venue's order; the settle coins' lists are merged by creation time.
+        for row in sorted(rows, key=lambda row: int(row.createdTime or 0), reverse=True):
             # a venue paging by offset repeats an order when a newer one arrives
             orders.setdefault(row.orderId, _order(row))
         return list(orders.values())
@@ -999,8 +1010,8 @@ class Bybit:
         reconnect hid.
 
         ``symbols`` is taken for the same call as Binance's and not needed: after a gap one
-        execution list query covers every symbol of the category (linear: of USDT contracts, as
-        :meth:`watch_orders`' history), and :func:`lotusx.account.follow_fills` yields the fills
+        execution list query per settle coin covers every symbol of the category (linear: USDT and USDC
+        contracts, as :meth:`watch_orders`' lists), and :func:`lotusx.account.follow_fills` yields the fills
         since the gap began not yielded yet, oldest first, each once by its ``execId``.
 
         Every execution but ``Funding`` is a fill, as in :meth:`get_fills`: ``Trade``, and on
@@ -1045,7 +1056,7 @@ class Bybit:
             start = gap_start_ms(gap_time, self.parts.clock.offset, HEARTBEAT.idle_timeout)
             # Until a little past now: the venue's clock is known to within the offset's error.
             until = int((self.parts.clock.time() + GAP_SLACK) * 1000)
-            return await self._fills([self._scope(None)], start, until)
+            return await self._fills(None, start, until)
 
         async with aclosing(executions()) as messages, aclosing(follow_fills(
                 messages, fills=_read_fills, fetch=fetch, clock=self.parts.clock, metrics=self.metrics,

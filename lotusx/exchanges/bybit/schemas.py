@@ -160,6 +160,7 @@ class OrderRow(msgspec.Struct):
     qty: Decimal
     cumExecQty: Decimal
     timeInForce: str | None = None
+    createdTime: Millis | None = None  # the lists are sorted by it, newest first (docs/v5/order/open-order)
     updatedTime: Millis | None = None
     category: str | None = None
     marketUnit: str = ""  # a spot Market order's unit of ``qty``: "baseCoin" or "quoteCoin"

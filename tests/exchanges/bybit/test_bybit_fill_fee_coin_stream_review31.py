@@ -13,6 +13,7 @@ import time
 from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
+from urllib.parse import parse_qsl
 
 import orjson
 from aiohttp import web
@@ -93,7 +94,8 @@ async def test_a_fill_whose_fee_coin_query_fails_comes_from_the_execution_list(s
     venue = Venue(failing=3)
     fill = await first_fill(serve_app, venue)
     assert (fill.trade_id, fill.fee, fill.fee_asset) == (ROW["execId"], Decimal("0.071409"), "USDC")
-    assert len(venue.listed) == 1 and f"startTime={EXEC_TIME}&" in venue.listed[0]
+    asked = [dict(parse_qsl(query)) for query in venue.listed]  # one list per settle coin, from the fill's time
+    assert [(q["settleCoin"], q["startTime"]) for q in asked] == [("USDT", str(EXEC_TIME)), ("USDC", str(EXEC_TIME))]
 
 
 async def test_a_fill_whose_fee_coin_is_answered_comes_from_the_stream(serve_app: ServeApp) -> None:

@@ -119,7 +119,7 @@ async def test_post_only_and_quote_sized_orders() -> None:
 
 
 async def test_linear_venue_sends_category_linear() -> None:
-    """VENUE_LINEAR trades category=linear; open orders without a symbol ask for USDT-settled ones."""
+    """VENUE_LINEAR trades category=linear; open orders without a symbol are asked per settle coin, USDT then USDC."""
     conn, transport, _ = connect(lambda c: Venue(c, order_realtime=lambda r: answer({"list": [ORDER]}),
                                                  order_create=lambda r: answer({"orderId": "1"})), VENUE_LINEAR)
     async with conn as ex:
@@ -128,9 +128,10 @@ async def test_linear_venue_sends_category_linear() -> None:
             await ex.place_order(lotusx.NewOrder(symbol="BTCUSDT", side="BUY", type="MARKET",
                                                  quote_quantity=Decimal("1")))
         await ex.place_order(lotusx.NewOrder(symbol="BTCUSDT", side="BUY", type="MARKET", quantity=Decimal("1")))
-    [query] = wire(transport, "/v5/order/realtime")
+    usdt, usdc = wire(transport, "/v5/order/realtime")
     [create] = wire(transport, "/v5/order/create")
-    assert query.query_string == "category=linear&settleCoin=USDT&limit=50"
+    assert (usdt.query_string, usdc.query_string) == ("category=linear&settleCoin=USDT&limit=50",
+                                                      "category=linear&settleCoin=USDC&limit=50")
     assert "marketUnit" not in orjson.loads(create.body or b"") and b'"category":"linear"' in (create.body or b"")
 
 
