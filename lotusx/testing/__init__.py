@@ -31,8 +31,9 @@ Use them to test your own layers and middleware without a network or real time::
 
       async with lotusx.connect("binance", inner=[Record("rest.jsonl")],
                                 ws_session=lambda url: RecordWs(AiohttpWs(url), "ws.jsonl")) as ex: ...
+      replayed = ReplayWs("ws.jsonl")  # one for the run: a reconnect reads on, not from the start
       async with lotusx.connect("binance", transport=replay_transport("rest.jsonl"),
-                                ws_session=lambda url: ReplayWs("ws.jsonl")) as ex: ...
+                                ws_session=lambda url: replayed) as ex: ...
 
   The file format is in :mod:`lotusx.testing.replay`.
 - A whole connector runs on a fake venue: ``lotusx.connect("binance", transport=FakeTransport(handler))``
