@@ -18,7 +18,8 @@ anything sent (a login carries a key or a signature).
 
 REST: each exchange, as the ``Record`` layer saw it. Never written: any request header (the API
 key, a header signature), the request body, and the query parameters named ``volatile``
-(default ``signature``, ``timestamp``, ``recvWindow``: secret or different on every run). The
+(default ``signature``, ``timestamp``, ``recvWindow``, ``apiKey``, ``api_key``, ``listenKey``,
+``sign``: different on every run, or secret). The
 response is written as it came: headers kept (the venues' usage headers drive the limiter),
 ``body`` as text when it is UTF-8, else ``body_b64``; bytes, so amounts stay exact.
 
@@ -47,7 +48,8 @@ from lotusx.kernel.ws import WsFrame, WsKind
 from lotusx.testing.ws import FakeWs
 
 WS_FORMAT, REST_FORMAT, VERSION = "lotusx-ws", "lotusx-rest", 1
-VOLATILE = frozenset({"signature", "timestamp", "recvWindow"})
+# Different on every run (the stamps, the signature) or secret (a key in the query, as lotusx.log masks them).
+VOLATILE = frozenset({"signature", "timestamp", "recvWindow", "apiKey", "api_key", "listenKey", "sign"})
 StrPath = str | os.PathLike[str]
 
 

@@ -174,6 +174,15 @@ async def test_a_bybit_signed_request_leaves_no_key_secret_or_signature(tmp_path
     assert "1700000123456" not in text and "X-BAPI" not in text
 
 
+async def test_a_key_carried_in_the_query_is_never_written(tmp_path: Path) -> None:
+    """apiKey, api_key, listenKey and sign query parameters are left out, as the log scrubber masks them."""
+    path = tmp_path / "rest.jsonl"
+    query = (("symbol", "BTCUSDT"), ("apiKey", KEY), ("api_key", KEY), ("listenKey", KEY), ("sign", KEY))
+    await record_one(path, Request(method="GET", path="/x", query=query))
+    assert KEY not in path.read_text()
+    assert lines(path)[1]["query"] == [["symbol", "BTCUSDT"]]
+
+
 async def test_an_error_answer_raised_by_a_layer_beneath_is_recorded(tmp_path: Path) -> None:
     """A venue rejection raised with its response (MapErrors) is written, then raised on unchanged."""
     path = tmp_path / "rest.jsonl"
