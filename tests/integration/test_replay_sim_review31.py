@@ -60,6 +60,21 @@ async def test_a_recorded_session_replays_offline_to_equal_typed_results(tmp_pat
     assert keys.hmac_key not in text and keys.hmac_secret not in text
 
 
+async def test_a_bybit_session_replays_without_its_key_or_signature_recorded(tmp_path: Path) -> None:
+    """Bybit's header-signed calls are recorded with no key nor signature and replay to equal results."""
+    rest = tmp_path / "rest.jsonl"
+    order = NewOrder(symbol=SYMBOL, side="BUY", type="MARKET", quantity=Decimal("0.001"), client_order_id="replay-2")
+    async with serve(venues=("bybit",), seed=1) as sim:
+        keys = sim.api_keys("bybit")
+        creds = Credentials(api_key=keys.hmac_key, secret=keys.hmac_secret)
+        async with lotusx.connect("bybit", credentials=creds, rest_url=sim.rest_url("bybit"),
+                                  inner=[Record(rest)]) as ex:
+            live = (await ex.get_order_book(SYMBOL, 5), await ex.place_order(order))
+    async with lotusx.connect("bybit", credentials=creds, transport=replay_transport(rest)) as ex:
+        assert (await ex.get_order_book(SYMBOL, 5), await ex.place_order(order)) == live
+    text = rest.read_text()
+    assert keys.hmac_key not in text and keys.hmac_secret not in text and "X-BAPI" not in text
+
 async def test_a_replayed_connector_refuses_a_call_the_recording_never_saw(tmp_path: Path) -> None:
     """A call beyond the recording raises ConfigError naming it, instead of a venue error or a 404."""
     rest = tmp_path / "rest.jsonl"
