@@ -14,14 +14,17 @@ naming the format and its version; a replay refuses any other (a ``ConfigError``
 WS: each inbound TEXT or BINARY frame, ``t`` its monotonic offset in seconds from the first
 frame its session read (a later session appended to the same file starts again at 0). Control
 frames (ping, pong, close) are the connection's, not the data's, and are not written; nor is
-anything sent (a login carries a key or a signature).
+anything sent (a login carries a key or a signature). A registered secret (``lotusx.register_secret``:
+every connector's key and secret) in a text frame is written as ``[REDACTED]``: Binance's
+``session.logon`` answer echoes the API key. A binary frame is written as it came.
 
 REST: each exchange, as the ``Record`` layer saw it. Never written: any request header (the API
 key, a header signature), the request body, and the query parameters named ``volatile``
 (default ``signature``, ``timestamp``, ``recvWindow``, ``apiKey``, ``api_key``, ``listenKey``,
 ``sign``: different on every run, or secret). The
 response is written as it came: headers kept (the venues' usage headers drive the limiter),
-``body`` as text when it is UTF-8, else ``body_b64``; bytes, so amounts stay exact.
+``body`` as text when it is UTF-8, else ``body_b64``; bytes, so amounts stay exact. A registered
+secret in a text body or a header is written as ``[REDACTED]``.
 
 ``ReplayWs(path)`` is a :class:`FakeWs` queued with the frames; ``replay_transport(path)``
 answers each request with the first unused recorded response of the same method, path and
@@ -40,6 +43,7 @@ from typing import Any
 import orjson
 from multidict import CIMultiDict
 
+from lotusx.kernel.credentials import secrets_longest_first
 from lotusx.kernel.errors import ConfigError, LotusXError
 from lotusx.kernel.message import Request, Response
 from lotusx.kernel.protocols import SYSTEM_CLOCK, Clock, WsSession
@@ -49,6 +53,7 @@ from lotusx.testing.ws import FakeWs
 
 WS_FORMAT, REST_FORMAT, VERSION = "lotusx-ws", "lotusx-rest", 1
 # Different on every run (the stamps, the signature) or secret (a key in the query, as lotusx.log masks them).
+REDACTED = "[REDACTED]"
 VOLATILE = frozenset({"signature", "timestamp", "recvWindow", "apiKey", "api_key", "listenKey", "sign"})
 StrPath = str | os.PathLike[str]
 
@@ -59,6 +64,14 @@ def _append(path: StrPath, fmt: str, record: dict[str, Any]) -> None:
         if file.tell() == 0:
             file.write(orjson.dumps({"format": fmt, "version": VERSION}) + b"\n")
         file.write(orjson.dumps(record) + b"\n")
+
+
+def _masked(text: str) -> str:
+    """``text`` with every registered secret (a connector's key and secret) as ``[REDACTED]``."""
+    for secret in secrets_longest_first():
+        if secret in text:
+            text = text.replace(secret, REDACTED)
+    return text
 
 
 def _read(path: StrPath, fmt: str) -> list[dict[str, Any]]:
@@ -95,7 +108,9 @@ class RecordWs:
             now = self.clock.monotonic()
             if self._first is None:
                 self._first = now
-            text = frame.data if isinstance(frame.data, str) else base64.b64encode(frame.data).decode()
+            # A venue may echo the key (Binance's session.logon answer): masked. A binary frame is written as it
+            # came (compressed, it may hold the key unseen): record no compressed private stream you share.
+            text = _masked(frame.data) if isinstance(frame.data, str) else base64.b64encode(frame.data).decode()
             _append(self.path, WS_FORMAT, {"t": round(now - self._first, 6), "kind": frame.kind.name.lower(),
                                            "data": text})
         return frame
@@ -149,12 +164,12 @@ class Record:
 
     def _write(self, request: Request, response: Response) -> None:
         try:
-            body = {"body": response.body.decode()}
+            body = {"body": _masked(response.body.decode())}
         except UnicodeDecodeError:
             body = {"body_b64": base64.b64encode(response.body).decode()}
         _append(self.path, REST_FORMAT, {"method": request.method, "path": request.path,
                                          "query": _kept(request.query, self.volatile), "status": response.status,
-                                         "headers": list(response.headers.items()), **body})
+                                         "headers": [(k, _masked(v)) for k, v in response.headers.items()], **body})
 
     def __repr__(self) -> str:
         return f"Record({os.fspath(self.path)!r})"

@@ -8,7 +8,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from lotusx import ConfigError, LotusXError, Request, Response, WsFrame
+from lotusx import ConfigError, LotusXError, Request, Response, WsFrame, register_secret
 from lotusx.signers import BinanceHmac, BybitHmac
 from lotusx.testing import FakeClock, FakeTransport, FakeWs, Record, RecordWs, ReplayWs, replay_transport
 
@@ -78,6 +78,15 @@ async def test_what_the_user_sends_never_reaches_the_file(tmp_path: Path) -> Non
     await session.next()
     text = path.read_text()
     assert KEY not in text and "deadbeefsignature" not in text and "auth" not in text
+
+
+async def test_a_key_the_venue_echoes_in_a_frame_is_masked(tmp_path: Path) -> None:
+    """Binance's session.logon answer carries the API key: a registered secret is written as [REDACTED]."""
+    register_secret(KEY)
+    path = tmp_path / "ws.jsonl"
+    await recorded(path, f'{{"id":1,"status":200,"result":{{"apiKey":"{KEY}","authorizedSince":1}}}}')
+    assert KEY not in path.read_text()
+    assert lines(path)[1]["data"] == '{"id":1,"status":200,"result":{"apiKey":"[REDACTED]","authorizedSince":1}}'
 
 
 async def test_a_replay_gives_the_recorded_frames_in_order(tmp_path: Path) -> None:
@@ -194,6 +203,15 @@ async def test_an_error_answer_raised_by_a_layer_beneath_is_recorded(tmp_path: P
     with pytest.raises(LotusXError, match="rejected"):
         await Record(path)(refuse)(Request(method="POST", path="/api/v3/order"))
     assert lines(path)[1]["status"] == 400
+
+
+async def test_a_key_a_response_echoes_is_masked(tmp_path: Path) -> None:
+    """A registered secret in a response body or header is written as [REDACTED]."""
+    register_secret(KEY)
+    path = tmp_path / "rest.jsonl"
+    echo = FakeTransport(lambda r: Response(status=200, body=f'{{"apiKey":"{KEY}"}}'.encode(), headers={"X-Key": KEY}))
+    await record_one(path, Request(method="GET", path="/x"), echo)
+    assert KEY not in path.read_text()
 
 
 async def test_a_replay_answers_with_the_recorded_response(tmp_path: Path) -> None:
