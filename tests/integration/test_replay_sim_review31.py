@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 import lotusx
-from lotusx import ConfigError, Credentials, NewOrder, Trade
+from lotusx import ConfigError, Credentials, NewOrder, OrderBook, Trade
 from lotusx.sim import serve
 from lotusx.testing import FakeWs, Record, RecordWs, ReplayWs, replay_transport
 from lotusx.transport import AiohttpWs
@@ -59,6 +59,27 @@ async def test_a_recorded_session_replays_offline_to_equal_typed_results(tmp_pat
     text = rest.read_text() + ws.read_text()
     assert keys.hmac_key not in text and keys.hmac_secret not in text
 
+
+async def first_books(ex: Any, count: int) -> list[OrderBook]:
+    """The first ``count`` books ``watch_order_book`` yields (a REST snapshot, then the stream's diffs)."""
+    got: list[OrderBook] = []
+    async for book in ex.watch_order_book(SYMBOL, 5):
+        got.append(book)
+        if len(got) == count:
+            break
+    return got
+
+
+async def test_a_recorded_book_stream_replays_to_the_same_books(tmp_path: Path) -> None:
+    """The maintained book, synced from a recorded snapshot and recorded diffs, is the live run's, book by book."""
+    rest, ws = tmp_path / "rest.jsonl", tmp_path / "ws.jsonl"
+    async with serve(venues=("binance",), seed=1) as sim, lotusx.connect(
+            "binance", rest_url=sim.rest_url("binance"), ws_url=sim.ws_url("binance"), inner=[Record(rest)],
+            ws_session=lambda url: RecordWs(AiohttpWs(url), ws)) as ex:
+        live = await asyncio.wait_for(first_books(ex, 5), 20)
+    replayed = ReplayWs(ws)
+    async with lotusx.connect("binance", transport=replay_transport(rest), ws_session=lambda url: replayed) as ex:
+        assert await asyncio.wait_for(first_books(ex, 5), 20) == live
 
 async def test_a_bybit_session_replays_without_its_key_or_signature_recorded(tmp_path: Path) -> None:
     """Bybit's header-signed calls are recorded with no key nor signature and replay to equal results."""
