@@ -21,10 +21,10 @@ every connector's key and secret) in a text frame is written as ``[REDACTED]``: 
 REST: each exchange, as the ``Record`` layer saw it. Never written: any request header (the API
 key, a header signature), the request body, and the query parameters named ``volatile``
 (default ``signature``, ``timestamp``, ``recvWindow``, ``apiKey``, ``api_key``, ``listenKey``,
-``sign``: different on every run, or secret). The
-response is written as it came: headers kept (the venues' usage headers drive the limiter),
-``body`` as text when it is UTF-8, else ``body_b64``; bytes, so amounts stay exact. A registered
-secret in a text body or a header is written as ``[REDACTED]``.
+``sign``: different on every run, or secret). The response is written as it came: headers kept
+(the venues' usage headers drive the limiter), ``body`` as text when it is UTF-8, else
+``body_b64``; bytes, so amounts stay exact. A registered secret in a text body or a header is
+written as ``[REDACTED]``.
 
 ``ReplayWs(path)`` is a :class:`FakeWs` queued with the frames; ``replay_transport(path)``
 answers each request with the first unused recorded response of the same method, path and
@@ -52,8 +52,8 @@ from lotusx.kernel.ws import WsFrame, WsKind
 from lotusx.testing.ws import FakeWs
 
 WS_FORMAT, REST_FORMAT, VERSION = "lotusx-ws", "lotusx-rest", 1
-# Different on every run (the stamps, the signature) or secret (a key in the query, as lotusx.log masks them).
 REDACTED = "[REDACTED]"
+# Different on every run (the stamps, the signature) or secret (a key in the query, as lotusx.log masks them).
 VOLATILE = frozenset({"signature", "timestamp", "recvWindow", "apiKey", "api_key", "listenKey", "sign"})
 StrPath = str | os.PathLike[str]
 
