@@ -33,7 +33,7 @@ from lotusx.kernel.client import RestClient
 from lotusx.kernel.credentials import Credentials
 from lotusx.kernel.errors import ConfigError, LotusXError
 from lotusx.kernel.message import Endpoint, Request, Response
-from lotusx.kernel.protocols import SYSTEM_CLOCK, Clock, Signer
+from lotusx.kernel.protocols import SYSTEM_CLOCK, Clock, Signer, WsSession
 from lotusx.kernel.service import Layer, Service, stack
 from lotusx.layers.clock import ClockSync, ServerClock, fresh
 from lotusx.layers.limiter import Limiter, Pool
@@ -99,6 +99,8 @@ class Parts:
     streams: weakref.WeakSet[Stream] = field(default_factory=weakref.WeakSet, compare=False, repr=False)
     # The HTTP proxy every socket goes through (``lotusx.connect(proxy=...)``); it may hold a password.
     proxy: str | None = field(default=None, repr=False)
+    # ``lotusx.connect(ws_session=...)``: what opens a stream's sessions instead (a recorder, a replay).
+    ws_session: Callable[[str], WsSession] | None = field(default=None, repr=False)
 
     @property
     def local_clock(self) -> Clock:
@@ -154,8 +156,10 @@ class Parts:
             if closed_before or not self.rest.closed:
                 raise
 
-    def socket(self, url: str) -> AiohttpWs:
-        """A WebSocket session to ``url`` as this connector opens them (through its ``proxy``)."""
+    def socket(self, url: str) -> WsSession:
+        """A WebSocket session to ``url`` as this connector opens them: ``ws_session(url)``, else via its ``proxy``."""
+        if self.ws_session is not None:
+            return self.ws_session(url)
         return AiohttpWs(url, proxy=self.proxy)
 
     def opened(self, stream: S) -> S:
@@ -237,7 +241,8 @@ def open_venue(venue: Venue, *, credentials: Credentials | None = None, rest_url
                inner: Sequence[Layer] = (), rate_limit_storage: str = "memory://",
                rate_limits: Mapping[str, Sequence[Pool]] | None = None, metrics: Metrics | None = None,
                clock: Clock = SYSTEM_CLOCK, max_wait: float = 30.0, transport: Service | None = None,
-               proxy: str | None = None, ws_trading: bool = False) -> Any:
+               proxy: str | None = None, ws_trading: bool = False,
+               ws_session: Callable[[str], WsSession] | None = None) -> Any:
     """Build ``venue``'s connector over its canonical stack (see the module docstring).
 
     ``ws_api_url`` defaults to ``ws_url`` when that is given, else to the venue's own: a
@@ -250,6 +255,9 @@ def open_venue(venue: Venue, *, credentials: Credentials | None = None, rest_url
     :class:`WsTrading` takes go over one WebSocket API socket, the others to the REST transport.
     """
     _check_options(credentials, outer, inner, rest_url=rest_url, ws_url=ws_url, ws_api_url=ws_api_url)
+    if ws_session is not None and not callable(ws_session):
+        raise ConfigError(f"ws_session= takes a function of the stream's URL returning a session, e.g. "
+                          f"ws_session=lambda url: RecordWs(AiohttpWs(url), path), got {type(ws_session).__name__}")
     if ws_trading and venue.ws_trading is None:
         raise ConfigError(f"ws_trading=True: {venue.name} declares no WebSocket API to trade over "
                           "(binance and bybit do); leave it out to trade over REST")
@@ -319,7 +327,7 @@ def open_venue(venue: Venue, *, credentials: Credentials | None = None, rest_url
     # status check (re-running the venue map would decode every successful body twice).
     rest = RestClient(transport, layers)
     parts = Parts(venue, rest, server_clock, credentials, (ws_url or venue.ws_url).rstrip("/"), metrics, signed,
-                  api_url, rate_limit, proxy=proxy)
+                  api_url, rate_limit, proxy=proxy, ws_session=ws_session)
     return venue.connector(parts)
 
 
@@ -473,6 +481,11 @@ class connect:
       cancel-replace, cancel all, order and open-order reads) over one WebSocket API socket kept
       open, instead of an HTTP request each, through the same layers; every other call stays on
       REST. ``False`` (the default) trades over REST. A venue without one refuses it (``ConfigError``).
+    - ``ws_session``: ``None`` (the default), or a function of a stream's URL returning the
+      :class:`~lotusx.WsSession` to read it through, called for each connection a stream opens:
+      ``lambda url: RecordWs(AiohttpWs(url), "ws.jsonl")`` records what the streams read,
+      ``lambda url: replayed`` (a ``lotusx.testing.ReplayWs``) plays it back. Its sessions get no
+      ``proxy``: give them yours. The ``ws_trading`` socket is not opened through it.
 
     An unknown venue raises ``ConfigError`` at once; a malformed option (a URL without its
     scheme, an unknown pool) raises it on entering the block, before anything is sent. The
@@ -484,13 +497,15 @@ class connect:
                  inner: Sequence[Layer] = (), rate_limit_storage: str = "memory://",
                  rate_limits: Mapping[str, Sequence[Pool]] | None = None, metrics: Metrics | None = None,
                  clock: Clock = SYSTEM_CLOCK, max_wait: float = 30.0, transport: Service | None = None,
-                 proxy: str | None = None, ws_trading: bool = False) -> None:
+                 proxy: str | None = None, ws_trading: bool = False,
+                 ws_session: Callable[[str], WsSession] | None = None) -> None:
         self.venue = venue if isinstance(venue, Venue) else find_venue(venue)
         self._open = functools.partial(
             open_venue, self.venue, credentials=credentials, rest_url=rest_url, ws_url=ws_url, ws_api_url=ws_api_url,
             outer=outer, inner=inner,
             rate_limit_storage=rate_limit_storage, rate_limits=rate_limits, metrics=metrics, clock=clock,
-            max_wait=max_wait, transport=transport, proxy=proxy, ws_trading=ws_trading)
+            max_wait=max_wait, transport=transport, proxy=proxy, ws_trading=ws_trading,
+            ws_session=ws_session)
         self._connector: Any = None
 
     async def __aenter__(self) -> Any:

@@ -23,12 +23,27 @@ Use them to test your own layers and middleware without a network or real time::
   integration tests over real sockets.
 - :class:`FakeWs` is a scripted :class:`~lotusx.WsSession`: inbound frames you queue,
   sends it records. ``ReconnectWs`` takes a factory of sessions: ``ReconnectWs(lambda: fake, ...)``.
+- :class:`RecordWs` wraps any ``WsSession`` and appends its inbound frames to a JSON-lines file;
+  :class:`ReplayWs` is a ``FakeWs`` playing such a file back (``paced=True``: at the recorded offsets).
+- :class:`Record` is a layer appending each REST exchange to a JSON-lines file, without keys,
+  signatures, timestamps or request headers; :func:`replay_transport` answers from that file
+  (``ConfigError`` for a request it holds no answer for). Record once, replay in every test::
+
+      async with lotusx.connect("binance", inner=[Record("rest.jsonl")],
+                                ws_session=lambda url: RecordWs(AiohttpWs(url), "ws.jsonl")) as ex: ...
+      replayed = ReplayWs("ws.jsonl")  # one for the run: a reconnect reads on, not from the start
+      async with lotusx.connect("binance", transport=replay_transport("rest.jsonl"),
+                                ws_session=lambda url: replayed) as ex: ...
+
+  The file format is in :mod:`lotusx.testing.replay`.
 - A whole connector runs on a fake venue: ``lotusx.connect("binance", transport=FakeTransport(handler))``
   (a signed call first samples the venue's clock: answer ``/api/v3/time`` with ``{"serverTime": <ms>}``).
 """
 
 from lotusx.testing.clock import FakeClock, RecordingClock
+from lotusx.testing.replay import Record, RecordWs, ReplayWs, replay_transport
 from lotusx.testing.rest import FakeTransport, ScriptedService
 from lotusx.testing.ws import FakeWs
 
-__all__ = ["FakeClock", "FakeTransport", "FakeWs", "RecordingClock", "ScriptedService"]
+__all__ = ["FakeClock", "FakeTransport", "FakeWs", "Record", "RecordWs", "RecordingClock", "ReplayWs",
+           "ScriptedService", "replay_transport"]
