@@ -257,6 +257,8 @@ if __name__ == "__main__":
     parser.add_argument("--ws-trading", action="store_true", help="orders over the venue's WebSocket API")
     parser.add_argument("--ed25519", action="store_true", help="Binance: trade with the Ed25519 key, not HMAC")
     args = parser.parse_args()
+    if args.ed25519 and args.venue != "binance":  # said before the simulator starts: no traceback from its task
+        parser.error(f"--ed25519: the {args.venue} simulator has no Ed25519 key (binance has)")
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.ERROR))
     try:
         run = main(args.venue, args.seconds, args.ws_trading, args.ed25519)
