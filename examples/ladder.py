@@ -79,7 +79,7 @@ async def main(venue: str, seconds: float, ws_trading: bool = False, ed25519: bo
                 raise SystemExit(f"--ed25519: the {venue} simulator has no Ed25519 key (binance has)")
             # The sim hands out the key's 32-byte seed, base64; Credentials takes it as bytes.
             seed = base64.b64decode(keys.ed25519_private_key)
-            credentials = lotusx.Credentials(keys.ed25519_key, seed)  # type: ignore[arg-type]
+            credentials = lotusx.Credentials(keys.ed25519_key, seed)
         async with lotusx.connect(venue, credentials=credentials, rest_url=sim.rest_url(venue),
                                   ws_url=sim.ws_url(venue), metrics=metrics, ws_trading=ws_trading) as ex:
             if ws_trading:

@@ -1130,7 +1130,7 @@ class Bybit:
     def _private_ws(self, what: str) -> ReconnectWs:
         """A private stream (not started), logging in on each connection; ``what`` needs the credentials."""
         credentials = self.parts.need_credentials(what)
-        signer, clock = BybitHmac(credentials.api_key, credentials.secret), self.parts.clock
+        signer, clock = BybitHmac(credentials.api_key, credentials.hmac_secret()), self.parts.clock
 
         stamps = LoginClock(clock)
 
