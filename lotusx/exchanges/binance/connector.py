@@ -457,7 +457,7 @@ class Binance:
             rows = await self.rest.delete(ep.CANCEL_ALL.path, {"symbol": symbol}, endpoint=ep.CANCEL_ALL,
                                           type=list[msgspec.Raw])
         except NotFound as exc:
-            if exc.code == _UNKNOWN_ORDER:
+            if exc.code in ep.CANCEL_ALL.answer_codes:
                 return []
             raise
         return [_cancelled(order) for order in _cancel_reports(rows)]
