@@ -72,6 +72,12 @@ def _rounded_amount(method: str, name: str, value: object) -> None:
         raise ConfigError(f"{method}: {name} must be a Decimal, got {type(value).__name__} {value!r}")
 
 
+def check_several(name: str, values: object) -> None:
+    """``ConfigError`` for a str where a collection of them is asked: iterated, it would be its letters."""
+    if isinstance(values, str | bytes):
+        raise ConfigError(f"{name} is a collection, got the str {values!r}: pass [{values!r}]")
+
+
 def check_count(name: str, value: int | None, *, none: str | None = None) -> None:
     """``ConfigError`` unless ``value`` is a whole number >= 1 (or ``None``, when ``none`` says what that means).
 
