@@ -141,7 +141,7 @@ class Ladder:
             await self.requote((bid + ask) / 2)
         refused = ", ".join(f"{kind} {count}" for kind, count in sorted(self.refused.items())) or "none"
         unexpected = ", ".join(f"{kind} {count}" for kind, count in sorted(self.unexpected.items())) or "none"
-        print(f"ladder {LEVELS} a side of {self.size} for {seconds:.0f} s: place_orders calls {self.place_calls}, "
+        print(f"ladder {LEVELS} a side of {self.size} for {seconds:g} s: place_orders calls {self.place_calls}, "
               f"amend_orders calls {self.amend_calls}; placed {self.placed}, amended {self.amended}, "
               f"gone {self.gone} (filled, or cancelled by the venue)")
         print(f"refused: {refused}")
