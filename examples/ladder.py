@@ -79,7 +79,7 @@ async def main(venue: str, seconds: float, ws_trading: bool = False, ed25519: bo
                 raise SystemExit(f"--ed25519: the {venue} simulator has no Ed25519 key (binance has)")
             # The sim hands out the key's 32-byte seed, base64; Credentials takes it as bytes.
             seed = base64.b64decode(keys.ed25519_private_key)
-            credentials = lotusx.Credentials(keys.ed25519_key, seed)  # type: ignore[arg-type]
+            credentials = lotusx.Credentials(keys.ed25519_key, seed)
         async with lotusx.connect(venue, credentials=credentials, rest_url=sim.rest_url(venue),
                                   ws_url=sim.ws_url(venue), metrics=metrics, ws_trading=ws_trading) as ex:
             if ws_trading:
@@ -141,7 +141,7 @@ class Ladder:
             await self.requote((bid + ask) / 2)
         refused = ", ".join(f"{kind} {count}" for kind, count in sorted(self.refused.items())) or "none"
         unexpected = ", ".join(f"{kind} {count}" for kind, count in sorted(self.unexpected.items())) or "none"
-        print(f"ladder {LEVELS} a side of {self.size} for {seconds:.0f} s: place_orders calls {self.place_calls}, "
+        print(f"ladder {LEVELS} a side of {self.size} for {seconds:g} s: place_orders calls {self.place_calls}, "
               f"amend_orders calls {self.amend_calls}; placed {self.placed}, amended {self.amended}, "
               f"gone {self.gone} (filled, or cancelled by the venue)")
         print(f"refused: {refused}")
@@ -257,6 +257,8 @@ if __name__ == "__main__":
     parser.add_argument("--ws-trading", action="store_true", help="orders over the venue's WebSocket API")
     parser.add_argument("--ed25519", action="store_true", help="Binance: trade with the Ed25519 key, not HMAC")
     args = parser.parse_args()
+    if args.ed25519 and args.venue != "binance":  # said before the simulator starts: no traceback from its task
+        parser.error(f"--ed25519: the {args.venue} simulator has no Ed25519 key (binance has)")
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.ERROR))
     try:
         run = main(args.venue, args.seconds, args.ws_trading, args.ed25519)

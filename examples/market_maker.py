@@ -107,7 +107,7 @@ class Quoter:
             async with asyncio.TaskGroup() as sides:
                 sides.create_task(self.requote("BUY", bid))
                 sides.create_task(self.requote("SELL", ask))
-        print(f"quoted {self.size} a side for {seconds:.0f} s: {self.amends} requotes by amend, "
+        print(f"quoted {self.size} a side for {seconds:g} s: {self.amends} requotes by amend, "
               f"{self.placed} fresh placements, {self.refused} refused (post-only would take), "
               f"{self.filled} quotes filled away")
 

@@ -51,7 +51,7 @@ async def main(seconds: float) -> None:
             "binance", rest_url=sim.rest_url("binance"), ws_url=sim.ws_url("binance")) as ex:
         await ex.subscribe(["btcusdt@depth@100ms", "btcusdt@trade"])
         tape = Tape()
-        print(f"pushing BTCUSDT depth and trades to a handler for {seconds:.0f} s")
+        print(f"pushing BTCUSDT depth and trades to a handler for {seconds:g} s")
         # Cancelling run() (here, at the timeout) only stops the push: the stream closes with ex.
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(ex.stream().run(tape.on_message), seconds)

@@ -66,7 +66,7 @@ async def main(live: bool, seconds: float) -> None:
         else:
             print("(live mode: public data only, no orders)")
 
-        print(f"\nstreaming the maintained {SYMBOL} book for {seconds:.0f} s:")
+        print(f"\nstreaming the maintained {SYMBOL} book for {seconds:g} s:")
         updates, shown, started = 0, 0.0, time.monotonic()
         async for view in ex.watch_order_book(SYMBOL, depth=5):
             updates += 1

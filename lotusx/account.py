@@ -142,11 +142,28 @@ def _pending(gap: GapStart | None, marker: Gap | Backfill) -> GapStart:
     return gap if isinstance(gap, Backfill) else min(gap, marker.time)
 
 
+# A history walk asks one request a window: past this many, ``since`` is in seconds (1970 as ms) or
+# a span no rate limit carries (Binance: 1000 days of 24-hour windows, 20 weight each).
+MAX_WINDOWS = 1000
+
+
 def windows(since: int, until: int, span: int) -> list[tuple[int, int]]:
     """The consecutive ``(start, end)`` ms windows, inclusive and at most ``span`` long, covering ``[since, until]``.
 
-    Venues cap how far apart an order history query's startTime and endTime may be.
+    Venues cap how far apart an order history query's startTime and endTime may be. A ``since``
+    that is no int, negative, or more than :data:`MAX_WINDOWS` windows back is a ``ConfigError``.
     """
+    for name, value in (("since", since), ("until", until)):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{name} is a venue time in ms (an int, e.g. get_server_time() - 3_600_000), "
+                              f"got {value!r}")
+    if since < 0:
+        raise ConfigError(f"since is a venue time in ms, got the negative {since}")
+    count = (until - since) // span + 1
+    if count > MAX_WINDOWS:
+        raise ConfigError(f"since={since} is {count} requests back from {until} (the venue lists at most {span} ms "
+                          f"a request; {MAX_WINDOWS} at most here): since is a venue time in ms, not seconds "
+                          "(multiply by 1000); for a longer span, ask part by part")
     return [(start, min(start + span - 1, until)) for start in range(since, until + 1, span)]
 
 

@@ -126,10 +126,20 @@ async def run_sim(venues: tuple[str, ...], seed: int, port: int, host: str) -> i
     async with serve(venues, seed=seed, port=port, host=host) as sim:
         for name in sim.venues:
             print(describe(sim, name), flush=True)
-        print("connect with lotusx.connect(venue, rest_url=..., ws_url=..., credentials=lotusx.Credentials("
-              "api_key=hmac_key, secret=hmac_secret)); Ctrl-C stops", flush=True)
+        print(connect_hint(sim), flush=True)
         await stop.wait()
     return 0
+
+
+def connect_hint(sim: Sim) -> str:
+    """The line after the venues': how to pass the keys printed, the Ed25519 seed (base64 text) included."""
+    hint = ("connect with lotusx.connect(venue, rest_url=..., ws_url=..., credentials=lotusx.Credentials("
+            "api_key=hmac_key, secret=hmac_secret))")
+    if any(sim.api_keys(name).ed25519_key for name in sim.venues):
+        # Printed as base64 text, the seed would pass as an HMAC secret and every signature be refused.
+        hint += ("; Ed25519: lotusx.Credentials(api_key=ed25519_key, "
+                 "secret=base64.b64decode(ed25519_private_key)), the 32-byte seed as bytes")
+    return hint + "; Ctrl-C stops"
 
 
 def describe(sim: Sim, name: str) -> str:

@@ -64,6 +64,20 @@ def _convert(owner: Any, name: str, value: Any) -> Decimal:
     return amount
 
 
+def _rounded_amount(method: str, name: str, value: object) -> None:
+    """``ConfigError`` unless ``value``, given to ``method`` to round, is a ``Decimal`` (or ``int``)."""
+    if isinstance(value, float):
+        raise ConfigError(f"{method}: {name} is a float ({value!r}): money is exact, pass Decimal({str(value)!r})")
+    if not isinstance(value, Decimal | int) or isinstance(value, bool):
+        raise ConfigError(f"{method}: {name} must be a Decimal, got {type(value).__name__} {value!r}")
+
+
+def check_several(name: str, values: object) -> None:
+    """``ConfigError`` for a str where a collection of them is asked: iterated, it would be its letters."""
+    if isinstance(values, str | bytes):
+        raise ConfigError(f"{name} is a collection, got the str {values!r}: pass [{values!r}]")
+
+
 def check_count(name: str, value: int | None, *, none: str | None = None) -> None:
     """``ConfigError`` unless ``value`` is a whole number >= 1 (or ``None``, when ``none`` says what that means).
 
@@ -226,8 +240,11 @@ class Instrument(msgspec.Struct, frozen=True, kw_only=True):
     def round_price(self, price: Decimal, side: Side) -> Decimal:
         """``price`` on the tick, never more aggressive than asked: a BUY rounds down, a SELL up.
 
-        A price already on the tick (or no tick stated) comes back as it is.
+        A price already on the tick (or no tick stated) comes back as it is. A side other than
+        ``"BUY"``/``"SELL"`` (``"buy"``) is a ``ConfigError``: taken as a SELL, a buy would round up.
         """
+        _one_of("Instrument.round_price", "side", side, _SIDES)
+        _rounded_amount("round_price", "price", price)
         tick = self.tick_size
         if tick is None or not _RULES.remainder(price, tick):
             return price
@@ -236,6 +253,7 @@ class Instrument(msgspec.Struct, frozen=True, kw_only=True):
 
     def round_quantity(self, quantity: Decimal) -> Decimal:
         """``quantity`` down to the step (never more than asked); as it is when on the step or no step is stated."""
+        _rounded_amount("round_quantity", "quantity", quantity)
         step = self.step_size
         if step is None or not _RULES.remainder(quantity, step):
             return quantity

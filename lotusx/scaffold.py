@@ -184,7 +184,7 @@ def signer(credentials: Credentials) -> QueryHmac:
     TODO: the venue's scheme. lotusx.signers has the query, header and prehash HMAC families
     and Ed25519; pick one and set its names (header, parameters, recvWindow).
     """
-    return QueryHmac(credentials.api_key, credentials.secret, recv_window=5000, key_header="X-__VENUE__-APIKEY")
+    return QueryHmac(credentials.api_key, credentials.hmac_secret(), recv_window=5000, key_header="X-__VENUE__-APIKEY")
 
 
 async def server_time(call: Service) -> int:

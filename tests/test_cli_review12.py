@@ -67,7 +67,7 @@ def test_generated_test_fails_when_placement_is_not_declared_safe_with_client_id
 def test_generated_test_fails_when_the_signer_signs_with_the_wrong_secret(tmp_path: Path) -> None:
     """A signer keyed with the API key instead of the secret (every real call refused) fails the test."""
     root = new_exchange("acme", tmp_path)
-    edit(root / "lotusx_acme" / "__init__.py", "credentials.api_key, credentials.secret,",
+    edit(root / "lotusx_acme" / "__init__.py", "credentials.api_key, credentials.hmac_secret(),",
          "credentials.api_key, credentials.api_key,")
     done = generated_tests(root)
     assert done.returncode == 1, done.stdout[-3000:]

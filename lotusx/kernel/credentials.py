@@ -64,7 +64,7 @@ class Credentials:
     """
 
     api_key: str
-    secret: str = field(repr=False)
+    secret: str | bytes = field(repr=False)  # bytes: an Ed25519 key's PEM or raw 32-byte seed
     passphrase: str | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
@@ -80,6 +80,13 @@ class Credentials:
                 # The value itself is never shown: it is a credential.
                 raise ConfigError(f"Credentials: {name} has whitespace around it or a control character in it "
                                   "(a newline read from a file?)")
+
+    def hmac_secret(self) -> str:
+        """The secret as an HMAC key: the str the venue issued; bytes (an Ed25519 key) are a ``ConfigError``."""
+        if isinstance(self.secret, bytes):
+            raise ConfigError("Credentials: the secret is bytes (an Ed25519 key?), but this venue signs with HMAC: "
+                              "pass the secret the venue issued, as a str")
+        return self.secret
 
     def __repr__(self) -> str:
         # Four characters of a real key (tens of characters) say which key it is; of a short one, too much.

@@ -35,7 +35,9 @@ class Endpoint(msgspec.Struct, frozen=True):
     ``costs`` maps rate-limit pool names to what one call charges each pool, e.g.
     ``{"REQUEST_WEIGHT": 1, "ORDERS": 1, "RAW_REQUESTS": 1}``. ``idempotency`` left ``None``
     goes by the request's method (:func:`idempotency_of`): a write nobody classified is never
-    re-sent once it may have reached the venue.
+    re-sent once it may have reached the venue. ``answer_codes`` are venue error codes that are
+    an answer for this endpoint, not a failure (Binance's cancel-all answers "nothing open" with
+    -2011): the connector reads them, and ``Trace`` logs them at info, not warning.
     """
 
     name: str
@@ -44,6 +46,7 @@ class Endpoint(msgspec.Struct, frozen=True):
     costs: Mapping[str, int] = EMPTY
     signed: bool = False
     idempotency: Idempotency | None = None
+    answer_codes: tuple[int | str, ...] = ()
 
     def __post_init__(self) -> None:
         if not isinstance(self.costs, MappingProxyType):

@@ -97,7 +97,13 @@ class Around:
         middleware = self.middleware
 
         async def service(request: Request) -> Response:
-            return await middleware(request, inner)
+            response = await middleware(request, inner)
+            if response is None:
+                # A TypeError, outside the LotusXError tree: the request may have reached the venue
+                # (Retry makes an order's such error an AmbiguousOrderState), so no ConfigError.
+                raise TypeError(f"middleware {callable_name(middleware)} returned None, not a Response: end it "
+                                "with `return await call_next(request)`")
+            return response
 
         return service
 

@@ -73,7 +73,9 @@ class Trace:
                 response = error.response
             status = response.status if response is not None else getattr(error, "status", None)
             endpoint = request.endpoint.name
-            level = "info" if error is None else "warning"
+            # A code the endpoint declares an answer (nothing to cancel) is no failure to warn of.
+            answered = isinstance(error, LotusXError) and error.code in request.endpoint.answer_codes
+            level = "info" if error is None or answered else "warning"
             if log.enabled(level):  # a filtered level skips building the event's fields
                 fields: dict[str, object] = {
                     "endpoint": endpoint, "method": request.method, "path": request.path.split("?", 1)[0],
@@ -85,6 +87,8 @@ class Trace:
                     fields["rate_limit"] = usage
                 if error is None:
                     log.info("rest.request", **fields)
+                elif answered:
+                    log.info("rest.request", error=type(error).__name__, **fields)
                 else:
                     log.warning("rest.request", error=type(error).__name__, **fields)
             if metrics is not None:

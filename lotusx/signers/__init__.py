@@ -25,10 +25,10 @@ def binance_signer(credentials: Credentials, *, recv_window: int | None = None) 
     32-byte seed, as :class:`Credentials` takes them). For a hex Ed25519 seed, call
     :func:`BinanceEd25519` directly (a hex string is also a valid HMAC secret).
     """
-    secret: str | bytes = credentials.secret  # annotated str, but Credentials takes a key as bytes too
+    secret = credentials.secret
     if isinstance(secret, bytes) or is_pem(secret):
         return BinanceEd25519(credentials.api_key, secret, recv_window=recv_window)
-    return BinanceHmac(credentials.api_key, credentials.secret, recv_window=recv_window)
+    return BinanceHmac(credentials.api_key, secret, recv_window=recv_window)
 
 
 __all__ = [

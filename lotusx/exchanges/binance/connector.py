@@ -76,6 +76,7 @@ from lotusx.models import (
     WithdrawalStatus,
     amend_amounts,
     check_count,
+    check_several,
 )
 from lotusx.venue import Parts, close_all, parts_for
 from lotusx.ws import Gap as Reconnected
@@ -283,6 +284,8 @@ class Binance:
         repeat, a lost answer retried. An id given twice is a ``ConfigError`` in its later slot,
         nothing sent for it.
         """
+        check_several("order_ids", order_ids)
+        check_several("client_order_ids", client_order_ids)
         async def cancel(order_id: str | int | None, client_order_id: str | None) -> CancelledOrder:
             return _cancelled(await self.cancel_order(symbol, order_id=order_id, client_order_id=client_order_id))
 
@@ -457,7 +460,7 @@ class Binance:
             rows = await self.rest.delete(ep.CANCEL_ALL.path, {"symbol": symbol}, endpoint=ep.CANCEL_ALL,
                                           type=list[msgspec.Raw])
         except NotFound as exc:
-            if exc.code == _UNKNOWN_ORDER:
+            if exc.code in ep.CANCEL_ALL.answer_codes:
                 return []
             raise
         return [_cancelled(order) for order in _cancel_reports(rows)]
@@ -607,6 +610,7 @@ class Binance:
         ``lost(symbol, error)`` is called, no book of it comes any more, and the others go on
         (the last one lost ends them all the same). See :func:`lotusx.book.follow_books`.
         """
+        check_several("symbols", symbols)
         check_count("depth", depth, none="every level")
         names = {symbol.upper(): symbol for symbol in symbols}
         streams = {f"{symbol.lower()}@depth@100ms": name for name, symbol in names.items()}

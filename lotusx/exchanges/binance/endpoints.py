@@ -31,11 +31,12 @@ USAGE = (UsedHeader(prefix="X-MBX-USED-WEIGHT-", pool=W), UsedHeader(prefix="X-M
 
 
 def _ep(name: str, method: str, path: str, weight: int, *, signed: bool = False, orders: int = 0,
-        idempotency: Idempotency = Idempotency.SAFE, pool: str = W) -> Endpoint:
+        idempotency: Idempotency = Idempotency.SAFE, pool: str = W, answer_codes: tuple[int, ...] = ()) -> Endpoint:
     costs = {pool: weight, RAW: 1} if pool == W else {pool: weight}
     if orders:
         costs[ORDERS] = orders
-    return Endpoint(name, method, path, costs=costs, signed=signed, idempotency=idempotency)
+    return Endpoint(name, method, path, costs=costs, signed=signed, idempotency=idempotency,
+                    answer_codes=answer_codes)
 
 
 TIME = _ep("time", "GET", "/api/v3/time", 1)
@@ -59,7 +60,8 @@ CANCEL_REPLACE = _ep("cancel_replace", "POST", "/api/v3/order/cancelReplace", 1,
                      idempotency=Idempotency.SAFE_WITH_CLIENT_ID)
 # rest-api.md "Cancel All Open Orders on a Symbol": weight 1, no unfilled order count. SAFE: a second
 # call cancels what is open then, nothing the first did is undone or done twice.
-CANCEL_ALL = _ep("cancel_all", "DELETE", "/api/v3/openOrders", 1, signed=True)
+# -2011 "Unknown order sent.": nothing open, which the connector reads as nothing to do.
+CANCEL_ALL = _ep("cancel_all", "DELETE", "/api/v3/openOrders", 1, signed=True, answer_codes=(-2011,))
 GET_ORDER = _ep("get_order", "GET", "/api/v3/order", 4, signed=True)
 OPEN_ORDERS = _ep("open_orders", "GET", "/api/v3/openOrders", 6, signed=True)
 ALL_OPEN_ORDERS = _ep("open_orders_all", "GET", "/api/v3/openOrders", 80, signed=True)

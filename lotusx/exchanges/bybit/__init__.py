@@ -48,7 +48,7 @@ async def reconcile(signed: Service, placed: Request) -> Response | None:
 
 def signer(credentials: Credentials) -> HeaderHmac:
     """The v5 header signer for system-generated (HMAC) keys."""
-    return BybitHmac(credentials.api_key, credentials.secret)
+    return BybitHmac(credentials.api_key, credentials.hmac_secret())
 
 
 VENUE = Venue(

@@ -88,6 +88,7 @@ from lotusx.models import (
     Withdrawal,
     amend_amounts,
     check_count,
+    check_several,
 )
 from lotusx.signers import BybitHmac
 from lotusx.venue import Parts, close_all, parts_for
@@ -486,6 +487,8 @@ class Bybit:
         it), counted as ``batch_still_open``, ``batch_not_found`` or ``batch_lookup_failed``: a
         cancel may land after the lookup.
         """
+        check_several("order_ids", order_ids)
+        check_several("client_order_ids", client_order_ids)
         refs = [("orderId", str(order_id)) for order_id in order_ids]
         refs += [("orderLinkId", cid) for cid in client_order_ids]
         endpoint = self.category.order_cancel_batch
@@ -865,6 +868,7 @@ class Bybit:
         unless ``lost`` is given: then ``lost(symbol, error)`` is called, no book of it comes any
         more, and the others go on (the last one lost ends them all the same).
         """
+        check_several("symbols", symbols)
         check_count("depth", depth, none="every level")
         syncs = {symbol: SnapshotDeltaSync(symbol) for symbol in symbols}
         topics = {_book_topic(symbol, depth): syncs[symbol] for symbol in syncs}
@@ -981,6 +985,7 @@ class Bybit:
         history lists as changed since ``since``. A ``since`` in the future or negative is a
         ``ConfigError`` before anything is sent; without it nothing is asked by REST until a reconnect.
         """
+        check_several("watch_orders symbols", symbols)
         category = self.category.name
         start_at = checked_since("watch_orders", since, self.parts.clock.time())
 
@@ -1030,6 +1035,7 @@ class Bybit:
         future or negative is a ``ConfigError`` before anything is sent; without it nothing is
         asked by REST until a reconnect.
         """
+        check_several("watch_fills symbols", symbols)
         category = self.category.name
         start_at = checked_since("watch_fills", since, self.parts.clock.time())
 
@@ -1152,7 +1158,7 @@ class Bybit:
     def _private_ws(self, what: str) -> ReconnectWs:
         """A private stream (not started), logging in on each connection; ``what`` needs the credentials."""
         credentials = self.parts.need_credentials(what)
-        signer, clock = BybitHmac(credentials.api_key, credentials.secret), self.parts.clock
+        signer, clock = BybitHmac(credentials.api_key, credentials.hmac_secret()), self.parts.clock
 
         stamps = LoginClock(clock)
 

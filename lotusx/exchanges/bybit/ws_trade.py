@@ -70,7 +70,7 @@ class TradeSigner:
 
 def signer(credentials: Credentials) -> TradeSigner:
     """The ws_trading signer for system-generated (HMAC) keys."""
-    return TradeSigner(BybitHmac(credentials.api_key, credentials.secret))
+    return TradeSigner(BybitHmac(credentials.api_key, credentials.hmac_secret()))
 
 
 class _Answer(msgspec.Struct, frozen=True):
@@ -162,7 +162,7 @@ def login(credentials: Credentials, clock: Clock) -> Handshake:
     ``TimestampOutOfWindow``, so ``ClockSync`` resyncs and sends again, on a new connection;
     any other ``AuthenticationError``. The venue's text is scrubbed as a REST error's is.
     """
-    hmac = BybitHmac(credentials.api_key, credentials.secret)
+    hmac = BybitHmac(credentials.api_key, credentials.hmac_secret())
 
     def verdict(data: str | bytes) -> bool | e.LotusXError | None:
         try:
