@@ -41,9 +41,10 @@ Use them to test your own layers and middleware without a network or real time::
 """
 
 from lotusx.testing.clock import FakeClock, RecordingClock
+from lotusx.testing.conformance import check_venue, endpoints_in, venue_problems
 from lotusx.testing.replay import Record, RecordWs, ReplayWs, replay_transport
 from lotusx.testing.rest import FakeTransport, ScriptedService
 from lotusx.testing.ws import FakeWs
 
 __all__ = ["FakeClock", "FakeTransport", "FakeWs", "Record", "RecordWs", "RecordingClock", "ReplayWs",
-           "ScriptedService", "replay_transport"]
+           "ScriptedService", "check_venue", "endpoints_in", "replay_transport", "venue_problems"]
