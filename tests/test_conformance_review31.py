@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import re
 from collections.abc import AsyncIterator
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -111,8 +113,8 @@ def test_check_venue_raises_one_assertion_error_listing_every_problem() -> None:
 def test_a_cost_in_an_undeclared_pool_is_a_problem() -> None:
     """The limiter refuses such a call with ConfigError, but only when it is first made (a withdrawal, months later)."""
     problems = venue_problems(TOY, (*GOOD, Endpoint("typo", "GET", "/x", costs={"WIEGHT": 1})))
-    assert problems == ["endpoint 'typo' costs 1 in pool 'WIEGHT', which toy does not declare (it declares "
-                        "'WEIGHT'): every call to it raises ConfigError"]
+    assert problems == ["endpoint 'typo' costs 1 in pool 'WIEGHT', which toy does not declare: every call to it "
+                        "raises ConfigError"]
 
 
 def test_a_cost_over_a_pools_limit_is_a_problem() -> None:
@@ -295,3 +297,14 @@ def test_a_connector_given_as_a_partial_is_read_through_it() -> None:
     """Bybit linear's connector is functools.partial(Bybit, category=LINEAR): its class is what is checked."""
     venue = dataclasses.replace(TOY, connector=functools.partial(_NoTicker))
     assert venue_problems(venue, GOOD, lacks={"get_ticker": "none"}) == []
+
+
+def test_the_readme_block_runs_as_written_on_binance() -> None:
+    """README "Testing your own layers": the check_venue block, with Binance's package for the reader's own."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    [code] = [block for block in re.findall(r"```python\n(.*?)```", readme, flags=re.DOTALL) if "check_venue" in block]
+    code = code.replace("from lotusx_acme import", "from lotusx.exchanges.binance import")
+    code = code.replace(', lacks={"watch_orders": "the venue has no private stream"}', "")
+    scope: dict[str, Any] = {}
+    exec(compile(code, "README.md", "exec"), scope)  # noqa: S102 - the README's own code
+    scope["test_acme_conforms"]()

@@ -116,3 +116,23 @@ def test_the_package_requires_the_lotusx_it_was_written_for(tmp_path: Path) -> N
     root = new_exchange("acme", tmp_path)
     pyproject = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))
     assert pyproject["project"]["dependencies"] == [f"lotusx>={lotusx.__version__}"]
+
+
+def test_the_generated_conformance_test_fails_naming_a_write_left_without_its_idempotency(tmp_path: Path) -> None:
+    """The package's own tests run lotusx.testing.check_venue: a cancel left unclassified is named there."""
+    root = new_exchange("acme", tmp_path)
+    edit(root / "lotusx_acme" / "endpoints.py", "idempotency=Idempotency.UNSAFE)", "idempotency=None)")
+    done = generated_tests(root)
+    assert done.returncode == 1, done.stdout[-3000:]
+    assert "endpoint 'cancel_order' (DELETE) declares no idempotency" in done.stdout
+
+
+def test_the_generated_conformance_test_fails_once_a_lacking_method_is_written(tmp_path: Path) -> None:
+    """The generated list of methods still to write is kept true: a get_ticker written is taken off it."""
+    root = new_exchange("acme", tmp_path)
+    edit(root / "lotusx_acme" / "connector.py", "    async def aclose(self) -> None:",
+         "    async def get_ticker(self, symbol: str) -> None:\n        \"\"\"Written.\"\"\"\n\n"
+         "    async def aclose(self) -> None:")
+    done = generated_tests(root)
+    assert done.returncode == 1, done.stdout[-3000:]
+    assert "lacks names get_ticker, which connector Acme has" in done.stdout

@@ -116,14 +116,14 @@ def venue_problems(venue: Venue, endpoints: ModuleType | Iterable[Endpoint], *,
 
 def _endpoint_problems(venue: Venue, endpoints: list[Endpoint]) -> list[str]:
     problems: list[str] = []
-    names = sorted({pool.name for pool in venue.pools})
+    names = {pool.name for pool in venue.pools}
     paths: dict[str, tuple[str, str]] = {}
     for endpoint in endpoints:
         where = f"endpoint {endpoint.name!r}"
         for pool_name, cost in endpoint.costs.items():
             if pool_name not in names:
-                problems.append(f"{where} costs {cost} in pool {pool_name!r}, which {venue.name} does not declare "
-                                f"(it declares {', '.join(map(repr, names))}): every call to it raises ConfigError")
+                problems.append(f"{where} costs {cost} in pool {pool_name!r}, which {venue.name} does not declare: "
+                                "every call to it raises ConfigError")
             problems.extend(f"{where} costs {cost} in pool {pool}, over its limit: it could never be sent"
                             for pool in venue.pools if pool.name == pool_name and cost > pool.limit)
         if not endpoint.path.startswith("/"):
