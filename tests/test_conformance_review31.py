@@ -308,3 +308,40 @@ def test_the_readme_block_runs_as_written_on_binance() -> None:
     scope: dict[str, Any] = {}
     exec(compile(code, "README.md", "exec"), scope)  # noqa: S102 - the README's own code
     scope["test_acme_conforms"]()
+
+
+@dataclasses.dataclass(frozen=True)
+class _KeyBytesOnly:
+    """A signer for Ed25519-style keys: given as bytes, never as a str."""
+
+    key: bytes = dataclasses.field(repr=False)
+
+    def sign(self, request: Request, timestamp_ms: int) -> Request:
+        return request.with_query(("signature", "sig"))
+
+
+def _bytes_only(credentials: Credentials) -> _KeyBytesOnly:
+    if not isinstance(credentials.secret, bytes):
+        raise TypeError("an Ed25519 key")
+    return _KeyBytesOnly(credentials.secret)
+
+
+def test_a_signer_the_dummy_credentials_cannot_build_is_a_problem_naming_the_way_out() -> None:
+    """The default dummy secret is an HMAC-style str: a venue signing otherwise is told to pass credentials=."""
+    venue = dataclasses.replace(TOY, signer=_bytes_only)
+    [problem] = venue_problems(venue, GOOD)
+    assert problem.startswith("building the signer of toy from Credentials(")
+    assert problem.endswith("raised TypeError (a venue that signs otherwise passes credentials=...)")
+
+
+def test_dummy_credentials_of_the_venues_kind_are_signed_with() -> None:
+    """credentials=: the venue's kind of key, a throwaway one, checked as the default is."""
+    venue = dataclasses.replace(TOY, signer=_bytes_only)
+    assert venue_problems(venue, GOOD, credentials=Credentials("throwaway-key-0001", b"throwaway-seed-0001")) == []
+
+
+def test_binance_conforms_with_an_ed25519_key_too() -> None:
+    """Binance builds an Ed25519 signer for a PEM secret (and logs its WebSocket API sessions on): same rules."""
+    from tests.signers.test_ed25519 import API_KEY, CONNECTOR_PEM  # a public test vector's key, not a secret
+
+    check_venue(binance.VENUE, binance_ep, credentials=Credentials(API_KEY, CONNECTOR_PEM))

@@ -92,26 +92,29 @@ def endpoints_in(module: ModuleType) -> list[Endpoint]:
 
 
 def check_venue(venue: Venue, endpoints: ModuleType | Iterable[Endpoint], *,
-                lacks: Mapping[str, str] | None = None) -> None:
+                lacks: Mapping[str, str] | None = None, credentials: Credentials | None = None) -> None:
     """Raise one ``AssertionError`` listing every problem :func:`venue_problems` finds; nothing if none."""
-    problems = venue_problems(venue, endpoints, lacks=lacks)
+    problems = venue_problems(venue, endpoints, lacks=lacks, credentials=credentials)
     if problems:
         listed = "\n".join(f"- {problem}" for problem in problems)
         raise AssertionError(f"{venue.name}: {len(problems)} problem{'s' if len(problems) > 1 else ''}\n{listed}")
 
 
 def venue_problems(venue: Venue, endpoints: ModuleType | Iterable[Endpoint], *,
-                   lacks: Mapping[str, str] | None = None) -> list[str]:
+                   lacks: Mapping[str, str] | None = None, credentials: Credentials | None = None) -> list[str]:
     """What ``venue`` (with ``endpoints``, a module or the endpoints themselves) breaks, one line a problem.
 
     ``lacks``: common API methods the connector deliberately has not, each with its reason.
+    ``credentials``: dummy ones its signer takes (default: an HMAC-style key and secret; a venue
+    signing only with Ed25519 passes a throwaway PEM). Never real ones: the check signs with them.
     """
     declared = endpoints_in(endpoints) if isinstance(endpoints, ModuleType) else list(endpoints)
     trading = venue.ws_trading
     extra = () if trading is None else (trading.connect, trading.login_connect)
     listed = [*declared, *(e for e in extra if e is not None and e not in declared)]
+    dummy = credentials or Credentials(KEY, SECRET)
     return [*_endpoint_problems(venue, listed), *_usage_problems(venue), *_reconcile_problems(venue, listed),
-            *_signer_problems(venue, listed), *_connector_problems(venue, dict(lacks or {}))]
+            *_signer_problems(venue, listed, dummy), *_connector_problems(venue, dict(lacks or {}))]
 
 
 def _endpoint_problems(venue: Venue, endpoints: list[Endpoint]) -> list[str]:
@@ -159,18 +162,27 @@ def _reconcile_problems(venue: Venue, endpoints: list[Endpoint]) -> list[str]:
             "(is the order placement declared so?)"]
 
 
-def _signer_problems(venue: Venue, endpoints: list[Endpoint]) -> list[str]:
-    credentials = Credentials(KEY, SECRET)
+def _signer_problems(venue: Venue, endpoints: list[Endpoint], credentials: Credentials) -> list[str]:
+    secret = credentials.secret.decode("utf-8", "replace") if isinstance(credentials.secret, bytes) else (
+        credentials.secret)
     problems = []
     builders = [("signer", venue.signer)]
     if venue.ws_trading is not None:
         builders.append(("ws_trading signer", venue.ws_trading.signer))
     for what, build in builders:
-        signer = build(credentials)
-        if SECRET in repr(signer) or SECRET in str(signer):
-            problems.append(f"the {what} {venue.name} builds ({type(signer).__name__}) shows the secret in its "
+        try:
+            built = build(credentials)
+        except Exception as exc:  # its message is not shown: it may hold the secret
+            problems.append(f"building the {what} of {venue.name} from {credentials!r} raised {type(exc).__name__} "
+                            "(a venue that signs otherwise passes credentials=...)")
+            continue
+        if secret in repr(built) or secret in str(built):
+            problems.append(f"the {what} {venue.name} builds ({type(built).__name__}) shows the secret in its "
                             "repr or str")
-    signer = venue.signer(credentials)
+    try:
+        signer = venue.signer(credentials)
+    except Exception:
+        return problems  # said above
     for endpoint in endpoints:
         if not endpoint.signed:
             continue
@@ -184,7 +196,7 @@ def _signer_problems(venue: Venue, endpoints: list[Endpoint]) -> list[str]:
             continue
         for part, text in (("query", signed.query_string + repr(signed.query)), ("headers", repr(signed.headers)),
                            ("body", (signed.body or b"").decode("utf-8", "replace"))):
-            if SECRET in text:
+            if secret in text:
                 problems.append(f"signing endpoint {endpoint.name!r} puts the secret in the request's {part}")
     return problems
 
