@@ -27,13 +27,13 @@ that breaks it (the limiter refuses an unknown pool only when that endpoint is f
   drops a count for an unknown pool silently;
 - a venue with a reconcile hook has a ``SAFE_WITH_CLIENT_ID`` endpoint, the only kind ``Retry``
   asks the hook for;
-- the signers built from dummy credentials show no secret in their repr or str, sign a request
-  for every signed endpoint without raising, and put the secret in none of its query, headers
-  or body;
+- the signers built from dummy credentials (an HMAC-style key; ``credentials=`` a throwaway key
+  of another kind) show no secret in their repr or str, sign a request for every signed endpoint
+  without raising, and put the secret in none of its query, headers or body;
 - the connector class has an async ``aclose()`` (``lotusx.connect`` awaits it), and each method
-  of the common API (DESIGN.md §3: ``get_order_book``, ``get_ticker``, ``get_trades``,
-  ``place_order``, ``cancel_order``, ``get_order``, ``get_open_orders``, ``get_balances``,
-  ``watch_order_book``, ``watch_trades``, ``watch_orders``) takes the documented call, is
+  of the common API (``get_order_book``, ``get_ticker``, ``get_trades``, ``place_order``,
+  ``cancel_order``, ``get_order``, ``get_open_orders``, ``get_balances``, ``watch_order_book``,
+  ``watch_trades``, ``watch_orders``) takes the call Binance's and Bybit's take (:data:`CALLS`), is
   ``async def`` (``watch_*``: an async generator), or is listed in ``lacks={name: reason}``.
 
 Not checked here: what the kernel refuses when the connector is built (a pool's limit or window
@@ -65,7 +65,7 @@ _BODY = frozenset({"POST", "PUT", "PATCH"})
 KEY, SECRET = "conformance-key-000000001", "conformance-secret-00000001"
 _ORDER = NewOrder(symbol="BTCUSDT", side="BUY", type="LIMIT", time_in_force="GTC", quantity=Decimal("0.01"),
                   price=Decimal("50000"))
-# The common API as DESIGN.md §3 calls it: name, the call shown there (args, kwargs), and how it reads.
+# The common API as the project design (DESIGN.md §3) calls it: name, the call (args, kwargs), how it reads.
 CALLS: tuple[tuple[str, tuple[object, ...], dict[str, object], str], ...] = (
     ("get_order_book", ("BTCUSDT",), {"depth": 100}, "get_order_book(symbol, depth=100)"),
     ("get_ticker", ("BTCUSDT",), {}, "get_ticker(symbol)"),
