@@ -241,6 +241,7 @@ async def desks() -> AsyncIterator[dict[str, Desk]]:
     loop.set_exception_handler(lambda _, context: errors.append(f"{context.get('message')} "
                                                                 f"{context.get('exception')!r}"))
     before = asyncio.all_tasks()
+    gc.collect()  # what earlier tests left for the collector is theirs, not this run's
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
