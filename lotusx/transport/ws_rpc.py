@@ -265,6 +265,10 @@ class _Link:
             return msgspec.structs.replace(response, elapsed=self.loop.time() - sent)
         finally:
             self.waiting.pop(request_id, None)
+            if answer.done() and not answer.cancelled():
+                # Failed by _lose while this call ended another way (its own send failing, a cancel):
+                # the caller has its error already; unread, the loop would log it as never retrieved.
+                answer.exception()
             self._close_if_drained()
 
     def _answered(self, data: str | bytes) -> bool:
