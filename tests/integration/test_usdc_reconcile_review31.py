@@ -23,6 +23,7 @@ from lotusx.sim import Sim, SimConfig, serve
 from lotusx.sim.engine import Market
 from lotusx.sim.venue import MAKER, USER
 from tests.integration.test_watch_fills_review30 import until
+from tests.integration.test_watch_since_review30 import Reader
 
 PERP = Market("BTCPERP", "BTC", "USDC", Decimal("0.01"), Decimal("0.00001"), Decimal(50_000))
 QUIET = SimConfig(driver_rate=0, depth_interval=0.02)
@@ -63,32 +64,15 @@ async def resting(ex: Any) -> lotusx.Order:
     return order
 
 
-class Reader:
-    """An account watch read in a task into ``got``."""
-
-    def __init__(self, updates: AsyncIterator[Any]) -> None:
-        self.got: list[Any] = []
-        self.task = asyncio.create_task(self._run(updates))
-
-    async def _run(self, updates: AsyncIterator[Any]) -> None:
-        async for update in updates:
-            self.got.append(update)
-
-    def of(self, order_id: str) -> list[Any]:
-        if self.task.done():
-            self.task.result()  # the watch failed: its error, now
-            raise AssertionError("the watch ended")
-        return [u for u in self.got if u.order_id == order_id]
-
-    async def live(self, make: Any) -> None:
-        """Wait until something ``make()`` does is streamed: one made before the subscription is acked never is."""
-        for attempt in itertools.count():
-            probe = await make()
-            try:
-                await until(lambda probe=probe: bool(self.of(probe.order_id)), "a probe", limit=1.0)
-                return
-            except AssertionError:
-                assert attempt < 15, "the stream never went live"
+async def went_live(reader: Reader, make: Callable[[], Awaitable[lotusx.Order]]) -> None:
+    """Wait until something ``make()`` does is streamed: one made before the subscription is acked never is."""
+    for attempt in itertools.count():
+        probe = await make()
+        try:
+            await until(lambda probe=probe: bool(reader.of(probe.order_id)), "a probe", limit=1.0)
+            return
+        except AssertionError:
+            assert attempt < 15, "the stream never went live"
 
 
 @asynccontextmanager
@@ -111,7 +95,7 @@ async def test_a_usdc_contracts_fill_made_while_the_stream_is_down_comes_after_t
     """A BTCPERP fill made while the stream's reconnects are refused is yielded by watch_fills once it is back."""
     async with linear() as (sim, ex):
         reader = Reader(ex.watch_fills())
-        await reader.live(lambda: filled(sim, ex))
+        await went_live(reader, lambda: filled(sim, ex))
         async with stream_down(sim, ex, lambda: filled(sim, ex)):
             missed = await filled(sim, ex)
         assert not reader.of(missed.order_id)
@@ -125,7 +109,7 @@ async def test_usdc_contracts_orders_changed_while_the_stream_is_down_come_after
     watch_orders once it is back, each in its last state."""
     async with linear() as (sim, ex):
         reader = Reader(ex.watch_orders())
-        await reader.live(lambda: resting(ex))
+        await went_live(reader, lambda: resting(ex))
         async with stream_down(sim, ex, lambda: resting(ex)):
             done, left = await filled(sim, ex), await resting(ex)
         assert not reader.of(done.order_id) and not reader.of(left.order_id)

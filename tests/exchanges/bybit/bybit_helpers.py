@@ -96,6 +96,22 @@ def connect(**paths: Handler | list[Response]) -> tuple[Any, FakeTransport]:
                           transport=transport), transport
 
 
+def ethperp_execution(exec_time: int) -> dict[str, Any]:
+    """docs/v5/order/execution's example row, an ETHPERP (USDC contract) fill naming no fee coin, at ``exec_time``."""
+    return {"symbol": "ETHPERP", "orderType": "Market", "orderLinkId": "", "side": "Buy",
+            "orderId": "8c065341-7b52-4ca9-ac2c-37e31ac55c94", "leavesQty": "0", "execTime": str(exec_time),
+            "feeCurrency": "", "isMaker": False, "execFee": "0.071409", "feeRate": "0.0006",
+            "execId": "e0cbe81d-0f18-5866-9415-cf319b5dab3b", "execPrice": "1190.15", "orderQty": "0.1",
+            "execType": "Trade", "execQty": "0.1", "execValue": "119.015"}
+
+
+ETHPERP: dict[str, Any] = {
+    "symbol": "ETHPERP", "baseCoin": "ETH", "quoteCoin": "USD", "settleCoin": "USDC", "status": "Trading",
+    "priceFilter": {"tickSize": "0.05", "minPrice": "0.05", "maxPrice": "199999.9"},
+    "lotSizeFilter": {"qtyStep": "0.01", "minOrderQty": "0.01", "maxOrderQty": "500"}}
+"""ETHPERP's instruments-info entry: a USDC-settled linear contract."""
+
+
 def private_venue(private: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.Application:
     """A loopback Bybit with the server time (a login asks it first) and ``private`` as its private stream."""
     async def server_time(request: web.Request) -> web.Response:
@@ -107,3 +123,21 @@ def private_venue(private: Callable[[web.Request], Awaitable[web.StreamResponse]
     app.router.add_get("/v5/market/time", server_time)
     app.router.add_get("/v5/private", private)
     return app
+
+
+def acking_private(*pushes: dict[str, Any]) -> Callable[[web.Request], Awaitable[web.WebSocketResponse]]:
+    """A private stream (for :func:`private_venue`) acking any login and (un)subscription, then sending ``pushes``."""
+    async def private(request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        async for message in ws:
+            op = orjson.loads(message.data)
+            if op.get("op") in ("auth", "subscribe", "unsubscribe"):
+                await ws.send_str(orjson.dumps({"op": op["op"], "success": True, "ret_msg": "", "conn_id": "c",
+                                                "req_id": op.get("req_id")}).decode())
+            if op.get("op") == "subscribe":
+                for push in pushes:
+                    await ws.send_str(orjson.dumps(push).decode())
+        return ws
+
+    return private

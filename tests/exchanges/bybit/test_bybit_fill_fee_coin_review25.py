@@ -10,21 +10,14 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from bybit_helpers import KEY, NOW_MS, SECRET, Venue, answer
+from bybit_helpers import ETHPERP, KEY, NOW_MS, SECRET, Venue, answer, ethperp_execution
 
 import lotusx
 from lotusx.kernel.message import Request, Response
 from lotusx.testing import FakeClock, FakeTransport
 
-EXECUTION = {"symbol": "ETHPERP", "orderType": "Market", "orderLinkId": "", "side": "Buy",
-             "orderId": "8c065341-7b52-4ca9-ac2c-37e31ac55c94", "leavesQty": "0", "execTime": str(NOW_MS - 1000),
-             "feeCurrency": "", "isMaker": False, "execFee": "0.071409", "feeRate": "0.0006",
-             "execId": "e0cbe81d-0f18-5866-9415-cf319b5dab3b", "execPrice": "1190.15", "orderQty": "0.1",
-             "execType": "Trade", "execQty": "0.1", "execValue": "119.015"}
+EXECUTION = ethperp_execution(NOW_MS - 1000)
 """The docs' example row (its execTime moved into the window asked)."""
-ETHPERP = {"symbol": "ETHPERP", "baseCoin": "ETH", "quoteCoin": "USD", "settleCoin": "USDC", "status": "Trading",
-           "priceFilter": {"tickSize": "0.05", "minPrice": "0.05", "maxPrice": "199999.9"},
-           "lotSizeFilter": {"qtyStep": "0.01", "minOrderQty": "0.01", "maxOrderQty": "500"}}
 
 
 def _venue(settle_coin: str, asked: list[Request]) -> FakeTransport:

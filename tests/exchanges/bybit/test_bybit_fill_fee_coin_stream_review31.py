@@ -15,25 +15,16 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qsl
 
-import orjson
 from aiohttp import web
-from bybit_helpers import private_venue
+from bybit_helpers import ETHPERP, acking_private, ethperp_execution, private_venue
 
 import lotusx
 from lotusx.models import Fill
 from tests.conftest import ServeApp
 
 EXEC_TIME = time.time_ns() // 1_000_000 - 1000
-ROW: dict[str, Any] = {
-    "category": "linear", "symbol": "ETHPERP", "orderType": "Market", "orderLinkId": "", "side": "Buy",
-    "orderId": "8c065341-7b52-4ca9-ac2c-37e31ac55c94", "leavesQty": "0", "execTime": str(EXEC_TIME),
-    "feeCurrency": "", "isMaker": False, "execFee": "0.071409", "feeRate": "0.0006",
-    "execId": "e0cbe81d-0f18-5866-9415-cf319b5dab3b", "execPrice": "1190.15", "orderQty": "0.1",
-    "execType": "Trade", "execQty": "0.1", "execValue": "119.015"}
+ROW: dict[str, Any] = {**ethperp_execution(EXEC_TIME), "category": "linear"}
 """docs/v5/order/execution's example row, its execTime a second ago (the stream adds its category)."""
-ETHPERP = {"symbol": "ETHPERP", "baseCoin": "ETH", "quoteCoin": "USD", "settleCoin": "USDC", "status": "Trading",
-           "priceFilter": {"tickSize": "0.05", "minPrice": "0.05", "maxPrice": "199999.9"},
-           "lotSizeFilter": {"qtyStep": "0.01", "minOrderQty": "0.01", "maxOrderQty": "500"}}
 
 
 def ok(result: Any) -> web.Response:
@@ -49,7 +40,8 @@ class Venue:
         self.listed: list[str] = []
 
     def app(self) -> web.Application:
-        app = private_venue(self.private)
+        app = private_venue(acking_private({"topic": "execution", "id": "1", "creationTime": EXEC_TIME,
+                                            "data": [ROW]}))
         app.router.add_get("/v5/market/instruments-info", self.instruments)
         app.router.add_get("/v5/execution/list", self.executions)
         return app
@@ -63,18 +55,6 @@ class Venue:
     async def executions(self, request: web.Request) -> web.Response:
         self.listed.append(request.query_string)
         return ok({"category": "linear", "list": [ROW], "nextPageCursor": ""})
-
-    async def private(self, request: web.Request) -> web.WebSocketResponse:
-        ws = web.WebSocketResponse()
-        await ws.prepare(request)
-        async for message in ws:
-            op = orjson.loads(message.data)
-            await ws.send_str(orjson.dumps({"op": op["op"], "success": True, "ret_msg": "", "conn_id": "c",
-                                            "req_id": op.get("req_id")}).decode())
-            if op["op"] == "subscribe":
-                await ws.send_str(orjson.dumps({"topic": "execution", "id": "1", "creationTime": EXEC_TIME,
-                                                "data": [ROW]}).decode())
-        return ws
 
 
 async def first_fill(serve_app: ServeApp, venue: Venue) -> Fill:

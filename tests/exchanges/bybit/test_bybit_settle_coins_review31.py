@@ -14,9 +14,8 @@ import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-import orjson
 from aiohttp import web
-from bybit_helpers import KEY, NOW_MS, ORDER, SECRET, Venue, answer, private_venue
+from bybit_helpers import KEY, NOW_MS, ORDER, SECRET, Venue, acking_private, answer, private_venue
 
 import lotusx
 from lotusx.kernel.message import Request, Response
@@ -100,7 +99,7 @@ class Account:
         self.asked: dict[str, list[str]] = {}
 
     def app(self) -> web.Application:
-        app = private_venue(self.private)
+        app = private_venue(acking_private())
         for path, rows in (("/v5/order/realtime", [{**USDC_ORDER, "createdTime": str(EXEC_TIME)}]),
                            ("/v5/order/history", []), ("/v5/execution/list", [EXECUTION])):
             app.router.add_get(path, self.lister(path, rows))
@@ -113,15 +112,6 @@ class Account:
             return web.json_response({"retCode": 0, "retMsg": "OK", "retExtInfo": {}, "time": time.time_ns() // 10**6,
                                       "result": {"category": "linear", "list": listed, "nextPageCursor": ""}})
         return handle
-
-    async def private(self, request: web.Request) -> web.WebSocketResponse:
-        ws = web.WebSocketResponse()
-        await ws.prepare(request)
-        async for message in ws:
-            op = orjson.loads(message.data)
-            await ws.send_str(orjson.dumps({"op": op["op"], "success": True, "ret_msg": "", "conn_id": "c",
-                                            "req_id": op.get("req_id")}).decode())
-        return ws
 
 
 async def first(serve_app: ServeApp, account: Account, watch: str) -> Any:

@@ -11,9 +11,8 @@ from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
 
-import orjson
 from aiohttp import web
-from bybit_helpers import private_venue
+from bybit_helpers import acking_private, private_venue
 
 import lotusx
 from lotusx.models import Fill
@@ -48,20 +47,7 @@ class Venue:
         self.pushes = pushes
 
     def app(self) -> web.Application:
-        return private_venue(self.private)
-
-    async def private(self, request: web.Request) -> web.WebSocketResponse:
-        ws = web.WebSocketResponse()
-        await ws.prepare(request)
-        async for message in ws:
-            op = orjson.loads(message.data)
-            if op.get("op") in ("auth", "subscribe"):
-                await ws.send_str(orjson.dumps({"op": op["op"], "success": True, "ret_msg": "", "conn_id": "c",
-                                                "req_id": op.get("req_id")}).decode())
-            if op.get("op") == "subscribe":
-                for frame in self.pushes:
-                    await ws.send_str(orjson.dumps(frame).decode())
-        return ws
+        return private_venue(acking_private(*self.pushes))
 
 
 async def first_fill(serve_app: ServeApp, spec: str, venue: Venue) -> Fill:
