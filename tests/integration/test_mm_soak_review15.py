@@ -95,6 +95,37 @@ def bounded(call: Awaitable[T], bound: float = BOUND) -> Awaitable[T]:
     return asyncio.wait_for(call, bound)
 
 
+@dataclasses.dataclass
+class Aftermath:
+    """What the event loop said while runs went on: tasks left running, errors it logged, warnings."""
+
+    leaked: list[str] = dataclasses.field(default_factory=list)
+    loop_errors: list[str] = dataclasses.field(default_factory=list)
+    warned: list[str] = dataclasses.field(default_factory=list)
+
+
+async def observed(runs: Awaitable[T], bound: float) -> tuple[T, Aftermath]:
+    """``runs``' result (within ``bound`` seconds), and the :class:`Aftermath` of running it."""
+    loop = asyncio.get_running_loop()
+    after = Aftermath()
+    old_handler = loop.get_exception_handler()
+    loop.set_exception_handler(lambda _, context: after.loop_errors.append(
+        f"{context.get('message')} {context.get('exception')!r}"))
+    before = asyncio.all_tasks()
+    gc.collect()  # what earlier tests left for the collector is theirs, not this run's
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            result = await bounded(runs, bound)
+            await asyncio.sleep(0.05)
+            gc.collect()  # an unretrieved task exception, an unclosed session, are reported on collection
+    finally:
+        loop.set_exception_handler(old_handler)
+    after.leaked = sorted(f"{t.get_name()}: {t.get_coro()!r}" for t in asyncio.all_tasks() - before if not t.done())
+    after.warned = [f"{w.category.__name__}: {w.message}" for w in caught]
+    return result, after
+
+
 def crossed(book: OrderBook) -> bool:
     """Whether ``book``'s best bid is at or above its best ask."""
     return bool(book.bids and book.asks and book.bids[0][0] >= book.asks[0][0])
@@ -513,25 +544,10 @@ async def soak(connector: str) -> Desk:
 @pytest_asyncio.fixture(loop_scope="module", scope="module")
 async def desks() -> AsyncIterator[dict[str, Desk]]:
     """The three runs, side by side on one event loop (so the module takes as long as the slowest)."""
-    loop = asyncio.get_running_loop()
-    errors: list[str] = []
-    old_handler = loop.get_exception_handler()
-    loop.set_exception_handler(lambda _, context: errors.append(f"{context.get('message')} "
-                                                                f"{context.get('exception')!r}"))
-    before = asyncio.all_tasks()
-    try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            records = await bounded(asyncio.gather(*(soak(c) for c in CONNECTORS)), 60.0)
-            await asyncio.sleep(0.05)
-            gc.collect()  # an unretrieved task exception, an unclosed session, are reported on collection
-        leaked = sorted(f"{t.get_name()}: {t.get_coro()!r}" for t in asyncio.all_tasks() - before if not t.done())
-        for record in records:
-            record.leaked, record.loop_errors = leaked, errors
-            record.warned = [f"{w.category.__name__}: {w.message}" for w in caught]
-        yield dict(zip(CONNECTORS, records, strict=True))
-    finally:
-        loop.set_exception_handler(old_handler)
+    records, after = await observed(asyncio.gather(*(soak(c) for c in CONNECTORS)), 60.0)
+    for record in records:
+        record.leaked, record.loop_errors, record.warned = after.leaked, after.loop_errors, after.warned
+    yield dict(zip(CONNECTORS, records, strict=True))
 
 
 @pytest.fixture(params=CONNECTORS)

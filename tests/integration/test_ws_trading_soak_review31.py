@@ -17,9 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import gc
 import random
-import warnings
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from decimal import Decimal
@@ -37,6 +35,7 @@ from lotusx.models import Amend, Fill, NewOrder, Order, OrderBook
 from lotusx.sim import SimConfig, serve
 from lotusx.sim.venue import USER, Limits
 from lotusx.venue import find_venue
+from tests.integration.test_mm_soak_review15 import observed
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -235,26 +234,10 @@ async def soak(connector: str) -> Desk:
 @pytest_asyncio.fixture(loop_scope="module", scope="module")
 async def desks() -> AsyncIterator[dict[str, Desk]]:
     """The three runs side by side, with what the loop and the warnings said meanwhile."""
-    loop = asyncio.get_running_loop()
-    errors: list[str] = []
-    old_handler = loop.get_exception_handler()
-    loop.set_exception_handler(lambda _, context: errors.append(f"{context.get('message')} "
-                                                                f"{context.get('exception')!r}"))
-    before = asyncio.all_tasks()
-    gc.collect()  # what earlier tests left for the collector is theirs, not this run's
-    try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            records = await bounded(asyncio.gather(*(soak(c) for c in CONNECTORS)), 90.0)
-            await asyncio.sleep(0.05)
-            gc.collect()  # an unretrieved exception, an unclosed session, are reported on collection
-        leaked = sorted(f"{t.get_name()}: {t.get_coro()!r}" for t in asyncio.all_tasks() - before if not t.done())
-        for record in records:
-            record.leaked, record.loop_errors = leaked, errors
-            record.warned = [f"{w.category.__name__}: {w.message}" for w in caught]
-        yield dict(zip(CONNECTORS, records, strict=True))
-    finally:
-        loop.set_exception_handler(old_handler)
+    records, after = await observed(asyncio.gather(*(soak(c) for c in CONNECTORS)), 90.0)
+    for record in records:
+        record.leaked, record.loop_errors, record.warned = after.leaked, after.loop_errors, after.warned
+    yield dict(zip(CONNECTORS, records, strict=True))
 
 
 @pytest.fixture(params=list(CONNECTORS))
