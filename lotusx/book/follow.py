@@ -51,7 +51,7 @@ def resync_reason(marker: Any) -> str:
 
 
 UNREADABLE_IN_A_ROW = 3
-"""Diffs of one symbol lost in a row (none applied between) that end :func:`follow_books`."""
+"""Diffs of one symbol lost in a row (none read between) that end :func:`follow_books`."""
 
 
 async def follow_books(syncs: Iterable[DiffSync], messages: AsyncIterator[Any], *,
@@ -67,8 +67,9 @@ async def follow_books(syncs: Iterable[DiffSync], messages: AsyncIterator[Any], 
     ``event(message)`` gives ``(symbol, diff)`` for a diff of one of ``syncs``' symbols, or
     ``(symbol, Gap(symbol, reason))`` for a diff of it that could not be read: that book is
     resynced from a snapshot asked for after the loss (see :meth:`DiffSync.on_lost`), and
-    ``UNREADABLE_IN_A_ROW`` such losses with no diff applied between end this generator with
-    a ``ProtocolError``;
+    ``UNREADABLE_IN_A_ROW`` such losses with no diff of it read between (the venue's format,
+    not a passing fault: a resync per diff would never get a book) end this generator with a
+    ``ProtocolError``;
     ``snapshot(symbol)`` fetches one; ``resynced(symbol, reason)`` is called at each resync.
 
     A sequence gap discards that symbol's book and fetches a new snapshot while its diffs keep
@@ -134,7 +135,7 @@ async def follow_books(syncs: Iterable[DiffSync], messages: AsyncIterator[Any], 
     incoming: asyncio.Future[Any] = asyncio.ensure_future(anext(messages))
     fetching: dict[str, asyncio.Future[Snapshot]] = {}
     down: set[int] = set()  # shards whose Gap still waits for its Resumed
-    unreadable: dict[str, int] = {}  # diffs lost in a row per symbol, since its last applied diff
+    unreadable: dict[str, int] = {}  # diffs lost in a row per symbol, since its last one read
     unusable: dict[str, int] = {}  # snapshots in a row per symbol that could not start its book
     stalled = False  # after a marker with no Resumed to come, until the next message
     try:
@@ -226,11 +227,12 @@ async def follow_books(syncs: Iterable[DiffSync], messages: AsyncIterator[Any], 
                     asked.cancel()
                 outcome = sync.on_lost(update.reason)
             else:
+                # Read, the venue's format is fine, whether it applies now or waits for a resync's snapshot.
+                unreadable.pop(symbol, None)
                 outcome = sync.on_event(update)
             if outcome == "applied":
                 outcome = readable(sync, depth)
             if isinstance(outcome, OrderBook):
-                unreadable.pop(symbol, None)
                 yield outcome
             elif isinstance(outcome, Gap):
                 resynced(symbol, outcome.reason)

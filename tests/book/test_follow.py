@@ -308,3 +308,27 @@ async def test_snapshots_older_than_the_stream_are_asked_for_again_at_a_growing_
     assert book.sequence == 101
     assert asked == [0.0, 0.0, 0.5, 1.5, 3.5]
     await books.aclose()
+
+
+async def test_a_diff_read_between_two_losses_starts_the_count_again_while_resyncing() -> None:
+    """Losses each followed by a readable diff, all while the resync's snapshot is on its way: the
+    venue's format is fine (its diffs read), so the follower waits for the snapshot instead of ending."""
+    feed, resyncs, gate = Feed(), [], asyncio.Event()
+    served: list[Snapshot] = [([], [], 5), ([], [], 20)]
+
+    async def snapshot() -> Snapshot:
+        if len(served) < 2:  # the resync's: slow, as a REST snapshot under load is
+            await gate.wait()
+        return served.pop(0)
+
+    books = follow_diffs(DiffSync("X"), aiter(feed), event=lambda m: m if isinstance(m, BookEvent | Gap) else None,
+                         reconnected=lambda m: m is RECONNECT, snapshot=snapshot, resynced=resyncs.append)
+    assert (await asyncio.wait_for(anext(books), 1)).sequence == 5
+    for n in range(UNREADABLE_IN_A_ROW):
+        feed.push(Gap("X", "unreadable message"), diff(6 + n, 6 + n, "12"))
+    pending = asyncio.ensure_future(anext(books))
+    await asyncio.sleep(0.05)
+    assert not pending.done(), pending.exception() if pending.done() else None
+    gate.set()
+    assert (await asyncio.wait_for(pending, 1)).sequence == 20
+    await books.aclose()
