@@ -1,8 +1,8 @@
 """A venue declaration, and the one place that turns a declaration into running stacks.
 
 A connector package declares a :class:`Venue` (URLs, limit pools, usage headers, error map,
-signer choice, reconcile query, WebSocket dialect) and a connector class that takes the
-built pieces. :func:`open_venue` wires the canonical REST stack
+signer choice, reconcile query, WebSocket dialect, its endpoint table) and a connector class that
+takes the built pieces. :func:`open_venue` wires the canonical REST stack
 
     outer… ∘ Retry ∘ ClockSync ∘ RateLimit ∘ Sign ∘ Trace ∘ inner… ∘ MapErrors ∘ AiohttpRest
 
@@ -199,7 +199,14 @@ async def close_all(*closes: Callable[[], Awaitable[object]]) -> None:
 
 @dataclass(frozen=True)
 class Venue:
-    """Everything venue-specific that the kernel needs, as data and small functions."""
+    """Everything venue-specific that the kernel needs, as data and small functions.
+
+    ``endpoints`` is the venue's own endpoint table, every :class:`~lotusx.Endpoint` its connector
+    sends (one per weight where a call's cost depends on its parameters, as Binance's depth), as
+    declared data: the stack charges and signs each request by the endpoint it carries and never
+    reads this table; :func:`lotusx.testing.check_venue` checks it. Bybit's two categories each
+    declare the shared endpoints and their own trade endpoints.
+    """
 
     name: str
     rest_url: str
@@ -214,6 +221,9 @@ class Venue:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     ws_api_url: str = ""  # the WebSocket API's base URL, for venues that have one (Binance's user data)
     ws_trading: WsTrading | None = None  # how it trades over that API, for ``ws_trading=True``
+    # Left out of the repr (dozens of endpoints in every Parts' repr) and of the hash (an Endpoint's
+    # costs are a mapping, unhashable); compared still, as a declaration's other data.
+    endpoints: tuple[Endpoint, ...] = field(default=(), repr=False, hash=False)
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,6 @@ import functools
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import msgspec
@@ -73,20 +72,55 @@ GOOD = (PLACE, BOOK)
 
 
 def _only_category(category: bybit_ep.Category) -> list[Endpoint]:
-    """Bybit's endpoints a connector of ``category`` sends: the shared ones and its own trade endpoints."""
+    """Bybit's endpoints a connector of ``category`` sends: the module's shared ones and its own trade endpoints."""
     other = bybit_ep.LINEAR if category is bybit_ep.SPOT else bybit_ep.SPOT
     theirs = [getattr(other, f.name) for f in dataclasses.fields(other)]
     return [endpoint for endpoint in endpoints_in(bybit_ep) if endpoint not in theirs]
 
 
-@pytest.mark.parametrize(("venue", "endpoints"), [
-    (binance.VENUE, binance_ep),  # the module itself: its endpoints_in
+SHIPPED = [binance.VENUE, bybit.VENUE, bybit.VENUE_LINEAR]
+SHIPPED_IDS = ["binance", "bybit", "bybit-linear"]
+
+
+@pytest.mark.parametrize("venue", SHIPPED, ids=SHIPPED_IDS)
+def test_the_shipped_venues_conform(venue: Venue) -> None:
+    """Binance, Bybit spot and Bybit linear keep every rule, each checked with the endpoints it declares."""
+    check_venue(venue)
+
+
+@pytest.mark.parametrize(("venue", "expected"), [
+    (binance.VENUE, endpoints_in(binance_ep)),
     (bybit.VENUE, _only_category(bybit_ep.SPOT)),
     (bybit.VENUE_LINEAR, _only_category(bybit_ep.LINEAR)),
-], ids=["binance", "bybit", "bybit-linear"])
-def test_the_shipped_venues_conform(venue: Venue, endpoints: ModuleType | list[Endpoint]) -> None:
-    """Binance, Bybit spot and Bybit linear keep every rule."""
-    check_venue(venue, endpoints)
+], ids=SHIPPED_IDS)
+def test_each_shipped_venue_declares_exactly_its_own_endpoints(venue: Venue, expected: list[Endpoint]) -> None:
+    """Binance: its module's every endpoint; each Bybit category: the shared ones and its own, none of the other's."""
+    assert sorted(map(repr, venue.endpoints)) == sorted(map(repr, expected))
+
+
+def test_a_venue_declaring_no_endpoints_and_given_none_is_a_problem() -> None:
+    """Nothing to check is not a pass: the rules on costs, paths and idempotency would hold vacuously."""
+    assert venue_problems(TOY) == ["toy declares no endpoints: declare Venue.endpoints or pass endpoints="]
+
+
+def test_the_declared_endpoints_are_checked_by_default() -> None:
+    """Venue.endpoints is the table checked when none is passed."""
+    venue = dataclasses.replace(TOY, endpoints=(*GOOD, Endpoint("typo", "GET", "/x", costs={"WIEGHT": 1})))
+    assert venue_problems(venue) == ["endpoint 'typo' costs 1 in pool 'WIEGHT', which toy does not declare: every "
+                                     "call to it raises ConfigError"]
+
+
+def test_endpoints_passed_explicitly_are_checked_instead_of_the_declared_ones() -> None:
+    """endpoints= (a module or the endpoints themselves) still works, and is what is checked."""
+    venue = dataclasses.replace(TOY, endpoints=GOOD)
+    problems = venue_problems(venue, (*GOOD, Endpoint("rel", "GET", "api/x", costs={W: 1})))
+    assert problems == ["endpoint 'rel' has path 'api/x': a path starts with '/'"]
+
+
+def test_the_shipped_venues_conform_with_their_tables_passed_as_before() -> None:
+    """check_venue(VENUE, endpoints), as written before Venue.endpoints: a module, or the endpoints themselves."""
+    check_venue(bybit.VENUE, _only_category(bybit_ep.SPOT))
+    check_venue(binance.VENUE, binance_ep)
 
 
 def test_a_conforming_toy_venue_has_no_problems() -> None:

@@ -136,3 +136,12 @@ def test_the_generated_conformance_test_fails_once_a_lacking_method_is_written(t
     done = generated_tests(root)
     assert done.returncode == 1, done.stdout[-3000:]
     assert "lacks names get_ticker, which connector Acme has" in done.stdout
+
+
+def test_the_generated_conformance_test_fails_once_the_declaration_drops_its_endpoints(tmp_path: Path) -> None:
+    """The generated VENUE declares its endpoint table and its test checks that table: without it, it says so."""
+    root = new_exchange("acme", tmp_path)
+    edit(root / "lotusx_acme" / "__init__.py", "endpoints=ep.ENDPOINTS,", "")
+    done = generated_tests(root)
+    assert done.returncode == 1, done.stdout[-3000:]
+    assert "acme declares no endpoints: declare Venue.endpoints or pass endpoints=" in done.stdout

@@ -38,8 +38,9 @@ Use them to test your own layers and middleware without a network or real time::
   The file format is in :mod:`lotusx.testing.replay`.
 - :func:`check_venue` checks a venue declaration against the rules every venue keeps (pools and
   costs, each write's idempotency, usage headers, the signer's secrecy, the common API):
-  ``check_venue(VENUE, endpoints_module)`` raises one ``AssertionError`` listing every problem;
-  :func:`venue_problems` returns them. The rules are in :mod:`lotusx.testing.conformance`.
+  ``check_venue(VENUE)`` (the endpoints ``VENUE.endpoints`` declares; ``endpoints=`` a module or a
+  table instead) raises one ``AssertionError`` listing every problem; :func:`venue_problems` returns them.
+  The rules are in :mod:`lotusx.testing.conformance`.
 - A whole connector runs on a fake venue: ``lotusx.connect("binance", transport=FakeTransport(handler))``
   (a signed call first samples the venue's clock: answer ``/api/v3/time`` with ``{"serverTime": <ms>}``).
 """

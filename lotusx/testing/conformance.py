@@ -3,14 +3,15 @@
 ::
 
     from lotusx.testing import check_venue
-    from lotusx_acme import VENUE, endpoints
+    from lotusx_acme import VENUE
 
     def test_acme_conforms() -> None:
-        check_venue(VENUE, endpoints)  # one AssertionError listing every problem
+        check_venue(VENUE)  # one AssertionError listing every problem
 
-``endpoints`` is the module declaring the venue's endpoints (every :class:`~lotusx.Endpoint` at
-its top level, or in a top-level dict, tuple, list or set, is checked: see :func:`endpoints_in`)
-or any iterable of them; the venue's own ``ws_trading`` connection endpoints are added.
+The endpoints checked are those the venue declares (``Venue.endpoints``), or ``endpoints=`` instead:
+the module declaring them (every :class:`~lotusx.Endpoint` at its top level, or in a top-level dict,
+tuple, list or set: see :func:`endpoints_in`) or any iterable of them. A venue declaring none and
+given none is a problem, not a pass. The venue's own ``ws_trading`` connection endpoints are added.
 :func:`venue_problems` returns the list instead of raising.
 
 Each rule is one the kernel or its users depend on and that nothing checks before the call
@@ -91,7 +92,7 @@ def endpoints_in(module: ModuleType) -> list[Endpoint]:
     return found
 
 
-def check_venue(venue: Venue, endpoints: ModuleType | Iterable[Endpoint], *,
+def check_venue(venue: Venue, endpoints: ModuleType | Iterable[Endpoint] | None = None, *,
                 lacks: Mapping[str, str] | None = None, credentials: Credentials | None = None) -> None:
     """Raise one ``AssertionError`` listing every problem :func:`venue_problems` finds; nothing if none."""
     problems = venue_problems(venue, endpoints, lacks=lacks, credentials=credentials)
@@ -100,21 +101,32 @@ def check_venue(venue: Venue, endpoints: ModuleType | Iterable[Endpoint], *,
         raise AssertionError(f"{venue.name}: {len(problems)} problem{'s' if len(problems) > 1 else ''}\n{listed}")
 
 
-def venue_problems(venue: Venue, endpoints: ModuleType | Iterable[Endpoint], *,
+def venue_problems(venue: Venue, endpoints: ModuleType | Iterable[Endpoint] | None = None, *,
                    lacks: Mapping[str, str] | None = None, credentials: Credentials | None = None) -> list[str]:
-    """What ``venue`` (with ``endpoints``, a module or the endpoints themselves) breaks, one line a problem.
+    """What ``venue`` (with its declared endpoints, or ``endpoints``: a module or the endpoints themselves)
+    breaks, one line a problem.
 
     ``lacks``: common API methods the connector deliberately has not, each with its reason.
     ``credentials``: dummy ones its signer takes (default: an HMAC-style key and secret; a venue
     signing only with Ed25519 passes a throwaway PEM). Never real ones: the check signs with them.
     """
-    declared = endpoints_in(endpoints) if isinstance(endpoints, ModuleType) else list(endpoints)
+    if endpoints is None:
+        declared = list(venue.endpoints)
+    elif isinstance(endpoints, ModuleType):
+        declared = endpoints_in(endpoints)
+    else:
+        declared = list(endpoints)
+    # Nothing to check would pass every endpoint rule vacuously, and the reconcile rule would then
+    # blame a placement that is merely undeclared: say what is missing instead.
+    missing = [] if declared or endpoints is not None else [
+        f"{venue.name} declares no endpoints: declare Venue.endpoints or pass endpoints="]
     trading = venue.ws_trading
     extra = () if trading is None else (trading.connect, trading.login_connect)
     listed = [*declared, *(e for e in extra if e is not None and e not in declared)]
     dummy = credentials or Credentials(KEY, SECRET)
-    return [*_endpoint_problems(venue, listed), *_usage_problems(venue), *_reconcile_problems(venue, listed),
-            *_signer_problems(venue, listed, dummy), *_connector_problems(venue, dict(lacks or {}))]
+    return [*missing, *_endpoint_problems(venue, listed), *_usage_problems(venue),
+            *([] if missing else _reconcile_problems(venue, listed)), *_signer_problems(venue, listed, dummy),
+            *_connector_problems(venue, dict(lacks or {}))]
 
 
 def _endpoint_problems(venue: Venue, endpoints: list[Endpoint]) -> list[str]:

@@ -1,4 +1,4 @@
-"""Binance spot, declared: URLs, pools, usage headers, error map, signer choice, reconcile query.
+"""Binance spot, declared: URLs, pools, usage headers, error map, signer choice, reconcile query, endpoints.
 
 ``lotusx.connect("binance", ...)`` builds it; ``VENUE`` is the declaration and ``Binance`` the
 public API. Facts from https://developers.binance.com/docs/binance-spot-api-docs.
@@ -76,6 +76,7 @@ VENUE = Venue(
     ws_trading=WsTrading(PATH, Codec, ws_api_signer, ep.WS_API_CONNECT, login=ws_api_login,
                          login_connect=ep.WS_API_CONNECT_LOGON),
     pools=LIMITS,
+    endpoints=ep.ENDPOINTS,
     usage=USAGE,
     classify=classify,
     signer=signer,

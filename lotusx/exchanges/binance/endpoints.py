@@ -93,3 +93,8 @@ WS_API_CONNECT = Endpoint("ws_api_connect", "CONNECT", "/ws-api/v3", costs={WS_A
 # A ws_trading connection that logs on (Ed25519 keys): its session.logon's "Weight: 2" too (web-socket-api.md
 # "Log in with API key (SIGNED)"), charged with the attempt, before it is made.
 WS_API_CONNECT_LOGON = Endpoint("ws_api_connect_logon", "CONNECT", "/ws-api/v3", costs={WS_API_CONNECTIONS: 1, W: 4})
+
+# The venue's endpoint table (Venue.endpoints): every endpoint above, depth at each of its weights.
+ENDPOINTS = (TIME, EXCHANGE_INFO, TRADES, BOOK_TICKER, PLACE_ORDER, CANCEL_ORDER, AMEND_KEEP_PRIORITY, CANCEL_REPLACE,
+             CANCEL_ALL, GET_ORDER, OPEN_ORDERS, ALL_OPEN_ORDERS, ALL_ORDERS, MY_TRADES, ACCOUNT, COMMISSION, WITHDRAW,
+             WITHDRAW_HISTORY, *_DEPTH.values(), WS_CONNECT, WS_API_CONNECT, WS_API_CONNECT_LOGON)

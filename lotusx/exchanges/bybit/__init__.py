@@ -1,4 +1,4 @@
-"""Bybit v5, declared: URLs, pools, usage headers, error map, signer choice, reconcile query.
+"""Bybit v5, declared: URLs, pools, usage headers, error map, signer choice, reconcile query, endpoints.
 
 ``lotusx.connect("bybit", ...)`` trades spot; ``lotusx.connect("bybit-linear", ...)`` USDT
 perpetuals. Both share the IP pool's storage key (``name="bybit"``), as Bybit counts one IP
@@ -15,7 +15,7 @@ import orjson
 
 from lotusx.exchanges.bybit import endpoints as ep
 from lotusx.exchanges.bybit.connector import Bybit, server_time
-from lotusx.exchanges.bybit.endpoints import LIMITS, LINEAR, SPOT, USAGE, Category
+from lotusx.exchanges.bybit.endpoints import ENDPOINTS, LIMITS, LINEAR, SPOT, USAGE, Category
 from lotusx.exchanges.bybit.errors import classify
 from lotusx.exchanges.bybit.schemas import Envelope, OrderRow, Rows
 from lotusx.exchanges.bybit.ws_trade import WS_TRADING
@@ -57,6 +57,7 @@ VENUE = Venue(
     ws_url="wss://stream.bybit.com",
     ws_api_url="wss://stream.bybit.com",  # the trade WS's host, as the streams' (guideline.mdx "URL")
     pools=LIMITS["spot"],
+    endpoints=ENDPOINTS["spot"],
     usage=USAGE,
     classify=classify,
     signer=signer,
@@ -65,7 +66,8 @@ VENUE = Venue(
     connector=Bybit,
     ws_trading=WS_TRADING,
 )
-VENUE_LINEAR = dataclasses.replace(VENUE, pools=LIMITS["linear"], connector=functools.partial(Bybit, category=LINEAR))
+VENUE_LINEAR = dataclasses.replace(VENUE, pools=LIMITS["linear"], endpoints=ENDPOINTS["linear"],
+                                   connector=functools.partial(Bybit, category=LINEAR))
 
 __all__ = ["LIMITS", "LINEAR", "SPOT", "VENUE", "VENUE_LINEAR", "Bybit", "BybitHmac", "Category", "client_order_id",
            "reconcile", "server_time", "signer"]

@@ -130,6 +130,16 @@ LIMITS = {
                Pool(LINEAR_ORDER_CREATE_BATCH.name, 5, 1), Pool(LINEAR_ORDER_CANCEL_BATCH.name, 5, 1),
                Pool(LINEAR_ORDER_AMEND_BATCH.name, 5, 1)),
 }
+# The venue's endpoint table (Venue.endpoints), per category as LIMITS: what every category sends, and each
+# category's own trade endpoints (its Category's).
+_SHARED_ENDPOINTS = (TIME, ORDERBOOK, TICKERS, RECENT_TRADE, INSTRUMENTS_INFO, ORDER_REALTIME, ORDER_HISTORY,
+                     EXECUTION_LIST, POSITION_LIST, WALLET_BALANCE, FEE_RATE, WITHDRAW, DCP_SET, DCP_INFO, WS_CONNECT)
+ENDPOINTS = {
+    "spot": (*_SHARED_ENDPOINTS, ORDER_CREATE, ORDER_CANCEL, ORDER_CANCEL_ALL, ORDER_AMEND, ORDER_CREATE_BATCH,
+             ORDER_CANCEL_BATCH, ORDER_AMEND_BATCH),
+    "linear": (*_SHARED_ENDPOINTS, LINEAR_ORDER_CREATE, LINEAR_ORDER_CANCEL, LINEAR_ORDER_CANCEL_ALL,
+               LINEAR_ORDER_AMEND, LINEAR_ORDER_CREATE_BATCH, LINEAR_ORDER_CANCEL_BATCH, LINEAR_ORDER_AMEND_BATCH),
+}
 USAGE = (RemainingHeader(remaining="X-Bapi-Limit-Status", limit="X-Bapi-Limit",
                          reset_ms="X-Bapi-Limit-Reset-Timestamp", pool=ENDPOINT_POOL),)
 
