@@ -16,11 +16,9 @@ from aiohttp import WSMsgType, web
 
 import lotusx
 from lotusx.exchanges.binance import Binance
-from lotusx.kernel.credentials import Credentials
-from lotusx.metrics import Metrics
 from lotusx.models import Order, Trade
 from tests.conftest import ServeApp
-from tests.exchanges.binance.test_binance_streams import KEY, SECRET, TRADE, Venue, first, recorded
+from tests.exchanges.binance.test_binance_streams import TRADE, Venue, first, loopback, recorded
 
 SHUTDOWN = {"e": "serverShutdown", "E": 1770123456789}
 
@@ -66,11 +64,7 @@ def venue() -> Venue:
 @pytest.fixture
 async def ex(venue: Venue, serve_app: ServeApp) -> AsyncIterator[Binance]:
     """A connector pointed at the scripted venue over loopback."""
-    server = await serve_app(venue.app())
-    base = f"http://127.0.0.1:{server.port}"
-    async with lotusx.connect("binance", credentials=Credentials(KEY, SECRET), rest_url=base,
-                              ws_url=base.replace("http", "ws"), ws_api_url=base.replace("http", "ws"),
-                              metrics=Metrics()) as connector:
+    async with loopback(venue.app(), serve_app) as connector:
         yield connector
 
 

@@ -12,6 +12,7 @@ import asyncio
 import hashlib
 import hmac
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -157,14 +158,23 @@ def metrics() -> Metrics:
     return Metrics()
 
 
-@pytest.fixture
-async def ex(venue: Venue, serve_app: ServeApp, metrics: Metrics) -> AsyncIterator[Binance]:
-    """A connector pointed at the scripted venue over loopback."""
-    server = await serve_app(venue.app())
+@asynccontextmanager
+async def loopback(app: web.Application, serve_app: ServeApp, metrics: Metrics | None = None
+                   ) -> AsyncIterator[Binance]:
+    """A connector pointed at ``app`` served over loopback: REST, the streams and the WS API alike."""
+    server = await serve_app(app)
     base = f"http://127.0.0.1:{server.port}"
     async with lotusx.connect("binance", credentials=Credentials(KEY, SECRET), rest_url=base,
                               ws_url=base.replace("http", "ws"), ws_api_url=base.replace("http", "ws"),
-                              metrics=metrics) as connector:
+                              metrics=metrics or Metrics()) as connector:
+        assert isinstance(connector, Binance)
+        yield connector
+
+
+@pytest.fixture
+async def ex(venue: Venue, serve_app: ServeApp, metrics: Metrics) -> AsyncIterator[Binance]:
+    """A connector pointed at the scripted venue over loopback."""
+    async with loopback(venue.app(), serve_app, metrics) as connector:
         yield connector
 
 

@@ -14,13 +14,10 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-import lotusx
 from lotusx.exchanges.binance import Binance
-from lotusx.kernel.credentials import Credentials
 from lotusx.kernel.errors import ConfigError
-from lotusx.metrics import Metrics
 from lotusx.models import Fill
-from tests.exchanges.binance.test_binance_streams import KEY, SECRET, TERMINATED, ServeApp, recorded
+from tests.exchanges.binance.test_binance_streams import TERMINATED, ServeApp, loopback, recorded
 from tests.exchanges.binance.test_binance_streams import Venue as UserVenue
 
 # user-data-stream.md "Order Update", as a trade: execution type TRADE, a trade id, the last fill's figures.
@@ -61,12 +58,7 @@ def venue() -> Venue:
 @pytest.fixture
 async def ex(venue: Venue, serve_app: ServeApp) -> AsyncIterator[Binance]:
     """A connector pointed at the scripted venue over loopback."""
-    server = await serve_app(venue.app())
-    base = f"http://127.0.0.1:{server.port}"
-    async with lotusx.connect("binance", credentials=Credentials(KEY, SECRET), rest_url=base,
-                              ws_url=base.replace("http", "ws"), ws_api_url=base.replace("http", "ws"),
-                              metrics=Metrics()) as connector:
-        assert isinstance(connector, Binance)
+    async with loopback(venue.app(), serve_app) as connector:
         yield connector
 
 
