@@ -116,6 +116,14 @@ def gap_start_ms(gap_time: GapStart, offset: float, silent: float) -> int:
     return int((gap_time + offset - silent - GAP_SLACK) * 1000)
 
 
+def venue_ms(name: str, value: object) -> None:
+    """A ``ConfigError`` unless ``value`` (called ``name``) is a venue time in ms: an int, not negative."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(f"{name} is a venue time in ms (an int, e.g. get_server_time()), got {value!r}")
+    if value < 0:
+        raise ConfigError(f"{name} is a venue time in ms, got the negative {value}")
+
+
 def checked_since(watch: str, since: int | None, now: float) -> int | None:
     """An account watch's ``since`` (venue ms), checked against ``now`` (the venue's time, seconds).
 
@@ -124,10 +132,7 @@ def checked_since(watch: str, since: int | None, now: float) -> int | None:
     """
     if since is None:
         return None
-    if isinstance(since, bool) or not isinstance(since, int):
-        raise ConfigError(f"{watch} since is a venue time in ms (an int, e.g. get_server_time()), got {since!r}")
-    if since < 0:
-        raise ConfigError(f"{watch} since is a venue time in ms, got the negative {since}")
+    venue_ms(f"{watch} since", since)
     if since > (now + GAP_SLACK) * 1000:
         raise ConfigError(f"{watch} since={since} is in the future (the venue's time is about {int(now * 1000)} ms)")
     return since
@@ -153,12 +158,8 @@ def windows(since: int, until: int, span: int) -> list[tuple[int, int]]:
     Venues cap how far apart an order history query's startTime and endTime may be. A ``since``
     that is no int, negative, or more than :data:`MAX_WINDOWS` windows back is a ``ConfigError``.
     """
-    for name, value in (("since", since), ("until", until)):
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{name} is a venue time in ms (an int, e.g. get_server_time() - 3_600_000), "
-                              f"got {value!r}")
-    if since < 0:
-        raise ConfigError(f"since is a venue time in ms, got the negative {since}")
+    venue_ms("since", since)
+    venue_ms("until", until)
     count = (until - since) // span + 1
     if count > MAX_WINDOWS:
         raise ConfigError(f"since={since} is {count} requests back from {until} (the venue lists at most {span} ms "
