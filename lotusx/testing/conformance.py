@@ -181,9 +181,10 @@ def _signer_problems(venue: Venue, endpoints: list[Endpoint], credentials: Crede
     builders = [("signer", venue.signer)]
     if venue.ws_trading is not None:
         builders.append(("ws_trading signer", venue.ws_trading.signer))
+    signers = {}
     for what, build in builders:
         try:
-            built = build(credentials)
+            built = signers[what] = build(credentials)
         except Exception as exc:  # its message is not shown: it may hold the secret
             problems.append(f"building the {what} of {venue.name} from {credentials!r} raised {type(exc).__name__} "
                             "(a venue that signs otherwise passes credentials=...)")
@@ -191,9 +192,8 @@ def _signer_problems(venue: Venue, endpoints: list[Endpoint], credentials: Crede
         if secret in repr(built) or secret in str(built):
             problems.append(f"the {what} {venue.name} builds ({type(built).__name__}) shows the secret in its "
                             "repr or str")
-    try:
-        signer = venue.signer(credentials)
-    except Exception:
+    signer = signers.get("signer")
+    if signer is None:
         return problems  # said above
     for endpoint in endpoints:
         if not endpoint.signed:
