@@ -13,7 +13,8 @@ mechanism needs (docs/v5/websocket/trade/guideline.mdx):
 - an answer is ``{"reqId", "retCode", "retMsg", "op", "data", "retExtInfo", "header"}``,
   ``data`` "keep the same as ``result`` on rest api response": it becomes REST's envelope with
   the usage headers REST sends, so the venue's classifier, schemas and usage parser read it
-  unchanged. The WS-only codes (10019 restarting, 10429 throttled...) are mapped in ``errors``.
+  unchanged. The WS-only codes (10019 restarting, 10429 throttled...) are mapped in ``errors``;
+  10019 and 10016 also retire the connection (``Codec.retires``).
 """
 
 from __future__ import annotations
@@ -50,7 +51,12 @@ _STAMPS = ("X-BAPI-TIMESTAMP", "X-BAPI-RECV-WINDOW")
 # An answer's ``header`` entries that REST sends as HTTP headers: the usage parser's (endpoints.USAGE).
 _USAGE = {name.lower() for parser in ep.USAGE for name in parser.names}
 _NOW = "timenow"  # the answer's server time (ms), REST's envelope ``time``
-_RESTARTING = 10019
+# The answers after which a new connection is the way on (guideline, "Response Parameters"): 10019
+# "ws trade service is restarting [...] You can build new connection to be routed to normal service",
+# and 10016, "1. internal server error; 2. Service is restarting", which cannot tell which it is: a
+# restart met on the old connection again and again would spend Retry's attempts, and a new
+# connection after an internal error costs one login.
+_RETIRING = (10016, 10019)
 _PING = '{"op":"ping"}'
 _ACCEPTED = (0, 20001)  # auth answers: "0: auth success", "20001: repeat auth" (already logged in)
 
@@ -124,13 +130,15 @@ class Codec:
         return int(request_id), Response(status=200, body=body, headers=headers)
 
     def retires(self, data: str | bytes) -> bool:
-        """Whether the frame is a 10019 answer: "ws trade service is restarting, do not accept new request
-        [...] You can build new connection to be routed to normal service" (guideline). The call it answers
-        is a ServerError, retried: on a new connection."""
-        if b"10019" not in data if isinstance(data, bytes) else "10019" not in data:
-            return False  # every answer is asked: one substring test, no second decode
+        """Whether the frame answers 10019 or 10016 (:data:`_RETIRING`). The call it answers is a
+        ServerError, retried: on a new connection."""
+        # Every answer is asked: plain substring tests first, a second decode only for a likely one.
+        likely = ((b"10019" in data or b"10016" in data) if isinstance(data, bytes)
+                  else ("10019" in data or "10016" in data))
+        if not likely:
+            return False
         try:
-            return _answer.decode(data).retCode == _RESTARTING
+            return _answer.decode(data).retCode in _RETIRING
         except msgspec.DecodeError:
             return False
 

@@ -198,10 +198,17 @@ def test_a_restarting_answer_retires_the_connection() -> None:
     assert Codec().retires('{"reqId": "3", "retCode": 10019, "retMsg": "restarting", "op": "order.create"}')
 
 
+def test_a_10016_answer_retires_the_connection_too() -> None:
+    """10016 is "1. internal server error; 2. Service is restarting": a new connection serves either."""
+    assert Codec().retires(b'{"reqId":"3","retCode":10016,"retMsg":"Service is restarting","op":"order.create"}')
+    assert Codec().retires('{"reqId": "3", "retCode": 10016, "retMsg": "", "op": "order.cancel"}')
+
+
 def test_other_answers_do_not_retire_the_connection() -> None:
     """An accepted order, a refusal, an order id that happens to hold 10019: the connection stays."""
     assert not Codec().retires(DOC_ANSWER % b"5")
     assert not Codec().retires(b'{"reqId":"3","retCode":170131,"retMsg":"x","data":{"orderId":"10019"}}')
+    assert not Codec().retires(b'{"reqId":"3","retCode":170131,"retMsg":"x","data":{"orderLinkId":"10016"}}')
 
 
 def test_silence_is_probed_with_the_guidelines_ping() -> None:
