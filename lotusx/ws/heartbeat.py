@@ -97,6 +97,11 @@ class Liveness:
         due = [self.last_rx + hb.idle_timeout]
         if self.awaiting_pong:
             due.append(self.last_ping + hb.pong_timeout)
-        elif hb.interval is not None:
-            due.append(self.last_ping + hb.interval)
+        if hb.interval is not None:
+            # Also while a pong is due: one that comes in time (the reader clears it, the watch is
+            # not told) leaves the next ping an interval after the last, not after a longer pong_timeout.
+            # Once that time has passed with the pong still due, only the pong deadline is left.
+            ping_at = self.last_ping + hb.interval
+            if not self.awaiting_pong or ping_at > now:
+                due.append(ping_at)
         return max(0.0, min(due) - now)
