@@ -11,6 +11,13 @@ from lotusx.kernel.ws import WsFrame, WsKind
 Inbound = WsFrame | str | bytes | BaseException
 
 
+class _Closed:
+    """What ``close()`` queues to wake a ``next()`` waiting on a quiet session."""
+
+
+_CLOSED = _Closed()
+
+
 def _frame(item: WsFrame | str | bytes) -> WsFrame:
     if isinstance(item, WsFrame):
         return item
@@ -28,7 +35,7 @@ class FakeWs:
     """
 
     def __init__(self, inbound: Iterable[Inbound] = (), *, fail_connect: int = 0) -> None:
-        self._inbound: asyncio.Queue[Inbound] = asyncio.Queue()
+        self._inbound: asyncio.Queue[Inbound | _Closed] = asyncio.Queue()
         for item in inbound:
             self._inbound.put_nowait(item)
         self.sent: list[str | bytes] = []
@@ -39,6 +46,7 @@ class FakeWs:
         self.connected = False
         self.closed_with: int | None = None
         self._closed_seen = False
+        self._reading = False  # a next() waits on the queue: close() must wake it
 
     def feed(self, *items: Inbound) -> None:
         """Queue more inbound frames (or exceptions)."""
@@ -72,7 +80,16 @@ class FakeWs:
         """The next scripted frame; waits when the script is exhausted."""
         if self._closed_seen or not self.connected:
             raise Disconnected("FakeWs: session closed", close_code=self.closed_with)
-        item = await self._inbound.get()
+        self._reading = True
+        try:
+            item = await self._inbound.get()
+            # One left by a close() whose reader was cancelled before it woke is stale once reconnected.
+            while item is _CLOSED and self.connected:
+                item = await self._inbound.get()
+        finally:
+            self._reading = False
+        if isinstance(item, _Closed):  # closed while this read waited: AiohttpWs raises Disconnected too
+            raise Disconnected("FakeWs: session closed", close_code=self.closed_with)
         if isinstance(item, BaseException):
             self.connected = False
             raise item
@@ -83,9 +100,12 @@ class FakeWs:
         return frame
 
     async def close(self, code: int = 1000) -> None:
-        """Close; later ``next()`` calls raise ``Disconnected``."""
+        """Close; a ``next()`` waiting and later ones raise ``Disconnected``."""
         self.connected = False
         self.closed_with = code
+        if self._reading:
+            self._reading = False  # one wake-up is enough: a second close() queues none
+            self._inbound.put_nowait(_CLOSED)
 
     def __repr__(self) -> str:
         return f"FakeWs(sent={len(self.sent)}, queued={self._inbound.qsize()})"

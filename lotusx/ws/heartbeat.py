@@ -13,7 +13,10 @@ again, and the deadlines count from then.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+
+from lotusx.kernel.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -25,6 +28,14 @@ class Heartbeat:
     pong_timeout: float = 10.0
     idle_timeout: float = 60.0
     answer_pings: bool = True  # off when the session already answers (AiohttpWs(auto_pong=True))
+
+    def __post_init__(self) -> None:
+        # Written so that NaN fails too: a NaN idle_timeout would never find a dead link, a zero one
+        # would end every link at once (a reconnect storm), a zero interval would ping without pause.
+        if not ((self.interval is None or 0 < self.interval < math.inf)
+                and 0 < self.pong_timeout < math.inf and 0 < self.idle_timeout < math.inf):
+            raise ConfigError(f"invalid {self!r}: interval (or None), pong_timeout and idle_timeout "
+                              "must be positive finite seconds")
 
 
 class Liveness:
@@ -97,6 +108,11 @@ class Liveness:
         due = [self.last_rx + hb.idle_timeout]
         if self.awaiting_pong:
             due.append(self.last_ping + hb.pong_timeout)
-        elif hb.interval is not None:
-            due.append(self.last_ping + hb.interval)
+        if hb.interval is not None:
+            # Also while a pong is due: one that comes in time (the reader clears it, the watch is
+            # not told) leaves the next ping an interval after the last, not after a longer pong_timeout.
+            # Once that time has passed with the pong still due, only the pong deadline is left.
+            ping_at = self.last_ping + hb.interval
+            if not self.awaiting_pong or ping_at > now:
+                due.append(ping_at)
         return max(0.0, min(due) - now)
