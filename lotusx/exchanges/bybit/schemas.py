@@ -108,12 +108,15 @@ class LotSizeFilter(msgspec.Struct):
     minOrderQty: Decimal | None = None  # linear's floor; spot's is deprecated, "no longer check"
     maxOrderQty: Decimal | None = None  # linear: "for Limit and PostOnly order"; spot: deprecated
     maxLimitOrderQty: Decimal | None = None  # spot: what replaced maxOrderQty for Limit orders
+    maxMktOrderQty: Decimal | None = None  # linear: "Maximum quantity for Market order"
+    maxMarketOrderQty: Decimal | None = None  # spot: "Maximum Market order quantity"
     minOrderAmt: Decimal | None = None  # spot: the order value floor
     minNotionalValue: Decimal | None = None  # linear: the order value floor
 
     def __post_init__(self) -> None:
         check_amounts(*(a for a in (self.basePrecision, self.qtyStep, self.minOrderQty, self.maxOrderQty,
-                                    self.maxLimitOrderQty, self.minOrderAmt, self.minNotionalValue) if a is not None))
+                                    self.maxLimitOrderQty, self.maxMktOrderQty, self.maxMarketOrderQty,
+                                    self.minOrderAmt, self.minNotionalValue) if a is not None))
 
 
 class InstrumentRow(msgspec.Struct):

@@ -37,14 +37,15 @@ async def linear(sim: Sim, credentials: lotusx.Credentials) -> AsyncIterator[Byb
 def spot_rules(m: Market) -> Instrument:
     """The sim's market config as Bybit spot states it: basePrecision steps (and floors) quantities; no price bounds."""
     return Instrument(symbol=m.symbol, base=m.base, quote=m.quote, trading=True, tick_size=m.tick,
-                      step_size=m.step, min_quantity=m.step, max_quantity=m.max_qty, min_notional=m.min_notional)
+                      step_size=m.step, min_quantity=m.step, max_quantity=m.max_qty, min_notional=m.min_notional,
+                      max_market_quantity=m.max_qty)
 
 
 def linear_rules(m: Market) -> Instrument:
     """The sim's market config as Bybit linear states it: priceFilter bounds, qtyStep, minNotionalValue."""
     return Instrument(symbol=m.symbol, base=m.base, quote=m.quote, trading=True, tick_size=m.tick, min_price=m.tick,
                       max_price=m.max_price, step_size=m.step, min_quantity=m.step, max_quantity=m.max_qty,
-                      min_notional=m.min_notional)
+                      min_notional=m.min_notional, max_market_quantity=m.max_qty)
 
 
 async def test_spot_instruments_equal_the_sims_config(bybit: Bybit) -> None:
@@ -144,7 +145,8 @@ async def test_a_venue_shaped_spot_answer() -> None:
         got = await ex.get_instruments(["BTCUSDT"])
     assert got == {"BTCUSDT": Instrument(symbol="BTCUSDT", base="BTC", quote="USDT", trading=True,
                                          tick_size=D("0.01"), step_size=D("0.000001"), min_quantity=D("0.000001"),
-                                         max_quantity=D("71.73956243"), min_notional=D(1))}
+                                         max_quantity=D("71.73956243"), min_notional=D(1),
+                                         max_market_quantity=D("35.86978121"))}
     [request] = [r for r in transport.requests if r.path == "/v5/market/instruments-info"]
     assert request.query_string == "category=spot&symbol=BTCUSDT"  # spot takes no limit or cursor
 
@@ -165,7 +167,7 @@ async def test_a_venue_shaped_linear_answer() -> None:
     assert got == {"BTCUSDT": Instrument(symbol="BTCUSDT", base="BTC", quote="USDT", trading=True,
                                          tick_size=D("0.1"), min_price=D("0.1"), max_price=D("1999999.8"),
                                          step_size=D("0.001"), min_quantity=D("0.001"), max_quantity=D(1190),
-                                         min_notional=D(5))}
+                                         min_notional=D(5), max_market_quantity=D(500))}
     assert [r.query_string for r in pages] == ["category=linear&limit=1000"]
 
 
