@@ -122,6 +122,9 @@ _FILLS_PAGE = 100  # /v5/execution/list: "limit [1, 100]" (docs v5/order/executi
 _CANCEL_ALL_CAP = 500
 _POSITIONS_PAGE = 200  # /v5/position/list: limit [1, 200] (docs/v5/position/position.mdx)
 _SETTLE_COINS = ("USDT", "USDC")  # linear's settle coins: USDT and USDC perpetuals (and USDC futures)
+# instruments-info's status filter (docs/v5/enum.mdx "status"), the default (None: Trading) first: a fill can be
+# of a contract in any of them, pre-market ones trading as PreLaunch and delisted ones settled as Delivery.
+_STATUSES = (None, "PreLaunch", "Delivering", "Closed")
 _INSTRUMENTS_PAGE = 1000  # /v5/market/instruments-info linear: limit [1, 1000] (docs/v5/market/instrument.mdx)
 # /v5/order/history: "endTime - startTime <= 7 days" (docs v5/order/order-list).
 _HISTORY_SPAN_MS = 7 * 24 * 3600 * 1000
@@ -745,10 +748,16 @@ class Bybit:
 
     async def _settle_coin(self, symbol: str) -> str:
         """The coin ``symbol``'s contract settles in: a linear fill's fee is paid in it, and its ``feeCurrency``
-        is empty (docs/v5/order/execution's example); USDT and USDC contracts alike, so asked, not guessed."""
+        is empty (docs/v5/order/execution's example); USDT and USDC contracts alike, so asked, not guessed.
+        instruments-info lists only Trading symbols unless asked for another status (docs/v5/market/
+        instrument.mdx): a contract delisted or delivering (its last fills, its Delivery) is looked for there too."""
         if symbol not in self._settles:
-            rows = await self._instrument_rows([("symbol", symbol)])
-            coin = next((row.settleCoin for row in rows if row.symbol == symbol and row.settleCoin), None)
+            coin = None
+            for status in _STATUSES:
+                rows = await self._instrument_rows([("symbol", symbol), ("status", status)])
+                coin = next((row.settleCoin for row in rows if row.symbol == symbol and row.settleCoin), None)
+                if coin is not None:
+                    break
             if coin is None:
                 raise ProtocolError(f"GET {ep.EXECUTION_LIST.path}: a {symbol} fill names no fee currency, and "
                                     f"{ep.INSTRUMENTS_INFO.path} no settle coin for it")
