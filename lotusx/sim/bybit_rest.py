@@ -285,10 +285,12 @@ class BybitRest:
         Spot steps quantities by ``basePrecision`` with the ``minOrderAmt`` value floor and states no
         price bounds; linear steps by ``qtyStep`` with ``minNotionalValue`` and ``priceFilter`` bounds. Linear
         pages (``limit`` 1-1000, default 500; ``cursor`` the previous ``nextPageCursor``); spot does not.
-        An unknown symbol lists nothing (retCode 0).
+        An unknown symbol lists nothing (retCode 0). Every sim market is ``Trading``: a ``status`` filter
+        naming another (PreLaunch, Delivering, Closed; docs/v5/enum.mdx "status") lists nothing.
         """
         category, engine = self.engine(params)
-        markets = [m for m in engine.markets.values() if params.get("symbol", m.symbol) == m.symbol]
+        trading = params.get("status", "Trading") == "Trading"
+        markets = [m for m in engine.markets.values() if trading and params.get("symbol", m.symbol) == m.symbol]
         if category == "spot":
             return {"category": category, "list": [_instrument(category, m) for m in markets]}
         markets, cursor = _instrument_page(markets, params)
