@@ -222,9 +222,10 @@ class Instrument(msgspec.Struct, frozen=True, kw_only=True):
     ``trading``: the venue takes orders on it now. ``tick_size`` steps prices, ``step_size``
     quantities; ``min_notional`` is the smallest ``price * quantity`` an order may be worth.
     ``max_market_quantity`` caps a MARKET order where the venue states a cap of its own for one
-    (Bybit's ``maxMktOrderQty``, spot ``maxMarketOrderQty``: lower than the limit order's); ``None``,
-    ``max_quantity`` caps every type. A venue's "disabled" value (Binance's 0 tickSize or maxPrice)
-    is ``None`` here, never 0.
+    (Bybit's ``maxMktOrderQty``, spot ``maxMarketOrderQty``: lower than the limit order's), and
+    ``max_post_only_quantity`` a LIMIT_MAKER order (Bybit spot's ``postOnlyMaxLimitOrderSize``: above
+    the limit order's); ``None``, ``max_quantity`` caps that type too. A venue's "disabled" value
+    (Binance's 0 tickSize or maxPrice) is ``None`` here, never 0.
     :meth:`round_price`, :meth:`round_quantity` and :meth:`check` are what a quoting loop calls per order.
     """
 
@@ -240,6 +241,7 @@ class Instrument(msgspec.Struct, frozen=True, kw_only=True):
     max_quantity: Decimal | None = None
     min_notional: Decimal | None = None
     max_market_quantity: Decimal | None = None
+    max_post_only_quantity: Decimal | None = None
 
     def round_price(self, price: Decimal, side: Side) -> Decimal:
         """``price`` on the tick, never more aggressive than asked: a BUY rounds down, a SELL up.
@@ -267,7 +269,8 @@ class Instrument(msgspec.Struct, frozen=True, kw_only=True):
         """Raise :class:`~lotusx.OrderOutsideRules` if the venue would refuse ``order`` by these rules.
 
         Price (LIMIT and LIMIT_MAKER): on the tick, within min/max price; quantity: on the step,
-        within min/max quantity (a MARKET order's max: ``max_market_quantity`` when stated);
+        within min/max quantity (a MARKET order's max: ``max_market_quantity``, a LIMIT_MAKER's:
+        ``max_post_only_quantity``, when stated);
         ``price * quantity`` at least ``min_notional``. A MARKET order has no price: its quantity is
         checked, its value is not (the venue values it at the market).
         """
@@ -282,9 +285,11 @@ class Instrument(msgspec.Struct, frozen=True, kw_only=True):
             self._within("price", price, "min_price", self.min_price, "max_price", self.max_price)
         if quantity is not None:
             self._on_step("quantity", quantity, "step_size", self.step_size)
-            market = order.type == "MARKET" and self.max_market_quantity is not None
-            high_rule, high = ("max_market_quantity", self.max_market_quantity) if market else (
-                "max_quantity", self.max_quantity)
+            high_rule, high = "max_quantity", self.max_quantity
+            if order.type == "MARKET" and self.max_market_quantity is not None:
+                high_rule, high = "max_market_quantity", self.max_market_quantity
+            elif order.type == "LIMIT_MAKER" and self.max_post_only_quantity is not None:
+                high_rule, high = "max_post_only_quantity", self.max_post_only_quantity
             self._within("quantity", quantity, "min_quantity", self.min_quantity, high_rule, high)
         if price is not None and quantity is not None and self.min_notional is not None and (
                 _RULES.multiply(price, quantity) < self.min_notional):

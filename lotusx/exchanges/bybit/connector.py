@@ -227,20 +227,21 @@ class Bybit:
         """The category's own fields: spot steps by basePrecision (also its floor: minOrderQty is "deprecated, no
         longer check", docs/v5/market/instrument.mdx), caps by maxLimitOrderQty and floors the value by
         minOrderAmt, with no price bounds; linear steps by qtyStep, floors the value by minNotionalValue.
-        Both cap a Market order apart, lower than a Limit one (maxMarketOrderQty, maxMktOrderQty)."""
+        Both cap a Market order apart, lower than a Limit one (maxMarketOrderQty, maxMktOrderQty); spot caps
+        a PostOnly one apart too, at 5x a Limit one (postOnlyMaxLimitOrderSize; linear's maxOrderQty covers it)."""
         lot, price = row.lotSizeFilter, row.priceFilter
         if self.category.name == "spot":
             step, least, most, floor = lot.basePrecision, lot.basePrecision, (
                 lot.maxLimitOrderQty or lot.maxOrderQty), lot.minOrderAmt
-            market = lot.maxMarketOrderQty
+            market, post_only = lot.maxMarketOrderQty, lot.postOnlyMaxLimitOrderSize
         else:
             step, least, most, floor = lot.qtyStep, lot.minOrderQty, lot.maxOrderQty, lot.minNotionalValue
-            market = lot.maxMktOrderQty
+            market, post_only = lot.maxMktOrderQty, None
         return Instrument(symbol=row.symbol, base=row.baseCoin, quote=row.quoteCoin, trading=row.status == "Trading",
                           tick_size=price.tickSize or None, min_price=price.minPrice or None,
                           max_price=price.maxPrice or None, step_size=step or None, min_quantity=least or None,
                           max_quantity=most or None, min_notional=floor or None,
-                          max_market_quantity=market or None)
+                          max_market_quantity=market or None, max_post_only_quantity=post_only or None)
 
     async def get_fee_rates(self, symbol: str) -> FeeRate:
         """The account's maker and taker rates on ``symbol`` in this connector's category (GET /v5/account/fee-rate).

@@ -110,13 +110,15 @@ class LotSizeFilter(msgspec.Struct):
     maxLimitOrderQty: Decimal | None = None  # spot: what replaced maxOrderQty for Limit orders
     maxMktOrderQty: Decimal | None = None  # linear: "Maximum quantity for Market order"
     maxMarketOrderQty: Decimal | None = None  # spot: "Maximum Market order quantity"
+    postOnlyMaxLimitOrderSize: Decimal | None = None  # spot: "Maximum limit order size for Post-only" (5x the limit)
     minOrderAmt: Decimal | None = None  # spot: the order value floor
     minNotionalValue: Decimal | None = None  # linear: the order value floor
 
     def __post_init__(self) -> None:
         check_amounts(*(a for a in (self.basePrecision, self.qtyStep, self.minOrderQty, self.maxOrderQty,
                                     self.maxLimitOrderQty, self.maxMktOrderQty, self.maxMarketOrderQty,
-                                    self.minOrderAmt, self.minNotionalValue) if a is not None))
+                                    self.postOnlyMaxLimitOrderSize, self.minOrderAmt, self.minNotionalValue)
+                        if a is not None))
 
 
 class InstrumentRow(msgspec.Struct):

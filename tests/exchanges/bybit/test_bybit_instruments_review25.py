@@ -146,7 +146,8 @@ async def test_a_venue_shaped_spot_answer() -> None:
     assert got == {"BTCUSDT": Instrument(symbol="BTCUSDT", base="BTC", quote="USDT", trading=True,
                                          tick_size=D("0.01"), step_size=D("0.000001"), min_quantity=D("0.000001"),
                                          max_quantity=D("71.73956243"), min_notional=D(1),
-                                         max_market_quantity=D("35.86978121"))}
+                                         max_market_quantity=D("35.86978121"),
+                                         max_post_only_quantity=D("358.69781215"))}
     [request] = [r for r in transport.requests if r.path == "/v5/market/instruments-info"]
     assert request.query_string == "category=spot&symbol=BTCUSDT"  # spot takes no limit or cursor
 
