@@ -57,6 +57,7 @@ from lotusx.metrics import Metrics
 _log = get_logger("lotusx.ratelimit")
 _EPSILON = 1e-6  # wake just after a boundary, not a float hair before it
 _RACE_BACKOFF = 0.001  # another process took the last units between our check and our hit
+_LENGTHENED = 1.0  # seconds a running cool-off must grow by to be logged again: not the same one repeated
 # What a failing storage raises: ``limits`` wraps its driver's errors (we open URIs with
 # ``wrap_exceptions``); sockets of a caller's own storage raise OSError. The few its driver raises
 # unwrapped are added per storage (``Limiter._storage_errors``).
@@ -95,6 +96,16 @@ class Pool:
 
     def __str__(self) -> str:
         return f"{self.name} {self.limit}/{self.per_seconds}s"
+
+
+def _news(running: float, until: float, now: float) -> bool:
+    """Whether a cool-off until ``until`` is worth a warning beside the one ``running`` until then.
+
+    Every call in flight when the venue bans or throttles comes back refused within milliseconds,
+    each repeating the same cool-off: one warning says it. A new one, or one the venue lengthens
+    (Binance escalates its bans), is news.
+    """
+    return running <= now or until > running + _LENGTHENED
 
 
 class Usage(msgspec.Struct, frozen=True):
@@ -702,13 +713,18 @@ class Limiter:
         # Local first: a storage failure below must not cost this process the cool-off.
         state = self._state
         if names is None:
-            state.ban_until = max(state.ban_until, until)
-            _log.warning("rate_limit.ip_ban", exchange=self.exchange, seconds=round(seconds, 3))
+            running, state.ban_until = state.ban_until, max(state.ban_until, until)
+            if _news(running, until, now):
+                _log.warning("rate_limit.ip_ban", exchange=self.exchange, seconds=round(seconds, 3))
         else:
+            news = False
             for name in chosen:
                 key = self._cool_keys[name]  # the key's state is shared by every account: keyed by scope too
-                state.cool_until[key] = max(state.cool_until.get(key, 0.0), until)
-            _log.warning("rate_limit.cool_off", exchange=self.exchange, pools=chosen, seconds=round(seconds, 3))
+                running = state.cool_until.get(key, 0.0)
+                state.cool_until[key] = max(running, until)
+                news = _news(running, until, now) or news
+            if news:
+                _log.warning("rate_limit.cool_off", exchange=self.exchange, pools=chosen, seconds=round(seconds, 3))
         return [self._ban_key] if names is None else [self._cool_keys[name] for name in chosen], until, now
 
     async def _mark(self, key: str, until: float, now: float) -> None:
