@@ -36,7 +36,7 @@ import asyncio
 import math
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit
@@ -83,7 +83,8 @@ class Pool:
     name: str
     limit: int
     per_seconds: int
-    per_account: bool = False
+    # Whom the venue counts it against, not which budget it is: ``used(Pool("ORDERS", 100, 10))`` finds it.
+    per_account: bool = field(default=False, compare=False)
 
     @staticmethod
     def parse(name: str, text: str) -> Pool:

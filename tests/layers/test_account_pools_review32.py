@@ -106,3 +106,12 @@ async def test_two_bybit_accounts_on_one_ip_each_get_their_own_endpoint_budget()
         await a.rest.get(WALLET_BALANCE.path, {"accountType": "UNIFIED"}, endpoint=WALLET_BALANCE)
         await b.rest.get(WALLET_BALANCE.path, {"accountType": "UNIFIED"}, endpoint=WALLET_BALANCE)
     assert clock.time() == NOW_MS / 1000 + 0.5  # nobody waited for the next window
+
+
+async def test_a_per_account_pool_is_found_by_its_budget() -> None:
+    """``used(Pool("ORDERS", 100, 10))``, written without its scope, reads Binance's ORDERS window."""
+    from lotusx.exchanges.binance import LIMITS
+
+    limiter = Limiter(LIMITS, key="used-by-budget", account="a", clock=FakeClock(100.0))
+    await limiter.acquire({"ORDERS": 1})
+    assert await limiter.used(Pool("ORDERS", 100, 10)) == 1
