@@ -21,7 +21,9 @@ sync), since that is the clock the venue counts by.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
+import hashlib
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -289,7 +291,7 @@ def open_venue(venue: Venue, *, credentials: Credentials | None = None, rest_url
     server_clock = ServerClock(fetch_server_ms, clock, metrics=metrics, exchange=venue.name)
     pools = _pools(venue.pools, rate_limits)
     limiter = Limiter(pools, rate_limit_storage, key=venue.name, clock=server_clock, max_wait=max_wait,
-                      metrics=metrics, exchange=venue.name)
+                      metrics=metrics, exchange=venue.name, account=_account(credentials))
     rate_limit = RateLimit(limiter, usage=venue.usage)
     wire = transport if transport is not None else AiohttpRest(rest_url or venue.rest_url, proxy=proxy)
     api_url = (ws_api_url or ws_url or venue.ws_api_url).rstrip("/")
@@ -427,6 +429,13 @@ def _bind(reconcile: Reconcile, signed: Service) -> Callable[[Request], Awaitabl
     return _Bound(reconcile, signed)
 
 
+def _account(credentials: Credentials | None) -> str:
+    """Who the venue counts a per-account pool against: a digest of the API key (the key itself is no storage key)."""
+    if credentials is None:
+        return ""
+    return hashlib.sha256(credentials.api_key.encode()).hexdigest()[:16]
+
+
 def _pools(defaults: tuple[Pool, ...], overrides: Mapping[str, Sequence[Pool]] | None) -> tuple[Pool, ...]:
     if not overrides:
         return defaults
@@ -439,7 +448,10 @@ def _pools(defaults: tuple[Pool, ...], overrides: Mapping[str, Sequence[Pool]] |
             raise ConfigError(f"rate_limits[{name!r}] takes the pool's windows, e.g. "
                               f"{{{name!r}: [Pool({name!r}, 600, 60)]}} (lotusx.layers.Pool), got {pools!r}")
     kept = [pool for pool in defaults if pool.name not in overrides]
-    return (*kept, *(pool for pools in overrides.values() for pool in pools))
+    # Another budget does not change whom the venue counts it against (per IP, or per account).
+    per_account = {pool.name: pool.per_account for pool in defaults}
+    return (*kept, *(dataclasses.replace(pool, per_account=pool.per_account or per_account[name])
+                     for name, pools in overrides.items() for pool in pools))
 
 
 class NotAConnector(ConfigError, AttributeError):
@@ -468,7 +480,8 @@ class connect:
       ``inner`` layer's error outside the ``LotusXError`` tree on an order placement comes out
       as ``AmbiguousOrderState`` (the order may have left), raised from it.
     - ``rate_limit_storage``: ``"memory://"`` (the default: connectors of one venue on one
-      event loop share one budget), or ``"redis://host:6379"`` to share it between processes
+      event loop share one budget; a pool counted per account, such as Binance's ORDERS, only
+      between connectors of one API key), or ``"redis://host:6379"`` to share it between processes
       and machines (needs ``pip install 'lotusx[redis]'``); it holds at most 32 connections to
       Redis, ``"redis://host:6379?max_connections=64"`` changes that.
     - ``rate_limits``: ``None`` for the venue's pools, or ``{pool name: [Pool, ...]}`` replacing

@@ -31,8 +31,9 @@ class KeyState:
     """What the ``memory://`` limiters of one key on one event loop share: counts, and cool-offs as epoch times.
 
     ``counts``/``expires`` are :class:`LocalCounters`' storage; ``ban_until`` holds every pool
-    (an IP ban), ``cool_until`` one pool by name; ``unlearned`` the answers not learned from
-    yet (see :meth:`lotusx.layers.limiter.Limiter.learn_soon`).
+    (an IP ban), ``cool_until`` one pool by its cool-off key (a pool counted per account has one
+    per account); ``unlearned`` the answers not learned from yet (see
+    :meth:`lotusx.layers.limiter.Limiter.learn_soon`).
     """
 
     __slots__ = ("__weakref__", "ban_until", "cool_until", "counts", "expires", "settle_due", "unlearned")

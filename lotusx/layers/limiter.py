@@ -36,7 +36,7 @@ import asyncio
 import math
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit
@@ -57,6 +57,7 @@ from lotusx.metrics import Metrics
 _log = get_logger("lotusx.ratelimit")
 _EPSILON = 1e-6  # wake just after a boundary, not a float hair before it
 _RACE_BACKOFF = 0.001  # another process took the last units between our check and our hit
+_LENGTHENED = 1.0  # seconds a running cool-off must grow by to be logged again: not the same one repeated
 # What a failing storage raises: ``limits`` wraps its driver's errors (we open URIs with
 # ``wrap_exceptions``); sockets of a caller's own storage raise OSError. The few its driver raises
 # unwrapped are added per storage (``Limiter._storage_errors``).
@@ -74,12 +75,16 @@ class Pool:
     """A venue budget: at most ``limit`` units per ``per_seconds`` window.
 
     Pools may share a ``name`` with different windows (Binance ORDERS per 10 s and per day);
-    a request's cost for that name charges every one of them.
+    a request's cost for that name charges every one of them. ``per_account``: the venue counts
+    it per account (Binance's orders, Bybit's per-UID limits), not per IP, so limiters of one
+    storage key share it only when they are given the same ``account``.
     """
 
     name: str
     limit: int
     per_seconds: int
+    # Whom the venue counts it against, not which budget it is: ``used(Pool("ORDERS", 100, 10))`` finds it.
+    per_account: bool = field(default=False, compare=False)
 
     @staticmethod
     def parse(name: str, text: str) -> Pool:
@@ -92,6 +97,16 @@ class Pool:
 
     def __str__(self) -> str:
         return f"{self.name} {self.limit}/{self.per_seconds}s"
+
+
+def _news(running: float, until: float, now: float) -> bool:
+    """Whether a cool-off until ``until`` is worth a warning beside the one ``running`` until then.
+
+    Every call in flight when the venue bans or throttles comes back refused within milliseconds,
+    each repeating the same cool-off: one warning says it. A new one, or one the venue lengthens
+    (Binance escalates its bans), is news.
+    """
+    return running <= now or until > running + _LENGTHENED
 
 
 class Usage(msgspec.Struct, frozen=True):
@@ -329,8 +344,9 @@ class Limiter:
     def __init__(self, pools: Iterable[Pool], storage: str | Counters = "memory://", key: str = "default", *,
                  clock: Clock = SYSTEM_CLOCK, max_wait: float = 30.0, guard: float = 0.25,
                  metrics: Metrics | None = None, exchange: str = "", storage_timeout: float = 2.0,
-                 storage_connections: int = STORAGE_CONNECTIONS) -> None:
+                 storage_connections: int = STORAGE_CONNECTIONS, account: str = "") -> None:
         self.pools = tuple(pools)
+        self.account = account
         self.uri = storage if isinstance(storage, str) else f"<{type(storage).__name__}>"
         self.key = key
         self.clock = clock
@@ -357,11 +373,15 @@ class Limiter:
                          reason="cool-offs and venue pull-ups of several processes at once may undo one another")
         prefix = f"lotusx/{key}"
         self._ban_key = f"{prefix}/ban"
-        self._cool_keys = {pool.name: f"{prefix}/cool/{pool.name}" for pool in self.pools}
+        # A pool the venue counts per account is this account's alone: other accounts on the
+        # key (the same IP) have budgets of their own, and cool-offs of their own.
+        scoped = {pool.name: f"{prefix}/account/{account}" if pool.per_account and account else prefix
+                  for pool in self.pools}
+        self._cool_keys = {name: f"{scope}/cool/{name}" for name, scope in scoped.items()}
         self.pool_names = frozenset(self._cool_keys)
         self._windows: dict[str, tuple[_Window, ...]] = {}
         for pool in self.pools:
-            self._windows[pool.name] = (*self._windows.get(pool.name, ()), _Window(pool, prefix, guard))
+            self._windows[pool.name] = (*self._windows.get(pool.name, ()), _Window(pool, scoped[pool.name], guard))
         if metrics is not None:
             # Computed when scraped, not set on every hit (a locked write per pool per request).
             for name in self._windows:
@@ -401,6 +421,8 @@ class Limiter:
             if (pool.name, pool.per_seconds) in seen:
                 raise e.ConfigError(f"pool {pool} declared twice")
             seen.add((pool.name, pool.per_seconds))
+        if len({(pool.name, pool.per_account) for pool in self.pools}) != len({pool.name for pool in self.pools}):
+            raise e.ConfigError("the windows of a pool are all counted per account or all per IP (per_account)")
 
     # ===== acquire =====
 
@@ -626,7 +648,7 @@ class Limiter:
         if not cool_until:
             return None
         for window, _ in charges:
-            until = cool_until.get(window.pool.name, 0.0)
+            until = cool_until.get(self._cool_keys[window.pool.name], 0.0)
             if until > now:
                 return window.pool.name, until - now, False
         return None
@@ -692,12 +714,18 @@ class Limiter:
         # Local first: a storage failure below must not cost this process the cool-off.
         state = self._state
         if names is None:
-            state.ban_until = max(state.ban_until, until)
-            _log.warning("rate_limit.ip_ban", exchange=self.exchange, seconds=round(seconds, 3))
+            running, state.ban_until = state.ban_until, max(state.ban_until, until)
+            if _news(running, until, now):
+                _log.warning("rate_limit.ip_ban", exchange=self.exchange, seconds=round(seconds, 3))
         else:
+            news = False
             for name in chosen:
-                state.cool_until[name] = max(state.cool_until.get(name, 0.0), until)
-            _log.warning("rate_limit.cool_off", exchange=self.exchange, pools=chosen, seconds=round(seconds, 3))
+                key = self._cool_keys[name]  # the key's state is shared by every account: keyed by scope too
+                running = state.cool_until.get(key, 0.0)
+                state.cool_until[key] = max(running, until)
+                news = _news(running, until, now) or news
+            if news:
+                _log.warning("rate_limit.cool_off", exchange=self.exchange, pools=chosen, seconds=round(seconds, 3))
         return [self._ban_key] if names is None else [self._cool_keys[name] for name in chosen], until, now
 
     async def _mark(self, key: str, until: float, now: float) -> None:

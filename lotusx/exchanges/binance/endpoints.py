@@ -18,9 +18,12 @@ WS_CONNECTIONS = "WS_CONNECTIONS"
 WS_API_CONNECTIONS = "WS_API_CONNECTIONS"
 
 # GET /api/v3/exchangeInfo rateLimits: REQUEST_WEIGHT 6000/min, ORDERS 100/10 s and 200000/day,
-# RAW_REQUESTS 61000/5 min. SAPI (wallet) endpoints count per UID: 180000/min.
+# RAW_REQUESTS 61000/5 min. SAPI (wallet) endpoints count per UID: 180000/min. Weights count per IP
+# ("The limits on the API are based on the IPs, not the API keys"), orders per account ("The number of
+# unfilled orders is tracked for each account"), rest-api.md "LIMITS", "IP Limits" and "Unfilled Order Count".
 LIMITS = (
-    Pool(W, 6000, 60), Pool(ORDERS, 100, 10), Pool(ORDERS, 200_000, 86_400), Pool(RAW, 61_000, 300),
+    Pool(W, 6000, 60), Pool(ORDERS, 100, 10, per_account=True), Pool(ORDERS, 200_000, 86_400, per_account=True),
+    Pool(RAW, 61_000, 300),
     Pool(SAPI, 180_000, 60),
     # "300 connections per attempt every 5 minutes per IP", for the streams (web-socket-streams.md
     # "WebSocket Limits") and for the WebSocket API (web-socket-api.md "Connection limits"), each its

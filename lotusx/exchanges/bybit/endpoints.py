@@ -21,6 +21,7 @@ endpoint that charges it, so the usage headers can be read into the right pool.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from lotusx.kernel.errors import ConfigError
@@ -121,14 +122,24 @@ _SHARED = (Pool(IP, 300, 5), Pool(ORDER_REALTIME.name, 25, 1), Pool(ORDER_HISTOR
            Pool(EXECUTION_LIST.name, 25, 1), Pool(POSITION_LIST.name, 25, 1),
            Pool(WALLET_BALANCE.name, 25, 1), Pool(WITHDRAW.name, 2, 1), Pool(FEE_RATE.name, 2, 1),
            Pool(WS_CONNECTIONS, 250, 300), Pool(DCP_SET.name, 2, 1), Pool(DCP_INFO.name, 2, 1))
+
+
+def _per_uid(pools: tuple[Pool, ...]) -> tuple[Pool, ...]:
+    """``pools``, each endpoint's counted per account: "The API rate limit is based on the rolling time window per
+    second and UID" (docs/v5/rate-limit/rate-limit.mdx "API Rate Limit"); the IP's and the connections' per IP."""
+    return tuple(pool if pool.name in (IP, WS_CONNECTIONS) else dataclasses.replace(pool, per_account=True)
+                 for pool in pools)
+
+
 LIMITS = {
-    "spot": (*_SHARED, Pool(ORDER_CREATE.name, 10, 1), Pool(ORDER_CANCEL.name, 10, 1),
-             Pool(ORDER_CANCEL_ALL.name, 10, 1), Pool(ORDER_AMEND.name, 5, 1), Pool(ORDER_CREATE_BATCH.name, 10, 1),
-             Pool(ORDER_CANCEL_BATCH.name, 10, 1), Pool(ORDER_AMEND_BATCH.name, 10, 1)),
-    "linear": (*_SHARED, Pool(LINEAR_ORDER_CREATE.name, 5, 1), Pool(LINEAR_ORDER_CANCEL.name, 5, 1),
-               Pool(LINEAR_ORDER_CANCEL_ALL.name, 5, 1), Pool(LINEAR_ORDER_AMEND.name, 5, 1),
-               Pool(LINEAR_ORDER_CREATE_BATCH.name, 5, 1), Pool(LINEAR_ORDER_CANCEL_BATCH.name, 5, 1),
-               Pool(LINEAR_ORDER_AMEND_BATCH.name, 5, 1)),
+    "spot": _per_uid((*_SHARED, Pool(ORDER_CREATE.name, 10, 1), Pool(ORDER_CANCEL.name, 10, 1),
+                      Pool(ORDER_CANCEL_ALL.name, 10, 1), Pool(ORDER_AMEND.name, 5, 1),
+                      Pool(ORDER_CREATE_BATCH.name, 10, 1), Pool(ORDER_CANCEL_BATCH.name, 10, 1),
+                      Pool(ORDER_AMEND_BATCH.name, 10, 1))),
+    "linear": _per_uid((*_SHARED, Pool(LINEAR_ORDER_CREATE.name, 5, 1), Pool(LINEAR_ORDER_CANCEL.name, 5, 1),
+                        Pool(LINEAR_ORDER_CANCEL_ALL.name, 5, 1), Pool(LINEAR_ORDER_AMEND.name, 5, 1),
+                        Pool(LINEAR_ORDER_CREATE_BATCH.name, 5, 1), Pool(LINEAR_ORDER_CANCEL_BATCH.name, 5, 1),
+                        Pool(LINEAR_ORDER_AMEND_BATCH.name, 5, 1))),
 }
 # The venue's endpoint table (Venue.endpoints), per category as LIMITS: what every category sends, and each
 # category's own trade endpoints (its Category's).
