@@ -76,16 +76,18 @@ def summary(metrics: Metrics) -> list[str]:
     """Request counts, mean latency, retries and reconnects, as a scrape of ``metrics`` would show them."""
     requests: dict[str, float] = {}
     totals = {"lotusx_request_duration_seconds_sum": 0.0, "lotusx_request_duration_seconds_count": 0.0,
-              "lotusx_retries_total": 0.0, "lotusx_ws_reconnects_total": 0.0}
+              "lotusx_retries_total": 0.0, "lotusx_ws_reconnects_total": 0.0,
+              "lotusx_rate_limit_refusals_total": 0.0}
     # Waiting for room in our own limiter is the limiter working; only the venue's 429 is being throttled.
-    throttled = {"local": 0.0, "venue": 0.0}
+    # The venue's refusals are counted per call: rate_limited_total{source="venue"} counts one per pool cooled.
+    throttled = {"local": 0.0}
     for family in metrics.registry.collect():
         for sample in family.samples:
             if sample.name == "lotusx_requests_total":
                 key = f"{sample.labels['endpoint']} {sample.labels['status_class']}"
                 requests[key] = requests.get(key, 0) + sample.value
-            elif sample.name == "lotusx_rate_limited_total":
-                throttled[sample.labels["source"]] = throttled.get(sample.labels["source"], 0) + sample.value
+            elif sample.name == "lotusx_rate_limited_total" and sample.labels["source"] == "local":
+                throttled["local"] += sample.value
             elif sample.name in totals:
                 totals[sample.name] += sample.value
     count = totals["lotusx_request_duration_seconds_count"]
@@ -94,4 +96,5 @@ def summary(metrics: Metrics) -> list[str]:
             *(f"  requests  {key:<24} {value:>5.0f}" for key, value in sorted(requests.items())),
             f"  mean request latency {mean:.2f} ms over {count:.0f} attempts (REST and WS API calls)",
             f"  retries {totals['lotusx_retries_total']:.0f}   rate limit: held back here {throttled['local']:.0f}, "
-            f"refused by the venue {throttled['venue']:.0f}   ws reconnects {totals['lotusx_ws_reconnects_total']:.0f}"]
+            f"refused by the venue {totals['lotusx_rate_limit_refusals_total']:.0f}   "
+            f"ws reconnects {totals['lotusx_ws_reconnects_total']:.0f}"]

@@ -37,7 +37,10 @@ REST
     cut by a user's ``Deadline`` layer is logged only (``rest.ambiguous_order``, ``cause=deadline``).
 Rate limits
     ``rate_limited_total{exchange,pool,source}``: calls that waited or were refused locally
-    (``local``) and calls the venue refused (``venue``; pool ``*`` for an IP ban).
+    (``local``) and calls the venue refused (``venue``; pool ``*`` for an IP ban), each pool its refusal
+    cooled off (a Binance 429 naming no pool: every pool the call charged).
+    ``rate_limit_refusals_total{exchange}``: calls the venue refused for a rate limit or a ban, one
+    each however many pools it cooled: what to sum for "how often were we throttled".
     ``rate_limit_wait_seconds{exchange,pool}``: time waited for room.
     ``rate_limit_pool_usage_ratio{exchange,pool}``: used fraction of the current window (of the
     fullest live limiter: each stream limits its own connection's messages).
@@ -106,6 +109,10 @@ class Metrics:
             namespace=ns, registry=r)
         self.rate_limited = Counter(
             "rate_limited", "Calls throttled: waited locally or refused by the venue.", ("exchange", "pool", "source"),
+            namespace=ns, registry=r)
+        self.rate_limit_refusals = Counter(
+            "rate_limit_refusals", "Calls the venue refused for a rate limit or an IP ban (one per call; "
+            "rate_limited_total{source=\"venue\"} counts each pool it cooled).", ("exchange",),
             namespace=ns, registry=r)
         self.rate_limit_wait = Histogram(
             "rate_limit_wait_seconds", "Time spent waiting for rate-limit capacity.", ("exchange", "pool"),

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from lotusx.demo import summary
+from lotusx.exchanges.binance.endpoints import LIMITS
+from lotusx.layers.limiter import Limiter
 from lotusx.metrics import Metrics
 
 
@@ -18,9 +20,10 @@ def test_local_waits_are_not_shown_as_the_venue_rate_limiting() -> None:
     assert "held back here 2" in line and "refused by the venue 0" in line
 
 
-def test_a_venue_refusal_is_counted_as_one() -> None:
-    """A 429 (source venue) shows as refused by the venue."""
+async def test_a_venue_refusal_is_counted_as_one() -> None:
+    """A 429 naming no pool cools both pools the call charged, and still shows as one refusal."""
     metrics = Metrics()
-    metrics.rate_limited.labels("binance", "REQUEST_WEIGHT", "venue").inc()
+    limiter = Limiter(LIMITS, metrics=metrics, exchange="binance")
+    await limiter.cool_off(["REQUEST_WEIGHT", "RAW_REQUESTS"], 1.0)
     line = last_line(metrics)
     assert "held back here 0" in line and "refused by the venue 1" in line

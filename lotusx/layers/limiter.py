@@ -674,12 +674,14 @@ class Limiter:
         the cool-off lasts until the end of the shortest current window among ``names``,
         when the venue's counter resets. No cool-off lasts longer than :data:`MAX_COOL_OFF`.
 
-        It is the venue refusing a call, so it counts in ``rate_limited{source="venue"}``; the
+        It is the venue refusing a call, so it counts once in ``rate_limit_refusals`` and in
+        ``rate_limited{source="venue"}`` for each pool it cools; the
         exhaustion a usage header reports (:meth:`sync`) does not: no call was refused, and the
         same refusal's headers would count it twice.
         """
         names = None if names is None else list(names)  # read twice below: a generator would be spent
         if self.metrics is not None:
+            self.metrics.rate_limit_refusals.labels(self.exchange).inc()
             counted = ["*"] if names is None else [name for name in names if name in self._cool_keys]
             for name in counted:
                 self.metrics.rate_limited.labels(self.exchange, name, "venue").inc()

@@ -46,3 +46,4 @@ async def test_a_cool_off_repeated_by_the_calls_in_flight_is_logged_once() -> No
             await limiter.cool_off(["WEIGHT"], 5.0)
             await clock.advance(0.001)
     assert len(_events(logs, "rate_limit.cool_off")) == 1
+
