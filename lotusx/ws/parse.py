@@ -14,11 +14,41 @@ from typing import Any
 
 import msgspec
 
+from lotusx.kernel.protocols import SYSTEM_CLOCK, Clock
 from lotusx.log import get_logger
 from lotusx.metrics import Metrics
 from lotusx.ws.frames import Drop
 
 _log = get_logger("lotusx.ws.parse")
+QUIET_SECONDS = 60.0  # one warning a minute per kind of malformed message; the metric counts them all
+_MAX_KINDS = 1024  # garbled stream names are kinds too: forget them all rather than grow without end
+
+
+class Repeats:
+    """When a malformed message's warning is written: the first of its kind, then at most one every
+    ``every`` seconds, saying how many were left unwritten since the last.
+
+    A venue's changed schema on a busy stream makes every message malformed: a warning each would
+    bury the log (and cost a formatting per message) under one incident the metric already counts.
+    """
+
+    def __init__(self, clock: Clock = SYSTEM_CLOCK, every: float = QUIET_SECONDS) -> None:
+        self.clock = clock
+        self.every = every
+        self._kinds: dict[tuple[str, str, str | None], tuple[float, int]] = {}
+
+    def due(self, kind: tuple[str, str, str | None]) -> int | None:
+        """The count left unwritten since the last warning of ``kind`` when one is due now, else ``None``."""
+        now = self.clock.monotonic()
+        last = self._kinds.get(kind)
+        if last is not None and now - last[0] < self.every:
+            self._kinds[kind] = (last[0], last[1] + 1)
+            return None
+        if last is None and len(self._kinds) >= _MAX_KINDS:
+            self._kinds.clear()
+        self._kinds[kind] = (now, 0)
+        return 0 if last is None else last[1]
+
 
 
 class Malformed(msgspec.Struct, frozen=True):
@@ -58,6 +88,7 @@ class Parse:
     metrics: Metrics | None = None
     exchange: str = ""
     name_key: str | None = None
+    repeats: Repeats = field(default_factory=Repeats, repr=False, compare=False)
     _decoder: msgspec.json.Decoder[Any] = field(init=False, repr=False, compare=False)
     _tag: str | None = field(init=False, repr=False, compare=False)
     _head: re.Pattern[bytes] | None = field(init=False, repr=False, compare=False)
@@ -91,16 +122,26 @@ class Parse:
         return None if named is None else named[1].decode(errors="replace")
 
     def _malformed(self, reason: str, error: str, data: str | bytes) -> Malformed:
-        malformed = report_malformed(self.metrics, self.exchange, reason, error, len(data), self._stream(data))
+        malformed = report_malformed(self.metrics, self.exchange, reason, error, len(data), self._stream(data),
+                                     repeats=self.repeats)
         if self.errors:
             return malformed
         raise Drop
 
 
 def report_malformed(metrics: Metrics | None, exchange: str, reason: str, error: str, size: int,
-                     stream: str | None = None) -> Malformed:
-    """Count and log a message that failed to parse; the ``Malformed`` that stands for it."""
+                     stream: str | None = None, *, repeats: Repeats) -> Malformed:
+    """Count a message that failed to parse, log it as ``repeats`` allows; the ``Malformed`` that stands for it.
+
+    Every one is counted in ``ws_malformed_frames_total``; the ``ws message malformed`` warning is
+    written for the first of a kind (exchange, reason, stream), then once a minute with
+    ``unlogged``, how many of that kind were not written since the last. ``repeats`` is the
+    reporting stage's own (each stream pipeline remembers what it has said).
+    """
     if metrics is not None:
         metrics.ws_malformed.labels(exchange, reason).inc()
-    _log.warning("ws message malformed", exchange=exchange, reason=reason, error=error, size=size, stream=stream)
+    unlogged = repeats.due((exchange, reason, stream))
+    if unlogged is not None:
+        _log.warning("ws message malformed", exchange=exchange, reason=reason, error=error, size=size,
+                     stream=stream, unlogged=unlogged)
     return Malformed(reason, error, size, stream)

@@ -36,7 +36,7 @@ from lotusx.layers.ratelimit import RateLimit
 from lotusx.metrics import Metrics
 from lotusx.ws import Drop, Frames, Malformed, Parse, WsDialect, frames
 from lotusx.ws.dialect import LoginAck
-from lotusx.ws.parse import report_malformed
+from lotusx.ws.parse import Repeats, report_malformed
 
 T = TypeVar("T")
 
@@ -80,6 +80,7 @@ class Route:
     a ``Malformed`` naming the stream when the event fails its schema."""
 
     metrics: Metrics = field(repr=False)
+    repeats: Repeats = field(default_factory=Repeats, repr=False, compare=False)
 
     def __call__(self, frame: Envelope) -> Any:
         if frame.stream == _SHUTDOWN_STREAM:
@@ -96,7 +97,8 @@ class Route:
                 # diff shows the hole, which for a quiet symbol may be minutes away. Not only a
                 # ValidationError: the envelope leaves ``data`` raw, so invalid UTF-8 in it shows here.
                 reason = "schema" if isinstance(exc, msgspec.ValidationError) else "json"
-                return report_malformed(self.metrics, "binance", reason, str(exc), len(frame.data), frame.stream)
+                return report_malformed(self.metrics, "binance", reason, str(exc), len(frame.data), frame.stream,
+                                        repeats=self.repeats)
         if frame.id is not None:
             # An error comes as {"error": {"code", "msg"}, "id"} or, as the docs show it, {"code", "msg", "id"}.
             if frame.error is not None:

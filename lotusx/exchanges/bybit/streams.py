@@ -30,7 +30,7 @@ from lotusx.exchanges.bybit.schemas import (
 from lotusx.metrics import Metrics
 from lotusx.signers import HeaderHmac
 from lotusx.ws import Frames, Heartbeat, Malformed, Parse, WsDialect, frames
-from lotusx.ws.parse import report_malformed
+from lotusx.ws.parse import Repeats, report_malformed
 
 
 class Control(msgspec.Struct, frozen=True):
@@ -96,6 +96,7 @@ class Route:
     """Frame stage: a frame to its typed message; unknown topics pass through as :class:`WsFrame`."""
 
     metrics: Metrics = field(repr=False)
+    repeats: Repeats = field(default_factory=Repeats, repr=False, compare=False)
 
     def __call__(self, frame: WsFrame) -> Any:
         topic = frame.topic
@@ -119,7 +120,7 @@ class Route:
             # or with invalid UTF-8 in it fails only here.
             reason = "schema" if isinstance(exc, msgspec.ValidationError) else "json"
             # Counted and logged as Parse reports what it cannot read: a lost push must not be silent.
-            report_malformed(self.metrics, "bybit", reason, str(exc), len(frame.data), topic)
+            report_malformed(self.metrics, "bybit", reason, str(exc), len(frame.data), topic, repeats=self.repeats)
             return frame
         return frame
 
