@@ -12,7 +12,9 @@ naming the format and its version; a replay refuses any other (a ``ConfigError``
      "headers": [["X-MBX-USED-WEIGHT-1M", "7"]], "body": "{...}"}
 
 WS: each inbound TEXT or BINARY frame, ``t`` its monotonic offset in seconds from the first
-frame its session read (a later session appended to the same file starts again at 0). Control
+frame its session read (a later session appended to the same file starts again at 0). A
+``RecordWs`` opens its file at its first frame and keeps it until its ``close()``; each line is
+handed to the OS as it is read (a crash loses none written), in one append. Control
 frames (ping, pong, close) are the connection's, not the data's, and are not written; nor is
 anything sent (a login carries a key or a signature). A registered secret (``lotusx.register_secret``:
 every connector's key and secret) in a text frame is written as ``[REDACTED]``: Binance's
@@ -38,7 +40,7 @@ import collections
 import os
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import orjson
 from multidict import CIMultiDict
@@ -56,6 +58,18 @@ REDACTED = "[REDACTED]"
 # Different on every run (the stamps, the signature) or secret (a key in the query, as lotusx.log masks them).
 VOLATILE = frozenset({"signature", "timestamp", "recvWindow", "apiKey", "api_key", "listenKey", "sign"})
 StrPath = str | os.PathLike[str]
+
+
+def _open(path: StrPath, fmt: str) -> BinaryIO:
+    """``path`` opened to append, the header written first when it is new or empty.
+
+    Unbuffered: each line is one ``write`` (with ``O_APPEND``, so sessions sharing the file do not
+    cut each other's lines), handed to the OS before the frame is: a crash loses no line written.
+    """
+    file = open(path, "ab", buffering=0)  # noqa: SIM115 - kept open for the recorder's life, closed by its close()
+    if file.tell() == 0:
+        file.write(orjson.dumps({"format": fmt, "version": VERSION}) + b"\n")
+    return file
 
 
 def _append(path: StrPath, fmt: str, record: dict[str, Any]) -> None:
@@ -89,6 +103,8 @@ class RecordWs:
     def __init__(self, inner: WsSession, path: StrPath, *, clock: Clock = SYSTEM_CLOCK) -> None:
         self.inner, self.path, self.clock = inner, path, clock
         self._first: float | None = None
+        # Opened at the first frame and kept until close(): an open per line capped a heavy stream's recording.
+        self._file: BinaryIO | None = None
 
     async def connect(self) -> None:
         await self.inner.connect()
@@ -111,12 +127,19 @@ class RecordWs:
             # A venue may echo the key (Binance's session.logon answer): masked. A binary frame is written as it
             # came (compressed, it may hold the key unseen): record no compressed private stream you share.
             text = _masked(frame.data) if isinstance(frame.data, str) else base64.b64encode(frame.data).decode()
-            _append(self.path, WS_FORMAT, {"t": round(now - self._first, 6), "kind": frame.kind.name.lower(),
-                                           "data": text})
+            if self._file is None:
+                self._file = _open(self.path, WS_FORMAT)
+            self._file.write(orjson.dumps({"t": round(now - self._first, 6), "kind": frame.kind.name.lower(),
+                                           "data": text}) + b"\n")
         return frame
 
     async def close(self, code: int = 1000) -> None:
-        await self.inner.close(code)
+        try:
+            await self.inner.close(code)
+        finally:
+            if self._file is not None:
+                self._file.close()
+                self._file = None
 
     def __repr__(self) -> str:
         return f"RecordWs({self.inner!r}, {os.fspath(self.path)!r})"
