@@ -17,8 +17,11 @@ frame its session read (a later session appended to the same file starts again a
 handed to the OS as it is read (a crash loses none written), in one append. Control
 frames (ping, pong, close) are the connection's, not the data's, and are not written; nor is
 anything sent (a login carries a key or a signature). A registered secret (``lotusx.register_secret``:
-every connector's key and secret) in a text frame is written as ``[REDACTED]``: Binance's
-``session.logon`` answer echoes the API key. A binary frame is written as it came.
+every connector's key and secret) in a frame is written as ``[REDACTED]``: Binance's
+``session.logon`` answer echoes the API key. A binary frame holding one is masked inside its
+compression (gzip, zlib or raw deflate, as the ``Deflate`` stage inflates them) and compressed
+again the same way, so a replay still exercises the decompress path; a binary frame holding none
+is written as it came.
 
 REST: each exchange, as the ``Record`` layer saw it. Never written: any request header (the API
 key, a header signature), the request body, and the query parameters named ``volatile``
@@ -38,6 +41,7 @@ from __future__ import annotations
 import base64
 import collections
 import os
+import zlib
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -46,15 +50,18 @@ import orjson
 from multidict import CIMultiDict
 
 from lotusx.kernel.credentials import secrets_longest_first
-from lotusx.kernel.errors import ConfigError, LotusXError
+from lotusx.kernel.errors import ConfigError, LotusXError, ProtocolError, StreamError
 from lotusx.kernel.message import Request, Response
 from lotusx.kernel.protocols import SYSTEM_CLOCK, Clock, WsSession
 from lotusx.kernel.service import Service
 from lotusx.kernel.ws import WsFrame, WsKind
 from lotusx.testing.ws import FakeWs
+from lotusx.ws.deflate import Inflate, detect
 
 WS_FORMAT, REST_FORMAT, VERSION = "lotusx-ws", "lotusx-rest", 1
 REDACTED = "[REDACTED]"
+# zlib's wbits for each format lotusx.ws.deflate tells apart: a masked frame is compressed again in its own.
+_WBITS = {"gzip": 16 + zlib.MAX_WBITS, "zlib": zlib.MAX_WBITS, "raw": -zlib.MAX_WBITS}
 # Different on every run (the stamps, the signature) or secret (a key in the query, as lotusx.log masks them).
 VOLATILE = frozenset({"signature", "timestamp", "recvWindow", "apiKey", "api_key", "listenKey", "sign"})
 StrPath = str | os.PathLike[str]
@@ -86,6 +93,33 @@ def _masked(text: str) -> str:
         if secret in text:
             text = text.replace(secret, REDACTED)
     return text
+
+
+def _masked_binary(data: bytes) -> bytes:
+    """``data`` with every registered secret masked, inside its compression if it is compressed.
+
+    A frame the ``Deflate`` stage would inflate (gzip, zlib, raw deflate, within its cap) and
+    that holds a secret is written masked and compressed again the same way, so its replay still
+    takes the decompress path; one holding none is written as it came, byte for byte. A frame
+    that does not inflate is masked as it stands.
+    """
+    secrets = [secret.encode() for secret in secrets_longest_first()]
+    if not secrets:
+        return data
+    mode = detect(data)
+    try:
+        plain = Inflate(mode).inflate(data)
+    except (ProtocolError, StreamError):  # not compressed (or past the cap): its bytes are what a reader sees
+        return _masked_bytes(data, secrets)
+    masked = _masked_bytes(plain, secrets)
+    return data if masked == plain else zlib.compress(masked, wbits=_WBITS[mode])
+
+
+def _masked_bytes(data: bytes, secrets: list[bytes]) -> bytes:
+    for secret in secrets:
+        if secret in data:
+            data = data.replace(secret, REDACTED.encode())
+    return data
 
 
 def _read(path: StrPath, fmt: str) -> list[dict[str, Any]]:
@@ -124,9 +158,11 @@ class RecordWs:
             now = self.clock.monotonic()
             if self._first is None:
                 self._first = now
-            # A venue may echo the key (Binance's session.logon answer): masked. A binary frame is written as it
-            # came (compressed, it may hold the key unseen): record no compressed private stream you share.
-            text = _masked(frame.data) if isinstance(frame.data, str) else base64.b64encode(frame.data).decode()
+            # A venue may echo the key (Binance's session.logon answer): masked, in a compressed frame too.
+            if isinstance(frame.data, str):
+                text = _masked(frame.data)
+            else:
+                text = base64.b64encode(_masked_binary(frame.data)).decode()
             if self._file is None:
                 self._file = _open(self.path, WS_FORMAT)
             self._file.write(orjson.dumps({"t": round(now - self._first, 6), "kind": frame.kind.name.lower(),
