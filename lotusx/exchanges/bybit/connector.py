@@ -186,7 +186,9 @@ class Bybit:
         rows: s.Rows[s.TradeRow] = await self._get(ep.RECENT_TRADE, [("symbol", symbol), ("limit", limit)],
                                                    s.Rows[s.TradeRow])
         trades = [Trade(symbol=r.symbol, trade_id=r.execId, price=r.price, quantity=r.size, timestamp=int(r.time),
-                        side=_SIDE[r.side]) for r in rows.rows]
+                        side=_SIDE[r.side]) for r in reversed(rows.rows)]
+        # The venue lists them newest first: reversed, the trades of one millisecond (a taker sweeping
+        # levels) are in the order they happened too, which a sort by time alone would leave newest first.
         return sorted(trades, key=lambda t: t.timestamp)
 
     async def get_instruments(self, symbols: Iterable[str] | None = None) -> dict[str, Instrument]:
