@@ -23,6 +23,7 @@ from lotusx.account import (
     follow_fills,
     follow_orders,
     follow_positions,
+    follow_trades,
     gap_start_ms,
     placement,
     windows,
@@ -134,6 +135,10 @@ _ROWS: Any = s.Rows  # parametrised at run time with each list's row type
 T = TypeVar("T")
 R = TypeVar("R")
 
+
+_TRADES_PAGE = {"spot": 60, "linear": 1000}
+"""The most trades GET /v5/market/recent-trade lists (docs/v5/market/recent-trade.mdx, ``limit``:
+spot [1,60], others [1,1000])."""
 
 class Bybit:
     """Bybit v5 for one category. Build with :func:`lotusx.connect` ("bybit", or ``VENUE_LINEAR``)."""
@@ -938,15 +943,21 @@ class Bybit:
         self.metrics.book_resyncs.labels("bybit", symbol, reason).inc()
 
     async def watch_trades(self, symbol: str) -> AsyncGenerator[Trade, None]:
-        """Public trades of ``symbol`` as they happen."""
-        async with self._subscribed([f"publicTrade.{symbol}"]) as ws:
-            async for m in ws:
-                if isinstance(m, Lost):  # its one topic, refused after a reconnect: nothing more comes
-                    raise m.rejected()
-                if isinstance(m, TradeMessage):
-                    for t in m.trades:
-                        yield Trade(symbol=t.s, trade_id=t.i, price=t.p, quantity=t.v,
-                                    timestamp=t.T, side=_SIDE[t.S])
+        """Public trades of ``symbol`` as they happen, with those a reconnect hid (:func:`lotusx.account.follow_trades`:
+        from :meth:`get_trades`, at most 60 on spot, 1000 on linear)."""
+        def trades(m: Any) -> list[Trade]:
+            if not isinstance(m, TradeMessage):
+                return []
+            return [Trade(symbol=t.s, trade_id=t.i, price=t.p, quantity=t.v, timestamp=t.T, side=_SIDE[t.S])
+                    for t in m.trades]
+
+        page = _TRADES_PAGE[self.category.name]
+        # Its one topic refused after a reconnect (a Lost) ends it: follow_trades raises why.
+        async with self._subscribed([f"publicTrade.{symbol}"]) as ws, aclosing(follow_trades(
+                aiter(ws), trades=trades, fetch=lambda: self.get_trades(symbol, page), page=page,
+                clock=self.parts.clock, metrics=self.metrics, exchange="bybit")) as found, self.parts.ended_by_close():
+            async for trade in found:
+                yield trade
 
     async def watch_ticker(self, symbol: str) -> AsyncGenerator[Ticker, None]:
         """Best bid/ask of ``symbol`` on every change, from the maintained book.
