@@ -614,14 +614,16 @@ _TRADES_REMEMBERED = 10_000
 
 
 async def follow_trades(messages: AsyncIterator[Any], *, trades: Callable[[Any], Iterable[Trade]],
-                        fetch: Callable[[], Awaitable[list[Trade]]], page: int, clock: Clock = SYSTEM_CLOCK,
+                        fetch: Callable[[], Awaitable[list[Trade]]], page: int,
+                        unread: Callable[[Any], bool] = lambda message: False, clock: Clock = SYSTEM_CLOCK,
                         metrics: Metrics | None = None, exchange: str = "") -> AsyncGenerator[Trade, None]:
     """Yield every public trade of one symbol in ``messages`` once, and after every gap the ones it hid.
 
     ``trades(message)`` reads the trades a message carries (none for others); ``fetch()`` lists
     the symbol's recent trades, oldest first, at most ``page`` of them. After a gap, once the
     stream delivers again, the fetched trades from the last one yielded on that were not yielded
-    come first, then the stream: a trade is known by its id. No venue serves public trades since a
+    come first, then the stream: a trade is known by its id. A message for which ``unread(message)``
+    holds (the symbol's push, failing its schema or cut short) is such a gap too. No venue serves public trades since a
     time, so a gap that hid more than ``page`` trades loses the older ones: that is logged and
     counted (``ws_dropped{reason="trades_past_backfill"}``). A fetch failing for a passing reason is
     asked again as :func:`follow_fills` asks (``stream="trades"``); otherwise its error ends the
@@ -640,8 +642,13 @@ async def follow_trades(messages: AsyncIterator[Any], *, trades: Callable[[Any],
         last = trade.timestamp if last is None else max(last, trade.timestamp)
         return True
 
+    hole = False  # a push of the symbol that could not be read: its trades are to be fetched
     async for since, message in _after_gaps(messages):
-        if since is not None and last is not None:  # the stream delivers again: fill in what it missed
+        if unread(message):
+            hole = True
+            continue
+        if (since is not None or hole) and last is not None:  # the stream delivers again: fill in what it missed
+            hole = False
             found = await _Patience(clock, metrics, exchange, "trades")(fetch)
             after = last
             if len(found) >= page and all(trade.timestamp > after for trade in found):

@@ -653,9 +653,11 @@ class Binance:
             return [Trade(symbol=m.s, trade_id=str(m.t), price=m.p, quantity=m.q, timestamp=m.T,
                           side="SELL" if m.m else "BUY")]
 
+        stream = f"{symbol.lower()}@trade"
         # Its one stream refused after a reconnect (a Lost) ends it: follow_trades raises why.
-        async with self._subscribed([f"{symbol.lower()}@trade"]) as ws, aclosing(follow_trades(
+        async with self._subscribed([stream]) as ws, aclosing(follow_trades(
                 aiter(ws), trades=trades, fetch=partial(self.get_trades, symbol, _TRADES_PAGE), page=_TRADES_PAGE,
+                unread=lambda m: type(m) is Malformed and m.stream == stream,
                 clock=self.parts.clock, metrics=self.metrics, exchange="binance")) as found, \
                 self.parts.ended_by_close():
             async for trade in found:

@@ -951,10 +951,13 @@ class Bybit:
             return [Trade(symbol=t.s, trade_id=t.i, price=t.p, quantity=t.v, timestamp=t.T, side=_SIDE[t.S])
                     for t in m.trades]
 
-        page = _TRADES_PAGE[self.category.name]
+        def unread(m: Any) -> bool:  # our push, failing its schema (an untyped frame) or cut short (Malformed)
+            return (m.topic if type(m) is s.WsFrame else m.stream if type(m) is Malformed else None) == topic
+
+        page, topic = _TRADES_PAGE[self.category.name], f"publicTrade.{symbol}"
         # Its one topic refused after a reconnect (a Lost) ends it: follow_trades raises why.
-        async with self._subscribed([f"publicTrade.{symbol}"]) as ws, aclosing(follow_trades(
-                aiter(ws), trades=trades, fetch=lambda: self.get_trades(symbol, page), page=page,
+        async with self._subscribed([topic]) as ws, aclosing(follow_trades(
+                aiter(ws), trades=trades, fetch=lambda: self.get_trades(symbol, page), page=page, unread=unread,
                 clock=self.parts.clock, metrics=self.metrics, exchange="bybit")) as found, self.parts.ended_by_close():
             async for trade in found:
                 yield trade
