@@ -12,7 +12,9 @@ naming the format and its version; a replay refuses any other (a ``ConfigError``
      "headers": [["X-MBX-USED-WEIGHT-1M", "7"]], "body": "{...}"}
 
 WS: each inbound TEXT or BINARY frame, ``t`` its monotonic offset in seconds from the first
-frame its session read (a later session appended to the same file starts again at 0). A
+frame its session read (a later session appended to the same file starts again at 0, and its
+first frame carries ``"connect": true``: a replay ends its connection there with ``Disconnected``,
+so the reconnect the live session went through happens again, resubscription and resync too). A
 ``RecordWs`` opens its file at its first frame and keeps it until its ``close()``; each line is
 handed to the OS as it is read (a crash loses none written), in one append. Control
 frames (ping, pong, close) are the connection's, not the data's, and are not written; nor is
@@ -50,7 +52,7 @@ import orjson
 from multidict import CIMultiDict
 
 from lotusx.kernel.credentials import secrets_longest_first
-from lotusx.kernel.errors import ConfigError, LotusXError, ProtocolError, StreamError
+from lotusx.kernel.errors import ConfigError, Disconnected, LotusXError, ProtocolError, StreamError
 from lotusx.kernel.message import Request, Response
 from lotusx.kernel.protocols import SYSTEM_CLOCK, Clock, WsSession
 from lotusx.kernel.service import Service
@@ -142,6 +144,7 @@ class RecordWs:
 
     async def connect(self) -> None:
         await self.inner.connect()
+        self._first = None  # a new connection: its first frame is marked, at offset 0
 
     async def send(self, data: str | bytes) -> None:
         await self.inner.send(data)  # never written: a login carries a key or a signature
@@ -156,8 +159,10 @@ class RecordWs:
         frame = await self.inner.next()
         if frame.kind in (WsKind.TEXT, WsKind.BINARY):
             now = self.clock.monotonic()
+            row: dict[str, Any] = {}
             if self._first is None:
                 self._first = now
+                row["connect"] = True  # where a replay reconnects, as the live session did
             # A venue may echo the key (Binance's session.logon answer): masked, in a compressed frame too.
             if isinstance(frame.data, str):
                 text = _masked(frame.data)
@@ -166,7 +171,7 @@ class RecordWs:
             if self._file is None:
                 self._file = _open(self.path, WS_FORMAT)
             self._file.write(orjson.dumps({"t": round(now - self._first, 6), "kind": frame.kind.name.lower(),
-                                           "data": text}) + b"\n")
+                                           "data": text, **row}) + b"\n")
         return frame
 
     async def close(self, code: int = 1000) -> None:
@@ -186,15 +191,26 @@ class ReplayWs(FakeWs):
 
     def __init__(self, path: StrPath, *, paced: bool = False, clock: Clock = SYSTEM_CLOCK) -> None:
         rows = _read(path, WS_FORMAT)
-        super().__init__(WsFrame.text(r["data"]) if r["kind"] == "text" else WsFrame.binary(base64.b64decode(r["data"]))
-                         for r in rows)
+        inbound: list[WsFrame | BaseException] = []
+        offsets: list[float | None] = []  # one per inbound item; None: a connection's end, not waited for
+        for index, r in enumerate(rows):
+            if r.get("connect") and index > 0:  # the recorded connection ended here: so does this one
+                inbound.append(Disconnected(f"replay of {os.fspath(path)}: the recorded connection ended here"))
+                offsets.append(None)
+            inbound.append(WsFrame.text(r["data"]) if r["kind"] == "text"
+                           else WsFrame.binary(base64.b64decode(r["data"])))
+            offsets.append(float(r["t"]))
+        super().__init__(inbound)
         self.paced, self.clock = paced, clock
-        self._offsets = collections.deque(float(r["t"]) for r in rows)
+        self._offsets = collections.deque(offsets)
         self._start: float | None = None  # local monotonic time of offset 0
 
     async def next(self) -> WsFrame:
         if self.paced and self._offsets and self.connected:
             offset, now = self._offsets.popleft(), self.clock.monotonic()
+            if offset is None:  # a recorded connection's end: raised at once, the next one starts at 0
+                self._start = None
+                return await super().next()
             if self._start is None or offset == 0.0:  # the first frame, or the first of a later session
                 self._start = now - offset
             wait = self._start + offset - now

@@ -50,7 +50,7 @@ async def test_each_frame_is_on_disk_when_next_returns_it(tmp_path: Path) -> Non
     session = RecordWs(FakeWs(["a"]), path, clock=FakeClock())
     await session.connect()
     await session.next()
-    assert path.read_bytes().splitlines()[1:] == [b'{"t":0.0,"kind":"text","data":"a"}']
+    assert path.read_bytes().splitlines()[1:] == [b'{"t":0.0,"kind":"text","data":"a","connect":true}']
     await session.close()
 
 
