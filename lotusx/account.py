@@ -1,5 +1,5 @@
 """Account streams that stay complete across stream gaps: ``follow_orders``, ``follow_balances``, ``follow_positions``,
-``follow_fills``.
+``follow_fills``; and the public trades of one symbol, ``follow_trades``.
 
 No venue replays the updates a private stream missed while it was down. So after a
 :class:`~lotusx.ws.Gap`, once the stream delivers again (normally its
@@ -21,6 +21,8 @@ An asset's balance older (by the venue's time) than the one last yielded for it 
 Positions: every open position, with every one seen open before and absent now reported flat.
 
 Fills: every execution since the gap began, those not yielded yet, oldest first.
+
+Public trades: the venue's recent trades from the last one yielded, those not yielded yet, oldest first.
 
 A :class:`Backfill` in the messages is a gap that starts at a venue time given in ms: the next
 message reconciles from that time itself, by the same queries. An account watch's ``since=``
@@ -58,8 +60,9 @@ from lotusx.kernel.errors import (
 from lotusx.kernel.message import Request, Response
 from lotusx.kernel.protocols import SYSTEM_CLOCK, Clock
 from lotusx.layers.retry import may_have_executed
+from lotusx.log import get_logger
 from lotusx.metrics import Metrics
-from lotusx.models import Balance, Fill, NewOrder, Order, Position
+from lotusx.models import Balance, Fill, NewOrder, Order, Position, Trade
 from lotusx.ws.delivery import Gap, Lost
 
 TERMINAL = frozenset({"FILLED", "CANCELED", "REJECTED", "EXPIRED", "EXPIRED_IN_MATCH"})
@@ -81,6 +84,7 @@ them for a moment; a transport error, a 5xx or a throttle has outlasted ``Retry`
 
 Key = tuple[str, str]  # (symbol, order id)
 T = TypeVar("T")
+_log = get_logger("lotusx.account")
 
 
 class Backfill(msgspec.Struct, frozen=True):
@@ -603,3 +607,57 @@ async def follow_fills(messages: AsyncIterator[Any], *, fills: Callable[[Any], I
         for fill in fills(message):
             if fresh(fill):
                 yield fill
+
+
+_TRADES_REMEMBERED = 10_000
+"""Public trade ids ``follow_trades`` keeps: more than a venue's longest recent-trades page (1000)."""
+
+
+async def follow_trades(messages: AsyncIterator[Any], *, trades: Callable[[Any], Iterable[Trade]],
+                        fetch: Callable[[], Awaitable[list[Trade]]], page: int,
+                        unread: Callable[[Any], bool] = lambda message: False, clock: Clock = SYSTEM_CLOCK,
+                        metrics: Metrics | None = None, exchange: str = "") -> AsyncGenerator[Trade, None]:
+    """Yield every public trade of one symbol in ``messages`` once, and after every gap the ones it hid.
+
+    ``trades(message)`` reads the trades a message carries (none for others); ``fetch()`` lists
+    the symbol's recent trades, oldest first, at most ``page`` of them. After a gap, once the
+    stream delivers again, the fetched trades from the last one yielded on that were not yielded
+    come first, then the stream: a trade is known by its id. A message for which ``unread(message)``
+    holds (the symbol's push, failing its schema or cut short) is such a gap too. No venue serves public trades since a
+    time, so a gap that hid more than ``page`` trades loses the older ones: that is logged and
+    counted (``ws_dropped{reason="trades_past_backfill"}``). A fetch failing for a passing reason is
+    asked again as :func:`follow_fills` asks (``stream="trades"``); otherwise its error ends the
+    iteration. Before the first trade yielded there is nothing to continue from, and nothing is fetched.
+    """
+    seen: OrderedDict[str, None] = OrderedDict()
+    last: int | None = None  # the venue time of the last trade yielded
+
+    def fresh(trade: Trade) -> bool:
+        nonlocal last
+        if trade.trade_id in seen:
+            return False
+        seen[trade.trade_id] = None
+        if len(seen) > _TRADES_REMEMBERED:
+            seen.popitem(last=False)
+        last = trade.timestamp if last is None else max(last, trade.timestamp)
+        return True
+
+    hole = False  # a push of the symbol that could not be read: its trades are to be fetched
+    async for since, message in _after_gaps(messages):
+        if unread(message):
+            hole = True
+            continue
+        if (since is not None or hole) and last is not None:  # the stream delivers again: fill in what it missed
+            hole = False
+            found = await _Patience(clock, metrics, exchange, "trades")(fetch)
+            after = last
+            if len(found) >= page and all(trade.timestamp > after for trade in found):
+                if metrics is not None:
+                    metrics.ws_dropped.labels(exchange, "trades_past_backfill").inc()
+                _log.warning("trades lost in a stream gap", exchange=exchange, page=page, last=after)
+            for trade in sorted(found, key=lambda trade: trade.timestamp):  # stable: the venue's order in a ms
+                if trade.timestamp >= after and fresh(trade):
+                    yield trade
+        for trade in trades(message):
+            if fresh(trade):
+                yield trade

@@ -20,6 +20,9 @@ USER = "user"
 MAKER = "market-maker"
 USER_FUNDS = {"USDT": D(1_000_000), "BTC": D(10), "ETH": D(100)}
 MAKER_FUNDS = {"USDT": D(100_000_000), "BTC": D(10_000), "ETH": D(100_000)}
+# A market maker's funds in a coin the defaults lack, in steps of its market: 10,000 times the largest
+# level the driver seeds (lotusx.sim.driver: up to 10,000 steps a level), so its flow never runs dry.
+MAKER_STEPS = 10**8
 NO_FEE = D(0)
 MARKETS = (Market("BTCUSDT", "BTC", "USDT", D("0.01"), D("0.00001"), D(50_000)),
            Market("ETHUSDT", "ETH", "USDT", D("0.01"), D("0.0001"), D(3_000)))
@@ -165,6 +168,9 @@ class Venue:
         # so coins a linear order locks are not free for a spot order. (Binance has spot only.)
         self.accounts: Ledger = {account: {asset: Balance(free=amount) for asset, amount in funds.items()}
                                  for account, funds in ((USER, USER_FUNDS), (MAKER, MAKER_FUNDS))}
+        for market in config.markets:  # a configured market in other coins: the maker must quote it as well
+            self.accounts[MAKER].setdefault(market.base, Balance(free=market.step * MAKER_STEPS))
+            self.accounts[MAKER].setdefault(market.quote, Balance(free=market.mid * market.step * MAKER_STEPS))
         # linear's, one-way: Bybit's contracts hold positions on margin, spot holds coins
         self.positions = Positions(leverage=config.leverage)
         self.engines = {c: self._engine(c) for c in categories}

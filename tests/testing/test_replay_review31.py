@@ -42,7 +42,7 @@ async def test_text_frames_are_written_as_text_and_binary_as_base64(tmp_path: Pa
     """Each inbound frame is one line: its kind, its offset and its data (binary in base64)."""
     await recorded(tmp_path / "ws.jsonl", '{"p":"0.10"}', b"\x00\xff")
     frames = lines(tmp_path / "ws.jsonl")[1:]
-    assert frames == [{"t": 0.0, "kind": "text", "data": '{"p":"0.10"}'},
+    assert frames == [{"t": 0.0, "kind": "text", "data": '{"p":"0.10"}', "connect": True},
                       {"t": 0.0, "kind": "binary", "data": base64.b64encode(b"\x00\xff").decode()}]
 
 

@@ -24,6 +24,7 @@ from lotusx.account import (
     follow_balances,
     follow_fills,
     follow_orders,
+    follow_trades,
     gap_start_ms,
     placement,
     windows,
@@ -136,6 +137,9 @@ _RESTRICTIONS = {"NEW": "ONLY_NEW", "PARTIALLY_FILLED": "ONLY_PARTIALLY_FILLED"}
 _CANCEL_RESTRICTED = "cancel restrictions"
 _REPLACE_ATTEMPTS = 3  # cancel-replaces refused by their restriction, each after a fresh read, before giving up
 
+
+_TRADES_PAGE = 1000
+"""The most trades GET /api/v3/trades lists (rest-api.md "Recent trades list": limit maximum 1000)."""
 
 class Binance:
     """Binance spot. Build with :func:`lotusx.connect` ("binance") or from :class:`Parts`."""
@@ -641,14 +645,23 @@ class Binance:
         self.metrics.book_resyncs.labels("binance", symbol, reason).inc()
 
     async def watch_trades(self, symbol: str) -> AsyncGenerator[Trade, None]:
-        """Public trades of ``symbol`` as they happen."""
-        async with self._subscribed([f"{symbol.lower()}@trade"]) as ws:
-            async for m in ws:
-                if isinstance(m, Lost):  # its one stream, refused after a reconnect: nothing more comes
-                    raise m.rejected()
-                if isinstance(m, s.TradeEvent):
-                    yield Trade(symbol=m.s, trade_id=str(m.t), price=m.p, quantity=m.q, timestamp=m.T,
-                                side="SELL" if m.m else "BUY")
+        """Public trades of ``symbol`` as they happen, with those a reconnect hid (:func:`lotusx.account.follow_trades`:
+        from :meth:`get_trades`, 1000 at most, 25 weight a reconnect)."""
+        def trades(m: Any) -> list[Trade]:
+            if not isinstance(m, s.TradeEvent):
+                return []
+            return [Trade(symbol=m.s, trade_id=str(m.t), price=m.p, quantity=m.q, timestamp=m.T,
+                          side="SELL" if m.m else "BUY")]
+
+        stream = f"{symbol.lower()}@trade"
+        # Its one stream refused after a reconnect (a Lost) ends it: follow_trades raises why.
+        async with self._subscribed([stream]) as ws, aclosing(follow_trades(
+                aiter(ws), trades=trades, fetch=partial(self.get_trades, symbol, _TRADES_PAGE), page=_TRADES_PAGE,
+                unread=lambda m: type(m) is Malformed and m.stream == stream,
+                clock=self.parts.clock, metrics=self.metrics, exchange="binance")) as found, \
+                self.parts.ended_by_close():
+            async for trade in found:
+                yield trade
 
     async def watch_ticker(self, symbol: str) -> AsyncGenerator[Ticker, None]:
         """Best bid/ask of ``symbol`` on every change."""

@@ -23,6 +23,7 @@ from lotusx.account import (
     follow_fills,
     follow_orders,
     follow_positions,
+    follow_trades,
     gap_start_ms,
     placement,
     windows,
@@ -138,6 +139,10 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
+_TRADES_PAGE = {"spot": 60, "linear": 1000}
+"""The most trades GET /v5/market/recent-trade lists (docs/v5/market/recent-trade.mdx, ``limit``:
+spot [1,60], others [1,1000])."""
+
 class Bybit:
     """Bybit v5 for one category. Build with :func:`lotusx.connect` ("bybit", or ``VENUE_LINEAR``)."""
 
@@ -189,7 +194,9 @@ class Bybit:
         rows: s.Rows[s.TradeRow] = await self._get(ep.RECENT_TRADE, [("symbol", symbol), ("limit", limit)],
                                                    s.Rows[s.TradeRow])
         trades = [Trade(symbol=r.symbol, trade_id=r.execId, price=r.price, quantity=r.size, timestamp=int(r.time),
-                        side=_SIDE[r.side]) for r in rows.rows]
+                        side=_SIDE[r.side]) for r in reversed(rows.rows)]
+        # The venue lists them newest first: reversed, the trades of one millisecond (a taker sweeping
+        # levels) are in the order they happened too, which a sort by time alone would leave newest first.
         return sorted(trades, key=lambda t: t.timestamp)
 
     async def get_instruments(self, symbols: Iterable[str] | None = None) -> dict[str, Instrument]:
@@ -950,15 +957,24 @@ class Bybit:
         self.metrics.book_resyncs.labels("bybit", symbol, reason).inc()
 
     async def watch_trades(self, symbol: str) -> AsyncGenerator[Trade, None]:
-        """Public trades of ``symbol`` as they happen."""
-        async with self._subscribed([f"publicTrade.{symbol}"]) as ws:
-            async for m in ws:
-                if isinstance(m, Lost):  # its one topic, refused after a reconnect: nothing more comes
-                    raise m.rejected()
-                if isinstance(m, TradeMessage):
-                    for t in m.trades:
-                        yield Trade(symbol=t.s, trade_id=t.i, price=t.p, quantity=t.v,
-                                    timestamp=t.T, side=_SIDE[t.S])
+        """Public trades of ``symbol`` as they happen, with those a reconnect hid (:func:`lotusx.account.follow_trades`:
+        from :meth:`get_trades`, at most 60 on spot, 1000 on linear)."""
+        def trades(m: Any) -> list[Trade]:
+            if not isinstance(m, TradeMessage):
+                return []
+            return [Trade(symbol=t.s, trade_id=t.i, price=t.p, quantity=t.v, timestamp=t.T, side=_SIDE[t.S])
+                    for t in m.trades]
+
+        def unread(m: Any) -> bool:  # our push, failing its schema (an untyped frame) or cut short (Malformed)
+            return (m.topic if type(m) is s.WsFrame else m.stream if type(m) is Malformed else None) == topic
+
+        page, topic = _TRADES_PAGE[self.category.name], f"publicTrade.{symbol}"
+        # Its one topic refused after a reconnect (a Lost) ends it: follow_trades raises why.
+        async with self._subscribed([topic]) as ws, aclosing(follow_trades(
+                aiter(ws), trades=trades, fetch=lambda: self.get_trades(symbol, page), page=page, unread=unread,
+                clock=self.parts.clock, metrics=self.metrics, exchange="bybit")) as found, self.parts.ended_by_close():
+            async for trade in found:
+                yield trade
 
     async def watch_ticker(self, symbol: str) -> AsyncGenerator[Ticker, None]:
         """Best bid/ask of ``symbol`` on every change, from the maintained book.

@@ -59,6 +59,7 @@ class Venue:
     def __init__(self) -> None:
         self.market: list[str | dict[str, Any]] = []
         self.first_connection: list[dict[str, Any]] = []  # sent before ``market`` on the first /stream only
+        self.later_connections: list[dict[str, Any]] = []  # sent before ``market`` on every later /stream
         self.stream_connections = 0
         self.user: list[list[str | dict[str, Any]]] = []
         self.refusals: list[tuple[int, int, str]] = []  # (status, code, msg) answering the next subscriptions
@@ -102,7 +103,7 @@ class Venue:
 
     async def stream(self, request: web.Request) -> web.WebSocketResponse:
         self.stream_connections += 1
-        extra = self.first_connection if self.stream_connections == 1 else []
+        extra = self.first_connection if self.stream_connections == 1 else self.later_connections
         ws = web.WebSocketResponse()
         await ws.prepare(request)
         async for msg in ws:
@@ -434,8 +435,9 @@ async def test_the_key_and_signature_never_reach_logs_or_errors(ex: Binance, ven
 
 
 async def test_server_shutdown_notice_rotates_without_loss(ex: Binance, venue: Venue) -> None:
-    """serverShutdown makes the stream open a second connection; its trades still arrive."""
+    """serverShutdown makes the stream open a second connection; its trades still arrive (the one both carry, once)."""
     venue.first_connection = [{"e": "serverShutdown", "E": 1}]
+    venue.later_connections = [{"stream": "btcusdt@trade", "data": {**TRADE, "t": 12346}}]
     venue.market = [{"stream": "btcusdt@trade", "data": TRADE}]
     trades = ex.watch_trades("BTCUSDT")
     try:
@@ -445,7 +447,7 @@ async def test_server_shutdown_notice_rotates_without_loss(ex: Binance, venue: V
                 break
             await asyncio.sleep(0.02)
         assert venue.stream_connections == 2
-        assert (await asyncio.wait_for(anext(trades), 5.0)).trade_id == "12345"
+        assert (await asyncio.wait_for(anext(trades), 5.0)).trade_id == "12346"
     finally:
         await trades.aclose()  # type: ignore[attr-defined]
 
