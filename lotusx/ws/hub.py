@@ -118,6 +118,9 @@ class Link:
         self.shutdown: asyncio.Future[None] = loop.create_future()
         self.login: asyncio.Future[LoginAck] | None = None
         self.tasks: list[asyncio.Task[None]] = []
+        self.opened = 0.0  # the clock's monotonic time the socket opened
+        # What failed reading a frame, if that ended the link: (what, its exception); see Shard._judge.
+        self.failure: tuple[str, Exception] | None = None
 
     def end(self, reason: str) -> None:
         """Mark the link dead for ``reason`` (the first reason wins)."""

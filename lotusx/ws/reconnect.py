@@ -22,11 +22,23 @@ the stream by a :class:`~lotusx.ws.Lost` naming it (after the reconnect's ``Gap`
 ``Resumed``): resuming without a word would leave it waiting for messages that never come.
 The stream is gone for every holder, as after their unsubscribe.
 
+A frame stage (``Inflate``, ``Dechunk``, your own parser) or a dialect matcher that raises
+on a frame ends that connection, not the stream: the stage may have left per-connection state
+(a half-read chunk) broken, and the reconnect (a ``Gap``, then a ``Resumed``) resets it. A
+venue's malformed frame is no such failure: ``Parse`` counts it and skips it, or passes a
+``Malformed`` on. But a stage that fails on what the venue sends on every connection (its
+subscribe ack, every message of a schema the stage does not know) cannot be cured by
+reconnecting: after :data:`~lotusx.ws.connection.STAGE_FAILURES_TO_END` (3) connections in a
+row ended that way, each before the back-off's ``healthy_after``, the stream ends with a
+:class:`~lotusx.StreamError` naming the stage and its exception's type (never the frame's
+content), chained to that exception (``__cause__``).
+
 What a reconnect cannot cure ends the stream with a typed error, raised by the consumer's
-read once what is queued is drained: a rejected login (:class:`~lotusx.AuthenticationError`),
-a bad configuration (:class:`~lotusx.ConfigError`), every stream lost as above, leaving
-nothing to deliver (:class:`~lotusx.SubscriptionRejected`, naming the last ones), or a bug
-(:class:`~lotusx.StreamError`).
+read (and by ``run``, and by a ``subscribe`` still waiting) once what is queued is drained: a
+rejected login (:class:`~lotusx.AuthenticationError`), a bad configuration
+(:class:`~lotusx.ConfigError`), every stream lost as above, leaving nothing to deliver
+(:class:`~lotusx.SubscriptionRejected`, naming the last ones), a frame stage failing on
+every connection (above), or a bug (:class:`~lotusx.StreamError`).
 """
 
 from __future__ import annotations
