@@ -384,7 +384,7 @@ class Shard:
             await self._discard(session)
             raise
         link = Link(session, sender(session, hub.outbound), pinger(session, hub.outbound),
-                    Liveness(hub.heartbeat, hub.clock.monotonic()))
+                    Liveness(hub.heartbeat, hub.clock.monotonic()), hub.frames.fresh())
         link.opened = hub.clock.monotonic()
         self._links.add(link)
         link.tasks = [asyncio.create_task(self._read(link)), asyncio.create_task(self._watch(link))]
@@ -559,8 +559,8 @@ class Shard:
         # a hand-off to the consumer) makes it return True, and the loop below does it.
         hub, session, live = self.hub, link.session, link.live
         clock, tally, dedup, control = hub.clock, hub.tally, hub.dedup, hub.dialect.control_types
-        monotonic, step, offer, counts = clock.monotonic, hub.frames.step, hub.delivery.offer, tally.messages
-        failed_stage = hub.frames.failed_stage
+        monotonic, step, offer, counts = clock.monotonic, link.frames.step, hub.delivery.offer, tally.messages
+        failed_stage = link.frames.failed_stage
         pump = session.pump if isinstance(session, WsPump) else functools.partial(_pump, session)
         pending: list[tuple[Any, bool]] = []  # (message, counted), in order, for deliver()
         due = False  # HANDOFF messages wait: yield before delivering more

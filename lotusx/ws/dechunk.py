@@ -9,6 +9,7 @@ joined in index order once all ``total`` have arrived. Reassembly is capped in b
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -45,6 +46,14 @@ class Dechunk:
     metrics: Metrics | None = None
     exchange: str = ""
     _pending: dict[Hashable, _Partial] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def fresh(self) -> Dechunk:
+        """This stage with no message waiting for parts, for a new connection (see :meth:`Frames.fresh`).
+
+        Parts belong to their connection: a key numbered per connection would join a dead socket's
+        part to a new socket's message, or refuse the new one as a part of another ``total``.
+        """
+        return dataclasses.replace(self)
 
     def __call__(self, data: Payload) -> Any:
         if self.part is not None:

@@ -5,6 +5,11 @@ A *stage* is a plain sync callable taking one item. It returns the next item, re
 when it consumed the item and has nothing to emit (a buffered partial, a bad frame it
 already counted). ``frames(*stages)`` composes them once into one function, so a frame
 costs a few plain calls and no coroutine (structlog's processor chain, DropEvent included).
+
+A stage holding state of its connection (:class:`~lotusx.ws.dechunk.Dechunk`'s half-read
+messages) defines ``fresh()``, a copy with none: each connection of a ``ReconnectWs`` runs
+:meth:`Frames.fresh`, so a part left by a dead socket is never joined to a new socket's,
+nor one shard's to another's.
 """
 
 from __future__ import annotations
@@ -43,6 +48,12 @@ class Frames:
         step = _compose(self.stages, self._blamed)
         object.__setattr__(self, "step", step)
         object.__setattr__(self, "run", _listed(step))
+
+    def fresh(self) -> Frames:
+        """These stages for one more connection: a fresh copy of each that defines ``fresh()``, the others shared."""
+        if not any(hasattr(stage, "fresh") for stage in self.stages):
+            return self
+        return Frames(tuple(stage.fresh() if hasattr(stage, "fresh") else stage for stage in self.stages))
 
     def failed_stage(self) -> str:
         """The name of the stage that raised, asked right after a call raised an exception (not ``Drop``)."""

@@ -108,8 +108,10 @@ class Hub:
 class Link:
     """One live socket and its reader and watch tasks."""
 
-    def __init__(self, session: WsSession, send: Send, ping: Callable[[], Awaitable[None]], live: Liveness) -> None:
+    def __init__(self, session: WsSession, send: Send, ping: Callable[[], Awaitable[None]], live: Liveness,
+                 frames: Frames) -> None:
         self.session = session
+        self.frames = frames  # this socket's own copy of the pipeline: see Frames.fresh
         self.send = send
         self.ping = ping  # a protocol ping through the outbound layers
         self.live = live
