@@ -44,6 +44,7 @@ every connection (above), or a bug (:class:`~lotusx.StreamError`).
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -117,6 +118,11 @@ class ReconnectWs:
             # would rotate at once, a new socket and a full resubscribe each turn of the loop.
             raise ConfigError(f"rotate_before must be >= 0 and below the venue's connection lifetime "
                               f"({lifetime} s), got {rotate_before!r}")
+        for name, seconds in (("ack_timeout", ack_timeout), ("subscribe_timeout", subscribe_timeout)):
+            # Written so that NaN fails too: asyncio sleeps for ever on NaN, so a silent venue would hang
+            # subscribe() or the shard; zero or less timed out every connection's setup (a reconnect storm).
+            if not 0 < seconds < math.inf:
+                raise ConfigError(f"{name} must be positive finite seconds, got {seconds!r}")
         self.heartbeat = heartbeat if heartbeat is not None else Heartbeat()
         self.backoff = backoff if backoff is not None else Backoff()
         self.outbound = outbound if outbound is not None else stack()
