@@ -44,6 +44,7 @@ every connection (above), or a bug (:class:`~lotusx.StreamError`).
 from __future__ import annotations
 
 import contextlib
+import inspect
 import math
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -315,13 +316,20 @@ class ReconnectWs:
         with no queue and no task switch per message. It returns when the stream is closed and
         raises what ``async for`` would raise. An exception from ``handler`` closes the stream
         and is raised here (a later read raises :class:`~lotusx.StreamError` from it).
-        Cancelling ``run`` only stops the push: later messages queue again.
+        Cancelling ``run`` only stops the push: later messages queue again. An ``async def``
+        handler is refused (:class:`~lotusx.ConfigError`): the reader cannot await it.
 
         ``handler`` runs inside the reader, so nothing is read from the socket while it runs:
         keep it to bookkeeping (update a book, set a flag, start a task). It cannot be combined
         with ``async for`` on the same stream.
         """
         delivery = self._running().delivery
+        if _is_async(handler):
+            # Called by the reader, which cannot await it, it would only make a coroutine per message:
+            # each message lost, unseen, and run() waiting for ever.
+            raise ConfigError("run() takes a plain function, called inside the socket reader, got an async one: "
+                              "read with `async for message in ws` to await per message, or start a task from "
+                              "a plain handler")
         delivery.push(handler)
         try:
             await delivery.ended()
@@ -402,6 +410,13 @@ async def live_unless_closed(ws: ReconnectWs) -> bool:
             raise
         return False
     return True
+
+
+def _is_async(handler: object) -> bool:
+    """Whether calling ``handler`` makes a coroutine: an ``async def`` (or a partial of one), or an object whose
+    ``__call__`` is one."""
+    call = next((vars(k)["__call__"] for k in type(handler).__mro__ if "__call__" in vars(k)), None)
+    return inspect.iscoroutinefunction(handler) or inspect.iscoroutinefunction(call)
 
 
 def _default_frames() -> Frames:
