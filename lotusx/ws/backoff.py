@@ -7,9 +7,12 @@ never above ``cap``, and reset once a connection has stayed healthy for ``health
 
 from __future__ import annotations
 
+import math
 import random as _random
 from collections.abc import Callable
 from dataclasses import dataclass
+
+from lotusx.kernel.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -20,6 +23,16 @@ class Backoff:
     cap: float = 30.0
     healthy_after: float = 60.0
     random: Callable[[], float] = _random.random
+
+    def __post_init__(self) -> None:
+        # Written so that NaN fails too: a NaN or infinite delay would sleep for ever (a shard that
+        # never reconnects), a negative one fails asyncio's sleep, and a negative healthy_after counts
+        # every short-lived link as healthy, so the back-off never grows (a reconnect storm).
+        # Zero stays allowed: reconnecting at once is a valid (test) choice.
+        for name in ("base", "cap", "healthy_after"):
+            value = getattr(self, name)
+            if not 0 <= value < math.inf:
+                raise ConfigError(f"invalid {self!r}: {name} must be finite seconds >= 0, got {value!r}")
 
     def delay(self, failures: int) -> float:
         """Seconds to sleep after ``failures`` consecutive failures."""

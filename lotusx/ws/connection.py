@@ -17,11 +17,22 @@ permission) is lost alone: dropped from the registry as an unsubscribe would dro
 ``Resumed``, which comes once the other streams are re-acked. Only when no stream is left at
 all does the stream end, with :class:`~lotusx.SubscriptionRejected`.
 
+A frame stage (or a dialect matcher) that raises on a frame ends its link: the stage may have
+left per-connection state (a half-read chunk, an inflater) broken, and a fresh connection
+resets it. But one failing on what the venue sends on every connection (its subscribe ack,
+each message of a schema the stage does not know) would make the shard reconnect for ever,
+yielding only ``Gap`` markers. So when :data:`STAGE_FAILURES_TO_END` links in a row each ended that
+way before staying up for the back-off's ``healthy_after``, the stream ends with a
+:class:`~lotusx.StreamError` naming the stage and its exception's type (never the frame: it
+may hold a secret), its ``__cause__`` the stage's exception. A stage's failure on a link that
+lived longer, or one between links ended otherwise, stays a reconnect. A venue's malformed
+frame is no stage failure: ``Parse`` counts it and skips it (or passes a ``Malformed`` on).
+
 Some failures no reconnect can cure: a rejected login, a bad configuration, every stream
-refused on resubscription (above), or a bug (an exception that is not a
-:class:`~lotusx.LotusXError`, wrapped in a :class:`~lotusx.StreamError`). The shard then ends
-the stream with that error, after what is already queued, and fails every subscribe still
-waiting on it.
+refused on resubscription (above), a frame stage failing on every connection (above), or a
+bug (an exception that is not a :class:`~lotusx.LotusXError`, wrapped in a
+:class:`~lotusx.StreamError`). The shard then ends the stream with that error, after what is
+already queued, and fails every subscribe still waiting on it.
 """
 
 from __future__ import annotations
@@ -61,6 +72,10 @@ _TEXT, _BINARY = WsKind.TEXT, WsKind.BINARY  # bound once: an enum member lookup
 _BURST_GAP = 100e-6
 # Errors that would recur on every connection: they end the stream instead of a reconnect.
 _FATAL = (AuthenticationError, ConfigError, SubscriptionRejected)
+# Connections in a row, each short-lived, that a frame stage (or a dialect matcher) failing on
+# a frame ended: the venue sends on every connection what the pipeline cannot read, so the
+# stream ends with a StreamError instead of reconnecting for ever.
+STAGE_FAILURES_TO_END = 3
 
 
 def _cool_off(delay: float, error: LotusXError | None) -> float:
@@ -90,6 +105,8 @@ class Shard:
         self.failure: LotusXError | None = None  # why the last connection attempt failed, until one opens
         self._awaited = 0  # subscribers waiting for the venue's answer here: see awaiting()
         self._changed: asyncio.Future[None] | None = None  # live() waiters: a link set up, or the shard ended
+        self._stage_failures = 0  # links in a row a failing frame stage ended soon after they opened
+        self._unreadable: StreamError | None = None  # set once that reached STAGE_FAILURES_TO_END
 
     @property
     def connected(self) -> bool:
@@ -243,6 +260,8 @@ class Shard:
             except _FATAL:
                 raise
             except LotusXError as exc:
+                if self._unreadable is not None:  # the link's stage failed once too often: see _judge
+                    raise self._unreadable from self._unreadable.__cause__
                 self.failure = exc
                 failures += 1
                 hub.metrics.ws_connect_failures.labels(hub.exchange, type(exc).__name__).inc()
@@ -252,6 +271,8 @@ class Shard:
                 await hub.clock.sleep(delay)
                 continue
             reason, since = await self._serve(link)
+            if self._unreadable is not None:
+                raise self._unreadable from self._unreadable.__cause__
             healthy = hub.clock.monotonic() - since >= hub.backoff.healthy_after
             failures = 1 if healthy else failures + 1
             await self._reconnecting(reason)
@@ -325,6 +346,9 @@ class Shard:
         except _FATAL:
             raise
         except LotusXError as exc:
+            if self._unreadable is not None:  # its stage failed once too often: the stream ends (see _judge)
+                await self._close(old)
+                raise self._unreadable from self._unreadable.__cause__
             # A connection attempt that failed, as in _run: a ban or a refused upgrade shows up at rotations too.
             hub.metrics.ws_connect_failures.labels(hub.exchange, type(exc).__name__).inc()
             _log.warning("ws rotation failed", exchange=hub.exchange, shard=self.index, error=str(exc))
@@ -360,7 +384,8 @@ class Shard:
             await self._discard(session)
             raise
         link = Link(session, sender(session, hub.outbound), pinger(session, hub.outbound),
-                    Liveness(hub.heartbeat, hub.clock.monotonic()))
+                    Liveness(hub.heartbeat, hub.clock.monotonic()), hub.frames.fresh())
+        link.opened = hub.clock.monotonic()
         self._links.add(link)
         link.tasks = [asyncio.create_task(self._read(link)), asyncio.create_task(self._watch(link))]
         self._opening = link
@@ -370,7 +395,8 @@ class Shard:
         except BaseException as exc:
             reason = link.ended.result() if link.ended.done() else "setup_failed"
             await self._close(link)
-            if isinstance(exc, LotusXError) and not isinstance(exc, _FATAL) and not rotating:
+            if (isinstance(exc, LotusXError) and not isinstance(exc, _FATAL) and not rotating
+                    and self._unreadable is None):
                 # the link may have delivered messages before it failed: tell the consumer
                 await self._reconnecting(reason)
             raise
@@ -496,8 +522,30 @@ class Shard:
             # wait(), not `await task` under suppress(CancelledError): that would swallow a
             # cancel of the supervisor itself (a close()) and leave it reconnecting.
             await asyncio.wait(link.tasks)
-        self._links.discard(link)  # only now: if cancelled above, the supervisor's exit closes it
+        if link in self._links:  # only now: if cancelled above, the supervisor's exit closes it
+            self._links.discard(link)
+            self._judge(link)
         await self._discard(link.session)
+
+    def _judge(self, link: Link) -> None:
+        """Count ``link`` if a failing frame stage ended it soon after it opened; too many in a row end the stream.
+
+        Soon: before the back-off's ``healthy_after``, the same line that makes the back-off start
+        over. A link that lived longer, or ended any other way, starts the count again.
+        """
+        hub = self.hub
+        failure = link.failure
+        if failure is None or hub.clock.monotonic() - link.opened >= hub.backoff.healthy_after:
+            self._stage_failures = 0
+            return
+        self._stage_failures += 1
+        if self._stage_failures >= STAGE_FAILURES_TO_END and self._unreadable is None:
+            what, exc = failure
+            self._unreadable = StreamError(
+                f"{what} raised {type(exc).__name__} on {self._stage_failures} connections in a row, each soon "
+                f"after it opened: the venue sends on every connection what it cannot read, so reconnecting "
+                f"cannot help (see the error's __cause__)")
+            self._unreadable.__cause__ = exc
 
     async def _discard(self, session: WsSession) -> None:
         try:
@@ -511,7 +559,8 @@ class Shard:
         # a hand-off to the consumer) makes it return True, and the loop below does it.
         hub, session, live = self.hub, link.session, link.live
         clock, tally, dedup, control = hub.clock, hub.tally, hub.dedup, hub.dialect.control_types
-        monotonic, step, offer, counts = clock.monotonic, hub.frames.step, hub.delivery.offer, tally.messages
+        monotonic, step, offer, counts = clock.monotonic, link.frames.step, hub.delivery.offer, tally.messages
+        failed_stage = link.frames.failed_stage
         pump = session.pump if isinstance(session, WsPump) else functools.partial(_pump, session)
         pending: list[tuple[Any, bool]] = []  # (message, counted), in order, for deliver()
         due = False  # HANDOFF messages wait: yield before delivering more
@@ -527,6 +576,9 @@ class Shard:
                 out = step(data)
             except Drop:
                 return False
+            except Exception as exc:  # ends the link (below); _judge counts it
+                link.failure = (f"frame stage {failed_stage()}", exc)
+                raise
             if type(out) is not Many:
                 held = take(out)
             else:
@@ -569,7 +621,7 @@ class Shard:
         async def deliver(message: Any, counted: bool) -> None:
             """One message the long way: control matchers, then admit (unless ``counted``), then the queue."""
             if not counted:
-                if (control is None or type(message) in control) and await self._control(link, message):
+                if (control is None or type(message) in control) and await self._control_of(link, message):
                     return
                 if not admit(message):
                     return
@@ -610,6 +662,15 @@ class Shard:
         except Exception as exc:  # a bug in a stage must end the link, never hang the stream
             _log.error("ws read failed", exchange=hub.exchange, shard=self.index, error=exc)
             link.end("error")
+
+    async def _control_of(self, link: Link, message: Any) -> bool:
+        """:meth:`_control`, a dialect matcher's bug (no LotusXError: those are the socket's or a layer's) noted."""
+        try:
+            return await self._control(link, message)
+        except Exception as exc:
+            if not isinstance(exc, LotusXError):  # ends the link (in _read); _judge counts it
+                link.failure = (f"the {self.hub.exchange!r} dialect's matchers", exc)
+            raise
 
     async def _control(self, link: Link, message: Any) -> bool:
         """Act on ``message`` if it is a control message (pong, ping, ack, login, shutdown)."""

@@ -9,6 +9,7 @@ joined in index order once all ``total`` have arrived. Reassembly is capped in b
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -16,6 +17,7 @@ from typing import Any, Literal
 import msgspec
 from prometheus_client import Counter
 
+from lotusx.kernel.errors import ConfigError
 from lotusx.log import get_logger
 from lotusx.metrics import Metrics
 from lotusx.ws.frames import Drop, Many
@@ -45,6 +47,24 @@ class Dechunk:
     metrics: Metrics | None = None
     exchange: str = ""
     _pending: dict[Hashable, _Partial] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # Refused here, not found per frame: max_pending=0 raised StopIteration on every part (an
+        # eviction from an empty buffer), max_size=0 dropped every part, an unknown split split nothing.
+        if self.split not in ("none", "lines", "array"):
+            raise ConfigError(f"Dechunk split must be 'none', 'lines' or 'array', got {self.split!r}")
+        for name in ("max_size", "max_pending"):
+            value = getattr(self, name)
+            if not (isinstance(value, int) and not isinstance(value, bool) and value >= 1):
+                raise ConfigError(f"Dechunk {name} must be a whole number >= 1, got {value!r}")
+
+    def fresh(self) -> Dechunk:
+        """This stage with no message waiting for parts, for a new connection (see :meth:`Frames.fresh`).
+
+        Parts belong to their connection: a key numbered per connection would join a dead socket's
+        part to a new socket's message, or refuse the new one as a part of another ``total``.
+        """
+        return dataclasses.replace(self)
 
     def __call__(self, data: Payload) -> Any:
         if self.part is not None:

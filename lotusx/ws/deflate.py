@@ -14,7 +14,7 @@ from typing import Literal
 
 from prometheus_client import Counter
 
-from lotusx.kernel.errors import FrameTooLarge, ProtocolError, StreamError
+from lotusx.kernel.errors import ConfigError, FrameTooLarge, ProtocolError, StreamError
 from lotusx.log import get_logger
 from lotusx.metrics import Metrics
 from lotusx.ws.frames import Drop
@@ -27,6 +27,10 @@ _log = get_logger("lotusx.ws.deflate")
 # factor"), so a frame under max_size / 1032 bytes cannot reach the cap and is inflated in one
 # call; only larger frames pay for a capped decompressor object (~1 us and a 32 KiB window).
 _MAX_RATIO = 1032
+
+
+def _positive_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
 
 
 def detect(data: bytes) -> Mode:
@@ -55,6 +59,12 @@ class Inflate:
     _one_call: int = field(init=False, repr=False, compare=False)  # frames up to this size cannot pass the cap
 
     def __post_init__(self) -> None:
+        # Refused here, not found per frame: a mode outside _WBITS was judged per frame on the fast
+        # path and a KeyError on the slow one; a max_size of 0 dropped every compressed frame as too large.
+        if self.mode != "auto" and self.mode not in _WBITS:
+            raise ConfigError(f"Inflate mode must be 'auto', 'gzip', 'zlib' or 'raw', got {self.mode!r}")
+        if not _positive_int(self.max_size):
+            raise ConfigError(f"Inflate max_size must be a whole number of bytes >= 1, got {self.max_size!r}")
         object.__setattr__(self, "_wbits", _WBITS.get(self.mode))
         object.__setattr__(self, "_one_call", self.max_size // _MAX_RATIO)
 

@@ -5,6 +5,11 @@ A *stage* is a plain sync callable taking one item. It returns the next item, re
 when it consumed the item and has nothing to emit (a buffered partial, a bad frame it
 already counted). ``frames(*stages)`` composes them once into one function, so a frame
 costs a few plain calls and no coroutine (structlog's processor chain, DropEvent included).
+
+A stage holding state of its connection (:class:`~lotusx.ws.dechunk.Dechunk`'s half-read
+messages) defines ``fresh()``, a copy with none: each connection of a ``ReconnectWs`` runs
+:meth:`Frames.fresh`, so a part left by a dead socket is never joined to a new socket's,
+nor one shard's to another's.
 """
 
 from __future__ import annotations
@@ -36,11 +41,23 @@ class Frames:
     # Like one stage: the output, a Many, or Drop raised. With one stage it *is* that stage, so
     # a socket reader pays no wrapper call and no list per frame.
     step: Stage = field(init=False, compare=False)
+    # The index of the stage whose exception the last failed call raised (see failed_stage).
+    _blamed: list[int] = field(init=False, compare=False, default_factory=lambda: [0])
 
     def __post_init__(self) -> None:
-        step = _compose(self.stages)
+        step = _compose(self.stages, self._blamed)
         object.__setattr__(self, "step", step)
         object.__setattr__(self, "run", _listed(step))
+
+    def fresh(self) -> Frames:
+        """These stages for one more connection: a fresh copy of each that defines ``fresh()``, the others shared."""
+        if not any(hasattr(stage, "fresh") for stage in self.stages):
+            return self
+        return Frames(tuple(stage.fresh() if hasattr(stage, "fresh") else stage for stage in self.stages))
+
+    def failed_stage(self) -> str:
+        """The name of the stage that raised, asked right after a call raised an exception (not ``Drop``)."""
+        return stage_name(self.stages[self._blamed[0]]) if self.stages else "frames()"
 
     def __call__(self, item: Any) -> list[Any]:
         return self.run(item)
@@ -58,6 +75,12 @@ def frames(*stages: Stage | Frames | None) -> Frames:
         elif stage is not None:
             flat.append(stage)
     return Frames(tuple(flat))
+
+
+def stage_name(stage: Stage) -> str:
+    """A stage's name for an error text: its function's or its class's, never its repr (config, state)."""
+    name = getattr(stage, "__qualname__", None)
+    return name if isinstance(name, str) else type(stage).__name__
 
 
 def _direct(stage: Stage) -> Stage:
@@ -84,8 +107,12 @@ def _listed(step: Stage) -> Callable[[Any], list[Any]]:
     return run
 
 
-def _compose(stages: tuple[Stage, ...]) -> Stage:
-    """One call for the whole pipeline: the output, a ``Many`` of outputs, or ``Drop`` raised."""
+def _compose(stages: tuple[Stage, ...], blamed: list[int]) -> Stage:
+    """One call for the whole pipeline: the output, a ``Many`` of outputs, or ``Drop`` raised.
+
+    A stage's exception goes out as it is, its index left in ``blamed[0]`` (a try costs nothing
+    until it catches, so the frames that pass pay nothing for it).
+    """
     stages = tuple(map(_direct, stages))
     count = len(stages)
 
@@ -95,6 +122,9 @@ def _compose(stages: tuple[Stage, ...]) -> Stage:
                 item = stages[index](item)
             except Drop:
                 return
+            except Exception:
+                blamed[0] = index
+                raise
             if type(item) is Many:
                 for part in item:
                     feed(part, index + 1, out)
@@ -118,17 +148,29 @@ def _compose(stages: tuple[Stage, ...]) -> Stage:
         first, second = stages
 
         def step_two(item: Any) -> Any:
-            item = first(item)
+            try:
+                item = first(item)
+            except Exception:
+                blamed[0] = 0
+                raise
             if type(item) is Many:
                 return fan_out(item, 1)
-            item = second(item)
+            try:
+                item = second(item)
+            except Exception:
+                blamed[0] = 1
+                raise
             return fan_out(item, 2) if type(item) is Many else item
 
         return step_two
 
     def step(item: Any) -> Any:
         for done, stage in enumerate(stages, 1):
-            item = stage(item)
+            try:
+                item = stage(item)
+            except Exception:
+                blamed[0] = done - 1
+                raise
             if type(item) is Many:
                 return fan_out(item, done)
         return item

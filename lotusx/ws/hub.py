@@ -108,8 +108,10 @@ class Hub:
 class Link:
     """One live socket and its reader and watch tasks."""
 
-    def __init__(self, session: WsSession, send: Send, ping: Callable[[], Awaitable[None]], live: Liveness) -> None:
+    def __init__(self, session: WsSession, send: Send, ping: Callable[[], Awaitable[None]], live: Liveness,
+                 frames: Frames) -> None:
         self.session = session
+        self.frames = frames  # this socket's own copy of the pipeline: see Frames.fresh
         self.send = send
         self.ping = ping  # a protocol ping through the outbound layers
         self.live = live
@@ -118,6 +120,9 @@ class Link:
         self.shutdown: asyncio.Future[None] = loop.create_future()
         self.login: asyncio.Future[LoginAck] | None = None
         self.tasks: list[asyncio.Task[None]] = []
+        self.opened = 0.0  # the clock's monotonic time the socket opened
+        # What failed reading a frame, if that ended the link: (what, its exception); see Shard._judge.
+        self.failure: tuple[str, Exception] | None = None
 
     def end(self, reason: str) -> None:
         """Mark the link dead for ``reason`` (the first reason wins)."""

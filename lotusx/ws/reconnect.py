@@ -22,16 +22,30 @@ the stream by a :class:`~lotusx.ws.Lost` naming it (after the reconnect's ``Gap`
 ``Resumed``): resuming without a word would leave it waiting for messages that never come.
 The stream is gone for every holder, as after their unsubscribe.
 
+A frame stage (``Inflate``, ``Dechunk``, your own parser) or a dialect matcher that raises
+on a frame ends that connection, not the stream: the stage may have left per-connection state
+(a half-read chunk) broken, and the reconnect (a ``Gap``, then a ``Resumed``) resets it. A
+venue's malformed frame is no such failure: ``Parse`` counts it and skips it, or passes a
+``Malformed`` on. But a stage that fails on what the venue sends on every connection (its
+subscribe ack, every message of a schema the stage does not know) cannot be cured by
+reconnecting: after :data:`~lotusx.ws.connection.STAGE_FAILURES_TO_END` (3) connections in a
+row ended that way, each before the back-off's ``healthy_after``, the stream ends with a
+:class:`~lotusx.StreamError` naming the stage and its exception's type (never the frame's
+content), chained to that exception (``__cause__``).
+
 What a reconnect cannot cure ends the stream with a typed error, raised by the consumer's
-read once what is queued is drained: a rejected login (:class:`~lotusx.AuthenticationError`),
-a bad configuration (:class:`~lotusx.ConfigError`), every stream lost as above, leaving
-nothing to deliver (:class:`~lotusx.SubscriptionRejected`, naming the last ones), or a bug
-(:class:`~lotusx.StreamError`).
+read (and by ``run``, and by a ``subscribe`` still waiting) once what is queued is drained: a
+rejected login (:class:`~lotusx.AuthenticationError`), a bad configuration
+(:class:`~lotusx.ConfigError`), every stream lost as above, leaving nothing to deliver
+(:class:`~lotusx.SubscriptionRejected`, naming the last ones), a frame stage failing on
+every connection (above), or a bug (:class:`~lotusx.StreamError`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import inspect
+import math
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -105,6 +119,11 @@ class ReconnectWs:
             # would rotate at once, a new socket and a full resubscribe each turn of the loop.
             raise ConfigError(f"rotate_before must be >= 0 and below the venue's connection lifetime "
                               f"({lifetime} s), got {rotate_before!r}")
+        for name, seconds in (("ack_timeout", ack_timeout), ("subscribe_timeout", subscribe_timeout)):
+            # Written so that NaN fails too: asyncio sleeps for ever on NaN, so a silent venue would hang
+            # subscribe() or the shard; zero or less timed out every connection's setup (a reconnect storm).
+            if not 0 < seconds < math.inf:
+                raise ConfigError(f"{name} must be positive finite seconds, got {seconds!r}")
         self.heartbeat = heartbeat if heartbeat is not None else Heartbeat()
         self.backoff = backoff if backoff is not None else Backoff()
         self.outbound = outbound if outbound is not None else stack()
@@ -297,13 +316,20 @@ class ReconnectWs:
         with no queue and no task switch per message. It returns when the stream is closed and
         raises what ``async for`` would raise. An exception from ``handler`` closes the stream
         and is raised here (a later read raises :class:`~lotusx.StreamError` from it).
-        Cancelling ``run`` only stops the push: later messages queue again.
+        Cancelling ``run`` only stops the push: later messages queue again. An ``async def``
+        handler is refused (:class:`~lotusx.ConfigError`): the reader cannot await it.
 
         ``handler`` runs inside the reader, so nothing is read from the socket while it runs:
         keep it to bookkeeping (update a book, set a flag, start a task). It cannot be combined
         with ``async for`` on the same stream.
         """
         delivery = self._running().delivery
+        if _is_async(handler):
+            # Called by the reader, which cannot await it, it would only make a coroutine per message:
+            # each message lost, unseen, and run() waiting for ever.
+            raise ConfigError("run() takes a plain function, called inside the socket reader, got an async one: "
+                              "read with `async for message in ws` to await per message, or start a task from "
+                              "a plain handler")
         delivery.push(handler)
         try:
             await delivery.ended()
@@ -384,6 +410,13 @@ async def live_unless_closed(ws: ReconnectWs) -> bool:
             raise
         return False
     return True
+
+
+def _is_async(handler: object) -> bool:
+    """Whether calling ``handler`` makes a coroutine: an ``async def`` (or a partial of one), or an object whose
+    ``__call__`` is one."""
+    call = next((vars(k)["__call__"] for k in type(handler).__mro__ if "__call__" in vars(k)), None)
+    return inspect.iscoroutinefunction(handler) or inspect.iscoroutinefunction(call)
 
 
 def _default_frames() -> Frames:
