@@ -222,7 +222,8 @@ class Instrument(msgspec.Struct, frozen=True, kw_only=True):
     ``trading``: the venue takes orders on it now. ``tick_size`` steps prices, ``step_size``
     quantities; ``min_notional`` is the smallest ``price * quantity`` an order may be worth.
     ``max_market_quantity`` caps a MARKET order where the venue states a cap of its own for one
-    (Bybit's ``maxMktOrderQty``, spot ``maxMarketOrderQty``: lower than the limit order's), and
+    (Bybit's ``maxMktOrderQty``, spot ``maxMarketOrderQty``: lower than the limit order's; Binance's
+    MARKET_LOT_SIZE ``maxQty``, or LOT_SIZE's when lower, since both bind a MARKET order there), and
     ``max_post_only_quantity`` a LIMIT_MAKER order (Bybit spot's ``postOnlyMaxLimitOrderSize``: above
     the limit order's); ``None``, ``max_quantity`` caps that type too. A venue's "disabled" value
     (Binance's 0 tickSize or maxPrice) is ``None`` here, never 0.

@@ -198,7 +198,8 @@ class Binance:
 
     @staticmethod
     def _instrument(info: s.SymbolInfo) -> Instrument:
-        """filters.md: PRICE_FILTER, LOT_SIZE, and the value floor of NOTIONAL or the legacy MIN_NOTIONAL.
+        """filters.md: PRICE_FILTER, LOT_SIZE, MARKET_LOT_SIZE's cap, and the value floor of NOTIONAL or the legacy
+        MIN_NOTIONAL.
 
         A 0 disables a PRICE_FILTER rule ("disabled on tickSize == 0"): ``None``, no rule. A 0 in
         LOT_SIZE or a floor is read the same way (a 0 step or maximum would allow no order at all).
@@ -208,13 +209,19 @@ class Binance:
         by_type = {f.filterType: f for f in info.filters}
         price, lot = by_type.get("PRICE_FILTER"), by_type.get("LOT_SIZE")
         floors = [f.minNotional for f in (by_type.get("NOTIONAL"), by_type.get("MIN_NOTIONAL")) if f and f.minNotional]
+        # MARKET_LOT_SIZE binds MARKET orders on top of LOT_SIZE (filters.md): the lower maxQty is theirs.
+        market_lot = by_type.get("MARKET_LOT_SIZE")
+        market = None
+        if market_lot and market_lot.maxQty:
+            market = min(f.maxQty for f in (lot, market_lot) if f and f.maxQty)
         return Instrument(
             symbol=info.symbol, base=info.baseAsset, quote=info.quoteAsset,
             trading=info.status == "TRADING" and info.isSpotTradingAllowed,
             tick_size=(price and price.tickSize) or None, min_price=(price and price.minPrice) or None,
             max_price=(price and price.maxPrice) or None, step_size=(lot and lot.stepSize) or None,
             min_quantity=(lot and lot.minQty) or None, max_quantity=(lot and lot.maxQty) or None,
-            min_notional=max(floors) if floors else None)
+            min_notional=max(floors) if floors else None,
+            max_market_quantity=market)
 
     async def get_fee_rates(self, symbol: str) -> FeeRate:
         """The account's maker, taker, buyer and seller rates on ``symbol`` (GET /api/v3/account/commission, weight 20).
