@@ -12,8 +12,9 @@ import orjson
 import pytest
 
 from lotusx import WsFrame, register_secret
-from lotusx.testing import FakeClock, FakeWs, RecordWs, ReplayWs
+from lotusx.testing import ReplayWs
 from lotusx.ws import Deflate
+from tests.testing.test_replay_recorder_review32 import record
 
 KEY = "R3cKeyAbcdef0123456789"
 ECHO = f'{{"op":"auth","success":true,"apiKey":"{KEY}"}}'.encode()
@@ -21,14 +22,6 @@ ECHO = f'{{"op":"auth","success":true,"apiKey":"{KEY}"}}'.encode()
 
 def recorded_frames(path: Path) -> list[bytes]:
     return [base64.b64decode(row["data"]) for row in map(orjson.loads, path.read_bytes().splitlines()[1:])]
-
-
-async def record(path: Path, *inbound: str | bytes) -> None:
-    session = RecordWs(FakeWs(inbound), path, clock=FakeClock())
-    await session.connect()
-    for _ in inbound:
-        await session.next()
-    await session.close()
 
 
 @pytest.mark.parametrize("compress", [gzip.compress, zlib.compress,

@@ -10,17 +10,9 @@ from lotusx.kernel.ws import WsFrame
 from lotusx.metrics import Metrics
 from lotusx.testing import FakeClock
 from lotusx.ws import Gap, Resumed, frames
-from lotusx.ws.dechunk import Dechunk, Part
+from lotusx.ws.dechunk import Dechunk
+from tests.ws.test_dechunk import part_of  # parts look like `P|key|index|total|chunk`
 from tests.ws.test_reconnect import VenueWs, dialect, make, next_of, quiesce
-
-
-def part_of(payload: str | bytes) -> Part | None:
-    """Test venue: parts look like `P|key|index|total|chunk`, keys numbered per connection."""
-    text = payload if isinstance(payload, str) else payload.decode()
-    if not text.startswith("P|"):
-        return None
-    _, key, index, total, chunk = text.split("|", 4)
-    return key, int(index), int(total), chunk
 
 
 def parts(key: str, message: dict[str, Any], total: int) -> list[str]:
