@@ -32,7 +32,7 @@ async def conflate(source: AsyncIterator[T], *, key: Callable[[T], Hashable]) ->
     """
     waiting: dict[Hashable, T] = {}  # insertion order: the order keys changed since last yielded
     news = asyncio.Event()
-    failure: list[Exception] = []
+    failure: list[BaseException] = []
     ended = False
 
     async def read() -> None:
@@ -41,7 +41,10 @@ async def conflate(source: AsyncIterator[T], *, key: Callable[[T], Hashable]) ->
             async for item in source:
                 waiting[key(item)] = item  # a key already waiting keeps its place, with the newer item
                 news.set()
-        except Exception as exc:  # handed to the consumer, in its own task
+        except (Exception, asyncio.CancelledError) as exc:
+            # Handed to the consumer, in its own task. A CancelledError is ours when the consumer
+            # leaves (no one reads it then), else the source's own: raised where an unconflated
+            # read would raise it, not a consumer left waiting for ever.
             failure.append(exc)
         ended = True
         news.set()

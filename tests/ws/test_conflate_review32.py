@@ -158,3 +158,14 @@ async def test_a_cancelled_consumer_stops_the_reader_and_closes_the_source() -> 
         await consumer
     assert venue.closed
     assert asyncio.all_tasks() == {asyncio.current_task()}
+
+
+async def test_a_source_that_raises_cancelled_error_does_not_leave_the_consumer_waiting() -> None:
+    """A CancelledError out of the source (not a cancel of the reader) reaches the consumer, as it would unconflated."""
+    venue = Venue()
+    async with aclosing(await started(venue)) as latest:
+        waiting = asyncio.ensure_future(anext(latest))
+        await venue.send(asyncio.CancelledError())
+        done, _ = await asyncio.wait({waiting}, timeout=1)
+        assert done, "the consumer still waits"
+        assert waiting.cancelled()
