@@ -1,6 +1,7 @@
 """The WebSocket kernel: frame stages, outbound sends and the reconnecting, sharded stream."""
 
 from lotusx.ws.backoff import Backoff
+from lotusx.ws.conflate import conflate
 from lotusx.ws.dechunk import Dechunk
 from lotusx.ws.deflate import Deflate, Inflate
 from lotusx.ws.delivery import Delivery, Gap, Lost, Overflow, Resumed
@@ -17,5 +18,5 @@ __all__ = [
     "WS_SEND", "Backoff", "Dechunk", "Deflate", "Delivery", "Drop", "Frames", "Gap", "Heartbeat",
     "Inflate", "Levels", "Lost", "Malformed", "Many", "Overflow", "Parse", "RawStream", "ReconnectWs", "Resumed",
     "WsDialect", "WsStats",
-    "frames", "live_unless_closed", "sender", "session_service", "subscribe_unless_closed",
+    "conflate", "frames", "live_unless_closed", "sender", "session_service", "subscribe_unless_closed",
 ]

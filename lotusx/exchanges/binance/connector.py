@@ -92,6 +92,7 @@ from lotusx.ws import (
     live_unless_closed,
     subscribe_unless_closed,
 )
+from lotusx.ws.conflate import conflate as newest_per_key  # a name apart from the watches' conflate= flag
 from lotusx.ws.dialect import LoginAck
 from lotusx.ws.exact import exact_add
 from lotusx.ws.outbound import admission
@@ -604,16 +605,24 @@ class Binance:
             await subscribe_unless_closed(ws, list(streams))
             yield ws
 
-    async def watch_order_book(self, symbol: str, depth: int | None = 20) -> AsyncGenerator[OrderBook, None]:
-        """The maintained book of ``symbol`` after every update, resynced on gaps and reconnects."""
-        async with aclosing(self.watch_order_books([symbol], depth)) as books:
+    async def watch_order_book(self, symbol: str, depth: int | None = 20, *,
+                               conflate: bool = False) -> AsyncGenerator[OrderBook, None]:
+        """The maintained book of ``symbol`` after every update, resynced on gaps and reconnects.
+
+        ``conflate=True``: the newest book when you read, not every one since (see :meth:`watch_order_books`).
+        """
+        async with aclosing(self.watch_order_books([symbol], depth, conflate=conflate)) as books:
             async for book in books:
                 yield book
 
     async def watch_order_books(self, symbols: Iterable[str], depth: int | None = 20, *,
-                                lost: Callable[[str, SubscriptionRejected], None] | None = None
-                                ) -> AsyncGenerator[OrderBook, None]:
+                                lost: Callable[[str, SubscriptionRejected], None] | None = None,
+                                conflate: bool = False) -> AsyncGenerator[OrderBook, None]:
         """Maintained books of ``symbols``, on as few connections as the venue's caps allow.
+
+        Every book comes, in order, to a consumer as fast as the venue. ``conflate=True`` is for one
+        slower: the books are kept from every diff in a task of their own, and each read gives the
+        newest book of a symbol changed since it was last read (:func:`lotusx.ws.conflate`).
 
         A sequence gap resyncs only its own symbol; a dropped connection, only the books it carried.
         A symbol whose stream the venue refuses to resubscribe after a reconnect (delisted) ends
@@ -643,9 +652,10 @@ class Binance:
                 [DiffSync(name) for name in names], aiter(ws), event=event, snapshot=snapshot,
                 reconnected=lambda message: isinstance(message, Reconnected), resynced=self._resynced,
                 depth=depth, shard=lambda name: ws.shard_of(stream_of[name]), stream=stream_of.__getitem__,
-                lost=lost)) as books:
+                lost=lost)) as books, aclosing(
+                    newest_per_key(books, key=_symbol) if conflate else books) as handed:
             # aclosing: the follower's finally cancels snapshots in flight at once
-            async for book in books:
+            async for book in handed:
                 yield book
 
     def _resynced(self, symbol: str, reason: str) -> None:
@@ -988,6 +998,10 @@ def _amended(answer: s.Amended) -> Order:
                  side="BUY" if r.side == "BUY" else "SELL", type=r.type, status=r.status, price=r.price,
                  quantity=r.qty, filled_quantity=r.executedQty, time_in_force=r.timeInForce,
                  timestamp=answer.transactTime, self_trade_prevention=_STP_OF.get(r.selfTradePreventionMode))
+
+
+def _symbol(book: OrderBook) -> str:
+    return book.symbol
 
 
 def _book(symbol: str, raw: s.Depth) -> OrderBook:

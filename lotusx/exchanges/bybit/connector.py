@@ -95,6 +95,7 @@ from lotusx.signers import BybitHmac
 from lotusx.venue import Parts, close_all, parts_for
 from lotusx.ws import Gap as Reconnected
 from lotusx.ws import Lost, Malformed, RawStream, ReconnectWs, Resumed, subscribe_unless_closed
+from lotusx.ws.conflate import conflate as newest_per_key  # a name apart from the watches' conflate= flag
 from lotusx.ws.delivery import OVERFLOW_REASON
 from lotusx.ws.dialect import LoginAck
 from lotusx.ws.exact import exact_add
@@ -869,19 +870,25 @@ class Bybit:
             await subscribe_unless_closed(ws, list(topics))
             yield ws
 
-    async def watch_order_book(self, symbol: str, depth: int | None = 20) -> AsyncGenerator[OrderBook, None]:
+    async def watch_order_book(self, symbol: str, depth: int | None = 20, *,
+                               conflate: bool = False) -> AsyncGenerator[OrderBook, None]:
         """The maintained book of ``symbol`` after every update, resynced on gaps and reconnects.
 
         ``depth`` levels a side (up to 1000), streamed from ``orderbook.50``, ``.200`` or ``.1000``.
+        ``conflate=True``: the newest book when you read, not every one since (see :meth:`watch_order_books`).
         """
-        async with aclosing(self.watch_order_books([symbol], depth)) as books:
+        async with aclosing(self.watch_order_books([symbol], depth, conflate=conflate)) as books:
             async for book in books:
                 yield book
 
     async def watch_order_books(self, symbols: Iterable[str], depth: int | None = 20, *,
-                                lost: Callable[[str, SubscriptionRejected], None] | None = None
-                                ) -> AsyncGenerator[OrderBook, None]:
+                                lost: Callable[[str, SubscriptionRejected], None] | None = None,
+                                conflate: bool = False) -> AsyncGenerator[OrderBook, None]:
         """Maintained books of ``symbols``, on as few connections as the venue's caps allow.
+
+        Every book comes, in order, to a consumer as fast as the venue. ``conflate=True`` is for one
+        slower: the books are kept from every message in a task of their own, and each read gives the
+        newest book of a symbol changed since it was last read (:func:`lotusx.ws.conflate`).
 
         A sequence gap resyncs only its own symbol; a dropped connection, only the books it carried.
         A symbol whose topic the venue refuses to subscribe again (after a reconnect, or when its
@@ -889,6 +896,12 @@ class Bybit:
         unless ``lost`` is given: then ``lost(symbol, error)`` is called, no book of it comes any
         more, and the others go on (the last one lost ends them all the same).
         """
+        if conflate:  # the same books, every one of them kept, read in a task of their own
+            async with aclosing(newest_per_key(self.watch_order_books(symbols, depth, lost=lost),
+                                               key=_symbol)) as newest:
+                async for book in newest:
+                    yield book
+            return
         check_several("symbols", symbols)
         check_count("depth", depth, none="every level")
         syncs = {symbol: SnapshotDeltaSync(symbol) for symbol in symbols}
@@ -1355,6 +1368,10 @@ def _post(endpoint: Endpoint, body: dict[str, Any], **ext: Any) -> Request:
     payload = {k: v for k, v in body.items() if v is not None}
     return Request(method="POST", path=endpoint.path, body=json_body(payload),
                    headers=(("Content-Type", "application/json"),), endpoint=endpoint, ext=ext)
+
+
+def _symbol(book: OrderBook) -> str:
+    return book.symbol
 
 
 def _book_topic(symbol: str, depth: int | None) -> str:
