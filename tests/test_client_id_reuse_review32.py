@@ -36,7 +36,7 @@ async def test_on_bybit_a_filled_orders_id_placed_again_returns_that_order() -> 
 
 @pytest.mark.parametrize("venue", ["binance", "bybit"])
 async def test_an_id_held_by_another_symbols_order_is_ambiguous_never_that_order(venue: str) -> None:
-    """The lookup is by the order's symbol, so it cannot see the holder: AmbiguousOrderState, not a placed order."""
+    """The lookup asks by the order's symbol and (on the sim) misses the holder: AmbiguousOrderState, never placed."""
     async with serve((venue,), seed=1, config=QUIET) as sim, connect_to(sim, venue, "spot") as ex:
         await ex.place_order(lotusx.NewOrder(symbol="BTCUSDT", side="BUY", type="LIMIT", time_in_force="GTC",
                                              quantity=Decimal("0.01"), price=Decimal("40000"),
