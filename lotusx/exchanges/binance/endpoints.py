@@ -46,6 +46,9 @@ TIME = _ep("time", "GET", "/api/v3/time", 1)
 # rest-api.md "Exchange information": weight 20 whatever the parameters (symbol=, symbols=, none).
 EXCHANGE_INFO = _ep("exchange_info", "GET", "/api/v3/exchangeInfo", 20)
 TRADES = _ep("trades", "GET", "/api/v3/trades", 25)
+# rest-api.md "Old trade lookup": weight 25, limit max 1000, from a trade id; security type NONE (no API key
+# since CHANGELOG.md's "Changed security type from MARKET_DATA to NONE").
+HISTORICAL_TRADES = _ep("historical_trades", "GET", "/api/v3/historicalTrades", 25)
 BOOK_TICKER = _ep("book_ticker", "GET", "/api/v3/ticker/bookTicker", 2)
 PLACE_ORDER = _ep("place_order", "POST", "/api/v3/order", 1, signed=True, orders=1,
                   idempotency=Idempotency.SAFE_WITH_CLIENT_ID)
