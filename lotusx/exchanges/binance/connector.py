@@ -183,11 +183,11 @@ class Binance:
                                    type=list[s.RestTrade])
         return _trades(symbol, rows)
 
-    async def _trades_after(self, last: Trade, limit: int = _TRADES_PAGE) -> list[Trade]:
-        """Up to ``limit`` public trades of ``last``'s symbol from the one after it, in id order."""
+    async def _trades_after(self, last: Trade) -> list[Trade]:
+        """Up to a page of public trades of ``last``'s symbol from the one after it, in id order."""
         endpoint = ep.HISTORICAL_TRADES
         rows = await self.rest.get(endpoint.path, {"symbol": last.symbol, "fromId": int(last.trade_id) + 1,
-                                                   "limit": limit}, endpoint=endpoint, type=list[s.RestTrade])
+                                                   "limit": _TRADES_PAGE}, endpoint=endpoint, type=list[s.RestTrade])
         return _trades(last.symbol, rows)
 
     async def get_instruments(self, symbols: Iterable[str] | None = None) -> dict[str, Instrument]:
