@@ -632,7 +632,8 @@ async def follow_trades(messages: AsyncIterator[Any], *, trades: Callable[[Any],
     yielded are walked page by page, once the stream delivers again and whenever its ids jump
     (a push lost without any gap marker), until they reach the stream's, or a short page says
     there is nothing newer: each trade once, in id order. A trade not later than the last yielded
-    is dropped. A walk gives up after ``pages`` pages: the rest is lost.
+    is dropped. A walk gives up after ``pages`` pages, or when the venue lists nothing more short of
+    the stream's trade (its list lags the stream): the rest is lost.
 
     Otherwise ``fetch()`` lists the symbol's recent trades, oldest first, at most ``page`` of them:
     the fetched trades from the last one yielded on that were not yielded come first, then the
@@ -676,7 +677,11 @@ async def follow_trades(messages: AsyncIterator[Any], *, trades: Callable[[Any],
                     return
                 if fresh(trade):
                     yield trade
-            if len(found) < page or (to is not None and skipped(latest, to) <= 0):
+            if to is not None and skipped(latest, to) <= 0:
+                return
+            if len(found) < page:  # nothing newer: up to ``to``, the venue's list lags its stream
+                if to is not None:
+                    lost(last=latest.trade_id, missing=skipped(latest, to))
                 return
         gave_up = to is None
         lost(pages=pages, last=latest.trade_id if latest is not None else None)

@@ -126,3 +126,12 @@ async def test_a_hole_after_a_walk_gave_up_is_still_filled() -> None:
                        pages=1)
     assert got[-4:] == ["2502", "2503", "2504", "2505"]
     assert venue.fetched == 2
+
+
+async def test_a_walk_that_ends_short_of_the_stream_counts_the_loss() -> None:
+    """The venue lists nothing up to the stream's trade (its history lags): the missing ones are counted lost."""
+    metrics = Metrics()
+    venue = Venue(made=3)  # knows 1 to 3 while the stream already shows 6
+    got = await walked(venue, trade(1, 1), trade(6, 6), metrics=metrics)
+    assert got == ["1", "2", "3", "6"]
+    assert metrics.ws_dropped.labels("x", "trades_past_backfill")._value.get() == 1
