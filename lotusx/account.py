@@ -615,49 +615,102 @@ _TRADES_REMEMBERED = 10_000
 
 async def follow_trades(messages: AsyncIterator[Any], *, trades: Callable[[Any], Iterable[Trade]],
                         fetch: Callable[[], Awaitable[list[Trade]]], page: int,
-                        unread: Callable[[Any], bool] = lambda message: False, clock: Clock = SYSTEM_CLOCK,
-                        metrics: Metrics | None = None, exchange: str = "") -> AsyncGenerator[Trade, None]:
+                        unread: Callable[[Any], bool] = lambda message: False,
+                        fetch_after: Callable[[Trade], Awaitable[list[Trade]]] | None = None,
+                        skipped: Callable[[Trade, Trade], int] | None = None, pages: int = 10,
+                        clock: Clock = SYSTEM_CLOCK, metrics: Metrics | None = None, exchange: str = ""
+                        ) -> AsyncGenerator[Trade, None]:
     """Yield every public trade of one symbol in ``messages`` once, and after every gap the ones it hid.
 
-    ``trades(message)`` reads the trades a message carries (none for others); ``fetch()`` lists
-    the symbol's recent trades, oldest first, at most ``page`` of them. After a gap, once the
-    stream delivers again, the fetched trades from the last one yielded on that were not yielded
-    come first, then the stream: a trade is known by its id. A message for which ``unread(message)``
-    holds (the symbol's push, failing its schema or cut short) is such a gap too. No venue serves public trades since a
-    time, so a gap that hid more than ``page`` trades loses the older ones: that is logged and
-    counted (``ws_dropped{reason="trades_past_backfill"}``). A fetch failing for a passing reason is
-    asked again as :func:`follow_fills` asks (``stream="trades"``); otherwise its error ends the
-    iteration. Before the first trade yielded there is nothing to continue from, and nothing is fetched.
+    ``trades(message)`` reads the trades a message carries (none for others). A message for which
+    ``unread(message)`` holds (the symbol's push, failing its schema or cut short) is a gap too.
+    Before the first trade yielded there is nothing to continue from, and nothing is fetched.
+
+    A venue whose trade ids are consecutive (Binance) gives ``skipped(prev, later)``, the trades
+    between two (0: consecutive, below 0: ``later`` is not later), and ``fetch_after(last)``, up to
+    ``page`` trades from the one after ``last``, in id order. Then the trades after the last one
+    yielded are walked page by page, once the stream delivers again and whenever its ids jump
+    (a push lost without any gap marker), until they reach the stream's, or a short page says
+    there is nothing newer: each trade once, in id order. A trade not later than the last yielded
+    is dropped. A walk gives up after ``pages`` pages, or when the venue lists nothing more short of
+    the stream's trade (its list lags the stream): the rest is lost.
+
+    Otherwise ``fetch()`` lists the symbol's recent trades, oldest first, at most ``page`` of them:
+    the fetched trades from the last one yielded on that were not yielded come first, then the
+    stream; a trade is known by its id. No such venue serves public trades since a time, so a gap
+    that hid more than ``page`` trades loses the older ones.
+
+    A loss is logged and counted (``ws_dropped{reason="trades_past_backfill"}``). A fetch failing
+    for a passing reason is asked again as :func:`follow_fills` asks (``stream="trades"``);
+    otherwise its error ends the iteration.
     """
     seen: OrderedDict[str, None] = OrderedDict()
     last: int | None = None  # the venue time of the last trade yielded
+    latest: Trade | None = None  # the last trade yielded
+    gave_up = False  # a walk to the present stopped at its cap: the stream's next jump is that loss, not a hole
+
+    def lost(**where: object) -> None:
+        if metrics is not None:
+            metrics.ws_dropped.labels(exchange, "trades_past_backfill").inc()
+        _log.warning("trades lost in a stream gap", exchange=exchange, page=page, **where)
 
     def fresh(trade: Trade) -> bool:
-        nonlocal last
-        if trade.trade_id in seen:
+        nonlocal last, latest
+        if trade.trade_id in seen or (skipped is not None and latest is not None and skipped(latest, trade) < 0):
             return False
         seen[trade.trade_id] = None
         if len(seen) > _TRADES_REMEMBERED:
             seen.popitem(last=False)
         last = trade.timestamp if last is None else max(last, trade.timestamp)
+        latest = trade
         return True
+
+    async def walk(to: Trade | None) -> AsyncGenerator[Trade, None]:
+        """The trades after ``latest`` up to the one before ``to`` (the stream's), or up to the present."""
+        nonlocal gave_up
+        patience = _Patience(clock, metrics, exchange, "trades")
+        for _ in range(pages):
+            assert latest is not None and fetch_after is not None and skipped is not None
+            found = await patience(partial(fetch_after, latest))
+            for trade in found:
+                if to is not None and skipped(trade, to) < 0:  # the stream's own trades from here on
+                    return
+                if fresh(trade):
+                    yield trade
+            if to is not None and skipped(latest, to) <= 0:
+                return
+            if len(found) < page:  # nothing newer: up to ``to``, the venue's list lags its stream
+                if to is not None:
+                    lost(last=latest.trade_id, missing=skipped(latest, to))
+                return
+        gave_up = to is None
+        lost(pages=pages, last=latest.trade_id if latest is not None else None)
 
     hole = False  # a push of the symbol that could not be read: its trades are to be fetched
     async for since, message in _after_gaps(messages):
         if unread(message):
             hole = True
             continue
-        if (since is not None or hole) and last is not None:  # the stream delivers again: fill in what it missed
+        arriving = list(trades(message))
+        if (since is not None or hole) and latest is not None:  # the stream delivers again: fill in what it missed
             hole = False
-            found = await _Patience(clock, metrics, exchange, "trades")(fetch)
-            after = last
-            if len(found) >= page and all(trade.timestamp > after for trade in found):
-                if metrics is not None:
-                    metrics.ws_dropped.labels(exchange, "trades_past_backfill").inc()
-                _log.warning("trades lost in a stream gap", exchange=exchange, page=page, last=after)
-            for trade in sorted(found, key=lambda trade: trade.timestamp):  # stable: the venue's order in a ms
-                if trade.timestamp >= after and fresh(trade):
-                    yield trade
-        for trade in trades(message):
+            if skipped is not None:
+                if not arriving:  # a jump in the stream's next trade would walk: walk now, it may be long
+                    async for trade in walk(None):
+                        yield trade
+            else:
+                found = await _Patience(clock, metrics, exchange, "trades")(fetch)
+                after = last
+                assert after is not None
+                if len(found) >= page and all(trade.timestamp > after for trade in found):
+                    lost(last=after)
+                for trade in sorted(found, key=lambda trade: trade.timestamp):  # stable: the venue's order in a ms
+                    if trade.timestamp >= after and fresh(trade):
+                        yield trade
+        for trade in arriving:
+            if skipped is not None and latest is not None and skipped(latest, trade) > 0 and not gave_up:
+                async for missed in walk(trade):
+                    yield missed
             if fresh(trade):
+                gave_up = False
                 yield trade

@@ -132,6 +132,7 @@ WEIGHTS: dict[tuple[str, str], Callable[[dict[str, str]], int]] = {
     ("GET", "/api/v3/exchangeInfo"): lambda p: 20,
     ("GET", "/api/v3/depth"): lambda p: depth_weight(p.get("limit", "100")),
     ("GET", "/api/v3/trades"): lambda p: 25,
+    ("GET", "/api/v3/historicalTrades"): lambda p: 25,  # rest-api.md "Old trade lookup"
     ("GET", "/api/v3/ticker/bookTicker"): lambda p: 2 if "symbol" in p else 4,
     ("GET", "/api/v3/ticker/24hr"): lambda p: 2 if "symbol" in p else 80,
     ("POST", "/api/v3/order"): lambda p: 1,

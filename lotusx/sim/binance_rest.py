@@ -116,7 +116,8 @@ class BinanceRest:
         return [
             web.get("/api/v3/ping", self.ping), web.get("/api/v3/time", self.time),
             web.get("/api/v3/exchangeInfo", self.exchange_info), web.get("/api/v3/depth", self.depth),
-            web.get("/api/v3/trades", self.trades), web.get("/api/v3/ticker/bookTicker", self.book_ticker),
+            web.get("/api/v3/trades", self.trades), web.get("/api/v3/historicalTrades", self.historical_trades),
+            web.get("/api/v3/ticker/bookTicker", self.book_ticker),
             *(web.route(verb, path, signed(self._answered((verb, path)))) for verb, path in self.trading),
             web.get("/api/v3/allOrders", signed(self.all_orders)),
             web.get("/api/v3/myTrades", signed(self.my_trades)),
@@ -203,6 +204,21 @@ class BinanceRest:
         except LotusXError as exc:
             return error(exc)
         return answer([trade_json(f) for f in self.engine.trades[symbol][-limit:]])
+
+    async def historical_trades(self, request: web.Request) -> web.Response:
+        """GET /api/v3/historicalTrades: trades from ``fromId`` on, oldest first (rest-api.md "Old trade lookup":
+        limit default 500, max 1000; no fromId, the most recent). Security type NONE: no API key."""
+        try:
+            symbol = self.engine.market(symbol_of(request.query)).symbol
+            limit = bounded(request.query, "limit", 500, 1, 1000)
+            first = request.query.get("fromId")
+            if first is not None and not first.isdigit():
+                raise InvalidRequest(illegal("fromId", "^[0-9]{1,20}$"), code=-1100)
+        except LotusXError as exc:
+            return error(exc)
+        kept = self.engine.trades[symbol]
+        chosen = kept[-limit:] if first is None else [f for f in kept if f.trade_id >= int(first)][:limit]
+        return answer([trade_json(f) for f in chosen])
 
     async def book_ticker(self, request: web.Request) -> web.Response:
         """GET /api/v3/ticker/bookTicker for one symbol or all."""

@@ -100,6 +100,10 @@ class Fees:
     in_quote: bool = False
 
 
+RECENT_TRADES = 1000
+"""Public trades an engine keeps per symbol by default, the newest: the venues list at most 1000 recent trades."""
+
+
 CLOSED_KEPT = 10_000
 """Closed orders an engine keeps per account, the newest; an older one is forgotten (a query for it
 is NotFound, its client id free again). A long-running ``lotusx sim`` must not grow for ever: its
@@ -110,7 +114,8 @@ class Engine:
     """Books and orders of one venue category, balances in its ledger. Single-threaded: event loop only."""
 
     def __init__(self, markets: list[Market], clock_ms: Callable[[], int], ledger: Ledger | None = None,
-                 fees: Fees = Fees(), positions: Positions | None = None) -> None:
+                 fees: Fees = Fees(), positions: Positions | None = None, *, ids_per_symbol: bool = False,
+                 trades_kept: int = RECENT_TRADES) -> None:
         self.markets = {m.symbol: m for m in markets}
         self.books = {m.symbol: Book(m) for m in markets}
         # Engines given the same ledger lock and settle in one wallet per account (a Bybit unified
@@ -124,7 +129,12 @@ class Engine:
         self.listeners: list[Listener] = []
         self._clock_ms = clock_ms
         self._ids = itertools.count(1)
-        self._trade_ids = itertools.count(1)
+        # Binance numbers each symbol's trades 1, 2, 3... (a client finds a lost one by the jump): one
+        # count per symbol; otherwise one for the engine (Bybit's execIds are unique across symbols).
+        shared = itertools.count(1)
+        self.trades_kept = trades_kept
+        self._trade_ids: defaultdict[str, Iterator[int]] = defaultdict(
+            (lambda: itertools.count(1)) if ids_per_symbol else (lambda: shared))
         self._client_ids: dict[tuple[str, str], Order] = {}
         self.closed_kept = CLOSED_KEPT
         self._closed: defaultdict[str, deque[Order]] = defaultdict(deque)  # per account, oldest first
@@ -486,7 +496,7 @@ class Engine:
             self._finish(taker, PREVENTED)
 
     def _trade(self, maker: Order, taker: Order, price: Decimal, qty: Decimal) -> None:
-        fill = Fill(next(self._trade_ids), maker.symbol, price, qty, maker, taker, self._clock_ms())
+        fill = Fill(next(self._trade_ids[maker.symbol]), maker.symbol, price, qty, maker, taker, self._clock_ms())
         cost = qty * price
         if self.positions is not None:
             for order in (maker, taker):  # one account on both sides books both into its one position
@@ -503,7 +513,7 @@ class Engine:
             if order is maker:
                 order.status = "PARTIALLY_FILLED"
         self.trades[maker.symbol].append(fill)
-        del self.trades[maker.symbol][:-1000]  # bounded history: the venues serve at most 1000 recent trades
+        del self.trades[maker.symbol][:-self.trades_kept]  # bounded: a long-running sim must not grow for ever
 
     def _swap(self, maker: Order, taker: Order, price: Decimal, qty: Decimal) -> None:
         """Spot: the buyer pays the quote coin it locked and receives the base coin the seller locked."""

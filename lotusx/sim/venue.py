@@ -12,7 +12,7 @@ from typing import Any
 from lotusx.kernel.protocols import SYSTEM_CLOCK, Clock
 from lotusx.sim.bybit_dcp import Dcp
 from lotusx.sim.chaos import Chaos
-from lotusx.sim.engine import Balance, Engine, Fees, Fill, Ledger, Market, Order
+from lotusx.sim.engine import RECENT_TRADES, Balance, Engine, Fees, Fill, Ledger, Market, Order
 from lotusx.sim.positions import LEVERAGE, Positions
 
 D = Decimal
@@ -24,6 +24,9 @@ MAKER_FUNDS = {"USDT": D(100_000_000), "BTC": D(10_000), "ETH": D(100_000)}
 # level the driver seeds (lotusx.sim.driver: up to 10,000 steps a level), so its flow never runs dry.
 MAKER_STEPS = 10**8
 NO_FEE = D(0)
+HISTORICAL_TRADES = 10_000
+"""Public trades the Binance sim keeps per symbol: its historicalTrades lists older ones than the recent
+1000, for a client catching up after an outage (rest-api.md "Old trade lookup")."""
 MARKETS = (Market("BTCUSDT", "BTC", "USDT", D("0.01"), D("0.00001"), D(50_000)),
            Market("ETHUSDT", "ETH", "USDT", D("0.01"), D("0.0001"), D(3_000)))
 
@@ -193,10 +196,13 @@ class Venue:
         self.keys[key] = Key(account, ed25519_public=public_key)
 
     def _engine(self, category: str) -> Engine:
-        add_ons = (self.config.buyer_fee, self.config.seller_fee) if self.name == "binance" else (NO_FEE, NO_FEE)
+        # Binance numbers each symbol's trades and lists older ones than its recent 1000 (historicalTrades).
+        binance = self.name == "binance"
+        add_ons = (self.config.buyer_fee, self.config.seller_fee) if binance else (NO_FEE, NO_FEE)
         fees = Fees(self.config.maker_fee, self.config.taker_fee, *add_ons, in_quote=category == "linear")
         engine = Engine(list(self.config.markets), self.now_ms, self.accounts, fees,
-                        positions=self.positions if category == "linear" else None)
+                        positions=self.positions if category == "linear" else None,
+                        ids_per_symbol=binance, trades_kept=HISTORICAL_TRADES if binance else RECENT_TRADES)
         engine.listeners.append(lambda reason, order, fills: self._on_order(category, reason, order, fills))
         return engine
 

@@ -37,6 +37,7 @@ BINANCE = {
     "time": ("GET", "/api/v3/time", SAFE),
     "exchange_info": ("GET", "/api/v3/exchangeInfo", SAFE),
     "trades": ("GET", "/api/v3/trades", SAFE),
+    "historical_trades": ("GET", "/api/v3/historicalTrades", SAFE),
     "book_ticker": ("GET", "/api/v3/ticker/bookTicker", SAFE),
     "depth": ("GET", "/api/v3/depth", SAFE),
     "place_order": ("POST", "/api/v3/order", KEYED),

@@ -11,10 +11,11 @@ from decimal import Decimal
 import pytest
 
 import lotusx
+from lotusx.metrics import Metrics
 from lotusx.models import Trade
 from lotusx.sim import Sim, serve
 from lotusx.sim.chaos import Chaos
-from lotusx.sim.venue import SimConfig
+from lotusx.sim.venue import USER, SimConfig
 from tests.conftest import eventually
 
 BTC = "BTCUSDT"
@@ -29,6 +30,7 @@ class Watched:
     base: str
     streamed: list[Trade]
     take: Callable[[str], Awaitable[object]]
+    metrics: Metrics
 
 
 @contextlib.asynccontextmanager
@@ -56,7 +58,7 @@ async def watching(name: str) -> AsyncIterator[Watched]:
                         await take("0.001")
                         await asyncio.sleep(0.05)
                 streamed.clear()
-                yield Watched(sim, sim.chaos(base), base, streamed, take)
+                yield Watched(sim, sim.chaos(base), base, streamed, take, ex.metrics)
                 await asyncio.sleep(0.2)  # nothing more comes: no trade twice
             finally:
                 task.cancel()
@@ -94,3 +96,29 @@ async def test_a_trade_message_that_cannot_be_read_is_fetched_instead(name: str,
         await w.take("0.003")
         await eventually(lambda: len(w.streamed) >= 2, "the trades")
     assert quantities(w.streamed) == [Decimal("0.002"), Decimal("0.003")]
+
+
+def requests(metrics: Metrics, endpoint: str) -> float:
+    """REST requests the connector sent to ``endpoint`` that the venue answered with a 2xx."""
+    sample = metrics.registry.get_sample_value(
+        "lotusx_requests_total", {"exchange": "binance", "endpoint": endpoint, "status_class": "2xx"})
+    return sample or 0.0
+
+
+async def test_binance_walks_the_trades_an_outage_hid_from_the_last_id() -> None:
+    """Binance: 2,500 trades made while the stream is down come from historicalTrades in 3 pages, in id order, once."""
+    async with watching("binance") as w:
+        w.chaos.refuse_ws = True
+        w.chaos.drop_ws_once = 1
+        await w.take("0.002")
+        await eventually(lambda: len(w.streamed) == 1 and w.sim.venue(w.base).hub.listeners == 0, "the drop")
+        engine = w.sim.engine("binance")
+        for _ in range(2500):  # others trade while the stream is down: straight into the venue, for speed
+            engine.place(USER, BTC, "BUY", "MARKET", quantity=Decimal("0.00001"))
+        w.chaos.refuse_ws = False
+        await w.take("0.004")  # the stream again
+        newest = engine.trades[BTC][-1].trade_id
+        await eventually(lambda: bool(w.streamed) and int(w.streamed[-1].trade_id) == newest, "every trade")
+    ids = [int(trade.trade_id) for trade in w.streamed]
+    assert ids == list(range(ids[0], newest + 1)) and len(ids) > 2500
+    assert (requests(w.metrics, "historical_trades"), requests(w.metrics, "trades")) == (3, 0)

@@ -140,7 +140,11 @@ _REPLACE_ATTEMPTS = 3  # cancel-replaces refused by their restriction, each afte
 
 
 _TRADES_PAGE = 1000
-"""The most trades GET /api/v3/trades lists (rest-api.md "Recent trades list": limit maximum 1000)."""
+"""The most trades GET /api/v3/trades and /api/v3/historicalTrades list (rest-api.md "Recent trades list",
+"Old trade lookup": limit maximum 1000)."""
+_CATCH_UP_PAGES = 10
+"""Pages of historicalTrades ``watch_trades`` walks after a gap before it counts the rest lost: 10,000 trades,
+250 of the 6000 weight a minute."""
 
 class Binance:
     """Binance spot. Build with :func:`lotusx.connect` ("binance") or from :class:`Parts`."""
@@ -177,8 +181,14 @@ class Binance:
         check_count("limit", limit)
         rows = await self.rest.get(ep.TRADES.path, {"symbol": symbol, "limit": limit}, endpoint=ep.TRADES,
                                    type=list[s.RestTrade])
-        return [Trade(symbol=symbol, trade_id=str(r.id), price=r.price, quantity=r.qty, timestamp=r.time,
-                      side="SELL" if r.isBuyerMaker else "BUY") for r in rows]
+        return _trades(symbol, rows)
+
+    async def _trades_after(self, last: Trade) -> list[Trade]:
+        """Up to a page of public trades of ``last``'s symbol from the one after it, in id order."""
+        endpoint = ep.HISTORICAL_TRADES
+        rows = await self.rest.get(endpoint.path, {"symbol": last.symbol, "fromId": int(last.trade_id) + 1,
+                                                   "limit": _TRADES_PAGE}, endpoint=endpoint, type=list[s.RestTrade])
+        return _trades(last.symbol, rows)
 
     async def get_instruments(self, symbols: Iterable[str] | None = None) -> dict[str, Instrument]:
         """Each symbol's trading rules, keyed by symbol: every listed one, or ``symbols`` (NotFound for one not listed).
@@ -662,8 +672,9 @@ class Binance:
         self.metrics.book_resyncs.labels("binance", symbol, reason).inc()
 
     async def watch_trades(self, symbol: str) -> AsyncGenerator[Trade, None]:
-        """Public trades of ``symbol`` as they happen, with those a reconnect hid (:func:`lotusx.account.follow_trades`:
-        from :meth:`get_trades`, 1000 at most, 25 weight a reconnect)."""
+        """Public trades of ``symbol`` as they happen, each once in id order, with those a reconnect or a lost push hid
+        (:func:`lotusx.account.follow_trades`: Binance numbers a symbol's trades 1, 2, 3..., so those after the last
+        one yielded are listed from GET /api/v3/historicalTrades, 1000 a page at 25 weight, 10 pages at most)."""
         def trades(m: Any) -> list[Trade]:
             if not isinstance(m, s.TradeEvent):
                 return []
@@ -674,6 +685,7 @@ class Binance:
         # Its one stream refused after a reconnect (a Lost) ends it: follow_trades raises why.
         async with self._subscribed([stream]) as ws, aclosing(follow_trades(
                 aiter(ws), trades=trades, fetch=partial(self.get_trades, symbol, _TRADES_PAGE), page=_TRADES_PAGE,
+                fetch_after=self._trades_after, skipped=_skipped, pages=_CATCH_UP_PAGES,
                 unread=lambda m: type(m) is Malformed and m.stream == stream,
                 clock=self.parts.clock, metrics=self.metrics, exchange="binance")) as found, \
                 self.parts.ended_by_close():
@@ -1002,6 +1014,17 @@ def _amended(answer: s.Amended) -> Order:
 
 def _symbol(book: OrderBook) -> str:
     return book.symbol
+
+
+def _trades(symbol: str, rows: list[s.RestTrade]) -> list[Trade]:
+    return [Trade(symbol=symbol, trade_id=str(r.id), price=r.price, quantity=r.qty, timestamp=r.time,
+                  side="SELL" if r.isBuyerMaker else "BUY") for r in rows]
+
+
+def _skipped(prev: Trade, later: Trade) -> int:
+    """The trades between two of one symbol: Binance numbers them 1, 2, 3... (rest-api.md "Old trade lookup"
+    lists them from an id)."""
+    return int(later.trade_id) - int(prev.trade_id) - 1
 
 
 def _book(symbol: str, raw: s.Depth) -> OrderBook:

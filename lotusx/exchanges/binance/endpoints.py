@@ -46,6 +46,9 @@ TIME = _ep("time", "GET", "/api/v3/time", 1)
 # rest-api.md "Exchange information": weight 20 whatever the parameters (symbol=, symbols=, none).
 EXCHANGE_INFO = _ep("exchange_info", "GET", "/api/v3/exchangeInfo", 20)
 TRADES = _ep("trades", "GET", "/api/v3/trades", 25)
+# rest-api.md "Old trade lookup": weight 25, limit max 1000, from a trade id; security type NONE (no API key
+# since CHANGELOG.md's "Changed security type from MARKET_DATA to NONE").
+HISTORICAL_TRADES = _ep("historical_trades", "GET", "/api/v3/historicalTrades", 25)
 BOOK_TICKER = _ep("book_ticker", "GET", "/api/v3/ticker/bookTicker", 2)
 PLACE_ORDER = _ep("place_order", "POST", "/api/v3/order", 1, signed=True, orders=1,
                   idempotency=Idempotency.SAFE_WITH_CLIENT_ID)
@@ -98,6 +101,7 @@ WS_API_CONNECT = Endpoint("ws_api_connect", "CONNECT", "/ws-api/v3", costs={WS_A
 WS_API_CONNECT_LOGON = Endpoint("ws_api_connect_logon", "CONNECT", "/ws-api/v3", costs={WS_API_CONNECTIONS: 1, W: 4})
 
 # The venue's endpoint table (Venue.endpoints): every endpoint above, depth at each of its weights.
-ENDPOINTS = (TIME, EXCHANGE_INFO, TRADES, BOOK_TICKER, PLACE_ORDER, CANCEL_ORDER, AMEND_KEEP_PRIORITY, CANCEL_REPLACE,
-             CANCEL_ALL, GET_ORDER, OPEN_ORDERS, ALL_OPEN_ORDERS, ALL_ORDERS, MY_TRADES, ACCOUNT, COMMISSION, WITHDRAW,
-             WITHDRAW_HISTORY, *_DEPTH.values(), WS_CONNECT, WS_API_CONNECT, WS_API_CONNECT_LOGON)
+ENDPOINTS = (TIME, EXCHANGE_INFO, TRADES, HISTORICAL_TRADES, BOOK_TICKER, PLACE_ORDER, CANCEL_ORDER,
+             AMEND_KEEP_PRIORITY, CANCEL_REPLACE, CANCEL_ALL, GET_ORDER, OPEN_ORDERS, ALL_OPEN_ORDERS, ALL_ORDERS,
+             MY_TRADES, ACCOUNT, COMMISSION, WITHDRAW, WITHDRAW_HISTORY, *_DEPTH.values(), WS_CONNECT, WS_API_CONNECT,
+             WS_API_CONNECT_LOGON)
