@@ -18,7 +18,8 @@ from typing import TypeVar
 T = TypeVar("T")
 
 
-async def conflate(source: AsyncIterator[T], *, key: Callable[[T], Hashable]) -> AsyncGenerator[T, None]:
+async def conflate(source: AsyncIterator[T], *, key: Callable[[T], Hashable],
+                   current: Callable[[T], bool] | None = None) -> AsyncGenerator[T, None]:
     """Yield the newest item of each ``key`` that came since that key was last yielded.
 
     ``source`` is read in a task of its own from the first read on, however slow the consumer:
@@ -29,6 +30,8 @@ async def conflate(source: AsyncIterator[T], *, key: Callable[[T], Hashable]) ->
     changed) must not hide behind them. When ``source`` ends, the items still waiting are
     yielded, then this ends too. Closing this generator (``aclose``, ``aclosing``, a cancelled
     consumer) stops the reader and closes ``source`` (its ``aclose``, when it has one).
+    ``current(item)``, when given, is asked as a waiting item is handed over: one no longer current
+    (a book whose stream has dropped since) is dropped instead, and its key waits for the next item.
     """
     waiting: dict[Hashable, T] = {}  # insertion order: the order keys changed since last yielded
     news = asyncio.Event()
@@ -55,8 +58,9 @@ async def conflate(source: AsyncIterator[T], *, key: Callable[[T], Hashable]) ->
             if failure:
                 raise failure[0]
             if waiting:
-                first = next(iter(waiting))
-                yield waiting.pop(first)
+                item = waiting.pop(next(iter(waiting)))
+                if current is None or current(item):
+                    yield item
                 continue
             if ended:
                 return

@@ -658,12 +658,17 @@ class Binance:
             return raw.bids, raw.asks, raw.lastUpdateId
 
         stream_of = {name: stream for stream, name in streams.items()}
+        syncs = {name: DiffSync(name) for name in names}
+
+        def current(book: OrderBook) -> bool:  # a book held for a slow reader, its stream not dropped since
+            return syncs[book.symbol].synced
+
         async with self._subscribed(list(streams)) as ws, aclosing(follow_books(
-                [DiffSync(name) for name in names], aiter(ws), event=event, snapshot=snapshot,
+                syncs.values(), aiter(ws), event=event, snapshot=snapshot,
                 reconnected=lambda message: isinstance(message, Reconnected), resynced=self._resynced,
                 depth=depth, shard=lambda name: ws.shard_of(stream_of[name]), stream=stream_of.__getitem__,
                 lost=lost)) as books, aclosing(
-                    newest_per_key(books, key=_symbol) if conflate else books) as handed:
+                    newest_per_key(books, key=_symbol, current=current) if conflate else books) as handed:
             # aclosing: the follower's finally cancels snapshots in flight at once
             async for book in handed:
                 yield book

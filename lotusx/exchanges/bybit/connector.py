@@ -896,15 +896,24 @@ class Bybit:
         unless ``lost`` is given: then ``lost(symbol, error)`` is called, no book of it comes any
         more, and the others go on (the last one lost ends them all the same).
         """
-        if conflate:  # the same books, every one of them kept, read in a task of their own
-            async with aclosing(newest_per_key(self.watch_order_books(symbols, depth, lost=lost),
-                                               key=_symbol)) as newest:
-                async for book in newest:
-                    yield book
-            return
         check_several("symbols", symbols)
         check_count("depth", depth, none="every level")
         syncs = {symbol: SnapshotDeltaSync(symbol) for symbol in symbols}
+
+        def current(book: OrderBook) -> bool:  # a book held for a slow reader, its stream not dropped since
+            sync = syncs.get(book.symbol)  # none once its topic is lost
+            return sync is not None and sync.synced
+
+        books = self._follow_books(syncs, depth, lost)
+        # conflate: the same books, every one of them kept, read in a task of their own
+        async with aclosing(newest_per_key(books, key=_symbol, current=current) if conflate else books) as handed:
+            async for book in handed:
+                yield book
+
+    async def _follow_books(self, syncs: dict[str, SnapshotDeltaSync], depth: int | None,
+                            lost: Callable[[str, SubscriptionRejected], None] | None
+                            ) -> AsyncGenerator[OrderBook, None]:
+        """The books of ``syncs`` (symbol -> its sync, a lost topic's removed), as :meth:`watch_order_books`."""
         topics = {_book_topic(symbol, depth): syncs[symbol] for symbol in syncs}
         asked: set[str] = set()  # topics subscribed afresh whose snapshot has not come yet
 
