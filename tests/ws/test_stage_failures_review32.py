@@ -86,6 +86,17 @@ async def read_until_error(ws: ReconnectWs, clock: FakeClock, limit: int = 12) -
     raise AssertionError(f"the stream never ended: {got}")
 
 
+async def subscribing(ws: ReconnectWs, clock: FakeClock) -> asyncio.Future[None]:
+    """``ws.subscribe(["a"])`` running, the clock moved past each back-off until it ends (10 steps at most)."""
+    task = asyncio.ensure_future(ws.subscribe(["a"]))
+    for _ in range(10):
+        await asyncio.sleep(0)
+        if task.done():
+            break
+        await clock.advance(2)
+    return task
+
+
 class TestStageFailingOnEveryConnection:
     async def test_the_stream_ends_with_a_stream_error_after_k_connections(self) -> None:
         """A stage failing on every connection's first message ends the stream after K gaps, not in a storm."""
@@ -111,12 +122,7 @@ class TestStageFailingOnEveryConnection:
         """A stage that cannot read the venue's ack makes subscribe() raise the StreamError, not wait for ever."""
         clock, venues = FakeClock(auto_advance=False), []
         async with stream(venues, clock, parser=ack_strict) as ws:
-            task = asyncio.ensure_future(ws.subscribe(["a"]))
-            for _ in range(10):
-                await asyncio.sleep(0)
-                if task.done():
-                    break
-                await clock.advance(2)
+            task = await subscribing(ws, clock)
             with pytest.raises(StreamError, match=r"ack_strict.*TypeError"):
                 await asyncio.wait_for(task, 2)
 
@@ -160,12 +166,7 @@ class TestStageFailingOnEveryConnection:
 
         clock, venues = FakeClock(auto_advance=False), []
         async with stream(venues, clock, dialect=dataclasses.replace(dialect(), ack=ack)) as ws:
-            task = asyncio.ensure_future(ws.subscribe(["a"]))
-            for _ in range(10):
-                await asyncio.sleep(0)
-                if task.done():
-                    break
-                await clock.advance(2)
+            task = await subscribing(ws, clock)
             with pytest.raises(StreamError, match=r"dialect.*AttributeError") as raised:
                 await asyncio.wait_for(task, 2)
         assert isinstance(raised.value.__cause__, AttributeError)
