@@ -506,7 +506,8 @@ class Withdrawal(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class WithdrawalStatus(msgspec.Struct, frozen=True, kw_only=True):
-    """A withdrawal as the venue reports it."""
+    """A withdrawal as the venue reports it; ``client_id`` the ``Withdrawal.client_id`` it was sent with
+    (``None``: none was, or the venue does not report it)."""
 
     withdrawal_id: str
     asset: str
@@ -515,3 +516,4 @@ class WithdrawalStatus(msgspec.Struct, frozen=True, kw_only=True):
     address: str
     network: str | None = None
     tx_id: str | None = None
+    client_id: str | None = None

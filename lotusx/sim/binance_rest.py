@@ -507,16 +507,19 @@ class BinanceRest:
         delay_ms = self.venue.config.withdraw_delay * 1000
         out = []
         for w in reversed(self.withdrawals):
-            if w.account != signed.account or signed.params.get("coin", w.coin) != w.coin:
+            if (w.account != signed.account or signed.params.get("coin", w.coin) != w.coin
+                    or signed.params.get("withdrawOrderId", w.withdraw_order_id) != w.withdraw_order_id):
                 continue
             if not w.done and self.venue.now_ms() - w.apply_ms >= delay_ms:
                 w.done = True
                 self.engine.balance(w.account, w.coin).locked -= w.amount
-            out.append({"id": w.id, "amount": f8(w.amount), "transactionFee": "0", "coin": w.coin,
-                        "status": 6 if w.done else 4, "address": w.address, "network": w.network,
-                        "txId": f"0x{w.id}" if w.done else "", "applyTime": w.apply_ms, "transferType": 0,
-                        "withdrawOrderId": w.withdraw_order_id, "info": "", "confirmNo": 1 if w.done else 0,
-                        "walletType": 0})
+            row = {"id": w.id, "amount": f8(w.amount), "transactionFee": "0", "coin": w.coin,
+                   "status": 6 if w.done else 4, "address": w.address, "network": w.network,
+                   "txId": f"0x{w.id}" if w.done else "", "applyTime": w.apply_ms, "transferType": 0,
+                   "info": "", "confirmNo": 1 if w.done else 0, "walletType": 0}
+            if w.withdraw_order_id:  # "not returned if there is none" (withdraw-history)
+                row["withdrawOrderId"] = w.withdraw_order_id
+            out.append(row)
         return answer(out)
 
     async def listen_key(self, request: web.Request) -> web.Response:

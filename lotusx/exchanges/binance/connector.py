@@ -580,9 +580,10 @@ class Binance:
 
         One whose outcome is unknown (its answer unreadable, or none: a timeout, a 5xx, a connection
         lost after sending, an error code the venue's docs give as no refusal: a server failure,
-        "busy", a code they do not list) is ``AmbiguousWithdrawal``: look it up by ``client_id``
-        (``get_withdrawals``) before asking again. A documented refusal (balance, address,
-        whitelist, amount limits...) is raised as its typed error: nothing moved.
+        "busy", a code they do not list) is ``AmbiguousWithdrawal``: look it up by its ``client_id``
+        (``get_withdrawals(client_id=...)``; send one, none is generated) before asking again. A
+        documented refusal (balance, address, whitelist, amount limits...) is raised as its typed
+        error: nothing moved.
         """
         params = [("coin", withdrawal.asset), ("address", withdrawal.address), ("amount", withdrawal.amount),
                   ("network", withdrawal.network), ("addressTag", withdrawal.tag),
@@ -591,12 +592,17 @@ class Binance:
         response = await withdrawal_answer(self.rest.send(request), withdrawal.client_id)
         return withdrawn(response, s.WithdrawId, withdrawal.client_id).id
 
-    async def get_withdrawals(self, asset: str | None = None) -> list[WithdrawalStatus]:
-        """Withdrawal history, newest first."""
-        rows = await self.rest.get(ep.WITHDRAW_HISTORY.path, {"coin": asset}, endpoint=ep.WITHDRAW_HISTORY,
-                                   type=list[s.WithdrawRecord])
+    async def get_withdrawals(self, asset: str | None = None, *,
+                              client_id: str | None = None) -> list[WithdrawalStatus]:
+        """Withdrawal history, newest first; ``client_id``: only the one sent with that ``Withdrawal.client_id``
+        (the venue's ``withdrawOrderId``, searched over its last 7 days), how an ``AmbiguousWithdrawal`` is
+        looked up: an empty list means none left under it (developers.binance.com/docs/wallet/capital/
+        withdraw-history)."""
+        rows = await self.rest.get(ep.WITHDRAW_HISTORY.path, {"coin": asset, "withdrawOrderId": client_id},
+                                   endpoint=ep.WITHDRAW_HISTORY, type=list[s.WithdrawRecord])
         return [WithdrawalStatus(withdrawal_id=r.id, asset=r.coin, amount=r.amount, address=r.address,
-                                 network=r.network, tx_id=r.txId, status=_WITHDRAW_STATUS.get(r.status, str(r.status)))
+                                 network=r.network, tx_id=r.txId, status=_WITHDRAW_STATUS.get(r.status, str(r.status)),
+                                 client_id=r.withdrawOrderId or None)
                 for r in rows]
 
     # ----- streams -----

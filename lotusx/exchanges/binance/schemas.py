@@ -212,6 +212,7 @@ class WithdrawRecord(msgspec.Struct):
     address: str
     network: str | None = None
     txId: str | None = None
+    withdrawOrderId: str | None = None  # the client id it was sent with; absent when none was
 
     def __post_init__(self) -> None:
         check_amounts(self.amount)

@@ -842,8 +842,11 @@ class Bybit:
 
         One whose outcome is unknown (its answer unreadable, or none: a timeout, a 5xx, a connection
         lost after sending, an error code the venue's docs give as no refusal: a server failure,
-        "busy", a code they do not list) is ``AmbiguousWithdrawal``: look it up by ``client_id``
-        (``get_withdrawals``) before asking again. A documented refusal (balance, address,
+        "busy", a code they do not list) is ``AmbiguousWithdrawal``: check the account's withdrawal
+        records before asking again. This connector lists none (no ``get_withdrawals``), and Bybit's
+        record does not return the ``requestId`` (docs/v5/asset/withdraw/withdraw-record.mdx): look for
+        its coin, amount and address. The same ``client_id`` sent again as ``requestId`` is what Bybit
+        checks for idempotence (docs/v5/asset/withdraw/withdraw.mdx). A documented refusal (balance, address,
         whitelist, amount limits...) is raised as its typed error: nothing moved.
         """
         # The body's timestamp on the venue's clock, as the signature's (the first call after
