@@ -69,6 +69,20 @@ BATCH_MAX = {"spot": 10, "linear": 20}
 batch-cancel.mdx, batch-amend.mdx: "20 orders (linear), 10 orders (spot)")."""
 
 @dataclass(frozen=True)
+class SimWithdrawal:
+    """One withdrawal and when it was made (its status follows from its age, as the Binance sim's)."""
+
+    id: int
+    account: str
+    coin: str
+    chain: str
+    address: str
+    tag: str
+    amount: Decimal
+    create_ms: int
+
+
+@dataclass(frozen=True)
 class Call:
     """A verified private call."""
 
@@ -138,7 +152,7 @@ class BybitRest:
         self.venue = venue
         self.limiter = FixedWindowRateLimiter(MemoryStorage())
         self.limit = RateLimitItemPerSecond(venue.config.limits.bybit_per_second)
-        self.withdrawals: list[tuple[str, str, Decimal]] = []
+        self.withdrawals: list[SimWithdrawal] = []
         self.trading: dict[str, PrivateHandler] = {
             "/v5/order/create": self.create, "/v5/order/amend": self.amend, "/v5/order/cancel": self.cancel,
             BATCH_PATH: self.create_batch, AMEND_BATCH_PATH: self.amend_batch, CANCEL_BATCH_PATH: self.cancel_batch}
@@ -162,6 +176,7 @@ class BybitRest:
             web.get("/v5/account/wallet-balance", private(self.wallet)),
             web.get("/v5/account/fee-rate", private(self.fee_rate)),
             web.post("/v5/asset/withdraw/create", private(self.withdraw)),
+            web.get("/v5/asset/withdraw/query-record", private(self.withdraw_records)),
         ]
 
     def envelope(self, result: Any, ret_code: int = 0, ret_msg: str = "OK",
@@ -590,8 +605,27 @@ class BybitRest:
         except InsufficientBalance:
             raise Reject(131085, "Withdrawal amount is greater than your available balance") from None
         engine.balance(call.account, coin).locked -= amount
-        self.withdrawals.append((str(10_000 + len(self.withdrawals)), coin, amount))
-        return {"id": self.withdrawals[-1][0]}
+        self.withdrawals.append(SimWithdrawal(10_000 + len(self.withdrawals), call.account, coin,
+                                              str(p.get("chain") or coin), str(p["address"]), str(p.get("tag") or ""),
+                                              amount, self.venue.now_ms()))
+        return {"id": str(self.withdrawals[-1].id)}
+
+    async def withdraw_records(self, call: Call) -> Any:
+        """GET /v5/asset/withdraw/query-record: ``Pending``, then ``success`` once ``withdraw_delay`` has passed.
+
+        By ``coin`` and ``withdrawID``, newest first, paged by ``cursor`` (``limit`` 1-50, default 50). Every
+        withdrawal here is on chain (``withdrawType`` 0, the default; 2 is all): 1 (off chain) lists none.
+        """
+        p = call.params
+        kind = str(p.get("withdrawType", "0"))
+        if kind not in ("0", "1", "2"):
+            raise Reject(10001, "params error: withdrawType must be 0, 1 or 2")
+        now, delay_ms = self.venue.now_ms(), self.venue.config.withdraw_delay * 1000
+        mine = [w for w in self.withdrawals if w.account == call.account and kind != "1"
+                and str(p.get("coin") or w.coin) == w.coin and str(p.get("withdrawID") or w.id) == str(w.id)]
+        rows, cursor = keyset_page(mine, p, lambda w: w.id, (1, 50, 50))
+        return {"rows": [_withdraw_record(w, done=now - w.create_ms >= delay_ms) for w in rows],
+                "nextPageCursor": cursor}
 
     # ===== Disconnection Protection (docs/v5/order/dcp.mdx, docs/v5/account/dcp-info.mdx; lotusx.sim.bybit_dcp) =====
 
@@ -670,3 +704,11 @@ def _instrument_page(markets: list[Market], params: Mapping[str, str]) -> tuple[
         raise Reject(10001, "params error: cursor invalid")
     start, end = int(cursor), int(cursor) + int(text)
     return markets[start:end], str(end) if end < len(markets) else ""
+
+
+def _withdraw_record(w: SimWithdrawal, *, done: bool) -> dict[str, Any]:
+    """``w`` as docs/v5/asset/withdraw/withdraw-record.mdx lists it."""
+    return {"coin": w.coin, "chain": w.chain, "amount": plain(w.amount), "txID": f"0x{w.id:064x}" if done else "",
+            "status": "success" if done else "Pending", "toAddress": w.address, "tag": w.tag, "withdrawFee": "0",
+            "createTime": str(w.create_ms), "updateTime": str(w.create_ms), "withdrawId": str(w.id),
+            "withdrawType": 0, "fee": "", "tax": "", "taxRate": "", "taxType": ""}

@@ -87,6 +87,7 @@ from lotusx.models import (
     Ticker,
     Trade,
     Withdrawal,
+    WithdrawalStatus,
     amend_amounts,
     check_count,
     check_several,
@@ -122,6 +123,11 @@ _PAGE, _MAX_PAGES = 50, 100
 _FILLS_PAGE = 100  # /v5/execution/list: "limit [1, 100]" (docs v5/order/execution)
 # /v5/order/cancel-all: "Futures: cancel up to 500 orders" a call, none for spot (docs v5/order/cancel-all).
 _CANCEL_ALL_CAP = 500
+_WITHDRAWALS_PAGE = 50  # /v5/asset/withdraw/query-record: limit [1, 50] (docs/v5/asset/withdraw/withdraw-record.mdx)
+# docs/v5/enum.mdx "withdrawStatus" onto Binance's words (lotusx.exchanges.binance.connector._WITHDRAW_STATUS) where
+# they mean the same; the others are kept as Bybit names them.
+_WITHDRAW_STATUS = {"SecurityCheck": "AWAITING_APPROVAL", "Pending": "PROCESSING", "success": "COMPLETED",
+                    "CancelByUser": "CANCELLED", "Reject": "REJECTED", "Fail": "FAILURE"}
 _POSITIONS_PAGE = 200  # /v5/position/list: limit [1, 200] (docs/v5/position/position.mdx)
 _SETTLE_COINS = ("USDT", "USDC")  # linear's settle coins: USDT and USDC perpetuals (and USDC futures)
 # instruments-info's status filter (docs/v5/enum.mdx "status"), the default (None: Trading) first: a fill can be
@@ -843,10 +849,10 @@ class Bybit:
         One whose outcome is unknown (its answer unreadable, or none: a timeout, a 5xx, a connection
         lost after sending, an error code the venue's docs give as no refusal: a server failure,
         "busy", a code they do not list) is ``AmbiguousWithdrawal``: check the account's withdrawal
-        records before asking again. This connector lists none (no ``get_withdrawals``), and Bybit's
-        record does not return the ``requestId`` (docs/v5/asset/withdraw/withdraw-record.mdx): look for
-        its coin, amount and address. The same ``client_id`` sent again as ``requestId`` is what Bybit
-        checks for idempotence (docs/v5/asset/withdraw/withdraw.mdx). A documented refusal (balance, address,
+        records before asking again (:meth:`get_withdrawals`). Bybit's record does not return the
+        ``requestId`` (docs/v5/asset/withdraw/withdraw-record.mdx): look for its coin, amount and address.
+        The same ``client_id`` sent again as ``requestId`` is what Bybit checks for idempotence
+        (docs/v5/asset/withdraw/withdraw.mdx). A documented refusal (balance, address,
         whitelist, amount limits...) is raised as its typed error: nothing moved.
         """
         # The body's timestamp on the venue's clock, as the signature's (the first call after
@@ -857,6 +863,39 @@ class Bybit:
         response = await withdrawal_answer(self.rest.send(_post(ep.WITHDRAW, body)), withdrawal.client_id)
         answer: s.Envelope[s.WithdrawId] = withdrawn(response, _ENVELOPE[s.WithdrawId], withdrawal.client_id)
         return answer.result.id
+
+    async def get_withdrawals(self, asset: str | None = None, *,
+                              client_id: str | None = None) -> list[WithdrawalStatus]:
+        """Withdrawal records of the last 30 days (the venue's default window), on and off chain, newest first.
+
+        GET /v5/asset/withdraw/query-record (docs/v5/asset/withdraw/withdraw-record.mdx), ``withdrawType`` 2
+        (all: a withdrawal to a Bybit address goes off chain, and the default lists on chain only), 50 a page,
+        walked by ``nextPageCursor``. Statuses (docs/v5/enum.mdx "withdrawStatus") read as Binance's words
+        where they mean the same: SecurityCheck AWAITING_APPROVAL, Pending PROCESSING, success COMPLETED,
+        CancelByUser CANCELLED, Reject REJECTED, Fail FAILURE; BlockchainConfirmed, MoreInformationRequired and
+        Unknown, which Binance has no word for, stay Bybit's. ``client_id`` is always ``None``: the records do
+        not carry the ``requestId``, so ``client_id=`` is a ``ConfigError``.
+        """
+        if client_id is not None:
+            raise ConfigError("Bybit's withdrawal records do not carry the requestId (client_id), so they cannot "
+                              "be searched by it: find the withdrawal by coin, amount and address in "
+                              "get_withdrawals(asset), or send the same Withdrawal (same client_id) again, "
+                              "which Bybit checks for idempotence")
+        found: list[s.WithdrawRecord] = []
+        cursor: str | None = None
+        cursors: set[str] = set()
+        for _ in range(_MAX_PAGES):
+            params = [("coin", asset), ("withdrawType", 2), ("limit", _WITHDRAWALS_PAGE), ("cursor", cursor)]
+            page: s.Envelope[s.WithdrawRecords] = await self.rest.get(
+                ep.WITHDRAW_RECORD.path, params, endpoint=ep.WITHDRAW_RECORD, type=_ENVELOPE[s.WithdrawRecords])
+            found += page.result.rows
+            cursor = page.result.nextPageCursor
+            if not cursor:
+                return [_withdrawal(row) for row in found]
+            if cursor in cursors:
+                raise ProtocolError(f"GET {ep.WITHDRAW_RECORD.path}: the venue sent the same page cursor twice")
+            cursors.add(cursor)
+        raise ProtocolError(f"GET {ep.WITHDRAW_RECORD.path}: still more withdrawals after {_MAX_PAGES} pages")
 
     # ----- streams -----
 
@@ -1497,6 +1536,13 @@ def _order(r: s.OrderRow) -> Order:
                  status=_STATUS.get(r.orderStatus, r.orderStatus.upper()), price=r.price, quantity=r.qty,
                  filled_quantity=r.cumExecQty, time_in_force="GTC" if maker else r.timeInForce,
                  timestamp=int(r.updatedTime) if r.updatedTime else None, self_trade_prevention=_SMP_OF.get(r.smpType))
+
+
+def _withdrawal(r: s.WithdrawRecord) -> WithdrawalStatus:
+    """A record as the venue wrote it; no ``client_id``, which Bybit's records do not carry."""
+    return WithdrawalStatus(withdrawal_id=r.withdrawId, asset=r.coin, amount=r.amount, address=r.toAddress,
+                            network=r.chain or None, tx_id=r.txID or None,
+                            status=_WITHDRAW_STATUS.get(r.status, r.status))
 
 
 def _position(r: s.PositionRow) -> Position:

@@ -9,7 +9,8 @@ Facts from https://bybit-exchange.github.io/docs/v5/rate-limit:
   category its own budget), ``/v5/order/cancel-all`` likewise; ``/v5/order/realtime``,
   ``/v5/order/history``, ``/v5/execution/list``, ``/v5/position/list`` and ``/v5/account/wallet-balance``
   50/s;
-  ``/v5/asset/withdraw/create`` 5/s; ``/v5/order/create-batch``, ``cancel-batch`` and ``amend-batch`` 20/s
+  ``/v5/asset/withdraw/create`` 5/s, ``/v5/asset/withdraw/query-record`` 300/min; ``/v5/order/create-batch``,
+  ``cancel-batch`` and ``amend-batch`` 20/s
   spot, 10/s linear, counted per order in the batch (each its own limit, "Instructions for batch endpoints").
 - Every private answer carries ``X-Bapi-Limit-Status`` (remaining), ``X-Bapi-Limit`` and
   ``X-Bapi-Limit-Reset-Timestamp`` for *that endpoint's* limit.
@@ -102,6 +103,8 @@ WALLET_BALANCE = _ep("wallet_balance", "GET", "/v5/account/wallet-balance", sign
 FEE_RATE = _ep("fee_rate", "GET", "/v5/account/fee-rate", signed=True, own_pool=True)
 WITHDRAW = _ep("withdraw_create", "POST", "/v5/asset/withdraw/create", signed=True, own_pool=True,
                idempotency=Idempotency.UNSAFE)
+# docs/v5/rate-limit/rate-limit.mdx "Asset": GET /v5/asset/withdraw/query-record 300 req/min, its own limit per UID.
+WITHDRAW_RECORD = _ep("withdraw_record", "GET", "/v5/asset/withdraw/query-record", signed=True, own_pool=True)
 # Disconnection Protection (docs/v5/order/dcp.mdx, docs/v5/account/dcp-info.mdx). docs/v5/rate-limit/rate-limit.mdx
 # "API Rate Limit Table": /v5/order/disconnected-cancel-all 5/s and /v5/account/query-dcp-info 5/s, each its own
 # limit per UID. SAFE: the window is absolute, so a re-send after a lost answer sets what the first set.
@@ -120,7 +123,8 @@ WS_CONNECT = Endpoint("ws_connect", "CONNECT", "/v5", costs={WS_CONNECTIONS: 1})
 # WebSocket connections are counted: 500 halved, safe for a rolling window.
 _SHARED = (Pool(IP, 300, 5), Pool(ORDER_REALTIME.name, 25, 1), Pool(ORDER_HISTORY.name, 25, 1),
            Pool(EXECUTION_LIST.name, 25, 1), Pool(POSITION_LIST.name, 25, 1),
-           Pool(WALLET_BALANCE.name, 25, 1), Pool(WITHDRAW.name, 2, 1), Pool(FEE_RATE.name, 2, 1),
+           Pool(WALLET_BALANCE.name, 25, 1), Pool(WITHDRAW.name, 2, 1), Pool(WITHDRAW_RECORD.name, 150, 60),
+           Pool(FEE_RATE.name, 2, 1),
            Pool(WS_CONNECTIONS, 250, 300), Pool(DCP_SET.name, 2, 1), Pool(DCP_INFO.name, 2, 1))
 
 
@@ -144,7 +148,8 @@ LIMITS = {
 # The venue's endpoint table (Venue.endpoints), per category as LIMITS: what every category sends, and each
 # category's own trade endpoints (its Category's).
 _SHARED_ENDPOINTS = (TIME, ORDERBOOK, TICKERS, RECENT_TRADE, INSTRUMENTS_INFO, ORDER_REALTIME, ORDER_HISTORY,
-                     EXECUTION_LIST, POSITION_LIST, WALLET_BALANCE, FEE_RATE, WITHDRAW, DCP_SET, DCP_INFO, WS_CONNECT)
+                     EXECUTION_LIST, POSITION_LIST, WALLET_BALANCE, FEE_RATE, WITHDRAW, WITHDRAW_RECORD, DCP_SET,
+                     DCP_INFO, WS_CONNECT)
 ENDPOINTS = {
     "spot": (*_SHARED_ENDPOINTS, ORDER_CREATE, ORDER_CANCEL, ORDER_CANCEL_ALL, ORDER_AMEND, ORDER_CREATE_BATCH,
              ORDER_CANCEL_BATCH, ORDER_AMEND_BATCH),

@@ -311,6 +311,25 @@ class WithdrawId(msgspec.Struct):
     id: Id
 
 
+class WithdrawRecord(msgspec.Struct):
+    """One row of GET /v5/asset/withdraw/query-record (docs/v5/asset/withdraw/withdraw-record.mdx)."""
+
+    withdrawId: Id
+    coin: str
+    amount: Decimal
+    status: str
+    toAddress: str
+    chain: str = ""
+    txID: str = ""  # "" when the withdrawal failed or was cancelled
+
+
+class WithdrawRecords(msgspec.Struct):
+    """Its ``result``: ``rows`` and the ``nextPageCursor`` of the next page ("" or absent: none)."""
+
+    rows: list[WithdrawRecord] = msgspec.field(default_factory=list)
+    nextPageCursor: str | None = None
+
+
 # ----- WebSocket (docs/v5/ws/connect, ws/public/*, ws/private/*) -----
 
 class WsFrame(msgspec.Struct):
