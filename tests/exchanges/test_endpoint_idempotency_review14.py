@@ -87,6 +87,7 @@ BYBIT = {
     "wallet_balance": ("GET", "/v5/account/wallet-balance", SAFE),
     "fee_rate": ("GET", "/v5/account/fee-rate", SAFE),
     "withdraw_create": ("POST", "/v5/asset/withdraw/create", UNSAFE),
+    "withdraw_record": ("GET", "/v5/asset/withdraw/query-record", SAFE),
     # The DCP window is absolute (docs/v5/order/dcp.mdx timeWindow): a re-send sets what the first set.
     "dcp_set": ("POST", "/v5/order/disconnected-cancel-all", SAFE),
     "dcp_info": ("GET", "/v5/account/query-dcp-info", SAFE),
