@@ -7,7 +7,7 @@ import dataclasses
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import aclosing, asynccontextmanager
 from decimal import Decimal
-from typing import Any, Generic, Literal, NamedTuple, TypeVar
+from typing import Any, Generic, Literal, NamedTuple, Protocol, TypeVar
 
 import msgspec
 
@@ -144,6 +144,7 @@ _ENVELOPE: Any = s.Envelope  # parametrised at run time with each call's result 
 _ROWS: Any = s.Rows  # parametrised at run time with each list's row type
 T = TypeVar("T")
 R = TypeVar("R")
+R_co = TypeVar("R_co", covariant=True)
 
 
 _TRADES_PAGE = {"spot": 60, "linear": 1000}
@@ -797,19 +798,11 @@ class Bybit:
 
         Each page is one call through the stack, so it is rate limited and retried like any other.
         """
-        found: list[R] = []
-        cursor: str | None = None
-        cursors: set[str] = set()
-        for _ in range(_MAX_PAGES):
+        async def page(cursor: str | None) -> s.Rows[R]:
             rows: s.Rows[R] = await self._get(endpoint, [*params, ("limit", size), ("cursor", cursor)], _ROWS[row])
-            found += rows.rows
-            cursor = rows.nextPageCursor
-            if not cursor:
-                return found
-            if cursor in cursors:
-                raise ProtocolError(f"GET {endpoint.path}: the venue sent the same page cursor twice")
-            cursors.add(cursor)
-        raise ProtocolError(f"GET {endpoint.path}: still more {what} after {_MAX_PAGES} pages")
+            return rows
+
+        return await _walk_cursor(page, endpoint, what)
 
     async def get_positions(self, symbol: str | None = None, *, settle_coin: str = "USDT") -> list[Position]:
         """Open positions of one symbol, or of every symbol settled in ``settle_coin`` (linear only).
@@ -881,21 +874,14 @@ class Bybit:
                               "be searched by it: find the withdrawal by coin, amount and address in "
                               "get_withdrawals(asset), or send the same Withdrawal (same client_id) again, "
                               "which Bybit checks for idempotence")
-        found: list[s.WithdrawRecord] = []
-        cursor: str | None = None
-        cursors: set[str] = set()
-        for _ in range(_MAX_PAGES):
+        async def page(cursor: str | None) -> s.WithdrawRecords:
+            # No category: the endpoint is the account's, not a product's (so not self._get).
             params = [("coin", asset), ("withdrawType", 2), ("limit", _WITHDRAWALS_PAGE), ("cursor", cursor)]
-            page: s.Envelope[s.WithdrawRecords] = await self.rest.get(
+            answer: s.Envelope[s.WithdrawRecords] = await self.rest.get(
                 ep.WITHDRAW_RECORD.path, params, endpoint=ep.WITHDRAW_RECORD, type=_ENVELOPE[s.WithdrawRecords])
-            found += page.result.rows
-            cursor = page.result.nextPageCursor
-            if not cursor:
-                return [_withdrawal(row) for row in found]
-            if cursor in cursors:
-                raise ProtocolError(f"GET {ep.WITHDRAW_RECORD.path}: the venue sent the same page cursor twice")
-            cursors.add(cursor)
-        raise ProtocolError(f"GET {ep.WITHDRAW_RECORD.path}: still more withdrawals after {_MAX_PAGES} pages")
+            return answer.result
+
+        return [_withdrawal(row) for row in await _walk_cursor(page, ep.WITHDRAW_RECORD, "withdrawals")]
 
     # ----- streams -----
 
@@ -1536,6 +1522,36 @@ def _order(r: s.OrderRow) -> Order:
                  status=_STATUS.get(r.orderStatus, r.orderStatus.upper()), price=r.price, quantity=r.qty,
                  filled_quantity=r.cumExecQty, time_in_force="GTC" if maker else r.timeInForce,
                  timestamp=int(r.updatedTime) if r.updatedTime else None, self_trade_prevention=_SMP_OF.get(r.smpType))
+
+
+class _Page(Protocol[R_co]):
+    """A page of a list Bybit walks by cursor: its rows, and the next page's cursor ("" or None: the last)."""
+
+    @property
+    def rows(self) -> Sequence[R_co]: ...
+
+    @property
+    def nextPageCursor(self) -> str | None: ...  # the venue's field name
+
+
+async def _walk_cursor(page: Callable[[str | None], Awaitable[_Page[R]]], endpoint: Endpoint, what: str) -> list[R]:
+    """Every row of the pages ``page(cursor)`` answers, following ``nextPageCursor``, at most ``_MAX_PAGES``.
+
+    Each page is one call through the stack, so it is rate limited and retried like any other.
+    """
+    found: list[R] = []
+    cursor: str | None = None
+    cursors: set[str] = set()
+    for _ in range(_MAX_PAGES):
+        answer = await page(cursor)
+        found += answer.rows
+        cursor = answer.nextPageCursor
+        if not cursor:
+            return found
+        if cursor in cursors:
+            raise ProtocolError(f"GET {endpoint.path}: the venue sent the same page cursor twice")
+        cursors.add(cursor)
+    raise ProtocolError(f"GET {endpoint.path}: still more {what} after {_MAX_PAGES} pages")
 
 
 def _withdrawal(r: s.WithdrawRecord) -> WithdrawalStatus:
