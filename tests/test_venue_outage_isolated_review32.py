@@ -9,15 +9,9 @@ from typing import Any
 
 import lotusx
 from lotusx.metrics import Metrics
-from lotusx.sim import ApiKeys, SimConfig
 from lotusx.sim import serve as simulate
+from tests.test_connectors_share_metrics_review17 import QUIET, credentials
 from tests.test_log_metrics import scrape
-
-QUIET = SimConfig(driver_rate=0)
-
-
-def credentials(keys: ApiKeys) -> lotusx.Credentials:
-    return lotusx.Credentials(api_key=keys.hmac_key, secret=keys.hmac_secret)
 
 
 async def test_bybit_outage_leaves_binance_streams_calls_and_metrics_alone() -> None:
