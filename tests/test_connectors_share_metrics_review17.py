@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import lotusx
 from lotusx.metrics import Metrics
-from lotusx.sim import ApiKeys, SimConfig
+from lotusx.sim import ApiKeys, Sim, SimConfig
 from lotusx.sim import serve as simulate
 from tests.test_log_metrics import scrape
 
@@ -17,14 +18,20 @@ def credentials(keys: ApiKeys) -> lotusx.Credentials:
     return lotusx.Credentials(api_key=keys.hmac_key, secret=keys.hmac_secret)
 
 
+def opener(sim: Sim, metrics: Metrics) -> Callable[[str], Any]:
+    """``open_(venue)``: a connector of ``venue`` on ``sim`` with its key, reporting into ``metrics``."""
+    def open_(venue: str) -> Any:
+        return lotusx.connect(venue, credentials=credentials(sim.api_keys(venue)), rest_url=sim.rest_url(venue),
+                              ws_url=sim.ws_url(venue), metrics=metrics)
+
+    return open_
+
+
 async def test_two_binance_and_one_bybit_connector_share_one_scrape() -> None:
     """Two Binance connectors' calls add up under exchange="binance", Bybit's apart; the scrape holds no key."""
     metrics = Metrics()
     async with simulate(("binance", "bybit"), seed=1, config=QUIET) as sim:
-        def open_(venue: str) -> Any:
-            return lotusx.connect(venue, credentials=credentials(sim.api_keys(venue)), rest_url=sim.rest_url(venue),
-                                  ws_url=sim.ws_url(venue), metrics=metrics)
-
+        open_ = opener(sim, metrics)
         async with open_("binance") as one, open_("binance") as two, open_("bybit") as bybit:
             await one.get_order_book("BTCUSDT")
             await two.get_order_book("BTCUSDT")

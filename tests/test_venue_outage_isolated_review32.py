@@ -5,12 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from decimal import Decimal
-from typing import Any
 
 import lotusx
 from lotusx.metrics import Metrics
 from lotusx.sim import serve as simulate
-from tests.test_connectors_share_metrics_review17 import QUIET, credentials
+from tests.test_connectors_share_metrics_review17 import QUIET, opener
 from tests.test_log_metrics import scrape
 
 
@@ -18,10 +17,7 @@ async def test_bybit_outage_leaves_binance_streams_calls_and_metrics_alone() -> 
     """Bybit refusing WS and 503ing REST: Binance's book moves, its calls answer, Bybit's failures are Bybit's."""
     metrics = Metrics()
     async with simulate(("binance", "bybit"), seed=1, config=QUIET) as sim:
-        def open_(venue: str) -> Any:
-            return lotusx.connect(venue, credentials=credentials(sim.api_keys(venue)), rest_url=sim.rest_url(venue),
-                                  ws_url=sim.ws_url(venue), metrics=metrics)
-
+        open_ = opener(sim, metrics)
         async with open_("binance") as binance, open_("bybit") as bybit, asyncio.timeout(10):
             async with contextlib.aclosing(binance.watch_order_book("BTCUSDT")) as books, \
                     contextlib.aclosing(bybit.watch_order_book("BTCUSDT")) as bybit_books:

@@ -40,26 +40,26 @@ def _order() -> NewOrder:
                     price=Decimal("49990"))
 
 
-async def test_two_binance_accounts_on_one_ip_each_get_their_own_order_budget() -> None:
-    """Account A's orders use up A's ORDERS window, never B's: B places at once."""
+async def _two_orders(first_key: str, second_key: str) -> float:
+    """One order from a connector of ``first_key``, then one from another of ``second_key``, ORDERS 1 per 10 s:
+    the clock's time (seconds) after both, on a fake clock that moves only when a connector waits."""
     clock = FakeClock(NOW_MS / 1000)
     options = {"transport": FakeTransport(_binance), "clock": clock, "rate_limits": {"ORDERS": [Pool("ORDERS", 1, 10)]}}
-    async with lotusx.connect("binance", credentials=Credentials("key-of-account-a", "secret-a"), **options) as a, \
-            lotusx.connect("binance", credentials=Credentials("key-of-account-b", "secret-b"), **options) as b:
-        await a.place_order(_order())
-        await b.place_order(_order())
-    assert clock.time() == NOW_MS / 1000  # nobody waited for the next window
+    async with lotusx.connect("binance", credentials=Credentials(first_key, "secret"), **options) as first, \
+            lotusx.connect("binance", credentials=Credentials(second_key, "secret"), **options) as second:
+        await first.place_order(_order())
+        await second.place_order(_order())
+    return clock.time()
+
+
+async def test_two_binance_accounts_on_one_ip_each_get_their_own_order_budget() -> None:
+    """Account A's orders use up A's ORDERS window, never B's: B places at once."""
+    assert await _two_orders("key-of-account-a", "key-of-account-b") == NOW_MS / 1000  # nobody waited
 
 
 async def test_one_binance_account_in_two_connectors_shares_its_order_budget() -> None:
     """The same account's second connector finds the ORDERS window its first one filled: it waits for the next."""
-    clock = FakeClock(NOW_MS / 1000)
-    options = {"transport": FakeTransport(_binance), "clock": clock, "rate_limits": {"ORDERS": [Pool("ORDERS", 1, 10)]}}
-    async with lotusx.connect("binance", credentials=Credentials("key-of-account-a", "secret-a"), **options) as a, \
-            lotusx.connect("binance", credentials=Credentials("key-of-account-a", "secret-a"), **options) as again:
-        await a.place_order(_order())
-        await again.place_order(_order())
-    assert clock.time() >= 1_700_000_010  # the window of the first order's was over
+    assert await _two_orders("key-of-account-a", "key-of-account-a") >= 1_700_000_010  # the first window was over
 
 
 async def test_limiters_of_two_accounts_share_the_ip_pools() -> None:
