@@ -9,6 +9,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, 
 from contextlib import aclosing, asynccontextmanager
 from decimal import Decimal
 from functools import partial
+from operator import attrgetter
 from typing import Any, TypeVar
 
 import msgspec
@@ -674,7 +675,7 @@ class Binance:
                 reconnected=lambda message: isinstance(message, Reconnected), resynced=self._resynced,
                 depth=depth, shard=lambda name: ws.shard_of(stream_of[name]), stream=stream_of.__getitem__,
                 lost=lost)) as books, aclosing(
-                    newest_per_key(books, key=_symbol, current=current) if conflate else books) as handed:
+                    newest_per_key(books, key=attrgetter("symbol"), current=current) if conflate else books) as handed:
             # aclosing: the follower's finally cancels snapshots in flight at once
             async for book in handed:
                 yield book
@@ -1022,9 +1023,6 @@ def _amended(answer: s.Amended) -> Order:
                  quantity=r.qty, filled_quantity=r.executedQty, time_in_force=r.timeInForce,
                  timestamp=answer.transactTime, self_trade_prevention=_STP_OF.get(r.selfTradePreventionMode))
 
-
-def _symbol(book: OrderBook) -> str:
-    return book.symbol
 
 
 def _trades(symbol: str, rows: list[s.RestTrade]) -> list[Trade]:

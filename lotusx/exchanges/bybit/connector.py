@@ -7,6 +7,7 @@ import dataclasses
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import aclosing, asynccontextmanager
 from decimal import Decimal
+from operator import attrgetter
 from typing import Any, Generic, Literal, NamedTuple, Protocol, TypeVar
 
 import msgspec
@@ -934,7 +935,8 @@ class Bybit:
 
         books = self._follow_books(syncs, depth, lost)
         # conflate: the same books, every one of them kept, read in a task of their own
-        async with aclosing(newest_per_key(books, key=_symbol, current=current) if conflate else books) as handed:
+        handed_over = newest_per_key(books, key=attrgetter("symbol"), current=current) if conflate else books
+        async with aclosing(handed_over) as handed:
             async for book in handed:
                 yield book
 
@@ -1406,9 +1408,6 @@ def _post(endpoint: Endpoint, body: dict[str, Any], **ext: Any) -> Request:
     return Request(method="POST", path=endpoint.path, body=json_body(payload),
                    headers=(("Content-Type", "application/json"),), endpoint=endpoint, ext=ext)
 
-
-def _symbol(book: OrderBook) -> str:
-    return book.symbol
 
 
 def _book_topic(symbol: str, depth: int | None) -> str:
